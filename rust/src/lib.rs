@@ -1,0 +1,20 @@
+//! kame-core: the byte-level half of kame.
+//!
+//! Pure functions over bytes: parse, validate, checksum, build, transform.
+//! No clock (time is passed in), no I/O, no global state. The Python facade
+//! (`python/kame/`) holds all state and policy; this crate is also usable on
+//! its own from Rust, and is what the fuzz targets and criterion benches
+//! drive. PyO3 bindings live behind the `python` feature.
+
+pub mod cksum;
+pub mod error;
+pub mod ipcomp;
+pub mod ipsec;
+pub mod reass;
+pub mod frag6;
+pub mod wire;
+
+pub use error::{Error, ErrorKind, Icmp6Answer, Layer, Result};
+
+#[cfg(feature = "python")]
+mod py;

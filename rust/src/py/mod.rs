@@ -1,0 +1,22 @@
+//! PyO3 bindings: the extension module `kame._core`. One file per area;
+//! each has a `register` that adds its functions and classes. Errors cross
+//! the boundary only through `errors.rs`.
+
+use pyo3::prelude::*;
+
+mod cksum;
+mod errors;
+mod ipsec;
+mod reass;
+mod wire;
+
+#[pymodule]
+#[pyo3(name = "_core")]
+fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    wire::register(m)?;
+    cksum::register(m)?;
+    reass::register(m)?;
+    ipsec::register(m)?;
+    Ok(())
+}
