@@ -6,8 +6,10 @@ use pyo3::prelude::*;
 
 mod cksum;
 mod errors;
+mod hdr6;
 mod ipsec;
 mod reass;
+mod upper;
 mod wire;
 
 #[pymodule]
@@ -15,6 +17,8 @@ mod wire;
 fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
+    hdr6::register(m)?;
+    upper::register(m)?;
     cksum::register(m)?;
     reass::register(m)?;
     ipsec::register(m)?;
