@@ -11,6 +11,7 @@ pub mod error;
 pub mod ipcomp;
 pub mod ipsec;
 pub mod reass;
+pub mod tunnel;
 pub mod frag6;
 pub mod wire;
 

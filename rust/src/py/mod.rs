@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod cksum;
 mod errors;
 mod hdr6;
+mod ipcomp;
 mod ipsec;
 mod reass;
 mod upper;
@@ -22,5 +23,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cksum::register(m)?;
     reass::register(m)?;
     ipsec::register(m)?;
+    ipcomp::register(m)?;
     Ok(())
 }
