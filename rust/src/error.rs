@@ -36,6 +36,7 @@ pub enum Layer {
     Ipsec,
     Tunnel,
     Pcap,
+    Ethernet,
 }
 
 impl Layer {
@@ -60,6 +61,7 @@ impl Layer {
             Layer::Ipsec => "ipsec",
             Layer::Tunnel => "tunnel",
             Layer::Pcap => "pcap",
+            Layer::Ethernet => "ethernet",
         }
     }
 }
