@@ -6,6 +6,8 @@
 //! its own from Rust, and is what the fuzz targets and criterion benches
 //! drive. PyO3 bindings live behind the `python` feature.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
+
 pub mod cksum;
 pub mod error;
 pub mod ipcomp;

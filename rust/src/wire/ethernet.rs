@@ -111,6 +111,7 @@ impl Repr {
     }
 
     /// Write the 14-byte untagged header into `buf`.
+    #[allow(clippy::indexing_slicing)] // `out` is exactly HEADER_LEN long
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
         let Some(out) = buf.get_mut(..HEADER_LEN) else {
             return Err(Error::truncated(Layer::Ethernet, 0, HEADER_LEN as u64, buf.len() as u64, "Ethernet header buffer"));
