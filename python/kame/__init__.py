@@ -71,3 +71,9 @@ __all__ += [
     "walk_from",
 ]
 # --- end hdr6 ---
+
+# --- wire (whole-packet dissection) ---
+from kame._core import Packet, PacketBatch, parse, parse_many  # noqa: E402
+
+__all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
+# --- end wire ---

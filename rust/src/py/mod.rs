@@ -11,6 +11,7 @@ mod ipcomp;
 mod ipsec;
 mod reass;
 mod upper;
+mod util;
 mod wire;
 
 #[pymodule]

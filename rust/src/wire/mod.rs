@@ -4,6 +4,7 @@
 //! with a prefix.
 #![forbid(unsafe_code)]
 
+pub mod dissect;
 pub mod ethernet;
 pub mod ipv6;
 pub mod opts;

@@ -1,0 +1,1 @@
+"""The `kame` command line tools."""

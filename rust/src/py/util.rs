@@ -1,0 +1,57 @@
+//! Helpers shared by the binding files: buffers in, addresses out.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyString};
+
+/// Run `f` over the octets of any buffer: `bytes` without a copy, anything
+/// else (bytearray, memoryview, array...) through the buffer protocol with
+/// one copy, so no borrow of a mutable buffer outlives this call.
+pub fn with_bytes<R>(ob: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Ok(b) = ob.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    if ob.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("expected a bytes-like object, not str"));
+    }
+    let buf = PyBuffer::<u8>::get(ob)?;
+    let v = buf.to_vec(ob.py())?;
+    Ok(f(&v))
+}
+
+/// The buffer as an owned `bytes`: the same object when it already is one.
+pub fn owned_bytes(ob: &Bound<'_, PyAny>) -> PyResult<Py<PyBytes>> {
+    if let Ok(b) = ob.cast::<PyBytes>() {
+        return Ok(b.clone().unbind());
+    }
+    let py = ob.py();
+    with_bytes(ob, |b| PyBytes::new(py, b).unbind())
+}
+
+static IPV6ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static IPV4ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn ipaddress_class<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyAny>>, name: &str) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import("ipaddress")?.getattr(name)?.unbind()))
+        .map(|c| c.bind(py))
+}
+
+pub fn ipv6_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    ipaddress_class(py, &IPV6ADDRESS, "IPv6Address")
+}
+
+pub fn ipv4_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    ipaddress_class(py, &IPV4ADDRESS, "IPv4Address")
+}
+
+/// `ipaddress.IPv6Address` from 16 octets.
+pub fn ipv6_to_py<'py>(py: Python<'py>, a: &[u8; 16]) -> PyResult<Bound<'py, PyAny>> {
+    ipv6_class(py)?.call1((u128::from_be_bytes(*a),))
+}
+
+/// `ipaddress.IPv4Address` from 4 octets.
+pub fn ipv4_to_py<'py>(py: Python<'py>, a: &[u8; 4]) -> PyResult<Bound<'py, PyAny>> {
+    ipv4_class(py)?.call1((u32::from_be_bytes(*a),))
+}
