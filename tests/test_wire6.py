@@ -23,6 +23,7 @@ from kame import (
     Ipv6Header,
     Ipv6Option,
     RoutingHeader,
+    ip6_suspicious_address,
     ip6_validate,
     walk,
     walk_from,
@@ -381,6 +382,19 @@ def test_home_address_option() -> None:
     for bad in ("ff02::1", "::", "::1", "::ffff:127.0.0.1"):
         with pytest.raises(kame.MalformedError):
             ip6_validate(packet(60, DestOpts([Ipv6Option.home_address(bad)], 59).to_bytes()))
+
+
+def test_seed_1_14_addresses() -> None:
+    # KAME ip6_input refuses these outright (ip6s_badscope), no ICMPv6.
+    for src, dst in (("::ffff:192.0.2.1", DST), (SRC, "::ffff:192.0.2.1"), ("ff02::1", DST), (SRC, "::")):
+        with pytest.raises(kame.MalformedError) as ei:
+            ip6_validate(Ipv6Header(src, dst, next_header=59).to_bytes())
+        assert ei.value.icmp is None
+    # The seed's table of abusable ranges is reported for the node's policy.
+    for a in ("::ffff:127.0.0.1", "2002:7f00::1", "2002:c0a8::1", "2002:ac1f::", "::224.0.0.1"):
+        assert ip6_suspicious_address(a) is not None, a
+    for a in ("::", "::1", "2002:c000:201::1", "2001:db8::1", ipaddress.IPv6Address("::ffff:192.0.2.1")):
+        assert ip6_suspicious_address(a) is None, a
 
 
 def test_version_and_short() -> None:

@@ -963,6 +963,15 @@ fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32) -> PyResult<Ip6Vali
     Ok(Ip6Validated { v })
 }
 
+/// The reason `addr` lies in one of the address ranges that seed §1.14
+/// lists as abusable on the wire (IPv4-mapped, 6to4 and IPv4-compatible
+/// forms of unspecified/loopback/multicast/broadcast/private IPv4
+/// addresses), or None.
+#[pyfunction]
+fn ip6_suspicious_address(addr: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
+    Ok(ipv6::suspicious_address(&addr_from_py(addr)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ipv6Header>()?;
     m.add_class::<Ipv6Option>()?;
@@ -975,5 +984,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(walk, m)?)?;
     m.add_function(wrap_pyfunction!(walk_from, m)?)?;
     m.add_function(wrap_pyfunction!(ip6_validate, m)?)?;
+    m.add_function(wrap_pyfunction!(ip6_suspicious_address, m)?)?;
     Ok(())
 }

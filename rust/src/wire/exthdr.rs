@@ -863,6 +863,8 @@ mod tests {
             flow_label: 0,
         };
         r.payload_len = (n * 8 + 8) as u16;
+        r.src_addr[15] = 1;
+        r.dst_addr[15] = 2;
         let mut b = r.to_bytes().to_vec();
         for i in 0..n {
             b.extend_from_slice(&[if i + 1 < n { 60 } else { 17 }, 0, 1, 4, 0, 0, 0, 0]);
