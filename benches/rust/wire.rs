@@ -3,6 +3,7 @@
 //! Alert + UDP, 64 octets of data) and on a 10-header chain, plus the
 //! jumbogram of seed §1.7 (68,000 octets: validation does not touch the
 //! payload, so it costs the same as a small packet).
+#![allow(clippy::indexing_slicing)]
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kame_core::wire::{exthdr, ipv6, opts};
 use std::hint::black_box;

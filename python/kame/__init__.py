@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # --- hdr6 ---
-from kame._core import (  # noqa: E402
+from kame._core import (
     DestOpts,
     FragmentHeader,
     HopByHop,

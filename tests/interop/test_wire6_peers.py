@@ -15,12 +15,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import kame
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
 from kame import (
     DestOpts,
     FragmentHeader,
@@ -102,8 +100,12 @@ def chains(draw: st.DrawFn) -> bytes:
             parts.append(RoutingHeader(t, draw(st.integers(0, n)), a, next_header=nxt).to_bytes())
         elif k == 44:
             parts.append(
-                FragmentHeader(draw(st.integers(0, 0x1FFF)), draw(st.booleans()), draw(st.integers(0, 2**32 - 1)), nxt)
-                .to_bytes()
+                FragmentHeader(
+                    draw(st.integers(0, 0x1FFF)),
+                    draw(st.booleans()),
+                    draw(st.integers(0, 2**32 - 1)),
+                    nxt,
+                ).to_bytes()
             )
         else:  # AH, RFC 4302: (payload_len + 2) * 4 octets, 96-bit ICV
             parts.append(bytes([nxt, 4, 0, 0]) + struct.pack("!II", 0x1000, 1) + bytes(12))
@@ -134,7 +136,18 @@ def opt_tuple(t: int, data: bytes) -> tuple[int, bytes]:
 
 def ours(b: bytes) -> Summary:
     h = Ipv6Header.from_bytes(b)
-    out: Summary = [("ipv6", str(h.src), str(h.dst), h.next_header, h.hop_limit, h.traffic_class, h.flow_label, h.payload_len)]
+    out: Summary = [
+        (
+            "ipv6",
+            str(h.src),
+            str(h.dst),
+            h.next_header,
+            h.hop_limit,
+            h.traffic_class,
+            h.flow_label,
+            h.payload_len,
+        )
+    ]
     # Lax: structure only (the RFC 5095 rules are a receiver's, not a
     # parser's; the peers do not apply them).
     c = walk(b, hdrnestlimit=0, lax=True)
@@ -147,7 +160,17 @@ def ours(b: bytes) -> Summary:
             out.append(("opts", proto, off, ln, x.next_header, opts))
         elif proto == 43:
             r = RoutingHeader.from_bytes(seg)
-            out.append(("rt", off, ln, r.next_header, r.routing_type, r.segments_left, [str(a) for a in r.addresses]))
+            out.append(
+                (
+                    "rt",
+                    off,
+                    ln,
+                    r.next_header,
+                    r.routing_type,
+                    r.segments_left,
+                    [str(a) for a in r.addresses],
+                )
+            )
         elif proto == 44:
             f = FragmentHeader.from_bytes(seg)
             out.append(("frag", off, f.next_header, f.offset, f.more, f.ident))
@@ -181,7 +204,17 @@ def scapy_summary(b: bytes) -> Summary:
                     assert ipaddress.IPv6Address(r[2:18]) == ipaddress.IPv6Address(o.hoa)
             out.append(("opts", proto, off, ln, layer.nh, opts))
         elif isinstance(layer, i6.IPv6ExtHdrRouting):
-            out.append(("rt", off, ln, layer.nh, layer.type, layer.segleft, [str(ipaddress.IPv6Address(a)) for a in layer.addresses]))
+            out.append(
+                (
+                    "rt",
+                    off,
+                    ln,
+                    layer.nh,
+                    layer.type,
+                    layer.segleft,
+                    [str(ipaddress.IPv6Address(a)) for a in layer.addresses],
+                )
+            )
         elif isinstance(layer, i6.IPv6ExtHdrFragment):
             out.append(("frag", off, layer.nh, layer.offset, bool(layer.m), layer.id))
             # scapy stops decoding after a non-first fragment.
@@ -200,7 +233,16 @@ def scapy_summary(b: bytes) -> Summary:
 def dpkt_summary(b: bytes) -> Summary:
     d = dpkt.ip6.IP6(b)
     out: Summary = [
-        ("ipv6", str(ipaddress.IPv6Address(d.src)), str(ipaddress.IPv6Address(d.dst)), d.nxt, d.hlim, d.fc, d.flow, d.plen)
+        (
+            "ipv6",
+            str(ipaddress.IPv6Address(d.src)),
+            str(ipaddress.IPv6Address(d.dst)),
+            d.nxt,
+            d.hlim,
+            d.fc,
+            d.flow,
+            d.plen,
+        )
     ]
     off = 40
     for h in d.all_extension_headers:
@@ -209,7 +251,17 @@ def dpkt_summary(b: bytes) -> Summary:
             opts = [opt_tuple(o["type"], o["data"]) for o in h.options if o["type"] not in (0, 1)]
             out.append(("opts", proto, off, h.length, h.nxt, opts))
         elif isinstance(h, dpkt.ip6.IP6RoutingHeader):
-            out.append(("rt", off, h.length, h.nxt, h.type, h.segs_left, [str(ipaddress.IPv6Address(a)) for a in h.addresses]))
+            out.append(
+                (
+                    "rt",
+                    off,
+                    h.length,
+                    h.nxt,
+                    h.type,
+                    h.segs_left,
+                    [str(ipaddress.IPv6Address(a)) for a in h.addresses],
+                )
+            )
         elif isinstance(h, dpkt.ip6.IP6FragmentHeader):
             out.append(("frag", off, h.nxt, h.frag_off, bool(h.m_flag), h.id))
         elif isinstance(h, dpkt.ip6.IP6AHHeader):
@@ -264,7 +316,11 @@ def scapy_packets(draw: st.DrawFn) -> bytes:
                         st.lists(
                             st.one_of(
                                 addrs.map(lambda a: i6.HAO(hoa=str(a))),
-                                st.builds(lambda t, d: i6.HBHOptUnknown(otype=t, optdata=d), unknown_types, st.binary(max_size=9)),
+                                st.builds(
+                                    lambda t, d: i6.HBHOptUnknown(otype=t, optdata=d),
+                                    unknown_types,
+                                    st.binary(max_size=9),
+                                ),
                             ),
                             max_size=3,
                         )
@@ -274,16 +330,31 @@ def scapy_packets(draw: st.DrawFn) -> bytes:
         elif k in ("rt0", "rt2"):
             n = 1 if k == "rt2" else draw(st.integers(0, 3))
             a = [str(x) for x in draw(st.lists(addrs, min_size=n, max_size=n))]
-            layers.append(i6.IPv6ExtHdrRouting(type=0 if k == "rt0" else 2, addresses=a, segleft=draw(st.integers(0, n))))
+            layers.append(
+                i6.IPv6ExtHdrRouting(
+                    type=0 if k == "rt0" else 2, addresses=a, segleft=draw(st.integers(0, n))
+                )
+            )
         else:
-            layers.append(i6.IPv6ExtHdrFragment(offset=0, m=draw(st.booleans()), id=draw(st.integers(0, 2**32 - 1))))
-    p = i6.IPv6(
-        src=SRC, dst=DST, hlim=draw(u8), tc=draw(u8), fl=draw(st.integers(0, 0xFFFFF))
-    )
+            layers.append(
+                i6.IPv6ExtHdrFragment(
+                    offset=0, m=draw(st.booleans()), id=draw(st.integers(0, 2**32 - 1))
+                )
+            )
+    p = i6.IPv6(src=SRC, dst=DST, hlim=draw(u8), tc=draw(u8), fl=draw(st.integers(0, 0xFFFFF)))
     if draw(st.booleans()):
         p = p / i6.IPv6ExtHdrHopByHop(
             options=[i6.RouterAlert(value=draw(st.integers(0, 2)))]
-            + draw(st.lists(st.builds(lambda t, d: i6.HBHOptUnknown(otype=t, optdata=d), unknown_types.filter(lambda t: t >> 6 == 0), st.binary(max_size=9)), max_size=2))
+            + draw(
+                st.lists(
+                    st.builds(
+                        lambda t, d: i6.HBHOptUnknown(otype=t, optdata=d),
+                        unknown_types.filter(lambda t: t >> 6 == 0),
+                        st.binary(max_size=9),
+                    ),
+                    max_size=2,
+                )
+            )
         )
     for layer in layers:
         p = p / layer
@@ -324,7 +395,9 @@ def test_scapy_jumbo_and_hao_fields() -> None:
     assert kinds["Jumbo"].jumboplen == 70000 and kinds["RouterAlert"].value == 1
     assert p[i6.IPv6ExtHdrDestOpt].options[-1].hoa == "2001:db8::77"
     # Scapy-built jumbo: same bytes as ours.
-    s = raw(i6.IPv6ExtHdrHopByHop(nh=60, options=[i6.RouterAlert(value=1), i6.Jumbo(jumboplen=70000)]))
+    s = raw(
+        i6.IPv6ExtHdrHopByHop(nh=60, options=[i6.RouterAlert(value=1), i6.Jumbo(jumboplen=70000)])
+    )
     assert HopByHop.from_bytes(s) == HopByHop.from_bytes(hbh)
 
 
@@ -378,14 +451,14 @@ def corpus() -> list[bytes]:
                 if k == 0:
                     pool.append(Ipv6Option.router_alert(rnd.randint(0, 2)))
                 else:
-                    pool.append(Ipv6Option.home_address("2001:db8::%x" % rnd.randint(1, 9999)))
+                    pool.append(Ipv6Option.home_address(f"2001:db8::{rnd.randint(1, 9999):x}"))
                 opts = rnd.sample(pool, rnd.randint(0, len(pool)))
                 for o in opts:
                     if o.type == 0xC9:
                         ck_src = str(o.value)
                 parts.append((HopByHop if k == 0 else DestOpts)(opts, nxt).to_bytes())
             elif k == 43:
-                home = "2001:db8::%x" % rnd.randint(1, 9999)
+                home = f"2001:db8::{rnd.randint(1, 9999):x}"
                 ck_dst = home
                 parts.append(RoutingHeader(2, 1, [home], next_header=nxt).to_bytes())
             else:
