@@ -173,6 +173,14 @@ def test_rfc_layouts() -> None:
     assert FragmentHeader(185, True, 0xDEADBEEF, 17).to_bytes() == bytes.fromhex("110005c9deadbeef")
 
 
+def test_option_from_short_bytes() -> None:
+    for b, needed in ((b"", 1), (b"\xc2", 2), (b"\xc2\x04\x00", 6)):
+        with pytest.raises(kame.TruncatedError) as ei:
+            Ipv6Option.from_bytes(b)
+        assert (ei.value.needed, ei.value.available, ei.value.offset) == (needed, len(b), 0)
+    assert Ipv6Option.from_bytes(b"\x00\xff") == Ipv6Option.pad1()
+
+
 def test_option_actions_and_values() -> None:
     assert Ipv6Option.jumbo(1).action == 3 and not Ipv6Option.jumbo(1).is_mutable
     assert Ipv6Option(0x63, b"\0" * 4).is_mutable  # RFC 6553 RPL option

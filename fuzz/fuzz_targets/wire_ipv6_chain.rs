@@ -1,19 +1,42 @@
 #![no_main]
 //! Arbitrary bytes through the IPv6 validation and the chain walkers.
 //!
-//! The first byte picks `hdrnestlimit` (0 = unlimited, as the knob allows)
-//! and the rest is the frame. A panic or an overflow trap is a bug; every
+//! The first byte picks `hdrnestlimit` (its low 6 bits; 0 = unlimited, as
+//! the knob allows) and the rest is the frame. With the high bit set, a
+//! frame that `validate` finds too short for its declared length (up to
+//! 256 KiB) is zero-extended to exactly that length and checked again, so
+//! that accepted jumbograms are reached despite libFuzzer's input cap. A panic or an overflow trap is a bug; every
 //! refusal must be a typed `Error` whose offset lies inside the frame (or
 //! at its end), and the walkers must agree with each other and with
 //! `validate`.
 use kame_core::wire::{exthdr, ipv6};
 use libfuzzer_sys::fuzz_target;
 
+/// The reason of `ip6s_tooshort`: the frame is shorter than 40 + declared.
+const TOOSHORT: &str = "with data size < data length";
+
 fuzz_target!(|data: &[u8]| {
     let Some((&first, frame)) = data.split_first() else {
         return;
     };
-    let limit = u32::from(first % 64);
+    let limit = u32::from(first & 0x3f);
+    check(frame, limit);
+    if first & 0x80 != 0 {
+        if let Err(e) = ipv6::validate(frame, limit) {
+            if let kame_core::ErrorKind::Truncated { needed, .. } = e.kind {
+                if e.reason == TOOSHORT && needed <= 256 * 1024 && needed > frame.len() as u64 {
+                    let mut big = frame.to_vec();
+                    big.resize(needed as usize, 0);
+                    check(&big, limit);
+                    let v = ipv6::validate(&big, limit);
+                    assert!(!matches!(v, Err(ref e) if e.reason == TOOSHORT), "{v:?}");
+                }
+            }
+        }
+    }
+});
+
+fn check(frame: &[u8], limit: u32) {
     let flen = frame.len() as u64;
 
     let strict = exthdr::walk_ipv6(frame, limit);
@@ -74,4 +97,4 @@ fuzz_target!(|data: &[u8]| {
             let _ = e.to_string();
         }
     }
-});
+}

@@ -294,18 +294,21 @@ impl Ipv6Option {
         Ok(Ipv6Option::from_repr(&opts::Repr::HomeAddress(addr_from_py(addr)?)))
     }
 
-    /// Parse one option at the start of `buf`.
+    /// Parse one option at the start of `buf` (octets after it are
+    /// ignored).
     #[staticmethod]
     fn from_bytes(buf: &Bound<'_, PyAny>) -> PyResult<Self> {
         let v = buffer_vec(buf)?;
-        // Wrap it as the option area of a header: two dummy octets first.
-        let mut hdr = vec![0u8, 0];
-        hdr.extend_from_slice(&v);
-        match opts::Iter::new(&hdr, 0, Layer::DestOpts).next() {
-            Some(Ok(o)) => Ok(Ipv6Option { opt_type: o.opt_type, data: o.data.to_vec() }),
-            Some(Err(e)) => Err(e.at(0).into()),
-            None => Err(crate::Error::truncated(Layer::DestOpts, 0, 1, 0, "empty option").into()),
+        let short = |needed: usize| {
+            crate::Error::truncated(Layer::DestOpts, 0, needed as u64, v.len() as u64, "option runs past the buffer (RFC 8200 §4.2)")
+        };
+        let t = *v.first().ok_or_else(|| short(1))?;
+        if t == opts::opt_type::PAD1 {
+            return Ok(Ipv6Option { opt_type: t, data: Vec::new() });
         }
+        let n = usize::from(*v.get(1).ok_or_else(|| short(2))?);
+        let data = v.get(2..2 + n).ok_or_else(|| short(2 + n))?;
+        Ok(Ipv6Option { opt_type: t, data: data.to_vec() })
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
