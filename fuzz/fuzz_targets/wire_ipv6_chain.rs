@@ -5,10 +5,11 @@
 //! the knob allows) and the rest is the frame. With the high bit set, a
 //! frame that `validate` finds too short for its declared length (up to
 //! 256 KiB) is zero-extended to exactly that length and checked again, so
-//! that accepted jumbograms are reached despite libFuzzer's input cap. A panic or an overflow trap is a bug; every
-//! refusal must be a typed `Error` whose offset lies inside the frame (or
-//! at its end), and the walkers must agree with each other and with
-//! `validate`.
+//! that accepted jumbograms are reached despite libFuzzer's input cap.
+//!
+//! A panic or an overflow trap is a bug; every refusal must be a typed
+//! `Error` whose offset lies inside the frame (or at its end), and the
+//! walkers must agree with each other and with `validate`.
 use kame_core::wire::{exthdr, ipv6};
 use libfuzzer_sys::fuzz_target;
 
