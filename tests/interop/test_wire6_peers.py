@@ -528,3 +528,92 @@ def test_tshark_dissects_our_corpus(tmp_path: Path) -> None:
     flat = dict(walk_json(last))
     assert flat.get("ipv6.opt.jumbo") == "68008"
     assert last["icmpv6"]["icmpv6.checksum.status"] == "1"
+
+
+# ---------------------------------------------------------------------------
+# The Linux kernel answers the same Parameter Problems
+# ---------------------------------------------------------------------------
+
+# Run inside a private network namespace (unshare -n): bring lo up, send
+# each packet with an IPPROTO_RAW socket to ::1 and collect the ICMPv6
+# Parameter Problem (type 4) that quotes it, if any, within 0.3 s.
+KERNEL_PROBE = r"""
+import json, select, socket, subprocess, sys, time
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+time.sleep(0.2)
+tx = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+rx = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+out = []
+for h in json.load(sys.stdin):
+    pkt = bytes.fromhex(h)
+    tx.sendto(pkt, ("::1", 0))
+    got = None
+    end = time.monotonic() + 0.3
+    while got is None and (left := end - time.monotonic()) > 0:
+        if not select.select([rx], [], [], left)[0]:
+            break
+        m = rx.recv(65535)
+        if m[0] == 4 and m[8:8 + len(pkt)] == pkt[: len(m) - 8]:
+            got = [m[0], m[1], int.from_bytes(m[4:8], "big")]
+    out.append(got)
+print(json.dumps(out))
+"""
+
+
+def kernel_cases() -> list[tuple[str, bytes]]:
+    lo = "::1"
+
+    def pkt(nh: int, *parts: bytes, plen: int | None = None) -> bytes:
+        body = b"".join(parts)
+        n = len(body) if plen is None else plen
+        return Ipv6Header(lo, lo, next_header=nh, payload_len=n).to_bytes() + body
+
+    def dst(t: int, nxt: int = 59) -> bytes:
+        return DestOpts([Ipv6Option(t, b"\0\0")], nxt).to_bytes()
+
+    return [
+        ("dst opt action 00", pkt(60, dst(0x1E))),
+        ("dst opt action 01", pkt(60, dst(0x5E))),
+        ("dst opt action 10", pkt(60, dst(0x9E))),
+        ("dst opt action 11", pkt(60, dst(0xDE))),
+        ("second dst opt action 10", pkt(60, dst(0x1E, 60), dst(0x9E))),
+        ("hbh opt action 10", pkt(0, HopByHop([Ipv6Option(0x9E, b"\0\0")], 59).to_bytes())),
+        ("hbh not first", pkt(60, DestOpts([], 0).to_bytes(), HopByHop([], 59).to_bytes())),
+        ("rh0 segleft 1", pkt(43, RoutingHeader(0, 1, ["2001:db8::1"], next_header=59).to_bytes())),
+        ("rh0 segleft 0", pkt(43, RoutingHeader(0, 0, ["2001:db8::1"], next_header=59).to_bytes())),
+        ("rh253 segleft 0", pkt(43, RoutingHeader(253, 0, data=b"\0" * 4, next_header=59).to_bytes())),
+        ("rh253 segleft 1", pkt(43, RoutingHeader(253, 1, data=b"\0" * 4, next_header=59).to_bytes())),
+        (
+            "jumbo with payload length != 0",
+            pkt(0, HopByHop([Ipv6Option.jumbo(70000)], 59).to_bytes(), plen=8),
+        ),
+        (
+            "jumbo length < 65536",
+            pkt(0, HopByHop([Ipv6Option.jumbo(65535)], 59).to_bytes(), plen=0),
+        ),
+    ]
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed")
+def test_linux_kernel_sends_the_same_parameter_problems() -> None:
+    cases = kernel_cases()
+    try:
+        r = subprocess.run(
+            ["unshare", "-n", "python3", "-c", KERNEL_PROBE],
+            input=json.dumps([p.hex() for _, p in cases]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"cannot run a network namespace here: {e}")
+    if r.returncode != 0:
+        pytest.skip(f"cannot run a network namespace here: {r.stderr.strip()[-200:]}")
+    answers = json.loads(r.stdout)
+    for (name, p), kernel in zip(cases, answers, strict=True):
+        try:
+            ip6_validate(p)
+            ours = None
+        except kame.ParseError as e:
+            ours = None if e.icmp is None else list(e.icmp)
+        assert ours == kernel, (name, ours, kernel)
