@@ -582,8 +582,14 @@ def kernel_cases() -> list[tuple[str, bytes]]:
         ("hbh not first", pkt(60, DestOpts([], 0).to_bytes(), HopByHop([], 59).to_bytes())),
         ("rh0 segleft 1", pkt(43, RoutingHeader(0, 1, ["2001:db8::1"], next_header=59).to_bytes())),
         ("rh0 segleft 0", pkt(43, RoutingHeader(0, 0, ["2001:db8::1"], next_header=59).to_bytes())),
-        ("rh253 segleft 0", pkt(43, RoutingHeader(253, 0, data=b"\0" * 4, next_header=59).to_bytes())),
-        ("rh253 segleft 1", pkt(43, RoutingHeader(253, 1, data=b"\0" * 4, next_header=59).to_bytes())),
+        (
+            "rh253 segleft 0",
+            pkt(43, RoutingHeader(253, 0, data=b"\0" * 4, next_header=59).to_bytes()),
+        ),
+        (
+            "rh253 segleft 1",
+            pkt(43, RoutingHeader(253, 1, data=b"\0" * 4, next_header=59).to_bytes()),
+        ),
         (
             "jumbo with payload length != 0",
             pkt(0, HopByHop([Ipv6Option.jumbo(70000)], 59).to_bytes(), plen=8),
