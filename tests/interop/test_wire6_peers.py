@@ -523,6 +523,14 @@ def test_tshark_dissects_our_corpus(tmp_path: Path) -> None:
         if c.upper == 17:
             u = layers["udp"]
             assert u["udp.checksum.status"] == "1", (i, u)
+            # tshark found the checksum good; it was computed over the
+            # pseudo-header addresses ip6_validate reports (RFC 8200 §8.1
+            # final destination, RFC 6275 §6.3 home address).
+            v = ip6_validate(p)
+            seg = p[c.upper_offset :]
+            zeroed = seg[:6] + b"\0\0" + seg[8:]
+            want = struct.unpack("!H", seg[6:8])[0]
+            assert cksum(v.pseudo_src.packed, v.pseudo_dst.packed, 17, zeroed) == want, i
     # The jumbogram: tshark reads the Jumbo Payload Length and verifies the
     # ICMPv6 checksum over 68000 octets with a 32-bit pseudo-header length.
     last = frames[-1]["_source"]["layers"]

@@ -872,7 +872,8 @@ impl Ip6Chain {
 /// declared length: Payload Length, or the Jumbo Payload Length), `jumbo`
 /// (bool), `jumbo_offset`, `trailing` (octets past `40 + payload_len`, to
 /// trim), `packet_len`, `chain` (Ip6Chain), `router_alert` (int or None),
-/// `home_address` (IPv6Address or None).
+/// `home_address` (IPv6Address or None), `pseudo_src` / `pseudo_dst` (the
+/// checksum pseudo-header addresses, RFC 8200 §8.1).
 #[pyclass(module = "kame._core", name = "Ip6Validated", frozen)]
 pub struct Ip6Validated {
     v: ipv6::Validated,
@@ -915,6 +916,19 @@ impl Ip6Validated {
     #[getter]
     fn home_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.v.home_address.map(|h| addr_to_py(py, &h.addr)).transpose()
+    }
+    /// The pseudo-header source (RFC 8200 §8.1): the Home Address option's
+    /// address if present (RFC 6275 §6.3), else the IPv6 source.
+    #[getter]
+    fn pseudo_src<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        addr_to_py(py, &self.v.pseudo_src)
+    }
+    /// The pseudo-header destination (RFC 8200 §8.1): the final destination,
+    /// the last address of a type 0/2 Routing header with Segments Left > 0,
+    /// else the IPv6 destination.
+    #[getter]
+    fn pseudo_dst<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        addr_to_py(py, &self.v.pseudo_dst)
     }
     fn __repr__(&self) -> String {
         format!(

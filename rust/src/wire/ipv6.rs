@@ -273,8 +273,13 @@ pub struct Validated {
     pub chain: Chain,
     /// The Router Alert value, if Hop-by-Hop carried one (RFC 2711).
     pub router_alert: Option<u16>,
-    /// The first Home Address option (RFC 6275 §6.3, seed §6.1).
+    /// The Home Address option (RFC 6275 §6.3, seed §6.1); the last one if
+    /// several Destination Options headers carry one.
     pub home_address: Option<HomeAddressInfo>,
+    /// Source and destination of the upper-layer checksum pseudo-header
+    /// (RFC 8200 §8.1; see [`exthdr::pseudo_header_addrs`]).
+    pub pseudo_src: [u8; 16],
+    pub pseudo_dst: [u8; 16],
 }
 
 impl Validated {
@@ -378,9 +383,8 @@ fn dest6(hdr: &[u8], base: u64, dst_mcast: bool, hao: &mut Option<HomeAddressInf
                         "Home Address is not a unicast routable address (RFC 6275 §6.3, seed §1.14)",
                     ));
                 }
-                if hao.is_none() {
-                    *hao = Some(HomeAddressInfo { addr: a, offset: at });
-                }
+                // The last wins, as in `exthdr::pseudo_header_addrs`.
+                *hao = Some(HomeAddressInfo { addr: a, offset: at });
             }
             t => unknown_option(t, at, Layer::DestOpts, dst_mcast)?,
         }
@@ -540,7 +544,19 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         }
     }
 
-    Ok(Validated { header, payload_len: declared, jumbo, trailing, chain, router_alert, home_address })
+    let (pseudo_src, pseudo_dst) =
+        exthdr::pseudo_header_addrs(packet, &chain).unwrap_or((header.src_addr, header.dst_addr));
+    Ok(Validated {
+        header,
+        payload_len: declared,
+        jumbo,
+        trailing,
+        chain,
+        router_alert,
+        home_address,
+        pseudo_src,
+        pseudo_dst,
+    })
 }
 
 #[cfg(test)]
