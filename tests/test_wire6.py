@@ -11,11 +11,10 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kame
 from kame import (
     DestOpts,
     FragmentHeader,
@@ -23,6 +22,7 @@ from kame import (
     Ipv6Header,
     Ipv6Option,
     RoutingHeader,
+    ip6_suspicious_address,
     ip6_validate,
     walk,
     walk_from,
@@ -71,7 +71,9 @@ routing = st.one_of(
         RoutingHeader,
         routing_type=st.integers(3, 255),
         segments_left=u8,
-        data=st.integers(0, 10).flatmap(lambda n: st.binary(min_size=8 * n + 4, max_size=8 * n + 4)),
+        data=st.integers(0, 10).flatmap(
+            lambda n: st.binary(min_size=8 * n + 4, max_size=8 * n + 4)
+        ),
         next_header=u8,
     ),
 )
@@ -153,9 +155,13 @@ def test_fragment_round_trip(f: FragmentHeader) -> None:
 
 def test_rfc_layouts() -> None:
     # RFC 2675 §3: C2 04 + 32-bit length, right after the 2 header octets.
-    assert HopByHop([Ipv6Option.jumbo(70000)], next_header=58).to_bytes() == bytes.fromhex("3a00c20400011170")
+    assert HopByHop([Ipv6Option.jumbo(70000)], next_header=58).to_bytes() == bytes.fromhex(
+        "3a00c20400011170"
+    )
     # MLD reports carry Router Alert 0 + PadN(0) (RFC 2711, RFC 3810 §5).
-    assert HopByHop([Ipv6Option.router_alert(0)], 58).to_bytes() == bytes.fromhex("3a00050200000100")
+    assert HopByHop([Ipv6Option.router_alert(0)], 58).to_bytes() == bytes.fromhex(
+        "3a00050200000100"
+    )
     # RFC 6275 §6.3: Home Address at 8n+6 -> PadN(2) first, 24 octets.
     d = DestOpts([Ipv6Option.home_address("2001:db8::9")], 6).to_bytes()
     assert d[:8] == bytes.fromhex("06020102 0000c910".replace(" ", ""))
@@ -165,6 +171,14 @@ def test_rfc_layouts() -> None:
     assert r[:8] == bytes.fromhex("0602020100000000") and len(r) == 24
     # RFC 8200 §4.5: offset 185 units, M=1.
     assert FragmentHeader(185, True, 0xDEADBEEF, 17).to_bytes() == bytes.fromhex("110005c9deadbeef")
+
+
+def test_option_from_short_bytes() -> None:
+    for b, needed in ((b"", 1), (b"\xc2", 2), (b"\xc2\x04\x00", 6)):
+        with pytest.raises(kame.TruncatedError) as ei:
+            Ipv6Option.from_bytes(b)
+        assert (ei.value.needed, ei.value.available, ei.value.offset) == (needed, len(b), 0)
+    assert Ipv6Option.from_bytes(b"\x00\xff") == Ipv6Option.pad1()
 
 
 def test_option_actions_and_values() -> None:
@@ -200,7 +214,10 @@ def test_repr_and_eq() -> None:
     assert h == HopByHop.from_bytes(h.to_bytes())
     assert h != DestOpts([Ipv6Option.jumbo(70000)], 58)
     assert "2001:db8::1" in repr(Ipv6Header(SRC, DST))
-    assert repr(FragmentHeader(1, False, 7)) == "FragmentHeader(offset=1, more=False, ident=0x7, next_header=59)"
+    assert (
+        repr(FragmentHeader(1, False, 7))
+        == "FragmentHeader(offset=1, more=False, ident=0x7, next_header=59)"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -239,7 +256,9 @@ def test_walk_typical() -> None:
 
 
 def test_walk_lax_on_truncated_invoking_packet() -> None:
-    p = packet(60, DestOpts([], 43).to_bytes(), RoutingHeader(0, 0, [SRC, DST], next_header=17).to_bytes())
+    p = packet(
+        60, DestOpts([], 43).to_bytes(), RoutingHeader(0, 0, [SRC, DST], next_header=17).to_bytes()
+    )
     for cut in range(41, len(p)):
         with pytest.raises(kame.TruncatedError):
             walk(p[:cut])
@@ -282,8 +301,10 @@ def test_hbh_only_first() -> None:
 )
 def test_routing_rules(rtype: int, segleft: int, ok: bool) -> None:
     # RFC 5095 §3 and RFC 8200 §4.4.
-    r = RoutingHeader(rtype, segleft, [SRC], next_header=17) if rtype in (0, 2) else RoutingHeader(
-        rtype, segleft, data=b"\0" * 20, next_header=17
+    r = (
+        RoutingHeader(rtype, segleft, [SRC], next_header=17)
+        if rtype in (0, 2)
+        else RoutingHeader(rtype, segleft, data=b"\0" * 20, next_header=17)
     )
     p = packet(43, r.to_bytes(), payload=UDP)
     if ok:
@@ -344,7 +365,9 @@ def test_rfc2675_errors() -> None:
         (
             packet(
                 0,
-                HopByHop([Ipv6Option.pad1(), Ipv6Option.jumbo(70016), Ipv6Option.padn(5)], 58).to_bytes(pad=False),
+                HopByHop(
+                    [Ipv6Option.pad1(), Ipv6Option.jumbo(70016), Ipv6Option.padn(5)], 58
+                ).to_bytes(pad=False),
                 payload=body,
                 plen=0,
             ),
@@ -383,6 +406,30 @@ def test_home_address_option() -> None:
             ip6_validate(packet(60, DestOpts([Ipv6Option.home_address(bad)], 59).to_bytes()))
 
 
+def test_seed_1_14_addresses() -> None:
+    # KAME ip6_input refuses these outright (ip6s_badscope), no ICMPv6.
+    for src, dst in (
+        ("::ffff:192.0.2.1", DST),
+        (SRC, "::ffff:192.0.2.1"),
+        ("ff02::1", DST),
+        (SRC, "::"),
+    ):
+        with pytest.raises(kame.MalformedError) as ei:
+            ip6_validate(Ipv6Header(src, dst, next_header=59).to_bytes())
+        assert ei.value.icmp is None
+    # The seed's table of abusable ranges is reported for the node's policy.
+    for a in ("::ffff:127.0.0.1", "2002:7f00::1", "2002:c0a8::1", "2002:ac1f::", "::224.0.0.1"):
+        assert ip6_suspicious_address(a) is not None, a
+    for a in (
+        "::",
+        "::1",
+        "2002:c000:201::1",
+        "2001:db8::1",
+        ipaddress.IPv6Address("::ffff:192.0.2.1"),
+    ):
+        assert ip6_suspicious_address(a) is None, a
+
+
 def test_version_and_short() -> None:
     with pytest.raises(kame.TruncatedError):
         ip6_validate(b"\x60" * 39)
@@ -412,7 +459,11 @@ def mutated(draw: st.DrawFn) -> bytes:
     for i, t in enumerate(exts):
         nxt = exts[i + 1] if i + 1 < len(exts) else 17
         if t in (0, 60):
-            parts.append((HopByHop if t == 0 else DestOpts)(draw(st.lists(options, max_size=3)), nxt).to_bytes())
+            parts.append(
+                (HopByHop if t == 0 else DestOpts)(
+                    draw(st.lists(options, max_size=3)), nxt
+                ).to_bytes()
+            )
         elif t == 43:
             parts.append(RoutingHeader(0, 0, [SRC], next_header=nxt).to_bytes())
         elif t == 44:
@@ -428,7 +479,11 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 @given(mutated(), st.integers(0, 8))
 def test_mutated_chains(b: bytes, limit: int) -> None:
-    for fn in (lambda: walk(b, limit), lambda: walk(b, limit, True), lambda: ip6_validate(b, limit)):
+    for fn in (
+        lambda: walk(b, limit),
+        lambda: walk(b, limit, True),
+        lambda: ip6_validate(b, limit),
+    ):
         try:
             fn()
         except kame.ParseError as e:

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # --- hdr6 ---
-from kame._core import (  # noqa: E402
+from kame._core import (
     DestOpts,
     FragmentHeader,
     HopByHop,
@@ -52,6 +52,7 @@ from kame._core import (  # noqa: E402
     Ipv6Header,
     Ipv6Option,
     RoutingHeader,
+    ip6_suspicious_address,
     ip6_validate,
     walk,
     walk_from,
@@ -66,6 +67,7 @@ __all__ += [
     "Ipv6Header",
     "Ipv6Option",
     "RoutingHeader",
+    "ip6_suspicious_address",
     "ip6_validate",
     "walk",
     "walk_from",

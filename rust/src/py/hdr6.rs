@@ -294,18 +294,21 @@ impl Ipv6Option {
         Ok(Ipv6Option::from_repr(&opts::Repr::HomeAddress(addr_from_py(addr)?)))
     }
 
-    /// Parse one option at the start of `buf`.
+    /// Parse one option at the start of `buf` (octets after it are
+    /// ignored).
     #[staticmethod]
     fn from_bytes(buf: &Bound<'_, PyAny>) -> PyResult<Self> {
         let v = buffer_vec(buf)?;
-        // Wrap it as the option area of a header: two dummy octets first.
-        let mut hdr = vec![0u8, 0];
-        hdr.extend_from_slice(&v);
-        match opts::Iter::new(&hdr, 0, Layer::DestOpts).next() {
-            Some(Ok(o)) => Ok(Ipv6Option { opt_type: o.opt_type, data: o.data.to_vec() }),
-            Some(Err(e)) => Err(e.at(0).into()),
-            None => Err(crate::Error::truncated(Layer::DestOpts, 0, 1, 0, "empty option").into()),
+        let short = |needed: usize| {
+            crate::Error::truncated(Layer::DestOpts, 0, needed as u64, v.len() as u64, "option runs past the buffer (RFC 8200 §4.2)")
+        };
+        let t = *v.first().ok_or_else(|| short(1))?;
+        if t == opts::opt_type::PAD1 {
+            return Ok(Ipv6Option { opt_type: t, data: Vec::new() });
         }
+        let n = usize::from(*v.get(1).ok_or_else(|| short(2))?);
+        let data = v.get(2..2 + n).ok_or_else(|| short(2 + n))?;
+        Ok(Ipv6Option { opt_type: t, data: data.to_vec() })
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -869,7 +872,8 @@ impl Ip6Chain {
 /// declared length: Payload Length, or the Jumbo Payload Length), `jumbo`
 /// (bool), `jumbo_offset`, `trailing` (octets past `40 + payload_len`, to
 /// trim), `packet_len`, `chain` (Ip6Chain), `router_alert` (int or None),
-/// `home_address` (IPv6Address or None).
+/// `home_address` (IPv6Address or None), `pseudo_src` / `pseudo_dst` (the
+/// checksum pseudo-header addresses, RFC 8200 §8.1).
 #[pyclass(module = "kame._core", name = "Ip6Validated", frozen)]
 pub struct Ip6Validated {
     v: ipv6::Validated,
@@ -912,6 +916,19 @@ impl Ip6Validated {
     #[getter]
     fn home_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.v.home_address.map(|h| addr_to_py(py, &h.addr)).transpose()
+    }
+    /// The pseudo-header source (RFC 8200 §8.1): the Home Address option's
+    /// address if present (RFC 6275 §6.3), else the IPv6 source.
+    #[getter]
+    fn pseudo_src<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        addr_to_py(py, &self.v.pseudo_src)
+    }
+    /// The pseudo-header destination (RFC 8200 §8.1): the final destination,
+    /// the last address of a type 0/2 Routing header with Segments Left > 0,
+    /// else the IPv6 destination.
+    #[getter]
+    fn pseudo_dst<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        addr_to_py(py, &self.v.pseudo_dst)
     }
     fn __repr__(&self) -> String {
         format!(
@@ -963,6 +980,15 @@ fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32) -> PyResult<Ip6Vali
     Ok(Ip6Validated { v })
 }
 
+/// The reason `addr` lies in one of the address ranges that seed §1.14
+/// lists as abusable on the wire (IPv4-mapped, 6to4 and IPv4-compatible
+/// forms of unspecified/loopback/multicast/broadcast/private IPv4
+/// addresses), or None.
+#[pyfunction]
+fn ip6_suspicious_address(addr: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
+    Ok(ipv6::suspicious_address(&addr_from_py(addr)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Ipv6Header>()?;
     m.add_class::<Ipv6Option>()?;
@@ -975,5 +1001,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(walk, m)?)?;
     m.add_function(wrap_pyfunction!(walk_from, m)?)?;
     m.add_function(wrap_pyfunction!(ip6_validate, m)?)?;
+    m.add_function(wrap_pyfunction!(ip6_suspicious_address, m)?)?;
     Ok(())
 }

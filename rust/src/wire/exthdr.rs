@@ -745,6 +745,54 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool) -> Resu
     Ok(chain)
 }
 
+/// The addresses of the upper-layer checksum pseudo-header (RFC 8200
+/// §8.1) of the IPv6 packet in `buf` whose chain is `chain`:
+///
+/// - destination: the final destination. If a type 0 or type 2 Routing
+///   header still has Segments Left > 0, that is its last address (at the
+///   originating node, and at a mobile node receiving a type 2 header,
+///   RFC 6275 §6.4); otherwise the IPv6 Destination Address.
+/// - source: the home address of a Home Address option, if a Destination
+///   Options header carries one (RFC 6275 §6.3, seed §6.1: the correspondent
+///   node's transport layer sees the home address); otherwise the IPv6
+///   Source Address. If several do, the last wins: RFC 6275 §6.3 places the
+///   option after the Routing header, in the options the final destination
+///   processes (tshark makes the same choice).
+///
+/// `None` if `buf` does not hold an IPv6 header.
+pub fn pseudo_header_addrs(buf: &[u8], chain: &Chain) -> Option<([u8; 16], [u8; 16])> {
+    let p = super::ipv6::Packet::new_checked(buf).ok()?;
+    let (mut src, mut dst) = (p.src_addr(), p.dst_addr());
+    for h in &chain.headers {
+        let start = usize::try_from(h.offset).ok()?;
+        let end = usize::try_from(h.offset.checked_add(h.len)?).ok()?;
+        let hdr = buf.get(start..end)?;
+        match h.proto {
+            proto::ROUTING => {
+                let r = Routing::new_unchecked(hdr);
+                let d = r.data();
+                let typed = matches!(r.routing_type(), routing_type::TYPE0 | routing_type::TYPE2);
+                if typed && r.segments_left() > 0 && d.len() >= 20 && (d.len() - 4) % 16 == 0 {
+                    if let Some(a) = d.get(d.len() - 16..).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
+                        dst = a;
+                    }
+                }
+            }
+            proto::DSTOPTS => {
+                for o in opts::Iter::new(hdr, h.offset, Layer::DestOpts).flatten() {
+                    if o.opt_type == opts::opt_type::HOME_ADDRESS {
+                        if let Ok(a) = <[u8; 16]>::try_from(o.data) {
+                            src = a;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((src, dst))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -785,6 +833,34 @@ mod tests {
         let v = ipv6::validate(&b, 50).unwrap();
         assert_eq!(v.router_alert, Some(0));
         assert_eq!(v.chain, c);
+    }
+
+    #[test]
+    fn pseudo_header_addresses() {
+        // The sample's routing header (type 0, segleft 0): dst unchanged.
+        let b = sample();
+        let c = walk_ipv6(&b, 50).unwrap();
+        let (s, d) = pseudo_header_addrs(&b, &c).unwrap();
+        assert_eq!((s[15], d[15]), (1, 2));
+        // Segments Left 1: the last address (2001:db8::3) is final.
+        let mut b = sample();
+        b[59] = 1;
+        let c = walk_ipv6_lax(&b, 50).unwrap();
+        assert_eq!(pseudo_header_addrs(&b, &c).unwrap().1[15], 3);
+        // A Home Address option replaces the source (RFC 6275 §6.3).
+        let mut ha = [0u8; 16];
+        ha[0] = 0x20;
+        ha[15] = 0x77;
+        let mut d = OptionsRepr { next_header: 59, options: vec![opts::Repr::HomeAddress(ha)] }
+            .padded()
+            .to_bytes(Layer::DestOpts)
+            .unwrap();
+        let mut b = sample()[..40].to_vec();
+        b[6] = 60;
+        b[5] = d.len() as u8;
+        b.append(&mut d);
+        let c = walk_ipv6(&b, 50).unwrap();
+        assert_eq!(pseudo_header_addrs(&b, &c).unwrap().0, ha);
     }
 
     #[test]
@@ -863,6 +939,8 @@ mod tests {
             flow_label: 0,
         };
         r.payload_len = (n * 8 + 8) as u16;
+        r.src_addr[15] = 1;
+        r.dst_addr[15] = 2;
         let mut b = r.to_bytes().to_vec();
         for i in 0..n {
             b.extend_from_slice(&[if i + 1 < n { 60 } else { 17 }, 0, 1, 4, 0, 0, 0, 0]);

@@ -273,8 +273,13 @@ pub struct Validated {
     pub chain: Chain,
     /// The Router Alert value, if Hop-by-Hop carried one (RFC 2711).
     pub router_alert: Option<u16>,
-    /// The first Home Address option (RFC 6275 §6.3, seed §6.1).
+    /// The Home Address option (RFC 6275 §6.3, seed §6.1); the last one if
+    /// several Destination Options headers carry one.
     pub home_address: Option<HomeAddressInfo>,
+    /// Source and destination of the upper-layer checksum pseudo-header
+    /// (RFC 8200 §8.1; see [`exthdr::pseudo_header_addrs`]).
+    pub pseudo_src: [u8; 16],
+    pub pseudo_dst: [u8; 16],
 }
 
 impl Validated {
@@ -378,9 +383,8 @@ fn dest6(hdr: &[u8], base: u64, dst_mcast: bool, hao: &mut Option<HomeAddressInf
                         "Home Address is not a unicast routable address (RFC 6275 §6.3, seed §1.14)",
                     ));
                 }
-                if hao.is_none() {
-                    *hao = Some(HomeAddressInfo { addr: a, offset: at });
-                }
+                // The last wins, as in `exthdr::pseudo_header_addrs`.
+                *hao = Some(HomeAddressInfo { addr: a, offset: at });
             }
             t => unknown_option(t, at, Layer::DestOpts, dst_mcast)?,
         }
@@ -396,10 +400,73 @@ fn is_unicast_routable(a: &[u8; 16]) -> bool {
     a.first() != Some(&0xff) && !mapped && !unspec_or_loop
 }
 
+/// KAME `ip6_input`'s address sanity checks (`ip6s_badscope`, no ICMPv6):
+/// an IPv4-mapped source or destination (seed §1.14: "someone is trying to
+/// impersonate IPv4 peer"), a multicast source, an unspecified destination
+/// (RFC 4291 §2.5.2, §2.7).
+pub fn check_addresses(src: &[u8; 16], dst: &[u8; 16]) -> Result<()> {
+    let (s, d) = (field::SRC_ADDR.start as u64, field::DST_ADDR.start as u64);
+    if is_v4mapped(src) {
+        return Err(Error::malformed(Layer::Ipv6, s, "IPv4-mapped source address on the wire (seed §1.14)"));
+    }
+    if is_v4mapped(dst) {
+        return Err(Error::malformed(Layer::Ipv6, d, "IPv4-mapped destination address on the wire (seed §1.14)"));
+    }
+    if src[0] == 0xff {
+        return Err(Error::malformed(Layer::Ipv6, s, "multicast source address (RFC 4291 §2.7)"));
+    }
+    if dst == &[0u8; 16] {
+        return Err(Error::malformed(Layer::Ipv6, d, "unspecified destination address (RFC 4291 §2.5.2)"));
+    }
+    Ok(())
+}
+
+fn is_v4mapped(a: &[u8; 16]) -> bool {
+    a.iter().take(10).all(|b| *b == 0) && a.get(10..12) == Some(&[0xff, 0xff][..])
+}
+
+/// Whether `a` lies in one of the ranges that seed §1.14 ("Invalid addresses
+/// on the wire") lists as usable to hose an implementation or bypass
+/// security controls; returns the reason. The table, as the seed gives it:
+///
+/// - IPv4-mapped embedding unspecified/loopback/multicast/broadcast:
+///   `::ffff:0.0.0.0/104`, `::ffff:127.0.0.0/104`, `::ffff:224.0.0.0/100`,
+///   `::ffff:255.0.0.0/104`
+/// - 6to4 (RFC 3056) from unspecified/loopback/multicast/broadcast/private
+///   IPv4: `2002:0000::/24`, `2002:7f00::/24`, `2002:e000::/24`,
+///   `2002:ff00::/24`, `2002:0a00::/24`, `2002:ac10::/28`, `2002:c0a8::/32`
+///   (the seed's `2002:e000::/24` covers 224.0.0.0/8 only, not all of
+///   224/4; kept as written)
+/// - IPv4-compatible embedding the same: `::0.0.0.0/104`, `::127.0.0.0/104`,
+///   `::224.0.0.0/100`, `::255.0.0.0/104`, except `::` and `::1`
+///   themselves, which are not IPv4-compatible (RFC 4291 §2.5.5.1).
+///
+/// Policy (dropping, logging) is the node's: KAME applies these through its
+/// default filter configuration, not in `ip6_input`.
+pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
+    let zero = |n: usize| a.iter().take(n).all(|b| *b == 0);
+    let v4 = |i: usize| a.get(i).copied().unwrap_or(0);
+    let bad_v4 = |o0: u8| o0 == 0 || o0 == 127 || (224..=239).contains(&o0) || o0 == 255;
+    if is_v4mapped(a) && bad_v4(v4(12)) {
+        return Some("IPv4-mapped address embedding an unspecified/loopback/multicast/broadcast IPv4 address (seed §1.14)");
+    }
+    if a[0] == 0x20 && a[1] == 0x02 {
+        let (b2, b3) = (a[2], a[3]);
+        let bad = matches!(b2, 0x00 | 0x7f | 0xe0 | 0xff | 0x0a) || (b2 == 0xac && b3 & 0xf0 == 0x10) || (b2 == 0xc0 && b3 == 0xa8);
+        if bad {
+            return Some("6to4 address from an unspecified/loopback/multicast/broadcast/private IPv4 address (seed §1.14)");
+        }
+    }
+    if zero(12) && !(zero(15) && a[15] <= 1) && bad_v4(v4(12)) {
+        return Some("IPv4-compatible address embedding an unspecified/loopback/multicast/broadcast IPv4 address (seed §1.14)");
+    }
+    None
+}
+
 /// Validate a received frame the way KAME's `ip6_input` does, in its order:
 ///
 /// 1. 40 octets (`Truncated`, `ip6s_toosmall`), version 6 (`Malformed`,
-///    `ip6s_badvers`).
+///    `ip6s_badvers`), [`check_addresses`] (`Malformed`, `ip6s_badscope`).
 /// 2. If Next Header is Hop-by-Hop: its options (`ip6_hopopts_input`),
 ///    with the RFC 2675 §3 errors, each `Malformed` with the Parameter
 ///    Problem code 0 and pointer the RFC gives: Jumbo with Payload Length
@@ -421,6 +488,7 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
+    check_addresses(&header.src_addr, &header.dst_addr)?;
     let dst_mcast = header.dst_addr[0] == 0xff;
     let plen = header.payload_len;
 
@@ -476,7 +544,19 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         }
     }
 
-    Ok(Validated { header, payload_len: declared, jumbo, trailing, chain, router_alert, home_address })
+    let (pseudo_src, pseudo_dst) =
+        exthdr::pseudo_header_addrs(packet, &chain).unwrap_or((header.src_addr, header.dst_addr));
+    Ok(Validated {
+        header,
+        payload_len: declared,
+        jumbo,
+        trailing,
+        chain,
+        router_alert,
+        home_address,
+        pseudo_src,
+        pseudo_dst,
+    })
 }
 
 #[cfg(test)]
@@ -717,6 +797,26 @@ mod tests {
         b[47] = 0;
         let v = validate(&b, 50).unwrap();
         assert_eq!(v.router_alert, Some(0));
+    }
+
+    #[test]
+    fn addresses_seed_1_14() {
+        let a = |s: &str| -> [u8; 16] { s.parse::<std::net::Ipv6Addr>().unwrap().octets() };
+        for bad in ["::ffff:0.0.0.1", "::ffff:127.0.0.1", "::ffff:239.1.1.1", "::ffff:255.255.255.255",
+                    "2002::1", "2002:7f00:1::", "2002:e000::1", "2002:ff00::", "2002:0a00::", "2002:ac1f::",
+                    "2002:c0a8:101::1", "::0.0.0.2", "::127.0.0.1", "::224.0.0.1", "::255.0.0.1"] {
+            assert!(suspicious_address(&a(bad)).is_some(), "{bad}");
+        }
+        for good in ["::", "::1", "::ffff:192.0.2.1", "2002:c000:0201::1", "2002:ac20::", "2001:db8::1",
+                     "::192.0.2.1", "fe80::1", "ff02::1"] {
+            assert!(suspicious_address(&a(good)).is_none(), "{good}");
+        }
+        let (u, m) = (a("2001:db8::1"), a("ff02::1"));
+        assert!(check_addresses(&u, &m).is_ok());
+        assert_eq!(check_addresses(&m, &u).unwrap_err().offset, 8);
+        assert_eq!(check_addresses(&u, &[0; 16]).unwrap_err().offset, 24);
+        assert_eq!(check_addresses(&a("::ffff:192.0.2.1"), &u).unwrap_err().offset, 8);
+        assert_eq!(check_addresses(&u, &a("::ffff:192.0.2.1")).unwrap_err().offset, 24);
     }
 
     #[test]

@@ -38,3 +38,16 @@ pub mod proto {
     pub const MOBILITY: u8 = 135;
     pub const IPCOMP: u8 = 108;
 }
+
+// --- wire6 ---
+pub use exthdr::{
+    walk as ipv6_walk, walk_ipv6, walk_ipv6_lax, walk_lax as ipv6_walk_lax, Chain as Ipv6Chain,
+    ExtHeader as Ipv6ExtHeader, FragInfo as Ipv6FragInfo, Fragment as Ipv6FragmentHeader,
+    FragmentRepr as Ipv6FragmentRepr, JumboInfo as Ipv6JumboInfo, OptionsHeader as Ipv6OptionsHeader,
+    OptionsRepr as Ipv6OptionsRepr, Routing as Ipv6RoutingHeader, RoutingRepr as Ipv6RoutingRepr,
+};
+pub use ipv6::{
+    validate as ip6_validate, Packet as Ipv6Packet, Repr as Ipv6Repr, Validated as Ipv6Validated,
+};
+pub use opts::{Action as Ipv6OptAction, Opt as Ipv6Opt, Repr as Ipv6OptionRepr};
+// --- end wire6 ---
