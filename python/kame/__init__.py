@@ -25,6 +25,56 @@ from kame.errors import (
 
 __version__ = _core.__version__
 
+# --- upper ---
+from kame._core import (  # noqa: E402
+    ND6_MAXNDOPT,
+    Icmpv6Echo,
+    Icmpv6Error,
+    Icmpv6Unknown,
+    Ipv4Header,
+    MldAddressRecord,
+    MldDone,
+    MldQuery,
+    MldReport,
+    Mldv2Report,
+    NdOptMtu,
+    NdOptNonce,
+    NdOptPrefixInfo,
+    NdOptRdnss,
+    NdOptRedirectedHeader,
+    NdOptRouteInfo,
+    NdOptSourceLinkAddr,
+    NdOptTargetLinkAddr,
+    NdOptUnknown,
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    Redirect,
+    RouterAdvertisement,
+    RouterSolicitation,
+    TcpHeader,
+    UdpHeader,
+    parse_icmpv6,
+    parse_nd_options,
+    tcp_effective_mss,
+    tcp_jumbo_mss,
+)
+
+__all__upper = [
+    "ND6_MAXNDOPT", "Icmpv6Echo", "Icmpv6Error", "Icmpv6Unknown", "Ipv4Header", "MldAddressRecord",
+    "MldDone", "MldQuery", "MldReport", "Mldv2Report", "NdOptMtu", "NdOptNonce", "NdOptPrefixInfo",
+    "NdOptRdnss", "NdOptRedirectedHeader", "NdOptRouteInfo", "NdOptSourceLinkAddr",
+    "NdOptTargetLinkAddr", "NdOptUnknown", "NeighborAdvertisement", "NeighborSolicitation",
+    "Redirect", "RouterAdvertisement", "RouterSolicitation", "TcpHeader", "UdpHeader",
+    "parse_icmpv6", "parse_nd_options", "tcp_effective_mss", "tcp_jumbo_mss",
+]
+# --- end upper ---
+
+# --- cksum ---
+from kame._core import cksum_many, cksum_path, in4_cksum, in6_cksum, ip_cksum  # noqa: E402
+
+__all__cksum = ["cksum_many", "cksum_path", "in4_cksum", "in6_cksum", "ip_cksum"]
+# --- end cksum ---
+
 __all__ = [
     "ConfigError",
     "HeaderLimitError",
@@ -41,3 +91,4 @@ __all__ = [
     "UnsupportedError",
     "__version__",
 ]
+__all__ += __all__upper + __all__cksum  # --- upper --- / --- cksum ---

@@ -1278,7 +1278,14 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
 fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
     let ph = pseudo6(src, dst)?;
     let r = icmpv6::Repr::parse(buf, ph.as_ref().map(|(s, d)| (s, d)), maxndopt)?;
-    msg_to_py(py, &r)
+    let o = msg_to_py(py, &r)?;
+    // Keep the "unused" word of Destination Unreachable / Time Exceeded
+    // (zero on send, ignored on receipt, RFC 4443 §3.1, §3.3) so a parse
+    // re-emits byte for byte.
+    if let Ok(e) = o.bind(py).cast::<Icmpv6Error>() {
+        e.borrow_mut().param = icmpv6::Packet::new_unchecked(buf).param_problem_ptr();
+    }
+    Ok(o)
 }
 
 /// parse_icmpv6(buf, src=None, dst=None, maxndopt=10)
