@@ -25,8 +25,26 @@ from kame.errors import (
 
 __version__ = _core.__version__
 
+
+__all__ = [
+    "ConfigError",
+    "HeaderLimitError",
+    "Icmp6Answer",
+    "IntegrityError",
+    "IpsecError",
+    "KameError",
+    "LimitError",
+    "MalformedError",
+    "PaddingError",
+    "ParseError",
+    "ReplayError",
+    "TruncatedError",
+    "UnsupportedError",
+    "__version__",
+]
+
 # --- upper ---
-from kame._core import (  # noqa: E402
+from kame._core import (
     ND6_MAXNDOPT,
     Icmpv6Echo,
     Icmpv6Error,
@@ -59,36 +77,48 @@ from kame._core import (  # noqa: E402
     tcp_jumbo_mss,
 )
 
-__all__upper = [
-    "ND6_MAXNDOPT", "Icmpv6Echo", "Icmpv6Error", "Icmpv6Unknown", "Ipv4Header", "MldAddressRecord",
-    "MldDone", "MldQuery", "MldReport", "Mldv2Report", "NdOptMtu", "NdOptNonce", "NdOptPrefixInfo",
-    "NdOptRdnss", "NdOptRedirectedHeader", "NdOptRouteInfo", "NdOptSourceLinkAddr",
-    "NdOptTargetLinkAddr", "NdOptUnknown", "NeighborAdvertisement", "NeighborSolicitation",
-    "Redirect", "RouterAdvertisement", "RouterSolicitation", "TcpHeader", "UdpHeader",
-    "parse_icmpv6", "parse_nd_options", "tcp_effective_mss", "tcp_jumbo_mss",
+__all__ += [
+    "ND6_MAXNDOPT",
+    "Icmpv6Echo",
+    "Icmpv6Error",
+    "Icmpv6Unknown",
+    "Ipv4Header",
+    "MldAddressRecord",
+    "MldDone",
+    "MldQuery",
+    "MldReport",
+    "Mldv2Report",
+    "NdOptMtu",
+    "NdOptNonce",
+    "NdOptPrefixInfo",
+    "NdOptRdnss",
+    "NdOptRedirectedHeader",
+    "NdOptRouteInfo",
+    "NdOptSourceLinkAddr",
+    "NdOptTargetLinkAddr",
+    "NdOptUnknown",
+    "NeighborAdvertisement",
+    "NeighborSolicitation",
+    "Redirect",
+    "RouterAdvertisement",
+    "RouterSolicitation",
+    "TcpHeader",
+    "UdpHeader",
+    "parse_icmpv6",
+    "parse_nd_options",
+    "tcp_effective_mss",
+    "tcp_jumbo_mss",
 ]
 # --- end upper ---
 
 # --- cksum ---
-from kame._core import cksum_many, cksum_path, in4_cksum, in6_cksum, ip_cksum  # noqa: E402
+from kame._core import cksum_many, cksum_path, in4_cksum, in6_cksum, ip_cksum
 
-__all__cksum = ["cksum_many", "cksum_path", "in4_cksum", "in6_cksum", "ip_cksum"]
-# --- end cksum ---
-
-__all__ = [
-    "ConfigError",
-    "HeaderLimitError",
-    "Icmp6Answer",
-    "IntegrityError",
-    "IpsecError",
-    "KameError",
-    "LimitError",
-    "MalformedError",
-    "PaddingError",
-    "ParseError",
-    "ReplayError",
-    "TruncatedError",
-    "UnsupportedError",
-    "__version__",
+__all__ += [
+    "cksum_many",
+    "cksum_path",
+    "in4_cksum",
+    "in6_cksum",
+    "ip_cksum",
 ]
-__all__ += __all__upper + __all__cksum  # --- upper --- / --- cksum ---
+# --- end cksum ---

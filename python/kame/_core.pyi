@@ -1,34 +1,42 @@
 """Stubs for the Rust extension kame._core (one block per area)."""
 
-from __future__ import annotations
 
-from collections.abc import Buffer, Iterable, Sequence
+import sys
+from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, TypeAlias, final
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
 
 __version__: str
 
-_Addr6 = str | bytes | IPv6Address
-_Addr4 = str | bytes | IPv4Address
-_Addr = str | bytes | IPv4Address | IPv6Address
+_Addr6: TypeAlias = str | bytes | IPv6Address
+_Addr4: TypeAlias = str | bytes | IPv4Address
+_Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
 
 # --- upper ---
 ND6_MAXNDOPT: int
 
+@final
 class NdOptSourceLinkAddr:
     lladdr: bytes
-    def __init__(self, lladdr: Buffer | None = None) -> None: ...
+    def __new__(cls, lladdr: Buffer | None = None) -> NdOptSourceLinkAddr: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptTargetLinkAddr:
     lladdr: bytes
-    def __init__(self, lladdr: Buffer | None = None) -> None: ...
+    def __new__(cls, lladdr: Buffer | None = None) -> NdOptTargetLinkAddr: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptPrefixInfo:
     prefix: IPv6Address
     prefix_len: int
@@ -37,8 +45,8 @@ class NdOptPrefixInfo:
     preferred_lifetime: int
     on_link: bool
     autonomous: bool
-    def __init__(
-        self,
+    def __new__(
+        cls,
         prefix: _Addr6 | None = None,
         prefix_len: int = 64,
         on_link: bool = True,
@@ -46,61 +54,67 @@ class NdOptPrefixInfo:
         valid_lifetime: int = 2592000,
         preferred_lifetime: int = 604800,
         flags: int | None = None,
-    ) -> None: ...
+    ) -> NdOptPrefixInfo: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptRedirectedHeader:
     data: bytes
-    def __init__(self, data: Buffer | None = None) -> None: ...
+    def __new__(cls, data: Buffer | None = None) -> NdOptRedirectedHeader: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptMtu:
     mtu: int
-    def __init__(self, mtu: int = 1500) -> None: ...
+    def __new__(cls, mtu: int = 1500) -> NdOptMtu: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptNonce:
     nonce: bytes
-    def __init__(self, nonce: Buffer | None = None) -> None: ...
+    def __new__(cls, nonce: Buffer | None = None) -> NdOptNonce: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptRouteInfo:
     prefix: IPv6Address
     prefix_len: int
     preference: int
     lifetime: int
-    def __init__(
-        self, prefix: _Addr6 | None = None, prefix_len: int = 0, preference: int = 0, lifetime: int = 0xFFFFFFFF
-    ) -> None: ...
+    def __new__(
+        cls, prefix: _Addr6 | None = None, prefix_len: int = 0, preference: int = 0, lifetime: int = 0xFFFFFFFF
+    ) -> NdOptRouteInfo: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptRdnss:
     servers: list[IPv6Address]
     lifetime: int
-    def __init__(self, servers: Sequence[_Addr6] | None = None, lifetime: int = 0xFFFFFFFF) -> None: ...
+    def __new__(cls, servers: Sequence[_Addr6] | None = None, lifetime: int = 0xFFFFFFFF) -> NdOptRdnss: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
+@final
 class NdOptUnknown:
     type: int
     data: bytes
-    def __init__(self, type: int = 0, data: Buffer | None = None) -> None: ...
+    def __new__(cls, type: int = 0, data: Buffer | None = None) -> NdOptUnknown: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer) -> NdOption: ...
+    def from_bytes(buf: Buffer) -> _NdOption: ...
 
-NdOption = (
+_NdOption: TypeAlias = (
     NdOptSourceLinkAddr
     | NdOptTargetLinkAddr
     | NdOptPrefixInfo
@@ -112,59 +126,89 @@ NdOption = (
     | NdOptUnknown
 )
 
-class _Message:
+@final
+class Icmpv6Echo:
     def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
     @staticmethod
     def from_bytes(
         buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
-    ) -> Icmpv6Message: ...
+    ) -> _Icmpv6Message: ...
     def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
-
-class _NdMessage(_Message):
-    options: list[NdOption]
-    nd_toomanyopt: int
-    nd_dupopt: int
-    nd_badopt: int
-    nd_unknownopt: int
-
-class Icmpv6Echo(_Message):
     type: int
     ident: int
     seq: int
     data: bytes
     @property
     def is_request(self) -> bool: ...
-    def __init__(self, type: int = 128, ident: int = 0, seq: int = 0, data: Buffer | None = None) -> None: ...
+    def __new__(cls, type: int = 128, ident: int = 0, seq: int = 0, data: Buffer | None = None) -> Icmpv6Echo: ...
 
-class Icmpv6Error(_Message):
+@final
+class Icmpv6Error:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     type: int
     code: int
     param: int
     mtu: int
     pointer: int
     invoking: bytes
-    def __init__(
-        self,
+    def __new__(
+        cls,
         type: int = 1,
         code: int = 0,
         param: int = 0,
         invoking: Buffer | None = None,
         mtu: int | None = None,
         pointer: int | None = None,
-    ) -> None: ...
+    ) -> Icmpv6Error: ...
 
-class Icmpv6Unknown(_Message):
+@final
+class Icmpv6Unknown:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     type: int
     code: int
     body: bytes
-    def __init__(self, type: int = 0, code: int = 0, body: Buffer | None = None) -> None: ...
+    def __new__(cls, type: int = 0, code: int = 0, body: Buffer | None = None) -> Icmpv6Unknown: ...
 
-class RouterSolicitation(_NdMessage):
-    def __init__(self, options: Iterable[NdOption] | None = None) -> None: ...
+@final
+class RouterSolicitation:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    def __new__(cls, options: Iterable[_NdOption] | None = None) -> RouterSolicitation: ...
     @property
     def source_lladdr(self) -> bytes | None: ...
 
-class RouterAdvertisement(_NdMessage):
+@final
+class RouterAdvertisement:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     cur_hop_limit: int
     flags: int
     router_lifetime: int
@@ -173,8 +217,8 @@ class RouterAdvertisement(_NdMessage):
     managed: bool
     other: bool
     preference: int
-    def __init__(
-        self,
+    def __new__(
+        cls,
         cur_hop_limit: int = 64,
         managed: bool = False,
         other: bool = False,
@@ -182,9 +226,9 @@ class RouterAdvertisement(_NdMessage):
         router_lifetime: int = 1800,
         reachable_time: int = 0,
         retrans_timer: int = 0,
-        options: Iterable[NdOption] | None = None,
+        options: Iterable[_NdOption] | None = None,
         flags: int | None = None,
-    ) -> None: ...
+    ) -> RouterAdvertisement: ...
     @property
     def source_lladdr(self) -> bytes | None: ...
     @property
@@ -196,45 +240,88 @@ class RouterAdvertisement(_NdMessage):
     @property
     def rdnss(self) -> list[NdOptRdnss]: ...
 
-class NeighborSolicitation(_NdMessage):
+@final
+class NeighborSolicitation:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     target: IPv6Address
-    def __init__(self, target: _Addr6 | None = None, options: Iterable[NdOption] | None = None) -> None: ...
+    def __new__(cls, target: _Addr6 | None = None, options: Iterable[_NdOption] | None = None) -> NeighborSolicitation: ...
     @property
     def source_lladdr(self) -> bytes | None: ...
 
-class NeighborAdvertisement(_NdMessage):
+@final
+class NeighborAdvertisement:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     target: IPv6Address
     flags: int
     router: bool
     solicited: bool
     override: bool
-    def __init__(
-        self,
+    def __new__(
+        cls,
         target: _Addr6 | None = None,
         router: bool = False,
         solicited: bool = False,
         override: bool = False,
-        options: Iterable[NdOption] | None = None,
+        options: Iterable[_NdOption] | None = None,
         flags: int | None = None,
-    ) -> None: ...
+    ) -> NeighborAdvertisement: ...
     @property
     def target_lladdr(self) -> bytes | None: ...
 
-class Redirect(_NdMessage):
+@final
+class Redirect:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     target: IPv6Address
     destination: IPv6Address
-    def __init__(
-        self,
+    def __new__(
+        cls,
         target: _Addr6 | None = None,
         destination: _Addr6 | None = None,
-        options: Iterable[NdOption] | None = None,
-    ) -> None: ...
+        options: Iterable[_NdOption] | None = None,
+    ) -> Redirect: ...
     @property
     def target_lladdr(self) -> bytes | None: ...
     @property
     def redirected_header(self) -> bytes | None: ...
 
-class MldQuery(_Message):
+@final
+class MldQuery:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     max_resp: int
     mcast_addr: IPv6Address
     v2: bool
@@ -242,8 +329,8 @@ class MldQuery(_Message):
     qrv: int
     qqic: int
     sources: list[IPv6Address]
-    def __init__(
-        self,
+    def __new__(
+        cls,
         max_resp: int = 10000,
         mcast_addr: _Addr6 | None = None,
         v2: bool = False,
@@ -251,34 +338,56 @@ class MldQuery(_Message):
         qrv: int = 2,
         qqic: int = 125,
         sources: Sequence[_Addr6] | None = None,
-    ) -> None: ...
+    ) -> MldQuery: ...
 
-class MldReport(_Message):
+@final
+class MldReport:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     mcast_addr: IPv6Address
-    def __init__(self, mcast_addr: _Addr6 | None = None) -> None: ...
+    def __new__(cls, mcast_addr: _Addr6 | None = None) -> MldReport: ...
 
-class MldDone(_Message):
+@final
+class MldDone:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     mcast_addr: IPv6Address
-    def __init__(self, mcast_addr: _Addr6 | None = None) -> None: ...
+    def __new__(cls, mcast_addr: _Addr6 | None = None) -> MldDone: ...
 
+@final
 class MldAddressRecord:
     record_type: int
     mcast_addr: IPv6Address
     sources: list[IPv6Address]
     aux_data: bytes
-    def __init__(
-        self,
+    def __new__(
+        cls,
         record_type: int = 1,
         mcast_addr: _Addr6 | None = None,
         sources: Sequence[_Addr6] | None = None,
         aux_data: Buffer | None = None,
-    ) -> None: ...
+    ) -> MldAddressRecord: ...
 
-class Mldv2Report(_Message):
+@final
+class Mldv2Report:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
     records: list[MldAddressRecord]
-    def __init__(self, records: Sequence[MldAddressRecord] | None = None) -> None: ...
+    def __new__(cls, records: Sequence[MldAddressRecord] | None = None) -> Mldv2Report: ...
 
-Icmpv6Message = (
+_Icmpv6Message: TypeAlias = (
     Icmpv6Echo
     | Icmpv6Error
     | Icmpv6Unknown
@@ -295,9 +404,10 @@ Icmpv6Message = (
 
 def parse_icmpv6(
     buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
-) -> Icmpv6Message: ...
-def parse_nd_options(buf: Buffer, maxndopt: int = 10) -> tuple[list[NdOption], dict[str, int]]: ...
+) -> _Icmpv6Message: ...
+def parse_nd_options(buf: Buffer, maxndopt: int = 10) -> tuple[list[_NdOption], dict[str, int]]: ...
 
+@final
 class Ipv4Header:
     tos: int
     total_length: int
@@ -320,8 +430,8 @@ class Ipv4Header:
     def df(self) -> bool: ...
     @property
     def mf(self) -> bool: ...
-    def __init__(
-        self,
+    def __new__(
+        cls,
         src: _Addr4 | None = None,
         dst: _Addr4 | None = None,
         protocol: int = 0,
@@ -333,11 +443,12 @@ class Ipv4Header:
         frag_offset: int = 0,
         options: Buffer | None = None,
         checksum: int | None = None,
-    ) -> None: ...
+    ) -> Ipv4Header: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(buf: Buffer, verify: bool = True) -> Ipv4Header: ...
 
+@final
 class UdpHeader:
     src_port: int
     dst_port: int
@@ -345,13 +456,14 @@ class UdpHeader:
     checksum: int | None
     @property
     def length(self) -> int: ...
-    def __init__(
-        self, src_port: int = 0, dst_port: int = 0, payload: Buffer | None = None, checksum: int | None = None
-    ) -> None: ...
+    def __new__(
+        cls, src_port: int = 0, dst_port: int = 0, payload: Buffer | None = None, checksum: int | None = None
+    ) -> UdpHeader: ...
     def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
     @staticmethod
     def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> UdpHeader: ...
 
+@final
 class TcpHeader:
     src_port: int
     dst_port: int
@@ -365,8 +477,8 @@ class TcpHeader:
     checksum: int | None
     @property
     def header_len(self) -> int: ...
-    def __init__(
-        self,
+    def __new__(
+        cls,
         src_port: int = 0,
         dst_port: int = 0,
         seq: int = 0,
@@ -377,7 +489,7 @@ class TcpHeader:
         options: Iterable[tuple[Any, Any]] | None = None,
         payload: Buffer | None = None,
         checksum: int | None = None,
-    ) -> None: ...
+    ) -> TcpHeader: ...
     def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
     @staticmethod
     def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> TcpHeader: ...

@@ -15,9 +15,8 @@ import shutil
 import struct
 import subprocess
 
-import pytest
-
 import kame
+import pytest
 
 pytestmark = pytest.mark.interop
 
@@ -170,7 +169,7 @@ def test_scapy_reads_udp_tcp_ipv4():
     tb = t.to_bytes("2001:db8::1", "2001:db8::2")
     p = sa.IPv6(ip6("2001:db8::1", "2001:db8::2", 6, tb))
     assert p[sa.TCP].flags == "S" and p[sa.TCP].seq == 1000
-    assert dict((k, v) for k, v in p[sa.TCP].options if k != "NOP") == {
+    assert {k: v for k, v in p[sa.TCP].options if k != "NOP"} == {
         "MSS": 1440, "SAckOK": b"", "Timestamp": (123, 0), "WScale": 7,
     }
     assert p[sa.TCP].chksum == scapy_checksum_of(p, sa.TCP)

@@ -591,7 +591,7 @@ macro_rules! msg_class {
             /// Parse a message of this class; with `src` and `dst` the
             /// checksum is verified. ND options are walked with KAME's cap.
             #[staticmethod]
-            #[pyo3(signature = (buf, src = None, dst = None, maxndopt = nd::ND6_MAXNDOPT))]
+            #[pyo3(signature = (buf, src = None, dst = None, maxndopt = 10))]
             fn from_bytes(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
                 let o = parse_icmpv6_impl(py, &buf.0, src, dst, maxndopt)?;
                 if o.bind(py).is_instance_of::<$cls>() {
@@ -1295,7 +1295,7 @@ fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option
 /// (seed §1.2): zero-length rejects, first `maxndopt` taken (0 = no limit),
 /// the rest counted in `nd_toomanyopt`.
 #[pyfunction]
-#[pyo3(signature = (buf, src = None, dst = None, maxndopt = nd::ND6_MAXNDOPT))]
+#[pyo3(signature = (buf, src = None, dst = None, maxndopt = 10))]
 fn parse_icmpv6(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
     parse_icmpv6_impl(py, &buf.0, src, dst, maxndopt)
 }
@@ -1305,7 +1305,7 @@ fn parse_icmpv6(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr
 /// KAME nd6_options() over a bare option area: a list of option objects
 /// and a dict of counters (toomanyopt, dupopt, badopt, unknownopt).
 #[pyfunction]
-#[pyo3(signature = (buf, maxndopt = nd::ND6_MAXNDOPT))]
+#[pyo3(signature = (buf, maxndopt = 10))]
 fn parse_nd_options<'py>(py: Python<'py>, buf: Bytes, maxndopt: usize) -> PyResult<Bound<'py, PyTuple>> {
     let o = nd::Options::walk(&buf.0, maxndopt)?;
     let list = PyList::new(py, options_of(py, &o)?)?;
