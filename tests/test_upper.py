@@ -391,3 +391,9 @@ def test_ipv4_checks():
         kame.Ipv4Header.from_bytes(good[:27])
     with pytest.raises(errors.MalformedError, match="IHL"):
         kame.Ipv4Header.from_bytes(b"\x44" + good[1:])
+
+
+def test_no_error_for_errors_or_redirects():
+    assert not kame.icmp6_may_elicit_error(1)
+    assert not kame.icmp6_may_elicit_error(137)  # seed §1.9
+    assert kame.icmp6_may_elicit_error(128)

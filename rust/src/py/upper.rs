@@ -1678,6 +1678,14 @@ impl TcpHeader {
     }
 }
 
+/// icmp6_may_elicit_error(msg_type) -> bool: whether an ICMPv6 error may
+/// answer a packet carrying this ICMPv6 type: not an error message (RFC 4443
+/// §2.4 e.1), not a Redirect (seed §1.9).
+#[pyfunction]
+fn icmp6_may_elicit_error(msg_type: u8) -> bool {
+    icmpv6::Message::from(msg_type).may_elicit_error()
+}
+
 /// tcp_jumbo_mss(mss) -> int: the MSS option value to send; above 65535 it
 /// is 65535, meaning "use the path MTU minus 60" (RFC 2675 §4.1).
 #[pyfunction]
@@ -1720,6 +1728,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_icmpv6, m)?)?;
     m.add_function(wrap_pyfunction!(parse_nd_options, m)?)?;
     m.add_function(wrap_pyfunction!(tcp_jumbo_mss, m)?)?;
+    m.add_function(wrap_pyfunction!(icmp6_may_elicit_error, m)?)?;
     m.add_function(wrap_pyfunction!(tcp_effective_mss, m)?)?;
     m.add("ND6_MAXNDOPT", nd::ND6_MAXNDOPT)?;
     Ok(())
