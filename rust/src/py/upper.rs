@@ -1687,13 +1687,13 @@ fn icmp6_may_elicit_error(msg_type: u8) -> bool {
 }
 
 /// tcp_jumbo_mss(mss) -> int: the MSS option value to send; above 65535 it
-/// is 65535, meaning "use the path MTU minus 60" (RFC 2675 §4.1).
+/// is 65535, meaning "use the path MTU minus 60" (RFC 2675 §5).
 #[pyfunction]
 fn tcp_jumbo_mss(mss: u64) -> u16 {
     tcp::jumbo_mss(mss)
 }
 
-/// tcp_effective_mss(mss_option, path_mtu) -> int (RFC 2675 §4.1).
+/// tcp_effective_mss(mss_option, path_mtu) -> int (RFC 2675 §5).
 #[pyfunction]
 fn tcp_effective_mss(mss_option: u16, path_mtu: u64) -> u64 {
     tcp::effective_mss(mss_option, path_mtu)
