@@ -459,7 +459,7 @@ mod tests {
     #[test]
     fn paths_agree_and_match_reference() {
         let mut seed = 7;
-        for n in (0..300).chain([1499, 1500, 1501, 4096, 9000, 65535, 70001]) {
+        for n in (0..300).chain([1499, 1500, 1501, 4096, 9000, 65535, 70001, (1 << 19) + 33, (1 << 20) + 7, 3 << 19]) {
             let d = random(n, &mut seed);
             let r = reference::cksum(&d);
             assert_eq!(!sum16_with(&d, Path::Portable), r, "portable n={n}");
