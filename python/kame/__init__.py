@@ -25,6 +25,7 @@ from kame.errors import (
 
 __version__ = _core.__version__
 
+
 __all__ = [
     "ConfigError",
     "HeaderLimitError",
@@ -79,3 +80,84 @@ from kame._core import Packet, PacketBatch, parse, parse_many  # noqa: E402
 
 __all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
 # --- end wire ---
+# --- upper ---
+from kame._core import (
+    ND6_MAXNDOPT,
+    Icmpv6Echo,
+    Icmpv6Error,
+    Icmpv6Unknown,
+    Ipv4Header,
+    MldAddressRecord,
+    MldDone,
+    MldQuery,
+    MldReport,
+    Mldv2Report,
+    NdOptMtu,
+    NdOptNonce,
+    NdOptPrefixInfo,
+    NdOptRdnss,
+    NdOptRedirectedHeader,
+    NdOptRouteInfo,
+    NdOptSourceLinkAddr,
+    NdOptTargetLinkAddr,
+    NdOptUnknown,
+    NeighborAdvertisement,
+    NeighborSolicitation,
+    Redirect,
+    RouterAdvertisement,
+    RouterSolicitation,
+    TcpHeader,
+    UdpHeader,
+    icmp6_may_elicit_error,
+    parse_icmpv6,
+    parse_nd_options,
+    tcp_effective_mss,
+    tcp_jumbo_mss,
+)
+
+__all__ += [
+    "ND6_MAXNDOPT",
+    "Icmpv6Echo",
+    "Icmpv6Error",
+    "Icmpv6Unknown",
+    "Ipv4Header",
+    "MldAddressRecord",
+    "MldDone",
+    "MldQuery",
+    "MldReport",
+    "Mldv2Report",
+    "NdOptMtu",
+    "NdOptNonce",
+    "NdOptPrefixInfo",
+    "NdOptRdnss",
+    "NdOptRedirectedHeader",
+    "NdOptRouteInfo",
+    "NdOptSourceLinkAddr",
+    "NdOptTargetLinkAddr",
+    "NdOptUnknown",
+    "NeighborAdvertisement",
+    "NeighborSolicitation",
+    "Redirect",
+    "RouterAdvertisement",
+    "RouterSolicitation",
+    "TcpHeader",
+    "UdpHeader",
+    "icmp6_may_elicit_error",
+    "parse_icmpv6",
+    "parse_nd_options",
+    "tcp_effective_mss",
+    "tcp_jumbo_mss",
+]
+# --- end upper ---
+
+# --- cksum ---
+from kame._core import cksum_many, cksum_path, in4_cksum, in6_cksum, ip_cksum
+
+__all__ += [
+    "cksum_many",
+    "cksum_path",
+    "in4_cksum",
+    "in6_cksum",
+    "ip_cksum",
+]
+# --- end cksum ---

@@ -1,8 +1,8 @@
 """Type stubs for the extension module ``kame._core``."""
 
-from collections.abc import Iterable
-from ipaddress import IPv6Address
-from typing import TypeAlias, final
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any, TypeAlias, final
 
 from typing_extensions import Buffer
 
@@ -249,3 +249,499 @@ __all__ += [
     "walk_from",
 ]
 # --- end hdr6 ---
+
+_Addr6: TypeAlias = str | bytes | IPv6Address
+_Addr4: TypeAlias = str | bytes | IPv4Address
+_Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
+
+# --- upper ---
+ND6_MAXNDOPT: int
+
+@final
+class NdOptSourceLinkAddr:
+    lladdr: bytes
+    def __new__(cls, lladdr: Buffer | None = None) -> NdOptSourceLinkAddr: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptTargetLinkAddr:
+    lladdr: bytes
+    def __new__(cls, lladdr: Buffer | None = None) -> NdOptTargetLinkAddr: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptPrefixInfo:
+    prefix: IPv6Address
+    prefix_len: int
+    flags: int
+    valid_lifetime: int
+    preferred_lifetime: int
+    on_link: bool
+    autonomous: bool
+    def __new__(
+        cls,
+        prefix: _Addr6 | None = None,
+        prefix_len: int = 64,
+        on_link: bool = True,
+        autonomous: bool = True,
+        valid_lifetime: int = 2592000,
+        preferred_lifetime: int = 604800,
+        flags: int | None = None,
+    ) -> NdOptPrefixInfo: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptRedirectedHeader:
+    data: bytes
+    def __new__(cls, data: Buffer | None = None) -> NdOptRedirectedHeader: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptMtu:
+    mtu: int
+    def __new__(cls, mtu: int = 1500) -> NdOptMtu: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptNonce:
+    nonce: bytes
+    def __new__(cls, nonce: Buffer | None = None) -> NdOptNonce: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptRouteInfo:
+    prefix: IPv6Address
+    prefix_len: int
+    preference: int
+    lifetime: int
+    def __new__(
+        cls, prefix: _Addr6 | None = None, prefix_len: int = 0, preference: int = 0, lifetime: int = 0xFFFFFFFF
+    ) -> NdOptRouteInfo: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptRdnss:
+    servers: list[IPv6Address]
+    lifetime: int
+    def __new__(cls, servers: Sequence[_Addr6] | None = None, lifetime: int = 0xFFFFFFFF) -> NdOptRdnss: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+@final
+class NdOptUnknown:
+    type: int
+    data: bytes
+    def __new__(cls, type: int = 0, data: Buffer | None = None) -> NdOptUnknown: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer) -> _NdOption: ...
+
+_NdOption: TypeAlias = (
+    NdOptSourceLinkAddr
+    | NdOptTargetLinkAddr
+    | NdOptPrefixInfo
+    | NdOptRedirectedHeader
+    | NdOptMtu
+    | NdOptNonce
+    | NdOptRouteInfo
+    | NdOptRdnss
+    | NdOptUnknown
+)
+
+@final
+class Icmpv6Echo:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    type: int
+    ident: int
+    seq: int
+    data: bytes
+    @property
+    def is_request(self) -> bool: ...
+    def __new__(cls, type: int = 128, ident: int = 0, seq: int = 0, data: Buffer | None = None) -> Icmpv6Echo: ...
+
+@final
+class Icmpv6Error:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    type: int
+    code: int
+    param: int
+    mtu: int
+    pointer: int
+    invoking: bytes
+    def __new__(
+        cls,
+        type: int = 1,
+        code: int = 0,
+        param: int = 0,
+        invoking: Buffer | None = None,
+        mtu: int | None = None,
+        pointer: int | None = None,
+    ) -> Icmpv6Error: ...
+
+@final
+class Icmpv6Unknown:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    type: int
+    code: int
+    body: bytes
+    def __new__(cls, type: int = 0, code: int = 0, body: Buffer | None = None) -> Icmpv6Unknown: ...
+
+@final
+class RouterSolicitation:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    def __new__(cls, options: Iterable[_NdOption] | None = None) -> RouterSolicitation: ...
+    @property
+    def source_lladdr(self) -> bytes | None: ...
+
+@final
+class RouterAdvertisement:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    cur_hop_limit: int
+    flags: int
+    router_lifetime: int
+    reachable_time: int
+    retrans_timer: int
+    managed: bool
+    other: bool
+    preference: int
+    def __new__(
+        cls,
+        cur_hop_limit: int = 64,
+        managed: bool = False,
+        other: bool = False,
+        preference: int = 0,
+        router_lifetime: int = 1800,
+        reachable_time: int = 0,
+        retrans_timer: int = 0,
+        options: Iterable[_NdOption] | None = None,
+        flags: int | None = None,
+    ) -> RouterAdvertisement: ...
+    @property
+    def source_lladdr(self) -> bytes | None: ...
+    @property
+    def mtu(self) -> int | None: ...
+    @property
+    def prefixes(self) -> list[NdOptPrefixInfo]: ...
+    @property
+    def routes(self) -> list[NdOptRouteInfo]: ...
+    @property
+    def rdnss(self) -> list[NdOptRdnss]: ...
+
+@final
+class NeighborSolicitation:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    target: IPv6Address
+    def __new__(cls, target: _Addr6 | None = None, options: Iterable[_NdOption] | None = None) -> NeighborSolicitation: ...
+    @property
+    def source_lladdr(self) -> bytes | None: ...
+
+@final
+class NeighborAdvertisement:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    target: IPv6Address
+    flags: int
+    router: bool
+    solicited: bool
+    override: bool
+    def __new__(
+        cls,
+        target: _Addr6 | None = None,
+        router: bool = False,
+        solicited: bool = False,
+        override: bool = False,
+        options: Iterable[_NdOption] | None = None,
+        flags: int | None = None,
+    ) -> NeighborAdvertisement: ...
+    @property
+    def target_lladdr(self) -> bytes | None: ...
+
+@final
+class Redirect:
+    options: list[_NdOption]
+    nd_toomanyopt: int
+    nd_dupopt: int
+    nd_badopt: int
+    nd_unknownopt: int
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    target: IPv6Address
+    destination: IPv6Address
+    def __new__(
+        cls,
+        target: _Addr6 | None = None,
+        destination: _Addr6 | None = None,
+        options: Iterable[_NdOption] | None = None,
+    ) -> Redirect: ...
+    @property
+    def target_lladdr(self) -> bytes | None: ...
+    @property
+    def redirected_header(self) -> bytes | None: ...
+
+@final
+class MldQuery:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    max_resp: int
+    mcast_addr: IPv6Address
+    v2: bool
+    suppress: bool
+    qrv: int
+    qqic: int
+    sources: list[IPv6Address]
+    def __new__(
+        cls,
+        max_resp: int = 10000,
+        mcast_addr: _Addr6 | None = None,
+        v2: bool = False,
+        suppress: bool = False,
+        qrv: int = 2,
+        qqic: int = 125,
+        sources: Sequence[_Addr6] | None = None,
+    ) -> MldQuery: ...
+
+@final
+class MldReport:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    mcast_addr: IPv6Address
+    def __new__(cls, mcast_addr: _Addr6 | None = None) -> MldReport: ...
+
+@final
+class MldDone:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    mcast_addr: IPv6Address
+    def __new__(cls, mcast_addr: _Addr6 | None = None) -> MldDone: ...
+
+@final
+class MldAddressRecord:
+    record_type: int
+    mcast_addr: IPv6Address
+    sources: list[IPv6Address]
+    aux_data: bytes
+    def __new__(
+        cls,
+        record_type: int = 1,
+        mcast_addr: _Addr6 | None = None,
+        sources: Sequence[_Addr6] | None = None,
+        aux_data: Buffer | None = None,
+    ) -> MldAddressRecord: ...
+
+@final
+class Mldv2Report:
+    def to_bytes(self, src: _Addr6 | None = None, dst: _Addr6 | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(
+        buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+    ) -> _Icmpv6Message: ...
+    def validate(self, hop_limit: int, src: _Addr6, dst: _Addr6) -> None: ...
+    records: list[MldAddressRecord]
+    def __new__(cls, records: Sequence[MldAddressRecord] | None = None) -> Mldv2Report: ...
+
+_Icmpv6Message: TypeAlias = (
+    Icmpv6Echo
+    | Icmpv6Error
+    | Icmpv6Unknown
+    | RouterSolicitation
+    | RouterAdvertisement
+    | NeighborSolicitation
+    | NeighborAdvertisement
+    | Redirect
+    | MldQuery
+    | MldReport
+    | MldDone
+    | Mldv2Report
+)
+
+def parse_icmpv6(
+    buf: Buffer, src: _Addr6 | None = None, dst: _Addr6 | None = None, maxndopt: int = 10
+) -> _Icmpv6Message: ...
+def parse_nd_options(buf: Buffer, maxndopt: int = 10) -> tuple[list[_NdOption], dict[str, int]]: ...
+
+@final
+class Ipv4Header:
+    tos: int
+    total_length: int
+    ident: int
+    flags: int
+    frag_offset: int
+    ttl: int
+    protocol: int
+    src: IPv4Address
+    dst: IPv4Address
+    options: bytes
+    checksum: int | None
+    @property
+    def header_len(self) -> int: ...
+    @property
+    def dscp(self) -> int: ...
+    @property
+    def ecn(self) -> int: ...
+    @property
+    def df(self) -> bool: ...
+    @property
+    def mf(self) -> bool: ...
+    def __new__(
+        cls,
+        src: _Addr4 | None = None,
+        dst: _Addr4 | None = None,
+        protocol: int = 0,
+        total_length: int = 20,
+        ttl: int = 64,
+        tos: int = 0,
+        ident: int = 0,
+        flags: int = 0,
+        frag_offset: int = 0,
+        options: Buffer | None = None,
+        checksum: int | None = None,
+    ) -> Ipv4Header: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer, verify: bool = True) -> Ipv4Header: ...
+
+@final
+class UdpHeader:
+    src_port: int
+    dst_port: int
+    payload: bytes
+    checksum: int | None
+    @property
+    def length(self) -> int: ...
+    def __new__(
+        cls, src_port: int = 0, dst_port: int = 0, payload: Buffer | None = None, checksum: int | None = None
+    ) -> UdpHeader: ...
+    def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> UdpHeader: ...
+
+@final
+class TcpHeader:
+    src_port: int
+    dst_port: int
+    seq: int
+    ack: int
+    flags: int
+    window: int
+    urgent: int
+    options: list[tuple[Any, Any]]
+    payload: bytes
+    checksum: int | None
+    @property
+    def header_len(self) -> int: ...
+    def __new__(
+        cls,
+        src_port: int = 0,
+        dst_port: int = 0,
+        seq: int = 0,
+        ack: int = 0,
+        flags: int = 0,
+        window: int = 65535,
+        urgent: int = 0,
+        options: Iterable[tuple[Any, Any]] | None = None,
+        payload: Buffer | None = None,
+        checksum: int | None = None,
+    ) -> TcpHeader: ...
+    def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
+    @staticmethod
+    def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> TcpHeader: ...
+
+def tcp_jumbo_mss(mss: int) -> int: ...
+def icmp6_may_elicit_error(msg_type: int) -> bool: ...
+def tcp_effective_mss(mss_option: int, path_mtu: int) -> int: ...
+
+# --- cksum ---
+def in6_cksum(
+    src: _Addr6, dst: _Addr6, next_header: int, data: Buffer | Iterable[Buffer], length: int | None = None
+) -> int: ...
+def in4_cksum(
+    src: _Addr4, dst: _Addr4, protocol: int, data: Buffer | Iterable[Buffer], length: int | None = None
+) -> int: ...
+def ip_cksum(buf: Buffer) -> int: ...
+def cksum_many(items: Iterable[tuple[_Addr6, _Addr6, int, Buffer | Iterable[Buffer]]]) -> list[int]: ...
+def cksum_path() -> str: ...

@@ -85,6 +85,14 @@ impl Message {
     pub fn is_error(self) -> bool {
         u8::from(self) & 0x80 == 0
     }
+
+    /// Whether an ICMPv6 error may be sent in answer to a packet carrying
+    /// this message: never for an ICMPv6 error (RFC 4443 §2.4 e.1) nor for
+    /// a Redirect (seed §1.9: "disallow ICMPv6 error packet against ICMPv6
+    /// redirect"). (Unknown informational types may be answered.)
+    pub fn may_elicit_error(self) -> bool {
+        !self.is_error() && self != Message::Redirect
+    }
 }
 
 open_enum! {
@@ -740,6 +748,15 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Malformed);
         assert_eq!(e.offset, 9);
         assert_eq!(e.layer, Layer::Nd);
+    }
+
+    #[test]
+    fn no_error_for_errors_or_redirects() {
+        assert!(!Message::from(1).may_elicit_error());
+        assert!(!Message::from(127).may_elicit_error());
+        assert!(!Message::Redirect.may_elicit_error());
+        assert!(Message::EchoRequest.may_elicit_error());
+        assert!(Message::from(200).may_elicit_error());
     }
 
     #[test]

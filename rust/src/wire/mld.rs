@@ -129,7 +129,7 @@ impl<'a> Repr<'a> {
                 let aux = usize::from(msg.get(at + 1).copied().unwrap_or(0)) * 4;
                 let nsrc = usize::from(be16(msg, at + 2..at + 4));
                 let mcast_addr = addr_at(msg, at + 4).unwrap_or(Ipv6Addr::UNSPECIFIED);
-                let sources = addrs(msg, at + 20, nsrc, "MLDv2 record sources overrun the message (RFC 3810 §5.2.6)")?;
+                let sources = addrs(msg, at + 20, nsrc, "MLDv2 record sources overrun the message (RFC 3810 §5.2.7)")?;
                 let aux_at = at + 20 + 16 * nsrc;
                 let aux_data = msg
                     .get(aux_at..aux_at + aux)
@@ -229,7 +229,7 @@ impl<'a> Repr<'a> {
                     let aux = u8::try_from(aux_words)
                         .map_err(|_| limit("MLDv2 auxiliary data longer than 255 words (RFC 3810 §5.2.6)", 255 * 4))?;
                     let ns = u16::try_from(r.sources.len())
-                        .map_err(|_| limit("MLDv2 record with more than 65535 sources (RFC 3810 §5.2.6)", 65535))?;
+                        .map_err(|_| limit("MLDv2 record with more than 65535 sources (RFC 3810 §5.2.7)", 65535))?;
                     out.push(r.record_type);
                     out.push(aux);
                     out.extend_from_slice(&ns.to_be_bytes());

@@ -51,3 +51,11 @@ pub use ipv6::{
 };
 pub use opts::{Action as Ipv6OptAction, Opt as Ipv6Opt, Repr as Ipv6OptionRepr};
 // --- end wire6 ---
+// --- upper ---
+pub use icmpv6::{Packet as Icmpv6Packet, Repr as Icmpv6Repr};
+pub use ipv4::{Packet as Ipv4Packet, Repr as Ipv4Repr};
+pub use mld::Repr as MldRepr;
+pub use nd::{Options as NdOptions, Repr as NdOptionRepr};
+pub use tcp::{Packet as TcpPacket, Repr as TcpRepr, TcpOption};
+pub use udp::{Packet as UdpPacket, Repr as UdpRepr};
+// --- end upper ---

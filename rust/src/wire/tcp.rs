@@ -1,6 +1,6 @@
 //! The TCP header (RFC 9293 §3.1) with options (RFC 9293 §3.2: EOL, NOP,
 //! MSS; RFC 7323: Window Scale, Timestamps; RFC 2018: SACK-permitted, SACK),
-//! and the jumbogram rules of RFC 2675 §4.1 (MSS) and §4.2 (Urgent Pointer).
+//! and the jumbogram rules of RFC 2675 §5 (TCP jumbograms: MSS and Urgent Pointer).
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -48,18 +48,18 @@ pub const FLAG_URG: u16 = 0x020;
 pub const FLAG_ECE: u16 = 0x040;
 pub const FLAG_CWR: u16 = 0x080;
 
-/// RFC 2675 §4.1: an MSS option of 65535 means "infinity": use the path
+/// RFC 2675 §5: an MSS option of 65535 means "infinity": use the path
 /// MTU minus 60 (IPv6 and TCP headers).
 pub const MSS_INFINITY: u16 = 65535;
 
 /// The MSS to advertise for a link/path whose MTU allows `mss` octets of
-/// segment data: larger than 65535 is sent as 65535 (RFC 2675 §4.1).
+/// segment data: larger than 65535 is sent as 65535 (RFC 2675 §5).
 pub fn jumbo_mss(mss: u64) -> u16 {
     u16::try_from(mss).unwrap_or(MSS_INFINITY)
 }
 
 /// The MSS to use for a peer that advertised `mss_option` over a path with
-/// MTU `path_mtu`: 65535 means path MTU minus 60 (RFC 2675 §4.1).
+/// MTU `path_mtu`: 65535 means path MTU minus 60 (RFC 2675 §5).
 pub fn effective_mss(mss_option: u16, path_mtu: u64) -> u64 {
     if mss_option == MSS_INFINITY {
         path_mtu.saturating_sub(60)
@@ -69,9 +69,20 @@ pub fn effective_mss(mss_option: u16, path_mtu: u64) -> u64 {
 }
 
 /// The Urgent Pointer to send for urgent data ending `offset` octets past
-/// the sequence number: beyond 65535 it is sent as 65535 (RFC 2675 §4.2).
+/// the sequence number: beyond 65535 it is sent as 65535 (RFC 2675 §5).
 pub fn jumbo_urgent(offset: u64) -> u16 {
     u16::try_from(offset).unwrap_or(u16::MAX)
+}
+
+/// The urgent offset a receiver uses: with URG set, an Urgent field of
+/// 65535 means the urgent pointer lies beyond this segment, and the offset
+/// is taken as the length of the TCP data instead (RFC 2675 §5).
+pub fn jumbo_urgent_offset(urgent_field: u16, data_len: u64) -> u64 {
+    if urgent_field == u16::MAX {
+        data_len
+    } else {
+        u64::from(urgent_field)
+    }
 }
 
 fn be16(b: &[u8], r: core::ops::Range<usize>) -> u16 {
@@ -449,6 +460,8 @@ mod tests {
         assert_eq!(jumbo_mss(1440), 1440);
         assert_eq!(effective_mss(65535, 100_000), 99_940);
         assert_eq!(jumbo_urgent(1 << 20), 65535);
+        assert_eq!(jumbo_urgent_offset(65535, 100_000), 100_000);
+        assert_eq!(jumbo_urgent_offset(10, 100_000), 10);
         // A 70000-octet segment over IPv6 checksums with a 32-bit length.
         let payload = vec![0xa5u8; 70000];
         let r = Repr { src_port: 1, dst_port: 2, seq_number: 0, ack_number: 0, flags: FLAG_ACK, window_len: 1, urgent_at: 0, options: vec![], payload: &payload };
