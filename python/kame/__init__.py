@@ -41,3 +41,9 @@ __all__ = [
     "UnsupportedError",
     "__version__",
 ]
+
+# --- reass ---
+from kame._core import ReassOutcome, Reassembler, atomic_fragment, fragment  # noqa: E402
+
+__all__ += ["ReassOutcome", "Reassembler", "atomic_fragment", "fragment"]
+# --- end reass ---
