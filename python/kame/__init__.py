@@ -42,6 +42,36 @@ __all__ = [
     "__version__",
 ]
 
+# --- hdr6 ---
+from kame._core import (  # noqa: E402
+    DestOpts,
+    FragmentHeader,
+    HopByHop,
+    Ip6Chain,
+    Ip6Validated,
+    Ipv6Header,
+    Ipv6Option,
+    RoutingHeader,
+    ip6_validate,
+    walk,
+    walk_from,
+)
+
+__all__ += [
+    "DestOpts",
+    "FragmentHeader",
+    "HopByHop",
+    "Ip6Chain",
+    "Ip6Validated",
+    "Ipv6Header",
+    "Ipv6Option",
+    "RoutingHeader",
+    "ip6_validate",
+    "walk",
+    "walk_from",
+]
+# --- end hdr6 ---
+
 # --- reass ---
 from kame._core import ReassOutcome, Reassembler, atomic_fragment, fragment  # noqa: E402
 
