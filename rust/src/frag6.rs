@@ -33,7 +33,7 @@
 //! Lengths are `usize` with checked arithmetic throughout.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
-use crate::wire::proto;
+use crate::wire::{exthdr, proto};
 
 /// Length of the IPv6 fixed header (RFC 8200 §3).
 pub const IPV6_HDR_LEN: usize = 40;
@@ -46,10 +46,6 @@ pub const IPV6_MAXPACKET: usize = 65535;
 /// Default bound on the number of extension headers walked (seed §1.8,
 /// net.inet6.ip6.hdrnestlimit).
 pub const HDRNESTLIMIT: usize = 50;
-/// The Jumbo Payload option type (RFC 2675 §2).
-const OPT_JUMBO: u8 = 0xC2;
-/// The Pad1 option type (RFC 8200 §4.2).
-const OPT_PAD1: u8 = 0x00;
 
 /// Where the Fragment header goes in a packet, as found by a header walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,24 +63,6 @@ pub struct Unfragmentable {
 
 fn trunc(offset: usize, needed: usize, available: usize, reason: &'static str) -> Error {
     Error::truncated(Layer::Ipv6, offset as u64, needed as u64, available as u64, reason)
-}
-
-/// Scan the options area of a Hop-by-Hop header for a Jumbo Payload option.
-/// `opts` is the header without its first two octets. Bounded by the slice.
-pub(crate) fn has_jumbo(opts: &[u8]) -> bool {
-    let mut i = 0usize;
-    while let Some(&t) = opts.get(i) {
-        if t == OPT_JUMBO {
-            return true;
-        }
-        if t == OPT_PAD1 {
-            i = i.saturating_add(1);
-            continue;
-        }
-        let Some(&l) = opts.get(i.saturating_add(1)) else { return false };
-        i = i.saturating_add(2).saturating_add(l as usize);
-    }
-    false
 }
 
 /// The IPv6 fixed header checks both halves share: version, and the length
@@ -111,87 +89,34 @@ pub(crate) fn ipv6_len(packet: &[u8]) -> Result<usize> {
     Ok(total)
 }
 
-/// Walk IPv6 + Hop-by-Hop (first only) + Destination Options + Routing, at
-/// most [`HDRNESTLIMIT`] headers, and say where the unfragmentable part
-/// ends (RFC 8200 §4.5: it runs through the last Routing header, or through
-/// Hop-by-Hop when there is no Routing header). A Fragment header met on
-/// the way is reported as [`Found::Fragment`]. No panics on any input.
-pub(crate) enum Found {
-    /// No Fragment header before the first other header.
-    Plain(Unfragmentable),
-    /// A Fragment header at `frag_off`, named by the byte at `nh_offset`.
-    Fragment { frag_off: usize, nh_offset: usize, jumbo: bool },
-}
-
-pub(crate) fn walk_unfragmentable(packet: &[u8], limit: usize) -> Result<Found> {
-    let hdr = packet.get(..IPV6_HDR_LEN).ok_or_else(|| trunc(0, IPV6_HDR_LEN, packet.len(), "IPv6 header (RFC 8200 §3)"))?;
-    let mut nh = hdr.get(6).copied().unwrap_or(proto::NONE);
-    let mut nh_at = 6usize;
-    let mut off = IPV6_HDR_LEN;
-    let mut unfrag = Unfragmentable { len: IPV6_HDR_LEN, nh_offset: 6, jumbo: false };
-    let mut count = 0usize;
-    loop {
-        match nh {
-            proto::FRAGMENT => {
-                return Ok(Found::Fragment { frag_off: off, nh_offset: nh_at, jumbo: unfrag.jumbo });
-            }
-            proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING => {
-                if nh == proto::HOPOPTS && off != IPV6_HDR_LEN {
-                    // Hop-by-Hop anywhere but first is for the chain walker
-                    // to refuse; for us it ends the unfragmentable part.
-                    return Ok(Found::Plain(unfrag));
-                }
-                count += 1;
-                if limit != 0 && count > limit {
-                    return Err(Error::new(
-                        Layer::Ipv6,
-                        ErrorKind::HeaderLimit { limit: limit as u32 },
-                        off as u64,
-                        "more extension headers than hdrnestlimit (seed §1.8)",
-                    ));
-                }
-                let layer = match nh {
-                    proto::HOPOPTS => Layer::HopByHop,
-                    proto::ROUTING => Layer::Routing,
-                    _ => Layer::DestOpts,
-                };
-                let head = packet.get(off..off.saturating_add(2)).ok_or_else(|| {
-                    Error::truncated(layer, off as u64, 2, packet.len().saturating_sub(off) as u64, "extension header (RFC 8200 §4)")
-                })?;
-                let next = head.first().copied().unwrap_or(proto::NONE);
-                let hlen = (head.get(1).copied().unwrap_or(0) as usize + 1) * 8;
-                let end = off.checked_add(hlen).ok_or_else(|| Error::malformed(layer, off as u64, "length overflow"))?;
-                let body = packet.get(off..end).ok_or_else(|| {
-                    Error::truncated(layer, off as u64, hlen as u64, packet.len().saturating_sub(off) as u64, "extension header length (RFC 8200 §4)")
-                })?;
-                if nh == proto::HOPOPTS {
-                    unfrag.jumbo = has_jumbo(body.get(2..).unwrap_or(&[]));
-                }
-                if nh != proto::DSTOPTS {
-                    unfrag.len = end;
-                    unfrag.nh_offset = off;
-                }
-                nh_at = off;
-                nh = next;
-                off = end;
-            }
-            _ => return Ok(Found::Plain(unfrag)),
-        }
-    }
-}
-
 /// Locate the unfragmentable part of a packet that has no Fragment header
-/// yet (RFC 8200 §4.5). Errors: truncated headers, a chain longer than
-/// `hdrnestlimit`, or a packet that already carries a Fragment header.
+/// yet (RFC 8200 §4.5) with the stack's chain walker
+/// (`wire::exthdr::walk_ipv6`, at most `hdrnestlimit` headers, bounded by
+/// the Payload Length): it runs through the last Routing header, else the
+/// Hop-by-Hop header, else it is the IPv6 header alone. Errors: those of
+/// the walker (truncated or illegal headers, a chain longer than
+/// `hdrnestlimit`), and a packet that already carries a Fragment header.
+/// A jumbogram (Payload Length 0) is walked over the whole buffer and
+/// reported with `jumbo` set.
 pub fn locate_unfragmentable(packet: &[u8]) -> Result<Unfragmentable> {
-    match walk_unfragmentable(packet, HDRNESTLIMIT)? {
-        Found::Plain(u) => Ok(u),
-        Found::Fragment { frag_off, .. } => Err(Error::malformed(
+    let jumbo_len = packet.get(4..6) == Some(&[0, 0][..]) && packet.len() > IPV6_HDR_LEN;
+    let scope = if jumbo_len { packet } else { packet.get(..ipv6_len(packet)?).unwrap_or(packet) };
+    let chain = exthdr::walk_ipv6(scope, HDRNESTLIMIT as u32)?;
+    if let Some(f) = chain.fragment {
+        return Err(Error::malformed(
             Layer::Fragment,
-            frag_off as u64,
+            f.offset,
             "packet already carries a Fragment header (RFC 8200 §4.5)",
-        )),
+        ));
     }
+    let len = usize::try_from(chain.unfragmentable_len).unwrap_or(usize::MAX);
+    let nh_offset = chain
+        .headers
+        .iter()
+        .find(|h| h.offset.saturating_add(h.len) == chain.unfragmentable_len)
+        .and_then(|h| usize::try_from(h.offset).ok())
+        .unwrap_or(6);
+    Ok(Unfragmentable { len, nh_offset, jumbo: chain.jumbo.is_some() || jumbo_len })
 }
 
 fn jumbo_error(offset: usize) -> Error {

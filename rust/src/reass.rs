@@ -58,8 +58,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::error::{Error, ErrorKind, Icmp6Answer, Layer, Result};
-use crate::frag6::{ipv6_len, walk_unfragmentable, Found, FRAG_HDR_LEN, HDRNESTLIMIT, IPV6_HDR_LEN, IPV6_MAXPACKET, IPV6_MMTU};
-use crate::wire::proto;
+use crate::frag6::{ipv6_len, FRAG_HDR_LEN, HDRNESTLIMIT, IPV6_HDR_LEN, IPV6_MAXPACKET, IPV6_MMTU};
+use crate::wire::{exthdr, proto};
 
 /// RFC 8200 §4.5: 60 seconds.
 pub const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -270,41 +270,104 @@ fn check_now(now: f64) -> Result<Tick> {
     }
 }
 
+/// Where the Fragment header of a received frame is.
+struct FragLoc {
+    frag_off: usize,
+    nh_offset: usize,
+    jumbo: bool,
+}
+
+/// Find the Fragment header of a received frame: the IPv6 header, then
+/// Hop-by-Hop (first only), Destination Options and Routing headers, at
+/// most `HDRNESTLIMIT`, stopping AT the Fragment header. (The chain walker
+/// `wire::exthdr::walk` goes on past it, which is right for a whole packet
+/// but not for a non-first fragment, whose bytes after the Fragment header
+/// are data, not headers.) `None` if another header comes first. Header
+/// lengths from `exthdr::header_len`; errors for truncated headers and too
+/// long a chain. No panics on any input.
+fn find_fragment_header(packet: &[u8]) -> Result<Option<FragLoc>> {
+    let mut nh = packet.get(6).copied().unwrap_or(proto::NONE);
+    let mut nh_at = 6usize;
+    let mut off = IPV6_HDR_LEN;
+    let mut jumbo = false;
+    for count in 0.. {
+        match nh {
+            proto::FRAGMENT => return Ok(Some(FragLoc { frag_off: off, nh_offset: nh_at, jumbo })),
+            proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING => {
+                if nh == proto::HOPOPTS && off != IPV6_HDR_LEN {
+                    // Misplaced Hop-by-Hop: the chain walker refuses it.
+                    return Ok(None);
+                }
+                if count >= HDRNESTLIMIT {
+                    return Err(Error::new(
+                        Layer::Ipv6,
+                        ErrorKind::HeaderLimit { limit: HDRNESTLIMIT as u32 },
+                        off as u64,
+                        "more extension headers than hdrnestlimit (seed §1.8)",
+                    ));
+                }
+                let layer = exthdr::layer_of(nh);
+                let avail = packet.len().saturating_sub(off) as u64;
+                let (Some(&next), Some(&l)) = (packet.get(off), packet.get(off.saturating_add(1))) else {
+                    return Err(Error::truncated(layer, off as u64, 2, avail, "extension header (RFC 8200 §4)"));
+                };
+                let hlen = exthdr::header_len(nh, l).unwrap_or(8) as usize;
+                let end = off.saturating_add(hlen);
+                let Some(body) = packet.get(off..end) else {
+                    return Err(Error::truncated(layer, off as u64, hlen as u64, avail, "extension header length (RFC 8200 §4)"));
+                };
+                if nh == proto::HOPOPTS {
+                    jumbo = has_jumbo(body.get(2..).unwrap_or(&[]));
+                }
+                nh_at = off;
+                nh = next;
+                off = end;
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// Scan the options area of a Hop-by-Hop header (without its first two
+/// octets) for a Jumbo Payload option (type 0xC2, RFC 2675 §2).
+fn has_jumbo(opts: &[u8]) -> bool {
+    let mut i = 0usize;
+    while let Some(&t) = opts.get(i) {
+        match t {
+            0xC2 => return true,
+            0x00 => i = i.saturating_add(1),
+            _ => {
+                let Some(&l) = opts.get(i.saturating_add(1)) else { return false };
+                i = i.saturating_add(2).saturating_add(l as usize);
+            }
+        }
+    }
+    false
+}
+
 /// Does `data` (the fragmentable part of a first fragment, starting with
 /// the header named `nh`) hold the whole header chain through the
-/// upper-layer header (RFC 7112)? Extension headers are skipped by their
-/// length fields; ESP and No Next Header end the chain; TCP needs 20
-/// octets, UDP 8, ICMPv6 4 (RFC 4443 §2.1), any other upper layer none.
-/// Bounded by `HDRNESTLIMIT` headers; a longer chain is left to the chain
-/// walker (reported complete here).
-pub fn chain_complete(mut nh: u8, data: &[u8]) -> bool {
-    let mut off = 0usize;
-    for _ in 0..HDRNESTLIMIT {
-        let need = match nh {
-            proto::HOPOPTS | proto::ROUTING | proto::DSTOPTS | proto::MOBILITY | 139 | 140 | 253 | 254 => {
-                let Some(&l) = data.get(off.saturating_add(1)) else { return false };
-                (l as usize + 1) * 8
-            }
-            proto::AH => {
-                let Some(&l) = data.get(off.saturating_add(1)) else { return false };
-                (l as usize + 2) * 4
-            }
-            proto::FRAGMENT => FRAG_HDR_LEN,
-            proto::ESP | proto::NONE => return true,
-            proto::TCP => return data.len().saturating_sub(off) >= 20,
-            proto::UDP => return data.len().saturating_sub(off) >= 8,
-            proto::ICMPV6 => return data.len().saturating_sub(off) >= 4,
-            _ => return true,
-        };
-        let Some(&next) = data.get(off) else { return false };
-        let end = off.saturating_add(need);
-        if end > data.len() {
-            return false;
-        }
-        nh = next;
-        off = end;
+/// upper-layer header (RFC 7112 §5)? The extension headers are walked with
+/// the stack's chain walker (`wire::exthdr::walk_lax`, at most
+/// `hdrnestlimit` headers); a chain that runs out of bytes is incomplete.
+/// Then the upper-layer header itself must be there: TCP 20 octets, UDP 8,
+/// ICMPv6 4 (RFC 4443 §2.1); ESP, No Next Header and other protocols need
+/// nothing more. A chain the walker refuses (too long, misplaced
+/// Hop-by-Hop) is reported complete here: it is refused after reassembly
+/// by the same walker, with its own ICMPv6 answer.
+pub fn chain_complete(nh: u8, data: &[u8]) -> bool {
+    let Ok(chain) = exthdr::walk_lax(data, nh, 0, HDRNESTLIMIT as u32) else { return true };
+    if chain.truncated {
+        return false;
     }
-    true
+    let need: u64 = match chain.upper {
+        proto::TCP => 20,
+        proto::UDP => 8,
+        proto::ICMPV6 => 4,
+        _ => 0,
+    };
+    (data.len() as u64).saturating_sub(chain.upper_offset) >= need
 }
 
 impl Reassembler {
@@ -799,9 +862,9 @@ impl Reassembler {
         check_now(now)?;
         let jumbo_len = frame.get(4..6) == Some(&[0, 0][..]) && frame.len() > IPV6_HDR_LEN;
         let scope = if jumbo_len { frame } else { frame.get(..ipv6_len(frame)?).unwrap_or(frame) };
-        match walk_unfragmentable(scope, HDRNESTLIMIT)? {
-            Found::Plain(_) => Ok(Outcome::NotFragment),
-            Found::Fragment { frag_off, nh_offset, jumbo } => {
+        match find_fragment_header(scope)? {
+            None => Ok(Outcome::NotFragment),
+            Some(FragLoc { frag_off, nh_offset, jumbo }) => {
                 if jumbo_len && !jumbo {
                     return Err(Error::malformed(
                         Layer::Ipv6,
@@ -1307,6 +1370,35 @@ mod tests {
         let e = r.input_packet(&j, 0, 0.0).unwrap_err();
         assert_eq!(e.icmp, Some(Icmp6Answer::header(48)));
         assert_eq!(r.stats().ip6s_fragments, 0);
+    }
+
+    #[test]
+    fn locator_bounded() {
+        let mut r = Reassembler::new();
+        // 60 Destination Options headers before the Fragment header
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 60, 64];
+        p.extend_from_slice(&[0u8; 32]);
+        for i in 0..60 {
+            p.extend_from_slice(&[if i == 59 { 44 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0u8; 16]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert!(matches!(r.input_packet(&p, 0, 0.0).unwrap_err().kind, ErrorKind::HeaderLimit { limit: 50 }));
+        // a misplaced Hop-by-Hop ends the search: not a fragment for us
+        let mut q = udp_packet(8);
+        q[6] = 60;
+        q.splice(40..40, [0u8, 0, 1, 4, 0, 0, 0, 0]);
+        q.splice(48..48, [44u8, 0, 1, 4, 0, 0, 0, 0]);
+        let plen = (q.len() - 40) as u16;
+        q[4..6].copy_from_slice(&plen.to_be_bytes());
+        assert_eq!(r.input_packet(&q, 0, 0.0).unwrap(), Outcome::NotFragment);
+        // every prefix of a real fragment: an error or an outcome, no panic
+        let f = fragment_packet(&ext_packet(3000), 1280, 1).unwrap();
+        for n in 0..f[0].len() {
+            let _ = r.input_packet(&f[0][..n], 0, 0.0);
+        }
     }
 
     #[test]
