@@ -149,12 +149,12 @@ fn check_input(packet: &[u8], unfrag_len: usize, nh_offset: usize) -> Result<(us
             "unfragmentable length must lie between 40 and the packet length",
         ));
     }
-    if nh_offset >= unfrag_len {
+    if !(nh_offset == 6 || (IPV6_HDR_LEN..unfrag_len).contains(&nh_offset)) {
         return Err(Error::new(
             Layer::Fragment,
             ErrorKind::Config,
             nh_offset as u64,
-            "next header offset must lie inside the unfragmentable part",
+            "next header offset must be 6 or inside an extension header of the unfragmentable part",
         ));
     }
     let nh = packet.get(nh_offset).copied().unwrap_or(proto::NONE);
@@ -433,6 +433,7 @@ pub(crate) mod tests {
         // bad caller description
         assert_eq!(fragment(&p, 39, 6, 1280, 1).unwrap_err().kind, ErrorKind::Config);
         assert_eq!(fragment(&p, 40, 40, 1280, 1).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(fragment(&p, 40, 4, 1280, 1).unwrap_err().kind, ErrorKind::Config);
         // no room under the MTU
         assert_eq!(fragment(&p, 1280, 6, 1280, 1).unwrap_err().kind, ErrorKind::Config);
     }

@@ -634,8 +634,10 @@ impl Reassembler {
         }
         let total = ipv6_len(frame)?;
         let frame = frame.get(..total).unwrap_or(frame);
-        if frag_off < IPV6_HDR_LEN || nh_offset >= frag_off {
-            return Err(config("Fragment header offset must be >= 40 and after the Next Header byte"));
+        if frag_off < IPV6_HDR_LEN || !(nh_offset == 6 || (IPV6_HDR_LEN..frag_off).contains(&nh_offset)) {
+            return Err(config(
+                "Fragment header offset must be >= 40 and the Next Header byte naming it at 6 or in an extension header before it",
+            ));
         }
         let fh_end = frag_off.saturating_add(FRAG_HDR_LEN);
         let Some(fh) = frame.get(frag_off..fh_end) else {
@@ -1361,6 +1363,9 @@ mod tests {
         // caller lies about offsets
         assert_eq!(r.input(&f[0], 40, 7, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
         assert_eq!(r.input(&f[0], 30, 6, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
+        let mut g = f[0].clone();
+        g[5] = 44; // a lying caller naming a Payload Length byte
+        assert_eq!(r.input(&g, 40, 5, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
         // jumbogram with a Fragment header (RFC 2675 §3)
         let mut j = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
         j.extend_from_slice(&[0u8; 32]);
