@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import struct
 
+import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kame
 from kame import Icmp6Answer, Reassembler, fragment
 
 SRC = bytes.fromhex("20010db8000000000000000000000001")
@@ -31,10 +30,9 @@ def udp(data: bytes) -> bytes:
     return struct.pack("!HHHH", 1234, 5678, 8 + len(data), 0) + data
 
 
-def ext(nh: int, body_len8: int = 0, fill: int = 0) -> bytes:
-    """A generic extension header (HBH / DstOpts / Routing) of 8*(n+1) octets."""
-    body = bytes([nh, body_len8]) + bytes([1, 4 + 8 * body_len8]) + bytes(4 + 8 * body_len8)
-    return body if fill == 0 else body
+def ext(nh: int, body_len8: int = 0) -> bytes:
+    """An options header (HBH / DstOpts) of 8*(n+1) octets, one PadN."""
+    return bytes([nh, body_len8]) + bytes([1, 4 + 8 * body_len8]) + bytes(4 + 8 * body_len8)
 
 
 def routing(nh: int) -> bytes:
@@ -125,7 +123,9 @@ def test_fragment_errors() -> None:
     with pytest.raises(kame.MalformedError):
         fragment(fragment(p, 1280, 1)[0], 1280, 1)
     # RFC 2675 §3: a jumbogram cannot be fragmented
-    jumbo = ipv6(0, b"")[:40] + bytes([17, 0, 0xC2, 4]) + struct.pack("!I", 70000) + bytes(70000 - 8)
+    jumbo = (
+        ipv6(0, b"")[:40] + bytes([17, 0, 0xC2, 4]) + struct.pack("!I", 70000) + bytes(70000 - 8)
+    )
     with pytest.raises(kame.UnsupportedError) as ei:
         fragment(jumbo, 1280, 1)
     assert "RFC 2675" in str(ei.value)
@@ -280,7 +280,9 @@ ops = st.one_of(
     st.tuples(st.just("frag"), frag_strategy),
     st.tuples(st.just("raw"), st.binary(max_size=200)),
     st.tuples(st.just("tick"), st.floats(0, 30)),
-    st.tuples(st.just("lowlevel"), st.binary(max_size=120), st.integers(0, 130), st.integers(0, 130)),
+    st.tuples(
+        st.just("lowlevel"), st.binary(max_size=120), st.integers(0, 130), st.integers(0, 130)
+    ),
 )
 
 
@@ -290,7 +292,9 @@ ops = st.one_of(
 )
 def test_random_sequences_bounded(caps, script) -> None:
     max_bytes, max_queues, max_frags = caps
-    r = Reassembler(timeout=10.0, max_bytes=max_bytes, max_queues=max_queues, max_frags_per_queue=max_frags)
+    r = Reassembler(
+        timeout=10.0, max_bytes=max_bytes, max_queues=max_queues, max_frags_per_queue=max_frags
+    )
     now = 0.0
     for op in script:
         try:
@@ -312,4 +316,7 @@ def test_random_sequences_bounded(caps, script) -> None:
         assert r.bytes_held <= max_bytes
         assert len(r) <= max_queues
         s = r.stats
-        assert s["ip6s_fragments"] >= r.frags_held + s["ip6s_fragdropped"] + s["ip6s_fragtimeout"] + s["ip6s_fragoverflow"]
+        assert (
+            s["ip6s_fragments"]
+            >= r.frags_held + s["ip6s_fragdropped"] + s["ip6s_fragtimeout"] + s["ip6s_fragoverflow"]
+        )

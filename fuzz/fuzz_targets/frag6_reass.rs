@@ -33,7 +33,9 @@ impl Cur<'_> {
 fn ipv6(src: u8, nh: u8, ecn: u8) -> Vec<u8> {
     let mut p = vec![0x60, ecn << 4, 0, 0, 0, 0, nh, 64];
     p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, src]);
-    p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff]);
+    p.extend_from_slice(&[
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+    ]);
     p
 }
 
@@ -52,21 +54,36 @@ fn check_packet(p: &[u8]) {
 }
 
 fn check(r: &Reassembler, consumed: u64) {
-    assert!(r.bytes_held() <= r.max_bytes(), "bytes {} > cap {}", r.bytes_held(), r.max_bytes());
+    assert!(
+        r.bytes_held() <= r.max_bytes(),
+        "bytes {} > cap {}",
+        r.bytes_held(),
+        r.max_bytes()
+    );
     assert!(r.len() <= r.max_queues());
     let s = r.stats();
     assert_eq!(
         s.ip6s_fragments,
-        consumed + r.frags_held() as u64 + s.ip6s_fragdropped + s.ip6s_fragtimeout + s.ip6s_fragoverflow
+        consumed
+            + r.frags_held() as u64
+            + s.ip6s_fragdropped
+            + s.ip6s_fragtimeout
+            + s.ip6s_fragoverflow
     );
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut c = Cur { d: data, i: 0 };
-    let (Some(a), Some(b), Some(q), Some(f)) = (c.u8(), c.u8(), c.u8(), c.u8()) else { return };
+    let (Some(a), Some(b), Some(q), Some(f)) = (c.u8(), c.u8(), c.u8(), c.u8()) else {
+        return;
+    };
     let max_bytes = 64 * (a as usize) + 16 * (b as usize);
-    let Ok(mut r) = Reassembler::with_limits(1.0 + (q >> 4) as f64, max_bytes, 1 + (q & 7) as usize, 1 + (f & 15) as usize)
-    else {
+    let Ok(mut r) = Reassembler::with_limits(
+        1.0 + (q >> 4) as f64,
+        max_bytes,
+        1 + (q & 7) as usize,
+        1 + (f & 15) as usize,
+    ) else {
         return;
     };
     r.set_ignore_exact_duplicates(f & 0x80 != 0);
@@ -92,13 +109,18 @@ fuzz_target!(|data: &[u8]| {
                 // A structured fragment: source, ident, zone, offset, M,
                 // length, ECN, header layout; data from a pattern so that
                 // pieces of one datagram agree.
-                let (Some(s), Some(id), Some(offw), Some(l), Some(lay)) = (c.u8(), c.u8(), c.u16(), c.u8(), c.u8())
+                let (Some(s), Some(id), Some(offw), Some(l), Some(lay)) =
+                    (c.u8(), c.u8(), c.u16(), c.u8(), c.u8())
                 else {
                     break;
                 };
                 let more = offw & 1 == 1;
                 let off = (offw & 0x0ff8) as usize;
-                let len = if more { (l as usize % 24) * 8 } else { l as usize * 3 };
+                let len = if more {
+                    (l as usize % 24) * 8
+                } else {
+                    l as usize * 3
+                };
                 let ecn = (lay >> 6) & 3;
                 let mut p = match lay & 3 {
                     0 => ipv6(s & 3, 44, ecn),
@@ -150,7 +172,9 @@ fuzz_target!(|data: &[u8]| {
                     reassembled = true;
                 }
                 if let (Some(fo), Some(nho)) = (c.u8(), c.u8()) {
-                    if let Ok(Outcome::Reassembled(out)) = r.input(&raw, fo as usize, nho as usize, 1, fo & 1 == 0, now) {
+                    if let Ok(Outcome::Reassembled(out)) =
+                        r.input(&raw, fo as usize, nho as usize, 1, fo & 1 == 0, now)
+                    {
                         check_packet(&out);
                         reassembled = true;
                     }
@@ -200,10 +224,18 @@ fuzz_target!(|data: &[u8]| {
         let s = r.stats();
         let now_consumed = s
             .ip6s_fragments
-            .checked_sub(r.frags_held() as u64 + s.ip6s_fragdropped + s.ip6s_fragtimeout + s.ip6s_fragoverflow)
+            .checked_sub(
+                r.frags_held() as u64
+                    + s.ip6s_fragdropped
+                    + s.ip6s_fragtimeout
+                    + s.ip6s_fragoverflow,
+            )
             .expect("more fragments accounted for than received");
         assert!(now_consumed >= consumed);
-        assert!(now_consumed == consumed || reassembled, "fragments vanished");
+        assert!(
+            now_consumed == consumed || reassembled,
+            "fragments vanished"
+        );
         consumed = now_consumed;
         assert!(r.bytes_held() <= r.max_bytes());
         assert!(r.len() <= r.max_queues());

@@ -62,7 +62,13 @@ pub struct Unfragmentable {
 }
 
 fn trunc(offset: usize, needed: usize, available: usize, reason: &'static str) -> Error {
-    Error::truncated(Layer::Ipv6, offset as u64, needed as u64, available as u64, reason)
+    Error::truncated(
+        Layer::Ipv6,
+        offset as u64,
+        needed as u64,
+        available as u64,
+        reason,
+    )
 }
 
 /// The IPv6 fixed header checks both halves share: version, and the length
@@ -70,13 +76,25 @@ fn trunc(offset: usize, needed: usize, available: usize, reason: &'static str) -
 /// ignored, as `ip6_input` trims it). Returns the packet length.
 pub(crate) fn ipv6_len(packet: &[u8]) -> Result<usize> {
     let Some(hdr) = packet.get(..IPV6_HDR_LEN) else {
-        return Err(trunc(0, IPV6_HDR_LEN, packet.len(), "IPv6 header (RFC 8200 §3)"));
+        return Err(trunc(
+            0,
+            IPV6_HDR_LEN,
+            packet.len(),
+            "IPv6 header (RFC 8200 §3)",
+        ));
     };
     let v = hdr.first().copied().unwrap_or(0) >> 4;
     if v != 6 {
-        return Err(Error::malformed(Layer::Ipv6, 0, "version is not 6 (RFC 8200 §3)"));
+        return Err(Error::malformed(
+            Layer::Ipv6,
+            0,
+            "version is not 6 (RFC 8200 §3)",
+        ));
     }
-    let plen = u16::from_be_bytes([hdr.get(4).copied().unwrap_or(0), hdr.get(5).copied().unwrap_or(0)]) as usize;
+    let plen = u16::from_be_bytes([
+        hdr.get(4).copied().unwrap_or(0),
+        hdr.get(5).copied().unwrap_or(0),
+    ]) as usize;
     let total = IPV6_HDR_LEN + plen;
     if packet.len() < total {
         return Err(trunc(
@@ -100,7 +118,11 @@ pub(crate) fn ipv6_len(packet: &[u8]) -> Result<usize> {
 /// reported with `jumbo` set.
 pub fn locate_unfragmentable(packet: &[u8]) -> Result<Unfragmentable> {
     let jumbo_len = packet.get(4..6) == Some(&[0, 0][..]) && packet.len() > IPV6_HDR_LEN;
-    let scope = if jumbo_len { packet } else { packet.get(..ipv6_len(packet)?).unwrap_or(packet) };
+    let scope = if jumbo_len {
+        packet
+    } else {
+        packet.get(..ipv6_len(packet)?).unwrap_or(packet)
+    };
     let chain = exthdr::walk_ipv6(scope, HDRNESTLIMIT as u32)?;
     if let Some(f) = chain.fragment {
         return Err(Error::malformed(
@@ -116,7 +138,11 @@ pub fn locate_unfragmentable(packet: &[u8]) -> Result<Unfragmentable> {
         .find(|h| h.offset.saturating_add(h.len) == chain.unfragmentable_len)
         .and_then(|h| usize::try_from(h.offset).ok())
         .unwrap_or(6);
-    Ok(Unfragmentable { len, nh_offset, jumbo: chain.jumbo.is_some() || jumbo_len })
+    Ok(Unfragmentable {
+        len,
+        nh_offset,
+        jumbo: chain.jumbo.is_some() || jumbo_len,
+    })
 }
 
 fn jumbo_error(offset: usize) -> Error {
@@ -170,14 +196,27 @@ fn check_input(packet: &[u8], unfrag_len: usize, nh_offset: usize) -> Result<(us
 
 /// Build one fragment: unfragmentable part (Next Header patched to 44,
 /// Payload Length fixed), Fragment header, piece.
-fn build_one(unfrag: &[u8], nh_offset: usize, orig_nh: u8, offset: usize, more: bool, ident: u32, piece: &[u8]) -> Result<Vec<u8>> {
+fn build_one(
+    unfrag: &[u8],
+    nh_offset: usize,
+    orig_nh: u8,
+    offset: usize,
+    more: bool,
+    ident: u32,
+    piece: &[u8],
+) -> Result<Vec<u8>> {
     let plen = (unfrag.len() - IPV6_HDR_LEN)
         .checked_add(FRAG_HDR_LEN)
         .and_then(|v| v.checked_add(piece.len()))
         .filter(|&v| v <= IPV6_MAXPACKET)
         .ok_or_else(|| jumbo_error(4))?;
     if offset % 8 != 0 || offset / 8 > 0x1fff {
-        return Err(Error::new(Layer::Fragment, ErrorKind::Limit { limit: 0xfff8 }, 2, "fragment offset out of range (RFC 8200 §4.5)"));
+        return Err(Error::new(
+            Layer::Fragment,
+            ErrorKind::Limit { limit: 0xfff8 },
+            2,
+            "fragment offset out of range (RFC 8200 §4.5)",
+        ));
     }
     let mut out = Vec::with_capacity(unfrag.len() + FRAG_HDR_LEN + piece.len());
     out.extend_from_slice(unfrag);
@@ -210,9 +249,20 @@ fn build_one(unfrag: &[u8], nh_offset: usize, orig_nh: u8, offset: usize, more: 
 /// Errors: `mtu < 1280` or an unfragmentable part too long to leave room for
 /// 8 octets of data (`Config`), a jumbogram (`Unsupported`, RFC 2675 §3), a
 /// truncated IPv6 header or payload (`Truncated`).
-pub fn fragment(packet: &[u8], unfrag_len: usize, nh_offset: usize, mtu: usize, ident: u32) -> Result<Vec<Vec<u8>>> {
+pub fn fragment(
+    packet: &[u8],
+    unfrag_len: usize,
+    nh_offset: usize,
+    mtu: usize,
+    ident: u32,
+) -> Result<Vec<Vec<u8>>> {
     if mtu < IPV6_MMTU {
-        return Err(Error::new(Layer::Fragment, ErrorKind::Config, 0, "path MTU below the IPv6 minimum of 1280 (RFC 8200 §5)"));
+        return Err(Error::new(
+            Layer::Fragment,
+            ErrorKind::Config,
+            0,
+            "path MTU below the IPv6 minimum of 1280 (RFC 8200 §5)",
+        ));
     }
     let (total, orig_nh) = check_input(packet, unfrag_len, nh_offset)?;
     let packet = packet.get(..total).unwrap_or(packet);
@@ -240,7 +290,9 @@ pub fn fragment(packet: &[u8], unfrag_len: usize, nh_offset: usize, mtu: usize, 
         let end = pos.saturating_add(room).min(body.len());
         let more = end < body.len();
         let piece = body.get(pos..end).unwrap_or(&[]);
-        out.push(build_one(unfrag, nh_offset, orig_nh, pos, more, ident, piece)?);
+        out.push(build_one(
+            unfrag, nh_offset, orig_nh, pos, more, ident, piece,
+        )?);
         if !more {
             break;
         }
@@ -253,7 +305,12 @@ pub fn fragment(packet: &[u8], unfrag_len: usize, nh_offset: usize, mtu: usize, 
 /// RFC 6946) after the unfragmentable part. RFC 8200 no longer generates
 /// these in answer to a Packet Too Big below 1280; this builder exists for
 /// tests and for peers that ask for them. Same errors as [`fragment`].
-pub fn atomic_fragment(packet: &[u8], unfrag_len: usize, nh_offset: usize, ident: u32) -> Result<Vec<u8>> {
+pub fn atomic_fragment(
+    packet: &[u8],
+    unfrag_len: usize,
+    nh_offset: usize,
+    ident: u32,
+) -> Result<Vec<u8>> {
     let (total, orig_nh) = check_input(packet, unfrag_len, nh_offset)?;
     let unfrag = packet.get(..unfrag_len).unwrap_or(&[]);
     let body = packet.get(unfrag_len..total).unwrap_or(&[]);
@@ -322,7 +379,14 @@ pub(crate) mod tests {
     fn locate_plain_udp() {
         let p = udp_packet(100);
         let u = locate_unfragmentable(&p).unwrap();
-        assert_eq!(u, Unfragmentable { len: 40, nh_offset: 6, jumbo: false });
+        assert_eq!(
+            u,
+            Unfragmentable {
+                len: 40,
+                nh_offset: 6,
+                jumbo: false
+            }
+        );
     }
 
     #[test]
@@ -393,11 +457,14 @@ pub(crate) mod tests {
         let p = ext_packet(2500);
         let frags = fragment_packet(&p, 1280, 7).unwrap();
         for f in &frags {
-            assert_eq!(&f[..56], &{
-                let mut h = p[..56].to_vec();
-                h[4..6].copy_from_slice(&f[4..6]);
-                h
-            }[..]);
+            assert_eq!(
+                &f[..56],
+                &{
+                    let mut h = p[..56].to_vec();
+                    h[4..6].copy_from_slice(&f[4..6]);
+                    h
+                }[..]
+            );
             assert_eq!(f[56], 44); // Routing's next header patched
             assert_eq!(f[64], 60); // Fragment header carries DstOpts
             assert!(f.len() <= 1280);
@@ -424,18 +491,40 @@ pub(crate) mod tests {
     #[test]
     fn refusals() {
         let p = udp_packet(3000);
-        assert_eq!(fragment_packet(&p, 1279, 1).unwrap_err().kind, ErrorKind::Config);
-        assert!(fragment_packet(&p[..30], 1280, 1).unwrap_err().is_truncated());
-        assert!(fragment_packet(&p[..1000], 1280, 1).unwrap_err().is_truncated());
+        assert_eq!(
+            fragment_packet(&p, 1279, 1).unwrap_err().kind,
+            ErrorKind::Config
+        );
+        assert!(fragment_packet(&p[..30], 1280, 1)
+            .unwrap_err()
+            .is_truncated());
+        assert!(fragment_packet(&p[..1000], 1280, 1)
+            .unwrap_err()
+            .is_truncated());
         // already a fragment
         let f = &fragment_packet(&p, 1280, 1).unwrap()[0];
-        assert_eq!(fragment_packet(f, 1280, 1).unwrap_err().kind, ErrorKind::Malformed);
+        assert_eq!(
+            fragment_packet(f, 1280, 1).unwrap_err().kind,
+            ErrorKind::Malformed
+        );
         // bad caller description
-        assert_eq!(fragment(&p, 39, 6, 1280, 1).unwrap_err().kind, ErrorKind::Config);
-        assert_eq!(fragment(&p, 40, 40, 1280, 1).unwrap_err().kind, ErrorKind::Config);
-        assert_eq!(fragment(&p, 40, 4, 1280, 1).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            fragment(&p, 39, 6, 1280, 1).unwrap_err().kind,
+            ErrorKind::Config
+        );
+        assert_eq!(
+            fragment(&p, 40, 40, 1280, 1).unwrap_err().kind,
+            ErrorKind::Config
+        );
+        assert_eq!(
+            fragment(&p, 40, 4, 1280, 1).unwrap_err().kind,
+            ErrorKind::Config
+        );
         // no room under the MTU
-        assert_eq!(fragment(&p, 1280, 6, 1280, 1).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            fragment(&p, 1280, 6, 1280, 1).unwrap_err().kind,
+            ErrorKind::Config
+        );
     }
 
     /// RFC 2675 §3: a jumbogram (payload length 0, HBH Jumbo Payload)
@@ -454,7 +543,10 @@ pub(crate) mod tests {
         // HBH with Jumbo but a non-zero payload length: still refused
         let mut q = p[..48].to_vec();
         q[4..6].copy_from_slice(&8u16.to_be_bytes());
-        assert_eq!(fragment_packet(&q, 1280, 1).unwrap_err().kind, ErrorKind::Unsupported);
+        assert_eq!(
+            fragment_packet(&q, 1280, 1).unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
     }
 
     #[test]

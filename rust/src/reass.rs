@@ -141,7 +141,10 @@ pub enum Outcome {
     Dropped(&'static str),
     /// Dropped, and this ICMPv6 error must be sent back with the fragment
     /// as the invoking packet; `counter` as in `Dropped`.
-    Answer { icmp: Icmp6Answer, counter: &'static str },
+    Answer {
+        icmp: Icmp6Answer,
+        counter: &'static str,
+    },
 }
 
 /// A Time Exceeded to send for a queue that timed out after its first
@@ -292,7 +295,13 @@ fn find_fragment_header(packet: &[u8]) -> Result<Option<FragLoc>> {
     let mut jumbo = false;
     for count in 0.. {
         match nh {
-            proto::FRAGMENT => return Ok(Some(FragLoc { frag_off: off, nh_offset: nh_at, jumbo })),
+            proto::FRAGMENT => {
+                return Ok(Some(FragLoc {
+                    frag_off: off,
+                    nh_offset: nh_at,
+                    jumbo,
+                }))
+            }
             proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING => {
                 if nh == proto::HOPOPTS && off != IPV6_HDR_LEN {
                     // Misplaced Hop-by-Hop: the chain walker refuses it.
@@ -301,20 +310,35 @@ fn find_fragment_header(packet: &[u8]) -> Result<Option<FragLoc>> {
                 if count >= HDRNESTLIMIT {
                     return Err(Error::new(
                         Layer::Ipv6,
-                        ErrorKind::HeaderLimit { limit: HDRNESTLIMIT as u32 },
+                        ErrorKind::HeaderLimit {
+                            limit: HDRNESTLIMIT as u32,
+                        },
                         off as u64,
                         "more extension headers than hdrnestlimit (seed §1.8)",
                     ));
                 }
                 let layer = exthdr::layer_of(nh);
                 let avail = packet.len().saturating_sub(off) as u64;
-                let (Some(&next), Some(&l)) = (packet.get(off), packet.get(off.saturating_add(1))) else {
-                    return Err(Error::truncated(layer, off as u64, 2, avail, "extension header (RFC 8200 §4)"));
+                let (Some(&next), Some(&l)) = (packet.get(off), packet.get(off.saturating_add(1)))
+                else {
+                    return Err(Error::truncated(
+                        layer,
+                        off as u64,
+                        2,
+                        avail,
+                        "extension header (RFC 8200 §4)",
+                    ));
                 };
                 let hlen = exthdr::header_len(nh, l).unwrap_or(8) as usize;
                 let end = off.saturating_add(hlen);
                 let Some(body) = packet.get(off..end) else {
-                    return Err(Error::truncated(layer, off as u64, hlen as u64, avail, "extension header length (RFC 8200 §4)"));
+                    return Err(Error::truncated(
+                        layer,
+                        off as u64,
+                        hlen as u64,
+                        avail,
+                        "extension header length (RFC 8200 §4)",
+                    ));
                 };
                 if nh == proto::HOPOPTS {
                     jumbo = has_jumbo(body.get(2..).unwrap_or(&[]));
@@ -338,7 +362,9 @@ fn has_jumbo(opts: &[u8]) -> bool {
             0xC2 => return true,
             0x00 => i = i.saturating_add(1),
             _ => {
-                let Some(&l) = opts.get(i.saturating_add(1)) else { return false };
+                let Some(&l) = opts.get(i.saturating_add(1)) else {
+                    return false;
+                };
                 i = i.saturating_add(2).saturating_add(l as usize);
             }
         }
@@ -357,7 +383,9 @@ fn has_jumbo(opts: &[u8]) -> bool {
 /// Hop-by-Hop) is reported complete here: it is refused after reassembly
 /// by the same walker, with its own ICMPv6 answer.
 pub fn chain_complete(nh: u8, data: &[u8]) -> bool {
-    let Ok(chain) = exthdr::walk_lax(data, nh, 0, HDRNESTLIMIT as u32) else { return true };
+    let Ok(chain) = exthdr::walk_lax(data, nh, 0, HDRNESTLIMIT as u32) else {
+        return true;
+    };
     if chain.truncated {
         return false;
     }
@@ -392,7 +420,12 @@ impl Reassembler {
     }
 
     /// A reassembler with the given bounds (see the setters).
-    pub fn with_limits(timeout: f64, max_bytes: usize, max_queues: usize, max_frags_per_queue: usize) -> Result<Self> {
+    pub fn with_limits(
+        timeout: f64,
+        max_bytes: usize,
+        max_queues: usize,
+        max_frags_per_queue: usize,
+    ) -> Result<Self> {
         let mut r = Reassembler::new();
         r.set_timeout(timeout)?;
         r.set_max_bytes(max_bytes);
@@ -408,7 +441,9 @@ impl Reassembler {
     /// finite and > 0.
     pub fn set_timeout(&mut self, timeout: f64) -> Result<()> {
         if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(config("reassembly timeout must be a finite number of seconds > 0"));
+            return Err(config(
+                "reassembly timeout must be a finite number of seconds > 0",
+            ));
         }
         self.timeout = timeout;
         Ok(())
@@ -501,7 +536,9 @@ impl Reassembler {
                 break;
             }
             let _ = seq;
-            let Some(q) = self.remove_queue(&key) else { break };
+            let Some(q) = self.remove_queue(&key) else {
+                break;
+            };
             self.stats.ip6s_fragtimeout += q.nfrag();
             if let Some(inv) = q.first_fragment() {
                 if self.max_queues == 0 {
@@ -578,7 +615,9 @@ impl Reassembler {
     /// Abandon a datagram: drop what it holds, keep it as a poisoned queue
     /// until its deadline so that later fragments are dropped too.
     fn poison(&mut self, key: &FragKey) -> u64 {
-        let Some(q) = self.queues.get_mut(key) else { return 0 };
+        let Some(q) = self.queues.get_mut(key) else {
+            return 0;
+        };
         let n = q.nfrag();
         q.poisoned = true;
         q.pieces = Vec::new();
@@ -622,7 +661,15 @@ impl Reassembler {
     /// version not 6, offsets out of range) or is a jumbogram with a
     /// Fragment header (RFC 2675 §3, the error carries the Parameter
     /// Problem to send); such frames are not counted here.
-    pub fn input(&mut self, frame: &[u8], frag_off: usize, nh_offset: usize, zone: u32, chain_complete: bool, now: f64) -> Result<Outcome> {
+    pub fn input(
+        &mut self,
+        frame: &[u8],
+        frag_off: usize,
+        nh_offset: usize,
+        zone: u32,
+        chain_complete: bool,
+        now: f64,
+    ) -> Result<Outcome> {
         let now = check_now(now)?;
         if frame.get(4..6) == Some(&[0, 0][..]) && frame.len() > IPV6_HDR_LEN {
             return Err(Error::malformed(
@@ -634,7 +681,9 @@ impl Reassembler {
         }
         let total = ipv6_len(frame)?;
         let frame = frame.get(..total).unwrap_or(frame);
-        if frag_off < IPV6_HDR_LEN || !(nh_offset == 6 || (IPV6_HDR_LEN..frag_off).contains(&nh_offset)) {
+        if frag_off < IPV6_HDR_LEN
+            || !(nh_offset == 6 || (IPV6_HDR_LEN..frag_off).contains(&nh_offset))
+        {
             return Err(config(
                 "Fragment header offset must be >= 40 and the Next Header byte naming it at 6 or in an extension header before it",
             ));
@@ -650,7 +699,9 @@ impl Reassembler {
             ));
         };
         if frame.get(nh_offset) != Some(&proto::FRAGMENT) {
-            return Err(config("the Next Header byte at nh_offset does not name a Fragment header (44)"));
+            return Err(config(
+                "the Next Header byte at nh_offset does not name a Fragment header (44)",
+            ));
         }
         let mut fraghdr = [0u8; FRAG_HDR_LEN];
         fraghdr.copy_from_slice(fh);
@@ -701,7 +752,12 @@ impl Reassembler {
         let mut dst = [0u8; 16];
         src.copy_from_slice(frame.get(8..24).unwrap_or(&[0; 16]));
         dst.copy_from_slice(frame.get(24..40).unwrap_or(&[0; 16]));
-        let key = FragKey { src, dst, ident, zone };
+        let key = FragKey {
+            src,
+            dst,
+            ident,
+            zone,
+        };
 
         if !self.queues.contains_key(&key) {
             if self.max_queues == 0 || self.max_frags_per_queue == 0 {
@@ -789,7 +845,12 @@ impl Reassembler {
             Verdict::Ok(idx) => idx,
         };
 
-        let need = flen + if offset == 0 { frag_off + FRAG_HDR_LEN } else { 0 };
+        let need = flen
+            + if offset == 0 {
+                frag_off + FRAG_HDR_LEN
+            } else {
+                0
+            };
         if !self.make_room(need, Some(&key)) {
             if let Some(q) = self.remove_queue(&key) {
                 self.stats.ip6s_fragoverflow += q.nfrag();
@@ -800,7 +861,14 @@ impl Reassembler {
         let Some(q) = self.queues.get_mut(&key) else {
             return Ok(Outcome::Dropped("ip6s_fragoverflow"));
         };
-        q.pieces.insert(idx, Piece { off: offset, data: data.to_vec(), last: !more });
+        q.pieces.insert(
+            idx,
+            Piece {
+                off: offset,
+                data: data.to_vec(),
+                last: !more,
+            },
+        );
         q.have += flen;
         q.bytes += need;
         self.bytes += need;
@@ -818,11 +886,15 @@ impl Reassembler {
         }
 
         // Complete? First fragment, last fragment, no holes.
-        let Some(end) = q.end else { return Ok(Outcome::Incomplete) };
+        let Some(end) = q.end else {
+            return Ok(Outcome::Incomplete);
+        };
         if q.first.is_none() || q.have != end {
             return Ok(Outcome::Incomplete);
         }
-        let Some(q) = self.remove_queue(&key) else { return Ok(Outcome::Incomplete) };
+        let Some(q) = self.remove_queue(&key) else {
+            return Ok(Outcome::Incomplete);
+        };
         let n = q.nfrag();
         // RFC 3168 §5.3: Not-ECT mixed with ECT/CE drops the datagram.
         const NOT_ECT: u8 = 1 << 0;
@@ -830,7 +902,9 @@ impl Reassembler {
         if q.ecn & NOT_ECT != 0 && q.ecn != NOT_ECT {
             return Ok(self.drop_frag("ip6s_fragecn", n));
         }
-        let Some(first) = q.first else { return Ok(self.drop_frag("ip6s_fragdropped", n)) };
+        let Some(first) = q.first else {
+            return Ok(self.drop_frag("ip6s_fragdropped", n));
+        };
         let plen = first.unfrag.len() - IPV6_HDR_LEN + end;
         if plen > IPV6_MAXPACKET {
             return Ok(self.drop_frag("ip6s_fragbadlen", n));
@@ -863,10 +937,18 @@ impl Reassembler {
     pub fn input_packet(&mut self, frame: &[u8], zone: u32, now: f64) -> Result<Outcome> {
         check_now(now)?;
         let jumbo_len = frame.get(4..6) == Some(&[0, 0][..]) && frame.len() > IPV6_HDR_LEN;
-        let scope = if jumbo_len { frame } else { frame.get(..ipv6_len(frame)?).unwrap_or(frame) };
+        let scope = if jumbo_len {
+            frame
+        } else {
+            frame.get(..ipv6_len(frame)?).unwrap_or(frame)
+        };
         match find_fragment_header(scope)? {
             None => Ok(Outcome::NotFragment),
-            Some(FragLoc { frag_off, nh_offset, jumbo }) => {
+            Some(FragLoc {
+                frag_off,
+                nh_offset,
+                jumbo,
+            }) => {
                 if jumbo_len && !jumbo {
                     return Err(Error::malformed(
                         Layer::Ipv6,
@@ -877,7 +959,10 @@ impl Reassembler {
                 }
                 let complete = match scope.get(frag_off..frag_off.saturating_add(FRAG_HDR_LEN)) {
                     Some(fh) => {
-                        let offlg = u16::from_be_bytes([fh.get(2).copied().unwrap_or(0), fh.get(3).copied().unwrap_or(0)]);
+                        let offlg = u16::from_be_bytes([
+                            fh.get(2).copied().unwrap_or(0),
+                            fh.get(3).copied().unwrap_or(0),
+                        ]);
                         offlg & 0xfff8 != 0
                             || chain_complete(
                                 fh.first().copied().unwrap_or(proto::NONE),
@@ -900,14 +985,24 @@ mod tests {
     use crate::frag6::{atomic_fragment_packet, fragment_packet};
 
     fn reass(r: &mut Reassembler, frags: &[Vec<u8>], now: f64) -> Vec<Outcome> {
-        frags.iter().map(|f| r.input_packet(f, 0, now).unwrap()).collect()
+        frags
+            .iter()
+            .map(|f| r.input_packet(f, 0, now).unwrap())
+            .collect()
     }
 
     fn check_invariant(r: &Reassembler) {
         assert!(r.bytes_held() <= r.max_bytes());
         assert!(r.len() <= r.max_queues());
         let s = r.stats();
-        assert!(s.ip6s_fragoverlap + s.ip6s_fragbadlen + s.ip6s_fragincomplete + s.ip6s_fragecn + s.ip6s_fragdup <= s.ip6s_fragdropped);
+        assert!(
+            s.ip6s_fragoverlap
+                + s.ip6s_fragbadlen
+                + s.ip6s_fragincomplete
+                + s.ip6s_fragecn
+                + s.ip6s_fragdup
+                <= s.ip6s_fragdropped
+        );
     }
 
     /// Fragments held + dropped + consumed == received.
@@ -915,7 +1010,11 @@ mod tests {
         let s = r.stats();
         assert_eq!(
             s.ip6s_fragments,
-            consumed + r.frags_held() as u64 + s.ip6s_fragdropped + s.ip6s_fragtimeout + s.ip6s_fragoverflow
+            consumed
+                + r.frags_held() as u64
+                + s.ip6s_fragdropped
+                + s.ip6s_fragtimeout
+                + s.ip6s_fragoverflow
         );
     }
 
@@ -926,7 +1025,14 @@ mod tests {
         assert_eq!(frags.len(), 4);
         let mut r = Reassembler::new();
         let out = reass(&mut r, &frags, 0.0);
-        assert_eq!(&out[..3], &[Outcome::Incomplete, Outcome::Incomplete, Outcome::Incomplete]);
+        assert_eq!(
+            &out[..3],
+            &[
+                Outcome::Incomplete,
+                Outcome::Incomplete,
+                Outcome::Incomplete
+            ]
+        );
         assert_eq!(out[3], Outcome::Reassembled(p));
         assert_eq!(r.len(), 0);
         assert_eq!(r.bytes_held(), 0);
@@ -959,7 +1065,11 @@ mod tests {
         for round in 0..200u32 {
             let n = (rnd() % 20000) as usize;
             let mtu = 1280 + (rnd() % 8000) as usize;
-            let p = if round % 2 == 0 { udp_packet(n) } else { ext_packet(n) };
+            let p = if round % 2 == 0 {
+                udp_packet(n)
+            } else {
+                ext_packet(n)
+            };
             let mut frags = fragment_packet(&p, mtu, round).unwrap();
             for i in (1..frags.len()).rev() {
                 let j = (rnd() % (i as u64 + 1)) as usize;
@@ -971,7 +1081,9 @@ mod tests {
                 continue;
             }
             assert_eq!(out.last().unwrap(), &Outcome::Reassembled(p));
-            assert!(out[..out.len() - 1].iter().all(|o| *o == Outcome::Incomplete));
+            assert!(out[..out.len() - 1]
+                .iter()
+                .all(|o| *o == Outcome::Incomplete));
         }
         assert_eq!(r.len(), 0);
     }
@@ -1000,10 +1112,19 @@ mod tests {
         let f = fragment_packet(&p, 1280, 9).unwrap();
         let mut r = Reassembler::new();
         assert_eq!(r.input_packet(&f[0], 0, 0.0).unwrap(), Outcome::Incomplete);
-        assert_eq!(r.input_packet(&f[0], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
+        assert_eq!(
+            r.input_packet(&f[0], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
         // the rest of the datagram is dropped for the queue's lifetime
-        assert_eq!(r.input_packet(&f[1], 0, 1.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
-        assert_eq!(r.input_packet(&f[2], 0, 2.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
+        assert_eq!(
+            r.input_packet(&f[1], 0, 1.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
+        assert_eq!(
+            r.input_packet(&f[2], 0, 2.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
         assert_eq!(r.stats().ip6s_fragoverlap, 4);
         assert_eq!(r.bytes_held(), 0);
         assert_eq!(r.len(), 1);
@@ -1023,10 +1144,19 @@ mod tests {
         let mut r = Reassembler::new();
         r.set_ignore_exact_duplicates(true);
         assert_eq!(r.input_packet(&f[1], 0, 0.0).unwrap(), Outcome::Incomplete);
-        assert_eq!(r.input_packet(&f[1], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragdup"));
+        assert_eq!(
+            r.input_packet(&f[1], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragdup")
+        );
         assert_eq!(r.input_packet(&f[2], 0, 0.0).unwrap(), Outcome::Incomplete);
-        assert_eq!(r.input_packet(&f[2], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragdup"));
-        assert_eq!(r.input_packet(&f[0], 0, 0.0).unwrap(), Outcome::Reassembled(p));
+        assert_eq!(
+            r.input_packet(&f[2], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragdup")
+        );
+        assert_eq!(
+            r.input_packet(&f[0], 0, 0.0).unwrap(),
+            Outcome::Reassembled(p)
+        );
         assert_eq!(r.stats().ip6s_fragdup, 2);
     }
 
@@ -1041,9 +1171,15 @@ mod tests {
         r.set_ignore_exact_duplicates(true); // an overlap is still an overlap
         assert_eq!(r.input_packet(&f[0], 0, 0.0).unwrap(), Outcome::Incomplete);
         assert_eq!(r.input_packet(&f[2], 0, 0.0).unwrap(), Outcome::Incomplete);
-        assert_eq!(r.input_packet(&o, 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
+        assert_eq!(
+            r.input_packet(&o, 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
         assert_eq!(r.stats().ip6s_fragoverlap, 3);
-        assert_eq!(r.input_packet(&f[1], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
+        assert_eq!(
+            r.input_packet(&f[1], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
         assert_eq!(r.stats().ip6s_reassembled, 0);
         accounted(&r, 0);
     }
@@ -1057,8 +1193,14 @@ mod tests {
         // A second "last" fragment ending elsewhere
         let mut l = f[2].clone();
         l[42..44].copy_from_slice(&(3088u16).to_be_bytes());
-        assert_eq!(r.input_packet(&l, 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragbadlen"));
-        assert_eq!(r.input_packet(&f[0], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragoverlap"));
+        assert_eq!(
+            r.input_packet(&l, 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragbadlen")
+        );
+        assert_eq!(
+            r.input_packet(&f[0], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragoverlap")
+        );
     }
 
     #[test]
@@ -1073,7 +1215,14 @@ mod tests {
         let e = r.expire(70.0).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].icmp, Icmp6Answer::reassembly_timeout());
-        assert_eq!(e[0].icmp, Icmp6Answer { icmp_type: 3, code: 1, pointer: 0 });
+        assert_eq!(
+            e[0].icmp,
+            Icmp6Answer {
+                icmp_type: 3,
+                code: 1,
+                pointer: 0
+            }
+        );
         assert_eq!(e[0].zone, 3);
         // the first fragment itself, cut to 1232 octets
         assert_eq!(e[0].invoking, f[0][..ICMP6_INVOKING_MAX].to_vec());
@@ -1120,7 +1269,10 @@ mod tests {
         r.input_packet(&f[0], 0, 0.0).unwrap();
         r.input_packet(&f[1], 0, 0.0).unwrap();
         // 100 s later the last fragment arrives: the old queue is gone
-        assert_eq!(r.input_packet(&f[2], 0, 100.0).unwrap(), Outcome::Incomplete);
+        assert_eq!(
+            r.input_packet(&f[2], 0, 100.0).unwrap(),
+            Outcome::Incomplete
+        );
         assert_eq!(r.next_deadline(), Some(60.0));
         let e = r.expire(100.0).unwrap();
         assert_eq!(e.len(), 1);
@@ -1138,13 +1290,18 @@ mod tests {
         assert_eq!(r.expire(5.0).unwrap().len(), 1);
         assert!(r.set_timeout(f64::NAN).is_err());
         assert!(r.set_timeout(0.0).is_err());
-        assert_eq!(r.input_packet(&f[0], 0, f64::INFINITY).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            r.input_packet(&f[0], 0, f64::INFINITY).unwrap_err().kind,
+            ErrorKind::Config
+        );
     }
 
     #[test]
     fn queue_cap_evicts_oldest() {
         let mut r = Reassembler::with_limits(60.0, 1 << 20, 3, 64).unwrap();
-        let frags: Vec<Vec<Vec<u8>>> = (0..5u32).map(|i| fragment_packet(&udp_packet(3000), 1280, i).unwrap()).collect();
+        let frags: Vec<Vec<Vec<u8>>> = (0..5u32)
+            .map(|i| fragment_packet(&udp_packet(3000), 1280, i).unwrap())
+            .collect();
         for (i, f) in frags.iter().enumerate() {
             r.input_packet(&f[0], 0, i as f64).unwrap();
             check_invariant(&r);
@@ -1153,12 +1310,21 @@ mod tests {
         assert_eq!(r.stats().ip6s_fragoverflow, 2);
         // ident 0 and 1 were evicted: their rest starts new queues...
         // ...and ident 4's rest completes.
-        assert_eq!(r.input_packet(&frags[4][1], 0, 5.0).unwrap(), Outcome::Incomplete);
-        assert!(matches!(r.input_packet(&frags[4][2], 0, 5.0).unwrap(), Outcome::Reassembled(_)));
+        assert_eq!(
+            r.input_packet(&frags[4][1], 0, 5.0).unwrap(),
+            Outcome::Incomplete
+        );
+        assert!(matches!(
+            r.input_packet(&frags[4][2], 0, 5.0).unwrap(),
+            Outcome::Reassembled(_)
+        ));
         // ident 2 is now the oldest; a new datagram evicts it
         r.input_packet(&frags[0][2], 0, 6.0).unwrap();
         r.input_packet(&frags[1][2], 0, 6.0).unwrap();
-        assert_eq!(r.input_packet(&frags[2][1], 0, 6.0).unwrap(), Outcome::Incomplete);
+        assert_eq!(
+            r.input_packet(&frags[2][1], 0, 6.0).unwrap(),
+            Outcome::Incomplete
+        );
         assert_eq!(r.len(), 3);
         check_invariant(&r);
     }
@@ -1167,9 +1333,14 @@ mod tests {
     fn byte_cap_evicts_oldest() {
         // room for about two first fragments of 1280
         let mut r = Reassembler::with_limits(60.0, 3100, 100, 64).unwrap();
-        let frags: Vec<Vec<Vec<u8>>> = (0..4u32).map(|i| fragment_packet(&udp_packet(3000), 1280, i).unwrap()).collect();
+        let frags: Vec<Vec<Vec<u8>>> = (0..4u32)
+            .map(|i| fragment_packet(&udp_packet(3000), 1280, i).unwrap())
+            .collect();
         for (i, f) in frags.iter().enumerate() {
-            assert_eq!(r.input_packet(&f[0], 0, i as f64).unwrap(), Outcome::Incomplete);
+            assert_eq!(
+                r.input_packet(&f[0], 0, i as f64).unwrap(),
+                Outcome::Incomplete
+            );
             check_invariant(&r);
         }
         assert_eq!(r.len(), 2);
@@ -1232,7 +1403,10 @@ mod tests {
         // a queue with the same identification is pending...
         assert_eq!(r.input_packet(&f[1], 0, 0.0).unwrap(), Outcome::Incomplete);
         // ...the atomic fragment is not merged with it
-        assert_eq!(r.input_packet(&a, 0, 0.0).unwrap(), Outcome::Reassembled(p.clone()));
+        assert_eq!(
+            r.input_packet(&a, 0, 0.0).unwrap(),
+            Outcome::Reassembled(p.clone())
+        );
         assert_eq!(r.input_packet(&a, 0, 0.0).unwrap(), Outcome::Reassembled(p));
         assert_eq!(r.len(), 1);
         assert_eq!(r.frags_held(), 1);
@@ -1255,7 +1429,10 @@ mod tests {
         let o = r.input_packet(&t, 0, 0.0).unwrap();
         assert_eq!(
             o,
-            Outcome::Answer { icmp: Icmp6Answer::incomplete_chain(0), counter: "ip6s_fragincomplete" }
+            Outcome::Answer {
+                icmp: Icmp6Answer::incomplete_chain(0),
+                counter: "ip6s_fragincomplete"
+            }
         );
         assert_eq!(r.len(), 0);
         // 16 octets: DstOpts + UDP header: complete
@@ -1267,7 +1444,10 @@ mod tests {
         let mut r = Reassembler::new();
         let o = r.input(&f[0], 64, 56, 0, false, 0.0).unwrap();
         assert!(matches!(o, Outcome::Answer { icmp, .. } if icmp.code == 3));
-        assert_eq!(r.input(&f[0], 64, 56, 0, true, 0.0).unwrap(), Outcome::Incomplete);
+        assert_eq!(
+            r.input(&f[0], 64, 56, 0, true, 0.0).unwrap(),
+            Outcome::Incomplete
+        );
     }
 
     #[test]
@@ -1281,8 +1461,14 @@ mod tests {
         assert!(!chain_complete(60, &[]));
         assert!(!chain_complete(60, &[17, 1, 0, 0, 0, 0, 0, 0]));
         assert!(chain_complete(60, &[59, 0, 0, 0, 0, 0, 0, 0]));
-        assert!(!chain_complete(51, &[17, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
-        assert!(chain_complete(51, &[59, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(!chain_complete(
+            51,
+            &[17, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        ));
+        assert!(chain_complete(
+            51,
+            &[59, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        ));
     }
 
     #[test]
@@ -1295,12 +1481,17 @@ mod tests {
         let mut r = Reassembler::new();
         assert_eq!(
             r.input_packet(&x, 0, 0.0).unwrap(),
-            Outcome::Answer { icmp: Icmp6Answer::header(4), counter: "ip6s_fragbadlen" }
+            Outcome::Answer {
+                icmp: Icmp6Answer::header(4),
+                counter: "ip6s_fragbadlen"
+            }
         );
         // zero-length non-final fragment, too (as FreeBSD)
         let mut z = f[1][..48].to_vec();
         z[4..6].copy_from_slice(&8u16.to_be_bytes());
-        assert!(matches!(r.input_packet(&z, 0, 0.0).unwrap(), Outcome::Answer { icmp, .. } if icmp.pointer == 4));
+        assert!(
+            matches!(r.input_packet(&z, 0, 0.0).unwrap(), Outcome::Answer { icmp, .. } if icmp.pointer == 4)
+        );
         assert_eq!(r.len(), 0);
     }
 
@@ -1313,7 +1504,10 @@ mod tests {
         let mut r = Reassembler::new();
         assert_eq!(
             r.input_packet(&x, 0, 0.0).unwrap(),
-            Outcome::Answer { icmp: Icmp6Answer::header(42), counter: "ip6s_fragbadlen" }
+            Outcome::Answer {
+                icmp: Icmp6Answer::header(42),
+                counter: "ip6s_fragbadlen"
+            }
         );
         // with extension headers the pointer follows the Fragment header
         let p = ext_packet(3000);
@@ -1322,7 +1516,10 @@ mod tests {
         x[66..68].copy_from_slice(&(65528u16).to_be_bytes());
         assert_eq!(
             r.input_packet(&x, 0, 0.0).unwrap(),
-            Outcome::Answer { icmp: Icmp6Answer::header(66), counter: "ip6s_fragbadlen" }
+            Outcome::Answer {
+                icmp: Icmp6Answer::header(66),
+                counter: "ip6s_fragbadlen"
+            }
         );
     }
 
@@ -1339,13 +1536,18 @@ mod tests {
         let mut r = Reassembler::new();
         r.input_packet(&set(&f[0], 2), 0, 0.0).unwrap();
         r.input_packet(&set(&f[1], 3), 0, 0.0).unwrap();
-        let Outcome::Reassembled(out) = r.input_packet(&set(&f[2], 2), 0, 0.0).unwrap() else { panic!() };
+        let Outcome::Reassembled(out) = r.input_packet(&set(&f[2], 2), 0, 0.0).unwrap() else {
+            panic!()
+        };
         assert_eq!((out[1] >> 4) & 3, 3);
         assert_eq!(&out[2..], &p[2..]);
         // Not-ECT + ECT -> dropped
         r.input_packet(&set(&f[0], 0), 0, 0.0).unwrap();
         r.input_packet(&set(&f[1], 1), 0, 0.0).unwrap();
-        assert_eq!(r.input_packet(&f[2], 0, 0.0).unwrap(), Outcome::Dropped("ip6s_fragecn"));
+        assert_eq!(
+            r.input_packet(&f[2], 0, 0.0).unwrap(),
+            Outcome::Dropped("ip6s_fragecn")
+        );
         assert_eq!(r.stats().ip6s_fragecn, 3);
     }
 
@@ -1361,11 +1563,20 @@ mod tests {
         t[4..6].copy_from_slice(&4u16.to_be_bytes());
         assert!(r.input_packet(&t, 0, 0.0).unwrap_err().is_truncated());
         // caller lies about offsets
-        assert_eq!(r.input(&f[0], 40, 7, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
-        assert_eq!(r.input(&f[0], 30, 6, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            r.input(&f[0], 40, 7, 0, true, 0.0).unwrap_err().kind,
+            ErrorKind::Config
+        );
+        assert_eq!(
+            r.input(&f[0], 30, 6, 0, true, 0.0).unwrap_err().kind,
+            ErrorKind::Config
+        );
         let mut g = f[0].clone();
         g[5] = 44; // a lying caller naming a Payload Length byte
-        assert_eq!(r.input(&g, 40, 5, 0, true, 0.0).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(
+            r.input(&g, 40, 5, 0, true, 0.0).unwrap_err().kind,
+            ErrorKind::Config
+        );
         // jumbogram with a Fragment header (RFC 2675 §3)
         let mut j = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
         j.extend_from_slice(&[0u8; 32]);
@@ -1390,7 +1601,10 @@ mod tests {
         p.extend_from_slice(&[0u8; 16]);
         let plen = (p.len() - 40) as u16;
         p[4..6].copy_from_slice(&plen.to_be_bytes());
-        assert!(matches!(r.input_packet(&p, 0, 0.0).unwrap_err().kind, ErrorKind::HeaderLimit { limit: 50 }));
+        assert!(matches!(
+            r.input_packet(&p, 0, 0.0).unwrap_err().kind,
+            ErrorKind::HeaderLimit { limit: 50 }
+        ));
         // a misplaced Hop-by-Hop ends the search: not a fragment for us
         let mut q = udp_packet(8);
         q[6] = 60;

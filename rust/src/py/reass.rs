@@ -18,7 +18,10 @@ fn icmp6_answer(py: Python<'_>, a: Icmp6Answer) -> PyResult<Py<PyAny>> {
     let cls = ICMP6_ANSWER.get_or_try_init(py, || {
         Ok::<_, PyErr>(py.import("kame.errors")?.getattr("Icmp6Answer")?.unbind())
     })?;
-    Ok(cls.bind(py).call1((a.icmp_type, a.code, a.pointer))?.unbind())
+    Ok(cls
+        .bind(py)
+        .call1((a.icmp_type, a.code, a.pointer))?
+        .unbind())
 }
 
 fn owned(py: Python<'_>, b: &PyBuffer<u8>) -> PyResult<Vec<u8>> {
@@ -48,13 +51,22 @@ impl PyReassOutcome {
         match self.kind {
             "reassembled" => format!(
                 "ReassOutcome(kind='reassembled', packet=<{} bytes>)",
-                self.packet.as_ref().map(|p| p.bind(py).as_bytes().len()).unwrap_or(0)
+                self.packet
+                    .as_ref()
+                    .map(|p| p.bind(py).as_bytes().len())
+                    .unwrap_or(0)
             ),
-            "dropped" => format!("ReassOutcome(kind='dropped', reason='{}')", self.reason.unwrap_or("")),
+            "dropped" => format!(
+                "ReassOutcome(kind='dropped', reason='{}')",
+                self.reason.unwrap_or("")
+            ),
             "answer" => format!(
                 "ReassOutcome(kind='answer', reason='{}', icmp={})",
                 self.reason.unwrap_or(""),
-                self.icmp.as_ref().map(|i| i.bind(py).to_string()).unwrap_or_default()
+                self.icmp
+                    .as_ref()
+                    .map(|i| i.bind(py).to_string())
+                    .unwrap_or_default()
             ),
             k => format!("ReassOutcome(kind='{k}')"),
         }
@@ -63,15 +75,30 @@ impl PyReassOutcome {
 
 fn outcome(py: Python<'_>, o: Outcome) -> PyResult<PyReassOutcome> {
     Ok(match o {
-        Outcome::NotFragment => PyReassOutcome { kind: "not_fragment", packet: None, reason: None, icmp: None },
-        Outcome::Incomplete => PyReassOutcome { kind: "incomplete", packet: None, reason: None, icmp: None },
+        Outcome::NotFragment => PyReassOutcome {
+            kind: "not_fragment",
+            packet: None,
+            reason: None,
+            icmp: None,
+        },
+        Outcome::Incomplete => PyReassOutcome {
+            kind: "incomplete",
+            packet: None,
+            reason: None,
+            icmp: None,
+        },
         Outcome::Reassembled(p) => PyReassOutcome {
             kind: "reassembled",
             packet: Some(PyBytes::new(py, &p).unbind()),
             reason: None,
             icmp: None,
         },
-        Outcome::Dropped(r) => PyReassOutcome { kind: "dropped", packet: None, reason: Some(r), icmp: None },
+        Outcome::Dropped(r) => PyReassOutcome {
+            kind: "dropped",
+            packet: None,
+            reason: Some(r),
+            icmp: None,
+        },
         Outcome::Answer { icmp, counter } => PyReassOutcome {
             kind: "answer",
             packet: None,
@@ -99,7 +126,8 @@ impl PyReassembler {
         max_frags_per_queue: usize,
         ignore_exact_duplicates: bool,
     ) -> PyResult<Self> {
-        let mut inner = reass::Reassembler::with_limits(timeout, max_bytes, max_queues, max_frags_per_queue)?;
+        let mut inner =
+            reass::Reassembler::with_limits(timeout, max_bytes, max_queues, max_frags_per_queue)?;
         inner.set_ignore_exact_duplicates(ignore_exact_duplicates);
         Ok(PyReassembler { inner })
     }
@@ -119,14 +147,22 @@ impl PyReassembler {
         chain_complete: bool,
     ) -> PyResult<PyReassOutcome> {
         let f = owned(py, &frame)?;
-        let o = self.inner.input(&f, frag_offset, nh_offset, zone, chain_complete, now)?;
+        let o = self
+            .inner
+            .input(&f, frag_offset, nh_offset, zone, chain_complete, now)?;
         outcome(py, o)
     }
 
     /// One IPv6 frame: locate the Fragment header and check the first
     /// fragment's header chain (RFC 7112) here.
     #[pyo3(signature = (frame, now, zone=0))]
-    fn input_packet(&mut self, py: Python<'_>, frame: PyBuffer<u8>, now: f64, zone: u32) -> PyResult<PyReassOutcome> {
+    fn input_packet(
+        &mut self,
+        py: Python<'_>,
+        frame: PyBuffer<u8>,
+        now: f64,
+        zone: u32,
+    ) -> PyResult<PyReassOutcome> {
         let f = owned(py, &frame)?;
         let o = self.inner.input_packet(&f, zone, now)?;
         outcome(py, o)
