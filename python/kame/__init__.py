@@ -161,3 +161,8 @@ __all__ += [
     "ip_cksum",
 ]
 # --- end cksum ---
+# --- reass ---
+from kame._core import ReassOutcome, Reassembler, atomic_fragment, fragment  # noqa: E402
+
+__all__ += ["ReassOutcome", "Reassembler", "atomic_fragment", "fragment"]
+# --- end reass ---
