@@ -1196,6 +1196,48 @@ mod tests {
     }
 
     #[test]
+    fn gcm_spec_test_cases_3_4() {
+        // McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 3
+        // and 4 (the GCM spec vectors RFC 4106 refers to): key ‖ salt cafebabe,
+        // IV facedbaddecaf888
+        let mut key = hx("feffe9928665731c6d6a8f9467308308");
+        key.extend_from_slice(&hx("cafebabe"));
+        let iv: [u8; 8] = hx("facedbaddecaf888").try_into().unwrap();
+        let pt = hx("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255");
+        let ct = hx("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985");
+        for icv in [16u8, 12, 8] {
+            let c = CipherCtx::new(EncAlg::AesGcm(icv), &key).unwrap();
+            let mut b = pt.clone();
+            let mut tag = vec![0u8; icv as usize];
+            c.seal(&iv, &[], &mut b, &mut tag).unwrap();
+            assert_eq!(b, ct);
+            assert_eq!(tag, hx("4d5c2af327cd64a62cf35abd2ba6fab4")[..icv as usize].to_vec());
+            let aad = hx("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+            let mut b = pt[..60].to_vec();
+            c.seal(&iv, &aad, &mut b, &mut tag).unwrap();
+            assert_eq!(tag, hx("5bc94fbc3221a5db94fae95ae7121a47")[..icv as usize].to_vec());
+            c.open(&iv, &aad, &mut b, &tag, 0).unwrap();
+            assert_eq!(b, pt[..60].to_vec());
+        }
+    }
+
+    #[test]
+    fn rfc7539_aead_vector() {
+        // RFC 7539 §2.8.2: nonce 07000000 ‖ 4041424344454647 is salt ‖ IV of
+        // RFC 7634; the AAD has the shape of SPI ‖ ESN (12 octets)
+        let mut key: Vec<u8> = (0x80u8..0xa0).collect();
+        key.extend_from_slice(&hx("07000000"));
+        let c = CipherCtx::new(EncAlg::ChaCha20Poly1305, &key).unwrap();
+        let iv: [u8; 8] = hx("4041424344454647").try_into().unwrap();
+        let aad = hx("50515253c0c1c2c3c4c5c6c7");
+        let mut b = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".to_vec();
+        let mut tag = [0u8; 16];
+        c.seal(&iv, &aad, &mut b, &mut tag).unwrap();
+        assert_eq!(&b[..16], &hx("d31a8d34648e60db7b86afbc53ef7ec2")[..]);
+        assert_eq!(tag.to_vec(), hx("1ae10b594f09e26a7e902ecbd0600691"));
+    }
+
+    #[test]
     fn cbc_roundtrip_all() {
         for (alg, klen) in [
             (EncAlg::DesCbc, 8),
