@@ -109,9 +109,6 @@ impl EspSa {
         if cfg.enc == EncAlg::DesDeriv && cfg.esn {
             return Err(config("des-deriv uses the 32-bit sequence number as IV; no ESN"));
         }
-        if cfg.randpad > 255 {
-            return Err(config("esp_randpad above 255 cannot be expressed by sequential padding"));
-        }
         let auth_ctx = AuthCtx::new(auth.alg, &cfg.auth_key)?;
         Ok(EspSa {
             spi: cfg.spi,

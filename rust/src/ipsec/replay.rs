@@ -75,7 +75,8 @@ impl ReplayWindow {
         } else {
             // window spans the 2^32 boundary
             let low_edge = (tl + (1u64 << 32) - (w - 1)) & 0xffff_ffff;
-            if sl >= low_edge { th.wrapping_sub(1) } else { th }
+            // there is no epoch before 0
+            if sl >= low_edge && th > 0 { th - 1 } else { th }
         };
         (hi << 32) | sl
     }
