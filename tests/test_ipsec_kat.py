@@ -12,14 +12,13 @@ import hashlib
 import hmac as std_hmac
 import struct
 
+import kame
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import CAST5, Blowfish, TripleDES
 from cryptography.hazmat.primitives import cmac, hashes
 from cryptography.hazmat.primitives import hmac as c_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, ChaCha20Poly1305
-
-import kame
 from kame.ipsec import AhSa, EspSa
 
 # --- RFC 3602 §4, cases 5-8 (ESP transport ICMP and tunnel IPv4 packets) ---
@@ -29,34 +28,34 @@ RFC3602 = [
     # (spi, seq, key, iv, next header, plaintext payload, ESP bytes)
     (
         0x4321, 1, CASE56_KEY, "e96e8c08ab465763fd098d45dd3ff893", 1,
-        "08000ebda70a00008e9c083db95b070008090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-        "202122232425262728292a2b2c2d2e2f3031323334353637",
-        "0000432100000001e96e8c08ab465763fd098d45dd3ff893f663c25d325c18c6a9453e194e120849"
+        ("08000ebda70a00008e9c083db95b070008090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f3031323334353637"),
+        ("0000432100000001e96e8c08ab465763fd098d45dd3ff893f663c25d325c18c6a9453e194e120849"
         "a4870b66cc6b9965330013b4898dc856a4699e523a55db080b59ec3a8e4b7e52775b07d1db34ed9c"
-        "538ab50c551b874aa269add047ad2d5913ac19b7cfbad4a6",
+        "538ab50c551b874aa269add047ad2d5913ac19b7cfbad4a6"),
     ),
     (
         0x4321, 8, CASE56_KEY, "69d08df7d203329db093fc4924e5bd80", 1,
         "0800b5e8a80a0500a69c083d0b660e00777777777777777777777777",
-        "000043210000000869d08df7d203329db093fc4924e5bd80f51995881ec4e0c4488987ce742e8109"
-        "689bb379d2d750c0d915dca346a89f75",
+        ("000043210000000869d08df7d203329db093fc4924e5bd80f51995881ec4e0c4488987ce742e8109"
+        "689bb379d2d750c0d915dca346a89f75"),
     ),
     (
         0x8765, 2, CASE78_KEY, "f4e765244f6407adf13dc1380f673f37", 4,
-        "45000054090400004001f988c0a87b03c0a87bc808009f76a90a0100b49c083d02a2040008090a0b"
+        ("45000054090400004001f988c0a87b03c0a87bc808009f76a90a0100b49c083d02a2040008090a0b"
         "0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233"
-        "34353637",
-        "0000876500000002f4e765244f6407adf13dc1380f673f37773b5241a4c449225e4f3ce5ed611b0c"
+        "34353637"),
+        ("0000876500000002f4e765244f6407adf13dc1380f673f37773b5241a4c449225e4f3ce5ed611b0c"
         "237ca96cf74a93013c1b0ea1a0cf70f8e4ecaec78ac53aad7a0f022b859243c647752e94a859352b"
-        "8a4d4d2decd136e5c177f132ad3fbfb2201ac9904c74ee0a109e0ca1e4dfe9d5a100b842f1c22f0d",
+        "8a4d4d2decd136e5c177f132ad3fbfb2201ac9904c74ee0a109e0ca1e4dfe9d5a100b842f1c22f0d"),
     ),
     (
         0x8765, 5, CASE78_KEY, "85d47224b5f3dd5d2101d4ea8dffab22", 4,
-        "45000044090c00004001f990c0a87b03c0a87bc80800d63caa0a0200c69c083da3de0300ffffffff"
-        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-        "000087650000000585d47224b5f3dd5d2101d4ea8dffab2215b92683819596a8047232cc00f7048f"
+        ("45000044090c00004001f990c0a87b03c0a87bc80800d63caa0a0200c69c083da3de0300ffffffff"
+        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
+        ("000087650000000585d47224b5f3dd5d2101d4ea8dffab2215b92683819596a8047232cc00f7048f"
         "e45318e11f8a0f62ede3c3fc61203bb50f980a08c9843fd3a1b06d5c07ff9639b7eb7dfb3512e5de"
-        "435e7207ed971ef3d2726d9b5ef6affc6d17a0decbb13892",
+        "435e7207ed971ef3d2726d9b5ef6affc6d17a0decbb13892"),
     ),
 ]
 

@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import struct
 
+import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kame
-from kame.ipsec import AUTH_ALGORITHMS, ENC_ALGORITHMS, AhSa, EspSa, SaBundle, ah_input_chain, ah_output_chain
+from kame.ipsec import (
+    AUTH_ALGORITHMS,
+    ENC_ALGORITHMS,
+    AhSa,
+    EspSa,
+    SaBundle,
+    ah_input_chain,
+    ah_output_chain,
+)
 
 ENC_KEYLEN = {
     "null": 0, "des-cbc": 8, "des-deriv": 8, "3des-cbc": 24, "blowfish-cbc": 16, "cast128-cbc": 16,

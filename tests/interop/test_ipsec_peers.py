@@ -21,8 +21,10 @@ import pytest
 
 warnings.filterwarnings("ignore")
 scapy_ipsec = pytest.importorskip("scapy.layers.ipsec")
-from scapy.layers.inet import IP, UDP  # noqa: E402
-from scapy.layers.inet6 import (  # noqa: E402
+import kame
+from kame.ipsec import AhSa, EspSa
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import (
     HBHOptUnknown,
     IPv6,
     IPv6ExtHdrDestOpt,
@@ -30,11 +32,8 @@ from scapy.layers.inet6 import (  # noqa: E402
     IPv6ExtHdrRouting,
     PadN,
 )
-from scapy.layers.ipsec import AH, ESP, SecurityAssociation  # noqa: E402
-from scapy.packet import Raw, raw  # noqa: E402
-
-import kame  # noqa: E402
-from kame.ipsec import AhSa, EspSa  # noqa: E402
+from scapy.layers.ipsec import AH, ESP, SecurityAssociation
+from scapy.packet import Raw, raw
 
 pytestmark = pytest.mark.interop
 
@@ -242,8 +241,7 @@ TSHARK_CASES = [
 def write_pcap(path, packets):
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # LINKTYPE_RAW
-        for i, p in enumerate(packets):
-            f.write(struct.pack("<IIII", i, 0, len(p), len(p)) + p)
+        f.writelines(struct.pack("<IIII", i, 0, len(p), len(p)) + p for i, p in enumerate(packets))
 
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
@@ -258,7 +256,7 @@ def test_tshark_decrypts_our_esp(tmp_path):
         sa = EspSa(spi, enc, ek, auth, ak or None, **kw)
         packets.append(sa.output(pkt6(with_ext=(i % 3 == 0))))
         spis.append(spi)
-        uats += ["-o", 'uat:esp_sa:"IPv6","*","*","0x%08x","%s","0x%s","%s","%s"' % (
+        uats += ["-o", 'uat:esp_sa:"IPv6","*","*","0x{:08x}","{}","0x{}","{}","{}"'.format(
             spi, TSHARK_ENC[enc], ek.hex(), TSHARK_AUTH[auth], ("0x" + ak.hex()) if ak else "")]
     pcap = tmp_path / "esp.pcap"
     write_pcap(pcap, packets)
