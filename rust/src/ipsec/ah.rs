@@ -337,8 +337,8 @@ impl AhSa {
         let hdr_bytes = packet.get(off..off + fixed).ok_or_else(|| {
             Error::truncated(Layer::Ah, b, fixed as u64, packet.len().saturating_sub(off) as u64, "AH fixed header (RFC 4302 §2)")
         })?;
-        let nh = hdr_bytes[0];
-        let len_field = usize::from(hdr_bytes[1]);
+        let nh = hdr_bytes.first().copied().unwrap_or(0);
+        let len_field = usize::from(hdr_bytes.get(1).copied().unwrap_or(0));
         let ah_len = if self.old { 8 + len_field * 4 } else { (len_field + 2) * 4 };
         if ah_len < fixed + self.auth.icv_len {
             return Err(Error::malformed(Layer::Ah, b + 1, "AH shorter than this SA's ICV (RFC 4302 §2.2)"));
@@ -349,14 +349,14 @@ impl AhSa {
         if packet.len() < off + ah_len {
             return Err(Error::truncated(Layer::Ah, b, ah_len as u64, (packet.len() - off) as u64, "AH (RFC 4302 §2.2)"));
         }
-        let spi = u32::from_be_bytes([hdr_bytes[4], hdr_bytes[5], hdr_bytes[6], hdr_bytes[7]]);
+        let spi = be32(hdr_bytes, 4);
         if spi != self.spi {
             return Err(Error::malformed(Layer::Ah, b + 4, "SPI does not match this SA"));
         }
         let seq = if self.old {
             0
         } else {
-            let lo = u32::from_be_bytes([hdr_bytes[8], hdr_bytes[9], hdr_bytes[10], hdr_bytes[11]]);
+            let lo = be32(hdr_bytes, 8);
             self.replay.infer(lo, self.esn)
         };
         let integ = !self.old && self.auth.alg != AuthAlg::Null;
@@ -396,6 +396,11 @@ impl AhSa {
         hdr::fix_lengths(&mut out, s.v6)?;
         Ok(out)
     }
+}
+
+/// Big-endian u32 at `at` (0 when short; callers checked the length).
+fn be32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes).unwrap_or(0)
 }
 
 fn out_len(v6: bool) -> usize {

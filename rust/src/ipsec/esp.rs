@@ -352,7 +352,7 @@ impl EspSa {
         if esp.len() < min {
             return Err(Error::truncated(Layer::Esp, b, min as u64, esp.len() as u64, "ESP header, IV, trailer and ICV (RFC 4303 §2)"));
         }
-        let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
+        let spi = be32(esp, 0);
         if spi != self.spi {
             return Err(Error::malformed(Layer::Esp, b, "SPI does not match this SA"));
         }
@@ -360,7 +360,7 @@ impl EspSa {
         let seq = if self.old {
             0
         } else {
-            let lo = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
+            let lo = be32(esp, 4);
             self.replay.infer(lo, self.esn)
         };
         if integ {
@@ -478,11 +478,12 @@ impl EspSa {
     fn finish(&self, out: &mut [u8], v6: bool, udp_at: usize) -> Result<()> {
         if let Some((sport, dport)) = self.udp_encap {
             let ulen = u16::try_from(out.len() - udp_at).map_err(|_| config("ESP-in-UDP datagram over 65535 octets"))?;
+            let mut h = [0u8; 8];
+            h[0..2].copy_from_slice(&sport.to_be_bytes());
+            h[2..4].copy_from_slice(&dport.to_be_bytes());
+            h[4..6].copy_from_slice(&ulen.to_be_bytes());
             if let Some(u) = out.get_mut(udp_at..udp_at + 8) {
-                u[0..2].copy_from_slice(&sport.to_be_bytes());
-                u[2..4].copy_from_slice(&dport.to_be_bytes());
-                u[4..6].copy_from_slice(&ulen.to_be_bytes());
-                u[6..8].copy_from_slice(&[0, 0]);
+                u.copy_from_slice(&h);
             }
             if v6 {
                 let c = {
@@ -556,6 +557,10 @@ impl EspSa {
         hdr::fix_lengths(&mut buf, s.v6)?;
         Ok(buf)
     }
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes).unwrap_or(0)
 }
 
 fn iv8(s: Option<&[u8]>) -> Result<[u8; 8]> {

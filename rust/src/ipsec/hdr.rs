@@ -151,7 +151,8 @@ pub fn find_proto(p: &[u8], want: u8, layer: Layer) -> Result<Split> {
 pub fn sum16(mut acc: u32, data: &[u8]) -> u32 {
     let mut it = data.chunks_exact(2);
     for c in &mut it {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+        let w = <[u8; 2]>::try_from(c).map(u16::from_be_bytes).unwrap_or(0);
+        acc = acc.wrapping_add(u32::from(w));
         acc = (acc & 0xffff) + (acc >> 16);
     }
     if let [b] = it.remainder() {

@@ -68,7 +68,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     pub fn reserved(&self) -> u16 {
         let b = self.buffer.as_ref();
-        b.get(field::RESERVED).map(|s| u16::from_be_bytes([s[0], s[1]])).unwrap_or(0)
+        b.get(field::RESERVED).and_then(|s| <[u8; 2]>::try_from(s).ok()).map(u16::from_be_bytes).unwrap_or(0)
     }
     pub fn spi(&self) -> u32 {
         be32(self.buffer.as_ref(), field::SPI)
