@@ -169,6 +169,9 @@ pub enum AuthCtx {
     KeyedMd5(Zeroizing<Vec<u8>>),
     KeyedSha1(Zeroizing<Vec<u8>>),
     HmacMd5(hmac::Hmac<md5::Md5>),
+    /// RustCrypto's SHA-1 uses the SHA extensions when the CPU has them
+    /// (three times ring's portable SHA-1 on such machines).
+    HmacSha1(hmac::Hmac<sha1::Sha1>),
     HmacRing(ring::hmac::Key),
     HmacRipemd160(hmac::Hmac<ripemd::Ripemd160>),
     AesXcbc(Box<Xcbc>),
@@ -314,9 +317,9 @@ impl AuthCtx {
             AuthAlg::HmacMd5 => AuthCtx::HmacMd5(
                 <hmac::Hmac<md5::Md5> as Mac>::new_from_slice(key).map_err(|_| config("bad HMAC key"))?,
             ),
-            AuthAlg::HmacSha1 => {
-                AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key))
-            }
+            AuthAlg::HmacSha1 => AuthCtx::HmacSha1(
+                <hmac::Hmac<sha1::Sha1> as Mac>::new_from_slice(key).map_err(|_| config("bad HMAC key"))?,
+            ),
             AuthAlg::HmacSha256 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key)),
             AuthAlg::HmacSha384 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA384, key)),
             AuthAlg::HmacSha512 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA512, key)),
@@ -357,6 +360,13 @@ impl AuthCtx {
                 Tag::from_slice(&h.finalize())
             }
             AuthCtx::HmacMd5(m) => {
+                let mut m = m.clone();
+                for p in parts {
+                    m.update(p);
+                }
+                Tag::from_slice(&m.finalize().into_bytes())
+            }
+            AuthCtx::HmacSha1(m) => {
                 let mut m = m.clone();
                 for p in parts {
                     m.update(p);
@@ -1041,7 +1051,10 @@ mod tests {
                 use hmac::Mac;
                 AuthCtx::HmacMd5(<hmac::Hmac<md5::Md5> as Mac>::new_from_slice(key).unwrap())
             }
-            AuthAlg::HmacSha1 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key)),
+            AuthAlg::HmacSha1 => {
+                use hmac::Mac;
+                AuthCtx::HmacSha1(hmac::Hmac::<sha1::Sha1>::new_from_slice(key).unwrap())
+            }
             AuthAlg::HmacSha256 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key)),
             AuthAlg::HmacSha384 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA384, key)),
             AuthAlg::HmacSha512 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA512, key)),

@@ -82,6 +82,11 @@ pub struct EspSa {
     pub old: bool,
     pub stats: SaStats,
     rng: SystemRandom,
+    /// IV generator for the CBC ciphers: AES-128 under a random per-SA key
+    /// over (SPI, sequence number), like Linux's seqiv/echainiv: never
+    /// repeating, unpredictable without the key (RFC 3602 §2.1 asks for
+    /// unpredictable IVs), and no system call per packet.
+    ivgen: aes::Aes128,
 }
 
 fn config(r: &'static str) -> Error {
@@ -110,6 +115,13 @@ impl EspSa {
             return Err(config("des-deriv uses the 32-bit sequence number as IV; no ESN"));
         }
         let auth_ctx = AuthCtx::new(auth.alg, &cfg.auth_key)?;
+        let rng = SystemRandom::new();
+        let mut ivk = zeroize::Zeroizing::new([0u8; 16]);
+        rng.fill(ivk.as_mut()).map_err(|_| config("system random source failed"))?;
+        let ivgen = {
+            use aes::cipher::KeyInit;
+            aes::Aes128::new(&aes::cipher::generic_array::GenericArray::from(*ivk))
+        };
         Ok(EspSa {
             spi: cfg.spi,
             enc: cfg.enc,
@@ -124,7 +136,8 @@ impl EspSa {
             randpad: cfg.randpad,
             old: cfg.old,
             stats: SaStats::default(),
-            rng: SystemRandom::new(),
+            rng,
+            ivgen,
         })
     }
 
@@ -183,6 +196,23 @@ impl EspSa {
         Ok(next)
     }
 
+    /// A fresh CBC IV: E(K_iv, SPI ‖ 0 ‖ seq) for new ESP; old ESP (no
+    /// sequence number) draws from the system random source.
+    fn next_iv(&mut self, seq: u64) -> Result<[u8; 16]> {
+        use aes::cipher::BlockEncrypt;
+        let mut b = [0u8; 16];
+        if self.old {
+            self.random_fill(&mut b)?;
+            return Ok(b);
+        }
+        b[..4].copy_from_slice(&self.spi.to_be_bytes());
+        b[8..].copy_from_slice(&seq.to_be_bytes());
+        let mut blk = aes::Block::from(b);
+        self.ivgen.encrypt_block(&mut blk);
+        b.copy_from_slice(&blk);
+        Ok(b)
+    }
+
     fn random_fill(&self, b: &mut [u8]) -> Result<()> {
         self.rng.fill(b).map_err(|_| config("system random source failed"))
     }
@@ -215,11 +245,9 @@ impl EspSa {
                 }
             }
             None => {
-                let mut iv = [0u8; 16];
-                let iv = iv.get_mut(..iv_len).unwrap_or(&mut []);
-                self.random_fill(iv)?;
-                if let Some(d) = out.get_mut(iv_at..) {
-                    d.copy_from_slice(iv);
+                let iv = self.next_iv(seq)?;
+                if let (Some(d), Some(s)) = (out.get_mut(iv_at..), iv.get(..iv_len)) {
+                    d.copy_from_slice(s);
                 }
             }
         }
@@ -429,46 +457,60 @@ impl EspSa {
 
     /// `esp6_output` / `esp4_output`: protect a whole IP packet.
     pub fn output(&mut self, packet: &[u8], kat: Option<&Kat>) -> Result<Vec<u8>> {
-        let r = self.output_inner(packet, kat);
-        if let Ok(p) = &r {
+        let mut out = Vec::with_capacity(packet.len() + self.max_overhead());
+        self.output_into(packet, kat, &mut out)?;
+        Ok(out)
+    }
+
+    /// The most octets output can add (outer header, UDP, ESP header, IV,
+    /// maximal padding, trailer, ICV).
+    pub fn max_overhead(&self) -> usize {
+        40 + 8 + 8 + 16 + 255 + 2 + 32
+    }
+
+    /// [`EspSa::output`] into a caller's buffer (cleared first), so a
+    /// sender can reuse one allocation.
+    pub fn output_into(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        let r = self.output_inner(packet, kat, out);
+        if r.is_ok() {
             self.stats.out_packets += 1;
-            self.stats.out_bytes += p.len() as u64;
+            self.stats.out_bytes += out.len() as u64;
         }
         r
     }
 
-    fn output_inner(&mut self, packet: &[u8], kat: Option<&Kat>) -> Result<Vec<u8>> {
-        let extra = 8 + 16 + 2 + 255 + 64 + 40;
-        match self.mode.clone() {
-            Mode::Transport => {
+    fn output_inner(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+        let tunnel = match &self.mode {
+            Mode::Transport => None,
+            Mode::Tunnel { src, dst } => Some((src.clone(), dst.clone())),
+        };
+        match tunnel {
+            None => {
                 let s = hdr::split_output(packet)?;
-                let mut out = Vec::with_capacity(packet.len() + extra);
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
                 let udp_at = out.len();
                 if self.udp_encap.is_some() {
                     out.extend_from_slice(&[0; 8]);
                 }
-                self.seal(packet.get(s.off..).unwrap_or(&[]), s.nh, kat, &mut out)?;
+                self.seal(packet.get(s.off..).unwrap_or(&[]), s.nh, kat, out)?;
                 let proto_here = if self.udp_encap.is_some() { proto::UDP } else { proto::ESP };
                 if let Some(b) = out.get_mut(s.nh_pos) {
                     *b = proto_here;
                 }
-                self.finish(&mut out, s.v6, udp_at)?;
-                Ok(out)
+                self.finish(out, s.v6, udp_at)
             }
-            Mode::Tunnel { src, dst } => {
+            Some((src, dst)) => {
                 let v = hdr::version(packet)?;
                 let inner_nh = if v == 6 { proto::IPV6 } else { proto::IPV4 };
-                let mut out = Vec::with_capacity(packet.len() + extra);
                 let outer_proto = if self.udp_encap.is_some() { proto::UDP } else { proto::ESP };
-                hdr::outer_header(&src, &dst, packet, outer_proto, &mut out);
+                hdr::outer_header(&src, &dst, packet, outer_proto, out);
                 let udp_at = out.len();
                 if self.udp_encap.is_some() {
                     out.extend_from_slice(&[0; 8]);
                 }
-                self.seal(packet, inner_nh, kat, &mut out)?;
-                self.finish(&mut out, src.len() == 16, udp_at)?;
-                Ok(out)
+                self.seal(packet, inner_nh, kat, out)?;
+                self.finish(out, src.len() == 16, udp_at)
             }
         }
     }

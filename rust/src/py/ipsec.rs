@@ -99,24 +99,56 @@ fn stats_dict<'py>(py: Python<'py>, s: &SaStats) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
-/// Batch results: bytes, or the exception object for a refused packet.
-fn results<'py>(py: Python<'py>, outs: Vec<Result<Vec<u8>, Error>>) -> PyResult<Bound<'py, PyList>> {
+/// The packets of a batch: `bytes` are borrowed (immutable, and kept alive
+/// by the list), anything else (bytearray, memoryview) is copied first, so
+/// no mutable buffer is borrowed while the GIL is released.
+enum Item<'py> {
+    Borrowed(Bound<'py, PyBytes>),
+    Owned(Vec<u8>),
+}
+
+fn batch_items<'py>(packets: &Bound<'py, PyAny>) -> PyResult<Vec<Item<'py>>> {
+    let mut v = Vec::new();
+    for item in packets.try_iter()? {
+        let item = item?;
+        match item.cast_into::<PyBytes>() {
+            Ok(b) => v.push(Item::Borrowed(b)),
+            Err(e) => v.push(Item::Owned(owned(&e.into_inner())?)),
+        }
+    }
+    Ok(v)
+}
+
+/// Run `f` over the batch in chunks of `BATCH_CHUNK` with the GIL released,
+/// turning each chunk's results into Python objects as it goes (keeps the
+/// working set in cache).
+const BATCH_CHUNK: usize = 64;
+
+fn run_batch<'py, S: Send>(
+    py: Python<'py>,
+    sa: &mut S,
+    packets: &Bound<'py, PyAny>,
+    f: impl Fn(&mut S, &[u8]) -> Result<Vec<u8>, Error> + Send + Sync,
+) -> PyResult<Bound<'py, PyList>> {
+    let items = batch_items(packets)?;
     let list = PyList::empty(py);
-    for o in outs {
-        match o {
-            Ok(b) => list.append(PyBytes::new(py, &b))?,
-            Err(e) => list.append(PyErr::from(e).into_value(py))?,
+    for chunk in items.chunks(BATCH_CHUNK) {
+        let slices: Vec<&[u8]> = chunk
+            .iter()
+            .map(|i| match i {
+                Item::Borrowed(b) => b.as_bytes(),
+                Item::Owned(v) => v.as_slice(),
+            })
+            .collect();
+        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| slices.iter().map(|p| f(sa, p)).collect());
+        for o in outs {
+            match o {
+                Ok(b) => list.append(PyBytes::new(py, &b))?,
+                Err(e) => list.append(PyErr::from(e).into_value(py))?,
+            }
         }
     }
     Ok(list)
-}
-
-fn list_of_owned(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
-    let mut v = Vec::new();
-    for item in packets.try_iter()? {
-        v.push(owned(&item?)?);
-    }
-    Ok(v)
 }
 
 /// An ESP security association (RFC 4303; old ESP RFC 1827/1829 with
@@ -197,19 +229,13 @@ impl PyEspSa {
     /// ``output`` over a list; the GIL is released while the batch runs. A
     /// packet that fails gives its exception object in its place.
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let pkts = list_of_owned(packets)?;
-        let sa = &mut self.inner;
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| pkts.iter().map(|p| sa.output(p, None)).collect());
-        results(py, outs)
+        run_batch(py, &mut self.inner, packets, |sa, p| sa.output(p, None))
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let pkts = list_of_owned(packets)?;
-        let sa = &mut self.inner;
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| pkts.iter().map(|p| sa.input(p)).collect());
-        results(py, outs)
+        run_batch(py, &mut self.inner, packets, |sa, p| sa.input(p))
     }
 
     /// Per-SA counters.
@@ -335,17 +361,11 @@ impl PyAhSa {
     }
 
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let pkts = list_of_owned(packets)?;
-        let sa = &mut self.inner;
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| pkts.iter().map(|p| sa.output(p)).collect());
-        results(py, outs)
+        run_batch(py, &mut self.inner, packets, |sa, p| sa.output(p))
     }
 
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        let pkts = list_of_owned(packets)?;
-        let sa = &mut self.inner;
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| pkts.iter().map(|p| sa.input(p)).collect());
-        results(py, outs)
+        run_batch(py, &mut self.inner, packets, |sa, p| sa.input(p))
     }
 
     #[getter]
