@@ -1053,7 +1053,7 @@ mod tests {
             }
             AuthAlg::HmacSha1 => {
                 use hmac::Mac;
-                AuthCtx::HmacSha1(hmac::Hmac::<sha1::Sha1>::new_from_slice(key).unwrap())
+                AuthCtx::HmacSha1(<hmac::Hmac<sha1::Sha1> as Mac>::new_from_slice(key).unwrap())
             }
             AuthAlg::HmacSha256 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key)),
             AuthAlg::HmacSha384 => AuthCtx::HmacRing(ring::hmac::Key::new(ring::hmac::HMAC_SHA384, key)),
