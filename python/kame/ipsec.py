@@ -33,8 +33,13 @@ esn=False, udp_encap=None, randpad=-1, old=False)``
 - ``randpad``: ``net.inet6.ipsec6.esp_randpad`` (seed §4.3): N > 0 pads ESP
   payloads shorter than N octets to a random length <= N (ICV excluded).
 - ``old``: RFC 1827/1829 ESP: SPI then IV, no sequence number, no ICV.
+- IVs: CBC ciphers take E(K_iv, SPI ‖ seq) under a random per-SA AES key
+  (unpredictable, never repeating, as Linux's seqiv/echainiv); CTR, GCM,
+  CCM, GMAC and ChaCha20-Poly1305 carry the 64-bit sequence counter, so a
+  nonce never repeats under one key; ``des-deriv`` uses the sequence number
+  (KAME ``SADB_X_EXT_DERIV``: IV = seq ‖ ~seq).
 - ``output(packet, *, iv=None, pad=None)``: ``iv``/``pad`` are
-  known-answer-test hooks only.
+  known-answer-test hooks only (a fixed IV is insecure).
 - ``output_many(packets)`` / ``input_many(packets)``: batches that release
   the GIL; a refused packet gives its exception object in its place.
 - ``counters``: dict of ``out_packets``, ``out_bytes``, ``in_packets``,
