@@ -277,3 +277,53 @@ def test_tshark_decrypts_our_esp(tmp_path):
         # tshark 4.0 reports an ICV verdict only for some builds; where it
         # does, it must be good
         assert esp.get("esp.icv_bad", "0") in ("0", "False", "false")
+
+
+# --- ESN and ESP-in-UDP with scapy ----------------------------------------
+
+@pytest.mark.parametrize(("enc", "s_enc", "kl", "auth"), [
+    ("aes-gcm-16", "AES-GCM", 20, (None, "NULL", 0)),
+    ("aes-cbc", "AES-CBC", 16, AUTH[0]),
+    ("chacha20-poly1305", "CHACHA20-POLY1305", 36, (None, "NULL", 0)),
+])
+def test_esp_esn_with_scapy(enc, s_enc, kl, auth):
+    ek, ak = key(kl, 1), (key(auth[2], 2) if auth[0] else None)
+    ours = EspSa(0x1000, enc, ek, auth[0], ak, esn=True)
+    ours.seq = (7 << 32) + 41  # next packet: ESN 7:42
+    theirs = SecurityAssociation(ESP, spi=0x1000, crypt_algo=s_enc, crypt_key=ek,
+                                 auth_algo=auth[1], auth_key=ak, esn_en=True, esn=7)
+    p = pkt6()
+    wire = ours.output(p)
+    assert struct.unpack("!I", wire[44:48])[0] == 42  # only the low 32 bits travel
+    assert raw(theirs.decrypt(IPv6(wire), esn_en=True, esn=7)) == p
+    rx = EspSa(0x1000, enc, ek, auth[0], ak, esn=True)
+    rx.replay_top = (7 << 32) + 40  # a receiver in step with the sender
+    rx.input(ours.output(p))  # 7:43
+    s_wire = raw(theirs.encrypt(IPv6(p), seq_num=44, esn_en=True, esn=7))
+    assert rx.input(s_wire) == p and rx.replay_top == (7 << 32) + 44
+
+
+def test_ah_esn_with_scapy():
+    k = key(20, 3)
+    ours = AhSa(0x2000, "hmac-sha1", k, esn=True)
+    ours.seq = (3 << 32) + 9
+    theirs = SecurityAssociation(AH, spi=0x2000, auth_algo="HMAC-SHA1-96", auth_key=k, esn_en=True, esn=3)
+    p = pkt6()
+    theirs.decrypt(IPv6(ours.output(p)), esn_en=True, esn=3)
+
+
+def test_esp_in_udp_with_scapy():
+    ek, ak = key(16, 1), key(20, 2)
+    ours = EspSa(0x1000, "aes-cbc", ek, "hmac-sha1", ak, udp_encap=(4500, 4500),
+                 mode="tunnel", tunnel_src=T4[0], tunnel_dst=T4[1])
+    rx = EspSa(0x1000, "aes-cbc", ek, "hmac-sha1", ak, udp_encap=True,
+               mode="tunnel", tunnel_src=T4[0], tunnel_dst=T4[1])
+    theirs = SecurityAssociation(ESP, spi=0x1000, crypt_algo="AES-CBC", crypt_key=ek,
+                                 auth_algo="HMAC-SHA1-96", auth_key=ak,
+                                 tunnel_header=IP(src=T4[0], dst=T4[1]),
+                                 nat_t_header=UDP(sport=4500, dport=4500))
+    p = pkt4()
+    wire = ours.output(p)
+    assert IP(wire)[UDP].dport == 4500 and IP(wire)[UDP].chksum == 0  # RFC 3948 §2.1
+    assert raw(theirs.decrypt(IP(wire))) == p
+    assert rx.input(raw(theirs.encrypt(IP(p)))) == p

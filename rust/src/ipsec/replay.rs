@@ -81,6 +81,13 @@ impl ReplayWindow {
         (hi << 32) | sl
     }
 
+    /// Restart the window at `top` with an empty bitmap (SA state restored
+    /// from elsewhere, or tests that start an ESN SA mid-epoch).
+    pub fn reset(&mut self, top: u64) {
+        self.top = top;
+        self.bits.iter_mut().for_each(|w| *w = 0);
+    }
+
     /// Would `seq` be accepted? (no state change)
     pub fn check(&self, seq: u64, offset: u64, layer: Layer) -> Result<()> {
         let replay = |r| Error::new(layer, ErrorKind::Replay, offset, r);

@@ -259,10 +259,15 @@ impl PyEspSa {
         self.inner.seq = v;
     }
 
-    /// Highest sequence number accepted by the replay window.
+    /// Highest sequence number accepted by the replay window (setting it
+    /// restarts the window there with no packet marked seen).
     #[getter]
-    fn replay_top(&self) -> u64 {
+    fn get_replay_top(&self) -> u64 {
         self.inner.replay.top()
+    }
+    #[setter]
+    fn set_replay_top(&mut self, v: u64) {
+        self.inner.replay.reset(v);
     }
 
     #[getter]
@@ -388,8 +393,12 @@ impl PyAhSa {
     }
 
     #[getter]
-    fn replay_top(&self) -> u64 {
+    fn get_replay_top(&self) -> u64 {
         self.inner.replay.top()
+    }
+    #[setter]
+    fn set_replay_top(&mut self, v: u64) {
+        self.inner.replay.reset(v);
     }
 
     #[getter]
