@@ -1,18 +1,26 @@
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
-from collections.abc import Buffer, Sequence
+import sys
+from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
+from typing import final
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:
+    from typing_extensions import Buffer
 
 __version__: str
 
 # --- ipsec ---
 _IpsecAddr = str | bytes | IPv4Address | IPv6Address
 
+@final
 class EspSa:
     """An ESP SA (RFC 4303; old ESP RFC 1827/1829 with old=True)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         spi: int,
         enc: str = "null",
         enc_key: Buffer | None = None,
@@ -25,9 +33,9 @@ class EspSa:
         replay_window: int = 32,
         esn: bool = False,
         udp_encap: bool | int | tuple[int, int] | None = None,
-        randpad: int = -1,
+        randpad: int = ...,  # -1: off (seed §4.3)
         old: bool = False,
-    ) -> None: ...
+    ) -> EspSa: ...
     def output(self, packet: Buffer, *, iv: Buffer | None = None, pad: Buffer | None = None) -> bytes: ...
     def input(self, packet: Buffer) -> bytes: ...
     def output_many(self, packets: Sequence[Buffer]) -> list[bytes | Exception]: ...
@@ -60,11 +68,12 @@ class EspSa:
     @property
     def old(self) -> bool: ...
 
+@final
 class AhSa:
     """An AH SA (RFC 4302; old AH RFC 1826 with old=True)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         spi: int,
         auth: str,
         key: Buffer,
@@ -75,7 +84,7 @@ class AhSa:
         tunnel_dst: _IpsecAddr | None = None,
         replay_window: int = 32,
         esn: bool = False,
-    ) -> None: ...
+    ) -> AhSa: ...
     def output(self, packet: Buffer) -> bytes: ...
     def input(self, packet: Buffer) -> bytes: ...
     def output_many(self, packets: Sequence[Buffer]) -> list[bytes | Exception]: ...
