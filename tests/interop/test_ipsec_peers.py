@@ -327,3 +327,32 @@ def test_esp_in_udp_with_scapy():
     assert IP(wire)[UDP].dport == 4500 and IP(wire)[UDP].chksum == 0  # RFC 3948 §2.1
     assert raw(theirs.decrypt(IP(wire))) == p
     assert rx.input(raw(theirs.encrypt(IP(p)))) == p
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tshark_dissects_our_ah(tmp_path):
+    # tshark does not verify AH ICVs; it must parse our AH (length, SPI,
+    # sequence) and the payload after it, in every mode, with no error
+    packets, expect = [], []
+    for i, (name, _, kl) in enumerate(AUTH):
+        for mode, kw in (("transport", {}),
+                         ("tunnel6", {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]}),
+                         ("tunnel4", {"mode": "tunnel", "tunnel_src": T4[0], "tunnel_dst": T4[1]})):
+            sa = AhSa(0x4000 + i, name, key(kl, i), **kw)
+            sa.seq = 99
+            packets.append(sa.output(pkt6(with_ext=True) if mode != "tunnel4" else pkt4()))
+            expect.append((0x4000 + i, mode))
+    old = AhSa(0x4999, "keyed-md5", key(16), old=True)
+    pcap = tmp_path / "ah.pcap"
+    write_pcap(pcap, packets)
+    out = subprocess.run(
+        [TSHARK, "-r", str(pcap), "-T", "fields", "-E", "separator=|", "-E", "occurrence=f",
+         "-e", "ah.spi", "-e", "ah.sequence", "-e", "ah.length", "-e", "udp.dstport",
+         "-e", "_ws.malformed", "-e", "_ws.expert"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(out) == len(packets)
+    for (spi, mode), line in zip(expect, out):
+        a_spi, a_seq, a_len, dport, malformed, expert = line.split("|")
+        assert int(a_spi, 16) == spi and a_seq == "100", (mode, line)
+        assert dport == "9999" and not malformed and not expert, (mode, line)
+    assert old.output(pkt6())[41] == 4  # old AH: RFC 1826 length, not dissected as new AH
