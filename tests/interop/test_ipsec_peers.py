@@ -352,7 +352,7 @@ def test_tshark_dissects_our_ah(tmp_path):
         capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(out) == len(packets)
     for (spi, mode), line in zip(expect, out):
-        a_spi, a_seq, a_len, dport, malformed, expert = line.split("|")
+        a_spi, a_seq, _a_len, dport, malformed, expert = line.split("|")
         assert int(a_spi, 16) == spi and a_seq == "100", (mode, line)
         assert dport == "9999" and not malformed and not expert, (mode, line)
     assert old.output(pkt6())[41] == 4  # old AH: RFC 1826 length, not dissected as new AH
