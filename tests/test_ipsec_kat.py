@@ -265,3 +265,28 @@ def test_config_errors():
         EspSa(1, "aes-cbc", bytes(16), replay_window=5000)
     with pytest.raises(ValueError):  # ConfigError is a ValueError
         EspSa(1, "des-cbc", bytes(16), old=True, auth="hmac-md5", auth_key=bytes(16))
+
+
+@pytest.mark.parametrize(("enc", "kl"), [
+    ("aes-cbc", 24), ("aes-cbc", 32), ("aes-ctr", 28), ("aes-ctr", 36),
+    ("aes-gcm-16", 28), ("aes-gcm-16", 36), ("aes-gcm-12", 20), ("aes-gcm-8", 20),
+    ("aes-ccm-16", 27), ("aes-ccm-8", 19), ("aes-gmac", 20), ("aes-gmac", 28),
+    ("blowfish-cbc", 5), ("blowfish-cbc", 56), ("cast128-cbc", 5), ("cast128-cbc", 10),
+])
+def test_key_sizes_against_cryptography(enc, kl):
+    ek = bytes((i * 13 + 5) & 0xFF for i in range(kl))
+    auth = None if enc.startswith(("aes-gcm", "aes-ccm", "aes-gmac")) else "hmac-sha1"
+    ak = bytes(20) if auth else None
+    sa = EspSa(0x77, enc, ek, auth, ak)
+    pkt = ipv6_udp(b"key sizes " * 9)
+    if enc in ("blowfish-cbc", "cast128-cbc"):
+        factory = Blowfish if enc == "blowfish-cbc" else CAST5
+        out = sa.output(pkt)[40:]
+        body = out[:-12]
+        assert AUTH["hmac-sha1"][2](ak, body)[:12] == out[-12:]
+        d = Cipher(factory(ek), modes.CBC(body[8:16])).decryptor()
+        pt = d.update(body[16:]) + d.finalize()
+        assert pt[: len(pkt) - 40] == pkt[40:] and pt[-1] == 17
+        return
+    nh, payload = ref_open_esp(sa.output(pkt)[40:], enc, ek, auth, ak)
+    assert (nh, payload) == (17, pkt[40:])

@@ -293,3 +293,26 @@ def test_bundle_order_ipcomp_esp_ah():
     w = tx.output(p)
     assert calls == ["ipcomp"] and w[6] == 51 and w[40] == 50  # IP AH ESP
     assert rx.input(w) == p and calls[-1] == "ipcomp-in"
+
+
+@pytest.mark.parametrize("auth", ["hmac-sha1", "hmac-sha256-128", "aes-xcbc-mac", "keyed-md5"])
+def test_ah_every_octet(auth):
+    """Flip each octet of an AH-protected IPv6 packet: the mutable ones (traffic
+    class, flow label, hop limit, data of an option with the 0x20 bit) still
+    verify; every other one fails (RFC 4302 §3.3.3.1)."""
+    kl = AUTH_KEYLEN[auth]
+    hbh = bytes([60, 0, 0x3E, 2, 0xAA, 0xBB, 1, 0])  # mutable option 0x3e, PadN
+    dst = bytes([17, 0, 0x1E, 2, 0xCC, 0xDD, 1, 0])  # immutable option 0x1e, PadN
+    p = ipv6(0, udp(b"every octet"), ext=hbh + dst)
+    wire = AhSa(5, auth, bytes(range(kl))).output(p)
+    assert wire[48] == 51  # DstOpts is kept before AH (Linux placement)
+    mutable = {1, 2, 3, 7, 44, 45}
+    for i in range(len(wire)):
+        bad = bytearray(wire)
+        bad[i] ^= 0x01  # at octet 0 this is a traffic-class bit
+        rx = AhSa(5, auth, bytes(range(kl)))
+        if i in mutable or i == 0:
+            rx.input(bytes(bad))
+        else:
+            with pytest.raises(kame.KameError):
+                rx.input(bytes(bad))

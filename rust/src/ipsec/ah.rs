@@ -366,7 +366,9 @@ impl AhSa {
         let icv_at = off + fixed;
         let mut zeroed = packet.to_vec();
         zero_mutable(&mut zeroed, off, s.v6)?;
-        if let Some(z) = zeroed.get_mut(icv_at..off + ah_len) {
+        // RFC 4302 §3.3.3.2.1: the ICV is zeroed; the padding after it is
+        // covered as sent (we send zeros, as scapy and Linux do)
+        if let Some(z) = zeroed.get_mut(icv_at..icv_at + self.auth.icv_len) {
             z.fill(0);
         }
         let hi = ((seq >> 32) as u32).to_be_bytes();
