@@ -36,3 +36,8 @@ pub mod proto {
     pub const MOBILITY: u8 = 135;
     pub const IPCOMP: u8 = 108;
 }
+
+// --- ipsec ---
+pub use ah::{Packet as AhPacket, Repr as AhRepr};
+pub use esp::{Packet as EspPacket, Repr as EspRepr, Trailer as EspTrailer};
+// --- end ipsec ---
