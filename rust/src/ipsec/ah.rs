@@ -104,6 +104,20 @@ pub fn zero_mutable(p: &mut [u8], end: usize, v6: bool) -> Result<()> {
             if len < 2 || i + len > ihl {
                 return Err(Error::malformed(Layer::Ipv4, (i + 1) as u64, "IPv4 option length (RFC 791)"));
             }
+            let ptr = usize::from(p.get(i + 2).copied().unwrap_or(0));
+            if (t == 131 || t == 137) && len >= 7 && ptr <= len {
+                // RFC 4302 A.1: with loose/strict source routing the
+                // destination is "mutable but predictable": while hops
+                // remain (pointer within the option, RFC 791) the final
+                // destination is the last address of the route
+                let mut fin = [0u8; 4];
+                if let Some(last) = p.get(i + len - 4..i + len) {
+                    fin.copy_from_slice(last);
+                }
+                if let Some(d) = p.get_mut(16..20) {
+                    d.copy_from_slice(&fin);
+                }
+            }
             if !IMMUTABLE_V4_OPTS.contains(&t) {
                 if let Some(o) = p.get_mut(i..i + len) {
                     o.fill(0);
@@ -534,6 +548,33 @@ mod tests {
             bad[29] ^= 1; // router alert value is immutable
             assert_eq!(rx.input(&bad).unwrap_err().kind, ErrorKind::Integrity);
         }
+    }
+
+    #[test]
+    fn ipv4_source_route_final_destination() {
+        // LSRR (131) with one hop 10.0.0.9: the ICV is computed with the
+        // final destination 10.0.0.9 in the destination field, so the packet
+        // verifies both as sent and after the hop swapped the addresses
+        let mut p = vec![0x47, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 5];
+        p.extend_from_slice(&[1, 131, 7, 4, 10, 0, 0, 9]);
+        p.truncate(28);
+        p.extend_from_slice(&[0x12, 0x34, 0x00, 0x35, 0, 8, 0, 0]);
+        p[0] = 0x47;
+        hdr::fix_lengths(&mut p, false).unwrap();
+        let a = sa("hmac-sha1", &[1; 20], false).output(&p).unwrap();
+        sa("hmac-sha1", &[1; 20], false).input(&a).unwrap();
+        let mut hop = a.clone();
+        hop[16..20].copy_from_slice(&[10, 0, 0, 9]);
+        hop[24..28].copy_from_slice(&[10, 0, 0, 5]);
+        hop[23] = 8;
+        hdr::ipv4_fix_cksum(&mut hop);
+        sa("hmac-sha1", &[1; 20], false).input(&hop).unwrap();
+        let mut bad = a.clone();
+        bad[19] ^= 1; // another destination entirely: still covered (replaced by the final one)
+        sa("hmac-sha1", &[1; 20], false).input(&bad).unwrap();
+        let mut bad = a.clone();
+        bad[14] ^= 1; // the source is immutable
+        assert_eq!(sa("hmac-sha1", &[1; 20], false).input(&bad).unwrap_err().kind, ErrorKind::Integrity);
     }
 
     #[test]

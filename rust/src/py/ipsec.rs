@@ -42,7 +42,7 @@ fn endpoint(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         return owned(&packed);
     }
     if let Ok(s) = obj.extract::<String>() {
-        let ip: IpAddr = s.parse().map_err(|_| Error::from(config("tunnel endpoint is not an IP address")))?;
+        let ip: IpAddr = s.parse().map_err(|_| config("tunnel endpoint is not an IP address"))?;
         return Ok(match ip {
             IpAddr::V4(a) => a.octets().to_vec(),
             IpAddr::V6(a) => a.octets().to_vec(),
