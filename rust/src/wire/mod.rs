@@ -59,3 +59,7 @@ pub use nd::{Options as NdOptions, Repr as NdOptionRepr};
 pub use tcp::{Packet as TcpPacket, Repr as TcpRepr, TcpOption};
 pub use udp::{Packet as UdpPacket, Repr as UdpRepr};
 // --- end upper ---
+// --- ipsec ---
+pub use ah::{Packet as AhPacket, Repr as AhRepr};
+pub use esp::{Packet as EspPacket, Repr as EspRepr, Trailer as EspTrailer};
+// --- end ipsec ---
