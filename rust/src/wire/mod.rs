@@ -36,3 +36,7 @@ pub mod proto {
     pub const MOBILITY: u8 = 135;
     pub const IPCOMP: u8 = 108;
 }
+
+// --- ipcomp ---
+pub use ipcomp::{Packet as IpcompPacket, Repr as IpcompRepr};
+// --- end ipcomp ---
