@@ -4,18 +4,18 @@
 //!
 //! - raw deflate: no zlib header, no Adler-32 ("KAME code does not attach
 //!   Adler32 checksum to compressed data", seed §4.4); every packet is one
-//!   complete stream (RFC 2394 §2: no history across packets);
+//!   complete stream (RFC 3173 §2: stateless, no history across packets);
 //! - CPI 2 (well-known DEFLATE) or any negotiated CPI (KAME from 256);
 //! - `deflate_policy` Z_DEFAULT_COMPRESSION, `deflate_window_out` 12,
 //!   inflate window 15, both settable;
-//! - payloads under 90 octets are not compressed (RFC 2394 §2 threshold,
+//! - payloads under 90 octets are not compressed (RFC 2394 threshold,
 //!   KAME `minplen`), and a payload whose compressed form plus the 4-octet
 //!   IPComp header is not smaller goes out as it was, with no IPComp header
 //!   (RFC 3173 §2.2);
 //! - inflate is capped: the decompressed payload may not exceed a caller
 //!   cap (a decompression bomb is a `Limit` error, memory stays bounded);
 //! - transport mode over IPv6 and IPv4 (the IPComp header goes after the
-//!   unfragmentable part, RFC 3173 §3.1), and tunnel mode both ways: KAME
+//!   unfragmentable part, RFC 3173 §2), and tunnel mode both ways: KAME
 //!   could send tunnel-mode IPComp but not accept it (seed §4.4); here a
 //!   decompressed payload with next header 41 or 4 is decapsulated.
 //!
@@ -36,7 +36,7 @@ pub const Z_DEFAULT_COMPRESSION: i32 = -1;
 pub const DEFLATE_WINDOW_OUT: u8 = 12;
 /// KAME `deflate_window_in` (MAX_WBITS): accepts any sender's window.
 pub const DEFLATE_WINDOW_IN: u8 = 15;
-/// Payloads shorter than this are sent uncompressed (RFC 2394 §2, KAME
+/// Payloads shorter than this are sent uncompressed (RFC 2394, KAME
 /// `ipcomp_deflate` minplen 90).
 pub const DEFLATE_MINSIZE: usize = 90;
 /// Default inflate cap: the largest payload a 16-bit length field can
@@ -51,7 +51,9 @@ fn check_level(level: i32) -> Result<Compression> {
     match level {
         -1 => Ok(Compression::default()),
         0..=9 => Ok(Compression::new(level as u32)),
-        _ => Err(config("deflate level must be -1 (Z_DEFAULT_COMPRESSION) or 0..9")),
+        _ => Err(config(
+            "deflate level must be -1 (Z_DEFAULT_COMPRESSION) or 0..9",
+        )),
     }
 }
 
@@ -60,7 +62,9 @@ fn check_window(window_bits: u8) -> Result<u8> {
         // zlib raises a raw window of 8 to 9 itself; do it here.
         8 => Ok(9),
         9..=15 => Ok(window_bits),
-        _ => Err(config("deflate window bits must be 8..15 (RFC 1951 §2: window up to 32K)")),
+        _ => Err(config(
+            "deflate window bits must be 8..15 (RFC 1951 §2: window up to 32K)",
+        )),
     }
 }
 
@@ -73,7 +77,10 @@ pub struct Deflater {
 
 impl core::fmt::Debug for Deflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Deflater").field("level", &self.level).field("window_bits", &self.window_bits).finish()
+        f.debug_struct("Deflater")
+            .field("level", &self.level)
+            .field("window_bits", &self.window_bits)
+            .finish()
     }
 }
 
@@ -81,7 +88,11 @@ impl Deflater {
     pub fn new(level: i32, window_bits: u8) -> Result<Deflater> {
         let c = check_level(level)?;
         let w = check_window(window_bits)?;
-        Ok(Deflater { z: Compress::new_with_window_bits(c, false, w), level, window_bits: w })
+        Ok(Deflater {
+            z: Compress::new_with_window_bits(c, false, w),
+            level,
+            window_bits: w,
+        })
     }
 
     pub fn level(&self) -> i32 {
@@ -99,7 +110,9 @@ impl Deflater {
     /// data costs little.
     pub fn deflate_into(&mut self, input: &[u8], out: &mut Vec<u8>, limit: usize) -> bool {
         let start = out.len();
-        let Some(end) = start.checked_add(limit) else { return false };
+        let Some(end) = start.checked_add(limit) else {
+            return false;
+        };
         out.resize(end, 0);
         self.z.reset();
         let (in0, out0) = (self.z.total_in(), self.z.total_out());
@@ -159,7 +172,9 @@ impl Default for Inflater {
 
 impl Inflater {
     pub fn new() -> Inflater {
-        Inflater { z: Decompress::new_with_window_bits(false, DEFLATE_WINDOW_IN) }
+        Inflater {
+            z: Decompress::new_with_window_bits(false, DEFLATE_WINDOW_IN),
+        }
     }
 
     /// Inflate one complete raw deflate stream from `input`, appending at
@@ -181,7 +196,7 @@ impl Inflater {
                 Layer::IpComp,
                 ErrorKind::Limit { limit: cap },
                 0,
-                "decompressed payload exceeds the inflate cap (RFC 3173 §3.3: drop)",
+                "decompressed payload exceeds the inflate cap (drop, DESIGN.md §3)",
             )
         };
         loop {
@@ -203,7 +218,11 @@ impl Inflater {
             match r {
                 Err(_) => {
                     out.truncate(start);
-                    return Err(Error::malformed(Layer::IpComp, consumed as u64, "corrupt deflate stream (RFC 1951)"));
+                    return Err(Error::malformed(
+                        Layer::IpComp,
+                        consumed as u64,
+                        "corrupt deflate stream (RFC 1951)",
+                    ));
                 }
                 Ok(Status::StreamEnd) => {
                     out.truncate(start + filled);
@@ -212,7 +231,7 @@ impl Inflater {
                         return Err(Error::malformed(
                             Layer::IpComp,
                             consumed as u64,
-                            "bytes after the final deflate block (RFC 2394 §2)",
+                            "bytes after the final deflate block (RFC 2394)",
                         ));
                     }
                     return Ok(());
@@ -250,7 +269,7 @@ pub fn inflate(data: &[u8], max_size: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Transport or tunnel mode (RFC 3173 §3.1, RFC 4301 §4.1).
+/// Transport or tunnel mode (RFC 4301 §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     Transport,
@@ -326,7 +345,11 @@ fn ip_split(pkt: &[u8], output: bool) -> Result<(tunnel::IpFixed, ChainStop)> {
     let stop = if f.version == 6 {
         tunnel::walk6(pkt, &f, output, Layer::IpComp)?
     } else {
-        ChainStop { nh_at: 9, nh: f.nh, off: f.hdr_len }
+        ChainStop {
+            nh_at: 9,
+            nh: f.nh,
+            off: f.hdr_len,
+        }
     };
     Ok((f, stop))
 }
@@ -334,7 +357,9 @@ fn ip_split(pkt: &[u8], output: bool) -> Result<(tunnel::IpFixed, ChainStop)> {
 impl IpcompSa {
     pub fn new(cfg: IpcompConfig) -> Result<IpcompSa> {
         if cfg.cpi == 0 || !hdr::cpi::is_usable(cfg.cpi) {
-            return Err(config("CPI must be 1-4, 48-63 or 256-65535 (RFC 3173 §2.2)"));
+            return Err(config(
+                "CPI must be 1-4, 48-63 or 256-65535 (RFC 3173 §3)",
+            ));
         }
         if cfg.mode == Mode::Tunnel {
             match cfg.tunnel {
@@ -396,7 +421,14 @@ impl IpcompSa {
             return false;
         };
         let mark = out.len();
-        out.extend_from_slice(&hdr::Repr { next_header: nh, flags: 0, cpi: self.cfg.cpi }.to_bytes());
+        out.extend_from_slice(
+            &hdr::Repr {
+                next_header: nh,
+                flags: 0,
+                cpi: self.cfg.cpi,
+            }
+            .to_bytes(),
+        );
         if self.deflater.deflate_into(payload, out, limit) {
             self.stats.output_bytes_in += payload.len() as u64;
             self.stats.output_bytes_out += (out.len() - mark - HEADER_LEN) as u64;
@@ -411,7 +443,11 @@ impl IpcompSa {
     fn output_transport(&mut self, pkt: &[u8]) -> Result<Vec<u8>> {
         let (f, stop) = ip_split(pkt, true)?;
         if stop.nh == proto::IPCOMP {
-            return Err(Error::malformed(Layer::IpComp, stop.nh_at as u64, "payload is already IPComp"));
+            return Err(Error::malformed(
+                Layer::IpComp,
+                stop.nh_at as u64,
+                "payload is already IPComp",
+            ));
         }
         let payload = pkt.get(stop.off..f.end).unwrap_or(&[]);
         let head = pkt.get(..stop.off).unwrap_or(&[]);
@@ -420,7 +456,14 @@ impl IpcompSa {
         if !self.compress_payload(payload, stop.nh, &mut out) {
             return Ok(pkt.get(..f.end).unwrap_or(pkt).to_vec());
         }
-        tunnel::fix_lengths(&mut out, f.version, f.hdr_len, stop.nh_at, proto::IPCOMP, Layer::IpComp)?;
+        tunnel::fix_lengths(
+            &mut out,
+            f.version,
+            f.hdr_len,
+            stop.nh_at,
+            proto::IPCOMP,
+            Layer::IpComp,
+        )?;
         Ok(out)
     }
 
@@ -435,7 +478,9 @@ impl IpcompSa {
         if tunnel::nest_depth(pkt, t.nest_limit) >= t.nest_limit {
             return Err(Error::new(
                 Layer::IpComp,
-                ErrorKind::HeaderLimit { limit: t.nest_limit },
+                ErrorKind::HeaderLimit {
+                    limit: t.nest_limit,
+                },
                 0,
                 "inner packet already carries nest_limit IP-in-IP layers: tunnel loop? (seed §1.5)",
             ));
@@ -448,7 +493,11 @@ impl IpcompSa {
         if !compressed {
             out.extend_from_slice(inner);
         }
-        let (nh, plen) = if compressed { (proto::IPCOMP, out.len() - hl) } else { (next, inner.len()) };
+        let (nh, plen) = if compressed {
+            (proto::IPCOMP, out.len() - hl)
+        } else {
+            (next, inner.len())
+        };
         let mut outer = Vec::with_capacity(hl);
         t.write_outer(&mut outer, nh, f.tos, df, plen)?;
         if let Some(h) = out.get_mut(..hl) {
@@ -500,23 +549,36 @@ impl IpcompSa {
             return Err(Error::malformed(
                 Layer::IpComp,
                 (stop.off + 2) as u64,
-                "CPI does not match this IPComp association (RFC 3173 §2.2)",
+                "CPI does not match this IPComp association (RFC 3173 §3)",
             ));
         }
         if repr.next_header == proto::IPCOMP {
-            return Err(Error::malformed(Layer::IpComp, stop.off as u64, "nested IPComp refused"));
+            return Err(Error::malformed(
+                Layer::IpComp,
+                stop.off as u64,
+                "nested IPComp refused",
+            ));
         }
         let comp_off = stop.off + HEADER_LEN;
         let comp = pkt.get(comp_off..f.end).unwrap_or(&[]);
         let mut out = Vec::new();
         out.extend_from_slice(pkt.get(..stop.off).unwrap_or(&[]));
-        self.inflater.inflate_into(comp, &mut out, self.cfg.max_inflate).map_err(|e| e.at(comp_off as u64))?;
+        self.inflater
+            .inflate_into(comp, &mut out, self.cfg.max_inflate)
+            .map_err(|e| e.at(comp_off as u64))?;
         self.stats.input_bytes_in += comp.len() as u64;
         self.stats.input_bytes_out += (out.len() - stop.off) as u64;
         let tunnelled = repr.next_header == proto::IPV4 || repr.next_header == proto::IPV6;
         match self.cfg.mode {
             Mode::Transport => {
-                tunnel::fix_lengths(&mut out, f.version, f.hdr_len, stop.nh_at, repr.next_header, Layer::IpComp)?;
+                tunnel::fix_lengths(
+                    &mut out,
+                    f.version,
+                    f.hdr_len,
+                    stop.nh_at,
+                    repr.next_header,
+                    Layer::IpComp,
+                )?;
                 Ok(out)
             }
             Mode::Tunnel if tunnelled => {
@@ -533,10 +595,11 @@ impl IpcompSa {
                     ));
                 }
                 let inner = out.get(stop.off..).unwrap_or(&[]);
-                let inner = tunnel::inner_slice(inner, repr.next_header, stop.off).map_err(|mut e| {
-                    e.layer = Layer::IpComp;
-                    e
-                })?;
+                let inner =
+                    tunnel::inner_slice(inner, repr.next_header, stop.off).map_err(|mut e| {
+                        e.layer = Layer::IpComp;
+                        e
+                    })?;
                 let mut inner = inner.to_vec();
                 tunnel::egress_inner(&mut inner, t.ecn, f.tos)?;
                 Ok(inner)
@@ -583,7 +646,10 @@ mod tests {
     const FOX4_Z12: &str = "0bc94855282ccd4cce56482aca2fcf5348cbaf50c82acd2d2856c82f4b2d5228014ae72456552aa4e4a7eb29840c0ec500";
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn text(n: usize) -> Vec<u8> {
@@ -594,8 +660,18 @@ mod tests {
         let mut p = vec![0x60, 0, 0, 0];
         p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
         p.extend_from_slice(&[nh, 64]);
-        p.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        p.extend_from_slice(
+            &"2001:db8::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
         p.extend_from_slice(payload);
         p
     }
@@ -605,7 +681,9 @@ mod tests {
         let total = (ihl + payload.len()) as u16;
         let mut p = vec![0x40 | (ihl / 4) as u8, 0x10];
         p.extend_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&[0x12, 0x34, 0, 0, 64, proto_, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+        p.extend_from_slice(&[
+            0x12, 0x34, 0, 0, 64, proto_, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ]);
         p.extend_from_slice(options);
         tunnel::ipv4_set_cksum(&mut p[..ihl]);
         p.extend_from_slice(payload);
@@ -627,24 +705,44 @@ mod tests {
         let fox4 = text(180);
         // zlib-rs does not pick the same matches as C zlib: not byte-equal,
         // but both inflate to the same data.
-        assert_eq!(inflate(&deflate(&fox4, -1, 12).unwrap(), 180).unwrap(), fox4);
+        assert_eq!(
+            inflate(&deflate(&fox4, -1, 12).unwrap(), 180).unwrap(),
+            fox4
+        );
         assert_eq!(inflate(&hex(FOX4_Z12), 180).unwrap(), fox4);
     }
 
     #[test]
     fn inflate_refusals() {
-        assert_eq!(inflate(&HELLO_RAW, 4).unwrap_err().kind, ErrorKind::Limit { limit: 4 });
+        assert_eq!(
+            inflate(&HELLO_RAW, 4).unwrap_err().kind,
+            ErrorKind::Limit { limit: 4 }
+        );
         assert_eq!(inflate(&HELLO_RAW, 5).unwrap(), b"hello");
         for n in 0..HELLO_RAW.len() {
-            assert_eq!(inflate(&HELLO_RAW[..n], 100).unwrap_err().kind, ErrorKind::Malformed, "cut {n}");
+            assert_eq!(
+                inflate(&HELLO_RAW[..n], 100).unwrap_err().kind,
+                ErrorKind::Malformed,
+                "cut {n}"
+            );
         }
         let mut trailing = HELLO_RAW.to_vec();
         trailing.push(0);
-        assert_eq!(inflate(&trailing, 100).unwrap_err().kind, ErrorKind::Malformed);
+        assert_eq!(
+            inflate(&trailing, 100).unwrap_err().kind,
+            ErrorKind::Malformed
+        );
         // block type 3 is reserved (RFC 1951 §3.2.3)
-        assert_eq!(inflate(&[0x07], 100).unwrap_err().kind, ErrorKind::Malformed);
+        assert_eq!(
+            inflate(&[0x07], 100).unwrap_err().kind,
+            ErrorKind::Malformed
+        );
         // a zlib-wrapped stream is not raw deflate
-        assert!(inflate(&[0x78, 0x9c, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x06, 0x2c, 0x02, 0x15], 100).is_err());
+        assert!(inflate(
+            &[0x78, 0x9c, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x06, 0x2c, 0x02, 0x15],
+            100
+        )
+        .is_err());
     }
 
     #[test]
@@ -676,9 +774,15 @@ mod tests {
         assert_eq!(Deflater::new(-2, 12).unwrap_err().kind, ErrorKind::Config);
         assert_eq!(Deflater::new(6, 16).unwrap_err().kind, ErrorKind::Config);
         assert_eq!(Deflater::new(6, 8).unwrap().window_bits(), 9);
-        let bad = IpcompConfig { cpi: 5, ..IpcompConfig::default() };
+        let bad = IpcompConfig {
+            cpi: 5,
+            ..IpcompConfig::default()
+        };
         assert_eq!(IpcompSa::new(bad).unwrap_err().kind, ErrorKind::Config);
-        let bad = IpcompConfig { mode: Mode::Tunnel, ..IpcompConfig::default() };
+        let bad = IpcompConfig {
+            mode: Mode::Tunnel,
+            ..IpcompConfig::default()
+        };
         assert_eq!(IpcompSa::new(bad).unwrap_err().kind, ErrorKind::Config);
     }
 
@@ -689,7 +793,10 @@ mod tests {
         let out = sa.output(&pkt).unwrap();
         assert!(out.len() < pkt.len());
         assert_eq!(out[6], proto::IPCOMP);
-        assert_eq!(u16::from_be_bytes([out[4], out[5]]) as usize, out.len() - 40);
+        assert_eq!(
+            u16::from_be_bytes([out[4], out[5]]) as usize,
+            out.len() - 40
+        );
         assert_eq!(&out[40..44], &[17, 0, 0, 2]);
         // the compressed part is raw deflate (no zlib header)
         assert_eq!(inflate(&out[44..], 65535).unwrap(), &pkt[40..]);
@@ -722,7 +829,11 @@ mod tests {
     #[test]
     fn transport_v4_with_options() {
         let pkt = v4(6, &[0x94, 0x04, 0, 0], &text(500));
-        let mut sa = IpcompSa::new(IpcompConfig { cpi: 300, ..IpcompConfig::default() }).unwrap();
+        let mut sa = IpcompSa::new(IpcompConfig {
+            cpi: 300,
+            ..IpcompConfig::default()
+        })
+        .unwrap();
         let out = sa.output(&pkt).unwrap();
         assert_eq!(out[9], proto::IPCOMP);
         assert_eq!(u16::from_be_bytes([out[2], out[3]]) as usize, out.len());
@@ -778,7 +889,11 @@ mod tests {
         assert!(e.offset >= 44);
         assert_eq!(sa.stats.inflate_errors, 1);
         // expanding past 65535 of IPv6 Payload Length is a limit too
-        let mut sa = IpcompSa::new(IpcompConfig { max_inflate: 1 << 20, ..IpcompConfig::default() }).unwrap();
+        let mut sa = IpcompSa::new(IpcompConfig {
+            max_inflate: 1 << 20,
+            ..IpcompConfig::default()
+        })
+        .unwrap();
         let mut comp = vec![17, 0, 0, 2];
         comp.extend_from_slice(&deflate(&vec![0u8; 70000], 9, 15).unwrap());
         let e = sa.input(&v6(proto::IPCOMP, &comp)).unwrap_err();
@@ -786,13 +901,24 @@ mod tests {
     }
 
     fn tunnel_sa(src: &str, dst: &str) -> IpcompSa {
-        let t = TunnelParams::new(src.parse::<IpAddr>().unwrap(), dst.parse::<IpAddr>().unwrap());
-        IpcompSa::new(IpcompConfig { mode: Mode::Tunnel, tunnel: Some(t), ..IpcompConfig::default() }).unwrap()
+        let t = TunnelParams::new(
+            src.parse::<IpAddr>().unwrap(),
+            dst.parse::<IpAddr>().unwrap(),
+        );
+        IpcompSa::new(IpcompConfig {
+            mode: Mode::Tunnel,
+            tunnel: Some(t),
+            ..IpcompConfig::default()
+        })
+        .unwrap()
     }
 
     #[test]
     fn tunnel_mode_both_ways() {
-        for (src, dst) in [("2001:db8:f::1", "2001:db8:f::2"), ("198.51.100.1", "198.51.100.2")] {
+        for (src, dst) in [
+            ("2001:db8:f::1", "2001:db8:f::2"),
+            ("198.51.100.1", "198.51.100.2"),
+        ] {
             for inner in [v6(17, &udp(&text(700))), v4(17, &[], &udp(&text(700)))] {
                 let mut sa = tunnel_sa(src, dst);
                 let out = sa.output(&inner).unwrap();
@@ -804,7 +930,10 @@ mod tests {
                     assert!(tunnel::ipv4_cksum_ok(&out[..20]));
                     assert_eq!(u16::from_be_bytes([out[2], out[3]]) as usize, out.len());
                 } else {
-                    assert_eq!(u16::from_be_bytes([out[4], out[5]]) as usize, out.len() - 40);
+                    assert_eq!(
+                        u16::from_be_bytes([out[4], out[5]]) as usize,
+                        out.len() - 40
+                    );
                 }
                 assert_eq!(sa.input(&out).unwrap(), inner);
                 // the uncompressed form is plain IP-in-IP, accepted too

@@ -262,34 +262,75 @@ pub(crate) struct IpFixed {
 /// refused as unsupported here.
 pub(crate) fn ip_fixed(pkt: &[u8], layer: Layer) -> Result<IpFixed> {
     let Some(&b0) = pkt.first() else {
-        return Err(Error::truncated(layer, 0, 1, 0, "IP version (RFC 791 §3.1, RFC 8200 §3)"));
+        return Err(Error::truncated(
+            layer,
+            0,
+            1,
+            0,
+            "IP version (RFC 791 §3.1, RFC 8200 §3)",
+        ));
     };
     match b0 >> 4 {
         4 => {
             if pkt.len() < 20 {
-                return Err(Error::truncated(layer, 0, 20, pkt.len() as u64, "IPv4 header (RFC 791 §3.1)"));
+                return Err(Error::truncated(
+                    layer,
+                    0,
+                    20,
+                    pkt.len() as u64,
+                    "IPv4 header (RFC 791 §3.1)",
+                ));
             }
             let ihl = usize::from(b0 & 0x0f) * 4;
             if ihl < 20 {
-                return Err(Error::malformed(layer, 0, "IPv4 IHL below 5 (RFC 791 §3.1)"));
+                return Err(Error::malformed(
+                    layer,
+                    0,
+                    "IPv4 IHL below 5 (RFC 791 §3.1)",
+                ));
             }
             if pkt.len() < ihl {
-                return Err(Error::truncated(layer, 0, ihl as u64, pkt.len() as u64, "IPv4 options (RFC 791 §3.1)"));
+                return Err(Error::truncated(
+                    layer,
+                    0,
+                    ihl as u64,
+                    pkt.len() as u64,
+                    "IPv4 options (RFC 791 §3.1)",
+                ));
             }
             let total = usize::from(be16(pkt, 2).unwrap_or(0));
             if total < ihl {
-                return Err(Error::malformed(layer, 2, "IPv4 total length below the header length (RFC 791 §3.1)"));
+                return Err(Error::malformed(
+                    layer,
+                    2,
+                    "IPv4 total length below the header length (RFC 791 §3.1)",
+                ));
             }
             if pkt.len() < total {
-                return Err(Error::truncated(layer, 0, total as u64, pkt.len() as u64, "IPv4 total length (RFC 791 §3.1)"));
+                return Err(Error::truncated(
+                    layer,
+                    0,
+                    total as u64,
+                    pkt.len() as u64,
+                    "IPv4 total length (RFC 791 §3.1)",
+                ));
             }
             let hdr = pkt.get(..ihl).unwrap_or(&[]);
             if !ipv4_cksum_ok(hdr) {
-                return Err(Error::malformed(layer, 10, "bad IPv4 header checksum (RFC 791 §3.1)"));
+                return Err(Error::malformed(
+                    layer,
+                    10,
+                    "bad IPv4 header checksum (RFC 791 §3.1)",
+                ));
             }
             let frag = be16(pkt, 6).unwrap_or(0);
             if frag & 0x3fff != 0 {
-                return Err(Error::new(layer, ErrorKind::Unsupported, 6, "IPv4 fragment: reassemble first (RFC 791 §3.2)"));
+                return Err(Error::new(
+                    layer,
+                    ErrorKind::Unsupported,
+                    6,
+                    "IPv4 fragment: reassemble first (RFC 791 §3.2)",
+                ));
             }
             Ok(IpFixed {
                 version: 4,
@@ -301,7 +342,13 @@ pub(crate) fn ip_fixed(pkt: &[u8], layer: Layer) -> Result<IpFixed> {
         }
         6 => {
             if pkt.len() < 40 {
-                return Err(Error::truncated(layer, 0, 40, pkt.len() as u64, "IPv6 header (RFC 8200 §3)"));
+                return Err(Error::truncated(
+                    layer,
+                    0,
+                    40,
+                    pkt.len() as u64,
+                    "IPv6 header (RFC 8200 §3)",
+                ));
             }
             let plen = usize::from(be16(pkt, 4).unwrap_or(0));
             if plen == 0 {
@@ -314,10 +361,23 @@ pub(crate) fn ip_fixed(pkt: &[u8], layer: Layer) -> Result<IpFixed> {
             }
             let end = 40 + plen;
             if pkt.len() < end {
-                return Err(Error::truncated(layer, 0, end as u64, pkt.len() as u64, "IPv6 Payload Length (RFC 8200 §3)"));
+                return Err(Error::truncated(
+                    layer,
+                    0,
+                    end as u64,
+                    pkt.len() as u64,
+                    "IPv6 Payload Length (RFC 8200 §3)",
+                ));
             }
-            let tc = ((u16::from_be_bytes([b0, pkt.get(1).copied().unwrap_or(0)]) >> 4) & 0xff) as u8;
-            Ok(IpFixed { version: 6, tos: tc, hdr_len: 40, end, nh: pkt.get(6).copied().unwrap_or(0) })
+            let tc =
+                ((u16::from_be_bytes([b0, pkt.get(1).copied().unwrap_or(0)]) >> 4) & 0xff) as u8;
+            Ok(IpFixed {
+                version: 6,
+                tos: tc,
+                hdr_len: 40,
+                end,
+                nh: pkt.get(6).copied().unwrap_or(0),
+            })
         }
         _ => Err(Error::malformed(layer, 0, "IP version is neither 4 nor 6")),
     }
@@ -340,7 +400,11 @@ pub(crate) struct ChainStop {
 /// header is refused: IPsec and tunnels work on whole datagrams. Bounded by
 /// `HDRNESTLIMIT`.
 pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> Result<ChainStop> {
-    let mut stop = ChainStop { nh_at: 6, nh: fixed.nh, off: 40 };
+    let mut stop = ChainStop {
+        nh_at: 6,
+        nh: fixed.nh,
+        off: 40,
+    };
     let mut n: u32 = 0;
     loop {
         match stop.nh {
@@ -356,13 +420,19 @@ pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> 
             _ => return Ok(stop),
         }
         if stop.nh == proto::HOPOPTS && stop.off != 40 {
-            return Err(Error::malformed(layer, stop.nh_at as u64, "Hop-by-Hop Options header not first (RFC 8200 §4.3)"));
+            return Err(Error::malformed(
+                layer,
+                stop.nh_at as u64,
+                "Hop-by-Hop Options header not first (RFC 8200 §4.3)",
+            ));
         }
         n += 1;
         if n > HDRNESTLIMIT {
             return Err(Error::new(
                 layer,
-                ErrorKind::HeaderLimit { limit: HDRNESTLIMIT },
+                ErrorKind::HeaderLimit {
+                    limit: HDRNESTLIMIT,
+                },
                 stop.off as u64,
                 "extension header chain longer than hdrnestlimit (seed §1.8)",
             ));
@@ -389,7 +459,11 @@ pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> 
         if output && stop.nh == proto::DSTOPTS && next != proto::ROUTING {
             return Ok(stop);
         }
-        stop = ChainStop { nh_at: stop.off, nh: next, off: stop.off + len };
+        stop = ChainStop {
+            nh_at: stop.off,
+            nh: next,
+            off: stop.off + len,
+        };
     }
 }
 
@@ -397,14 +471,26 @@ pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> 
 /// bytes long, and the Next Header / Protocol octet at `nh_at`; recompute
 /// the IPv4 header checksum. `LimitError` if the length does not fit 16
 /// bits.
-pub(crate) fn fix_lengths(pkt: &mut [u8], version: u8, hdr_len: usize, nh_at: usize, nh: u8, layer: Layer) -> Result<()> {
+pub(crate) fn fix_lengths(
+    pkt: &mut [u8],
+    version: u8,
+    hdr_len: usize,
+    nh_at: usize,
+    nh: u8,
+    layer: Layer,
+) -> Result<()> {
     let len = pkt.len();
     if let Some(b) = pkt.get_mut(nh_at) {
         *b = nh;
     }
     if version == 4 {
         let total = u16::try_from(len).map_err(|_| {
-            Error::new(layer, ErrorKind::Limit { limit: 65535 }, 2, "IPv4 total length over 65535 (RFC 791 §3.1)")
+            Error::new(
+                layer,
+                ErrorKind::Limit { limit: 65535 },
+                2,
+                "IPv4 total length over 65535 (RFC 791 §3.1)",
+            )
         })?;
         if let Some(f) = pkt.get_mut(2..4) {
             f.copy_from_slice(&total.to_be_bytes());
@@ -414,7 +500,12 @@ pub(crate) fn fix_lengths(pkt: &mut [u8], version: u8, hdr_len: usize, nh_at: us
         }
     } else {
         let plen = u16::try_from(len.saturating_sub(40)).map_err(|_| {
-            Error::new(layer, ErrorKind::Limit { limit: 65535 }, 4, "IPv6 Payload Length over 65535 (RFC 8200 §3)")
+            Error::new(
+                layer,
+                ErrorKind::Limit { limit: 65535 },
+                4,
+                "IPv6 Payload Length over 65535 (RFC 8200 §3)",
+            )
         })?;
         if let Some(f) = pkt.get_mut(4..6) {
             f.copy_from_slice(&plen.to_be_bytes());
@@ -477,7 +568,14 @@ impl TunnelParams {
     /// Write the outer header for a payload of `payload_len` octets whose
     /// protocol is `next`, with `inner_tos` the inner TOS / Traffic Class
     /// and `inner_df` the inner IPv4 DF bit.
-    pub(crate) fn write_outer(&self, out: &mut Vec<u8>, next: u8, inner_tos: u8, inner_df: bool, payload_len: usize) -> Result<()> {
+    pub(crate) fn write_outer(
+        &self,
+        out: &mut Vec<u8>,
+        next: u8,
+        inner_tos: u8,
+        inner_df: bool,
+        payload_len: usize,
+    ) -> Result<()> {
         let tos = ip_ecn_ingress(self.ecn, inner_tos);
         match (self.src, self.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -485,7 +583,12 @@ impl TunnelParams {
                     .checked_add(20)
                     .and_then(|t| u16::try_from(t).ok())
                     .ok_or_else(|| {
-                        Error::new(Layer::Tunnel, ErrorKind::Limit { limit: 65535 }, 0, "outer IPv4 total length over 65535 (RFC 791 §3.1)")
+                        Error::new(
+                            Layer::Tunnel,
+                            ErrorKind::Limit { limit: 65535 },
+                            0,
+                            "outer IPv4 total length over 65535 (RFC 791 §3.1)",
+                        )
                     })?;
                 let df = self.df.unwrap_or(inner_df);
                 let start = out.len();
@@ -528,7 +631,11 @@ impl TunnelParams {
 /// datagram, and trimmed to its own length.
 pub(crate) fn inner_info(inner: &[u8]) -> Result<(u8, IpFixed, bool)> {
     let f = ip_fixed(inner, Layer::Tunnel)?;
-    let next = if f.version == 4 { proto::IPV4 } else { proto::IPV6 };
+    let next = if f.version == 4 {
+        proto::IPV4
+    } else {
+        proto::IPV6
+    };
     let df = f.version == 4 && be16(inner, 6).unwrap_or(0) & 0x4000 != 0;
     Ok((next, f, df))
 }
@@ -539,19 +646,27 @@ pub fn nest_depth(pkt: &[u8], limit: u32) -> u32 {
     let mut depth = 0;
     let mut cur = pkt;
     while depth <= limit {
-        let Ok(f) = ip_fixed(cur, Layer::Tunnel) else { break };
+        let Ok(f) = ip_fixed(cur, Layer::Tunnel) else {
+            break;
+        };
         let stop = if f.version == 6 {
             match walk6(cur, &f, false, Layer::Tunnel) {
                 Ok(s) => s,
                 Err(_) => break,
             }
         } else {
-            ChainStop { nh_at: 9, nh: f.nh, off: f.hdr_len }
+            ChainStop {
+                nh_at: 9,
+                nh: f.nh,
+                off: f.hdr_len,
+            }
         };
         if stop.nh != proto::IPV4 && stop.nh != proto::IPV6 {
             break;
         }
-        let Some(next) = cur.get(stop.off..f.end) else { break };
+        let Some(next) = cur.get(stop.off..f.end) else {
+            break;
+        };
         depth += 1;
         cur = next;
     }
@@ -569,7 +684,9 @@ pub fn encapsulate(inner: &[u8], p: &TunnelParams) -> Result<Vec<u8>> {
     if nest_depth(inner, p.nest_limit) >= p.nest_limit {
         return Err(Error::new(
             Layer::Tunnel,
-            ErrorKind::HeaderLimit { limit: p.nest_limit },
+            ErrorKind::HeaderLimit {
+                limit: p.nest_limit,
+            },
             0,
             "inner packet already carries nest_limit IP-in-IP layers: tunnel loop? (seed §1.5)",
         ));
@@ -638,15 +755,30 @@ pub(crate) fn outer(pkt: &[u8]) -> Result<Outer> {
     let stop = if f.version == 6 {
         walk6(pkt, &f, false, Layer::Tunnel)?
     } else {
-        ChainStop { nh_at: 9, nh: f.nh, off: f.hdr_len }
+        ChainStop {
+            nh_at: 9,
+            nh: f.nh,
+            off: f.hdr_len,
+        }
     };
     let (src, dst) = addrs(pkt, f.version);
-    Ok(Outer { tos: f.tos, nh: stop.nh, inner_off: stop.off, end: f.end, src, dst })
+    Ok(Outer {
+        tos: f.tos,
+        nh: stop.nh,
+        inner_off: stop.off,
+        end: f.end,
+        src,
+        dst,
+    })
 }
 
 /// Apply the ECN egress rule to an inner packet in place (fixing the IPv4
 /// header checksum incrementally, RFC 1624, as KAME's esp_input does).
-pub(crate) fn egress_inner(inner: &mut [u8], mode: EcnMode, outer_tos: u8) -> Result<Option<EcnAlarm>> {
+pub(crate) fn egress_inner(
+    inner: &mut [u8],
+    mode: EcnMode,
+    outer_tos: u8,
+) -> Result<Option<EcnAlarm>> {
     let Some(&b0) = inner.first() else {
         return Err(Error::truncated(Layer::Tunnel, 0, 1, 0, "inner IP header"));
     };
@@ -682,7 +814,15 @@ pub(crate) fn inner_slice(inner: &[u8], nh: u8, base: usize) -> Result<&[u8]> {
                 "inner IP version does not match the outer protocol (RFC 2473 §3, RFC 2003 §3)",
             ))
         }
-        None => return Err(Error::truncated(Layer::Tunnel, base as u64, 1, 0, "inner IP header")),
+        None => {
+            return Err(Error::truncated(
+                Layer::Tunnel,
+                base as u64,
+                1,
+                0,
+                "inner IP header",
+            ))
+        }
     }
     let f = ip_fixed(inner, Layer::Tunnel).map_err(|e| e.at(base as u64))?;
     Ok(inner.get(..f.end).unwrap_or(inner))
@@ -690,7 +830,11 @@ pub(crate) fn inner_slice(inner: &[u8], nh: u8, base: usize) -> Result<&[u8]> {
 
 /// One layer: the inner packet with the egress rule applied, the alarm,
 /// and the outer endpoints.
-fn decap_once(pkt: &[u8], mode: EcnMode, base: usize) -> Result<(Vec<u8>, Option<EcnAlarm>, Outer)> {
+fn decap_once(
+    pkt: &[u8],
+    mode: EcnMode,
+    base: usize,
+) -> Result<(Vec<u8>, Option<EcnAlarm>, Outer)> {
     let o = outer(pkt).map_err(|e| e.at(base as u64))?;
     if o.nh != proto::IPV4 && o.nh != proto::IPV6 {
         return Err(Error::malformed(
@@ -720,10 +864,21 @@ fn is_tunnelled(pkt: &[u8]) -> Option<usize> {
 /// The outer header must be IPv4 protocol 4/41 or IPv6 with next header
 /// 4/41 after Hop-by-Hop / Routing / Destination Options; the inner packet
 /// must be of the version the outer promises and whole.
-pub fn decapsulate(pkt: &[u8], mode: EcnMode, recursive: bool, nest_limit: u32) -> Result<Decapsulated> {
+pub fn decapsulate(
+    pkt: &[u8],
+    mode: EcnMode,
+    recursive: bool,
+    nest_limit: u32,
+) -> Result<Decapsulated> {
     let nest_limit = nest_limit.max(1);
     let (first, alarm, o) = decap_once(pkt, mode, 0)?;
-    let mut res = Decapsulated { packet: first, alarm, layers: 1, outer_src: o.src, outer_dst: o.dst };
+    let mut res = Decapsulated {
+        packet: first,
+        alarm,
+        layers: 1,
+        outer_src: o.src,
+        outer_dst: o.dst,
+    };
     let mut base = o.inner_off;
     if !recursive {
         return Ok(res);
@@ -757,13 +912,17 @@ mod tests {
         let mut p = vec![0x60 | (tc >> 4), tc << 4, 0, 0, 0, 12, 58, 64];
         p.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
         p.extend_from_slice(&"2001:db8::2".parse::<Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(&[0x80, 0, 0x1d, 0x5f, 0x12, 0x34, 0, 1, b'a', b'b', b'c', b'd']);
+        p.extend_from_slice(&[
+            0x80, 0, 0x1d, 0x5f, 0x12, 0x34, 0, 1, b'a', b'b', b'c', b'd',
+        ]);
         p
     }
 
     /// An IPv4 UDP packet 192.0.2.1 -> 192.0.2.2 with TOS `tos`.
     pub(crate) fn v4_udp(tos: u8) -> Vec<u8> {
-        let mut p = vec![0x45, tos, 0, 32, 0xab, 0xcd, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+        let mut p = vec![
+            0x45, tos, 0, 32, 0xab, 0xcd, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ];
         p.extend_from_slice(&[0x04, 0xd2, 0x16, 0x2e, 0, 12, 0, 0, b'k', b'a', b'm', b'e']);
         ipv4_set_cksum(&mut p[..20]);
         p
@@ -779,8 +938,8 @@ mod tests {
     fn cksum_known_header() {
         // RFC 1071 style example: a well-known IPv4 header with checksum b861
         let h = [
-            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0,
-            0xa8, 0x00, 0xc7,
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
         ];
         assert!(ipv4_cksum_ok(&h));
         assert_eq!(ipv4_cksum(&h), 0xb861);
@@ -798,10 +957,19 @@ mod tests {
             assert_eq!(ip_ecn_ingress(EcnMode::Allowed, inner), inner & 0xfe);
             assert_eq!(ip_ecn_ingress(EcnMode::Rfc6040, inner), inner);
             for outer in [0u8, 1, 2, 3, 0xb8, 0xb9, 0xbb, 0xfe] {
-                assert_eq!(ip_ecn_egress(EcnMode::Rfc2401, outer, inner).unwrap(), (inner, None));
-                assert_eq!(ip_ecn_egress(EcnMode::Forbidden, outer, inner).unwrap(), (inner, None));
+                assert_eq!(
+                    ip_ecn_egress(EcnMode::Rfc2401, outer, inner).unwrap(),
+                    (inner, None)
+                );
+                assert_eq!(
+                    ip_ecn_egress(EcnMode::Forbidden, outer, inner).unwrap(),
+                    (inner, None)
+                );
                 let want = if outer & 1 != 0 { inner | 1 } else { inner };
-                assert_eq!(ip_ecn_egress(EcnMode::Allowed, outer, inner).unwrap(), (want, None));
+                assert_eq!(
+                    ip_ecn_egress(EcnMode::Allowed, outer, inner).unwrap(),
+                    (want, None)
+                );
             }
         }
     }
@@ -814,10 +982,30 @@ mod tests {
         let (e0, e1, ce) = (ECN_ECT0, ECN_ECT1, ECN_CE);
         type Cell = Option<(u8, Option<EcnAlarm>)>;
         let table: [[Cell; 4]; 4] = [
-            [Some((n, None)), Some((n, Some(Dangerous))), Some((n, Some(Dangerous))), None],
-            [Some((e0, None)), Some((e0, None)), Some((e1, None)), Some((ce, None))],
-            [Some((e1, None)), Some((e1, Some(Possible))), Some((e1, None)), Some((ce, None))],
-            [Some((ce, None)), Some((ce, None)), Some((ce, Some(Dangerous))), Some((ce, None))],
+            [
+                Some((n, None)),
+                Some((n, Some(Dangerous))),
+                Some((n, Some(Dangerous))),
+                None,
+            ],
+            [
+                Some((e0, None)),
+                Some((e0, None)),
+                Some((e1, None)),
+                Some((ce, None)),
+            ],
+            [
+                Some((e1, None)),
+                Some((e1, Some(Possible))),
+                Some((e1, None)),
+                Some((ce, None)),
+            ],
+            [
+                Some((ce, None)),
+                Some((ce, None)),
+                Some((ce, Some(Dangerous))),
+                Some((ce, None)),
+            ],
         ];
         let code = [n, e0, e1, ce];
         for (ri, row) in table.iter().enumerate() {
@@ -825,7 +1013,9 @@ mod tests {
                 let dscp = 0xb8;
                 let r = ip_ecn_egress(EcnMode::Rfc6040, 0x28 | code[ci], dscp | code[ri]);
                 match cell {
-                    Some((ecn, alarm)) => assert_eq!(r.unwrap(), (dscp | ecn, *alarm), "row {ri} col {ci}"),
+                    Some((ecn, alarm)) => {
+                        assert_eq!(r.unwrap(), (dscp | ecn, *alarm), "row {ri} col {ci}")
+                    }
                     None => assert_eq!(r.unwrap_err().kind, ErrorKind::EcnDrop),
                 }
             }
@@ -852,7 +1042,10 @@ mod tests {
 
     #[test]
     fn every_family_pair() {
-        for (src, dst) in [("2001:db8::a", "2001:db8::b"), ("198.51.100.1", "198.51.100.2")] {
+        for (src, dst) in [
+            ("2001:db8::a", "2001:db8::b"),
+            ("198.51.100.1", "198.51.100.2"),
+        ] {
             for inner in [v6_echo(0x02), v4_udp(0x02)] {
                 let p = params(src, dst, EcnMode::Allowed);
                 let out = encapsulate(&inner, &p).unwrap();
@@ -899,7 +1092,12 @@ mod tests {
         assert_eq!(d.packet, v6_echo(0));
         let e = decapsulate(&pkt, EcnMode::Forbidden, true, 2).unwrap_err();
         assert_eq!(e.kind, ErrorKind::HeaderLimit { limit: 2 });
-        assert_eq!(decapsulate(&pkt, EcnMode::Forbidden, false, 1).unwrap().layers, 1);
+        assert_eq!(
+            decapsulate(&pkt, EcnMode::Forbidden, false, 1)
+                .unwrap()
+                .layers,
+            1
+        );
     }
 
     #[test]
@@ -914,12 +1112,22 @@ mod tests {
         // corrupt checksum
         let mut bad = out.clone();
         bad[8] ^= 1;
-        assert_eq!(decapsulate(&bad, EcnMode::Forbidden, false, 8).unwrap_err().kind, ErrorKind::Malformed);
+        assert_eq!(
+            decapsulate(&bad, EcnMode::Forbidden, false, 8)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Malformed
+        );
         // wrong inner version for protocol 41
         let mut bad = out.clone();
         bad[9] = 4;
         ipv4_set_cksum(&mut bad[..20]);
-        assert_eq!(decapsulate(&bad, EcnMode::Forbidden, false, 8).unwrap_err().kind, ErrorKind::Malformed);
+        assert_eq!(
+            decapsulate(&bad, EcnMode::Forbidden, false, 8)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Malformed
+        );
         // not a tunnel
         assert!(decapsulate(&inner, EcnMode::Forbidden, false, 8).is_err());
         // mixed families
@@ -950,8 +1158,22 @@ mod tests {
         p.extend_from_slice(&[0u8; 8]);
         let f = ip_fixed(&p, Layer::Tunnel).unwrap();
         let out = walk6(&p, &f, true, Layer::Tunnel).unwrap();
-        assert_eq!(out, ChainStop { nh_at: 56, nh: 60, off: 64 });
+        assert_eq!(
+            out,
+            ChainStop {
+                nh_at: 56,
+                nh: 60,
+                off: 64
+            }
+        );
         let inp = walk6(&p, &f, false, Layer::Tunnel).unwrap();
-        assert_eq!(inp, ChainStop { nh_at: 64, nh: 17, off: 72 });
+        assert_eq!(
+            inp,
+            ChainStop {
+                nh_at: 64,
+                nh: 17,
+                off: 72
+            }
+        );
     }
 }

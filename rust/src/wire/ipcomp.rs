@@ -1,4 +1,4 @@
-//! The IPComp header (RFC 3173 §2.2; RFC 2393 §3 before it).
+//! The IPComp header (RFC 3173 §3, RFC 2393 before it).
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -12,11 +12,11 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! Flags are reserved: "MUST be set to zero ... MUST be ignored by the
-//! receiving node" (RFC 3173 §2.2), so `Repr` keeps whatever arrived and
-//! `emit` writes what the `Repr` says (zero unless a caller sets it).
+//! Flags are reserved: zero when sent, ignored when received (RFC 3173
+//! §3), so `Repr` keeps whatever arrived and `emit` writes what the `Repr`
+//! says (zero unless a caller sets it).
 //!
-//! CPI values (RFC 3173 §2.2, IANA "IPComp transform identifiers"): 0
+//! CPI values (RFC 3173 §3, IANA "IPComp transform identifiers"): 0
 //! reserved, 1 OUI, 2 DEFLATE (RFC 2394), 3 LZS, 4 LZJH, 5–47 reserved,
 //! 48–63 private use, 64–255 reserved, 256–65535 negotiated (KAME hands out
 //! negotiated CPIs from 256 up, seed §4.4).
@@ -34,7 +34,7 @@ mod field {
 /// Length of the IPComp header in octets.
 pub const HEADER_LEN: usize = field::PAYLOAD;
 
-/// Well-known and range boundaries of the CPI space (RFC 3173 §2.2).
+/// Well-known and range boundaries of the CPI space (RFC 3173 §3).
 pub mod cpi {
     pub const OUI: u16 = 1;
     pub const DEFLATE: u16 = 2;
@@ -83,7 +83,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 0,
                 HEADER_LEN as u64,
                 len as u64,
-                "IPComp header (RFC 3173 §2.2)",
+                "IPComp header (RFC 3173 §3)",
             ));
         }
         Ok(())
@@ -136,7 +136,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_byte(field::CPI.start + 1, b);
     }
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(field::PAYLOAD..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(field::PAYLOAD..)
+            .unwrap_or(&mut [])
     }
 }
 
@@ -149,15 +152,23 @@ pub struct Repr {
 }
 
 impl Repr {
-    /// Parse the header. The flags are kept as they arrived (RFC 3173 §2.2
+    /// Parse the header. The flags are kept as they arrived (RFC 3173 §3
     /// says to ignore them); CPI 0 is refused as reserved.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr> {
         packet.check_len()?;
         let cpi = packet.cpi();
         if cpi == 0 {
-            return Err(Error::malformed(Layer::IpComp, 2, "CPI 0 is reserved (RFC 3173 §2.2)"));
+            return Err(Error::malformed(
+                Layer::IpComp,
+                2,
+                "CPI 0 is reserved (RFC 3173 §3)",
+            ));
         }
-        Ok(Repr { next_header: packet.next_header(), flags: packet.flags(), cpi })
+        Ok(Repr {
+            next_header: packet.next_header(),
+            flags: packet.flags(),
+            cpi,
+        })
     }
 
     pub const fn buffer_len(&self) -> usize {
@@ -211,7 +222,14 @@ mod tests {
     #[test]
     fn parse_emit() {
         let r = Repr::parse(&Packet::new_unchecked(&PACKET_BYTES[..])).unwrap();
-        assert_eq!(r, Repr { next_header: 6, flags: 0, cpi: 2 });
+        assert_eq!(
+            r,
+            Repr {
+                next_header: 6,
+                flags: 0,
+                cpi: 2
+            }
+        );
         let mut buf = [0u8; 4];
         r.emit(&mut Packet::new_unchecked(&mut buf[..]));
         assert_eq!(buf, PACKET_BYTES[..4]);
@@ -222,7 +240,14 @@ mod tests {
     #[test]
     fn flags_ignored_but_kept() {
         let r = Repr::parse(&Packet::new_unchecked(&[41u8, 0xa5, 0x01, 0x00][..])).unwrap();
-        assert_eq!(r, Repr { next_header: 41, flags: 0xa5, cpi: 256 });
+        assert_eq!(
+            r,
+            Repr {
+                next_header: 41,
+                flags: 0xa5,
+                cpi: 256
+            }
+        );
         assert!(cpi::is_negotiated(r.cpi));
     }
 
@@ -230,7 +255,13 @@ mod tests {
     fn truncated() {
         for n in 0..4 {
             let e = Packet::new_checked(&PACKET_BYTES[..n]).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Truncated { needed: 4, available: n as u64 });
+            assert_eq!(
+                e.kind,
+                ErrorKind::Truncated {
+                    needed: 4,
+                    available: n as u64
+                }
+            );
             // unchecked accessors never panic on short input
             let p = Packet::new_unchecked(&PACKET_BYTES[..n]);
             let _ = (p.next_header(), p.flags(), p.cpi(), p.payload());
