@@ -10,15 +10,14 @@ from __future__ import annotations
 import ipaddress
 import itertools
 
+import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
-
-import kame
 from kame import tunnel
 from kame.errors import ConfigError, EcnDropError, HeaderLimitError, MalformedError, ParseError
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 
 NOT_ECT, ECT1, ECT0, CE = 0b00, 0b01, 0b10, 0b11
 CODEPOINTS = [NOT_ECT, ECT1, ECT0, CE]
@@ -32,7 +31,9 @@ def inner_v6(tos: int, payload: bytes = b"kame" * 10) -> bytes:
 
 
 def inner_v4(tos: int, payload: bytes = b"kame" * 10) -> bytes:
-    return bytes(IP(src="192.0.2.1", dst="192.0.2.2", tos=tos, ttl=17, flags="DF") / UDP() / payload)
+    return bytes(
+        IP(src="192.0.2.1", dst="192.0.2.2", tos=tos, ttl=17, flags="DF") / UDP() / payload
+    )
 
 
 def outer_tos(pkt: bytes) -> int:
@@ -191,7 +192,13 @@ def test_every_family_pair(outer_addrs, make_inner):
         assert bytes(o.payload) == inner
     else:
         o = IP(enc)
-        assert (o.src, o.dst, o.proto, o.ttl, o.len, o.id) == (*outer_addrs, proto, 33, len(inner) + 20, 0x4242)
+        assert (o.src, o.dst, o.proto, o.ttl, o.len, o.id) == (
+            *outer_addrs,
+            proto,
+            33,
+            len(inner) + 20,
+            0x4242,
+        )
         assert v4_cksum_ok(enc)
         # DF copied from an IPv4 inner, clear for an IPv6 inner (RFC 2003 §3.1)
         assert bool(o.flags.DF) == (proto == 4)
@@ -205,8 +212,12 @@ def test_every_family_pair(outer_addrs, make_inner):
 def test_address_forms():
     inner = inner_v6(0)
     a = kame.encapsulate(inner, "2001:db8::a", "2001:db8::b")
-    b = kame.encapsulate(inner, ipaddress.ip_address("2001:db8::a"), ipaddress.IPv6Address("2001:db8::b"))
-    c = kame.encapsulate(inner, ipaddress.ip_address("2001:db8::a").packed, b"\x20\x01\x0d\xb8" + bytes(11) + b"\x0b")
+    b = kame.encapsulate(
+        inner, ipaddress.ip_address("2001:db8::a"), ipaddress.IPv6Address("2001:db8::b")
+    )
+    c = kame.encapsulate(
+        inner, ipaddress.ip_address("2001:db8::a").packed, b"\x20\x01\x0d\xb8" + bytes(11) + b"\x0b"
+    )
     d = kame.encapsulate(inner, "2001:db8::a%eth0", "2001:db8::b")
     assert a == b == c == d
     with pytest.raises(ConfigError):
