@@ -949,6 +949,22 @@ mod tests {
     }
 
     #[test]
+    fn late_hop_by_hop_agrees_both_ways() {
+        // fuzz finding: DSTOPTS -> HBH (illegal: HBH not first). Output and
+        // input must agree on where the payload starts, in every mode.
+        let mut ext = vec![0u8, 0, 1, 4, 0, 0, 0, 0];
+        ext.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        ext.extend_from_slice(&udp(&text(20)));
+        let pkt = v6(60, &ext);
+        let mut sa = IpcompSa::new(IpcompConfig::default()).unwrap();
+        let out = sa.output(&pkt).unwrap();
+        assert_eq!(sa.input(&out).unwrap(), pkt);
+        let mut t = tunnel_sa("2001:db8::1", "2001:db8::2");
+        let out = t.output(&pkt).unwrap();
+        assert_eq!(t.input(&out).unwrap(), pkt);
+    }
+
+    #[test]
     fn truncations_never_panic() {
         let mut sa = IpcompSa::new(IpcompConfig::default()).unwrap();
         let out = sa.output(&v6(17, &udp(&text(400)))).unwrap();

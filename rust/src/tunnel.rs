@@ -397,7 +397,8 @@ pub(crate) struct ChainStop {
 /// With `output`, Destination Options are skipped only when a Routing
 /// header follows them (RFC 4301 / RFC 8200 §4.1 order: the options for
 /// the final destination come after the inserted header). A Fragment
-/// header is refused: IPsec and tunnels work on whole datagrams. Bounded by
+/// header is refused: IPsec and tunnels work on whole datagrams; a
+/// Hop-by-Hop header that is not first ends the walk. Bounded by
 /// `HDRNESTLIMIT`.
 pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> Result<ChainStop> {
     let mut stop = ChainStop {
@@ -420,11 +421,10 @@ pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> 
             _ => return Ok(stop),
         }
         if stop.nh == proto::HOPOPTS && stop.off != 40 {
-            return Err(Error::malformed(
-                layer,
-                stop.nh_at as u64,
-                "Hop-by-Hop Options header not first (RFC 8200 §4.3)",
-            ));
+            // RFC 8200 §4.3 puts it first only; a later one is left to the
+            // IP layer to refuse: the walk ends here, so input and output
+            // agree on where the protected payload starts.
+            return Ok(stop);
         }
         n += 1;
         if n > HDRNESTLIMIT {
