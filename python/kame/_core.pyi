@@ -1,7 +1,10 @@
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
-from collections.abc import Buffer, Sequence
+from collections.abc import Sequence
+
 from ipaddress import IPv4Address, IPv6Address
+
+from typing_extensions import Buffer, Self, final
 
 __version__: str
 
@@ -9,22 +12,23 @@ __version__: str
 _Addr = str | bytes | IPv4Address | IPv6Address
 _Ecn = int | str
 
+@final
 class IpcompSa:
     """An IPComp association (RFC 3173, DEFLATE per RFC 2394), KAME defaults."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         cpi: int = 2,
         mode: str = "transport",
         tunnel_src: _Addr | None = None,
         tunnel_dst: _Addr | None = None,
-        level: int = -1,
+        level: int = ...,
         window_bits: int = 12,
         min_size: int = 90,
         max_inflate: int = 65535,
         ecn: _Ecn | None = None,
         hop_limit: int = 64,
-    ) -> None: ...
+    ) -> Self: ...
     def output(self, packet: Buffer) -> bytes: ...
     def input(self, packet: Buffer) -> bytes: ...
     def output_many(self, packets: Sequence[Buffer]) -> list[bytes | Exception]: ...
@@ -50,7 +54,7 @@ class IpcompSa:
     @property
     def tunnel_dst(self) -> str | None: ...
 
-def deflate(data: Buffer, level: int = -1, window_bits: int = 12) -> bytes: ...
+def deflate(data: Buffer, level: int = ..., window_bits: int = 12) -> bytes: ...
 def inflate(data: Buffer, max_size: int = 65535) -> bytes: ...
 def encapsulate(
     inner: Buffer,
