@@ -41,11 +41,51 @@ except ImportError:  # pragma: no cover - optional peer
     isal_zlib = None
 
 PAYLOAD = 1400
-WORDS = (
-    "the of and to in is for on that with as by this be are from at or an it not have "
-    "kame ipv6 ipsec ipcomp neighbor discovery router prefix address tunnel interface "
-    "packet header option compression deflate window level stack kernel socket"
-).split()
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "on",
+    "that",
+    "with",
+    "as",
+    "by",
+    "this",
+    "be",
+    "are",
+    "from",
+    "at",
+    "or",
+    "an",
+    "it",
+    "not",
+    "have",
+    "kame",
+    "ipv6",
+    "ipsec",
+    "ipcomp",
+    "neighbor",
+    "discovery",
+    "router",
+    "prefix",
+    "address",
+    "tunnel",
+    "interface",
+    "packet",
+    "header",
+    "option",
+    "compression",
+    "deflate",
+    "window",
+    "level",
+    "stack",
+    "kernel",
+    "socket",
+]
 TAGS = ["div", "span", "p", "a", "li", "td", "tr", "h2", "em", "strong"]
 
 
@@ -79,9 +119,12 @@ def json_payload(rng: random.Random) -> bytes:
 
 def v6(payload: bytes, nh: int = 17) -> bytes:
     hdr = struct.pack("!IHBB", 0x60000000, len(payload), nh, 64)
-    return hdr + bytes.fromhex("20010db8" + "00" * 11 + "01") + bytes.fromhex(
-        "20010db8" + "00" * 11 + "02"
-    ) + payload
+    return (
+        hdr
+        + bytes.fromhex("20010db8" + "00" * 11 + "01")
+        + bytes.fromhex("20010db8" + "00" * 11 + "02")
+        + payload
+    )
 
 
 def udp(data: bytes) -> bytes:
@@ -148,7 +191,9 @@ def main() -> None:
     args = ap.parse_args()
     n = 300 if args.quick else args.packets
     reps = 3 if args.quick else 7
-    print(f"kame {kame.__version__}, Python {sys.version.split()[0]}, zlib {zlib.ZLIB_RUNTIME_VERSION}")
+    print(
+        f"kame {kame.__version__}, Python {sys.version.split()[0]}, zlib {zlib.ZLIB_RUNTIME_VERSION}"
+    )
     if zlib_ng is not None:
         print(f"zlib-ng {zlib_ng.ZLIBNG_VERSION}")
     if isal_zlib is None:
@@ -158,18 +203,34 @@ def main() -> None:
         for set_name, payloads in sets.items():
             pkts = [v6(p) for p in payloads]
             orig = sum(len(p) for p in payloads)
-            print(f"\n== deflate level {level} ({'Z_DEFAULT_COMPRESSION' if level == -1 else 'fast'}),"
-                  f" window 2^12, {set_name}: {n} packets, {orig} payload octets")
+            print(
+                f"\n== deflate level {level} ({'Z_DEFAULT_COMPRESSION' if level == -1 else 'fast'}),"
+                f" window 2^12, {set_name}: {n} packets, {orig} payload octets"
+            )
             sa = kame.IpcompSa(level=level)
             outs = [sa.output(p) for p in pkts]
             comp = sum(len(o) - 40 for o in outs)
-            row("kame IpcompSa.output (per packet)",
-                bench(lambda: [sa.output(p) for p in pkts], reps), n, orig, comp)
-            row("kame IpcompSa.output_many (batch)", bench(lambda: sa.output_many(pkts), reps),
-                n, orig, comp)
-            row("kame deflate() (fresh state, no header)",
-                bench(lambda: [kame.deflate(p, level, 12) for p in payloads], reps), n, orig,
-                sum(len(kame.deflate(p, level, 12)) for p in payloads))
+            row(
+                "kame IpcompSa.output (per packet)",
+                bench(lambda: [sa.output(p) for p in pkts], reps),
+                n,
+                orig,
+                comp,
+            )
+            row(
+                "kame IpcompSa.output_many (batch)",
+                bench(lambda: sa.output_many(pkts), reps),
+                n,
+                orig,
+                comp,
+            )
+            row(
+                "kame deflate() (fresh state, no header)",
+                bench(lambda: [kame.deflate(p, level, 12) for p in payloads], reps),
+                n,
+                orig,
+                sum(len(kame.deflate(p, level, 12)) for p in payloads),
+            )
             for name, mod in (("python zlib", zlib), ("zlib-ng", zlib_ng)):
                 if mod is None:
                     print(f"  {name:<38} not installed, skipped")
@@ -182,16 +243,31 @@ def main() -> None:
                     # ISA-L needs a 2^15 window for raw deflate
                     run = peer_compress(isal_zlib, il, -15, payloads)
                     c = sum(len(x) + (4 if x is not p else 0) for x, p in zip(run(), payloads))
-                    row(f"isal compressobj(level {il}, -15) per packet", bench(run, reps), n,
-                        orig, c)
+                    row(
+                        f"isal compressobj(level {il}, -15) per packet",
+                        bench(run, reps),
+                        n,
+                        orig,
+                        c,
+                    )
             # inflate
             comps = [o for o in outs]
             rsa = kame.IpcompSa()
             assert [rsa.input(o) for o in comps] == pkts
-            row("kame IpcompSa.input (per packet)",
-                bench(lambda: [rsa.input(o) for o in comps], reps), n, orig, None)
-            row("kame IpcompSa.input_many (batch)", bench(lambda: rsa.input_many(comps), reps),
-                n, orig, None)
+            row(
+                "kame IpcompSa.input (per packet)",
+                bench(lambda: [rsa.input(o) for o in comps], reps),
+                n,
+                orig,
+                None,
+            )
+            row(
+                "kame IpcompSa.input_many (batch)",
+                bench(lambda: rsa.input_many(comps), reps),
+                n,
+                orig,
+                None,
+            )
             raw = [o[44:] if o[6] == 108 else None for o in comps]
             raw = [r for r in raw if r is not None]
 
@@ -201,11 +277,21 @@ def main() -> None:
                     d.decompress(r, 65535)
 
             if raw:
-                row(f"python zlib decompressobj(-15) [{len(raw)} compressed]",
-                    bench(zin, reps) * n / len(raw), n, orig, None)
+                row(
+                    f"python zlib decompressobj(-15) [{len(raw)} compressed]",
+                    bench(zin, reps) * n / len(raw),
+                    n,
+                    orig,
+                    None,
+                )
                 if zlib_ng is not None:
-                    row(f"zlib-ng decompressobj(-15) [{len(raw)} compressed]",
-                        bench(lambda: zin(zlib_ng), reps) * n / len(raw), n, orig, None)
+                    row(
+                        f"zlib-ng decompressobj(-15) [{len(raw)} compressed]",
+                        bench(lambda: zin(zlib_ng), reps) * n / len(raw),
+                        n,
+                        orig,
+                        None,
+                    )
 
 
 if __name__ == "__main__":

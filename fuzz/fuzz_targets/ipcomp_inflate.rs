@@ -22,8 +22,12 @@ fn v6_ipcomp(comp: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
-    let Some((cap_bytes, body)) = rest.split_at_checked(2) else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((cap_bytes, body)) = rest.split_at_checked(2) else {
+        return;
+    };
     let cap = u64::from(u16::from_be_bytes([cap_bytes[0], cap_bytes[1]])) * 4;
 
     // 1. capped inflate
@@ -36,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         let level = i32::from(sel & 0x0f) % 11 - 1;
         let wbits = 9 + (sel >> 4 & 0x07) % 7;
         let c = ipcomp::deflate(body, level, wbits).expect("valid settings");
-        assert_eq!(ipcomp::inflate(&c, body.len() as u64).expect("own output"), body);
+        assert_eq!(
+            ipcomp::inflate(&c, body.len() as u64).expect("own output"),
+            body
+        );
     }
 
     // 3. the association, transport and tunnel, raw and wrapped
@@ -58,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(out) = sa.output(&pkt) {
                 // what we send, a peer with the default cap accepts back
-                let mut peer = IpcompSa::new(IpcompConfig { max_inflate: 65535, ..cfg }).unwrap();
+                let mut peer = IpcompSa::new(IpcompConfig {
+                    max_inflate: 65535,
+                    ..cfg
+                })
+                .unwrap();
                 let back = peer.input(&out).expect("own output must be accepted");
                 assert!(!back.is_empty());
             }

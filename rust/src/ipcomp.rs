@@ -357,9 +357,7 @@ fn ip_split(pkt: &[u8], output: bool) -> Result<(tunnel::IpFixed, ChainStop)> {
 impl IpcompSa {
     pub fn new(cfg: IpcompConfig) -> Result<IpcompSa> {
         if cfg.cpi == 0 || !hdr::cpi::is_usable(cfg.cpi) {
-            return Err(config(
-                "CPI must be 1-4, 48-63 or 256-65535 (RFC 3173 §3)",
-            ));
+            return Err(config("CPI must be 1-4, 48-63 or 256-65535 (RFC 3173 §3)"));
         }
         if cfg.mode == Mode::Tunnel {
             match cfg.tunnel {

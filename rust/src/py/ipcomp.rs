@@ -51,7 +51,10 @@ fn ecn_mode(obj: &Bound<'_, PyAny>) -> PyResult<EcnMode> {
             )),
         };
     }
-    Err(config_err(Layer::Tunnel, "ecn must be an int or a mode name"))
+    Err(config_err(
+        Layer::Tunnel,
+        "ecn must be an int or a mode name",
+    ))
 }
 
 /// An address from an `ipaddress` object, a string ("2001:db8::1",
@@ -65,11 +68,15 @@ fn ip_addr(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
         if let Ok(a) = <[u8; 16]>::try_from(b) {
             return Ok(IpAddr::from(a));
         }
-        return Err(config_err(Layer::Tunnel, "a packed address is 4 or 16 bytes"));
+        return Err(config_err(
+            Layer::Tunnel,
+            "a packed address is 4 or 16 bytes",
+        ));
     }
     let s = obj.str()?.to_string();
     let s = s.split('%').next().unwrap_or("");
-    s.parse::<IpAddr>().map_err(|_| config_err(Layer::Tunnel, "not an IPv4 or IPv6 address"))
+    s.parse::<IpAddr>()
+        .map_err(|_| config_err(Layer::Tunnel, "not an IPv4 or IPv6 address"))
 }
 
 fn to_bytes<'py>(py: Python<'py>, v: &[u8]) -> Bound<'py, PyBytes> {
@@ -124,7 +131,12 @@ impl PyIpcompSa {
         let mode = match mode {
             "transport" => Mode::Transport,
             "tunnel" => Mode::Tunnel,
-            _ => return Err(config_err(Layer::IpComp, "mode must be 'transport' or 'tunnel'")),
+            _ => {
+                return Err(config_err(
+                    Layer::IpComp,
+                    "mode must be 'transport' or 'tunnel'",
+                ))
+            }
         };
         let ecn = match ecn {
             Some(e) => ecn_mode(e)?,
@@ -138,22 +150,46 @@ impl PyIpcompSa {
                 Some(t)
             }
             (None, None) => None,
-            _ => return Err(config_err(Layer::IpComp, "give both tunnel_src and tunnel_dst, or neither")),
+            _ => {
+                return Err(config_err(
+                    Layer::IpComp,
+                    "give both tunnel_src and tunnel_dst, or neither",
+                ))
+            }
         };
-        let cfg = IpcompConfig { cpi, mode, tunnel, level, window_bits, min_size, max_inflate };
-        Ok(PyIpcompSa { sa: IpcompSa::new(cfg)?, ecn })
+        let cfg = IpcompConfig {
+            cpi,
+            mode,
+            tunnel,
+            level,
+            window_bits,
+            min_size,
+            max_inflate,
+        };
+        Ok(PyIpcompSa {
+            sa: IpcompSa::new(cfg)?,
+            ecn,
+        })
     }
 
     /// Compress one whole IP packet (transport: the payload after the
     /// unfragmentable part; tunnel: the packet, encapsulated).
-    fn output<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    fn output<'py>(
+        &mut self,
+        py: Python<'py>,
+        packet: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let r = with_buf(packet, |b| self.sa.output(b))??;
         Ok(to_bytes(py, &r))
     }
 
     /// Decompress one whole IP packet (and decapsulate in tunnel mode). A
     /// packet without an IPComp header is the peer's uncompressed form.
-    fn input<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    fn input<'py>(
+        &mut self,
+        py: Python<'py>,
+        packet: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let r = with_buf(packet, |b| self.sa.input(b))??;
         Ok(to_bytes(py, &r))
     }
@@ -273,7 +309,12 @@ impl PyIpcompSa {
 /// Raw deflate (RFC 1951, no zlib header or Adler-32) of `data`.
 #[pyfunction]
 #[pyo3(signature = (data, level=-1, window_bits=12))]
-fn deflate<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, level: i32, window_bits: u8) -> PyResult<Bound<'py, PyBytes>> {
+fn deflate<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    level: i32,
+    window_bits: u8,
+) -> PyResult<Bound<'py, PyBytes>> {
     let r = with_buf(data, |b| ipcomp::deflate(b, level, window_bits))??;
     Ok(to_bytes(py, &r))
 }
@@ -282,7 +323,11 @@ fn deflate<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, level: i32, window_bi
 /// octets, `MalformedError` for a corrupt or truncated stream.
 #[pyfunction]
 #[pyo3(signature = (data, max_size=65535))]
-fn inflate<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, max_size: u64) -> PyResult<Bound<'py, PyBytes>> {
+fn inflate<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    max_size: u64,
+) -> PyResult<Bound<'py, PyBytes>> {
     let r = with_buf(data, |b| ipcomp::inflate(b, max_size))??;
     Ok(to_bytes(py, &r))
 }
@@ -313,7 +358,10 @@ fn encapsulate<'py>(
     };
     p.hop_limit = hop_limit;
     if flow_label > 0x000f_ffff {
-        return Err(config_err(Layer::Tunnel, "flow label is 20 bits (RFC 6437)"));
+        return Err(config_err(
+            Layer::Tunnel,
+            "flow label is 20 bits (RFC 6437)",
+        ));
     }
     p.flow_label = flow_label;
     p.ident = ident;
@@ -323,12 +371,19 @@ fn encapsulate<'py>(
     Ok(to_bytes(py, &r))
 }
 
-fn decap(packet: &Bound<'_, PyAny>, ecn: Option<&Bound<'_, PyAny>>, recursive: bool, nest_limit: u32) -> PyResult<tunnel::Decapsulated> {
+fn decap(
+    packet: &Bound<'_, PyAny>,
+    ecn: Option<&Bound<'_, PyAny>>,
+    recursive: bool,
+    nest_limit: u32,
+) -> PyResult<tunnel::Decapsulated> {
     let mode = match ecn {
         Some(e) => ecn_mode(e)?,
         None => EcnMode::default(),
     };
-    Ok(with_buf(packet, |b| tunnel::decapsulate(b, mode, recursive, nest_limit))??)
+    Ok(with_buf(packet, |b| {
+        tunnel::decapsulate(b, mode, recursive, nest_limit)
+    })??)
 }
 
 /// Remove one IP-in-IP layer (all, up to `nest_limit`, with `recursive`)
@@ -370,7 +425,11 @@ fn ecn_ingress(ecn: &Bound<'_, PyAny>, inner_tos: u8) -> PyResult<u8> {
 /// The inner TOS / Traffic Class after decapsulation and the RFC 6040 alarm
 /// (KAME ip_ecn_egress); `EcnDropError` for RFC 6040's drop.
 #[pyfunction]
-fn ecn_egress(ecn: &Bound<'_, PyAny>, outer_tos: u8, inner_tos: u8) -> PyResult<(u8, Option<&'static str>)> {
+fn ecn_egress(
+    ecn: &Bound<'_, PyAny>,
+    outer_tos: u8,
+    inner_tos: u8,
+) -> PyResult<(u8, Option<&'static str>)> {
     let (t, a) = tunnel::ip_ecn_egress(ecn_mode(ecn)?, outer_tos, inner_tos)?;
     Ok((t, a.map(|a| a.name())))
 }
