@@ -1,16 +1,16 @@
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
 from collections.abc import Sequence
-
 from ipaddress import IPv4Address, IPv6Address
+from typing import Self, TypeAlias, final
 
-from typing_extensions import Buffer, Self, final
+from typing_extensions import Buffer
 
 __version__: str
 
 # --- ipcomp ---
-_Addr = str | bytes | IPv4Address | IPv6Address
-_Ecn = int | str
+_Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
+_Ecn: TypeAlias = int | str
 
 @final
 class IpcompSa:
