@@ -509,18 +509,20 @@ impl IpcompSa {
     /// is the peer's uncompressed form (RFC 3173 §2.2): transport mode
     /// passes it through, tunnel mode decapsulates it.
     pub fn input(&mut self, pkt: &[u8]) -> Result<Vec<u8>> {
+        let before = (self.stats.inflate_limit, self.stats.inflate_errors);
         match self.input_inner(pkt) {
             Ok(v) => {
                 self.stats.input_packets += 1;
                 Ok(v)
             }
             Err(e) => {
-                match e.kind {
-                    ErrorKind::Limit { .. } => self.stats.inflate_limit += 1,
-                    _ if e.layer == Layer::IpComp && e.reason.contains("deflate") => {
-                        self.stats.inflate_errors += 1
+                // inflate failures were counted where they happened
+                if before == (self.stats.inflate_limit, self.stats.inflate_errors) {
+                    match e.kind {
+                        // the decompressed packet does not fit its length field
+                        ErrorKind::Limit { .. } => self.stats.inflate_limit += 1,
+                        _ => self.stats.errors += 1,
                     }
-                    _ => self.stats.errors += 1,
                 }
                 Err(e)
             }
@@ -561,9 +563,13 @@ impl IpcompSa {
         let comp = pkt.get(comp_off..f.end).unwrap_or(&[]);
         let mut out = Vec::new();
         out.extend_from_slice(pkt.get(..stop.off).unwrap_or(&[]));
-        self.inflater
-            .inflate_into(comp, &mut out, self.cfg.max_inflate)
-            .map_err(|e| e.at(comp_off as u64))?;
+        if let Err(e) = self.inflater.inflate_into(comp, &mut out, self.cfg.max_inflate) {
+            match e.kind {
+                ErrorKind::Limit { .. } => self.stats.inflate_limit += 1,
+                _ => self.stats.inflate_errors += 1,
+            }
+            return Err(e.at(comp_off as u64));
+        }
         self.stats.input_bytes_in += comp.len() as u64;
         self.stats.input_bytes_out += (out.len() - stop.off) as u64;
         let tunnelled = repr.next_header == proto::IPV4 || repr.next_header == proto::IPV6;
