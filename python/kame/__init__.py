@@ -23,6 +23,12 @@ from kame.errors import (
     UnsupportedError,
 )
 
+# --- ipcomp ---
+from kame._core import IpcompSa, decapsulate, deflate, encapsulate, inflate
+from kame.errors import EcnDropError
+
+# --- end ipcomp ---
+
 __version__ = _core.__version__
 
 
@@ -41,6 +47,14 @@ __all__ = [
     "TruncatedError",
     "UnsupportedError",
     "__version__",
+    # --- ipcomp ---
+    "EcnDropError",
+    "IpcompSa",
+    "decapsulate",
+    "deflate",
+    "encapsulate",
+    "inflate",
+    # --- end ipcomp ---
 ]
 
 # --- hdr6 ---

@@ -17,7 +17,8 @@ receiver must send back, if any.
     │   ├── ReplayError           replayed or too old sequence number
     │   └── PaddingError          ESP padding is not 1, 2, 3, ...
     ├── ConfigError (also a ValueError)   bad key, algorithm or setting
-    └── LimitError                a bounded resource would be exceeded (limit)
+    ├── LimitError                a bounded resource would be exceeded (limit)
+    └── EcnDropError              tunnel egress must drop: CE over Not-ECT (RFC 6040)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 __all__ = [
     "ConfigError",
+    "EcnDropError",
     "HeaderLimitError",
     "Icmp6Answer",
     "IntegrityError",
@@ -120,3 +122,10 @@ class ConfigError(KameError, ValueError):
 
 class LimitError(KameError):
     """A bounded resource (inflate output, reassembly memory) would be exceeded."""
+
+
+# --- ipcomp/tunnel ---
+class EcnDropError(KameError):
+    """A tunnel egress must drop the packet: the outer header says CE and the
+    inner one is Not-ECT (RFC 6040 §4.2; ``ecn=2`` only)."""
+# --- end ipcomp/tunnel ---

@@ -91,6 +91,11 @@ pub enum ErrorKind {
     Config,
     /// A bounded resource would be exceeded (inflate cap, reassembly memory).
     Limit { limit: u64 },
+    // --- ipcomp/tunnel ---
+    /// A tunnel egress must drop the packet: a CE outer header over a
+    /// Not-ECT inner one (RFC 6040 §4.2).
+    EcnDrop,
+    // --- end ipcomp/tunnel ---
 }
 
 /// The ICMPv6 error message a receiver must send in answer to the packet

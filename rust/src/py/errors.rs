@@ -30,6 +30,8 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::BadPadding => "PaddingError",
         ErrorKind::Config => "ConfigError",
         ErrorKind::Limit { .. } => "LimitError",
+        // --- ipcomp/tunnel ---
+        ErrorKind::EcnDrop => "EcnDropError",
     }
 }
 

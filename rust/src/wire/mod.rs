@@ -63,3 +63,6 @@ pub use udp::{Packet as UdpPacket, Repr as UdpRepr};
 pub use ah::{Packet as AhPacket, Repr as AhRepr};
 pub use esp::{Packet as EspPacket, Repr as EspRepr, Trailer as EspTrailer};
 // --- end ipsec ---
+// --- ipcomp ---
+pub use ipcomp::{Packet as IpcompPacket, Repr as IpcompRepr};
+// --- end ipcomp ---
