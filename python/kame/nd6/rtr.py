@@ -522,6 +522,9 @@ class Nd6Rtr:
                                   t.created + self.knobs["net.inet6.ip6.temppltime"]
                                   - self.desync_factor)
             self._undeprecate(t, now)
+        for ifa in [public, *temps]:
+            if ifa is not None:
+                self._deprecate_now(ifa, now, out)
         if public is None and pi.valid_lifetime > 0:
             addr = make_addr(net, ifid, 64)
             if self.addrs.find(ifname, addr) is None:
@@ -529,10 +532,16 @@ class Nd6Rtr:
                                 now + adv_v, now + adv_p, now, False, net)
                 self.addrs.add(ifa)
                 out.append(Event("address_added", ifname, {"addr": addr, "autoconf": True}))
+                self._deprecate_now(ifa, now, out)
                 out.extend(self.nbr.dad_start(ifa, now))
                 if self.knobs["net.inet6.ip6.use_tempaddr"] and not temps:
                     out.extend(self._create_temp(ifname, net, adv_v, adv_p, now))
         return out
+
+    def _deprecate_now(self, ifa: In6Ifaddr, now: float, out: Output) -> None:
+        if ifa.pltime_expire <= now and not ifa.flags & In6Flags.DEPRECATED:
+            ifa.flags |= In6Flags.DEPRECATED
+            out.append(AddressDeprecated(ifa.ifname, ifa.addr))
 
     def _update_lifetimes(self, ifa: In6Ifaddr, adv_v: float, adv_p: float, now: float) -> None:
         remaining = ifa.vltime_expire - now
