@@ -491,7 +491,9 @@ class NeighborCache:
         elif llchange:
             self._to_stale(ln, now)
         self._set_router(ln, router)
-        ln.asked = 0
+        # KAME zeroes ln_asked here whatever happened; we reset it only with a
+        # state change (above), so NAs that confirm nothing cannot keep an
+        # entry probing forever.
         self._deliver(ln, out)
         return out
 
