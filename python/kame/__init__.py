@@ -41,3 +41,35 @@ __all__ = [
     "UnsupportedError",
     "__version__",
 ]
+
+# --- hdr6 ---
+from kame._core import (
+    DestOpts,
+    FragmentHeader,
+    HopByHop,
+    Ip6Chain,
+    Ip6Validated,
+    Ipv6Header,
+    Ipv6Option,
+    RoutingHeader,
+    ip6_suspicious_address,
+    ip6_validate,
+    walk,
+    walk_from,
+)
+
+__all__ += [
+    "DestOpts",
+    "FragmentHeader",
+    "HopByHop",
+    "Ip6Chain",
+    "Ip6Validated",
+    "Ipv6Header",
+    "Ipv6Option",
+    "RoutingHeader",
+    "ip6_suspicious_address",
+    "ip6_validate",
+    "walk",
+    "walk_from",
+]
+# --- end hdr6 ---
