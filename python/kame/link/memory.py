@@ -183,7 +183,8 @@ class Simulation:
         self._owner[(id(link), ep.name)] = (node, ifname)
         return ep
 
-    def _emit(self, node: SansIoNode, frames: Iterable[tuple[str, bytes]]) -> None:
+    def emit(self, node: SansIoNode, frames: Iterable[tuple[str, bytes]]) -> None:
+        """Send frames a node produced outside :meth:`step` (e.g. from ``up``)."""
         for ifname, frame in frames:
             ep = self._ports.get((id(node), ifname))
             if ep is not None:
@@ -205,9 +206,9 @@ class Simulation:
                 owner = self._owner.get((id(link), d.endpoint))
                 if owner is not None:
                     node, ifname = owner
-                    self._emit(node, node.receive(ifname, d.frame, self.now))
+                    self.emit(node, node.receive(ifname, d.frame, self.now))
         for node in self.nodes:
-            self._emit(node, node.poll(self.now))
+            self.emit(node, node.poll(self.now))
         return True
 
     def run(self, until: float, max_steps: int = 1_000_000) -> None:
