@@ -7,7 +7,6 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from kame.icmp6 import (
     ICMP6_DST_UNREACH,
     ICMP6_PACKET_TOO_BIG,
@@ -115,6 +114,6 @@ def test_never_more_than_pps_plus_burst(times: list[float]) -> None:
     lim = ErrorRateLimiter(Knobs({"net.inet6.icmp6.errppslimit": 50}))
     times.sort()
     allowed = [t for t in times if lim.allow(t)]
-    for start in range(0, 11):
+    for start in range(11):
         window = [t for t in allowed if start <= t < start + 1]
         assert len(window) <= 100  # bucket (50) + one second of refill (50)

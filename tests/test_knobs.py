@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kame.errors import ConfigError
 from kame.knobs import KNOBS, IfFlags, Knobs
 

@@ -13,8 +13,6 @@ from ipaddress import IPv6Network
 from pathlib import Path
 
 import pytest
-
-from kame import _core
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation

@@ -33,8 +33,8 @@ __all__ = [
     "NODELOCAL_ALL_NODES",
     "UNSPECIFIED",
     "check_wire_addresses",
-    "eui64_ifid",
     "ether_multicast",
+    "eui64_ifid",
     "generate_tmp_ifid",
     "hostname_ifid",
     "ifid_of",
@@ -258,7 +258,7 @@ def hostname_ifid(hostname: str | bytes) -> bytes:
     """
     if isinstance(hostname, str):
         hostname = hostname.encode()
-    d = bytearray(hashlib.md5(hostname).digest()[:8])  # noqa: S324 - spec'd
+    d = bytearray(hashlib.md5(hostname).digest()[:8])
     d[0] &= ~EUI64_GBIT & 0xFF
     d[0] |= EUI64_UBIT
     d[0] ^= EUI64_UBIT
@@ -282,7 +282,7 @@ def generate_tmp_ifid(
     rng = rng or random.Random()
     if history == bytes(8):
         history = rng.getrandbits(64).to_bytes(8, "big")
-    digest = hashlib.md5(history + ifid).digest()  # noqa: S324 - spec'd
+    digest = hashlib.md5(history + ifid).digest()
     tmp = bytearray(digest[:8])
     tmp[0] &= ~EUI64_UBIT & 0xFF
     if bytes(tmp) == bytes(8) or bytes(tmp) == ifid:

@@ -17,8 +17,8 @@ from kame.knobs import IfFlags
 
 __all__ = [
     "ND6_INFINITE_LIFETIME",
-    "IfType",
     "AddrList",
+    "IfType",
     "Ifnet",
     "In6Flags",
     "In6Ifaddr",

@@ -183,7 +183,7 @@ class Node:
         hbh = _core.HopByHop([_core.Ipv6Option.router_alert(0)], next_header=58).to_bytes()
         hdr = _core.Ipv6Header(src, dst, next_header=0, hop_limit=1,
                                payload_len=len(hbh) + len(body))
-        return hdr.to_bytes() + hbh + body
+        return bytes(hdr.to_bytes() + hbh + body)
 
     # --- sans-I/O surface ---------------------------------------------------
 

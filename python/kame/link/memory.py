@@ -191,7 +191,9 @@ class Simulation:
                 ep.send(frame, self.now)
 
     def next_deadline(self) -> float | None:
-        ts = [t for t in (x.next_deadline() for x in [*self.links, *self.nodes]) if t is not None]
+        cands = [link.next_deadline() for link in self.links]
+        cands += [node.next_deadline() for node in self.nodes]
+        ts = [t for t in cands if t is not None]
         return min(ts) if ts else None
 
     def step(self, until: float) -> bool:

@@ -29,8 +29,8 @@ from kame.errors import LimitError, MalformedError, TruncatedError
 __all__ = [
     "LINKTYPE_ETHERNET",
     "LINKTYPE_RAW",
-    "PcapRecord",
     "PcapReader",
+    "PcapRecord",
     "PcapWriter",
     "PcapngWriter",
 ]

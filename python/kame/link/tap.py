@@ -17,6 +17,7 @@ import fcntl
 import os
 import struct
 from types import TracebackType
+from typing import Self
 
 __all__ = ["IFF_NO_PI", "IFF_TAP", "TUNSETIFF", "TapDevice"]
 
@@ -73,7 +74,7 @@ class TapDevice:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> TapDevice:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,

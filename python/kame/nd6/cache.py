@@ -308,9 +308,8 @@ class NeighborCache:
     def flush(self, ifname: str | None = None) -> None:
         """``ndp -c`` (or one interface's entries when it goes down)."""
         for ln in list(self._entries.values()):
-            if ifname is None or ln.ifname == ifname:
-                if not ln.permanent or ifname is not None:
-                    self._free(ln)
+            if (ifname is None and not ln.permanent) or ln.ifname == ifname:
+                self._free(ln)
 
     def set_permanent(self, ifname: str, addr: IPv6Address, lladdr: bytes,
                       *, is_router: bool = False) -> Neighbor:
@@ -529,7 +528,7 @@ class NeighborCache:
         """The earliest time :meth:`poll` has something to do."""
         t = self._timers
         while t:
-            expire, seq, key = t[0]
+            _expire, seq, key = t[0]
             ln = self._entries.get(key)
             if ln is not None and ln.timer_seq == seq:
                 break
@@ -548,7 +547,7 @@ class NeighborCache:
                 info.recalc(now, self.rng)
         t = self._timers
         while t and t[0][0] <= now:
-            expire, seq, key = heapq.heappop(t)
+            _expire, seq, key = heapq.heappop(t)
             ln = self._entries.get(key)
             if ln is None or ln.timer_seq != seq:
                 continue

@@ -112,7 +112,7 @@ def build_icmp6_packet(src: IPv6Address, dst: IPv6Address, msg: Any,
     """IPv6 header + ICMPv6 message with its checksum."""
     body = msg.to_bytes(src, dst)
     hdr = _core.Ipv6Header(src, dst, next_header=58, hop_limit=hop_limit, payload_len=len(body))
-    return hdr.to_bytes() + body
+    return bytes(hdr.to_bytes() + body)
 
 
 def build_ns(a: SendNS, src: IPv6Address, own_lladdr: bytes | None) -> bytes:

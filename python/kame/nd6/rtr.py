@@ -522,9 +522,9 @@ class Nd6Rtr:
                                   t.created + self.knobs["net.inet6.ip6.temppltime"]
                                   - self.desync_factor)
             self._undeprecate(t, now)
-        for ifa in [public, *temps]:
-            if ifa is not None:
-                self._deprecate_now(ifa, now, out)
+        for known in [public, *temps]:
+            if known is not None:
+                self._deprecate_now(known, now, out)
         if public is None and pi.valid_lifetime > 0:
             addr = make_addr(net, ifid, 64)
             if self.addrs.find(ifname, addr) is None:
@@ -604,9 +604,10 @@ class Nd6Rtr:
             if ifn == ifname and pr.onlink and pr.expire > now and addr in net:
                 return True
         for ifa in self.addrs.on(ifname):
-            if not ifa.flags & In6Flags.AUTOCONF and ifa.prefixlen < 128 and not is_linklocal(ifa.addr):
-                if addr in IPv6Network((int(ifa.addr), ifa.prefixlen), strict=False):
-                    return True
+            if (not ifa.flags & In6Flags.AUTOCONF and ifa.prefixlen < 128
+                    and not is_linklocal(ifa.addr)
+                    and addr in IPv6Network((int(ifa.addr), ifa.prefixlen), strict=False)):
+                return True
         rd = self.redirects.get(addr)
         return rd is not None and rd.ifname == ifname and rd.target == addr and rd.expire > now
 
@@ -621,10 +622,10 @@ class Nd6Rtr:
                 return ifname, dst
         best: RouteEntry | None = None
         for r in self.routes.values():
-            if r.expire > now and dst in r.prefix:
-                if best is None or (r.prefix.prefixlen, pref_value(r.preference)) > (
-                        best.prefix.prefixlen, pref_value(best.preference)):
-                    best = r
+            if r.expire > now and dst in r.prefix and (
+                    best is None or (r.prefix.prefixlen, pref_value(r.preference))
+                    > (best.prefix.prefixlen, pref_value(best.preference))):
+                best = r
         if best is not None:
             return best.ifname, best.router
         dr = self.installed or self.select_default_router()
@@ -703,8 +704,7 @@ class Nd6Rtr:
         if st is not None and st.final_left == 0:
             t = now + self.rng.uniform(0.0, MAX_RA_DELAY_TIME)
             t = max(t, st.last_sent + MIN_DELAY_BETWEEN_RAS)
-            if t < st.next_time:
-                st.next_time = t
+            st.next_time = min(st.next_time, t)
         return out
 
     def advertise(self, ifname: str, config: RaConfig, now: float) -> None:
@@ -764,16 +764,16 @@ class Nd6Rtr:
             if p.expire <= now:
                 del self.prefixes[key]
                 out.append(Event("prefix_expired", p.ifname, {"prefix": p.prefix}))
-        for key, r in list(self.routes.items()):
+        for rkey, r in list(self.routes.items()):
             if r.expire <= now:
-                del self.routes[key]
-        for key, d in list(self.rdnss.items()):
+                del self.routes[rkey]
+        for dkey, d in list(self.rdnss.items()):
             if d.expire <= now:
-                del self.rdnss[key]
+                del self.rdnss[dkey]
                 out.append(Event("rdnss_expired", d.ifname, {"server": d.server}))
-        for key, rd in list(self.redirects.items()):
+        for dst, rd in list(self.redirects.items()):
             if rd.expire <= now:
-                del self.redirects[key]
+                del self.redirects[dst]
         out.extend(self._poll_addresses(now))
         out.extend(self._poll_rs(now))
         out.extend(self._poll_ra(now))
