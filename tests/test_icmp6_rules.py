@@ -27,7 +27,7 @@ ICMP = 58
 
 
 def inv(**kw: object) -> Invoking:
-    base: dict[str, object] = dict(src=SRC, dst=DST, next_header=UDP)
+    base: dict[str, object] = {"src": SRC, "dst": DST, "next_header": UDP}
     base.update(kw)
     return Invoking(**base)  # type: ignore[arg-type]
 
@@ -52,8 +52,8 @@ def test_informational_icmp_may_cause_error() -> None:
     assert not may_send_error(inv(next_header=ICMP, icmp6_type=None), ICMP6_TIME_EXCEEDED, 0)[0]
 
 
-@pytest.mark.parametrize("how", [dict(dst=A("ff02::1")), dict(ll_multicast=True),
-                                 dict(ll_broadcast=True)])
+@pytest.mark.parametrize("how", [{"dst": A("ff02::1")}, {"ll_multicast": True},
+                                 {"ll_broadcast": True}])
 def test_multicast_only_the_exceptions(how: dict) -> None:
     assert not may_send_error(inv(**how), ICMP6_DST_UNREACH, 4)[0]
     assert not may_send_error(inv(**how), ICMP6_TIME_EXCEEDED, 0)[0]
@@ -66,8 +66,8 @@ def test_multicast_only_the_exceptions(how: dict) -> None:
     assert not may_send_error(inv(option_type=0x80, **how), ICMP6_PARAM_PROB, 1)[0]
 
 
-@pytest.mark.parametrize("how", [dict(src=A("::")), dict(src=A("ff02::1")),
-                                 dict(src_not_unique=True)])
+@pytest.mark.parametrize("how", [{"src": A("::")}, {"src": A("ff02::1")},
+                                 {"src_not_unique": True}])
 def test_source_must_identify_one_node(how: dict) -> None:
     assert not may_send_error(inv(**how), ICMP6_DST_UNREACH, 4)[0]
     assert not may_send_error(inv(**how), ICMP6_PACKET_TOO_BIG, 0)[0]

@@ -44,7 +44,7 @@ def test_delivery_and_filtering() -> None:
 def test_delay_order_and_determinism() -> None:
     def run(seed: int) -> list[tuple[float, bytes]]:
         link = MemoryLink(delay=0.01, jitter=0.05, seed=seed)
-        a, b = link.attach("a", M1), link.attach("b", M2)
+        a, _b = link.attach("a", M1), link.attach("b", M2)
         for i in range(50):
             a.send(frame(M2, M1, bytes([i]) * 46), i * 0.001)
         assert link.poll(0.0) == [] and link.next_deadline() >= 0.01

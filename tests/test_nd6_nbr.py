@@ -46,14 +46,14 @@ def make(**knobs: int) -> Nd6Nbr:
 
 
 def ns(**kw: object) -> NsInput:
-    base = dict(src=PEER, dst=SOL_ME, hop_limit=255, target=ME, slla=PEER_LL)
+    base = {"src": PEER, "dst": SOL_ME, "hop_limit": 255, "target": ME, "slla": PEER_LL}
     base.update(kw)
     return NsInput(**base)  # type: ignore[arg-type]
 
 
 def na(**kw: object) -> NaInput:
-    base = dict(src=PEER, dst=ME, hop_limit=255, target=PEER, solicited=True,
-                override=True, tlla=PEER_LL)
+    base = {"src": PEER, "dst": ME, "hop_limit": 255, "target": PEER, "solicited": True,
+                "override": True, "tlla": PEER_LL}
     base.update(kw)
     return NaInput(**base)  # type: ignore[arg-type]
 
@@ -81,12 +81,12 @@ def test_ns_for_other_target_ignored() -> None:
 
 
 @pytest.mark.parametrize("bad,counter", [
-    (dict(hop_limit=254), "icp6s_badns"),
-    (dict(code=1), "icp6s_badcode"),
-    (dict(target=A("ff02::1")), "icp6s_badns"),
-    (dict(src=A("::"), slla=None, dst=A("ff02::1")), "icp6s_badns"),
-    (dict(src=A("::"), slla=PEER_LL), "icp6s_badns"),
-    (dict(slla=b"\x01\x02"), "icp6s_badns"),
+    ({"hop_limit": 254}, "icp6s_badns"),
+    ({"code": 1}, "icp6s_badcode"),
+    ({"target": A("ff02::1")}, "icp6s_badns"),
+    ({"src": A("::"), "slla": None, "dst": A("ff02::1")}, "icp6s_badns"),
+    ({"src": A("::"), "slla": PEER_LL}, "icp6s_badns"),
+    ({"slla": b"\x01\x02"}, "icp6s_badns"),
 ])
 def test_ns_validation_counted(bad: dict, counter: str) -> None:
     n = make(**{"net.inet6.icmp6.nd6_debug": 1})
@@ -145,11 +145,11 @@ def test_na_completes_resolution() -> None:
 
 
 @pytest.mark.parametrize("bad,counter", [
-    (dict(hop_limit=64), "icp6s_badna"),
-    (dict(code=2), "icp6s_badcode"),
-    (dict(target=A("ff02::1")), "icp6s_badna"),
-    (dict(dst=A("ff02::1"), solicited=True), "icp6s_badna"),
-    (dict(tlla=b"\x00" * 8), "icp6s_badna"),
+    ({"hop_limit": 64}, "icp6s_badna"),
+    ({"code": 2}, "icp6s_badcode"),
+    ({"target": A("ff02::1")}, "icp6s_badna"),
+    ({"dst": A("ff02::1"), "solicited": True}, "icp6s_badna"),
+    ({"tlla": b"\x00" * 8}, "icp6s_badna"),
 ])
 def test_na_validation_counted(bad: dict, counter: str) -> None:
     n = make()
@@ -168,7 +168,10 @@ def test_na_claiming_my_address() -> None:
 
 # --- DAD -------------------------------------------------------------------------
 
-def tentative(n: Nd6Nbr, addr: A = A("2001:db8::5"), hw: bool = False) -> In6Ifaddr:
+TENT = A("2001:db8::5")
+
+
+def tentative(n: Nd6Nbr, addr: A = TENT, hw: bool = False) -> In6Ifaddr:
     ifa = n.addrs.add(In6Ifaddr(addr, 64, IF, In6Flags.TENTATIVE, hw_derived=hw))
     assert n.dad_start(ifa, 0.0) == []
     return ifa

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from ipaddress import IPv6Address as A
@@ -65,8 +66,8 @@ def make(**knobs: int) -> Nd6Rtr:
 
 
 def ra(**kw: object) -> RaInput:
-    base: dict[str, object] = dict(src=R1, dst=A("ff02::1"), hop_limit=255, router_lifetime=1800,
-                                   slla=R1_LL, prefixes=(PrefixInfo(P, 64),))
+    base: dict[str, object] = {"src": R1, "dst": A("ff02::1"), "hop_limit": 255, "router_lifetime": 1800,
+                                   "slla": R1_LL, "prefixes": (PrefixInfo(P, 64),)}
     base.update(kw)
     return RaInput(**base)  # type: ignore[arg-type]
 
@@ -108,10 +109,10 @@ def test_disabled_interface_ignores_ra() -> None:
 # --- validation ------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad,counter", [
-    (dict(hop_limit=254), "icp6s_badra"),
-    (dict(src=A("2001:db8::1")), "icp6s_badra"),
-    (dict(code=1), "icp6s_badcode"),
-    (dict(slla=b"\x01"), "icp6s_badra"),
+    ({"hop_limit": 254}, "icp6s_badra"),
+    ({"src": A("2001:db8::1")}, "icp6s_badra"),
+    ({"code": 1}, "icp6s_badcode"),
+    ({"slla": b"\x01"}, "icp6s_badra"),
 ])
 def test_ra_validation(bad: dict, counter: str) -> None:
     r = make()
@@ -341,7 +342,7 @@ def test_ra_output_schedule() -> None:
         sent += [(d, a) for a in r.poll(d) if isinstance(a, SendRA)]
     times = [t for t, _ in sent]
     assert times[0] == 0.0
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(g <= 16.0 for g in gaps[:3])  # MAX_INITIAL_RTR_ADVERT_INTERVAL
     assert all(198.0 - 1e-9 <= g <= 600.0 for g in gaps[3:])  # [0.33 max, max]
     ra0 = sent[0][1]

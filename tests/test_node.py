@@ -71,7 +71,7 @@ def test_dad_then_ping_link_local(tmp_path: Path) -> None:
 
 
 def test_resolution_failure_gives_unreachable() -> None:
-    sim, _, a, b = pair()
+    sim, _, a, _b = pair()
     sim.run(until=3.0)
     sim.emit(a, a.ping(A("fe80::dead"), sim.now, ifname="eth0"))
     sim.run(until=10.0)
@@ -151,7 +151,7 @@ def test_udp_port_unreachable_and_rate_limit() -> None:
 
 
 def test_bad_nd_packets_counted() -> None:
-    sim, _, a, b = pair()
+    sim, _, _a, b = pair()
     sim.run(until=3.0)
     ns = SendNS("eth0", LLB, A("ff02::1:ff00:b0b"), LLA, True)
     pkt = bytearray(codec.build_ns(ns, LLA, MA))
@@ -177,7 +177,7 @@ def test_bad_nd_packets_counted() -> None:
 @pytest.mark.parametrize("n", [200])
 def test_ns_flood_bounded(n: int) -> None:
     k = Knobs({"net.inet6.icmp6.nd6_maxentries": 64})
-    sim, _, a, b = pair(kb=k)
+    sim, _, _a, b = pair(kb=k)
     sim.run(until=3.0)
     rnd = random.Random(1)
     for i in range(n):

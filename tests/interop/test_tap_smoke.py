@@ -64,7 +64,7 @@ def netns():  # type: ignore[no-untyped-def]
     try:
         yield name
     finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def rx_packets(ns: str, dev: str) -> int:
