@@ -78,16 +78,16 @@ class In6Ifaddr:
 
     @property
     def tentative(self) -> bool:
-        return bool(self.flags & In6Flags.TENTATIVE)
+        return bool(self.flags._value_ & 0x02)  # plain int op: IntFlag & is slow
 
     @property
     def duplicated(self) -> bool:
-        return bool(self.flags & In6Flags.DUPLICATED)
+        return bool(self.flags._value_ & 0x04)
 
     @property
     def usable(self) -> bool:
         """Neither tentative nor duplicated nor detached (may be a source)."""
-        return not self.flags & (In6Flags.TENTATIVE | In6Flags.DUPLICATED | In6Flags.DETACHED)
+        return not self.flags._value_ & 0x0E  # TENTATIVE | DUPLICATED | DETACHED
 
     def valid_remaining(self, now: float) -> float:
         return self.vltime_expire - now
@@ -128,22 +128,23 @@ class AddrList:
     __slots__ = ("_by_if",)
 
     def __init__(self) -> None:
-        self._by_if: dict[str, dict[IPv6Address, In6Ifaddr]] = {}
+        # keyed by the address's int: IPv6Address.__hash__ is slow Python code
+        self._by_if: dict[str, dict[int, In6Ifaddr]] = {}
 
     def add(self, ifa: In6Ifaddr) -> In6Ifaddr:
-        self._by_if.setdefault(ifa.ifname, {})[ifa.addr] = ifa
+        self._by_if.setdefault(ifa.ifname, {})[ifa.addr._ip] = ifa
         return ifa
 
     def remove(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
-        return self._by_if.get(ifname, {}).pop(addr, None)
+        return self._by_if.get(ifname, {}).pop(addr._ip, None)
 
     def find(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
         """``in6ifa_ifpwithaddr``."""
-        return self._by_if.get(ifname, {}).get(addr)
+        return self._by_if.get(ifname, {}).get(addr._ip)
 
     def find_any(self, addr: IPv6Address) -> In6Ifaddr | None:
         for d in self._by_if.values():
-            ifa = d.get(addr)
+            ifa = d.get(addr._ip)
             if ifa is not None:
                 return ifa
         return None

@@ -91,15 +91,14 @@ def is_embeddable(a: IPv6Address) -> bool:
     ``IN6_IS_ADDR_MC_INTFACELOCAL`` (ff01-scope multicast) — as KAME, only
     these carry the zone in the second 16-bit word.
     """
-    p = a.packed
-    if p[0] == 0xFE and (p[1] & 0xC0) == 0x80:
+    x = a._ip
+    if (x >> 118) == 0x3FA:  # fe80::/10
         return True
-    return p[0] == 0xFF and (p[1] & 0x0F) in (0x1, 0x2)
+    return (x >> 120) == 0xFF and ((x >> 112) & 0x0F) in (0x1, 0x2)
 
 
 def _word1(a: IPv6Address) -> int:
-    p = a.packed
-    return (p[2] << 8) | p[3]
+    return (a._ip >> 96) & 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)

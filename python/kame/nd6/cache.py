@@ -189,7 +189,7 @@ class NdLog:
         return out
 
 
-Key = tuple[str, IPv6Address]
+Key = tuple[str, int]  # (ifname, address as int): IPv6Address.__hash__ is slow
 Output = list[Action | Event | NeighborUnreachable]
 
 _EVICT_SCAN = 64
@@ -248,17 +248,17 @@ class NeighborCache:
         return iter(list(self._entries.values()))
 
     def lookup(self, ifname: str, addr: IPv6Address) -> Neighbor | None:
-        return self._entries.get((ifname, addr))
+        return self._entries.get((ifname, addr._ip))
 
     def _touch(self, ln: Neighbor) -> None:
-        self._entries.move_to_end((ln.ifname, ln.addr))
+        self._entries.move_to_end((ln.ifname, ln.addr._ip))
 
     def _set_timer(self, ln: Neighbor, expire: float) -> None:
         ln.expire = expire
         self._seq += 1
         ln.timer_seq = self._seq
         if expire != math.inf:
-            heapq.heappush(self._timers, (expire, self._seq, (ln.ifname, ln.addr)))
+            heapq.heappush(self._timers, (expire, self._seq, (ln.ifname, ln.addr._ip)))
 
     def _create(self, ifname: str, addr: IPv6Address, now: float) -> Neighbor:
         cap = self.knobs["net.inet6.icmp6.nd6_maxentries"]
@@ -266,7 +266,7 @@ class NeighborCache:
             if not self._evict_one():
                 break
         ln = Neighbor(ifname, addr)
-        self._entries[(ifname, addr)] = ln
+        self._entries[(ifname, addr._ip)] = ln
         self._set_timer(ln, now + self.knobs["net.inet6.icmp6.nd6_gctimer"])
         return ln
 
@@ -294,7 +294,7 @@ class NeighborCache:
         return True
 
     def _free(self, ln: Neighbor) -> None:
-        self._entries.pop((ln.ifname, ln.addr), None)
+        self._entries.pop((ln.ifname, ln.addr._ip), None)
         ln.timer_seq = -1
 
     def delete(self, ifname: str, addr: IPv6Address) -> bool:
@@ -317,7 +317,7 @@ class NeighborCache:
         ln = self.lookup(ifname, addr)
         if ln is None:
             ln = Neighbor(ifname, addr)
-            self._entries[(ifname, addr)] = ln
+            self._entries[(ifname, addr._ip)] = ln
         ln.state, ln.lladdr, ln.permanent, ln.is_router = NdState.REACHABLE, lladdr, True, is_router
         self._set_timer(ln, math.inf)
         return ln

@@ -188,7 +188,7 @@ class Nd6Nbr:
         if ifa is not None and ns.src == ifa.addr:
             self.log(now, "dupsrc", f"NS from my own address {ns.src} on {ifname}")
             return []
-        anycast = ifa is not None and bool(ifa.flags & In6Flags.ANYCAST)
+        anycast = ifa is not None and bool(ifa.flags._value_ & In6Flags.ANYCAST._value_)
         override = not (anycast or proxy)
         router = self.knobs.forwarding
         src = ns.target if ifa is not None else None
