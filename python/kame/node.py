@@ -15,7 +15,7 @@ Bytes are the core's business: every IPv6 packet is validated by
 ``Node.stats`` (``ip6s_*``, ``icp6s_*``).
 
 Not yet here (see the report in the repository history): forwarding,
-MLD state machine (reports are sent once on join), fragments, the
+MLD queriers (the listener side is :mod:`kame.mld6`), fragments, the
 destination cache, sockets, IPsec.
 """
 
@@ -49,9 +49,10 @@ from kame.icmp6 import (
 )
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
 from kame.knobs import Knobs
+from kame.mld6 import Mld6, SendMldReport
 from kame.nd6 import codec
 from kame.nd6.cache import NdLog, NeighborCache
-from kame.nd6.ifattach import in6_ifattach, mld_reportable
+from kame.nd6.ifattach import in6_ifattach
 from kame.nd6.nbr import Nd6Nbr
 from kame.nd6.rtr import MAX_RTR_SOLICITATION_DELAY, Nd6Rtr
 from kame.nd6.types import (
@@ -115,6 +116,7 @@ class Node:
         self.rtr = Nd6Rtr(self.knobs, self.cache, self.nbr, self.addrs, self.ifnets, self.ifids,
                           rng=self.rng, stats=self.stats, log=self.log)
         self.errlimit = ErrorRateLimiter(self.knobs)
+        self.mld = Mld6(self.rng)
         self.events: deque[Any] = deque(maxlen=10000)
         #: Drop frames whose source MAC is ours (IFF_SIMPLEX, seed §1.2).
         self.drop_own_frames = True
@@ -165,20 +167,34 @@ class Node:
         return ifa
 
     def join(self, name: str, group: IPv6Address, now: float) -> None:
-        """Join a multicast group; one MLDv2 report goes out for reportable ones."""
+        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`)."""
         gs = self.groups[name]
         if group in gs:
             return
         gs.add(group)
-        if mld_reportable(group):
-            rec = _core.MldAddressRecord(4, group)  # CHANGE_TO_EXCLUDE {}: join
-            msg = _core.Mldv2Report([rec])
-            src = self._linklocal(name) or UNSPECIFIED
-            pkt = self._mld_packet(src, msg)
-            self._emit_mcast(name, IPv6Address("ff02::16"), pkt)
+        self._handle(self.mld.join(name, group, now), now)
 
-    def _mld_packet(self, src: IPv6Address, msg: Any) -> bytes:
-        dst = IPv6Address("ff02::16")
+    def leave(self, name: str, group: IPv6Address, now: float) -> None:
+        if group in self.groups.get(name, set()):
+            self.groups[name].discard(group)
+            self._handle(self.mld.leave(name, group, now), now)
+
+    def _mld_output(self, a: SendMldReport) -> None:
+        src = self._linklocal(a.ifname) or UNSPECIFIED
+        if a.version == 2:
+            recs = [_core.MldAddressRecord(t, g) for t, g in a.records]
+            self._emit_mcast(a.ifname, IPv6Address("ff02::16"),
+                             self._mld_packet(src, IPv6Address("ff02::16"), _core.Mldv2Report(recs)))
+            return
+        for _t, g in a.records:
+            if a.done:
+                self._emit_mcast(a.ifname, IPv6Address("ff02::2"),
+                                 self._mld_packet(src, IPv6Address("ff02::2"), _core.MldDone(g)))
+            else:
+                self._emit_mcast(a.ifname, g, self._mld_packet(src, g, _core.MldReport(g)))
+
+    def _mld_packet(self, src: IPv6Address, dst: IPv6Address, msg: Any) -> bytes:
+        """MLD goes with hop limit 1 and a Router Alert (RFC 3810 §5)."""
         body = msg.to_bytes(src, dst)
         hbh = _core.HopByHop([_core.Ipv6Option.router_alert(0)], next_header=58).to_bytes()
         hdr = _core.Ipv6Header(src, dst, next_header=0, hop_limit=1,
@@ -189,7 +205,7 @@ class Node:
 
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
-                          self.rtr.next_deadline()) if t is not None]
+                          self.rtr.next_deadline(), self.mld.next_deadline()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
@@ -197,6 +213,7 @@ class Node:
         self._handle(self.nbr.poll(now), now)
         self._handle(self.cache.poll(now), now)
         self._handle(self.rtr.poll(now), now)
+        self._handle(self.mld.poll(now), now)
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
@@ -308,6 +325,9 @@ class Node:
             self._handle(self.rtr.ra_input(ifname, inp, now), now)
         elif isinstance(inp, RedirectInput):
             self._handle(self.rtr.redirect_input(ifname, inp, now), now)
+        elif isinstance(msg, _core.MldQuery):
+            if hdr.hop_limit == 1 and is_linklocal(hdr.src):  # RFC 3810 §5.1.14
+                self.mld.query_input(ifname, msg.mcast_addr, msg.max_resp, msg.v2, now)
         elif isinstance(msg, _core.Icmpv6Echo):
             if msg.type == 128:
                 self._echo_reply(ifname, hdr, msg, now)
@@ -437,7 +457,9 @@ class Node:
 
     def _handle(self, actions: Iterable[Any], now: float) -> None:
         for a in actions:
-            if isinstance(a, SendNS):
+            if isinstance(a, SendMldReport):
+                self._mld_output(a)
+            elif isinstance(a, SendNS):
                 src = a.src if a.src is not None else self._source_for(a.ifname, a.target)
                 if src is None:
                     continue
