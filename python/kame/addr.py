@@ -87,15 +87,15 @@ def in6_addr(a: IPv6Address | str | bytes | int) -> IPv6Address:
 # --- classification (IN6_IS_ADDR_*) ------------------------------------------
 
 def is_unspecified(a: IPv6Address) -> bool:
-    return a._ip == 0
+    return bool(a._ip == 0)
 
 
 def is_loopback(a: IPv6Address) -> bool:
-    return a._ip == 1
+    return bool(a._ip == 1)
 
 
 def is_multicast(a: IPv6Address) -> bool:
-    return (a._ip >> 120) == 0xFF
+    return bool((a._ip >> 120) == 0xFF)
 
 
 def mc_scope(a: IPv6Address) -> int:
@@ -113,7 +113,7 @@ def is_mc_linklocal(a: IPv6Address) -> bool:
 
 def is_linklocal(a: IPv6Address) -> bool:
     """fe80::/10 (KAME ``IN6_IS_ADDR_LINKLOCAL``)."""
-    return (a._ip >> 118) == 0x3FA  # fe80::/10
+    return bool((a._ip >> 118) == 0x3FA)  # fe80::/10
 
 
 def is_sitelocal(a: IPv6Address) -> bool:
@@ -139,7 +139,7 @@ def is_6to4(a: IPv6Address) -> bool:
 
 def is_solicited_node(a: IPv6Address) -> bool:
     """ff02::1:ff00:0/104 (RFC 4291 §2.7.1)."""
-    return (a._ip >> 24) == (_SOLICITED_PREFIX >> 24)
+    return bool((a._ip >> 24) == (_SOLICITED_PREFIX >> 24))
 
 
 # --- §1.14 invalid addresses on the wire --------------------------------------

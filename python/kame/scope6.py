@@ -98,7 +98,7 @@ def is_embeddable(a: IPv6Address) -> bool:
 
 
 def _word1(a: IPv6Address) -> int:
-    return (a._ip >> 96) & 0xFFFF
+    return int((a._ip >> 96) & 0xFFFF)
 
 
 @dataclass(frozen=True, slots=True)
