@@ -73,3 +73,18 @@ __all__ += [
     "walk_from",
 ]
 # --- end hdr6 ---
+
+# --- node ---
+from kame.knobs import IfFlags, Knobs
+from kame.node import Node
+from kame.scope6 import Sockaddr6, format_scoped, parse_scoped
+
+__all__ += [
+    "IfFlags",
+    "Knobs",
+    "Node",
+    "Sockaddr6",
+    "format_scoped",
+    "parse_scoped",
+]
+# --- end node ---
