@@ -188,3 +188,26 @@ def test_ns_flood_bounded(n: int) -> None:
         b.receive("eth0", codec.ether(bytes.fromhex("3333ff000b0b"), mac,
                                       codec.build_ns(ns, src, mac)), 3.0 + i * 1e-3)
     assert len(b.cache) <= 64 and b.stats["icp6s_nd_cachefull"] > 0
+
+
+def test_unknown_next_header_parameter_problem() -> None:
+    """RFC 8200 §4: an unknown Next Header gets Parameter Problem code 1 with
+    the pointer at that field; the error carries the invoking packet. scapy
+    dissects the error."""
+    inet6 = pytest.importorskip("scapy.layers.inet6")
+    sim, link, a, b = pair()
+    sim.run(until=3.0)
+    got: list[bytes] = []
+    link.add_tap(lambda t, f: got.append(f))
+    a.send(LLB, b"\x00" * 16, 253, sim.now, ifname="eth0")  # 253: experimental protocol
+    sim.emit(a, a._flush())
+    sim.run(until=6.0)
+    assert b.stats["ip6s_noproto"] == 1 and b.stats["icp6s_error"] == 1
+    errs = [inet6.IPv6(f[14:]) for f in got if f[12:14] == b"\x86\xdd"
+            and inet6.ICMPv6ParamProblem in inet6.IPv6(f[14:])]
+    (err,) = errs
+    pp = err[inet6.ICMPv6ParamProblem]
+    assert pp.code == 1 and pp.ptr == 6  # Next Header field of the IPv6 header
+    assert err.src == str(LLB) and err.dst == str(LLA)
+    inner = bytes(pp.payload)
+    assert inner[24:40] == LLB.packed and inner[6] == 253

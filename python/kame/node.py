@@ -42,6 +42,8 @@ from kame.icmp6 import (
     ICMP6_DST_UNREACH,
     ICMP6_DST_UNREACH_ADDR,
     ICMP6_DST_UNREACH_NOPORT,
+    ICMP6_PARAM_PROB,
+    ICMP6_PARAMPROB_NEXTHEADER,
     ErrorRateLimiter,
     Invoking,
     error_payload,
@@ -291,6 +293,13 @@ class Node:
         elif upper == 17 and not is_multicast(dst):
             self._error(ifname, payload[:v.packet_len], src, dst, 17, None,
                         ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
+        elif upper not in (6, 17, 59):
+            # RFC 8200 §4: unrecognised Next Header -> Parameter Problem code 1,
+            # pointer at the Next Header field that named it.
+            self.stats.inc("ip6s_noproto")
+            self._error(ifname, payload[:v.packet_len], src, dst, upper, None,
+                        ICMP6_PARAM_PROB, ICMP6_PARAMPROB_NEXTHEADER, now,
+                        pointer=chain.upper_nh_offset)
 
     def _icmp6_input(self, ifname: str, hdr: Any, body: bytes, packet: bytes, now: float) -> None:
         try:
@@ -351,7 +360,7 @@ class Node:
 
     def _error(self, ifname: str, invoking: bytes, src: IPv6Address, dst: IPv6Address,
                next_header: int, icmp6_type: int | None, etype: int, ecode: int,
-               now: float) -> None:
+               now: float, *, pointer: int = 0) -> None:
         self.stats.inc("icp6s_error")
         ok, _why = may_send_error(Invoking(src, dst, next_header, icmp6_type), etype, ecode)
         if not ok:
@@ -364,7 +373,7 @@ class Node:
             self._source_for(ifname, src)
         if me is None:
             return
-        err = _core.Icmpv6Error(etype, ecode, 0, error_payload(invoking))
+        err = _core.Icmpv6Error(etype, ecode, pointer, error_payload(invoking))
         self.output(ifname, codec.build_icmp6_packet(me, src, err, 64), now)
 
     # --- output -----------------------------------------------------------------

@@ -29,6 +29,7 @@ DESCRIPTIONS: dict[str, str] = {
     "ip6s_odropped": "output packets dropped due to no bufs, etc.",
     "ip6s_ifdisabled": "(kame) packets dropped on an ND-disabled interface",
     "ip6s_notmember": "multicast packets which we don't join",
+    "ip6s_noproto": "(kame) packets for an unknown upper-layer protocol",
     # icmp6stat
     "icp6s_error": "calls to icmp6_error",
     "icp6s_canterror": "errors not generated in response to an icmp6 message",
