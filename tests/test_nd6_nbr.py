@@ -331,3 +331,14 @@ def test_subnet_router_anycast_and_mld() -> None:
     assert subnet_router_anycast_ifa(In6Ifaddr(ME, 64, IF)) is None
     assert not mld_reportable(A("ff02::1")) and not mld_reportable(A("ff01::1"))
     assert mld_reportable(A("ff02::1:ff01:6317")) and mld_reportable(A("ff02::2"))
+
+
+def test_ns_flood_random_targets_creates_nothing() -> None:
+    """NSs for targets we don't own are ignored before any cache update
+    (KAME nd6_ns_input order), so a random-target flood costs no memory."""
+    n = make()
+    rnd = random.Random(5)
+    for i in range(5000):
+        n.ns_input(IF, ns(src=A((0xFE80 << 112) | rnd.getrandbits(64)),
+                          target=A((0x2001 << 112) | rnd.getrandbits(64))), i * 1e-3)
+    assert len(n.cache) == 0 and len(n.dad) == 0
