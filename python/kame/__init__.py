@@ -180,3 +180,17 @@ from kame._core import ReassOutcome, Reassembler, atomic_fragment, fragment  # n
 
 __all__ += ["ReassOutcome", "Reassembler", "atomic_fragment", "fragment"]
 # --- end reass ---
+# --- node ---
+from kame.knobs import IfFlags, Knobs
+from kame.node import Node
+from kame.scope6 import Sockaddr6, format_scoped, parse_scoped
+
+__all__ += [
+    "IfFlags",
+    "Knobs",
+    "Node",
+    "Sockaddr6",
+    "format_scoped",
+    "parse_scoped",
+]
+# --- end node ---

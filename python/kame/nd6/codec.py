@@ -1,0 +1,156 @@
+"""The thin mapping between the wire core's message objects and the ND
+state machines' typed inputs and actions.
+
+Input: ``kame._core.parse_icmpv6`` returns one object per ICMPv6 message
+(``NeighborSolicitation``, ``NeighborAdvertisement``, ``RouterSolicitation``,
+``RouterAdvertisement``, ``Redirect`` ...), with its ND options already
+walked KAME-style (zero length rejected, first of each single-use option
+wins, past ``nd6_maxndopt`` counted in ``nd_toomanyopt``). :func:`to_input`
+copies those fields, plus the IPv6 header's source, destination and hop
+limit, into the frozen dataclasses of :mod:`kame.nd6.types`. Nothing is
+parsed here.
+
+Output: :func:`build_ns`, :func:`build_na`, :func:`build_rs`,
+:func:`build_ra` turn actions into ICMPv6 message objects and then into a
+complete IPv6 packet (header from ``kame._core.Ipv6Header``, checksum by the
+core over the pseudo-header). :func:`ether` / :func:`parse_ether` frame and
+unframe Ethernet II (RFC 2464).
+"""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.nd6.types import (
+    NaInput,
+    NsInput,
+    PrefixInfo,
+    RaInput,
+    RdnssInfo,
+    RedirectInput,
+    RouteInfo,
+    RsInput,
+    SendNA,
+    SendNS,
+    SendRA,
+    SendRS,
+)
+
+__all__ = [
+    "ETHERTYPE_IPV6",
+    "build_icmp6_packet",
+    "build_na",
+    "build_ns",
+    "build_ra",
+    "build_rs",
+    "ether",
+    "parse_ether",
+    "to_input",
+]
+
+ETHERTYPE_IPV6 = 0x86DD
+ND_HOPLIMIT = 255
+
+
+def ether(dst: bytes, src: bytes, payload: bytes, ethertype: int = ETHERTYPE_IPV6) -> bytes:
+    """An Ethernet II frame (no FCS; short frames are not padded)."""
+    return dst + src + struct.pack("!H", ethertype) + payload
+
+
+def parse_ether(frame: bytes) -> tuple[bytes, bytes, int, bytes] | None:
+    """``(dst, src, ethertype, payload)`` or ``None`` for a runt."""
+    if len(frame) < 14:
+        return None
+    return frame[:6], frame[6:12], (frame[12] << 8) | frame[13], frame[14:]
+
+
+def _opt(msg: Any, cls: type) -> Any:
+    for o in msg.options:
+        if isinstance(o, cls):
+            return o
+    return None
+
+
+def to_input(src: IPv6Address, dst: IPv6Address, hop_limit: int, msg: Any) -> Any:
+    """The typed input for an ND message object, or ``None`` for other types."""
+    if isinstance(msg, _core.NeighborSolicitation):
+        nonce = _opt(msg, _core.NdOptNonce)
+        return NsInput(src, dst, hop_limit, msg.target, msg.source_lladdr,
+                       nonce.nonce if nonce is not None else None, 0, msg.nd_toomanyopt)
+    if isinstance(msg, _core.NeighborAdvertisement):
+        return NaInput(src, dst, hop_limit, msg.target, msg.router, msg.solicited,
+                       msg.override, msg.target_lladdr, 0, msg.nd_toomanyopt)
+    if isinstance(msg, _core.RouterSolicitation):
+        return RsInput(src, dst, hop_limit, msg.source_lladdr, 0, msg.nd_toomanyopt)
+    if isinstance(msg, _core.RouterAdvertisement):
+        return RaInput(
+            src, dst, hop_limit,
+            cur_hop_limit=msg.cur_hop_limit, managed=msg.managed, other=msg.other,
+            preference=msg.preference, router_lifetime=msg.router_lifetime,
+            reachable_time=msg.reachable_time, retrans_timer=msg.retrans_timer,
+            slla=msg.source_lladdr, mtu=msg.mtu,
+            prefixes=tuple(PrefixInfo(p.prefix, p.prefix_len, p.on_link, p.autonomous,
+                                      p.valid_lifetime, p.preferred_lifetime,
+                                      bool(p.flags & 0x20)) for p in msg.prefixes),
+            routes=tuple(RouteInfo(r.prefix, r.prefix_len, r.preference, r.lifetime)
+                         for r in msg.routes),
+            rdnss=tuple(RdnssInfo(r.lifetime, tuple(r.servers)) for r in msg.rdnss),
+            code=0, options_ignored=msg.nd_toomanyopt,
+        )
+    if isinstance(msg, _core.Redirect):
+        tlla = _opt(msg, _core.NdOptTargetLinkAddr)
+        return RedirectInput(src, dst, hop_limit, msg.target, msg.destination,
+                             tlla.lladdr if tlla is not None else None, 0, msg.nd_toomanyopt)
+    return None
+
+
+def build_icmp6_packet(src: IPv6Address, dst: IPv6Address, msg: Any,
+                       hop_limit: int = ND_HOPLIMIT) -> bytes:
+    """IPv6 header + ICMPv6 message with its checksum."""
+    body = msg.to_bytes(src, dst)
+    hdr = _core.Ipv6Header(src, dst, next_header=58, hop_limit=hop_limit, payload_len=len(body))
+    return bytes(hdr.to_bytes() + body)
+
+
+def build_ns(a: SendNS, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
+    opts: list[Any] = []
+    if a.include_slla and int(src) != 0 and own_lladdr:
+        opts.append(_core.NdOptSourceLinkAddr(own_lladdr))
+    if a.nonce is not None:
+        opts.append(_core.NdOptNonce(a.nonce))
+    return build_icmp6_packet(src, a.dst, _core.NeighborSolicitation(a.target, opts))
+
+
+def build_na(a: SendNA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
+    opts: list[Any] = []
+    ll = a.tlla if a.tlla is not None else own_lladdr
+    if a.include_tlla and ll:
+        opts.append(_core.NdOptTargetLinkAddr(ll))
+    msg = _core.NeighborAdvertisement(a.target, a.router, a.solicited, a.override, opts)
+    return build_icmp6_packet(src, a.dst, msg)
+
+
+def build_rs(a: SendRS, own_lladdr: bytes | None) -> bytes:
+    opts = [_core.NdOptSourceLinkAddr(own_lladdr)] if a.include_slla and own_lladdr else []
+    return build_icmp6_packet(a.src, IPv6Address("ff02::2"), _core.RouterSolicitation(opts))
+
+
+def build_ra(a: SendRA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
+    opts: list[Any] = []
+    if a.include_slla and own_lladdr:
+        opts.append(_core.NdOptSourceLinkAddr(own_lladdr))
+    if a.mtu:
+        opts.append(_core.NdOptMtu(a.mtu))
+    for p in a.prefixes:
+        opts.append(_core.NdOptPrefixInfo(p.prefix, p.prefixlen, p.onlink, p.autonomous,
+                                          p.valid_lifetime, p.preferred_lifetime))
+    for r in a.routes:
+        opts.append(_core.NdOptRouteInfo(r.prefix, r.prefixlen, r.preference, r.lifetime))
+    for d in a.rdnss:
+        opts.append(_core.NdOptRdnss(list(d.servers), d.lifetime))
+    msg = _core.RouterAdvertisement(a.cur_hop_limit, a.managed, a.other, a.preference,
+                                    a.router_lifetime, a.reachable_time, a.retrans_timer, opts)
+    return build_icmp6_packet(src, a.dst, msg)

@@ -1,0 +1,86 @@
+"""Counters with BSD names, as ``netstat -s -p ip6`` / ``-p icmp6`` print them.
+
+Every drop in the node increments a named counter (KAME ``stat++; goto
+bad``). Names are the ``struct ip6stat`` / ``struct icmp6stat`` members
+(``ip6s_badscope``, ``icp6s_badns``, ``icp6s_nd_toomanyopt`` ...); kame
+additions are marked in :data:`DESCRIPTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+__all__ = ["DESCRIPTIONS", "Stats"]
+
+#: Known counters and the line ``netstat -s`` prints for each.
+DESCRIPTIONS: dict[str, str] = {
+    # ip6stat
+    "ip6s_total": "total packets received",
+    "ip6s_toosmall": "with size smaller than minimum",
+    "ip6s_badvers": "with incorrect version number",
+    "ip6s_badscope": "packets that violated scope rules",
+    "ip6s_badoptions": "with bad options",
+    "ip6s_toomanyhdr": "packets discarded because of too many headers",
+    "ip6s_delivered": "packets for this host",
+    "ip6s_forward": "packets forwarded",
+    "ip6s_cantforward": "packets not forwardable",
+    "ip6s_localout": "packets sent from this host",
+    "ip6s_noroute": "output packets discarded due to no route",
+    "ip6s_odropped": "output packets dropped due to no bufs, etc.",
+    "ip6s_ifdisabled": "(kame) packets dropped on an ND-disabled interface",
+    "ip6s_notmember": "multicast packets which we don't join",
+    "ip6s_noproto": "(kame) packets for an unknown upper-layer protocol",
+    # icmp6stat
+    "icp6s_error": "calls to icmp6_error",
+    "icp6s_canterror": "errors not generated in response to an icmp6 message",
+    "icp6s_toofreq": "errors not generated because of rate limitation",
+    "icp6s_badcode": "messages with bad code fields",
+    "icp6s_tooshort": "messages < minimum length",
+    "icp6s_checksum": "bad checksums",
+    "icp6s_badlen": "messages with bad length",
+    "icp6s_reflect": "message responses generated",
+    "icp6s_nd_toomanyopt": "messages with too many ND options",
+    "icp6s_nd_badopt": "(kame) messages with a bad ND option",
+    "icp6s_badns": "bad neighbor solicitation messages",
+    "icp6s_badna": "bad neighbor advertisement messages",
+    "icp6s_badrs": "bad router solicitation messages",
+    "icp6s_badra": "bad router advertisement messages",
+    "icp6s_badredirect": "bad redirect messages",
+    "icp6s_dupaddr": "(kame) duplicate addresses detected",
+    "icp6s_nd_looped": "(kame) looped-back DAD probes ignored (RFC 7527)",
+    "icp6s_nd_cachefull": "(kame) neighbor entries evicted by the cache cap",
+    "icp6s_nd_holddrop": "(kame) packets dropped from a full hold queue",
+    "icp6s_nd_unreach": "(kame) neighbors found unreachable",
+}
+
+
+class Stats(Mapping[str, int]):
+    """A table of named counters; unknown names are refused (typos are bugs)."""
+
+    __slots__ = ("_c",)
+
+    def __init__(self) -> None:
+        self._c: dict[str, int] = dict.fromkeys(DESCRIPTIONS, 0)
+
+    def inc(self, name: str, n: int = 1) -> None:
+        if name not in self._c:
+            raise KeyError(f"unknown counter {name!r}")
+        self._c[name] += n
+
+    def __getitem__(self, name: str) -> int:
+        return self._c[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._c)
+
+    def __len__(self) -> int:
+        return len(self._c)
+
+    def nonzero(self) -> dict[str, int]:
+        return {k: v for k, v in self._c.items() if v}
+
+    def render(self, prefix: str) -> str:
+        """``netstat -s`` style lines for the counters starting with ``prefix``."""
+        return "\n".join(
+            f"\t{v} {DESCRIPTIONS[k]}" for k, v in self._c.items() if k.startswith(prefix)
+        )

@@ -1,0 +1,78 @@
+"""Run a kame.Node on a TAP device for a while (for the interop tests).
+
+    python tapnode.py DEV MAC DURATION '{"knobs": {...}, "advertise": {...}}'
+
+Prints ``{"opened": DEV}``, waits for one line on stdin (the link is up),
+runs the node against the monotonic clock for DURATION seconds, then prints
+its state as one JSON line. ``advertise`` (router mode) takes
+``{"prefix": "2001:db8::/64", "max_interval": 4}``.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import sys
+import time
+from ipaddress import IPv6Address, IPv6Network
+
+from kame.knobs import Knobs
+from kame.link.tap import TapDevice
+from kame.nd6.rtr import RaConfig
+from kame.nd6.types import PrefixInfo, RdnssInfo
+from kame.node import Node
+
+
+def main() -> None:
+    dev, mac, duration = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), float(sys.argv[3])
+    cfg = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+    node = Node("kame-tapnode", knobs=Knobs(cfg.get("knobs", {})), seed=11)
+    node.add_interface(dev, mac)
+    t0 = time.monotonic()
+
+    def now() -> float:
+        return time.monotonic() - t0
+
+    with TapDevice(dev) as tap:
+        print(json.dumps({"opened": tap.name}), flush=True)
+        sys.stdin.readline()
+        for _, f in node.up(dev, now()):
+            tap.write(f)
+        adv = cfg.get("advertise")
+        started = False
+        end = now() + duration
+        events: list[str] = []
+        while now() < end:
+            if adv and not started and node.addresses(dev) and node.addresses(dev)[0].usable:
+                net = IPv6Network(adv["prefix"])
+                node.rtr.advertise(dev, RaConfig(
+                    max_interval=adv.get("max_interval", 4),
+                    prefixes=(PrefixInfo(net.network_address, net.prefixlen),),
+                    rdnss=(RdnssInfo(600, (IPv6Address(adv.get("dns", "2001:db8::53")),)),),
+                    mtu=1500), now())
+                started = True
+            d = node.next_deadline()
+            timeout = 0.05 if d is None else max(0.0, min(0.05, d - now()))
+            r, _, _ = select.select([tap], [], [], timeout)
+            if r:
+                while (f := tap.read()) is not None:
+                    for _, o in node.receive(dev, f, now()):
+                        tap.write(o)
+            for _, o in node.poll(now()):
+                tap.write(o)
+            events += [type(e).__name__ + ":" + getattr(e, "kind", "") for e in node.drain_events()]
+        state = {
+            "addresses": [[str(a.addr), int(a.flags)] for a in node.addresses(dev)],
+            "routers": [str(r.addr) for r in node.rtr.routers],
+            "installed": str(node.rtr.installed.addr) if node.rtr.installed else None,
+            "prefixes": [str(p.prefix) for p in node.rtr.prefixes.values()],
+            "rdnss": [str(k[1]) for k in node.rtr.rdnss],
+            "linkmtu": node.cache.info(dev).linkmtu,
+            "events": sorted(set(events)),
+            "stats": node.stats.nonzero(),
+        }
+        print(json.dumps(state), flush=True)
+
+
+if __name__ == "__main__":
+    main()
