@@ -269,9 +269,10 @@ pub fn fragment(
     if total <= mtu {
         return Ok(vec![packet.to_vec()]);
     }
-    let room = mtu
-        .checked_sub(unfrag_len)
-        .and_then(|v| v.checked_sub(FRAG_HDR_LEN))
+    // The last fragment may carry any length up to the MTU; every other
+    // one a multiple of 8 octets.
+    let last_room = mtu.checked_sub(unfrag_len).and_then(|v| v.checked_sub(FRAG_HDR_LEN));
+    let room = last_room
         .map(|v| v & !7usize)
         .filter(|&v| v >= 8)
         .ok_or_else(|| {
@@ -287,7 +288,8 @@ pub fn fragment(
     let mut out = Vec::with_capacity(body.len() / room + 1);
     let mut pos = 0usize;
     loop {
-        let end = pos.saturating_add(room).min(body.len());
+        let rest = body.len() - pos;
+        let end = if last_room.is_some_and(|r| rest <= r) { body.len() } else { pos.saturating_add(room).min(body.len()) };
         let more = end < body.len();
         let piece = body.get(pos..end).unwrap_or(&[]);
         out.push(build_one(
