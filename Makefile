@@ -38,6 +38,9 @@ lint: build-dev
 
 bench: build-dev
 	$(VPY) benches/bench_parse.py
+	$(VPY) benches/bench_ipsec.py
+	$(VPY) benches/bench_ipcomp.py
+	$(VPY) benches/python/bench_nd6.py
 	cargo bench --workspace
 
 clean:
