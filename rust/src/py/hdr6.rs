@@ -9,54 +9,28 @@
 //! `ipaddress.IPv6Address`, `str` or 16 bytes and returned as
 //! `ipaddress.IPv6Address`. Errors are `kame.errors` classes.
 
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
 
 use crate::error::Layer;
 use crate::wire::exthdr::{self, Chain, FragmentRepr, OptionsRepr, RoutingRepr};
 use crate::wire::{ipv6, opts};
 
+use super::util::{ipv6_class, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
+
 // ---------------------------------------------------------------------------
 // Helpers: buffers and addresses
 // ---------------------------------------------------------------------------
-
-/// Run `f` over the bytes of any buffer: `bytes` without a copy, anything
-/// else with the buffer protocol (one copy).
-fn with_buffer<R>(ob: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Ok(b) = ob.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
-    }
-    if ob.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("expected a bytes-like object, not str"));
-    }
-    let buf = PyBuffer::<u8>::get(ob)?;
-    let v = buf.to_vec(ob.py())?;
-    Ok(f(&v))
-}
 
 fn buffer_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     with_buffer(ob, |b| b.to_vec())
 }
 
-static IPV6ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn ipv6address(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    IPV6ADDRESS
-        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("ipaddress")?.getattr("IPv6Address")?.unbind()))
-        .map(|c| c.bind(py))
-}
-
-fn addr_to_py<'py>(py: Python<'py>, a: &[u8; 16]) -> PyResult<Bound<'py, PyAny>> {
-    ipv6address(py)?.call1((PyBytes::new(py, a),))
-}
-
 /// An address from `ipaddress.IPv6Address`, `str` or 16 bytes.
 fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     let py = ob.py();
-    let cls = ipv6address(py)?;
+    let cls = ipv6_class(py)?;
     let packed: Vec<u8> = if ob.is_instance(cls)? {
         ob.getattr("packed")?.extract()?
     } else if ob.is_instance_of::<PyString>() {
