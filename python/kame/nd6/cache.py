@@ -114,6 +114,13 @@ class NdState(IntEnum):
     PROBE = 4
 
 
+# The states as plain module constants: an Enum attribute lookup per test
+# costs more than the test on the per-message paths.
+_NOSTATE, _INCOMPLETE, _REACHABLE, _STALE, _DELAY, _PROBE = (
+    NdState.NOSTATE, NdState.INCOMPLETE, NdState.REACHABLE, NdState.STALE, NdState.DELAY,
+    NdState.PROBE)
+
+
 def compute_reachable(base: float, rng: random.Random) -> float:
     """ReachableTime: ``base`` × uniform(MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR)
     (RFC 4861 §6.3.2)."""
@@ -258,7 +265,25 @@ class NeighborCache:
         self._seq += 1
         ln.timer_seq = self._seq
         if expire != math.inf:
-            heapq.heappush(self._timers, (expire, self._seq, (ln.ifname, ln.addr._ip)))
+            t = self._timers
+            heapq.heappush(t, (expire, self._seq, (ln.ifname, ln.addr._ip)))
+            if len(t) > 2 * len(self._entries) + 64:
+                self._compact_timers()
+
+    def _compact_timers(self) -> None:
+        """Drop the heap items of rescheduled and freed entries. Without it
+        an NS flood (every entry created, then evicted) or a stream of NAs
+        re-arming REACHABLE would grow the heap until the timers expire; with
+        it the heap holds at most about twice the entries, at an amortised
+        O(1) per timer set."""
+        ents = self._entries
+        live = []
+        for item in self._timers:
+            ln = ents.get(item[2])
+            if ln is not None and ln.timer_seq == item[1]:
+                live.append(item)
+        heapq.heapify(live)
+        self._timers = live
 
     def _create(self, ifname: str, addr: IPv6Address, now: float) -> Neighbor:
         cap = self.knobs["net.inet6.icmp6.nd6_maxentries"]
@@ -334,18 +359,20 @@ class NeighborCache:
         start delay timer -> DELAY".
         """
         out: Output = []
-        ln = self.lookup(ifname, addr)
+        key = (ifname, addr._ip)
+        ln = self._entries.get(key)
         if ln is None:
             ln = self._create(ifname, addr, now)
-        self._touch(ln)
-        if ln.state == NdState.NOSTATE:
-            ln.state = NdState.INCOMPLETE
+        self._entries.move_to_end(key)
+        st = ln.state
+        if st == _NOSTATE:
+            ln.state = st = _INCOMPLETE
             ln.asked = 0
-        if ln.state == NdState.STALE and self.info(ifname).flags.nud and not ln.permanent:
+        elif st == _STALE and self.info(ifname).flags.nud and not ln.permanent:
             ln.asked = 0
-            ln.state = NdState.DELAY
+            ln.state = st = _DELAY
             self._set_timer(ln, now + self.knobs["net.inet6.icmp6.nd6_delay"])
-        if ln.state > NdState.INCOMPLETE:
+        if st > _INCOMPLETE:
             return ln.lladdr, out
         maxq = self.knobs["net.inet6.icmp6.nd6_maxqueuelen"]
         while len(ln.hold) >= maxq:
@@ -403,13 +430,15 @@ class NeighborCache:
              1        --      y      --    (7) STALE  c c  s  c s
         """
         out: Output = []
-        if int(addr) == 0:
+        if addr._ip == 0:
             return out
-        ln = self.lookup(ifname, addr)
+        key = (ifname, addr._ip)
+        ln = self._entries.get(key)
         is_new = ln is None
         if ln is None:
             ln = self._create(ifname, addr, now)
-        self._touch(ln)
+        else:
+            self._entries.move_to_end(key)
         if ln.permanent:
             return out
         olladdr = ln.lladdr is not None
@@ -419,7 +448,7 @@ class NeighborCache:
                 ln.lladdr = lladdr
                 self._to_stale(ln, now)
             else:
-                ln.state = NdState.NOSTATE
+                ln.state = _NOSTATE
         elif (not olladdr and lladdr is not None) or llchange:
             ln.lladdr = lladdr
             self._to_stale(ln, now)
