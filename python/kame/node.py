@@ -125,6 +125,8 @@ class Node:
         #: Take NS/NA frames through ``_core.nd6_input`` (see ``_nd6_input``);
         #: off, every frame takes the general path (the tests compare both).
         self.nd6_fastpath = True
+        # ifname -> (the group set it was made from, the groups as ints)
+        self._group_ints: dict[str, tuple[set[IPv6Address], frozenset[int]]] = {}
         self._out: list[Frame] = []
         self._now = 0.0
 
@@ -177,11 +179,13 @@ class Node:
         if group in gs:
             return
         gs.add(group)
+        self._group_ints.pop(name, None)
         self._handle(self.mld.join(name, group, now), now)
 
     def leave(self, name: str, group: IPv6Address, now: float) -> None:
         if group in self.groups.get(name, set()):
             self.groups[name].discard(group)
+            self._group_ints.pop(name, None)
             self._handle(self.mld.leave(name, group, now), now)
 
     def _mld_output(self, a: SendMldReport) -> None:
@@ -341,10 +345,16 @@ class Node:
         which counts the drop. Then the same counters and state machine
         calls as ``_input`` -> ``_icmp6_input``."""
         typ, src, dst, hlim, target, flags, ll, nonce, ignored = nd
-        dsta = codec.addr6(dst)
+        addr6 = codec.addr6
+        dsta = addr6(dst)
         if (dst >> 120) == 0xFF:
             gs = self.groups.get(ifname)
-            if not gs or dsta not in gs:
+            if gs is None:
+                return False
+            gi = self._group_ints.get(ifname)
+            if gi is None or gi[0] is not gs:  # made on first use; join/leave drop it
+                gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))
+            if dst not in gi[1]:
                 return False
         else:
             ifa = self.addrs.find(ifname, dsta)
@@ -354,13 +364,12 @@ class Node:
         c["ip6s_total"] += 1
         c["ip6s_delivered"] += 1
         if typ == 135:
-            acts = self.nbr.ns_input_fields(ifname, codec.addr6(src), dsta, hlim,
-                                            codec.addr6(target), ll, nonce, 0, ignored, now)
+            acts = self.nbr.ns_input_fields(ifname, addr6(src), dsta, hlim, addr6(target), ll,
+                                            nonce, 0, ignored, now)
         else:
-            acts = self.nbr.na_input_fields(ifname, codec.addr6(src), dsta, hlim,
-                                            codec.addr6(target), flags & 0x80 != 0,
-                                            flags & 0x40 != 0, flags & 0x20 != 0, ll, 0,
-                                            ignored, now)
+            acts = self.nbr.na_input_fields(ifname, addr6(src), dsta, hlim, addr6(target),
+                                            flags & 0x80 != 0, flags & 0x40 != 0,
+                                            flags & 0x20 != 0, ll, 0, ignored, now)
         if acts:
             self._handle(acts, now)
         return True

@@ -22,8 +22,9 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from ipaddress import IPv6Address
+from typing import Any
 
 from kame.addr import (
     LINKLOCAL_ALL_NODES,
@@ -100,6 +101,29 @@ class ProxyTable:
 
 
 Output = list[object]
+
+
+_NA_SLOTS = tuple(SendNA.__dict__[f.name].__set__ for f in fields(SendNA))
+
+
+def _send_na(ifname: str, target: IPv6Address, dst: IPv6Address, src: IPv6Address | None,
+             router: bool, solicited: bool, override: bool, include_tlla: bool,
+             tlla: bytes | None, _new: Any = object.__new__, _s: Any = _NA_SLOTS) -> SendNA:
+    """``SendNA(...)`` with every field given, for the answer to each NS: the
+    slots are filled through their descriptors, which is what the frozen
+    dataclass's ``__init__`` does through ``object.__setattr__``, at half
+    the cost."""
+    o = _new(SendNA)
+    _s[0](o, ifname)
+    _s[1](o, target)
+    _s[2](o, dst)
+    _s[3](o, src)
+    _s[4](o, router)
+    _s[5](o, solicited)
+    _s[6](o, override)
+    _s[7](o, include_tlla)
+    _s[8](o, tlla)
+    return o  # type: ignore[no-any-return]
 
 
 class Nd6Nbr:
@@ -203,13 +227,13 @@ class Nd6Nbr:
                 return []
         anycast = ifa is not None and bool(ifa.flags._value_ & In6Flags.ANYCAST._value_)
         override = not (anycast or proxy)
-        router = self.knobs.forwarding
+        router = self.knobs._values["net.inet6.ip6.forwarding"] != 0  # knobs.forwarding
         na_src = target if ifa is not None else None
         if unspec:
             return [SendNA(ifname, target, LINKLOCAL_ALL_NODES, na_src, router, False,
                            override, True, proxy_ll)]
         out = self.cache.cache_lladdr(ifname, src, slla, "ns", now)
-        out.append(SendNA(ifname, target, src, na_src, router, True, override, True, proxy_ll))
+        out.append(_send_na(ifname, target, src, na_src, router, True, override, True, proxy_ll))
         return out
 
     # --- NA input (nd6_na_input) ---------------------------------------------
