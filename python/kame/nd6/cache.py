@@ -162,7 +162,7 @@ class Neighbor:
     is_router: bool = False
     expire: float = math.inf
     asked: int = 0
-    hold: deque[Any] = field(default_factory=deque)
+    hold: list[Any] = field(default_factory=list)  # a list: an empty deque costs 600 B
     byhint: int = 0
     permanent: bool = False
     timer_seq: int = 0
@@ -261,6 +261,8 @@ class NeighborCache:
         self._entries.move_to_end((ln.ifname, ln.addr._ip))
 
     def _set_timer(self, ln: Neighbor, expire: float) -> None:
+        if expire == ln.expire and ln.timer_seq > 0:
+            return  # its heap item is still in the heap, valid, and fires then
         ln.expire = expire
         self._seq += 1
         ln.timer_seq = self._seq
@@ -286,13 +288,14 @@ class NeighborCache:
         self._timers = live
 
     def _create(self, ifname: str, addr: IPv6Address, now: float) -> Neighbor:
-        cap = self.knobs["net.inet6.icmp6.nd6_maxentries"]
+        kv = self.knobs._values  # plain dict reads: an NS flood creates an entry per NS
+        cap = kv["net.inet6.icmp6.nd6_maxentries"]
         while len(self._entries) >= cap:
             if not self._evict_one():
                 break
         ln = Neighbor(ifname, addr)
         self._entries[(ifname, addr._ip)] = ln
-        self._set_timer(ln, now + self.knobs["net.inet6.icmp6.nd6_gctimer"])
+        self._set_timer(ln, now + kv["net.inet6.icmp6.nd6_gctimer"])
         return ln
 
     def _evict_one(self) -> bool:
@@ -376,7 +379,7 @@ class NeighborCache:
             return ln.lladdr, out
         maxq = self.knobs["net.inet6.icmp6.nd6_maxqueuelen"]
         while len(ln.hold) >= maxq:
-            ln.hold.popleft()
+            del ln.hold[0]
             self.stats.inc("icp6s_nd_holddrop")
         ln.hold.append(packet)
         if ln.asked == 0:
@@ -580,6 +583,7 @@ class NeighborCache:
             ln = self._entries.get(key)
             if ln is None or ln.timer_seq != seq:
                 continue
+            ln.timer_seq = 0  # its heap item is gone (see _set_timer)
             self._expire(ln, now, out)
         return out
 
