@@ -47,10 +47,10 @@ from kame.nd6.types import (
 
 __all__ = [
     "ETHERTYPE_IPV6",
+    "addr6",
     "build_icmp6_packet",
     "build_na",
     "build_ns",
-    "addr6",
     "build_ra",
     "build_rs",
     "ether",
