@@ -301,3 +301,15 @@ def test_addr6_is_ipv6address() -> None:
         codec.addr6(2**128)
     with pytest.raises(ValueError):
         codec.addr6(-1)
+
+
+def test_send_na_builder_is_a_frozen_send_na() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from kame.nd6.nbr import _send_na
+    args = ("eth0", ME, A("fe80::1"), ME, False, True, True, True, None)
+    a = _send_na(*args)
+    assert type(a) is SendNA and a == SendNA(*args) and hash(a) == hash(SendNA(*args))
+    assert repr(a) == repr(SendNA(*args))
+    with pytest.raises(FrozenInstanceError):
+        a.router = True

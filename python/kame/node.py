@@ -228,7 +228,8 @@ class Node:
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
         self._now = now
         self._input(ifname, frame, now)
-        return self._flush()
+        out, self._out = self._out, []  # _flush, inline: once per frame
+        return out
 
     def receive_many(self, ifname: str, frames: Iterable[bytes], now: float) -> list[Frame]:
         """:meth:`receive` for each frame in turn, all at ``now``; the NS/NA
@@ -345,8 +346,8 @@ class Node:
         which counts the drop. Then the same counters and state machine
         calls as ``_input`` -> ``_icmp6_input``."""
         typ, src, dst, hlim, target, flags, ll, nonce, ignored = nd
-        addr6 = codec.addr6
-        dsta = addr6(dst)
+        addr6, seen = codec.addr6, codec._ADDR6.get  # addr6's cache, read inline
+        dsta = seen(dst) or addr6(dst)
         if (dst >> 120) == 0xFF:
             gs = self.groups.get(ifname)
             if gs is None:
@@ -363,13 +364,15 @@ class Node:
         c = self.stats._c
         c["ip6s_total"] += 1
         c["ip6s_delivered"] += 1
+        srca = seen(src) or addr6(src)
+        tgta = seen(target) or addr6(target)
         if typ == 135:
-            acts = self.nbr.ns_input_fields(ifname, addr6(src), dsta, hlim, addr6(target), ll,
-                                            nonce, 0, ignored, now)
+            acts = self.nbr.ns_input_fields(ifname, srca, dsta, hlim, tgta, ll, nonce, 0,
+                                            ignored, now)
         else:
-            acts = self.nbr.na_input_fields(ifname, addr6(src), dsta, hlim, addr6(target),
-                                            flags & 0x80 != 0, flags & 0x40 != 0,
-                                            flags & 0x20 != 0, ll, 0, ignored, now)
+            acts = self.nbr.na_input_fields(ifname, srca, dsta, hlim, tgta, flags & 0x80 != 0,
+                                            flags & 0x40 != 0, flags & 0x20 != 0, ll, 0,
+                                            ignored, now)
         if acts:
             self._handle(acts, now)
         return True
@@ -496,7 +499,7 @@ class Node:
         if actions:
             self._handle(actions, now)
         if ll is not None:
-            self.stats.inc("ip6s_localout")
+            self.stats._c["ip6s_localout"] += 1  # stats.inc, inline: once per packet out
             self._out.append((ifname, codec.ether(ll, ifp.lladdr or bytes(6), packet)))
 
     def send(self, dst: IPv6Address, payload: bytes, next_header: int, now: float,

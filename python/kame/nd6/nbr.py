@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from ipaddress import IPv6Address
 from typing import Any
 
@@ -39,6 +39,7 @@ from kame.in6_var import AddrList, Ifnet, In6Flags, In6Ifaddr
 from kame.knobs import Knobs
 from kame.nd6.cache import NdLog, NeighborCache
 from kame.nd6.types import (
+    Action,
     AddressDuplicated,
     AddressReady,
     Event,
@@ -103,27 +104,33 @@ class ProxyTable:
 Output = list[object]
 
 
-_NA_SLOTS = tuple(SendNA.__dict__[f.name].__set__ for f in fields(SendNA))
+class _SendNABuilder(Action):
+    """Builds a :class:`SendNA` for the answer to each NS at a third of the
+    cost of the frozen dataclass's ``__init__`` (which stores every field
+    through ``object.__setattr__``): an unfrozen class with the very same
+    slots stores the fields directly, then the object becomes a ``SendNA``
+    (same slot layout, so ``__class__`` may be assigned). The result is an
+    ordinary, frozen ``SendNA``: equal to, and hashing like, one built by
+    ``SendNA(...)`` (checked in tests/test_nd6_fastpath.py)."""
+
+    __slots__ = SendNA.__slots__
+
+    def __init__(self, ifname: str, target: IPv6Address, dst: IPv6Address,
+                 src: IPv6Address | None, router: bool, solicited: bool, override: bool,
+                 include_tlla: bool, tlla: bytes | None) -> None:
+        self.ifname = ifname
+        self.target = target
+        self.dst = dst
+        self.src = src
+        self.router = router
+        self.solicited = solicited
+        self.override = override
+        self.include_tlla = include_tlla
+        self.tlla = tlla
+        self.__class__ = SendNA  # type: ignore[assignment]
 
 
-def _send_na(ifname: str, target: IPv6Address, dst: IPv6Address, src: IPv6Address | None,
-             router: bool, solicited: bool, override: bool, include_tlla: bool,
-             tlla: bytes | None, _new: Any = object.__new__, _s: Any = _NA_SLOTS) -> SendNA:
-    """``SendNA(...)`` with every field given, for the answer to each NS: the
-    slots are filled through their descriptors, which is what the frozen
-    dataclass's ``__init__`` does through ``object.__setattr__``, at half
-    the cost."""
-    o = _new(SendNA)
-    _s[0](o, ifname)
-    _s[1](o, target)
-    _s[2](o, dst)
-    _s[3](o, src)
-    _s[4](o, router)
-    _s[5](o, solicited)
-    _s[6](o, override)
-    _s[7](o, include_tlla)
-    _s[8](o, tlla)
-    return o  # type: ignore[no-any-return]
+_send_na: Any = _SendNABuilder
 
 
 class Nd6Nbr:
