@@ -4,19 +4,21 @@ are reported).
 
 Measured side by side in one run:
 
-1. the state machines alone (typed NsInput -> NA action, cache update);
+1. the state machines alone (typed NsInput -> NA action, cache update),
+   with 256 neighbours and as an NS flood (every message evicts an entry);
 2. the whole node, NS frame in -> NA frame out, per frame
    (``Node.receive``): ``_core.nd6_input`` (validation + ICMPv6 parse in one
    core call) -> nd6 -> ``_core.nd6_na_output``; every NS must be answered
    with exactly the NA frame expected;
-3. the same through ``Node.receive_many`` (the parse of a batch done in one
-   core call with the GIL released);
-4. the same with the fast path off (``node.nd6_fastpath = False``): the
+3. the same through ``Node.receive_many`` (the parse of a batch of 64 done
+   in one core call with the GIL released);
+4. solicited NAs in: each confirms a resolved neighbor (no answer);
+5. the NS path with the fast path off (``node.nd6_fastpath = False``): the
    general path, ``ip6_validate`` + ``parse_icmpv6`` + typed inputs;
-5. an NS flood with random sources through the whole node: every NS
+6. an NS flood with random sources through the whole node: every NS
    creates a neighbor entry and, past ``nd6_maxentries``, evicts one;
-6. tracemalloc: bytes per neighbor cache entry (entry, key, timer, address)
-   at the cap.
+7. tracemalloc: bytes per neighbor cache entry (entry, key, timer heap
+   item, address, link-layer address) with the cache at its cap.
 
 Rates are messages per second of wall-clock time (``perf_counter``) and of
 this process's CPU time (``process_time``): on a shared machine the second
@@ -122,6 +124,29 @@ def bench_node(n: int, fast: bool = True) -> tuple[float, float]:
     return rate
 
 
+def bench_node_na(n: int) -> tuple[float, float]:
+    """Solicited NAs from a resolved neighbor: each confirms reachability
+    (the entry goes REACHABLE again and its timer is re-armed); no answer."""
+    node, me = make_node()
+    peer = A("fe80::1")
+    node.ping(peer, 5.0, ifname="eth0")  # resolution starts: INCOMPLETE
+    na = codec.ether(MAC, PEER_MAC, codec.build_na(SendNA("eth0", peer, me, peer, False, True, True),
+                                                   peer, PEER_MAC))
+    assert node.receive("eth0", na, 5.0), "the queued echo request goes out"
+    receive = node.receive
+
+    def run() -> int:
+        for i in range(n):
+            if receive("eth0", na, 5.0 + i * 1e-6):
+                raise AssertionError("an NA is not answered")
+        return n
+
+    rate = timed(run)
+    ln = node.cache.lookup("eth0", peer)
+    assert ln is not None and ln.lladdr == PEER_MAC and node.stats["ip6s_delivered"] == n + 1
+    return rate
+
+
 def bench_node_batch(n: int, batch: int = 64) -> tuple[float, float]:
     node, me = make_node()
     src = A("fe80::1")
@@ -208,6 +233,7 @@ def main() -> None:
     row("nd6 state machines, NS flood (evicting)", bench_state_machines(n))
     row("whole node, NS frame -> NA frame (receive)", bench_node(n))
     row("whole node, batches of 64 (receive_many)", bench_node_batch(n))
+    row("whole node, solicited NA frames in", bench_node_na(n))
     row("whole node, general path (fast path off)", bench_node(n // 4, fast=False))
     w, c, entries, evicted = bench_node_flood(n)
     row("whole node, NS flood, random sources", (w, c))
