@@ -17,6 +17,7 @@ from importlib import resources
 from typing import BinaryIO, TextIO
 
 import kame
+import kame._core
 from kame.errors import KameError
 from kame.link.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapReader
 
@@ -52,6 +53,36 @@ TCP_FLAGS = "FSRPAUEC"
 def _tcp_flags(bits: int) -> str:
     s = "".join(c for i, c in enumerate(TCP_FLAGS) if bits & (1 << i))
     return s or "."
+
+
+_PREF = {0: "medium", 1: "high", 3: "low", 2: "reserved"}
+
+
+def nd_detail(p: kame.Packet) -> str:
+    """tcpdump's extra words for ICMPv6 echo, ND and MLDv2 ("who has X",
+    "tgt is X", "id N, seq N", the RA's prefixes); "" when there are none
+    or the message is refused."""
+    if p.upper_proto != 58:
+        return ""
+    try:
+        m = p.upper
+    except KameError:
+        return ""
+    if isinstance(m, kame._core.Icmpv6Echo):
+        return f"id {m.ident}, seq {m.seq}"
+    if isinstance(m, kame._core.NeighborSolicitation):
+        return f"who has {m.target}"
+    if isinstance(m, kame._core.NeighborAdvertisement):
+        fl = "".join(c for c, on in (("R", m.router), ("S", m.solicited), ("O", m.override)) if on)
+        return f"tgt is {m.target}" + (f" [{fl}]" if fl else "")
+    if isinstance(m, kame._core.RouterAdvertisement):
+        words = [f"hlim {m.cur_hop_limit}", f"pref {_PREF[m.preference & 3]}",
+                 f"router_ltime {m.router_lifetime}"]
+        words += [f"prefix {pi.prefix}/{pi.prefix_len}" for pi in m.prefixes]
+        return ", ".join(words)
+    if isinstance(m, kame._core.Mldv2Report):
+        return f"{len(m.records)} group record(s)"
+    return ""
 
 
 def describe(p: kame.Packet, verbose: bool = False) -> str:

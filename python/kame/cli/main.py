@@ -1,5 +1,6 @@
 """`kame`: one command, BSD-style subcommands.
 
+    kame demo [-w FILE]          a router and two hosts: DAD, SLAAC, ND, ping6, traced
     kame dissect [FILE.pcap]     tcpdump-like dissection with validation verdicts
 """
 
@@ -14,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from kame.cli import dissect
+    from kame.cli import demo, dissect
 
+    demo.add_parser(sub)
     dissect.add_parser(sub)
 
     args = ap.parse_args(argv)
