@@ -79,3 +79,14 @@ def test_cli_writes_default_file(tmp_path: Path, monkeypatch, capsys) -> None:  
     out = capsys.readouterr().out
     assert f"wrote pcap: {tmp_path / 'kame-demo.pcap'}" in out
     assert (tmp_path / "kame-demo.pcap").stat().st_size > 1000
+
+
+def test_dissect_reads_the_pcapng_demo(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "d.pcapng"
+    assert main(["demo", "-w", str(path)]) == 0
+    assert path.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    capsys.readouterr()
+    assert main(["dissect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^(\d+) packets: \1 ok, 0 bad checksum, 0 dropped$", out, re.MULTILINE)
+    assert "echo reply" in out and "router advertisement" in out
