@@ -159,9 +159,14 @@ def run_node(args: argparse.Namespace) -> int:
                         _log(text)
                 server.dispatch_events(events)
             _log(f"signal {stop['sig']}: stopping")
-            if advertising:
+            if advertising:  # rtadvd's exit: a final RA with router lifetime 0 (§6.2.5)
+                sent = host.icmp6_out[134]
                 node.rtr.stop_advertising(tap.name, clock())
-                transmit(host.poll(clock()))
+                end = clock() + 4.0
+                while host.icmp6_out[134] == sent and clock() < end:
+                    transmit(host.poll(clock()))
+                    d = host.next_deadline()
+                    time.sleep(0.05 if d is None else min(0.05, max(0.0, d - clock())))
         finally:
             server.close()
             if pcap_file is not None:

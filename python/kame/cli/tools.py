@@ -113,7 +113,7 @@ def format_ndp_a(rows: list[dict[str, Any]]) -> str:
             exps = "expired"
         ll = r["lladdr"] or "(incomplete)"
         flags = "R" if r["router"] else ""
-        lines.append(f"{r['neighbor']:<36} {ll:<17} {r['ifname']:>6.6} {exps:<9} "
+        lines.append(f"{r['neighbor']:<36} {ll:<17} {r['ifname']:>6} {exps:<9} "
                      f"{r['state']:1} {flags}".rstrip())
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,193 @@
+"""`kame node --tap` and the BSD-style tools against the Linux kernel.
+
+The daemon runs as a subprocess inside a network namespace on a TAP device
+whose other side is the kernel's interface. Our node is a router
+advertising 2001:db8:42::/64: the kernel resolves and pings our link-local
+address, takes the prefix (SLAAC) and a default route via us; then
+`kame ndp -a` lists the kernel as a neighbor, `kame ping6` reaches the
+kernel's link-local and global addresses, `kame netstat -s -p icmp6` counts
+every echo both ways, `kame ifconfig` shows our addresses, and SIGTERM stops
+the daemon cleanly after a final RA that removes the kernel's default route.
+Skipped when not root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+    pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+           + os.environ.get("PYTHONPATH", ""))
+MAC = "02:00:00:00:00:42"
+OUR_LL = "fe80::ff:fe00:42"
+DEV = "nodecli0"
+PREFIX = "2001:db8:42::"
+PREFIX_RE = r"2001:db8:42:[0-9a-f:]+"
+
+
+def ipns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
+                          timeout=60, check=check)
+
+
+def kame(ctl: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kame.cli.main", *args, "--ctl", ctl],
+                          capture_output=True, text=True, timeout=60, env=ENV, check=False)
+
+
+def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+
+
+@pytest.fixture
+def nodecli_netns() -> Iterator[str]:
+    name = f"nodecli-{uuid.uuid4().hex[:8]}"
+    try:
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
+    except subprocess.CalledProcessError as e:
+        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
+
+
+def test_nodecli_daemon_and_tools_against_kernel(nodecli_netns: str, tmp_path: Path) -> None:
+    ns = nodecli_netns
+    ctl = str(tmp_path / "run" / f"{DEV}.sock")
+    cap = tmp_path / "node.pcapng"
+    ipns(ns, "ip", "tuntap", "add", "dev", DEV, "mode", "tap")
+    ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{DEV}.accept_ra=2")
+    daemon = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-m", "kame.cli.main", "node", "--tap", DEV,
+         "--router", "--prefix", PREFIX + "/64", "--ra-interval", "4", "--mac", MAC,
+         "--ctl", ctl, "-w", str(cap)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        wait_for("control socket", lambda: os.path.exists(ctl) or daemon.poll() is not None)
+        assert daemon.poll() is None, daemon.communicate()
+        ipns(ns, "ip", "link", "set", DEV, "up")
+
+        # our link-local leaves DAD (ifconfig through the control socket)
+        def ours_ready() -> bool:
+            out = kame(ctl, "ifconfig", DEV).stdout
+            return f"inet6 {OUR_LL}%{DEV} prefixlen 64 scopeid" in out and "tentative" not in out
+        wait_for("our link-local", ours_ready)
+
+        # the kernel's link-local, past its DAD
+        def kernel_ll() -> str | None:
+            out = ipns(ns, "ip", "-6", "addr", "show", "dev", DEV).stdout
+            m = re.search(r"inet6 (fe80::[0-9a-f:]+)/64 scope link\s", out)
+            return m.group(1) if m and "tentative" not in out else None
+        kll = wait_for("kernel link-local", kernel_ll)
+        kmac = json.loads(ipns(ns, "ip", "-j", "link", "show", DEV).stdout)[0]["address"]
+
+        # the kernel pings us
+        ping = ipns(ns, "ping", "-6", "-c", "3", "-i", "0.3", "-W", "2", f"{OUR_LL}%{DEV}",
+                    check=False)
+        assert ping.returncode == 0 and " 0% packet loss" in ping.stdout, ping.stdout + ping.stderr
+
+        # ndp -a: the kernel is our neighbor, with its MAC
+        out = kame(ctl, "ndp", "-a")
+        assert out.returncode == 0, out.stderr
+        (row,) = [ln.split() for ln in out.stdout.splitlines() if ln.startswith(f"{kll}%{DEV} ")]
+        assert row[1] == kmac and row[2] == DEV and row[-1] in "RSDP"
+
+        # our RA gave the kernel an address in our prefix and a default route via us
+        def kernel_global() -> str | None:
+            out = ipns(ns, "ip", "-6", "addr", "show", "dev", DEV).stdout
+            m = re.search(rf"inet6 ({PREFIX_RE})/64 scope global dynamic", out)
+            return m.group(1) if m and "tentative" not in m.group(0) else None
+        kglobal = wait_for("kernel SLAAC address", kernel_global, 20.0)
+        route = ipns(ns, "ip", "-6", "route", "show", "default").stdout
+        assert f"via {OUR_LL} dev {DEV} proto ra" in route, route
+
+        # we ping the kernel: link-local with a zone, global with -I
+        p1 = kame(ctl, "ping6", "-c", "3", "-i", "0.2", f"{kll}%{DEV}")
+        assert p1.returncode == 0, p1.stdout + p1.stderr
+        assert f"PING6(104=40+8+56 bytes) {OUR_LL}%{DEV} --> {kll}%{DEV}" in p1.stdout
+        assert len(re.findall(rf"64 bytes from {kll}%{DEV}, icmp_seq=\d hlim=64 time=", p1.stdout)) == 3
+        assert "3 packets transmitted, 3 packets received, 0.0% packet loss" in p1.stdout
+        p2 = kame(ctl, "ping6", "-c", "2", "-i", "0.2", "-I", DEV, kglobal)
+        assert p2.returncode == 0 and "2 packets received" in p2.stdout, p2.stdout + p2.stderr
+        p3 = kame(ctl, "ping6", "-c", "1", f"{PREFIX}dead")  # nobody there
+        assert (p3.returncode == 1 and "No route to host" in p3.stderr) or (
+            p3.returncode == 2 and "100.0% packet loss" in p3.stdout), p3
+
+        # netstat counts every echo both ways
+        ns_out = kame(ctl, "netstat", "-s", "-p", "icmp6").stdout
+        outh = ns_out.split("\tOutput histogram:\n")[1].split("\n\t0 ")[0]
+        inh = ns_out.split("\tInput histogram:\n")[1]
+
+        def hist(block: str, name: str) -> int:
+            m = re.search(rf"^\t\t{name}: (\d+)$", block, re.MULTILINE)
+            return int(m.group(1)) if m else 0
+        assert hist(inh, "echo") == 3 and hist(outh, "echo reply") == 3
+        assert hist(outh, "echo") >= 5 and hist(inh, "echo reply") == 5
+        assert hist(outh, "router advertisement") >= 1
+        nd_in = sum(hist(inh, n) for n in ("router solicitation", "neighbor solicitation",
+                                           "neighbor advertisement"))
+        assert nd_in >= 1 and hist(outh, "MLDv2 listener report") >= 1
+        assert re.search(r"^\t3 message responses generated$", ns_out, re.MULTILINE)
+        ip6 = kame(ctl, "netstat", "-s", "-p", "ip6").stdout
+        assert int(re.search(r"^\t(\d+) total packets received", ip6, re.MULTILINE).group(1)) >= 8
+
+        # ifconfig shows our addresses and ND options
+        ifc = kame(ctl, "ifconfig").stdout
+        assert ifc.startswith(f"{DEV}: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> "
+                              "metric 0 mtu 1500\n")
+        assert f"\tether {MAC}\n" in ifc
+        assert re.search(rf"\tinet6 {OUR_LL}%{DEV} prefixlen 64 scopeid 0x1\n", ifc)
+        assert "\tnd6 options=" in ifc and "PERFORMNUD" in ifc
+
+        # ndp -i / -r / -p answer (a router has no default router and no RA prefixes)
+        ndi = kame(ctl, "ndp", "-i", DEV)
+        assert ndi.returncode == 0 and "curhlim=64" in ndi.stdout
+        assert kame(ctl, "ndp", "-r").stdout == ""
+
+        # SIGTERM: a final RA (lifetime 0) removes the kernel's route via us, clean exit
+        daemon.send_signal(signal.SIGTERM)
+        rc = daemon.wait(timeout=15)
+        err = daemon.stderr.read() if daemon.stderr else ""
+        assert rc == 0, err
+        assert "stopping" in err and not os.path.exists(ctl)
+        route = ipns(ns, "ip", "-6", "route", "show", "default").stdout
+        assert f"via {OUR_LL}" not in route, route
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
+
+    # the daemon's capture: tshark reads it clean, both directions are in it
+    if shutil.which("tshark"):
+        res = subprocess.run(["tshark", "-r", str(cap), "-T", "fields", "-e", "icmpv6.type",
+                              "-e", "_ws.malformed"], capture_output=True, text=True,
+                             timeout=120, check=True)
+        types = [ln.split("\t")[0] for ln in res.stdout.splitlines()]
+        assert types.count("128") >= 8 and types.count("129") >= 8
+        assert "134" in types and not any(ln.split("\t")[1:] != [""] for ln in res.stdout.splitlines())
