@@ -191,3 +191,83 @@ def test_nodecli_daemon_and_tools_against_kernel(nodecli_netns: str, tmp_path: P
         types = [ln.split("\t")[0] for ln in res.stdout.splitlines()]
         assert types.count("128") >= 8 and types.count("129") >= 8
         assert "134" in types and not any(ln.split("\t")[1:] != [""] for ln in res.stdout.splitlines())
+
+
+@pytest.mark.skipif(shutil.which("radvd") is None, reason="radvd not installed")
+def test_nodecli_host_mode_with_radvd(nodecli_netns: str, tmp_path: Path) -> None:
+    """Our node as a host behind radvd on the kernel side: `kame ndp -p/-r/-i`
+    show radvd's prefix, router (preference high) and link MTU, `kame
+    ifconfig -L` the autoconf address with its lifetimes, and `kame ping6`
+    reaches the kernel's global address through the on-link prefix."""
+    ns, dev = nodecli_netns, "nodecli1"
+    mac, gh = "02:00:00:00:00:43", "2001:db8:43::ff:fe00:43"
+    ctl = str(tmp_path / f"{dev}.sock")
+    ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    conf = tmp_path / "radvd.conf"
+    conf.write_text(f"""interface {dev} {{
+    AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4; AdvLinkMTU 1400;
+    AdvDefaultPreference high;
+    prefix 2001:db8:43::/64 {{ AdvOnLink on; AdvAutonomous on;
+        AdvValidLifetime 7200; AdvPreferredLifetime 3600; }};
+}};
+""")
+    daemon = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-m", "kame.cli.main", "node", "--tap", dev,
+         "--mac", mac, "--ctl", ctl], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ENV)
+    radvd = None
+    try:
+        wait_for("control socket", lambda: os.path.exists(ctl) or daemon.poll() is not None)
+        ipns(ns, "ip", "link", "set", dev, "up")
+        ipns(ns, "ip", "-6", "addr", "add", "2001:db8:43::1/64", "dev", dev, "nodad")
+        radvd = subprocess.Popen(["ip", "netns", "exec", ns, "radvd", "-n", "-C", str(conf),
+                                  "-p", str(tmp_path / "radvd.pid"), "-m", "stderr"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def configured() -> str | None:
+            out = kame(ctl, "ifconfig", "-L", dev).stdout
+            return out if f"inet6 {gh} prefixlen 64 autoconf pltime" in out else None
+        ifc = wait_for("SLAAC from radvd", configured, 20.0)
+        m = re.search(rf"inet6 {gh} prefixlen 64 autoconf pltime (\d+) vltime (\d+)", ifc)
+        assert m and 3500 < int(m.group(1)) <= 3600 and 7100 < int(m.group(2)) <= 7200, ifc
+        kll = kernel_ll_of(ns, dev)
+
+        ndp_r = kame(ctl, "ndp", "-r").stdout
+        assert re.fullmatch(rf"{kll}%{dev} if={dev}, flags=, pref=high, expire=\d+s "
+                            r"\(installed\)\n", ndp_r), ndp_r
+        ndp_p = kame(ctl, "ndp", "-p").stdout.splitlines()
+        assert ndp_p[0] == f"2001:db8:43::/64 if={dev}"
+        assert re.fullmatch(r"flags=LAO vltime=7\d\d\d, pltime=3\d\d\d, expire=\d+h\d+m\d+s, "
+                            r"ref=1", ndp_p[1]), ndp_p
+        ndp_i = kame(ctl, "ndp", "-i", dev).stdout
+        assert ndp_i.startswith("linkmtu=1400, maxmtu=1500, curhlim=64, ")
+
+        p = kame(ctl, "ping6", "-c", "2", "-i", "0.2", "2001:db8:43::1")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert f"PING6(104=40+8+56 bytes) {gh} --> 2001:db8:43::1" in p.stdout
+        assert "2 packets transmitted, 2 packets received, 0.0% packet loss" in p.stdout
+
+        ndp_a = kame(ctl, "ndp", "-a").stdout
+        rows = {ln.split()[0]: ln.split() for ln in ndp_a.splitlines()[1:]}
+        assert rows[f"{kll}%{dev}"][-1] == "R"  # radvd's router, IsRouter from its RA
+        assert "2001:db8:43::1" in rows and rows[gh][3] == "permanent"
+
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+        assert not os.path.exists(ctl)
+    finally:
+        if radvd is not None:
+            radvd.terminate()
+            radvd.wait(timeout=10)
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
+
+
+def kernel_ll_of(ns: str, dev: str) -> str:
+    def ll() -> str | None:
+        out = ipns(ns, "ip", "-6", "addr", "show", "dev", dev).stdout
+        m = re.search(r"inet6 (fe80::[0-9a-f:]+)/64 scope link\s", out)
+        return m.group(1) if m else None
+    return str(wait_for("kernel link-local", ll))

@@ -26,6 +26,8 @@ from typing import Any, BinaryIO, TextIO
 
 import kame
 from kame.cli.dissect import describe, nd_detail
+from kame.cli.tools import format_ifconfig, format_ndp_a, format_ndp_p, format_ndp_r
+from kame.ctl import snap_ifconfig, snap_ndp_a, snap_ndp_p, snap_ndp_r
 from kame.errors import KameError
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
@@ -266,9 +268,12 @@ class _Demo:
         if rtts:
             out.write(f"round-trip min/avg/max = {min(rtts):.3f}/{sum(rtts) / len(rtts):.3f}/"
                       f"{max(rtts):.3f} ms\n")
-        for d in self.nodes:
-            addrs = ", ".join(str(a.addr) for a in d.node.addresses(IFNAME))
-            out.write(f"{d.name:<3} addresses: {addrs}\n")
+        h1, now = self.node("h1"), self.sim.now
+        out.write("\nh1$ kame ifconfig -L\n")
+        out.write(format_ifconfig(snap_ifconfig(h1, None, now), lifetimes=True))
+        out.write("h1$ kame ndp -a\n" + format_ndp_a(snap_ndp_a(h1, now)))
+        out.write("h1$ kame ndp -r\n" + format_ndp_r(snap_ndp_r(h1, now)))
+        out.write("h1$ kame ndp -p\n" + format_ndp_p(snap_ndp_p(h1, now)) + "\n")
         out.write(f"{self.frames} frames on the link, simulated time {self.sim.now:.3f} s\n")
         return 0 if len(got) == count else 1
 
