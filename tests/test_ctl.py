@@ -8,6 +8,7 @@ talk to it over AF_UNIX, as they would to `kame node --tap`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import socket
@@ -18,9 +19,19 @@ from ipaddress import IPv6Address as A
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kame.cli.main import main
 from kame.cli.tools import format_ifconfig, format_ndp_a, sec2str
-from kame.ctl import Client, ControlError, ControlServer, NodeHost, request, snap_ifconfig
+from kame.ctl import (
+    Client,
+    ControlError,
+    ControlServer,
+    NodeHost,
+    _Conn,
+    request,
+    snap_ifconfig,
+)
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
@@ -270,3 +281,37 @@ def test_formatting_helpers() -> None:
            "state": "I", "router": False}
     line = format_ndp_a([row]).splitlines()[1]
     assert line.split() == ["fe80::1%eth0", "(incomplete)", "eth0", "expired", "I"]
+
+
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda d: json.dumps(d).encode(), st.dictionaries(
+        st.sampled_from(["op", "dst", "ifname", "seq", "size", "ident", "x"]),
+        st.one_of(st.none(), st.integers(-2**70, 2**70), st.text(max_size=30),
+                  st.sampled_from(["ndp_a", "ndp_p", "ndp_r", "ndp_i", "ifconfig", "stats",
+                                   "ping", "time", "fe80::1%eth0", "eth0", "::1"]))))))
+def test_any_request_gets_an_answer(line: bytes) -> None:
+    """Whatever a client sends, the server answers with ok true/false and
+    never raises (the daemon must survive its clients)."""
+    ans = _SERVER._answer(_CONN, line)
+    assert isinstance(ans["ok"], bool)
+    json.dumps(ans)  # and the answer is serialisable
+
+
+def test_deep_nesting_is_refused() -> None:
+    ans = _SERVER._answer(_CONN, b"[" * 4000 + b"]" * 4000)
+    assert ans["ok"] is False
+
+
+def _make_server() -> tuple[ControlServer, _Conn]:
+    import tempfile
+    node = Node("f", seed=9)
+    node.add_interface("eth0", MH)
+    host = NodeHost(node)
+    host.up("eth0", 0.0)
+    path = os.path.join(tempfile.mkdtemp(prefix="kame-ctl-"), "f.sock")
+    srv = ControlServer(host, path, clock=lambda: 1.0, transmit=lambda fr: None)
+    return srv, _Conn(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+
+
+_SERVER, _CONN = _make_server()

@@ -396,7 +396,7 @@ class ControlServer:
             if not isinstance(req, dict):
                 raise TypeError("a request is a JSON object")
             return {"ok": True, "data": self._op(c, req)}
-        except (ControlError, KameError, ValueError, KeyError, TypeError) as e:
+        except (ControlError, KameError, ValueError, KeyError, TypeError, RecursionError) as e:
             return {"ok": False, "error": str(e) or type(e).__name__}
 
     def _op(self, c: _Conn, req: dict[str, Any]) -> Any:

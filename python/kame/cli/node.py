@@ -139,8 +139,8 @@ def run_node(args: argparse.Namespace) -> int:
                 if d is not None:
                     timeout = min(timeout, max(0.0, d - clock()))
                 try:
-                    r, w, _ = select.select([tap, *server.sockets()], server.want_write(), [],
-                                            timeout)
+                    rlist: list[Any] = [tap, *server.sockets()]
+                    r, w, _ = select.select(rlist, server.want_write(), [], timeout)
                 except InterruptedError:
                     continue
                 if tap in r:

@@ -262,7 +262,7 @@ class PcapngReader:
         if btype != BT_SHB:
             raise MalformedError(f"pcapng: first block type 0x{btype:08x} is not a Section "
                                  "Header Block", layer="pcapng", offset=0)
-        self._pending = head
+        self._pending: bytes | None = head
 
     # the first interface's link type, for callers that expect one
     @property
@@ -284,7 +284,8 @@ class PcapngReader:
         """(type, start offset, body) of the next block, or None at the end."""
         start = self.offset
         if self._pending is not None:
-            head, self._pending = self._pending, None
+            head = self._pending
+            self._pending = None
             start = 0
         else:
             head = self.f.read(8)
@@ -449,11 +450,11 @@ class _Prefixed:
         return data
 
 
-def open_capture(f: BinaryIO, **bounds: int) -> PcapReader | PcapngReader:
-    """A reader for a pcap or a pcapng file, chosen by its first four bytes
-    (``bounds``: ``max_caplen``, ``max_records`` ...)."""
+def open_capture(f: BinaryIO, *, max_caplen: int = 262144,
+                 max_records: int = 10_000_000) -> PcapReader | PcapngReader:
+    """A reader for a pcap or a pcapng file, chosen by its first four bytes."""
     head = f.read(4)
     src: BinaryIO = _Prefixed(head, f)  # type: ignore[assignment]
     if len(head) == 4 and struct.unpack("<I", head)[0] == BT_SHB:
-        return PcapngReader(src, **bounds)
-    return PcapReader(src, **bounds)
+        return PcapngReader(src, max_caplen=max_caplen, max_records=max_records)
+    return PcapReader(src, max_caplen=max_caplen, max_records=max_records)
