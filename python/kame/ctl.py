@@ -249,11 +249,13 @@ def snap_ifconfig(node: Node, ifname: str | None, now: float) -> list[dict[str, 
 
 def snap_stats(host: NodeHost) -> dict[str, Any]:
     st = host.node.stats
+    # the node's own icp6s_outhist when it keeps one, else what the host counted
+    outhist = getattr(st, "outhist", None) or host.icmp6_out
     return {"ip6": {k: st[k] for k in st if k.startswith("ip6s_")},
             "icmp6": {k: st[k] for k in st if k.startswith("icp6s_")},
             "ip6_inhist": {str(k): v for k, v in sorted(host.ip6_in.items())},
             "icmp6_inhist": {str(k): v for k, v in sorted(host.icmp6_in.items())},
-            "icmp6_outhist": {str(k): v for k, v in sorted(host.icmp6_out.items())}}
+            "icmp6_outhist": {str(k): v for k, v in sorted(outhist.items())}}
 
 
 # --- the server ---------------------------------------------------------------------
@@ -459,11 +461,12 @@ class ControlServer:
         frames = self.host.ping(dst, now, ident=ident, seq=seq, data=data, ifname=ifname)
         self.transmit(frames)
         src = None
-        pick = getattr(node, "_source_for", None)
-        if pick is not None:
-            with contextlib.suppress(Exception):
-                s = pick(out_if, dst)
-                src = _scoped(node, s, out_if) if s is not None else None
+        with contextlib.suppress(Exception):  # only for ping6's first line
+            if hasattr(node, "in6_selectsrc"):
+                s = node.in6_selectsrc(dst, out_if)
+            else:
+                s = node._source_for(out_if, dst)
+            src = _scoped(node, s, out_if) if s is not None else None
         return {"sent": now, "src": src, "dst": _scoped(node, dst, out_if) if ifname else str(dst),
                 "ifname": out_if}
 
