@@ -249,8 +249,9 @@ def snap_ifconfig(node: Node, ifname: str | None, now: float) -> list[dict[str, 
 
 def snap_stats(host: NodeHost) -> dict[str, Any]:
     st = host.node.stats
-    # the node's own icp6s_outhist when it keeps one, else what the host counted
-    outhist = getattr(st, "outhist", None) or host.icmp6_out
+    # what the host counted on every frame the node produced (the node may keep
+    # an icp6s_outhist of its own; this one also sees frames from up() and ping)
+    outhist = host.icmp6_out
     return {"ip6": {k: st[k] for k in st if k.startswith("ip6s_")},
             "icmp6": {k: st[k] for k in st if k.startswith("icp6s_")},
             "ip6_inhist": {str(k): v for k, v in sorted(host.ip6_in.items())},
