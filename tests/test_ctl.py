@@ -187,6 +187,44 @@ def test_ping6_and_netstat(rig: Rig, capsys) -> None:  # type: ignore[no-untyped
     assert re.search(r"^\t\tICMP6: \d+$", out, re.MULTILINE)
 
 
+def test_ping6_multicast(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
+    """ping6 ff02::1%eth0: the router answers from its link-local address."""
+    rc, out, _ = kame(capsys, "ping6", "-c", "2", "-i", "0.1", "--ctl", rig.server.path,
+                      "ff02::1%eth0")
+    assert rc == 0, out
+    assert f"PING6(104=40+8+56 bytes) {LLH}%eth0 --> ff02::1%eth0" in out
+    assert len(re.findall(rf"64 bytes from {LLR}%eth0, icmp_seq=[01] hlim=64", out)) == 2
+    rc, _, err = kame(capsys, "ping6", "-c", "1", "--ctl", rig.server.path, "-I", "eth1",
+                      "ff02::1")
+    assert rc == 1 and "eth1: no such interface" in err
+
+
+def test_client_cap(rig: Rig) -> None:
+    from kame.ctl import MAX_CLIENTS
+    socks = []
+    try:
+        for _ in range(MAX_CLIENTS):
+            c = Client(rig.server.path)
+            socks.append(c)
+            assert c.call("time") > 0
+        extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        extra.settimeout(5)
+        extra.connect(rig.server.path)
+        assert extra.recv(10) == b""  # closed at once
+        extra.close()
+    finally:
+        for c in socks:
+            c.close()
+    for _ in range(100):  # and it serves again once the server saw the closes
+        try:
+            assert request(rig.server.path, "time") > 0
+            break
+        except ControlError:
+            time.sleep(0.02)
+    else:
+        raise AssertionError("the server never took a new client")
+
+
 def test_ping6_failures(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
     rc, out, _ = kame(capsys, "ping6", "-c", "1", "--ctl", rig.server.path, "fe80::dead%eth0")
     assert rc == 2

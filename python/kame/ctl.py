@@ -504,6 +504,8 @@ class Client:
                 data = self.sock.recv(65536)
             except TimeoutError:
                 return None
+            except OSError as e:
+                raise ControlError(f"control connection: {e.strerror or e}") from None
             if not data:
                 raise ControlError("the node closed the control connection")
             self.buf += data
@@ -514,7 +516,10 @@ class Client:
         return obj
 
     def call(self, op: str, **args: Any) -> Any:
-        self.sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+        try:
+            self.sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+        except OSError as e:
+            raise ControlError(f"control connection: {e.strerror or e}") from None
         while True:
             obj = self._line(10.0)
             if obj is None:
