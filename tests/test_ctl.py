@@ -353,3 +353,31 @@ def _make_server() -> tuple[ControlServer, _Conn]:
 
 
 _SERVER, _CONN = _make_server()
+
+
+def test_ifconfig_temporary_and_deprecated() -> None:
+    """RFC 4941 temporary addresses and a deprecated prefix, as ifconfig shows
+    them after a router's RAs on a memory link."""
+    sim = Simulation()
+    link = MemoryLink(delay=0.001)
+    r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=1)
+    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1,
+                               "net.inet6.ip6.use_tempaddr": 1}), seed=2)
+    for n, m in ((r, MR), (h, MH)):
+        n.add_interface("eth0", m)
+        sim.connect(n, "eth0", link, m)
+        sim.emit(n, n.up("eth0", 0.0))
+    sim.run(until=2.0)
+    r.rtr.advertise("eth0", RaConfig(max_interval=4, prefixes=(
+        PrefixInfo(A("2001:db8:1::"), 64, valid_lifetime=3600, preferred_lifetime=1800),
+        PrefixInfo(A("2001:db8:2::"), 64, valid_lifetime=3600, preferred_lifetime=0))),
+        sim.now)
+    sim.run(until=6.0)
+    text = format_ifconfig(snap_ifconfig(h, "eth0", sim.now), lifetimes=True)
+    assert re.search(r"\tinet6 2001:db8:1::ff:fe00:a prefixlen 64 autoconf pltime 17\d\d "
+                     r"vltime 35\d\d\n", text), text
+    temps = re.findall(r"\tinet6 (2001:db8:1:[0-9a-f:]+) prefixlen 64 autoconf temporary "
+                       r"pltime \d+ vltime \d+\n", text)
+    assert len(temps) == 1 and temps[0] != "2001:db8:1::ff:fe00:a", text
+    assert re.search(r"\tinet6 2001:db8:2::ff:fe00:a prefixlen 64 deprecated autoconf "
+                     r"pltime 0 vltime 35\d\d\n", text), text

@@ -40,6 +40,7 @@ from kame.node import Node
 __all__ = ["run_node"]
 
 IFF_UP = 0x1
+RX_BATCH = 256
 
 
 def _mac(text: str | None, ifname: str, hostname: str) -> bytes:
@@ -144,7 +145,12 @@ def run_node(args: argparse.Namespace) -> int:
                 except InterruptedError:
                     continue
                 if tap in r:
-                    while (frame := tap.read()) is not None:
+                    # at most RX_BATCH frames before the control socket and the
+                    # timers get their turn: a flood cannot starve them
+                    for _ in range(RX_BATCH):
+                        frame = tap.read()
+                        if frame is None:
+                            break
                         if pcap is not None:
                             pcap.write(clock(), frame)
                         if is_up:
