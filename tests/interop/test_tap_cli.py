@@ -43,9 +43,10 @@ PREFIX = "2001:db8:42::"
 PREFIX_RE = r"2001:db8:42:[0-9a-f:]+"
 
 
-def ipns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
+         ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=60, check=check)
+                          timeout=timeout, check=check, env=ENV)
 
 
 def kame(ctl: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -271,3 +272,111 @@ def kernel_ll_of(ns: str, dev: str) -> str:
         m = re.search(r"inet6 (fe80::[0-9a-f:]+)/64 scope link\s", out)
         return m.group(1) if m else None
     return str(wait_for("kernel link-local", ll))
+
+
+FLOOD = r"""
+import os, random, socket, sys, time
+import kame
+from kame._core import Ipv6Header, NeighborSolicitation, NdOptSourceLinkAddr
+
+dev, target, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rng = random.Random(4)
+import ipaddress
+t = ipaddress.IPv6Address(target)
+sn = ipaddress.IPv6Address("ff02::1:ff00:0") + (int(t) & 0xFFFFFF)
+dmac = bytes.fromhex("3333") + sn.packed[-4:]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((dev, 0))
+
+def frame(kind):
+    src = ipaddress.IPv6Address("fe80::" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(4)))
+    smac = bytes([0x02]) + rng.randbytes(5)
+    hlim = 64 if kind == "hlim" else 255
+    if kind == "zeroopt":
+        body = bytearray(NeighborSolicitation(t).to_bytes(src, sn)) + b"\x01\x00" + bytes(6)
+        body[2:4] = b"\0\0"
+        body[2:4] = kame.in6_cksum(src, sn, 58, [bytes(body)]).to_bytes(2, "big")
+    else:
+        body = bytearray(NeighborSolicitation(t, [NdOptSourceLinkAddr(smac)]).to_bytes(src, sn))
+        if kind == "cksum":
+            body[2] ^= 0x55
+    hdr = Ipv6Header(src, sn, next_header=58, hop_limit=hlim, payload_len=len(body)).to_bytes()
+    return dmac + smac + b"\x86\xdd" + hdr + bytes(body)
+
+kinds = ["valid"] * 3 + ["hlim", "cksum", "zeroopt"]
+sent = {k: 0 for k in set(kinds)}
+for i in range(n):
+    k = kinds[i % len(kinds)]
+    s.send(frame(k))
+    sent[k] += 1
+    if i % 200 == 199:
+        time.sleep(0.02)   # stay under the TAP queue (1000 frames)
+import json
+print(json.dumps(sent))
+"""
+
+
+def test_nodecli_nd_flood_is_counted_and_bounded(nodecli_netns: str, tmp_path: Path) -> None:
+    """A flood of NS from random sources, some malformed (hop limit 64, bad
+    checksum, zero-length option), sent by an AF_PACKET socket on the kernel
+    side: `kame netstat` counts the bad ones, `kame ndp -a` stays at the
+    cache cap, the daemon's memory stays bounded and it still answers pings."""
+    ns, dev = nodecli_netns, "nodecli2"
+    mac, ll = "02:00:00:00:00:44", "fe80::ff:fe00:44"
+    ctl = str(tmp_path / f"{dev}.sock")
+    ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
+    daemon = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, "-m", "kame.cli.main", "node", "--tap", dev,
+         "--mac", mac, "--ctl", ctl, "--sysctl", "net.inet6.icmp6.nd6_maxentries=256"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+    def rss_kb() -> int:
+        status = Path(f"/proc/{daemon.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    try:
+        wait_for("control socket", lambda: os.path.exists(ctl) or daemon.poll() is not None)
+        ipns(ns, "ip", "link", "set", dev, "up")
+        wait_for("our link-local", lambda: f"inet6 {ll}%{dev}" in kame(ctl, "ifconfig").stdout
+                 and "tentative" not in kame(ctl, "ifconfig").stdout)
+        before = rss_kb()
+        n = 6000
+        res = ipns(ns, sys.executable, "-c", FLOOD, dev, ll, str(n), timeout=300)
+        sent = json.loads(res.stdout)
+
+        def settled() -> str | None:
+            out = kame(ctl, "netstat", "-s", "-p", "ip6").stdout
+            m = re.search(r"^\t(\d+) total packets received", out, re.MULTILINE)
+            return out if m and int(m.group(1)) >= 0.9 * n else None
+        wait_for("the flood to be processed", settled, 60.0)
+        icmp = kame(ctl, "netstat", "-s", "-p", "icmp6").stdout
+
+        def count(text: str, what: str) -> int:
+            m = re.search(rf"^\t(\d+) {re.escape(what)}$", text, re.MULTILINE)
+            assert m, (what, text)
+            return int(m.group(1))
+        bad = count(icmp, "bad neighbor solicitation messages")
+        cksum = count(icmp, "bad checksums")
+        badopt = count(icmp, "(kame) messages with a bad ND option")
+        evicted = count(icmp, "(kame) neighbor entries evicted by the cache cap")
+        assert 0.8 * sent["hlim"] <= bad - badopt <= sent["hlim"], icmp
+        assert 0.8 * sent["cksum"] <= cksum <= sent["cksum"], icmp
+        assert 0.8 * sent["zeroopt"] <= badopt <= sent["zeroopt"], icmp
+        assert evicted >= 0.8 * sent["valid"] - 256, icmp
+        rows = kame(ctl, "ndp", "-a").stdout.splitlines()[1:]
+        print(f"nodecli flood: sent {sent}; counted badns {bad} checksum {cksum} badopt "
+              f"{badopt} evicted {evicted}; cache {len(rows)} rows; RSS {before} -> {rss_kb()} kB")
+        assert 200 <= len(rows) <= 256 + 1, len(rows)  # the cap (+ our own address)
+        assert rss_kb() - before < 30_000, (before, rss_kb())
+        # and it still works: the kernel pings us, we ping the kernel
+        ping = ipns(ns, "ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", f"{ll}%{dev}",
+                    check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        kll = kernel_ll_of(ns, dev)
+        assert kame(ctl, "ping6", "-c", "1", f"{kll}%{dev}").returncode == 0
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(10)
