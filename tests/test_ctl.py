@@ -187,6 +187,33 @@ def test_ping6_and_netstat(rig: Rig, capsys) -> None:  # type: ignore[no-untyped
     assert re.search(r"^\t\tICMP6: \d+$", out, re.MULTILINE)
 
 
+def test_ndp_writes(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
+    """ndp -i IF -nud (seed §1.2), ndp -d, ndp -c."""
+    rc, out, _ = kame(capsys, "ndp", "--ctl", rig.server.path, "-i", "eth0", "-nud",
+                      "prefer_source")
+    assert rc == 0
+    flags = out.splitlines()[1].split()[1:]
+    assert "nud" not in flags and "prefer_source" in flags and "accept_rtadv" in flags
+    assert not rig.h.ifnets["eth0"].flags.nud and rig.h.ifnets["eth0"].flags.prefer_source
+    rc, out, _ = kame(capsys, "ndp", "-i", "eth0", "nud", "-prefer_source", "--ctl",
+                      rig.server.path)
+    assert rc == 0 and rig.h.ifnets["eth0"].flags.nud
+    assert not rig.h.ifnets["eth0"].flags.prefer_source
+    rc, _, err = kame(capsys, "ndp", "-i", "eth0", "-bogus", "--ctl", rig.server.path)
+    assert rc == 1 and "unknown ND flag 'bogus'" in err
+
+    rc, out, _ = kame(capsys, "ndp", "-d", f"{LLR}%eth0", "--ctl", rig.server.path)
+    assert rc == 0 and out == f"{LLR}%eth0 ({LLR}%eth0) deleted\n"
+    assert f"{LLR}%eth0 " not in kame(capsys, "ndp", "-a", "--ctl", rig.server.path)[1]
+    rc, _, err = kame(capsys, "ndp", "-d", f"{LLR}%eth0", "--ctl", rig.server.path)
+    assert rc == 1 and "cannot locate" in err
+    # a ping re-resolves it; ndp -c flushes it again
+    assert kame(capsys, "ping6", "-c", "1", "--ctl", rig.server.path, f"{LLR}%eth0")[0] == 0
+    rc, out, _ = kame(capsys, "ndp", "-c", "--ctl", rig.server.path)
+    assert rc == 0 and f"{LLR}%eth0 ({LLR}%eth0) deleted" in out
+    assert len(kame(capsys, "ndp", "-a", "--ctl", rig.server.path)[1].splitlines()) == 3
+
+
 def test_ping6_multicast(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
     """ping6 ff02::1%eth0: the router answers from its link-local address."""
     rc, out, _ = kame(capsys, "ping6", "-c", "2", "-i", "0.1", "--ctl", rig.server.path,

@@ -18,8 +18,8 @@ they would to a kernel.
   :meth:`ControlServer.sockets` and calls :meth:`ControlServer.handle`.
 - :func:`request` / :class:`Client`: the tools' side.
 
-Operations: ``ndp_a``, ``ndp_p``, ``ndp_r``, ``ndp_i``, ``ifconfig``,
-``stats``, ``ping`` and ``time``.
+Operations: ``ndp_a``, ``ndp_p``, ``ndp_r``, ``ndp_i``, ``ndp_i_set``,
+``ndp_d``, ``ndp_c``, ``ifconfig``, ``stats``, ``ping`` and ``time``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ MAX_OUTBUF = 1 << 20
 
 STATE_LETTER = {NdState.NOSTATE: "N", NdState.INCOMPLETE: "I", NdState.REACHABLE: "R",
                 NdState.STALE: "S", NdState.DELAY: "D", NdState.PROBE: "P"}
+
+
+#: The per-interface ND flags ``ndp -i`` may set (kame.knobs.IfFlags).
+ND_FLAG_NAMES = frozenset({"nud", "accept_rtadv", "disabled", "prefer_source", "auto_linklocal"})
+ND_FLAG_ALIASES = {"ifdisabled": "disabled", "performnud": "nud"}
 
 
 def default_ctl_path(ifname: str) -> str:
@@ -415,6 +420,17 @@ class ControlServer:
             return snap_ndp_r(node, now)
         if op == "ndp_i":
             return snap_ndp_i(node, str(req["ifname"]))
+        if op == "ndp_i_set":
+            return self._ndp_i_set(str(req["ifname"]), req["flags"])
+        if op == "ndp_d":
+            addr, ifname = self._resolve_dst(str(req["addr"]), req.get("ifname"))
+            if ifname is None or not node.cache.delete(ifname, addr):
+                raise ControlError(f"cannot locate {req['addr']}")
+            return _scoped(node, addr, ifname)
+        if op == "ndp_c":
+            gone = [_scoped(node, ln.addr, ln.ifname) for ln in node.cache if not ln.permanent]
+            node.cache.flush()
+            return gone
         if op == "ifconfig":
             name = req.get("ifname")
             return snap_ifconfig(node, str(name) if name else None, now)
@@ -423,6 +439,24 @@ class ControlServer:
         if op == "ping":
             return self._ping(c, req, now)
         raise ControlError(f"unknown op {op!r}")
+
+    def _ndp_i_set(self, ifname: str, flags: Any) -> dict[str, Any]:
+        """``ndp -i IF [-]nud [-]accept_rtadv [-]disabled ...``: the
+        interface's ND flags (KAME ``ND6_IFF_*``); clearing ``disabled``
+        re-enables IPv6 after a duplicate (§1.2)."""
+        node = self.host.node
+        if ifname not in node.ifnets:
+            raise ControlError(f"{ifname}: no such interface")
+        if not isinstance(flags, dict):
+            raise TypeError("flags: an object of name: bool")
+        ifl = node.ifnets[ifname].flags
+        for name, on in flags.items():
+            attr = ND_FLAG_ALIASES.get(name, name)
+            if attr not in ND_FLAG_NAMES or not isinstance(on, bool):
+                raise ControlError(f"unknown ND flag {name!r} (one of "
+                                   f"{', '.join(sorted(ND_FLAG_NAMES))})")
+            setattr(ifl, attr, on)
+        return snap_ndp_i(node, ifname)
 
     def _resolve_dst(self, text: str, ifname: str | None) -> tuple[IPv6Address, str | None]:
         node = self.host.node

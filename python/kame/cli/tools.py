@@ -2,7 +2,8 @@
 (:mod:`kame.ctl`), printing what KAME's ``ndp``, ``ping6``, ``netstat -s``
 and ``ifconfig`` print:
 
-    kame ndp -a | -p | -r | -i IF      neighbor cache, prefixes, routers, ND parameters
+    kame ndp -a | -p | -r | -i IF [[-]flag...] | -c | -d ADDR
+                                       neighbor cache, prefixes, routers, ND parameters
     kame ping6 [-c N] [-i WAIT] [-s SIZE] [-I IF] DST
     kame netstat -s -p ip6|icmp6
     kame ifconfig [-L] [IF]
@@ -229,9 +230,31 @@ def format_netstat(stats: dict[str, Any], proto: str) -> str:
 # --- commands -----------------------------------------------------------------------
 
 def _ndp(args: argparse.Namespace) -> int:
+    if args.i is not None:  # -i IF [[-]flag ...] (the rest of the line, as ndp(8))
+        rest = list(args.i)
+        if "--ctl" in rest:
+            k = rest.index("--ctl")
+            if k + 1 >= len(rest):
+                raise ControlError("--ctl needs a PATH")
+            args.ctl = rest[k + 1]
+            del rest[k:k + 2]
+        if not rest:
+            raise ControlError("-i needs an interface")
+        ifname, flags = rest[0], rest[1:]
+        path = find_ctl(args.ctl)
+        if flags:
+            sets = {f.lstrip("-"): not f.startswith("-") for f in flags}
+            sys.stdout.write(format_ndp_i(request(path, "ndp_i_set", ifname=ifname, flags=sets)))
+        else:
+            sys.stdout.write(format_ndp_i(request(path, "ndp_i", ifname=ifname)))
+        return 0
     path = find_ctl(args.ctl)
-    if args.i:
-        sys.stdout.write(format_ndp_i(request(path, "ndp_i", ifname=args.i)))
+    if args.c:
+        for name in request(path, "ndp_c"):
+            sys.stdout.write(f"{name} ({name}) deleted\n")
+    elif args.d:
+        name = request(path, "ndp_d", addr=args.d)
+        sys.stdout.write(f"{name} ({name}) deleted\n")
     elif args.p:
         sys.stdout.write(format_ndp_p(request(path, "ndp_p")))
     elif args.r:
@@ -336,7 +359,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     g.add_argument("-a", action="store_true", help="the neighbor cache (default)")
     g.add_argument("-p", action="store_true", help="the prefix list")
     g.add_argument("-r", action="store_true", help="the default router list")
-    g.add_argument("-i", metavar="IF", help="ND parameters of an interface")
+    g.add_argument("-i", nargs=argparse.REMAINDER, metavar="IF [[-]FLAG ...]",
+                   help="ND parameters of an interface; set flags: nud, accept_rtadv, "
+                        "disabled, prefer_source, auto_linklocal (a leading - clears)")
+    g.add_argument("-c", action="store_true", help="flush the neighbor cache")
+    g.add_argument("-d", metavar="ADDR", help="delete a neighbor entry (fe80::1%%tap0)")
     _ctl_arg(p)
     p.set_defaults(func=_ndp)
 
