@@ -1,4 +1,5 @@
-"""`kame node --tap IFNAME`: run a kame node on a Linux TAP device.
+"""`kame node --tap IFNAME`: run a kame node on a Linux TAP device
+(`kame node --sim`: three nodes on a simulated link, no root needed).
 
 The node (sans-I/O) is fed by the only I/O loop of kame: ``select`` on the
 TAP descriptor and the control socket until ``node.next_deadline()``, the
@@ -23,6 +24,7 @@ import select
 import signal
 import socket
 import sys
+import tempfile
 import time
 from ipaddress import IPv6Network
 from typing import Any
@@ -31,13 +33,14 @@ from kame.cli.demo import event_line
 from kame.ctl import ControlServer, NodeHost, default_ctl_path
 from kame.errors import ConfigError
 from kame.knobs import Knobs
+from kame.link.memory import MemoryLink, Simulation
 from kame.link.pcap import PcapngWriter
 from kame.link.tap import TapDevice
 from kame.nd6.rtr import RaConfig
 from kame.nd6.types import PrefixInfo
 from kame.node import Node
 
-__all__ = ["run_node"]
+__all__ = ["run_node", "run_sim"]
 
 IFF_UP = 0x1
 RX_BATCH = 256
@@ -180,11 +183,105 @@ def run_node(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim_dir(path: str | None) -> str:
+    if path:
+        return path
+    if os.access("/run", os.W_OK):
+        return "/run/kame"
+    return os.path.join(tempfile.gettempdir(), f"kame-sim-{os.getuid()}")
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    """``kame node --sim``: the demo's router and two hosts on a memory link,
+    in real time, one control socket each (DIR/r.sock, h1.sock, h2.sock): the
+    tools can be tried without root or a TAP device."""
+    d = _sim_dir(args.ctl_dir)
+    prefixes = [IPv6Network(p) for p in args.prefix or ["2001:db8:1::/64"]]
+    sim = Simulation()
+    link = MemoryLink(delay=0.0005, seed=1)
+    specs = [("r", "020000000001", {"net.inet6.ip6.forwarding": 1}),
+             ("h1", "02000000000a", {"net.inet6.ip6.accept_rtadv": 1}),
+             ("h2", "02000000000b", {"net.inet6.ip6.accept_rtadv": 1})]
+    t0 = time.monotonic()
+
+    def clock() -> float:
+        return time.monotonic() - t0
+
+    stop = {"sig": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop["sig"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pcap_file = open(args.write, "wb") if args.write else None  # noqa: SIM115
+    if pcap_file is not None:
+        link.add_tap(PcapngWriter(pcap_file, if_name="sim0"))
+    hosts: dict[str, NodeHost] = {}
+    servers: dict[str, ControlServer] = {}
+    try:
+        for i, (name, mac, knobs) in enumerate(specs):
+            node = Node(name, knobs=Knobs(knobs), seed=i + 1)
+            node.add_interface("eth0", bytes.fromhex(mac))
+            host = hosts[name] = NodeHost(node)
+            sim.connect(host, "eth0", link, bytes.fromhex(mac))
+            servers[name] = ControlServer(
+                host, os.path.join(d, f"{name}.sock"), clock=lambda: sim.now,
+                transmit=lambda fr, h=host: sim.emit(h, fr))
+            sim.emit(host, host.up("eth0", 0.0))
+        _log(f"simulated link: router r, hosts h1 and h2 on eth0; control sockets "
+             f"{', '.join(sv.path for sv in servers.values())}")
+        _log(f"try: kame ping6 --ctl {servers['h1'].path} 2001:db8:1::ff:fe00:b")
+        router = hosts["r"].node
+        advertising = False
+        while not stop["sig"]:
+            if not advertising and any(a.usable for a in router.addresses("eth0")):
+                router.rtr.advertise("eth0", RaConfig(max_interval=30, prefixes=tuple(
+                    PrefixInfo(p.network_address, p.prefixlen) for p in prefixes)), sim.now)
+                advertising = True
+            rlist: list[Any] = [s for sv in servers.values() for s in sv.sockets()]
+            wlist = [s for sv in servers.values() for s in sv.want_write()]
+            try:
+                r, w, _ = select.select(rlist, wlist, [], 0.01)
+            except InterruptedError:
+                continue
+            for sv in servers.values():
+                sv.handle(r, w)
+            sim.run(until=max(sim.now, clock()))
+            for name, host in hosts.items():
+                events = host.take_events()
+                for ev in events:
+                    text = event_line(ev)
+                    if text:
+                        _log(f"{name}: {text}")
+                servers[name].dispatch_events(events)
+        _log(f"signal {stop['sig']}: stopping")
+    finally:
+        for sv in servers.values():
+            sv.close()
+        if pcap_file is not None:
+            pcap_file.close()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.sim:
+        return run_sim(args)
+    if not args.tap:
+        raise ConfigError("give --tap IFNAME (or --sim)")
+    return run_node(args)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("node", help="run a node on a Linux TAP device, with a control socket",
                        description=__doc__)
-    p.add_argument("--tap", required=True, metavar="IFNAME",
+    p.add_argument("--tap", metavar="IFNAME",
                    help="TAP device to open (created if missing; needs CAP_NET_ADMIN)")
+    p.add_argument("--sim", action="store_true",
+                   help="instead: the demo's router and two hosts on a simulated link in real "
+                        "time, with control sockets DIR/r.sock, h1.sock, h2.sock (no root)")
+    p.add_argument("--ctl-dir", metavar="DIR",
+                   help="with --sim: where the sockets go (default /run/kame, else a temp dir)")
     p.add_argument("--router", action="store_true",
                    help="act as a router: net.inet6.ip6.forwarding=1, send RAs")
     p.add_argument("--prefix", action="append", metavar="P/64",
@@ -198,4 +295,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--ra-interval", type=float, default=30.0,
                    help="MaxRtrAdvInterval with --router (4..1800, default 30)")
     p.add_argument("-w", "--write", metavar="FILE", help="capture both directions to a pcapng")
-    p.set_defaults(func=run_node)
+    p.set_defaults(func=_run)
