@@ -444,3 +444,25 @@ def test_node_sim_daemon(tmp_path: Path) -> None:
         if p.poll() is None:
             p.kill()
             p.wait(10)
+
+
+def test_find_ctl(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from kame.cli import tools
+    assert tools.find_ctl("/x/y.sock") == "/x/y.sock"
+    monkeypatch.setattr(tools.glob, "glob", lambda pat: [])
+    with pytest.raises(ControlError, match="no /run/kame"):
+        tools.find_ctl(None)
+    monkeypatch.setattr(tools.glob, "glob", lambda pat: ["/run/kame/tap0.sock"])
+    assert tools.find_ctl(None) == "/run/kame/tap0.sock"
+    monkeypatch.setattr(tools.glob, "glob", lambda pat: ["/run/kame/a.sock", "/run/kame/b.sock"])
+    with pytest.raises(ControlError, match="several nodes"):
+        tools.find_ctl(None)
+
+
+def test_ndp_a_columns_widen() -> None:
+    rows = [{"neighbor": "fe80::1234:5678:9abc:def0%longifname0", "lladdr": "02:00:00:00:00:01",
+             "ifname": "longifname0", "expire": 30, "state": "R", "router": True}]
+    head, line = format_ndp_a(rows).splitlines()
+    assert head.index("Linklayer") == line.index("02:00")
+    assert head.index("Netif") + len("Netif") == line.rindex("longifname0") + len("longifname0")
+    assert head.index("Expire") == line.index("30s")

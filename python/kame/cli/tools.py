@@ -102,8 +102,11 @@ def find_ctl(path: str | None) -> str:
 # --- formatting (pure functions of the structured answers) ------------------------------
 
 def format_ndp_a(rows: list[dict[str, Any]]) -> str:
-    lines = [(f"{'Neighbor':<36.36} {'Linklayer Address':<17.17} {'Netif':>6.6} "
-             f"{'Expire':<9.9} {'S':1} {'Flags':5}")]
+    """ndp -a's table; the columns widen for long names instead of cutting them."""
+    wa = max([36, *(len(r["neighbor"]) for r in rows)])
+    wi = max([5, *(len(r["ifname"]) for r in rows)])
+    lines = [(f"{'Neighbor':<{wa}} {'Linklayer Address':<17} {'Netif':>{wi}} "
+             f"{'Expire':<9} {'S':1} Flags")]
     for r in rows:
         exp = r["expire"]
         if exp is None:
@@ -114,7 +117,7 @@ def format_ndp_a(rows: list[dict[str, Any]]) -> str:
             exps = "expired"
         ll = r["lladdr"] or "(incomplete)"
         flags = "R" if r["router"] else ""
-        lines.append(f"{r['neighbor']:<36} {ll:<17} {r['ifname']:>6} {exps:<9} "
+        lines.append(f"{r['neighbor']:<{wa}} {ll:<17} {r['ifname']:>{wi}} {exps:<9} "
                      f"{r['state']:1} {flags}".rstrip())
     return "\n".join(lines) + "\n"
 
