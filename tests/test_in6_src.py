@@ -216,14 +216,14 @@ dst6 = st.one_of(addr6, st.sampled_from([IPv6Address("ff02::1"), IPv6Address("ff
 @given(dst6, st.lists(cand, min_size=1, max_size=6), st.booleans(), st.booleans(),
        st.randoms(use_true_random=False))
 def test_choice_is_a_maximum_and_order_free(dst, cands, tmp, usedep, rnd) -> None:  # type: ignore[no-untyped-def]
-    kw = dict(outif="eth0", prefer_tempaddr=tmp, use_deprecated=usedep)
+    kw = {"outif": "eth0", "prefer_tempaddr": tmp, "use_deprecated": usedep}
     got = in6_selectsrc(dst, cands, **kw)  # type: ignore[arg-type]
     allowed = [c for c in cands if usedep or not c.deprecated or c.addr == dst]
     if not allowed:
         assert got is None
         return
     assert got is not None and got in allowed
-    key = lambda c: source_key(c, dst, outif="eth0", policy=PolicyTable(),  # noqa: E731
+    key = lambda c: source_key(c, dst, outif="eth0", policy=PolicyTable(),
                                prefer_tempaddr=tmp)
     assert all(key(got) >= key(c) for c in allowed)
     shuffled = list(cands)

@@ -132,7 +132,7 @@ class PolicyTable:
         """``ip6addrctl show``: one line per entry, longest prefix first."""
         lines = ["Prefix                          Prec Label      Use"]
         for r in self.rows():
-            lines.append(f"{str(r.prefix):<32}{r.precedence:>4}{r.label:>6}{0:>9}")
+            lines.append(f"{r.prefix!s:<32}{r.precedence:>4}{r.label:>6}{0:>9}")
         return "\n".join(lines)
 
     def lookup(self, addr: Address) -> AddrPolicy:

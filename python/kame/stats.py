@@ -30,6 +30,23 @@ DESCRIPTIONS: dict[str, str] = {
     "ip6s_ifdisabled": "(kame) packets dropped on an ND-disabled interface",
     "ip6s_notmember": "multicast packets which we don't join",
     "ip6s_noproto": "(kame) packets for an unknown upper-layer protocol",
+    "ip6s_tooshort": "with data size < data length",
+    "ip6s_redirectsent": "redirects sent",
+    "ip6s_fragments": "fragments received",
+    "ip6s_fragdropped": "fragments dropped (dup or out of space)",
+    "ip6s_fragtimeout": "fragments dropped after timeout",
+    "ip6s_fragoverflow": "fragments that exceeded limit",
+    "ip6s_reassembled": "packets reassembled ok",
+    "ip6s_atomicfrags": "(kame) atomic fragments processed alone (RFC 6946)",
+    "ip6s_fragoverlap": "(kame) of fragments dropped: overlapping (RFC 5722)",
+    "ip6s_fragbadlen": "(kame) of fragments dropped: bad length or offset",
+    "ip6s_fragincomplete": "(kame) of fragments dropped: incomplete header chain (RFC 7112)",
+    "ip6s_fragecn": "(kame) of fragments dropped: ECN mix (RFC 3168)",
+    "ip6s_fragdup": "(kame) of fragments dropped: exact duplicates",
+    "ip6s_fragmented": "datagrams fragmented",
+    "ip6s_ofragments": "fragments created",
+    "ip6s_cantfrag": "datagrams that can't be fragmented",
+    "ip6s_sources_none": "(kame) output packets without a usable source address",
     # icmp6stat
     "icp6s_error": "calls to icmp6_error",
     "icp6s_canterror": "errors not generated in response to an icmp6 message",
@@ -51,16 +68,19 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_cachefull": "(kame) neighbor entries evicted by the cache cap",
     "icp6s_nd_holddrop": "(kame) packets dropped from a full hold queue",
     "icp6s_nd_unreach": "(kame) neighbors found unreachable",
+    "icp6s_pmtuchg": "path MTU changes",
 }
 
 
 class Stats(Mapping[str, int]):
     """A table of named counters; unknown names are refused (typos are bugs)."""
 
-    __slots__ = ("_c",)
+    __slots__ = ("_c", "outhist")
 
     def __init__(self) -> None:
         self._c: dict[str, int] = dict.fromkeys(DESCRIPTIONS, 0)
+        #: ``icp6s_outhist``: ICMPv6 messages sent, by type ("Output histogram").
+        self.outhist: dict[int, int] = {}
 
     def inc(self, name: str, n: int = 1) -> None:
         if name not in self._c:
