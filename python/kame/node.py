@@ -192,6 +192,7 @@ class Node:
         #: The destination cache's path MTUs (RFC 8201), by destination: (mtu, expiry).
         self.pmtu: dict[IPv6Address, tuple[int, float]] = {}
         self._frag_ident = self.rng.getrandbits(32)
+        self.rtr.route_lookup = self._first_hop
         #: Drop frames whose source MAC is ours (IFF_SIMPLEX, seed §1.2).
         self.drop_own_frames = True
         self._out: list[Frame] = []
@@ -425,8 +426,9 @@ class Node:
             src = cand
         reply = _core.Icmpv6Echo(129, msg.ident, msg.seq, msg.data)
         self.stats.inc("icp6s_reflect")
-        self.output(ifname, codec.build_icmp6_packet(src, hdr.src, reply,
-                                                     self.cache.info(ifname).chlim), now)
+        outif, hop = self._reflect_route(ifname, hdr.src, now)
+        self.output(outif, codec.build_icmp6_packet(src, hdr.src, reply,
+                                                    self.cache.info(outif).chlim), now, hop)
 
     # --- errors -----------------------------------------------------------------
 
@@ -441,10 +443,7 @@ class Node:
         if not self.errlimit.allow(now):
             self.stats.inc("icp6s_toofreq")
             return
-        # icmp6_reflect: back the way the route to the source says (the
-        # arrival interface for a link-local source or when no route is known).
-        rt = None if is_linklocal(src) else self.rtalloc(src, now)
-        outif, hop = (rt.ifname, rt.next_hop) if rt is not None else (ifname, src)
+        outif, hop = self._reflect_route(ifname, src, now)
         me = dst if not is_multicast(dst) and self.addrs.find_any(dst) else \
             self._source_for(outif, src)
         if me is None:
@@ -453,6 +452,13 @@ class Node:
         self.output(outif, codec.build_icmp6_packet(me, src, err, 64), now, hop)
 
     # --- output -----------------------------------------------------------------
+
+    def _reflect_route(self, ifname: str, dst: IPv6Address,
+                       now: float) -> tuple[str, IPv6Address]:
+        """``icmp6_reflect``: answer the way the route to ``dst`` says; the
+        arrival interface for a link-local ``dst`` or when no route is known."""
+        rt = None if is_linklocal(dst) else self.rtalloc(dst, now)
+        return (rt.ifname, rt.next_hop) if rt is not None else (ifname, dst)
 
     def _linklocal(self, ifname: str) -> IPv6Address | None:
         for ifa in self.addrs.on(ifname):
@@ -616,6 +622,10 @@ class Node:
         if nh is None or not self.ifnets[nh[0]].up:
             return None
         return Route(nh[0], nh[1], nh[1] != dst, False)
+
+    def _first_hop(self, dst: IPv6Address, now: float) -> tuple[str, IPv6Address] | None:
+        rt = self.rtalloc(dst, now)
+        return (rt.ifname, rt.next_hop) if rt is not None else None
 
     def routes(self, now: float | None = None) -> list[tuple[str, str, str]]:
         """``netstat -rn -f inet6``-like rows: (destination, gateway, interface)."""

@@ -1,0 +1,361 @@
+"""A router between two memory links under a simulated clock: ip6_forward
+(hop limit, Time Exceeded, beyond scope, no route, Packet Too Big,
+Redirect), frag6 reassembly and its timeout, Path MTU Discovery with
+output fragmentation, ICMPv6 errors as events, interface down, source
+selection in the node, and counters from structured core errors."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address as A
+
+from kame import _core
+from kame.in6_var import In6Flags
+from kame.knobs import Knobs
+from kame.link.memory import MemoryLink, Simulation
+from kame.nd6 import codec
+from kame.nd6.rtr import RaConfig
+from kame.nd6.types import PrefixInfo
+from kame.node import EchoReply, Icmp6ErrorInput, Node, PathMtuChanged
+
+MA, MR0, MR1, MB, MC = (bytes.fromhex(x) for x in (
+    "02000000000a", "0200000000f0", "0200000000f1", "02000000000b", "02000000000c"))
+LL_R0 = A("fe80::ff:fe00:f0")
+LL_C = A("fe80::ff:fe00:c")
+RA0, RB1 = A("2001:db8:a::1"), A("2001:db8:b::1")
+HA, HB, HC = A("2001:db8:a::2"), A("2001:db8:b::2"), A("2001:db8:c::1")
+
+
+class Net:
+    """A --link1-- R --link2-- B (and optionally router C on link1)."""
+
+    def __init__(self, *, mtu2: int = 1500, kr: dict[str, int] | None = None,
+                 ka: dict[str, int] | None = None, with_c: bool = False) -> None:
+        self.sim = sim = Simulation()
+        self.l1, self.l2 = MemoryLink(delay=0.001), MemoryLink(delay=0.001)
+        self.frames1: list[bytes] = []
+        self.frames2: list[bytes] = []
+        self.l1.add_tap(lambda t, f: self.frames1.append(f))
+        self.l2.add_tap(lambda t, f: self.frames2.append(f))
+        self.r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1, **(kr or {})}), seed=3)
+        self.a = Node("a", knobs=Knobs(ka or {}), seed=1)
+        self.b = Node("b", seed=2)
+        self.r.add_interface("eth0", MR0)
+        self.r.add_interface("eth1", MR1, mtu=mtu2)
+        self.a.add_interface("eth0", MA)
+        self.b.add_interface("eth0", MB, mtu=mtu2)
+        sim.connect(self.r, "eth0", self.l1, MR0)
+        sim.connect(self.r, "eth1", self.l2, MR1)
+        sim.connect(self.a, "eth0", self.l1, MA)
+        sim.connect(self.b, "eth0", self.l2, MB)
+        nodes = [(self.r, "eth0"), (self.r, "eth1"), (self.a, "eth0"), (self.b, "eth0")]
+        if with_c:
+            self.c = Node("c", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=4)
+            self.c.add_interface("eth0", MC)
+            sim.connect(self.c, "eth0", self.l1, MC)
+            nodes.append((self.c, "eth0"))
+        for n, i in nodes:
+            sim.emit(n, n.up(i, 0.0))
+        self.r.add_address("eth0", "2001:db8:a::1/64", 0.0)
+        self.r.add_address("eth1", "2001:db8:b::1/64", 0.0)
+        self.a.add_address("eth0", "2001:db8:a::2/64", 0.0)
+        self.b.add_address("eth0", "2001:db8:b::2/64", 0.0)
+        self.a.route_add("::/0", LL_R0, "eth0")
+        self.b.route_add("::/0", A("fe80::ff:fe00:f1"), "eth0")
+        if with_c:
+            self.c.add_address("eth0", "2001:db8:a::3/64", 0.0)
+            self.c.add_interface("lo0")
+            self.c.add_address("lo0", "2001:db8:c::1/64", 0.0)
+            self.c.ifnets["lo0"].up = True
+            self.c.addrs.find("lo0", HC).flags &= ~In6Flags.TENTATIVE
+            self.r.route_add("2001:db8:c::/64", LL_C, "eth0")
+        sim.run(until=3.0)
+        for n in (self.a, self.b, self.r):
+            n.drain_events()
+
+    def ping(self, node: Node, dst: A, until: float, **kw: object) -> list[EchoReply]:
+        self.sim.emit(node, node.ping(dst, self.sim.now, **kw))  # type: ignore[arg-type]
+        self.sim.run(until=self.sim.now + until)
+        return [e for e in node.events if isinstance(e, EchoReply)]
+
+
+def ip6(frame: bytes) -> bytes:
+    assert frame[12:14] == b"\x86\xdd"
+    return frame[14:]
+
+
+def test_forward_ping_through_the_router() -> None:
+    n = Net()
+    replies = n.ping(n.a, HB, 2.0, seq=5, data=b"through")
+    assert [(e.src, e.seq, e.data) for e in replies] == [(HB, 5, b"through")]
+    assert n.r.stats["ip6s_forward"] == 2
+    # the request left R on link2 with its hop limit decremented
+    echo = [ip6(f) for f in n.frames2 if ip6(f)[6] == 58 and ip6(f)[40] == 128]
+    assert echo and echo[0][7] == 63
+    assert n.r.stats["ip6s_localout"] == n.r.stats["ip6s_localout"]  # forwarded are not local
+    assert n.r.rtalloc(HB, n.sim.now) == ("eth1", HB, False, False)
+
+
+def test_time_exceeded_on_hop_limit_one() -> None:
+    n = Net()
+    n.a.cache.info("eth0").chlim = 1
+    n.ping(n.a, HB, 2.0)
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code, e.reporter, e.dst) for e in errs] == [(3, 0, RA0, HB)]
+    assert n.r.stats.outhist.get(3) == 1 and n.r.stats["ip6s_forward"] == 0
+    assert not [f for f in n.frames2 if ip6(f)[6] == 58 and ip6(f)[40] == 128]
+
+
+def _echo_packet(src: A, dst: A, hlim: int = 64, size: int = 8) -> bytes:
+    return codec.build_icmp6_packet(src, dst, _core.Icmpv6Echo(128, 1, 1, bytes(size)), hlim)
+
+
+def test_beyond_scope_and_scoped_packets_are_not_forwarded() -> None:
+    n = Net()
+    lla = n.a.addresses("eth0")[0].addr
+    assert lla.is_link_local
+    t = n.sim.now
+    # link-local source leaving its zone: Destination Unreachable code 2
+    n.sim.emit(n.a, (n.a.output("eth0", _echo_packet(lla, HB), t, LL_R0), n.a._flush())[1])
+    n.sim.run(until=t + 1.0)
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code) for e in errs] == [(1, 2)]
+    assert n.r.stats["ip6s_badscope"] == 1 and n.r.stats["ip6s_cantforward"] == 1
+    # unspecified source, link-local destination: dropped, nothing sent
+    before = len(n.frames2)
+    for pkt in (_echo_packet(A("::"), HB), _echo_packet(HA, A("fe80::99"))):
+        n.r.receive("eth0", codec.ether(MR0, MA, pkt), n.sim.now)
+    assert n.r.stats["ip6s_cantforward"] == 3 and len(n.frames2) == before
+    assert n.r.stats["ip6s_forward"] == 0
+
+
+def test_no_route_gives_destination_unreachable_code_0() -> None:
+    n = Net()
+    n.ping(n.a, A("2001:db8:ffff::1"), 2.0)
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code) for e in errs] == [(1, 0)]
+    assert n.r.stats["ip6s_noroute"] == 1
+
+
+def test_host_does_not_forward() -> None:
+    n = Net()
+    n.a.receive("eth0", codec.ether(MA, MB, _echo_packet(HB, A("2001:db8:9::9"))), n.sim.now)
+    assert n.a.stats["ip6s_cantforward"] == 1 and n.a.stats["ip6s_forward"] == 0
+
+
+def test_packet_too_big_then_pmtu_and_fragmentation() -> None:
+    # KAME holds one packet per unresolved neighbor; two fragments need two
+    n = Net(mtu2=1280, kr={"net.inet6.icmp6.nd6_maxqueuelen": 2})
+    assert n.ping(n.a, HB, 2.0, data=bytes(1400)) == []
+    (ch,) = [e for e in n.a.drain_events() if isinstance(e, PathMtuChanged)]
+    assert ch == PathMtuChanged(HB, 1280)
+    assert n.a.path_mtu("eth0", HB) == 1280 and n.a.stats["icp6s_pmtuchg"] == 1
+    assert n.r.stats.outhist.get(2) == 1
+    # now A fragments to 1280; R forwards the fragments; B reassembles, answers
+    # with fragments of its own (its link MTU is 1280) and A reassembles those
+    replies = n.ping(n.a, HB, 2.0, seq=2, data=bytes(range(256)) * 5 + bytes(120))
+    assert [(e.seq, len(e.data)) for e in replies] == [(2, 1400)]
+    assert replies[0].data == bytes(range(256)) * 5 + bytes(120)
+    assert n.a.stats["ip6s_fragmented"] == 1 and n.a.stats["ip6s_ofragments"] == 2
+    assert n.b.stats["ip6s_reassembled"] == 1 and n.a.stats["ip6s_reassembled"] == 1
+    assert all(len(ip6(f)) <= 1280 for f in n.frames2)
+    # RFC 8201: aged out after 10 minutes
+    n.sim.run(until=n.sim.now + 601.0)
+    assert PathMtuChanged(HB, 1280, expired=True) in n.a.drain_events()
+    assert n.a.path_mtu("eth0", HB) == 1500 and not n.a.pmtu
+
+
+def test_pmtu_never_below_1280_nor_raised_by_a_ptb() -> None:
+    n = Net()
+    orig = _echo_packet(HA, HB, size=1400)
+    for mtu in (600, 1400):
+        ptb = _core.Icmpv6Error(2, 0, mtu, orig[:1232])
+        pkt = codec.build_icmp6_packet(RA0, HA, ptb, 64)
+        n.a.receive("eth0", codec.ether(MA, MR0, pkt), n.sim.now)
+    assert n.a.path_mtu("eth0", HB) == 1280
+    assert n.a.stats["icp6s_pmtuchg"] == 1
+    # a PTB about a packet that is not ours is ignored
+    other = _echo_packet(A("2001:db8:a::77"), HB, size=1400)
+    pkt = codec.build_icmp6_packet(RA0, HA, _core.Icmpv6Error(2, 0, 1300, other[:1232]), 64)
+    n.a.receive("eth0", codec.ether(MA, MR0, pkt), n.sim.now)
+    assert A("2001:db8:a::77") not in n.a.pmtu and HB in n.a.pmtu
+
+
+def test_redirect_to_a_better_router() -> None:
+    n = Net(with_c=True)
+    replies = n.ping(n.a, HC, 2.0, seq=1)
+    assert [e.seq for e in replies] == [1]
+    assert n.r.stats["ip6s_redirectsent"] == 1 and n.r.stats.outhist.get(137) == 1
+    assert n.a.rtr.redirects[HC].target == LL_C
+    assert n.a.rtalloc(HC, n.sim.now) == ("eth0", LL_C, True, True)
+    (rd,) = [ip6(f) for f in n.frames1 if ip6(f)[6] == 58 and ip6(f)[40] == 137]
+    msg = _core.parse_icmpv6(rd[40:], A(rd[8:24]), A(rd[24:40]))
+    assert msg.target == LL_C and msg.destination == HC and rd[7] == 255
+    assert A(rd[8:24]) == LL_R0 and A(rd[24:40]) == HA
+    assert msg.redirected_header is not None and msg.redirected_header[:40] == \
+        next(ip6(f) for f in n.frames1 if ip6(f)[40] == 128)[:40]
+    # the second ping goes straight to C's MAC, R forwards nothing more
+    fwd = n.r.stats["ip6s_forward"]
+    mark = len(n.frames1)
+    assert [e.seq for e in n.ping(n.a, HC, 2.0, seq=2)] == [1, 2]
+    reqs = [f for f in n.frames1[mark:] if ip6(f)[6] == 58 and ip6(f)[40] == 128]
+    assert reqs and all(f[:6] == MC for f in reqs)
+    assert n.r.stats["ip6s_forward"] == fwd
+
+
+def test_redirects_are_rate_limited_and_target_lladdr_when_known() -> None:
+    n = Net(with_c=True, kr={"net.inet6.icmp6.errppslimit": 2},
+            ka={"net.inet6.icmp6.rediraccept": 0})
+    n.ping(n.a, HC, 2.0)  # resolves every neighbor first (hold queues are 1 deep)
+    assert n.r.stats["ip6s_redirectsent"] == 1
+    for seq in range(5):  # errppslimit=2: a full bucket lets 2 of 5 through
+        n.sim.emit(n.a, n.a.ping(HC, n.sim.now, seq=seq))
+    n.sim.run(until=n.sim.now + 2.0)
+    assert n.r.stats["ip6s_forward"] == 6  # the replies go from C to A directly
+    assert n.r.stats["ip6s_redirectsent"] == 3 and n.r.stats["icp6s_toofreq"] == 3
+    assert not n.a.rtr.redirects
+    n.sim.run(until=n.sim.now + 2.0)
+    n.sim.emit(n.a, n.a.ping(HC, n.sim.now, seq=9))
+    n.sim.run(until=n.sim.now + 1.0)
+    rds = [ip6(f) for f in n.frames1 if ip6(f)[6] == 58 and ip6(f)[40] == 137]
+    msg = _core.parse_icmpv6(rds[-1][40:], A(rds[-1][8:24]), A(rds[-1][24:40]))
+    assert msg.target_lladdr == MC  # C is resolved by now: Target LLA option
+
+
+def test_on_link_destination_redirect_targets_itself() -> None:
+    """A host whose prefix is only a /128 sends to an on-link neighbor through
+    the router; the Redirect's target is the destination itself."""
+    n = Net(with_c=True)
+    n.a.addrs.find("eth0", HA).prefixlen = 128
+    t = A("2001:db8:a::3")
+    assert [e.seq for e in n.ping(n.a, t, 2.0, seq=3)] == [3]
+    assert n.a.rtr.redirects[t].target == t
+    assert n.a.rtr.is_onlink(t, "eth0", n.sim.now)
+
+
+def test_reassembly_at_the_router_and_reply_fragmented() -> None:
+    n = Net()
+    data = bytes(range(256)) * 12
+    replies = n.ping(n.a, RA0, 2.0, seq=4, data=data)
+    assert [(e.seq, e.data) for e in replies] == [(4, data)]
+    assert n.r.stats["ip6s_fragments"] == 3 and n.r.stats["ip6s_reassembled"] == 1
+    assert n.r.stats["ip6s_fragmented"] == 1 and n.a.stats["ip6s_reassembled"] == 1
+
+
+def test_reassembly_timeout_sends_time_exceeded_code_1() -> None:
+    n = Net()
+    pkt = _echo_packet(HA, RA0, size=3000)
+    frags = _core.fragment(pkt, 1280, 0x1234)
+    assert len(frags) == 3
+    t = n.sim.now
+    n.sim.emit(n.r, n.r.receive("eth0", codec.ether(MR0, MA, frags[0]), t))
+    n.sim.emit(n.r, n.r.receive("eth0", codec.ether(MR0, MA, frags[2]), t))
+    assert n.r.next_deadline() is not None and n.r.next_deadline() <= t + 60.0
+    n.sim.run(until=t + 59.0)
+    assert n.r.stats["ip6s_fragtimeout"] == 0
+    n.sim.run(until=t + 62.0)
+    assert n.r.stats["ip6s_fragtimeout"] == 2 and n.r.stats["ip6s_fragments"] == 2
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code, e.dst) for e in errs] == [(3, 1, RA0)]
+    # without the first fragment: dropped silently
+    n.sim.emit(n.r, n.r.receive("eth0", codec.ether(MR0, MA, frags[1]), n.sim.now))
+    n.sim.run(until=n.sim.now + 61.0)
+    assert n.r.stats["ip6s_fragtimeout"] == 3
+    assert not [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+
+
+def test_interface_down_detaches_everything() -> None:
+    n = Net()
+    n.ping(n.a, HB, 2.0)
+    assert any(ln.ifname == "eth1" for ln in n.r.cache)
+    n.r.down("eth1", n.sim.now)
+    assert n.r.addresses("eth1") == [] and not n.r.groups["eth1"]
+    assert not any(ln.ifname == "eth1" for ln in n.r.cache)
+    assert not any(k[0] == "eth1" for k in n.r.nbr.dad)
+    assert n.r.rtalloc(HB, n.sim.now) is None
+    n.ping(n.a, HB, 2.0, seq=8)
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code) for e in errs] == [(1, 0)]
+    # frames arriving on a down interface are ignored
+    total = n.r.stats["ip6s_total"]
+    n.r.receive("eth1", codec.ether(MR1, MB, _echo_packet(HB, RB1)), n.sim.now)
+    assert n.r.stats["ip6s_total"] == total
+
+
+def test_interface_down_forgets_routers_and_prefixes_and_comes_back() -> None:
+    sim = Simulation()
+    link = MemoryLink(delay=0.001)
+    r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=5)
+    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1}), seed=6)
+    r.add_interface("eth0", MR0)
+    h.add_interface("eth0", MA)
+    sim.connect(r, "eth0", link, MR0)
+    sim.connect(h, "eth0", link, MA)
+    sim.emit(r, r.up("eth0", 0.0))
+    sim.emit(h, h.up("eth0", 0.0))
+    sim.run(until=2.0)
+    r.rtr.advertise("eth0", RaConfig(max_interval=4, prefixes=(PrefixInfo(A("2001:db8:5::"), 64),)),
+                    sim.now)
+    sim.run(until=20.0)
+    assert h.rtr.routers and h.rtr.prefixes and len(h.addresses("eth0")) == 2
+    h.down("eth0", sim.now)
+    assert not h.rtr.routers and h.rtr.installed is None and not h.rtr.prefixes
+    assert h.addresses() == [] and len(h.cache) == 0
+    d = h.next_deadline()
+    assert d is None or d > sim.now + 1000  # nothing of eth0 left to time out
+    sim.emit(h, h.up("eth0", sim.now))
+    sim.run(until=sim.now + 20.0)
+    assert h.rtr.routers and any(not a.addr.is_link_local for a in h.addresses("eth0"))
+
+
+def test_source_selection_in_the_node() -> None:
+    n = Net()
+    a = n.a
+    a.add_address("eth0", "2001:db8:a::99/64", n.sim.now)
+    n.sim.run(until=n.sim.now + 3.0)
+    # rule 8 tie -> both /64 in common; deprecate one: rule 3 picks the other
+    a.addrs.find("eth0", HA).flags |= In6Flags.DEPRECATED
+    assert a.in6_selectsrc(HB, "eth0") == A("2001:db8:a::99")
+    assert a.in6_selectsrc(A("fe80::1"), "eth0") == a.addresses("eth0")[0].addr
+    assert a.in6_selectsrc(A("ff02::1"), "eth0").is_link_local
+    a.addrs.find("eth0", A("2001:db8:a::99")).flags |= In6Flags.DEPRECATED
+    assert a.in6_selectsrc(HB, "eth0") in (HA, A("2001:db8:a::99"))
+    a.knobs["net.inet6.ip6.use_deprecated"] = 0
+    assert a.in6_selectsrc(HB, "eth0").is_link_local  # only the link-local is left
+    # the ip6addrctl table is the node's
+    a.knobs["net.inet6.ip6.use_deprecated"] = 1
+    a.addrs.find("eth0", HA).flags &= ~In6Flags.DEPRECATED
+    a.addrs.find("eth0", A("2001:db8:a::99")).flags &= ~In6Flags.DEPRECATED
+    a.add_address("eth0", "2002:c633:6401::2/64", n.sim.now)
+    n.sim.run(until=n.sim.now + 3.0)
+    assert a.in6_selectsrc(A("2002:c633:6401::1"), "eth0") == A("2002:c633:6401::2")
+    assert a.in6_selectsrc(A("2001:db8:77::1"), "eth0") != A("2002:c633:6401::2")
+    a.policy.flush()
+    # no labels any more: rule 8 alone (2001:db8:a::2 shares 32 bits with 2001:db8:77::1)
+    assert a.in6_selectsrc(A("2001:db8:77::1"), "eth0") in (HA, A("2001:db8:a::99"))
+
+
+def test_counters_come_from_structured_errors() -> None:
+    n = Net()
+    r = n.r
+    good = _echo_packet(HA, RA0)
+    bad_version = bytes([0x40]) + good[1:]
+    r.receive("eth0", codec.ether(MR0, MA, bad_version), n.sim.now)
+    assert r.stats["ip6s_badvers"] == 1
+    r.receive("eth0", codec.ether(MR0, MA, good[:-4]), n.sim.now)
+    assert r.stats["ip6s_tooshort"] == 1
+    r.receive("eth0", codec.ether(MR0, MA, good[:30]), n.sim.now)
+    assert r.stats["ip6s_toosmall"] == 1
+    bad_ck = bytearray(good)
+    bad_ck[42] ^= 0xFF
+    r.receive("eth0", codec.ether(MR0, MA, bytes(bad_ck)), n.sim.now)
+    assert r.stats["icp6s_checksum"] == 1
+    # an unknown option whose type says "discard and send Parameter Problem"
+    hbh = _core.HopByHop([_core.Ipv6Option(0x9E, b"\0\0\0\0")], next_header=58).to_bytes()
+    body = good[40:]
+    hdr = _core.Ipv6Header(HA, RA0, next_header=0, payload_len=len(hbh) + len(body))
+    out = r.receive("eth0", codec.ether(MR0, MA, hdr.to_bytes() + hbh + body), n.sim.now)
+    assert r.stats["ip6s_badoptions"] == 1
+    n.sim.emit(r, out)
+    n.sim.run(until=n.sim.now + 1.0)
+    errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
+    assert [(e.type, e.code, e.param) for e in errs] == [(4, 2, 42)]
