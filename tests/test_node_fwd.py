@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from ipaddress import IPv6Address as A
 
+from hypothesis import given
+from hypothesis import strategies as st
 from kame import _core
+from kame.addr import ether_multicast
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
@@ -359,3 +362,76 @@ def test_counters_come_from_structured_errors() -> None:
     n.sim.run(until=n.sim.now + 1.0)
     errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
     assert [(e.type, e.code, e.param) for e in errs] == [(4, 2, 42)]
+
+
+# --- properties ---------------------------------------------------------------
+
+_SRCS = [HA, A("fe80::ff:fe00:a"), A("::"), HB, A("2001:db8:a::77"), A("2001:db8:9::9")]
+_DSTS = [HB, RA0, RB1, A("fe80::99"), A("ff05::1"), A("ff02::1"), A("2001:db8:ffff::1"),
+         A("2001:db8:b::77")]
+
+
+def _upper(kind: int, src: A, dst: A, size: int) -> tuple[int, bytes]:
+    if kind == 0:
+        return 58, _core.Icmpv6Echo(128, 7, 7, bytes(size)).to_bytes(src, dst)
+    if kind == 1:  # an ICMPv6 error: never answered with an error
+        return 58, _core.Icmpv6Error(1, 4, 0, bytes(size)).to_bytes(src, dst)
+    return 17, _core.UdpHeader(5000, 6000, bytes(size)).to_bytes(src, dst)
+
+
+@given(st.sampled_from(_SRCS), st.sampled_from(_DSTS), st.sampled_from([0, 1, 2, 64, 255]),
+       st.integers(0, 2), st.sampled_from([8, 1200, 1300, 1440]), st.booleans())
+def test_ip6_forward_invariants(src, dst, hlim, kind, size, resolved) -> None:  # type: ignore[no-untyped-def]
+    """Whatever arrives: nothing forwarded unless it may be (hop limit > 1,
+    unicast non-link-local destination, specified source); a forwarded
+    packet is the same packet with the hop limit one lower and fits the
+    outgoing MTU; every error we send fits 1280 bytes, goes to a unicast
+    source and is never about an ICMPv6 error."""
+    n = Net(mtu2=1280, kr={"net.inet6.icmp6.errppslimit": -1})
+    r = n.r
+    if resolved:
+        r.cache.set_permanent("eth1", HB, MB)
+        r.cache.set_permanent("eth1", A("2001:db8:b::77"), MB)
+    nh, body = _upper(kind, src, dst, size)
+    pkt = _core.Ipv6Header(src, dst, next_header=nh, hop_limit=hlim,
+                           payload_len=len(body)).to_bytes() + body
+    dmac = ether_multicast(dst) if dst.is_multicast else MR0
+    out = r.receive("eth0", codec.ether(dmac, MA, pkt), n.sim.now)
+    may_forward = (hlim > 1 and not dst.is_multicast and not dst.is_link_local
+                   and int(src) != 0 and dst not in (RA0, RB1) and len(pkt) <= 1280
+                   and dst in (HB, A("2001:db8:b::77")) and not src.is_link_local)
+    fwd = [ip6(f) for ifn, f in out if ifn == "eth1" and ip6(f)[40:] == pkt[40:]]
+    if not may_forward:
+        assert fwd == [] and r.stats["ip6s_forward"] == 0
+    else:
+        assert r.stats["ip6s_forward"] == 1
+        if resolved:
+            assert len(fwd) == 1
+    for f in fwd:
+        assert f[7] == hlim - 1 and f[:7] == pkt[:7] and f[8:40] == pkt[8:40]
+        assert len(f) <= 1280
+    for _ifn, f in out:
+        p = ip6(f)
+        if p[6] == 58 and p[40] < 128 and A(p[8:24]) in (RA0, RB1, LL_R0):  # an error from us
+            assert len(p) <= 1280
+            assert A(p[24:40]) == src and not src.is_multicast and int(src) != 0
+            assert not (nh == 58 and kind == 1)
+            assert p[48:88] == pkt[:40]  # the invoking packet as it arrived
+
+
+@given(st.integers(1500, 6000), st.integers(1280, 1500), st.randoms(use_true_random=False))
+def test_reassembly_in_any_order(size, mtu, rnd) -> None:  # type: ignore[no-untyped-def]
+    """Fragments of an echo request, in any order, are reassembled by the
+    router, which answers with the same data (fragmented itself)."""
+    n = Net()
+    data = bytes((i * 7) & 0xFF for i in range(size))
+    pkt = codec.build_icmp6_packet(HA, RA0, _core.Icmpv6Echo(128, 3, 9, data), 64)
+    frags = _core.fragment(pkt, mtu, rnd.getrandbits(32))
+    rnd.shuffle(frags)
+    for f in frags:
+        n.sim.emit(n.r, n.r.receive("eth0", codec.ether(MR0, MA, f), n.sim.now))
+    n.sim.run(until=n.sim.now + 1.0)
+    replies = [e for e in n.a.drain_events() if isinstance(e, EchoReply)]
+    assert [(e.seq, e.data) for e in replies] == [(9, data)]
+    assert n.r.stats["ip6s_fragments"] == len(frags) and n.r.stats["ip6s_reassembled"] == 1
+    assert n.r.reass.bytes_held == 0

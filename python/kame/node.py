@@ -674,7 +674,12 @@ class Node:
         self.stats.inc("ip6s_badoptions")
         if e.icmp is not None and len(payload) >= 40:
             src, dst = IPv6Address(payload[8:24]), IPv6Address(payload[24:40])
-            if check_wire_addresses(src, dst) is None:
+            # Hop-by-Hop options are every node's business; the others only
+            # the destination's (a router does not answer for them).
+            mine = e.layer == "hop-by-hop" or (dst in self.groups.get(ifname, ()) if
+                                               is_multicast(dst) else
+                                               self.addrs.find_any(dst) is not None)
+            if mine and check_wire_addresses(src, dst) is None:
                 self._error(ifname, payload, src, dst, payload[6], None, e.icmp.type,
                             e.icmp.code, now, pointer=e.icmp.pointer)
 
