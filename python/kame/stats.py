@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-__all__ = ["DESCRIPTIONS", "Stats"]
+__all__ = ["DESCRIPTIONS", "ICMP6_TYPE_NAMES", "Stats"]
 
 #: Known counters and the line ``netstat -s`` prints for each.
 DESCRIPTIONS: dict[str, str] = {
@@ -72,6 +72,17 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+#: ICMPv6 type names as BSD ``netstat -s -p icmp6`` prints its histograms.
+ICMP6_TYPE_NAMES: dict[int, str] = {
+    1: "unreach", 2: "packet too big", 3: "time exceed", 4: "parameter problem",
+    128: "echo", 129: "echo reply", 130: "multicast listener query",
+    131: "multicast listener report", 132: "multicast listener done",
+    133: "router solicitation", 134: "router advertisement",
+    135: "neighbor solicitation", 136: "neighbor advertisement", 137: "redirect",
+    143: "MLDv2 listener report",
+}
+
+
 class Stats(Mapping[str, int]):
     """A table of named counters; unknown names are refused (typos are bugs)."""
 
@@ -100,7 +111,11 @@ class Stats(Mapping[str, int]):
         return {k: v for k, v in self._c.items() if v}
 
     def render(self, prefix: str) -> str:
-        """``netstat -s`` style lines for the counters starting with ``prefix``."""
-        return "\n".join(
-            f"\t{v} {DESCRIPTIONS[k]}" for k, v in self._c.items() if k.startswith(prefix)
-        )
+        """``netstat -s`` style lines for the counters starting with ``prefix``
+        (with the ICMPv6 "Output histogram" for ``icp6s``)."""
+        lines = [f"\t{v} {DESCRIPTIONS[k]}" for k, v in self._c.items() if k.startswith(prefix)]
+        if "icp6s".startswith(prefix) and self.outhist:
+            lines.append("\tOutput histogram:")
+            lines += [f"\t\t{ICMP6_TYPE_NAMES.get(t, f'#{t}')}: {n}"
+                      for t, n in sorted(self.outhist.items())]
+        return "\n".join(lines)
