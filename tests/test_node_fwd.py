@@ -105,6 +105,7 @@ def test_time_exceeded_on_hop_limit_one() -> None:
     errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
     assert [(e.type, e.code, e.reporter, e.dst) for e in errs] == [(3, 0, RA0, HB)]
     assert n.r.stats.outhist.get(3) == 1 and n.r.stats["ip6s_forward"] == 0
+    assert "\t\ttime exceed: 1" in n.r.stats.render("icp6s")
     assert not [f for f in n.frames2 if ip6(f)[6] == 58 and ip6(f)[40] == 128]
 
 
@@ -278,6 +279,10 @@ def test_interface_down_detaches_everything() -> None:
     n.ping(n.a, HB, 2.0, seq=8)
     errs = [e for e in n.a.drain_events() if isinstance(e, Icmp6ErrorInput)]
     assert [(e.type, e.code) for e in errs] == [(1, 0)]
+    # nothing leaves a down interface
+    dropped = n.r.stats["ip6s_odropped"]
+    assert n.r.ping(HB, n.sim.now, ifname="eth1") == []
+    assert n.r.stats["ip6s_odropped"] == dropped + 1
     # frames arriving on a down interface are ignored
     total = n.r.stats["ip6s_total"]
     n.r.receive("eth1", codec.ether(MR1, MB, _echo_packet(HB, RB1)), n.sim.now)

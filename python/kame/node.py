@@ -474,6 +474,9 @@ class Node:
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
+        if not ifp.up:
+            self.stats.inc("ip6s_odropped")  # ifconfig down
+            return
         self.stats.inc("ip6s_localout")
         self._out.append((ifname, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6),
                                               packet)))
@@ -489,6 +492,9 @@ class Node:
         ifp = self.ifnets[ifname]
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
+            return
+        if not ifp.up:
+            self.stats.inc("ip6s_odropped")  # ifconfig down
             return
         hop = next_hop or dst
         ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
@@ -845,7 +851,8 @@ class Node:
             return
         for answer, invoking, zone in self.reass.expire(now):
             ifname = self.zones.by_index.get(zone)
-            if ifname is None or ifname not in self.ifnets or len(invoking) < 40:
+            if ifname is None or ifname not in self.ifnets or not self.ifnets[ifname].up \
+                    or len(invoking) < 40:
                 continue
             src, dst = IPv6Address(invoking[8:24]), IPv6Address(invoking[24:40])
             self._error(ifname, invoking, src, dst, invoking[6], None, answer.type,
