@@ -482,9 +482,8 @@ class Node:
                                               packet)))
 
     def output(self, ifname: str, packet: bytes, now: float,
-               next_hop: IPv6Address | None = None, *, count: bool = True) -> None:
-        """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``;
-        ``count=False`` for forwarded packets (not ``ip6s_localout``)."""
+               next_hop: IPv6Address | None = None) -> None:
+        """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
         dst = IPv6Address(packet[24:40])
         if is_multicast(dst):
             self._emit_mcast(ifname, dst, packet)
@@ -500,8 +499,7 @@ class Node:
         ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
         self._handle(actions, now)
         if ll is not None:
-            if count:
-                self.stats.inc("ip6s_localout")
+            self.stats.inc("ip6s_localout")
             self._ether_out(ifname, ll, packet)
 
     def send(self, dst: IPv6Address, payload: bytes, next_header: int, now: float,
@@ -771,9 +769,22 @@ class Node:
         out = bytearray(packet)
         out[7] -= 1
         self.stats.inc("ip6s_forward")
-        self.output(rt.ifname, bytes(out), now, rt.next_hop, count=False)
+        self._forward_output(rt.ifname, bytes(out), now, rt.next_hop)
         if redirect:
             self.icmp6_redirect_output(ifname, packet, rt, now)
+
+    def _forward_output(self, ifname: str, packet: bytes, now: float,
+                        next_hop: IPv6Address) -> None:
+        """``nd6_output`` for a forwarded packet (not ``ip6s_localout``)."""
+        ifp = self.ifnets[ifname]
+        if ifp.flags.disabled or not ifp.up:
+            self.stats.inc("ip6s_cantforward")
+            return
+        ll, actions = self.cache.resolve(ifname, next_hop, (ifname, packet), now)
+        if actions:
+            self._handle(actions, now)
+        if ll is not None:
+            self._ether_out(ifname, ll, packet)
 
     def icmp6_redirect_output(self, ifname: str, invoking: bytes, rt: Route,
                               now: float) -> bool:
