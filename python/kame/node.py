@@ -492,9 +492,6 @@ class Node:
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
-        if not ifp.up:
-            self.stats.inc("ip6s_odropped")  # ifconfig down
-            return
         hop = next_hop or dst
         ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
         self._handle(actions, now)
@@ -925,6 +922,9 @@ class Node:
         """Frame one resolved packet; our own packets larger than the path
         MTU are fragmented first (RFC 8200 §4.5), others must fit the link."""
         ifp = self.ifnets[ifname]
+        if not ifp.up:
+            self.stats.inc("ip6s_odropped")  # ifconfig down
+            return
         me = ifp.lladdr or bytes(6)
         if len(packet) > IPV6_MMTU:
             ours = self.addrs.find_any(IPv6Address(packet[8:24])) is not None
