@@ -440,3 +440,35 @@ def test_reassembly_in_any_order(size, mtu, rnd) -> None:  # type: ignore[no-unt
     assert [(e.seq, e.data) for e in replies] == [(9, data)]
     assert n.r.stats["ip6s_fragments"] == len(frags) and n.r.stats["ip6s_reassembled"] == 1
     assert n.r.reass.bytes_held == 0
+
+
+def test_output_histogram_counts_every_icmp6_type_sent() -> None:
+    """icp6s_outhist agrees with the frames on the wire: the shortest (an RS
+    from :: without options, 62 bytes, from a host without a link-local
+    address) and MLD reports behind a Hop-by-Hop header included."""
+    sim = Simulation()
+    link = MemoryLink(delay=0.001)
+    sent: list[bytes] = []
+    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1,
+                               "net.inet6.ip6.auto_linklocal": 0}), seed=9)
+    g = Node("g", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1}), seed=10)
+    h.add_interface("eth0", MA)
+    g.add_interface("eth0", MB)
+    sim.connect(h, "eth0", link, MA)
+    sim.connect(g, "eth0", link, MB)
+    link.add_tap(lambda t, f: sent.append(f))
+    sim.emit(h, h.up("eth0", 0.0))
+    sim.emit(g, g.up("eth0", 0.0))
+    sim.run(until=15.0)
+    sim.emit(g, g.ping(A("fe80::1"), sim.now, ifname="eth0"))
+    sim.run(until=20.0)
+    for node, mac in ((h, MA), (g, MB)):
+        want: dict[int, int] = {}
+        for f in sent:
+            if f[6:12] == mac:
+                p = ip6(f)
+                off = 40 if p[6] == 58 else 48
+                want[p[off]] = want.get(p[off], 0) + 1
+        assert node.stats.outhist == want
+    assert h.stats.outhist == {133: 3} and min(len(f) for f in sent) == 62
+    assert g.stats.outhist.get(143, 0) >= 1 and g.stats.outhist.get(135, 0) >= 2

@@ -303,13 +303,14 @@ class Node:
         out, self._out = self._out, []
         hist = self.stats.outhist
         for _ifn, f in out:  # icp6s_outhist: the ICMPv6 type of each frame sent
-            if len(f) > 62 and f[12] == 0x86 and f[13] == 0xDD:
+            n = len(f)
+            if n > 54 and f[12] == 0x86 and f[13] == 0xDD:
                 nh = f[20]
                 if nh == 58:
                     t = f[54]
-                elif nh == 0 and f[54] == 58:  # MLD behind a Hop-by-Hop header
+                elif n > 62 and nh == 0 and f[54] == 58:  # MLD behind a Hop-by-Hop header
                     t = f[62]
-                elif nh == 44 and f[54] == 58 and f[56] == 0 and f[57] & 0xF8 == 0:
+                elif n > 62 and nh == 44 and f[54] == 58 and f[56] == 0 and f[57] & 0xF8 == 0:
                     t = f[62]  # first fragment
                 else:
                     continue
