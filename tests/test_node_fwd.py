@@ -6,6 +6,7 @@ selection in the node, and counters from structured core errors."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
 from ipaddress import IPv6Address as A
 
 from hypothesis import given
@@ -472,3 +473,52 @@ def test_output_histogram_counts_every_icmp6_type_sent() -> None:
         assert node.stats.outhist == want
     assert h.stats.outhist == {133: 3} and min(len(f) for f in sent) == 62
     assert g.stats.outhist.get(143, 0) >= 1 and g.stats.outhist.get(135, 0) >= 2
+
+
+def test_node_sorts_destinations_with_its_own_sources() -> None:
+    n = Net()
+    a = n.a
+    out = a.sort_destinations([A("2001:db8:ffff::1"), A("2002:c633:6401::1"),
+                               (A("fe80::1"), "eth0"), IPv4Address("192.0.2.1"),
+                               A("2001:db8:a::7")], n.sim.now)
+    got = [(str(d.addr), str(d.source.addr) if d.source else None) for d in out]
+    lla = str(a.addresses("eth0")[0].addr)
+    # fe80::1 first (rule 8, smaller scope; its source matches its scope),
+    # then the 2001:db8::/32 ones (label 1 = the source's), on-link /64 first
+    # (rule 9), then 2002::/16 (label 2 != 1, rule 5), IPv4 last (no source)
+    assert got == [("fe80::1", lla), ("2001:db8:a::7", str(HA)),
+                   ("2001:db8:ffff::1", str(HA)), ("2002:c633:6401::1", str(HA)),
+                   ("192.0.2.1", None)]
+
+
+def test_temporary_addresses_and_prefer_tempaddr_in_the_node() -> None:
+    sim = Simulation()
+    link = MemoryLink(delay=0.001)
+    r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=5)
+    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1,
+                               "net.inet6.ip6.use_tempaddr": 1}), seed=6)
+    r.add_interface("eth0", MR0)
+    h.add_interface("eth0", MA)
+    sim.connect(r, "eth0", link, MR0)
+    sim.connect(h, "eth0", link, MA)
+    sim.emit(r, r.up("eth0", 0.0))
+    sim.emit(h, h.up("eth0", 0.0))
+    sim.run(until=2.0)
+    r.rtr.advertise("eth0", RaConfig(max_interval=4, prefixes=(PrefixInfo(A("2001:db8:5::"), 64),)),
+                    sim.now)
+    sim.run(until=20.0)
+    temp = [x.addr for x in h.addresses("eth0") if x.flags & In6Flags.TEMPORARY]
+    public = [x.addr for x in h.addresses("eth0")
+              if x.flags & In6Flags.AUTOCONF and not x.flags & In6Flags.TEMPORARY]
+    assert len(temp) == 1 and len(public) == 1
+    dst = A("2001:db8:77::1")
+    assert h.in6_selectsrc(dst, "eth0") == public[0]  # KAME default: public (§1.6.1)
+    h.knobs["net.inet6.ip6.prefer_tempaddr"] = 1
+    assert h.in6_selectsrc(dst, "eth0") == temp[0]
+    # and the Echo Request on the wire carries it
+    sent: list[bytes] = []
+    link.add_tap(lambda t, f: sent.append(f))
+    sim.emit(h, h.ping(dst, sim.now))
+    sim.run(until=sim.now + 2.0)
+    reqs = [ip6(f) for f in sent if ip6(f)[6] == 58 and ip6(f)[40] == 128]
+    assert len(reqs) == 1 and A(reqs[0][8:24]) == temp[0] and A(reqs[0][24:40]) == dst

@@ -30,7 +30,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import Any, NamedTuple
 
 from kame import _core
@@ -59,7 +59,7 @@ from kame.icmp6 import (
     error_payload,
     may_send_error,
 )
-from kame.in6_src import PolicyTable, SourceCandidate
+from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
 from kame.in6_src import in6_selectsrc as rfc6724_select
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
 from kame.knobs import Knobs
@@ -568,6 +568,31 @@ class Node:
                            use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
                            prefer_tempaddr=bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]))
         return c.addr if c is not None else None  # type: ignore[return-value]
+
+    def sort_destinations(self, dsts: Iterable[IPv6Address | IPv4Address | tuple[IPv6Address, str]],
+                          now: float) -> list[Destination]:
+        """RFC 6724 §6 over this node's view (§1.6.2, what ``getaddrinfo``
+        sorts with): each destination gets the source ``in6_selectsrc``
+        picks on the interface its route leaves by (a link-local
+        destination comes as ``(addr, ifname)``); no route or no source
+        makes it unusable (rule 1). IPv4 destinations have no source here."""
+        ds: list[Destination] = []
+        for item in dsts:
+            addr, ifname = item if isinstance(item, tuple) else (item, None)
+            src: SourceCandidate | None = None
+            if isinstance(addr, IPv6Address):
+                if ifname is None and not is_linklocal(addr) and not is_multicast(addr):
+                    rt = self.rtalloc(addr, now)
+                    ifname = rt.ifname if rt is not None else None
+                if ifname is not None and ifname in self.ifnets:
+                    s = self.in6_selectsrc(addr, ifname)
+                    ifa = self.addrs.find_any(s) if s is not None else None
+                    if ifa is not None:
+                        src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
+                                              bool(ifa.flags & In6Flags.DEPRECATED),
+                                              bool(ifa.flags & In6Flags.TEMPORARY))
+            ds.append(Destination(addr, src))
+        return order_destinations(ds, policy=self.policy)
 
     # --- routing table ---------------------------------------------------------
 
