@@ -85,10 +85,12 @@ def _as6(a: Address) -> IPv6Address:
 class PolicyTable:
     """The node's address selection policy table (``ip6addrctl``)."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_match", "_rows")
 
     def __init__(self, rows: Iterable[tuple[str | IPv6Network, int, int]] | None = None) -> None:
         self._rows: dict[IPv6Network, AddrPolicy] = {}
+        # (network as int, mask as int, row), longest prefix first
+        self._match: list[tuple[int, int, AddrPolicy]] = []
         for prefix, prec, label in (DEFAULT_POLICY if rows is None else rows):
             self.add(prefix, prec, label)
 
@@ -112,17 +114,24 @@ class PolicyTable:
             raise ConfigError(f"policy for {net} exists (EEXIST)", layer="in6_src")
         row = AddrPolicy(net, precedence, label)
         self._rows[net] = row
+        self._reindex()
         return row
+
+    def _reindex(self) -> None:
+        self._match = [(int(r.prefix.network_address), int(r.prefix.netmask), r)
+                       for r in self.rows()]
 
     def delete(self, prefix: str | IPv6Network) -> None:
         """``ip6addrctl delete PREFIX`` (ESRCH if absent)."""
         net = IPv6Network(prefix)
         if self._rows.pop(net, None) is None:
             raise ConfigError(f"no policy for {net} (ESRCH)", layer="in6_src")
+        self._reindex()
 
     def flush(self) -> None:
         """``ip6addrctl flush``."""
         self._rows.clear()
+        self._match = []
 
     def rows(self) -> list[AddrPolicy]:
         return sorted(self._rows.values(),
@@ -137,12 +146,11 @@ class PolicyTable:
 
     def lookup(self, addr: Address) -> AddrPolicy:
         """The longest matching entry (``match_addrsel_policy``)."""
-        a = _as6(addr)
-        best: AddrPolicy | None = None
-        for r in self._rows.values():
-            if a in r.prefix and (best is None or r.prefix.prefixlen > best.prefix.prefixlen):
-                best = r
-        return best if best is not None else _NOPOLICY
+        x = int(_as6(addr))
+        for net, mask, r in self._match:
+            if x & mask == net:
+                return r
+        return _NOPOLICY
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -202,10 +210,11 @@ def _rule2(scope_s: int, scope_d: int) -> tuple[int, int]:
 
 
 def source_key(c: SourceCandidate, dst: Address, *, outif: str | None,
-               policy: PolicyTable, prefer_tempaddr: bool) -> tuple[object, ...]:
+               policy: PolicyTable, prefer_tempaddr: bool,
+               _dst_info: tuple[int, int] | None = None) -> tuple[object, ...]:
     """The tuple ``in6_selectsrc`` maximises, rule by rule (RFC 6724 §5)."""
-    scope_d = scope_of(dst)
-    dlabel = policy.lookup(dst).label
+    scope_d, dlabel = _dst_info if _dst_info is not None else (
+        scope_of(dst), policy.lookup(dst).label)
     slabel = policy.lookup(c.addr).label
     return (
         c.addr == dst,                                   # rule 1
@@ -233,12 +242,14 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
     pol = policy if policy is not None else _DEFAULT_TABLE
     best: SourceCandidate | None = None
     best_key: tuple[object, ...] | None = None
+    info = (scope_of(dst), pol.lookup(dst).label)
     for c in candidates:
         if isinstance(c.addr, IPv4Address) != isinstance(dst, IPv4Address):
             continue
         if c.deprecated and not use_deprecated and c.addr != dst:
             continue
-        k = source_key(c, dst, outif=outif, policy=pol, prefer_tempaddr=prefer_tempaddr)
+        k = source_key(c, dst, outif=outif, policy=pol, prefer_tempaddr=prefer_tempaddr,
+                       _dst_info=info)
         if best_key is None or k > best_key:  # type: ignore[operator]
             best, best_key = c, k
     return best
