@@ -522,3 +522,30 @@ def test_temporary_addresses_and_prefer_tempaddr_in_the_node() -> None:
     sim.run(until=sim.now + 2.0)
     reqs = [ip6(f) for f in sent if ip6(f)[6] == 58 and ip6(f)[40] == 128]
     assert len(reqs) == 1 and A(reqs[0][8:24]) == temp[0] and A(reqs[0][24:40]) == dst
+
+
+@given(st.lists(st.tuples(st.sampled_from(["fe80::", "2001:db8:a::", "2002:c633:6401::",
+                                           "fd00::"]),
+                          st.integers(1, 2**16), st.sampled_from(["eth0", "eth1"]),
+                          st.sampled_from([0, 0x01, 0x02, 0x10, 0x80])), max_size=6),
+       st.sampled_from([A("fe80::1"), A("ff02::1"), A("ff02::1:ff00:1"), A("2001:db8:b::1"),
+                        A("ff05::2"), A("2002:c633:6401::9")]),
+       st.sampled_from(["eth0", "eth1"]), st.booleans())
+def test_node_selectsrc_is_rfc6724_over_its_zone(addrs, dst, outif, usedep) -> None:  # type: ignore[no-untyped-def]
+    """The node's in6_selectsrc (with its link-scope shortcut) equals RFC
+    6724 over the usable, non-anycast addresses whose zone holds ``outif``."""
+    from kame.in6_src import SourceCandidate
+    from kame.in6_src import in6_selectsrc as generic
+    from kame.in6_var import In6Ifaddr
+    node = Node("p", knobs=Knobs({"net.inet6.ip6.use_deprecated": int(usedep)}))
+    for ifn, mac in (("eth0", MA), ("eth1", MB)):
+        node.add_interface(ifn, mac)
+        node.ifnets[ifn].up = True
+    for prefix, iid, ifn, flags in addrs:
+        node.addrs.add(In6Ifaddr(A(int(A(prefix)) | iid), 64, ifn, In6Flags(flags)))
+    cands = [SourceCandidate(x.addr, x.ifname, 64, bool(x.flags & In6Flags.DEPRECATED),
+                             bool(x.flags & In6Flags.TEMPORARY))
+             for x in node.addresses() if not x.flags & 0x0F
+             and (x.ifname == outif or not x.addr.is_link_local)]
+    want = generic(dst, cands, outif=outif, policy=node.policy, use_deprecated=usedep)
+    assert node.in6_selectsrc(dst, outif) == (want.addr if want else None)

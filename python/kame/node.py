@@ -547,6 +547,13 @@ class Node:
         interface ``ifname`` is never chosen (§1.6.1: "addresses that break
         the scope zone of the destination"). ``None`` is EADDRNOTAVAIL.
         """
+        if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):
+            # Link scope: rule 2 leaves the link-locals of the outgoing
+            # interface (its zone); with one usable, preferred one, it wins.
+            lls = [ifa for ifa in self.addrs.on(ifname)
+                   if is_linklocal(ifa.addr) and not ifa.flags._value_ & 0x1F]
+            if len(lls) == 1:
+                return lls[0].addr
         zones = self.zones
         cands: list[SourceCandidate] = []
         for ifa in self.addrs.all():
