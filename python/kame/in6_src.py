@@ -246,8 +246,8 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
     for c in candidates:
         if isinstance(c.addr, IPv4Address) != isinstance(dst, IPv4Address):
             continue
-        if c.deprecated and not use_deprecated and c.addr != dst:
-            continue
+        if c.deprecated and not use_deprecated:
+            continue  # §1.6.1: use_deprecated=0 prohibits them, even for rule 1
         k = source_key(c, dst, outif=outif, policy=pol, prefer_tempaddr=prefer_tempaddr,
                        _dst_info=info)
         if best_key is None or k > best_key:  # type: ignore[operator]
