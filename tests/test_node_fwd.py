@@ -6,9 +6,13 @@ selection in the node, and counters from structured core errors."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from ipaddress import IPv4Address
 from ipaddress import IPv6Address as A
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kame import _core
@@ -16,6 +20,7 @@ from kame.addr import ether_multicast
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
+from kame.link.pcap import PcapWriter
 from kame.nd6 import codec
 from kame.nd6.rtr import RaConfig
 from kame.nd6.types import PrefixInfo
@@ -549,3 +554,53 @@ def test_node_selectsrc_is_rfc6724_over_its_zone(addrs, dst, outif, usedep) -> N
              and (x.ifname == outif or not x.addr.is_link_local)]
     want = generic(dst, cands, outif=outif, policy=node.policy, use_deprecated=usedep)
     assert node.in6_selectsrc(dst, outif) == (want.addr if want else None)
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+def test_tshark_dissects_what_the_router_sends(tmp_path: Path) -> None:
+    """Redirects (with Target Link-Layer Address and Redirected Header
+    options), Packet Too Big, Time Exceeded and our fragments, as tshark
+    reads them from a pcap of both links: nothing malformed."""
+    caps = [tmp_path / "link1.pcap", tmp_path / "link2.pcap"]
+    files = [c.open("wb") for c in caps]
+    try:
+        n = Net(mtu2=1280, with_c=True, ka={"net.inet6.icmp6.rediraccept": 0},
+                kr={"net.inet6.icmp6.nd6_maxqueuelen": 4})
+        n.l1.add_tap(PcapWriter(files[0]))
+        n.l2.add_tap(PcapWriter(files[1]))
+        n.ping(n.a, HB, 1.0, seq=1, data=bytes(1400))          # Packet Too Big
+        n.ping(n.a, HB, 1.0, seq=2, data=bytes(1400))          # fragments both ways
+        n.ping(n.a, HC, 1.0, seq=3)                            # Redirect, C unresolved
+        n.ping(n.a, HC, 1.0, seq=4)                            # Redirect with C's lladdr
+        n.a.cache.info("eth0").chlim = 1
+        n.ping(n.a, HB, 1.0, seq=5)                            # Time Exceeded
+    finally:
+        for f in files:
+            f.close()
+    fields = ["icmpv6.type", "icmpv6.code", "icmpv6.mtu", "icmpv6.nd.rd.target_address",
+              "icmpv6.rd.na.destination_address", "icmpv6.opt.type", "icmpv6.opt.linkaddr"]
+    rows: list[dict[str, str]] = []
+    for cap in caps:
+        res = subprocess.run(["tshark", "-r", str(cap), "-T", "json"], capture_output=True,
+                             text=True, timeout=120, check=True)
+        assert "_ws.malformed" not in res.stdout and "_ws.expert" not in res.stdout
+        res = subprocess.run(["tshark", "-r", str(cap), "-Y", "icmpv6", "-T", "fields",
+                              "-E", "occurrence=a", "-E", "aggregator=;"]
+                             + [x for f in fields for x in ("-e", f)],
+                             capture_output=True, text=True, timeout=120, check=True)
+        rows += [dict(zip(fields, ln.split("\t"), strict=True))
+                 for ln in res.stdout.splitlines()]
+    types = {r["icmpv6.type"].split(";")[0] for r in rows}
+    assert {"2", "3", "128", "129", "137"} <= types
+    first = [(r["icmpv6.type"].split(";")[0], r["icmpv6.code"].split(";")[0], r) for r in rows]
+    assert any(t == "2" and r["icmpv6.mtu"] == "1280" for t, _c, r in first)
+    assert any(t == "3" and c == "0" for t, c, _r in first)
+    rds = [r for r in rows if r["icmpv6.type"].split(";")[0] == "137"]
+    assert len(rds) == 2
+    for r in rds:
+        assert r["icmpv6.nd.rd.target_address"] == "fe80::ff:fe00:c"
+        assert r["icmpv6.rd.na.destination_address"] == "2001:db8:c::1"
+    # C not yet resolved: Redirected Header only; then Target LLA and Redirected Header
+    assert rds[0]["icmpv6.opt.type"].split(";") == ["4"]
+    assert rds[1]["icmpv6.opt.type"].split(";") == ["2", "4"]
+    assert rds[1]["icmpv6.opt.linkaddr"] == "02:00:00:00:00:0c"

@@ -844,8 +844,10 @@ class Node:
         ln = self.cache.lookup(ifname, target)
         if ln is not None and ln.lladdr is not None:
             opts.append(_core.NdOptTargetLinkAddr(ln.lladdr))
+        # As much of the packet as fits in 1280 bytes, cut to a multiple of
+        # 8 octets rather than padded (KAME icmp6_redirect_output, RFC 4861 §4.6.3).
         room = IPV6_MMTU - 40 - 40 - sum(len(o.to_bytes()) for o in opts) - 8
-        opts.append(_core.NdOptRedirectedHeader(invoking[:room & ~7]))
+        opts.append(_core.NdOptRedirectedHeader(invoking[:min(room, len(invoking)) & ~7]))
         msg = _core.Redirect(target, dst, opts)
         self.output(ifname, codec.build_icmp6_packet(me, src, msg, 255), now)
         self.stats.inc("ip6s_redirectsent")
