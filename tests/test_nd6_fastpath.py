@@ -138,8 +138,8 @@ def fresh_node(fast: bool, **knobs: int) -> Node:
 def state(node: Node, out: list[Any]) -> Any:
     cache = sorted((ln.ifname, int(ln.addr), int(ln.state), ln.lladdr, ln.is_router,
                     ln.asked, ln.expire, len(ln.hold)) for ln in node.cache)
-    return (out, node.stats.nonzero(), cache, node.drain_events(), node.log.drain(),
-            node.cache.next_deadline())
+    return (out, node.stats.nonzero(), dict(node.stats.outhist), cache, node.drain_events(),
+            node.log.drain(), node.cache.next_deadline())
 
 
 def test_answered_na_frame_is_scapys() -> None:
