@@ -313,3 +313,26 @@ def test_send_na_builder_is_a_frozen_send_na() -> None:
     assert repr(a) == repr(SendNA(*args))
     with pytest.raises(FrozenInstanceError):
         a.router = True
+
+
+def test_fast_path_follows_group_changes() -> None:
+    """An NS to a solicited-node group is taken while joined, refused
+    (ip6s_notmember, by the general path) once left, as without the fast
+    path; also after ifconfig down/up."""
+    peer = A("fe80::1")
+    sn = solicited_node(A("2001:db8::1"))
+    f = codec.ether(b"\x33\x33" + sn.packed[12:], PEER_MAC,
+                    codec.build_ns(SendNS("eth0", A("2001:db8::1"), sn, peer, True), peer, PEER_MAC))
+    for fast in (True, False):
+        node = fresh_node(fast)
+        assert node.receive("eth0", f, 10.0)
+        node.leave("eth0", sn, 10.5)
+        node.receive("eth0", f, 11.0)
+        assert node.stats["ip6s_notmember"] == 1
+        node.join("eth0", sn, 11.5)
+        assert node.receive("eth0", f, 12.0)
+        node.down("eth0", 13.0)
+        assert node.receive("eth0", f, 13.5) == []
+        node.up("eth0", 14.0)
+        node.receive("eth0", f, 14.5)
+        assert node.stats["ip6s_notmember"] == 2, "2001:db8::1 is gone with down()"

@@ -198,7 +198,8 @@ class Node:
         #: Take NS/NA frames through ``_core.nd6_input`` (see ``_nd6_input``);
         #: off, every frame takes the general path (the tests compare both).
         self.nd6_fastpath = True
-        # ifname -> (the group set it was made from, the groups as ints)
+        # ifname -> (the group set it was made from, the groups as ints), for
+        # _nd6_input: IPv6Address hashing is Python code
         self._group_ints: dict[str, tuple[set[IPv6Address], frozenset[int]]] = {}
         self._out: list[Frame] = []
         self._now = 0.0
@@ -439,7 +440,9 @@ class Node:
             if gs is None:
                 return False
             gi = self._group_ints.get(ifname)
-            if gi is None or gi[0] is not gs:  # made on first use; join/leave drop it
+            if gi is None or gi[0] is not gs or len(gi[1]) != len(gs):
+                # made on first use; join/leave drop it, and a set changed
+                # behind their back (down() discards) has another size
                 gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))
             if dst not in gi[1]:
                 return False

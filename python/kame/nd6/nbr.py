@@ -221,8 +221,9 @@ class Nd6Nbr:
             proxy, proxy_ll = self.proxy.lookup(ifname, target)
             if not proxy:
                 return []  # not for us: silently ignored (§7.2.3)
+            override = False  # proxy: Override clear (§7.2.3)
         else:
-            fl = ifa.flags._value_
+            fl = ifa.flags._value_  # In6Flags as a plain int: IntFlag tests are slow
             if fl & 0x04:  # DUPLICATED
                 return []
             if fl & 0x02:  # TENTATIVE
@@ -232,8 +233,7 @@ class Nd6Nbr:
             if src._ip == ifa.addr._ip:
                 self.log(now, "dupsrc", f"NS from my own address {src} on {ifname}")
                 return []
-        anycast = ifa is not None and bool(ifa.flags._value_ & In6Flags.ANYCAST._value_)
-        override = not (anycast or proxy)
+            override = not fl & 0x01  # ANYCAST: Override clear (§7.2.4)
         router = self.knobs._values["net.inet6.ip6.forwarding"] != 0  # knobs.forwarding
         na_src = target if ifa is not None else None
         if unspec:
