@@ -12,7 +12,12 @@ Bytes are the core's business: every IPv6 packet is validated by
 ``kame._core.ip6_validate`` and every ICMPv6 message parsed by
 ``kame._core.parse_icmpv6``; ND messages are mapped to typed inputs by
 :mod:`kame.nd6.codec`. Every drop increments a BSD-named counter in
-``Node.stats`` (``ip6s_*``, ``icp6s_*``).
+``Node.stats`` (``ip6s_*``, ``icp6s_*``). Neighbor Solicitations and
+Advertisements, most of what a busy link carries, first try a fast path:
+one core call (``kame._core.nd6_input``) runs the same parsers over the
+frame and hands over the NS/NA fields only when every check of the general
+path would pass; anything else takes the general path (``_nd6_input``;
+``Node.receive_many`` parses a batch with the GIL released).
 
 Routing and forwarding (``ip6_forward``, seed §1.3 scope rules, §1.4.2
 roles), source address selection (:mod:`kame.in6_src`), fragment
