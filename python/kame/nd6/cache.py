@@ -222,7 +222,9 @@ class NeighborCache:
         self.log = log if log is not None else NdLog(self.knobs)
         self.ifinfo: dict[str, NdIfinfo] = {}
         self._entries: OrderedDict[Key, Neighbor] = OrderedDict()
-        self._timers: list[tuple[float, int, Key]] = []
+        # (expire, seq, entry): valid while entry.timer_seq == seq (a freed
+        # entry has -1); compacted by _compact_timers
+        self._timers: list[tuple[float, int, Neighbor]] = []
         self._seq = 0
         #: Called with (ifname, addr) when an entry's IsRouter goes True -> False.
         self.on_router_lost: Callable[[str, IPv6Address], None] | None = None
@@ -268,7 +270,7 @@ class NeighborCache:
         ln.timer_seq = self._seq
         if expire != math.inf:
             t = self._timers
-            heapq.heappush(t, (expire, self._seq, (ln.ifname, ln.addr._ip)))
+            heapq.heappush(t, (expire, self._seq, ln))
             if len(t) > 2 * len(self._entries) + 64:
                 self._compact_timers()
 
@@ -278,12 +280,7 @@ class NeighborCache:
         re-arming REACHABLE would grow the heap until the timers expire; with
         it the heap holds at most about twice the entries, at an amortised
         O(1) per timer set."""
-        ents = self._entries
-        live = []
-        for item in self._timers:
-            ln = ents.get(item[2])
-            if ln is not None and ln.timer_seq == item[1]:
-                live.append(item)
+        live = [item for item in self._timers if item[2].timer_seq == item[1]]
         heapq.heapify(live)
         self._timers = live
 
@@ -560,9 +557,8 @@ class NeighborCache:
         """The earliest time :meth:`poll` has something to do."""
         t = self._timers
         while t:
-            _expire, seq, key = t[0]
-            ln = self._entries.get(key)
-            if ln is not None and ln.timer_seq == seq:
+            _expire, seq, ln = t[0]
+            if ln.timer_seq == seq:
                 break
             heapq.heappop(t)
         best = t[0][0] if t else None
@@ -579,9 +575,8 @@ class NeighborCache:
                 info.recalc(now, self.rng)
         t = self._timers
         while t and t[0][0] <= now:
-            _expire, seq, key = heapq.heappop(t)
-            ln = self._entries.get(key)
-            if ln is None or ln.timer_seq != seq:
+            _expire, seq, ln = heapq.heappop(t)
+            if ln.timer_seq != seq:
                 continue
             ln.timer_seq = 0  # its heap item is gone (see _set_timer)
             self._expire(ln, now, out)
