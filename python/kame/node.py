@@ -12,7 +12,12 @@ Bytes are the core's business: every IPv6 packet is validated by
 ``kame._core.ip6_validate`` and every ICMPv6 message parsed by
 ``kame._core.parse_icmpv6``; ND messages are mapped to typed inputs by
 :mod:`kame.nd6.codec`. Every drop increments a BSD-named counter in
-``Node.stats`` (``ip6s_*``, ``icp6s_*``).
+``Node.stats`` (``ip6s_*``, ``icp6s_*``). Neighbor Solicitations and
+Advertisements, most of what a busy link carries, first try a fast path:
+one core call (``kame._core.nd6_input``) runs the same parsers over the
+frame and hands over the NS/NA fields only when every check of the general
+path would pass; anything else takes the general path (``_nd6_input``;
+``Node.receive_many`` parses a batch with the GIL released).
 
 Routing and forwarding (``ip6_forward``, seed §1.3 scope rules, §1.4.2
 roles), source address selection (:mod:`kame.in6_src`), fragment
@@ -195,6 +200,12 @@ class Node:
         self.rtr.route_lookup = self._first_hop
         #: Drop frames whose source MAC is ours (IFF_SIMPLEX, seed §1.2).
         self.drop_own_frames = True
+        #: Take NS/NA frames through ``_core.nd6_input`` (see ``_nd6_input``);
+        #: off, every frame takes the general path (the tests compare both).
+        self.nd6_fastpath = True
+        # ifname -> (the group set it was made from, the groups as ints), for
+        # _nd6_input: IPv6Address hashing is Python code
+        self._group_ints: dict[str, tuple[set[IPv6Address], frozenset[int]]] = {}
         self._out: list[Frame] = []
         self._now = 0.0
 
@@ -247,11 +258,13 @@ class Node:
         if group in gs:
             return
         gs.add(group)
+        self._group_ints.pop(name, None)
         self._handle(self.mld.join(name, group, now), now)
 
     def leave(self, name: str, group: IPv6Address, now: float) -> None:
         if group in self.groups.get(name, set()):
             self.groups[name].discard(group)
+            self._group_ints.pop(name, None)
             self._handle(self.mld.leave(name, group, now), now)
 
     def _mld_output(self, a: SendMldReport) -> None:
@@ -299,6 +312,26 @@ class Node:
         self._input(ifname, frame, now)
         return self._flush()
 
+    def receive_many(self, ifname: str, frames: Iterable[bytes], now: float) -> list[Frame]:
+        """:meth:`receive` for each frame in turn, all at ``now``; the NS/NA
+        frames among them are parsed in one core call with the GIL released
+        (``_core.nd6_input_many``). Returns every frame to transmit."""
+        self._now = now
+        frames = list(frames)
+        ifp = self.ifnets.get(ifname)
+        if ifp is None or not ifp.up or not self.nd6_fastpath:
+            for f in frames:
+                self._input(ifname, f, now)
+            return self._flush()
+        kv = self.knobs._values  # plain dict reads on the per-packet path
+        nds = _core.nd6_input_many(frames, kv["net.inet6.ip6.hdrnestlimit"],
+                                   kv["net.inet6.icmp6.nd6_maxndopt"],
+                                   ifp.lladdr if self.drop_own_frames else None)
+        for f, nd in zip(frames, nds):
+            if nd is None or ifp.flags.disabled or not self._nd6_input(ifname, nd, now):
+                self._input(ifname, f, now, False)
+        return self._flush()
+
     def _flush(self) -> list[Frame]:
         out, self._out = self._out, []
         hist = self.stats.outhist
@@ -319,10 +352,17 @@ class Node:
 
     # --- input ----------------------------------------------------------------
 
-    def _input(self, ifname: str, frame: bytes, now: float) -> None:
+    def _input(self, ifname: str, frame: bytes, now: float, fast: bool = True) -> None:
         ifp = self.ifnets.get(ifname)
         if ifp is None or not ifp.up:
             return
+        if fast and self.nd6_fastpath and not ifp.flags.disabled:
+            kv = self.knobs._values  # plain dict reads on the per-packet path
+            nd = _core.nd6_input(frame, kv["net.inet6.ip6.hdrnestlimit"],
+                                 kv["net.inet6.icmp6.nd6_maxndopt"],
+                                 ifp.lladdr if self.drop_own_frames else None)
+            if nd is not None and self._nd6_input(ifname, nd, now):
+                return
         eth = codec.parse_ether(frame)
         if eth is None:
             self.stats.inc("ip6s_toosmall")
@@ -387,6 +427,49 @@ class Node:
             self._error(ifname, payload[:v.packet_len], src, dst, upper, None,
                         ICMP6_PARAM_PROB, ICMP6_PARAMPROB_NEXTHEADER, now,
                         pointer=chain.upper_nh_offset)
+
+    def _nd6_input(self, ifname: str, nd: tuple[Any, ...], now: float) -> bool:
+        """The NS/NA fast path: ``nd`` is what ``_core.nd6_input`` found in a
+        frame that passed every check of the general path up to the ND
+        state machines (validation, checksum, code, lengths, options,
+        §1.14 and §1.3.1 addresses; see ``kame_core::nd6``). Here the rest of
+        ``ip6_input``: the destination must be a group we joined or a usable
+        address of ours, else False and the caller takes the general path,
+        which counts the drop. Then the same counters and state machine
+        calls as ``_input`` -> ``_icmp6_input``."""
+        typ, src, dst, hlim, target, flags, ll, nonce, ignored = nd
+        addr6, seen = codec.addr6, codec._ADDR6.get  # addr6's cache, read inline
+        dsta = seen(dst) or addr6(dst)
+        if (dst >> 120) == 0xFF:
+            gs = self.groups.get(ifname)
+            if gs is None:
+                return False
+            gi = self._group_ints.get(ifname)
+            if gi is None or gi[0] is not gs or len(gi[1]) != len(gs):
+                # made on first use; join/leave drop it, and a set changed
+                # behind their back (down() discards) has another size
+                gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))
+            if dst not in gi[1]:
+                return False
+        else:
+            ifa = self.addrs.find(ifname, dsta)
+            if ifa is None or ifa.flags._value_ & 0x06:  # TENTATIVE | DUPLICATED
+                return False
+        c = self.stats._c
+        c["ip6s_total"] += 1
+        c["ip6s_delivered"] += 1
+        srca = seen(src) or addr6(src)
+        tgta = seen(target) or addr6(target)
+        if typ == 135:
+            acts = self.nbr.ns_input_fields(ifname, srca, dsta, hlim, tgta, ll, nonce, 0,
+                                            ignored, now)
+        else:
+            acts = self.nbr.na_input_fields(ifname, srca, dsta, hlim, tgta, flags & 0x80 != 0,
+                                            flags & 0x40 != 0, flags & 0x20 != 0, ll, 0,
+                                            ignored, now)
+        if acts:
+            self._handle(acts, now)
+        return True
 
     def _icmp6_input(self, ifname: str, hdr: Any, body: bytes, packet: bytes, now: float) -> None:
         try:
@@ -485,17 +568,17 @@ class Node:
     def output(self, ifname: str, packet: bytes, now: float,
                next_hop: IPv6Address | None = None) -> None:
         """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
-        dst = IPv6Address(packet[24:40])
-        if is_multicast(dst):
-            self._emit_mcast(ifname, dst, packet)
+        if packet[24] == 0xFF:  # multicast destination
+            self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
             return
         ifp = self.ifnets[ifname]
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
-        hop = next_hop or dst
+        hop = next_hop if next_hop is not None else IPv6Address(packet[24:40])
         ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
-        self._handle(actions, now)
+        if actions:
+            self._handle(actions, now)
         if ll is not None:
             self.stats.inc("ip6s_localout")
             self._ether_out(ifname, ll, packet)
@@ -1023,7 +1106,12 @@ class Node:
 
     def _handle(self, actions: Iterable[Any], now: float) -> None:
         for a in actions:
-            if isinstance(a, SendMldReport):
+            if type(a) is SendNA:  # the answer to every NS comes first
+                src = a.src if a.src is not None else self._source_for(a.ifname, a.dst)
+                if src is not None:
+                    self.output(a.ifname, codec.build_na(a, src, self.ifnets[a.ifname].lladdr),
+                                now, a.dst)
+            elif isinstance(a, SendMldReport):
                 self._mld_output(a)
             elif isinstance(a, SendNS):
                 src = a.src if a.src is not None else self._source_for(a.ifname, a.target)
