@@ -23,11 +23,24 @@ T6 = {"mode": "tunnel", "tunnel_src": "2001:db8:ffff::a", "tunnel_dst": "2001:db
 T4 = {"mode": "tunnel", "tunnel_src": "192.0.2.1", "tunnel_dst": "192.0.2.2"}
 
 
+def cksum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF or 0xFFFF
+
+
 def jumbogram(data: bytes, tc: int = 0) -> bytes:
+    """UDP 1234 -> 9999 in a jumbogram; the UDP checksum over the RFC 8200
+    §8.1 pseudo-header with the 32-bit upper-layer length (RFC 2675 §4)."""
     jl = 8 + 8 + len(data)
     hdr = struct.pack("!IHBB", (6 << 28) | (tc << 20), 0, 0, 64) + SRC6 + DST6
     hbh = struct.pack("!BBBBI", 17, 0, 0xC2, 4, jl)
-    return hdr + hbh + struct.pack("!HHHH", 1234, 53, 0, 0) + data
+    udp = struct.pack("!HHHH", 1234, 9999, 0, 0) + data
+    c = cksum(SRC6 + DST6 + struct.pack("!II", len(udp), 17) + udp)
+    return hdr + hbh + udp[:6] + struct.pack("!H", c) + udp[8:]
 
 
 def jumbo_fields(p: bytes) -> tuple[int, int, int]:

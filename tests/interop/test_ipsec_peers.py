@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import struct
 import subprocess
@@ -414,3 +413,48 @@ def test_tshark_dissects_our_ah(tmp_path):
         assert int(a_spi, 16) == spi and a_seq == "100", (mode, line)
         assert dport == "9999" and not malformed and not expert, (mode, line)
     assert old.output(pkt6())[41] == 4  # old AH: RFC 1826 length, not dissected as new AH
+
+
+# --- jumbograms (RFC 2675, seed §1.7) ---------------------------------------
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tshark_checks_our_jumbogram_esp_ah_ipcomp(tmp_path):
+    """tshark decrypts our ESP over a jumbogram and reports its ICV good
+    (bad once flipped), in transport mode and in tunnel mode with a jumbo
+    outer header around a jumbo inner one; dissects our AH over a
+    jumbogram; inflates our IPComp of a jumbogram back to its 77000 octets
+    of UDP data. scapy parses the same packets (its SecurityAssociation
+    cannot process jumbograms: it packs the length into the 16-bit field)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from scapy.layers.inet6 import Jumbo
+    from test_ipsec_jumbo import jumbogram
+
+    data = b"kame jumbo " * 7000
+    p = jumbogram(data)
+    ek, ak, gk = key(16, 1), key(20, 2), key(20, 3)
+    esp = EspSa(0x5000, "aes-cbc", ek, "hmac-sha1", ak)
+    good = esp.output(p)
+    bad = bytearray(esp.output(p))
+    bad[-1] ^= 1
+    t6 = {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]}
+    packets = [good, bytes(bad), AhSa(0x5001, "hmac-sha1", ak).output(p),
+               kame.IpcompSa().output(p), EspSa(0x5002, "aes-gcm-16", gk, **t6).output(p)]
+    for w in packets[:3] + packets[4:]:
+        s = IPv6(w)
+        assert s.plen == 0 and s[Jumbo].jumboplen == len(w) - 40
+    uats = esp_uat("IPv6", 0x5000, "aes-cbc", ek, "hmac-sha1", ak) + esp_uat("IPv6", 0x5002, "aes-gcm-16", gk, None, b"")
+    rows = tshark_esp(tmp_path, packets, uats, ["ipv6.plen", "ipv6.opt.jumbo", "esp.icv_good", "esp.icv_bad",
+                                                "ah.spi", "ipcomp.cpi", "udp.dstport", "data.len", "_ws.malformed",
+                                                "_ws.expert"])
+    want_icv = [("1", "0"), ("0", "1"), ("", ""), ("", ""), ("1", "0")]
+    for i, (row, icv) in enumerate(zip(rows, want_icv)):
+        plen, jumbo, good, badv, _ah_spi, _cpi, dport, dlen, malformed, expert = row
+        assert (good, badv) == icv, (i, row)
+        assert dport == "9999" and dlen == str(len(data)), (i, row)
+        assert not malformed and not expert, (i, row)
+        if i != 3:  # the last occurrence: the inner jumbogram of the tunnel
+            assert plen == "0" and int(jumbo) == (len(packets[i]) if i < 4 else len(p)) - 40, (i, row)
+    assert rows[2][4] == "0x00005001" and rows[3][5] == "0x0002"
