@@ -364,7 +364,10 @@ pub fn ip6_jumbo_at(pkt: &[u8], layer: Layer) -> Result<Option<usize>> {
 /// the caller's check.
 pub fn ip6_end(pkt: &[u8], layer: Layer) -> Result<u64> {
     let plen = u64::from(be16(pkt, 4).unwrap_or(0));
-    match (plen, ip6_jumbo_at(pkt, layer)?) {
+    // the option is looked for inside the datagram its length says (octets
+    // past it are link padding, trimmed by the caller)
+    let lim = if plen == 0 { pkt.len() } else { pkt.len().min(40 + plen as usize) };
+    match (plen, ip6_jumbo_at(pkt.get(..lim).unwrap_or(pkt), layer)?) {
         (0, Some(at)) => {
             let jl = pkt
                 .get(at..at + 4)

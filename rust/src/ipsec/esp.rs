@@ -712,7 +712,8 @@ mod tests {
 
     #[test]
     fn roundtrip_every_cipher() {
-        let cases: &[(&str, usize, Option<(&str, usize)>)] = &[
+        type Case = (&'static str, usize, Option<(&'static str, usize)>);
+        let cases: &[Case] = &[
             ("null", 0, Some(("hmac-sha1", 20))),
             ("des-cbc", 8, Some(("hmac-md5", 16))),
             ("des-deriv", 8, Some(("keyed-md5", 16))),
@@ -742,8 +743,8 @@ mod tests {
                     }
                     None => None,
                 };
-                let mut tx = sa(enc, &ek, a, mode.clone());
-                let mut rx = sa(enc, &ek, a, mode.clone());
+                let mut tx = sa(enc, &ek, a, mode);
+                let mut rx = sa(enc, &ek, a, mode);
                 for n in [0usize, 1, 13, 100, 1400] {
                     let p = udp6(n);
                     let c = tx.output(&p, None).unwrap();
@@ -853,6 +854,6 @@ mod tests {
         // longer than N: minimal padding
         let p = udp6(200);
         let e = tx.output(&p, None).unwrap();
-        assert_eq!(e.len() - 40 - 8 - 16, (208 + 2 + 15) / 16 * 16);
+        assert_eq!(e.len() - 40 - 8 - 16, (208usize + 2).div_ceil(16) * 16);
     }
 }

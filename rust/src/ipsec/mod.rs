@@ -48,8 +48,8 @@ impl Mode {
     pub fn tunnel(src: &[u8], dst: &[u8]) -> crate::Result<Mode> {
         let addr = |b: &[u8]| -> Option<IpAddr> {
             match b.len() {
-                4 => <[u8; 4]>::try_from(b).ok().map(|a| IpAddr::from(a)),
-                16 => <[u8; 16]>::try_from(b).ok().map(|a| IpAddr::from(a)),
+                4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
                 _ => None,
             }
         };
