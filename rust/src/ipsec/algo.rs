@@ -879,6 +879,43 @@ impl CipherCtx {
         }
     }
 
+    /// AES-CBC encryption of `buf` interleaved with HMAC-SHA1 over `head`
+    /// ‖ ciphertext ‖ `tail` (ESP's ICV input), 64 octets at a time, so the
+    /// CPU overlaps the serial CBC chain with the hash of the previous
+    /// ciphertext. Only calls the crates' block and update functions; the
+    /// result is the same as [`CipherCtx::encrypt`] then [`AuthCtx::mac`].
+    /// `None` when this cipher / MAC pair has no such path.
+    pub fn encrypt_then_mac(&self, auth: &AuthCtx, iv: &[u8], head: &[u8], buf: &mut [u8], tail: &[u8]) -> Option<Result<Tag>> {
+        let AuthCtx::HmacSha1(m) = auth else { return None };
+        macro_rules! stitched {
+            ($ty:ty, $c:expr) => {{
+                use hmac::Mac;
+                let mut enc = match cbc::Encryptor::<$ty>::inner_iv_slice_init($c.clone(), iv) {
+                    Ok(e) => e,
+                    Err(_) => return Some(Err(config("IV length"))),
+                };
+                if buf.len() % 16 != 0 {
+                    return Some(Err(config("CBC input not a multiple of the block")));
+                }
+                let mut m = m.clone();
+                m.update(head);
+                for chunk in buf.chunks_mut(64) {
+                    let (blocks, _) = aes::cipher::inout::InOutBuf::from(&mut *chunk).into_chunks();
+                    enc.encrypt_blocks_inout_mut(blocks);
+                    m.update(chunk);
+                }
+                m.update(tail);
+                Some(Ok(Tag::from_slice(&m.finalize().into_bytes())))
+            }};
+        }
+        match self {
+            CipherCtx::AesCbc(AesKey::A128(c)) => stitched!(Aes128, c),
+            CipherCtx::AesCbc(AesKey::A192(c)) => stitched!(Aes192, c),
+            CipherCtx::AesCbc(AesKey::A256(c)) => stitched!(Aes256, c),
+            _ => None,
+        }
+    }
+
     pub fn decrypt(&self, iv: &[u8], buf: &mut [u8]) -> Result<()> {
         match self {
             CipherCtx::Null => Ok(()),
@@ -1434,5 +1471,26 @@ mod tests {
         for bad in [0usize, 4, 253, 255, 256] {
             assert!(CipherCtx::new(EncAlg::Rc5Cbc, &vec![1; bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stitched_cbc_hmac_equals_the_two_passes() {
+        for kl in [16usize, 24, 32] {
+            let c = CipherCtx::new(EncAlg::AesCbc, &vec![7u8; kl]).unwrap();
+            let a = AuthCtx::new(AuthAlg::HmacSha1, &[9u8; 20]).unwrap();
+            for blocks in [0usize, 1, 3, 4, 5, 87, 128] {
+                let pt: Vec<u8> = (0..blocks * 16).map(|i| (i * 13) as u8).collect();
+                let (head, tail) = (b"SPI+seq+IV......".as_slice(), [0u8, 0, 0, 1]);
+                let mut one = pt.clone();
+                let tag = c.encrypt_then_mac(&a, &[5; 16], head, &mut one, &tail).unwrap().unwrap();
+                let mut two = pt.clone();
+                c.encrypt(&[5; 16], &mut two).unwrap();
+                assert_eq!(one, two, "{kl} {blocks}");
+                assert_eq!(tag.as_slice(), a.mac(&[head, &two, &tail]).as_slice());
+            }
+        }
+        // other pairs take the two-pass path
+        let c = CipherCtx::new(EncAlg::DesCbc, &[1; 8]).unwrap();
+        assert!(c.encrypt_then_mac(&AuthCtx::new(AuthAlg::HmacSha1, &[9; 20]).unwrap(), &[0; 8], &[], &mut [], &[]).is_none());
     }
 }

@@ -335,6 +335,18 @@ impl EspSa {
             }
             _ => {
                 let ivbuf = self.cipher_iv(out.get(iv_at..body_at).unwrap_or(&[]), seq);
+                if icv_len > 0 {
+                    // CBC and HMAC stitched where the pair allows it
+                    let tail: &[u8] = if self.esn { &esn_hi } else { &[] };
+                    let (front, back) = out.split_at_mut(body_at);
+                    let head = front.get(start..).unwrap_or(&[]);
+                    let body = back.get_mut(..body_end - body_at).unwrap_or(&mut []);
+                    if let Some(tag) = self.cipher.encrypt_then_mac(&self.auth_ctx, ivbuf.as_slice(), head, body, tail) {
+                        let tag = tag?;
+                        out.extend_from_slice(tag.as_slice().get(..icv_len).unwrap_or(&[]));
+                        return Ok(());
+                    }
+                }
                 let body = out.get_mut(body_at..body_end).unwrap_or(&mut []);
                 self.cipher.encrypt(ivbuf.as_slice(), body)?;
                 if icv_len > 0 {

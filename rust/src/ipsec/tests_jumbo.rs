@@ -80,8 +80,11 @@ fn rfc2675_receive_checks() {
     assert_eq!(tunnel::ip6_end(&good, l).unwrap(), good.len() as u64);
     // a Jumbo Payload option with a nonzero Payload Length
     let mut b = good.clone();
-    b[5] = 1;
+    b[4..6].copy_from_slice(&200u16.to_be_bytes());
     assert_eq!(tunnel::ip6_end(&b, l).unwrap_err().kind, ErrorKind::Malformed);
+    // ... or one whose Payload Length ends inside the Hop-by-Hop header
+    b[4..6].copy_from_slice(&1u16.to_be_bytes());
+    assert!(tunnel::ip6_end(&b, l).unwrap_err().is_truncated());
     // Payload Length 0 and no option
     let mut b = good.clone();
     b[42] = 1; // PadN
