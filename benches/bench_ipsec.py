@@ -4,7 +4,8 @@
     | a careful pure-Python ESP on `cryptography` | scapy SecurityAssociation
 
 for AES-GCM-128 and AES-CBC + HMAC-SHA1-96 on 1400-octet IPv6/UDP packets and
-AH HMAC-SHA1-96 on 512 octets. Prints µs/packet and the ratios the issue
+AH HMAC-SHA1-96 on 512 octets. Prints µs/packet (best of 9 rounds, the
+peers taking turns in each) and the ratios the issue
 sets as targets: kame per packet >= 2x the pure-Python ESP and >= 200x
 scapy; batch >= 70 % of the Rust figure. The Rust figure is measured in the
 same run: the script runs criterion on the three Rust output benches first
@@ -100,22 +101,33 @@ class PyAhSha1:
         return pkt[:4] + struct.pack("!HBB", plen, 51, pkt[7]) + pkt[8:40] + ah + m.finalize()[:12] + pkt[40:]
 
 
-def per_packet(fn, pkt: bytes, n: int) -> float:
-    fn(pkt)
+REPS = 3 if QUICK else 9
+
+
+def timed(fn, arg, n: int) -> float:
+    """µs per call of n calls of fn(arg)."""
     t = time.perf_counter()
     for _ in range(n):
-        fn(pkt)
+        fn(arg)
     return (time.perf_counter() - t) / n * 1e6
 
 
-def batch(sa, pkt: bytes, n: int) -> float:
-    pkts = [pkt] * 256
-    sa.output_many(pkts)
-    rounds = max(1, n // 256)
-    t = time.perf_counter()
+def batch_rounds(sa, pkts: list, rounds: int) -> None:
     for _ in range(rounds):
         sa.output_many(pkts)
-    return (time.perf_counter() - t) / (rounds * 256) * 1e6
+
+
+def side_by_side(runs: dict) -> dict:
+    """Best of REPS rounds for every peer, the peers taking turns within a
+    round: the machine is shared, and interleaving lets every peer see the
+    same bursts of other work; the minimum is the least disturbed figure."""
+    best = dict.fromkeys(runs, float("inf"))
+    for fn, arg, n in runs.values():
+        fn(arg)  # warm up
+    for _ in range(REPS):
+        for name, (fn, arg, n) in runs.items():
+            best[name] = min(best[name], timed(fn, arg, n))
+    return best
 
 
 RUST_BENCHES = [
@@ -158,8 +170,8 @@ def main() -> None:
     if "--no-rust" not in sys.argv:
         run_rust_benches()
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f} on {} CPUs".format(*os.getloadavg(), os.cpu_count()))
-    n = 2000 if QUICK else 20000
-    n_scapy = 100 if QUICK else 500
+    n = 2000 if QUICK else 10000
+    n_scapy = 50 if QUICK else 200
     big, small = udp6(1400), udp6(512)
     gkey, ekey, akey = bytes(range(20)), bytes(range(16)), bytes(range(20))
     cases = [
@@ -175,10 +187,17 @@ def main() -> None:
     ]
     for title, group, rname, mk, pyref, skw, kind, pkt in cases:
         print(title)
-        k = per_packet(mk().output, pkt, n)
-        kb = batch(mk(), pkt, n)
-        py = per_packet(pyref.output, pkt, n // 4)
-        sc = per_packet(scapy_sa(kind, **skw), pkt, n_scapy)
+        sa_batch = mk()
+        rounds = max(1, n // 256)
+        pkts = [pkt] * 256
+        best = side_by_side({
+            "kame": (mk().output, pkt, n),
+            "batch": (lambda ps, sa=sa_batch, r=rounds: batch_rounds(sa, ps, r), pkts, 1),
+            "py": (pyref.output, pkt, n // 4),
+            "scapy": (scapy_sa(kind, **skw), pkt, n_scapy),
+        })
+        k, py, sc = best["kame"], best["py"], best["scapy"]
+        kb = best["batch"] / (rounds * 256)
         row("kame per packet", k)
         row("kame batch (output_many)", kb)
         row("pure-Python on cryptography", py)
