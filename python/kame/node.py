@@ -197,6 +197,8 @@ class Node:
         self.drop_own_frames = True
         self._out: list[Frame] = []
         self._now = 0.0
+        #: IPsec (``kame.key.ipsec6.Ipsec6``: SPD, SAD, ipsec6 stats); see attach_key().
+        self.key: Any = None
 
     # --- configuration ------------------------------------------------------
 
@@ -358,6 +360,8 @@ class Node:
             if ifa is None and not is_linklocal(dst):
                 ifa = self.addrs.find_any(dst)  # BSD's weak host model
             if ifa is None and self.knobs.forwarding:
+                if self.key is not None and self.key.in_reject(self, payload[:v.packet_len], v, now):
+                    return
                 self.ip6_forward(ifname, payload[:v.packet_len], v, bool(_dmac[0] & 1), now)
                 return
             if ifa is None or ifa.duplicated:
@@ -371,6 +375,9 @@ class Node:
                 return
             v, payload = rv
             hdr = v.header
+        if self.key is not None and self.key.input(self, ifname, payload[:v.packet_len], v, smac,
+                                                   now):
+            return
         self.stats.inc("ip6s_delivered")
         chain = v.chain
         upper = chain.upper
@@ -485,6 +492,8 @@ class Node:
     def output(self, ifname: str, packet: bytes, now: float,
                next_hop: IPv6Address | None = None) -> None:
         """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+            return
         dst = IPv6Address(packet[24:40])
         if is_multicast(dst):
             self._emit_mcast(ifname, dst, packet)
@@ -806,6 +815,8 @@ class Node:
     def _forward_output(self, ifname: str, packet: bytes, now: float,
                         next_hop: IPv6Address) -> None:
         """``nd6_output`` for a forwarded packet (not ``ip6s_localout``)."""
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+            return
         ifp = self.ifnets[ifname]
         if ifp.flags.disabled or not ifp.up:
             self.stats.inc("ip6s_cantforward")
@@ -1079,6 +1090,16 @@ class Node:
                 self.join(a.ifname, solicited_node(a.data["addr"]), now)
             else:
                 self.events.append(a)
+
+    # --- IPsec (seed §4) -----------------------------------------------------------
+
+    def attach_key(self) -> Any:
+        """Give the node an SPD and SAD (``node.key``, :class:`kame.key.ipsec6.Ipsec6`);
+        configure it with ``kame.key.setkey.run(text, node.key.engine, now)``."""
+        if self.key is None:
+            from kame.key.ipsec6 import Ipsec6
+            self.key = Ipsec6(self.knobs)
+        return self.key
 
     # --- views ----------------------------------------------------------------
 
