@@ -40,16 +40,9 @@ import errno
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import (
-    IPv4Address,
-    IPv4Network,
-    IPv6Address,
-    IPv6Network,
-    ip_address,
-    ip_network,
-)
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from kame.errors import ParseError
 from kame.key import pfkey as P
@@ -694,17 +687,21 @@ class Result:
     errors: list[str] = field(default_factory=list)
 
 
-def run(text: str, engine: KeyEngine, now: float, *, hosts: Mapping[str, str] | None = None,
-        resolve: bool = True, pid: int | None = None) -> Result:
+def run(text: str, engine: KeyEngine | Callable[[bytes], list[bytes]], now: float, *,
+        hosts: Mapping[str, str] | None = None, resolve: bool = True,
+        pid: int | None = None) -> Result:
     """Parse ``text`` and send every statement to ``engine`` as PF_KEY
     messages (parse errors raise before anything is sent, as setkey parses
-    the whole file first); ``get``/``dump``/``spddump`` output is collected."""
+    the whole file first); ``get``/``dump``/``spddump`` output is collected.
+    ``engine`` is a :class:`KeyEngine` or any callable that takes one
+    encoded message and returns the encoded replies (a node's control socket)."""
     pid = os.getpid() if pid is None else pid
     sts = parse(text, hosts=hosts, resolve=resolve, pid=pid)
+    send = (lambda b: engine.send(b, now)) if isinstance(engine, KeyEngine) else engine
     res = Result()
     out: list[str] = []
     for st in sts:
-        replies = [P.decode(b) for b in engine.send(st.msg.pack(), now)]
+        replies = [P.decode(b) for b in send(st.msg.pack())]
         for r in replies:
             if r.errno:
                 if r.errno == errno.ENOENT and st.verb in ("dump", "spddump"):
@@ -720,9 +717,8 @@ def run(text: str, engine: KeyEngine, now: float, *, hosts: Mapping[str, str] | 
     return res
 
 
-def dump(engine: KeyEngine, now: float, *, policy: bool = False) -> str:
+def dump(engine: KeyEngine | Callable[[bytes], list[bytes]], now: float, *,
+         policy: bool = False) -> str:
     """``setkey -D`` / ``setkey -DP``."""
     return run("spddump;" if policy else "dump;", engine, now, pid=0).output
 
-
-_ = (IPv4Address, IPv6Address)
