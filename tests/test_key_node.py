@@ -120,7 +120,7 @@ def test_default_level_follows_the_system_knob() -> None:
 
 def test_missing_sa_acquires_and_require_drops_use_sends_clear() -> None:
     frames: list[bytes] = []
-    sim, a, b = pair(frames)
+    sim, a, _b = pair(frames)
     ka = a.attach_key()
     run(f"spdadd {HA} {HB} any -P out ipsec esp/transport//require;", ka.engine, sim.now)
     sim.emit(a, a.ping(HB, sim.now))
@@ -148,7 +148,7 @@ def test_missing_sa_acquires_and_require_drops_use_sends_clear() -> None:
 
 
 def test_discard_policy_and_bypass_policy() -> None:
-    sim, a, b = pair()
+    sim, a, _b = pair()
     ka = a.attach_key()
     run(f"spdadd {HA} {HB} icmp6 -P out discard;", ka.engine, sim.now)
     sim.emit(a, a.ping(HB, sim.now))
@@ -202,7 +202,7 @@ add {HB} {HA} esp 0x2000 -m transport -E blowfish-cbc 0x{'12' * 16};
 
 
 def test_hard_byte_lifetime_kills_the_sa_and_expires() -> None:
-    sim, a, b = transport_pair()
+    sim, a, _b = transport_pair()
     ka = a.key
     run(f"delete {HA} {HB} esp 0x1000;"
         f"add {HA} {HB} esp 0x1000 -m transport -E rijndael-cbc {EK_AB} -A hmac-sha1 {AK_AB}"
@@ -301,8 +301,8 @@ def test_ping_through_an_esp_tunnel_between_gateways() -> None:
 
 def test_tunnel_require_drops_clear_forwarded_traffic() -> None:
     v = Vpn()
-    run(f"spdupdate B A any -P in ipsec esp/tunnel/D-C/require;"
-        f"delete D C esp 0x5000;", v.g1.key.engine, v.sim.now, hosts=HOSTS)
+    run("spdupdate B A any -P in ipsec esp/tunnel/D-C/require;"
+        "delete D C esp 0x5000;", v.g1.key.engine, v.sim.now, hosts=HOSTS)
     run("spdflush;", v.g2.key.engine, v.sim.now)  # gw2 now sends B -> A in clear
     v.sim.emit(v.h1, v.h1.ping(H2, v.sim.now))
     v.sim.run(until=v.sim.now + 2.0)

@@ -20,8 +20,12 @@ reassembly (``frag6_input`` over ``kame._core.Reassembler``), Path MTU
 Discovery (RFC 8201) with output fragmentation, and ``ifconfig down`` live
 in the methods of the same names below.
 
+IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
+(:mod:`kame.key.ipsec6`), called from ``output``, ``_forward_output`` and
+``_input``.
+
 Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`),
-sockets, IPsec.
+sockets.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6  # noqa: E402
-from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
-from test_key_node import (  # noqa: E402
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from test_key_node import (
     AK_AB,
     AK_BA,
     AK_CD,
@@ -51,8 +51,8 @@ def write_pcap(path: Path, packets: list[bytes]) -> None:
 
 
 def uat(spi: int, ek: str, ak: str) -> list[str]:
-    return ["-o", f'uat:esp_sa:"IPv6","*","*","0x{spi:08x}","AES-CBC [RFC3602]","{ek}",'
-                  f'"HMAC-SHA-1-96 [RFC2404]","{ak}"']
+    return ["-o", (f'uat:esp_sa:"IPv6","*","*","0x{spi:08x}","AES-CBC [RFC3602]","{ek}",'
+                   f'"HMAC-SHA-1-96 [RFC2404]","{ak}"')]
 
 
 def tshark_open(tmp_path: Path, packets: list[bytes], sas: list[tuple[int, str, str]]

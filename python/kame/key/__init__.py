@@ -7,5 +7,13 @@ from kame.key.engine import KeyEngine
 from kame.key.sad import Sad, SaState, SecAsVar
 from kame.key.spd import IpsecRequest, SecPolicy, Selector, Spd
 
-__all__ = ["IpsecRequest", "KeyEngine", "Sad", "SaState", "SecAsVar", "SecPolicy",
-           "Selector", "Spd"]
+__all__ = [
+           "IpsecRequest",
+           "KeyEngine",
+           "SaState",
+           "Sad",
+           "SecAsVar",
+           "SecPolicy",
+           "Selector",
+           "Spd",
+]

@@ -60,7 +60,9 @@ def sa_to_msg(sa: SecAsVar, typ: int, now: float, *, seq: int = 0, pid: int = 0,
     m = P.SadbMsg(typ, SATYPES[sa.proto], seq=seq, pid=pid)
     # sadb_sa_replay is the window in octets (KAME setkey -r), 8 packets each
     m.add(P.SadbSa(sa.spi, min(sa.replay // 8, 255), int(sa.state), a, e, flags))
-    m.add(P.SadbXSa2(P.MODES[sa.mode], sa.seq, sa.reqid))
+    # sadb_x_sa2_sequence: the SA's output sequence counter (setkey -D "seq=")
+    ctr = max((int(getattr(x, "seq", 0)) for x in sa._xform.values()), default=0)
+    m.add(P.SadbXSa2(P.MODES[sa.mode], ctr & 0xFFFFFFFF, sa.reqid))
     m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, sa.src, sa.src.max_prefixlen, 255))
     m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, sa.dst, sa.dst.max_prefixlen, 255))
     m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_CURRENT, sa.cur_allocs, sa.cur_bytes,

@@ -39,8 +39,8 @@ __all__ = [
     "Expire",
     "KeyEngineError",
     "Lifetime",
-    "Sad",
     "SaState",
+    "Sad",
     "SecAsVar",
 ]
 

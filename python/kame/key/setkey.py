@@ -255,9 +255,8 @@ class _Parser:
                     raise self.err(f"bad port {ps!r}", t)
                 port = int(ps)
         net, had_plen = self._addr(text, t)
-        if had_plen and not ranged:
-            if net.prefixlen != net.max_prefixlen:
-                raise self.err(f"{what}: an SA address takes no prefix length", t)
+        if had_plen and not ranged and net.prefixlen != net.max_prefixlen:
+            raise self.err(f"{what}: an SA address takes no prefix length", t)
         return net, port, t
 
     def proto(self) -> tuple[str, bool, Tok]:
@@ -302,7 +301,7 @@ class _Parser:
 
     def _sa_addrs(self, msg: P.SadbMsg) -> tuple[IPv6Address | IPv4Address,
                                                  IPv6Address | IPv4Address]:
-        s, sport, st = self.address("source address", ranged=False)
+        s, sport, _st = self.address("source address", ranged=False)
         d, dport, dt = self.address("destination address", ranged=False)
         if s.version != d.version:
             raise self.err("source and destination are of different families", dt)
@@ -616,8 +615,8 @@ def format_sa(m: P.SadbMsg, now: float) -> str:
     soft = m.get(P.SADB_EXT_LIFETIME_SOFT) or P.SadbLifetime(4)
     old = bool(sa.flags & P.SADB_X_EXT_OLD)
     lines = [f"{src.addr} {dst.addr}",
-             f"\t{_satype_name(m, old)} mode={MODE_NAMES.get(sa2.mode, sa2.mode)} "
-             f"spi={sa.spi}(0x{sa.spi:08x}) reqid={sa2.reqid}(0x{sa2.reqid:08x})"]
+             (f"\t{_satype_name(m, old)} mode={MODE_NAMES.get(sa2.mode, sa2.mode)} "
+              f"spi={sa.spi}(0x{sa.spi:08x}) reqid={sa2.reqid}(0x{sa2.reqid:08x})")]
     ekey, akey = m.get(P.SADB_EXT_KEY_ENCRYPT), m.get(P.SADB_EXT_KEY_AUTH)
     if m.satype == P.SADB_X_SATYPE_IPCOMP:
         lines.append(f"\tC: {P.CALG_NAMES.get(sa.encrypt, sa.encrypt)}")
