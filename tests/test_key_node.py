@@ -10,7 +10,7 @@ from ipaddress import IPv6Address as A
 
 from kame.key import pfkey as P
 from kame.key.ipsec6 import PolicyViolation
-from kame.key.sad import Acquire
+from kame.key.sad import Acquire, Expire
 from kame.key.setkey import run
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
@@ -218,6 +218,26 @@ def test_hard_byte_lifetime_kills_the_sa_and_expires() -> None:
     assert ka.sad.get(HB, "esp", 0x1000) is None
     assert ka.stats["out_nosa"] >= 1
     assert len(replies(a)) < 4
+
+
+def test_idle_sa_expires_on_the_node_clock() -> None:
+    sim, a, _b = pair()
+    ka = a.attach_key()
+    heard: list[bytes] = []
+    ka.engine.listeners.append(heard.append)
+    t0 = sim.now
+    run(f"add {HA} {HB} esp 0x7000 -E null -ls 5 -lh 10;", ka.engine, t0)
+    assert a.next_deadline() is not None and a.next_deadline() <= t0 + 5
+    sim.run(until=t0 + 6)
+    evs = [e for e in a.drain_events() if isinstance(e, Expire)]
+    assert [(e.kind, e.now) for e in evs] == [("soft", t0 + 5)]
+    sim.run(until=t0 + 11)
+    evs = [e for e in a.drain_events() if isinstance(e, Expire)]
+    assert [(e.kind, e.now) for e in evs] == [("hard", t0 + 10)]
+    assert ka.sad.get(HB, "esp", 0x7000) is None
+    msgs = [P.decode(h) for h in heard]
+    assert [m.type for m in msgs] == [P.SADB_EXPIRE] * 2
+    assert [P.SADB_EXT_LIFETIME_SOFT in m.exts for m in msgs] == [True, False]
 
 
 # --- RFC 2401 tunnel mode between two gateways (seed §4.8.1) -----------------------

@@ -32,6 +32,7 @@ def test_soft_then_hard_addtime() -> None:
     sad.timehandler(1080.0)
     assert sa.state == SaState.DYING
     assert sad.events.popleft() == Expire(sa, "soft", 1080.0)
+    assert sad.next_deadline() == 1100.0  # the hard one; the soft one is spent
     sad.timehandler(1100.0)
     assert sa.state == SaState.DEAD and sad.get(D, "esp", 0x1000) is None
     assert sad.events.popleft().kind == "hard"

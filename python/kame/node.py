@@ -288,6 +288,8 @@ class Node:
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
                           self.rtr.next_deadline(), self.mld.next_deadline(),
                           self.reass.next_deadline(), self._pmtu_deadline()) if t is not None]
+        if self.key is not None and (kt := self.key.next_deadline()) is not None:
+            ts.append(kt)  # SA lifetimes (key_timehandler)
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
@@ -298,6 +300,8 @@ class Node:
         self._handle(self.mld.poll(now), now)
         self.frag6_slowtimo(now)
         self._pmtu_expire(now)
+        if self.key is not None:
+            self.key.timehandler(self, now)
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:

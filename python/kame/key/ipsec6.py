@@ -38,7 +38,7 @@ from typing import Any
 from kame import _core
 from kame.errors import IntegrityError, KameError, PaddingError, ReplayError
 from kame.key.engine import KeyEngine
-from kame.key.sad import Acquire, SaState, SecAsVar
+from kame.key.sad import Acquire, Expire, SaState, SecAsVar
 from kame.key.spd import SecPolicy, effective_level
 
 __all__ = ["IPSEC6_STATS", "Ipsec6", "PolicyViolation"]
@@ -121,6 +121,19 @@ class Ipsec6:
     def render(self) -> str:
         return "ipsec6:\n" + "\n".join(f"\t{self.stats[k]} {d}" for k, d in IPSEC6_STATS.items())
 
+    def next_deadline(self) -> float | None:
+        return self.sad.next_deadline()
+
+    def timehandler(self, node: Any, now: float) -> None:
+        """``key_timehandler`` from ``Node.poll``: age the SAs; soft and hard
+        expirations become node events and SADB_EXPIRE messages."""
+        self.sad.timehandler(now)
+        self._drain(node, now)
+
+    def _drain(self, node: Any, now: float) -> None:
+        node.events.extend(e for e in self.sad.events if isinstance(e, Expire))
+        self.engine.event_messages(now)
+
     def _bypass(self, ul: int, sport: int) -> bool:
         return ul == 58 and sport in _BYPASS_ICMP6
 
@@ -160,6 +173,7 @@ class Ipsec6:
         try:
             for req_mode, sa in chosen:
                 if not self.sad.use(sa, len(pkt), now):
+                    self._drain(node, now)
                     self.inc("out_nosa")
                     return True
                 pkt = sa.transform(req_mode).output(pkt)
@@ -169,7 +183,7 @@ class Ipsec6:
             self.inc("out_inval")
             return True
         self.inc("out_success")
-        self.engine.event_messages(now)
+        self._drain(node, now)
         odst = IPv6Address(pkt[24:40])
         hop = next_hop
         if odst != dst:
@@ -209,7 +223,7 @@ class Ipsec6:
             out.append((req.mode, sa))
             if req.mode == "tunnel":
                 cur_src, cur_dst = s, d
-        self.engine.event_messages(now)
+        self._drain(node, now)
         if drop:
             self.inc("out_nosa")
             return None
@@ -261,10 +275,11 @@ class Ipsec6:
         except (PaddingError, KameError):
             self.inc("in_inval")
             return
-        if not self.sad.use(sa, len(packet), now):
+        alive = self.sad.use(sa, len(packet), now)
+        self._drain(node, now)
+        if not alive:
             self.inc("in_nosa")
             return
-        self.engine.event_messages(now)
         if proto == "esp" and sa.auth:
             self.inc("in_espauthsucc")
         elif proto == "ah":

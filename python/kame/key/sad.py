@@ -385,7 +385,7 @@ class Sad:
             if sa.state == SaState.LARVAL:
                 ts.append(sa.created + self.larval_lifetime)
                 continue
-            for lt in (sa.soft, sa.hard):
+            for lt in ((sa.soft, sa.hard) if sa.state == SaState.MATURE else (sa.hard,)):
                 if lt.addtime:
                     ts.append(sa.created + lt.addtime)
                 if lt.usetime and sa.first_use is not None:
