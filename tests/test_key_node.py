@@ -220,6 +220,35 @@ def test_hard_byte_lifetime_kills_the_sa_and_expires() -> None:
     assert len(replies(a)) < 4
 
 
+def test_ping_with_a_socket_policy_as_in_the_seed() -> None:
+    """Seed §4.2: "setup a policy to require keys (like ping -P 'out ipsec
+    esp/transport//use')": no SA yet -> ACQUIRE (for racoon) and, the level
+    being use, the echo goes out in clear; with SAs it goes out as ESP."""
+    frames: list[bytes] = []
+    sim, a, b = pair(frames)
+    ka = a.attach_key()
+    sim.emit(a, ka.ping(a, HB, sim.now, "out ipsec esp/transport//use", seq=1))
+    sim.run(until=sim.now + 1.0)
+    evs = a.drain_events()
+    assert [e.seq for e in evs if isinstance(e, EchoReply)] == [1]
+    assert [(e.dst, e.proto) for e in evs if isinstance(e, Acquire)] == [(HB, "esp")]
+    assert not esp_frames(frames)
+    kb = b.attach_key()
+    run(SAS, ka.engine, sim.now)
+    run(SAS, kb.engine, sim.now)
+    sim.emit(a, ka.ping(a, HB, sim.now, "out ipsec esp/transport//require", seq=2))
+    sim.run(until=sim.now + 1.0)
+    assert [e.seq for e in replies(a)] == [2]
+    assert len(esp_frames(frames)) == 1  # the request; b has no policy, answers in clear
+    # "bypass" ignores a system policy that would discard
+    run(f"spdadd {HA} {HB} any -P out discard;", ka.engine, sim.now)
+    sim.emit(a, ka.ping(a, HB, sim.now, "out bypass", seq=3))
+    sim.emit(a, ka.ping(a, HB, sim.now, "out entrust", seq=4))
+    sim.run(until=sim.now + 1.0)
+    assert [e.seq for e in replies(a)] == [3]
+    assert ka.stats["out_polvio"] == 1
+
+
 def test_idle_sa_expires_on_the_node_clock() -> None:
     sim, a, _b = pair()
     ka = a.attach_key()

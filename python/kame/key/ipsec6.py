@@ -102,6 +102,8 @@ class Ipsec6:
         self.engine = engine if engine is not None else KeyEngine(knobs)
         self.stats: Counter[str] = Counter(dict.fromkeys(IPSEC6_STATS, 0))
         self._busy = 0
+        #: the "socket" whose per-socket policy applies to the packet being output
+        self._so: object | None = None
         #: protections applied to the packet being input: (proto, mode, sa)
         self._hist: list[tuple[str, str, SecAsVar]] = []
 
@@ -120,6 +122,24 @@ class Ipsec6:
 
     def render(self) -> str:
         return "ipsec6:\n" + "\n".join(f"\t{self.stats[k]} {d}" for k, d in IPSEC6_STATS.items())
+
+    def ping(self, node: Any, dst: IPv6Address, now: float, policy: str,
+             **kw: Any) -> list[Any]:
+        """``ping6 -P POLICY`` (seed §4.2: ``ping -P 'out ipsec
+        esp/transport//use'``): one Echo Request sent under a per-socket
+        policy (``ipsec_set_policy(3)`` syntax; ``entrust`` defers to the
+        system SPD, ``bypass`` ignores it)."""
+        from kame.key.setkey import parse_policy
+
+        so = object()
+        self.spd.set_socket_policy(so, parse_policy(policy))
+        self._so = so
+        try:
+            frames: list[Any] = node.ping(dst, now, **kw)
+            return frames
+        finally:
+            self._so = None
+            self.spd.sockets.pop(so, None)
 
     def next_deadline(self) -> float | None:
         return self.sad.next_deadline()
@@ -151,14 +171,14 @@ class Ipsec6:
         src, dst, ul, sport, dport = _selector_fields(packet, v)
         if self._bypass(ul, sport):
             return False
-        sp = self.spd.lookup("out", src, dst, ul, sport, dport, now=now)
+        sp = self.spd.lookup("out", src, dst, ul, sport, dport, so=self._so, now=now)
         if sp is None:
             if self.knobs is not None and self.knobs.get("net.inet6.ipsec6.def_policy", 1) == 0:
                 self.inc("out_polvio")
                 node.events.append(PolicyViolation("out", src, dst, "def_policy discard"))
                 return True
             return False
-        if sp.action == "none":
+        if sp.action in ("none", "bypass"):
             return False
         if sp.action == "discard":
             self.inc("out_polvio")
