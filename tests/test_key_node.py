@@ -89,6 +89,24 @@ def test_ping_under_esp_transport() -> None:
     assert sa.cur_allocs == 3 and sa.cur_bytes > 0 and sa.first_use is not None
 
 
+def test_esp_randpad_knob_pads_short_packets_randomly() -> None:
+    frames: list[bytes] = []
+    sim, a, b = pair(frames)
+    a.knobs["net.inet6.ipsec6.esp_randpad"] = 200  # seed §4.3, before the SAs are added
+    ka, kb = a.attach_key(), b.attach_key()
+    run(SAS + f"spdadd {HA} {HB} any -P out ipsec esp/transport//require;", ka.engine, sim.now)
+    run(SAS + f"spdadd {HA} {HB} any -P in ipsec esp/transport//require;", kb.engine, sim.now)
+    for seq in range(8):
+        sim.emit(a, a.ping(HB, sim.now, seq=seq))
+        sim.run(until=sim.now + 0.5)
+    assert [r.seq for r in replies(a)] == list(range(8))
+    sizes = [len(w) for w in esp_frames(frames)]
+    assert len(sizes) == 8 and len(set(sizes)) > 1  # random lengths
+    # 40 IPv6 + 8 ESP + 16 IV + <= 200 padded payload + 12 ICV
+    assert all(n <= 40 + 8 + 16 + 208 + 12 for n in sizes)  # N plus cipher block rounding
+    assert max(sizes) > 40 + 8 + 16 + 16 + 12  # longer than the unpadded 12-octet echo
+
+
 def test_cleartext_echo_to_a_require_policy_is_a_polvio() -> None:
     sim, a, b = pair()
     kb = b.attach_key()

@@ -192,7 +192,12 @@ class KeyEngine:
                         mode=MODE_NAMES.get(sa2.mode if sa2 else 0, "any"),
                         reqid=sa2.reqid if sa2 else 0, replay=replay, old=old,
                         flags=ext.flags & ~(P.SADB_X_EXT_OLD | P.SADB_X_EXT_DERIV),
-                        seq=msg.seq, pid=msg.pid, **kw)
+                        seq=msg.seq, pid=msg.pid, randpad=self._randpad(), **kw)
+
+    def _randpad(self) -> int:
+        k = self.knobs
+        return int(k["net.inet6.ipsec6.esp_randpad"]) \
+            if k is not None and "net.inet6.ipsec6.esp_randpad" in k else -1
 
     def _policy_from(self, msg: P.SadbMsg) -> SecPolicy:
         src, dst, pol = self._need(msg, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST,

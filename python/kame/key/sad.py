@@ -132,6 +132,8 @@ class SecAsVar:
     cur_allocs: int = 0
     seq: int = 0  # sadb_msg_seq of the message that made it
     pid: int = 0
+    #: ``net.inet6.ipsec6.esp_randpad`` when the SA was added (seed §4.3)
+    randpad: int = -1
     _xform: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -186,7 +188,7 @@ class SecAsVar:
                 return EspSa(self.spi, self.enc or "null", self.enc_key or None,
                              self.auth if self.auth not in (None, "null") or self.old else None,
                              self.auth_key or None, replay_window=self.replay, old=self.old,
-                             **tun)
+                             randpad=self.randpad, **tun)
             if self.proto == "ah":
                 return AhSa(self.spi, self.auth or "null", self.auth_key, self.old,
                             replay_window=self.replay, **tun)
