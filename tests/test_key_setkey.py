@@ -321,6 +321,13 @@ def test_cli_against_a_running_node(tmp_path: Path, capsys, monkeypatch) -> None
         assert len(rig.h.key.spd) == 1
         assert main(["setkey", "-FP", "--ctl", rig.server.path]) == 0
         assert len(rig.h.key.spd) == 0
+        rig.h.key.inc("out_nosa", 3)
+        capsys.readouterr()
+        assert main(["netstat", "-s", "-p", "ipsec6", "--ctl", rig.server.path]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == "ipsec6:"
+        assert "\t3 outbound packets with no SA available" in out
+        assert "\t0 inbound packets violated process security policy" in out
     finally:
         rig.close()
     assert rig.error is None
