@@ -438,6 +438,11 @@ class ControlServer:
             return snap_stats(self.host)
         if op == "ping":
             return self._ping(c, req, now)
+        if op == "ipsec6_stats":  # kame netstat -s -p ipsec6
+            return dict(node.key.stats) if node.key is not None else {}
+        if op == "pfkey":  # kame setkey: PF_KEY v2 messages (hex) to the node's key engine
+            key = node.attach_key()
+            return [r.hex() for r in key.engine.send(bytes.fromhex(str(req["msg"])), now)]
         raise ControlError(f"unknown op {op!r}")
 
     def _ndp_i_set(self, ifname: str, flags: Any) -> dict[str, Any]:

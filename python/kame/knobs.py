@@ -123,6 +123,15 @@ KNOBS: dict[str, KnobSpec] = {
            "minimum interval between ICMPv6 errors in ms; 0 = off (§1.9)"),
         _k("net.inet6.icmp6.nodeinfo", 0, 0, 3, "answer node information queries"),
         _k("net.inet6.icmp6.mtudisc_hiwat", 1280, 0, _I32, "PMTU cache high water"),
+        # IPsec (seed §4.1, §4.3; KAME ipsec6 sysctls): levels 1 = use, 2 = require
+        _k("net.inet6.ipsec6.esp_trans_deflev", 1, 1, 2, "system level of esp/transport//default"),
+        _k("net.inet6.ipsec6.esp_net_deflev", 1, 1, 2, "system level of esp/tunnel//default"),
+        _k("net.inet6.ipsec6.ah_trans_deflev", 1, 1, 2, "system level of ah/transport//default"),
+        _k("net.inet6.ipsec6.ah_net_deflev", 1, 1, 2, "system level of ah/tunnel//default"),
+        _k("net.inet6.ipsec6.def_policy", 1, 0, 1,
+           "policy when no SPD entry matches: 0 discard, 1 none (no IPsec)"),
+        _k("net.inet6.ipsec6.esp_randpad", -1, -1, 65535,
+           "pad ESP payloads shorter than N to a random length <= N; -1 off (§4.3)"),
     )
 }
 

@@ -25,8 +25,12 @@ reassembly (``frag6_input`` over ``kame._core.Reassembler``), Path MTU
 Discovery (RFC 8201) with output fragmentation, and ``ifconfig down`` live
 in the methods of the same names below.
 
+IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
+(:mod:`kame.key.ipsec6`), called from ``output``, ``_forward_output`` and
+``_input``.
+
 Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`),
-sockets, IPsec.
+sockets.
 """
 
 from __future__ import annotations
@@ -208,6 +212,8 @@ class Node:
         self._group_ints: dict[str, tuple[set[IPv6Address], frozenset[int]]] = {}
         self._out: list[Frame] = []
         self._now = 0.0
+        #: IPsec (``kame.key.ipsec6.Ipsec6``: SPD, SAD, ipsec6 stats); see attach_key().
+        self.key: Any = None
 
     # --- configuration ------------------------------------------------------
 
@@ -295,6 +301,8 @@ class Node:
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
                           self.rtr.next_deadline(), self.mld.next_deadline(),
                           self.reass.next_deadline(), self._pmtu_deadline()) if t is not None]
+        if self.key is not None and (kt := self.key.next_deadline()) is not None:
+            ts.append(kt)  # SA lifetimes (key_timehandler)
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
@@ -305,6 +313,8 @@ class Node:
         self._handle(self.mld.poll(now), now)
         self.frag6_slowtimo(now)
         self._pmtu_expire(now)
+        if self.key is not None:
+            self.key.timehandler(self, now)
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
@@ -398,6 +408,8 @@ class Node:
             if ifa is None and not is_linklocal(dst):
                 ifa = self.addrs.find_any(dst)  # BSD's weak host model
             if ifa is None and self.knobs.forwarding:
+                if self.key is not None and self.key.in_reject(self, payload[:v.packet_len], v, now):
+                    return
                 self.ip6_forward(ifname, payload[:v.packet_len], v, bool(_dmac[0] & 1), now)
                 return
             if ifa is None or ifa.duplicated:
@@ -411,6 +423,9 @@ class Node:
                 return
             v, payload = rv
             hdr = v.header
+        if self.key is not None and self.key.input(self, ifname, payload[:v.packet_len], v, smac,
+                                                   now):
+            return
         self.stats.inc("ip6s_delivered")
         chain = v.chain
         upper = chain.upper
@@ -568,6 +583,8 @@ class Node:
     def output(self, ifname: str, packet: bytes, now: float,
                next_hop: IPv6Address | None = None) -> None:
         """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+            return
         if packet[24] == 0xFF:  # multicast destination
             self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
             return
@@ -889,6 +906,8 @@ class Node:
     def _forward_output(self, ifname: str, packet: bytes, now: float,
                         next_hop: IPv6Address) -> None:
         """``nd6_output`` for a forwarded packet (not ``ip6s_localout``)."""
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+            return
         ifp = self.ifnets[ifname]
         if ifp.flags.disabled or not ifp.up:
             self.stats.inc("ip6s_cantforward")
@@ -1167,6 +1186,16 @@ class Node:
                 self.join(a.ifname, solicited_node(a.data["addr"]), now)
             else:
                 self.events.append(a)
+
+    # --- IPsec (seed §4) -----------------------------------------------------------
+
+    def attach_key(self) -> Any:
+        """Give the node an SPD and SAD (``node.key``, :class:`kame.key.ipsec6.Ipsec6`);
+        configure it with ``kame.key.setkey.run(text, node.key.engine, now)``."""
+        if self.key is None:
+            from kame.key.ipsec6 import Ipsec6
+            self.key = Ipsec6(self.knobs)
+        return self.key
 
     # --- views ----------------------------------------------------------------
 

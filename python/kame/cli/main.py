@@ -7,6 +7,7 @@
     kame ping6 [-c N] DST        echo requests from the node
     kame netstat -s -p ip6|icmp6 the node's counters
     kame ifconfig [IF]           the node's interfaces and addresses
+    kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     dissect.add_parser(sub)
     node.add_parser(sub)
     tools.add_parsers(sub)
+    from kame.cli import setkey as setkey_cli
+
+    setkey_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.ctl import ControlError

@@ -270,6 +270,13 @@ def _ndp(args: argparse.Namespace) -> int:
 def _netstat(args: argparse.Namespace) -> int:
     if not args.s:
         raise ControlError("only `netstat -s -p ip6|icmp6` is implemented")
+    if args.p == "ipsec6":  # the node's ipsec6stat (kame.key.ipsec6)
+        from kame.key.ipsec6 import IPSEC6_STATS
+
+        c = request(find_ctl(args.ctl), "ipsec6_stats")
+        sys.stdout.write("ipsec6:\n" + "".join(f"\t{c.get(k, 0)} {d}\n"
+                                                for k, d in IPSEC6_STATS.items()))
+        return 0
     stats = request(find_ctl(args.ctl), "stats")
     protos = [args.p] if args.p else ["ip6", "icmp6"]
     sys.stdout.write("".join(format_netstat(stats, p) for p in protos))
@@ -381,7 +388,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     p = sub.add_parser("netstat", help="the node's counters (like netstat -s -p ip6|icmp6)")
     p.add_argument("-s", action="store_true", help="statistics")
-    p.add_argument("-p", choices=["ip6", "icmp6"], help="protocol")
+    p.add_argument("-p", choices=["ip6", "icmp6", "ipsec6"], help="protocol")
     _ctl_arg(p)
     p.set_defaults(func=_netstat)
 

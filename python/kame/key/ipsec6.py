@@ -1,0 +1,349 @@
+"""IPsec in the node: ``ipsec6_output`` and ``ipsec6_input`` (seed §4.3,
+KAME ``netinet6/ipsec.c``, ``esp_input.c``, ``ah_input.c``).
+
+:class:`Ipsec6` holds a :class:`kame.key.engine.KeyEngine` (SPD + SAD) and
+the ``ipsec6stat`` counters; ``Node.attach_key()`` installs one as
+``node.key``. The node calls it from three hook points:
+
+- ``ip6_output`` (``Node.output``): the outbound policy for (src, dst,
+  upper-layer protocol, ports) decides: ``discard`` drops (``out_polvio``),
+  ``none`` or no match sends in clear, ``ipsec`` applies the bundle in the
+  order IPComp -> ESP -> AH (seed §4.4) with the SAs the SAD has; a
+  missing SA queues an ``SADB_ACQUIRE`` and drops the packet unless the
+  request's level is ``use`` (``out_nosa``). Tunnel-mode results are
+  routed again towards the outer destination (seed §4.8.1).
+- ``ip6_forward`` (``Node._forward_output``): the same for forwarded
+  packets, which is how an RFC 2401 tunnel-mode gateway works (§4.8.1).
+- ``ip6_input`` before delivery or forwarding: ESP (50), AH (51) and
+  IPComp (108) addressed to us are opened with the SA named by
+  (dst, proto, SPI) (``in_nosa`` when there is none, ``in_espauthfail``,
+  ``in_espreplay``... when the core refuses the packet) and the result is
+  fed back to input, remembering which protections it had; then the
+  inbound policy is checked (``ipsec6_in_reject``): a packet that a
+  ``require``/``unique`` request says must be protected and was not is
+  dropped and counted in ``in_polvio``.
+
+Neighbor Discovery and MLD messages bypass the SPD (as KAME's nd6 sends
+them with no socket policy), so a ``::/0`` policy does not cut a node off
+its link.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from ipaddress import IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.errors import IntegrityError, KameError, PaddingError, ReplayError
+from kame.key.engine import KeyEngine
+from kame.key.sad import Acquire, Expire, SaState, SecAsVar
+from kame.key.spd import SecPolicy, effective_level
+
+__all__ = ["IPSEC6_STATS", "Ipsec6", "PolicyViolation"]
+
+#: ``struct ipsecstat`` members (netstat -s -p ipsec6) and their lines
+IPSEC6_STATS: dict[str, str] = {
+    "in_success": "inbound packets processed successfully",
+    "in_polvio": "inbound packets violated process security policy",
+    "in_nosa": "inbound packets with no SA available",
+    "in_inval": "invalid inbound packets",
+    "in_badspi": "inbound packets failed getting SPI",
+    "in_ahreplay": "inbound packets failed on AH replay check",
+    "in_espreplay": "inbound packets failed on ESP replay check",
+    "in_ahauthsucc": "inbound packets considered authentic (AH)",
+    "in_ahauthfail": "inbound packets failed on authentication (AH)",
+    "in_espauthsucc": "inbound packets considered authentic (ESP)",
+    "in_espauthfail": "inbound packets failed on authentication (ESP)",
+    "in_comphist": "inbound IPComp packets",
+    "out_success": "outbound packets processed successfully",
+    "out_polvio": "outbound packets violated process security policy",
+    "out_nosa": "outbound packets with no SA available",
+    "out_inval": "invalid outbound packets",
+    "out_noroute": "outbound packets with no route",
+    "out_esphist": "outbound ESP transforms",
+    "out_ahhist": "outbound AH transforms",
+    "out_comphist": "outbound IPComp transforms",
+}
+_PROTO = {50: "esp", 51: "ah", 108: "ipcomp"}
+_BYPASS_ICMP6 = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
+
+
+class PolicyViolation:
+    """Event: a packet dropped by the SPD (``in_polvio`` / ``out_polvio``)."""
+
+    def __init__(self, direction: str, src: IPv6Address, dst: IPv6Address, why: str) -> None:
+        self.direction, self.src, self.dst, self.why = direction, src, dst, why
+
+    def __repr__(self) -> str:
+        return f"PolicyViolation({self.direction} {self.src} -> {self.dst}: {self.why})"
+
+
+def _selector_fields(packet: bytes, v: Any) -> tuple[IPv6Address, IPv6Address, int, int, int]:
+    hdr = v.header
+    ch = v.chain
+    ul, off = ch.upper, ch.upper_offset
+    sport = dport = 0
+    if ul in (6, 17) and off + 4 <= len(packet):
+        sport = int.from_bytes(packet[off:off + 2], "big")
+        dport = int.from_bytes(packet[off + 2:off + 4], "big")
+    elif ul == 58 and off + 2 <= len(packet):
+        sport, dport = packet[off], packet[off + 1]  # KAME: icmp6 type/code as ports
+    return hdr.src, hdr.dst, ul, sport, dport
+
+
+class Ipsec6:
+    """IPsec processing for one node; see the module docstring."""
+
+    def __init__(self, knobs: Mapping[str, int] | None = None,
+                 engine: KeyEngine | None = None) -> None:
+        self.knobs = knobs
+        self.engine = engine if engine is not None else KeyEngine(knobs)
+        self.stats: Counter[str] = Counter(dict.fromkeys(IPSEC6_STATS, 0))
+        self._busy = 0
+        #: the "socket" whose per-socket policy applies to the packet being output
+        self._so: object | None = None
+        #: protections applied to the packet being input: (proto, mode, sa)
+        self._hist: list[tuple[str, str, SecAsVar]] = []
+
+    @property
+    def sad(self) -> Any:
+        return self.engine.sad
+
+    @property
+    def spd(self) -> Any:
+        return self.engine.spd
+
+    def inc(self, name: str, n: int = 1) -> None:
+        if name not in IPSEC6_STATS:
+            raise KeyError(name)
+        self.stats[name] += n
+
+    def render(self) -> str:
+        return "ipsec6:\n" + "\n".join(f"\t{self.stats[k]} {d}" for k, d in IPSEC6_STATS.items())
+
+    def ping(self, node: Any, dst: IPv6Address, now: float, policy: str,
+             **kw: Any) -> list[Any]:
+        """``ping6 -P POLICY`` (seed §4.2: ``ping -P 'out ipsec
+        esp/transport//use'``): one Echo Request sent under a per-socket
+        policy (``ipsec_set_policy(3)`` syntax; ``entrust`` defers to the
+        system SPD, ``bypass`` ignores it)."""
+        from kame.key.setkey import parse_policy
+
+        so = object()
+        self.spd.set_socket_policy(so, parse_policy(policy))
+        self._so = so
+        try:
+            frames: list[Any] = node.ping(dst, now, **kw)
+            return frames
+        finally:
+            self._so = None
+            self.spd.sockets.pop(so, None)
+
+    def next_deadline(self) -> float | None:
+        return self.sad.next_deadline()
+
+    def timehandler(self, node: Any, now: float) -> None:
+        """``key_timehandler`` from ``Node.poll``: age the SAs; soft and hard
+        expirations become node events and SADB_EXPIRE messages."""
+        self.sad.timehandler(now)
+        self._drain(node, now)
+
+    def _drain(self, node: Any, now: float) -> None:
+        node.events.extend(e for e in self.sad.events if isinstance(e, Expire))
+        self.engine.event_messages(now)
+
+    def _bypass(self, ul: int, sport: int) -> bool:
+        return ul == 58 and sport in _BYPASS_ICMP6
+
+    # --- ipsec6_output --------------------------------------------------------
+
+    def output(self, node: Any, ifname: str, packet: bytes, now: float,
+               next_hop: IPv6Address | None) -> bool:
+        """True when the packet was consumed (transformed and sent, or dropped)."""
+        if self._busy:
+            return False
+        try:
+            v = _core.ip6_validate(packet, 0)
+        except KameError:
+            return False
+        src, dst, ul, sport, dport = _selector_fields(packet, v)
+        if self._bypass(ul, sport):
+            return False
+        sp = self.spd.lookup("out", src, dst, ul, sport, dport, so=self._so, now=now)
+        if sp is None:
+            if self.knobs is not None and self.knobs.get("net.inet6.ipsec6.def_policy", 1) == 0:
+                self.inc("out_polvio")
+                node.events.append(PolicyViolation("out", src, dst, "def_policy discard"))
+                return True
+            return False
+        if sp.action in ("none", "bypass"):
+            return False
+        if sp.action == "discard":
+            self.inc("out_polvio")
+            node.events.append(PolicyViolation("out", src, dst, "discard"))
+            return True
+        chosen = self._select(node, sp, src, dst, now)
+        if chosen is None:
+            return True  # dropped: no SA for a required request
+        if not chosen:
+            return False  # every request was "use" and had no SA: in clear
+        pkt = packet
+        try:
+            for req_mode, sa in chosen:
+                if not self.sad.use(sa, len(pkt), now):
+                    self._drain(node, now)
+                    self.inc("out_nosa")
+                    return True
+                pkt = sa.transform(req_mode).output(pkt)
+                self.inc({"esp": "out_esphist", "ah": "out_ahhist",
+                          "ipcomp": "out_comphist"}[sa.proto])
+        except KameError:
+            self.inc("out_inval")
+            return True
+        self.inc("out_success")
+        self._drain(node, now)
+        odst = IPv6Address(pkt[24:40])
+        hop = next_hop
+        if odst != dst:
+            rt = node.rtalloc(odst, now)
+            if rt is None:
+                self.inc("out_noroute")
+                return True
+            ifname, hop = rt.ifname, rt.next_hop
+        self._busy += 1
+        try:
+            node.output(ifname, pkt, now, hop)
+        finally:
+            self._busy -= 1
+        return True
+
+    def _select(self, node: Any, sp: SecPolicy, src: IPv6Address, dst: IPv6Address,
+                now: float) -> list[tuple[str, SecAsVar]] | None:
+        """``key_checkrequest`` over the bundle: the SAs to apply, or None
+        to drop (a require/unique request without an SA)."""
+        out: list[tuple[str, SecAsVar]] = []
+        cur_src, cur_dst = src, dst
+        drop = False
+        for req in sp.bundle:
+            lvl = effective_level(req, self.knobs)
+            s, d = (req.src, req.dst) if req.mode == "tunnel" else (cur_src, cur_dst)
+            assert s is not None and d is not None
+            sa = self.sad.lookup_out(s, d, req.proto, req.mode,
+                                     req.reqid if lvl == "unique" else 0)
+            if sa is None:
+                ev = self.sad.acquire(s, d, req.proto, req.mode,
+                                      req.reqid if lvl == "unique" else 0, now)
+                if ev is not None:
+                    node.events.append(ev)
+                if lvl != "use":
+                    drop = True
+                continue
+            out.append((req.mode, sa))
+            if req.mode == "tunnel":
+                cur_src, cur_dst = s, d
+        self._drain(node, now)
+        if drop:
+            self.inc("out_nosa")
+            return None
+        return out
+
+    # --- ipsec6_input -----------------------------------------------------------
+
+    def input(self, node: Any, ifname: str, packet: bytes, v: Any, smac: bytes,
+              now: float) -> bool:
+        """Called before local delivery; True when the packet was consumed."""
+        ch = v.chain
+        ah = next((off for nh, off, _n in ch.headers if nh == 51), None)
+        if ah is not None:  # the core's walker steps over AH: it comes first
+            self._open(node, ifname, packet, v, smac, now, "ah", ah)
+            return True
+        if ch.upper in _PROTO:
+            self._open(node, ifname, packet, v, smac, now, _PROTO[ch.upper], ch.upper_offset)
+            return True
+        return self.in_reject(node, packet, v, now)
+
+    def _open(self, node: Any, ifname: str, packet: bytes, v: Any, smac: bytes, now: float,
+              proto: str, off: int) -> None:
+        dst = v.header.dst
+        if proto == "ipcomp":
+            spi = int.from_bytes(packet[off + 2:off + 4], "big") if off + 4 <= len(packet) else -1
+        elif proto == "esp":
+            spi = int.from_bytes(packet[off:off + 4], "big") if off + 4 <= len(packet) else -1
+        else:
+            spi = int.from_bytes(packet[off + 4:off + 8], "big") if off + 8 <= len(packet) else -1
+        if spi < 0:
+            self.inc("in_inval")
+            return
+        sa = self.sad.get(dst, proto, spi)
+        if sa is None and proto == "ipcomp":
+            sa = next((s for s in self.sad.dump("ipcomp") if s.dst == dst and spi == 2), None)
+        if sa is None or not sa.usable:
+            self.inc("in_nosa")
+            self.inc("in_badspi")
+            return
+        mode = "tunnel" if sa.mode == "tunnel" else "transport"
+        try:
+            inner = sa.transform(mode).input(packet)
+        except ReplayError:
+            self.inc("in_espreplay" if proto == "esp" else "in_ahreplay")
+            return
+        except IntegrityError:
+            self.inc("in_espauthfail" if proto == "esp" else "in_ahauthfail")
+            return
+        except (PaddingError, KameError):
+            self.inc("in_inval")
+            return
+        alive = self.sad.use(sa, len(packet), now)
+        self._drain(node, now)
+        if not alive:
+            self.inc("in_nosa")
+            return
+        if proto == "esp" and sa.auth:
+            self.inc("in_espauthsucc")
+        elif proto == "ah":
+            self.inc("in_ahauthsucc")
+        elif proto == "ipcomp":
+            self.inc("in_comphist")
+        self.inc("in_success")
+        ifp = node.ifnets[ifname]
+        frame = (ifp.lladdr or bytes(6)) + smac + b"\x86\xdd" + inner
+        self._hist.append((proto, mode, sa))
+        try:
+            node._input(ifname, frame, now)
+        finally:
+            self._hist.pop()
+
+    def in_reject(self, node: Any, packet: bytes, v: Any, now: float) -> bool:
+        """``ipsec6_in_reject``: True (and counted) when the inbound policy
+        wants protection the packet did not have."""
+        src, dst, ul, sport, dport = _selector_fields(packet, v)
+        if self._bypass(ul, sport) and not self._hist:
+            return False
+        sp = self.spd.lookup("in", src, dst, ul, sport, dport, now=now)
+        if sp is None or sp.action == "none":
+            return False
+        why = None
+        if sp.action == "discard":
+            why = "discard"
+        else:
+            for req in sp.requests:
+                lvl = effective_level(req, self.knobs)
+                if lvl not in ("require", "unique"):
+                    continue
+                ok = any(p == req.proto and (req.mode != "tunnel" or m == "tunnel")
+                         and (lvl != "unique" or not req.reqid or sa.reqid == req.reqid)
+                         and sa.state != SaState.DEAD
+                         for p, m, sa in self._hist)
+                if not ok:
+                    why = f"{req} not applied"
+                    break
+        if why is None:
+            return False
+        self.inc("in_polvio")
+        node.events.append(PolicyViolation("in", src, dst, why))
+        return True
+
+
+_ = Acquire
