@@ -375,3 +375,19 @@ def test_tunnel_require_drops_clear_forwarded_traffic() -> None:
     v.sim.run(until=v.sim.now + 2.0)
     assert not replies(v.h1)
     assert v.g1.key.stats["in_polvio"] == 1
+
+
+def test_tunnel_sas_take_the_ecn_knob_when_added() -> None:
+    """net.inet6.ipsec6.ecn (seed §4.6) reaches the tunnel transform of SAs
+    added after it is set; those added before keep the value they had."""
+    v = Vpn()
+    ka = v.g1.key
+    before = ka.sad.get(GD, "esp", 0x4000)
+    assert before is not None and before.ecn == 0 and before.transform("tunnel").ecn == 0
+    v.g1.knobs["net.inet6.ipsec6.ecn"] = 1
+    r = run(f"add C D esp 0x4001 -m tunnel -E rijndael-cbc {EK_CD} -A hmac-sha1 {AK_CD};",
+            ka.engine, v.sim.now, hosts=HOSTS)
+    assert not r.errors
+    after = ka.sad.get(GD, "esp", 0x4001)
+    assert after is not None and after.ecn == 1 and after.transform("tunnel").ecn == 1
+    assert before.transform("tunnel").ecn == 0

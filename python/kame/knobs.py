@@ -132,6 +132,8 @@ KNOBS: dict[str, KnobSpec] = {
            "policy when no SPD entry matches: 0 discard, 1 none (no IPsec)"),
         _k("net.inet6.ipsec6.esp_randpad", -1, -1, 65535,
            "pad ESP payloads shorter than N to a random length <= N; -1 off (§4.3)"),
+        _k("net.inet6.ipsec6.ecn", 0, -1, 2,
+           "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
     )
 }
 

@@ -192,12 +192,13 @@ class KeyEngine:
                         mode=MODE_NAMES.get(sa2.mode if sa2 else 0, "any"),
                         reqid=sa2.reqid if sa2 else 0, replay=replay, old=old,
                         flags=ext.flags & ~(P.SADB_X_EXT_OLD | P.SADB_X_EXT_DERIV),
-                        seq=msg.seq, pid=msg.pid, randpad=self._randpad(), **kw)
+                        seq=msg.seq, pid=msg.pid,
+                        randpad=self._knob("net.inet6.ipsec6.esp_randpad", -1),
+                        ecn=self._knob("net.inet6.ipsec6.ecn", 0), **kw)
 
-    def _randpad(self) -> int:
+    def _knob(self, name: str, default: int) -> int:
         k = self.knobs
-        return int(k["net.inet6.ipsec6.esp_randpad"]) \
-            if k is not None and "net.inet6.ipsec6.esp_randpad" in k else -1
+        return int(k[name]) if k is not None and name in k else default
 
     def _policy_from(self, msg: P.SadbMsg) -> SecPolicy:
         src, dst, pol = self._need(msg, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST,

@@ -134,6 +134,8 @@ class SecAsVar:
     pid: int = 0
     #: ``net.inet6.ipsec6.esp_randpad`` when the SA was added (seed §4.3)
     randpad: int = -1
+    #: ``net.inet6.ipsec6.ecn`` when the SA was added (seed §4.6, tunnel mode)
+    ecn: int = 0
     _xform: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -182,7 +184,8 @@ class SecAsVar:
 
         tun: dict[str, Any] = {}
         if mode == "tunnel":
-            tun = {"mode": "tunnel", "tunnel_src": str(self.src), "tunnel_dst": str(self.dst)}
+            tun = {"mode": "tunnel", "tunnel_src": str(self.src), "tunnel_dst": str(self.dst),
+                   "ecn": self.ecn}
         try:
             if self.proto == "esp":
                 return EspSa(self.spi, self.enc or "null", self.enc_key or None,
@@ -192,6 +195,7 @@ class SecAsVar:
             if self.proto == "ah":
                 return AhSa(self.spi, self.auth or "null", self.auth_key, self.old,
                             replay_window=self.replay, **tun)
+            tun.pop("ecn", None)
             return IpcompSa(self.spi, **tun)
         except (ValueError, TypeError, KameError) as e:
             raise KeyEngineError(f"{self.proto} SA 0x{self.spi:x}: {e}") from e
