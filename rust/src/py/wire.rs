@@ -1,25 +1,31 @@
 //! `kame.parse`, `kame.parse_many` and the `Packet` they return.
 //!
 //! A `Packet` keeps the caller's `bytes` (no copy when a `bytes` was given)
-//! and the compact dissection done in Rust; every field is read from that
-//! dissection on access, and the costlier Python objects (addresses, header
-//! objects, the upper-layer message) are built only when asked for, once.
-//! `parse_many` copies every packet into one owned buffer, releases the GIL
-//! and dissects them all; its `PacketBatch` builds a `Packet` only for the
-//! index asked for.
+//! and the compact [`Summary`] of the dissection done in Rust. The fields
+//! that every consumer reads (the flow key: addresses as raw octets, upper
+//! protocol, ports, hop limit) are Python objects made at parse time and
+//! read as struct members (no call into Rust); the addresses come from a
+//! small intern table, so a flow's packets share one `bytes` per address.
+//! Every other field is computed from the summary on access; the header
+//! chain and the header objects are rebuilt from the bytes when asked for.
+//!
+//! `parse_many` takes a reference to every input `bytes` (copying only
+//! other buffers), releases the GIL and dissects them all into an array of
+//! 8-octet rows; its `PacketBatch` builds a `Packet` only for the index
+//! asked for.
 
-use std::sync::Arc;
+use std::sync::Mutex;
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::error::Error;
-use crate::wire::dissect::{self, Dissection, LinkType, Net, Settings, Summary, Upper};
+use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
+use crate::wire::exthdr::Chain;
 use crate::wire::proto;
 
-use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes, with_bytes};
+use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes};
 
 fn link_type(link: &str) -> PyResult<LinkType> {
     match link {
@@ -29,18 +35,129 @@ fn link_type(link: &str) -> PyResult<LinkType> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The address intern table
+// ---------------------------------------------------------------------------
+
+/// Slots in the address table (direct-mapped, a power of two).
+const ADDR_SLOTS: usize = 1024;
+
+/// An address: 16 octets, or 4 (IPv4) with the rest zero.
+type AddrKey = ([u8; 16], bool);
+
+struct AddrSlot {
+    key: AddrKey,
+    raw: Py<PyBytes>,
+    /// The `ipaddress` object, made on the first `src` / `dst` read.
+    obj: Option<Py<PyAny>>,
+}
+
+/// Recently seen addresses: their raw `bytes` and `ipaddress` objects,
+/// shared by the packets that carry them (both are immutable). Only Rust
+/// code runs under the lock (never Python code, which could switch threads
+/// while it is held).
+static ADDRS: Mutex<Vec<Option<AddrSlot>>> = Mutex::new(Vec::new());
+
+fn addr_key(a: &[u8]) -> AddrKey {
+    let mut k = [0u8; 16];
+    let n = a.len().min(16);
+    if let (Some(d), Some(s)) = (k.get_mut(..n), a.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    (k, a.len() == 4)
+}
+
+fn addr_slot(k: &AddrKey) -> usize {
+    let v = u128::from_ne_bytes(k.0);
+    let h = ((v as u64) ^ ((v >> 64) as u64) ^ u64::from(k.1)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 54) as usize & (ADDR_SLOTS - 1)
+}
+
+fn addr_table() -> std::sync::MutexGuard<'static, Vec<Option<AddrSlot>>> {
+    let mut t = ADDRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if t.is_empty() {
+        t.resize_with(ADDR_SLOTS, || None);
+    }
+    t
+}
+
+/// The raw `bytes` of `a`, shared with earlier packets that carried it.
+fn addr_bytes(py: Python<'_>, t: &mut [Option<AddrSlot>], a: &[u8]) -> Py<PyBytes> {
+    let k = addr_key(a);
+    let Some(slot) = t.get_mut(addr_slot(&k)) else {
+        return PyBytes::new(py, a).unbind();
+    };
+    match slot {
+        Some(s) if s.key == k => s.raw.clone_ref(py),
+        _ => {
+            let raw = PyBytes::new(py, a).unbind();
+            *slot = Some(AddrSlot { key: k, raw: raw.clone_ref(py), obj: None });
+            raw
+        }
+    }
+}
+
+/// The `ipaddress.IPv6Address` (or `IPv4Address`) of `a`, made once per
+/// address while it stays in the table.
+fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
+    let k = addr_key(a);
+    let i = addr_slot(&k);
+    if let Some(Some(s)) = addr_table().get(i) {
+        if let (true, Some(o)) = (s.key == k, &s.obj) {
+            return Ok(o.clone_ref(py));
+        }
+    }
+    // Built without the lock: the constructor is Python code.
+    let o = match (<[u8; 16]>::try_from(a), <[u8; 4]>::try_from(a)) {
+        (Ok(a6), _) => ipv6_to_py(py, &a6)?.unbind(),
+        (_, Ok(a4)) => ipv4_to_py(py, &a4)?.unbind(),
+        _ => return Err(PyValueError::new_err("address is neither 16 nor 4 octets")),
+    };
+    let mut t = addr_table();
+    if let Some(slot) = t.get_mut(i) {
+        match slot {
+            Some(s) if s.key == k => s.obj = Some(o.clone_ref(py)),
+            _ => *slot = Some(AddrSlot { key: k, raw: PyBytes::new(py, a).unbind(), obj: Some(o.clone_ref(py)) }),
+        }
+    }
+    Ok(o)
+}
+
+// ---------------------------------------------------------------------------
+// Packet
+// ---------------------------------------------------------------------------
+
 /// A dissected packet (or Ethernet frame). See `kame.parse`.
 #[pyclass(module = "kame._core", name = "Packet", frozen)]
 pub struct Packet {
+    /// The source address as 16 (or 4) raw octets.
+    #[pyo3(get)]
+    src_bytes: Py<PyBytes>,
+    /// The destination address as 16 (or 4) raw octets.
+    #[pyo3(get)]
+    dst_bytes: Py<PyBytes>,
+    /// Hop Limit (IPv4: TTL).
+    #[pyo3(get)]
+    hop_limit: Py<PyAny>,
+    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
+    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
+    #[pyo3(get)]
+    upper_proto: Py<PyAny>,
+    /// UDP/TCP source port, or None.
+    #[pyo3(get)]
+    sport: Py<PyAny>,
+    /// UDP/TCP destination port, or None.
+    #[pyo3(get)]
+    dport: Py<PyAny>,
     data: Py<PyBytes>,
-    d: Dissection,
-    src: PyOnceLock<Py<PyAny>>,
-    dst: PyOnceLock<Py<PyAny>>,
+    s: Summary,
+    link: LinkType,
+    settings: Settings,
 }
 
 impl Packet {
     fn s(&self) -> &Summary {
-        &self.d.summary
+        &self.s
     }
 
     fn slice<'a>(&self, py: Python<'a>, from: u64, to: u64) -> Bound<'a, PyBytes> {
@@ -52,6 +169,51 @@ impl Packet {
 
     fn end(&self) -> u64 {
         self.s().net_offset + self.s().packet_len
+    }
+
+    /// The header chain, walked again from the bytes (it was valid when
+    /// the packet was parsed, and the bytes are immutable).
+    fn walk_chain(&self, py: Python<'_>) -> PyResult<Chain> {
+        let mut c = Chain::default();
+        dissect::dissect_into(self.data.bind(py).as_bytes(), self.link, self.settings, &mut c)?;
+        Ok(c)
+    }
+
+    fn addr(&self, src: bool) -> &[u8] {
+        match (&self.s().net, src) {
+            (Net::V6 { src, .. }, true) => src,
+            (Net::V6 { dst, .. }, false) => dst,
+            (Net::V4 { src, .. }, true) => src,
+            (Net::V4 { dst, .. }, false) => dst,
+        }
+    }
+
+    fn new(py: Python<'_>, data: Py<PyBytes>, s: Summary, link: LinkType, settings: Settings) -> Packet {
+        let (hop_limit, src, dst): (u8, &[u8], &[u8]) = match &s.net {
+            Net::V6 { hop_limit, src, dst, .. } => (*hop_limit, src, dst),
+            Net::V4 { ttl, src, dst, .. } => (*ttl, src, dst),
+        };
+        let (src_bytes, dst_bytes) = {
+            let mut t = addr_table();
+            (addr_bytes(py, &mut t, src), addr_bytes(py, &mut t, dst))
+        };
+        let int = |v: u16| v.into_pyobject(py).map_or_else(|_| py.None(), |o| o.into_any().unbind());
+        let (sport, dport) = match s.upper {
+            Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => (int(sport), int(dport)),
+            _ => (py.None(), py.None()),
+        };
+        Packet {
+            src_bytes,
+            dst_bytes,
+            hop_limit: int(u16::from(hop_limit)),
+            upper_proto: int(u16::from(s.upper_proto)),
+            sport,
+            dport,
+            data,
+            s,
+            link,
+            settings,
+        }
     }
 }
 
@@ -101,47 +263,15 @@ impl Packet {
             Net::V4 { protocol, .. } => protocol,
         }
     }
-    /// Hop Limit (IPv4: TTL).
-    #[getter]
-    fn hop_limit(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { hop_limit, .. } => hop_limit,
-            Net::V4 { ttl, .. } => ttl,
-        }
-    }
     /// The source address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn src(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.src
-            .get_or_try_init(py, || match &self.s().net {
-                Net::V6 { src, .. } => ipv6_to_py(py, src).map(Bound::unbind),
-                Net::V4 { src, .. } => ipv4_to_py(py, src).map(Bound::unbind),
-            })
-            .map(|o| o.clone_ref(py))
+        addr_object(py, self.addr(true))
     }
+    /// The destination address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn dst(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.dst
-            .get_or_try_init(py, || match &self.s().net {
-                Net::V6 { dst, .. } => ipv6_to_py(py, dst).map(Bound::unbind),
-                Net::V4 { dst, .. } => ipv4_to_py(py, dst).map(Bound::unbind),
-            })
-            .map(|o| o.clone_ref(py))
-    }
-    /// The source address as 16 (or 4) raw octets.
-    #[getter]
-    fn src_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.s().net {
-            Net::V6 { src, .. } => PyBytes::new(py, src),
-            Net::V4 { src, .. } => PyBytes::new(py, src),
-        }
-    }
-    #[getter]
-    fn dst_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.s().net {
-            Net::V6 { dst, .. } => PyBytes::new(py, dst),
-            Net::V4 { dst, .. } => PyBytes::new(py, dst),
-        }
+        addr_object(py, self.addr(false))
     }
     /// The Jumbo Payload Length, or None if this is not a jumbogram.
     #[getter]
@@ -177,7 +307,7 @@ impl Packet {
     /// The extension headers as (protocol, offset, length) tuples.
     #[getter]
     fn chain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let items: Vec<(u8, u64, u64)> = self.d.chain.headers.iter().map(|h| (h.proto, h.offset, h.len)).collect();
+        let items: Vec<(u8, u64, u64)> = self.walk_chain(py)?.headers.iter().map(|h| (h.proto, h.offset, h.len)).collect();
         PyList::new(py, items)
     }
     /// The extension headers as objects (`HopByHop`, `DestOpts`,
@@ -185,7 +315,7 @@ impl Packet {
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for h in &self.d.chain.headers {
+        for h in &self.walk_chain(py)?.headers {
             let raw = self.slice(py, h.offset, h.offset + h.len);
             let cls = match h.proto {
                 proto::HOPOPTS => Some("HopByHop"),
@@ -201,12 +331,6 @@ impl Packet {
         }
         Ok(out)
     }
-    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
-    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
-    #[getter]
-    fn upper_proto(&self) -> u8 {
-        self.s().upper_proto
-    }
     #[getter]
     fn upper_offset(&self) -> u64 {
         self.s().upper_offset
@@ -214,21 +338,6 @@ impl Packet {
     #[getter]
     fn payload_offset(&self) -> u64 {
         self.s().payload_offset
-    }
-    /// UDP/TCP source port, or None.
-    #[getter]
-    fn sport(&self) -> Option<u16> {
-        match self.s().upper {
-            Upper::Udp { sport, .. } | Upper::Tcp { sport, .. } => Some(sport),
-            _ => None,
-        }
-    }
-    #[getter]
-    fn dport(&self) -> Option<u16> {
-        match self.s().upper {
-            Upper::Udp { dport, .. } | Upper::Tcp { dport, .. } => Some(dport),
-            _ => None,
-        }
     }
     /// ICMPv6 (or ICMP) type, or None.
     #[getter]
@@ -313,8 +422,9 @@ impl Packet {
 }
 
 fn packet_from(py: Python<'_>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Packet> {
-    let d = dissect::dissect(data.bind(py).as_bytes(), link, settings)?;
-    Ok(Packet { data, d, src: PyOnceLock::new(), dst: PyOnceLock::new() })
+    let mut chain = Chain::default();
+    let s = dissect::dissect_into(data.bind(py).as_bytes(), link, settings, &mut chain)?;
+    Ok(Packet::new(py, data, s, link, settings))
 }
 
 /// Dissect one packet: `ip6_input`'s checks (version, lengths, jumbograms,
@@ -328,13 +438,43 @@ fn parse(py: Python<'_>, data: &Bound<'_, PyAny>, hdrnestlimit: u32, verify_cksu
     packet_from(py, owned_bytes(data)?, link_type(link)?, settings)
 }
 
+/// One packet of a batch: what `PacketBatch` answers without building a
+/// `Packet` (8 octets, so that millions fit).
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    /// `Summary::upper_proto`, 255 when refused.
+    upper_proto: u8,
+    refused: bool,
+    /// 0: not verified, 1: good, 2: bad.
+    cksum: u8,
+}
+
+impl Row {
+    fn of(r: &Result<Summary, Error>) -> Row {
+        match r {
+            Ok(s) => Row {
+                upper_proto: s.upper_proto,
+                refused: false,
+                cksum: match s.cksum_ok {
+                    None => 0,
+                    Some(true) => 1,
+                    Some(false) => 2,
+                },
+            },
+            Err(_) => Row { upper_proto: 255, refused: true, cksum: 0 },
+        }
+    }
+}
+
 /// The result of `parse_many`: every packet dissected, objects built on
 /// demand.
 #[pyclass(module = "kame._core", name = "PacketBatch", frozen)]
 pub struct PacketBatch {
-    buf: Arc<Vec<u8>>,
-    spans: Vec<(usize, usize)>,
-    results: Vec<Result<Summary, Error>>,
+    /// The packets (the caller's `bytes`, or copies of other buffers).
+    items: Vec<Py<PyBytes>>,
+    rows: Vec<Row>,
+    /// (index, error) of every refused packet, in order.
+    errors: Vec<(usize, Error)>,
     link: LinkType,
     settings: Settings,
 }
@@ -342,46 +482,50 @@ pub struct PacketBatch {
 #[pymethods]
 impl PacketBatch {
     fn __len__(&self) -> usize {
-        self.results.len()
+        self.rows.len()
     }
     /// The `Packet` at `i`; raises the packet's `ParseError` if it was
     /// refused.
     fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<Packet> {
-        let n = self.results.len() as isize;
+        let n = self.items.len() as isize;
         let j = if i < 0 { i + n } else { i };
-        let (Ok(j), true) = (usize::try_from(j), (0..n).contains(&j)) else {
+        let item = usize::try_from(j).ok().and_then(|j| self.items.get(j));
+        let Some(item) = item else {
             return Err(PyIndexError::new_err("PacketBatch index out of range"));
         };
-        let (a, b) = self.spans.get(j).copied().unwrap_or((0, 0));
-        let raw = PyBytes::new(py, self.buf.get(a..b).unwrap_or(&[])).unbind();
-        packet_from(py, raw, self.link, self.settings)
+        packet_from(py, item.clone_ref(py), self.link, self.settings)
     }
     /// How many packets were accepted.
     #[getter]
     fn ok_count(&self) -> usize {
-        self.results.iter().filter(|r| r.is_ok()).count()
+        self.rows.len() - self.errors.len()
     }
     /// The upper-layer protocol of each packet as bytes (255 where refused).
     fn upper_protos<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let v: Vec<u8> = self.results.iter().map(|r| r.as_ref().map_or(255, |s| s.upper_proto)).collect();
+        let v: Vec<u8> = self.rows.iter().map(|r| r.upper_proto).collect();
+        PyBytes::new(py, &v)
+    }
+    /// The checksum verdict of each packet as bytes: 1 good, 2 bad, 0 not
+    /// verified (not asked, a fragment, no checksummed upper layer, or
+    /// refused).
+    fn cksum_verdicts<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let v: Vec<u8> = self.rows.iter().map(|r| if r.refused { 0 } else { r.cksum }).collect();
         PyBytes::new(py, &v)
     }
     /// (index, exception) for every refused packet.
     fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for (i, r) in self.results.iter().enumerate() {
-            if let Err(e) = r {
-                let exc: PyErr = (*e).into();
-                out.append(PyTuple::new(py, [i.into_pyobject(py)?.into_any(), exc.into_value(py).into_bound(py).into_any()])?)?;
-            }
+        for (i, e) in &self.errors {
+            let exc: PyErr = (*e).into();
+            out.append(PyTuple::new(py, [i.into_pyobject(py)?.into_any(), exc.into_value(py).into_bound(py).into_any()])?)?;
         }
         Ok(out)
     }
 }
 
-/// Dissect many packets at once: the inputs are copied into one owned
-/// buffer, then the GIL is released while Rust dissects them all. Refusals
-/// do not raise; see `PacketBatch.errors()`.
+/// Dissect many packets at once: a reference to every `bytes` is taken
+/// (other buffers are copied), then the GIL is released while Rust
+/// dissects them all. Refusals do not raise; see `PacketBatch.errors()`.
 #[pyfunction]
 #[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw"))]
 fn parse_many(
@@ -393,25 +537,43 @@ fn parse_many(
 ) -> PyResult<PacketBatch> {
     let link = link_type(link)?;
     let settings = Settings { hdrnestlimit, verify_cksum };
-    let mut buf = Vec::new();
-    let mut spans = Vec::new();
-    for item in packets.try_iter()? {
-        let item = item?;
-        with_bytes(&item, |b| {
-            let a = buf.len();
-            buf.extend_from_slice(b);
-            spans.push((a, buf.len()));
-        })?;
+    let mut items: Vec<Py<PyBytes>> = Vec::with_capacity(packets.len().unwrap_or(0));
+    let mut take = |item: Bound<'_, PyAny>| -> PyResult<()> {
+        match item.cast_into::<PyBytes>() {
+            Ok(b) => items.push(b.unbind()),
+            Err(e) => items.push(owned_bytes(&e.into_inner())?),
+        }
+        Ok(())
+    };
+    if let Ok(list) = packets.cast::<PyList>() {
+        for item in list.iter() {
+            take(item)?;
+        }
+    } else if let Ok(tuple) = packets.cast::<PyTuple>() {
+        for item in tuple.iter() {
+            take(item)?;
+        }
+    } else {
+        for item in packets.try_iter()? {
+            take(item?)?;
+        }
     }
-    let results = py.detach(|| {
-        spans
-            .iter()
-            .map(|&(a, b)| {
-                dissect::dissect(buf.get(a..b).unwrap_or(&[]), link, settings).map(|d| d.summary)
-            })
-            .collect::<Vec<_>>()
+    let slices: Vec<&[u8]> = items.iter().map(|b| b.as_bytes(py)).collect();
+    let (rows, errors) = py.detach(|| {
+        let mut chain = Chain::default();
+        let mut rows = Vec::with_capacity(slices.len());
+        let mut errors = Vec::new();
+        for (i, b) in slices.iter().enumerate() {
+            let r = dissect::dissect_into(b, link, settings, &mut chain);
+            rows.push(Row::of(&r));
+            if let Err(e) = r {
+                errors.push((i, e));
+            }
+        }
+        (rows, errors)
     });
-    Ok(PacketBatch { buf: Arc::new(buf), spans, results, link, settings })
+    drop(slices);
+    Ok(PacketBatch { items, rows, errors, link, settings })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

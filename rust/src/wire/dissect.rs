@@ -122,60 +122,75 @@ pub struct Dissection {
 /// Dissect `frame`. Errors are those of the layer that refused it, with
 /// offsets into `frame`.
 pub fn dissect(frame: &[u8], link: LinkType, settings: Settings) -> Result<Dissection> {
+    let mut chain = Chain::default();
+    let summary = dissect_into(frame, link, settings, &mut chain)?;
+    Ok(Dissection { summary, chain })
+}
+
+/// [`dissect`] with the header chain written into the caller's `chain`
+/// (reused across calls, never copied): the path of `kame.parse` and
+/// `parse_many`, which keep only the [`Summary`].
+pub fn dissect_into(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain) -> Result<Summary> {
     let (eth, net_off) = match link {
         LinkType::Raw => (None, 0usize),
         LinkType::Ethernet => {
             let e = ethernet::Repr::parse(frame)?;
+            if e.ethertype != ethernet::ethertype::IPV6 && e.ethertype != ethernet::ethertype::IPV4 {
+                return Err(Error::new(Layer::Ethernet, crate::ErrorKind::Unsupported, 12, "EtherType is neither IPv6 nor IPv4"));
+            }
             (Some(e), e.payload_offset)
         }
     };
     let packet = frame.get(net_off..).unwrap_or(&[]);
     let base = net_off as u64;
-    let version = packet.first().map(|b| b >> 4);
-    let wants = eth.map(|e| e.ethertype);
-    match (version, wants) {
-        (_, Some(t)) if t != ethernet::ethertype::IPV6 && t != ethernet::ethertype::IPV4 => Err(
-            Error::new(Layer::Ethernet, crate::ErrorKind::Unsupported, 12, "EtherType is neither IPv6 nor IPv4"),
-        ),
-        (Some(6), _) => dissect6(packet, settings).map(|d| d.relocated(eth, base)).map_err(|e| e.at(base)),
-        (Some(4), _) => dissect4(packet, settings).map(|d| d.relocated(eth, base)).map_err(|e| e.at(base)),
-        (None, _) => Err(Error::truncated(Layer::Ipv6, base, 40, 0, "IPv6 header (RFC 8200 §3)")),
-        (Some(_), _) => Err(Error::malformed(Layer::Ipv6, base, "IP version is neither 6 nor 4")),
+    let r = match packet.first().map(|b| b >> 4) {
+        Some(6) => dissect6(packet, settings, chain),
+        Some(4) => {
+            chain.reset();
+            dissect4(packet, settings)
+        }
+        None => Err(Error::truncated(Layer::Ipv6, 0, 40, 0, "IPv6 header (RFC 8200 §3)")),
+        Some(_) => Err(Error::malformed(Layer::Ipv6, 0, "IP version is neither 6 nor 4")),
+    };
+    match r {
+        Ok(mut s) if base != 0 || eth.is_some() => {
+            relocate(&mut s, chain, eth, base);
+            Ok(s)
+        }
+        Ok(s) => Ok(s),
+        Err(e) if base != 0 => Err(e.at(base)),
+        Err(e) => Err(e),
     }
 }
 
-impl Dissection {
-    fn relocated(mut self, link: Option<ethernet::Repr>, base: u64) -> Dissection {
-        let s = &mut self.summary;
-        s.link = link;
-        s.net_offset = base;
-        s.upper_offset += base;
-        s.upper_nh_offset += base;
-        s.payload_offset += base;
-        for h in &mut self.chain.headers {
-            h.offset += base;
-        }
-        self.chain.upper_offset += base;
-        self.chain.upper_nh_offset += base;
-        if let Some(f) = &mut self.chain.fragment {
-            f.offset += base;
-        }
-        if let Some(j) = &mut self.chain.jumbo {
-            j.offset += base;
-        }
-        self.chain.unfragmentable_len += base;
-        self
+/// Offsets found in the IP packet made absolute in the frame.
+fn relocate(s: &mut Summary, chain: &mut Chain, link: Option<ethernet::Repr>, base: u64) {
+    s.link = link;
+    s.net_offset = base;
+    s.upper_offset += base;
+    s.upper_nh_offset += base;
+    s.payload_offset += base;
+    for h in &mut chain.headers {
+        h.offset += base;
     }
+    chain.upper_offset += base;
+    chain.upper_nh_offset += base;
+    if let Some(f) = &mut chain.fragment {
+        f.offset += base;
+    }
+    if let Some(j) = &mut chain.jumbo {
+        j.offset += base;
+    }
+    chain.unfragmentable_len += base;
 }
 
-fn dissect6(packet: &[u8], settings: Settings) -> Result<Dissection> {
-    let v = ipv6::validate(packet, settings.hdrnestlimit)?;
-    let h = v.header;
+fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain) -> Result<Summary> {
+    let v = ipv6::validate_into(packet, settings.hdrnestlimit, chain)?;
+    let h = &v.header;
     let packet_len = v.packet_len();
     // Bounded by the declared length (validate proved it fits in `packet`).
     let end = usize::try_from(packet_len).unwrap_or(packet.len()).min(packet.len());
     let body = packet.get(..end).unwrap_or(packet);
-    let chain = v.chain;
     let fragment = chain.fragment.map(|f| (f.repr.byte_offset(), f.repr.more_frags, f.repr.ident));
     let non_first = fragment.is_some_and(|(off, _, _)| off != 0);
     let is_fragment = fragment.is_some_and(|(off, m, _)| off != 0 || m);
@@ -208,15 +223,17 @@ fn dissect6(packet: &[u8], settings: Settings) -> Result<Dissection> {
     if !non_first {
         let data = usize::try_from(upper_off).ok().and_then(|o| body.get(o..)).unwrap_or(&[]);
         // A first fragment holds only part of the upper layer: its header
-        // can be read, its checksum cannot be checked.
+        // can be read, its checksum cannot be checked. The pseudo-header
+        // carries the final destination and the home address (RFC 8200
+        // §8.1, RFC 6275 §6.3).
         let pseudo = (settings.verify_cksum && !is_fragment)
-            .then_some(Pseudo::V6 { src: Ipv6Addr::from(h.src_addr), dst: Ipv6Addr::from(h.dst_addr) });
+            .then_some(Pseudo::V6 { src: Ipv6Addr::from(v.pseudo_src), dst: Ipv6Addr::from(v.pseudo_dst) });
         upper(&mut s, chain.upper, data, upper_off, pseudo, is_fragment)?;
     }
-    Ok(Dissection { summary: s, chain })
+    Ok(s)
 }
 
-fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
+fn dissect4(packet: &[u8], settings: Settings) -> Result<Summary> {
     let p = ipv4::Packet::new_checked(packet)?;
     if !p.verify_checksum() {
         return Err(Error::malformed(Layer::Ipv4, 10, "bad IPv4 header checksum (RFC 791)"));
@@ -259,7 +276,7 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
             .then_some(Pseudo::V4 { src: Ipv4Addr::from(p.src_addr()), dst: Ipv4Addr::from(p.dst_addr()) });
         upper(&mut s, protocol, data, hl as u64, pseudo, is_fragment)?;
     }
-    Ok(Dissection { summary: s, chain: Chain::default() })
+    Ok(s)
 }
 
 /// Parse the upper-layer header at `data` (which runs to the end of the IP

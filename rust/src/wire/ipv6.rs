@@ -485,6 +485,45 @@ pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
 ///    Fragment header (RFC 2675 §3, KAME `frag6_input`).
 /// 7. Destination options (`dest6_input`): Home Address recognized.
 pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
+    let mut chain = Chain::default();
+    let c = validate_into(frame, hdrnestlimit, &mut chain)?;
+    Ok(Validated {
+        header: c.header,
+        payload_len: c.payload_len,
+        jumbo: c.jumbo,
+        trailing: c.trailing,
+        chain,
+        router_alert: c.router_alert,
+        home_address: c.home_address,
+        pseudo_src: c.pseudo_src,
+        pseudo_dst: c.pseudo_dst,
+    })
+}
+
+/// What [`validate_into`] returns: [`Validated`] without the chain, which
+/// it writes into the caller's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub header: Repr,
+    pub payload_len: u64,
+    pub jumbo: Option<JumboInfo>,
+    pub trailing: u64,
+    pub router_alert: Option<u16>,
+    pub home_address: Option<HomeAddressInfo>,
+    pub pseudo_src: [u8; 16],
+    pub pseudo_dst: [u8; 16],
+}
+
+impl Checked {
+    /// Octets of the packet proper, `40 + payload_len`.
+    pub fn packet_len(&self) -> u64 {
+        HEADER_LEN as u64 + self.payload_len
+    }
+}
+
+/// [`validate`] with the header chain walked into `chain` (no copy of it):
+/// the path of `dissect` and `parse_many`.
+pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Result<Checked> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
@@ -525,7 +564,7 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         "with data size < data length",
     ))?;
 
-    let chain = exthdr::walk(packet, header.next_header, HEADER_LEN, hdrnestlimit)?;
+    exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
 
     if let (Some(_), Some(f)) = (jumbo, chain.fragment) {
         return Err(Error::malformed(
@@ -544,14 +583,16 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         }
     }
 
-    let (pseudo_src, pseudo_dst) =
-        exthdr::pseudo_header_addrs(packet, &chain).unwrap_or((header.src_addr, header.dst_addr));
-    Ok(Validated {
+    let (pseudo_src, pseudo_dst) = if chain.headers.is_empty() {
+        (header.src_addr, header.dst_addr)
+    } else {
+        exthdr::pseudo_header_addrs(packet, chain).unwrap_or((header.src_addr, header.dst_addr))
+    };
+    Ok(Checked {
         header,
         payload_len: declared,
         jumbo,
         trailing,
-        chain,
         router_alert,
         home_address,
         pseudo_src,
