@@ -14,6 +14,7 @@
 //! 8-octet rows; its `PacketBatch` builds a `Packet` only for the index
 //! asked for.
 
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
@@ -36,14 +37,14 @@ fn link_type(link: &str) -> PyResult<LinkType> {
 }
 
 // ---------------------------------------------------------------------------
-// The address intern table
+// The intern table: addresses and port numbers
 // ---------------------------------------------------------------------------
 
 /// Slots in the address table (direct-mapped, a power of two).
 const ADDR_SLOTS: usize = 1024;
 
 /// An address: 16 octets, or 4 (IPv4) with the rest zero.
-type AddrKey = ([u8; 16], bool);
+type AddrKey = (u128, bool);
 
 struct AddrSlot {
     key: AddrKey,
@@ -52,11 +53,16 @@ struct AddrSlot {
     obj: Option<Py<PyAny>>,
 }
 
-/// Recently seen addresses: their raw `bytes` and `ipaddress` objects,
-/// shared by the packets that carry them (both are immutable). Only Rust
-/// code runs under the lock (never Python code, which could switch threads
-/// while it is held).
-static ADDRS: Mutex<Vec<Option<AddrSlot>>> = Mutex::new(Vec::new());
+/// Recently seen addresses (their raw `bytes` and `ipaddress` objects) and
+/// the port numbers seen so far as Python ints, shared by the packets that
+/// carry them (all immutable objects). Only Rust code runs under the lock
+/// (never Python code, which could switch threads while it is held).
+struct Intern {
+    addrs: Vec<Option<AddrSlot>>,
+    ports: Vec<Option<Py<PyAny>>>,
+}
+
+static INTERN: Mutex<Intern> = Mutex::new(Intern { addrs: Vec::new(), ports: Vec::new() });
 
 fn addr_key(a: &[u8]) -> AddrKey {
     let mut k = [0u8; 16];
@@ -64,37 +70,53 @@ fn addr_key(a: &[u8]) -> AddrKey {
     if let (Some(d), Some(s)) = (k.get_mut(..n), a.get(..n)) {
         d.copy_from_slice(s);
     }
-    (k, a.len() == 4)
+    (u128::from_ne_bytes(k), a.len() == 4)
 }
 
 fn addr_slot(k: &AddrKey) -> usize {
-    let v = u128::from_ne_bytes(k.0);
-    let h = ((v as u64) ^ ((v >> 64) as u64) ^ u64::from(k.1)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = ((k.0 as u64) ^ ((k.0 >> 64) as u64) ^ u64::from(k.1)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 54) as usize & (ADDR_SLOTS - 1)
 }
 
-fn addr_table() -> std::sync::MutexGuard<'static, Vec<Option<AddrSlot>>> {
-    let mut t = ADDRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if t.is_empty() {
-        t.resize_with(ADDR_SLOTS, || None);
+fn intern() -> std::sync::MutexGuard<'static, Intern> {
+    let mut t = INTERN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if t.addrs.is_empty() {
+        t.addrs.resize_with(ADDR_SLOTS, || None);
+        t.ports.resize_with(usize::from(u16::MAX) + 1, || None);
     }
     t
 }
 
-/// The raw `bytes` of `a`, shared with earlier packets that carried it.
-fn addr_bytes(py: Python<'_>, t: &mut [Option<AddrSlot>], a: &[u8]) -> Py<PyBytes> {
-    let k = addr_key(a);
-    let Some(slot) = t.get_mut(addr_slot(&k)) else {
-        return PyBytes::new(py, a).unbind();
-    };
-    match slot {
-        Some(s) if s.key == k => s.raw.clone_ref(py),
-        _ => {
-            let raw = PyBytes::new(py, a).unbind();
-            *slot = Some(AddrSlot { key: k, raw: raw.clone_ref(py), obj: None });
-            raw
+impl Intern {
+    /// The raw `bytes` of `a`, shared with earlier packets that carried it.
+    /// An entry it evicts goes to `evicted`, to be dropped once the lock is
+    /// released (dropping an `ipaddress` object may run a weakref callback).
+    fn addr_bytes(&mut self, py: Python<'_>, a: &[u8], evicted: &mut Option<AddrSlot>) -> Py<PyBytes> {
+        let k = addr_key(a);
+        let Some(slot) = self.addrs.get_mut(addr_slot(&k)) else {
+            return PyBytes::new(py, a).unbind();
+        };
+        match slot {
+            Some(s) if s.key == k => s.raw.clone_ref(py),
+            _ => {
+                let raw = PyBytes::new(py, a).unbind();
+                *evicted = slot.replace(AddrSlot { key: k, raw: raw.clone_ref(py), obj: None });
+                raw
+            }
         }
     }
+
+    /// The Python int of a port number.
+    fn port(&mut self, py: Python<'_>, p: u16) -> Py<PyAny> {
+        let Some(slot) = self.ports.get_mut(usize::from(p)) else {
+            return small_int(py, p);
+        };
+        slot.get_or_insert_with(|| small_int(py, p)).clone_ref(py)
+    }
+}
+
+fn small_int(py: Python<'_>, v: u16) -> Py<PyAny> {
+    v.into_pyobject(py).map_or_else(|_| py.None(), |o| o.into_any().unbind())
 }
 
 /// The `ipaddress.IPv6Address` (or `IPv4Address`) of `a`, made once per
@@ -102,7 +124,7 @@ fn addr_bytes(py: Python<'_>, t: &mut [Option<AddrSlot>], a: &[u8]) -> Py<PyByte
 fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
     let k = addr_key(a);
     let i = addr_slot(&k);
-    if let Some(Some(s)) = addr_table().get(i) {
+    if let Some(Some(s)) = intern().addrs.get(i) {
         if let (true, Some(o)) = (s.key == k, &s.obj) {
             return Ok(o.clone_ref(py));
         }
@@ -113,13 +135,16 @@ fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
         (_, Ok(a4)) => ipv4_to_py(py, &a4)?.unbind(),
         _ => return Err(PyValueError::new_err("address is neither 16 nor 4 octets")),
     };
-    let mut t = addr_table();
-    if let Some(slot) = t.get_mut(i) {
-        match slot {
-            Some(s) if s.key == k => s.obj = Some(o.clone_ref(py)),
-            _ => *slot = Some(AddrSlot { key: k, raw: PyBytes::new(py, a).unbind(), obj: Some(o.clone_ref(py)) }),
-        }
-    }
+    let mut t = intern();
+    let evicted = match t.addrs.get_mut(i) {
+        Some(Some(s)) if s.key == k => s.obj.replace(o.clone_ref(py)),
+        Some(slot) => slot
+            .replace(AddrSlot { key: k, raw: PyBytes::new(py, a).unbind(), obj: Some(o.clone_ref(py)) })
+            .and_then(|old| old.obj),
+        None => None,
+    };
+    drop(t);
+    drop(evicted);
     Ok(o)
 }
 
@@ -150,14 +175,61 @@ pub struct Packet {
     #[pyo3(get)]
     dport: Py<PyAny>,
     data: Py<PyBytes>,
-    s: Summary,
+    f: Facts,
     link: LinkType,
     settings: Settings,
 }
 
+/// What a `Packet` keeps of its [`Summary`]: the fields read often and
+/// cheap to keep (a few words, so creating a packet copies little). The
+/// rarer ones (Jumbo, Router Alert, Fragment, trailing octets, Ethernet
+/// header, the chain) are found again by dissecting the immutable bytes.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    net_offset: u64,
+    packet_len: u64,
+    upper_offset: u64,
+    payload_offset: u64,
+    upper: Upper,
+    flow_label: u32,
+    version: u8,
+    /// IPv6: 40; IPv4: the IHL in octets.
+    header_len: u8,
+    traffic_class: u8,
+    next_header: u8,
+    upper_proto: u8,
+    cksum_ok: Option<bool>,
+}
+
+impl Facts {
+    fn of(s: &Summary) -> Facts {
+        let (version, header_len, traffic_class, next_header, flow_label) = match s.net {
+            Net::V6 { traffic_class, next_header, flow_label, .. } => (6, 40, traffic_class, next_header, flow_label),
+            Net::V4 { tos, protocol, header_len, .. } => (4, header_len, tos, protocol, 0),
+        };
+        Facts {
+            net_offset: s.net_offset,
+            packet_len: s.packet_len,
+            upper_offset: s.upper_offset,
+            payload_offset: s.payload_offset,
+            upper: s.upper,
+            flow_label,
+            version,
+            header_len,
+            traffic_class,
+            next_header,
+            upper_proto: s.upper_proto,
+            cksum_ok: s.cksum_ok,
+        }
+    }
+}
+
 impl Packet {
-    fn s(&self) -> &Summary {
-        &self.s
+    /// The whole summary, dissected again from the bytes (they were
+    /// accepted when the packet was made, and are immutable).
+    fn s(&self, py: Python<'_>) -> PyResult<Summary> {
+        let mut c = Chain::default();
+        Ok(dissect::dissect_into(self.data.bind(py).as_bytes(), self.link, self.settings, &mut c)?)
     }
 
     fn slice<'a>(&self, py: Python<'a>, from: u64, to: u64) -> Bound<'a, PyBytes> {
@@ -168,7 +240,7 @@ impl Packet {
     }
 
     fn end(&self) -> u64 {
-        self.s().net_offset + self.s().packet_len
+        self.f.net_offset + self.f.packet_len
     }
 
     /// The header chain, walked again from the bytes (it was valid when
@@ -179,38 +251,37 @@ impl Packet {
         Ok(c)
     }
 
-    fn addr(&self, src: bool) -> &[u8] {
-        match (&self.s().net, src) {
-            (Net::V6 { src, .. }, true) => src,
-            (Net::V6 { dst, .. }, false) => dst,
-            (Net::V4 { src, .. }, true) => src,
-            (Net::V4 { dst, .. }, false) => dst,
-        }
+    fn addr<'py>(&'py self, py: Python<'py>, src: bool) -> &'py [u8] {
+        if src { self.src_bytes.as_bytes(py) } else { self.dst_bytes.as_bytes(py) }
     }
 
-    fn new(py: Python<'_>, data: Py<PyBytes>, s: Summary, link: LinkType, settings: Settings) -> Packet {
+    fn new(py: Python<'_>, data: Py<PyBytes>, s: &Summary, link: LinkType, settings: Settings) -> Packet {
         let (hop_limit, src, dst): (u8, &[u8], &[u8]) = match &s.net {
             Net::V6 { hop_limit, src, dst, .. } => (*hop_limit, src, dst),
             Net::V4 { ttl, src, dst, .. } => (*ttl, src, dst),
         };
-        let (src_bytes, dst_bytes) = {
-            let mut t = addr_table();
-            (addr_bytes(py, &mut t, src), addr_bytes(py, &mut t, dst))
+        let (mut ev_src, mut ev_dst) = (None, None);
+        let (src_bytes, dst_bytes, ports) = {
+            let mut t = intern();
+            let ports = match s.upper {
+                Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => Some((t.port(py, sport), t.port(py, dport))),
+                _ => None,
+            };
+            let (s, d) = (t.addr_bytes(py, src, &mut ev_src), t.addr_bytes(py, dst, &mut ev_dst));
+            (s, d, ports)
         };
-        let int = |v: u16| v.into_pyobject(py).map_or_else(|_| py.None(), |o| o.into_any().unbind());
-        let (sport, dport) = match s.upper {
-            Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => (int(sport), int(dport)),
-            _ => (py.None(), py.None()),
-        };
+        drop((ev_src, ev_dst));
+        let (sport, dport) = ports.unwrap_or_else(|| (py.None(), py.None()));
+        let int = |v: u8| small_int(py, u16::from(v));
         Packet {
             src_bytes,
             dst_bytes,
-            hop_limit: int(u16::from(hop_limit)),
-            upper_proto: int(u16::from(s.upper_proto)),
+            hop_limit: int(hop_limit),
+            upper_proto: int(s.upper_proto),
             sport,
             dport,
             data,
-            s,
+            f: Facts::of(&s),
             link,
             settings,
         }
@@ -226,83 +297,68 @@ impl Packet {
     /// 6 or 4.
     #[getter]
     fn version(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { .. } => 6,
-            Net::V4 { .. } => 4,
-        }
+        self.f.version
     }
     /// IPv6 Traffic Class, or the IPv4 TOS octet.
     #[getter]
     fn traffic_class(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { traffic_class, .. } => traffic_class,
-            Net::V4 { tos, .. } => tos,
-        }
+        self.f.traffic_class
     }
     #[getter]
     fn flow_label(&self) -> u32 {
-        match self.s().net {
-            Net::V6 { flow_label, .. } => flow_label,
-            Net::V4 { .. } => 0,
-        }
+        self.f.flow_label
     }
     /// The real payload length (the Jumbo Payload Length for a jumbogram),
     /// as an int that may exceed 65535.
     #[getter]
     fn payload_len(&self) -> u64 {
-        match self.s().net {
-            Net::V6 { .. } => self.s().packet_len.saturating_sub(40),
-            Net::V4 { header_len, .. } => self.s().packet_len.saturating_sub(u64::from(header_len)),
-        }
+        self.f.packet_len.saturating_sub(u64::from(self.f.header_len))
     }
     /// The Next Header of the IPv6 header (IPv4: the protocol).
     #[getter]
     fn next_header(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { next_header, .. } => next_header,
-            Net::V4 { protocol, .. } => protocol,
-        }
+        self.f.next_header
     }
     /// The source address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn src(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        addr_object(py, self.addr(true))
+        addr_object(py, self.addr(py, true))
     }
     /// The destination address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn dst(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        addr_object(py, self.addr(false))
+        addr_object(py, self.addr(py, false))
     }
     /// The Jumbo Payload Length, or None if this is not a jumbogram.
     #[getter]
-    fn jumbo(&self) -> Option<u32> {
-        match self.s().net {
+    fn jumbo(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { jumbo, .. } => jumbo,
             Net::V4 { .. } => None,
-        }
+        })
     }
     /// The Router Alert value (RFC 2711), or None.
     #[getter]
-    fn router_alert(&self) -> Option<u16> {
-        match self.s().net {
+    fn router_alert(&self, py: Python<'_>) -> PyResult<Option<u16>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { router_alert, .. } => router_alert,
             Net::V4 { .. } => None,
-        }
+        })
     }
     /// (byte offset, more fragments, identification) of the Fragment
     /// header (IPv4: of the header fields), or None if not a fragment.
     #[getter]
-    fn fragment(&self) -> Option<(u64, bool, u32)> {
-        match self.s().net {
+    fn fragment(&self, py: Python<'_>) -> PyResult<Option<(u64, bool, u32)>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { fragment, .. } => fragment,
             Net::V4 { flags, frag_offset, ident, .. } => (flags & 1 != 0 || frag_offset != 0)
                 .then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident))),
-        }
+        })
     }
     /// Octets of the frame past the end of the packet (to be trimmed).
     #[getter]
-    fn trailing(&self) -> u64 {
-        self.s().trailing
+    fn trailing(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.s(py)?.trailing)
     }
     /// The extension headers as (protocol, offset, length) tuples.
     #[getter]
@@ -333,23 +389,23 @@ impl Packet {
     }
     #[getter]
     fn upper_offset(&self) -> u64 {
-        self.s().upper_offset
+        self.f.upper_offset
     }
     #[getter]
     fn payload_offset(&self) -> u64 {
-        self.s().payload_offset
+        self.f.payload_offset
     }
     /// ICMPv6 (or ICMP) type, or None.
     #[getter]
     fn icmp_type(&self) -> Option<u8> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Icmpv6 { icmp_type, .. } | Upper::Icmp { icmp_type, .. } => Some(icmp_type),
             _ => None,
         }
     }
     #[getter]
     fn icmp_code(&self) -> Option<u8> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Icmpv6 { code, .. } | Upper::Icmp { code, .. } => Some(code),
             _ => None,
         }
@@ -357,7 +413,7 @@ impl Packet {
     /// TCP (seq, ack, flags, window), or None.
     #[getter]
     fn tcp(&self) -> Option<(u32, u32, u16, u16)> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Tcp { seq, ack, flags, window, .. } => Some((seq, ack, flags, window)),
             _ => None,
         }
@@ -366,17 +422,17 @@ impl Packet {
     /// could not be (not asked, a fragment, no checksummed upper layer).
     #[getter]
     fn cksum_ok(&self) -> Option<bool> {
-        self.s().cksum_ok
+        self.f.cksum_ok
     }
     /// The upper-layer payload (after the UDP/TCP/ICMPv6 header).
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.slice(py, self.s().payload_offset, self.end())
+        self.slice(py, self.f.payload_offset, self.end())
     }
     /// The upper-layer header and everything after it, to the packet's end.
     #[getter]
     fn upper_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.slice(py, self.s().upper_offset, self.end())
+        self.slice(py, self.f.upper_offset, self.end())
     }
     /// The upper-layer message as an object: the ICMPv6 message (with ND
     /// options) or the `UdpHeader` / `TcpHeader`; None otherwise.
@@ -384,7 +440,7 @@ impl Packet {
     fn upper(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let raw = self.upper_bytes(py);
         let (src, dst) = (self.src(py)?, self.dst(py)?);
-        let o = match self.s().upper {
+        let o = match self.f.upper {
             Upper::Icmpv6 { .. } => core_attr(py, "parse_icmpv6")?.call1((raw, src, dst))?,
             Upper::Udp { .. } => core_attr(py, "UdpHeader")?.call_method1("from_bytes", (raw,))?,
             Upper::Tcp { .. } => core_attr(py, "TcpHeader")?.call_method1("from_bytes", (raw,))?,
@@ -394,8 +450,11 @@ impl Packet {
     }
     /// Ethernet (src, dst, ethertype) for frames parsed with link='ether'.
     #[getter]
-    fn link<'py>(&self, py: Python<'py>) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16)> {
-        self.s().link.map(|e| (PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype))
+    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16)>> {
+        if self.link == LinkType::Raw {
+            return Ok(None);
+        }
+        Ok(self.s(py)?.link.map(|e| (PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype)))
     }
     /// The whole packet as on the wire, link header included.
     #[getter]
@@ -409,7 +468,7 @@ impl Packet {
         self.data.bind(py).as_bytes().len()
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let s = self.s();
+        let s = &self.f;
         Ok(format!(
             "<Packet v{} {} > {} proto {} len {}>",
             self.version(),
@@ -421,10 +480,21 @@ impl Packet {
     }
 }
 
-fn packet_from(py: Python<'_>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Packet> {
-    let mut chain = Chain::default();
-    let s = dissect::dissect_into(data.bind(py).as_bytes(), link, settings, &mut chain)?;
-    Ok(Packet::new(py, data, s, link, settings))
+thread_local! {
+    /// The chain and summary `kame.parse` dissects into, reused (one per
+    /// thread, so nothing is zeroed or copied per packet).
+    static SCRATCH: RefCell<(Chain, Summary)> = const { RefCell::new((Chain::new(), Summary::EMPTY)) };
+}
+
+fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Bound<'py, Packet>> {
+    // The borrow ends before any Python object is made or dropped (a
+    // weakref callback could call `parse` again on this thread).
+    let s = SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (chain, s) = &mut *scratch;
+        dissect::dissect_to(data.bind(py).as_bytes(), link, settings, chain, s).map(|()| *s)
+    })?;
+    Bound::new(py, Packet::new(py, data, &s, link, settings))
 }
 
 /// Dissect one packet: `ip6_input`'s checks (version, lengths, jumbograms,
@@ -433,7 +503,13 @@ fn packet_from(py: Python<'_>, data: Py<PyBytes>, link: LinkType, settings: Sett
 /// drop.
 #[pyfunction]
 #[pyo3(signature = (data, hdrnestlimit=50, verify_cksum=true, link="raw"))]
-fn parse(py: Python<'_>, data: &Bound<'_, PyAny>, hdrnestlimit: u32, verify_cksum: bool, link: &str) -> PyResult<Packet> {
+fn parse<'py>(
+    py: Python<'py>,
+    data: &Bound<'_, PyAny>,
+    hdrnestlimit: u32,
+    verify_cksum: bool,
+    link: &str,
+) -> PyResult<Bound<'py, Packet>> {
     let settings = Settings { hdrnestlimit, verify_cksum };
     packet_from(py, owned_bytes(data)?, link_type(link)?, settings)
 }
@@ -450,19 +526,15 @@ struct Row {
 }
 
 impl Row {
-    fn of(r: &Result<Summary, Error>) -> Row {
-        match r {
-            Ok(s) => Row {
-                upper_proto: s.upper_proto,
-                refused: false,
-                cksum: match s.cksum_ok {
-                    None => 0,
-                    Some(true) => 1,
-                    Some(false) => 2,
-                },
-            },
-            Err(_) => Row { upper_proto: 255, refused: true, cksum: 0 },
-        }
+    const REFUSED: Row = Row { upper_proto: 255, refused: true, cksum: 0 };
+
+    fn of(s: &Summary) -> Row {
+        let cksum = match s.cksum_ok {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        Row { upper_proto: s.upper_proto, refused: false, cksum }
     }
 }
 
@@ -486,7 +558,7 @@ impl PacketBatch {
     }
     /// The `Packet` at `i`; raises the packet's `ParseError` if it was
     /// refused.
-    fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<Packet> {
+    fn __getitem__<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, Packet>> {
         let n = self.items.len() as isize;
         let j = if i < 0 { i + n } else { i };
         let item = usize::try_from(j).ok().and_then(|j| self.items.get(j));
@@ -561,13 +633,16 @@ fn parse_many(
     let slices: Vec<&[u8]> = items.iter().map(|b| b.as_bytes(py)).collect();
     let (rows, errors) = py.detach(|| {
         let mut chain = Chain::default();
+        let mut s = Summary::EMPTY;
         let mut rows = Vec::with_capacity(slices.len());
         let mut errors = Vec::new();
         for (i, b) in slices.iter().enumerate() {
-            let r = dissect::dissect_into(b, link, settings, &mut chain);
-            rows.push(Row::of(&r));
-            if let Err(e) = r {
-                errors.push((i, e));
+            match dissect::dissect_to(b, link, settings, &mut chain, &mut s) {
+                Ok(()) => rows.push(Row::of(&s)),
+                Err(e) => {
+                    rows.push(Row::REFUSED);
+                    errors.push((i, e));
+                }
             }
         }
         (rows, errors)

@@ -112,6 +112,35 @@ pub struct Summary {
     pub cksum_ok: Option<bool>,
 }
 
+impl Summary {
+    /// A placeholder to be overwritten by [`dissect_to`].
+    pub const EMPTY: Summary = Summary {
+        link: None,
+        net_offset: 0,
+        net: Net::V6 {
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len_field: 0,
+            next_header: proto::NONE,
+            hop_limit: 0,
+            src: [0; 16],
+            dst: [0; 16],
+            jumbo: None,
+            router_alert: None,
+            fragment: None,
+        },
+        packet_len: 0,
+        trailing: 0,
+        upper_proto: proto::NONE,
+        upper_offset: 0,
+        upper_nh_offset: 0,
+        ext_count: 0,
+        upper: Upper::None,
+        payload_offset: 0,
+        cksum_ok: None,
+    };
+}
+
 /// A full dissection: the summary and the chain's headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dissection {
@@ -131,6 +160,15 @@ pub fn dissect(frame: &[u8], link: LinkType, settings: Settings) -> Result<Disse
 /// (reused across calls, never copied): the path of `kame.parse` and
 /// `parse_many`, which keep only the [`Summary`].
 pub fn dissect_into(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain) -> Result<Summary> {
+    let mut s = Summary::EMPTY;
+    dissect_to(frame, link, settings, chain, &mut s)?;
+    Ok(s)
+}
+
+/// [`dissect_into`] writing the summary into the caller's `s` too: the
+/// batch path, which reuses one `Chain` and one `Summary` for every packet.
+/// On error `s` holds what was learned before the refusal.
+pub fn dissect_to(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
     let (eth, net_off) = match link {
         LinkType::Raw => (None, 0usize),
         LinkType::Ethernet => {
@@ -144,22 +182,21 @@ pub fn dissect_into(frame: &[u8], link: LinkType, settings: Settings, chain: &mu
     let packet = frame.get(net_off..).unwrap_or(&[]);
     let base = net_off as u64;
     let r = match packet.first().map(|b| b >> 4) {
-        Some(6) => dissect6(packet, settings, chain),
+        Some(6) => dissect6(packet, settings, chain, s),
         Some(4) => {
             chain.reset();
-            dissect4(packet, settings)
+            dissect4(packet, settings, s)
         }
         None => Err(Error::truncated(Layer::Ipv6, 0, 40, 0, "IPv6 header (RFC 8200 §3)")),
         Some(_) => Err(Error::malformed(Layer::Ipv6, 0, "IP version is neither 6 nor 4")),
     };
     match r {
-        Ok(mut s) if base != 0 || eth.is_some() => {
-            relocate(&mut s, chain, eth, base);
-            Ok(s)
+        Ok(()) if eth.is_some() => {
+            relocate(s, chain, eth, base);
+            Ok(())
         }
-        Ok(s) => Ok(s),
-        Err(e) if base != 0 => Err(e.at(base)),
-        Err(e) => Err(e),
+        Err(e) if eth.is_some() => Err(e.at(base)),
+        r => r,
     }
 }
 
@@ -184,7 +221,7 @@ fn relocate(s: &mut Summary, chain: &mut Chain, link: Option<ethernet::Repr>, ba
     chain.unfragmentable_len += base;
 }
 
-fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain) -> Result<Summary> {
+fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
     let v = ipv6::validate_into(packet, settings.hdrnestlimit, chain)?;
     let h = &v.header;
     let packet_len = v.packet_len();
@@ -195,7 +232,7 @@ fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain) -> Result<Summ
     let non_first = fragment.is_some_and(|(off, _, _)| off != 0);
     let is_fragment = fragment.is_some_and(|(off, m, _)| off != 0 || m);
     let upper_off = chain.upper_offset;
-    let mut s = Summary {
+    *s = Summary {
         link: None,
         net_offset: 0,
         net: Net::V6 {
@@ -227,13 +264,14 @@ fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain) -> Result<Summ
         // carries the final destination and the home address (RFC 8200
         // §8.1, RFC 6275 §6.3).
         let pseudo = (settings.verify_cksum && !is_fragment)
-            .then_some(Pseudo::V6 { src: Ipv6Addr::from(v.pseudo_src), dst: Ipv6Addr::from(v.pseudo_dst) });
-        upper(&mut s, chain.upper, data, upper_off, pseudo, is_fragment)?;
+            .then(|| v.pseudo_addrs(body, chain))
+            .map(|(src, dst)| Pseudo::V6 { src: Ipv6Addr::from(src), dst: Ipv6Addr::from(dst) });
+        upper(s, chain.upper, data, upper_off, pseudo, is_fragment)?;
     }
-    Ok(s)
+    Ok(())
 }
 
-fn dissect4(packet: &[u8], settings: Settings) -> Result<Summary> {
+fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
     let p = ipv4::Packet::new_checked(packet)?;
     if !p.verify_checksum() {
         return Err(Error::malformed(Layer::Ipv4, 10, "bad IPv4 header checksum (RFC 791)"));
@@ -245,7 +283,7 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Summary> {
     let more = flags & 0x1 != 0;
     let is_fragment = more || frag_offset != 0;
     let protocol = p.protocol();
-    let mut s = Summary {
+    *s = Summary {
         link: None,
         net_offset: 0,
         net: Net::V4 {
@@ -274,9 +312,9 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Summary> {
         let data = packet.get(hl..end).unwrap_or(&[]);
         let pseudo = (settings.verify_cksum && !is_fragment)
             .then_some(Pseudo::V4 { src: Ipv4Addr::from(p.src_addr()), dst: Ipv4Addr::from(p.dst_addr()) });
-        upper(&mut s, protocol, data, hl as u64, pseudo, is_fragment)?;
+        upper(s, protocol, data, hl as u64, pseudo, is_fragment)?;
     }
-    Ok(s)
+    Ok(())
 }
 
 /// Parse the upper-layer header at `data` (which runs to the end of the IP
@@ -306,7 +344,7 @@ fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, 
             s.upper = Upper::Icmpv6 { icmp_type: u8::from(i.msg_type()), code: i.msg_code() };
             s.payload_offset = at + 4;
             match pseudo {
-                Some(Pseudo::V6 { src, dst }) => Some(i.verify_checksum(&src, &dst)),
+                Some(p @ Pseudo::V6 { .. }) => Some(p.verify(proto::ICMPV6, data)),
                 _ => None,
             }
         }),

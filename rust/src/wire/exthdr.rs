@@ -680,7 +680,7 @@ impl FromIterator<ExtHeader> for ExtHeaders {
 }
 
 /// What [`walk`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
     /// The extension headers, in order (the IPv6 header is not listed).
     pub headers: ExtHeaders,
@@ -710,7 +710,27 @@ pub struct Chain {
     pub truncated: bool,
 }
 
+impl Default for Chain {
+    fn default() -> Self {
+        Chain::new()
+    }
+}
+
 impl Chain {
+    /// The empty chain.
+    pub const fn new() -> Self {
+        Chain {
+            headers: ExtHeaders::new(),
+            upper: 0,
+            upper_offset: 0,
+            upper_nh_offset: 0,
+            fragment: None,
+            jumbo: None,
+            unfragmentable_len: 0,
+            truncated: false,
+        }
+    }
+
     /// Back to the empty chain, keeping any spilled storage.
     pub fn reset(&mut self) {
         self.headers.clear();

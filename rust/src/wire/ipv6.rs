@@ -422,7 +422,7 @@ pub fn check_addresses(src: &[u8; 16], dst: &[u8; 16]) -> Result<()> {
 }
 
 fn is_v4mapped(a: &[u8; 16]) -> bool {
-    a.iter().take(10).all(|b| *b == 0) && a.get(10..12) == Some(&[0xff, 0xff][..])
+    u128::from_be_bytes(*a) >> 32 == 0xffff
 }
 
 /// Whether `a` lies in one of the ranges that seed §1.14 ("Invalid addresses
@@ -487,6 +487,7 @@ pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
 pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
     let mut chain = Chain::default();
     let c = validate_into(frame, hdrnestlimit, &mut chain)?;
+    let (pseudo_src, pseudo_dst) = c.pseudo_addrs(frame, &chain);
     Ok(Validated {
         header: c.header,
         payload_len: c.payload_len,
@@ -495,8 +496,8 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         chain,
         router_alert: c.router_alert,
         home_address: c.home_address,
-        pseudo_src: c.pseudo_src,
-        pseudo_dst: c.pseudo_dst,
+        pseudo_src,
+        pseudo_dst,
     })
 }
 
@@ -510,14 +511,24 @@ pub struct Checked {
     pub trailing: u64,
     pub router_alert: Option<u16>,
     pub home_address: Option<HomeAddressInfo>,
-    pub pseudo_src: [u8; 16],
-    pub pseudo_dst: [u8; 16],
 }
 
 impl Checked {
     /// Octets of the packet proper, `40 + payload_len`.
     pub fn packet_len(&self) -> u64 {
         HEADER_LEN as u64 + self.payload_len
+    }
+
+    /// Source and destination of the upper-layer checksum pseudo-header
+    /// of `frame`, whose chain is `chain` (see
+    /// [`exthdr::pseudo_header_addrs`]).
+    pub fn pseudo_addrs(&self, frame: &[u8], chain: &Chain) -> ([u8; 16], [u8; 16]) {
+        let own = (self.header.src_addr, self.header.dst_addr);
+        if chain.headers.is_empty() {
+            return own;
+        }
+        let end = usize::try_from(self.packet_len()).unwrap_or(usize::MAX).min(frame.len());
+        exthdr::pseudo_header_addrs(frame.get(..end).unwrap_or(frame), chain).unwrap_or(own)
     }
 }
 
@@ -583,11 +594,6 @@ pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Resu
         }
     }
 
-    let (pseudo_src, pseudo_dst) = if chain.headers.is_empty() {
-        (header.src_addr, header.dst_addr)
-    } else {
-        exthdr::pseudo_header_addrs(packet, chain).unwrap_or((header.src_addr, header.dst_addr))
-    };
     Ok(Checked {
         header,
         payload_len: declared,
@@ -595,8 +601,6 @@ pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Resu
         trailing,
         router_alert,
         home_address,
-        pseudo_src,
-        pseudo_dst,
     })
 }
 
