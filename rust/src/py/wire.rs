@@ -7,7 +7,8 @@
 //! read as struct members (no call into Rust); the addresses come from a
 //! small intern table, so a flow's packets share one `bytes` per address.
 //! Every other field is computed from the summary on access; the header
-//! chain and the header objects are rebuilt from the bytes when asked for.
+//! chain, the header objects and the upper-layer checksum verdict are
+//! found again from the (immutable) bytes when first asked for.
 //!
 //! `parse_many` takes a reference to every input `bytes` (copying only
 //! other buffers), releases the GIL and dissects them all into an array of
@@ -15,6 +16,7 @@
 //! asked for.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
@@ -29,6 +31,9 @@ use crate::wire::proto;
 use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes};
 
 fn link_type(link: &str) -> PyResult<LinkType> {
+    if link.len() == 3 && link == "raw" {
+        return Ok(LinkType::Raw);
+    }
     match link {
         "raw" | "ip" | "ipv6" => Ok(LinkType::Raw),
         "ether" | "ethernet" | "en10mb" => Ok(LinkType::Ethernet),
@@ -65,12 +70,11 @@ struct Intern {
 static INTERN: Mutex<Intern> = Mutex::new(Intern { addrs: Vec::new(), ports: Vec::new() });
 
 fn addr_key(a: &[u8]) -> AddrKey {
-    let mut k = [0u8; 16];
-    let n = a.len().min(16);
-    if let (Some(d), Some(s)) = (k.get_mut(..n), a.get(..n)) {
-        d.copy_from_slice(s);
+    match (<[u8; 16]>::try_from(a), <[u8; 4]>::try_from(a)) {
+        (Ok(a6), _) => (u128::from_ne_bytes(a6), false),
+        (_, Ok(a4)) => (u128::from(u32::from_ne_bytes(a4)), true),
+        _ => (0, false),
     }
-    (u128::from_ne_bytes(k), a.len() == 4)
 }
 
 fn addr_slot(k: &AddrKey) -> usize {
@@ -106,7 +110,7 @@ impl Intern {
         }
     }
 
-    /// The Python int of a port number.
+    /// The Python int of a port number (or any 16-bit field).
     fn port(&mut self, py: Python<'_>, p: u16) -> Py<PyAny> {
         let Some(slot) = self.ports.get_mut(usize::from(p)) else {
             return small_int(py, p);
@@ -178,6 +182,8 @@ pub struct Packet {
     f: Facts,
     link: LinkType,
     settings: Settings,
+    /// The checksum verdict once read: 0 not yet, 1 None, 2 good, 3 bad.
+    cksum: AtomicU8,
 }
 
 /// What a `Packet` keeps of its [`Summary`]: the fields read often and
@@ -198,7 +204,6 @@ struct Facts {
     traffic_class: u8,
     next_header: u8,
     upper_proto: u8,
-    cksum_ok: Option<bool>,
 }
 
 impl Facts {
@@ -219,7 +224,6 @@ impl Facts {
             traffic_class,
             next_header,
             upper_proto: s.upper_proto,
-            cksum_ok: s.cksum_ok,
         }
     }
 }
@@ -261,29 +265,30 @@ impl Packet {
             Net::V4 { ttl, src, dst, .. } => (*ttl, src, dst),
         };
         let (mut ev_src, mut ev_dst) = (None, None);
-        let (src_bytes, dst_bytes, ports) = {
+        let (src_bytes, dst_bytes, ports, ints) = {
             let mut t = intern();
             let ports = match s.upper {
                 Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => Some((t.port(py, sport), t.port(py, dport))),
                 _ => None,
             };
-            let (s, d) = (t.addr_bytes(py, src, &mut ev_src), t.addr_bytes(py, dst, &mut ev_dst));
-            (s, d, ports)
+            let (s_, d) = (t.addr_bytes(py, src, &mut ev_src), t.addr_bytes(py, dst, &mut ev_dst));
+            let ints = (t.port(py, u16::from(hop_limit)), t.port(py, u16::from(s.upper_proto)));
+            (s_, d, ports, ints)
         };
         drop((ev_src, ev_dst));
         let (sport, dport) = ports.unwrap_or_else(|| (py.None(), py.None()));
-        let int = |v: u8| small_int(py, u16::from(v));
         Packet {
             src_bytes,
             dst_bytes,
-            hop_limit: int(hop_limit),
-            upper_proto: int(s.upper_proto),
+            hop_limit: ints.0,
+            upper_proto: ints.1,
             sport,
             dport,
             data,
             f: Facts::of(&s),
             link,
             settings,
+            cksum: AtomicU8::new(0),
         }
     }
 }
@@ -420,9 +425,25 @@ impl Packet {
     }
     /// True/False when the upper-layer checksum was verified; None when it
     /// could not be (not asked, a fragment, no checksummed upper layer).
+    /// Verified on the first read (the bytes are immutable), then kept.
     #[getter]
-    fn cksum_ok(&self) -> Option<bool> {
-        self.f.cksum_ok
+    fn cksum_ok(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        const UNKNOWN: u8 = 0;
+        let code = |v: Option<bool>| match v {
+            None => 1,
+            Some(true) => 2,
+            Some(false) => 3,
+        };
+        let mut c = self.cksum.load(Ordering::Relaxed);
+        if c == UNKNOWN {
+            c = if self.settings.verify_cksum { code(self.s(py)?.cksum_ok) } else { code(None) };
+            self.cksum.store(c, Ordering::Relaxed);
+        }
+        Ok(match c {
+            2 => Some(true),
+            3 => Some(false),
+            _ => None,
+        })
     }
     /// The upper-layer payload (after the UDP/TCP/ICMPv6 header).
     #[getter]
@@ -489,18 +510,20 @@ thread_local! {
 fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Bound<'py, Packet>> {
     // The borrow ends before any Python object is made or dropped (a
     // weakref callback could call `parse` again on this thread).
+    // The checksum is left to the first read of `cksum_ok`.
+    let lazy = Settings { verify_cksum: false, ..settings };
     let s = SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let (chain, s) = &mut *scratch;
-        dissect::dissect_to(data.bind(py).as_bytes(), link, settings, chain, s).map(|()| *s)
+        dissect::dissect_to(data.bind(py).as_bytes(), link, lazy, chain, s).map(|()| *s)
     })?;
     Bound::new(py, Packet::new(py, data, &s, link, settings))
 }
 
 /// Dissect one packet: `ip6_input`'s checks (version, lengths, jumbograms,
-/// the header chain under `hdrnestlimit`), then the upper-layer header with
-/// its checksum. Raises a `kame.ParseError` subclass for what a stack would
-/// drop.
+/// the header chain under `hdrnestlimit`), then the upper-layer header; its
+/// checksum is verified when `cksum_ok` is first read. Raises a
+/// `kame.ParseError` subclass for what a stack would drop.
 #[pyfunction]
 #[pyo3(signature = (data, hdrnestlimit=50, verify_cksum=true, link="raw"))]
 fn parse<'py>(

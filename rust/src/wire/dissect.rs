@@ -222,7 +222,8 @@ fn relocate(s: &mut Summary, chain: &mut Chain, link: Option<ethernet::Repr>, ba
 }
 
 fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
-    let v = ipv6::validate_into(packet, settings.hdrnestlimit, chain)?;
+    let mut v = ipv6::Checked::EMPTY;
+    ipv6::validate_to(packet, settings.hdrnestlimit, chain, &mut v)?;
     let h = &v.header;
     let packet_len = v.packet_len();
     // Bounded by the declared length (validate proved it fits in `packet`).

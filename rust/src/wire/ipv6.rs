@@ -514,6 +514,24 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// A placeholder to be overwritten by [`validate_to`].
+    pub const EMPTY: Checked = Checked {
+        header: Repr {
+            src_addr: [0; 16],
+            dst_addr: [0; 16],
+            next_header: proto::NONE,
+            payload_len: 0,
+            hop_limit: 0,
+            traffic_class: 0,
+            flow_label: 0,
+        },
+        payload_len: 0,
+        jumbo: None,
+        trailing: 0,
+        router_alert: None,
+        home_address: None,
+    };
+
     /// Octets of the packet proper, `40 + payload_len`.
     pub fn packet_len(&self) -> u64 {
         HEADER_LEN as u64 + self.payload_len
@@ -535,6 +553,15 @@ impl Checked {
 /// [`validate`] with the header chain walked into `chain` (no copy of it):
 /// the path of `dissect` and `parse_many`.
 pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Result<Checked> {
+    let mut c = Checked::EMPTY;
+    validate_to(frame, hdrnestlimit, chain, &mut c)?;
+    Ok(c)
+}
+
+/// [`validate_into`] writing its findings into the caller's `out` too (no
+/// copy of them on the way back): the path of `dissect`.
+#[inline(always)]
+pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut Checked) -> Result<()> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
@@ -594,14 +621,8 @@ pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Resu
         }
     }
 
-    Ok(Checked {
-        header,
-        payload_len: declared,
-        jumbo,
-        trailing,
-        router_alert,
-        home_address,
-    })
+    *out = Checked { header, payload_len: declared, jumbo, trailing, router_alert, home_address };
+    Ok(())
 }
 
 #[cfg(test)]
