@@ -324,11 +324,22 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
 /// enforce); elsewhere it is.
 fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, fragment: bool) -> Result<()> {
     let r = match nh {
-        proto::UDP => udp::Packet::new_checked(data).map(|u| {
-            s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
-            s.payload_offset = at + 8;
-            pseudo.map(|p| u.verify_checksum(&p))
-        }),
+        proto::UDP => match udp::Packet::new_checked(data) {
+            // A first fragment holds the UDP header but only part of the
+            // datagram its Length covers: the ports can be read now, the
+            // Length and the checksum only after reassembly.
+            Err(e) if fragment && e.is_truncated() && data.len() >= udp::HEADER_LEN => {
+                let u = udp::Packet::new_unchecked(data);
+                s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
+                s.payload_offset = at + udp::HEADER_LEN as u64;
+                Ok(None)
+            }
+            r => r.map(|u| {
+                s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
+                s.payload_offset = at + 8;
+                pseudo.map(|p| u.verify_checksum(&p))
+            }),
+        },
         proto::TCP => tcp::Packet::new_checked(data).map(|t| {
             s.upper = Upper::Tcp {
                 sport: t.src_port(),
@@ -402,6 +413,35 @@ mod tests {
         p[51] ^= 1;
         let d = dissect(&p, LinkType::Raw, Settings::default()).unwrap();
         assert_eq!(d.summary.cksum_ok, Some(false));
+    }
+
+    #[test]
+    fn first_fragment_shows_the_ports() {
+        // IPv6 / Fragment (offset 0, M=1) / UDP 5353 -> 53 whose Length
+        // (1008) covers far more than this fragment carries.
+        let mut p = UDP6[..40].to_vec();
+        p[6] = proto::FRAGMENT;
+        p.extend_from_slice(&[proto::UDP, 0, 0, 1, 0, 0, 0, 9]);
+        p.extend_from_slice(&[0x14, 0xe9, 0, 0x35, 0x03, 0xf0, 0x12, 0x34]);
+        p.extend_from_slice(&[0x61; 16]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let s = dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.upper_proto, proto::UDP);
+        assert_eq!(s.upper, Upper::Udp { sport: 5353, dport: 53 });
+        assert_eq!((s.upper_offset, s.payload_offset), (48, 56));
+        assert_eq!(s.cksum_ok, None);
+        // Not a fragment: the same datagram is refused as truncated.
+        let mut whole = UDP6[..40].to_vec();
+        whole.extend_from_slice(&p[48..]);
+        let wlen = (whole.len() - 40) as u16;
+        whole[4..6].copy_from_slice(&wlen.to_be_bytes());
+        assert!(dissect(&whole, LinkType::Raw, Settings::default()).unwrap_err().is_truncated());
+        // Fewer than 8 octets of UDP header: no ports, still accepted.
+        let mut short = p[..52].to_vec();
+        short[4..6].copy_from_slice(&12u16.to_be_bytes());
+        let s = dissect(&short, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.upper, Upper::None);
     }
 
     #[test]
