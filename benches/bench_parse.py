@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import kame  # noqa: E402
+import kame
 
 
 def corpus() -> list[bytes]:
@@ -69,7 +69,7 @@ _EXT = {0, 43, 60, 51}
 def walk_struct(b: bytes):
     """What a careful pure-Python parser does: unpack the fixed header,
     walk the chain, unpack the upper header."""
-    vtf, plen, nh, hlim = struct.unpack_from("!IHBB", b, 0)
+    _vtf, _plen, nh, hlim = struct.unpack_from("!IHBB", b, 0)
     src = b[8:24]
     dst = b[24:40]
     off = 40
