@@ -18,7 +18,7 @@ build-dev: venv
 	. $(VENV)/bin/activate && maturin develop -q --release
 
 run: build-dev
-	$(VENV)/bin/kame dissect
+	$(VENV)/bin/kame demo
 
 test-rust:
 	cargo test -q --workspace

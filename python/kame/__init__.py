@@ -194,3 +194,8 @@ __all__ += [
     "parse_scoped",
 ]
 # --- end node ---
+# --- in6_src ---
+from kame.in6_src import PolicyTable, order_destinations
+
+__all__ += ["PolicyTable", "order_destinations"]
+# --- end in6_src ---

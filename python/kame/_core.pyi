@@ -1004,3 +1004,24 @@ def ecn_ingress(ecn: _Ecn, inner_tos: int) -> int: ...
 def ecn_egress(ecn: _Ecn, outer_tos: int, inner_tos: int) -> tuple[int, str | None]: ...
 
 # --- end ipcomp ---
+
+# --- nd6 ---
+_NdFields: TypeAlias = tuple[int, int, int, int, int, int, bytes | None, bytes | None, int]
+
+def nd6_input(
+    frame: Buffer, hdrnestlimit: int = 50, maxndopt: int = 10, own_lladdr: Buffer | None = None
+) -> _NdFields | None: ...
+def nd6_input_many(
+    frames: Iterable[Buffer],
+    hdrnestlimit: int = 50,
+    maxndopt: int = 10,
+    own_lladdr: Buffer | None = None,
+) -> list[_NdFields | None]: ...
+def nd6_na_output(
+    src: int, dst: int, target: int, flags: int, tlla: Buffer | None = None
+) -> bytes: ...
+def nd6_ns_output(
+    src: int, dst: int, target: int, slla: Buffer | None = None, nonce: Buffer | None = None
+) -> bytes: ...
+
+# --- end nd6 ---

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-__all__ = ["DESCRIPTIONS", "Stats"]
+__all__ = ["DESCRIPTIONS", "ICMP6_TYPE_NAMES", "Stats"]
 
 #: Known counters and the line ``netstat -s`` prints for each.
 DESCRIPTIONS: dict[str, str] = {
@@ -30,6 +30,23 @@ DESCRIPTIONS: dict[str, str] = {
     "ip6s_ifdisabled": "(kame) packets dropped on an ND-disabled interface",
     "ip6s_notmember": "multicast packets which we don't join",
     "ip6s_noproto": "(kame) packets for an unknown upper-layer protocol",
+    "ip6s_tooshort": "with data size < data length",
+    "ip6s_redirectsent": "redirects sent",
+    "ip6s_fragments": "fragments received",
+    "ip6s_fragdropped": "fragments dropped (dup or out of space)",
+    "ip6s_fragtimeout": "fragments dropped after timeout",
+    "ip6s_fragoverflow": "fragments that exceeded limit",
+    "ip6s_reassembled": "packets reassembled ok",
+    "ip6s_atomicfrags": "(kame) atomic fragments processed alone (RFC 6946)",
+    "ip6s_fragoverlap": "(kame) of fragments dropped: overlapping (RFC 5722)",
+    "ip6s_fragbadlen": "(kame) of fragments dropped: bad length or offset",
+    "ip6s_fragincomplete": "(kame) of fragments dropped: incomplete header chain (RFC 7112)",
+    "ip6s_fragecn": "(kame) of fragments dropped: ECN mix (RFC 3168)",
+    "ip6s_fragdup": "(kame) of fragments dropped: exact duplicates",
+    "ip6s_fragmented": "datagrams fragmented",
+    "ip6s_ofragments": "fragments created",
+    "ip6s_cantfrag": "datagrams that can't be fragmented",
+    "ip6s_sources_none": "(kame) output packets without a usable source address",
     # icmp6stat
     "icp6s_error": "calls to icmp6_error",
     "icp6s_canterror": "errors not generated in response to an icmp6 message",
@@ -51,16 +68,30 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_cachefull": "(kame) neighbor entries evicted by the cache cap",
     "icp6s_nd_holddrop": "(kame) packets dropped from a full hold queue",
     "icp6s_nd_unreach": "(kame) neighbors found unreachable",
+    "icp6s_pmtuchg": "path MTU changes",
+}
+
+
+#: ICMPv6 type names as BSD ``netstat -s -p icmp6`` prints its histograms.
+ICMP6_TYPE_NAMES: dict[int, str] = {
+    1: "unreach", 2: "packet too big", 3: "time exceed", 4: "parameter problem",
+    128: "echo", 129: "echo reply", 130: "multicast listener query",
+    131: "multicast listener report", 132: "multicast listener done",
+    133: "router solicitation", 134: "router advertisement",
+    135: "neighbor solicitation", 136: "neighbor advertisement", 137: "redirect",
+    143: "MLDv2 listener report",
 }
 
 
 class Stats(Mapping[str, int]):
     """A table of named counters; unknown names are refused (typos are bugs)."""
 
-    __slots__ = ("_c",)
+    __slots__ = ("_c", "outhist")
 
     def __init__(self) -> None:
         self._c: dict[str, int] = dict.fromkeys(DESCRIPTIONS, 0)
+        #: ``icp6s_outhist``: ICMPv6 messages sent, by type ("Output histogram").
+        self.outhist: dict[int, int] = {}
 
     def inc(self, name: str, n: int = 1) -> None:
         if name not in self._c:
@@ -80,7 +111,11 @@ class Stats(Mapping[str, int]):
         return {k: v for k, v in self._c.items() if v}
 
     def render(self, prefix: str) -> str:
-        """``netstat -s`` style lines for the counters starting with ``prefix``."""
-        return "\n".join(
-            f"\t{v} {DESCRIPTIONS[k]}" for k, v in self._c.items() if k.startswith(prefix)
-        )
+        """``netstat -s`` style lines for the counters starting with ``prefix``
+        (with the ICMPv6 "Output histogram" for ``icp6s``)."""
+        lines = [f"\t{v} {DESCRIPTIONS[k]}" for k, v in self._c.items() if k.startswith(prefix)]
+        if "icp6s".startswith(prefix) and self.outhist:
+            lines.append("\tOutput histogram:")
+            lines += [f"\t\t{ICMP6_TYPE_NAMES.get(t, f'#{t}')}: {n}"
+                      for t, n in sorted(self.outhist.items())]
+        return "\n".join(lines)

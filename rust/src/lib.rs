@@ -12,6 +12,7 @@ pub mod cksum;
 pub mod error;
 pub mod ipcomp;
 pub mod ipsec;
+pub mod nd6;
 pub mod reass;
 pub mod tunnel;
 pub mod frag6;

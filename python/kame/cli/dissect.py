@@ -1,4 +1,4 @@
-"""`kame dissect [FILE.pcap]`: a tcpdump-like dissection with verdicts.
+"""`kame dissect [FILE.pcap|FILE.pcapng]`: a tcpdump-like dissection with verdicts.
 
 Every record is put through the same checks as a node's input path
 (``ip6_input``: version, lengths, jumbograms, the header chain under
@@ -17,8 +17,9 @@ from importlib import resources
 from typing import BinaryIO, TextIO
 
 import kame
+import kame._core
 from kame.errors import KameError
-from kame.link.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapReader
+from kame.link.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapReader, open_capture
 
 # pcap linktypes that carry a bare IP packet.
 _RAW_LINKTYPES = {LINKTYPE_RAW, 228, 229}
@@ -52,6 +53,36 @@ TCP_FLAGS = "FSRPAUEC"
 def _tcp_flags(bits: int) -> str:
     s = "".join(c for i, c in enumerate(TCP_FLAGS) if bits & (1 << i))
     return s or "."
+
+
+_PREF = {0: "medium", 1: "high", 3: "low", 2: "reserved"}
+
+
+def nd_detail(p: kame.Packet) -> str:
+    """tcpdump's extra words for ICMPv6 echo, ND and MLDv2 ("who has X",
+    "tgt is X", "id N, seq N", the RA's prefixes); "" when there are none
+    or the message is refused."""
+    if p.upper_proto != 58:
+        return ""
+    try:
+        m = p.upper
+    except KameError:
+        return ""
+    if isinstance(m, kame._core.Icmpv6Echo):
+        return f"id {m.ident}, seq {m.seq}"
+    if isinstance(m, kame._core.NeighborSolicitation):
+        return f"who has {m.target}"
+    if isinstance(m, kame._core.NeighborAdvertisement):
+        fl = "".join(c for c, on in (("R", m.router), ("S", m.solicited), ("O", m.override)) if on)
+        return f"tgt is {m.target}" + (f" [{fl}]" if fl else "")
+    if isinstance(m, kame._core.RouterAdvertisement):
+        words = [f"hlim {m.cur_hop_limit}", f"pref {_PREF[m.preference & 3]}",
+                 f"router_ltime {m.router_lifetime}"]
+        words += [f"prefix {pi.prefix}/{pi.prefix_len}" for pi in m.prefixes]
+        return ", ".join(words)
+    if isinstance(m, kame._core.Mldv2Report):
+        return f"{len(m.records)} group record(s)"
+    return ""
 
 
 def describe(p: kame.Packet, verbose: bool = False) -> str:
@@ -105,13 +136,12 @@ def describe(p: kame.Packet, verbose: bool = False) -> str:
 
 def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: int = 0,
                    verbose: bool = False, verify_cksum: bool = True) -> Counter[str]:
-    """Dissect every record of the pcap in ``f``; returns verdict counts."""
-    reader = PcapReader(f)
-    if reader.linktype == LINKTYPE_ETHERNET:
-        link = "ether"
-    elif reader.linktype in _RAW_LINKTYPES:
-        link = "raw"
-    else:
+    """Dissect every record of the pcap or pcapng in ``f``; returns verdict
+    counts. In a pcapng each packet is read with its own interface's link
+    type."""
+    reader = open_capture(f)
+    if isinstance(reader, PcapReader) and reader.linktype not in _RAW_LINKTYPES | {
+            LINKTYPE_ETHERNET}:
         raise KameError(f"pcap linktype {reader.linktype} is not Ethernet (1) or raw IP (101)")
     tally: Counter[str] = Counter()
     t0 = None
@@ -120,6 +150,12 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
             break
         t0 = rec.ts if t0 is None else t0
         head = f"{i:4d} {rec.ts - t0:10.6f} "
+        if rec.linktype == LINKTYPE_ETHERNET:
+            link = "ether"
+        elif rec.linktype in _RAW_LINKTYPES:
+            link = "raw"
+        else:
+            raise KameError(f"linktype {rec.linktype} is not Ethernet (1) or raw IP (101)")
         try:
             p = kame.parse(rec.frame, hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum, link=link)
         except KameError as e:
@@ -159,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("dissect", help="tcpdump-like dissection with validation verdicts",
                        description=__doc__)
-    p.add_argument("file", nargs="?", help="a pcap file (Ethernet or raw IP); default: bundled sample")
+    p.add_argument("file", nargs="?", help="a pcap or pcapng file (Ethernet or raw IP); default: bundled sample")
     p.add_argument("-c", "--count", type=int, default=0, help="stop after COUNT packets")
     p.add_argument("-v", "--verbose", action="store_true", help="show the ICMPv6/ND message")
     p.add_argument("--hdrnestlimit", type=int, default=50,

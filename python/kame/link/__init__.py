@@ -2,7 +2,14 @@
 device, and pcap/pcapng files that can tap any link."""
 
 from kame.link.memory import Delivery, Endpoint, MemoryLink, Simulation
-from kame.link.pcap import PcapngWriter, PcapReader, PcapRecord, PcapWriter
+from kame.link.pcap import (
+    PcapngReader,
+    PcapngWriter,
+    PcapReader,
+    PcapRecord,
+    PcapWriter,
+    open_capture,
+)
 
 __all__ = [
     "Delivery",
@@ -11,6 +18,8 @@ __all__ = [
     "PcapReader",
     "PcapRecord",
     "PcapWriter",
+    "PcapngReader",
     "PcapngWriter",
     "Simulation",
+    "open_capture",
 ]

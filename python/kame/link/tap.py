@@ -7,7 +7,7 @@ non-blocking: :meth:`TapDevice.read` returns ``None`` when nothing is
 waiting; use :meth:`TapDevice.fileno` with ``select``/``selectors`` to wait.
 
 This is the only module of the node that does I/O; the node itself stays
-sans-I/O and is fed by a loop such as ``kame node --tap`` (to come).
+sans-I/O and is fed by a loop such as ``kame node --tap`` (:mod:`kame.cli.node`).
 """
 
 from __future__ import annotations

@@ -114,6 +114,13 @@ class NdState(IntEnum):
     PROBE = 4
 
 
+# The states as plain module constants: an Enum attribute lookup per test
+# costs more than the test on the per-message paths.
+_NOSTATE, _INCOMPLETE, _REACHABLE, _STALE, _DELAY, _PROBE = (
+    NdState.NOSTATE, NdState.INCOMPLETE, NdState.REACHABLE, NdState.STALE, NdState.DELAY,
+    NdState.PROBE)
+
+
 def compute_reachable(base: float, rng: random.Random) -> float:
     """ReachableTime: ``base`` × uniform(MIN_RANDOM_FACTOR, MAX_RANDOM_FACTOR)
     (RFC 4861 §6.3.2)."""
@@ -155,7 +162,7 @@ class Neighbor:
     is_router: bool = False
     expire: float = math.inf
     asked: int = 0
-    hold: deque[Any] = field(default_factory=deque)
+    hold: list[Any] = field(default_factory=list)  # a list: an empty deque costs 600 B
     byhint: int = 0
     permanent: bool = False
     timer_seq: int = 0
@@ -215,7 +222,9 @@ class NeighborCache:
         self.log = log if log is not None else NdLog(self.knobs)
         self.ifinfo: dict[str, NdIfinfo] = {}
         self._entries: OrderedDict[Key, Neighbor] = OrderedDict()
-        self._timers: list[tuple[float, int, Key]] = []
+        # (expire, seq, entry): valid while entry.timer_seq == seq (a freed
+        # entry has -1); compacted by _compact_timers
+        self._timers: list[tuple[float, int, Neighbor]] = []
         self._seq = 0
         #: Called with (ifname, addr) when an entry's IsRouter goes True -> False.
         self.on_router_lost: Callable[[str, IPv6Address], None] | None = None
@@ -254,20 +263,36 @@ class NeighborCache:
         self._entries.move_to_end((ln.ifname, ln.addr._ip))
 
     def _set_timer(self, ln: Neighbor, expire: float) -> None:
+        if expire == ln.expire and ln.timer_seq > 0:
+            return  # its heap item is still in the heap, valid, and fires then
         ln.expire = expire
         self._seq += 1
         ln.timer_seq = self._seq
         if expire != math.inf:
-            heapq.heappush(self._timers, (expire, self._seq, (ln.ifname, ln.addr._ip)))
+            t = self._timers
+            heapq.heappush(t, (expire, self._seq, ln))
+            if len(t) > 2 * len(self._entries) + 64:
+                self._compact_timers()
+
+    def _compact_timers(self) -> None:
+        """Drop the heap items of rescheduled and freed entries. Without it
+        an NS flood (every entry created, then evicted) or a stream of NAs
+        re-arming REACHABLE would grow the heap until the timers expire; with
+        it the heap holds at most about twice the entries, at an amortised
+        O(1) per timer set."""
+        live = [item for item in self._timers if item[2].timer_seq == item[1]]
+        heapq.heapify(live)
+        self._timers = live
 
     def _create(self, ifname: str, addr: IPv6Address, now: float) -> Neighbor:
-        cap = self.knobs["net.inet6.icmp6.nd6_maxentries"]
+        kv = self.knobs._values  # plain dict reads: an NS flood creates an entry per NS
+        cap = kv["net.inet6.icmp6.nd6_maxentries"]
         while len(self._entries) >= cap:
             if not self._evict_one():
                 break
         ln = Neighbor(ifname, addr)
         self._entries[(ifname, addr._ip)] = ln
-        self._set_timer(ln, now + self.knobs["net.inet6.icmp6.nd6_gctimer"])
+        self._set_timer(ln, now + kv["net.inet6.icmp6.nd6_gctimer"])
         return ln
 
     def _evict_one(self) -> bool:
@@ -334,22 +359,24 @@ class NeighborCache:
         start delay timer -> DELAY".
         """
         out: Output = []
-        ln = self.lookup(ifname, addr)
+        key = (ifname, addr._ip)
+        ln = self._entries.get(key)
         if ln is None:
             ln = self._create(ifname, addr, now)
-        self._touch(ln)
-        if ln.state == NdState.NOSTATE:
-            ln.state = NdState.INCOMPLETE
+        self._entries.move_to_end(key)
+        st = ln.state
+        if st == _NOSTATE:
+            ln.state = st = _INCOMPLETE
             ln.asked = 0
-        if ln.state == NdState.STALE and self.info(ifname).flags.nud and not ln.permanent:
+        elif st == _STALE and self.info(ifname).flags.nud and not ln.permanent:
             ln.asked = 0
-            ln.state = NdState.DELAY
+            ln.state = st = _DELAY
             self._set_timer(ln, now + self.knobs["net.inet6.icmp6.nd6_delay"])
-        if ln.state > NdState.INCOMPLETE:
+        if st > _INCOMPLETE:
             return ln.lladdr, out
         maxq = self.knobs["net.inet6.icmp6.nd6_maxqueuelen"]
         while len(ln.hold) >= maxq:
-            ln.hold.popleft()
+            del ln.hold[0]
             self.stats.inc("icp6s_nd_holddrop")
         ln.hold.append(packet)
         if ln.asked == 0:
@@ -403,13 +430,15 @@ class NeighborCache:
              1        --      y      --    (7) STALE  c c  s  c s
         """
         out: Output = []
-        if int(addr) == 0:
+        if addr._ip == 0:
             return out
-        ln = self.lookup(ifname, addr)
+        key = (ifname, addr._ip)
+        ln = self._entries.get(key)
         is_new = ln is None
         if ln is None:
             ln = self._create(ifname, addr, now)
-        self._touch(ln)
+        else:
+            self._entries.move_to_end(key)
         if ln.permanent:
             return out
         olladdr = ln.lladdr is not None
@@ -419,7 +448,7 @@ class NeighborCache:
                 ln.lladdr = lladdr
                 self._to_stale(ln, now)
             else:
-                ln.state = NdState.NOSTATE
+                ln.state = _NOSTATE
         elif (not olladdr and lladdr is not None) or llchange:
             ln.lladdr = lladdr
             self._to_stale(ln, now)
@@ -528,9 +557,8 @@ class NeighborCache:
         """The earliest time :meth:`poll` has something to do."""
         t = self._timers
         while t:
-            _expire, seq, key = t[0]
-            ln = self._entries.get(key)
-            if ln is not None and ln.timer_seq == seq:
+            _expire, seq, ln = t[0]
+            if ln.timer_seq == seq:
                 break
             heapq.heappop(t)
         best = t[0][0] if t else None
@@ -547,10 +575,10 @@ class NeighborCache:
                 info.recalc(now, self.rng)
         t = self._timers
         while t and t[0][0] <= now:
-            _expire, seq, key = heapq.heappop(t)
-            ln = self._entries.get(key)
-            if ln is None or ln.timer_seq != seq:
+            _expire, seq, ln = heapq.heappop(t)
+            if ln.timer_seq != seq:
                 continue
+            ln.timer_seq = 0  # its heap item is gone (see _set_timer)
             self._expire(ln, now, out)
         return out
 

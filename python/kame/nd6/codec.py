@@ -10,11 +10,17 @@ copies those fields, plus the IPv6 header's source, destination and hop
 limit, into the frozen dataclasses of :mod:`kame.nd6.types`. Nothing is
 parsed here.
 
-Output: :func:`build_ns`, :func:`build_na`, :func:`build_rs`,
-:func:`build_ra` turn actions into ICMPv6 message objects and then into a
-complete IPv6 packet (header from ``kame._core.Ipv6Header``, checksum by the
-core over the pseudo-header). :func:`ether` / :func:`parse_ether` frame and
-unframe Ethernet II (RFC 2464).
+Output: :func:`build_rs` and :func:`build_ra` turn actions into ICMPv6
+message objects and then into a complete IPv6 packet (header from
+``kame._core.Ipv6Header``, checksum by the core over the pseudo-header);
+:func:`build_ns` and :func:`build_na`, sent for every resolution and every
+answered NS, go straight from the action's fields to the packet in one core
+call (``kame._core.nd6_ns_output`` / ``nd6_na_output``, the same bytes).
+:func:`ether` / :func:`parse_ether` frame and unframe Ethernet II (RFC 2464).
+
+The node's ND fast path (``kame._core.nd6_input``) hands addresses over as
+ints; :func:`addr6` turns them into :class:`~ipaddress.IPv6Address` objects,
+reusing the object of a recently seen address.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from kame.nd6.types import (
 
 __all__ = [
     "ETHERTYPE_IPV6",
+    "addr6",
     "build_icmp6_packet",
     "build_na",
     "build_ns",
@@ -53,11 +60,37 @@ __all__ = [
 
 ETHERTYPE_IPV6 = 0x86DD
 ND_HOPLIMIT = 255
+_ETHERTYPE_IPV6_BYTES = b"\x86\xdd"
+
+#: Recently seen addresses by their int; bounded, emptied when full.
+_ADDR6: dict[int, IPv6Address] = {}
+_ADDR6_MAX = 4096
+
+
+def addr6(x: int) -> IPv6Address:
+    """``IPv6Address(x)`` for an int ``0 <= x < 2**128`` (as the core gives),
+    reusing the object of a recently seen address (they are immutable).
+
+    A cache miss fills the two slots of the object directly, which is what
+    ``IPv6Address.__init__`` does for an int after its type and range checks.
+    """
+    a = _ADDR6.get(x)
+    if a is None:
+        if not 0 <= x <= 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF:
+            raise ValueError(f"{x!r} is not a 128-bit address")
+        if len(_ADDR6) >= _ADDR6_MAX:
+            _ADDR6.clear()
+        a = object.__new__(IPv6Address)
+        a._ip = x
+        a._scope_id = None
+        _ADDR6[x] = a
+    return a
 
 
 def ether(dst: bytes, src: bytes, payload: bytes, ethertype: int = ETHERTYPE_IPV6) -> bytes:
     """An Ethernet II frame (no FCS; short frames are not padded)."""
-    return dst + src + struct.pack("!H", ethertype) + payload
+    t = _ETHERTYPE_IPV6_BYTES if ethertype == ETHERTYPE_IPV6 else struct.pack("!H", ethertype)
+    return b"".join((dst, src, t, payload))
 
 
 def parse_ether(frame: bytes) -> tuple[bytes, bytes, int, bytes] | None:
@@ -116,21 +149,19 @@ def build_icmp6_packet(src: IPv6Address, dst: IPv6Address, msg: Any,
 
 
 def build_ns(a: SendNS, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
-    opts: list[Any] = []
-    if a.include_slla and int(src) != 0 and own_lladdr:
-        opts.append(_core.NdOptSourceLinkAddr(own_lladdr))
-    if a.nonce is not None:
-        opts.append(_core.NdOptNonce(a.nonce))
-    return build_icmp6_packet(src, a.dst, _core.NeighborSolicitation(a.target, opts))
+    """The NS packet: SLLA unless a DAD probe (``src`` ::) or not asked for,
+    then the RFC 7527 nonce if any (RFC 4861 §4.3, §7.2.2)."""
+    slla = own_lladdr if a.include_slla and src._ip != 0 and own_lladdr else None
+    return _core.nd6_ns_output(src._ip, a.dst._ip, a.target._ip, slla, a.nonce)
 
 
 def build_na(a: SendNA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
-    opts: list[Any] = []
+    """The NA packet: R/S/O flags and, if asked for, a TLLA carrying the
+    proxied address or ours (RFC 4861 §4.4, §7.2.4)."""
     ll = a.tlla if a.tlla is not None else own_lladdr
-    if a.include_tlla and ll:
-        opts.append(_core.NdOptTargetLinkAddr(ll))
-    msg = _core.NeighborAdvertisement(a.target, a.router, a.solicited, a.override, opts)
-    return build_icmp6_packet(src, a.dst, msg)
+    flags = (0x80 if a.router else 0) | (0x40 if a.solicited else 0) | (0x20 if a.override else 0)
+    return _core.nd6_na_output(src._ip, a.dst._ip, a.target._ip, flags,
+                               ll if a.include_tlla and ll else None)
 
 
 def build_rs(a: SendRS, own_lladdr: bytes | None) -> bytes:

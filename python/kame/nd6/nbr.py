@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address
+from typing import Any
 
 from kame.addr import (
     LINKLOCAL_ALL_NODES,
@@ -38,6 +39,7 @@ from kame.in6_var import AddrList, Ifnet, In6Flags, In6Ifaddr
 from kame.knobs import Knobs
 from kame.nd6.cache import NdLog, NeighborCache
 from kame.nd6.types import (
+    Action,
     AddressDuplicated,
     AddressReady,
     Event,
@@ -102,6 +104,35 @@ class ProxyTable:
 Output = list[object]
 
 
+class _SendNABuilder(Action):
+    """Builds a :class:`SendNA` for the answer to each NS at a third of the
+    cost of the frozen dataclass's ``__init__`` (which stores every field
+    through ``object.__setattr__``): an unfrozen class with the very same
+    slots stores the fields directly, then the object becomes a ``SendNA``
+    (same slot layout, so ``__class__`` may be assigned). The result is an
+    ordinary, frozen ``SendNA``: equal to, and hashing like, one built by
+    ``SendNA(...)`` (checked in tests/test_nd6_fastpath.py)."""
+
+    __slots__ = SendNA.__slots__
+
+    def __init__(self, ifname: str, target: IPv6Address, dst: IPv6Address,
+                 src: IPv6Address | None, router: bool, solicited: bool, override: bool,
+                 include_tlla: bool, tlla: bytes | None) -> None:
+        self.ifname = ifname
+        self.target = target
+        self.dst = dst
+        self.src = src
+        self.router = router
+        self.solicited = solicited
+        self.override = override
+        self.include_tlla = include_tlla
+        self.tlla = tlla
+        self.__class__ = SendNA  # type: ignore[assignment]
+
+
+_send_na: Any = _SendNABuilder
+
+
 class Nd6Nbr:
     """NS/NA input and output decisions, DAD and proxy NDP for one node."""
 
@@ -159,73 +190,95 @@ class Nd6Nbr:
 
     def ns_input(self, ifname: str, ns: NsInput, now: float) -> Output:
         """A received NS; returns actions (NA to send) and events."""
-        count_options(self.stats, ns.options_ignored)
-        if ns.code != 0:
-            return self._bad("icp6s_badcode", now, f"NS code {ns.code}")
-        if ns.hop_limit != ND_HOPLIMIT:
-            return self._bad("icp6s_badns", now, f"NS hlim {ns.hop_limit} from {ns.src}")
-        unspec = int(ns.src) == 0
-        if unspec and not is_solicited_node(ns.dst):
-            return self._bad("icp6s_badns", now, f"DAD NS to {ns.dst}, not solicited-node")
-        if is_multicast(ns.target):
-            return self._bad("icp6s_badns", now, f"NS for multicast target {ns.target}")
-        if unspec and ns.slla is not None:
-            return self._bad("icp6s_badns", now, "DAD NS with a source link-layer option")
-        if not self._lladdr_ok(ifname, ns.slla):
-            return self._bad("icp6s_badns", now, "NS lladdr length mismatch")
-        ifa = self.addrs.find(ifname, ns.target)
+        return self.ns_input_fields(ifname, ns.src, ns.dst, ns.hop_limit, ns.target, ns.slla,
+                                    ns.nonce, ns.code, ns.options_ignored, now)
+
+    def ns_input_fields(self, ifname: str, src: IPv6Address, dst: IPv6Address, hop_limit: int,
+                        target: IPv6Address, slla: bytes | None, nonce: bytes | None, code: int,
+                        options_ignored: int, now: float) -> Output:
+        """:meth:`ns_input` on the fields of an :class:`NsInput` (the node's
+        fast path hands them over without building one)."""
+        if options_ignored:
+            self.stats.inc("icp6s_nd_toomanyopt")
+        if code != 0:
+            return self._bad("icp6s_badcode", now, f"NS code {code}")
+        if hop_limit != ND_HOPLIMIT:
+            return self._bad("icp6s_badns", now, f"NS hlim {hop_limit} from {src}")
+        unspec = src._ip == 0
+        if unspec and not is_solicited_node(dst):
+            return self._bad("icp6s_badns", now, f"DAD NS to {dst}, not solicited-node")
+        if (target._ip >> 120) == 0xFF:  # is_multicast
+            return self._bad("icp6s_badns", now, f"NS for multicast target {target}")
+        if unspec and slla is not None:
+            return self._bad("icp6s_badns", now, "DAD NS with a source link-layer address option")
+        if slla is not None:
+            ifp = self.ifnets.get(ifname)
+            if ifp is not None and ifp.lladdr and len(slla) != len(ifp.lladdr):
+                return self._bad("icp6s_badns", now, "NS lladdr length mismatch")
+        ifa = self.addrs.find(ifname, target)
         proxy, proxy_ll = False, None
         if ifa is None:
-            proxy, proxy_ll = self.proxy.lookup(ifname, ns.target)
+            proxy, proxy_ll = self.proxy.lookup(ifname, target)
             if not proxy:
                 return []  # not for us: silently ignored (§7.2.3)
-        if ifa is not None and ifa.duplicated:
-            return []
-        if ifa is not None and ifa.tentative:
-            if unspec:
-                return self._dad_ns_input(ifa, ns.nonce, now)
-            return []  # address resolution for a tentative address: ignore
-        if ifa is not None and ns.src == ifa.addr:
-            self.log(now, "dupsrc", f"NS from my own address {ns.src} on {ifname}")
-            return []
-        anycast = ifa is not None and bool(ifa.flags._value_ & In6Flags.ANYCAST._value_)
-        override = not (anycast or proxy)
-        router = self.knobs.forwarding
-        src = ns.target if ifa is not None else None
+            override = False  # proxy: Override clear (§7.2.3)
+        else:
+            fl = ifa.flags._value_  # In6Flags as a plain int: IntFlag tests are slow
+            if fl & 0x04:  # DUPLICATED
+                return []
+            if fl & 0x02:  # TENTATIVE
+                if unspec:
+                    return self._dad_ns_input(ifa, nonce, now)
+                return []  # address resolution for a tentative address: ignore
+            if src._ip == ifa.addr._ip:
+                self.log(now, "dupsrc", f"NS from my own address {src} on {ifname}")
+                return []
+            override = not fl & 0x01  # ANYCAST: Override clear (§7.2.4)
+        router = self.knobs._values["net.inet6.ip6.forwarding"] != 0  # knobs.forwarding
+        na_src = target if ifa is not None else None
         if unspec:
-            return [SendNA(ifname, ns.target, LINKLOCAL_ALL_NODES, src, router, False,
+            return [SendNA(ifname, target, LINKLOCAL_ALL_NODES, na_src, router, False,
                            override, True, proxy_ll)]
-        out: Output = list(self.cache.cache_lladdr(ifname, ns.src, ns.slla, "ns", now))
-        out.append(SendNA(ifname, ns.target, ns.src, src, router, True, override, True,
-                          proxy_ll))
+        out = self.cache.cache_lladdr(ifname, src, slla, "ns", now)
+        out.append(_send_na(ifname, target, src, na_src, router, True, override, True, proxy_ll))
         return out
 
     # --- NA input (nd6_na_input) ---------------------------------------------
 
     def na_input(self, ifname: str, na: NaInput, now: float) -> Output:
         """A received NA; updates the cache, detects duplicates."""
-        count_options(self.stats, na.options_ignored)
-        if na.code != 0:
-            return self._bad("icp6s_badcode", now, f"NA code {na.code}")
-        if na.hop_limit != ND_HOPLIMIT:
-            return self._bad("icp6s_badna", now, f"NA hlim {na.hop_limit} from {na.src}")
-        if is_multicast(na.target):
-            return self._bad("icp6s_badna", now, f"NA for multicast target {na.target}")
-        if na.solicited and is_multicast(na.dst):
+        return self.na_input_fields(ifname, na.src, na.dst, na.hop_limit, na.target, na.router,
+                                    na.solicited, na.override, na.tlla, na.code,
+                                    na.options_ignored, now)
+
+    def na_input_fields(self, ifname: str, src: IPv6Address, dst: IPv6Address, hop_limit: int,
+                        target: IPv6Address, router: bool, solicited: bool, override: bool,
+                        tlla: bytes | None, code: int, options_ignored: int,
+                        now: float) -> Output:
+        """:meth:`na_input` on the fields of an :class:`NaInput`."""
+        if options_ignored:
+            self.stats.inc("icp6s_nd_toomanyopt")
+        if code != 0:
+            return self._bad("icp6s_badcode", now, f"NA code {code}")
+        if hop_limit != ND_HOPLIMIT:
+            return self._bad("icp6s_badna", now, f"NA hlim {hop_limit} from {src}")
+        if is_multicast(target):
+            return self._bad("icp6s_badna", now, f"NA for multicast target {target}")
+        if solicited and is_multicast(dst):
             return self._bad("icp6s_badna", now, "solicited NA to a multicast address")
-        if not self._lladdr_ok(ifname, na.tlla):
+        if not self._lladdr_ok(ifname, tlla):
             return self._bad("icp6s_badna", now, "NA lladdr length mismatch")
-        ifa = self.addrs.find(ifname, na.target)
+        ifa = self.addrs.find(ifname, target)
         if ifa is not None:
             own = self._own_lladdr(ifname)
-            if na.tlla is not None and own is not None and na.tlla == own:
+            if tlla is not None and own is not None and tlla == own:
                 return []  # our own NA looped back
             if ifa.tentative:
                 return self._duplicated(ifa, "na", now)
-            self.log(now, "dupaddr", f"NA claims my address {na.target} on {ifname}")
-            return [Event("address_conflict", ifname, {"addr": na.target, "tlla": na.tlla})]
-        return list(self.cache.na_update(ifname, na.target, na.tlla, solicited=na.solicited,
-                                         override=na.override, router=na.router, now=now))
+            self.log(now, "dupaddr", f"NA claims my address {target} on {ifname}")
+            return [Event("address_conflict", ifname, {"addr": target, "tlla": tlla})]
+        return self.cache.na_update(ifname, target, tlla, solicited=solicited,
+                                    override=override, router=router, now=now)
 
     # --- output helpers -----------------------------------------------------
 

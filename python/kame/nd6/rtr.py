@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 
@@ -312,6 +313,10 @@ class Nd6Rtr:
         self._rs: dict[str, _RsState] = {}
         self._ra: dict[str, _RaState] = {}
         self._reported: set[tuple[str, IPv6Address, str]] = set()
+        #: The node's full route lookup (static routes too), when it has one;
+        #: Redirect input checks the first hop with it (RFC 4861 §8.1).
+        self.route_lookup: Callable[[IPv6Address, float], tuple[str, IPv6Address] | None] \
+            | None = None
         cache.on_router_lost = self._router_lost
 
     # --- helpers ------------------------------------------------------------
@@ -649,8 +654,8 @@ class Nd6Rtr:
         is_router = rd.target != rd.destination
         if is_router and not is_linklocal(rd.target):
             return self._bad("icp6s_badredirect", now, "redirect target not link-local")
-        hop = self.next_hop(rd.destination, now)
-        if hop is None or hop != (ifname, rd.src):
+        hop = (self.route_lookup or self.next_hop)(rd.destination, now)
+        if hop is None or tuple(hop) != (ifname, rd.src):
             return self._bad("icp6s_badredirect", now,
                              f"redirect from {rd.src}, not the first hop for {rd.destination}")
         if rd.tlla is not None and not self.nbr._lladdr_ok(ifname, rd.tlla):

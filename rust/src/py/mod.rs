@@ -9,6 +9,7 @@ mod errors;
 mod hdr6;
 mod ipcomp;
 mod ipsec;
+mod nd6;
 mod reass;
 mod upper;
 mod util;
@@ -25,5 +26,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     reass::register(m)?;
     ipsec::register(m)?;
     ipcomp::register(m)?;
+    nd6::register(m)?;
     Ok(())
 }

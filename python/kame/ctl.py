@@ -1,0 +1,581 @@
+"""The node's control socket: how BSD-style tools talk to a running node as
+they would to a kernel.
+
+- :class:`NodeHost` wraps a :class:`kame.node.Node` for a driver loop (the
+  ``kame node --tap`` daemon, or a :class:`kame.link.memory.Simulation`):
+  it is itself sans-I/O (``receive`` / ``poll`` / ``next_deadline``), keeps
+  the ICMPv6 and IPv6 input/output histograms that ``netstat -s`` prints
+  (``icp6s_inhist``/``outhist``, ``ip6s_nxthist``: counted from the frames
+  that pass through it; input only for packets the node delivered), and
+  queues the node's events for the control server.
+- :class:`ControlServer`: an ``AF_UNIX`` stream socket speaking JSON lines.
+  Requests are ``{"op": ...}``; answers ``{"ok": true, "data": ...}`` or
+  ``{"ok": false, "error": "..."}``. Data is structured, as a kernel's
+  sysctl/routing-socket answer would be; the tools (:mod:`kame.cli.tools`)
+  do the formatting. ``ping`` subscribes the connection to Echo Replies of
+  its identifier, pushed as ``{"event": "echo_reply", ...}`` lines.
+  The server does no blocking I/O: the driver ``select``s on
+  :meth:`ControlServer.sockets` and calls :meth:`ControlServer.handle`.
+- :func:`request` / :class:`Client`: the tools' side.
+
+Operations: ``ndp_a``, ``ndp_p``, ``ndp_r``, ``ndp_i``, ``ndp_i_set``,
+``ndp_d``, ``ndp_c``, ``ifconfig``, ``stats``, ``ping`` and ``time``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import socket
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from ipaddress import IPv6Address
+from typing import Any, Self
+
+import kame
+from kame.addr import is_linklocal, is_multicast
+from kame.errors import KameError
+from kame.in6_var import IfType, In6Flags
+from kame.nd6.cache import NdState
+from kame.node import EchoReply, Node
+from kame.scope6 import Scope, ScopeError, in6_addrscope, parse_scoped
+
+__all__ = ["Client", "ControlError", "ControlServer", "NodeHost", "default_ctl_path", "request"]
+
+Frame = tuple[str, bytes]
+
+#: A request line may not be longer than this (a client cannot make the
+#: server buffer without limit); connections are capped too.
+MAX_LINE = 4096
+MAX_CLIENTS = 32
+MAX_OUTBUF = 1 << 20
+
+STATE_LETTER = {NdState.NOSTATE: "N", NdState.INCOMPLETE: "I", NdState.REACHABLE: "R",
+                NdState.STALE: "S", NdState.DELAY: "D", NdState.PROBE: "P"}
+
+
+#: The per-interface ND flags ``ndp -i`` may set (kame.knobs.IfFlags).
+ND_FLAG_NAMES = frozenset({"nud", "accept_rtadv", "disabled", "prefer_source", "auto_linklocal"})
+ND_FLAG_ALIASES = {"ifdisabled": "disabled", "performnud": "nud"}
+
+
+def default_ctl_path(ifname: str) -> str:
+    return f"/run/kame/{ifname}.sock"
+
+
+class ControlError(Exception):
+    """The control socket answered with an error, or could not be reached."""
+
+
+def _mac(b: bytes | None) -> str | None:
+    return ":".join(f"{x:02x}" for x in b) if b else None
+
+
+def _remaining(expire: float, now: float) -> float | None:
+    """Seconds left, ``None`` for never (infinite)."""
+    return None if expire == math.inf else expire - now
+
+
+# --- the node side -------------------------------------------------------------------
+
+class NodeHost:
+    """A node as a driver loop sees it; see the module docstring."""
+
+    def __init__(self, node: Node, *, max_events: int = 10000) -> None:
+        self.node = node
+        self.icmp6_in: Counter[int] = Counter()
+        self.icmp6_out: Counter[int] = Counter()
+        self.ip6_in: Counter[int] = Counter()
+        self.events: deque[Any] = deque(maxlen=max_events)
+        #: Hop limits of recent Echo Replies, keyed (src, ident, seq).
+        self.reply_hlim: dict[tuple[str, int, int], int] = {}
+        self._queued: list[Frame] = []
+
+    def _count_out(self, frames: list[Frame]) -> list[Frame]:
+        for _ifn, frame in frames:
+            if frame[12:14] != b"\x86\xdd":
+                continue
+            try:
+                p = kame.parse(frame, link="ether", verify_cksum=False)
+            except KameError:
+                continue
+            if p.upper_proto == 58 and p.icmp_type is not None:
+                self.icmp6_out[p.icmp_type] += 1
+        return frames
+
+    def _count_in(self, frame: bytes) -> None:
+        try:
+            p = kame.parse(frame, link="ether", verify_cksum=False)
+        except KameError:
+            return
+        self.ip6_in[p.next_header] += 1
+        if p.upper_proto == 58 and p.icmp_type is not None:
+            self.icmp6_in[p.icmp_type] += 1
+            if p.icmp_type == 129 and len(p.upper_bytes) >= 8:
+                ub = p.upper_bytes
+                key = (str(p.src), int.from_bytes(ub[4:6], "big"), int.from_bytes(ub[6:8], "big"))
+                if len(self.reply_hlim) >= 1024:
+                    self.reply_hlim.pop(next(iter(self.reply_hlim)))
+                self.reply_hlim[key] = p.hop_limit or 0
+
+    def _events(self) -> None:
+        self.events.extend(self.node.drain_events())
+
+    # sans-I/O surface (what Simulation drives) ----------------------------------
+
+    def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
+        before = self.node.stats["ip6s_delivered"]
+        out = self.node.receive(ifname, frame, now)
+        if self.node.stats["ip6s_delivered"] != before:
+            self._count_in(frame)
+        self._events()
+        return self._count_out(out)
+
+    def poll(self, now: float) -> list[Frame]:
+        out = self._queued + self.node.poll(now)
+        self._queued = []
+        self._events()
+        return self._count_out(out)
+
+    def next_deadline(self) -> float | None:
+        if self._queued:
+            return -math.inf
+        return self.node.next_deadline()
+
+    def up(self, ifname: str, now: float) -> list[Frame]:
+        out = self.node.up(ifname, now)
+        self._events()
+        return self._count_out(out)
+
+    def ping(self, dst: IPv6Address, now: float, **kw: Any) -> list[Frame]:
+        out = self.node.ping(dst, now, **kw)
+        self._events()
+        return self._count_out(out)
+
+    def take_events(self) -> list[Any]:
+        out = list(self.events)
+        self.events.clear()
+        return out
+
+
+# --- snapshots (what the kernel would answer) ------------------------------------------
+
+def _scoped(node: Node, addr: IPv6Address, ifname: str) -> str:
+    if in6_addrscope(addr) in (Scope.INTFACELOCAL, Scope.LINKLOCAL):
+        return f"{addr}%{ifname}"
+    return str(addr)
+
+
+def snap_ndp_a(node: Node, now: float) -> list[dict[str, Any]]:
+    """Neighbor cache entries, and our own addresses as permanent entries
+    (BSD lists its interface addresses among the neighbors)."""
+    rows: list[dict[str, Any]] = []
+    for ln in node.cache:
+        rows.append({
+            "addr": str(ln.addr), "ifname": ln.ifname, "neighbor": _scoped(node, ln.addr, ln.ifname),
+            "lladdr": _mac(ln.lladdr),
+            "expire": None if ln.permanent else _remaining(ln.expire, now),
+            "state": STATE_LETTER.get(ln.state, "?"), "router": ln.is_router, "own": False,
+        })
+    for ifa in node.addresses():
+        if ifa.flags & In6Flags.ANYCAST:
+            continue
+        ifp = node.ifnets.get(ifa.ifname)
+        rows.append({
+            "addr": str(ifa.addr), "ifname": ifa.ifname,
+            "neighbor": _scoped(node, ifa.addr, ifa.ifname),
+            "lladdr": _mac(ifp.lladdr if ifp else None), "expire": None, "state": "R",
+            "router": False, "own": True,
+        })
+    rows.sort(key=lambda r: (r["ifname"], int(IPv6Address(r["addr"]))))
+    return rows
+
+
+def snap_ndp_p(node: Node, now: float) -> list[dict[str, Any]]:
+    rows = []
+    for pr in node.rtr.prefixes.values():
+        pl = None
+        for ifa in node.addresses(pr.ifname):
+            if ifa.prefix == pr.prefix and not ifa.flags & In6Flags.TEMPORARY:
+                pl = _remaining(ifa.pltime_expire, now)
+        rows.append({"prefix": str(pr.prefix), "ifname": pr.ifname, "onlink": pr.onlink,
+                     "autonomous": pr.autonomous, "vltime": _remaining(pr.expire, now),
+                     "pltime": pl, "expire": _remaining(pr.expire, now)})
+    return rows
+
+
+def snap_ndp_r(node: Node, now: float) -> list[dict[str, Any]]:
+    inst = node.rtr.installed
+    return [{"addr": str(dr.addr), "ifname": dr.ifname, "neighbor": _scoped(node, dr.addr, dr.ifname),
+             "preference": dr.preference, "managed": dr.managed, "other": dr.other,
+             "expire": _remaining(dr.expire, now), "installed": dr is inst}
+            for dr in node.rtr.routers]
+
+
+def snap_ndp_i(node: Node, ifname: str) -> dict[str, Any]:
+    if ifname not in node.ifnets:
+        raise ControlError(f"{ifname}: no such interface")
+    ifp = node.ifnets[ifname]
+    info = node.cache.info(ifname)
+    return {"ifname": ifname, "linkmtu": info.linkmtu, "maxmtu": ifp.mtu, "curhlim": info.chlim,
+            "basereachable": info.base_reachable, "reachable": info.reachable,
+            "retrans": info.retrans, "flags": ifp.flags.names()}
+
+
+def snap_ifconfig(node: Node, ifname: str | None, now: float) -> list[dict[str, Any]]:
+    names = [ifname] if ifname else list(node.ifnets)
+    out = []
+    for name in names:
+        ifp = node.ifnets.get(name)
+        if ifp is None:
+            raise ControlError(f"interface {name} does not exist")
+        addrs = []
+        for ifa in node.addresses(name):
+            flags = [n for n, f in (("anycast", In6Flags.ANYCAST), ("tentative", In6Flags.TENTATIVE),
+                                    ("duplicated", In6Flags.DUPLICATED),
+                                    ("detached", In6Flags.DETACHED),
+                                    ("deprecated", In6Flags.DEPRECATED),
+                                    ("autoconf", In6Flags.AUTOCONF),
+                                    ("temporary", In6Flags.TEMPORARY)) if ifa.flags & f]
+            scoped = in6_addrscope(ifa.addr) in (Scope.INTFACELOCAL, Scope.LINKLOCAL)
+            addrs.append({"addr": str(ifa.addr), "prefixlen": ifa.prefixlen,
+                          "scopeid": ifp.index if scoped else 0, "flags": flags,
+                          "pltime": _remaining(ifa.pltime_expire, now),
+                          "vltime": _remaining(ifa.vltime_expire, now)})
+        out.append({"ifname": name, "index": ifp.index, "type": IfType(ifp.type).name.lower(),
+                    "up": ifp.up, "mtu": ifp.mtu, "ether": _mac(ifp.lladdr), "addrs": addrs,
+                    "nd6": ifp.flags.names(),
+                    "groups": sorted(str(g) for g in node.groups.get(name, ()))})
+    return out
+
+
+def snap_stats(host: NodeHost) -> dict[str, Any]:
+    st = host.node.stats
+    # what the host counted on every frame the node produced (the node may keep
+    # an icp6s_outhist of its own; this one also sees frames from up() and ping)
+    outhist = host.icmp6_out
+    return {"ip6": {k: st[k] for k in st if k.startswith("ip6s_")},
+            "icmp6": {k: st[k] for k in st if k.startswith("icp6s_")},
+            "ip6_inhist": {str(k): v for k, v in sorted(host.ip6_in.items())},
+            "icmp6_inhist": {str(k): v for k, v in sorted(host.icmp6_in.items())},
+            "icmp6_outhist": {str(k): v for k, v in sorted(outhist.items())}}
+
+
+# --- the server ---------------------------------------------------------------------
+
+class _Conn:
+    __slots__ = ("idents", "inbuf", "outbuf", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbuf = b""
+        self.outbuf = b""
+        self.idents: set[int] = set()
+
+
+class ControlServer:
+    """JSON-lines control socket for one node (see the module docstring).
+
+    ``clock()`` gives the node's current time; ``transmit(frames)`` sends
+    frames a request produced (a ping) on the link.
+    """
+
+    def __init__(self, host: NodeHost, path: str, *, clock: Callable[[], float],
+                 transmit: Callable[[list[Frame]], None]) -> None:
+        self.host = host
+        self.path = path
+        self.clock = clock
+        self.transmit = transmit
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o600)
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+        self.conns: dict[int, _Conn] = {}
+
+    def sockets(self) -> list[socket.socket]:
+        return [self.sock, *(c.sock for c in self.conns.values())]
+
+    def want_write(self) -> list[socket.socket]:
+        return [c.sock for c in self.conns.values() if c.outbuf]
+
+    def close(self) -> None:
+        for c in list(self.conns.values()):
+            self._drop(c)
+        self.sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def _drop(self, c: _Conn) -> None:
+        self.conns.pop(c.sock.fileno(), None)
+        c.sock.close()
+
+    def handle(self, readable: Iterable[Any], writable: Iterable[Any] = ()) -> None:
+        """Accept, read and answer whatever is ready (never blocks)."""
+        rset = {s.fileno() if hasattr(s, "fileno") else s for s in readable}
+        if self.sock.fileno() in rset:
+            self._accept()
+        for fd, c in list(self.conns.items()):
+            if fd in rset:
+                self._read(c)
+        for c in list(self.conns.values()):
+            if c.outbuf:
+                self._flush(c)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                s, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            if len(self.conns) >= MAX_CLIENTS:
+                s.close()
+                continue
+            s.setblocking(False)
+            self.conns[s.fileno()] = _Conn(s)
+
+    def _read(self, c: _Conn) -> None:
+        try:
+            data = c.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(c)
+            return
+        if not data:
+            self._drop(c)
+            return
+        c.inbuf += data
+        while b"\n" in c.inbuf:
+            line, c.inbuf = c.inbuf.split(b"\n", 1)
+            self._send(c, self._answer(c, line))
+        if len(c.inbuf) > MAX_LINE:
+            self._send(c, {"ok": False, "error": f"request longer than {MAX_LINE} bytes"})
+            c.inbuf = b""
+            self._flush(c)
+            self._drop(c)
+
+    def _send(self, c: _Conn, obj: dict[str, Any]) -> None:
+        if len(c.outbuf) > MAX_OUTBUF:  # a client that never reads
+            self._drop(c)
+            return
+        c.outbuf += json.dumps(obj).encode() + b"\n"
+        self._flush(c)
+
+    def _flush(self, c: _Conn) -> None:
+        if c.sock.fileno() < 0:
+            return
+        try:
+            n = c.sock.send(c.outbuf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN,):
+                self._drop(c)
+            return
+        c.outbuf = c.outbuf[n:]
+
+    def dispatch_events(self, events: Iterable[Any]) -> None:
+        """Push Echo Replies to the connections pinging with that identifier."""
+        for ev in events:
+            if not isinstance(ev, EchoReply):
+                continue
+            for c in list(self.conns.values()):
+                if ev.ident in c.idents:
+                    hl = self.host.reply_hlim.get((str(ev.src), ev.ident, ev.seq))
+                    self._send(c, {"event": "echo_reply", "src": _scoped(self.host.node, ev.src,
+                                                                         ev.ifname),
+                                   "ident": ev.ident, "seq": ev.seq, "len": len(ev.data) + 8,
+                                   "hlim": hl, "time": ev.time})
+
+    # --- requests -------------------------------------------------------------
+
+    def _answer(self, c: _Conn, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise TypeError("a request is a JSON object")
+            return {"ok": True, "data": self._op(c, req)}
+        except (ControlError, KameError, ValueError, KeyError, TypeError, RecursionError) as e:
+            return {"ok": False, "error": str(e) or type(e).__name__}
+
+    def _op(self, c: _Conn, req: dict[str, Any]) -> Any:
+        node, now = self.host.node, self.clock()
+        op = req.get("op")
+        if op == "time":
+            return now
+        if op == "ndp_a":
+            return snap_ndp_a(node, now)
+        if op == "ndp_p":
+            return snap_ndp_p(node, now)
+        if op == "ndp_r":
+            return snap_ndp_r(node, now)
+        if op == "ndp_i":
+            return snap_ndp_i(node, str(req["ifname"]))
+        if op == "ndp_i_set":
+            return self._ndp_i_set(str(req["ifname"]), req["flags"])
+        if op == "ndp_d":
+            addr, ifname = self._resolve_dst(str(req["addr"]), req.get("ifname"))
+            if ifname is None or not node.cache.delete(ifname, addr):
+                raise ControlError(f"cannot locate {req['addr']}")
+            return _scoped(node, addr, ifname)
+        if op == "ndp_c":
+            gone = [_scoped(node, ln.addr, ln.ifname) for ln in node.cache if not ln.permanent]
+            node.cache.flush()
+            return gone
+        if op == "ifconfig":
+            name = req.get("ifname")
+            return snap_ifconfig(node, str(name) if name else None, now)
+        if op == "stats":
+            return snap_stats(self.host)
+        if op == "ping":
+            return self._ping(c, req, now)
+        raise ControlError(f"unknown op {op!r}")
+
+    def _ndp_i_set(self, ifname: str, flags: Any) -> dict[str, Any]:
+        """``ndp -i IF [-]nud [-]accept_rtadv [-]disabled ...``: the
+        interface's ND flags (KAME ``ND6_IFF_*``); clearing ``disabled``
+        re-enables IPv6 after a duplicate (§1.2)."""
+        node = self.host.node
+        if ifname not in node.ifnets:
+            raise ControlError(f"{ifname}: no such interface")
+        if not isinstance(flags, dict):
+            raise TypeError("flags: an object of name: bool")
+        ifl = node.ifnets[ifname].flags
+        for name, on in flags.items():
+            attr = ND_FLAG_ALIASES.get(name, name)
+            if attr not in ND_FLAG_NAMES or not isinstance(on, bool):
+                raise ControlError(f"unknown ND flag {name!r} (one of "
+                                   f"{', '.join(sorted(ND_FLAG_NAMES))})")
+            setattr(ifl, attr, on)
+        return snap_ndp_i(node, ifname)
+
+    def _resolve_dst(self, text: str, ifname: str | None) -> tuple[IPv6Address, str | None]:
+        node = self.host.node
+        try:
+            sa = parse_scoped(text, node.zones)
+        except ScopeError as e:
+            raise ControlError(str(e)) from None
+        if sa.scope_id:
+            zname = node.zones.by_index.get(sa.scope_id)
+            if zname is None:
+                raise ControlError(f"{text}: no interface with zone {sa.scope_id}")
+            if ifname and ifname != zname:
+                raise ControlError(f"{text}: zone {zname} conflicts with -I {ifname}")
+            ifname = zname
+        if ifname is not None and ifname not in node.ifnets:
+            raise ControlError(f"{ifname}: no such interface")
+        if ifname is None and (is_linklocal(sa.addr) or is_multicast(sa.addr)):
+            if len(node.ifnets) == 1:  # the only zone there is (use_defzone in effect)
+                ifname = next(iter(node.ifnets))
+            else:
+                raise ControlError(f"{text}: scoped address needs a zone (%ifname or -I)")
+        return sa.addr, ifname
+
+    def _ping(self, c: _Conn, req: dict[str, Any], now: float) -> dict[str, Any]:
+        node = self.host.node
+        dst, ifname = self._resolve_dst(str(req["dst"]), req.get("ifname"))
+        ident = int(req.get("ident", 0)) & 0xFFFF
+        seq = int(req.get("seq", 0)) & 0xFFFF
+        size = int(req.get("size", 56))
+        if not 0 <= size <= 1232:
+            raise ControlError("packet size must be 0..1232 (no fragmentation here)")
+        if ifname is None and node.rtr.next_hop(dst, now) is None:
+            raise ControlError("sendmsg: No route to host")
+        out_if = ifname or node.rtr.next_hop(dst, now)[0]  # type: ignore[index]
+        c.idents.add(ident)
+        data = bytes((seq + i) & 0xFF for i in range(size))
+        frames = self.host.ping(dst, now, ident=ident, seq=seq, data=data, ifname=ifname)
+        self.transmit(frames)
+        src = None
+        with contextlib.suppress(Exception):  # only for ping6's first line
+            if hasattr(node, "in6_selectsrc"):
+                s = node.in6_selectsrc(dst, out_if)
+            else:
+                s = node._source_for(out_if, dst)
+            src = _scoped(node, s, out_if) if s is not None else None
+        return {"sent": now, "src": src, "dst": _scoped(node, dst, out_if) if ifname else str(dst),
+                "ifname": out_if}
+
+
+# --- the tools' side --------------------------------------------------------------------
+
+class Client:
+    """A connection to a node's control socket."""
+
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError as e:
+            self.sock.close()
+            raise ControlError(f"{path}: {e.strerror or e} (is `kame node` running?)") from None
+        self.buf = b""
+        self.pushed: deque[dict[str, Any]] = deque()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _line(self, timeout: float | None) -> dict[str, Any] | None:
+        self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            except OSError as e:
+                raise ControlError(f"control connection: {e.strerror or e}") from None
+            if not data:
+                raise ControlError("the node closed the control connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ControlError("bad answer from the node")
+        return obj
+
+    def call(self, op: str, **args: Any) -> Any:
+        try:
+            self.sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+        except OSError as e:
+            raise ControlError(f"control connection: {e.strerror or e}") from None
+        while True:
+            obj = self._line(10.0)
+            if obj is None:
+                raise ControlError(f"no answer to {op}")
+            if "event" in obj:
+                self.pushed.append(obj)
+                continue
+            if not obj.get("ok"):
+                raise ControlError(str(obj.get("error")))
+            return obj.get("data")
+
+    def wait_event(self, timeout: float) -> dict[str, Any] | None:
+        """The next pushed event, or None after ``timeout`` seconds."""
+        if self.pushed:
+            return self.pushed.popleft()
+        obj = self._line(max(timeout, 0.0) or 1e-6)
+        if obj is not None and "event" not in obj:
+            return None
+        return obj
+
+
+def request(path: str, op: str, **args: Any) -> Any:
+    """One request on a fresh connection."""
+    with Client(path) as c:
+        return c.call(op, **args)
