@@ -9,7 +9,7 @@
 //! compact, `Copy` [`Summary`] (no heap) so that batches can hold millions;
 //! the full [`Dissection`] adds the chain's header list.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::Ipv6Addr;
 
 use crate::cksum::Pseudo;
 use crate::error::{Error, Layer, Result};
@@ -312,7 +312,7 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
         let end = usize::try_from(total).unwrap_or(packet.len()).min(packet.len());
         let data = packet.get(hl..end).unwrap_or(&[]);
         let pseudo = (settings.verify_cksum && !is_fragment)
-            .then_some(Pseudo::V4 { src: Ipv4Addr::from(p.src_addr()), dst: Ipv4Addr::from(p.dst_addr()) });
+            .then_some(Pseudo::V4 { src: p.src_addr(), dst: p.dst_addr() });
         upper(s, protocol, data, hl as u64, pseudo, is_fragment)?;
     }
     Ok(())
