@@ -135,7 +135,6 @@ impl PyReassembler {
     #[pyo3(signature = (frame, frag_offset, nh_offset, now, zone=0, chain_complete=true))]
     fn input(
         &mut self,
-        py: Python<'_>,
         frame: &Bound<'_, PyAny>,
         frag_offset: usize,
         nh_offset: usize,
@@ -144,7 +143,7 @@ impl PyReassembler {
         chain_complete: bool,
     ) -> PyResult<PyReassOutcome> {
         let o = with_bytes(frame, |f| self.inner.input(f, frag_offset, nh_offset, zone, chain_complete, now))??;
-        outcome(py, o)
+        outcome(frame.py(), o)
     }
 
     /// One IPv6 frame: locate the Fragment header and check the first

@@ -232,8 +232,12 @@ impl Packet {
     /// The whole summary, dissected again from the bytes (they were
     /// accepted when the packet was made, and are immutable).
     fn s(&self, py: Python<'_>) -> PyResult<Summary> {
-        let mut c = Chain::default();
-        Ok(dissect::dissect_into(self.data.bind(py).as_bytes(), self.link, self.settings, &mut c)?)
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (chain, s) = &mut *scratch;
+            dissect::dissect_to(self.data.bind(py).as_bytes(), self.link, self.settings, chain, s)?;
+            Ok(*s)
+        })
     }
 
     fn slice<'a>(&self, py: Python<'a>, from: u64, to: u64) -> Bound<'a, PyBytes> {
@@ -285,13 +289,16 @@ impl Packet {
             sport,
             dport,
             data,
-            f: Facts::of(&s),
+            f: Facts::of(s),
             link,
             settings,
             cksum: AtomicU8::new(0),
         }
     }
 }
+
+/// Ethernet (source, destination, EtherType).
+type LinkHeader<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16);
 
 fn core_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("kame._core")?.getattr(name)
@@ -471,7 +478,7 @@ impl Packet {
     }
     /// Ethernet (src, dst, ethertype) for frames parsed with link='ether'.
     #[getter]
-    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16)>> {
+    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<LinkHeader<'py>>> {
         if self.link == LinkType::Raw {
             return Ok(None);
         }
