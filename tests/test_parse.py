@@ -208,3 +208,25 @@ def test_ipv4_packet_fields():
     assert p.version == 4 and p.src == ipaddress.IPv4Address("192.0.2.1")
     assert p.src_bytes == bytes([192, 0, 2, 1]) and p.hop_limit == 9
     assert (p.sport, p.dport, p.cksum_ok) == (1, 2, True)
+
+
+def test_parse_many_over_one_buffer_with_offsets():
+    pkts = [_udp("2001:db8::1", "2001:db8::2", i, i + 1, b"p" * i) for i in range(1, 20)] + [b"\x60\x00"]
+    blob = bytearray(b"".join(pkts))
+    offsets = [0]
+    for b in pkts:
+        offsets.append(offsets[-1] + len(b))
+    batch = kame.parse_many(blob, offsets=offsets)
+    each = kame.parse_many(pkts)
+    assert len(batch) == len(pkts) and batch.ok_count == len(pkts) - 1
+    assert batch.upper_protos() == each.upper_protos()
+    assert batch.cksum_verdicts() == each.cksum_verdicts()
+    assert [i for i, _ in batch.errors()] == [len(pkts) - 1]
+    blob[:] = b"\0" * len(blob)  # the batch holds its own copy
+    for i in range(len(pkts) - 1):
+        assert bytes(batch[i]) == pkts[i] and batch[i].sport == i + 1
+    assert len(kame.parse_many(b"", offsets=[])) == 0
+    with pytest.raises(ValueError):
+        kame.parse_many(bytes(8), offsets=[0, 9])
+    with pytest.raises(ValueError):
+        kame.parse_many(bytes(8), offsets=[4, 2])

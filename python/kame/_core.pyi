@@ -1110,7 +1110,11 @@ class PacketBatch:
 
 def parse(data: Buffer, hdrnestlimit: int = 50, verify_cksum: bool = True, link: str = "raw") -> Packet: ...
 def parse_many(
-    packets: Iterable[Buffer], hdrnestlimit: int = 50, verify_cksum: bool = True, link: str = "raw"
+    packets: Iterable[Buffer] | Buffer,
+    hdrnestlimit: int = 50,
+    verify_cksum: bool = True,
+    link: str = "raw",
+    offsets: Sequence[int] | None = None,
 ) -> PacketBatch: ...
 
 __all__ += ["Packet", "PacketBatch", "parse", "parse_many"]

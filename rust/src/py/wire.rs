@@ -572,13 +572,40 @@ impl Row {
 /// demand.
 #[pyclass(module = "kame._core", name = "PacketBatch", frozen)]
 pub struct PacketBatch {
-    /// The packets (the caller's `bytes`, or copies of other buffers).
-    items: Vec<Py<PyBytes>>,
+    items: Items,
     rows: Vec<Row>,
     /// (index, error) of every refused packet, in order.
     errors: Vec<(usize, Error)>,
     link: LinkType,
     settings: Settings,
+}
+
+/// Where a batch's packets are.
+enum Items {
+    /// One `bytes` per packet (the caller's, or copies of other buffers).
+    Each(Vec<Py<PyBytes>>),
+    /// Spans `[start, end)` of one `bytes` holding them all.
+    Spans(Py<PyBytes>, Vec<(usize, usize)>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Each(v) => v.len(),
+            Items::Spans(_, v) => v.len(),
+        }
+    }
+
+    /// Packet `j` as its own `bytes` (a copy out of a shared buffer).
+    fn get(&self, py: Python<'_>, j: usize) -> Option<Py<PyBytes>> {
+        match self {
+            Items::Each(v) => v.get(j).map(|b| b.clone_ref(py)),
+            Items::Spans(buf, v) => {
+                let &(a, b) = v.get(j)?;
+                Some(PyBytes::new(py, buf.as_bytes(py).get(a..b)?).unbind())
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -591,11 +618,11 @@ impl PacketBatch {
     fn __getitem__<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, Packet>> {
         let n = self.items.len() as isize;
         let j = if i < 0 { i + n } else { i };
-        let item = usize::try_from(j).ok().and_then(|j| self.items.get(j));
+        let item = usize::try_from(j).ok().and_then(|j| self.items.get(py, j));
         let Some(item) = item else {
             return Err(PyIndexError::new_err("PacketBatch index out of range"));
         };
-        packet_from(py, item.clone_ref(py), self.link, self.settings)
+        packet_from(py, item, self.link, self.settings)
     }
     /// How many packets were accepted.
     #[getter]
@@ -627,18 +654,64 @@ impl PacketBatch {
 
 /// Dissect many packets at once: a reference to every `bytes` is taken
 /// (other buffers are copied), then the GIL is released while Rust
-/// dissects them all. Refusals do not raise; see `PacketBatch.errors()`.
+/// dissects them all. With `offsets`, `packets` is one buffer holding them
+/// all back to back and `offsets` the n + 1 boundaries (packet i is
+/// `packets[offsets[i]:offsets[i + 1]]`, as a pcap reader or a ring buffer
+/// leaves them). Refusals do not raise; see `PacketBatch.errors()`.
 #[pyfunction]
-#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw"))]
+#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw", offsets=None))]
 fn parse_many(
     py: Python<'_>,
     packets: &Bound<'_, PyAny>,
     hdrnestlimit: u32,
     verify_cksum: bool,
     link: &str,
+    offsets: Option<Vec<usize>>,
 ) -> PyResult<PacketBatch> {
     let link = link_type(link)?;
     let settings = Settings { hdrnestlimit, verify_cksum };
+    let items = match offsets {
+        Some(offsets) => {
+            let buf = owned_bytes(packets)?;
+            let n = buf.as_bytes(py).len();
+            let spans: Vec<(usize, usize)> = offsets.windows(2).filter_map(|w| w.first().zip(w.get(1))).map(|(&a, &b)| (a, b)).collect();
+            if spans.iter().any(|&(a, b)| a > b || b > n) {
+                return Err(PyValueError::new_err("offsets must be non-decreasing and within the buffer"));
+            }
+            Items::Spans(buf, spans)
+        }
+        None => Items::Each(each_bytes(packets)?),
+    };
+    let slices: Vec<&[u8]> = match &items {
+        Items::Each(v) => v.iter().map(|b| b.as_bytes(py)).collect(),
+        Items::Spans(buf, spans) => {
+            let b = buf.as_bytes(py);
+            spans.iter().map(|&(x, y)| b.get(x..y).unwrap_or(&[])).collect()
+        }
+    };
+    let (rows, errors) = py.detach(|| {
+        let mut chain = Chain::default();
+        let mut s = Summary::EMPTY;
+        let mut rows = Vec::with_capacity(slices.len());
+        let mut errors = Vec::new();
+        for (i, b) in slices.iter().enumerate() {
+            match dissect::dissect_to(b, link, settings, &mut chain, &mut s) {
+                Ok(()) => rows.push(Row::of(&s)),
+                Err(e) => {
+                    rows.push(Row::REFUSED);
+                    errors.push((i, e));
+                }
+            }
+        }
+        (rows, errors)
+    });
+    drop(slices);
+    Ok(PacketBatch { items, rows, errors, link, settings })
+}
+
+/// Every packet of an iterable as a `bytes` (the caller's own when it is
+/// one, a copy of any other buffer).
+fn each_bytes(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Py<PyBytes>>> {
     let mut items: Vec<Py<PyBytes>> = Vec::with_capacity(packets.len().unwrap_or(0));
     let mut take = |item: Bound<'_, PyAny>| -> PyResult<()> {
         match item.cast_into::<PyBytes>() {
@@ -660,25 +733,7 @@ fn parse_many(
             take(item?)?;
         }
     }
-    let slices: Vec<&[u8]> = items.iter().map(|b| b.as_bytes(py)).collect();
-    let (rows, errors) = py.detach(|| {
-        let mut chain = Chain::default();
-        let mut s = Summary::EMPTY;
-        let mut rows = Vec::with_capacity(slices.len());
-        let mut errors = Vec::new();
-        for (i, b) in slices.iter().enumerate() {
-            match dissect::dissect_to(b, link, settings, &mut chain, &mut s) {
-                Ok(()) => rows.push(Row::of(&s)),
-                Err(e) => {
-                    rows.push(Row::REFUSED);
-                    errors.push((i, e));
-                }
-            }
-        }
-        (rows, errors)
-    });
-    drop(slices);
-    Ok(PacketBatch { items, rows, errors, link, settings })
+    Ok(items)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
