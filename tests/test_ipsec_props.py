@@ -316,3 +316,17 @@ def test_ah_every_octet(auth):
         else:
             with pytest.raises(kame.KameError):
                 rx.input(bytes(bad))
+
+
+@given(key=st.binary(min_size=5, max_size=252), body=st.binary(max_size=300))
+def test_rc5_every_rfc2451_key_length(key, body):
+    # RFC 2451 §2.2: RC5 keys of 40..2040 bits; the rc5 crate reaches 2016
+    tx, rx = EspSa(0x77, "rc5-cbc", key, "hmac-sha1", b"k" * 20), EspSa(0x77, "rc5-cbc", key, "hmac-sha1", b"k" * 20)
+    p = ipv6(17, udp(body))
+    assert rx.input(tx.output(p)) == p
+
+
+@pytest.mark.parametrize("n", [0, 4, 253, 255])
+def test_rc5_key_lengths_refused(n):
+    with pytest.raises(kame.ConfigError):
+        EspSa(0x77, "rc5-cbc", b"\x01" * n)

@@ -1,7 +1,9 @@
 #![no_main]
 //! AH input (and the mutable-field zeroing walk) over random packets, random
 //! keys and algorithms, old and new AH, transport and tunnel SAs; half the
-//! runs verify a valid packet built from the input after flipping bytes.
+//! runs verify a valid packet built from the input after flipping bytes;
+//! with flag 64 that packet is an IPv6 jumbogram (RFC 2675: the Jumbo
+//! Payload option is immutable and covered by the ICV).
 use kame_core::ipsec::ah::{zero_mutable, AhConfig, AhSa};
 use kame_core::ipsec::{AuthSpec, Mode};
 use libfuzzer_sys::fuzz_target;
@@ -45,13 +47,33 @@ fuzz_target!(|data: &[u8]| {
     if flags & 16 != 0 && pkt.len() >= 40 && pkt[0] >> 4 == 6 {
         let Ok(mut tx) = AhSa::new(cfg) else { return };
         let mut p = pkt.to_vec();
-        let plen = (p.len() - 40).min(65535) as u16;
-        p[4..6].copy_from_slice(&plen.to_be_bytes());
-        p.truncate(40 + usize::from(plen));
+        if flags & 64 != 0 {
+            // a jumbogram: Payload Length 0, Hop-by-Hop with the Jumbo
+            // Payload option, the input's bytes repeated past 65535
+            let body = p.split_off(40);
+            p[4..7].copy_from_slice(&[0, 0, 0]);
+            p.extend_from_slice(&[body.first().copied().unwrap_or(59), 0, 0xc2, 4, 0, 0, 0, 0]);
+            while p.len() < 40 + 65536 + 8 {
+                p.extend_from_slice(if body.is_empty() { &[0x6b] } else { &body });
+            }
+            let jl = (p.len() - 40) as u32;
+            p[44..48].copy_from_slice(&jl.to_be_bytes());
+        } else {
+            let plen = (p.len() - 40).min(65535) as u16;
+            p[4..6].copy_from_slice(&plen.to_be_bytes());
+            p.truncate(40 + usize::from(plen));
+        }
         let Ok(mut wire) = tx.output(&p) else { return };
         if flags & 32 != 0 {
             let i = usize::from(data[0]) % wire.len();
             wire[i] ^= 0x5a;
+        }
+        if flags & 128 != 0 {
+            // the Jumbo Payload Length (or Payload Length) lies
+            let i = 44 + usize::from(data[0] & 3);
+            if let Some(b) = wire.get_mut(i) {
+                *b ^= 0x01;
+            }
         }
         let _ = rx.input(&wire);
     } else {

@@ -2,7 +2,10 @@
 //! ESP input with random key material and random packets, for a spread of
 //! algorithms, modes and options. Half the runs first build a valid packet
 //! (so decryption, the padding check and the replay window are reached) and
-//! then flip bytes chosen by the input. Any panic is a bug.
+//! then flip bytes chosen by the input. With the top bit of the first octet
+//! set the packet is an IPv6 jumbogram (RFC 2675): a built one of 64K+
+//! octets, or the input behind a Jumbo Payload option whose length field
+//! comes from the input. Any panic is a bug.
 use kame_core::ipsec::{AuthSpec, EncAlg, EspConfig, EspSa, Mode};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let (sel, flags) = (data[0], data[1]);
-    let (enc, kl, auth) = ALGS[usize::from(sel) % ALGS.len()];
+    let jumbo = sel & 0x80 != 0;
+    let (enc, kl, auth) = ALGS[usize::from(sel & 0x7f) % ALGS.len()];
     let need = kl + auth.map_or(0, |a| a.1);
     let rest = &data[2..];
     if rest.len() < need {
@@ -55,12 +59,17 @@ fuzz_target!(|data: &[u8]| {
     if flags & 32 != 0 {
         // build a valid packet around the input, then corrupt it
         let Ok(mut tx) = EspSa::new(cfg) else { return };
-        let mut inner = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
-        inner.extend_from_slice(&[1; 32]);
         let body_len = pkt.len().min(300);
-        inner.extend_from_slice(&pkt[..body_len]);
-        let plen = (inner.len() - 40) as u16;
-        inner[4..6].copy_from_slice(&plen.to_be_bytes());
+        let inner = if jumbo {
+            jumbogram(&pkt[..body_len])
+        } else {
+            let mut inner = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+            inner.extend_from_slice(&[1; 32]);
+            inner.extend_from_slice(&pkt[..body_len]);
+            let plen = (inner.len() - 40) as u16;
+            inner[4..6].copy_from_slice(&plen.to_be_bytes());
+            inner
+        };
         let Ok(mut wire) = tx.output(&inner, None) else { return };
         for pair in pkt[body_len..].chunks(2).take(8) {
             if let [pos, x] = pair {
@@ -74,7 +83,28 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let _ = rx.input(&wire);
+    } else if jumbo && pkt.len() >= 4 {
+        // an ESP packet behind a Jumbo Payload option of any length
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        p.extend_from_slice(&[1; 32]);
+        p.extend_from_slice(&[50, 0, 0xc2, 4]);
+        p.extend_from_slice(pkt);
+        let _ = rx.input(&p);
     } else {
         let _ = rx.input(pkt);
     }
 });
+
+/// An IPv6 jumbogram (Payload Length 0, Hop-by-Hop Jumbo Payload option,
+/// RFC 2675) whose payload repeats `body` past 65535 octets.
+fn jumbogram(body: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+    p.extend_from_slice(&[1; 32]);
+    p.extend_from_slice(&[59, 0, 0xc2, 4, 0, 0, 0, 0]);
+    while p.len() < 40 + 65536 + 8 {
+        p.extend_from_slice(if body.is_empty() { &[0x6b] } else { body });
+    }
+    let jl = (p.len() - 40) as u32;
+    p[44..48].copy_from_slice(&jl.to_be_bytes());
+    p
+}

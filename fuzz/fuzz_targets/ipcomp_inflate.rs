@@ -3,8 +3,9 @@
 //! input (as a whole packet, and wrapped behind an IPv6 + IPComp header so
 //! they reach the inflater), and into tunnel decapsulation. Invariants: no
 //! panic; inflate output never exceeds its cap; a packet out of `input`
-//! never exceeds what a 16-bit length can describe; whatever we deflate
-//! inflates back.
+//! never exceeds the cap plus its headers; whatever we deflate inflates
+//! back; an IPv6 jumbogram (RFC 2675) built from the input goes out and
+//! comes back whole (the receiver's cap raised for it).
 use kame_core::ipcomp::{self, IpcompConfig, IpcompSa, Mode};
 use kame_core::tunnel::{self, EcnMode, TunnelParams};
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +19,20 @@ fn v6_ipcomp(comp: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
     p.extend_from_slice(&[41, 0, 0, 2]);
     p.extend_from_slice(&comp[..comp.len().min(65531)]);
+    p
+}
+
+/// An IPv6 jumbogram whose payload repeats `body` past 65535 octets.
+fn v6_jumbo(body: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+    p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    p.extend_from_slice(&[59, 0, 0xc2, 4, 0, 0, 0, 0]);
+    while p.len() < 40 + 65536 + 8 {
+        p.extend_from_slice(if body.is_empty() { &[0x6b] } else { body });
+    }
+    let jl = (p.len() - 40) as u32;
+    p[44..48].copy_from_slice(&jl.to_be_bytes());
     p
 }
 
@@ -59,19 +74,29 @@ fuzz_target!(|data: &[u8]| {
             ..IpcompConfig::default()
         };
         let mut sa = IpcompSa::new(cfg).unwrap();
-        for pkt in [body.to_vec(), v6_ipcomp(body)] {
+        let jumbo = sel & 0x20 != 0;
+        let pkts = if jumbo {
+            vec![v6_jumbo(body)]
+        } else {
+            vec![body.to_vec(), v6_ipcomp(body)]
+        };
+        for pkt in pkts {
             if let Ok(out) = sa.input(&pkt) {
-                assert!(out.len() <= 65535 + 60 + pkt.len());
+                assert!(out.len() as u64 <= cap.max(65535) + 60 + pkt.len() as u64);
             }
             if let Ok(out) = sa.output(&pkt) {
                 // what we send, a peer with the default cap accepts back
+                // (a jumbogram's peer raises it)
                 let mut peer = IpcompSa::new(IpcompConfig {
-                    max_inflate: 65535,
+                    max_inflate: if jumbo { 1 << 20 } else { 65535 },
                     ..cfg
                 })
                 .unwrap();
                 let back = peer.input(&out).expect("own output must be accepted");
                 assert!(!back.is_empty());
+                if jumbo && mode == Mode::Transport {
+                    assert_eq!(back, pkt);
+                }
             }
         }
     }

@@ -40,7 +40,10 @@ pub const DEFLATE_WINDOW_IN: u8 = 15;
 /// `ipcomp_deflate` minplen 90).
 pub const DEFLATE_MINSIZE: usize = 90;
 /// Default inflate cap: the largest payload a 16-bit length field can
-/// describe.
+/// describe. RFC 3173's IPComp header has no length field of its own; the
+/// limits are the IP header's: IPv4 Total Length (16 bits), IPv6 Payload
+/// Length (16 bits) or, for jumbograms, the Jumbo Payload Length (32 bits,
+/// RFC 2675). Raise the cap (up to 2^32-1) to accept IPv6 jumbograms.
 pub const DEFAULT_MAX_INFLATE: u64 = 65535;
 
 fn config(reason: &'static str) -> Error {
@@ -496,10 +499,15 @@ impl IpcompSa {
         } else {
             (next, inner.len())
         };
-        let mut outer = Vec::with_capacity(hl);
-        t.write_outer(&mut outer, nh, f.tos, df, plen)?;
-        if let Some(h) = out.get_mut(..hl) {
-            h.copy_from_slice(&outer);
+        let mut outer = Vec::with_capacity(hl + 8);
+        t.write_outer(&mut outer, nh, f.tos, df, plen as u64)?;
+        if outer.len() == hl {
+            if let Some(h) = out.get_mut(..hl) {
+                h.copy_from_slice(&outer);
+            }
+        } else {
+            // a jumbogram's outer header carries a Hop-by-Hop header
+            out.splice(..hl, outer);
         }
         Ok(out)
     }
@@ -575,6 +583,16 @@ impl IpcompSa {
         let tunnelled = repr.next_header == proto::IPV4 || repr.next_header == proto::IPV6;
         match self.cfg.mode {
             Mode::Transport => {
+                if f.version == 6 && (out.len() as u64) > 40 + tunnel::IPV6_MAXPACKET {
+                    // a jumbogram sent compressed below 65536 octets:
+                    // its Jumbo Payload option comes back (RFC 2675)
+                    if let Some(b) = out.get_mut(stop.nh_at) {
+                        *b = repr.next_header;
+                    }
+                    tunnel::ip6_restore_jumbo(&mut out, Layer::IpComp)?;
+                    tunnel::ip6_set_lengths(&mut out, Layer::IpComp)?;
+                    return Ok(out);
+                }
                 tunnel::fix_lengths(
                     &mut out,
                     f.version,

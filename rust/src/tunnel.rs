@@ -21,6 +21,18 @@
 //! (returned as [`ErrorKind::EcnDrop`]) and the alarms on currently unused
 //! combinations ([`EcnAlarm`]).
 //!
+//! # Jumbograms (seed §1.7, RFC 2675)
+//!
+//! An IPv6 packet whose Payload Length is 0 and whose Hop-by-Hop header
+//! carries a Jumbo Payload option is taken at the option's 32-bit length;
+//! lengths are carried as `u64` and checked into the 16- and 32-bit fields
+//! by [`ip6_payload_fields`]. An outer IPv6 header for a payload over
+//! 65535 octets gets an 8-octet Hop-by-Hop header with the Jumbo Payload
+//! option; an IPv4 outer header cannot (a `Limit` error). When a payload
+//! shrinks to 65535 octets or fewer (a header removed, a payload inflated
+//! smaller), the Jumbo Payload option becomes a PadN option of the same
+//! size, since RFC 2675 §2 forbids it below 65536, and every offset stays.
+//!
 //! # Loops (seed §1.5)
 //!
 //! Same-family tunnels make "infinite level of tunneling" easy to
@@ -43,6 +55,13 @@ pub const ECN_NOT_ECT: u8 = 0x00;
 pub const ECN_ECT1: u8 = 0x01;
 pub const ECN_ECT0: u8 = 0x02;
 pub const ECN_CE: u8 = 0x03;
+
+/// RFC 2675 §2: the Jumbo Payload option type (not mutable en route: AH
+/// covers it) and its data length.
+pub const IP6OPT_JUMBO: u8 = 0xc2;
+pub const IP6OPT_JUMBO_LEN: u8 = 4;
+/// RFC 2675 §2: the smallest Jumbo Payload Length.
+pub const IPV6_MAXPACKET: u64 = 65535;
 
 /// Default bound on nested IP-in-IP layers.
 pub const DEFAULT_NEST_LIMIT: u32 = 8;
@@ -256,10 +275,224 @@ pub(crate) struct IpFixed {
     pub nh: u8,
 }
 
+/// The IPv6 Payload Length field and Jumbo Payload Length (if one is
+/// needed) for a packet of `total` octets with a 40-octet fixed header
+/// (RFC 8200 §3, RFC 2675 §2): lengths as `u64`, so the arithmetic near
+/// 2^16 and 2^32 is checked without building such packets.
+pub fn ip6_payload_fields(total: u64, layer: Layer) -> Result<(u16, Option<u32>)> {
+    let plen = total.checked_sub(40).ok_or_else(|| {
+        Error::truncated(layer, 0, 40, total, "IPv6 header (RFC 8200 §3)")
+    })?;
+    if plen <= IPV6_MAXPACKET {
+        return Ok((plen as u16, None));
+    }
+    let jumbo = u32::try_from(plen).map_err(|_| {
+        Error::new(
+            layer,
+            ErrorKind::Limit {
+                limit: u64::from(u32::MAX),
+            },
+            4,
+            "payload over 2^32-1 octets: beyond the Jumbo Payload Length (RFC 2675 §2)",
+        )
+    })?;
+    Ok((0, Some(jumbo)))
+}
+
+/// Where the 4-octet Jumbo Payload Length of an IPv6 packet is: in a
+/// Jumbo Payload option of a Hop-by-Hop header right after the fixed
+/// header (RFC 2675 §2; RFC 8200 §4.3 puts Hop-by-Hop first). `None` when
+/// there is no such option; a malformed option walk is an error.
+pub fn ip6_jumbo_at(pkt: &[u8], layer: Layer) -> Result<Option<usize>> {
+    if pkt.get(6) != Some(&proto::HOPOPTS) {
+        return Ok(None);
+    }
+    let Some(&hl) = pkt.get(41) else {
+        return Err(Error::truncated(
+            layer,
+            40,
+            2,
+            pkt.len().saturating_sub(40) as u64,
+            "Hop-by-Hop header (RFC 8200 §4.3)",
+        ));
+    };
+    let end = 40 + (usize::from(hl) + 1) * 8;
+    if pkt.len() < end {
+        return Err(Error::truncated(
+            layer,
+            40,
+            (end - 40) as u64,
+            (pkt.len() - 40) as u64,
+            "Hop-by-Hop header length (RFC 8200 §4.3)",
+        ));
+    }
+    let mut i = 42;
+    while i < end {
+        let t = pkt.get(i).copied().unwrap_or(0);
+        if t == 0 {
+            i += 1; // Pad1
+            continue;
+        }
+        let len = usize::from(pkt.get(i + 1).copied().unwrap_or(0));
+        if i + 2 + len > end {
+            return Err(Error::malformed(
+                layer,
+                (i + 1) as u64,
+                "option runs past its Hop-by-Hop header (RFC 8200 §4.2)",
+            ));
+        }
+        if t == IP6OPT_JUMBO {
+            if len != usize::from(IP6OPT_JUMBO_LEN) {
+                return Err(Error::malformed(
+                    layer,
+                    (i + 1) as u64,
+                    "Jumbo Payload option data length is not 4 (RFC 2675 §2)",
+                ));
+            }
+            return Ok(Some(i + 2));
+        }
+        i += 2 + len;
+    }
+    Ok(None)
+}
+
+/// The end of an IPv6 datagram as its length fields say: `40 + Payload
+/// Length`, or `40 + Jumbo Payload Length` when Payload Length is 0 and a
+/// Jumbo Payload option is present (RFC 2675 §3's receive checks: no
+/// Jumbo option with a nonzero Payload Length, none at 65535 or below, no
+/// zero Payload Length without one). Truncation against `pkt.len()` is
+/// the caller's check.
+pub fn ip6_end(pkt: &[u8], layer: Layer) -> Result<u64> {
+    let plen = u64::from(be16(pkt, 4).unwrap_or(0));
+    // the option is looked for inside the datagram its length says (octets
+    // past it are link padding, trimmed by the caller)
+    let lim = if plen == 0 { pkt.len() } else { pkt.len().min(40 + plen as usize) };
+    match (plen, ip6_jumbo_at(pkt.get(..lim).unwrap_or(pkt), layer)?) {
+        (0, Some(at)) => {
+            let jl = pkt
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .unwrap_or(0);
+            if u64::from(jl) <= IPV6_MAXPACKET {
+                return Err(Error::malformed(
+                    layer,
+                    at as u64,
+                    "Jumbo Payload Length of 65535 or less (RFC 2675 §3)",
+                ));
+            }
+            Ok(40 + u64::from(jl))
+        }
+        (0, None) => Err(Error::malformed(
+            layer,
+            4,
+            "IPv6 Payload Length 0 without a Jumbo Payload option (RFC 2675 §3)",
+        )),
+        (_, Some(at)) => Err(Error::malformed(
+            layer,
+            (at - 2) as u64,
+            "Jumbo Payload option with a nonzero Payload Length (RFC 2675 §3)",
+        )),
+        (n, None) => Ok(40 + n),
+    }
+}
+
+/// Set the IPv6 Payload Length (and the Jumbo Payload Length, if the
+/// packet carries the option) for a packet now `pkt.len()` long. A payload
+/// over 65535 octets needs the option (`Limit` otherwise); one of 65535 or
+/// fewer turns an existing option into PadN (see the module note).
+pub fn ip6_set_lengths(pkt: &mut [u8], layer: Layer) -> Result<()> {
+    let (plen, jumbo) = ip6_payload_fields(pkt.len() as u64, layer)?;
+    let at = ip6_jumbo_at(pkt, layer)?;
+    match (jumbo, at) {
+        (Some(jl), Some(at)) => {
+            if let Some(f) = pkt.get_mut(at..at + 4) {
+                f.copy_from_slice(&jl.to_be_bytes());
+            }
+        }
+        (Some(_), None) => {
+            return Err(Error::new(
+                layer,
+                ErrorKind::Limit {
+                    limit: IPV6_MAXPACKET,
+                },
+                4,
+                "IPv6 payload over 65535 octets and no Jumbo Payload option to carry its length (RFC 2675)",
+            ))
+        }
+        (None, Some(at)) => {
+            if let Some(o) = pkt.get_mut(at - 2..at + 4) {
+                o.copy_from_slice(&[1, IP6OPT_JUMBO_LEN, 0, 0, 0, 0]);
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(f) = pkt.get_mut(4..6) {
+        f.copy_from_slice(&plen.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Give an IPv6 packet whose payload now exceeds 65535 octets (an inflated
+/// IPComp payload) a Jumbo Payload option to carry its length: the PadN
+/// option of four zero octets at a 4n+2 offset of a leading Hop-by-Hop
+/// header that [`ip6_set_lengths`] left where a Jumbo Payload option was
+/// becomes that option again. Without one the datagram cannot carry its
+/// length: a `Limit` error (no header is invented for a sender that did not
+/// send a jumbogram). The lengths themselves are then [`ip6_set_lengths`]'s.
+pub(crate) fn ip6_restore_jumbo(pkt: &mut [u8], layer: Layer) -> Result<()> {
+    if ip6_jumbo_at(pkt, layer)?.is_some() {
+        return Ok(());
+    }
+    if pkt.get(6) == Some(&proto::HOPOPTS) {
+        let end = 40 + (usize::from(pkt.get(41).copied().unwrap_or(0)) + 1) * 8;
+        let mut i = 42;
+        while i + 1 < end {
+            let t = pkt.get(i).copied().unwrap_or(0);
+            if t == 0 {
+                i += 1;
+                continue;
+            }
+            let len = usize::from(pkt.get(i + 1).copied().unwrap_or(0));
+            if t == 1 && len == 4 && (i - 40) % 4 == 2 && pkt.get(i + 2..i + 6) == Some(&[0, 0, 0, 0][..]) {
+                if let Some(o) = pkt.get_mut(i..i + 2) {
+                    o.copy_from_slice(&[IP6OPT_JUMBO, IP6OPT_JUMBO_LEN]);
+                }
+                return Ok(());
+            }
+            i += 2 + len;
+        }
+    }
+    Err(Error::new(
+        layer,
+        ErrorKind::Limit {
+            limit: IPV6_MAXPACKET,
+        },
+        4,
+        "payload over 65535 octets and no Jumbo Payload option (or the PadN left in its place) to carry its length (RFC 2675)",
+    ))
+}
+
+/// The TOS (IPv4) or Traffic Class (IPv6) of a packet's fixed header.
+pub(crate) fn tos_of(pkt: &[u8]) -> u8 {
+    let b0 = pkt.first().copied().unwrap_or(0);
+    let b1 = pkt.get(1).copied().unwrap_or(0);
+    if b0 >> 4 == 6 {
+        ((u16::from_be_bytes([b0, b1]) >> 4) & 0xff) as u8
+    } else {
+        b1
+    }
+}
+
+/// The DF bit of an IPv4 header (false for IPv6).
+pub(crate) fn df_of(pkt: &[u8]) -> bool {
+    pkt.first().map(|b| b >> 4) == Some(4) && be16(pkt, 6).unwrap_or(0) & 0x4000 != 0
+}
+
 /// Parse the fixed IPv4 or IPv6 header of `pkt`, with `layer` naming the
 /// caller in errors. IPv4: checksum verified; fragments are refused
-/// (reassemble first). IPv6: a zero Payload Length (jumbogram, RFC 2675) is
-/// refused as unsupported here.
+/// (reassemble first). IPv6: a zero Payload Length is read through the
+/// Jumbo Payload option (RFC 2675).
 pub(crate) fn ip_fixed(pkt: &[u8], layer: Layer) -> Result<IpFixed> {
     let Some(&b0) = pkt.first() else {
         return Err(Error::truncated(
@@ -350,16 +583,17 @@ pub(crate) fn ip_fixed(pkt: &[u8], layer: Layer) -> Result<IpFixed> {
                     "IPv6 header (RFC 8200 §3)",
                 ));
             }
-            let plen = usize::from(be16(pkt, 4).unwrap_or(0));
-            if plen == 0 {
-                return Err(Error::new(
+            let end64 = ip6_end(pkt, layer)?;
+            if (pkt.len() as u64) < end64 {
+                return Err(Error::truncated(
                     layer,
-                    ErrorKind::Unsupported,
-                    4,
-                    "IPv6 Payload Length 0 (jumbogram, RFC 2675) is not handled here",
+                    0,
+                    end64,
+                    pkt.len() as u64,
+                    "IPv6 Payload Length (RFC 8200 §3, RFC 2675 §2)",
                 ));
             }
-            let end = 40 + plen;
+            let end = end64 as usize;
             if pkt.len() < end {
                 return Err(Error::truncated(
                     layer,
@@ -470,7 +704,7 @@ pub(crate) fn walk6(pkt: &[u8], fixed: &IpFixed, output: bool, layer: Layer) -> 
 /// Set the length field of the fixed header for a datagram now `len`
 /// bytes long, and the Next Header / Protocol octet at `nh_at`; recompute
 /// the IPv4 header checksum. `LimitError` if the length does not fit 16
-/// bits.
+/// bits (IPv4, or IPv6 without a Jumbo Payload option) or 32 bits.
 pub(crate) fn fix_lengths(
     pkt: &mut [u8],
     version: u8,
@@ -499,17 +733,7 @@ pub(crate) fn fix_lengths(
             ipv4_set_cksum(h);
         }
     } else {
-        let plen = u16::try_from(len.saturating_sub(40)).map_err(|_| {
-            Error::new(
-                layer,
-                ErrorKind::Limit { limit: 65535 },
-                4,
-                "IPv6 Payload Length over 65535 (RFC 8200 §3)",
-            )
-        })?;
-        if let Some(f) = pkt.get_mut(4..6) {
-            f.copy_from_slice(&plen.to_be_bytes());
-        }
+        ip6_set_lengths(pkt, layer)?;
     }
     Ok(())
 }
@@ -567,15 +791,20 @@ impl TunnelParams {
 
     /// Write the outer header for a payload of `payload_len` octets whose
     /// protocol is `next`, with `inner_tos` the inner TOS / Traffic Class
-    /// and `inner_df` the inner IPv4 DF bit.
+    /// (through the seed §4.6 ingress rule, [`ip_ecn_ingress`]) and
+    /// `inner_df` the inner IPv4 DF bit. An IPv6 outer header for a payload
+    /// over 65535 octets is a jumbogram: Payload Length 0 and a Hop-by-Hop
+    /// header with the Jumbo Payload option (RFC 2675 §2). Returns the
+    /// header's length and the offset (from its start) of the octet that
+    /// names `next`.
     pub(crate) fn write_outer(
         &self,
         out: &mut Vec<u8>,
         next: u8,
         inner_tos: u8,
         inner_df: bool,
-        payload_len: usize,
-    ) -> Result<()> {
+        payload_len: u64,
+    ) -> Result<OuterHdr> {
         let tos = ip_ecn_ingress(self.ecn, inner_tos);
         match (self.src, self.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -602,28 +831,38 @@ impl TunnelParams {
                 if let Some(h) = out.get_mut(start..) {
                     ipv4_set_cksum(h);
                 }
-                Ok(())
+                Ok(OuterHdr { len: 20, nh_at: 9 })
             }
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                let plen = u16::try_from(payload_len).map_err(|_| {
-                    Error::new(
-                        Layer::Tunnel,
-                        ErrorKind::Limit { limit: 65535 },
-                        4,
-                        "outer IPv6 payload over 65535 (jumbo tunnels not handled, RFC 2675)",
-                    )
-                })?;
+                let jumbo = payload_len > IPV6_MAXPACKET;
+                let hbh = if jumbo { 8 } else { 0 };
+                let (plen, jl) = ip6_payload_fields(40 + hbh + payload_len, Layer::Tunnel)?;
                 let w = (6u32 << 28) | (u32::from(tos) << 20) | (self.flow_label & 0x000f_ffff);
                 out.extend_from_slice(&w.to_be_bytes());
                 out.extend_from_slice(&plen.to_be_bytes());
-                out.extend_from_slice(&[next, self.hop_limit]);
+                out.extend_from_slice(&[if jumbo { proto::HOPOPTS } else { next }, self.hop_limit]);
                 out.extend_from_slice(&s.octets());
                 out.extend_from_slice(&d.octets());
-                Ok(())
+                match jl {
+                    Some(jl) => {
+                        out.extend_from_slice(&[next, 0, IP6OPT_JUMBO, IP6OPT_JUMBO_LEN]);
+                        out.extend_from_slice(&jl.to_be_bytes());
+                        Ok(OuterHdr { len: 48, nh_at: 40 })
+                    }
+                    None => Ok(OuterHdr { len: 40, nh_at: 6 }),
+                }
             }
-            _ => self.outer_len().map(|_| ()),
+            _ => self.outer_len().map(|len| OuterHdr { len, nh_at: 0 }),
         }
     }
+}
+
+/// What [`TunnelParams::write_outer`] wrote: the outer header's length
+/// (with a jumbogram's Hop-by-Hop header) and where its next-header octet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OuterHdr {
+    pub len: usize,
+    pub nh_at: usize,
 }
 
 /// The protocol number that carries a packet of this IP version, its TOS
@@ -693,7 +932,7 @@ pub fn encapsulate(inner: &[u8], p: &TunnelParams) -> Result<Vec<u8>> {
     }
     let body = inner.get(..f.end).unwrap_or(inner);
     let mut out = Vec::with_capacity(hl + body.len());
-    p.write_outer(&mut out, next, f.tos, df, body.len())?;
+    p.write_outer(&mut out, next, f.tos, df, body.len() as u64)?;
     out.extend_from_slice(body);
     Ok(out)
 }

@@ -5,13 +5,13 @@
   every algorithm both sides share, transport and tunnel mode, IPv6 with
   extension headers (Hop-by-Hop with a mutable option, a type 0 routing
   header) and IPv4.
-- tshark decrypts our ESP (the inner UDP is dissected, no malformed or
-  expert error fields).
+- tshark decrypts our ESP and checks its ICV (esp.icv_good; esp.icv_bad
+  once a bit is flipped) for every cipher x integrity algorithm its ESP
+  dissector knows; it parses our AH (it never checks AH ICVs).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import struct
 import subprocess
@@ -213,70 +213,127 @@ def test_ah_mutable_option_and_routing_header_with_scapy():
 
 TSHARK = shutil.which("tshark")
 
+# Every ESP algorithm tshark 4.0's dissector knows (packet-ipsec.c: the
+# esp_sa UAT's encryption and authentication choices), with the key lengths
+# it takes; tshark has no RC5, DES-deriv, CCM, GMAC, ChaCha20-Poly1305,
+# AES-XCBC-MAC, AES-CMAC or keyed MD5/SHA1 (and AH ICVs it never checks).
 TSHARK_ENC = {
-    "null": "NULL", "aes-cbc": "AES-CBC [RFC3602]", "aes-ctr": "AES-CTR [RFC3686]",
-    "3des-cbc": "TripleDES-CBC [RFC2451]", "des-cbc": "DES-CBC [RFC2405]",
-    "cast128-cbc": "CAST5-CBC [RFC2144]", "blowfish-cbc": "BLOWFISH-CBC [RFC2451]",
-    "aes-gcm-16": "AES-GCM with 16 octet ICV [RFC4106]", "aes-gcm-12": "AES-GCM with 12 octet ICV [RFC4106]",
+    "null": ("NULL", [0]),
+    "aes-cbc": ("AES-CBC [RFC3602]", [16, 24, 32]),
+    "aes-ctr": ("AES-CTR [RFC3686]", [20, 28, 36]),
+    "3des-cbc": ("TripleDES-CBC [RFC2451]", [24]),
+    "des-cbc": ("DES-CBC [RFC2405]", [8]),
+    "cast128-cbc": ("CAST5-CBC [RFC2144]", [16]),
+    "blowfish-cbc": ("BLOWFISH-CBC [RFC2451]", [16]),
+}
+TSHARK_AEAD = {
+    "aes-gcm-16": "AES-GCM with 16 octet ICV [RFC4106]",
+    "aes-gcm-12": "AES-GCM with 12 octet ICV [RFC4106]",
     "aes-gcm-8": "AES-GCM with 8 octet ICV [RFC4106]",
 }
 TSHARK_AUTH = {
-    None: "NULL", "hmac-sha1": "HMAC-SHA-1-96 [RFC2404]", "hmac-md5": "HMAC-MD5-96 [RFC2403]",
-    "hmac-sha256": "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
-    "hmac-sha256-128": "HMAC-SHA-256-128 [RFC4868]", "hmac-sha384-192": "HMAC-SHA-384-192 [RFC4868]",
-    "hmac-sha512-256": "HMAC-SHA-512-256 [RFC4868]", "hmac-ripemd160": "MAC-RIPEMD-160-96 [RFC2857]",
+    "hmac-sha1": ("HMAC-SHA-1-96 [RFC2404]", 20),
+    "hmac-md5": ("HMAC-MD5-96 [RFC2403]", 16),
+    "hmac-sha256": ("HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]", 32),
+    "hmac-sha256-128": ("HMAC-SHA-256-128 [RFC4868]", 32),
+    "hmac-sha384-192": ("HMAC-SHA-384-192 [RFC4868]", 48),
+    "hmac-sha512-256": ("HMAC-SHA-512-256 [RFC4868]", 64),
+    "hmac-ripemd160": ("MAC-RIPEMD-160-96 [RFC2857]", 20),
 }
-AUTH_KEYLEN = {
-    "hmac-sha1": 20, "hmac-md5": 16, "hmac-ripemd160": 20, "hmac-sha256": 32, "hmac-sha256-128": 32,
-    "hmac-sha384-192": 48, "hmac-sha512-256": 64,
-}
-TSHARK_CASES = [
-    ("aes-cbc", 16, "hmac-sha1"), ("aes-cbc", 32, "hmac-sha256-128"), ("aes-cbc", 16, "hmac-sha256"),
-    ("aes-ctr", 20, "hmac-md5"), ("3des-cbc", 24, "hmac-sha512-256"), ("des-cbc", 8, "hmac-ripemd160"),
-    ("cast128-cbc", 16, "hmac-sha384-192"), ("blowfish-cbc", 16, "hmac-sha1"), ("null", 0, "hmac-sha1"),
-    ("aes-gcm-16", 20, None), ("aes-gcm-12", 36, None), ("aes-gcm-8", 28, None),
-]
+
+
+def tshark_cases():
+    """(enc, key length, auth or None): every cipher x every integrity
+    algorithm tshark checks, every key length once, and every AEAD."""
+    for enc, (_, lens) in TSHARK_ENC.items():
+        for j, auth in enumerate(TSHARK_AUTH):
+            yield enc, lens[j % len(lens)], auth
+        for kl in lens[1:] if enc != "null" else []:
+            yield enc, kl, None  # no ICV: decryption only
+    for enc in TSHARK_AEAD:
+        for kl in (20, 28, 36):
+            yield enc, kl, None
+
+
+TSHARK_CASES = list(tshark_cases())
+TSHARK_MODES = (
+    ("transport", {}),
+    ("tunnel6", {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]}),
+    ("tunnel4", {"mode": "tunnel", "tunnel_src": T4[0], "tunnel_dst": T4[1]}),
+)
 
 
 def write_pcap(path, packets):
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))  # LINKTYPE_RAW
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 0x40000, 101))  # LINKTYPE_RAW
         f.writelines(struct.pack("<IIII", i, 0, len(p), len(p)) + p for i, p in enumerate(packets))
 
 
-@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
-def test_tshark_decrypts_our_esp(tmp_path):
-    packets, uats, spis = [], [], []
-    for i, (enc, kl, auth) in enumerate(TSHARK_CASES):
-        spi = 0x3000 + i
-        ek = key(kl, 5 + i)
-        ak = key(AUTH_KEYLEN[auth], 9) if auth else b""
-        tunnel = i % 2 == 1
-        kw = {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]} if tunnel else {}
-        sa = EspSa(spi, enc, ek, auth, ak or None, **kw)
-        packets.append(sa.output(pkt6(with_ext=(i % 3 == 0))))
-        spis.append(spi)
-        uats += ["-o", 'uat:esp_sa:"IPv6","*","*","0x{:08x}","{}","0x{}","{}","{}"'.format(
-            spi, TSHARK_ENC[enc], ek.hex(), TSHARK_AUTH[auth], ("0x" + ak.hex()) if ak else "")]
+def tshark_esp(tmp_path, packets, uats, fields):
     pcap = tmp_path / "esp.pcap"
     write_pcap(pcap, packets)
-    out = subprocess.run(
-        [TSHARK, "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE",
-         "-o", "esp.enable_authentication_check:TRUE", *uats, "-T", "json"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    frames = json.loads(out)
-    assert len(frames) == len(TSHARK_CASES)
-    for (enc, _, auth), frame in zip(TSHARK_CASES, frames):
-        layers = frame["_source"]["layers"]
-        assert "_ws.malformed" not in layers, enc
-        udp = layers["udp"]
-        assert udp["udp.dstport"] == "9999", (enc, auth)
-        assert layers["data"]["data.data"].replace(":", "") == (b"kame interop " * 5).hex()
-        esp = layers["esp"]
-        # tshark 4.0 reports an ICV verdict only for some builds; where it
-        # does, it must be good
-        assert esp.get("esp.icv_bad", "0") in ("0", "False", "false")
+    cmd = [TSHARK, "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE",
+           "-o", "esp.enable_authentication_check:TRUE", *uats, "-T", "fields",
+           "-E", "separator=|", "-E", "occurrence=l"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(out) == len(packets)
+    return [line.split("|") for line in out]
+
+
+def esp_uat(proto, spi, enc, ek, auth, ak):
+    tenc = TSHARK_AEAD[enc] if enc in TSHARK_AEAD else TSHARK_ENC[enc][0]
+    tauth = TSHARK_AUTH[auth][0] if auth else "NULL"
+    return ["-o", 'uat:esp_sa:"{}","*","*","0x{:08x}","{}","0x{}","{}","{}"'.format(
+        proto, spi, tenc, ek.hex(), tauth, ("0x" + ak.hex()) if ak else "")]
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tshark_checks_our_esp_icv(tmp_path):
+    """tshark decrypts our ESP and reports esp.icv_good for every cipher and
+    integrity algorithm it knows, in transport and tunnel mode; a flipped
+    bit in the ciphertext or in the ICV gives esp.icv_bad. (In tshark's JSON
+    the verdict sits under esp.icv_tree, not beside esp.icv.)"""
+    packets, uats, expect = [], [], []
+    body = b"kame interop " * 5
+    for i, (enc, kl, auth) in enumerate(TSHARK_CASES):
+        mode, kw = TSHARK_MODES[i % 3]
+        spi = 0x3000 + i
+        ek = key(kl, 5 + i)
+        ak = key(TSHARK_AUTH[auth][1], 9 + i) if auth else b""
+        sa = EspSa(spi, enc, ek, auth, ak or None, **kw)
+        inner = pkt4(body) if i % 2 else pkt6(with_ext=(i % 4 == 0), payload=body)
+        checked = auth is not None or enc in TSHARK_AEAD
+        good = sa.output(inner)
+        uats += esp_uat("IPv4" if good[0] >> 4 == 4 else "IPv6", spi, enc, ek, auth, ak)
+        packets.append(good)
+        expect.append((spi, enc, auth, mode, "good" if checked else None))
+        if not checked:
+            continue
+        icv_len = sa.icv_len
+        # ciphertext well before the trailer (a CBC flip there would garble
+        # the pad length, and tshark then gives no verdict), and the ICV
+        for where in (len(good) - icv_len - 40, len(good) - 1):
+            bad = bytearray(sa.output(inner))
+            bad[where] ^= 0x10
+            packets.append(bytes(bad))
+            expect.append((spi, enc, auth, mode, "bad"))
+    rows = tshark_esp(tmp_path, packets, uats,
+                      ["esp.spi", "esp.icv_good", "esp.icv_bad", "udp.dstport", "data.data", "_ws.malformed"])
+    verdicts = {"good": 0, "bad": 0}
+    for (spi, enc, auth, mode, verdict), (t_spi, good, bad, dport, data, malformed) in zip(expect, rows):
+        what = (enc, auth, mode, verdict)
+        assert int(t_spi, 16) == spi, what
+        if verdict is None:
+            assert good == bad == "", what  # no ICV, no verdict
+        else:
+            assert (good, bad) == (("1", "0") if verdict == "good" else ("0", "1")), what
+            verdicts[verdict] += 1
+        if verdict != "bad":
+            assert dport == "9999" and data.replace(":", "") == body.hex() and not malformed, what
+    n_checked = sum(1 for _, _, a in TSHARK_CASES if a) + 3 * len(TSHARK_AEAD)
+    assert verdicts == {"good": n_checked, "bad": 2 * n_checked}
 
 
 # --- ESN and ESP-in-UDP with scapy ----------------------------------------
@@ -356,3 +413,48 @@ def test_tshark_dissects_our_ah(tmp_path):
         assert int(a_spi, 16) == spi and a_seq == "100", (mode, line)
         assert dport == "9999" and not malformed and not expert, (mode, line)
     assert old.output(pkt6())[41] == 4  # old AH: RFC 1826 length, not dissected as new AH
+
+
+# --- jumbograms (RFC 2675, seed §1.7) ---------------------------------------
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tshark_checks_our_jumbogram_esp_ah_ipcomp(tmp_path):
+    """tshark decrypts our ESP over a jumbogram and reports its ICV good
+    (bad once flipped), in transport mode and in tunnel mode with a jumbo
+    outer header around a jumbo inner one; dissects our AH over a
+    jumbogram; inflates our IPComp of a jumbogram back to its 77000 octets
+    of UDP data. scapy parses the same packets (its SecurityAssociation
+    cannot process jumbograms: it packs the length into the 16-bit field)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from scapy.layers.inet6 import Jumbo
+    from test_ipsec_jumbo import jumbogram
+
+    data = b"kame jumbo " * 7000
+    p = jumbogram(data)
+    ek, ak, gk = key(16, 1), key(20, 2), key(20, 3)
+    esp = EspSa(0x5000, "aes-cbc", ek, "hmac-sha1", ak)
+    good = esp.output(p)
+    bad = bytearray(esp.output(p))
+    bad[-1] ^= 1
+    t6 = {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]}
+    packets = [good, bytes(bad), AhSa(0x5001, "hmac-sha1", ak).output(p),
+               kame.IpcompSa().output(p), EspSa(0x5002, "aes-gcm-16", gk, **t6).output(p)]
+    for w in packets[:3] + packets[4:]:
+        s = IPv6(w)
+        assert s.plen == 0 and s[Jumbo].jumboplen == len(w) - 40
+    uats = esp_uat("IPv6", 0x5000, "aes-cbc", ek, "hmac-sha1", ak) + esp_uat("IPv6", 0x5002, "aes-gcm-16", gk, None, b"")
+    rows = tshark_esp(tmp_path, packets, uats, ["ipv6.plen", "ipv6.opt.jumbo", "esp.icv_good", "esp.icv_bad",
+                                                "ah.spi", "ipcomp.cpi", "udp.dstport", "data.len", "_ws.malformed",
+                                                "_ws.expert"])
+    want_icv = [("1", "0"), ("0", "1"), ("", ""), ("", ""), ("1", "0")]
+    for i, (row, icv) in enumerate(zip(rows, want_icv)):
+        plen, jumbo, good, badv, _ah_spi, _cpi, dport, dlen, malformed, expert = row
+        assert (good, badv) == icv, (i, row)
+        assert dport == "9999" and dlen == str(len(data)), (i, row)
+        assert not malformed and not expert, (i, row)
+        if i != 3:  # the last occurrence: the inner jumbogram of the tunnel
+            assert plen == "0" and int(jumbo) == (len(packets[i]) if i < 4 else len(p)) - 40, (i, row)
+    assert rows[2][4] == "0x00005001" and rows[3][5] == "0x0002"

@@ -25,6 +25,7 @@ use super::hdr::{self, HDRNESTLIMIT};
 use super::replay::ReplayWindow;
 use super::{Mode, SaStats};
 use crate::error::{Error, ErrorKind, Layer, Result};
+use crate::tunnel;
 use crate::wire::proto;
 
 #[derive(Debug, Clone)]
@@ -274,13 +275,17 @@ impl AhSa {
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
                 (out, s.off, s.nh_pos, s.nh, s.v6, packet.get(s.off..).unwrap_or(&[]))
             }
-            Mode::Tunnel { src, dst } => {
+            Mode::Tunnel(t) => {
                 let v = hdr::version(packet)?;
-                let mut out = Vec::with_capacity(packet.len() + 104);
-                hdr::outer_header(src, dst, packet, proto::AH, &mut out);
+                let mut out = Vec::with_capacity(packet.len() + 112);
                 let nh = if v == 6 { proto::IPV6 } else { proto::IPV4 };
-                let v6 = src.len() == 16;
-                (out, out_len(v6), if v6 { 6 } else { 9 }, nh, v6, packet)
+                let v6 = t.src.is_ipv6();
+                let len = (self.ah_len(v6) + packet.len()) as u64;
+                let o = t.write_outer(&mut out, proto::AH, tunnel::tos_of(packet), tunnel::df_of(packet), len).map_err(|mut e| {
+                    e.layer = Layer::Ah;
+                    e
+                })?;
+                (out, o.len, o.nh_at, nh, v6, packet)
             }
         };
         let seq = if self.old {
@@ -395,12 +400,14 @@ impl AhSa {
             self.replay.update(seq);
         }
         let ps = off + ah_len;
-        if let Mode::Tunnel { .. } = self.mode {
+        if let Mode::Tunnel(t) = self.mode {
             if nh != proto::IPV6 && nh != proto::IPV4 {
                 return Err(Error::malformed(Layer::Ah, b, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
             }
-            let inner = packet.get(ps..).unwrap_or(&[]).to_vec();
+            let mut inner = packet.get(ps..).unwrap_or(&[]).to_vec();
             hdr::version(&inner).map_err(|e| e.at(ps as u64))?;
+            // seed §4.6 egress: the outer ECN onto the inner header
+            tunnel::egress_inner(&mut inner, t.ecn, tunnel::tos_of(packet)).map_err(|e| e.at(ps as u64))?;
             return Ok(inner);
         }
         let mut out = Vec::with_capacity(packet.len());
@@ -417,10 +424,6 @@ impl AhSa {
 /// Big-endian u32 at `at` (0 when short; callers checked the length).
 fn be32(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).map(u32::from_be_bytes).unwrap_or(0)
-}
-
-fn out_len(v6: bool) -> usize {
-    if v6 { 40 } else { 20 }
 }
 
 /// Apply AH SAs given outermost first (`[AH1, AH2, AH3]` for
@@ -536,7 +539,8 @@ mod tests {
             let mut tx = sa("hmac-md5", &[7; 16], old);
             let mut rx = sa("hmac-md5", &[7; 16], old);
             let a = tx.output(&p).unwrap();
-            assert_eq!(a.len() - p.len(), if old { 24 } else { 24 });
+            // old AH: 8 + 16-octet ICV; new AH: 12 + 12 (both 24 over IPv4)
+            assert_eq!(a.len() - p.len(), 24);
             let mut routed = a.clone();
             routed[8] = 1; // TTL
             routed[22] = 8; // record route pointer

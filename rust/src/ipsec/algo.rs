@@ -12,6 +12,15 @@
 //! framing (RFC 1828), the GCM tag for ICV lengths and key sizes `ring` does
 //! not offer (GHASH from the `ghash` crate, CTR from `ctr`) and CBC chaining
 //! around RC5 (the `rc5` crate is a bare block cipher).
+//!
+//! RC5 keys (RFC 2451 §2.2: 40 to 2040 bits, KAME the same): the `rc5`
+//! crate fixes the key length in the type, below 256 octets. A key of b
+//! octets expands exactly as that key zero-padded to 4·⌈b/4⌉ octets (RFC
+//! 2040 §5.3 loads the key into c = ⌈b/4⌉ little-endian words whose unused
+//! octets are zero; nothing else in the expansion reads b), so one type per
+//! word count serves every length; checked against RFC 2040 §9's vectors
+//! at 1-, 4- and 8-octet keys. Keys of 253..255 octets (2024..2040 bits)
+//! would need a 256-octet type the crate refuses, and are refused here.
 
 use aes::cipher::{
     block_padding::NoPadding, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit,
@@ -576,7 +585,8 @@ impl EncAlg {
             EncAlg::TripleDesCbc => k == 24,
             EncAlg::BlowfishCbc => (5..=56).contains(&k),
             EncAlg::Cast128Cbc => (5..=16).contains(&k),
-            EncAlg::Rc5Cbc => k == 16,
+            // RFC 2451 §2.2: 40..2040 bits; the `rc5` crate stops at 2016
+            EncAlg::Rc5Cbc => (5..=RC5_MAX_KEY).contains(&k),
             EncAlg::AesCbc | EncAlg::AesCtr | EncAlg::AesGcm(_) | EncAlg::AesCcm(_) | EncAlg::AesGmac => {
                 matches!(k, 16 | 24 | 32)
             }
@@ -623,7 +633,86 @@ impl AesKey {
     }
 }
 
-type Rc5_32_16_16 = rc5::RC5<u32, cipher05::consts::U16, cipher05::consts::U16>;
+/// One RC5-32/16 block operation pair, whatever key type the `rc5` crate
+/// was instantiated with.
+pub trait Rc5Block: Send + Sync {
+    fn encrypt8(&self, b: &mut [u8; 8]);
+    fn decrypt8(&self, b: &mut [u8; 8]);
+}
+
+impl<T> Rc5Block for T
+where
+    T: cipher05::BlockCipherEncrypt
+        + cipher05::BlockCipherDecrypt
+        + cipher05::BlockSizeUser<BlockSize = cipher05::consts::U8>
+        + Send
+        + Sync,
+{
+    fn encrypt8(&self, b: &mut [u8; 8]) {
+        let mut a = cipher05::Array::from(*b);
+        self.encrypt_block(&mut a);
+        b.copy_from_slice(&a);
+    }
+    fn decrypt8(&self, b: &mut [u8; 8]) {
+        let mut a = cipher05::Array::from(*b);
+        self.decrypt_block(&mut a);
+        b.copy_from_slice(&a);
+    }
+}
+
+/// RFC 2451 §2.2 (RC5 rounds: 16) and the longest key the `rc5` crate's
+/// types allow (63 words).
+pub const RC5_ROUNDS: usize = 16;
+pub const RC5_MAX_KEY: usize = 252;
+
+macro_rules! rc5_by_words {
+    ($r:ty, $key:expr, $words:expr; $($n:literal => $b:ident),* $(,)?) => {
+        match $words {
+            $( $n => rc5::RC5::<u32, $r, cipher05::consts::$b>::new_from_slice($key)
+                    .ok()
+                    .map(|c| Box::new(c) as Box<dyn Rc5Block>), )*
+            _ => None,
+        }
+    };
+}
+
+/// RC5-32/`R`/b for a key of 1..=252 octets, built from the crate type of
+/// the key's word count with the key zero-padded to that many words (see
+/// the module note).
+fn rc5_keyed_rounds<R>(key: &[u8]) -> Option<Box<dyn Rc5Block>>
+where
+    R: cipher05::typenum::Unsigned
+        + cipher05::typenum::IsLess<cipher05::consts::U256>
+        + core::ops::Add<cipher05::consts::U1>
+        + 'static,
+    cipher05::typenum::Le<R, cipher05::consts::U256>: cipher05::typenum::NonZero,
+    cipher05::typenum::Sum<R, cipher05::consts::U1>: core::ops::Mul<cipher05::consts::U2>,
+    cipher05::typenum::Prod<cipher05::typenum::Sum<R, cipher05::consts::U1>, cipher05::consts::U2>: cipher05::array::ArraySize,
+{
+    use cipher05::KeyInit as _;
+    if key.is_empty() || key.len() > RC5_MAX_KEY {
+        return None;
+    }
+    let words = key.len().div_ceil(4);
+    let mut padded = Zeroizing::new([0u8; RC5_MAX_KEY]);
+    padded.get_mut(..key.len())?.copy_from_slice(key);
+    let k = padded.get(..words * 4)?;
+    rc5_by_words!(R, k, words;
+        1 => U4, 2 => U8, 3 => U12, 4 => U16, 5 => U20, 6 => U24, 7 => U28, 8 => U32,
+        9 => U36, 10 => U40, 11 => U44, 12 => U48, 13 => U52, 14 => U56, 15 => U60, 16 => U64,
+        17 => U68, 18 => U72, 19 => U76, 20 => U80, 21 => U84, 22 => U88, 23 => U92, 24 => U96,
+        25 => U100, 26 => U104, 27 => U108, 28 => U112, 29 => U116, 30 => U120, 31 => U124, 32 => U128,
+        33 => U132, 34 => U136, 35 => U140, 36 => U144, 37 => U148, 38 => U152, 39 => U156, 40 => U160,
+        41 => U164, 42 => U168, 43 => U172, 44 => U176, 45 => U180, 46 => U184, 47 => U188, 48 => U192,
+        49 => U196, 50 => U200, 51 => U204, 52 => U208, 53 => U212, 54 => U216, 55 => U220, 56 => U224,
+        57 => U228, 58 => U232, 59 => U236, 60 => U240, 61 => U244, 62 => U248, 63 => U252,
+    )
+}
+
+/// RC5-32/16/b as RFC 2451 uses it.
+fn rc5_keyed(key: &[u8]) -> Option<Box<dyn Rc5Block>> {
+    rc5_keyed_rounds::<cipher05::consts::U16>(key)
+}
 
 /// CCM instances by key size and tag size (nonce 11 = 3 salt + 8 IV).
 pub enum CcmKey {
@@ -663,7 +752,7 @@ pub enum CipherCtx {
     Tdes(des::TdesEde3),
     Blowfish(blowfish::Blowfish),
     Cast5(cast5::Cast5),
-    Rc5(Box<Rc5_32_16_16>),
+    Rc5(Box<dyn Rc5Block>),
     AesCbc(AesKey),
     AesCtr { key: AesKey, nonce: [u8; 4] },
     /// GCM and GMAC: `ring` for 128/256-bit keys with 16-octet tags,
@@ -711,12 +800,9 @@ impl CipherCtx {
             EncAlg::Cast128Cbc => CipherCtx::Cast5(
                 cast5::Cast5::new_from_slice(k).map_err(|_| config("CAST-128 key must be 40..128 bits"))?,
             ),
-            EncAlg::Rc5Cbc => {
-                use cipher05::KeyInit as _;
-                CipherCtx::Rc5(Box::new(
-                    Rc5_32_16_16::new_from_slice(k).map_err(|_| config("RC5 key must be 128 bits here"))?,
-                ))
-            }
+            EncAlg::Rc5Cbc => CipherCtx::Rc5(
+                rc5_keyed(k).ok_or_else(|| config("RC5 key must be 40..2016 bits (the rc5 crate has no 2024..2040-bit keys)"))?,
+            ),
             EncAlg::AesCbc => CipherCtx::AesCbc(AesKey::new(k)?),
             EncAlg::AesCtr => {
                 let mut nonce = [0u8; 4];
@@ -781,7 +867,7 @@ impl CipherCtx {
             CipherCtx::Tdes(c) => cbc_enc!(des::TdesEde3, c, iv, buf),
             CipherCtx::Blowfish(c) => cbc_enc!(blowfish::Blowfish, c, iv, buf),
             CipherCtx::Cast5(c) => cbc_enc!(cast5::Cast5, c, iv, buf),
-            CipherCtx::Rc5(c) => rc5_cbc(c, iv, buf, true),
+            CipherCtx::Rc5(c) => rc5_cbc(c.as_ref(), iv, buf, true),
             CipherCtx::AesCbc(AesKey::A128(c)) => cbc_enc!(Aes128, c, iv, buf),
             CipherCtx::AesCbc(AesKey::A192(c)) => cbc_enc!(Aes192, c, iv, buf),
             CipherCtx::AesCbc(AesKey::A256(c)) => cbc_enc!(Aes256, c, iv, buf),
@@ -793,6 +879,43 @@ impl CipherCtx {
         }
     }
 
+    /// AES-CBC encryption of `buf` interleaved with HMAC-SHA1 over `head`
+    /// ‖ ciphertext ‖ `tail` (ESP's ICV input), 64 octets at a time, so the
+    /// CPU overlaps the serial CBC chain with the hash of the previous
+    /// ciphertext. Only calls the crates' block and update functions; the
+    /// result is the same as [`CipherCtx::encrypt`] then [`AuthCtx::mac`].
+    /// `None` when this cipher / MAC pair has no such path.
+    pub fn encrypt_then_mac(&self, auth: &AuthCtx, iv: &[u8], head: &[u8], buf: &mut [u8], tail: &[u8]) -> Option<Result<Tag>> {
+        let AuthCtx::HmacSha1(m) = auth else { return None };
+        macro_rules! stitched {
+            ($ty:ty, $c:expr) => {{
+                use hmac::Mac;
+                let mut enc = match cbc::Encryptor::<$ty>::inner_iv_slice_init($c.clone(), iv) {
+                    Ok(e) => e,
+                    Err(_) => return Some(Err(config("IV length"))),
+                };
+                if buf.len() % 16 != 0 {
+                    return Some(Err(config("CBC input not a multiple of the block")));
+                }
+                let mut m = m.clone();
+                m.update(head);
+                for chunk in buf.chunks_mut(64) {
+                    let (blocks, _) = aes::cipher::inout::InOutBuf::from(&mut *chunk).into_chunks();
+                    enc.encrypt_blocks_inout_mut(blocks);
+                    m.update(chunk);
+                }
+                m.update(tail);
+                Some(Ok(Tag::from_slice(&m.finalize().into_bytes())))
+            }};
+        }
+        match self {
+            CipherCtx::AesCbc(AesKey::A128(c)) => stitched!(Aes128, c),
+            CipherCtx::AesCbc(AesKey::A192(c)) => stitched!(Aes192, c),
+            CipherCtx::AesCbc(AesKey::A256(c)) => stitched!(Aes256, c),
+            _ => None,
+        }
+    }
+
     pub fn decrypt(&self, iv: &[u8], buf: &mut [u8]) -> Result<()> {
         match self {
             CipherCtx::Null => Ok(()),
@@ -800,7 +923,7 @@ impl CipherCtx {
             CipherCtx::Tdes(c) => cbc_dec!(des::TdesEde3, c, iv, buf),
             CipherCtx::Blowfish(c) => cbc_dec!(blowfish::Blowfish, c, iv, buf),
             CipherCtx::Cast5(c) => cbc_dec!(cast5::Cast5, c, iv, buf),
-            CipherCtx::Rc5(c) => rc5_cbc(c, iv, buf, false),
+            CipherCtx::Rc5(c) => rc5_cbc(c.as_ref(), iv, buf, false),
             CipherCtx::AesCbc(AesKey::A128(c)) => cbc_dec!(Aes128, c, iv, buf),
             CipherCtx::AesCbc(AesKey::A192(c)) => cbc_dec!(Aes192, c, iv, buf),
             CipherCtx::AesCbc(AesKey::A256(c)) => cbc_dec!(Aes256, c, iv, buf),
@@ -1001,8 +1124,7 @@ fn gcm_tag_ring_free(key: &AesKey, h: &[u8; 16], nonce: &[u8; 12], aad: &[u8], c
 }
 
 /// CBC chaining around the bare RC5-32/16 block cipher (RFC 2451 §2.3).
-fn rc5_cbc(c: &Rc5_32_16_16, iv: &[u8], buf: &mut [u8], encrypt: bool) -> Result<()> {
-    use cipher05::{BlockCipherDecrypt, BlockCipherEncrypt};
+fn rc5_cbc(c: &dyn Rc5Block, iv: &[u8], buf: &mut [u8], encrypt: bool) -> Result<()> {
     if buf.len() % 8 != 0 {
         return Err(Error::malformed(Layer::Esp, 0, "ciphertext not a multiple of the cipher block (RFC 4303 §2.4)"));
     }
@@ -1018,13 +1140,12 @@ fn rc5_cbc(c: &Rc5_32_16_16, iv: &[u8], buf: &mut [u8], encrypt: bool) -> Result
             for (b, p) in blk.iter_mut().zip(prev.iter()) {
                 *b ^= p;
             }
-            let mut a = cipher05::Array::from(blk);
-            c.encrypt_block(&mut a);
-            chunk.copy_from_slice(&a);
-            prev.copy_from_slice(chunk);
+            c.encrypt8(&mut blk);
+            chunk.copy_from_slice(&blk);
+            prev = blk;
         } else {
-            let mut a = cipher05::Array::from(blk);
-            c.decrypt_block(&mut a);
+            let mut a = blk;
+            c.decrypt8(&mut a);
             for ((o, a), p) in chunk.iter_mut().zip(a.iter()).zip(prev.iter()) {
                 *o = a ^ p;
             }
@@ -1271,5 +1392,105 @@ mod tests {
             c.decrypt(&iv, &mut b).unwrap();
             assert_eq!(b, pt, "{alg:?}");
         }
+    }
+
+    /// RFC 2040 §9: RC5-CBC vectors (rounds, key, IV, plaintext,
+    /// ciphertext) at 1-, 4- and 8-octet keys: the 1-octet keys go through
+    /// the crate's 4-octet type zero-padded, as every key that is not a
+    /// whole number of words does here.
+    const RFC2040_CBC: &[(u32, &str, &str, &str, &str)] = &[
+        (0, "00", "0000000000000000", "0000000000000000", "7a7bba4d79111d1e"),
+        (0, "00", "0000000000000000", "ffffffffffffffff", "797bba4d78111d1e"),
+        (0, "00", "0000000000000001", "0000000000000000", "7a7bba4d79111d1f"),
+        (0, "00", "0000000000000000", "0000000000000001", "7a7bba4d79111d1f"),
+        (0, "00", "0102030405060708", "1020304050607080", "8b9ded91ce7794a6"),
+        (1, "11", "0000000000000000", "0000000000000000", "2f759fe7ad86a378"),
+        (2, "00", "0000000000000000", "0000000000000000", "dca2694bf40e0788"),
+        (2, "00000000", "0000000000000000", "0000000000000000", "dca2694bf40e0788"),
+        (8, "00", "0000000000000000", "0000000000000000", "dcfe098577eca5ff"),
+        (8, "00", "0102030405060708", "1020304050607080", "9646fb77638f9ca8"),
+        (12, "00", "0102030405060708", "1020304050607080", "b2b3209db6594da4"),
+        (16, "00", "0102030405060708", "1020304050607080", "545f7f32a5fc3836"),
+        (8, "01020304", "0000000000000000", "ffffffffffffffff", "8285e7c1b5bc7402"),
+        (12, "01020304", "0000000000000000", "ffffffffffffffff", "fc586f92f7080934"),
+        (16, "01020304", "0000000000000000", "ffffffffffffffff", "cf270ef9717ff7c4"),
+        (12, "0102030405060708", "0000000000000000", "ffffffffffffffff", "e493f1c1bb4d6e8c"),
+    ];
+
+    #[test]
+    fn rc5_rfc2040_vectors_any_key_length() {
+        use cipher05::consts::{U0, U1, U12, U16, U2, U8};
+        for &(r, k, iv, p, c) in RFC2040_CBC {
+            let key = hx(k);
+            let cipher = match r {
+                0 => rc5_keyed_rounds::<U0>(&key),
+                1 => rc5_keyed_rounds::<U1>(&key),
+                2 => rc5_keyed_rounds::<U2>(&key),
+                8 => rc5_keyed_rounds::<U8>(&key),
+                12 => rc5_keyed_rounds::<U12>(&key),
+                _ => rc5_keyed_rounds::<U16>(&key),
+            }
+            .unwrap();
+            let mut b = hx(p);
+            rc5_cbc(cipher.as_ref(), &hx(iv), &mut b, true).unwrap();
+            assert_eq!(b, hx(c), "R={r} key={k}");
+            rc5_cbc(cipher.as_ref(), &hx(iv), &mut b, false).unwrap();
+            assert_eq!(b, hx(p));
+        }
+    }
+
+    #[test]
+    fn rc5_esp_key_lengths() {
+        // the 16-round, 16-octet case against the crate's own type and the
+        // draft-krovetz-rc6-rc5-vectors RC5-32/16/16 vector (key 00..0f)
+        let c = CipherCtx::new(EncAlg::Rc5Cbc, &hx("000102030405060708090a0b0c0d0e0f")).unwrap();
+        let mut b = hx("0001020304050607");
+        c.encrypt(&[0; 8], &mut b).unwrap();
+        assert_eq!(b, hx("3e2e95357027d896"));
+        // every RFC 2451 length the crate allows: 40..2016 bits; a key and
+        // the same key with a zero octet appended differ once b crosses a
+        // word boundary and agree within one (the zero-padding equivalence)
+        for len in 5..=RC5_MAX_KEY {
+            let key: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let c = CipherCtx::new(EncAlg::Rc5Cbc, &key).unwrap();
+            let pt: Vec<u8> = (0..24u8).collect();
+            let mut b = pt.clone();
+            c.encrypt(&[7; 8], &mut b).unwrap();
+            assert_ne!(b, pt);
+            let mut d = b.clone();
+            c.decrypt(&[7; 8], &mut d).unwrap();
+            assert_eq!(d, pt, "{len}");
+            if len < RC5_MAX_KEY {
+                let mut longer = key.clone();
+                longer.push(0);
+                let mut b2 = pt.clone();
+                CipherCtx::new(EncAlg::Rc5Cbc, &longer).unwrap().encrypt(&[7; 8], &mut b2).unwrap();
+                assert_eq!(b == b2, len % 4 != 0, "{len}");
+            }
+        }
+        for bad in [0usize, 4, 253, 255, 256] {
+            assert!(CipherCtx::new(EncAlg::Rc5Cbc, &vec![1; bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stitched_cbc_hmac_equals_the_two_passes() {
+        for kl in [16usize, 24, 32] {
+            let c = CipherCtx::new(EncAlg::AesCbc, &vec![7u8; kl]).unwrap();
+            let a = AuthCtx::new(AuthAlg::HmacSha1, &[9u8; 20]).unwrap();
+            for blocks in [0usize, 1, 3, 4, 5, 87, 128] {
+                let pt: Vec<u8> = (0..blocks * 16).map(|i| (i * 13) as u8).collect();
+                let (head, tail) = (b"SPI+seq+IV......".as_slice(), [0u8, 0, 0, 1]);
+                let mut one = pt.clone();
+                let tag = c.encrypt_then_mac(&a, &[5; 16], head, &mut one, &tail).unwrap().unwrap();
+                let mut two = pt.clone();
+                c.encrypt(&[5; 16], &mut two).unwrap();
+                assert_eq!(one, two, "{kl} {blocks}");
+                assert_eq!(tag.as_slice(), a.mac(&[head, &two, &tail]).as_slice());
+            }
+        }
+        // other pairs take the two-pass path
+        let c = CipherCtx::new(EncAlg::DesCbc, &[1; 8]).unwrap();
+        assert!(c.encrypt_then_mac(&AuthCtx::new(AuthAlg::HmacSha1, &[9; 20]).unwrap(), &[0; 8], &[], &mut [], &[]).is_none());
     }
 }

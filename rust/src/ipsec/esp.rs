@@ -19,6 +19,7 @@ use super::hdr::{self, Split};
 use super::replay::ReplayWindow;
 use super::{Kat, Mode, SaStats};
 use crate::error::{Error, ErrorKind, Layer, Result};
+use crate::tunnel;
 use crate::wire::proto;
 
 /// RFC 3948 §2.2: the IKE/ESP port.
@@ -217,9 +218,51 @@ impl EspSa {
         self.rng.fill(b).map_err(|_| config("system random source failed"))
     }
 
+    /// The padding for a payload of `payload_len` octets: RFC 4303 §2.4's
+    /// 1, 2, 3, ... to the cipher block and 4-octet alignment, plus the
+    /// seed §4.3 `esp_randpad`, or the known-answer padding.
+    fn choose_pad<'k>(&self, payload_len: usize, kat: Option<&'k Kat>) -> Result<Pad<'k>> {
+        let align = self.enc.pad_align();
+        let base = payload_len + 2;
+        if let Some(pad) = kat.and_then(|k| k.pad.as_deref()) {
+            if pad.len() > 255 || (base + pad.len()) % self.enc.block().max(1) != 0 {
+                return Err(config("known-answer padding does not align the payload"));
+            }
+            return Ok(Pad::Given(pad));
+        }
+        let mut padlen = (align - base % align) % align;
+        if self.randpad > 0 {
+            let n = self.randpad as usize;
+            let len = base + padlen;
+            if len < n {
+                // seed §4.3: pad to a random length ≤ N (N excludes
+                // the ICV), in whole alignment units, padding ≤ 255
+                let room = ((n - len) / align).min((255 - padlen) / align);
+                let mut r = [0u8; 2];
+                self.random_fill(&mut r)?;
+                let k = usize::from(u16::from_be_bytes(r)) % (room + 1);
+                padlen += k * align;
+            }
+        }
+        Ok(Pad::Len(padlen))
+    }
+
+    /// Octets the ESP part (SPI through ICV) takes for a payload of
+    /// `payload_len` octets and `pad_len` octets of padding; `u64`, so the
+    /// arithmetic near the 32-bit Jumbo Payload Length is checkable with no
+    /// such payload in memory.
+    pub fn sealed_len(&self, payload_len: u64, pad_len: u64) -> u64 {
+        (self.hdr_len() + self.iv_len() + 2 + self.icv_len()) as u64 + payload_len + pad_len
+    }
+
     /// Append `SPI ‖ seq ‖ IV ‖ E(payload ‖ pad ‖ padlen ‖ nh) ‖ ICV` to
     /// `out` (RFC 4303 §3.3).
     pub fn seal(&mut self, payload: &[u8], nh: u8, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+        let pad = self.choose_pad(payload.len(), kat)?;
+        self.seal_padded(payload, nh, pad, kat, out)
+    }
+
+    fn seal_padded(&mut self, payload: &[u8], nh: u8, pad: Pad<'_>, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
         let seq = if self.old { 0 } else { self.next_seq()? };
         let start = out.len();
         out.extend_from_slice(&self.spi.to_be_bytes());
@@ -254,35 +297,14 @@ impl EspSa {
         // payload, padding, trailer
         let body_at = out.len();
         out.extend_from_slice(payload);
-        let align = self.enc.pad_align();
-        let base = payload.len() + 2;
-        match kat.and_then(|k| k.pad.as_deref()) {
-            Some(pad) => {
-                if pad.len() > 255 || (base + pad.len()) % self.enc.block().max(1) != 0 {
-                    return Err(config("known-answer padding does not align the payload"));
-                }
-                out.extend_from_slice(pad);
-                out.push(pad.len() as u8);
+        match pad {
+            Pad::Given(p) => {
+                out.extend_from_slice(p);
+                out.push(p.len() as u8);
             }
-            None => {
-                let mut padlen = (align - base % align) % align;
-                if self.randpad > 0 {
-                    let n = self.randpad as usize;
-                    let len = base + padlen;
-                    if len < n {
-                        // seed §4.3: pad to a random length ≤ N (N excludes
-                        // the ICV), in whole alignment units, padding ≤ 255
-                        let room = ((n - len) / align).min((255 - padlen) / align);
-                        let mut r = [0u8; 2];
-                        self.random_fill(&mut r)?;
-                        let k = usize::from(u16::from_be_bytes(r)) % (room + 1);
-                        padlen += k * align;
-                    }
-                }
-                for i in 1..=padlen {
-                    out.push(i as u8);
-                }
-                out.push(padlen as u8);
+            Pad::Len(n) => {
+                out.extend((1..=n).map(|i| i as u8));
+                out.push(n as u8);
             }
         }
         out.push(nh);
@@ -313,6 +335,18 @@ impl EspSa {
             }
             _ => {
                 let ivbuf = self.cipher_iv(out.get(iv_at..body_at).unwrap_or(&[]), seq);
+                if icv_len > 0 {
+                    // CBC and HMAC stitched where the pair allows it
+                    let tail: &[u8] = if self.esn { &esn_hi } else { &[] };
+                    let (front, back) = out.split_at_mut(body_at);
+                    let head = front.get(start..).unwrap_or(&[]);
+                    let body = back.get_mut(..body_end - body_at).unwrap_or(&mut []);
+                    if let Some(tag) = self.cipher.encrypt_then_mac(&self.auth_ctx, ivbuf.as_slice(), head, body, tail) {
+                        let tag = tag?;
+                        out.extend_from_slice(tag.as_slice().get(..icv_len).unwrap_or(&[]));
+                        return Ok(());
+                    }
+                }
                 let body = out.get_mut(body_at..body_end).unwrap_or(&mut []);
                 self.cipher.encrypt(ivbuf.as_slice(), body)?;
                 if icv_len > 0 {
@@ -481,45 +515,53 @@ impl EspSa {
     }
 
     fn output_inner(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
-        let tunnel = match &self.mode {
-            Mode::Transport => None,
-            Mode::Tunnel { src, dst } => Some((src.clone(), dst.clone())),
-        };
-        match tunnel {
-            None => {
+        let udp = self.udp_encap.is_some();
+        let carrier = if udp { proto::UDP } else { proto::ESP };
+        match self.mode {
+            Mode::Transport => {
                 let s = hdr::split_output(packet)?;
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
                 let udp_at = out.len();
-                if self.udp_encap.is_some() {
+                if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
                 self.seal(packet.get(s.off..).unwrap_or(&[]), s.nh, kat, out)?;
-                let proto_here = if self.udp_encap.is_some() { proto::UDP } else { proto::ESP };
                 if let Some(b) = out.get_mut(s.nh_pos) {
-                    *b = proto_here;
+                    *b = carrier;
                 }
-                self.finish(out, s.v6, udp_at)
+                self.finish_udp(out, s.v6, udp_at)?;
+                // a jumbogram's Jumbo Payload Length grows with it (RFC 2675)
+                hdr::fix_lengths(out, s.v6)
             }
-            Some((src, dst)) => {
+            Mode::Tunnel(t) => {
                 let v = hdr::version(packet)?;
                 let inner_nh = if v == 6 { proto::IPV6 } else { proto::IPV4 };
-                let outer_proto = if self.udp_encap.is_some() { proto::UDP } else { proto::ESP };
-                hdr::outer_header(&src, &dst, packet, outer_proto, out);
+                // the padding is chosen first so the outer header, which
+                // may need a Jumbo Payload option, is written once
+                let pad = self.choose_pad(packet.len(), kat)?;
+                let esp_len = self.sealed_len(packet.len() as u64, pad.len() as u64) + if udp { 8 } else { 0 };
+                t.write_outer(out, carrier, tunnel::tos_of(packet), tunnel::df_of(packet), esp_len)
+                    .map_err(|mut e| {
+                        e.layer = Layer::Esp;
+                        e
+                    })?;
                 let udp_at = out.len();
-                if self.udp_encap.is_some() {
+                if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
-                self.seal(packet, inner_nh, kat, out)?;
-                self.finish(out, src.len() == 16, udp_at)
+                self.seal_padded(packet, inner_nh, pad, kat, out)?;
+                self.finish_udp(out, t.src.is_ipv6(), udp_at)
             }
         }
     }
 
-    /// Lengths, and the UDP header for ESP-in-UDP (RFC 3948 §2.1: checksum
-    /// zero over IPv4; computed over IPv6).
-    fn finish(&self, out: &mut [u8], v6: bool, udp_at: usize) -> Result<()> {
+    /// The UDP header for ESP-in-UDP (RFC 3948 §2.1: checksum zero over
+    /// IPv4; computed over IPv6).
+    fn finish_udp(&self, out: &mut [u8], v6: bool, udp_at: usize) -> Result<()> {
         if let Some((sport, dport)) = self.udp_encap {
-            let ulen = u16::try_from(out.len() - udp_at).map_err(|_| config("ESP-in-UDP datagram over 65535 octets"))?;
+            let ulen = u16::try_from(out.len() - udp_at).map_err(|_| {
+                Error::new(Layer::Esp, ErrorKind::Limit { limit: 65535 }, udp_at as u64, "ESP-in-UDP datagram over 65535 octets (RFC 768 length)")
+            })?;
             let mut h = [0u8; 8];
             h[0..2].copy_from_slice(&sport.to_be_bytes());
             h[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -538,7 +580,7 @@ impl EspSa {
                 }
             }
         }
-        hdr::fix_lengths(out, v6)
+        Ok(())
     }
 
     /// `esp6_input` / `esp4_input`: verify, decrypt and strip ESP. In
@@ -583,12 +625,14 @@ impl EspSa {
     }
 
     fn decap(&self, mut buf: Vec<u8>, s: Split, nh: u8, ps: usize, pe: usize, layer: Layer) -> Result<Vec<u8>> {
-        if let Mode::Tunnel { .. } = self.mode {
+        if let Mode::Tunnel(t) = self.mode {
             if nh != proto::IPV6 && nh != proto::IPV4 {
                 return Err(Error::malformed(layer, ps as u64, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
             }
-            let inner = buf.get(ps..pe).unwrap_or(&[]).to_vec();
+            let mut inner = buf.get(ps..pe).unwrap_or(&[]).to_vec();
             hdr::version(&inner).map_err(|e| e.at(ps as u64))?;
+            // seed §4.6 egress: the outer ECN onto the inner header
+            tunnel::egress_inner(&mut inner, t.ecn, tunnel::tos_of(&buf)).map_err(|e| e.at(ps as u64))?;
             return Ok(inner);
         }
         buf.copy_within(ps..pe, s.off);
@@ -607,6 +651,21 @@ fn be32(b: &[u8], at: usize) -> u32 {
 
 fn iv8(s: Option<&[u8]>) -> Result<[u8; 8]> {
     s.and_then(|s| <[u8; 8]>::try_from(s).ok()).ok_or_else(|| config("combined-mode IV must be 8 octets"))
+}
+
+/// The padding of one packet: given (known-answer tests) or a length.
+enum Pad<'k> {
+    Given(&'k [u8]),
+    Len(usize),
+}
+
+impl Pad<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Pad::Given(p) => p.len(),
+            Pad::Len(n) => *n,
+        }
+    }
 }
 
 struct IvBuf {
@@ -665,7 +724,8 @@ mod tests {
 
     #[test]
     fn roundtrip_every_cipher() {
-        let cases: &[(&str, usize, Option<(&str, usize)>)] = &[
+        type Case = (&'static str, usize, Option<(&'static str, usize)>);
+        let cases: &[Case] = &[
             ("null", 0, Some(("hmac-sha1", 20))),
             ("des-cbc", 8, Some(("hmac-md5", 16))),
             ("des-deriv", 8, Some(("keyed-md5", 16))),
@@ -695,8 +755,8 @@ mod tests {
                     }
                     None => None,
                 };
-                let mut tx = sa(enc, &ek, a, mode.clone());
-                let mut rx = sa(enc, &ek, a, mode.clone());
+                let mut tx = sa(enc, &ek, a, mode);
+                let mut rx = sa(enc, &ek, a, mode);
                 for n in [0usize, 1, 13, 100, 1400] {
                     let p = udp6(n);
                     let c = tx.output(&p, None).unwrap();
@@ -806,6 +866,6 @@ mod tests {
         // longer than N: minimal padding
         let p = udp6(200);
         let e = tx.output(&p, None).unwrap();
-        assert_eq!(e.len() - 40 - 8 - 16, (208 + 2 + 15) / 16 * 16);
+        assert_eq!(e.len() - 40 - 8 - 16, (208usize + 2).div_ceil(16) * 16);
     }
 }

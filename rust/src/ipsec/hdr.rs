@@ -126,6 +126,12 @@ pub fn find_proto(p: &[u8], want: u8, layer: Layer) -> Result<Split> {
         }
         return Ok(Split { v6: false, off: ihl, nh_pos: 9, nh });
     }
+    // RFC 2675 §3: Payload Length 0 only with a Jumbo Payload option, whose
+    // length the packet must hold (seed §1.7: "data size < data length")
+    let end = crate::tunnel::ip6_end(p, layer)?;
+    if (p.len() as u64) < end {
+        return Err(Error::truncated(layer, 0, end, p.len() as u64, "IPv6 Payload / Jumbo Payload Length (RFC 2675 §3)"));
+    }
     let mut nh_pos = 6usize;
     let mut pos = 40usize;
     for _ in 0..HDRNESTLIMIT {
@@ -168,14 +174,10 @@ pub fn sum16(mut acc: u32, data: &[u8]) -> u32 {
 /// checksum) after the packet grew or shrank.
 pub fn fix_lengths(p: &mut [u8], v6: bool) -> Result<()> {
     if v6 {
-        let plen = p.len().saturating_sub(40);
-        let plen = u16::try_from(plen).map_err(|_| {
-            Error::new(Layer::Ipv6, ErrorKind::Unsupported, 4, "payload over 65535 octets needs a Jumbo Payload option (RFC 2675); not done for IPsec")
-        })?;
-        if let Some(f) = p.get_mut(4..6) {
-            f.copy_from_slice(&plen.to_be_bytes());
-        }
-        return Ok(());
+        // Payload Length, or the Jumbo Payload Length of a jumbogram (RFC
+        // 2675; the option turns into PadN if the payload shrank to 65535
+        // octets or fewer)
+        return crate::tunnel::ip6_set_lengths(p, Layer::Ipv6);
     }
     let tl = u16::try_from(p.len()).map_err(|_| Error::new(Layer::Ipv4, ErrorKind::Limit { limit: 65535 }, 2, "IPv4 total length over 65535 (RFC 791)"))?;
     if let Some(f) = p.get_mut(2..4) {
@@ -193,30 +195,6 @@ pub fn ipv4_fix_cksum(p: &mut [u8]) {
     let s = !(sum16(0, p.get(..ihl).unwrap_or(&[])) as u16);
     if let Some(c) = p.get_mut(10..12) {
         c.copy_from_slice(&s.to_be_bytes());
-    }
-}
-
-/// A simple outer header for tunnel mode (RFC 4301 §5.1.2): the traffic
-/// class / TOS copied from the inner header with the ECN bits cleared
-/// (seed §4.6 "ECN forbidden", the default), flow label 0, hop limit / TTL
-/// 64, IPv4 DF clear and ID 0. Payload length is filled in by
-/// [`fix_lengths`]. The full ECN/DSCP rules are `tunnel.rs`'s.
-pub fn outer_header(src: &[u8], dst: &[u8], inner: &[u8], next: u8, out: &mut Vec<u8>) {
-    let inner_tos = match inner.first().map(|b| b >> 4) {
-        Some(6) => ((inner.first().copied().unwrap_or(0) & 0x0f) << 4) | (inner.get(1).copied().unwrap_or(0) >> 4),
-        Some(4) => inner.get(1).copied().unwrap_or(0),
-        _ => 0,
-    } & 0xfc;
-    if src.len() == 16 {
-        out.push(0x60 | (inner_tos >> 4));
-        out.push((inner_tos & 0x0f) << 4);
-        out.extend_from_slice(&[0, 0, 0, 0, next, 64]);
-        out.extend_from_slice(src);
-        out.extend_from_slice(dst);
-    } else {
-        out.extend_from_slice(&[0x45, inner_tos, 0, 0, 0, 0, 0, 0, 64, next, 0, 0]);
-        out.extend_from_slice(src);
-        out.extend_from_slice(dst);
     }
 }
 
@@ -243,6 +221,8 @@ mod tests {
         let mut p = vec![0x60, 0, 0, 0, 0, 0, nh, 64];
         p.extend_from_slice(&[0xfe; 32]);
         p.extend_from_slice(rest);
+        let plen = (rest.len() as u16).to_be_bytes();
+        p[4..6].copy_from_slice(&plen);
         p
     }
 

@@ -17,35 +17,63 @@ pub mod algo;
 pub mod esp;
 pub mod hdr;
 pub mod replay;
+#[cfg(test)]
+pub(crate) mod tests_jumbo;
 
 pub use ah::{AhConfig, AhSa};
 pub use algo::{AuthAlg, AuthSpec, EncAlg};
 pub use esp::{EspConfig, EspSa};
 pub use replay::ReplayWindow;
 
+use std::net::IpAddr;
+
 use crate::error::{Error, ErrorKind, Layer};
+use crate::tunnel::{EcnMode, TunnelParams};
 
 /// IPsec mode of an SA.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Insert the IPsec header after the unfragmentable headers.
     Transport,
-    /// Wrap the whole packet in a new outer IPv6 (16-octet addresses) or
-    /// IPv4 (4-octet) header from `src` to `dst`.
-    Tunnel { src: Vec<u8>, dst: Vec<u8> },
+    /// Wrap the whole packet in a new outer IPv6 or IPv4 header built by
+    /// `tunnel.rs` (endpoints, hop limit, and the seed §4.6 ECN rule on
+    /// the way in and out).
+    Tunnel(TunnelParams),
 }
 
 impl Mode {
+    /// Tunnel mode between two IPv4 (4-octet) or two IPv6 (16-octet)
+    /// endpoints, with the default outer-header settings (ECN forbidden,
+    /// hop limit 64).
     pub fn tunnel(src: &[u8], dst: &[u8]) -> crate::Result<Mode> {
-        if src.len() != dst.len() || !(src.len() == 4 || src.len() == 16) {
-            return Err(Error::new(
+        let addr = |b: &[u8]| -> Option<IpAddr> {
+            match b.len() {
+                4 => <[u8; 4]>::try_from(b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(b).ok().map(IpAddr::from),
+                _ => None,
+            }
+        };
+        match (addr(src), addr(dst)) {
+            (Some(s), Some(d)) if s.is_ipv4() == d.is_ipv4() => Ok(Mode::Tunnel(TunnelParams::new(s, d))),
+            _ => Err(Error::new(
                 Layer::Ipsec,
                 ErrorKind::Config,
                 0,
                 "tunnel endpoints must both be IPv4 (4 octets) or both IPv6 (16 octets)",
-            ));
+            )),
         }
-        Ok(Mode::Tunnel { src: src.to_vec(), dst: dst.to_vec() })
+    }
+
+    /// The same mode with the seed §4.6 ECN behaviour `ecn` (no effect in
+    /// transport mode).
+    pub fn with_ecn(self, ecn: EcnMode) -> Mode {
+        match self {
+            Mode::Tunnel(mut t) => {
+                t.ecn = ecn;
+                Mode::Tunnel(t)
+            }
+            m => m,
+        }
     }
 }
 
@@ -62,6 +90,8 @@ pub struct SaStats {
     pub icv_failures: u64,
     /// ESP padding other than 1, 2, 3, ...
     pub padding_errors: u64,
+    /// tunnel mode: dropped by the RFC 6040 egress rule (CE over Not-ECT)
+    pub ecn_drops: u64,
     /// malformed, truncated or otherwise refused input
     pub other_errors: u64,
 }
@@ -72,6 +102,7 @@ impl SaStats {
             ErrorKind::Replay => self.replay_drops += 1,
             ErrorKind::Integrity => self.icv_failures += 1,
             ErrorKind::BadPadding => self.padding_errors += 1,
+            ErrorKind::EcnDrop => self.ecn_drops += 1,
             _ => self.other_errors += 1,
         }
     }

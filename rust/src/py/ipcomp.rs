@@ -7,76 +7,22 @@
 
 use std::net::IpAddr;
 
-use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+
+use super::util::{ecn_arg as ecn_mode, owned_vec as owned, with_bytes as with_buf};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipcomp::{self, IpcompConfig, IpcompSa, Mode};
 use crate::tunnel::{self, EcnMode, TunnelParams};
 
+/// An address argument (see `util::ip_addr_arg`).
+fn ip_addr(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
+    super::util::ip_addr_arg(obj, Layer::Tunnel)
+}
+
 fn config_err(layer: Layer, reason: &'static str) -> PyErr {
     PyErr::from(Error::new(layer, ErrorKind::Config, 0, reason))
-}
-
-/// Run `f` on the bytes of any buffer: `bytes` without a copy, anything
-/// else with the buffer protocol (one copy).
-fn with_buf<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
-    }
-    let buf = PyBuffer::<u8>::get(obj)?;
-    let v = buf.to_vec(obj.py())?;
-    Ok(f(&v))
-}
-
-fn owned(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    with_buf(obj, |b| b.to_vec())
-}
-
-/// `ecn` as the sysctl integer (-1, 0, 1; 2 = RFC 6040) or a name.
-fn ecn_mode(obj: &Bound<'_, PyAny>) -> PyResult<EcnMode> {
-    if let Ok(i) = obj.extract::<i64>() {
-        return Ok(EcnMode::from_sysctl(i)?);
-    }
-    if let Ok(s) = obj.extract::<String>() {
-        return match s.to_ascii_lowercase().as_str() {
-            "rfc2401" | "nocare" => Ok(EcnMode::Rfc2401),
-            "forbidden" => Ok(EcnMode::Forbidden),
-            "allowed" => Ok(EcnMode::Allowed),
-            "rfc6040" | "normal" => Ok(EcnMode::Rfc6040),
-            _ => Err(config_err(
-                Layer::Tunnel,
-                "ecn must be -1/0/1/2 or 'rfc2401'/'forbidden'/'allowed'/'rfc6040'",
-            )),
-        };
-    }
-    Err(config_err(
-        Layer::Tunnel,
-        "ecn must be an int or a mode name",
-    ))
-}
-
-/// An address from an `ipaddress` object, a string ("2001:db8::1",
-/// "192.0.2.1", a "%zone" suffix is ignored) or 4 / 16 packed bytes.
-fn ip_addr(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        let b = b.as_bytes();
-        if let Ok(a) = <[u8; 4]>::try_from(b) {
-            return Ok(IpAddr::from(a));
-        }
-        if let Ok(a) = <[u8; 16]>::try_from(b) {
-            return Ok(IpAddr::from(a));
-        }
-        return Err(config_err(
-            Layer::Tunnel,
-            "a packed address is 4 or 16 bytes",
-        ));
-    }
-    let s = obj.str()?.to_string();
-    let s = s.split('%').next().unwrap_or("");
-    s.parse::<IpAddr>()
-        .map_err(|_| config_err(Layer::Tunnel, "not an IPv4 or IPv6 address"))
 }
 
 fn to_bytes<'py>(py: Python<'py>, v: &[u8]) -> Bound<'py, PyBytes> {

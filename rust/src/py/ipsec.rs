@@ -2,63 +2,52 @@
 //! built from setkey algorithm names and keys, with `output` / `input` on
 //! whole IP packets, GIL-free batch forms, counters and known-answer hooks.
 
-use std::net::IpAddr;
-
-use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+
+use super::util::{ecn_arg, ip_addr_arg, owned_vec as owned, with_bytes};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
 use crate::ipsec::algo::{AuthSpec, EncAlg};
 use crate::ipsec::esp::{EspConfig, EspSa, NAT_T_PORT};
 use crate::ipsec::{Kat, Mode, SaStats};
+use crate::tunnel::TunnelParams;
 
 fn config(r: &'static str) -> Error {
     Error::new(Layer::Ipsec, ErrorKind::Config, 0, r)
 }
 
-/// Owned bytes from any buffer (bytes, bytearray, memoryview).
-fn owned(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
-    }
-    let buf = PyBuffer::<u8>::get(obj)?;
-    buf.to_vec(obj.py())
-}
-
-/// Run `f` on the bytes of `obj` without copying when it is `bytes`.
-fn with_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
-    }
-    let v = owned(obj)?;
-    Ok(f(&v))
-}
-
-fn endpoint(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(packed) = obj.getattr("packed") {
-        // ipaddress.IPv4Address / IPv6Address
-        return owned(&packed);
-    }
-    if let Ok(s) = obj.extract::<String>() {
-        let ip: IpAddr = s.parse().map_err(|_| config("tunnel endpoint is not an IP address"))?;
-        return Ok(match ip {
-            IpAddr::V4(a) => a.octets().to_vec(),
-            IpAddr::V6(a) => a.octets().to_vec(),
-        });
-    }
-    owned(obj)
-}
-
-fn parse_mode(mode: &str, src: Option<&Bound<'_, PyAny>>, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Mode> {
+fn parse_mode(
+    mode: &str,
+    src: Option<&Bound<'_, PyAny>>,
+    dst: Option<&Bound<'_, PyAny>>,
+    ecn: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Mode> {
+    let ecn = ecn.map(ecn_arg).transpose()?.unwrap_or_default();
     match mode {
         "transport" => Ok(Mode::Transport),
         "tunnel" => match (src, dst) {
-            (Some(s), Some(d)) => Ok(Mode::tunnel(&endpoint(s)?, &endpoint(d)?)?),
+            (Some(s), Some(d)) => {
+                let (s, d) = (ip_addr_arg(s, Layer::Ipsec)?, ip_addr_arg(d, Layer::Ipsec)?);
+                if s.is_ipv4() != d.is_ipv4() {
+                    return Err(config("tunnel endpoints must both be IPv4 or both IPv6").into());
+                }
+                let mut t = TunnelParams::new(s, d);
+                t.ecn = ecn;
+                Ok(Mode::Tunnel(t))
+            }
             _ => Err(config("tunnel mode needs tunnel_src and tunnel_dst").into()),
         },
         _ => Err(config("mode must be \"transport\" or \"tunnel\"").into()),
+    }
+}
+
+/// The seed §4.6 ECN setting of a tunnel-mode SA (0 in transport mode).
+fn mode_ecn(m: &Mode) -> i64 {
+    match m {
+        Mode::Tunnel(t) => t.ecn.sysctl(),
+        Mode::Transport => 0,
     }
 }
 
@@ -82,7 +71,7 @@ fn parse_udp(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(u16, u16)>> {
 fn mode_name(m: &Mode) -> &'static str {
     match m {
         Mode::Transport => "transport",
-        Mode::Tunnel { .. } => "tunnel",
+        Mode::Tunnel(_) => "tunnel",
     }
 }
 
@@ -95,6 +84,7 @@ fn stats_dict<'py>(py: Python<'py>, s: &SaStats) -> PyResult<Bound<'py, PyDict>>
     d.set_item("replay_drops", s.replay_drops)?;
     d.set_item("icv_failures", s.icv_failures)?;
     d.set_item("padding_errors", s.padding_errors)?;
+    d.set_item("ecn_drops", s.ecn_drops)?;
     d.set_item("other_errors", s.other_errors)?;
     Ok(d)
 }
@@ -162,7 +152,7 @@ pub struct PyEspSa {
 impl PyEspSa {
     #[new]
     #[pyo3(signature = (spi, enc="null", enc_key=None, auth=None, auth_key=None, *, mode="transport",
-        tunnel_src=None, tunnel_dst=None, replay_window=32, esn=false, udp_encap=None, randpad=-1, old=false))]
+        tunnel_src=None, tunnel_dst=None, replay_window=32, esn=false, udp_encap=None, randpad=-1, old=false, ecn=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         spi: u32,
@@ -178,6 +168,7 @@ impl PyEspSa {
         udp_encap: Option<&Bound<'_, PyAny>>,
         randpad: i32,
         old: bool,
+        ecn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let enc_alg = EncAlg::parse(enc)?;
         let ek = match enc_key {
@@ -192,7 +183,7 @@ impl PyEspSa {
                 None => Vec::new(),
             };
         }
-        cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst)?;
+        cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst, ecn)?;
         cfg.replay_window = replay_window;
         cfg.esn = esn;
         cfg.udp_encap = parse_udp(udp_encap)?;
@@ -296,6 +287,18 @@ impl PyEspSa {
         mode_name(&self.inner.mode)
     }
 
+    /// seed §4.6 `net.inet6.ipsec6.ecn` for this tunnel-mode SA: -1, 0, 1,
+    /// or 2 (RFC 6040); settable (a name works too).
+    #[getter]
+    fn get_ecn(&self) -> i64 {
+        mode_ecn(&self.inner.mode)
+    }
+    #[setter]
+    fn set_ecn(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.mode = self.inner.mode.with_ecn(ecn_arg(v)?);
+        Ok(())
+    }
+
     #[getter]
     fn esn(&self) -> bool {
         self.inner.esn
@@ -333,7 +336,7 @@ pub struct PyAhSa {
 impl PyAhSa {
     #[new]
     #[pyo3(signature = (spi, auth, key, old=false, *, mode="transport", tunnel_src=None, tunnel_dst=None,
-        replay_window=32, esn=false))]
+        replay_window=32, esn=false, ecn=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         spi: u32,
@@ -345,11 +348,12 @@ impl PyAhSa {
         tunnel_dst: Option<&Bound<'_, PyAny>>,
         replay_window: u32,
         esn: bool,
+        ecn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let spec = AuthSpec::parse(auth, old)?;
         let mut cfg = AhConfig::new(spi, spec, &owned(key)?);
         cfg.old = old;
-        cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst)?;
+        cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst, ecn)?;
         cfg.replay_window = replay_window;
         cfg.esn = esn;
         Ok(PyAhSa { inner: AhSa::new(cfg)? })
@@ -419,6 +423,18 @@ impl PyAhSa {
     #[getter]
     fn mode(&self) -> &'static str {
         mode_name(&self.inner.mode)
+    }
+
+    /// seed §4.6 `net.inet6.ipsec6.ecn` for this tunnel-mode SA: -1, 0, 1,
+    /// or 2 (RFC 6040); settable (a name works too).
+    #[getter]
+    fn get_ecn(&self) -> i64 {
+        mode_ecn(&self.inner.mode)
+    }
+    #[setter]
+    fn set_ecn(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.mode = self.inner.mode.with_ecn(ecn_arg(v)?);
+        Ok(())
     }
 
     #[getter]

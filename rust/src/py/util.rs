@@ -86,3 +86,49 @@ pub fn ip_from_py(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
     }
     packed_ip(&buf_vec(obj)?)
 }
+
+/// The octets of any buffer as an owned `Vec` (for keys and packets that
+/// must outlive the GIL).
+pub fn owned_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    buf_vec(ob)
+}
+
+/// An IP address argument: an `ipaddress` object, a string ("2001:db8::1",
+/// "192.0.2.1"; a "%zone" suffix is ignored) or 4 / 16 packed octets in any
+/// buffer. A bad one is a `ConfigError` of `layer`.
+pub fn ip_addr_arg(ob: &Bound<'_, PyAny>, layer: crate::error::Layer) -> PyResult<std::net::IpAddr> {
+    use crate::error::{Error, ErrorKind};
+    let bad = |r: &'static str| PyErr::from(Error::new(layer, ErrorKind::Config, 0, r));
+    if !ob.is_instance_of::<PyString>() {
+        if let Ok(v) = owned_vec(ob) {
+            return match v.len() {
+                4 => <[u8; 4]>::try_from(v.as_slice()).map(std::net::IpAddr::from).map_err(|_| bad("a packed address is 4 or 16 bytes")),
+                16 => <[u8; 16]>::try_from(v.as_slice()).map(std::net::IpAddr::from).map_err(|_| bad("a packed address is 4 or 16 bytes")),
+                _ => Err(bad("a packed address is 4 or 16 bytes")),
+            };
+        }
+    }
+    let s = ob.str()?.to_string();
+    s.split('%').next().unwrap_or("").parse().map_err(|_| bad("not an IPv4 or IPv6 address"))
+}
+
+/// A seed §4.6 `net.inet6.ipsec6.ecn` argument: the sysctl integer (-1, 0,
+/// 1; 2 = RFC 6040) or a name (`rfc2401`, `forbidden`, `allowed`, `rfc6040`).
+pub fn ecn_arg(ob: &Bound<'_, PyAny>) -> PyResult<crate::tunnel::EcnMode> {
+    use crate::error::{Error, ErrorKind, Layer};
+    use crate::tunnel::EcnMode;
+    if let Ok(i) = ob.extract::<i64>() {
+        return Ok(EcnMode::from_sysctl(i)?);
+    }
+    let bad = |r: &'static str| PyErr::from(Error::new(Layer::Tunnel, ErrorKind::Config, 0, r));
+    match ob.extract::<String>() {
+        Ok(s) => match s.to_ascii_lowercase().as_str() {
+            "rfc2401" | "nocare" => Ok(EcnMode::Rfc2401),
+            "forbidden" => Ok(EcnMode::Forbidden),
+            "allowed" => Ok(EcnMode::Allowed),
+            "rfc6040" | "normal" => Ok(EcnMode::Rfc6040),
+            _ => Err(bad("ecn must be -1/0/1/2 or 'rfc2401'/'forbidden'/'allowed'/'rfc6040'")),
+        },
+        Err(_) => Err(bad("ecn must be an int or a mode name")),
+    }
+}
