@@ -10,7 +10,7 @@ __all__ = ["__version__"]
 __version__: str
 
 # --- hdr6 ---
-_Addr: TypeAlias = IPv6Address | str | bytes | bytearray
+_Ip6Addr: TypeAlias = IPv6Address | str | bytes | bytearray
 
 @final
 class Ipv6Header:
@@ -19,11 +19,11 @@ class Ipv6Header:
     @property
     def src(self) -> IPv6Address: ...
     @src.setter
-    def src(self, value: _Addr) -> None: ...
+    def src(self, value: _Ip6Addr) -> None: ...
     @property
     def dst(self) -> IPv6Address: ...
     @dst.setter
-    def dst(self, value: _Addr) -> None: ...
+    def dst(self, value: _Ip6Addr) -> None: ...
     next_header: int
     hop_limit: int
     traffic_class: int
@@ -33,8 +33,8 @@ class Ipv6Header:
     def version(self) -> int: ...
     def __new__(
         cls,
-        src: _Addr,
-        dst: _Addr,
+        src: _Ip6Addr,
+        dst: _Ip6Addr,
         next_header: int = 59,
         hop_limit: int = 64,
         traffic_class: int = 0,
@@ -66,7 +66,7 @@ class Ipv6Option:
     @staticmethod
     def router_alert(value: int) -> Ipv6Option: ...
     @staticmethod
-    def home_address(addr: _Addr) -> Ipv6Option: ...
+    def home_address(addr: _Ip6Addr) -> Ipv6Option: ...
     @staticmethod
     def from_bytes(buf: Buffer) -> Ipv6Option: ...
     def to_bytes(self) -> bytes: ...
@@ -126,7 +126,7 @@ class RoutingHeader:
     @property
     def addresses(self) -> list[IPv6Address]: ...
     @addresses.setter
-    def addresses(self, value: Iterable[_Addr]) -> None: ...
+    def addresses(self, value: Iterable[_Ip6Addr]) -> None: ...
     @property
     def data(self) -> bytes: ...
     @data.setter
@@ -136,7 +136,7 @@ class RoutingHeader:
         cls,
         routing_type: int,
         segments_left: int,
-        addresses: Iterable[_Addr] | None = None,
+        addresses: Iterable[_Ip6Addr] | None = None,
         data: Buffer | None = None,
         next_header: int = 59,
     ) -> RoutingHeader: ...
@@ -232,7 +232,7 @@ def walk_from(
     buf: Buffer, next_header: int, start: int = 40, hdrnestlimit: int = 50, lax: bool = False
 ) -> Ip6Chain: ...
 def ip6_validate(frame: Buffer, hdrnestlimit: int = 50) -> Ip6Validated: ...
-def ip6_suspicious_address(addr: _Addr) -> str | None: ...
+def ip6_suspicious_address(addr: _Ip6Addr) -> str | None: ...
 
 __all__ += [
     "DestOpts",
@@ -818,8 +818,6 @@ def atomic_fragment(
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
 import sys
-from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv6Address
 from typing import final
 
 if sys.version_info >= (3, 12):
@@ -827,10 +825,9 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import Buffer
 
-__version__: str
 
 # --- ipsec ---
-_IpsecAddr = str | bytes | IPv4Address | IPv6Address
+_IpsecAddr: TypeAlias = str | bytes | IPv4Address | IPv6Address
 
 @final
 class EspSa:
@@ -944,13 +941,9 @@ class AhSa:
 # --- end ipsec ---
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
-from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv6Address
-from typing import Self, TypeAlias, final
+from typing import Self, final
 
 from typing_extensions import Buffer
-
-__version__: str
 
 # --- ipcomp ---
 _Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
@@ -1139,6 +1132,7 @@ __all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
 
 # The names of the upper, cksum, frag6/reass and nd6 sections, exported at runtime.
 __all__ += [
+    "ND6_MAXNDOPT",
     "Icmpv6Echo",
     "Icmpv6Error",
     "Icmpv6Unknown",
@@ -1148,7 +1142,6 @@ __all__ += [
     "MldQuery",
     "MldReport",
     "Mldv2Report",
-    "ND6_MAXNDOPT",
     "NdOptMtu",
     "NdOptNonce",
     "NdOptPrefixInfo",
@@ -1183,4 +1176,18 @@ __all__ += [
     "parse_nd_options",
     "tcp_effective_mss",
     "tcp_jumbo_mss",
+]
+
+# The names of the ipsec, ipcomp and tunnel blocks, exported at runtime.
+__all__ += [
+    "AhSa",
+    "EspSa",
+    "IpcompSa",
+    "decapsulate",
+    "decapsulate_ex",
+    "deflate",
+    "ecn_egress",
+    "ecn_ingress",
+    "encapsulate",
+    "inflate",
 ]
