@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import kame
 
 scapy_inet6 = pytest.importorskip("scapy.layers.inet6")
 scapy_inet = pytest.importorskip("scapy.layers.inet")
@@ -150,3 +149,84 @@ def test_scapy_built_udp_round_trips(payload, sport, dport, hlim):
     b = bytes(IPv6(src="2001:db8::a", dst="2001:db8::b", hlim=hlim) / UDP(sport=sport, dport=dport) / payload)
     p = kame.parse(b)
     assert (p.sport, p.dport, p.hop_limit, p.payload, p.cksum_ok) == (sport, dport, hlim, payload, True)
+
+
+def _udp(src: str, dst: str, sport: int, dport: int, payload: bytes = b"") -> bytes:
+    return bytes(IPv6(src=src, dst=dst) / UDP(sport=sport, dport=dport) / payload)
+
+
+@given(st.lists(st.tuples(st.integers(1, 2**128 - 1), st.integers(1, 2**128 - 1)), min_size=1, max_size=40))
+def test_struct_members_match_the_bytes(pairs):
+    """The flow-key members come from a shared intern table: whatever it
+    evicts or keeps, each packet's octets, ports and addresses are its own."""
+    pkts = []
+    for i, (s, d) in enumerate(pairs):
+        s = s & ~(0xFF << 120) | (0x20 << 120)  # neither multicast nor v4-mapped
+        d = d & ~(0xFF << 120) | (0x20 << 120)
+        pkts.append(_udp(str(ipaddress.IPv6Address(s)), str(ipaddress.IPv6Address(d)), i, 65535 - i))
+    parsed = [kame.parse(b) for b in pkts]
+    for i, (b, p) in enumerate(zip(pkts, parsed)):
+        assert p.src_bytes == b[8:24] and p.dst_bytes == b[24:40]
+        assert p.src == ipaddress.IPv6Address(b[8:24]) and p.dst == ipaddress.IPv6Address(b[24:40])
+        assert (p.sport, p.dport, p.hop_limit, p.upper_proto) == (i, 65535 - i, 64, 17)
+
+
+def test_many_addresses_evict_cleanly():
+    """More distinct addresses than the intern table holds."""
+    pkts = [_udp(f"2001:db8::{i:x}", f"2001:db8:1::{i:x}", 7, 9) for i in range(1, 3000)]
+    for b, p in zip(pkts, (kame.parse(b) for b in pkts)):
+        assert p.src_bytes == b[8:24] and str(p.dst) == str(ipaddress.IPv6Address(b[24:40]))
+
+
+def test_cksum_verdict_read_on_demand_matches_the_batch():
+    good = _udp("2001:db8::1", "2001:db8::2", 1, 2, b"abc")
+    bad = bytearray(good)
+    bad[-1] ^= 1
+    frag = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / scapy_inet6.IPv6ExtHdrFragment(m=1) / UDP())
+    batch = kame.parse_many([good, bytes(bad), frag])
+    assert batch.cksum_verdicts() == bytes([1, 2, 0])
+    assert [kame.parse(x).cksum_ok for x in (good, bad, frag)] == [True, False, None]
+    assert [batch[i].cksum_ok for i in range(3)] == [True, False, None]
+    p = kame.parse(bytes(bad))
+    assert p.cksum_ok is False and p.cksum_ok is False  # kept after the first read
+    assert kame.parse_many([bytes(bad)], verify_cksum=False).cksum_verdicts() == b"\x00"
+
+
+def test_parse_many_accepts_any_sequence_of_buffers():
+    b = _udp("2001:db8::1", "2001:db8::2", 1, 2, b"abc")
+    for packets in ([b, b], (b, b), iter([b, b]), [bytearray(b), memoryview(b)]):
+        batch = kame.parse_many(packets)
+        assert len(batch) == 2 and batch.ok_count == 2
+        assert batch[0].sport == 1 and bytes(batch[1]) == b
+    with pytest.raises(TypeError):
+        kame.parse_many(["not bytes"])
+
+
+def test_ipv4_packet_fields():
+    b = bytes(IP(src="192.0.2.1", dst="198.51.100.2", ttl=9) / UDP(sport=1, dport=2) / b"x")
+    p = kame.parse(b)
+    assert p.version == 4 and p.src == ipaddress.IPv4Address("192.0.2.1")
+    assert p.src_bytes == bytes([192, 0, 2, 1]) and p.hop_limit == 9
+    assert (p.sport, p.dport, p.cksum_ok) == (1, 2, True)
+
+
+def test_parse_many_over_one_buffer_with_offsets():
+    pkts = [_udp("2001:db8::1", "2001:db8::2", i, i + 1, b"p" * i) for i in range(1, 20)] + [b"\x60\x00"]
+    blob = bytearray(b"".join(pkts))
+    offsets = [0]
+    for b in pkts:
+        offsets.append(offsets[-1] + len(b))
+    batch = kame.parse_many(blob, offsets=offsets)
+    each = kame.parse_many(pkts)
+    assert len(batch) == len(pkts) and batch.ok_count == len(pkts) - 1
+    assert batch.upper_protos() == each.upper_protos()
+    assert batch.cksum_verdicts() == each.cksum_verdicts()
+    assert [i for i, _ in batch.errors()] == [len(pkts) - 1]
+    blob[:] = b"\0" * len(blob)  # the batch holds its own copy
+    for i in range(len(pkts) - 1):
+        assert bytes(batch[i]) == pkts[i] and batch[i].sport == i + 1
+    assert len(kame.parse_many(b"", offsets=[])) == 0
+    with pytest.raises(ValueError):
+        kame.parse_many(bytes(8), offsets=[0, 9])
+    with pytest.raises(ValueError):
+        kame.parse_many(bytes(8), offsets=[4, 2])

@@ -2,9 +2,9 @@
 //! The chunked checksum equals the contiguous one for any split points
 //! (odd ones included), the AVX2 and portable paths agree, and both match
 //! the RFC 1071 reference.
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use kame_core::cksum::{self, Path, Sum};
+use kame_core::cksum::{self, Path, Pseudo, Sum};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -42,4 +42,10 @@ fuzz_target!(|input: &[u8]| {
     let a = cksum::in6_cksum(&src, &dst, 17, len, chunks.iter().copied()).expect("32-bit length");
     let b = cksum::reference::in6_cksum(&src, &dst, 17, len as u32, &[data]);
     assert_eq!(a, b);
+
+    // The receive path's one-slice verification agrees with the sum.
+    for p in [Pseudo::V6 { src, dst }, Pseudo::V4 { src: Ipv4Addr::new(192, 0, 2, 1), dst: Ipv4Addr::new(192, 0, 2, 2) }] {
+        let ok = matches!(p.cksum(17, data.len() as u64, [data]), Ok(0));
+        assert_eq!(p.verify(17, data), ok);
+    }
 });

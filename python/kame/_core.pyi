@@ -10,7 +10,7 @@ __all__ = ["__version__"]
 __version__: str
 
 # --- hdr6 ---
-_Addr: TypeAlias = IPv6Address | str | bytes | bytearray
+_Ip6Addr: TypeAlias = IPv6Address | str | bytes | bytearray
 
 @final
 class Ipv6Header:
@@ -19,11 +19,11 @@ class Ipv6Header:
     @property
     def src(self) -> IPv6Address: ...
     @src.setter
-    def src(self, value: _Addr) -> None: ...
+    def src(self, value: _Ip6Addr) -> None: ...
     @property
     def dst(self) -> IPv6Address: ...
     @dst.setter
-    def dst(self, value: _Addr) -> None: ...
+    def dst(self, value: _Ip6Addr) -> None: ...
     next_header: int
     hop_limit: int
     traffic_class: int
@@ -33,8 +33,8 @@ class Ipv6Header:
     def version(self) -> int: ...
     def __new__(
         cls,
-        src: _Addr,
-        dst: _Addr,
+        src: _Ip6Addr,
+        dst: _Ip6Addr,
         next_header: int = 59,
         hop_limit: int = 64,
         traffic_class: int = 0,
@@ -66,7 +66,7 @@ class Ipv6Option:
     @staticmethod
     def router_alert(value: int) -> Ipv6Option: ...
     @staticmethod
-    def home_address(addr: _Addr) -> Ipv6Option: ...
+    def home_address(addr: _Ip6Addr) -> Ipv6Option: ...
     @staticmethod
     def from_bytes(buf: Buffer) -> Ipv6Option: ...
     def to_bytes(self) -> bytes: ...
@@ -126,7 +126,7 @@ class RoutingHeader:
     @property
     def addresses(self) -> list[IPv6Address]: ...
     @addresses.setter
-    def addresses(self, value: Iterable[_Addr]) -> None: ...
+    def addresses(self, value: Iterable[_Ip6Addr]) -> None: ...
     @property
     def data(self) -> bytes: ...
     @data.setter
@@ -136,7 +136,7 @@ class RoutingHeader:
         cls,
         routing_type: int,
         segments_left: int,
-        addresses: Iterable[_Addr] | None = None,
+        addresses: Iterable[_Ip6Addr] | None = None,
         data: Buffer | None = None,
         next_header: int = 59,
     ) -> RoutingHeader: ...
@@ -232,7 +232,7 @@ def walk_from(
     buf: Buffer, next_header: int, start: int = 40, hdrnestlimit: int = 50, lax: bool = False
 ) -> Ip6Chain: ...
 def ip6_validate(frame: Buffer, hdrnestlimit: int = 50) -> Ip6Validated: ...
-def ip6_suspicious_address(addr: _Addr) -> str | None: ...
+def ip6_suspicious_address(addr: _Ip6Addr) -> str | None: ...
 
 __all__ += [
     "DestOpts",
@@ -252,7 +252,7 @@ __all__ += [
 
 _Addr6: TypeAlias = str | bytes | IPv6Address
 _Addr4: TypeAlias = str | bytes | IPv4Address
-_Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
+_AddrAny: TypeAlias = str | bytes | IPv4Address | IPv6Address
 
 # --- upper ---
 ND6_MAXNDOPT: int
@@ -696,9 +696,9 @@ class UdpHeader:
     def __new__(
         cls, src_port: int = 0, dst_port: int = 0, payload: Buffer | None = None, checksum: int | None = None
     ) -> UdpHeader: ...
-    def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
+    def to_bytes(self, src: _AddrAny | None = None, dst: _AddrAny | None = None) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> UdpHeader: ...
+    def from_bytes(buf: Buffer, src: _AddrAny | None = None, dst: _AddrAny | None = None) -> UdpHeader: ...
 
 @final
 class TcpHeader:
@@ -727,9 +727,9 @@ class TcpHeader:
         payload: Buffer | None = None,
         checksum: int | None = None,
     ) -> TcpHeader: ...
-    def to_bytes(self, src: _Addr | None = None, dst: _Addr | None = None) -> bytes: ...
+    def to_bytes(self, src: _AddrAny | None = None, dst: _AddrAny | None = None) -> bytes: ...
     @staticmethod
-    def from_bytes(buf: Buffer, src: _Addr | None = None, dst: _Addr | None = None) -> TcpHeader: ...
+    def from_bytes(buf: Buffer, src: _AddrAny | None = None, dst: _AddrAny | None = None) -> TcpHeader: ...
 
 def tcp_jumbo_mss(mss: int) -> int: ...
 def icmp6_may_elicit_error(msg_type: int) -> bool: ...
@@ -818,8 +818,6 @@ def atomic_fragment(
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
 import sys
-from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv6Address
 from typing import final
 
 if sys.version_info >= (3, 12):
@@ -827,10 +825,9 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import Buffer
 
-__version__: str
 
 # --- ipsec ---
-_IpsecAddr = str | bytes | IPv4Address | IPv6Address
+_IpsecAddr: TypeAlias = str | bytes | IPv4Address | IPv6Address
 
 @final
 class EspSa:
@@ -944,13 +941,9 @@ class AhSa:
 # --- end ipsec ---
 """Type stubs for the extension module kame._core (one marked block per area)."""
 
-from collections.abc import Sequence
-from ipaddress import IPv4Address, IPv6Address
-from typing import Self, TypeAlias, final
+from typing import Self, final
 
 from typing_extensions import Buffer
-
-__version__: str
 
 # --- ipcomp ---
 _Addr: TypeAlias = str | bytes | IPv4Address | IPv6Address
@@ -1042,3 +1035,159 @@ def nd6_ns_output(
 ) -> bytes: ...
 
 # --- end nd6 ---
+
+# --- wire: parse / parse_many ---
+@final
+class Packet:
+    """A dissected packet (or Ethernet frame); see ``parse``."""
+
+    # Struct members, made at parse time (the flow key).
+    @property
+    def src_bytes(self) -> bytes: ...
+    @property
+    def dst_bytes(self) -> bytes: ...
+    @property
+    def hop_limit(self) -> int: ...
+    @property
+    def upper_proto(self) -> int: ...
+    @property
+    def sport(self) -> int | None: ...
+    @property
+    def dport(self) -> int | None: ...
+    # Computed on access.
+    @property
+    def version(self) -> int: ...
+    @property
+    def traffic_class(self) -> int: ...
+    @property
+    def flow_label(self) -> int: ...
+    @property
+    def payload_len(self) -> int: ...
+    @property
+    def next_header(self) -> int: ...
+    @property
+    def src(self) -> IPv6Address | IPv4Address: ...
+    @property
+    def dst(self) -> IPv6Address | IPv4Address: ...
+    @property
+    def jumbo(self) -> int | None: ...
+    @property
+    def router_alert(self) -> int | None: ...
+    @property
+    def fragment(self) -> tuple[int, bool, int] | None: ...
+    @property
+    def trailing(self) -> int: ...
+    @property
+    def chain(self) -> list[tuple[int, int, int]]: ...
+    @property
+    def headers(self) -> list[HopByHop | DestOpts | RoutingHeader | FragmentHeader | bytes]: ...
+    @property
+    def upper_offset(self) -> int: ...
+    @property
+    def payload_offset(self) -> int: ...
+    @property
+    def icmp_type(self) -> int | None: ...
+    @property
+    def icmp_code(self) -> int | None: ...
+    @property
+    def tcp(self) -> tuple[int, int, int, int] | None: ...
+    @property
+    def cksum_ok(self) -> bool | None: ...
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def upper_bytes(self) -> bytes: ...
+    @property
+    def upper(self) -> Any: ...
+    @property
+    def link(self) -> tuple[bytes, bytes, int] | None: ...
+    @property
+    def data(self) -> bytes: ...
+    def __bytes__(self) -> bytes: ...
+    def __len__(self) -> int: ...
+
+@final
+class PacketBatch:
+    """The result of ``parse_many``."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int, /) -> Packet: ...
+    @property
+    def ok_count(self) -> int: ...
+    def upper_protos(self) -> bytes: ...
+    def cksum_verdicts(self) -> bytes: ...
+    def errors(self) -> list[tuple[int, Exception]]: ...
+
+def parse(data: Buffer, hdrnestlimit: int = 50, verify_cksum: bool = True, link: str = "raw") -> Packet: ...
+def parse_many(
+    packets: Iterable[Buffer] | Buffer,
+    hdrnestlimit: int = 50,
+    verify_cksum: bool = True,
+    link: str = "raw",
+    offsets: Sequence[int] | None = None,
+) -> PacketBatch: ...
+
+__all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
+# --- end wire ---
+
+# The names of the upper, cksum, frag6/reass and nd6 sections, exported at runtime.
+__all__ += [
+    "ND6_MAXNDOPT",
+    "Icmpv6Echo",
+    "Icmpv6Error",
+    "Icmpv6Unknown",
+    "Ipv4Header",
+    "MldAddressRecord",
+    "MldDone",
+    "MldQuery",
+    "MldReport",
+    "Mldv2Report",
+    "NdOptMtu",
+    "NdOptNonce",
+    "NdOptPrefixInfo",
+    "NdOptRdnss",
+    "NdOptRedirectedHeader",
+    "NdOptRouteInfo",
+    "NdOptSourceLinkAddr",
+    "NdOptTargetLinkAddr",
+    "NdOptUnknown",
+    "NeighborAdvertisement",
+    "NeighborSolicitation",
+    "ReassOutcome",
+    "Reassembler",
+    "Redirect",
+    "RouterAdvertisement",
+    "RouterSolicitation",
+    "TcpHeader",
+    "UdpHeader",
+    "atomic_fragment",
+    "cksum_many",
+    "cksum_path",
+    "fragment",
+    "icmp6_may_elicit_error",
+    "in4_cksum",
+    "in6_cksum",
+    "ip_cksum",
+    "nd6_input",
+    "nd6_input_many",
+    "nd6_na_output",
+    "nd6_ns_output",
+    "parse_icmpv6",
+    "parse_nd_options",
+    "tcp_effective_mss",
+    "tcp_jumbo_mss",
+]
+
+# The names of the ipsec, ipcomp and tunnel blocks, exported at runtime.
+__all__ += [
+    "AhSa",
+    "EspSa",
+    "IpcompSa",
+    "decapsulate",
+    "decapsulate_ex",
+    "deflate",
+    "ecn_egress",
+    "ecn_ingress",
+    "encapsulate",
+    "inflate",
+]

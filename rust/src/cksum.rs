@@ -278,8 +278,14 @@ pub fn in6_pseudo(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, upper_len: u6
             "upper-layer packet length does not fit the 32-bit pseudo-header field (RFC 8200 §8.1, RFC 2675 §4)",
         )
     })?;
-    let seg = |a: &Ipv6Addr| a.segments().iter().map(|&w| u64::from(w)).sum::<u64>();
-    let acc = seg(src) + seg(dst) + u64::from(len >> 16) + u64::from(len & 0xffff) + u64::from(next_header);
+    // The addresses as native-endian 32-bit words, folded and brought to
+    // network order like `sum16` (RFC 1071 §2(B)).
+    let words = |a: &Ipv6Addr| {
+        let v = u128::from_ne_bytes(a.octets());
+        (v as u32 as u64) + ((v >> 32) as u32 as u64) + ((v >> 64) as u32 as u64) + ((v >> 96) as u64)
+    };
+    let addrs = u64::from(u16::from_be(fold16(words(src) + words(dst))));
+    let acc = addrs + u64::from(len >> 16) + u64::from(len & 0xffff) + u64::from(next_header);
     let s = Sum { acc, odd: false, len: 40 };
     Ok(s)
 }
@@ -352,6 +358,33 @@ impl Pseudo {
         match self {
             Pseudo::V6 { src, dst } => in6_pseudo(src, dst, next_header, upper_len),
             Pseudo::V4 { src, dst } => in4_pseudo(src, dst, next_header, upper_len),
+        }
+    }
+
+    /// Whether `data`, one contiguous upper-layer packet, carries a correct
+    /// checksum under this pseudo-header: [`Pseudo::cksum`] over it is 0.
+    /// The receive path's check, without the scatter-gather bookkeeping.
+    pub fn verify(&self, next_header: u8, data: &[u8]) -> bool {
+        match self {
+            Pseudo::V6 { src, dst } => {
+                let Ok(len) = u32::try_from(data.len()) else {
+                    return false;
+                };
+                // Addresses as native-endian words, folded and brought to
+                // network order as `sum16` does (RFC 1071 §2(B)).
+                let words = |a: &Ipv6Addr| {
+                    let v = u128::from_ne_bytes(a.octets());
+                    (v as u32 as u64) + ((v >> 32) as u32 as u64) + ((v >> 64) as u32 as u64) + ((v >> 96) as u64)
+                };
+                let addrs = u64::from(u16::from_be(fold16(words(src) + words(dst))));
+                let acc = addrs
+                    + u64::from(len >> 16)
+                    + u64::from(len & 0xffff)
+                    + u64::from(next_header)
+                    + u64::from(sum16(data));
+                fold16(acc) == 0xffff
+            }
+            Pseudo::V4 { .. } => matches!(self.cksum(next_header, data.len() as u64, [data]), Ok(0)),
         }
     }
 
@@ -529,5 +562,28 @@ mod tests {
         all.extend_from_slice(&udp);
         assert_eq!(c, reference::cksum(&all));
         assert_eq!(c, 0xa2f8);
+    }
+
+    #[test]
+    fn verify_agrees_with_cksum() {
+        let mut seed = 7u64;
+        let src = Ipv6Addr::from(lcg(&mut seed) as u128 | ((lcg(&mut seed) as u128) << 64));
+        let dst = Ipv6Addr::from(lcg(&mut seed) as u128 | ((lcg(&mut seed) as u128) << 64));
+        for n in [4usize, 8, 9, 20, 31, 63, 64, 65, 127, 128, 129, 1260, 1500, 4097] {
+            let mut d: Vec<u8> = (0..n).map(|_| lcg(&mut seed) as u8).collect();
+            for p in [Pseudo::V6 { src, dst }, Pseudo::V4 { src: Ipv4Addr::new(192, 0, 2, 1), dst: Ipv4Addr::new(198, 51, 100, 7) }] {
+                d[2] = 0;
+                d[3] = 0;
+                let c = p.cksum(17, n as u64, [&d[..]]).unwrap();
+                d[2..4].copy_from_slice(&c.to_be_bytes());
+                assert!(p.verify(17, &d), "{n} {p:?}");
+                assert_eq!(p.cksum(17, n as u64, [&d[..]]).unwrap(), 0);
+                d[n - 1] ^= 0x10;
+                assert!(!p.verify(17, &d), "{n} {p:?}");
+                assert_ne!(p.cksum(17, n as u64, [&d[..]]).unwrap(), 0);
+                d[n - 1] ^= 0x10;
+                assert!(!p.verify(6, &d), "{n} {p:?}");
+            }
+        }
     }
 }

@@ -5,7 +5,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use super::upper::{buf_vec, Addr4, Addr6};
+use super::upper::{Addr4, Addr6};
+use super::util::buf_vec;
 use crate::cksum;
 
 /// The buffers of a `data` argument: one buffer, or a sequence of them.

@@ -17,15 +17,11 @@ use crate::error::Layer;
 use crate::wire::exthdr::{self, Chain, FragmentRepr, OptionsRepr, RoutingRepr};
 use crate::wire::{ipv6, opts};
 
-use super::util::{ipv6_class, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
+use super::util::{buf_vec as buffer_vec, ipv6_class, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
 
 // ---------------------------------------------------------------------------
 // Helpers: buffers and addresses
 // ---------------------------------------------------------------------------
-
-fn buffer_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    with_buffer(ob, |b| b.to_vec())
-}
 
 /// An address from `ipaddress.IPv6Address`, `str` or 16 bytes.
 fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {

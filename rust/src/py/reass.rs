@@ -3,7 +3,6 @@
 //! `atomic_fragment`. Any buffer in (bytes, bytearray, memoryview), copied
 //! before use; errors cross only through `errors.rs` (`?`).
 
-use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -11,6 +10,8 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use crate::error::Icmp6Answer;
 use crate::frag6;
 use crate::reass::{self, Outcome};
+
+use super::util::with_bytes;
 
 static ICMP6_ANSWER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -22,10 +23,6 @@ fn icmp6_answer(py: Python<'_>, a: Icmp6Answer) -> PyResult<Py<PyAny>> {
         .bind(py)
         .call1((a.icmp_type, a.code, a.pointer))?
         .unbind())
-}
-
-fn owned(py: Python<'_>, b: &PyBuffer<u8>) -> PyResult<Vec<u8>> {
-    b.to_vec(py)
 }
 
 /// What became of one fragment: ``kind`` is one of ``"not_fragment"``,
@@ -138,19 +135,15 @@ impl PyReassembler {
     #[pyo3(signature = (frame, frag_offset, nh_offset, now, zone=0, chain_complete=true))]
     fn input(
         &mut self,
-        py: Python<'_>,
-        frame: PyBuffer<u8>,
+        frame: &Bound<'_, PyAny>,
         frag_offset: usize,
         nh_offset: usize,
         now: f64,
         zone: u32,
         chain_complete: bool,
     ) -> PyResult<PyReassOutcome> {
-        let f = owned(py, &frame)?;
-        let o = self
-            .inner
-            .input(&f, frag_offset, nh_offset, zone, chain_complete, now)?;
-        outcome(py, o)
+        let o = with_bytes(frame, |f| self.inner.input(f, frag_offset, nh_offset, zone, chain_complete, now))??;
+        outcome(frame.py(), o)
     }
 
     /// One IPv6 frame: locate the Fragment header and check the first
@@ -159,12 +152,11 @@ impl PyReassembler {
     fn input_packet(
         &mut self,
         py: Python<'_>,
-        frame: PyBuffer<u8>,
+        frame: &Bound<'_, PyAny>,
         now: f64,
         zone: u32,
     ) -> PyResult<PyReassOutcome> {
-        let f = owned(py, &frame)?;
-        let o = self.inner.input_packet(&f, zone, now)?;
+        let o = with_bytes(frame, |f| self.inner.input_packet(f, zone, now))??;
         outcome(py, o)
     }
 
@@ -270,16 +262,15 @@ impl PyReassembler {
 #[pyo3(signature = (packet, mtu, ident, unfrag_len=None, nh_offset=None))]
 fn fragment<'py>(
     py: Python<'py>,
-    packet: PyBuffer<u8>,
+    packet: &Bound<'_, PyAny>,
     mtu: usize,
     ident: u32,
     unfrag_len: Option<usize>,
     nh_offset: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let p = owned(py, &packet)?;
     let frags = match (unfrag_len, nh_offset) {
-        (Some(u), Some(n)) => frag6::fragment(&p, u, n, mtu, ident)?,
-        (None, None) => frag6::fragment_packet(&p, mtu, ident)?,
+        (Some(u), Some(n)) => with_bytes(packet, |p| frag6::fragment(p, u, n, mtu, ident))??,
+        (None, None) => with_bytes(packet, |p| frag6::fragment_packet(p, mtu, ident))??,
         _ => {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "give both unfrag_len and nh_offset, or neither",
@@ -298,15 +289,14 @@ fn fragment<'py>(
 #[pyo3(signature = (packet, ident, unfrag_len=None, nh_offset=None))]
 fn atomic_fragment<'py>(
     py: Python<'py>,
-    packet: PyBuffer<u8>,
+    packet: &Bound<'_, PyAny>,
     ident: u32,
     unfrag_len: Option<usize>,
     nh_offset: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let p = owned(py, &packet)?;
     let f = match (unfrag_len, nh_offset) {
-        (Some(u), Some(n)) => frag6::atomic_fragment(&p, u, n, ident)?,
-        (None, None) => frag6::atomic_fragment_packet(&p, ident)?,
+        (Some(u), Some(n)) => with_bytes(packet, |p| frag6::atomic_fragment(p, u, n, ident))??,
+        (None, None) => with_bytes(packet, |p| frag6::atomic_fragment_packet(p, ident))??,
         _ => {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "give both unfrag_len and nh_offset, or neither",

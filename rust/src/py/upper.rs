@@ -11,7 +11,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -22,19 +21,10 @@ use crate::cksum::Pseudo;
 use crate::error::{Error, Layer};
 use crate::wire::{icmpv6, ipv4, mld, nd, tcp, udp};
 
-// ---------------------------------------------------------------- inputs
+use super::util::buf_vec;
+use super::util::ip_from_py as ip_from;
 
-/// Copy any buffer (bytes, bytearray, memoryview, ...) into a Vec.
-pub(crate) fn buf_vec(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
-    }
-    if obj.is_instance_of::<PyString>() {
-        return Err(pyo3::exceptions::PyTypeError::new_err("expected a bytes-like object, not str"));
-    }
-    let b = PyBuffer::<u8>::get(obj)?;
-    b.to_vec(obj.py())
-}
+// ---------------------------------------------------------------- inputs
 
 /// Owned bytes: any buffer in, `bytes` out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,28 +53,6 @@ impl<'py> IntoPyObject<'py> for Bytes {
     fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
         Ok(PyBytes::new(py, &self.0))
     }
-}
-
-fn ip_from(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        let s = s.to_cow()?;
-        return s.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")));
-    }
-    if let Ok(p) = obj.getattr("packed") {
-        let v = buf_vec(&p)?;
-        return packed(&v);
-    }
-    packed(&buf_vec(obj)?)
-}
-
-fn packed(v: &[u8]) -> PyResult<IpAddr> {
-    if let Ok(a) = <[u8; 16]>::try_from(v) {
-        return Ok(IpAddr::V6(Ipv6Addr::from(a)));
-    }
-    if let Ok(a) = <[u8; 4]>::try_from(v) {
-        return Ok(IpAddr::V4(Ipv4Addr::from(a)));
-    }
-    Err(PyValueError::new_err("a packed address is 4 or 16 bytes"))
 }
 
 /// An IPv6 address: str, 16 bytes or ipaddress.IPv6Address in; IPv6Address out.

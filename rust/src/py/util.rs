@@ -1,7 +1,9 @@
-//! Helpers shared by the binding files: buffers in, addresses out.
+//! Helpers shared by the binding files: buffers in, addresses in and out.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString};
@@ -19,6 +21,11 @@ pub fn with_bytes<R>(ob: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyRes
     let buf = PyBuffer::<u8>::get(ob)?;
     let v = buf.to_vec(ob.py())?;
     Ok(f(&v))
+}
+
+/// A copy of any buffer's octets.
+pub fn buf_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    with_bytes(ob, <[u8]>::to_vec)
 }
 
 /// The buffer as an owned `bytes`: the same object when it already is one.
@@ -56,10 +63,34 @@ pub fn ipv4_to_py<'py>(py: Python<'py>, a: &[u8; 4]) -> PyResult<Bound<'py, PyAn
     ipv4_class(py)?.call1((u32::from_be_bytes(*a),))
 }
 
+/// An IP address from its 16 (IPv6) or 4 (IPv4) packed octets.
+pub fn packed_ip(v: &[u8]) -> PyResult<IpAddr> {
+    if let Ok(a) = <[u8; 16]>::try_from(v) {
+        return Ok(IpAddr::V6(Ipv6Addr::from(a)));
+    }
+    if let Ok(a) = <[u8; 4]>::try_from(v) {
+        return Ok(IpAddr::V4(Ipv4Addr::from(a)));
+    }
+    Err(PyValueError::new_err("a packed address is 4 or 16 bytes"))
+}
+
+/// An IP address from a `str`, an `ipaddress` object (anything with
+/// `packed`) or its packed octets in any buffer.
+pub fn ip_from_py(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_cow()?;
+        return s.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {s:?}")));
+    }
+    if let Ok(p) = obj.getattr("packed") {
+        return packed_ip(&buf_vec(&p)?);
+    }
+    packed_ip(&buf_vec(obj)?)
+}
+
 /// The octets of any buffer as an owned `Vec` (for keys and packets that
 /// must outlive the GIL).
 pub fn owned_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    with_bytes(ob, |b| b.to_vec())
+    buf_vec(ob)
 }
 
 /// An IP address argument: an `ipaddress` object, a string ("2001:db8::1",

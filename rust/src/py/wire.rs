@@ -1,27 +1,39 @@
 //! `kame.parse`, `kame.parse_many` and the `Packet` they return.
 //!
 //! A `Packet` keeps the caller's `bytes` (no copy when a `bytes` was given)
-//! and the compact dissection done in Rust; every field is read from that
-//! dissection on access, and the costlier Python objects (addresses, header
-//! objects, the upper-layer message) are built only when asked for, once.
-//! `parse_many` copies every packet into one owned buffer, releases the GIL
-//! and dissects them all; its `PacketBatch` builds a `Packet` only for the
-//! index asked for.
+//! and the compact [`Summary`] of the dissection done in Rust. The fields
+//! that every consumer reads (the flow key: addresses as raw octets, upper
+//! protocol, ports, hop limit) are Python objects made at parse time and
+//! read as struct members (no call into Rust); the addresses come from a
+//! small intern table, so a flow's packets share one `bytes` per address.
+//! Every other field is computed from the summary on access; the header
+//! chain, the header objects and the upper-layer checksum verdict are
+//! found again from the (immutable) bytes when first asked for.
+//!
+//! `parse_many` takes a reference to every input `bytes` (copying only
+//! other buffers), releases the GIL and dissects them all into an array of
+//! 8-octet rows; its `PacketBatch` builds a `Packet` only for the index
+//! asked for.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::error::Error;
-use crate::wire::dissect::{self, Dissection, LinkType, Net, Settings, Summary, Upper};
+use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
+use crate::wire::exthdr::Chain;
 use crate::wire::proto;
 
-use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes, with_bytes};
+use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes};
 
 fn link_type(link: &str) -> PyResult<LinkType> {
+    if link.len() == 3 && link == "raw" {
+        return Ok(LinkType::Raw);
+    }
     match link {
         "raw" | "ip" | "ipv6" => Ok(LinkType::Raw),
         "ether" | "ethernet" | "en10mb" => Ok(LinkType::Ethernet),
@@ -29,18 +41,203 @@ fn link_type(link: &str) -> PyResult<LinkType> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The intern table: addresses and port numbers
+// ---------------------------------------------------------------------------
+
+/// Slots in the address table (direct-mapped, a power of two).
+const ADDR_SLOTS: usize = 1024;
+
+/// An address: 16 octets, or 4 (IPv4) with the rest zero.
+type AddrKey = (u128, bool);
+
+struct AddrSlot {
+    key: AddrKey,
+    raw: Py<PyBytes>,
+    /// The `ipaddress` object, made on the first `src` / `dst` read.
+    obj: Option<Py<PyAny>>,
+}
+
+/// Recently seen addresses (their raw `bytes` and `ipaddress` objects) and
+/// the port numbers seen so far as Python ints, shared by the packets that
+/// carry them (all immutable objects). Only Rust code runs under the lock
+/// (never Python code, which could switch threads while it is held).
+struct Intern {
+    addrs: Vec<Option<AddrSlot>>,
+    ports: Vec<Option<Py<PyAny>>>,
+}
+
+static INTERN: Mutex<Intern> = Mutex::new(Intern { addrs: Vec::new(), ports: Vec::new() });
+
+fn addr_key(a: &[u8]) -> AddrKey {
+    match (<[u8; 16]>::try_from(a), <[u8; 4]>::try_from(a)) {
+        (Ok(a6), _) => (u128::from_ne_bytes(a6), false),
+        (_, Ok(a4)) => (u128::from(u32::from_ne_bytes(a4)), true),
+        _ => (0, false),
+    }
+}
+
+fn addr_slot(k: &AddrKey) -> usize {
+    let h = ((k.0 as u64) ^ ((k.0 >> 64) as u64) ^ u64::from(k.1)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 54) as usize & (ADDR_SLOTS - 1)
+}
+
+fn intern() -> std::sync::MutexGuard<'static, Intern> {
+    let mut t = INTERN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if t.addrs.is_empty() {
+        t.addrs.resize_with(ADDR_SLOTS, || None);
+        t.ports.resize_with(usize::from(u16::MAX) + 1, || None);
+    }
+    t
+}
+
+impl Intern {
+    /// The raw `bytes` of `a`, shared with earlier packets that carried it.
+    /// An entry it evicts goes to `evicted`, to be dropped once the lock is
+    /// released (dropping an `ipaddress` object may run a weakref callback).
+    fn addr_bytes(&mut self, py: Python<'_>, a: &[u8], evicted: &mut Option<AddrSlot>) -> Py<PyBytes> {
+        let k = addr_key(a);
+        let Some(slot) = self.addrs.get_mut(addr_slot(&k)) else {
+            return PyBytes::new(py, a).unbind();
+        };
+        match slot {
+            Some(s) if s.key == k => s.raw.clone_ref(py),
+            _ => {
+                let raw = PyBytes::new(py, a).unbind();
+                *evicted = slot.replace(AddrSlot { key: k, raw: raw.clone_ref(py), obj: None });
+                raw
+            }
+        }
+    }
+
+    /// The Python int of a port number (or any 16-bit field).
+    fn port(&mut self, py: Python<'_>, p: u16) -> Py<PyAny> {
+        let Some(slot) = self.ports.get_mut(usize::from(p)) else {
+            return small_int(py, p);
+        };
+        slot.get_or_insert_with(|| small_int(py, p)).clone_ref(py)
+    }
+}
+
+fn small_int(py: Python<'_>, v: u16) -> Py<PyAny> {
+    v.into_pyobject(py).map_or_else(|_| py.None(), |o| o.into_any().unbind())
+}
+
+/// The `ipaddress.IPv6Address` (or `IPv4Address`) of `a`, made once per
+/// address while it stays in the table.
+fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
+    let k = addr_key(a);
+    let i = addr_slot(&k);
+    if let Some(Some(s)) = intern().addrs.get(i) {
+        if let (true, Some(o)) = (s.key == k, &s.obj) {
+            return Ok(o.clone_ref(py));
+        }
+    }
+    // Built without the lock: the constructor is Python code.
+    let o = match (<[u8; 16]>::try_from(a), <[u8; 4]>::try_from(a)) {
+        (Ok(a6), _) => ipv6_to_py(py, &a6)?.unbind(),
+        (_, Ok(a4)) => ipv4_to_py(py, &a4)?.unbind(),
+        _ => return Err(PyValueError::new_err("address is neither 16 nor 4 octets")),
+    };
+    let mut t = intern();
+    let evicted = match t.addrs.get_mut(i) {
+        Some(Some(s)) if s.key == k => s.obj.replace(o.clone_ref(py)),
+        Some(slot) => slot
+            .replace(AddrSlot { key: k, raw: PyBytes::new(py, a).unbind(), obj: Some(o.clone_ref(py)) })
+            .and_then(|old| old.obj),
+        None => None,
+    };
+    drop(t);
+    drop(evicted);
+    Ok(o)
+}
+
+// ---------------------------------------------------------------------------
+// Packet
+// ---------------------------------------------------------------------------
+
 /// A dissected packet (or Ethernet frame). See `kame.parse`.
 #[pyclass(module = "kame._core", name = "Packet", frozen)]
 pub struct Packet {
+    /// The source address as 16 (or 4) raw octets.
+    #[pyo3(get)]
+    src_bytes: Py<PyBytes>,
+    /// The destination address as 16 (or 4) raw octets.
+    #[pyo3(get)]
+    dst_bytes: Py<PyBytes>,
+    /// Hop Limit (IPv4: TTL).
+    #[pyo3(get)]
+    hop_limit: Py<PyAny>,
+    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
+    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
+    #[pyo3(get)]
+    upper_proto: Py<PyAny>,
+    /// UDP/TCP source port, or None.
+    #[pyo3(get)]
+    sport: Py<PyAny>,
+    /// UDP/TCP destination port, or None.
+    #[pyo3(get)]
+    dport: Py<PyAny>,
     data: Py<PyBytes>,
-    d: Dissection,
-    src: PyOnceLock<Py<PyAny>>,
-    dst: PyOnceLock<Py<PyAny>>,
+    f: Facts,
+    link: LinkType,
+    settings: Settings,
+    /// The checksum verdict once read: 0 not yet, 1 None, 2 good, 3 bad.
+    cksum: AtomicU8,
+}
+
+/// What a `Packet` keeps of its [`Summary`]: the fields read often and
+/// cheap to keep (a few words, so creating a packet copies little). The
+/// rarer ones (Jumbo, Router Alert, Fragment, trailing octets, Ethernet
+/// header, the chain) are found again by dissecting the immutable bytes.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    net_offset: u64,
+    packet_len: u64,
+    upper_offset: u64,
+    payload_offset: u64,
+    upper: Upper,
+    flow_label: u32,
+    version: u8,
+    /// IPv6: 40; IPv4: the IHL in octets.
+    header_len: u8,
+    traffic_class: u8,
+    next_header: u8,
+    upper_proto: u8,
+}
+
+impl Facts {
+    fn of(s: &Summary) -> Facts {
+        let (version, header_len, traffic_class, next_header, flow_label) = match s.net {
+            Net::V6 { traffic_class, next_header, flow_label, .. } => (6, 40, traffic_class, next_header, flow_label),
+            Net::V4 { tos, protocol, header_len, .. } => (4, header_len, tos, protocol, 0),
+        };
+        Facts {
+            net_offset: s.net_offset,
+            packet_len: s.packet_len,
+            upper_offset: s.upper_offset,
+            payload_offset: s.payload_offset,
+            upper: s.upper,
+            flow_label,
+            version,
+            header_len,
+            traffic_class,
+            next_header,
+            upper_proto: s.upper_proto,
+        }
+    }
 }
 
 impl Packet {
-    fn s(&self) -> &Summary {
-        &self.d.summary
+    /// The whole summary, dissected again from the bytes (they were
+    /// accepted when the packet was made, and are immutable).
+    fn s(&self, py: Python<'_>) -> PyResult<Summary> {
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (chain, s) = &mut *scratch;
+            dissect::dissect_to(self.data.bind(py).as_bytes(), self.link, self.settings, chain, s)?;
+            Ok(*s)
+        })
     }
 
     fn slice<'a>(&self, py: Python<'a>, from: u64, to: u64) -> Bound<'a, PyBytes> {
@@ -51,9 +248,57 @@ impl Packet {
     }
 
     fn end(&self) -> u64 {
-        self.s().net_offset + self.s().packet_len
+        self.f.net_offset + self.f.packet_len
+    }
+
+    /// The header chain, walked again from the bytes (it was valid when
+    /// the packet was parsed, and the bytes are immutable).
+    fn walk_chain(&self, py: Python<'_>) -> PyResult<Chain> {
+        let mut c = Chain::default();
+        dissect::dissect_into(self.data.bind(py).as_bytes(), self.link, self.settings, &mut c)?;
+        Ok(c)
+    }
+
+    fn addr<'py>(&'py self, py: Python<'py>, src: bool) -> &'py [u8] {
+        if src { self.src_bytes.as_bytes(py) } else { self.dst_bytes.as_bytes(py) }
+    }
+
+    fn new(py: Python<'_>, data: Py<PyBytes>, s: &Summary, link: LinkType, settings: Settings) -> Packet {
+        let (hop_limit, src, dst): (u8, &[u8], &[u8]) = match &s.net {
+            Net::V6 { hop_limit, src, dst, .. } => (*hop_limit, src, dst),
+            Net::V4 { ttl, src, dst, .. } => (*ttl, src, dst),
+        };
+        let (mut ev_src, mut ev_dst) = (None, None);
+        let (src_bytes, dst_bytes, ports, ints) = {
+            let mut t = intern();
+            let ports = match s.upper {
+                Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => Some((t.port(py, sport), t.port(py, dport))),
+                _ => None,
+            };
+            let (s_, d) = (t.addr_bytes(py, src, &mut ev_src), t.addr_bytes(py, dst, &mut ev_dst));
+            let ints = (t.port(py, u16::from(hop_limit)), t.port(py, u16::from(s.upper_proto)));
+            (s_, d, ports, ints)
+        };
+        drop((ev_src, ev_dst));
+        let (sport, dport) = ports.unwrap_or_else(|| (py.None(), py.None()));
+        Packet {
+            src_bytes,
+            dst_bytes,
+            hop_limit: ints.0,
+            upper_proto: ints.1,
+            sport,
+            dport,
+            data,
+            f: Facts::of(s),
+            link,
+            settings,
+            cksum: AtomicU8::new(0),
+        }
     }
 }
+
+/// Ethernet (source, destination, EtherType).
+type LinkHeader<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16);
 
 fn core_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("kame._core")?.getattr(name)
@@ -64,120 +309,73 @@ impl Packet {
     /// 6 or 4.
     #[getter]
     fn version(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { .. } => 6,
-            Net::V4 { .. } => 4,
-        }
+        self.f.version
     }
     /// IPv6 Traffic Class, or the IPv4 TOS octet.
     #[getter]
     fn traffic_class(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { traffic_class, .. } => traffic_class,
-            Net::V4 { tos, .. } => tos,
-        }
+        self.f.traffic_class
     }
     #[getter]
     fn flow_label(&self) -> u32 {
-        match self.s().net {
-            Net::V6 { flow_label, .. } => flow_label,
-            Net::V4 { .. } => 0,
-        }
+        self.f.flow_label
     }
     /// The real payload length (the Jumbo Payload Length for a jumbogram),
     /// as an int that may exceed 65535.
     #[getter]
     fn payload_len(&self) -> u64 {
-        match self.s().net {
-            Net::V6 { .. } => self.s().packet_len.saturating_sub(40),
-            Net::V4 { header_len, .. } => self.s().packet_len.saturating_sub(u64::from(header_len)),
-        }
+        self.f.packet_len.saturating_sub(u64::from(self.f.header_len))
     }
     /// The Next Header of the IPv6 header (IPv4: the protocol).
     #[getter]
     fn next_header(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { next_header, .. } => next_header,
-            Net::V4 { protocol, .. } => protocol,
-        }
-    }
-    /// Hop Limit (IPv4: TTL).
-    #[getter]
-    fn hop_limit(&self) -> u8 {
-        match self.s().net {
-            Net::V6 { hop_limit, .. } => hop_limit,
-            Net::V4 { ttl, .. } => ttl,
-        }
+        self.f.next_header
     }
     /// The source address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn src(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.src
-            .get_or_try_init(py, || match &self.s().net {
-                Net::V6 { src, .. } => ipv6_to_py(py, src).map(Bound::unbind),
-                Net::V4 { src, .. } => ipv4_to_py(py, src).map(Bound::unbind),
-            })
-            .map(|o| o.clone_ref(py))
+        addr_object(py, self.addr(py, true))
     }
+    /// The destination address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn dst(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.dst
-            .get_or_try_init(py, || match &self.s().net {
-                Net::V6 { dst, .. } => ipv6_to_py(py, dst).map(Bound::unbind),
-                Net::V4 { dst, .. } => ipv4_to_py(py, dst).map(Bound::unbind),
-            })
-            .map(|o| o.clone_ref(py))
-    }
-    /// The source address as 16 (or 4) raw octets.
-    #[getter]
-    fn src_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.s().net {
-            Net::V6 { src, .. } => PyBytes::new(py, src),
-            Net::V4 { src, .. } => PyBytes::new(py, src),
-        }
-    }
-    #[getter]
-    fn dst_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match &self.s().net {
-            Net::V6 { dst, .. } => PyBytes::new(py, dst),
-            Net::V4 { dst, .. } => PyBytes::new(py, dst),
-        }
+        addr_object(py, self.addr(py, false))
     }
     /// The Jumbo Payload Length, or None if this is not a jumbogram.
     #[getter]
-    fn jumbo(&self) -> Option<u32> {
-        match self.s().net {
+    fn jumbo(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { jumbo, .. } => jumbo,
             Net::V4 { .. } => None,
-        }
+        })
     }
     /// The Router Alert value (RFC 2711), or None.
     #[getter]
-    fn router_alert(&self) -> Option<u16> {
-        match self.s().net {
+    fn router_alert(&self, py: Python<'_>) -> PyResult<Option<u16>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { router_alert, .. } => router_alert,
             Net::V4 { .. } => None,
-        }
+        })
     }
     /// (byte offset, more fragments, identification) of the Fragment
     /// header (IPv4: of the header fields), or None if not a fragment.
     #[getter]
-    fn fragment(&self) -> Option<(u64, bool, u32)> {
-        match self.s().net {
+    fn fragment(&self, py: Python<'_>) -> PyResult<Option<(u64, bool, u32)>> {
+        Ok(match self.s(py)?.net {
             Net::V6 { fragment, .. } => fragment,
             Net::V4 { flags, frag_offset, ident, .. } => (flags & 1 != 0 || frag_offset != 0)
                 .then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident))),
-        }
+        })
     }
     /// Octets of the frame past the end of the packet (to be trimmed).
     #[getter]
-    fn trailing(&self) -> u64 {
-        self.s().trailing
+    fn trailing(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.s(py)?.trailing)
     }
     /// The extension headers as (protocol, offset, length) tuples.
     #[getter]
     fn chain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let items: Vec<(u8, u64, u64)> = self.d.chain.headers.iter().map(|h| (h.proto, h.offset, h.len)).collect();
+        let items: Vec<(u8, u64, u64)> = self.walk_chain(py)?.headers.iter().map(|h| (h.proto, h.offset, h.len)).collect();
         PyList::new(py, items)
     }
     /// The extension headers as objects (`HopByHop`, `DestOpts`,
@@ -185,7 +383,7 @@ impl Packet {
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for h in &self.d.chain.headers {
+        for h in &self.walk_chain(py)?.headers {
             let raw = self.slice(py, h.offset, h.offset + h.len);
             let cls = match h.proto {
                 proto::HOPOPTS => Some("HopByHop"),
@@ -201,46 +399,25 @@ impl Packet {
         }
         Ok(out)
     }
-    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
-    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
-    #[getter]
-    fn upper_proto(&self) -> u8 {
-        self.s().upper_proto
-    }
     #[getter]
     fn upper_offset(&self) -> u64 {
-        self.s().upper_offset
+        self.f.upper_offset
     }
     #[getter]
     fn payload_offset(&self) -> u64 {
-        self.s().payload_offset
-    }
-    /// UDP/TCP source port, or None.
-    #[getter]
-    fn sport(&self) -> Option<u16> {
-        match self.s().upper {
-            Upper::Udp { sport, .. } | Upper::Tcp { sport, .. } => Some(sport),
-            _ => None,
-        }
-    }
-    #[getter]
-    fn dport(&self) -> Option<u16> {
-        match self.s().upper {
-            Upper::Udp { dport, .. } | Upper::Tcp { dport, .. } => Some(dport),
-            _ => None,
-        }
+        self.f.payload_offset
     }
     /// ICMPv6 (or ICMP) type, or None.
     #[getter]
     fn icmp_type(&self) -> Option<u8> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Icmpv6 { icmp_type, .. } | Upper::Icmp { icmp_type, .. } => Some(icmp_type),
             _ => None,
         }
     }
     #[getter]
     fn icmp_code(&self) -> Option<u8> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Icmpv6 { code, .. } | Upper::Icmp { code, .. } => Some(code),
             _ => None,
         }
@@ -248,26 +425,42 @@ impl Packet {
     /// TCP (seq, ack, flags, window), or None.
     #[getter]
     fn tcp(&self) -> Option<(u32, u32, u16, u16)> {
-        match self.s().upper {
+        match self.f.upper {
             Upper::Tcp { seq, ack, flags, window, .. } => Some((seq, ack, flags, window)),
             _ => None,
         }
     }
     /// True/False when the upper-layer checksum was verified; None when it
     /// could not be (not asked, a fragment, no checksummed upper layer).
+    /// Verified on the first read (the bytes are immutable), then kept.
     #[getter]
-    fn cksum_ok(&self) -> Option<bool> {
-        self.s().cksum_ok
+    fn cksum_ok(&self, py: Python<'_>) -> PyResult<Option<bool>> {
+        const UNKNOWN: u8 = 0;
+        let code = |v: Option<bool>| match v {
+            None => 1,
+            Some(true) => 2,
+            Some(false) => 3,
+        };
+        let mut c = self.cksum.load(Ordering::Relaxed);
+        if c == UNKNOWN {
+            c = if self.settings.verify_cksum { code(self.s(py)?.cksum_ok) } else { code(None) };
+            self.cksum.store(c, Ordering::Relaxed);
+        }
+        Ok(match c {
+            2 => Some(true),
+            3 => Some(false),
+            _ => None,
+        })
     }
     /// The upper-layer payload (after the UDP/TCP/ICMPv6 header).
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.slice(py, self.s().payload_offset, self.end())
+        self.slice(py, self.f.payload_offset, self.end())
     }
     /// The upper-layer header and everything after it, to the packet's end.
     #[getter]
     fn upper_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.slice(py, self.s().upper_offset, self.end())
+        self.slice(py, self.f.upper_offset, self.end())
     }
     /// The upper-layer message as an object: the ICMPv6 message (with ND
     /// options) or the `UdpHeader` / `TcpHeader`; None otherwise.
@@ -275,7 +468,7 @@ impl Packet {
     fn upper(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let raw = self.upper_bytes(py);
         let (src, dst) = (self.src(py)?, self.dst(py)?);
-        let o = match self.s().upper {
+        let o = match self.f.upper {
             Upper::Icmpv6 { .. } => core_attr(py, "parse_icmpv6")?.call1((raw, src, dst))?,
             Upper::Udp { .. } => core_attr(py, "UdpHeader")?.call_method1("from_bytes", (raw,))?,
             Upper::Tcp { .. } => core_attr(py, "TcpHeader")?.call_method1("from_bytes", (raw,))?,
@@ -285,8 +478,11 @@ impl Packet {
     }
     /// Ethernet (src, dst, ethertype) for frames parsed with link='ether'.
     #[getter]
-    fn link<'py>(&self, py: Python<'py>) -> Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16)> {
-        self.s().link.map(|e| (PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype))
+    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<LinkHeader<'py>>> {
+        if self.link == LinkType::Raw {
+            return Ok(None);
+        }
+        Ok(self.s(py)?.link.map(|e| (PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype)))
     }
     /// The whole packet as on the wire, link header included.
     #[getter]
@@ -300,7 +496,7 @@ impl Packet {
         self.data.bind(py).as_bytes().len()
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let s = self.s();
+        let s = &self.f;
         Ok(format!(
             "<Packet v{} {} > {} proto {} len {}>",
             self.version(),
@@ -312,106 +508,232 @@ impl Packet {
     }
 }
 
-fn packet_from(py: Python<'_>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Packet> {
-    let d = dissect::dissect(data.bind(py).as_bytes(), link, settings)?;
-    Ok(Packet { data, d, src: PyOnceLock::new(), dst: PyOnceLock::new() })
+thread_local! {
+    /// The chain and summary `kame.parse` dissects into, reused (one per
+    /// thread, so nothing is zeroed or copied per packet).
+    static SCRATCH: RefCell<(Chain, Summary)> = const { RefCell::new((Chain::new(), Summary::EMPTY)) };
+}
+
+fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings: Settings) -> PyResult<Bound<'py, Packet>> {
+    // The borrow ends before any Python object is made or dropped (a
+    // weakref callback could call `parse` again on this thread).
+    // The checksum is left to the first read of `cksum_ok`.
+    let lazy = Settings { verify_cksum: false, ..settings };
+    let s = SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (chain, s) = &mut *scratch;
+        dissect::dissect_to(data.bind(py).as_bytes(), link, lazy, chain, s).map(|()| *s)
+    })?;
+    Bound::new(py, Packet::new(py, data, &s, link, settings))
 }
 
 /// Dissect one packet: `ip6_input`'s checks (version, lengths, jumbograms,
-/// the header chain under `hdrnestlimit`), then the upper-layer header with
-/// its checksum. Raises a `kame.ParseError` subclass for what a stack would
-/// drop.
+/// the header chain under `hdrnestlimit`), then the upper-layer header; its
+/// checksum is verified when `cksum_ok` is first read. Raises a
+/// `kame.ParseError` subclass for what a stack would drop.
 #[pyfunction]
 #[pyo3(signature = (data, hdrnestlimit=50, verify_cksum=true, link="raw"))]
-fn parse(py: Python<'_>, data: &Bound<'_, PyAny>, hdrnestlimit: u32, verify_cksum: bool, link: &str) -> PyResult<Packet> {
+fn parse<'py>(
+    py: Python<'py>,
+    data: &Bound<'_, PyAny>,
+    hdrnestlimit: u32,
+    verify_cksum: bool,
+    link: &str,
+) -> PyResult<Bound<'py, Packet>> {
     let settings = Settings { hdrnestlimit, verify_cksum };
     packet_from(py, owned_bytes(data)?, link_type(link)?, settings)
+}
+
+/// One packet of a batch: what `PacketBatch` answers without building a
+/// `Packet` (8 octets, so that millions fit).
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    /// `Summary::upper_proto`, 255 when refused.
+    upper_proto: u8,
+    refused: bool,
+    /// 0: not verified, 1: good, 2: bad.
+    cksum: u8,
+}
+
+impl Row {
+    const REFUSED: Row = Row { upper_proto: 255, refused: true, cksum: 0 };
+
+    fn of(s: &Summary) -> Row {
+        let cksum = match s.cksum_ok {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        Row { upper_proto: s.upper_proto, refused: false, cksum }
+    }
 }
 
 /// The result of `parse_many`: every packet dissected, objects built on
 /// demand.
 #[pyclass(module = "kame._core", name = "PacketBatch", frozen)]
 pub struct PacketBatch {
-    buf: Arc<Vec<u8>>,
-    spans: Vec<(usize, usize)>,
-    results: Vec<Result<Summary, Error>>,
+    items: Items,
+    rows: Vec<Row>,
+    /// (index, error) of every refused packet, in order.
+    errors: Vec<(usize, Error)>,
     link: LinkType,
     settings: Settings,
+}
+
+/// Where a batch's packets are.
+enum Items {
+    /// One `bytes` per packet (the caller's, or copies of other buffers).
+    Each(Vec<Py<PyBytes>>),
+    /// Spans `[start, end)` of one `bytes` holding them all.
+    Spans(Py<PyBytes>, Vec<(usize, usize)>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Each(v) => v.len(),
+            Items::Spans(_, v) => v.len(),
+        }
+    }
+
+    /// Packet `j` as its own `bytes` (a copy out of a shared buffer).
+    fn get(&self, py: Python<'_>, j: usize) -> Option<Py<PyBytes>> {
+        match self {
+            Items::Each(v) => v.get(j).map(|b| b.clone_ref(py)),
+            Items::Spans(buf, v) => {
+                let &(a, b) = v.get(j)?;
+                Some(PyBytes::new(py, buf.as_bytes(py).get(a..b)?).unbind())
+            }
+        }
+    }
 }
 
 #[pymethods]
 impl PacketBatch {
     fn __len__(&self) -> usize {
-        self.results.len()
+        self.rows.len()
     }
     /// The `Packet` at `i`; raises the packet's `ParseError` if it was
     /// refused.
-    fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<Packet> {
-        let n = self.results.len() as isize;
+    fn __getitem__<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, Packet>> {
+        let n = self.items.len() as isize;
         let j = if i < 0 { i + n } else { i };
-        let (Ok(j), true) = (usize::try_from(j), (0..n).contains(&j)) else {
+        let item = usize::try_from(j).ok().and_then(|j| self.items.get(py, j));
+        let Some(item) = item else {
             return Err(PyIndexError::new_err("PacketBatch index out of range"));
         };
-        let (a, b) = self.spans.get(j).copied().unwrap_or((0, 0));
-        let raw = PyBytes::new(py, self.buf.get(a..b).unwrap_or(&[])).unbind();
-        packet_from(py, raw, self.link, self.settings)
+        packet_from(py, item, self.link, self.settings)
     }
     /// How many packets were accepted.
     #[getter]
     fn ok_count(&self) -> usize {
-        self.results.iter().filter(|r| r.is_ok()).count()
+        self.rows.len() - self.errors.len()
     }
     /// The upper-layer protocol of each packet as bytes (255 where refused).
     fn upper_protos<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let v: Vec<u8> = self.results.iter().map(|r| r.as_ref().map_or(255, |s| s.upper_proto)).collect();
+        let v: Vec<u8> = self.rows.iter().map(|r| r.upper_proto).collect();
+        PyBytes::new(py, &v)
+    }
+    /// The checksum verdict of each packet as bytes: 1 good, 2 bad, 0 not
+    /// verified (not asked, a fragment, no checksummed upper layer, or
+    /// refused).
+    fn cksum_verdicts<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let v: Vec<u8> = self.rows.iter().map(|r| if r.refused { 0 } else { r.cksum }).collect();
         PyBytes::new(py, &v)
     }
     /// (index, exception) for every refused packet.
     fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
-        for (i, r) in self.results.iter().enumerate() {
-            if let Err(e) = r {
-                let exc: PyErr = (*e).into();
-                out.append(PyTuple::new(py, [i.into_pyobject(py)?.into_any(), exc.into_value(py).into_bound(py).into_any()])?)?;
-            }
+        for (i, e) in &self.errors {
+            let exc: PyErr = (*e).into();
+            out.append(PyTuple::new(py, [i.into_pyobject(py)?.into_any(), exc.into_value(py).into_bound(py).into_any()])?)?;
         }
         Ok(out)
     }
 }
 
-/// Dissect many packets at once: the inputs are copied into one owned
-/// buffer, then the GIL is released while Rust dissects them all. Refusals
-/// do not raise; see `PacketBatch.errors()`.
+/// Dissect many packets at once: a reference to every `bytes` is taken
+/// (other buffers are copied), then the GIL is released while Rust
+/// dissects them all. With `offsets`, `packets` is one buffer holding them
+/// all back to back and `offsets` the n + 1 boundaries (packet i is
+/// `packets[offsets[i]:offsets[i + 1]]`, as a pcap reader or a ring buffer
+/// leaves them). Refusals do not raise; see `PacketBatch.errors()`.
 #[pyfunction]
-#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw"))]
+#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw", offsets=None))]
 fn parse_many(
     py: Python<'_>,
     packets: &Bound<'_, PyAny>,
     hdrnestlimit: u32,
     verify_cksum: bool,
     link: &str,
+    offsets: Option<Vec<usize>>,
 ) -> PyResult<PacketBatch> {
     let link = link_type(link)?;
     let settings = Settings { hdrnestlimit, verify_cksum };
-    let mut buf = Vec::new();
-    let mut spans = Vec::new();
-    for item in packets.try_iter()? {
-        let item = item?;
-        with_bytes(&item, |b| {
-            let a = buf.len();
-            buf.extend_from_slice(b);
-            spans.push((a, buf.len()));
-        })?;
-    }
-    let results = py.detach(|| {
-        spans
-            .iter()
-            .map(|&(a, b)| {
-                dissect::dissect(buf.get(a..b).unwrap_or(&[]), link, settings).map(|d| d.summary)
-            })
-            .collect::<Vec<_>>()
+    let items = match offsets {
+        Some(offsets) => {
+            let buf = owned_bytes(packets)?;
+            let n = buf.as_bytes(py).len();
+            let spans: Vec<(usize, usize)> = offsets.windows(2).filter_map(|w| w.first().zip(w.get(1))).map(|(&a, &b)| (a, b)).collect();
+            if spans.iter().any(|&(a, b)| a > b || b > n) {
+                return Err(PyValueError::new_err("offsets must be non-decreasing and within the buffer"));
+            }
+            Items::Spans(buf, spans)
+        }
+        None => Items::Each(each_bytes(packets)?),
+    };
+    let slices: Vec<&[u8]> = match &items {
+        Items::Each(v) => v.iter().map(|b| b.as_bytes(py)).collect(),
+        Items::Spans(buf, spans) => {
+            let b = buf.as_bytes(py);
+            spans.iter().map(|&(x, y)| b.get(x..y).unwrap_or(&[])).collect()
+        }
+    };
+    let (rows, errors) = py.detach(|| {
+        let mut chain = Chain::default();
+        let mut s = Summary::EMPTY;
+        let mut rows = Vec::with_capacity(slices.len());
+        let mut errors = Vec::new();
+        for (i, b) in slices.iter().enumerate() {
+            match dissect::dissect_to(b, link, settings, &mut chain, &mut s) {
+                Ok(()) => rows.push(Row::of(&s)),
+                Err(e) => {
+                    rows.push(Row::REFUSED);
+                    errors.push((i, e));
+                }
+            }
+        }
+        (rows, errors)
     });
-    Ok(PacketBatch { buf: Arc::new(buf), spans, results, link, settings })
+    drop(slices);
+    Ok(PacketBatch { items, rows, errors, link, settings })
+}
+
+/// Every packet of an iterable as a `bytes` (the caller's own when it is
+/// one, a copy of any other buffer).
+fn each_bytes(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Py<PyBytes>>> {
+    let mut items: Vec<Py<PyBytes>> = Vec::with_capacity(packets.len().unwrap_or(0));
+    let mut take = |item: Bound<'_, PyAny>| -> PyResult<()> {
+        match item.cast_into::<PyBytes>() {
+            Ok(b) => items.push(b.unbind()),
+            Err(e) => items.push(owned_bytes(&e.into_inner())?),
+        }
+        Ok(())
+    };
+    if let Ok(list) = packets.cast::<PyList>() {
+        for item in list.iter() {
+            take(item)?;
+        }
+    } else if let Ok(tuple) = packets.cast::<PyTuple>() {
+        for item in tuple.iter() {
+            take(item)?;
+        }
+    } else {
+        for item in packets.try_iter()? {
+            take(item?)?;
+        }
+    }
+    Ok(items)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -9,7 +9,7 @@
 //! compact, `Copy` [`Summary`] (no heap) so that batches can hold millions;
 //! the full [`Dissection`] adds the chain's header list.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::Ipv6Addr;
 
 use crate::cksum::Pseudo;
 use crate::error::{Error, Layer, Result};
@@ -112,6 +112,35 @@ pub struct Summary {
     pub cksum_ok: Option<bool>,
 }
 
+impl Summary {
+    /// A placeholder to be overwritten by [`dissect_to`].
+    pub const EMPTY: Summary = Summary {
+        link: None,
+        net_offset: 0,
+        net: Net::V6 {
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len_field: 0,
+            next_header: proto::NONE,
+            hop_limit: 0,
+            src: [0; 16],
+            dst: [0; 16],
+            jumbo: None,
+            router_alert: None,
+            fragment: None,
+        },
+        packet_len: 0,
+        trailing: 0,
+        upper_proto: proto::NONE,
+        upper_offset: 0,
+        upper_nh_offset: 0,
+        ext_count: 0,
+        upper: Upper::None,
+        payload_offset: 0,
+        cksum_ok: None,
+    };
+}
+
 /// A full dissection: the summary and the chain's headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dissection {
@@ -122,65 +151,89 @@ pub struct Dissection {
 /// Dissect `frame`. Errors are those of the layer that refused it, with
 /// offsets into `frame`.
 pub fn dissect(frame: &[u8], link: LinkType, settings: Settings) -> Result<Dissection> {
+    let mut chain = Chain::default();
+    let summary = dissect_into(frame, link, settings, &mut chain)?;
+    Ok(Dissection { summary, chain })
+}
+
+/// [`dissect`] with the header chain written into the caller's `chain`
+/// (reused across calls, never copied): the path of `kame.parse` and
+/// `parse_many`, which keep only the [`Summary`].
+pub fn dissect_into(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain) -> Result<Summary> {
+    let mut s = Summary::EMPTY;
+    dissect_to(frame, link, settings, chain, &mut s)?;
+    Ok(s)
+}
+
+/// [`dissect_into`] writing the summary into the caller's `s` too: the
+/// batch path, which reuses one `Chain` and one `Summary` for every packet.
+/// On error `s` holds what was learned before the refusal.
+pub fn dissect_to(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
     let (eth, net_off) = match link {
         LinkType::Raw => (None, 0usize),
         LinkType::Ethernet => {
             let e = ethernet::Repr::parse(frame)?;
+            if e.ethertype != ethernet::ethertype::IPV6 && e.ethertype != ethernet::ethertype::IPV4 {
+                return Err(Error::new(Layer::Ethernet, crate::ErrorKind::Unsupported, 12, "EtherType is neither IPv6 nor IPv4"));
+            }
             (Some(e), e.payload_offset)
         }
     };
     let packet = frame.get(net_off..).unwrap_or(&[]);
     let base = net_off as u64;
-    let version = packet.first().map(|b| b >> 4);
-    let wants = eth.map(|e| e.ethertype);
-    match (version, wants) {
-        (_, Some(t)) if t != ethernet::ethertype::IPV6 && t != ethernet::ethertype::IPV4 => Err(
-            Error::new(Layer::Ethernet, crate::ErrorKind::Unsupported, 12, "EtherType is neither IPv6 nor IPv4"),
-        ),
-        (Some(6), _) => dissect6(packet, settings).map(|d| d.relocated(eth, base)).map_err(|e| e.at(base)),
-        (Some(4), _) => dissect4(packet, settings).map(|d| d.relocated(eth, base)).map_err(|e| e.at(base)),
-        (None, _) => Err(Error::truncated(Layer::Ipv6, base, 40, 0, "IPv6 header (RFC 8200 §3)")),
-        (Some(_), _) => Err(Error::malformed(Layer::Ipv6, base, "IP version is neither 6 nor 4")),
+    let r = match packet.first().map(|b| b >> 4) {
+        Some(6) => dissect6(packet, settings, chain, s),
+        Some(4) => {
+            chain.reset();
+            dissect4(packet, settings, s)
+        }
+        None => Err(Error::truncated(Layer::Ipv6, 0, 40, 0, "IPv6 header (RFC 8200 §3)")),
+        Some(_) => Err(Error::malformed(Layer::Ipv6, 0, "IP version is neither 6 nor 4")),
+    };
+    match r {
+        Ok(()) if eth.is_some() => {
+            relocate(s, chain, eth, base);
+            Ok(())
+        }
+        Err(e) if eth.is_some() => Err(e.at(base)),
+        r => r,
     }
 }
 
-impl Dissection {
-    fn relocated(mut self, link: Option<ethernet::Repr>, base: u64) -> Dissection {
-        let s = &mut self.summary;
-        s.link = link;
-        s.net_offset = base;
-        s.upper_offset += base;
-        s.upper_nh_offset += base;
-        s.payload_offset += base;
-        for h in &mut self.chain.headers {
-            h.offset += base;
-        }
-        self.chain.upper_offset += base;
-        self.chain.upper_nh_offset += base;
-        if let Some(f) = &mut self.chain.fragment {
-            f.offset += base;
-        }
-        if let Some(j) = &mut self.chain.jumbo {
-            j.offset += base;
-        }
-        self.chain.unfragmentable_len += base;
-        self
+/// Offsets found in the IP packet made absolute in the frame.
+fn relocate(s: &mut Summary, chain: &mut Chain, link: Option<ethernet::Repr>, base: u64) {
+    s.link = link;
+    s.net_offset = base;
+    s.upper_offset += base;
+    s.upper_nh_offset += base;
+    s.payload_offset += base;
+    for h in &mut chain.headers {
+        h.offset += base;
     }
+    chain.upper_offset += base;
+    chain.upper_nh_offset += base;
+    if let Some(f) = &mut chain.fragment {
+        f.offset += base;
+    }
+    if let Some(j) = &mut chain.jumbo {
+        j.offset += base;
+    }
+    chain.unfragmentable_len += base;
 }
 
-fn dissect6(packet: &[u8], settings: Settings) -> Result<Dissection> {
-    let v = ipv6::validate(packet, settings.hdrnestlimit)?;
-    let h = v.header;
+fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
+    let mut v = ipv6::Checked::EMPTY;
+    ipv6::validate_to(packet, settings.hdrnestlimit, chain, &mut v)?;
+    let h = &v.header;
     let packet_len = v.packet_len();
     // Bounded by the declared length (validate proved it fits in `packet`).
     let end = usize::try_from(packet_len).unwrap_or(packet.len()).min(packet.len());
     let body = packet.get(..end).unwrap_or(packet);
-    let chain = v.chain;
     let fragment = chain.fragment.map(|f| (f.repr.byte_offset(), f.repr.more_frags, f.repr.ident));
     let non_first = fragment.is_some_and(|(off, _, _)| off != 0);
     let is_fragment = fragment.is_some_and(|(off, m, _)| off != 0 || m);
     let upper_off = chain.upper_offset;
-    let mut s = Summary {
+    *s = Summary {
         link: None,
         net_offset: 0,
         net: Net::V6 {
@@ -208,15 +261,18 @@ fn dissect6(packet: &[u8], settings: Settings) -> Result<Dissection> {
     if !non_first {
         let data = usize::try_from(upper_off).ok().and_then(|o| body.get(o..)).unwrap_or(&[]);
         // A first fragment holds only part of the upper layer: its header
-        // can be read, its checksum cannot be checked.
+        // can be read, its checksum cannot be checked. The pseudo-header
+        // carries the final destination and the home address (RFC 8200
+        // §8.1, RFC 6275 §6.3).
         let pseudo = (settings.verify_cksum && !is_fragment)
-            .then_some(Pseudo::V6 { src: Ipv6Addr::from(h.src_addr), dst: Ipv6Addr::from(h.dst_addr) });
-        upper(&mut s, chain.upper, data, upper_off, pseudo, is_fragment)?;
+            .then(|| v.pseudo_addrs(body, chain))
+            .map(|(src, dst)| Pseudo::V6 { src: Ipv6Addr::from(src), dst: Ipv6Addr::from(dst) });
+        upper(s, chain.upper, data, upper_off, pseudo, is_fragment)?;
     }
-    Ok(Dissection { summary: s, chain })
+    Ok(())
 }
 
-fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
+fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
     let p = ipv4::Packet::new_checked(packet)?;
     if !p.verify_checksum() {
         return Err(Error::malformed(Layer::Ipv4, 10, "bad IPv4 header checksum (RFC 791)"));
@@ -228,7 +284,7 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
     let more = flags & 0x1 != 0;
     let is_fragment = more || frag_offset != 0;
     let protocol = p.protocol();
-    let mut s = Summary {
+    *s = Summary {
         link: None,
         net_offset: 0,
         net: Net::V4 {
@@ -256,10 +312,10 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
         let end = usize::try_from(total).unwrap_or(packet.len()).min(packet.len());
         let data = packet.get(hl..end).unwrap_or(&[]);
         let pseudo = (settings.verify_cksum && !is_fragment)
-            .then_some(Pseudo::V4 { src: Ipv4Addr::from(p.src_addr()), dst: Ipv4Addr::from(p.dst_addr()) });
-        upper(&mut s, protocol, data, hl as u64, pseudo, is_fragment)?;
+            .then_some(Pseudo::V4 { src: p.src_addr(), dst: p.dst_addr() });
+        upper(s, protocol, data, hl as u64, pseudo, is_fragment)?;
     }
-    Ok(Dissection { summary: s, chain: Chain::default() })
+    Ok(())
 }
 
 /// Parse the upper-layer header at `data` (which runs to the end of the IP
@@ -268,11 +324,22 @@ fn dissect4(packet: &[u8], settings: Settings) -> Result<Dissection> {
 /// enforce); elsewhere it is.
 fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, fragment: bool) -> Result<()> {
     let r = match nh {
-        proto::UDP => udp::Packet::new_checked(data).map(|u| {
-            s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
-            s.payload_offset = at + 8;
-            pseudo.map(|p| u.verify_checksum(&p))
-        }),
+        proto::UDP => match udp::Packet::new_checked(data) {
+            // A first fragment holds the UDP header but only part of the
+            // datagram its Length covers: the ports can be read now, the
+            // Length and the checksum only after reassembly.
+            Err(e) if fragment && e.is_truncated() && data.len() >= udp::HEADER_LEN => {
+                let u = udp::Packet::new_unchecked(data);
+                s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
+                s.payload_offset = at + udp::HEADER_LEN as u64;
+                Ok(None)
+            }
+            r => r.map(|u| {
+                s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
+                s.payload_offset = at + 8;
+                pseudo.map(|p| u.verify_checksum(&p))
+            }),
+        },
         proto::TCP => tcp::Packet::new_checked(data).map(|t| {
             s.upper = Upper::Tcp {
                 sport: t.src_port(),
@@ -289,7 +356,7 @@ fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, 
             s.upper = Upper::Icmpv6 { icmp_type: u8::from(i.msg_type()), code: i.msg_code() };
             s.payload_offset = at + 4;
             match pseudo {
-                Some(Pseudo::V6 { src, dst }) => Some(i.verify_checksum(&src, &dst)),
+                Some(p @ Pseudo::V6 { .. }) => Some(p.verify(proto::ICMPV6, data)),
                 _ => None,
             }
         }),
@@ -346,6 +413,35 @@ mod tests {
         p[51] ^= 1;
         let d = dissect(&p, LinkType::Raw, Settings::default()).unwrap();
         assert_eq!(d.summary.cksum_ok, Some(false));
+    }
+
+    #[test]
+    fn first_fragment_shows_the_ports() {
+        // IPv6 / Fragment (offset 0, M=1) / UDP 5353 -> 53 whose Length
+        // (1008) covers far more than this fragment carries.
+        let mut p = UDP6[..40].to_vec();
+        p[6] = proto::FRAGMENT;
+        p.extend_from_slice(&[proto::UDP, 0, 0, 1, 0, 0, 0, 9]);
+        p.extend_from_slice(&[0x14, 0xe9, 0, 0x35, 0x03, 0xf0, 0x12, 0x34]);
+        p.extend_from_slice(&[0x61; 16]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let s = dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.upper_proto, proto::UDP);
+        assert_eq!(s.upper, Upper::Udp { sport: 5353, dport: 53 });
+        assert_eq!((s.upper_offset, s.payload_offset), (48, 56));
+        assert_eq!(s.cksum_ok, None);
+        // Not a fragment: the same datagram is refused as truncated.
+        let mut whole = UDP6[..40].to_vec();
+        whole.extend_from_slice(&p[48..]);
+        let wlen = (whole.len() - 40) as u16;
+        whole[4..6].copy_from_slice(&wlen.to_be_bytes());
+        assert!(dissect(&whole, LinkType::Raw, Settings::default()).unwrap_err().is_truncated());
+        // Fewer than 8 octets of UDP header: no ports, still accepted.
+        let mut short = p[..52].to_vec();
+        short[4..6].copy_from_slice(&12u16.to_be_bytes());
+        let s = dissect(&short, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.upper, Upper::None);
     }
 
     #[test]

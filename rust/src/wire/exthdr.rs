@@ -555,11 +555,135 @@ pub struct JumboInfo {
     pub offset: u64,
 }
 
+/// Headers kept inline in an [`ExtHeaders`] before it spills to the heap:
+/// enough for every chain a host sees (HBH, DstOpts, Routing, Fragment,
+/// AH, DstOpts), so a walk allocates only for unusual packets.
+pub const INLINE_HEADERS: usize = 6;
+
+const NO_HEADER: ExtHeader = ExtHeader { proto: proto::NONE, offset: 0, len: 0 };
+
+/// The list of a chain's extension headers: up to [`INLINE_HEADERS`] held
+/// inline (no allocation), the rest of a longer chain in a `Vec`. Reads as
+/// a slice (`iter`, `len`, indexing...).
+#[derive(Clone)]
+pub struct ExtHeaders {
+    inline: [ExtHeader; INLINE_HEADERS],
+    len: usize,
+    /// Every header once the inline array is full, else empty.
+    spill: Vec<ExtHeader>,
+}
+
+impl ExtHeaders {
+    pub const fn new() -> Self {
+        ExtHeaders { inline: [NO_HEADER; INLINE_HEADERS], len: 0, spill: Vec::new() }
+    }
+
+    pub fn push(&mut self, h: ExtHeader) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = h;
+            self.len += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            self.spill.reserve(2 * INLINE_HEADERS);
+            self.spill.extend_from_slice(&self.inline);
+        }
+        self.spill.push(h);
+        self.len += 1;
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
+    pub fn as_slice(&self) -> &[ExtHeader] {
+        if self.spill.is_empty() {
+            self.inline.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.spill
+        }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [ExtHeader] {
+        if self.spill.is_empty() {
+            self.inline.get_mut(..self.len).unwrap_or(&mut [])
+        } else {
+            &mut self.spill
+        }
+    }
+}
+
+impl Default for ExtHeaders {
+    fn default() -> Self {
+        ExtHeaders::new()
+    }
+}
+
+impl core::ops::Deref for ExtHeaders {
+    type Target = [ExtHeader];
+    fn deref(&self) -> &[ExtHeader] {
+        self.as_slice()
+    }
+}
+
+impl core::ops::DerefMut for ExtHeaders {
+    fn deref_mut(&mut self) -> &mut [ExtHeader] {
+        self.as_mut_slice()
+    }
+}
+
+impl<'a> IntoIterator for &'a ExtHeaders {
+    type Item = &'a ExtHeader;
+    type IntoIter = core::slice::Iter<'a, ExtHeader>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut ExtHeaders {
+    type Item = &'a mut ExtHeader;
+    type IntoIter = core::slice::IterMut<'a, ExtHeader>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_mut_slice().iter_mut()
+    }
+}
+
+impl core::fmt::Debug for ExtHeaders {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl PartialEq for ExtHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for ExtHeaders {}
+
+impl PartialEq<Vec<ExtHeader>> for ExtHeaders {
+    fn eq(&self, other: &Vec<ExtHeader>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl FromIterator<ExtHeader> for ExtHeaders {
+    fn from_iter<I: IntoIterator<Item = ExtHeader>>(it: I) -> Self {
+        let mut hs = ExtHeaders::new();
+        for h in it {
+            hs.push(h);
+        }
+        hs
+    }
+}
+
 /// What [`walk`] found.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
     /// The extension headers, in order (the IPv6 header is not listed).
-    pub headers: Vec<ExtHeader>,
+    pub headers: ExtHeaders,
     /// The protocol that ends the chain: an upper layer (6, 17, 58, ...),
     /// ESP (50), IPComp (108), No Next Header (59); or, in a lax walk
     /// that ran out of bytes, the header that could not be read.
@@ -586,7 +710,39 @@ pub struct Chain {
     pub truncated: bool,
 }
 
+impl Default for Chain {
+    fn default() -> Self {
+        Chain::new()
+    }
+}
+
 impl Chain {
+    /// The empty chain.
+    pub const fn new() -> Self {
+        Chain {
+            headers: ExtHeaders::new(),
+            upper: 0,
+            upper_offset: 0,
+            upper_nh_offset: 0,
+            fragment: None,
+            jumbo: None,
+            unfragmentable_len: 0,
+            truncated: false,
+        }
+    }
+
+    /// Back to the empty chain, keeping any spilled storage.
+    pub fn reset(&mut self) {
+        self.headers.clear();
+        self.upper = 0;
+        self.upper_offset = 0;
+        self.upper_nh_offset = 0;
+        self.fragment = None;
+        self.jumbo = None;
+        self.unfragmentable_len = 0;
+        self.truncated = false;
+    }
+
     /// Whether a header with protocol `p` is in the chain.
     pub fn has(&self, p: u8) -> bool {
         self.headers.iter().any(|h| h.proto == p)
@@ -604,7 +760,16 @@ impl Chain {
 /// field that named it) and code 0 for the RFC 5095 routing cases; an
 /// option overrunning the Hop-by-Hop header (no ICMPv6).
 pub fn walk(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
-    walk_impl(buf, first_next_header, start, hdrnestlimit, false)
+    let mut chain = Chain::default();
+    walk_impl(buf, first_next_header, start, hdrnestlimit, false, &mut chain)?;
+    Ok(chain)
+}
+
+/// [`walk`] into a caller's `chain` (reset first): no copy of the result,
+/// for the hot paths (`dissect`, `parse_many`). On error `chain` holds
+/// what was walked before it.
+pub fn walk_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
+    walk_impl(buf, first_next_header, start, hdrnestlimit, false, chain)
 }
 
 /// [`walk`] from a buffer that starts with an IPv6 header (bounded by the
@@ -621,7 +786,9 @@ pub fn walk_ipv6(buf: &[u8], hdrnestlimit: u32) -> Result<Chain> {
 /// is our own, echoed back); `HeaderLimit` and a misplaced Hop-by-Hop
 /// header are still errors.
 pub fn walk_lax(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
-    walk_impl(buf, first_next_header, start, hdrnestlimit, true)
+    let mut chain = Chain::default();
+    walk_impl(buf, first_next_header, start, hdrnestlimit, true, &mut chain)?;
+    Ok(chain)
 }
 
 /// [`walk_lax`] from a buffer that starts with an IPv6 header (which must
@@ -636,8 +803,8 @@ fn first_nh(buf: &[u8]) -> Result<u8> {
     Ok(p.next_header())
 }
 
-fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool) -> Result<Chain> {
-    let mut chain = Chain { headers: Vec::with_capacity(4), ..Chain::default() };
+fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: &mut Chain) -> Result<()> {
+    chain.reset();
     let mut nh = first;
     let mut off = start;
     let mut prev_nh_off = super::ipv6::NEXT_HEADER_OFFSET;
@@ -742,7 +909,7 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool) -> Resu
     chain.upper_offset = off as u64;
     chain.upper_nh_offset = prev_nh_off as u64;
     chain.unfragmentable_len = unfrag;
-    Ok(chain)
+    Ok(())
 }
 
 /// The addresses of the upper-layer checksum pseudo-header (RFC 8200
@@ -833,6 +1000,29 @@ mod tests {
         let v = ipv6::validate(&b, 50).unwrap();
         assert_eq!(v.router_alert, Some(0));
         assert_eq!(v.chain, c);
+    }
+
+    #[test]
+    fn ext_headers_spill_past_the_inline_array() {
+        let h = |i: u64| ExtHeader { proto: proto::DSTOPTS, offset: 40 + 8 * i, len: 8 };
+        let mut hs = ExtHeaders::new();
+        let mut v = Vec::new();
+        for i in 0..(3 * INLINE_HEADERS as u64) {
+            hs.push(h(i));
+            v.push(h(i));
+            assert_eq!(hs, v);
+            assert_eq!(hs.len(), v.len());
+        }
+        for x in &mut hs {
+            x.offset += 1;
+        }
+        assert!(hs.iter().zip(&v).all(|(a, b)| a.offset == b.offset + 1));
+        hs.clear();
+        assert!(hs.is_empty());
+        hs.push(h(0));
+        assert_eq!(hs, vec![h(0)]);
+        let c: ExtHeaders = v.iter().copied().collect();
+        assert_eq!(c, v);
     }
 
     #[test]

@@ -422,7 +422,7 @@ pub fn check_addresses(src: &[u8; 16], dst: &[u8; 16]) -> Result<()> {
 }
 
 fn is_v4mapped(a: &[u8; 16]) -> bool {
-    a.iter().take(10).all(|b| *b == 0) && a.get(10..12) == Some(&[0xff, 0xff][..])
+    u128::from_be_bytes(*a) >> 32 == 0xffff
 }
 
 /// Whether `a` lies in one of the ranges that seed §1.14 ("Invalid addresses
@@ -485,6 +485,83 @@ pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
 ///    Fragment header (RFC 2675 §3, KAME `frag6_input`).
 /// 7. Destination options (`dest6_input`): Home Address recognized.
 pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
+    let mut chain = Chain::default();
+    let c = validate_into(frame, hdrnestlimit, &mut chain)?;
+    let (pseudo_src, pseudo_dst) = c.pseudo_addrs(frame, &chain);
+    Ok(Validated {
+        header: c.header,
+        payload_len: c.payload_len,
+        jumbo: c.jumbo,
+        trailing: c.trailing,
+        chain,
+        router_alert: c.router_alert,
+        home_address: c.home_address,
+        pseudo_src,
+        pseudo_dst,
+    })
+}
+
+/// What [`validate_into`] returns: [`Validated`] without the chain, which
+/// it writes into the caller's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub header: Repr,
+    pub payload_len: u64,
+    pub jumbo: Option<JumboInfo>,
+    pub trailing: u64,
+    pub router_alert: Option<u16>,
+    pub home_address: Option<HomeAddressInfo>,
+}
+
+impl Checked {
+    /// A placeholder to be overwritten by [`validate_to`].
+    pub const EMPTY: Checked = Checked {
+        header: Repr {
+            src_addr: [0; 16],
+            dst_addr: [0; 16],
+            next_header: proto::NONE,
+            payload_len: 0,
+            hop_limit: 0,
+            traffic_class: 0,
+            flow_label: 0,
+        },
+        payload_len: 0,
+        jumbo: None,
+        trailing: 0,
+        router_alert: None,
+        home_address: None,
+    };
+
+    /// Octets of the packet proper, `40 + payload_len`.
+    pub fn packet_len(&self) -> u64 {
+        HEADER_LEN as u64 + self.payload_len
+    }
+
+    /// Source and destination of the upper-layer checksum pseudo-header
+    /// of `frame`, whose chain is `chain` (see
+    /// [`exthdr::pseudo_header_addrs`]).
+    pub fn pseudo_addrs(&self, frame: &[u8], chain: &Chain) -> ([u8; 16], [u8; 16]) {
+        let own = (self.header.src_addr, self.header.dst_addr);
+        if chain.headers.is_empty() {
+            return own;
+        }
+        let end = usize::try_from(self.packet_len()).unwrap_or(usize::MAX).min(frame.len());
+        exthdr::pseudo_header_addrs(frame.get(..end).unwrap_or(frame), chain).unwrap_or(own)
+    }
+}
+
+/// [`validate`] with the header chain walked into `chain` (no copy of it):
+/// the path of `dissect` and `parse_many`.
+pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Result<Checked> {
+    let mut c = Checked::EMPTY;
+    validate_to(frame, hdrnestlimit, chain, &mut c)?;
+    Ok(c)
+}
+
+/// [`validate_into`] writing its findings into the caller's `out` too (no
+/// copy of them on the way back): the path of `dissect`.
+#[inline(always)]
+pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut Checked) -> Result<()> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
@@ -525,7 +602,7 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         "with data size < data length",
     ))?;
 
-    let chain = exthdr::walk(packet, header.next_header, HEADER_LEN, hdrnestlimit)?;
+    exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
 
     if let (Some(_), Some(f)) = (jumbo, chain.fragment) {
         return Err(Error::malformed(
@@ -544,19 +621,8 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
         }
     }
 
-    let (pseudo_src, pseudo_dst) =
-        exthdr::pseudo_header_addrs(packet, &chain).unwrap_or((header.src_addr, header.dst_addr));
-    Ok(Validated {
-        header,
-        payload_len: declared,
-        jumbo,
-        trailing,
-        chain,
-        router_alert,
-        home_address,
-        pseudo_src,
-        pseudo_dst,
-    })
+    *out = Checked { header, payload_len: declared, jumbo, trailing, router_alert, home_address };
+    Ok(())
 }
 
 #[cfg(test)]

@@ -109,8 +109,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if self.checksum() == 0 {
             return !pseudo.is_v6();
         }
-        let d = self.datagram();
-        matches!(pseudo.cksum(proto::UDP, d.len() as u64, [d]), Ok(0))
+        pseudo.verify(proto::UDP, self.datagram())
     }
 }
 
