@@ -33,6 +33,7 @@ test: test-rust test-py fuzz-smoke
 
 lint: build-dev
 	cargo clippy --workspace --all-targets -- -D warnings
+	PYO3_PYTHON=$(abspath $(VPY)) cargo clippy -p kame-core --features python -- -D warnings
 	$(VPY) -m ruff check python tests benches
 	$(VPY) -m mypy.stubtest kame._core
 

@@ -33,6 +33,7 @@ warnings.filterwarnings("ignore")
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from kame.ipsec import AhSa, EspSa
 
 QUICK = "--quick" in sys.argv

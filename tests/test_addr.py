@@ -15,6 +15,7 @@ from ipaddress import IPv6Network
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame import addr
 
 scapy_utils6 = pytest.importorskip("scapy.utils6")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.cli.main import main
 from kame.cli.tools import format_ifconfig, format_ndp_a, sec2str
 from kame.ctl import (

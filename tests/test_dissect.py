@@ -9,6 +9,7 @@ import subprocess
 from importlib import resources
 
 import pytest
+
 from kame.cli.dissect import dissect_stream
 from kame.cli.main import main
 

@@ -7,6 +7,7 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.icmp6 import (
     ICMP6_DST_UNREACH,
     ICMP6_PACKET_TOO_BIG,

@@ -10,6 +10,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.errors import ConfigError
 from kame.in6_src import (
     Destination,

@@ -11,14 +11,15 @@ import sys
 import textwrap
 import zlib
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kame import IpcompSa, deflate, inflate
-from kame.errors import ConfigError, LimitError, MalformedError, ParseError
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting
+
+import kame
+from kame import IpcompSa, deflate, inflate
+from kame.errors import ConfigError, LimitError, MalformedError, ParseError
 
 IPPROTO_IPCOMP = 108
 HTML = (

@@ -10,10 +10,11 @@ from __future__ import annotations
 import struct
 import zlib
 
-import kame
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import kame
 from kame import IpcompSa
 from kame.ipsec import AhSa, EspSa
 

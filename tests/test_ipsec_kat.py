@@ -12,13 +12,14 @@ import hashlib
 import hmac as std_hmac
 import struct
 
-import kame
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import CAST5, Blowfish, TripleDES
 from cryptography.hazmat.primitives import cmac, hashes
 from cryptography.hazmat.primitives import hmac as c_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, ChaCha20Poly1305
+
+import kame
 from kame.ipsec import AhSa, EspSa
 
 # --- RFC 3602 §4, cases 5-8 (ESP transport ICMP and tunnel IPv4 packets) ---

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import struct
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import kame
 from kame.ipsec import (
     AUTH_ALGORITHMS,
     ENC_ALGORITHMS,

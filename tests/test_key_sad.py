@@ -10,6 +10,7 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.key.engine import KeyEngine
 from kame.key.sad import Acquire, Expire, KeyEngineError, Lifetime, Sad, SaState, SecAsVar
 from kame.key.setkey import parse_policy, run

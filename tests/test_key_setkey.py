@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.cli.main import main
 from kame.key import pfkey as P
 from kame.key.engine import KeyEngine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kame.errors import ConfigError
 from kame.knobs import KNOBS, IfFlags, Knobs
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.errors import LimitError, MalformedError, ParseError, TruncatedError
 from kame.link.memory import MemoryLink, Simulation
 from kame.link.pcap import LINKTYPE_ETHERNET, PcapngWriter, PcapReader, PcapWriter

@@ -7,6 +7,7 @@ import random
 from ipaddress import IPv6Address as A
 
 import pytest
+
 from kame.mld6 import (
     CHANGE_TO_EXCLUDE,
     CHANGE_TO_INCLUDE,

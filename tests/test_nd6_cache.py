@@ -10,6 +10,7 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
 from kame.knobs import Knobs
 from kame.nd6.cache import (
     DELAY_FIRST_PROBE_TIME,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address as A
 
 import pytest
+
 from kame import _core
 from kame.nd6 import codec
 from kame.nd6.types import (

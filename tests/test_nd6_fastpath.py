@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+
 from kame import _core
 from kame.addr import solicited_node
 from kame.errors import KameError

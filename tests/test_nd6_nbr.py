@@ -7,6 +7,7 @@ import random
 from ipaddress import IPv6Address as A
 
 import pytest
+
 from kame.addr import eui64_ifid, hostname_ifid
 from kame.errors import ConfigError, LimitError
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
 from kame.addr import eui64_ifid
 from kame.errors import ConfigError
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr

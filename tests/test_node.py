@@ -13,6 +13,7 @@ from ipaddress import IPv6Network
 from pathlib import Path
 
 import pytest
+
 from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame import _core
 from kame.addr import ether_multicast
 from kame.in6_var import In6Flags

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import kame
 
 scapy_inet6 = pytest.importorskip("scapy.layers.inet6")
 scapy_inet = pytest.importorskip("scapy.layers.inet")

@@ -12,6 +12,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.errors import LimitError, MalformedError, ParseError, TruncatedError
 from kame.link.pcap import (
     LINKTYPE_ETHERNET,

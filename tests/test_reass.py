@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import struct
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import kame
 from kame import Icmp6Answer, Reassembler, fragment
 
 SRC = bytes.fromhex("20010db8000000000000000000000001")

@@ -9,6 +9,7 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.scope6 import (
     Scope,
     ScopeError,

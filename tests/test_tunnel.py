@@ -10,14 +10,15 @@ from __future__ import annotations
 import ipaddress
 import itertools
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kame import tunnel
-from kame.errors import ConfigError, EcnDropError, HeaderLimitError, MalformedError, ParseError
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
+
+import kame
+from kame import tunnel
+from kame.errors import ConfigError, EcnDropError, HeaderLimitError, MalformedError, ParseError
 
 NOT_ECT, ECT1, ECT0, CE = 0b00, 0b01, 0b10, 0b11
 CODEPOINTS = [NOT_ECT, ECT1, ECT0, CE]

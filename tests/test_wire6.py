@@ -11,10 +11,11 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-import kame
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+import kame
 from kame import (
     DestOpts,
     FragmentHeader,

@@ -7,8 +7,10 @@ this package holds state and policy on top of it.
 from __future__ import annotations
 
 from kame import _core
+from kame._core import IpcompSa, decapsulate, deflate, encapsulate, inflate
 from kame.errors import (
     ConfigError,
+    EcnDropError,
     HeaderLimitError,
     Icmp6Answer,
     IntegrityError,
@@ -23,20 +25,15 @@ from kame.errors import (
     UnsupportedError,
 )
 
-# --- ipcomp ---
-from kame._core import IpcompSa, decapsulate, deflate, encapsulate, inflate
-from kame.errors import EcnDropError
-
-# --- end ipcomp ---
-
 __version__ = _core.__version__
-
 
 __all__ = [
     "ConfigError",
+    "EcnDropError",
     "HeaderLimitError",
     "Icmp6Answer",
     "IntegrityError",
+    "IpcompSa",
     "IpsecError",
     "KameError",
     "LimitError",
@@ -47,14 +44,10 @@ __all__ = [
     "TruncatedError",
     "UnsupportedError",
     "__version__",
-    # --- ipcomp ---
-    "EcnDropError",
-    "IpcompSa",
     "decapsulate",
     "deflate",
     "encapsulate",
     "inflate",
-    # --- end ipcomp ---
 ]
 
 # --- hdr6 ---
@@ -90,7 +83,7 @@ __all__ += [
 # --- end hdr6 ---
 
 # --- wire (whole-packet dissection) ---
-from kame._core import Packet, PacketBatch, parse, parse_many  # noqa: E402
+from kame._core import Packet, PacketBatch, parse, parse_many
 
 __all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
 # --- end wire ---
@@ -176,7 +169,7 @@ __all__ += [
 ]
 # --- end cksum ---
 # --- reass ---
-from kame._core import ReassOutcome, Reassembler, atomic_fragment, fragment  # noqa: E402
+from kame._core import Reassembler, ReassOutcome, atomic_fragment, fragment
 
 __all__ += ["ReassOutcome", "Reassembler", "atomic_fragment", "fragment"]
 # --- end reass ---

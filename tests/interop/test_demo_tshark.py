@@ -10,8 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import kame
 import pytest
+
+import kame
 from kame.cli.demo import run_demo
 from kame.link.pcap import PcapReader
 

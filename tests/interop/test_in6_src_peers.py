@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
 import pytest
+
 from kame.in6_src import (
     DEFAULT_POLICY,
     Destination,

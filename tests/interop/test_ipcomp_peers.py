@@ -14,10 +14,11 @@ import subprocess
 import zlib
 from pathlib import Path
 
-import kame
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
+
+import kame
 
 pytestmark = pytest.mark.interop
 

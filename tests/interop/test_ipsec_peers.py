@@ -21,8 +21,6 @@ import pytest
 
 warnings.filterwarnings("ignore")
 scapy_ipsec = pytest.importorskip("scapy.layers.ipsec")
-import kame
-from kame.ipsec import AhSa, EspSa
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import (
     HBHOptUnknown,
@@ -34,6 +32,9 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.ipsec import AH, ESP, SecurityAssociation
 from scapy.packet import Raw, raw
+
+import kame
+from kame.ipsec import AhSa, EspSa
 
 pytestmark = pytest.mark.interop
 

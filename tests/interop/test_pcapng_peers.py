@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+
 from kame._core import Icmpv6Echo, Ipv6Header
 from kame.cli.dissect import dissect_stream
 from kame.link.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapngReader, PcapngWriter, PcapReader

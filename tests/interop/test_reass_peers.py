@@ -24,10 +24,11 @@ import struct
 import subprocess
 import tempfile
 
-import kame
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import kame
 
 scapy_all = pytest.importorskip("scapy.all")
 IPv6 = scapy_all.IPv6

@@ -15,8 +15,9 @@ import shutil
 import struct
 import subprocess
 
-import kame
 import pytest
+
+import kame
 
 pytestmark = pytest.mark.interop
 

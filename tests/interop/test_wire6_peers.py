@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import kame
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+import kame
 from kame import (
     DestOpts,
     FragmentHeader,
