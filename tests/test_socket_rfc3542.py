@@ -1,0 +1,370 @@
+"""RFC 3542 over kame.socket: the inet6_opt_* (§10) and inet6_rth_* (§7)
+helpers byte for byte against the host glibc (ctypes) and parsed back by
+our Rust core; socket options and ancillary data (checked on the Linux
+profile against the kernel's own recvmsg on ::1 when root); raw ICMPv6
+sockets with ICMP6_FILTER and IPV6_CHECKSUM over a node."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import struct
+from ipaddress import IPv6Address as A
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kame import _core
+from kame.socket import (
+    AF_INET6,
+    ICMP6_FILTER,
+    IPPROTO_ICMPV6,
+    IPV6_CHECKSUM,
+    IPV6_HOPLIMIT,
+    IPV6_JOIN_GROUP,
+    IPV6_LEAVE_GROUP,
+    IPV6_MULTICAST_HOPS,
+    IPV6_MULTICAST_LOOP,
+    IPV6_PKTINFO,
+    IPV6_RECVHOPLIMIT,
+    IPV6_RECVPKTINFO,
+    IPV6_RECVTCLASS,
+    IPV6_TCLASS,
+    IPV6_UNICAST_HOPS,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    Icmp6Filter,
+    SocketLayer,
+    inet6_opt_append,
+    inet6_opt_find,
+    inet6_opt_finish,
+    inet6_opt_get_val,
+    inet6_opt_init,
+    inet6_opt_next,
+    inet6_opt_set_val,
+    inet6_rth_add,
+    inet6_rth_getaddr,
+    inet6_rth_init,
+    inet6_rth_reverse,
+    inet6_rth_segments,
+    inet6_rth_space,
+)
+
+from tests.test_socket import two_nodes
+
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+libc.inet6_opt_append.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_uint8,
+                                  ctypes.c_int, ctypes.c_uint8, ctypes.POINTER(ctypes.c_void_p)]
+libc.inet6_opt_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
+libc.inet6_opt_finish.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+libc.inet6_rth_init.restype = ctypes.c_void_p
+libc.inet6_rth_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+libc.inet6_rth_add.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+libc.inet6_rth_reverse.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+Opt = tuple[int, bytes, int]  # type, data, alignment
+opt_st = st.tuples(st.integers(2, 255), st.binary(min_size=1, max_size=20),
+                   st.sampled_from([1, 2, 4, 8])).filter(lambda o: o[2] <= len(o[1]))
+
+
+def glibc_opts(opts: list[Opt]) -> bytes | None:
+    # Pass 1: the length (extbuf NULL), pass 2: the bytes (RFC 3542 §10.1).
+    off = libc.inet6_opt_init(None, 0)
+    for t, d, al in opts:
+        off = libc.inet6_opt_append(None, 0, off, t, len(d), al, None)
+        if off < 0:
+            return None
+    total = libc.inet6_opt_finish(None, 0, off)
+    buf = ctypes.create_string_buffer(total)
+    off = libc.inet6_opt_init(buf, total)
+    for t, d, al in opts:
+        dp = ctypes.c_void_p()
+        off = libc.inet6_opt_append(buf, total, off, t, len(d), al, ctypes.byref(dp))
+        ctypes.memmove(dp, d, len(d))
+    assert libc.inet6_opt_finish(buf, total, off) == total
+    return buf.raw
+
+
+def kame_opts(opts: list[Opt]) -> bytes | None:
+    off = inet6_opt_init(None, 0)
+    for t, d, al in opts:
+        off, _ = inet6_opt_append(None, 0, off, t, len(d), al)
+        if off < 0:
+            return None
+    total = inet6_opt_finish(None, 0, off)
+    buf = bytearray(total)
+    off = inet6_opt_init(buf, total)
+    for t, d, al in opts:
+        off, dp = inet6_opt_append(buf, total, off, t, len(d), al)
+        inet6_opt_set_val(buf, dp, d)
+    assert inet6_opt_finish(buf, total, off) == total
+    return bytes(buf)
+
+
+@given(st.lists(opt_st, min_size=1, max_size=6))
+def test_inet6_opt_bytes_equal_glibc_and_parse_in_the_core(opts: list[Opt]) -> None:
+    ours, theirs = kame_opts(opts), glibc_opts(opts)
+    assert ours == theirs
+    if ours is None:
+        return
+    hdr = bytearray(ours)
+    hdr[0] = 59
+    parsed = _core.DestOpts.from_bytes(bytes(hdr))
+    got = [(o.type, o.data) for o in parsed.options if o.type not in (0, 1)]
+    assert got == [(t, d) for t, d, _ in opts]
+    # and our own walker finds them back
+    off, seen = 0, []
+    while True:
+        off, t, ln, dp = inet6_opt_next(ours, len(ours), off)
+        if off < 0:
+            break
+        seen.append((t, inet6_opt_get_val(ours, dp, ln)[1]))
+    assert seen == [(t, d) for t, d, _ in opts]
+    t0, d0, _ = opts[-1]
+    _off, ln, dp = inet6_opt_find(ours, len(ours), 0, t0)
+    assert ours[dp:dp + ln] == next(d for t, d, _ in opts if t == t0)
+
+
+def test_inet6_opt_known_answer() -> None:
+    """RFC 3542 §22.1's example: an 8-octet-aligned 4-byte option, then a
+    2-byte aligned and a 4-byte aligned one."""
+    opts = [(0x0A, b"\x01\x02\x03\x04", 4), (0x0B, b"\x05\x06", 2), (0x0C, b"\x07" * 4, 4)]
+    assert kame_opts(opts) == glibc_opts(opts)
+    assert inet6_opt_append(None, 0, 2, 0, 1, 1) == (-1, -1)      # Pad1 type refused
+    assert inet6_opt_append(None, 0, 2, 5, 1, 3) == (-1, -1)      # bad alignment
+    assert libc.inet6_opt_append(None, 0, 2, 5, 1, 3, None) == -1
+
+
+@given(st.lists(st.integers(1, 2**128 - 1), min_size=0, max_size=12))
+def test_inet6_rth_equals_glibc_and_parses_in_the_core(addrs: list[int]) -> None:
+    n = len(addrs)
+    assert inet6_rth_space(0, n) == libc.inet6_rth_space(0, n)
+    size = inet6_rth_space(0, n)
+    ours = bytearray(size)
+    assert inet6_rth_init(ours, size, 0, n)
+    theirs = ctypes.create_string_buffer(size)
+    assert libc.inet6_rth_init(theirs, size, 0, n)
+    for x in addrs:
+        assert inet6_rth_add(ours, A(x)) == 0
+        assert libc.inet6_rth_add(theirs, A(x).packed) == 0
+    assert inet6_rth_add(ours, A(1)) == -1
+    assert bytes(ours) == theirs.raw
+    assert inet6_rth_segments(ours) == libc.inet6_rth_segments(theirs) == n
+    assert [inet6_rth_getaddr(ours, i) for i in range(n)] == [A(x) for x in addrs]
+    rev, grev = bytearray(size), ctypes.create_string_buffer(size)
+    assert inet6_rth_reverse(bytes(ours), rev) == libc.inet6_rth_reverse(theirs, grev) == 0
+    assert bytes(rev) == grev.raw
+    hdr = bytearray(ours)
+    hdr[0] = 59
+    rh = _core.RoutingHeader.from_bytes(bytes(hdr))
+    assert rh.routing_type == 0 and rh.segments_left == n
+    assert list(rh.addresses) == [A(x) for x in addrs]
+
+
+def test_inet6_rth_limits_match_glibc() -> None:
+    for t, n in ((0, 128), (0, -1), (2, 1), (0, 127)):
+        assert inet6_rth_space(t, n) == libc.inet6_rth_space(t, n)
+
+
+# --- options and ancillary data ------------------------------------------------
+
+def _anc(lv: int, t: int, d: bytes, lo: int) -> list[Any]:
+    if t == IPV6_PKTINFO and struct.unpack("=I", d[16:])[0] == lo:
+        return [lv, t, d[:16].hex() + "/lo"]
+    return [lv, t, d.hex()]
+
+
+def ancillary_run(make: Any, host: bool, lo: int = 0) -> list[Any]:
+    """Options set on a receiver on ::1, a datagram sent with ancillary data,
+    what recvmsg reports. Same code for the kernel and kame."""
+    r, s = make(), make()
+    r.bind(("::1", 7101))
+    out: list[Any] = []
+    for opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS):
+        r.setsockopt(41, opt, 1)
+        out.append(r.getsockopt(41, opt))
+    out.append(s.getsockopt(41, IPV6_UNICAST_HOPS))
+    s.setsockopt(41, IPV6_UNICAST_HOPS, 7)
+    out.append(s.getsockopt(41, IPV6_UNICAST_HOPS))
+    s.setsockopt(41, IPV6_UNICAST_HOPS, -1)
+    out.append(s.getsockopt(41, IPV6_UNICAST_HOPS))
+    out.append(s.getsockopt(41, IPV6_MULTICAST_HOPS))
+    out.append(s.getsockopt(41, IPV6_MULTICAST_LOOP))
+    for bad in (256, -2):
+        try:
+            s.setsockopt(41, IPV6_UNICAST_HOPS, bad)
+            out.append("ok")
+        except OSError as e:
+            out.append(errno.errorcode[e.errno or 0])
+    s.setsockopt(41, IPV6_TCLASS, 0x28)
+    s.sendmsg([b"one"], [(41, IPV6_HOPLIMIT, struct.pack("=i", 9))], 0, ("::1", 7101))
+    s.sendmsg([b"two"], [(41, IPV6_TCLASS, struct.pack("=i", 0xB8))], 0, ("::1", 7101))
+    s.sendmsg([b"three"], [(41, IPV6_PKTINFO, A(1).packed + struct.pack("=I", 0))], 0,
+              ("::1", 7101))
+    for _ in range(3):
+        if host:
+            import select
+            select.select([r], [], [], 0.5)
+        data, anc, flags, _addr = r.recvmsg(100, 1024)
+        out.append([data.hex(), sorted(_anc(lv, t, d, lo) for lv, t, d in anc), flags])
+    s.sendto(b"x" * 50, ("::1", 7101))
+    if host:
+        import select
+        select.select([r], [], [], 0.5)
+    data, anc, flags, _addr = r.recvmsg(10, 1024)
+    out.append([data.hex(), flags])
+    r.close()
+    s.close()
+    return out
+
+
+def _lo_index() -> int:
+    return socket.if_nametoindex("lo")
+
+
+def test_ancillary_data_layouts() -> None:
+    layer = SocketLayer(None, "linux")
+    out = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False)
+    assert out[:3] == [1, 1, 1]
+    assert out[3:8] == [64, 7, 64, 1, 1]
+    assert out[8:10] == ["EINVAL", "EINVAL"]
+    one = {(lv, t): bytes.fromhex(d.split("/")[0]) for lv, t, d in out[10][1]}
+    assert struct.unpack("=i", one[(41, IPV6_HOPLIMIT)])[0] == 9
+    assert struct.unpack("=i", one[(41, IPV6_TCLASS)])[0] == 0x28
+    assert one[(41, IPV6_PKTINFO)] == A(1).packed
+    assert out[10][1][0][2].endswith("/lo")
+    two = {(lv, t): bytes.fromhex(d.split("/")[0]) for lv, t, d in out[11][1]}
+    assert struct.unpack("=i", two[(41, IPV6_TCLASS)])[0] == 0xB8
+    assert out[13] == ["78" * 10, 0x20]  # MSG_TRUNC
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a netns")
+def test_ancillary_data_equals_the_kernels() -> None:
+    import json
+    import subprocess
+    import sys
+
+    ns = "sock-anc"
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+        pytest.skip("no netns")
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        code = ("import json,socket,sys; sys.path.insert(0, '.');"
+                "from tests.test_socket_rfc3542 import ancillary_run;"
+                "print(json.dumps([ancillary_run(lambda: socket.socket(socket.AF_INET6,"
+                " socket.SOCK_DGRAM), True, socket.if_nametoindex('lo'))]))")
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
+                           capture_output=True, text=True, check=True, timeout=60,
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        (kernel,) = json.loads(r.stdout)
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+    layer = SocketLayer(None, "linux")
+    ours = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False)
+    # The loopback's interface index is the kernel's lo there, 0 here (kame's
+    # ::1 has no interface): both print as "/lo".
+    assert json.loads(json.dumps(ours)) == kernel
+
+
+# --- raw ICMPv6 sockets over nodes --------------------------------------------
+
+def test_raw_icmp6_filter_and_checksum_over_nodes() -> None:
+    sim, a, b, la, lb = two_nodes()
+    raw = lb.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+    with pytest.raises(OSError) as ei:  # RFC 3542 §3.1
+        raw.setsockopt(41, IPV6_CHECKSUM, 4)
+    assert ei.value.errno == errno.EINVAL
+    assert raw.getsockopt(41, IPV6_CHECKSUM) == 2
+    f = Icmp6Filter()
+    f.setblockall()
+    f.setpass(128)
+    raw.setsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, f.to_bytes())
+    assert raw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER).willpass(128)
+    sender = la.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+    echo = bytes([128, 0, 0, 0]) + struct.pack("!HH", 0x1234, 1) + b"raw!"
+    sender.sendto(echo, ("2001:db8::b", 0))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 1)
+    data, peer = raw.recvfrom(200)
+    assert data[0] == 128 and data[8:] == b"raw!" and peer[0] == "2001:db8::a"
+    assert _core.in6_cksum(A("2001:db8::a"), A("2001:db8::b"), 58, data) == 0
+    # Neighbor Solicitations etc. were filtered, the node still answered the echo.
+    assert lb.udpstat["rip6s_filtered"] > 0
+    replies = []
+    while sender.rcvq:
+        replies.append(sender.recvfrom(200)[0])
+    assert any(r[0] == 129 and r[8:] == b"raw!" for r in replies)
+
+
+def test_raw_other_protocol_checksum_offset() -> None:
+    layer = SocketLayer(None, "netbsd")
+    r = layer.socket(AF_INET6, SOCK_RAW, 253)
+    s = layer.socket(AF_INET6, SOCK_RAW, 253)
+    assert s.getsockopt(41, IPV6_CHECKSUM) == -1
+    with pytest.raises(OSError):
+        s.setsockopt(41, IPV6_CHECKSUM, 3)  # odd
+    for x in (r, s):
+        x.setsockopt(41, IPV6_CHECKSUM, 2)
+    s.sendto(b"\x00\x00\x00\x00abcd", ("::1", 0))
+    data, _ = r.recvfrom(100)
+    assert _core.in6_cksum(A(1), A(1), 253, data) == 0 and data[4:] == b"abcd"
+    r.setsockopt(41, IPV6_CHECKSUM, 4)  # now the receiver checks another offset
+    s.setsockopt(41, IPV6_CHECKSUM, -1)
+    s.sendto(b"\x00\x00\x00\x00abcd", ("::1", 0))  # no checksum: dropped
+    with pytest.raises(BlockingIOError):
+        r.recvfrom(100)
+    assert layer.udpstat["rip6s_badsum"] == 1
+
+
+def test_multicast_join_hops_loop_over_nodes() -> None:
+    sim, a, b, la, lb = two_nodes()
+    g = A("ff02::1:3")
+    ifb = b.zones.by_name["eth0"]
+    r = lb.socket(AF_INET6)
+    r.bind(("::", 5355))
+    mreq = g.packed + struct.pack("=I", ifb)
+    r.setsockopt(41, IPV6_JOIN_GROUP, mreq)
+    with pytest.raises(OSError):
+        r.setsockopt(41, IPV6_JOIN_GROUP, mreq)
+    assert g in b.groups["eth0"]
+    s = la.socket(AF_INET6)
+    s.setsockopt(41, IPV6_MULTICAST_HOPS, 1)
+    s.setsockopt(41, IPV6_RECVHOPLIMIT, 1)
+    r.setsockopt(41, IPV6_RECVHOPLIMIT, 1)
+    r.setsockopt(41, IPV6_RECVPKTINFO, 1)
+    s.sendto(b"llmnr", (f"{g}%eth0", 5355))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 1)
+    data, anc, _fl, _peer = r.recvmsg(100, 100)
+    d = {t: v for _lv, t, v in anc}
+    assert data == b"llmnr" and struct.unpack("=i", d[IPV6_HOPLIMIT])[0] == 1
+    assert d[IPV6_PKTINFO] == g.packed + struct.pack("=I", ifb)
+    # the sender's own loopback copy: a is not a member, so none
+    assert not s.rcvq
+    r.setsockopt(41, IPV6_LEAVE_GROUP, mreq)
+    assert g not in b.groups["eth0"]
+    with pytest.raises(OSError):
+        r.setsockopt(41, IPV6_LEAVE_GROUP, mreq)
+
+
+def test_pktinfo_chooses_source_and_checks_it() -> None:
+    sim, a, b, la, lb = two_nodes()
+    srv = lb.socket(AF_INET6)
+    srv.bind(("::", 9))
+    c = la.socket(AF_INET6)
+    with pytest.raises(OSError) as ei:
+        c.sendmsg([b"x"], [(41, IPV6_PKTINFO, A("2001:db8::99").packed + bytes(4))], 0,
+                  ("2001:db8::b", 9))
+    assert ei.value.errno == errno.EADDRNOTAVAIL
+    ll_a = next(x.addr for x in a.addresses("eth0") if x.addr.is_link_local)
+    ll_b = next(x.addr for x in b.addresses("eth0") if x.addr.is_link_local)
+    idx = a.zones.by_name["eth0"]
+    c.sendmsg([b"y"], [(41, IPV6_PKTINFO, bytes(16) + struct.pack("=I", idx))], 0,
+              (str(ll_b), 9))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 1)
+    assert srv.recvfrom(10)[1][0] == str(ll_a)
