@@ -5,7 +5,6 @@ the node's input, ECONNREFUSED from a real Port Unreachable)."""
 from __future__ import annotations
 
 import errno
-import re
 from ipaddress import IPv6Address as A
 from pathlib import Path
 
@@ -87,11 +86,12 @@ def mapped_connect_ok(layer: SocketLayer, v6only: int | None = None) -> bool:
         s.connect(("::ffff:127.0.0.1", 6001))
     except OSError as e:
         assert e.errno == layer.profile.mapped_errno
-        return False
-    finally:
         r.close()
+        return False
     s.send(b"x")
-    assert r.rcvq or True
+    assert r.recvfrom(5) == (b"x", ("127.0.0.1", s.getsockname()[1]))
+    assert s.getpeername() == ("::ffff:127.0.0.1", 6001, 0, 0)
+    r.close()
     s.close()
     return True
 

@@ -123,7 +123,7 @@ def test_inet6_opt_bytes_equal_glibc_and_parse_in_the_core(opts: list[Opt]) -> N
             break
         seen.append((t, inet6_opt_get_val(ours, dp, ln)[1]))
     assert seen == [(t, d) for t, d, _ in opts]
-    t0, d0, _ = opts[-1]
+    t0, _d0, _ = opts[-1]
     _off, ln, dp = inet6_opt_find(ours, len(ours), 0, t0)
     assert ours[dp:dp + ln] == next(d for t, d, _ in opts if t == t0)
 
@@ -249,7 +249,7 @@ def test_ancillary_data_equals_the_kernels() -> None:
 
     ns = "sock-anc"
     subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True, check=False).returncode:
         pytest.skip("no netns")
     try:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
@@ -273,7 +273,7 @@ def test_ancillary_data_equals_the_kernels() -> None:
 # --- raw ICMPv6 sockets over nodes --------------------------------------------
 
 def test_raw_icmp6_filter_and_checksum_over_nodes() -> None:
-    sim, a, b, la, lb = two_nodes()
+    sim, a, _b, la, lb = two_nodes()
     raw = lb.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
     with pytest.raises(OSError) as ei:  # RFC 3542 §3.1
         raw.setsockopt(41, IPV6_CHECKSUM, 4)

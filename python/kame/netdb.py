@@ -33,7 +33,7 @@ from typing import Any
 
 from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
 from kame.in6_var import In6Flags
-from kame.scope6 import Scope, ZoneTable, in6_addrscope
+from kame.scope6 import Scope, ScopeError, ZoneTable, in6_addrscope
 from kame.socket import ntop6
 
 __all__ = ["Resolver", "getaddrinfo", "getnameinfo", "inet_aton"]
@@ -68,7 +68,7 @@ def inet_aton(text: str) -> IPv4Address | None:
             return None
         try:
             if p[:2].lower() == "0x":
-                v = int(p[2:], 16)
+                v = int(p, 16) if len(p) > 2 else -1
             elif p.startswith("0") and len(p) > 1:
                 v = int(p[1:], 8)
             else:
@@ -207,7 +207,7 @@ def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
             else:
                 try:
                     scope = zones.index(z) if zones is not None else _s.if_nametoindex(z)
-                except Exception:
+                except (ScopeError, OSError):
                     raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
         return a6, scope
     a4 = inet_aton(host)

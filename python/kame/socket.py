@@ -376,7 +376,7 @@ class Socket:
             for g, ifi in list(self.groups):
                 self.layer.leave_group(self, g, ifi)
 
-    def __enter__(self) -> Socket:
+    def __enter__(self) -> Socket:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -636,14 +636,12 @@ class SocketLayer:
         if isinstance(a, IPv6Address):
             if int(a) and not is_multicast(a) and not self._is_local6(a):
                 raise _err(errno.EADDRNOTAVAIL)
-            if in6_addrscope(a) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(a) \
-                    and not is_multicast(a):
-                if scope == 0:
-                    ifa = self.node.addrs.find_any(a) if self.node is not None else None
-                    scope = self.ifindex(ifa.ifname) if ifa is not None else 0
-                    if self.node is not None and len([x for x in self.node.addrs.all()
-                                                      if x.addr == a]) > 1:
-                        raise _err(errno.EINVAL, "link-local address needs a scope id")
+            if scope == 0 and int(a) and not is_multicast(a) and self.node is not None and \
+                    in6_addrscope(a) in (Scope.LINKLOCAL, Scope.INTFACELOCAL):
+                owners = [x.ifname for x in self.node.addrs.all() if x.addr == a]
+                if len(owners) > 1:
+                    raise _err(errno.EINVAL, "link-local address needs a scope id")
+                scope = self.ifindex(owners[0]) if owners else 0
         elif int(a) and not self._is_local4(a):
             raise _err(errno.EADDRNOTAVAIL)
         laddr: Addr | None = a if int(a) else (IPv4Address(0) if isinstance(a, IPv4Address)
@@ -979,10 +977,10 @@ class SocketLayer:
             if nh == IPPROTO_ICMPV6 and body and s.filter.willblock(body[0]):
                 self.udpstat["rip6s_filtered"] += 1
                 continue
-            if s.checksum >= 0 and nh != IPPROTO_ICMPV6:
-                if len(body) < s.checksum + 2 or _core.in6_cksum(src, dst, nh, body) != 0:
-                    self.udpstat["rip6s_badsum"] += 1
-                    continue
+            if s.checksum >= 0 and nh != IPPROTO_ICMPV6 and (
+                    len(body) < s.checksum + 2 or _core.in6_cksum(src, dst, nh, body) != 0):
+                self.udpstat["rip6s_badsum"] += 1
+                continue
             s.rcvq.append(Datagram(bytes(body), src, 0, dst, ifindex, hlim, tclass))
             took = True
         self.udpstat["rip6s_ipackets" if took else "rip6s_nosock"] += 1
