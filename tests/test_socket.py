@@ -320,3 +320,83 @@ def test_link_local_needs_a_scope_and_gets_it_back() -> None:
     sim.run(until=sim.now + 1)
     _data, peer = srv.recvfrom(10)
     assert peer[0].startswith("fe80::") and peer[3] == b.zones.by_name["eth0"]
+
+
+def _udp_frame(src: str, dst: str, sport: int, dport: int, data: bytes, *,
+               hlim: int = 64) -> bytes:
+    from kame import _core
+    from kame.nd6 import codec
+
+    body = _core.UdpHeader(sport, dport, data).to_bytes(A(src), A(dst))
+    hdr = _core.Ipv6Header(A(src), A(dst), next_header=17, hop_limit=hlim,
+                           payload_len=len(body))
+    return codec.ether(MB, MA, hdr.to_bytes() + body)
+
+
+@pytest.mark.parametrize("name", ["freebsd4x", "bsdi4", "linux"])
+def test_mapped_source_on_the_wire_never_reaches_a_socket(name: str) -> None:
+    """§1.12.6/§1.12.7/§1.14: an IPv6 packet whose source is ::ffff:10.1.1.1
+    must not reach an AF_INET6 socket that accepts IPv4 (it would pass for
+    IPv4 peer 10.1.1.1); the node drops it, counted, and sends nothing."""
+    sim, _a, b, _la, _lb = two_nodes()
+    lb = SocketLayer(b, name)
+    s = lb.socket(AF_INET6)
+    if lb.profile.v6only_opt:
+        s.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)
+    s.bind(("::", 514))
+    before = b.stats["ip6s_badscope"]
+    out = b.receive("eth0", _udp_frame("::ffff:10.1.1.1", "2001:db8::b", 514, 514, b"x"),
+                    sim.now)
+    assert out == [] and b.stats["ip6s_badscope"] == before + 1
+    with pytest.raises(BlockingIOError):
+        s.recvfrom(10)
+    # the same datagram from a real IPv6 source is delivered
+    b.receive("eth0", _udp_frame("2001:db8::a", "2001:db8::b", 514, 514, b"y"), sim.now)
+    assert s.recvfrom(10) == (b"y", ("2001:db8::a", 514, 0, 0))
+
+
+def test_bad_udp_checksum_is_a_counted_drop_without_icmp() -> None:
+    sim, _a, b, _la, lb = two_nodes()
+    s = lb.socket(AF_INET6)
+    s.bind(("::", 515))
+    f = bytearray(_udp_frame("2001:db8::a", "2001:db8::b", 9, 515, b"abc"))
+    f[-1] ^= 0xFF
+    assert b.receive("eth0", bytes(f), sim.now) == []
+    assert lb.udpstat["udps_badsum"] == 1
+    with pytest.raises(BlockingIOError):
+        s.recvfrom(10)
+
+
+def test_no_socket_still_means_port_unreachable() -> None:
+    sim, _a, b, _la, lb = two_nodes()
+    before = b.stats["icp6s_error"]
+    sim.emit(b, b.receive("eth0", _udp_frame("2001:db8::a", "2001:db8::b", 9, 516, b"abc"),
+                          sim.now))
+    sim.run(until=sim.now + 2)
+    assert lb.udpstat["udps_noport"] == 1 and b.stats["icp6s_error"] == before + 1
+    assert b.stats.outhist.get(1) == 1  # the Destination Unreachable left after ND
+
+
+def test_multicast_goes_to_every_matching_socket() -> None:
+    sim, _a, b, _la, lb = two_nodes()
+    g = "ff02::fb"
+    socks = []
+    for _ in range(3):
+        s = lb.socket(AF_INET6)
+        s.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1)
+        s.bind(("::", 5353))
+        socks.append(s)
+    b.join("eth0", A(g), sim.now)
+    from kame import _core
+    from kame.nd6 import codec
+
+    body = _core.UdpHeader(5353, 5353, b"mdns").to_bytes(A("fe80::1"), A(g))
+    pkt = _core.Ipv6Header(A("fe80::1"), A(g), next_header=17, hop_limit=255,
+                           payload_len=len(body)).to_bytes() + body
+    b.receive("eth0", codec.ether(bytes.fromhex("3333000000fb"), MA, pkt), sim.now)
+    for s in socks:
+        data, peer = s.recvfrom(10)
+        assert data == b"mdns" and peer == ("fe80::1", 5353, 0, b.zones.by_name["eth0"])
+    # unicast to the same port: one socket only (the newest, BSD's hash order)
+    b.receive("eth0", _udp_frame("2001:db8::a", "2001:db8::b", 1, 5353, b"u"), sim.now)
+    assert [bool(s.rcvq) for s in socks] == [False, False, True]
