@@ -221,3 +221,13 @@ def test_resolver_reads_files(tmp_path: Path) -> None:
     with pytest.raises(socket.gaierror) as ei:
         getaddrinfo("www", "http", resolver=res)
     assert ei.value.errno == socket.EAI_SERVICE
+
+
+@given(st.text(max_size=300))
+def test_hosts_and_zone_parsers_take_any_text(text: str) -> None:
+    res = Resolver()
+    res.load_hosts(text)
+    res.load_zone(text)
+    res.load_services(text)
+    for name in text.split()[:5]:
+        res.lookup(name)

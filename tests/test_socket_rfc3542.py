@@ -368,3 +368,31 @@ def test_pktinfo_chooses_source_and_checks_it() -> None:
     sim.emit(a, a.poll(sim.now))
     sim.run(until=sim.now + 1)
     assert srv.recvfrom(10)[1][0] == str(ll_a)
+
+
+@given(st.binary(max_size=64))
+def test_inet6_opt_walkers_on_garbage_stop(buf: bytes) -> None:
+    """Any bytes: the walkers end (each step moves forward) and never read
+    past ``extlen``."""
+    off, steps = 0, 0
+    while True:
+        nxt, _t, ln, dp = inet6_opt_next(buf, len(buf), off)
+        if nxt < 0:
+            break
+        assert nxt > off and dp + ln <= len(buf)
+        off, steps = nxt, steps + 1
+        assert steps <= len(buf)
+    fo, fl, fd = inet6_opt_find(buf, len(buf), 0, 5)
+    assert fo < 0 or (buf[fd - 2] == 5 and fd + fl <= len(buf))
+
+
+@given(st.binary(min_size=8, max_size=64).map(lambda b: b[:1] + bytes([b[1] & 0x1E]) + b"\0"
+                                               + b[3:]))
+def test_inet6_rth_readers_on_garbage(buf: bytes) -> None:
+    n = inet6_rth_segments(buf)
+    for i in range(max(n, 0) + 1):
+        a = inet6_rth_getaddr(buf, i)
+        if a is None:
+            assert i >= n or 24 + 16 * i > len(buf)
+        else:
+            assert a.packed == buf[8 + 16 * i:24 + 16 * i]

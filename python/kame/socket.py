@@ -1302,14 +1302,14 @@ def inet6_rth_segments(bp: bytes) -> int:
 
 def inet6_rth_getaddr(bp: bytes, index: int) -> IPv6Address | None:
     n = inet6_rth_segments(bp)
-    if not 0 <= index < n:
+    if not 0 <= index < n or 24 + 16 * index > len(bp):
         return None
     return IPv6Address(bytes(bp[8 + 16 * index:24 + 16 * index]))
 
 
 def inet6_rth_reverse(inp: bytes, out: bytearray) -> int:
     n = inet6_rth_segments(inp)
-    if n < 0:
+    if n < 0 or len(inp) < 8 + 16 * n or len(out) < 8 + 16 * n:
         return -1
     addrs = [bytes(inp[8 + 16 * i:24 + 16 * i]) for i in range(n)]
     hdr = bytes(inp[:8])
