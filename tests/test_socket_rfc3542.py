@@ -396,3 +396,43 @@ def test_inet6_rth_readers_on_garbage(buf: bytes) -> None:
             assert i >= n or 24 + 16 * i > len(buf)
         else:
             assert a.packed == buf[8 + 16 * i:24 + 16 * i]
+
+
+def test_multicast_if_picks_the_interface() -> None:
+    from kame.node import Node
+
+    n = Node("m")
+    for i, name in enumerate(("eth0", "eth1")):
+        n.add_interface(name, bytes([2, 0, 0, 0, 0, i + 1]))
+        n.up(name, 0.0)
+    for now in (2.0, 4.0, 10.0):
+        n.poll(now)
+    layer = SocketLayer(n, "netbsd")
+    s = layer.socket(AF_INET6)
+    from kame.socket import IPV6_MULTICAST_IF
+
+    with pytest.raises(OSError) as ei:
+        s.setsockopt(41, IPV6_MULTICAST_IF, 99)
+    assert ei.value.errno == errno.ENXIO
+    for name in ("eth1", "eth0"):
+        s.setsockopt(41, IPV6_MULTICAST_IF, n.zones.by_name[name])
+        assert s.getsockopt(41, IPV6_MULTICAST_IF) == n.zones.by_name[name]
+        s.sendto(b"m", ("ff02::1:3", 5355))
+        (frame,) = [f for f in n.poll(10.0) if f[1][20] == 17]
+        assert frame[0] == name and frame[1][21] == 1  # hop limit 1 by default
+        src = A(frame[1][22:38])
+        assert any(x.addr == src for x in n.addresses(name))
+
+
+def test_unicast_hops_and_tclass_reach_the_wire() -> None:
+    sim, a, _b, la, _lb = two_nodes()
+    s = la.socket(AF_INET6)
+    s.setsockopt(41, IPV6_UNICAST_HOPS, 3)
+    s.setsockopt(41, IPV6_TCLASS, 0xB8)
+    s.sendto(b"w", ("2001:db8::b", 9))
+    sim.emit(a, a.poll(sim.now))  # the first one waits for ND
+    sim.run(until=sim.now + 1)
+    s.sendto(b"w", ("2001:db8::b", 9))
+    (f,) = [f for _i, f in a.poll(sim.now) if f[20] == 17]
+    hdr = _core.Ipv6Header.from_bytes(f[14:54])
+    assert hdr.hop_limit == 3 and hdr.traffic_class == 0xB8
