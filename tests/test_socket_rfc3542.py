@@ -436,3 +436,19 @@ def test_unicast_hops_and_tclass_reach_the_wire() -> None:
     (f,) = [f for _i, f in a.poll(sim.now) if f[20] == 17]
     hdr = _core.Ipv6Header.from_bytes(f[14:54])
     assert hdr.hop_limit == 3 and hdr.traffic_class == 0xB8
+
+
+def test_raw_icmp6_socket_sees_ns_na_despite_the_fast_path() -> None:
+    sim, a, b, _la, lb = two_nodes()
+    assert getattr(b, "nd6_fastpath", True)
+    raw = lb.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+    b.cache.flush("eth0")
+    a.cache.flush("eth0")
+    sim.emit(a, a.ping(A("2001:db8::b"), sim.now))
+    sim.run(until=sim.now + 2)
+    types = set()
+    while raw.rcvq:
+        types.add(raw.recvfrom(1500)[0][0])
+    assert {128, 135}.issubset(types)
+    raw.close()
+    assert getattr(b, "nd6_fastpath", True)

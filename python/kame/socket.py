@@ -373,6 +373,8 @@ class Socket:
         if not self.closed:
             self.closed = True
             self.layer.pcbs.remove(self)
+            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6:
+                self.layer._raw_icmp6(-1)
             for g, ifi in list(self.groups):
                 self.layer.leave_group(self, g, ifi)
 
@@ -514,6 +516,8 @@ class SocketLayer:
              "udps_fullsock", "udps_opackets", "rip6s_ipackets", "rip6s_badsum",
              "rip6s_nosock", "rip6s_opackets", "rip6s_filtered"), 0)
         self._seq = 0
+        self._nraw6 = 0
+        self._fastpath_saved = True
         self._port_next = self.profile.ephemeral[0] + (seed * 7919) % 1000
         #: The ``net.inet6.ip6.v6only`` sysctl as the profile sets it; copied
         #: into each socket at creation (§1.12.3).
@@ -543,10 +547,24 @@ class SocketLayer:
                    v6only=v6only if family == AF_INET6 else 0)
         if type == SOCK_RAW and proto == IPPROTO_ICMPV6:
             s.checksum = 2  # RFC 3542 §3.1: always computed, at offset 2
+            self._raw_icmp6(+1)
         self._seq += 1
         s.seq = self._seq
         self.pcbs.append(s)
         return s
+
+    def _raw_icmp6(self, d: int) -> None:
+        """A raw ICMPv6 socket sees every ICMPv6 message, NS and NA too: the
+        node's NS/NA fast path (which bypasses ``icmp6_input``) is switched
+        off while one is open, and restored after the last one closes."""
+        self._nraw6 += d
+        if self.node is None or not hasattr(self.node, "nd6_fastpath"):
+            return
+        if d > 0 and self._nraw6 == 1:
+            self._fastpath_saved = self.node.nd6_fastpath
+            self.node.nd6_fastpath = False
+        elif d < 0 and self._nraw6 == 0:
+            self.node.nd6_fastpath = self._fastpath_saved
 
     def ifindex(self, name: str) -> int:
         if self.node is None or name not in self.node.zones.by_name:
