@@ -424,8 +424,9 @@ class Socket:
                 raise _err(errno.EDESTADDRREQ)
             dst, port, scope = self.faddr, self.fport, self.fscope
         else:
-            if self.faddr is not None and self.type == SOCK_DGRAM:
-                raise _err(errno.EISCONN)
+            if self.faddr is not None and self.type == SOCK_DGRAM and \
+                    self.profile.name != "linux":
+                raise _err(errno.EISCONN)  # BSD udp6_output; Linux sends to the address
             dst, port, scope = self._sockaddr_in(address)
         self.layer.autobind_first(self)
         return self.layer.output(self, data, dst, port, scope, list(ancdata))

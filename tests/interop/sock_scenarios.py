@@ -130,6 +130,10 @@ def mapped_scenarios() -> dict[str, list[list[Any]]]:
     out["connect mapped on v6-bound"] = [
         ["sock", "c", A6], ["opt", "c", "v6only", 0], ["bind", "c", "::1", 0],
         ["connect", "c", "::ffff:127.0.0.1", PORT]]
+    out["sendto on a connected socket"] = [
+        ["sock", "r", A6], ["bind", "r", "::1", PORT], ["sock", "q", A6],
+        ["bind", "q", "::1", PORT2], ["sock", "c", A6], ["connect", "c", "::1", PORT],
+        ["sendto", "c", "71", "::1", PORT2], ["recv", "q"], ["recv", "r"]]
     out["getpeername unconnected"] = [["sock", "c", A6], ["getpeername", "c"],
                                       ["getsockname", "c"]]
     return out
