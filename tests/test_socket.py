@@ -400,3 +400,16 @@ def test_multicast_goes_to_every_matching_socket() -> None:
     # unicast to the same port: one socket only (the newest, BSD's hash order)
     b.receive("eth0", _udp_frame("2001:db8::a", "2001:db8::b", 1, 5353, b"u"), sim.now)
     assert [bool(s.rcvq) for s in socks] == [False, False, True]
+
+
+def test_bsd_sendto_on_connected_udp_is_eisconn() -> None:
+    layer = SocketLayer(None, "netbsd")
+    r = layer.socket(AF_INET6)
+    r.bind(("::1", 6010))
+    c = layer.socket(AF_INET6)
+    c.connect(("::1", 6010))
+    with pytest.raises(OSError) as ei:
+        c.sendto(b"x", ("::1", 6011))
+    assert ei.value.errno == errno.EISCONN
+    c.send(b"y")
+    assert r.recv(5) == b"y"
