@@ -296,9 +296,9 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
                 addrs = [(a, z) for a, z in addrs if (has4 if isinstance(a, IPv4Address)
                                                       else has6)]
         if family == AF_INET6 and flags & AI_V4MAPPED:
-            v6 = [(a, z) for a, z in addrs if isinstance(a, IPv6Address)]
-            v4 = [(IPv6Address((0xFFFF << 32) | int(a)), 0) for a, _ in addrs
-                  if isinstance(a, IPv4Address)]
+            v6: list[tuple[Addr, int]] = [(a, z) for a, z in addrs if isinstance(a, IPv6Address)]
+            v4: list[tuple[Addr, int]] = [(IPv6Address((0xFFFF << 32) | int(a)), 0)
+                                          for a, _ in addrs if isinstance(a, IPv4Address)]
             addrs = v6 + v4 if (flags & AI_ALL or not v6) else v6
     fam_ok = [(a, z) for a, z in addrs if family == AF_UNSPEC or
               (family == AF_INET) == isinstance(a, IPv4Address)]

@@ -829,7 +829,9 @@ class SocketLayer:
         if pktinfo is not None and pktinfo[1] and self.node is not None \
                 and pktinfo[1] not in self.node.zones.by_index:
             raise _err(errno.ENXIO, "IPV6_PKTINFO interface")
-        src = self._select_src(s, dst, scope, pktinfo)
+        src6 = self._select_src(s, dst, scope, pktinfo)
+        assert isinstance(src6, IPv6Address)  # an IPv6 destination has an IPv6 source
+        src = src6
         if s.type == SOCK_DGRAM and (not s.bound or s.lport == 0):
             s.lport = self._anyport(s, s.laddr)
             s.bound = True
