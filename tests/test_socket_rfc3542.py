@@ -216,8 +216,19 @@ def ancillary_run(make: Any, host: bool, lo: int = 0) -> list[Any]:
         select.select([r], [], [], 0.5)
     data, anc, flags, _addr = r.recvmsg(10, 1024)
     out.append([data.hex(), flags])
+    from kame.socket import IPV6_PATHMTU, IPV6_RECVPATHMTU
+
+    for sock in (s, make()):
+        try:
+            if sock is not s:
+                sock.connect(("::1", 7101))
+            out.append(sock.getsockopt(41, IPV6_PATHMTU, 32).hex())
+        except OSError as e:
+            out.append(errno.errorcode[e.errno or 0])
+        sock.setsockopt(41, IPV6_RECVPATHMTU, 1)
+        out.append(sock.getsockopt(41, IPV6_RECVPATHMTU))
+        sock.close()
     r.close()
-    s.close()
     return out
 
 
@@ -452,3 +463,39 @@ def test_raw_icmp6_socket_sees_ns_na_despite_the_fast_path() -> None:
     assert {128, 135}.issubset(types)
     raw.close()
     assert getattr(b, "nd6_fastpath", True)
+
+
+def test_recvpathmtu_from_a_packet_too_big_over_nodes() -> None:
+    """RFC 3542 §11.3: a PTB about a datagram of ours reaches the socket as
+    an empty message with IPV6_PATHMTU (KAME: ip6_mtuinfo with the
+    destination); IPV6_PATHMTU then reads the lowered path MTU."""
+    from kame.nd6 import codec
+    from kame.socket import IPV6_PATHMTU, IPV6_RECVPATHMTU, unpack_sockaddr_in6
+
+    sim, a, _b, la, _lb = two_nodes()
+    c = la.socket(AF_INET6)
+    c.connect(("2001:db8::b", 4000))
+    other = la.socket(AF_INET6)
+    other.bind(("::", 0))
+    for x in (c, other):
+        x.setsockopt(41, IPV6_RECVPATHMTU, 1)
+    info = c.getsockopt(41, IPV6_PATHMTU, 32)
+    assert struct.unpack("=I", info[28:])[0] == 1500
+    sport = c.getsockname()[1]
+    inv_body = _core.UdpHeader(sport, 4000, b"z" * 1400).to_bytes(A("2001:db8::a"),
+                                                                    A("2001:db8::b"))
+    inv = _core.Ipv6Header(A("2001:db8::a"), A("2001:db8::b"), next_header=17,
+                           payload_len=len(inv_body)).to_bytes() + inv_body
+    ptb = _core.Icmpv6Error(2, 0, invoking=inv[:1232], mtu=1400)
+    pkt = codec.build_icmp6_packet(A("2001:db8::b"), A("2001:db8::a"), ptb, 64)
+    a.receive("eth0", codec.ether(bytes.fromhex("020000000a0a"),
+                                  bytes.fromhex("020000000b0b"), pkt), sim.now)
+    data, anc, _fl, peer = c.recvmsg(100, 100)
+    assert data == b"" and peer[0] == "2001:db8::b"
+    ((lv, typ, val),) = anc
+    assert (lv, typ) == (41, IPV6_PATHMTU)
+    addr, _port, _flow, _scope = unpack_sockaddr_in6(val[:28], layout="netbsd")
+    assert addr == A("2001:db8::b") and struct.unpack("=I", val[28:])[0] == 1400
+    assert not other.rcvq  # a different local port
+    info = c.getsockopt(41, IPV6_PATHMTU, 32)
+    assert struct.unpack("=I", info[28:])[0] == 1400

@@ -109,6 +109,8 @@ IPV6_RECVHOPLIMIT = _hostsock.IPV6_RECVHOPLIMIT
 IPV6_HOPLIMIT = _hostsock.IPV6_HOPLIMIT
 IPV6_RECVTCLASS = _hostsock.IPV6_RECVTCLASS
 IPV6_TCLASS = _hostsock.IPV6_TCLASS
+IPV6_RECVPATHMTU = getattr(_hostsock, "IPV6_RECVPATHMTU", 60)
+IPV6_PATHMTU = getattr(_hostsock, "IPV6_PATHMTU", 61)
 ICMP6_FILTER = 1  # level IPPROTO_ICMPV6 (both BSD and Linux)
 
 #: Ephemeral ports (BSD ``ipport_hifirstauto``..``hilastauto``; Linux
@@ -285,6 +287,9 @@ class Datagram:
     ifindex: int
     hlim: int
     tclass: int
+    #: RFC 3542 §11.3: an ``IPV6_PATHMTU`` notice (destination, scope, MTU)
+    #: rather than data.
+    mtuinfo: tuple[IPv6Address, int, int] | None = None
 
 
 # --- the PCB ------------------------------------------------------------------
@@ -454,6 +459,10 @@ class Socket:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
         d = self.rcvq.popleft()
         anc: list[tuple[int, int, bytes]] = []
+        if d.mtuinfo is not None:
+            a, sc, mtu = d.mtuinfo
+            anc.append((IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu)))
+            return b"", anc, 0, self._name(a, 0, sc)
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
@@ -1012,15 +1021,37 @@ class SocketLayer:
         datagram we sent (``inv``, the invoking packet) reaches the connected
         socket it came from as ``so_error``."""
         code = _ICMP6_ERRNO.get((err.type, err.code))
-        if code is None or err.next_header != IPPROTO_UDP:
-            return
-        if len(inv) < 48:
+        if err.next_header != IPPROTO_UDP or len(inv) < 48:
             return
         sport, dport = struct.unpack("!HH", inv[40:44])
+        if err.type == 2:  # Packet Too Big: IPV6_RECVPATHMTU (RFC 3542 §11.3)
+            self._notify_pmtu(err.dst, sport, dport, max(int(err.param), 1280))
+            return
+        if code is None:
+            return
         for s in self.pcbs:
             if s.type == SOCK_DGRAM and s.family == AF_INET6 and s.faddr == err.dst and \
                     s.fport == dport and s.lport == sport:
                 s.so_error = code
+
+    def _notify_pmtu(self, dst: IPv6Address, sport: int, dport: int, mtu: int) -> None:
+        """``ip6_notify_pmtu``: every UDP socket of that local port with
+        ``IPV6_RECVPATHMTU`` on, connected to ``dst`` or not connected."""
+        for s in self.pcbs:
+            if s.type != SOCK_DGRAM or s.family != AF_INET6 or s.lport != sport or \
+                    not s.opts.get(IPV6_RECVPATHMTU):
+                continue
+            if s.faddr is not None and (s.faddr != dst or s.fport != dport):
+                continue
+            sc = self._default_scope(dst) if in6_addrscope(dst) <= Scope.LINKLOCAL else 0
+            s.rcvq.append(Datagram(b"", dst, 0, dst, sc, 0, 0, (dst, sc, mtu)))
+
+    def ip6_mtuinfo(self, a: IPv6Address, scope: int, mtu: int) -> bytes:
+        """``struct ip6_mtuinfo``: a ``sockaddr_in6`` in this platform's
+        layout, then the MTU (host order)."""
+        lay = self.profile.name if self.profile.name in PROFILES and \
+            self.profile.platform.startswith("KAME/") else "linux"
+        return pack_sockaddr_in6(a, 0, 0, scope, layout=lay) + struct.pack("=I", mtu)
 
     # --- socket options ---------------------------------------------------------
 
@@ -1073,7 +1104,7 @@ class SocketLayer:
                 raise _err(errno.ENXIO)
             s.opts[opt] = v
             return
-        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS):
+        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
             s.opts[opt] = 1 if _ival(value) else 0
             return
         if opt == IPV6_TCLASS:
@@ -1176,8 +1207,19 @@ class SocketLayer:
             return s.opts.get(opt, 1)
         if opt == IPV6_MULTICAST_IF:
             return s.opts.get(opt, 0)
-        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS):
+        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
             return s.opts.get(opt, 0)
+        if opt == IPV6_PATHMTU:  # RFC 3542 §11.2: the current path MTU, connected only
+            if not isinstance(s.faddr, IPv6Address):
+                raise _err(errno.ENOTCONN)
+            if self.node is None or s.faddr == IPv6Address(1) or self._is_local6(s.faddr):
+                mtu = 65536 if self.profile.name == "linux" else 16384  # lo0 / lo
+            else:
+                ifn = self._outif(s, s.faddr, s.fscope, None)
+                mtu = self.node.path_mtu(ifn, s.faddr) if ifn else 1280
+            if self.profile.name == "linux":  # Linux leaves ip6m_addr zeroed
+                return bytes(SIN6_LEN) + struct.pack("=I", mtu)
+            return self.ip6_mtuinfo(s.faddr, s.fscope, mtu)
         if opt == IPV6_TCLASS:
             return s.opts.get(opt, 0)
         if opt == IPV6_CHECKSUM:
