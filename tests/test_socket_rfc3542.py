@@ -499,3 +499,53 @@ def test_recvpathmtu_from_a_packet_too_big_over_nodes() -> None:
     assert not other.rcvq  # a different local port
     info = c.getsockopt(41, IPV6_PATHMTU, 32)
     assert struct.unpack("=I", info[28:])[0] == 1400
+
+
+FILTER_C = r"""
+#include <stdio.h>
+#include <netinet/icmp6.h>
+int main(void) {
+    struct icmp6_filter f;
+    ICMP6_FILTER_SETBLOCKALL(&f);
+    ICMP6_FILTER_SETPASS(129, &f);
+    ICMP6_FILTER_SETPASS(1, &f);
+    ICMP6_FILTER_SETPASS(255, &f);
+    ICMP6_FILTER_SETBLOCK(1, &f);
+    const unsigned char *p = (const unsigned char *)&f;
+    for (unsigned i = 0; i < sizeof f; i++) printf("%02x", p[i]);
+    printf(" %d %d\n", ICMP6_FILTER_WILLPASS(129, &f), ICMP6_FILTER_WILLBLOCK(1, &f));
+    return 0;
+}
+"""
+
+
+def test_icmp6_filter_bytes_equal_the_linux_macros(tmp_path: Any) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc")
+    (tmp_path / "f.c").write_text(FILTER_C)
+    subprocess.run(["gcc", "-o", str(tmp_path / "f"), str(tmp_path / "f.c")], check=True,
+                   timeout=60)
+    hexbytes, wp, wb = subprocess.run([str(tmp_path / "f")], capture_output=True, text=True,
+                                      check=True).stdout.split()
+    f = Icmp6Filter()
+    f.setblockall()
+    for t in (129, 1, 255):
+        f.setpass(t)
+    f.setblock(1)
+    assert f.to_bytes("linux").hex() == hexbytes
+    assert (f.willpass(129), f.willblock(1)) == (wp == "1", wb == "1")
+    # the linux profile reads and writes that layout through setsockopt
+    layer = SocketLayer(None, "linux")
+    raw = layer.socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+    raw.setsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, bytes.fromhex(hexbytes))
+    assert raw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, 32).hex() == hexbytes
+    assert raw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER).willpass(129)
+    assert not raw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER).willpass(128)
+    # and a BSD profile the inverse bits
+    braw = SocketLayer(None, "netbsd").socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)
+    braw.setsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, f.to_bytes("bsd"))
+    assert braw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER).willpass(129)
+    assert braw.getsockopt(IPPROTO_ICMPV6, ICMP6_FILTER, 32) == f.to_bytes("bsd")

@@ -485,7 +485,7 @@ class Socket:
 
     def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
         self._check_open()
-        return self.layer.ctloutput_get(self, level, opt)
+        return self.layer.ctloutput_get(self, level, opt, buflen)
 
 
 def _ival(value: Any) -> int:
@@ -1068,7 +1068,7 @@ class SocketLayer:
             if s.type != SOCK_RAW or s.proto != IPPROTO_ICMPV6:
                 raise _err(errno.EOPNOTSUPP)
             s.filter = value if isinstance(value, Icmp6Filter) else \
-                Icmp6Filter.from_bytes(bytes(value))
+                Icmp6Filter.from_bytes(bytes(value), self.filter_layout)
             return
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
@@ -1177,7 +1177,12 @@ class SocketLayer:
         if not any((g, ifi) in o.groups for o in self.pcbs):
             self.node.leave(self.ifname(ifi), g, self.now)
 
-    def ctloutput_get(self, s: Socket, level: int, opt: int) -> Any:
+    @property
+    def filter_layout(self) -> str:
+        """``struct icmp6_filter`` bits: Linux's block, the BSDs' pass."""
+        return "linux" if self.profile.name == "linux" else "bsd"
+
+    def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int = 0) -> Any:
         if level == SOL_SOCKET:
             if opt == SO_REUSEADDR:
                 return int(s.reuseaddr)
@@ -1190,7 +1195,8 @@ class SocketLayer:
                 return s.type
             raise _err(errno.ENOPROTOOPT)
         if level == IPPROTO_ICMPV6 and opt == ICMP6_FILTER:
-            return s.filter
+            # with a buffer length, the bytes as the platform lays them out
+            return s.filter.to_bytes(self.filter_layout) if buflen else s.filter
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         if opt == IPV6_V6ONLY:
