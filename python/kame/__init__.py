@@ -192,3 +192,9 @@ from kame.in6_src import PolicyTable, order_destinations
 
 __all__ += ["PolicyTable", "order_destinations"]
 # --- end in6_src ---
+# --- socket ---
+from kame.netdb import Resolver, getaddrinfo, getnameinfo
+from kame.socket import SocketLayer
+
+__all__ += ["Resolver", "SocketLayer", "getaddrinfo", "getnameinfo"]
+# --- end socket ---

@@ -432,9 +432,13 @@ class Node:
         body = payload[chain.upper_offset:v.packet_len]
         if upper == 58:
             self._icmp6_input(ifname, hdr, body, payload[:v.packet_len], now)
+        elif upper == 17 and self.udp6_input(ifname, hdr, body, now):
+            pass  # a socket took it (kame.socket)
         elif upper == 17 and not is_multicast(dst):
             self._error(ifname, payload[:v.packet_len], src, dst, 17, None,
                         ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
+        elif upper not in (6, 17, 59) and self.rip6_input(ifname, hdr, upper, body, now):
+            pass  # a raw socket of that protocol took it
         elif upper not in (6, 17, 59):
             # RFC 8200 §4: unrecognised Next Header -> Parameter Problem code 1,
             # pointer at the Next Header field that named it.
@@ -493,6 +497,7 @@ class Node:
         except KameError as e:
             self.icmp6_input_error(hdr, body, e, now)
             return
+        self.rip6_input(ifname, hdr, 58, body, now)
         inp = codec.to_input(hdr.src, hdr.dst, hdr.hop_limit, msg)
         if isinstance(inp, NsInput):
             self._handle(self.nbr.ns_input(ifname, inp, now), now)
@@ -1018,8 +1023,10 @@ class Node:
             return  # not about a packet of ours
         if msg.type == ICMP6_PACKET_TOO_BIG:
             self.pmtu_update(odst, msg.mtu, now)
-        self.events.append(Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
-                                           osrc, odst, inv[6], now))
+        err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
+                              osrc, odst, inv[6], now)
+        self.events.append(err)
+        self.udp6_ctlinput(err, inv)
 
     def pmtu_update(self, dst: IPv6Address, mtu: int, now: float) -> bool:
         """RFC 8201 §4: lower the path MTU to ``dst`` (never below 1280, never
@@ -1207,3 +1214,25 @@ class Node:
         self.events.clear()
         return out
 
+    # --- sockets (kame.socket attaches itself as ``node.sockets``) ------------
+
+    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> bool:
+        """A UDP datagram for us: True when a socket took it (or its
+        checksum was bad, a counted drop); False means Port Unreachable."""
+        so = getattr(self, "sockets", None)
+        return so is not None and bool(so.udp6_input(ifname, hdr, body, now))
+
+    def rip6_input(self, ifname: str, hdr: Any, nh: int, body: bytes, now: float) -> bool:
+        """Hand a copy of an upper-layer packet to the raw sockets of ``nh``."""
+        so = getattr(self, "sockets", None)
+        if so is None:
+            return False
+        idx = self.ifnets[ifname].index if ifname in self.ifnets else 0
+        return bool(so.rip6_input(hdr.src, hdr.dst, nh, body, hdr.hop_limit,
+                                  hdr.traffic_class, idx))
+
+    def udp6_ctlinput(self, err: Icmp6ErrorInput, invoking: bytes) -> None:
+        """An ICMPv6 error reaches the sockets (``udp6_ctlinput``)."""
+        so = getattr(self, "sockets", None)
+        if so is not None:
+            so.ctlinput(err, invoking)

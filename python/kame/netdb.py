@@ -1,0 +1,412 @@
+"""getaddrinfo / getnameinfo over a small local resolver (seed §1.3.2,
+§1.6.2, §1.17).
+
+Nothing leaves the machine: :class:`Resolver` answers from a hosts file
+(``/etc/hosts`` syntax) and an optional static zone (master-file lines
+``name [ttl] [IN] A|AAAA|PTR|CNAME data``), "files" before "dns" as
+nsswitch would.
+
+:func:`getaddrinfo` follows RFC 3493 §6.1 and glibc where RFC 3493 is
+silent: ``AI_PASSIVE`` (wildcards, IPv4 first, unsorted, as glibc),
+``AI_NUMERICHOST``, ``AI_NUMERICSERV``, ``AI_CANONNAME``, ``AI_V4MAPPED``
+and ``AI_ALL`` (for ``AF_INET6`` only), ``AI_ADDRCONFIG`` (a family counts
+when the node has an address of it other than loopback and link-local);
+the extended numeric syntax ``fe80::1%eth0`` of RFC 4007 §11 (§1.3.2);
+``type`` 0 gives one answer per SOCK_STREAM, SOCK_DGRAM and SOCK_RAW.
+Answers are ordered by RFC 6724 §6 (which replaces the RFC 3484 of §1.6.2)
+with :func:`kame.in6_src.order_destinations`: each destination's source
+comes from a ``sources`` callable or from a node (``in6_selectsrc`` over
+its addresses: KAME's "opens a UDP socket and tries to connect(2)").
+
+Errors are :class:`socket.gaierror` with the host's ``EAI_*`` numbers, so
+callers catch them as from :func:`socket.getaddrinfo`.
+"""
+
+from __future__ import annotations
+
+import socket as _s
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Any
+
+from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
+from kame.in6_var import In6Flags
+from kame.scope6 import Scope, ScopeError, ZoneTable, in6_addrscope
+from kame.socket import ntop6
+
+__all__ = ["Resolver", "getaddrinfo", "getnameinfo", "inet_aton"]
+
+AF_UNSPEC, AF_INET, AF_INET6 = _s.AF_UNSPEC, _s.AF_INET, _s.AF_INET6
+AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST = _s.AI_PASSIVE, _s.AI_CANONNAME, _s.AI_NUMERICHOST
+AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG = _s.AI_V4MAPPED, _s.AI_ALL, _s.AI_ADDRCONFIG
+AI_NUMERICSERV = _s.AI_NUMERICSERV
+NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD = _s.NI_NUMERICHOST, _s.NI_NUMERICSERV, \
+    _s.NI_NAMEREQD
+NI_DGRAM, NI_NOFQDN = _s.NI_DGRAM, _s.NI_NOFQDN
+NI_NUMERICSCOPE = 0x100  # glibc's value (Python does not export it)
+
+_TYPES = ((_s.SOCK_STREAM, 6), (_s.SOCK_DGRAM, 17), (_s.SOCK_RAW, 0))
+
+Addr = IPv4Address | IPv6Address
+
+
+def _gai(code: int, msg: str) -> _s.gaierror:
+    return _s.gaierror(code, msg)
+
+
+def inet_aton(text: str) -> IPv4Address | None:
+    """BSD ``inet_aton``: 1 to 4 parts, decimal, octal (0...) or hex (0x...);
+    the last part fills the remaining bytes."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4 or text.endswith(".") and len(parts) > 1 and parts[-1] == "":
+        return None
+    vals: list[int] = []
+    for p in parts:
+        if p == "":
+            return None
+        try:
+            if p[:2].lower() == "0x":
+                v = int(p, 16) if len(p) > 2 else -1
+            elif p.startswith("0") and len(p) > 1:
+                v = int(p[1:], 8)
+            else:
+                v = int(p, 10) if p.isdigit() else -1
+        except ValueError:
+            return None
+        if v < 0:
+            return None
+        vals.append(v)
+    *head, last = vals
+    if any(v > 255 for v in head) or last >= 1 << (8 * (4 - len(head))):
+        return None
+    x = 0
+    for v in head:
+        x = x << 8 | v
+    return IPv4Address(x << (8 * (4 - len(head))) | last)
+
+
+@dataclass
+class Resolver:
+    """Hosts file plus static zone; all lookups are local."""
+
+    hosts: list[tuple[Addr, int, list[str]]] = field(default_factory=list)  # (addr, scope, names)
+    zone: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # name -> (type, data)
+    services: dict[tuple[str, str], int] = field(default_factory=dict)
+    zones: ZoneTable | None = None
+
+    @classmethod
+    def from_files(cls, hosts: str | Path | None = None, zone: str | Path | None = None,
+                   services: str | Path | None = "/etc/services",
+                   zones: ZoneTable | None = None) -> Resolver:
+        r = cls(zones=zones)
+        if hosts is not None:
+            r.load_hosts(Path(hosts).read_text())
+        if zone is not None:
+            r.load_zone(Path(zone).read_text())
+        if services is not None and Path(services).exists():
+            r.load_services(Path(services).read_text())
+        return r
+
+    def load_hosts(self, text: str) -> None:
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) < 2:
+                continue
+            a, _, z = words[0].partition("%")
+            try:
+                addr: Addr = IPv4Address(a) if ":" not in a else IPv6Address(a)
+            except ValueError:
+                continue
+            scope = 0
+            if z:
+                scope = int(z) if z.isdigit() else (self.zones.index(z) if self.zones else 0)
+            self.hosts.append((addr, scope, [w.lower() for w in words[1:]]))
+
+    def load_zone(self, text: str) -> None:
+        for line in text.splitlines():
+            words = line.split(";", 1)[0].split()
+            if len(words) < 3:
+                continue
+            name = words[0].lower().rstrip(".")
+            rest = [w for w in words[1:] if not w.isdigit() and w.upper() != "IN"]
+            if len(rest) < 2:
+                continue
+            self.zone.setdefault(name, []).append((rest[0].upper(), rest[1].rstrip(".")))
+
+    def load_services(self, text: str) -> None:
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) < 2 or "/" not in words[1]:
+                continue
+            port, proto = words[1].split("/", 1)
+            for n in [words[0], *words[2:]]:
+                self.services.setdefault((n, proto), int(port))
+
+    def service(self, name: str, proto: str) -> int | None:
+        return self.services.get((name, proto))
+
+    def service_name(self, port: int, proto: str) -> str | None:
+        for (n, p), v in self.services.items():
+            if v == port and p == proto:
+                return n
+        return None
+
+    def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
+        """Canonical name and addresses (hosts first, then the zone)."""
+        key = name.lower().rstrip(".")
+        out: list[tuple[Addr, int]] = []
+        canon = ""
+        for addr, scope, names in self.hosts:
+            if key in names:
+                out.append((addr, scope))
+                canon = canon or names[0]
+        if out:
+            return canon, out
+        seen = 0
+        while key in self.zone and seen < 8:  # CNAME chain, bounded
+            recs = self.zone[key]
+            cn = [d for t, d in recs if t == "CNAME"]
+            if cn:
+                key, seen = cn[0].lower(), seen + 1
+                continue
+            for t, d in recs:
+                if t == "AAAA":
+                    out.append((IPv6Address(d), 0))
+                elif t == "A":
+                    out.append((IPv4Address(d), 0))
+            return key, out
+        return "", []
+
+    def reverse(self, addr: Addr) -> str | None:
+        for a, _scope, names in self.hosts:
+            if a == addr:
+                return names[0]
+        ptr = addr.reverse_pointer
+        for t, d in self.zone.get(ptr, []):
+            if t == "PTR":
+                return d
+        return None
+
+
+SourceOf = Callable[[Addr], SourceCandidate | None]
+
+
+def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
+    if ":" in host:
+        a, sep, z = host.partition("%")
+        try:
+            a6 = IPv6Address(a)
+        except ValueError:
+            return None
+        scope = 0
+        if sep:
+            if z.isdigit():
+                scope = int(z)
+            else:
+                try:
+                    scope = zones.index(z) if zones is not None else _s.if_nametoindex(z)
+                except (ScopeError, OSError):
+                    raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
+        return a6, scope
+    a4 = inet_aton(host)
+    return (a4, 0) if a4 is not None else None
+
+
+def _addrconfig(node: Any) -> tuple[bool, bool]:
+    """(has IPv4, has IPv6) the way glibc's AI_ADDRCONFIG counts them."""
+    if node is None:
+        return True, True
+    v6 = any(not (ifa.addr.is_loopback or ifa.addr.is_link_local) for ifa in node.addrs.all())
+    layer = getattr(node, "sockets", None)
+    v4 = layer is not None and any((int(a) >> 24) != 127 for a in layer.in_ifaddrs)
+    return v4, v6
+
+
+def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type: int = 0,
+                proto: int = 0, flags: int = 0, *, resolver: Resolver | None = None,
+                node: Any = None, sources: SourceOf | None = None,
+                policy: PolicyTable | None = None) -> list[tuple[Any, ...]]:
+    """Like :func:`socket.getaddrinfo`, over ``resolver`` and ``node``."""
+    res = resolver or Resolver()
+    zones = res.zones if res.zones is not None else (node.zones if node is not None else None)
+    if host is None and port is None:
+        raise _gai(_s.EAI_NONAME, "Name or service not known")
+    if flags & AI_CANONNAME and host is None:
+        raise _gai(_s.EAI_BADFLAGS, "Bad value for ai_flags")
+    if family not in (AF_UNSPEC, AF_INET, AF_INET6):
+        raise _gai(_s.EAI_FAMILY, "ai_family not supported")
+    types = [(t, p) for t, p in _TYPES if (type == 0 or t == type) and
+             (proto == 0 or p == proto or (t == _s.SOCK_RAW and type == _s.SOCK_RAW))]
+    if type == _s.SOCK_RAW and proto:
+        types = [(_s.SOCK_RAW, proto)]
+    # service
+    pnum = 0
+    if port is not None and port != "":
+        if isinstance(port, int) or str(port).isdigit():
+            pnum = int(port)
+        elif flags & AI_NUMERICSERV:
+            raise _gai(_s.EAI_NONAME, "Name or service not known")
+        else:
+            found = []
+            for t, p in types:
+                if t == _s.SOCK_RAW:
+                    continue
+                v = res.service(str(port), "tcp" if t == _s.SOCK_STREAM else "udp")
+                if v is not None:
+                    found.append((t, p, v))
+            if not found:
+                raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+            types = [(t, p) for t, p, _v in found]
+            pnum = found[0][2]
+        if type == 0:
+            types = [(t, p) for t, p in types if t != _s.SOCK_RAW or isinstance(port, int)
+                     or str(port).isdigit()]
+    canon = ""
+    sort = True
+    if host is None:
+        if flags & AI_PASSIVE:
+            addrs: list[tuple[Addr, int]] = [(IPv4Address(0), 0), (IPv6Address(0), 0)]
+            sort = False
+        else:
+            addrs = [(IPv6Address(1), 0), (IPv4Address("127.0.0.1"), 0)]
+    else:
+        try:
+            num = _numeric(host, zones)
+        except _s.gaierror:
+            if family == AF_INET:
+                raise _gai(_s.EAI_ADDRFAMILY, "Address family for hostname not supported") \
+                    from None
+            raise
+        if num is not None and family == AF_INET and isinstance(num[0], IPv6Address) \
+                and num[0].ipv4_mapped is not None:
+            num = (num[0].ipv4_mapped, 0)  # glibc: a mapped literal asked as AF_INET
+        if num is not None:
+            addrs = [num]
+            canon = host
+        elif flags & AI_NUMERICHOST:
+            raise _gai(_s.EAI_NONAME, "Name or service not known")
+        else:
+            canon, addrs = res.lookup(host)
+            if not addrs:
+                raise _gai(_s.EAI_NONAME, "Name or service not known")
+            if flags & AI_ADDRCONFIG:
+                has4, has6 = _addrconfig(node)
+                addrs = [(a, z) for a, z in addrs if (has4 if isinstance(a, IPv4Address)
+                                                      else has6)]
+        if family == AF_INET6 and flags & AI_V4MAPPED:
+            v6: list[tuple[Addr, int]] = [(a, z) for a, z in addrs if isinstance(a, IPv6Address)]
+            v4: list[tuple[Addr, int]] = [(IPv6Address((0xFFFF << 32) | int(a)), 0)
+                                          for a, _ in addrs if isinstance(a, IPv4Address)]
+            addrs = v6 + v4 if (flags & AI_ALL or not v6) else v6
+    fam_ok = [(a, z) for a, z in addrs if family == AF_UNSPEC or
+              (family == AF_INET) == isinstance(a, IPv4Address)]
+    if not fam_ok:
+        if host is not None and _numeric(host, zones) is not None:
+            raise _gai(_s.EAI_ADDRFAMILY, "Address family for hostname not supported")
+        raise _gai(_s.EAI_NONAME if host is None or res.lookup(host)[1] == [] else
+                   _s.EAI_NODATA, "No address associated with hostname")
+    if sort and len(fam_ok) > 1:
+        fam_ok = _order(fam_ok, node, sources, policy)
+    out: list[tuple[Any, ...]] = []
+    for a, z in fam_ok:
+        for t, p in types:
+            cn = canon if (flags & AI_CANONNAME and not out) else ""
+            if isinstance(a, IPv4Address):
+                out.append((_s.AddressFamily(AF_INET), _s.SocketKind(t), p, cn, (str(a), pnum)))
+            else:
+                out.append((_s.AddressFamily(AF_INET6), _s.SocketKind(t), p, cn,
+                            (ntop6(a), pnum, 0, z)))
+    return out
+
+
+def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
+           policy: PolicyTable | None) -> list[tuple[Addr, int]]:
+    """RFC 6724 §6 over the sources the node (or ``sources``) picks."""
+    pol = policy if policy is not None else (node.policy if node is not None else None)
+
+    def src(a: Addr, z: int) -> SourceCandidate | None:
+        if sources is not None:
+            return sources(a)
+        if node is None:
+            if isinstance(a, IPv6Address) and a == IPv6Address(1) or \
+                    isinstance(a, IPv4Address) and a.is_loopback:
+                return SourceCandidate(a, "lo", 128 if isinstance(a, IPv6Address) else 8)
+            return None
+        if isinstance(a, IPv4Address):
+            layer = getattr(node, "sockets", None)
+            if layer is None:
+                return None
+            if (int(a) >> 24) == 127:
+                return SourceCandidate(a, "lo", 8)
+            v4 = [x for x in layer.in_ifaddrs if (int(x) >> 24) != 127]
+            return SourceCandidate(v4[0], "", 24) if v4 else None
+        if a == IPv6Address(1):
+            return SourceCandidate(a, "lo", 128)
+        ifname = node.zones.by_index.get(z) if z else None
+        if ifname is None and in6_addrscope(a) <= Scope.LINKLOCAL:
+            return None
+        if ifname is None:
+            rt = node.rtalloc(a, node._now)
+            if rt is None:
+                return None
+            ifname = rt.ifname
+        s = node.in6_selectsrc(a, ifname)
+        ifa = node.addrs.find_any(s) if s is not None else None
+        if ifa is None:
+            return None
+        return SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
+                               bool(ifa.flags & In6Flags.DEPRECATED),
+                               bool(ifa.flags & In6Flags.TEMPORARY))
+
+    ds = [Destination(a, src(a, z)) for a, z in addrs]
+    scopes = {id(d): z for d, (_a, z) in zip(ds, addrs, strict=True)}
+    ordered = order_destinations(ds, policy=pol)
+    return [(d.addr, scopes[id(d)]) for d in ordered]
+
+
+def getnameinfo(sockaddr: tuple[Any, ...], flags: int = 0, *,
+                resolver: Resolver | None = None) -> tuple[str, str]:
+    """Like :func:`socket.getnameinfo`; ``NI_NUMERICSCOPE`` prints the zone
+    as a number instead of the interface name (RFC 4007 §11)."""
+    res = resolver or Resolver()
+    if not isinstance(sockaddr, tuple) or len(sockaddr) not in (2, 4):
+        raise TypeError("getnameinfo() argument 1 must be a tuple")
+    host, port = sockaddr[0], int(sockaddr[1])
+    scope = int(sockaddr[3]) if len(sockaddr) == 4 else 0
+    try:
+        addr: Addr = IPv6Address(host) if ":" in host else IPv4Address(host)
+    except ValueError:
+        raise _gai(_s.EAI_NONAME, "Name or service not known") from None
+    if len(sockaddr) == 2 and isinstance(addr, IPv6Address):
+        raise _gai(_s.EAI_FAMILY, "ai_family not supported")
+    # service
+    if flags & NI_NUMERICSERV:
+        serv = str(port)
+    else:
+        serv = res.service_name(port, "udp" if flags & NI_DGRAM else "tcp") or str(port)
+    name = None if flags & NI_NUMERICHOST else res.reverse(addr)
+    if name is None:
+        if flags & NI_NAMEREQD:
+            raise _gai(_s.EAI_NONAME, "Name or service not known")
+        if isinstance(addr, IPv4Address):
+            return str(addr), serv
+        text = ntop6(addr)
+        if scope and in6_addrscope(addr) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) \
+                and not flags & NI_NUMERICSCOPE:
+            zname = None
+            if res.zones is not None:
+                zname = res.zones.by_index.get(scope)
+            else:
+                try:
+                    zname = _s.if_indextoname(scope)
+                except OSError:
+                    zname = None
+            text += f"%{zname if zname is not None else scope}"
+        elif scope:
+            text += f"%{scope}"
+        return text, serv
+    if flags & NI_NOFQDN:
+        name = name.split(".", 1)[0]
+    return name, serv

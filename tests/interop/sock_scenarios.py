@@ -1,0 +1,214 @@
+"""Socket scenarios run twice: on kame.socket's ``linux`` profile and on the
+host kernel's own sockets (``python sock_scenarios.py`` prints the kernel's
+outcomes as JSON; run it inside a fresh network namespace).
+
+A scenario is a list of steps over named sockets; each step's outcome is
+recorded (``"ok"``, an errno name, or the value returned), ephemeral ports
+replaced by ``"eph"`` since the two pick them differently.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import select
+import socket
+import sys
+from typing import Any
+
+A4, A6 = socket.AF_INET, socket.AF_INET6
+PORT, PORT2 = 7001, 7002
+
+# Local bind kinds: (family, v6only, address).
+KINDS: dict[str, tuple[int, int, str]] = {
+    "v4any": (A4, 0, "0.0.0.0"),
+    "v4lo": (A4, 0, "127.0.0.1"),
+    "v6any": (A6, 0, "::"),
+    "v6any-only": (A6, 1, "::"),
+    "v6lo": (A6, 0, "::1"),
+    "v6lo-only": (A6, 1, "::1"),
+    "map-lo": (A6, 0, "::ffff:127.0.0.1"),
+    "map-lo-only": (A6, 1, "::ffff:127.0.0.1"),
+    "map-any": (A6, 0, "::ffff:0.0.0.0"),
+}
+REUSE = ("none", "addr", "port", "second-addr")
+
+
+def _mk(name: str, kind: str, reuse: str, second: bool) -> list[list[Any]]:
+    fam, only, _ = KINDS[kind]
+    st: list[list[Any]] = [["sock", name, fam]]
+    if fam == A6:
+        st.append(["opt", name, "v6only", only])
+    if reuse == "addr" or (reuse == "second-addr" and second):
+        st.append(["opt", name, "reuseaddr", 1])
+    if reuse == "port":
+        st.append(["opt", name, "reuseport", 1])
+    return st
+
+
+def bind_scenarios() -> dict[str, list[list[Any]]]:
+    out: dict[str, list[list[Any]]] = {}
+    for k1 in KINDS:
+        for k2 in KINDS:
+            for r in REUSE:
+                st = _mk("a", k1, r, False) + [["bind", "a", KINDS[k1][2], PORT]]
+                st += _mk("b", k2, r, True) + [["bind", "b", KINDS[k2][2], PORT]]
+                out[f"bind {k1} then {k2} reuse={r}"] = st
+    return out
+
+
+SENDERS = {"from-v4": (A4, "127.0.0.1"), "from-v6": (A6, "::1"),
+           "from-map": (A6, "::ffff:127.0.0.1")}
+
+
+def delivery_scenarios() -> dict[str, list[list[Any]]]:
+    """Which of the bound sockets receives, and with which peer address."""
+    out: dict[str, list[list[Any]]] = {}
+    sets = [["v4any"], ["v4lo"], ["v6any"], ["v6any-only"], ["v6lo"], ["map-lo"], ["map-any"],
+            ["v6any-only", "v4any"], ["v6lo", "v4any"], ["v6lo", "v4lo"],
+            ["v6any", "v4lo"], ["v4lo", "v6any"], ["v6any", "v4any"], ["v4any", "v6any"],
+            ["map-lo", "v4any"], ["v4any", "map-lo"], ["v6any", "v6lo"], ["v6lo", "v6any"],
+            ["v6any", "map-lo"], ["map-lo", "v6any"]]
+    for bset in sets:
+        for sname, (sfam, dst) in SENDERS.items():
+            st: list[list[Any]] = []
+            for i, k in enumerate(bset):
+                n = f"r{i}"
+                st += _mk(n, k, "addr" if len(bset) > 1 else "none", True)
+                st.append(["bind", n, KINDS[k][2], PORT])
+            st += [["sock", "s", sfam]]
+            if sfam == A6:
+                st.append(["opt", "s", "v6only", 0])
+            st.append(["sendto", "s", b"x".hex(), dst, PORT])
+            st += [["recv", f"r{i}"] for i in range(len(bset))]
+            out[f"deliver {'+'.join(bset)} {sname}"] = st
+    return out
+
+
+def mapped_scenarios() -> dict[str, list[list[Any]]]:
+    """The initiating side: connect/sendto to mapped addresses, names,
+    connected filters, ECONNREFUSED."""
+    out: dict[str, list[list[Any]]] = {}
+    for only in (0, 1):
+        out[f"connect mapped v6only={only}"] = [
+            ["sock", "r", A4], ["bind", "r", "127.0.0.1", PORT],
+            ["sock", "c", A6], ["opt", "c", "v6only", only],
+            ["connect", "c", "::ffff:127.0.0.1", PORT], ["getsockname", "c"],
+            ["getpeername", "c"], ["send", "c", "6869"], ["recv", "r"]]
+        out[f"sendto mapped v6only={only}"] = [
+            ["sock", "r", A4], ["bind", "r", "127.0.0.1", PORT],
+            ["sock", "c", A6], ["opt", "c", "v6only", only],
+            ["sendto", "c", "6869", "::ffff:127.0.0.1", PORT], ["getsockname", "c"],
+            ["recv", "r"]]
+        out[f"v6only after bind {only}"] = [
+            ["sock", "c", A6], ["bind", "c", "::", PORT], ["opt", "c", "v6only", only],
+            ["getopt", "c", "v6only"]]
+    out["connected filter v6"] = [
+        ["sock", "r", A6], ["bind", "r", "::1", PORT], ["sock", "a", A6],
+        ["bind", "a", "::1", PORT2], ["sock", "b", A6], ["bind", "b", "::1", 7003],
+        ["connect", "r", "::1", PORT2], ["getpeername", "r"],
+        ["sendto", "b", "62", "::1", PORT], ["recv", "r"],
+        ["sendto", "a", "61", "::1", PORT], ["recv", "r"]]
+    out["connected mapped filter"] = [
+        ["sock", "r", A6], ["opt", "r", "v6only", 0], ["bind", "r", "::", PORT],
+        ["connect", "r", "::ffff:127.0.0.1", PORT2], ["getsockname", "r"],
+        ["sock", "a", A4], ["bind", "a", "127.0.0.1", PORT2],
+        ["sendto", "a", "61", "127.0.0.1", PORT], ["recv", "r"]]
+    for fam, dst in ((A6, "::1"), (A4, "127.0.0.1"), (A6, "::ffff:127.0.0.1")):
+        out[f"econnrefused {dst}"] = [
+            ["sock", "c", fam], ["connect", "c", dst, 7999], ["send", "c", "78"],
+            ["recv", "c"], ["recv", "c"]]
+    out["unconnected no error"] = [
+        ["sock", "c", A6], ["sendto", "c", "78", "::1", 7999], ["recv", "c"]]
+    out["bind mapped on v6only"] = [
+        ["sock", "c", A6], ["opt", "c", "v6only", 1], ["bind", "c", "::ffff:127.0.0.1", 0]]
+    out["bind nonlocal"] = [["sock", "c", A6], ["bind", "c", "2001:db8::1", 0],
+                            ["sock", "d", A4], ["bind", "d", "192.0.2.1", 0]]
+    out["connect v6 on mapped-bound"] = [
+        ["sock", "c", A6], ["opt", "c", "v6only", 0], ["bind", "c", "::ffff:127.0.0.1", 0],
+        ["connect", "c", "::1", PORT]]
+    out["connect mapped on v6-bound"] = [
+        ["sock", "c", A6], ["opt", "c", "v6only", 0], ["bind", "c", "::1", 0],
+        ["connect", "c", "::ffff:127.0.0.1", PORT]]
+    out["sendto on a connected socket"] = [
+        ["sock", "r", A6], ["bind", "r", "::1", PORT], ["sock", "q", A6],
+        ["bind", "q", "::1", PORT2], ["sock", "c", A6], ["connect", "c", "::1", PORT],
+        ["sendto", "c", "71", "::1", PORT2], ["recv", "q"], ["recv", "r"]]
+    out["getpeername unconnected"] = [["sock", "c", A6], ["getpeername", "c"],
+                                      ["getsockname", "c"]]
+    return out
+
+
+def all_scenarios() -> dict[str, list[list[Any]]]:
+    return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios()}
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, tuple):
+        v = list(v)
+    if isinstance(v, list):
+        return [_norm(x) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 32768:
+        return "eph"
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
+
+
+def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
+    socks: dict[str, Any] = {}
+    out: list[Any] = []
+    for step in steps:
+        op, name, *args = step
+        s = socks.get(name)
+        try:
+            if op == "sock":
+                s = make(args[0])
+                socks[name] = s
+                r: Any = "ok"
+            elif op == "opt":
+                lvl, opt = {"v6only": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
+                            "reuseaddr": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
+                            "reuseport": (socket.SOL_SOCKET, socket.SO_REUSEPORT)}[args[0]]
+                s.setsockopt(lvl, opt, args[1])
+                r = "ok"
+            elif op == "getopt":
+                r = s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY)
+            elif op == "bind":
+                s.bind((args[0], args[1]))
+                r = "ok"
+            elif op == "connect":
+                s.connect((args[0], args[1]))
+                r = "ok"
+            elif op == "sendto":
+                r = s.sendto(bytes.fromhex(args[0]), (args[1], args[2]))
+            elif op == "send":
+                r = s.send(bytes.fromhex(args[0]))
+            elif op == "recv":
+                if host:
+                    select.select([s], [], [], 0.25)
+                r = list(s.recvfrom(100))
+            elif op == "getsockname":
+                r = s.getsockname()
+            elif op == "getpeername":
+                r = s.getpeername()
+            else:
+                raise ValueError(op)
+        except OSError as e:
+            r = errno.errorcode.get(e.errno or 0, str(e.errno))
+        out.append(_norm(r))
+    for s in socks.values():
+        s.close()
+    return out
+
+
+def host_make(fam: int) -> Any:
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    return s
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(all_scenarios())
+    sc = all_scenarios()
+    print(json.dumps({n: run(sc[n], host_make, True) for n in names}))

@@ -1,0 +1,233 @@
+"""kame.netdb against the host's glibc for numeric inputs (every flag
+combination), over a hosts file and a static zone, with AI_ADDRCONFIG and
+the RFC 6724 ordering over a node; scope ids (§1.3.2)."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from ipaddress import IPv6Address as A
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kame.netdb import (
+    AI_ADDRCONFIG,
+    AI_ALL,
+    AI_CANONNAME,
+    AI_NUMERICHOST,
+    AI_NUMERICSERV,
+    AI_PASSIVE,
+    AI_V4MAPPED,
+    NI_NUMERICSCOPE,
+    Resolver,
+    getaddrinfo,
+    getnameinfo,
+    inet_aton,
+)
+from kame.node import Node
+from kame.scope6 import ZoneTable
+from kame.socket import SocketLayer
+
+HOSTS = [None, "127.0.0.1", "::1", "::", "0.0.0.0", "fe80::1%1", "fe80::1%lo", "10.1.2.3",
+         "2001:db8::1", "::ffff:10.0.0.1", "1.2.3", "0x7f.1", "017.0.0.1", "256.1.1.1",
+         "fe80::1%nosuchif", "1.2.3.4.5", ""]
+NOT_NUMERIC = {"256.1.1.1", "1.2.3.4.5", "fe80::1%nosuchif"}
+PORTS: list[Any] = [None, 0, 53, "53", "domain", "nosuchservice"]
+FLAGS = [0, AI_PASSIVE, AI_NUMERICHOST, AI_V4MAPPED, AI_V4MAPPED | AI_ALL, AI_NUMERICSERV,
+         AI_CANONNAME | AI_NUMERICHOST]
+FAMS = [0, socket.AF_INET, socket.AF_INET6]
+TYPES = [0, socket.SOCK_DGRAM, socket.SOCK_STREAM]
+
+
+def host_gai(*a: Any) -> Any:
+    try:
+        return [tuple(x) for x in socket.getaddrinfo(*a)]
+    except socket.gaierror as e:
+        return ("gaierror", e.errno)
+
+
+_ZONES = ZoneTable()
+_ZONES.add("lo", socket.if_nametoindex("lo"))
+_RES = Resolver.from_files(zones=_ZONES)
+
+
+def kame_gai(*a: Any) -> Any:
+    res = _RES
+    try:
+        return [tuple(x) for x in getaddrinfo(*a, resolver=res)]
+    except socket.gaierror as e:
+        return ("gaierror", e.errno)
+
+
+@pytest.mark.parametrize("host,port", list(itertools.product(HOSTS, PORTS)))
+def test_numeric_getaddrinfo_equals_glibc(host: str | None, port: Any) -> None:
+    if host == "":
+        host = None
+    for fam, typ, flags in itertools.product(FAMS, TYPES, FLAGS):
+        if host in NOT_NUMERIC:
+            flags |= AI_NUMERICHOST  # never let glibc ask DNS: nothing leaves the machine
+        args = (host, port, fam, typ, 0, flags)
+        assert kame_gai(*args) == host_gai(*args), args
+
+
+@given(st.lists(st.one_of(st.integers(0, 300), st.sampled_from(["0x1f", "010", "0x", "09"])),
+                min_size=1, max_size=5))
+def test_inet_aton_equals_glibc(parts: list[Any]) -> None:
+    text = ".".join(str(p) for p in parts)
+    try:
+        want = socket.inet_aton(text)
+    except OSError:
+        want = None
+    got = inet_aton(text)
+    assert (got.packed if got is not None else None) == want, text
+
+
+@pytest.mark.parametrize("sa", [("::1", 53, 0, 0), ("127.0.0.1", 53), ("fe80::1", 80, 0, 1),
+                                ("ff02::1", 0, 0, 1), ("::ffff:1.2.3.4", 7, 0, 0),
+                                ("2001:db8::1", 65535, 0, 0), ("::1.2.3.4", 1, 0, 0),
+                                ("fe80::2", 22, 0, 999)])
+@pytest.mark.parametrize("flags", [socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
+                                   socket.NI_NUMERICHOST,
+                                   socket.NI_NUMERICHOST | socket.NI_DGRAM])
+def test_numeric_getnameinfo_equals_glibc(sa: tuple[Any, ...], flags: int) -> None:
+    try:
+        want: Any = socket.getnameinfo(sa, flags)
+    except socket.gaierror as e:
+        want = ("gaierror", e.errno)
+    try:
+        got: Any = getnameinfo(sa, flags, resolver=Resolver.from_files())
+    except socket.gaierror as e:
+        got = ("gaierror", e.errno)
+    assert got == want
+
+
+def test_ni_numericscope() -> None:
+    """glibc has no NI_NUMERICSCOPE (a KAME/BSD flag): %1 rather than %lo."""
+    res = Resolver.from_files()
+    lo = socket.if_nametoindex("lo")
+    assert getnameinfo(("fe80::1", 0, 0, lo), socket.NI_NUMERICHOST, resolver=res)[0] == \
+        "fe80::1%lo"
+    assert getnameinfo(("fe80::1", 0, 0, lo), socket.NI_NUMERICHOST | NI_NUMERICSCOPE,
+                       resolver=res)[0] == f"fe80::1%{lo}"
+
+
+HOSTS_FILE = """\
+# a hosts file
+2001:db8:1::10   www.example www
+192.0.2.10       www.example
+fe80::10%eth0    router.lan
+10.0.0.7         v4only.example
+"""
+ZONE = """\
+alias.example.   IN CNAME www2.example.
+www2.example.    3600 IN AAAA 2001:db8:2::20
+www2.example.    IN A 198.51.100.20
+10.0.0.7.in-addr.arpa. IN PTR ptr.example.
+"""
+
+
+def node_with_sockets() -> tuple[Node, SocketLayer, Resolver]:
+    n = Node("n")
+    n.add_interface("eth0", bytes.fromhex("020000000001"))
+    n.up("eth0", 0.0)
+    n.add_address("eth0", "2001:db8:1::1/64", 0.0)
+    n.poll(5.0)
+    for ifa in n.addrs.all():
+        ifa.flags &= ~ifa.flags.TENTATIVE
+    layer = SocketLayer(n, "netbsd", in_ifaddrs=("127.0.0.1",))
+    res = Resolver.from_files(zones=n.zones)
+    res.load_hosts(HOSTS_FILE)
+    res.load_zone(ZONE)
+    return n, layer, res
+
+
+def addrs(ai: list[Any]) -> list[str]:
+    return [x[4][0] for x in ai]
+
+
+def test_hosts_zone_cname_canonname_and_scope() -> None:
+    n, _layer, res = node_with_sockets()
+    ai = getaddrinfo("www", 80, 0, socket.SOCK_DGRAM, 0, AI_CANONNAME, resolver=res, node=n)
+    assert ai[0][3] == "www.example" and addrs(ai) == ["2001:db8:1::10"]  # alias: v6 only
+    ai = getaddrinfo("www.example", 80, 0, socket.SOCK_DGRAM, 0, AI_CANONNAME, resolver=res,
+                     node=n)
+    assert ai[0][3] == "www.example" and set(addrs(ai)) == {"2001:db8:1::10", "192.0.2.10"}
+    ai = getaddrinfo("alias.example", 80, socket.AF_INET6, socket.SOCK_DGRAM, resolver=res)
+    assert addrs(ai) == ["2001:db8:2::20"]
+    ai = getaddrinfo("router.lan", 80, 0, socket.SOCK_DGRAM, resolver=res, node=n)
+    assert ai[0][4] == ("fe80::10", 80, 0, n.zones.by_name["eth0"])
+    assert getnameinfo(ai[0][4], 0, resolver=res) == ("router.lan", "http")
+    assert getnameinfo(("10.0.0.7", 53), 0, resolver=res)[0] == "v4only.example"
+    assert getnameinfo(("fe80::99", 0, 0, n.zones.by_name["eth0"]), 0, resolver=res)[0] == \
+        "fe80::99%eth0"
+    with pytest.raises(socket.gaierror):
+        getnameinfo(("2001:db8::99", 0, 0, 0), socket.NI_NAMEREQD, resolver=res)
+
+
+def test_v4mapped_and_all() -> None:
+    _n, _layer, res = node_with_sockets()
+    ai = getaddrinfo("v4only.example", 1, socket.AF_INET6, socket.SOCK_DGRAM, 0, AI_V4MAPPED,
+                     resolver=res)
+    assert addrs(ai) == ["::ffff:10.0.0.7"]
+    with pytest.raises(socket.gaierror):
+        getaddrinfo("v4only.example", 1, socket.AF_INET6, socket.SOCK_DGRAM, resolver=res)
+    ai = getaddrinfo("www.example", 1, socket.AF_INET6, socket.SOCK_DGRAM, 0, AI_V4MAPPED,
+                     resolver=res)
+    assert addrs(ai) == ["2001:db8:1::10"]
+    ai = getaddrinfo("www.example", 1, socket.AF_INET6, socket.SOCK_DGRAM, 0,
+                     AI_V4MAPPED | AI_ALL, resolver=res)
+    assert addrs(ai) == ["2001:db8:1::10", "::ffff:192.0.2.10"]
+
+
+def test_addrconfig_follows_the_node() -> None:
+    n, layer, res = node_with_sockets()
+    ai = getaddrinfo("www.example", 1, 0, socket.SOCK_DGRAM, 0, AI_ADDRCONFIG, resolver=res,
+                     node=n)
+    assert addrs(ai) == ["2001:db8:1::10"]  # only 127.0.0.1 configured for IPv4
+    layer.in_ifaddrs.add(__import__("ipaddress").IPv4Address("192.0.2.1"))
+    ai = getaddrinfo("www.example", 1, 0, socket.SOCK_DGRAM, 0, AI_ADDRCONFIG, resolver=res,
+                     node=n)
+    assert set(addrs(ai)) == {"2001:db8:1::10", "192.0.2.10"}
+    n.down("eth0", 9.0)
+    ai = getaddrinfo("www.example", 1, 0, socket.SOCK_DGRAM, 0, AI_ADDRCONFIG, resolver=res,
+                     node=n)
+    assert addrs(ai) == ["192.0.2.10"]
+
+
+def test_ordering_uses_the_nodes_sources() -> None:
+    """RFC 6724 rule 1 (no source for a destination without a route), then
+    rule 9 (longest matching prefix with the node's source)."""
+    n, _layer, res = node_with_sockets()
+    res.load_hosts("2001:db8:99::1 multi\n2001:db8:1:0:ff::1 multi\n")
+    ai = getaddrinfo("multi", 1, socket.AF_INET6, socket.SOCK_DGRAM, resolver=res, node=n)
+    assert addrs(ai) == ["2001:db8:1:0:ff::1", "2001:db8:99::1"]
+    n.route_add("2001:db8:99::/48", None, "eth0")
+    res2 = Resolver(zones=n.zones)
+    res2.load_hosts("2001:db8:1:0:ff::1 m\n2001:db8:99::1 m\n")
+    ai = getaddrinfo("m", 1, socket.AF_INET6, socket.SOCK_DGRAM, resolver=res2, node=n)
+    assert addrs(ai) == ["2001:db8:1:0:ff::1", "2001:db8:99::1"]
+
+
+def test_resolver_reads_files(tmp_path: Path) -> None:
+    (tmp_path / "hosts").write_text(HOSTS_FILE)
+    (tmp_path / "zone").write_text(ZONE)
+    res = Resolver.from_files(tmp_path / "hosts", tmp_path / "zone", services=None)
+    assert res.lookup("WWW2.example.")[1] == [(A("2001:db8:2::20"), 0),
+                                              (__import__("ipaddress").IPv4Address(
+                                                  "198.51.100.20"), 0)]
+    with pytest.raises(socket.gaierror) as ei:
+        getaddrinfo("www", "http", resolver=res)
+    assert ei.value.errno == socket.EAI_SERVICE
+
+
+@given(st.text(max_size=300))
+def test_hosts_and_zone_parsers_take_any_text(text: str) -> None:
+    res = Resolver()
+    res.load_hosts(text)
+    res.load_zone(text)
+    res.load_services(text)
+    for name in text.split()[:5]:
+        res.lookup(name)
