@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.link.memory import MemoryLink, Simulation
 from kame.node import Node
 from kame.socket import (

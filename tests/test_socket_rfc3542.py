@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.test_socket import two_nodes
+
 from kame import _core
 from kame.socket import (
     AF_INET6,
@@ -52,8 +54,6 @@ from kame.socket import (
     inet6_rth_segments,
     inet6_rth_space,
 )
-
-from tests.test_socket import two_nodes
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 libc.inet6_opt_append.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_uint8,

@@ -14,6 +14,7 @@ from ipaddress import IPv6Address as A
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kame.errors import MalformedError, ParseError, TruncatedError
 from kame.socket import (
     PROFILES,

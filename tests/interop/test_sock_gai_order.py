@@ -17,6 +17,7 @@ from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
+
 from kame.in6_src import DEFAULT_POLICY, SourceCandidate
 from kame.netdb import Resolver, getaddrinfo
 
