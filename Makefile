@@ -42,6 +42,7 @@ bench: build-dev
 	$(VPY) benches/bench_ipsec.py
 	$(VPY) benches/bench_ipcomp.py
 	$(VPY) benches/python/bench_nd6.py
+	$(VPY) benches/bench_socket.py
 	cargo bench --workspace
 
 clean:
