@@ -24,8 +24,7 @@ esn=False, udp_encap=None, randpad=-1, old=False)``
   ``aes-gcm-16``/``-12``/``-8``, ``aes-ccm-16``/``-12``/``-8``, ``aes-gmac``,
   ``chacha20-poly1305``. Keys of the counter/AEAD modes end with the salt
   (4 octets; 3 for CCM), as RFC 3686/4106/4309/4543/7634 key them.
-  ``rc5-cbc`` (RC5-32/16, RFC 2451) takes keys of 40..2016 bits (RFC 2451
-  allows up to 2040; the ``rc5`` crate's key types stop at 252 octets).
+  ``rc5-cbc`` (RC5-32/16, RFC 2451) takes keys of 40..2040 bits.
 - ``auth``: ``null``, ``keyed-md5``, ``keyed-sha1``, ``hmac-md5``, ``hmac-sha1``,
   ``hmac-sha256``/``hmac-sha384``/``hmac-sha512`` (96-bit ICVs as seed §4.5),
   ``hmac-sha256-128``/``hmac-sha384-192``/``hmac-sha512-256`` (RFC 4868),
