@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -130,7 +129,7 @@ def test_kernel_loses_dad_to_our_node(netns: str) -> None:
     try:
         kernel_ll(netns, dev)
         mid = read_state(node)  # our DAD is over: both addresses are ours
-        flags = dict((a, f) for a, f in mid["addresses"])
+        flags = {a: f for a, f in mid["addresses"]}
         assert flags.get(ours_gl, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
         assert flags.get(ours_ll, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
         ipns(netns, "ip", "-6", "addr", "add", f"{ours_gl}/64", "dev", dev)
@@ -146,9 +145,65 @@ def test_kernel_loses_dad_to_our_node(netns: str) -> None:
         stop(node)
     assert all("dadfailed" in v and "tentative" in v for v in lines.values()), lines
     # our node kept its addresses and answered the kernel's DAD probes with NAs
-    flags = dict((a, f) for a, f in state["addresses"])
+    flags = {a: f for a, f in state["addresses"]}
     assert flags[ours_gl] & (TENTATIVE | DUPLICATED) == 0, state
     assert flags[ours_ll] & (TENTATIVE | DUPLICATED) == 0, state
     assert "AddressDuplicated:" not in state["events"], state
     sent_na = state["outhist"].get("136", 0) - mid["outhist"].get("136", 0)
     assert sent_na >= 2, (mid["outhist"], state["outhist"])
+
+
+def test_kernel_nud_of_our_node(netns: str) -> None:
+    """The kernel's neighbor entry for our link-local address, with its timers
+    shortened: a ping makes it REACHABLE, it ages to STALE, new traffic moves
+    it to DELAY, then PROBE (a unicast NS to us), and our solicited NA brings it
+    back to REACHABLE: never INCOMPLETE or FAILED once resolved."""
+    dev, mac = "ndi2", "02:00:00:00:00:62"
+    ours = "fe80::ff:fe00:62"
+    ipns(netns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    for k, v in (("base_reachable_time_ms", 2500), ("delay_first_probe_time", 1),
+                 ("retrans_time_ms", 500), ("gc_stale_time", 60)):
+        ipns(netns, "sysctl", "-qw", f"net.ipv6.neigh.{dev}.{k}={v}")
+    node = start_node(netns, dev, mac, 30.0, {"report_after": 2.5})
+    mon = subprocess.Popen(["ip", "netns", "exec", netns, "ip", "-6", "monitor", "neigh",
+                            "dev", dev], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    seen: list[str] = []
+
+    def watch(until: str, limit: float) -> None:
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            s = neigh_state(netns, dev, ours)
+            if s and (not seen or seen[-1] != s):
+                seen.append(s)
+            if s == until:
+                return
+            time.sleep(0.05)
+
+    try:
+        kernel_ll(netns, dev)
+        mid = read_state(node)
+        assert [ours, 0] in mid["addresses"], mid
+        ping = ipns(netns, "ping", "-6", "-c", "1", "-W", "2", f"{ours}%{dev}", check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        watch("STALE", 6.0)
+        ping2 = ipns(netns, "ping", "-6", "-c", "1", "-W", "2", f"{ours}%{dev}", check=False)
+        watch("REACHABLE", 5.0)
+        time.sleep(0.3)
+    finally:
+        mon.terminate()
+        events, _ = mon.communicate(timeout=10)
+        stop(node)
+    assert ping2.returncode == 0, ping2.stdout + ping2.stderr
+    # polled: the states that last long enough to be seen (DELAY is not notified)
+    assert is_subsequence(["REACHABLE", "STALE", "DELAY", "REACHABLE"], seen), seen
+    # notified by the kernel (ip monitor): PROBE is left by our solicited NA
+    notified = [ln.split()[-1] for ln in events.splitlines()
+                if ln.startswith(ours + " ")]
+    assert is_subsequence(["REACHABLE", "STALE", "PROBE", "REACHABLE"], notified), events
+    assert not {"FAILED", "INCOMPLETE"} & set(seen + notified), (seen, events)
+
+
+def is_subsequence(want: list[str], got: list[str]) -> bool:
+    it = iter(got)
+    return all(any(w == g for g in it) for w in want)
