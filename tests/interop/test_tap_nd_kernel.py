@@ -207,3 +207,62 @@ def test_kernel_nud_of_our_node(netns: str) -> None:
 def is_subsequence(want: list[str], got: list[str]) -> bool:
     it = iter(got)
     return all(any(w == g for g in it) for w in want)
+
+
+def start_radvd(ns: str, conf: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(["ip", "netns", "exec", ns, "radvd", "-n", "-C", str(conf),
+                             "-p", str(conf.with_suffix(".pid")), "-m", "stderr"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_radvd(p: subprocess.Popen[str] | None) -> None:
+    if p is not None:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("radvd") is None, reason="radvd not installed")
+def test_radvd_slaac_temporary_and_kernel_pings_both(netns: str, tmp_path: Path) -> None:
+    """radvd advertises 2001:db8:43::/64; our node (accept_rtadv, use_tempaddr)
+    forms prefix ‖ EUI-64, an RFC 4941 temporary address in the same prefix
+    and a default route via radvd's link-local; the kernel then pings both
+    global addresses while the node keeps running."""
+    dev, mac = "ndi3", "02:00:00:00:00:63"
+    prefix = IPv6Network("2001:db8:43::/64")
+    slaac = "2001:db8:43::ff:fe00:63"
+    ipns(netns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    ipns(netns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    conf = tmp_path / "radvd.conf"
+    conf.write_text(f"""interface {dev} {{
+    AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4;
+    prefix {prefix} {{ AdvOnLink on; AdvAutonomous on;
+        AdvValidLifetime 7200; AdvPreferredLifetime 3600; }};
+}};
+""")
+    node = start_node(netns, dev, mac, 10.0, {
+        "knobs": {"net.inet6.ip6.accept_rtadv": 1, "net.inet6.ip6.use_tempaddr": 1},
+        "report_after": 6.0})
+    radvd = None
+    try:
+        kll = kernel_ll(netns, dev)
+        ipns(netns, "ip", "-6", "addr", "add", "2001:db8:43::1/64", "dev", dev, "nodad")
+        radvd = start_radvd(netns, conf)
+        mid = read_state(node)
+        temps = [a for a, f in mid["addresses"]
+                 if f & TEMPORARY and not f & (TENTATIVE | DUPLICATED)]
+        assert len(temps) == 1, mid
+        temp = temps[0]
+        pings = {a: ipns(netns, "ping", "-6", "-c", "2", "-i", "0.3", "-W", "2", a,
+                         check=False) for a in (slaac, temp)}
+        state = read_state(node)
+    finally:
+        stop_radvd(radvd)
+        stop(node)
+    flags = {a: f for a, f in mid["addresses"]}
+    assert flags.get(slaac, 0) & AUTOCONF and not flags[slaac] & (TEMPORARY | TENTATIVE), mid
+    assert IPv6Address(temp) in prefix and temp != slaac
+    assert IPv6Address(temp).packed[11:13] != b"\xff\xfe"  # random, not EUI-64
+    assert mid["installed"] == kll and mid["routers"] == [kll], mid
+    for a, p in pings.items():
+        assert p.returncode == 0 and " 0% packet loss" in p.stdout, (a, p.stdout + p.stderr)
+    assert state["outhist"].get("129", 0) >= 4, state["outhist"]  # echo replies
