@@ -266,3 +266,62 @@ def test_radvd_slaac_temporary_and_kernel_pings_both(netns: str, tmp_path: Path)
     for a, p in pings.items():
         assert p.returncode == 0 and " 0% packet loss" in p.stdout, (a, p.stdout + p.stderr)
     assert state["outhist"].get("129", 0) >= 4, state["outhist"]  # echo replies
+
+
+@pytest.mark.skipif(shutil.which("radvd") is None or shutil.which("tcpdump") is None,
+                    reason="radvd and tcpdump needed")
+def test_radvd_twenty_prefixes_yield_first_ten(netns: str, tmp_path: Path) -> None:
+    """radvd sends one RA with 20 Prefix Information options (checked in a
+    capture on the kernel side); our node processes only the first
+    nd6_maxndopt = 10 options: 10 prefixes, 10 SLAAC addresses, and each such
+    RA counted in icp6s_nd_toomanyopt (seed §1.2)."""
+    from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo
+    from scapy.utils import rdpcap
+
+    dev, mac = "ndi4", "02:00:00:00:00:64"
+    ipns(netns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    ipns(netns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    prefixes = [IPv6Network(f"2001:db8:{0x100 + i:x}::/64") for i in range(20)]
+    blocks = "".join(f"    prefix {p} {{ AdvOnLink on; AdvAutonomous on; }};\n"
+                     for p in prefixes)
+    conf = tmp_path / "radvd.conf"
+    conf.write_text(f"""interface {dev} {{
+    AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4;
+    AdvSourceLLAddress off;
+{blocks}}};
+""")
+    pcap = tmp_path / "ra.pcap"
+    node = start_node(netns, dev, mac, 7.0, {"knobs": {"net.inet6.ip6.accept_rtadv": 1}})
+    radvd = None
+    dump = subprocess.Popen(["ip", "netns", "exec", netns, "tcpdump", "-U", "-n", "-i", dev,
+                             "-w", str(pcap), "icmp6 and ip6[40] == 134"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        kernel_ll(netns, dev)
+        radvd = start_radvd(netns, conf)
+        state = read_state(node)
+    finally:
+        stop_radvd(radvd)
+        stop(node)
+        dump.terminate()
+        dump.wait(timeout=10)
+    ras = [p[ICMPv6ND_RA] for p in rdpcap(str(pcap)) if ICMPv6ND_RA in p]
+    assert ras, "no RA captured"
+    first = ras[0]
+    opts, o = [], first.payload
+    while o and o.__class__.__name__.startswith("ICMPv6NDOpt"):
+        opts.append(o)
+        o = o.payload
+    sent = [IPv6Network(f"{x.prefix}/{x.prefixlen}") for x in opts
+            if isinstance(x, ICMPv6NDOptPrefixInfo)]
+    assert sorted(sent) == sorted(prefixes), "radvd split the RA: " + repr(sent)
+    assert all(len([x for x in r.payload.iterpayloads()
+                    if isinstance(x, ICMPv6NDOptPrefixInfo)]) == 20 for r in ras)
+    kept = [IPv6Network(f"{x.prefix}/{x.prefixlen}") for x in opts[:10]
+            if isinstance(x, ICMPv6NDOptPrefixInfo)]
+    assert len(kept) == 10  # AdvSourceLLAddress off: the first 10 options are prefixes
+    assert [IPv6Network(p) for p in state["prefixes"]] == kept, state["prefixes"]
+    auto = [IPv6Address(a) for a, f in state["addresses"] if f & AUTOCONF]
+    eui64 = 0x0000_00FF_FE00_0064  # 02:00:00:00:00:64, U/L bit inverted
+    assert sorted(auto) == sorted(IPv6Address(int(p.network_address) | eui64) for p in kept)
+    assert state["stats"].get("icp6s_nd_toomanyopt", 0) >= 1, state["stats"]
