@@ -161,7 +161,7 @@ def test_kernel_nud_of_our_node(netns: str) -> None:
     dev, mac = "ndi2", "02:00:00:00:00:62"
     ours = "fe80::ff:fe00:62"
     ipns(netns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-    for k, v in (("base_reachable_time_ms", 2500), ("delay_first_probe_time", 1),
+    for k, v in (("base_reachable_time_ms", 3000), ("delay_first_probe_time", 1),
                  ("retrans_time_ms", 500), ("gc_stale_time", 60)):
         ipns(netns, "sysctl", "-qw", f"net.ipv6.neigh.{dev}.{k}={v}")
     node = start_node(netns, dev, mac, 30.0, {"report_after": 2.5})
@@ -186,7 +186,7 @@ def test_kernel_nud_of_our_node(netns: str) -> None:
         assert [ours, 0] in mid["addresses"], mid
         ping = ipns(netns, "ping", "-6", "-c", "1", "-W", "2", f"{ours}%{dev}", check=False)
         assert ping.returncode == 0, ping.stdout + ping.stderr
-        watch("STALE", 6.0)
+        watch("STALE", 7.0)
         ping2 = ipns(netns, "ping", "-6", "-c", "1", "-W", "2", f"{ours}%{dev}", check=False)
         watch("REACHABLE", 5.0)
         time.sleep(0.3)
