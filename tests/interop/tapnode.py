@@ -5,7 +5,10 @@
 Prints ``{"opened": DEV}``, waits for one line on stdin (the link is up),
 runs the node against the monotonic clock for DURATION seconds, then prints
 its state as one JSON line. ``advertise`` (router mode) takes
-``{"prefix": "2001:db8::/64", "max_interval": 4}``.
+``{"prefix": "2001:db8::/64", "max_interval": 4}``; ``addresses`` lists
+static ``ADDR/LEN`` assigned after link-up (``ifconfig DEV inet6 ADDR``);
+``report_after`` (seconds) prints one extra state line while the node keeps
+running, so a test can reach addresses the node chose itself.
 """
 
 from __future__ import annotations
@@ -23,6 +26,20 @@ from kame.nd6.types import PrefixInfo, RdnssInfo
 from kame.node import Node
 
 
+def state_of(node: Node, dev: str, events: list[str]) -> dict:
+    return {
+        "addresses": [[str(a.addr), int(a.flags)] for a in node.addresses(dev)],
+        "routers": [str(r.addr) for r in node.rtr.routers],
+        "installed": str(node.rtr.installed.addr) if node.rtr.installed else None,
+        "prefixes": [str(p.prefix) for p in node.rtr.prefixes.values()],
+        "rdnss": [str(k[1]) for k in node.rtr.rdnss],
+        "linkmtu": node.cache.info(dev).linkmtu,
+        "events": sorted(set(events)),
+        "stats": node.stats.nonzero(),
+        "outhist": {str(t): n for t, n in node.stats.outhist.items()},
+    }
+
+
 def main() -> None:
     dev, mac, duration = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), float(sys.argv[3])
     cfg = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
@@ -38,11 +55,17 @@ def main() -> None:
         sys.stdin.readline()
         for _, f in node.up(dev, now()):
             tap.write(f)
+        for cidr in cfg.get("addresses", []):
+            node.add_address(dev, cidr, now())
         adv = cfg.get("advertise")
         started = False
         end = now() + duration
         events: list[str] = []
+        report = now() + cfg["report_after"] if "report_after" in cfg else None
         while now() < end:
+            if report is not None and now() >= report:
+                print(json.dumps(state_of(node, dev, events)), flush=True)
+                report = None
             if adv and not started and node.addresses(dev) and node.addresses(dev)[0].usable:
                 net = IPv6Network(adv["prefix"])
                 node.rtr.advertise(dev, RaConfig(
@@ -61,17 +84,7 @@ def main() -> None:
             for _, o in node.poll(now()):
                 tap.write(o)
             events += [type(e).__name__ + ":" + getattr(e, "kind", "") for e in node.drain_events()]
-        state = {
-            "addresses": [[str(a.addr), int(a.flags)] for a in node.addresses(dev)],
-            "routers": [str(r.addr) for r in node.rtr.routers],
-            "installed": str(node.rtr.installed.addr) if node.rtr.installed else None,
-            "prefixes": [str(p.prefix) for p in node.rtr.prefixes.values()],
-            "rdnss": [str(k[1]) for k in node.rtr.rdnss],
-            "linkmtu": node.cache.info(dev).linkmtu,
-            "events": sorted(set(events)),
-            "stats": node.stats.nonzero(),
-        }
-        print(json.dumps(state), flush=True)
+        print(json.dumps(state_of(node, dev, events)), flush=True)
 
 
 if __name__ == "__main__":
