@@ -26,6 +26,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from ipaddress import IPv6Network
 from typing import Any
 
@@ -45,6 +46,20 @@ __all__ = ["run_node", "run_sim"]
 IFF_UP = 0x1
 RX_BATCH = 256
 
+
+
+def _clock_and_signals() -> tuple[Callable[[], float], dict[str, int]]:
+    """The daemon's clock (seconds since start, monotonic: the node never
+    reads one itself) and a flag set by SIGTERM/SIGINT."""
+    t0 = time.monotonic()
+    stop = {"sig": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop["sig"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return (lambda: time.monotonic() - t0), stop
 
 def _mac(text: str | None, ifname: str, hostname: str) -> bytes:
     if text:
@@ -89,18 +104,7 @@ def run_node(args: argparse.Namespace) -> int:
     mac = _mac(args.mac, ifname, hostname)
     node.add_interface(ifname, mac, mtu=args.mtu)
     host = NodeHost(node)
-    t0 = time.monotonic()
-
-    def clock() -> float:
-        return time.monotonic() - t0
-
-    stop = {"sig": 0}
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop["sig"] = signum
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    clock, stop = _clock_and_signals()
 
     pcap_file = open(args.write, "wb") if args.write else None  # noqa: SIM115
     pcap = PcapngWriter(pcap_file, if_name=ifname) if pcap_file else None
@@ -202,18 +206,7 @@ def run_sim(args: argparse.Namespace) -> int:
     specs = [("r", "020000000001", {"net.inet6.ip6.forwarding": 1}),
              ("h1", "02000000000a", {"net.inet6.ip6.accept_rtadv": 1}),
              ("h2", "02000000000b", {"net.inet6.ip6.accept_rtadv": 1})]
-    t0 = time.monotonic()
-
-    def clock() -> float:
-        return time.monotonic() - t0
-
-    stop = {"sig": 0}
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop["sig"] = signum
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    clock, stop = _clock_and_signals()
     pcap_file = open(args.write, "wb") if args.write else None  # noqa: SIM115
     if pcap_file is not None:
         link.add_tap(PcapngWriter(pcap_file, if_name="sim0"))
