@@ -23,11 +23,12 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 
+import netns_rig
 import pytest
+from netns_rig import fresh_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -41,21 +42,13 @@ TENTATIVE, DUPLICATED, AUTOCONF, TEMPORARY = 0x02, 0x04, 0x40, 0x80  # In6Flags
 
 def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=timeout, check=check)
+    return netns_rig.ipns(ns, *args, check=check, timeout=timeout)
 
 
 @pytest.fixture
 def netns():  # type: ignore[no-untyped-def]
-    name = f"ndi-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
-    try:
+    with fresh_netns("ndi") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def start_node(ns: str, dev: str, mac: str, duration: float, cfg: dict

@@ -14,10 +14,10 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from netns_rig import fresh_netns, ipns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -76,22 +76,10 @@ with TapDevice(dev) as tap:
 """
 
 
-def ipns(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=60, check=check)
-
-
 @pytest.fixture
 def netns():  # type: ignore[no-untyped-def]
-    name = f"kame-node-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
-    try:
+    with fresh_netns("kame-node") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def test_kernel_resolves_and_pings_our_node(netns: str) -> None:

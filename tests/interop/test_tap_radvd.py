@@ -16,10 +16,10 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from netns_rig import fresh_netns, ipns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -32,23 +32,10 @@ MAC = "02:00:00:00:00:51"
 OUR_LL = "fe80::ff:fe00:51"
 
 
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=timeout, check=check)
-
-
 @pytest.fixture
 def netns():  # type: ignore[no-untyped-def]
-    name = f"kame-radvd-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
-    try:
+    with fresh_netns("kame-radvd") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def start_node(ns: str, dev: str, duration: float, cfg: dict) -> subprocess.Popen[str]:

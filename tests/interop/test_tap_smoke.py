@@ -14,10 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+from netns_rig import fresh_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -56,15 +56,8 @@ def ip(*args: str, ns: str | None = None) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def netns():  # type: ignore[no-untyped-def]
-    name = f"kame-tap-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
-    try:
+    with fresh_netns("kame-tap") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def rx_packets(ns: str, dev: str) -> int:
