@@ -11,7 +11,7 @@ venv: $(VENV)/.ok
 $(VENV)/.ok: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography
+	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography cryptography_vectors
 	touch $@
 
 build-dev: venv
