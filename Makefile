@@ -8,10 +8,10 @@ FUZZ_SECONDS ?= 10
 .PHONY: venv build-dev build-release run test test-rust test-py fuzz-smoke lint bench clean
 
 venv: $(VENV)/.ok
-$(VENV)/.ok: pyproject.toml
+$(VENV)/.ok: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography cryptography_vectors
+	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography cryptography_vectors ruff mypy
 	touch $@
 
 build-dev: venv
