@@ -232,3 +232,20 @@ def test_hosts_and_zone_parsers_take_any_text(text: str) -> None:
     res.load_services(text)
     for name in text.split()[:5]:
         res.lookup(name)
+
+
+def test_services_and_hosts_lines_that_are_not_entries_are_skipped() -> None:
+    """Found by the property above: '0 /' (no port), non-ASCII digits."""
+    res = Resolver()
+    res.load_services("0 /\nx 99999/udp\ny ²/tcp\nz 7/\nhttp 80/tcp www\n")
+    assert res.services == {("http", "tcp"): 80, ("www", "tcp"): 80}
+    text = "::1%² a\n::1%nosuch b\n::1%3 c\n::1%eth0 d\n"
+    res.load_hosts(text)  # no zone table: named zones are unknown (0)
+    assert [(str(a), s, n[0]) for a, s, n in res.hosts] == [
+        ("::1", 0, "a"), ("::1", 0, "b"), ("::1", 3, "c"), ("::1", 0, "d")]
+    zones = ZoneTable()
+    zones.add("eth0")
+    res = Resolver(zones=zones)
+    res.load_hosts(text)  # with one, names it lacks skip the line
+    assert [(str(a), s, n[0]) for a, s, n in res.hosts] == [
+        ("::1", 3, "c"), ("::1", zones.index("eth0"), "d")]

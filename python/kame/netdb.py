@@ -121,7 +121,12 @@ class Resolver:
                 continue
             scope = 0
             if z:
-                scope = int(z) if z.isdigit() else (self.zones.index(z) if self.zones else 0)
+                if z.isascii() and z.isdigit():
+                    scope = int(z)
+                elif self.zones:
+                    if z not in self.zones.by_name:
+                        continue  # a zone this node does not have: skip the line
+                    scope = self.zones.index(z)
             self.hosts.append((addr, scope, [w.lower() for w in words[1:]]))
 
     def load_zone(self, text: str) -> None:
@@ -141,6 +146,8 @@ class Resolver:
             if len(words) < 2 or "/" not in words[1]:
                 continue
             port, proto = words[1].split("/", 1)
+            if not (port.isascii() and port.isdigit()) or int(port) > 65535 or not proto:
+                continue  # not a service line: "name port/proto"
             for n in [words[0], *words[2:]]:
                 self.services.setdefault((n, proto), int(port))
 
