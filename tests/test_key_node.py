@@ -70,9 +70,14 @@ spdadd {HA} {HB} any -P in ipsec esp/transport//{level};"""
 def test_ping_under_esp_transport() -> None:
     frames: list[bytes] = []
     sim, a, b = transport_pair(frames)
+    n0, total0 = len(frames), b.stats["ip6s_total"]
     for seq in range(3):
         sim.emit(a, a.ping(HB, sim.now, seq=seq, data=b"secret payload"))
         sim.run(until=sim.now + 1.0)
+    # ip6s_total counts each IPv6 frame from a once, ESP or not (transport
+    # mode: the decrypted payload is not a new packet)
+    from_a = [f for f in frames[n0:] if f[6:12] == MA and f[12:14] == b"\x86\xdd"]
+    assert b.stats["ip6s_total"] - total0 == len(from_a) >= 3
     got = replies(a)
     assert [r.seq for r in got] == [0, 1, 2] and all(r.src == HB for r in got)
     assert a.key.stats["out_success"] == 3 and b.key.stats["out_success"] == 3

@@ -362,7 +362,11 @@ class Node:
 
     # --- input ----------------------------------------------------------------
 
-    def _input(self, ifname: str, frame: bytes, now: float, fast: bool = True) -> None:
+    def _input(self, ifname: str, frame: bytes, now: float, fast: bool = True, *,
+               again: bool = False) -> None:
+        """``ip6_input``. ``again``: the payload of a transport-mode ESP/AH/
+        IPComp packet already counted in ``ip6s_total`` (seed §4.3; a
+        tunnel-mode inner packet is a new packet, counted again as in KAME)."""
         ifp = self.ifnets.get(ifname)
         if ifp is None or not ifp.up:
             return
@@ -382,7 +386,8 @@ class Node:
             return
         if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr:
             return
-        self.stats.inc("ip6s_total")
+        if not again:
+            self.stats.inc("ip6s_total")
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return

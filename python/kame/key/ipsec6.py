@@ -311,7 +311,10 @@ class Ipsec6:
         frame = (ifp.lladdr or bytes(6)) + smac + b"\x86\xdd" + inner
         self._hist.append((proto, mode, sa))
         try:
-            node._input(ifname, frame, now)
+            if mode == "transport":
+                node._input(ifname, frame, now, fast=False, again=True)
+            else:
+                node._input(ifname, frame, now)
         finally:
             self._hist.pop()
 
