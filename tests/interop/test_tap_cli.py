@@ -21,12 +21,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from netns_rig import fresh_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -67,15 +67,8 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 @pytest.fixture
 def nodecli_netns() -> Iterator[str]:
-    name = f"nodecli-{uuid.uuid4().hex[:8]}"
-    try:
-        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=30)
-    except subprocess.CalledProcessError as e:
-        pytest.skip(f"cannot create a network namespace: {e.stderr.strip()}")
-    try:
+    with fresh_netns("nodecli") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30, check=False)
 
 
 def test_nodecli_daemon_and_tools_against_kernel(nodecli_netns: str, tmp_path: Path) -> None:
