@@ -312,9 +312,9 @@ class Ipsec6:
         self._hist.append((proto, mode, sa))
         try:
             if mode == "transport":
-                node._input(ifname, frame, now, fast=False, again=True)
+                node.ip6_input(ifname, frame, now, fast=False, again=True)
             else:
-                node._input(ifname, frame, now)
+                node.ip6_input(ifname, frame, now)
         finally:
             self._hist.pop()
 

@@ -1,0 +1,236 @@
+"""``ip6_input.c`` and ``frag6.c``: validation by the core, the §1.14 and
+§1.3.1 address checks, delivery or forwarding, reassembly, the NS/NA
+fast path, and the structured errors mapped to BSD counters."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.addr import check_wire_addresses, is_linklocal, is_multicast
+from kame.errors import HeaderLimitError, KameError, TruncatedError
+from kame.icmp6 import (
+    ICMP6_DST_UNREACH,
+    ICMP6_DST_UNREACH_NOPORT,
+    ICMP6_PARAM_PROB,
+    ICMP6_PARAMPROB_NEXTHEADER,
+)
+from kame.ip6.forward import Ip6Forward
+from kame.nd6 import codec
+from kame.scope6 import in6_clearscope
+
+
+class Ip6Input(Ip6Forward):
+    """Input paths of the node."""
+
+    def ip6_input(self, ifname: str, frame: bytes, now: float, fast: bool = True, *,
+               again: bool = False) -> None:
+        """``ip6_input``. ``again``: the payload of a transport-mode ESP/AH/
+        IPComp packet already counted in ``ip6s_total`` (seed §4.3; a
+        tunnel-mode inner packet is a new packet, counted again as in KAME)."""
+        ifp = self.ifnets.get(ifname)
+        if ifp is None or not ifp.up:
+            return
+        if fast and self.nd6_fastpath and not ifp.flags.disabled:
+            kv = self.knobs._values  # plain dict reads on the per-packet path
+            nd = _core.nd6_input(frame, kv["net.inet6.ip6.hdrnestlimit"],
+                                 kv["net.inet6.icmp6.nd6_maxndopt"],
+                                 ifp.lladdr if self.drop_own_frames else None)
+            if nd is not None and self._nd6_input(ifname, nd, now):
+                return
+        eth = codec.parse_ether(frame)
+        if eth is None:
+            self.stats.inc("ip6s_toosmall")
+            return
+        _dmac, smac, etype, payload = eth
+        if etype != codec.ETHERTYPE_IPV6:
+            return
+        if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr:
+            return
+        if not again:
+            self.stats.inc("ip6s_total")
+        if ifp.flags.disabled:
+            self.stats.inc("ip6s_ifdisabled")
+            return
+        try:
+            v = _core.ip6_validate(payload, self.knobs["net.inet6.ip6.hdrnestlimit"])
+        except KameError as e:
+            self.ip6_input_error(ifname, payload, e, now)
+            return
+        hdr = v.header
+        src, dst = hdr.src, hdr.dst
+        if in6_clearscope(src)[1] or in6_clearscope(dst)[1]:
+            self.stats.inc("ip6s_badscope")  # embedded zone form on the wire (§1.3.1)
+            return
+        if check_wire_addresses(src, dst, from_loopback=ifp.is_loopback) is not None:
+            self.stats.inc("ip6s_badscope")
+            return
+        if is_multicast(dst):
+            if dst not in self.groups.get(ifname, ()):
+                self.stats.inc("ip6s_notmember")
+                return
+        else:
+            ifa = self.addrs.find(ifname, dst)
+            if ifa is None and not is_linklocal(dst):
+                ifa = self.addrs.find_any(dst)  # BSD's weak host model
+            if ifa is None and self.knobs.forwarding:
+                if self.key is not None and self.key.in_reject(self, payload[:v.packet_len], v, now):
+                    return
+                self.ip6_forward(ifname, payload[:v.packet_len], v, bool(_dmac[0] & 1), now)
+                return
+            if ifa is None or ifa.duplicated:
+                self.stats.inc("ip6s_cantforward")
+                return
+            if ifa.tentative:
+                return  # RFC 4862 §5.4: only NS for DAD, which is multicast
+        if v.chain.fragment is not None:
+            rv = self.frag6_input(ifname, payload[:v.packet_len], now)
+            if rv is None:
+                return
+            v, payload = rv
+            hdr = v.header
+        if self.key is not None and self.key.input(self, ifname, payload[:v.packet_len], v, smac,
+                                                   now):
+            return
+        self.stats.inc("ip6s_delivered")
+        chain = v.chain
+        upper = chain.upper
+        body = payload[chain.upper_offset:v.packet_len]
+        if upper == 58:
+            self.icmp6_input(ifname, hdr, body, payload[:v.packet_len], now)
+        elif upper == 17 and self.udp6_input(ifname, hdr, body, now):
+            pass  # a socket took it (kame.socket)
+        elif upper == 17 and not is_multicast(dst):
+            self.icmp6_error(ifname, payload[:v.packet_len], src, dst, 17, None,
+                        ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
+        elif upper not in (6, 17, 59) and self.rip6_input(ifname, hdr, upper, body, now):
+            pass  # a raw socket of that protocol took it
+        elif upper not in (6, 17, 59):
+            # RFC 8200 §4: unrecognised Next Header -> Parameter Problem code 1,
+            # pointer at the Next Header field that named it.
+            self.stats.inc("ip6s_noproto")
+            self.icmp6_error(ifname, payload[:v.packet_len], src, dst, upper, None,
+                        ICMP6_PARAM_PROB, ICMP6_PARAMPROB_NEXTHEADER, now,
+                        pointer=chain.upper_nh_offset)
+
+    def _nd6_input(self, ifname: str, nd: tuple[Any, ...], now: float) -> bool:
+        """The NS/NA fast path: ``nd`` is what ``_core.nd6_input`` found in a
+        frame that passed every check of the general path up to the ND
+        state machines (validation, checksum, code, lengths, options,
+        §1.14 and §1.3.1 addresses; see ``kame_core::nd6``). Here the rest of
+        ``ip6_input``: the destination must be a group we joined or a usable
+        address of ours, else False and the caller takes the general path,
+        which counts the drop. Then the same counters and state machine
+        calls as ``_input`` -> ``_icmp6_input``."""
+        typ, src, dst, hlim, target, flags, ll, nonce, ignored = nd
+        addr6, seen = codec.addr6, codec._ADDR6.get  # addr6's cache, read inline
+        dsta = seen(dst) or addr6(dst)
+        if (dst >> 120) == 0xFF:
+            gs = self.groups.get(ifname)
+            if gs is None:
+                return False
+            gi = self._group_ints.get(ifname)
+            if gi is None or gi[0] is not gs or len(gi[1]) != len(gs):
+                # made on first use; join/leave drop it, and a set changed
+                # behind their back (down() discards) has another size
+                gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))
+            if dst not in gi[1]:
+                return False
+        else:
+            ifa = self.addrs.find(ifname, dsta)
+            if ifa is None or ifa.flags._value_ & 0x06:  # TENTATIVE | DUPLICATED
+                return False
+        c = self.stats._c
+        c["ip6s_total"] += 1
+        c["ip6s_delivered"] += 1
+        srca = seen(src) or addr6(src)
+        tgta = seen(target) or addr6(target)
+        if typ == 135:
+            acts = self.nbr.ns_input_fields(ifname, srca, dsta, hlim, tgta, ll, nonce, 0,
+                                            ignored, now)
+        else:
+            acts = self.nbr.na_input_fields(ifname, srca, dsta, hlim, tgta, flags & 0x80 != 0,
+                                            flags & 0x40 != 0, flags & 0x20 != 0, ll, 0,
+                                            ignored, now)
+        if acts:
+            self._handle(acts, now)
+        return True
+
+    def ip6_input_error(self, ifname: str, payload: bytes, e: KameError, now: float) -> None:
+        """A frame ``ip6_validate`` refused: count it by the error's class,
+        ``layer`` and ``offset`` (never its text) and send the Parameter
+        Problem the core asks for (``e.icmp``), as ``ip6_input`` does."""
+        if isinstance(e, HeaderLimitError):
+            self.stats.inc("ip6s_toomanyhdr")
+            return
+        if isinstance(e, TruncatedError):
+            # Shorter than the fixed header, or than Payload Length says (§1.7).
+            short_hdr = e.layer == "ipv6" and (e.needed or 0) <= 40
+            self.stats.inc("ip6s_toosmall" if short_hdr else "ip6s_tooshort")
+            return
+        off = e.offset if e.offset is not None else -1
+        if e.layer == "ipv6" and off == 0:
+            self.stats.inc("ip6s_badvers")
+            return
+        if e.layer == "ipv6" and 8 <= off < 40:
+            self.stats.inc("ip6s_badscope")  # §1.14 addresses the core refuses itself
+            return
+        self.stats.inc("ip6s_badoptions")
+        if e.icmp is not None and len(payload) >= 40:
+            src, dst = IPv6Address(payload[8:24]), IPv6Address(payload[24:40])
+            # Hop-by-Hop options are every node's business; the others only
+            # the destination's (a router does not answer for them).
+            mine = e.layer == "hop-by-hop" or (dst in self.groups.get(ifname, ()) if
+                                               is_multicast(dst) else
+                                               self.addrs.find_any(dst) is not None)
+            if mine and check_wire_addresses(src, dst) is None:
+                self.icmp6_error(ifname, payload, src, dst, payload[6], None, e.icmp.type,
+                            e.icmp.code, now, pointer=e.icmp.pointer)
+
+    def _sync_reass(self) -> None:
+        """Copy the reassembler's ip6stat counters into ``stats``."""
+        for k, val in self.reass.stats.items():
+            d = val - self._reass_seen.get(k, 0)
+            if d and k in self.stats:
+                self.stats.inc(k, d)
+            self._reass_seen[k] = val
+
+    def frag6_input(self, ifname: str, packet: bytes, now: float) -> tuple[Any, bytes] | None:
+        """A fragment for us: queue it; the whole datagram, re-validated, when
+        it completes (``(Ip6Validated, packet)``), else ``None``."""
+        zone = self.ifnets[ifname].index
+        o = self.reass.input_packet(packet, now, zone)
+        self._sync_reass()
+        kind = o.kind
+        if kind == "not_fragment":
+            pkt = packet
+        elif kind == "reassembled":
+            pkt = o.packet
+        else:
+            if kind == "answer" and o.icmp is not None:
+                src, dst = IPv6Address(packet[8:24]), IPv6Address(packet[24:40])
+                self.icmp6_error(ifname, packet, src, dst, packet[6], None, o.icmp.type,
+                            o.icmp.code, now, pointer=o.icmp.pointer)
+            return None
+        try:
+            v = _core.ip6_validate(pkt, self.knobs["net.inet6.ip6.hdrnestlimit"])
+        except KameError as e:
+            self.ip6_input_error(ifname, pkt, e, now)
+            return None
+        return v, pkt
+
+    def frag6_slowtimo(self, now: float) -> None:
+        """Expire fragment queues: Time Exceeded code 1 when the first
+        fragment had arrived (RFC 8200 §4.5)."""
+        if (d := self.reass.next_deadline()) is None or d > now:
+            return
+        for answer, invoking, zone in self.reass.expire(now):
+            ifname = self.zones.by_index.get(zone)
+            if ifname is None or ifname not in self.ifnets or not self.ifnets[ifname].up \
+                    or len(invoking) < 40:
+                continue
+            src, dst = IPv6Address(invoking[8:24]), IPv6Address(invoking[24:40])
+            self.icmp6_error(ifname, invoking, src, dst, invoking[6], None, answer.type,
+                        answer.code, now, pointer=answer.pointer)
+        self._sync_reass()

@@ -1,0 +1,279 @@
+"""``ip6_output`` and ``nd6_output``: framing, fragmentation to the path MTU
+(RFC 8201), multicast output, MLD reports, the send/ping entry points,
+source address selection (``in6_selectsrc``, RFC 6724) and destination
+ordering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.addr import UNSPECIFIED, ether_multicast, is_linklocal, is_multicast
+from kame.errors import KameError
+from kame.icmp6 import IPV6_MMTU
+from kame.in6_src import Destination, SourceCandidate, order_destinations
+from kame.in6_src import in6_selectsrc as rfc6724_select
+from kame.in6_var import In6Flags
+from kame.ip6.route import Route6
+from kame.ip6.var import Frame
+from kame.mld6 import SendMldReport
+from kame.nd6 import codec
+from kame.scope6 import Scope, in6_addrscope
+
+
+@dataclass(frozen=True, slots=True)
+class PathMtuChanged:
+    """The destination cache learnt (or forgot, ``expired``) a path MTU."""
+
+    dst: IPv6Address
+    mtu: int
+    expired: bool = False
+
+
+#: RFC 8201 §4: a path MTU learnt from a Packet Too Big is kept 10 minutes.
+PMTU_EXPIRE = 600.0
+
+
+class Ip6Output(Route6):
+    """Output paths of the node."""
+
+    def output(self, ifname: str, packet: bytes, now: float,
+               next_hop: IPv6Address | None = None) -> None:
+        """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+            return
+        if packet[24] == 0xFF:  # multicast destination
+            self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
+            return
+        ifp = self.ifnets[ifname]
+        if ifp.flags.disabled:
+            self.stats.inc("ip6s_ifdisabled")
+            return
+        hop = next_hop if next_hop is not None else IPv6Address(packet[24:40])
+        ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
+        if actions:
+            self._handle(actions, now)
+        if ll is not None:
+            self.stats.inc("ip6s_localout")
+            self._ether_out(ifname, ll, packet)
+
+    def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes) -> None:
+        """Frame one resolved packet; our own packets larger than the path
+        MTU are fragmented first (RFC 8200 §4.5), others must fit the link."""
+        ifp = self.ifnets[ifname]
+        if not ifp.up:
+            self.stats.inc("ip6s_odropped")  # ifconfig down
+            return
+        me = ifp.lladdr or bytes(6)
+        if len(packet) > IPV6_MMTU:
+            ours = self.addrs.find_any(IPv6Address(packet[8:24])) is not None
+            mtu = self.path_mtu(ifname, IPv6Address(packet[24:40])) if ours else \
+                self._linkmtu(ifname)
+            if len(packet) > mtu:
+                if not ours:
+                    self.stats.inc("ip6s_cantfrag")
+                    return
+                self._frag_ident = (self._frag_ident + 1) & 0xFFFFFFFF
+                try:
+                    frags = _core.fragment(packet, mtu, self._frag_ident)
+                except KameError:
+                    self.stats.inc("ip6s_cantfrag")
+                    return
+                self.stats.inc("ip6s_fragmented")
+                self.stats.inc("ip6s_ofragments", len(frags))
+                for f in frags:
+                    self._out.append((ifname, codec.ether(lladdr, me, f)))
+                return
+        self._out.append((ifname, codec.ether(lladdr, me, packet)))
+
+    def _emit_mcast(self, ifname: str, dst: IPv6Address, packet: bytes) -> None:
+        ifp = self.ifnets[ifname]
+        if ifp.flags.disabled:
+            self.stats.inc("ip6s_ifdisabled")
+            return
+        if not ifp.up:
+            self.stats.inc("ip6s_odropped")  # ifconfig down
+            return
+        self.stats.inc("ip6s_localout")
+        self._out.append((ifname, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6),
+                                              packet)))
+
+    def send(self, dst: IPv6Address, payload: bytes, next_header: int, now: float,
+             ifname: str | None = None) -> bool:
+        """Send an upper-layer payload; picks interface, next hop and source."""
+        if ifname is None:
+            rt = self.rtalloc(dst, now)
+            if rt is None:
+                self.stats.inc("ip6s_noroute")
+                return False
+            ifname, hop = rt.ifname, rt.next_hop
+        else:
+            hop = dst
+        src = self._source_for(ifname, dst)
+        if src is None:
+            self.stats.inc("ip6s_sources_none")
+            return False
+        hdr = _core.Ipv6Header(src, dst, next_header=next_header,
+                               hop_limit=self.cache.info(ifname).chlim, payload_len=len(payload))
+        self.output(ifname, hdr.to_bytes() + payload, now, hop)
+        return True
+
+    def ping(self, dst: IPv6Address, now: float, *, ident: int = 0x4b4d, seq: int = 0,
+             data: bytes = b"kame", ifname: str | None = None) -> list[Frame]:
+        """Send one Echo Request (``ping6``)."""
+        self._now = now
+        if ifname is None and is_linklocal(dst):
+            raise ValueError("a link-local destination needs an interface (fe80::...%if)")
+        rt = self.rtalloc(dst, now) if not ifname else None
+        nh = (ifname, dst) if ifname else (rt[:2] if rt is not None else None)
+        if nh is not None:
+            ifn = nh[0]
+            src = self._source_for(ifn, dst)
+            if src is not None:
+                msg = _core.Icmpv6Echo(128, ident, seq, data)
+                self.output(ifn, codec.build_icmp6_packet(src, dst, msg,
+                                                          self.cache.info(ifn).chlim), now, nh[1])
+        return self._flush()
+
+    def in6_selectsrc(self, dst: IPv6Address, ifname: str | None = None) -> IPv6Address | None:
+        """RFC 6724 §5 over the node's addresses (§1.6.1 step 3).
+
+        Candidates are usable (not tentative, duplicated or detached) and not
+        anycast; an address whose zone does not contain the outgoing
+        interface ``ifname`` is never chosen (§1.6.1: "addresses that break
+        the scope zone of the destination"). ``None`` is EADDRNOTAVAIL.
+        """
+        if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):
+            # Link scope: rule 2 leaves the link-locals of the outgoing
+            # interface (its zone); with one usable, preferred one, it wins.
+            lls = [ifa for ifa in self.addrs.on(ifname)
+                   if is_linklocal(ifa.addr) and not ifa.flags._value_ & 0x1F]
+            if len(lls) == 1:
+                return lls[0].addr
+        zones = self.zones
+        cands: list[SourceCandidate] = []
+        for ifa in self.addrs.all():
+            fl = ifa.flags._value_
+            if fl & 0x0F:  # ANYCAST | TENTATIVE | DUPLICATED | DETACHED
+                continue
+            if ifname is not None and ifa.ifname != ifname:
+                sc = in6_addrscope(ifa.addr)
+                if sc != Scope.GLOBAL and (ifa.ifname not in zones.zones or ifname not in zones.zones
+                                           or zones.zone_of(ifa.ifname, sc)
+                                           != zones.zone_of(ifname, sc)):
+                    continue
+            ifp = self.ifnets.get(ifa.ifname)
+            cands.append(SourceCandidate(
+                ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & In6Flags.DEPRECATED),
+                bool(fl & In6Flags.TEMPORARY), False, False,
+                ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source))
+        c = rfc6724_select(dst, cands, outif=ifname, policy=self.policy,
+                           use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
+                           prefer_tempaddr=bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]))
+        return c.addr if c is not None else None  # type: ignore[return-value]
+
+    def sort_destinations(self, dsts: Iterable[IPv6Address | IPv4Address | tuple[IPv6Address, str]],
+                          now: float) -> list[Destination]:
+        """RFC 6724 §6 over this node's view (§1.6.2, what ``getaddrinfo``
+        sorts with): each destination gets the source ``in6_selectsrc``
+        picks on the interface its route leaves by (a link-local
+        destination comes as ``(addr, ifname)``); no route or no source
+        makes it unusable (rule 1). IPv4 destinations have no source here."""
+        ds: list[Destination] = []
+        for item in dsts:
+            addr, ifname = item if isinstance(item, tuple) else (item, None)
+            src: SourceCandidate | None = None
+            if isinstance(addr, IPv6Address):
+                if ifname is None and not is_linklocal(addr) and not is_multicast(addr):
+                    rt = self.rtalloc(addr, now)
+                    ifname = rt.ifname if rt is not None else None
+                if ifname is not None and ifname in self.ifnets:
+                    s = self.in6_selectsrc(addr, ifname)
+                    ifa = self.addrs.find_any(s) if s is not None else None
+                    if ifa is not None:
+                        src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
+                                              bool(ifa.flags & In6Flags.DEPRECATED),
+                                              bool(ifa.flags & In6Flags.TEMPORARY))
+            ds.append(Destination(addr, src))
+        return order_destinations(ds, policy=self.policy)
+
+    def _reflect_route(self, ifname: str, dst: IPv6Address,
+                       now: float) -> tuple[str, IPv6Address]:
+        """``icmp6_reflect``: answer the way the route to ``dst`` says; the
+        arrival interface for a link-local ``dst`` or when no route is known."""
+        rt = None if is_linklocal(dst) else self.rtalloc(dst, now)
+        return (rt.ifname, rt.next_hop) if rt is not None else (ifname, dst)
+
+    def _linklocal(self, ifname: str) -> IPv6Address | None:
+        for ifa in self.addrs.on(ifname):
+            if is_linklocal(ifa.addr) and ifa.usable:
+                return ifa.addr
+        return None
+
+    def _source_for(self, ifname: str, dst: IPv6Address) -> IPv6Address | None:
+        return self.in6_selectsrc(dst, ifname)
+
+    def _linkmtu(self, ifname: str) -> int:
+        """``IN6_LINKMTU``: the RA-advertised MTU when set, else the interface's."""
+        ifp = self.ifnets[ifname]
+        lm = self.cache.info(ifname).linkmtu
+        return min(lm, ifp.mtu) if lm else ifp.mtu
+
+    def pmtu_update(self, dst: IPv6Address, mtu: int, now: float) -> bool:
+        """RFC 8201 §4: lower the path MTU to ``dst`` (never below 1280, never
+        raised by a PTB); kept for :data:`PMTU_EXPIRE` seconds."""
+        mtu = max(mtu, IPV6_MMTU)
+        cur = self.pmtu.get(dst)
+        if cur is not None and cur[1] > now and mtu >= cur[0]:
+            return False
+        rt = self.rtalloc(dst, now) if not is_linklocal(dst) else None
+        if cur is None and rt is not None and mtu >= self._linkmtu(rt.ifname):
+            return False
+        if len(self.pmtu) >= 4096 and dst not in self.pmtu:
+            oldest = min(self.pmtu, key=lambda k: self.pmtu[k][1])
+            del self.pmtu[oldest]
+        self.pmtu[dst] = (mtu, now + PMTU_EXPIRE)
+        self.stats.inc("icp6s_pmtuchg")
+        self.events.append(PathMtuChanged(dst, mtu))
+        return True
+
+    def path_mtu(self, ifname: str, dst: IPv6Address, now: float | None = None) -> int:
+        """The MTU to use towards ``dst`` out of ``ifname``."""
+        t = self._now if now is None else now
+        link = self._linkmtu(ifname)
+        e = self.pmtu.get(dst)
+        return min(link, e[0]) if e is not None and e[1] > t else link
+
+    def _pmtu_deadline(self) -> float | None:
+        return min((e[1] for e in self.pmtu.values()), default=None)
+
+    def _pmtu_expire(self, now: float) -> None:
+        for dst, (mtu, exp) in list(self.pmtu.items()):
+            if exp <= now:
+                del self.pmtu[dst]
+                self.events.append(PathMtuChanged(dst, mtu, expired=True))
+
+    def _mld_output(self, a: SendMldReport) -> None:
+        src = self._linklocal(a.ifname) or UNSPECIFIED
+        if a.version == 2:
+            recs = [_core.MldAddressRecord(t, g) for t, g in a.records]
+            self._emit_mcast(a.ifname, IPv6Address("ff02::16"),
+                             self._mld_packet(src, IPv6Address("ff02::16"), _core.Mldv2Report(recs)))
+            return
+        for _t, g in a.records:
+            if a.done:
+                self._emit_mcast(a.ifname, IPv6Address("ff02::2"),
+                                 self._mld_packet(src, IPv6Address("ff02::2"), _core.MldDone(g)))
+            else:
+                self._emit_mcast(a.ifname, g, self._mld_packet(src, g, _core.MldReport(g)))
+
+    def _mld_packet(self, src: IPv6Address, dst: IPv6Address, msg: Any) -> bytes:
+        """MLD goes with hop limit 1 and a Router Alert (RFC 3810 §5)."""
+        body = msg.to_bytes(src, dst)
+        hbh = _core.HopByHop([_core.Ipv6Option.router_alert(0)], next_header=58).to_bytes()
+        hdr = _core.Ipv6Header(src, dst, next_header=0, hop_limit=1,
+                               payload_len=len(hbh) + len(body))
+        return bytes(hdr.to_bytes() + hbh + body)

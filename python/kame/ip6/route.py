@@ -1,0 +1,116 @@
+"""The routing table (``route.c``, ``nd6_rtr.c``'s lookups): static and
+connected routes, Redirect host routes, ND-learnt routes; ``rtalloc``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network
+from typing import NamedTuple
+
+from kame.addr import is_linklocal
+from kame.ip6.var import NodeVars
+
+
+@dataclass(slots=True)
+class Rtentry:
+    """A static route (``route add -inet6``): ``gateway`` ``None`` is an
+    interface route (the prefix is on-link on ``ifname``)."""
+
+    prefix: IPv6Network
+    gateway: IPv6Address | None
+    ifname: str
+
+
+class Route(NamedTuple):
+    """What ``rtalloc`` found: the outgoing interface, the next hop, whether
+    the route goes through a gateway, and whether it came from a Redirect
+    (``RTF_DYNAMIC``)."""
+
+    ifname: str
+    next_hop: IPv6Address
+    gateway: bool
+    dynamic: bool
+
+class Route6(NodeVars):
+    """Route lookups over the node state."""
+
+    def route_add(self, prefix: str | IPv6Network, gateway: IPv6Address | str | None,
+                  ifname: str) -> Rtentry:
+        """``route add -inet6 PREFIX GATEWAY -ifp IFNAME`` (``gateway`` None:
+        an interface route). A link-local gateway belongs to ``ifname``'s link."""
+        if ifname not in self.ifnets:
+            raise ValueError(f"no interface {ifname!r}")
+        net = IPv6Network(prefix)
+        gw = IPv6Address(gateway) if gateway is not None else None
+        rt = Rtentry(net, gw, ifname)
+        self.static_routes[net] = rt
+        return rt
+
+    def route_delete(self, prefix: str | IPv6Network) -> bool:
+        return self.static_routes.pop(IPv6Network(prefix), None) is not None
+
+    def _connected(self, now: float) -> list[tuple[IPv6Network, str]]:
+        """Prefixes of our addresses and on-link prefixes from RAs (the
+        "direct" routes ``netstat -rn`` shows with the U and C flags)."""
+        out: list[tuple[IPv6Network, str]] = []
+        for ifa in self.addrs.all():
+            ifp = self.ifnets.get(ifa.ifname)
+            if (ifp is None or not ifp.up or ifa.prefixlen >= 128 or is_linklocal(ifa.addr)
+                    or ifa.flags._value_ & 0x0C):  # DUPLICATED | DETACHED
+                continue
+            out.append((IPv6Network((int(ifa.addr), ifa.prefixlen), strict=False), ifa.ifname))
+        for (ifn, net), pr in self.rtr.prefixes.items():
+            if pr.onlink and pr.expire > now:
+                out.append((net, ifn))
+        return out
+
+    def rtalloc(self, dst: IPv6Address, now: float) -> Route | None:
+        """The route to a global or site destination: a Redirect's host
+        route, then the longest match among static and connected routes,
+        then what ND learnt (RFC 4191 routes, the default router)."""
+        rd = self.rtr.redirects.get(dst)
+        if rd is not None and rd.expire > now:
+            return Route(rd.ifname, rd.target, rd.target != dst, True)
+        best: tuple[int, Route] | None = None
+        for net, rt in self.static_routes.items():
+            ifp = self.ifnets.get(rt.ifname)
+            if ifp is not None and ifp.up and dst in net and (best is None
+                                                              or net.prefixlen > best[0]):
+                hop = rt.gateway if rt.gateway is not None else dst
+                best = (net.prefixlen, Route(rt.ifname, hop, rt.gateway is not None, False))
+        for net, ifn in self._connected(now):
+            if dst in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, Route(ifn, dst, False, False))
+        if best is not None:
+            return best[1]
+        nh = self.rtr.next_hop(dst, now)
+        if nh is None or not self.ifnets[nh[0]].up:
+            return None
+        return Route(nh[0], nh[1], nh[1] != dst, False)
+
+    def _first_hop(self, dst: IPv6Address, now: float) -> tuple[str, IPv6Address] | None:
+        rt = self.rtalloc(dst, now)
+        return (rt.ifname, rt.next_hop) if rt is not None else None
+
+    def routes(self, now: float | None = None) -> list[tuple[str, str, str]]:
+        """``netstat -rn -f inet6``-like rows: (destination, gateway, interface)."""
+        t = self._now if now is None else now
+        rows = [(str(net), "link#" + str(self.ifnets[ifn].index), ifn)
+                for net, ifn in self._connected(t)]
+        rows += [(str(r.prefix), str(r.gateway) if r.gateway else "link#"
+                  + str(self.ifnets[r.ifname].index), r.ifname)
+                 for r in self.static_routes.values()]
+        dr = self.rtr.installed
+        if dr is not None:
+            rows.append(("default", f"{dr.addr}%{dr.ifname}", dr.ifname))
+        return rows
+
+    def _is_neighbor(self, addr: IPv6Address, ifname: str, now: float) -> bool:
+        """``nd6_is_addr_neighbor``: link-local on that link, inside an
+        on-link prefix of the interface, or already in the neighbor cache."""
+        if is_linklocal(addr):
+            return True
+        for net, ifn in self._connected(now):
+            if ifn == ifname and addr in net:
+                return True
+        return self.cache.lookup(ifname, addr) is not None

@@ -1,0 +1,126 @@
+"""The BSD sockets layer over a :class:`kame.node.Node` (seed §1.12, §1.16).
+
+A :class:`SocketLayer` is the socket half of a kernel: a PCB table
+(``in6_pcb``/``inpcb``) for UDP and raw sockets, ``bind``/``connect``
+with wildcard and specific binds, ``SO_REUSEADDR``/``SO_REUSEPORT``,
+``IPV6_V6ONLY`` and the IPv4-mapped address semantics of one platform
+profile of the seed's §1.12 table, and the RFC 3542 advanced API
+(:mod:`kame.socket` ``IPV6_*`` options, ``sendmsg``/``recvmsg`` with
+ancillary data as ``(level, type, data)`` tuples, exactly the layout the
+Linux kernel and Python's :mod:`socket` use).
+
+Sans-I/O like the node: a send queues frames on the node (``node.poll(now)``
+returns them); a datagram the node receives lands in the socket's queue and
+``recvfrom`` returns it; an empty queue raises :class:`BlockingIOError`
+(``EAGAIN``). The layer's clock is the node's last ``now``.
+
+The node has no IPv4 link layer. IPv4 datagrams (``AF_INET`` sockets and
+``AF_INET6`` sockets talking to ``::ffff:a.b.c.d``) to one of the layer's
+IPv4 addresses (:attr:`SocketLayer.in_ifaddrs`, ``127.0.0.1`` by default)
+loop back to the layer's own sockets; others are appended to
+:attr:`SocketLayer.ip4_out`, and :meth:`SocketLayer.udp4_input` is where an
+IPv4 stack would hand UDP datagrams up. IPv6 datagrams to ``::1`` or one of
+the node's addresses loop back too; others go out through the node
+(``ip6_output``: route, ``in6_selectsrc``, ``nd6_output``).
+
+Profiles (:data:`PROFILES`) encode the seed's table (:data:`SEED_TABLE`)
+and the text of §1.12.1-§1.12.5, plus ``linux`` (the host kernel, proven
+against it in ``tests/interop/test_sock_linux.py``) and ``rfc3493``.
+Where the seed leaves a detail open, the profile says what we chose:
+
+- errno for a refused mapped destination: ``EINVAL`` on the BSDs (their
+  ``in6_pcbconnect``/``udp6_output``), ``ENETUNREACH`` on Linux;
+- errno for a refused mapped bind: ``EADDRNOTAVAIL`` (NetBSD "cannot bind(2)
+  with IPv4 mapped address", and the platforms without mapped support),
+  ``EINVAL`` on Linux with ``IPV6_V6ONLY`` set;
+- ``IPV6_V6ONLY`` on a platform without the option (KAME/BSDI4: "no way to
+  disable"): ``ENOPROTOOPT``; clearing it where mapped addresses are not
+  supported: ``EINVAL``; changing it after ``bind``: ``EINVAL``.
+
+The package, by BSD source file: :mod:`~kame.socket.layer` (the layer,
+``udp6_usrreq.c``, ``raw_ip6.c``), :mod:`~kame.socket.pcb` (``in6_pcb.c``),
+:mod:`~kame.socket.ctloutput` (``ip6_ctloutput``), :mod:`~kame.socket.sock`
+(the socket object), :mod:`~kame.socket.profiles` (§1.12),
+:mod:`~kame.socket.sockaddr` (§1.13), :mod:`~kame.socket.rfc3542` and
+:mod:`~kame.socket.const`.
+"""
+
+from __future__ import annotations
+
+from kame.socket.const import *
+from kame.socket.const import _err  # noqa: F401
+from kame.socket.layer import SocketLayer
+from kame.socket.profiles import PROFILES, SEED_TABLE, Profile, profile_table_row
+from kame.socket.rfc3542 import (
+    IPV6_RTHDR_TYPE_0,
+    Icmp6Filter,
+    inet6_opt_append,
+    inet6_opt_find,
+    inet6_opt_finish,
+    inet6_opt_get_val,
+    inet6_opt_init,
+    inet6_opt_next,
+    inet6_opt_set_val,
+    inet6_rth_add,
+    inet6_rth_getaddr,
+    inet6_rth_init,
+    inet6_rth_reverse,
+    inet6_rth_segments,
+    inet6_rth_space,
+)
+from kame.socket.sock import Datagram, Socket
+from kame.socket.sockaddr import (
+    SIN6_LEN,
+    SIN_LEN,
+    SS_LEN,
+    Addr,
+    ntop6,
+    pack_sockaddr_in,
+    pack_sockaddr_in6,
+    sockaddr_family,
+    sockaddr_storage,
+    unmap,
+    unpack_sockaddr_in6,
+    v4mapped,
+)
+
+__all__ = [
+    "AF_INET",
+    "AF_INET6",
+    "IPV6_RTHDR_TYPE_0",
+    "PROFILES",
+    "SEED_TABLE",
+    "SIN6_LEN",
+    "SIN_LEN",
+    "SOCK_DGRAM",
+    "SOCK_RAW",
+    "SS_LEN",
+    "Addr",
+    "Datagram",
+    "Icmp6Filter",
+    "Profile",
+    "Socket",
+    "SocketLayer",
+    "inet6_opt_append",
+    "inet6_opt_find",
+    "inet6_opt_finish",
+    "inet6_opt_get_val",
+    "inet6_opt_init",
+    "inet6_opt_next",
+    "inet6_opt_set_val",
+    "inet6_rth_add",
+    "inet6_rth_getaddr",
+    "inet6_rth_init",
+    "inet6_rth_reverse",
+    "inet6_rth_segments",
+    "inet6_rth_space",
+    "ntop6",
+    "pack_sockaddr_in",
+    "pack_sockaddr_in6",
+    "profile_table_row",
+    "sockaddr_family",
+    "sockaddr_storage",
+    "unmap",
+    "unpack_sockaddr_in6",
+    "v4mapped",
+]

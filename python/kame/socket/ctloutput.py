@@ -1,0 +1,216 @@
+"""``ip6_ctloutput``: ``setsockopt``/``getsockopt`` at ``SOL_SOCKET``,
+``IPPROTO_IPV6`` and ``IPPROTO_ICMPV6`` (RFC 3493 §5, RFC 3542), multicast
+memberships."""
+
+from __future__ import annotations
+
+import errno
+import struct
+from ipaddress import IPv6Address
+from typing import Any
+
+from kame.addr import is_multicast
+from kame.socket.const import (
+    AF_INET6,
+    ICMP6_FILTER,
+    IPPROTO_ICMPV6,
+    IPPROTO_IPV6,
+    IPV6_CHECKSUM,
+    IPV6_JOIN_GROUP,
+    IPV6_LEAVE_GROUP,
+    IPV6_MULTICAST_HOPS,
+    IPV6_MULTICAST_IF,
+    IPV6_MULTICAST_LOOP,
+    IPV6_PATHMTU,
+    IPV6_PKTINFO,
+    IPV6_RECVHOPLIMIT,
+    IPV6_RECVPATHMTU,
+    IPV6_RECVPKTINFO,
+    IPV6_RECVTCLASS,
+    IPV6_TCLASS,
+    IPV6_UNICAST_HOPS,
+    IPV6_V6ONLY,
+    SO_ERROR,
+    SO_REUSEADDR,
+    SO_REUSEPORT,
+    SO_TYPE,
+    SOCK_RAW,
+    SOL_SOCKET,
+    _err,
+)
+from kame.socket.pcb import In6Pcb
+from kame.socket.rfc3542 import Icmp6Filter
+from kame.socket.sock import Socket, _ival
+from kame.socket.sockaddr import SIN6_LEN
+
+
+class Ip6Ctloutput(In6Pcb):
+    """Socket options for a :class:`~kame.socket.layer.SocketLayer`."""
+
+    def ctloutput_set(self, s: Socket, level: int, opt: int, value: Any) -> None:
+        if level == SOL_SOCKET:
+            if opt == SO_REUSEADDR:
+                s.reuseaddr = bool(_ival(value))
+                return
+            if opt == SO_REUSEPORT:
+                s.reuseport = bool(_ival(value))
+                return
+            raise _err(errno.ENOPROTOOPT)
+        if level == IPPROTO_ICMPV6 and opt == ICMP6_FILTER:
+            if s.type != SOCK_RAW or s.proto != IPPROTO_ICMPV6:
+                raise _err(errno.EOPNOTSUPP)
+            s.filter = value if isinstance(value, Icmp6Filter) else \
+                Icmp6Filter.from_bytes(bytes(value), self.filter_layout)
+            return
+        if level != IPPROTO_IPV6 or s.family != AF_INET6:
+            raise _err(errno.ENOPROTOOPT)
+        p = self.profile
+        if opt == IPV6_V6ONLY:
+            if not p.v6only_opt:
+                raise _err(errno.ENOPROTOOPT, f"{p.platform} has no IPV6_V6ONLY")
+            v = 1 if _ival(value) else 0
+            if s.bound:
+                raise _err(errno.EINVAL, "IPV6_V6ONLY after bind")
+            if v == 0 and p.listening == "not supported":
+                raise _err(errno.EINVAL, f"{p.platform} has no IPv4-mapped support")
+            s.v6only = v
+            return
+        if opt in (IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS):
+            v = _ival(value)
+            if not -1 <= v <= 255:
+                raise _err(errno.EINVAL)
+            if v == -1:
+                s.opts.pop(opt, None)
+            else:
+                s.opts[opt] = v
+            return
+        if opt == IPV6_MULTICAST_LOOP:
+            v = _ival(value)
+            if v not in (0, 1):
+                raise _err(errno.EINVAL)
+            s.opts[opt] = v
+            return
+        if opt == IPV6_MULTICAST_IF:
+            v = _ival(value)
+            if v and self.node is not None and v not in self.node.zones.by_index:
+                raise _err(errno.ENXIO)
+            s.opts[opt] = v
+            return
+        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
+            s.opts[opt] = 1 if _ival(value) else 0
+            return
+        if opt == IPV6_TCLASS:
+            v = _ival(value)
+            if not -1 <= v <= 255:
+                raise _err(errno.EINVAL)
+            s.opts[opt] = 0 if v == -1 else v
+            return
+        if opt == IPV6_PKTINFO:  # sticky
+            b = bytes(value)
+            if len(b) != 20:
+                raise _err(errno.EINVAL)
+            a, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            if int(a) and not self._is_local6(a):
+                raise _err(errno.EADDRNOTAVAIL)
+            if ifi and self.node is not None and ifi not in self.node.zones.by_index:
+                raise _err(errno.ENXIO)
+            s.opts[opt] = None if not int(a) and not ifi else (a, ifi)
+            return
+        if opt == IPV6_CHECKSUM:
+            v = _ival(value)
+            if s.type != SOCK_RAW:
+                raise _err(errno.ENOPROTOOPT)
+            if s.proto == IPPROTO_ICMPV6:
+                raise _err(errno.EINVAL, "RFC 3542 §3.1: not on ICMPv6 sockets")
+            if v >= 0 and v % 2:
+                raise _err(errno.EINVAL, "odd checksum offset")
+            s.checksum = -1 if v < 0 else v
+            return
+        if opt in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
+            b = bytes(value)
+            if len(b) != 20:
+                raise _err(errno.EINVAL, "ipv6_mreq is 20 bytes")
+            g, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            if not is_multicast(g):
+                raise _err(errno.EINVAL)
+            if opt == IPV6_JOIN_GROUP:
+                self.join_group(s, g, ifi)
+            else:
+                self.leave_group(s, g, ifi, strict=True)
+            return
+        raise _err(errno.ENOPROTOOPT)
+
+    def join_group(self, s: Socket, g: IPv6Address, ifi: int) -> None:
+        ifi = self._group_if(g, ifi)
+        if (g, ifi) in s.groups:
+            raise _err(errno.EADDRINUSE)
+        s.groups.add((g, ifi))
+        self.node.join(self.ifname(ifi), g, self.now)
+
+    def leave_group(self, s: Socket, g: IPv6Address, ifi: int, strict: bool = False) -> None:
+        if not ifi:
+            ifi = next((i for gg, i in s.groups if gg == g), 0)
+        if (g, ifi) not in s.groups:
+            if strict:
+                raise _err(errno.EADDRNOTAVAIL)
+            return
+        s.groups.discard((g, ifi))
+        if not any((g, ifi) in o.groups for o in self.pcbs):
+            self.node.leave(self.ifname(ifi), g, self.now)
+
+    @property
+    def filter_layout(self) -> str:
+        """``struct icmp6_filter`` bits: Linux's block, the BSDs' pass."""
+        return "linux" if self.profile.name == "linux" else "bsd"
+
+    def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int = 0) -> Any:
+        if level == SOL_SOCKET:
+            if opt == SO_REUSEADDR:
+                return int(s.reuseaddr)
+            if opt == SO_REUSEPORT:
+                return int(s.reuseport)
+            if opt == SO_ERROR:
+                e, s.so_error = s.so_error, 0
+                return e
+            if opt == SO_TYPE:
+                return s.type
+            raise _err(errno.ENOPROTOOPT)
+        if level == IPPROTO_ICMPV6 and opt == ICMP6_FILTER:
+            # with a buffer length, the bytes as the platform lays them out
+            return s.filter.to_bytes(self.filter_layout) if buflen else s.filter
+        if level != IPPROTO_IPV6 or s.family != AF_INET6:
+            raise _err(errno.ENOPROTOOPT)
+        if opt == IPV6_V6ONLY:
+            if not self.profile.v6only_opt:
+                raise _err(errno.ENOPROTOOPT)
+            return s.v6only
+        if opt == IPV6_UNICAST_HOPS:
+            v = s.opts.get(opt)
+            return v if v is not None else (
+                int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64)
+        if opt == IPV6_MULTICAST_HOPS:
+            return s.opts.get(opt, 1)
+        if opt == IPV6_MULTICAST_LOOP:
+            return s.opts.get(opt, 1)
+        if opt == IPV6_MULTICAST_IF:
+            return s.opts.get(opt, 0)
+        if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
+            return s.opts.get(opt, 0)
+        if opt == IPV6_PATHMTU:  # RFC 3542 §11.2: the current path MTU, connected only
+            if not isinstance(s.faddr, IPv6Address):
+                raise _err(errno.ENOTCONN)
+            if self.node is None or s.faddr == IPv6Address(1) or self._is_local6(s.faddr):
+                mtu = 65536 if self.profile.name == "linux" else 16384  # lo0 / lo
+            else:
+                ifn = self._outif(s, s.faddr, s.fscope, None)
+                mtu = self.node.path_mtu(ifn, s.faddr) if ifn else 1280
+            if self.profile.name == "linux":  # Linux leaves ip6m_addr zeroed
+                return bytes(SIN6_LEN) + struct.pack("=I", mtu)
+            return self.ip6_mtuinfo(s.faddr, s.fscope, mtu)
+        if opt == IPV6_TCLASS:
+            return s.opts.get(opt, 0)
+        if opt == IPV6_CHECKSUM:
+            if s.type != SOCK_RAW:
+                raise _err(errno.ENOPROTOOPT)
+            return s.checksum
+        raise _err(errno.ENOPROTOOPT)

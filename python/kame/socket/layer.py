@@ -1,0 +1,374 @@
+"""The socket half of a kernel over one node: socket creation, UDP and raw
+ICMPv6 output (``udp6_output``, ``rip6_output``) and input
+(``udp6_input``, ``rip6_input``), ICMPv6 errors to sockets
+(``udp6_ctlinput``), IPv4 loopback and hand-off."""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.addr import is_linklocal, is_multicast
+from kame.errors import KameError
+from kame.scope6 import Scope, in6_addrscope
+from kame.socket.const import (
+    AF_INET,
+    AF_INET6,
+    IPPROTO_ICMPV6,
+    IPPROTO_IPV6,
+    IPPROTO_RAW,
+    IPPROTO_UDP,
+    IPV6_HOPLIMIT,
+    IPV6_MULTICAST_HOPS,
+    IPV6_MULTICAST_LOOP,
+    IPV6_PKTINFO,
+    IPV6_RECVPATHMTU,
+    IPV6_TCLASS,
+    IPV6_UNICAST_HOPS,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    _err,
+)
+from kame.socket.ctloutput import Ip6Ctloutput
+from kame.socket.profiles import PROFILES, Profile
+from kame.socket.sock import Datagram, Socket, _ival
+from kame.socket.sockaddr import Addr
+
+# --- the layer ----------------------------------------------------------------
+
+# ICMPv6 errors to errno (KAME ``inet6ctlerrmap`` through the PRC_ codes).
+_ICMP6_ERRNO = {
+    (1, 0): errno.EHOSTUNREACH,   # no route
+    (1, 1): errno.ECONNREFUSED,   # administratively prohibited
+    (1, 2): errno.EHOSTUNREACH,   # beyond scope
+    (1, 3): errno.EHOSTDOWN,      # address unreachable
+    (1, 4): errno.ECONNREFUSED,   # port unreachable
+    (4, 1): errno.ENOPROTOOPT,    # unrecognized next header
+}
+
+
+class SocketLayer(Ip6Ctloutput):
+    """The PCB tables and socket calls of one node under one profile."""
+
+    def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
+                 in_ifaddrs: Iterable[str] = ("127.0.0.1",), seed: int = 0) -> None:
+        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        self.node = node
+        self.pcbs: list[Socket] = []
+        self.in_ifaddrs: set[IPv4Address] = {IPv4Address(a) for a in in_ifaddrs}
+        #: IPv4 datagrams leaving the node: (src, sport, dst, dport, data).
+        self.ip4_out: list[tuple[IPv4Address, int, IPv4Address, int, bytes]] = []
+        #: ``netstat -s -p udp`` counters (``struct udpstat``).
+        self.udpstat: dict[str, int] = dict.fromkeys(
+            ("udps_ipackets", "udps_badsum", "udps_hdrops", "udps_noport", "udps_noportmcast",
+             "udps_fullsock", "udps_opackets", "rip6s_ipackets", "rip6s_badsum",
+             "rip6s_nosock", "rip6s_opackets", "rip6s_filtered"), 0)
+        self._seq = 0
+        self._nraw6 = 0
+        self._fastpath_saved = True
+        self._port_next = self.profile.ephemeral[0] + (seed * 7919) % 1000
+        #: The ``net.inet6.ip6.v6only`` sysctl as the profile sets it; copied
+        #: into each socket at creation (§1.12.3).
+        self.v6only_sysctl = self.profile.v6only_default
+        if node is not None:
+            node.sockets = self
+            node.knobs["net.inet6.ip6.v6only"] = self.v6only_sysctl
+
+    def socket(self, family: int = AF_INET6, type: int = SOCK_DGRAM, proto: int = 0) -> Socket:
+        if family not in (AF_INET, AF_INET6):
+            raise _err(errno.EAFNOSUPPORT)
+        if type not in (SOCK_DGRAM, SOCK_RAW):
+            raise _err(errno.EPROTONOSUPPORT, "only SOCK_DGRAM and SOCK_RAW")
+        if type == SOCK_DGRAM and proto not in (0, IPPROTO_UDP):
+            raise _err(errno.EPROTONOSUPPORT)
+        if type == SOCK_RAW and (family != AF_INET6 or proto in (0, IPPROTO_RAW)):
+            raise _err(errno.EPROTONOSUPPORT, "raw sockets: AF_INET6 with a protocol")
+        if self.node is not None:
+            self.v6only_sysctl = self.node.knobs["net.inet6.ip6.v6only"]
+        if self.profile.listening == "configurable":
+            v6only = 1 if self.v6only_sysctl else 0
+        else:
+            v6only = self.profile.v6only_default
+        s = Socket(self, family, type, proto or (IPPROTO_UDP if type == SOCK_DGRAM else proto),
+                   v6only=v6only if family == AF_INET6 else 0)
+        if type == SOCK_RAW and proto == IPPROTO_ICMPV6:
+            s.checksum = 2  # RFC 3542 §3.1: always computed, at offset 2
+            self._raw_icmp6(+1)
+        self._seq += 1
+        s.seq = self._seq
+        self.pcbs.append(s)
+        return s
+
+    def _raw_icmp6(self, d: int) -> None:
+        """A raw ICMPv6 socket sees every ICMPv6 message, NS and NA too: the
+        node's NS/NA fast path (which bypasses ``icmp6_input``) is switched
+        off while one is open, and restored after the last one closes."""
+        self._nraw6 += d
+        if self.node is None or not hasattr(self.node, "nd6_fastpath"):
+            return
+        if d > 0 and self._nraw6 == 1:
+            self._fastpath_saved = self.node.nd6_fastpath
+            self.node.nd6_fastpath = False
+        elif d < 0 and self._nraw6 == 0:
+            self.node.nd6_fastpath = self._fastpath_saved
+
+    def output(self, s: Socket, data: bytes, dst: Addr, port: int, scope: int,
+               anc: list[tuple[int, int, bytes]]) -> int:
+        hlim: int | None = None
+        tclass: int | None = None
+        pktinfo: tuple[IPv6Address, int] | None = None
+        for level, typ, val in anc:
+            if level != IPPROTO_IPV6:
+                raise _err(errno.EINVAL, "ancillary level")
+            if typ == IPV6_PKTINFO:
+                if len(val) != 20:
+                    raise _err(errno.EINVAL, "in6_pktinfo is 20 bytes")
+                pktinfo = (IPv6Address(bytes(val[:16])), struct.unpack("=I", val[16:20])[0])
+            elif typ == IPV6_HOPLIMIT:
+                hlim = _ival(val)
+                if not -1 <= hlim <= 255:
+                    raise _err(errno.EINVAL, "hop limit")
+                hlim = None if hlim == -1 else hlim
+            elif typ == IPV6_TCLASS:
+                tclass = _ival(val)
+                if not -1 <= tclass <= 255:
+                    raise _err(errno.EINVAL, "traffic class")
+                tclass = None if tclass == -1 else tclass
+            else:
+                raise _err(errno.ENOPROTOOPT, f"ancillary type {typ}")
+        if s.opts.get(IPV6_PKTINFO) is not None and pktinfo is None:
+            pktinfo = s.opts[IPV6_PKTINFO]
+        if s.type == SOCK_DGRAM and port == 0:
+            raise _err(errno.EINVAL, "port 0")
+        if isinstance(dst, IPv4Address):
+            if s.family == AF_INET6:
+                self._mapped_ok(s)
+            if not int(dst):
+                dst = IPv4Address("127.0.0.1")
+            src = self._select_src(s, dst, 0, None)
+            if not s.bound or s.lport == 0:
+                s.lport = self._anyport(s, s.laddr)
+                s.bound = True
+            self.udpstat["udps_opackets"] += 1
+            if self._is_local4(dst):
+                if not self.udp4_input(src, s.lport, dst, port, data):  # type: ignore[arg-type]
+                    self._loop_unreach(src, s.lport, dst, port)
+            else:
+                self.ip4_out.append((src, s.lport, dst, port, data))  # type: ignore[arg-type]
+            return len(data)
+        if pktinfo is not None and int(pktinfo[0]) and not self._is_local6(pktinfo[0]):
+            raise _err(errno.EADDRNOTAVAIL, "IPV6_PKTINFO source")
+        if not int(dst):
+            dst = IPv6Address(1)
+        if pktinfo is not None and pktinfo[1] and self.node is not None \
+                and pktinfo[1] not in self.node.zones.by_index:
+            raise _err(errno.ENXIO, "IPV6_PKTINFO interface")
+        src6 = self._select_src(s, dst, scope, pktinfo)
+        assert isinstance(src6, IPv6Address)  # an IPv6 destination has an IPv6 source
+        src = src6
+        if s.type == SOCK_DGRAM and (not s.bound or s.lport == 0):
+            s.lport = self._anyport(s, s.laddr)
+            s.bound = True
+        mc = is_multicast(dst)
+        if hlim is None:
+            if mc:
+                hlim = int(s.opts.get(IPV6_MULTICAST_HOPS, 1))
+            else:
+                hlim = s.opts.get(IPV6_UNICAST_HOPS)
+                if hlim is None:
+                    hlim = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
+        if tclass is None:
+            tclass = int(s.opts.get(IPV6_TCLASS, 0))
+        if s.type == SOCK_DGRAM:
+            body = _core.UdpHeader(s.lport, port, data).to_bytes(src, dst)
+            nh = IPPROTO_UDP
+            self.udpstat["udps_opackets"] += 1
+        else:
+            body = self._raw_checksum(s, src, dst, data)  # type: ignore[arg-type]
+            nh = s.proto
+            self.udpstat["rip6s_opackets"] += 1
+        # Local delivery (looutput): ::1, our own addresses, a group we joined.
+        if self._is_local6(dst):
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
+                                  ifidx) and nh == IPPROTO_UDP:
+                self._loop_unreach(src, s.lport, dst, port)
+            return len(data)
+        if self.node is None:
+            raise _err(errno.ENETUNREACH)
+        ifname = self._outif(s, dst, scope, pktinfo)
+        if ifname is None:
+            raise _err(errno.ENETUNREACH)
+        hdr = _core.Ipv6Header(src, dst, next_header=nh, hop_limit=hlim, traffic_class=tclass,
+                               payload_len=len(body))
+        pkt = hdr.to_bytes() + body
+        if mc:
+            if s.opts.get(IPV6_MULTICAST_LOOP, 1) and dst in self.node.groups.get(ifname, ()):
+                self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
+                               self.ifindex(ifname))
+            self.node.output(ifname, pkt, self.now)
+            return len(data)
+        nxt = None
+        if not is_linklocal(dst):
+            rt = self.node.rtalloc(dst, self.now)
+            if rt is not None and rt.ifname == ifname:
+                nxt = rt.next_hop
+        self.node.output(ifname, pkt, self.now, nxt)
+        return len(data)
+
+    def _raw_checksum(self, s: Socket, src: IPv6Address, dst: IPv6Address, data: bytes) -> bytes:
+        off = s.checksum
+        if off < 0:
+            return data
+        if off + 2 > len(data):
+            raise _err(errno.EINVAL, "checksum offset beyond the data")
+        b = bytearray(data)
+        b[off:off + 2] = b"\0\0"
+        c = _core.in6_cksum(src, dst, s.proto, bytes(b))
+        b[off:off + 2] = struct.pack("!H", c)
+        return bytes(b)
+
+    def ip6_local(self, src: IPv6Address, dst: IPv6Address, nh: int, body: bytes, hlim: int,
+                  tclass: int, ifindex: int) -> bool:
+        """A packet we sent to ourselves (``looutput`` -> ``ip6_input``)."""
+        if nh == IPPROTO_UDP:
+            return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex)
+        return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex)
+
+    def _loop_unreach(self, src: Addr, sport: int, dst: Addr, dport: int) -> None:
+        """No socket for a datagram we sent ourselves: the Port Unreachable
+        the loopback would carry back reaches the connected sender."""
+        if is_multicast(dst) if isinstance(dst, IPv6Address) else dst.is_multicast:
+            return
+        for s in self.pcbs:
+            if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
+                    s.lport == sport:
+                s.so_error = errno.ECONNREFUSED
+
+    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> bool:
+        """The node's hook: a UDP datagram for us. False when no socket took
+        it (the node then answers Port Unreachable for unicast)."""
+        ifindex = self.ifindex(ifname) if ifname in getattr(self.node, "ifnets", {}) else 0
+        return self.udp6_deliver(hdr.src, hdr.dst, body, hdr.hop_limit, hdr.traffic_class,
+                                 ifindex, checked=False)
+
+    def udp6_deliver(self, src: IPv6Address, dst: IPv6Address, body: bytes, hlim: int,
+                     tclass: int, ifindex: int, *, checked: bool = True) -> bool:
+        try:
+            u = _core.UdpHeader.from_bytes(body, src, dst)
+        except KameError:
+            self.udpstat["udps_badsum"] += 1
+            return True  # counted drop, no ICMPv6 error (udp6_input)
+        self.udpstat["udps_ipackets"] += 1
+        d = Datagram(bytes(u.payload), src, u.src_port, dst, ifindex, hlim, tclass)
+        return self._deliver(d, u.dst_port, v6=True)
+
+    def udp4_input(self, src: IPv4Address, sport: int, dst: IPv4Address, dport: int,
+                   data: bytes, ttl: int = 64, tos: int = 0) -> bool:
+        """An IPv4 UDP datagram (from the IPv4 stack or our loopback)."""
+        self.udpstat["udps_ipackets"] += 1
+        d = Datagram(bytes(data), IPv4Address(src), sport, IPv4Address(dst), 0, ttl, tos)
+        return self._deliver(d, dport, v6=False)
+
+    def _matches(self, s: Socket, d: Datagram, dport: int, v6: bool) -> int | None:
+        """The match score of a socket for a datagram, ``None`` for none."""
+        if s.type != SOCK_DGRAM or not s.bound or s.lport != dport:
+            return None
+        c4, c6 = self._cover(s, s.laddr, deliver=True)
+        cov = c6 if v6 else c4
+        if cov is None:
+            return None
+        score = 2 if s.family == AF_INET else 1
+        if cov != "*":
+            if cov != d.dst:
+                return None
+            score += 4
+        if s.faddr is not None:
+            if s.faddr != d.src or s.fport != d.sport:
+                return None
+            score += 8
+        if v6 and s.lscope and s.laddr is not None and d.ifindex and s.lscope != d.ifindex:
+            return None
+        return score
+
+    def _deliver(self, d: Datagram, dport: int, v6: bool) -> bool:
+        cands = [(sc, s) for s in self.pcbs if (sc := self._matches(s, d, dport, v6)) is not None]
+        if not cands:
+            self.udpstat["udps_noport"] += 1
+            return False
+        if self.profile.bsd_delivery and not v6:
+            # KAME (§1.12.2.1, .3.1, .4.1): the IPv4 table first; an AF_INET6
+            # wildcard gets the datagram only if no AF_INET socket matches.
+            v4 = [(sc, s) for sc, s in cands if s.family == AF_INET or s.mapped_bound]
+            cands = v4 or cands
+        mcast = (isinstance(d.dst, IPv6Address) and is_multicast(d.dst)) or \
+            (isinstance(d.dst, IPv4Address) and (d.dst.is_multicast or int(d.dst) == 0xFFFFFFFF))
+        if mcast:
+            targets = [s for _sc, s in cands]
+        else:
+            best = max(sc for sc, _s in cands)
+            targets = [max((s for sc, s in cands if sc == best), key=lambda x: x.seq)]
+        for s in targets:
+            if len(s.rcvq) == s.rcvq.maxlen:
+                self.udpstat["udps_fullsock"] += 1
+                continue
+            s.rcvq.append(d)
+        return True
+
+    def rip6_input(self, src: IPv6Address, dst: IPv6Address, nh: int, body: bytes, hlim: int,
+                   tclass: int, ifindex: int) -> bool:
+        """``rip6_input``: every raw socket of protocol ``nh`` whose bound and
+        connected addresses match, after ``IPV6_CHECKSUM`` and ``ICMP6_FILTER``."""
+        took = False
+        for s in self.pcbs:
+            if s.type != SOCK_RAW or s.proto != nh:
+                continue
+            if s.laddr is not None and int(s.laddr) and s.laddr != dst:
+                continue
+            if s.faddr is not None and int(s.faddr) and s.faddr != src:
+                continue
+            if nh == IPPROTO_ICMPV6 and body and s.filter.willblock(body[0]):
+                self.udpstat["rip6s_filtered"] += 1
+                continue
+            if s.checksum >= 0 and nh != IPPROTO_ICMPV6 and (
+                    len(body) < s.checksum + 2 or _core.in6_cksum(src, dst, nh, body) != 0):
+                self.udpstat["rip6s_badsum"] += 1
+                continue
+            s.rcvq.append(Datagram(bytes(body), src, 0, dst, ifindex, hlim, tclass))
+            took = True
+        self.udpstat["rip6s_ipackets" if took else "rip6s_nosock"] += 1
+        return took
+
+    def ctlinput(self, err: Any, inv: bytes) -> None:
+        """``udp6_ctlinput``/``in6_pcbnotify``: an ICMPv6 error about a UDP
+        datagram we sent (``inv``, the invoking packet) reaches the connected
+        socket it came from as ``so_error``."""
+        code = _ICMP6_ERRNO.get((err.type, err.code))
+        if err.next_header != IPPROTO_UDP or len(inv) < 48:
+            return
+        sport, dport = struct.unpack("!HH", inv[40:44])
+        if err.type == 2:  # Packet Too Big: IPV6_RECVPATHMTU (RFC 3542 §11.3)
+            self._notify_pmtu(err.dst, sport, dport, max(int(err.param), 1280))
+            return
+        if code is None:
+            return
+        for s in self.pcbs:
+            if s.type == SOCK_DGRAM and s.family == AF_INET6 and s.faddr == err.dst and \
+                    s.fport == dport and s.lport == sport:
+                s.so_error = code
+
+    def _notify_pmtu(self, dst: IPv6Address, sport: int, dport: int, mtu: int) -> None:
+        """``ip6_notify_pmtu``: every UDP socket of that local port with
+        ``IPV6_RECVPATHMTU`` on, connected to ``dst`` or not connected."""
+        for s in self.pcbs:
+            if s.type != SOCK_DGRAM or s.family != AF_INET6 or s.lport != sport or \
+                    not s.opts.get(IPV6_RECVPATHMTU):
+                continue
+            if s.faddr is not None and (s.faddr != dst or s.fport != dport):
+                continue
+            sc = self._default_scope(dst) if in6_addrscope(dst) <= Scope.LINKLOCAL else 0
+            s.rcvq.append(Datagram(b"", dst, 0, dst, sc, 0, 0, (dst, sc, mtu)))

@@ -1,0 +1,255 @@
+"""A socket (``struct socket`` + its PCB): the calls an application makes,
+handed to the :class:`~kame.socket.layer.SocketLayer` it belongs to."""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any
+
+from kame.addr import is_v4mapped
+from kame.scope6 import Scope, in6_addrscope
+from kame.socket.const import (
+    AF_INET,
+    AF_INET6,
+    IPPROTO_ICMPV6,
+    IPPROTO_IPV6,
+    IPV6_HOPLIMIT,
+    IPV6_PATHMTU,
+    IPV6_PKTINFO,
+    IPV6_RECVHOPLIMIT,
+    IPV6_RECVPKTINFO,
+    IPV6_RECVTCLASS,
+    IPV6_TCLASS,
+    SOCK_DGRAM,
+    SOCK_RAW,
+    _err,
+)
+from kame.socket.profiles import Profile
+from kame.socket.rfc3542 import Icmp6Filter
+from kame.socket.sockaddr import Addr, ntop6, unmap, v4mapped
+
+if TYPE_CHECKING:
+    from kame.socket.layer import SocketLayer
+
+
+@dataclass(slots=True)
+class Datagram:
+    data: bytes
+    src: Addr
+    sport: int
+    dst: Addr
+    ifindex: int
+    hlim: int
+    tclass: int
+    #: RFC 3542 §11.3: an ``IPV6_PATHMTU`` notice (destination, scope, MTU)
+    #: rather than data.
+    mtuinfo: tuple[IPv6Address, int, int] | None = None
+
+
+# --- the PCB ------------------------------------------------------------------
+
+@dataclass(eq=False, slots=True)
+class Socket:
+    """One socket; the methods mirror Python's :class:`socket.socket`."""
+
+    layer: SocketLayer
+    family: int
+    type: int
+    proto: int
+    laddr: Addr | None = None
+    lport: int = 0
+    lscope: int = 0
+    faddr: Addr | None = None
+    fport: int = 0
+    fscope: int = 0
+    v6only: int = 1
+    reuseaddr: bool = False
+    reuseport: bool = False
+    so_error: int = 0
+    closed: bool = False
+    bound: bool = False
+    rcvq: deque[Datagram] = field(default_factory=lambda: deque(maxlen=256))
+    opts: dict[int, Any] = field(default_factory=dict)
+    groups: set[tuple[IPv6Address, int]] = field(default_factory=set)
+    filter: Icmp6Filter = field(default_factory=Icmp6Filter)
+    checksum: int = -1
+    seq: int = 0
+
+    # --- helpers --------------------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        return self.layer.profile
+
+    @property
+    def mapped_bound(self) -> bool:
+        """An AF_INET6 socket bound to ``::ffff:a.b.c.d`` (or connected to
+        one) lives in the IPv4 tables."""
+        return self.family == AF_INET6 and isinstance(self.laddr, IPv4Address)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise _err(errno.EBADF)
+
+    def _sockaddr_in(self, addr: Any) -> tuple[Addr, int, int]:
+        """Parse a Python sockaddr tuple into (address, port, scope_id);
+        an AF_INET6 ``::ffff:a.b.c.d`` comes back as an IPv4Address."""
+        if not isinstance(addr, tuple) or len(addr) < 2:
+            raise TypeError("address must be a tuple (host, port, ...)")
+        host, port = addr[0], addr[1]
+        if not 0 <= int(port) <= 0xFFFF:
+            raise OverflowError("port must be 0-65535.")
+        scope = 0
+        if self.family == AF_INET:
+            try:
+                return IPv4Address(host if host else "0.0.0.0"), int(port), 0
+            except ValueError:
+                raise _err(errno.EINVAL, f"{host!r} is not an IPv4 address") from None
+        h = str(host)
+        if "%" in h:
+            h, _, z = h.partition("%")
+            scope = int(z) if z.isdigit() else self.layer.ifindex(z)
+        if len(addr) >= 4:
+            scope = int(addr[3]) or scope
+        try:
+            a6 = IPv6Address(h if h else "::")
+        except ValueError:
+            raise _err(errno.EINVAL, f"{host!r} is not an IPv6 address") from None
+        if is_v4mapped(a6):
+            return unmap(a6), int(port), 0
+        return a6, int(port), scope
+
+    def _name(self, a: Addr | None, port: int, scope: int) -> tuple[Any, ...]:
+        if self.family == AF_INET:
+            return (str(a or IPv4Address(0)), port)
+        if isinstance(a, IPv4Address):
+            return (ntop6(v4mapped(a)), port, 0, 0)
+        return (ntop6(a or IPv6Address(0)), port, 0, scope)
+
+    # --- API ------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.layer.pcbs.remove(self)
+            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6:
+                self.layer._raw_icmp6(-1)
+            for g, ifi in list(self.groups):
+                self.layer.leave_group(self, g, ifi)
+
+    def __enter__(self) -> Socket:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def getsockname(self) -> tuple[Any, ...]:
+        self._check_open()
+        return self._name(self.laddr, self.lport, self.lscope)
+
+    def getpeername(self) -> tuple[Any, ...]:
+        self._check_open()
+        if self.faddr is None:
+            raise _err(errno.ENOTCONN)
+        return self._name(self.faddr, self.fport, self.fscope)
+
+    def bind(self, addr: Any) -> None:
+        self._check_open()
+        if self.bound:
+            raise _err(errno.EINVAL, "already bound")
+        a, port, scope = self._sockaddr_in(addr)
+        self.layer.pcbbind(self, a, port, scope)
+
+    def connect(self, addr: Any) -> None:
+        self._check_open()
+        a, port, scope = self._sockaddr_in(addr)
+        self.layer.autobind_first(self)
+        self.layer.pcbconnect(self, a, port, scope)
+
+    def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
+        dst = addr if addr is not None else flags_or_addr
+        return self.sendmsg([data], [], 0, dst)
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        return self.sendmsg([data], [], flags, None)
+
+    def sendmsg(self, buffers: Iterable[bytes], ancdata: Iterable[tuple[int, int, bytes]] = (),
+                flags: int = 0, address: Any = None) -> int:
+        self._check_open()
+        data = b"".join(bytes(b) for b in buffers)
+        self._raise_so_error()
+        if address is None:
+            if self.faddr is None:
+                raise _err(errno.EDESTADDRREQ)
+            dst, port, scope = self.faddr, self.fport, self.fscope
+        else:
+            if self.faddr is not None and self.type == SOCK_DGRAM and \
+                    self.profile.name != "linux":
+                raise _err(errno.EISCONN)  # BSD udp6_output; Linux sends to the address
+            dst, port, scope = self._sockaddr_in(address)
+        self.layer.autobind_first(self)
+        return self.layer.output(self, data, dst, port, scope, list(ancdata))
+
+    def _raise_so_error(self) -> None:
+        if self.so_error:
+            e, self.so_error = self.so_error, 0
+            raise _err(e)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[Any, ...]]:
+        data, _anc, _fl, addr = self.recvmsg(bufsize, 0, flags)
+        return data, addr
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self.recvfrom(bufsize, flags)[0]
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0,
+                flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, tuple[Any, ...]]:
+        """``(data, ancdata, msg_flags, address)`` as Python's ``recvmsg``;
+        ancillary items carry the kernel's own layouts (``in6_pktinfo``, an
+        ``int`` hop limit / traffic class)."""
+        self._check_open()
+        self._raise_so_error()
+        if not self.rcvq:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        d = self.rcvq.popleft()
+        anc: list[tuple[int, int, bytes]] = []
+        if d.mtuinfo is not None:
+            a, sc, mtu = d.mtuinfo
+            anc.append((IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu)))
+            return b"", anc, 0, self._name(a, 0, sc)
+        if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
+            if self.opts.get(IPV6_RECVHOPLIMIT):
+                anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
+            if self.opts.get(IPV6_RECVTCLASS):
+                anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
+            if self.opts.get(IPV6_RECVPKTINFO):
+                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
+                            d.dst.packed + struct.pack("=I", d.ifindex)))
+        flg = 0
+        data = d.data
+        if len(data) > bufsize:
+            data, flg = data[:bufsize], 0x20  # MSG_TRUNC
+        scope = d.ifindex if isinstance(d.src, IPv6Address) and \
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+        return data, anc, flg, self._name(d.src, d.sport, scope)
+
+    def setsockopt(self, level: int, opt: int, value: Any) -> None:
+        self._check_open()
+        self.layer.ctloutput_set(self, level, opt, value)
+
+    def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
+        self._check_open()
+        return self.layer.ctloutput_get(self, level, opt, buflen)
+
+
+def _ival(value: Any) -> int:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) != 4:
+            raise _err(errno.EINVAL)
+        return int(struct.unpack("=i", bytes(value))[0])
+    return int(value)
