@@ -73,6 +73,7 @@ from kame.nd6.types import (
 )
 from kame.scope6 import ZoneTable
 from kame.stats import Stats
+from kame.tcp.usrreq import Tcp
 
 __all__ = ["PMTU_EXPIRE", "EchoReply", "Frame", "Icmp6ErrorInput", "Node", "PathMtuChanged",
            "Route", "Rtentry"]
@@ -124,6 +125,8 @@ class Node(Ip6Input):
         self._now = 0.0
         #: IPsec (``kame.key.ipsec6.Ipsec6``: SPD, SAD, ipsec6 stats); see attach_key().
         self.key: Any = None
+        #: TCP (issue 9): connections, SYN queue, timers (:mod:`kame.tcp`).
+        self.tcp = Tcp(self)
 
 
 
@@ -201,6 +204,10 @@ class Node(Ip6Input):
                           self.reass.next_deadline(), self._pmtu_deadline()) if t is not None]
         if self.key is not None and (kt := self.key.next_deadline()) is not None:
             ts.append(kt)  # SA lifetimes (key_timehandler)
+        if (tt := self.tcp.next_deadline()) is not None:
+            ts.append(tt)  # TCP timers (tcp_timer.c)
+        if self._out:
+            ts.append(self._now)  # frames a socket call queued wait for poll()
         return min(ts) if ts else None
 
 
@@ -215,6 +222,7 @@ class Node(Ip6Input):
         self._pmtu_expire(now)
         if self.key is not None:
             self.key.timehandler(self, now)
+        self.tcp.poll(now)
         return self._flush()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from kame.tcp.stat import TCPSTAT
+
 __all__ = ["DESCRIPTIONS", "ICMP6_TYPE_NAMES", "Stats"]
 
 #: Known counters and the line ``netstat -s`` prints for each.
@@ -69,6 +71,8 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_holddrop": "(kame) packets dropped from a full hold queue",
     "icp6s_nd_unreach": "(kame) neighbors found unreachable",
     "icp6s_pmtuchg": "path MTU changes",
+    # tcpstat (issue 9): kame.tcp.stat
+    **TCPSTAT,
 }
 
 

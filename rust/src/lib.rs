@@ -14,6 +14,7 @@ pub mod ipcomp;
 pub mod ipsec;
 pub mod nd6;
 pub mod reass;
+pub mod tcp;
 pub mod tunnel;
 pub mod frag6;
 pub mod wire;

@@ -153,6 +153,8 @@ class Icmp6(Ip6Output):
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
                               osrc, odst, inv[6], now)
         self.events.append(err)
+        if inv[6] == 6:
+            self.tcp6_ctlinput(err, inv, now)  # kame.tcp (issue 9)
         self.udp6_ctlinput(err, inv)
 
     def icmp6_redirect_output(self, ifname: str, invoking: bytes, rt: Route,

@@ -99,6 +99,8 @@ class Ip6Input(Ip6Forward):
         body = payload[chain.upper_offset:v.packet_len]
         if upper == 58:
             self.icmp6_input(ifname, hdr, body, payload[:v.packet_len], now)
+        elif upper == 6:
+            self.tcp6_input(ifname, hdr, body, now)  # kame.tcp (issue 9)
         elif upper == 17 and self.udp6_input(ifname, hdr, body, now):
             pass  # a socket took it (kame.socket)
         elif upper == 17 and not is_multicast(dst):

@@ -70,6 +70,7 @@ class NodeVars:
     _out: list[Frame]
     _now: float
     key: Any
+    tcp: Any  # kame.tcp.usrreq.Tcp
 
     if TYPE_CHECKING:
         def _handle(self, actions: Iterable[Any], now: float) -> None: ...
@@ -82,6 +83,15 @@ class NodeVars:
         checksum was bad, a counted drop); False means Port Unreachable."""
         so = getattr(self, "sockets", None)
         return so is not None and bool(so.udp6_input(ifname, hdr, body, now))
+
+    def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
+        """A TCP segment for us (``tcp6_input``, :mod:`kame.tcp.input`): a
+        connection, a listener of the sockets layer, or a RST."""
+        self.tcp.tcp6_input(ifname, hdr, body, now)
+
+    def tcp6_ctlinput(self, err: Icmp6ErrorInput, invoking: bytes, now: float) -> None:
+        """An ICMPv6 error about a TCP segment we sent (``tcp6_ctlinput``)."""
+        self.tcp.tcp6_ctlinput(err, invoking, now)
 
     def rip6_input(self, ifname: str, hdr: Any, nh: int, body: bytes, now: float) -> bool:
         """Hand a copy of an upper-layer packet to the raw sockets of ``nh``."""

@@ -37,6 +37,7 @@ from kame.socket.ctloutput import Ip6Ctloutput
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.sock import Datagram, Socket, _ival
 from kame.socket.sockaddr import Addr
+from kame.socket.stream import SOCK_STREAM, StreamLayer  # issue 9: stream sockets
 
 # --- the layer ----------------------------------------------------------------
 
@@ -51,7 +52,7 @@ _ICMP6_ERRNO = {
 }
 
 
-class SocketLayer(Ip6Ctloutput):
+class SocketLayer(Ip6Ctloutput, StreamLayer):
     """The PCB tables and socket calls of one node under one profile."""
 
     def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
@@ -79,6 +80,8 @@ class SocketLayer(Ip6Ctloutput):
             node.knobs["net.inet6.ip6.v6only"] = self.v6only_sysctl
 
     def socket(self, family: int = AF_INET6, type: int = SOCK_DGRAM, proto: int = 0) -> Socket:
+        if type == SOCK_STREAM:
+            return self.stream_socket(family, proto)  # kame.socket.stream (issue 9)
         if family not in (AF_INET, AF_INET6):
             raise _err(errno.EAFNOSUPPORT)
         if type not in (SOCK_DGRAM, SOCK_RAW):

@@ -11,6 +11,7 @@ mod ipcomp;
 mod ipsec;
 mod nd6;
 mod reass;
+mod tcp; // TCP byte paths (issue 9)
 mod upper;
 mod util;
 mod wire;
@@ -27,5 +28,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ipsec::register(m)?;
     ipcomp::register(m)?;
     nd6::register(m)?;
+    tcp::register(m)?;
     Ok(())
 }

@@ -1,0 +1,696 @@
+"""``tcp_input.c``: ``tcp6_input`` (checks, demultiplexing, listeners, a
+RST for a segment that finds no connection) and ``tcp_do_segment``, RFC
+9293 §3.10.7 "SEGMENT ARRIVES" for every state, with
+
+- RFC 7323: PAWS and TS.Recent, RTT from timestamps, window scaling;
+- RFC 5961: RST only at exactly RCV.NXT, SYN and in-window RST answered
+  by a challenge ACK (rate-limited, ``ack_war_*``), ACK acceptability;
+- RFC 5681/6582/6675: duplicate ACKs, limited transmit, fast retransmit
+  and recovery, SACK-based recovery;
+- RFC 3168: CE marks echoed with ECE until CWR; ECE answered by one
+  window reduction per round trip;
+- ``tcp6_ctlinput``: Packet Too Big lowers the MSS (RFC 8201), other
+  errors are soft (RFC 5461) except in SYN_SENT for unreachable port or
+  prohibited (``icmp_may_rst``); the quoted sequence number must be in
+  flight (RFC 5927 §4.1).
+"""
+
+from __future__ import annotations
+
+import errno
+from ipaddress import IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.addr import is_linklocal
+from kame.errors import KameError, MalformedError, TruncatedError
+from kame.tcp.cc import CC_ACK, CC_ECN, CC_NDUPACK
+from kame.tcp.sack import sack_clean, sack_islost, sack_update
+from kame.tcp.syncache import SynCache
+from kame.tcp.timer import TcpTimer
+from kame.tcp.var import (
+    M32,
+    TCP_PAWS_IDLE,
+    TCPS_CLOSE_WAIT,
+    TCPS_CLOSING,
+    TCPS_ESTABLISHED,
+    TCPS_FIN_WAIT_1,
+    TCPS_FIN_WAIT_2,
+    TCPS_LAST_ACK,
+    TCPS_SYN_RECEIVED,
+    TCPS_SYN_SENT,
+    TCPS_TIME_WAIT,
+    TF_ACKNOW,
+    TF_CANTRCVMORE,
+    TF_CONGRECOVERY,
+    TF_DELACK,
+    TF_ECN_PERMIT,
+    TF_ECN_SND_CWR,
+    TF_ECN_SND_ECE,
+    TF_FASTRECOVERY,
+    TF_NEEDFIN,
+    TF_NOSOCKET,
+    TF_RCVD_SCALE,
+    TF_RCVD_TSTMP,
+    TF_REQ_SCALE,
+    TF_REQ_TSTMP,
+    TF_SACK_PERMIT,
+    TF_SENTFIN,
+    TH_ACK,
+    TH_CWR,
+    TH_ECE,
+    TH_FIN,
+    TH_RST,
+    TH_SYN,
+    TT_2MSL,
+    TT_DELACK,
+    TT_KEEP,
+    TT_PERSIST,
+    TT_REXMT,
+    Tcpcb,
+    havercvdfin,
+    ts_lt,
+    unwrap,
+)
+
+_ICMP6_SOFT = {
+    (1, 0): errno.EHOSTUNREACH, (1, 2): errno.EHOSTUNREACH, (1, 3): errno.EHOSTUNREACH,
+    (1, 1): errno.ECONNREFUSED, (1, 4): errno.ECONNREFUSED, (3, 0): errno.EHOSTUNREACH,
+    (4, 1): errno.ENOPROTOOPT,
+}
+
+
+class TcpInput(TcpTimer):
+    """Segments in."""
+
+    syncache: SynCache
+
+    # --- tcp6_input ------------------------------------------------------------
+
+    def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
+        """A TCP segment for one of our addresses (from ``ip6_input``)."""
+        self.inc("tcps_rcvtotal")
+        src, dst = hdr.src, hdr.dst
+        if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
+            self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
+            return
+        try:
+            seg = _core.tcp_input_parse(body, src.packed, dst.packed)
+        except TruncatedError:
+            self.inc("tcps_rcvshort")
+            return
+        except MalformedError as e:
+            self.inc("tcps_rcvbadsum" if e.offset == 16 else
+                     "tcps_rcvbadoff" if e.offset == 12 else "tcps_rcvbadopt")
+            return
+        except KameError:
+            self.inc("tcps_rcvbadopt")
+            return
+        scope = 0
+        if is_linklocal(src) and self.node is not None and ifname in self.node.ifnets:
+            scope = self.node.ifnets[ifname].index
+        self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now)
+
+    def tcp_input(self, src: Any, dst: Any, seg: Any, tclass: int, scope: int,
+                  now: float) -> None:
+        """Demultiplex a checked segment of either family."""
+        tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
+        if tp is not None:
+            if tp.state == TCPS_TIME_WAIT and self.tcp_twcheck(tp, seg, now):
+                tp = None  # recycled: a new SYN goes on to the listener
+            else:
+                self.tcp_do_segment(tp, seg, tclass, now)
+                return
+        lso = self.listen_lookup(dst, seg.dst_port, scope)
+        if lso is not None:
+            self.tcp_input_listen(lso, src, dst, seg, tclass, scope, now)
+            return
+        self.tcp_dropwithreset(src, dst, seg, now, scope=scope, noport=True)
+
+    def listen_lookup(self, laddr: Any, lport: int, scope: int) -> Any:
+        """The listening socket for a SYN (``in_pcblookup`` with
+        ``INPLOOKUP_WILDCARD``): asked of the sockets layer."""
+        so = getattr(self.node, "sockets", None)
+        f = getattr(so, "tcp_listen_lookup", None)
+        return f(laddr, lport, scope) if f is not None else None
+
+    def tcp_dropwithreset(self, src: Any, dst: Any, seg: Any, now: float, *, scope: int = 0,
+                          noport: bool = False) -> None:
+        """RFC 9293 §3.10.7.1: a RST for a segment that matched nothing (never
+        for a RST), limited to ``icmplim`` per second (``badport_bandlim``);
+        ``blackhole`` 1 keeps quiet for SYNs, 2 for everything."""
+        f = seg.flags
+        if f & TH_RST:
+            return
+        if noport:
+            self.inc("tcps_noport")
+            bh = self.knobs["net.inet.tcp.blackhole"]
+            if bh == 2 or (bh == 1 and f & TH_SYN):
+                return
+        lim = self.knobs["net.inet.tcp.icmplim"]
+        sec = int(now)
+        if sec != self._rst_sec:
+            self._rst_sec, self._rst_cnt = sec, 0
+        if lim >= 0 and self._rst_cnt >= lim:
+            self.inc("tcps_rstratelimit")
+            return
+        self._rst_cnt += 1
+        if f & TH_ACK:
+            self.tcp_respond(dst, src, seg.dst_port, seg.src_port, seg.ack, 0, TH_RST, now,
+                             scope=scope)
+        else:
+            n = len(seg.payload) + (1 if f & TH_SYN else 0) + (1 if f & TH_FIN else 0)
+            self.tcp_respond(dst, src, seg.dst_port, seg.src_port, 0, seg.seq + n,
+                             TH_RST | TH_ACK, now, scope=scope)
+
+    def tcp_input_listen(self, lso: Any, src: Any, dst: Any, seg: Any, tclass: int, scope: int,
+                         now: float) -> None:
+        """A segment for a listener: a SYN into the SYN queue, the
+        handshake's ACK out of it (``syncache_add``/``syncache_expand``)."""
+        f = seg.flags
+        if f & TH_RST:
+            self.syncache.syncache_chkrst(dst, src, seg)
+            return
+        if f & TH_ACK:
+            if f & TH_SYN:
+                self.tcp_dropwithreset(src, dst, seg, now, scope=scope)
+                return
+            tp = self.syncache.syncache_expand(lso, dst, src, seg, now)
+            if tp is None:
+                if not lso.tcp_can_accept():
+                    return  # accept queue full: the peer will retransmit
+                self.tcp_dropwithreset(src, dst, seg, now, scope=scope)
+                return
+            tp.scope = scope
+            self.tcp_do_segment(tp, seg, tclass, now)
+            return
+        if not f & TH_SYN:
+            self.inc("tcps_badsyn")
+            return
+        self.syncache.syncache_add(lso, dst, src, seg, tclass, scope, now)
+
+    # --- TIME_WAIT (tcp_twcheck) ------------------------------------------------
+
+    def tcp_twcheck(self, tp: Tcpcb, seg: Any, now: float) -> bool:
+        """TIME_WAIT: True when a new SYN may reuse the connection (its
+        sequence number or timestamp is newer, RFC 6191); RSTs are ignored
+        (RFC 1337); a retransmitted FIN is acknowledged and restarts 2MSL."""
+        f = seg.flags
+        seq = unwrap(tp.rcv_nxt, seg.seq)
+        if f & TH_SYN and not f & TH_ACK:
+            newer = seq > tp.rcv_nxt or (seg.ts is not None and tp.t_flags & TF_RCVD_TSTMP and
+                                         ts_lt(tp.ts_recent, seg.ts[0]))
+            if newer:
+                self.inc("tcps_tw_recycles")
+                self.tcp_close(tp)
+                return True
+        if f & TH_RST:
+            return False
+        return False
+
+    # --- tcp_do_segment ------------------------------------------------------------
+
+    def challenge_ack(self, tp: Tcpcb, now: float) -> None:
+        """``tcp_send_challenge_ack``: at most ``ack_war_cnt`` per
+        ``ack_war_timewindow`` and connection (RFC 5961 §7)."""
+        win = self.kms("net.inet.tcp.ack_war_timewindow")
+        cnt = self.knobs["net.inet.tcp.ack_war_cnt"]
+        if now - tp.t_ack_war_start >= win:
+            tp.t_ack_war_start, tp.t_ack_war_cnt = now, 0
+        if cnt and tp.t_ack_war_cnt >= cnt:
+            self.inc("tcps_challenge_ack_limited")
+            return
+        tp.t_ack_war_cnt += 1
+        self.inc("tcps_challenge_ack")
+        tp.t_flags |= TF_ACKNOW
+        self.tcp_output(tp, now)
+
+    def tcp_do_segment(self, tp: Tcpcb, seg: Any, tclass: int, now: float) -> None:
+        f = seg.flags
+        data = seg.payload
+        tp.t_rcvtime = now
+        tp.t_keepcnt = 0
+        if tp.state == TCPS_TIME_WAIT:
+            self.tcp_timewait_input(tp, seg, now)
+            return
+        if tp.t_flags & TF_ECN_PERMIT:
+            ecn = tclass & 3
+            if ecn == 3:
+                self.inc("tcps_ecn_ce")
+                tp.t_flags |= TF_ECN_SND_ECE  # RFC 3168 §6.1.3
+            elif ecn == 2:
+                self.inc("tcps_ecn_ect0")
+            elif ecn == 1:
+                self.inc("tcps_ecn_ect1")
+            if f & TH_CWR:
+                tp.t_flags &= ~TF_ECN_SND_ECE
+        if tp.state == TCPS_SYN_SENT:
+            self.tcp_syn_sent(tp, seg, now)
+            return
+        self.keep_arm(tp, now)
+        tlen = len(data)
+        tiwin = seg.window << tp.snd_scale
+        seq = unwrap(tp.rcv_nxt, seg.seq)
+        ts = seg.ts if tp.t_flags & TF_RCVD_TSTMP else None
+        # PAWS (RFC 7323 §5.3)
+        if ts is not None and not f & TH_RST and tp.ts_recent and ts_lt(ts[0], tp.ts_recent):
+            if now - tp.ts_recent_age > TCP_PAWS_IDLE:
+                tp.ts_recent = 0
+            else:
+                self.inc("tcps_rcvduppack")
+                self.inc("tcps_rcvdupbyte", tlen)
+                self.inc("tcps_pawsdrop")
+                self.challenge_ack(tp, now)
+                return
+        rcv_wnd = self.rcv_window(tp)
+        # RST (RFC 5961 §3.2)
+        if f & TH_RST:
+            if seq == tp.rcv_nxt or seq == tp.last_ack_sent:
+                if tp.state == TCPS_SYN_RECEIVED:
+                    tp.so_error = errno.ECONNREFUSED
+                elif tp.state in (TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2,
+                                  TCPS_CLOSE_WAIT):
+                    tp.so_error = errno.ECONNRESET
+                    self.inc("tcps_drops")
+                self.tcp_close(tp)
+            elif tp.rcv_nxt <= seq < tp.rcv_nxt + max(rcv_wnd, 1):
+                self.inc("tcps_badrst")
+                self.challenge_ack(tp, now)
+            return
+        # SYN in a synchronized state (RFC 5961 §4)
+        if f & TH_SYN:
+            if tp.state == TCPS_SYN_RECEIVED and seq == tp.irs:
+                tp.snd_nxt = tp.iss  # our SYN,ACK again
+                self.tcp_output(tp, now)
+                return
+            self.inc("tcps_syn_inwin")
+            self.inc("tcps_badsyn")
+            self.challenge_ack(tp, now)
+            return
+        # trim what we already have (RFC 9293 §3.10.7.4, first check)
+        todrop = tp.rcv_nxt - seq
+        if todrop > 0:
+            if todrop > tlen or (todrop == tlen and not f & TH_FIN):
+                f &= ~TH_FIN
+                tp.t_flags |= TF_ACKNOW
+                self.inc("tcps_rcvduppack")
+                self.inc("tcps_rcvdupbyte", tlen)
+                todrop = tlen
+            else:
+                self.inc("tcps_rcvpartduppack")
+                self.inc("tcps_rcvpartdupbyte", todrop)
+            data = data[todrop:]
+            seq += todrop
+            tlen -= todrop
+        # data for a socket that is gone (RFC 9293 §3.10.7.4, Linux and BSD: RST)
+        if tp.t_flags & TF_NOSOCKET and tlen and tp.state > TCPS_CLOSE_WAIT:
+            self.inc("tcps_rcvafterclose")
+            self.tcp_drop(tp, errno.ECONNRESET, now)
+            return
+        # trim what lies beyond the window
+        todrop = seq + tlen - (tp.rcv_nxt + rcv_wnd)
+        if todrop > 0:
+            self.inc("tcps_rcvpackafterwin")
+            if todrop >= tlen:
+                self.inc("tcps_rcvbyteafterwin", tlen)
+                if rcv_wnd == 0 and seq == tp.rcv_nxt:
+                    tp.t_flags |= TF_ACKNOW
+                    self.inc("tcps_rcvwinprobe")
+                else:
+                    self.challenge_ack(tp, now)  # dropafterack, war-limited
+                    return
+            else:
+                self.inc("tcps_rcvbyteafterwin", todrop)
+            data = data[:max(tlen - todrop, 0)]
+            tlen = len(data)
+            f &= ~TH_FIN
+        # TS.Recent (RFC 7323 §4.3)
+        if ts is not None and seq <= tp.last_ack_sent <= seq + tlen + (1 if f & TH_FIN else 0):
+            tp.ts_recent_age = now
+            tp.ts_recent = ts[0]
+        if not f & TH_ACK:
+            if tp.t_flags & TF_ACKNOW:
+                self.tcp_output(tp, now)
+            return
+        ack = unwrap(tp.snd_una, seg.ack)
+        if tp.state == TCPS_SYN_RECEIVED:
+            if not tp.snd_una < ack <= tp.snd_max:
+                self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
+                                 scope=tp.scope)
+                return
+            self.inc("tcps_connects")
+            tp.state = TCPS_FIN_WAIT_1 if tp.t_flags & TF_NEEDFIN else TCPS_ESTABLISHED
+            tp.t_flags &= ~TF_NEEDFIN
+            tp.snd_wnd = tiwin
+            tp.snd_wl1, tp.snd_wl2 = seq - 1, ack
+            if tp.so is not None:
+                tp.so.tcp_connected(tp)
+            self.timer_stop(tp, TT_KEEP)
+            self.keep_arm(tp, now)
+        # ACK acceptability (RFC 5961 §5.2)
+        if ack > tp.snd_max:
+            self.inc("tcps_rcvacktoomuch")
+            self.challenge_ack(tp, now)
+            return
+        if ack < tp.snd_una - max(tp.max_sndwnd, 1):
+            self.challenge_ack(tp, now)
+            return
+        needoutput = False
+        if tp.t_flags & TF_SACK_PERMIT and seg.sack:
+            self.inc("tcps_sack_rcv_blocks")
+            sack_update(tp, list(seg.sack))
+        if f & TH_ECE and tp.t_flags & TF_ECN_PERMIT and ack > tp.ecn_last_cwr:
+            tp.t_flags &= ~TF_CONGRECOVERY
+            tp.cc.cong_signal(tp, CC_ECN, now)  # RFC 3168 §6.1.2: once per window
+            tp.ecn_last_cwr = tp.snd_max
+            tp.t_flags |= TF_ECN_SND_CWR
+            self.inc("tcps_ecn_rcwnd")
+        if ack <= tp.snd_una:
+            if ack == tp.snd_una and tlen == 0 and tiwin == tp.snd_wnd and \
+                    tp.snd_max > tp.snd_una and not f & (TH_SYN | TH_FIN):
+                self.inc("tcps_rcvdupack")
+                self.tcp_dupack(tp, now)
+            else:
+                tp.t_dupacks = 0
+        else:
+            if not self.tcp_newack(tp, ack, seg, ts, now):
+                return
+            needoutput = True
+        # window update (RFC 9293 §3.10.7.4, fifth check)
+        if tp.snd_wl1 < seq or (tp.snd_wl1 == seq and (
+                tp.snd_wl2 < ack or (tp.snd_wl2 == ack and tiwin > tp.snd_wnd))):
+            if tlen == 0 and tp.snd_wl2 == ack and tiwin > tp.snd_wnd:
+                self.inc("tcps_rcvwinupd")
+            tp.snd_wnd = tiwin
+            tp.snd_wl1, tp.snd_wl2 = seq, ack
+            tp.max_sndwnd = max(tp.max_sndwnd, tiwin)
+            if tiwin and self.timer_active(tp, TT_PERSIST):
+                self.timer_stop(tp, TT_PERSIST)
+                tp.t_rxtshift = 0
+            needoutput = True
+        # segment text (seventh check) and FIN (eighth)
+        if not havercvdfin(tp.state) and (tlen or f & TH_FIN or tp.rcv_fin_seq >= 0):
+            self.tcp_text(tp, seq, data, f, now)
+        elif f & TH_FIN:
+            tp.t_flags |= TF_ACKNOW  # a retransmitted FIN
+        if needoutput or tp.t_flags & TF_ACKNOW:
+            self.tcp_output(tp, now)
+
+    def tcp_text(self, tp: Tcpcb, seq: int, data: bytes, f: int, now: float) -> None:
+        tlen = len(data)
+        if tlen:
+            if seq == tp.rcv_nxt and len(tp.reass) == 0:
+                if self.knobs["net.inet.tcp.delayed_ack"] and not tp.t_flags & TF_DELACK:
+                    tp.t_flags |= TF_DELACK  # RFC 5681 §4.2: every second segment
+                    self.timer_set(tp, TT_DELACK, now + self.kms("net.inet.tcp.delacktime"))
+                else:
+                    tp.t_flags |= TF_ACKNOW
+                tp.rcv_nxt += tlen
+                self.inc("tcps_rcvpack")
+                self.inc("tcps_rcvbyte", tlen)
+                if not tp.t_flags & TF_CANTRCVMORE:
+                    tp.rcv.write(data)
+                tp.delivered += tlen
+            else:
+                r = tp.reass.insert(seq, data, tp.rcv_nxt)
+                if r < 0:
+                    self.inc("tcps_rcvreassfull")
+                    f &= ~TH_FIN
+                elif seq > tp.rcv_nxt:
+                    self.inc("tcps_rcvoopack")
+                    self.inc("tcps_rcvoobyte", r)
+                if f & TH_FIN and seq + tlen > tp.rcv_nxt:
+                    tp.rcv_fin_seq = seq + tlen
+                    f &= ~TH_FIN
+                got = tp.reass.pull(tp.rcv_nxt)
+                if got:
+                    tp.rcv_nxt += len(got)
+                    self.inc("tcps_rcvpack")
+                    self.inc("tcps_rcvbyte", len(got))
+                    if not tp.t_flags & TF_CANTRCVMORE:
+                        tp.rcv.write(got)
+                    tp.delivered += len(got)
+                tp.t_flags |= TF_ACKNOW
+        elif f & TH_FIN and seq > tp.rcv_nxt:
+            tp.rcv_fin_seq = seq  # a FIN beyond a hole
+            f &= ~TH_FIN
+            tp.t_flags |= TF_ACKNOW
+        fin = bool(f & TH_FIN) and seq + tlen == tp.rcv_nxt
+        if not fin and tp.rcv_fin_seq >= 0 and tp.rcv_fin_seq == tp.rcv_nxt and len(tp.reass) == 0:
+            fin = True
+        if not fin:
+            return
+        tp.rcv_fin_seq = -1
+        tp.rcv_nxt += 1
+        tp.t_flags |= TF_ACKNOW
+        if tp.state in (TCPS_SYN_RECEIVED, TCPS_ESTABLISHED):
+            tp.state = TCPS_CLOSE_WAIT
+        elif tp.state == TCPS_FIN_WAIT_1:
+            tp.state = TCPS_CLOSING
+        elif tp.state == TCPS_FIN_WAIT_2:
+            self.tcp_output(tp, now)  # the ACK of the FIN first
+            self.tcp_twstart(tp, now)
+        if tp.so is not None:
+            tp.so.tcp_cantrcvmore(tp)
+
+    def tcp_timewait_input(self, tp: Tcpcb, seg: Any, now: float) -> None:
+        f = seg.flags
+        if f & TH_RST:
+            return  # RFC 1337
+        if f & TH_FIN:
+            self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
+        if f & TH_FIN or len(seg.payload) or f & TH_SYN:
+            self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
+                             TH_ACK, now, scope=tp.scope, options=self.ts_option(tp, now))
+
+    def tcp_dupack(self, tp: Tcpcb, now: float) -> None:
+        """A duplicate ACK: limited transmit (RFC 3042), fast retransmit on
+        the third or when SACK says the first segment is lost (RFC 6675
+        §5), window inflation in NewReno recovery (RFC 6582)."""
+        tp.t_dupacks += 1
+        mss = tp.t_maxseg
+        sack = bool(tp.t_flags & TF_SACK_PERMIT)
+        if tp.t_flags & TF_FASTRECOVERY:
+            if not sack:
+                tp.snd_cwnd += mss
+            self.tcp_output(tp, now)
+            return
+        if tp.t_dupacks >= 3 or (sack and sack_islost(tp)):
+            if tp.snd_una < tp.snd_recover and tp.t_dupacks < 3:
+                return
+            tp.snd_recover = tp.snd_max
+            tp.t_flags &= ~TF_CONGRECOVERY
+            tp.cc.cong_signal(tp, CC_NDUPACK, now)
+            self.timer_stop(tp, TT_REXMT)
+            tp.t_rtttime = 0.0
+            if sack:
+                self.inc("tcps_sack_recovery_episode")
+                tp.sack_rxmit_next = tp.snd_una
+                tp.sack_bytes_rexmit = 0
+                tp.snd_cwnd = tp.snd_ssthresh
+                self.tcp_output(tp, now)
+                return
+            onxt = tp.snd_nxt
+            tp.snd_nxt = tp.snd_una
+            tp.snd_cwnd = mss
+            self.tcp_output(tp, now)
+            tp.snd_cwnd = tp.snd_ssthresh + mss * tp.t_dupacks
+            tp.snd_nxt = max(onxt, tp.snd_nxt)
+            return
+        # limited transmit: one new segment per duplicate ACK (RFC 3042)
+        oldcwnd = tp.snd_cwnd
+        tp.snd_cwnd = (tp.snd_nxt - tp.snd_una) + tp.t_dupacks * mss
+        self.tcp_output(tp, now)
+        tp.snd_cwnd = oldcwnd
+
+    def tcp_newack(self, tp: Tcpcb, ack: int, seg: Any, ts: Any, now: float) -> bool:
+        """New data acknowledged; False when the connection ended here."""
+        acked = ack - tp.snd_una
+        mss = tp.t_maxseg
+        if tp.t_flags & TF_FASTRECOVERY:
+            if ack < tp.snd_recover:  # partial ACK
+                if tp.t_flags & TF_SACK_PERMIT:
+                    self.timer_stop(tp, TT_REXMT)
+                else:  # RFC 6582 §3.2 step 5
+                    self.timer_stop(tp, TT_REXMT)
+                    tp.t_rtttime = 0.0
+                    onxt, ocwnd = tp.snd_nxt, tp.snd_cwnd
+                    una = tp.snd_una
+                    self._ack_drop(tp, ack)
+                    tp.snd_nxt = ack
+                    tp.snd_cwnd = mss + acked
+                    self.tcp_output(tp, now)
+                    tp.snd_cwnd = ocwnd
+                    tp.snd_nxt = max(onxt, tp.snd_nxt)
+                    tp.snd_cwnd = max(tp.snd_cwnd - acked, 0) + mss
+                    tp.snd_una = una  # the common path below moves it
+            else:
+                tp.cc.post_recovery(tp, now)
+                tp.t_flags &= ~(TF_FASTRECOVERY | TF_CONGRECOVERY)
+                tp.t_dupacks = 0
+                tp.sack_bytes_rexmit = 0
+        else:
+            tp.t_dupacks = 0
+        self.inc("tcps_rcvackpack")
+        self.inc("tcps_rcvackbyte", acked)
+        # RTT (RFC 7323 §4.1 with timestamps, else Karn's timed segment)
+        if ts is not None and ts[1]:
+            rtt = ((self.tcp_ts(tp, now) - ts[1]) & M32) / 1000.0
+            if rtt < 600:
+                self.tcp_xmit_timer(tp, rtt)
+        elif tp.t_rtttime and ack > tp.t_rtseq:
+            self.tcp_xmit_timer(tp, now - tp.t_rtttime)
+        if ack == tp.snd_max:
+            self.timer_stop(tp, TT_REXMT)
+        elif not self.timer_active(tp, TT_PERSIST):
+            self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
+        if not tp.t_flags & TF_FASTRECOVERY:
+            tp.cc.ack_received(tp, CC_ACK, acked, now)
+        fin_acked = self._ack_drop(tp, ack)
+        tp.snd_una = ack
+        tp.snd_nxt = max(tp.snd_nxt, tp.snd_una)
+        sack_clean(tp)
+        if tp.t_rxtshift:
+            tp.t_rxtshift = 0
+            tp.t_rxtcur = self.rexmtval(tp)
+        if tp.so is not None:
+            tp.so.tcp_writable(tp)
+        if fin_acked:
+            if tp.state == TCPS_FIN_WAIT_1:
+                tp.state = TCPS_FIN_WAIT_2
+                if tp.t_flags & TF_NOSOCKET:
+                    self.timer_set(tp, TT_2MSL, now + self.kms("net.inet.tcp.finwait2_timeout"))
+            elif tp.state == TCPS_CLOSING:
+                self.tcp_twstart(tp, now)
+                return False
+            elif tp.state == TCPS_LAST_ACK:
+                self.tcp_close(tp)
+                return False
+        return True
+
+    @staticmethod
+    def _ack_drop(tp: Tcpcb, ack: int) -> bool:
+        """Drop the octets ``ack`` covers from so_snd; True when it covers
+        our FIN."""
+        end = tp.snd_end()
+        n = min(ack, end) - tp.snd_buf_seq
+        if n > 0:
+            tp.snd.drop_front(n)
+            tp.snd_buf_seq += n
+        return bool(tp.t_flags & TF_SENTFIN) and ack > end
+
+    # --- SYN_SENT ------------------------------------------------------------------
+
+    def tcp_dooptions_syn(self, tp: Tcpcb, seg: Any, now: float) -> None:
+        """The options of a SYN or SYN,ACK (``tcp_dooptions`` + ``tcp_mss``)."""
+        if seg.wscale is not None and tp.t_flags & TF_REQ_SCALE:
+            tp.t_flags |= TF_RCVD_SCALE
+            tp.snd_scale = min(seg.wscale, 14)
+            tp.rcv_scale = tp.request_r_scale
+        else:
+            tp.snd_scale = tp.rcv_scale = 0
+        if seg.ts is not None and tp.t_flags & TF_REQ_TSTMP:
+            tp.t_flags |= TF_RCVD_TSTMP
+            tp.ts_recent, tp.ts_recent_age = seg.ts[0], now
+        if seg.sack_permitted and self.knobs["net.inet.tcp.sack.enable"]:
+            tp.t_flags |= TF_SACK_PERMIT
+        self.tcp_mss(tp, seg.mss, now)
+
+    def tcp_syn_sent(self, tp: Tcpcb, seg: Any, now: float) -> None:
+        f = seg.flags
+        ack = unwrap(tp.snd_una, seg.ack)
+        if f & TH_ACK and (ack <= tp.iss or ack > tp.snd_max):
+            if not f & TH_RST:
+                self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
+                                 scope=tp.scope)
+            return
+        if f & TH_RST:
+            if f & TH_ACK:
+                self.tcp_drop(tp, errno.ECONNREFUSED, now)
+            return
+        if not f & TH_SYN:
+            return
+        tp.irs = seg.seq
+        tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = seg.seq + 1
+        self.tcp_dooptions_syn(tp, seg, now)
+        tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+        tp.snd_wnd = seg.window  # never scaled in a SYN (RFC 7323 §2.2)
+        tp.max_sndwnd = tp.snd_wnd
+        if f & TH_ACK:
+            if f & TH_ECE and not f & TH_CWR and self.knobs["net.inet.tcp.ecn.enable"] == 1:
+                tp.t_flags |= TF_ECN_PERMIT
+                self.inc("tcps_ecn_shs")
+            if seg.ts is not None and seg.ts[1] and tp.t_flags & TF_RCVD_TSTMP:
+                self.tcp_xmit_timer(tp, ((self.tcp_ts(tp, now) - seg.ts[1]) & M32) / 1000.0)
+            elif tp.t_rtttime and tp.t_rxtshift == 0:
+                self.tcp_xmit_timer(tp, now - tp.t_rtttime)
+            tp.snd_una = ack
+            tp.snd_wl1, tp.snd_wl2 = tp.rcv_nxt - 1, ack
+            self.timer_stop(tp, TT_REXMT)
+            self.timer_stop(tp, TT_KEEP)
+            tp.t_rxtshift = 0
+            tp.t_rxtcur = self.rexmtval(tp)
+            self.inc("tcps_connects")
+            tp.state = TCPS_FIN_WAIT_1 if tp.t_flags & TF_NEEDFIN else TCPS_ESTABLISHED
+            tp.t_flags &= ~TF_NEEDFIN
+            if tp.so is not None:
+                tp.so.tcp_connected(tp)
+            self.keep_arm(tp, now)
+            tp.t_flags |= TF_ACKNOW
+            data = seg.payload
+            if data or f & TH_FIN:
+                self.tcp_text(tp, tp.rcv_nxt, data[:self.rcv_window(tp)], f, now)
+            self.tcp_output(tp, now)
+            return
+        # simultaneous open (RFC 9293 §3.5, figure 7)
+        tp.state = TCPS_SYN_RECEIVED
+        self.timer_stop(tp, TT_REXMT)
+        tp.snd_nxt = tp.iss
+        tp.t_flags |= TF_ACKNOW
+        self.tcp_output(tp, now)
+
+    # --- ICMPv6 errors --------------------------------------------------------------
+
+    def tcp6_ctlinput(self, err: Any, inv: bytes, now: float) -> None:
+        """``tcp6_ctlinput``: an ICMPv6 error quoting one of our segments."""
+        if len(inv) < 48 or inv[6] != 6:
+            return
+        sport = int.from_bytes(inv[40:42], "big")
+        dport = int.from_bytes(inv[42:44], "big")
+        wseq = int.from_bytes(inv[44:48], "big")
+        src, dst = IPv6Address(inv[8:24]), IPv6Address(inv[24:40])
+        tp = self.conns.get((src, sport, dst, dport))
+        if tp is None:
+            if err.type == 1:
+                self.syncache.syncache_unreach(src, sport, dst, dport, wseq)
+            return
+        seq = unwrap(tp.snd_una, wseq)
+        if not tp.snd_una <= seq < max(tp.snd_max, tp.snd_una + 1):
+            return  # RFC 5927 §4.1: not a segment in flight
+        if err.type == 2:
+            self.tcp_mtudisc(tp, now)
+            return
+        e = _ICMP6_SOFT.get((err.type, err.code))
+        if e is None:
+            return
+        if tp.state == TCPS_SYN_SENT and e == errno.ECONNREFUSED and \
+                self.knobs["net.inet.tcp.icmp_may_rst"]:
+            self.tcp_drop(tp, e, now)
+            return
+        self.inc("tcps_softerror")  # RFC 5461: soft, reported if the connection dies
+        tp.t_softerror = e
+        if tp.state < TCPS_ESTABLISHED and tp.t_rxtshift > 3:
+            self.tcp_drop(tp, e, now)
+
+    def tcp_mtudisc(self, tp: Tcpcb, now: float) -> None:
+        """RFC 8201 §5.2: the node learnt a smaller path MTU; resend what is
+        in flight in the smaller segments."""
+        old = tp.t_maxopd
+        self.tcp_mss(tp, tp.peer_mss or None, now)
+        if tp.t_maxopd < old:
+            self.inc("tcps_mturesent")
+            tp.snd_nxt = tp.snd_una
+            tp.t_rtttime = 0.0
+            tp.sackhint_blocks = []
+            self.tcp_output(tp, now)
+

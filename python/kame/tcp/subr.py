@@ -1,0 +1,316 @@
+"""``tcp_subr.c``: a new control block (``tcp_newtcpcb``), initial sequence
+numbers (RFC 6528), the MSS (``tcp_mss``, RFC 8201 path MTU, RFC 2675
+jumbograms), ``tcp_respond`` (a bare ACK or RST), ``tcp_close`` and
+``tcp_drop``, the timer queue, and the IP output hook that keeps the rest
+of TCP independent of the address family."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import heapq
+from collections import deque
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+from kame import _core
+from kame.addr import is_linklocal
+from kame.tcp.cc import CC_NAMES, cc_algo
+from kame.tcp.var import (
+    M32,
+    TCP_BACKOFF,
+    TCPOLEN_TSTAMP_APPA,
+    TCPS_CLOSED,
+    TCPS_SYN_RECEIVED,
+    TF_RCVD_TSTMP,
+    TF_REQ_SCALE,
+    TF_REQ_TSTMP,
+    TH_ACK,
+    TH_RST,
+    TIMERS,
+    Tcpcb,
+    haveestablished,
+    new_buffers,
+)
+
+Addr = IPv6Address | IPv4Address
+
+#: IPv6 + TCP headers (RFC 2675 §5: MSS = path MTU - 60).
+HDR6 = 60
+HDR4 = 40
+
+
+class TcpSubr:
+    """The protocol's shared state (``tcbinfo``) and helpers."""
+
+    node: Any
+    knobs: Any
+    stats: Any
+    #: (laddr, lport, faddr, fport) -> Tcpcb (``tcbinfo``'s hash)
+    conns: dict[tuple[Any, int, Any, int], Tcpcb]
+    _heap: list[tuple[float, int, Tcpcb, str]]
+    _hseq: int
+    #: segments to ourselves (the loopback): (src, dst, segment, tclass, scope)
+    _loq: deque[tuple[Addr, Addr, bytes, int, int]]
+    _secret: bytes
+    _rst_sec: int
+    _rst_cnt: int
+    #: an IPv4 output hook (h/inet): ``ip4_output(src, dst, segment, tos, ttl, now)``
+    ip4_output: Any
+
+    def inc(self, name: str, n: int = 1) -> None:
+        self.stats.inc(name, n)
+
+    def kms(self, name: str) -> float:
+        """A knob in milliseconds, as seconds."""
+        return float(self.knobs[name]) / 1000.0
+
+    # --- ISN (RFC 6528) -------------------------------------------------------
+
+    def tcp_iss(self, laddr: Addr, lport: int, faddr: Addr, fport: int, now: float) -> int:
+        """RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
+        secretkey), M a 4 µs timer, F SHA-256 keyed with a per-node secret."""
+        h = hashlib.sha256(self._secret + laddr.packed + faddr.packed
+                           + lport.to_bytes(2, "big") + fport.to_bytes(2, "big")).digest()
+        return (int(now * 250_000) + int.from_bytes(h[:4], "big")) & M32
+
+    @staticmethod
+    def tcp_ts(tp: Tcpcb, now: float) -> int:
+        """Our TSval: a 1 ms clock with a random per-connection offset."""
+        return (int(now * 1000) + tp.ts_offset) & M32
+
+    # --- control blocks -------------------------------------------------------
+
+    def newtcpcb(self, laddr: Addr, lport: int, faddr: Addr, fport: int, now: float, *,
+                 so: Any = None, scope: int = 0, template: Any = None) -> Tcpcb:
+        """``tcp_newtcpcb``: buffers from the socket's ``SO_SNDBUF``/``SO_RCVBUF``
+        (or the ``sendspace``/``recvspace`` knobs), the algorithm of
+        ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s."""
+        kv = self.knobs
+        t = so if so is not None else template  # a listener passes its settings on
+        sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
+        rcvbuf = getattr(t, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
+        ccname = getattr(t, "ccname", None) or CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
+        snd, rcv, reass = new_buffers(sndbuf, rcvbuf, kv["net.inet.tcp.reass.maxqueuelen"])
+        tp = Tcpcb(laddr, lport, faddr, fport, cc_algo(ccname), snd, rcv, reass, scope=scope)
+        tp.so = so
+        tp.lpacked, tp.fpacked = laddr.packed, faddr.packed
+        tp.t_rxtcur = self.kms("net.inet.tcp.rexmit_initial")
+        tp.t_rttmin = self.kms("net.inet.tcp.rexmit_min")
+        tp.t_rcvtime = tp.t_starttime = now
+        r = kv["net.inet.tcp.rfc1323"]
+        if r in (1, 2):
+            tp.t_flags |= TF_REQ_SCALE
+        if r in (1, 3):
+            tp.t_flags |= TF_REQ_TSTMP
+        tp.request_r_scale = self.rcv_wscale(rcvbuf)
+        tp.ts_offset = self.node.rng.getrandbits(32) if self.node is not None else 0
+        tp.keepidle = self.kms("net.inet.tcp.keepidle")
+        tp.keepintvl = self.kms("net.inet.tcp.keepintvl")
+        tp.keepcnt = kv["net.inet.tcp.keepcnt"]
+        mss = kv["net.inet.tcp.v6mssdflt" if isinstance(faddr, IPv6Address) else
+                 "net.inet.tcp.mssdflt"]
+        tp.t_maxopd = tp.t_maxseg = mss
+        if so is not None:
+            so.tcp_attach(tp)
+        return tp
+
+    @staticmethod
+    def rcv_wscale(rcvbuf: int) -> int:
+        """RFC 7323 §2.3: the smallest shift that lets the window cover the buffer."""
+        s = 0
+        while s < 14 and (0xFFFF << s) < rcvbuf:
+            s += 1
+        return s
+
+    # --- MSS and path MTU -----------------------------------------------------
+
+    def hdrlen(self, tp: Tcpcb) -> int:
+        return HDR6 if isinstance(tp.faddr, IPv6Address) else HDR4
+
+    def path_mtu(self, tp: Tcpcb, now: float) -> int:
+        return self.path_mtu_to(tp.faddr, tp.scope, now)
+
+    def path_mtu_to(self, faddr: Addr, scope: int, now: float) -> int:
+        """The MTU towards the peer: the node's path MTU (RFC 8201) out of the
+        interface the route takes; the loopback's 16384 for ourselves."""
+        node = self.node
+        if node is None or not isinstance(faddr, IPv6Address):
+            return 1500
+        if self.is_local(faddr):
+            return 16384
+        r = self.route6(faddr, scope, now)
+        if r is None:
+            return 1280
+        if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
+            return int(node._linkmtu(r[0]))
+        return int(node.path_mtu(r[0], faddr, now))
+
+    def tcp_mssopt(self, tp: Tcpcb, now: float) -> int:
+        return self.mssopt_for(tp.faddr, tp.scope, now)
+
+    def mssopt_for(self, faddr: Addr, scope: int, now: float) -> int:
+        """The MSS we advertise: the interface MTU less the headers; above
+        65535 (jumbograms) sent as 65535, "infinity" (RFC 2675 §5)."""
+        mtu = self.path_mtu_to(faddr, scope, now)
+        hl = HDR6 if isinstance(faddr, IPv6Address) else HDR4
+        return int(_core.tcp_jumbo_mss(mtu - hl))
+
+    def ipsec_hdrsiz(self, tp: Tcpcb) -> int:
+        """Seed §4.3: ESP/AH headers the SPD adds shrink the segment."""
+        key = getattr(self.node, "key", None)
+        f = getattr(key, "hdrsiz", None)
+        if f is None:
+            return 0
+        try:
+            return int(f(tp.laddr, tp.faddr, 6, tp.lport, tp.fport))
+        except Exception:  # noqa: BLE001 - an estimate only
+            return 0
+
+    def tcp_mss(self, tp: Tcpcb, offer: int | None, now: float) -> None:
+        """``tcp_mss``: the segment size from the peer's offer (``mssdflt``
+        when absent; 65535 = path MTU - 60, RFC 2675 §5) and our path MTU,
+        less the IPsec headers (seed §4.3) and the Timestamps option."""
+        mtu = self.path_mtu(tp, now)
+        hl = self.hdrlen(tp)
+        if offer is None or offer == 0:
+            offer = self.knobs["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
+        tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
+        mss = max(min(tp.peer_mss, mtu - hl) - self.ipsec_hdrsiz(tp), 64)
+        tp.t_maxopd = mss
+        tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
+            tp.t_flags & TF_REQ_TSTMP else mss
+
+    # --- RTO (RFC 6298) -------------------------------------------------------
+
+    def rexmtval(self, tp: Tcpcb) -> float:
+        """RTO = SRTT + max(G, 4 RTTVAR), within [rexmit_min, rexmit_max],
+        times the backoff of the current retransmission."""
+        if tp.t_srtt > 0:
+            rto = tp.t_srtt + max(0.001, 4 * tp.t_rttvar)
+        else:
+            rto = self.kms("net.inet.tcp.rexmit_initial")
+        rto *= TCP_BACKOFF[min(tp.t_rxtshift, len(TCP_BACKOFF) - 1)]
+        return min(max(rto, tp.t_rttmin), self.kms("net.inet.tcp.rexmit_max"))
+
+    def tcp_xmit_timer(self, tp: Tcpcb, rtt: float) -> None:
+        """RFC 6298 §2.2-2.3: a new RTT sample."""
+        self.inc("tcps_rttupdated")
+        rtt = max(rtt, 0.0001)
+        if tp.t_srtt == 0:
+            tp.t_srtt, tp.t_rttvar = rtt, rtt / 2
+        else:
+            tp.t_rttvar = 0.75 * tp.t_rttvar + 0.25 * abs(tp.t_srtt - rtt)
+            tp.t_srtt = 0.875 * tp.t_srtt + 0.125 * rtt
+        tp.t_rtttime = 0.0
+        tp.t_rxtshift = 0
+        tp.t_rxtcur = self.rexmtval(tp)
+
+    # --- timers ---------------------------------------------------------------
+
+    def timer_set(self, tp: Tcpcb, name: str, when: float) -> None:
+        tp.timers[name] = when
+        self._hseq += 1
+        heapq.heappush(self._heap, (when, self._hseq, tp, name))
+
+    @staticmethod
+    def timer_stop(tp: Tcpcb, name: str) -> None:
+        tp.timers[name] = None
+
+    @staticmethod
+    def timer_active(tp: Tcpcb, name: str) -> bool:
+        return tp.timers[name] is not None
+
+    # --- closing --------------------------------------------------------------
+
+    def tcp_close(self, tp: Tcpcb) -> None:
+        """``tcp_close``: leave the table, stop the timers, tell the socket."""
+        if tp.gone:
+            return
+        tp.gone = True
+        tp.state = TCPS_CLOSED
+        for n in TIMERS:
+            tp.timers[n] = None
+        if self.conns.get(tp.key) is tp:
+            del self.conns[tp.key]
+        tp.reass.clear()
+        self.inc("tcps_closed")
+        if tp.so is not None:
+            tp.so.tcp_closed(tp)
+
+    def tcp_drop(self, tp: Tcpcb, err: int, now: float) -> None:
+        """``tcp_drop``: a RST to the peer if synchronized, ``err`` to the socket."""
+        if haveestablished(tp.state) or tp.state == TCPS_SYN_RECEIVED:
+            if tp.state != TCPS_SYN_RECEIVED:
+                self.inc("tcps_drops")
+            self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
+                             TH_RST | TH_ACK, now, scope=tp.scope)
+        else:
+            self.inc("tcps_conndrops")
+        if err == errno.ETIMEDOUT and tp.t_softerror:
+            err = tp.t_softerror
+        tp.so_error = err
+        self.tcp_close(tp)
+
+    # --- tcp_respond and the output hook ---------------------------------------
+
+    def tcp_respond(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
+                    flags: int, now: float, *, win: int = 0, scope: int = 0,
+                    options: bytes = b"") -> None:
+        """``tcp_respond``: a bare segment (RST, or the ACK of a challenge)."""
+        if flags & TH_RST:
+            self.inc("tcps_sndrst")
+        self.inc("tcps_sndtotal")
+        self.inc("tcps_sndctrl" if flags & TH_RST else "tcps_sndacks")
+        self.ip_output(laddr, faddr, lport, fport, seq & M32, ack & M32, flags, win, options,
+                       b"", now, scope=scope)
+
+    def is_local(self, a: Addr) -> bool:
+        if isinstance(a, IPv6Address):
+            return a == IPv6Address(1) or (self.node is not None
+                                           and self.node.addrs.find_any(a) is not None)
+        return (int(a) >> 24) == 127
+
+    def route(self, tp: Tcpcb, now: float) -> tuple[str, IPv6Address] | None:
+        return self.route6(tp.faddr, tp.scope, now)  # type: ignore[arg-type]
+
+    def route6(self, faddr: IPv6Address, scope: int, now: float) -> tuple[str, IPv6Address] | None:
+        node = self.node
+        if scope and (is_linklocal(faddr) or faddr.is_multicast):
+            name = node.zones.by_index.get(scope)
+            return (name, faddr) if name is not None else None
+        rt = node.rtalloc(faddr, now)
+        if rt is None:
+            return None
+        return rt.ifname, rt.next_hop
+
+    def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
+                  flags: int, win: int, options: bytes, payload: bytes, now: float, *,
+                  scope: int = 0, tclass: int = 0, hlim: int | None = None) -> bool:
+        """Hand one segment to IP: ``ip6_output`` through the node (route,
+        ``nd6_output``, IPsec), the loopback for ourselves, or the IPv4 hook."""
+        if isinstance(faddr, IPv4Address):
+            hook = getattr(self, "ip4_output", None)
+            if hook is None:
+                return False
+            seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
+                                           flags, win, options, payload)
+            hook(laddr, faddr, seg, tclass, hlim, now)
+            return True
+        node = self.node
+        if self.is_local(faddr):
+            seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
+                                           flags, win, options, payload)
+            self._loq.append((laddr, faddr, seg, tclass, scope))
+            return True
+        r = self.route6(faddr, scope, now)  # type: ignore[arg-type]
+        if r is None:
+            node.stats.inc("ip6s_noroute")
+            return False
+        ifname, hop = r
+        if hlim is None:
+            hlim = node.cache.info(ifname).chlim
+        pkt = _core.tcp6_output(laddr.packed, faddr.packed, hlim, tclass, lport, fport, seq, ack,
+                                flags, win, options, payload)
+        node.output(ifname, pkt, now, hop)
+        return True

@@ -1,0 +1,290 @@
+"""``tcp_syncache.c``: the SYN queue of every listener, bounded by
+``net.inet.tcp.syncache.cachelimit``, and SYN cookies beyond it (or for
+every SYN with ``syncookies_only``).
+
+An entry holds what the SYN said (initial sequence, MSS, window scale,
+SACK-permitted, timestamp, ECN) and our SYN,ACK's initial sequence; the
+SYN,ACK is sent again after 1, 2 and 4 s, then the entry is dropped. The
+ACK that completes the handshake turns the entry into an ESTABLISHED
+connection queued on the listener (``sonewconn``); a full accept queue
+drops the ACK (``tcps_listendrop``) and keeps the entry, so the peer's
+retransmission completes later.
+
+A cookie is the SYN,ACK's initial sequence number: 24 bits of a keyed
+SHA-256 over the connection's addresses, ports, the peer's initial
+sequence and a 64 s time slot, then 3 bits of MSS index, 4 bits of the
+peer's window scale (15 = none) and one bit of SACK-permitted. The ACK's
+acknowledgment number minus one must verify for the current or the
+previous slot; timestamps are on when the ACK carries them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kame import _core
+from kame.tcp.var import (
+    M32,
+    TCPS_ESTABLISHED,
+    TF_ECN_PERMIT,
+    TF_RCVD_SCALE,
+    TF_RCVD_TSTMP,
+    TF_REQ_SCALE,
+    TF_REQ_TSTMP,
+    TF_SACK_PERMIT,
+    TH_ACK,
+    TH_CWR,
+    TH_ECE,
+    TH_SYN,
+    TT_KEEP,
+    Tcpcb,
+)
+
+if TYPE_CHECKING:
+    from kame.tcp.usrreq import Tcp
+
+#: SYN,ACK retransmissions (FreeBSD SYNCACHE_MAXREXMTS).
+SYNCACHE_MAXREXMTS = 3
+#: MSS values a cookie can carry (3 bits).
+COOKIE_MSS = (216, 536, 1200, 1220, 1360, 1400, 1440, 1460)
+COOKIE_SLOT = 64.0
+
+
+@dataclass(eq=False, slots=True)
+class SynEntry:
+    """``struct syncache``."""
+
+    laddr: Any
+    lport: int
+    faddr: Any
+    fport: int
+    scope: int
+    irs: int
+    iss: int
+    peer_mss: int | None
+    wscale: int | None
+    sack_ok: bool
+    ts: int | None
+    ecn_ok: bool
+    lso: Any
+    sent: float
+    rexmits: int = 0
+    gone: bool = False
+    timers: dict[str, float | None] = field(default_factory=lambda: {"synack": None})
+
+
+class SynCache:
+    """The bounded SYN queue of one node's TCP."""
+
+    def __init__(self, tcp: Tcp) -> None:
+        self.tcp = tcp
+        self.entries: dict[tuple[Any, int, Any, int], SynEntry] = {}
+        self._secret = tcp._secret
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # --- helpers -----------------------------------------------------------------
+
+    def _ts_offset(self, laddr: Any, lport: int, faddr: Any, fport: int) -> int:
+        h = hashlib.sha256(b"ts" + self._secret + laddr.packed + faddr.packed
+                           + lport.to_bytes(2, "big") + fport.to_bytes(2, "big")).digest()
+        return int.from_bytes(h[:4], "big")
+
+    def _mac(self, laddr: Any, lport: int, faddr: Any, fport: int, irs: int, slot: int) -> int:
+        h = hashlib.sha256(b"ck" + self._secret + slot.to_bytes(8, "big", signed=True)
+                           + laddr.packed + faddr.packed + lport.to_bytes(2, "big")
+                           + fport.to_bytes(2, "big") + (irs & M32).to_bytes(4, "big")).digest()
+        return int.from_bytes(h[:3], "big")
+
+    def cookie(self, laddr: Any, lport: int, faddr: Any, fport: int, irs: int, mss: int | None,
+               wscale: int | None, sack: bool, now: float) -> int:
+        idx = max([i for i, m in enumerate(COOKIE_MSS) if m <= (mss or 536)] or [0])
+        ws = 15 if wscale is None else min(wscale, 14)
+        mac = self._mac(laddr, lport, faddr, fport, irs, int(now // COOKIE_SLOT))
+        return (mac << 8) | (idx << 5) | (ws << 1) | int(sack)
+
+    def cookie_check(self, laddr: Any, lport: int, faddr: Any, fport: int, irs: int, iss: int,
+                     now: float) -> tuple[int, int | None, bool] | None:
+        """(mss, wscale, sack) when ``iss`` is a cookie we made, else None."""
+        slot = int(now // COOKIE_SLOT)
+        for s in (slot, slot - 1):
+            if self._mac(laddr, lport, faddr, fport, irs, s) == iss >> 8:
+                ws = (iss >> 1) & 0x0F
+                return COOKIE_MSS[(iss >> 5) & 7], (None if ws == 15 else ws), bool(iss & 1)
+        return None
+
+    # --- SYN in ------------------------------------------------------------------
+
+    def syncache_add(self, lso: Any, laddr: Any, faddr: Any, seg: Any, tclass: int, scope: int,
+                     now: float) -> None:
+        tcp = self.tcp
+        kv = tcp.knobs
+        key = (laddr, seg.dst_port, faddr, seg.src_port)
+        ent = self.entries.get(key)
+        ecn_ok = bool(seg.flags & TH_ECE and seg.flags & TH_CWR and kv["net.inet.tcp.ecn.enable"])
+        ts = seg.ts[0] if seg.ts is not None and kv["net.inet.tcp.rfc1323"] in (1, 3) else None
+        ws = seg.wscale if kv["net.inet.tcp.rfc1323"] in (1, 2) else None
+        sack = seg.sack_permitted and bool(kv["net.inet.tcp.sack.enable"])
+        if ent is not None:
+            tcp.inc("tcps_sc_dupsyn")
+            if ent.irs == seg.seq:
+                self.syncache_respond(ent, now)
+                return
+            self._remove(ent)
+        if kv["net.inet.tcp.syncookies_only"] or len(self.entries) >= \
+                kv["net.inet.tcp.syncache.cachelimit"]:
+            if not kv["net.inet.tcp.syncookies"] and not kv["net.inet.tcp.syncookies_only"]:
+                tcp.inc("tcps_sc_cacheoverflow")
+                tcp.inc("tcps_sc_dropped")
+                return
+            if not kv["net.inet.tcp.syncookies_only"]:
+                tcp.inc("tcps_sc_cacheoverflow")
+            iss = self.cookie(laddr, seg.dst_port, faddr, seg.src_port, seg.seq, seg.mss, ws, sack,
+                              now)
+            tcp.inc("tcps_sc_sendcookie")
+            self.syncache_respond(SynEntry(laddr, seg.dst_port, faddr, seg.src_port, scope,
+                                           seg.seq, iss, seg.mss, ws, sack, ts, False, lso, now),
+                                  now)
+            return
+        iss = tcp.tcp_iss(laddr, seg.dst_port, faddr, seg.src_port, now)
+        ent = SynEntry(laddr, seg.dst_port, faddr, seg.src_port, scope, seg.seq, iss, seg.mss, ws,
+                       sack, ts, ecn_ok, lso, now)
+        self.entries[key] = ent
+        tcp.inc("tcps_sc_added")
+        self.syncache_respond(ent, now)
+        self._arm(ent, now + tcp.kms("net.inet.tcp.rexmit_initial"))
+
+    def _arm(self, ent: SynEntry, when: float) -> None:
+        ent.timers["synack"] = when
+        tcp = self.tcp
+        tcp._hseq += 1
+        heapq.heappush(tcp._heap, (when, tcp._hseq, ent, "synack"))  # type: ignore[arg-type]
+
+    def _remove(self, ent: SynEntry) -> None:
+        ent.gone = True
+        ent.timers["synack"] = None
+        if self.entries.get((ent.laddr, ent.lport, ent.faddr, ent.fport)) is ent:
+            del self.entries[(ent.laddr, ent.lport, ent.faddr, ent.fport)]
+
+    def syncache_respond(self, ent: SynEntry, now: float) -> None:
+        """The SYN,ACK: MSS, and each option the SYN offered and we allow."""
+        tcp = self.tcp
+        lso = ent.lso
+        rcvbuf = getattr(lso, "rcvbuf", 0) or tcp.knobs["net.inet.tcp.recvspace"]
+        tsopt = None
+        if ent.ts is not None:
+            tsval = (int(now * 1000) + self._ts_offset(ent.laddr, ent.lport, ent.faddr,
+                                                       ent.fport)) & M32
+            tsopt = (tsval, ent.ts)
+        mss = tcp.mssopt_for(ent.faddr, ent.scope, now)
+        opts = _core.tcp_options(mss, tcp.rcv_wscale(rcvbuf) if ent.wscale is not None else None,
+                                 ent.sack_ok, tsopt)
+        flags = TH_SYN | TH_ACK | (TH_ECE if ent.ecn_ok else 0)
+        tcp.inc("tcps_sndtotal")
+        tcp.inc("tcps_sndctrl")
+        tcp.ip_output(ent.laddr, ent.faddr, ent.lport, ent.fport, ent.iss & M32,
+                      (ent.irs + 1) & M32, flags, min(rcvbuf, 0xFFFF), opts, b"", now,
+                      scope=ent.scope, hlim=getattr(lso, "tcp_hlim", None))
+
+    def timer(self, ent: SynEntry, now: float) -> None:
+        if ent.gone:
+            return
+        ent.timers["synack"] = None
+        if ent.rexmits >= SYNCACHE_MAXREXMTS:
+            self.tcp.inc("tcps_sc_stale")
+            self._remove(ent)
+            return
+        ent.rexmits += 1
+        self.tcp.inc("tcps_sc_retransmitted")
+        self.syncache_respond(ent, now)
+        self._arm(ent, now + self.tcp.kms("net.inet.tcp.rexmit_initial") * (1 << ent.rexmits))
+
+    def syncache_chkrst(self, laddr: Any, faddr: Any, seg: Any) -> None:
+        """A RST for an entry: only one with exactly the expected sequence
+        number removes it (RFC 5961 §3)."""
+        ent = self.entries.get((laddr, seg.dst_port, faddr, seg.src_port))
+        if ent is not None and seg.seq == (ent.irs + 1) & M32:
+            self.tcp.inc("tcps_sc_reset")
+            self._remove(ent)
+
+    def syncache_unreach(self, laddr: Any, lport: int, faddr: Any, fport: int, seq: int) -> None:
+        ent = self.entries.get((laddr, lport, faddr, fport))
+        if ent is not None and seq == ent.iss & M32:
+            self.tcp.inc("tcps_sc_unreach")
+            self._remove(ent)
+
+    # --- the handshake's ACK ---------------------------------------------------------
+
+    def syncache_expand(self, lso: Any, laddr: Any, faddr: Any, seg: Any, now: float
+                        ) -> Tcpcb | None:
+        """The third segment: a new ESTABLISHED connection on the listener's
+        accept queue, or None (no entry and no valid cookie: the caller
+        answers RST; a full accept queue: dropped, counted)."""
+        tcp = self.tcp
+        key = (laddr, seg.dst_port, faddr, seg.src_port)
+        ent = self.entries.get(key)
+        if ent is not None:
+            if seg.ack != (ent.iss + 1) & M32 or seg.seq != (ent.irs + 1) & M32:
+                tcp.inc("tcps_sc_badack")
+                return None
+            mss, ws, sack, ts, ecn = ent.peer_mss, ent.wscale, ent.sack_ok, ent.ts, ent.ecn_ok
+            iss, irs = ent.iss, ent.irs
+        else:
+            if not tcp.knobs["net.inet.tcp.syncookies"] and \
+                    not tcp.knobs["net.inet.tcp.syncookies_only"]:
+                return None
+            iss, irs = (seg.ack - 1) & M32, (seg.seq - 1) & M32
+            ck = self.cookie_check(laddr, seg.dst_port, faddr, seg.src_port, irs, iss, now)
+            if ck is None:
+                tcp.inc("tcps_sc_badack")
+                return None
+            tcp.inc("tcps_sc_recvcookie")
+            mss, ws, sack = ck
+            ts = seg.ts[0] if seg.ts is not None else None
+            ecn = False
+        if not lso.tcp_can_accept():
+            tcp.inc("tcps_listendrop")
+            return None
+        tp = tcp.newtcpcb(laddr, seg.dst_port, faddr, seg.src_port, now, template=lso,
+                          scope=ent.scope if ent is not None else 0)
+        tp.iss = iss
+        tp.snd_una = tp.snd_nxt = tp.snd_max = iss + 1
+        tp.snd_buf_seq = iss + 1
+        tp.irs = irs
+        tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = irs + 1
+        if ws is not None and tp.t_flags & TF_REQ_SCALE:
+            tp.t_flags |= TF_RCVD_SCALE
+            tp.snd_scale = min(ws, 14)
+            tp.rcv_scale = tp.request_r_scale
+        if ts is not None and tp.t_flags & TF_REQ_TSTMP:
+            tp.t_flags |= TF_RCVD_TSTMP
+            tp.ts_recent = seg.ts[0] if seg.ts is not None else ts
+            tp.ts_recent_age = now
+            tp.ts_offset = self._ts_offset(laddr, seg.dst_port, faddr, seg.src_port)
+        if sack:
+            tp.t_flags |= TF_SACK_PERMIT
+        if ecn:
+            tp.t_flags |= TF_ECN_PERMIT
+            tcp.inc("tcps_ecn_shs")
+        tcp.tcp_mss(tp, mss, now)
+        tp.cc.conn_init(tp, tcp.knobs["net.inet.tcp.initcwnd_segments"])
+        tp.snd_wnd = seg.window << tp.snd_scale
+        tp.snd_wl1, tp.snd_wl2 = irs + 1, iss + 1
+        tp.max_sndwnd = tp.snd_wnd
+        if ent is not None and ent.rexmits == 0:
+            tcp.tcp_xmit_timer(tp, now - ent.sent)
+        tp.state = TCPS_ESTABLISHED
+        tcp.conns[tp.key] = tp
+        if ent is not None:
+            self._remove(ent)
+        tcp.inc("tcps_sc_completed")
+        tcp.inc("tcps_accepts")
+        tcp.inc("tcps_connects")
+        tp.timers[TT_KEEP] = None
+        lso.sonewconn(tp)
+        tcp.keep_arm(tp, now)
+        return tp

@@ -1,0 +1,167 @@
+"""``tcp_timer.c``: the five timers of a connection, driven by the node's
+clock (``Tcp.next_deadline``/``Tcp.poll``):
+
+- ``rexmt`` (RFC 6298 §5): back off, go back to ``snd_una``, collapse the
+  window (CC_RTO); drop after ``TCP_MAXRXTSHIFT`` (SYNs: 6) with
+  ``ETIMEDOUT``;
+- ``persist`` (RFC 9293 §3.8.6.1): a zero-window probe of one octet;
+- ``keep``: connection establishment timeout (``keepinit``), then
+  keepalive probes (``SO_KEEPALIVE``: ``keepidle``, ``keepintvl``,
+  ``keepcnt``);
+- ``2msl``: TIME_WAIT's end, and FIN_WAIT_2 of a closed socket;
+- ``delack``: a delayed ACK (RFC 5681 §4.2, ``delacktime``).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from kame import _core
+from kame.tcp.cc import CC_RTO
+from kame.tcp.output import TcpOutput
+from kame.tcp.var import (
+    TCP_MAXRXTSHIFT,
+    TCP_SYN_MAXRXTSHIFT,
+    TCPS_FIN_WAIT_2,
+    TCPS_SYN_RECEIVED,
+    TCPS_SYN_SENT,
+    TCPS_TIME_WAIT,
+    TF_ACKNOW,
+    TF_FASTRECOVERY,
+    TF_FORCEDATA,
+    TF_KEEPALIVE,
+    TF_NOSOCKET,
+    TF_RCVD_TSTMP,
+    TF_REQ_TSTMP,
+    TF_SENTFIN,
+    TH_ACK,
+    TT_2MSL,
+    TT_DELACK,
+    TT_KEEP,
+    TT_PERSIST,
+    TT_REXMT,
+    Tcpcb,
+    haveestablished,
+)
+
+
+class TcpTimer(TcpOutput):
+    """Timer expiry (``tcp_timer_*``)."""
+
+    def tcp_timer(self, tp: Tcpcb, name: str, now: float) -> None:
+        if tp.gone:
+            return
+        tp.timers[name] = None
+        if name == TT_DELACK:
+            tp.t_flags |= TF_ACKNOW
+            self.inc("tcps_delack")
+            self.tcp_output(tp, now)
+        elif name == TT_REXMT:
+            self.tcp_timer_rexmt(tp, now)
+        elif name == TT_PERSIST:
+            self.tcp_timer_persist(tp, now)
+        elif name == TT_KEEP:
+            self.tcp_timer_keep(tp, now)
+        elif name == TT_2MSL:
+            self.tcp_timer_2msl(tp, now)
+
+    def tcp_timer_rexmt(self, tp: Tcpcb, now: float) -> None:
+        tp.t_rxtshift += 1
+        limit = TCP_SYN_MAXRXTSHIFT if tp.state in (TCPS_SYN_SENT, TCPS_SYN_RECEIVED) else \
+            TCP_MAXRXTSHIFT
+        if tp.t_rxtshift > limit:
+            tp.t_rxtshift = limit
+            self.inc("tcps_timeoutdrop")
+            self.tcp_drop(tp, errno.ETIMEDOUT, now)
+            return
+        self.inc("tcps_rexmttimeo")
+        tp.t_rxtcur = self.rexmtval(tp)
+        tp.t_rtttime = 0.0  # Karn: no sample from a retransmitted segment
+        tp.cc.cong_signal(tp, CC_RTO, now)
+        # RFC 6675 §5.1 / FreeBSD: leave recovery, forget the scoreboard
+        tp.t_flags &= ~TF_FASTRECOVERY
+        tp.sackhint_blocks = []
+        tp.sack_rxmit_next = tp.snd_una
+        tp.sack_bytes_rexmit = 0
+        tp.t_dupacks = 0
+        tp.snd_recover = tp.snd_max
+        tp.snd_nxt = tp.snd_una
+        if tp.t_flags & TF_SENTFIN and tp.snd_una <= tp.snd_end():
+            tp.t_flags &= ~TF_SENTFIN
+        self.tcp_output(tp, now)
+
+    def tcp_timer_persist(self, tp: Tcpcb, now: float) -> None:
+        self.inc("tcps_persisttimeo")
+        # drop a connection whose peer keeps a zero window past the RTO
+        # limit while we are closed (FreeBSD: t_rxtshift >= MAXRXTSHIFT and
+        # idle longer than the maximum backoff)
+        if tp.t_rxtshift >= TCP_MAXRXTSHIFT and now - tp.t_rcvtime >= \
+                self.kms("net.inet.tcp.rexmit_max") * 2:
+            self.inc("tcps_persistdrop")
+            self.tcp_drop(tp, errno.ETIMEDOUT, now)
+            return
+        self.tcp_setpersist(tp, now)
+        tp.t_flags |= TF_FORCEDATA
+        self.tcp_output(tp, now)
+        tp.t_flags &= ~TF_FORCEDATA
+
+    def keep_arm(self, tp: Tcpcb, now: float) -> None:
+        """Re-arm ``keep`` after a segment arrived."""
+        if tp.t_flags & TF_KEEPALIVE and haveestablished(tp.state) and \
+                tp.state != TCPS_TIME_WAIT:
+            self.timer_set(tp, TT_KEEP, now + tp.keepidle)
+
+    def tcp_timer_keep(self, tp: Tcpcb, now: float) -> None:
+        self.inc("tcps_keeptimeo")
+        if not haveestablished(tp.state):
+            self.tcp_drop(tp, errno.ETIMEDOUT, now)  # keepinit: no connection
+            return
+        if not tp.t_flags & TF_KEEPALIVE or tp.state == TCPS_TIME_WAIT:
+            return
+        idle = now - tp.t_rcvtime
+        if idle < tp.keepidle:
+            self.timer_set(tp, TT_KEEP, tp.t_rcvtime + tp.keepidle)
+            return
+        if tp.t_keepcnt >= tp.keepcnt:
+            self.inc("tcps_keepdrops")
+            self.tcp_drop(tp, errno.ETIMEDOUT, now)
+            return
+        # the probe: an ACK with SND.UNA - 1 (RFC 9293 §3.8.4), no data
+        self.inc("tcps_keepprobe")
+        tp.t_keepcnt += 1
+        self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_una - 1, tp.rcv_nxt,
+                         TH_ACK, now, win=min(self.rcv_window(tp) >> tp.rcv_scale, 0xFFFF),
+                         scope=tp.scope, options=self.ts_option(tp, now))
+        self.timer_set(tp, TT_KEEP, now + tp.keepintvl)
+
+    def ts_option(self, tp: Tcpcb, now: float) -> bytes:
+        if tp.t_flags & TF_REQ_TSTMP and tp.t_flags & TF_RCVD_TSTMP:
+            return bytes(_core.tcp_options(None, None, False, (self.tcp_ts(tp, now),
+                                                              tp.ts_recent)))
+        return b""
+
+    def tcp_timer_2msl(self, tp: Tcpcb, now: float) -> None:
+        if tp.state == TCPS_TIME_WAIT:
+            self.tcp_close(tp)
+            return
+        if tp.state == TCPS_FIN_WAIT_2 and tp.t_flags & TF_NOSOCKET:
+            idle = now - tp.t_rcvtime
+            limit = self.kms("net.inet.tcp.finwait2_timeout")
+            if idle >= limit:
+                self.inc("tcps_finwait2_drops")
+                self.tcp_close(tp)
+            else:
+                self.timer_set(tp, TT_2MSL, tp.t_rcvtime + limit)
+
+    def tcp_twstart(self, tp: Tcpcb, now: float) -> None:
+        """Enter TIME_WAIT for 2MSL (``tcp_twstart``); ``nolocaltimewait``
+        skips it for connections to ourselves."""
+        tp.state = TCPS_TIME_WAIT
+        for n in (TT_REXMT, TT_PERSIST, TT_KEEP, TT_DELACK):
+            tp.timers[n] = None
+        if self.knobs["net.inet.tcp.nolocaltimewait"] and self.is_local(tp.faddr):
+            self.tcp_close(tp)
+            return
+        self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
+        if tp.so is not None:
+            tp.so.tcp_disconnected(tp)

@@ -1,0 +1,292 @@
+//! Bindings for the TCP byte paths (`kame_core::tcp`): segment parse and
+//! build, the out-of-order queue and the socket buffers. The state machine
+//! that drives them is `kame.tcp` (Python).
+
+use std::net::IpAddr;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::util::{ip_from_py, with_bytes};
+use crate::cksum::Pseudo;
+use crate::tcp::reass::Insert;
+use crate::tcp::seg::{self, Header, Segment};
+use crate::tcp::{Reass, RecvBuf, SendBuf};
+
+fn pseudo(src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Pseudo> {
+    match (ip_from_py(src)?, ip_from_py(dst)?) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(Pseudo::V6 { src: s, dst: d }),
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(Pseudo::V4 { src: s, dst: d }),
+        _ => Err(PyValueError::new_err("src and dst must be of the same address family")),
+    }
+}
+
+fn addr6(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
+    match ip_from_py(ob)? {
+        IpAddr::V6(a) => Ok(a.octets()),
+        IpAddr::V4(_) => Err(PyValueError::new_err("expected an IPv6 address")),
+    }
+}
+
+/// A parsed segment (`tcp_input` after `tcp_dooptions`).
+#[pyclass(module = "kame._core", frozen, get_all)]
+pub struct TcpSegment {
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    window: u16,
+    urgent: u16,
+    header_len: usize,
+    mss: Option<u16>,
+    wscale: Option<u8>,
+    sack_permitted: bool,
+    sack: Vec<(u32, u32)>,
+    ts: Option<(u32, u32)>,
+    payload: Py<PyBytes>,
+}
+
+#[pymethods]
+impl TcpSegment {
+    fn __repr__(&self) -> String {
+        format!(
+            "TcpSegment(src_port={}, dst_port={}, seq={}, ack={}, flags={:#x}, window={}, len={})",
+            self.src_port, self.dst_port, self.seq, self.ack, self.flags, self.window,
+            Python::attach(|py| self.payload.bind(py).as_bytes().len())
+        )
+    }
+}
+
+/// Parse one segment; the checksum is checked against the pseudo-header of
+/// `src`/`dst` (IPv6 or IPv4) when `verify`. Errors: `TruncatedError`,
+/// `MalformedError` (offset 12: Data Offset; 16: checksum; 20+: option).
+#[pyfunction]
+#[pyo3(signature = (buf, src, dst, verify = true))]
+fn tcp_input_parse(py: Python<'_>, buf: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>, verify: bool) -> PyResult<TcpSegment> {
+    let ph = pseudo(src, dst)?;
+    let r = with_bytes(buf, |b| {
+        Segment::parse(b, if verify { Some(&ph) } else { None }).map(|s| {
+            let p = PyBytes::new(py, b.get(s.header_len..).unwrap_or(&[])).unbind();
+            (s, p)
+        })
+    })?;
+    let (s, payload) = r?;
+    Ok(TcpSegment {
+        src_port: s.src_port,
+        dst_port: s.dst_port,
+        seq: s.seq,
+        ack: s.ack,
+        flags: s.flags,
+        window: s.window,
+        urgent: s.urgent,
+        header_len: s.header_len,
+        mss: s.opts.mss,
+        wscale: s.opts.wscale,
+        sack_permitted: s.opts.sack_permitted,
+        sack: s.opts.sack,
+        ts: s.opts.ts,
+        payload,
+    })
+}
+
+/// The option area of a segment to send (`tcp_addoptions`), padded.
+#[pyfunction]
+#[pyo3(signature = (mss = None, wscale = None, sack_permitted = false, ts = None, sack = Vec::new()))]
+fn tcp_options<'py>(py: Python<'py>, mss: Option<u16>, wscale: Option<u8>, sack_permitted: bool, ts: Option<(u32, u32)>, sack: Vec<(u32, u32)>) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &seg::build_options(mss, wscale, sack_permitted, ts, &sack))
+}
+
+/// One whole IPv6 packet carrying a segment: header (Next Header 6), TCP
+/// header, `options`, `payload`, checksummed.
+#[pyfunction]
+#[pyo3(signature = (src, dst, hlim, tclass, sport, dport, seq, ack, flags, window, options, payload, urgent = 0, flow = 0))]
+#[allow(clippy::too_many_arguments)]
+fn tcp6_output<'py>(py: Python<'py>, src: &Bound<'py, PyAny>, dst: &Bound<'py, PyAny>, hlim: u8, tclass: u8, sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, window: u16, options: &Bound<'py, PyAny>, payload: &Bound<'py, PyAny>, urgent: u16, flow: u32) -> PyResult<Bound<'py, PyBytes>> {
+    let (s, d) = (addr6(src)?, addr6(dst)?);
+    let h = Header { src_port: sport, dst_port: dport, seq, ack, flags, window, urgent };
+    let pkt = with_bytes(options, |o| with_bytes(payload, |p| seg::emit6(&s, &d, hlim, tclass, flow, &h, o, p)))??;
+    Ok(PyBytes::new(py, &pkt?))
+}
+
+/// One segment (no IP header), checksummed for `src`/`dst` of either family.
+#[pyfunction]
+#[pyo3(signature = (src, dst, sport, dport, seq, ack, flags, window, options, payload, urgent = 0))]
+#[allow(clippy::too_many_arguments)]
+fn tcp_output_segment<'py>(py: Python<'py>, src: &Bound<'py, PyAny>, dst: &Bound<'py, PyAny>, sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, window: u16, options: &Bound<'py, PyAny>, payload: &Bound<'py, PyAny>, urgent: u16) -> PyResult<Bound<'py, PyBytes>> {
+    let ph = pseudo(src, dst)?;
+    let h = Header { src_port: sport, dst_port: dport, seq, ack, flags, window, urgent };
+    let mut out = Vec::new();
+    with_bytes(options, |o| with_bytes(payload, |p| seg::emit(&mut out, &h, o, p, &ph)))???;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `tcp_reass`: the out-of-order queue of one connection.
+#[pyclass(module = "kame._core")]
+pub struct TcpReass {
+    q: Reass,
+}
+
+#[pymethods]
+impl TcpReass {
+    #[new]
+    #[pyo3(signature = (cap_bytes, max_blocks = 100))]
+    fn new(cap_bytes: u64, max_blocks: usize) -> Self {
+        TcpReass { q: Reass::new(cap_bytes, max_blocks) }
+    }
+
+    /// Queue `data` at absolute sequence `seq`: the count of new octets,
+    /// 0 for a duplicate, -1 when the queue is full (a counted drop).
+    fn insert(&mut self, seq: u64, data: &Bound<'_, PyAny>, rcv_nxt: u64) -> PyResult<i64> {
+        let r = with_bytes(data, |d| self.q.insert(seq, d, rcv_nxt))?;
+        Ok(match r {
+            Insert::Stored(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            Insert::Duplicate => 0,
+            Insert::Full => -1,
+        })
+    }
+
+    /// The in-order octets from `rcv_nxt` on, removed from the queue.
+    fn pull<'py>(&mut self, py: Python<'py>, rcv_nxt: u64) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.q.pull(rcv_nxt))
+    }
+
+    /// Up to `n` (left, right) blocks, most recent first (RFC 2018 §4).
+    fn sack_blocks(&self, n: usize) -> Vec<(u64, u64)> {
+        self.q.sack_blocks(n)
+    }
+
+    fn set_bounds(&mut self, cap_bytes: u64, max_blocks: usize) {
+        self.q.set_bounds(cap_bytes, max_blocks);
+    }
+
+    fn clear(&mut self) {
+        self.q.clear();
+    }
+
+    #[getter]
+    fn bytes(&self) -> u64 {
+        self.q.bytes()
+    }
+
+    #[getter]
+    fn end(&self) -> Option<u64> {
+        self.q.end()
+    }
+
+    fn __len__(&self) -> usize {
+        self.q.len()
+    }
+}
+
+/// `so_snd`: octets kept until acknowledged.
+#[pyclass(module = "kame._core")]
+pub struct TcpSendBuffer {
+    b: SendBuf,
+}
+
+#[pymethods]
+impl TcpSendBuffer {
+    #[new]
+    fn new(cap: usize) -> Self {
+        TcpSendBuffer { b: SendBuf::new(cap) }
+    }
+
+    /// Append what fits; the count taken.
+    fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        with_bytes(data, |d| self.b.write(d))
+    }
+
+    fn peek<'py>(&self, py: Python<'py>, off: usize, n: usize) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.b.peek(off, n))
+    }
+
+    fn drop_front(&mut self, n: usize) {
+        self.b.drop_front(n);
+    }
+
+    fn clear(&mut self) {
+        self.b.clear();
+    }
+
+    #[getter]
+    fn space(&self) -> usize {
+        self.b.space()
+    }
+
+    #[getter]
+    fn cap(&self) -> usize {
+        self.b.cap
+    }
+
+    #[setter]
+    fn set_cap(&mut self, cap: usize) {
+        self.b.cap = cap;
+    }
+
+    fn __len__(&self) -> usize {
+        self.b.len()
+    }
+}
+
+/// `so_rcv`: in-order octets not yet read.
+#[pyclass(module = "kame._core")]
+pub struct TcpRecvBuffer {
+    b: RecvBuf,
+}
+
+#[pymethods]
+impl TcpRecvBuffer {
+    #[new]
+    fn new(cap: usize) -> Self {
+        TcpRecvBuffer { b: RecvBuf::new(cap) }
+    }
+
+    fn write(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        with_bytes(data, |d| self.b.write(d))
+    }
+
+    fn read<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.b.read(n))
+    }
+
+    fn peek<'py>(&self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.b.peek(n))
+    }
+
+    fn clear(&mut self) {
+        self.b.clear();
+    }
+
+    #[getter]
+    fn space(&self) -> usize {
+        self.b.space()
+    }
+
+    #[getter]
+    fn cap(&self) -> usize {
+        self.b.cap
+    }
+
+    #[setter]
+    fn set_cap(&mut self, cap: usize) {
+        self.b.cap = cap;
+    }
+
+    fn __len__(&self) -> usize {
+        self.b.len()
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TcpSegment>()?;
+    m.add_class::<TcpReass>()?;
+    m.add_class::<TcpSendBuffer>()?;
+    m.add_class::<TcpRecvBuffer>()?;
+    m.add_function(wrap_pyfunction!(tcp_input_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(tcp_options, m)?)?;
+    m.add_function(wrap_pyfunction!(tcp6_output, m)?)?;
+    m.add_function(wrap_pyfunction!(tcp_output_segment, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! `so_snd` and `so_rcv` of a stream socket: byte queues with a high-water
+//! mark (`SO_SNDBUF`, `SO_RCVBUF`). The send buffer keeps every octet until
+//! it is acknowledged, so `tcp_output` reads any range of it again to
+//! retransmit.
+
+use std::collections::VecDeque;
+
+/// The send buffer: unacknowledged and unsent octets.
+#[derive(Debug, Clone, Default)]
+pub struct SendBuf {
+    q: VecDeque<u8>,
+    pub cap: usize,
+}
+
+impl SendBuf {
+    pub fn new(cap: usize) -> SendBuf {
+        SendBuf { q: VecDeque::new(), cap }
+    }
+
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// Room left under the high-water mark.
+    pub fn space(&self) -> usize {
+        self.cap.saturating_sub(self.q.len())
+    }
+
+    /// Append as much of `data` as fits; returns the count taken.
+    pub fn write(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.space());
+        self.q.extend(data.get(..n).unwrap_or(&[]));
+        n
+    }
+
+    /// A copy of `len` octets from `off` (fewer at the end).
+    pub fn peek(&self, off: usize, len: usize) -> Vec<u8> {
+        let end = off.saturating_add(len).min(self.q.len());
+        if off >= end {
+            return Vec::new();
+        }
+        let (a, b) = self.q.as_slices();
+        let mut out = Vec::with_capacity(end - off);
+        if off < a.len() {
+            out.extend_from_slice(a.get(off..end.min(a.len())).unwrap_or(&[]));
+        }
+        if end > a.len() {
+            let s = off.saturating_sub(a.len());
+            out.extend_from_slice(b.get(s..end - a.len()).unwrap_or(&[]));
+        }
+        out
+    }
+
+    /// Forget the first `n` octets (acknowledged).
+    pub fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.q.len());
+        self.q.drain(..n);
+    }
+
+    pub fn clear(&mut self) {
+        self.q.clear();
+    }
+}
+
+/// The receive buffer: in-order octets the application has not read.
+#[derive(Debug, Clone, Default)]
+pub struct RecvBuf {
+    q: VecDeque<u8>,
+    pub cap: usize,
+}
+
+impl RecvBuf {
+    pub fn new(cap: usize) -> RecvBuf {
+        RecvBuf { q: VecDeque::new(), cap }
+    }
+
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    pub fn space(&self) -> usize {
+        self.cap.saturating_sub(self.q.len())
+    }
+
+    /// Append `data` whole: the window the peer was given allows it even
+    /// when the application shrank `SO_RCVBUF` meanwhile.
+    pub fn write(&mut self, data: &[u8]) {
+        self.q.extend(data);
+    }
+
+    /// Remove and return up to `n` octets.
+    pub fn read(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.q.len());
+        self.q.drain(..n).collect()
+    }
+
+    /// A copy of up to `n` octets without removing them (`MSG_PEEK`).
+    pub fn peek(&self, n: usize) -> Vec<u8> {
+        self.q.iter().take(n).copied().collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.q.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_buffer_ranges() {
+        let mut s = SendBuf::new(10);
+        assert_eq!(s.write(b"0123456789abc"), 10);
+        assert_eq!(s.space(), 0);
+        s.drop_front(4);
+        assert_eq!(s.write(b"ABCDEF"), 4);
+        assert_eq!(s.peek(0, 100), b"456789ABCD");
+        assert_eq!(s.peek(5, 3), b"9AB");
+        assert_eq!(s.peek(20, 3), b"");
+        s.drop_front(100);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn recv_buffer() {
+        let mut r = RecvBuf::new(4);
+        r.write(b"abcdef");
+        assert_eq!(r.space(), 0);
+        assert_eq!(r.peek(2), b"ab");
+        assert_eq!(r.read(4), b"abcd");
+        assert_eq!(r.read(4), b"ef");
+        assert!(r.is_empty());
+    }
+}
