@@ -5,8 +5,12 @@ The link is a shared medium (a hub): a frame sent by one endpoint is
 delivered to every other endpoint whose address filter accepts it (its own
 unicast MAC, broadcast, multicast — or everything when promiscuous), after
 ``delay`` plus ``uniform(0, jitter)`` seconds, unless lost with probability
-``loss``. All randomness comes from one seeded :class:`random.Random`, so a
-run is reproducible. Frames are delivered in time order (ties in send order).
+``loss``; with probability ``duplicate`` a frame arrives twice, with
+probability ``reorder`` it is held ``reorder_delay`` seconds longer so the
+frames after it overtake it (the deterministic impairments the TCP tests
+use: this kernel has no netem). All randomness comes from one seeded
+:class:`random.Random`, so a run is reproducible. Frames are delivered in
+time order (ties in send order).
 
 ``loop_multicast=True`` makes the link echo multicast frames back to their
 sender, imitating the misbehaving drivers of seed §1.2 (useful to test that
@@ -77,10 +81,17 @@ class MemoryLink:
         mtu: int = 1500,
         loop_multicast: bool = False,
         max_in_flight: int = 100_000,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        reorder_delay: float = 0.005,
     ) -> None:
         if not 0.0 <= loss <= 1.0 or delay < 0 or jitter < 0:
             raise ValueError("loss in [0, 1], delay and jitter >= 0")
+        if not 0.0 <= duplicate <= 1.0 or not 0.0 <= reorder <= 1.0 or reorder_delay < 0:
+            raise ValueError("duplicate and reorder in [0, 1], reorder_delay >= 0")
         self.loss, self.delay, self.jitter = loss, delay, jitter
+        self.duplicate, self.reorder, self.reorder_delay = duplicate, reorder, reorder_delay
+        self.duplicated = self.reordered = 0
         self.mtu = mtu
         self.loop_multicast = loop_multicast
         self.max_in_flight = max_in_flight
@@ -124,8 +135,15 @@ class MemoryLink:
                 self.dropped += 1
                 continue
             t = now + self.delay + (self.rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
+            if self.reorder and self.rng.random() < self.reorder:
+                self.reordered += 1
+                t += self.reorder_delay
             self._seq += 1
             heapq.heappush(self._q, (t, self._seq, ep.name, frame))
+            if self.duplicate and self.rng.random() < self.duplicate:
+                self.duplicated += 1
+                self._seq += 1
+                heapq.heappush(self._q, (t, self._seq, ep.name, frame))
 
     def next_deadline(self) -> float | None:
         return self._q[0][0] if self._q else None

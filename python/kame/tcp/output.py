@@ -186,7 +186,7 @@ class TcpOutput(TcpSubr):
                     (adv >= 2 * tp.t_maxseg or 2 * adv >= tp.rcv.cap) and \
                     not (tp.t_flags & 0x200000):  # TF_CANTRCVMORE
                 send = winup = True
-            elif tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or tp.snd_nxt == tp.snd_una):
+            elif tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or tp.snd_nxt < tp.snd_max):
                 send = True
         if not send:
             if data_end > tp.snd_nxt and not self.timer_active(tp, TT_REXMT) and \

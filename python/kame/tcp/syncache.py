@@ -228,7 +228,9 @@ class SynCache:
         key = (laddr, seg.dst_port, faddr, seg.src_port)
         ent = self.entries.get(key)
         if ent is not None:
-            if seg.ack != (ent.iss + 1) & M32 or seg.seq != (ent.irs + 1) & M32:
+            rcvbuf = getattr(lso, "rcvbuf", 0) or tcp.knobs["net.inet.tcp.recvspace"]
+            if seg.ack != (ent.iss + 1) & M32 or not 0 < (seg.seq - ent.irs) & M32 <= \
+                    min(rcvbuf, 0xFFFF):  # the handshake's ACK may be lost: data in the window
                 tcp.inc("tcps_sc_badack")
                 return None
             mss, ws, sack, ts, ecn = ent.peer_mss, ent.wscale, ent.sack_ok, ent.ts, ent.ecn_ok

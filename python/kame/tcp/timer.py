@@ -33,7 +33,6 @@ from kame.tcp.var import (
     TF_NOSOCKET,
     TF_RCVD_TSTMP,
     TF_REQ_TSTMP,
-    TF_SENTFIN,
     TH_ACK,
     TT_2MSL,
     TT_DELACK,
@@ -86,8 +85,6 @@ class TcpTimer(TcpOutput):
         tp.t_dupacks = 0
         tp.snd_recover = tp.snd_max
         tp.snd_nxt = tp.snd_una
-        if tp.t_flags & TF_SENTFIN and tp.snd_una <= tp.snd_end():
-            tp.t_flags &= ~TF_SENTFIN
         self.tcp_output(tp, now)
 
     def tcp_timer_persist(self, tp: Tcpcb, now: float) -> None:
