@@ -1,0 +1,201 @@
+"""Run a kame.Node with TCP servers and a client on a TAP device, against
+the real clock (for tests/interop/test_tcp_kernel.py).
+
+    python tcp_tapnode.py DEV MAC ADDR/LEN SEED
+
+Prints ``{"opened": DEV}``, waits for a line (the link is up), then serves
+until stdin says ``quit``; meanwhile:
+
+- port 8080: a one-request HTTP/1.0 server answering any GET with
+  ``random.Random(SEED).randbytes(N)`` (N from the path ``/N``);
+- port 9000: a sink that answers the SHA-256 of what it read once the peer
+  shuts down its side;
+- port 7000: holds connections open (for ``ss -ti``).
+
+Commands on stdin (one JSON line each, one JSON answer line on stdout):
+``{"fetch": [host, port, path]}`` (an HTTP/1.0 GET by our node's client:
+the answer gives the body's SHA-256 and length), ``{"info": 7000}`` (our
+``tcp_info`` of the held connections), ``{"stats": 1}`` and ``{"quit": 1}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import select
+import sys
+import time
+from typing import Any
+
+from kame.link.tap import TapDevice
+from kame.node import Node
+from kame.socket import AF_INET6, SocketLayer
+from kame.socket.stream import SHUT_WR, SOCK_STREAM
+
+
+class Conn:
+    def __init__(self, sock: Any, kind: str) -> None:
+        self.s, self.kind = sock, kind
+        self.inbuf = bytearray()
+        self.out = b""
+        self.sha = hashlib.sha256()
+        self.n = 0
+        self.done = False
+
+
+def main() -> None:
+    dev, mac, cidr, seed = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), \
+        sys.argv[3], int(sys.argv[4])
+    node = Node("kame-tcp", seed=7)
+    node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.add_interface(dev, mac)
+    layer = SocketLayer(node, "linux")
+    t0 = time.monotonic()
+
+    def now() -> float:
+        return time.monotonic() - t0
+
+    listeners = {}
+    for port, kind in ((8080, "http"), (9000, "sink"), (7000, "hold")):
+        ls = layer.socket(AF_INET6, SOCK_STREAM)
+        ls.bind(("::", port))
+        ls.listen(16)
+        listeners[kind] = ls
+    conns: list[Conn] = []
+    fetch: dict[str, Any] | None = None
+
+    def app() -> None:
+        nonlocal fetch
+        for kind, ls in listeners.items():
+            while True:
+                try:
+                    c, _ = ls.accept()
+                except BlockingIOError:
+                    break
+                conns.append(Conn(c, kind))
+        for c in conns:
+            if c.done:
+                continue
+            s = c.s
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        c.done = c.kind != "http" or bool(c.out)
+                        if c.kind == "sink" and not c.out:
+                            c.out = c.sha.hexdigest().encode() + b"\n"
+                        break
+                    if c.kind == "sink":
+                        c.sha.update(d)
+                        c.n += len(d)
+                    else:
+                        c.inbuf += d
+            except BlockingIOError:
+                pass
+            except OSError:
+                c.done = True
+                continue
+            if c.kind == "http" and not c.out and b"\r\n\r\n" in c.inbuf:
+                path = c.inbuf.split(b" ")[1].decode()
+                n = int(path.strip("/") or "0")
+                body = random.Random(seed).randbytes(n)
+                c.out = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % n + body
+            if c.out:
+                try:
+                    while c.out:
+                        k = s.send(c.out[:262144])
+                        c.out = c.out[k:]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    c.done = True
+                if not c.out and not s.cantsendmore:
+                    s.shutdown(SHUT_WR)
+                    c.out = b""
+                    c.done = c.kind == "sink"
+        if fetch is not None:
+            f = fetch
+            s = f["s"]
+            if not f["sent"] and s.connected:
+                s.send(f["req"])
+                f["sent"] = True
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        head, _, body = bytes(f["buf"]).partition(b"\r\n\r\n")
+                        out = {"fetched": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                               "status": head.split(b"\r\n")[0].decode(errors="replace"),
+                               "seconds": now() - f["t"], "info": s.tcp_info()}
+                        s.close()
+                        fetch = None
+                        print(json.dumps(out), flush=True)
+                        break
+                    f["buf"] += d
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                print(json.dumps({"error": str(e)}), flush=True)
+                fetch = None
+
+    def command(line: str) -> bool:
+        nonlocal fetch
+        cmd = json.loads(line)
+        if "quit" in cmd:
+            return False
+        if "fetch" in cmd:
+            host, port, path = cmd["fetch"]
+            s = layer.socket(AF_INET6, SOCK_STREAM)
+            try:
+                s.connect((host, port))
+            except BlockingIOError:
+                pass
+            fetch = {"s": s, "sent": False, "buf": bytearray(), "t": now(),
+                     "req": f"GET {path} HTTP/1.0\r\nHost: peer\r\n\r\n".encode()}
+        elif "info" in cmd:
+            print(json.dumps([c.s.tcp_info() | {"peer": list(c.s.getpeername()[:2])}
+                              for c in conns if c.kind == "hold" and c.s.tp is not None
+                              and not c.s.tp.gone]), flush=True)
+        elif "stats" in cmd:
+            print(json.dumps({k: v for k, v in node.stats.nonzero().items()
+                              if k.startswith("tcps")}), flush=True)
+        return True
+
+    with TapDevice(dev) as tap:
+        print(json.dumps({"opened": tap.name}), flush=True)
+        sys.stdin.readline()
+        for _, fr in node.up(dev, now()):
+            tap.write(fr)
+        node.add_address(dev, cidr, now())
+        os.set_blocking(sys.stdin.fileno(), False)
+        pending = ""
+        running = True
+        while running:
+            d = node.next_deadline()
+            timeout = 0.02 if d is None else max(0.0, min(0.02, d - now()))
+            r, _, _ = select.select([tap, sys.stdin], [], [], timeout)
+            if tap in r:
+                for _ in range(256):
+                    fr = tap.read()
+                    if fr is None:
+                        break
+                    for _, out in node.receive(dev, fr, now()):
+                        tap.write(out)
+            if sys.stdin in r:
+                chunk = sys.stdin.read()
+                if not chunk:
+                    break
+                pending += chunk
+                while "\n" in pending:
+                    line, pending = pending.split("\n", 1)
+                    if line.strip() and not command(line):
+                        running = False
+            app()
+            for _, out in node.poll(now()):
+                tap.write(out)
+
+
+if __name__ == "__main__":
+    main()
