@@ -434,8 +434,9 @@ class StreamSocket(Socket):
                 else:
                     cnt = v
                 self.keep = (idle, intvl, cnt)
-                if tp is not None:
-                    self.tcp_attach(tp) if not tp.gone else None
+                if tp is not None and not tp.gone:
+                    self.tcp_attach(tp)
+                    self._tcp.keep_arm(tp, self._now)
                 return
             if opt == TCP_CONGESTION:
                 name = bytes(value).rstrip(b"\0").decode() if not isinstance(value, str) else value

@@ -278,11 +278,14 @@ class TcpInput(TcpTimer):
                 self.challenge_ack(tp, now)
             return
         # SYN in a synchronized state (RFC 5961 §4)
-        if f & TH_SYN:
-            if tp.state == TCPS_SYN_RECEIVED and seq == tp.irs:
-                tp.snd_nxt = tp.iss  # our SYN,ACK again
+        if f & TH_SYN and tp.state == TCPS_SYN_RECEIVED and seq == tp.irs:
+            if not f & TH_ACK:
+                tp.snd_nxt = tp.iss  # a retransmitted SYN: our SYN,ACK again
                 self.tcp_output(tp, now)
                 return
+            f &= ~TH_SYN  # simultaneous open: the SYN,ACK's SYN is old news
+            seq += 1
+        if f & TH_SYN:
             self.inc("tcps_syn_inwin")
             self.inc("tcps_badsyn")
             self.challenge_ack(tp, now)

@@ -214,7 +214,10 @@ class TcpOutput(TcpSubr):
                        opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim)
         # --- accounting ---
         self.inc("tcps_sndtotal")
-        if length:
+        persist = force and self.timer_active(tp, TT_PERSIST)
+        if length and persist:
+            self.inc("tcps_sndprobe")
+        elif length:
             if sack_rxmit or seq < tp.snd_max:
                 self.inc("tcps_sndrexmitpack")
                 self.inc("tcps_sndrexmitbyte", length)
@@ -237,6 +240,10 @@ class TcpOutput(TcpSubr):
         if sack_rxmit:
             tp.sack_rxmit_next = seq + length
             tp.sack_bytes_rexmit += length
+        elif persist:
+            # the persist case: snd_max covers the probe, snd_nxt stays, so
+            # the next probe sends the same octet again (FreeBSD tcp_output)
+            tp.snd_max = max(tp.snd_max, seq + length)
         else:
             nxt = seq + length + (1 if syn else 0)
             if flags & TH_FIN:
