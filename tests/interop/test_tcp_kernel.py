@@ -218,25 +218,25 @@ def test_tshark_finds_nothing_wrong(rig: Rig) -> None:
     total = subprocess.run(base + ["-T", "fields", "-e", "frame.number"], capture_output=True,
                            text=True, check=True).stdout.split()
     assert len(total) > 4000, len(total)
-    bad = subprocess.run(base + ["-Y", "_ws.malformed || tcp.checksum.status == 0 || "
-                                 "_ws.expert.severity == error"],
+    bad = subprocess.run(base + ["-Y", ("_ws.malformed || tcp.checksum.status == 0 || "
+                                 "_ws.expert.severity == error")],
                          capture_output=True, text=True, check=True).stdout
     assert bad == "", bad
     # Our segments: no tcp.analysis flag but zero windows and window updates
     # (our receiver, a Python loop, is slower than the kernel's sender).
-    ours = subprocess.run(base + ["-Y", f"ipv6.src == {OURS} && tcp.analysis.flags && "
+    ours = subprocess.run(base + ["-Y", (f"ipv6.src == {OURS} && tcp.analysis.flags && "
                                   "!tcp.analysis.window_update && !tcp.analysis.zero_window && "
-                                  "!tcp.analysis.duplicate_ack",
+                                  "!tcp.analysis.duplicate_ack"),
                                   "-T", "fields", "-e", "frame.number", "-e",
                                   "_ws.expert.message"],
                           capture_output=True, text=True, check=True).stdout
     assert ours == "", (ours, stats)
     # The kernel's: it fills our window and probes it; the only retransmissions
     # are its tail-loss probes while our ACKs lag (few), never a loss we caused.
-    theirs = subprocess.run(base + ["-Y", f"ipv6.src == {KERNEL} && tcp.analysis.flags && !("
+    theirs = subprocess.run(base + ["-Y", (f"ipv6.src == {KERNEL} && tcp.analysis.flags && !("
                                     "tcp.analysis.window_update || tcp.analysis.window_full || "
                                     "tcp.analysis.zero_window_probe || "
-                                    "tcp.analysis.retransmission)", "-T", "fields",
+                                    "tcp.analysis.retransmission)"), "-T", "fields",
                                     "-e", "frame.number", "-e", "_ws.expert.message"],
                             capture_output=True, text=True, check=True).stdout
     assert theirs == "", (theirs, stats)
@@ -262,8 +262,8 @@ def test_tshark_finds_nothing_wrong(rig: Rig) -> None:
                         capture_output=True, text=True, check=True).stdout.split("\n")
     rows = [r.split("\t") for r in hs if r.strip()]
     assert len(rows) == 2 and all(r[1] and r[2] and r[3] for r in rows), rows
-    later = subprocess.run(base + ["-Y", f"tcp.srcport == {port} && tcp.dstport == 7000 && tcp.flags.syn == 0 && "
-                                   "tcp.options.timestamp.tsval", "-T", "fields",
+    later = subprocess.run(base + ["-Y", (f"tcp.srcport == {port} && tcp.dstport == 7000 && tcp.flags.syn == 0 && "
+                                   "tcp.options.timestamp.tsval"), "-T", "fields",
                                    "-e", "frame.number"], capture_output=True, text=True,
                            check=True).stdout.split()
     assert later, "the kernel stopped sending timestamps"

@@ -51,13 +51,13 @@ from kame.tcp.var import (
     TCPS_SYN_SENT,
     TCPSTATES,
     TF_CANTRCVMORE,
+    TF_ECN_PERMIT,
     TF_KEEPALIVE,
     TF_NODELAY,
     TF_RCVD_SCALE,
     TF_RCVD_TSTMP,
     TF_REQ_TSTMP,
     TF_SACK_PERMIT,
-    TF_ECN_PERMIT,
     Tcpcb,
     havercvdfin,
 )
@@ -292,7 +292,7 @@ class StreamSocket(Socket):
         """All of ``data`` or ``EAGAIN`` (then part may have gone: non-blocking)."""
         b = memoryview(bytes(data))
         while b:
-            n = self.send(b)
+            n = self.send(bytes(b))
             b = b[n:]
 
     def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
@@ -626,4 +626,4 @@ class StreamLayer:
         return r
 
 
-__all__ = ["IPPROTO_TCP", "SOCK_STREAM", "StreamLayer", "StreamSocket", "TCPS_SYN_SENT"]
+__all__ = ["IPPROTO_TCP", "SOCK_STREAM", "TCPS_SYN_SENT", "StreamLayer", "StreamSocket"]

@@ -162,7 +162,7 @@ class SynCache:
         ent.timers["synack"] = when
         tcp = self.tcp
         tcp._hseq += 1
-        heapq.heappush(tcp._heap, (when, tcp._hseq, ent, "synack"))  # type: ignore[arg-type]
+        heapq.heappush(tcp._heap, (when, tcp._hseq, ent, "synack"))  # type: ignore[arg-type,misc]
 
     def _remove(self, ent: SynEntry) -> None:
         ent.gone = True

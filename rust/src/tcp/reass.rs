@@ -153,7 +153,7 @@ impl Reass {
     /// grown first (RFC 2018 §4).
     pub fn sack_blocks(&self, n: usize) -> Vec<(u64, u64)> {
         let mut v: Vec<&Block> = self.blocks.iter().collect();
-        v.sort_by(|a, b| b.stamp.cmp(&a.stamp));
+        v.sort_by_key(|b| std::cmp::Reverse(b.stamp));
         v.into_iter().take(n).map(|b| (b.start, b.end())).collect()
     }
 }
