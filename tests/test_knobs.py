@@ -61,7 +61,9 @@ def test_overrides_and_listing() -> None:
         Knobs({"net.inet6.icmp6.nd6_debug": 5})
     lines = str(k).splitlines()
     assert "net.inet6.icmp6.nd6_debug: 1" in lines and len(lines) == len(KNOBS) == len(k)
-    assert all(n.startswith(("net.inet6.ip6.", "net.inet6.icmp6.", "net.inet6.ipsec6.")) for n in KNOBS)
+    assert all(n.startswith(("net.inet6.ip6.", "net.inet6.icmp6.", "net.inet6.ipsec6.",
+                             "net.inet.ip.", "net.inet.icmp.", "net.link.ether.inet."))
+               for n in KNOBS)  # IPv4 and ARP (kame.inet) keep BSD's names too
     for spec in KNOBS.values():
         assert spec.minimum <= spec.default <= spec.maximum, spec.name
 
