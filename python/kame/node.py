@@ -47,7 +47,7 @@ from kame.addr import solicited_node
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
-from kame.inet import InIfaddr, Inet
+from kame.inet import Inet, InIfaddr
 from kame.ip6.icmp6 import EchoReply, Icmp6ErrorInput
 from kame.ip6.input import Ip6Input
 from kame.ip6.output import PMTU_EXPIRE, PathMtuChanged

@@ -79,7 +79,7 @@ class Llinfo:
 
 def ether_multicast4(a: IPv4Address) -> bytes:
     """RFC 1112 §6.4: 01:00:5e and the low 23 bits of the group."""
-    x = a._ip & 0x7FFFFF
+    x = int(a) & 0x7FFFFF
     return bytes((0x01, 0x00, 0x5E, x >> 16, (x >> 8) & 0xFF, x & 0xFF))
 
 
@@ -127,7 +127,7 @@ class Arp(InRoute):
         dropped) while ARP asks. Broadcast and multicast map directly."""
         if self.in_broadcast(hop, ifname):
             return ETHER_BROADCAST
-        if (hop._ip >> 28) == 0xE:
+        if (int(hop) >> 28) == 0xE:
             return ether_multicast4(hop)
         la = self._lookup(ifname, hop)
         if la is not None and la.lladdr is not None and la.expire > now:
@@ -172,7 +172,7 @@ class Arp(InRoute):
         if me is not None and (sha == me or smac == me):
             self.inc("arps_ownframe")
             return
-        if sha[0] & 1 or (spa != INADDR_ANY and in_martian_src(spa)) or (tpa._ip >> 24) == 127:
+        if sha[0] & 1 or (spa != INADDR_ANY and in_martian_src(spa)) or (int(tpa) >> 24) == 127:
             self.inc("arps_badaddr")
             return
         mine = self.find(tpa, ifname)

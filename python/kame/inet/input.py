@@ -164,10 +164,9 @@ class IpInput(Icmp):
         else:
             self.inc("ips_badoptions")
             if e.icmp is not None and not link_bcast:
-                hl = (payload[0] & 0x0F) * 4
                 dst = IPv4Address(payload[16:20])
                 if self.is_local(dst):  # a router only answers for its own
-                    self.icmp_error(payload[:max(hl, 28)], ICMP_PARAMPROB, 0, now,
+                    self.icmp_error(payload, ICMP_PARAMPROB, 0, now,
                                     rest=(e.icmp.pointer & 0xFF) << 24)
 
     def _srcroute_ok(self, v: Any, pkt: bytes, now: float, link_bcast: bool) -> bool:

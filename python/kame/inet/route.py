@@ -14,17 +14,17 @@ def in_martian_src(a: IPv4Address) -> bool:
     """A source no host has (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7; the IPv4
     side of seed §1.14): this network (0/8), loopback (127/8) on the wire,
     multicast (224/4), limited broadcast."""
-    x = a._ip
+    x = int(a)
     return (x >> 24) in (0, 127) or (x >> 28) == 0xE or x == 0xFFFFFFFF
 
 
 def in_martian_dst(a: IPv4Address) -> bool:
     """A destination that never comes from the wire: 0/8 and 127/8."""
-    return (a._ip >> 24) in (0, 127)
+    return (int(a) >> 24) in (0, 127)
 
 
 def in_multicast(a: IPv4Address) -> bool:
-    return (a._ip >> 28) == 0xE
+    return (int(a) >> 28) == 0xE
 
 
 class InRoute(InVars):

@@ -91,6 +91,7 @@ class InVars:
     #: Path MTUs learnt from Fragmentation Needed (RFC 1191): dst -> (mtu, expiry).
     pmtu: dict[IPv4Address, tuple[int, float]]
     reass: Any
+    _reass_seen: dict[str, int]
     ip_id: int
     #: ``ppsratecheck`` state per class ("error", "echo"): (second, count).
     rate: dict[str, tuple[int, int]]

@@ -103,7 +103,8 @@ pub fn ip_options(opts: &[u8], base: usize) -> Result<Options> {
         if optlen < 2 || i + optlen > opts.len() {
             return Err(parameter_problem(at + 1, "IPv4 option length below 2 or beyond the header (RFC 791 §3.1)"));
         }
-        let ptr = opts.get(i + 2).copied().map(usize::from);
+        // the pointer octet belongs to the option only when its length covers it
+        let ptr = if optlen >= 3 { opts.get(i + 2).copied().map(usize::from) } else { None };
         match opt {
             IPOPT_RR | IPOPT_LSRR | IPOPT_SSRR => {
                 let Some(ptr) = ptr else {
@@ -490,6 +491,8 @@ mod tests {
         assert!(ip_options(&[148, 4, 0, 0], 20).unwrap().router_alert);
         assert!(ip_options(&[148, 3, 0, 0], 20).is_err());
         assert!(ip_options(&[1], 20).is_ok());
+        // a route option of length 2 has no pointer (found by inet_ip_validate)
+        assert_eq!(ip_options(&[131, 2, 4, 0], 20).unwrap_err().icmp.unwrap().pointer, 21);
         assert!(ip_options(&[0x44], 20).is_err());
     }
 
