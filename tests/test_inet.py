@@ -454,3 +454,13 @@ def test_receive_many_mixes_ipv4_and_ipv6() -> None:
     n = a.stats["arps_rxrequests"]
     out = a.receive_many("eth0", frames, 1.0)
     assert len(out) == 3 and a.stats["arps_rxrequests"] == n + 3
+
+
+def test_addrconfig_counts_the_nodes_ipv4_addresses() -> None:
+    from kame import netdb
+
+    _sim, a, _b = pair()
+    SocketLayer(a, "linux")  # its loopback-only in_ifaddrs alone would say "no IPv4"
+    assert netdb._addrconfig(a)[0]
+    a.inet.delete_address("eth0", A)
+    assert not netdb._addrconfig(a)[0]

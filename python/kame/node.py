@@ -21,6 +21,9 @@ Where things are (BSD names, one step from the name to the file):
   fragmentation to the path MTU (RFC 8201), ``in6_selectsrc``
   (:mod:`kame.in6_src`), ``send`` and ``ping``;
 - :mod:`kame.ip6.route`: ``rtalloc`` and the routing table;
+- :mod:`kame.inet` (``node.inet``): IPv4 and ARP — ``ip_input``,
+  ``ip_output``, ``icmp_input``/``icmp_error``, ``arpresolve``; frames of
+  type 0x0800 and 0x0806 go there;
 - here: interfaces (``ifconfig``), multicast groups, timers, the actions
   of the ND state machines (:mod:`kame.nd6`), ``ifconfig down``.
 

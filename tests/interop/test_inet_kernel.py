@@ -234,7 +234,7 @@ def test_arp_flood_is_bounded_and_we_still_answer() -> None:
         "while time.monotonic()-t < 3.0:\n"
         "    mac=bytes([2])+r.randbytes(5)\n"
         "    spa=bytes([10,9,r.randrange(2,250),r.randrange(1,250)])\n"
-        f"    tpa=bytes([10,9,0,2]) if n%2 else bytes([10,9,0,r.randrange(3,250)])\n"
+        "    tpa=bytes([10,9,0,2]) if n%2 else bytes([10,9,0,r.randrange(3,250)])\n"
         "    arp=struct.pack('!HHBBH',1,0x800,6,4,1)+mac+spa+bytes(6)+tpa\n"
         "    try:\n"
         "        s.send(b'\\xff'*6+mac+b'\\x08\\x06'+arp); n+=1\n"

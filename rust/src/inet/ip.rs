@@ -341,6 +341,11 @@ pub fn ip_fragment(packet: &[u8], mtu: usize) -> Result<Vec<Vec<u8>>> {
                               "IPv4 datagram with DF set is larger than the MTU (RFC 1191)"));
     }
     let hl = v.header_len;
+    if hl + v.frag_off + (v.total_len - hl) > IP_MAXPACKET {
+        // a fragment reaching past 65535 octets (BSD ips_toolong): its pieces'
+        // offsets would not fit the 13-bit field (found by inet_ip_validate)
+        return Err(Error::malformed(Layer::Ipv4, 6, "IPv4 fragment beyond 65535 octets (RFC 791 §3.2)"));
+    }
     let first_hdr = dgram.get(..hl).unwrap_or(&[]);
     let opts = dgram.get(HEADER_LEN..hl).unwrap_or(&[]);
     let later_opts = ip_optcopy(opts);
@@ -523,6 +528,10 @@ mod tests {
         assert!(matches!(ip_fragment(&p, 1500).unwrap_err().kind, ErrorKind::Limit { .. }));
         assert!(ip_fragment(&ip_build(&hdr(&[]), &payload).unwrap(), 27).is_err());
         assert_eq!(ip_fragment(&ip_build(&hdr(&[]), &payload).unwrap(), 28).unwrap().len(), 375);
+        let mut far = ip_build(&hdr(&[]), &payload).unwrap();
+        far[6..8].copy_from_slice(&0x1fe0u16.to_be_bytes()); // offset 65280 + 3000 octets
+        set_checksum(&mut far[..20]);
+        assert!(ip_fragment(&far, 1500).is_err());
     }
 
     #[test]

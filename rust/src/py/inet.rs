@@ -12,6 +12,11 @@ use crate::inet::{arp, icmp, ip, reass};
 use super::upper::{Addr4, Bytes};
 use super::util::with_bytes;
 
+/// ``(op, sha, spa, tha, tpa)``.
+type ArpTuple<'py> = (u16, Bound<'py, PyBytes>, Addr4, Bound<'py, PyBytes>, Addr4);
+/// ``(kind, packet, reason)``.
+type ReassTuple<'py> = (&'static str, Option<Bound<'py, PyBytes>>, Option<&'static str>);
+
 /// What ``ip_validate`` found: the header fields, where the datagram ends
 /// (``total_len``; bytes after it are link padding) and the options seen.
 #[pyclass(frozen, module = "kame._core", name = "Ip4Validated", get_all)]
@@ -153,7 +158,7 @@ fn icmp_next_plateau(total_len: u16) -> u16 {
 
 /// ``(op, sha, spa, tha, tpa)`` of an Ethernet/IPv4 ARP packet.
 #[pyfunction]
-fn arp_parse<'py>(py: Python<'py>, buf: &Bound<'_, PyAny>) -> PyResult<(u16, Bound<'py, PyBytes>, Addr4, Bound<'py, PyBytes>, Addr4)> {
+fn arp_parse<'py>(py: Python<'py>, buf: &Bound<'_, PyAny>) -> PyResult<ArpTuple<'py>> {
     let r = with_bytes(buf, arp::parse)??;
     Ok((r.op, PyBytes::new(py, &r.sha), Addr4(r.spa), PyBytes::new(py, &r.tha), Addr4(r.tpa)))
 }
@@ -197,7 +202,7 @@ impl PyIpReassembler {
         packet: &Bound<'_, PyAny>,
         now: f64,
         zone: u32,
-    ) -> PyResult<(&'static str, Option<Bound<'py, PyBytes>>, Option<&'static str>)> {
+    ) -> PyResult<ReassTuple<'py>> {
         let o = with_bytes(packet, |p| self.inner.input(p, zone, now))??;
         Ok(match o {
             reass::Outcome::NotFragment => ("not_fragment", None, None),
