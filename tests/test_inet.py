@@ -464,3 +464,44 @@ def test_addrconfig_counts_the_nodes_ipv4_addresses() -> None:
     assert netdb._addrconfig(a)[0]
     a.inet.delete_address("eth0", A)
     assert not netdb._addrconfig(a)[0]
+
+
+@pytest.mark.parametrize("profile", sorted(__import__("kame.socket", fromlist=["PROFILES"])
+                                           .PROFILES))
+def test_section_1_12_over_the_wire(profile: str) -> None:
+    """Each profile's §1.12 row, with real IPv4 datagrams between two nodes:
+    the initiating side (an AF_INET6 socket sending to ::ffff:a.b.c.d) and
+    the listening side (an AF_INET6 wildcard socket getting IPv4)."""
+    from kame.socket import PROFILES
+
+    p = PROFILES[profile]
+    dual = p.v6only_default == 0
+    sim, a, b = pair()
+    la, lb = SocketLayer(a, profile), SocketLayer(b, profile)
+    # initiating side
+    srv = lb.socket(AF_INET, SOCK_DGRAM)
+    srv.bind(("0.0.0.0", 4000))
+    cli = la.socket(AF_INET6, SOCK_DGRAM)
+    if p.initiating and dual:
+        cli.sendto(b"init", ("::ffff:192.0.2.2", 4000))
+        sim.emit(a, a.poll(sim.now))
+        sim.run(until=sim.now + 1.0)
+        assert srv.recvfrom(10)[0] == b"init"
+    else:
+        with pytest.raises(OSError) as ei:
+            cli.sendto(b"init", ("::ffff:192.0.2.2", 4000))
+        assert ei.value.errno == p.mapped_errno
+    # listening side
+    wild = lb.socket(AF_INET6, SOCK_DGRAM)
+    wild.bind(("::", 4001))
+    s4 = la.socket(AF_INET, SOCK_DGRAM)
+    s4.sendto(b"listen", ("192.0.2.2", 4001))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 1.0)
+    if dual:
+        data, addr = wild.recvfrom(10)
+        assert (data, addr[0]) == (b"listen", "::ffff:192.0.2.1")
+    else:
+        with pytest.raises(BlockingIOError):
+            wild.recvfrom(10)
+        assert b.stats["icps_error"] >= 1  # no socket: Port Unreachable
