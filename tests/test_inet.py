@@ -505,3 +505,21 @@ def test_section_1_12_over_the_wire(profile: str) -> None:
         with pytest.raises(BlockingIOError):
             wild.recvfrom(10)
         assert b.stats["icps_error"] >= 1  # no socket: Port Unreachable
+
+
+def test_down_up_probes_again_and_pmtu_floor() -> None:
+    sim, a, _b = pair(dad=1)
+    ifa = a.inet.find(A)
+    assert ifa is not None and ifa.usable
+    a.down("eth0", sim.now)
+    assert not ifa.usable and a.inet.arptab == {}
+    sim.emit(a, a.up("eth0", sim.now))
+    assert ifa.tentative
+    sim.run(until=sim.now + 5.0)
+    assert ifa.usable
+    # a Fragmentation Needed below 552 octets is clamped there (Linux min_pmtu)
+    a.inet.route_add("198.51.100.0/24", str(B))
+    inv = _core.ip_build(str(A), "198.51.100.7", 17, bytes(1480), df=True)
+    a.receive("eth0", ip_frame(str(B), str(A), 1, _core.icmp_build(3, 4, 300, inv[:28])),
+              sim.now)
+    assert a.inet.path_mtu("eth0", IPv4Address("198.51.100.7"), sim.now) == 552
