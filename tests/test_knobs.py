@@ -62,7 +62,9 @@ def test_overrides_and_listing() -> None:
     lines = str(k).splitlines()
     assert "net.inet6.icmp6.nd6_debug: 1" in lines and len(lines) == len(KNOBS) == len(k)
     assert all(n.startswith(("net.inet6.ip6.", "net.inet6.icmp6.", "net.inet6.ipsec6.",
-                             "net.inet.tcp.")) for n in KNOBS)  # kame.tcp (issue 9)
+                             "net.inet.tcp.", "net.inet.ip.", "net.inet.icmp.",
+                             "net.link.ether.inet."))
+               for n in KNOBS)  # kame.tcp and kame.inet keep BSD's names too (issue 9)
     for spec in KNOBS.values():
         assert spec.minimum <= spec.default <= spec.maximum, spec.name
 

@@ -228,6 +228,8 @@ def _addrconfig(node: Any) -> tuple[bool, bool]:
     v6 = any(not (ifa.addr.is_loopback or ifa.addr.is_link_local) for ifa in node.addrs.all())
     layer = getattr(node, "sockets", None)
     v4 = layer is not None and any((int(a) >> 24) != 127 for a in layer.in_ifaddrs)
+    inet = getattr(node, "inet", None)  # the node's own IPv4 addresses (kame.inet)
+    v4 = v4 or (inet is not None and any(ifa.usable for ifa in inet.addrs))
     return v4, v6
 
 
@@ -347,6 +349,12 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
                 return None
             if (int(a) >> 24) == 127:
                 return SourceCandidate(a, "lo", 8)
+            inet = getattr(node, "inet", None)  # in_pcbladdr over the node's IPv4 (kame.inet)
+            rt = inet.rtalloc(a) if inet is not None else None
+            src4 = inet.in_selectsrc(a) if rt is not None else None
+            if src4 is not None:
+                ifa = inet.find(src4)
+                return SourceCandidate(src4, ifa.ifname if ifa else "", ifa.prefixlen if ifa else 24)
             v4 = [x for x in layer.in_ifaddrs if (int(x) >> 24) != 127]
             return SourceCandidate(v4[0], "", 24) if v4 else None
         if a == IPv6Address(1):

@@ -21,6 +21,9 @@ Where things are (BSD names, one step from the name to the file):
   fragmentation to the path MTU (RFC 8201), ``in6_selectsrc``
   (:mod:`kame.in6_src`), ``send`` and ``ping``;
 - :mod:`kame.ip6.route`: ``rtalloc`` and the routing table;
+- :mod:`kame.inet` (``node.inet``): IPv4 and ARP — ``ip_input``,
+  ``ip_output``, ``icmp_input``/``icmp_error``, ``arpresolve``; frames of
+  type 0x0800 and 0x0806 go there;
 - here: interfaces (``ifconfig``), multicast groups, timers, the actions
   of the ND state machines (:mod:`kame.nd6`), ``ifconfig down``.
 
@@ -39,7 +42,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import Any
 
 from kame import _core
@@ -47,6 +50,7 @@ from kame.addr import solicited_node
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
+from kame.inet import Inet, InIfaddr
 from kame.ip6.icmp6 import EchoReply, Icmp6ErrorInput
 from kame.ip6.input import Ip6Input
 from kame.ip6.output import PMTU_EXPIRE, PathMtuChanged
@@ -127,8 +131,8 @@ class Node(Ip6Input):
         self.key: Any = None
         #: TCP (issue 9): connections, SYN queue, timers (:mod:`kame.tcp`).
         self.tcp = Tcp(self)
-
-
+        #: IPv4 and ARP (:mod:`kame.inet`): frames of type 0x0800/0x0806 go there.
+        self.inet = Inet(self)
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:
@@ -160,6 +164,7 @@ class Node(Ip6Input):
             delay = self.rng.uniform(0.0, MAX_RTR_SOLICITATION_DELAY)
             self._handle(self.nbr.dad_start(ifa, now, delay), now)
         self._handle(self.rtr.start_rs(name, now), now)
+        self.inet.if_up(name, now)  # RFC 5227 probes of its IPv4 addresses
         return self._flush()
 
 
@@ -176,6 +181,20 @@ class Node(Ip6Input):
         return ifa
 
 
+
+    def add_address4(self, name: str, cidr: str, now: float) -> InIfaddr:
+        """``ifconfig NAME inet ADDR/LEN`` (:meth:`kame.inet.Inet.add_address`):
+        RFC 5227 probes, then gratuitous ARP."""
+        self._now = now
+        return self.inet.add_address(name, cidr, now)
+
+    def ping4(self, dst: str | IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
+              data: bytes = b"kame", df: bool = False) -> list[Frame]:
+        """Send one ICMP Echo Request (``ping``); replies come as
+        :class:`kame.inet.EchoReply4` events."""
+        self._now = now
+        self.inet.ping(IPv4Address(dst), now, ident=ident, seq=seq, data=data, df=df)
+        return self._flush()
 
     def join(self, name: str, group: IPv6Address, now: float) -> None:
         """Join a multicast group; MLD reports follow (:mod:`kame.mld6`)."""
@@ -201,7 +220,8 @@ class Node(Ip6Input):
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
                           self.rtr.next_deadline(), self.mld.next_deadline(),
-                          self.reass.next_deadline(), self._pmtu_deadline()) if t is not None]
+                          self.reass.next_deadline(), self._pmtu_deadline(),
+                          self.inet.next_deadline()) if t is not None]
         if self.key is not None and (kt := self.key.next_deadline()) is not None:
             ts.append(kt)  # SA lifetimes (key_timehandler)
         if (tt := self.tcp.next_deadline()) is not None:
@@ -220,6 +240,7 @@ class Node(Ip6Input):
         self._handle(self.mld.poll(now), now)
         self.frag6_slowtimo(now)
         self._pmtu_expire(now)
+        self.inet.poll(now)  # ARP, RFC 5227, IPv4 reassembly and path MTU timers
         if self.key is not None:
             self.key.timehandler(self, now)
         self.tcp.poll(now)
@@ -229,7 +250,10 @@ class Node(Ip6Input):
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
         self._now = now
-        self.ip6_input(ifname, frame, now)
+        if frame[12:13] == b"\x08" and frame[13:14] in (b"\x00", b"\x06"):
+            self.inet.ether_input(ifname, frame, now)  # IPv4 or ARP (kame.inet)
+        else:
+            self.ip6_input(ifname, frame, now)
         return self._flush()
 
 
@@ -240,6 +264,12 @@ class Node(Ip6Input):
         (``_core.nd6_input_many``). Returns every frame to transmit."""
         self._now = now
         frames = list(frames)
+        if any(f[12:13] == b"\x08" for f in frames):  # IPv4 and ARP go to kame.inet
+            for f in frames:
+                if f[12:13] == b"\x08" and f[13:14] in (b"\x00", b"\x06"):
+                    self.inet.ether_input(ifname, f, now)
+            frames = [f for f in frames if not (f[12:13] == b"\x08" and f[13:14] in
+                                                (b"\x00", b"\x06"))]
         ifp = self.ifnets.get(ifname)
         if ifp is None or not ifp.up or not self.nd6_fastpath:
             for f in frames:
@@ -294,6 +324,7 @@ class Node(Ip6Input):
             self.mld.leave(name, g, now)  # no report: the link is down
         self.mld._if.pop(name, None)
         self.cache.flush(name)
+        self.inet.if_down(name)  # its ARP entries; IPv4 addresses are probed again on up
         rtr = self.rtr
         for dr in [d for d in rtr.routers if d.ifname == name]:
             rtr.routers.remove(dr)

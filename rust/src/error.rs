@@ -37,6 +37,10 @@ pub enum Layer {
     Tunnel,
     Pcap,
     Ethernet,
+    // --- inet --- (ICMPv4 and ARP, rust/src/inet/)
+    Icmp,
+    Arp,
+    // --- end inet ---
 }
 
 impl Layer {
@@ -62,6 +66,8 @@ impl Layer {
             Layer::Tunnel => "tunnel",
             Layer::Pcap => "pcap",
             Layer::Ethernet => "ethernet",
+            Layer::Icmp => "icmp",
+            Layer::Arp => "arp",
         }
     }
 }

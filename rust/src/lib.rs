@@ -18,6 +18,10 @@ pub mod tcp;
 pub mod tunnel;
 pub mod frag6;
 pub mod wire;
+// --- inet --- IPv4 and ARP (issue 9); tick: shared timer pieces
+pub mod inet;
+pub mod tick;
+// --- end inet ---
 
 pub use error::{Error, ErrorKind, Icmp6Answer, Layer, Result};
 

@@ -14,12 +14,14 @@ returns them); a datagram the node receives lands in the socket's queue and
 ``recvfrom`` returns it; an empty queue raises :class:`BlockingIOError`
 (``EAGAIN``). The layer's clock is the node's last ``now``.
 
-The node has no IPv4 link layer. IPv4 datagrams (``AF_INET`` sockets and
-``AF_INET6`` sockets talking to ``::ffff:a.b.c.d``) to one of the layer's
-IPv4 addresses (:attr:`SocketLayer.in_ifaddrs`, ``127.0.0.1`` by default)
-loop back to the layer's own sockets; others are appended to
-:attr:`SocketLayer.ip4_out`, and :meth:`SocketLayer.udp4_input` is where an
-IPv4 stack would hand UDP datagrams up. IPv6 datagrams to ``::1`` or one of
+IPv4 datagrams (``AF_INET`` sockets and ``AF_INET6`` sockets talking to
+``::ffff:a.b.c.d``) to one of the node's IPv4 addresses (:mod:`kame.inet`)
+or of the layer's loopback addresses (:attr:`SocketLayer.in_ifaddrs`,
+``127.0.0.1`` by default) loop back to the layer's own sockets; others go
+out through the node (``udp_output`` -> ``ip_output``: route, source, ARP,
+fragmentation), and :meth:`SocketLayer.udp_input` is where the node hands
+UDP datagrams up. Without a node there is no IPv4 wire (``ENETUNREACH``).
+IPv6 datagrams to ``::1`` or one of
 the node's addresses loop back too; others go out through the node
 (``ip6_output``: route, ``in6_selectsrc``, ``nd6_output``).
 

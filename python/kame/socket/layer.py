@@ -1,7 +1,8 @@
 """The socket half of a kernel over one node: socket creation, UDP and raw
 ICMPv6 output (``udp6_output``, ``rip6_output``) and input
 (``udp6_input``, ``rip6_input``), ICMPv6 errors to sockets
-(``udp6_ctlinput``), IPv4 loopback and hand-off."""
+(``udp6_ctlinput``), IPv4 loopback, and UDP over IPv4 through the node's
+:mod:`kame.inet` (``udp_output``, ``udp_input``, ``udp_ctlinput``)."""
 
 from __future__ import annotations
 
@@ -61,12 +62,10 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         self.node = node
         self.pcbs: list[Socket] = []
         self.in_ifaddrs: set[IPv4Address] = {IPv4Address(a) for a in in_ifaddrs}
-        #: IPv4 datagrams leaving the node: (src, sport, dst, dport, data).
-        self.ip4_out: list[tuple[IPv4Address, int, IPv4Address, int, bytes]] = []
         #: ``netstat -s -p udp`` counters (``struct udpstat``).
         self.udpstat: dict[str, int] = dict.fromkeys(
             ("udps_ipackets", "udps_badsum", "udps_hdrops", "udps_noport", "udps_noportmcast",
-             "udps_fullsock", "udps_opackets", "rip6s_ipackets", "rip6s_badsum",
+             "udps_fullsock", "udps_opackets", "udps_noportbcast", "rip6s_ipackets", "rip6s_badsum",
              "rip6s_nosock", "rip6s_opackets", "rip6s_filtered"), 0)
         self._seq = 0
         self._nraw6 = 0
@@ -160,8 +159,15 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             if self._is_local4(dst):
                 if not self.udp4_input(src, s.lport, dst, port, data):  # type: ignore[arg-type]
                     self._loop_unreach(src, s.lport, dst, port)
-            else:
-                self.ip4_out.append((src, s.lport, dst, port, data))  # type: ignore[arg-type]
+                return len(data)
+            if self.node is None:
+                raise _err(errno.ENETUNREACH)
+            # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
+            # (set when the datagram fits the path MTU); the BSDs leave it clear.
+            e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
+                                          df="want" if self.profile.name == "linux" else False)
+            if e:
+                raise _err(e)
             return len(data)
         if pktinfo is not None and int(pktinfo[0]) and not self._is_local6(pktinfo[0]):
             raise _err(errno.EADDRNOTAVAIL, "IPV6_PKTINFO source")
@@ -269,6 +275,43 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         self.udpstat["udps_ipackets"] += 1
         d = Datagram(bytes(u.payload), src, u.src_port, dst, ifindex, hlim, tclass)
         return self._deliver(d, u.dst_port, v6=True)
+
+    def udp_input(self, ifname: str, src: IPv4Address, dst: IPv4Address, body: bytes, ttl: int,
+                  tos: int, bcast: bool = False) -> bool:
+        """The node's hook (``udp_input``): a UDP datagram over IPv4 for us.
+        False when no socket took it (the node then answers Port
+        Unreachable for unicast); a bad checksum is a counted drop."""
+        try:
+            u = _core.UdpHeader.from_bytes(body, src, dst)
+        except KameError:
+            self.udpstat["udps_badsum"] += 1
+            return True
+        if self.udp4_input(src, u.src_port, dst, u.dst_port, bytes(u.payload), ttl, tos):
+            return True
+        if bcast:
+            self.udpstat["udps_noportbcast"] += 1
+        return False
+
+    def udp_ctlinput(self, icmp_type: int, code: int, src: IPv4Address, dst: IPv4Address,
+                     sport: int, dport: int) -> None:
+        """``udp_ctlinput``/``in_pcbnotify``: an ICMP error about a datagram
+        we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
+        socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
+        as ``so_error`` (``inetctlerrmap``); Fragmentation Needed only
+        lowers the path MTU."""
+        if icmp_type == 3:
+            code_errno = {2: errno.ECONNREFUSED, 3: errno.ECONNREFUSED, 4: 0}.get(
+                code, errno.EHOSTUNREACH)
+        elif icmp_type == 12:
+            code_errno = errno.ENOPROTOOPT
+        else:
+            code_errno = 0
+        if not code_errno:
+            return
+        for s in self.pcbs:
+            if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
+                    s.lport == sport:
+                s.so_error = code_errno
 
     def udp4_input(self, src: IPv4Address, sport: int, dst: IPv4Address, dport: int,
                    data: bytes, ttl: int = 64, tos: int = 0) -> bool:

@@ -32,7 +32,6 @@ class In6Pcb:
     node: Any
     pcbs: list[Socket]
     in_ifaddrs: set[IPv4Address]
-    ip4_out: list[tuple[IPv4Address, int, IPv4Address, int, bytes]]
     udpstat: dict[str, int]
     _seq: int
     _nraw6: int
@@ -60,7 +59,8 @@ class In6Pcb:
         return self.node is not None and self.node.addrs.find_any(a) is not None
 
     def _is_local4(self, a: IPv4Address) -> bool:
-        return a in self.in_ifaddrs or (int(a) >> 24) == 127
+        return a in self.in_ifaddrs or (int(a) >> 24) == 127 or (
+            self.node is not None and hasattr(self.node, "inet") and self.node.inet.is_local(a))
 
     def _cover(self, s: Socket, laddr: Addr | None, *, deliver: bool) -> tuple[Any, Any]:
         """The (IPv4, IPv6) local address spaces a socket occupies: ``None``
@@ -210,6 +210,17 @@ class In6Pcb:
                 return s.laddr
             if self._is_local4(dst):
                 return dst
+            inet = getattr(self.node, "inet", None)
+            if inet is not None:  # the node's IPv4 (kame.inet): in_pcbladdr
+                if inet.rtalloc(dst) is None and int(dst) != 0xFFFFFFFF and \
+                        not dst.is_multicast:
+                    raise _err(errno.ENETUNREACH)
+                src4 = inet.in_selectsrc(dst)
+                if src4 is None and (int(dst) == 0xFFFFFFFF or dst.is_multicast):
+                    src4 = next((x.addr for x in inet.addrs if x.usable), None)
+                if src4 is None:
+                    raise _err(errno.EADDRNOTAVAIL)
+                return src4  # type: ignore[no-any-return]
             return min((x for x in self.in_ifaddrs if (int(x) >> 24) != 127),
                        default=IPv4Address("127.0.0.1"))
         if pktinfo is not None and int(pktinfo[0]):

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod cksum;
 mod errors;
 mod hdr6;
+mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
 mod nd6;
@@ -29,5 +30,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ipcomp::register(m)?;
     nd6::register(m)?;
     tcp::register(m)?;
+    inet::register(m)?;
     Ok(())
 }

@@ -1,0 +1,221 @@
+"""``ip_output.c`` and ``ether_output``: route, source, header, ARP, then
+fragmentation to the interface MTU or the path MTU (RFC 1191).
+
+``ip_output`` is the hand-off every upper layer uses (UDP here; TCP and
+raw sockets call it the same way): it returns 0 or the errno the sending
+socket sees — ``ENETUNREACH`` (no route), ``EADDRNOTAVAIL`` (no source),
+``EMSGSIZE`` (DF set and larger than the path MTU, as BSD). ``df`` is
+``False``, ``True`` or ``"want"`` (Linux's ``IP_PMTUDISC_WANT``: DF when
+the datagram fits the path MTU, fragmented without DF otherwise).
+
+A datagram waits for ARP whole and is fragmented once its next hop is
+resolved, so the hold queue of 1 holds a datagram, not its last fragment.
+Path MTUs (from Fragmentation Needed, RFC 1191) are kept 10 minutes
+(§6.3) and never set below 552 octets (Linux's ``min_pmtu``; a smaller
+value is clamped there and the datagram fragmented without DF).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from kame import _core
+from kame.errors import KameError
+from kame.inet.arp import Arp, Llinfo
+from kame.inet.route import in_multicast
+from kame.inet.var import ETHERTYPE_IP, INADDR_BROADCAST
+
+#: RFC 1191 §6.3: a learnt path MTU is kept (at least) 10 minutes.
+PMTU_EXPIRE4 = 600.0
+#: The smallest path MTU believed (Linux net.ipv4.route.min_pmtu).
+IP_MIN_PMTU = 552
+IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP = 1, 6, 17
+
+
+@dataclass(frozen=True, slots=True)
+class PathMtuChanged4:
+    """A path MTU to ``dst`` learnt (or forgotten, ``expired``)."""
+
+    dst: IPv4Address
+    mtu: int
+    expired: bool = False
+
+
+class IpOutput(Arp):
+    """Output paths of the IPv4 layer."""
+
+    def linkmtu(self, ifname: str) -> int:
+        return int(self.node.ifnets[ifname].mtu)
+
+    def path_mtu(self, ifname: str, dst: IPv4Address, now: float) -> int:
+        link = self.linkmtu(ifname)
+        e = self.pmtu.get(dst)
+        return min(link, e[0]) if e is not None and e[1] > now else link
+
+    def pmtu_update(self, dst: IPv4Address, mtu: int, now: float) -> bool:
+        """RFC 1191 §6.3: lower the path MTU to ``dst`` (never raised by a
+        Fragmentation Needed, never below :data:`IP_MIN_PMTU`)."""
+        mtu = max(mtu, IP_MIN_PMTU)
+        cur = self.pmtu.get(dst)
+        if cur is not None and cur[1] > now and mtu >= cur[0]:
+            return False
+        rt = self.rtalloc(dst)
+        if cur is None and (rt is None or mtu >= self.linkmtu(rt.ifname)):
+            return False
+        if len(self.pmtu) >= 4096 and dst not in self.pmtu:
+            del self.pmtu[min(self.pmtu, key=lambda k: self.pmtu[k][1])]
+        self.pmtu[dst] = (mtu, now + PMTU_EXPIRE4)
+        self.inc("icps_pmtuchg")
+        self.node.events.append(PathMtuChanged4(dst, mtu))
+        return True
+
+    def pmtu_expire(self, now: float) -> None:
+        for dst, (mtu, exp) in list(self.pmtu.items()):
+            if exp <= now:
+                del self.pmtu[dst]
+                self.node.events.append(PathMtuChanged4(dst, mtu, expired=True))
+
+    def _default_if(self, src: IPv4Address | None) -> str | None:
+        """The interface for a broadcast or multicast without one: the
+        source address's, else the first up interface with an address."""
+        if src is not None:
+            ifa = self.find(src)
+            if ifa is not None:
+                return ifa.ifname
+        for ifa in self.addrs:
+            ifp = self.node.ifnets.get(ifa.ifname)
+            if ifp is not None and ifp.up and ifa.usable:
+                return ifa.ifname
+        return None
+
+    def ip_output(self, src: IPv4Address | None, dst: IPv4Address, proto: int, payload: bytes,
+                  now: float, *, ttl: int | None = None, tos: int = 0, df: bool | str = False,
+                  ifname: str | None = None, options: bytes | None = None) -> int:
+        """Send one datagram of ours; 0 or an errno (see the module docs)."""
+        hop = dst
+        mcast = in_multicast(dst)
+        if ifname is None:
+            if dst == INADDR_BROADCAST or mcast:
+                ifname = self._default_if(src)
+                if ifname is None:
+                    self.inc("ips_noroute")
+                    return errno.ENETUNREACH
+            elif not self.is_local(dst):
+                rt = self.rtalloc(dst)
+                if rt is None:
+                    self.inc("ips_noroute")
+                    return errno.ENETUNREACH
+                ifname, hop = rt.ifname, rt.next_hop
+        if src is None or not int(src):
+            src = self.in_selectsrc(dst, ifname)
+            if src is None:
+                return errno.EADDRNOTAVAIL
+        if ttl is None:
+            ttl = 1 if mcast else int(self.node.knobs._values["net.inet.ip.ttl"])
+        self.ip_id = (self.ip_id + 1) & 0xFFFF
+        if self.is_local(dst):
+            pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
+                                 options=options)
+            self.inc("ips_localout")
+            self.ip_loopback(pkt, now)
+            return 0
+        assert ifname is not None
+        ifp = self.node.ifnets.get(ifname)
+        if ifp is None or not ifp.up:
+            self.inc("ips_odropped")
+            return errno.ENETDOWN
+        mtu = self.path_mtu(ifname, dst, now)
+        total = 20 + len(options or b"") + len(payload)
+        if df == "want":
+            df = total <= mtu
+        elif df and total > mtu:
+            self.inc("ips_cantfrag")
+            return errno.EMSGSIZE
+        if total > 65535:
+            return errno.EMSGSIZE
+        pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
+                             df=bool(df), options=options)
+        self.inc("ips_localout")
+        self.ether_output(ifname, hop, pkt, now)
+        return 0
+
+    def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float) -> None:
+        """Resolve ``hop`` (the datagram waits whole) and frame the datagram."""
+        ll = self.arpresolve(ifname, hop, packet, now)
+        if ll is not None:
+            self.ether_output_resolved(ifname, ll, packet)
+
+    def ether_output_resolved(self, ifname: str, lladdr: bytes, packet: bytes) -> None:
+        """Frame a datagram whose next hop is resolved, fragmenting it to the
+        path MTU (ours) or the link MTU (forwarded)."""
+        ifp = self.node.ifnets[ifname]
+        if not ifp.up:
+            self.inc("ips_odropped")
+            return
+        mtu = ifp.mtu
+        if len(packet) > 576:
+            dst = IPv4Address(packet[16:20])
+            if self.find(IPv4Address(packet[12:16])) is not None:
+                mtu = self.path_mtu(ifname, dst, self.node._now)
+        if len(packet) <= mtu:
+            self.emit(ifname, lladdr, ETHERTYPE_IP, packet)
+            return
+        try:
+            frags = _core.ip_fragment(packet, mtu)
+        except KameError:
+            self.inc("ips_cantfrag")
+            return
+        self.inc("ips_fragmented")
+        self.inc("ips_ofragments", len(frags))
+        for f in frags:
+            self.emit(ifname, lladdr, ETHERTYPE_IP, f)
+
+    def arp_unreachable(self, la: Llinfo, now: float) -> None:
+        """The neighbor never answered: its held datagrams are dropped; a
+        forwarded one is answered with Host Unreachable (RFC 1812 §5.2.7.1),
+        one of ours reaches its socket the same way."""
+        held = list(la.hold)
+        la.hold.clear()
+        self.inc("arps_dropped", len(held))
+        for pkt in held:
+            self.host_unreachable(la.ifname, pkt, now)
+
+    def host_unreachable(self, ifname: str, packet: bytes, now: float) -> None:
+        """Overridden by the ICMP layer."""
+
+    def ip_loopback(self, packet: bytes, now: float) -> None:
+        """Overridden by the input layer: a datagram to one of our addresses."""
+
+    def udp_output(self, src: IPv4Address | None, sport: int, dst: IPv4Address, dport: int,
+                   data: bytes, now: float, *, ttl: int | None = None, tos: int = 0,
+                   df: bool | str = False, ifname: str | None = None) -> int:
+        """``udp_output`` over ``ip_output``: 0 or an errno."""
+        if src is None or not int(src):
+            if ifname is None and not (dst == INADDR_BROADCAST or in_multicast(dst)):
+                rt = self.rtalloc(dst)
+                if rt is None:
+                    self.inc("ips_noroute")
+                    return errno.ENETUNREACH
+                ifname = rt.ifname
+            elif ifname is None:
+                ifname = self._default_if(None)
+            src = self.in_selectsrc(dst, ifname) if ifname is not None else None
+            if src is None:
+                return errno.EADDRNOTAVAIL
+            if dst != INADDR_BROADCAST and not in_multicast(dst):
+                ifname = None  # route again in ip_output (next hop)
+        try:
+            body = _core.UdpHeader(sport, dport, data).to_bytes(src, dst)
+        except KameError:
+            return errno.EMSGSIZE
+        return self.ip_output(src, dst, IPPROTO_UDP, body, now, ttl=ttl, tos=tos, df=df,
+                              ifname=ifname)
+
+    def ping(self, dst: IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
+             data: bytes = b"kame", df: bool = False, ttl: int | None = None,
+             ifname: str | None = None) -> int:
+        """Send one Echo Request (``ping``); 0 or an errno."""
+        msg = _core.icmp_build(8, 0, (ident & 0xFFFF) << 16 | (seq & 0xFFFF), data)
+        return self.ip_output(None, dst, IPPROTO_ICMP, msg, now, ttl=ttl, df=df, ifname=ifname)

@@ -1,0 +1,140 @@
+"""IPv4 addresses and routes (``in.c``, ``route.c``, ``in_pcb.c``'s
+``in_pcbladdr``): which addresses are ours, the broadcast addresses of an
+interface, the seed §1.14 ranges for IPv4 (martians), connected and static
+routes, ``rtalloc`` and the source address for a destination."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+from kame.inet.var import INADDR_BROADCAST, InIfaddr, InRtentry, InVars, Route4
+
+
+def in_martian_src(a: IPv4Address) -> bool:
+    """A source no host has (RFC 1122 §3.2.1.3, RFC 1812 §5.3.7; the IPv4
+    side of seed §1.14): this network (0/8), loopback (127/8) on the wire,
+    multicast (224/4), limited broadcast."""
+    x = int(a)
+    return (x >> 24) in (0, 127) or (x >> 28) == 0xE or x == 0xFFFFFFFF
+
+
+def in_martian_dst(a: IPv4Address) -> bool:
+    """A destination that never comes from the wire: 0/8 and 127/8."""
+    return (int(a) >> 24) in (0, 127)
+
+
+def in_multicast(a: IPv4Address) -> bool:
+    return (int(a) >> 28) == 0xE
+
+
+class InRoute(InVars):
+    """Addresses and route lookups over the IPv4 state."""
+
+    # --- addresses -----------------------------------------------------------
+
+    def find(self, a: IPv4Address, ifname: str | None = None) -> InIfaddr | None:
+        """Our address ``a`` (on ``ifname`` if given), usable or not."""
+        for ifa in self.addrs:
+            if ifa.addr == a and (ifname is None or ifa.ifname == ifname):
+                return ifa
+        return None
+
+    def is_local(self, a: IPv4Address) -> bool:
+        """One of our usable addresses (any interface: BSD's weak host model)."""
+        ifa = self.find(a)
+        return ifa is not None and ifa.usable
+
+    def on(self, ifname: str) -> list[InIfaddr]:
+        return [ifa for ifa in self.addrs if ifa.ifname == ifname]
+
+    def in_broadcast(self, a: IPv4Address, ifname: str) -> bool:
+        """``in_broadcast``: limited broadcast, or the subnet-directed
+        broadcast (or the all-zeros host part, BSD 4.2's) of an address on
+        ``ifname``."""
+        if a == INADDR_BROADCAST:
+            return True
+        for ifa in self.addrs:
+            if ifa.ifname == ifname and ifa.prefixlen < 31:
+                net = ifa.network
+                if a == net.broadcast_address or a == net.network_address:
+                    return True
+        return False
+
+    # --- routes --------------------------------------------------------------
+
+    def route_add(self, prefix: str | IPv4Network, gateway: str | IPv4Address | None,
+                  ifname: str | None = None) -> InRtentry:
+        """``route add -inet PREFIX GATEWAY [-ifp IF]``: without ``ifname``
+        the interface whose connected prefix holds the gateway; ``gateway``
+        ``None`` is an interface route. ``"default"`` is 0.0.0.0/0."""
+        net = IPv4Network("0.0.0.0/0" if prefix == "default" else prefix)
+        gw = IPv4Address(gateway) if gateway is not None else None
+        if ifname is None:
+            if gw is None:
+                raise ValueError("an interface route needs an interface")
+            for cnet, ifn in self._connected():
+                if gw in cnet:
+                    ifname = ifn
+                    break
+            else:
+                raise ValueError(f"gateway {gw} is not on a connected network (ENETUNREACH)")
+        if ifname not in self.node.ifnets:
+            raise ValueError(f"no interface {ifname!r}")
+        rt = InRtentry(net, gw, ifname)
+        self.routes[net] = rt
+        return rt
+
+    def route_delete(self, prefix: str | IPv4Network) -> bool:
+        net = IPv4Network("0.0.0.0/0" if prefix == "default" else prefix)
+        return self.routes.pop(net, None) is not None
+
+    def _connected(self) -> list[tuple[IPv4Network, str]]:
+        out: list[tuple[IPv4Network, str]] = []
+        for ifa in self.addrs:
+            ifp = self.node.ifnets.get(ifa.ifname)
+            if ifp is None or not ifp.up or ifa.duplicated:
+                continue
+            out.append((ifa.network, ifa.ifname))
+        return out
+
+    def rtalloc(self, dst: IPv4Address) -> Route4 | None:
+        """The longest match among static and connected routes on an up
+        interface; ``None`` is ENETUNREACH."""
+        best: tuple[int, Route4] | None = None
+        for net, rt in self.routes.items():
+            ifp = self.node.ifnets.get(rt.ifname)
+            if ifp is not None and ifp.up and dst in net and (best is None
+                                                              or net.prefixlen > best[0]):
+                hop = rt.gateway if rt.gateway is not None else dst
+                best = (net.prefixlen, Route4(rt.ifname, hop, rt.gateway is not None))
+        for net, ifn in self._connected():
+            if dst in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, Route4(ifn, dst, False))
+        return best[1] if best is not None else None
+
+    def routes_table(self) -> list[tuple[str, str, str]]:
+        """``netstat -rn -f inet``-like rows: (destination, gateway, interface)."""
+        rows = [(str(net), "link#" + str(self.node.ifnets[ifn].index), ifn)
+                for net, ifn in self._connected()]
+        rows += [("default" if r.prefix.prefixlen == 0 else str(r.prefix),
+                  str(r.gateway) if r.gateway else "link#" + str(self.node.ifnets[r.ifname].index),
+                  r.ifname) for r in self.routes.values()]
+        return rows
+
+    def in_selectsrc(self, dst: IPv4Address, ifname: str | None = None) -> IPv4Address | None:
+        """``in_pcbladdr``: the address of the outgoing interface, one whose
+        subnet holds the destination (or the next hop) first; ``None`` is
+        EADDRNOTAVAIL. Our own destination is its own source."""
+        if self.is_local(dst):
+            return dst
+        hop = dst
+        if ifname is None:
+            rt = self.rtalloc(dst)
+            if rt is None:
+                return None
+            ifname, hop = rt.ifname, rt.next_hop
+        cands = [ifa for ifa in self.addrs if ifa.ifname == ifname and ifa.usable]
+        for ifa in cands:
+            if hop in ifa.network or dst in ifa.network:
+                return ifa.addr
+        return cands[0].addr if cands else None
