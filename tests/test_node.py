@@ -212,3 +212,28 @@ def test_unknown_next_header_parameter_problem() -> None:
     assert err.src == str(LLB) and err.dst == str(LLA)
     inner = bytes(pp.payload)
     assert inner[24:40] == LLB.packed and inner[6] == 253
+
+
+def test_duplicate_mac_detected_by_the_defenders_na() -> None:
+    """A node already up defends its EUI-64 link-local against a newcomer
+    with the same MAC: the defending NA carries that MAC as its TLLA, yet it
+    is not our own NA looped back (we never answer for a tentative
+    address), so the newcomer marks the address duplicated (RFC 4862
+    §5.4.4) and disables IPv6 on the interface (rfc2462bis, §1.2)."""
+    link = MemoryLink(delay=0.001)
+    sim = Simulation()
+    a, b = Node("a", seed=1), Node("b", seed=2)
+    a.add_interface("eth0", MA)
+    b.add_interface("eth0", MA)
+    sim.connect(a, "eth0", link, MA)
+    sim.connect(b, "eth0", link, MA)
+    a.drop_own_frames = b.drop_own_frames = False
+    sim.emit(a, a.up("eth0", 0.0))
+    sim.run(until=3.0)  # a's link-local is ready: it will defend
+    assert not any(ifa.tentative for ifa in a.addresses("eth0"))
+    sim.emit(b, b.up("eth0", sim.now))
+    sim.run(until=8.0)
+    evs = b.drain_events()
+    assert any(isinstance(e, AddressDuplicated) for e in evs)
+    assert any(isinstance(e, InterfaceDisabled) for e in evs)
+    assert not any(isinstance(e, (AddressDuplicated, InterfaceDisabled)) for e in a.drain_events())

@@ -270,11 +270,15 @@ class Nd6Nbr:
             return self._bad("icp6s_badna", now, "NA lladdr length mismatch")
         ifa = self.addrs.find(ifname, target)
         if ifa is not None:
+            if ifa.tentative:
+                # RFC 4862 §5.4.4: any NA for a tentative address is a
+                # duplicate. It cannot be our own looped back (we never
+                # answer for a tentative address), even when its TLLA is our
+                # MAC: that is the duplicated-MAC case rfc2462bis is about.
+                return self._duplicated(ifa, "na", now)
             own = self._own_lladdr(ifname)
             if tlla is not None and own is not None and tlla == own:
                 return []  # our own NA looped back
-            if ifa.tentative:
-                return self._duplicated(ifa, "na", now)
             self.log(now, "dupaddr", f"NA claims my address {target} on {ifname}")
             return [Event("address_conflict", ifname, {"addr": target, "tlla": tlla})]
         return self.cache.na_update(ifname, target, tlla, solicited=solicited,
