@@ -73,6 +73,7 @@ def nodecli_netns() -> Iterator[str]:
 
 def test_nodecli_daemon_and_tools_against_kernel(nodecli_netns: str, tmp_path: Path) -> None:
     ns = nodecli_netns
+    (tmp_path / "run").mkdir()  # kame does not create the folder of a --ctl path
     ctl = str(tmp_path / "run" / f"{DEV}.sock")
     cap = tmp_path / "node.pcapng"
     ipns(ns, "ip", "tuntap", "add", "dev", DEV, "mode", "tap")
