@@ -80,8 +80,8 @@ ND_FLAG_ALIASES = {"ifdisabled": "disabled", "performnud": "nud"}
 
 
 #: Where ``kame node`` puts its control sockets unless told otherwise, and
-#: where the tools look for the only one.
-CTL_DIR = "/run/kame"
+#: where the tools look for the only one: ``$KAME_CTL_DIR``, else /run/kame.
+CTL_DIR = os.environ.get("KAME_CTL_DIR") or "/run/kame"
 
 #: ``sizeof(sun_path)`` on Linux (108) less the terminating NUL.
 UNIX_PATH_MAX = 107

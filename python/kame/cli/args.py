@@ -21,8 +21,21 @@ class UsageError(Exception):
 
 
 def one_line(text: str) -> str:
-    """An error text as one line (exception messages may hold newlines)."""
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+    """An error text as one printable line: line breaks and tabs become
+    spaces; other control characters, and the surrogates that stand for
+    undecodable bytes in arguments, are written as escapes (``\\x0c``,
+    ``\\udcff``), so an argument cannot end or forge a line."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\r\t":
+            out.append(" ")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
 
 
 class ArgumentParser(argparse.ArgumentParser):

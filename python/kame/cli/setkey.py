@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from ipaddress import ip_network
 
-from kame.cli.args import UsageError
+from kame.cli.args import UsageError, one_line
 from kame.errors import ConfigError
 from kame.key.engine import KeyEngine
 from kame.key.setkey import SetkeyError, dump, run
@@ -124,7 +124,7 @@ def _setkey(args: argparse.Namespace) -> int:
             raise ConfigError(f"{name}: {err}") from None
         sys.stdout.write(res.output)
         for e in res.errors:
-            sys.stderr.write(f"kame setkey: {e}\n")
+            sys.stderr.write(f"kame setkey: {one_line(e)}\n")
             rc = 1
     if args.D:
         sys.stdout.write(dump(send, now, policy=args.P))
