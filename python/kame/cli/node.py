@@ -9,10 +9,20 @@ interface up (link-local address, DAD, RS). ``--router`` sets
 ``net.inet6.ip6.forwarding=1`` and advertises each ``--prefix`` (rtadvd);
 otherwise the node is a host with ``net.inet6.ip6.accept_rtadv=1``.
 
-The control socket (``--ctl``, default ``/run/kame/IFNAME.sock``) serves
-``kame ndp``, ``kame ping6``, ``kame netstat`` and ``kame ifconfig``.
-Events are logged to stderr; SIGTERM or SIGINT stops the node cleanly
-(a router sends its final RAs with lifetime 0 first).
+The control socket (``--ctl``, default ``/run/kame/IFNAME.sock``, the
+folder ``$KAME_CTL_DIR`` when set) serves ``kame ndp``, ``kame ping6``,
+``kame netstat`` and ``kame ifconfig``. It is owner-only (0600) from the
+moment it exists; its folder must exist (only /run/kame itself is made);
+only a stale socket left by a node that was killed is replaced, never a
+file, a folder, a symbolic link or a socket another process listens on.
+Events are logged to stderr; SIGTERM, SIGINT or SIGHUP stops the node
+cleanly (a router sends its final RAs with lifetime 0 first) and removes
+the socket.
+
+Options are checked before anything starts: ``--mtu`` 1280..65535,
+``--ra-interval`` 4..1800 s and ``--ra-min-interval`` 3 s..0.75 × that
+(RFC 4861 §6.2.1), ``--prefix`` a global or unique-local /64, ``--mac`` a
+unicast, non-zero MAC; a usage error is one line and exit status 2.
 """
 
 from __future__ import annotations

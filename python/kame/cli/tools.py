@@ -8,8 +8,10 @@ and ``ifconfig`` print:
     kame netstat -s -p ip6|icmp6
     kame ifconfig [-L] [IF]
 
-Every tool takes ``--ctl PATH`` (default ``/run/kame/IFNAME.sock`` of the
-only socket there, see :func:`find_ctl`).
+Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
+in ``$KAME_CTL_DIR`` when set; see :func:`find_ctl`). A missing socket, a
+stale one (its node has stopped) and a path that is no socket are told
+apart in the error.
 """
 
 from __future__ import annotations
