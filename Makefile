@@ -16,6 +16,7 @@ $(VENV)/.ok: pyproject.toml Makefile
 	touch $@
 
 build-dev: venv
+	$(VPY) -m pip uninstall -q -y kame 2>/dev/null || true  # the distribution's name before kame6
 	. $(VENV)/bin/activate && maturin develop -q --release
 
 run: build-dev
