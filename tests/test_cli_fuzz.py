@@ -43,6 +43,13 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
 FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
 
+def examples(scale: float) -> int:
+    """A share of the profile's examples (tests/conftest.py: 200 in `fast`,
+    5000 in `thorough`)."""
+    base = settings.default.max_examples if settings.default is not None else 200
+    return max(5, int(base * scale))
+
+
 class Scratch:
     """Paths the commands are pointed at (made once per test)."""
 
@@ -158,7 +165,7 @@ MACS = st.sampled_from(["02:00:00:00:00:01", "01:00:00:00:00:01", "02-00-00-00-0
 
 # --- in process ---------------------------------------------------------------------------
 
-@settings(max_examples=300, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(1.5), suppress_health_check=FIXTURES)
 @given(data=st.data())
 def test_node(scratch: Scratch, data: st.DataObject) -> None:
     spec: dict[str, st.SearchStrategy[str] | None] = {
@@ -174,7 +181,7 @@ def test_node(scratch: Scratch, data: st.DataObject) -> None:
     check(data.draw(argv_of(["node"], spec)))
 
 
-@settings(max_examples=60, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(0.3), suppress_health_check=FIXTURES)
 @given(data=st.data())
 def test_demo(scratch: Scratch, data: st.DataObject) -> None:
     spec: dict[str, st.SearchStrategy[str] | None] = {
@@ -184,7 +191,7 @@ def test_demo(scratch: Scratch, data: st.DataObject) -> None:
     check(data.draw(argv_of(["demo"], spec, max_opts=4)))
 
 
-@settings(max_examples=300, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(1.5), suppress_health_check=FIXTURES)
 @given(data=st.data())
 def test_tools(scratch: Scratch, data: st.DataObject) -> None:
     ctl = scratch.paths()
@@ -216,7 +223,7 @@ SETKEY_WORDS = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(1.5), suppress_health_check=FIXTURES)
 @given(data=st.data())
 def test_setkey(scratch: Scratch, data: st.DataObject) -> None:
     text = data.draw(st.one_of(
@@ -232,7 +239,7 @@ def test_setkey(scratch: Scratch, data: st.DataObject) -> None:
     check(data.draw(argv_of(["setkey"], spec, max_opts=5)), stdin=text)
 
 
-@settings(max_examples=100, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(0.5), suppress_health_check=FIXTURES)
 @given(argv=st.lists(WRONG, max_size=4))
 def test_dispatcher(scratch: Scratch, argv: list[str]) -> None:
     check(argv)
@@ -296,7 +303,7 @@ def test_processes(argv: list[str], tmp_path: Path) -> None:
         assert len(err.splitlines()) == 1 and err.startswith(("kame", "usage: kame")), err
 
 
-@settings(max_examples=12, suppress_health_check=FIXTURES)
+@settings(max_examples=examples(0.06), suppress_health_check=FIXTURES)
 @given(argv=st.lists(st.one_of(WRONG.filter(lambda w: "\0" not in w),
                                st.sampled_from(["node", "demo", "ndp", "ping6", "netstat",
                                                 "ifconfig", "setkey", "--ctl", "-c", "-f"])),
