@@ -5,7 +5,8 @@ VENV ?= .venv
 VPY := $(VENV)/bin/python
 FUZZ_SECONDS ?= 10
 
-.PHONY: venv build-dev build-release run test test-rust test-py fuzz-smoke lint bench clean
+.PHONY: venv build-dev build-release run test test-rust test-py fuzz-smoke lint bench clean \
+	wheel sdist licenses
 
 venv: $(VENV)/.ok
 $(VENV)/.ok: pyproject.toml Makefile
@@ -15,6 +16,7 @@ $(VENV)/.ok: pyproject.toml Makefile
 	touch $@
 
 build-dev: venv
+	$(VPY) -m pip uninstall -q -y kame 2>/dev/null || true  # the distribution's name before kame6
 	. $(VENV)/bin/activate && maturin develop -q --release
 
 run: build-dev
@@ -44,6 +46,26 @@ bench: build-dev
 	$(VPY) benches/python/bench_nd6.py
 	$(VPY) benches/bench_socket.py
 	cargo bench --workspace
+
+# The wheel PyPI gets: manylinux2014 (glibc 2.17 and later, so distributions
+# older than glibc 2.34 run it too), one abi3 wheel for CPython 3.11+, the
+# extension stripped, built with zig as the cross linker against glibc 2.17
+# (about 5 minutes on 2 cores); then auditwheel says which platform tag it
+# is consistent with. The zig build has its own target dir so it does not
+# throw away the build-dev objects.
+wheel: venv
+	$(VPY) -m pip install -q ziglang auditwheel
+	. $(VENV)/bin/activate && maturin build --release --zig --compatibility manylinux2014 \
+		--strip --out dist --target-dir target/zig
+	$(VPY) -m auditwheel show dist/kame6-*-manylinux2014_x86_64*.whl
+
+sdist: venv
+	. $(VENV)/bin/activate && maturin sdist --out dist
+
+# LICENSE-THIRD-PARTY: the licenses of the crates linked into kame._core
+# (rerun when Cargo.lock changes; tests/test_packaging.py checks it)
+licenses:
+	$(PY) scripts/third_party_licenses.py
 
 clean:
 	cargo clean

@@ -90,6 +90,7 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
+    (tmp_path / "ctl").mkdir()  # kame does not create the folder of a --ctl path
     rg = Rig(str(tmp_path / "ctl" / "eth0.sock"))
     try:
         yield rg

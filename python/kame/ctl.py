@@ -16,7 +16,14 @@ they would to a kernel.
   its identifier, pushed as ``{"event": "echo_reply", ...}`` lines.
   The server does no blocking I/O: the driver ``select``s on
   :meth:`ControlServer.sockets` and calls :meth:`ControlServer.handle`.
-- :func:`request` / :class:`Client`: the tools' side.
+  The socket is created owner-only (mode 0600, under a umask, so there is
+  no moment when others may connect) and only where nothing is, or where a
+  stale socket (one nobody listens on) is left; a file, a folder, a
+  symbolic link or a live socket at the path is refused, and no missing
+  folder is created (:func:`claim_socket_path`). :meth:`ControlServer.close`
+  removes the socket, unless something else has taken its place.
+- :func:`request` / :class:`Client`: the tools' side; a missing, stale or
+  foreign socket is a :class:`ControlError` that says which.
 
 Operations: ``ndp_a``, ``ndp_p``, ``ndp_r``, ``ndp_i``, ``ndp_i_set``,
 ``ndp_d``, ``ndp_c``, ``ifconfig``, ``stats``, ``ping`` and ``time``.
@@ -30,6 +37,7 @@ import json
 import math
 import os
 import socket
+import stat
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from ipaddress import IPv6Address
@@ -43,7 +51,16 @@ from kame.nd6.cache import NdState
 from kame.node import EchoReply, Node
 from kame.scope6 import Scope, ScopeError, in6_addrscope, parse_scoped
 
-__all__ = ["Client", "ControlError", "ControlServer", "NodeHost", "default_ctl_path", "request"]
+__all__ = [
+    "CTL_DIR",
+    "Client",
+    "ControlError",
+    "ControlServer",
+    "NodeHost",
+    "claim_socket_path",
+    "default_ctl_path",
+    "request",
+]
 
 Frame = tuple[str, bytes]
 
@@ -62,12 +79,105 @@ ND_FLAG_NAMES = frozenset({"nud", "accept_rtadv", "disabled", "prefer_source", "
 ND_FLAG_ALIASES = {"ifdisabled": "disabled", "performnud": "nud"}
 
 
+#: Where ``kame node`` puts its control sockets unless told otherwise, and
+#: where the tools look for the only one: ``$KAME_CTL_DIR``, else /run/kame.
+CTL_DIR = os.environ.get("KAME_CTL_DIR") or "/run/kame"
+
+#: ``sizeof(sun_path)`` on Linux (108) less the terminating NUL.
+UNIX_PATH_MAX = 107
+
+
 def default_ctl_path(ifname: str) -> str:
-    return f"/run/kame/{ifname}.sock"
+    return os.path.join(CTL_DIR, f"{ifname}.sock")
 
 
 class ControlError(Exception):
     """The control socket answered with an error, or could not be reached."""
+
+
+def _what(mode: int) -> str:
+    """What ``ls -l`` would call a file of this mode, with an article."""
+    for test, name in ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a socket"
+
+
+def _check_path(path: str) -> bytes:
+    """``path`` as the bytes ``bind``/``connect`` take, or ControlError."""
+    if not isinstance(path, str) or not path:
+        raise ControlError("empty control socket path")
+    if "\0" in path:
+        raise ControlError(f"{path!r}: a control socket path holds no NUL character")
+    try:
+        b = os.fsencode(path)
+    except UnicodeError:
+        raise ControlError(f"{path!r}: cannot be encoded as a file name") from None
+    if len(b) > UNIX_PATH_MAX:
+        raise ControlError(f"{path}: too long for a Unix socket ({len(b)} bytes, at most "
+                           f"{UNIX_PATH_MAX})")
+    return b
+
+
+def _listening(path: str) -> bool:
+    """Whether some process accepts connections on the socket at ``path``
+    (ControlError when that cannot be told)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(2.0)
+    try:
+        probe.connect(path)
+    except ConnectionRefusedError:  # bound once, nobody listens: stale
+        return False
+    except (TimeoutError, BlockingIOError):  # a backlog full of clients: alive
+        return True
+    except OSError as e:
+        raise ControlError(f"{path}: cannot tell whether a node listens on it: "
+                           f"{e.strerror or e}") from None
+    finally:
+        probe.close()
+    return True
+
+
+def claim_socket_path(path: str) -> None:
+    """Make ``path`` free for a new control socket. Nothing there is fine;
+    a stale socket (nobody listens on it: a node that was killed) is
+    removed; anything else is refused with :class:`ControlError` and left
+    alone: a regular file, a folder, a symbolic link (even to a socket), a
+    FIFO or device, a socket some process listens on. The folder must exist:
+    it is not created."""
+    _check_path(path)
+    folder = os.path.dirname(path) or "."
+    try:
+        fst = os.stat(folder)
+    except FileNotFoundError:
+        raise ControlError(f"{path}: folder {folder} does not exist (kame does not create "
+                           "folders for a --ctl path)") from None
+    except OSError as e:
+        raise ControlError(f"{path}: folder {folder}: {e.strerror or e}") from None
+    if not stat.S_ISDIR(fst.st_mode):
+        raise ControlError(f"{path}: {folder} is not a folder")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ControlError(f"{path}: {e.strerror or e}") from None
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ControlError(f"{path} is {_what(st.st_mode)}, not a stale socket: refusing to "
+                           "replace it (remove it yourself or choose another --ctl path)")
+    if _listening(path):
+        raise ControlError(f"{path}: another process listens on this socket (a running kame "
+                           "node?): stop it or choose another --ctl path")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise ControlError(f"{path}: cannot remove the stale socket: {e.strerror or e}"
+                           ) from None
 
 
 def _mac(b: bytes | None) -> str | None:
@@ -289,17 +399,24 @@ class ControlServer:
         self.path = path
         self.clock = clock
         self.transmit = transmit
-        d = os.path.dirname(path)
-        if d:
-            os.makedirs(d, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        self.conns: dict[int, _Conn] = {}
+        claim_socket_path(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        os.chmod(path, 0o600)
+        # Owner-only from the moment it exists: bind() creates the file with
+        # mode 0777 & ~umask. (The umask is per process: a thread creating a
+        # file in these few instructions would get 0600 too, never wider.)
+        old = os.umask(0o177)
+        try:
+            self.sock.bind(path)
+        except OSError as e:  # a race with another node, a read-only folder...
+            self.sock.close()
+            raise ControlError(f"{path}: {e.strerror or e}") from None
+        finally:
+            os.umask(old)
+        st = os.lstat(path)
+        self._ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
         self.sock.listen(8)
         self.sock.setblocking(False)
-        self.conns: dict[int, _Conn] = {}
 
     def sockets(self) -> list[socket.socket]:
         return [self.sock, *(c.sock for c in self.conns.values())]
@@ -308,11 +425,18 @@ class ControlServer:
         return [c.sock for c in self.conns.values() if c.outbuf]
 
     def close(self) -> None:
+        """Close every connection and remove the socket file, if it is
+        still the one this server made (idempotent)."""
         for c in list(self.conns.values()):
             self._drop(c)
         self.sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        ident, self._ident = self._ident, None
+        if ident is None:
+            return
+        with contextlib.suppress(OSError):
+            st = os.lstat(self.path)
+            if (st.st_dev, st.st_ino) == ident:
+                os.unlink(self.path)
 
     def _drop(self, c: _Conn) -> None:
         self.conns.pop(c.sock.fileno(), None)
@@ -513,17 +637,37 @@ class ControlServer:
 
 # --- the tools' side --------------------------------------------------------------------
 
+def _connect_error(path: str, e: OSError) -> str:
+    """Why the tools cannot reach a node at ``path``, in words."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"{path}: no such socket (is `kame node` running? give its --ctl path)"
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISSOCK(st.st_mode):
+        return f"{path} is {_what(st.st_mode)}, not a control socket"
+    if isinstance(e, ConnectionRefusedError):
+        return (f"{path}: stale socket: no node listens on it (the node that made it has "
+                "stopped)")
+    if isinstance(e, PermissionError):
+        return (f"{path}: permission denied (the control socket is owner-only: run the tool "
+                "as the node's user)")
+    return f"{path}: {e.strerror or e}"
+
+
 class Client:
     """A connection to a node's control socket."""
 
     def __init__(self, path: str, timeout: float = 5.0) -> None:
+        _check_path(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
             self.sock.connect(path)
         except OSError as e:
             self.sock.close()
-            raise ControlError(f"{path}: {e.strerror or e} (is `kame node` running?)") from None
+            raise ControlError(_connect_error(path, e)) from None
         self.buf = b""
         self.pushed: deque[dict[str, Any]] = deque()
 
@@ -549,7 +693,10 @@ class Client:
                 raise ControlError("the node closed the control connection")
             self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
-        obj = json.loads(line)
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            raise ControlError("bad answer from the node (not a JSON line)") from None
         if not isinstance(obj, dict):
             raise ControlError("bad answer from the node")
         return obj

@@ -73,6 +73,7 @@ def nodecli_netns() -> Iterator[str]:
 
 def test_nodecli_daemon_and_tools_against_kernel(nodecli_netns: str, tmp_path: Path) -> None:
     ns = nodecli_netns
+    (tmp_path / "run").mkdir()  # kame does not create the folder of a --ctl path
     ctl = str(tmp_path / "run" / f"{DEV}.sock")
     cap = tmp_path / "node.pcapng"
     ipns(ns, "ip", "tuntap", "add", "dev", DEV, "mode", "tap")
@@ -373,3 +374,52 @@ def test_nodecli_nd_flood_is_counted_and_bounded(nodecli_netns: str, tmp_path: P
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait(10)
+
+
+def test_nodecli_refuses_what_it_cannot_open(nodecli_netns: str, tmp_path: Path) -> None:
+    """`kame node --tap` on an interface that is not a TAP (the loopback, a
+    TUN device), on a TAP another process holds, or with a --ctl path it must
+    refuse: one line each, status 1, no control socket left behind, and no
+    TAP device made for a refused path."""
+    ns = nodecli_netns
+    ctl = tmp_path / "n.sock"
+
+    def node(*args: str) -> subprocess.CompletedProcess[str]:
+        return ipns(ns, sys.executable, "-m", "kame", "node", *args, check=False)
+
+    ipns(ns, "ip", "tuntap", "add", "dev", "nodetun0", "mode", "tun")
+    for dev, why in [("lo", ("lo exists and is not a TUN/TAP device; give the name of a TAP "
+                            "device or a new name")),
+                     ("nodetun0", ("nodetun0 is a TUN device (IP packets), not a TAP device "
+                                  "(Ethernet frames)"))]:
+        r = node("--tap", dev, "--ctl", str(ctl))
+        assert (r.returncode, r.stderr) == (1, f"kame node: --tap {dev}: {why}\n")
+        assert not ctl.exists()  # bound before the TAP was tried, removed again
+
+    # a TAP that another node has open
+    ipns(ns, "ip", "tuntap", "add", "dev", "nodebusy0", "mode", "tap")
+    first = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "kame", "node",
+                              "--tap", "nodebusy0", "--ctl", str(tmp_path / "first.sock")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        wait_for("the first node", lambda: (tmp_path / "first.sock").exists()
+                 or first.poll() is not None)
+        time.sleep(0.3)
+        assert first.poll() is None, first.communicate()
+        r = node("--tap", "nodebusy0", "--ctl", str(ctl))
+        assert (r.returncode, r.stderr) == (
+            1, "kame node: --tap nodebusy0: the device is busy: another process has it open\n")
+        # and the first node's live socket is not taken over
+        r = node("--tap", "nodenew0", "--ctl", str(tmp_path / "first.sock"))
+        assert r.returncode == 1 and "another process listens on this socket" in r.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=15) == 0
+    assert not (tmp_path / "first.sock").exists()
+
+    # a refused --ctl path: no TAP device is made
+    (tmp_path / "file").write_text("precious\n")
+    r = node("--tap", "nodenew0", "--ctl", str(tmp_path / "file"))
+    assert r.returncode == 1 and "is a regular file, not a stale socket" in r.stderr
+    assert (tmp_path / "file").read_text() == "precious\n"
+    assert ipns(ns, "ip", "link", "show", "nodenew0", check=False).returncode != 0

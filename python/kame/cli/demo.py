@@ -25,6 +25,7 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import Any, BinaryIO, TextIO
 
 import kame
+from kame.cli.args import int_range
 from kame.cli.dissect import describe, nd_detail
 from kame.cli.tools import format_ifconfig, format_ndp_a, format_ndp_p, format_ndp_r
 from kame.ctl import snap_ifconfig, snap_ndp_a, snap_ndp_p, snap_ndp_r
@@ -49,6 +50,8 @@ from kame.node import EchoReply, Node
 __all__ = ["DemoNode", "default_pcap_path", "run_demo"]
 
 PREFIX = IPv6Network("2001:db8:1::/64")
+#: ``kame demo -c``: each echo is a simulated second and a few trace lines.
+DEMO_MAX_COUNT = 1000
 IFNAME = "eth0"
 
 
@@ -304,5 +307,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("-w", "--write", metavar="FILE",
                    help="capture file (default ./kame-demo.pcap, or in the temp dir when the "
                         "current directory is not writable); .pcapng writes pcapng")
-    p.add_argument("-c", "--count", type=int, default=3, help="echo requests to send (3)")
+    p.add_argument("-c", "--count", type=int_range(1, DEMO_MAX_COUNT, "echo requests"),
+                   default=3, help=f"echo requests to send (1..{DEMO_MAX_COUNT}; 3)")
     p.set_defaults(func=_run)

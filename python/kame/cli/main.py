@@ -8,6 +8,9 @@
     kame netstat -s -p ip6|icmp6 the node's counters
     kame ifconfig [IF]           the node's interfaces and addresses
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
+
+Exit status: 0 done; 1 the command failed (one line on standard error says
+why); 2 a usage error (likewise), or `ping6` heard no reply.
 """
 
 from __future__ import annotations
@@ -15,36 +18,88 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kame.cli.args import ArgumentParser, UsageError, one_line
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="kame", description=__doc__.split("\n\n")[0],
-                                 epilog=__doc__.split("\n\n", 1)[1],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+__all__ = ["main"]
+
+#: Exit status for a bug in kame itself (sysexits.h EX_SOFTWARE).
+EX_SOFTWARE = 70
+
+
+def _version() -> str:
+    import kame
+
+    return f"kame {kame.__version__} (distribution kame6, Python {sys.version.split()[0]})"
+
+
+def _os_error(e: OSError) -> str:
+    """``[Errno 2] No such file or directory: 'x'`` as ``x: No such file or directory``."""
+    what = e.strerror or str(e)
+    if e.filename is not None:
+        return f"{e.filename}: {what}"
+    return what
+
+
+def _main(argv: list[str] | None) -> int:
+    doc = __doc__ or ""
+    ap = ArgumentParser(prog="kame", description=doc.split("\n\n")[0],
+                        epilog=doc.split("\n\n", 1)[1],
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=_version())
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     from kame.cli import demo, dissect, node, tools
+    from kame.cli import setkey as setkey_cli
 
     demo.add_parser(sub)
     dissect.add_parser(sub)
     node.add_parser(sub)
     tools.add_parsers(sub)
-    from kame.cli import setkey as setkey_cli
-
     setkey_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.ctl import ControlError
     from kame.errors import KameError
 
+    def fail(text: str, status: int = 1) -> int:
+        sys.stderr.write(f"kame {args.command}: {one_line(text)}\n")
+        return status
+
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `kame dissect | head`
         sys.stderr.close()
         return 0
-    except (ControlError, KameError, OSError, ValueError) as e:
-        sys.stderr.write(f"kame {args.command}: {e}\n")
+    except UsageError as e:
+        return fail(f"{e} (see kame {args.command} --help)", 2)
+    except (ControlError, KameError, ValueError) as e:
+        return fail(str(e) or type(e).__name__)
+    except OSError as e:
+        return fail(_os_error(e))
+    except RecursionError as e:
+        return fail(f"input nested too deeply ({e})")
+    except Exception as e:  # noqa: BLE001 - a bug in kame: still one line, and a status saying so
+        return fail(f"internal error: {type(e).__name__}: {e} (please report this)",
+                    EX_SOFTWARE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``kame`` with ``argv`` (default ``sys.argv[1:]``) and return the
+    exit status; nothing escapes, not even argparse's ``SystemExit``."""
+    try:
+        return _main(argv)
+    except SystemExit as e:  # --help, --version, a usage error
+        code = e.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        sys.stderr.write(f"{code}\n")
         return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
 
 
 if __name__ == "__main__":

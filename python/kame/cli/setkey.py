@@ -19,11 +19,14 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from ipaddress import ip_network
 
+from kame.cli.args import UsageError, one_line
+from kame.errors import ConfigError
 from kame.key.engine import KeyEngine
-from kame.key.setkey import dump, run
+from kame.key.setkey import SetkeyError, dump, run
 
-__all__ = ["add_parser"]
+__all__ = ["USAGE", "add_parser"]
 
 
 def _sender(args: argparse.Namespace) -> tuple[Callable[[bytes], list[bytes]], float]:
@@ -43,28 +46,85 @@ def _sender(args: argparse.Namespace) -> tuple[Callable[[bytes], list[bytes]], f
     return (lambda b: eng.send(b, now)), now
 
 
-def _setkey(args: argparse.Namespace) -> int:
+#: setkey(8)'s synopsis, printed when no operation is given.
+USAGE = ("usage: kame setkey [-n] [--host NAME=ADDR] [--ctl PATH | --live] "
+         "-f FILE | -c | -D [-P] | -F [-P]")
+
+#: A setkey file larger than this is refused before it is read (100,000
+#: statements, kame.key.setkey.MAX_STATEMENTS, fit in far less).
+MAX_INPUT = 64 << 20
+
+
+def _text(data: bytes, name: str) -> str:
+    """A setkey file's bytes as text: UTF-8 (ASCII in practice); where it
+    is not, say where."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(f"{name}: line {line}, column {col}: byte 0x{data[e.start]:02x} is "
+                          "not UTF-8 text (write keys as 0x... hex)") from None
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(MAX_INPUT + 1)
+    if len(data) > MAX_INPUT:
+        raise ConfigError(f"{path}: larger than {MAX_INPUT >> 20} MiB")
+    return data
+
+
+def _hosts(items: list[str]) -> dict[str, str]:
     hosts = {}
-    for h in args.host or []:
+    for h in items:
         name, sep, addr = h.partition("=")
-        if not sep:
-            raise ValueError(f"--host takes NAME=ADDR, not {h!r}")
+        name, addr = name.strip(), addr.strip()
+        if not sep or not name or not addr:
+            raise UsageError(f"--host takes NAME=ADDR, not {h!r}")
+        try:
+            ip_network(addr, strict=False)
+        except ValueError:
+            raise UsageError(f"--host {name}={addr}: {addr!r} is not an address or a prefix"
+                             ) from None
         hosts[name] = addr
-    send, now = _sender(args)
+    return hosts
+
+
+def _setkey(args: argparse.Namespace) -> int:
+    if args.f is None and not (args.c or args.D or args.F):
+        sys.stderr.write(USAGE + "\n")
+        return 2
+    if args.P and not (args.D or args.F):
+        raise UsageError("-P goes with -D or -F")
+    if args.ctl is not None and args.live:
+        raise UsageError("--ctl and --live: choose one")
+    hosts = _hosts(args.host or [])
     texts: list[str] = []
-    if args.f:
-        with open(args.f, encoding="utf-8") as f:
-            texts.append(f.read())
+    names: list[str] = []
+    if args.f is not None:
+        if not args.f:
+            raise UsageError("-f: empty file name")
+        texts.append(_text(_read(args.f), args.f))
+        names.append(args.f)
     if args.c:
-        texts.append(sys.stdin.read())
+        texts.append(_text(sys.stdin.buffer.read(MAX_INPUT + 1)
+                           if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(),
+                           "standard input"))
+        names.append("standard input")
+    send, now = _sender(args)
     if args.F:
         texts.append("spdflush;" if args.P else "flush;")
+        names.append("-F")
     rc = 0
-    for text in texts:
-        res = run(text, send, now, hosts=hosts, resolve=not args.n)
+    for name, text in zip(names, texts, strict=True):
+        try:
+            res = run(text, send, now, hosts=hosts, resolve=not args.n)
+        except SetkeyError as err:  # nothing of that input was sent
+            raise ConfigError(f"{name}: {err}") from None
         sys.stdout.write(res.output)
         for e in res.errors:
-            sys.stderr.write(f"kame setkey: {e}\n")
+            sys.stderr.write(f"kame setkey: {one_line(e)}\n")
             rc = 1
     if args.D:
         sys.stdout.write(dump(send, now, policy=args.P))

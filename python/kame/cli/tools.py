@@ -8,8 +8,10 @@ and ``ifconfig`` print:
     kame netstat -s -p ip6|icmp6
     kame ifconfig [-L] [IF]
 
-Every tool takes ``--ctl PATH`` (default ``/run/kame/IFNAME.sock`` of the
-only socket there, see :func:`find_ctl`).
+Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
+in ``$KAME_CTL_DIR`` when set; see :func:`find_ctl`). A missing socket, a
+stale one (its node has stopped) and a path that is no socket are told
+apart in the error.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from kame import ctl
+from kame.cli.args import float_range, int_range
 from kame.ctl import Client, ControlError, request
 from kame.stats import DESCRIPTIONS
 
@@ -59,6 +63,12 @@ IP6_NH_NAMES = {
 
 PREF = {0: "medium", 1: "high", 3: "low", 2: "reserved"}
 
+#: ``kame ping6`` ranges: the count is a C long in BSD's ping6; the size
+#: keeps an echo within the 1280-octet minimum MTU (1280 - 40 - 8).
+PING_MAX_COUNT = 2**31 - 1
+PING_MAX_WAIT = 3600.0
+PING_MAX_SIZE = 1232
+
 # ND6_IFF_* bits as ifconfig prints them in "nd6 options=".
 ND6_BITS = [("nud", 0x1, "PERFORMNUD"), ("accept_rtadv", 0x2, "ACCEPT_RTADV"),
             ("prefer_source", 0x4, "PREFER_SOURCE"), ("disabled", 0x8, "IFDISABLED"),
@@ -88,14 +98,18 @@ def sec2str(secs: float | None) -> str:
 
 
 def find_ctl(path: str | None) -> str:
-    """``--ctl`` if given, else the only ``/run/kame/*.sock``."""
-    if path:
+    """``--ctl`` if given, else the only ``/run/kame/*.sock``
+    (:data:`kame.ctl.CTL_DIR`)."""
+    if path is not None:
+        if not path:
+            raise ControlError("--ctl: empty path")
         return path
-    socks = sorted(glob.glob("/run/kame/*.sock"))
+    socks = sorted(glob.glob(os.path.join(glob.escape(ctl.CTL_DIR), "*.sock")))
     if len(socks) == 1:
         return socks[0]
     if not socks:
-        raise ControlError("no /run/kame/*.sock: start `kame node --tap IF` or give --ctl PATH")
+        raise ControlError(f"no {ctl.CTL_DIR}/*.sock: start `kame node --tap IF` or give "
+                           "--ctl PATH")
     raise ControlError("several nodes run (" + ", ".join(socks) + "): choose one with --ctl")
 
 
@@ -378,9 +392,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.set_defaults(func=_ndp)
 
     p = sub.add_parser("ping6", help="send ICMPv6 echo requests from the node (like ping6(8))")
-    p.add_argument("-c", dest="count", type=int, help="stop after COUNT requests")
-    p.add_argument("-i", dest="wait", type=float, default=1.0, help="seconds between requests")
-    p.add_argument("-s", dest="packetsize", type=int, default=56, help="data bytes (56)")
+    p.add_argument("-c", dest="count", type=int_range(1, PING_MAX_COUNT, "count"),
+                   help=f"stop after COUNT requests (1..{PING_MAX_COUNT})")
+    p.add_argument("-i", dest="wait", type=float_range(0.0, PING_MAX_WAIT, "seconds",
+                                                       lo_open=True),
+                   default=1.0, help=f"seconds between requests (up to {PING_MAX_WAIT:g}; 1)")
+    p.add_argument("-s", dest="packetsize", type=int_range(0, PING_MAX_SIZE, "octets"),
+                   default=56, help=f"data bytes (0..{PING_MAX_SIZE}, so that no fragment is "
+                                    "needed on a 1280-octet link; 56)")
     p.add_argument("-I", metavar="IF", help="outgoing interface")
     p.add_argument("destination", help="address, e.g. 2001:db8::1 or fe80::1%%tap0")
     _ctl_arg(p)

@@ -57,12 +57,15 @@ from kame.key.engine import (
 from kame.key.spd import IpsecRequest, SecPolicy, Selector
 
 __all__ = [
+    "AALG_KEY_OCTETS",
     "AALG_SPELLINGS",
+    "EALG_KEY_OCTETS",
     "EALG_SPELLINGS",
     "SetkeyError",
     "Statement",
     "format_sa",
     "format_sp",
+    "key_length_error",
     "parse",
     "parse_policy",
     "run",
@@ -98,6 +101,69 @@ AALG_SPELLINGS: dict[str, str] = {
     "aes-xcbc-mac": "aes-xcbc-mac", "aes-cmac": "aes-cmac",
 }
 CALG_SPELLINGS = {"deflate": "deflate"}
+
+_AES = (16, 24, 32)
+#: Key lengths each algorithm takes, in octets (KAME's ``esp_algorithms[]``
+#: / ``ah_algorithms[]`` keymin..keymax, as the core checks them): a tuple of
+#: lengths or a ``range``; then the salt octets that RFC 3686/4106/4309/
+#: 4543/7634 append to the key. Kept equal to the core's table by
+#: tests/test_cli_validate.py, which tries every length on the core.
+EALG_KEY_OCTETS: dict[str, tuple[tuple[int, ...] | range, int]] = {
+    "null": (range(257), 0), "des-cbc": ((8,), 0), "des-deriv": ((8,), 0),
+    "3des-cbc": ((24,), 0), "blowfish-cbc": (range(5, 57), 0),
+    "cast128-cbc": (range(5, 17), 0), "rc5-cbc": (range(5, 256), 0), "aes-cbc": (_AES, 0),
+    "aes-ctr": (_AES, 4), "aes-gcm-16": (_AES, 4), "aes-gcm-12": (_AES, 4),
+    "aes-gcm-8": (_AES, 4), "aes-ccm-16": (_AES, 3), "aes-ccm-12": (_AES, 3),
+    "aes-ccm-8": (_AES, 3), "aes-gmac": (_AES, 4), "chacha20-poly1305": ((32,), 4),
+}
+AALG_KEY_OCTETS: dict[str, tuple[tuple[int, ...] | range, int]] = {
+    "null": (range(257), 0), "keyed-md5": ((16,), 0), "hmac-md5": ((16,), 0),
+    "keyed-sha1": ((20,), 0), "hmac-sha1": ((20,), 0), "hmac-ripemd160": ((20,), 0),
+    "hmac-sha256": ((32,), 0), "hmac-sha256-128": ((32,), 0), "hmac-sha384": ((48,), 0),
+    "hmac-sha384-192": ((48,), 0), "hmac-sha512": ((64,), 0), "hmac-sha512-256": ((64,), 0),
+    "aes-xcbc-mac": ((16,), 0), "aes-cmac": ((16,), 0),
+}
+
+
+def _either(ns: tuple[int, ...] | list[int]) -> str:
+    """``16, 24 or 32``."""
+    *head, last = [str(n) for n in ns]
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+def key_length_error(spelling: str, name: str, key: bytes, *, auth: bool) -> str | None:
+    """``None`` when ``key`` fits algorithm ``name`` (a :mod:`kame.ipsec`
+    name; ``spelling`` is how the file wrote it), else what is wrong:
+    the length given and the lengths the algorithm takes, in bits as
+    setkey(8) and the RFCs give them."""
+    table = AALG_KEY_OCTETS if auth else EALG_KEY_OCTETS
+    entry = table.get(name)
+    if entry is None:
+        return None
+    lengths, salt = entry
+    if len(key) - salt in lengths:
+        return None
+
+    def bits(n: int) -> str:
+        return f"{n * 8} bits"
+
+    if isinstance(lengths, range):
+        need = f"{lengths.start * 8} to {(lengths.stop - 1) * 8} bits"
+        if lengths.start == 0:
+            need = f"at most {bits(lengths.stop - 1)}"
+    elif len(lengths) == 1:
+        need = bits(lengths[0])
+    else:
+        need = _either([n * 8 for n in lengths]) + " bits"
+    if salt:
+        total = _either([n + salt for n in lengths]) if not isinstance(lengths, range) \
+            else f"{lengths.start + salt}..{lengths.stop - 1 + salt}"
+        need += f" plus a {salt * 8}-bit salt ({total} octets)"
+    elif not isinstance(lengths, range):
+        need += f" ({_either(lengths)} octets)"
+    which = "authentication" if auth else "encryption"
+    return (f"{which} key for {spelling}: {len(key)} octets ({len(key) * 8} bits) given; "
+            f"{spelling} takes {need}")
 _ULPROTO = {"any": 255, "icmp6": 58, "ipv6-icmp": 58, "tcp": 6, "udp": 17, "icmp": 1,
             "gre": 47, "ip4": 4, "ipv4": 4, "esp": 50, "ah": 51, "ipcomp": 108, "sctp": 132}
 _ULNAME = {58: "icmp6", 6: "tcp", 17: "udp", 1: "icmp", 47: "gre", 4: "ip4", 255: "any"}
@@ -136,7 +202,11 @@ def tokenize(text: str) -> Iterator[Tok]:
                 raise SetkeyError("unterminated string", ln, p + 1)
             s = m.group(0)
             if s.startswith('"'):
-                yield Tok(s[1:-1].encode().decode("unicode_escape"), ln, p + 1, True)
+                try:
+                    text = s[1:-1].encode().decode("unicode_escape")
+                except UnicodeDecodeError as e:
+                    raise SetkeyError(f"bad escape in string ({e.reason})", ln, p + 1) from None
+                yield Tok(text, ln, p + 1, True)
             else:
                 yield Tok(s, ln, p + 1)
             p = m.end()
@@ -208,13 +278,24 @@ class _Parser:
     def key(self, what: str) -> bytes:
         t = self.next(what)
         if t.quoted:
-            return t.text.encode("latin-1", "strict")
+            try:
+                return t.text.encode("latin-1", "strict")
+            except UnicodeEncodeError:
+                raise self.err(f"{what}: a quoted key holds octets; write a key with other "
+                               "characters as 0x... hex", t) from None
         if t.text.lower().startswith("0x"):
             h = t.text[2:]
             if len(h) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", h):
                 raise self.err(f"{what}: bad hex key {t.text!r}", t)
             return bytes.fromhex(h)
         raise self.err(f"{what}: a key is 0x... or \"string\"", t)
+
+    def _check_key(self, spelling: str, name: str, key: bytes, *, auth: bool) -> None:
+        """setkey(8) checks key lengths before it talks to the kernel
+        (libipsec ``ipsec_check_keylen``); so do we, naming the key."""
+        why = key_length_error(spelling, name, key, auth=auth)
+        if why is not None:
+            raise self.err(why, self.toks[self.i - 1])
 
     def _addr(self, text: str, tok: Tok) -> tuple[IPv6Network | IPv4Network, bool]:
         """-> (network, had a prefix length)."""
@@ -368,6 +449,7 @@ class _Parser:
                 if name != "null" or (self.peek() is not None and (
                         self.peek().quoted or self.peek().text.lower().startswith("0x"))):  # type: ignore[union-attr]
                     ekey = self.key(f"{a.text} key")
+                    self._check_key(a.text, name, ekey, auth=False)
             elif opt == "-A":
                 if proto == "ipcomp":
                     raise self.err("-A is for esp and ah", o)
@@ -379,6 +461,7 @@ class _Parser:
                 if name != "null" or (self.peek() is not None and (
                         self.peek().quoted or self.peek().text.lower().startswith("0x"))):  # type: ignore[union-attr]
                     akey = self.key(f"{a.text} key")
+                    self._check_key(a.text, name, akey, auth=True)
             elif opt == "-C":
                 if proto != "ipcomp":
                     raise self.err(f"-C is for ipcomp, not {proto}", o)
