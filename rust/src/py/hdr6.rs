@@ -24,7 +24,7 @@ use super::util::{buf_vec as buffer_vec, ipv6_class, ipv6_to_py as addr_to_py, w
 // ---------------------------------------------------------------------------
 
 /// An address from `ipaddress.IPv6Address`, `str` or 16 bytes.
-fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
+pub(super) fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     let py = ob.py();
     let cls = ipv6_class(py)?;
     let packed: Vec<u8> = if ob.is_instance(cls)? {
@@ -39,11 +39,11 @@ fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     <[u8; 16]>::try_from(packed.as_slice()).map_err(|_| PyValueError::new_err("an IPv6 address is 16 octets"))
 }
 
-fn addr_repr(py: Python<'_>, a: &[u8; 16]) -> String {
+pub(super) fn addr_repr(py: Python<'_>, a: &[u8; 16]) -> String {
     addr_to_py(py, a).and_then(|o| o.str().map(|s| s.to_string())).unwrap_or_else(|_| format!("{a:?}"))
 }
 
-fn bytes_repr(py: Python<'_>, b: &[u8]) -> String {
+pub(super) fn bytes_repr(py: Python<'_>, b: &[u8]) -> String {
     PyBytes::new(py, b).repr().map(|s| s.to_string()).unwrap_or_default()
 }
 
@@ -526,7 +526,7 @@ impl RoutingHeader {
     }
 }
 
-fn addresses_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<[u8; 16]>> {
+pub(super) fn addresses_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<[u8; 16]>> {
     if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
         return Err(PyTypeError::new_err("addresses must be a list of addresses"));
     }
@@ -621,6 +621,17 @@ impl RoutingHeader {
     #[setter]
     fn set_next_header(&mut self, v: u8) {
         self.next_header = v;
+    }
+    /// A type 4 header decoded as a `SegmentRoutingHeader` (RFC 8754),
+    /// None for other types. Raises kame.MalformedError when its lengths
+    /// lie (Last Entry beyond the header, a TLV overrunning it).
+    #[getter]
+    fn srh(&self) -> PyResult<Option<super::srh::SegmentRoutingHeader>> {
+        if self.routing_type != crate::wire::srh::ROUTING_TYPE {
+            return Ok(None);
+        }
+        let repr = crate::wire::srh::Repr::parse(&self.to_repr().to_bytes()?)?;
+        Ok(Some(super::srh::SegmentRoutingHeader { repr }))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -11,6 +11,7 @@ mod ipcomp;
 mod ipsec;
 mod nd6;
 mod reass;
+mod srh;
 mod upper;
 mod util;
 mod wire;
@@ -21,6 +22,7 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
     hdr6::register(m)?;
+    srh::register(m)?;
     upper::register(m)?;
     cksum::register(m)?;
     reass::register(m)?;

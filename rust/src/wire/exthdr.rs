@@ -226,6 +226,10 @@ pub mod routing_type {
     pub const TYPE0: u8 = 0;
     /// Type 2, Mobile IPv6 (RFC 6275 §6.4): one address, the home address.
     pub const TYPE2: u8 = 2;
+    /// Type 3, the RPL Source Route Header (RFC 6554).
+    pub const RPL: u8 = 3;
+    /// Type 4, the Segment Routing Header (RFC 8754; see `wire::srh`).
+    pub const SRH: u8 = 4;
 }
 
 mod rfield {
@@ -379,19 +383,38 @@ impl RoutingRepr {
     }
 }
 
-/// The RFC 8200 §4.4 / RFC 5095 §3 decision for a Routing header reached
-/// by the destination: `Ok` to go on to the next header (type 2, or any
-/// type with Segments Left 0), else `Malformed` with Parameter Problem code
-/// 0 pointing at the Routing Type (`at` is the header's absolute offset).
+/// The decision for a Routing header reached by the node named in the
+/// Destination Address: `Ok` to go on to the next header when Segments Left
+/// is 0, else `Malformed` with Parameter Problem code 0 pointing at the
+/// Routing Type (`at` is the header's absolute offset). Per type:
+///
+/// - type 0: RFC 5095 §3, deprecated; processed as an unrecognized type.
+/// - type 2: RFC 6275 §6.4 defines it for a Mobile IPv6 mobile node, which
+///   alone processes it (§8.5): it checks Hdr Ext Len 2, Segments Left 1 and
+///   that the address is its own home address, else discards the packet.
+///   This node is no mobile node (seed §6.1: KAME's default installation is
+///   a correspondent node, which only recognizes the Home Address option),
+///   so, like KAME's `route6_input` without MIP6 and Linux without
+///   CONFIG_IPV6_MIP6, it treats type 2 as a type it does not recognize:
+///   RFC 8200 §4.4 gives the rule, and the lengths and the address are not
+///   looked at.
+/// - type 3 (RPL, RFC 6554) and type 4 (SRH, RFC 8754): this node does not
+///   do RPL or SRv6; RFC 8754 §4.3.2 (a destination address that is not a
+///   local SID) gives the RFC 8200 §4.4 rule.
+/// - any other type: RFC 8200 §4.4.
+///
+/// The node counts the drop as KAME's `route6_input` does
+/// (`ip6s_badoptions`) and sends the Parameter Problem.
 pub fn routing_check(rtype: u8, segments_left: u8, at: u64) -> Result<()> {
-    if segments_left == 0 || rtype == routing_type::TYPE2 {
+    if segments_left == 0 {
         return Ok(());
     }
     let p = at + rfield::TYPE as u64;
-    let reason = if rtype == routing_type::TYPE0 {
-        "type 0 Routing header with Segments Left > 0 (RFC 5095 §3)"
-    } else {
-        "unrecognized Routing Type with Segments Left > 0 (RFC 8200 §4.4)"
+    let reason = match rtype {
+        routing_type::TYPE0 => "type 0 Routing header with Segments Left > 0 (RFC 5095 §3)",
+        routing_type::TYPE2 => "type 2 Routing header with Segments Left > 0 on a node that is no Mobile IPv6 mobile node (RFC 6275 §6.4, RFC 8200 §4.4)",
+        routing_type::SRH => "Segment Routing Header with Segments Left > 0 on a node that does not do SRv6 (RFC 8754 §4.3.2)",
+        _ => "unrecognized Routing Type with Segments Left > 0 (RFC 8200 §4.4)",
     };
     Err(Error::malformed(Layer::Routing, p, reason).answer(Icmp6Answer::header(ptr(p))))
 }
@@ -1010,10 +1033,11 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, mode: Mode, chain:
 /// The addresses of the upper-layer checksum pseudo-header (RFC 8200
 /// §8.1) of the IPv6 packet in `buf` whose chain is `chain`:
 ///
-/// - destination: the final destination. If a type 0 or type 2 Routing
-///   header still has Segments Left > 0, that is its last address (at the
-///   originating node, and at a mobile node receiving a type 2 header,
-///   RFC 6275 §6.4); otherwise the IPv6 Destination Address.
+/// - destination: the final destination. If a type 0 Routing header, or a
+///   type 2 header of the RFC 6275 §6.4 form (Hdr Ext Len 2, Segments Left
+///   1), still has Segments Left > 0, that is its last address (at the
+///   originating node: the correspondent node sending to a mobile node's
+///   home address); otherwise the IPv6 Destination Address.
 /// - source: the home address of a Home Address option, if a Destination
 ///   Options header carries one (RFC 6275 §6.3, seed §6.1: the correspondent
 ///   node's transport layer sees the home address); otherwise the IPv6
@@ -1033,7 +1057,12 @@ pub fn pseudo_header_addrs(buf: &[u8], chain: &Chain) -> Option<([u8; 16], [u8; 
             proto::ROUTING => {
                 let r = Routing::new_unchecked(hdr);
                 let d = r.data();
-                let typed = matches!(r.routing_type(), routing_type::TYPE0 | routing_type::TYPE2);
+                // Type 2 only in its RFC 6275 §6.4 form: one address.
+                let typed = match r.routing_type() {
+                    routing_type::TYPE0 => true,
+                    routing_type::TYPE2 => d.len() == 20 && r.segments_left() == 1,
+                    _ => false,
+                };
                 if typed && r.segments_left() > 0 && d.len() >= 20 && (d.len() - 4) % 16 == 0 {
                     if let Some(a) = d.get(d.len() - 16..).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
                         dst = a;
@@ -1208,9 +1237,22 @@ mod tests {
         assert_eq!(e.icmp, Some(Icmp6Answer::header(58)));
         b[59] = 0; // unknown type, segleft 0: skipped
         assert_eq!(walk_ipv6(&b, 50).unwrap().upper, 17);
+        // Type 2 (RFC 6275 §6.4) is a mobile node's to process; to this node
+        // it is a type it does not process, whatever its length.
         b[58] = 2;
-        b[59] = 1; // type 2, segleft 1: processed
-        assert!(walk_ipv6(&b, 50).is_ok());
+        b[59] = 1;
+        let e = walk_ipv6(&b, 50).unwrap_err();
+        assert_eq!((e.layer, e.icmp), (Layer::Routing, Some(Icmp6Answer::header(58))));
+        b[59] = 0;
+        assert_eq!(walk_ipv6(&b, 50).unwrap().upper, 17);
+        // Type 3 (RPL) and type 4 (SRH, RFC 8754 §4.3.2) alike.
+        for t in [3, 4] {
+            b[58] = t;
+            b[59] = 0;
+            assert!(walk_ipv6(&b, 50).is_ok());
+            b[59] = 2;
+            assert_eq!(walk_ipv6(&b, 50).unwrap_err().icmp, Some(Icmp6Answer::header(58)));
+        }
     }
 
     fn dstopts_chain(n: usize) -> Vec<u8> {
