@@ -3,7 +3,8 @@
 //! Views and owned `Repr`s for the Hop-by-Hop and Destination Options
 //! headers (one format, [`OptionsHeader`] / [`OptionsRepr`]), the Routing
 //! header ([`Routing`] / [`RoutingRepr`], RFC 8200 §4.4, type 0 per RFC
-//! 5095, type 2 per RFC 6275 §6.4) and the Fragment header ([`Fragment`] /
+//! 5095, type 2 per RFC 6275 §6.4, type 4 decoded by `wire::srh`; what the
+//! node does with each type: [`routing_check`]) and the Fragment header ([`Fragment`] /
 //! [`FragmentRepr`], RFC 8200 §4.5). AH is a chain member whose length is
 //! `(Payload Len + 2) * 4` (RFC 4302 §2.2); its contents belong to
 //! `wire::ah`. ESP (50), IPComp (108) and No Next Header (59) end the walk,
@@ -17,6 +18,12 @@
 //! Hop-by-Hop": IPv6 + 49 Destination Options + UDP counts 50 and passes a
 //! limit of 50; IPv6 + 50 Destination Options + UDP counts 51 and is refused.
 //! 0 means no limit.
+//!
+//! Fragments (RFC 8200 §4.5): the walk ends after the Fragment header of a
+//! non-first fragment, whose bytes after it are fragment data (`upper` 44);
+//! a first fragment's headers after its Fragment header are read but judged
+//! only after reassembly; an atomic fragment is judged alone (RFC 6946). See
+//! [`walk`]; [`walk_reassembled_into`] walks the reassembled datagram.
 //!
 //! Offsets in a [`Chain`] and in errors are absolute in the buffer handed
 //! in, which starts with the IPv6 header; a Parameter Problem pointer is

@@ -160,7 +160,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     fn segments_end(&self) -> usize {
         FIXED_LEN + SEGMENT_LEN * self.segment_count()
     }
-    /// Segment List[`i`], if the buffer holds it.
+    /// Segment List\[`i`\], if the buffer holds it.
     pub fn segment(&self, i: usize) -> Option<[u8; 16]> {
         if i >= self.segment_count() {
             return None;
@@ -168,7 +168,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         let at = FIXED_LEN + SEGMENT_LEN * i;
         self.buffer.as_ref().get(at..at + SEGMENT_LEN).and_then(|s| <[u8; 16]>::try_from(s).ok())
     }
-    /// The segment list, Segment List[0] first (the last segment of the
+    /// The segment list, Segment List\[0\] first (the last segment of the
     /// path), as far as the buffer holds it.
     pub fn segments(&self) -> impl Iterator<Item = [u8; 16]> + '_ {
         (0..self.segment_count()).map_while(move |i| self.segment(i))
@@ -336,7 +336,7 @@ pub struct Repr {
     pub segments_left: u8,
     pub flags: u8,
     pub tag: u16,
-    /// Segment List[0] first.
+    /// Segment List\[0\] first.
     pub segments: Vec<[u8; 16]>,
     /// The TLVs in wire order, padding included.
     pub tlvs: Vec<TlvRepr>,
