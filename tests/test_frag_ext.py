@@ -26,7 +26,7 @@ import kame
 from kame import _core
 
 ft = pytest.importorskip("fragtrains")
-from nodewire import DST, SRC, answer, feed, make_node
+from nodewire import DST, MAC_NODE, MAC_PEER, SRC, answer, feed, make_node
 
 UPPER_PROTO = {"echo": 58, "udp": 17}
 
@@ -222,3 +222,21 @@ def test_nested_fragment_refused() -> None:
         _core.ip6_validate(whole, reassembled=True)
     assert ei.value.icmp == kame.Icmp6Answer(4, 0, 40)
     assert _core.ip6_validate(whole).chain.upper == 58  # an atomic fragment, alone
+
+
+def test_router_forwards_fragment_data_it_cannot_read() -> None:
+    """A router does not read fragment data either: a non-first fragment
+    whose data looks like a type 0 Routing header with Segments Left 5 is
+    forwarded, not dropped as a bad option."""
+    from kame.nd6 import codec
+
+    far, far_mac = IPv6Address("2001:db8:f7::99"), bytes.fromhex("02000000f799")
+    n = make_node(**{"net.inet6.ip6.forwarding": 1})
+    n.cache.set_permanent("eth0", far, far_mac)
+    f = (bytes.fromhex("6000000000203c40") + IPv6Address(SRC).packed + far.packed
+         + bytes([43, 0, 0, 8 * 3, 0, 0, 0, 9]) + bytes([17, 2, 0, 5]) + bytes(20))
+    f = f[:4] + struct.pack("!H", len(f) - 40) + bytes([44]) + f[7:]
+    out = [fr for _i, fr in n.receive("eth0", codec.ether(MAC_NODE, MAC_PEER, f), 1.0)
+           if fr[:6] == far_mac]
+    assert len(out) == 1 and out[0][14 + 8:] == f[8:] and out[0][14 + 7] == f[7] - 1
+    assert n.stats["ip6s_forward"] == 1 and n.stats["ip6s_badoptions"] == 0
