@@ -240,7 +240,7 @@ def test_walk_typical() -> None:
         0,
         HopByHop([Ipv6Option.router_alert(0)], 60).to_bytes(),
         DestOpts([], 43).to_bytes(),
-        RoutingHeader(2, 1, [SRC], next_header=44).to_bytes(),
+        RoutingHeader(2, 0, [SRC], next_header=44).to_bytes(),
         FragmentHeader(0, True, 99, 17).to_bytes(),
         payload=UDP,
     )
@@ -298,10 +298,13 @@ def test_hbh_only_first() -> None:
 
 @pytest.mark.parametrize(
     ("rtype", "segleft", "ok"),
-    [(0, 0, True), (0, 1, False), (2, 1, True), (4, 0, True), (4, 3, False), (253, 1, False)],
+    [(0, 0, True), (0, 1, False), (2, 0, True), (2, 1, False), (2, 2, False), (3, 1, False),
+     (4, 0, True), (4, 3, False), (253, 1, False)],
 )
 def test_routing_rules(rtype: int, segleft: int, ok: bool) -> None:
-    # RFC 5095 §3 and RFC 8200 §4.4.
+    # RFC 5095 §3 and RFC 8200 §4.4. Type 2 (RFC 6275 §6.4) is processed by
+    # a Mobile IPv6 mobile node only; to this node it is a routing type it
+    # does not process, as type 4 (RFC 8754 §4.3.2) and type 3.
     r = (
         RoutingHeader(rtype, segleft, [SRC], next_header=17)
         if rtype in (0, 2)

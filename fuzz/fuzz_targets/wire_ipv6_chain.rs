@@ -44,12 +44,21 @@ fn check(frame: &[u8], limit: u32) {
     let lax = exthdr::walk_ipv6_lax(frame, limit);
     match (&strict, &lax) {
         (Ok(s), Ok(l)) => {
-            // Routing rules aside, a complete chain walks the same laxly.
-            assert!(!l.truncated);
+            // Routing rules aside, a chain walks the same laxly; strictly,
+            // only a first fragment's headers may run out (RFC 7112).
             assert_eq!(s, l);
+            if s.truncated {
+                let f = s.fragment.expect("truncated strict walk without a Fragment header");
+                assert!(f.repr.frag_offset == 0 && f.repr.more_frags);
+            }
         }
         (Err(e), Ok(l)) => {
-            assert!(e.is_truncated() || e.layer == kame_core::Layer::Routing || e.layer == kame_core::Layer::HopByHop);
+            assert!(
+                e.is_truncated()
+                    || e.layer == kame_core::Layer::Routing
+                    || e.layer == kame_core::Layer::HopByHop
+                    || e.layer == kame_core::Layer::Fragment
+            );
             if e.is_truncated() && frame.len() >= ipv6::HEADER_LEN {
                 assert!(l.truncated);
             }
@@ -68,6 +77,7 @@ fn check(frame: &[u8], limit: u32) {
                     end += h.len;
                 }
                 assert!(end <= flen);
+                fragment_data_is_not_read(frame, c);
                 if limit != 0 {
                     assert!(c.headers.len() as u64 <= u64::from(limit) + 1);
                 }
@@ -76,6 +86,12 @@ fn check(frame: &[u8], limit: u32) {
         }
     }
 
+    if let Ok(v) = ipv6::validate_reassembled(frame, limit) {
+        // No Fragment header is left in a reassembled datagram, and one
+        // header more is counted than in the same packet validated anew.
+        assert!(!v.chain.has(44));
+        assert_eq!(ipv6::validate(frame, limit).map(|w| w.chain), Ok(v.chain));
+    }
     match ipv6::validate(frame, limit) {
         Ok(v) => {
             assert_eq!(v.packet_len() + v.trailing, flen);
@@ -96,6 +112,23 @@ fn check(frame: &[u8], limit: u32) {
                 assert!(u64::from(a.pointer) < flen.max(ipv6::HEADER_LEN as u64));
             }
             let _ = e.to_string();
+        }
+    }
+}
+
+/// RFC 8200 §4.5: nothing after the Fragment header of a non-first
+/// fragment is read as a header: such a header is the chain's last, and the
+/// chain ends in fragment data (`upper` 44) right after it.
+fn fragment_data_is_not_read(frame: &[u8], c: &kame_core::wire::Ipv6Chain) {
+    for (i, h) in c.headers.iter().enumerate() {
+        if h.proto != 44 {
+            continue;
+        }
+        let at = h.offset as usize;
+        let off = u16::from_be_bytes([frame[at + 2], frame[at + 3]]) >> 3;
+        if off != 0 {
+            assert_eq!(i + 1, c.headers.len(), "a header read from fragment data");
+            assert_eq!((c.upper, c.upper_offset, c.upper_nh_offset), (44, h.offset + 8, h.offset));
         }
     }
 }

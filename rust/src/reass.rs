@@ -281,13 +281,15 @@ struct FragLoc {
 }
 
 /// Find the Fragment header of a received frame: the IPv6 header, then
-/// Hop-by-Hop (first only), Destination Options and Routing headers, at
-/// most `HDRNESTLIMIT`, stopping AT the Fragment header. (The chain walker
-/// `wire::exthdr::walk` goes on past it, which is right for a whole packet
-/// but not for a non-first fragment, whose bytes after the Fragment header
-/// are data, not headers.) `None` if another header comes first. Header
-/// lengths from `exthdr::header_len`; errors for truncated headers and too
-/// long a chain. No panics on any input.
+/// Hop-by-Hop (first only), Destination Options, Routing and AH headers, at
+/// most `HDRNESTLIMIT`, stopping AT the Fragment header, where the chain
+/// walker (`wire::exthdr::walk`) stops too for a non-first fragment (RFC
+/// 8200 §4.5: its bytes after the Fragment header are data, not headers).
+/// AH belongs after the Fragment header (RFC 8200 §4.1); one before it is
+/// stepped over like the walker does, so that every Fragment header the
+/// walker reports is found here. `None` if another header comes first.
+/// Header lengths from `exthdr::header_len`; errors for truncated headers
+/// and too long a chain. No panics on any input.
 fn find_fragment_header(packet: &[u8]) -> Result<Option<FragLoc>> {
     let mut nh = packet.get(6).copied().unwrap_or(proto::NONE);
     let mut nh_at = 6usize;
@@ -302,7 +304,7 @@ fn find_fragment_header(packet: &[u8]) -> Result<Option<FragLoc>> {
                     jumbo,
                 }))
             }
-            proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING => {
+            proto::HOPOPTS | proto::DSTOPTS | proto::ROUTING | proto::AH => {
                 if nh == proto::HOPOPTS && off != IPV6_HDR_LEN {
                     // Misplaced Hop-by-Hop: the chain walker refuses it.
                     return Ok(None);
@@ -1653,5 +1655,28 @@ mod tests {
             }
         }
         accounted(&r, 0);
+    }
+
+    #[test]
+    fn fragment_header_behind_ah_is_found() {
+        // AH before the Fragment header (out of RFC 8200 §4.1's order): the
+        // walker reports the Fragment header, so the reassembler finds it.
+        let udp = crate::frag6::tests::udp_packet(3000);
+        let mut p = udp[..40].to_vec();
+        p[6] = proto::AH;
+        p.extend_from_slice(&[17, 4, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0xa5; 12]);
+        p.extend_from_slice(&udp[40..]);
+        let plen = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let frags = crate::frag6::fragment(&p, 64, 40, 1280, 77).unwrap();
+        assert!(frags.len() >= 3);
+        for f in &frags[1..] {
+            let c = crate::wire::ipv6::validate(f, 50).unwrap().chain;
+            assert_eq!(c.upper, proto::FRAGMENT);
+        }
+        let mut r = Reassembler::new();
+        let outs = reass(&mut r, &frags, 0.0);
+        assert_eq!(outs.last(), Some(&Outcome::Reassembled(p)));
     }
 }

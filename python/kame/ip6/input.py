@@ -216,7 +216,11 @@ class Ip6Input(Ip6Forward):
                             o.icmp.code, now, pointer=o.icmp.pointer)
             return None
         try:
-            v = _core.ip6_validate(pkt, self.knobs["net.inet6.ip6.hdrnestlimit"])
+            # The whole datagram, judged now (RFC 8200 §4.5): its removed
+            # Fragment header counts toward hdrnestlimit as KAME counted it
+            # (seed §1.8), and a Fragment header left in it is refused.
+            v = _core.ip6_validate(pkt, self.knobs["net.inet6.ip6.hdrnestlimit"],
+                                   reassembled=kind == "reassembled")
         except KameError as e:
             self.ip6_input_error(ifname, pkt, e, now)
             return None

@@ -24,7 +24,7 @@ use super::util::{buf_vec as buffer_vec, ipv6_class, ipv6_to_py as addr_to_py, w
 // ---------------------------------------------------------------------------
 
 /// An address from `ipaddress.IPv6Address`, `str` or 16 bytes.
-fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
+pub(super) fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     let py = ob.py();
     let cls = ipv6_class(py)?;
     let packed: Vec<u8> = if ob.is_instance(cls)? {
@@ -39,11 +39,11 @@ fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     <[u8; 16]>::try_from(packed.as_slice()).map_err(|_| PyValueError::new_err("an IPv6 address is 16 octets"))
 }
 
-fn addr_repr(py: Python<'_>, a: &[u8; 16]) -> String {
+pub(super) fn addr_repr(py: Python<'_>, a: &[u8; 16]) -> String {
     addr_to_py(py, a).and_then(|o| o.str().map(|s| s.to_string())).unwrap_or_else(|_| format!("{a:?}"))
 }
 
-fn bytes_repr(py: Python<'_>, b: &[u8]) -> String {
+pub(super) fn bytes_repr(py: Python<'_>, b: &[u8]) -> String {
     PyBytes::new(py, b).repr().map(|s| s.to_string()).unwrap_or_default()
 }
 
@@ -526,7 +526,7 @@ impl RoutingHeader {
     }
 }
 
-fn addresses_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<[u8; 16]>> {
+pub(super) fn addresses_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<[u8; 16]>> {
     if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
         return Err(PyTypeError::new_err("addresses must be a list of addresses"));
     }
@@ -621,6 +621,17 @@ impl RoutingHeader {
     #[setter]
     fn set_next_header(&mut self, v: u8) {
         self.next_header = v;
+    }
+    /// A type 4 header decoded as a `SegmentRoutingHeader` (RFC 8754),
+    /// None for other types. Raises kame.MalformedError when its lengths
+    /// lie (Last Entry beyond the header, a TLV overrunning it).
+    #[getter]
+    fn srh(&self) -> PyResult<Option<super::srh::SegmentRoutingHeader>> {
+        if self.routing_type != crate::wire::srh::ROUTING_TYPE {
+            return Ok(None);
+        }
+        let repr = crate::wire::srh::Repr::parse(&self.to_repr().to_bytes()?)?;
+        Ok(Some(super::srh::SegmentRoutingHeader { repr }))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -763,13 +774,18 @@ impl FragmentHeader {
 ///   header in order (the IPv6 header itself is not listed); offsets are
 ///   from the start of the buffer, which is the start of the IPv6 header.
 /// - `upper`, `upper_offset`: the protocol that ends the chain (upper layer,
-///   ESP 50, IPComp 108, No Next Header 59) and where it starts.
-/// - `upper_nh_offset`: offset of the Next Header octet naming `upper`.
+///   ESP 50, IPComp 108, No Next Header 59) and where it starts; 44 for a
+///   non-first fragment, whose fragment data starts at `upper_offset`
+///   (RFC 8200 §4.5: nothing after its Fragment header is a header).
+/// - `upper_nh_offset`: offset of the Next Header octet naming `upper` (for
+///   fragment data, the Fragment header's Next Header field).
 /// - `fragment`, `fragment_offset`: the first Fragment header and its offset.
 /// - `jumbo`, `jumbo_offset`: the Jumbo Payload Length and the offset of the
 ///   option's type octet, if Hop-by-Hop carries one.
 /// - `unfragmentable_len`: the Unfragmentable Part (RFC 8200 §4.5).
-/// - `truncated`: only from a lax walk, the bytes ended at `upper_offset`.
+/// - `truncated`: the bytes ended at `upper_offset`: in a lax walk, or past
+///   the Fragment header of a first fragment that does not hold the whole
+///   chain (RFC 7112).
 #[pyclass(module = "kame._core", name = "Ip6Chain", frozen, eq)]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ip6Chain {
@@ -943,10 +959,18 @@ fn walk_from(buf: &Bound<'_, PyAny>, next_header: u8, start: usize, hdrnestlimit
 /// data length"), kame.MalformedError (with `.icmp` the Parameter Problem
 /// to send), kame.UnsupportedError (unrecognized option), or
 /// kame.HeaderLimitError.
+///
+/// A fragment is judged up to its Fragment header (RFC 8200 §4.5): a
+/// non-first fragment's chain ends there (`chain.upper` 44, the fragment
+/// data at `chain.upper_offset`), a first fragment's headers after it are
+/// read but judged after reassembly. `reassembled=True` validates the
+/// datagram the reassembler rebuilt: its removed Fragment header counts
+/// toward `hdrnestlimit` (seed §1.8, as KAME counted it), and a Fragment
+/// header left in it is refused (Parameter Problem code 0 pointing at it).
 #[pyfunction]
-#[pyo3(signature = (frame, hdrnestlimit=50))]
-fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32) -> PyResult<Ip6Validated> {
-    let v = with_buffer(frame, |b| ipv6::validate(b, hdrnestlimit))??;
+#[pyo3(signature = (frame, hdrnestlimit=50, *, reassembled=false))]
+fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32, reassembled: bool) -> PyResult<Ip6Validated> {
+    let v = with_buffer(frame, |b| if reassembled { ipv6::validate_reassembled(b, hdrnestlimit) } else { ipv6::validate(b, hdrnestlimit) })??;
     Ok(Ip6Validated { v })
 }
 

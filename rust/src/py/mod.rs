@@ -13,6 +13,7 @@ mod ipsec;
 mod nd6;
 mod reass;
 mod tcp; // TCP byte paths (issue 9)
+mod srh;
 mod upper;
 mod util;
 mod wire;
@@ -23,6 +24,7 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
     hdr6::register(m)?;
+    srh::register(m)?;
     upper::register(m)?;
     cksum::register(m)?;
     reass::register(m)?;

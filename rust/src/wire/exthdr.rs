@@ -3,7 +3,8 @@
 //! Views and owned `Repr`s for the Hop-by-Hop and Destination Options
 //! headers (one format, [`OptionsHeader`] / [`OptionsRepr`]), the Routing
 //! header ([`Routing`] / [`RoutingRepr`], RFC 8200 §4.4, type 0 per RFC
-//! 5095, type 2 per RFC 6275 §6.4) and the Fragment header ([`Fragment`] /
+//! 5095, type 2 per RFC 6275 §6.4, type 4 decoded by `wire::srh`; what the
+//! node does with each type: [`routing_check`]) and the Fragment header ([`Fragment`] /
 //! [`FragmentRepr`], RFC 8200 §4.5). AH is a chain member whose length is
 //! `(Payload Len + 2) * 4` (RFC 4302 §2.2); its contents belong to
 //! `wire::ah`. ESP (50), IPComp (108) and No Next Header (59) end the walk,
@@ -17,6 +18,12 @@
 //! Hop-by-Hop": IPv6 + 49 Destination Options + UDP counts 50 and passes a
 //! limit of 50; IPv6 + 50 Destination Options + UDP counts 51 and is refused.
 //! 0 means no limit.
+//!
+//! Fragments (RFC 8200 §4.5): the walk ends after the Fragment header of a
+//! non-first fragment, whose bytes after it are fragment data (`upper` 44);
+//! a first fragment's headers after its Fragment header are read but judged
+//! only after reassembly; an atomic fragment is judged alone (RFC 6946). See
+//! [`walk`]; [`walk_reassembled_into`] walks the reassembled datagram.
 //!
 //! Offsets in a [`Chain`] and in errors are absolute in the buffer handed
 //! in, which starts with the IPv6 header; a Parameter Problem pointer is
@@ -226,6 +233,10 @@ pub mod routing_type {
     pub const TYPE0: u8 = 0;
     /// Type 2, Mobile IPv6 (RFC 6275 §6.4): one address, the home address.
     pub const TYPE2: u8 = 2;
+    /// Type 3, the RPL Source Route Header (RFC 6554).
+    pub const RPL: u8 = 3;
+    /// Type 4, the Segment Routing Header (RFC 8754; see `wire::srh`).
+    pub const SRH: u8 = 4;
 }
 
 mod rfield {
@@ -379,19 +390,38 @@ impl RoutingRepr {
     }
 }
 
-/// The RFC 8200 §4.4 / RFC 5095 §3 decision for a Routing header reached
-/// by the destination: `Ok` to go on to the next header (type 2, or any
-/// type with Segments Left 0), else `Malformed` with Parameter Problem code
-/// 0 pointing at the Routing Type (`at` is the header's absolute offset).
+/// The decision for a Routing header reached by the node named in the
+/// Destination Address: `Ok` to go on to the next header when Segments Left
+/// is 0, else `Malformed` with Parameter Problem code 0 pointing at the
+/// Routing Type (`at` is the header's absolute offset). Per type:
+///
+/// - type 0: RFC 5095 §3, deprecated; processed as an unrecognized type.
+/// - type 2: RFC 6275 §6.4 defines it for a Mobile IPv6 mobile node, which
+///   alone processes it (§8.5): it checks Hdr Ext Len 2, Segments Left 1 and
+///   that the address is its own home address, else discards the packet.
+///   This node is no mobile node (seed §6.1: KAME's default installation is
+///   a correspondent node, which only recognizes the Home Address option),
+///   so, like KAME's `route6_input` without MIP6 and Linux without
+///   CONFIG_IPV6_MIP6, it treats type 2 as a type it does not recognize:
+///   RFC 8200 §4.4 gives the rule, and the lengths and the address are not
+///   looked at.
+/// - type 3 (RPL, RFC 6554) and type 4 (SRH, RFC 8754): this node does not
+///   do RPL or SRv6; RFC 8754 §4.3.2 (a destination address that is not a
+///   local SID) gives the RFC 8200 §4.4 rule.
+/// - any other type: RFC 8200 §4.4.
+///
+/// The node counts the drop as KAME's `route6_input` does
+/// (`ip6s_badoptions`) and sends the Parameter Problem.
 pub fn routing_check(rtype: u8, segments_left: u8, at: u64) -> Result<()> {
-    if segments_left == 0 || rtype == routing_type::TYPE2 {
+    if segments_left == 0 {
         return Ok(());
     }
     let p = at + rfield::TYPE as u64;
-    let reason = if rtype == routing_type::TYPE0 {
-        "type 0 Routing header with Segments Left > 0 (RFC 5095 §3)"
-    } else {
-        "unrecognized Routing Type with Segments Left > 0 (RFC 8200 §4.4)"
+    let reason = match rtype {
+        routing_type::TYPE0 => "type 0 Routing header with Segments Left > 0 (RFC 5095 §3)",
+        routing_type::TYPE2 => "type 2 Routing header with Segments Left > 0 on a node that is no Mobile IPv6 mobile node (RFC 6275 §6.4, RFC 8200 §4.4)",
+        routing_type::SRH => "Segment Routing Header with Segments Left > 0 on a node that does not do SRv6 (RFC 8754 §4.3.2)",
+        _ => "unrecognized Routing Type with Segments Left > 0 (RFC 8200 §4.4)",
     };
     Err(Error::malformed(Layer::Routing, p, reason).answer(Icmp6Answer::header(ptr(p))))
 }
@@ -685,14 +715,17 @@ pub struct Chain {
     /// The extension headers, in order (the IPv6 header is not listed).
     pub headers: ExtHeaders,
     /// The protocol that ends the chain: an upper layer (6, 17, 58, ...),
-    /// ESP (50), IPComp (108), No Next Header (59); or, in a lax walk
-    /// that ran out of bytes, the header that could not be read.
+    /// ESP (50), IPComp (108), No Next Header (59); 44 (Fragment) when the
+    /// packet is a non-first fragment and fragment data starts at
+    /// `upper_offset`; or, when the bytes ran out (`truncated`) or a first
+    /// fragment's headers were read no further, the header where it stopped.
     pub upper: u8,
     /// Absolute offset where `upper` starts.
     pub upper_offset: u64,
     /// Absolute offset of the Next Header octet that names `upper` (6 when
     /// it is the IPv6 header's own field): the octet to patch when a header
-    /// is inserted or removed.
+    /// is inserted or removed. For fragment data (`upper` 44): the Fragment
+    /// header's own Next Header field.
     pub upper_nh_offset: u64,
     /// The first Fragment header, if any.
     pub fragment: Option<FragInfo>,
@@ -705,8 +738,9 @@ pub struct Chain {
     /// otherwise up to and including the last Routing header, else the
     /// Hop-by-Hop header, else only the IPv6 header (`start`).
     pub unfragmentable_len: u64,
-    /// Only in a lax walk: the bytes ended inside the header at
-    /// `upper_offset`.
+    /// The bytes ended inside the header at `upper_offset`: only in a lax
+    /// walk, or past the Fragment header of a first fragment whose chain it
+    /// does not hold whole (RFC 7112, judged by the reassembler).
     pub truncated: bool,
 }
 
@@ -757,11 +791,29 @@ impl Chain {
 /// Errors: `Truncated` when a header runs past `buf`; `HeaderLimit` past
 /// `hdrnestlimit` (0 = unlimited); `Malformed` with Parameter Problem code
 /// 1 for a Hop-by-Hop header anywhere but first (pointer = the Next Header
-/// field that named it) and code 0 for the RFC 5095 routing cases; an
-/// option overrunning the Hop-by-Hop header (no ICMPv6).
+/// field that named it) and code 0 for the RFC 5095 / RFC 8200 §4.4
+/// routing cases and for a nested Fragment header (pointer = its first
+/// octet); an option overrunning the Hop-by-Hop header (no ICMPv6).
+///
+/// Fragments (RFC 8200 §4.5), one rule for every caller:
+/// - a Fragment header whose Fragment Offset is not 0 ends the walk: it is
+///   the last of `headers`, `upper` is 44 (fragment data, not a header),
+///   `upper_offset` is where the data starts and `upper_nh_offset` the
+///   Fragment header's Next Header field, which names the protocol the data
+///   continues. No header is read from fragment data.
+/// - after the Fragment header of a first fragment (offset 0, M = 1) the
+///   headers are read but not judged: they are processed after reassembly.
+///   Routing rules, a misplaced Hop-by-Hop header and `hdrnestlimit` do not
+///   apply there (the read stops at the limit or at a Hop-by-Hop header),
+///   and when the bytes run out `truncated` is set instead of an error
+///   (RFC 7112: the reassembler answers Parameter Problem code 3).
+/// - an atomic fragment (offset 0, M = 0) is processed in isolation (RFC
+///   6946): the walk goes on and judges as if unfragmented, but a further
+///   Fragment header is nested and refused (Parameter Problem code 0
+///   pointing at it, as the Linux kernel answers).
 pub fn walk(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
     let mut chain = Chain::default();
-    walk_impl(buf, first_next_header, start, hdrnestlimit, false, &mut chain)?;
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false }, &mut chain)?;
     Ok(chain)
 }
 
@@ -769,7 +821,17 @@ pub fn walk(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) 
 /// for the hot paths (`dissect`, `parse_many`). On error `chain` holds
 /// what was walked before it.
 pub fn walk_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
-    walk_impl(buf, first_next_header, start, hdrnestlimit, false, chain)
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false }, chain)
+}
+
+/// [`walk_into`] for a datagram the reassembler rebuilt, or an atomic
+/// fragment with its Fragment header removed (seed §1.8, RFC 8200 §4.5):
+/// the removed Fragment header counts toward `hdrnestlimit`, as KAME's
+/// `ip6_input` counted it on the way in (so IPv6 + Fragment + 48
+/// Destination Options + UDP is 50 headers), and a Fragment header in it is
+/// nested and refused (Parameter Problem code 0 pointing at it).
+pub fn walk_reassembled_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: true }, chain)
 }
 
 /// [`walk`] from a buffer that starts with an IPv6 header (bounded by the
@@ -782,12 +844,14 @@ pub fn walk_ipv6(buf: &[u8], hdrnestlimit: u32) -> Result<Chain> {
 /// The lax twin of [`walk`], for the truncated invoking packet carried in
 /// an ICMPv6 error (RFC 4443 §2.4 c): walks as far as the bytes go and
 /// returns what it found, with `truncated` set, instead of a `Truncated`
-/// error. Routing-type rules and option contents are not judged (the packet
-/// is our own, echoed back); `HeaderLimit` and a misplaced Hop-by-Hop
-/// header are still errors.
+/// error. Routing-type rules, option contents and nested Fragment headers
+/// are not judged (the packet is our own, echoed back); `HeaderLimit` and a
+/// misplaced Hop-by-Hop header are still errors. The fragment rules of
+/// [`walk`] hold: the walk ends after the Fragment header of a non-first
+/// fragment.
 pub fn walk_lax(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
     let mut chain = Chain::default();
-    walk_impl(buf, first_next_header, start, hdrnestlimit, true, &mut chain)?;
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: true, reassembled: false }, &mut chain)?;
     Ok(chain)
 }
 
@@ -803,14 +867,47 @@ fn first_nh(buf: &[u8]) -> Result<u8> {
     Ok(p.next_header())
 }
 
-fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: &mut Chain) -> Result<()> {
+/// How [`walk_impl`] judges what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mode {
+    /// The lax twin: running out of bytes ends the walk, routing types and
+    /// option contents are not judged.
+    lax: bool,
+    /// The buffer is a datagram the reassembler rebuilt (or an atomic
+    /// fragment with its Fragment header removed): that Fragment header
+    /// counts toward `hdrnestlimit`, and another one is nested.
+    reassembled: bool,
+}
+
+fn fragment_nested(at: u64) -> Error {
+    Error::malformed(
+        Layer::Fragment,
+        at,
+        "Fragment header in a reassembled datagram or after an atomic fragment's (nested fragmentation)",
+    )
+    .answer(Icmp6Answer::header(ptr(at)))
+}
+
+fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, mode: Mode, chain: &mut Chain) -> Result<()> {
     chain.reset();
+    let lax = mode.lax;
     let mut nh = first;
     let mut off = start;
     let mut prev_nh_off = super::ipv6::NEXT_HEADER_OFFSET;
-    let mut nest: u32 = 0;
+    // KAME's ip6_input counted the Fragment header of a reassembled
+    // datagram on the way in (seed §1.8): its count goes on from there.
+    let mut nest: u32 = u32::from(mode.reassembled);
     let mut is_first = true;
     let mut unfrag = start as u64;
+    // A Fragment header has been processed (or removed by reassembly):
+    // another one is nested.
+    let mut fragmented = mode.reassembled;
+    // Past the Fragment header of a first fragment (offset 0, M = 1): what
+    // follows is read for what it shows (the upper-layer header, RFC 7112
+    // completeness), but judged only after reassembly (RFC 8200 §4.5): no
+    // routing rules, no misplaced Hop-by-Hop, no `hdrnestlimit` (the read
+    // stops at the limit), and bytes that run out set `truncated`.
+    let mut peek = false;
 
     loop {
         // KAME ip6_input: Hop-by-Hop right after the IPv6 header is
@@ -819,6 +916,9 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
         if !(is_first && nh == proto::HOPOPTS) {
             nest = nest.saturating_add(1);
             if limit != 0 && nest > limit {
+                if peek {
+                    break;
+                }
                 return Err(Error::new(
                     Layer::Ipv6,
                     ErrorKind::HeaderLimit { limit },
@@ -832,6 +932,9 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
         }
         let layer = layer_of(nh);
         if nh == proto::HOPOPTS && !is_first {
+            if peek {
+                break;
+            }
             let p = prev_nh_off as u64;
             return Err(Error::malformed(
                 Layer::HopByHop,
@@ -845,7 +948,7 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
         let hdr_len = match rest.get(1) {
             Some(l) if rest.len() >= min => header_len(nh, *l).unwrap_or(8),
             _ => {
-                if lax {
+                if lax || peek {
                     chain.truncated = true;
                     break;
                 }
@@ -855,7 +958,7 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
         let hdr = match usize::try_from(hdr_len).ok().and_then(|n| rest.get(..n)) {
             Some(h) => h,
             None => {
-                if lax {
+                if lax || peek {
                     chain.truncated = true;
                     break;
                 }
@@ -863,6 +966,9 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
             }
         };
         let at = off as u64;
+        // RFC 8200 §4.5: after the Fragment header of a non-first fragment
+        // nothing is a header until reassembly.
+        let mut fragment_data = false;
         match nh {
             proto::HOPOPTS => {
                 for o in opts::Iter::new(hdr, at, Layer::HopByHop) {
@@ -884,18 +990,30 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
             }
             proto::ROUTING => {
                 let r = Routing::new_unchecked(hdr);
-                if !lax {
+                if !lax && !peek {
                     routing_check(r.routing_type(), r.segments_left(), at)?;
                 }
                 if chain.fragment.is_none() {
                     unfrag = at + hdr_len;
                 }
             }
-            proto::FRAGMENT if chain.fragment.is_none() => {
-                if let Ok(repr) = FragmentRepr::parse(hdr) {
-                    chain.fragment = Some(FragInfo { offset: at, repr });
+            proto::FRAGMENT => {
+                let f = Fragment::new_unchecked(hdr);
+                if fragmented && !lax && !peek {
+                    return Err(fragment_nested(at));
                 }
-                unfrag = at;
+                if chain.fragment.is_none() {
+                    if let Ok(repr) = FragmentRepr::parse(hdr) {
+                        chain.fragment = Some(FragInfo { offset: at, repr });
+                    }
+                    unfrag = at;
+                }
+                fragmented = true;
+                if f.frag_offset() != 0 {
+                    fragment_data = true;
+                } else if f.more_frags() {
+                    peek = true;
+                }
             }
             _ => {}
         }
@@ -904,6 +1022,13 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
         nh = hdr.first().copied().unwrap_or(proto::NONE);
         off = off.saturating_add(hdr.len());
         is_first = false;
+        if fragment_data {
+            // `upper` 44: the fragment data starts at `upper_offset`; the
+            // Fragment header's Next Header field (`upper_nh_offset`) names
+            // the protocol it continues.
+            nh = proto::FRAGMENT;
+            break;
+        }
     }
     chain.upper = nh;
     chain.upper_offset = off as u64;
@@ -915,10 +1040,11 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, lax: bool, chain: 
 /// The addresses of the upper-layer checksum pseudo-header (RFC 8200
 /// §8.1) of the IPv6 packet in `buf` whose chain is `chain`:
 ///
-/// - destination: the final destination. If a type 0 or type 2 Routing
-///   header still has Segments Left > 0, that is its last address (at the
-///   originating node, and at a mobile node receiving a type 2 header,
-///   RFC 6275 §6.4); otherwise the IPv6 Destination Address.
+/// - destination: the final destination. If a type 0 Routing header, or a
+///   type 2 header of the RFC 6275 §6.4 form (Hdr Ext Len 2, Segments Left
+///   1), still has Segments Left > 0, that is its last address (at the
+///   originating node: the correspondent node sending to a mobile node's
+///   home address); otherwise the IPv6 Destination Address.
 /// - source: the home address of a Home Address option, if a Destination
 ///   Options header carries one (RFC 6275 §6.3, seed §6.1: the correspondent
 ///   node's transport layer sees the home address); otherwise the IPv6
@@ -938,7 +1064,12 @@ pub fn pseudo_header_addrs(buf: &[u8], chain: &Chain) -> Option<([u8; 16], [u8; 
             proto::ROUTING => {
                 let r = Routing::new_unchecked(hdr);
                 let d = r.data();
-                let typed = matches!(r.routing_type(), routing_type::TYPE0 | routing_type::TYPE2);
+                // Type 2 only in its RFC 6275 §6.4 form: one address.
+                let typed = match r.routing_type() {
+                    routing_type::TYPE0 => true,
+                    routing_type::TYPE2 => d.len() == 20 && r.segments_left() == 1,
+                    _ => false,
+                };
                 if typed && r.segments_left() > 0 && d.len() >= 20 && (d.len() - 4) % 16 == 0 {
                     if let Some(a) = d.get(d.len() - 16..).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
                         dst = a;
@@ -1113,9 +1244,22 @@ mod tests {
         assert_eq!(e.icmp, Some(Icmp6Answer::header(58)));
         b[59] = 0; // unknown type, segleft 0: skipped
         assert_eq!(walk_ipv6(&b, 50).unwrap().upper, 17);
+        // Type 2 (RFC 6275 §6.4) is a mobile node's to process; to this node
+        // it is a type it does not process, whatever its length.
         b[58] = 2;
-        b[59] = 1; // type 2, segleft 1: processed
-        assert!(walk_ipv6(&b, 50).is_ok());
+        b[59] = 1;
+        let e = walk_ipv6(&b, 50).unwrap_err();
+        assert_eq!((e.layer, e.icmp), (Layer::Routing, Some(Icmp6Answer::header(58))));
+        b[59] = 0;
+        assert_eq!(walk_ipv6(&b, 50).unwrap().upper, 17);
+        // Type 3 (RPL) and type 4 (SRH, RFC 8754 §4.3.2) alike.
+        for t in [3, 4] {
+            b[58] = t;
+            b[59] = 0;
+            assert!(walk_ipv6(&b, 50).is_ok());
+            b[59] = 2;
+            assert_eq!(walk_ipv6(&b, 50).unwrap_err().icmp, Some(Icmp6Answer::header(58)));
+        }
     }
 
     fn dstopts_chain(n: usize) -> Vec<u8> {
@@ -1212,5 +1356,138 @@ mod tests {
         assert_eq!(FragmentRepr::parse(&b).unwrap(), f);
         assert_eq!(f.byte_offset(), 1480);
         assert!(FragmentRepr::parse(&b[..7]).is_err());
+    }
+
+    /// IPv6 (Next Header 44) + Fragment header naming `nh` at `frag_offset`
+    /// (8-octet units) with M = `more`, then `data`; Payload Length fixed.
+    fn fragment(nh: u8, frag_offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
+        let mut b = dstopts_chain(0);
+        b.truncate(40);
+        b[6] = proto::FRAGMENT;
+        let f = FragmentRepr { next_header: nh, reserved: 0, frag_offset, res: 0, more_frags: more, ident: 0x0b0b };
+        b.extend_from_slice(&f.to_bytes());
+        b.extend_from_slice(data);
+        let plen = (b.len() - 40) as u16;
+        b[4..6].copy_from_slice(&plen.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn non_first_fragment_ends_the_walk() {
+        // Fragment data that would be a type 0 Routing header with Segments
+        // Left 5, a misplaced Hop-by-Hop header, a truncated AH, a Fragment
+        // header cut short: none of it is read (RFC 8200 §4.5).
+        let datas: [(u8, &[u8]); 5] = [
+            (proto::ROUTING, &[17, 2, 0, 5, 0, 0, 0, 0]),
+            (proto::HOPOPTS, &[17, 0, 1, 4, 0, 0, 0, 0]),
+            (proto::AH, &[17, 200]),
+            (proto::FRAGMENT, &[17]),
+            (proto::DSTOPTS, &[17, 0, 0x9e, 4, 0, 0, 0, 0]),
+        ];
+        for (nh, data) in datas {
+            let b = fragment(nh, 3, true, data);
+            for c in [walk_ipv6(&b, 50).unwrap(), walk_ipv6_lax(&b, 50).unwrap(), ipv6::validate(&b, 50).unwrap().chain] {
+                assert_eq!(c.headers, vec![ExtHeader { proto: proto::FRAGMENT, offset: 40, len: 8 }]);
+                assert_eq!((c.upper, c.upper_offset, c.upper_nh_offset), (proto::FRAGMENT, 48, 40));
+                assert_eq!(c.fragment.unwrap().repr.next_header, nh);
+                assert_eq!(c.unfragmentable_len, 40);
+                assert!(!c.truncated);
+            }
+        }
+        // The last fragment too, and behind Hop-by-Hop and Routing headers.
+        let mut b = fragment(proto::ROUTING, 1, false, &[17, 2, 0, 5]);
+        let mut pre = vec![43, 0, 1, 4, 0, 0, 0, 0, 44, 2, 0, 0, 0, 0, 0, 0];
+        pre.extend_from_slice(&[0; 16]);
+        b.splice(40..40, pre);
+        b[6] = proto::HOPOPTS;
+        let plen = (b.len() - 40) as u16;
+        b[4..6].copy_from_slice(&plen.to_be_bytes());
+        let c = ipv6::validate(&b, 50).unwrap().chain;
+        assert_eq!((c.upper, c.upper_offset, c.upper_nh_offset, c.unfragmentable_len), (44, 80, 72, 72));
+        // The Fragment header is counted against hdrnestlimit, nothing after.
+        assert!(walk_ipv6(&b, 2).is_ok());
+        assert_eq!(walk_ipv6(&b, 1).unwrap_err().kind, ErrorKind::HeaderLimit { limit: 1 });
+    }
+
+    #[test]
+    fn first_fragment_is_read_not_judged() {
+        // Routing type 0 with Segments Left 1, then UDP: read, not judged.
+        let mut rt = vec![17, 2, 0, 1, 0, 0, 0, 0];
+        rt.extend_from_slice(&[0x20; 16]);
+        rt.extend_from_slice(&[0, 7, 0, 7, 0, 16, 0, 0]);
+        let b = fragment(proto::ROUTING, 0, true, &rt);
+        let c = ipv6::validate(&b, 50).unwrap().chain;
+        assert_eq!(c.headers.len(), 2);
+        assert_eq!((c.upper, c.upper_offset, c.truncated), (17, 72, false));
+        // Whole, the same chain is refused.
+        let mut whole = b.clone();
+        whole.drain(40..48);
+        whole[6] = proto::ROUTING;
+        whole[5] -= 8;
+        let e = ipv6::validate(&whole, 50).unwrap_err();
+        assert_eq!(e.icmp, Some(Icmp6Answer::header(42)));
+        // An unknown action-10 option after the Fragment header: later too.
+        let d = fragment(proto::DSTOPTS, 0, true, &[17, 0, 0x9e, 4, 0, 0, 0, 0, 0, 7, 0, 7, 0, 8, 0, 0]);
+        assert_eq!(ipv6::validate(&d, 50).unwrap().chain.upper, 17);
+        // A chain cut short: `truncated`, for the reassembler (RFC 7112).
+        let t = fragment(proto::ROUTING, 0, true, &rt[..16]);
+        let c = ipv6::validate(&t, 50).unwrap().chain;
+        assert!(c.truncated);
+        assert_eq!((c.upper, c.upper_offset), (proto::ROUTING, 48));
+        // Hop-by-Hop after the Fragment header: the read stops there.
+        let h = fragment(proto::HOPOPTS, 0, true, &[17, 0, 1, 4, 0, 0, 0, 0]);
+        let c = ipv6::validate(&h, 50).unwrap().chain;
+        assert_eq!((c.upper, c.upper_offset), (proto::HOPOPTS, 48));
+        // hdrnestlimit: the read stops at the limit, no error.
+        let mut many = Vec::new();
+        for _ in 0..60 {
+            many.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        many.extend_from_slice(&[0, 7, 0, 7, 0, 8, 0, 0]);
+        let m = fragment(proto::DSTOPTS, 0, true, &many);
+        let c = ipv6::validate(&m, 50).unwrap().chain;
+        assert_eq!(c.headers.len(), 50);
+        assert_eq!(c.upper, proto::DSTOPTS);
+        assert_eq!(ipv6::validate(&m, 0).unwrap().chain.headers.len(), 61);
+    }
+
+    #[test]
+    fn atomic_fragment_judged_alone_nesting_refused() {
+        let mut rt = vec![17, 2, 0, 1, 0, 0, 0, 0];
+        rt.extend_from_slice(&[0x20; 16]);
+        rt.extend_from_slice(&[0, 7, 0, 7, 0, 8, 0, 0]);
+        let b = fragment(proto::ROUTING, 0, false, &rt);
+        let e = ipv6::validate(&b, 50).unwrap_err();
+        assert_eq!(e.icmp, Some(Icmp6Answer::header(50)));
+        // A Fragment header after an atomic fragment's: nested.
+        let inner = FragmentRepr { next_header: 17, reserved: 0, frag_offset: 0, res: 0, more_frags: true, ident: 1 };
+        let mut d = inner.to_bytes().to_vec();
+        d.extend_from_slice(&[0, 7, 0, 7, 0, 8, 0, 0]);
+        let b = fragment(proto::FRAGMENT, 0, false, &d);
+        let e = ipv6::validate(&b, 50).unwrap_err();
+        assert_eq!((e.layer, e.offset, e.icmp), (Layer::Fragment, 48, Some(Icmp6Answer::header(48))));
+        // The lax walk does not judge it.
+        assert_eq!(walk_ipv6_lax(&b, 50).unwrap().headers.len(), 2);
+        // Inside a first fragment it is read and judged after reassembly.
+        let b = fragment(proto::FRAGMENT, 0, true, &d);
+        assert_eq!(ipv6::validate(&b, 50).unwrap().chain.upper, 17);
+    }
+
+    #[test]
+    fn reassembled_counts_the_fragment_header_and_refuses_another() {
+        // IPv6 + 48 DstOpts + UDP: 49 headers; reassembled, 50 with the
+        // Fragment header ip6_input met on the way: still within 50.
+        let b = dstopts_chain(48);
+        assert!(ipv6::validate_reassembled(&b, 50).is_ok());
+        let b = dstopts_chain(49);
+        assert!(ipv6::validate(&b, 50).is_ok());
+        let e = ipv6::validate_reassembled(&b, 50).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::HeaderLimit { limit: 50 });
+        assert!(ipv6::validate_reassembled(&b, 0).is_ok());
+        // A Fragment header left in a reassembled datagram.
+        let f = fragment(proto::UDP, 0, false, &[0, 7, 0, 7, 0, 8, 0, 0]);
+        assert!(ipv6::validate(&f, 50).is_ok());
+        let e = ipv6::validate_reassembled(&f, 50).unwrap_err();
+        assert_eq!(e.icmp, Some(Icmp6Answer::header(40)));
     }
 }

@@ -484,9 +484,29 @@ pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
 /// 6. Jumbo with a Fragment header → pointer to the first octet of the
 ///    Fragment header (RFC 2675 §3, KAME `frag6_input`).
 /// 7. Destination options (`dest6_input`): Home Address recognized.
+///
+/// A fragment is validated up to its Fragment header; what follows is the
+/// reassembler's, then [`validate_reassembled`]'s (see [`exthdr::walk`]):
+/// the options of Destination Options headers after the Fragment header of
+/// a first fragment are not judged either.
 pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
+    validate_as(frame, hdrnestlimit, false)
+}
+
+/// [`validate`] for the datagram the reassembler rebuilt (or an atomic
+/// fragment without its Fragment header): the removed Fragment header
+/// counts toward `hdrnestlimit` as KAME's `ip6_input` counted it (seed
+/// §1.8), and a Fragment header left in it is nested and refused with
+/// Parameter Problem code 0 pointing at it (see
+/// [`exthdr::walk_reassembled_into`]).
+pub fn validate_reassembled(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
+    validate_as(frame, hdrnestlimit, true)
+}
+
+fn validate_as(frame: &[u8], hdrnestlimit: u32, reassembled: bool) -> Result<Validated> {
     let mut chain = Chain::default();
-    let c = validate_into(frame, hdrnestlimit, &mut chain)?;
+    let mut c = Checked::EMPTY;
+    validate_impl(frame, hdrnestlimit, reassembled, &mut chain, &mut c)?;
     let (pseudo_src, pseudo_dst) = c.pseudo_addrs(frame, &chain);
     Ok(Validated {
         header: c.header,
@@ -562,6 +582,11 @@ pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Resu
 /// copy of them on the way back): the path of `dissect`.
 #[inline(always)]
 pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut Checked) -> Result<()> {
+    validate_impl(frame, hdrnestlimit, false, chain, out)
+}
+
+#[inline(always)]
+fn validate_impl(frame: &[u8], hdrnestlimit: u32, reassembled: bool, chain: &mut Chain, out: &mut Checked) -> Result<()> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
@@ -602,7 +627,11 @@ pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut
         "with data size < data length",
     ))?;
 
-    exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
+    if reassembled {
+        exthdr::walk_reassembled_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
+    } else {
+        exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
+    }
 
     if let (Some(_), Some(f)) = (jumbo, chain.fragment) {
         return Err(Error::malformed(
@@ -613,8 +642,14 @@ pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut
         .answer(Icmp6Answer::header(ptr(f.offset))));
     }
 
+    // The headers after the Fragment header of a real fragment are judged
+    // after reassembly (RFC 8200 §4.5); an atomic fragment's, now.
+    let judged_end = match chain.fragment {
+        Some(f) if f.repr.frag_offset != 0 || f.repr.more_frags => f.offset,
+        _ => u64::MAX,
+    };
     let mut home_address = None;
-    for h in chain.headers.iter().filter(|h| h.proto == proto::DSTOPTS) {
+    for h in chain.headers.iter().filter(|h| h.proto == proto::DSTOPTS && h.offset < judged_end) {
         let (s, e) = (h.offset as usize, (h.offset + h.len) as usize);
         if let Some(hdr) = packet.get(s..e) {
             dest6(hdr, h.offset, dst_mcast, &mut home_address)?;

@@ -9,6 +9,7 @@ pub mod ethernet;
 pub mod ipv6;
 pub mod opts;
 pub mod exthdr;
+pub mod srh;
 pub mod icmpv6;
 pub mod nd;
 pub mod mld;
@@ -49,6 +50,7 @@ pub use exthdr::{
 pub use ipv6::{
     validate as ip6_validate, Packet as Ipv6Packet, Repr as Ipv6Repr, Validated as Ipv6Validated,
 };
+pub use srh::{Packet as SrhPacket, Repr as SrhRepr, TlvRepr as SrhTlvRepr};
 pub use opts::{Action as Ipv6OptAction, Opt as Ipv6Opt, Repr as Ipv6OptionRepr};
 // --- end wire6 ---
 // --- upper ---
