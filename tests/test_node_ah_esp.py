@@ -24,6 +24,7 @@ from ipaddress import IPv6Address as A
 
 import pytest
 from scapy.layers.inet6 import (
+    UDP,
     HBHOptUnknown,
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -32,7 +33,6 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrFragment,
     IPv6ExtHdrRouting,
-    UDP,
 )
 from scapy.layers.ipsec import AH, ESP
 from scapy.layers.l2 import Ether
@@ -112,7 +112,7 @@ def test_without_a_key_engine_ah_and_esp_are_unknown_protocols(case: str) -> Non
     if answer[0] == 1:
         assert n.stats["ip6s_noproto"] == 1
         # the error quotes the packet: its Next Header octet names AH or ESP
-        pp = [p[ICMPv6ParamProblem] for p in out][0]
+        pp = next(p[ICMPv6ParamProblem] for p in out)
         assert bytes(pp.payload)[answer[1]] in (50, 51)
     assert n.reass.frags_held == 0  # AH before the Fragment header: never queued
 

@@ -37,7 +37,7 @@ Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from ipaddress import IPv6Address, IPv6Network
 from typing import Any
@@ -61,6 +61,7 @@ from kame.nd6.nbr import Nd6Nbr
 from kame.nd6.rtr import MAX_RTR_SOLICITATION_DELAY, Nd6Rtr
 from kame.nd6.types import (
     AddressDuplicated,
+    AddressExpired,
     DeliverQueued,
     DropQueued,
     Event,
@@ -105,11 +106,15 @@ class Node(Ip6Input):
         self.policy = PolicyTable()
         #: Static routes by prefix (``route add``); connected prefixes come from addresses.
         self.static_routes: dict[IPv6Network, Rtentry] = {}
-        #: ``frag6``: fragment queues, 60 s timeout (RFC 8200 §4.5).
-        self.reass = _core.Reassembler()
+        #: ``frag6``: fragment queues, 60 s timeout (RFC 8200 §4.5), bounded by
+        #: maxfragpackets, maxfragsperpacket and maxfragbytes (``frag6_input``
+        #: applies their current values).
+        self._reass_cfg = self._reass_knobs()
+        q, f, b = self._reass_cfg
+        self.reass = _core.Reassembler(max_bytes=b, max_queues=q, max_frags_per_queue=f)
         self._reass_seen: dict[str, int] = {}
         #: The destination cache's path MTUs (RFC 8201), by destination: (mtu, expiry).
-        self.pmtu: dict[IPv6Address, tuple[int, float]] = {}
+        self.pmtu: OrderedDict[IPv6Address, tuple[int, float]] = OrderedDict()
         self._frag_ident = self.rng.getrandbits(32)
         self.rtr.route_lookup = self._first_hop
         #: Drop frames whose source MAC is ours (IFF_SIMPLEX, seed §1.2).
@@ -174,14 +179,20 @@ class Node(Ip6Input):
 
 
 
-    def join(self, name: str, group: IPv6Address, now: float) -> None:
-        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`)."""
+    def join(self, name: str, group: IPv6Address, now: float) -> bool:
+        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`).
+        False (and ``icp6s_mld_groupfull``) when the interface already has
+        ``net.inet6.ip6.mcast_maxgroups`` groups."""
         gs = self.groups[name]
         if group in gs:
-            return
+            return True
+        if len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
+            self.stats.inc("icp6s_mld_groupfull")
+            return False
         gs.add(group)
         self._group_ints.pop(name, None)
         self._handle(self.mld.join(name, group, now), now)
+        return True
 
 
 
@@ -286,23 +297,8 @@ class Node(Ip6Input):
             self.mld.leave(name, g, now)  # no report: the link is down
         self.mld._if.pop(name, None)
         self.cache.flush(name)
-        rtr = self.rtr
-        for dr in [d for d in rtr.routers if d.ifname == name]:
-            rtr.routers.remove(dr)
-            if rtr.installed is dr:
-                rtr.installed = None
+        for dr in self.rtr.ifdetach(name):
             self.events.append(Event("router_removed", name, {"addr": dr.addr}))
-        rtr.select_default_router()
-        for key in [k for k in rtr.prefixes if k[0] == name]:
-            del rtr.prefixes[key]
-        for rkey in [k for k, r in rtr.routes.items() if r.ifname == name]:
-            del rtr.routes[rkey]
-        for dkey in [k for k in rtr.rdnss if k[0] == name]:
-            del rtr.rdnss[dkey]
-        for dst in [d for d, r in rtr.redirects.items() if r.ifname == name]:
-            del rtr.redirects[dst]
-        rtr._rs.pop(name, None)
-        rtr._ra.pop(name, None)
         return self._flush()
 
 
@@ -360,6 +356,10 @@ class Node(Ip6Input):
                 ifa = self.addrs.find(a.ifname, a.addr)
                 if ifa is not None:
                     self._handle(self.rtr.on_duplicated(ifa, now), now)
+                    self._addr_gone(a.ifname, a.addr, now)
+            elif isinstance(a, AddressExpired):
+                self.events.append(a)
+                self._addr_gone(a.ifname, a.addr, now)
             elif isinstance(a, InterfaceDisabled):
                 self.events.append(a)
                 self.cache.flush(a.ifname)
@@ -374,6 +374,16 @@ class Node(Ip6Input):
                 self.events.append(a)
 
 
+
+    def _addr_gone(self, ifname: str, addr: IPv6Address, now: float) -> None:
+        """An address left ``ifname``: leave its solicited-node group unless
+        another address of the interface shares it (so groups come and go
+        with the addresses, bounded by ``max_addresses``)."""
+        if self.addrs.find(ifname, addr) is not None:
+            return
+        g = solicited_node(addr)
+        if all(solicited_node(ifa.addr) != g for ifa in self.addrs.on(ifname)):
+            self.leave(ifname, g, now)
 
     # --- IPsec (seed §4) -----------------------------------------------------------
 

@@ -69,6 +69,14 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_holddrop": "(kame) packets dropped from a full hold queue",
     "icp6s_nd_unreach": "(kame) neighbors found unreachable",
     "icp6s_pmtuchg": "path MTU changes",
+    "icp6s_pmtufull": "(kame) path MTUs dropped at mtudisc_hiwat",
+    "icp6s_nd_addrfull": "(kame) autoconfigured addresses not made: max_addresses",
+    "icp6s_nd_prefixfull": "(kame) prefixes ignored: maxifprefixes",
+    "icp6s_nd_rtrfull": "(kame) default routers ignored: maxifdefrouters",
+    "icp6s_nd_rtinfofull": "(kame) route information ignored: rtadv_maxroutes",
+    "icp6s_nd_rdnssfull": "(kame) DNS servers ignored: maxifrdnss",
+    "icp6s_redirfull": "(kame) redirects ignored: maxdynroutes",
+    "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
 }
 
 

@@ -267,9 +267,21 @@ class Ip6Input(Ip6Forward):
                 self.stats.inc(k, d)
             self._reass_seen[k] = val
 
+    def _reass_knobs(self) -> tuple[int, int, int]:
+        kv = self.knobs._values
+        return (kv["net.inet6.ip6.maxfragpackets"], kv["net.inet6.ip6.maxfragsperpacket"],
+                kv["net.inet6.ip6.maxfragbytes"])
+
     def frag6_input(self, ifname: str, packet: bytes, now: float) -> tuple[Any, bytes] | None:
         """A fragment for us: queue it; the whole datagram, re-validated, when
-        it completes (``(Ip6Validated, packet)``), else ``None``."""
+        it completes (``(Ip6Validated, packet)``), else ``None``. Past
+        ``maxfragpackets`` datagrams, ``maxfragsperpacket`` fragments of one
+        or ``maxfragbytes`` octets held, the reassembler drops the oldest
+        datagram (``ip6s_fragoverflow``)."""
+        cfg = self._reass_knobs()
+        if cfg != self._reass_cfg:
+            self._reass_cfg = cfg
+            self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg
         zone = self.ifnets[ifname].index
         o = self.reass.input_packet(packet, now, zone)
         self._sync_reass()
