@@ -315,7 +315,7 @@ class Node(Ip6Input):
             elif isinstance(a, SendMldReport):
                 self._mld_output(a)
             elif isinstance(a, SendNS):
-                src = a.src if a.src is not None else self._source_for(a.ifname, a.target)
+                src = a.src if a.src is not None else self._ns_source(a.ifname, a.target)
                 if src is None:
                     continue
                 pkt = codec.build_ns(a, src, self.ifnets[a.ifname].lladdr)
@@ -374,6 +374,20 @@ class Node(Ip6Input):
                 self.events.append(a)
 
 
+
+    def _ns_source(self, ifname: str, target: IPv6Address) -> IPv6Address | None:
+        """The source of an address-resolution or NUD solicitation (RFC 4861
+        §7.2.2, KAME ``nd6_ns_output``): the source of the packet waiting
+        for the answer when it is a usable address of ``ifname``, else what
+        source selection picks for the target."""
+        ln = self.cache.lookup(ifname, target)
+        if ln is not None and ln.hold:
+            pkt = ln.hold[-1][1]
+            if len(pkt) >= 40:
+                ifa = self.addrs.find(ifname, IPv6Address(pkt[8:24]))
+                if ifa is not None and ifa.usable:
+                    return ifa.addr
+        return self._source_for(ifname, target)
 
     def _addr_gone(self, ifname: str, addr: IPv6Address, now: float) -> None:
         """An address left ``ifname``: leave its solicited-node group unless
