@@ -24,6 +24,8 @@ from ipaddress import IPv6Address as A
 
 import pytest
 from ah_esp_packets import CASES, ah, echo
+from hypothesis import given
+from hypothesis import strategies as st
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -129,3 +131,56 @@ def test_ah_fragmented_after_the_fragment_header_is_judged_once_reassembled() ->
     out = send(n, f2)
     assert param_problem(out) == (1, 6)  # reassembled: the IPv6 header names AH
     assert n.stats["ip6s_reassembled"] == 1 and n.stats["ip6s_noproto"] == 1
+
+
+_NODES: dict[bool, Node] = {}
+
+
+def shared_node(key: bool) -> Node:
+    """One node per kind for the property below (set up once: DAD takes
+    simulated seconds); each example checks counters as differences."""
+    if key not in _NODES:
+        _NODES[key] = node(key=key)
+    return _NODES[key]
+
+
+def _header(kind: str, nh: int, data: st.DataObject) -> bytes:
+    if kind == "dstopts":
+        opt = data.draw(st.sampled_from([b"\x01\x04\x00\x00\x00\x00",  # PadN
+                                         b"\x80\x04abcd",  # unknown, discard + error
+                                         b"\x00" * 6]))
+        return bytes([nh, 0]) + opt
+    if kind == "routing":
+        rtype, segleft = data.draw(st.sampled_from([0, 2, 4, 253])), data.draw(st.integers(0, 2))
+        return bytes([nh, 2, rtype, segleft, 0, 0, 0, 0]) + bytes(16)
+    if kind == "fragment":
+        off = data.draw(st.integers(0, 3))
+        return bytes([nh, 0, off >> 5, ((off & 0x1F) << 3) | 1]) + data.draw(st.binary(
+            min_size=4, max_size=4))
+    plen = data.draw(st.integers(1, 6))  # AH: (plen + 2) * 4 octets
+    return bytes([nh, plen, 0, 0]) + (0x4242).to_bytes(4, "big") + bytes((plen + 2) * 4 - 8)
+
+
+_NH = {"dstopts": 60, "routing": 43, "fragment": 44, "ah": 51}
+
+
+@given(data=st.data(), key=st.booleans(),
+       kinds=st.lists(st.sampled_from(sorted(_NH)), min_size=1, max_size=5))
+def test_ah_before_any_fragment_header_is_never_delivered(
+        data: st.DataObject, key: bool, kinds: list[str]) -> None:
+    """Any chain of Destination Options, Routing, Fragment and AH headers
+    in front of an echo request: when an AH header comes before every
+    Fragment header, no echo reply (nothing behind AH is delivered without
+    its SA, RFC 4302 §3.4.2), and the node never raises."""
+    n = shared_node(key)
+    body = bytes(IPv6(src=PEER, dst=ME) / echo(1))[40:]  # its checksum over ME
+    nhs = [_NH[k] for k in kinds] + [58]
+    chain = b"".join(_header(k, nhs[i + 1], data) for i, k in enumerate(kinds))
+    pkt = IPv6(src=PEER, dst=ME, nh=nhs[0]) / (chain + body)
+    out = send(n, pkt, 10.0)
+    first_frag = kinds.index("fragment") if "fragment" in kinds else len(kinds)
+    if "ah" in kinds[:first_frag]:
+        assert not any(ICMPv6EchoReply in p for p in out), kinds
+        pp = param_problem(out)
+        if not key and pp is not None and pp[0] == 1:
+            assert bytes(out[0][ICMPv6ParamProblem].payload)[pp[1]] == 51

@@ -1,6 +1,15 @@
 """``ip6_input.c`` and ``frag6.c``: validation by the core, the §1.14 and
 §1.3.1 address checks, delivery or forwarding, reassembly, the NS/NA
-fast path, and the structured errors mapped to BSD counters."""
+fast path, and the structured errors mapped to BSD counters.
+
+AH and ESP (RFC 4302 §3.4.2, RFC 4303 §3.4.2: no SA, no delivery) are
+judged where they stand in the chain: an AH header before any Fragment
+header before reassembly, and before any fault in the headers it protects.
+With a key engine (``Node.attach_key``) they are opened or dropped
+(``in_nosa``); without one the node is a node without IPsec, as the Linux
+kernel with AH and ESP compiled out and KAME without ``options IPSEC``:
+an unknown protocol, Parameter Problem code 1 at the Next Header field
+naming it, ``ip6s_noproto`` (:meth:`Ip6Input.ip6_noproto`)."""
 
 from __future__ import annotations
 
@@ -117,14 +126,14 @@ class Ip6Input(Ip6Forward):
             if ifa.tentative:
                 return  # RFC 4862 §5.4: only NS for DAD, which is multicast
         chain = v.chain
-        ah = ah_position(chain) if chain.upper_offset != 40 else None
+        ah = self._ah(payload, chain)
         if ah is None and chain.fragment is not None:
             rv = self.frag6_input(ifname, payload[:v.packet_len], now)
             if rv is None:
                 return
             v, payload = rv
             hdr, chain = v.header, v.chain
-            ah = ah_position(chain) if chain.upper_offset != 40 else None
+            ah = self._ah(payload, chain)
         if self.key is not None:
             if self.key.input(self, ifname, payload[:v.packet_len], v, smac, now):
                 return
@@ -145,6 +154,15 @@ class Ip6Input(Ip6Forward):
         elif upper not in (6, 17, 59):
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, upper, chain.upper_offset,
                              chain.upper_nh_offset, chain, now)
+
+    @staticmethod
+    def _ah(packet: bytes, chain: Any) -> tuple[int, int] | None:
+        """:func:`ah_position`, after a quick look for a 51 among the octets
+        of the headers (most packets with extension headers carry no AH)."""
+        uo = chain.upper_offset
+        if uo == 40 or (packet[6] != 51 and bytes(packet).find(b"\x33", 40, uo) < 0):
+            return None
+        return ah_position(chain)
 
     def ip6_noproto(self, ifname: str, packet: bytes, hdr: Any, nh: int, off: int,
                     nh_off: int, chain: Any, now: float) -> None:
@@ -277,11 +295,8 @@ class Ip6Input(Ip6Forward):
         it completes (``(Ip6Validated, packet)``), else ``None``. Past
         ``maxfragpackets`` datagrams, ``maxfragsperpacket`` fragments of one
         or ``maxfragbytes`` octets held, the reassembler drops the oldest
-        datagram (``ip6s_fragoverflow``)."""
-        cfg = self._reass_knobs()
-        if cfg != self._reass_cfg:
-            self._reass_cfg = cfg
-            self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg
+        datagram (``ip6s_fragoverflow``); :meth:`frag6_slowtimo` applies
+        changes of those knobs."""
         zone = self.ifnets[ifname].index
         o = self.reass.input_packet(packet, now, zone)
         self._sync_reass()
@@ -305,7 +320,11 @@ class Ip6Input(Ip6Forward):
 
     def frag6_slowtimo(self, now: float) -> None:
         """Expire fragment queues: Time Exceeded code 1 when the first
-        fragment had arrived (RFC 8200 §4.5)."""
+        fragment had arrived (RFC 8200 §4.5); apply the reassembly knobs."""
+        cfg = self._reass_knobs()
+        if cfg != self._reass_cfg:
+            self._reass_cfg = cfg
+            self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg
         if (d := self.reass.next_deadline()) is None or d > now:
             return
         for answer, invoking, zone in self.reass.expire(now):

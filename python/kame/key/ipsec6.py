@@ -16,7 +16,8 @@ the ``ipsec6stat`` counters; ``Node.attach_key()`` installs one as
   packets, which is how an RFC 2401 tunnel-mode gateway works (§4.8.1).
 - ``ip6_input`` before delivery or forwarding: ESP (50), AH (51) and
   IPComp (108) addressed to us are opened with the SA named by
-  (dst, proto, SPI) (``in_nosa`` when there is none, ``in_espauthfail``,
+  (dst, proto, SPI) (``in_nosa`` and ``in_badspi`` when there is none: the
+  packet is dropped, whatever follows the header; ``in_espauthfail``,
   ``in_espreplay``... when the core refuses the packet) and the result is
   fed back to input, remembering which protections it had; then the
   inbound policy is checked (``ipsec6_in_reject``): a packet that a

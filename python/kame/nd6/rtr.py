@@ -24,6 +24,20 @@ Host side:
   demand (``rtsol``).
 - Redirect input (RFC 4861 §8.1, §8.3) with ``icp6s_badredirect``.
 
+What the link can grow is bounded, each bound a knob and each refusal a
+counter: SLAAC and temporary addresses per interface (``max_addresses``,
+Linux, 16: ``icp6s_nd_addrfull``), prefixes and default routers per
+interface (``maxifprefixes``, ``maxifdefrouters``, BSD, 16:
+``icp6s_nd_prefixfull``, ``icp6s_nd_rtrfull``), RFC 4191 routes
+(``rtadv_maxroutes``, NetBSD, 100: ``icp6s_nd_rtinfofull``), DNS servers
+per interface (``maxifrdnss``, 8: ``icp6s_nd_rdnssfull``), Redirect host
+routes (``maxdynroutes``, BSD, 4096: ``icp6s_redirfull``; a refused
+Redirect leaves the traffic on the router, which still forwards it). The
+per-message cost does not grow with the tables: routers are found by
+address, addresses by the prefix they came from, on-link prefixes and
+routes by prefix (:mod:`kame.radix`), and the timers keep a lower bound
+(``_due``) so that ``poll`` walks the tables only when something is due.
+
 Router side (rtadvd, RFC 4861 §6.2): periodic RAs uniformly between
 MinRtrAdvInterval and MaxRtrAdvInterval, the first MAX_INITIAL_RTR_ADVERTISEMENTS
 (3) no more than MAX_INITIAL_RTR_ADVERT_INTERVAL (16 s) apart, solicited RAs
