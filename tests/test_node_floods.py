@@ -307,3 +307,24 @@ def test_refusals_show_in_netstat() -> None:
                            "icmp6_outhist": {}, "icmp6_inhist": {}}, "icmp6")
     assert "\t3 (kame) redirects ignored: maxdynroutes\n" in text
     assert "\t2 (kame) path MTUs dropped at mtudisc_hiwat\n" in text
+
+
+def test_echo_flood_under_a_require_policy_bounds_the_acquires() -> None:
+    """Replies to random sources under ``esp/transport//require`` each ask
+    the key engine for an SA (SADB_ACQUIRE): at most Sad.MAX_ACQUIRES
+    remembered, and the timers do not walk them."""
+    from kame.key.sad import Sad
+    from kame.key.setkey import run
+
+    n = node()
+    k = n.attach_key()
+    assert not run("spdadd ::/0 ::/0 icmp6 -P out ipsec esp/transport//require;",
+                   k.engine, 5.0).errors
+    flood(n, ff.echo_frames(3000, ME, MAC))
+    assert len(k.sad._acq) == Sad.MAX_ACQUIRES and k.stats["out_nosa"] > 0
+    c0 = time.process_time()
+    for _ in range(100):
+        n.poll(5.04)
+    assert (time.process_time() - c0) / 100 < 0.0005
+    n.poll(5.0 + 21.0)  # blockacq_lifetime
+    assert not k.sad._acq
