@@ -236,7 +236,10 @@ def test_on_link_destination_redirect_targets_itself() -> None:
     """A host whose prefix is only a /128 sends to an on-link neighbor through
     the router; the Redirect's target is the destination itself."""
     n = Net(with_c=True)
-    n.a.addrs.find("eth0", HA).prefixlen = 128
+    ifa = n.a.addrs.remove("eth0", HA)  # the address list indexes subnets: out, change, in
+    assert ifa is not None
+    ifa.prefixlen = 128
+    n.a.addrs.add(ifa)
     t = A("2001:db8:a::3")
     assert [e.seq for e in n.ping(n.a, t, 2.0, seq=3)] == [3]
     assert n.a.rtr.redirects[t].target == t

@@ -9,11 +9,13 @@ the infinite lifetime 0xffffffff).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from ipaddress import IPv6Address, IPv6Network
 
 from kame.knobs import IfFlags
+from kame.radix import PrefixIndex
 
 __all__ = [
     "ND6_INFINITE_LIFETIME",
@@ -123,20 +125,67 @@ class Ifnet:
 
 
 class AddrList:
-    """The IPv6 addresses of all interfaces (KAME ``in6_ifaddr`` list)."""
+    """The IPv6 addresses of all interfaces (KAME ``in6_ifaddr`` list),
+    indexed so that no per-packet path scans them: by interface and
+    address, by subnet (:meth:`by_net`: the connected routes and on-link
+    tests, non-link-local addresses with a prefix length under 128) and by
+    the prefix an autoconfigured address was made from (:meth:`from_prefix`)."""
 
-    __slots__ = ("_by_if",)
+    __slots__ = ("_by_if", "_by_prefix", "_nets")
 
     def __init__(self) -> None:
         # keyed by the address's int: IPv6Address.__hash__ is slow Python code
         self._by_if: dict[str, dict[int, In6Ifaddr]] = {}
+        self._nets: PrefixIndex[In6Ifaddr] = PrefixIndex()
+        self._by_prefix: dict[tuple[str, IPv6Network], list[In6Ifaddr]] = {}
+
+    @staticmethod
+    def _subnet(ifa: In6Ifaddr) -> bool:
+        return ifa.prefixlen < 128 and (int(ifa.addr) >> 118) != 0x3FA  # not fe80::/10
 
     def add(self, ifa: In6Ifaddr) -> In6Ifaddr:
-        self._by_if.setdefault(ifa.ifname, {})[ifa.addr._ip] = ifa
+        d = self._by_if.setdefault(ifa.ifname, {})
+        key = int(ifa.addr)
+        old = d.get(key)
+        if old is not None:
+            self._unindex(old)
+        d[key] = ifa
+        if self._subnet(ifa):
+            self._nets.add(key, ifa.prefixlen, ifa)
+        if ifa.prefix is not None:
+            self._by_prefix.setdefault((ifa.ifname, ifa.prefix), []).append(ifa)
         return ifa
 
+    def _unindex(self, ifa: In6Ifaddr) -> None:
+        if self._subnet(ifa):
+            self._nets.remove(int(ifa.addr), ifa.prefixlen, ifa)
+        if ifa.prefix is not None:
+            key = (ifa.ifname, ifa.prefix)
+            lst = self._by_prefix.get(key, [])
+            for i, x in enumerate(lst):
+                if x is ifa:
+                    del lst[i]
+                    break
+            if not lst:
+                self._by_prefix.pop(key, None)
+
     def remove(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
-        return self._by_if.get(ifname, {}).pop(addr._ip, None)
+        ifa = self._by_if.get(ifname, {}).pop(addr._ip, None)
+        if ifa is not None:
+            self._unindex(ifa)
+        return ifa
+
+    def count(self, ifname: str) -> int:
+        """How many addresses ``ifname`` has."""
+        return len(self._by_if.get(ifname, ()))
+
+    def by_net(self, addr: int) -> Iterator[tuple[int, list[In6Ifaddr]]]:
+        """The addresses whose subnet holds ``addr``, longest prefix first."""
+        return self._nets.match(addr)
+
+    def from_prefix(self, ifname: str, prefix: IPv6Network) -> list[In6Ifaddr]:
+        """The addresses of ``ifname`` autoconfigured from ``prefix``."""
+        return list(self._by_prefix.get((ifname, prefix), ()))
 
     def find(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
         """``in6ifa_ifpwithaddr``."""

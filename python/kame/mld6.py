@@ -43,7 +43,6 @@ QUERY_INTERVAL = 125.0
 QUERY_RESPONSE_INTERVAL = 10.0
 UNSOLICITED_REPORT_INTERVAL = 1.0
 OLDER_QUERIER_TIMEOUT = ROBUSTNESS * QUERY_INTERVAL + QUERY_RESPONSE_INTERVAL
-MAX_GROUPS = 1024
 
 
 def reportable(group: IPv6Address) -> bool:
@@ -106,7 +105,7 @@ class Mld6:
 
     def join(self, ifname: str, group: IPv6Address, now: float) -> list[SendMldReport]:
         st = self._st(ifname)
-        if group in st.groups or len(st.groups) >= MAX_GROUPS:
+        if group in st.groups:  # the node bounds the groups (mcast_maxgroups)
             return []
         st.groups.add(group)
         if not reportable(group):

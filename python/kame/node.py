@@ -40,7 +40,7 @@ Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import Any
@@ -65,6 +65,7 @@ from kame.nd6.nbr import Nd6Nbr
 from kame.nd6.rtr import MAX_RTR_SOLICITATION_DELAY, Nd6Rtr
 from kame.nd6.types import (
     AddressDuplicated,
+    AddressExpired,
     DeliverQueued,
     DropQueued,
     Event,
@@ -110,11 +111,15 @@ class Node(Ip6Input):
         self.policy = PolicyTable()
         #: Static routes by prefix (``route add``); connected prefixes come from addresses.
         self.static_routes: dict[IPv6Network, Rtentry] = {}
-        #: ``frag6``: fragment queues, 60 s timeout (RFC 8200 §4.5).
-        self.reass = _core.Reassembler()
+        #: ``frag6``: fragment queues, 60 s timeout (RFC 8200 §4.5), bounded by
+        #: maxfragpackets, maxfragsperpacket and maxfragbytes (``frag6_input``
+        #: applies their current values).
+        self._reass_cfg = self._reass_knobs()
+        q, f, b = self._reass_cfg
+        self.reass = _core.Reassembler(max_bytes=b, max_queues=q, max_frags_per_queue=f)
         self._reass_seen: dict[str, int] = {}
         #: The destination cache's path MTUs (RFC 8201), by destination: (mtu, expiry).
-        self.pmtu: dict[IPv6Address, tuple[int, float]] = {}
+        self.pmtu: OrderedDict[IPv6Address, tuple[int, float]] = OrderedDict()
         self._frag_ident = self.rng.getrandbits(32)
         self.rtr.route_lookup = self._first_hop
         #: Drop frames whose source MAC is ours (IFF_SIMPLEX, seed §1.2).
@@ -143,8 +148,6 @@ class Node(Ip6Input):
         self.cache.attach(name, 0.0, addrlen=ifp.addrlen, flags=ifp.flags)
         return ifp
 
-
-
     def up(self, name: str, now: float) -> list[Frame]:
         """``ifconfig NAME up``: link-local address, groups, DAD, RS."""
         self._now = now
@@ -167,8 +170,6 @@ class Node(Ip6Input):
         self.inet.if_up(name, now)  # RFC 5227 probes of its IPv4 addresses
         return self._flush()
 
-
-
     def add_address(self, name: str, cidr: str, now: float, *, anycast: bool = False) -> In6Ifaddr:
         """``ifconfig NAME inet6 ADDR/LEN [anycast]``: joins the solicited-node
         group and runs DAD."""
@@ -179,8 +180,6 @@ class Node(Ip6Input):
         self.join(name, solicited_node(addr), now)
         self._handle(self.nbr.dad_start(ifa, now), now)
         return ifa
-
-
 
     def add_address4(self, name: str, cidr: str, now: float) -> InIfaddr:
         """``ifconfig NAME inet ADDR/LEN`` (:meth:`kame.inet.Inet.add_address`):
@@ -196,24 +195,26 @@ class Node(Ip6Input):
         self.inet.ping(IPv4Address(dst), now, ident=ident, seq=seq, data=data, df=df)
         return self._flush()
 
-    def join(self, name: str, group: IPv6Address, now: float) -> None:
-        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`)."""
+    def join(self, name: str, group: IPv6Address, now: float) -> bool:
+        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`).
+        False (and ``icp6s_mld_groupfull``) when the interface already has
+        ``net.inet6.ip6.mcast_maxgroups`` groups."""
         gs = self.groups[name]
         if group in gs:
-            return
+            return True
+        if len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
+            self.stats.inc("icp6s_mld_groupfull")
+            return False
         gs.add(group)
         self._group_ints.pop(name, None)
         self._handle(self.mld.join(name, group, now), now)
-
-
+        return True
 
     def leave(self, name: str, group: IPv6Address, now: float) -> None:
         if group in self.groups.get(name, set()):
             self.groups[name].discard(group)
             self._group_ints.pop(name, None)
             self._handle(self.mld.leave(name, group, now), now)
-
-
 
     # --- sans-I/O surface ---------------------------------------------------
 
@@ -230,8 +231,6 @@ class Node(Ip6Input):
             ts.append(self._now)  # frames a socket call queued wait for poll()
         return min(ts) if ts else None
 
-
-
     def poll(self, now: float) -> list[Frame]:
         self._now = now
         self._handle(self.nbr.poll(now), now)
@@ -246,8 +245,6 @@ class Node(Ip6Input):
         self.tcp.poll(now)
         return self._flush()
 
-
-
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
         self._now = now
         if frame[12:13] == b"\x08" and frame[13:14] in (b"\x00", b"\x06"):
@@ -255,8 +252,6 @@ class Node(Ip6Input):
         else:
             self.ip6_input(ifname, frame, now)
         return self._flush()
-
-
 
     def receive_many(self, ifname: str, frames: Iterable[bytes], now: float) -> list[Frame]:
         """:meth:`receive` for each frame in turn, all at ``now``; the NS/NA
@@ -284,8 +279,6 @@ class Node(Ip6Input):
                 self.ip6_input(ifname, f, now, False)
         return self._flush()
 
-
-
     def _flush(self) -> list[Frame]:
         out, self._out = self._out, []
         hist = self.stats.outhist
@@ -303,8 +296,6 @@ class Node(Ip6Input):
                     continue
                 hist[t] = hist.get(t, 0) + 1
         return out
-
-
 
     # --- ifconfig down --------------------------------------------------------
 
@@ -325,26 +316,9 @@ class Node(Ip6Input):
         self.mld._if.pop(name, None)
         self.cache.flush(name)
         self.inet.if_down(name)  # its ARP entries; IPv4 addresses are probed again on up
-        rtr = self.rtr
-        for dr in [d for d in rtr.routers if d.ifname == name]:
-            rtr.routers.remove(dr)
-            if rtr.installed is dr:
-                rtr.installed = None
+        for dr in self.rtr.ifdetach(name):
             self.events.append(Event("router_removed", name, {"addr": dr.addr}))
-        rtr.select_default_router()
-        for key in [k for k in rtr.prefixes if k[0] == name]:
-            del rtr.prefixes[key]
-        for rkey in [k for k, r in rtr.routes.items() if r.ifname == name]:
-            del rtr.routes[rkey]
-        for dkey in [k for k in rtr.rdnss if k[0] == name]:
-            del rtr.rdnss[dkey]
-        for dst in [d for d, r in rtr.redirects.items() if r.ifname == name]:
-            del rtr.redirects[dst]
-        rtr._rs.pop(name, None)
-        rtr._ra.pop(name, None)
         return self._flush()
-
-
 
     # --- actions from the state machines ------------------------------------
 
@@ -358,7 +332,7 @@ class Node(Ip6Input):
             elif isinstance(a, SendMldReport):
                 self._mld_output(a)
             elif isinstance(a, SendNS):
-                src = a.src if a.src is not None else self._source_for(a.ifname, a.target)
+                src = a.src if a.src is not None else self._ns_source(a.ifname, a.target)
                 if src is None:
                     continue
                 pkt = codec.build_ns(a, src, self.ifnets[a.ifname].lladdr)
@@ -399,6 +373,10 @@ class Node(Ip6Input):
                 ifa = self.addrs.find(a.ifname, a.addr)
                 if ifa is not None:
                     self._handle(self.rtr.on_duplicated(ifa, now), now)
+                    self._addr_gone(a.ifname, a.addr, now)
+            elif isinstance(a, AddressExpired):
+                self.events.append(a)
+                self._addr_gone(a.ifname, a.addr, now)
             elif isinstance(a, InterfaceDisabled):
                 self.events.append(a)
                 self.cache.flush(a.ifname)
@@ -412,7 +390,29 @@ class Node(Ip6Input):
             else:
                 self.events.append(a)
 
+    def _ns_source(self, ifname: str, target: IPv6Address) -> IPv6Address | None:
+        """The source of an address-resolution or NUD solicitation (RFC 4861
+        §7.2.2, KAME ``nd6_ns_output``): the source of the packet waiting
+        for the answer when it is a usable address of ``ifname``, else what
+        source selection picks for the target."""
+        ln = self.cache.lookup(ifname, target)
+        if ln is not None and ln.hold:
+            pkt = ln.hold[-1][1]
+            if len(pkt) >= 40:
+                ifa = self.addrs.find(ifname, IPv6Address(pkt[8:24]))
+                if ifa is not None and ifa.usable:
+                    return ifa.addr
+        return self._source_for(ifname, target)
 
+    def _addr_gone(self, ifname: str, addr: IPv6Address, now: float) -> None:
+        """An address left ``ifname``: leave its solicited-node group unless
+        another address of the interface shares it (so groups come and go
+        with the addresses, bounded by ``max_addresses``)."""
+        if self.addrs.find(ifname, addr) is not None:
+            return
+        g = solicited_node(addr)
+        if all(solicited_node(ifa.addr) != g for ifa in self.addrs.on(ifname)):
+            self.leave(ifname, g, now)
 
     # --- IPsec (seed §4) -----------------------------------------------------------
 
@@ -424,14 +424,10 @@ class Node(Ip6Input):
             self.key = Ipsec6(self.knobs)
         return self.key
 
-
-
     # --- views ----------------------------------------------------------------
 
     def addresses(self, ifname: str | None = None) -> list[In6Ifaddr]:
         return self.addrs.on(ifname) if ifname else self.addrs.all()
-
-
 
     def drain_events(self) -> list[Any]:
         out = list(self.events)

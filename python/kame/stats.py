@@ -128,6 +128,14 @@ DESCRIPTIONS: dict[str, str] = {
     "arps_notforus": "(kame) for another host: no entry created",
     "arps_unsolicited": "(kame) unsolicited replies: no entry created",
     "arps_cachefull": "(kame) entries evicted by net.link.ether.inet.max_entries",
+    "icp6s_pmtufull": "(kame) path MTUs dropped at mtudisc_hiwat",
+    "icp6s_nd_addrfull": "(kame) autoconfigured addresses not made: max_addresses",
+    "icp6s_nd_prefixfull": "(kame) prefixes ignored: maxifprefixes",
+    "icp6s_nd_rtrfull": "(kame) default routers ignored: maxifdefrouters",
+    "icp6s_nd_rtinfofull": "(kame) route information ignored: rtadv_maxroutes",
+    "icp6s_nd_rdnssfull": "(kame) DNS servers ignored: maxifrdnss",
+    "icp6s_redirfull": "(kame) redirects ignored: maxdynroutes",
+    "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
 }
 
 

@@ -1,13 +1,19 @@
-"""What the TAP/netns interop tests share: a throw-away network namespace
-and `ip netns exec`. Imported by the test modules beside it (pytest puts
+"""What the TAP/netns interop tests share: a throw-away network namespace,
+`ip netns exec`, and our node on a TAP device (tapnode.py) driven from a
+test. Imported by the test modules beside it (pytest puts
 this folder on sys.path, as it has no __init__.py)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +75,52 @@ class TapPort:
 
     def close(self) -> None:
         self.tap.close()
+ROOT = Path(__file__).resolve().parents[2]
+TAPNODE = Path(__file__).with_name("tapnode.py")
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child that imports kame (and tests/ helpers)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT / "python"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+
+
+def start_tapnode(ns: str, dev: str, mac: str, duration: float, cfg: dict[str, Any]
+                  ) -> subprocess.Popen[str]:
+    """Create the TAP ``dev`` in ``ns``, start tapnode.py on it (our node,
+    MAC ``mac``, for ``duration`` seconds, ``cfg`` as tapnode.py reads it)
+    and bring the link up."""
+    ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(TAPNODE), dev, mac,
+                          str(duration), json.dumps(cfg)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=child_env())
+    assert p.stdout is not None and p.stdin is not None
+    line = p.stdout.readline()
+    assert json.loads(line or "{}").get("opened") == dev, p.stderr.read() if p.stderr else ""
+    ipns(ns, "ip", "link", "set", dev, "up")
+    p.stdin.write("up\n")
+    p.stdin.flush()
+    return p
+
+
+def read_json(p: subprocess.Popen[str]) -> Any:
+    """The next JSON line a child prints (its stderr if it ended instead)."""
+    assert p.stdout is not None
+    line = p.stdout.readline()
+    assert line, p.stderr.read() if p.stderr else ""
+    return json.loads(line)
+
+
+def command(p: subprocess.Popen[str], cmd: str) -> Any:
+    """Send one command line to a child and read its JSON answer."""
+    assert p.stdin is not None
+    p.stdin.write(cmd + "\n")
+    p.stdin.flush()
+    return read_json(p)
+
+
+def stop(p: subprocess.Popen[str]) -> None:
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=10)

@@ -1,6 +1,15 @@
 """``ip6_input.c`` and ``frag6.c``: validation by the core, the §1.14 and
 §1.3.1 address checks, delivery or forwarding, reassembly, the NS/NA
-fast path, and the structured errors mapped to BSD counters."""
+fast path, and the structured errors mapped to BSD counters.
+
+AH and ESP (RFC 4302 §3.4.2, RFC 4303 §3.4.2: no SA, no delivery) are
+judged where they stand in the chain: an AH header before any Fragment
+header before reassembly, and before any fault in the headers it protects.
+With a key engine (``Node.attach_key``) they are opened or dropped
+(``in_nosa``); without one the node is a node without IPsec, as the Linux
+kernel with AH and ESP compiled out and KAME without ``options IPSEC``:
+an unknown protocol, Parameter Problem code 1 at the Next Header field
+naming it, ``ip6s_noproto`` (:meth:`Ip6Input.ip6_noproto`)."""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from kame import _core
+from kame._core import Ipv6Header
 from kame.addr import check_wire_addresses, is_linklocal, is_multicast
 from kame.errors import HeaderLimitError, KameError, TruncatedError
 from kame.icmp6 import (
@@ -19,6 +29,37 @@ from kame.icmp6 import (
 from kame.ip6.forward import Ip6Forward
 from kame.nd6 import codec
 from kame.scope6 import in6_clearscope
+
+
+def ah_position(chain: Any) -> tuple[int, int] | None:
+    """The first AH header of ``chain`` that comes before any Fragment
+    header: (its offset, the offset of the Next Header field naming it);
+    ``None`` when there is none. After a Fragment header AH is in the
+    fragmentable part, judged once the datagram is reassembled."""
+    prev = 6
+    for nh, off, _n in chain.headers:
+        if nh == 51:
+            return off, prev
+        if nh == 44:
+            return None
+        prev = off
+    if chain.upper == 51:  # a lax walk that stopped in AH
+        return chain.upper_offset, chain.upper_nh_offset
+    return None
+
+
+def ah_before(packet: bytes, offset: int) -> tuple[int, int] | None:
+    """Whether a packet that ``ip6_validate`` refused at ``offset`` has an
+    AH header before that point (and before any Fragment header):
+    :func:`ah_position` of the chain walked up to ``offset`` only, the
+    headers the validator had already passed."""
+    if offset <= 40:
+        return None
+    try:
+        chain = _core.walk(packet[:offset], 0, lax=True)
+    except KameError:
+        return None
+    return ah_position(chain)
 
 
 class Ip6Input(Ip6Forward):
@@ -56,7 +97,7 @@ class Ip6Input(Ip6Forward):
         try:
             v = _core.ip6_validate(payload, self.knobs["net.inet6.ip6.hdrnestlimit"])
         except KameError as e:
-            self.ip6_input_error(ifname, payload, e, now)
+            self.ip6_input_error(ifname, payload, e, now, smac)
             return
         hdr = v.header
         src, dst = hdr.src, hdr.dst
@@ -84,17 +125,23 @@ class Ip6Input(Ip6Forward):
                 return
             if ifa.tentative:
                 return  # RFC 4862 §5.4: only NS for DAD, which is multicast
-        if v.chain.fragment is not None:
+        chain = v.chain
+        ah = self._ah(payload, chain)
+        if ah is None and chain.fragment is not None:
             rv = self.frag6_input(ifname, payload[:v.packet_len], now)
             if rv is None:
                 return
             v, payload = rv
-            hdr = v.header
-        if self.key is not None and self.key.input(self, ifname, payload[:v.packet_len], v, smac,
-                                                   now):
+            hdr, chain = v.header, v.chain
+            ah = self._ah(payload, chain)
+        if self.key is not None:
+            if self.key.input(self, ifname, payload[:v.packet_len], v, smac, now):
+                return
+        elif ah is not None:
+            self.stats.inc("ip6s_delivered")
+            self.ip6_noproto(ifname, payload[:v.packet_len], hdr, 51, ah[0], ah[1], chain, now)
             return
         self.stats.inc("ip6s_delivered")
-        chain = v.chain
         upper = chain.upper
         body = payload[chain.upper_offset:v.packet_len]
         if upper == 58:
@@ -106,15 +153,40 @@ class Ip6Input(Ip6Forward):
         elif upper == 17 and not is_multicast(dst):
             self.icmp6_error(ifname, payload[:v.packet_len], src, dst, 17, None,
                         ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
-        elif upper not in (6, 17, 59) and self.rip6_input(ifname, hdr, upper, body, now):
-            pass  # a raw socket of that protocol took it
         elif upper not in (6, 17, 59):
-            # RFC 8200 §4: unrecognised Next Header -> Parameter Problem code 1,
-            # pointer at the Next Header field that named it.
-            self.stats.inc("ip6s_noproto")
-            self.icmp6_error(ifname, payload[:v.packet_len], src, dst, upper, None,
-                        ICMP6_PARAM_PROB, ICMP6_PARAMPROB_NEXTHEADER, now,
-                        pointer=chain.upper_nh_offset)
+            self.ip6_noproto(ifname, payload[:v.packet_len], hdr, upper, chain.upper_offset,
+                             chain.upper_nh_offset, chain, now)
+
+    @staticmethod
+    def _ah(packet: bytes, chain: Any) -> tuple[int, int] | None:
+        """:func:`ah_position`, after a quick look for a 51 among the octets
+        of the headers (most packets with extension headers carry no AH)."""
+        uo = chain.upper_offset
+        if uo == 40 or (packet[6] != 51 and bytes(packet).find(b"\x33", 40, uo) < 0):
+            return None
+        return ah_position(chain)
+
+    def ip6_noproto(self, ifname: str, packet: bytes, hdr: Any, nh: int, off: int,
+                    nh_off: int, chain: Any, now: float) -> None:
+        """A protocol the node does not implement (``ip6_protox[nh]`` is
+        ``rip6_input``): the raw sockets of ``nh`` take it, else RFC 8200 §4:
+        Parameter Problem code 1 with the pointer at the Next Header field
+        that named it (``nh_off``), counted in ``ip6s_noproto``.
+
+        Without a key engine (``key`` None) AH (51) and ESP (50) come here
+        too: the node is then a node without IPsec, like the Linux kernel
+        with ESP and AH compiled out and a KAME kernel without ``options
+        IPSEC``, and answers as they do. The error rules (RFC 4443 §2.4 e)
+        look at the upper layer behind AH (``chain``), as KAME's
+        ``ip6_lasthdr`` and Linux's ``ipv6_skip_exthdr`` do: no error about
+        an ICMPv6 error."""
+        if self.rip6_input(ifname, hdr, nh, packet[off:], now):
+            return  # a raw socket of that protocol took it
+        self.stats.inc("ip6s_noproto")
+        upper, uoff = (chain.upper, chain.upper_offset) if chain is not None else (nh, off)
+        itype = packet[uoff] if upper == 58 and uoff < len(packet) else None
+        self.icmp6_error(ifname, packet, hdr.src, hdr.dst, upper, itype, ICMP6_PARAM_PROB,
+                         ICMP6_PARAMPROB_NEXTHEADER, now, pointer=nh_off)
 
     def _nd6_input(self, ifname: str, nd: tuple[Any, ...], now: float) -> bool:
         """The NS/NA fast path: ``nd`` is what ``_core.nd6_input`` found in a
@@ -159,10 +231,28 @@ class Ip6Input(Ip6Forward):
             self._handle(acts, now)
         return True
 
-    def ip6_input_error(self, ifname: str, payload: bytes, e: KameError, now: float) -> None:
+    def ip6_input_error(self, ifname: str, payload: bytes, e: KameError, now: float,
+                        smac: bytes = bytes(6)) -> None:
         """A frame ``ip6_validate`` refused: count it by the error's class,
         ``layer`` and ``offset`` (never its text) and send the Parameter
-        Problem the core asks for (``e.icmp``), as ``ip6_input`` does."""
+        Problem the core asks for (``e.icmp``), as ``ip6_input`` does.
+
+        Headers are processed in order, so a fault behind an AH header
+        addressed to us is never reached: AH is judged first (with a key
+        engine: opened, or dropped for want of an SA; without one: an
+        unknown protocol, see :meth:`ip6_noproto`)."""
+        off = e.offset if e.offset is not None else -1
+        if off > 40 and len(payload) >= 40 and (ah := ah_before(payload, off)) is not None:
+            dst = IPv6Address(payload[24:40])
+            if (dst in self.groups.get(ifname, ()) if is_multicast(dst)
+                    else self.addrs.find_any(dst) is not None):
+                if self.key is not None:
+                    self.key.input_at(self, ifname, payload, dst, "ah", ah[0], smac, now)
+                else:
+                    self.stats.inc("ip6s_delivered")
+                    self.ip6_noproto(ifname, payload, Ipv6Header.from_bytes(payload), 51,
+                                     ah[0], ah[1], None, now)
+                return
         if isinstance(e, HeaderLimitError):
             self.stats.inc("ip6s_toomanyhdr")
             return
@@ -171,7 +261,6 @@ class Ip6Input(Ip6Forward):
             short_hdr = e.layer == "ipv6" and (e.needed or 0) <= 40
             self.stats.inc("ip6s_toosmall" if short_hdr else "ip6s_tooshort")
             return
-        off = e.offset if e.offset is not None else -1
         if e.layer == "ipv6" and off == 0:
             self.stats.inc("ip6s_badvers")
             return
@@ -198,9 +287,18 @@ class Ip6Input(Ip6Forward):
                 self.stats.inc(k, d)
             self._reass_seen[k] = val
 
+    def _reass_knobs(self) -> tuple[int, int, int]:
+        kv = self.knobs._values
+        return (kv["net.inet6.ip6.maxfragpackets"], kv["net.inet6.ip6.maxfragsperpacket"],
+                kv["net.inet6.ip6.maxfragbytes"])
+
     def frag6_input(self, ifname: str, packet: bytes, now: float) -> tuple[Any, bytes] | None:
         """A fragment for us: queue it; the whole datagram, re-validated, when
-        it completes (``(Ip6Validated, packet)``), else ``None``."""
+        it completes (``(Ip6Validated, packet)``), else ``None``. Past
+        ``maxfragpackets`` datagrams, ``maxfragsperpacket`` fragments of one
+        or ``maxfragbytes`` octets held, the reassembler drops the oldest
+        datagram (``ip6s_fragoverflow``); :meth:`frag6_slowtimo` applies
+        changes of those knobs."""
         zone = self.ifnets[ifname].index
         o = self.reass.input_packet(packet, now, zone)
         self._sync_reass()
@@ -228,7 +326,11 @@ class Ip6Input(Ip6Forward):
 
     def frag6_slowtimo(self, now: float) -> None:
         """Expire fragment queues: Time Exceeded code 1 when the first
-        fragment had arrived (RFC 8200 §4.5)."""
+        fragment had arrived (RFC 8200 §4.5); apply the reassembly knobs."""
+        cfg = self._reass_knobs()
+        if cfg != self._reass_cfg:
+            self._reass_cfg = cfg
+            self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg
         if (d := self.reass.next_deadline()) is None or d > now:
             return
         for answer, invoking, zone in self.reass.expire(now):

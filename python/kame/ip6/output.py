@@ -232,10 +232,16 @@ class Ip6Output(Route6):
         rt = self.rtalloc(dst, now) if not is_linklocal(dst) else None
         if cur is None and rt is not None and mtu >= self._linkmtu(rt.ifname):
             return False
-        if len(self.pmtu) >= 4096 and dst not in self.pmtu:
-            oldest = min(self.pmtu, key=lambda k: self.pmtu[k][1])
-            del self.pmtu[oldest]
-        self.pmtu[dst] = (mtu, now + PMTU_EXPIRE)
+        pmtu = self.pmtu
+        if cur is not None:
+            pmtu.move_to_end(dst)
+        elif len(pmtu) >= self.knobs._values["net.inet6.icmp6.mtudisc_hiwat"]:
+            # the least recently updated goes (the oldest expiry, as every
+            # entry lives PMTU_EXPIRE): O(1), and a new Packet Too Big is
+            # never refused (refusing one would black-hole its path)
+            pmtu.popitem(last=False)
+            self.stats.inc("icp6s_pmtufull")
+        pmtu[dst] = (mtu, now + PMTU_EXPIRE)
         self.stats.inc("icp6s_pmtuchg")
         self.events.append(PathMtuChanged(dst, mtu))
         return True
@@ -247,14 +253,23 @@ class Ip6Output(Route6):
         e = self.pmtu.get(dst)
         return min(link, e[0]) if e is not None and e[1] > t else link
 
+    # The destination cache is kept in order of update, which is the order of
+    # expiry (every entry lives PMTU_EXPIRE from its update): the first
+    # entry is the next to expire.
+
     def _pmtu_deadline(self) -> float | None:
-        return min((e[1] for e in self.pmtu.values()), default=None)
+        for _mtu, exp in self.pmtu.values():
+            return exp
+        return None
 
     def _pmtu_expire(self, now: float) -> None:
-        for dst, (mtu, exp) in list(self.pmtu.items()):
-            if exp <= now:
-                del self.pmtu[dst]
-                self.events.append(PathMtuChanged(dst, mtu, expired=True))
+        pmtu = self.pmtu
+        while pmtu:
+            dst, (mtu, exp) = next(iter(pmtu.items()))
+            if exp > now:
+                break
+            del pmtu[dst]
+            self.events.append(PathMtuChanged(dst, mtu, expired=True))
 
     def _mld_output(self, a: SendMldReport) -> None:
         src = self._linklocal(a.ifname) or UNSPECIFIED

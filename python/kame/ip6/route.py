@@ -64,6 +64,32 @@ class Route6(NodeVars):
                 out.append((net, ifn))
         return out
 
+    def _connected_match(self, dst: int, now: float, ifname: str | None = None
+                         ) -> tuple[int, str] | None:
+        """The longest connected route holding ``dst`` (an int), as
+        (prefix length, interface), optionally only on ``ifname``: what
+        :meth:`_connected` lists, found through the address and prefix
+        indexes (:mod:`kame.radix`) instead of a walk over every entry. An
+        address's subnet wins a tie with an RA prefix."""
+        ifnets = self.ifnets
+        best: tuple[int, str] | None = None
+        for plen, ifas in self.addrs.by_net(dst):
+            for ifa in ifas:
+                ifp = ifnets.get(ifa.ifname)
+                if ((ifname is None or ifa.ifname == ifname) and ifp is not None and ifp.up
+                        and not ifa.flags._value_ & 0x0C):  # DUPLICATED | DETACHED
+                    best = (plen, ifa.ifname)
+                    break
+            if best is not None:
+                break
+        for plen, prs in self.rtr._onlink.match(dst):
+            if best is not None and plen <= best[0]:
+                break
+            for pr in prs:
+                if (ifname is None or pr.ifname == ifname) and pr.onlink and pr.expire > now:
+                    return plen, pr.ifname
+        return best
+
     def rtalloc(self, dst: IPv6Address, now: float) -> Route | None:
         """The route to a global or site destination: a Redirect's host
         route, then the longest match among static and connected routes,
@@ -72,15 +98,15 @@ class Route6(NodeVars):
         if rd is not None and rd.expire > now:
             return Route(rd.ifname, rd.target, rd.target != dst, True)
         best: tuple[int, Route] | None = None
-        for net, rt in self.static_routes.items():
+        for net, rt in self.static_routes.items():  # configured, not learnt: few
             ifp = self.ifnets.get(rt.ifname)
             if ifp is not None and ifp.up and dst in net and (best is None
                                                               or net.prefixlen > best[0]):
                 hop = rt.gateway if rt.gateway is not None else dst
                 best = (net.prefixlen, Route(rt.ifname, hop, rt.gateway is not None, False))
-        for net, ifn in self._connected(now):
-            if dst in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, Route(ifn, dst, False, False))
+        conn = self._connected_match(int(dst), now)
+        if conn is not None and (best is None or conn[0] > best[0]):
+            best = (conn[0], Route(conn[1], dst, False, False))
         if best is not None:
             return best[1]
         nh = self.rtr.next_hop(dst, now)
@@ -110,7 +136,6 @@ class Route6(NodeVars):
         on-link prefix of the interface, or already in the neighbor cache."""
         if is_linklocal(addr):
             return True
-        for net, ifn in self._connected(now):
-            if ifn == ifname and addr in net:
-                return True
+        if self._connected_match(int(addr), now, ifname) is not None:
+            return True
         return self.cache.lookup(ifname, addr) is not None

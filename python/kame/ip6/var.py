@@ -16,7 +16,7 @@ The layers stack as classes, each using the ones below it:
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
@@ -61,8 +61,9 @@ class NodeVars:
     policy: PolicyTable
     static_routes: dict[IPv6Network, Rtentry]
     reass: Any
+    _reass_cfg: tuple[int, int, int]
     _reass_seen: dict[str, int]
-    pmtu: dict[IPv6Address, tuple[int, float]]
+    pmtu: OrderedDict[IPv6Address, tuple[int, float]]
     _frag_ident: int
     drop_own_frames: bool
     nd6_fastpath: bool

@@ -16,7 +16,8 @@ the ``ipsec6stat`` counters; ``Node.attach_key()`` installs one as
   packets, which is how an RFC 2401 tunnel-mode gateway works (§4.8.1).
 - ``ip6_input`` before delivery or forwarding: ESP (50), AH (51) and
   IPComp (108) addressed to us are opened with the SA named by
-  (dst, proto, SPI) (``in_nosa`` when there is none, ``in_espauthfail``,
+  (dst, proto, SPI) (``in_nosa`` and ``in_badspi`` when there is none: the
+  packet is dropped, whatever follows the header; ``in_espauthfail``,
   ``in_espreplay``... when the core refuses the packet) and the result is
   fed back to input, remembering which protections it had; then the
   inbound policy is checked (``ipsec6_in_reject``): a packet that a
@@ -257,16 +258,21 @@ class Ipsec6:
         ch = v.chain
         ah = next((off for nh, off, _n in ch.headers if nh == 51), None)
         if ah is not None:  # the core's walker steps over AH: it comes first
-            self._open(node, ifname, packet, v, smac, now, "ah", ah)
+            self.input_at(node, ifname, packet, v.header.dst, "ah", ah, smac, now)
             return True
         if ch.upper in _PROTO:
-            self._open(node, ifname, packet, v, smac, now, _PROTO[ch.upper], ch.upper_offset)
+            self.input_at(node, ifname, packet, v.header.dst, _PROTO[ch.upper], ch.upper_offset,
+                          smac, now)
             return True
         return self.in_reject(node, packet, v, now)
 
-    def _open(self, node: Any, ifname: str, packet: bytes, v: Any, smac: bytes, now: float,
-              proto: str, off: int) -> None:
-        dst = v.header.dst
+    def input_at(self, node: Any, ifname: str, packet: bytes, dst: IPv6Address, proto: str,
+                 off: int, smac: bytes, now: float) -> None:
+        """``ah6_input`` / ``esp6_input`` / ``ipcomp6_input`` for the header
+        at ``off`` of a packet to ``dst``: open it with the SA named by
+        (dst, proto, SPI) and feed the result back to input; no SA (or an
+        unusable one) is a drop counted in ``in_nosa`` and ``in_badspi``
+        (RFC 4302 §3.4.2, RFC 4303 §3.4.2), whatever follows the header."""
         if proto == "ipcomp":
             spi = int.from_bytes(packet[off + 2:off + 4], "big") if off + 4 <= len(packet) else -1
         elif proto == "esp":

@@ -208,6 +208,11 @@ class SecAsVar:
 class Sad:
     """The SAD of one key engine; see the module docstring."""
 
+    #: Acquires remembered at once: the outbound packets that make them
+    #: follow the link (replies to a flood from random sources under a
+    #: ``require`` policy), so the oldest is forgotten past this many.
+    MAX_ACQUIRES = 1024
+
     def __init__(self, *, larval_lifetime: float = 30.0, blockacq_lifetime: float = 20.0,
                  preferred_oldsa: bool = True) -> None:
         self._sas: dict[tuple[Addr, str, int], SecAsVar] = {}
@@ -216,6 +221,7 @@ class Sad:
         #: ``net.key.preferred_oldsa``: on output, use the oldest usable SA.
         self.preferred_oldsa = preferred_oldsa
         self.events: deque[Expire | Acquire] = deque(maxlen=10000)
+        # in order of time (oldest first): expiry and the cap cost O(1)
         self._acq: dict[tuple[Addr, Addr, str, str, int], float] = {}
         self._acq_seq = 0
 
@@ -333,6 +339,10 @@ class Sad:
         t = self._acq.get(k)
         if t is not None and now - t < self.blockacq_lifetime:
             return None
+        if t is not None:
+            del self._acq[k]  # to the end: the dict stays in order of time
+        elif len(self._acq) >= self.MAX_ACQUIRES:
+            del self._acq[next(iter(self._acq))]
         self._acq[k] = now
         self._acq_seq += 1
         ev = Acquire(src, dst, proto, mode, reqid, self._acq_seq, now)
@@ -381,9 +391,12 @@ class Sad:
         """``key_timehandler``: age every SA and forget old acquires."""
         for sa in list(self._sas.values()):
             self._check(sa, now)
-        for k, t in list(self._acq.items()):
-            if now - t >= self.blockacq_lifetime:
-                del self._acq[k]
+        acq = self._acq
+        while acq:
+            k, t = next(iter(acq.items()))
+            if now - t < self.blockacq_lifetime:
+                break
+            del acq[k]
 
     def next_deadline(self) -> float | None:
         ts: list[float] = []

@@ -297,12 +297,13 @@ class NeighborCache:
 
     def _evict_one(self) -> bool:
         victim: Neighbor | None = None
+        keep = (_REACHABLE, _INCOMPLETE)  # module constants: no Enum lookup per entry
         for i, ln in enumerate(self._entries.values()):
             if i >= _EVICT_SCAN:
                 break
             if ln.permanent:
                 continue
-            if ln.state not in (NdState.REACHABLE, NdState.INCOMPLETE):
+            if ln.state not in keep:
                 victim = ln
                 break
             if victim is None:

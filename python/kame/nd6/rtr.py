@@ -24,6 +24,20 @@ Host side:
   demand (``rtsol``).
 - Redirect input (RFC 4861 §8.1, §8.3) with ``icp6s_badredirect``.
 
+What the link can grow is bounded, each bound a knob and each refusal a
+counter: SLAAC and temporary addresses per interface (``max_addresses``,
+Linux, 16: ``icp6s_nd_addrfull``), prefixes and default routers per
+interface (``maxifprefixes``, ``maxifdefrouters``, BSD, 16:
+``icp6s_nd_prefixfull``, ``icp6s_nd_rtrfull``), RFC 4191 routes
+(``rtadv_maxroutes``, NetBSD, 100: ``icp6s_nd_rtinfofull``), DNS servers
+per interface (``maxifrdnss``, 8: ``icp6s_nd_rdnssfull``), Redirect host
+routes (``maxdynroutes``, BSD, 4096: ``icp6s_redirfull``; a refused
+Redirect leaves the traffic on the router, which still forwards it). The
+per-message cost does not grow with the tables: routers are found by
+address, addresses by the prefix they came from, on-link prefixes and
+routes by prefix (:mod:`kame.radix`), and the timers keep a lower bound
+(``_due``) so that ``poll`` walks the tables only when something is due.
+
 Router side (rtadvd, RFC 4861 §6.2): periodic RAs uniformly between
 MinRtrAdvInterval and MaxRtrAdvInterval, the first MAX_INITIAL_RTR_ADVERTISEMENTS
 (3) no more than MAX_INITIAL_RTR_ADVERT_INTERVAL (16 s) apart, solicited RAs
@@ -73,6 +87,7 @@ from kame.nd6.types import (
     SendRA,
     SendRS,
 )
+from kame.radix import PrefixIndex
 from kame.stats import Stats
 
 __all__ = [
@@ -106,10 +121,6 @@ TWO_HOURS = 7200.0
 MAX_DESYNC_FACTOR = 600.0
 REGEN_ADVANCE = 5.0
 TEMP_IDGEN_RETRIES = 3
-MAX_RDNSS_PER_IF = 8
-MAX_ROUTERS = 64
-MAX_PREFIXES = 256
-MAX_ROUTES = 256
 
 
 def node_role(accept_rtadv: int, forwarding: int) -> str:
@@ -135,10 +146,13 @@ def ra_accepted(knobs: Knobs, ifflags: IfFlags) -> bool:
     return knobs.accept_rtadv and ifflags.accept_rtadv
 
 
+_PREF_RANK = {0b01: 1, 0b00: 0, 0b11: -1}
+
+
 def pref_value(bits: int) -> int:
     """RFC 4191 2-bit preference -> rank: high 1, medium 0, low -1; the
     reserved value 10 counts as medium (§2.2)."""
-    return {0b01: 1, 0b00: 0, 0b11: -1}.get(bits & 0b11, 0)
+    return _PREF_RANK.get(bits & 0b11, 0)
 
 
 def two_hour_rule(advertised: float, remaining: float, *, authenticated: bool = False) -> float:
@@ -302,12 +316,22 @@ class Nd6Rtr:
         self.rng = rng if rng is not None else random.Random()
         self.stats = stats if stats is not None else cache.stats
         self.log = log if log is not None else cache.log
+        # The tables below are read freely; they change only through the
+        # methods of this class, which keep their indexes and counts.
         self.routers: list[DefRouter] = []
         self.installed: DefRouter | None = None
         self.prefixes: dict[tuple[str, IPv6Network], NdPrefix] = {}
         self.routes: dict[tuple[str, IPv6Network, IPv6Address], RouteEntry] = {}
         self.rdnss: dict[tuple[str, IPv6Address], RdnssEntry] = {}
         self.redirects: dict[IPv6Address, _Redirect] = {}
+        self._router_by: dict[tuple[str, int], DefRouter] = {}
+        self._onlink: PrefixIndex[NdPrefix] = PrefixIndex()  # every prefix-list entry
+        self._route_idx: PrefixIndex[RouteEntry] = PrefixIndex()
+        self._per_if: dict[tuple[str, str], int] = {}  # (table, ifname) -> entries
+        #: No timer of this object fires before ``_due`` (a lower bound: every
+        #: deadline set lowers it; ``poll`` makes it exact again), so ``poll``
+        #: and ``next_deadline`` cost nothing while nothing is due.
+        self._due = math.inf
         self.desync_factor = self.rng.uniform(0.0, MAX_DESYNC_FACTOR)
         self._temp = _TempInfo()
         self._rs: dict[str, _RsState] = {}
@@ -338,21 +362,76 @@ class Nd6Rtr:
             self._defrtr_del(ifname, addr)
 
     def _defrtr_lookup(self, ifname: str, addr: IPv6Address) -> DefRouter | None:
-        for dr in self.routers:
-            if dr.ifname == ifname and dr.addr == addr:
-                return dr
-        return None
+        return self._router_by.get((ifname, int(addr)))
 
     def _defrtr_del(self, ifname: str, addr: IPv6Address) -> None:
         dr = self._defrtr_lookup(ifname, addr)
         if dr is None:
             return
-        self.routers.remove(dr)
+        self._router_remove(dr)
         for key in [k for k, r in self.routes.items() if r.router == addr and r.ifname == ifname]:
-            del self.routes[key]
+            self._route_del(key)
+        self.select_default_router()
+
+    # --- table upkeep: indexes, per-interface counts, the timer bound ----------
+
+    def _arm(self, t: float) -> None:
+        self._due = min(self._due, t)
+
+    def _count(self, table: str, ifname: str, d: int) -> None:
+        k = (table, ifname)
+        n = self._per_if.get(k, 0) + d
+        if n:
+            self._per_if[k] = n
+        else:
+            self._per_if.pop(k, None)
+
+    def _full(self, table: str, ifname: str, knob: str) -> bool:
+        cap = self.knobs._values[knob]
+        return cap >= 0 and self._per_if.get((table, ifname), 0) >= cap
+
+    def _router_remove(self, dr: DefRouter) -> None:
+        self.routers.remove(dr)
+        del self._router_by[(dr.ifname, int(dr.addr))]
+        self._count("routers", dr.ifname, -1)
         if self.installed is dr:
             self.installed = None
+
+    def _prefix_del(self, key: tuple[str, IPv6Network]) -> None:
+        pr = self.prefixes.pop(key)
+        self._onlink.remove(int(pr.prefix.network_address), pr.prefix.prefixlen, pr)
+        self._count("prefixes", pr.ifname, -1)
+
+    def _route_del(self, key: tuple[str, IPv6Network, IPv6Address]) -> None:
+        r = self.routes.pop(key)
+        self._route_idx.remove(int(r.prefix.network_address), r.prefix.prefixlen, r)
+        self._count("routes", "", -1)
+
+    def _rdnss_del(self, key: tuple[str, IPv6Address]) -> RdnssEntry:
+        d = self.rdnss.pop(key)
+        self._count("rdnss", d.ifname, -1)
+        return d
+
+    def ifdetach(self, ifname: str) -> list[DefRouter]:
+        """``ifconfig down``: forget the routers, prefixes, routes, DNS
+        servers, redirects and RS/RA state learnt on ``ifname``; returns
+        the routers removed."""
+        gone = [dr for dr in self.routers if dr.ifname == ifname]
+        for dr in gone:
+            self._router_remove(dr)
         self.select_default_router()
+        for key in [k for k in self.prefixes if k[0] == ifname]:
+            self._prefix_del(key)
+        for rkey in [k for k, r in self.routes.items() if r.ifname == ifname]:
+            self._route_del(rkey)
+        for dkey in [k for k in self.rdnss if k[0] == ifname]:
+            self._rdnss_del(dkey)
+        for dst in [d for d, r in self.redirects.items() if r.ifname == ifname]:
+            del self.redirects[dst]
+        self._rs.pop(ifname, None)
+        self._ra.pop(ifname, None)
+        self._due = self._compute_deadline()
+        return gone
 
     def _reachable(self, dr: DefRouter) -> bool:
         ln = self.cache.lookup(dr.ifname, dr.addr)
@@ -370,9 +449,11 @@ class Nd6Rtr:
             self.installed = None
             return None
         pool = [dr for dr in self.routers if self._reachable(dr)] or self.routers
-        best = max(pref_value(dr.preference) for dr in pool)
-        cands = [dr for dr in pool if pref_value(dr.preference) == best]
-        self.installed = self.installed if self.installed in cands else cands[0]
+        rank = _PREF_RANK.get
+        best = max(rank(dr.preference & 0b11, 0) for dr in pool)
+        cands = [dr for dr in pool if rank(dr.preference & 0b11, 0) == best]
+        if not any(dr is self.installed for dr in cands):
+            self.installed = cands[0]
         return self.installed
 
     # --- RA input (nd6_ra_input) -------------------------------------------
@@ -412,7 +493,7 @@ class Nd6Rtr:
         # Source link-layer address: the router's entry, IsRouter set.
         out.extend(self.cache.cache_lladdr(ifname, ra.src, ra.slla, "ra", now))
         # Default router list.
-        self._defrtr_update(ifname, ra, now)
+        listed = self._defrtr_update(ifname, ra, now)
         # Route Information (RFC 4191 §3.1).
         for ri in ra.routes:
             self._route_update(ifname, ra.src, ri, now)
@@ -423,49 +504,72 @@ class Nd6Rtr:
         # Prefixes: on-link and autoconf.
         for pi in ra.prefixes:
             out.extend(self._prefix_update(ifname, pi, now))
-        self.select_default_router()
+        if listed:  # an RA from a router not in the list changes no choice
+            self.select_default_router()
         return out
 
-    def _defrtr_update(self, ifname: str, ra: RaInput, now: float) -> None:
+    def _defrtr_update(self, ifname: str, ra: RaInput, now: float) -> bool:
+        """``defrtrlist_update``; True when ``ra.src`` is in the list."""
         dr = self._defrtr_lookup(ifname, ra.src)
         if ra.router_lifetime == 0:
             if dr is not None:
                 self._defrtr_del(ifname, ra.src)
-            return
+            return False
         pref = ra.preference & 0b11
         if pref == 0b10:
             pref = 0b00
         expire = now + ra.router_lifetime
+        self._arm(expire)
         if dr is not None:
             dr.preference, dr.expire, dr.managed, dr.other = pref, expire, ra.managed, ra.other
-            return
-        if len(self.routers) >= MAX_ROUTERS:
-            self.log(now, "rtrfull", "default router list full")
-            return
-        self.routers.append(DefRouter(ifname, ra.src, pref, expire, ra.managed, ra.other))
+            return True
+        if self._full("routers", ifname, "net.inet6.ip6.maxifdefrouters"):
+            self.stats.inc("icp6s_nd_rtrfull")
+            self.log(now, "rtrfull", "default router list full (maxifdefrouters)")
+            return False
+        dr = DefRouter(ifname, ra.src, pref, expire, ra.managed, ra.other)
+        self.routers.append(dr)
+        self._router_by[(ifname, int(ra.src))] = dr
+        self._count("routers", ifname, 1)
+        return True
 
     def _route_update(self, ifname: str, router: IPv6Address, ri: RouteInfo, now: float) -> None:
         if ri.preference & 0b11 == 0b10 or not 0 <= ri.prefixlen <= 128:
             return  # RFC 4191 §2.3: reserved preference -> ignore the option
         net = IPv6Network((int(ri.prefix), ri.prefixlen), strict=False)
         key = (ifname, net, router)
+        r = self.routes.get(key)
         if ri.lifetime == 0:
-            self.routes.pop(key, None)
+            if r is not None:
+                self._route_del(key)
             return
-        if key not in self.routes and len(self.routes) >= MAX_ROUTES:
+        expire = lifetime_deadline(now, ri.lifetime)
+        self._arm(expire)
+        if r is not None:
+            r.preference, r.expire = ri.preference & 0b11, expire
             return
-        self.routes[key] = RouteEntry(ifname, net, router, ri.preference & 0b11,
-                                      lifetime_deadline(now, ri.lifetime))
+        if self._full("routes", "", "net.inet6.ip6.rtadv_maxroutes"):
+            self.stats.inc("icp6s_nd_rtinfofull")
+            return
+        r = self.routes[key] = RouteEntry(ifname, net, router, ri.preference & 0b11, expire)
+        self._route_idx.add(int(net.network_address), net.prefixlen, r)
+        self._count("routes", "", 1)
 
     def _rdnss_update(self, ifname: str, router: IPv6Address, server: IPv6Address,
                       lifetime: int, now: float) -> None:
         key = (ifname, server)
         if lifetime == 0:
-            self.rdnss.pop(key, None)
+            if key in self.rdnss:
+                self._rdnss_del(key)
             return
-        if key not in self.rdnss and sum(1 for k in self.rdnss if k[0] == ifname) >= MAX_RDNSS_PER_IF:
-            return
-        self.rdnss[key] = RdnssEntry(ifname, server, router, lifetime_deadline(now, lifetime))
+        expire = lifetime_deadline(now, lifetime)
+        self._arm(expire)
+        if key not in self.rdnss:
+            if self._full("rdnss", ifname, "net.inet6.ip6.maxifrdnss"):
+                self.stats.inc("icp6s_nd_rdnssfull")
+                return
+            self._count("rdnss", ifname, 1)
+        self.rdnss[key] = RdnssEntry(ifname, server, router, expire)
 
     # --- prefixes and SLAAC (prelist_update, RFC 4862 §5.5.3) ---------------
 
@@ -486,16 +590,28 @@ class Nd6Rtr:
         vlt = lifetime_deadline(now, pi.valid_lifetime)
         if pi.onlink:
             if pr is None:
-                if pi.valid_lifetime and len(self.prefixes) < MAX_PREFIXES:
+                if pi.valid_lifetime and self._full("prefixes", ifname,
+                                                    "net.inet6.ip6.maxifprefixes"):
+                    # BSD nd6_prelist_add: ENOMEM; a new prefix is ignored
+                    # whole (no on-link entry, no address from it)
+                    self.stats.inc("icp6s_nd_prefixfull")
+                    self.log(now, "pfxfull", f"prefix list of {ifname} full (maxifprefixes)")
+                    if not self.addrs.from_prefix(ifname, net):
+                        return out
+                elif pi.valid_lifetime:
                     pr = NdPrefix(ifname, net, True, vlt, pi.autonomous)
                     self.prefixes[key] = pr
+                    self._onlink.add(int(net.network_address), net.prefixlen, pr)
+                    self._count("prefixes", ifname, 1)
+                    self._arm(vlt)
                     out.append(Event("prefix_added", ifname, {"prefix": net}))
             elif pi.valid_lifetime == 0:
-                del self.prefixes[key]
+                self._prefix_del(key)
                 out.append(Event("prefix_expired", ifname, {"prefix": net}))
                 pr = None
             else:
                 pr.onlink, pr.expire = True, vlt
+                self._arm(vlt)
         if pi.autonomous:
             out.extend(self._autoconf(ifname, net, pi, now))
         return out
@@ -511,8 +627,8 @@ class Nd6Rtr:
         adv_p = _lt(pi.preferred_lifetime)
         public = None
         temps: list[In6Ifaddr] = []
-        for ifa in self.addrs.on(ifname):
-            if ifa.prefix == net and ifa.flags & In6Flags.AUTOCONF:
+        for ifa in self.addrs.from_prefix(ifname, net):
+            if ifa.flags & In6Flags.AUTOCONF:
                 if ifa.flags & In6Flags.TEMPORARY:
                     temps.append(ifa)
                 else:
@@ -530,18 +646,41 @@ class Nd6Rtr:
         for known in [public, *temps]:
             if known is not None:
                 self._deprecate_now(known, now, out)
+                self._arm_addr(known)
         if public is None and pi.valid_lifetime > 0:
             addr = make_addr(net, ifid, 64)
             if self.addrs.find(ifname, addr) is None:
+                if self._addr_full(ifname, now):
+                    return out
                 ifa = In6Ifaddr(addr, 64, ifname, In6Flags.AUTOCONF | In6Flags.TENTATIVE,
                                 now + adv_v, now + adv_p, now, False, net)
                 self.addrs.add(ifa)
+                self._arm_addr(ifa)
                 out.append(Event("address_added", ifname, {"addr": addr, "autoconf": True}))
                 self._deprecate_now(ifa, now, out)
                 out.extend(self.nbr.dad_start(ifa, now))
                 if self.knobs["net.inet6.ip6.use_tempaddr"] and not temps:
                     out.extend(self._create_temp(ifname, net, adv_v, adv_p, now))
         return out
+
+    def _addr_full(self, ifname: str, now: float) -> bool:
+        """Linux ``max_addresses``: no new autoconfigured or temporary
+        address on an interface that has that many addresses already."""
+        cap = self.knobs._values["net.inet6.ip6.max_addresses"]
+        if cap and self.addrs.count(ifname) >= cap:
+            self.stats.inc("icp6s_nd_addrfull")
+            self.log(now, "addrfull", f"{ifname} has max_addresses addresses")
+            return True
+        return False
+
+    def _arm_addr(self, ifa: In6Ifaddr) -> None:
+        """The timers of an autoconfigured address: expiry, deprecation and,
+        for a temporary one, regeneration (see ``_compute_deadline``)."""
+        self._arm(ifa.vltime_expire)
+        if not ifa.flags & In6Flags.DEPRECATED:
+            self._arm(ifa.pltime_expire)
+        if ifa.flags & In6Flags.TEMPORARY:
+            self._arm(ifa.pltime_expire - REGEN_ADVANCE)
 
     def _deprecate_now(self, ifa: In6Ifaddr, now: float, out: Output) -> None:
         if ifa.pltime_expire <= now and not ifa.flags & In6Flags.DEPRECATED:
@@ -573,12 +712,13 @@ class Nd6Rtr:
             self.log(now, "tmp", f"{net}: preferred lifetime too short for a temporary address")
             return []
         addr = make_addr(net, tmp_ifid, 64)
-        if self.addrs.find(ifname, addr) is not None:
+        if self.addrs.find(ifname, addr) is not None or self._addr_full(ifname, now):
             return []
         ifa = In6Ifaddr(addr, 64, ifname,
                         In6Flags.AUTOCONF | In6Flags.TEMPORARY | In6Flags.TENTATIVE,
                         now + vl, now + pl, now, False, net)
         self.addrs.add(ifa)
+        self._arm_addr(ifa)
         out: Output = [Event("address_added", ifname, {"addr": addr, "temporary": True})]
         out.extend(self.nbr.dad_start(ifa, now))
         return out
@@ -594,6 +734,8 @@ class Nd6Rtr:
         if n >= TEMP_IDGEN_RETRIES:
             self.log(now, "tmp", f"{ifa.prefix}: giving up temporary addresses")
             return []
+        if key not in self._temp.retries and len(self._temp.retries) >= 256:
+            del self._temp.retries[next(iter(self._temp.retries))]  # bounded: oldest out
         self._temp.retries[key] = n + 1
         return self._create_temp(ifa.ifname, ifa.prefix, ifa.vltime_expire - now,
                                  ifa.pltime_expire - now, now)
@@ -605,14 +747,15 @@ class Nd6Rtr:
         a manually configured address, or a Redirect to itself."""
         if is_linklocal(addr):
             return True
-        for (ifn, net), pr in self.prefixes.items():
-            if ifn == ifname and pr.onlink and pr.expire > now and addr in net:
-                return True
-        for ifa in self.addrs.on(ifname):
-            if (not ifa.flags & In6Flags.AUTOCONF and ifa.prefixlen < 128
-                    and not is_linklocal(ifa.addr)
-                    and addr in IPv6Network((int(ifa.addr), ifa.prefixlen), strict=False)):
-                return True
+        a = int(addr)
+        for _plen, prs in self._onlink.match(a):
+            for pr in prs:
+                if pr.ifname == ifname and pr.onlink and pr.expire > now:
+                    return True
+        for _plen, ifas in self.addrs.by_net(a):
+            for ifa in ifas:
+                if ifa.ifname == ifname and not ifa.flags._value_ & 0x40:  # AUTOCONF
+                    return True
         rd = self.redirects.get(addr)
         return rd is not None and rd.ifname == ifname and rd.target == addr and rd.expire > now
 
@@ -626,13 +769,13 @@ class Nd6Rtr:
             if not is_linklocal(dst) and self.is_onlink(dst, ifname, now):
                 return ifname, dst
         best: RouteEntry | None = None
-        for r in self.routes.values():
-            if r.expire > now and dst in r.prefix and (
-                    best is None or (r.prefix.prefixlen, pref_value(r.preference))
-                    > (best.prefix.prefixlen, pref_value(best.preference))):
-                best = r
-        if best is not None:
-            return best.ifname, best.router
+        for _plen, rs in self._route_idx.match(int(dst)):  # longest prefix first
+            for r in rs:
+                if r.expire > now and (best is None
+                                       or pref_value(r.preference) > pref_value(best.preference)):
+                    best = r
+            if best is not None:
+                return best.ifname, best.router
         dr = self.installed or self.select_default_router()
         return (dr.ifname, dr.addr) if dr is not None else None
 
@@ -660,13 +803,16 @@ class Nd6Rtr:
                              f"redirect from {rd.src}, not the first hop for {rd.destination}")
         if rd.tlla is not None and not self.nbr._lladdr_ok(ifname, rd.tlla):
             return self._bad("icp6s_badredirect", now, "redirect lladdr length mismatch")
+        cap = self.knobs._values["net.inet6.ip6.maxdynroutes"]
+        if 0 <= cap <= len(self.redirects) and rd.destination not in self.redirects:
+            # BSD: past maxdynroutes a Redirect makes no host route (traffic
+            # keeps going through the router, which still forwards it)
+            return self._bad("icp6s_redirfull", now, "redirect ignored: maxdynroutes")
         out: Output = list(self.cache.cache_lladdr(ifname, rd.target, rd.tlla, "redirect", now,
                                                    redirect_router=is_router))
-        if len(self.redirects) >= 1024 and rd.destination not in self.redirects:
-            oldest = min(self.redirects, key=lambda k: self.redirects[k].expire)
-            del self.redirects[oldest]
-        self.redirects[rd.destination] = _Redirect(
-            ifname, rd.target, now + self.knobs["net.inet6.icmp6.redirtimeout"])
+        expire = now + self.knobs["net.inet6.icmp6.redirtimeout"]
+        self.redirects[rd.destination] = _Redirect(ifname, rd.target, expire)
+        self._arm(expire)
         out.append(Event("redirect", ifname, {"dst": rd.destination, "target": rd.target}))
         return out
 
@@ -678,6 +824,7 @@ class Nd6Rtr:
             return []
         delay = 0.0 if immediate else self.rng.uniform(0.0, MAX_RTR_SOLICITATION_DELAY)
         self._rs[ifname] = _RsState(ifname, MAX_RTR_SOLICITATIONS, now + delay)
+        self._arm(now + delay)
         return []
 
     def _rs_source(self, ifname: str) -> IPv6Address:
@@ -710,6 +857,7 @@ class Nd6Rtr:
             t = now + self.rng.uniform(0.0, MAX_RA_DELAY_TIME)
             t = max(t, st.last_sent + MIN_DELAY_BETWEEN_RAS)
             st.next_time = min(st.next_time, t)
+            self._arm(st.next_time)
         return out
 
     def advertise(self, ifname: str, config: RaConfig, now: float) -> None:
@@ -717,6 +865,7 @@ class Nd6Rtr:
         if not self.knobs.forwarding:
             raise ConfigError("rtadvd needs net.inet6.ip6.forwarding=1")
         self._ra[ifname] = _RaState(ifname, config.resolved(), now)
+        self._arm(now)
 
     def stop_advertising(self, ifname: str, now: float) -> None:
         """Send the final RAs with router lifetime 0 (§6.2.5), then stop."""
@@ -724,6 +873,7 @@ class Nd6Rtr:
         if st is not None:
             st.final_left = MAX_FINAL_RTR_ADVERTISEMENTS
             st.next_time = max(now, st.last_sent + MIN_DELAY_BETWEEN_RAS)
+            self._arm(st.next_time)
 
     def _make_ra(self, st: _RaState, final: bool) -> SendRA:
         c = st.config
@@ -734,6 +884,12 @@ class Nd6Rtr:
     # --- timers -------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
+        """No timer fires before this (a lower bound; see ``_due``)."""
+        return None if self._due == math.inf else self._due
+
+    def _compute_deadline(self) -> float:
+        """The earliest timer, by a walk over every table (from ``poll``
+        only, when something was due)."""
         ts: list[float] = []
         ts += [dr.expire for dr in self.routers]
         ts += [p.expire for p in self.prefixes.values()]
@@ -750,31 +906,30 @@ class Nd6Rtr:
                 if (ifa.flags & In6Flags.TEMPORARY
                         and (ifa.ifname, ifa.addr) not in self._temp.regen_done):
                     ts.append(ifa.pltime_expire - REGEN_ADVANCE)
-        ts = [t for t in ts if t != math.inf]
-        return min(ts) if ts else None
+        return min(ts, default=math.inf)
 
     def poll(self, now: float) -> Output:
+        if now < self._due:
+            return []
         out: Output = []
         changed = False
         for dr in list(self.routers):
             if dr.expire <= now:
-                self.routers.remove(dr)
-                if self.installed is dr:
-                    self.installed = None
+                self._router_remove(dr)
                 out.append(Event("router_expired", dr.ifname, {"addr": dr.addr}))
                 changed = True
         if changed:
             self.select_default_router()
         for key, p in list(self.prefixes.items()):
             if p.expire <= now:
-                del self.prefixes[key]
+                self._prefix_del(key)
                 out.append(Event("prefix_expired", p.ifname, {"prefix": p.prefix}))
         for rkey, r in list(self.routes.items()):
             if r.expire <= now:
-                del self.routes[rkey]
+                self._route_del(rkey)
         for dkey, d in list(self.rdnss.items()):
             if d.expire <= now:
-                del self.rdnss[dkey]
+                self._rdnss_del(dkey)
                 out.append(Event("rdnss_expired", d.ifname, {"server": d.server}))
         for dst, rd in list(self.redirects.items()):
             if rd.expire <= now:
@@ -782,6 +937,7 @@ class Nd6Rtr:
         out.extend(self._poll_addresses(now))
         out.extend(self._poll_rs(now))
         out.extend(self._poll_ra(now))
+        self._due = self._compute_deadline()
         return out
 
     def _poll_addresses(self, now: float) -> Output:
@@ -794,6 +950,8 @@ class Nd6Rtr:
                 self.addrs.remove(ifa.ifname, ifa.addr)
                 self.nbr.dad_stop(ifa)
                 self._temp.regen_done.discard(key)
+                if ifa.prefix is not None and not ifa.flags & In6Flags.TEMPORARY:
+                    self._temp.retries.pop((ifa.ifname, ifa.prefix), None)
                 out.append(AddressExpired(ifa.ifname, ifa.addr))
                 continue
             if ifa.flags & In6Flags.TEMPORARY and key not in self._temp.regen_done \
