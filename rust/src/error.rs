@@ -37,6 +37,11 @@ pub enum Layer {
     Tunnel,
     Pcap,
     Ethernet,
+    Arp,
+    /// A Linux cooked capture header (LINKTYPE_LINUX_SLL / SLL2).
+    Sll,
+    /// The BSD loopback header (LINKTYPE_NULL / LINKTYPE_LOOP).
+    Loopback,
 }
 
 impl Layer {
@@ -62,6 +67,9 @@ impl Layer {
             Layer::Tunnel => "tunnel",
             Layer::Pcap => "pcap",
             Layer::Ethernet => "ethernet",
+            Layer::Arp => "arp",
+            Layer::Sll => "sll",
+            Layer::Loopback => "null",
         }
     }
 }
