@@ -9,6 +9,7 @@ mod errors;
 mod hdr6;
 mod ipcomp;
 mod ipsec;
+mod link;
 mod nd6;
 mod reass;
 mod upper;
@@ -20,6 +21,7 @@ mod wire;
 fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
+    link::register(m)?;
     hdr6::register(m)?;
     upper::register(m)?;
     cksum::register(m)?;
