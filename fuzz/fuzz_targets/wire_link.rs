@@ -59,7 +59,11 @@ fuzz_target!(|data: &[u8]| {
                     let order = if lt == LinkType::Null { null::Order::Host } else { null::Order::Network };
                     let mut out = [0u8; null::HEADER_LEN];
                     h.emit(&mut out, order).expect("emit");
-                    assert_eq!(null::Repr::parse(&out, order).expect("re-parse"), h);
+                    // In host order the byte order is a guess: a family
+                    // too large for either reading does not round-trip.
+                    if order == null::Order::Network || h.family <= 0xffff {
+                        assert_eq!(null::Repr::parse(&out, order).expect("re-parse"), h);
+                    }
                 }
                 _ => {}
             }
