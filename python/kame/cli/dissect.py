@@ -129,8 +129,41 @@ def nd_detail(p: kame.Packet) -> str:
 _CKSUM_AT = {58: 2, 17: 6, 6: 16}
 
 
-def describe(p: kame.Packet, verbose: bool = False) -> str:
-    """One tcpdump-like line for an accepted packet."""
+def srh_words(p: kame.Packet) -> list[str]:
+    """Each Segment Routing Header (RFC 8754) in the chain as tcpdump shows
+    one: Segments Left, Last Entry, Tag, Flags, the segments by index, the
+    TLVs. Empty when there is none (or the core does not decode SRHs)."""
+    if not any(h[0] == 43 for h in p.chain):
+        return []
+    words = []
+    for h in p.headers:
+        try:
+            srh = getattr(h, "srh", None)
+        except KameError as e:
+            words.append(f"srh refused: {e}")
+            continue
+        if srh is None:
+            continue
+        parts = [f"segleft={srh.segments_left}", f"last-entry={srh.last_entry}",
+                 f"tag={srh.tag}", f"flags=0x{srh.flags:02x}"]
+        parts += [f"[{i}]{seg}" for i, seg in enumerate(srh.segments)]
+        for t in srh.tlvs:
+            if t.type == 5:
+                parts.append(f"hmac key-id {t.key_id}{' D' if t.d else ''}")
+            elif t.type not in (0, 4):  # padding is not shown
+                parts.append(f"tlv type {t.type} len {len(t.data)}")
+        words.append("srh (" + ", ".join(parts) + ")")
+    return words
+
+
+#: Nested IP-in-IP packets shown after the outer one.
+MAX_INNER = 4
+
+
+def describe(p: kame.Packet, verbose: bool = False, *, hdrnestlimit: int = 50,
+             depth: int = 0) -> str:
+    """One tcpdump-like line for an accepted packet (and the packet it
+    carries, for IPv6 or IPv4 in IPv6: a tunnel, an SRv6 encapsulation)."""
     up = p.upper_proto
     src, dst = str(p.src), str(p.dst)
     if p.sport is not None:
@@ -171,8 +204,11 @@ def describe(p: kame.Packet, verbose: bool = False) -> str:
     if p.fragment is not None and up != 44:
         off, more, ident = p.fragment
         extras.append(f"frag id 0x{ident:08x} off {off}{' M' if more else ''}")
+    extras += srh_words(p)
     if extras:
         line += " (" + "; ".join(extras) + ")"
+    if up in (4, 41):
+        line += _inner(p, verbose, hdrnestlimit, depth)
     if verbose and up == 58:
         try:
             line += f"\n\t{p.upper!r}"
@@ -190,6 +226,20 @@ def describe(p: kame.Packet, verbose: bool = False) -> str:
 
 def _mac(b: bytes) -> str:
     return ":".join(f"{o:02x}" for o in b)
+
+
+def _inner(p: kame.Packet, verbose: bool, hdrnestlimit: int, depth: int) -> str:
+    """": " and the line of the packet an IP-in-IP packet carries."""
+    if depth + 1 >= MAX_INNER:
+        return ": (more tunnels)"
+    try:
+        q = kame.parse(p.upper_bytes, hdrnestlimit=hdrnestlimit)
+    except KameError as e:
+        return f": [inner packet refused: {e}]"
+    inner = describe(q, verbose, hdrnestlimit=hdrnestlimit, depth=depth + 1)
+    if q.cksum_ok is False:
+        inner += " [inner cksum BAD]"
+    return ": " + inner
 
 
 def describe_arp(a: kame._core.Arp, ethertype: int, length: int) -> str:
@@ -312,7 +362,7 @@ def _ip_line(frame: bytes, link: str, head: str, out: TextIO, *, hdrnestlimit: i
         keys = ["cksum bad", "offload"] if bad is not None and bad[2] else ["cksum bad"]
     if p.trailing:
         verdict += f", {p.trailing} trailing octets"
-    out.write(f"{head}{describe(p, verbose)}  [{verdict}]\n")
+    out.write(f"{head}{describe(p, verbose, hdrnestlimit=hdrnestlimit)}  [{verdict}]\n")
     return keys
 
 
