@@ -775,12 +775,15 @@ def test_the_inner_packet_of_a_tunnel_is_shown():
 
 
 def _srh_frame(segleft: int, tlvs: bool = False) -> bytes:
-    from scapy.layers.inet6 import IPv6ExtHdrSegmentRouting, IPv6ExtHdrSegmentRoutingTLVHMAC
+    from scapy.layers.inet6 import IPv6ExtHdrSegmentRouting, IPv6ExtHdrSegmentRoutingTLV
     inner = IPv6(src="2001:db8:a::1", dst="2001:db8:b::1") / ICMPv6EchoRequest(id=1, seq=5)
     srh = IPv6ExtHdrSegmentRouting(addresses=["2001:db8::3", "2001:db8::2"], segleft=segleft,
                                    lastentry=1, tag=7, nh=41)
     if tlvs:
-        srh.tlv_objects = [IPv6ExtHdrSegmentRoutingTLVHMAC(keyid=9, hmac=b"\x11" * 32)]
+        # The HMAC TLV as RFC 8754 §2.1.2 lays it out (D, Reserved, Key ID,
+        # HMAC; scapy's own HMAC TLV class gets its Length wrong).
+        srh.tlv_objects = [IPv6ExtHdrSegmentRoutingTLV(type=5, len=38, value=b"\0\0" + struct.pack(
+            "!I", 9) + b"\x11" * 32)]
     dst = "2001:db8::3" if segleft == 0 else "2001:db8::2"
     return bytes(IPv6(src="2001:db8::1", dst=dst) / srh / inner)
 
@@ -804,5 +807,5 @@ def test_srh_segments_tlvs_and_inner_packet(tmp_path, tlvs):
         ", ".join(f"[{i}]{a}" for i, a in enumerate(addrs))
     want += ", hmac key-id 9)" if tlvs else ")"
     assert want in lines[0], lines[0]
-    assert (row[1], row[2]) == ("0", "7")
+    assert (int(row[1]), int(row[2], 16)) == (0, 7)
     assert lines[0].endswith(": IP6 2001:db8:a::1 > 2001:db8:b::1: ICMP6, echo request, length 8  [ok]")
