@@ -521,7 +521,12 @@ def _train(first: str, size: int = 3000, mtu: int = 1280) -> list[bytes]:
     """scapy's fragment6 of an echo whose fragmentable part starts with
     ``first``: Destination Options, a Routing header (type 0, SRH) with
     Segments Left 0, or AH."""
-    from scapy.layers.inet6 import IPv6ExtHdrDestOpt, IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting, PadN
+    from scapy.layers.inet6 import (
+        IPv6ExtHdrDestOpt,
+        IPv6ExtHdrRouting,
+        IPv6ExtHdrSegmentRouting,
+        PadN,
+    )
     from scapy.layers.ipsec import AH
     hdr = {
         "dst": IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\0" * 4)]),
@@ -551,7 +556,7 @@ def test_fragment_trains_with_an_extension_header_first(first):
     lines, tally = dissect(pcap(frags, LINKTYPE_RAW), verbose=True)
     assert tally == {"ok": len(frags)}, lines
     name = {"dst": "DST", "rt0": "RT", "srh": "RT", "ah": "AH"}[first]
-    assert f"ICMP6, echo request, length" in lines[0] and f"chain FRAG,{name}" in lines[0]
+    assert "ICMP6, echo request, length" in lines[0] and f"chain FRAG,{name}" in lines[0]
     assert "unverified (fragmented datagram)" in "\n".join(lines)
     later = [ln for ln in lines if ": frag (id 0x00000051, offset " in ln]
     assert len(later) == len(frags) - 1
