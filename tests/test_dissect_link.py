@@ -159,14 +159,17 @@ def test_other_ethertypes_are_shown_not_dropped():
     frames = [
         bytes(Ether(src=A, dst="01:80:c2:00:00:0e", type=0x88CC) / Raw(b"\x02\x07" + b"x" * 44)),
         bytes(Ether(src=A, dst=BC, type=0x88B5) / Raw(b"y" * 46)),
+        # IEEE 802.3 with LLC (a spanning tree BPDU): a length, no EtherType.
+        bytes(Ether(src=A, dst="01:80:c2:00:00:00", type=38) / Raw(b"\x42\x42\x03" + b"\0" * 43)),
         bytes(Ether(src=A, dst=BC) / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP()),
     ]
     lines, tally = dissect(pcap(frames))
-    assert tally == {"not ip": 2, "ok": 1}
+    assert tally == {"not ip": 3, "ok": 1}
     assert lines[0].endswith("ethertype 0x88cc, length 46  [not IP]")
     assert lines[1].endswith("ethertype 0x88b5, length 46  [not IP]")
+    assert lines[2].endswith("802.3, length 46  [not IP]")
     tally = dissect_stream(io.BytesIO(pcap(frames)), io.StringIO())
-    assert summary_line(tally) == "3 packets: 1 ok, 0 bad checksum, 0 dropped, 2 not IP"
+    assert summary_line(tally) == "4 packets: 1 ok, 0 bad checksum, 0 dropped, 3 not IP"
 
 
 @settings(max_examples=300)
@@ -329,7 +332,7 @@ def test_cooked_link_types_match_tshark_and_scapy(tmp_path, linktype):
             assert lf.arp.op == int(arpop)
             assert "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28  [ok]" in line
         else:
-            assert line.endswith("ethertype 0x0004, length 20  [not IP]")
+            assert line.endswith("link protocol 0x0004, length 20  [not IP]")
 
 
 def test_pcapng_with_mixed_link_types():
@@ -730,7 +733,8 @@ def test_options_are_checked(args, what):
     (lambda p: None, "No such file or directory"),
     (lambda p: p.mkdir(), "Is a directory"),
     (lambda p: p.write_text("hello\n"), "not a pcap or pcapng capture"),
-    (lambda p: p.write_bytes(b""), "truncated file header"),
+    (lambda p: p.write_bytes(b""), "empty: not a pcap or pcapng capture"),
+    (lambda p: p.write_bytes(b"\xd4\xc3\xb2\xa1\x02\x00"), "truncated file header"),
 ])
 def test_unreadable_files_are_errors(tmp_path, make, what):
     path = tmp_path / "x"

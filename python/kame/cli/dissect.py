@@ -278,6 +278,11 @@ def describe_other(lf: kame._core.LinkFrame) -> str:
         return f"AF {lf.family}, length {lf.payload_len}"
     if lf.ethertype is None:
         return f"not IP, length {lf.payload_len}"
+    if lf.ethertype < 0x0600:
+        if lf.linktype == "ether":  # IEEE 802.3: a length, then LLC
+            return f"802.3, length {lf.payload_len}"
+        # A Linux pseudo-protocol (ETH_P_802_2, ETH_P_CAN...).
+        return f"link protocol 0x{lf.ethertype:04x}, length {lf.payload_len}"
     return f"ethertype 0x{lf.ethertype:04x}, length {lf.payload_len}"
 
 
@@ -434,7 +439,9 @@ def _plain(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     msg = str(e)
-    if getattr(e, "layer", None) == "pcap" and getattr(e, "offset", None) == 0:
+    if getattr(e, "layer", None) in ("pcap", "pcapng") and getattr(e, "offset", None) == 0:
+        if getattr(e, "available", None) == 0:
+            return "empty: not a pcap or pcapng capture"
         msg += " (not a pcap or pcapng capture)"
     return msg
 
