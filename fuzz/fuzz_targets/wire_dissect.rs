@@ -15,7 +15,9 @@ thread_local! {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, frame)) = data.split_first() else { return };
-    let link = if sel & 1 == 0 { LinkType::Raw } else { LinkType::Ethernet };
+    const LINKS: [LinkType; 6] =
+        [LinkType::Raw, LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop];
+    let link = LINKS[usize::from(sel & 1 | (sel >> 7) << 1) % LINKS.len()];
     let settings = Settings { hdrnestlimit: u32::from(sel >> 2) % 64, verify_cksum: sel & 2 == 0 };
     let full = dissect::dissect(frame, link, settings);
     SCRATCH.with(|c| {

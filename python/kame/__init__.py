@@ -87,9 +87,9 @@ __all__ += [
 # --- end hdr6 ---
 
 # --- wire (whole-packet dissection) ---
-from kame._core import Packet, PacketBatch, parse, parse_many
+from kame._core import Arp, LinkFrame, Packet, PacketBatch, parse, parse_link, parse_many
 
-__all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
+__all__ += ["Arp", "LinkFrame", "Packet", "PacketBatch", "parse", "parse_link", "parse_many"]
 # --- end wire ---
 # --- upper ---
 from kame._core import (

@@ -37,10 +37,14 @@ pub enum Layer {
     Tunnel,
     Pcap,
     Ethernet,
-    // --- inet --- (ICMPv4 and ARP, rust/src/inet/)
+    /// ICMPv4 (rust/src/inet/).
     Icmp,
+    /// ARP (RFC 826): wire/arp.rs and rust/src/inet/.
     Arp,
-    // --- end inet ---
+    /// A Linux cooked capture header (LINKTYPE_LINUX_SLL / SLL2).
+    Sll,
+    /// The BSD loopback header (LINKTYPE_NULL / LINKTYPE_LOOP).
+    Loopback,
 }
 
 impl Layer {
@@ -68,6 +72,8 @@ impl Layer {
             Layer::Ethernet => "ethernet",
             Layer::Icmp => "icmp",
             Layer::Arp => "arp",
+            Layer::Sll => "sll",
+            Layer::Loopback => "null",
         }
     }
 }

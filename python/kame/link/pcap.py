@@ -7,7 +7,9 @@
   ``if_tsresol`` 9 = nanoseconds); little- or big-endian.
 - :class:`PcapngReader`: every section, either byte order, EPB/SPB/PB,
   ``if_tsresol`` and ``if_tsoffset``; bounded and strict (see the class).
-- :func:`open_capture`: the right reader for a file's first bytes.
+- :func:`open_capture`: the right reader for a file's first bytes; a
+  gzip-compressed capture (``.pcap.gz``, ``.pcapng.gz``: found by its magic,
+  not its name) is inflated as it is read.
 - :class:`PcapReader`: reads either endianness and either resolution.
   Hostile files give typed errors, never unbounded work: a bad magic or a
   bad header is :class:`kame.MalformedError`, a file ending inside a header
@@ -17,12 +19,17 @@
   :class:`kame.LimitError`. Errors carry ``layer="pcap"`` and the absolute
   file offset.
 
+Every reader streams: it holds one record (at most ``max_caplen`` octets,
+or one pcapng block) at a time, whatever the file's size, compressed or not.
+
 Any link can be tapped: ``link.add_tap(writer.write)``.
 """
 
 from __future__ import annotations
 
+import gzip
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -31,6 +38,10 @@ from kame.errors import LimitError, MalformedError, TruncatedError
 
 __all__ = [
     "LINKTYPE_ETHERNET",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_LINUX_SLL2",
+    "LINKTYPE_LOOP",
+    "LINKTYPE_NULL",
     "LINKTYPE_RAW",
     "PcapReader",
     "PcapRecord",
@@ -41,8 +52,14 @@ __all__ = [
     "open_capture",
 ]
 
+LINKTYPE_NULL = 0  # BSD loopback: a 4-octet address family in host order
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108  # OpenBSD loopback: the family in network order
+LINKTYPE_LINUX_SLL = 113  # Linux cooked capture (`tcpdump -i any`)
+LINKTYPE_LINUX_SLL2 = 276  # its second version
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
@@ -450,11 +467,37 @@ class _Prefixed:
         return data
 
 
+class _Gunzip:
+    """A gzip stream inflated as it is read (``read(n)`` returns at most
+    ``n`` octets, so memory stays bounded); a damaged or cut stream is a
+    typed error with ``layer="gzip"`` and the offset in the inflated data."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.z = gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[call-overload]
+        self.offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data: bytes = self.z.read(n)
+        except EOFError as e:
+            raise TruncatedError(f"gzip: compressed stream ends early ({e})", layer="gzip",
+                                 offset=self.offset, needed=max(n, 1), available=0) from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise MalformedError(f"gzip: {e}", layer="gzip", offset=self.offset) from None
+        self.offset += len(data)
+        return data
+
+
 def open_capture(f: BinaryIO, *, max_caplen: int = 262144,
                  max_records: int = 10_000_000) -> PcapReader | PcapngReader:
-    """A reader for a pcap or a pcapng file, chosen by its first four bytes."""
+    """A reader for a pcap or a pcapng file, chosen by its first four bytes;
+    either may be gzip-compressed (inflated as it is read)."""
     head = f.read(4)
     src: BinaryIO = _Prefixed(head, f)  # type: ignore[assignment]
+    if head[:2] == _GZIP_MAGIC:
+        src = _Gunzip(src)  # type: ignore[assignment]
+        head = src.read(4)
+        src = _Prefixed(head, src)  # type: ignore[assignment]
     if len(head) == 4 and struct.unpack("<I", head)[0] == BT_SHB:
         return PcapngReader(src, max_caplen=max_caplen, max_records=max_records)
     return PcapReader(src, max_caplen=max_caplen, max_records=max_records)

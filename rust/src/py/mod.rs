@@ -10,6 +10,7 @@ mod hdr6;
 mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
+mod link;
 mod nd6;
 mod reass;
 mod tcp; // TCP byte paths (issue 9)
@@ -23,6 +24,7 @@ mod wire;
 fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
+    link::register(m)?;
     hdr6::register(m)?;
     srh::register(m)?;
     upper::register(m)?;

@@ -24,20 +24,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::error::Error;
-use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
+use crate::wire::dissect::{self, LinkHeader, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
 use crate::wire::proto;
 
 use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes};
 
-fn link_type(link: &str) -> PyResult<LinkType> {
-    if link.len() == 3 && link == "raw" {
-        return Ok(LinkType::Raw);
-    }
-    match link {
-        "raw" | "ip" | "ipv6" => Ok(LinkType::Raw),
-        "ether" | "ethernet" | "en10mb" => Ok(LinkType::Ethernet),
-        _ => Err(PyValueError::new_err("link must be 'raw' or 'ether'")),
+/// A `link=` argument: a name or a pcap linktype (see `link::link_type`).
+#[derive(Debug, Clone, Copy)]
+struct LinkArg(LinkType);
+
+impl FromPyObject<'_, '_> for LinkArg {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        super::link::link_type(&obj).map(LinkArg)
     }
 }
 
@@ -297,8 +297,8 @@ impl Packet {
     }
 }
 
-/// Ethernet (source, destination, EtherType).
-type LinkHeader<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16);
+/// The link header's (source, destination, EtherType).
+type LinkTuple<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, u16);
 
 fn core_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("kame._core")?.getattr(name)
@@ -462,27 +462,51 @@ impl Packet {
     fn upper_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         self.slice(py, self.f.upper_offset, self.end())
     }
+    /// When the UDP/TCP checksum did not verify: (stored, expected,
+    /// offload), offload being True when the stored value is what checksum
+    /// offload leaves in a capture on the sending host (the pseudo-header
+    /// sum; or zero in a packet a cooked header marks as sent by the
+    /// capturing host). None otherwise.
+    #[getter]
+    fn cksum_bad(&self, py: Python<'_>) -> PyResult<Option<(u16, u16, bool)>> {
+        if !self.settings.verify_cksum || self.cksum_ok(py)? != Some(false) {
+            return Ok(None);
+        }
+        Ok(self.s(py)?.cksum_bad.map(|b| (b.stored, b.expected, b.offload)))
+    }
     /// The upper-layer message as an object: the ICMPv6 message (with ND
-    /// options) or the `UdpHeader` / `TcpHeader`; None otherwise.
+    /// options) or the `UdpHeader` / `TcpHeader`; None otherwise. The
+    /// ICMPv6 checksum is verified, except in a first fragment (offset 0,
+    /// M set), which holds only part of the message it covers (RFC 8200
+    /// §4.5); an atomic fragment holds all of it.
     #[getter]
     fn upper(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let raw = self.upper_bytes(py);
-        let (src, dst) = (self.src(py)?, self.dst(py)?);
         let o = match self.f.upper {
-            Upper::Icmpv6 { .. } => core_attr(py, "parse_icmpv6")?.call1((raw, src, dst))?,
+            Upper::Icmpv6 { .. } if self.fragment(py)?.is_some_and(|(_, more, _)| more) => {
+                core_attr(py, "parse_icmpv6")?.call1((raw,))?
+            }
+            Upper::Icmpv6 { .. } => core_attr(py, "parse_icmpv6")?.call1((raw, self.src(py)?, self.dst(py)?))?,
             Upper::Udp { .. } => core_attr(py, "UdpHeader")?.call_method1("from_bytes", (raw,))?,
             Upper::Tcp { .. } => core_attr(py, "TcpHeader")?.call_method1("from_bytes", (raw,))?,
             _ => return Ok(None),
         };
         Ok(Some(o.unbind()))
     }
-    /// Ethernet (src, dst, ethertype) for frames parsed with link='ether'.
+    /// (src, dst, ethertype) of the link header: Ethernet's; a Linux
+    /// cooked header's link-layer source address, b"" and its protocol
+    /// type. None for a raw packet or a loopback header (see
+    /// `kame.parse_link` for every field).
     #[getter]
-    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<LinkHeader<'py>>> {
+    fn link<'py>(&self, py: Python<'py>) -> PyResult<Option<LinkTuple<'py>>> {
         if self.link == LinkType::Raw {
             return Ok(None);
         }
-        Ok(self.s(py)?.link.map(|e| (PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype)))
+        Ok(match self.s(py)?.link {
+            LinkHeader::Ethernet(e) => Some((PyBytes::new(py, &e.src), PyBytes::new(py, &e.dst), e.ethertype)),
+            LinkHeader::Sll(h) => Some((PyBytes::new(py, h.address()), PyBytes::new(py, b""), h.protocol)),
+            LinkHeader::Null(_) | LinkHeader::None => None,
+        })
     }
     /// The whole packet as on the wire, link header included.
     #[getter]
@@ -532,16 +556,16 @@ fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings
 /// checksum is verified when `cksum_ok` is first read. Raises a
 /// `kame.ParseError` subclass for what a stack would drop.
 #[pyfunction]
-#[pyo3(signature = (data, hdrnestlimit=50, verify_cksum=true, link="raw"))]
+#[pyo3(signature = (data, hdrnestlimit=50, verify_cksum=true, link=LinkArg(LinkType::Raw)))]
 fn parse<'py>(
     py: Python<'py>,
     data: &Bound<'_, PyAny>,
     hdrnestlimit: u32,
     verify_cksum: bool,
-    link: &str,
+    link: LinkArg,
 ) -> PyResult<Bound<'py, Packet>> {
     let settings = Settings { hdrnestlimit, verify_cksum };
-    packet_from(py, owned_bytes(data)?, link_type(link)?, settings)
+    packet_from(py, owned_bytes(data)?, link.0, settings)
 }
 
 /// One packet of a batch: what `PacketBatch` answers without building a
@@ -659,16 +683,16 @@ impl PacketBatch {
 /// `packets[offsets[i]:offsets[i + 1]]`, as a pcap reader or a ring buffer
 /// leaves them). Refusals do not raise; see `PacketBatch.errors()`.
 #[pyfunction]
-#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link="raw", offsets=None))]
+#[pyo3(signature = (packets, hdrnestlimit=50, verify_cksum=true, link=LinkArg(LinkType::Raw), offsets=None))]
 fn parse_many(
     py: Python<'_>,
     packets: &Bound<'_, PyAny>,
     hdrnestlimit: u32,
     verify_cksum: bool,
-    link: &str,
+    link: LinkArg,
     offsets: Option<Vec<usize>>,
 ) -> PyResult<PacketBatch> {
-    let link = link_type(link)?;
+    let link = link.0;
     let settings = Settings { hdrnestlimit, verify_cksum };
     let items = match offsets {
         Some(offsets) => {

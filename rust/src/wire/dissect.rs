@@ -1,5 +1,6 @@
-//! Whole-packet dissection: from the first octet of a frame (Ethernet, or a
-//! bare IPv6 / IPv4 packet) to the upper-layer header, in one bounded pass.
+//! Whole-packet dissection: from the first octet of a frame (Ethernet, a
+//! Linux cooked header, a BSD loopback header, or a bare IPv6 / IPv4
+//! packet) to the upper-layer header, in one bounded pass.
 //!
 //! This is what `kame.parse` and `kame dissect` stand on, and what a node's
 //! input path does before it hands a packet to a protocol: `ip6_input`'s
@@ -8,21 +9,135 @@
 //! ICMPv6) with its checksum over the IPv6 pseudo-header. The result is a
 //! compact, `Copy` [`Summary`] (no heap) so that batches can hold millions;
 //! the full [`Dissection`] adds the chain's header list.
+//!
+//! [`link`] reads only the link header: what a frame carries when it is
+//! not IP (ARP, or another EtherType or address family).
 
 use core::net::Ipv6Addr;
 
 use crate::cksum::Pseudo;
-use crate::error::{Error, Layer, Result};
+use crate::error::{Error, ErrorKind, Layer, Result};
 use crate::wire::exthdr::Chain;
-use crate::wire::{ethernet, icmpv6, ipv4, ipv6, proto, tcp, udp};
+use crate::wire::{arp, ethernet, icmpv6, ipv4, ipv6, null, proto, sll, tcp, udp};
 
-/// How the first octet of the buffer is to be read.
+/// How the first octets of the buffer are to be read: the pcap link types
+/// the dissector knows (`LinkType::from_linktype` maps their numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
-    /// A bare IP packet; the version nibble says which (pcap linktype 101).
+    /// A bare IP packet; the version nibble says which (pcap linktype 101,
+    /// also 228 and 229).
     Raw,
     /// An Ethernet II frame (pcap linktype 1).
     Ethernet,
+    /// A Linux cooked header, `tcpdump -i any` (LINKTYPE_LINUX_SLL, 113).
+    LinuxSll,
+    /// Its second version (LINKTYPE_LINUX_SLL2, 276).
+    LinuxSll2,
+    /// BSD loopback, the family in host order (LINKTYPE_NULL, 0).
+    Null,
+    /// OpenBSD loopback, the family in network order (LINKTYPE_LOOP, 108).
+    Loop,
+}
+
+impl LinkType {
+    /// The dissector's reading of a pcap / pcapng LINKTYPE_ value.
+    pub const fn from_linktype(linktype: u32) -> Option<LinkType> {
+        match linktype {
+            0 => Some(LinkType::Null),
+            1 => Some(LinkType::Ethernet),
+            101 | 228 | 229 => Some(LinkType::Raw),
+            108 => Some(LinkType::Loop),
+            113 => Some(LinkType::LinuxSll),
+            276 => Some(LinkType::LinuxSll2),
+            _ => None,
+        }
+    }
+}
+
+/// The link header a frame starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkHeader {
+    /// `LinkType::Raw`: none.
+    None,
+    Ethernet(ethernet::Repr),
+    Sll(sll::Repr),
+    /// LINKTYPE_NULL or LINKTYPE_LOOP.
+    Null(null::Repr),
+}
+
+impl LinkHeader {
+    /// Whether the capturing host sent the frame (only a cooked header
+    /// says so).
+    pub fn outgoing(&self) -> bool {
+        matches!(self, LinkHeader::Sll(h) if h.outgoing())
+    }
+}
+
+/// A frame's link header and what it says the payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub header: LinkHeader,
+    /// The payload's EtherType: from Ethernet and cooked headers as on the
+    /// wire, from a loopback family when it is one that carries IP (None
+    /// for another family); for a raw packet, IPv6 or IPv4 by its version
+    /// nibble (None for another).
+    pub ethertype: Option<u16>,
+    /// Where the payload starts in the frame.
+    pub payload_offset: usize,
+}
+
+impl Link {
+    /// Whether the payload is IPv6 or IPv4 by the link's word.
+    pub fn is_ip(&self) -> bool {
+        matches!(self.ethertype, Some(ethernet::ethertype::IPV6 | ethernet::ethertype::IPV4))
+    }
+
+    /// Whether the payload is ARP or RARP.
+    pub fn is_arp(&self) -> bool {
+        matches!(self.ethertype, Some(ethernet::ethertype::ARP | ethernet::ethertype::RARP))
+    }
+}
+
+/// Read the link header of `frame`.
+pub fn link(frame: &[u8], link: LinkType) -> Result<Link> {
+    Ok(match link {
+        LinkType::Raw => Link {
+            header: LinkHeader::None,
+            ethertype: match frame.first().map(|b| b >> 4) {
+                Some(6) => Some(ethernet::ethertype::IPV6),
+                Some(4) => Some(ethernet::ethertype::IPV4),
+                _ => None,
+            },
+            payload_offset: 0,
+        },
+        LinkType::Ethernet => {
+            let e = ethernet::Repr::parse(frame)?;
+            Link { header: LinkHeader::Ethernet(e), ethertype: Some(e.ethertype), payload_offset: e.payload_offset }
+        }
+        LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            let v = if link == LinkType::LinuxSll { sll::Version::V1 } else { sll::Version::V2 };
+            let h = sll::Repr::parse(frame, v)?;
+            Link { header: LinkHeader::Sll(h), ethertype: Some(h.protocol), payload_offset: h.buffer_len() }
+        }
+        LinkType::Null | LinkType::Loop => {
+            let order = if link == LinkType::Null { null::Order::Host } else { null::Order::Network };
+            let h = null::Repr::parse(frame, order)?;
+            Link { header: LinkHeader::Null(h), ethertype: h.ethertype(), payload_offset: h.buffer_len() }
+        }
+    })
+}
+
+/// The ARP (or RARP) packet a frame carries, with its link header; errors
+/// (see `arp::Repr::parse`) carry offsets into `frame`. A frame whose link
+/// header does not announce ARP is refused as unsupported.
+pub fn arp(frame: &[u8], link_type: LinkType) -> Result<(Link, arp::Repr)> {
+    let l = link(frame, link_type)?;
+    if !l.is_arp() {
+        return Err(Error::new(Layer::Arp, ErrorKind::Unsupported, 0, "the link header does not announce ARP"));
+    }
+    let body = frame.get(l.payload_offset..).unwrap_or(&[]);
+    let r = arp::Repr::parse(body).map_err(|e| e.at(l.payload_offset as u64))?;
+    Ok((l, r))
 }
 
 /// Settings of one dissection: the knobs of `ip6_input` that bound it.
@@ -85,8 +200,8 @@ pub enum Upper {
 /// A compact dissection (fixed size, no heap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    /// The Ethernet header, for `LinkType::Ethernet`.
-    pub link: Option<ethernet::Repr>,
+    /// The link header (`LinkHeader::None` for a raw packet).
+    pub link: LinkHeader,
     /// Offset of the IP header in the frame.
     pub net_offset: u64,
     pub net: Net,
@@ -110,12 +225,33 @@ pub struct Summary {
     /// Some(true/false) when the checksum was verified; None when it could
     /// not be (not asked, a fragment, or no checksummed upper layer).
     pub cksum_ok: Option<bool>,
+    /// When `cksum_ok` is Some(false): what was found and what was due.
+    pub cksum_bad: Option<BadCksum>,
+}
+
+/// A UDP or TCP checksum that did not verify: the value stored, the value
+/// that would be right, and whether the stored one is what checksum
+/// offload leaves in a capture taken on the sending host.
+///
+/// With offload the stack stores the one's-complement sum of the
+/// pseudo-header alone (Linux `CHECKSUM_PARTIAL`: `~tcp_v6_check(len,
+/// src, dst, 0)`) and the NIC completes it after the capture point (a veth
+/// peer or the loopback device passes the packet on unfinished, so the
+/// receiving side of those sees it too); some drivers leave zero instead,
+/// which only a capture that marks the packet as sent by the capturing
+/// host (a Linux cooked header, `PACKET_OUTGOING`) can tell apart from a
+/// sender's bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadCksum {
+    pub stored: u16,
+    pub expected: u16,
+    pub offload: bool,
 }
 
 impl Summary {
     /// A placeholder to be overwritten by [`dissect_to`].
     pub const EMPTY: Summary = Summary {
-        link: None,
+        link: LinkHeader::None,
         net_offset: 0,
         net: Net::V6 {
             traffic_class: 0,
@@ -138,6 +274,7 @@ impl Summary {
         upper: Upper::None,
         payload_offset: 0,
         cksum_ok: None,
+        cksum_bad: None,
     };
 }
 
@@ -168,19 +305,13 @@ pub fn dissect_into(frame: &[u8], link: LinkType, settings: Settings, chain: &mu
 /// [`dissect_into`] writing the summary into the caller's `s` too: the
 /// batch path, which reuses one `Chain` and one `Summary` for every packet.
 /// On error `s` holds what was learned before the refusal.
-pub fn dissect_to(frame: &[u8], link: LinkType, settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
-    let (eth, net_off) = match link {
-        LinkType::Raw => (None, 0usize),
-        LinkType::Ethernet => {
-            let e = ethernet::Repr::parse(frame)?;
-            if e.ethertype != ethernet::ethertype::IPV6 && e.ethertype != ethernet::ethertype::IPV4 {
-                return Err(Error::new(Layer::Ethernet, crate::ErrorKind::Unsupported, 12, "EtherType is neither IPv6 nor IPv4"));
-            }
-            (Some(e), e.payload_offset)
-        }
-    };
-    let packet = frame.get(net_off..).unwrap_or(&[]);
-    let base = net_off as u64;
+pub fn dissect_to(frame: &[u8], link_type: LinkType, settings: Settings, chain: &mut Chain, s: &mut Summary) -> Result<()> {
+    let l = link(frame, link_type)?;
+    if link_type != LinkType::Raw && !l.is_ip() {
+        return Err(not_ip(&l));
+    }
+    let packet = frame.get(l.payload_offset..).unwrap_or(&[]);
+    let base = l.payload_offset as u64;
     let r = match packet.first().map(|b| b >> 4) {
         Some(6) => dissect6(packet, settings, chain, s),
         Some(4) => {
@@ -191,17 +322,36 @@ pub fn dissect_to(frame: &[u8], link: LinkType, settings: Settings, chain: &mut 
         Some(_) => Err(Error::malformed(Layer::Ipv6, 0, "IP version is neither 6 nor 4")),
     };
     match r {
-        Ok(()) if eth.is_some() => {
-            relocate(s, chain, eth, base);
+        Ok(()) => {
+            if let Some(b) = &mut s.cksum_bad {
+                b.offload |= b.stored == 0 && l.header.outgoing();
+            }
+            if link_type != LinkType::Raw {
+                relocate(s, chain, l.header, base);
+            }
             Ok(())
         }
-        Err(e) if eth.is_some() => Err(e.at(base)),
-        r => r,
+        Err(e) => Err(e.at(base)),
     }
 }
 
+/// The refusal of a frame whose link header announces something other
+/// than IP, at the field that says so.
+fn not_ip(l: &Link) -> Error {
+    let (layer, at, reason) = match l.header {
+        LinkHeader::Ethernet(_) => (Layer::Ethernet, l.payload_offset.saturating_sub(2), "EtherType is neither IPv6 nor IPv4"),
+        LinkHeader::Sll(h) => (
+            Layer::Sll,
+            if h.version == sll::Version::V1 { 14 } else { 0 },
+            "protocol type is neither IPv6 nor IPv4",
+        ),
+        LinkHeader::Null(_) | LinkHeader::None => (Layer::Loopback, 0, "address family is neither IPv6 nor IPv4"),
+    };
+    Error::new(layer, ErrorKind::Unsupported, at as u64, reason)
+}
+
 /// Offsets found in the IP packet made absolute in the frame.
-fn relocate(s: &mut Summary, chain: &mut Chain, link: Option<ethernet::Repr>, base: u64) {
+fn relocate(s: &mut Summary, chain: &mut Chain, link: LinkHeader, base: u64) {
     s.link = link;
     s.net_offset = base;
     s.upper_offset += base;
@@ -234,7 +384,7 @@ fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain, s: &mut Summar
     let is_fragment = fragment.is_some_and(|(off, m, _)| off != 0 || m);
     let upper_off = chain.upper_offset;
     *s = Summary {
-        link: None,
+        link: LinkHeader::None,
         net_offset: 0,
         net: Net::V6 {
             traffic_class: h.traffic_class,
@@ -257,6 +407,7 @@ fn dissect6(packet: &[u8], settings: Settings, chain: &mut Chain, s: &mut Summar
         upper: Upper::None,
         payload_offset: upper_off,
         cksum_ok: None,
+        cksum_bad: None,
     };
     if !non_first {
         let data = usize::try_from(upper_off).ok().and_then(|o| body.get(o..)).unwrap_or(&[]);
@@ -285,7 +436,7 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
     let is_fragment = more || frag_offset != 0;
     let protocol = p.protocol();
     *s = Summary {
-        link: None,
+        link: LinkHeader::None,
         net_offset: 0,
         net: Net::V4 {
             tos: p.tos(),
@@ -307,6 +458,7 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
         upper: Upper::None,
         payload_offset: hl as u64,
         cksum_ok: None,
+        cksum_bad: None,
     };
     if frag_offset == 0 {
         let end = usize::try_from(total).unwrap_or(packet.len()).min(packet.len());
@@ -316,6 +468,25 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
         upper(s, protocol, data, hl as u64, pseudo, is_fragment)?;
     }
     Ok(())
+}
+
+/// What a bad UDP/TCP checksum should have been, and whether the stored
+/// value is the pseudo-header sum that offload leaves (see [`BadCksum`]).
+/// `data` is the whole segment or datagram, its checksum field included.
+fn bad_cksum(pseudo: &Pseudo, nh: u8, data: &[u8], stored: u16) -> Option<BadCksum> {
+    let len = data.len() as u64;
+    let partial = pseudo.start(nh, len).ok()?.fold();
+    // The sum with the stored value taken back out (added as its
+    // complement, at an even offset: the start).
+    let mut sum = pseudo.start(nh, len).ok()?;
+    sum.add_u16(!stored).add(data);
+    let expected = match sum.finish() {
+        0 if nh == proto::UDP => 0xffff, // RFC 768: a computed zero is sent as all ones
+        c => c,
+    };
+    // 0x0000 and 0xffff are the same one's-complement number.
+    let same = |a: u16, b: u16| a == b || (a | b == 0xffff && (a == 0 || b == 0));
+    Some(BadCksum { stored, expected, offload: stored != 0 && same(stored, partial) })
 }
 
 /// Parse the upper-layer header at `data` (which runs to the end of the IP
@@ -337,7 +508,11 @@ fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, 
             r => r.map(|u| {
                 s.upper = Upper::Udp { sport: u.src_port(), dport: u.dst_port() };
                 s.payload_offset = at + 8;
-                pseudo.map(|p| u.verify_checksum(&p))
+                let ok = pseudo.map(|p| u.verify_checksum(&p));
+                if let (Some(false), Some(p)) = (ok, pseudo) {
+                    s.cksum_bad = bad_cksum(&p, proto::UDP, u.datagram(), u.checksum());
+                }
+                ok
             }),
         },
         proto::TCP => tcp::Packet::new_checked(data).map(|t| {
@@ -350,7 +525,11 @@ fn upper(s: &mut Summary, nh: u8, data: &[u8], at: u64, pseudo: Option<Pseudo>, 
                 window: t.window_len(),
             };
             s.payload_offset = at + t.header_len() as u64;
-            pseudo.map(|p| t.verify_checksum(&p))
+            let ok = pseudo.map(|p| t.verify_checksum(&p));
+            if let (Some(false), Some(p)) = (ok, pseudo) {
+                s.cksum_bad = bad_cksum(&p, proto::TCP, data, t.checksum());
+            }
+            ok
         }),
         proto::ICMPV6 => icmpv6::Packet::new_checked(data).map(|i| {
             s.upper = Upper::Icmpv6 { icmp_type: u8::from(i.msg_type()), code: i.msg_code() };
@@ -463,5 +642,132 @@ mod tests {
         assert_eq!(dissect(&[0x50; 40], LinkType::Raw, Settings::default()).unwrap_err().layer, Layer::Ipv6);
         let arp = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1];
         assert_eq!(dissect(&arp, LinkType::Ethernet, Settings::default()).unwrap_err().layer, Layer::Ethernet);
+    }
+
+    /// `UDP6` behind each link header the dissector knows.
+    fn framed(link: LinkType, ip: &[u8]) -> Vec<u8> {
+        let mut f = match link {
+            LinkType::Raw => vec![],
+            LinkType::Ethernet => vec![0x33, 0x33, 0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0x86, 0xdd],
+            LinkType::LinuxSll => vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x86, 0xdd],
+            LinkType::LinuxSll2 => vec![0x86, 0xdd, 0, 0, 0, 0, 0, 7, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0],
+            LinkType::Null => 28u32.to_le_bytes().to_vec(),
+            LinkType::Loop => 24u32.to_be_bytes().to_vec(),
+        };
+        f.extend_from_slice(ip);
+        f
+    }
+
+    const LINKS: [LinkType; 6] =
+        [LinkType::Raw, LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop];
+
+    #[test]
+    fn every_link_type_reaches_the_same_packet() {
+        let mut p = UDP6;
+        fix_udp_cksum(&mut p);
+        for lt in LINKS {
+            let f = framed(lt, &p);
+            let base = (f.len() - p.len()) as u64;
+            let s = dissect(&f, lt, Settings::default()).unwrap().summary;
+            assert_eq!(s.net_offset, base, "{lt:?}");
+            assert_eq!((s.upper_offset, s.cksum_ok), (base + 40, Some(true)), "{lt:?}");
+            assert_eq!(s.upper, Upper::Udp { sport: 5353, dport: 53 });
+            let l = link(&f, lt).unwrap();
+            assert_eq!((l.ethertype, l.payload_offset as u64), (Some(0x86dd), base), "{lt:?}");
+            assert_eq!(s.link, l.header);
+            // A cut link header is a truncation at the link layer.
+            if base > 0 {
+                assert!(dissect(&f[..base as usize - 1], lt, Settings::default()).unwrap_err().is_truncated());
+            }
+        }
+        assert_eq!(LinkType::from_linktype(276), Some(LinkType::LinuxSll2));
+        assert_eq!(LinkType::from_linktype(147), None);
+    }
+
+    #[test]
+    fn arp_and_other_payloads_are_not_ip() {
+        let arp_body = [0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2];
+        let mut eth = vec![0xff; 6];
+        eth.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        eth.extend_from_slice(&arp_body);
+        let (l, r) = arp(&eth, LinkType::Ethernet).unwrap();
+        assert!(l.is_arp() && !l.is_ip());
+        assert_eq!(r.target_protocol_addr, core::net::Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(dissect(&eth, LinkType::Ethernet, Settings::default()).unwrap_err().kind, ErrorKind::Unsupported);
+        // An ARP packet with a bad length: malformed, at its absolute offset.
+        let mut bad = eth.clone();
+        bad[14 + 4] = 8;
+        let e = arp(&bad, LinkType::Ethernet).unwrap_err();
+        assert_eq!((e.layer, e.kind, e.offset), (Layer::Arp, ErrorKind::Malformed, 18));
+        // The same ARP in a cooked header.
+        let mut sll = vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x06];
+        sll.extend_from_slice(&arp_body);
+        assert_eq!(arp(&sll, LinkType::LinuxSll).unwrap().1, r);
+        let e = dissect(&sll, LinkType::LinuxSll, Settings::default()).unwrap_err();
+        assert_eq!((e.layer, e.offset), (Layer::Sll, 14));
+        // LLDP: not ARP either.
+        let mut lldp = eth.clone();
+        lldp[12..14].copy_from_slice(&[0x88, 0xcc]);
+        assert_eq!(link(&lldp, LinkType::Ethernet).unwrap().ethertype, Some(0x88cc));
+        assert_eq!(arp(&lldp, LinkType::Ethernet).unwrap_err().kind, ErrorKind::Unsupported);
+        // A loopback family that is not IP.
+        let mut ipx = 23u32.to_le_bytes().to_vec();
+        ipx.extend_from_slice(&UDP6);
+        assert_eq!(link(&ipx, LinkType::Null).unwrap().ethertype, None);
+        assert_eq!(dissect(&ipx, LinkType::Null, Settings::default()).unwrap_err().layer, Layer::Loopback);
+    }
+
+    /// The IPv6 pseudo-header sum alone, as Linux stores it under
+    /// CHECKSUM_PARTIAL (`~tcp_v6_check(len, src, dst, 0)`).
+    fn partial(p: &[u8], nh: u8) -> u16 {
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+        Pseudo::V6 { src, dst }.start(nh, (p.len() - 40) as u64).unwrap().fold()
+    }
+
+    #[test]
+    fn offload_leaves_the_pseudo_header_sum() {
+        let mut good = UDP6;
+        fix_udp_cksum(&mut good);
+        let right = u16::from_be_bytes([good[46], good[47]]);
+        let mut p = UDP6;
+        let ph = partial(&p, proto::UDP);
+        p[46..48].copy_from_slice(&ph.to_be_bytes());
+        let s = dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.cksum_ok, Some(false));
+        assert_eq!(s.cksum_bad, Some(BadCksum { stored: ph, expected: right, offload: true }));
+        // Another wrong value: bad, with what it should be, no hint.
+        p[46..48].copy_from_slice(&(ph ^ 0x0100).to_be_bytes());
+        let s = dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.cksum_bad, Some(BadCksum { stored: ph ^ 0x0100, expected: right, offload: false }));
+        // Zero: a hint only when a cooked header says we sent it.
+        p[46..48].copy_from_slice(&[0, 0]);
+        let out = dissect(&framed(LinkType::LinuxSll, &p), LinkType::LinuxSll, Settings::default()).unwrap().summary;
+        assert_eq!(out.cksum_bad.map(|b| (b.stored, b.offload)), Some((0, true)));
+        let mut inc = framed(LinkType::LinuxSll, &p);
+        inc[1] = 0; // PACKET_HOST
+        let s = dissect(&inc, LinkType::LinuxSll, Settings::default()).unwrap().summary;
+        assert_eq!(s.cksum_bad.map(|b| (b.stored, b.offload)), Some((0, false)));
+        // Good checksums carry no detail.
+        let s = dissect(&good, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.cksum_bad, None);
+    }
+
+    #[test]
+    fn offload_on_tcp_and_expected_matches_a_fresh_sum() {
+        // IPv6 / TCP SYN 1234 -> 80, no options.
+        let mut p = UDP6[..40].to_vec();
+        p[6] = proto::TCP;
+        p[4..6].copy_from_slice(&20u16.to_be_bytes());
+        p.extend_from_slice(&[0x04, 0xd2, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0]);
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+        let right = crate::cksum::in6_cksum(&src, &dst, 6, 20, [&p[40..]]).unwrap();
+        let ph = partial(&p, proto::TCP);
+        p[56..58].copy_from_slice(&ph.to_be_bytes());
+        let s = dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary;
+        assert_eq!(s.cksum_bad, Some(BadCksum { stored: ph, expected: right, offload: true }));
+        p[56..58].copy_from_slice(&right.to_be_bytes());
+        assert_eq!(dissect(&p, LinkType::Raw, Settings::default()).unwrap().summary.cksum_ok, Some(true));
     }
 }

@@ -32,6 +32,7 @@ pub const MAX_VLAN_TAGS: usize = 3;
 pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
     pub const ARP: u16 = 0x0806;
+    pub const RARP: u16 = 0x8035;
     pub const VLAN: u16 = 0x8100;
     pub const QINQ: u16 = 0x88a8;
     pub const IPV6: u16 = 0x86dd;

@@ -6,6 +6,9 @@
 
 pub mod dissect;
 pub mod ethernet;
+pub mod arp;
+pub mod sll;
+pub mod null;
 pub mod ipv6;
 pub mod opts;
 pub mod exthdr;
@@ -61,6 +64,12 @@ pub use nd::{Options as NdOptions, Repr as NdOptionRepr};
 pub use tcp::{Packet as TcpPacket, Repr as TcpRepr, TcpOption};
 pub use udp::{Packet as UdpPacket, Repr as UdpRepr};
 // --- end upper ---
+// --- link ---
+pub use arp::{Operation as ArpOperation, Packet as ArpPacket, Repr as ArpRepr};
+pub use ethernet::Repr as EthernetRepr;
+pub use null::Repr as NullRepr;
+pub use sll::Repr as SllRepr;
+// --- end link ---
 // --- ipsec ---
 pub use ah::{Packet as AhPacket, Repr as AhRepr};
 pub use esp::{Packet as EspPacket, Repr as EspRepr, Trailer as EspTrailer};
