@@ -326,8 +326,9 @@ def test_icmp_unreachables_in_syn_sent() -> None:
         c2 = p2.la.socket(AF_INET, SOCK_STREAM)
         c2.connect_ex((B, 80))
         p2.sync()
-        s2 = bytearray([f for f in p2.tcp_frames() if f[12:16] == IPv4Address(A).packed][0])
-        s2[24:28] = b"\x00\x00\x00\x01" if s2[24:28] != b"\x00\x00\x00\x01" else b"\x00\x00\x00\x02"
+        s2 = bytearray(next(f for f in p2.tcp_frames() if f[12:16] == IPv4Address(A).packed))
+        assert c2.tp is not None
+        s2[24:28] = ((c2.tp.iss + 100_000) & 0xFFFFFFFF).to_bytes(4, "big")
         icmp_about(p2, bytes(s2), 3, 3, 0)
         assert c2.tp is not None and not c2.tp.gone
 

@@ -155,7 +155,9 @@ class TcpSubr:
         from Fragmentation Needed (RFC 1191), else the link's; 576 without
         a route (RFC 1122 §3.3.3)."""
         inet = getattr(self.node, "inet", None)
-        rt = inet.rtalloc(faddr) if inet is not None else None
+        if inet is None:
+            return 576
+        rt = inet.rtalloc(faddr)
         if rt is None:
             return 576
         if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
