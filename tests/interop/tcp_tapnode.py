@@ -1,7 +1,7 @@
 """Run a kame.Node with TCP servers and a client on a TAP device, against
 the real clock (for tests/interop/test_tcp_kernel.py).
 
-    python tcp_tapnode.py DEV MAC ADDR/LEN SEED
+    python tcp_tapnode.py DEV MAC ADDR/LEN SEED [ADDR4/LEN]
 
 Prints ``{"opened": DEV}``, waits for a line (the link is up), then serves
 until stdin says ``quit``; meanwhile:
@@ -10,10 +10,14 @@ until stdin says ``quit``; meanwhile:
   ``random.Random(SEED).randbytes(N)`` (N from the path ``/N``);
 - port 9000: a sink that answers the SHA-256 of what it read once the peer
   shuts down its side;
-- port 7000: holds connections open (for ``ss -ti``).
+- port 7000: holds connections open (for ``ss -ti``);
+- with an IPv4 address: the AF_INET6 listeners above take IPv4 too (the
+  Linux profile, ``::ffff:`` peers), and port 8081 is the same HTTP server
+  on an ``AF_INET`` socket.
 
 Commands on stdin (one JSON line each, one JSON answer line on stdout):
-``{"fetch": [host, port, path]}`` (an HTTP/1.0 GET by our node's client:
+``{"fetch": [host, port, path]}`` (an HTTP/1.0 GET by our node's client,
+on an ``AF_INET`` socket when ``host`` is dotted-quad, else ``AF_INET6``:
 the answer gives the body's SHA-256 and length), ``{"info": 7000}`` (our
 ``tcp_info`` of the held connections), ``{"stats": 1}`` and ``{"quit": 1}``.
 """
@@ -31,7 +35,7 @@ from typing import Any
 
 from kame.link.tap import TapDevice
 from kame.node import Node
-from kame.socket import AF_INET6, SocketLayer
+from kame.socket import AF_INET, AF_INET6, SocketLayer
 from kame.socket.stream import SHUT_WR, SOCK_STREAM
 
 
@@ -50,6 +54,8 @@ def main() -> None:
         sys.argv[3], int(sys.argv[4])
     node = Node("kame-tcp", seed=7)
     node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.knobs["net.link.ether.inet.dad_count"] = 0
+    cidr4 = sys.argv[5] if len(sys.argv) > 5 else None
     node.add_interface(dev, mac)
     layer = SocketLayer(node, "linux")
     t0 = time.monotonic()
@@ -63,6 +69,11 @@ def main() -> None:
         ls.bind(("::", port))
         ls.listen(16)
         listeners[kind] = ls
+    if cidr4 is not None:
+        ls = layer.socket(AF_INET, SOCK_STREAM)
+        ls.bind(("0.0.0.0", 8081))
+        ls.listen(16)
+        listeners["http4"] = ls
     conns: list[Conn] = []
     fetch: dict[str, Any] | None = None
 
@@ -74,7 +85,7 @@ def main() -> None:
                     c, _ = ls.accept()
                 except BlockingIOError:
                     break
-                conns.append(Conn(c, kind))
+                conns.append(Conn(c, kind.rstrip("4")))
         for c in conns:
             if c.done:
                 continue
@@ -147,7 +158,7 @@ def main() -> None:
             return False
         if "fetch" in cmd:
             host, port, path = cmd["fetch"]
-            s = layer.socket(AF_INET6, SOCK_STREAM)
+            s = layer.socket(AF_INET if ":" not in host else AF_INET6, SOCK_STREAM)
             try:
                 s.connect((host, port))
             except BlockingIOError:
@@ -169,6 +180,8 @@ def main() -> None:
         for _, fr in node.up(dev, now()):
             tap.write(fr)
         node.add_address(dev, cidr, now())
+        if cidr4 is not None:
+            node.add_address4(dev, cidr4, now())
         os.set_blocking(sys.stdin.fileno(), False)
         pending = ""
         running = True

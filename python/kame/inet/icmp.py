@@ -4,7 +4,7 @@
 multicast address: ``net.inet.icmp.bmcastecho`` 0, ``icps_bmcastecho``),
 reports Echo Replies (:class:`EchoReply4` events) and hands errors about
 our own datagrams to the upper layers (:class:`IcmpErrorInput4` events,
-``udp_ctlinput`` for UDP); Fragmentation Needed lowers the path MTU
+``udp_ctlinput`` for UDP, ``tcp_ctlinput`` of :mod:`kame.tcp` for TCP); Fragmentation Needed lowers the path MTU
 (RFC 1191, with the §7 plateau table when the router gave no MTU).
 
 ``icmp_error`` never answers (RFC 1122 §3.2.2): an ICMP error message
@@ -26,7 +26,7 @@ from typing import Any
 
 from kame import _core
 from kame.errors import KameError, TruncatedError
-from kame.inet.output import IPPROTO_ICMP, IPPROTO_UDP, IpOutput
+from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IpOutput
 from kame.inet.route import in_martian_src, in_multicast
 
 ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIMXCEED, ICMP_PARAMPROB = 0, 3, 8, 11, 12
@@ -177,5 +177,5 @@ class Icmp(IpOutput):
             sport = int.from_bytes(inv[hl:hl + 2], "big")
             dport = int.from_bytes(inv[hl + 2:hl + 4], "big")
             so.udp_ctlinput(t, code, osrc, odst, sport, dport)
-        elif so is not None and proto != IPPROTO_UDP and hasattr(so, "tcp_ctlinput"):
-            so.tcp_ctlinput(t, code, rest, inv)  # the TCP layer's hook, when it has one
+        elif proto == IPPROTO_TCP and getattr(self.node, "tcp", None) is not None:
+            self.node.tcp.tcp_ctlinput(t, code, rest, inv, now)  # kame.tcp

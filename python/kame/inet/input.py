@@ -130,8 +130,9 @@ class IpInput(Icmp):
             if not took and not bcast:
                 self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_PORT, now)
             return
-        if proto == IPPROTO_TCP and so is not None and hasattr(so, "tcp_input4"):
-            so.tcp_input4(ifname, v, pkt, now)  # the TCP layer's hook, when it has one
+        tcp = getattr(self.node, "tcp", None)
+        if proto == IPPROTO_TCP and tcp is not None:
+            tcp.tcp4_input(ifname, v, pkt, now)  # kame.tcp: a RST when nothing listens
             return
         self.inc("ips_noproto")
         if not bcast:

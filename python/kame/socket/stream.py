@@ -16,10 +16,12 @@ Errors follow the profile: a ``send`` on a never-connected socket is
 resets the connection on Linux (RFC 2525 §2.17), sends a FIN on the BSDs.
 
 Listeners are found by the rules of the PCB table (:mod:`kame.socket.pcb`):
-an exact local address before a wildcard, and for IPv4 (when the node
-gets an IPv4 stack) the §1.12 profile rules of ``_cover``: an ``AF_INET``
-listener first on the KAME platforms, an ``AF_INET6`` wildcard listener
-only when ``IPV6_V6ONLY`` is off.
+an exact local address before a wildcard, and for IPv4 (``node.inet``)
+the §1.12 profile rules of ``_cover``: an ``AF_INET`` listener first on
+the KAME platforms, an ``AF_INET6`` wildcard listener only when
+``IPV6_V6ONLY`` is off; its accepted sockets name their IPv4 peers as
+``::ffff:a.b.c.d``. A connect to ``::ffff:a.b.c.d`` needs the profile's
+initiating side (else its ``mapped_errno``: OpenBSD ``EINVAL``).
 """
 
 from __future__ import annotations
@@ -232,7 +234,9 @@ class StreamSocket(Socket):
         layer = self.layer
         if isinstance(a, IPv4Address):
             if self.family == AF_INET6:
-                layer._mapped_ok(self)
+                layer._mapped_ok(self)  # §1.12: the profile's initiating side
+                if isinstance(self.laddr, IPv6Address) and int(self.laddr):
+                    raise _err(self.profile.mapped_errno, "bound to an IPv6 address")
             if getattr(self._tcp, "ip4_output", None) is None:
                 raise _err(errno.ENETUNREACH, "no IPv4 on this node yet")
         elif self.family == AF_INET6 and isinstance(self.laddr, IPv4Address):

@@ -12,13 +12,16 @@ RST for a segment that finds no connection) and ``tcp_do_segment``, RFC
 - ``tcp6_ctlinput``: Packet Too Big lowers the MSS (RFC 8201), other
   errors are soft (RFC 5461) except in SYN_SENT for unreachable port or
   prohibited (``icmp_may_rst``); the quoted sequence number must be in
-  flight (RFC 5927 §4.1).
+  flight (RFC 5927 §4.1);
+- ``tcp_input`` for IPv4 (here ``tcp4_input``, from ``node.inet``) and
+  ``tcp_ctlinput``: Fragmentation Needed lowers the MSS (RFC 1191), the
+  rest as ``tcp6_ctlinput`` by FreeBSD's ``inetctlerrmap``.
 """
 
 from __future__ import annotations
 
 import errno
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame import _core
@@ -78,6 +81,19 @@ _ICMP6_SOFT = {
     (1, 1): errno.ECONNREFUSED, (1, 4): errno.ECONNREFUSED, (3, 0): errno.EHOSTUNREACH,
     (4, 1): errno.ENOPROTOOPT,
 }
+#: ICMPv4 errors (type, code) to errno (FreeBSD ``inetctlerrmap`` through the
+#: PRC_ codes): net/host unreachable, source route failed, unknown net or
+#: host, TOS unreachable: EHOSTUNREACH; protocol and port unreachable and
+#: the administratively prohibited codes (RFC 1812 §5.2.7.1): ECONNREFUSED;
+#: time exceeded in transit: EHOSTUNREACH; parameter problem: ENOPROTOOPT.
+_ICMP_SOFT = {
+    **{(3, c): errno.EHOSTUNREACH for c in (0, 1, 5, 6, 7, 8, 11, 12)},
+    **{(3, c): errno.ECONNREFUSED for c in (2, 3, 9, 10, 13)},
+    (11, 0): errno.EHOSTUNREACH, (12, 0): errno.ENOPROTOOPT,
+}
+
+
+IPPROTO_TCP = 6
 
 
 class TcpInput(TcpTimer):
@@ -94,22 +110,46 @@ class TcpInput(TcpTimer):
         if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
             self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
             return
-        try:
-            seg = _core.tcp_input_parse(body, src.packed, dst.packed)
-        except TruncatedError:
-            self.inc("tcps_rcvshort")
-            return
-        except MalformedError as e:
-            self.inc("tcps_rcvbadsum" if e.offset == 16 else
-                     "tcps_rcvbadoff" if e.offset == 12 else "tcps_rcvbadopt")
-            return
-        except KameError:
-            self.inc("tcps_rcvbadopt")
+        seg = self._parse(body, src, dst)
+        if seg is None:
             return
         scope = 0
         if is_linklocal(src) and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
         self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now)
+
+    def _parse(self, body: bytes, src: Any, dst: Any) -> Any:
+        """The segment checked under the pseudo-header of its family, or a
+        counted drop (``None``)."""
+        try:
+            return _core.tcp_input_parse(body, src.packed, dst.packed)
+        except TruncatedError:
+            self.inc("tcps_rcvshort")
+        except MalformedError as e:
+            self.inc("tcps_rcvbadsum" if e.offset == 16 else
+                     "tcps_rcvbadoff" if e.offset == 12 else "tcps_rcvbadopt")
+        except KameError:
+            self.inc("tcps_rcvbadopt")
+        return None
+
+    def tcp4_input(self, ifname: str, v: Any, pkt: bytes, now: float) -> None:
+        """A TCP segment in an IPv4 datagram for one of our addresses (from
+        ``ip_input`` of ``node.inet``; ``v`` its ``Ip4Validated``). Never
+        to or from a broadcast or multicast address (RFC 9293 §3.9.2.1,
+        RFC 1122 §4.2.3.10)."""
+        self.inc("tcps_rcvtotal")
+        src, dst = IPv4Address(v.src), IPv4Address(v.dst)
+        inet = getattr(self.node, "inet", None)
+        if dst.is_multicast or src.is_multicast or not int(src) or \
+                int(src) == 0xFFFFFFFF or int(dst) == 0xFFFFFFFF or (
+                    inet is not None and (inet.in_broadcast(dst, ifname)
+                                          or inet.in_broadcast(src, ifname))):
+            self.inc("tcps_rcvmcast")
+            return
+        seg = self._parse(pkt[v.header_len:v.total_len], src, dst)
+        if seg is None:
+            return
+        self.tcp_input(src, dst, seg, v.tos, 0, now)
 
     def tcp_input(self, src: Any, dst: Any, seg: Any, tclass: int, scope: int,
                   now: float) -> None:
@@ -662,18 +702,39 @@ class TcpInput(TcpTimer):
         dport = int.from_bytes(inv[42:44], "big")
         wseq = int.from_bytes(inv[44:48], "big")
         src, dst = IPv6Address(inv[8:24]), IPv6Address(inv[24:40])
+        self._ctlinput(src, sport, dst, dport, wseq, err.type == 1, err.type == 2,
+                       _ICMP6_SOFT.get((err.type, err.code)), now)
+
+    def tcp_ctlinput(self, icmp_type: int, code: int, rest: int, inv: bytes, now: float) -> None:
+        """``tcp_ctlinput``: an ICMPv4 error quoting one of our segments
+        (``inv``: the IPv4 header and at least 8 octets of TCP). ``node.inet``
+        has already lowered the path MTU for a Fragmentation Needed."""
+        if len(inv) < 20:
+            return
+        hl = (inv[0] & 0x0F) * 4
+        if inv[9] != IPPROTO_TCP or hl < 20 or len(inv) < hl + 8:
+            return
+        sport = int.from_bytes(inv[hl:hl + 2], "big")
+        dport = int.from_bytes(inv[hl + 2:hl + 4], "big")
+        wseq = int.from_bytes(inv[hl + 4:hl + 8], "big")
+        src, dst = IPv4Address(inv[12:16]), IPv4Address(inv[16:20])
+        self._ctlinput(src, sport, dst, dport, wseq, icmp_type == 3,
+                       icmp_type == 3 and code == 4, _ICMP_SOFT.get((icmp_type, code)), now)
+
+    def _ctlinput(self, src: Any, sport: int, dst: Any, dport: int, wseq: int, unreach: bool,
+                  toobig: bool, e: int | None, now: float) -> None:
+        """What both families' errors do to the connection they quote."""
         tp = self.conns.get((src, sport, dst, dport))
         if tp is None:
-            if err.type == 1:
+            if unreach and not toobig:
                 self.syncache.syncache_unreach(src, sport, dst, dport, wseq)
             return
         seq = unwrap(tp.snd_una, wseq)
         if not tp.snd_una <= seq < max(tp.snd_max, tp.snd_una + 1):
             return  # RFC 5927 §4.1: not a segment in flight
-        if err.type == 2:
+        if toobig:
             self.tcp_mtudisc(tp, now)
             return
-        e = _ICMP6_SOFT.get((err.type, err.code))
         if e is None:
             return
         if tp.state == TCPS_SYN_SENT and e == errno.ECONNREFUSED and \

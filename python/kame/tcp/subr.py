@@ -38,6 +38,7 @@ Addr = IPv6Address | IPv4Address
 #: IPv6 + TCP headers (RFC 2675 §5: MSS = path MTU - 60).
 HDR6 = 60
 HDR4 = 40
+IPPROTO_TCP = 6
 
 
 class TcpSubr:
@@ -55,7 +56,8 @@ class TcpSubr:
     _secret: bytes
     _rst_sec: int
     _rst_cnt: int
-    #: an IPv4 output hook (h/inet): ``ip4_output(src, dst, segment, tos, ttl, now)``
+    #: the IPv4 output hook: ``ip4_output(src, dst, segment, tos, ttl, now)`` -> 0 or an
+    #: errno (:meth:`in_tcp_output`, over ``node.inet``, unless replaced)
     ip4_output: Any
 
     def inc(self, name: str, n: int = 1) -> None:
@@ -135,16 +137,32 @@ class TcpSubr:
         """The MTU towards the peer: the node's path MTU (RFC 8201) out of the
         interface the route takes; the loopback's 16384 for ourselves."""
         node = self.node
-        if node is None or not isinstance(faddr, IPv6Address):
+        if node is None:
             return 1500
         if self.is_local(faddr):
             return 16384
+        if isinstance(faddr, IPv4Address):
+            return self.path_mtu4(faddr, now)
         r = self.route6(faddr, scope, now)
         if r is None:
             return 1280
         if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
             return int(node._linkmtu(r[0]))
         return int(node.path_mtu(r[0], faddr, now))
+
+    def path_mtu4(self, faddr: IPv4Address, now: float) -> int:
+        """The MTU towards an IPv4 peer: the path MTU ``node.inet`` learnt
+        from Fragmentation Needed (RFC 1191), else the link's; 576 without
+        a route (RFC 1122 §3.3.3)."""
+        inet = getattr(self.node, "inet", None)
+        if inet is None:
+            return 576
+        rt = inet.rtalloc(faddr)
+        if rt is None:
+            return 576
+        if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
+            return int(inet.linkmtu(rt.ifname))
+        return int(inet.path_mtu(rt.ifname, faddr, now))
 
     def tcp_mssopt(self, tp: Tcpcb, now: float) -> int:
         return self.mssopt_for(tp.faddr, tp.scope, now)
@@ -163,7 +181,7 @@ class TcpSubr:
         if f is None:
             return 0
         try:
-            return int(f(tp.laddr, tp.faddr, 6, tp.lport, tp.fport))
+            return int(f(tp.laddr, tp.faddr, IPPROTO_TCP, tp.lport, tp.fport))
         except Exception:  # noqa: BLE001 - an estimate only
             return 0
 
@@ -269,7 +287,22 @@ class TcpSubr:
         if isinstance(a, IPv6Address):
             return a == IPv6Address(1) or (self.node is not None
                                            and self.node.addrs.find_any(a) is not None)
-        return (int(a) >> 24) == 127
+        if (int(a) >> 24) == 127:
+            return True
+        inet = getattr(self.node, "inet", None)
+        return inet is not None and bool(inet.is_local(a))
+
+    def in_tcp_output(self, src: IPv4Address, dst: IPv4Address, seg: bytes, tos: int,
+                      ttl: int | None, now: float) -> int:
+        """The IPv4 output of a segment (the default :attr:`ip4_output`):
+        ``ip_output`` of ``node.inet`` with DF set while path MTU discovery
+        is on (RFC 1191); 0 or an errno."""
+        inet = getattr(self.node, "inet", None)
+        if inet is None:
+            return errno.ENETUNREACH
+        df = bool(self.knobs["net.inet.tcp.path_mtu_discovery"])
+        return int(inet.ip_output(src, dst, IPPROTO_TCP, seg, now, ttl=ttl, tos=tos & 0xFF,
+                                  df=df))
 
     def route(self, tp: Tcpcb, now: float) -> tuple[str, IPv6Address] | None:
         return self.route6(tp.faddr, tp.scope, now)  # type: ignore[arg-type]
@@ -288,15 +321,26 @@ class TcpSubr:
                   flags: int, win: int, options: bytes, payload: bytes, now: float, *,
                   scope: int = 0, tclass: int = 0, hlim: int | None = None) -> bool:
         """Hand one segment to IP: ``ip6_output`` through the node (route,
-        ``nd6_output``, IPsec), the loopback for ourselves, or the IPv4 hook."""
+        ``nd6_output``, IPsec), the loopback for ourselves, or for IPv4 the
+        :attr:`ip4_output` hook (``ip_output`` of ``node.inet``)."""
         if isinstance(faddr, IPv4Address):
+            seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
+                                           flags, win, options, payload)
+            if self.is_local(faddr):
+                self._loq.append((laddr, faddr, seg, tclass, scope))
+                return True
             hook = getattr(self, "ip4_output", None)
             if hook is None:
                 return False
-            seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
-                                           flags, win, options, payload)
-            hook(laddr, faddr, seg, tclass, hlim, now)
-            return True
+            e = hook(laddr, faddr, seg, tclass, hlim, now)
+            if e == errno.EMSGSIZE:
+                # DF and larger than a path MTU learnt meanwhile (another
+                # connection's Fragmentation Needed): the next (re)transmission
+                # goes out in segments that fit (FreeBSD tcp_output -> tcp_mtudisc)
+                tp = self.conns.get((laddr, lport, faddr, fport))
+                if tp is not None:
+                    self.tcp_mss(tp, tp.peer_mss or None, now)
+            return not e
         node = self.node
         if self.is_local(faddr):
             seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,

@@ -50,7 +50,7 @@ class Tcp(TcpInput):
         rng = getattr(node, "rng", None)
         self._secret = rng.randbytes(32) if rng is not None else bytes(32)
         self._rst_sec, self._rst_cnt = -1, 0
-        self.ip4_output = None
+        self.ip4_output = self.in_tcp_output
         self.syncache = SynCache(self)
 
     # --- the clock -----------------------------------------------------------------
