@@ -9,7 +9,8 @@
 //!
 //! A panic or an overflow trap is a bug; every refusal must be a typed
 //! `Error` whose offset lies inside the frame (or at its end), and the
-//! walkers must agree with each other and with `validate`.
+//! walkers must agree with each other and with `validate` (and
+//! `validate_transit`, which judges the IPv6 and Hop-by-Hop headers only).
 use kame_core::wire::{exthdr, ipv6};
 use libfuzzer_sys::fuzz_target;
 
@@ -91,6 +92,30 @@ fn check(frame: &[u8], limit: u32) {
         // header more is counted than in the same packet validated anew.
         assert!(!v.chain.has(44));
         assert_eq!(ipv6::validate(frame, limit).map(|w| w.chain), Ok(v.chain));
+    }
+    // RFC 8200 §4: a transit packet is judged by its IPv6 and Hop-by-Hop
+    // headers alone, which come first: validate_transit refuses what
+    // validate refuses for them, with the same error, and accepts all
+    // validate accepts, reporting the same chain.
+    match (ipv6::validate(frame, limit), ipv6::validate_transit(frame, limit)) {
+        (Ok(v), Ok(t)) => {
+            assert_eq!(v.chain, t.chain);
+            assert_eq!((v.header, v.packet_len(), v.trailing), (t.header, t.packet_len(), t.trailing));
+        }
+        (Ok(_), Err(e)) => panic!("transit refused what validate accepted: {e}"),
+        (Err(e), Err(t)) => assert_eq!(e, t),
+        (Err(_), Ok(t)) => {
+            let mut end = ipv6::HEADER_LEN as u64;
+            for h in &t.chain.headers {
+                assert_eq!(h.offset, end);
+                end += h.len;
+            }
+            assert!(end <= t.packet_len() && t.chain.upper_offset <= t.packet_len());
+            if limit != 0 {
+                assert!(t.chain.headers.len() as u64 <= u64::from(limit) + 1);
+            }
+            fragment_data_is_not_read(frame, &t.chain);
+        }
     }
     match ipv6::validate(frame, limit) {
         Ok(v) => {

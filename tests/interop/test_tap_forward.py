@@ -276,3 +276,37 @@ def test_kernel_fragments_are_reassembled_and_answered(rig: Rig) -> None:
     after = rig.stats()["stats"]
     assert after["ip6s_reassembled"] >= before.get("ip6s_reassembled", 0) + 2
     assert after["ip6s_fragmented"] >= before.get("ip6s_fragmented", 0) + 2
+
+
+SNIFF_RH0 = r"""
+import json, sys, time
+from scapy.all import (AsyncSniffer, ICMPv6EchoRequest, ICMPv6ParamProblem, IPv6,
+                       IPv6ExtHdrRouting, conf, send)
+conf.verb = 0
+src, dst, via, iface = sys.argv[1:5]
+s = AsyncSniffer(iface=iface, lfilter=lambda p: ICMPv6ParamProblem in p, count=1)
+s.start()
+time.sleep(0.5)
+send(IPv6(src=src, dst=dst) / IPv6ExtHdrRouting(type=0, segleft=1, addresses=[via])
+     / ICMPv6EchoRequest(id=0x8200, data=b"transit"), iface=iface)
+s.join(timeout=6)
+if s.running:
+    s.stop()
+print(json.dumps([[p[IPv6].src, p[ICMPv6ParamProblem].code, p[ICMPv6ParamProblem].ptr]
+                  for p in s.results or []]))
+"""
+
+
+def test_routing_header_type_0_crosses_us_and_kernel_b_judges_it(rig: Rig) -> None:
+    """RFC 8200 §4: a Routing header is the destination's business. A
+    type 0 header with Segments Left 1 from kernel A to kernel B crosses
+    us untouched; kernel B (RFC 5095) answers Parameter Problem code 0 at
+    the Routing Type (offset 42), through us."""
+    before = rig.stats()["stats"]
+    p = ipns(NS_A, sys.executable, "-c", SNIFF_RH0, KERN_A, KERN_B, "2001:db8:b::99", BR,
+             check=False, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == [[KERN_B, 0, 42]], p.stdout
+    after = rig.stats()["stats"]
+    assert after.get("ip6s_badoptions", 0) == before.get("ip6s_badoptions", 0)
+    assert after["ip6s_forward"] >= before.get("ip6s_forward", 0) + 2  # there and back

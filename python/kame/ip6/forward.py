@@ -31,6 +31,9 @@ class Ip6Forward(Icmp6):
         itype = packet[chain.upper_offset] if chain.upper == 58 and \
             chain.upper_offset < len(packet) else None
         nh = packet[6]
+        # The error rules (RFC 4443 §2.4 e) look at the upper layer behind
+        # the extension headers, as KAME's icmp6_error does.
+        upper = chain.upper
         if ll_mcast or is_multicast(dst) or int(src) == 0 or is_linklocal(dst):
             # No multicast routing; never forward from :: (§1.14) nor to a
             # link-local destination, which cannot leave its link.
@@ -38,12 +41,12 @@ class Ip6Forward(Icmp6):
             self.log(now, "forward", f"cannot forward from {src} to {dst} nxt {nh} on {ifname}")
             return
         if hdr.hop_limit <= 1:
-            self.icmp6_error(ifname, packet, src, dst, nh, itype, ICMP6_TIME_EXCEEDED, 0, now)
+            self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_TIME_EXCEEDED, 0, now)
             return
         rt = self.rtalloc(dst, now)
         if rt is None:
             self.stats.inc("ip6s_noroute")
-            self.icmp6_error(ifname, packet, src, dst, nh, itype, ICMP6_DST_UNREACH,
+            self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_DST_UNREACH,
                         ICMP6_DST_UNREACH_NOROUTE, now)
             return
         # Source scope check (§1.3.1, in6_setscope with zone ids): beyond scope.
@@ -51,7 +54,7 @@ class Ip6Forward(Icmp6):
         if self.zones.zone_of(ifname, ss) != self.zones.zone_of(rt.ifname, ss):
             self.stats.inc("ip6s_cantforward")
             self.stats.inc("ip6s_badscope")
-            self.icmp6_error(ifname, packet, src, dst, nh, itype, ICMP6_DST_UNREACH,
+            self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_DST_UNREACH,
                         ICMP6_DST_UNREACH_BEYONDSCOPE, now)
             return
         ds = in6_addrscope(dst)
@@ -61,14 +64,14 @@ class Ip6Forward(Icmp6):
             return
         mtu = self._linkmtu(rt.ifname)
         if len(packet) > mtu:
-            self.icmp6_error(ifname, packet, src, dst, nh, itype, ICMP6_PACKET_TOO_BIG, 0, now,
+            self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_PACKET_TOO_BIG, 0, now,
                         pointer=mtu)
             return
         redirect = (rt.ifname == ifname and bool(self.knobs["net.inet6.ip6.redirect"])
                     and not rt.dynamic and not any(h[0] == 43 for h in chain.headers))
         if redirect and self.ifnets[ifname].is_p2p:
             # Back out of the p2p link it came in on: a loop (KAME ip6_forward).
-            self.icmp6_error(ifname, packet, src, dst, nh, itype, ICMP6_DST_UNREACH,
+            self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_DST_UNREACH,
                         ICMP6_DST_UNREACH_ADDR, now)
             return
         out = bytearray(packet)

@@ -94,8 +94,13 @@ class Ip6Input(Ip6Forward):
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
+        limit = self.knobs["net.inet6.ip6.hdrnestlimit"]
         try:
-            v = _core.ip6_validate(payload, self.knobs["net.inet6.ip6.hdrnestlimit"])
+            # RFC 8200 §4, as KAME's ip6_input: the IPv6 header and the
+            # Hop-by-Hop header are every node's; the other extension
+            # headers only the destination's, judged below once the packet
+            # is known to be ours (KAME's nxt loop).
+            v = _core.ip6_validate(payload, limit, transit=True)
         except KameError as e:
             self.ip6_input_error(ifname, payload, e, now, smac)
             return
@@ -126,6 +131,15 @@ class Ip6Input(Ip6Forward):
             if ifa.tentative:
                 return  # RFC 4862 §5.4: only NS for DAD, which is multicast
         chain = v.chain
+        if chain.truncated or any(h[0] != 0 for h in chain.headers):
+            # Ours, with headers past Hop-by-Hop: now they are judged. (With
+            # none, the whole validation would find what the first did.)
+            try:
+                v = _core.ip6_validate(payload, limit)
+            except KameError as e:
+                self.ip6_input_error(ifname, payload, e, now, smac)
+                return
+            chain = v.chain
         ah = self._ah(payload, chain)
         if ah is None and chain.fragment is not None:
             rv = self.frag6_input(ifname, payload[:v.packet_len], now)
@@ -270,11 +284,12 @@ class Ip6Input(Ip6Forward):
         self.stats.inc("ip6s_badoptions")
         if e.icmp is not None and len(payload) >= 40:
             src, dst = IPv6Address(payload[8:24]), IPv6Address(payload[24:40])
-            # Hop-by-Hop options are every node's business; the others only
-            # the destination's (a router does not answer for them).
-            mine = e.layer == "hop-by-hop" or (dst in self.groups.get(ifname, ()) if
-                                               is_multicast(dst) else
-                                               self.addrs.find_any(dst) is not None)
+            # The IPv6 header (its jumbogram rule) and Hop-by-Hop options are
+            # every node's business; the others only the destination's,
+            # judged only for packets of ours (RFC 8200 §4).
+            mine = e.layer in ("hop-by-hop", "ipv6") or (
+                dst in self.groups.get(ifname, ()) if is_multicast(dst)
+                else self.addrs.find_any(dst) is not None)
             if mine and check_wire_addresses(src, dst) is None:
                 self.icmp6_error(ifname, payload, src, dst, payload[6], None, e.icmp.type,
                             e.icmp.code, now, pointer=e.icmp.pointer)

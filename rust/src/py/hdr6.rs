@@ -967,10 +967,24 @@ fn walk_from(buf: &Bound<'_, PyAny>, next_header: u8, start: usize, hdrnestlimit
 /// datagram the reassembler rebuilt: its removed Fragment header counts
 /// toward `hdrnestlimit` (seed §1.8, as KAME counted it), and a Fragment
 /// header left in it is refused (Parameter Problem code 0 pointing at it).
+///
+/// `transit=True` validates a packet this node forwards (RFC 8200 §4): the
+/// IPv6 header and the Hop-by-Hop header are judged as above, the rest of
+/// the chain is read and reported (`chain`) but not judged, and
+/// `hdrnestlimit` stops the read instead of refusing the packet (the
+/// destination applies it). `reassembled` and `transit` exclude each other
+/// (ValueError).
 #[pyfunction]
-#[pyo3(signature = (frame, hdrnestlimit=50, *, reassembled=false))]
-fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32, reassembled: bool) -> PyResult<Ip6Validated> {
-    let v = with_buffer(frame, |b| if reassembled { ipv6::validate_reassembled(b, hdrnestlimit) } else { ipv6::validate(b, hdrnestlimit) })??;
+#[pyo3(signature = (frame, hdrnestlimit=50, *, reassembled=false, transit=false))]
+fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32, reassembled: bool, transit: bool) -> PyResult<Ip6Validated> {
+    if reassembled && transit {
+        return Err(PyValueError::new_err("a reassembled datagram is for us, never in transit"));
+    }
+    let v = with_buffer(frame, |b| match (reassembled, transit) {
+        (true, _) => ipv6::validate_reassembled(b, hdrnestlimit),
+        (_, true) => ipv6::validate_transit(b, hdrnestlimit),
+        _ => ipv6::validate(b, hdrnestlimit),
+    })??;
     Ok(Ip6Validated { v })
 }
 

@@ -813,7 +813,7 @@ impl Chain {
 ///   pointing at it, as the Linux kernel answers).
 pub fn walk(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
     let mut chain = Chain::default();
-    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false }, &mut chain)?;
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false, transit: false }, &mut chain)?;
     Ok(chain)
 }
 
@@ -821,7 +821,7 @@ pub fn walk(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) 
 /// for the hot paths (`dissect`, `parse_many`). On error `chain` holds
 /// what was walked before it.
 pub fn walk_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
-    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false }, chain)
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false, transit: false }, chain)
 }
 
 /// [`walk_into`] for a datagram the reassembler rebuilt, or an atomic
@@ -831,7 +831,22 @@ pub fn walk_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: 
 /// Destination Options + UDP is 50 headers), and a Fragment header in it is
 /// nested and refused (Parameter Problem code 0 pointing at it).
 pub fn walk_reassembled_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
-    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: true }, chain)
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: true, transit: false }, chain)
+}
+
+/// [`walk_into`] for a packet this node forwards (RFC 8200 §4: extension
+/// headers other than Hop-by-Hop are not processed along the delivery path,
+/// only by the node named in the Destination Address). The chain is read
+/// for what it shows (the upper layer for the ICMPv6 error rules, a Routing
+/// header for the Redirect rule) but nothing after the Hop-by-Hop header is
+/// judged: no routing rules, no nested Fragment header, no misplaced
+/// Hop-by-Hop header (the read stops there), and bytes that run out set
+/// `truncated`. `hdrnestlimit` bounds the read, not the packet: the walk
+/// stops at the limit, `upper` the header where it stopped (the destination
+/// applies the limit as a drop). The Hop-by-Hop header's options are
+/// `ipv6::validate`'s, as for every packet.
+pub fn walk_transit_into(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32, chain: &mut Chain) -> Result<()> {
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: false, reassembled: false, transit: true }, chain)
 }
 
 /// [`walk`] from a buffer that starts with an IPv6 header (bounded by the
@@ -851,7 +866,7 @@ pub fn walk_ipv6(buf: &[u8], hdrnestlimit: u32) -> Result<Chain> {
 /// fragment.
 pub fn walk_lax(buf: &[u8], first_next_header: u8, start: usize, hdrnestlimit: u32) -> Result<Chain> {
     let mut chain = Chain::default();
-    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: true, reassembled: false }, &mut chain)?;
+    walk_impl(buf, first_next_header, start, hdrnestlimit, Mode { lax: true, reassembled: false, transit: false }, &mut chain)?;
     Ok(chain)
 }
 
@@ -877,6 +892,9 @@ struct Mode {
     /// fragment with its Fragment header removed): that Fragment header
     /// counts toward `hdrnestlimit`, and another one is nested.
     reassembled: bool,
+    /// A packet this node forwards ([`walk_transit_into`]): read as past a
+    /// first fragment's Fragment header, from the start.
+    transit: bool,
 }
 
 fn fragment_nested(at: u64) -> Error {
@@ -907,7 +925,8 @@ fn walk_impl(buf: &[u8], first: u8, start: usize, limit: u32, mode: Mode, chain:
     // completeness), but judged only after reassembly (RFC 8200 §4.5): no
     // routing rules, no misplaced Hop-by-Hop, no `hdrnestlimit` (the read
     // stops at the limit), and bytes that run out set `truncated`.
-    let mut peek = false;
+    // A transit packet's headers are read the same way from the start.
+    let mut peek = mode.transit;
 
     loop {
         // KAME ip6_input: Hop-by-Hop right after the IPv6 header is

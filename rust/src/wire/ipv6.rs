@@ -490,7 +490,7 @@ pub fn suspicious_address(a: &[u8; 16]) -> Option<&'static str> {
 /// the options of Destination Options headers after the Fragment header of
 /// a first fragment are not judged either.
 pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
-    validate_as(frame, hdrnestlimit, false)
+    validate_as(frame, hdrnestlimit, Walk::Whole)
 }
 
 /// [`validate`] for the datagram the reassembler rebuilt (or an atomic
@@ -500,13 +500,40 @@ pub fn validate(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
 /// Parameter Problem code 0 pointing at it (see
 /// [`exthdr::walk_reassembled_into`]).
 pub fn validate_reassembled(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
-    validate_as(frame, hdrnestlimit, true)
+    validate_as(frame, hdrnestlimit, Walk::Reassembled)
 }
 
-fn validate_as(frame: &[u8], hdrnestlimit: u32, reassembled: bool) -> Result<Validated> {
+/// [`validate`] for a packet this node does not deliver but forwards: RFC
+/// 8200 §4, extension headers other than Hop-by-Hop are the business of
+/// the node named in the Destination Address alone. Steps 1 to 4 as in
+/// [`validate`] (the IPv6 header, its addresses, the Hop-by-Hop header,
+/// the lengths with the jumbogram rules); the rest of the chain is read,
+/// as [`exthdr::walk_transit_into`] does, and reported (`chain.upper`,
+/// `upper_offset`, `headers`: what the ICMPv6 error rules and the Redirect
+/// rule of `ip6_forward` look at) but not judged: steps 5 to 7 raise
+/// nothing. `hdrnestlimit` bounds the read (it stops there) instead of
+/// refusing the packet, as KAME's `ip6_input` ran its header loop for
+/// local delivery only. `home_address` is `None`: Destination Options are
+/// not processed.
+pub fn validate_transit(frame: &[u8], hdrnestlimit: u32) -> Result<Validated> {
+    validate_as(frame, hdrnestlimit, Walk::Transit)
+}
+
+/// Which walk [`validate_impl`] makes of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// A packet as received, for us ([`validate`]).
+    Whole,
+    /// A datagram the reassembler rebuilt ([`validate_reassembled`]).
+    Reassembled,
+    /// A packet to forward ([`validate_transit`]).
+    Transit,
+}
+
+fn validate_as(frame: &[u8], hdrnestlimit: u32, how: Walk) -> Result<Validated> {
     let mut chain = Chain::default();
     let mut c = Checked::EMPTY;
-    validate_impl(frame, hdrnestlimit, reassembled, &mut chain, &mut c)?;
+    validate_impl(frame, hdrnestlimit, how, &mut chain, &mut c)?;
     let (pseudo_src, pseudo_dst) = c.pseudo_addrs(frame, &chain);
     Ok(Validated {
         header: c.header,
@@ -582,11 +609,11 @@ pub fn validate_into(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain) -> Resu
 /// copy of them on the way back): the path of `dissect`.
 #[inline(always)]
 pub fn validate_to(frame: &[u8], hdrnestlimit: u32, chain: &mut Chain, out: &mut Checked) -> Result<()> {
-    validate_impl(frame, hdrnestlimit, false, chain, out)
+    validate_impl(frame, hdrnestlimit, Walk::Whole, chain, out)
 }
 
 #[inline(always)]
-fn validate_impl(frame: &[u8], hdrnestlimit: u32, reassembled: bool, chain: &mut Chain, out: &mut Checked) -> Result<()> {
+fn validate_impl(frame: &[u8], hdrnestlimit: u32, how: Walk, chain: &mut Chain, out: &mut Checked) -> Result<()> {
     let flen = frame.len() as u64;
     let pkt = Packet::new_checked(frame)?;
     let header = Repr::parse(&pkt)?;
@@ -627,10 +654,15 @@ fn validate_impl(frame: &[u8], hdrnestlimit: u32, reassembled: bool, chain: &mut
         "with data size < data length",
     ))?;
 
-    if reassembled {
-        exthdr::walk_reassembled_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
-    } else {
-        exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
+    match how {
+        Walk::Whole => exthdr::walk_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?,
+        Walk::Reassembled => exthdr::walk_reassembled_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?,
+        Walk::Transit => {
+            // RFC 8200 §4: the rest is the destination's.
+            exthdr::walk_transit_into(packet, header.next_header, HEADER_LEN, hdrnestlimit, chain)?;
+            *out = Checked { header, payload_len: declared, jumbo, trailing, router_alert, home_address: None };
+            return Ok(());
+        }
     }
 
     if let (Some(_), Some(f)) = (jumbo, chain.fragment) {
@@ -937,5 +969,60 @@ mod tests {
         assert_eq!(v.home_address, Some(HomeAddressInfo { addr: hao, offset: 46 }));
         b[48] = 0xff;
         assert!(validate(&b, 50).is_err());
+    }
+
+    /// A packet with `ext` (headers, first named `nh`) and no upper layer
+    /// beyond what `ext` names, to 2001:db8::2.
+    fn with_chain(nh: u8, ext: &[u8]) -> Vec<u8> {
+        let mut r = repr();
+        r.dst_addr = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        r.next_header = nh;
+        r.payload_len = ext.len() as u16;
+        let mut b = r.to_bytes().to_vec();
+        b.extend_from_slice(ext);
+        b
+    }
+
+    #[test]
+    fn transit_judges_header_and_hop_by_hop_only() {
+        // RFC 8200 §4: what only the destination judges.
+        let rh0 = [59, 2, 0, 1, 0, 0, 0, 0, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9];
+        let dst_discard = [59, 0, 0x81, 4, 0, 0, 0, 0];
+        let two_frags = [44, 0, 0, 0, 0, 0, 0, 1, 59, 0, 0, 0, 0, 0, 0, 2];
+        let late_hbh = [0, 0, 1, 4, 0, 0, 0, 0, 59, 0, 1, 4, 0, 0, 0, 0];
+        let mut deep = Vec::new();
+        for i in 0..60 {
+            deep.extend_from_slice(&[if i < 59 { 60 } else { 59 }, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        let cases: [(u8, &[u8]); 5] = [(43, &rh0), (60, &dst_discard), (44, &two_frags), (60, &late_hbh), (60, &deep)];
+        for (nh, ext) in cases {
+            let b = with_chain(nh, ext);
+            assert!(validate(&b, 50).is_err(), "{nh} {ext:?}");
+            let v = validate_transit(&b, 50).unwrap();
+            assert_eq!(v.packet_len(), b.len() as u64);
+        }
+        let v = validate_transit(&with_chain(43, &rh0), 50).unwrap();
+        assert_eq!((v.chain.upper, v.chain.upper_offset, v.chain.headers.len()), (59, 64, 1));
+        // hdrnestlimit stops the read: 50 headers and the 51st named.
+        let v = validate_transit(&with_chain(60, &deep), 50).unwrap();
+        assert_eq!((v.chain.headers.len(), v.chain.upper, v.chain.truncated), (50, 60, false));
+        assert_eq!(validate_transit(&with_chain(60, &deep), 0).unwrap().chain.headers.len(), 60);
+        // A misplaced Hop-by-Hop header ends the read.
+        let v = validate_transit(&with_chain(60, &late_hbh), 50).unwrap();
+        assert_eq!((v.chain.upper, v.chain.upper_offset), (0, 48));
+        // Hop-by-Hop is every node's: an unknown option, action 10.
+        let e = validate_transit(&with_chain(0, &[59, 0, 0x9e, 4, 0, 0, 0, 0]), 50).unwrap_err();
+        assert_eq!(e.icmp, Some(Icmp6Answer::option(42)));
+        // The lengths too: a header that runs past the packet is read as far as it goes.
+        let mut short = with_chain(43, &rh0);
+        short[5] = 8;
+        short.truncate(48);
+        let v = validate_transit(&short, 50).unwrap();
+        assert!(v.chain.truncated);
+        short[5] = 9;
+        assert!(validate_transit(&short, 50).unwrap_err().is_truncated());
+        // What validate accepts, validate_transit accepts with the same chain.
+        let ok = with_chain(60, &[59, 0, 1, 4, 0, 0, 0, 0]);
+        assert_eq!(validate_transit(&ok, 50).unwrap().chain, validate(&ok, 50).unwrap().chain);
     }
 }
