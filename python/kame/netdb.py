@@ -24,6 +24,8 @@ callers catch them as from :func:`socket.getaddrinfo`.
 
 from __future__ import annotations
 
+import builtins
+import operator
 import socket as _s
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,9 +33,10 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
+from kame.errors import RangeError, ScopeError
 from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
 from kame.in6_var import In6Flags
-from kame.scope6 import Scope, ScopeError, ZoneTable, in6_addrscope
+from kame.scope6 import Scope, ZoneTable, in6_addrscope, is_embedded_form, sa6_from_user
 from kame.socket import ntop6
 
 __all__ = ["Resolver", "getaddrinfo", "getnameinfo", "inet_aton"]
@@ -119,6 +122,8 @@ class Resolver:
                 addr: Addr = IPv4Address(a) if ":" not in a else IPv6Address(a)
             except ValueError:
                 continue
+            if isinstance(addr, IPv6Address) and is_embedded_form(addr):
+                continue  # the kernel-internal form is no address (seed §1.3.3)
             scope = 0
             if z:
                 if z.isascii() and z.isdigit():
@@ -200,23 +205,58 @@ class Resolver:
 SourceOf = Callable[[Addr], SourceCandidate | None]
 
 
+def _service_text(port: object) -> str | None:
+    """The service argument as the host's :func:`socket.getaddrinfo` hands it to
+    C: an exact ``int`` printed in decimal, ``str`` or ``bytes`` up to a NUL,
+    ``None``; anything else is ``OSError("Int or String expected")`` as there."""
+    if port is None:
+        return None
+    if type(port) is int:
+        return str(port)
+    if isinstance(port, str):
+        port.encode("utf-8")  # a lone surrogate: UnicodeEncodeError, as the host
+        return port.split("\x00", 1)[0]
+    if isinstance(port, bytes):
+        return port.split(b"\x00", 1)[0].decode("latin-1")
+    raise OSError("Int or String expected")
+
+
+_CSPACE = " \t\n\v\f\r"
+
+
+def _strtoul(text: str) -> int | None:
+    """The numeric service test of ``strtoul(text, &end, 10)`` consuming all
+    of ``text`` (C white space and one sign first, then ASCII digits): the
+    value with its sign, or ``None`` when ``text`` is not numeric (a name).
+    glibc then keeps the value in an ``int`` (``"65536"`` becomes port 0,
+    ``"-1"`` a name); KAME's ``str2number`` refuses anything outside
+    0-65535 (``EAI_SERVICE``), as we do."""
+    t = text.lstrip(_CSPACE)
+    neg = t[:1] == "-"
+    if t[:1] in ("+", "-"):
+        t = t[1:]
+    if not t or not t.isascii() or not t.isdigit():
+        return None
+    return -int(t) if neg else int(t)
+
+
 def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
     if ":" in host:
         a, sep, z = host.partition("%")
         try:
-            a6 = IPv6Address(a)
+            IPv6Address(a)
         except ValueError:
             return None
-        scope = 0
-        if sep:
-            if z.isdigit():
-                scope = int(z)
-            else:
-                try:
-                    scope = zones.index(z) if zones is not None else _s.if_nametoindex(z)
-                except (ScopeError, OSError):
-                    raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
-        return a6, scope
+        if sep and z and not (z.isascii() and z.isdigit()) and zones is None:
+            try:  # no node: the host's interfaces name the zones, as its resolver
+                host = f"{a}%{_s.if_nametoindex(z)}"
+            except OSError:
+                raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
+        try:
+            sa = sa6_from_user(host, zones)
+        except ScopeError as e:  # embedded form, unknown zone, zone on a global address
+            raise _gai(_s.EAI_NONAME, f"Name or service not known: {e}") from None
+        return sa.addr, sa.scope_id
     a4 = inet_aton(host)
     return (a4, 0) if a4 is not None else None
 
@@ -238,6 +278,14 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
     """Like :func:`socket.getaddrinfo`, over ``resolver`` and ``node``."""
     res = resolver or Resolver()
     zones = res.zones if res.zones is not None else (node.zones if node is not None else None)
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("ascii")  # the host's idna codec takes ASCII bytes
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"getaddrinfo() argument 1 must be string or None, not "
+                        f"{builtins.type(host).__name__}")
+    for what, arg in (("family", family), ("type", type), ("proto", proto), ("flags", flags)):
+        if not isinstance(arg, int):
+            raise TypeError(f"{what} must be an int, not {builtins.type(arg).__name__}")
     if host is None and port is None:
         raise _gai(_s.EAI_NONAME, "Name or service not known")
     if flags & AI_CANONNAME and host is None:
@@ -250,26 +298,29 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
         types = [(_s.SOCK_RAW, proto)]
     # service
     pnum = 0
-    if port is not None and port != "":
-        if isinstance(port, int) or str(port).isdigit():
-            pnum = int(port)
-        elif flags & AI_NUMERICSERV:
+    serv = _service_text(port)
+    if serv is not None and serv != "":
+        snum = _strtoul(serv)
+        if snum is None and flags & AI_NUMERICSERV:
             raise _gai(_s.EAI_NONAME, "Name or service not known")
+        if type == _s.SOCK_RAW:
+            raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+        if snum is not None:
+            if not 0 <= snum <= 0xFFFF:  # KAME getaddrinfo.c; glibc wraps or looks it up
+                raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+            pnum = snum
         else:
             found = []
             for t, p in types:
                 if t == _s.SOCK_RAW:
                     continue
-                v = res.service(str(port), "tcp" if t == _s.SOCK_STREAM else "udp")
+                v = res.service(serv, "tcp" if t == _s.SOCK_STREAM else "udp")
                 if v is not None:
                     found.append((t, p, v))
             if not found:
                 raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
             types = [(t, p) for t, p, _v in found]
             pnum = found[0][2]
-        if type == 0:
-            types = [(t, p) for t, p in types if t != _s.SOCK_RAW or isinstance(port, int)
-                     or str(port).isdigit()]
     canon = ""
     sort = True
     if host is None:
@@ -373,21 +424,59 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
     return [(d.addr, scopes[id(d)]) for d in ordered]
 
 
+class _HostZones(ZoneTable):
+    """The host's interfaces as a zone table, for netdb calls made without a
+    node or a resolver zone table (as the host's resolver would see them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            for idx, name in _s.if_nameindex():
+                self.add(name, idx)
+        except (OSError, ScopeError):
+            pass
+
+
 def getnameinfo(sockaddr: tuple[Any, ...], flags: int = 0, *,
                 resolver: Resolver | None = None) -> tuple[str, str]:
     """Like :func:`socket.getnameinfo`; ``NI_NUMERICSCOPE`` prints the zone
     as a number instead of the interface name (RFC 4007 §11)."""
     res = resolver or Resolver()
-    if not isinstance(sockaddr, tuple) or len(sockaddr) not in (2, 4):
+    if not isinstance(sockaddr, tuple):
         raise TypeError("getnameinfo() argument 1 must be a tuple")
-    host, port = sockaddr[0], int(sockaddr[1])
-    scope = int(sockaddr[3]) if len(sockaddr) == 4 else 0
-    try:
-        addr: Addr = IPv6Address(host) if ":" in host else IPv4Address(host)
-    except ValueError:
-        raise _gai(_s.EAI_NONAME, "Name or service not known") from None
-    if len(sockaddr) == 2 and isinstance(addr, IPv6Address):
-        raise _gai(_s.EAI_FAMILY, "ai_family not supported")
+    if not 2 <= len(sockaddr) <= 4:
+        raise TypeError("getnameinfo(): illegal sockaddr argument")
+    host = sockaddr[0]
+    if not isinstance(host, str):
+        raise TypeError(f"getnameinfo(): host must be str, not {type(host).__name__}")
+    port = operator.index(sockaddr[1])  # TypeError for "80", 80.0 ... as the host
+    flowinfo = operator.index(sockaddr[2]) if len(sockaddr) > 2 else 0
+    scope = operator.index(sockaddr[3]) if len(sockaddr) > 3 else 0
+    if not isinstance(flags, int):
+        raise TypeError(f"flags must be an int, not {type(flags).__name__}")
+    if not 0 <= flowinfo <= 0xFFFFF:
+        raise RangeError("getnameinfo(): flowinfo must be 0-1048575.", argument="flowinfo",
+                         low=0, high=0xFFFFF, value=flowinfo)
+    if not 0 <= scope <= 0xFFFFFFFF:
+        raise RangeError("getnameinfo(): scope_id must be 0-4294967295.", argument="scope_id",
+                         low=0, high=0xFFFFFFFF, value=scope)
+    if not 0 <= port <= 0xFFFF:  # glibc: -1 EAI_SERVICE, 65536 wraps; KAME: EAI_SERVICE
+        raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+    addr: Addr
+    if ":" in host:
+        zones = res.zones if res.zones is not None else _HostZones()
+        try:
+            sa = sa6_from_user(host, zones, scope_id=scope)  # type: ignore[arg-type]
+        except ScopeError:
+            raise _gai(_s.EAI_NONAME, "Name or service not known") from None
+        addr, scope = sa.addr, sa.scope_id
+    else:
+        try:
+            addr = IPv4Address(host)
+        except ValueError:
+            raise _gai(_s.EAI_NONAME, "Name or service not known") from None
+        if len(sockaddr) != 2:
+            raise OSError("IPv4 sockaddr must be 2 tuple")
     # service
     if flags & NI_NUMERICSERV:
         serv = str(port)

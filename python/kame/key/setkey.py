@@ -55,6 +55,7 @@ from kame.key.engine import (
     KeyEngine,
 )
 from kame.key.spd import IpsecRequest, SecPolicy, Selector
+from kame.scope6 import Scope, in6_addrscope, is_embedded_form
 
 __all__ = [
     "AALG_SPELLINGS",
@@ -217,10 +218,22 @@ class _Parser:
         raise self.err(f"{what}: a key is 0x... or \"string\"", t)
 
     def _addr(self, text: str, tok: Tok) -> tuple[IPv6Network | IPv4Network, bool]:
-        """-> (network, had a prefix length)."""
+        """-> (network, had a prefix length). As every user entry point
+        (:mod:`kame.scope6`), the embedded form and a zone on a global address
+        are refused; a zone on a scoped address is parsed, not resolved (the
+        parser runs without the node's interfaces, and PF_KEY's addresses
+        here carry none)."""
+        net, had = self._addr_net(text, tok)
+        if isinstance(net, IPv6Network) and is_embedded_form(net.network_address):
+            raise self.err(f"{text!r}: the embedded zone form is kernel-internal "
+                           "(seed §1.3.3)", tok)
+        return net, had
+
+    def _addr_net(self, text: str, tok: Tok) -> tuple[IPv6Network | IPv4Network, bool]:
         name, _, plen = text.partition("/")
+        bare, sep, zone = name.partition("%") if ":" in name else (name, "", "")
         try:
-            a = ip_address(name)
+            a: IPv4Address | IPv6Address = ip_address(bare)
         except ValueError:
             if not self.resolve or name not in self.hosts:
                 raise self.err(f"{name!r} is not an address"
@@ -235,6 +248,10 @@ class _Parser:
                 except ValueError:
                     raise self.err(f"bad prefix length {plen!r}", tok) from None
             return net, "/" in self.hosts[name]
+        if sep and not zone:
+            raise self.err(f"{name!r}: empty zone", tok)
+        if sep and in6_addrscope(a) == Scope.GLOBAL:  # type: ignore[arg-type]
+            raise self.err(f"{name!r}: zone given for a global address (RFC 4007 §11)", tok)
         if plen:
             if not plen.isdigit() or int(plen) > a.max_prefixlen:
                 raise self.err(f"bad prefix length {plen!r}", tok)

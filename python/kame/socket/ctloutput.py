@@ -93,7 +93,7 @@ class Ip6Ctloutput(In6Pcb):
         if opt == IPV6_MULTICAST_IF:
             v = _ival(value)
             if v and self.node is not None and v not in self.node.zones.by_index:
-                raise _err(errno.ENXIO)
+                raise _err(p.nodev_errno, f"no interface index {v}")
             s.opts[opt] = v
             return
         if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
@@ -110,10 +110,12 @@ class Ip6Ctloutput(In6Pcb):
             if len(b) != 20:
                 raise _err(errno.EINVAL)
             a, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            self.user_in6(a, "IPV6_PKTINFO")
             if int(a) and not self._is_local6(a):
                 raise _err(errno.EADDRNOTAVAIL)
-            if ifi and self.node is not None and ifi not in self.node.zones.by_index:
-                raise _err(errno.ENXIO)
+            if ifi and self.node is not None and ifi not in self.node.zones.by_index and \
+                    p.name != "linux":  # Linux checks the interface when sending
+                raise _err(p.nodev_errno, f"no interface index {ifi}")
             s.opts[opt] = None if not int(a) and not ifi else (a, ifi)
             return
         if opt == IPV6_CHECKSUM:
@@ -131,6 +133,7 @@ class Ip6Ctloutput(In6Pcb):
             if len(b) != 20:
                 raise _err(errno.EINVAL, "ipv6_mreq is 20 bytes")
             g, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            self.user_in6(g, "ipv6_mreq group")
             if not is_multicast(g):
                 raise _err(errno.EINVAL)
             if opt == IPV6_JOIN_GROUP:

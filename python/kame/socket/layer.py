@@ -127,7 +127,8 @@ class SocketLayer(Ip6Ctloutput):
             if typ == IPV6_PKTINFO:
                 if len(val) != 20:
                     raise _err(errno.EINVAL, "in6_pktinfo is 20 bytes")
-                pktinfo = (IPv6Address(bytes(val[:16])), struct.unpack("=I", val[16:20])[0])
+                pktinfo = (self.user_in6(IPv6Address(bytes(val[:16])), "IPV6_PKTINFO"),
+                           struct.unpack("=I", val[16:20])[0])
             elif typ == IPV6_HOPLIMIT:
                 hlim = _ival(val)
                 if not -1 <= hlim <= 255:
@@ -140,8 +141,9 @@ class SocketLayer(Ip6Ctloutput):
                 tclass = None if tclass == -1 else tclass
             else:
                 raise _err(errno.ENOPROTOOPT, f"ancillary type {typ}")
+        sticky = False
         if s.opts.get(IPV6_PKTINFO) is not None and pktinfo is None:
-            pktinfo = s.opts[IPV6_PKTINFO]
+            pktinfo, sticky = s.opts[IPV6_PKTINFO], True
         if s.type == SOCK_DGRAM and port == 0:
             raise _err(errno.EINVAL, "port 0")
         if isinstance(dst, IPv4Address):
@@ -166,7 +168,10 @@ class SocketLayer(Ip6Ctloutput):
             dst = IPv6Address(1)
         if pktinfo is not None and pktinfo[1] and self.node is not None \
                 and pktinfo[1] not in self.node.zones.by_index:
-            raise _err(errno.ENXIO, "IPV6_PKTINFO interface")
+            # Linux checks an ancillary ifindex (ENODEV); a sticky one only
+            # fails the route lookup (ENETUNREACH); KAME checked it at setsockopt
+            raise _err(self.profile.nozone_errno if sticky else self.profile.nodev_errno,
+                       "IPV6_PKTINFO interface")
         src6 = self._select_src(s, dst, scope, pktinfo)
         assert isinstance(src6, IPv6Address)  # an IPv6 destination has an IPv6 source
         src = src6
