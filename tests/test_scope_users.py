@@ -318,3 +318,36 @@ def test_setkey_refuses_the_embedded_form(emb: str) -> None:
             run(text, e, 0.0)
     with pytest.raises(SetkeyError, match="global"):
         run("add 2001:db8::1%eth0 2001:db8::2 esp 0x1000 -E null;", e, 0.0)
+
+
+# --- item 7: str and ipaddress objects with zones, everywhere, the same way ------------
+
+def test_str_and_zoned_addresses_are_accepted_everywhere() -> None:
+    n, ll = up_node()
+    n.add_interface("eth1", bytes.fromhex("020000000002"))
+    for dst in ("fe80::99%eth0", A("fe80::99%eth0"), "fe80::99%1", Sockaddr6(A("fe80::99"), 1)):
+        frames = n.ping(dst, 21.0)
+        assert [i for i, _f in frames] == ["eth0"], dst  # the NS for fe80::99, on eth0
+        n.cache.flush()
+    for dst in ("ff02::1%eth0", A("ff02::1%eth0")):
+        (ifn, f), = n.ping(dst, 21.0)
+        assert ifn == "eth0" and f[38:54] == A("ff02::1").packed and f[54] == 128
+    assert n.in6_selectsrc("2001:db8::5") == A("2001:db8::1")
+    assert n.in6_selectsrc("fe80::5%eth0") == ll
+    assert n.in6_selectsrc(A("fe80::5%eth0")) == ll
+    rt = n.route_add("::/0", "fe80::1%eth0", "eth0")
+    assert rt.gateway == A("fe80::1") and rt.gateway.scope_id is None
+    assert n.rtalloc("2001:db8:77::1", 21.0).next_hop == A("fe80::1")
+    assert n.send("2001:db8::2", b"", 59, 21.0)
+    d = n.sort_destinations(["2001:db8::2", ("fe80::2", "eth0"), A("fe80::3%eth0")], 21.0)
+    assert {x.addr for x in d} == {A("2001:db8::2"), A("fe80::2"), A("fe80::3")}
+    layer = SocketLayer(n, "freebsd4x")
+    s = layer.socket()
+    assert s.sendto(b"x", ("fe80::99%eth0", 9)) == 1
+    s.connect(("fe80::99%eth0", 9))
+    assert s.getpeername() == ("fe80::99", 9, 0, 1)
+    ai = getaddrinfo("fe80::1%eth0", 80, socket.AF_INET6, socket.SOCK_DGRAM, node=n)
+    assert ai[0][4] == ("fe80::1", 80, 0, 1)
+    assert getnameinfo(("fe80::1%eth0", 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
+                       resolver=__import__("kame").netdb.Resolver(zones=n.zones)) == \
+        ("fe80::1%eth0", "80")

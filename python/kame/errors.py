@@ -51,7 +51,7 @@ __all__ = [
 
 
 #: The note PyO3 adds to an error raised while converting an argument.
-_ARG_NOTE = re.compile(r"while processing '([A-Za-z_][A-Za-z0-9_]*)'")
+_ARG_NOTE = re.compile(r"while processing '(?:r#)?([A-Za-z_][A-Za-z0-9_]*)'")
 
 
 class Icmp6Answer(NamedTuple):

@@ -36,6 +36,7 @@ from typing import Any
 from kame.errors import RangeError, ScopeError
 from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
 from kame.in6_var import In6Flags
+from kame.ip6.var import NodeVars
 from kame.scope6 import Scope, ZoneTable, in6_addrscope, is_embedded_form, sa6_from_user
 from kame.socket import ntop6
 
@@ -62,6 +63,8 @@ def _gai(code: int, msg: str) -> _s.gaierror:
 def inet_aton(text: str) -> IPv4Address | None:
     """BSD ``inet_aton``: 1 to 4 parts, decimal, octal (0...) or hex (0x...);
     the last part fills the remaining bytes."""
+    if not isinstance(text, str):
+        raise TypeError(f"inet_aton takes a str, not {type(text).__name__}")
     parts = text.split(".")
     if not 1 <= len(parts) <= 4 or text.endswith(".") and len(parts) > 1 and parts[-1] == "":
         return None
@@ -90,6 +93,19 @@ def inet_aton(text: str) -> IPv4Address | None:
     return IPv4Address(x << (8 * (4 - len(head))) | last)
 
 
+def _text(t: object) -> str:
+    if not isinstance(t, str):
+        raise TypeError(f"a str, not {type(t).__name__}")
+    return t
+
+
+def _args(resolver: object, node: object) -> None:
+    if resolver is not None and not isinstance(resolver, Resolver):
+        raise TypeError(f"resolver is a kame.netdb.Resolver, not {type(resolver).__name__}")
+    if node is not None and not isinstance(node, NodeVars):
+        raise TypeError(f"node is a kame.node.Node, not {type(node).__name__}")
+
+
 @dataclass
 class Resolver:
     """Hosts file plus static zone; all lookups are local."""
@@ -113,7 +129,7 @@ class Resolver:
         return r
 
     def load_hosts(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) < 2:
                 continue
@@ -135,7 +151,7 @@ class Resolver:
             self.hosts.append((addr, scope, [w.lower() for w in words[1:]]))
 
     def load_zone(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split(";", 1)[0].split()
             if len(words) < 3:
                 continue
@@ -146,7 +162,7 @@ class Resolver:
             self.zone.setdefault(name, []).append((rest[0].upper(), rest[1].rstrip(".")))
 
     def load_services(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) < 2 or "/" not in words[1]:
                 continue
@@ -157,6 +173,7 @@ class Resolver:
                 self.services.setdefault((n, proto), int(port))
 
     def service(self, name: str, proto: str) -> int | None:
+        _text(name), _text(proto)
         return self.services.get((name, proto))
 
     def service_name(self, port: int, proto: str) -> str | None:
@@ -167,7 +184,7 @@ class Resolver:
 
     def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
         """Canonical name and addresses (hosts first, then the zone)."""
-        key = name.lower().rstrip(".")
+        key = _text(name).lower().rstrip(".")
         out: list[tuple[Addr, int]] = []
         canon = ""
         for addr, scope, names in self.hosts:
@@ -192,6 +209,8 @@ class Resolver:
         return "", []
 
     def reverse(self, addr: Addr) -> str | None:
+        if not isinstance(addr, (IPv4Address, IPv6Address)):
+            raise TypeError(f"an ipaddress address, not {type(addr).__name__}")
         for a, _scope, names in self.hosts:
             if a == addr:
                 return names[0]
@@ -276,6 +295,11 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
                 node: Any = None, sources: SourceOf | None = None,
                 policy: PolicyTable | None = None) -> list[tuple[Any, ...]]:
     """Like :func:`socket.getaddrinfo`, over ``resolver`` and ``node``."""
+    _args(resolver, node)
+    if sources is not None and not callable(sources):
+        raise TypeError("sources is a callable")
+    if policy is not None and not isinstance(policy, PolicyTable):
+        raise TypeError(f"policy is a PolicyTable, not {type(policy).__name__}")
     res = resolver or Resolver()
     zones = res.zones if res.zones is not None else (node.zones if node is not None else None)
     if isinstance(host, (bytes, bytearray)):
@@ -441,6 +465,7 @@ def getnameinfo(sockaddr: tuple[Any, ...], flags: int = 0, *,
                 resolver: Resolver | None = None) -> tuple[str, str]:
     """Like :func:`socket.getnameinfo`; ``NI_NUMERICSCOPE`` prints the zone
     as a number instead of the interface name (RFC 4007 §11)."""
+    _args(resolver, None)
     res = resolver or Resolver()
     if not isinstance(sockaddr, tuple):
         raise TypeError("getnameinfo() argument 1 must be a tuple")

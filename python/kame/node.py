@@ -91,8 +91,39 @@ def _embeddable_at(f: bytes, o: int) -> bool:
     return (b0 == 0xFE and b1 & 0xC0 == 0x80) or (b0 == 0xFF and b1 & 0x0F in (1, 2))
 
 
+#: Frames one ``receive_many`` call takes (a batch, not a stream).
+MAX_BATCH = 1 << 20
+
+
+def _frames(frames: Iterable[bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    for f in frames:
+        if not isinstance(f, (bytes, bytearray, memoryview)):
+            raise TypeError(f"frames are bytes, not {builtins.type(f).__name__}")
+        if len(out) == MAX_BATCH:
+            raise RangeError(f"more than {MAX_BATCH} frames", argument="frames", low=0,
+                             high=MAX_BATCH)
+        out.append(f)
+    return out
+
+
 class Node(Ip6Input):
-    """One IPv6 node; see the module docstring."""
+    """One IPv6 node; see the module docstring.
+
+    Its public methods are the user API (addresses as ``str`` or
+    ``ipaddress`` objects with zones, unknown interfaces
+    :class:`~kame.errors.NoInterfaceError`, every argument checked), except
+    the kernel-internal entry points of the layers in :attr:`KERNEL_INTERNAL`
+    (``ip6_input``, ``icmp6_error`` ...): public so the layers and the tests
+    can drive one another with what the core parsed, not user input.
+    """
+
+    #: The layers' entry points, called with parsed, trusted values.
+    KERNEL_INTERNAL = frozenset({
+        "frag6_input", "frag6_slowtimo", "icmp6_error", "icmp6_input", "icmp6_input_error",
+        "icmp6_notify", "icmp6_redirect_output", "ip6_forward", "ip6_input", "ip6_input_error",
+        "rip6_input", "udp6_ctlinput", "udp6_input",
+    })
 
     def __init__(self, hostname: str = "kame", *, knobs: Knobs | None = None,
                  seed: int = 0) -> None:
@@ -313,7 +344,7 @@ class Node(Ip6Input):
         self._ifnet(ifname)
         now = self._time(now)
         self._now = now
-        frames = list(frames)
+        frames = _frames(frames)
         ifp = self.ifnets.get(ifname)
         if ifp is None or not ifp.up or not self.nd6_fastpath:
             for f in frames:

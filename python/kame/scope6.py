@@ -91,6 +91,18 @@ class Scope(IntEnum):
     GLOBAL = 0xE
 
 
+def _notaddr(a: object) -> TypeError:
+    return TypeError(f"an ipaddress.IPv6Address, not {type(a).__name__}")
+
+
+def _sa6(sa6: object, zones: object) -> None:
+    if not isinstance(sa6, Sockaddr6) or not isinstance(sa6.addr, IPv6Address) or \
+            not isinstance(sa6.scope_id, int):
+        raise TypeError(f"a Sockaddr6 of an IPv6Address, not {sa6!r:.60}")
+    if not isinstance(zones, ZoneTable):
+        raise TypeError(f"zones is a ZoneTable, not {type(zones).__name__}")
+
+
 def in6_addrscope(a: IPv6Address) -> int:
     """The scope of an address, as KAME ``in6_addrscope``.
 
@@ -98,7 +110,10 @@ def in6_addrscope(a: IPv6Address) -> int:
     values returned as they are), ``::1`` link-local (RFC 4291 §2.5.3: the
     loopback address is treated as link-local scope), all else global.
     """
-    p = a.packed
+    try:
+        p = a.packed
+    except AttributeError:
+        raise _notaddr(a) from None
     if p[0] == 0xFE:
         if (p[1] & 0xC0) == 0x80:
             return Scope.LINKLOCAL
@@ -119,7 +134,10 @@ def is_embeddable(a: IPv6Address) -> bool:
     ``IN6_IS_ADDR_MC_INTFACELOCAL`` (ff01-scope multicast) — as KAME, only
     these carry the zone in the second 16-bit word.
     """
-    x = a._ip
+    try:
+        x = a._ip  # type: ignore[attr-defined]
+    except AttributeError:
+        raise _notaddr(a) from None
     if (x >> 118) == 0x3FA:  # fe80::/10
         return True
     return (x >> 120) == 0xFF and ((x >> 112) & 0x0F) in (0x1, 0x2)
@@ -134,7 +152,10 @@ def is_embedded_form(a: IPv6Address) -> bool:
     embeddable address (:func:`is_embeddable`) whose second 16-bit word is
     not zero (``fe80:1::5``, ``ff02:1::1``). Never from a user, never on the
     wire (§1.3.1)."""
-    x = a._ip  # type: ignore[attr-defined]
+    try:
+        x = a._ip  # type: ignore[attr-defined]
+    except AttributeError:
+        raise _notaddr(a) from None
     return bool((x >> 96) & 0xFFFF) and ((x >> 118) == 0x3FA or (
         (x >> 120) == 0xFF and ((x >> 112) & 0x0F) in (0x1, 0x2)))
 
@@ -166,6 +187,8 @@ class ZoneTable:
     default: dict[int, int] = field(default_factory=dict)
 
     def add(self, name: str, index: int | None = None) -> int:
+        if not isinstance(name, str) or not (index is None or isinstance(index, int)):
+            raise TypeError("ZoneTable.add(name: str, index: int | None)")
         if name in self.by_name:
             return self.by_name[name]
         if index is None:
@@ -229,6 +252,7 @@ def sa6_embedscope(sa6: Sockaddr6, zones: ZoneTable, defaultok: bool) -> Sockadd
     embedded id came from outside the kernel and is refused (EINVAL): the
     embedded form is never accepted from an application (§1.3.1).
     """
+    _sa6(sa6, zones)
     a = sa6.addr
     if not is_embeddable(a):
         return replace(sa6, scope_id=0)
@@ -252,6 +276,7 @@ def sa6_recoverscope(sa6: Sockaddr6, zones: ZoneTable) -> Sockaddr6:
     ENXIO if the embedded zone names no interface; EINVAL if ``scope_id``
     was already set to a different zone.
     """
+    _sa6(sa6, zones)
     a = sa6.addr
     if not is_embeddable(a):
         return sa6
@@ -290,6 +315,10 @@ def in6_setscope(a: IPv6Address, zones: ZoneTable, ifname: str) -> tuple[IPv6Add
     legal on a loopback interface (``ifname`` ``lo*``) and gets zone 0, as
     KAME treats it (EINVAL otherwise).
     """
+    if not isinstance(a, IPv6Address):
+        raise _notaddr(a)
+    if not isinstance(zones, ZoneTable) or not isinstance(ifname, str):
+        raise TypeError("in6_setscope(address, ZoneTable, interface name)")
     if int(a) == 1:
         if not ifname.startswith("lo"):
             raise ScopeError("::1 on a non-loopback interface", "EINVAL")
@@ -346,6 +375,8 @@ def sa6_from_user(
     :class:`NoInterfaceError` (``ENXIO``) for a zone that names no interface.
     ``what`` names the argument in messages.
     """
+    if zones is not None and not isinstance(zones, ZoneTable):
+        raise TypeError(f"zones is a ZoneTable, not {type(zones).__name__}")
     zone_text: str | None = None
     if isinstance(value, Sockaddr6):
         a, given = value.addr, value.scope_id
@@ -423,6 +454,8 @@ def format_scoped(sa6: Sockaddr6 | IPv6Address, zones: ZoneTable | None = None) 
     """
     if isinstance(sa6, IPv6Address):
         sa6 = Sockaddr6(sa6)
+    if not isinstance(sa6, Sockaddr6) or not isinstance(sa6.addr, IPv6Address):
+        raise TypeError(f"a Sockaddr6 or IPv6Address, not {type(sa6).__name__}")
     a = sa6.addr
     if is_embeddable(a) and _word1(a) != 0:
         raise ScopeError(f"{a}: refusing to print the embedded form", "EINVAL")

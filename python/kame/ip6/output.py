@@ -62,6 +62,10 @@ class Ip6Output(Route6):
         ifp = self.ifnets.get(ifname)  # type: ignore[arg-type]
         if ifp is None:
             ifp = self._ifnet(ifname)
+        if not isinstance(packet, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a packet is bytes, not {type(packet).__name__}")
+        if next_hop is not None and type(next_hop) is not IPv6Address:
+            next_hop = self._in6(next_hop, "next_hop")
         if len(packet) < 40 or packet[0] >> 4 != 6:
             raise ValueError("ip6_output: not an IPv6 packet (40-octet header, version 6)")
         if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
@@ -228,6 +232,9 @@ class Ip6Output(Route6):
         :meth:`ping` takes it."""
         ds: list[Destination] = []
         for item in dsts:
+            if len(ds) == 1 << 16:
+                raise RangeError("more than 65536 destinations", argument="dsts", low=0,
+                                 high=1 << 16)
             addr, ifname = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
             if not isinstance(addr, IPv4Address):
                 addr, ifname = self._user_addr(addr, ifname, what="destination")
@@ -271,6 +278,9 @@ class Ip6Output(Route6):
     def pmtu_update(self, dst: IPv6Address, mtu: int, now: float) -> bool:
         """RFC 8201 §4: lower the path MTU to ``dst`` (never below 1280, never
         raised by a PTB); kept for :data:`PMTU_EXPIRE` seconds."""
+        dst = self._in6(dst, "dst")
+        mtu = _uint(mtu, "mtu", 0xFFFFFFFF)
+        now = self._time(now)
         mtu = max(mtu, IPV6_MMTU)
         cur = self.pmtu.get(dst)
         if cur is not None and cur[1] > now and mtu >= cur[0]:
@@ -288,7 +298,9 @@ class Ip6Output(Route6):
 
     def path_mtu(self, ifname: str, dst: IPv6Address, now: float | None = None) -> int:
         """The MTU to use towards ``dst`` out of ``ifname``."""
-        t = self._now if now is None else now
+        if ifname not in self.ifnets:
+            self._ifnet(ifname)
+        t = self._now if now is None else self._time(now)
         link = self._linkmtu(ifname)
         e = self.pmtu.get(dst)
         return min(link, e[0]) if e is not None and e[1] > t else link

@@ -84,6 +84,8 @@ class Route6(NodeVars):
         route, then the longest match among static and connected routes,
         then what ND learnt (RFC 4191 routes, the default router)."""
         dst = self._in6(dst, "destination")
+        if type(now) is not float:
+            now = self._time(now)
         rd = self.rtr.redirects.get(dst)
         if rd is not None and rd.expire > now:
             return Route(rd.ifname, rd.target, rd.target != dst, True)
@@ -110,7 +112,7 @@ class Route6(NodeVars):
 
     def routes(self, now: float | None = None) -> list[tuple[str, str, str]]:
         """``netstat -rn -f inet6``-like rows: (destination, gateway, interface)."""
-        t = self._now if now is None else now
+        t = self._now if now is None else self._time(now)
         rows = [(str(net), "link#" + str(self.ifnets[ifn].index), ifn)
                 for net, ifn in self._connected(t)]
         rows += [(str(r.prefix), str(r.gateway) if r.gateway else "link#"

@@ -75,6 +75,8 @@ class NodeVars:
     _out: list[Frame]
     _now: float
     key: Any
+    #: The sockets layer (``kame.socket.SocketLayer`` sets it); absent without one.
+    sockets: Any
 
     if TYPE_CHECKING:
         def _handle(self, actions: Iterable[Any], now: float) -> None: ...

@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Any
 
 from kame.errors import ParseError
 from kame.key import pfkey as P
@@ -157,6 +158,10 @@ class Statement:
 class _Parser:
     def __init__(self, text: str, hosts: Mapping[str, str] | None, resolve: bool,
                  pid: int) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"setkey text is a str, not {type(text).__name__}")
+        if hosts is not None and not isinstance(hosts, Mapping):
+            raise TypeError(f"hosts is a mapping of names to addresses, not {type(hosts).__name__}")
         self.toks = list(tokenize(text))
         self.i = 0
         self.hosts = dict(hosts or {})
@@ -622,10 +627,19 @@ def _satype_name(m: P.SadbMsg, old: bool) -> str:
     return n + ("-old" if old else "")
 
 
+def _needs(m: P.SadbMsg, *exttypes: int) -> list[Any]:
+    """The extensions a message must carry to be printed (``ValueError`` if not)."""
+    if not isinstance(m, P.SadbMsg):
+        raise TypeError(f"a SadbMsg, not {type(m).__name__}")
+    exts = [m.get(t) for t in exttypes]
+    if any(e is None for e in exts):
+        raise ValueError(f"message type {m.type} lacks the extensions {exttypes} to print")
+    return exts
+
+
 def format_sa(m: P.SadbMsg, now: float) -> str:
     """One SA as ``setkey -D`` prints it."""
-    sa = m.get(P.SADB_EXT_SA)
-    src, dst = m.get(P.SADB_EXT_ADDRESS_SRC), m.get(P.SADB_EXT_ADDRESS_DST)
+    sa, src, dst = _needs(m, P.SADB_EXT_SA, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST)
     sa2 = m.get(P.SADB_X_EXT_SA2) or P.SadbXSa2()
     cur = m.get(P.SADB_EXT_LIFETIME_CURRENT) or P.SadbLifetime(2)
     hard = m.get(P.SADB_EXT_LIFETIME_HARD) or P.SadbLifetime(3)
@@ -672,8 +686,8 @@ def _range(a: P.SadbAddress) -> str:
 
 def format_sp(m: P.SadbMsg, now: float) -> str:
     """One policy as ``setkey -DP`` prints it."""
-    src, dst = m.get(P.SADB_EXT_ADDRESS_SRC), m.get(P.SADB_EXT_ADDRESS_DST)
-    pol = m.get(P.SADB_X_EXT_POLICY)
+    src, dst, pol = _needs(m, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST,
+                           P.SADB_X_EXT_POLICY)
     cur = m.get(P.SADB_EXT_LIFETIME_CURRENT) or P.SadbLifetime(2)
     hard = m.get(P.SADB_EXT_LIFETIME_HARD) or P.SadbLifetime(3)
     ul = _ULNAME.get(src.proto, str(src.proto))
@@ -712,6 +726,8 @@ def run(text: str, engine: KeyEngine | Callable[[bytes], list[bytes]], now: floa
     ``engine`` is a :class:`KeyEngine` or any callable that takes one
     encoded message and returns the encoded replies (a node's control socket)."""
     pid = os.getpid() if pid is None else pid
+    if not isinstance(engine, KeyEngine) and not callable(engine):
+        raise TypeError(f"engine is a KeyEngine or a callable, not {type(engine).__name__}")
     sts = parse(text, hosts=hosts, resolve=resolve, pid=pid)
     send = (lambda b: engine.send(b, now)) if isinstance(engine, KeyEngine) else engine
     res = Result()

@@ -37,6 +37,7 @@ from kame.socket.const import (
     SOCK_RAW,
     SOL_SOCKET,
     _err,
+    _octets,
 )
 from kame.socket.pcb import In6Pcb
 from kame.socket.rfc3542 import Icmp6Filter
@@ -60,7 +61,7 @@ class Ip6Ctloutput(In6Pcb):
             if s.type != SOCK_RAW or s.proto != IPPROTO_ICMPV6:
                 raise _err(errno.EOPNOTSUPP)
             s.filter = value if isinstance(value, Icmp6Filter) else \
-                Icmp6Filter.from_bytes(bytes(value), self.filter_layout)
+                Icmp6Filter.from_bytes(_octets(value, "ICMP6_FILTER"), self.filter_layout)
             return
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
@@ -106,7 +107,7 @@ class Ip6Ctloutput(In6Pcb):
             s.opts[opt] = 0 if v == -1 else v
             return
         if opt == IPV6_PKTINFO:  # sticky
-            b = bytes(value)
+            b = _octets(value, "IPV6_PKTINFO")
             if len(b) != 20:
                 raise _err(errno.EINVAL)
             a, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
@@ -129,7 +130,7 @@ class Ip6Ctloutput(In6Pcb):
             s.checksum = -1 if v < 0 else v
             return
         if opt in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
-            b = bytes(value)
+            b = _octets(value, "ipv6_mreq")
             if len(b) != 20:
                 raise _err(errno.EINVAL, "ipv6_mreq is 20 bytes")
             g, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]

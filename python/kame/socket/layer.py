@@ -14,6 +14,7 @@ from typing import Any
 from kame import _core
 from kame.addr import is_linklocal, is_multicast
 from kame.errors import KameError
+from kame.ip6.var import NodeVars
 from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
     AF_INET,
@@ -56,10 +57,24 @@ class SocketLayer(Ip6Ctloutput):
 
     def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
                  in_ifaddrs: Iterable[str] = ("127.0.0.1",), seed: int = 0) -> None:
-        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        if isinstance(profile, str):
+            if profile not in PROFILES:
+                raise ValueError(f"profile {profile!r} is not one of {sorted(PROFILES)}")
+            profile = PROFILES[profile]
+        if not isinstance(profile, Profile):
+            raise TypeError(f"profile is a name or a Profile, not {type(profile).__name__}")
+        if node is not None and not isinstance(node, NodeVars):
+            raise TypeError(f"node is a kame.node.Node, not {type(node).__name__}")
+        if isinstance(in_ifaddrs, (str, bytes)):
+            raise TypeError("in_ifaddrs is a list of IPv4 addresses")
+        self.profile = profile
         self.node = node
         self.pcbs: list[Socket] = []
-        self.in_ifaddrs: set[IPv4Address] = {IPv4Address(a) for a in in_ifaddrs}
+        self.in_ifaddrs: set[IPv4Address] = set()
+        for a in in_ifaddrs:
+            if not isinstance(a, (str, IPv4Address)) or len(self.in_ifaddrs) >= 4096:
+                raise TypeError("in_ifaddrs holds at most 4096 IPv4 addresses (str)")
+            self.in_ifaddrs.add(IPv4Address(a))
         #: IPv4 datagrams leaving the node: (src, sport, dst, dport, data).
         self.ip4_out: list[tuple[IPv4Address, int, IPv4Address, int, bytes]] = []
         #: ``netstat -s -p udp`` counters (``struct udpstat``).

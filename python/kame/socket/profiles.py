@@ -106,6 +106,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 
 def profile_table_row(p: Profile) -> tuple[str, str, str]:
     """The §1.12 table cells a profile implies, in the seed's words."""
+    if not isinstance(p, Profile):
+        raise TypeError(f"a Profile, not {type(p).__name__}")
     if p.listening == "configurable":
         lst = "configurable default: " + ("enabled" if p.listening_default else "disabled")
     else:

@@ -31,6 +31,7 @@ from kame.socket.const import (
     SOCK_DGRAM,
     SOCK_RAW,
     _err,
+    _octets,
 )
 from kame.socket.profiles import Profile
 from kame.socket.rfc3542 import Icmp6Filter
@@ -193,6 +194,8 @@ class Socket:
         self.layer.pcbconnect(self, a, port, scope)
 
     def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a bytes-like object is required, not {type(data).__name__}")
         dst = addr if addr is not None else flags_or_addr
         return self.sendmsg([data], [], 0, dst)
 
@@ -202,7 +205,7 @@ class Socket:
     def sendmsg(self, buffers: Iterable[bytes], ancdata: Iterable[tuple[int, int, bytes]] = (),
                 flags: int = 0, address: Any = None) -> int:
         self._check_open()
-        data = b"".join(bytes(b) for b in buffers)
+        data = b"".join(_octets(b, "buffer") for b in buffers)
         self._raise_so_error()
         if address is None:
             if self.faddr is None:
@@ -214,7 +217,7 @@ class Socket:
                 raise _err(errno.EISCONN)  # BSD udp6_output; Linux sends to the address
             dst, port, scope = self._sockaddr_in(address, "send")
         self.layer.autobind_first(self)
-        return self.layer.output(self, data, dst, port, scope, list(ancdata))
+        return self.layer.output(self, data, dst, port, scope, _ancillary(ancdata))
 
     def _raise_so_error(self) -> None:
         if self.so_error:
@@ -266,6 +269,23 @@ class Socket:
     def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
         self._check_open()
         return self.layer.ctloutput_get(self, level, opt, buflen)
+
+
+def _ancillary(ancdata: Iterable[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """``sendmsg``'s ancillary items as the host checks them: each a
+    ``(level, type, data)`` tuple of two ints and a bytes-like object; at most
+    64 of them (an ``msg_controllen`` well past any real use)."""
+    out: list[tuple[int, int, bytes]] = []
+    for item in ancdata:
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise TypeError("ancillary data items must be (level, type, data) tuples")
+        level, typ, data = item
+        if not isinstance(level, int) or not isinstance(typ, int):
+            raise TypeError("ancillary level and type are ints")
+        if len(out) == 64:
+            raise _err(errno.ENOBUFS, "too much ancillary data")
+        out.append((level, typ, _octets(data, "ancillary data")))
+    return out
 
 
 def _field(value: Any, op: str, name: str, high: int) -> int:
