@@ -20,6 +20,20 @@ its addresses: KAME's "opens a UDP socket and tries to connect(2)").
 
 Errors are :class:`socket.gaierror` with the host's ``EAI_*`` numbers, so
 callers catch them as from :func:`socket.getaddrinfo`.
+
+Services are read as glibc reads them (``strtoul`` over the whole string:
+``" 80"``, ``"+80"``, ``"080"`` are numeric, ``"80a"``, ``"0x50"``, ``"80 "``
+are names) with one difference: a numeric service outside 0-65535, which
+glibc keeps modulo 65536 (``65536`` gives port 0), is ``EAI_SERVICE`` as in
+KAME's ``getaddrinfo.c``. A port given as an ``int`` must be an exact
+``int`` (the host says ``OSError("Int or String expected")`` otherwise);
+one beyond a C long is ``EAI_SERVICE`` where the host raises
+``OverflowError``. ``getnameinfo`` checks its sockaddr as the host does;
+a port outside 0-65535 is ``EAI_SERVICE``, a flowinfo or scope id beyond
+its field :class:`kame.errors.RangeError`. Addresses go through
+:func:`kame.scope6.sa6_from_user`: the embedded form, a zone that names no
+interface and a zone on a global address are ``EAI_NONAME`` (glibc takes
+them all; its numeric zones are never checked).
 """
 
 from __future__ import annotations
