@@ -88,8 +88,7 @@ def test_inet_aton_equals_glibc(parts: list[Any]) -> None:
 
 @pytest.mark.parametrize("sa", [("::1", 53, 0, 0), ("127.0.0.1", 53), ("fe80::1", 80, 0, 1),
                                 ("ff02::1", 0, 0, 1), ("::ffff:1.2.3.4", 7, 0, 0),
-                                ("2001:db8::1", 65535, 0, 0), ("::1.2.3.4", 1, 0, 0),
-                                ("fe80::2", 22, 0, 999)])
+                                ("2001:db8::1", 65535, 0, 0), ("::1.2.3.4", 1, 0, 0)])
 @pytest.mark.parametrize("flags", [socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
                                    socket.NI_NUMERICHOST,
                                    socket.NI_NUMERICHOST | socket.NI_DGRAM])
@@ -103,6 +102,16 @@ def test_numeric_getnameinfo_equals_glibc(sa: tuple[Any, ...], flags: int) -> No
     except socket.gaierror as e:
         got = ("gaierror", e.errno)
     assert got == want
+
+
+def test_getnameinfo_zone_that_names_no_interface() -> None:
+    """glibc prints any number (fe80::2%999); kame refuses a zone that names no
+    interface, as every user entry point does (kame.scope6.sa6_from_user)."""
+    assert socket.getnameinfo(("fe80::2", 22, 0, 999), socket.NI_NUMERICHOST)[0] == \
+        "fe80::2%999"
+    with pytest.raises(socket.gaierror) as ei:
+        getnameinfo(("fe80::2", 22, 0, 999), socket.NI_NUMERICHOST, resolver=_RES)
+    assert ei.value.errno == socket.EAI_NONAME
 
 
 def test_ni_numericscope() -> None:
@@ -249,3 +258,134 @@ def test_services_and_hosts_lines_that_are_not_entries_are_skipped() -> None:
     res.load_hosts(text)  # with one, names it lacks skip the line
     assert [(str(a), s, n[0]) for a, s, n in res.hosts] == [
         ("::1", 3, "c"), ("::1", zones.index("eth0"), "d")]
+
+
+# --- ports and services (issue 8 item 6) ---------------------------------------------
+# The host's socket.getaddrinfo/getnameinfo over glibc are the oracle, with
+# two documented differences: a numeric service above 65535, which glibc
+# wraps modulo 65536 (65536 -> port 0), is EAI_SERVICE as KAME's
+# getaddrinfo.c has it ("port < 0 || port > 65535"); and where the host's
+# socket module raises OverflowError (an int beyond a C long, a flowinfo or
+# port beyond its field) kame raises a documented error instead: gaierror
+# EAI_SERVICE for a port, kame.errors.RangeError (a ValueError) for flowinfo
+# and scope_id.
+
+ODD_SERVICES: list[Any] = [
+    65535, 65536, 65537, 70000, 131152, -1, -65456, 0, 2**31 - 1, 2**31, 2**32, 2**32 + 80,
+    2**62, 2**63, 2**64, 2**100, -(2**63), "65535", "65536", "-1", "-65456", " 80", "80a",
+    "0x50", "+80", "", None, b"80", b"http", "http", "HTTP", "080", "0", "1e2", " ", "\t80",
+    "80 ", "\u0663", "+-80", "--1", "+", "-", "99999999999999999999", "4294967376",
+    "18446744073709551617", "domain", "80\x00junk", b"\x80", 80.0, True, [80], 1j,
+]
+
+
+def _outcome(f: Any) -> Any:
+    try:
+        return [tuple(x) for x in f()]
+    except socket.gaierror as e:
+        return ("gaierror", e.errno)
+    except OverflowError:
+        return ("overflow",)
+    except Exception as e:  # noqa: BLE001 - the type is the outcome
+        return (type(e).__name__,)
+
+
+def _numeric_outside(port: Any) -> bool:
+    """A numeric service (as strtoul reads it) whose value is not 0-65535:
+    glibc keeps it in an int (65536 -> port 0, -4294967216 -> port 80) or
+    looks it up as a name; KAME says EAI_SERVICE (see above)."""
+    if isinstance(port, bytes):
+        port = port.decode("latin-1")
+    if type(port) is int:
+        port = str(port)
+    if not isinstance(port, str):
+        return False
+    t = port.split("\x00")[0].lstrip(" \t\n\v\f\r")
+    neg = t.startswith("-")
+    t = t[1:] if t[:1] in ("+", "-") else t
+    if not t or not t.isascii() or not t.isdigit():
+        return False
+    v = -int(t) if neg else int(t)
+    return not 0 <= v <= 65535
+
+
+def check_service(port: Any, fam: int = 0, typ: int = 0, flags: int = 0) -> None:
+    args = ("::1", port, fam, typ, 0, flags | AI_NUMERICHOST)
+    want = _outcome(lambda: socket.getaddrinfo(*args))
+    got = _outcome(lambda: getaddrinfo(*args, resolver=_RES))
+    if want == ("overflow",) or (_numeric_outside(port) and typ != socket.SOCK_RAW):
+        assert got == ("gaierror", socket.EAI_SERVICE), (port, got)
+        return
+    assert got == want, (port, fam, typ, flags)
+    for r in got if isinstance(got, list) else []:
+        assert 0 <= r[4][1] <= 65535
+
+
+@pytest.mark.parametrize("port", ODD_SERVICES, ids=repr)
+def test_odd_services_as_the_host(port: Any) -> None:
+    for typ, flags in itertools.product([0, socket.SOCK_DGRAM, socket.SOCK_RAW],
+                                        [0, AI_NUMERICSERV, AI_PASSIVE]):
+        check_service(port, 0, typ, flags)
+
+
+_SERVICE_TEXT = st.text(st.sampled_from(" \t\n\v\f\r+-0123456789abxX\u0663\x00%."), max_size=12)
+
+
+@given(st.one_of(st.integers(), st.integers(-70000, 140000), _SERVICE_TEXT,
+                 _SERVICE_TEXT.map(lambda t: t.encode("utf-8", "replace")),
+                 st.integers(0, 2**70).map(str), st.none(), st.floats(), st.booleans()),
+       st.sampled_from([0, socket.SOCK_DGRAM, socket.SOCK_STREAM]),
+       st.sampled_from([0, AI_NUMERICSERV]))
+def test_any_service_as_the_host(port: Any, typ: int, flags: int) -> None:
+    check_service(port, socket.AF_INET6, typ, flags)
+
+
+def _gni(f: Any) -> Any:
+    try:
+        return f()
+    except socket.gaierror as e:
+        return ("gaierror", e.errno)
+    except OverflowError:
+        return ("overflow",)
+    except Exception as e:  # noqa: BLE001
+        return (type(e).__name__,)
+
+
+@given(st.one_of(st.integers(-(2**33), 2**33), st.integers(-5, 70000)),
+       st.one_of(st.just(0), st.integers(-2, 2**21)),
+       st.one_of(st.just(0), st.just(1), st.integers(0, 2**32 - 1)),
+       st.sampled_from(["::1", "127.0.0.1", "fe80::1", "2001:db8::1"]),
+       st.sampled_from([socket.NI_NUMERICHOST | socket.NI_NUMERICSERV,
+                        socket.NI_NUMERICHOST | socket.NI_NUMERICSERV | socket.NI_DGRAM]))
+def test_getnameinfo_ports_as_the_host(port: int, flow: int, scope: int, host: str,
+                                       flags: int) -> None:
+    sa: tuple[Any, ...] = (host, port) if "." in host else (host, port, flow, scope)
+    want = _gni(lambda: socket.getnameinfo(sa, flags))
+    got = _gni(lambda: getnameinfo(sa, flags, resolver=_RES))
+    if ("." not in host and not 0 <= flow <= 0xFFFFF):
+        assert got == ("RangeError",) and want == ("overflow",)
+        return
+    if not 0 <= port <= 65535:
+        assert got == ("gaierror", socket.EAI_SERVICE), (sa, got, want)
+        return
+    if host == "fe80::1" and scope not in (0, 1):
+        # glibc prints any number; kame refuses a zone that names no interface
+        assert got == ("gaierror", socket.EAI_NONAME)
+        return
+    if host in ("::1", "2001:db8::1") and scope and isinstance(want, tuple) and "%" in want[0]:
+        # a scope id beside a global address (or ::1) is ignored (kame.scope6)
+        want = (want[0].split("%")[0], want[1])
+    assert got == want, sa
+
+
+@pytest.mark.parametrize("sa", [["::1", 80], ("::1",), ("::1", 80, 0, 0, 0), (1, 80),
+                                ("::1", "80"), ("::1", 80.0), ("::1", 80, 0.0, 0),
+                                ("127.0.0.1", 80, 0, 0), (b"::1", 80), ("::1", 80, 0, -1),
+                                ("::1", 80, 0, 2**32)], ids=repr)
+def test_getnameinfo_bad_sockaddrs(sa: Any) -> None:
+    want = _gni(lambda: socket.getnameinfo(sa, socket.NI_NUMERICHOST))
+    got = _gni(lambda: getnameinfo(sa, socket.NI_NUMERICHOST, resolver=_RES))
+    if want == ("overflow",) or sa[-1] in (-1, 2**32):  # the host wraps a scope id
+        assert got == ("RangeError",)
+    else:
+        assert got == want

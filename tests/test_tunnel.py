@@ -18,7 +18,14 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 
 import kame
 from kame import tunnel
-from kame.errors import ConfigError, EcnDropError, HeaderLimitError, MalformedError, ParseError
+from kame.errors import (
+    ConfigError,
+    EcnDropError,
+    HeaderLimitError,
+    MalformedError,
+    ParseError,
+    ScopeError,
+)
 
 NOT_ECT, ECT1, ECT0, CE = 0b00, 0b01, 0b10, 0b11
 CODEPOINTS = [NOT_ECT, ECT1, ECT0, CE]
@@ -219,8 +226,9 @@ def test_address_forms():
     c = kame.encapsulate(
         inner, ipaddress.ip_address("2001:db8::a").packed, b"\x20\x01\x0d\xb8" + bytes(11) + b"\x0b"
     )
-    d = kame.encapsulate(inner, "2001:db8::a%eth0", "2001:db8::b")
-    assert a == b == c == d
+    assert a == b == c
+    with pytest.raises(ScopeError):  # a header carries no zone: refused, not dropped
+        kame.encapsulate(inner, "2001:db8::a%eth0", "2001:db8::b")
     with pytest.raises(ConfigError):
         kame.encapsulate(inner, "2001:db8::a", "192.0.2.1")
     with pytest.raises(ConfigError):

@@ -86,21 +86,44 @@ def in6_addr(a: IPv6Address | str | bytes | int) -> IPv6Address:
 
 # --- classification (IN6_IS_ADDR_*) ------------------------------------------
 
+def _notaddr(a: object) -> TypeError:
+    return TypeError(f"an ipaddress.IPv6Address, not {type(a).__name__}")
+
+
+def _int6(a: object) -> int:
+    """The 128-bit integer of an ``IPv6Address`` (``TypeError`` otherwise)."""
+    if isinstance(a, IPv6Address):
+        return a._ip  # type: ignore[attr-defined,no-any-return]
+    raise _notaddr(a)
+
+
+# The predicates below read ``a._ip`` under a try: free when ``a`` is an
+# address (Python 3.11's zero-cost exceptions), a TypeError when it is not.
+
 def is_unspecified(a: IPv6Address) -> bool:
-    return bool(a._ip == 0)
+    try:
+        return bool(a._ip == 0)
+    except AttributeError:
+        raise _notaddr(a) from None
 
 
 def is_loopback(a: IPv6Address) -> bool:
-    return bool(a._ip == 1)
+    try:
+        return bool(a._ip == 1)
+    except AttributeError:
+        raise _notaddr(a) from None
 
 
 def is_multicast(a: IPv6Address) -> bool:
-    return bool((a._ip >> 120) == 0xFF)
+    try:
+        return bool((a._ip >> 120) == 0xFF)
+    except AttributeError:
+        raise _notaddr(a) from None
 
 
 def mc_scope(a: IPv6Address) -> int:
     """The 4-bit scope field of a multicast address (RFC 4291 §2.7)."""
-    return a.packed[1] & 0x0F
+    return (_int6(a) >> 112) & 0x0F
 
 
 def is_mc_intfacelocal(a: IPv6Address) -> bool:
@@ -113,33 +136,39 @@ def is_mc_linklocal(a: IPv6Address) -> bool:
 
 def is_linklocal(a: IPv6Address) -> bool:
     """fe80::/10 (KAME ``IN6_IS_ADDR_LINKLOCAL``)."""
-    return bool((a._ip >> 118) == 0x3FA)  # fe80::/10
+    try:
+        return bool((a._ip >> 118) == 0x3FA)  # fe80::/10
+    except AttributeError:
+        raise _notaddr(a) from None
 
 
 def is_sitelocal(a: IPv6Address) -> bool:
     """fec0::/10 (deprecated by RFC 3879, still scoped per §1.3)."""
-    p = a.packed
-    return p[0] == 0xFE and (p[1] & 0xC0) == 0xC0
+    return (_int6(a) >> 118) == 0x3FB
 
 
 def is_v4mapped(a: IPv6Address) -> bool:
     """::ffff:0:0/96."""
-    return (int(a) >> 32) == 0xFFFF
+    return (_int6(a) >> 32) == 0xFFFF
 
 
 def is_v4compat(a: IPv6Address) -> bool:
     """::0:0/96 minus :: and ::1 (KAME ``IN6_IS_ADDR_V4COMPAT``)."""
-    return (int(a) >> 32) == 0 and int(a) > 1
+    x = _int6(a)
+    return (x >> 32) == 0 and x > 1
 
 
 def is_6to4(a: IPv6Address) -> bool:
     """2002::/16 (RFC 3056)."""
-    return (int(a) >> 112) == 0x2002
+    return (_int6(a) >> 112) == 0x2002
 
 
 def is_solicited_node(a: IPv6Address) -> bool:
     """ff02::1:ff00:0/104 (RFC 4291 §2.7.1)."""
-    return bool((a._ip >> 24) == (_SOLICITED_PREFIX >> 24))
+    try:
+        return bool((a._ip >> 24) == (_SOLICITED_PREFIX >> 24))
+    except AttributeError:
+        raise _notaddr(a) from None
 
 
 # --- §1.14 invalid addresses on the wire --------------------------------------
@@ -181,7 +210,10 @@ def invalid_wire_reason(a: IPv6Address) -> str | None:
     ``::`` and ``::1`` sit inside ``::0.0.0.0/104`` but are not IPv4
     compatible addresses; they are judged by :func:`check_wire_addresses`.
     """
-    x = a._ip
+    try:
+        x = a._ip
+    except AttributeError:
+        raise _notaddr(a) from None
     if x <= 1 or ((x >> 112) not in (0, 0x2002)):
         return None  # fast path: every listed range is inside ::/16 or 2002::/16
     for base, mask, why in _INVALID_INT:
@@ -215,7 +247,7 @@ def check_wire_addresses(
         why = invalid_wire_reason(a)
         if why is not None:
             return f"{which}: {why}"
-        if not siit and (a._ip >> 32) == 0xFFFF:
+        if not siit and (a._ip >> 32) == 0xFFFF:  # type: ignore[attr-defined]
             return f"{which}: v4mapped in a native IPv6 header"
     return None
 
@@ -300,7 +332,11 @@ def generate_tmp_ifid(
 
 def make_addr(prefix: IPv6Address | IPv6Network, ifid: bytes, prefixlen: int = 64) -> IPv6Address:
     """Prefix (upper ``prefixlen`` bits) ‖ interface ID (lower bits)."""
-    p = int(prefix.network_address if isinstance(prefix, IPv6Network) else prefix)
+    p = _int6(prefix.network_address if isinstance(prefix, IPv6Network) else prefix)
+    if not isinstance(prefixlen, int) or not 0 <= prefixlen <= 128:
+        raise ValueError(f"prefixlen {prefixlen!r}: 0-128")
+    if not isinstance(ifid, (bytes, bytearray)):
+        raise TypeError(f"ifid is bytes, not {type(ifid).__name__}")
     host_bits = 128 - prefixlen
     mask = (1 << host_bits) - 1
     return IPv6Address((p & ~mask & ((1 << 128) - 1)) | (int.from_bytes(ifid, "big") & mask))
@@ -308,19 +344,21 @@ def make_addr(prefix: IPv6Address | IPv6Network, ifid: bytes, prefixlen: int = 6
 
 def ifid_of(a: IPv6Address) -> bytes:
     """The lower 64 bits."""
-    return a.packed[8:]
+    return (_int6(a) & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
 
 
 def solicited_node(a: IPv6Address) -> IPv6Address:
     """ff02::1:ffXX:XXXX from the low 24 bits of ``a`` (RFC 4291 §2.7.1)."""
-    return IPv6Address(_SOLICITED_PREFIX | (int(a) & 0xFFFFFF))
+    return IPv6Address(_SOLICITED_PREFIX | (_int6(a) & 0xFFFFFF))
 
 
 def subnet_router_anycast(prefix: IPv6Network) -> IPv6Address:
     """prefix::/n with all host bits zero (RFC 4291 §2.6.1)."""
+    if not isinstance(prefix, IPv6Network):
+        raise TypeError(f"an ipaddress.IPv6Network, not {type(prefix).__name__}")
     return prefix.network_address
 
 
 def ether_multicast(a: IPv6Address) -> bytes:
     """33:33 ‖ low 32 bits (RFC 2464 §7)."""
-    return b"\x33\x33" + a.packed[12:]
+    return b"\x33\x33" + (_int6(a) & 0xFFFFFFFF).to_bytes(4, "big")

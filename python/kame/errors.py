@@ -17,12 +17,16 @@ receiver must send back, if any.
     │   ├── ReplayError           replayed or too old sequence number
     │   └── PaddingError          ESP padding is not 1, 2, 3, ...
     ├── ConfigError (also a ValueError)   bad key, algorithm or setting
+    │   ├── RangeError            an integer argument outside its range
+    │   └── ScopeError            a zone that cannot be resolved, an embedded form
+    │       └── NoInterfaceError  an interface name, index or zone that names none (ENXIO)
     ├── LimitError                a bounded resource would be exceeded (limit)
     └── EcnDropError              tunnel egress must drop: CE over Not-ECT (RFC 6040)
 """
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 __all__ = [
@@ -35,12 +39,19 @@ __all__ = [
     "KameError",
     "LimitError",
     "MalformedError",
+    "NoInterfaceError",
     "PaddingError",
     "ParseError",
+    "RangeError",
     "ReplayError",
+    "ScopeError",
     "TruncatedError",
     "UnsupportedError",
 ]
+
+
+#: The note PyO3 adds to an error raised while converting an argument.
+_ARG_NOTE = re.compile(r"while processing '(?:r#)?([A-Za-z_][A-Za-z0-9_]*)'")
 
 
 class Icmp6Answer(NamedTuple):
@@ -118,6 +129,56 @@ class PaddingError(IpsecError):
 
 class ConfigError(KameError, ValueError):
     """A wrong key, algorithm name or setting."""
+
+
+class RangeError(ConfigError):
+    """An integer argument outside the range its field holds (``Ipv6Header(hop_limit=300)``).
+
+    ``argument`` names the argument (``None`` if unknown), ``low`` and
+    ``high`` the inclusive range, ``value`` what was given. The core's
+    bindings raise it for every integer argument that does not fit; the
+    name reaches it through the note PyO3 adds ("while processing 'x'").
+    """
+
+    def __init__(self, message: str = "", *, argument: str | None = None,
+                 low: int | None = None, high: int | None = None,
+                 value: object = None, **kw: object) -> None:
+        if argument is not None and not message.startswith(f"{argument}:"):
+            message = f"{argument}: {message}"
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.argument = argument
+        self.low = low
+        self.high = high
+        self.value = value
+
+    def add_note(self, note: str) -> None:
+        m = _ARG_NOTE.fullmatch(note)
+        if m is not None and self.argument is None:
+            self.argument = m.group(1)
+            self.args = (f"{self.argument}: {self.args[0] if self.args else ''}",)
+            self.reason = str(self.args[0])
+            return
+        super().add_note(note)
+
+
+class ScopeError(ConfigError):
+    """A scope zone that cannot be resolved, or an embedded form out of place
+    (seed §1.3). ``errno`` names the error KAME's scope6 helpers return:
+    ``EINVAL`` (an embedded form from a user, a zone on a global address,
+    conflicting zones), ``ENXIO`` (a zone that names no interface)."""
+
+    def __init__(self, message: str = "", errno: str = "EINVAL", **kw: object) -> None:
+        kw.setdefault("layer", "scope6")
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.errno = errno
+
+
+class NoInterfaceError(ScopeError):
+    """An interface name, index or zone id that names no interface (``ENXIO``,
+    as BSD's ``ifconfig`` and ``sa6_embedscope`` answer)."""
+
+    def __init__(self, message: str = "", errno: str = "ENXIO", **kw: object) -> None:
+        super().__init__(message, errno, **kw)
 
 
 class LimitError(KameError):

@@ -99,6 +99,8 @@ def may_send_error(inv: Invoking, err_type: int, err_code: int) -> tuple[bool, s
     - (e.5) a packet whose source does not uniquely identify a node:
       unspecified, multicast, or an anycast address we know.
     """
+    if not isinstance(inv, Invoking):
+        raise TypeError(f"inv is an Invoking, not {type(inv).__name__}")
     if inv.next_header == 58:
         t = inv.icmp6_type
         if t is None:

@@ -79,6 +79,8 @@ _NOPOLICY = AddrPolicy(IPv6Network("::/0"), 0, LABEL_NOTAPP)
 def _as6(a: Address) -> IPv6Address:
     if isinstance(a, IPv4Address):
         return IPv6Address((0xFFFF << 32) | int(a))
+    if not isinstance(a, IPv6Address):
+        raise TypeError(f"an ipaddress address, not {type(a).__name__}")
     return a
 
 
@@ -106,8 +108,10 @@ class PolicyTable:
 
     def add(self, prefix: str | IPv6Network, precedence: int, label: int) -> AddrPolicy:
         """``ip6addrctl add PREFIX PRECEDENCE LABEL`` (EEXIST if present)."""
-        net = IPv6Network(prefix)
+        net = _net(prefix)
         for name, v in (("precedence", precedence), ("label", label)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"{name} is an int, not {type(v).__name__}")
             if not 0 <= v <= 0xFFFFFFFF:
                 raise ConfigError(f"{name} {v} out of range", layer="in6_src")
         if net in self._rows:
@@ -123,7 +127,7 @@ class PolicyTable:
 
     def delete(self, prefix: str | IPv6Network) -> None:
         """``ip6addrctl delete PREFIX`` (ESRCH if absent)."""
-        net = IPv6Network(prefix)
+        net = _net(prefix)
         if self._rows.pop(net, None) is None:
             raise ConfigError(f"no policy for {net} (ESRCH)", layer="in6_src")
         self._reindex()
@@ -156,6 +160,12 @@ class PolicyTable:
         return len(self._rows)
 
 
+def _net(prefix: object) -> IPv6Network:
+    if not isinstance(prefix, (str, IPv6Network)):
+        raise TypeError(f"a prefix is a str or IPv6Network, not {type(prefix).__name__}")
+    return IPv6Network(prefix)
+
+
 def scope_of(addr: Address) -> int:
     """RFC 6724 §3.1/§3.2 scope; IPv4 loopback and 169.254/16 are
     link-local (2), all other IPv4 global (14)."""
@@ -170,6 +180,11 @@ def scope_of(addr: Address) -> int:
 def common_prefix_len(s: Address, d: Address, s_prefixlen: int | None = None) -> int:
     """CommonPrefixLen(S, D) of RFC 6724 §2.2, up to the length of S's prefix
     (``s_prefixlen``; 64 for IPv6 when unknown). Mixed families: 0."""
+    for a in (s, d):
+        if not isinstance(a, (IPv4Address, IPv6Address)):
+            raise TypeError(f"an ipaddress address, not {type(a).__name__}")
+    if s_prefixlen is not None and not isinstance(s_prefixlen, int):
+        raise TypeError("s_prefixlen is an int")
     if isinstance(s, IPv4Address) != isinstance(d, IPv4Address):
         return 0
     bits = 32 if isinstance(s, IPv4Address) else 128
@@ -239,11 +254,15 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
     ``None`` when no candidate is left (the caller returns EADDRNOTAVAIL).
     Ties after rule 8 keep the first candidate in the given order.
     """
-    pol = policy if policy is not None else _DEFAULT_TABLE
+    pol = _policy(policy)
+    if not isinstance(dst, (IPv4Address, IPv6Address)):
+        raise TypeError(f"dst is an ipaddress address, not {type(dst).__name__}")
     best: SourceCandidate | None = None
     best_key: tuple[object, ...] | None = None
     info = (scope_of(dst), pol.lookup(dst).label)
     for c in candidates:
+        if not isinstance(c, SourceCandidate) or not isinstance(c.addr, (IPv4Address, IPv6Address)):
+            raise TypeError(f"candidates holds SourceCandidate objects, not {c!r:.60}")
         if isinstance(c.addr, IPv4Address) != isinstance(dst, IPv4Address):
             continue
         if c.deprecated and not use_deprecated:
@@ -256,6 +275,14 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
 
 
 _DEFAULT_TABLE = PolicyTable()
+
+
+def _policy(policy: PolicyTable | None) -> PolicyTable:
+    if policy is None:
+        return _DEFAULT_TABLE
+    if not isinstance(policy, PolicyTable):
+        raise TypeError(f"policy is a PolicyTable, not {type(policy).__name__}")
+    return policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,5 +347,12 @@ def _cmp_dest(a: Destination, b: Destination, pol: PolicyTable) -> int:
 def order_destinations(dests: Sequence[Destination], *,
                        policy: PolicyTable | None = None) -> list[Destination]:
     """RFC 6724 §6: sort ``dests`` (a stable sort; rule 10 keeps ties)."""
-    pol = policy if policy is not None else _DEFAULT_TABLE
-    return sorted(dests, key=cmp_to_key(lambda x, y: _cmp_dest(x, y, pol)))
+    pol = _policy(policy)
+    ds: list[Destination] = []
+    for d in dests:
+        if not isinstance(d, Destination):
+            raise TypeError(f"dests holds Destination objects, not {type(d).__name__}")
+        if len(ds) == 1 << 16:
+            raise ValueError("more than 65536 destinations to order")
+        ds.append(d)
+    return sorted(ds, key=cmp_to_key(lambda x, y: _cmp_dest(x, y, pol)))

@@ -57,6 +57,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from kame._core import AhSa, EspSa
+from kame.errors import ConfigError, RangeError
 
 __all__ = [
     "AUTH_ALGORITHMS",
@@ -117,6 +118,15 @@ class Transform(Protocol):
     def input(self, packet: bytes, /) -> bytes: ...
 
 
+def _bounded(it: Iterable[bytes], limit: int, what: str) -> Iterable[bytes]:
+    for n, x in enumerate(it):
+        if n == limit:
+            raise RangeError(f"more than {limit} items", argument=what, low=0, high=limit)
+        if not isinstance(x, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{what} holds bytes, not {type(x).__name__}")
+        yield x
+
+
 def _kind(sa: object) -> int:
     name = type(sa).__name__.lower()
     if "ipcomp" in name:
@@ -128,6 +138,17 @@ def _kind(sa: object) -> int:
     return 1
 
 
+#: SAs in one bundle (KAME applies at most one IPComp, ESP and AH each per
+#: level; nested tunnels add a few): more is a configuration error.
+MAX_BUNDLE = 16
+
+
+def _transform(sa: object) -> Transform:
+    if not (callable(getattr(sa, "output", None)) and callable(getattr(sa, "input", None))):
+        raise TypeError(f"an SA (EspSa, AhSa, IpcompSa), not {type(sa).__name__}")
+    return sa  # type: ignore[return-value]
+
+
 class SaBundle:
     """An SA bundle applied in the order of seed §4.4: output runs IPComp,
     then ESP, then AH (compress, encrypt, authenticate); input runs the
@@ -135,7 +156,13 @@ class SaBundle:
     """
 
     def __init__(self, sas: Iterable[Transform]) -> None:
-        self.sas: list[Transform] = sorted(sas, key=_kind)
+        out: list[Transform] = []
+        for sa in sas:  # checked one by one: an IPv6Network is iterable too, endlessly
+            _transform(sa)
+            if len(out) == MAX_BUNDLE:
+                raise ConfigError(f"an SA bundle holds at most {MAX_BUNDLE} SAs", layer="ipsec")
+            out.append(sa)
+        self.sas: list[Transform] = sorted(out, key=_kind)
 
     def output(self, packet: bytes) -> bytes:
         for sa in self.sas:
@@ -148,7 +175,7 @@ class SaBundle:
         return packet
 
     def output_many(self, packets: Sequence[bytes]) -> list[bytes]:
-        out = list(packets)
+        out = list(_bounded(packets, 1 << 20, "packets"))
         for sa in self.sas:
             many = getattr(sa, "output_many", None)
             out = many(out) if many else [sa.output(p) for p in out]
@@ -167,13 +194,24 @@ def ah_output_chain(sas: Sequence[AhSa], packet: bytes) -> bytes:
     first, each outer AH covering the inner ones as immutable. The same SA
     may appear several times; then AH3 gets the smallest sequence number.
     """
-    for sa in reversed(sas):
+    for sa in reversed(_ah_list(sas)):
         packet = sa.output(packet)
     return packet
 
 
 def ah_input_chain(sas: Sequence[AhSa], packet: bytes) -> bytes:
     """Verify and strip AHs outermost first (the inverse of ah_output_chain)."""
-    for sa in sas:
+    for sa in _ah_list(sas):
         packet = sa.input(packet)
     return packet
+
+
+def _ah_list(sas: Sequence[AhSa]) -> list[AhSa]:
+    if not isinstance(sas, (list, tuple)):
+        raise TypeError(f"sas is a list of AhSa, not {type(sas).__name__}")
+    for sa in sas:
+        if not isinstance(sa, AhSa):
+            raise TypeError(f"sas holds AhSa objects, not {type(sa).__name__}")
+    if len(sas) > MAX_BUNDLE:
+        raise ConfigError(f"at most {MAX_BUNDLE} AH SAs", layer="ipsec")
+    return list(sas)

@@ -246,6 +246,8 @@ class Knobs(Mapping[str, int]):
 
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         self._values: dict[str, int] = {n: s.default for n, s in KNOBS.items()}
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise TypeError(f"overrides is a mapping of sysctl names, not {type(overrides).__name__}")
         if overrides:
             for name, value in overrides.items():
                 self[name] = value

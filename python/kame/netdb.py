@@ -20,10 +20,26 @@ its addresses: KAME's "opens a UDP socket and tries to connect(2)").
 
 Errors are :class:`socket.gaierror` with the host's ``EAI_*`` numbers, so
 callers catch them as from :func:`socket.getaddrinfo`.
+
+Services are read as glibc reads them (``strtoul`` over the whole string:
+``" 80"``, ``"+80"``, ``"080"`` are numeric, ``"80a"``, ``"0x50"``, ``"80 "``
+are names) with one difference: a numeric service outside 0-65535, which
+glibc keeps modulo 65536 (``65536`` gives port 0), is ``EAI_SERVICE`` as in
+KAME's ``getaddrinfo.c``. A port given as an ``int`` must be an exact
+``int`` (the host says ``OSError("Int or String expected")`` otherwise);
+one beyond a C long is ``EAI_SERVICE`` where the host raises
+``OverflowError``. ``getnameinfo`` checks its sockaddr as the host does;
+a port outside 0-65535 is ``EAI_SERVICE``, a flowinfo or scope id beyond
+its field :class:`kame.errors.RangeError`. Addresses go through
+:func:`kame.scope6.sa6_from_user`: the embedded form, a zone that names no
+interface and a zone on a global address are ``EAI_NONAME`` (glibc takes
+them all; its numeric zones are never checked).
 """
 
 from __future__ import annotations
 
+import builtins
+import operator
 import socket as _s
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,9 +47,11 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
+from kame.errors import RangeError, ScopeError
 from kame.in6_src import Destination, PolicyTable, SourceCandidate, order_destinations
 from kame.in6_var import In6Flags
-from kame.scope6 import Scope, ScopeError, ZoneTable, in6_addrscope
+from kame.ip6.var import NodeVars
+from kame.scope6 import Scope, ZoneTable, in6_addrscope, is_embedded_form, sa6_from_user
 from kame.socket import ntop6
 
 __all__ = ["Resolver", "getaddrinfo", "getnameinfo", "inet_aton"]
@@ -59,6 +77,8 @@ def _gai(code: int, msg: str) -> _s.gaierror:
 def inet_aton(text: str) -> IPv4Address | None:
     """BSD ``inet_aton``: 1 to 4 parts, decimal, octal (0...) or hex (0x...);
     the last part fills the remaining bytes."""
+    if not isinstance(text, str):
+        raise TypeError(f"inet_aton takes a str, not {type(text).__name__}")
     parts = text.split(".")
     if not 1 <= len(parts) <= 4 or text.endswith(".") and len(parts) > 1 and parts[-1] == "":
         return None
@@ -87,6 +107,19 @@ def inet_aton(text: str) -> IPv4Address | None:
     return IPv4Address(x << (8 * (4 - len(head))) | last)
 
 
+def _text(t: object) -> str:
+    if not isinstance(t, str):
+        raise TypeError(f"a str, not {type(t).__name__}")
+    return t
+
+
+def _args(resolver: object, node: object) -> None:
+    if resolver is not None and not isinstance(resolver, Resolver):
+        raise TypeError(f"resolver is a kame.netdb.Resolver, not {type(resolver).__name__}")
+    if node is not None and not isinstance(node, NodeVars):
+        raise TypeError(f"node is a kame.node.Node, not {type(node).__name__}")
+
+
 @dataclass
 class Resolver:
     """Hosts file plus static zone; all lookups are local."""
@@ -110,7 +143,7 @@ class Resolver:
         return r
 
     def load_hosts(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) < 2:
                 continue
@@ -119,6 +152,8 @@ class Resolver:
                 addr: Addr = IPv4Address(a) if ":" not in a else IPv6Address(a)
             except ValueError:
                 continue
+            if isinstance(addr, IPv6Address) and is_embedded_form(addr):
+                continue  # the kernel-internal form is no address (seed §1.3.3)
             scope = 0
             if z:
                 if z.isascii() and z.isdigit():
@@ -130,7 +165,7 @@ class Resolver:
             self.hosts.append((addr, scope, [w.lower() for w in words[1:]]))
 
     def load_zone(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split(";", 1)[0].split()
             if len(words) < 3:
                 continue
@@ -141,7 +176,7 @@ class Resolver:
             self.zone.setdefault(name, []).append((rest[0].upper(), rest[1].rstrip(".")))
 
     def load_services(self, text: str) -> None:
-        for line in text.splitlines():
+        for line in _text(text).splitlines():
             words = line.split("#", 1)[0].split()
             if len(words) < 2 or "/" not in words[1]:
                 continue
@@ -152,6 +187,7 @@ class Resolver:
                 self.services.setdefault((n, proto), int(port))
 
     def service(self, name: str, proto: str) -> int | None:
+        _text(name), _text(proto)
         return self.services.get((name, proto))
 
     def service_name(self, port: int, proto: str) -> str | None:
@@ -162,7 +198,7 @@ class Resolver:
 
     def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
         """Canonical name and addresses (hosts first, then the zone)."""
-        key = name.lower().rstrip(".")
+        key = _text(name).lower().rstrip(".")
         out: list[tuple[Addr, int]] = []
         canon = ""
         for addr, scope, names in self.hosts:
@@ -187,6 +223,8 @@ class Resolver:
         return "", []
 
     def reverse(self, addr: Addr) -> str | None:
+        if not isinstance(addr, (IPv4Address, IPv6Address)):
+            raise TypeError(f"an ipaddress address, not {type(addr).__name__}")
         for a, _scope, names in self.hosts:
             if a == addr:
                 return names[0]
@@ -200,23 +238,58 @@ class Resolver:
 SourceOf = Callable[[Addr], SourceCandidate | None]
 
 
+def _service_text(port: object) -> str | None:
+    """The service argument as the host's :func:`socket.getaddrinfo` hands it to
+    C: an exact ``int`` printed in decimal, ``str`` or ``bytes`` up to a NUL,
+    ``None``; anything else is ``OSError("Int or String expected")`` as there."""
+    if port is None:
+        return None
+    if type(port) is int:
+        return str(port)
+    if isinstance(port, str):
+        port.encode("utf-8")  # a lone surrogate: UnicodeEncodeError, as the host
+        return port.split("\x00", 1)[0]
+    if isinstance(port, bytes):
+        return port.split(b"\x00", 1)[0].decode("latin-1")
+    raise OSError("Int or String expected")
+
+
+_CSPACE = " \t\n\v\f\r"
+
+
+def _strtoul(text: str) -> int | None:
+    """The numeric service test of ``strtoul(text, &end, 10)`` consuming all
+    of ``text`` (C white space and one sign first, then ASCII digits): the
+    value with its sign, or ``None`` when ``text`` is not numeric (a name).
+    glibc then keeps the value in an ``int`` (``"65536"`` becomes port 0,
+    ``"-1"`` a name); KAME's ``str2number`` refuses anything outside
+    0-65535 (``EAI_SERVICE``), as we do."""
+    t = text.lstrip(_CSPACE)
+    neg = t[:1] == "-"
+    if t[:1] in ("+", "-"):
+        t = t[1:]
+    if not t or not t.isascii() or not t.isdigit():
+        return None
+    return -int(t) if neg else int(t)
+
+
 def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
     if ":" in host:
         a, sep, z = host.partition("%")
         try:
-            a6 = IPv6Address(a)
+            IPv6Address(a)
         except ValueError:
             return None
-        scope = 0
-        if sep:
-            if z.isdigit():
-                scope = int(z)
-            else:
-                try:
-                    scope = zones.index(z) if zones is not None else _s.if_nametoindex(z)
-                except (ScopeError, OSError):
-                    raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
-        return a6, scope
+        if sep and z and not (z.isascii() and z.isdigit()) and zones is None:
+            try:  # no node: the host's interfaces name the zones, as its resolver
+                host = f"{a}%{_s.if_nametoindex(z)}"
+            except OSError:
+                raise _gai(_s.EAI_NONAME, f"unknown zone {z!r}") from None
+        try:
+            sa = sa6_from_user(host, zones)
+        except ScopeError as e:  # embedded form, unknown zone, zone on a global address
+            raise _gai(_s.EAI_NONAME, f"Name or service not known: {e}") from None
+        return sa.addr, sa.scope_id
     a4 = inet_aton(host)
     return (a4, 0) if a4 is not None else None
 
@@ -238,8 +311,21 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
                 node: Any = None, sources: SourceOf | None = None,
                 policy: PolicyTable | None = None) -> list[tuple[Any, ...]]:
     """Like :func:`socket.getaddrinfo`, over ``resolver`` and ``node``."""
+    _args(resolver, node)
+    if sources is not None and not callable(sources):
+        raise TypeError("sources is a callable")
+    if policy is not None and not isinstance(policy, PolicyTable):
+        raise TypeError(f"policy is a PolicyTable, not {type(policy).__name__}")
     res = resolver or Resolver()
     zones = res.zones if res.zones is not None else (node.zones if node is not None else None)
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("ascii")  # the host's idna codec takes ASCII bytes
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"getaddrinfo() argument 1 must be string or None, not "
+                        f"{builtins.type(host).__name__}")
+    for what, arg in (("family", family), ("type", type), ("proto", proto), ("flags", flags)):
+        if not isinstance(arg, int):
+            raise TypeError(f"{what} must be an int, not {builtins.type(arg).__name__}")
     if host is None and port is None:
         raise _gai(_s.EAI_NONAME, "Name or service not known")
     if flags & AI_CANONNAME and host is None:
@@ -252,26 +338,29 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
         types = [(_s.SOCK_RAW, proto)]
     # service
     pnum = 0
-    if port is not None and port != "":
-        if isinstance(port, int) or str(port).isdigit():
-            pnum = int(port)
-        elif flags & AI_NUMERICSERV:
+    serv = _service_text(port)
+    if serv is not None and serv != "":
+        snum = _strtoul(serv)
+        if snum is None and flags & AI_NUMERICSERV:
             raise _gai(_s.EAI_NONAME, "Name or service not known")
+        if type == _s.SOCK_RAW:
+            raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+        if snum is not None:
+            if not 0 <= snum <= 0xFFFF:  # KAME getaddrinfo.c; glibc wraps or looks it up
+                raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+            pnum = snum
         else:
             found = []
             for t, p in types:
                 if t == _s.SOCK_RAW:
                     continue
-                v = res.service(str(port), "tcp" if t == _s.SOCK_STREAM else "udp")
+                v = res.service(serv, "tcp" if t == _s.SOCK_STREAM else "udp")
                 if v is not None:
                     found.append((t, p, v))
             if not found:
                 raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
             types = [(t, p) for t, p, _v in found]
             pnum = found[0][2]
-        if type == 0:
-            types = [(t, p) for t, p in types if t != _s.SOCK_RAW or isinstance(port, int)
-                     or str(port).isdigit()]
     canon = ""
     sort = True
     if host is None:
@@ -381,21 +470,60 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
     return [(d.addr, scopes[id(d)]) for d in ordered]
 
 
+class _HostZones(ZoneTable):
+    """The host's interfaces as a zone table, for netdb calls made without a
+    node or a resolver zone table (as the host's resolver would see them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            for idx, name in _s.if_nameindex():
+                self.add(name, idx)
+        except (OSError, ScopeError):
+            pass
+
+
 def getnameinfo(sockaddr: tuple[Any, ...], flags: int = 0, *,
                 resolver: Resolver | None = None) -> tuple[str, str]:
     """Like :func:`socket.getnameinfo`; ``NI_NUMERICSCOPE`` prints the zone
     as a number instead of the interface name (RFC 4007 §11)."""
+    _args(resolver, None)
     res = resolver or Resolver()
-    if not isinstance(sockaddr, tuple) or len(sockaddr) not in (2, 4):
+    if not isinstance(sockaddr, tuple):
         raise TypeError("getnameinfo() argument 1 must be a tuple")
-    host, port = sockaddr[0], int(sockaddr[1])
-    scope = int(sockaddr[3]) if len(sockaddr) == 4 else 0
-    try:
-        addr: Addr = IPv6Address(host) if ":" in host else IPv4Address(host)
-    except ValueError:
-        raise _gai(_s.EAI_NONAME, "Name or service not known") from None
-    if len(sockaddr) == 2 and isinstance(addr, IPv6Address):
-        raise _gai(_s.EAI_FAMILY, "ai_family not supported")
+    if not 2 <= len(sockaddr) <= 4:
+        raise TypeError("getnameinfo(): illegal sockaddr argument")
+    host = sockaddr[0]
+    if not isinstance(host, str):
+        raise TypeError(f"getnameinfo(): host must be str, not {type(host).__name__}")
+    port = operator.index(sockaddr[1])  # TypeError for "80", 80.0 ... as the host
+    flowinfo = operator.index(sockaddr[2]) if len(sockaddr) > 2 else 0
+    scope = operator.index(sockaddr[3]) if len(sockaddr) > 3 else 0
+    if not isinstance(flags, int):
+        raise TypeError(f"flags must be an int, not {type(flags).__name__}")
+    if not 0 <= flowinfo <= 0xFFFFF:
+        raise RangeError("getnameinfo(): flowinfo must be 0-1048575.", argument="flowinfo",
+                         low=0, high=0xFFFFF, value=flowinfo)
+    if not 0 <= scope <= 0xFFFFFFFF:
+        raise RangeError("getnameinfo(): scope_id must be 0-4294967295.", argument="scope_id",
+                         low=0, high=0xFFFFFFFF, value=scope)
+    if not 0 <= port <= 0xFFFF:  # glibc: -1 EAI_SERVICE, 65536 wraps; KAME: EAI_SERVICE
+        raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
+    addr: Addr
+    if ":" in host:
+        zones = res.zones if res.zones is not None else _HostZones()
+        try:
+            sa = sa6_from_user(host, zones, scope_id=scope)  # type: ignore[arg-type]
+        except ScopeError:
+            raise _gai(_s.EAI_NONAME, "Name or service not known") from None
+        addr, scope = sa.addr, sa.scope_id
+    else:
+        try:
+            addr = IPv4Address(host)
+        except ValueError:
+            raise _gai(_s.EAI_NONAME, "Name or service not known") from None
+        if len(sockaddr) != 2:
+            raise OSError("IPv4 sockaddr must be 2 tuple")
     # service
     if flags & NI_NUMERICSERV:
         serv = str(port)

@@ -39,14 +39,16 @@ Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
 
 from __future__ import annotations
 
+import builtins
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv6Address, IPv6Network
-from typing import Any
+from ipaddress import IPv4Address, IPv6Address, IPv6Interface, IPv6Network
+from typing import TYPE_CHECKING, Any
 
 from kame import _core
 from kame.addr import solicited_node
+from kame.errors import ConfigError, RangeError
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
@@ -76,19 +78,67 @@ from kame.nd6.types import (
     SendRA,
     SendRS,
 )
-from kame.scope6 import ZoneTable
+from kame.scope6 import ZoneTable, is_embedded_form
 from kame.stats import Stats
 from kame.tcp.usrreq import Tcp
+
+if TYPE_CHECKING:
+    from kame.key.ipsec6 import Ipsec6
 
 __all__ = ["PMTU_EXPIRE", "EchoReply", "Frame", "Icmp6ErrorInput", "Node", "PathMtuChanged",
            "Route", "Rtentry"]
 
 
+def _embeddable_at(f: bytes, o: int) -> bool:
+    """Whether the address at ``f[o:o+16]`` is link-local unicast (fe80::/10) or
+    interface-/link-local multicast: where a non-zero second word is the
+    embedded zone form (:func:`kame.scope6.is_embedded_form`)."""
+    b0, b1 = f[o], f[o + 1]
+    return (b0 == 0xFE and b1 & 0xC0 == 0x80) or (b0 == 0xFF and b1 & 0x0F in (1, 2))
+
+
+#: Frames one ``receive_many`` call takes (a batch, not a stream).
+MAX_BATCH = 1 << 20
+
+
+def _frames(frames: Iterable[bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    for f in frames:
+        if not isinstance(f, (bytes, bytearray, memoryview)):
+            raise TypeError(f"frames are bytes, not {builtins.type(f).__name__}")
+        if len(out) == MAX_BATCH:
+            raise RangeError(f"more than {MAX_BATCH} frames", argument="frames", low=0,
+                             high=MAX_BATCH)
+        out.append(f)
+    return out
+
+
 class Node(Ip6Input):
-    """One IPv6 node; see the module docstring."""
+    """One IPv6 node; see the module docstring.
+
+    Its public methods are the user API (addresses as ``str`` or
+    ``ipaddress`` objects with zones, unknown interfaces
+    :class:`~kame.errors.NoInterfaceError`, every argument checked), except
+    the kernel-internal entry points of the layers in :attr:`KERNEL_INTERNAL`
+    (``ip6_input``, ``icmp6_error`` ...): public so the layers and the tests
+    can drive one another with what the core parsed, not user input.
+    """
+
+    #: The layers' entry points, called with parsed, trusted values.
+    KERNEL_INTERNAL = frozenset({
+        "frag6_input", "frag6_slowtimo", "icmp6_error", "icmp6_input", "icmp6_input_error",
+        "icmp6_notify", "icmp6_redirect_output", "ip6_forward", "ip6_input", "ip6_input_error",
+        "rip6_input", "udp6_ctlinput", "udp6_input",
+    })
 
     def __init__(self, hostname: str = "kame", *, knobs: Knobs | None = None,
                  seed: int = 0) -> None:
+        if not isinstance(hostname, str):
+            raise TypeError(f"hostname is a str, not {type(hostname).__name__}")
+        if knobs is not None and not isinstance(knobs, Knobs):
+            raise TypeError(f"knobs is a kame.knobs.Knobs, not {type(knobs).__name__}")
+        if not isinstance(seed, int):
+            raise TypeError(f"seed is an int, not {type(seed).__name__}")
         self.hostname = hostname
         self.knobs = knobs if knobs is not None else Knobs()
         self.rng = random.Random(seed)
@@ -133,7 +183,7 @@ class Node(Ip6Input):
         self._out: list[Frame] = []
         self._now = 0.0
         #: IPsec (``kame.key.ipsec6.Ipsec6``: SPD, SAD, ipsec6 stats); see attach_key().
-        self.key: Any = None
+        self.key: Ipsec6 | None = None
         #: TCP (issue 9): connections, SYN queue, timers (:mod:`kame.tcp`).
         self.tcp = Tcp(self)
         #: IPv4 and ARP (:mod:`kame.inet`): frames of type 0x0800/0x0806 go there.
@@ -141,6 +191,36 @@ class Node(Ip6Input):
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:
+        """``ifconfig NAME create``: a new interface, down. ``mac`` is its
+        link-layer address: 6 octets (EUI-48) or 8 (EUI-64), or ``None`` (no
+        hardware address: KAME borrows one or falls back to MD5(hostname),
+        §1.4.1); ``mtu`` at least the IPv6 minimum link MTU, 1280 (RFC 8200
+        §5), at most 2**32 - 1. An existing name is a ``ConfigError``."""
+        if not isinstance(name, str):
+            raise TypeError(f"an interface name is a str, not {builtins.type(name).__name__}")
+        if not name or len(name) > 15 or not name.isprintable() or "%" in name or \
+                any(c.isspace() for c in name):
+            raise ConfigError(f"interface name {name!r}: 1-15 printable characters, no "
+                              "space or %", layer="ifnet")
+        if name in self.ifnets:
+            raise ConfigError(f"interface {name!r} exists", layer="ifnet")
+        if mac is not None:
+            if not isinstance(mac, (bytes, bytearray, memoryview)):
+                raise TypeError(f"mac is bytes or None, not {builtins.type(mac).__name__}")
+            mac = bytes(mac)
+            if len(mac) not in (6, 8):
+                raise ConfigError(f"mac: a link-layer address is 6 octets (EUI-48) or 8 "
+                                  f"(EUI-64), not {len(mac)}", layer="ifnet")
+        try:
+            type = IfType(type)
+        except ValueError:
+            raise ConfigError(f"type {type!r} is not one of {[t.name for t in IfType]}",
+                              layer="ifnet") from None
+        if not isinstance(mtu, int) or isinstance(mtu, bool):
+            raise TypeError(f"mtu is an int, not {builtins.type(mtu).__name__}")
+        if not 1280 <= mtu <= 0xFFFFFFFF:
+            raise RangeError(f"{mtu} out of range 1280-{0xFFFFFFFF} (RFC 8200 §5)",
+                             argument="mtu", low=1280, high=0xFFFFFFFF, value=mtu)
         idx = self.zones.add(name)
         ifp = Ifnet(name, idx, type, mac, mtu)
         self.ifnets[name] = ifp
@@ -150,8 +230,9 @@ class Node(Ip6Input):
 
     def up(self, name: str, now: float) -> list[Frame]:
         """``ifconfig NAME up``: link-local address, groups, DAD, RS."""
+        ifp = self._ifnet(name)
+        now = self._time(now)
         self._now = now
-        ifp = self.ifnets[name]
         ifp.up = True
         self.cache.info(name).recalc(now, self.rng)
         res = in6_ifattach(ifp, self.ifnets.values(), hostname=self.hostname,
@@ -171,12 +252,25 @@ class Node(Ip6Input):
         return self._flush()
 
     def add_address(self, name: str, cidr: str, now: float, *, anycast: bool = False) -> In6Ifaddr:
-        """``ifconfig NAME inet6 ADDR/LEN [anycast]``: joins the solicited-node
-        group and runs DAD."""
-        net = IPv6Network(cidr, strict=False)
-        addr = IPv6Address(cidr.split("/")[0])
+        """``ifconfig NAME inet6 ADDR[/LEN] [anycast]``: joins the solicited-node
+        group and runs DAD. ``ADDR`` is unicast, never in the embedded form;
+        a zone, if written (``fe80::5%eth0/64``), must be ``NAME``'s."""
+        self._ifnet(name)
+        now = self._time(now)
+        if isinstance(cidr, IPv6Interface):
+            cidr = str(cidr)
+        if not isinstance(cidr, str):
+            raise TypeError(f"an address is a str like '2001:db8::1/64', not "
+                            f"{builtins.type(cidr).__name__}")
+        text, sep, plen_text = cidr.partition("/")
+        addr, _ = self._user_addr(text, name)
+        if sep and not (plen_text.isascii() and plen_text.isdigit() and int(plen_text) <= 128):
+            raise ConfigError(f"{cidr!r}: prefix length 0-128", layer="ifnet")
+        plen = int(plen_text) if sep else 128
+        if addr.is_multicast or addr.is_unspecified:
+            raise ConfigError(f"{cidr!r}: not a unicast address", layer="ifnet")
         flags = In6Flags.ANYCAST if anycast else In6Flags.TENTATIVE
-        ifa = self.addrs.add(In6Ifaddr(addr, net.prefixlen, name, flags, created=now))
+        ifa = self.addrs.add(In6Ifaddr(addr, plen, name, flags, created=now))
         self.join(name, solicited_node(addr), now)
         self._handle(self.nbr.dad_start(ifa, now), now)
         return ifa
@@ -199,6 +293,7 @@ class Node(Ip6Input):
         """Join a multicast group; MLD reports follow (:mod:`kame.mld6`).
         False (and ``icp6s_mld_groupfull``) when the interface already has
         ``net.inet6.ip6.mcast_maxgroups`` groups."""
+        group = self._group(name, group)
         gs = self.groups[name]
         if group in gs:
             return True
@@ -211,10 +306,20 @@ class Node(Ip6Input):
         return True
 
     def leave(self, name: str, group: IPv6Address, now: float) -> None:
+        group = self._group(name, group)
         if group in self.groups.get(name, set()):
             self.groups[name].discard(group)
             self._group_ints.pop(name, None)
             self._handle(self.mld.leave(name, group, now), now)
+
+    def _group(self, name: str, group: object) -> IPv6Address:
+        """A multicast group from a user, on interface ``name``."""
+        if type(group) is not IPv6Address or group.scope_id is not None or \
+                is_embedded_form(group) or name not in self.ifnets:
+            group = self._user_addr(group, name, what="group")[0]
+        if not group.is_multicast:
+            raise ConfigError(f"{group} is not a multicast address", layer="mld6")
+        return group
 
     # --- sans-I/O surface ---------------------------------------------------
 
@@ -232,6 +337,8 @@ class Node(Ip6Input):
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
+        if type(now) is not float:
+            now = self._time(now)
         self._now = now
         self._handle(self.nbr.poll(now), now)
         self._handle(self.cache.poll(now), now)
@@ -246,6 +353,10 @@ class Node(Ip6Input):
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
+        if ifname not in self.ifnets:
+            self._ifnet(ifname)
+        if type(now) is not float:
+            now = self._time(now)
         self._now = now
         if frame[12:13] == b"\x08" and frame[13:14] in (b"\x00", b"\x06"):
             self.inet.ether_input(ifname, frame, now)  # IPv4 or ARP (kame.inet)
@@ -257,8 +368,10 @@ class Node(Ip6Input):
         """:meth:`receive` for each frame in turn, all at ``now``; the NS/NA
         frames among them are parsed in one core call with the GIL released
         (``_core.nd6_input_many``). Returns every frame to transmit."""
+        self._ifnet(ifname)
+        now = self._time(now)
         self._now = now
-        frames = list(frames)
+        frames = _frames(frames)
         if any(f[12:13] == b"\x08" for f in frames):  # IPv4 and ARP go to kame.inet
             for f in frames:
                 if f[12:13] == b"\x08" and f[13:14] in (b"\x00", b"\x06"):
@@ -280,11 +393,23 @@ class Node(Ip6Input):
         return self._flush()
 
     def _flush(self) -> list[Frame]:
+        """The frames to transmit, at the last stage of every output path:
+        ``in6_clearscope``'s check (§1.3.1) drops any IPv6 frame whose source
+        or destination is in the embedded form (``ip6s_badscope``; no user
+        entry point lets one in, so this is an assertion that counts), and
+        ``icp6s_outhist`` counts the ICMPv6 type of each frame sent."""
         out, self._out = self._out, []
         hist = self.stats.outhist
-        for _ifn, f in out:  # icp6s_outhist: the ICMPv6 type of each frame sent
+        dropped = 0
+        for _ifn, f in out:
             n = len(f)
-            if n > 54 and f[12] == 0x86 and f[13] == 0xDD:
+            if n >= 54 and f[12] == 0x86 and f[13] == 0xDD:
+                if ((f[24] or f[25]) and _embeddable_at(f, 22)) or \
+                        ((f[40] or f[41]) and _embeddable_at(f, 38)):
+                    dropped += 1
+                    continue
+                if n == 54:
+                    continue
                 nh = f[20]
                 if nh == 58:
                     t = f[54]
@@ -295,6 +420,12 @@ class Node(Ip6Input):
                 else:
                     continue
                 hist[t] = hist.get(t, 0) + 1
+        if dropped:
+            self.stats.inc("ip6s_badscope", dropped)
+            out = [(i, f) for i, f in out if not (
+                len(f) >= 54 and f[12] == 0x86 and f[13] == 0xDD and (
+                    ((f[24] or f[25]) and _embeddable_at(f, 22))
+                    or ((f[40] or f[41]) and _embeddable_at(f, 38))))]
         return out
 
     # --- ifconfig down --------------------------------------------------------
@@ -303,8 +434,9 @@ class Node(Ip6Input):
         """``ifconfig NAME down``: detach the interface's addresses, leave its
         groups, flush its neighbor cache, the routers, prefixes, routes and
         redirects learnt there, and cancel its timers (DAD, RS, RA, MLD)."""
+        ifp = self._ifnet(name)
+        now = self._time(now)
         self._now = now
-        ifp = self.ifnets[name]
         ifp.up = False
         for ifa in self.addrs.on(name):
             self.nbr.dad_stop(ifa)
@@ -416,7 +548,7 @@ class Node(Ip6Input):
 
     # --- IPsec (seed §4) -----------------------------------------------------------
 
-    def attach_key(self) -> Any:
+    def attach_key(self) -> Ipsec6:
         """Give the node an SPD and SAD (``node.key``, :class:`kame.key.ipsec6.Ipsec6`);
         configure it with ``kame.key.setkey.run(text, node.key.engine, now)``."""
         if self.key is None:
@@ -427,7 +559,11 @@ class Node(Ip6Input):
     # --- views ----------------------------------------------------------------
 
     def addresses(self, ifname: str | None = None) -> list[In6Ifaddr]:
-        return self.addrs.on(ifname) if ifname else self.addrs.all()
+        """The addresses of ``ifname`` (every interface's with ``None``)."""
+        if ifname is None:
+            return self.addrs.all()
+        self._ifnet(ifname)
+        return self.addrs.on(ifname)
 
     def drain_events(self) -> list[Any]:
         out = list(self.events)

@@ -15,8 +15,42 @@ carries zones beside addresses:
 The model assumes KAME's 1-to-1 relationship between links and interfaces
 (§1.3): the link zone id of an interface is its interface index.
 
-Errors are :class:`ScopeError` (a :class:`kame.ConfigError`, so a
-``ValueError``) with an ``errno`` name as KAME's helpers return.
+Errors are :class:`kame.errors.ScopeError` (a :class:`kame.ConfigError`,
+so a ``ValueError``) with an ``errno`` name as KAME's helpers return;
+:class:`kame.errors.NoInterfaceError` (``ENXIO``) is the one for a zone or
+interface that does not exist.
+
+Addresses from users: one door
+------------------------------
+Every user entry point (the Node API, the sockets layer, netdb, the CLIs
+through :func:`parse_scoped`, setkey) takes its IPv6 addresses through
+:func:`sa6_from_user`, which accepts ``str`` (``"fe80::1%eth0"``, ``"%2"``),
+``ipaddress.IPv6Address`` (its ``scope_id``, as ``IPv6Address("fe80::1%eth0")``
+keeps it), :class:`Sockaddr6` and 16 packed octets, and decides, always the
+same way:
+
+- the embedded form (a non-zero second 16-bit word in a link- or
+  interface-local unicast or multicast address: ``fe80:1::5``, ``ff02:1::1``)
+  is refused: ``ScopeError`` ``EINVAL`` (§1.3.1, §1.3.3 "NEVER write the
+  embedded form");
+- a zone that names no interface, by name or number, is refused:
+  ``NoInterfaceError`` (``ENXIO``, as KAME's ``sa6_embedscope``);
+- a zone written on a global address (``2001:db8::1%eth0``) is refused
+  (``EINVAL``): RFC 4007 §11 defines the format for non-global addresses
+  only, and §6 gives the global scope a single zone, so a named one is a
+  mistake rather than something to guess about. A numeric
+  ``sin6_scope_id`` beside a global address (or ``::1``) is ignored, as
+  KAME's ``sa6_embedscope`` and Linux ignore it;
+- two zones that disagree (``"fe80::1%eth0"`` with ``scope_id`` 3) are refused
+  (``EINVAL``).
+
+The sockets layer reports these as ``OSError`` with the errno its platform
+profile gives (BSD sockets speak errno); netdb as ``socket.gaierror``
+(``EAI_NONAME``), as ``getaddrinfo`` callers expect. The wire-level
+builders of ``kame._core`` (``Ipv6Header``...) take any 128-bit value,
+embedded form included, since they are how hostile packets are crafted;
+they refuse a zone, which no header can carry. The node never sends an
+embedded form: ``ip6_output`` drops one, counted as ``ip6s_badscope``.
 """
 
 from __future__ import annotations
@@ -25,7 +59,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from ipaddress import IPv6Address
 
-from kame.errors import ConfigError
+from kame.errors import NoInterfaceError, ScopeError
 
 __all__ = [
     "Scope",
@@ -37,18 +71,12 @@ __all__ = [
     "in6_clearscope",
     "in6_setscope",
     "is_embeddable",
+    "is_embedded_form",
     "parse_scoped",
     "sa6_embedscope",
+    "sa6_from_user",
     "sa6_recoverscope",
 ]
-
-
-class ScopeError(ConfigError):
-    """A scope zone that cannot be resolved, or an embedded form out of place."""
-
-    def __init__(self, message: str, errno: str = "EINVAL") -> None:
-        super().__init__(message, layer="scope6", reason=message)
-        self.errno = errno
 
 
 class Scope(IntEnum):
@@ -63,6 +91,18 @@ class Scope(IntEnum):
     GLOBAL = 0xE
 
 
+def _notaddr(a: object) -> TypeError:
+    return TypeError(f"an ipaddress.IPv6Address, not {type(a).__name__}")
+
+
+def _sa6(sa6: object, zones: object) -> None:
+    if not isinstance(sa6, Sockaddr6) or not isinstance(sa6.addr, IPv6Address) or \
+            not isinstance(sa6.scope_id, int):
+        raise TypeError(f"a Sockaddr6 of an IPv6Address, not {sa6!r:.60}")
+    if not isinstance(zones, ZoneTable):
+        raise TypeError(f"zones is a ZoneTable, not {type(zones).__name__}")
+
+
 def in6_addrscope(a: IPv6Address) -> int:
     """The scope of an address, as KAME ``in6_addrscope``.
 
@@ -70,7 +110,10 @@ def in6_addrscope(a: IPv6Address) -> int:
     values returned as they are), ``::1`` link-local (RFC 4291 §2.5.3: the
     loopback address is treated as link-local scope), all else global.
     """
-    p = a.packed
+    try:
+        p = a.packed
+    except AttributeError:
+        raise _notaddr(a) from None
     if p[0] == 0xFE:
         if (p[1] & 0xC0) == 0x80:
             return Scope.LINKLOCAL
@@ -91,7 +134,10 @@ def is_embeddable(a: IPv6Address) -> bool:
     ``IN6_IS_ADDR_MC_INTFACELOCAL`` (ff01-scope multicast) — as KAME, only
     these carry the zone in the second 16-bit word.
     """
-    x = a._ip
+    try:
+        x = a._ip  # type: ignore[attr-defined]
+    except AttributeError:
+        raise _notaddr(a) from None
     if (x >> 118) == 0x3FA:  # fe80::/10
         return True
     return (x >> 120) == 0xFF and ((x >> 112) & 0x0F) in (0x1, 0x2)
@@ -99,6 +145,19 @@ def is_embeddable(a: IPv6Address) -> bool:
 
 def _word1(a: IPv6Address) -> int:
     return int((a._ip >> 96) & 0xFFFF)
+
+
+def is_embedded_form(a: IPv6Address) -> bool:
+    """Whether ``a`` is written in the kernel-internal embedded form: an
+    embeddable address (:func:`is_embeddable`) whose second 16-bit word is
+    not zero (``fe80:1::5``, ``ff02:1::1``). Never from a user, never on the
+    wire (§1.3.1)."""
+    try:
+        x = a._ip  # type: ignore[attr-defined]
+    except AttributeError:
+        raise _notaddr(a) from None
+    return bool((x >> 96) & 0xFFFF) and ((x >> 118) == 0x3FA or (
+        (x >> 120) == 0xFF and ((x >> 112) & 0x0F) in (0x1, 0x2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +187,8 @@ class ZoneTable:
     default: dict[int, int] = field(default_factory=dict)
 
     def add(self, name: str, index: int | None = None) -> int:
+        if not isinstance(name, str) or not (index is None or isinstance(index, int)):
+            raise TypeError("ZoneTable.add(name: str, index: int | None)")
         if name in self.by_name:
             return self.by_name[name]
         if index is None:
@@ -155,26 +216,26 @@ class ZoneTable:
         try:
             return self.by_name[name]
         except KeyError:
-            raise ScopeError(f"no interface {name!r}", "ENXIO") from None
+            raise NoInterfaceError(f"no interface {name!r}") from None
 
     def name(self, index: int) -> str:
         try:
             return self.by_index[index]
         except KeyError:
-            raise ScopeError(f"no interface with index {index}", "ENXIO") from None
+            raise NoInterfaceError(f"no interface with index {index}") from None
 
     def zone_of(self, name: str, scope: int) -> int:
         """The zone id of ``scope`` that interface ``name`` belongs to."""
         try:
             return self.zones[name][scope]
         except KeyError:
-            raise ScopeError(f"no interface {name!r}", "ENXIO") from None
+            raise NoInterfaceError(f"no interface {name!r}") from None
 
     def set_default(self, name: str) -> None:
         """Make ``name``'s zones the defaults (``ndp -I name``)."""
         zl = self.zones.get(name)
         if zl is None:
-            raise ScopeError(f"no interface {name!r}", "ENXIO")
+            raise NoInterfaceError(f"no interface {name!r}")
         self.default = {s: z for s, z in zl.items() if s != Scope.GLOBAL}
 
 
@@ -191,6 +252,7 @@ def sa6_embedscope(sa6: Sockaddr6, zones: ZoneTable, defaultok: bool) -> Sockadd
     embedded id came from outside the kernel and is refused (EINVAL): the
     embedded form is never accepted from an application (§1.3.1).
     """
+    _sa6(sa6, zones)
     a = sa6.addr
     if not is_embeddable(a):
         return replace(sa6, scope_id=0)
@@ -202,7 +264,7 @@ def sa6_embedscope(sa6: Sockaddr6, zones: ZoneTable, defaultok: bool) -> Sockadd
     if zoneid == 0:
         return sa6
     if zoneid not in zones.by_index or zoneid > 0xFFFF:
-        raise ScopeError(f"zone {zoneid} does not exist", "ENXIO")
+        raise NoInterfaceError(f"zone {zoneid} does not exist")
     p = bytearray(a.packed)
     p[2:4] = zoneid.to_bytes(2, "big")
     return replace(sa6, addr=IPv6Address(bytes(p)), scope_id=0)
@@ -214,6 +276,7 @@ def sa6_recoverscope(sa6: Sockaddr6, zones: ZoneTable) -> Sockaddr6:
     ENXIO if the embedded zone names no interface; EINVAL if ``scope_id``
     was already set to a different zone.
     """
+    _sa6(sa6, zones)
     a = sa6.addr
     if not is_embeddable(a):
         return sa6
@@ -221,7 +284,7 @@ def sa6_recoverscope(sa6: Sockaddr6, zones: ZoneTable) -> Sockaddr6:
     if zoneid == 0:
         return sa6
     if zoneid not in zones.by_index:
-        raise ScopeError(f"embedded zone {zoneid} does not exist", "ENXIO")
+        raise NoInterfaceError(f"embedded zone {zoneid} does not exist")
     if sa6.scope_id not in (0, zoneid):
         raise ScopeError(
             f"scope id {sa6.scope_id} disagrees with embedded zone {zoneid}", "EINVAL"
@@ -252,6 +315,10 @@ def in6_setscope(a: IPv6Address, zones: ZoneTable, ifname: str) -> tuple[IPv6Add
     legal on a loopback interface (``ifname`` ``lo*``) and gets zone 0, as
     KAME treats it (EINVAL otherwise).
     """
+    if not isinstance(a, IPv6Address):
+        raise _notaddr(a)
+    if not isinstance(zones, ZoneTable) or not isinstance(ifname, str):
+        raise TypeError("in6_setscope(address, ZoneTable, interface name)")
     if int(a) == 1:
         if not ifname.startswith("lo"):
             raise ScopeError("::1 on a non-loopback interface", "EINVAL")
@@ -271,41 +338,111 @@ def parse_scoped(
 ) -> Sockaddr6:
     """Parse ``fe80::1%eth0`` (or ``%2``) into a :class:`Sockaddr6`.
 
-    - The zone may be an interface name or a decimal zone id; a name must
-      exist in ``zones``.
-    - A zone on a global address is refused (RFC 4007 §11.2 leaves it
-      undefined; we refuse rather than guess).
-    - An address typed in the embedded form (``fe80:2::fedc``,
-      ``ff02:1::1``) is refused (§1.3.3 "NEVER write the embedded form").
-    - Without a zone, ``use_defzone`` picks the configured default zone.
+    :func:`sa6_from_user` for text only (a non-``str`` is a ``TypeError``):
+    the zone may be an interface name or a decimal zone id; a name must exist
+    in ``zones`` (and a number too, for a link- or interface-local address,
+    when ``zones`` is given); a zone on a global address and the embedded
+    form (``fe80:2::fedc``, ``ff02:1::1``) are refused; without a zone,
+    ``use_defzone`` picks the configured default zone.
     """
-    addr_text, sep, zone_text = text.partition("%")
-    if sep and not zone_text:
-        raise ScopeError(f"{text!r}: empty zone", "EINVAL")
-    try:
-        a = IPv6Address(addr_text)
-    except ValueError as e:
-        raise ScopeError(f"{text!r}: {e}", "EINVAL") from None
-    if is_embeddable(a) and _word1(a) != 0:
+    if not isinstance(text, str):
+        raise TypeError(f"an address in text is a str, not {type(text).__name__}")
+    return sa6_from_user(text, zones, use_defzone=use_defzone)
+
+
+#: What :func:`sa6_from_user` takes.
+UserAddr = str | bytes | bytearray | IPv6Address | Sockaddr6
+
+_UINT32 = 0xFFFFFFFF
+
+
+def sa6_from_user(
+    value: object, zones: ZoneTable | None = None, *, scope_id: int = 0,
+    use_defzone: bool = False, what: str = "address",
+) -> Sockaddr6:
+    """The one door for an IPv6 address from a user (see the module docstring).
+
+    ``value`` is ``str`` (``"fe80::1%eth0"``, ``"fe80::1%2"``), an
+    ``ipaddress.IPv6Address`` (its ``scope_id`` is the zone), a
+    :class:`Sockaddr6` or 16 packed octets; ``scope_id`` a numeric zone given
+    beside it (``sin6_scope_id``). Returns a :class:`Sockaddr6` whose
+    ``addr`` carries no ``scope_id`` and whose ``scope_id`` is the zone
+    (0: none; ignored for global addresses and ``::1``). ``zones`` ``None``
+    skips the existence checks of numeric zones (pure parsing); a zone name
+    always needs a table. Errors: ``TypeError`` for another type,
+    :class:`ScopeError` (``EINVAL``) for text that is no IPv6 address, the
+    embedded form, a zone on a global address or conflicting zones,
+    :class:`NoInterfaceError` (``ENXIO``) for a zone that names no interface.
+    ``what`` names the argument in messages.
+    """
+    if zones is not None and not isinstance(zones, ZoneTable):
+        raise TypeError(f"zones is a ZoneTable, not {type(zones).__name__}")
+    zone_text: str | None = None
+    if isinstance(value, Sockaddr6):
+        a, given = value.addr, value.scope_id
+        if isinstance(a, IPv6Address) and a.scope_id is not None:
+            zone_text, a = a.scope_id, IPv6Address(int(a))
+        if not isinstance(given, int) or isinstance(given, bool):
+            raise TypeError(f"{what}: scope_id must be an int")
+        if given and scope_id and given != scope_id:
+            raise ScopeError(f"{what}: scope id {given} disagrees with {scope_id}", "EINVAL")
+        scope_id = scope_id or given
+        if not isinstance(a, IPv6Address):
+            raise TypeError(f"{what}: Sockaddr6.addr must be an IPv6Address")
+    elif isinstance(value, IPv6Address):
+        a = value
+        if a.scope_id is not None:
+            zone_text, a = a.scope_id, IPv6Address(int(a))
+    elif isinstance(value, str):
+        text, sep, z = value.partition("%")
+        if sep:
+            if not z:
+                raise ScopeError(f"{value!r}: empty zone", "EINVAL")
+            zone_text = z
+        try:
+            a = IPv6Address(text)
+        except ValueError as e:
+            raise ScopeError(f"{what} {value!r}: {e}", "EINVAL") from None
+    elif isinstance(value, (bytes, bytearray)):
+        if len(value) != 16:
+            raise ScopeError(f"{what}: a packed IPv6 address is 16 octets, not {len(value)}",
+                             "EINVAL")
+        a = IPv6Address(bytes(value))
+    else:
+        raise TypeError(f"{what} must be a str, an ipaddress.IPv6Address, a Sockaddr6 or 16 "
+                        f"octets, not {type(value).__name__}")
+    if not isinstance(scope_id, int) or isinstance(scope_id, bool):
+        raise TypeError(f"{what}: scope_id must be an int")
+    if not 0 <= scope_id <= _UINT32:
+        raise ScopeError(f"{what}: scope id {scope_id} out of range 0-{_UINT32}", "EINVAL")
+    shown = value if isinstance(value, str) else str(a)
+    if is_embedded_form(a):
         raise ScopeError(
-            f"{text!r}: embedded zone form is kernel-internal; write fe80::...%ifname",
-            "EINVAL",
-        )
+            f"{shown!r}: the embedded zone form is kernel-internal (seed §1.3.3); "
+            "write fe80::...%ifname", "EINVAL")
     scope = in6_addrscope(a)
     zoneid = 0
-    if sep:
+    if zone_text is not None:
         if scope == Scope.GLOBAL:
-            raise ScopeError(f"{text!r}: zone given for a global address", "EINVAL")
-        if zone_text.isdigit():
+            raise ScopeError(f"{shown!r}: zone given for a global address (RFC 4007 §11)",
+                             "EINVAL")
+        if zone_text.isascii() and zone_text.isdigit():
             zoneid = int(zone_text)
-            if zoneid > 0xFFFFFFFF:
-                raise ScopeError(f"{text!r}: zone id out of range", "EINVAL")
+            if zoneid > _UINT32:
+                raise ScopeError(f"{shown!r}: zone id out of range", "EINVAL")
         else:
             if zones is None:
-                raise ScopeError(f"{text!r}: no interface table to resolve zone", "ENXIO")
+                raise NoInterfaceError(f"{shown!r}: no interface table to resolve the zone")
             zoneid = zones.zone_of(zone_text, scope)
-    elif use_defzone and zones is not None and scope != Scope.GLOBAL:
+    if scope_id and scope != Scope.GLOBAL and int(a) != 1:
+        if zoneid and zoneid != scope_id:
+            raise ScopeError(f"{shown!r}: zone {zoneid} disagrees with scope id {scope_id}",
+                             "EINVAL")
+        zoneid = scope_id
+    if zoneid == 0 and use_defzone and zones is not None and scope != Scope.GLOBAL:
         zoneid = zones.default.get(scope, 0)
+    if zoneid and zones is not None and is_embeddable(a) and zoneid not in zones.by_index:
+        raise NoInterfaceError(f"{shown!r}: zone {zoneid} names no interface")
     return Sockaddr6(a, zoneid)
 
 
@@ -317,6 +454,8 @@ def format_scoped(sa6: Sockaddr6 | IPv6Address, zones: ZoneTable | None = None) 
     """
     if isinstance(sa6, IPv6Address):
         sa6 = Sockaddr6(sa6)
+    if not isinstance(sa6, Sockaddr6) or not isinstance(sa6.addr, IPv6Address):
+        raise TypeError(f"a Sockaddr6 or IPv6Address, not {type(sa6).__name__}")
     a = sa6.addr
     if is_embeddable(a) and _word1(a) != 0:
         raise ScopeError(f"{a}: refusing to print the embedded form", "EINVAL")

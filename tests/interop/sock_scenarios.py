@@ -13,6 +13,7 @@ import errno
 import json
 import select
 import socket
+import struct
 import sys
 from typing import Any
 
@@ -143,6 +144,32 @@ def all_scenarios() -> dict[str, list[list[Any]]]:
     return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios()}
 
 
+def zone_scenarios() -> dict[str, list[list[Any]]]:
+    """Zones from users (seed §1.3, issue 8 item 5) in a namespace whose only
+    interface is ``lo`` (index 1): zone ids that name no interface, zones
+    beside addresses that need none, link-local destinations without one.
+    Run on kame's emulation over a node with ``lo`` at index 1."""
+    out: dict[str, list[list[Any]]] = {}
+    for a, z in (("fe80::10", 99), ("ff02::1", 99), ("ff01::1", 99), ("fe80::10", 1),
+                 ("2001:db8::1", 99), ("::1", 99), ("::", 99), ("ff02::1", 1),
+                 ("ff02::1:2", 1)):
+        out[f"zone bind {a} %{z}"] = [["sock", "c", A6], ["bind6", "c", [a, 0, 0, z]],
+                                      ["getsockname", "c"]]
+    for a, z in (("fe80::10", 99), ("ff02::1", 99), ("ff01::1", 99), ("fe80::10", 0),
+                 ("ff02::1", 0), ("::1", 99)):
+        out[f"zone connect {a} %{z}"] = [["sock", "c", A6], ["connect6", "c", [a, 7, 0, z]],
+                                         ["getpeername", "c"]]
+    for a, z in (("fe80::10", 99), ("ff02::1", 99), ("ff01::1", 99), ("::1", 99)):
+        out[f"zone sendto {a} %{z}"] = [["sock", "c", A6], ["sendto6", "c", "78", [a, 7, 0, z]]]
+    out["zone join ifindex 99"] = [["sock", "c", A6], ["join", "c", "ff02::1:3", 99]]
+    out["zone multicast_if 99"] = [["sock", "c", A6], ["mcif", "c", 99]]
+    out["zone pktinfo ifindex 99"] = [["sock", "c", A6], ["pktinfo", "c", "::1", 7, 99]]
+    out["zone pktinfo sticky 99"] = [["sock", "c", A6], ["pktinfo_sticky", "c", 99],
+                                     ["sendto6", "c", "78", ["::1", 7, 0, 0]]]
+    out["zone name unknown"] = [["sock", "c", A6], ["bind6", "c", ["fe80::10%nosuchif", 0]]]
+    return out
+
+
 def _norm(v: Any) -> Any:
     if isinstance(v, tuple):
         v = list(v)
@@ -177,6 +204,29 @@ def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
             elif op == "bind":
                 s.bind((args[0], args[1]))
                 r = "ok"
+            elif op == "bind6":
+                s.bind(tuple(args[0]))
+                r = "ok"
+            elif op == "connect6":
+                s.connect(tuple(args[0]))
+                r = "ok"
+            elif op == "sendto6":
+                r = s.sendto(bytes.fromhex(args[0]), tuple(args[1]))
+            elif op == "join":
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                             socket.inet_pton(A6, args[0]) + struct.pack("=I", args[1]))
+                r = "ok"
+            elif op == "mcif":
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, args[0])
+                r = "ok"
+            elif op == "pktinfo":
+                r = s.sendmsg([b"x"], [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO,
+                                        bytes(16) + struct.pack("=I", args[2]))], 0,
+                              (args[0], args[1]))
+            elif op == "pktinfo_sticky":
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO,
+                             bytes(16) + struct.pack("=I", args[0]))
+                r = "ok"
             elif op == "connect":
                 s.connect((args[0], args[1]))
                 r = "ok"
@@ -209,6 +259,6 @@ def host_make(fam: int) -> Any:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(all_scenarios())
-    sc = all_scenarios()
+    sc = {**all_scenarios(), **zone_scenarios()}
+    names = sys.argv[1:] or list(sc)
     print(json.dumps({n: run(sc[n], host_make, True) for n in names}))

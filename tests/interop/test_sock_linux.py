@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from kame.in6_var import IfType
+from kame.node import Node
 from kame.socket import SocketLayer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -66,6 +68,27 @@ def kame_run(steps: list[list[Any]]) -> list[Any]:
 def test_linux_profile_matches_the_kernel(kernel: dict[str, Any], name: str) -> None:
     steps = sc.all_scenarios()[name]
     assert kame_run(steps) == kernel[name], steps
+
+
+def kame_zone_run(steps: list[list[Any]]) -> list[Any]:
+    """The zone scenarios need interfaces: a node whose only one is ``lo``
+    (index 1, as in the kernel's fresh namespace)."""
+    node = Node("k")
+    node.add_interface("lo", None, type=IfType.LOOPBACK, mtu=65536)
+    node.up("lo", 0.0)
+    node.poll(10.0)
+    layer = SocketLayer(node, "linux")
+    return sc.run(steps, lambda fam: layer.socket(fam), host=False)
+
+
+@pytest.mark.parametrize("name", list(sc.zone_scenarios()))
+def test_linux_profile_zones_match_the_kernel(kernel: dict[str, Any], name: str) -> None:
+    """Issue 8 item 5: ENODEV for a zone or interface index that names no
+    interface in bind and the socket options, ENETUNREACH for connect and
+    sendto, EINVAL for a link-local destination without one, the zone of
+    an address that needs none ignored."""
+    steps = sc.zone_scenarios()[name]
+    assert kame_zone_run(steps) == kernel[name], steps
 
 
 def test_the_matrix_is_not_trivial(kernel: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from kame import _core
 from kame.addr import UNSPECIFIED, ether_multicast, is_linklocal, is_multicast
-from kame.errors import KameError
+from kame.errors import KameError, RangeError
 from kame.icmp6 import IPV6_MMTU
 from kame.in6_src import Destination, SourceCandidate, order_destinations
 from kame.in6_src import in6_selectsrc as rfc6724_select
@@ -21,7 +21,7 @@ from kame.ip6.route import Route6
 from kame.ip6.var import Frame
 from kame.mld6 import SendMldReport
 from kame.nd6 import codec
-from kame.scope6 import Scope, in6_addrscope
+from kame.scope6 import Scope, in6_addrscope, is_embedded_form
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +37,42 @@ class PathMtuChanged:
 PMTU_EXPIRE = 600.0
 
 
+def _uint(v: object, name: str, high: int) -> int:
+    """An integer argument in 0..high (``TypeError``, :class:`RangeError`)."""
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    if not 0 <= v <= high:
+        raise RangeError(f"{v} out of range 0-{high}", argument=name, low=0, high=high, value=v)
+    return v
+
+
+def _octets(v: object, name: str) -> bytes:
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be bytes, not {type(v).__name__}")
+    return bytes(v)
+
+
 class Ip6Output(Route6):
     """Output paths of the node."""
 
     def output(self, ifname: str, packet: bytes, now: float,
                next_hop: IPv6Address | None = None) -> None:
-        """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``."""
+        """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``
+        (an IPv6 packet, its header first; ``ValueError`` otherwise)."""
+        ifp = self.ifnets.get(ifname)  # type: ignore[arg-type]
+        if ifp is None:
+            ifp = self._ifnet(ifname)
+        if not isinstance(packet, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a packet is bytes, not {type(packet).__name__}")
+        if next_hop is not None and type(next_hop) is not IPv6Address:
+            next_hop = self._in6(next_hop, "next_hop")
+        if len(packet) < 40 or packet[0] >> 4 != 6:
+            raise ValueError("ip6_output: not an IPv6 packet (40-octet header, version 6)")
         if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
             return
         if packet[24] == 0xFF:  # multicast destination
             self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
             return
-        ifp = self.ifnets[ifname]
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
@@ -101,9 +125,14 @@ class Ip6Output(Route6):
         self._out.append((ifname, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6),
                                               packet)))
 
-    def send(self, dst: IPv6Address, payload: bytes, next_header: int, now: float,
+    def send(self, dst: IPv6Address | str, payload: bytes, next_header: int, now: float,
              ifname: str | None = None) -> bool:
-        """Send an upper-layer payload; picks interface, next hop and source."""
+        """Send an upper-layer payload; picks interface, next hop and source.
+        ``dst`` as :meth:`ping` takes it."""
+        dst, ifname = self._user_addr(dst, ifname, what="destination")
+        now = self._time(now)
+        next_header = _uint(next_header, "next_header", 0xFF)
+        payload = _octets(payload, "payload")
         if ifname is None:
             rt = self.rtalloc(dst, now)
             if rt is None:
@@ -121,9 +150,17 @@ class Ip6Output(Route6):
         self.output(ifname, hdr.to_bytes() + payload, now, hop)
         return True
 
-    def ping(self, dst: IPv6Address, now: float, *, ident: int = 0x4b4d, seq: int = 0,
+    def ping(self, dst: IPv6Address | str, now: float, *, ident: int = 0x4b4d, seq: int = 0,
              data: bytes = b"kame", ifname: str | None = None) -> list[Frame]:
-        """Send one Echo Request (``ping6``)."""
+        """Send one Echo Request (``ping6``). ``dst`` is a ``str``
+        (``"fe80::1%eth0"``), an ``ipaddress.IPv6Address`` (its zone too) or a
+        :class:`~kame.scope6.Sockaddr6`; a zone names the interface, as
+        ``ifname`` (``ping6 -I``) does, and the two must agree."""
+        dst, ifname = self._user_addr(dst, ifname, what="destination")
+        now = self._time(now)
+        ident = _uint(ident, "ident", 0xFFFF)
+        seq = _uint(seq, "seq", 0xFFFF)
+        data = _octets(data, "data")
         self._now = now
         if ifname is None and is_linklocal(dst):
             raise ValueError("a link-local destination needs an interface (fe80::...%if)")
@@ -138,14 +175,23 @@ class Ip6Output(Route6):
                                                           self.cache.info(ifn).chlim), now, nh[1])
         return self._flush()
 
-    def in6_selectsrc(self, dst: IPv6Address, ifname: str | None = None) -> IPv6Address | None:
-        """RFC 6724 §5 over the node's addresses (§1.6.1 step 3).
+    def in6_selectsrc(self, dst: IPv6Address | str,
+                      ifname: str | None = None) -> IPv6Address | None:
+        """RFC 6724 §5 over the node's addresses (§1.6.1 step 3); ``dst`` as
+        :meth:`ping` takes it (a zone gives the outgoing interface).
 
         Candidates are usable (not tentative, duplicated or detached) and not
         anycast; an address whose zone does not contain the outgoing
         interface ``ifname`` is never chosen (§1.6.1: "addresses that break
         the scope zone of the destination"). ``None`` is EADDRNOTAVAIL.
         """
+        if type(dst) is not IPv6Address or dst.scope_id is not None or is_embedded_form(dst):
+            dst, ifname = self._user_addr(dst, ifname, what="destination")
+        elif ifname is not None and ifname not in self.ifnets:
+            self._ifnet(ifname)
+        return self._in6_selectsrc(dst, ifname)
+
+    def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None) -> IPv6Address | None:
         if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):
             # Link scope: rule 2 leaves the link-locals of the outgoing
             # interface (its zone); with one usable, preferred one, it wins.
@@ -181,17 +227,24 @@ class Ip6Output(Route6):
         sorts with): each destination gets the source ``in6_selectsrc``
         picks on the interface its route leaves by (a link-local
         destination comes as ``(addr, ifname)``); no route or no source
-        makes it unusable (rule 1). IPv4 destinations have no source here."""
+        makes it unusable (rule 1). IPv4 destinations have no source here.
+        An IPv6 destination may also come as ``str`` or with a zone, as
+        :meth:`ping` takes it."""
         ds: list[Destination] = []
         for item in dsts:
-            addr, ifname = item if isinstance(item, tuple) else (item, None)
+            if len(ds) == 1 << 16:
+                raise RangeError("more than 65536 destinations", argument="dsts", low=0,
+                                 high=1 << 16)
+            addr, ifname = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+            if not isinstance(addr, IPv4Address):
+                addr, ifname = self._user_addr(addr, ifname, what="destination")
             src: SourceCandidate | None = None
             if isinstance(addr, IPv6Address):
                 if ifname is None and not is_linklocal(addr) and not is_multicast(addr):
                     rt = self.rtalloc(addr, now)
                     ifname = rt.ifname if rt is not None else None
                 if ifname is not None and ifname in self.ifnets:
-                    s = self.in6_selectsrc(addr, ifname)
+                    s = self._in6_selectsrc(addr, ifname)
                     ifa = self.addrs.find_any(s) if s is not None else None
                     if ifa is not None:
                         src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
@@ -214,7 +267,7 @@ class Ip6Output(Route6):
         return None
 
     def _source_for(self, ifname: str, dst: IPv6Address) -> IPv6Address | None:
-        return self.in6_selectsrc(dst, ifname)
+        return self._in6_selectsrc(dst, ifname)
 
     def _linkmtu(self, ifname: str) -> int:
         """``IN6_LINKMTU``: the RA-advertised MTU when set, else the interface's."""
@@ -225,6 +278,9 @@ class Ip6Output(Route6):
     def pmtu_update(self, dst: IPv6Address, mtu: int, now: float) -> bool:
         """RFC 8201 §4: lower the path MTU to ``dst`` (never below 1280, never
         raised by a PTB); kept for :data:`PMTU_EXPIRE` seconds."""
+        dst = self._in6(dst, "dst")
+        mtu = _uint(mtu, "mtu", 0xFFFFFFFF)
+        now = self._time(now)
         mtu = max(mtu, IPV6_MMTU)
         cur = self.pmtu.get(dst)
         if cur is not None and cur[1] > now and mtu >= cur[0]:
@@ -248,7 +304,9 @@ class Ip6Output(Route6):
 
     def path_mtu(self, ifname: str, dst: IPv6Address, now: float | None = None) -> int:
         """The MTU to use towards ``dst`` out of ``ifname``."""
-        t = self._now if now is None else now
+        if ifname not in self.ifnets:
+            self._ifnet(ifname)
+        t = self._now if now is None else self._time(now)
         link = self._linkmtu(ifname)
         e = self.pmtu.get(dst)
         return min(link, e[0]) if e is not None and e[1] > t else link

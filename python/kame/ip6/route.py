@@ -8,7 +8,9 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import NamedTuple
 
 from kame.addr import is_linklocal
+from kame.errors import ScopeError
 from kame.ip6.var import NodeVars
+from kame.scope6 import is_embedded_form
 
 
 @dataclass(slots=True)
@@ -31,6 +33,20 @@ class Route(NamedTuple):
     gateway: bool
     dynamic: bool
 
+def _prefix(prefix: object) -> IPv6Network:
+    """A route's prefix from a user: ``str`` or ``IPv6Network``, never in the
+    embedded form (``ScopeError`` ``EINVAL``, seed §1.3.3)."""
+    if not isinstance(prefix, (str, IPv6Network)):
+        raise TypeError(f"a prefix is a str or IPv6Network, not {type(prefix).__name__}")
+    net = IPv6Network(prefix)
+    if net.network_address.scope_id is not None:
+        raise ScopeError(f"prefix {prefix}: give the zone as the interface, not %zone", "EINVAL")
+    if is_embedded_form(net.network_address):
+        raise ScopeError(f"prefix {prefix}: the embedded zone form is kernel-internal "
+                         "(seed §1.3.3)", "EINVAL")
+    return net
+
+
 class Route6(NodeVars):
     """Route lookups over the node state."""
 
@@ -38,16 +54,15 @@ class Route6(NodeVars):
                   ifname: str) -> Rtentry:
         """``route add -inet6 PREFIX GATEWAY -ifp IFNAME`` (``gateway`` None:
         an interface route). A link-local gateway belongs to ``ifname``'s link."""
-        if ifname not in self.ifnets:
-            raise ValueError(f"no interface {ifname!r}")
-        net = IPv6Network(prefix)
-        gw = IPv6Address(gateway) if gateway is not None else None
+        self._ifnet(ifname)
+        net = _prefix(prefix)
+        gw = self._user_addr(gateway, ifname, what="gateway")[0] if gateway is not None else None
         rt = Rtentry(net, gw, ifname)
         self.static_routes[net] = rt
         return rt
 
     def route_delete(self, prefix: str | IPv6Network) -> bool:
-        return self.static_routes.pop(IPv6Network(prefix), None) is not None
+        return self.static_routes.pop(_prefix(prefix), None) is not None
 
     def _connected(self, now: float) -> list[tuple[IPv6Network, str]]:
         """Prefixes of our addresses and on-link prefixes from RAs (the
@@ -94,6 +109,9 @@ class Route6(NodeVars):
         """The route to a global or site destination: a Redirect's host
         route, then the longest match among static and connected routes,
         then what ND learnt (RFC 4191 routes, the default router)."""
+        dst = self._in6(dst, "destination")
+        if type(now) is not float:
+            now = self._time(now)
         rd = self.rtr.redirects.get(dst)
         if rd is not None and rd.expire > now:
             return Route(rd.ifname, rd.target, rd.target != dst, True)
@@ -120,7 +138,7 @@ class Route6(NodeVars):
 
     def routes(self, now: float | None = None) -> list[tuple[str, str, str]]:
         """``netstat -rn -f inet6``-like rows: (destination, gateway, interface)."""
-        t = self._now if now is None else now
+        t = self._now if now is None else self._time(now)
         rows = [(str(net), "link#" + str(self.ifnets[ifn].index), ifn)
                 for net, ifn in self._connected(t)]
         rows += [(str(r.prefix), str(r.gateway) if r.gateway else "link#"

@@ -15,11 +15,16 @@ The layers stack as classes, each using the ones below it:
 
 from __future__ import annotations
 
+import math
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from ipaddress import IPv6Address, IPv6Network
+from numbers import Real
 from typing import TYPE_CHECKING, Any
+
+from kame.errors import NoInterfaceError, ScopeError
+from kame.scope6 import Scope, in6_addrscope, is_embedded_form, sa6_from_user
 
 if TYPE_CHECKING:
     from kame.icmp6 import ErrorRateLimiter
@@ -72,10 +77,63 @@ class NodeVars:
     _now: float
     key: Any
     tcp: Any  # kame.tcp.usrreq.Tcp
+    #: The sockets layer (``kame.socket.SocketLayer`` sets it); absent without one.
+    sockets: Any
 
     if TYPE_CHECKING:
         def _handle(self, actions: Iterable[Any], now: float) -> None: ...
         def _flush(self) -> list[Frame]: ...
+
+    # --- arguments from users (the public Node API) -------------------------------
+
+    def _ifnet(self, name: object) -> Ifnet:
+        """The interface ``name``, or :class:`~kame.errors.NoInterfaceError`
+        (``ENXIO``, as ``ifconfig`` answers for an interface that does not exist)."""
+        if not isinstance(name, str):
+            raise TypeError(f"an interface name is a str, not {type(name).__name__}")
+        ifp = self.ifnets.get(name)
+        if ifp is None:
+            raise NoInterfaceError(f"no interface {name!r}")
+        return ifp
+
+    def _user_addr(self, value: object, ifname: str | None = None, *,
+                   what: str = "address") -> tuple[IPv6Address, str | None]:
+        """An IPv6 address from a user (``str``, ``IPv6Address`` with or without
+        a zone, :class:`~kame.scope6.Sockaddr6`, 16 octets) through
+        :func:`kame.scope6.sa6_from_user`, and the interface its link- or
+        interface-local zone names. ``ifname`` (``ping -I``) must exist and
+        agree with the zone (``ScopeError`` ``EINVAL`` otherwise); without a
+        zone, ``net.inet6.ip6.use_defzone`` picks the default zone."""
+        if ifname is not None:
+            self._ifnet(ifname)
+        sa = sa6_from_user(value, self.zones, what=what, use_defzone=ifname is None and bool(
+            self.knobs["net.inet6.ip6.use_defzone"]))
+        sa_addr, zone = sa.addr, sa.scope_id
+        if zone and in6_addrscope(sa_addr) in (Scope.INTFACELOCAL, Scope.LINKLOCAL):
+            zif = self.zones.name(zone)
+            if ifname is not None and zif != ifname:
+                raise ScopeError(f"{what} {value}: zone {zif!r} is not interface {ifname!r}",
+                                 "EINVAL")
+            ifname = zif
+        return sa_addr, ifname
+
+    def _in6(self, value: object, what: str = "address") -> IPv6Address:
+        """:meth:`_user_addr` without a zone to keep (per-packet callers pass
+        plain ``IPv6Address`` objects and pay one type check)."""
+        if type(value) is IPv6Address and value.scope_id is None and \
+                not is_embedded_form(value):
+            return value
+        return self._user_addr(value, what=what)[0]
+
+    @staticmethod
+    def _time(now: object) -> float:
+        """A ``now`` argument: a finite real number of seconds."""
+        if not isinstance(now, Real) or isinstance(now, bool):
+            raise TypeError(f"now is a number of seconds, not {type(now).__name__}")
+        t = float(now)
+        if not math.isfinite(t):
+            raise ValueError(f"now must be finite, not {t}")
+        return t
 
     # --- upcalls to the sockets layer (kame.socket attaches itself as ``sockets``)
 

@@ -47,6 +47,8 @@ def _lt(sa_lt: Lifetime, t: int) -> P.SadbLifetime:
 def sa_to_msg(sa: SecAsVar, typ: int, now: float, *, seq: int = 0, pid: int = 0,
               keys: bool = True) -> P.SadbMsg:
     """The reply/dump message describing ``sa``."""
+    if not isinstance(sa, SecAsVar):
+        raise TypeError(f"sa is a SecAsVar, not {type(sa).__name__}")
     flags = (P.SADB_X_EXT_OLD if sa.old else 0) | sa.flags
     if sa.proto == "esp":
         a = P.AALG.get(sa.auth or "", 0) if sa.auth else 0
@@ -79,6 +81,8 @@ def sa_to_msg(sa: SecAsVar, typ: int, now: float, *, seq: int = 0, pid: int = 0,
 
 
 def policy_to_ext(sp: SecPolicy) -> P.SadbXPolicy:
+    if not isinstance(sp, SecPolicy):
+        raise TypeError(f"sp is a SecPolicy, not {type(sp).__name__}")
     reqs = [P.SadbXIpsecRequest(PROTO_OF[r.proto], P.MODES[r.mode], P.IPSEC_LEVEL[r.level],
                                 r.reqid, r.src, r.dst) for r in sp.requests]
     return P.SadbXPolicy(P.IPSEC_POLICY[sp.action], P.IPSEC_DIR[sp.dir], sp.id, 0, reqs)
@@ -112,7 +116,10 @@ class KeyEngine:
     # --- the socket -------------------------------------------------------------
 
     def send(self, buf: bytes, now: float) -> list[bytes]:
-        """Process one PF_KEY message; the encoded replies."""
+        """Process one PF_KEY message; the encoded replies (an ill-formed one
+        gets an EINVAL reply, as the kernel's key_parse answers)."""
+        if not isinstance(buf, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a PF_KEY message is bytes, not {type(buf).__name__}")
         try:
             msg = P.decode(buf)
         except P.ParseError as e:

@@ -558,6 +558,8 @@ def _header(buf: bytes, off: int) -> tuple[int, int, int, int, int, int, int]:
 
 def decode(buf: bytes | bytearray | memoryview) -> SadbMsg:
     """One whole message; its length must equal ``len(buf)``."""
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a PF_KEY message is bytes, not {type(buf).__name__}")
     b = bytes(buf)
     typ, err, sat, n, seq, pid, _r = _header(b, 0)
     if n != len(b):

@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Any
 
 from kame.errors import ParseError
 from kame.key import pfkey as P
@@ -55,6 +56,7 @@ from kame.key.engine import (
     KeyEngine,
 )
 from kame.key.spd import IpsecRequest, SecPolicy, Selector
+from kame.scope6 import Scope, in6_addrscope, is_embedded_form
 
 __all__ = [
     "AALG_KEY_OCTETS",
@@ -226,6 +228,10 @@ class Statement:
 class _Parser:
     def __init__(self, text: str, hosts: Mapping[str, str] | None, resolve: bool,
                  pid: int) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"setkey text is a str, not {type(text).__name__}")
+        if hosts is not None and not isinstance(hosts, Mapping):
+            raise TypeError(f"hosts is a mapping of names to addresses, not {type(hosts).__name__}")
         self.toks = list(tokenize(text))
         self.i = 0
         self.hosts = dict(hosts or {})
@@ -298,10 +304,22 @@ class _Parser:
             raise self.err(why, self.toks[self.i - 1])
 
     def _addr(self, text: str, tok: Tok) -> tuple[IPv6Network | IPv4Network, bool]:
-        """-> (network, had a prefix length)."""
+        """-> (network, had a prefix length). As every user entry point
+        (:mod:`kame.scope6`), the embedded form and a zone on a global address
+        are refused; a zone on a scoped address is parsed, not resolved (the
+        parser runs without the node's interfaces, and PF_KEY's addresses
+        here carry none)."""
+        net, had = self._addr_net(text, tok)
+        if isinstance(net, IPv6Network) and is_embedded_form(net.network_address):
+            raise self.err(f"{text!r}: the embedded zone form is kernel-internal "
+                           "(seed §1.3.3)", tok)
+        return net, had
+
+    def _addr_net(self, text: str, tok: Tok) -> tuple[IPv6Network | IPv4Network, bool]:
         name, _, plen = text.partition("/")
+        bare, sep, zone = name.partition("%") if ":" in name else (name, "", "")
         try:
-            a = ip_address(name)
+            a: IPv4Address | IPv6Address = ip_address(bare)
         except ValueError:
             if not self.resolve or name not in self.hosts:
                 raise self.err(f"{name!r} is not an address"
@@ -316,6 +334,10 @@ class _Parser:
                 except ValueError:
                     raise self.err(f"bad prefix length {plen!r}", tok) from None
             return net, "/" in self.hosts[name]
+        if sep and not zone:
+            raise self.err(f"{name!r}: empty zone", tok)
+        if sep and in6_addrscope(a) == Scope.GLOBAL:  # type: ignore[arg-type]
+            raise self.err(f"{name!r}: zone given for a global address (RFC 4007 §11)", tok)
         if plen:
             if not plen.isdigit() or int(plen) > a.max_prefixlen:
                 raise self.err(f"bad prefix length {plen!r}", tok)
@@ -688,10 +710,19 @@ def _satype_name(m: P.SadbMsg, old: bool) -> str:
     return n + ("-old" if old else "")
 
 
+def _needs(m: P.SadbMsg, *exttypes: int) -> list[Any]:
+    """The extensions a message must carry to be printed (``ValueError`` if not)."""
+    if not isinstance(m, P.SadbMsg):
+        raise TypeError(f"a SadbMsg, not {type(m).__name__}")
+    exts = [m.get(t) for t in exttypes]
+    if any(e is None for e in exts):
+        raise ValueError(f"message type {m.type} lacks the extensions {exttypes} to print")
+    return exts
+
+
 def format_sa(m: P.SadbMsg, now: float) -> str:
     """One SA as ``setkey -D`` prints it."""
-    sa = m.get(P.SADB_EXT_SA)
-    src, dst = m.get(P.SADB_EXT_ADDRESS_SRC), m.get(P.SADB_EXT_ADDRESS_DST)
+    sa, src, dst = _needs(m, P.SADB_EXT_SA, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST)
     sa2 = m.get(P.SADB_X_EXT_SA2) or P.SadbXSa2()
     cur = m.get(P.SADB_EXT_LIFETIME_CURRENT) or P.SadbLifetime(2)
     hard = m.get(P.SADB_EXT_LIFETIME_HARD) or P.SadbLifetime(3)
@@ -738,8 +769,8 @@ def _range(a: P.SadbAddress) -> str:
 
 def format_sp(m: P.SadbMsg, now: float) -> str:
     """One policy as ``setkey -DP`` prints it."""
-    src, dst = m.get(P.SADB_EXT_ADDRESS_SRC), m.get(P.SADB_EXT_ADDRESS_DST)
-    pol = m.get(P.SADB_X_EXT_POLICY)
+    src, dst, pol = _needs(m, P.SADB_EXT_ADDRESS_SRC, P.SADB_EXT_ADDRESS_DST,
+                           P.SADB_X_EXT_POLICY)
     cur = m.get(P.SADB_EXT_LIFETIME_CURRENT) or P.SadbLifetime(2)
     hard = m.get(P.SADB_EXT_LIFETIME_HARD) or P.SadbLifetime(3)
     ul = _ULNAME.get(src.proto, str(src.proto))
@@ -778,6 +809,8 @@ def run(text: str, engine: KeyEngine | Callable[[bytes], list[bytes]], now: floa
     ``engine`` is a :class:`KeyEngine` or any callable that takes one
     encoded message and returns the encoded replies (a node's control socket)."""
     pid = os.getpid() if pid is None else pid
+    if not isinstance(engine, KeyEngine) and not callable(engine):
+        raise TypeError(f"engine is a KeyEngine or a callable, not {type(engine).__name__}")
     sts = parse(text, hosts=hosts, resolve=resolve, pid=pid)
     send = (lambda b: engine.send(b, now)) if isinstance(engine, KeyEngine) else engine
     res = Result()

@@ -98,6 +98,8 @@ class IpsecRequest:
 
 def effective_level(req: IpsecRequest, knobs: Mapping[str, int] | None) -> str:
     """``ipsec_get_reqlevel``: resolve ``default`` through the system-wide knobs."""
+    if not isinstance(req, IpsecRequest):
+        raise TypeError(f"req is an IpsecRequest, not {type(req).__name__}")
     if req.level != "default":
         return req.level
     if req.proto == "ipcomp":
@@ -119,6 +121,12 @@ class Selector:
     dport: int = IPSEC_PORT_ANY
 
     def __post_init__(self) -> None:
+        if not isinstance(self.src, (IPv4Network, IPv6Network)) or \
+                not isinstance(self.dst, (IPv4Network, IPv6Network)):
+            raise TypeError("Selector src and dst are ipaddress networks")
+        for v in (self.ulproto, self.sport, self.dport):
+            if not isinstance(v, int):
+                raise TypeError(f"Selector ports and protocol are ints, not {type(v).__name__}")
         if self.src.version != self.dst.version:
             raise KeyEngineError("source and destination of different families")
         if not 0 <= self.ulproto <= 255:

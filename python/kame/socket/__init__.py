@@ -39,6 +39,16 @@ Where the seed leaves a detail open, the profile says what we chose:
   disable"): ``ENOPROTOOPT``; clearing it where mapped addresses are not
   supported: ``EINVAL``; changing it after ``bind``: ``EINVAL``.
 
+Zones (seed §1.3): addresses in sockaddr tuples go through
+:func:`kame.scope6.sa6_from_user`, the ``%zone`` of the host string included
+(which Python's own socket module drops). The embedded form (``fe80:1::5``,
+``ff02:1::1``, in a sockaddr, ``IPV6_PKTINFO`` or ``ipv6_mreq``) is
+``EINVAL``; a zone or interface index that names no interface is the
+profile's ``nodev_errno`` (``bind``, the options; ENXIO on the KAME
+platforms, ENODEV on Linux) or ``nozone_errno`` (``connect``/``sendto``;
+ENXIO, or ENETUNREACH on Linux); a sockaddr field out of range is
+:class:`kame.errors.RangeError` where the host raises ``OverflowError``.
+
 The package, by BSD source file: :mod:`~kame.socket.layer` (the layer,
 ``udp6_usrreq.c``, ``raw_ip6.c``), :mod:`~kame.socket.pcb` (``in6_pcb.c``),
 :mod:`~kame.socket.ctloutput` (``ip6_ctloutput``), :mod:`~kame.socket.sock`

@@ -46,5 +46,13 @@ EPHEMERAL_BSD = (49152, 65535)
 EPHEMERAL_LINUX = (32768, 60999)
 
 
+def _octets(value: object, what: str) -> bytes:
+    """A bytes-like option value or buffer (``bytes(5)`` would be five zero
+    octets, and ``bytes(10**12)`` a terabyte: ints are refused)."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what}: a bytes-like object is required, not {type(value).__name__}")
+    return bytes(value)
+
+
 def _err(code: int, what: str = "") -> OSError:
     return OSError(code, errno.errorcode.get(code, str(code)) + (f": {what}" if what else ""))

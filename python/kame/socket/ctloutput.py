@@ -37,6 +37,7 @@ from kame.socket.const import (
     SOCK_RAW,
     SOL_SOCKET,
     _err,
+    _octets,
 )
 from kame.socket.pcb import In6Pcb
 from kame.socket.rfc3542 import Icmp6Filter
@@ -60,7 +61,7 @@ class Ip6Ctloutput(In6Pcb):
             if s.type != SOCK_RAW or s.proto != IPPROTO_ICMPV6:
                 raise _err(errno.EOPNOTSUPP)
             s.filter = value if isinstance(value, Icmp6Filter) else \
-                Icmp6Filter.from_bytes(bytes(value), self.filter_layout)
+                Icmp6Filter.from_bytes(_octets(value, "ICMP6_FILTER"), self.filter_layout)
             return
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
@@ -93,7 +94,7 @@ class Ip6Ctloutput(In6Pcb):
         if opt == IPV6_MULTICAST_IF:
             v = _ival(value)
             if v and self.node is not None and v not in self.node.zones.by_index:
-                raise _err(errno.ENXIO)
+                raise _err(p.nodev_errno, f"no interface index {v}")
             s.opts[opt] = v
             return
         if opt in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_RECVPATHMTU):
@@ -106,14 +107,16 @@ class Ip6Ctloutput(In6Pcb):
             s.opts[opt] = 0 if v == -1 else v
             return
         if opt == IPV6_PKTINFO:  # sticky
-            b = bytes(value)
+            b = _octets(value, "IPV6_PKTINFO")
             if len(b) != 20:
                 raise _err(errno.EINVAL)
             a, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            self.user_in6(a, "IPV6_PKTINFO")
             if int(a) and not self._is_local6(a):
                 raise _err(errno.EADDRNOTAVAIL)
-            if ifi and self.node is not None and ifi not in self.node.zones.by_index:
-                raise _err(errno.ENXIO)
+            if ifi and self.node is not None and ifi not in self.node.zones.by_index and \
+                    p.name != "linux":  # Linux checks the interface when sending
+                raise _err(p.nodev_errno, f"no interface index {ifi}")
             s.opts[opt] = None if not int(a) and not ifi else (a, ifi)
             return
         if opt == IPV6_CHECKSUM:
@@ -127,10 +130,11 @@ class Ip6Ctloutput(In6Pcb):
             s.checksum = -1 if v < 0 else v
             return
         if opt in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP):
-            b = bytes(value)
+            b = _octets(value, "ipv6_mreq")
             if len(b) != 20:
                 raise _err(errno.EINVAL, "ipv6_mreq is 20 bytes")
             g, ifi = IPv6Address(b[:16]), struct.unpack("=I", b[16:])[0]
+            self.user_in6(g, "ipv6_mreq group")
             if not is_multicast(g):
                 raise _err(errno.EINVAL)
             if opt == IPV6_JOIN_GROUP:

@@ -15,6 +15,7 @@ from typing import Any
 from kame import _core
 from kame.addr import is_linklocal, is_multicast
 from kame.errors import KameError
+from kame.ip6.var import NodeVars
 from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
     AF_INET,
@@ -58,10 +59,24 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
 
     def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
                  in_ifaddrs: Iterable[str] = ("127.0.0.1",), seed: int = 0) -> None:
-        self.profile = PROFILES[profile] if isinstance(profile, str) else profile
+        if isinstance(profile, str):
+            if profile not in PROFILES:
+                raise ValueError(f"profile {profile!r} is not one of {sorted(PROFILES)}")
+            profile = PROFILES[profile]
+        if not isinstance(profile, Profile):
+            raise TypeError(f"profile is a name or a Profile, not {type(profile).__name__}")
+        if node is not None and not isinstance(node, NodeVars):
+            raise TypeError(f"node is a kame.node.Node, not {type(node).__name__}")
+        if isinstance(in_ifaddrs, (str, bytes)):
+            raise TypeError("in_ifaddrs is a list of IPv4 addresses")
+        self.profile = profile
         self.node = node
         self.pcbs: list[Socket] = []
-        self.in_ifaddrs: set[IPv4Address] = {IPv4Address(a) for a in in_ifaddrs}
+        self.in_ifaddrs: set[IPv4Address] = set()
+        for a in in_ifaddrs:
+            if not isinstance(a, (str, IPv4Address)) or len(self.in_ifaddrs) >= 4096:
+                raise TypeError("in_ifaddrs holds at most 4096 IPv4 addresses (str)")
+            self.in_ifaddrs.add(IPv4Address(a))
         #: ``netstat -s -p udp`` counters (``struct udpstat``).
         self.udpstat: dict[str, int] = dict.fromkeys(
             ("udps_ipackets", "udps_badsum", "udps_hdrops", "udps_noport", "udps_noportmcast",
@@ -129,7 +144,8 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             if typ == IPV6_PKTINFO:
                 if len(val) != 20:
                     raise _err(errno.EINVAL, "in6_pktinfo is 20 bytes")
-                pktinfo = (IPv6Address(bytes(val[:16])), struct.unpack("=I", val[16:20])[0])
+                pktinfo = (self.user_in6(IPv6Address(bytes(val[:16])), "IPV6_PKTINFO"),
+                           struct.unpack("=I", val[16:20])[0])
             elif typ == IPV6_HOPLIMIT:
                 hlim = _ival(val)
                 if not -1 <= hlim <= 255:
@@ -142,8 +158,9 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
                 tclass = None if tclass == -1 else tclass
             else:
                 raise _err(errno.ENOPROTOOPT, f"ancillary type {typ}")
+        sticky = False
         if s.opts.get(IPV6_PKTINFO) is not None and pktinfo is None:
-            pktinfo = s.opts[IPV6_PKTINFO]
+            pktinfo, sticky = s.opts[IPV6_PKTINFO], True
         if s.type == SOCK_DGRAM and port == 0:
             raise _err(errno.EINVAL, "port 0")
         if isinstance(dst, IPv4Address):
@@ -175,7 +192,10 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             dst = IPv6Address(1)
         if pktinfo is not None and pktinfo[1] and self.node is not None \
                 and pktinfo[1] not in self.node.zones.by_index:
-            raise _err(errno.ENXIO, "IPV6_PKTINFO interface")
+            # Linux checks an ancillary ifindex (ENODEV); a sticky one only
+            # fails the route lookup (ENETUNREACH); KAME checked it at setsockopt
+            raise _err(self.profile.nozone_errno if sticky else self.profile.nodev_errno,
+                       "IPV6_PKTINFO interface")
         src6 = self._select_src(s, dst, scope, pktinfo)
         assert isinstance(src6, IPv6Address)  # an IPv6 destination has an IPv6 source
         src = src6

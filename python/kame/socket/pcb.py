@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame.addr import is_linklocal, is_multicast
-from kame.scope6 import Scope, in6_addrscope
+from kame.scope6 import Scope, ZoneTable, in6_addrscope, is_embedded_form
 from kame.socket.const import (
     AF_INET,
     AF_INET6,
@@ -23,6 +23,8 @@ from kame.socket.const import (
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.sock import Socket
 from kame.socket.sockaddr import Addr, pack_sockaddr_in6
+
+_NO_ZONES = ZoneTable()
 
 
 class In6Pcb:
@@ -41,13 +43,25 @@ class In6Pcb:
 
     def ifindex(self, name: str) -> int:
         if self.node is None or name not in self.node.zones.by_name:
-            raise _err(errno.ENXIO, f"no interface {name!r}")
+            raise _err(self.profile.nodev_errno, f"no interface {name!r}")
         return int(self.node.zones.by_name[name])
 
     def ifname(self, index: int) -> str:
         if self.node is None or index not in self.node.zones.by_index:
-            raise _err(errno.ENXIO, f"no interface index {index}")
+            raise _err(self.profile.nodev_errno, f"no interface index {index}")
         return str(self.node.zones.by_index[index])
+
+    @property
+    def zones(self) -> ZoneTable:
+        """The node's interfaces and zones (none without a node)."""
+        return self.node.zones if self.node is not None else _NO_ZONES  # type: ignore[no-any-return]
+
+    def user_in6(self, a: IPv6Address, what: str) -> IPv6Address:
+        """An address a socket option or ancillary item carries
+        (``in6_pktinfo``, ``ipv6_mreq``): the embedded form is ``EINVAL``."""
+        if is_embedded_form(a):
+            raise _err(errno.EINVAL, f"{what} {a}: embedded zone form (seed §1.3.1)")
+        return a
 
     @property
     def now(self) -> float:
@@ -124,7 +138,11 @@ class In6Pcb:
         if isinstance(a, IPv6Address):
             if int(a) and not is_multicast(a) and not self._is_local6(a):
                 raise _err(errno.EADDRNOTAVAIL)
-            if scope == 0 and int(a) and not is_multicast(a) and self.node is not None and \
+            if scope and self.node is not None and not is_multicast(a) and \
+                    in6_addrscope(a) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(a) != 1 \
+                    and self.node.addrs.find(self.ifname(scope), a) is None:
+                raise _err(errno.EADDRNOTAVAIL, f"{a} is not on zone {scope}")
+            if scope == 0 and int(a) > 1 and not is_multicast(a) and self.node is not None and \
                     in6_addrscope(a) in (Scope.LINKLOCAL, Scope.INTFACELOCAL):
                 owners = [x.ifname for x in self.node.addrs.all() if x.addr == a]
                 if len(owners) > 1:
@@ -181,6 +199,11 @@ class In6Pcb:
             raise _err(errno.EAFNOSUPPORT, "bound to an IPv4-mapped address")
         if not int(a):  # BSD and Linux: connect to the unspecified address is loopback
             a = IPv4Address("127.0.0.1") if v4 else IPv6Address(1)
+        if self.profile.name == "linux" and isinstance(a, IPv6Address) and not scope and \
+                in6_addrscope(a) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(a) != 1 and \
+                not (is_multicast(a) and s.opts.get(IPV6_MULTICAST_IF)):
+            # ip6_datagram_connect: "Connect to link-local address requires an interface"
+            raise _err(self.profile.zoneless_errno, "link-local destination needs sin6_scope_id")
         src = self._select_src(s, a, scope, None)
         if s.type == SOCK_DGRAM and s.lport == 0:
             s.lport = self._anyport(s, s.laddr)

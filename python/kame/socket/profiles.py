@@ -43,7 +43,16 @@ class Profile:
     - ``mapped_errno``: what connect/sendto to a mapped address fails with;
     - ``af_inet6``: the platform's ``AF_INET6`` number (sockaddr layout);
     - ``bsd_delivery``: an AF_INET socket always wins over an AF_INET6
-      wildcard (KAME: the v4 table first); Linux scores them instead.
+      wildcard (KAME: the v4 table first); Linux scores them instead;
+    - ``nodev_errno``: a zone or interface index that names no interface,
+      in ``bind``, ``IPV6_JOIN_GROUP``, ``IPV6_MULTICAST_IF`` and
+      ``IPV6_PKTINFO`` (KAME ``sa6_embedscope`` / ``ip6_setmoptions``:
+      ``ENXIO``; Linux ``ENODEV``);
+    - ``nozone_errno``: ``connect``/``sendto`` to a zone that names no
+      interface (KAME ``ENXIO``; Linux finds no route: ``ENETUNREACH``);
+    - ``zoneless_errno``: ``connect``/``sendto`` to a link-local address
+      with no zone (KAME finds no route: ``EHOSTUNREACH``; Linux ``EINVAL``
+      for ``connect``).
     """
 
     name: str
@@ -60,6 +69,9 @@ class Profile:
     bsd_delivery: bool
     ephemeral: tuple[int, int]
     section: str
+    nodev_errno: int = errno.ENXIO
+    nozone_errno: int = errno.ENXIO
+    zoneless_errno: int = errno.EHOSTUNREACH
 
     @property
     def v6only_default(self) -> int:
@@ -85,7 +97,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     _bsd("bsdi4", "KAME/BSDI4", "enabled", True, True, 24, "1.12.4"),
     _bsd("openbsd", "KAME/OpenBSD", "not supported", False, False, 24, "1.12.5"),
     Profile("linux", "Linux", "configurable", True, True, True, True, errno.EINVAL, True,
-            errno.ENETUNREACH, 10, False, EPHEMERAL_LINUX, "host kernel"),
+            errno.ENETUNREACH, 10, False, EPHEMERAL_LINUX, "host kernel",
+            errno.ENODEV, errno.ENETUNREACH, errno.EINVAL),
     Profile("rfc3493", "RFC 3493", "configurable", True, True, False, True, errno.EINVAL,
             True, errno.EINVAL, 10, True, EPHEMERAL_BSD, "RFC 3493 §3.7, §5.3"),
 )}
@@ -93,6 +106,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 
 def profile_table_row(p: Profile) -> tuple[str, str, str]:
     """The §1.12 table cells a profile implies, in the seed's words."""
+    if not isinstance(p, Profile):
+        raise TypeError(f"a Profile, not {type(p).__name__}")
     if p.listening == "configurable":
         lst = "configurable default: " + ("enabled" if p.listening_default else "disabled")
     else:

@@ -4,6 +4,8 @@ handed to the :class:`~kame.socket.layer.SocketLayer` it belongs to."""
 from __future__ import annotations
 
 import errno
+import operator
+import socket as _hostsocket
 import struct
 from collections import deque
 from collections.abc import Iterable
@@ -12,7 +14,8 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
 from kame.addr import is_v4mapped
-from kame.scope6 import Scope, in6_addrscope
+from kame.errors import NoInterfaceError, RangeError, ScopeError
+from kame.scope6 import Scope, in6_addrscope, sa6_from_user
 from kame.socket.const import (
     AF_INET,
     AF_INET6,
@@ -28,6 +31,7 @@ from kame.socket.const import (
     SOCK_DGRAM,
     SOCK_RAW,
     _err,
+    _octets,
 )
 from kame.socket.profiles import Profile
 from kame.socket.rfc3542 import Icmp6Filter
@@ -96,33 +100,51 @@ class Socket:
         if self.closed:
             raise _err(errno.EBADF)
 
-    def _sockaddr_in(self, addr: Any) -> tuple[Addr, int, int]:
-        """Parse a Python sockaddr tuple into (address, port, scope_id);
-        an AF_INET6 ``::ffff:a.b.c.d`` comes back as an IPv4Address."""
-        if not isinstance(addr, tuple) or len(addr) < 2:
-            raise TypeError("address must be a tuple (host, port, ...)")
-        host, port = addr[0], addr[1]
-        if not 0 <= int(port) <= 0xFFFF:
-            raise OverflowError("port must be 0-65535.")
-        scope = 0
-        if self.family == AF_INET:
+    def _sockaddr_in(self, addr: Any, op: str = "bind") -> tuple[Addr, int, int]:
+        """Parse a Python sockaddr tuple into (address, port, scope_id) as
+        the host's :mod:`socket` does (a tuple; ``""`` is the wildcard; the
+        port 0-65535, ``flowinfo`` 20 bits, ``scope_id`` 32 bits: out of range
+        is a :class:`~kame.errors.RangeError` where the host raises
+        ``OverflowError``). An AF_INET6 host goes through
+        :func:`kame.scope6.sa6_from_user`: the embedded form is ``EINVAL``, a
+        zone that names no interface the profile's errno (``op`` ``bind``:
+        ``nodev_errno``; ``connect``/``send``: ``nozone_errno``; a zone
+        *name* on Linux: ``gaierror(EAI_NONAME)``, as the host's resolver).
+        A ``::ffff:a.b.c.d`` comes back as an IPv4Address."""
+        v4 = self.family == AF_INET
+        if not isinstance(addr, tuple):
+            raise TypeError(f"{'AF_INET' if v4 else 'AF_INET6'} address must be tuple, "
+                            f"not {type(addr).__name__}")
+        if not (len(addr) == 2 if v4 else 2 <= len(addr) <= 4):
+            raise TypeError(f"{'AF_INET' if v4 else 'AF_INET6'} address must be a tuple "
+                            + ("(host, port)" if v4 else "(host, port[, flowinfo[, scopeid]])"))
+        host = addr[0]
+        if isinstance(host, (bytes, bytearray)):
+            host = bytes(host).decode("latin-1")
+        if not isinstance(host, str):
+            raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+        port = _field(addr[1], op, "port", 0xFFFF)
+        if v4:
             try:
-                return IPv4Address(host if host else "0.0.0.0"), int(port), 0
+                return IPv4Address(host if host else "0.0.0.0"), port, 0
             except ValueError:
                 raise _err(errno.EINVAL, f"{host!r} is not an IPv4 address") from None
-        h = str(host)
-        if "%" in h:
-            h, _, z = h.partition("%")
-            scope = int(z) if z.isdigit() else self.layer.ifindex(z)
-        if len(addr) >= 4:
-            scope = int(addr[3]) or scope
+        if len(addr) >= 3:
+            _field(addr[2], op, "flowinfo", 0xFFFFF)
+        scope = _field(addr[3], op, "scope_id", 0xFFFFFFFF) if len(addr) == 4 else 0
         try:
-            a6 = IPv6Address(h if h else "::")
-        except ValueError:
-            raise _err(errno.EINVAL, f"{host!r} is not an IPv6 address") from None
-        if is_v4mapped(a6):
-            return unmap(a6), int(port), 0
-        return a6, int(port), scope
+            sa = sa6_from_user(host if host else "::", self.layer.zones, scope_id=scope)
+        except NoInterfaceError as e:
+            p = self.profile
+            zone = host.partition("%")[2]
+            if p.name == "linux" and zone and not (zone.isascii() and zone.isdigit()):
+                raise _gaierror(e) from e
+            raise _err(p.nodev_errno if op == "bind" else p.nozone_errno, str(e)) from e
+        except ScopeError as e:
+            raise _err(errno.EINVAL, str(e)) from e
+        if is_v4mapped(sa.addr):
+            return unmap(sa.addr), port, 0
+        return sa.addr, port, sa.scope_id
 
     def _name(self, a: Addr | None, port: int, scope: int) -> tuple[Any, ...]:
         if self.family == AF_INET:
@@ -167,11 +189,13 @@ class Socket:
 
     def connect(self, addr: Any) -> None:
         self._check_open()
-        a, port, scope = self._sockaddr_in(addr)
+        a, port, scope = self._sockaddr_in(addr, "connect")
         self.layer.autobind_first(self)
         self.layer.pcbconnect(self, a, port, scope)
 
     def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a bytes-like object is required, not {type(data).__name__}")
         dst = addr if addr is not None else flags_or_addr
         return self.sendmsg([data], [], 0, dst)
 
@@ -181,7 +205,7 @@ class Socket:
     def sendmsg(self, buffers: Iterable[bytes], ancdata: Iterable[tuple[int, int, bytes]] = (),
                 flags: int = 0, address: Any = None) -> int:
         self._check_open()
-        data = b"".join(bytes(b) for b in buffers)
+        data = b"".join(_octets(b, "buffer") for b in buffers)
         self._raise_so_error()
         if address is None:
             if self.faddr is None:
@@ -191,9 +215,9 @@ class Socket:
             if self.faddr is not None and self.type == SOCK_DGRAM and \
                     self.profile.name != "linux":
                 raise _err(errno.EISCONN)  # BSD udp6_output; Linux sends to the address
-            dst, port, scope = self._sockaddr_in(address)
+            dst, port, scope = self._sockaddr_in(address, "send")
         self.layer.autobind_first(self)
-        return self.layer.output(self, data, dst, port, scope, list(ancdata))
+        return self.layer.output(self, data, dst, port, scope, _ancillary(ancdata))
 
     def _raise_so_error(self) -> None:
         if self.so_error:
@@ -247,9 +271,47 @@ class Socket:
         return self.layer.ctloutput_get(self, level, opt, buflen)
 
 
+def _ancillary(ancdata: Iterable[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """``sendmsg``'s ancillary items as the host checks them: each a
+    ``(level, type, data)`` tuple of two ints and a bytes-like object; at most
+    64 of them (an ``msg_controllen`` well past any real use)."""
+    out: list[tuple[int, int, bytes]] = []
+    for item in ancdata:
+        if not isinstance(item, tuple) or len(item) != 3:
+            raise TypeError("ancillary data items must be (level, type, data) tuples")
+        level, typ, data = item
+        if not isinstance(level, int) or not isinstance(typ, int):
+            raise TypeError("ancillary level and type are ints")
+        if len(out) == 64:
+            raise _err(errno.ENOBUFS, "too much ancillary data")
+        out.append((level, typ, _octets(data, "ancillary data")))
+    return out
+
+
+def _field(value: Any, op: str, name: str, high: int) -> int:
+    """One integer field of a sockaddr tuple: an int (``__index__``) in 0..high."""
+    v = operator.index(value)  # TypeError for float, str ... as the host's socket module
+    if not 0 <= v <= high:
+        raise RangeError(f"{op}(): {name} must be 0-{high}.", argument=name, low=0, high=high,
+                         value=v)
+    return v
+
+
+def _gaierror(e: Exception) -> OSError:
+    """What the host's socket module raises for a zone name its resolver
+    does not know (``getaddrinfo`` ``EAI_NONAME``)."""
+    return _hostsocket.gaierror(_hostsocket.EAI_NONAME, f"Name or service not known: {e}")
+
+
 def _ival(value: Any) -> int:
+    """An integer option value: 4 octets (host order) or an int that fits a C
+    ``int``, as the host's ``setsockopt`` takes it."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         if len(value) != 4:
             raise _err(errno.EINVAL)
         return int(struct.unpack("=i", bytes(value))[0])
-    return int(value)
+    v = operator.index(value)  # TypeError for str, float, None ...
+    if not -(2**31) <= v < 2**31:
+        raise RangeError("option value does not fit a C int", argument="value",
+                         low=-(2**31), high=2**31 - 1, value=v)
+    return v

@@ -6,7 +6,8 @@ from __future__ import annotations
 import struct
 from ipaddress import IPv4Address, IPv6Address
 
-from kame.errors import MalformedError, TruncatedError
+from kame.errors import MalformedError, RangeError, TruncatedError
+from kame.scope6 import sa6_from_user
 from kame.socket.const import (
     AF_INET,
     AF_INET6,
@@ -19,16 +20,22 @@ Addr = IPv4Address | IPv6Address
 
 
 def v4mapped(a: IPv4Address) -> IPv6Address:
+    if not isinstance(a, IPv4Address):
+        raise TypeError(f"an IPv4Address, not {type(a).__name__}")
     return IPv6Address((0xFFFF << 32) | int(a))
 
 
 def unmap(a: IPv6Address) -> IPv4Address:
+    if not isinstance(a, IPv6Address):
+        raise TypeError(f"an IPv6Address, not {type(a).__name__}")
     return IPv4Address(int(a) & 0xFFFFFFFF)
 
 
 def ntop6(a: IPv6Address) -> str:
     """``inet_ntop(AF_INET6)`` as BSD and glibc print: ``::ffff:1.2.3.4``
     and ``::1.2.3.4`` keep their dotted IPv4 tail (RFC 4291 §2.2 form 3)."""
+    if not isinstance(a, IPv6Address):
+        raise TypeError(f"an IPv6Address, not {type(a).__name__}")
     x = int(a)
     if x >> 32 == 0xFFFF:
         return f"::ffff:{IPv4Address(x & 0xFFFFFFFF)}"
@@ -52,7 +59,17 @@ def _family_of(layout: str, family: int | None, v6: bool) -> int:
     return PROFILES[layout].af_inet6 if v6 else 2
 
 
+def _uint(name: str, v: object, high: int) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{name} is an int, not {type(v).__name__}")
+    if not 0 <= v <= high:
+        raise RangeError(f"{v} out of range 0-{high}", argument=name, low=0, high=high, value=v)
+    return v
+
+
 def _layout(layout: str) -> str:
+    if not isinstance(layout, str):
+        raise TypeError(f"layout is a profile name, not {type(layout).__name__}")
     if layout != "linux" and (layout not in PROFILES or PROFILES[layout].name == "linux"):
         raise ValueError(f"unknown sockaddr layout {layout!r}")
     return layout
@@ -72,13 +89,20 @@ def pack_sockaddr_in6(addr: IPv6Address | str, port: int = 0, flowinfo: int = 0,
     alone on Linux; port and flow info in network order, ``sin6_scope_id``
     in host order."""
     lay = _layout(layout)
-    a = IPv6Address(addr)
-    return (_head(lay, SIN6_LEN, _family_of(lay, family, True)) + struct.pack("!HI", port, flowinfo)
-            + a.packed + struct.pack("=I", scope_id))
+    _uint("port", port, 0xFFFF)
+    _uint("flowinfo", flowinfo, 0xFFFFFFFF)  # the 32-bit field (RFC 3493 §3.3)
+    _uint("scope_id", scope_id, 0xFFFFFFFF)
+    sa = sa6_from_user(addr, scope_id=scope_id)  # a numeric %zone is the scope id
+    fam = _uint("family", _family_of(lay, family, True), 0xFF if lay != "linux" else 0xFFFF)
+    return (_head(lay, SIN6_LEN, fam) + struct.pack("!HI", port, flowinfo)
+            + sa.addr.packed + struct.pack("=I", sa.scope_id or scope_id))
 
 
 def pack_sockaddr_in(addr: IPv4Address | str, port: int = 0, *, layout: str = "linux") -> bytes:
     lay = _layout(layout)
+    _uint("port", port, 0xFFFF)
+    if not isinstance(addr, (IPv4Address, str)):
+        raise TypeError(f"an IPv4 address is an IPv4Address or str, not {type(addr).__name__}")
     return _head(lay, SIN_LEN, _family_of(lay, None, False)) + struct.pack("!H", port) + \
         IPv4Address(addr).packed + bytes(8)
 
@@ -86,6 +110,8 @@ def pack_sockaddr_in(addr: IPv4Address | str, port: int = 0, *, layout: str = "l
 def sockaddr_family(sa: bytes, *, layout: str = "linux") -> int:
     """``((struct sockaddr *)&ss)->sa_family``, §1.13's portable way (3)."""
     lay = _layout(layout)
+    if not isinstance(sa, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a sockaddr is bytes, not {type(sa).__name__}")
     if len(sa) < 2:
         raise TruncatedError("sockaddr shorter than its family field", layer="sockaddr",
                              offset=0, needed=2, available=len(sa))
@@ -114,6 +140,8 @@ def unpack_sockaddr_in6(sa: bytes, *, layout: str = "linux"
 
 def sockaddr_storage(sa: bytes) -> bytes:
     """A ``struct sockaddr_storage`` (128 bytes) holding ``sa``."""
+    if not isinstance(sa, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a sockaddr is bytes, not {type(sa).__name__}")
     if len(sa) > SS_LEN:
         raise MalformedError("sockaddr longer than sockaddr_storage", layer="sockaddr",
                              offset=SS_LEN)

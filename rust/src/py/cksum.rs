@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use super::upper::{Addr4, Addr6};
-use super::util::buf_vec;
+use super::util::{buf_vec, int_arg, opt_int_arg, Int};
 use crate::cksum;
 
 /// The buffers of a `data` argument: one buffer, or a sequence of them.
@@ -53,7 +53,7 @@ fn chunks<'py>(data: &Bound<'py, PyAny>) -> PyResult<Vec<Chunk<'py>>> {
 /// store in a zeroed checksum field, or 0 when verifying correct data.
 #[pyfunction]
 #[pyo3(signature = (src, dst, next_header, data, length = None))]
-fn in6_cksum(src: Addr6, dst: Addr6, next_header: u8, data: &Bound<'_, PyAny>, length: Option<u64>) -> PyResult<u16> {
+fn in6_cksum(src: Addr6, dst: Addr6, #[pyo3(from_py_with = int_arg)] next_header: u8, data: &Bound<'_, PyAny>, #[pyo3(from_py_with = opt_int_arg)] length: Option<u64>) -> PyResult<u16> {
     let cs = chunks(data)?;
     let total = length.unwrap_or_else(|| cs.iter().map(|c| c.as_slice().len() as u64).sum());
     Ok(cksum::in6_cksum(&src.0, &dst.0, next_header, total, cs.iter().map(Chunk::as_slice))?)
@@ -65,7 +65,7 @@ fn in6_cksum(src: Addr6, dst: Addr6, next_header: u8, data: &Bound<'_, PyAny>, l
 /// length).
 #[pyfunction]
 #[pyo3(signature = (src, dst, protocol, data, length = None))]
-fn in4_cksum(src: Addr4, dst: Addr4, protocol: u8, data: &Bound<'_, PyAny>, length: Option<u64>) -> PyResult<u16> {
+fn in4_cksum(src: Addr4, dst: Addr4, #[pyo3(from_py_with = int_arg)] protocol: u8, data: &Bound<'_, PyAny>, #[pyo3(from_py_with = opt_int_arg)] length: Option<u64>) -> PyResult<u16> {
     let cs = chunks(data)?;
     let total = length.unwrap_or_else(|| cs.iter().map(|c| c.as_slice().len() as u64).sum());
     Ok(cksum::in4_cksum(&src.0, &dst.0, protocol, total, cs.iter().map(Chunk::as_slice))?)
@@ -92,7 +92,8 @@ fn cksum_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<Bound
     let mut owned: Vec<(Addr6, Addr6, u8, Vec<Vec<u8>>)> = Vec::new();
     for item in items.try_iter()? {
         let item = item?;
-        let (src, dst, nh, data): (Addr6, Addr6, u8, Bound<'py, PyAny>) = item.extract()?;
+        let (src, dst, nh, data): (Addr6, Addr6, Int<u8>, Bound<'py, PyAny>) = item.extract()?;
+        let nh = nh.0;
         let cs = chunks(&data)?.iter().map(|c| c.as_slice().to_vec()).collect();
         owned.push((src, dst, nh, cs));
     }

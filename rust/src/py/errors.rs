@@ -59,6 +59,42 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     Ok(PyErr::from_value(exc))
 }
 
+/// `kame.errors.RangeError` for an integer argument outside `low..=high`
+/// (`value` is the Python object given). The argument's name reaches the
+/// exception through the note PyO3 adds ("while processing 'x'"), or
+/// `argument` when the caller knows it.
+pub fn range_error(value: &Bound<'_, PyAny>, low: i128, high: u128, argument: Option<&str>) -> PyErr {
+    let py = value.py();
+    let bits: u64 = value.call_method0("bit_length").and_then(|b| b.extract()).unwrap_or(0);
+    let shown = if bits <= 256 {
+        value.str().map(|s| s.to_string()).unwrap_or_default()
+    } else {
+        format!("an int of {bits} bits")
+    };
+    let msg = format!("{shown} is out of range {low}-{high}");
+    let built = (|| -> PyResult<PyErr> {
+        let cls = errors_module(py)?.getattr("RangeError")?;
+        let kw = PyDict::new(py);
+        kw.set_item("low", low)?;
+        kw.set_item("high", high)?;
+        kw.set_item("value", value)?;
+        if let Some(a) = argument {
+            kw.set_item("argument", a)?;
+        }
+        Ok(PyErr::from_value(cls.call((msg.as_str(),), Some(&kw))?))
+    })();
+    built.unwrap_or_else(|_| PyValueError::new_err(msg))
+}
+
+/// `kame.errors.ScopeError` (`EINVAL`): a zone given where none can go.
+pub fn scope_error(py: Python<'_>, msg: String) -> PyErr {
+    let built = (|| -> PyResult<PyErr> {
+        let cls = errors_module(py)?.getattr("ScopeError")?;
+        Ok(PyErr::from_value(cls.call1((msg.as_str(), "EINVAL"))?))
+    })();
+    built.unwrap_or_else(|_| PyValueError::new_err(msg))
+}
+
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
         Python::attach(|py| match build(py, &e) {

@@ -17,15 +17,18 @@ use crate::error::Layer;
 use crate::wire::exthdr::{self, Chain, FragmentRepr, OptionsRepr, RoutingRepr};
 use crate::wire::{ipv6, opts};
 
-use super::util::{buf_vec as buffer_vec, ipv6_class, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
+use super::util::{buf_vec as buffer_vec, int_arg, ipv6_class, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
 
 // ---------------------------------------------------------------------------
 // Helpers: buffers and addresses
 // ---------------------------------------------------------------------------
 
-/// An address from `ipaddress.IPv6Address`, `str` or 16 bytes.
+/// An address from `ipaddress.IPv6Address`, `str` or 16 bytes; any 128-bit
+/// value (the embedded zone form too: this is how hostile packets are
+/// built), but no zone (`kame.errors.ScopeError`): a header carries none.
 pub(super) fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     let py = ob.py();
+    super::util::no_zone(ob)?;
     let cls = ipv6_class(py)?;
     let packed: Vec<u8> = if ob.is_instance(cls)? {
         ob.getattr("packed")?.extract()?
@@ -65,11 +68,11 @@ impl Ipv6Header {
     fn new(
         src: &Bound<'_, PyAny>,
         dst: &Bound<'_, PyAny>,
-        next_header: u8,
-        hop_limit: u8,
-        traffic_class: u8,
-        flow_label: u32,
-        payload_len: u16,
+        #[pyo3(from_py_with = int_arg)] next_header: u8,
+        #[pyo3(from_py_with = int_arg)] hop_limit: u8,
+        #[pyo3(from_py_with = int_arg)] traffic_class: u8,
+        #[pyo3(from_py_with = int_arg)] flow_label: u32,
+        #[pyo3(from_py_with = int_arg)] payload_len: u16,
     ) -> PyResult<Self> {
         if flow_label > 0x000f_ffff {
             return Err(PyValueError::new_err("the Flow Label is 20 bits (RFC 8200 §3)"));
@@ -129,35 +132,35 @@ impl Ipv6Header {
         self.repr.next_header
     }
     #[setter]
-    fn set_next_header(&mut self, v: u8) {
-        self.repr.next_header = v;
+    fn set_next_header(&mut self, #[pyo3(from_py_with = int_arg)] next_header: u8) {
+        self.repr.next_header = next_header;
     }
     #[getter]
     fn hop_limit(&self) -> u8 {
         self.repr.hop_limit
     }
     #[setter]
-    fn set_hop_limit(&mut self, v: u8) {
-        self.repr.hop_limit = v;
+    fn set_hop_limit(&mut self, #[pyo3(from_py_with = int_arg)] hop_limit: u8) {
+        self.repr.hop_limit = hop_limit;
     }
     #[getter]
     fn traffic_class(&self) -> u8 {
         self.repr.traffic_class
     }
     #[setter]
-    fn set_traffic_class(&mut self, v: u8) {
-        self.repr.traffic_class = v;
+    fn set_traffic_class(&mut self, #[pyo3(from_py_with = int_arg)] traffic_class: u8) {
+        self.repr.traffic_class = traffic_class;
     }
     #[getter]
     fn flow_label(&self) -> u32 {
         self.repr.flow_label
     }
     #[setter]
-    fn set_flow_label(&mut self, v: u32) -> PyResult<()> {
-        if v > 0x000f_ffff {
+    fn set_flow_label(&mut self, #[pyo3(from_py_with = int_arg)] flow_label: u32) -> PyResult<()> {
+        if flow_label > 0x000f_ffff {
             return Err(PyValueError::new_err("the Flow Label is 20 bits (RFC 8200 §3)"));
         }
-        self.repr.flow_label = v;
+        self.repr.flow_label = flow_label;
         Ok(())
     }
     #[getter]
@@ -165,8 +168,8 @@ impl Ipv6Header {
         self.repr.payload_len
     }
     #[setter]
-    fn set_payload_len(&mut self, v: u16) {
-        self.repr.payload_len = v;
+    fn set_payload_len(&mut self, #[pyo3(from_py_with = int_arg)] payload_len: u16) {
+        self.repr.payload_len = payload_len;
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -228,7 +231,7 @@ impl Ipv6Option {
 impl Ipv6Option {
     #[new]
     #[pyo3(signature = (r#type, data=None))]
-    fn new(r#type: u8, data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let data = match data {
             Some(d) => buffer_vec(d)?,
             None => Vec::new(),
@@ -245,17 +248,17 @@ impl Ipv6Option {
     }
     /// PadN with `n` zero data octets (`n + 2` octets on the wire).
     #[staticmethod]
-    fn padn(n: u8) -> Self {
+    fn padn(#[pyo3(from_py_with = int_arg)] n: u8) -> Self {
         Ipv6Option { opt_type: 1, data: vec![0; usize::from(n)] }
     }
     /// Jumbo Payload (RFC 2675 §3, type 0xC2, alignment 4n+2).
     #[staticmethod]
-    fn jumbo(length: u32) -> Self {
+    fn jumbo(#[pyo3(from_py_with = int_arg)] length: u32) -> Self {
         Ipv6Option::from_repr(&opts::Repr::Jumbo(length))
     }
     /// Router Alert (RFC 2711, type 5, alignment 2n): 0 MLD, 1 RSVP.
     #[staticmethod]
-    fn router_alert(value: u16) -> Self {
+    fn router_alert(#[pyo3(from_py_with = int_arg)] value: u16) -> Self {
         Ipv6Option::from_repr(&opts::Repr::RouterAlert(value))
     }
     /// Home Address (RFC 6275 §6.3, type 0xC9, alignment 8n+6).
@@ -301,8 +304,8 @@ impl Ipv6Option {
         self.opt_type
     }
     #[setter(r#type)]
-    fn set_type(&mut self, v: u8) {
-        self.opt_type = v;
+    fn set_type(&mut self, #[pyo3(from_py_with = int_arg)] r#type: u8) {
+        self.opt_type = r#type;
     }
     #[getter]
     fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -361,8 +364,8 @@ fn options_to_repr(options: &[Ipv6Option]) -> PyResult<Vec<opts::Repr>> {
 
 fn options_from_py(list: &Bound<'_, PyAny>) -> PyResult<Vec<Ipv6Option>> {
     let mut out = Vec::new();
-    for item in list.try_iter()? {
-        let item = item?;
+    // an options header is at most 2048 octets: 2046 Pad1 options
+    for item in super::util::bounded_items(list, 2046, "options")? {
         let o = item.cast::<Ipv6Option>().map_err(|_| PyTypeError::new_err("options must be Ipv6Option objects"))?;
         out.push(o.borrow().clone());
     }
@@ -408,7 +411,7 @@ macro_rules! options_class {
         impl $ty {
             #[new]
             #[pyo3(signature = (options=None, next_header=59))]
-            fn new(options: Option<&Bound<'_, PyAny>>, next_header: u8) -> PyResult<Self> {
+            fn new(options: Option<&Bound<'_, PyAny>>, #[pyo3(from_py_with = int_arg)] next_header: u8) -> PyResult<Self> {
                 let options = match options {
                     Some(o) => options_from_py(o)?,
                     None => Vec::new(),
@@ -463,8 +466,8 @@ macro_rules! options_class {
                 self.next_header
             }
             #[setter]
-            fn set_next_header(&mut self, v: u8) {
-                self.next_header = v;
+            fn set_next_header(&mut self, #[pyo3(from_py_with = int_arg)] next_header: u8) {
+                self.next_header = next_header;
             }
 
             fn __repr__(&self, py: Python<'_>) -> String {
@@ -530,7 +533,8 @@ pub(super) fn addresses_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<[u8; 16]>>
     if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
         return Err(PyTypeError::new_err("addresses must be a list of addresses"));
     }
-    v.try_iter()?.map(|a| addr_from_py(&a?)).collect()
+    // Hdr Ext Len is 8 bits: at most 127 addresses in any routing header
+    super::util::bounded_items(v, 127, "addresses")?.iter().map(addr_from_py).collect()
 }
 
 #[pymethods]
@@ -538,11 +542,11 @@ impl RoutingHeader {
     #[new]
     #[pyo3(signature = (routing_type, segments_left, addresses=None, data=None, next_header=59))]
     fn new(
-        routing_type: u8,
-        segments_left: u8,
+        #[pyo3(from_py_with = int_arg)] routing_type: u8,
+        #[pyo3(from_py_with = int_arg)] segments_left: u8,
         addresses: Option<&Bound<'_, PyAny>>,
         data: Option<&Bound<'_, PyAny>>,
-        next_header: u8,
+        #[pyo3(from_py_with = int_arg)] next_header: u8,
     ) -> PyResult<Self> {
         let addresses = match addresses {
             Some(a) => addresses_from_py(a)?,
@@ -584,16 +588,16 @@ impl RoutingHeader {
         self.routing_type
     }
     #[setter]
-    fn set_routing_type(&mut self, v: u8) {
-        self.routing_type = v;
+    fn set_routing_type(&mut self, #[pyo3(from_py_with = int_arg)] routing_type: u8) {
+        self.routing_type = routing_type;
     }
     #[getter]
     fn segments_left(&self) -> u8 {
         self.segments_left
     }
     #[setter]
-    fn set_segments_left(&mut self, v: u8) {
-        self.segments_left = v;
+    fn set_segments_left(&mut self, #[pyo3(from_py_with = int_arg)] segments_left: u8) {
+        self.segments_left = segments_left;
     }
     #[getter]
     fn addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -619,8 +623,8 @@ impl RoutingHeader {
         self.next_header
     }
     #[setter]
-    fn set_next_header(&mut self, v: u8) {
-        self.next_header = v;
+    fn set_next_header(&mut self, #[pyo3(from_py_with = int_arg)] next_header: u8) {
+        self.next_header = next_header;
     }
     /// A type 4 header decoded as a `SegmentRoutingHeader` (RFC 8754),
     /// None for other types. Raises kame.MalformedError when its lengths
@@ -662,7 +666,7 @@ pub struct FragmentHeader {
 impl FragmentHeader {
     #[new]
     #[pyo3(signature = (offset, more, ident, next_header=59, reserved=0, res=0))]
-    fn new(offset: u16, more: bool, ident: u32, next_header: u8, reserved: u8, res: u8) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = int_arg)] offset: u16, more: bool, #[pyo3(from_py_with = int_arg)] ident: u32, #[pyo3(from_py_with = int_arg)] next_header: u8, #[pyo3(from_py_with = int_arg)] reserved: u8, #[pyo3(from_py_with = int_arg)] res: u8) -> PyResult<Self> {
         if offset > 0x1fff {
             return Err(PyValueError::new_err("the Fragment Offset is 13 bits (RFC 8200 §4.5)"));
         }
@@ -690,11 +694,11 @@ impl FragmentHeader {
         self.repr.frag_offset
     }
     #[setter]
-    fn set_offset(&mut self, v: u16) -> PyResult<()> {
-        if v > 0x1fff {
+    fn set_offset(&mut self, #[pyo3(from_py_with = int_arg)] offset: u16) -> PyResult<()> {
+        if offset > 0x1fff {
             return Err(PyValueError::new_err("the Fragment Offset is 13 bits (RFC 8200 §4.5)"));
         }
-        self.repr.frag_offset = v;
+        self.repr.frag_offset = offset;
         Ok(())
     }
     /// The offset in octets (`offset * 8`).
@@ -715,35 +719,35 @@ impl FragmentHeader {
         self.repr.ident
     }
     #[setter]
-    fn set_ident(&mut self, v: u32) {
-        self.repr.ident = v;
+    fn set_ident(&mut self, #[pyo3(from_py_with = int_arg)] ident: u32) {
+        self.repr.ident = ident;
     }
     #[getter]
     fn next_header(&self) -> u8 {
         self.repr.next_header
     }
     #[setter]
-    fn set_next_header(&mut self, v: u8) {
-        self.repr.next_header = v;
+    fn set_next_header(&mut self, #[pyo3(from_py_with = int_arg)] next_header: u8) {
+        self.repr.next_header = next_header;
     }
     #[getter]
     fn reserved(&self) -> u8 {
         self.repr.reserved
     }
     #[setter]
-    fn set_reserved(&mut self, v: u8) {
-        self.repr.reserved = v;
+    fn set_reserved(&mut self, #[pyo3(from_py_with = int_arg)] reserved: u8) {
+        self.repr.reserved = reserved;
     }
     #[getter]
     fn res(&self) -> u8 {
         self.repr.res
     }
     #[setter]
-    fn set_res(&mut self, v: u8) -> PyResult<()> {
-        if v > 3 {
+    fn set_res(&mut self, #[pyo3(from_py_with = int_arg)] res: u8) -> PyResult<()> {
+        if res > 3 {
             return Err(PyValueError::new_err("res is the 2 reserved bits"));
         }
-        self.repr.res = v;
+        self.repr.res = res;
         Ok(())
     }
 
@@ -934,7 +938,7 @@ impl Ip6Validated {
 /// running out of bytes is not an error (see `Ip6Chain.truncated`).
 #[pyfunction]
 #[pyo3(signature = (buf, hdrnestlimit=50, lax=false))]
-fn walk(buf: &Bound<'_, PyAny>, hdrnestlimit: u32, lax: bool) -> PyResult<Ip6Chain> {
+fn walk(buf: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32, lax: bool) -> PyResult<Ip6Chain> {
     let c = with_buffer(buf, |b| if lax { exthdr::walk_ipv6_lax(b, hdrnestlimit) } else { exthdr::walk_ipv6(b, hdrnestlimit) })??;
     Ok(Ip6Chain { chain: c })
 }
@@ -943,7 +947,7 @@ fn walk(buf: &Bound<'_, PyAny>, hdrnestlimit: u32, lax: bool) -> PyResult<Ip6Cha
 /// (which starts with the IPv6 header).
 #[pyfunction]
 #[pyo3(signature = (buf, next_header, start=40, hdrnestlimit=50, lax=false))]
-fn walk_from(buf: &Bound<'_, PyAny>, next_header: u8, start: usize, hdrnestlimit: u32, lax: bool) -> PyResult<Ip6Chain> {
+fn walk_from(buf: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] next_header: u8, #[pyo3(from_py_with = int_arg)] start: usize, #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32, lax: bool) -> PyResult<Ip6Chain> {
     let c = with_buffer(buf, |b| {
         if lax {
             exthdr::walk_lax(b, next_header, start, hdrnestlimit)
@@ -976,7 +980,12 @@ fn walk_from(buf: &Bound<'_, PyAny>, next_header: u8, start: usize, hdrnestlimit
 /// (ValueError).
 #[pyfunction]
 #[pyo3(signature = (frame, hdrnestlimit=50, *, reassembled=false, transit=false))]
-fn ip6_validate(frame: &Bound<'_, PyAny>, hdrnestlimit: u32, reassembled: bool, transit: bool) -> PyResult<Ip6Validated> {
+fn ip6_validate(
+    frame: &Bound<'_, PyAny>,
+    #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
+    reassembled: bool,
+    transit: bool,
+) -> PyResult<Ip6Validated> {
     if reassembled && transit {
         return Err(PyValueError::new_err("a reassembled datagram is for us, never in transit"));
     }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::util::{ecn_arg as ecn_mode, owned_vec as owned, with_bytes as with_buf};
+use super::util::{ecn_arg as ecn_mode, int_arg, owned_vec as owned, with_bytes as with_buf};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipcomp::{self, IpcompConfig, IpcompSa, Mode};
@@ -63,16 +63,16 @@ impl PyIpcompSa {
                         window_bits=12, min_size=90, max_inflate=65535, ecn=None, hop_limit=64))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        cpi: u16,
+        #[pyo3(from_py_with = int_arg)] cpi: u16,
         mode: &str,
         tunnel_src: Option<&Bound<'_, PyAny>>,
         tunnel_dst: Option<&Bound<'_, PyAny>>,
-        level: i32,
-        window_bits: u8,
-        min_size: usize,
-        max_inflate: u64,
+        #[pyo3(from_py_with = int_arg)] level: i32,
+        #[pyo3(from_py_with = int_arg)] window_bits: u8,
+        #[pyo3(from_py_with = int_arg)] min_size: usize,
+        #[pyo3(from_py_with = int_arg)] max_inflate: u64,
         ecn: Option<&Bound<'_, PyAny>>,
-        hop_limit: u8,
+        #[pyo3(from_py_with = int_arg)] hop_limit: u8,
     ) -> PyResult<Self> {
         let mode = match mode {
             "transport" => Mode::Transport,
@@ -145,7 +145,7 @@ impl PyIpcompSa {
     fn output_many<'py>(
         &mut self,
         py: Python<'py>,
-        packets: Vec<Bound<'py, PyAny>>,
+        packets: super::util::List<Bound<'py, PyAny>, { 1 << 20 }>,
     ) -> PyResult<Bound<'py, PyList>> {
         let inputs = packets.iter().map(owned).collect::<PyResult<Vec<_>>>()?;
         let sa = &mut self.sa;
@@ -158,7 +158,7 @@ impl PyIpcompSa {
     fn input_many<'py>(
         &mut self,
         py: Python<'py>,
-        packets: Vec<Bound<'py, PyAny>>,
+        packets: super::util::List<Bound<'py, PyAny>, { 1 << 20 }>,
     ) -> PyResult<Bound<'py, PyList>> {
         let inputs = packets.iter().map(owned).collect::<PyResult<Vec<_>>>()?;
         let sa = &mut self.sa;
@@ -258,8 +258,8 @@ impl PyIpcompSa {
 fn deflate<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    level: i32,
-    window_bits: u8,
+    #[pyo3(from_py_with = int_arg)] level: i32,
+    #[pyo3(from_py_with = int_arg)] window_bits: u8,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let r = with_buf(data, |b| ipcomp::deflate(b, level, window_bits))??;
     Ok(to_bytes(py, &r))
@@ -272,7 +272,7 @@ fn deflate<'py>(
 fn inflate<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    max_size: u64,
+    #[pyo3(from_py_with = int_arg)] max_size: u64,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let r = with_buf(data, |b| ipcomp::inflate(b, max_size))??;
     Ok(to_bytes(py, &r))
@@ -291,11 +291,11 @@ fn encapsulate<'py>(
     outer_src: &Bound<'py, PyAny>,
     outer_dst: &Bound<'py, PyAny>,
     ecn: Option<&Bound<'py, PyAny>>,
-    hop_limit: u8,
-    flow_label: u32,
-    ident: u16,
+    #[pyo3(from_py_with = int_arg)] hop_limit: u8,
+    #[pyo3(from_py_with = int_arg)] flow_label: u32,
+    #[pyo3(from_py_with = int_arg)] ident: u16,
     df: Option<bool>,
-    nest_limit: u32,
+    #[pyo3(from_py_with = int_arg)] nest_limit: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let mut p = TunnelParams::new(ip_addr(outer_src)?, ip_addr(outer_dst)?);
     p.ecn = match ecn {
@@ -341,7 +341,7 @@ fn decapsulate<'py>(
     packet: &Bound<'py, PyAny>,
     ecn: Option<&Bound<'py, PyAny>>,
     recursive: bool,
-    nest_limit: u32,
+    #[pyo3(from_py_with = int_arg)] nest_limit: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let d = decap(packet, ecn, recursive, nest_limit)?;
     Ok(to_bytes(py, &d.packet))
@@ -356,7 +356,7 @@ fn decapsulate_ex<'py>(
     packet: &Bound<'py, PyAny>,
     ecn: Option<&Bound<'py, PyAny>>,
     recursive: bool,
-    nest_limit: u32,
+    #[pyo3(from_py_with = int_arg)] nest_limit: u32,
 ) -> PyResult<(Bound<'py, PyBytes>, u32, Option<&'static str>)> {
     let d = decap(packet, ecn, recursive, nest_limit)?;
     Ok((to_bytes(py, &d.packet), d.layers, d.alarm.map(|a| a.name())))
@@ -364,7 +364,7 @@ fn decapsulate_ex<'py>(
 
 /// The outer TOS / Traffic Class for an inner one (KAME ip_ecn_ingress).
 #[pyfunction]
-fn ecn_ingress(ecn: &Bound<'_, PyAny>, inner_tos: u8) -> PyResult<u8> {
+fn ecn_ingress(ecn: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] inner_tos: u8) -> PyResult<u8> {
     Ok(tunnel::ip_ecn_ingress(ecn_mode(ecn)?, inner_tos))
 }
 
@@ -373,8 +373,8 @@ fn ecn_ingress(ecn: &Bound<'_, PyAny>, inner_tos: u8) -> PyResult<u8> {
 #[pyfunction]
 fn ecn_egress(
     ecn: &Bound<'_, PyAny>,
-    outer_tos: u8,
-    inner_tos: u8,
+    #[pyo3(from_py_with = int_arg)] outer_tos: u8,
+    #[pyo3(from_py_with = int_arg)] inner_tos: u8,
 ) -> PyResult<(u8, Option<&'static str>)> {
     let (t, a) = tunnel::ip_ecn_egress(ecn_mode(ecn)?, outer_tos, inner_tos)?;
     Ok((t, a.map(|a| a.name())))

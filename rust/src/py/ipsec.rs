@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::util::{ecn_arg, ip_addr_arg, owned_vec as owned, with_bytes};
+use super::util::{ecn_arg, int_arg, ip_addr_arg, owned_vec as owned, with_bytes};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
@@ -16,6 +16,17 @@ use crate::tunnel::TunnelParams;
 
 fn config(r: &'static str) -> Error {
     Error::new(Layer::Ipsec, ErrorKind::Config, 0, r)
+}
+
+/// RFC 4303 §2.1 / RFC 4302 §2.4: SPI 0 is reserved for local use and is
+/// never sent on the wire. 1-255 are reserved by IANA but stay accepted here
+/// (known-answer vectors use them); setkey, the configuration users write,
+/// refuses anything below 256 as KAME's does.
+fn spi_nonzero(spi: u32) -> PyResult<()> {
+    if spi == 0 {
+        return Err(config("spi: 0 is never on the wire (RFC 4303 §2.1, RFC 4302 §2.4)").into());
+    }
+    Ok(())
 }
 
 fn parse_mode(
@@ -155,7 +166,7 @@ impl PyEspSa {
         tunnel_src=None, tunnel_dst=None, replay_window=32, esn=false, udp_encap=None, randpad=-1, old=false, ecn=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        spi: u32,
+        #[pyo3(from_py_with = int_arg)] spi: u32,
         enc: &str,
         enc_key: Option<&Bound<'_, PyAny>>,
         auth: Option<&str>,
@@ -163,13 +174,14 @@ impl PyEspSa {
         mode: &str,
         tunnel_src: Option<&Bound<'_, PyAny>>,
         tunnel_dst: Option<&Bound<'_, PyAny>>,
-        replay_window: u32,
+        #[pyo3(from_py_with = int_arg)] replay_window: u32,
         esn: bool,
         udp_encap: Option<&Bound<'_, PyAny>>,
-        randpad: i32,
+        #[pyo3(from_py_with = int_arg)] randpad: i32,
         old: bool,
         ecn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        spi_nonzero(spi)?;
         let enc_alg = EncAlg::parse(enc)?;
         let ek = match enc_key {
             Some(k) => owned(k)?,
@@ -246,8 +258,8 @@ impl PyEspSa {
         self.inner.seq
     }
     #[setter]
-    fn set_seq(&mut self, v: u64) {
-        self.inner.seq = v;
+    fn set_seq(&mut self, #[pyo3(from_py_with = int_arg)] seq: u64) {
+        self.inner.seq = seq;
     }
 
     /// Highest sequence number accepted by the replay window (setting it
@@ -257,8 +269,8 @@ impl PyEspSa {
         self.inner.replay.top()
     }
     #[setter]
-    fn set_replay_top(&mut self, v: u64) {
-        self.inner.replay.reset(v);
+    fn set_replay_top(&mut self, #[pyo3(from_py_with = int_arg)] replay_top: u64) {
+        self.inner.replay.reset(replay_top);
     }
 
     #[getter]
@@ -311,7 +323,7 @@ impl PyEspSa {
 
     /// ESP overhead (header, IV, minimal padding, trailer, ICV) for a
     /// payload of ``length`` octets.
-    fn overhead(&self, length: usize) -> usize {
+    fn overhead(&self, #[pyo3(from_py_with = int_arg)] length: usize) -> usize {
         self.inner.overhead(length)
     }
 
@@ -339,17 +351,18 @@ impl PyAhSa {
         replay_window=32, esn=false, ecn=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        spi: u32,
+        #[pyo3(from_py_with = int_arg)] spi: u32,
         auth: &str,
         key: &Bound<'_, PyAny>,
         old: bool,
         mode: &str,
         tunnel_src: Option<&Bound<'_, PyAny>>,
         tunnel_dst: Option<&Bound<'_, PyAny>>,
-        replay_window: u32,
+        #[pyo3(from_py_with = int_arg)] replay_window: u32,
         esn: bool,
         ecn: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        spi_nonzero(spi)?;
         let spec = AuthSpec::parse(auth, old)?;
         let mut cfg = AhConfig::new(spi, spec, &owned(key)?);
         cfg.old = old;
@@ -392,8 +405,8 @@ impl PyAhSa {
         self.inner.seq
     }
     #[setter]
-    fn set_seq(&mut self, v: u64) {
-        self.inner.seq = v;
+    fn set_seq(&mut self, #[pyo3(from_py_with = int_arg)] seq: u64) {
+        self.inner.seq = seq;
     }
 
     #[getter]
@@ -401,8 +414,8 @@ impl PyAhSa {
         self.inner.replay.top()
     }
     #[setter]
-    fn set_replay_top(&mut self, v: u64) {
-        self.inner.replay.reset(v);
+    fn set_replay_top(&mut self, #[pyo3(from_py_with = int_arg)] replay_top: u64) {
+        self.inner.replay.reset(replay_top);
     }
 
     #[getter]

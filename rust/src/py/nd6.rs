@@ -10,7 +10,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::nd6::{self, NdFields};
 
-use super::util::with_bytes;
+use super::util::{int_arg, with_bytes};
 
 type Fields<'py> = (u8, u128, u128, u8, u128, u8, Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>, u32);
 
@@ -48,8 +48,8 @@ fn own_vec(own_lladdr: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
 fn nd6_input<'py>(
     py: Python<'py>,
     frame: &Bound<'py, PyAny>,
-    hdrnestlimit: u32,
-    maxndopt: usize,
+    #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
+    #[pyo3(from_py_with = int_arg)] maxndopt: usize,
     own_lladdr: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let own = own_vec(own_lladdr)?;
@@ -72,8 +72,8 @@ struct Owned {
 fn nd6_input_many<'py>(
     py: Python<'py>,
     frames: &Bound<'py, PyAny>,
-    hdrnestlimit: u32,
-    maxndopt: usize,
+    #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
+    #[pyo3(from_py_with = int_arg)] maxndopt: usize,
     own_lladdr: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let own = own_vec(own_lladdr)?;
@@ -128,10 +128,10 @@ fn opt_bytes(o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
 #[pyo3(signature = (src, dst, target, flags, tlla = None))]
 fn nd6_na_output<'py>(
     py: Python<'py>,
-    src: u128,
-    dst: u128,
-    target: u128,
-    flags: u8,
+    #[pyo3(from_py_with = int_arg)] src: u128,
+    #[pyo3(from_py_with = int_arg)] dst: u128,
+    #[pyo3(from_py_with = int_arg)] target: u128,
+    #[pyo3(from_py_with = int_arg)] flags: u8,
     tlla: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let ll = opt_bytes(tlla)?;
@@ -149,9 +149,9 @@ fn nd6_na_output<'py>(
 #[pyo3(signature = (src, dst, target, slla = None, nonce = None))]
 fn nd6_ns_output<'py>(
     py: Python<'py>,
-    src: u128,
-    dst: u128,
-    target: u128,
+    #[pyo3(from_py_with = int_arg)] src: u128,
+    #[pyo3(from_py_with = int_arg)] dst: u128,
+    #[pyo3(from_py_with = int_arg)] target: u128,
     slla: Option<&Bound<'py, PyAny>>,
     nonce: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {

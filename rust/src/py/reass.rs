@@ -11,7 +11,7 @@ use crate::error::Icmp6Answer;
 use crate::frag6;
 use crate::reass::{self, Outcome};
 
-use super::util::with_bytes;
+use super::util::{int_arg, opt_int_arg, with_bytes};
 
 static ICMP6_ANSWER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -118,9 +118,9 @@ impl PyReassembler {
     #[pyo3(signature = (timeout=60.0, max_bytes=4194304, max_queues=1024, max_frags_per_queue=64, ignore_exact_duplicates=false))]
     fn new(
         timeout: f64,
-        max_bytes: usize,
-        max_queues: usize,
-        max_frags_per_queue: usize,
+        #[pyo3(from_py_with = int_arg)] max_bytes: usize,
+        #[pyo3(from_py_with = int_arg)] max_queues: usize,
+        #[pyo3(from_py_with = int_arg)] max_frags_per_queue: usize,
         ignore_exact_duplicates: bool,
     ) -> PyResult<Self> {
         let mut inner =
@@ -136,10 +136,10 @@ impl PyReassembler {
     fn input(
         &mut self,
         frame: &Bound<'_, PyAny>,
-        frag_offset: usize,
-        nh_offset: usize,
+        #[pyo3(from_py_with = int_arg)] frag_offset: usize,
+        #[pyo3(from_py_with = int_arg)] nh_offset: usize,
         now: f64,
-        zone: u32,
+        #[pyo3(from_py_with = int_arg)] zone: u32,
         chain_complete: bool,
     ) -> PyResult<PyReassOutcome> {
         let o = with_bytes(frame, |f| self.inner.input(f, frag_offset, nh_offset, zone, chain_complete, now))??;
@@ -154,7 +154,7 @@ impl PyReassembler {
         py: Python<'_>,
         frame: &Bound<'_, PyAny>,
         now: f64,
-        zone: u32,
+        #[pyo3(from_py_with = int_arg)] zone: u32,
     ) -> PyResult<PyReassOutcome> {
         let o = with_bytes(frame, |f| self.inner.input_packet(f, zone, now))??;
         outcome(py, o)
@@ -210,24 +210,24 @@ impl PyReassembler {
         self.inner.max_bytes()
     }
     #[setter]
-    fn set_max_bytes(&mut self, v: usize) {
-        self.inner.set_max_bytes(v)
+    fn set_max_bytes(&mut self, #[pyo3(from_py_with = int_arg)] max_bytes: usize) {
+        self.inner.set_max_bytes(max_bytes)
     }
     #[getter]
     fn max_queues(&self) -> usize {
         self.inner.max_queues()
     }
     #[setter]
-    fn set_max_queues(&mut self, v: usize) {
-        self.inner.set_max_queues(v)
+    fn set_max_queues(&mut self, #[pyo3(from_py_with = int_arg)] max_queues: usize) {
+        self.inner.set_max_queues(max_queues)
     }
     #[getter]
     fn max_frags_per_queue(&self) -> usize {
         self.inner.max_frags_per_queue()
     }
     #[setter]
-    fn set_max_frags_per_queue(&mut self, v: usize) {
-        self.inner.set_max_frags_per_queue(v)
+    fn set_max_frags_per_queue(&mut self, #[pyo3(from_py_with = int_arg)] max_frags_per_queue: usize) {
+        self.inner.set_max_frags_per_queue(max_frags_per_queue)
     }
     #[getter]
     fn ignore_exact_duplicates(&self) -> bool {
@@ -263,10 +263,10 @@ impl PyReassembler {
 fn fragment<'py>(
     py: Python<'py>,
     packet: &Bound<'_, PyAny>,
-    mtu: usize,
-    ident: u32,
-    unfrag_len: Option<usize>,
-    nh_offset: Option<usize>,
+    #[pyo3(from_py_with = int_arg)] mtu: usize,
+    #[pyo3(from_py_with = int_arg)] ident: u32,
+    #[pyo3(from_py_with = opt_int_arg)] unfrag_len: Option<usize>,
+    #[pyo3(from_py_with = opt_int_arg)] nh_offset: Option<usize>,
 ) -> PyResult<Bound<'py, PyList>> {
     let frags = match (unfrag_len, nh_offset) {
         (Some(u), Some(n)) => with_bytes(packet, |p| frag6::fragment(p, u, n, mtu, ident))??,
@@ -290,9 +290,9 @@ fn fragment<'py>(
 fn atomic_fragment<'py>(
     py: Python<'py>,
     packet: &Bound<'_, PyAny>,
-    ident: u32,
-    unfrag_len: Option<usize>,
-    nh_offset: Option<usize>,
+    #[pyo3(from_py_with = int_arg)] ident: u32,
+    #[pyo3(from_py_with = opt_int_arg)] unfrag_len: Option<usize>,
+    #[pyo3(from_py_with = opt_int_arg)] nh_offset: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let f = match (unfrag_len, nh_offset) {
         (Some(u), Some(n)) => with_bytes(packet, |p| frag6::atomic_fragment(p, u, n, ident))??,

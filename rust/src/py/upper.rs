@@ -21,7 +21,7 @@ use crate::cksum::Pseudo;
 use crate::error::{Error, Layer};
 use crate::wire::{icmpv6, ipv4, mld, nd, tcp, udp};
 
-use super::util::buf_vec;
+use super::util::{buf_vec, int_arg, int_named, opt_int_arg, Int, List};
 use super::util::ip_from_py as ip_from;
 
 // ---------------------------------------------------------------- inputs
@@ -253,52 +253,52 @@ ndopt_class!(NdOptTargetLinkAddr, {
 #[derive(Clone, PartialEq)]
 pub struct NdOptPrefixInfo {
     prefix: Addr6,
-    prefix_len: u8,
+    prefix_len: Int<u8>,
     /// The flags octet: L 0x80, A 0x40, R 0x20.
-    flags: u8,
-    valid_lifetime: u32,
-    preferred_lifetime: u32,
+    flags: Int<u8>,
+    valid_lifetime: Int<u32>,
+    preferred_lifetime: Int<u32>,
 }
 impl NdOptPrefixInfo {
     fn repr(&self) -> nd::Repr<'_> {
         nd::Repr::PrefixInformation(nd::PrefixInfo {
-            prefix_len: self.prefix_len,
-            flags: self.flags,
-            valid_lifetime: self.valid_lifetime,
-            preferred_lifetime: self.preferred_lifetime,
+            prefix_len: self.prefix_len.0,
+            flags: self.flags.0,
+            valid_lifetime: self.valid_lifetime.0,
+            preferred_lifetime: self.preferred_lifetime.0,
             prefix: self.prefix.0,
         })
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NdOptPrefixInfo", "prefix" => &self.prefix, "prefix_len" => self.prefix_len,
-            "flags" => self.flags, "valid_lifetime" => self.valid_lifetime,
-            "preferred_lifetime" => self.preferred_lifetime)
+        repr_of!(py, "NdOptPrefixInfo", "prefix" => &self.prefix, "prefix_len" => self.prefix_len.0,
+            "flags" => self.flags.0, "valid_lifetime" => self.valid_lifetime.0,
+            "preferred_lifetime" => self.preferred_lifetime.0)
     }
 }
 ndopt_class!(NdOptPrefixInfo, {
     #[new]
     #[pyo3(signature = (prefix = None, prefix_len = 64, on_link = true, autonomous = true, valid_lifetime = 2592000, preferred_lifetime = 604800, flags = None))]
-    fn new(prefix: Option<Addr6>, prefix_len: u8, on_link: bool, autonomous: bool, valid_lifetime: u32, preferred_lifetime: u32, flags: Option<u8>) -> Self {
+    fn new(prefix: Option<Addr6>, #[pyo3(from_py_with = int_arg)] prefix_len: u8, on_link: bool, autonomous: bool, #[pyo3(from_py_with = int_arg)] valid_lifetime: u32, #[pyo3(from_py_with = int_arg)] preferred_lifetime: u32, #[pyo3(from_py_with = opt_int_arg)] flags: Option<u8>) -> Self {
         let f = flags.unwrap_or((u8::from(on_link) * nd::PI_FLAG_ONLINK) | (u8::from(autonomous) * nd::PI_FLAG_AUTO));
-        NdOptPrefixInfo { prefix: prefix.unwrap_or_default(), prefix_len, flags: f, valid_lifetime, preferred_lifetime }
+        NdOptPrefixInfo { prefix: prefix.unwrap_or_default(), prefix_len: Int(prefix_len), flags: Int(f), valid_lifetime: Int(valid_lifetime), preferred_lifetime: Int(preferred_lifetime) }
     }
     /// L flag: the prefix is on-link (RFC 4861 §4.6.2).
     #[getter]
     fn on_link(&self) -> bool {
-        self.flags & nd::PI_FLAG_ONLINK != 0
+        self.flags.0 & nd::PI_FLAG_ONLINK != 0
     }
     #[setter]
     fn set_on_link(&mut self, v: bool) {
-        self.flags = (self.flags & !nd::PI_FLAG_ONLINK) | (u8::from(v) * nd::PI_FLAG_ONLINK);
+        self.flags.0 = (self.flags.0 & !nd::PI_FLAG_ONLINK) | (u8::from(v) * nd::PI_FLAG_ONLINK);
     }
     /// A flag: usable for stateless autoconfiguration (RFC 4862).
     #[getter]
     fn autonomous(&self) -> bool {
-        self.flags & nd::PI_FLAG_AUTO != 0
+        self.flags.0 & nd::PI_FLAG_AUTO != 0
     }
     #[setter]
     fn set_autonomous(&mut self, v: bool) {
-        self.flags = (self.flags & !nd::PI_FLAG_AUTO) | (u8::from(v) * nd::PI_FLAG_AUTO);
+        self.flags.0 = (self.flags.0 & !nd::PI_FLAG_AUTO) | (u8::from(v) * nd::PI_FLAG_AUTO);
     }
 });
 
@@ -329,21 +329,21 @@ ndopt_class!(NdOptRedirectedHeader, {
 #[pyclass(module = "kame._core", get_all, set_all, from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct NdOptMtu {
-    mtu: u32,
+    mtu: Int<u32>,
 }
 impl NdOptMtu {
     fn repr(&self) -> nd::Repr<'_> {
-        nd::Repr::Mtu(self.mtu)
+        nd::Repr::Mtu(self.mtu.0)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NdOptMtu", "mtu" => self.mtu)
+        repr_of!(py, "NdOptMtu", "mtu" => self.mtu.0)
     }
 }
 ndopt_class!(NdOptMtu, {
     #[new]
     #[pyo3(signature = (mtu = 1500))]
-    fn new(mtu: u32) -> Self {
-        NdOptMtu { mtu }
+    fn new(#[pyo3(from_py_with = int_arg)] mtu: u32) -> Self {
+        NdOptMtu { mtu: Int(mtu) }
     }
 });
 
@@ -374,30 +374,30 @@ ndopt_class!(NdOptNonce, {
 #[derive(Clone, PartialEq)]
 pub struct NdOptRouteInfo {
     prefix: Addr6,
-    prefix_len: u8,
+    prefix_len: Int<u8>,
     /// 2-bit Prf: 0 medium, 1 high, 3 low, 2 reserved (RFC 4191 §2.1).
-    preference: u8,
-    lifetime: u32,
+    preference: Int<u8>,
+    lifetime: Int<u32>,
 }
 impl NdOptRouteInfo {
     fn repr(&self) -> nd::Repr<'_> {
         nd::Repr::RouteInformation(nd::RouteInfo {
-            prefix_len: self.prefix_len,
-            preference: self.preference,
-            lifetime: self.lifetime,
+            prefix_len: self.prefix_len.0,
+            preference: self.preference.0,
+            lifetime: self.lifetime.0,
             prefix: self.prefix.0,
         })
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NdOptRouteInfo", "prefix" => &self.prefix, "prefix_len" => self.prefix_len,
-            "preference" => self.preference, "lifetime" => self.lifetime)
+        repr_of!(py, "NdOptRouteInfo", "prefix" => &self.prefix, "prefix_len" => self.prefix_len.0,
+            "preference" => self.preference.0, "lifetime" => self.lifetime.0)
     }
 }
 ndopt_class!(NdOptRouteInfo, {
     #[new]
     #[pyo3(signature = (prefix = None, prefix_len = 0, preference = 0, lifetime = 0xffffffff))]
-    fn new(prefix: Option<Addr6>, prefix_len: u8, preference: u8, lifetime: u32) -> Self {
-        NdOptRouteInfo { prefix: prefix.unwrap_or_default(), prefix_len, preference, lifetime }
+    fn new(prefix: Option<Addr6>, #[pyo3(from_py_with = int_arg)] prefix_len: u8, #[pyo3(from_py_with = int_arg)] preference: u8, #[pyo3(from_py_with = int_arg)] lifetime: u32) -> Self {
+        NdOptRouteInfo { prefix: prefix.unwrap_or_default(), prefix_len: Int(prefix_len), preference: Int(preference), lifetime: Int(lifetime) }
     }
 });
 
@@ -405,22 +405,22 @@ ndopt_class!(NdOptRouteInfo, {
 #[pyclass(module = "kame._core", get_all, set_all, from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct NdOptRdnss {
-    servers: Vec<Addr6>,
-    lifetime: u32,
+    servers: List<Addr6, 127>,
+    lifetime: Int<u32>,
 }
 impl NdOptRdnss {
     fn repr(&self) -> nd::Repr<'_> {
-        nd::Repr::Rdnss { lifetime: self.lifetime, servers: self.servers.iter().map(|a| a.0).collect() }
+        nd::Repr::Rdnss { lifetime: self.lifetime.0, servers: self.servers.iter().map(|a| a.0).collect() }
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NdOptRdnss", "servers" => self.servers.clone(), "lifetime" => self.lifetime)
+        repr_of!(py, "NdOptRdnss", "servers" => self.servers.clone(), "lifetime" => self.lifetime.0)
     }
 }
 ndopt_class!(NdOptRdnss, {
     #[new]
     #[pyo3(signature = (servers = None, lifetime = 0xffffffff))]
-    fn new(servers: Option<Vec<Addr6>>, lifetime: u32) -> Self {
-        NdOptRdnss { servers: servers.unwrap_or_default(), lifetime }
+    fn new(servers: Option<List<Addr6, 127>>, #[pyo3(from_py_with = int_arg)] lifetime: u32) -> Self {
+        NdOptRdnss { servers: servers.unwrap_or_default(), lifetime: Int(lifetime) }
     }
 });
 
@@ -429,23 +429,23 @@ ndopt_class!(NdOptRdnss, {
 #[derive(Clone, PartialEq)]
 pub struct NdOptUnknown {
     #[pyo3(name = "type")]
-    kind: u8,
+    kind: Int<u8>,
     /// The data after type and length.
     data: Bytes,
 }
 impl NdOptUnknown {
     fn repr(&self) -> nd::Repr<'_> {
-        nd::Repr::Unknown { kind: self.kind, data: &self.data.0 }
+        nd::Repr::Unknown { kind: self.kind.0, data: &self.data.0 }
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NdOptUnknown", "type" => self.kind, "data" => &self.data)
+        repr_of!(py, "NdOptUnknown", "type" => self.kind.0, "data" => &self.data)
     }
 }
 ndopt_class!(NdOptUnknown, {
     #[new]
     #[pyo3(signature = (r#type = 0, data = None))]
-    fn new(r#type: u8, data: Option<Bytes>) -> Self {
-        NdOptUnknown { kind: r#type, data: data.unwrap_or(Bytes(vec![0; 6])) }
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, data: Option<Bytes>) -> Self {
+        NdOptUnknown { kind: Int(r#type), data: data.unwrap_or(Bytes(vec![0; 6])) }
     }
 });
 
@@ -456,23 +456,23 @@ fn nd_to_py(py: Python<'_>, r: &nd::Repr<'_>) -> PyResult<Py<PyAny>> {
         nd::Repr::TargetLinkLayerAddr(d) => NdOptTargetLinkAddr { lladdr: b(d) }.into_py_any(py)?,
         nd::Repr::PrefixInformation(p) => NdOptPrefixInfo {
             prefix: Addr6(p.prefix),
-            prefix_len: p.prefix_len,
-            flags: p.flags,
-            valid_lifetime: p.valid_lifetime,
-            preferred_lifetime: p.preferred_lifetime,
+            prefix_len: Int(p.prefix_len),
+            flags: Int(p.flags),
+            valid_lifetime: Int(p.valid_lifetime),
+            preferred_lifetime: Int(p.preferred_lifetime),
         }
         .into_py_any(py)?,
         nd::Repr::RedirectedHeader(d) => NdOptRedirectedHeader { data: b(d) }.into_py_any(py)?,
-        nd::Repr::Mtu(m) => NdOptMtu { mtu: *m }.into_py_any(py)?,
+        nd::Repr::Mtu(m) => NdOptMtu { mtu: Int(*m) }.into_py_any(py)?,
         nd::Repr::Nonce(d) => NdOptNonce { nonce: b(d) }.into_py_any(py)?,
         nd::Repr::RouteInformation(r) => {
-            NdOptRouteInfo { prefix: Addr6(r.prefix), prefix_len: r.prefix_len, preference: r.preference, lifetime: r.lifetime }
+            NdOptRouteInfo { prefix: Addr6(r.prefix), prefix_len: Int(r.prefix_len), preference: Int(r.preference), lifetime: Int(r.lifetime) }
                 .into_py_any(py)?
         }
         nd::Repr::Rdnss { lifetime, servers } => {
-            NdOptRdnss { servers: servers.iter().map(|a| Addr6(*a)).collect(), lifetime: *lifetime }.into_py_any(py)?
+            NdOptRdnss { servers: servers.iter().map(|a| Addr6(*a)).collect(), lifetime: Int(*lifetime) }.into_py_any(py)?
         }
-        nd::Repr::Unknown { kind, data } => NdOptUnknown { kind: *kind, data: b(data) }.into_py_any(py)?,
+        nd::Repr::Unknown { kind, data } => NdOptUnknown { kind: Int(*kind), data: b(data) }.into_py_any(py)?,
     })
 }
 
@@ -515,14 +515,15 @@ fn all_of<T: PyTypeInfo>(py: Python<'_>, options: &[Py<PyAny>]) -> Vec<Py<PyAny>
     options.iter().filter(|o| o.bind(py).is_instance_of::<T>()).map(|o| o.clone_ref(py)).collect()
 }
 
-fn opt_list(_py: Python<'_>, options: Option<Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
+fn opt_list(_py: Python<'_>, options: Option<Bound<'_, PyAny>>) -> PyResult<List<Py<PyAny>, 8191>> {
     match options {
-        None => Ok(Vec::new()),
-        Some(o) => o.try_iter()?.map(|x| x.map(|x| x.unbind())).collect(),
+        None => Ok(List::default()),
+        // a message of at most 64 KiB carries at most 8191 options of 8 octets
+        Some(o) => Ok(List(super::util::bounded_items(&o, 8191, "options")?.into_iter().map(Bound::unbind).collect())),
     }
 }
 
-fn options_of(py: Python<'_>, o: &nd::Options<'_>) -> PyResult<Vec<Py<PyAny>>> {
+fn options_of(py: Python<'_>, o: &nd::Options<'_>) -> PyResult<List<Py<PyAny>, 8191>> {
     o.options.iter().map(|r| nd_to_py(py, r)).collect()
 }
 
@@ -560,7 +561,7 @@ macro_rules! msg_class {
             /// checksum is verified. ND options are walked with KAME's cap.
             #[staticmethod]
             #[pyo3(signature = (buf, src = None, dst = None, maxndopt = 10))]
-            fn from_bytes(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
+            fn from_bytes(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, #[pyo3(from_py_with = int_arg)] maxndopt: usize) -> PyResult<Py<PyAny>> {
                 let o = parse_icmpv6_impl(py, &buf.0, src, dst, maxndopt)?;
                 if o.bind(py).is_instance_of::<$cls>() {
                     Ok(o)
@@ -571,7 +572,7 @@ macro_rules! msg_class {
 
             /// RFC 4861 / MLD validation that needs the IP header (hop
             /// limit, source and destination rules); raises MalformedError.
-            fn validate(&self, py: Python<'_>, hop_limit: u8, src: Addr6, dst: Addr6) -> PyResult<()> {
+            fn validate(&self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] hop_limit: u8, src: Addr6, dst: Addr6) -> PyResult<()> {
                 let w = self.wire(py)?;
                 let r = icmpv6::Repr::parse(&w, None, 0)?;
                 r.validate(hop_limit, &src.0, &dst.0)?;
@@ -597,15 +598,15 @@ macro_rules! msg_class {
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct Icmpv6Echo {
     #[pyo3(name = "type")]
-    msg_type: u8,
-    ident: u16,
-    seq: u16,
+    msg_type: Int<u8>,
+    ident: Int<u16>,
+    seq: Int<u16>,
     data: Bytes,
 }
 impl Icmpv6Echo {
     fn wire(&self, _py: Python<'_>) -> PyResult<Vec<u8>> {
-        let (ident, seq_no, data) = (self.ident, self.seq, &self.data.0[..]);
-        let r = match self.msg_type {
+        let (ident, seq_no, data) = (self.ident.0, self.seq.0, &self.data.0[..]);
+        let r = match self.msg_type.0 {
             128 => icmpv6::Repr::EchoRequest { ident, seq_no, data },
             129 => icmpv6::Repr::EchoReply { ident, seq_no, data },
             _ => return Err(PyValueError::new_err("Icmpv6Echo type is 128 or 129")),
@@ -613,18 +614,18 @@ impl Icmpv6Echo {
         icmp_repr_wire(&r)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "Icmpv6Echo", "type" => self.msg_type, "ident" => self.ident, "seq" => self.seq, "data" => &self.data)
+        repr_of!(py, "Icmpv6Echo", "type" => self.msg_type.0, "ident" => self.ident.0, "seq" => self.seq.0, "data" => &self.data)
     }
 }
 msg_class!(Icmpv6Echo, {
     #[new]
     #[pyo3(signature = (r#type = 128, ident = 0, seq = 0, data = None))]
-    fn new(r#type: u8, ident: u16, seq: u16, data: Option<Bytes>) -> Self {
-        Icmpv6Echo { msg_type: r#type, ident, seq, data: data.unwrap_or_default() }
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, #[pyo3(from_py_with = int_arg)] ident: u16, #[pyo3(from_py_with = int_arg)] seq: u16, data: Option<Bytes>) -> Self {
+        Icmpv6Echo { msg_type: Int(r#type), ident: Int(ident), seq: Int(seq), data: data.unwrap_or_default() }
     }
     #[getter]
     fn is_request(&self) -> bool {
-        self.msg_type == 128
+        self.msg_type.0 == 128
     }
 });
 
@@ -635,49 +636,49 @@ msg_class!(Icmpv6Echo, {
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct Icmpv6Error {
     #[pyo3(name = "type")]
-    msg_type: u8,
-    code: u8,
-    param: u32,
+    msg_type: Int<u8>,
+    code: Int<u8>,
+    param: Int<u32>,
     invoking: Bytes,
 }
 impl Icmpv6Error {
     fn wire(&self, _py: Python<'_>) -> PyResult<Vec<u8>> {
-        if !(1..=4).contains(&self.msg_type) {
+        if !(1..=4).contains(&self.msg_type.0) {
             return Err(PyValueError::new_err("Icmpv6Error type is 1, 2, 3 or 4"));
         }
-        let mut v = vec![self.msg_type, self.code, 0, 0];
-        v.extend_from_slice(&self.param.to_be_bytes());
+        let mut v = vec![self.msg_type.0, self.code.0, 0, 0];
+        v.extend_from_slice(&self.param.0.to_be_bytes());
         v.extend_from_slice(&self.invoking.0);
         Ok(v)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "Icmpv6Error", "type" => self.msg_type, "code" => self.code, "param" => self.param, "invoking" => &self.invoking)
+        repr_of!(py, "Icmpv6Error", "type" => self.msg_type.0, "code" => self.code.0, "param" => self.param.0, "invoking" => &self.invoking)
     }
 }
 msg_class!(Icmpv6Error, {
     #[new]
     #[pyo3(signature = (r#type = 1, code = 0, param = 0, invoking = None, mtu = None, pointer = None))]
-    fn new(r#type: u8, code: u8, param: u32, invoking: Option<Bytes>, mtu: Option<u32>, pointer: Option<u32>) -> Self {
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, #[pyo3(from_py_with = int_arg)] code: u8, #[pyo3(from_py_with = int_arg)] param: u32, invoking: Option<Bytes>, #[pyo3(from_py_with = opt_int_arg)] mtu: Option<u32>, #[pyo3(from_py_with = opt_int_arg)] pointer: Option<u32>) -> Self {
         let param = mtu.or(pointer).unwrap_or(param);
-        Icmpv6Error { msg_type: r#type, code, param, invoking: invoking.unwrap_or_default() }
+        Icmpv6Error { msg_type: Int(r#type), code: Int(code), param: Int(param), invoking: invoking.unwrap_or_default() }
     }
     /// Packet Too Big MTU (RFC 4443 §3.2).
     #[getter]
     fn mtu(&self) -> u32 {
-        self.param
+        self.param.0
     }
     #[setter]
-    fn set_mtu(&mut self, v: u32) {
-        self.param = v;
+    fn set_mtu(&mut self, #[pyo3(from_py_with = int_arg)] mtu: u32) {
+        self.param.0 = mtu;
     }
     /// Parameter Problem pointer (RFC 4443 §3.4).
     #[getter]
     fn pointer(&self) -> u32 {
-        self.param
+        self.param.0
     }
     #[setter]
-    fn set_pointer(&mut self, v: u32) {
-        self.param = v;
+    fn set_pointer(&mut self, #[pyo3(from_py_with = int_arg)] pointer: u32) {
+        self.param.0 = pointer;
     }
 });
 
@@ -685,37 +686,37 @@ msg_class!(Icmpv6Error, {
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct Icmpv6Unknown {
     #[pyo3(name = "type")]
-    msg_type: u8,
-    code: u8,
+    msg_type: Int<u8>,
+    code: Int<u8>,
     /// Everything after the checksum.
     body: Bytes,
 }
 impl Icmpv6Unknown {
     fn wire(&self, _py: Python<'_>) -> PyResult<Vec<u8>> {
-        let mut v = vec![self.msg_type, self.code, 0, 0];
+        let mut v = vec![self.msg_type.0, self.code.0, 0, 0];
         v.extend_from_slice(&self.body.0);
         Ok(v)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "Icmpv6Unknown", "type" => self.msg_type, "code" => self.code, "body" => &self.body)
+        repr_of!(py, "Icmpv6Unknown", "type" => self.msg_type.0, "code" => self.code.0, "body" => &self.body)
     }
 }
 msg_class!(Icmpv6Unknown, {
     #[new]
     #[pyo3(signature = (r#type = 0, code = 0, body = None))]
-    fn new(r#type: u8, code: u8, body: Option<Bytes>) -> Self {
-        Icmpv6Unknown { msg_type: r#type, code, body: body.unwrap_or_default() }
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, #[pyo3(from_py_with = int_arg)] code: u8, body: Option<Bytes>) -> Self {
+        Icmpv6Unknown { msg_type: Int(r#type), code: Int(code), body: body.unwrap_or_default() }
     }
 });
 
 /// Router Solicitation (133, RFC 4861 §4.1).
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct RouterSolicitation {
-    options: Vec<Py<PyAny>>,
-    nd_toomanyopt: u32,
-    nd_dupopt: u32,
-    nd_badopt: u32,
-    nd_unknownopt: u32,
+    options: List<Py<PyAny>, 8191>,
+    nd_toomanyopt: Int<u32>,
+    nd_dupopt: Int<u32>,
+    nd_badopt: Int<u32>,
+    nd_unknownopt: Int<u32>,
 }
 impl RouterSolicitation {
     fn wire(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
@@ -731,7 +732,7 @@ msg_class!(RouterSolicitation, {
     #[new]
     #[pyo3(signature = (options = None))]
     fn new(py: Python<'_>, options: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(RouterSolicitation { options: opt_list(py, options)?, nd_toomanyopt: 0, nd_dupopt: 0, nd_badopt: 0, nd_unknownopt: 0 })
+        Ok(RouterSolicitation { options: opt_list(py, options)?, nd_toomanyopt: Int(0), nd_dupopt: Int(0), nd_badopt: Int(0), nd_unknownopt: Int(0) })
     }
     /// The first Source Link-Layer Address option, if any (first wins).
     #[getter]
@@ -754,63 +755,63 @@ fn first_lladdr<T: PyTypeInfo>(py: Python<'_>, options: &[Py<PyAny>]) -> PyResul
 /// Router Advertisement (134, RFC 4861 §4.2; Prf RFC 4191 §2.2).
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct RouterAdvertisement {
-    cur_hop_limit: u8,
+    cur_hop_limit: Int<u8>,
     /// The flags octet: M 0x80, O 0x40, H 0x20, Prf 0x18, P 0x04.
-    flags: u8,
-    router_lifetime: u16,
-    reachable_time: u32,
-    retrans_timer: u32,
-    options: Vec<Py<PyAny>>,
-    nd_toomanyopt: u32,
-    nd_dupopt: u32,
-    nd_badopt: u32,
-    nd_unknownopt: u32,
+    flags: Int<u8>,
+    router_lifetime: Int<u16>,
+    reachable_time: Int<u32>,
+    retrans_timer: Int<u32>,
+    options: List<Py<PyAny>, 8191>,
+    nd_toomanyopt: Int<u32>,
+    nd_dupopt: Int<u32>,
+    nd_badopt: Int<u32>,
+    nd_unknownopt: Int<u32>,
 }
 impl RouterAdvertisement {
     fn wire(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
         let mut v = icmp_repr_wire(&icmpv6::Repr::RouterAdvert {
-            cur_hop_limit: self.cur_hop_limit,
-            flags: self.flags,
-            router_lifetime: self.router_lifetime,
-            reachable_time: self.reachable_time,
-            retrans_timer: self.retrans_timer,
+            cur_hop_limit: self.cur_hop_limit.0,
+            flags: self.flags.0,
+            router_lifetime: self.router_lifetime.0,
+            reachable_time: self.reachable_time.0,
+            retrans_timer: self.retrans_timer.0,
             options: nd::Options::default(),
         })?;
         emit_options(py, &self.options, &mut v)?;
         Ok(v)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "RouterAdvertisement", "cur_hop_limit" => self.cur_hop_limit, "flags" => self.flags,
-            "router_lifetime" => self.router_lifetime, "reachable_time" => self.reachable_time,
-            "retrans_timer" => self.retrans_timer, "options" => &self.options)
+        repr_of!(py, "RouterAdvertisement", "cur_hop_limit" => self.cur_hop_limit.0, "flags" => self.flags.0,
+            "router_lifetime" => self.router_lifetime.0, "reachable_time" => self.reachable_time.0,
+            "retrans_timer" => self.retrans_timer.0, "options" => &self.options)
     }
     fn set_bit(&mut self, bit: u8, v: bool) {
-        self.flags = (self.flags & !bit) | (u8::from(v) * bit);
+        self.flags.0 = (self.flags.0 & !bit) | (u8::from(v) * bit);
     }
 }
 msg_class!(RouterAdvertisement, {
     #[new]
     #[pyo3(signature = (cur_hop_limit = 64, managed = false, other = false, preference = 0, router_lifetime = 1800, reachable_time = 0, retrans_timer = 0, options = None, flags = None))]
     #[allow(clippy::too_many_arguments)]
-    fn new(py: Python<'_>, cur_hop_limit: u8, managed: bool, other: bool, preference: u8, router_lifetime: u16, reachable_time: u32, retrans_timer: u32, options: Option<Bound<'_, PyAny>>, flags: Option<u8>) -> PyResult<Self> {
+    fn new(py: Python<'_>, #[pyo3(from_py_with = int_arg)] cur_hop_limit: u8, managed: bool, other: bool, #[pyo3(from_py_with = int_arg)] preference: u8, #[pyo3(from_py_with = int_arg)] router_lifetime: u16, #[pyo3(from_py_with = int_arg)] reachable_time: u32, #[pyo3(from_py_with = int_arg)] retrans_timer: u32, options: Option<Bound<'_, PyAny>>, #[pyo3(from_py_with = opt_int_arg)] flags: Option<u8>) -> PyResult<Self> {
         let f = flags.unwrap_or((u8::from(managed) * icmpv6::RA_FLAG_MANAGED) | (u8::from(other) * icmpv6::RA_FLAG_OTHER) | ((preference & 3) << 3));
         Ok(RouterAdvertisement {
-            cur_hop_limit,
-            flags: f,
-            router_lifetime,
-            reachable_time,
-            retrans_timer,
+            cur_hop_limit: Int(cur_hop_limit),
+            flags: Int(f),
+            router_lifetime: Int(router_lifetime),
+            reachable_time: Int(reachable_time),
+            retrans_timer: Int(retrans_timer),
             options: opt_list(py, options)?,
-            nd_toomanyopt: 0,
-            nd_dupopt: 0,
-            nd_badopt: 0,
-            nd_unknownopt: 0,
+            nd_toomanyopt: Int(0),
+            nd_dupopt: Int(0),
+            nd_badopt: Int(0),
+            nd_unknownopt: Int(0),
         })
     }
     /// M: addresses via DHCPv6 (RFC 4861 §4.2).
     #[getter]
     fn managed(&self) -> bool {
-        self.flags & icmpv6::RA_FLAG_MANAGED != 0
+        self.flags.0 & icmpv6::RA_FLAG_MANAGED != 0
     }
     #[setter]
     fn set_managed(&mut self, v: bool) {
@@ -819,7 +820,7 @@ msg_class!(RouterAdvertisement, {
     /// O: other configuration via DHCPv6 (RFC 4861 §4.2).
     #[getter]
     fn other(&self) -> bool {
-        self.flags & icmpv6::RA_FLAG_OTHER != 0
+        self.flags.0 & icmpv6::RA_FLAG_OTHER != 0
     }
     #[setter]
     fn set_other(&mut self, v: bool) {
@@ -828,11 +829,11 @@ msg_class!(RouterAdvertisement, {
     /// Default router preference, 2 bits: 0 medium, 1 high, 3 low (RFC 4191 §2.2).
     #[getter]
     fn preference(&self) -> u8 {
-        (self.flags & icmpv6::RA_PRF_MASK) >> 3
+        (self.flags.0 & icmpv6::RA_PRF_MASK) >> 3
     }
     #[setter]
-    fn set_preference(&mut self, v: u8) {
-        self.flags = (self.flags & !icmpv6::RA_PRF_MASK) | ((v & 3) << 3);
+    fn set_preference(&mut self, #[pyo3(from_py_with = int_arg)] preference: u8) {
+        self.flags.0 = (self.flags.0 & !icmpv6::RA_PRF_MASK) | ((preference & 3) << 3);
     }
     /// The first Source Link-Layer Address option (first wins).
     #[getter]
@@ -843,7 +844,7 @@ msg_class!(RouterAdvertisement, {
     #[getter]
     fn mtu(&self, py: Python<'_>) -> PyResult<Option<u32>> {
         match first_of::<NdOptMtu>(py, &self.options) {
-            Some(o) => Ok(Some(o.bind(py).cast::<NdOptMtu>()?.borrow().mtu)),
+            Some(o) => Ok(Some(o.bind(py).cast::<NdOptMtu>()?.borrow().mtu.0)),
             None => Ok(None),
         }
     }
@@ -868,11 +869,11 @@ msg_class!(RouterAdvertisement, {
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct NeighborSolicitation {
     target: Addr6,
-    options: Vec<Py<PyAny>>,
-    nd_toomanyopt: u32,
-    nd_dupopt: u32,
-    nd_badopt: u32,
-    nd_unknownopt: u32,
+    options: List<Py<PyAny>, 8191>,
+    nd_toomanyopt: Int<u32>,
+    nd_dupopt: Int<u32>,
+    nd_badopt: Int<u32>,
+    nd_unknownopt: Int<u32>,
 }
 impl NeighborSolicitation {
     fn wire(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
@@ -888,7 +889,7 @@ msg_class!(NeighborSolicitation, {
     #[new]
     #[pyo3(signature = (target = None, options = None))]
     fn new(py: Python<'_>, target: Option<Addr6>, options: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(NeighborSolicitation { target: target.unwrap_or_default(), options: opt_list(py, options)?, nd_toomanyopt: 0, nd_dupopt: 0, nd_badopt: 0, nd_unknownopt: 0 })
+        Ok(NeighborSolicitation { target: target.unwrap_or_default(), options: opt_list(py, options)?, nd_toomanyopt: Int(0), nd_dupopt: Int(0), nd_badopt: Int(0), nd_unknownopt: Int(0) })
     }
     #[getter]
     fn source_lladdr(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
@@ -901,36 +902,36 @@ msg_class!(NeighborSolicitation, {
 pub struct NeighborAdvertisement {
     target: Addr6,
     /// R 0x80, S 0x40, O 0x20.
-    flags: u8,
-    options: Vec<Py<PyAny>>,
-    nd_toomanyopt: u32,
-    nd_dupopt: u32,
-    nd_badopt: u32,
-    nd_unknownopt: u32,
+    flags: Int<u8>,
+    options: List<Py<PyAny>, 8191>,
+    nd_toomanyopt: Int<u32>,
+    nd_dupopt: Int<u32>,
+    nd_badopt: Int<u32>,
+    nd_unknownopt: Int<u32>,
 }
 impl NeighborAdvertisement {
     fn wire(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
-        let mut v = icmp_repr_wire(&icmpv6::Repr::NeighborAdvert { flags: self.flags, target: self.target.0, options: nd::Options::default() })?;
+        let mut v = icmp_repr_wire(&icmpv6::Repr::NeighborAdvert { flags: self.flags.0, target: self.target.0, options: nd::Options::default() })?;
         emit_options(py, &self.options, &mut v)?;
         Ok(v)
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "NeighborAdvertisement", "target" => &self.target, "flags" => self.flags, "options" => &self.options)
+        repr_of!(py, "NeighborAdvertisement", "target" => &self.target, "flags" => self.flags.0, "options" => &self.options)
     }
     fn set_bit(&mut self, bit: u8, v: bool) {
-        self.flags = (self.flags & !bit) | (u8::from(v) * bit);
+        self.flags.0 = (self.flags.0 & !bit) | (u8::from(v) * bit);
     }
 }
 msg_class!(NeighborAdvertisement, {
     #[new]
     #[pyo3(signature = (target = None, router = false, solicited = false, r#override = false, options = None, flags = None))]
-    fn new(py: Python<'_>, target: Option<Addr6>, router: bool, solicited: bool, r#override: bool, options: Option<Bound<'_, PyAny>>, flags: Option<u8>) -> PyResult<Self> {
+    fn new(py: Python<'_>, target: Option<Addr6>, router: bool, solicited: bool, r#override: bool, options: Option<Bound<'_, PyAny>>, #[pyo3(from_py_with = opt_int_arg)] flags: Option<u8>) -> PyResult<Self> {
         let f = flags.unwrap_or((u8::from(router) * icmpv6::NA_FLAG_ROUTER) | (u8::from(solicited) * icmpv6::NA_FLAG_SOLICITED) | (u8::from(r#override) * icmpv6::NA_FLAG_OVERRIDE));
-        Ok(NeighborAdvertisement { target: target.unwrap_or_default(), flags: f & 0xe0, options: opt_list(py, options)?, nd_toomanyopt: 0, nd_dupopt: 0, nd_badopt: 0, nd_unknownopt: 0 })
+        Ok(NeighborAdvertisement { target: target.unwrap_or_default(), flags: Int(f & 0xe0), options: opt_list(py, options)?, nd_toomanyopt: Int(0), nd_dupopt: Int(0), nd_badopt: Int(0), nd_unknownopt: Int(0) })
     }
     #[getter]
     fn router(&self) -> bool {
-        self.flags & icmpv6::NA_FLAG_ROUTER != 0
+        self.flags.0 & icmpv6::NA_FLAG_ROUTER != 0
     }
     #[setter]
     fn set_router(&mut self, v: bool) {
@@ -938,7 +939,7 @@ msg_class!(NeighborAdvertisement, {
     }
     #[getter]
     fn solicited(&self) -> bool {
-        self.flags & icmpv6::NA_FLAG_SOLICITED != 0
+        self.flags.0 & icmpv6::NA_FLAG_SOLICITED != 0
     }
     #[setter]
     fn set_solicited(&mut self, v: bool) {
@@ -946,7 +947,7 @@ msg_class!(NeighborAdvertisement, {
     }
     #[getter(r#override)]
     fn get_override(&self) -> bool {
-        self.flags & icmpv6::NA_FLAG_OVERRIDE != 0
+        self.flags.0 & icmpv6::NA_FLAG_OVERRIDE != 0
     }
     #[setter(r#override)]
     fn set_override(&mut self, v: bool) {
@@ -963,11 +964,11 @@ msg_class!(NeighborAdvertisement, {
 pub struct Redirect {
     target: Addr6,
     destination: Addr6,
-    options: Vec<Py<PyAny>>,
-    nd_toomanyopt: u32,
-    nd_dupopt: u32,
-    nd_badopt: u32,
-    nd_unknownopt: u32,
+    options: List<Py<PyAny>, 8191>,
+    nd_toomanyopt: Int<u32>,
+    nd_dupopt: Int<u32>,
+    nd_badopt: Int<u32>,
+    nd_unknownopt: Int<u32>,
 }
 impl Redirect {
     fn wire(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
@@ -987,10 +988,10 @@ msg_class!(Redirect, {
             target: target.unwrap_or_default(),
             destination: destination.unwrap_or_default(),
             options: opt_list(py, options)?,
-            nd_toomanyopt: 0,
-            nd_dupopt: 0,
-            nd_badopt: 0,
-            nd_unknownopt: 0,
+            nd_toomanyopt: Int(0),
+            nd_dupopt: Int(0),
+            nd_badopt: Int(0),
+            nd_unknownopt: Int(0),
         })
     }
     #[getter]
@@ -1006,34 +1007,34 @@ msg_class!(Redirect, {
 /// MLD Query (130): MLDv1 (RFC 2710 §3.6) or, with `v2`, MLDv2 (RFC 3810 §5.1).
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct MldQuery {
-    max_resp: u16,
+    max_resp: Int<u16>,
     mcast_addr: Addr6,
     v2: bool,
     suppress: bool,
-    qrv: u8,
-    qqic: u8,
-    sources: Vec<Addr6>,
+    qrv: Int<u8>,
+    qqic: Int<u8>,
+    sources: List<Addr6, 4094>,
 }
 impl MldQuery {
     fn wire(&self, _py: Python<'_>) -> PyResult<Vec<u8>> {
         let v2 = self.v2.then(|| mld::QueryV2 {
             suppress: self.suppress,
-            qrv: self.qrv,
-            qqic: self.qqic,
+            qrv: self.qrv.0,
+            qqic: self.qqic.0,
             sources: self.sources.iter().map(|a| a.0).collect(),
         });
-        icmp_repr_wire(&icmpv6::Repr::Mld(mld::Repr::Query { max_resp: self.max_resp, mcast_addr: self.mcast_addr.0, v2 }))
+        icmp_repr_wire(&icmpv6::Repr::Mld(mld::Repr::Query { max_resp: self.max_resp.0, mcast_addr: self.mcast_addr.0, v2 }))
     }
     fn repr_str(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "MldQuery", "max_resp" => self.max_resp, "mcast_addr" => &self.mcast_addr, "v2" => self.v2,
-            "suppress" => self.suppress, "qrv" => self.qrv, "qqic" => self.qqic, "sources" => self.sources.clone())
+        repr_of!(py, "MldQuery", "max_resp" => self.max_resp.0, "mcast_addr" => &self.mcast_addr, "v2" => self.v2,
+            "suppress" => self.suppress, "qrv" => self.qrv.0, "qqic" => self.qqic.0, "sources" => self.sources.clone())
     }
 }
 msg_class!(MldQuery, {
     #[new]
     #[pyo3(signature = (max_resp = 10000, mcast_addr = None, v2 = false, suppress = false, qrv = 2, qqic = 125, sources = None))]
-    fn new(max_resp: u16, mcast_addr: Option<Addr6>, v2: bool, suppress: bool, qrv: u8, qqic: u8, sources: Option<Vec<Addr6>>) -> Self {
-        MldQuery { max_resp, mcast_addr: mcast_addr.unwrap_or_default(), v2, suppress, qrv, qqic, sources: sources.unwrap_or_default() }
+    fn new(#[pyo3(from_py_with = int_arg)] max_resp: u16, mcast_addr: Option<Addr6>, v2: bool, suppress: bool, #[pyo3(from_py_with = int_arg)] qrv: u8, #[pyo3(from_py_with = int_arg)] qqic: u8, sources: Option<List<Addr6, 4094>>) -> Self {
+        MldQuery { max_resp: Int(max_resp), mcast_addr: mcast_addr.unwrap_or_default(), v2, suppress, qrv: Int(qrv), qqic: Int(qqic), sources: sources.unwrap_or_default() }
     }
 });
 
@@ -1083,17 +1084,17 @@ msg_class!(MldDone, {
 #[pyclass(module = "kame._core", get_all, set_all, from_py_object)]
 #[derive(Clone, PartialEq)]
 pub struct MldAddressRecord {
-    record_type: u8,
+    record_type: Int<u8>,
     mcast_addr: Addr6,
-    sources: Vec<Addr6>,
+    sources: List<Addr6, 4094>,
     aux_data: Bytes,
 }
 #[pymethods]
 impl MldAddressRecord {
     #[new]
     #[pyo3(signature = (record_type = 1, mcast_addr = None, sources = None, aux_data = None))]
-    fn new(record_type: u8, mcast_addr: Option<Addr6>, sources: Option<Vec<Addr6>>, aux_data: Option<Bytes>) -> Self {
-        MldAddressRecord { record_type, mcast_addr: mcast_addr.unwrap_or_default(), sources: sources.unwrap_or_default(), aux_data: aux_data.unwrap_or_default() }
+    fn new(#[pyo3(from_py_with = int_arg)] record_type: u8, mcast_addr: Option<Addr6>, sources: Option<List<Addr6, 4094>>, aux_data: Option<Bytes>) -> Self {
+        MldAddressRecord { record_type: Int(record_type), mcast_addr: mcast_addr.unwrap_or_default(), sources: sources.unwrap_or_default(), aux_data: aux_data.unwrap_or_default() }
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<MldAddressRecord>() {
@@ -1102,7 +1103,7 @@ impl MldAddressRecord {
         }
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "MldAddressRecord", "record_type" => self.record_type, "mcast_addr" => &self.mcast_addr,
+        repr_of!(py, "MldAddressRecord", "record_type" => self.record_type.0, "mcast_addr" => &self.mcast_addr,
             "sources" => self.sources.clone(), "aux_data" => &self.aux_data)
     }
 }
@@ -1110,7 +1111,7 @@ impl MldAddressRecord {
 /// MLDv2 Report (143, RFC 3810 §5.2).
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct Mldv2Report {
-    records: Vec<MldAddressRecord>,
+    records: List<MldAddressRecord, 4096>,
 }
 impl Mldv2Report {
     fn wire(&self, _py: Python<'_>) -> PyResult<Vec<u8>> {
@@ -1118,7 +1119,7 @@ impl Mldv2Report {
             .records
             .iter()
             .map(|r| mld::AddressRecord {
-                record_type: r.record_type,
+                record_type: r.record_type.0,
                 mcast_addr: r.mcast_addr.0,
                 sources: r.sources.iter().map(|a| a.0).collect(),
                 aux_data: &r.aux_data.0,
@@ -1133,7 +1134,7 @@ impl Mldv2Report {
 msg_class!(Mldv2Report, {
     #[new]
     #[pyo3(signature = (records = None))]
-    fn new(records: Option<Vec<MldAddressRecord>>) -> Self {
+    fn new(records: Option<List<MldAddressRecord, 4096>>) -> Self {
         Mldv2Report { records: records.unwrap_or_default() }
     }
 });
@@ -1146,58 +1147,58 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
     let a = |x: &Ipv6Addr| Addr6(*x);
     Ok(match r {
         icmpv6::Repr::EchoRequest { ident, seq_no, data } => {
-            Icmpv6Echo { msg_type: 128, ident: *ident, seq: *seq_no, data: Bytes(data.to_vec()) }.into_py_any(py)?
+            Icmpv6Echo { msg_type: Int(128), ident: Int(*ident), seq: Int(*seq_no), data: Bytes(data.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::EchoReply { ident, seq_no, data } => {
-            Icmpv6Echo { msg_type: 129, ident: *ident, seq: *seq_no, data: Bytes(data.to_vec()) }.into_py_any(py)?
+            Icmpv6Echo { msg_type: Int(129), ident: Int(*ident), seq: Int(*seq_no), data: Bytes(data.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::DstUnreachable { code, invoking } => {
-            Icmpv6Error { msg_type: 1, code: u8::from(*code), param: 0, invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
+            Icmpv6Error { msg_type: Int(1), code: Int(u8::from(*code)), param: Int(0), invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::PktTooBig { code, mtu, invoking } => {
-            Icmpv6Error { msg_type: 2, code: *code, param: *mtu, invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
+            Icmpv6Error { msg_type: Int(2), code: Int(*code), param: Int(*mtu), invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::TimeExceeded { code, invoking } => {
-            Icmpv6Error { msg_type: 3, code: u8::from(*code), param: 0, invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
+            Icmpv6Error { msg_type: Int(3), code: Int(u8::from(*code)), param: Int(0), invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::ParamProblem { code, pointer, invoking } => {
-            Icmpv6Error { msg_type: 4, code: u8::from(*code), param: *pointer, invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
+            Icmpv6Error { msg_type: Int(4), code: Int(u8::from(*code)), param: Int(*pointer), invoking: Bytes(invoking.to_vec()) }.into_py_any(py)?
         }
         icmpv6::Repr::RouterSolicit { options } => {
             let (t, d, b, u) = counters(options);
-            RouterSolicitation { options: options_of(py, options)?, nd_toomanyopt: t, nd_dupopt: d, nd_badopt: b, nd_unknownopt: u }.into_py_any(py)?
+            RouterSolicitation { options: options_of(py, options)?, nd_toomanyopt: Int(t), nd_dupopt: Int(d), nd_badopt: Int(b), nd_unknownopt: Int(u) }.into_py_any(py)?
         }
         icmpv6::Repr::RouterAdvert { cur_hop_limit, flags, router_lifetime, reachable_time, retrans_timer, options } => {
             let (t, d, b, u) = counters(options);
             RouterAdvertisement {
-                cur_hop_limit: *cur_hop_limit,
-                flags: *flags,
-                router_lifetime: *router_lifetime,
-                reachable_time: *reachable_time,
-                retrans_timer: *retrans_timer,
+                cur_hop_limit: Int(*cur_hop_limit),
+                flags: Int(*flags),
+                router_lifetime: Int(*router_lifetime),
+                reachable_time: Int(*reachable_time),
+                retrans_timer: Int(*retrans_timer),
                 options: options_of(py, options)?,
-                nd_toomanyopt: t,
-                nd_dupopt: d,
-                nd_badopt: b,
-                nd_unknownopt: u,
+                nd_toomanyopt: Int(t),
+                nd_dupopt: Int(d),
+                nd_badopt: Int(b),
+                nd_unknownopt: Int(u),
             }
             .into_py_any(py)?
         }
         icmpv6::Repr::NeighborSolicit { target, options } => {
             let (t, d, b, u) = counters(options);
-            NeighborSolicitation { target: a(target), options: options_of(py, options)?, nd_toomanyopt: t, nd_dupopt: d, nd_badopt: b, nd_unknownopt: u }
+            NeighborSolicitation { target: a(target), options: options_of(py, options)?, nd_toomanyopt: Int(t), nd_dupopt: Int(d), nd_badopt: Int(b), nd_unknownopt: Int(u) }
                 .into_py_any(py)?
         }
         icmpv6::Repr::NeighborAdvert { flags, target, options } => {
             let (t, d, b, u) = counters(options);
             NeighborAdvertisement {
                 target: a(target),
-                flags: *flags,
+                flags: Int(*flags),
                 options: options_of(py, options)?,
-                nd_toomanyopt: t,
-                nd_dupopt: d,
-                nd_badopt: b,
-                nd_unknownopt: u,
+                nd_toomanyopt: Int(t),
+                nd_dupopt: Int(d),
+                nd_badopt: Int(b),
+                nd_unknownopt: Int(u),
             }
             .into_py_any(py)?
         }
@@ -1207,10 +1208,10 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
                 target: a(target),
                 destination: a(dest),
                 options: options_of(py, options)?,
-                nd_toomanyopt: t,
-                nd_dupopt: d,
-                nd_badopt: b,
-                nd_unknownopt: u,
+                nd_toomanyopt: Int(t),
+                nd_dupopt: Int(d),
+                nd_badopt: Int(b),
+                nd_unknownopt: Int(u),
             }
             .into_py_any(py)?
         }
@@ -1220,7 +1221,7 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
                     Some(q) => (true, q.suppress, q.qrv, q.qqic, q.sources.iter().map(a).collect()),
                     None => (false, false, 0, 0, Vec::new()),
                 };
-                MldQuery { max_resp: *max_resp, mcast_addr: a(mcast_addr), v2: is2, suppress, qrv, qqic, sources }.into_py_any(py)?
+                MldQuery { max_resp: Int(*max_resp), mcast_addr: a(mcast_addr), v2: is2, suppress, qrv: Int(qrv), qqic: Int(qqic), sources: List(sources) }.into_py_any(py)?
             }
             mld::Repr::Report { mcast_addr } => MldReport { mcast_addr: a(mcast_addr) }.into_py_any(py)?,
             mld::Repr::Done { mcast_addr } => MldDone { mcast_addr: a(mcast_addr) }.into_py_any(py)?,
@@ -1228,7 +1229,7 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
                 records: records
                     .iter()
                     .map(|r| MldAddressRecord {
-                        record_type: r.record_type,
+                        record_type: Int(r.record_type),
                         mcast_addr: a(&r.mcast_addr),
                         sources: r.sources.iter().map(a).collect(),
                         aux_data: Bytes(r.aux_data.to_vec()),
@@ -1238,7 +1239,7 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
             .into_py_any(py)?,
         },
         icmpv6::Repr::Unknown { msg_type, code, body } => {
-            Icmpv6Unknown { msg_type: *msg_type, code: *code, body: Bytes(body.to_vec()) }.into_py_any(py)?
+            Icmpv6Unknown { msg_type: Int(*msg_type), code: Int(*code), body: Bytes(body.to_vec()) }.into_py_any(py)?
         }
     })
 }
@@ -1251,7 +1252,7 @@ fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option
     // (zero on send, ignored on receipt, RFC 4443 §3.1, §3.3) so a parse
     // re-emits byte for byte.
     if let Ok(e) = o.bind(py).cast::<Icmpv6Error>() {
-        e.borrow_mut().param = icmpv6::Packet::new_unchecked(buf).param_problem_ptr();
+        e.borrow_mut().param = Int(icmpv6::Packet::new_unchecked(buf).param_problem_ptr());
     }
     Ok(o)
 }
@@ -1264,7 +1265,7 @@ fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option
 /// the rest counted in `nd_toomanyopt`.
 #[pyfunction]
 #[pyo3(signature = (buf, src = None, dst = None, maxndopt = 10))]
-fn parse_icmpv6(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
+fn parse_icmpv6(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr6>, #[pyo3(from_py_with = int_arg)] maxndopt: usize) -> PyResult<Py<PyAny>> {
     parse_icmpv6_impl(py, &buf.0, src, dst, maxndopt)
 }
 
@@ -1274,9 +1275,9 @@ fn parse_icmpv6(py: Python<'_>, buf: Bytes, src: Option<Addr6>, dst: Option<Addr
 /// and a dict of counters (toomanyopt, dupopt, badopt, unknownopt).
 #[pyfunction]
 #[pyo3(signature = (buf, maxndopt = 10))]
-fn parse_nd_options<'py>(py: Python<'py>, buf: Bytes, maxndopt: usize) -> PyResult<Bound<'py, PyTuple>> {
+fn parse_nd_options<'py>(py: Python<'py>, buf: Bytes, #[pyo3(from_py_with = int_arg)] maxndopt: usize) -> PyResult<Bound<'py, PyTuple>> {
     let o = nd::Options::walk(&buf.0, maxndopt)?;
-    let list = PyList::new(py, options_of(py, &o)?)?;
+    let list = PyList::new(py, options_of(py, &o)?.0)?;
     let d = pyo3::types::PyDict::new(py);
     d.set_item("toomanyopt", o.toomanyopt)?;
     d.set_item("dupopt", o.dupopt)?;
@@ -1290,31 +1291,31 @@ fn parse_nd_options<'py>(py: Python<'py>, buf: Bytes, maxndopt: usize) -> PyResu
 /// The IPv4 header (RFC 791 §3.1), options raw.
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct Ipv4Header {
-    tos: u8,
-    total_length: u16,
-    ident: u16,
+    tos: Int<u8>,
+    total_length: Int<u16>,
+    ident: Int<u16>,
     /// Three bits: reserved 4, DF 2, MF 1.
-    flags: u8,
+    flags: Int<u8>,
     /// In units of 8 octets.
-    frag_offset: u16,
-    ttl: u8,
-    protocol: u8,
+    frag_offset: Int<u16>,
+    ttl: Int<u8>,
+    protocol: Int<u8>,
     src: Addr4,
     dst: Addr4,
     options: Bytes,
     /// As parsed (or None); to_bytes always computes it.
-    checksum: Option<u16>,
+    checksum: Option<Int<u16>>,
 }
 impl Ipv4Header {
     fn wire(&self) -> PyResult<Vec<u8>> {
         let r = ipv4::Repr {
-            tos: self.tos,
-            total_len: self.total_length,
-            ident: self.ident,
-            flags: self.flags,
-            frag_offset: self.frag_offset,
-            ttl: self.ttl,
-            protocol: self.protocol,
+            tos: self.tos.0,
+            total_len: self.total_length.0,
+            ident: self.ident.0,
+            flags: self.flags.0,
+            frag_offset: self.frag_offset.0,
+            ttl: self.ttl.0,
+            protocol: self.protocol.0,
             src_addr: self.src.0,
             dst_addr: self.dst.0,
             options: &self.options.0,
@@ -1329,19 +1330,19 @@ impl Ipv4Header {
     #[new]
     #[pyo3(signature = (src = None, dst = None, protocol = 0, total_length = 20, ttl = 64, tos = 0, ident = 0, flags = 0, frag_offset = 0, options = None, checksum = None))]
     #[allow(clippy::too_many_arguments)]
-    fn new(src: Option<Addr4>, dst: Option<Addr4>, protocol: u8, total_length: u16, ttl: u8, tos: u8, ident: u16, flags: u8, frag_offset: u16, options: Option<Bytes>, checksum: Option<u16>) -> Self {
+    fn new(src: Option<Addr4>, dst: Option<Addr4>, #[pyo3(from_py_with = int_arg)] protocol: u8, #[pyo3(from_py_with = int_arg)] total_length: u16, #[pyo3(from_py_with = int_arg)] ttl: u8, #[pyo3(from_py_with = int_arg)] tos: u8, #[pyo3(from_py_with = int_arg)] ident: u16, #[pyo3(from_py_with = int_arg)] flags: u8, #[pyo3(from_py_with = int_arg)] frag_offset: u16, options: Option<Bytes>, #[pyo3(from_py_with = opt_int_arg)] checksum: Option<u16>) -> Self {
         Ipv4Header {
-            tos,
-            total_length,
-            ident,
-            flags,
-            frag_offset,
-            ttl,
-            protocol,
+            tos: Int(tos),
+            total_length: Int(total_length),
+            ident: Int(ident),
+            flags: Int(flags),
+            frag_offset: Int(frag_offset),
+            ttl: Int(ttl),
+            protocol: Int(protocol),
             src: src.unwrap_or(Addr4(Ipv4Addr::UNSPECIFIED)),
             dst: dst.unwrap_or(Addr4(Ipv4Addr::UNSPECIFIED)),
             options: options.unwrap_or_default(),
-            checksum,
+            checksum: (checksum).map(Int),
         }
     }
     #[getter]
@@ -1350,19 +1351,19 @@ impl Ipv4Header {
     }
     #[getter]
     fn dscp(&self) -> u8 {
-        self.tos >> 2
+        self.tos.0 >> 2
     }
     #[getter]
     fn ecn(&self) -> u8 {
-        self.tos & 3
+        self.tos.0 & 3
     }
     #[getter]
     fn df(&self) -> bool {
-        self.flags & ipv4::FLAG_DF != 0
+        self.flags.0 & ipv4::FLAG_DF != 0
     }
     #[getter]
     fn mf(&self) -> bool {
-        self.flags & ipv4::FLAG_MF != 0
+        self.flags.0 & ipv4::FLAG_MF != 0
     }
     /// The header with its checksum computed (RFC 791 §3.1).
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -1376,17 +1377,17 @@ impl Ipv4Header {
         let r = ipv4::Repr::parse(&buf.0, verify)?;
         let p = ipv4::Packet::new_unchecked(&buf.0[..]);
         Ok(Ipv4Header {
-            tos: r.tos,
-            total_length: r.total_len,
-            ident: r.ident,
-            flags: r.flags,
-            frag_offset: r.frag_offset,
-            ttl: r.ttl,
-            protocol: r.protocol,
+            tos: Int(r.tos),
+            total_length: Int(r.total_len),
+            ident: Int(r.ident),
+            flags: Int(r.flags),
+            frag_offset: Int(r.frag_offset),
+            ttl: Int(r.ttl),
+            protocol: Int(r.protocol),
             src: Addr4(r.src_addr),
             dst: Addr4(r.dst_addr),
             options: Bytes(r.options.to_vec()),
-            checksum: Some(p.checksum()),
+            checksum: (Some(p.checksum())).map(Int),
         })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -1396,31 +1397,31 @@ impl Ipv4Header {
         }
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "Ipv4Header", "src" => &self.src, "dst" => &self.dst, "protocol" => self.protocol,
-            "total_length" => self.total_length, "ttl" => self.ttl, "tos" => self.tos, "ident" => self.ident,
-            "flags" => self.flags, "frag_offset" => self.frag_offset, "options" => &self.options,
-            "checksum" => self.checksum)
+        repr_of!(py, "Ipv4Header", "src" => &self.src, "dst" => &self.dst, "protocol" => self.protocol.0,
+            "total_length" => self.total_length.0, "ttl" => self.ttl.0, "tos" => self.tos.0, "ident" => self.ident.0,
+            "flags" => self.flags.0, "frag_offset" => self.frag_offset.0, "options" => &self.options,
+            "checksum" => self.checksum.map(|v| v.0))
     }
 }
 
 /// A UDP datagram (RFC 768), header and payload.
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct UdpHeader {
-    src_port: u16,
-    dst_port: u16,
+    src_port: Int<u16>,
+    dst_port: Int<u16>,
     payload: Bytes,
     /// As parsed (or None). to_bytes computes it when given src and dst,
     /// else writes this value (or 0).
-    checksum: Option<u16>,
+    checksum: Option<Int<u16>>,
 }
 impl UdpHeader {
     fn wire(&self, pseudo: Option<&Pseudo>) -> PyResult<Vec<u8>> {
-        let r = udp::Repr { src_port: self.src_port, dst_port: self.dst_port, payload: &self.payload.0 };
+        let r = udp::Repr { src_port: self.src_port.0, dst_port: self.dst_port.0, payload: &self.payload.0 };
         let mut v = Vec::new();
         r.emit(&mut v, pseudo)?;
         if pseudo.is_none() {
             if let Some(f) = v.get_mut(6..8) {
-                f.copy_from_slice(&self.checksum.unwrap_or(0).to_be_bytes());
+                f.copy_from_slice(&self.checksum.map(|v| v.0).unwrap_or(0).to_be_bytes());
             }
         }
         Ok(v)
@@ -1430,8 +1431,8 @@ impl UdpHeader {
 impl UdpHeader {
     #[new]
     #[pyo3(signature = (src_port = 0, dst_port = 0, payload = None, checksum = None))]
-    fn new(src_port: u16, dst_port: u16, payload: Option<Bytes>, checksum: Option<u16>) -> Self {
-        UdpHeader { src_port, dst_port, payload: payload.unwrap_or_default(), checksum }
+    fn new(#[pyo3(from_py_with = int_arg)] src_port: u16, #[pyo3(from_py_with = int_arg)] dst_port: u16, payload: Option<Bytes>, #[pyo3(from_py_with = opt_int_arg)] checksum: Option<u16>) -> Self {
+        UdpHeader { src_port: Int(src_port), dst_port: Int(dst_port), payload: payload.unwrap_or_default(), checksum: (checksum).map(Int) }
     }
     /// The Length field: 8 + payload, or 0 for a jumbogram (RFC 2675 §4).
     #[getter]
@@ -1454,7 +1455,7 @@ impl UdpHeader {
         let ph = pseudo_any(src.as_ref(), dst.as_ref())?;
         let r = udp::Repr::parse(&buf.0, ph.as_ref())?;
         let p = udp::Packet::new_unchecked(&buf.0[..]);
-        Ok(UdpHeader { src_port: r.src_port, dst_port: r.dst_port, payload: Bytes(r.payload.to_vec()), checksum: Some(p.checksum()) })
+        Ok(UdpHeader { src_port: Int(r.src_port), dst_port: Int(r.dst_port), payload: Bytes(r.payload.to_vec()), checksum: (Some(p.checksum())).map(Int) })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         match other.cast::<UdpHeader>() {
@@ -1463,8 +1464,8 @@ impl UdpHeader {
         }
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "UdpHeader", "src_port" => self.src_port, "dst_port" => self.dst_port,
-            "payload" => &self.payload, "checksum" => self.checksum)
+        repr_of!(py, "UdpHeader", "src_port" => self.src_port.0, "dst_port" => self.dst_port.0,
+            "payload" => &self.payload, "checksum" => self.checksum.map(|v| v.0))
     }
 }
 
@@ -1524,20 +1525,24 @@ impl OwnedTcpOpt {
 
     fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = obj.extract()?;
-        if let Ok(kind) = name.extract::<u8>() {
-            return Ok(OwnedTcpOpt::Unknown(kind, buf_vec(&value)?));
+        if name.is_instance_of::<pyo3::types::PyInt>() {
+            return Ok(OwnedTcpOpt::Unknown(int_named(&name, "kind")?, buf_vec(&value)?));
         }
         let n: String = name.extract()?;
         Ok(match n.as_str() {
             "eol" => OwnedTcpOpt::Eol,
             "nop" => OwnedTcpOpt::Nop,
-            "mss" => OwnedTcpOpt::Mss(value.extract()?),
-            "wscale" => OwnedTcpOpt::Ws(value.extract()?),
+            "mss" => OwnedTcpOpt::Mss(int_named(&value, "mss")?),
+            "wscale" => OwnedTcpOpt::Ws(int_named(&value, "wscale")?),
             "sack_permitted" => OwnedTcpOpt::SackOk,
-            "sack" => OwnedTcpOpt::Sack(value.extract()?),
+            "sack" => {
+                // 40 octets of options hold at most 4 SACK blocks (RFC 2018 §3)
+                let blocks: List<(Int<u32>, Int<u32>), 4> = value.extract()?;
+                OwnedTcpOpt::Sack(blocks.0.into_iter().map(|(a, b)| (a.0, b.0)).collect())
+            }
             "timestamps" => {
-                let (a, b): (u32, u32) = value.extract()?;
-                OwnedTcpOpt::Ts(a, b)
+                let (a, b): (Int<u32>, Int<u32>) = value.extract()?;
+                OwnedTcpOpt::Ts(a.0, b.0)
             }
             other => return Err(PyValueError::new_err(format!("unknown TCP option name {other:?} (use (kind, bytes) for others)"))),
         })
@@ -1551,29 +1556,29 @@ impl OwnedTcpOpt {
 /// (kind: int, data: bytes) for any other kind.
 #[pyclass(module = "kame._core", get_all, set_all)]
 pub struct TcpHeader {
-    src_port: u16,
-    dst_port: u16,
-    seq: u32,
-    ack: u32,
+    src_port: Int<u16>,
+    dst_port: Int<u16>,
+    seq: Int<u32>,
+    ack: Int<u32>,
     /// Reserved and control bits: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128.
-    flags: u16,
-    window: u16,
-    urgent: u16,
-    options: Vec<Py<PyAny>>,
+    flags: Int<u16>,
+    window: Int<u16>,
+    urgent: Int<u16>,
+    options: List<Py<PyAny>, 8191>,
     payload: Bytes,
-    checksum: Option<u16>,
+    checksum: Option<Int<u16>>,
 }
 impl TcpHeader {
     fn wire(&self, py: Python<'_>, pseudo: Option<&Pseudo>) -> PyResult<Vec<u8>> {
         let owned: Vec<OwnedTcpOpt> = self.options.iter().map(|o| OwnedTcpOpt::from_py(o.bind(py))).collect::<PyResult<_>>()?;
         let r = tcp::Repr {
-            src_port: self.src_port,
-            dst_port: self.dst_port,
-            seq_number: self.seq,
-            ack_number: self.ack,
-            flags: self.flags,
-            window_len: self.window,
-            urgent_at: self.urgent,
+            src_port: self.src_port.0,
+            dst_port: self.dst_port.0,
+            seq_number: self.seq.0,
+            ack_number: self.ack.0,
+            flags: self.flags.0,
+            window_len: self.window.0,
+            urgent_at: self.urgent.0,
             options: owned.iter().map(OwnedTcpOpt::as_opt).collect(),
             payload: &self.payload.0,
         };
@@ -1581,7 +1586,7 @@ impl TcpHeader {
         r.emit(&mut v, pseudo)?;
         if pseudo.is_none() {
             if let Some(f) = v.get_mut(16..18) {
-                f.copy_from_slice(&self.checksum.unwrap_or(0).to_be_bytes());
+                f.copy_from_slice(&self.checksum.map(|v| v.0).unwrap_or(0).to_be_bytes());
             }
         }
         Ok(v)
@@ -1592,8 +1597,8 @@ impl TcpHeader {
     #[new]
     #[pyo3(signature = (src_port = 0, dst_port = 0, seq = 0, ack = 0, flags = 0, window = 65535, urgent = 0, options = None, payload = None, checksum = None))]
     #[allow(clippy::too_many_arguments)]
-    fn new(py: Python<'_>, src_port: u16, dst_port: u16, seq: u32, ack: u32, flags: u16, window: u16, urgent: u16, options: Option<Bound<'_, PyAny>>, payload: Option<Bytes>, checksum: Option<u16>) -> PyResult<Self> {
-        Ok(TcpHeader { src_port, dst_port, seq, ack, flags, window, urgent, options: opt_list(py, options)?, payload: payload.unwrap_or_default(), checksum })
+    fn new(py: Python<'_>, #[pyo3(from_py_with = int_arg)] src_port: u16, #[pyo3(from_py_with = int_arg)] dst_port: u16, #[pyo3(from_py_with = int_arg)] seq: u32, #[pyo3(from_py_with = int_arg)] ack: u32, #[pyo3(from_py_with = int_arg)] flags: u16, #[pyo3(from_py_with = int_arg)] window: u16, #[pyo3(from_py_with = int_arg)] urgent: u16, options: Option<Bound<'_, PyAny>>, payload: Option<Bytes>, #[pyo3(from_py_with = opt_int_arg)] checksum: Option<u16>) -> PyResult<Self> {
+        Ok(TcpHeader { src_port: Int(src_port), dst_port: Int(dst_port), seq: Int(seq), ack: Int(ack), flags: Int(flags), window: Int(window), urgent: Int(urgent), options: opt_list(py, options)?, payload: payload.unwrap_or_default(), checksum: (checksum).map(Int) })
     }
     /// Data offset in octets (options padded to 4).
     #[getter]
@@ -1621,16 +1626,16 @@ impl TcpHeader {
         let p = tcp::Packet::new_unchecked(&buf.0[..]);
         let options = r.options.iter().map(|o| OwnedTcpOpt::from_opt(o).to_py(py).map(Bound::unbind)).collect::<PyResult<_>>()?;
         Ok(TcpHeader {
-            src_port: r.src_port,
-            dst_port: r.dst_port,
-            seq: r.seq_number,
-            ack: r.ack_number,
-            flags: r.flags,
-            window: r.window_len,
-            urgent: r.urgent_at,
+            src_port: Int(r.src_port),
+            dst_port: Int(r.dst_port),
+            seq: Int(r.seq_number),
+            ack: Int(r.ack_number),
+            flags: Int(r.flags),
+            window: Int(r.window_len),
+            urgent: Int(r.urgent_at),
             options,
             payload: Bytes(r.payload.to_vec()),
-            checksum: Some(p.checksum()),
+            checksum: (Some(p.checksum())).map(Int),
         })
     }
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -1640,9 +1645,9 @@ impl TcpHeader {
         }
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr_of!(py, "TcpHeader", "src_port" => self.src_port, "dst_port" => self.dst_port, "seq" => self.seq,
-            "ack" => self.ack, "flags" => self.flags, "window" => self.window, "urgent" => self.urgent,
-            "options" => &self.options, "payload" => &self.payload, "checksum" => self.checksum)
+        repr_of!(py, "TcpHeader", "src_port" => self.src_port.0, "dst_port" => self.dst_port.0, "seq" => self.seq.0,
+            "ack" => self.ack.0, "flags" => self.flags.0, "window" => self.window.0, "urgent" => self.urgent.0,
+            "options" => &self.options, "payload" => &self.payload, "checksum" => self.checksum.map(|v| v.0))
     }
 }
 
@@ -1650,20 +1655,20 @@ impl TcpHeader {
 /// answer a packet carrying this ICMPv6 type: not an error message (RFC 4443
 /// §2.4 e.1), not a Redirect (seed §1.9).
 #[pyfunction]
-fn icmp6_may_elicit_error(msg_type: u8) -> bool {
+fn icmp6_may_elicit_error(#[pyo3(from_py_with = int_arg)] msg_type: u8) -> bool {
     icmpv6::Message::from(msg_type).may_elicit_error()
 }
 
 /// tcp_jumbo_mss(mss) -> int: the MSS option value to send; above 65535 it
 /// is 65535, meaning "use the path MTU minus 60" (RFC 2675 §5).
 #[pyfunction]
-fn tcp_jumbo_mss(mss: u64) -> u16 {
+fn tcp_jumbo_mss(#[pyo3(from_py_with = int_arg)] mss: u64) -> u16 {
     tcp::jumbo_mss(mss)
 }
 
 /// tcp_effective_mss(mss_option, path_mtu) -> int (RFC 2675 §5).
 #[pyfunction]
-fn tcp_effective_mss(mss_option: u16, path_mtu: u64) -> u64 {
+fn tcp_effective_mss(#[pyo3(from_py_with = int_arg)] mss_option: u16, #[pyo3(from_py_with = int_arg)] path_mtu: u64) -> u64 {
     tcp::effective_mss(mss_option, path_mtu)
 }
 

@@ -28,7 +28,7 @@ use crate::wire::dissect::{self, LinkHeader, LinkType, Net, Settings, Summary, U
 use crate::wire::exthdr::Chain;
 use crate::wire::proto;
 
-use super::util::{ipv4_to_py, ipv6_to_py, owned_bytes};
+use super::util::{int_arg, ipv4_to_py, ipv6_to_py, owned_bytes};
 
 /// A `link=` argument: a name or a pcap linktype (see `link::link_type`).
 #[derive(Debug, Clone, Copy)]
@@ -560,7 +560,7 @@ fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings
 fn parse<'py>(
     py: Python<'py>,
     data: &Bound<'_, PyAny>,
-    hdrnestlimit: u32,
+    #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
     verify_cksum: bool,
     link: LinkArg,
 ) -> PyResult<Bound<'py, Packet>> {
@@ -604,6 +604,28 @@ pub struct PacketBatch {
     settings: Settings,
 }
 
+/// The iterator of a `PacketBatch`.
+#[pyclass(module = "kame._core", name = "PacketBatchIter")]
+pub struct PacketBatchIter {
+    batch: Py<PacketBatch>,
+    next: usize,
+}
+
+#[pymethods]
+impl PacketBatchIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, Packet>>> {
+        let b = self.batch.get();
+        let Some(item) = b.items.get(py, self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        packet_from(py, item, b.link, b.settings).map(Some)
+    }
+}
+
 /// Where a batch's packets are.
 enum Items {
     /// One `bytes` per packet (the caller's, or copies of other buffers).
@@ -636,6 +658,11 @@ impl Items {
 impl PacketBatch {
     fn __len__(&self) -> usize {
         self.rows.len()
+    }
+    /// The packets in order, as `batch[i]` gives them (a refused one raises
+    /// its `ParseError`).
+    fn __iter__(slf: Py<Self>) -> PacketBatchIter {
+        PacketBatchIter { batch: slf, next: 0 }
     }
     /// The `Packet` at `i`; raises the packet's `ParseError` if it was
     /// refused.
@@ -687,10 +714,10 @@ impl PacketBatch {
 fn parse_many(
     py: Python<'_>,
     packets: &Bound<'_, PyAny>,
-    hdrnestlimit: u32,
+    #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
     verify_cksum: bool,
     link: LinkArg,
-    offsets: Option<Vec<usize>>,
+    offsets: Option<super::util::List<usize, { 1 << 24 }>>,
 ) -> PyResult<PacketBatch> {
     let link = link.0;
     let settings = Settings { hdrnestlimit, verify_cksum };
@@ -763,6 +790,7 @@ fn each_bytes(packets: &Bound<'_, PyAny>) -> PyResult<Vec<Py<PyBytes>>> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Packet>()?;
     m.add_class::<PacketBatch>()?;
+    m.add_class::<PacketBatchIter>()?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(parse_many, m)?)?;
     Ok(())
