@@ -312,12 +312,12 @@ class BlockingSocket:
         return self._timeout != 0.0
 
     def _call(self, fn: Callable[[], T]) -> T:
-        if self._closed:
+        if self._sock.closed:  # closed with files open: they still read (io refs)
             raise OSError(errno.EBADF, "Bad file descriptor")
         return self._stack.call(fn, self._timeout)
 
     def _now(self, fn: Callable[[], T]) -> T:
-        if self._closed:
+        if self._sock.closed:
             raise OSError(errno.EBADF, "Bad file descriptor")
         with self._stack.cond:
             res = fn()
