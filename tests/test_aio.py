@@ -187,7 +187,7 @@ def test_flow_control_pauses_the_reader() -> None:
             w.close()
 
         srv = await b.start_server(handle, None, 9000)
-        r, w = await a.open_connection(B6, 9000)
+        _r, w = await a.open_connection(B6, 9000)
         data = random.Random(2).randbytes(size)
         w.write(data)
         drain = asyncio.ensure_future(w.drain())

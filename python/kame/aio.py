@@ -32,14 +32,14 @@ import asyncio
 import errno
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 from kame import netdb
 from kame.link.runner import Runner
 from kame.socket.const import AF_INET, AF_INET6, SO_ERROR, SO_REUSEADDR, SOCK_DGRAM, SOL_SOCKET
 from kame.socket.stream import SHUT_WR, SOCK_STREAM, StreamSocket
 
-__all__ = ["Server", "Stack", "StreamTransport", "DatagramTransport"]
+__all__ = ["DatagramTransport", "Server", "Stack", "StreamTransport"]
 
 #: Bytes taken from a socket per ``recv`` (TCP's receive buffer is larger).
 READ_CHUNK = 256 * 1024
@@ -107,15 +107,14 @@ class StreamTransport(asyncio.Transport):
 
     def __init__(self, driver: _Driver, sock: StreamSocket, protocol: asyncio.BaseProtocol,
                  server: Server | None = None) -> None:
-        super().__init__({"socket": sock})
+        super().__init__({"socket": sock, "peername": sock.getpeername(),
+                          "sockname": sock.getsockname()})
         self._d, self._sock, self._protocol = driver, sock, protocol
         self._server = server
         self._wbuf = bytearray()
         self._high, self._low = HIGH_WATER, LOW_WATER
         self._closing = self._lost = self._eof = self._write_eof = False
         self._paused = self._writing_paused = False
-        self._extra["peername"] = sock.getpeername()
-        self._extra["sockname"] = sock.getsockname()
         driver.pumps.append(self)
         if server is not None:
             server._attach()
@@ -251,10 +250,9 @@ class StreamTransport(asyncio.Transport):
             return
         tp = s.tp
         gone = tp is None or tp.gone
-        if self._closing and not self._wbuf and (self._eof or gone):
-            self._lose(None)
-        elif gone and not self._wbuf and self._eof and s.cantsendmore:
-            self._lose(None)
+        if not self._wbuf and (self._closing and (self._eof or gone)
+                               or gone and self._eof and s.cantsendmore):
+            self._lose(None)  # both sides ended, or ours and the connection
         elif gone and s.so_error:
             err = s.getsockopt(SOL_SOCKET, SO_ERROR)
             self._lose(OSError(err, os.strerror(err)))
@@ -286,13 +284,13 @@ class DatagramTransport(asyncio.DatagramTransport):
 
     def __init__(self, driver: _Driver, sock: Any, protocol: asyncio.DatagramProtocol,
                  address: Any = None) -> None:
-        super().__init__({"socket": sock})
+        extra = {"socket": sock, "sockname": sock.getsockname()}
+        if address is not None:
+            extra["peername"] = sock.getpeername()
+        super().__init__(extra)
         self._d, self._sock, self._protocol = driver, sock, protocol
         self._address = address
         self._closing = False
-        self._extra["sockname"] = sock.getsockname()
-        if address is not None:
-            self._extra["peername"] = sock.getpeername()
         driver.pumps.append(self)
         protocol.connection_made(self)
         driver.kick()
@@ -439,15 +437,14 @@ class Server:
             self._forever = None
 
     async def wait_closed(self) -> None:
-        if self._serving or self._active == 0:
-            if not self._serving:
-                return
+        if not self._serving and self._active == 0:
+            return
         fut: asyncio.Future[None] = self._d.loop.create_future()
         self._waiters.append(fut)
         self._wake()
         await fut
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

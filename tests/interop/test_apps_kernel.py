@@ -45,12 +45,12 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from kame.aio import Stack as AioStack  # noqa: E402
-from kame.knobs import Knobs  # noqa: E402
-from kame.link.runner import Runner  # noqa: E402
-from kame.node import Node  # noqa: E402
-from kame.socket import SocketLayer  # noqa: E402
-from kame.socket.blocking import Stack  # noqa: E402
+from kame.aio import Stack as AioStack
+from kame.knobs import Knobs
+from kame.link.runner import Runner
+from kame.node import Node
+from kame.socket import SocketLayer
+from kame.socket.blocking import Stack
 
 HERE = Path(__file__).resolve().parent
 KNOBS = {"net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}

@@ -24,12 +24,11 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import select
 import sys
 import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
-from typing import Any
+from typing import Any, cast
 
 from kame.cli.args import UsageError, float_range, int_range
 from kame.cli.node import (
@@ -198,7 +197,7 @@ def run_tcp(args: argparse.Namespace) -> int:
     from kame.link.runner import Runner
     from kame.node import Node
     from kame.socket import AF_INET, AF_INET6, SocketLayer
-    from kame.socket.stream import SOCK_STREAM
+    from kame.socket.stream import SOCK_STREAM, StreamSocket
 
     hostname = args.hostname or "kame"
     node = Node(hostname, knobs=Knobs(args.knobs), seed=int.from_bytes(os.urandom(4), "big"))
@@ -223,7 +222,7 @@ def run_tcp(args: argparse.Namespace) -> int:
 
         wait(lambda: _kernel_up(tap.name), f"{tap.name} to be up")
         runner.transmit(node, node.up(tap.name, runner.clock()))
-        ifas = []
+        ifas: list[Any] = []
         for a in args.addr:
             if isinstance(a, IPv6Interface):
                 ifas.append(node.add_address(tap.name, str(a), runner.clock()))
@@ -239,7 +238,7 @@ def run_tcp(args: argparse.Namespace) -> int:
         if args.mode == "connect":
             host = args.host
             fam = AF_INET if ":" not in host else AF_INET6
-            s = layer.socket(fam, SOCK_STREAM)
+            s = cast(StreamSocket, layer.socket(fam, SOCK_STREAM))
             try:
                 s.connect((host, args.port))
             except BlockingIOError:
@@ -254,13 +253,13 @@ def run_tcp(args: argparse.Namespace) -> int:
 
             wait(connected, f"the connection to {host} port {args.port}")
             if not s.connected:
-                e = s.getsockopt(1, 4) or errno.ECONNREFUSED  # SOL_SOCKET, SO_ERROR
-                raise OSError(e, f"connect to {host} port {args.port}: {os.strerror(e)}")
+                err = s.getsockopt(1, 4) or errno.ECONNREFUSED  # SOL_SOCKET, SO_ERROR
+                raise OSError(err, f"connect to {host} port {args.port}: {os.strerror(err)}")
             conn = s
         else:
             bind = args.bind or "::"
             fam = AF_INET if "." in bind and ":" not in bind else AF_INET6
-            ls = layer.socket(fam, SOCK_STREAM)
+            ls = cast(StreamSocket, layer.socket(fam, SOCK_STREAM))
             ls.setsockopt(1, 2, 1)  # SOL_SOCKET, SO_REUSEADDR
             ls.bind((bind, args.port))
             ls.listen(1)

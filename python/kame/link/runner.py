@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from kame.link.memory import Endpoint, MemoryLink
 
-__all__ = ["Device", "Runner", "RX_BATCH"]
+__all__ = ["RX_BATCH", "Device", "Runner"]
 
 #: Frames read from one device per pass before the others and the timers
 #: get their turn (``kame node --tap`` uses the same bound): a flood on one
@@ -137,10 +137,10 @@ class Runner:
                 self.transmit(p.node, p.node.receive(p.ifname, fr, now), now)
         for link in self.links:
             for d in link.poll(now):
-                p = self._by_ep.get((id(link), d.endpoint))
-                if p is not None:
+                q = self._by_ep.get((id(link), d.endpoint))
+                if q is not None:
                     self.rx_frames += 1
-                    self.transmit(p.node, p.node.receive(p.ifname, d.frame, now), now)
+                    self.transmit(q.node, q.node.receive(q.ifname, d.frame, now), now)
         for node in self.nodes:
             self.transmit(node, node.poll(now), now)
         for fn in list(self.after_service):

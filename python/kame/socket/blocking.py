@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import math
 import os
 import select
 import socket as _hostsock
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from kame import netdb
 from kame.link.runner import Runner
@@ -78,7 +79,7 @@ class Stack:
 
     # --- the runner thread -------------------------------------------------------
 
-    def start(self) -> Stack:
+    def start(self) -> Self:
         """Run the node in a background (daemon) thread."""
         if self._thread is None:
             self._stop = False
@@ -101,7 +102,7 @@ class Stack:
             except OSError:
                 pass
 
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -241,7 +242,7 @@ class Stack:
     def patched(self, *modules: ModuleType) -> Iterator[Stack]:
         """While the block runs, each module's ``socket`` global is this stack
         (``http.client``, ``smtplib``, ``ftplib``...; process-wide)."""
-        saved = [(m, m.socket) for m in modules]  # type: ignore[attr-defined]
+        saved = [(m, m.socket) for m in modules]
         for m in modules:
             m.socket = self  # type: ignore[attr-defined]
         try:
@@ -258,7 +259,7 @@ def _timeout(value: Any) -> float | None:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError("Timeout value must be int, float or None") from None
-    if v != v or v < 0:
+    if math.isnan(v) or v < 0:
         raise ValueError("Timeout value out of range")
     return v
 
@@ -374,7 +375,8 @@ class BlockingSocket:
 
     def send(self, data: Any, flags: int = 0) -> int:
         b = bytes(data)
-        return self._call(lambda: self._sock.send(b, flags))
+        n: int = self._call(lambda: self._sock.send(b, flags))
+        return n
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         view = memoryview(bytes(data))
@@ -384,10 +386,12 @@ class BlockingSocket:
 
     def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
         b = bytes(data)
-        return self._call(lambda: self._sock.sendto(b, flags_or_addr, addr))
+        n: int = self._call(lambda: self._sock.sendto(b, flags_or_addr, addr))
+        return n
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        return self._call(lambda: self._sock.recv(bufsize, flags))
+        data: bytes = self._call(lambda: self._sock.recv(bufsize, flags))
+        return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         mv = memoryview(buffer).cast("B")
@@ -397,7 +401,8 @@ class BlockingSocket:
         return len(data)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        return self._call(lambda: self._sock.recvfrom(bufsize, flags))
+        res: tuple[bytes, Any] = self._call(lambda: self._sock.recvfrom(bufsize, flags))
+        return res
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
         mv = memoryview(buffer).cast("B")
@@ -425,7 +430,7 @@ class BlockingSocket:
                  newline: str | None = None) -> Any:
         """As :meth:`socket.socket.makefile` (the same code: a
         :class:`socket.SocketIO` over :meth:`recv_into` and :meth:`send`)."""
-        return _hostsock.socket.makefile(self, mode, buffering,  # type: ignore[arg-type]
+        return _hostsock.socket.makefile(self, mode, buffering,  # type: ignore[call-overload]
                                          encoding=encoding, errors=errors, newline=newline)
 
     def _decref_socketios(self) -> None:
@@ -450,7 +455,7 @@ class BlockingSocket:
     def detach(self) -> int:
         raise OSError(errno.EOPNOTSUPP, "a kame socket has no descriptor to detach")
 
-    def __enter__(self) -> BlockingSocket:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
