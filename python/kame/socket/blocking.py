@@ -41,17 +41,18 @@ import select
 import socket as _hostsock
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from kame import netdb
 from kame.link.runner import Runner
 from kame.socket.const import AF_INET, AF_INET6, SO_ERROR, SO_REUSEADDR, SOL_SOCKET
 from kame.socket.stream import SOCK_STREAM, StreamSocket
 
-__all__ = ["BlockingSocket", "Stack"]
+__all__ = ["BlockingSocket", "RunnerThread", "Stack"]
 
 T = TypeVar("T")
 _DEFAULT = _hostsock._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
@@ -60,56 +61,51 @@ _FD_BASE = 1 << 24
 _fds = itertools.count(_FD_BASE)
 
 
-class Stack:
-    """A node's sockets as blocking calls, its runner in a thread."""
+class RunnerThread:
+    """A runner in a background thread, with the one lock its nodes are
+    used under: one per runner, shared by every :class:`Stack` on it (two
+    nodes on one memory link)."""
 
-    def __init__(self, layer: Any, runner: Runner, *,
-                 resolver: netdb.Resolver | None = None) -> None:
-        self.layer, self.runner = layer, runner
-        self.node = layer.node
-        self.resolver = resolver if resolver is not None else netdb.Resolver()
-        #: The one lock: the node, its sockets and the runner are used under it.
+    _of: ClassVar[weakref.WeakKeyDictionary[Runner, RunnerThread]] = \
+        weakref.WeakKeyDictionary()
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        #: The one lock: the nodes, their sockets and the runner are used under it.
         self.cond = threading.Condition(threading.RLock())
-        self._default_timeout: float | None = None
         self._thread: threading.Thread | None = None
         self._stop = False
+        self._users = 0
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
 
-    # --- the runner thread -------------------------------------------------------
+    @classmethod
+    def of(cls, runner: Runner) -> RunnerThread:
+        t = cls._of.get(runner)
+        if t is None:
+            t = cls._of[runner] = cls(runner)
+        return t
 
-    def start(self) -> Self:
-        """Run the node in a background (daemon) thread."""
+    def start(self) -> None:
+        self._users += 1
         if self._thread is None:
             self._stop = False
             self._thread = threading.Thread(target=self._loop, name="kame-runner", daemon=True)
             self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stop = True
-        self.wake()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0:
+            self._users = 0
+            self._stop = True
+            self.wake()
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self._thread.join(timeout=5)
             self._thread = None
 
-    def close(self) -> None:
-        self.stop()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def wake(self) -> None:
-        """Make the runner thread look at its deadline again."""
+        """Make the thread look at its deadline again."""
         try:
             os.write(self._wake_w, b"\0")
         except OSError:
@@ -140,8 +136,51 @@ class Stack:
         self.cond.notify_all()
         self.wake()
 
-    def call(self, fn: Callable[[], T], timeout: float | None,
-             ready: Callable[[], bool] | None = None) -> T:
+    def __del__(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Stack:
+    """A node's sockets as blocking calls, its runner in a thread."""
+
+    def __init__(self, layer: Any, runner: Runner, *,
+                 resolver: netdb.Resolver | None = None) -> None:
+        self.layer, self.runner = layer, runner
+        self.node = layer.node
+        self.resolver = resolver if resolver is not None else netdb.Resolver()
+        self.thread = RunnerThread.of(runner)
+        #: The one lock (the runner thread's).
+        self.cond = self.thread.cond
+        self._default_timeout: float | None = None
+        self._started = False
+
+    def start(self) -> Self:
+        """Run the node in a background (daemon) thread (once per runner)."""
+        if not self._started:
+            self._started = True
+            self.thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop using the thread (it ends with its last stack)."""
+        if self._started:
+            self._started = False
+            self.thread.release()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def kick(self) -> None:
+        self.thread.kick()
+
+    def call(self, fn: Callable[[], T], timeout: float | None) -> T:
         """``fn()`` under the lock; while it raises :class:`BlockingIOError`
         wait (at most ``timeout`` seconds, ``None``: for ever; ``0.0``: not
         at all) and try again."""
