@@ -93,8 +93,8 @@ def test_taken(capsys: pytest.CaptureFixture[str], started: list[argparse.Namesp
     (["connect", "fe80::1%eth1", "80", *OK], "the zone is the TAP interface"),
     (["listen", "80", *OK, "--bind", "2001:db8::9"], "none of the --addr addresses"),
     (["listen", "80", *OK, "--mode", "x"], "unrecognized arguments"),
-    (["connect", "2001:db8::1", "80", *OK, *sum((["--addr", f"2001:db8:{i}::2/64"]
-                                                 for i in range(1, 17)), [])], "at most 16"),
+    (["connect", "2001:db8::1", "80", *OK, *[w for i in range(1, 17)
+                                                 for w in ("--addr", f"2001:db8:{i}::2/64")]], "at most 16"),
     (["dial", "2001:db8::1", "80"], "invalid choice"),
     ([], "required"),
 ])
