@@ -237,3 +237,19 @@ def test_datagram_endpoints() -> None:
             t.close()
 
     run(main())
+
+
+def test_runner_outlives_its_loop() -> None:
+    """A runner driven by one asyncio.run, then by another: the second
+    loop takes it over (readers, timers, the pump) and the node carries on."""
+    _, a, b = pair()
+
+    async def once(port: int) -> bytes:
+        srv = await _serve_random(b, B6, port, 11)
+        body = await _fetch(a, B6, port, 5000)
+        srv.close()
+        await srv.wait_closed()
+        return body
+
+    assert run(once(81)) == random.Random(11).randbytes(5000)
+    assert run(once(82)) == random.Random(11).randbytes(5000)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
@@ -80,8 +81,9 @@ class _Driver:
             p._pump()
 
     def close(self) -> None:
-        for fd in self._fds:
-            self.loop.remove_reader(fd)
+        if not self.loop.is_closed():
+            for fd in self._fds:
+                self.loop.remove_reader(fd)
         if self._timer is not None:
             self._timer.cancel()
         if self._soon is not None:
@@ -90,15 +92,18 @@ class _Driver:
             self.runner.after_service.remove(self._pump)
 
 
-_DRIVERS: dict[tuple[int, int], _Driver] = {}
+#: The driver of each runner: a runner is run by one event loop at a time.
+_DRIVERS: weakref.WeakKeyDictionary[Runner, _Driver] = weakref.WeakKeyDictionary()
 
 
 def _driver(runner: Runner) -> _Driver:
     loop = asyncio.get_running_loop()
-    key = (id(runner), id(loop))
-    d = _DRIVERS.get(key)
-    if d is None or d.loop is not loop or d.runner is not runner or loop.is_closed():
-        d = _DRIVERS[key] = _Driver(runner, loop)
+    d = _DRIVERS.get(runner)
+    if d is not None and d.loop is not loop:
+        d.close()  # a loop that ended (asyncio.run) left it: its transports go with it
+        d = None
+    if d is None:
+        d = _DRIVERS[runner] = _Driver(runner, loop)
     return d
 
 
@@ -250,9 +255,10 @@ class StreamTransport(asyncio.Transport):
             return
         tp = s.tp
         gone = tp is None or tp.gone
-        if not self._wbuf and (self._closing and (self._eof or gone)
-                               or gone and self._eof and s.cantsendmore):
-            self._lose(None)  # both sides ended, or ours and the connection
+        if not self._wbuf and (self._closing or gone and self._eof and s.cantsendmore):
+            # all we had is in TCP's send buffer: the socket closes (TCP goes
+            # on to send it and our FIN, as a kernel does after close(2))
+            self._lose(None)
         elif gone and s.so_error:
             err = s.getsockopt(SOL_SOCKET, SO_ERROR)
             self._lose(OSError(err, os.strerror(err)))
@@ -616,6 +622,6 @@ class Stack:
 
     def close(self) -> None:
         """Stop driving the runner from the running loop."""
-        d = _DRIVERS.pop((id(self.runner), id(asyncio.get_running_loop())), None)
+        d = _DRIVERS.pop(self.runner, None)
         if d is not None:
             d.close()

@@ -16,7 +16,8 @@ closed and the command ends.
 ``--wait`` bounds each wait (the link, the addresses, the connection;
 0.1..3600 s, default 30). Exit status: 0 the connection ran and ended; 1
 it could not be made (refused, timed out) or broke; 2 a usage error (one
-line on standard error).
+line on standard error); 128 + N after signal N (SIGINT, SIGTERM, SIGHUP:
+the connection is closed first).
 """
 
 from __future__ import annotations
@@ -277,11 +278,13 @@ def run_tcp(args: argparse.Namespace) -> int:
 
             runner.run(accepted)
             if not got:
-                return 1
+                _log(f"signal {stop['sig']}: stopping")
+                return 128 + stop["sig"]
             conn, peer = got[0]
             ls.close()
             _log(f"connection from {peer[0]} port {peer[1]}")
         stdin = sys.stdin.fileno()
+        was_blocking = os.get_blocking(stdin)
         os.set_blocking(stdin, False)
         sess = _Session(conn, stdin, sys.stdout.buffer)
 
@@ -289,11 +292,14 @@ def run_tcp(args: argparse.Namespace) -> int:
             sess.on_stdin()
 
         runner.after_service.append(sess.pump)
-        while not sess.done and not stop["sig"]:
-            extra = [stdin] if sess.want_stdin() else []
-            runner.run(timeout=runner.timeout(0.2) if extra else 0.05, extra=extra,
-                       on_ready=on_ready)
-        runner.after_service.remove(sess.pump)
+        try:
+            while not sess.done and not stop["sig"]:
+                extra = [stdin] if sess.want_stdin() else []
+                runner.run(timeout=runner.timeout(0.2) if extra else 0.05, extra=extra,
+                           on_ready=on_ready)
+        finally:
+            runner.after_service.remove(sess.pump)
+            os.set_blocking(stdin, was_blocking)
         conn.close()
         end = time.monotonic() + min(args.wait, 5.0)
         tp = conn.tp
@@ -301,6 +307,9 @@ def run_tcp(args: argparse.Namespace) -> int:
             runner.run(timeout=0.05)  # our FIN out and acknowledged (or the reset)
         if sess.error is not None:
             raise OSError(sess.error.errno, f"connection: {sess.error.strerror or sess.error}")
+        if stop["sig"]:
+            _log(f"signal {stop['sig']}: connection closed")
+            return 128 + stop["sig"]
     return 0
 
 
