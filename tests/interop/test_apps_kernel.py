@@ -286,7 +286,7 @@ def test_ftplib_epsv_eprt(shim: Stack, ns: str, tmp_path: Path) -> None:
 
 # --- kame tcp, nc-like --------------------------------------------------------------
 
-def _cli(ns: str, args: list[str], data: bytes) -> subprocess.Popen[bytes]:
+def _cli(ns: str, args: list[str]) -> subprocess.Popen[bytes]:
     p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "kame", "tcp",
                           *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=child_env())
@@ -339,7 +339,7 @@ def test_kame_tcp_connect_and_listen(ns: str, fam: str) -> None:
     srv = _peer(ns, ["-c", KPEER, "serve", "::" if fam == "ipv6" else "0.0.0.0", "5001",
                      str(n)])
     assert srv.stdout is not None and srv.stdout.readline().strip() == "ready"
-    cli = _cli(ns, ["connect", k, "5001", "--tap", dev, *opts], ours)
+    cli = _cli(ns, ["connect", k, "5001", "--tap", dev, *opts])
     try:
         _kernel_side(ns, dev)
         out, err = cli.communicate(ours, timeout=30)
@@ -354,7 +354,7 @@ def test_kame_tcp_connect_and_listen(ns: str, fam: str) -> None:
             p.wait()
     # a kernel client -> kame tcp listen
     dev = f"kl{fam[-1]}{os.getpid() % 10000}"
-    cli = _cli(ns, ["listen", "5002", "--tap", dev, *opts], ours)
+    cli = _cli(ns, ["listen", "5002", "--tap", dev, *opts])
     try:
         _kernel_side(ns, dev)
         assert cli.stderr is not None
@@ -370,3 +370,20 @@ def test_kame_tcp_connect_and_listen(ns: str, fam: str) -> None:
         if cli.poll() is None:
             cli.kill()
         cli.wait()
+
+
+def test_kame_tcp_refused(ns: str) -> None:
+    """A port nobody listens on: the kernel's RST, exit status 1, one line."""
+    dev = f"kr{os.getpid() % 10000}"
+    cli = _cli(ns, ["connect", CLI[0], "5009", "--tap", dev, "--addr", f"{CLI[1]}/64",
+                    "--sysctl", "net.inet6.ip6.dad_count=0", "--wait", "15"])
+    try:
+        _kernel_side(ns, dev)
+        out, err = cli.communicate(b"", timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        cli.wait()
+    assert cli.returncode == 1 and out == b""
+    assert err.decode().splitlines() == [
+        f"kame tcp: connect to {CLI[0]} port 5009: Connection refused"]
