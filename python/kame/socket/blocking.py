@@ -268,8 +268,13 @@ class Stack:
         s = self.socket(family, SOCK_STREAM)
         try:
             s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
-            if family == AF_INET6:
-                s.setsockopt(41, _hostsock.IPV6_V6ONLY, 0 if dualstack_ipv6 else 1)
+            if family == AF_INET6 and dualstack_ipv6:
+                s.setsockopt(41, _hostsock.IPV6_V6ONLY, 0)
+            elif family == AF_INET6:
+                try:  # as the socket module does: IPv6 only where the profile lets us say so
+                    s.setsockopt(41, _hostsock.IPV6_V6ONLY, 1)
+                except OSError:
+                    pass
             s.bind(address)
             s.listen(128 if backlog is None else backlog)
         except BaseException:
