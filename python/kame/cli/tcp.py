@@ -323,11 +323,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                                       "stdout")
     pc.add_argument("host", metavar="HOST", type=parse_host,
                     help="numeric IPv6 (fe80::1%%IFNAME for link-local) or IPv4 address")
-    pc.add_argument("port", metavar="PORT", type=int_range(1, 65535, "port"))
+    pc.add_argument("port", metavar="PORT", type=int_range(1, 65535, "port"),
+                    help="the peer's TCP port, 1..65535")
     pl = modes.add_parser("listen", help="accept one connection on PORT",
                           description="accept one connection on PORT; stdin to the peer, the "
                                       "peer to stdout")
-    pl.add_argument("port", metavar="PORT", type=int_range(1, 65535, "port"))
+    pl.add_argument("port", metavar="PORT", type=int_range(1, 65535, "port"),
+                    help="our TCP port, 1..65535")
     pl.add_argument("--bind", metavar="ADDR", type=parse_host,
                     help="listen on this one of our addresses (default: all, IPv6 and IPv4 "
                          "under the linux profile)")
@@ -346,8 +348,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         q.add_argument("--hostname", help="node name (default kame)")
         q.add_argument("--sysctl", action="append", metavar="NAME=VALUE",
                        help="set a knob, e.g. net.inet6.ip6.dad_count=0 (repeatable)")
-        q.add_argument("--profile", choices=sorted(PROFILES), default="linux",
-                       help="the sockets' platform profile (seed §1.12); default linux")
+        q.add_argument("--profile", choices=sorted(PROFILES), default="linux", metavar="NAME",
+                       help=f"the sockets' platform profile (seed §1.12): "
+                            f"{', '.join(sorted(PROFILES))}; default linux")
         q.add_argument("--wait", metavar="SECONDS", type=float_range(0.1, 3600.0, "wait"),
                        default=30.0,
                        help="bound on each wait (link up, DAD, connect): 0.1..3600 s, "
