@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 import kame.ctl
 from kame.cli import node as node_cli
+from kame.cli import tcp as tcp_cli
 from kame.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +94,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scratch
 
     monkeypatch.setattr(node_cli, "run_node", no_daemon)
     monkeypatch.setattr(node_cli, "run_sim", no_daemon)
+    monkeypatch.setattr(tcp_cli, "run_tcp", no_daemon)  # `kame tcp`: no TAP, no connection
     monkeypatch.chdir(tmp_path)  # kame demo's default capture lands here
     yield sc
     assert list(sc.ctl_dir.iterdir()) == []
@@ -179,6 +181,28 @@ def test_node(scratch: Scratch, data: st.DataObject) -> None:
         "--help": None,
     }
     check(data.draw(argv_of(["node"], spec)))
+
+
+@settings(max_examples=examples(1.5), suppress_health_check=FIXTURES)
+@given(data=st.data())
+def test_tcp(scratch: Scratch, data: st.DataObject) -> None:
+    hosts = st.sampled_from(["2001:db8::1", "192.0.2.1", "::ffff:192.0.2.1", "fe80::1%tap0",
+                             "fe80::1%eth0", "ff02::1", "::", "0.0.0.0", "example.com"])
+    ports = st.sampled_from(["1", "80", "65535", "0", "65536", "-1", "x"])
+    spec: dict[str, st.SearchStrategy[str] | None] = {
+        "--tap": st.sampled_from(["tap0", "kt%d", "lo", "a/b"]),
+        "--addr": st.sampled_from(["2001:db8::2/64", "192.0.2.2/24", "2001:db8::2",
+                                   "ff02::1/64", "192.0.2.255/24", "10.0.0.1/33", "::1/128"]),
+        "--mac": MACS, "--mtu": st.sampled_from(["1280", "1500", "65535", "100", "65536"]),
+        "--hostname": st.text(max_size=5), "--sysctl": st.sampled_from(
+            ["net.inet6.ip6.dad_count=0", "net.inet6.ip6.hlim=999", "x=1", "=", "a"]),
+        "--profile": st.sampled_from(["linux", "netbsd", "openbsd", "plan9"]),
+        "--wait": st.sampled_from(["0.1", "30", "3600", "0", "3601", "nan", "-1"]),
+        "--bind": hosts, "--help": None,
+    }
+    mode = data.draw(st.sampled_from(["connect", "listen", "dial"]))
+    lead = [data.draw(hosts), data.draw(ports)] if mode == "connect" else [data.draw(ports)]
+    check(data.draw(argv_of(["tcp", mode, *lead], spec, max_opts=7)))
 
 
 @settings(max_examples=examples(0.3), suppress_health_check=FIXTURES)
@@ -289,6 +313,9 @@ def kame_bin() -> list[list[str]]:
     ["ndp", "-a", "--ctl", "/nonexistent/kame.sock"],
     ["setkey"],
     ["setkey", "-f", "/nonexistent/k.conf"],
+    ["tcp", "connect", "2001:db8::1", "0", "--tap", "t0", "--addr", "2001:db8::2/64"],
+    ["tcp", "listen", "80", "--tap", "t0", "--addr", "2001:db8::2/64", "--wait", "nan"],
+    ["tcp", "connect", "192.0.2.1", "80", "--tap", "t0", "--addr", "2001:db8::2/64"],
     ["nosuch"],
     [],
 ])

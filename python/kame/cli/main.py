@@ -8,6 +8,7 @@
     kame netstat -s -p ip6|icmp6 the node's counters
     kame ifconfig [IF]           the node's interfaces and addresses
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
+    kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
 
 Exit status: 0 done; 1 the command failed (one line on standard error says
 why); 2 a usage error (likewise), or `ping6` heard no reply.
@@ -51,12 +52,14 @@ def _main(argv: list[str] | None) -> int:
 
     from kame.cli import demo, dissect, node, tools
     from kame.cli import setkey as setkey_cli
+    from kame.cli import tcp as tcp_cli
 
     demo.add_parser(sub)
     dissect.add_parser(sub)
     node.add_parser(sub)
     tools.add_parsers(sub)
     setkey_cli.add_parser(sub)
+    tcp_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.ctl import ControlError

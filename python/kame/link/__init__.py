@@ -1,5 +1,6 @@
 """Link adapters: an in-memory link under a simulated clock, a Linux TAP
-device, and pcap/pcapng files that can tap any link."""
+device, pcap/pcapng files that can tap any link, and the runner that drives
+nodes on TAP devices and memory links with the real clock."""
 
 from kame.link.memory import Delivery, Endpoint, MemoryLink, Simulation
 from kame.link.pcap import (
@@ -10,6 +11,7 @@ from kame.link.pcap import (
     PcapWriter,
     open_capture,
 )
+from kame.link.runner import Runner
 
 __all__ = [
     "Delivery",
@@ -20,6 +22,7 @@ __all__ = [
     "PcapWriter",
     "PcapngReader",
     "PcapngWriter",
+    "Runner",
     "Simulation",
     "open_capture",
 ]

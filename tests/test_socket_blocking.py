@@ -1,0 +1,207 @@
+"""The blocking socket shim (kame.socket.blocking, issue 9 item 4): two of
+our nodes on a memory link, the runner in a background thread with the
+real clock; Python's own http.client, urllib.request and smtplib through
+the shim unchanged; blocking, timeout and non-blocking semantics; the
+profile's errno values."""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import random
+import smtplib
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from kame.knobs import Knobs
+from kame.link.memory import MemoryLink
+from kame.link.runner import Runner
+from kame.node import Node
+from kame.socket import SocketLayer
+from kame.socket.blocking import BlockingSocket, Stack
+
+MA, MB = bytes.fromhex("02000000000c"), bytes.fromhex("02000000000d")
+A6, B6 = "2001:db8:b10::a", "2001:db8:b10::b"
+A4, B4 = "192.0.2.20", "192.0.2.21"
+
+
+def pair(profile: str = "linux", **link: Any) -> tuple[Stack, Stack]:
+    runner = Runner()
+    ml = MemoryLink(delay=0.0005, seed=4, **link)
+    kn = {"net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}
+    out = []
+    for name, mac, a6, a4 in (("a", MA, A6, A4), ("b", MB, B6, B4)):
+        n = Node(name, knobs=Knobs(kn), seed=len(out) + 1)
+        n.add_interface("eth0", mac)
+        runner.attach_link(n, "eth0", ml, mac)
+        now = runner.clock()
+        runner.transmit(n, n.up("eth0", now))
+        n.add_address("eth0", f"{a6}/64", now)
+        n.add_address4("eth0", f"{a4}/24", now)
+        out.append(Stack(SocketLayer(n, profile), runner))
+    return out[0], out[1]
+
+
+@pytest.fixture
+def stacks() -> Iterator[tuple[Stack, Stack]]:
+    a, b = pair()
+    with a, b:
+        yield a, b
+
+
+def serve(stack: Stack, port: int, handler: Callable[[BlockingSocket], None],
+          host: str = "::", n: int = 1) -> threading.Thread:
+    """Accept ``n`` connections on ``port`` in a thread, each to ``handler``."""
+    ls = stack.create_server((host, port), family=socket.AF_INET6, dualstack_ipv6=True)
+
+    def run() -> None:
+        with ls:
+            for _ in range(n):
+                c, _ = ls.accept()
+                with c:
+                    handler(c)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def http_handler(seed: int) -> Callable[[BlockingSocket], None]:
+    def handle(c: BlockingSocket) -> None:
+        f = c.makefile("rb")
+        line = f.readline()
+        while f.readline() not in (b"\r\n", b""):
+            pass
+        f.close()
+        size = int(line.split()[1].strip(b"/"))
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        c.sendall(random.Random(seed).randbytes(size))
+        c.shutdown(socket.SHUT_WR)
+        while c.recv(4096):
+            pass
+    return handle
+
+
+@pytest.mark.parametrize("host", [B6, B4, "::ffff:" + B4])
+def test_http_client(stacks: tuple[Stack, Stack], host: str) -> None:
+    a, b = stacks
+    sizes = [0, 1, 4000, 250_000]
+    t = serve(b, 8000, http_handler(3), n=len(sizes))
+    for n in sizes:
+        conn = http.client.HTTPConnection(host, 8000, timeout=10)
+        conn._create_connection = a.create_connection  # type: ignore[attr-defined]
+        conn.request("GET", f"/{n}")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() == random.Random(3).randbytes(n)
+        conn.close()
+    t.join(10)
+    assert not t.is_alive()
+
+
+def test_urllib_through_patched_http_client(stacks: tuple[Stack, Stack]) -> None:
+    a, b = stacks
+    t = serve(b, 8001, http_handler(4))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with a.patched(http.client):
+        assert http.client.socket is a  # type: ignore[attr-defined]
+        with opener.open(f"http://[{B6}]:8001/70000", timeout=10) as r:
+            assert r.read() == random.Random(4).randbytes(70_000)
+    assert http.client.socket is socket  # type: ignore[attr-defined]
+    t.join(10)
+
+
+def test_smtplib(stacks: tuple[Stack, Stack]) -> None:
+    a, b = stacks
+    got: list[bytes] = []
+
+    def smtpd(c: BlockingSocket) -> None:
+        f = c.makefile("rwb")
+        f.write(b"220 b ESMTP\r\n")
+        f.flush()
+        while line := f.readline():
+            v = line[:4].upper()
+            if v == b"DATA":
+                f.write(b"354 go\r\n")
+                f.flush()
+                body = bytearray()
+                while (ln := f.readline()) != b".\r\n":
+                    body += ln
+                got.append(bytes(body))
+            if v == b"QUIT":
+                f.write(b"221 bye\r\n")
+                f.flush()
+                break
+            if v != b"DATA":
+                f.write(b"250 ok\r\n")
+            else:
+                f.write(b"250 queued\r\n")
+            f.flush()
+        f.close()
+
+    t = serve(b, 25, smtpd)
+    with a.patched(smtplib), smtplib.SMTP(B4, 25, local_hostname="a", timeout=10) as s:
+        s.sendmail("x@a", ["y@b"], "Subject: hi\r\n\r\nhello\r\n")
+    t.join(10)
+    assert got == [b"Subject: hi\r\n\r\nhello\r\n"]
+
+
+def test_timeouts_and_nonblocking(stacks: tuple[Stack, Stack]) -> None:
+    a, b = stacks
+    ls = b.create_server(("::", 7000), family=socket.AF_INET6)
+    ls.settimeout(0.1)
+    with pytest.raises(TimeoutError):
+        ls.accept()
+    c = a.create_connection((B6, 7000), timeout=5)
+    s, peer = ls.accept()
+    assert peer[0] == A6 and c.getpeername()[:2] == (B6, 7000)
+    assert c.gettimeout() == 5 and s.gettimeout() is None and s.getblocking()
+    c.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        c.recv(10)
+    c.setblocking(False)
+    with pytest.raises(BlockingIOError) as ei:
+        c.recv(10)
+    assert ei.value.errno == errno.EAGAIN
+    s.sendall(b"abc")
+    c.setblocking(True)
+    buf = bytearray(8)
+    assert c.recv_into(buf) == 3 and buf[:3] == b"abc"
+    s.close()
+    assert c.recv(10) == b""
+    c.close()
+    ls.close()
+    with pytest.raises(OSError) as e2:
+        c.recv(1)
+    assert e2.value.errno == errno.EBADF
+    assert c.fileno() == -1
+
+
+def test_connect_refused_and_profile_errno() -> None:
+    a, b = pair("netbsd")
+    with a, b:
+        with pytest.raises(ConnectionRefusedError):
+            a.create_connection((B6, 9), timeout=5)
+        assert a.socket(socket.AF_INET6).connect_ex((B6, 9)) == errno.ECONNREFUSED
+        s = a.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        with pytest.raises(OSError) as ei:
+            s.send(b"x")  # never connected: ENOTCONN on the BSDs (EPIPE on Linux)
+        assert ei.value.errno == errno.ENOTCONN
+
+
+def test_udp(stacks: tuple[Stack, Stack]) -> None:
+    a, b = stacks
+    srv = b.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    srv.bind(("::", 5353))
+    cli = a.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cli.settimeout(5)
+    srv.settimeout(5)
+    cli.sendto(b"q", (B4, 5353))
+    data, addr = srv.recvfrom(100)
+    assert data == b"q" and addr[0] == "::ffff:" + A4
+    srv.sendto(b"r", addr)
+    assert cli.recvfrom(100) == (b"r", (B4, 5353))
