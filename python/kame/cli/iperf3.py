@@ -125,19 +125,30 @@ def _cpu_util(start: tuple[float, float, float]) -> dict[str, float]:
 class _Chan:
     """One connection's buffered input (bounded) and queued output."""
 
-    __slots__ = ("eof", "inbuf", "out", "s")
+    __slots__ = ("eof", "error", "inbuf", "out", "s")
 
     def __init__(self, s: Any) -> None:
         self.s = s
         self.inbuf = bytearray()
         self.out = bytearray()
         self.eof = False
+        #: a reset or other error: what arrived before it is still read
+        self.error: OSError | None = None
+
+    def gone(self) -> str:
+        """Why the connection ended, in words."""
+        if self.error is not None:
+            return self.error.strerror or str(self.error)
+        return "closed"
 
     def pull(self, limit: int = MAX_RESULTS_JSON + 64) -> None:
         while not self.eof and len(self.inbuf) < limit:
             try:
                 d = self.s.recv(limit - len(self.inbuf))
             except BlockingIOError:
+                return
+            except OSError as e:
+                self.error, self.eof = e, True
                 return
             if not d:
                 self.eof = True
@@ -187,6 +198,10 @@ class _Chan:
             try:
                 n = self.s.send(bytes(self.out))
             except BlockingIOError:
+                return
+            except OSError as e:  # reset: the reads will say so, after what arrived
+                self.error = e
+                self.out.clear()
                 return
             del self.out[:n]
 
@@ -552,7 +567,8 @@ class _ServerTest(_Test):
             st = c.take_state()
             if st is None:
                 if c.eof:
-                    raise ProtocolError("the client has unexpectedly closed the connection")
+                    raise ProtocolError("the client has unexpectedly closed the connection "
+                                        f"({c.gone()})")
                 self.move(now)
                 self.intervals(now)
                 limit = (self.duration or 0) + IDLE_TIMEOUT
@@ -588,7 +604,7 @@ class _ServerTest(_Test):
                 self.emit({"event": "iperf3", "kind": "done", "role": "server"})
                 return
         if c.eof and self.phase != "display":
-            raise ProtocolError("the client has unexpectedly closed the connection")
+            raise ProtocolError(f"the client has unexpectedly closed the connection ({c.gone()})")
         if now - self.progress_at > IDLE_TIMEOUT:
             raise ProtocolError(f"no progress in {IDLE_TIMEOUT:g} s ({self.phase})")
 
@@ -717,7 +733,7 @@ class Iperf3Client(_Test):
             if self.done:
                 return
         if c.eof:
-            raise ProtocolError("the server has unexpectedly closed the connection")
+            raise ProtocolError(f"the server has unexpectedly closed the connection ({c.gone()})")
         if now - self.progress_at > IDLE_TIMEOUT:
             raise ProtocolError(f"no progress in {IDLE_TIMEOUT:g} s ({self.phase})")
 
@@ -782,7 +798,7 @@ def _int(req: dict[str, Any], k: str, lo: int, hi: int, default: int) -> int:
 
     v = req.get(k, default)
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ControlError(f"iperf3: {k} must be a whole number in {lo}..{hi}")
+        raise ControlError(f"{k} must be a whole number in {lo}..{hi}")
     return v
 
 
@@ -805,17 +821,17 @@ def ctl_op(apps: Any, server: Any) -> Callable[[Any, dict[str, Any], float], Any
             if role == "s":
                 fam = req.get("family", "46")
                 if fam not in ("4", "6", "46"):
-                    raise ControlError("iperf3: family is 4, 6 or 46")
+                    raise ControlError("family is 4, 6 or 46")
                 app = Iperf3Server(apps.layer, port, family=fam, emit=emit,
                                    one_off=bool(req.get("one_off")))
             elif role == "c":
                 host = req.get("host")
                 if not isinstance(host, str) or len(host) > 64:
-                    raise ControlError("iperf3: host is an address")
+                    raise ControlError("host is an address")
                 try:
                     ip_address(host.split("%")[0])
                 except ValueError:
-                    raise ControlError(f"iperf3: {host!r} is not an address") from None
+                    raise ControlError(f"{host!r} is not an address") from None
                 fam = _int(req, "family", 0, 10, 0)
                 app = Iperf3Client(
                     apps.layer, host, port, emit=emit, now=now,
@@ -827,11 +843,12 @@ def ctl_op(apps: Any, server: Any) -> Callable[[Any, dict[str, Any], float], Any
                     reverse=bool(req.get("reverse")),
                     family=AF_INET6 if fam == 6 else None)
             else:
-                raise ControlError("iperf3: role is s or c")
+                raise ControlError("role is s or c")
         except ProtocolError as e:
-            raise ControlError(f"iperf3: {e}") from None
+            raise ControlError(str(e)) from None
         except OSError as e:
-            raise ControlError(f"iperf3: {e.strerror or e}") from None
+            why = os.strerror(e.errno) if e.errno else str(e)
+            raise ControlError(f"port {port}: {why}" if role == "s" else why) from None
         apps.add(app)
         server.on_close(c, app.close)
         return {"started": role}
