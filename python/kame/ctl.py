@@ -452,9 +452,10 @@ def snap_pcbs(node: Node) -> list[dict[str, Any]]:
     newest first as BSD lists them: every TCP connection (with or without a
     socket: ``TIME_WAIT`` and closed sockets' connections too), every
     listener, every bound UDP socket."""
+    from kame.socket.const import AF_INET6 as _AF6
+    from kame.socket.const import SOCK_DGRAM as _DGRAM
     from kame.socket.sock import Socket
     from kame.socket.stream import StreamSocket
-    from kame.socket.const import AF_INET6 as _AF6, SOCK_DGRAM as _DGRAM
 
     rows: list[dict[str, Any]] = []
     layer = getattr(node, "sockets", None)

@@ -337,17 +337,17 @@ def test_counters_and_arp(rig: Rig) -> None:
     assert ping.returncode == 0, ping.stdout
     tcp = rig.kame("netstat", "-s", "-p", "tcp").stdout
     assert tcp.startswith("tcp:\n\t") and "\t\t0 discarded for bad checksums\n" in tcp, tcp
-    m = re.search(r"^\t(\d+) connection accepts?$", tcp, re.M)
+    m = re.search(r"^\t(\d+) connection accepts?$", tcp, re.MULTILINE)
     assert m and int(m.group(1)) == rig.accepted, (rig.accepted, tcp)
-    m = re.search(r"^\t(\d+) connection requests?$", tcp, re.M)
+    m = re.search(r"^\t(\d+) connection requests?$", tcp, re.MULTILINE)
     assert m and int(m.group(1)) == rig.requested, (rig.requested, tcp)
-    m = re.search(r"^\t(\d+) packets? sent$", tcp, re.M)
+    m = re.search(r"^\t(\d+) packets? sent$", tcp, re.MULTILINE)
     assert m and int(m.group(1)) > 1000, tcp
     icmp = rig.kame("netstat", "-s", "-p", "icmp").stdout
     assert "\tOutput histogram:\n\t\techo reply: 1\n" in icmp, icmp
     assert "\tInput histogram:\n\t\techo: 1\n" in icmp, icmp
     ip = rig.kame("netstat", "-s", "-p", "ip").stdout
-    m = re.search(r"^\t(\d+) packets? for this host$", ip, re.M)
+    m = re.search(r"^\t(\d+) packets? for this host$", ip, re.MULTILINE)
     assert m and int(m.group(1)) > 1000, ip
     # arp -an: the kernel's MAC, as the kernel's neighbour table has ours
     kmac = json.loads(ipns(rig.ns, "ip", "-j", "link", "show", DEV).stdout)[0]["address"]

@@ -725,11 +725,11 @@ class Iperf3Client(_Test):
                 self.take_peer_results(r)
                 self.phase = "ending"
                 continue
-            st = c.take_state()
-            if st is None:
+            state = c.take_state()
+            if state is None:
                 break
             self.progress_at = now
-            self._state(st, now)
+            self._state(state, now)
             if self.done:
                 return
         if c.eof:
@@ -898,7 +898,7 @@ def event_text(ev: dict[str, Any]) -> str:
         out = [f"[{c['socket']:>3}] local {c['local_host']} port {c['local_port']} connected to "
                f"{c['remote_host']} port {c['remote_port']}" for c in ev["connected"]]
         if ev.get("role") == "client" and not ev["sender"]:
-            out.insert(0, f"Reverse mode, remote host is sending")
+            out.insert(0, "Reverse mode, remote host is sending")
         out.append("[ ID] Interval           Transfer     Bitrate" +
                    ("         Retr" if ev["sender"] else ""))
         return "\n".join(out)

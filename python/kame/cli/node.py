@@ -55,8 +55,8 @@ from kame.link.pcap import PcapngWriter
 from kame.link.tap import TapDevice
 from kame.nd6.rtr import RaConfig
 from kame.nd6.types import PrefixInfo
-from kame.socket.profiles import PROFILES
 from kame.node import Node
+from kame.socket.profiles import PROFILES
 
 __all__ = ["MAX_PREFIXES", "MTU_MAX", "MTU_MIN", "parse_mac", "parse_prefix", "run_node",
            "run_sim"]
@@ -486,6 +486,14 @@ def _runtime_dir() -> None:
         raise ConfigError(f"{ctl.CTL_DIR}: {e.strerror or e} (give --ctl PATH)") from None
 
 
+def _sim_transmit(sim: Simulation, host: NodeHost) -> Callable[[list[tuple[str, bytes]]], None]:
+    return lambda frames: sim.emit(host, frames)
+
+
+def _named_log(name: str) -> Callable[[str], None]:
+    return lambda text: _log(f"{name}: {text}")
+
+
 def run_sim(args: argparse.Namespace) -> int:
     """``kame node --sim``: the demo's router and two hosts on a memory link,
     in real time, one control socket each (DIR/r.sock, h1.sock, h2.sock): the
@@ -516,11 +524,10 @@ def run_sim(args: argparse.Namespace) -> int:
             sim.connect(host, "eth0", link, bytes.fromhex(mac))
             servers[name] = ControlServer(
                 host, os.path.join(d, f"{name}.sock"), clock=lambda: sim.now,
-                transmit=lambda fr, h=host: sim.emit(h, fr))
+                transmit=_sim_transmit(sim, host))
             sim.emit(host, host.up("eth0", 0.0))
             node.add_address4("eth0", inet4[name], 0.0)
-            apps[name] = host_sockets(node, args, servers[name],
-                                      lambda t, n=name: _log(f"{n}: {t}"))
+            apps[name] = host_sockets(node, args, servers[name], _named_log(name))
         _log(f"simulated link: router r, hosts h1 and h2 on eth0 (IPv4 "
              f"{', '.join(inet4.values())}); control sockets "
              f"{', '.join(sv.path for sv in servers.values())}")

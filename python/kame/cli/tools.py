@@ -26,11 +26,10 @@ import os
 import statistics
 import sys
 import time
+from ipaddress import IPv4Address
 from typing import Any, TextIO
 
 from kame import ctl
-from ipaddress import IPv4Address
-
 from kame.cli.args import UsageError, float_range, int_range
 from kame.ctl import Client, ControlError, request
 from kame.stats import DESCRIPTIONS
@@ -446,11 +445,11 @@ IP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "{n0} datagram{s0} with bad address in header", ("ips_badaddr",)),
 ]
 
-ICMP_LINES_1 = [
+ICMP_LINES_1: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "{n0} call{s0} to icmp_error", ("icps_error",)),
     (1, "{n0} error{s0} not generated in response to an icmp message", ("icps_oldicmp",)),
 ]
-ICMP_LINES_2 = [
+ICMP_LINES_2: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "{n0} message{s0} with bad code fields", ("icps_badcode",)),
     (1, "{n0} message{s0} less than the minimum length", ("icps_tooshort",)),
     (1, "{n0} message{s0} with bad checksum", ("icps_checksum",)),
@@ -458,7 +457,7 @@ ICMP_LINES_2 = [
     (1, "{n0} multicast echo requests ignored", ("icps_bmcastecho",)),
     (1, "{n0} multicast timestamp requests ignored", ("icps_bmcasttstamp",)),
 ]
-ICMP_LINES_3 = [
+ICMP_LINES_3: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "{n0} message response{s0} generated", ("icps_reflect",)),
     (1, "{n0} invalid return address{e0}", ("icps_badaddr",)),
     (1, "{n0} no return route{s0}", ("icps_noroute",)),
