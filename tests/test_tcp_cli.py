@@ -481,3 +481,12 @@ def test_sim_node_tools(tmp_path: Path) -> None:
         node.send_signal(signal.SIGTERM)
         _, err = node.communicate(timeout=20)
     assert "Traceback" not in err and "iperf3: [  1]" in err, err
+
+
+def test_iperf3_client_refused(net: Net) -> None:
+    ev: list[dict[str, Any]] = []
+    cli = net.apps_a.add(ip3.Iperf3Client(net.la, B6, 5999, emit=ev.append, now=net.sim.now))
+    net.until(lambda: cli.done)
+    assert ev[-1]["error"] == "unable to connect to server: Connection refused"
+    assert ip3.event_text(ev[-1]) == ("iperf3: error - unable to connect to server: "
+                                      "Connection refused")

@@ -138,7 +138,7 @@ class _Chan:
     def gone(self) -> str:
         """Why the connection ended, in words."""
         if self.error is not None:
-            return self.error.strerror or str(self.error)
+            return _why(self.error)
         return "closed"
 
     def pull(self, limit: int = MAX_RESULTS_JSON + 64) -> None:
@@ -204,6 +204,11 @@ class _Chan:
                 self.out.clear()
                 return
             del self.out[:n]
+
+
+def _why(e: OSError) -> str:
+    """An error in words (``Connection refused``), as strerror(3) says it."""
+    return os.strerror(e.errno) if e.errno else str(e)
 
 
 def _addr(a: Any) -> str:
@@ -298,7 +303,7 @@ class _Test:
             except BlockingIOError:
                 pass
             except OSError as e:
-                raise ProtocolError(f"data stream {st.id}: {e.strerror or e}") from None
+                raise ProtocolError(f"data stream {st.id}: {_why(e)}") from None
             if moved:
                 self.progress_at = now
 
@@ -454,7 +459,7 @@ class Iperf3Server:
         except ProtocolError as e:
             t.fail(str(e))
         except OSError as e:
-            t.fail(f"control connection: {e.strerror or e}")
+            t.fail(f"control connection: {_why(e)}")
         if t.over:
             self.test = None
             if self.one_off:
@@ -646,7 +651,7 @@ class Iperf3Client(_Test):
             pass
         except OSError as e:
             s.close()
-            raise ProtocolError(f"unable to connect to server: {e.strerror or e}") from None
+            raise ProtocolError(f"unable to connect to server: {_why(e)}") from None
         return s
 
     def close(self) -> None:
@@ -676,7 +681,10 @@ class Iperf3Client(_Test):
         except ProtocolError as e:
             self.fail(str(e))
         except OSError as e:
-            self.fail(f"control connection: {e.strerror or e}")
+            if self.phase == "connect":
+                self.fail(f"unable to connect to server: {_why(e)}")
+            else:
+                self.fail(f"control connection: {_why(e)}")
 
     def _connected(self, c: _Chan) -> bool:
         s = c.s
