@@ -304,7 +304,12 @@ def host_sockets(node: Node, args: argparse.Namespace, server: ControlServer,
     apps = Apps(layer, log)
     server.ops["iperf3"] = ctl_op(apps, server)
     for spec in args.serve or []:
-        apps.serve(spec)
+        try:
+            apps.serve(spec)
+        except OSError as e:  # a profile without IPv4-mapped sockets or IPV6_V6ONLY...
+            apps.close()
+            why = e.strerror or os.strerror(e.errno or 0)
+            raise ConfigError(f"--serve {spec}: {why} (--profile {args.profile})") from None
         log(f"serving {spec}")
     return apps
 
