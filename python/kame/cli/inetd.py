@@ -251,9 +251,8 @@ class Apps:
             from kame.cli.iperf3 import Iperf3Server
 
             def log(ev: dict[str, Any]) -> None:
-                text = _iperf3_log(ev)
-                if text:
-                    self.log(text)
+                for line in _iperf3_log(ev).splitlines():
+                    self.log(line)
             app = Iperf3Server(self.layer, spec.port, family=spec.family, emit=log,
                                one_off=False)
         elif spec.proto == "tcp":
