@@ -179,6 +179,17 @@ def test_node(scratch: Scratch, data: st.DataObject) -> None:
         "--ra-interval": st.sampled_from(["4", "30", "1", "1800"]),
         "--ra-min-interval": st.sampled_from(["3", "10", "2"]), "-w": scratch.paths(),
         "--help": None,
+        "--inet": st.sampled_from(["10.0.0.2/24", "10.0.0.0/24", "10.0.0.255/24", "10.0.0.2",
+                                   "224.0.0.1/4", "127.0.0.1/8", "10.0.0.2/33", "0.0.0.0/0",
+                                   "10.0.0.2/31", "::1/64"]),
+        "--inet6": st.sampled_from(["2001:db8::2/64", "2001:db8::2", "fe80::1/64", "ff02::1/16",
+                                    "::ffff:1.2.3.4/96", "::/0", "2001:db8::2/129",
+                                    "2001:db8::2%eth0/64"]),
+        "--serve": st.sampled_from(["tcp:7:echo", "udp:7:echo", "tcp4:9:discard",
+                                    "tcp6:19:chargen", "udp:19:chargen", "tcp:5201:iperf3",
+                                    "udp:5201:iperf3", "tcp:0:echo", "tcp:65536:echo",
+                                    "sctp:7:echo", "tcp:7", "tcp:7:ECHO", "tcp::echo"]),
+        "--profile": st.sampled_from(["linux", "freebsd4x", "openbsd", "nosuch"]),
     }
     check(data.draw(argv_of(["node"], spec)))
 
@@ -224,8 +235,20 @@ def test_tools(scratch: Scratch, data: st.DataObject) -> None:
                 "-i": st.sampled_from(["eth0", "nud", "-disabled", "--ctl"])},
         "ping6": {"-c": SMALL, "-i": st.sampled_from(["0.1", "0", "-1", "1e9"]), "-s": SMALL,
                   "-I": WRONG, "--ctl": ctl, "::1": None, "fe80::1%eth0": None},
-        "netstat": {"-s": None, "-p": st.sampled_from(["ip6", "icmp6", "ipsec6", "tcp"]),
-                    "--ctl": ctl},
+        "netstat": {"-s": None, "-p": st.sampled_from(["ip6", "icmp6", "ipsec6", "tcp", "udp",
+                                                       "ip", "icmp", "arp", "sctp"]),
+                    "--ctl": ctl, "-a": None, "-n": None, "-an": None, "-anW": None,
+                    "-W": None, "-f": st.sampled_from(["inet", "inet6", "link"])},
+        "arp": {"-a": None, "-n": None, "-an": None, "-i": WRONG, "--ctl": ctl,
+                "10.0.0.1": None, "fe80::1": None},
+        "iperf3": {"-s": None, "-c": st.sampled_from(["10.0.0.1", "2001:db8::1", "fe80::1%eth0",
+                                                     "host.example", ""]),
+                   "-p": st.sampled_from(["5201", "0", "65536"]),
+                   "-t": st.sampled_from(["2", "0", "86401"]),
+                   "-n": st.sampled_from(["4M", "1K", "0", "1Q", "9" * 30, "-5"]),
+                   "-k": st.sampled_from(["10", "0"]), "-l": st.sampled_from(["128K", "2M", "0"]),
+                   "-P": st.sampled_from(["1", "128", "129"]), "-R": None, "-1": None,
+                   "-4": None, "-6": None, "-J": None, "--ctl": ctl},
         "ifconfig": {"-L": None, "--ctl": ctl, "eth0": None},
     }
     cmd = data.draw(st.sampled_from(sorted(specs)))
@@ -310,6 +333,13 @@ def kame_bin() -> list[list[str]]:
     ["node", "--tap", b"t\xff".decode(errors="surrogateescape")],
     ["demo", "-c", "-1"],
     ["ping6", "-s", "99999", "::1"],
+    ["node", "--tap", "t0", "--serve", "tcp:70000:echo"],
+    ["node", "--tap", "t0", "--inet", "10.0.0.255/24"],
+    ["node", "--tap", "t0", "--serve", "tcp:7:echo", "--serve", "tcp6:7:discard"],
+    ["netstat", "-an", "-p", "ip6"],
+    ["arp", "-an", "10.0.0.1"],
+    ["iperf3", "-c", "10.0.0.1", "-t", "2", "-n", "1M"],
+    ["iperf3", "-s", "-R"],
     ["ndp", "-a", "--ctl", "/nonexistent/kame.sock"],
     ["setkey"],
     ["setkey", "-f", "/nonexistent/k.conf"],
@@ -333,7 +363,8 @@ def test_processes(argv: list[str], tmp_path: Path) -> None:
 @settings(max_examples=examples(0.06), suppress_health_check=FIXTURES)
 @given(argv=st.lists(st.one_of(WRONG.filter(lambda w: "\0" not in w),
                                st.sampled_from(["node", "demo", "ndp", "ping6", "netstat",
-                                                "ifconfig", "setkey", "--ctl", "-c", "-f"])),
+                                                "ifconfig", "setkey", "arp", "iperf3", "--ctl",
+                                                "-c", "-f", "-an", "--serve", "--inet"])),
                      min_size=1, max_size=4))
 def test_processes_random(tmp_path: Path, argv: list[str]) -> None:
     if argv[0] == "node" and "--help" not in argv and "-h" not in argv:

@@ -26,7 +26,10 @@ they would to a kernel.
   foreign socket is a :class:`ControlError` that says which.
 
 Operations: ``ndp_a``, ``ndp_p``, ``ndp_r``, ``ndp_i``, ``ndp_i_set``,
-``ndp_d``, ``ndp_c``, ``ifconfig``, ``stats``, ``ping`` and ``time``.
+``ndp_d``, ``ndp_c``, ``ifconfig``, ``stats``, ``stats4`` (TCP, UDP, IPv4,
+ICMPv4 and ARP counters), ``pcblist`` (``netstat -an``), ``arp``
+(``arp -an``), ``ping`` and ``time``, and those the node process adds
+(:attr:`ControlServer.ops`: ``iperf3``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import socket
 import stat
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Self
 
 import kame
@@ -189,6 +192,16 @@ def _remaining(expire: float, now: float) -> float | None:
     return None if expire == math.inf else expire - now
 
 
+def _icmp4_type(frame: bytes) -> int | None:
+    """The ICMP type of an unfragmented ICMPv4 packet in an Ethernet frame."""
+    if len(frame) < 14 + 20 or frame[14] >> 4 != 4 or frame[14 + 9] != 1:
+        return None
+    if int.from_bytes(frame[20:22], "big") & 0x3FFF:  # a fragment (MF or an offset)
+        return None
+    o = 14 + (frame[14] & 0xF) * 4
+    return frame[o] if len(frame) > o else None
+
+
 # --- the node side -------------------------------------------------------------------
 
 class NodeHost:
@@ -199,6 +212,9 @@ class NodeHost:
         self.icmp6_in: Counter[int] = Counter()
         self.icmp6_out: Counter[int] = Counter()
         self.ip6_in: Counter[int] = Counter()
+        #: ICMPv4 input/output histograms (``icps_inhist``/``icps_outhist``).
+        self.icmp_in: Counter[int] = Counter()
+        self.icmp_out: Counter[int] = Counter()
         self.events: deque[Any] = deque(maxlen=max_events)
         #: Hop limits of recent Echo Replies, keyed (src, ident, seq).
         self.reply_hlim: dict[tuple[str, int, int], int] = {}
@@ -206,8 +222,14 @@ class NodeHost:
 
     def _count_out(self, frames: list[Frame]) -> list[Frame]:
         for _ifn, frame in frames:
-            if frame[12:14] != b"\x86\xdd":
+            et = frame[12:14]
+            if et == b"\x08\x00":
+                t = _icmp4_type(frame)
+                if t is not None:
+                    self.icmp_out[t] += 1
                 continue
+            if et != b"\x86\xdd" or frame[20:21] in (b"\x06", b"\x11"):
+                continue  # TCP and UDP straight after the IPv6 header: nothing to count
             try:
                 p = kame.parse(frame, link="ether", verify_cksum=False)
             except KameError:
@@ -217,6 +239,10 @@ class NodeHost:
         return frames
 
     def _count_in(self, frame: bytes) -> None:
+        nh = frame[20:21]
+        if nh in (b"\x06", b"\x11"):  # TCP, UDP: no parse needed
+            self.ip6_in[nh[0]] += 1
+            return
         try:
             p = kame.parse(frame, link="ether", verify_cksum=False)
         except KameError:
@@ -237,10 +263,16 @@ class NodeHost:
     # sans-I/O surface (what Simulation drives) ----------------------------------
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
-        before = self.node.stats["ip6s_delivered"]
+        st = self.node.stats
+        before = st["ip6s_delivered"]
+        before4 = st["ips_delivered"]
         out = self.node.receive(ifname, frame, now)
-        if self.node.stats["ip6s_delivered"] != before:
+        if st["ip6s_delivered"] != before:
             self._count_in(frame)
+        elif st["ips_delivered"] != before4:
+            t = _icmp4_type(frame)
+            if t is not None:
+                self.icmp_in[t] += 1
         self._events()
         return self._count_out(out)
 
@@ -374,16 +406,131 @@ def snap_stats(host: NodeHost) -> dict[str, Any]:
             "icmp6_outhist": {str(k): v for k, v in sorted(outhist.items())}}
 
 
+def snap_stats4(host: NodeHost) -> dict[str, Any]:
+    """``netstat -s -p tcp|udp|ip|icmp|arp``: the IPv4 and transport counters,
+    the ICMPv4 histograms and the TCP connections by state."""
+    st = host.node.stats
+    layer = getattr(host.node, "sockets", None)
+    udp = dict(getattr(layer, "udpstat", {}) or {})
+    states: Counter[str] = Counter(r["state"] for r in snap_pcbs(host.node) if r["proto"] == "tcp")
+    from kame.tcp.stat import TCPSTAT
+
+    return {"tcp": {k: st[k] for k in TCPSTAT},
+            "tcp_states": dict(states),
+            "udp": {k: v for k, v in udp.items() if k.startswith("udps_")},
+            "ip": {k: st[k] for k in st if k.startswith("ips_")},
+            "icmp": {k: st[k] for k in st if k.startswith("icps_")},
+            "arp": {k: st[k] for k in st if k.startswith("arps_")},
+            "icmp_inhist": {str(k): v for k, v in sorted(host.icmp_in.items())},
+            "icmp_outhist": {str(k): v for k, v in sorted(host.icmp_out.items())}}
+
+
+def _pcb_addr(node: Node, a: Any, scope: int) -> str | None:
+    """An address as netstat prints it (None: the wildcard, ``*``)."""
+    if a is None or not int(a):
+        return None
+    if isinstance(a, IPv6Address):
+        if a.ipv4_mapped is not None:
+            return str(a.ipv4_mapped)
+        if scope and in6_addrscope(a) in (Scope.INTFACELOCAL, Scope.LINKLOCAL):
+            name = node.zones.by_index.get(scope) if hasattr(node, "zones") else None
+            return f"{a}%{name or scope}"
+    return str(a)
+
+
+def _vflag(family6: bool, v6only: int, *addrs: Any) -> str:
+    """FreeBSD's ``inp_vflag`` as netstat names it: ``4``, ``6`` or ``46``."""
+    if not family6 or any(isinstance(a, IPv4Address) or
+                          (isinstance(a, IPv6Address) and a.ipv4_mapped is not None)
+                          for a in addrs if a is not None and int(a)):
+        return "4"
+    return "6" if v6only else "46"
+
+
+def snap_pcbs(node: Node) -> list[dict[str, Any]]:
+    """``netstat -an``: the node's TCP and UDP protocol control blocks,
+    newest first as BSD lists them: every TCP connection (with or without a
+    socket: ``TIME_WAIT`` and closed sockets' connections too), every
+    listener, every bound UDP socket."""
+    from kame.socket.const import AF_INET6 as _AF6
+    from kame.socket.const import SOCK_DGRAM as _DGRAM
+    from kame.socket.sock import Socket
+    from kame.socket.stream import StreamSocket
+
+    rows: list[dict[str, Any]] = []
+    layer = getattr(node, "sockets", None)
+    tcp = getattr(node, "tcp", None)
+    seen: set[int] = set()
+    if tcp is not None:
+        for tp in reversed(list(tcp.conns.values())):
+            so = tp.so
+            fam6 = so.family == _AF6 if so is not None else isinstance(tp.laddr, IPv6Address)
+            v = _vflag(fam6, 1, tp.laddr, tp.faddr)
+            rows.append({"proto": "tcp", "vflag": v, "recvq": len(tp.rcv), "sendq": len(tp.snd),
+                         "laddr": _pcb_addr(node, tp.laddr, tp.scope), "lport": tp.lport,
+                         "faddr": _pcb_addr(node, tp.faddr, tp.scope), "fport": tp.fport,
+                         "state": tp.statename})
+            if so is not None:
+                seen.add(id(so))
+    socks: list[Socket] = list(getattr(layer, "pcbs", []) or [])
+    for so in sorted(socks, key=lambda x: -x.seq):
+        if so.closed or id(so) in seen:
+            continue
+        fam6 = so.family == _AF6
+        if isinstance(so, StreamSocket):
+            if so.listening:
+                state = "LISTEN"
+            elif so.bound or so.tp is not None:
+                state = "CLOSED"
+            else:
+                continue
+            rq = len(so.tp.rcv) if so.tp is not None else 0
+            rows.append({"proto": "tcp", "vflag": _vflag(fam6, so.v6only, so.laddr, so.faddr),
+                         "recvq": rq, "sendq": 0,
+                         "laddr": _pcb_addr(node, so.laddr, so.lscope), "lport": so.lport,
+                         "faddr": _pcb_addr(node, so.faddr, so.fscope), "fport": so.fport,
+                         "state": state})
+        elif so.type == _DGRAM and (so.bound or so.lport):
+            rows.append({"proto": "udp", "vflag": _vflag(fam6, so.v6only, so.laddr, so.faddr),
+                         "recvq": sum(len(d.data) for d in so.rcvq), "sendq": 0,
+                         "laddr": _pcb_addr(node, so.laddr, so.lscope), "lport": so.lport,
+                         "faddr": _pcb_addr(node, so.faddr, so.fscope), "fport": so.fport,
+                         "state": None})
+    rows.sort(key=lambda r: r["proto"] != "tcp")  # stable: TCP first, each newest first
+    return rows
+
+
+def snap_arp(node: Node, now: float) -> list[dict[str, Any]]:
+    """``arp -an``: the ARP cache, and our own IPv4 addresses as permanent
+    entries (BSD keeps them in the table)."""
+    inet = getattr(node, "inet", None)
+    if inet is None:
+        return []
+    rows = []
+    for la in inet.arptab.values():
+        resolved = la.lladdr is not None and not la.down
+        rows.append({"addr": str(la.addr), "ifname": la.ifname,
+                     "lladdr": _mac(la.lladdr) if resolved else None,
+                     "expire": (la.expire - now) if resolved else 0.0, "permanent": False})
+    for ifa in inet.addrs:
+        ifp = node.ifnets.get(ifa.ifname)
+        rows.append({"addr": str(ifa.addr), "ifname": ifa.ifname,
+                     "lladdr": _mac(ifp.lladdr if ifp else None), "expire": None,
+                     "permanent": True})
+    return rows
+
+
 # --- the server ---------------------------------------------------------------------
 
 class _Conn:
-    __slots__ = ("idents", "inbuf", "outbuf", "sock")
+    __slots__ = ("idents", "inbuf", "on_close", "outbuf", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.inbuf = b""
         self.outbuf = b""
         self.idents: set[int] = set()
+        self.on_close: list[Callable[[], None]] = []
 
 
 class ControlServer:
@@ -400,6 +547,10 @@ class ControlServer:
         self.clock = clock
         self.transmit = transmit
         self.conns: dict[int, _Conn] = {}
+        #: Further operations, ``op -> handler(conn, request, now)`` (the node
+        #: process's applications: ``iperf3``); a handler may :meth:`push`
+        #: events to the connection and :meth:`on_close` learns when it goes.
+        self.ops: dict[str, Callable[[Any, dict[str, Any], float], Any]] = {}
         claim_socket_path(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Owner-only from the moment it exists: bind() creates the file with
@@ -441,6 +592,20 @@ class ControlServer:
     def _drop(self, c: _Conn) -> None:
         self.conns.pop(c.sock.fileno(), None)
         c.sock.close()
+        hooks, c.on_close = c.on_close, []
+        for fn in hooks:
+            fn()
+
+    def push(self, c: Any, obj: dict[str, Any]) -> None:
+        """Send an event line to connection ``c`` (if it is still open)."""
+        if isinstance(c, _Conn) and c.sock.fileno() >= 0:
+            self._send(c, obj)
+
+    @staticmethod
+    def on_close(c: Any, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when connection ``c`` goes (the client left)."""
+        if isinstance(c, _Conn):
+            c.on_close.append(fn)
 
     def handle(self, readable: Iterable[Any], writable: Iterable[Any] = ()) -> None:
         """Accept, read and answer whatever is ready (never blocks)."""
@@ -562,6 +727,14 @@ class ControlServer:
             return snap_stats(self.host)
         if op == "ping":
             return self._ping(c, req, now)
+        if op == "stats4":  # kame netstat -s -p tcp|udp|ip|icmp|arp
+            return snap_stats4(self.host)
+        if op == "pcblist":  # kame netstat -an
+            return snap_pcbs(node)
+        if op == "arp":  # kame arp -an
+            return snap_arp(node, now)
+        if op in self.ops:  # what the node process hosts (kame iperf3)
+            return self.ops[op](c, req, now)
         if op == "ipsec6_stats":  # kame netstat -s -p ipsec6
             return dict(node.key.stats) if node.key is not None else {}
         if op == "pfkey":  # kame setkey: PF_KEY v2 messages (hex) to the node's key engine

@@ -5,7 +5,10 @@
     kame node --tap IFNAME       run a node on a TAP device, with a control socket
     kame ndp -a|-p|-r|-i IF      the node's neighbor cache, prefixes, routers, ND parameters
     kame ping6 [-c N] DST        echo requests from the node
-    kame netstat -s -p ip6|icmp6 the node's counters
+    kame netstat -an             the node's TCP and UDP sockets, with TCP states
+    kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp arp ip6 icmp6 ipsec6)
+    kame arp -an                 the node's ARP cache
+    kame iperf3 -s | -c HOST     iperf3 server or client on a running node
     kame ifconfig [IF]           the node's interfaces and addresses
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
@@ -50,7 +53,7 @@ def _main(argv: list[str] | None) -> int:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from kame.cli import demo, dissect, node, tools
+    from kame.cli import demo, dissect, iperf3, node, tools
     from kame.cli import setkey as setkey_cli
     from kame.cli import tcp as tcp_cli
 
@@ -58,6 +61,7 @@ def _main(argv: list[str] | None) -> int:
     dissect.add_parser(sub)
     node.add_parser(sub)
     tools.add_parsers(sub)
+    iperf3.add_parser(sub)
     setkey_cli.add_parser(sub)
     tcp_cli.add_parser(sub)
 

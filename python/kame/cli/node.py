@@ -40,12 +40,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from ipaddress import IPv6Address, IPv6Network
+from ipaddress import IPv4Interface, IPv6Address, IPv6Interface, IPv6Network
 from typing import Any
 
 from kame import ctl
 from kame.cli.args import UsageError, float_range, int_range
 from kame.cli.demo import event_line
+from kame.cli.inetd import MAX_SERVE, Apps, ServeSpec, parse_serve
 from kame.ctl import ControlServer, NodeHost, default_ctl_path
 from kame.errors import ConfigError
 from kame.knobs import Knobs
@@ -55,6 +56,7 @@ from kame.link.tap import TapDevice
 from kame.nd6.rtr import RaConfig
 from kame.nd6.types import PrefixInfo
 from kame.node import Node
+from kame.socket.profiles import PROFILES
 
 __all__ = ["MAX_PREFIXES", "MTU_MAX", "MTU_MIN", "parse_mac", "parse_prefix", "run_node",
            "run_sim"]
@@ -245,6 +247,80 @@ def _log(msg: str) -> None:
     sys.stderr.flush()
 
 
+#: ``--inet`` / ``--inet6`` may each be given this many times.
+MAX_ADDRS = 8
+
+
+def parse_inet(text: str) -> IPv4Interface:
+    """``--inet``: a unicast IPv4 address with its prefix length (ifconfig
+    IF inet ADDR/LEN)."""
+    t = text.strip()
+    if "/" not in t:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the prefix length (10.0.0.2/24)")
+    try:
+        ifi = IPv4Interface(t)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address/length ({e})") from None
+    a = ifi.ip
+    if a.is_multicast or a.is_unspecified or a.is_loopback or a.is_reserved or \
+            int(a) == 0xFFFFFFFF or (ifi.network.prefixlen < 31 and
+                                     a in (ifi.network.network_address,
+                                           ifi.network.broadcast_address)):
+        raise argparse.ArgumentTypeError(
+            f"{t}: not a host address (multicast, loopback, reserved, or the subnet's network "
+            "or broadcast address)")
+    return ifi
+
+
+def parse_inet6(text: str) -> IPv6Interface:
+    """``--inet6``: a unicast IPv6 address with its prefix length (ifconfig
+    IF inet6 ADDR/LEN); link-local addresses are made by the node itself."""
+    t = text.strip()
+    if "/" not in t:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the prefix length (2001:db8::2/64)")
+    if "%" in t:
+        raise argparse.ArgumentTypeError(f"{text!r}: an address here takes no zone")
+    try:
+        ifi = IPv6Interface(t)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv6 address/length ({e})") from None
+    a = ifi.ip
+    if a.is_multicast or a.is_unspecified or a.is_loopback or a.is_link_local or \
+            a.ipv4_mapped is not None:
+        raise argparse.ArgumentTypeError(
+            f"{t}: not an address to configure (multicast, unspecified, loopback, link-local "
+            "or IPv4-mapped)")
+    return ifi
+
+
+def host_sockets(node: Node, args: argparse.Namespace, server: ControlServer,
+                 log: Callable[[str], None]) -> Apps:
+    """The node's socket layer (``--profile``), the services of ``--serve``
+    and the ``iperf3`` operation of its control socket."""
+    from kame.cli.iperf3 import ctl_op
+    from kame.socket import SocketLayer
+
+    layer = SocketLayer(node, args.profile)
+    apps = Apps(layer, log)
+    server.ops["iperf3"] = ctl_op(apps, server)
+    for spec in args.serve or []:
+        try:
+            apps.serve(spec)
+        except OSError as e:  # a profile without IPv4-mapped sockets or IPV6_V6ONLY...
+            apps.close()
+            why = e.strerror or os.strerror(e.errno or 0)
+            raise ConfigError(f"--serve {spec}: {why} (--profile {args.profile})") from None
+        log(f"serving {spec}")
+    return apps
+
+
+def _configure(node: Node, ifname: str, args: argparse.Namespace, now: float) -> None:
+    for a6 in args.inet6 or []:
+        node.add_address(ifname, str(a6), now)
+    for a4 in args.inet or []:
+        node.add_address4(ifname, str(a4), now)
+
+
 def run_node(args: argparse.Namespace) -> int:
     """The TAP daemon; ``args`` as :func:`_run` checked them."""
     knobs: dict[str, int] = {}
@@ -308,6 +384,7 @@ def _serve(args: argparse.Namespace, node: Node, host: NodeHost, tap: TapDevice,
            transmit: Callable[[list[tuple[str, bytes]]], None]) -> None:
     _log(f"{tap.name} ether {':'.join(f'{b:02x}' for b in mac)}, "
          f"{'router' if args.router else 'host'}, control socket {server.path}")
+    apps = host_sockets(node, args, server, _log)
     is_up = False
     advertising = False
     while not stop["sig"]:
@@ -317,6 +394,8 @@ def _serve(args: argparse.Namespace, node: Node, host: NodeHost, tap: TapDevice,
             _log(f"{tap.name} is up: link-local address, DAD, "
                  f"{'joining all-routers' if args.router else 'router solicitation'}")
             transmit(host.up(tap.name, now))
+            _configure(node, tap.name, args, now)
+            transmit(host.poll(now))
         if is_up and args.router and not advertising and prefixes:
             lls = [a for a in node.addresses(tap.name) if a.usable]
             if lls:
@@ -330,6 +409,8 @@ def _serve(args: argparse.Namespace, node: Node, host: NodeHost, tap: TapDevice,
         timeout = 0.2 if not is_up else 1.0
         if d is not None:
             timeout = min(timeout, max(0.0, d - clock()))
+        if (da := apps.next_deadline()) is not None:
+            timeout = min(timeout, max(0.0, da - clock()))
         try:
             rlist: list[Any] = [tap, *server.sockets()]
             r, w, _ = select.select(rlist, server.want_write(), [], timeout)
@@ -348,6 +429,7 @@ def _serve(args: argparse.Namespace, node: Node, host: NodeHost, tap: TapDevice,
                     transmit(host.receive(tap.name, frame, clock()))
         server.handle([s for s in r if s is not tap], w)
         if is_up:
+            apps.step(clock())
             transmit(host.poll(clock()))
         events = host.take_events()
         for ev in events:
@@ -356,6 +438,9 @@ def _serve(args: argparse.Namespace, node: Node, host: NodeHost, tap: TapDevice,
                 _log(text)
         server.dispatch_events(events)
     _log(f"signal {stop['sig']}: stopping")
+    apps.close()
+    if is_up:
+        transmit(host.poll(clock()))
     if advertising:  # rtadvd's exit: a final RA with router lifetime 0 (§6.2.5)
         sent = host.icmp6_out[134]
         node.rtr.stop_advertising(tap.name, clock())
@@ -406,6 +491,14 @@ def _runtime_dir() -> None:
         raise ConfigError(f"{ctl.CTL_DIR}: {e.strerror or e} (give --ctl PATH)") from None
 
 
+def _sim_transmit(sim: Simulation, host: NodeHost) -> Callable[[list[tuple[str, bytes]]], None]:
+    return lambda frames: sim.emit(host, frames)
+
+
+def _named_log(name: str) -> Callable[[str], None]:
+    return lambda text: _log(f"{name}: {text}")
+
+
 def run_sim(args: argparse.Namespace) -> int:
     """``kame node --sim``: the demo's router and two hosts on a memory link,
     in real time, one control socket each (DIR/r.sock, h1.sock, h2.sock): the
@@ -417,6 +510,8 @@ def run_sim(args: argparse.Namespace) -> int:
     specs = [("r", "020000000001", {"net.inet6.ip6.forwarding": 1}),
              ("h1", "02000000000a", {"net.inet6.ip6.accept_rtadv": 1}),
              ("h2", "02000000000b", {"net.inet6.ip6.accept_rtadv": 1})]
+    inet4 = {"r": "192.0.2.1/24", "h1": "192.0.2.10/24", "h2": "192.0.2.11/24"}
+    apps: dict[str, Apps] = {}
     clock, stop = _clock_and_signals()
     hosts: dict[str, NodeHost] = {}
     servers: dict[str, ControlServer] = {}
@@ -426,15 +521,20 @@ def run_sim(args: argparse.Namespace) -> int:
         if pcap_file is not None:
             link.add_tap(PcapngWriter(pcap_file, if_name="sim0"))
         for i, (name, mac, knobs) in enumerate(specs):
-            node = Node(name, knobs=Knobs({**args.knobs, **knobs}), seed=i + 1)
+            # IPv4 addresses usable at once (no RFC 5227 probing on a simulated link)
+            node = Node(name, knobs=Knobs({"net.link.ether.inet.dad_count": 0, **args.knobs,
+                                           **knobs}), seed=i + 1)
             node.add_interface("eth0", bytes.fromhex(mac), mtu=args.mtu)
             host = hosts[name] = NodeHost(node)
             sim.connect(host, "eth0", link, bytes.fromhex(mac))
             servers[name] = ControlServer(
                 host, os.path.join(d, f"{name}.sock"), clock=lambda: sim.now,
-                transmit=lambda fr, h=host: sim.emit(h, fr))
+                transmit=_sim_transmit(sim, host))
             sim.emit(host, host.up("eth0", 0.0))
-        _log(f"simulated link: router r, hosts h1 and h2 on eth0; control sockets "
+            node.add_address4("eth0", inet4[name], 0.0)
+            apps[name] = host_sockets(node, args, servers[name], _named_log(name))
+        _log(f"simulated link: router r, hosts h1 and h2 on eth0 (IPv4 "
+             f"{', '.join(inet4.values())}); control sockets "
              f"{', '.join(sv.path for sv in servers.values())}")
         _log(f"try: kame ping6 --ctl {servers['h1'].path} 2001:db8:1::ff:fe00:b")
         router = hosts["r"].node
@@ -456,6 +556,8 @@ def run_sim(args: argparse.Namespace) -> int:
             for sv in servers.values():
                 sv.handle(r, w)
             sim.run(until=max(sim.now, clock()))
+            for a in apps.values():
+                a.step(sim.now)
             for name, host in hosts.items():
                 events = host.take_events()
                 for ev in events:
@@ -465,6 +567,8 @@ def run_sim(args: argparse.Namespace) -> int:
                 servers[name].dispatch_events(events)
         _log(f"signal {stop['sig']}: stopping")
     finally:
+        for a in apps.values():
+            a.close()
         for sv in servers.values():
             sv.close()
         if pcap_file is not None:
@@ -506,6 +610,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.ra_interval is None:
         args.ra_interval = 30.0
     args.ra_min_interval = _ra_min_interval(args)
+    for opt, vals, cap in (("--serve", args.serve, MAX_SERVE), ("--inet", args.inet, MAX_ADDRS),
+                           ("--inet6", args.inet6, MAX_ADDRS)):
+        vals = vals or []
+        need(opt, len(vals) > cap, f"given {len(vals)} times: at most {cap}")
+        dup = {str(v) for v in vals if sum(str(x) == str(v) for x in vals) > 1}
+        need(opt, bool(dup), f"{min(dup) if dup else ''} is given twice")
+    need("--inet", args.sim and bool(args.inet), "is for --tap (--sim gives r, h1, h2 "
+         "192.0.2.1, .10, .11)")
+    need("--inet6", args.sim and bool(args.inet6), "is for --tap (--sim hosts use SLAAC)")
+    _serve_conflicts(args.serve or [])
     if args.hostname is not None and not args.hostname.strip():
         raise UsageError("--hostname: empty name")
     args.knobs = _sysctls(args.sysctl or [])
@@ -514,6 +628,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.sim:
         return run_sim(args)
     return run_node(args)
+
+
+def _serve_conflicts(specs: list[ServeSpec]) -> None:
+    """Two services may not claim one port of one protocol (a dual-stack
+    ``tcp`` spec and a ``tcp4`` one may share it, as the socket layer allows
+    AF_INET beside a dual AF_INET6 socket only on the KAME profiles: refused
+    here on every profile to stay simple)."""
+    seen: dict[tuple[str, int], ServeSpec] = {}
+    for sp in specs:
+        key = (sp.proto, sp.port)
+        other = seen.get(key)
+        if other is not None and not {other.family, sp.family} == {"4", "6"}:
+            raise UsageError(f"--serve {sp} and {other}: both claim {sp.proto} port {sp.port}")
+        seen[key] = sp
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -553,5 +681,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    metavar="SECONDS",
                    help="MinRtrAdvInterval with --router: 3 s .. 0.75 × MaxRtrAdvInterval; "
                         "default 0.33 × Max when Max >= 9 s, else Max (RFC 4861 §6.2.1)")
+    p.add_argument("--inet", action="append", metavar="ADDR/LEN", type=parse_inet,
+                   help=f"an IPv4 address for the TAP interface, e.g. 10.0.0.2/24 (up to "
+                        f"{MAX_ADDRS}; probed and announced as RFC 5227 says)")
+    p.add_argument("--inet6", action="append", metavar="ADDR/LEN", type=parse_inet6,
+                   help=f"a static IPv6 address, e.g. 2001:db8::2/64 (up to {MAX_ADDRS}; DAD "
+                        "runs first)")
+    p.add_argument("--serve", action="append", metavar="PROTO:PORT:SERVICE", type=parse_serve,
+                   help=f"host a service on the node's own sockets, inetd-style: PROTO tcp, "
+                        f"tcp4, tcp6, udp, udp4, udp6 (tcp/udp take IPv4 too); SERVICE echo, "
+                        f"discard, chargen (TCP) or iperf3 (TCP); e.g. tcp:7:echo (up to "
+                        f"{MAX_SERVE})")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="linux",
+                   help="the socket layer's platform profile (seed §1.12; default linux)")
     p.add_argument("-w", "--write", metavar="FILE", help="capture both directions to a pcapng")
     p.set_defaults(func=_run)

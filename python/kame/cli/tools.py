@@ -5,7 +5,10 @@ and ``ifconfig`` print:
     kame ndp -a | -p | -r | -i IF [[-]flag...] | -c | -d ADDR
                                        neighbor cache, prefixes, routers, ND parameters
     kame ping6 [-c N] [-i WAIT] [-s SIZE] [-I IF] DST
-    kame netstat -s -p ip6|icmp6
+    kame netstat -an [-W] [-f inet|inet6] [-p tcp|udp]
+                                       TCP and UDP PCBs, with TCP states
+    kame netstat -s [-p tcp|udp|ip|icmp|arp|ip6|icmp6|ipsec6]
+    kame arp -an | ADDR [-i IF]
     kame ifconfig [-L] [IF]
 
 Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
@@ -23,10 +26,11 @@ import os
 import statistics
 import sys
 import time
+from ipaddress import IPv4Address
 from typing import Any, TextIO
 
 from kame import ctl
-from kame.cli.args import float_range, int_range
+from kame.cli.args import UsageError, float_range, int_range
 from kame.ctl import Client, ControlError, request
 from kame.stats import DESCRIPTIONS
 
@@ -244,6 +248,310 @@ def format_netstat(stats: dict[str, Any], proto: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- netstat -an, netstat -s -p tcp|udp|ip|icmp|arp, arp -an (FreeBSD's output) ----------
+
+def _pcb_text(addr: str | None, port: int, wide: bool) -> str:
+    """netstat's ``inetprint``/``inet6print`` with -n: ``addr.port``, ``*``
+    for a wildcard address or port; the address cut to 16 characters unless
+    -W (39, an IPv6 address's longest numeric form; zones are kept)."""
+    a = addr if addr is not None else "*"
+    a = a if wide else a[:16]
+    return f"{a}.{port if port else '*'}"
+
+
+def format_netstat_an(rows: list[dict[str, Any]], *, wide: bool = False, all_: bool = True,
+                      family: str | None = None, proto: str | None = None) -> str:
+    """FreeBSD's ``netstat -an`` table ("Active Internet connections
+    (including servers)": Proto Recv-Q Send-Q Local Address Foreign
+    Address (state)); without ``all_`` listeners and wildcard-bound sockets
+    are left out, as ``netstat -n`` leaves them."""
+    w = 45 if wide else 22
+    out = []
+    for r in rows:
+        if proto is not None and r["proto"] != proto:
+            continue
+        v = r["vflag"]
+        if family == "inet" and "4" not in v or family == "inet6" and "6" not in v:
+            continue
+        if not all_ and (r["state"] == "LISTEN" or r["laddr"] is None):
+            continue
+        name = f"{r['proto']:<3.3}{v:<2.2}"
+        line = (f"{name:<5.5} {r['recvq']:>6} {r['sendq']:>6} "
+                f"{_pcb_text(r['laddr'], r['lport'], wide):<{w}.{w}} "
+                f"{_pcb_text(r['faddr'], r['fport'], wide):<{w}.{w}} {r['state'] or ''}")
+        out.append(line.rstrip())
+    if not out:
+        return ""
+    head = ("Active Internet connections" + (" (including servers)" if all_ else "") + "\n" +
+            f"{'Proto':<5} {'Recv-Q':<6} {'Send-Q':<6} {'Local Address':<{w}} "
+            f"{'Foreign Address':<{w}} (state)\n")
+    return head + "\n".join(out) + "\n"
+
+
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _stat_lines(c: dict[str, int], table: list[tuple[int, str, tuple[str, ...]]]) -> list[str]:
+    """Lines as FreeBSD's ``p``/``p2``/``p2a``/``p3`` macros print them:
+    ``{n0}``, ``{n1}`` the counters, ``{s0}``/``{s1}`` their plural s,
+    ``{y0}`` y or ies, ``{e0}`` es."""
+    out = []
+    for indent, text, keys in table:
+        vals = [int(c.get(k, 0)) for k in keys]
+        kw: dict[str, Any] = {}
+        for i, v in enumerate(vals):
+            kw[f"n{i}"] = v
+            kw[f"s{i}"] = _plural(v)
+            kw[f"y{i}"] = "y" if v == 1 else "ies"
+            kw[f"e{i}"] = "" if v == 1 else "es"
+        out.append("\t" * indent + text.format(**kw))
+    return out
+
+
+def _kame_extras(c: dict[str, int], table: list[tuple[int, str, tuple[str, ...]]]) -> list[str]:
+    """Counters of ours that FreeBSD's netstat has no line for, after its lines."""
+    known = {k for _, _, keys in table for k in keys}
+    return [f"\t{v} {DESCRIPTIONS.get(k, k)}" for k, v in c.items() if k not in known]
+
+
+#: FreeBSD ``tcp_stats`` (usr.bin/netstat/inet.c), line for line.
+TCP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} packet{s0} sent", ("tcps_sndtotal",)),
+    (2, "{n0} data packet{s0} ({n1} byte{s1})", ("tcps_sndpack", "tcps_sndbyte")),
+    (2, "{n0} data packet{s0} ({n1} byte{s1}) retransmitted",
+     ("tcps_sndrexmitpack", "tcps_sndrexmitbyte")),
+    (2, "{n0} data packet{s0} unnecessarily retransmitted", ("tcps_sndrexmitbad",)),
+    (2, "{n0} resend{s0} initiated by MTU discovery", ("tcps_mturesent",)),
+    (2, "{n0} ack-only packet{s0} ({n1} delayed)", ("tcps_sndacks", "tcps_delack")),
+    (2, "{n0} URG only packet{s0}", ("tcps_sndurg",)),
+    (2, "{n0} window probe packet{s0}", ("tcps_sndprobe",)),
+    (2, "{n0} window update packet{s0}", ("tcps_sndwinup",)),
+    (2, "{n0} control packet{s0}", ("tcps_sndctrl",)),
+    (1, "{n0} packet{s0} received", ("tcps_rcvtotal",)),
+    (2, "{n0} ack{s0} (for {n1} byte{s1})", ("tcps_rcvackpack", "tcps_rcvackbyte")),
+    (2, "{n0} duplicate ack{s0}", ("tcps_rcvdupack",)),
+    (2, "{n0} ack{s0} for unsent data", ("tcps_rcvacktoomuch",)),
+    (2, "{n0} packet{s0} ({n1} byte{s1}) received in-sequence",
+     ("tcps_rcvpack", "tcps_rcvbyte")),
+    (2, "{n0} completely duplicate packet{s0} ({n1} byte{s1})",
+     ("tcps_rcvduppack", "tcps_rcvdupbyte")),
+    (2, "{n0} old duplicate packet{s0}", ("tcps_pawsdrop",)),
+    (2, "{n0} packet{s0} with some dup. data ({n1} byte{s1} duped)",
+     ("tcps_rcvpartduppack", "tcps_rcvpartdupbyte")),
+    (2, "{n0} out-of-order packet{s0} ({n1} byte{s1})", ("tcps_rcvoopack", "tcps_rcvoobyte")),
+    (2, "{n0} packet{s0} ({n1} byte{s1}) of data after window",
+     ("tcps_rcvpackafterwin", "tcps_rcvbyteafterwin")),
+    (2, "{n0} window probe{s0}", ("tcps_rcvwinprobe",)),
+    (2, "{n0} window update packet{s0}", ("tcps_rcvwinupd",)),
+    (2, "{n0} packet{s0} received after close", ("tcps_rcvafterclose",)),
+    (2, "{n0} discarded for bad checksum{s0}", ("tcps_rcvbadsum",)),
+    (2, "{n0} discarded for bad header offset field{s0}", ("tcps_rcvbadoff",)),
+    (2, "{n0} discarded because packet too short", ("tcps_rcvshort",)),
+    (2, "{n0} discarded due to memory problems", ("tcps_rcvmemdrop",)),
+    (1, "{n0} connection request{s0}", ("tcps_connattempt",)),
+    (1, "{n0} connection accept{s0}", ("tcps_accepts",)),
+    (1, "{n0} bad connection attempt{s0}", ("tcps_badsyn",)),
+    (1, "{n0} listen queue overflow{s0}", ("tcps_listendrop",)),
+    (1, "{n0} ignored RSTs in the window{s0}", ("tcps_badrst",)),
+    (1, "{n0} connection{s0} established (including accepts)", ("tcps_connects",)),
+    (1, "{n0} connection{s0} closed (including {n1} drop{s1})", ("tcps_closed", "tcps_drops")),
+    (1, "{n0} embryonic connection{s0} dropped", ("tcps_conndrops",)),
+    (1, "{n0} segment{s0} updated rtt (of {n1} attempt{s1})",
+     ("tcps_rttupdated", "tcps_segstimed")),
+    (1, "{n0} retransmit timeout{s0}", ("tcps_rexmttimeo",)),
+    (2, "{n0} connection{s0} dropped by rexmit timeout", ("tcps_timeoutdrop",)),
+    (1, "{n0} persist timeout{s0}", ("tcps_persisttimeo",)),
+    (2, "{n0} connection{s0} dropped by persist timeout", ("tcps_persistdrop",)),
+    (1, "{n0} Connection{s0} (fin_wait_2) dropped because of timeout",
+     ("tcps_finwait2_drops",)),
+    (1, "{n0} keepalive timeout{s0}", ("tcps_keeptimeo",)),
+    (2, "{n0} keepalive probe{s0} sent", ("tcps_keepprobe",)),
+    (2, "{n0} connection{s0} dropped by keepalive", ("tcps_keepdrops",)),
+    (1, "{n0} correct ACK header prediction{s0}", ("tcps_predack",)),
+    (1, "{n0} correct data packet header prediction{s0}", ("tcps_preddat",)),
+    (1, "{n0} syncache entr{y0} added", ("tcps_sc_added",)),
+    (2, "{n0} retransmitted", ("tcps_sc_retransmitted",)),
+    (2, "{n0} dupsyn", ("tcps_sc_dupsyn",)),
+    (2, "{n0} dropped", ("tcps_sc_dropped",)),
+    (2, "{n0} completed", ("tcps_sc_completed",)),
+    (2, "{n0} bucket overflow", ("tcps_sc_bucketoverflow",)),
+    (2, "{n0} cache overflow", ("tcps_sc_cacheoverflow",)),
+    (2, "{n0} reset", ("tcps_sc_reset",)),
+    (2, "{n0} stale", ("tcps_sc_stale",)),
+    (2, "{n0} aborted", ("tcps_sc_aborted",)),
+    (2, "{n0} badack", ("tcps_sc_badack",)),
+    (2, "{n0} unreach", ("tcps_sc_unreach",)),
+    (2, "{n0} zone failure{s0}", ("tcps_sc_zonefail",)),
+    (1, "{n0} cookie{s0} sent", ("tcps_sc_sendcookie",)),
+    (1, "{n0} cookie{s0} received", ("tcps_sc_recvcookie",)),
+    (1, "{n0} SACK recovery episode{s0}", ("tcps_sack_recovery_episode",)),
+    (1, "{n0} segment rexmit{s0} in SACK recovery episodes", ("tcps_sack_rexmits",)),
+    (1, "{n0} byte rexmit{s0} in SACK recovery episodes", ("tcps_sack_rexmit_bytes",)),
+    (1, "{n0} SACK option{s0} (SACK blocks) received", ("tcps_sack_rcv_blocks",)),
+    (1, "{n0} SACK option{s0} (SACK blocks) sent", ("tcps_sack_send_blocks",)),
+    (1, "{n0} SACK scoreboard overflow", ("tcps_sack_sboverflow",)),
+    (1, "{n0} packet{s0} with ECN CE bit set", ("tcps_ecn_ce",)),
+    (1, "{n0} packet{s0} with ECN ECT(0) bit set", ("tcps_ecn_ect0",)),
+    (1, "{n0} packet{s0} with ECN ECT(1) bit set", ("tcps_ecn_ect1",)),
+    (1, "{n0} successful ECN handshake{s0}", ("tcps_ecn_shs",)),
+    (1, "{n0} time{s0} ECN reduced the congestion window", ("tcps_ecn_rcwnd",)),
+]
+
+UDP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} datagram{s0} received", ("udps_ipackets",)),
+    (1, "{n0} with incomplete header", ("udps_hdrops",)),
+    (1, "{n0} with bad data length field", ("udps_badlen",)),
+    (1, "{n0} with bad checksum", ("udps_badsum",)),
+    (1, "{n0} with no checksum", ("udps_nosum",)),
+    (1, "{n0} dropped due to no socket", ("udps_noport",)),
+    (1, "{n0} broadcast/multicast datagram{s0} undelivered", ("udps_noportbcast",)),
+    (1, "{n0} dropped due to full socket buffers", ("udps_fullsock",)),
+    (1, "{n0} not for hashed pcb", ("udpps_pcbhashmiss",)),
+    (1, "{n0} delivered", ("udps_delivered",)),
+    (1, "{n0} datagram{s0} output", ("udps_opackets",)),
+    (1, "{n0} time{s0} multicast source filter matched", ("udps_filtermcast",)),
+]
+
+IP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} total packet{s0} received", ("ips_total",)),
+    (1, "{n0} bad header checksum{s0}", ("ips_badsum",)),
+    (1, "{n0} with size smaller than minimum", ("ips_toosmall",)),
+    (1, "{n0} with data size < data length", ("ips_tooshort",)),
+    (1, "{n0} with ip length > max ip packet size", ("ips_toolong",)),
+    (1, "{n0} with header length < data size", ("ips_badhlen",)),
+    (1, "{n0} with data length < header length", ("ips_badlen",)),
+    (1, "{n0} with bad options", ("ips_badoptions",)),
+    (1, "{n0} with incorrect version number", ("ips_badvers",)),
+    (1, "{n0} fragment{s0} received", ("ips_fragments",)),
+    (1, "{n0} fragment{s0} dropped (dup or out of space)", ("ips_fragdropped",)),
+    (1, "{n0} fragment{s0} dropped after timeout", ("ips_fragtimeout",)),
+    (1, "{n0} packet{s0} reassembled ok", ("ips_reassembled",)),
+    (1, "{n0} packet{s0} for this host", ("ips_delivered",)),
+    (1, "{n0} packet{s0} for unknown/unsupported protocol", ("ips_noproto",)),
+    (1, "{n0} packet{s0} forwarded ({n1} packet{s1} fast forwarded)",
+     ("ips_forward", "ips_fastforward")),
+    (1, "{n0} packet{s0} not forwardable", ("ips_cantforward",)),
+    (1, "{n0} packet{s0} received for unknown multicast group", ("ips_notmember",)),
+    (1, "{n0} redirect{s0} sent", ("ips_redirectsent",)),
+    (1, "{n0} packet{s0} sent from this host", ("ips_localout",)),
+    (1, "{n0} packet{s0} sent with fabricated ip header", ("ips_rawout",)),
+    (1, "{n0} output packet{s0} dropped due to no bufs, etc.", ("ips_odropped",)),
+    (1, "{n0} output packet{s0} discarded due to no route", ("ips_noroute",)),
+    (1, "{n0} output datagram{s0} fragmented", ("ips_fragmented",)),
+    (1, "{n0} fragment{s0} created", ("ips_ofragments",)),
+    (1, "{n0} datagram{s0} that can't be fragmented", ("ips_cantfrag",)),
+    (1, "{n0} tunneling packet{s0} that can't find gif", ("ips_nogif",)),
+    (1, "{n0} datagram{s0} with bad address in header", ("ips_badaddr",)),
+]
+
+ICMP_LINES_1: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} call{s0} to icmp_error", ("icps_error",)),
+    (1, "{n0} error{s0} not generated in response to an icmp message", ("icps_oldicmp",)),
+]
+ICMP_LINES_2: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} message{s0} with bad code fields", ("icps_badcode",)),
+    (1, "{n0} message{s0} less than the minimum length", ("icps_tooshort",)),
+    (1, "{n0} message{s0} with bad checksum", ("icps_checksum",)),
+    (1, "{n0} message{s0} with bad length", ("icps_badlen",)),
+    (1, "{n0} multicast echo requests ignored", ("icps_bmcastecho",)),
+    (1, "{n0} multicast timestamp requests ignored", ("icps_bmcasttstamp",)),
+]
+ICMP_LINES_3: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} message response{s0} generated", ("icps_reflect",)),
+    (1, "{n0} invalid return address{e0}", ("icps_badaddr",)),
+    (1, "{n0} no return route{s0}", ("icps_noroute",)),
+]
+
+ARP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} ARP request{s0} sent", ("arps_txrequests",)),
+    (1, "{n0} ARP repl{y0} sent", ("arps_txreplies",)),
+    (1, "{n0} ARP request{s0} received", ("arps_rxrequests",)),
+    (1, "{n0} ARP repl{y0} received", ("arps_rxreplies",)),
+    (1, "{n0} ARP packet{s0} received", ("arps_received",)),
+    (1, "{n0} total packet{s0} dropped due to no ARP entry", ("arps_dropped",)),
+    (1, "{n0} ARP entry{s0} timed out", ("arps_timeouts",)),
+    (1, "{n0} Duplicate IP{s0} seen", ("arps_dupips",)),
+]
+
+#: netstat's ``icmpnames[]`` (ICMPv4 types).
+ICMP_NAMES = {0: "echo reply", 3: "destination unreachable", 4: "source quench",
+              5: "routing redirect", 8: "echo", 9: "router advertisement",
+              10: "router solicitation", 11: "time exceeded", 12: "parameter problem",
+              13: "time stamp", 14: "time stamp reply", 15: "information request",
+              16: "information request reply", 17: "address mask request",
+              18: "address mask reply", 30: "icmp traceroute", 31: "datagram conversion error",
+              32: "mobile host redirect", 33: "IPv6 where-are-you", 34: "IPv6 i-am-here",
+              35: "mobile registration req", 36: "mobile registration reply",
+              37: "domain name request", 38: "domain name reply", 39: "icmp SKIP",
+              40: "icmp photuris"}
+
+#: ``tcpstates[]`` in tcp_fsm.h order.
+TCP_STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
+                   "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT")
+
+
+def _hist(h: dict[str, int]) -> list[str]:
+    out = []
+    for k, v in sorted(h.items(), key=lambda kv: int(kv[0])):
+        name = ICMP_NAMES.get(int(k))
+        out.append(f"\t\t{name}: {v}" if name else f"\t\tunknown ICMP #{k}: {v}")
+    return out
+
+
+def format_netstat4(st: dict[str, Any], proto: str) -> str:
+    """``netstat -s -p tcp|udp|ip|icmp|arp`` as FreeBSD prints it (every
+    counter, zeros too, as with one -s), our additions after its lines."""
+    if proto == "tcp":
+        c = st["tcp"]
+        lines = ["tcp:", *_stat_lines(c, TCP_LINES), *_kame_extras(c, TCP_LINES),
+                 "TCP connection count by state:"]
+        for name in TCP_STATE_NAMES:
+            n = int(st["tcp_states"].get(name, 0))
+            lines.append(f"\t{n} connection{'' if n == 1 else 's'} in {name} state")
+    elif proto == "udp":
+        c = dict(st["udp"])
+        c["udps_noportbcast"] = c.get("udps_noportbcast", 0) + c.pop("udps_noportmcast", 0)
+        c["udps_delivered"] = max(0, c.get("udps_ipackets", 0) - sum(
+            c.get(k, 0) for k in ("udps_hdrops", "udps_badlen", "udps_badsum", "udps_noport",
+                                  "udps_noportbcast", "udps_fullsock")))
+        lines = ["udp:", *_stat_lines(c, UDP_LINES), *_kame_extras(c, UDP_LINES)]
+    elif proto == "ip":
+        c = st["ip"]
+        lines = ["ip:", *_stat_lines(c, IP_LINES), *_kame_extras(c, IP_LINES)]
+    elif proto == "icmp":
+        c = st["icmp"]
+        lines = ["icmp:", *_stat_lines(c, ICMP_LINES_1)]
+        if st["icmp_outhist"]:
+            lines += ["\tOutput histogram:", *_hist(st["icmp_outhist"])]
+        lines += _stat_lines(c, ICMP_LINES_2)
+        if st["icmp_inhist"]:
+            lines += ["\tInput histogram:", *_hist(st["icmp_inhist"])]
+        lines += _stat_lines(c, ICMP_LINES_3)
+        lines += _kame_extras(c, ICMP_LINES_1 + ICMP_LINES_2 + ICMP_LINES_3)
+    else:
+        c = st["arp"]
+        lines = ["arp:", *_stat_lines(c, ARP_LINES), *_kame_extras(c, ARP_LINES)]
+    return "\n".join(lines) + "\n"
+
+
+def format_arp(rows: list[dict[str, Any]], now_note: bool = False) -> str:
+    """FreeBSD ``arp -an``: ``? (10.0.0.1) at 02:00:00:00:00:01 on tap0
+    expires in 1199 seconds [ethernet]``."""
+    out = []
+    rows = sorted(rows, key=lambda r: (r["ifname"], tuple(int(x) for x in r["addr"].split("."))))
+    for r in rows:
+        ll = r["lladdr"] or "(incomplete)"
+        if r["permanent"]:
+            when = " permanent"
+        elif r["lladdr"] and r["expire"] is not None and int(r["expire"]) > 0:
+            when = f" expires in {int(r['expire'])} seconds"
+        else:
+            when = " expired"
+        out.append(f"? ({r['addr']}) at {ll} on {r['ifname']}{when} [ethernet]")
+    return "\n".join(out) + ("\n" if out else "")
+
+
 # --- commands -----------------------------------------------------------------------
 
 def _ndp(args: argparse.Namespace) -> int:
@@ -281,9 +589,26 @@ def _ndp(args: argparse.Namespace) -> int:
     return 0
 
 
+NETSTAT4 = ("tcp", "udp", "ip", "icmp", "arp")
+
+
 def _netstat(args: argparse.Namespace) -> int:
     if not args.s:
-        raise ControlError("only `netstat -s -p ip6|icmp6` is implemented")
+        if args.p not in (None, "tcp", "udp"):
+            raise UsageError(f"-p {args.p} goes with -s (the table shows tcp and udp)")
+        rows = request(find_ctl(args.ctl), "pcblist")
+        sys.stdout.write(format_netstat_an(rows, wide=args.W, all_=args.a, family=args.f,
+                                           proto=args.p))
+        return 0
+    if args.a or args.W or args.f:
+        raise UsageError("-a, -W and -f go with the table (netstat -an), not with -s")
+    if args.p in NETSTAT4:
+        st4 = request(find_ctl(args.ctl), "stats4")
+        sys.stdout.write(format_netstat4(st4, args.p))
+        return 0
+    if args.p is None:
+        st4 = request(find_ctl(args.ctl), "stats4")
+        sys.stdout.write("".join(format_netstat4(st4, p) for p in NETSTAT4))
     if args.p == "ipsec6":  # the node's ipsec6stat (kame.key.ipsec6)
         from kame.key.ipsec6 import IPSEC6_STATS
 
@@ -294,6 +619,26 @@ def _netstat(args: argparse.Namespace) -> int:
     stats = request(find_ctl(args.ctl), "stats")
     protos = [args.p] if args.p else ["ip6", "icmp6"]
     sys.stdout.write("".join(format_netstat(stats, p) for p in protos))
+    return 0
+
+
+def _arp(args: argparse.Namespace) -> int:
+    if args.a == (args.hostname is not None):
+        raise UsageError("give -a (all entries) or one address")
+    rows = request(find_ctl(args.ctl), "arp")
+    if args.i is not None:
+        rows = [r for r in rows if r["ifname"] == args.i]
+    if args.hostname is not None:
+        try:
+            want = str(IPv4Address(args.hostname))
+        except ValueError:
+            raise UsageError(f"{args.hostname}: not an IPv4 address (kame arp does not resolve "
+                             "names)") from None
+        rows = [r for r in rows if r["addr"] == want]
+        if not rows:
+            sys.stdout.write(f"{want} ({want}) -- no entry\n")
+            return 1
+    sys.stdout.write(format_arp(rows))
     return 0
 
 
@@ -405,11 +750,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _ctl_arg(p)
     p.set_defaults(func=_ping6)
 
-    p = sub.add_parser("netstat", help="the node's counters (like netstat -s -p ip6|icmp6)")
-    p.add_argument("-s", action="store_true", help="statistics")
-    p.add_argument("-p", choices=["ip6", "icmp6", "ipsec6"], help="protocol")
+    p = sub.add_parser("netstat", help="the node's connections (netstat -an) and counters "
+                                        "(netstat -s -p PROTO), like FreeBSD's netstat")
+    p.add_argument("-s", action="store_true", help="statistics (every protocol without -p)")
+    p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "arp", "ip6", "icmp6", "ipsec6"],
+                   help="protocol")
+    p.add_argument("-a", action="store_true",
+                   help="with the table: listeners and wildcard-bound sockets too")
+    p.add_argument("-n", action="store_true",
+                   help="numeric addresses and ports (always: kame resolves no names)")
+    p.add_argument("-W", action="store_true", help="wide: addresses not cut to 16 characters")
+    p.add_argument("-f", choices=["inet", "inet6"], help="address family of the table")
     _ctl_arg(p)
     p.set_defaults(func=_netstat)
+
+    p = sub.add_parser("arp", help="the node's ARP cache (like FreeBSD's arp -an)")
+    p.add_argument("-a", action="store_true", help="every entry")
+    p.add_argument("-n", action="store_true", help="numeric (always: no names are resolved)")
+    p.add_argument("-i", metavar="IF", help="only entries of this interface")
+    p.add_argument("hostname", nargs="?", metavar="ADDR", help="one entry (an IPv4 address)")
+    _ctl_arg(p)
+    p.set_defaults(func=_arp)
 
     p = sub.add_parser("ifconfig", help="the node's interfaces and addresses (like ifconfig(8))")
     p.add_argument("-L", action="store_true", help="show address lifetimes")
