@@ -296,7 +296,7 @@ def test_pmtud_blackhole_detection() -> None:
     """Full-size packets vanish (a 1400-octet hop that sends no Packet Too
     Big); after two timeouts the MSS falls to 1220 (IPv6), data flows,
     and the counters record the activation."""
-    p = Pair()
+    p = Pair(knobs={"net.inet.tcp.pmtud_blackhole_detection": 1})
     p.link.filters.append(blackhole(1400))
     _srv, cli, conn = p.connect()
     assert cli.tcp_info()["mss"] == 1428
@@ -310,7 +310,8 @@ def test_pmtud_blackhole_detection() -> None:
 
 
 def test_pmtud_blackhole_detection_off_is_a_timeout() -> None:
-    """With the knob off, the same path never delivers a full segment."""
+    """With the knob off (FreeBSD's default), the same path never delivers
+    a full segment."""
     p = Pair(knobs={"net.inet.tcp.pmtud_blackhole_detection": 0})
     p.link.filters.append(blackhole(1400))
     _srv, cli, conn = p.connect()
@@ -326,7 +327,7 @@ def test_pmtud_blackhole_restores_when_not_the_path() -> None:
     """A peer that went silent (everything is lost, not just big packets):
     the smaller MSS does not help either, so it is given up and counted
     (``tcps_pmtud_blackhole_failed``) and the original MSS restored."""
-    p = Pair()
+    p = Pair(knobs={"net.inet.tcp.pmtud_blackhole_detection": 1})
     _srv, cli, _conn = p.connect()
     p.link.loss = 1.0
     cli.send(random.Random(5).randbytes(20_000))

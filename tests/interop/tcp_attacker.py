@@ -135,7 +135,7 @@ def main() -> None:
 
     # 3. a fake host: NS with its link address, then two connections
     ns = struct.pack("!BBHI", 135, 0, 0, 0) + ours + b"\x01\x01" + fake_mac
-    sol = bytes.fromhex("ff020000000000000000000000000001ff") + ours[13:]
+    sol = b"\xff\x02" + bytes(9) + b"\x01\xff" + ours[13:]  # solicited-node group
     link.send(eth(b"\x33\x33" + sol[12:], fake_mac, 0x86DD) + icmp6(fake, sol, ns))
     time.sleep(0.2)
     fe = eth(our_mac, fake_mac, 0x86DD)
@@ -193,14 +193,14 @@ def main() -> None:
                 plen = struct.unpack("!H", f[18:20])[0] - (off >> 4) * 4
                 if sp != 8080 or dp != 40002 or plen <= 0:
                     continue
-                if seq == nxt and got < 2000:
+                if seq == nxt and got == 0:
                     nxt += plen
                     got += plen
                 elif seq >= nxt:
-                    probes += 1
-                # the window stays shut once 2000 octets arrived
+                    probes += 1  # a zero-window probe (RFC 9293 §3.8.6.1)
+                # the window shuts once the first segment arrived
                 link.send(fe + tcp6(fake, ours, 40002, 8080, snd, nxt, 0x10,
-                                    0 if got >= 2000 else 2000 - got))
+                                    0 if got else 2000))
             time.sleep(0.01)
         out["zwp_got"] = got
         out["zwp_probes"] = probes

@@ -47,6 +47,7 @@ TCPSTAT: dict[str, str] = {
     "tcps_badsyn": "bad connection attempts",
     "tcps_listendrop": "listen queue overflows",
     "tcps_badrst": "ignored RSTs in the window",
+    "tcps_rcvrstoutofwin": "(kame) RSTs outside the window dropped (RFC 5961 §3.2)",
     "tcps_connects": "connections established (including accepts)",
     "tcps_closed": "connections closed",
     "tcps_drops": "connections dropped (after established)",
