@@ -309,6 +309,27 @@ def test_pmtud_blackhole_detection() -> None:
     assert st["tcps_rexmttimeo"] >= 2
 
 
+def test_pmtud_blackhole_detection_ipv4() -> None:
+    """The same over IPv4 (DF set, no Fragmentation Needed): the MSS falls to
+    ``pmtud_blackhole_mss`` (1200)."""
+    from test_tcp4 import B as B4
+    from test_tcp4 import Pair4
+    from test_tcp4 import pump as pump4
+
+    from kame.socket import AF_INET
+
+    p = Pair4()
+    for n in (p.a, p.b):
+        n.knobs["net.inet.tcp.pmtud_blackhole_detection"] = 1
+    p.link.filters.append(blackhole(1400))
+    _srv, cli, conn, _peer = p.connect(AF_INET, AF_INET, B4)
+    assert cli.tcp_info()["mss"] == 1448
+    data = random.Random(7).randbytes(100_000)
+    assert pump4(p, cli, conn, data, limit=120) == data
+    assert p.a.stats["tcps_pmtud_blackhole_activated"] == 1
+    assert cli.tcp_info()["mss"] == 1200 - 12
+
+
 def test_pmtud_blackhole_detection_off_is_a_timeout() -> None:
     """With the knob off (FreeBSD's default), the same path never delivers
     a full segment."""
