@@ -37,7 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from kame import _core
 from kame.key.setkey import run as setkey
 from kame.link.impair import blackhole, ce_marker
 from kame.link.memory import MemoryLink, Simulation
@@ -397,3 +400,25 @@ def test_ecn_through_an_esp_tunnel(ecn: int, tmp_path: Path) -> None:
         assert not any("3" in e for e in ecns)
         assert not any(r["tcp.flags.ece"] == ["1"] or r["tcp.flags.cwr"] == ["1"] for r in rows)
     clean(rows)
+
+
+@given(st.integers(65400, 66000), st.integers(0, 40))
+@settings(max_examples=40, deadline=None)
+def test_tcp6_output_switches_to_a_jumbogram_past_65535(n: int, optlen: int) -> None:
+    """Across the 65535-octet boundary the core's segment builder goes from
+    Payload Length to the Jumbo Payload option; the core's own IPv6 input
+    walks either to a TCP segment that checks and parses back."""
+    opts = bytes(_core.tcp_options(None, None, False, (1, 2))) + b"\x01" * (optlen // 4 * 4 % 28)
+    payload = bytes(range(256)) * (n // 256) + bytes(n % 256)
+    a, b = IPv6Address(A), IPv6Address(B)
+    pkt = _core.tcp6_output(a, b, 64, 2, 1, 2, 3, 4, 0x10, 5, opts, payload)
+    seglen = 20 + len(opts) + n
+    v = _core.ip6_validate(pkt, 0)
+    assert v.packet_len == len(pkt) and v.chain.upper == 6
+    if seglen > 0xFFFF:
+        assert pkt[4:7] == b"\0\0\0" and v.chain.upper_offset == 48
+        assert int.from_bytes(pkt[44:48], "big") == seglen + 8
+    else:
+        assert int.from_bytes(pkt[4:6], "big") == seglen and v.chain.upper_offset == 40
+    s = _core.tcp_input_parse(pkt[v.chain.upper_offset:], a, b)
+    assert s.payload == payload and s.ts == (1, 2)
