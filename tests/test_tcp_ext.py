@@ -16,13 +16,14 @@ memory link, tshark the independent dissector of what crossed it:
   ``net.inet.tcp.pmtud_blackhole_detection``): a router drops full-size
   packets without Packet Too Big; after two retransmission timeouts the
   MSS drops to ``v6pmtud_blackhole_mss`` (1220), the transfer completes,
-  the counters say so.
+  the counters say so (off, FreeBSD's default: nothing helps).
 - ECN (RFC 3168) through an ESP tunnel that follows the seed's §4.6 ECN
   table (``net.inet6.ipsec6.ecn``): a router marks CE on the outer header;
   with ``ecn`` 1 the CE reaches the inner header at decapsulation, the
   receiver answers with ECE until CWR, the sender reduces its window once
   per round trip; with ``ecn`` 0 the outer header is Not-ECT and nothing
-  is marked.
+  is marked. The same through a gif(4) tunnel (:mod:`kame.tunnel`) for
+  the table's four settings.
 """
 
 from __future__ import annotations
@@ -422,3 +423,47 @@ def test_tcp6_output_switches_to_a_jumbogram_past_65535(n: int, optlen: int) -> 
         assert int.from_bytes(pkt[4:6], "big") == seglen and v.chain.upper_offset == 40
     s = _core.tcp_input_parse(pkt[v.chain.upper_offset:], a, b)
     assert s.payload == payload and s.ts == (1, 2)
+
+
+def gif_path(ecn: int, marker: Any) -> Any:
+    """A link filter: IPv6 packets cross a gif(4) tunnel (kame.tunnel,
+    IPv6 in IPv6, ``ecn`` the seed's §4.6 setting on both ends) whose
+    outer packets pass ``marker``, a congested queue."""
+    from kame.errors import KameError
+    from kame.tunnel import decapsulate, encapsulate
+
+    def flt(frame: bytes) -> bytes | None:
+        if frame[12:14] != b"\x86\xdd":
+            return frame
+        outer = encapsulate(frame[14:], "2001:db8:ffff::1", "2001:db8:ffff::2", ecn=ecn)
+        marked = marker(frame[:14] + outer)
+        try:
+            return frame[:14] + decapsulate(marked[14:], ecn=ecn)
+        except KameError:
+            return None  # RFC 6040 §4.2: CE over a Not-ECT inner is dropped
+
+    return flt
+
+
+@pytest.mark.parametrize("ecn", [-1, 0, 1, 2])
+def test_ecn_through_a_gif_tunnel_follows_the_table(ecn: int) -> None:
+    """The seed's §4.6 table decides what reaches TCP: ``rfc2401`` (-1)
+    copies the inner ECN field out but ignores the outer at
+    decapsulation (the CE is lost); ``forbidden`` (0) sends the outer
+    Not-ECT (nothing to mark); ``allowed`` (1) and ``rfc6040`` (2) carry
+    the CE to the inner header, which the receiver echoes."""
+    p = Pair(knobs={"net.inet.tcp.ecn.enable": 1})
+    marker = ce_marker(every=40)
+    p.link.filters.append(gif_path(ecn, marker))
+    _srv, cli, conn = p.connect()
+    data = random.Random(8).randbytes(500_000)
+    assert p.pump(cli, conn, data) == data
+    marked = marker.marked  # type: ignore[attr-defined]
+    ce, rcwnd = p.b.stats["tcps_ecn_ce"], p.a.stats["tcps_ecn_rcwnd"]
+    if ecn == 0:
+        assert marked == 0 and ce == 0
+    elif ecn == -1:
+        assert marked > 0 and ce == 0 and rcwnd == 0
+    else:
+        assert marked > 0 and ce == marked and rcwnd > 0
+    assert p.a.stats["tcps_sndrexmitpack"] == 0
