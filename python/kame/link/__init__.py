@@ -1,6 +1,9 @@
 """Link adapters: an in-memory link under a simulated clock, a Linux TAP
-device, and pcap/pcapng files that can tap any link."""
+device, pcap/pcapng files that can tap any link, and deterministic
+impairments (loss, reordering, duplication, delay, PMTU black holes, ECN
+marks) for both."""
 
+from kame.link.impair import ImpairedTap, Impairment, blackhole, ce_marker
 from kame.link.memory import Delivery, Endpoint, MemoryLink, Simulation
 from kame.link.pcap import (
     PcapngReader,
@@ -14,6 +17,8 @@ from kame.link.pcap import (
 __all__ = [
     "Delivery",
     "Endpoint",
+    "ImpairedTap",
+    "Impairment",
     "MemoryLink",
     "PcapReader",
     "PcapRecord",
@@ -21,5 +26,7 @@ __all__ = [
     "PcapngReader",
     "PcapngWriter",
     "Simulation",
+    "blackhole",
+    "ce_marker",
     "open_capture",
 ]
