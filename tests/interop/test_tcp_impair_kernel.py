@@ -115,6 +115,9 @@ def _rig(tmp: Path, prefix: str, env_extra: dict[str, str]) -> Iterator[Rig]:
     with fresh_netns("kame-" + prefix) as ns:
         ipns(ns, "ip", "link", "set", "lo", "up")
         ipns(ns, "sysctl", "-qw", "net.ipv4.tcp_ecn=1")
+        # a retransmitted SYN keeps ECE|CWR (Linux's fallback clears them, so
+        # a lost SYN or SYN,ACK would make a connection without ECN)
+        ipns(ns, "sysctl", "-qw", "net.ipv4.tcp_ecn_fallback=0")
         ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
         env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
                    + os.environ.get("PYTHONPATH", ""), **env_extra)
