@@ -199,6 +199,13 @@ KNOBS: dict[str, KnobSpec] = {
            "RFC 5961 challenge-ACK window, ms"),
         _k("net.inet.tcp.ack_war_cnt", 5, 0, _I32, "challenge ACKs per window and connection"),
         _k("net.inet.tcp.path_mtu_discovery", 1, 0, 1, "use the path MTU for the MSS (RFC 8201)"),
+        _k("net.inet.tcp.pmtud_blackhole_detection", 0, 0, 1,
+           "lower the MSS when full-size segments time out twice (RFC 4821); off as in "
+           "FreeBSD: random loss of two full segments in a row also trips it"),
+        _k("net.inet.tcp.pmtud_blackhole_mss", 1200, 88, 65535,
+           "IPv4 MSS tried against a PMTU black hole"),
+        _k("net.inet.tcp.v6pmtud_blackhole_mss", 1220, 88, 65535,
+           "IPv6 MSS tried against a PMTU black hole"),
         _k("net.inet.tcp.icmp_may_rst", 1, 0, 1,
            "ICMPv6 unreachable port/prohibited aborts a connection in SYN_SENT"),
         _k("net.inet.tcp.nolocaltimewait", 0, 0, 1, "no TIME_WAIT for connections to ourselves"),

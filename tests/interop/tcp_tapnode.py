@@ -19,7 +19,16 @@ Commands on stdin (one JSON line each, one JSON answer line on stdout):
 ``{"fetch": [host, port, path]}`` (an HTTP/1.0 GET by our node's client,
 on an ``AF_INET`` socket when ``host`` is dotted-quad, else ``AF_INET6``:
 the answer gives the body's SHA-256 and length), ``{"info": 7000}`` (our
-``tcp_info`` of the held connections), ``{"stats": 1}`` and ``{"quit": 1}``.
+``tcp_info`` of the held connections), ``{"stats": 1}`` (the ``tcps_*``
+counters; ``{"stats": "all"}`` every non-zero counter, the memory the
+process holds (``VmRSS``, kB) and the neighbor caches' sizes) and
+``{"quit": 1}``.
+
+With ``KAME_IMPAIR`` set to a JSON object (``loss``, ``duplicate``,
+``reorder``, ``reorder_delay``, ``delay``, ``seed``, ``ce_every``: a
+CE mark on every n-th ECN-capable packet either way), the TAP is wrapped in a
+:class:`kame.link.impair.ImpairedTap` whose two directions impair TCP
+segments (ND and ARP pass untouched); ``KAME_KNOBS`` (JSON) sets knobs.
 """
 
 from __future__ import annotations
@@ -33,10 +42,26 @@ import sys
 import time
 from typing import Any
 
+from kame.link.impair import ImpairedTap, Impairment, ce_marker
 from kame.link.tap import TapDevice
 from kame.node import Node
 from kame.socket import AF_INET, AF_INET6, SocketLayer
 from kame.socket.stream import SHUT_WR, SOCK_STREAM
+
+
+def is_tcp(frame: bytes) -> bool:
+    """An IPv6 or IPv4 frame carrying TCP (no extension headers here)."""
+    et = frame[12:14]
+    return (et == b"\x86\xdd" and len(frame) > 20 and frame[20] == 6) or \
+        (et == b"\x08\x00" and len(frame) > 23 and frame[23] == 6)
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 class Conn:
@@ -55,6 +80,8 @@ def main() -> None:
     node = Node("kame-tcp", seed=7)
     node.knobs["net.inet6.ip6.dad_count"] = 0
     node.knobs["net.link.ether.inet.dad_count"] = 0
+    for k, v in json.loads(os.environ.get("KAME_KNOBS", "{}")).items():
+        node.knobs[k] = v
     cidr4 = sys.argv[5] if len(sys.argv) > 5 else None
     node.add_interface(dev, mac)
     layer = SocketLayer(node, "linux")
@@ -169,12 +196,29 @@ def main() -> None:
             print(json.dumps([c.s.tcp_info() | {"peer": list(c.s.getpeername()[:2])}
                               for c in conns if c.kind == "hold" and c.s.tp is not None
                               and not c.s.tp.gone]), flush=True)
+        elif "stats" in cmd and cmd["stats"] == "all":
+            out = dict(node.stats.nonzero())
+            out["VmRSS"] = rss_kb()
+            out["nd6_entries"] = len(node.cache)
+            out["arp_entries"] = len(node.inet.arptab)
+            out["tcp_conns"] = len(node.tcp.conns)
+            print(json.dumps(out), flush=True)
         elif "stats" in cmd:
             print(json.dumps({k: v for k, v in node.stats.nonzero().items()
                               if k.startswith("tcps")}), flush=True)
         return True
 
-    with TapDevice(dev) as tap:
+    impair = os.environ.get("KAME_IMPAIR")
+    with TapDevice(dev) as dev_tap:
+        tap: Any = dev_tap
+        if impair:
+            cfg = json.loads(impair)
+            seed0 = int(cfg.pop("seed", 0))
+            ce = int(cfg.pop("ce_every", 0))
+            tap = ImpairedTap(dev_tap, rx=Impairment(seed=seed0, only=is_tcp, **cfg),
+                              tx=Impairment(seed=seed0 + 1, only=is_tcp, **cfg),
+                              rx_filters=[ce_marker(ce)] if ce else [],
+                              tx_filters=[ce_marker(ce)] if ce else [])
         print(json.dumps({"opened": tap.name}), flush=True)
         sys.stdin.readline()
         for _, fr in node.up(dev, now()):
@@ -189,7 +233,7 @@ def main() -> None:
             d = node.next_deadline()
             timeout = 0.02 if d is None else max(0.0, min(0.02, d - now()))
             r, _, _ = select.select([tap, sys.stdin], [], [], timeout)
-            if tap in r:
+            if tap in r or impair:
                 for _ in range(256):
                     fr = tap.read()
                     if fr is None:

@@ -12,6 +12,12 @@ use: this kernel has no netem). All randomness comes from one seeded
 :class:`random.Random`, so a run is reproducible. Frames are delivered in
 time order (ties in send order).
 
+``filters`` are callables ``f(frame) -> frame | None`` applied in order to
+every frame sent, before the taps see it: a router on the path that drops
+(``None``) or rewrites frames, such as a PMTU black hole that drops big
+packets without a Packet Too Big, or a queue that marks ECN CE (see
+:mod:`kame.link.impair` for ready-made ones).
+
 ``loop_multicast=True`` makes the link echo multicast frames back to their
 sender, imitating the misbehaving drivers of seed §1.2 (useful to test that
 a looped-back DAD probe is not a duplicate, RFC 7527).
@@ -32,6 +38,7 @@ from typing import Protocol
 __all__ = ["Delivery", "Endpoint", "MemoryLink", "SansIoNode", "Simulation"]
 
 Tap = Callable[[float, bytes], None]
+Filter = Callable[[bytes], "bytes | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,7 @@ class MemoryLink:
         self.rng = random.Random(seed)
         self.endpoints: dict[str, Endpoint] = {}
         self.taps: list[Tap] = []
+        self.filters: list[Filter] = []
         self._q: list[tuple[float, int, str, bytes]] = []
         self._seq = 0
         self.sent = self.delivered = self.lost = self.dropped = 0
@@ -122,6 +130,12 @@ class MemoryLink:
         if len(frame) > self.mtu + 14:
             self.dropped += 1
             return
+        for flt in self.filters:
+            out = flt(frame)
+            if out is None:
+                self.lost += 1
+                return
+            frame = out
         for tap in self.taps:
             tap(now, frame)
         mcast = len(frame) >= 6 and bool(frame[0] & 0x01)

@@ -316,6 +316,8 @@ class TcpInput(TcpTimer):
             elif tp.rcv_nxt <= seq < tp.rcv_nxt + max(rcv_wnd, 1):
                 self.inc("tcps_badrst")
                 self.challenge_ack(tp, now)
+            else:
+                self.inc("tcps_rcvrstoutofwin")  # RFC 5961 §3.2: silently dropped
             return
         # SYN in a synchronized state (RFC 5961 §4)
         if f & TH_SYN and tp.state == TCPS_SYN_RECEIVED and seq == tp.irs:

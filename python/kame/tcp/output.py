@@ -24,6 +24,7 @@ from kame.tcp.var import (
     TCPS_SYN_RECEIVED,
     TCPS_SYN_SENT,
     TCPS_TIME_WAIT,
+    TF2_PLPMTU_MAXSEGSNT,
     TF_ACKNOW,
     TF_DELACK,
     TF_ECN_PERMIT,
@@ -213,6 +214,11 @@ class TcpOutput(TcpSubr):
         self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
                        opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim)
         # --- accounting ---
+        if length:  # for black-hole detection (FreeBSD TF2_PLPMTU_MAXSEGSNT)
+            if length >= maxlen:
+                tp.t_plpmtu |= TF2_PLPMTU_MAXSEGSNT
+            else:
+                tp.t_plpmtu &= ~TF2_PLPMTU_MAXSEGSNT
         self.inc("tcps_sndtotal")
         persist = force and self.timer_active(tp, TT_PERSIST)
         if length and persist:

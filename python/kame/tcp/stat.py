@@ -47,6 +47,7 @@ TCPSTAT: dict[str, str] = {
     "tcps_badsyn": "bad connection attempts",
     "tcps_listendrop": "listen queue overflows",
     "tcps_badrst": "ignored RSTs in the window",
+    "tcps_rcvrstoutofwin": "(kame) RSTs outside the window dropped (RFC 5961 §3.2)",
     "tcps_connects": "connections established (including accepts)",
     "tcps_closed": "connections closed",
     "tcps_drops": "connections dropped (after established)",
@@ -64,6 +65,10 @@ TCPSTAT: dict[str, str] = {
     "tcps_predack": "correct ACK header predictions",
     "tcps_preddat": "correct data packet header predictions",
     "tcps_mturesent": "resends due to MTU discovery",
+    "tcps_pmtud_blackhole_activated": "Path MTU discovery black hole detection activations",
+    "tcps_pmtud_blackhole_activated_min_mss":
+        "Path MTU discovery black hole detection min MSS activations",
+    "tcps_pmtud_blackhole_failed": "Path MTU discovery black hole detection failures",
     "tcps_noport": "(kame) segments for no connection (answered by RST)",
     "tcps_rstratelimit": "(kame) RSTs not sent: rate limit (icmplim)",
     "tcps_challenge_ack": "(kame) challenge ACKs sent (RFC 5961)",

@@ -22,6 +22,7 @@ from kame.tcp.var import (
     TCPOLEN_TSTAMP_APPA,
     TCPS_CLOSED,
     TCPS_SYN_RECEIVED,
+    TF2_PLPMTU_PMTUD,
     TF_RCVD_TSTMP,
     TF_REQ_SCALE,
     TF_REQ_TSTMP,
@@ -38,6 +39,8 @@ Addr = IPv6Address | IPv4Address
 #: IPv6 + TCP headers (RFC 2675 §5: MSS = path MTU - 60).
 HDR6 = 60
 HDR4 = 40
+#: the Hop-by-Hop header carrying a Jumbo Payload option (RFC 2675 §2)
+JUMBO_HBH = 8
 IPPROTO_TCP = 6
 
 
@@ -113,6 +116,7 @@ class TcpSubr:
         mss = kv["net.inet.tcp.v6mssdflt" if isinstance(faddr, IPv6Address) else
                  "net.inet.tcp.mssdflt"]
         tp.t_maxopd = tp.t_maxseg = mss
+        tp.t_plpmtu = TF2_PLPMTU_PMTUD
         if so is not None:
             so.tcp_attach(tp)
         return tp
@@ -194,7 +198,13 @@ class TcpSubr:
         if offer is None or offer == 0:
             offer = self.knobs["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
         tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
-        mss = max(min(tp.peer_mss, mtu - hl) - self.ipsec_hdrsiz(tp), 64)
+        room = mtu - hl
+        if hl == HDR6 and room > 0xFFFF:
+            # a segment this long is a jumbogram, whose Hop-by-Hop header
+            # with the Jumbo Payload option takes 8 octets more than RFC
+            # 2675 §5's "MTU - 60" counts
+            room -= JUMBO_HBH
+        mss = max(min(tp.peer_mss, room) - self.ipsec_hdrsiz(tp), 64)
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss

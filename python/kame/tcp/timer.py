@@ -19,13 +19,20 @@ import errno
 from kame import _core
 from kame.tcp.cc import CC_RTO
 from kame.tcp.output import TcpOutput
+from kame.tcp.subr import HDR6
 from kame.tcp.var import (
     TCP_MAXRXTSHIFT,
     TCP_SYN_MAXRXTSHIFT,
+    TCPOLEN_TSTAMP_APPA,
+    TCPS_ESTABLISHED,
+    TCPS_FIN_WAIT_1,
     TCPS_FIN_WAIT_2,
     TCPS_SYN_RECEIVED,
     TCPS_SYN_SENT,
     TCPS_TIME_WAIT,
+    TF2_PLPMTU_BLACKHOLE,
+    TF2_PLPMTU_MAXSEGSNT,
+    TF2_PLPMTU_PMTUD,
     TF_ACKNOW,
     TF_FASTRECOVERY,
     TF_FORCEDATA,
@@ -74,6 +81,9 @@ class TcpTimer(TcpOutput):
             self.tcp_drop(tp, errno.ETIMEDOUT, now)
             return
         self.inc("tcps_rexmttimeo")
+        if self.knobs["net.inet.tcp.pmtud_blackhole_detection"] and \
+                tp.state in (TCPS_ESTABLISHED, TCPS_FIN_WAIT_1):
+            self.tcp_pmtud_blackhole(tp)
         tp.t_rxtcur = self.rexmtval(tp)
         tp.t_rtttime = 0.0  # Karn: no sample from a retransmitted segment
         tp.cc.cong_signal(tp, CC_RTO, now)
@@ -86,6 +96,45 @@ class TcpTimer(TcpOutput):
         tp.snd_recover = tp.snd_max
         tp.snd_nxt = tp.snd_una
         self.tcp_output(tp, now)
+
+    def tcp_pmtud_blackhole(self, tp: Tcpcb) -> None:
+        """PLPMTUD black-hole detection (RFC 4821 §1, RFC 2923 §2.1; FreeBSD
+        ``tcp_timer_rexmt`` with ``pmtud_blackhole_detection``): full-size
+        segments that time out twice may be dropped by a hop that sends no
+        Packet Too Big. Each stage gets two timeouts: the MSS first falls to
+        ``v6pmtud_blackhole_mss`` (IPv6, 1220) or ``pmtud_blackhole_mss``
+        (IPv4, 1200), then to ``v6mssdflt``/``mssdflt``; if six timeouts pass
+        even so, it was no black hole (the peer is gone, or all is lost): the
+        MSS is restored and the failure counted."""
+        f = tp.t_plpmtu
+        if f & TF2_PLPMTU_PMTUD and f & TF2_PLPMTU_MAXSEGSNT and \
+                2 <= tp.t_rxtshift < 6 and tp.t_rxtshift % 2 == 0:
+            if not f & TF2_PLPMTU_BLACKHOLE:
+                tp.t_plpmtu |= TF2_PLPMTU_BLACKHOLE
+                tp.t_pmtud_saved_maxopd = tp.t_maxopd
+            v6 = self.hdrlen(tp) == HDR6
+            bh = self.knobs["net.inet.tcp.v6pmtud_blackhole_mss" if v6 else
+                            "net.inet.tcp.pmtud_blackhole_mss"]
+            if tp.t_maxopd > bh:
+                self._set_maxopd(tp, bh)
+                self.inc("tcps_pmtud_blackhole_activated")
+            else:
+                self._set_maxopd(tp, min(tp.t_maxopd, self.knobs[
+                    "net.inet.tcp.v6mssdflt" if v6 else "net.inet.tcp.mssdflt"]))
+                tp.t_plpmtu &= ~TF2_PLPMTU_PMTUD
+                self.inc("tcps_pmtud_blackhole_activated_min_mss")
+            tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+        elif f & TF2_PLPMTU_BLACKHOLE and tp.t_rxtshift >= 6:
+            tp.t_plpmtu = (f | TF2_PLPMTU_PMTUD) & ~TF2_PLPMTU_BLACKHOLE
+            self._set_maxopd(tp, tp.t_pmtud_saved_maxopd)
+            self.inc("tcps_pmtud_blackhole_failed")
+            tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+
+    @staticmethod
+    def _set_maxopd(tp: Tcpcb, mss: int) -> None:
+        tp.t_maxopd = mss
+        tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
+            tp.t_flags & TF_REQ_TSTMP else mss
 
     def tcp_timer_persist(self, tp: Tcpcb, now: float) -> None:
         self.inc("tcps_persisttimeo")

@@ -103,6 +103,11 @@ TF_KEEPALIVE = 0x80000  # SO_KEEPALIVE
 TF_NOSOCKET = 0x100000  # the socket was closed: an orphan (SS_NOFDREF)
 TF_CANTRCVMORE = 0x200000  # shutdown(SHUT_RD) or close
 
+# --- t_plpmtu (FreeBSD t_flags2) ------------------------------------------------
+TF2_PLPMTU_BLACKHOLE = 0x01  # black-hole detection is under way
+TF2_PLPMTU_PMTUD = 0x02      # path MTU discovery still allowed (not at the minimum)
+TF2_PLPMTU_MAXSEGSNT = 0x04  # the last data segment sent was full-size
+
 #: The timers of a connection (``tcp_timer.h``), by name.
 TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL, TT_DELACK = "rexmt", "persist", "keep", "2msl", "delack"
 TIMERS = (TT_DELACK, TT_REXMT, TT_PERSIST, TT_KEEP, TT_2MSL)
@@ -186,6 +191,10 @@ class Tcpcb:
     sack_bytes_rexmit: int = 0
     # --- ECN ---
     ecn_last_cwr: int = 0
+    # --- PLPMTUD black-hole detection (FreeBSD t_flags2 TF2_PLPMTU_*) ---
+    t_plpmtu: int = 0
+    #: t_maxopd before the black-hole MSS replaced it (t_pmtud_saved_maxseg)
+    t_pmtud_saved_maxopd: int = 0
     # --- timers: name -> deadline (None = off) ---
     timers: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(TIMERS))
     #: keepalive probes sent without answer

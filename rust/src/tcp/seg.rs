@@ -167,22 +167,34 @@ pub fn emit(out: &mut Vec<u8>, h: &Header, options: &[u8], payload: &[u8], pseud
 }
 
 /// A whole IPv6 packet carrying one segment (`tcp_output` -> `ip6_output`'s
-/// header): version 6, `tclass`, `flow`, Next Header 6. Segments longer than
-/// 65535 octets need a Jumbo Payload option (RFC 2675), which this does not
-/// write: `Limit` error.
+/// header): version 6, `tclass`, `flow`, Next Header 6. A segment longer
+/// than 65535 octets goes in a jumbogram (RFC 2675 §2, §4): Payload Length
+/// 0, a Hop-by-Hop header holding the Jumbo Payload option with the 32-bit
+/// length, the checksum over the 32-bit upper-layer length (RFC 8200 §8.1).
 #[allow(clippy::too_many_arguments)]
 pub fn emit6(src: &[u8; 16], dst: &[u8; 16], hlim: u8, tclass: u8, flow: u32, h: &Header, options: &[u8], payload: &[u8]) -> Result<Vec<u8>> {
     let plen = HEADER_LEN + options.len() + payload.len();
-    let Ok(plen16) = u16::try_from(plen) else {
-        return Err(Error::new(Layer::Tcp, crate::error::ErrorKind::Limit { limit: 65535 }, 4, "segment longer than 65535 octets needs a jumbogram (RFC 2675)"));
+    let jumbo = plen > 0xffff;
+    let jlen = if jumbo {
+        match u32::try_from(plen + 8) {
+            Ok(n) => Some(n),
+            Err(_) => return Err(Error::new(Layer::Tcp, crate::error::ErrorKind::Limit { limit: u64::from(u32::MAX) - 8 }, 4, "segment longer than a jumbogram can carry (RFC 2675)")),
+        }
+    } else {
+        None
     };
-    let mut out = Vec::with_capacity(40 + plen);
+    let mut out = Vec::with_capacity(48 + plen);
     out.extend_from_slice(&((6u32 << 28) | (u32::from(tclass) << 20) | (flow & 0xfffff)).to_be_bytes());
-    out.extend_from_slice(&plen16.to_be_bytes());
-    out.push(proto::TCP);
+    // plen fits 16 bits unless jumbo, where the field is 0
+    out.extend_from_slice(&(if jumbo { 0u16 } else { u16::try_from(plen).unwrap_or(0) }).to_be_bytes());
+    out.push(if jumbo { 0 } else { proto::TCP });
     out.push(hlim);
     out.extend_from_slice(src);
     out.extend_from_slice(dst);
+    if let Some(n) = jlen {
+        out.extend_from_slice(&[proto::TCP, 0, 0xc2, 4]);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
     let pseudo = Pseudo::V6 { src: (*src).into(), dst: (*dst).into() };
     emit(&mut out, h, options, payload, &pseudo)?;
     Ok(out)
@@ -240,7 +252,10 @@ mod tests {
         assert_eq!(p.len(), 40 + 23);
         assert_eq!(p[1], 0x20); // ECT(0) in the traffic class
         assert!(Segment::parse(&p[40..], Some(&v6())).is_ok());
-        assert!(emit6(&a, &b, 64, 0, 0, &h, &[], &vec![0; 70000]).is_err());
+        let j = emit6(&a, &b, 64, 0, 0, &h, &[], &vec![7; 70000]).unwrap();
+        assert_eq!((j.len(), &j[4..7], &j[40..48]), (48 + 20 + 70000, &[0u8, 0, 0][..], &[6u8, 0, 0xc2, 4, 0, 1, 0x11, 0x8c][..]));
+        let s = Segment::parse(&j[48..], Some(&v6())).unwrap();
+        assert_eq!(s.header_len, 20);
         assert!(emit(&mut Vec::new(), &h, &[1, 1, 1], b"", &v6()).is_err());
     }
 
