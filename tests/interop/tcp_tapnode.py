@@ -1,7 +1,7 @@
 """Run a kame.Node with TCP servers and a client on a TAP device, against
 the real clock (for tests/interop/test_tcp_kernel.py).
 
-    python tcp_tapnode.py DEV MAC ADDR/LEN SEED [ADDR4/LEN]
+    python tcp_tapnode.py DEV MAC ADDR/LEN SEED [ADDR4/LEN] [--offload]
 
 Prints ``{"opened": DEV}``, waits for a line (the link is up), then serves
 until stdin says ``quit``; meanwhile:
@@ -20,6 +20,8 @@ Commands on stdin (one JSON line each, one JSON answer line on stdout):
 on an ``AF_INET`` socket when ``host`` is dotted-quad, else ``AF_INET6``:
 the answer gives the body's SHA-256 and length), ``{"info": 7000}`` (our
 ``tcp_info`` of the held connections), ``{"stats": 1}`` and ``{"quit": 1}``.
+With ``--offload`` the TAP is opened with ``IFF_VNET_HDR`` and segmentation
+offload, and the interface's ``tsomax`` set from it.
 """
 
 from __future__ import annotations
@@ -50,12 +52,13 @@ class Conn:
 
 
 def main() -> None:
-    dev, mac, cidr, seed = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), \
-        sys.argv[3], int(sys.argv[4])
+    offload = "--offload" in sys.argv
+    argv = [a for a in sys.argv if a != "--offload"]
+    dev, mac, cidr, seed = argv[1], bytes.fromhex(argv[2].replace(":", "")), argv[3], int(argv[4])
     node = Node("kame-tcp", seed=7)
     node.knobs["net.inet6.ip6.dad_count"] = 0
     node.knobs["net.link.ether.inet.dad_count"] = 0
-    cidr4 = sys.argv[5] if len(sys.argv) > 5 else None
+    cidr4 = argv[5] if len(argv) > 5 else None
     node.add_interface(dev, mac)
     layer = SocketLayer(node, "linux")
     t0 = time.monotonic()
@@ -171,10 +174,12 @@ def main() -> None:
                               and not c.s.tp.gone]), flush=True)
         elif "stats" in cmd:
             print(json.dumps({k: v for k, v in node.stats.nonzero().items()
-                              if k.startswith("tcps")}), flush=True)
+                              if k.startswith("tcps")} | {"tap": [tap.rx_gso, tap.tx_gso,
+                                                                  tap.ierrors]}), flush=True)
         return True
 
-    with TapDevice(dev) as tap:
+    with TapDevice(dev, offload=offload) as tap:
+        node.ifnets[dev].tsomax = tap.tsomax
         print(json.dumps({"opened": tap.name}), flush=True)
         sys.stdin.readline()
         for _, fr in node.up(dev, now()):

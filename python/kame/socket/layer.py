@@ -139,16 +139,16 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
                 and int(dst) == 1 and port and len(data) <= 0xFFF7:
             # a datagram to ::1 with no options: the path below, in short
             la = s.laddr
-            src = la if type(la) is IPv6Address and int(la) and not is_multicast(la) else dst
+            me = la if type(la) is IPv6Address and int(la) and not is_multicast(la) else dst
             if not s.bound or s.lport == 0:
                 s.lport = self._anyport(s, s.laddr)
                 s.bound = True
             self.udpstat["udps_opackets"] += 1
             self.udpstat["udps_ipackets"] += 1
             hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
-            if not self._deliver(Datagram(bytes(data), src, s.lport, dst, scope, hl, 0),
+            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, scope, hl, 0),
                                  port, v6=True):
-                self._loop_unreach(src, s.lport, dst, port)
+                self._loop_unreach(me, s.lport, dst, port)
             return len(data)
         hlim: int | None = None
         tclass: int | None = None
@@ -392,20 +392,20 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         m = self._matches
         if v6 and not is_multicast(d.dst):  # type: ignore[arg-type]
             # unicast to an IPv6 address: the best score, then the newest
-            best: Socket | None = None
+            top: Socket | None = None
             bsc = bseq = -1
             for s in self.pcbs:
                 if s.lport != dport or (sc := m(s, d, dport, v6)) is None:
                     continue
                 if sc > bsc or (sc == bsc and s.seq > bseq):
-                    best, bsc, bseq = s, sc, s.seq
-            if best is None:
+                    top, bsc, bseq = s, sc, s.seq
+            if top is None:
                 self.udpstat["udps_noport"] += 1
                 return False
-            if len(best.rcvq) == best.rcvq.maxlen:
+            if len(top.rcvq) == top.rcvq.maxlen:
                 self.udpstat["udps_fullsock"] += 1
             else:
-                best.rcvq.append(d)
+                top.rcvq.append(d)
             return True
         cands = [(sc, s) for s in self.pcbs if (sc := m(s, d, dport, v6)) is not None]
         if not cands:

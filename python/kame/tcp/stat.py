@@ -64,6 +64,7 @@ TCPSTAT: dict[str, str] = {
     "tcps_predack": "correct ACK header predictions",
     "tcps_preddat": "correct data packet header predictions",
     "tcps_mturesent": "resends due to MTU discovery",
+    "tcps_tso_sends": "(kame) super-segments sent for the interface to segment (TSO)",
     "tcps_noport": "(kame) segments for no connection (answered by RST)",
     "tcps_rstratelimit": "(kame) RSTs not sent: rate limit (icmplim)",
     "tcps_challenge_ack": "(kame) challenge ACKs sent (RFC 5961)",
