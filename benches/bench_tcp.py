@@ -213,7 +213,7 @@ def kernel_veth(nbytes: int, conns: int) -> dict[str, float]:
         try:
             up = result(kernel_py(a, SEND, VB, 9000, nbytes))
             down = result(kernel_py(a, RECV, VB, 9001, nbytes))
-            cps = result(kernel_py(a, CONNECT, VB, 9002, conns, 64))
+            cps = result(kernel_py(a, CONNECT, VB, 9002, conns, 64)) if conns else [1.0, 0, 0]
         finally:
             srv.kill()
             srv.wait()
@@ -434,7 +434,8 @@ def main() -> None:
         rows.append((label, f"{r['up']:.3f}", f"{r['down']:.3f}", f"{r.get('cps', 0):.0f}"))
         if k:
             rows.append(("  ratio to the kernel", f"{r['up'] / k['up']:.3f}",
-                         f"{r['down'] / k['down']:.3f}", f"{r.get('cps', 0) / k['cps']:.3f}"))
+                         f"{r['down'] / k['down']:.3f}",
+                         f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
         print(f"  ({key}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
               f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
               f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f})")

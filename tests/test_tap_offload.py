@@ -235,3 +235,37 @@ def test_no_super_segments_without_offload() -> None:
     assert transfer(p, data) == data
     assert not [f for f in p.sent if len(f) > 1514]
     assert p.a.stats["tcps_tso_sends"] == 0
+
+
+def test_a_batch_of_segments_is_answered_by_one_ack() -> None:
+    """Node.receive_many (one wakeup's frames): the segments of a burst are
+    acknowledged once, at the end of the batch, up to the last octet; one
+    frame at a time, every second segment is acknowledged."""
+    answers = []
+    for batched in (True, False):
+        p = Pair(tsomax=0)
+        ls = p.lb.socket(AF_INET6, SOCK_STREAM)
+        ls.bind(("::", 80))
+        ls.listen(4)
+        c = p.la.socket(AF_INET6, SOCK_STREAM)
+        with pytest.raises(BlockingIOError):
+            c.connect((str(B), 80))
+        p.sync()
+        p.sim.run(until=p.sim.now + 0.5)
+        p.sync()
+        s, _ = ls.accept()
+        p.sim.run(until=p.sim.now + 0.5)  # the handshake's last ACK, the window updates
+        now = p.sim.now
+        assert c.send(b"q" * 8 * 1428) == 8 * 1428
+        burst = [f for _, f in p.a.poll(now) if len(f) > 100]
+        assert len(burst) == 8
+        if batched:
+            out = p.b.receive_many("eth0", burst, now)
+        else:
+            out = [x for f in burst for x in p.b.receive("eth0", f, now)]
+        acks = [_core.tcp_input_parse(f[54:], B, A) for _, f in out if f[20] == 6]
+        answers.append(acks)
+        assert s.recv(1 << 20) == b"q" * 8 * 1428
+    batched_acks, single_acks = answers
+    assert len(batched_acks) == 1 and len(single_acks) == 4
+    assert batched_acks[0].ack == single_acks[-1].ack

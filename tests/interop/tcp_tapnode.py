@@ -195,12 +195,9 @@ def main() -> None:
             timeout = 0.02 if d is None else max(0.0, min(0.02, d - now()))
             r, _, _ = select.select([tap, sys.stdin], [], [], timeout)
             if tap in r:
-                for _ in range(256):
-                    fr = tap.read()
-                    if fr is None:
-                        break
-                    for _, out in node.receive(dev, fr, now()):
-                        tap.write(out)
+                frames = tap.read_many(256)  # one wakeup's frames, one batch
+                if frames:
+                    tap.write_many(out for _, out in node.receive_many(dev, frames, now()))
             if sys.stdin in r:
                 chunk = sys.stdin.read()
                 if not chunk:
