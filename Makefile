@@ -45,6 +45,7 @@ bench: build-dev
 	$(VPY) benches/bench_ipcomp.py
 	$(VPY) benches/python/bench_nd6.py
 	$(VPY) benches/bench_socket.py
+	$(VPY) benches/bench_tcp.py  # as root: network namespaces, a TAP and a veth pair
 	cargo bench --workspace
 
 # The wheel PyPI gets: manylinux2014 (glibc 2.17 and later, so distributions

@@ -1385,7 +1385,10 @@ class LinkFrame:
 
 def parse_link(data: Buffer, link: str | int | None = None) -> LinkFrame: ...
 
-__all__ += ["Arp", "LinkFrame", "parse_link"]
+def vnet_input(buf: Buffer) -> tuple[bytes, int]: ...
+def vnet_output_hdr(frame: Buffer, gso_size: int) -> bytes: ...
+
+__all__ += ["Arp", "LinkFrame", "parse_link", "vnet_input", "vnet_output_hdr"]
 # --- end link ---
 
 # The names of the upper, cksum, frag6/reass and nd6 sections, exported at runtime.

@@ -109,6 +109,10 @@ class Ifnet:
     mtu: int = 1500
     up: bool = False
     flags: IfFlags = field(default_factory=IfFlags)
+    #: ``if_hw_tsomax``: the largest TCP segment (IP header included) the
+    #: driver segments for us (IFCAP_TSO, a TAP with ``IFF_VNET_HDR``);
+    #: 0 when the interface does no segmentation offload.
+    tsomax: int = 0
 
     @property
     def addrlen(self) -> int:
@@ -122,6 +126,14 @@ class Ifnet:
     @property
     def is_p2p(self) -> bool:
         return self.type in (IfType.P2P, IfType.GIF)
+
+
+class TsoFrame(bytes):
+    """A frame carrying a TCP segment larger than the link MTU for the
+    interface to cut into segments of :attr:`tso_segsz` data octets
+    (FreeBSD's ``CSUM_TSO`` mbuf with ``m_pkthdr.tso_segsz``)."""
+
+    tso_segsz: int = 0
 
 
 class AddrList:

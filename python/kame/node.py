@@ -372,6 +372,14 @@ class Node(Ip6Input):
         now = self._time(now)
         self._now = now
         frames = _frames(frames)
+        self.tcp.batch_begin()  # one ACK per connection for the batch
+        try:
+            self._receive_many(ifname, frames, now)
+        finally:
+            self.tcp.batch_end(now)
+        return self._flush()
+
+    def _receive_many(self, ifname: str, frames: list[bytes], now: float) -> None:
         if any(f[12:13] == b"\x08" for f in frames):  # IPv4 and ARP go to kame.inet
             for f in frames:
                 if f[12:13] == b"\x08" and f[13:14] in (b"\x00", b"\x06"):
@@ -382,7 +390,7 @@ class Node(Ip6Input):
         if ifp is None or not ifp.up or not self.nd6_fastpath:
             for f in frames:
                 self.ip6_input(ifname, f, now)
-            return self._flush()
+            return
         kv = self.knobs._values  # plain dict reads on the per-packet path
         nds = _core.nd6_input_many(frames, kv["net.inet6.ip6.hdrnestlimit"],
                                    kv["net.inet6.icmp6.nd6_maxndopt"],
@@ -390,7 +398,6 @@ class Node(Ip6Input):
         for f, nd in zip(frames, nds):
             if nd is None or ifp.flags.disabled or not self._nd6_input(ifname, nd, now):
                 self.ip6_input(ifname, f, now, False)
-        return self._flush()
 
     def _flush(self) -> list[Frame]:
         """The frames to transmit, at the last stage of every output path:

@@ -1,7 +1,7 @@
 """Run a kame.Node with TCP servers and a client on a TAP device, against
 the real clock (for tests/interop/test_tcp_kernel.py).
 
-    python tcp_tapnode.py DEV MAC ADDR/LEN SEED [ADDR4/LEN]
+    python tcp_tapnode.py DEV MAC ADDR/LEN SEED [ADDR4/LEN] [--offload]
 
 Prints ``{"opened": DEV}``, waits for a line (the link is up), then serves
 until stdin says ``quit``; meanwhile:
@@ -20,15 +20,17 @@ Commands on stdin (one JSON line each, one JSON answer line on stdout):
 on an ``AF_INET`` socket when ``host`` is dotted-quad, else ``AF_INET6``:
 the answer gives the body's SHA-256 and length), ``{"info": 7000}`` (our
 ``tcp_info`` of the held connections), ``{"stats": 1}`` (the ``tcps_*``
-counters; ``{"stats": "all"}`` every non-zero counter, the memory the
-process holds (``VmRSS``, kB) and the neighbor caches' sizes) and
-``{"quit": 1}``.
+counters and the TAP's offload counters; ``{"stats": "all"}`` every non-zero
+counter, the memory the process holds (``VmRSS``, kB) and the neighbor
+caches' sizes) and ``{"quit": 1}``.
 
-With ``KAME_IMPAIR`` set to a JSON object (``loss``, ``duplicate``,
-``reorder``, ``reorder_delay``, ``delay``, ``seed``, ``ce_every``: a
-CE mark on every n-th ECN-capable packet either way), the TAP is wrapped in a
-:class:`kame.link.impair.ImpairedTap` whose two directions impair TCP
-segments (ND and ARP pass untouched); ``KAME_KNOBS`` (JSON) sets knobs.
+With ``--offload`` the TAP is opened with ``IFF_VNET_HDR`` and segmentation
+offload, and the interface's ``tsomax`` set from it. With ``KAME_IMPAIR`` set
+to a JSON object (``loss``, ``duplicate``, ``reorder``, ``reorder_delay``,
+``delay``, ``seed``, ``ce_every``: a CE mark on every n-th ECN-capable packet
+either way), the TAP is wrapped in a :class:`kame.link.impair.ImpairedTap`
+whose two directions impair TCP segments (ND and ARP pass untouched);
+``KAME_KNOBS`` (JSON) sets knobs.
 """
 
 from __future__ import annotations
@@ -75,14 +77,15 @@ class Conn:
 
 
 def main() -> None:
-    dev, mac, cidr, seed = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), \
-        sys.argv[3], int(sys.argv[4])
+    offload = "--offload" in sys.argv
+    argv = [a for a in sys.argv if a != "--offload"]
+    dev, mac, cidr, seed = argv[1], bytes.fromhex(argv[2].replace(":", "")), argv[3], int(argv[4])
     node = Node("kame-tcp", seed=7)
     node.knobs["net.inet6.ip6.dad_count"] = 0
     node.knobs["net.link.ether.inet.dad_count"] = 0
     for k, v in json.loads(os.environ.get("KAME_KNOBS", "{}")).items():
         node.knobs[k] = v
-    cidr4 = sys.argv[5] if len(sys.argv) > 5 else None
+    cidr4 = argv[5] if len(argv) > 5 else None
     node.add_interface(dev, mac)
     layer = SocketLayer(node, "linux")
     t0 = time.monotonic()
@@ -205,11 +208,13 @@ def main() -> None:
             print(json.dumps(out), flush=True)
         elif "stats" in cmd:
             print(json.dumps({k: v for k, v in node.stats.nonzero().items()
-                              if k.startswith("tcps")}), flush=True)
+                              if k.startswith("tcps")} | {"tap": [dev_tap.rx_gso, dev_tap.tx_gso,
+                                                                  dev_tap.ierrors]}), flush=True)
         return True
 
     impair = os.environ.get("KAME_IMPAIR")
-    with TapDevice(dev) as dev_tap:
+    with TapDevice(dev, offload=offload) as dev_tap:
+        node.ifnets[dev].tsomax = dev_tap.tsomax
         tap: Any = dev_tap
         if impair:
             cfg = json.loads(impair)
@@ -233,13 +238,17 @@ def main() -> None:
             d = node.next_deadline()
             timeout = 0.02 if d is None else max(0.0, min(0.02, d - now()))
             r, _, _ = select.select([tap, sys.stdin], [], [], timeout)
-            if tap in r or impair:
+            if impair:  # the impaired TAP holds frames back: read one at a time
                 for _ in range(256):
                     fr = tap.read()
                     if fr is None:
                         break
                     for _, out in node.receive(dev, fr, now()):
                         tap.write(out)
+            elif tap in r:
+                frames = dev_tap.read_many(256)  # one wakeup's frames, one batch
+                if frames:
+                    dev_tap.write_many(out for _, out in node.receive_many(dev, frames, now()))
             if sys.stdin in r:
                 chunk = sys.stdin.read()
                 if not chunk:

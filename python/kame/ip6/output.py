@@ -16,7 +16,7 @@ from kame.errors import KameError, RangeError
 from kame.icmp6 import IPV6_MMTU
 from kame.in6_src import Destination, SourceCandidate, order_destinations
 from kame.in6_src import in6_selectsrc as rfc6724_select
-from kame.in6_var import In6Flags
+from kame.in6_var import In6Flags, TsoFrame
 from kame.ip6.route import Route6
 from kame.ip6.var import Frame
 from kame.mld6 import SendMldReport
@@ -56,9 +56,11 @@ class Ip6Output(Route6):
     """Output paths of the node."""
 
     def output(self, ifname: str, packet: bytes, now: float,
-               next_hop: IPv6Address | None = None) -> None:
+               next_hop: IPv6Address | None = None, *, tso_segsz: int = 0) -> None:
         """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``
-        (an IPv6 packet, its header first; ``ValueError`` otherwise)."""
+        (an IPv6 packet, its header first; ``ValueError`` otherwise).
+        ``tso_segsz``: a TCP super-segment the interface is to cut into
+        segments of that many data octets (``Ifnet.tsomax``)."""
         ifp = self.ifnets.get(ifname)  # type: ignore[arg-type]
         if ifp is None:
             ifp = self._ifnet(ifname)
@@ -82,11 +84,12 @@ class Ip6Output(Route6):
             self._handle(actions, now)
         if ll is not None:
             self.stats.inc("ip6s_localout")
-            self._ether_out(ifname, ll, packet)
+            self._ether_out(ifname, ll, packet, tso_segsz)
 
-    def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes) -> None:
+    def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes, tso_segsz: int = 0) -> None:
         """Frame one resolved packet; our own packets larger than the path
-        MTU are fragmented first (RFC 8200 §4.5), others must fit the link."""
+        MTU are fragmented first (RFC 8200 §4.5), others must fit the link,
+        except a TCP super-segment the interface segments (``tso_segsz``)."""
         ifp = self.ifnets[ifname]
         if not ifp.up:
             self.stats.inc("ip6s_odropped")  # ifconfig down
@@ -97,6 +100,12 @@ class Ip6Output(Route6):
             mtu = self.path_mtu(ifname, IPv6Address(packet[24:40])) if ours else \
                 self._linkmtu(ifname)
             if len(packet) > mtu:
+                if tso_segsz and ours and len(packet) <= ifp.tsomax + 40 and packet[6] == 6 \
+                        and 40 + 20 + tso_segsz <= mtu:
+                    tf = TsoFrame(codec.ether(lladdr, me, packet))
+                    tf.tso_segsz = tso_segsz
+                    self._out.append((ifname, tf))
+                    return
                 if not ours:
                     self.stats.inc("ip6s_cantfrag")
                     return

@@ -135,6 +135,21 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
 
     def output(self, s: Socket, data: bytes, dst: Addr, port: int, scope: int,
                anc: list[tuple[int, int, bytes]]) -> int:
+        if not anc and not s.opts and s.type == SOCK_DGRAM and type(dst) is IPv6Address \
+                and int(dst) == 1 and port and len(data) <= 0xFFF7:
+            # a datagram to ::1 with no options: the path below, in short
+            la = s.laddr
+            me = la if type(la) is IPv6Address and int(la) and not is_multicast(la) else dst
+            if not s.bound or s.lport == 0:
+                s.lport = self._anyport(s, s.laddr)
+                s.bound = True
+            self.udpstat["udps_opackets"] += 1
+            self.udpstat["udps_ipackets"] += 1
+            hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
+            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, scope, hl, 0),
+                                 port, v6=True):
+                self._loop_unreach(me, s.lport, dst, port)
+            return len(data)
         hlim: int | None = None
         tclass: int | None = None
         pktinfo: tuple[IPv6Address, int] | None = None
@@ -212,6 +227,18 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
                     hlim = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
         if tclass is None:
             tclass = int(s.opts.get(IPV6_TCLASS, 0))
+        if s.type == SOCK_DGRAM and len(data) <= 0xFFF7 and self._is_local6(dst) and \
+                not is_multicast(dst):
+            # looutput: a datagram to ourselves is handed over as it is; the
+            # loopback neither computes nor checks a checksum (FreeBSD marks
+            # such mbufs CSUM_DATA_VALID | CSUM_PSEUDO_HDR)
+            self.udpstat["udps_opackets"] += 1
+            self.udpstat["udps_ipackets"] += 1
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            d = Datagram(bytes(data), src, s.lport, dst, ifidx, hlim, tclass)
+            if not self._deliver(d, port, v6=True):
+                self._loop_unreach(src, s.lport, dst, port)
+            return len(data)
         if s.type == SOCK_DGRAM:
             body = _core.UdpHeader(s.lport, port, data).to_bytes(src, dst)
             nh = IPPROTO_UDP
@@ -362,7 +389,25 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         return score
 
     def _deliver(self, d: Datagram, dport: int, v6: bool) -> bool:
-        cands = [(sc, s) for s in self.pcbs if (sc := self._matches(s, d, dport, v6)) is not None]
+        m = self._matches
+        if v6 and not is_multicast(d.dst):  # type: ignore[arg-type]
+            # unicast to an IPv6 address: the best score, then the newest
+            top: Socket | None = None
+            bsc = bseq = -1
+            for s in self.pcbs:
+                if s.lport != dport or (sc := m(s, d, dport, v6)) is None:
+                    continue
+                if sc > bsc or (sc == bsc and s.seq > bseq):
+                    top, bsc, bseq = s, sc, s.seq
+            if top is None:
+                self.udpstat["udps_noport"] += 1
+                return False
+            if len(top.rcvq) == top.rcvq.maxlen:
+                self.udpstat["udps_fullsock"] += 1
+            else:
+                top.rcvq.append(d)
+            return True
+        cands = [(sc, s) for s in self.pcbs if (sc := m(s, d, dport, v6)) is not None]
         if not cands:
             self.udpstat["udps_noport"] += 1
             return False

@@ -68,7 +68,7 @@ class In6Pcb:
         return float(getattr(self.node, "_now", 0.0))
 
     def _is_local6(self, a: IPv6Address) -> bool:
-        if a == IPv6Address(1):
+        if int(a) == 1:
             return True
         return self.node is not None and self.node.addrs.find_any(a) is not None
 
@@ -219,7 +219,7 @@ class In6Pcb:
         s.faddr, s.fport = a, port
 
     def _default_scope(self, a: IPv6Address) -> int:
-        if a == IPv6Address(1) or self.node is None:
+        if int(a) == 1 or self.node is None:
             return 0
         ifa = self.node.addrs.find_any(a)
         return self.ifindex(ifa.ifname) if ifa is not None else 0

@@ -83,6 +83,12 @@ class Socket:
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
     checksum: int = -1
     seq: int = 0
+    #: the last destination sockaddr ``sendto`` parsed and what it gave, and
+    #: the last peer name ``recvfrom`` made: a datagram loop with one peer
+    #: parses and formats addresses once (only global addresses and ``::1``,
+    #: whose meaning no zone table can change, are kept)
+    sa_last: tuple[Any, tuple[Any, int, int]] | None = None
+    name_last: tuple[Any, int, int, tuple[Any, ...]] | None = None
 
     # --- helpers --------------------------------------------------------------
 
@@ -196,6 +202,23 @@ class Socket:
     def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a bytes-like object is required, not {type(data).__name__}")
+        if addr is None and type(data) is bytes and not self.closed and not self.so_error \
+                and self.type == SOCK_DGRAM:
+            # sendmsg's path for one buffer without ancillary data, the
+            # destination's parse remembered
+            sa = self.sa_last
+            if sa is not None and sa[0] == flags_or_addr:
+                dst, port, scope = sa[1]
+            else:
+                dst, port, scope = self._sockaddr_in(flags_or_addr, "send")
+                if not scope and isinstance(flags_or_addr[0], str) and (
+                        isinstance(dst, IPv4Address) or int(dst) == 1 or
+                        in6_addrscope(dst) == Scope.GLOBAL):
+                    self.sa_last = (flags_or_addr, (dst, port, scope))
+            if self.faddr is not None and self.profile.name != "linux":
+                raise _err(errno.EISCONN)
+            self.layer.autobind_first(self)
+            return self.layer.output(self, data, dst, port, scope, [])
         dst = addr if addr is not None else flags_or_addr
         return self.sendmsg([data], [], 0, dst)
 
@@ -225,8 +248,25 @@ class Socket:
             raise _err(e)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[Any, ...]]:
+        q = self.rcvq
+        if q and not flags and not self.closed and not self.so_error and type(bufsize) is int \
+                and q[0].mtuinfo is None and len(q[0].data) <= bufsize:
+            # recvmsg's path without ancillary data or truncation
+            d = q.popleft()
+            return d.data, self._peer_name(d)
         data, _anc, _fl, addr = self.recvmsg(bufsize, 0, flags)
         return data, addr
+
+    def _peer_name(self, d: Datagram) -> tuple[Any, ...]:
+        """The sender's sockaddr tuple, the last one made kept."""
+        nl = self.name_last
+        if nl is not None and nl[0] is d.src and nl[1] == d.sport and nl[2] == d.ifindex:
+            return nl[3]
+        scope = d.ifindex if isinstance(d.src, IPv6Address) and \
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+        name = self._name(d.src, d.sport, scope)
+        self.name_last = (d.src, d.sport, d.ifindex, name)
+        return name
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self.recvfrom(bufsize, flags)[0]

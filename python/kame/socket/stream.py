@@ -45,7 +45,7 @@ from kame.socket.const import (
     SOL_SOCKET,
     _err,
 )
-from kame.socket.sock import Socket, _ival
+from kame.socket.sock import Datagram, Socket, _ival
 from kame.tcp.var import (
     TCPS_CLOSED,
     TCPS_ESTABLISHED,
@@ -88,6 +88,14 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 
 
+#: The datagram queue of every stream socket (which never has one) and the
+#: listen queue of every socket until ``listen``: shared, empty and bounded
+#: to nothing, so an idle connection does not carry two deques (600 octets
+#: each) it never uses.
+_NO_DATAGRAMS: deque[Datagram] = deque(maxlen=0)
+_NO_CHILDREN: deque[StreamSocket] = deque(maxlen=0)
+
+
 @dataclass(eq=False, slots=True)
 class StreamSocket(Socket):
     """A ``SOCK_STREAM`` socket: its PCB fields (from :class:`Socket`) and
@@ -96,7 +104,8 @@ class StreamSocket(Socket):
     tp: Tcpcb | None = None
     listening: bool = False
     backlog: int = 0
-    acceptq: deque[StreamSocket] = field(default_factory=deque)
+    rcvq: deque[Datagram] = field(default_factory=lambda: _NO_DATAGRAMS)
+    acceptq: deque[StreamSocket] = field(default_factory=lambda: _NO_CHILDREN)
     sndbuf: int = 0
     rcvbuf: int = 0
     ccname: str | None = None
@@ -194,6 +203,7 @@ class StreamSocket(Socket):
         self.backlog = min(max(int(backlog), 0), SOMAXCONN)
         if not self.listening:
             self.listening = True
+            self.acceptq = deque()
             self.layer._listeners.setdefault(self.lport, []).append(self)
 
     def accept(self) -> tuple[StreamSocket, tuple[Any, ...]]:

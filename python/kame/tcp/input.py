@@ -100,6 +100,9 @@ class TcpInput(TcpTimer):
     """Segments in."""
 
     syncache: SynCache
+    #: connections whose output waits for the end of a batch of frames read
+    #: at one wakeup (``None``: no batch, output at once); see :meth:`batch_end`
+    _deferred: dict[int, Tcpcb] | None = None
 
     # --- tcp6_input ------------------------------------------------------------
 
@@ -439,7 +442,26 @@ class TcpInput(TcpTimer):
         elif f & TH_FIN:
             tp.t_flags |= TF_ACKNOW  # a retransmitted FIN
         if needoutput or tp.t_flags & TF_ACKNOW:
-            self.tcp_output(tp, now)
+            if self._deferred is not None:
+                self._deferred[id(tp)] = tp  # once, at the end of the batch
+            else:
+                self.tcp_output(tp, now)
+
+    # --- batches (one wakeup's frames) ---------------------------------------------
+
+    def batch_begin(self) -> None:
+        """Frames read at one wakeup follow (``Node.receive_many``): the
+        output their segments ask for (ACKs, data the ACKs let out) waits for
+        :meth:`batch_end`, so a burst is answered by one ACK per connection,
+        as LRO and GRO make the BSD and Linux stacks do."""
+        if self._deferred is None:
+            self._deferred = {}
+
+    def batch_end(self, now: float) -> None:
+        d, self._deferred = self._deferred, None
+        for tp in (d or {}).values():
+            if not tp.gone:
+                self.tcp_output(tp, now)
 
     def tcp_text(self, tp: Tcpcb, seq: int, data: bytes, f: int, now: float) -> None:
         tlen = len(data)

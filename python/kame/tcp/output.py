@@ -132,6 +132,7 @@ class TcpOutput(TcpSubr):
         maxlen = tp.t_maxopd - len(opts)
         # --- what data ---
         sack_rxmit = False
+        tso_segsz = 0
         seq = tp.iss if syn else tp.snd_nxt
         length = 0
         sendalot = False
@@ -159,7 +160,16 @@ class TcpOutput(TcpSubr):
                     tp.snd_nxt = tp.snd_una
                     length = 0
                 if length > maxlen:
-                    length = maxlen
+                    if tp.t_tsomax > maxlen and not in_rec_sack and not force and \
+                            not sack_now and not tf & TF_ECN_SND_CWR:
+                        # TSO (FreeBSD tcp_output): one super-segment, whole
+                        # segments of maxlen unless it empties the buffer
+                        tso_segsz = maxlen
+                        length = min(length, tp.t_tsomax - len(opts))
+                        if tp.snd_nxt + length < data_end:
+                            length -= length % maxlen
+                    else:
+                        length = maxlen
                     sendalot = True
                 if length and tp.snd_nxt + length < data_end:
                     flags &= ~TH_FIN
@@ -211,8 +221,14 @@ class TcpOutput(TcpSubr):
         wfield = min(win, 0xFFFF) if syn else min(win >> tp.rcv_scale, 0xFFFF)
         payload = tp.snd.peek(seq - tp.snd_buf_seq, length) if length else b""
         ack = tp.rcv_nxt & M32 if flags & TH_ACK else 0
-        self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
-                       opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim)
+        if tso_segsz and length > tso_segsz:
+            self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
+                           opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim,
+                           tso_segsz=tso_segsz)
+            self.inc("tcps_tso_sends")
+        else:
+            self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
+                           opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim)
         # --- accounting ---
         if length:  # for black-hole detection (FreeBSD TF2_PLPMTU_MAXSEGSNT)
             if length >= maxlen:

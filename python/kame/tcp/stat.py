@@ -69,6 +69,7 @@ TCPSTAT: dict[str, str] = {
     "tcps_pmtud_blackhole_activated_min_mss":
         "Path MTU discovery black hole detection min MSS activations",
     "tcps_pmtud_blackhole_failed": "Path MTU discovery black hole detection failures",
+    "tcps_tso_sends": "(kame) super-segments sent for the interface to segment (TSO)",
     "tcps_noport": "(kame) segments for no connection (answered by RST)",
     "tcps_rstratelimit": "(kame) RSTs not sent: rate limit (icmplim)",
     "tcps_challenge_ack": "(kame) challenge ACKs sent (RFC 5961)",

@@ -208,6 +208,21 @@ class TcpSubr:
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss
+        tp.t_tsomax = self.tcp_tsomax(tp, now)
+
+    def tcp_tsomax(self, tp: Tcpcb, now: float) -> int:
+        """FreeBSD ``tcp_maxmtu``'s ``IFCAP_TSO`` answer: the data octets a
+        super-segment may carry when the route's interface segments TCP for
+        us (``Ifnet.tsomax``); 0 for IPv4, the loopback, IPsec (seed §4.3:
+        ESP/AH must wrap each segment) and interfaces without offload."""
+        node = self.node
+        if node is None or not isinstance(tp.faddr, IPv6Address) or self.is_local(tp.faddr):
+            return 0
+        r = self.route6(tp.faddr, tp.scope, now)
+        ifp = node.ifnets.get(r[0]) if r is not None else None
+        if ifp is None or ifp.tsomax <= 0 or self.ipsec_hdrsiz(tp):
+            return 0
+        return max(ifp.tsomax - HDR6 - 60, 0)
 
     # --- RTO (RFC 6298) -------------------------------------------------------
 
@@ -295,8 +310,8 @@ class TcpSubr:
 
     def is_local(self, a: Addr) -> bool:
         if isinstance(a, IPv6Address):
-            return a == IPv6Address(1) or (self.node is not None
-                                           and self.node.addrs.find_any(a) is not None)
+            return int(a) == 1 or (self.node is not None
+                                   and self.node.addrs.find_any(a) is not None)
         if (int(a) >> 24) == 127:
             return True
         inet = getattr(self.node, "inet", None)
@@ -329,7 +344,8 @@ class TcpSubr:
 
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
                   flags: int, win: int, options: bytes, payload: bytes, now: float, *,
-                  scope: int = 0, tclass: int = 0, hlim: int | None = None) -> bool:
+                  scope: int = 0, tclass: int = 0, hlim: int | None = None,
+                  tso_segsz: int = 0) -> bool:
         """Hand one segment to IP: ``ip6_output`` through the node (route,
         ``nd6_output``, IPsec), the loopback for ourselves, or for IPv4 the
         :attr:`ip4_output` hook (``ip_output`` of ``node.inet``)."""
@@ -366,5 +382,8 @@ class TcpSubr:
             hlim = node.cache.info(ifname).chlim
         pkt = _core.tcp6_output(laddr.packed, faddr.packed, hlim, tclass, lport, fport, seq, ack,
                                 flags, win, options, payload)
-        node.output(ifname, pkt, now, hop)
+        if tso_segsz:
+            node.output(ifname, pkt, now, hop, tso_segsz=tso_segsz)
+        else:
+            node.output(ifname, pkt, now, hop)
         return True

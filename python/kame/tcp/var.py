@@ -161,6 +161,9 @@ class Tcpcb:
     t_maxopd: int = 536     # MSS for the path, options included
     t_maxseg: int = 536     # data per segment (t_maxopd less the TS option)
     peer_mss: int = 0
+    #: data octets one segment may carry when the interface segments for us
+    #: (``t_tsomax``; 0: no TSO on the route, or IPsec on the connection)
+    t_tsomax: int = 0
     snd_scale: int = 0
     rcv_scale: int = 0
     request_r_scale: int = 0

@@ -10,9 +10,10 @@ use crate::error::{Error, ErrorKind, Layer};
 use crate::wire::arp;
 use crate::wire::dissect::{self, LinkHeader, LinkType};
 use crate::wire::sll;
+use crate::wire::vnet;
 
 use super::upper::{Addr4, Bytes};
-use super::util::owned_bytes;
+use super::util::{int_arg, owned_bytes, with_bytes};
 
 /// A link type argument: a name or a pcap LINKTYPE_ number.
 pub fn link_type(link: &Bound<'_, PyAny>) -> PyResult<LinkType> {
@@ -306,7 +307,40 @@ fn parse_link(py: Python<'_>, data: &Bound<'_, PyAny>, link: Option<&Bound<'_, P
     Ok(LinkFrame { data, link_type: lt, link: l })
 }
 
+/// A frame read from a TAP device opened with `IFF_VNET_HDR`: its
+/// `virtio_net_hdr` checked (see `kame_core::wire::vnet`) and taken off, and
+/// a checksum the kernel left to complete completed. Returns
+/// `(frame, gso_size)` (`gso_size` 0 when the kernel did not coalesce).
+/// A lying header is `kame.errors.MalformedError` (`TruncatedError` under
+/// 10 octets).
+#[pyfunction]
+fn vnet_input<'py>(py: Python<'py>, buf: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyBytes>, u16)> {
+    let out = with_bytes(buf, |b| {
+        let (r, frame) = vnet::Repr::parse(b)?;
+        let out = PyBytes::new_with(py, frame.len(), |o| {
+            o.copy_from_slice(frame);
+            vnet::complete(&r, o);
+            Ok(())
+        });
+        Ok::<_, Error>((out, if r.gso_type == 0 { 0 } else { r.gso_size }))
+    })??;
+    Ok((out.0?, out.1))
+}
+
+/// The `virtio_net_hdr` to write before `frame` on a TAP device opened with
+/// `IFF_VNET_HDR`: all zero for `gso_size` 0, else TCP segmentation of the
+/// IPv4 or IPv6 super-segment in `frame` into segments of `gso_size` data
+/// octets (its checksum complete). `MalformedError` for a frame that is not
+/// Ethernet/IP/TCP.
+#[pyfunction]
+fn vnet_output_hdr<'py>(py: Python<'py>, frame: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] gso_size: u16) -> PyResult<Bound<'py, PyBytes>> {
+    let r = with_bytes(frame, |f| vnet::output_hdr(f, gso_size))??;
+    Ok(PyBytes::new(py, &r.emit()))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(vnet_input, m)?)?;
+    m.add_function(wrap_pyfunction!(vnet_output_hdr, m)?)?;
     m.add_class::<Arp>()?;
     m.add_class::<LinkFrame>()?;
     m.add_function(wrap_pyfunction!(parse_link, m)?)?;

@@ -198,8 +198,12 @@ impl TcpSendBuffer {
         with_bytes(data, |d| self.b.write(d))
     }
 
-    fn peek<'py>(&self, py: Python<'py>, off: usize, n: usize) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.b.peek(off, n))
+    fn peek<'py>(&self, py: Python<'py>, off: usize, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let k = self.b.peek_len(off, n);
+        PyBytes::new_with(py, k, |out| {
+            self.b.peek_into(off, out);
+            Ok(())
+        })
     }
 
     fn drop_front(&mut self, n: usize) {
@@ -247,12 +251,20 @@ impl TcpRecvBuffer {
         with_bytes(data, |d| self.b.write(d))
     }
 
-    fn read<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.b.read(n))
+    fn read<'py>(&mut self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let k = n.min(self.b.len());
+        PyBytes::new_with(py, k, |out| {
+            self.b.read_into(out);
+            Ok(())
+        })
     }
 
-    fn peek<'py>(&self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.b.peek(n))
+    fn peek<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let k = n.min(self.b.len());
+        PyBytes::new_with(py, k, |out| {
+            self.b.peek_into(out);
+            Ok(())
+        })
     }
 
     fn clear(&mut self) {

@@ -39,20 +39,39 @@ impl SendBuf {
 
     /// A copy of `len` octets from `off` (fewer at the end).
     pub fn peek(&self, off: usize, len: usize) -> Vec<u8> {
-        let end = off.saturating_add(len).min(self.q.len());
+        let mut out = vec![0u8; self.peek_len(off, len)];
+        self.peek_into(off, &mut out);
+        out
+    }
+
+    /// How many octets [`SendBuf::peek`] gives for `off` and `len`.
+    pub fn peek_len(&self, off: usize, len: usize) -> usize {
+        off.saturating_add(len).min(self.q.len()).saturating_sub(off)
+    }
+
+    /// Copy the octets from `off` into `out` (as many as there are); the count.
+    pub fn peek_into(&self, off: usize, out: &mut [u8]) -> usize {
+        let end = off.saturating_add(out.len()).min(self.q.len());
         if off >= end {
-            return Vec::new();
+            return 0;
         }
         let (a, b) = self.q.as_slices();
-        let mut out = Vec::with_capacity(end - off);
+        let mut k = 0;
         if off < a.len() {
-            out.extend_from_slice(a.get(off..end.min(a.len())).unwrap_or(&[]));
+            let s = a.get(off..end.min(a.len())).unwrap_or(&[]);
+            if let Some(d) = out.get_mut(..s.len()) {
+                d.copy_from_slice(s);
+            }
+            k = s.len();
         }
         if end > a.len() {
-            let s = off.saturating_sub(a.len());
-            out.extend_from_slice(b.get(s..end - a.len()).unwrap_or(&[]));
+            let s = b.get(off.saturating_sub(a.len())..end - a.len()).unwrap_or(&[]);
+            if let Some(d) = out.get_mut(k..k + s.len()) {
+                d.copy_from_slice(s);
+            }
+            k += s.len();
         }
-        out
+        k
     }
 
     /// Forget the first `n` octets (acknowledged).
@@ -98,13 +117,39 @@ impl RecvBuf {
 
     /// Remove and return up to `n` octets.
     pub fn read(&mut self, n: usize) -> Vec<u8> {
-        let n = n.min(self.q.len());
-        self.q.drain(..n).collect()
+        let mut out = vec![0u8; n.min(self.q.len())];
+        let k = self.read_into(&mut out);
+        out.truncate(k);
+        out
+    }
+
+    /// Move the first octets into `out` (as many as fit); the count.
+    pub fn read_into(&mut self, out: &mut [u8]) -> usize {
+        let k = self.peek_into(out);
+        self.q.drain(..k);
+        k
+    }
+
+    /// Copy the first octets into `out` without removing them; the count.
+    pub fn peek_into(&self, out: &mut [u8]) -> usize {
+        let k = out.len().min(self.q.len());
+        let (a, b) = self.q.as_slices();
+        let ka = k.min(a.len());
+        if let (Some(d), Some(s)) = (out.get_mut(..ka), a.get(..ka)) {
+            d.copy_from_slice(s);
+        }
+        if let (Some(d), Some(s)) = (out.get_mut(ka..k), b.get(..k - ka)) {
+            d.copy_from_slice(s);
+        }
+        k
     }
 
     /// A copy of up to `n` octets without removing them (`MSG_PEEK`).
     pub fn peek(&self, n: usize) -> Vec<u8> {
-        self.q.iter().take(n).copied().collect()
+        let mut out = vec![0u8; n.min(self.q.len())];
+        let k = self.peek_into(&mut out);
+        out.truncate(k);
+        out
     }
 
     pub fn clear(&mut self) {

@@ -22,6 +22,7 @@ pub mod tcp;
 pub mod ah;
 pub mod esp;
 pub mod ipcomp;
+pub mod vnet;
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers") that the
 /// stack cares about. Unknown numbers are carried as plain `u8`.

@@ -1,0 +1,465 @@
+"""TCP through kame on a TAP device against the Linux kernel, and the
+kernel against itself over veth, in one run (issue 9, "Benchmarks"); as
+root.
+
+    python benches/bench_tcp.py [--mbytes 200] [--conns 20000] [--idle 1000]
+                                [--udp-n 20000] [--profile FILE]
+
+- **bulk**: the kernel sends ``--mbytes`` MB to a sink on our node and our
+  node sends as much back to the kernel, over a TAP device, once plain (one
+  frame per read and write) and once with ``IFF_VNET_HDR`` segmentation and
+  checksum offload; the same transfers between two kernel namespaces over a
+  veth pair. Each timed by the kernel's side, from connect to the last
+  octet (and, for the upload, the sink's count back).
+- **connection setup**: the kernel opens ``--conns`` connections (64 in
+  flight) to a port where our node accepts and closes; connections accepted
+  per second by the node, first to last; the kernel's own rate against a
+  kernel listener over veth beside it.
+- **memory per idle established connection**: ``--idle`` connections
+  between two sockets of one node (each end counted), Python heap by
+  tracemalloc (the Rust send/receive/reassembly buffers are outside it: the
+  issue asks for the connection without its buffers).
+- **UDP round trip** on ``::1`` through ``kame.socket`` against the host
+  kernel's sockets (benches/bench_socket.py's loop).
+
+Our node runs in this process on the TAP (the TAP's descriptor opened here,
+its interface moved into the namespace), single-threaded; the load average
+is printed with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import os
+import select
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_socket import host_make, rounds
+
+from kame.link.tap import TapDevice
+from kame.node import Node
+from kame.socket import AF_INET6, SocketLayer
+from kame.socket.stream import SHUT_WR, SOCK_STREAM
+
+OURS, KERNEL = "2001:db8:98::2", "2001:db8:98::1"
+VA, VB = "2001:db8:99::1", "2001:db8:99::2"
+MAC = bytes.fromhex("020000000902")
+BLOCK = memoryview(bytes(range(256)) * 1024)
+
+# --- the kernel's side (python3 in a namespace) ---------------------------------------
+
+SEND = r"""
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+mv = memoryview(bytes(range(256)) * 256)
+s = socket.create_connection((host, port))
+t = time.perf_counter()
+left = n
+while left > 0:
+    left -= s.send(mv[:min(left, len(mv))])
+s.shutdown(socket.SHUT_WR)
+r = b""
+while True:
+    d = s.recv(64)
+    if not d:
+        break
+    r += d
+print(time.perf_counter() - t, int(r or b"0"))
+"""
+
+RECV = r"""
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection((host, port))
+t = time.perf_counter()
+s.sendall(b"%d\n" % n)
+buf = bytearray(1 << 20)
+got = 0
+while True:
+    k = s.recv_into(buf)
+    if not k:
+        break
+    got += k
+print(time.perf_counter() - t, got)
+"""
+
+CONNECT = r"""
+import selectors, socket, sys, time
+host, port, n, par = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+sel = selectors.DefaultSelector()
+started = done = fails = 0
+def start():
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect((host, port))
+    except BlockingIOError:
+        pass
+    sel.register(s, selectors.EVENT_WRITE)
+t = time.perf_counter()
+while started < min(par, n):
+    start(); started += 1
+while done < n:
+    ev = sel.select(10)
+    if not ev:
+        break
+    for key, _ in ev:
+        s = key.fileobj
+        sel.unregister(s)
+        fails += bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+        s.close()
+        done += 1
+        if started < n:
+            start(); started += 1
+print(time.perf_counter() - t, done, fails)
+"""
+
+SERVE = r"""
+import socket, sys, threading
+host = sys.argv[1]
+def sink(c):
+    n = 0
+    buf = bytearray(1 << 20)
+    while True:
+        k = c.recv_into(buf)
+        if not k:
+            break
+        n += k
+    c.sendall(b"%d\n" % n)
+    c.close()
+def source(c):
+    req = b""
+    while b"\n" not in req:
+        req += c.recv(64)
+    left = int(req)
+    mv = memoryview(bytes(range(256)) * 256)
+    while left > 0:
+        left -= c.send(mv[:min(left, len(mv))])
+    c.close()
+def acceptclose(c):
+    c.close()
+def serve(port, f):
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(4096)
+    while True:
+        c, _ = ls.accept()
+        if f is acceptclose:
+            c.close()
+        else:
+            threading.Thread(target=f, args=(c,), daemon=True).start()
+for port, f in ((9000, sink), (9001, source)):
+    threading.Thread(target=serve, args=(port, f), daemon=True).start()
+print("ready", flush=True)
+serve(9002, acceptclose)
+"""
+
+
+def ipns(ns: str, *args: str) -> None:
+    subprocess.run(["ip", "netns", "exec", ns, *args], check=True, capture_output=True,
+                   timeout=30)
+
+
+def kernel_py(ns: str, code: str, *args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", code,
+                             *map(str, args)], stdout=subprocess.PIPE, text=True)
+
+
+@contextmanager
+def netns() -> Iterator[str]:
+    name = f"kame-bench-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        ipns(name, "ip", "link", "set", "lo", "up")
+        ipns(name, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+
+
+def result(p: subprocess.Popen[str]) -> list[float]:
+    out, _ = p.communicate(timeout=600)
+    return [float(x) for x in out.split()]
+
+
+# --- the kernel against itself over veth ----------------------------------------------
+
+def kernel_veth(nbytes: int, conns: int) -> dict[str, float]:
+    with netns() as a, netns() as b:
+        va, vb = f"kb{uuid.uuid4().hex[:6]}", f"kb{uuid.uuid4().hex[:6]}"
+        subprocess.run(["ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb,
+                        "netns", b], check=True, timeout=30)
+        ipns(a, "ip", "-6", "addr", "add", f"{VA}/64", "dev", va, "nodad")
+        ipns(b, "ip", "-6", "addr", "add", f"{VB}/64", "dev", vb, "nodad")
+        ipns(a, "ip", "link", "set", va, "up")
+        ipns(b, "ip", "link", "set", vb, "up")
+        srv = kernel_py(b, SERVE, VB)
+        assert srv.stdout is not None
+        srv.stdout.readline()
+        try:
+            up = result(kernel_py(a, SEND, VB, 9000, nbytes))
+            down = result(kernel_py(a, RECV, VB, 9001, nbytes))
+            cps = result(kernel_py(a, CONNECT, VB, 9002, conns, 64)) if conns else [1.0, 0, 0]
+        finally:
+            srv.kill()
+            srv.wait()
+    assert up[1] == nbytes and down[1] == nbytes, (up, down)
+    return {"up": nbytes * 8 / up[0] / 1e9, "down": nbytes * 8 / down[0] / 1e9,
+            "cps": cps[1] / cps[0]}
+
+
+# --- our node on a TAP ----------------------------------------------------------------
+
+class Bench:
+    """Our node on a TAP whose interface is in namespace ``ns``, with a sink
+    (9000), a source (9001) and an accept-and-close listener (9002)."""
+
+    def __init__(self, ns: str, offload: bool) -> None:
+        self.ns = ns
+        self.dev = f"kt{uuid.uuid4().hex[:8]}"
+        self.tap = TapDevice(self.dev, offload=offload)
+        subprocess.run(["ip", "link", "set", self.dev, "netns", ns], check=True, timeout=30)
+        self.t0 = time.monotonic()
+        node = self.node = Node("kame-bench", seed=7)
+        node.knobs["net.inet6.ip6.dad_count"] = 0
+        node.add_interface(self.dev, MAC)
+        node.ifnets[self.dev].tsomax = self.tap.tsomax
+        self.layer = SocketLayer(node, "linux")
+        self.listeners = {}
+        for port, kind in ((9000, "sink"), (9001, "source"), (9002, "accept")):
+            ls = self.layer.socket(AF_INET6, SOCK_STREAM)
+            ls.bind(("::", port))
+            ls.listen(4096)
+            self.listeners[kind] = ls
+        self.conns: list[list[Any]] = []
+        self.accepts: list[float] = []
+        ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL}/64", "dev", self.dev, "nodad")
+        ipns(ns, "ip", "link", "set", self.dev, "up")
+        self.tap.write_many(f for _, f in node.up(self.dev, self.now()))
+        node.add_address(self.dev, f"{OURS}/64", self.now())
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def app(self) -> None:
+        for kind, ls in self.listeners.items():
+            while True:
+                try:
+                    c, _ = ls.accept()
+                except BlockingIOError:
+                    break
+                if kind == "accept":
+                    self.accepts.append(self.now())
+                    c.close()
+                else:
+                    self.conns.append([c, kind, 0, -1, b""])
+        done = []
+        for st in self.conns:
+            c = st[0]
+            try:
+                if st[1] == "sink":
+                    while True:
+                        d = c.recv(1 << 20)
+                        if not d:
+                            c.send(b"%d\n" % st[2])
+                            c.shutdown(SHUT_WR)
+                            done.append(st)
+                            break
+                        st[2] += len(d)
+                    continue
+                if st[3] < 0:
+                    st[4] += c.recv(64)
+                    if b"\n" not in st[4]:
+                        continue
+                    st[3] = int(st[4])
+                while st[3] > 0:
+                    off = st[2] % len(BLOCK)
+                    k = c.send(BLOCK[off:off + min(st[3], len(BLOCK) - off)])
+                    st[2] += k
+                    st[3] -= k
+                c.shutdown(SHUT_WR)
+                done.append(st)
+            except BlockingIOError:
+                pass
+            except OSError:
+                done.append(st)
+        for st in done:
+            st[0].close()
+            self.conns.remove(st)
+
+    def run(self, until: Callable[[], bool]) -> None:
+        node, tap, dev = self.node, self.tap, self.dev
+        while not until():
+            d = node.next_deadline()
+            t = self.now()
+            timeout = 0.01 if d is None else max(0.0, min(0.01, d - t))
+            r, _, _ = select.select([tap.fd], [], [], timeout)
+            if r:
+                frames = tap.read_many(256)
+                if frames:
+                    tap.write_many(f for _, f in node.receive_many(dev, frames, self.now()))
+            self.app()
+            tap.write_many(f for _, f in node.poll(self.now()))
+
+    def drive(self, p: subprocess.Popen[str], prof: cProfile.Profile | None = None) -> list[float]:
+        if prof is not None:
+            prof.enable()
+        self.run(lambda: p.poll() is not None)
+        if prof is not None:
+            prof.disable()
+        return result(p)
+
+    def close(self) -> None:
+        self.tap.close()
+
+
+def kame_tap(nbytes: int, conns: int, offload: bool,
+             prof: cProfile.Profile | None) -> dict[str, float]:
+    with netns() as ns:
+        b = Bench(ns, offload)
+        try:
+            b.run(lambda: b.now() > 0.3)  # ND settles
+            up = b.drive(kernel_py(ns, SEND, OURS, 9000, nbytes), prof)
+            down = b.drive(kernel_py(ns, RECV, OURS, 9001, nbytes), prof)
+            out: dict[str, float] = {"up": nbytes * 8 / up[0] / 1e9,
+                                     "down": nbytes * 8 / down[0] / 1e9}
+            assert up[1] == nbytes and down[1] == nbytes, (up, down)
+            if conns:
+                b.accepts.clear()
+                c = b.drive(kernel_py(ns, CONNECT, OURS, 9002, conns, 64), prof)
+                n = len(b.accepts)
+                out["cps"] = n / (b.accepts[-1] - b.accepts[0]) if n > 1 else 0.0
+                out["cps_fail"] = c[2]
+                out["accepted"] = n
+            out["rx_gso"], out["tx_gso"], out["ierrors"] = b.tap.rx_gso, b.tap.tx_gso, \
+                b.tap.ierrors
+        finally:
+            b.close()
+    return out
+
+
+# --- memory per idle connection -------------------------------------------------------
+
+def idle_memory(n: int) -> dict[str, float]:
+    """Python heap per established connection, both ends of ``n`` pairs on
+    one node's own address (the loopback path)."""
+    node = Node("kame-idle", seed=3)
+    node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.add_interface("eth0", MAC)
+    node.up("eth0", 0.0)
+    node.add_address("eth0", f"{OURS}/64", 0.0)
+    layer = SocketLayer(node, "linux")
+    ls = layer.socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", 7000))
+    ls.listen(n + 16)
+    now = 1.0
+    node.poll(now)
+    held: list[Any] = []
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(n):
+        c = layer.socket(AF_INET6, SOCK_STREAM)
+        try:
+            c.connect((OURS, 7000))
+        except BlockingIOError:
+            pass
+        held.append(c)
+        if i % 64 == 63 or i == n - 1:
+            now += 0.001
+            node.poll(now)
+            while True:
+                try:
+                    s, _ = ls.accept()
+                except BlockingIOError:
+                    break
+                held.append(s)
+    now += 1.0
+    node.poll(now)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    est = sum(1 for s in held if s.tp is not None and s.tp.state == 4)
+    diff = sum(d.size_diff for d in after.compare_to(before, "filename"))
+    top = after.compare_to(before, "lineno")[:8]
+    return {"established": est, "bytes": diff / max(est, 1),
+            "top": [(str(t.traceback), t.size_diff // max(est, 1)) for t in top]}  # type: ignore[dict-item]
+
+
+# --- main -----------------------------------------------------------------------------
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mbytes", type=int, default=200)
+    ap.add_argument("--conns", type=int, default=20000)
+    ap.add_argument("--idle", type=int, default=1000)
+    ap.add_argument("--udp-n", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="veth,plain,offload,idle,udp")
+    ap.add_argument("--profile", help="cProfile of our node's loop to this file")
+    a = ap.parse_args()
+    only = set(a.only.split(","))
+    nbytes = a.mbytes * 1_000_000
+    prof = cProfile.Profile() if a.profile else None
+    print(f"load average at start {os.getloadavg()}, {os.cpu_count()} cpus, "
+          f"{a.mbytes} MB each way, {a.conns} connections")
+    rows: list[tuple[str, str, str, str]] = []
+    k: dict[str, float] = {}
+    if "veth" in only:
+        k = kernel_veth(nbytes, a.conns)
+        rows.append(("kernel <-> kernel, veth", f"{k['up']:.2f}", f"{k['down']:.2f}",
+                     f"{k['cps']:.0f}"))
+    for off in (False, True):
+        key = "offload" if off else "plain"
+        if key not in only:
+            continue
+        # the plain TAP is slow: a tenth of the bytes and connections
+        scale = 1 if off else 10
+        r = kame_tap(nbytes // scale, a.conns // scale, off, prof)
+        label = "kame on TAP, IFF_VNET_HDR TSO/GSO" if off else "kame on TAP, frame per read"
+        rows.append((label, f"{r['up']:.3f}", f"{r['down']:.3f}", f"{r.get('cps', 0):.0f}"))
+        if k:
+            rows.append(("  ratio to the kernel", f"{r['up'] / k['up']:.3f}",
+                         f"{r['down'] / k['down']:.3f}",
+                         f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
+        print(f"  ({key}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
+              f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
+              f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f})")
+    print()
+    print(f"{'bulk TCP over IPv6':36} {'kernel->node':>13} {'node->kernel':>13} {'accepts/s':>10}")
+    print(f"{'':36} {'Gbit/s':>13} {'Gbit/s':>13}")
+    for r0, r1, r2, r3 in rows:
+        print(f"{r0:36} {r1:>13} {r2:>13} {r3:>10}")
+    if "idle" in only:
+        m = idle_memory(a.idle)
+        print(f"\nidle established connection: {m['bytes']:.0f} bytes of Python heap each "
+              f"({m['established']:.0f} connections; Rust buffers excluded)")
+        for where, sz in m["top"]:  # type: ignore[attr-defined]
+            print(f"    {sz:6d} B  {where}")
+    if "udp" in only:
+        layer = SocketLayer(None, "linux")
+        kk = statistics.median(rounds(layer.socket, "::1", a.udp_n) for _ in range(a.repeat))
+        hh = statistics.median(rounds(host_make, "::1", a.udp_n) for _ in range(a.repeat))
+        print(f"\nUDP round trip on ::1: kame.socket {kk:.2f} us, host kernel {hh:.2f} us, "
+              f"ratio {kk / hh:.2f}")
+    print(f"load average at end {os.getloadavg()}")
+    if prof is not None:
+        prof.dump_stats(a.profile)
+
+
+if __name__ == "__main__":
+    main()
