@@ -474,8 +474,8 @@ class Query:
             ans.ttl = min(ttl, *(r.ttl for r in recs))
             return ans
         ans.status = Status.NXDOMAIN if rc == dns.NXDOMAIN else Status.NODATA
-        soa = [r for r in m.authority if r.rtype == dns.SOA and isinstance(r.value, dns.Soa)]
-        ans.ttl = min(soa[0].ttl, soa[0].value.minimum) if soa else 0  # type: ignore[union-attr]
+        soa = [(r.ttl, r.value) for r in m.authority if r.rtype == dns.SOA]
+        ans.ttl = next((min(t, v.minimum) for t, v in soa if isinstance(v, dns.Soa)), 0)
         return ans
 
 
