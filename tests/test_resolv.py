@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv6Address
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kame import dns, netdb
 from kame.resolv import (
@@ -494,3 +496,29 @@ def test_client_times_out_on_a_silent_server() -> None:
         assert ans.status is Status.TIMEOUT and 0.9 < time.monotonic() - t < 3
     finally:
         dead.close()
+
+
+def test_rdnss_servers_follow_the_configured_ones() -> None:
+    from types import SimpleNamespace
+
+    from kame.nd6.rtr import RdnssEntry
+    r = IPv6Address("fe80::1")
+    rd = {("eth0", IPv6Address("fe80::53")): RdnssEntry("eth0", IPv6Address("fe80::53"), r, 100.0),
+          ("eth0", IPv6Address("2001:db8::99")): RdnssEntry("eth0", IPv6Address("2001:db8::99"),
+                                                            r, 5.0),
+          ("eth1", S1.addr): RdnssEntry("eth1", S1.addr, r, 100.0)}
+    node = SimpleNamespace(rtr=SimpleNamespace(rdnss=rd))
+    got = conf(S1).with_rdnss(node, 10.0)
+    assert got.servers == [S1, Server(IPv6Address("fe80::53"), 53, "eth0")]  # expired, dup out
+    c = Client(ResolvConf(), node=SimpleNamespace(rtr=SimpleNamespace(rdnss={}), _now=0.0))
+    assert c.query("x.test", dns.A).status is Status.SERVFAIL  # no server at all
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_any_datagram_is_an_answer_or_a_counted_drop(data: bytes, keep_id: bool) -> None:
+    q, s = start()
+    if keep_id and len(data) >= 2:
+        data = s.payload[:2] + data[2:]
+    before = sum(q.stats.values())
+    q.datagram(data, src(s), s.sport, 0.1)
+    assert q.done or q.poll_pending() is not None or sum(q.stats.values()) == before + 1

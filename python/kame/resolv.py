@@ -174,6 +174,23 @@ class ResolvConf:
     def load(cls, path: str | Path = "/etc/resolv.conf") -> ResolvConf:
         return cls.parse(Path(path).read_text())
 
+    def with_rdnss(self, node: Any, now: float) -> ResolvConf:
+        """This configuration with the servers the node learned from Router
+        Advertisements (RDNSS, RFC 8106 §5.3.1) after its own, unexpired,
+        link-local ones in the zone of the interface they came on; at most
+        :data:`MAXNS` in all."""
+        servers = list(self.servers)
+        rtr = getattr(node, "rtr", None)
+        for e in (getattr(rtr, "rdnss", {}) or {}).values():
+            if e.expire <= now or len(servers) >= MAXNS:
+                continue
+            zone = e.ifname if e.server.is_link_local else ""
+            srv = Server(e.server, 53, zone)
+            if srv not in servers:
+                servers.append(srv)
+        return ResolvConf(servers, list(self.search), self.ndots, self.timeout, self.attempts,
+                          self.rotate, self.inet6, self.payload)
+
     def candidates(self, name: str) -> list[str]:
         """The names ``res_search`` asks, in order."""
         if name.endswith("."):
@@ -498,7 +515,7 @@ class Client:
 
     def __init__(self, conf: ResolvConf, factory: Any = _hs, *, cache: Cache | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, node: Any = None) -> None:
         if not isinstance(conf, ResolvConf):
             raise TypeError(f"conf is a ResolvConf, not {type(conf).__name__}")
         self.conf, self.factory, self.clock = conf, factory, clock
@@ -506,6 +523,8 @@ class Client:
         self.rng = rng if rng is not None else random.SystemRandom()
         self.stats = ResStats()
         self._rotor = 0
+        #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
+        self.node = node if node is not None else getattr(factory, "node", None)
 
     def _count(self, q: Query) -> None:
         for k, v in q.stats.items():
@@ -520,11 +539,16 @@ class Client:
         if hit is not None:
             self.stats.inc("rs_cachehit" if hit.status is Status.OK else "rs_negcachehit")
             return hit
+        conf = self.conf
+        if self.node is not None:
+            conf = conf.with_rdnss(self.node, getattr(self.node, "_now", now))
         first = 0
-        if self.conf.rotate and self.conf.servers:
-            first = self._rotor % len(self.conf.servers)
+        if conf.rotate and conf.servers:
+            first = self._rotor % len(conf.servers)
             self._rotor += 1
-        q = Query(name, qtype, self.conf, now, rng=self.rng, first=first)
+        if not conf.servers:
+            return Answer(name, qtype, Status.SERVFAIL)
+        q = Query(name, qtype, conf, now, rng=self.rng, first=first)
         try:
             while not q.done:
                 send = q.poll()
