@@ -506,7 +506,7 @@ def test_rdnss_servers_follow_the_configured_ones() -> None:
     rd = {("eth0", IPv6Address("fe80::53")): RdnssEntry("eth0", IPv6Address("fe80::53"), r, 100.0),
           ("eth0", IPv6Address("2001:db8::99")): RdnssEntry("eth0", IPv6Address("2001:db8::99"),
                                                             r, 5.0),
-          ("eth1", S1.addr): RdnssEntry("eth1", S1.addr, r, 100.0)}
+          ("eth1", IPv6Address(S1.addr)): RdnssEntry("eth1", IPv6Address(S1.addr), r, 100.0)}
     node = SimpleNamespace(rtr=SimpleNamespace(rdnss=rd))
     got = conf(S1).with_rdnss(node, 10.0)
     assert got.servers == [S1, Server(IPv6Address("fe80::53"), 53, "eth0")]  # expired, dup out

@@ -136,7 +136,7 @@ def test_getaddrinfo_matches_glibc(rig: dict[str, Any]) -> None:
     # dnsmasq turns a record set round by one between answers (round robin) and
     # RFC 6724 keeps the server's order among equals: the same cycle, each turned
     big, their_big = ours.pop("big.test"), theirs.pop("big.test")
-    assert ours == theirs, dict((k, v) for k, v in rig["client"].stats.items() if v)
+    assert ours == theirs, {k: v for k, v in rig["client"].stats.items() if v}
     assert len(big) == 100 and sorted(big) == sorted(their_big)
     i = their_big.index(big[0])
     assert their_big[i:] + their_big[:i] == big
