@@ -494,6 +494,9 @@ def test_client_times_out_on_a_silent_server() -> None:
         t = time.monotonic()
         ans = c.query("x.test", dns.A)
         assert ans.status is Status.TIMEOUT and 0.9 < time.monotonic() - t < 3
+        with pytest.raises(socket.gaierror) as e:
+            netdb.getaddrinfo("x.test", 80, resolver=netdb.Resolver(dns=c))
+        assert e.value.errno == socket.EAI_AGAIN
     finally:
         dead.close()
 

@@ -646,13 +646,14 @@ class Client:
             ans = self.query(cand, qtype)
             if ans.status is Status.OK:
                 return ans
-            if best is None or ans.status is Status.NODATA and best.status is not Status.OK:
-                best = ans if best is None or best.status is not Status.NODATA else best
+            if best is None or ans.status is Status.NODATA and best.status is not Status.NODATA:
+                best = ans
         assert best is not None
         return best
 
     def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
-        """(canonical name, addresses) as :meth:`kame.netdb.Resolver.lookup`:
+        """(canonical name, addresses) as :meth:`kame.netdb.Resolver.lookup`
+        (:class:`socket.gaierror` ``EAI_AGAIN`` when no server answered):
         both A and AAAA are asked (AAAA first with ``options inet6``, A first
         otherwise); getaddrinfo orders the addresses by RFC 6724."""
         if not isinstance(name, str):
@@ -664,11 +665,16 @@ class Client:
         out: list[tuple[Addr, int]] = []
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
+        statuses = set()
         for t in types:
             ans = self.search(name, t)
+            statuses.add(ans.status)
             if ans.status is Status.OK:
                 canon = canon or ans.canonical
                 out += [(v, 0) for v in ans.values if isinstance(v, (IPv4Address, IPv6Address))]
+        if not out and statuses <= {Status.TIMEOUT, Status.SERVFAIL}:
+            # no server said yes or no: glibc's EAI_AGAIN, not "no such name"
+            raise _hs.gaierror(_hs.EAI_AGAIN, "Temporary failure in name resolution")
         return canon, out
 
     def reverse(self, addr: Addr) -> str | None:
