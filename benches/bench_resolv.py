@@ -7,8 +7,8 @@ dnsmasq serves ``both.test`` (A and AAAA) in a namespace; our node, on a
 TAP into it, resolves through its own sockets: ``getaddrinfo`` uncached
 (cache size 0: an A and an AAAA query over UDP each time) and cached.
 glibc's ``getaddrinfo`` runs in the namespace against the same server (it
-has no cache of its own: every call asks). dnsmasq's own cache is off
-(``--cache-size=0`` has no effect on its hosts data: answered from memory).
+has no cache of its own: every call asks). dnsmasq answers its hosts data
+from memory. Needs root (a namespace, a TAP) and dnsmasq.
 """
 
 from __future__ import annotations
