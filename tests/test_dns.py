@@ -175,3 +175,11 @@ def test_mutated_answers_typed(data: st.DataObject) -> None:
         dns.parse(bytes(base))
     except ParseError:
         pass
+
+
+@given(st.lists(st.binary(min_size=1, max_size=63), min_size=1, max_size=4))
+def test_any_label_bytes_round_trip(labels: list[bytes]) -> None:
+    wire = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00"
+    m = dns.parse(header(qd=1) + wire + b"\x00\x01\x00\x01")
+    name = m.questions[0].name
+    assert dns.encode_name(name) == wire

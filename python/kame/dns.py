@@ -173,8 +173,9 @@ def _split_text(name: str) -> list[bytes]:
     while i < len(text):
         ch = text[i]
         if ch == "\\":
-            if text[i + 1:i + 4].isdigit() and len(text[i + 1:i + 4]) == 3:
-                v = int(text[i + 1:i + 4])
+            dig = text[i + 1:i + 4]
+            if len(dig) == 3 and dig.isascii() and dig.isdigit():
+                v = int(dig)
                 if v > 255:
                     raise ValueError(f"bad escape in {name!r}")
                 cur.append(v)
