@@ -525,3 +525,13 @@ def test_any_datagram_is_an_answer_or_a_counted_drop(data: bytes, keep_id: bool)
     before = sum(q.stats.values())
     q.datagram(data, src(s), s.sport, 0.1)
     assert q.done or q.poll_pending() is not None or sum(q.stats.values()) == before + 1
+
+
+def test_link_local_reply_from_another_zone_dropped() -> None:
+    ll = Server(IPv6Address("fe80::53"), 53, "eth0")
+    q, s = start(c=conf(ll))
+    good = reply_to(s.payload, answers=[aaaa("www.example", "2001:db8::1")])
+    q.datagram(good, (ll.addr, 53, "eth1"), s.sport, 0.1)
+    assert not q.done and q.stats["rs_badsrc"] == 1
+    q.datagram(good, (ll.addr, 53, "eth0"), s.sport, 0.1)
+    assert q.done

@@ -502,6 +502,8 @@ class Query:
 def _src(sa: Any) -> tuple[Addr, int, str]:
     host = str(sa[0])
     a, _, zone = host.partition("%")
+    if not zone and len(sa) >= 4 and sa[3]:
+        zone = str(sa[3])  # the scope id: Client._zone_name names it
     addr = ip_address(a)
     if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
@@ -565,6 +567,19 @@ class Client:
         self.cache.put(q.answer, self.clock())
         return q.answer
 
+    def _zone_name(self, zone: str) -> str:
+        """A numeric zone (a scope id) as the interface's name, the way
+        resolv.conf names a link-local server's zone."""
+        if not (zone.isascii() and zone.isdigit()):
+            return zone
+        zones = getattr(self.node, "zones", None)
+        if zones is not None:
+            return str(zones.by_index.get(int(zone), zone))
+        try:
+            return _hs.if_indextoname(int(zone))
+        except (OSError, OverflowError):
+            return zone
+
     def _sockaddr(self, s: Server) -> tuple[Any, ...]:
         if isinstance(s.addr, IPv6Address):
             return (f"{s.addr}%{s.zone}" if s.zone else str(s.addr), s.port, 0, 0)
@@ -601,7 +616,8 @@ class Client:
                 except OSError:  # an ICMPv6 error reported on the socket
                     q.fail_transport(self.clock())
                     break
-                q.datagram(data, _src(sa), port, self.clock())
+                addr, sport, zone = _src(sa)
+                q.datagram(data, (addr, sport, self._zone_name(zone)), port, self.clock())
         finally:
             sock.close()
 
