@@ -19,9 +19,10 @@ What a query does (BSD ``res_send``, RFC 5452, RFC 6891):
   (:data:`STATS`: ``rs_badsrc``, ``rs_badid``, ``rs_badquestion``,
   ``rs_malformed``...) and the try keeps waiting until its own deadline, so
   a flood of spoofed replies costs parsing work only (each datagram is
-  bounded by its size) and never extends the query. After
-  :data:`MAX_SPOOF` dropped replies in one try the query goes on over TCP
-  to that server (``rs_spoofflood``), where a blind spoofer cannot follow;
+  bounded by its size) and never extends a try. After :data:`MAX_SPOOF`
+  dropped replies in one try that try is asked again over TCP of the same
+  server (``rs_spoofflood``; once per try), where a blind spoofer cannot
+  follow and datagrams are no longer read;
 - an EDNS0 OPT record advertises :attr:`ResolvConf.payload` octets
   (1232 by default); FORMERR to an EDNS query is asked again without it
   (RFC 6891 §7);
