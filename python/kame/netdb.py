@@ -1,10 +1,10 @@
 """getaddrinfo / getnameinfo over a small local resolver (seed §1.3.2,
 §1.6.2, §1.17).
 
-Nothing leaves the machine: :class:`Resolver` answers from a hosts file
-(``/etc/hosts`` syntax) and an optional static zone (master-file lines
-``name [ttl] [IN] A|AAAA|PTR|CNAME data``), "files" before "dns" as
-nsswitch would.
+:class:`Resolver` answers from a hosts file (``/etc/hosts`` syntax) and an
+optional static zone (master-file lines ``name [ttl] [IN] A|AAAA|PTR|CNAME
+data``), "files" before "dns" as nsswitch would; then, when given one, from
+DNS servers through :class:`kame.resolv.Client` (the node's sockets).
 
 :func:`getaddrinfo` follows RFC 3493 §6.1 and glibc where RFC 3493 is
 silent: ``AI_PASSIVE`` (wildcards, IPv4 first, unsorted, as glibc),
@@ -122,12 +122,16 @@ def _args(resolver: object, node: object) -> None:
 
 @dataclass
 class Resolver:
-    """Hosts file plus static zone; all lookups are local."""
+    """Hosts file plus static zone, then ``dns`` (a :class:`kame.resolv.Client`)
+    when one is given; without it all lookups are local."""
 
     hosts: list[tuple[Addr, int, list[str]]] = field(default_factory=list)  # (addr, scope, names)
     zone: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # name -> (type, data)
     services: dict[tuple[str, str], int] = field(default_factory=dict)
     zones: ZoneTable | None = None
+    #: A DNS client asked after the hosts file and the zone (a
+    #: :class:`kame.resolv.Client`: ``lookup(name)`` and ``reverse(addr)``).
+    dns: Any = None
 
     @classmethod
     def from_files(cls, hosts: str | Path | None = None, zone: str | Path | None = None,
@@ -220,6 +224,9 @@ class Resolver:
                 elif t == "A":
                     out.append((IPv4Address(d), 0))
             return key, out
+        if self.dns is not None:
+            canon, found = self.dns.lookup(name)
+            return canon, list(found)
         return "", []
 
     def reverse(self, addr: Addr) -> str | None:
@@ -232,6 +239,9 @@ class Resolver:
         for t, d in self.zone.get(ptr, []):
             if t == "PTR":
                 return d
+        if self.dns is not None:
+            name: str | None = self.dns.reverse(addr)
+            return name
         return None
 
 
