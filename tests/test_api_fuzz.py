@@ -153,6 +153,34 @@ def _echo() -> Any:
     return _core.Icmpv6Echo(128, 1, 2, b"x")
 
 
+def _ip4() -> bytes:
+    return bytes(_core.ip_build("192.0.2.1", "192.0.2.2", 1, _core.icmp_build(8, 0, 0x10001, b"x")))
+
+
+def _tcp_segment() -> Any:
+    opts = _core.tcp_options(1460, 7, True, (1, 2))
+    seg = _core.tcp_output_segment("2001:db8::1", "2001:db8::2", 1, 2, 3, 4, 0x12, 100, opts, b"x")
+    return _core.tcp_input_parse(seg, "2001:db8::1", "2001:db8::2")
+
+
+def _tcp_reass() -> Any:
+    q = _core.TcpReass(65536)
+    q.insert(1010, b"later", 1000)
+    return q
+
+
+def _tcp_sndbuf() -> Any:
+    b = _core.TcpSendBuffer(65536)
+    b.write(b"queued until acknowledged")
+    return b
+
+
+def _tcp_rcvbuf() -> Any:
+    b = _core.TcpRecvBuffer(65536)
+    b.write(b"not yet read")
+    return b
+
+
 #: Instances to call methods on, per class name (``cls()`` when absent).
 FACTORIES: dict[str, Callable[[], Any]] = {
     "Ipv6Header": lambda: _core.Ipv6Header("2001:db8::1", "2001:db8::2"),
@@ -184,6 +212,17 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Icmp6Filter": lambda: kame.socket.Icmp6Filter(),
     "ErrorRateLimiter": lambda: kame.icmp6.ErrorRateLimiter(kame.knobs.Knobs()),
     "Mld6": lambda: kame.mld6.Mld6(),
+    # produced by functions of the core, not built directly
+    "Ip4Validated": lambda: _core.ip_validate(_ip4()),
+    "LinkFrame": lambda: _core.parse_link(_FRAME, "ether"),
+    "TcpSegment": _tcp_segment,
+    # built with arguments
+    "SrhTlv": lambda: _core.SrhTlv.padn(4),
+    "SegmentRoutingHeader": lambda: _core.SegmentRoutingHeader(
+        ["2001:db8::3", "2001:db8::4"], tlvs=[_core.SrhTlv.padn(4)]),
+    "TcpReass": _tcp_reass,
+    "TcpSendBuffer": _tcp_sndbuf,
+    "TcpRecvBuffer": _tcp_rcvbuf,
 }
 
 
