@@ -11,7 +11,8 @@ the sockets API and netdb. Never ``AttributeError``, ``KeyError``,
 
 Targets are enumerated, not listed: ``kame.__all__``, the public names of
 ``kame._core`` and their methods and attributes, ``kame.socket``,
-``kame.netdb``, ``kame.node.Node`` (its user API; the kernel-internal layer
+``kame.socket.stream`` (a connected TCP socket), ``kame.netdb``,
+``kame.node.Node`` (its user API; the kernel-internal layer
 entry points are named in ``Node.KERNEL_INTERNAL``), ``kame.key`` and its
 modules, ``kame.ipsec``, ``kame.addr``, ``kame.scope6``, ``kame.in6_src``,
 ``kame.tunnel``, ``kame.icmp6``, ``kame.mld6``, ``kame.knobs``. Each target
@@ -41,7 +42,7 @@ from kame import _core
 from kame.errors import KameError
 from kame.in6_var import IfType
 
-SOCKET_MODULES = ("kame.socket", "kame.netdb")
+SOCKET_MODULES = ("kame.socket", "kame.socket.stream", "kame.netdb")
 MODULES = ("kame", "kame._core", "kame.socket", "kame.netdb", "kame.key", "kame.key.setkey",
            "kame.key.pfkey", "kame.key.engine", "kame.key.sad", "kame.key.spd",
            "kame.key.ipsec6", "kame.ipsec", "kame.addr", "kame.scope6", "kame.in6_src",
@@ -149,6 +150,27 @@ def _layer(profile: str = "freebsd4x") -> Any:
     return kame.socket.SocketLayer(_node(), profile)
 
 
+def _stream() -> Any:
+    """A connected TCP socket over the node's loopback, octets waiting on
+    both sides (so recv, send and shutdown get past their first checks)."""
+    from kame.socket.stream import SOCK_STREAM
+    layer = _layer()
+    lsn = layer.socket(kame.socket.AF_INET6, SOCK_STREAM)
+    lsn.bind(("::1", 80))
+    lsn.listen()
+    c = layer.socket(kame.socket.AF_INET6, SOCK_STREAM)
+    try:
+        c.connect(("::1", 80))
+    except BlockingIOError:
+        pass
+    layer.node.poll(5.1)
+    a, _peer = lsn.accept()
+    a.send(b"from the server")
+    c.send(b"from the client")
+    layer.node.poll(5.2)
+    return c
+
+
 def _echo() -> Any:
     return _core.Icmpv6Echo(128, 1, 2, b"x")
 
@@ -201,6 +223,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Node": _node,
     "SocketLayer": _layer,
     "Socket": lambda: _layer().socket(),
+    "StreamSocket": _stream,
     "Resolver": lambda: kame.netdb.Resolver(zones=_node().zones),
     "KeyEngine": lambda: kame.key.KeyEngine(),
     "Ipsec6": lambda: _node().attach_key(),
@@ -244,7 +267,12 @@ METHOD_CLASSES = {"Node", "SocketLayer", "Socket", "Resolver", "KeyEngine", "Zon
                   "PolicyTable", "Knobs"}
 #: Methods of those classes that are plumbing, not user API.
 PLUMBING = {"KeyEngine.handle", "KeyEngine.event_messages", "KeyEngine.timehandler",
-            "Socket.layer"}
+            "Socket.layer", "StreamSocket.layer",
+            # kame.tcp's callbacks into the socket (``soisconnected`` and friends)
+            "StreamSocket.sonewconn", "StreamSocket.tcp_attach", "StreamSocket.tcp_can_accept",
+            "StreamSocket.tcp_cantrcvmore", "StreamSocket.tcp_closed",
+            "StreamSocket.tcp_connected", "StreamSocket.tcp_disconnected",
+            "StreamSocket.tcp_writable"}
 
 
 def targets() -> Iterator[tuple[str, str]]:
@@ -272,7 +300,8 @@ def targets() -> Iterator[tuple[str, str]]:
             if inspect.isclass(obj) and (core or name in METHOD_CLASSES):
                 yield from _members(modname, name, obj)
     # classes reached only through others (a socket from a layer, a batch's iterator)
-    for cls, extra in (("Socket", "kame.socket"), ("PacketBatchIter", "kame._core")):
+    for cls, extra in (("Socket", "kame.socket"), ("StreamSocket", "kame.socket.stream"),
+                       ("PacketBatchIter", "kame._core")):
         yield from _members(extra, cls, getattr(importlib.import_module(extra), cls))
 
 
@@ -381,7 +410,8 @@ def test_targets_cover_the_api() -> None:
     ids = {t.split(":")[1] for t, _ in TARGETS}
     for must in ("Ipv6Header", "IpcompSa", "Ipv6Header.hop_limit", "Node.up", "Node.ping",
                  "Socket.bind", "getaddrinfo", "getnameinfo", "run", "EspSa", "EspSa.output",
-                 "is_linklocal", "sa6_from_user", "parse_many",
+                 "is_linklocal", "sa6_from_user", "parse_many", "StreamSocket.send",
+                 "StreamSocket.setsockopt", "tcp_options", "TcpSegment.sack",
                  "PacketBatch.upper_protos", "KeyEngine.send", "SocketLayer.socket"):
         assert must in ids, must
     assert len(TARGETS) > 400
