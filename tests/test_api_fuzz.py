@@ -11,7 +11,8 @@ the sockets API and netdb. Never ``AttributeError``, ``KeyError``,
 
 Targets are enumerated, not listed: ``kame.__all__``, the public names of
 ``kame._core`` and their methods and attributes, ``kame.socket``,
-``kame.netdb``, ``kame.node.Node`` (its user API; the kernel-internal layer
+``kame.socket.stream`` (a connected TCP socket), ``kame.netdb``,
+``kame.node.Node`` (its user API; the kernel-internal layer
 entry points are named in ``Node.KERNEL_INTERNAL``), ``kame.key`` and its
 modules, ``kame.ipsec``, ``kame.addr``, ``kame.scope6``, ``kame.in6_src``,
 ``kame.tunnel``, ``kame.icmp6``, ``kame.mld6``, ``kame.knobs``. Each target
@@ -41,7 +42,7 @@ from kame import _core
 from kame.errors import KameError
 from kame.in6_var import IfType
 
-SOCKET_MODULES = ("kame.socket", "kame.netdb")
+SOCKET_MODULES = ("kame.socket", "kame.socket.stream", "kame.netdb")
 MODULES = ("kame", "kame._core", "kame.socket", "kame.netdb", "kame.key", "kame.key.setkey",
            "kame.key.pfkey", "kame.key.engine", "kame.key.sad", "kame.key.spd",
            "kame.key.ipsec6", "kame.ipsec", "kame.addr", "kame.scope6", "kame.in6_src",
@@ -149,8 +150,57 @@ def _layer(profile: str = "freebsd4x") -> Any:
     return kame.socket.SocketLayer(_node(), profile)
 
 
+def _stream() -> Any:
+    """A connected TCP socket over the node's loopback, octets waiting on
+    both sides (so recv, send and shutdown get past their first checks)."""
+    from kame.socket.stream import SOCK_STREAM
+    layer = _layer()
+    lsn = layer.socket(kame.socket.AF_INET6, SOCK_STREAM)
+    lsn.bind(("::1", 80))
+    lsn.listen()
+    c = layer.socket(kame.socket.AF_INET6, SOCK_STREAM)
+    try:
+        c.connect(("::1", 80))
+    except BlockingIOError:
+        pass
+    layer.node.poll(5.1)
+    a, _peer = lsn.accept()
+    a.send(b"from the server")
+    c.send(b"from the client")
+    layer.node.poll(5.2)
+    return c
+
+
 def _echo() -> Any:
     return _core.Icmpv6Echo(128, 1, 2, b"x")
+
+
+def _ip4() -> bytes:
+    return bytes(_core.ip_build("192.0.2.1", "192.0.2.2", 1, _core.icmp_build(8, 0, 0x10001, b"x")))
+
+
+def _tcp_segment() -> Any:
+    opts = _core.tcp_options(1460, 7, True, (1, 2))
+    seg = _core.tcp_output_segment("2001:db8::1", "2001:db8::2", 1, 2, 3, 4, 0x12, 100, opts, b"x")
+    return _core.tcp_input_parse(seg, "2001:db8::1", "2001:db8::2")
+
+
+def _tcp_reass() -> Any:
+    q = _core.TcpReass(65536)
+    q.insert(1010, b"later", 1000)
+    return q
+
+
+def _tcp_sndbuf() -> Any:
+    b = _core.TcpSendBuffer(65536)
+    b.write(b"queued until acknowledged")
+    return b
+
+
+def _tcp_rcvbuf() -> Any:
+    b = _core.TcpRecvBuffer(65536)
+    b.write(b"not yet read")
+    return b
 
 
 #: Instances to call methods on, per class name (``cls()`` when absent).
@@ -173,6 +223,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Node": _node,
     "SocketLayer": _layer,
     "Socket": lambda: _layer().socket(),
+    "StreamSocket": _stream,
     "Resolver": lambda: kame.netdb.Resolver(zones=_node().zones),
     "KeyEngine": lambda: kame.key.KeyEngine(),
     "Ipsec6": lambda: _node().attach_key(),
@@ -184,6 +235,17 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Icmp6Filter": lambda: kame.socket.Icmp6Filter(),
     "ErrorRateLimiter": lambda: kame.icmp6.ErrorRateLimiter(kame.knobs.Knobs()),
     "Mld6": lambda: kame.mld6.Mld6(),
+    # produced by functions of the core, not built directly
+    "Ip4Validated": lambda: _core.ip_validate(_ip4()),
+    "LinkFrame": lambda: _core.parse_link(_FRAME, "ether"),
+    "TcpSegment": _tcp_segment,
+    # built with arguments
+    "SrhTlv": lambda: _core.SrhTlv.padn(4),
+    "SegmentRoutingHeader": lambda: _core.SegmentRoutingHeader(
+        ["2001:db8::3", "2001:db8::4"], tlvs=[_core.SrhTlv.padn(4)]),
+    "TcpReass": _tcp_reass,
+    "TcpSendBuffer": _tcp_sndbuf,
+    "TcpRecvBuffer": _tcp_rcvbuf,
 }
 
 
@@ -205,7 +267,12 @@ METHOD_CLASSES = {"Node", "SocketLayer", "Socket", "Resolver", "KeyEngine", "Zon
                   "PolicyTable", "Knobs"}
 #: Methods of those classes that are plumbing, not user API.
 PLUMBING = {"KeyEngine.handle", "KeyEngine.event_messages", "KeyEngine.timehandler",
-            "Socket.layer"}
+            "Socket.layer", "StreamSocket.layer",
+            # kame.tcp's callbacks into the socket (``soisconnected`` and friends)
+            "StreamSocket.sonewconn", "StreamSocket.tcp_attach", "StreamSocket.tcp_can_accept",
+            "StreamSocket.tcp_cantrcvmore", "StreamSocket.tcp_closed",
+            "StreamSocket.tcp_connected", "StreamSocket.tcp_disconnected",
+            "StreamSocket.tcp_writable"}
 
 
 def targets() -> Iterator[tuple[str, str]]:
@@ -233,7 +300,8 @@ def targets() -> Iterator[tuple[str, str]]:
             if inspect.isclass(obj) and (core or name in METHOD_CLASSES):
                 yield from _members(modname, name, obj)
     # classes reached only through others (a socket from a layer, a batch's iterator)
-    for cls, extra in (("Socket", "kame.socket"), ("PacketBatchIter", "kame._core")):
+    for cls, extra in (("Socket", "kame.socket"), ("StreamSocket", "kame.socket.stream"),
+                       ("PacketBatchIter", "kame._core")):
         yield from _members(extra, cls, getattr(importlib.import_module(extra), cls))
 
 
@@ -342,7 +410,8 @@ def test_targets_cover_the_api() -> None:
     ids = {t.split(":")[1] for t, _ in TARGETS}
     for must in ("Ipv6Header", "IpcompSa", "Ipv6Header.hop_limit", "Node.up", "Node.ping",
                  "Socket.bind", "getaddrinfo", "getnameinfo", "run", "EspSa", "EspSa.output",
-                 "is_linklocal", "sa6_from_user", "parse_many",
+                 "is_linklocal", "sa6_from_user", "parse_many", "StreamSocket.send",
+                 "StreamSocket.setsockopt", "tcp_options", "TcpSegment.sack",
                  "PacketBatch.upper_protos", "KeyEngine.send", "SocketLayer.socket"):
         assert must in ids, must
     assert len(TARGETS) > 400

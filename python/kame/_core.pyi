@@ -842,7 +842,7 @@ def tcp_options(
     wscale: int | None = None,
     sack_permitted: bool = False,
     ts: tuple[int, int] | None = None,
-    sack: list[tuple[int, int]] = ...,
+    sack: Iterable[tuple[int, int]] | None = None,
 ) -> bytes: ...
 def tcp6_output(
     src: _AddrAny | Buffer,
@@ -1301,6 +1301,7 @@ class PacketBatch:
     def cksum_verdicts(self) -> bytes: ...
     def errors(self) -> list[tuple[int, Exception]]: ...
 
+@final
 class PacketBatchIter:
     """The iterator of a ``PacketBatch``."""
 
@@ -1316,7 +1317,7 @@ def parse_many(
     offsets: Sequence[int] | None = None,
 ) -> PacketBatch: ...
 
-__all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
+__all__ += ["Packet", "PacketBatch", "PacketBatchIter", "parse", "parse_many"]
 # --- end wire ---
 
 # --- link: parse_link, LinkFrame, Arp ---

@@ -128,7 +128,7 @@ class Node(Ip6Input):
     KERNEL_INTERNAL = frozenset({
         "frag6_input", "frag6_slowtimo", "icmp6_error", "icmp6_input", "icmp6_input_error",
         "icmp6_notify", "icmp6_redirect_output", "ip6_forward", "ip6_input", "ip6_input_error",
-        "rip6_input", "udp6_ctlinput", "udp6_input",
+        "ip6_noproto", "rip6_input", "tcp6_ctlinput", "tcp6_input", "udp6_ctlinput", "udp6_input",
     })
 
     def __init__(self, hostname: str = "kame", *, knobs: Knobs | None = None,

@@ -27,6 +27,7 @@ initiating side (else its ``mapped_errno``: OpenBSD ``EINVAL``).
 from __future__ import annotations
 
 import errno
+import operator
 import select
 import socket as _hostsock
 import struct
@@ -44,6 +45,7 @@ from kame.socket.const import (
     SOCK_DGRAM,
     SOL_SOCKET,
     _err,
+    _octets,
 )
 from kame.socket.sock import Datagram, Socket, _ival
 from kame.tcp.var import (
@@ -200,7 +202,7 @@ class StreamSocket(Socket):
             la = self.laddr if self.laddr is not None and int(self.laddr) else None
             self.lport = self.layer._anyport(self, la)
             self.bound = True
-        self.backlog = min(max(int(backlog), 0), SOMAXCONN)
+        self.backlog = min(max(operator.index(backlog), 0), SOMAXCONN)
         if not self.listening:
             self.listening = True
             self.acceptq = deque()
@@ -294,7 +296,7 @@ class StreamSocket(Socket):
             raise _err(errno.EPIPE)
         if tp.state in (TCPS_SYN_SENT, TCPS_SYN_RECEIVED):
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-        b = bytes(data)
+        b = _octets(data, "data")
         if not b:
             return 0
         n = self._tcp.tcp_send(tp, b, self._now)
@@ -304,7 +306,7 @@ class StreamSocket(Socket):
 
     def sendall(self, data: bytes, flags: int = 0) -> None:
         """All of ``data`` or ``EAGAIN`` (then part may have gone: non-blocking)."""
-        b = memoryview(bytes(data))
+        b = memoryview(_octets(data, "data"))
         while b:
             n = self.send(bytes(b))
             b = b[n:]
@@ -316,7 +318,7 @@ class StreamSocket(Socket):
                 address: Any = None) -> int:
         if address is not None:
             raise _err(errno.EISCONN)
-        return self.send(b"".join(bytes(b) for b in buffers), flags)
+        return self.send(b"".join(_octets(b, "buffer") for b in buffers), flags)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         self._check_open()
@@ -408,8 +410,12 @@ class StreamSocket(Socket):
                     raise _err(errno.EINVAL)
                 on, secs = struct.unpack("=ii", bytes(value))
             else:
-                on, secs = value
-            self.so_linger = (bool(on), max(int(secs), 0))
+                try:
+                    on, secs = value
+                except (TypeError, ValueError):
+                    raise TypeError("SO_LINGER: (onoff, seconds) or 8 octets") from None
+                on, secs = _ival(on), _ival(secs)
+            self.so_linger = (bool(on), max(secs, 0))
             if tp is not None:
                 tp.linger = self.so_linger
             return
@@ -453,7 +459,8 @@ class StreamSocket(Socket):
                     self._tcp.keep_arm(tp, self._now)
                 return
             if opt == TCP_CONGESTION:
-                name = bytes(value).rstrip(b"\0").decode() if not isinstance(value, str) else value
+                name = value if isinstance(value, str) else \
+                    _octets(value, "TCP_CONGESTION").rstrip(b"\0").decode()
                 from kame.tcp.cc import cc_algo
                 try:
                     algo = cc_algo(name)
@@ -469,6 +476,8 @@ class StreamSocket(Socket):
             raise _err(errno.ENOPROTOOPT)
         if level == 41 and opt == _hostsock.IPV6_UNICAST_HOPS:
             v = _ival(value)
+            if not -1 <= v <= 255:
+                raise _err(errno.EINVAL)
             self.tcp_hlim = None if v == -1 else v
             if tp is not None:
                 tp.hlim = self.tcp_hlim

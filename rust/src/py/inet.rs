@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Layer};
 use crate::inet::{arp, icmp, ip, reass};
 
 use super::upper::{Addr4, Bytes};
-use super::util::with_bytes;
+use super::util::{int_arg, with_bytes};
 
 /// ``(op, sha, spa, tha, tpa)``.
 type ArpTuple<'py> = (u16, Bound<'py, PyBytes>, Addr4, Bound<'py, PyBytes>, Addr4);
@@ -93,11 +93,11 @@ fn ip_build<'py>(
     py: Python<'py>,
     src: Addr4,
     dst: Addr4,
-    protocol: u8,
+    #[pyo3(from_py_with = int_arg)] protocol: u8,
     payload: &Bound<'_, PyAny>,
-    ttl: u8,
-    tos: u8,
-    ident: u16,
+    #[pyo3(from_py_with = int_arg)] ttl: u8,
+    #[pyo3(from_py_with = int_arg)] tos: u8,
+    #[pyo3(from_py_with = int_arg)] ident: u16,
     df: bool,
     options: Option<Bytes>,
 ) -> PyResult<Bound<'py, PyBytes>> {
@@ -110,7 +110,7 @@ fn ip_build<'py>(
 /// Fragments of at most ``mtu`` octets (RFC 791 §3.2); a datagram that fits
 /// comes back alone. DF set and too big: ``LimitError``.
 #[pyfunction]
-fn ip_fragment<'py>(py: Python<'py>, packet: &Bound<'_, PyAny>, mtu: usize) -> PyResult<Bound<'py, PyList>> {
+fn ip_fragment<'py>(py: Python<'py>, packet: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] mtu: usize) -> PyResult<Bound<'py, PyList>> {
     let frags = with_bytes(packet, |p| ip::ip_fragment(p, mtu))??;
     let list = PyList::empty(py);
     for f in frags {
@@ -141,7 +141,7 @@ fn icmp_parse<'py>(py: Python<'py>, buf: &Bound<'_, PyAny>, verify_checksum: boo
 /// An ICMPv4 message with its checksum.
 #[pyfunction]
 #[pyo3(signature = (icmp_type, code, rest=0, data=None))]
-fn icmp_build<'py>(py: Python<'py>, icmp_type: u8, code: u8, rest: u32, data: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+fn icmp_build<'py>(py: Python<'py>, #[pyo3(from_py_with = int_arg)] icmp_type: u8, #[pyo3(from_py_with = int_arg)] code: u8, #[pyo3(from_py_with = int_arg)] rest: u32, data: Option<&Bound<'_, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
     let mut out = Vec::new();
     match data {
         Some(d) => with_bytes(d, |b| icmp::Repr { icmp_type, code, rest, data: b }.emit(&mut out))?,
@@ -152,7 +152,7 @@ fn icmp_build<'py>(py: Python<'py>, icmp_type: u8, code: u8, rest: u32, data: Op
 
 /// RFC 1191 §7: the largest plateau below ``total_len``.
 #[pyfunction]
-fn icmp_next_plateau(total_len: u16) -> u16 {
+fn icmp_next_plateau(#[pyo3(from_py_with = int_arg)] total_len: u16) -> u16 {
     icmp::next_plateau(total_len)
 }
 
@@ -170,7 +170,7 @@ fn mac_arg(b: &Bytes) -> PyResult<[u8; 6]> {
 
 /// The 28 octets of an ARP request (``op`` 1) or reply (2).
 #[pyfunction]
-fn arp_build<'py>(py: Python<'py>, op: u16, sha: Bytes, spa: Addr4, tha: Bytes, tpa: Addr4) -> PyResult<Bound<'py, PyBytes>> {
+fn arp_build<'py>(py: Python<'py>, #[pyo3(from_py_with = int_arg)] op: u16, sha: Bytes, spa: Addr4, tha: Bytes, tpa: Addr4) -> PyResult<Bound<'py, PyBytes>> {
     let r = arp::Repr { op, sha: mac_arg(&sha)?, spa: spa.0, tha: mac_arg(&tha)?, tpa: tpa.0 };
     Ok(PyBytes::new(py, &r.emit()))
 }
@@ -186,7 +186,7 @@ pub struct PyIpReassembler {
 impl PyIpReassembler {
     #[new]
     #[pyo3(signature = (timeout=30.0, max_bytes=4194304, max_queues=1024, max_frags_per_queue=16))]
-    fn new(timeout: f64, max_bytes: usize, max_queues: usize, max_frags_per_queue: usize) -> PyResult<Self> {
+    fn new(timeout: f64, #[pyo3(from_py_with = int_arg)] max_bytes: usize, #[pyo3(from_py_with = int_arg)] max_queues: usize, #[pyo3(from_py_with = int_arg)] max_frags_per_queue: usize) -> PyResult<Self> {
         Ok(PyIpReassembler {
             inner: reass::IpReassembler::with_limits(timeout, max_bytes, max_queues, max_frags_per_queue)?,
         })
@@ -201,7 +201,7 @@ impl PyIpReassembler {
         py: Python<'py>,
         packet: &Bound<'_, PyAny>,
         now: f64,
-        zone: u32,
+        #[pyo3(from_py_with = int_arg)] zone: u32,
     ) -> PyResult<ReassTuple<'py>> {
         let o = with_bytes(packet, |p| self.inner.input(p, zone, now))??;
         Ok(match o {
@@ -249,32 +249,32 @@ impl PyIpReassembler {
         self.inner.timeout()
     }
     #[setter]
-    fn set_timeout(&mut self, v: f64) -> PyResult<()> {
-        Ok(self.inner.set_timeout(v)?)
+    fn set_timeout(&mut self, timeout: f64) -> PyResult<()> {
+        Ok(self.inner.set_timeout(timeout)?)
     }
     #[getter]
     fn max_bytes(&self) -> usize {
         self.inner.max_bytes()
     }
     #[setter]
-    fn set_max_bytes(&mut self, v: usize) {
-        self.inner.set_max_bytes(v)
+    fn set_max_bytes(&mut self, #[pyo3(from_py_with = int_arg)] max_bytes: usize) {
+        self.inner.set_max_bytes(max_bytes)
     }
     #[getter]
     fn max_queues(&self) -> usize {
         self.inner.max_queues()
     }
     #[setter]
-    fn set_max_queues(&mut self, v: usize) {
-        self.inner.set_max_queues(v)
+    fn set_max_queues(&mut self, #[pyo3(from_py_with = int_arg)] max_queues: usize) {
+        self.inner.set_max_queues(max_queues)
     }
     #[getter]
     fn max_frags_per_queue(&self) -> usize {
         self.inner.max_frags_per_queue()
     }
     #[setter]
-    fn set_max_frags_per_queue(&mut self, v: usize) {
-        self.inner.set_max_frags_per_queue(v)
+    fn set_max_frags_per_queue(&mut self, #[pyo3(from_py_with = int_arg)] max_frags_per_queue: usize) {
+        self.inner.set_max_frags_per_queue(max_frags_per_queue)
     }
 
     fn __len__(&self) -> usize {

@@ -13,7 +13,7 @@ use crate::wire::sll;
 use crate::wire::vnet;
 
 use super::upper::{Addr4, Bytes};
-use super::util::{int_arg, owned_bytes, with_bytes};
+use super::util::{int_arg, owned_bytes, with_bytes, Int};
 
 /// A link type argument: a name or a pcap LINKTYPE_ number.
 pub fn link_type(link: &Bound<'_, PyAny>) -> PyResult<LinkType> {
@@ -61,7 +61,7 @@ pub fn link_name(l: LinkType) -> &'static str {
 #[pyclass(module = "kame._core", name = "Arp", get_all, set_all)]
 #[derive(Clone)]
 pub struct Arp {
-    op: u16,
+    op: Int<u16>,
     sender_mac: Bytes,
     sender_ip: Addr4,
     target_mac: Bytes,
@@ -71,7 +71,7 @@ pub struct Arp {
 impl Arp {
     fn of(r: &arp::Repr) -> Arp {
         Arp {
-            op: u16::from(r.operation),
+            op: Int(u16::from(r.operation)),
             sender_mac: Bytes(r.sender_hardware_addr.to_vec()),
             sender_ip: Addr4(r.sender_protocol_addr),
             target_mac: Bytes(r.target_hardware_addr.to_vec()),
@@ -85,7 +85,7 @@ impl Arp {
                 .map_err(|_| PyErr::from(Error::new(Layer::Arp, ErrorKind::Config, 0, "an Ethernet address is 6 octets")))
         };
         Ok(arp::Repr {
-            operation: arp::Operation::from(self.op),
+            operation: arp::Operation::from(self.op.0),
             sender_hardware_addr: mac(&self.sender_mac)?,
             sender_protocol_addr: self.sender_ip.0,
             target_hardware_addr: mac(&self.target_mac)?,
@@ -98,10 +98,10 @@ impl Arp {
 impl Arp {
     #[new]
     #[pyo3(signature = (op = 1, sender_mac = None, sender_ip = None, target_mac = None, target_ip = None))]
-    fn new(op: u16, sender_mac: Option<Bytes>, sender_ip: Option<Addr4>, target_mac: Option<Bytes>, target_ip: Option<Addr4>) -> Self {
+    fn new(#[pyo3(from_py_with = int_arg)] op: u16, sender_mac: Option<Bytes>, sender_ip: Option<Addr4>, target_mac: Option<Bytes>, target_ip: Option<Addr4>) -> Self {
         let zero = Addr4(std::net::Ipv4Addr::UNSPECIFIED);
         Arp {
-            op,
+            op: Int(op),
             sender_mac: sender_mac.unwrap_or(Bytes(vec![0; 6])),
             sender_ip: sender_ip.unwrap_or(zero),
             target_mac: target_mac.unwrap_or(Bytes(vec![0; 6])),
@@ -148,7 +148,7 @@ impl Arp {
         let mac = |b: &Bytes| b.0.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":");
         format!(
             "Arp(op={}, sender_mac='{}', sender_ip='{}', target_mac='{}', target_ip='{}')",
-            self.op,
+            self.op.0,
             mac(&self.sender_mac),
             self.sender_ip.0,
             mac(&self.target_mac),

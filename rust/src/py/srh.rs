@@ -11,7 +11,7 @@ use crate::error::Layer;
 use crate::wire::srh::{self, Hmac, TlvRepr};
 
 use super::hdr6::{addr_repr, addresses_from_py, bytes_repr};
-use super::util::{buf_vec as buffer_vec, ipv6_to_py as addr_to_py, with_bytes as with_buffer};
+use super::util::{bounded_items, buf_vec as buffer_vec, int_arg, ipv6_to_py as addr_to_py, opt_int_arg, with_bytes as with_buffer};
 
 /// One TLV of a Segment Routing Header (RFC 8754 §2.1): Pad1 (type 0, one
 /// octet), PadN (type 4), HMAC (type 5: `d`, `key_id`, and the HMAC in
@@ -59,7 +59,7 @@ impl SrhTlv {
 impl SrhTlv {
     #[new]
     #[pyo3(signature = (r#type, data=None))]
-    fn new(r#type: u8, data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = int_arg)] r#type: u8, data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let data = match data {
             Some(d) => buffer_vec(d)?,
             None => Vec::new(),
@@ -76,14 +76,14 @@ impl SrhTlv {
     /// allows 0 to 5).
     #[staticmethod]
     #[pyo3(signature = (n=0))]
-    fn padn(n: u8) -> Self {
+    fn padn(#[pyo3(from_py_with = int_arg)] n: u8) -> Self {
         SrhTlv { repr: TlvRepr::PadN(vec![0; usize::from(n)]) }
     }
     /// The HMAC TLV (RFC 8754 §2.1.2): `hmac` is the keyed HMAC (multiples
     /// of 8 octets, up to 32), `d` the D flag.
     #[staticmethod]
     #[pyo3(signature = (key_id, hmac, d=false))]
-    fn hmac(key_id: u32, hmac: &Bound<'_, PyAny>, d: bool) -> PyResult<Self> {
+    fn hmac(#[pyo3(from_py_with = int_arg)] key_id: u32, hmac: &Bound<'_, PyAny>, d: bool) -> PyResult<Self> {
         let hmac = buffer_vec(hmac)?;
         if hmac.len() > 255 - srh::HMAC_FIXED_LEN {
             return Err(PyValueError::new_err("an HMAC TLV holds at most 249 octets of HMAC"));
@@ -169,10 +169,13 @@ impl SrhTlv {
     }
 }
 
+/// The most TLVs a list may hold: an SRH is at most 2048 octets (Hdr Ext
+/// Len is 8 bits) and a TLV at least one.
+const MAX_TLVS: usize = 2048;
+
 fn tlvs_from_py(v: &Bound<'_, PyAny>) -> PyResult<Vec<TlvRepr>> {
     let mut out = Vec::new();
-    for item in v.try_iter()? {
-        let item = item?;
+    for item in bounded_items(v, MAX_TLVS, "tlvs")? {
         let t = item.cast::<SrhTlv>().map_err(|_| PyTypeError::new_err("tlvs must be SrhTlv objects"))?;
         out.push(t.borrow().repr.clone());
     }
@@ -210,11 +213,11 @@ impl SegmentRoutingHeader {
     #[pyo3(signature = (segments, segments_left=None, tlvs=None, flags=0, tag=0, next_header=59))]
     fn new(
         segments: &Bound<'_, PyAny>,
-        segments_left: Option<u8>,
+        #[pyo3(from_py_with = opt_int_arg)] segments_left: Option<u8>,
         tlvs: Option<&Bound<'_, PyAny>>,
-        flags: u8,
-        tag: u16,
-        next_header: u8,
+        #[pyo3(from_py_with = int_arg)] flags: u8,
+        #[pyo3(from_py_with = int_arg)] tag: u16,
+        #[pyo3(from_py_with = int_arg)] next_header: u8,
     ) -> PyResult<Self> {
         let segments = addresses_from_py(segments)?;
         if segments.is_empty() || segments.len() > 256 {
@@ -272,24 +275,24 @@ impl SegmentRoutingHeader {
         self.repr.segments_left
     }
     #[setter]
-    fn set_segments_left(&mut self, v: u8) {
-        self.repr.segments_left = v;
+    fn set_segments_left(&mut self, #[pyo3(from_py_with = int_arg)] segments_left: u8) {
+        self.repr.segments_left = segments_left;
     }
     #[getter]
     fn flags(&self) -> u8 {
         self.repr.flags
     }
     #[setter]
-    fn set_flags(&mut self, v: u8) {
-        self.repr.flags = v;
+    fn set_flags(&mut self, #[pyo3(from_py_with = int_arg)] flags: u8) {
+        self.repr.flags = flags;
     }
     #[getter]
     fn tag(&self) -> u16 {
         self.repr.tag
     }
     #[setter]
-    fn set_tag(&mut self, v: u16) {
-        self.repr.tag = v;
+    fn set_tag(&mut self, #[pyo3(from_py_with = int_arg)] tag: u16) {
+        self.repr.tag = tag;
     }
     /// A copy of the TLV list (padding included, as received); assign a
     /// new list to change it.
@@ -307,8 +310,8 @@ impl SegmentRoutingHeader {
         self.repr.next_header
     }
     #[setter]
-    fn set_next_header(&mut self, v: u8) {
-        self.repr.next_header = v;
+    fn set_next_header(&mut self, #[pyo3(from_py_with = int_arg)] next_header: u8) {
+        self.repr.next_header = next_header;
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

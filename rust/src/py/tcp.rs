@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::util::{ip_from_py, with_bytes};
+use super::util::{int_arg, ip_from_py, opt_int_arg, with_bytes, Int, List};
 use crate::cksum::Pseudo;
 use crate::tcp::reass::Insert;
 use crate::tcp::seg::{self, Header, Segment};
@@ -91,19 +91,52 @@ fn tcp_input_parse(py: Python<'_>, buf: &Bound<'_, PyAny>, src: &Bound<'_, PyAny
     })
 }
 
-/// The option area of a segment to send (`tcp_addoptions`), padded.
+/// A (left, right) SACK block or a (TSval, TSecr) pair: two 32-bit values.
+type U32Pair = (Int<u32>, Int<u32>);
+
+/// The option area of a segment to send (`tcp_addoptions`), padded. Of
+/// `sack`, the blocks that fit in 40 octets are written (4 at most).
 #[pyfunction]
-#[pyo3(signature = (mss = None, wscale = None, sack_permitted = false, ts = None, sack = Vec::new()))]
-fn tcp_options<'py>(py: Python<'py>, mss: Option<u16>, wscale: Option<u8>, sack_permitted: bool, ts: Option<(u32, u32)>, sack: Vec<(u32, u32)>) -> Bound<'py, PyBytes> {
+#[pyo3(signature = (mss = None, wscale = None, sack_permitted = false, ts = None, sack = None))]
+fn tcp_options<'py>(
+    py: Python<'py>,
+    #[pyo3(from_py_with = opt_int_arg)] mss: Option<u16>,
+    #[pyo3(from_py_with = opt_int_arg)] wscale: Option<u8>,
+    sack_permitted: bool,
+    ts: Option<U32Pair>,
+    sack: Option<List<U32Pair, MAX_SACK_ARG>>,
+) -> Bound<'py, PyBytes> {
+    let ts = ts.map(|(v, e)| (v.0, e.0));
+    let sack: Vec<(u32, u32)> = sack.map(|l| l.0.into_iter().map(|(a, b)| (a.0, b.0)).collect()).unwrap_or_default();
     PyBytes::new(py, &seg::build_options(mss, wscale, sack_permitted, ts, &sack))
 }
+
+/// The most SACK blocks `tcp_options` takes: 4 fit in a segment; a few
+/// more are accepted (and left out) so a caller need not count.
+const MAX_SACK_ARG: usize = 64;
 
 /// One whole IPv6 packet carrying a segment: header (Next Header 6), TCP
 /// header, `options`, `payload`, checksummed.
 #[pyfunction]
 #[pyo3(signature = (src, dst, hlim, tclass, sport, dport, seq, ack, flags, window, options, payload, urgent = 0, flow = 0))]
 #[allow(clippy::too_many_arguments)]
-fn tcp6_output<'py>(py: Python<'py>, src: &Bound<'py, PyAny>, dst: &Bound<'py, PyAny>, hlim: u8, tclass: u8, sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, window: u16, options: &Bound<'py, PyAny>, payload: &Bound<'py, PyAny>, urgent: u16, flow: u32) -> PyResult<Bound<'py, PyBytes>> {
+fn tcp6_output<'py>(
+    py: Python<'py>,
+    src: &Bound<'py, PyAny>,
+    dst: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = int_arg)] hlim: u8,
+    #[pyo3(from_py_with = int_arg)] tclass: u8,
+    #[pyo3(from_py_with = int_arg)] sport: u16,
+    #[pyo3(from_py_with = int_arg)] dport: u16,
+    #[pyo3(from_py_with = int_arg)] seq: u32,
+    #[pyo3(from_py_with = int_arg)] ack: u32,
+    #[pyo3(from_py_with = int_arg)] flags: u16,
+    #[pyo3(from_py_with = int_arg)] window: u16,
+    options: &Bound<'py, PyAny>,
+    payload: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = int_arg)] urgent: u16,
+    #[pyo3(from_py_with = int_arg)] flow: u32,
+) -> PyResult<Bound<'py, PyBytes>> {
     let (s, d) = (addr6(src)?, addr6(dst)?);
     let h = Header { src_port: sport, dst_port: dport, seq, ack, flags, window, urgent };
     let pkt = with_bytes(options, |o| with_bytes(payload, |p| seg::emit6(&s, &d, hlim, tclass, flow, &h, o, p)))??;
@@ -114,7 +147,20 @@ fn tcp6_output<'py>(py: Python<'py>, src: &Bound<'py, PyAny>, dst: &Bound<'py, P
 #[pyfunction]
 #[pyo3(signature = (src, dst, sport, dport, seq, ack, flags, window, options, payload, urgent = 0))]
 #[allow(clippy::too_many_arguments)]
-fn tcp_output_segment<'py>(py: Python<'py>, src: &Bound<'py, PyAny>, dst: &Bound<'py, PyAny>, sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, window: u16, options: &Bound<'py, PyAny>, payload: &Bound<'py, PyAny>, urgent: u16) -> PyResult<Bound<'py, PyBytes>> {
+fn tcp_output_segment<'py>(
+    py: Python<'py>,
+    src: &Bound<'py, PyAny>,
+    dst: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = int_arg)] sport: u16,
+    #[pyo3(from_py_with = int_arg)] dport: u16,
+    #[pyo3(from_py_with = int_arg)] seq: u32,
+    #[pyo3(from_py_with = int_arg)] ack: u32,
+    #[pyo3(from_py_with = int_arg)] flags: u16,
+    #[pyo3(from_py_with = int_arg)] window: u16,
+    options: &Bound<'py, PyAny>,
+    payload: &Bound<'py, PyAny>,
+    #[pyo3(from_py_with = int_arg)] urgent: u16,
+) -> PyResult<Bound<'py, PyBytes>> {
     let ph = pseudo(src, dst)?;
     let h = Header { src_port: sport, dst_port: dport, seq, ack, flags, window, urgent };
     let mut out = Vec::new();
@@ -132,13 +178,13 @@ pub struct TcpReass {
 impl TcpReass {
     #[new]
     #[pyo3(signature = (cap_bytes, max_blocks = 100))]
-    fn new(cap_bytes: u64, max_blocks: usize) -> Self {
+    fn new(#[pyo3(from_py_with = int_arg)] cap_bytes: u64, #[pyo3(from_py_with = int_arg)] max_blocks: usize) -> Self {
         TcpReass { q: Reass::new(cap_bytes, max_blocks) }
     }
 
     /// Queue `data` at absolute sequence `seq`: the count of new octets,
     /// 0 for a duplicate, -1 when the queue is full (a counted drop).
-    fn insert(&mut self, seq: u64, data: &Bound<'_, PyAny>, rcv_nxt: u64) -> PyResult<i64> {
+    fn insert(&mut self, #[pyo3(from_py_with = int_arg)] seq: u64, data: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] rcv_nxt: u64) -> PyResult<i64> {
         let r = with_bytes(data, |d| self.q.insert(seq, d, rcv_nxt))?;
         Ok(match r {
             Insert::Stored(n) => i64::try_from(n).unwrap_or(i64::MAX),
@@ -148,16 +194,16 @@ impl TcpReass {
     }
 
     /// The in-order octets from `rcv_nxt` on, removed from the queue.
-    fn pull<'py>(&mut self, py: Python<'py>, rcv_nxt: u64) -> Bound<'py, PyBytes> {
+    fn pull<'py>(&mut self, py: Python<'py>, #[pyo3(from_py_with = int_arg)] rcv_nxt: u64) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.q.pull(rcv_nxt))
     }
 
     /// Up to `n` (left, right) blocks, most recent first (RFC 2018 §4).
-    fn sack_blocks(&self, n: usize) -> Vec<(u64, u64)> {
+    fn sack_blocks(&self, #[pyo3(from_py_with = int_arg)] n: usize) -> Vec<(u64, u64)> {
         self.q.sack_blocks(n)
     }
 
-    fn set_bounds(&mut self, cap_bytes: u64, max_blocks: usize) {
+    fn set_bounds(&mut self, #[pyo3(from_py_with = int_arg)] cap_bytes: u64, #[pyo3(from_py_with = int_arg)] max_blocks: usize) {
         self.q.set_bounds(cap_bytes, max_blocks);
     }
 
@@ -189,7 +235,7 @@ pub struct TcpSendBuffer {
 #[pymethods]
 impl TcpSendBuffer {
     #[new]
-    fn new(cap: usize) -> Self {
+    fn new(#[pyo3(from_py_with = int_arg)] cap: usize) -> Self {
         TcpSendBuffer { b: SendBuf::new(cap) }
     }
 
@@ -198,7 +244,12 @@ impl TcpSendBuffer {
         with_bytes(data, |d| self.b.write(d))
     }
 
-    fn peek<'py>(&self, py: Python<'py>, off: usize, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn peek<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = int_arg)] off: usize,
+        #[pyo3(from_py_with = int_arg)] n: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let k = self.b.peek_len(off, n);
         PyBytes::new_with(py, k, |out| {
             self.b.peek_into(off, out);
@@ -206,7 +257,7 @@ impl TcpSendBuffer {
         })
     }
 
-    fn drop_front(&mut self, n: usize) {
+    fn drop_front(&mut self, #[pyo3(from_py_with = int_arg)] n: usize) {
         self.b.drop_front(n);
     }
 
@@ -225,7 +276,7 @@ impl TcpSendBuffer {
     }
 
     #[setter]
-    fn set_cap(&mut self, cap: usize) {
+    fn set_cap(&mut self, #[pyo3(from_py_with = int_arg)] cap: usize) {
         self.b.cap = cap;
     }
 
@@ -243,7 +294,7 @@ pub struct TcpRecvBuffer {
 #[pymethods]
 impl TcpRecvBuffer {
     #[new]
-    fn new(cap: usize) -> Self {
+    fn new(#[pyo3(from_py_with = int_arg)] cap: usize) -> Self {
         TcpRecvBuffer { b: RecvBuf::new(cap) }
     }
 
@@ -251,7 +302,7 @@ impl TcpRecvBuffer {
         with_bytes(data, |d| self.b.write(d))
     }
 
-    fn read<'py>(&mut self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn read<'py>(&mut self, py: Python<'py>, #[pyo3(from_py_with = int_arg)] n: usize) -> PyResult<Bound<'py, PyBytes>> {
         let k = n.min(self.b.len());
         PyBytes::new_with(py, k, |out| {
             self.b.read_into(out);
@@ -259,7 +310,7 @@ impl TcpRecvBuffer {
         })
     }
 
-    fn peek<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn peek<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = int_arg)] n: usize) -> PyResult<Bound<'py, PyBytes>> {
         let k = n.min(self.b.len());
         PyBytes::new_with(py, k, |out| {
             self.b.peek_into(out);
@@ -282,7 +333,7 @@ impl TcpRecvBuffer {
     }
 
     #[setter]
-    fn set_cap(&mut self, cap: usize) {
+    fn set_cap(&mut self, #[pyo3(from_py_with = int_arg)] cap: usize) {
         self.b.cap = cap;
     }
 

@@ -1387,7 +1387,7 @@ impl Ipv4Header {
             src: Addr4(r.src_addr),
             dst: Addr4(r.dst_addr),
             options: Bytes(r.options.to_vec()),
-            checksum: (Some(p.checksum())).map(Int),
+            checksum: Some(Int(p.checksum())),
         })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -1455,7 +1455,7 @@ impl UdpHeader {
         let ph = pseudo_any(src.as_ref(), dst.as_ref())?;
         let r = udp::Repr::parse(&buf.0, ph.as_ref())?;
         let p = udp::Packet::new_unchecked(&buf.0[..]);
-        Ok(UdpHeader { src_port: Int(r.src_port), dst_port: Int(r.dst_port), payload: Bytes(r.payload.to_vec()), checksum: (Some(p.checksum())).map(Int) })
+        Ok(UdpHeader { src_port: Int(r.src_port), dst_port: Int(r.dst_port), payload: Bytes(r.payload.to_vec()), checksum: Some(Int(p.checksum())) })
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         match other.cast::<UdpHeader>() {
@@ -1635,7 +1635,7 @@ impl TcpHeader {
             urgent: Int(r.urgent_at),
             options,
             payload: Bytes(r.payload.to_vec()),
-            checksum: (Some(p.checksum())).map(Int),
+            checksum: Some(Int(p.checksum())),
         })
     }
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
