@@ -50,6 +50,7 @@ __all__ = [
     "PcapngReader",
     "PcapngWriter",
     "open_capture",
+    "open_stream",
 ]
 
 LINKTYPE_NULL = 0  # BSD loopback: a 4-octet address family in host order
@@ -501,3 +502,14 @@ def open_capture(f: BinaryIO, *, max_caplen: int = 262144,
     if len(head) == 4 and struct.unpack("<I", head)[0] == BT_SHB:
         return PcapngReader(src, max_caplen=max_caplen, max_records=max_records)
     return PcapReader(src, max_caplen=max_caplen, max_records=max_records)
+
+
+def open_stream(f: BinaryIO) -> BinaryIO:
+    """``f``'s octets, inflated as they are read when it is gzip-compressed
+    (found by its magic): the stream the Rust reader (``kame._core.Dissector``)
+    is fed from; ``read(n)`` returns at most ``n`` octets."""
+    head = f.read(2)
+    src: BinaryIO = _Prefixed(head, f)  # type: ignore[assignment]
+    if head == _GZIP_MAGIC:
+        src = _Gunzip(src)  # type: ignore[assignment]
+    return src
