@@ -20,6 +20,7 @@ a small capture bundled with the package is shown, and said so.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import stat
@@ -37,6 +38,7 @@ from kame.errors import KameError, UnsupportedError
 from kame.knobs import KNOBS
 from kame.link.bpf import FilterError, compile_filter
 from kame.link.pcap import (
+    GZIP_MAGIC,
     LINKTYPE_ETHERNET,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
@@ -318,13 +320,28 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     d = kame._core.Dissector(hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum,
                              verbose=int(verbose), link=link, quiet=quiet, json=json,
                              write=write is not None, count=count, filters=filters)
-    src = open_stream(f)
     bar = _Progress(f, progress) if progress is not None else None
+    head = f.read(2)
+    read: Callable[[], bytes | memoryview]
+    if head == GZIP_MAGIC:
+        src = open_stream(f, head)
+        read = functools.partial(src.read, CHUNK)
+    else:
+        d.feed(head, False)  # nothing to show yet: a file header is longer
+        chunk = bytearray(CHUNK)
+        view = memoryview(chunk)
+        readinto = getattr(f, "readinto", None)
+
+        def read() -> bytes | memoryview:
+            if readinto is None:
+                return f.read(CHUNK)
+            n = readinto(view)
+            return view[:n or 0]
     eof = False
     try:
         while not eof:
-            data = src.read(CHUNK)
-            eof = not data
+            data = read()
+            eof = not len(data)
             text, wbytes, stop = d.feed(data, eof)
             if text:
                 out.write(text)

@@ -37,6 +37,7 @@ from typing import BinaryIO
 from kame.errors import LimitError, MalformedError, TruncatedError
 
 __all__ = [
+    "GZIP_MAGIC",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_LINUX_SLL",
     "LINKTYPE_LINUX_SLL2",
@@ -60,7 +61,8 @@ LINKTYPE_LOOP = 108  # OpenBSD loopback: the family in network order
 LINKTYPE_LINUX_SLL = 113  # Linux cooked capture (`tcpdump -i any`)
 LINKTYPE_LINUX_SLL2 = 276  # its second version
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_MAGIC = GZIP_MAGIC
 
 _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
@@ -504,12 +506,15 @@ def open_capture(f: BinaryIO, *, max_caplen: int = 262144,
     return PcapReader(src, max_caplen=max_caplen, max_records=max_records)
 
 
-def open_stream(f: BinaryIO) -> BinaryIO:
-    """``f``'s octets, inflated as they are read when it is gzip-compressed
-    (found by its magic): the stream the Rust reader (``kame._core.Dissector``)
-    is fed from; ``read(n)`` returns at most ``n`` octets."""
-    head = f.read(2)
+def open_stream(f: BinaryIO, head: bytes | None = None) -> BinaryIO:
+    """``f``'s octets (after ``head``, its first ones when the caller has
+    read them already), inflated as they are read when it is
+    gzip-compressed (found by its magic): the stream the Rust reader
+    (``kame._core.Dissector``) is fed from; ``read(n)`` returns at most
+    ``n`` octets."""
+    if head is None:
+        head = f.read(2)
     src: BinaryIO = _Prefixed(head, f)  # type: ignore[assignment]
-    if head == _GZIP_MAGIC:
+    if head[:2] == GZIP_MAGIC:
         src = _Gunzip(src)  # type: ignore[assignment]
     return src

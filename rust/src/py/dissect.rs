@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -126,15 +127,24 @@ impl Dissector {
 
     /// Dissect what `data` completes; `eof` when it is the last chunk.
     /// Returns (text to print, octets to write, whether to stop reading).
-    fn feed<'py>(&mut self, py: Python<'py>, data: &[u8], eof: bool) -> (Bound<'py, PyString>, Bound<'py, PyBytes>, bool) {
+    /// `data` is any bytes-like object (a `memoryview` of a reused
+    /// `bytearray` spares an allocation per chunk).
+    fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>, eof: bool) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyBytes>, bool)> {
         let mut text = String::new();
         let mut w = Vec::new();
         if !self.done {
-            self.buf.extend_from_slice(data);
+            if let Ok(b) = data.cast::<PyBytes>() {
+                self.buf.extend_from_slice(b.as_bytes());
+            } else {
+                let pb = PyBuffer::<u8>::get(data)?;
+                let old = self.buf.len();
+                self.buf.resize(old + pb.len_bytes(), 0);
+                pb.copy_to_slice(py, self.buf.get_mut(old..).unwrap_or(&mut []))?;
+            }
             text.reserve(self.buf.len() / 4);
             self.run(&mut text, &mut w, eof);
         }
-        (PyString::new(py, &text), PyBytes::new(py, &w), self.done)
+        Ok((PyString::new(py, &text), PyBytes::new(py, &w), self.done))
     }
 
     /// The verdict counts (only those that occurred), or the error that
@@ -314,7 +324,23 @@ fn json_line(out: &mut String, no: u64, ts_ns: i128, linktype: u32, caplen: usiz
     out.push_str("}\n");
 }
 
+/// Run a classic BPF program (`(code, jt, jf, k)` tuples, checked as
+/// `bpf_validate` does: ValueError when refused) over `packet`, whose
+/// length on the wire was `wirelen` (default: its length); what it
+/// returns, 0 rejecting the packet. What `Dissector` runs per record.
+#[pyfunction]
+#[pyo3(signature = (program, packet, wirelen = None))]
+fn bpf_filter(program: &Bound<'_, PyAny>, packet: &[u8], wirelen: Option<Bound<'_, PyAny>>) -> PyResult<u32> {
+    let p = program_of(program)?;
+    let w = match wirelen {
+        Some(w) => int_arg(&w)?,
+        None => u32::try_from(packet.len()).unwrap_or(u32::MAX),
+    };
+    Ok(p.filter(packet, w))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Dissector>()?;
+    m.add_function(wrap_pyfunction!(bpf_filter, m)?)?;
     Ok(())
 }

@@ -101,14 +101,105 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
 }
 
-fn addr6(b: &[u8], at: usize) -> Option<Ipv6Addr> {
+/// An IPv6 address shown as [`push_ip6`] writes it.
+struct A6([u8; 16]);
+
+impl core::fmt::Display for A6 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut s = String::with_capacity(40);
+        push_ip6(&mut s, self.0);
+        f.write_str(&s)
+    }
+}
+
+fn addr6(b: &[u8], at: usize) -> Option<A6> {
     let a: [u8; 16] = b.get(at..at + 16)?.try_into().ok()?;
-    Some(Ipv6Addr::from(a))
+    Some(A6(a))
 }
 
 fn addr4(b: &[u8], at: usize) -> Option<Ipv4Addr> {
     let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
     Some(Ipv4Addr::from(a))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_dec(out: &mut String, mut v: u32) {
+    let mut b = [0u8; 10];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &c in &b[i..] {
+        out.push(char::from(c));
+    }
+}
+
+/// An IPv4 address, dotted decimal.
+pub fn push_ip4(out: &mut String, a: [u8; 4]) {
+    for (i, o) in a.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_dec(out, u32::from(*o));
+    }
+}
+
+/// An IPv6 address as inet_ntop (and so tcpdump) writes it: RFC 5952's
+/// zero compression (the first longest run of two or more zero groups),
+/// lower-case hex, and the last 32 bits dotted for IPv4-mapped and
+/// IPv4-compatible addresses.
+pub fn push_ip6(out: &mut String, a: [u8; 16]) {
+    let w: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
+    let (mut base, mut len) = (usize::MAX, 0usize);
+    let mut i = 0;
+    while i < 8 {
+        if w[i] == 0 {
+            let start = i;
+            while i < 8 && w[i] == 0 {
+                i += 1;
+            }
+            if i - start > len {
+                (base, len) = (start, i - start);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    if len < 2 {
+        base = usize::MAX;
+    }
+    for (i, &g) in w.iter().enumerate() {
+        if base != usize::MAX && i >= base && i < base + len {
+            if i == base {
+                out.push(':');
+            }
+            continue;
+        }
+        if i != 0 {
+            out.push(':');
+        }
+        if i == 6 && base == 0 && (len == 6 || (len == 5 && w[5] == 0xffff)) {
+            push_ip4(out, [a[12], a[13], a[14], a[15]]);
+            return;
+        }
+        let mut started = false;
+        for shift in [12u16, 8, 4, 0] {
+            let n = usize::from((g >> shift) & 0xf);
+            if n != 0 || started || shift == 0 {
+                out.push(char::from(HEX[n]));
+                started = true;
+            }
+        }
+    }
+    if base != usize::MAX && base + len == 8 {
+        out.push(':');
+    }
 }
 
 /// A MAC (or other link-layer) address, `02:00:00:00:00:01`.
@@ -117,7 +208,8 @@ pub fn mac(out: &mut String, b: &[u8]) {
         if i > 0 {
             out.push(':');
         }
-        let _ = write!(out, "{o:02x}");
+        out.push(char::from(HEX[usize::from(o >> 4)]));
+        out.push(char::from(HEX[usize::from(o & 0xf)]));
     }
 }
 
@@ -328,10 +420,10 @@ fn slice(frame: &[u8], from: u64, to: u64) -> &[u8] {
 }
 
 fn ip(out: &mut String, s: &Summary, src: bool) {
-    let _ = match &s.net {
-        Net::V6 { src: a, dst: b, .. } => write!(out, "{}", Ipv6Addr::from(if src { *a } else { *b })),
-        Net::V4 { src: a, dst: b, .. } => write!(out, "{}", Ipv4Addr::from(if src { *a } else { *b })),
-    };
+    match &s.net {
+        Net::V6 { src: a, dst: b, .. } => push_ip6(out, if src { *a } else { *b }),
+        Net::V4 { src: a, dst: b, .. } => push_ip4(out, if src { *a } else { *b }),
+    }
 }
 
 /// The line of an accepted packet (and of the packet it carries).
@@ -348,12 +440,14 @@ fn describe(out: &mut String, frame: &[u8], s: &Summary, chain: &Chain, o: &Opti
         _ => None,
     };
     if let Some((sp, _)) = ports {
-        let _ = write!(out, ".{sp}");
+        out.push('.');
+        push_dec(out, u32::from(sp));
     }
     out.push_str(" > ");
     ip(out, s, false);
     if let Some((_, dp)) = ports {
-        let _ = write!(out, ".{dp}");
+        out.push('.');
+        push_dec(out, u32::from(dp));
     }
     out.push_str(": ");
     let fragment = match s.net {
@@ -505,7 +599,7 @@ fn srh_words(out: &mut String, raw: &[u8]) {
     };
     let _ = write!(out, "srh (segleft={}, last-entry={}, tag={}, flags=0x{:02x}", p.segments_left(), p.last_entry(), p.tag(), p.flags());
     for (i, seg) in p.segments().enumerate() {
-        let _ = write!(out, ", [{i}]{}", Ipv6Addr::from(seg));
+        let _ = write!(out, ", [{i}]{}", A6(seg));
     }
     for t in p.tlvs() {
         let Ok(t) = t else { break };
@@ -790,4 +884,33 @@ pub fn json_str(out: &mut String, line: &str) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_as_inet_ntop_writes_them() {
+        for (a, want) in [
+            ("2001:db8::1", "2001:db8::1"),
+            ("::", "::"),
+            ("::1", "::1"),
+            ("fe80::200:ff:fe00:1", "fe80::200:ff:fe00:1"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("2001:0:0:1::1", "2001:0:0:1::1"),
+            ("1:0:1:0:1:0:1:0", "1:0:1:0:1:0:1:0"),
+            ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+            ("::192.0.2.1", "::192.0.2.1"),
+            ("1::", "1::"),
+            ("ff02::1:ff00:2", "ff02::1:ff00:2"),
+        ] {
+            let mut s = String::new();
+            push_ip6(&mut s, a.parse::<Ipv6Addr>().unwrap().octets());
+            assert_eq!(s, want);
+        }
+        let mut s = String::new();
+        push_ip4(&mut s, [10, 0, 255, 1]);
+        assert_eq!(s, "10.0.255.1");
+    }
 }
