@@ -47,12 +47,12 @@ FRAMES = [bytes(f) for f in [
     Ether(src=A, dst=B) / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(id=7, seq=9),
     Ether(src=A, dst=B) / IPv6(src="2001:db8::1", dst="2001:db8::2") /
     ICMPv6PacketTooBig(mtu=1280) / IPv6(src="2001:db8::2", dst="2001:db8::9") / UDP(),
-    Ether(src=A, dst=B) / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(offset=10, id=3) / b"x" * 16,
+    Ether(src=A, dst=B) / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(offset=10, id=3) / (b"x" * 16),
     Ether(src=A, dst=B) / IP(src="192.0.2.1", dst="192.0.2.2") / ICMP(type=8, id=3, seq=4),
     Ether(src=A, dst=B) / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=7, dport=9) / b"q",
     Ether(src=A, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=A, psrc="10.0.0.1", pdst="10.0.0.2"),
     Ether(src=A, dst=B) / Dot1Q(vlan=100) / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=1, dport=2),
-    Ether(src=A, dst=B, type=0x88cc) / b"\0" * 30,
+    Ether(src=A, dst=B, type=0x88cc) / (b"\0" * 30),
 ]]
 
 
@@ -144,7 +144,8 @@ def libpcap_filter(prog: list[tuple[int, int, int, int]], pkt: bytes, wirelen: i
 EXPRS = ["ip6", "icmp6", "tcp port 80", "udp and port 53", "host 2001:db8::2", "net 2001:db8::/64",
          "ip6[40] == 135", "vlan 100", "vlan and ip6", "arp", "ether src 02:00:00:00:00:01",
          "ip6 protochain 44", "tcp[tcpflags] & tcp-syn != 0", "greater 80", "ip[6:2] & 0x1fff != 0",
-         "icmp[icmptype] == icmp-echo", "ip6 and udp[8:4] == 0x61626364", "ether multicast",
+         "icmp[icmptype] == icmp-echo", "ip6[48:4] == 0x61626364", "udp[8:4] == 0x61626364",
+         "ether multicast",
          "len <= 60", "not ip and not ip6"]
 PROGS = {e: compile_filter(e, LINKTYPE_ETHERNET) for e in EXPRS}
 
@@ -244,3 +245,33 @@ def test_dissect_stream_filter_and_count():
     assert sum(tally.values()) == 2 and out.getvalue().count("\n") == 2
     with pytest.raises(FilterError):
         dissect_stream(io.BytesIO(pcap(FRAMES)), out, expr="ip6 and")
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    """A long file (16 MiB or more): a bar on standard error when it is a
+    terminal, cleared at the end; nothing when it is not."""
+    import os
+    import pty
+    path = tmp_path / "long.pcap"
+    data = pcap([FRAMES[0] + bytes(1400)] * 12_000)
+    assert len(data) > 16 << 20
+    path.write_bytes(data)
+    master, slave = pty.openpty()
+    r = subprocess.run([sys.executable, "-m", "kame.cli.main", "dissect", "-q", str(path)],
+                       stdout=subprocess.DEVNULL, stderr=slave, check=False)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert r.returncode == 0
+    assert b"\r[" in seen and b"%" in seen and seen.endswith(b"\r\x1b[K"), seen[-80:]
+    r2 = subprocess.run([sys.executable, "-m", "kame.cli.main", "dissect", "-q", str(path)],
+                        capture_output=True, check=False)
+    assert r2.returncode == 0 and r2.stderr == b""

@@ -1,8 +1,8 @@
 #![no_main]
 //! The classic BPF machine on any program and any packet: a program that
 //! `Program::new` accepts runs to a return (or a rejection) without a
-//! panic, in at most as many steps as it has instructions, and gives the
-//! same answer twice; a refused one is refused with the index of an
+//! panic (backward jumps included: the run is cut after MAX_STEPS), and
+//! gives the same answer twice; a refused one is refused with the index of an
 //! instruction that exists.
 use kame_core::wire::bpf::{Insn, Program};
 use libfuzzer_sys::fuzz_target;

@@ -1,11 +1,17 @@
 //! Classic BPF: the filter machine of the BSD packet filter (McCanne and
 //! Jacobson, 1993), as libpcap's `pcap_compile` emits it for the
-//! pcap-filter language. [`Program::new`] checks a program as
-//! `bpf_validate` does (jumps forward and in bounds, scratch memory
-//! indices below 16, no division by a constant zero, a return last), so
-//! that [`Program::filter`] (`bpf_filter`) ends after at most as many
-//! steps as there are instructions: a load outside the packet, or a
-//! division by a zero X, rejects the packet (returns 0).
+//! pcap-filter language. [`Program::new`] checks a program as libpcap's
+//! `bpf_validate` does (jumps land inside the program, scratch memory
+//! indices below 16, no division by a constant zero, a return last), and
+//! [`Program::filter`] runs it as libpcap's `bpf_filter` does: a load
+//! outside the packet, or a division by a zero X, rejects the packet
+//! (returns 0).
+//!
+//! libpcap's `protochain` walks the IPv6 header chain with a backward
+//! `ja` (its offset wraps around, which `bpf_validate` lets through);
+//! such a loop ends when the walk leaves the packet, but a hand-made one
+//! need not, so a run is bounded: after [`MAX_STEPS`] instructions the
+//! packet is rejected.
 
 /// One instruction, `struct bpf_insn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +24,9 @@ pub struct Insn {
 
 /// `BPF_MAXINSNS`.
 pub const MAX_INSNS: usize = 4096;
+/// Instructions run per packet before it is rejected (a protochain walk
+/// over the longest packet takes about half as many).
+pub const MAX_STEPS: u32 = 1 << 20;
 /// `BPF_MEMWORDS`.
 pub const MEMWORDS: usize = 16;
 
@@ -107,7 +116,9 @@ impl Program {
                 JMP => {
                     let from = i + 1;
                     let ok = if op == JA {
-                        (p.k as usize) < n - from
+                        // libpcap's check, in u_int arithmetic: a backward
+                        // jump wraps around into the program.
+                        ((from as u32).wrapping_add(p.k) as usize) < n
                     } else if matches!(op, JEQ | JGT | JGE | JSET) {
                         from + usize::from(p.jt) < n && from + usize::from(p.jf) < n
                     } else {
@@ -151,8 +162,13 @@ impl Program {
                 _ => None,
             }
         };
+        let mut steps = 0u32;
         while let Some(p) = self.insns.get(pc) {
             pc += 1;
+            steps += 1;
+            if steps > MAX_STEPS {
+                return 0;
+            }
             let k = p.k;
             match p.code & 0x07 {
                 RET => return if p.code & 0x18 == RVAL_A { a } else { k },
@@ -221,7 +237,7 @@ impl Program {
                     let v = if p.code & SRC_X != 0 { x } else { k };
                     let take = match p.code & 0xf0 {
                         JA => {
-                            pc = pc.saturating_add(k as usize);
+                            pc = (pc as u32).wrapping_add(k) as usize;
                             continue;
                         }
                         JEQ => a == v,
@@ -273,6 +289,10 @@ mod tests {
         assert!(Program::new(vec![]).is_err());
         assert!(Program::new(vec![i(0x15, 5, 0, 0), i(0x6, 0, 0, 0)]).is_err());
         assert!(Program::new(vec![i(0x05, 0, 0, 1), i(0x6, 0, 0, 0)]).is_err());
+        // A backward jump (libpcap's protochain) is let through; a loop
+        // that never ends is cut after MAX_STEPS.
+        let spin = Program::new(vec![i(0x05, 0, 0, u32::MAX), i(0x6, 0, 0, 1)]).unwrap();
+        assert_eq!(spin.filter(&[], 0), 0);
         assert!(Program::new(vec![i(0x34, 0, 0, 0), i(0x6, 0, 0, 0)]).is_err());
         assert!(Program::new(vec![i(0x02, 0, 0, 16), i(0x6, 0, 0, 0)]).is_err());
         assert!(Program::new(vec![i(0x00, 0, 0, 0)]).is_err());

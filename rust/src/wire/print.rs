@@ -13,7 +13,7 @@
 //! With `verbose` the hop limit, ND options, RA fields, MLD records.
 
 use core::fmt::Write;
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::Ipv4Addr;
 
 use crate::wire::dissect::{self, Link, LinkHeader, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
@@ -889,6 +889,7 @@ pub fn json_str(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::Ipv6Addr;
 
     #[test]
     fn addresses_as_inet_ntop_writes_them() {
