@@ -98,7 +98,7 @@ def record(path: Path, packets: int, *, prefix: str = "kdt") -> None:
 
 
 def with_vlan_tags(src: Path, dst: Path, every: int = 3) -> None:
-    """``src`` with an 802.1Q tag (VLAN 100 + i % 3, priority 5) put into
+    """``src`` with an 802.1Q tag (VLAN 100, 101 or 102 in turn, priority 5) put into
     every ``every``-th Ethernet frame (pcap, little-endian as tcpdump
     writes it)."""
     import struct
@@ -110,7 +110,7 @@ def with_vlan_tags(src: Path, dst: Path, every: int = 3) -> None:
         frame = data[pos + 16:pos + 16 + caplen]
         pos += 16 + caplen
         if i % every == 0 and len(frame) >= 14:
-            tci = (5 << 13) | (100 + i % 3)
+            tci = (5 << 13) | (100 + (i // every) % 3)
             frame = frame[:12] + struct.pack("!HH", 0x8100, tci) + frame[12:]
             caplen, orig = caplen + 4, orig + 4
         out += struct.pack("<IIII", sec, frac, caplen, orig) + frame
