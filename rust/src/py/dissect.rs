@@ -71,7 +71,8 @@ impl Dissector {
     /// `(code, jt, jf, k)`) or to the compiler's message when the
     /// expression cannot apply to that link type; None dissects every
     /// packet. `count` stops after that many selected packets (0: all);
-    /// `write` returns each selected record as pcap (after a file header).
+    /// `write` returns each selected record as pcap (after a file header)
+    /// and no lines (the verdicts are counted all the same).
     #[new]
     #[pyo3(signature = (*, hdrnestlimit = 50, verify_cksum = true, verbose = 0, link = false, quiet = false,
                         json = false, write = false, count = 0, filters = None, max_caplen = capfile::MAX_CAPLEN))]
@@ -243,7 +244,10 @@ impl Dissector {
                 self.done = true;
                 break;
             };
-            if self.json {
+            if self.write {
+                let v = self.printer.verdict(rec.frame, lt, &self.opts);
+                self.count_verdict(v);
+            } else if self.json {
                 self.line.clear();
                 let f = self.printer.frame(&mut self.line, rec.frame, rec.orig_len, lt, &self.opts);
                 json_line(text, self.frame_no, rec.ts_ns, rec.linktype, rec.frame.len(), rec.orig_len, &f, &self.line);

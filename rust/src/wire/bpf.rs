@@ -156,8 +156,8 @@ impl Program {
         let load = |at: u32, size: u16| -> Option<u32> {
             let at = at as usize;
             match size {
-                W => pkt.get(at..at.checked_add(4)?).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-                H => pkt.get(at..at.checked_add(2)?).map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+                W => pkt.get(at..at.checked_add(4)?).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes),
+                H => pkt.get(at..at.checked_add(2)?).and_then(|b| <[u8; 2]>::try_from(b).ok()).map(|b| u32::from(u16::from_be_bytes(b))),
                 B => pkt.get(at).map(|&b| u32::from(b)),
                 _ => None,
             }

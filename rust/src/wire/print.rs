@@ -124,19 +124,18 @@ fn addr4(b: &[u8], at: usize) -> Option<Ipv4Addr> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_dec(out: &mut String, mut v: u32) {
-    let mut b = [0u8; 10];
-    let mut i = b.len();
-    loop {
-        i -= 1;
-        b[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+fn hex_digit(n: u16) -> char {
+    char::from(HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0'))
+}
+
+fn push_dec(out: &mut String, v: u32) {
+    let mut div = 1_000_000_000u32;
+    while div > 1 && v / div == 0 {
+        div /= 10;
     }
-    for &c in &b[i..] {
-        out.push(char::from(c));
+    while div > 0 {
+        out.push(char::from(b'0' + ((v / div) % 10) as u8));
+        div /= 10;
     }
 }
 
@@ -155,13 +154,16 @@ pub fn push_ip4(out: &mut String, a: [u8; 4]) {
 /// lower-case hex, and the last 32 bits dotted for IPv4-mapped and
 /// IPv4-compatible addresses.
 pub fn push_ip6(out: &mut String, a: [u8; 16]) {
-    let w: [u16; 8] = core::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
+    let mut w = [0u16; 8];
+    for (g, c) in w.iter_mut().zip(a.chunks_exact(2)) {
+        *g = c.iter().fold(0u16, |acc, &b| (acc << 8) | u16::from(b));
+    }
     let (mut base, mut len) = (usize::MAX, 0usize);
     let mut i = 0;
     while i < 8 {
-        if w[i] == 0 {
+        if w.get(i) == Some(&0) {
             let start = i;
-            while i < 8 && w[i] == 0 {
+            while i < 8 && w.get(i) == Some(&0) {
                 i += 1;
             }
             if i - start > len {
@@ -184,15 +186,15 @@ pub fn push_ip6(out: &mut String, a: [u8; 16]) {
         if i != 0 {
             out.push(':');
         }
-        if i == 6 && base == 0 && (len == 6 || (len == 5 && w[5] == 0xffff)) {
+        if i == 6 && base == 0 && (len == 6 || (len == 5 && w.get(5) == Some(&0xffff))) {
             push_ip4(out, [a[12], a[13], a[14], a[15]]);
             return;
         }
         let mut started = false;
         for shift in [12u16, 8, 4, 0] {
-            let n = usize::from((g >> shift) & 0xf);
+            let n = (g >> shift) & 0xf;
             if n != 0 || started || shift == 0 {
-                out.push(char::from(HEX[n]));
+                out.push(hex_digit(n));
                 started = true;
             }
         }
@@ -208,8 +210,8 @@ pub fn mac(out: &mut String, b: &[u8]) {
         if i > 0 {
             out.push(':');
         }
-        out.push(char::from(HEX[usize::from(o >> 4)]));
-        out.push(char::from(HEX[usize::from(o & 0xf)]));
+        out.push(hex_digit(u16::from(o >> 4)));
+        out.push(hex_digit(u16::from(*o)));
     }
 }
 
@@ -277,6 +279,29 @@ fn link_words(out: &mut String, l: &Link, wirelen: u32) {
 }
 
 impl Printer {
+    /// The verdict of one frame alone (what [`Printer::frame`] ends with),
+    /// for `-w`, which prints no line.
+    pub fn verdict(&mut self, frame: &[u8], lt: LinkType, o: &Options) -> Verdict {
+        let Ok(l) = dissect::link(frame, lt) else { return Verdict::Drop };
+        if lt == LinkType::Raw || l.is_ip() {
+            let mut s = Summary::EMPTY;
+            return match dissect::dissect_to(frame, lt, o.settings, &mut self.chain, &mut s) {
+                Err(_) => Verdict::Drop,
+                Ok(()) => match (s.cksum_ok, s.cksum_bad) {
+                    (Some(false), b) => Verdict::CksumBad { offload: b.is_some_and(|b| b.offload) },
+                    _ => Verdict::Ok,
+                },
+            };
+        }
+        if l.is_arp() {
+            return match arp::Repr::parse(frame.get(l.payload_offset..).unwrap_or(&[])) {
+                Ok(_) => Verdict::Ok,
+                Err(_) => Verdict::Drop,
+            };
+        }
+        Verdict::NotIp
+    }
+
     /// The line (and -v lines) of one frame, from after the frame number
     /// and time to the newline (not written).
     pub fn frame(&mut self, out: &mut String, frame: &[u8], wirelen: u32, lt: LinkType, o: &Options) -> Facts {
@@ -680,7 +705,7 @@ fn icmp6_words(out: &mut String, v: &mut String, t: u8, m: &[u8], verbose: u8) {
             if let (Some(&hlim), Some(&f), Some(lt), Some(reach), Some(retrans)) = (m.get(4), m.get(5), be16(m, 6), be32(m, 8), be32(m, 12)) {
                 let flags = [(0x80, "managed"), (0x40, "other stateful"), (0x20, "home agent"), (0x08, "proxy")];
                 let names: Vec<&str> = flags.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
-                let pref = ["medium", "high", "reserved", "low"][usize::from((f >> 3) & 3)];
+                let pref = ["medium", "high", "reserved", "low"].get(usize::from((f >> 3) & 3)).copied().unwrap_or("medium");
                 let _ = write!(
                     v,
                     "\n\thop limit {hlim}, Flags [{}], pref {pref}, router lifetime {lt}s, reachable time {reach}ms, retrans timer {retrans}ms",
