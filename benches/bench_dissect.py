@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
 
-from dissect_traffic import record  # noqa: E402
+from dissect_traffic import record
 
 KAME = [sys.executable, "-m", "kame.cli.main", "dissect"]
 

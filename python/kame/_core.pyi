@@ -1320,12 +1320,13 @@ __all__ += ["Packet", "PacketBatch", "parse", "parse_many"]
 # --- end wire ---
 
 # --- dissect: Dissector, bpf_filter ---
+@final
 class Dissector:
     """``kame dissect`` over a capture fed by chunks: records, filter,
     lines and verdicts in the core."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         hdrnestlimit: int = 50,
         verify_cksum: bool = True,
@@ -1336,8 +1337,8 @@ class Dissector:
         write: bool = False,
         count: int = 0,
         filters: dict[int, list[tuple[int, int, int, int]] | str] | None = None,
-        max_caplen: int = 262144,
-    ) -> None: ...
+        max_caplen: int = ...,
+    ) -> Dissector: ...
     def feed(self, data: Buffer, eof: bool) -> tuple[str, bytes, bool]: ...
     def close(self) -> dict[str, int]: ...
     @property

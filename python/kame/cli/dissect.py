@@ -1,4 +1,5 @@
-"""`kame dissect [FILE | -]`: a tcpdump-like dissection with verdicts.
+"""`kame dissect [-nqe] [-v[v]] [-c N] [-w FILE] [-T json] [-r FILE | FILE] [EXPRESSION]`:
+a tcpdump-like dissection with verdicts.
 
 Every IP packet is put through the same checks as a node's input path
 (``ip6_input``: version, lengths, jumbograms, the header chain under
@@ -8,13 +9,24 @@ due, and tshark's hint when the stored value is what checksum offload on
 the capturing host leaves), or ``DROP`` with the reason, the offset and the
 ICMPv6 error a stack must answer with. ARP is decoded (a malformed one is a
 DROP); other frames are shown by their EtherType or address family, as
-``not IP``.
+``not IP``. The words between the addresses and the verdict are tcpdump's
+(echo id and seq, ND targets, the MTU of a Packet Too Big, MLD and IGMP
+group records; with -v ND options, RA fields, MLD records).
+
+EXPRESSION is a filter in the pcap-filter language (pcap-filter(7)),
+compiled by libpcap as tcpdump compiles it and run by the core's BPF
+machine: the packets selected are tcpdump's. An invalid one exits with
+status 2. -w writes the selected packets as a pcap file instead of
+printing them; -T json prints one JSON object per packet; -c stops after
+N selected packets. A progress bar is drawn on standard error for a long
+file when it is a terminal.
 
 Reads pcap and pcapng, either gzip-compressed (found by its magic), with
 Ethernet, raw IP, Linux cooked (``tcpdump -i any``: SLL and SLL2) or BSD
-loopback (null, loop) link types. ``-`` reads standard input. With no FILE,
-standard input is read when it is a pipe or a file; otherwise (a terminal)
-a small capture bundled with the package is shown, and said so.
+loopback (null, loop) link types, streaming: memory stays bounded whatever
+the file's size. ``-`` reads standard input. With no FILE, standard input
+is read when it is a pipe or a file; otherwise (a terminal) a small
+capture bundled with the package is shown, and said so.
 """
 
 from __future__ import annotations
