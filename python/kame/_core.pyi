@@ -1320,6 +1320,42 @@ def parse_many(
 __all__ += ["Packet", "PacketBatch", "PacketBatchIter", "parse", "parse_many"]
 # --- end wire ---
 
+# --- dissect: Dissector, bpf_filter ---
+@final
+class Dissector:
+    """``kame dissect`` over a capture fed by chunks: records, filter,
+    lines and verdicts in the core."""
+
+    def __new__(
+        cls,
+        *,
+        hdrnestlimit: int = 50,
+        verify_cksum: bool = True,
+        verbose: int = 0,
+        link: bool = False,
+        quiet: bool = False,
+        json: bool = False,
+        write: bool = False,
+        count: int = 0,
+        filters: dict[int, list[tuple[int, int, int, int]] | str] | None = None,
+        max_caplen: int = ...,
+    ) -> Dissector: ...
+    def feed(self, data: Buffer, eof: bool) -> tuple[str, bytes, bool]: ...
+    def close(self) -> dict[str, int]: ...
+    @property
+    def unsupported(self) -> tuple[int, int] | None: ...
+    @property
+    def linktype(self) -> int | None: ...
+    @property
+    def frames(self) -> int: ...
+
+def bpf_filter(
+    program: Sequence[tuple[int, int, int, int]], packet: bytes, wirelen: int | None = None
+) -> int: ...
+
+__all__ += ["Dissector", "bpf_filter"]
+# --- end dissect ---
+
 # --- link: parse_link, LinkFrame, Arp ---
 @final
 class Arp:

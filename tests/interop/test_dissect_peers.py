@@ -177,7 +177,7 @@ def test_dissect_lines_on_cooked_captures(captures: dict[str, Path], linktype: s
     assert tally["cksum bad"] == tally["offload"] >= 10
     assert "bad ICMPv6 checksum" not in text and "refused" not in text
     assert text.count("unverified (fragmented datagram)") >= 2
-    assert "Out ARP, Request who-has 10.9.0.2 tell 10.9.0.1, length 28\n" in text
+    assert "Out ARP, Request who-has 10.9.0.2 tell 10.9.0.1, length 28  [ok]\n" in text
     assert "(maybe caused by TCP checksum offload?)]" in text
     assert "(maybe caused by UDP checksum offload?)]" in text
     assert " In  IP6 ::1 > ::1: ICMP6, echo request" in text

@@ -1,4 +1,5 @@
-"""`kame dissect [FILE | -]`: a tcpdump-like dissection with verdicts.
+"""`kame dissect [-nqe] [-v[v]] [-c N] [-w FILE] [-T json] [-r FILE | FILE] [EXPRESSION]`:
+a tcpdump-like dissection with verdicts.
 
 Every IP packet is put through the same checks as a node's input path
 (``ip6_input``: version, lengths, jumbograms, the header chain under
@@ -8,21 +9,35 @@ due, and tshark's hint when the stored value is what checksum offload on
 the capturing host leaves), or ``DROP`` with the reason, the offset and the
 ICMPv6 error a stack must answer with. ARP is decoded (a malformed one is a
 DROP); other frames are shown by their EtherType or address family, as
-``not IP``.
+``not IP``. The words between the addresses and the verdict are tcpdump's
+(echo id and seq, ND targets, the MTU of a Packet Too Big, MLD and IGMP
+group records; with -v ND options, RA fields, MLD records).
+
+EXPRESSION is a filter in the pcap-filter language (pcap-filter(7)),
+compiled by libpcap as tcpdump compiles it and run by the core's BPF
+machine: the packets selected are tcpdump's. An invalid one exits with
+status 2. -w writes the selected packets as a pcap file instead of
+printing them; -T json prints one JSON object per packet; -c stops after
+N selected packets. A progress bar is drawn on standard error for a long
+file when it is a terminal.
 
 Reads pcap and pcapng, either gzip-compressed (found by its magic), with
 Ethernet, raw IP, Linux cooked (``tcpdump -i any``: SLL and SLL2) or BSD
-loopback (null, loop) link types. ``-`` reads standard input. With no FILE,
-standard input is read when it is a pipe or a file; otherwise (a terminal)
-a small capture bundled with the package is shown, and said so.
+loopback (null, loop) link types, streaming: memory stays bounded whatever
+the file's size. ``-`` reads standard input. With no FILE, standard input
+is read when it is a pipe or a file; otherwise (a terminal) a small
+capture bundled with the package is shown, and said so.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import os
 import stat
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from importlib import resources
@@ -30,17 +45,19 @@ from typing import BinaryIO, TextIO
 
 import kame
 import kame._core
+from kame.cli.args import UsageError
 from kame.errors import KameError, UnsupportedError
 from kame.knobs import KNOBS
+from kame.link.bpf import FilterError, compile_filter
 from kame.link.pcap import (
+    GZIP_MAGIC,
     LINKTYPE_ETHERNET,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
     LINKTYPE_LOOP,
     LINKTYPE_NULL,
     LINKTYPE_RAW,
-    PcapReader,
-    open_capture,
+    open_stream,
 )
 
 #: The pcap link types read here, by name.
@@ -242,133 +259,119 @@ def _inner(p: kame.Packet, verbose: bool, hdrnestlimit: int, depth: int) -> str:
     return ": " + inner
 
 
-def describe_arp(a: kame._core.Arp, ethertype: int, length: int) -> str:
-    """tcpdump -n's line for an ARP or RARP packet (RFC 826, 903, 2390)."""
-    tpa, spa = a.target_ip, a.sender_ip
-    tha, sha = _mac(a.target_mac), _mac(a.sender_mac)
-    if a.op == 1:
-        what = f"Request who-has {tpa}"
-        if any(a.target_mac):
-            what += f" ({tha})"
-        what += f" tell {spa}"
-    elif a.op == 2:
-        what = f"Reply {spa} is-at {sha}"
-    elif a.op == 3:
-        what = f"Reverse Request who-is {tha} tell {sha}"
-    elif a.op == 4:
-        what = f"Reverse Reply {tha} at {tpa}"
-    elif a.op == 8:
-        what = f"InARP request who-is {tha} tell {spa} ({sha})"
-    elif a.op == 9:
-        what = f"InARP reply {sha} at {spa}"
-    else:
-        what = f"op {a.op}, sender {spa} ({sha}), target {tpa} ({tha})"
-    name = "RARP" if ethertype == ETHERTYPE_RARP else "ARP"
-    line = f"{name}, {what}, length {length}"
-    if a.is_probe:
-        line += " (probe)"
-    elif a.is_gratuitous:
-        line += " (gratuitous)"
-    return line
+#: Octets read from the capture per call into the core.
+CHUNK = 1 << 20
+
+#: The link types a filter is compiled for (what the core reads).
+FILTER_LINKTYPES = (LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP,
+                    LINKTYPE_LINUX_SLL, 228, 229, LINKTYPE_LINUX_SLL2)
 
 
-def describe_other(lf: kame._core.LinkFrame) -> str:
-    """A frame that is neither IP nor ARP: what its link header says."""
-    if lf.family is not None:
-        return f"AF {lf.family}, length {lf.payload_len}"
-    if lf.ethertype is None:
-        return f"not IP, length {lf.payload_len}"
-    if lf.ethertype < 0x0600:
-        if lf.linktype == "ether":  # IEEE 802.3: a length, then LLC
-            return f"802.3, length {lf.payload_len}"
-        # A Linux pseudo-protocol (ETH_P_802_2, ETH_P_CAN...).
-        return f"link protocol 0x{lf.ethertype:04x}, length {lf.payload_len}"
-    return f"ethertype 0x{lf.ethertype:04x}, length {lf.payload_len}"
+def compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | str]:
+    """The BPF program of ``expr`` for every link type read here (libpcap's
+    message where it does not apply); :class:`FilterError` when it applies
+    to none (a syntax error)."""
+    progs: dict[int, list[tuple[int, int, int, int]] | str] = {}
+    first: FilterError | None = None
+    for lt in FILTER_LINKTYPES:
+        try:
+            progs[lt] = compile_filter(expr, lt)
+        except FilterError as e:
+            progs[lt] = str(e)
+            first = first or e
+    if first is not None and all(isinstance(v, str) for v in progs.values()):
+        raise first
+    return progs
 
 
-def cksum_verdict(p: kame.Packet) -> str:
-    """``cksum BAD`` with what was stored and what was due (UDP, TCP), and
-    tshark's hint when the stored value is what checksum offload leaves on
-    the capturing host."""
-    bad = p.cksum_bad
-    if bad is None:
-        return "cksum BAD"
-    stored, expected, offload = bad
-    v = f"cksum BAD 0x{stored:04x}, should be 0x{expected:04x}"
-    if offload:
-        proto = "TCP" if p.upper_proto == 6 else "UDP"
-        v += f" (maybe caused by {proto} checksum offload?)"
-    return v
+class _Progress:
+    """A progress bar on standard error for a long file (when it is a
+    terminal): the share of the file read, redrawn at most 4 times a second."""
+
+    def __init__(self, f: BinaryIO, err: TextIO) -> None:
+        self.f, self.err, self.total, self.last = f, err, 0, 0.0
+        try:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size >= 16 << 20 and err.isatty():
+                self.total = st.st_size
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def tick(self, frames: int) -> None:
+        if not self.total:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.25:
+            return
+        self.last = now
+        try:
+            done = self.f.tell() / self.total
+        except (OSError, ValueError):
+            return
+        bar = "#" * int(30 * done)
+        self.err.write(f"\r[{bar:<30}] {100 * done:5.1f}% {frames} packets")
+        self.err.flush()
+
+    def end(self) -> None:
+        if self.total and self.last:
+            self.err.write("\r\033[K")
+            self.err.flush()
 
 
 def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: int = 0,
-                   verbose: bool = False, verify_cksum: bool = True) -> Counter[str]:
+                   verbose: bool | int = False, verify_cksum: bool = True, link: bool = False,
+                   quiet: bool = False, json: bool = False, expr: str | None = None,
+                   write: BinaryIO | None = None, progress: TextIO | None = None) -> Counter[str]:
     """Dissect every record of the pcap or pcapng (gzip-compressed or not)
-    in ``f``; returns verdict counts: ``ok``, ``cksum bad`` (of which
-    ``offload``), ``drop``, ``not ip``. In a pcapng each packet is read with
-    its own interface's link type."""
-    reader = open_capture(f)
-    if isinstance(reader, PcapReader) and reader.linktype not in LINKTYPES:
-        raise UnsupportedError(f"pcap linktype {reader.linktype} is not {_LINKTYPES_HELP}",
-                               layer="pcap", offset=20)
-    tally: Counter[str] = Counter()
-    t0 = None
-    for i, rec in enumerate(reader, 1):
-        if count and i > count:
-            break
-        t0 = rec.ts if t0 is None else t0
-        head = f"{i:4d} {rec.ts - t0:10.6f} "
-        if rec.linktype not in LINKTYPES:
-            raise UnsupportedError(f"packet {i}: linktype {rec.linktype} is not {_LINKTYPES_HELP}",
-                                   layer="pcapng")
-        link = LINKTYPES[rec.linktype]
-        try:
-            lf = kame.parse_link(rec.frame, link)
-        except KameError as e:
-            tally["drop"] += 1
-            out.write(f"{head}[DROP: {e}]\n")
-            continue
-        if lf.pkttype is not None:
-            head += f"{SLL_DIRECTIONS.get(lf.pkttype, f'pkttype {lf.pkttype}'):<3} "
-        if link == "raw" or lf.is_ip:
-            tally.update(_ip_line(rec.frame, link, head, out, hdrnestlimit=hdrnestlimit,
-                                  verbose=verbose, verify_cksum=verify_cksum))
-        elif lf.is_arp:
-            try:
-                a = lf.arp
-            except KameError as e:
-                tally["drop"] += 1
-                out.write(f"{head}[DROP: {e}]\n")
-                continue
-            tally["ok"] += 1
-            line = describe_arp(a, lf.ethertype or ETHERTYPE_ARP, lf.payload_len)
-            if verbose:
-                line += f"\n\t{a!r}"
-            out.write(f"{head}{line}  [ok]\n")
-        else:
-            tally["not ip"] += 1
-            out.write(f"{head}{describe_other(lf)}  [not IP]\n")
-    return tally
+    in ``f`` (each pcapng packet with its own interface's link type), or
+    those the filter ``expr`` selects, at most ``count`` of them; returns
+    verdict counts: ``ok``, ``cksum bad`` (of which ``offload``), ``drop``,
+    ``not ip``. The core reads, filters and prints; this only moves
+    chunks. ``write`` receives the selected records as a pcap file."""
+    filters = compile_filters(expr) if expr else None
+    d = kame._core.Dissector(hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum,
+                             verbose=int(verbose), link=link, quiet=quiet, json=json,
+                             write=write is not None, count=count, filters=filters)
+    bar = _Progress(f, progress) if progress is not None else None
+    head = f.read(2)
+    read: Callable[[], bytes | memoryview]
+    if head == GZIP_MAGIC:
+        src = open_stream(f, head)
+        read = functools.partial(src.read, CHUNK)
+    else:
+        d.feed(head, False)  # nothing to show yet: a file header is longer
+        chunk = bytearray(CHUNK)
+        view = memoryview(chunk)
+        readinto = getattr(f, "readinto", None)
 
-
-def _ip_line(frame: bytes, link: str, head: str, out: TextIO, *, hdrnestlimit: int,
-             verbose: bool, verify_cksum: bool) -> list[str]:
-    """Dissect and print one IP packet; returns the tally keys it counts."""
+        def read() -> bytes | memoryview:
+            if readinto is None:
+                return f.read(CHUNK)
+            n = readinto(view)
+            return view[:n or 0]
+    eof = False
     try:
-        p = kame.parse(frame, hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum, link=link)
-    except KameError as e:
-        out.write(f"{head}[DROP: {e}]\n")
-        return ["drop"]
-    keys = ["ok"]
-    verdict = "ok"
-    if p.cksum_ok is False:
-        verdict = cksum_verdict(p)
-        bad = p.cksum_bad
-        keys = ["cksum bad", "offload"] if bad is not None and bad[2] else ["cksum bad"]
-    if p.trailing:
-        verdict += f", {p.trailing} trailing octets"
-    out.write(f"{head}{describe(p, verbose, hdrnestlimit=hdrnestlimit)}  [{verdict}]\n")
-    return keys
+        while not eof:
+            data = read()
+            eof = not len(data)
+            text, wbytes, stop = d.feed(data, eof)
+            if text:
+                out.write(text)
+            if wbytes and write is not None:
+                write.write(wbytes)
+            if bar is not None:
+                bar.tick(d.frames)
+            if stop:
+                break
+    finally:
+        if bar is not None:
+            bar.end()
+    tally = Counter(d.close())
+    if d.unsupported is not None:
+        i, lt = d.unsupported
+        raise UnsupportedError(f"packet {i}: linktype {lt} is not {_LINKTYPES_HELP}",
+                               layer="pcap")
+    return tally
 
 
 def summary_line(tally: Counter[str]) -> str:
@@ -405,32 +408,64 @@ def _stdin() -> BinaryIO:
 
 def _run(args: argparse.Namespace) -> int:
     out = sys.stdout
+    words = list(args.words)
+    name = args.read
+    if name is None and words:
+        name = words.pop(0)  # `kame dissect FILE [EXPR]`
+    expr = " ".join(words) or None
+    if args.output_type == "json" and args.write is not None:
+        raise UsageError("-T json and -w: choose one")
     opts = {"hdrnestlimit": args.hdrnestlimit, "count": args.count, "verbose": args.verbose,
-            "verify_cksum": not args.no_cksum}
-    name = args.file
+            "verify_cksum": not args.no_cksum, "link": args.link, "quiet": args.quiet,
+            "json": args.output_type == "json", "expr": expr,
+            "progress": sys.stderr}
     if name is None:
         stdin = getattr(sys.stdin, "buffer", None)
         name = "-" if stdin is not None and _stdin_has_data(stdin) else None
+    wfile: BinaryIO | None = None
+    text = out
     try:
+        if expr:
+            compile_filters(expr)  # a bad expression: exit 2 before any output
+        if args.write is not None:
+            wfile = sys.stdout.buffer if args.write == "-" else open(args.write, "wb")  # noqa: SIM115
+            text = io.StringIO() if args.write == "-" else open(os.devnull, "w")  # noqa: SIM115
+        opts["write"] = wfile
         if name == "-":
-            tally = dissect_stream(_stdin(), out, **opts)
+            tally = dissect_stream(_stdin(), text, **opts)  # type: ignore[arg-type]
         elif name is not None:
             with open(name, "rb") as f:
-                tally = dissect_stream(f, out, **opts)
+                tally = dissect_stream(f, text, **opts)  # type: ignore[arg-type]
         else:
             sample = resources.files("kame") / "data" / "sample.pcap"
             sys.stderr.write(f"kame dissect: no file given: reading the bundled capture "
                              f"{sample.name} (kame dissect FILE, or - for standard input)\n")
             with sample.open("rb") as f:
-                tally = dissect_stream(f, out, **opts)  # type: ignore[arg-type]
+                tally = dissect_stream(f, text, **opts)  # type: ignore[arg-type]
     except BrokenPipeError:  # `kame dissect | head`: the reader is gone
         raise
+    except FilterError as e:
+        out.flush()
+        sys.stderr.write(f"kame dissect: filter: {e}\n")
+        return 2
     except (KameError, OSError) as e:
         out.flush()
         where = "standard input" if name == "-" else name
         sys.stderr.write(f"kame dissect: {where}: {_plain(e)}\n")
         return 1
-    out.write(summary_line(tally) + "\n")
+    except ValueError as e:  # the filter does not apply to this file's link type
+        out.flush()
+        sys.stderr.write(f"kame dissect: filter: {e}\n")
+        return 2
+    finally:
+        if wfile is not None and wfile is not sys.stdout.buffer:
+            wfile.close()
+        if text is not out:
+            text.close()
+    if args.output_type == "json" or args.write is not None:
+        sys.stderr.write(summary_line(tally) + "\n")
+    else:
+        out.write(summary_line(tally) + "\n")
     return 0
 
 
@@ -463,12 +498,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     knob = KNOBS["net.inet6.ip6.hdrnestlimit"]
     p = sub.add_parser("dissect", help="tcpdump-like dissection with validation verdicts",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", nargs="?", metavar="FILE",
-                   help="a pcap or pcapng file, maybe gzip-compressed; - for standard input")
+    p.add_argument("words", nargs="*", metavar="[FILE] [EXPRESSION]",
+                   help="a pcap or pcapng file, maybe gzip-compressed (- for standard input), "
+                        "unless -r names it; then a filter in the pcap-filter language "
+                        "(tcpdump's, compiled by libpcap)")
+    p.add_argument("-r", dest="read", metavar="FILE",
+                   help="the capture to read (- for standard input); every other word is "
+                        "the filter expression")
     p.add_argument("-c", "--count", type=_int_in(0, None, "0 = every packet"), default=0,
-                   help="stop after COUNT packets (0, the default: every packet)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="show hop limits, the ICMPv6/ND message, the ARP packet")
+                   help="stop after COUNT selected packets (0, the default: every packet)")
+    p.add_argument("-n", action="store_true",
+                   help="numeric addresses and ports (always so; accepted as tcpdump does)")
+    p.add_argument("-e", dest="link", action="store_true", help="show the link header")
+    p.add_argument("-q", dest="quiet", action="store_true",
+                   help="fewer words: no TCP flags, chain or ICMPv6 details")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="-v, -vv: hop limits, ND options, RA fields, MLD and IGMP records, "
+                        "unverified checksums of first fragments")
+    p.add_argument("-w", dest="write", metavar="FILE",
+                   help="write the selected packets to FILE (pcap; - for standard output) "
+                        "instead of printing them")
+    p.add_argument("-T", dest="output_type", choices=["text", "json"], default="text",
+                   help="json: one JSON object per packet and line")
     p.add_argument("--hdrnestlimit", type=_int_in(knob.minimum, knob.maximum, knob.name),
                    default=knob.default,
                    help=f"{knob.name}, {knob.minimum} to {knob.maximum} "

@@ -53,21 +53,33 @@ def _main(argv: list[str] | None) -> int:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from kame.cli import demo, dissect, iperf3, node, tools
-    from kame.cli import setkey as setkey_cli
-    from kame.cli import tcp as tcp_cli
+    from kame.cli import dissect
 
-    demo.add_parser(sub)
-    dissect.add_parser(sub)
-    node.add_parser(sub)
-    tools.add_parsers(sub)
-    iperf3.add_parser(sub)
-    setkey_cli.add_parser(sub)
-    tcp_cli.add_parser(sub)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["dissect"]:
+        # Only what dissect needs: importing the node's modules for the
+        # other commands would cost more than a small capture's dissection.
+        dissect.add_parser(sub)
+    else:
+        from kame.cli import demo, iperf3, node, tools
+        from kame.cli import setkey as setkey_cli
+        from kame.cli import tcp as tcp_cli
+
+        demo.add_parser(sub)
+        dissect.add_parser(sub)
+        node.add_parser(sub)
+        tools.add_parsers(sub)
+        iperf3.add_parser(sub)
+        setkey_cli.add_parser(sub)
+        tcp_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
-    from kame.ctl import ControlError
     from kame.errors import KameError
+
+    if args.command == "dissect":
+        ControlError: type[Exception] = KameError  # the node's control socket is not used
+    else:
+        from kame.ctl import ControlError
 
     def fail(text: str, status: int = 1) -> int:
         sys.stderr.write(f"kame {args.command}: {one_line(text)}\n")

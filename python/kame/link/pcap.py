@@ -37,6 +37,7 @@ from typing import BinaryIO
 from kame.errors import LimitError, MalformedError, TruncatedError
 
 __all__ = [
+    "GZIP_MAGIC",
     "LINKTYPE_ETHERNET",
     "LINKTYPE_LINUX_SLL",
     "LINKTYPE_LINUX_SLL2",
@@ -50,6 +51,7 @@ __all__ = [
     "PcapngReader",
     "PcapngWriter",
     "open_capture",
+    "open_stream",
 ]
 
 LINKTYPE_NULL = 0  # BSD loopback: a 4-octet address family in host order
@@ -59,7 +61,8 @@ LINKTYPE_LOOP = 108  # OpenBSD loopback: the family in network order
 LINKTYPE_LINUX_SLL = 113  # Linux cooked capture (`tcpdump -i any`)
 LINKTYPE_LINUX_SLL2 = 276  # its second version
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_MAGIC = GZIP_MAGIC
 
 _MAGIC_US = 0xA1B2C3D4
 _MAGIC_NS = 0xA1B23C4D
@@ -501,3 +504,17 @@ def open_capture(f: BinaryIO, *, max_caplen: int = 262144,
     if len(head) == 4 and struct.unpack("<I", head)[0] == BT_SHB:
         return PcapngReader(src, max_caplen=max_caplen, max_records=max_records)
     return PcapReader(src, max_caplen=max_caplen, max_records=max_records)
+
+
+def open_stream(f: BinaryIO, head: bytes | None = None) -> BinaryIO:
+    """``f``'s octets (after ``head``, its first ones when the caller has
+    read them already), inflated as they are read when it is
+    gzip-compressed (found by its magic): the stream the Rust reader
+    (``kame._core.Dissector``) is fed from; ``read(n)`` returns at most
+    ``n`` octets."""
+    if head is None:
+        head = f.read(2)
+    src: BinaryIO = _Prefixed(head, f)  # type: ignore[assignment]
+    if head[:2] == GZIP_MAGIC:
+        src = _Gunzip(src)  # type: ignore[assignment]
+    return src

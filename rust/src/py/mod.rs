@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod cksum;
+mod dissect;
 mod errors;
 mod hdr6;
 mod inet; // IPv4 and ARP (issue 9)
@@ -24,6 +25,7 @@ mod wire;
 fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
+    dissect::register(m)?;
     link::register(m)?;
     hdr6::register(m)?;
     srh::register(m)?;

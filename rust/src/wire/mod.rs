@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod dissect;
+pub mod capfile;
+pub mod bpf;
+pub mod print;
 pub mod ethernet;
 pub mod arp;
 pub mod sll;
