@@ -46,7 +46,8 @@ SOCKET_MODULES = ("kame.socket", "kame.socket.stream", "kame.netdb")
 MODULES = ("kame", "kame._core", "kame.socket", "kame.netdb", "kame.key", "kame.key.setkey",
            "kame.key.pfkey", "kame.key.engine", "kame.key.sad", "kame.key.spd",
            "kame.key.ipsec6", "kame.ipsec", "kame.addr", "kame.scope6", "kame.in6_src",
-           "kame.tunnel", "kame.icmp6", "kame.mld6", "kame.knobs")
+           "kame.tunnel", "kame.icmp6", "kame.mld6", "kame.knobs", "kame.dns", "kame.resolv",
+           "kame.link.impair")
 
 #: Names that do I/O on the host (files, devices): not fuzzed here.
 NO_IO = {"Resolver.from_files", "Knobs.load", "cksum_path"}
@@ -313,7 +314,7 @@ def _members(modname: str, name: str, obj: type) -> Iterator[tuple[str, str]]:
             continue
         if name == "Node" and attr in kame.node.Node.KERNEL_INTERNAL:
             continue
-        if name == "SocketLayer" and attr != "socket":
+        if name == "SocketLayer" and attr not in ("socket", "poll"):
             continue  # the rest is the layer's plumbing (pcbbind, udp6_input ...)
         raw = inspect.getattr_static(obj, attr)
         if isinstance(raw, (staticmethod, classmethod)) or inspect.isfunction(raw) or \

@@ -297,6 +297,8 @@ class Query:
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
         dns.encode_name(name)  # ValueError for a name that cannot be asked
+        if not isinstance(conf, ResolvConf):
+            raise TypeError(f"conf is a ResolvConf, not {type(conf).__name__}")
         if not conf.servers:
             raise ValueError("no name server configured")
         self.name, self.qtype, self.conf = name.rstrip(".") or ".", qtype, conf

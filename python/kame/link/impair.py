@@ -29,6 +29,26 @@ from typing import Any, Self
 __all__ = ["ImpairedTap", "Impairment", "blackhole", "ce_marker"]
 
 
+#: The longest delay an impairment may add (s): a link, not a storage device.
+MAX_DELAY = 60.0
+#: The most frames each direction of an :class:`ImpairedTap` holds back.
+MAX_QUEUE = 65536
+#: The most filters one direction of an :class:`ImpairedTap` takes.
+MAX_FILTERS = 64
+
+
+def _filters(name: str, flts: Any) -> list[Callable[[bytes], bytes | None]]:
+    """A direction's filters, checked: a list or tuple of at most
+    :data:`MAX_FILTERS` callables (never an unbounded iterable)."""
+    if flts is None:
+        return []
+    if not isinstance(flts, (list, tuple)):
+        raise TypeError(f"{name} is a list of functions frame -> frame | None")
+    if len(flts) > MAX_FILTERS or not all(callable(f) for f in flts):
+        raise ValueError(f"{name}: at most {MAX_FILTERS} functions frame -> frame | None")
+    return list(flts)
+
+
 class Impairment:
     """Per-frame fate: lost with probability ``loss``; else delivered after
     ``delay`` (plus ``reorder_delay`` with probability ``reorder``, so the
@@ -40,11 +60,19 @@ class Impairment:
     def __init__(self, *, loss: float = 0.0, duplicate: float = 0.0, reorder: float = 0.0,
                  reorder_delay: float = 0.005, delay: float = 0.0, seed: int = 0,
                  only: Callable[[bytes], bool] | None = None) -> None:
+        for name, p in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder),
+                        ("delay", delay), ("reorder_delay", reorder_delay)):
+            if type(p) not in (int, float):
+                raise TypeError(f"{name} is a number, not {type(p).__name__}")
         for name, p in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder)):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} {p} not in [0, 1]")
-        if delay < 0 or reorder_delay < 0:
-            raise ValueError("delay and reorder_delay >= 0")
+        if not (0 <= delay <= MAX_DELAY and 0 <= reorder_delay <= MAX_DELAY):
+            raise ValueError(f"delay and reorder_delay in [0, {MAX_DELAY}] seconds")
+        if type(seed) is not int:
+            raise TypeError(f"seed is an int, not {type(seed).__name__}")
+        if only is not None and not callable(only):
+            raise TypeError("only is a function frame -> bool, or None")
         self.loss, self.duplicate, self.reorder = loss, duplicate, reorder
         self.reorder_delay, self.delay = reorder_delay, delay
         self.only = only
@@ -86,11 +114,19 @@ class ImpairedTap:
                  rx_filters: list[Callable[[bytes], bytes | None]] | None = None,
                  tx_filters: list[Callable[[bytes], bytes | None]] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        for name, imp in (("rx", rx), ("tx", tx)):
+            if imp is not None and not isinstance(imp, Impairment):
+                raise TypeError(f"{name} is an Impairment or None")
+        if not callable(clock):
+            raise TypeError("clock is a function returning seconds")
         self.tap, self.rx, self.tx, self.clock = tap, rx, tx, clock
-        self.rx_filters, self.tx_filters = list(rx_filters or ()), list(tx_filters or ())
+        self.rx_filters = _filters("rx_filters", rx_filters)
+        self.tx_filters = _filters("tx_filters", tx_filters)
         self._rxq: list[tuple[float, int, bytes]] = []
         self._txq: list[tuple[float, int, bytes]] = []
         self._seq = 0
+        #: frames dropped because a direction's delay queue was full (:data:`MAX_QUEUE`)
+        self.qdrops = 0
 
     @property
     def name(self) -> str:
@@ -107,6 +143,9 @@ class ImpairedTap:
                 return
             frame = out
         times = [now] if imp is None else imp.fate(frame, now)
+        if len(q) + len(times) > MAX_QUEUE:  # a delay line is a bounded queue
+            self.qdrops += len(times)
+            return
         for t in times:
             self._seq += 1
             heapq.heappush(q, (t, self._seq, frame))
@@ -135,6 +174,8 @@ class ImpairedTap:
     def write(self, frame: bytes) -> int:
         """Hand a frame to the impairment towards the kernel (always
         "written": a lost frame is lost on the wire, not refused)."""
+        if not isinstance(frame, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a frame is bytes-like, not {type(frame).__name__}")
         self._queue(self._txq, self.tx, bytes(frame), self.clock(), self.tx_filters)
         self.flush()
         return len(frame)
@@ -165,6 +206,10 @@ def blackhole(max_len: int) -> Callable[[bytes], bytes | None]:
     """A router whose next hop takes at most ``max_len`` octets of IP and
     which drops bigger packets without sending Packet Too Big or
     Fragmentation Needed (a PMTU black hole, RFC 2923 §2.1)."""
+    if type(max_len) is not int:
+        raise TypeError(f"max_len is an int, not {type(max_len).__name__}")
+    if not 0 <= max_len <= 0xFFFFFFFF:
+        raise ValueError("max_len in 0..2**32-1 octets")
 
     def flt(frame: bytes) -> bytes | None:
         ip = _ip_offset(frame)
@@ -179,6 +224,10 @@ def ce_marker(every: int = 1) -> Callable[[bytes], bytes | None]:
     """A congested queue (RFC 3168 §5): every ``every``-th ECN-capable IP
     packet (ECT(0) or ECT(1)) leaves with CE set; the IPv4 header checksum
     is recomputed. Not-ECT packets pass unchanged. ``flt.marked`` counts."""
+    if type(every) is not int:
+        raise TypeError(f"every is an int, not {type(every).__name__}")
+    if not 1 <= every <= 0xFFFFFFFF:
+        raise ValueError("every in 1..2**32-1")
     n = [0, 0]
 
     def flt(frame: bytes) -> bytes | None:

@@ -85,6 +85,8 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         self._seq = 0
         self._nraw6 = 0
         self._fastpath_saved = True
+        if type(seed) is not int:
+            raise TypeError(f"seed is an int, not {type(seed).__name__}")
         self._port_next = self.profile.ephemeral[0] + (seed * 7919) % 1000
         #: The ``net.inet6.ip6.v6only`` sysctl as the profile sets it; copied
         #: into each socket at creation (§1.12.3).

@@ -616,6 +616,12 @@ class StreamLayer:
         """``poll(2)`` over ``(socket, events)`` pairs: the ready ones with their
         ``revents`` (``POLLIN``, ``POLLOUT``, ``POLLERR``, ``POLLHUP``). It never
         waits (sans-I/O: run the node, then poll again)."""
+        if not isinstance(items, (list, tuple)) or len(items) > 65536:
+            raise TypeError("poll takes a list of at most 65536 (socket, events) pairs")
+        for it in items:
+            if not (isinstance(it, tuple) and len(it) == 2 and hasattr(it[0], "so_error")
+                    and type(it[1]) is int):
+                raise TypeError("poll takes (socket, events) pairs")
         out = []
         for s, ev in items:
             r = self._revents(s) & (ev | POLLERR | POLLHUP)
