@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,3 +125,52 @@ def stop(p: subprocess.Popen[str]) -> None:
     if p.poll() is None:
         p.kill()
     p.wait(timeout=10)
+
+
+@contextmanager
+def tcp_tapnode(ns: str, dev: str, mac: str, pcap: Path, ours6: str, kernel6: str, seed: int,
+                *, ours4: str | None = None, kernel4: str | None = None,
+                extra_args: tuple[str, ...] = (), env_extra: dict[str, str] | None = None,
+                capture: str = "tcp", make_tap: bool = True) -> Iterator[tuple[subprocess.Popen[str],
+                                                        subprocess.Popen[bytes]]]:
+    """Create the TAP ``dev`` in ``ns`` and run tcp_tapnode.py on it (our
+    node at ``ours6``/64 and ``ours4``/24, the kernel at ``kernel6`` and
+    ``kernel4``), with tcpdump writing ``capture`` to ``pcap``; yields (node,
+    tcpdump) with the link up, and ends both. ``make_tap=False`` leaves the
+    TAP to the node (one opened with ``IFF_VNET_HDR``)."""
+    if make_tap:
+        ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+    child = subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, str(TAPNODE.parent / "tcp_tapnode.py"), dev, mac,
+         f"{ours6}/64", str(seed), *([f"{ours4}/24"] if ours4 else []), *extra_args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(child_env(), **(env_extra or {})))
+    cap = None
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert json.loads(child.stdout.readline() or "{}").get("opened") == dev
+        ipns(ns, "ip", "-6", "addr", "add", f"{kernel6}/64", "dev", dev, "nodad")
+        if kernel4:
+            ipns(ns, "ip", "addr", "add", f"{kernel4}/24", "dev", dev)
+        ipns(ns, "ip", "link", "set", dev, "up")
+        cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-U", "-s",
+                                "0", "-w", str(pcap), capture],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        child.stdin.write("up\n")
+        child.stdin.flush()
+        time.sleep(0.5)
+        yield child, cap
+    finally:
+        if cap is not None and cap.poll() is None:
+            cap.terminate()
+            cap.wait(timeout=10)
+        if child.poll() is None:
+            try:
+                assert child.stdin is not None
+                child.stdin.write('{"quit": 1}\n')
+                child.stdin.flush()
+                child.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                child.kill()
+                child.wait()

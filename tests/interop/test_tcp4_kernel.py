@@ -16,18 +16,16 @@ address on both sides:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns_rig import fresh_netns, ipns
+from netns_rig import fresh_netns, ipns, tcp_tapnode
 from test_tcp_kernel import Rig, expected
 
 
@@ -68,42 +66,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("tcp4")
     with fresh_netns("kame-tcp4") as ns:
         ipns(ns, "ip", "link", "set", "lo", "up")
-        ipns(ns, "ip", "tuntap", "add", "dev", DEV, "mode", "tap")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        child = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE / "tcp_tapnode.py"), DEV, MAC,
-             f"{OURS6}/64", str(SEED), f"{OURS}/24"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        pcap = tmp / "tcp4.pcap"
-        cap = None
-        try:
-            assert child.stdout is not None and child.stdin is not None
-            assert json.loads(child.stdout.readline() or "{}").get("opened") == DEV
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", DEV, "nodad")
-            ipns(ns, "ip", "addr", "add", f"{KERNEL}/24", "dev", DEV)
-            ipns(ns, "ip", "link", "set", DEV, "up")
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", DEV, "-U", "-s",
-                                    "0", "-w", str(pcap), "ip and tcp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            child.stdin.write("up\n")
-            child.stdin.flush()
-            time.sleep(0.5)
-            yield Rig(ns, child, pcap, cap, tmp)
-        finally:
-            if cap is not None:
-                cap.terminate()
-                cap.wait(timeout=10)
-            if child.poll() is None:
-                try:
-                    assert child.stdin is not None
-                    child.stdin.write('{"quit": 1}\n')
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    child.kill()
-                    child.wait()
+        with tcp_tapnode(ns, DEV, MAC, tmp / "tcp4.pcap", OURS6, KERNEL6, SEED, ours4=OURS,
+                         kernel4=KERNEL, capture="ip and tcp") as (child, cap):
+            yield Rig(ns, child, tmp / "tcp4.pcap", cap, tmp)
 
 
 @pytest.mark.parametrize("port", [8080, 8081], ids=["af_inet6-mapped", "af_inet"])

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import fresh_netns, ipns
+from netns_rig import fresh_netns, ipns, tcp_tapnode
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -118,42 +118,9 @@ def _rig(tmp: Path, prefix: str, env_extra: dict[str, str]) -> Iterator[Rig]:
         # a retransmitted SYN keeps ECE|CWR (Linux's fallback clears them, so
         # a lost SYN or SYN,ACK would make a connection without ECN)
         ipns(ns, "sysctl", "-qw", "net.ipv4.tcp_ecn_fallback=0")
-        ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""), **env_extra)
-        child = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE / "tcp_tapnode.py"), dev, MAC,
-             f"{OURS}/64", str(SEED), f"{OURS4}/24"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        pcap = tmp / f"{prefix}.pcap"
-        cap = None
-        try:
-            assert child.stdout is not None and child.stdin is not None
-            assert json.loads(child.stdout.readline() or "{}").get("opened") == dev
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL}/64", "dev", dev, "nodad")
-            ipns(ns, "ip", "addr", "add", f"{KERNEL4}/24", "dev", dev)
-            ipns(ns, "ip", "link", "set", dev, "up")
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-U", "-s",
-                                    "0", "-w", str(pcap), "tcp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            child.stdin.write("up\n")
-            child.stdin.flush()
-            time.sleep(0.5)
-            yield Rig(ns, dev, child, pcap, cap, tmp)
-        finally:
-            if cap is not None and cap.poll() is None:
-                cap.terminate()
-                cap.wait(timeout=10)
-            if child.poll() is None:
-                try:
-                    assert child.stdin is not None
-                    child.stdin.write('{"quit": 1}\n')
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    child.kill()
-                    child.wait()
+        with tcp_tapnode(ns, dev, MAC, tmp / f"{prefix}.pcap", OURS, KERNEL, SEED, ours4=OURS4,
+                         kernel4=KERNEL4, env_extra=env_extra) as (child, cap):
+            yield Rig(ns, dev, child, tmp / f"{prefix}.pcap", cap, tmp)
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,13 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import fresh_netns, ipns
+from netns_rig import fresh_netns, ipns, tcp_tapnode
 
 
 def _no_tcp_heuristics() -> list[str]:
@@ -93,41 +92,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("tcp")
     with fresh_netns("kame-tcp") as ns:
         ipns(ns, "ip", "link", "set", "lo", "up")
-        ipns(ns, "ip", "tuntap", "add", "dev", DEV, "mode", "tap")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        child = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE / "tcp_tapnode.py"), DEV, MAC,
-             f"{OURS}/64", str(SEED)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=env)
-        pcap = tmp / "tcp.pcap"
-        cap = None
-        try:
-            assert child.stdout is not None and child.stdin is not None
-            assert json.loads(child.stdout.readline() or "{}").get("opened") == DEV
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL}/64", "dev", DEV, "nodad")
-            ipns(ns, "ip", "link", "set", DEV, "up")
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", DEV, "-U", "-s",
-                                    "0", "-w", str(pcap), "tcp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            child.stdin.write("up\n")
-            child.stdin.flush()
-            time.sleep(0.5)
-            yield Rig(ns, child, pcap, cap, tmp)
-        finally:
-            if cap is not None:
-                cap.terminate()
-                cap.wait(timeout=10)
-            if child.poll() is None:
-                try:
-                    assert child.stdin is not None
-                    child.stdin.write('{"quit": 1}\n')
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    child.kill()
-                    child.wait()
+        with tcp_tapnode(ns, DEV, MAC, tmp / "tcp.pcap", OURS, KERNEL, SEED) as (child, cap):
+            yield Rig(ns, child, tmp / "tcp.pcap", cap, tmp)
 
 
 def expected(n: int) -> str:

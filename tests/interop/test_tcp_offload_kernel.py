@@ -19,18 +19,16 @@ to segment (TSO/GSO both ways). The same transfers as test_tcp_kernel.py:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns_rig import fresh_netns, ipns
+from netns_rig import fresh_netns, ipns, tcp_tapnode
 from test_tcp_kernel import NO_TCP_HEURISTICS, UPLOAD, Rig, expected, kernel_py
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
@@ -52,40 +50,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("tso")
     with fresh_netns("kame-tso") as ns:
         ipns(ns, "ip", "link", "set", "lo", "up")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
-        child = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, str(HERE / "tcp_tapnode.py"), DEV, MAC,
-             f"{OURS}/64", str(SEED), "--offload"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        pcap = tmp / "tso.pcap"
-        cap = None
-        try:
-            assert child.stdout is not None and child.stdin is not None
-            assert json.loads(child.stdout.readline() or "{}").get("opened") == DEV
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL}/64", "dev", DEV, "nodad")
-            ipns(ns, "ip", "link", "set", DEV, "up")
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", DEV, "-U", "-s",
-                                    "0", "-w", str(pcap), "tcp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            child.stdin.write("up\n")
-            child.stdin.flush()
-            time.sleep(0.5)
-            yield Rig(ns, child, pcap, cap, tmp)
-        finally:
-            if cap is not None:
-                cap.terminate()
-                cap.wait(timeout=10)
-            if child.poll() is None:
-                try:
-                    assert child.stdin is not None
-                    child.stdin.write('{"quit": 1}\n')
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    child.kill()
-                    child.wait()
+        with tcp_tapnode(ns, DEV, MAC, tmp / "tso.pcap", OURS, KERNEL, SEED,
+                         extra_args=("--offload",), make_tap=False) as (child, cap):
+            yield Rig(ns, child, tmp / "tso.pcap", cap, tmp)
 
 
 def test_curl_fetches_super_segments(rig: Rig) -> None:
