@@ -269,6 +269,45 @@ def test_simultaneous_open_and_close() -> None:
     assert x.tp.state == TCPS_CLOSED and x.tp.gone  # type: ignore[union-attr]
 
 
+def test_time_wait_ack_keeps_the_offered_window() -> None:
+    """TIME_WAIT answers a retransmitted FIN with the window last offered
+    (``tcp_twstart`` keeps ``last_win``), not a zero window that the peer,
+    or tshark, would take for a closed receiver."""
+    p = Pair()
+    _srv, cli, conn = p.connect()
+    seen: list[tuple[bytes, int, int]] = []  # (source MAC, TCP flags, window)
+    state = {"fin_from_b": False, "dropped": 0}
+
+    def tcp_of(frame: bytes) -> tuple[int, int] | None:
+        if len(frame) < 14 + 40 + 20 or frame[12:14] != b"\x86\xdd" or frame[14 + 6] != 6:
+            return None
+        t = frame[54:]
+        return t[13], int.from_bytes(t[14:16], "big")
+
+    def drop_first_ack_of_b_fin(frame: bytes) -> bytes | None:
+        h = tcp_of(frame)
+        if h is None:
+            return frame
+        if frame[6:12] == MB and h[0] & 0x01:
+            state["fin_from_b"] = True
+        elif frame[6:12] == MA and state["fin_from_b"] and h[0] == TH_ACK \
+                and not state["dropped"]:
+            state["dropped"] = 1
+            return None
+        return frame
+
+    p.link.filters.append(drop_first_ack_of_b_fin)
+    p.link.taps.append(lambda _t, f: (h := tcp_of(f)) and seen.append((f[6:12], *h)))
+    cli.close()  # a closes first: FIN_WAIT_2, then TIME_WAIT on b's FIN
+    p.run(0.5)
+    conn.close()
+    p.run(5)  # b's FIN is resent after its RTO; a answers from TIME_WAIT
+    assert cli.tp.state == TCPS_TIME_WAIT and state["dropped"]  # type: ignore[union-attr]
+    acks_from_a = [w for mac, fl, w in seen if mac == MA and not fl & TH_RST]
+    assert len(acks_from_a) >= 2 and all(w > 0 for w in acks_from_a), seen
+    assert p.b.tcp.conns == {} or all(tp.gone for tp in p.b.tcp.conns.values())
+
+
 def test_connection_refused_and_errno() -> None:
     for profile, unconnected in (("linux", errno.EPIPE), ("netbsd", errno.ENOTCONN)):
         p = Pair(profile)

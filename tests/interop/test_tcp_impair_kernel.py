@@ -231,17 +231,21 @@ def traffic(rig: Rig, n: int = 150_000) -> None:
 def test_ecn_agrees_with_the_kernel(lossy: Rig) -> None:
     traffic(lossy)
     hold = subprocess.Popen(["ip", "netns", "exec", lossy.ns, "/usr/bin/python3", "-c", HOLD,
-                             OURS, "4"], stdout=subprocess.PIPE, text=True)
+                             OURS, "30"], stdout=subprocess.PIPE, text=True)
     try:
         assert hold.stdout is not None
         word, opts = hold.stdout.readline().split()
         assert word == "connected"
-        for _ in range(30):  # the handshake's last ACK may be lost: our SYN,ACK is resent
+        # the handshake's last ACK may be lost: our SYN,ACK is resent after
+        # its RTO (1 s, doubling) and the kernel's new ACK completes it
+        deadline = time.monotonic() + 20
+        while True:
             ours = lossy.ask({"info": 7000})
-            if ours:
+            if ours or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
     finally:
+        hold.terminate()
         hold.wait(timeout=20)
     # the kernel's TCP_INFO (what ss -ti prints as "ts sack wscale ecn"; this
     # iproute2's ss leaves the option words out, even kernel to kernel)

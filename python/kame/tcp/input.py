@@ -528,7 +528,8 @@ class TcpInput(TcpTimer):
             self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
         if f & TH_FIN or len(seg.payload) or f & TH_SYN:
             self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
-                             TH_ACK, now, scope=tp.scope, options=self.ts_option(tp, now))
+                             TH_ACK, now, win=tp.tw_last_win, scope=tp.scope,
+                             options=self.ts_option(tp, now))
 
     def tcp_dupack(self, tp: Tcpcb, now: float) -> None:
         """A duplicate ACK: limited transmit (RFC 3042), fast retransmit on

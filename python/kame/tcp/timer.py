@@ -202,6 +202,7 @@ class TcpTimer(TcpOutput):
     def tcp_twstart(self, tp: Tcpcb, now: float) -> None:
         """Enter TIME_WAIT for 2MSL (``tcp_twstart``); ``nolocaltimewait``
         skips it for connections to ourselves."""
+        tp.tw_last_win = min(self.rcv_window(tp) >> tp.rcv_scale, 0xFFFF)
         tp.state = TCPS_TIME_WAIT
         for n in (TT_REXMT, TT_PERSIST, TT_KEEP, TT_DELACK):
             tp.timers[n] = None

@@ -155,6 +155,9 @@ class Tcpcb:
     rcv_nxt: int = 0
     rcv_adv: int = 0
     last_ack_sent: int = 0
+    #: the window (scaled field) TIME_WAIT's ACKs carry: the one last
+    #: offered, as ``tcp_twstart`` keeps it (``tw->last_win``)
+    tw_last_win: int = 0
     #: the sequence number of a FIN that arrived ahead of a hole
     rcv_fin_seq: int = -1
     # --- options (RFC 7323, RFC 2018) ---
