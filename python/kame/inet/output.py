@@ -23,6 +23,7 @@ from ipaddress import IPv4Address
 
 from kame import _core
 from kame.errors import KameError
+from kame.in6_var import TsoFrame
 from kame.inet.arp import Arp, Llinfo
 from kame.inet.route import in_multicast
 from kame.inet.var import ETHERTYPE_IP, INADDR_BROADCAST
@@ -92,8 +93,12 @@ class IpOutput(Arp):
 
     def ip_output(self, src: IPv4Address | None, dst: IPv4Address, proto: int, payload: bytes,
                   now: float, *, ttl: int | None = None, tos: int = 0, df: bool | str = False,
-                  ifname: str | None = None, options: bytes | None = None) -> int:
-        """Send one datagram of ours; 0 or an errno (see the module docs)."""
+                  ifname: str | None = None, options: bytes | None = None,
+                  tso_segsz: int = 0) -> int:
+        """Send one datagram of ours; 0 or an errno (see the module docs).
+        ``tso_segsz``: a TCP super-segment (up to the interface's
+        ``tsomax``) that the interface cuts into segments of that many data
+        octets (``CSUM_TSO``), never fragmented here."""
         hop = dst
         mcast = in_multicast(dst)
         if ifname is None:
@@ -128,7 +133,12 @@ class IpOutput(Arp):
             return errno.ENETDOWN
         mtu = self.path_mtu(ifname, dst, now)
         total = 20 + len(options or b"") + len(payload)
-        if df == "want":
+        if tso_segsz and not (proto == IPPROTO_TCP and not options and total <= ifp.tsomax
+                              and 20 + 20 + tso_segsz <= mtu):
+            tso_segsz = 0
+        if tso_segsz and total > mtu:
+            pass  # the interface segments it: each segment fits
+        elif df == "want":
             df = total <= mtu
         elif df and total > mtu:
             self.inc("ips_cantfrag")
@@ -138,21 +148,34 @@ class IpOutput(Arp):
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
         self.inc("ips_localout")
-        self.ether_output(ifname, hop, pkt, now)
+        if tso_segsz and total > mtu:
+            self.ether_output(ifname, hop, pkt, now, tso_segsz)
+        else:
+            self.ether_output(ifname, hop, pkt, now)
         return 0
 
-    def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float) -> None:
-        """Resolve ``hop`` (the datagram waits whole) and frame the datagram."""
+    def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float,
+                     tso_segsz: int = 0) -> None:
+        """Resolve ``hop`` (the datagram waits whole) and frame the datagram
+        (a super-segment held for ARP is fragmented when it leaves)."""
         ll = self.arpresolve(ifname, hop, packet, now)
         if ll is not None:
-            self.ether_output_resolved(ifname, ll, packet)
+            self.ether_output_resolved(ifname, ll, packet, tso_segsz)
 
-    def ether_output_resolved(self, ifname: str, lladdr: bytes, packet: bytes) -> None:
+    def ether_output_resolved(self, ifname: str, lladdr: bytes, packet: bytes,
+                              tso_segsz: int = 0) -> None:
         """Frame a datagram whose next hop is resolved, fragmenting it to the
-        path MTU (ours) or the link MTU (forwarded)."""
+        path MTU (ours) or the link MTU (forwarded); a TCP super-segment
+        (``tso_segsz``) goes whole as a :class:`~kame.in6_var.TsoFrame`."""
         ifp = self.node.ifnets[ifname]
         if not ifp.up:
             self.inc("ips_odropped")
+            return
+        if tso_segsz:
+            me = ifp.lladdr or bytes(6)
+            tf = TsoFrame(lladdr + me + ETHERTYPE_IP + packet)
+            tf.tso_segsz = tso_segsz
+            self.node._out.append((ifname, tf))
             return
         mtu = ifp.mtu
         if len(packet) > 576:

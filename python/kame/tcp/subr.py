@@ -213,16 +213,25 @@ class TcpSubr:
     def tcp_tsomax(self, tp: Tcpcb, now: float) -> int:
         """FreeBSD ``tcp_maxmtu``'s ``IFCAP_TSO`` answer: the data octets a
         super-segment may carry when the route's interface segments TCP for
-        us (``Ifnet.tsomax``); 0 for IPv4, the loopback, IPsec (seed §4.3:
-        ESP/AH must wrap each segment) and interfaces without offload."""
+        us (``Ifnet.tsomax``), over IPv6 or IPv4 (``CSUM_TSO`` for both
+        families); 0 for the loopback, IPsec (seed §4.3: ESP/AH must wrap
+        each segment) and interfaces without offload."""
         node = self.node
-        if node is None or not isinstance(tp.faddr, IPv6Address) or self.is_local(tp.faddr):
+        if node is None or self.is_local(tp.faddr):
             return 0
-        r = self.route6(tp.faddr, tp.scope, now)
-        ifp = node.ifnets.get(r[0]) if r is not None else None
+        if isinstance(tp.faddr, IPv6Address):
+            r = self.route6(tp.faddr, tp.scope, now)
+            ifname = r[0] if r is not None else None
+            hl = HDR6
+        else:
+            inet = getattr(node, "inet", None)
+            rt4 = inet.rtalloc(tp.faddr) if inet is not None else None
+            ifname = rt4.ifname if rt4 is not None else None
+            hl = HDR4
+        ifp = node.ifnets.get(ifname) if ifname is not None else None
         if ifp is None or ifp.tsomax <= 0 or self.ipsec_hdrsiz(tp):
             return 0
-        return max(ifp.tsomax - HDR6 - 60, 0)
+        return max(ifp.tsomax - hl - 60, 0)
 
     # --- RTO (RFC 6298) -------------------------------------------------------
 
@@ -318,14 +327,18 @@ class TcpSubr:
         return inet is not None and bool(inet.is_local(a))
 
     def in_tcp_output(self, src: IPv4Address, dst: IPv4Address, seg: bytes, tos: int,
-                      ttl: int | None, now: float) -> int:
+                      ttl: int | None, now: float, tso_segsz: int = 0) -> int:
         """The IPv4 output of a segment (the default :attr:`ip4_output`):
         ``ip_output`` of ``node.inet`` with DF set while path MTU discovery
-        is on (RFC 1191); 0 or an errno."""
+        is on (RFC 1191); 0 or an errno. ``tso_segsz``: a super-segment the
+        interface cuts into segments of that many data octets."""
         inet = getattr(self.node, "inet", None)
         if inet is None:
             return errno.ENETUNREACH
         df = bool(self.knobs["net.inet.tcp.path_mtu_discovery"])
+        if tso_segsz:
+            return int(inet.ip_output(src, dst, IPPROTO_TCP, seg, now, ttl=ttl,
+                                      tos=tos & 0xFF, df=df, tso_segsz=tso_segsz))
         return int(inet.ip_output(src, dst, IPPROTO_TCP, seg, now, ttl=ttl, tos=tos & 0xFF,
                                   df=df))
 
@@ -358,7 +371,8 @@ class TcpSubr:
             hook = getattr(self, "ip4_output", None)
             if hook is None:
                 return False
-            e = hook(laddr, faddr, seg, tclass, hlim, now)
+            e = hook(laddr, faddr, seg, tclass, hlim, now, tso_segsz) if tso_segsz else \
+                hook(laddr, faddr, seg, tclass, hlim, now)
             if e == errno.EMSGSIZE:
                 # DF and larger than a path MTU learnt meanwhile (another
                 # connection's Fragmentation Needed): the next (re)transmission
