@@ -216,10 +216,10 @@ def _check_tap(ifname: str) -> None:
                           "device (Ethernet frames)")
 
 
-def _open_tap(ifname: str) -> TapDevice:
+def _open_tap(ifname: str, offload: bool = False) -> TapDevice:
     _check_tap(ifname)
     try:
-        return TapDevice(ifname)
+        return TapDevice(ifname, offload=offload)
     except FileNotFoundError:
         raise ConfigError("--tap: no /dev/net/tun (is the tun module loaded?)") from None
     except OSError as e:
@@ -364,7 +364,12 @@ def run_node(args: argparse.Namespace) -> int:
     try:
         pcap_file = open(args.write, "wb") if args.write else None  # noqa: SIM115
         pcap = PcapngWriter(pcap_file, if_name=ifname) if pcap_file else None
-        tap = _open_tap(ifname)
+        tap = _open_tap(ifname, args.offload)
+        # IFF_VNET_HDR: super-segments in, and TCP sends super-segments the
+        # kernel segments (the interface's tsomax)
+        ifp = node.ifnets.get(tap.name) or node.ifnets.get(ifname)
+        if ifp is not None:
+            ifp.tsomax = tap.tsomax
         with tap:
             if server is None:
                 server = ControlServer(host, default_ctl_path(tap.name), clock=clock,
@@ -591,6 +596,7 @@ def _run(args: argparse.Namespace) -> int:
     need("--ctl-dir", not args.sim and args.ctl_dir is not None, "is for --sim (with --tap: --ctl)")
     need("--mac", args.sim and args.mac is not None, "is for --tap (--sim uses the demo's MACs)")
     need("--hostname", args.sim and args.hostname is not None, "is for --tap")
+    need("--offload", args.sim and args.offload, "is for --tap (the TAP device's offload)")
     if not args.sim and not args.tap:
         raise UsageError("give --tap IFNAME (or --sim)")
     if not args.sim:
@@ -694,5 +700,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         f"{MAX_SERVE})")
     p.add_argument("--profile", choices=sorted(PROFILES), default="linux",
                    help="the socket layer's platform profile (seed §1.12; default linux)")
+    p.add_argument("--offload", action="store_true",
+                   help="open the TAP with IFF_VNET_HDR: TCP segmentation and checksum offload "
+                        "both ways (the kernel hands us and takes from us TCP super-segments of "
+                        "up to 64 KiB)")
     p.add_argument("-w", "--write", metavar="FILE", help="capture both directions to a pcapng")
     p.set_defaults(func=_run)
