@@ -82,6 +82,11 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
+def pings(ns: str, host: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", host],
+                          capture_output=True, check=False).returncode == 0
+
+
 def run_daemon(ns: str, tmp: Path, offload: bool) -> Path:
     """The daemon on a new TAP in ``ns``; the kernel reads and writes through
     it; returns the daemon's capture once it has stopped."""
@@ -99,11 +104,8 @@ def run_daemon(ns: str, tmp: Path, offload: bool) -> Path:
         ipns(ns, "ip", "addr", "add", f"{KERN4}/24", "dev", DEV)
         ipns(ns, "ip", "-6", "addr", "add", f"{KERN6}/64", "dev", DEV, "nodad")
         ipns(ns, "ip", "link", "set", DEV, "up")
-        ping = ["ping", "-c", "1", "-W", "1"]
-        wait_for("our IPv6 address", lambda: subprocess.run(
-            ["ip", "netns", "exec", ns, *ping, OURS6], capture_output=True).returncode == 0)
-        wait_for("our IPv4 address", lambda: subprocess.run(
-            ["ip", "netns", "exec", ns, *ping, OURS4], capture_output=True).returncode == 0)
+        for host in (OURS6, OURS4):
+            wait_for(f"our address {host}", lambda h=host: pings(ns, h))
         for host in (OURS6, OURS4):
             got = ipns(ns, "/usr/bin/python3", "-c", READ, host, "19", str(SIZE)).stdout
             assert int(got) >= SIZE, got

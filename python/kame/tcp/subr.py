@@ -345,7 +345,26 @@ class TcpSubr:
     def route(self, tp: Tcpcb, now: float) -> tuple[str, IPv6Address] | None:
         return self.route6(tp.faddr, tp.scope, now)  # type: ignore[arg-type]
 
+    #: ``route6`` answers of the current instant: (now, {(faddr, scope): answer});
+    #: the frames of one wakeup (``receive_many``) share one ``now``, so a
+    #: burst of segments to one peer looks its route up once (as the route
+    #: a BSD pcb caches in ``inp_route``), and a later instant asks again
+    _rt6: tuple[float, dict[tuple[Any, int], Any]] = (-1.0, {})
+
     def route6(self, faddr: IPv6Address, scope: int, now: float) -> tuple[str, IPv6Address] | None:
+        t, c = self._rt6
+        if t != now:
+            c = {}
+            self._rt6 = (now, c)
+        k = (faddr, scope)
+        try:
+            return c[k]  # type: ignore[no-any-return]
+        except KeyError:
+            r = c[k] = self._route6(faddr, scope, now)
+            return r
+
+    def _route6(self, faddr: IPv6Address, scope: int, now: float
+                ) -> tuple[str, IPv6Address] | None:
         node = self.node
         if scope and (is_linklocal(faddr) or faddr.is_multicast):
             name = node.zones.by_index.get(scope)

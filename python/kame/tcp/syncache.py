@@ -73,6 +73,9 @@ class SynEntry:
     sent: float
     rexmits: int = 0
     gone: bool = False
+    #: the timestamp offset of the connection (computed once, for the
+    #: SYN,ACK and again for the connection it becomes); -1 not yet
+    ts_off: int = -1
     timers: dict[str, float | None] = field(default_factory=lambda: {"synack": None})
 
 
@@ -177,8 +180,9 @@ class SynCache:
         rcvbuf = getattr(lso, "rcvbuf", 0) or tcp.knobs["net.inet.tcp.recvspace"]
         tsopt = None
         if ent.ts is not None:
-            tsval = (int(now * 1000) + self._ts_offset(ent.laddr, ent.lport, ent.faddr,
-                                                       ent.fport)) & M32
+            if ent.ts_off < 0:
+                ent.ts_off = self._ts_offset(ent.laddr, ent.lport, ent.faddr, ent.fport)
+            tsval = (int(now * 1000) + ent.ts_off) & M32
             tsopt = (tsval, ent.ts)
         mss = tcp.mssopt_for(ent.faddr, ent.scope, now)
         opts = _core.tcp_options(mss, tcp.rcv_wscale(rcvbuf) if ent.wscale is not None else None,
@@ -266,7 +270,8 @@ class SynCache:
             tp.t_flags |= TF_RCVD_TSTMP
             tp.ts_recent = seg.ts[0] if seg.ts is not None else ts
             tp.ts_recent_age = now
-            tp.ts_offset = self._ts_offset(laddr, seg.dst_port, faddr, seg.src_port)
+            tp.ts_offset = ent.ts_off if ent is not None and ent.ts_off >= 0 else \
+                self._ts_offset(laddr, seg.dst_port, faddr, seg.src_port)
         if sack:
             tp.t_flags |= TF_SACK_PERMIT
         if ecn:
