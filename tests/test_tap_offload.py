@@ -295,3 +295,19 @@ def test_a_batch_of_segments_is_answered_by_one_ack() -> None:
     batched_acks, single_acks = answers
     assert len(batched_acks) == 1 and len(single_acks) == 4
     assert batched_acks[0].ack == single_acks[-1].ack
+
+
+def test_route_answers_last_one_instant() -> None:
+    """TCP keeps ``route6``'s answer for the instant of a batch only: a route
+    that changes is seen at the next instant (a segment after the
+    interface went down finds no route, as without the cache)."""
+    p = Pair(tsomax=0)
+    tcp = p.a.tcp
+    now = p.sim.now
+    assert tcp.route6(B, 0, now) == ("eth0", B)
+    p.a.ifnets["eth0"].up = False
+    assert tcp.route6(B, 0, now) == ("eth0", B)  # the same instant: the same answer
+    assert tcp.route6(B, 0, now + 0.001) is None
+    assert tcp.route6(B, 0, now + 0.001) == tcp._route6(B, 0, now + 0.001)
+    p.a.ifnets["eth0"].up = True
+    assert tcp.route6(B, 0, now + 0.002) == ("eth0", B)
