@@ -3,7 +3,11 @@ kernel against itself over veth, in one run (issue 9, "Benchmarks"); as
 root.
 
     python benches/bench_tcp.py [--mbytes 200] [--conns 20000] [--idle 1000]
-                                [--udp-n 20000] [--profile FILE]
+                                [--udp-n 20000] [--sockbuf 4194304] [--only ...]
+                                [--profile FILE]
+
+One run prints one table: our node against the kernel over veth side by
+side, the ratios, issue 9's targets, and ``uptime`` at start and end.
 
 - **bulk**: the kernel sends ``--mbytes`` MB to a sink on our node and our
   node sends as much back to the kernel, over a TAP device, once plain (one
@@ -15,6 +19,10 @@ root.
   flight) to a port where our node accepts and closes; connections accepted
   per second by the node, first to last; the kernel's own rate against a
   kernel listener over veth beside it.
+- **connection setup, our node as its own client**: ``--conns``
+  connections between two sockets of one node (the loopback path, 64 in
+  flight, both ends' work counted): the node's rate without the kernel's
+  Python client, which caps the kernel's own rate on a loaded machine.
 - **memory per idle established connection**: ``--idle`` connections
   between two sockets of one node (each end counted), Python heap by
   tracemalloc (the Rust send/receive/reassembly buffers are outside it: the
@@ -403,6 +411,55 @@ def idle_memory(n: int) -> dict[str, float]:
             "top": [(str(t.traceback), t.size_diff // max(est, 1)) for t in top]}  # type: ignore[dict-item]
 
 
+# --- connection setup between two sockets of one node ---------------------------------
+
+def node_cps(n: int, par: int = 64) -> float:
+    """Connections accepted per second when our node is its own client (the
+    loopback path: both ends' work counted, no kernel, no system call):
+    ``par`` connects in flight, the listener accepts and closes, the client
+    closes when connected."""
+    node = Node("kame-cps", seed=5)
+    node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.add_interface("eth0", MAC)
+    node.up("eth0", 0.0)
+    node.add_address("eth0", f"{OURS}/64", 0.0)
+    layer = SocketLayer(node, "linux")
+    ls = layer.socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", 7001))
+    ls.listen(4096)
+    t0 = time.perf_counter()
+    node.poll(1.0)
+    started = accepted = 0
+    pending: list[Any] = []
+    while accepted < n:
+        while started < n and len(pending) < par:
+            c = layer.socket(AF_INET6, SOCK_STREAM)
+            try:
+                c.connect((OURS, 7001))
+            except BlockingIOError:
+                pass
+            pending.append(c)
+            started += 1
+        node.poll(1.0 + time.perf_counter() - t0)
+        while True:
+            try:
+                s, _ = ls.accept()
+            except BlockingIOError:
+                break
+            s.close()
+            accepted += 1
+        still = []
+        for c in pending:
+            if c.tp is not None and c.tp.state >= 4:
+                c.close()
+            else:
+                still.append(c)
+        pending = still
+        if time.perf_counter() - t0 > 120:
+            break
+    return accepted / (time.perf_counter() - t0)
+
+
 # --- main -----------------------------------------------------------------------------
 
 #: issue 9's targets: Gbit/s each way, accepted connections per second,
@@ -426,7 +483,7 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=1000)
     ap.add_argument("--udp-n", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", default="veth,plain,offload,idle,udp")
+    ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
     ap.add_argument("--profile", help="cProfile of our node's loop to this file")
     ap.add_argument("--sockbuf", type=int, default=4 << 20,
                     help="SO_RCVBUF and SO_SNDBUF of our node's sockets (0: the defaults, "
@@ -461,6 +518,9 @@ def main() -> None:
         notes.append(f"{key}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
                      f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
                      f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}")
+    if "nodecps" in only:
+        ncps = node_cps(a.conns)
+        rows.append(("kame <-> kame, one node's loopback", "", "", f"{ncps:.0f}"))
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None
