@@ -28,6 +28,11 @@ use super::util::{buf_vec as buffer_vec, int_arg, ipv6_class, ipv6_to_py as addr
 /// built), but no zone (`kame.errors.ScopeError`): a header carries none.
 pub(super) fn addr_from_py(ob: &Bound<'_, PyAny>) -> PyResult<[u8; 16]> {
     let py = ob.py();
+    match super::util::ip_fast(ob)? {
+        Some(std::net::IpAddr::V6(a)) => return Ok(a.octets()),
+        Some(std::net::IpAddr::V4(_)) => return Err(PyValueError::new_err("an IPv6 address is 16 octets")),
+        None => {}
+    }
     super::util::no_zone(ob)?;
     let cls = ipv6_class(py)?;
     let packed: Vec<u8> = if ob.is_instance(cls)? {

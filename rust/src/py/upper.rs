@@ -80,7 +80,7 @@ impl<'py> IntoPyObject<'py> for &Addr6 {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.0.into_pyobject(py)
+        super::wire::addr_object(py, &self.0.octets()).map(|o| o.into_bound(py))
     }
 }
 
@@ -89,7 +89,7 @@ impl<'py> IntoPyObject<'py> for Addr6 {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.0.into_pyobject(py)
+        super::wire::addr_object(py, &self.0.octets()).map(|o| o.into_bound(py))
     }
 }
 
@@ -112,7 +112,7 @@ impl<'py> IntoPyObject<'py> for &Addr4 {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.0.into_pyobject(py)
+        super::wire::addr_object(py, &self.0.octets()).map(|o| o.into_bound(py))
     }
 }
 
@@ -121,7 +121,7 @@ impl<'py> IntoPyObject<'py> for Addr4 {
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.0.into_pyobject(py)
+        super::wire::addr_object(py, &self.0.octets()).map(|o| o.into_bound(py))
     }
 }
 
@@ -1244,7 +1244,7 @@ fn msg_to_py(py: Python<'_>, r: &icmpv6::Repr<'_>) -> PyResult<Py<PyAny>> {
     })
 }
 
-fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
+pub(crate) fn parse_icmpv6_impl(py: Python<'_>, buf: &[u8], src: Option<Addr6>, dst: Option<Addr6>, maxndopt: usize) -> PyResult<Py<PyAny>> {
     let ph = pseudo6(src, dst)?;
     let r = icmpv6::Repr::parse(buf, ph.as_ref().map(|(s, d)| (s, d)), maxndopt)?;
     let o = msg_to_py(py, &r)?;

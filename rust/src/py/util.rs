@@ -252,14 +252,96 @@ pub fn ipv4_class(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     ipaddress_class(py, &IPV4ADDRESS, "IPv4Address")
 }
 
+// The `ipaddress` objects in and out without running their Python
+// constructors and properties: `IPv6Address.__init__` and `.packed` cost a
+// microsecond each, more than parsing the packet. The classes keep their
+// value in the slots `_ip` (an int) and `_scope_id` (IPv6), CPython's layout
+// since 3.9; it is checked once against the public constructor, and when it
+// does not hold every conversion goes through the public API instead.
+
+static OBJECT_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static SLOTS_OK: PyOnceLock<bool> = PyOnceLock::new();
+
+fn object_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    OBJECT_NEW
+        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("builtins")?.getattr("object")?.getattr("__new__")?.unbind()))
+        .map(|c| c.bind(py))
+}
+
+/// True when `ipaddress` objects keep `_ip`/`_scope_id` as expected.
+fn slots_ok(py: Python<'_>) -> bool {
+    *SLOTS_OK.get_or_init(py, || {
+        let check = || -> PyResult<bool> {
+            let v: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0001;
+            let public = ipv6_class(py)?.call1((v,))?;
+            let ours = build_slots(py, ipv6_class(py)?, v.into_pyobject(py)?.into_any(), true)?;
+            let four = ipv4_class(py)?.call1((0xC000_0201u32,))?;
+            let four_ours = build_slots(py, ipv4_class(py)?, 0xC000_0201u32.into_pyobject(py)?.into_any(), false)?;
+            Ok(public.eq(&ours)?
+                && public.hash()? == ours.hash()?
+                && public.str()?.to_cow()? == ours.str()?.to_cow()?
+                && public.getattr("_ip")?.extract::<u128>()? == v
+                && public.getattr("_scope_id")?.is_none()
+                && four.eq(&four_ours)?
+                && four.getattr("_ip")?.extract::<u32>()? == 0xC000_0201)
+        };
+        check().unwrap_or(false)
+    })
+}
+
+fn build_slots<'py>(py: Python<'py>, cls: &Bound<'py, PyAny>, v: Bound<'py, PyAny>, v6: bool) -> PyResult<Bound<'py, PyAny>> {
+    let o = object_new(py)?.call1((cls,))?;
+    o.setattr(pyo3::intern!(py, "_ip"), v)?;
+    if v6 {
+        o.setattr(pyo3::intern!(py, "_scope_id"), py.None())?;
+    }
+    Ok(o)
+}
+
 /// `ipaddress.IPv6Address` from 16 octets.
 pub fn ipv6_to_py<'py>(py: Python<'py>, a: &[u8; 16]) -> PyResult<Bound<'py, PyAny>> {
-    ipv6_class(py)?.call1((u128::from_be_bytes(*a),))
+    let v = u128::from_be_bytes(*a);
+    if slots_ok(py) {
+        return build_slots(py, ipv6_class(py)?, v.into_pyobject(py)?.into_any(), true);
+    }
+    ipv6_class(py)?.call1((v,))
 }
 
 /// `ipaddress.IPv4Address` from 4 octets.
 pub fn ipv4_to_py<'py>(py: Python<'py>, a: &[u8; 4]) -> PyResult<Bound<'py, PyAny>> {
-    ipv4_class(py)?.call1((u32::from_be_bytes(*a),))
+    let v = u32::from_be_bytes(*a);
+    if slots_ok(py) {
+        return build_slots(py, ipv4_class(py)?, v.into_pyobject(py)?.into_any(), false);
+    }
+    ipv4_class(py)?.call1((v,))
+}
+
+/// The address an exact `IPv6Address`/`IPv4Address` or an exact `bytes` of
+/// 16 or 4 octets holds, read without a Python call or a raised-and-dropped
+/// exception; None for anything else (str, subclasses, other buffers: the
+/// general path). A zoned `IPv6Address` is `ScopeError` (a packet carries
+/// no zone).
+pub fn ip_fast(ob: &Bound<'_, PyAny>) -> PyResult<Option<IpAddr>> {
+    if let Ok(b) = ob.cast_exact::<PyBytes>() {
+        return match b.as_bytes().len() {
+            16 | 4 => packed_ip(b.as_bytes()).map(Some),
+            _ => Ok(None),
+        };
+    }
+    let py = ob.py();
+    let t = ob.get_type();
+    if t.is(ipv6_class(py)?) && slots_ok(py) {
+        if !ob.getattr(pyo3::intern!(py, "_scope_id"))?.is_none() {
+            no_zone(ob)?;
+        }
+        let v: u128 = ob.getattr(pyo3::intern!(py, "_ip"))?.extract()?;
+        return Ok(Some(IpAddr::V6(Ipv6Addr::from(v))));
+    }
+    if t.is(ipv4_class(py)?) && slots_ok(py) {
+        let v: u32 = ob.getattr(pyo3::intern!(py, "_ip"))?.extract()?;
+        return Ok(Some(IpAddr::V4(Ipv4Addr::from(v))));
+    }
+    Ok(None)
 }
 
 /// An IP address from its 16 (IPv6) or 4 (IPv4) packed octets.
@@ -276,6 +358,9 @@ pub fn packed_ip(v: &[u8]) -> PyResult<IpAddr> {
 /// An IP address from a `str`, an `ipaddress` object (anything with
 /// `packed`) or its packed octets in any buffer.
 pub fn ip_from_py(obj: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
+    if let Some(a) = ip_fast(obj)? {
+        return Ok(a);
+    }
     no_zone(obj)?;
     if let Ok(s) = obj.cast::<PyString>() {
         let s = s.to_cow()?;
@@ -298,8 +383,11 @@ pub fn owned_vec(ob: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 /// octets in any buffer. A bad one is a `ConfigError` of `layer`.
 pub fn ip_addr_arg(ob: &Bound<'_, PyAny>, layer: crate::error::Layer) -> PyResult<std::net::IpAddr> {
     use crate::error::{Error, ErrorKind};
-    no_zone(ob)?;
     let bad = |r: &'static str| PyErr::from(Error::new(layer, ErrorKind::Config, 0, r));
+    if let Some(a) = ip_fast(ob)? {
+        return Ok(a);
+    }
+    no_zone(ob)?;
     if !ob.is_instance_of::<PyString>() {
         if let Ok(v) = owned_vec(ob) {
             return match v.len() {

@@ -125,7 +125,7 @@ fn small_int(py: Python<'_>, v: u16) -> Py<PyAny> {
 
 /// The `ipaddress.IPv6Address` (or `IPv4Address`) of `a`, made once per
 /// address while it stays in the table.
-fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
+pub(crate) fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
     let k = addr_key(a);
     let i = addr_slot(&k);
     if let Some(Some(s)) = intern().addrs.get(i) {
@@ -486,7 +486,16 @@ impl Packet {
             Upper::Icmpv6 { .. } if self.fragment(py)?.is_some_and(|(_, more, _)| more) => {
                 core_attr(py, "parse_icmpv6")?.call1((raw,))?
             }
-            Upper::Icmpv6 { .. } => core_attr(py, "parse_icmpv6")?.call1((raw, self.src(py)?, self.dst(py)?))?,
+            Upper::Icmpv6 { .. } => {
+                // the pseudo-header from the parsed addresses, straight to
+                // the parser (no ipaddress objects made and read back)
+                let a6 = |a: &[u8]| <[u8; 16]>::try_from(a).ok().map(|a| super::upper::Addr6(a.into()));
+                let (src, dst) = (a6(self.addr(py, true)), a6(self.addr(py, false)));
+                if src.is_none() || dst.is_none() {
+                    return Err(PyValueError::new_err("ICMPv6 outside an IPv6 packet"));
+                }
+                return Ok(Some(super::upper::parse_icmpv6_impl(py, raw.as_bytes(), src, dst, 10)?));
+            }
             Upper::Udp { .. } => core_attr(py, "UdpHeader")?.call_method1("from_bytes", (raw,))?,
             Upper::Tcp { .. } => core_attr(py, "TcpHeader")?.call_method1("from_bytes", (raw,))?,
             _ => return Ok(None),
