@@ -350,7 +350,7 @@ fn new_upper(r: &mut Rng, pkt: &mut Pkt, quote: &[u8]) {
     let mut m = vec![ty, r.pick(&[0u8, 0, 1, 3]), 0, 0];
     let mut hlim = None;
     match ty {
-        128 | 129 => m.extend(r.bytes(4 + r.below(16))),
+        128 | 129 => { let n = 4 + r.below(16); m.extend(r.bytes(n)) },
         135 => {
             m.extend_from_slice(&[0; 4]);
             m.extend_from_slice(&r.pick(&ADDRS));
@@ -394,7 +394,10 @@ fn new_upper(r: &mut Rng, pkt: &mut Pkt, quote: &[u8]) {
             m.extend_from_slice(&r.pick(&[0u32, 1280, 40, 0xffff_ffff]).to_be_bytes());
             m.extend_from_slice(quote.get(..quote.len().min(1232)).unwrap_or(&[]));
         }
-        _ => m.extend(r.bytes(r.below(16))),
+        _ => {
+            let n = r.below(16);
+            m.extend(r.bytes(n));
+        }
     }
     if let Some(h) = hlim.filter(|_| r.chance(90)) {
         pkt.fixed[7] = h;
@@ -405,7 +408,8 @@ fn new_upper(r: &mut Rng, pkt: &mut Pkt, quote: &[u8]) {
         0 => {
             pkt.upper_proto = UDP;
             let mut u = vec![r.byte(), r.byte(), r.pick(&[0u8, 2, 0x80]), r.pick(&[7u8, 53, 9]), 0, 0, 0, 0];
-            u.extend(r.bytes(r.below(24)));
+            let n = r.below(24);
+            u.extend(r.bytes(n));
             pkt.upper = u;
         }
         1 => {

@@ -343,6 +343,29 @@ def _atomic(c: Case, lx: list[Answer], km: list[Answer]) -> bool:
     return False
 
 
+def _routing_to_multicast(c: Case, lx: list[Answer], km: list[Answer]) -> bool:
+    return lx == [] and any(f[14 + 24] == 0xFF and any(nh == 43 for nh, _, _ in _headers(f))
+                            for f in c.frames)
+
+
+def _srh_hmac_flag(c: Case, lx: list[Answer], km: list[Answer]) -> bool:
+    return lx == [] and any(nh == 43 and h[2] == 4 and h[5] & 0x08 for f in c.frames
+                            for nh, _, h in _headers(f))
+
+
+def _short_fragment_header(c: Case, lx: list[Answer], km: list[Answer]) -> bool:
+    """The packet ends inside its Fragment header: Linux answers a
+    Parameter Problem at that header, we drop."""
+    if len(c.frames) != 1 or km != [] or len(lx) != 1 or lx[0][:3] != ("icmp6_error", 4, 0):
+        return False
+    p = c.frames[0][14:]
+    nh, off = p[6], 40
+    while nh in (0, 43, 60, 51) and off + 2 <= len(p):
+        n = (p[off + 1] + 2) * 4 if nh == 51 else (p[off + 1] + 1) * 8
+        nh, off = p[off], off + n
+    return nh == 44 and len(p) < off + 8 and lx[0][3] == off
+
+
 KNOWN: list[Known] = [
     Known("linux_padding",
           "RFC 8200 §4.2 sets no limit on Pad1/PadN; Linux's ip6_parse_tlv drops an options "
@@ -363,17 +386,23 @@ KNOWN: list[Known] = [
           "Fragment header named the unknown protocol, the field that now names it); Linux "
           "skips the Fragment header in place and points into the packet as received",
           _atomic),
-    Known("hdrnestlimit",
-          "seed §1.8: KAME stops a chain longer than net.inet6.ip6.hdrnestlimit (50) and drops "
-          "it (ip6s_toomanyhdr) without an error; Linux has no such limit and answers the "
-          "packet behind the chain",
-          lambda c, lx, km: c.mutation == "too_many_headers" and km == []),
-    Known("jumbo_param_problem",
-          "RFC 2675 §3: a Jumbo Payload option with a non-zero Payload Length or a jumbo length "
-          "of 65,535 or less earns a Parameter Problem (code 0) at the option; Linux drops these "
-          "silently (ipv6_hop_jumbo counts InHdrErrors)",
-          lambda c, lx, km: c.mutation in ("jumbo_with_payload_length", "jumbo_too_small")
-          and lx == [] and len(km) == 1 and km[0][:3] == ("icmp6_error", 4, 0)),
+    Known("routing_to_multicast",
+          "RFC 8200 §4.4 processes a Routing header with Segments Left 0 whatever the "
+          "destination, and so do we; Linux's ipv6_rthdr_rcv drops every packet with a Routing "
+          "header sent to a multicast address (RFC 2460 §4.4's rule for type 0, applied to "
+          "all types; InAddrErrors)",
+          _routing_to_multicast),
+    Known("srh_hmac_flag",
+          "RFC 8754 §2.1 defines no SRH flags (unassigned ones are ignored on receipt); Linux "
+          "still reads 0x08 as the HMAC flag of the SRH drafts (SR6_FLAG1_HMAC) and drops the "
+          "packet when no valid HMAC TLV follows; we process it (Segments Left 0: the next "
+          "header)",
+          _srh_hmac_flag),
+    Known("short_fragment_header",
+          "a packet that ends inside its Fragment header: KAME's frag6_input drops it "
+          "(IP6_EXTHDR_CHECK, ip6s_tooshort) without an error, as every header cut short; "
+          "Linux's ipv6_frag_rcv answers a Parameter Problem (code 0) pointing at the header",
+          _short_fragment_header),
 ]
 
 
