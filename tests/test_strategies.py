@@ -16,9 +16,11 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
 
 import kame
 from kame import _core
@@ -28,7 +30,7 @@ from kame import strategies as ks
 _PI_ERROR = 0x00800000
 
 
-def _draw(strategy: object, n: int) -> list[ks.GenPacket]:
+def _draw(strategy: SearchStrategy[ks.GenPacket], n: int) -> list[ks.GenPacket]:
     out: list[ks.GenPacket] = []
 
     @settings(max_examples=n, deadline=None, database=None,
@@ -117,7 +119,7 @@ def test_ipsec_packets_open_with_the_peer_sa() -> None:
     assert set(kinds) == {"esp", "ah", "ipcomp"}, kinds
     for p in pkts:
         assert ks.verdict(p) == "ok", p.label
-        sa = {"esp": in_sas[0], "ah": in_sas[1], "ipcomp": in_sas[2]}[p.label.split("(")[0]]
+        sa: Any = {"esp": in_sas[0], "ah": in_sas[1], "ipcomp": in_sas[2]}[p.label.split("(")[0]]
         assert kame.parse(sa.input(p.data)).upper_bytes == kame.parse(p.fields["inner"]).upper_bytes
 
 

@@ -454,12 +454,12 @@ def draw_cases(n: int, seed: int = 0) -> list[Case]:
 
     from kame import strategies as ks
 
-    to_target = {"src": TESTER, "dst": TARGET}
     source = st.one_of(
-        ks.ipv6_packets(uppers=("udp", "tcp", "echo", "none"), **to_target),
+        ks.ipv6_packets(uppers=("udp", "tcp", "echo", "none"), src=TESTER, dst=TARGET),
         ks.ipv6_packets(uppers=("echo", "udp"), src=TESTER, dst="ff02::1"),
-        ks.fragment_trains(**to_target),
-        ks.near_valid_packets([m for m in ks.MUTATIONS if not m.startswith("nd_")], **to_target),
+        ks.fragment_trains(src=TESTER, dst=TARGET),
+        ks.near_valid_packets([m for m in ks.MUTATIONS if not m.startswith("nd_")],
+                              src=TESTER, dst=TARGET),
     )
     out: list[Case] = []
 

@@ -580,8 +580,7 @@ def _draw_jumbo(draw: DrawFn, addrs: _Addrs = None) -> GenPacket:
     # Echo request: no length field of its own (UDP's would be 0, RFC 2675 §4)
     body = struct.pack("!HH", draw(st.integers(0, 65535)), 1) + b"\x5a" * (size - 8)
     msg = _icmp6(128, 0, body, src, dst)
-    hbh = _draw_hbh(draw, jumbo=0)
-    probe = hbh.emit(ICMPV6)
+    probe = _draw_hbh(draw, jumbo=0).emit(ICMPV6)
     total = len(probe) + len(msg)
     hbh = _draw_hbh_fixed(probe, total)
     return GenPacket("ipv6", _ip6(src, dst, HBH, hbh + msg, plen=0), "hbh(jumbo)/echo",

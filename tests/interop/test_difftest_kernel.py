@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -46,8 +47,21 @@ def test_kernel_and_node_answer_alike_but_for_known_differences(tmp_path: Path) 
     print(Counter(d.known.name for d in rep.divergences if d.known))
     # each divergence is a pcap: the packet sent, the kernel's answers, ours
     for d in rep.divergences:
-        assert d.pcap is not None and d.pcap.exists()
-        out = subprocess.run(["tshark", "-r", str(d.pcap), "-T", "fields", "-e", "frame.number"],
-                             capture_output=True, text=True, check=True, timeout=120)
-        assert len(out.stdout.split()) == (len(d.case.frames) + len(d.linux_frames)
-                                           + len(d.kame_frames))
+        assert d.pcap is not None
+        assert _records(d.pcap) == [*d.case.frames, *d.linux_frames, *d.kame_frames]
+    # and tshark reads one
+    first = rep.divergences[0].pcap
+    assert first is not None
+    out = subprocess.run(["tshark", "-r", str(first), "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    assert len(out.stdout.split()) == len(_records(first))
+
+
+def _records(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    out, at = [], 24
+    while at < len(data):
+        n = struct.unpack_from("<I", data, at + 8)[0]
+        out.append(data[at + 16:at + 16 + n])
+        at += 16 + n
+    return out
