@@ -622,19 +622,3 @@ fn pad8(raw: &mut Vec<u8>) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emit_fixes_lengths() {
-        let mut fixed = [0u8; 40];
-        fixed[0] = 0x60;
-        let mut p = Pkt { fixed, exts: vec![Ext { proto: HBH, raw: vec![0, 0, 5, 2, 0, 0] }], upper_proto: NONXT, upper: vec![] };
-        let out = p.emit(true, true);
-        assert_eq!(out.len(), 48);
-        assert_eq!(&out[4..8], &[0, 8, 0, 0]);
-        assert_eq!(out[40], NONXT);
-    }
-}

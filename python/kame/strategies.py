@@ -48,7 +48,7 @@ packet into an Ethernet frame.
 
 hypothesis is an optional dependency: this module imports it when a
 strategy is first asked for and raises ImportError saying so if it is
-missing (``pip install kame6[strategies]``).
+missing (``pip install hypothesis``).
 """
 
 from __future__ import annotations
@@ -84,8 +84,7 @@ def _st() -> Any:
         import hypothesis.strategies as st
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "kame.strategies needs hypothesis (pip install hypothesis, "
-            "or pip install 'kame6[strategies]')") from e
+            "kame.strategies needs hypothesis (pip install hypothesis)") from e
     return st
 
 
