@@ -11,7 +11,8 @@ the structure-aware coverage to plain libFuzzer's.
 
     python3 benches/fuzz_coverage.py [--seconds 120] [--seeds 1 2] [TARGET ...]
 
-(default targets: wire_ipv6_chain nd6_input). Builds them first with
+(default targets: wire_ipv6_chain nd6_input; --kept-corpus starts both
+from a copy of fuzz/corpus/TARGET instead of nothing). Builds them first with
 `cargo fuzz build -O` (RUSTC_BOOTSTRAP=1, as fuzz/smoke.sh). Writes
 benches/results/fuzz_coverage.json. Runs one fuzzer at a time; give the
 machine's load (`uptime`) with the numbers.
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,31 +43,37 @@ def build(targets: list[str]) -> None:
         subprocess.run(["cargo", "fuzz", "build", "-O", t], cwd=FUZZ, env=env, check=True)
 
 
-def run(target: str, plain: bool, seconds: int, seed: int) -> dict[str, object]:
+def run(target: str, plain: bool, seconds: int, seed: int, kept: bool = False,
+        ) -> dict[str, object]:
     env = {**os.environ}
     env.pop("KAME_FUZZ_PLAIN", None)
     if plain:
         env["KAME_FUZZ_PLAIN"] = "1"
     with tempfile.TemporaryDirectory(prefix="fuzzcov-") as corpus:
+        if kept:  # start from a copy of the kept corpus (fuzz/corpus/TARGET)
+            for f in (FUZZ / "corpus" / target).iterdir():
+                shutil.copy(f, corpus)
         t0 = time.monotonic()
         p = subprocess.Popen(
             [str(BIN / target), corpus, f"-max_total_time={seconds}", f"-seed={seed}",
              "-rss_limit_mb=2048", "-print_final_stats=1"],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
         points: list[tuple[float, int, int, int]] = []
+        last = (0, 0, 0)
         assert p.stderr is not None
         for line in p.stderr:
             m = COV.match(line)
-            if m:
+            if m and (not points or int(m.group(2)) != points[-1][1]):  # where cov grows
                 points.append((round(time.monotonic() - t0, 2), int(m.group(2)),
                                int(m.group(3)), int(m.group(1))))
+            if m:
+                last = (int(m.group(2)), int(m.group(3)), int(m.group(1)))
         rc = p.wait()
     if rc != 0:
         raise SystemExit(f"{target} exited {rc} (a crash?): see its artifacts")
     return {"target": target, "mutator": "plain" if plain else "structure-aware",
-            "seed": seed, "seconds": seconds, "points": points,
-            "cov": points[-1][1] if points else 0, "ft": points[-1][2] if points else 0,
-            "execs": points[-1][3] if points else 0}
+            "seed": seed, "corpus": "kept" if kept else "empty", "seconds": seconds, "points": points,
+            "cov": last[0], "ft": last[1], "execs": last[2]}
 
 
 def cov_at(points: list[tuple[float, int, int, int]], t: float) -> int:
@@ -82,6 +90,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=120)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--kept-corpus", action="store_true",
+                    help="start from a copy of fuzz/corpus/TARGET instead of an empty corpus")
     ap.add_argument("--out", type=Path, default=ROOT / "benches" / "results" / "fuzz_coverage.json")
     a = ap.parse_args()
     if not a.no_build:
@@ -91,12 +101,13 @@ def main() -> int:
     for t in a.targets:
         for seed in a.seeds:
             for plain in (True, False):
-                r = run(t, plain, a.seconds, seed)
+                r = run(t, plain, a.seconds, seed, a.kept_corpus)
                 runs.append(r)
                 print(f"{t:16} seed {seed} {r['mutator']:16} cov {r['cov']:5} ft {r['ft']:6} "
                       f"execs {r['execs']}", file=sys.stderr)
     marks = [m for m in (10, 30, 60, 120, 300, 600) if m < a.seconds] + [a.seconds]
-    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; corpus: "
+          + ("kept" if a.kept_corpus else "empty"))
     print("| target | seed | mutator | " + " | ".join(f"cov@{m}s" for m in marks)
           + " | features | execs |")
     print("|---|---|---|" + "---|" * len(marks) + "---|---|")
