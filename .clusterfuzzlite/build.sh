@@ -4,12 +4,12 @@
 #
 # In their image (base-builder-rust) $SRC, $OUT, the nightly toolchain and
 # the sanitizer flags are given. Run here, outside it:
-#   OUT=/tmp/cfl-out .clusterfuzzlite/build.sh
+#   .clusterfuzzlite/build.sh          (binaries in $OUT, default /tmp/kame-cflite-out)
 # ($SRC defaults to the checkout's parent; RUSTC_BOOTSTRAP lets a stable
 # toolchain take cargo-fuzz's -Z flags, as fuzz/smoke.sh does.)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd || true)
 SRC=${SRC:-$(dirname "$here")}
-OUT=${OUT:-$here/out}
+OUT=${OUT:-${TMPDIR:-/tmp}/kame-cflite-out}
 mkdir -p "$OUT"
 if [ -d "$SRC/kame/fuzz" ]; then
     cd "$SRC/kame"
