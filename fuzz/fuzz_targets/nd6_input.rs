@@ -11,7 +11,7 @@ use std::net::Ipv6Addr;
 use kame_core::cksum;
 use kame_core::nd6::{nd6_classify, nd6_na_output, nd6_ns_output, ND_NEIGHBOR_SOLICIT};
 use kame_core::wire::{icmpv6, ipv6};
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 fn check(frame: &[u8], limit: u32, maxndopt: usize) {
     let Some(n) = nd6_classify(frame, limit, maxndopt, None) else { return };
@@ -65,4 +65,10 @@ fuzz_target!(|data: &[u8]| {
         f[56..58].copy_from_slice(&c.to_be_bytes());
         check(&f, limit, maxndopt);
     }
+});
+
+// Structure-aware mutation (fuzz/src/lib.rs): chains, options, fields and
+// upper layers changed as a stack sees them, lengths and checksums fixed.
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    kame_fuzz::ip6_mutate(data, size, max_size, seed, &[0x3a, 0x33, 0x33, 0, 0, 0, 1, 2, 0, 0x5e, 0x10, 0, 1, 0x86, 0xdd])
 });

@@ -12,7 +12,7 @@
 //! walkers must agree with each other and with `validate` (and
 //! `validate_transit`, which judges the IPv6 and Hop-by-Hop headers only).
 use kame_core::wire::{exthdr, ipv6};
-use libfuzzer_sys::fuzz_target;
+use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 
 /// The reason of `ip6s_tooshort`: the frame is shorter than 40 + declared.
 const TOOSHORT: &str = "with data size < data length";
@@ -157,3 +157,9 @@ fn fragment_data_is_not_read(frame: &[u8], c: &kame_core::wire::Ipv6Chain) {
         }
     }
 }
+
+// Structure-aware mutation (fuzz/src/lib.rs): chains, options, fields and
+// upper layers changed as a stack sees them, lengths and checksums fixed.
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    kame_fuzz::ip6_mutate(data, size, max_size, seed, &[0x80])
+});

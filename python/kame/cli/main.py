@@ -12,6 +12,7 @@
     kame ifconfig [IF]           the node's interfaces and addresses
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
+    kame difftest [-n N] [-w DIR]  generated packets to the Linux kernel and our node, compared
 
 Exit status: 0 done; 1 the command failed (one line on standard error says
 why); 2 a usage error (likewise), or `ping6` heard no reply.
@@ -62,6 +63,7 @@ def _main(argv: list[str] | None) -> int:
         dissect.add_parser(sub)
     else:
         from kame.cli import demo, iperf3, node, tools
+        from kame.cli import difftest as difftest_cli
         from kame.cli import setkey as setkey_cli
         from kame.cli import tcp as tcp_cli
 
@@ -72,6 +74,7 @@ def _main(argv: list[str] | None) -> int:
         iperf3.add_parser(sub)
         setkey_cli.add_parser(sub)
         tcp_cli.add_parser(sub)
+        difftest_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError
