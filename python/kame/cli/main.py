@@ -12,6 +12,8 @@
     kame ifconfig [IF]           the node's interfaces and addresses
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
+    kame dhcp6c -c CONF --tap IF  DHCPv6 client (WIDE dhcp6c.conf) on a node on TAP devices
+    kame dhcp6s -c CONF --tap IF  DHCPv6 server (WIDE dhcp6s.conf) on a node on a TAP device
 
 Exit status: 0 done; 1 the command failed (one line on standard error says
 why); 2 a usage error (likewise), or `ping6` heard no reply.
@@ -61,7 +63,7 @@ def _main(argv: list[str] | None) -> int:
         # other commands would cost more than a small capture's dissection.
         dissect.add_parser(sub)
     else:
-        from kame.cli import demo, iperf3, node, tools
+        from kame.cli import demo, dhcp6c, dhcp6s, iperf3, node, tools
         from kame.cli import setkey as setkey_cli
         from kame.cli import tcp as tcp_cli
 
@@ -72,6 +74,8 @@ def _main(argv: list[str] | None) -> int:
         iperf3.add_parser(sub)
         setkey_cli.add_parser(sub)
         tcp_cli.add_parser(sub)
+        dhcp6c.add_parser(sub)
+        dhcp6s.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError
