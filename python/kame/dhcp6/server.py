@@ -41,6 +41,9 @@ __all__ = ["HOP_COUNT_LIMIT", "AddrPool", "Dhcp6Relay", "Dhcp6Server", "Host", "
            "PrefixPool", "Reply"]
 
 HOP_COUNT_LIMIT = 8
+#: Addresses or prefixes tried from a client's hashed place in a pool before
+#: it is refused: bounded work per message however full the pool.
+MAX_PROBES = 4096
 INFINITY = 0xFFFFFFFF
 
 
@@ -165,6 +168,7 @@ class Dhcp6Server:
         self.t1f, self.t2f = t1, t2
         self.leases: dict[tuple[bytes, int, int], list[Lease]] = {}
         self.used: dict[IPv6Address | IPv6Network, Lease] = {}
+        self._held: dict[int, int] = {}   # IA type -> leases held
         self.declined: dict[IPv6Address, float] = {}
         self._heap: list[tuple[float, int, IPv6Address | IPv6Network]] = []
         self._seq = 0
@@ -377,7 +381,8 @@ class Dhcp6Server:
                 del self.declined[a]
 
     def _unbind(self, lease: Lease) -> None:
-        self.used.pop(lease.value, None)
+        if self.used.pop(lease.value, None) is not None:
+            self._held[lease.iatype] = self._held.get(lease.iatype, 1) - 1
         key = (lease.duid, lease.iatype, lease.iaid)
         ls = self.leases.get(key)
         if ls is not None:
@@ -398,17 +403,17 @@ class Dhcp6Server:
             self.stats["d6s_leasefull"] += 1
             return None
         size = pool.size
-        cand: list[int] = []
+        if self._held.get(iatype, 0) >= size:
+            return None   # the pool is all held (counted by the caller)
         if isinstance(hint, (IPv6Address, IPv6Network)):
             i = pool.index(hint)  # type: ignore[arg-type]
             if i is not None:
-                cand.append(i)
+                v = pool.nth(i)
+                if v not in self.used and v not in self.declined:
+                    return Lease(duid, iatype, iaid, v, pool.preferred, pool.valid, 0.0)
         start = self._hash(duid, iatype, iaid) % size
-        probes = min(size, 4096)
-        for k in range(probes):
-            cand.append((start + k) % size)
-        for i in cand:
-            v = pool.nth(i)
+        for k in range(min(size, MAX_PROBES)):
+            v = pool.nth((start + k) % size)
             if v not in self.used and v not in self.declined:
                 return Lease(duid, iatype, iaid, v, pool.preferred, pool.valid, 0.0)
         return None
@@ -419,6 +424,8 @@ class Dhcp6Server:
         ls = self.leases.setdefault(key, [])
         if lease not in ls:
             ls.append(lease)
+        if lease.value not in self.used:
+            self._held[lease.iatype] = self._held.get(lease.iatype, 0) + 1
         self.used[lease.value] = lease
         if lease.expire != float("inf"):
             self._seq += 1
