@@ -24,7 +24,6 @@ import random
 import select
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile

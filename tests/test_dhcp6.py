@@ -7,6 +7,7 @@ Reconfigure, DUIDs kept in a file, and hostile messages (hypothesis)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from ipaddress import IPv6Address, IPv6Network
@@ -120,6 +121,7 @@ def test_dad_conflict_declines_and_gets_another_address() -> None:
     lease = probe._pick(DUID_C, c.OPT_IA_NA, 1, None)
     assert lease is not None
     taken = lease.value
+    assert isinstance(taken, IPv6Address)
     r = Rig(pool=pool)
     squatter = Node("x", seed=9)
     squatter.add_interface("eth0", bytes.fromhex("020000000009"))
@@ -257,9 +259,9 @@ def test_solicit_retransmission_timing(seed: int) -> None:
     sends = _sends(cl, 16)
     times = [t for t, _ in sends]
     assert 100.0 <= times[0] <= 101.0                    # SOL_MAX_DELAY
-    rts = [b - a for a, b in zip(times, times[1:])]
+    rts = [b - a for a, b in itertools.pairwise(times)]
     assert 1.0 < rts[0] <= 1.1                           # IRT + RAND*IRT, RAND > 0
-    for prev, rt in zip(rts, rts[1:]):
+    for prev, rt in itertools.pairwise(rts):
         if rt < 3600 * 0.9:
             assert 1.9 * prev - 1e-9 <= rt <= 2.1 * prev + 1e-9
         else:
@@ -285,7 +287,7 @@ def test_request_gives_up_after_mrc_and_solicits_again() -> None:
     kinds = [m.msg_type for _, m in sends]
     assert kinds[:10] == [c.MsgType.REQUEST] * 10 and kinds[10] == c.MsgType.SOLICIT
     times = [t for t, _ in sends[:10]]
-    rts = [b - a for a, b in zip(times, times[1:])]
+    rts = [b - a for a, b in itertools.pairwise(times)]
     assert all(rt <= 30 * 1.1 + 1e-9 for rt in rts) and max(rts) >= 27
     assert cl.stats["d6c_giveup"] == 1
 

@@ -194,7 +194,7 @@ class ResolvConf:
         # DHCPv6 (RFC 3646): servers and search list the node's dhcp6c learnt
         dhcp6c = getattr(node, "dhcp6c", None)
         for a in getattr(dhcp6c, "dns", ()):
-            srv = Server(a, 53, dhcp6c.ifname if a.is_link_local else "")
+            srv = Server(a, 53, getattr(dhcp6c, "ifname", "") if a.is_link_local else "")
             if len(servers) < MAXNS and srv not in servers:
                 servers.append(srv)
         if not search:

@@ -104,11 +104,11 @@ def tshark_dhcp6(pcap: Path) -> list[str]:
     included); fails on any malformed or error-level field."""
     bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
                           "dhcpv6 && (_ws.malformed || _ws.expert.severity >= error)"],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 0, bad.stderr
     assert bad.stdout.strip() == "", bad.stdout
     out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "dhcpv6", "-T", "fields", "-e",
-                          "dhcpv6.msgtype"], capture_output=True, text=True, timeout=120)
+                          "dhcpv6.msgtype"], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     types: list[str] = []
     for line in out.stdout.split():

@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import subprocess
-import time
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 

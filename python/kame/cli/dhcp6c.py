@@ -30,8 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kame.cli.node import _clock_and_signals, _derived_mac, _ifname, _open_tap, _sysctls, \
-    parse_mac
+from kame.cli.node import _clock_and_signals, _derived_mac, _ifname, _open_tap, _sysctls, parse_mac
 
 __all__ = ["add_parser", "daemon_loop"]
 

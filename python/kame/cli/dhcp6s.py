@@ -20,8 +20,15 @@ import time
 from pathlib import Path
 
 from kame.cli.dhcp6c import _emit, daemon_loop
-from kame.cli.node import _clock_and_signals, _derived_mac, _ifname, _open_tap, _sysctls, \
-    parse_inet6, parse_mac
+from kame.cli.node import (
+    _clock_and_signals,
+    _derived_mac,
+    _ifname,
+    _open_tap,
+    _sysctls,
+    parse_inet6,
+    parse_mac,
+)
 
 __all__ = ["add_parser"]
 

@@ -374,7 +374,7 @@ class Dhcp6Client:
             ex.rt = min(ex.rt, max(0.0, ex.start + ex.mrd - now))
         ex.count += 1
         ex.next_send = now + ex.rt
-        elapsed = 0 if ex.count == 1 else int(round((now - ex.start) * 100))
+        elapsed = 0 if ex.count == 1 else round((now - ex.start) * 100)
         opts: list[c.Option] = [c.ClientId(self.duid)]
         if ex.server and ex.msg_type not in (c.MsgType.REBIND, c.MsgType.SOLICIT,
                                              c.MsgType.INFORMATION_REQUEST):
@@ -399,9 +399,7 @@ class Dhcp6Client:
     def _give_up(self, ex: _Exchange, now: float) -> None:
         self.stats["d6c_giveup"] += 1
         self.ex = None
-        if ex.kind == "request":
-            self._solicit(now)
-        elif ex.kind == "decline" and self.lease is not None and \
+        if ex.kind == "request" or ex.kind == "decline" and self.lease is not None and \
                 not any(ia.addresses for ia in self.lease.na.values()):
             self._solicit(now)
         # renew -> rebind at T2, rebind -> expiry: poll() sees the lease's times
@@ -480,9 +478,9 @@ class Dhcp6Client:
                     not any(ia.addresses for ia in self.lease.na.values()):
                 self._solicit(now)
             return
-        if ex.kind == "solicit":
-            if not (self.rapid_commit and isinstance(m.get(c.RapidCommit), c.RapidCommit)):
-                return
+        if ex.kind == "solicit" and not (self.rapid_commit and
+                                         isinstance(m.get(c.RapidCommit), c.RapidCommit)):
+            return
         st = m.get(c.StatusCode)
         if isinstance(st, c.StatusCode) and st.status != c.Status.SUCCESS:
             self.stats["d6c_noaddrs"] += 1
@@ -537,8 +535,9 @@ class Dhcp6Client:
             [p.valid for ia in pd.values() for p in ia.prefixes]
         prefs = [a.preferred for ia in na.values() for a in ia.addresses] + \
             [p.preferred for ia in pd.values() for p in ia.prefixes]
-        t1s = [ia.t1 for ia in (*na.values(), *pd.values()) if ia.t1]
-        t2s = [ia.t2 for ia in (*na.values(), *pd.values()) if ia.t2]
+        ias: list[c.IaNa | c.IaPd] = [*na.values(), *pd.values()]
+        t1s = [ia.t1 for ia in ias if ia.t1]
+        t2s = [ia.t2 for ia in ias if ia.t2]
         shortest = float(min(prefs)) if prefs else 3600.0
         # §21.4: T1/T2 of 0 leave the times to the client: 0.5 and 0.8 of the shortest preferred
         t1 = float(min(t1s)) if t1s else 0.5 * shortest

@@ -20,22 +20,52 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
-from typing import Union
+from typing import ClassVar, TypeVar
 
 from kame.errors import MalformedError, RangeError, TruncatedError
 
 __all__ = [
-    "MAX_DEPTH", "MAX_MESSAGE", "MAX_OPTIONS", "Auth", "DnsServers", "DomainList", "ElapsedTime",
-    "IaAddr", "IaNa", "IaPd", "IaPrefix", "IaTa", "InfoRefreshTime", "InterfaceId", "Message",
-    "MsgType", "OptionRequest", "Preference", "RapidCommit", "RawOption", "ReconfAccept",
-    "ReconfMsg", "RelayMessage", "RelayMsg", "SolMaxRt", "InfMaxRt", "Status", "StatusCode",
-    "ServerId", "ClientId", "Unicast", "decode_domains", "encode_domains", "parse",
+    "MAX_DEPTH",
+    "MAX_MESSAGE",
+    "MAX_OPTIONS",
+    "Auth",
+    "ClientId",
+    "DnsServers",
+    "DomainList",
+    "ElapsedTime",
+    "IaAddr",
+    "IaNa",
+    "IaPd",
+    "IaPrefix",
+    "IaTa",
+    "InfMaxRt",
+    "InfoRefreshTime",
+    "InterfaceId",
+    "Message",
+    "MsgType",
+    "OptionRequest",
+    "Preference",
+    "RapidCommit",
+    "RawOption",
+    "ReconfAccept",
+    "ReconfMsg",
+    "RelayMessage",
+    "RelayMsg",
+    "ServerId",
+    "SolMaxRt",
+    "Status",
+    "StatusCode",
+    "Unicast",
+    "decode_domains",
+    "encode_domains",
+    "parse",
 ]
 
 MAX_MESSAGE = 65535 - 8
 MAX_OPTIONS = 128
 MAX_DEPTH = 34          # relay chain (32, RFC 8415 §7.6 HOP_COUNT_LIMIT ceiling) + IA + address
 MAX_NAMES = 32          # domain names in one domain list
+T = TypeVar("T")
 
 
 class MsgType:
@@ -53,7 +83,7 @@ class MsgType:
     RELAY_FORW = 12
     RELAY_REPL = 13
 
-    NAMES = {1: "SOLICIT", 2: "ADVERTISE", 3: "REQUEST", 4: "CONFIRM", 5: "RENEW", 6: "REBIND",
+    NAMES: ClassVar[dict[int, str]] = {1: "SOLICIT", 2: "ADVERTISE", 3: "REQUEST", 4: "CONFIRM", 5: "RENEW", 6: "REBIND",
              7: "REPLY", 8: "RELEASE", 9: "DECLINE", 10: "RECONFIGURE",
              11: "INFORMATION-REQUEST", 12: "RELAY-FORW", 13: "RELAY-REPL"}
 
@@ -370,13 +400,13 @@ class InfMaxRt:
         return struct.pack("!I", self.seconds)
 
 
-Option = Union[RawOption, ClientId, ServerId, StatusCode, IaAddr, IaPrefix, IaNa, IaPd, IaTa,
-               OptionRequest, Preference, ElapsedTime, RelayMsg, Auth, Unicast, RapidCommit,
-               InterfaceId, ReconfMsg, ReconfAccept, DnsServers, DomainList, InfoRefreshTime,
-               SolMaxRt, InfMaxRt]
+Option = (RawOption | ClientId | ServerId | StatusCode | IaAddr | IaPrefix | IaNa | IaPd | IaTa
+          | OptionRequest | Preference | ElapsedTime | RelayMsg | Auth | Unicast | RapidCommit
+          | InterfaceId | ReconfMsg | ReconfAccept | DnsServers | DomainList | InfoRefreshTime
+          | SolMaxRt | InfMaxRt)
 
 
-def _first(options: tuple[Option, ...] | list[Option], cls: type) -> object:
+def _first(options: tuple[Option, ...] | list[Option], cls: type[T]) -> T | None:
     for o in options:
         if isinstance(o, cls):
             return o
@@ -566,10 +596,10 @@ class Message:
                              value=self.xid)
         return bytes([self.msg_type]) + self.xid.to_bytes(3, "big") + _emit(self.options)
 
-    def get(self, cls: type) -> object:
+    def get(self, cls: type[T]) -> T | None:
         return _first(self.options, cls)
 
-    def all(self, cls: type) -> list[object]:
+    def all(self, cls: type[T]) -> list[T]:
         return [o for o in self.options if isinstance(o, cls)]
 
     @property
@@ -591,7 +621,7 @@ class RelayMessage:
         return bytes([self.msg_type, self.hop_count]) + self.link_address.packed + \
             self.peer_address.packed + _emit(self.options)
 
-    def get(self, cls: type) -> object:
+    def get(self, cls: type[T]) -> T | None:
         return _first(self.options, cls)
 
     @property

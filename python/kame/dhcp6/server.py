@@ -33,8 +33,15 @@ from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 
 from kame.dhcp6 import codec as c
-from kame.dhcp6.client import CLIENT_PORT, RKAP_HMAC, RKAP_HMAC_MD5, RKAP_KEY, \
-    RKAP_PROTOCOL, SERVER_PORT, rkap_digest
+from kame.dhcp6.client import (
+    CLIENT_PORT,
+    RKAP_HMAC,
+    RKAP_HMAC_MD5,
+    RKAP_KEY,
+    RKAP_PROTOCOL,
+    SERVER_PORT,
+    rkap_digest,
+)
 from kame.errors import ConfigError, ParseError
 
 __all__ = ["HOP_COUNT_LIMIT", "AddrPool", "Dhcp6Relay", "Dhcp6Server", "Host", "Lease",
@@ -278,8 +285,6 @@ class Dhcp6Server:
         if t in (c.MsgType.RENEW, c.MsgType.REBIND):
             self.stats["d6s_renew" if t == c.MsgType.RENEW else "d6s_rebind"] += 1
             ias = self._extend(duid, m, now, rebind=t == c.MsgType.REBIND)
-            if ias is None:
-                return None
             self._log(now, "renew" if t == c.MsgType.RENEW else "rebind", duid, ias)
             return self._answer(c.MsgType.REPLY, m, cid, list(ias))
         if t == c.MsgType.RELEASE:
@@ -451,7 +456,7 @@ class Dhcp6Server:
             if not leases:
                 leases = self._host_leases(duid, iatype, ia.iaid)
             if not leases:
-                hint = None
+                hint: IPv6Address | IPv6Network | None = None
                 if isinstance(ia, c.IaNa) and ia.addresses:
                     hint = ia.addresses[0].addr
                 elif isinstance(ia, c.IaPd) and ia.prefixes:
@@ -488,7 +493,7 @@ class Dhcp6Server:
             for lease in leases))
 
     def _extend(self, duid: bytes, m: c.Message, now: float,
-                rebind: bool) -> list[c.Option] | None:
+                rebind: bool) -> list[c.Option]:
         out: list[c.Option] = []
         for ia in m.options:
             if not isinstance(ia, (c.IaNa, c.IaPd)):
@@ -535,10 +540,10 @@ class Dhcp6Server:
             for lease in list(leases):
                 if lease.value in values:
                     self._unbind(lease)
-                    if decline and isinstance(lease.value, IPv6Address):
-                        # §18.3.8: the address is not handed out again for a while
-                        if len(self.declined) < 4096:
-                            self.declined[lease.value] = now + 3600
+                    # §18.3.8: a declined address is not handed out again for a while
+                    if decline and isinstance(lease.value, IPv6Address) and \
+                            len(self.declined) < 4096:
+                        self.declined[lease.value] = now + 3600
         return out
 
 
