@@ -563,3 +563,24 @@ def test_client_drops_replies_to_others() -> None:
     assert (cl.stats["d6c_badxid"], cl.stats["d6c_badclientid"],
             cl.stats["d6c_noserverid"]) == (1, 1, 1)
     assert cl.ex is not None and cl.ex.kind == "solicit" and not cl.ex.advertises
+
+
+def test_hostile_reply_addresses_are_not_configured() -> None:
+    """A server handing out multicast, link-local, loopback, mapped or ::/0
+    gets nothing configured (counted); the good address is taken."""
+    cl = Dhcp6Client("eth0", DUID_C, ia_pd=((2, None),), rapid_commit=True,
+                     rng=random.Random(1))
+    sol = c.parse(_first_send(cl))
+    assert isinstance(sol, c.Message)
+    bad = [IPv6Address(a) for a in ("ff02::1", "fe80::5", "::1", "::", "::ffff:192.0.2.1")]
+    ia = c.IaNa(0, 10, 20, tuple(c.IaAddr(a, 10, 20) for a in [*bad, IPv6Address(
+        "2001:db8::7")] + [IPv6Address(f"2001:db8::{i:x}") for i in range(0x10, 0x30)]))
+    pd = c.IaPd(2, 10, 20, (c.IaPrefix(IPv6Network("::/0"), 10, 20),
+                            c.IaPrefix(IPv6Network("ff00::/8"), 10, 20)))
+    rep = c.Message(c.MsgType.REPLY, sol.xid, (c.ClientId(DUID_C), c.ServerId(DUID_S),
+                                               c.RapidCommit(), ia, pd)).build()
+    cl.receive(rep, IPv6Address("fe80::1"), 1.0)
+    assert cl.lease is not None and not cl.lease.pd
+    got = [a.addr for a in cl.lease.na[0].addresses]
+    assert got[0] == IPv6Address("2001:db8::7") and len(got) == 8
+    assert cl.stats["d6c_badaddr"] == 7

@@ -37,6 +37,7 @@ from kame.dhcp6.client import (
     InfoReceived,
 )
 from kame.dhcp6.server import Dhcp6Relay, Dhcp6Server, Reply
+from kame.errors import KameError
 from kame.nd6.types import PrefixInfo
 from kame.socket.const import AF_INET6, IPPROTO_IPV6, IPV6_JOIN_GROUP, SOCK_DGRAM
 
@@ -124,6 +125,8 @@ class ClientAgent:
         self.delegated: dict[IPv6Network, list[tuple[str, IPv6Network, IPv6Address]]] = {}
         self.events: list[Any] = []
         self.send_errors = 0
+        #: Addresses the node refused to configure.
+        self.refused = 0
         node.dhcp6c = self
         if follow_ra:
             node.rtr.ra_flag_hooks.append(self._ra_flags)
@@ -173,7 +176,11 @@ class ClientAgent:
             for a in ev.addresses:
                 ifa = self.node.addrs.find(self.ifname, a.addr)
                 if ifa is None:
-                    ifa = self.node.add_address(self.ifname, f"{a.addr}/128", now)
+                    try:
+                        ifa = self.node.add_address(self.ifname, f"{a.addr}/128", now)
+                    except KameError:
+                        self.refused += 1   # the node's own limits (max addresses ...)
+                        continue
                     self.addresses[a.addr] = True
                 ifa.vltime_expire = now + a.valid if a.valid != 0xFFFFFFFF else float("inf")
                 ifa.pltime_expire = now + a.preferred if a.preferred != 0xFFFFFFFF else \
@@ -207,7 +214,11 @@ class ClientAgent:
             addr = IPv6Address(int(sub.network_address) | (low & ((1 << (128 - sub.prefixlen))
                                                                   - 1)))
             if self.node.addrs.find(pi.ifname, addr) is None:
-                self.node.add_address(pi.ifname, f"{addr}/{sub.prefixlen}", now)
+                try:
+                    self.node.add_address(pi.ifname, f"{addr}/{sub.prefixlen}", now)
+                except KameError:
+                    self.refused += 1
+                    continue
             made.append((pi.ifname, sub, addr))
         self.delegated[p.prefix] = made
         self._advertise(now, p)

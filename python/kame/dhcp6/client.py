@@ -72,6 +72,8 @@ DECLINE = Timing(1, 0, 4)
 IRT_DEFAULT = 86400
 IRT_MINIMUM = 600
 MAX_ADVERTISES = 16
+#: Addresses or prefixes taken from one IA of a Reply.
+MAX_PER_IA = 8
 
 RKAP_PROTOCOL = 3
 RKAP_HMAC_MD5 = 1
@@ -168,7 +170,7 @@ class Dhcp6Client:
             "d6c_sent", "d6c_retrans", "d6c_received", "d6c_malformed", "d6c_badxid",
             "d6c_badclientid", "d6c_noserverid", "d6c_advertise", "d6c_reply",
             "d6c_noaddrs", "d6c_decline", "d6c_release", "d6c_expired", "d6c_reconfigure",
-            "d6c_badauth", "d6c_giveup"), 0)
+            "d6c_badauth", "d6c_giveup", "d6c_badaddr"), 0)
         self.mode = ""            # "", "stateful", "stateless"
         self.ex: _Exchange | None = None
         self.lease: _Lease | None = None
@@ -498,7 +500,8 @@ class Dhcp6Client:
                         renew_again = True
                     continue
                 addrs = tuple(a for a in o.addresses if a.valid and a.preferred <= a.valid
-                              and (a.status is None or a.status.status == 0))
+                              and (a.status is None or a.status.status == 0)
+                              and self._usable(a.addr))[:MAX_PER_IA]
                 if addrs:
                     na[o.iaid] = c.IaNa(o.iaid, o.t1, o.t2, addrs)
             elif isinstance(o, c.IaPd) and o.iaid in dict(self.ia_pd):
@@ -506,7 +509,8 @@ class Dhcp6Client:
                     if o.status.status == c.Status.NO_BINDING:
                         renew_again = True
                     continue
-                pfx = tuple(p for p in o.prefixes if p.valid and p.preferred <= p.valid)
+                pfx = tuple(p for p in o.prefixes if p.valid and p.preferred <= p.valid
+                            and self._usable(p.prefix))[:MAX_PER_IA]
                 if pfx:
                     pd[o.iaid] = c.IaPd(o.iaid, o.t1, o.t2, pfx)
         if not na and not pd:
@@ -520,6 +524,19 @@ class Dhcp6Client:
             return
         self.ex = None
         self._bind(sid.duid, src, na, pd, now, rapid=ex.kind == "solicit")
+
+    def _usable(self, v: IPv6Address | IPv6Network) -> bool:
+        """A unicast address or prefix a node may configure: not multicast,
+        link-local, loopback, unspecified, IPv4-mapped, nor a prefix shorter
+        than /16 (a hostile server's ::/0 is counted, ``d6c_badaddr``)."""
+        a = v if isinstance(v, IPv6Address) else v.network_address
+        ok = not (a.is_multicast or a.is_link_local or a.is_loopback or a.is_unspecified
+                  or a.ipv4_mapped is not None)
+        if isinstance(v, IPv6Network) and v.prefixlen < 16:
+            ok = False
+        if not ok:
+            self.stats["d6c_badaddr"] += 1
+        return ok
 
     def _request_again(self, now: float) -> None:
         lease = self.lease
