@@ -178,8 +178,9 @@ class ResolvConf:
     def with_rdnss(self, node: Any, now: float) -> ResolvConf:
         """This configuration with the servers the node learned from Router
         Advertisements (RDNSS, RFC 8106 §5.3.1) after its own, unexpired,
-        link-local ones in the zone of the interface they came on; at most
-        :data:`MAXNS` in all."""
+        link-local ones in the zone of the interface they came on, then those
+        its DHCPv6 client learnt (``node.dhcp6c``, RFC 3646; its search list
+        if this one has none); at most :data:`MAXNS` in all."""
         servers = list(self.servers)
         rtr = getattr(node, "rtr", None)
         for e in (getattr(rtr, "rdnss", {}) or {}).values():
@@ -189,7 +190,16 @@ class ResolvConf:
             srv = Server(e.server, 53, zone)
             if srv not in servers:
                 servers.append(srv)
-        return ResolvConf(servers, list(self.search), self.ndots, self.timeout, self.attempts,
+        search = list(self.search)
+        # DHCPv6 (RFC 3646): servers and search list the node's dhcp6c learnt
+        dhcp6c = getattr(node, "dhcp6c", None)
+        for a in getattr(dhcp6c, "dns", ()):
+            srv = Server(a, 53, getattr(dhcp6c, "ifname", "") if a.is_link_local else "")
+            if len(servers) < MAXNS and srv not in servers:
+                servers.append(srv)
+        if not search:
+            search = list(getattr(dhcp6c, "domains", ()))[:MAXDNSRCH]
+        return ResolvConf(servers, search, self.ndots, self.timeout, self.attempts,
                           self.rotate, self.inet6, self.payload)
 
     def candidates(self, name: str) -> list[str]:

@@ -13,6 +13,8 @@
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
     kame difftest [-n N] [-w DIR]  generated packets to the Linux kernel and our node, compared
+    kame dhcp6c -c CONF --tap IF  DHCPv6 client (WIDE dhcp6c.conf) on a node on TAP devices
+    kame dhcp6s -c CONF --tap IF  DHCPv6 server (WIDE dhcp6s.conf) on a node on a TAP device
 
 Exit status: 0 done; 1 the command failed (one line on standard error says
 why); 2 a usage error (likewise), or `ping6` heard no reply.
@@ -62,7 +64,7 @@ def _main(argv: list[str] | None) -> int:
         # other commands would cost more than a small capture's dissection.
         dissect.add_parser(sub)
     else:
-        from kame.cli import demo, iperf3, node, tools
+        from kame.cli import demo, dhcp6c, dhcp6s, iperf3, node, tools
         from kame.cli import difftest as difftest_cli
         from kame.cli import setkey as setkey_cli
         from kame.cli import tcp as tcp_cli
@@ -75,6 +77,8 @@ def _main(argv: list[str] | None) -> int:
         setkey_cli.add_parser(sub)
         tcp_cli.add_parser(sub)
         difftest_cli.add_parser(sub)
+        dhcp6c.add_parser(sub)
+        dhcp6s.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError

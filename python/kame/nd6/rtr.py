@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv6Address, IPv6Network
 
 from kame.addr import (
@@ -336,12 +336,17 @@ class Nd6Rtr:
         self._temp = _TempInfo()
         self._rs: dict[str, _RsState] = {}
         self._ra: dict[str, _RaState] = {}
+        self._ra_sources: dict[str, dict[str, tuple[PrefixInfo, ...]]] = {}
         self._reported: set[tuple[str, IPv6Address, str]] = set()
         #: The node's full route lookup (static routes too), when it has one;
         #: Redirect input checks the first hop with it (RFC 4861 §8.1).
         self.route_lookup: Callable[[IPv6Address, float], tuple[str, IPv6Address] | None] \
             | None = None
         cache.on_router_lost = self._router_lost
+        #: Called with ``(ifname, managed, other, now)`` for each accepted RA:
+        #: the M and O flags (RFC 4861 §4.2) reach the DHCPv6 client
+        #: (:class:`kame.dhcp6.agent.ClientAgent`) through here.
+        self.ra_flag_hooks: list[Callable[[str, bool, bool, float], None]] = []
 
     # --- helpers ------------------------------------------------------------
 
@@ -506,6 +511,8 @@ class Nd6Rtr:
             out.extend(self._prefix_update(ifname, pi, now))
         if listed:  # an RA from a router not in the list changes no choice
             self.select_default_router()
+        for hook in self.ra_flag_hooks:
+            hook(ifname, ra.managed, ra.other, now)
         return out
 
     def _defrtr_update(self, ifname: str, ra: RaInput, now: float) -> bool:
@@ -866,6 +873,27 @@ class Nd6Rtr:
             raise ConfigError("rtadvd needs net.inet6.ip6.forwarding=1")
         self._ra[ifname] = _RaState(ifname, config.resolved(), now)
         self._arm(now)
+
+    def advertise_prefixes(self, ifname: str, prefixes: tuple[PrefixInfo, ...],
+                           now: float, *, source: str = "dhcp6") -> None:
+        """Replace the prefixes ``source`` (a delegated prefix: ``dhcp6``) puts in
+        the RAs of ``ifname`` and advertise at once (RFC 4861 §6.2.4: a changed
+        configuration may be sent early); starts rtadvd with the default
+        configuration if it is not running there."""
+        st = self._ra.get(ifname)
+        cfg = st.config if st is not None else RaConfig().resolved()
+        mine = self._ra_sources.setdefault(ifname, {})
+        old = set(mine.get(source, ()))
+        mine[source] = tuple(prefixes)
+        keep = tuple(p for p in cfg.prefixes if p not in old)
+        new = replace(cfg, prefixes=keep + tuple(prefixes))
+        if st is None:
+            self.advertise(ifname, new, now)
+            return
+        st.config = new
+        st.final_left = 0
+        st.next_time = max(now, st.last_sent + MIN_DELAY_BETWEEN_RAS)
+        self._arm(st.next_time)
 
     def stop_advertising(self, ifname: str, now: float) -> None:
         """Send the final RAs with router lifetime 0 (§6.2.5), then stop."""
