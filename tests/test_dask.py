@@ -13,7 +13,7 @@ import random
 import pandas as pd
 import pyarrow as pa
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, wait
 
 from kame import capture
 from kame import dask as kdask
@@ -64,6 +64,7 @@ def test_dask_on_a_local_cluster_equals_one_process(corpus):
         ddf = kdask.read_captures(str(corpus), blocksize=16384)
         assert ddf.npartitions > 6
         kept = client.persist(ddf)
+        wait(kept)
         # the partitions were read by both worker processes
         holders = {w for ws in client.who_has(kept).values() for w in ws}
         assert len(holders) == 2
