@@ -5,6 +5,7 @@ and byte ranges, and read back through Parquet by pyarrow and DuckDB."""
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 
 import duckdb
@@ -196,7 +197,7 @@ def test_byte_ranges_tile_the_file(frames, cuts):
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     f = io.BytesIO(data)
     parts = [
-        b for lo, hi in zip(bounds, bounds[1:], strict=False)
+        b for lo, hi in itertools.pairwise(bounds)
         for b in capture.read_range(f, lo, hi, batch_rows=8)
     ]
     assert pa.Table.from_batches(parts, schema=capture.schema()) == table(data)

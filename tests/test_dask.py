@@ -14,11 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from distributed import Client, LocalCluster, wait
+from test_capture import FRAMES, pcap
 
 from kame import capture
 from kame import dask as kdask
 from kame.link.pcap import LINKTYPE_ETHERNET, PcapngWriter
-from test_capture import FRAMES, pcap
 
 
 @pytest.fixture(scope="module")

@@ -156,6 +156,11 @@ macro_rules! columns {
             /// The column names, in schema order.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
 
+            /// Room for as many rows and octets as `like` holds.
+            pub fn reserve_like(&mut self, like: &Columns) {
+                $(self.$name.reserve_like(&like.$name);)*
+            }
+
             /// (name, buffers) of every column, in schema order.
             pub fn each(&self) -> Vec<(&'static str, Column<'_>)> {
                 vec![$((stringify!($name), self.$name.column())),*]
@@ -166,20 +171,39 @@ macro_rules! columns {
 
 trait AsColumn {
     fn column(&self) -> Column<'_>;
+    fn reserve_like(&mut self, like: &Self);
+}
+impl Bitmap {
+    fn reserve_like(&mut self, like: &Bitmap) {
+        self.bits.reserve(like.bits.len());
+    }
 }
 impl<const W: usize> AsColumn for Fixed<W> {
     fn column(&self) -> Column<'_> {
         Column::Fixed(&self.data, &self.valid)
+    }
+    fn reserve_like(&mut self, like: &Self) {
+        self.data.reserve(like.data.len());
+        self.valid.reserve_like(&like.valid);
     }
 }
 impl AsColumn for Var {
     fn column(&self) -> Column<'_> {
         Column::Var(&self.data, &self.offsets, &self.valid)
     }
+    fn reserve_like(&mut self, like: &Self) {
+        self.data.reserve(like.data.len());
+        self.offsets.reserve(like.offsets.len());
+        self.valid.reserve_like(&like.valid);
+    }
 }
 impl AsColumn for Bools {
     fn column(&self) -> Column<'_> {
         Column::Bool(&self.values, &self.valid)
+    }
+    fn reserve_like(&mut self, like: &Self) {
+        self.values.reserve_like(&like.values);
+        self.valid.reserve_like(&like.valid);
     }
 }
 
@@ -239,9 +263,12 @@ impl Builder {
         self.cols.rows >= batch_rows || self.cols.reason.data.len() > 1 << 30
     }
 
-    /// The batch built so far; the builder starts a new one.
+    /// The batch built so far; the builder starts a new one with room
+    /// for as much.
     pub fn take(&mut self) -> Columns {
-        core::mem::take(&mut self.cols)
+        let mut next = Columns::default();
+        next.reserve_like(&self.cols);
+        core::mem::replace(&mut self.cols, next)
     }
 
     /// One row for `rec`.

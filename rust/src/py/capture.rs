@@ -17,9 +17,15 @@ use crate::wire::dissect::Settings;
 /// chunks and take the batches each call returns; `close` ends it.
 #[pyclass(module = "kame._core", name = "CaptureColumns")]
 pub struct CaptureColumns {
-    reader: Reader,
+    st: State,
+    /// The start of a record that the last chunk did not complete.
     buf: Vec<u8>,
-    /// Absolute offset in the file of `buf[0]`.
+}
+
+/// Everything but the pending octets.
+struct State {
+    reader: Reader,
+    /// Absolute offset in the file of the next octet not consumed.
     base: u64,
     builder: Builder,
     batch_rows: usize,
@@ -28,6 +34,9 @@ pub struct CaptureColumns {
     error: Option<Error>,
     done: bool,
 }
+
+/// Octets of a chunk appended at a time to a pending record.
+const PIECE: usize = 1 << 16;
 
 fn bitmap<'py>(py: Python<'py>, b: &Bitmap) -> Option<Bound<'py, PyBytes>> {
     (b.zeros != 0).then(|| PyBytes::new(py, &b.bits))
@@ -71,60 +80,64 @@ impl CaptureColumns {
             return Err(PyValueError::new_err("batch_rows must be between 1 and 16777216"));
         }
         Ok(CaptureColumns {
-            reader: Reader::new(max_caplen),
+            st: State {
+                reader: Reader::new(max_caplen),
+                base: 0,
+                builder: Builder::new(Settings { hdrnestlimit, verify_cksum }),
+                batch_rows,
+                stop,
+                frames: 0,
+                error: None,
+                done: false,
+            },
             buf: Vec::new(),
-            base: 0,
-            builder: Builder::new(Settings { hdrnestlimit, verify_cksum }),
-            batch_rows,
-            stop,
-            frames: 0,
-            error: None,
-            done: false,
         })
     }
 
     /// Turn what `data` completes into rows; `eof` when it is the last
     /// chunk. Returns (the batches completed, whether to stop reading).
+    /// A `bytes` chunk is read where it is (only a record it leaves
+    /// incomplete is copied); another buffer is copied once.
     fn feed<'py>(&mut self, py: Python<'py>, data: &Bound<'py, PyAny>, eof: bool) -> PyResult<(Vec<Bound<'py, PyDict>>, bool)> {
-        if self.done {
+        if self.st.done {
             return Ok((Vec::new(), true));
         }
-        if let Ok(b) = data.cast::<PyBytes>() {
-            self.buf.extend_from_slice(b.as_bytes());
+        let owned;
+        let input: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
+            b.as_bytes()
         } else {
             let pb = PyBuffer::<u8>::get(data)?;
-            let old = self.buf.len();
-            self.buf.resize(old + pb.len_bytes(), 0);
-            pb.copy_to_slice(py, self.buf.get_mut(old..).unwrap_or(&mut []))?;
-        }
-        let batches = py.detach(|| self.run(eof));
+            owned = pb.to_vec(py)?;
+            &owned
+        };
+        let batches = py.detach(|| self.run(input, eof));
         let out = batches.iter().map(|c| export(py, c)).collect::<PyResult<Vec<_>>>()?;
-        Ok((out, self.done))
+        Ok((out, self.st.done))
     }
 
     /// Skip to file offset `offset` (at or past everything fed so far):
     /// the next octets fed are the file's from there. Only in a pcap,
     /// after its header: the start of a byte range found by `pcap_resync`.
     fn seek(&mut self, offset: u64) -> PyResult<()> {
-        if !self.reader.is_pcap() {
+        if !self.st.reader.is_pcap() {
             return Err(PyValueError::new_err("seek needs a pcap whose file header has been fed"));
         }
-        let end = self.base + self.buf.len() as u64;
+        let end = self.st.base + self.buf.len() as u64;
         if offset < end {
             return Err(PyValueError::new_err(format!("seek to {offset}, before what was fed (up to {end})")));
         }
-        let skip = usize::try_from(offset - self.base).map_err(|_| PyValueError::new_err("seek too far"))?;
-        self.reader.consumed(skip);
-        self.base = offset;
+        let skip = usize::try_from(offset - self.st.base).map_err(|_| PyValueError::new_err("seek too far"))?;
+        self.st.reader.consumed(skip);
+        self.st.base = offset;
         self.buf.clear();
         Ok(())
     }
 
     /// Ends the capture: raises the error that ended it early, if any.
     fn close(&mut self) -> PyResult<()> {
-        self.done = true;
+        self.st.done = true;
         self.buf = Vec::new();
-        match self.error.take() {
+        match self.st.error.take() {
             Some(e) => Err(e.into()),
             None => Ok(()),
         }
@@ -133,38 +146,76 @@ impl CaptureColumns {
     /// The link type of the capture (of its first interface), once known.
     #[getter]
     fn linktype(&self) -> Option<u32> {
-        self.reader.linktype()
+        self.st.reader.linktype()
     }
 
     /// Whether the capture is a pcap (which can be read by byte ranges).
     #[getter]
     fn is_pcap(&self) -> bool {
-        self.reader.is_pcap()
+        self.st.reader.is_pcap()
     }
 
     /// Records read so far.
     #[getter]
     fn frames(&self) -> u64 {
-        self.frames
+        self.st.frames
     }
 }
 
 impl CaptureColumns {
-    fn run(&mut self, eof: bool) -> Vec<Columns> {
+    /// Rows of the records `input` completes, the pending record first.
+    fn run(&mut self, input: &[u8], eof: bool) -> Vec<Columns> {
         let mut out = Vec::new();
+        let mut off = 0usize;
+        // A pending record is completed a piece at a time; once the octets
+        // kept from earlier chunks are consumed, what is left of the buffer
+        // is the chunk's own, and the chunk is read in place from there.
+        while !self.buf.is_empty() && !self.st.done {
+            let old = self.buf.len();
+            let take = (input.len() - off).min(PIECE);
+            self.buf.extend_from_slice(input.get(off..off + take).unwrap_or(&[]));
+            off += take;
+            let last = off == input.len();
+            let pos = self.st.parse(&self.buf, eof && last, &mut out);
+            self.buf.drain(..pos);
+            if pos >= old {
+                off -= self.buf.len();
+                self.buf.clear();
+                break;
+            }
+            if last {
+                break;
+            }
+        }
+        if self.buf.is_empty() && !self.st.done {
+            let rest = input.get(off..).unwrap_or(&[]);
+            let pos = self.st.parse(rest, eof, &mut out);
+            self.buf.extend_from_slice(rest.get(pos..).unwrap_or(&[]));
+        }
+        let b = &mut self.st.builder;
+        if b.full(self.st.batch_rows) || (self.st.done && b.cols.rows != 0) {
+            out.push(b.take());
+        }
+        out
+    }
+}
+
+impl State {
+    /// Rows of the whole records at the start of `buf` (which starts at
+    /// `base`); returns the octets consumed.
+    fn parse(&mut self, buf: &[u8], eof: bool, out: &mut Vec<Columns>) -> usize {
         let mut pos = 0usize;
-        let CaptureColumns { reader, buf, builder, .. } = self;
         loop {
-            match reader.next(buf, &mut pos, eof) {
+            match self.reader.next(buf, &mut pos, eof) {
                 Ok(Some(rec)) => {
                     if self.stop.is_some_and(|s| rec.offset >= s) {
                         self.done = true;
                         break;
                     }
-                    if builder.full(self.batch_rows) {
-                        out.push(builder.take());
+                    if self.builder.full(self.batch_rows) {
+                        out.push(self.builder.take());
                     }
-                    builder.push(&rec);
+                    self.builder.push(&rec);
                     self.frames += 1;
                 }
                 Ok(None) => {
@@ -179,13 +230,9 @@ impl CaptureColumns {
             }
         }
         let pos = pos.min(buf.len());
-        buf.drain(..pos);
-        reader.consumed(pos);
+        self.reader.consumed(pos);
         self.base += pos as u64;
-        if builder.full(self.batch_rows) || (self.done && builder.cols.rows != 0) {
-            out.push(builder.take());
-        }
-        out
+        pos
     }
 }
 
