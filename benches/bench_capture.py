@@ -11,6 +11,10 @@ into Python lists. scapy and dpkt run on the first ``--peer-packets``
 frames (they are slow) and are reported in packets per second like kame.
 Rates are given per CPU second of the process (one thread: per core) and
 per wall second; with the load average, since the machine is shared.
+A second corpus of small packets (the mix of tests/test_capture.py: UDP,
+TCP, ND, extension headers, fragments, ESP, ICMP, ARP, bad checksums and
+refusals; 67 octets on average, ``--small`` frames) shows the cost per
+packet apart from the octets moved.
 Writes benches/results/capture.json and .png (benches/publish.py).
 
     sudo .venv/bin/python benches/bench_capture.py [--packets N] [--keep FILE] [--runs N]
@@ -118,6 +122,7 @@ def main() -> int:
     ap.add_argument("--packets", type=int, default=200_000)
     ap.add_argument("--peer-packets", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--small", type=int, default=1_000_000)
     ap.add_argument("--keep", type=Path, help="reuse (or keep) the capture at this path")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
@@ -133,6 +138,17 @@ def main() -> int:
         head(path, a.peer_packets, small)
         small.read_bytes()
         pq_out = Path(d) / "c.parquet"
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        import random
+
+        from test_capture import FRAMES, pcap
+
+        rnd = random.Random(1)
+        one = pcap([rnd.choice(FRAMES) for _ in range(10_000)])
+        tiny = Path(d) / "small.pcap"
+        tiny.write_bytes(one[:24] + one[24:] * max(a.small // 10_000, 1))
+        tiny_head = Path(d) / "small-head.pcap"
+        head(tiny, a.peer_packets, tiny_head)
         cases: dict[str, Callable[[], int]] = {
             "kame.capture.read (Arrow table)": lambda: capture.read(path).num_rows,
             "kame.capture.read, verify_cksum=False": lambda: capture.read(path, verify_cksum=False).num_rows,
@@ -142,21 +158,36 @@ def main() -> int:
             "dpkt reader loop + fields": lambda: dpkt_fields(small),
             "scapy rdpcap + fields": lambda: scapy_fields(small),
         }
+        small_cases: dict[str, Callable[[], int]] = {
+            "kame.capture.read (Arrow table)": lambda: capture.read(tiny).num_rows,
+            "kame.capture.read, verify_cksum=False": lambda: capture.read(tiny, verify_cksum=False).num_rows,
+            "kame core columns only, verify_cksum=False": lambda: kame_core_only(tiny, False),
+            "dpkt reader loop + fields": lambda: dpkt_fields(tiny_head),
+            "scapy rdpcap + fields": lambda: scapy_fields(tiny_head),
+        }
         load = os.getloadavg()
         res = {name: timed(fn, a.runs if "scapy" not in name else 1) for name, fn in cases.items()}
+        sres = {name: timed(fn, a.runs if "scapy" not in name else 1) for name, fn in small_cases.items()}
         load_after = os.getloadavg()
         size = path.stat().st_size
+        mean_small = (tiny.stat().st_size - 24) / sres["kame.capture.read (Arrow table)"][2] - 16
     print(f"capture: {res['kame.capture.read (Arrow table)'][2]} frames, {size / 1e6:.0f} MB; peers on "
           f"{a.peer_packets}; load average {load[0]:.2f} -> {load_after[0]:.2f} "
           f"({os.cpu_count()} cpus); best of {a.runs}")
     print(f"{'':44} {'Mpkt/s cpu':>10} {'Mpkt/s wall':>11} {'vs dpkt':>8}")
-    dpkt_rate = res["dpkt reader loop + fields"][2] / res["dpkt reader loop + fields"][0]
-    for name, (cpu, wall, n) in res.items():
-        print(f"{name:44} {n / cpu / 1e6:10.2f} {n / wall / 1e6:11.2f} {n / cpu / dpkt_rate:7.1f}x")
+    mean = size / res["kame.capture.read (Arrow table)"][2] - 16
+    for title, rs in ((f"kernel capture, {mean:.0f} octets a frame on average", res),
+                      (f"small packets, {mean_small:.0f} octets on average", sres)):
+        print(title)
+        dpkt_rate = rs["dpkt reader loop + fields"][2] / rs["dpkt reader loop + fields"][0]
+        for name, (cpu, wall, n) in rs.items():
+            print(f"  {name:44} {n / cpu / 1e6:8.2f} {n / wall / 1e6:11.2f} {n / cpu / dpkt_rate:7.1f}x")
     publish("capture", {
-        "packets per CPU second (one core)": {k: v[2] / v[0] for k, v in res.items()},
-        "packets per wall second": {k: v[2] / v[1] for k, v in res.items()},
+        f"kernel capture ({mean:.0f} B/frame): packets per CPU second": {k: v[2] / v[0] for k, v in res.items()},
+        f"small packets ({mean_small:.0f} B): packets per CPU second": {k: v[2] / v[0] for k, v in sres.items()},
+        "kernel capture: packets per wall second": {k: v[2] / v[1] for k, v in res.items()},
     }, unit="pkt/s", better="higher", facts={"packets": res["kame.capture.read (Arrow table)"][2],
+                                             "small_packets": sres["kame.capture.read (Arrow table)"][2],
                                              "peer_packets": a.peer_packets, "bytes": size,
                                              "load_before": load[0], "load_after": load_after[0]})
     return 0
