@@ -49,7 +49,7 @@ from typing import IO, TYPE_CHECKING, Any
 from kame import _core
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 __all__ = ["batches", "read", "read_range", "schema", "to_parquet"]
 
@@ -66,7 +66,7 @@ Source = str | os.PathLike[str] | IO[bytes]
 
 def _pa() -> Any:
     try:
-        import pyarrow
+        import pyarrow  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - the test extra has it
         raise ImportError("kame.capture needs pyarrow: pip install 'kame6[arrow]'") from e
     return pyarrow
@@ -135,7 +135,8 @@ def _open(source: Source) -> tuple[IO[bytes], bool]:
         f, owned = source, False
     head = f.peek(2)[:2] if isinstance(f, io.BufferedReader) else b""
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f), True
+        z: IO[bytes] = gzip.GzipFile(fileobj=f)  # type: ignore[assignment]
+        return z, True
     return f, owned
 
 
@@ -184,7 +185,7 @@ def read(source: Source, **kw: Any) -> pa.Table:
 
 def to_parquet(source: Source, dest: str | os.PathLike[str] | IO[bytes], **kw: Any) -> int:
     """Write the capture as Parquet, batch by batch; returns the rows written."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     rows = 0
     with pq.ParquetWriter(dest, schema()) as w:

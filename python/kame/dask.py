@@ -55,8 +55,8 @@ class CapturePiece:
     options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def table(self) -> Any:
-        import fsspec
-        import pyarrow as pa
+        import fsspec  # type: ignore[import-untyped]
+        import pyarrow as pa  # type: ignore[import-untyped]
 
         compression = "infer" if self.stop is None else None
         with fsspec.open(self.url, "rb", compression=compression, **self.storage_options) as f:
@@ -71,8 +71,8 @@ class CapturePiece:
 
 
 def _mapper(t: Any) -> Any:
-    import pandas as pd
-    import pyarrow as pa
+    import pandas as pd  # type: ignore[import-untyped]
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     return None if pa.types.is_dictionary(t) else pd.ArrowDtype(t)
 
@@ -94,8 +94,8 @@ def pieces(
 ) -> list[CapturePiece]:
     """The partitions ``read_captures`` makes (files in sorted order, byte
     ranges in file order). A directory stands for every file under it."""
-    import fsspec
-    from fsspec.core import get_fs_token_paths
+    import fsspec  # type: ignore[import-untyped]
+    from fsspec.core import get_fs_token_paths  # type: ignore[import-untyped]
 
     so = dict(storage_options or {})
     fs, _, expanded = get_fs_token_paths(
