@@ -12,7 +12,8 @@ venv: $(VENV)/.ok
 $(VENV)/.ok: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography cryptography_vectors ruff mypy pyftpdlib
+	$(VPY) -m pip install -q "maturin>=1.7,<2" pytest hypothesis scapy dpkt cryptography cryptography_vectors ruff mypy pyftpdlib \
+		pyarrow "dask[dataframe]" distributed duckdb matplotlib
 	touch $@
 
 build-dev: venv

@@ -27,8 +27,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "interop"))
+sys.path.insert(0, str(HERE))
 
 from dissect_traffic import record
+from publish import publish
 
 KAME = [sys.executable, "-m", "kame.cli.main", "dissect"]
 
@@ -77,6 +79,15 @@ def main() -> int:
     print(f"{'':44} {'best s':>8} {'median s':>9} {'vs tcpdump':>11}")
     for name, (best, med) in results.items():
         print(f"{name:44} {best:8.2f} {med:9.2f} {best / base:10.2f}x")
+    plain = ("kame dissect -n", "tcpdump -nr", "tshark -r")
+    publish("dissect", {
+        "print every frame (-n)": {k: results[k][0] for k in plain},
+        "filter and write (-w, ip6 and tcp port 80)": {
+            k: v[0] for k, v in results.items() if "-w" in k},
+        "JSON lines (-T json)": {k: v[0] for k, v in results.items() if "json" in k},
+    }, unit="s", better="lower", facts={"packets": a.packets, "bytes": size,
+                                        "load_before": load[0], "load_after": load_after[0],
+                                        "runs": a.runs})
     if a.json:
         a.json.write_text(json.dumps({"packets": a.packets, "bytes": size,
                                       "load": [load[0], load_after[0]],

@@ -1590,3 +1590,34 @@ class IpReassembler:
     def __len__(self) -> int: ...
 
 # --- end inet ---
+
+# --- capture: CaptureColumns, pcap_resync, capture_schema ---
+@final
+class CaptureColumns:
+    """A capture fed by chunks turned into batches of Arrow column
+    buffers; see ``kame.capture``."""
+
+    def __new__(
+        cls,
+        *,
+        batch_rows: int = 65536,
+        hdrnestlimit: int = 50,
+        verify_cksum: bool = True,
+        max_caplen: int = ...,
+        stop: int | None = None,
+    ) -> CaptureColumns: ...
+    def feed(self, data: Buffer, eof: bool) -> tuple[list[dict[str, Any]], bool]: ...
+    def seek(self, offset: int) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def linktype(self) -> int | None: ...
+    @property
+    def is_pcap(self) -> bool: ...
+    @property
+    def frames(self) -> int: ...
+
+def pcap_resync(header: bytes, first_sec: int, window: bytes, window_is_tail: bool) -> int | None: ...
+def capture_schema() -> tuple[list[str], list[str]]: ...
+
+__all__ += ["CaptureColumns", "capture_schema", "pcap_resync"]
+# --- end capture ---

@@ -17,6 +17,9 @@ pub mod reass;
 pub mod tcp;
 pub mod tunnel;
 pub mod frag6;
+// --- capture --- a capture as Arrow column buffers (issue 12)
+pub mod capture;
+// --- end capture ---
 pub mod wire;
 // --- inet --- IPv4 and ARP (issue 9); tick: shared timer pieces
 pub mod inet;

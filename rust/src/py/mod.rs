@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod cksum;
+mod capture; // a capture as Arrow columns (issue 12)
 mod dissect;
 mod errors;
 mod hdr6;
@@ -26,6 +27,7 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     wire::register(m)?;
     dissect::register(m)?;
+    capture::register(m)?;
     link::register(m)?;
     hdr6::register(m)?;
     srh::register(m)?;

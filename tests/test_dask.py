@@ -1,0 +1,75 @@
+"""kame.dask on a real distributed.LocalCluster with two worker
+processes: a directory of captures (pcap, pcapng, gzip, and a pcap large
+enough to be cut into byte ranges) read as a partitioned dataframe gives
+the same table as kame.capture in one process, file after file."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import random
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from distributed import Client, LocalCluster, wait
+from test_capture import FRAMES, pcap
+
+from kame import capture
+from kame import dask as kdask
+from kame.link.pcap import LINKTYPE_ETHERNET, PcapngWriter
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("caps")
+    rnd = random.Random(12)
+    big = [rnd.choice(FRAMES) for _ in range(3000)]
+    (d / "a-big.pcap").write_bytes(pcap(big))
+    (d / "b-small.pcap").write_bytes(pcap(FRAMES, t0=1_700_001_000.0))
+    buf = io.BytesIO()
+    w = PcapngWriter(buf, LINKTYPE_ETHERNET)
+    for i, f in enumerate(FRAMES * 3):
+        w.write(1_700_002_000.0 + i, f)
+    (d / "c.pcapng").write_bytes(buf.getvalue())
+    (d / "d.pcap.gz").write_bytes(gzip.compress(pcap(FRAMES[::-1], t0=1_700_003_000.0)))
+    (d / "sub").mkdir()
+    (d / "sub" / "e.pcap").write_bytes(pcap(FRAMES[:5], t0=1_700_004_000.0))
+    return d
+
+
+def single_process(d) -> pd.DataFrame:
+    files = sorted(p for p in d.rglob("*") if p.is_file())
+    t = pa.concat_tables(capture.read(p) for p in files)
+    return kdask._pandas(t).reset_index(drop=True)
+
+
+def test_pieces_are_byte_ranges_and_picklable(corpus):
+    parts = kdask.pieces(str(corpus), blocksize=16384)
+    big = [p for p in parts if p.url.endswith("a-big.pcap")]
+    size = (corpus / "a-big.pcap").stat().st_size
+    assert len(big) == -(-size // 16384) and big[0].start == 0 and big[-1].stop == size
+    assert all(p.stop is None for p in parts if not p.url.endswith("a-big.pcap"))
+    assert len(parts) == len(big) + 4
+    again = pickle.loads(pickle.dumps(parts))
+    assert again == parts
+    assert again[1].table().equals(parts[1].table())
+
+
+def test_dask_on_a_local_cluster_equals_one_process(corpus):
+    want = single_process(corpus)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      worker_dashboard_address=None) as cluster, Client(cluster) as client:
+        ddf = kdask.read_captures(str(corpus), blocksize=16384)
+        assert ddf.npartitions > 6
+        kept = client.persist(ddf)
+        wait(kept)
+        # the partitions were read by both worker processes
+        holders = {w for ws in client.who_has(kept).values() for w in ws}
+        assert len(holders) == 2
+        got = client.compute(kept).result().reset_index(drop=True)
+        glob = kdask.read_captures(str(corpus / "*.pcap"), blocksize=None)
+        n = client.compute(glob.shape[0]).result()
+    pd.testing.assert_frame_equal(got, want)
+    assert n == 3000 + len(FRAMES)
