@@ -47,10 +47,11 @@ MODULES = ("kame", "kame._core", "kame.socket", "kame.netdb", "kame.key", "kame.
            "kame.key.pfkey", "kame.key.engine", "kame.key.sad", "kame.key.spd",
            "kame.key.ipsec6", "kame.ipsec", "kame.addr", "kame.scope6", "kame.in6_src",
            "kame.tunnel", "kame.icmp6", "kame.mld6", "kame.knobs", "kame.dns", "kame.resolv",
-           "kame.link.impair")
+           "kame.link.impair", "kame.dhcp6.codec", "kame.dhcp6.server", "kame.dhcp6.client",
+           "kame.dhcp6.duid", "kame.dhcp6.conf")
 
 #: Names that do I/O on the host (files, devices): not fuzzed here.
-NO_IO = {"Resolver.from_files", "Knobs.load", "cksum_path"}
+NO_IO = {"Resolver.from_files", "Knobs.load", "cksum_path", "load", "save", "load_or_create"}
 
 ALLOWED: tuple[type[BaseException], ...] = (TypeError, ValueError, KameError)
 ALLOWED_SOCKET = (*ALLOWED, OSError)
@@ -390,6 +391,11 @@ def test_api_fuzz(tid: str, kind: str, data: st.DataObject) -> None:
                 pass
     except allowed:
         pass
+    except LookupError as e:
+        # str's own "unknown encoding" (kame.dns.Name is a str): Python's
+        # typed error; IndexError and KeyError, its subclasses, are bugs
+        if type(e) is not LookupError:
+            raise
 
 
 def test_every_class_has_an_instance() -> None:

@@ -428,9 +428,25 @@ def _emit(options: tuple[Option, ...] | list[Option]) -> bytes:
 # --- domain names (RFC 1035 §3.1 without compression; RFC 8415 §10) -------------------
 
 
+def _octets(data: object, what: str) -> bytes:
+    """``data`` as bytes: any buffer; anything else is a TypeError."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        raise TypeError(f"{what}: a bytes-like object, not str")
+    try:
+        return bytes(memoryview(data))  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what}: a bytes-like object, not {type(data).__name__}") from None
+
+
 def encode_domains(names: tuple[str, ...] | list[str]) -> bytes:
+    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)):
+        raise TypeError("domain names: a list or tuple of str")
     out = bytearray()
     for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"domain name {name!r}: a str")
         n = name.rstrip(".")
         wire = bytearray()
         for label in n.split(".") if n else []:
@@ -447,6 +463,9 @@ def encode_domains(names: tuple[str, ...] | list[str]) -> bytes:
 
 
 def decode_domains(data: bytes, base: int = 0) -> tuple[str, ...]:
+    data = _octets(data, "domain list")
+    if not isinstance(base, int) or isinstance(base, bool) or base < 0:
+        raise TypeError("base: a non-negative int (the offset reported in errors)")
     names: list[str] = []
     i = 0
     while i < len(data):

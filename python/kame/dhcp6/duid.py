@@ -9,6 +9,7 @@ server keeps its identity across restarts.
 from __future__ import annotations
 
 import os
+import math
 import struct
 import uuid
 from pathlib import Path
@@ -28,22 +29,44 @@ EPOCH_2000 = 946684800
 MAX_DUID = 130
 
 
+def _link(mac: object, hwtype: object) -> bytes:
+    """The link-layer address and hardware type a DUID carries, checked."""
+    if isinstance(mac, str) or not isinstance(mac, (bytes, bytearray, memoryview)):
+        raise TypeError("a link-layer address is bytes")
+    if not isinstance(hwtype, int) or isinstance(hwtype, bool) or not 0 <= hwtype <= 0xFFFF:
+        raise ValueError("a hardware type is an int from 0 to 65535 (RFC 826 ar$hrd)")
+    mac = bytes(mac)
+    if len(mac) > MAX_DUID - 8:
+        raise ValueError(f"a link-layer address of at most {MAX_DUID - 8} octets")
+    return mac
+
+
 def duid_llt(mac: bytes, unix_time: float, hwtype: int = HWTYPE_ETHER) -> bytes:
+    mac = _link(mac, hwtype)
+    if not isinstance(unix_time, (int, float)) or isinstance(unix_time, bool) or \
+            not math.isfinite(unix_time):
+        raise ValueError("unix_time: seconds since 1970, a finite number")
     t = (int(unix_time) - EPOCH_2000) & 0xFFFFFFFF
     return struct.pack("!HHI", DUID_LLT, hwtype, t) + bytes(mac)
 
 
 def duid_en(enterprise: int, ident: bytes) -> bytes:
+    if not isinstance(enterprise, int) or isinstance(ident, str) or \
+            not isinstance(ident, (bytes, bytearray, memoryview)):
+        raise TypeError("DUID-EN: an int enterprise number and bytes of identifier")
     if not 0 <= enterprise <= 0xFFFFFFFF or not 1 <= len(ident) <= 120:
         raise ValueError("DUID-EN: a 32-bit enterprise number and 1 to 120 octets of identifier")
     return struct.pack("!HI", DUID_EN, enterprise) + bytes(ident)
 
 
 def duid_ll(mac: bytes, hwtype: int = HWTYPE_ETHER) -> bytes:
+    mac = _link(mac, hwtype)
     return struct.pack("!HH", DUID_LL, hwtype) + bytes(mac)
 
 
 def duid_uuid(u: uuid.UUID | None = None) -> bytes:
+    if u is not None and not isinstance(u, uuid.UUID):
+        raise TypeError("a uuid.UUID, or None for a new one")
     return struct.pack("!H", DUID_UUID) + (u if u is not None else uuid.uuid4()).bytes
 
 

@@ -76,6 +76,19 @@ class Lease:
     reconf_key: bytes | None = None
 
 
+def _addr(a: object) -> IPv6Address:
+    try:
+        return IPv6Address(a)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"pool address {a!r}: {e}") from None
+
+
+def _lifetime(v: object) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 0xFFFFFFFF:
+        raise ConfigError(f"lifetime {v!r}: seconds, 0 to 2^32-1 (RFC 8415 §7.7)")
+    return v
+
+
 @dataclass(slots=True)
 class AddrPool:
     """Addresses ``start`` to ``end`` inclusive (WIDE's ``range A to B``)."""
@@ -86,6 +99,8 @@ class AddrPool:
     valid: int = 7200
 
     def __post_init__(self) -> None:
+        self.start, self.end = _addr(self.start), _addr(self.end)
+        self.preferred, self.valid = _lifetime(self.preferred), _lifetime(self.valid)
         if int(self.end) < int(self.start):
             raise ConfigError(f"pool range {self.start} to {self.end} is empty")
         if self.preferred > self.valid:
@@ -113,6 +128,15 @@ class PrefixPool:
     valid: int = 7200
 
     def __post_init__(self) -> None:
+        if isinstance(self.prefix, bool):
+            raise ConfigError("a prefix pool's prefix is an IPv6 network, not a bool")
+        try:
+            self.prefix = IPv6Network(self.prefix)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"prefix pool {self.prefix!r}: {e}") from None
+        if not isinstance(self.length, int) or isinstance(self.length, bool):
+            raise ConfigError(f"delegated length {self.length!r} is not an int")
+        self.preferred, self.valid = _lifetime(self.preferred), _lifetime(self.valid)
         if not self.prefix.prefixlen <= self.length <= 128:
             raise ConfigError(f"delegated length {self.length} outside {self.prefix}")
         if self.preferred > self.valid:
