@@ -8,8 +8,8 @@ server keeps its identity across restarts.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 import struct
 import uuid
 from pathlib import Path
