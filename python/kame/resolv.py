@@ -129,6 +129,11 @@ class ResolvConf:
     rotate: bool = False
     inet6: bool = False
     payload: int | None = 1232   # EDNS0 UDP payload advertised; None: no OPT
+    #: 0x20 bits: each try asks the name in a random mix of upper and lower
+    #: case and takes only a reply whose question echoes it exactly (a blind
+    #: spoofer must guess the case too). Off by default: some servers and
+    #: middleboxes do not keep the case.
+    randomcase: bool = False
 
     @classmethod
     def parse(cls, text: str) -> ResolvConf:
@@ -190,7 +195,7 @@ class ResolvConf:
             if srv not in servers:
                 servers.append(srv)
         return ResolvConf(servers, list(self.search), self.ndots, self.timeout, self.attempts,
-                          self.rotate, self.inet6, self.payload)
+                          self.rotate, self.inet6, self.payload, self.randomcase)
 
     def candidates(self, name: str) -> list[str]:
         """The names ``res_search`` asks, in order."""
@@ -312,6 +317,7 @@ class Query:
         self._server: Server | None = None
         self._id = 0
         self._sport = 0
+        self._qname = self.name
         self._deadline = now
         self._drops = 0
         self._tcp = False
@@ -335,21 +341,47 @@ class Query:
         s, self._pending = self._pending, None
         return s
 
-    def pick_port(self) -> int:
-        """Another random source port (the driver's bind found it in use)."""
-        self._sport = self.rng.randrange(1024, 65536)
+    def pick_port(self, port: int | None = None) -> int:
+        """Another random source port (the driver's bind found it in use),
+        or ``port``: the port of a socket the driver shares between the
+        queries of one name (A and AAAA asked together, as glibc does)."""
+        if port is not None and not (isinstance(port, int) and 1 <= port <= 0xFFFF):
+            raise ValueError(f"port {port!r} not in 1-65535")
+        self._sport = port if port is not None else self.rng.randrange(1024, 65536)
         if self._pending is not None:
             p = self._pending
             self._pending = Send(p.transport, p.server, self._sport, p.payload)
         return self._sport
 
+    @property
+    def qid(self) -> int:
+        """The ID of the current try (the driver routes replies by it)."""
+        return self._id
+
+    @property
+    def waiting(self) -> bool:
+        """A try is out over UDP and its answer has not come."""
+        return not self.done and self._pending is None and not self._tcp
+
     def _wire(self) -> bytes:
-        return dns.query(self._id, self.name, self.qtype, payload=self._edns)
+        return dns.query(self._id, self._qname, self.qtype, payload=self._edns)
+
+    def _mix_case(self) -> str:
+        """The name with each ASCII letter's case drawn at random (0x20
+        bits, draft-vixie-dnsext-dns0x20): a reply must echo it exactly."""
+        bits = self.rng.getrandbits(len(self.name)) if self.name else 0
+        out = []
+        for i, ch in enumerate(self.name):
+            if ch.isascii() and ch.isalpha():
+                ch = ch.upper() if bits >> i & 1 else ch.lower()
+            out.append(ch)
+        return "".join(out)
 
     def _send(self, server: Server, now: float, tcp: bool) -> None:
         self._server, self._tcp, self._drops = server, tcp, 0
         self._id = self.rng.randrange(0, 0x10000)
         self._sport = self.rng.randrange(1024, 65536)
+        self._qname = self._mix_case() if self.conf.randomcase else self.name
         self._stream.clear()
         w = self._wire()
         self._pending = Send("tcp" if tcp else "udp", server, self._sport,
@@ -431,7 +463,7 @@ class Query:
         if not m.qr:
             self._drop("rs_notresponse", now)
             return
-        if len(m.questions) != 1 or m.questions[0].name.lower() != self.name.lower() \
+        if len(m.questions) != 1 or not self._same_name(m.questions[0].name) \
                 or m.questions[0].qtype != self.qtype or m.questions[0].qclass != dns.IN:
             if not m.questions and m.rcode == dns.FORMERR and self._edns is not None:
                 pass  # some servers send FORMERR without the question
@@ -456,6 +488,16 @@ class Query:
             self._next(now)
             return
         self.answer = self._extract(m, rc, now)
+
+    def _same_name(self, qn: str) -> bool:
+        if self.conf.randomcase:  # 0x20: the case we sent, exactly
+            if qn == self._qname:
+                return True
+            try:
+                return dns.encode_name(qn) == dns.encode_name(self._qname)
+            except ValueError:
+                return False
+        return qn.lower() == self.name.lower()
 
     def _extract(self, m: dns.Message, rc: int, now: float) -> Answer:
         ans = Answer(self.name, self.qtype, Status.OK, server=self._server, tcp=self._tcp)
@@ -531,19 +573,44 @@ class Client:
         #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
         self.node = node if node is not None else getattr(factory, "node", None)
 
+    @property
+    def sink(self) -> Any:
+        """Where the counters go besides :attr:`stats`: the node's
+        ``node.stats`` (``netstat -s``) when the client has a node, else
+        :data:`STATS`."""
+        st = getattr(self.node, "stats", None)
+        return st if st is not None and hasattr(st, "inc") else STATS
+
     def _count(self, q: Query) -> None:
+        sink = self.sink
         for k, v in q.stats.items():
             if v:
                 self.stats.inc(k, v)
-                STATS.inc(k, v)
+                sink.inc(k, v)
+
+    def _hit(self, ans: Answer) -> None:
+        k = "rs_cachehit" if ans.status is Status.OK else "rs_negcachehit"
+        self.stats.inc(k)
+        self.sink.inc(k)
 
     def query(self, name: str, qtype: int) -> Answer:
         """One name, one type: the cache, else the servers."""
+        return self.query_many(name, (qtype,))[0]
+
+    def query_many(self, name: str, qtypes: tuple[int, ...]) -> list[Answer]:
+        """One name, several types (A and AAAA) asked at once, the way
+        glibc's ``getaddrinfo`` asks them: the queries share one socket
+        (one random port; each its own random ID) and their round trips
+        overlap. Each type comes from the cache when it can."""
         now = self.clock()
-        hit = self.cache.get(name.rstrip("."), qtype, now)
-        if hit is not None:
-            self.stats.inc("rs_cachehit" if hit.status is Status.OK else "rs_negcachehit")
-            return hit
+        out: list[Answer | None] = []
+        for t in qtypes:
+            hit = self.cache.get(name.rstrip("."), t, now)
+            if hit is not None:
+                self._hit(hit)
+            out.append(hit)
+        if all(a is not None for a in out):
+            return [a for a in out if a is not None]
         conf = self.conf
         if self.node is not None:
             conf = conf.with_rdnss(self.node, getattr(self.node, "_now", now))
@@ -552,23 +619,43 @@ class Client:
             first = self._rotor % len(conf.servers)
             self._rotor += 1
         if not conf.servers:
-            return Answer(name, qtype, Status.SERVFAIL)
-        q = Query(name, qtype, conf, now, rng=self.rng, first=first)
+            return [a if a is not None else Answer(name, t, Status.SERVFAIL)
+                    for a, t in zip(out, qtypes, strict=True)]
+        qs = {i: Query(name, t, conf, now, rng=self.rng, first=first)
+              for i, t in enumerate(qtypes) if out[i] is None}
         try:
-            while not q.done:
-                send = q.poll()
-                if send is None:
-                    q.tick(max(self.clock(), q.deadline()))
-                    continue
-                if send.transport == "udp":
-                    self._udp(q, send)
-                else:
-                    self._tcp(q, send)
+            self._run(list(qs.values()))
         finally:
-            self._count(q)
-        assert q.answer is not None
-        self.cache.put(q.answer, self.clock())
-        return q.answer
+            for q in qs.values():
+                self._count(q)
+        done = self.clock()
+        for i, q in qs.items():
+            assert q.answer is not None
+            self.cache.put(q.answer, done)
+            out[i] = q.answer
+        return [a for a in out if a is not None]
+
+    def _run(self, qs: list[Query]) -> None:
+        """Drive the queries to their answers: the UDP tries out at the
+        same time go in one round over one socket; TCP tries one by one."""
+        while True:
+            live = [q for q in qs if not q.done]
+            if not live:
+                return
+            tcp = [q for q in live if (p := q.poll_pending()) is not None and
+                   p.transport == "tcp"]
+            for q in tcp:
+                send = q.poll()
+                assert send is not None
+                self._tcp(q, send)
+            if tcp:
+                continue
+            udp = [q for q in live if q.poll_pending() is not None]
+            if not udp:  # all waiting with nothing out: the earliest deadline passed
+                q = min(live, key=Query.deadline)
+                q.tick(max(self.clock(), q.deadline()))
+                continue
+            self._udp_round(udp)
 
     def _zone_name(self, zone: str) -> str:
         """A numeric zone (a scope id) as the interface's name, the way
@@ -588,41 +675,96 @@ class Client:
             return (f"{s.addr}%{s.zone}" if s.zone else str(s.addr), s.port, 0, 0)
         return (str(s.addr), s.port)
 
-    def _udp(self, q: Query, send: Send) -> None:
-        fam = _hs.AF_INET6 if isinstance(send.server.addr, IPv6Address) else _hs.AF_INET
+    def _udp_round(self, qs: list[Query]) -> None:
+        """Send the pending UDP tries of ``qs`` (those of the first one's
+        address family) from one socket at one random port, then read
+        replies, each routed to the query of its ID (others get it to
+        count the drop), until none of the round is waiting any more."""
+        first = qs[0].poll_pending()
+        assert first is not None
+        v6 = isinstance(first.server.addr, IPv6Address)
+        qs = [q for q in qs if (p := q.poll_pending()) is not None and
+              isinstance(p.server.addr, IPv6Address) == v6]
+        fam = _hs.AF_INET6 if v6 else _hs.AF_INET
         sock = self.factory.socket(fam, _hs.SOCK_DGRAM)
         try:
-            port = send.sport
+            port = first.sport
             for _ in range(16):
                 try:
-                    sock.bind(("::" if fam == _hs.AF_INET6 else "0.0.0.0", port))
+                    sock.bind(("::" if v6 else "0.0.0.0", port))
                     break
                 except OSError as e:
                     if e.errno != errno.EADDRINUSE:
                         raise
-                    port = q.pick_port()
-            try:
-                sock.sendto(send.payload, self._sockaddr(send.server))
-            except OSError:
-                q.fail_transport(self.clock())
-                return
-            while not q.done and q.poll_pending() is None:
-                left = q.deadline() - self.clock()
-                if left <= 0:
-                    q.tick(self.clock())
-                    break
-                sock.settimeout(left)
+                    port = qs[0].pick_port()
+            sent: list[Query] = []
+            for q in qs:
+                q.pick_port(port)
+                send = q.poll()
+                assert send is not None
                 try:
-                    data, sa = sock.recvfrom(65535)
+                    sock.sendto(send.payload, self._sockaddr(send.server))
+                except OSError:
+                    q.fail_transport(self.clock())
+                    continue
+                sent.append(q)
+            recv = self._receiver(sock)
+            while True:
+                waiting = [q for q in sent if q.waiting]
+                if not waiting:
+                    break
+                now = self.clock()
+                late = [q for q in waiting if q.deadline() <= now]
+                if late:
+                    for q in late:
+                        q.tick(now)
+                    continue
+                left = min(q.deadline() for q in waiting) - now
+                try:
+                    data, sa = recv(left)
                 except (TimeoutError, BlockingIOError):
                     continue
                 except OSError:  # an ICMPv6 error reported on the socket
-                    q.fail_transport(self.clock())
+                    for q in waiting:
+                        q.fail_transport(self.clock())
                     break
                 addr, sport, zone = _src(sa)
-                q.datagram(data, (addr, sport, self._zone_name(zone)), port, self.clock())
+                qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else -1
+                to = next((q for q in waiting if q.qid == qid), waiting[0])
+                to.datagram(data, (addr, sport, self._zone_name(zone)), port, self.clock())
         finally:
             sock.close()
+
+    def _receiver(self, sock: Any) -> Callable[[float], tuple[bytes, Any]]:
+        """``recv(timeout)`` for ``sock``. Over a node's blocking
+        :class:`~kame.socket.blocking.Stack` it reads the node's socket under
+        the stack's lock and sleeps on its condition, which the runner
+        thread notifies after each pass: the reply is read as soon as the
+        pass that took its frame in ends, without the shim's retry loop
+        (whose every try wakes the runner thread again)."""
+        ks = getattr(sock, "kame_socket", None)
+        cond = getattr(self.factory, "cond", None)
+        if ks is None or cond is None:
+            def host(left: float) -> tuple[bytes, Any]:
+                sock.settimeout(left)
+                res: tuple[bytes, Any] = sock.recvfrom(65535)
+                return res
+            return host
+
+        def node(left: float) -> tuple[bytes, Any]:
+            end = time.monotonic() + left
+            with cond:
+                while True:
+                    try:
+                        res: tuple[bytes, Any] = ks.recvfrom(65535)
+                        return res
+                    except BlockingIOError:
+                        pass
+                    rem = end - time.monotonic()
+                    if rem <= 0:
+                        raise TimeoutError("timed out")
+                    cond.wait(rem)
+        return node
 
     def _tcp(self, q: Query, send: Send) -> None:
         fam = _hs.AF_INET6 if isinstance(send.server.addr, IPv6Address) else _hs.AF_INET
@@ -660,21 +802,31 @@ class Client:
     def search(self, name: str, qtype: int) -> Answer:
         """``res_search``: the search list and ``ndots``; the first name
         with records wins; NODATA over NXDOMAIN when no name has any."""
-        best: Answer | None = None
+        return self.search_many(name, (qtype,))[0]
+
+    def search_many(self, name: str, qtypes: tuple[int, ...]) -> list[Answer]:
+        """:meth:`search` for several types asked together of each name
+        (glibc's A and AAAA): the first name with records of any of the
+        types wins; when none has any, for each type NODATA over NXDOMAIN."""
+        best: list[Answer] | None = None
         for cand in self.conf.candidates(name):
-            ans = self.query(cand, qtype)
-            if ans.status is Status.OK:
-                return ans
-            if best is None or ans.status is Status.NODATA and best.status is not Status.NODATA:
-                best = ans
+            got = self.query_many(cand, qtypes)
+            if any(a.status is Status.OK for a in got):
+                return got
+            if best is None:
+                best = got
+            else:
+                best = [n if n.status is Status.NODATA and b.status is not Status.NODATA
+                        else b for b, n in zip(best, got, strict=True)]
         assert best is not None
         return best
 
     def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
         """(canonical name, addresses) as :meth:`kame.netdb.Resolver.lookup`
         (:class:`socket.gaierror` ``EAI_AGAIN`` when no server answered):
-        both A and AAAA are asked (AAAA first with ``options inet6``, A first
-        otherwise); getaddrinfo orders the addresses by RFC 6724."""
+        A and AAAA are asked together (the AAAA addresses first with
+        ``options inet6``, the A ones first otherwise); getaddrinfo orders
+        the addresses by RFC 6724."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
         try:
@@ -685,8 +837,7 @@ class Client:
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
         statuses = set()
-        for t in types:
-            ans = self.search(name, t)
+        for ans in self.search_many(name, types):
             statuses.add(ans.status)
             if ans.status is Status.OK:
                 canon = canon or ans.canonical

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod cksum;
 mod dissect;
+mod dns; // the resolver's DNS messages (issue 11)
 mod errors;
 mod hdr6;
 mod inet; // IPv4 and ARP (issue 9)
@@ -37,5 +38,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nd6::register(m)?;
     tcp::register(m)?;
     inet::register(m)?;
+    dns::register(m)?;
     Ok(())
 }
