@@ -555,6 +555,75 @@ def _src(sa: Any) -> tuple[Addr, int, str]:
     return addr, int(sa[1]), zone
 
 
+class _HostUdp:
+    """A UDP socket of a factory with Python's socket interface."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+
+    def bind(self, addr: tuple[Any, ...]) -> None:
+        self.sock.bind(addr)
+
+    def sendto(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.sock.sendto(data, addr)
+
+    def flush(self) -> None:
+        pass
+
+    def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        self.sock.settimeout(timeout)
+        res: tuple[bytes, Any] = self.sock.recvfrom(65535)
+        return res
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _NodeUdp:
+    """A UDP socket of a node run by a blocking
+    :class:`~kame.socket.blocking.Stack`, used under the stack's lock
+    directly: the datagrams of a round are queued on the node and go out
+    in one pass (one ``kick``), and a reply is read as soon as the runner
+    thread's pass that took its frame in ends (the thread notifies the
+    lock's condition after each pass), without the blocking shim's retry
+    loop, whose every try wakes the runner thread again."""
+
+    def __init__(self, stack: Any, family: int) -> None:
+        self.stack, self.cond = stack, stack.cond
+        with self.cond:
+            self.sock = stack.layer.socket(int(family), int(_hs.SOCK_DGRAM), 0)
+
+    def bind(self, addr: tuple[Any, ...]) -> None:
+        with self.cond:
+            self.sock.bind(addr)
+
+    def sendto(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        with self.cond:
+            self.sock.sendto(data, addr)
+
+    def flush(self) -> None:
+        with self.cond:
+            self.stack.kick()
+
+    def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                try:
+                    res: tuple[bytes, Any] = self.sock.recvfrom(65535)
+                    return res
+                except BlockingIOError:
+                    pass
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        with self.cond:
+            self.sock.close()
+
+
 class Client:
     """The resolver over a socket factory (``factory.socket(family, type)``
     with Python's socket interface: a node's blocking
@@ -685,8 +754,7 @@ class Client:
         v6 = isinstance(first.server.addr, IPv6Address)
         qs = [q for q in qs if (p := q.poll_pending()) is not None and
               isinstance(p.server.addr, IPv6Address) == v6]
-        fam = _hs.AF_INET6 if v6 else _hs.AF_INET
-        sock = self.factory.socket(fam, _hs.SOCK_DGRAM)
+        sock = self._udp_socket(_hs.AF_INET6 if v6 else _hs.AF_INET)
         try:
             port = first.sport
             for _ in range(16):
@@ -708,7 +776,7 @@ class Client:
                     q.fail_transport(self.clock())
                     continue
                 sent.append(q)
-            recv = self._receiver(sock)
+            sock.flush()
             while True:
                 waiting = [q for q in sent if q.waiting]
                 if not waiting:
@@ -721,7 +789,7 @@ class Client:
                     continue
                 left = min(q.deadline() for q in waiting) - now
                 try:
-                    data, sa = recv(left)
+                    data, sa = sock.recvfrom(left)
                 except (TimeoutError, BlockingIOError):
                     continue
                 except OSError:  # an ICMPv6 error reported on the socket
@@ -735,36 +803,12 @@ class Client:
         finally:
             sock.close()
 
-    def _receiver(self, sock: Any) -> Callable[[float], tuple[bytes, Any]]:
-        """``recv(timeout)`` for ``sock``. Over a node's blocking
-        :class:`~kame.socket.blocking.Stack` it reads the node's socket under
-        the stack's lock and sleeps on its condition, which the runner
-        thread notifies after each pass: the reply is read as soon as the
-        pass that took its frame in ends, without the shim's retry loop
-        (whose every try wakes the runner thread again)."""
-        ks = getattr(sock, "kame_socket", None)
+    def _udp_socket(self, family: int) -> _HostUdp | _NodeUdp:
+        layer = getattr(self.factory, "layer", None)
         cond = getattr(self.factory, "cond", None)
-        if ks is None or cond is None:
-            def host(left: float) -> tuple[bytes, Any]:
-                sock.settimeout(left)
-                res: tuple[bytes, Any] = sock.recvfrom(65535)
-                return res
-            return host
-
-        def node(left: float) -> tuple[bytes, Any]:
-            end = time.monotonic() + left
-            with cond:
-                while True:
-                    try:
-                        res: tuple[bytes, Any] = ks.recvfrom(65535)
-                        return res
-                    except BlockingIOError:
-                        pass
-                    rem = end - time.monotonic()
-                    if rem <= 0:
-                        raise TimeoutError("timed out")
-                    cond.wait(rem)
-        return node
+        if layer is not None and cond is not None and hasattr(self.factory, "kick"):
+            return _NodeUdp(self.factory, family)
+        return _HostUdp(self.factory.socket(family, _hs.SOCK_DGRAM))
 
     def _tcp(self, q: Query, send: Send) -> None:
         fam = _hs.AF_INET6 if isinstance(send.server.addr, IPv6Address) else _hs.AF_INET
