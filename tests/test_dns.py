@@ -190,7 +190,8 @@ def test_any_label_bytes_round_trip(labels: list[bytes]) -> None:
 
 def test_parser_is_the_cores() -> None:
     from kame import _core
-    mid, flags, qs, rs, edns = _core.dns_parse(dns.query(7, "a.b", dns.A, payload=1400))
+    mid, _flags, qs, rs, edns = _core.dns_parse(dns.query(7, "a.b", dns.A, payload=1400))
+    assert edns is not None
     assert (mid, qs, rs, edns[0]) == (7, [("a.b", False, dns.A, dns.IN)], [], 1400)
 
 
@@ -209,7 +210,8 @@ def test_errors_carry_offsets() -> None:
 
 def test_binary_label_of_odd_bits_and_soa() -> None:
     m = dns.parse(header() + b"\x41\x03\xe0\x00" + struct.pack("!HH", dns.PTR, dns.IN))
-    assert m.questions[0].name == "\\[x7/3]" and m.questions[0].name.binary
+    qn = m.questions[0].name
+    assert qn == "\\[x7/3]" and isinstance(qn, dns.Name) and qn.binary
     soa = dns.Soa("ns.test", "h.test", 1, 2, 3, 4, 60)
     body = header(ns=1) + Q + rr(b"\xc0\x0c", dns.SOA, dns.rdata(dns.SOA, soa))
     assert dns.parse(body).authority[0].value == soa
@@ -237,11 +239,11 @@ dnames = st.lists(dlabels, min_size=1, max_size=4).map(".".join)
 def test_dpkt_compressed_messages_parse_the_same(qid: int, qn: str,
                                                  rrs: list[tuple[str, str, int, str]]) -> None:
     """dpkt compresses every name it can; we read what it meant."""
-    import dpkt
+    import dpkt  # type: ignore[import-untyped]
     d = dpkt.dns.DNS()
     d.id = qid
     d.qd = [dpkt.dns.DNS.Q(name=qn, type=dns.AAAA, cls=1)]
-    want = []
+    want: list[tuple[str, int, object]] = []
     for name, kind, num, target in rrs:
         if kind == "a":
             r = dpkt.dns.DNS.RR(name=name, type=dns.A, cls=1, ttl=60,

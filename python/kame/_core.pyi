@@ -1590,3 +1590,21 @@ class IpReassembler:
     def __len__(self) -> int: ...
 
 # --- end inet ---
+
+# --- dns (issue 11: the resolver's DNS messages, rust/src/py/dns.rs) ---
+
+__all__ += ["dns_encode_name", "dns_parse", "dns_query"]
+
+def dns_parse(
+    buf: Buffer,
+) -> tuple[
+    int,
+    int,
+    list[tuple[str, bool, int, int]],
+    list[tuple[int, str, bool, int, int, int, bytes, int, Any]],
+    tuple[int, int, int, bool, list[tuple[int, bytes]]] | None,
+]: ...
+def dns_encode_name(name: str) -> bytes: ...
+def dns_query(qid: int, name: str, qtype: int, rd: bool = True, payload: int | None = None) -> bytes: ...
+
+# --- end dns ---
