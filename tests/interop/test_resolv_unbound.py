@@ -275,3 +275,14 @@ def test_ptr_round_trip(rig: dict[str, Any]) -> None:
     q = c.query(dns.ptr_name(IPv6Address(O6)), dns.PTR)
     assert q.name.endswith(".ip6.arpa") and q.name.count(".") == 33
     assert isinstance(IPv4Address(O4), IPv4Address)
+
+
+def test_randomcase_against_unbound(rig: dict[str, Any]) -> None:
+    """0x20 bits: unbound echoes the question's case, so every answer is
+    taken and none is counted as another question's."""
+    c = Client(ResolvConf(servers=[Server(IPv6Address(K6))], timeout=3.0, attempts=3,
+                          randomcase=True), factory=rig["stack"], cache=Cache(0))
+    for name in ("both.test", "alias3.test", "big.test", LONG):
+        ans = c.query(name, dns.AAAA)
+        assert ans.status is Status.OK and ans.values, name
+    assert c.stats["rs_badquestion"] == 0 and c.stats["rs_answers"] >= 4
