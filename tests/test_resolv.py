@@ -602,3 +602,44 @@ def test_counters_go_to_the_nodes_stats(server_factory: Callable[..., FakeServer
     c0.query("both.test", dns.A)
     assert resolv.STATS["rs_queries"] == before["rs_queries"] + 1
     assert set(resolv.STATS_NAMES) <= set(node.stats)
+
+
+def test_a_lost_sibling_query_is_sent_again_not_waited_out() -> None:
+    """A and AAAA go out together; the first datagram to a neighbour not yet
+    resolved is lost (KAME's hold queue keeps one packet): when the other's
+    answer comes and its own does not, it is sent again at once."""
+    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    udp.bind(("::1", 0))
+    udp.settimeout(0.2)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = udp.recvfrom(65535)
+            except TimeoutError:
+                continue
+            q = dns.parse(data)
+            seen.append(q.id)
+            if len(seen) == 1:
+                continue  # the first datagram is lost
+            qn = q.questions[0]
+            rec = aaaa(qn.name, "2001:db8::10") if qn.qtype == dns.AAAA else \
+                a4(qn.name, "192.0.2.10")
+            udp.sendto(reply_to(data, answers=[rec]), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        c = Client(ResolvConf(servers=[Server(IPv6Address("::1"), udp.getsockname()[1])],
+                              timeout=5.0), cache=Cache(0))
+        t0 = time.monotonic()
+        _canon, addrs = c.lookup("both.test")
+        assert len(addrs) == 2 and time.monotonic() - t0 < 2.5  # not the 5 s timeout
+        assert c.stats["rs_resent"] == 1 and c.stats["rs_timeouts"] == 0
+        assert len(seen) == 3 and seen[2] == seen[0]  # the same try: same ID
+    finally:
+        stop.set()
+        t.join()
+        udp.close()

@@ -62,6 +62,7 @@ MAXNS = 3          # resolv.h
 MAXDNSRCH = 6
 MAX_CNAME = 8
 MAX_SPOOF = 64     # dropped replies in one try before the query goes to TCP
+RESEND_GAP = 0.05  # least wait after a sibling query's answer before sending again
 MAX_TTL = 86400    # cap on a cached answer
 MAX_NEG_TTL = 10800  # RFC 2308 §5: one to three hours
 Addr = IPv4Address | IPv6Address
@@ -82,6 +83,7 @@ STATS_NAMES = (
     "rs_noedns",       # FORMERR to EDNS, asked again without it
     "rs_cnameloop",    # CNAME chain too long or looping
     "rs_historic",     # A6 records or binary labels seen (not followed)
+    "rs_resent",       # a try sent again when its sibling's answer came and its own not
     "rs_cachehit",     # answers from the cache
     "rs_negcachehit",  # negative answers from the cache
 )
@@ -766,17 +768,23 @@ class Client:
                         raise
                     port = qs[0].pick_port()
             sent: list[Query] = []
+            wire: dict[int, tuple[bytes, tuple[Any, ...]]] = {}
             for q in qs:
                 q.pick_port(port)
                 send = q.poll()
                 assert send is not None
+                sa = self._sockaddr(send.server)
                 try:
-                    sock.sendto(send.payload, self._sockaddr(send.server))
+                    sock.sendto(send.payload, sa)
                 except OSError:
                     q.fail_transport(self.clock())
                     continue
                 sent.append(q)
+                wire[id(q)] = (send.payload, sa)
             sock.flush()
+            t0 = self.clock()
+            first_answer: float | None = None
+            resent: set[int] = set()
             while True:
                 waiting = [q for q in sent if q.waiting]
                 if not waiting:
@@ -788,6 +796,28 @@ class Client:
                         q.tick(now)
                     continue
                 left = min(q.deadline() for q in waiting) - now
+                if first_answer is None and len(waiting) < len(sent):
+                    first_answer = now
+                if first_answer is not None:
+                    # a sibling's answer came and this one's did not: the server
+                    # answers both at once, so ours was lost on the way (a
+                    # neighbour's hold queue keeps one packet, KAME's
+                    # nd6_maxqueuelen): send it again, same ID and port, once,
+                    # rather than wait out the try's timeout
+                    gap = max(RESEND_GAP, 2 * (first_answer - t0))
+                    due = [q for q in waiting if id(q) not in resent]
+                    if due and now - first_answer >= gap:
+                        for q in due:
+                            resent.add(id(q))
+                            try:
+                                sock.sendto(*wire[id(q)])
+                            except OSError:
+                                continue
+                            q.stats.inc("rs_resent")
+                        sock.flush()
+                        continue
+                    if due:
+                        left = min(left, first_answer + gap - now)
                 try:
                     data, sa = sock.recvfrom(left)
                 except (TimeoutError, BlockingIOError):

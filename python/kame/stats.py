@@ -151,6 +151,7 @@ DESCRIPTIONS: dict[str, str] = {
     "rs_noedns": "(kame) FORMERR to EDNS0: asked again without it",
     "rs_cnameloop": "(kame) CNAME chains too long or looping",
     "rs_historic": "(kame) A6 records or binary labels seen (not followed)",
+    "rs_resent": "(kame) DNS tries sent again after the sibling query's answer",
     "rs_cachehit": "(kame) DNS answers from the cache",
     "rs_negcachehit": "(kame) negative DNS answers from the cache",
 }
