@@ -143,8 +143,8 @@ fn be16(buf: &[u8], off: usize) -> Option<u16> {
 }
 
 fn be32(buf: &[u8], off: usize) -> Option<u32> {
-    let b = buf.get(off..off + 4)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    let b: [u8; 4] = buf.get(off..off + 4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 fn label_text(out: &mut String, raw: &[u8]) {
@@ -182,7 +182,7 @@ fn binary_label_text(out: &mut String, raw: &[u8], bits: usize) {
             };
             v = (v << 1) | bit;
         }
-        out.push(char::from(HEX[usize::from(v)]));
+        out.push(char::from(HEX.get(usize::from(v)).copied().unwrap_or(b'0')));
     }
     out.push('/');
     out.push_str(&bits.to_string());
@@ -302,7 +302,9 @@ fn rdata(buf: &[u8], rtype: u16, off: usize, size: usize) -> Result<RData> {
             let slen = (128 - usize::from(plen)).div_ceil(8);
             let sfx = body.get(1..1 + slen).ok_or_else(|| bad(off, "A6 suffix past its record data (RFC 2874 §3.1.1)"))?;
             let mut suffix = [0u8; 16];
-            suffix[16 - slen..].copy_from_slice(sfx);
+            if let Some(tail) = suffix.get_mut(16 - slen..) {
+                tail.copy_from_slice(sfx);
+            }
             let prefix_name = if plen != 0 {
                 let (name, after) = read_name(buf, off + 1 + slen, end)?;
                 if after != end {
@@ -446,8 +448,7 @@ pub fn encode_name(name: &str, out: &mut Vec<u8>) -> core::result::Result<(), Na
         }
         Ok(())
     };
-    while i < b.len() {
-        let ch = b[i];
+    while let Some(&ch) = b.get(i) {
         if ch == b'\\' {
             let dig = b.get(i + 1..i + 4);
             if let Some(d) = dig.filter(|d| d.iter().all(u8::is_ascii_digit)) {
