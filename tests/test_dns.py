@@ -183,3 +183,83 @@ def test_any_label_bytes_round_trip(labels: list[bytes]) -> None:
     m = dns.parse(header(qd=1) + wire + b"\x00\x01\x00\x01")
     name = m.questions[0].name
     assert dns.encode_name(name) == wire
+
+
+# --- the Rust core's parser: offsets, bounds, a differential against dpkt --------------
+
+
+def test_parser_is_the_cores() -> None:
+    from kame import _core
+    mid, _flags, qs, rs, edns = _core.dns_parse(dns.query(7, "a.b", dns.A, payload=1400))
+    assert edns is not None
+    assert (mid, qs, rs, edns[0]) == (7, [("a.b", False, dns.A, dns.IN)], [], 1400)
+
+
+def test_errors_carry_offsets() -> None:
+    body = header(an=1) + Q + rr(b"\xc0\x0c", dns.AAAA, bytes(15))
+    with pytest.raises(MalformedError) as e:
+        dns.parse(body)
+    assert e.value.layer == "dns" and e.value.offset == len(body) - 15
+    with pytest.raises(dns.CompressionError) as c:
+        dns.parse(header(an=1) + Q + rr(b"\xff\xff", dns.A, bytes(4)))
+    assert c.value.offset == 12 + len(Q)
+    with pytest.raises(TruncatedError) as t:
+        dns.parse(header() + b"\x05ab")
+    assert t.value.offset == 12 and t.value.needed == 6 and t.value.available == 3
+
+
+def test_binary_label_of_odd_bits_and_soa() -> None:
+    m = dns.parse(header() + b"\x41\x03\xe0\x00" + struct.pack("!HH", dns.PTR, dns.IN))
+    qn = m.questions[0].name
+    assert qn == "\\[x7/3]" and isinstance(qn, dns.Name) and qn.binary
+    soa = dns.Soa("ns.test", "h.test", 1, 2, 3, 4, 60)
+    body = header(ns=1) + Q + rr(b"\xc0\x0c", dns.SOA, dns.rdata(dns.SOA, soa))
+    assert dns.parse(body).authority[0].value == soa
+
+
+def test_query_arguments_checked() -> None:
+    with pytest.raises(TypeError):
+        dns.query(1, b"x", dns.A)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        dns.query(1, "x", 70000)
+    with pytest.raises(ValueError):
+        dns.query(1, "a..b", dns.A)
+    with pytest.raises(ValueError):
+        dns.encode_name("x\\")
+    assert dns.encode_name("a\\.b.c\\255.") == b"\x03a.b\x02c\xff\x00"
+
+
+dlabels = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+dnames = st.lists(dlabels, min_size=1, max_size=4).map(".".join)
+
+
+@given(st.integers(0, 0xFFFF), dnames,
+       st.lists(st.tuples(dnames, st.sampled_from(["a", "aaaa", "cname", "ptr"]),
+                          st.integers(0, 2**128 - 1), dnames), max_size=6))
+def test_dpkt_compressed_messages_parse_the_same(qid: int, qn: str,
+                                                 rrs: list[tuple[str, str, int, str]]) -> None:
+    """dpkt compresses every name it can; we read what it meant."""
+    import dpkt  # type: ignore[import-untyped]
+    d = dpkt.dns.DNS()
+    d.id = qid
+    d.qd = [dpkt.dns.DNS.Q(name=qn, type=dns.AAAA, cls=1)]
+    want: list[tuple[str, int, object]] = []
+    for name, kind, num, target in rrs:
+        if kind == "a":
+            r = dpkt.dns.DNS.RR(name=name, type=dns.A, cls=1, ttl=60,
+                                ip=(num % 2**32).to_bytes(4, "big"))
+            want.append((name, dns.A, IPv4Address(num % 2**32)))
+        elif kind == "aaaa":
+            r = dpkt.dns.DNS.RR(name=name, type=dns.AAAA, cls=1, ttl=60,
+                                ip6=num.to_bytes(16, "big"))
+            want.append((name, dns.AAAA, IPv6Address(num)))
+        elif kind == "cname":
+            r = dpkt.dns.DNS.RR(name=name, type=dns.CNAME, cls=1, ttl=60, cname=target)
+            want.append((name, dns.CNAME, target))
+        else:
+            r = dpkt.dns.DNS.RR(name=name, type=dns.PTR, cls=1, ttl=60, ptrname=target)
+            want.append((name, dns.PTR, target))
+        d.an.append(r)
+    m = dns.parse(bytes(d))
+    assert m.id == qid and m.questions == [dns.Question(qn, dns.AAAA)]
+    assert [(r.name, r.rtype, r.value) for r in m.answers] == want

@@ -535,3 +535,111 @@ def test_link_local_reply_from_another_zone_dropped() -> None:
     assert not q.done and q.stats["rs_badsrc"] == 1
     q.datagram(good, (ll.addr, 53, "eth0"), s.sport, 0.1)
     assert q.done
+
+
+# --- 0x20 bits, A and AAAA together, counters in node.stats -----------------------------
+
+
+def test_randomcase_asks_mixed_case_and_wants_it_echoed() -> None:
+    name = "www.example.org"
+    q, s = start(name, c=conf(randomcase=True))
+    asked = dns.parse(s.payload).questions[0].name
+    assert asked.lower() == name and asked != name  # the case was drawn
+    # a reply that does not echo the case is a spoofer's guess: counted, dropped
+    q.datagram(reply_to(s.payload, qname=name, answers=[aaaa(name, "2001:db8::1")]),
+               src(s), s.sport, 0.1)
+    assert not q.done and q.stats["rs_badquestion"] == 1
+    q.datagram(reply_to(s.payload, answers=[aaaa(asked, "2001:db8::1")]), src(s), s.sport, 0.1)
+    assert q.done and q.answer is not None and q.answer.values == [IPv6Address("2001:db8::1")]
+    # every try draws again; without the knob the name goes as given
+    cases = {dns.parse(start(name, c=conf(randomcase=True), seed=i)[1].payload)
+             .questions[0].name for i in range(8)}
+    assert len(cases) > 4
+    assert dns.parse(start(name)[1].payload).questions[0].name == name
+
+
+def test_client_asks_a_and_aaaa_together_over_one_socket(
+        server_factory: Callable[..., FakeServer]) -> None:
+    srv = server_factory()
+    c = Client(ResolvConf(servers=[Server(IPv6Address("::1"), srv.port)], timeout=2.0,
+                          randomcase=True), cache=Cache(0))
+    canon, addrs = c.lookup("both.test")
+    assert canon == "both.test"
+    assert {a for a, _z in addrs} == {IPv6Address("2001:db8::10"), IPv4Address("192.0.2.10")}
+    assert srv.udp_queries == 2 and c.stats["rs_answers"] == 2
+    # a silent server: both tries time out together, not one after the other
+    dead = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    dead.bind(("::1", 0))
+    try:
+        c2 = Client(ResolvConf(servers=[Server(IPv6Address("::1"), dead.getsockname()[1])],
+                               timeout=1.0, attempts=1))
+        t = time.monotonic()
+        got = c2.query_many("x.test", (dns.A, dns.AAAA))
+        assert [a.status for a in got] == [Status.TIMEOUT, Status.TIMEOUT]
+        assert time.monotonic() - t < 1.8
+        assert c2.stats["rs_timeouts"] == 2
+    finally:
+        dead.close()
+
+
+def test_counters_go_to_the_nodes_stats(server_factory: Callable[..., FakeServer]) -> None:
+    from types import SimpleNamespace
+
+    from kame import resolv
+    from kame.stats import Stats
+    srv = server_factory()
+    node = SimpleNamespace(stats=Stats(), rtr=SimpleNamespace(rdnss={}), _now=0.0)
+    before = dict(resolv.STATS)
+    c = Client(ResolvConf(servers=[Server(IPv6Address("::1"), srv.port)], timeout=2.0),
+               node=node)
+    assert c.query("both.test", dns.AAAA).status is Status.OK
+    assert c.query("both.test", dns.AAAA).cached
+    assert node.stats["rs_queries"] == 1 and node.stats["rs_answers"] == 1
+    assert node.stats["rs_cachehit"] == 1
+    assert "1 (kame) DNS answers from the cache" in node.stats.render("rs_")
+    assert dict(resolv.STATS) == before  # not counted twice
+    c0 = Client(ResolvConf(servers=[Server(IPv6Address("::1"), srv.port)], timeout=2.0))
+    c0.query("both.test", dns.A)
+    assert resolv.STATS["rs_queries"] == before["rs_queries"] + 1
+    assert set(resolv.STATS_NAMES) <= set(node.stats)
+
+
+def test_a_lost_sibling_query_is_sent_again_not_waited_out() -> None:
+    """A and AAAA go out together; the first datagram to a neighbour not yet
+    resolved is lost (KAME's hold queue keeps one packet): when the other's
+    answer comes and its own does not, it is sent again at once."""
+    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    udp.bind(("::1", 0))
+    udp.settimeout(0.2)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = udp.recvfrom(65535)
+            except TimeoutError:
+                continue
+            q = dns.parse(data)
+            seen.append(q.id)
+            if len(seen) == 1:
+                continue  # the first datagram is lost
+            qn = q.questions[0]
+            rec = aaaa(qn.name, "2001:db8::10") if qn.qtype == dns.AAAA else \
+                a4(qn.name, "192.0.2.10")
+            udp.sendto(reply_to(data, answers=[rec]), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        c = Client(ResolvConf(servers=[Server(IPv6Address("::1"), udp.getsockname()[1])],
+                              timeout=5.0), cache=Cache(0))
+        t0 = time.monotonic()
+        _canon, addrs = c.lookup("both.test")
+        assert len(addrs) == 2 and time.monotonic() - t0 < 2.5  # not the 5 s timeout
+        assert c.stats["rs_resent"] == 1 and c.stats["rs_timeouts"] == 0
+        assert len(seen) == 3 and seen[2] == seen[0]  # the same try: same ID
+    finally:
+        stop.set()
+        t.join()
+        udp.close()

@@ -1621,3 +1621,20 @@ def capture_schema() -> tuple[list[str], list[str]]: ...
 
 __all__ += ["CaptureColumns", "capture_schema", "pcap_resync"]
 # --- end capture ---
+# --- dns (issue 11: the resolver's DNS messages, rust/src/py/dns.rs) ---
+
+__all__ += ["dns_encode_name", "dns_parse", "dns_query"]
+
+def dns_parse(
+    buf: Buffer,
+) -> tuple[
+    int,
+    int,
+    list[tuple[str, bool, int, int]],
+    list[tuple[int, str, bool, int, int, int, bytes, int, Any]],
+    tuple[int, int, int, bool, list[tuple[int, bytes]]] | None,
+]: ...
+def dns_encode_name(name: str) -> bytes: ...
+def dns_query(qid: int, name: str, qtype: int, rd: bool = True, payload: int | None = None) -> bytes: ...
+
+# --- end dns ---

@@ -24,9 +24,10 @@ EDNS0 (RFC 6891): the OPT pseudo-record of the additional section is taken
 out into :class:`Edns` (payload size, extended RCODE, version, DO); a
 second OPT is :class:`kame.errors.MalformedError` (§6.1.1).
 
-This is a Python parser (the project's parsers are usually in Rust with a
-cargo-fuzz target); its properties are checked with hypothesis in
-``tests/test_dns.py``.
+The parser and the name encoder are the Rust core's (``rust/src/wire/dns.rs``,
+``kame._core.dns_parse``; cargo-fuzz target ``dns_msg``); this module wraps
+what it reads in the dataclasses below. Errors carry the offset of the
+octet at fault (``layer="dns"``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
-from kame.errors import MalformedError, TruncatedError
+from kame import _core
+from kame.errors import MalformedError
 
 __all__ = [
     "A6", "CompressionError", "Edns", "Message", "Name", "Question", "Record",
@@ -62,15 +65,6 @@ class CompressionError(MalformedError):
     """A compression pointer that loops, points forwards or past the end."""
 
 
-def _trunc(what: str, off: int, need: int, have: int) -> TruncatedError:
-    return TruncatedError(f"DNS message ends inside {what} at offset {off} (RFC 1035 §4.1)",
-                          layer="dns", offset=off, needed=need, available=have)
-
-
-def _bad(what: str, off: int, cls: type[MalformedError] = MalformedError) -> MalformedError:
-    return cls(f"DNS: {what} at offset {off}", layer="dns", offset=off, reason=what)
-
-
 class Name(str):
     """A domain name in presentation form (no final dot; the root is
     ``"."``), compared without regard to ASCII case. ``binary`` says a
@@ -82,139 +76,20 @@ class Name(str):
         return self.lower()
 
 
-def _label_text(raw: bytes) -> str:
-    out = []
-    for b in raw:
-        if b in (0x2E, 0x5C):  # "." and "\"
-            out.append("\\" + chr(b))
-        elif 0x21 <= b <= 0x7E:
-            out.append(chr(b))
-        else:
-            out.append(f"\\{b:03d}")
-    return "".join(out)
-
-
-def _read_name(buf: bytes, off: int) -> tuple[Name, int]:
-    """The name at ``off`` and the offset after it (after its first pointer)."""
-    labels: list[str] = []
-    n = len(buf)
-    end = -1           # where the name ends in the record (after the first pointer)
-    limit = off        # a pointer must point before the label sequence it is in
-    wire = 1           # octets of the name uncompressed (the root label)
-    jumps = 0
-    binary = False
-    pos = off
-    while True:
-        if pos >= n:
-            raise _trunc("a name", pos, pos + 1, n)
-        c = buf[pos]
-        kind = c & 0xC0
-        if kind == 0xC0:
-            if pos + 1 >= n:
-                raise _trunc("a compression pointer", pos, pos + 2, n)
-            ptr = ((c & 0x3F) << 8) | buf[pos + 1]
-            if ptr >= n:
-                raise _bad(f"compression pointer to {ptr} past the end ({n})", pos,
-                           CompressionError)
-            if ptr >= limit:
-                raise _bad(f"compression pointer to {ptr} does not point backwards (loop)",
-                           pos, CompressionError)
-            jumps += 1
-            if jumps > MAX_POINTERS:
-                raise _bad("too many compression pointers", pos, CompressionError)
-            if end < 0:
-                end = pos + 2
-            limit = ptr
-            pos = ptr
-            continue
-        if kind == 0x40:
-            if c != 0x41:
-                raise _bad(f"unknown extended label type {c:#x} (RFC 6891 §5)", pos)
-            # binary label (RFC 2673 §3.1): count, then ceil(count/8) octets
-            if pos + 1 >= n:
-                raise _trunc("a binary label", pos, pos + 2, n)
-            bits = buf[pos + 1] or 256
-            size = (bits + 7) // 8
-            if pos + 2 + size > n:
-                raise _trunc("a binary label", pos, pos + 2 + size, n)
-            wire += 2 + size
-            if wire > MAX_NAME:
-                raise _bad("name longer than 255 octets", pos)
-            value = int.from_bytes(buf[pos + 2:pos + 2 + size], "big") >> (size * 8 - bits)
-            labels.append(f"\\[x{value:0{(bits + 3) // 4}x}/{bits}]")
-            binary = True
-            pos += 2 + size
-            continue
-        if kind == 0x80:
-            raise _bad(f"reserved label type {c:#x}", pos)
-        if c == 0:
-            pos += 1
-            break
-        if pos + 1 + c > n:
-            raise _trunc("a label", pos, pos + 1 + c, n)
-        wire += 1 + c
-        if wire > MAX_NAME:
-            raise _bad("name longer than 255 octets", pos)
-        labels.append(_label_text(buf[pos + 1:pos + 1 + c]))
-        pos += 1 + c
-    name = Name(".".join(labels) if labels else ".")
-    name.binary = binary
-    return name, (end if end >= 0 else pos)
-
-
-def _split_text(name: str) -> list[bytes]:
-    """Labels of a presentation-form name (``\\.``, ``\\DDD`` escapes)."""
-    if name in ("", "."):
-        return []
-    text = name[:-1] if name.endswith(".") and not name.endswith("\\.") else name
-    labels: list[bytes] = []
-    cur = bytearray()
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            dig = text[i + 1:i + 4]
-            if len(dig) == 3 and dig.isascii() and dig.isdigit():
-                v = int(dig)
-                if v > 255:
-                    raise ValueError(f"bad escape in {name!r}")
-                cur.append(v)
-                i += 4
-                continue
-            if i + 1 >= len(text):
-                raise ValueError(f"dangling escape in {name!r}")
-            cur += text[i + 1].encode("utf-8")
-            i += 2
-            continue
-        if ch == ".":
-            if not cur:
-                raise ValueError(f"empty label in {name!r}")
-            labels.append(bytes(cur))
-            cur = bytearray()
-        else:
-            cur += ch.encode("utf-8")
-        i += 1
-    if not cur:
-        raise ValueError(f"empty label in {name!r}")
-    labels.append(bytes(cur))
-    return labels
+def _name(text: str, binary: bool) -> Name:
+    n = Name(text)
+    if binary:
+        n.binary = True
+    return n
 
 
 def encode_name(name: str) -> bytes:
-    """Wire form (no compression) of a presentation-form name; a label over
-    63 octets or a name over 255 is :class:`ValueError`."""
+    """Wire form (no compression) of a presentation-form name (``\\.`` and
+    ``\\DDD`` escapes); an empty label, a bad escape, a label over 63
+    octets or a name over 255 is :class:`ValueError`."""
     if not isinstance(name, str):
         raise TypeError(f"a name is a str, not {type(name).__name__}")
-    out = bytearray()
-    for lab in _split_text(name):
-        if len(lab) > MAX_LABEL:
-            raise ValueError(f"label longer than 63 octets in {name!r}")
-        out.append(len(lab))
-        out += lab
-    out.append(0)
-    if len(out) > MAX_NAME:
-        raise ValueError(f"name longer than 255 octets: {name!r}")
-    return bytes(out)
+    return _core.dns_encode_name(name)
 
 
 def ptr_name(addr: IPv4Address | IPv6Address) -> str:
@@ -333,103 +208,35 @@ def rdata(rtype: int, value: object) -> bytes:
     raise TypeError(f"no record data of type {rtype} from {type(value).__name__}")
 
 
-def _rdata(buf: bytes, rtype: int, off: int, size: int) -> object:
-    end = off + size
-    if rtype == A:
-        if size != 4:
-            raise _bad(f"A record data of {size} octets", off)
-        return IPv4Address(buf[off:end])
-    if rtype == AAAA:
-        if size != 16:
-            raise _bad(f"AAAA record data of {size} octets", off)
-        return IPv6Address(buf[off:end])
-    if rtype in (CNAME, PTR, NS, DNAME):
-        name, after = _read_name(buf[:end], off)
-        if after != end:
-            raise _bad("name does not fill its record data", off)
-        return name
-    if rtype == SOA:
-        mname, p = _read_name(buf[:end], off)
-        rname, p = _read_name(buf[:end], p)
-        if end - p != 20:
-            raise _bad("SOA record data of the wrong size", off)
-        return Soa(mname, rname, *struct.unpack_from("!IIIII", buf, p))
-    if rtype == A6_TYPE:  # RFC 2874 §3.1.1
-        if size < 1:
-            raise _bad("empty A6 record", off)
-        plen = buf[off]
-        if plen > 128:
-            raise _bad(f"A6 prefix length {plen}", off)
-        slen = (128 - plen + 7) // 8
-        if 1 + slen > size:
-            raise _bad("A6 suffix past its record data", off)
-        suffix = IPv6Address(bytes(16 - slen) + buf[off + 1:off + 1 + slen])
-        pname = None
-        if plen:
-            name, after = _read_name(buf[:end], off + 1 + slen)
-            if after != end:
-                raise _bad("A6 prefix name does not fill its record data", off)
-            pname = name
-        elif 1 + slen != size:
-            raise _bad("A6 record data of the wrong size", off)
-        return A6(plen, suffix, pname)
-    return buf[off:end]
+def _value(kind: int, v: Any, data: bytes) -> object:
+    if kind == 1:
+        return v
+    if kind == 2:
+        return _name(*v)
+    if kind == 3:
+        return Soa(_name(v[0], v[1]), _name(v[2], v[3]), *v[4:])
+    if kind == 4:
+        return A6(v[0], v[1], None if v[2] is None else _name(v[2], v[3]))
+    return data
 
 
 def parse(data: bytes) -> Message:
     """A whole DNS message; typed errors for everything malformed."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"a DNS message is bytes, not {type(data).__name__}")
-    buf = bytes(data)
-    n = len(buf)
-    if n > MAX_MESSAGE:
-        raise _bad(f"message of {n} octets (over 65535)", 0)
-    if n < HEADER:
-        raise _trunc("the header", 0, HEADER, n)
-    mid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", buf)
-    msg = Message(mid, flags)
-    pos = HEADER
-    for _ in range(qd):
-        name, pos = _read_name(buf, pos)
-        if pos + 4 > n:
-            raise _trunc("a question", pos, pos + 4, n)
-        qt, qc = struct.unpack_from("!HH", buf, pos)
-        pos += 4
-        msg.questions.append(Question(name, qt, qc))
-    for count, section in ((an, msg.answers), (ns, msg.authority), (ar, msg.additional)):
-        for _ in range(count):
-            name, pos = _read_name(buf, pos)
-            if pos + 10 > n:
-                raise _trunc("a resource record", pos, pos + 10, n)
-            rt, rc, ttl, size = struct.unpack_from("!HHIH", buf, pos)
-            pos += 10
-            if pos + size > n:
-                raise _trunc("record data", pos, pos + size, n)
-            if rt == OPT:
-                if section is not msg.additional:
-                    raise _bad("OPT record outside the additional section", pos)
-                if msg.edns is not None:
-                    raise _bad("second OPT record (RFC 6891 §6.1.1)", pos)
-                if name != ".":
-                    raise _bad("OPT record not owned by the root", pos)
-                opts: list[tuple[int, bytes]] = []
-                p, end = pos, pos + size
-                while p < end:
-                    if p + 4 > end:
-                        raise _bad("EDNS option header past its record", p)
-                    code, olen = struct.unpack_from("!HH", buf, p)
-                    if p + 4 + olen > end:
-                        raise _bad("EDNS option past its record", p)
-                    opts.append((code, buf[p + 4:p + 4 + olen]))
-                    p += 4 + olen
-                msg.edns = Edns(rc, ttl >> 24, (ttl >> 16) & 0xFF, bool(ttl & 0x8000),
-                                tuple(opts))
-            else:
-                value = _rdata(buf, rt, pos, size)
-                # RFC 2181 §8: a TTL with the top bit set is read as zero
-                section.append(Record(name, rt, rc, 0 if ttl & 0x80000000 else ttl,
-                                      buf[pos:pos + size], value))
-            pos += size
+    try:
+        mid, flags, qs, rs, edns = _core.dns_parse(data)
+    except MalformedError as e:
+        if "compression pointer" in (e.reason or ""):
+            raise CompressionError(str(e), layer="dns", offset=e.offset,
+                                   reason=e.reason) from None
+        raise
+    msg = Message(mid, flags, [Question(_name(n, b), t, c) for n, b, t, c in qs])
+    sections = (msg.answers, msg.authority, msg.additional)
+    for sec, name, binary, rt, rc, ttl, rd, kind, v in rs:
+        sections[sec].append(Record(_name(name, binary), rt, rc, ttl, rd, _value(kind, v, rd)))
+    if edns is not None:
+        msg.edns = Edns(edns[0], edns[1], edns[2], edns[3], tuple(edns[4]))
     return msg
 
 
@@ -437,10 +244,12 @@ def query(qid: int, name: str, qtype: int, *, rd: bool = True,
           payload: int | None = 1232) -> bytes:
     """A query; ``payload`` is the EDNS0 UDP size advertised (RFC 6891
     §6.2.5), ``None`` for no OPT record."""
-    if not 0 <= qid <= 0xFFFF:
+    if not isinstance(qid, int) or not 0 <= qid <= 0xFFFF:
         raise ValueError(f"query id {qid} not in 0-65535")
     if payload is not None and not 512 <= payload <= 0xFFFF:
         raise ValueError(f"EDNS payload {payload} not in 512-65535")
-    msg = Message(qid, 0x0100 if rd else 0, [Question(name, qtype, IN)],
-                  edns=Edns(payload) if payload is not None else None)
-    return msg.emit()
+    if not isinstance(name, str):
+        raise TypeError(f"a name is a str, not {type(name).__name__}")
+    if not isinstance(qtype, int) or not 0 <= qtype <= 0xFFFF:
+        raise ValueError(f"query type {qtype} not in 0-65535")
+    return _core.dns_query(qid, name, qtype, rd, payload)

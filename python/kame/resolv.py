@@ -62,6 +62,7 @@ MAXNS = 3          # resolv.h
 MAXDNSRCH = 6
 MAX_CNAME = 8
 MAX_SPOOF = 64     # dropped replies in one try before the query goes to TCP
+RESEND_GAP = 0.05  # least wait after a sibling query's answer before sending again
 MAX_TTL = 86400    # cap on a cached answer
 MAX_NEG_TTL = 10800  # RFC 2308 §5: one to three hours
 Addr = IPv4Address | IPv6Address
@@ -82,6 +83,7 @@ STATS_NAMES = (
     "rs_noedns",       # FORMERR to EDNS, asked again without it
     "rs_cnameloop",    # CNAME chain too long or looping
     "rs_historic",     # A6 records or binary labels seen (not followed)
+    "rs_resent",       # a try sent again when its sibling's answer came and its own not
     "rs_cachehit",     # answers from the cache
     "rs_negcachehit",  # negative answers from the cache
 )
@@ -129,6 +131,11 @@ class ResolvConf:
     rotate: bool = False
     inet6: bool = False
     payload: int | None = 1232   # EDNS0 UDP payload advertised; None: no OPT
+    #: 0x20 bits: each try asks the name in a random mix of upper and lower
+    #: case and takes only a reply whose question echoes it exactly (a blind
+    #: spoofer must guess the case too). Off by default: some servers and
+    #: middleboxes do not keep the case.
+    randomcase: bool = False
 
     @classmethod
     def parse(cls, text: str) -> ResolvConf:
@@ -200,7 +207,7 @@ class ResolvConf:
         if not search:
             search = list(getattr(dhcp6c, "domains", ()))[:MAXDNSRCH]
         return ResolvConf(servers, search, self.ndots, self.timeout, self.attempts,
-                          self.rotate, self.inet6, self.payload)
+                          self.rotate, self.inet6, self.payload, self.randomcase)
 
     def candidates(self, name: str) -> list[str]:
         """The names ``res_search`` asks, in order."""
@@ -322,6 +329,7 @@ class Query:
         self._server: Server | None = None
         self._id = 0
         self._sport = 0
+        self._qname = self.name
         self._deadline = now
         self._drops = 0
         self._tcp = False
@@ -345,21 +353,47 @@ class Query:
         s, self._pending = self._pending, None
         return s
 
-    def pick_port(self) -> int:
-        """Another random source port (the driver's bind found it in use)."""
-        self._sport = self.rng.randrange(1024, 65536)
+    def pick_port(self, port: int | None = None) -> int:
+        """Another random source port (the driver's bind found it in use),
+        or ``port``: the port of a socket the driver shares between the
+        queries of one name (A and AAAA asked together, as glibc does)."""
+        if port is not None and not (isinstance(port, int) and 1 <= port <= 0xFFFF):
+            raise ValueError(f"port {port!r} not in 1-65535")
+        self._sport = port if port is not None else self.rng.randrange(1024, 65536)
         if self._pending is not None:
             p = self._pending
             self._pending = Send(p.transport, p.server, self._sport, p.payload)
         return self._sport
 
+    @property
+    def qid(self) -> int:
+        """The ID of the current try (the driver routes replies by it)."""
+        return self._id
+
+    @property
+    def waiting(self) -> bool:
+        """A try is out over UDP and its answer has not come."""
+        return not self.done and self._pending is None and not self._tcp
+
     def _wire(self) -> bytes:
-        return dns.query(self._id, self.name, self.qtype, payload=self._edns)
+        return dns.query(self._id, self._qname, self.qtype, payload=self._edns)
+
+    def _mix_case(self) -> str:
+        """The name with each ASCII letter's case drawn at random (0x20
+        bits, draft-vixie-dnsext-dns0x20): a reply must echo it exactly."""
+        bits = self.rng.getrandbits(len(self.name)) if self.name else 0
+        out = []
+        for i, ch in enumerate(self.name):
+            if ch.isascii() and ch.isalpha():
+                ch = ch.upper() if bits >> i & 1 else ch.lower()
+            out.append(ch)
+        return "".join(out)
 
     def _send(self, server: Server, now: float, tcp: bool) -> None:
         self._server, self._tcp, self._drops = server, tcp, 0
         self._id = self.rng.randrange(0, 0x10000)
         self._sport = self.rng.randrange(1024, 65536)
+        self._qname = self._mix_case() if self.conf.randomcase else self.name
         self._stream.clear()
         w = self._wire()
         self._pending = Send("tcp" if tcp else "udp", server, self._sport,
@@ -441,7 +475,7 @@ class Query:
         if not m.qr:
             self._drop("rs_notresponse", now)
             return
-        if len(m.questions) != 1 or m.questions[0].name.lower() != self.name.lower() \
+        if len(m.questions) != 1 or not self._same_name(m.questions[0].name) \
                 or m.questions[0].qtype != self.qtype or m.questions[0].qclass != dns.IN:
             if not m.questions and m.rcode == dns.FORMERR and self._edns is not None:
                 pass  # some servers send FORMERR without the question
@@ -466,6 +500,16 @@ class Query:
             self._next(now)
             return
         self.answer = self._extract(m, rc, now)
+
+    def _same_name(self, qn: str) -> bool:
+        if self.conf.randomcase:  # 0x20: the case we sent, exactly
+            if qn == self._qname:
+                return True
+            try:
+                return dns.encode_name(qn) == dns.encode_name(self._qname)
+            except ValueError:
+                return False
+        return qn.lower() == self.name.lower()
 
     def _extract(self, m: dns.Message, rc: int, now: float) -> Answer:
         ans = Answer(self.name, self.qtype, Status.OK, server=self._server, tcp=self._tcp)
@@ -523,6 +567,75 @@ def _src(sa: Any) -> tuple[Addr, int, str]:
     return addr, int(sa[1]), zone
 
 
+class _HostUdp:
+    """A UDP socket of a factory with Python's socket interface."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+
+    def bind(self, addr: tuple[Any, ...]) -> None:
+        self.sock.bind(addr)
+
+    def sendto(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.sock.sendto(data, addr)
+
+    def flush(self) -> None:
+        pass
+
+    def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        self.sock.settimeout(timeout)
+        res: tuple[bytes, Any] = self.sock.recvfrom(65535)
+        return res
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _NodeUdp:
+    """A UDP socket of a node run by a blocking
+    :class:`~kame.socket.blocking.Stack`, used under the stack's lock
+    directly: the datagrams of a round are queued on the node and go out
+    in one pass (one ``kick``), and a reply is read as soon as the runner
+    thread's pass that took its frame in ends (the thread notifies the
+    lock's condition after each pass), without the blocking shim's retry
+    loop, whose every try wakes the runner thread again."""
+
+    def __init__(self, stack: Any, family: int) -> None:
+        self.stack, self.cond = stack, stack.cond
+        with self.cond:
+            self.sock = stack.layer.socket(int(family), int(_hs.SOCK_DGRAM), 0)
+
+    def bind(self, addr: tuple[Any, ...]) -> None:
+        with self.cond:
+            self.sock.bind(addr)
+
+    def sendto(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        with self.cond:
+            self.sock.sendto(data, addr)
+
+    def flush(self) -> None:
+        with self.cond:
+            self.stack.kick()
+
+    def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                try:
+                    res: tuple[bytes, Any] = self.sock.recvfrom(65535)
+                    return res
+                except BlockingIOError:
+                    pass
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("timed out")
+                self.cond.wait(left)
+
+    def close(self) -> None:
+        with self.cond:
+            self.sock.close()
+
+
 class Client:
     """The resolver over a socket factory (``factory.socket(family, type)``
     with Python's socket interface: a node's blocking
@@ -541,19 +654,44 @@ class Client:
         #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
         self.node = node if node is not None else getattr(factory, "node", None)
 
+    @property
+    def sink(self) -> Any:
+        """Where the counters go besides :attr:`stats`: the node's
+        ``node.stats`` (``netstat -s``) when the client has a node, else
+        :data:`STATS`."""
+        st = getattr(self.node, "stats", None)
+        return st if st is not None and hasattr(st, "inc") else STATS
+
     def _count(self, q: Query) -> None:
+        sink = self.sink
         for k, v in q.stats.items():
             if v:
                 self.stats.inc(k, v)
-                STATS.inc(k, v)
+                sink.inc(k, v)
+
+    def _hit(self, ans: Answer) -> None:
+        k = "rs_cachehit" if ans.status is Status.OK else "rs_negcachehit"
+        self.stats.inc(k)
+        self.sink.inc(k)
 
     def query(self, name: str, qtype: int) -> Answer:
         """One name, one type: the cache, else the servers."""
+        return self.query_many(name, (qtype,))[0]
+
+    def query_many(self, name: str, qtypes: tuple[int, ...]) -> list[Answer]:
+        """One name, several types (A and AAAA) asked at once, the way
+        glibc's ``getaddrinfo`` asks them: the queries share one socket
+        (one random port; each its own random ID) and their round trips
+        overlap. Each type comes from the cache when it can."""
         now = self.clock()
-        hit = self.cache.get(name.rstrip("."), qtype, now)
-        if hit is not None:
-            self.stats.inc("rs_cachehit" if hit.status is Status.OK else "rs_negcachehit")
-            return hit
+        out: list[Answer | None] = []
+        for t in qtypes:
+            hit = self.cache.get(name.rstrip("."), t, now)
+            if hit is not None:
+                self._hit(hit)
+            out.append(hit)
+        if all(a is not None for a in out):
+            return [a for a in out if a is not None]
         conf = self.conf
         if self.node is not None:
             conf = conf.with_rdnss(self.node, getattr(self.node, "_now", now))
@@ -562,23 +700,43 @@ class Client:
             first = self._rotor % len(conf.servers)
             self._rotor += 1
         if not conf.servers:
-            return Answer(name, qtype, Status.SERVFAIL)
-        q = Query(name, qtype, conf, now, rng=self.rng, first=first)
+            return [a if a is not None else Answer(name, t, Status.SERVFAIL)
+                    for a, t in zip(out, qtypes, strict=True)]
+        qs = {i: Query(name, t, conf, now, rng=self.rng, first=first)
+              for i, t in enumerate(qtypes) if out[i] is None}
         try:
-            while not q.done:
-                send = q.poll()
-                if send is None:
-                    q.tick(max(self.clock(), q.deadline()))
-                    continue
-                if send.transport == "udp":
-                    self._udp(q, send)
-                else:
-                    self._tcp(q, send)
+            self._run(list(qs.values()))
         finally:
-            self._count(q)
-        assert q.answer is not None
-        self.cache.put(q.answer, self.clock())
-        return q.answer
+            for q in qs.values():
+                self._count(q)
+        done = self.clock()
+        for i, q in qs.items():
+            assert q.answer is not None
+            self.cache.put(q.answer, done)
+            out[i] = q.answer
+        return [a for a in out if a is not None]
+
+    def _run(self, qs: list[Query]) -> None:
+        """Drive the queries to their answers: the UDP tries out at the
+        same time go in one round over one socket; TCP tries one by one."""
+        while True:
+            live = [q for q in qs if not q.done]
+            if not live:
+                return
+            tcp = [q for q in live if (p := q.poll_pending()) is not None and
+                   p.transport == "tcp"]
+            for q in tcp:
+                send = q.poll()
+                assert send is not None
+                self._tcp(q, send)
+            if tcp:
+                continue
+            udp = [q for q in live if q.poll_pending() is not None]
+            if not udp:  # all waiting with nothing out: the earliest deadline passed
+                q = min(live, key=Query.deadline)
+                q.tick(max(self.clock(), q.deadline()))
+                continue
+            self._udp_round(udp)
 
     def _zone_name(self, zone: str) -> str:
         """A numeric zone (a scope id) as the interface's name, the way
@@ -598,41 +756,99 @@ class Client:
             return (f"{s.addr}%{s.zone}" if s.zone else str(s.addr), s.port, 0, 0)
         return (str(s.addr), s.port)
 
-    def _udp(self, q: Query, send: Send) -> None:
-        fam = _hs.AF_INET6 if isinstance(send.server.addr, IPv6Address) else _hs.AF_INET
-        sock = self.factory.socket(fam, _hs.SOCK_DGRAM)
+    def _udp_round(self, qs: list[Query]) -> None:
+        """Send the pending UDP tries of ``qs`` (those of the first one's
+        address family) from one socket at one random port, then read
+        replies, each routed to the query of its ID (others get it to
+        count the drop), until none of the round is waiting any more."""
+        first = qs[0].poll_pending()
+        assert first is not None
+        v6 = isinstance(first.server.addr, IPv6Address)
+        qs = [q for q in qs if (p := q.poll_pending()) is not None and
+              isinstance(p.server.addr, IPv6Address) == v6]
+        sock = self._udp_socket(_hs.AF_INET6 if v6 else _hs.AF_INET)
         try:
-            port = send.sport
+            port = first.sport
             for _ in range(16):
                 try:
-                    sock.bind(("::" if fam == _hs.AF_INET6 else "0.0.0.0", port))
+                    sock.bind(("::" if v6 else "0.0.0.0", port))
                     break
                 except OSError as e:
                     if e.errno != errno.EADDRINUSE:
                         raise
-                    port = q.pick_port()
-            try:
-                sock.sendto(send.payload, self._sockaddr(send.server))
-            except OSError:
-                q.fail_transport(self.clock())
-                return
-            while not q.done and q.poll_pending() is None:
-                left = q.deadline() - self.clock()
-                if left <= 0:
-                    q.tick(self.clock())
-                    break
-                sock.settimeout(left)
+                    port = qs[0].pick_port()
+            sent: list[Query] = []
+            wire: dict[int, tuple[bytes, tuple[Any, ...]]] = {}
+            for q in qs:
+                q.pick_port(port)
+                send = q.poll()
+                assert send is not None
+                sa = self._sockaddr(send.server)
                 try:
-                    data, sa = sock.recvfrom(65535)
+                    sock.sendto(send.payload, sa)
+                except OSError:
+                    q.fail_transport(self.clock())
+                    continue
+                sent.append(q)
+                wire[id(q)] = (send.payload, sa)
+            sock.flush()
+            t0 = self.clock()
+            first_answer: float | None = None
+            resent: set[int] = set()
+            while True:
+                waiting = [q for q in sent if q.waiting]
+                if not waiting:
+                    break
+                now = self.clock()
+                late = [q for q in waiting if q.deadline() <= now]
+                if late:
+                    for q in late:
+                        q.tick(now)
+                    continue
+                left = min(q.deadline() for q in waiting) - now
+                if first_answer is None and len(waiting) < len(sent):
+                    first_answer = now
+                if first_answer is not None:
+                    # a sibling's answer came and this one's did not: the server
+                    # answers both at once, so ours was lost on the way (a
+                    # neighbour's hold queue keeps one packet, KAME's
+                    # nd6_maxqueuelen): send it again, same ID and port, once,
+                    # rather than wait out the try's timeout
+                    gap = max(RESEND_GAP, 2 * (first_answer - t0))
+                    due = [q for q in waiting if id(q) not in resent]
+                    if due and now - first_answer >= gap:
+                        for q in due:
+                            resent.add(id(q))
+                            try:
+                                sock.sendto(*wire[id(q)])
+                            except OSError:
+                                continue
+                            q.stats.inc("rs_resent")
+                        sock.flush()
+                        continue
+                    if due:
+                        left = min(left, first_answer + gap - now)
+                try:
+                    data, sa = sock.recvfrom(left)
                 except (TimeoutError, BlockingIOError):
                     continue
                 except OSError:  # an ICMPv6 error reported on the socket
-                    q.fail_transport(self.clock())
+                    for q in waiting:
+                        q.fail_transport(self.clock())
                     break
                 addr, sport, zone = _src(sa)
-                q.datagram(data, (addr, sport, self._zone_name(zone)), port, self.clock())
+                qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else -1
+                to = next((q for q in waiting if q.qid == qid), waiting[0])
+                to.datagram(data, (addr, sport, self._zone_name(zone)), port, self.clock())
         finally:
             sock.close()
+
+    def _udp_socket(self, family: int) -> _HostUdp | _NodeUdp:
+        layer = getattr(self.factory, "layer", None)
+        cond = getattr(self.factory, "cond", None)
+        if layer is not None and cond is not None and hasattr(self.factory, "kick"):
+            return _NodeUdp(self.factory, family)
+        return _HostUdp(self.factory.socket(family, _hs.SOCK_DGRAM))
 
     def _tcp(self, q: Query, send: Send) -> None:
         fam = _hs.AF_INET6 if isinstance(send.server.addr, IPv6Address) else _hs.AF_INET
@@ -670,21 +886,31 @@ class Client:
     def search(self, name: str, qtype: int) -> Answer:
         """``res_search``: the search list and ``ndots``; the first name
         with records wins; NODATA over NXDOMAIN when no name has any."""
-        best: Answer | None = None
+        return self.search_many(name, (qtype,))[0]
+
+    def search_many(self, name: str, qtypes: tuple[int, ...]) -> list[Answer]:
+        """:meth:`search` for several types asked together of each name
+        (glibc's A and AAAA): the first name with records of any of the
+        types wins; when none has any, for each type NODATA over NXDOMAIN."""
+        best: list[Answer] | None = None
         for cand in self.conf.candidates(name):
-            ans = self.query(cand, qtype)
-            if ans.status is Status.OK:
-                return ans
-            if best is None or ans.status is Status.NODATA and best.status is not Status.NODATA:
-                best = ans
+            got = self.query_many(cand, qtypes)
+            if any(a.status is Status.OK for a in got):
+                return got
+            if best is None:
+                best = got
+            else:
+                best = [n if n.status is Status.NODATA and b.status is not Status.NODATA
+                        else b for b, n in zip(best, got, strict=True)]
         assert best is not None
         return best
 
     def lookup(self, name: str) -> tuple[str, list[tuple[Addr, int]]]:
         """(canonical name, addresses) as :meth:`kame.netdb.Resolver.lookup`
         (:class:`socket.gaierror` ``EAI_AGAIN`` when no server answered):
-        both A and AAAA are asked (AAAA first with ``options inet6``, A first
-        otherwise); getaddrinfo orders the addresses by RFC 6724."""
+        A and AAAA are asked together (the AAAA addresses first with
+        ``options inet6``, the A ones first otherwise); getaddrinfo orders
+        the addresses by RFC 6724."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
         try:
@@ -695,8 +921,7 @@ class Client:
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
         statuses = set()
-        for t in types:
-            ans = self.search(name, t)
+        for ans in self.search_many(name, types):
             statuses.add(ans.status)
             if ans.status is Status.OK:
                 canon = canon or ans.canonical

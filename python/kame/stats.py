@@ -136,6 +136,24 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_rdnssfull": "(kame) DNS servers ignored: maxifrdnss",
     "icp6s_redirfull": "(kame) redirects ignored: maxdynroutes",
     "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
+    # the stub resolver (kame.resolv: res_send's diagnostics)
+    "rs_queries": "(kame) DNS queries sent (UDP datagrams and TCP queries)",
+    "rs_answers": "(kame) DNS replies accepted",
+    "rs_badsrc": "(kame) DNS replies not from our server's address and port",
+    "rs_badid": "(kame) DNS replies with another query's ID",
+    "rs_badquestion": "(kame) DNS replies to another question",
+    "rs_notresponse": "(kame) DNS messages without QR set",
+    "rs_malformed": "(kame) DNS replies that do not parse",
+    "rs_timeouts": "(kame) DNS tries timed out",
+    "rs_tcpfallback": "(kame) truncated DNS replies asked again over TCP",
+    "rs_spoofflood": "(kame) DNS tries moved to TCP after too many bad replies",
+    "rs_servfail": "(kame) SERVFAIL, REFUSED or NOTIMP: next server",
+    "rs_noedns": "(kame) FORMERR to EDNS0: asked again without it",
+    "rs_cnameloop": "(kame) CNAME chains too long or looping",
+    "rs_historic": "(kame) A6 records or binary labels seen (not followed)",
+    "rs_resent": "(kame) DNS tries sent again after the sibling query's answer",
+    "rs_cachehit": "(kame) DNS answers from the cache",
+    "rs_negcachehit": "(kame) negative DNS answers from the cache",
 }
 
 

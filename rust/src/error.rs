@@ -45,6 +45,8 @@ pub enum Layer {
     Sll,
     /// The BSD loopback header (LINKTYPE_NULL / LINKTYPE_LOOP).
     Loopback,
+    /// DNS messages (RFC 1035 §4): wire/dns.rs.
+    Dns,
 }
 
 impl Layer {
@@ -74,6 +76,7 @@ impl Layer {
             Layer::Arp => "arp",
             Layer::Sll => "sll",
             Layer::Loopback => "null",
+            Layer::Dns => "dns",
         }
     }
 }

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod cksum;
 mod capture; // a capture as Arrow columns (issue 12)
 mod dissect;
+mod dns; // the resolver's DNS messages (issue 11)
 mod errors;
 mod hdr6;
 mod inet; // IPv4 and ARP (issue 9)
@@ -39,5 +40,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nd6::register(m)?;
     tcp::register(m)?;
     inet::register(m)?;
+    dns::register(m)?;
     Ok(())
 }

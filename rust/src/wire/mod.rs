@@ -26,6 +26,7 @@ pub mod ah;
 pub mod esp;
 pub mod ipcomp;
 pub mod vnet;
+pub mod dns;
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers") that the
 /// stack cares about. Unknown numbers are carried as plain `u8`.
