@@ -8,6 +8,7 @@ mod cksum;
 mod dissect;
 mod errors;
 mod hdr6;
+mod ike; // IKE (issue 10)
 mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
@@ -37,5 +38,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nd6::register(m)?;
     tcp::register(m)?;
     inet::register(m)?;
+    ike::register(m)?;
     Ok(())
 }
