@@ -72,6 +72,9 @@ def _main(argv: list[str] | None) -> int:
         iperf3.add_parser(sub)
         setkey_cli.add_parser(sub)
         tcp_cli.add_parser(sub)
+        from kame.cli import racoon as racoon_cli  # IKE (issue 10)
+
+        racoon_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError

@@ -322,13 +322,18 @@ class Ike:
             self._engine(m, now)
 
     def _uninstall(self, sa: IkeSa, now: float) -> None:
-        if not sa.installed or self.engine is None:
-            sa.installed = False
-            return
-        sa.installed = False
+        """SADB_DELETE the CHILD SA pair (or the larval inbound SA GETSPI made)."""
         p = sa.peer
-        for spi, src, dst in ((sa.child_spi_in, p.address, p.local_address),
-                              (sa.child_spi_out, p.local_address, p.address)):
+        todo = []
+        if sa.child_spi_in:
+            todo.append((sa.child_spi_in, p.address, p.local_address))
+        if sa.installed:
+            todo.append((sa.child_spi_out, p.local_address, p.address))
+        sa.installed = False
+        sa.child_spi_in = 0
+        if self.engine is None:
+            return
+        for spi, src, dst in todo:
             m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
             m.add(P.SadbSa(spi))
             m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
@@ -425,8 +430,11 @@ class Ike:
                     self._send_init(sa, now)
                     return
             if n.type < 16384:
+                extra = (f" (it asks for DH group {int.from_bytes(n.data[:2], 'big')}, which we "
+                         f"do not offer or already sent)" if n.type == pl.N_INVALID_KE_PAYLOAD
+                         else "")
                 self._fail(sa, f"IKE_SA_INIT refused by {sa.peer.address}: "
-                               f"{pl.notify_name(n.type)}", now)
+                               f"{pl.notify_name(n.type)}{extra}", now)
                 return
         sa.spi_r = hdr[1]
         by = {t: b for t, _c, b in pays}
