@@ -70,7 +70,8 @@ class _Toks:
         self.i = 0
 
     def line(self) -> int:
-        return self.t[min(self.i, len(self.t) - 1)][1] if self.t else 0
+        """The line of the last token read."""
+        return self.t[min(max(self.i - 1, 0), len(self.t) - 1)][1] if self.t else 0
 
     def err(self, msg: str, line: int | None = None) -> ConfigError:
         return ConfigError(f"racoon.conf line {line or self.line()}: {msg}", layer="ike")
