@@ -42,32 +42,32 @@ def test_aes_xcbc_prf_128_rfc4434(key: bytes, want: str) -> None:
 
 # --- NIST CAVP SP 800-135 IKEv2 KDF, SHA-1, COUNT 0 ------------------------------------
 
-CAVP = dict(
-    ni=H("3651fef5c9c35e93"), nr=H("c09a8b90a3f04d59"),
-    gir=H("d084a30166a50fb7325c3960874a839449ef9741c2f4f947d0201dd8c1269273d79509f37e3ca3eb"
+CAVP = {
+    "ni": H("3651fef5c9c35e93"), "nr": H("c09a8b90a3f04d59"),
+    "gir": H("d084a30166a50fb7325c3960874a839449ef9741c2f4f947d0201dd8c1269273d79509f37e3ca3eb"
           "4fa2fe2a28254e289cd3f34dad4eb4df1a07685a4b8a94fa61e2491f7598b3ce65547ff133b3f63d"
           "1ac4175eaa695033f3cedb026a6873a36455172a8540b8a5d23a0143bed0390ee49b168269d75fff"
           "ee9fb62be965993c"),
-    gir_new=H("52f00ab174c25d5b7139ae5ff4e8e9eddee5992d2e36adf8a559ffd90dab1442e4fbe429d320c0f3"
+    "gir_new": H("52f00ab174c25d5b7139ae5ff4e8e9eddee5992d2e36adf8a559ffd90dab1442e4fbe429d320c0f3"
               "3552a17d1557fa41ea70e8fb916c4fa27ed52b5f8ebd8461afa78f1159159a64055ac5f6319e29"
               "c28eae58cbc6847770f32c3fed1d04750484f854790f95e9ec01bc5bc461f24966462e35951132"
               "9305038e94deb6dd42c2"),
-    spi_i=H("8e5c3ae507221684"), spi_r=H("b1f201bb155c3acd"),
-    skeyseed="cd2e8050137832245f1dbacc6e4f0a92f94d45d6",
-    dkm="6f1b12cad3cbe097b35430356d869d54cddb0198ec859174d53ceb92dddedbe2436db69f60977c58fa63"
+    "spi_i": H("8e5c3ae507221684"), "spi_r": H("b1f201bb155c3acd"),
+    "skeyseed": "cd2e8050137832245f1dbacc6e4f0a92f94d45d6",
+    "dkm": "6f1b12cad3cbe097b35430356d869d54cddb0198ec859174d53ceb92dddedbe2436db69f60977c58fa63"
         "bbb667f8d36920b109baae8f6c61a9ac49feda01843225d080ec5539d5881a25521ffb2a0a91874a9c0a"
         "27fcc2d717eb8963a9e3a89c7ab264757284c28cf8c3ca40576f4220b052b1fb8e9ad60ba3c805573233"
         "31a8cbb89f20",
-    dkm_child="4727dc0ef94eb326ce131cf282fb652faa638ad0ddae3786a11bcc0309876009f8c485de011ad962"
+    "dkm_child": "4727dc0ef94eb326ce131cf282fb652faa638ad0ddae3786a11bcc0309876009f8c485de011ad962"
               "c5b1ca8a41ff8145445749079c5686e26ffebbc342f06981f3da745e11ca0976424d1f8caec623d5"
               "9dc7186deb20a27b411d1dcb70a365440bf7de905088b0692e8addc094e18d1939bdb67e89798ca6"
               "b239e2ccb81c2409dac0106c",
-    dkm_child_dh="b109c21ad4c0797768c1cec9e63554681e48f224bca7f23c20c4ea7041983451e9aa1d5408656c8a"
+    "dkm_child_dh": "b109c21ad4c0797768c1cec9e63554681e48f224bca7f23c20c4ea7041983451e9aa1d5408656c8a"
                  "975ff1b9d9a12c75ffeb64bdecb30174664cccb4e14f1c377b7f6d1525af77c7092aac3e47f917eb"
                  "ae8297fb5539d2008ce830823a09cc197361d4a289c72745f6ce9fefe812be5bf55b3200fbb82e41"
                  "a4a40877d3fe106db909707b",
-    skeyseed_rekey="3b03bce748c96d5e8306918d2ff89b68f0648da3",
-)
+    "skeyseed_rekey": "3b03bce748c96d5e8306918d2ff89b68f0648da3",
+}
 
 
 def test_ikev2_kdf_cavp_sha1() -> None:
@@ -285,9 +285,10 @@ A, B = "2001:db8:1::1", "2001:db8:1::2"
 
 def pair(psk_a: bytes = b"secret", psk_b: bytes = b"secret", *, nat: str = "on",
          pa: list[IkeProposal] | None = None, pb: list[IkeProposal] | None = None,
-         child: ChildProposal = ChildProposal(), threshold: int = 32
+         child: ChildProposal | None = None, threshold: int = 32
          ) -> tuple[Ike, Ike, KeyEngine, KeyEngine]:
     ea, eb = KeyEngine(), KeyEngine()
+    child = child or ChildProposal()
     a = Ike([Peer(B, A, psk_a, my_id="a.example", peer_id="b.example",
                   proposals=pa or [IkeProposal()], child=[child], nat_traversal=nat)], ea)
     b = Ike([Peer(A, B, psk_b, my_id="b.example", peer_id="a.example",

@@ -1592,6 +1592,13 @@ class IpReassembler:
 # --- end inet ---
 
 # --- ike --- (IKE crypto and IKEv2 messages, kame_core::ike; issue 10)
+__all__ += [
+    "IkeDh", "ike_build_chain", "ike_build_header", "ike_build_sa", "ike_build_ts",
+    "ike_child_keymat", "ike_keys", "ike_open", "ike_parse", "ike_parse_chain", "ike_parse_sa",
+    "ike_parse_ts", "ike_prf", "ike_prf_plus", "ike_random", "ike_seal",
+]
+
+@final
 class IkeDh:
     def __new__(cls, group: int) -> IkeDh: ...
     @property

@@ -94,12 +94,12 @@ spdadd {SWAN_IN}/128 {OURS_IN}/128 any -P in ipsec esp/tunnel/{SWAN}-{OURS}/requ
 """
 
 CASES = {
-    "aes-cbc-sha256": dict(ike="aes128-sha256-modp2048", esp="aes128-sha256",
-                           encr="aes 128", hash="sha256", dh="14", esp_encr="aes 128"),
+    "aes-cbc-sha256": {"ike": "aes128-sha256-modp2048", "esp": "aes128-sha256",
+                           "encr": "aes 128", "hash": "sha256", "dh": "14", "esp_encr": "aes 128"},
     # X25519 and GCM come from charon's openssl plugin (libstrongswan-standard-plugins)
-    "aes-gcm": dict(ike="aes256gcm16-prfsha384-curve25519", esp="aes128gcm16",
-                    encr="aes_gcm_16 256", hash="sha384", dh="curve25519",
-                    esp_encr="aes_gcm_16 128"),
+    "aes-gcm": {"ike": "aes256gcm16-prfsha384-curve25519", "esp": "aes128gcm16",
+                    "encr": "aes_gcm_16 256", "hash": "sha384", "dh": "curve25519",
+                    "esp_encr": "aes_gcm_16 128"},
 }
 
 
@@ -153,12 +153,13 @@ class Rig:
         (self.w / "setkey.conf").write_text(SETKEY)
         dev = f"ik{uuid.uuid4().hex[:8]}"
         ipns(self.ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+        err = open(self.w / "racoon.err", "w")  # noqa: SIM115 (the child's, closed in close())
         self.racoon = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, sys.executable, "-m", "kame", "racoon",
              "-f", str(self.w / "racoon.conf"), "--tap", dev, "--addr", f"{OURS}/64",
              "--addr", f"{OURS_IN}/128", "--gateway", SWAN,
              "--setkey", str(self.w / "setkey.conf")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.w / "racoon.err", "w"),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             text=True, env=child_env())
         ipns(self.ns, "ip", "link", "set", dev, "up")
         ipns(self.ns, "ip", "addr", "add", f"{SWAN}/64", "dev", dev, "nodad")

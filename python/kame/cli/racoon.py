@@ -76,10 +76,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.gateway:
             node.route_add("::/0", args.gateway, tap.name)
         if args.setkey:
-            r = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
-            errs = getattr(r, "errors", None)
-            if errs:
-                raise ConfigError(f"{args.setkey}: {errs[0]}")
+            res = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
+            if res.errors:
+                raise ConfigError(f"{args.setkey}: {res.errors[0]}")
         ike = Ike(conf.peers, key.engine, log=log)
         socks = {}
         for port in (500, NATT_PORT):
@@ -165,8 +164,9 @@ def _run(args: argparse.Namespace) -> int:
                         ike.initiate(p, now)
                         answer({"ok": True})
                     elif w[0] == "delete-sa" and len(w) == 2:
-                        for s in [s for s in ike.sas.values() if s.peer.address == ip_address(w[1])]:
-                            ike.delete(s, now)
+                        gone = ip_address(w[1])
+                        for isa in [x for x in ike.sas.values() if x.peer.address == gone]:
+                            ike.delete(isa, now)
                         answer({"ok": True})
                     elif w[0] == "ping6" and len(w) == 2:
                         runner.transmit(node, node.ping(w[1], now))
