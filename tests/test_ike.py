@@ -86,6 +86,26 @@ def test_ikev2_kdf_cavp_sha1() -> None:
     assert rekey.hex() == c["skeyseed_rekey"]
 
 
+def test_ikev1_kdf_cavp_sha1_signature_and_psk() -> None:
+    # SP 800-135 IKEv1 (digital signature authentication), SHA-1
+    gxy = H("2a2e0bbe8da3657a83f3d35826e49e2d38e557e912a1b9e6c30c63577b3eab715466202862027f2c"
+            "26f3090743555579611771db0b92bef93834432a3a7762fc8a0f4889fd281d6082770d10a40d7bad"
+            "61e832f041e620d6787e7f62ab2861ddfbe272e0d9d3cdec5f1bbf750e24b8b32d6d714968ad69ce"
+            "5086c32ad2742ebc")
+    ni, nr = H("ced5635da6796075"), H("6244b427712fb776")
+    cky_i, cky_r = H("382e5c8b0a3fa307"), H("ba4b7616700a2413")
+    k = _core.ikev1_keys(2, None, ni, nr, gxy, cky_i, cky_r)
+    assert k["skeyid"].hex() == "dc37ac99de6dcfbd1ee74af7fb36f9b4b0a7829d"
+    assert k["skeyid_d"].hex() == "486293ed547adb562cefdaf43d3d8457b196f2b6"
+    assert k["skeyid_a"].hex() == "f4053b5ca07e59bb41b8f401037ca90b72b3917e"
+    assert k["skeyid_e"].hex() == "49a1d53a80fb77e663552964fbbcb45092021473"
+    # pre-shared key: SKEYID = prf(psk, Ni_b | Nr_b), the rest as above
+    p = _core.ikev1_keys(5, b"psk", ni, nr, gxy, cky_i, cky_r)
+    skeyid = hmac.new(b"psk", ni + nr, "sha256").digest()
+    assert p["skeyid"] == skeyid
+    assert p["skeyid_d"] == hmac.new(skeyid, gxy + cky_i + cky_r + b"\0", "sha256").digest()
+
+
 def _prf_plus(alg: str, key: bytes, seed: bytes, n: int) -> bytes:
     out, t, i = b"", b"", 1
     while len(out) < n:

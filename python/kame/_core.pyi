@@ -1595,7 +1595,7 @@ class IpReassembler:
 __all__ += [
     "IkeDh", "ike_build_chain", "ike_build_header", "ike_build_sa", "ike_build_ts",
     "ike_child_keymat", "ike_keys", "ike_open", "ike_parse", "ike_parse_chain", "ike_parse_sa",
-    "ike_parse_ts", "ike_prf", "ike_prf_plus", "ike_random", "ike_seal",
+    "ike_parse_ts", "ike_prf", "ike_prf_plus", "ike_random", "ike_seal", "ikev1_keys",
 ]
 
 @final
@@ -1616,6 +1616,9 @@ def ike_child_keymat(
     prf: int, sk_d: Buffer, ni: Buffer, nr: Buffer, length: int, gir: Buffer | None = None
 ) -> bytes: ...
 def ike_random(n: int) -> bytes: ...
+def ikev1_keys(
+    prf: int, psk: Buffer | None, ni: Buffer, nr: Buffer, gxy: Buffer, cky_i: Buffer, cky_r: Buffer
+) -> dict[str, bytes]: ...
 def ike_seal(
     header: Buffer, first: int, inner: Buffer, encr: int, key_bits: int, integ: int, ekey: Buffer, akey: Buffer
 ) -> bytes: ...

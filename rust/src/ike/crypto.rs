@@ -363,6 +363,34 @@ pub fn child_keymat(prf: Prf, sk_d: &[u8], gir: Option<&[u8]>, ni: &[u8], nr: &[
     }
 }
 
+/// The IKEv1 keys of RFC 2409 §5.
+pub struct Ikev1Keys {
+    pub skeyid: Secret,
+    pub skeyid_d: Secret,
+    pub skeyid_a: Secret,
+    pub skeyid_e: Secret,
+}
+
+/// RFC 2409 §5: SKEYID = prf(pre-shared-key, Ni_b | Nr_b) with a
+/// pre-shared key, prf(Ni_b | Nr_b, g^xy) with signatures (`psk` None);
+/// SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0);
+/// SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1);
+/// SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2).
+pub fn ikev1_keys(prf: Prf, psk: Option<&[u8]>, ni: &[u8], nr: &[u8], gxy: &[u8], cky_i: &[u8], cky_r: &[u8]) -> Ikev1Keys {
+    let skeyid = match psk {
+        Some(k) => prf.prf(k, &[ni, nr]),
+        None => {
+            let mut key = Zeroizing::new(ni.to_vec());
+            key.extend_from_slice(nr);
+            prf.prf(&key, &[gxy])
+        }
+    };
+    let skeyid_d = prf.prf(&skeyid, &[gxy, cky_i, cky_r, &[0]]);
+    let skeyid_a = prf.prf(&skeyid, &[&skeyid_d, gxy, cky_i, cky_r, &[1]]);
+    let skeyid_e = prf.prf(&skeyid, &[&skeyid_a, gxy, cky_i, cky_r, &[2]]);
+    Ikev1Keys { skeyid, skeyid_d, skeyid_a, skeyid_e }
+}
+
 /// Random octets from the system source (SPIs, nonces, IVs).
 pub fn random(n: usize) -> Result<Vec<u8>> {
     let mut v = vec![0u8; n];

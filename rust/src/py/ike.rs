@@ -128,6 +128,34 @@ fn ike_child_keymat<'py>(
     Ok(bytes(py, &out))
 }
 
+/// RFC 2409 §5: SKEYID and SKEYID_d/_a/_e, as a dict (`psk` None: the
+/// signature form, SKEYID = prf(Ni_b | Nr_b, g^xy)).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn ikev1_keys<'py>(
+    py: Python<'py>,
+    #[pyo3(from_py_with = int_arg)] prf: u16,
+    psk: Option<&Bound<'py, PyAny>>,
+    ni: &Bound<'py, PyAny>,
+    nr: &Bound<'py, PyAny>,
+    gxy: &Bound<'py, PyAny>,
+    cky_i: &Bound<'py, PyAny>,
+    cky_r: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let p = Prf::from_id(prf)?;
+    let gxy = zeroize::Zeroizing::new(buf_vec(gxy)?);
+    let psk = match psk {
+        Some(k) if !k.is_none() => Some(zeroize::Zeroizing::new(buf_vec(k)?)),
+        _ => None,
+    };
+    let k = crypto::ikev1_keys(p, psk.as_ref().map(|k| &k[..]), &buf_vec(ni)?, &buf_vec(nr)?, &gxy, &buf_vec(cky_i)?, &buf_vec(cky_r)?);
+    let d = PyDict::new(py);
+    for (name, v) in [("skeyid", &k.skeyid), ("skeyid_d", &k.skeyid_d), ("skeyid_a", &k.skeyid_a), ("skeyid_e", &k.skeyid_e)] {
+        d.set_item(name, bytes(py, v))?;
+    }
+    Ok(d)
+}
+
 /// `n` octets from the system's random source (SPIs, nonces).
 #[pyfunction]
 fn ike_random<'py>(py: Python<'py>, #[pyo3(from_py_with = int_arg)] n: u16) -> PyResult<Bound<'py, PyBytes>> {
@@ -310,6 +338,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ike_keys, m)?)?;
     m.add_function(wrap_pyfunction!(ike_child_keymat, m)?)?;
     m.add_function(wrap_pyfunction!(ike_random, m)?)?;
+    m.add_function(wrap_pyfunction!(ikev1_keys, m)?)?;
     m.add_function(wrap_pyfunction!(ike_seal, m)?)?;
     m.add_function(wrap_pyfunction!(ike_open, m)?)?;
     m.add_function(wrap_pyfunction!(ike_parse, m)?)?;
