@@ -365,6 +365,24 @@ def test_two_daemons_establish_and_install_the_same_keys(prop: IkeProposal,
     assert not a.sas and not b.sas and not len(ea.sad) and not len(eb.sad)
 
 
+def test_acquire_from_the_key_engine_starts_the_exchange() -> None:
+    from ipaddress import ip_address
+
+    a, b, ea, eb = pair()
+    ea.sad.acquire(ip_address(A), ip_address(B), "esp", "tunnel", 0, 0.0)
+    ea.event_messages(0.0)  # SADB_ACQUIRE to the registered listener
+    assert not a.out
+    a.timehandler(0.0)
+    assert a.out and a.out[0][1:] == (ip_address(B), 500, 500)
+    run(a, b)
+    assert [s.state for s in a.sas.values()] == ["ESTABLISHED"] and len(ea.sad) == 2
+    # a second ACQUIRE while the SA is up starts nothing
+    ea.sad.acquire(ip_address(A), ip_address(B), "esp", "tunnel", 0, 100.0)
+    ea.event_messages(100.0)
+    a.timehandler(100.0)
+    assert not a.out
+
+
 def test_wrong_psk_fails_on_both_sides_and_leaves_no_sa() -> None:
     a, b, ea, eb = pair(psk_b=b"other")
     a.initiate(a.peers[0], 0.0)

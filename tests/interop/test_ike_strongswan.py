@@ -236,12 +236,16 @@ def test_ikev2_psk_tunnel_with_strongswan(rig: Rig, case: str, role: str) -> Non
     rig.start_charon(swan_conf(c["ike"], c["esp"], PSK, rig.w))
     rig.start_racoon(c, PSK)
     if role == "initiator":
-        rig.cmd(f"establish-sa {SWAN}")
+        # racoon's way: a packet under a `require` policy makes the key
+        # engine send SADB_ACQUIRE, which starts the negotiation
+        rig.cmd(f"ping6 {SWAN_IN}")
     else:
         subprocess.Popen(["ip", "netns", "exec", rig.ns, "swanctl", "--initiate", "--child",
                           "c", "--uri", rig.vici, "--timeout", "30"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     st = rig.until("the IKE and CHILD SAs", _up)
+    if role == "initiator":
+        assert any("initiate IKE_SA_INIT" in x for x in st["log"]), st
     assert all(x["udp_encap"] for x in st["sad"]), st
     sas = rig.swanctl("--list-sas")
     assert "ESTABLISHED" in sas and "INSTALLED" in sas, sas
