@@ -368,7 +368,7 @@ def test_two_daemons_establish_and_install_the_same_keys(prop: IkeProposal,
 def test_acquire_from_the_key_engine_starts_the_exchange() -> None:
     from ipaddress import ip_address
 
-    a, b, ea, eb = pair()
+    a, b, ea, _eb = pair()
     ea.sad.acquire(ip_address(A), ip_address(B), "esp", "tunnel", 0, 0.0)
     ea.event_messages(0.0)  # SADB_ACQUIRE to the registered listener
     assert not a.out
