@@ -47,7 +47,7 @@ impl<const L: usize> Modp<L> {
         Modp { p: Uint::<L>::from_be_hex(hex) }
     }
 
-    fn len(&self) -> usize {
+    fn byte_len(&self) -> usize {
         L * WORD_BYTES
     }
 
@@ -64,7 +64,7 @@ impl<const L: usize> Modp<L> {
     /// RFC 7296 §3.4: the peer's value is exactly the prime's length;
     /// RFC 6989 §2.1: 1 < y < p - 1.
     fn shared(&self, x: &Uint<L>, peer: &[u8]) -> Result<Secret> {
-        if peer.len() != self.len() {
+        if peer.len() != self.byte_len() {
             return Err(Error::new(Layer::Ipsec, ErrorKind::Malformed, 0, "KE: MODP public value must be the prime's length (RFC 7296 §3.4)"));
         }
         let y = Uint::<L>::from_be_slice(peer);
@@ -224,7 +224,7 @@ impl Prf {
     }
 
     /// Output length, also the preferred key length (RFC 7296 §2.13).
-    pub fn len(self) -> usize {
+    pub fn out_len(self) -> usize {
         match self {
             Prf::HmacSha1 => 20,
             Prf::AesXcbc => 16,
@@ -261,10 +261,10 @@ impl Prf {
 
     /// RFC 7296 §2.13 prf+: T1 | T2 | ... cut to `len` (at most 255 rounds).
     pub fn prf_plus(self, key: &[u8], seed: &[&[u8]], len: usize) -> Result<Secret> {
-        if len > 255 * self.len() {
+        if len > 255 * self.out_len() {
             return Err(config("prf+ output longer than 255 PRF blocks (RFC 7296 §2.13)"));
         }
-        let mut out = Zeroizing::new(Vec::with_capacity(len + self.len()));
+        let mut out = Zeroizing::new(Vec::with_capacity(len + self.out_len()));
         let mut t: Secret = Zeroizing::new(Vec::new());
         let mut i: u8 = 1;
         while out.len() < len {
@@ -333,8 +333,9 @@ pub fn rekey_skeyseed(prf: Prf, sk_d_old: &[u8], gir: &[u8], ni: &[u8], nr: &[u8
 
 /// {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr}
 ///   = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)
+#[allow(clippy::too_many_arguments)]
 pub fn ike_keys(prf: Prf, skeyseed: Secret, ni: &[u8], nr: &[u8], spi_i: &[u8], spi_r: &[u8], integ_len: usize, encr_len: usize) -> Result<IkeKeys> {
-    let p = prf.len();
+    let p = prf.out_len();
     let total = p * 3 + integ_len * 2 + encr_len * 2;
     let km = prf.prf_plus(&skeyseed, &[ni, nr, spi_i, spi_r], total)?;
     let mut off = 0usize;

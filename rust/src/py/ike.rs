@@ -11,6 +11,8 @@ use crate::ike::crypto::{self, Dh, Prf};
 use crate::ike::msg::{self, Proposal, Selector, Transform};
 use crate::ike::sk::{self, Encr, Integ};
 
+type Any6<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
 fn bytes<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, b)
 }
@@ -318,7 +320,7 @@ fn ike_parse_ts<'py>(py: Python<'py>, body: &Bound<'py, PyAny>) -> PyResult<Boun
 fn ike_build_ts<'py>(py: Python<'py>, selectors: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let mut sel = Vec::new();
     for item in bounded_items(selectors, msg::MAX_SELECTORS, "selectors")? {
-        let (t, p, sp, ep, s, e): (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>) = item.extract()?;
+        let (t, p, sp, ep, s, e): Any6<'py> = item.extract()?;
         sel.push(Selector {
             ts_type: int_named(&t, "ts_type")?,
             protocol: int_named(&p, "protocol")?,
