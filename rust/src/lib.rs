@@ -10,6 +10,7 @@
 
 pub mod cksum;
 pub mod error;
+pub mod ike; // IKE crypto and messages (issue 10)
 pub mod ipcomp;
 pub mod ipsec;
 pub mod nd6;

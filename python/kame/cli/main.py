@@ -66,6 +66,7 @@ def _main(argv: list[str] | None) -> int:
     else:
         from kame.cli import demo, dhcp6c, dhcp6s, iperf3, node, tools
         from kame.cli import difftest as difftest_cli
+        from kame.cli import racoon as racoon_cli
         from kame.cli import setkey as setkey_cli
         from kame.cli import tcp as tcp_cli
 
@@ -79,6 +80,7 @@ def _main(argv: list[str] | None) -> int:
         difftest_cli.add_parser(sub)
         dhcp6c.add_parser(sub)
         dhcp6s.add_parser(sub)
+        racoon_cli.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError

@@ -194,6 +194,10 @@ class KeyEngine:
             kw["hard"] = Lifetime(hard.allocations, hard.bytes, hard.addtime, hard.usetime)
         if soft:
             kw["soft"] = Lifetime(soft.allocations, soft.bytes, soft.addtime, soft.usetime)
+        natt = msg.get(P.SADB_X_EXT_NAT_T_TYPE)
+        if natt is not None and proto == "esp":
+            sp, dp = msg.get(P.SADB_X_EXT_NAT_T_SPORT), msg.get(P.SADB_X_EXT_NAT_T_DPORT)
+            kw["udp_encap"] = (sp.value if sp else 4500, dp.value if dp else 4500)
         replay = ext.replay * 8  # octets -> packets
         return SecAsVar(proto, src.addr, dst.addr, ext.spi,
                         mode=MODE_NAMES.get(sa2.mode if sa2 else 0, "any"),

@@ -297,6 +297,14 @@ class Ipsec6:
             self.input_at(node, ifname, packet, v.header.dst, _PROTO[ch.upper], ch.upper_offset,
                           smac, now)
             return True
+        u = ch.upper_offset
+        if (ch.upper == 17 and packet[u + 2:u + 4] == b"\x11\x94" and len(packet) >= u + 16
+                and packet[u + 8:u + 12] != bytes(4)):
+            # RFC 3948 §2.2: on port 4500 a datagram whose first 4 octets are
+            # not the non-ESP marker (zero) carries ESP; the core's SA strips
+            # the UDP header (one-octet 0xff keepalives fall through to IKE)
+            self.input_at(node, ifname, packet, v.header.dst, "esp", u + 8, smac, now)
+            return True
         return self.in_reject(node, packet, v, now)
 
     def input_at(self, node: Any, ifname: str, packet: bytes, dst: IPv6Address, proto: str,

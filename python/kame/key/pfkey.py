@@ -42,6 +42,7 @@ __all__ = [
     "SadbSpirange",
     "SadbSupported",
     "SadbXIpsecRequest",
+    "SadbXNatT",
     "SadbXPolicy",
     "SadbXSa2",
     "decode",
@@ -79,6 +80,10 @@ SADB_EXT_IDENTITY_SRC, SADB_EXT_IDENTITY_DST, SADB_EXT_SENSITIVITY = 10, 11, 12
 SADB_EXT_PROPOSAL, SADB_EXT_SUPPORTED_AUTH, SADB_EXT_SUPPORTED_ENCRYPT = 13, 14, 15
 SADB_EXT_SPIRANGE, SADB_X_EXT_KMPRIVATE, SADB_X_EXT_POLICY, SADB_X_EXT_SA2 = 16, 17, 18, 19
 SADB_EXT_MAX = 19
+# RFC 3948 UDP encapsulation (FreeBSD/Linux SADB_X_EXT_NAT_T_*): the IKE
+# daemon tells the key engine which ports carry the SA's ESP
+SADB_X_EXT_NAT_T_TYPE, SADB_X_EXT_NAT_T_SPORT, SADB_X_EXT_NAT_T_DPORT = 20, 21, 22
+UDP_ENCAP_ESPINUDP = 2
 
 # states, modes, policy types, directions, levels (KAME ipsec.h)
 IPSEC_MODE_ANY, IPSEC_MODE_TRANSPORT, IPSEC_MODE_TUNNEL = 0, 1, 2
@@ -497,6 +502,28 @@ class SadbRaw:
         return cls(t, bytes(b[8:]))
 
 
+@dataclass
+class SadbXNatT:
+    """``struct sadb_x_nat_t_type`` (``value`` is the encapsulation type) or
+    ``struct sadb_x_nat_t_port`` (``value`` is the port)."""
+
+    exttype: int
+    value: int
+
+    def pack(self) -> bytes:
+        if self.exttype == SADB_X_EXT_NAT_T_TYPE:
+            return struct.pack(_E + "HHB3x", 1, self.exttype, self.value & 0xFF)
+        return struct.pack(_E + "HH", 1, self.exttype) + struct.pack(">H2x", self.value & 0xFFFF)
+
+    @classmethod
+    def unpack(cls, b: bytes, t: int, off: int) -> SadbXNatT:
+        if len(b) < 8:
+            raise _bad("short NAT-T extension", off)
+        if t == SADB_X_EXT_NAT_T_TYPE:
+            return cls(t, b[4])
+        return cls(t, int.from_bytes(b[4:6], "big"))
+
+
 _EXT: dict[int, Any] = {
     SADB_EXT_SA: SadbSa,
     SADB_EXT_LIFETIME_CURRENT: SadbLifetime, SADB_EXT_LIFETIME_HARD: SadbLifetime,
@@ -510,6 +537,8 @@ _EXT: dict[int, Any] = {
     SADB_EXT_SUPPORTED_AUTH: SadbSupported, SADB_EXT_SUPPORTED_ENCRYPT: SadbSupported,
     SADB_EXT_SPIRANGE: SadbSpirange, SADB_X_EXT_KMPRIVATE: SadbRaw,
     SADB_X_EXT_POLICY: SadbXPolicy, SADB_X_EXT_SA2: SadbXSa2,
+    SADB_X_EXT_NAT_T_TYPE: SadbXNatT, SADB_X_EXT_NAT_T_SPORT: SadbXNatT,
+    SADB_X_EXT_NAT_T_DPORT: SadbXNatT,
 }
 
 

@@ -136,6 +136,8 @@ class SecAsVar:
     randpad: int = -1
     #: ``net.inet6.ipsec6.ecn`` when the SA was added (seed §4.6, tunnel mode)
     ecn: int = 0
+    #: RFC 3948 ESP-in-UDP ports (sport, dport), from SADB_X_EXT_NAT_T_*
+    udp_encap: tuple[int, int] | None = None
     _xform: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -191,7 +193,7 @@ class SecAsVar:
                 return EspSa(self.spi, self.enc or "null", self.enc_key or None,
                              self.auth if self.auth not in (None, "null") or self.old else None,
                              self.auth_key or None, replay_window=self.replay, old=self.old,
-                             randpad=self.randpad, **tun)
+                             randpad=self.randpad, udp_encap=self.udp_encap, **tun)
             if self.proto == "ah":
                 return AhSa(self.spi, self.auth or "null", self.auth_key, self.old,
                             replay_window=self.replay, **tun)

@@ -10,6 +10,7 @@ mod dissect;
 mod dns; // the resolver's DNS messages (issue 11)
 mod errors;
 mod hdr6;
+mod ike; // IKE (issue 10)
 mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
@@ -41,5 +42,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tcp::register(m)?;
     inet::register(m)?;
     dns::register(m)?;
+    ike::register(m)?;
     Ok(())
 }

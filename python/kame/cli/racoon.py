@@ -1,0 +1,196 @@
+"""`kame racoon -f racoon.conf --tap IFNAME --addr ADDR/LEN [--setkey FILE]`:
+the IKEv2 key-management daemon on a kame node on a TAP device.
+
+The node is made as `kame tcp` makes one; ``--setkey`` loads a setkey(8)
+file into its key engine (the SPD whose ``require`` policies make the
+ACQUIREs racoon answers). IKE goes through the node's UDP sockets on
+ports 500 and 4500. Standard input takes racoonctl-like commands, one per
+line, each answered with one JSON line on standard output:
+``show-sa`` (the IKE SAs, the SAD and the counters), ``establish-sa ADDR``
+(initiate to a remote), ``delete-sa ADDR``, ``ping6 DST`` (one Echo
+Request from the node), ``quit`` (delete every SA, wait up to 5 s for the
+peers to confirm, and exit). The log goes to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import sys
+import time
+from ipaddress import IPv6Interface, ip_address
+from pathlib import Path
+from typing import Any
+
+from kame.cli.args import float_range
+from kame.cli.node import _derived_mac, _ifname, _kernel_up, _open_tap, parse_mac
+from kame.cli.tcp import parse_addr
+from kame.errors import ConfigError
+
+__all__ = ["add_parser"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kame.ike.conf import parse
+    from kame.ike.ikev2 import NATT_PORT, Ike
+    from kame.key import setkey
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import AF_INET6, SocketLayer
+
+    path = Path(args.file)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    addrs = args.addr or []
+    local = next((a.ip for a in addrs if isinstance(a, IPv6Interface)), None)
+    conf = parse(text, base=path.parent, local=local)
+    node = Node("racoon", seed=int.from_bytes(os.urandom(4), "big"))
+    node.knobs["net.inet6.ip6.dad_count"] = 0
+    ifname = args.tap
+    node.add_interface(ifname, args.mac or _derived_mac(ifname, "racoon"), mtu=1500)
+    key = node.attach_key()
+    layer = SocketLayer(node, "linux")
+    t0 = time.monotonic()
+
+    def clock() -> float:
+        return time.monotonic() - t0
+
+    def log(line: str) -> None:
+        sys.stderr.write(f"racoon: {line}\n")
+        sys.stderr.flush()
+
+    tap = _open_tap(ifname)
+    with tap:
+        runner = Runner(clock)
+        runner.attach_device(node, tap.name, tap)
+        end = clock() + args.wait
+        while not _kernel_up(tap.name) and clock() < end:
+            time.sleep(0.05)
+        runner.transmit(node, node.up(tap.name, clock()))
+        for a in addrs:
+            node.add_address(tap.name, str(a), clock())
+        if args.gateway:
+            node.route_add("::/0", args.gateway, tap.name)
+        if args.setkey:
+            res = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
+            if res.errors:
+                raise ConfigError(f"{args.setkey}: {res.errors[0]}")
+        ike = Ike(conf.peers, key.engine, log=log)
+        socks = {}
+        for port in (500, NATT_PORT):
+            s = layer.socket(AF_INET6)
+            s.bind(("::", port))
+            socks[port] = s
+        replies: list[Any] = []
+
+        def pump() -> None:
+            now = clock()
+            for port, s in socks.items():
+                while True:
+                    try:
+                        data, addr = s.recvfrom(65535)
+                    except BlockingIOError:
+                        break
+                    if port == NATT_PORT:
+                        if data == b"\xff":
+                            continue  # NAT-keepalive (RFC 3948 §2.3)
+                        if data[:4] != bytes(4):
+                            continue
+                        data = data[4:]
+                    peer = ip_address(addr[0])
+                    p = next((x for x in ike.peers if x.address == peer), None)
+                    ike.input(data, peer, addr[1], p.local_address if p else peer, port, now)
+            ike.timehandler(now)
+            out, ike.out = ike.out, []
+            for data, dst, dport, sport in out:
+                payload = (bytes(4) + data) if sport == NATT_PORT else data
+                try:
+                    socks[sport].sendto(payload, (str(dst), dport))
+                except OSError as e:
+                    log(f"sendto {dst} port {dport}: {e}")
+            for ev in node.drain_events():
+                if type(ev).__name__ == "EchoReply":
+                    replies.append(str(ev.src))
+
+        runner.after_service.append(pump)
+
+        def show() -> dict[str, Any]:
+            return {"ike": [{"peer": str(s.peer.address), "state": s.state,
+                             "spi_i": s.spi_i.hex(), "spi_r": s.spi_r.hex(),
+                             "child_in": s.child_spi_in, "child_out": s.child_spi_out,
+                             "nat": s.nat, "error": s.error} for s in ike.sas.values()],
+                    "sad": [{"src": str(x.src), "dst": str(x.dst), "spi": x.spi,
+                             "udp_encap": x.udp_encap} for x in key.sad],
+                    "stats": ike.stats, "replies": replies, "log": ike.log[-20:],
+                    "ipsec6": dict(getattr(key, "stats", {}) or {})}
+
+        def answer(obj: Any) -> None:
+            sys.stdout.write(json.dumps(obj, default=str) + "\n")
+            sys.stdout.flush()
+
+        answer({"ready": True})
+        quitting: float | None = None
+        buf = b""
+        while True:
+            runner.service()
+            now = clock()
+            if quitting is not None and (not ike.sas or now > quitting):
+                answer(show())
+                return 0
+            r, _, _ = select.select([*runner.fds(), sys.stdin], [], [], runner.timeout(0.2))
+            if sys.stdin not in r:
+                continue
+            chunk = os.read(sys.stdin.fileno(), 4096)
+            if not chunk:
+                if quitting is None:
+                    ike.shutdown(now)
+                    quitting = now + 5.0
+                continue
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                w = line.decode(errors="replace").split()
+                if not w:
+                    continue
+                try:
+                    if w[0] == "show-sa":
+                        answer(show())
+                    elif w[0] == "establish-sa" and len(w) == 2:
+                        p = next(x for x in ike.peers if x.address == ip_address(w[1]))
+                        ike.initiate(p, now)
+                        answer({"ok": True})
+                    elif w[0] == "delete-sa" and len(w) == 2:
+                        gone = ip_address(w[1])
+                        for isa in [x for x in ike.sas.values() if x.peer.address == gone]:
+                            ike.delete(isa, now)
+                        answer({"ok": True})
+                    elif w[0] == "ping6" and len(w) == 2:
+                        runner.transmit(node, node.ping(w[1], now))
+                        answer({"ok": True})
+                    elif w[0] == "quit":
+                        ike.shutdown(now)
+                        quitting = now + 5.0
+                    else:
+                        answer({"error": f"unknown command {line.decode(errors='replace')!r}"})
+                except (StopIteration, ValueError) as e:
+                    answer({"error": str(e) or "no such remote"})
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("racoon", help="IKEv2 key management on a node (racoon.conf)",
+                       description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("-f", dest="file", required=True, metavar="FILE", help="racoon.conf")
+    p.add_argument("--tap", metavar="IFNAME", type=_ifname, required=True,
+                   help="TAP device to open (created if missing)")
+    p.add_argument("--addr", metavar="ADDR/LEN", type=parse_addr, action="append",
+                   help="our address on the link (repeatable)")
+    p.add_argument("--mac", type=parse_mac, help="our MAC address")
+    p.add_argument("--gateway", metavar="ADDR", help="default router (route add ::/0 ADDR)")
+    p.add_argument("--setkey", metavar="FILE", help="setkey(8) file for the SPD")
+    p.add_argument("--wait", type=float_range(0.1, 3600.0, "wait"), default=30.0,
+                   metavar="SECONDS", help="bound on waiting for the link (default 30)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,319 @@
+"""racoon.conf (racoon.conf(5)), the part an IKEv2 PSK gateway uses.
+
+Taken::
+
+    path pre_shared_key "psk.txt";          # "ID KEY" lines, 0x... for hex
+    listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }
+    padding { ... }                          # accepted; IKEv2 pads itself
+    remote ADDR {
+        exchange_mode main;                  # accepted (IKEv2 has one mode)
+        my_identifier fqdn "a.example";      # address, fqdn, user_fqdn
+        peers_identifier fqdn "b.example";
+        nat_traversal on | off | force;
+        lifetime time 1 hour;
+        proposal {
+            encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256]
+            hash_algorithm sha256;           # sha1 sha256 sha384 sha512: PRF (and INTEG)
+            authentication_method pre_shared_key;
+            dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
+        }
+    }
+    sainfo address NET any address NET any | anonymous {
+        encryption_algorithm aes 128, aes_gcm_16;
+        authentication_algorithm hmac_sha256;  # hmac_sha1 hmac_sha384 hmac_sha512
+        pfs_group 14; lifetime time 1 hour; compression_algorithm deflate;
+    }
+
+Anything else is a :class:`kame.errors.ConfigError` naming the line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from ipaddress import ip_address, ip_network
+from pathlib import Path
+from typing import Any
+
+from kame.errors import ConfigError
+from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
+
+__all__ = ["RacoonConf", "parse", "read_psk"]
+
+DH = {"2": 2, "modp1024": 2, "5": 5, "modp1536": 5, "14": 14, "modp2048": 14,
+      "19": 19, "ecp256": 19, "20": 20, "ecp384": 20, "31": 31, "curve25519": 31}
+HASH = {"sha1": (2, 2), "sha256": (12, 5), "sha384": (13, 6), "sha512": (14, 7)}
+AUTH = {"hmac_sha1": 2, "hmac_sha256": 12, "hmac_sha384": 13, "hmac_sha512": 14,
+        "non_auth": 0}
+UNITS = {"sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60,
+         "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}
+
+
+@dataclass
+class RacoonConf:
+    peers: list[Peer] = field(default_factory=list)
+    listen: list[tuple[Any, int]] = field(default_factory=list)
+    psk_path: str | None = None
+
+
+class _Toks:
+    def __init__(self, text: str) -> None:
+        self.t: list[tuple[str, int]] = []
+        for n, line in enumerate(text.splitlines(), 1):
+            for m in re.finditer(r'"([^"]*)"|([{};,])|([^\s{};,"#]+)|(#.*)', line):
+                if m.group(4) is not None:
+                    break
+                if m.group(1) is not None:
+                    self.t.append(('"' + m.group(1), n))
+                else:
+                    self.t.append((m.group(2) or m.group(3), n))
+        self.i = 0
+
+    def line(self) -> int:
+        """The line of the last token read."""
+        return self.t[min(max(self.i - 1, 0), len(self.t) - 1)][1] if self.t else 0
+
+    def err(self, msg: str, line: int | None = None) -> ConfigError:
+        return ConfigError(f"racoon.conf line {line or self.line()}: {msg}", layer="ike")
+
+    def peek(self) -> str | None:
+        return self.t[self.i][0] if self.i < len(self.t) else None
+
+    def next(self, what: str) -> str:
+        if self.i >= len(self.t):
+            raise self.err(f"unexpected end of file, expected {what}")
+        tok = self.t[self.i][0]
+        self.i += 1
+        return tok
+
+    def expect(self, tok: str) -> None:
+        got = self.next(repr(tok))
+        if got != tok:
+            raise self.err(f"expected {tok!r}, got {got.lstrip(chr(34))!r}", self.t[self.i - 1][1])
+
+    def words(self) -> list[str]:
+        """Tokens up to ';' (consumed)."""
+        out = []
+        while (t := self.next("';'")) != ";":
+            if t in "{}":
+                raise self.err(f"unexpected {t!r}: a statement ends with ';'")
+            out.append(t.lstrip('"'))
+        return out
+
+
+def _addr(tk: _Toks, text: str) -> Any:
+    try:
+        return ip_address(text)
+    except ValueError:
+        raise tk.err(f"{text!r} is not an IP address") from None
+
+
+def _lifetime(tk: _Toks, w: list[str]) -> int:
+    if len(w) != 3 or w[0] != "time" or not w[1].isdigit() or w[2] not in UNITS:
+        raise tk.err("lifetime takes 'time N sec|min|hour'")
+    return int(w[1]) * UNITS[w[2]]
+
+
+def _encr(tk: _Toks, w: list[str]) -> tuple[int, int]:
+    name = w[0] if w else ""
+    bits = int(w[1]) if len(w) > 1 and w[1].isdigit() else 128
+    if name in ("aes", "rijndael") and bits in (128, 192, 256):
+        return 12, bits
+    if name == "aes_gcm_16" and bits in (128, 256):
+        return 20, bits
+    raise tk.err(f"encryption algorithm {' '.join(w)!r} not supported "
+                 f"(aes 128/192/256, aes_gcm_16 128/256)")
+
+
+def _proposal(tk: _Toks) -> IkeProposal:
+    tk.expect("{")
+    encr, bits, hashes, dh = 12, 128, "sha256", 14
+    while (t := tk.next("'}'")) != "}":
+        w = tk.words()
+        if t == "encryption_algorithm":
+            encr, bits = _encr(tk, w)
+        elif t == "hash_algorithm":
+            if w[:1] == [] or w[0] not in HASH:
+                raise tk.err(f"hash_algorithm {' '.join(w)!r} not supported (sha1 sha256 sha384 "
+                             f"sha512)")
+            hashes = w[0]
+        elif t == "authentication_method":
+            if w != ["pre_shared_key"]:
+                raise tk.err(f"authentication_method {' '.join(w)!r} not supported "
+                             f"(pre_shared_key)")
+        elif t == "dh_group":
+            if len(w) != 1 or w[0] not in DH:
+                raise tk.err(f"dh_group {' '.join(w)!r} not supported (2 5 14 19 20 31)")
+            dh = DH[w[0]]
+        elif t == "lifetime":
+            _lifetime(tk, w)
+        else:
+            raise tk.err(f"{t!r} not taken in a proposal")
+    integ, prf = HASH[hashes]
+    return IkeProposal(encr, bits, 0 if encr == 20 else integ, prf, dh)
+
+
+def _ident(tk: _Toks, w: list[str]) -> str:
+    if len(w) != 2 or w[0] not in ("address", "fqdn", "user_fqdn"):
+        raise tk.err("an identifier is 'address ADDR', 'fqdn \"NAME\"' or 'user_fqdn \"U@NAME\"'")
+    return w[1]
+
+
+def _sainfo_id(tk: _Toks) -> Any:
+    kind = tk.next("'address'")
+    if kind != "address":
+        raise tk.err(f"sainfo takes 'address NET any', not {kind!r}")
+    net = tk.next("a network")
+    try:
+        n = ip_network(net, strict=False)
+    except ValueError:
+        raise tk.err(f"{net!r} is not a network") from None
+    proto = tk.next("'any'")
+    if proto != "any":
+        raise tk.err(f"sainfo protocol {proto!r}: only 'any'")
+    return n
+
+
+def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None = None,
+          local: Any = None) -> RacoonConf:
+    """Read racoon.conf text. ``psk`` (ID -> key) overrides the file named by
+    ``path pre_shared_key``; ``local`` is our address when no ``listen``
+    names one."""
+    tk = _Toks(text)
+    conf = RacoonConf()
+    remotes: list[tuple[Any, dict[str, Any], int]] = []
+    sainfos: list[tuple[Any, Any, list[ChildProposal], int]] = []
+    while tk.peek() is not None:
+        t = tk.next("a statement")
+        ln = tk.t[tk.i - 1][1]
+        if t == "path":
+            w = tk.words()
+            if len(w) != 2 or w[0] not in ("pre_shared_key", "include", "certificate"):
+                raise tk.err("path takes pre_shared_key, include or certificate and a path", ln)
+            if w[0] == "pre_shared_key":
+                conf.psk_path = w[1]
+        elif t in ("padding", "log", "timer"):
+            if t == "log":
+                tk.words()
+                continue
+            tk.expect("{")
+            while tk.next("'}'") != "}":
+                tk.words()
+        elif t == "listen":
+            tk.expect("{")
+            while (k := tk.next("'}'")) != "}":
+                w = tk.words()
+                if k not in ("isakmp", "isakmp_natt") or not w:
+                    raise tk.err(f"listen takes isakmp/isakmp_natt ADDR [PORT], not {k!r}")
+                port = int(w[1].strip("[]")) if len(w) > 1 else (500 if k == "isakmp" else 4500)
+                conf.listen.append((_addr(tk, w[0]), port))
+        elif t == "remote":
+            addr = _addr(tk, tk.next("an address"))
+            tk.expect("{")
+            kw: dict[str, Any] = {"proposals": []}
+            while (k := tk.next("'}'")) != "}":
+                if k == "proposal":
+                    kw["proposals"].append(_proposal(tk))
+                    continue
+                w = tk.words()
+                if k in ("exchange_mode", "ike_version", "generate_policy", "passive",
+                         "proposal_check", "initial_contact", "dpd_delay"):
+                    if k == "ike_version" and w != ["2"]:
+                        raise tk.err("ike_version: only 2")
+                elif k == "my_identifier":
+                    kw["my_id"] = _ident(tk, w)
+                elif k == "peers_identifier":
+                    kw["peer_id"] = _ident(tk, w)
+                elif k == "nat_traversal":
+                    if w not in (["on"], ["off"], ["force"]):
+                        raise tk.err("nat_traversal takes on, off or force")
+                    kw["nat_traversal"] = w[0]
+                elif k == "lifetime":
+                    kw["lifetime"] = _lifetime(tk, w)
+                else:
+                    raise tk.err(f"{k!r} not taken in a remote section")
+            if not kw["proposals"]:
+                raise tk.err(f"remote {addr} has no proposal", ln)
+            remotes.append((addr, kw, ln))
+        elif t == "sainfo":
+            if tk.peek() == "anonymous":
+                tk.next("anonymous")
+                src = dst = None
+            else:
+                src, dst = _sainfo_id(tk), _sainfo_id(tk)
+            tk.expect("{")
+            encs: list[tuple[int, int]] = []
+            auths: list[int] = []
+            while (k := tk.next("'}'")) != "}":
+                w = tk.words()
+                items = [x for x in " ".join(w).split(",") if x.strip()]
+                if k == "encryption_algorithm":
+                    encs += [_encr(tk, x.split()) for x in items]
+                elif k == "authentication_algorithm":
+                    for x in items:
+                        if x.strip() not in AUTH:
+                            raise tk.err(f"authentication_algorithm {x.strip()!r} not supported "
+                                         f"(hmac_sha1 hmac_sha256 hmac_sha384 hmac_sha512)")
+                        auths.append(AUTH[x.strip()])
+                elif k in ("pfs_group", "lifetime", "compression_algorithm"):
+                    pass
+                else:
+                    raise tk.err(f"{k!r} not taken in a sainfo section")
+            child = []
+            for e, b in encs or [(12, 128)]:
+                if e == 20:
+                    child.append(ChildProposal(e, b, 0))
+                else:
+                    child += [ChildProposal(e, b, a) for a in (auths or [12]) if a]
+            if not child:
+                raise tk.err("sainfo: no usable ESP proposal", ln)
+            sainfos.append((src, dst, child, ln))
+        else:
+            raise tk.err(f"{t.lstrip(chr(34))!r} not taken at the top level "
+                         f"(path, listen, padding, remote, sainfo)", ln)
+    keys = dict(psk or {})
+    if conf.psk_path and psk is None:
+        keys = read_psk(Path(conf.psk_path) if base is None else base / conf.psk_path)
+    if local is None and conf.listen:
+        local = conf.listen[0][0]
+    for addr, kw, ln in remotes:
+        secret = keys.get(str(addr)) or keys.get(kw.get("peer_id", ""))
+        if secret is None:
+            raise ConfigError(f"racoon.conf line {ln}: no pre-shared key for {addr} "
+                              f"(path pre_shared_key)", layer="ike")
+        if local is None:
+            raise ConfigError(f"racoon.conf line {ln}: no local address (listen {{ isakmp "
+                              f"ADDR; }})", layer="ike")
+        sa = sainfos[0] if sainfos else None  # the first sainfo serves every remote
+        p = Peer(addr, local, secret, **kw)
+        if sa is not None:
+            p.child = sa[2]
+            if sa[0] is not None:
+                p.local_ts, p.remote_ts = sa[0], sa[1]
+        conf.peers.append(p)
+    return conf
+
+
+def read_psk(path: Path) -> dict[str, bytes]:
+    """racoon's psk.txt: ``ID KEY`` per line, ``#`` comments, ``0x`` hex keys."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"pre_shared_key file {path}: {e.strerror}", layer="ike") from None
+    out = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            raise ConfigError(f"{path} line {n}: expected 'ID KEY'", layer="ike")
+        k = parts[1].strip()
+        if k.startswith("0x"):
+            try:
+                out[parts[0]] = bytes.fromhex(k[2:])
+            except ValueError:
+                raise ConfigError(f"{path} line {n}: bad hex key", layer="ike") from None
+        else:
+            out[parts[0]] = k.encode()
+    return out

@@ -1,0 +1,18 @@
+//! IKE (racoon's job): the byte-level half of key management.
+//!
+//! `crypto` holds the Diffie-Hellman groups, the PRFs, prf+ and the IKEv2
+//! key derivation (RFC 7296 §2.13-2.14); `sk` seals and opens the Encrypted
+//! payload (RFC 7296 §3.14, RFC 5282 for AES-GCM); `msg` parses and builds
+//! the IKEv2 header, the payload chain and the nested SA and traffic
+//! selector payloads. The exchanges themselves (state, timers, policy) are
+//! in `python/kame/ike/`.
+
+pub mod crypto;
+pub mod msg;
+pub mod sk;
+
+use crate::error::{Error, ErrorKind, Layer};
+
+pub(crate) fn config(reason: &'static str) -> Error {
+    Error::new(Layer::Ipsec, ErrorKind::Config, 0, reason)
+}
