@@ -772,8 +772,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _ctl_arg(p)
     p.set_defaults(func=_arp)
 
-    p = sub.add_parser("ifconfig", help="the node's interfaces and addresses (like ifconfig(8))")
-    p.add_argument("-L", action="store_true", help="show address lifetimes")
-    p.add_argument("interface", nargs="?")
-    _ctl_arg(p)
-    p.set_defaults(func=_ifconfig)
+    from kame.cli import ifconfig
+
+    ifconfig.add_parsers(sub)  # ifconfig and gifconfig (gif and stf interfaces too)
