@@ -51,6 +51,8 @@ FAITH_BUF = 1 << 18
 FAITH_MAXCONN = 256
 #: The longest FTP control line kept (RFC 959 lines are short).
 FTP_MAXLINE = 2048
+#: FTP commands awaiting their reply (pipelined) before the relay gives up.
+FTP_MAXPENDING = 1024
 
 _PRIVATE = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                            "169.254.0.0/16", "100.64.0.0/10"))
@@ -159,6 +161,8 @@ class _Relay:
         self.up = _Pipe(c, s)
         self.down = _Pipe(s, c)
         self.ftp = ftp
+        #: What each command sent to the server was, oldest first, until its
+        #: final reply: "epsv" (its 227 becomes a 229), "eprt", or "".
         self.pending: list[tuple[str, Any]] = []
         self.cline = bytearray()
         self.sline = bytearray()
@@ -237,7 +241,7 @@ class _Relay:
 
     def _ftp_client(self, data: bytes) -> bytes:
         lines, toolong = self._lines(self.cline, data)
-        if toolong:
+        if toolong or len(self.pending) > FTP_MAXPENDING:
             self.dead = True
         out = bytearray()
         for ln in lines:
@@ -254,6 +258,7 @@ class _Relay:
             elif word in (b"PASV", b"PORT", b"LPSV", b"LPRT"):
                 self.down.buf += b"500 " + word + b" cannot be relayed to IPv4: use EPSV or EPRT\r\n"
             else:
+                self.pending.append(("", None))  # its final reply passes as is
                 out += ln
         return bytes(out)
 
@@ -288,7 +293,9 @@ class _Relay:
             self.dead = True
         out = bytearray()
         for ln in lines:
-            if self.pending and ln[:3].isdigit() and ln[3:4] == b" ":
+            # a final reply (not 1yz, not a continuation line) answers the
+            # oldest command sent (RFC 959 §4.2)
+            if self.pending and ln[:3].isdigit() and ln[3:4] == b" " and ln[:1] != b"1":
                 kind, _ = self.pending.pop(0)
                 if kind == "epsv":
                     out += self._pasv_reply(ln)
