@@ -40,6 +40,7 @@ from typing import Any
 
 from kame.errors import ConfigError
 from kame.socket import AF_INET, AF_INET6, SocketLayer
+from kame.socket.const import SO_ERROR, SOL_SOCKET
 from kame.socket.stream import SHUT_WR, SOCK_STREAM
 
 __all__ = ["FAITH_BUF", "ConfRule", "Faithd", "add_faith_prefix", "faith_dst4", "parse_conf",
@@ -212,8 +213,12 @@ class _Relay:
     def step(self) -> None:
         if self.dead:
             return
-        if not self.s.connected:
-            if getattr(self.s, "was_connected", False) or self.s.getsockopt(1, 4):  # SO_ERROR
+        if not self.s.connected and not self.s.was_connected:  # still connecting
+            try:
+                failed = self.s.getsockopt(SOL_SOCKET, SO_ERROR)
+            except OSError:
+                failed = True
+            if failed:
                 self.close()
             return
         up = self._read(self.up)
@@ -361,12 +366,18 @@ class Faithd:
         for ls, *_ in self.data_listeners:
             _close(ls)
 
-    def _connect4(self, host: str, port: int) -> Any:
-        s = self.layer.socket(AF_INET, SOCK_STREAM)
+    def _connect(self, fam: int, host: str, port: int) -> Any:
+        """A connecting socket, or None (the error is logged)."""
+        s = self.layer.socket(fam, SOCK_STREAM)
         try:
             s.connect((host, port))
         except BlockingIOError:
             pass
+        except OSError as e:
+            self.log.append(f"connect to {host} port {port}: "
+                            f"{errno.errorcode.get(e.errno or 0, str(e))}")
+            _close(s)
+            return None
         return s
 
     def step(self, now: float) -> None:
@@ -381,8 +392,12 @@ class Faithd:
                     break
                 except OSError:
                     break
-                local = IPv6Address(c.getsockname()[0])
-                src = IPv6Address(peer[0])
+                try:
+                    local = IPv6Address(c.getsockname()[0])
+                    src = IPv6Address(peer[0])
+                except (OSError, ValueError):
+                    _close(c)
+                    continue
                 dst4 = faith_dst4(self.node, local)
                 why = "not a faith address" if dst4 is None else relay_refusal(
                     self.node, src, dst4, self.rules, self.allow_private)
@@ -393,9 +408,13 @@ class Faithd:
                     self.log.append(f"deny {src} -> {local} port {port}: {why}")
                     _close(c)
                     continue
+                out = self._connect(AF_INET, str(dst4), port)
+                if out is None:
+                    _close(c)
+                    continue
                 st.inc("faith_accepted")
                 self.log.append(f"relay {src} -> {dst4} port {port}")
-                self.relays.append(_Relay(self, c, self._connect4(str(dst4), port), port == 21))
+                self.relays.append(_Relay(self, c, out, port == 21))
         keep = []
         for ls, (host, port), fam, deadline in self.data_listeners:
             try:
@@ -410,18 +429,10 @@ class Faithd:
                 _close(ls)
                 continue
             _close(ls)
-            if fam == AF_INET:
-                out = self._connect4(host, port)
-            else:
-                out = self.layer.socket(AF_INET6, SOCK_STREAM)
-                try:
-                    out.connect((host, port))
-                except BlockingIOError:
-                    pass
-                except OSError as e:
-                    if e.errno != errno.EINPROGRESS:
-                        _close(c)
-                        continue
+            out = self._connect(fam, host, port)
+            if out is None:
+                _close(c)
+                continue
             self.relays.append(_Relay(self, c, out, False))
         self.data_listeners = keep
         for r in self.relays:
