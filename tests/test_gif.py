@@ -294,7 +294,7 @@ def test_inner_ptb_from_outer_ptb() -> None:
     big = bytes(IPv6(src="2001:db8:a9::5", dst="2001:db8:b1::1", hlim=64) /
                 ICMPv6EchoRequest(data=b"x" * 1352))
     p.a.output("gif1", big, p.sim.now)
-    outer = [f for f in p.a._flush() if f[1][12:14] == b"\x86\xdd"][0][1][14:]
+    outer = next(f for f in p.a._flush() if f[1][12:14] == b"\x86\xdd")[1][14:]
     ptb = (Ether(dst=MA, src=MB) / IPv6(src="2001:db8:12::2", dst="2001:db8:12::1") /
            ICMPv6PacketTooBig(mtu=1300) / outer[:1232])
     p.a.route_add("2001:db8:a9::/48", "2001:db8:12::2", "eth0")
@@ -317,7 +317,7 @@ def test_inner_fragneeded_from_outer_v4() -> None:
                 (b"y" * 1200))
     p.a.inet.route_add("10.9.0.0/24", "192.0.2.2", "eth0")
     p.a.inet.ether_output("gif0", IPv4Address("10.0.0.2"), big, p.sim.now)
-    outer = [f for _i, f in p.a._flush() if f[12:14] == b"\x08\x00"][0][14:]
+    outer = next(f for _i, f in p.a._flush() if f[12:14] == b"\x08\x00")[14:]
     err = (Ether(dst=MA, src=MB) / IP(src="192.0.2.2", dst="192.0.2.1") /
            ICMP(type=3, code=4, nexthopmtu=1100) / outer[:576])
     out = p.a.receive("eth0", bytes(err), p.sim.now)
@@ -355,7 +355,7 @@ def test_ipsec_and_gif(inner: bool) -> None:
     p.sim.emit(p.a, p.a.ping("2001:db8:b1::1", p.sim.now, seq=1))
     p.run()
     assert len(replies6(p.a)) == 1
-    x = [Ether(f) for f in p.frames if f[12:14] == b"\x86\xdd"][0]
+    x = next(Ether(f) for f in p.frames if f[12:14] == b"\x86\xdd")
     if inner:  # outer IPv6 (41) / inner IPv6 / ESP
         assert x[IPv6].nh == 41 and x[IPv6].payload.nh == 50
     else:      # outer IPv6 / ESP (the gif packet inside)

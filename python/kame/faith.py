@@ -268,7 +268,7 @@ class _Relay:
         return bytes(out)
 
     def _eprt(self, ln: bytes) -> bytes | None:
-        m = re.match(rb"EPRT\s+(.)2\1([0-9A-Fa-f:.]+)\1(\d{1,5})\1", ln.strip(), re.I)
+        m = re.match(rb"EPRT\s+(.)2\1([0-9A-Fa-f:.]+)\1(\d{1,5})\1", ln.strip(), re.IGNORECASE)
         if m is None:
             return None
         try:
@@ -278,7 +278,7 @@ class _Relay:
         if addr != IPv6Address(self.c.getpeername()[0]) or not 0 < port < 65536:
             return None
         lay = self.d.layer
-        ls = lay.socket(AF_INET, SOCK_STREAM)
+        ls: Any = lay.socket(AF_INET, SOCK_STREAM)
         try:
             ls.bind(("0.0.0.0", 0))
             ls.listen(1)
@@ -318,7 +318,7 @@ class _Relay:
         host = IPv4Address(bytes(n[:4]))
         if host != IPv4Address(self.s.getpeername()[0]):
             return b"425 PASV address is not the server's\r\n"  # RFC 2577 §3 bounce
-        ls = self.d.layer.socket(AF_INET6, SOCK_STREAM)
+        ls: Any = self.d.layer.socket(AF_INET6, SOCK_STREAM)
         try:
             ls.bind(("::", 0))
             ls.listen(1)
@@ -351,7 +351,7 @@ class Faithd:
         for p in ports:
             if not isinstance(p, int) or isinstance(p, bool) or not 0 < p < 65536:
                 raise ConfigError(f"faithd port {p!r}: 1..65535", layer="faith")
-            ls = layer.socket(AF_INET6, SOCK_STREAM)
+            ls: Any = layer.socket(AF_INET6, SOCK_STREAM)
             ls.bind(("::", p))
             ls.listen(64)
             self.listeners[p] = ls

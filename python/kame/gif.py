@@ -69,7 +69,7 @@ from kame.addr import is_linklocal, solicited_node
 from kame.errors import ConfigError, EcnDropError, KameError
 from kame.in6_var import Ifnet, IfType
 
-__all__ = ["GIF_MTU", "Gif", "GifSoftc", "IPPROTO_IPV4", "IPPROTO_IPV6"]
+__all__ = ["GIF_MTU", "IPPROTO_IPV4", "IPPROTO_IPV6", "Gif", "GifSoftc"]
 
 IPPROTO_IPV4 = 4
 IPPROTO_IPV6 = 41
@@ -385,9 +385,9 @@ class Gif:
                 node.icmp6_error(sc.ifname, inner, isrc, idst, inner[6], itype, 2, 0, now,
                                  pointer=max(tmtu, 1280))
         elif len(inner) >= 20 and inner[0] >> 4 == 4 and inner[6] & 0x40 and \
-                int.from_bytes(inner[2:4], "big") > tmtu:
-            if node.inet.find(IPv4Address(inner[12:16])) is None:
-                node.inet.icmp_error(inner, 3, 4, now, rest=tmtu & 0xFFFF)
+                int.from_bytes(inner[2:4], "big") > tmtu and \
+                node.inet.find(IPv4Address(inner[12:16])) is None:
+            node.inet.icmp_error(inner, 3, 4, now, rest=tmtu & 0xFFFF)
 
     def linkmtu4(self, ifname: str) -> int:
         mtu = int(self.node.ifnets[ifname].mtu)

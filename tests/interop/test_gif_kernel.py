@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env  # noqa: E402
+from netns_rig import child_env
 
 HERE = Path(__file__).resolve().parent
 TAG = uuid.uuid4().hex[:6]
@@ -60,7 +60,7 @@ def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
 
 def kame_cli(*args: str) -> str:
     p = subprocess.run([sys.executable, "-m", "kame", *args], capture_output=True, text=True,
-                       timeout=60, env=child_env())
+                       timeout=60, env=child_env(), check=False)
     assert p.returncode == 0, p.stderr
     return p.stdout
 
@@ -154,8 +154,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         for dev in (T_LO, T_RO):
             caps.append(subprocess.Popen(
                 ["ip", "netns", "exec", NS_R, "tcpdump", "-i", dev, "-U", "-s", "0", "-w",
-                 str(tmp / f"{dev}.pcap"), "ip proto 41 or ip proto 4 or ip6 proto 41 or "
-                 "ip6 proto 4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                 str(tmp / f"{dev}.pcap"), ("ip proto 41 or ip proto 4 or ip6 proto 41 or "
+                 "ip6 proto 4")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         child.stdin.write("up\n")
         child.stdin.flush()
         assert "ready" in json.loads(child.stdout.readline() or "{}")
@@ -224,7 +224,7 @@ def test_ping_and_fetch_through_gif(rig: Rig, name: str, src: str, dst: str, out
     def fetch() -> bytes:
         p = subprocess.run(["ip", "netns", "exec", NS_HL, "curl", "-sS", "--max-time", "20",
                             "--interface", src, f"http://{host}:8000/blob"],
-                           capture_output=True, timeout=40)
+                           capture_output=True, timeout=40, check=False)
         return p.stdout if p.returncode == 0 else b""
 
     got = _until(fetch, 60.0)
