@@ -245,3 +245,13 @@ def test_ftp_lines_never_raise(data: bytes) -> None:
     r._ftp_client(data)
     r._ftp_server(data)
     assert len(r.cline) <= 2048 + 300 and len(r.sline) <= 2048 + 300
+
+
+@given(st.text(max_size=300))
+def test_parse_conf_typed_errors_only(text: str) -> None:
+    try:
+        rules = parse_conf(text)
+    except ConfigError:
+        return
+    for r in rules:
+        assert r.dst.version == 4 and r.src.version == 6
