@@ -26,6 +26,7 @@ import argparse
 import sys
 from typing import Any
 
+from kame.cli.args import UsageError
 from kame.errors import ConfigError
 
 __all__ = ["add_parsers", "apply"]
@@ -142,6 +143,19 @@ def _ifconfig(args: argparse.Namespace) -> int:
     from kame.cli.tools import find_ctl, format_ifconfig
     from kame.ctl import request
 
+    words = list(args.words)
+    # options may follow the interface (``kame ifconfig gif0 --ctl PATH``):
+    # the words are taken whole (``-link1``...), so ``--ctl``/``-L`` are picked out here
+    while "--ctl" in words:
+        i = words.index("--ctl")
+        if i + 1 >= len(words):
+            raise UsageError("--ctl needs a PATH")
+        args.ctl = words[i + 1]
+        del words[i:i + 2]
+    while "-L" in words:
+        words.remove("-L")
+        args.L = True
+    args.words = words
     path = find_ctl(args.ctl)
     if args.words:
         if args.interface is None:
