@@ -127,7 +127,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--tap", action="append", metavar="IFNAME", help="TAP device (up to two)")
     p.add_argument("--inet6", action="append", metavar="IF=ADDR/LEN")
     p.add_argument("--inet", action="append", metavar="IF=ADDR/LEN")
-    p.add_argument("--route6", action="append", metavar="PREFIX=GW%%IF")
+    p.add_argument("--route6", action="append", metavar="PREFIX=GW%IF")
     p.add_argument("--route4", action="append", metavar="PREFIX=GW")
     p.add_argument("-f", metavar="FILE", help="faithd.conf(5) access rules")
     p.add_argument("-p", action="store_true",
