@@ -642,12 +642,6 @@ def _arp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ifconfig(args: argparse.Namespace) -> int:
-    rows = request(find_ctl(args.ctl), "ifconfig", ifname=args.interface)
-    sys.stdout.write(format_ifconfig(rows, lifetimes=args.L))
-    return 0
-
-
 def ping6(path: str, dst: str, *, count: int, wait: float, size: int, ifname: str | None,
           out: TextIO, deadline_wait: float = 2.0) -> int:
     """KAME ping6's output and exit status (0: replies heard, 2: none)."""
