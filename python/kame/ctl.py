@@ -390,7 +390,8 @@ def snap_ifconfig(node: Node, ifname: str | None, now: float) -> list[dict[str, 
         out.append({"ifname": name, "index": ifp.index, "type": IfType(ifp.type).name.lower(),
                     "up": ifp.up, "mtu": ifp.mtu, "ether": _mac(ifp.lladdr), "addrs": addrs,
                     "nd6": ifp.flags.names(),
-                    "groups": sorted(str(g) for g in node.groups.get(name, ()))})
+                    "groups": sorted(str(g) for g in node.groups.get(name, ())),
+                    "tunnel": node.gif.show(name) if name in node.gif.softc else None})
     return out
 
 
@@ -723,6 +724,12 @@ class ControlServer:
         if op == "ifconfig":
             name = req.get("ifname")
             return snap_ifconfig(node, str(name) if name else None, now)
+        if op == "ifconfig_set":  # kame ifconfig IF create | tunnel SRC DST | ... (kame.gif)
+            from kame.cli.ifconfig import apply
+
+            frames, info = apply(node, str(req["ifname"]), req["words"], now)
+            self.transmit(self.host._count_out(frames + node._flush()))
+            return info
         if op == "stats":
             return snap_stats(self.host)
         if op == "ping":

@@ -43,6 +43,7 @@ class IfType(IntEnum):
     LOOPBACK = 24  # IFT_LOOP
     P2P = 23  # IFT_PPP, and tunnels (gif, IFT_GIF 55): no link-layer address
     GIF = 55
+    STF = 215  # IFT_STF: the 6to4 interface (kame.stf)
 
 
 class In6Flags(IntFlag):

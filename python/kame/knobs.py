@@ -155,6 +155,13 @@ KNOBS: dict[str, KnobSpec] = {
            "policy when no SPD entry matches: 0 discard, 1 none (no IPsec)"),
         _k("net.inet6.ipsec6.esp_randpad", -1, -1, 65535,
            "pad ESP payloads shorter than N to a random length <= N; -1 off (§4.3)"),
+        # gif(4) and FAITH (seed §1.5, §3.1; kame.gif, kame.faith)
+        _k("net.link.gif.max_nesting", 1, 1, 64,
+           "gif interfaces one packet may be nested in (KAME max_gif_nesting, seed §1.5)"),
+        _k("net.inet6.ip6.gifhlim", 30, 1, 255, "hop limit of gif's outer IPv6 header (GIF_HLIM)"),
+        _k("net.inet.ip.gifttl", 30, 1, 255, "TTL of gif's outer IPv4 header (GIF_TTL)"),
+        _k("net.inet6.ip6.keepfaith", 0, 0, 1,
+           "accept TCP to the FAITH prefixes for faithd (RFC 3142, seed §3.1)"),
         _k("net.inet6.ipsec6.ecn", 0, -1, 2,
            "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
         # --- net.inet.tcp (issue 9: kame.tcp; FreeBSD's names, times in ms) ---

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from kame import _core
 from kame.addr import solicited_node
 from kame.errors import ConfigError, RangeError
+from kame.gif import Gif
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
 from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
@@ -188,6 +189,10 @@ class Node(Ip6Input):
         self.tcp = Tcp(self)
         #: IPv4 and ARP (:mod:`kame.inet`): frames of type 0x0800/0x0806 go there.
         self.inet = Inet(self)
+        #: gif tunnels and the 6to4 interface (:mod:`kame.gif`, :mod:`kame.stf`).
+        self.gif = Gif(self)
+        #: FAITH relay prefixes (:mod:`kame.faith`; ``net.inet6.ip6.keepfaith``).
+        self.faith_prefixes: list[IPv6Network] = []
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:

@@ -154,6 +154,28 @@ DESCRIPTIONS: dict[str, str] = {
     "rs_resent": "(kame) DNS tries sent again after the sibling query's answer",
     "rs_cachehit": "(kame) DNS answers from the cache",
     "rs_negcachehit": "(kame) negative DNS answers from the cache",
+    # gif(4) (kame.gif), stf(4) (kame.stf), FAITH (kame.faith)
+    "gifs_ipackets": "(kame) gif: packets decapsulated",
+    "gifs_opackets": "(kame) gif: packets encapsulated",
+    "gifs_notunnel": "(kame) gif: output on a gif without a tunnel or down",
+    "gifs_looped": "(kame) gif: packets that would enter the same tunnel again",
+    "gifs_toodeep": "(kame) gif: packets nested beyond net.link.gif.max_nesting",
+    "gifs_noroute": "(kame) gif: no route to the tunnel destination",
+    "gifs_oerrors": "(kame) gif: packets that could not be encapsulated",
+    "gifs_ierrors": "(kame) gif: malformed tunnelled packets",
+    "gifs_ecndrop": "(kame) gif: CE outer over Not-ECT inner (RFC 6040)",
+    "gifs_pmtu": "(kame) gif: tunnel MTU lowered by an outer error (RFC 4213 §3.2)",
+    "stf_ipackets": "(kame) 6to4: packets decapsulated",
+    "stf_opackets": "(kame) 6to4: packets encapsulated",
+    "stf_badouter": "(kame) 6to4: outer IPv4 address refused (RFC 3964 §5.3)",
+    "stf_badembedded": "(kame) 6to4: refused IPv4 address inside 2002::/16 (RFC 3964 §5.3)",
+    "stf_mismatch": "(kame) 6to4: embedded and outer IPv4 addresses differ (RFC 3964 §5.1)",
+    "stf_notours": "(kame) 6to4: inner destination outside our 6to4 prefix",
+    "stf_norelay": "(kame) 6to4: native IPv6 source without a relay configured",
+    "stf_badinner": "(kame) 6to4: IPv4-mapped/compatible or malformed inner packet",
+    "stf_noaddr": "(kame) 6to4: output without a 6to4 address or next hop",
+    "faith_accepted": "(kame) FAITH: relayed connections",
+    "faith_denied": "(kame) FAITH: connections refused by faithd.conf or RFC 3142 §5",
 }
 
 

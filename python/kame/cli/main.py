@@ -9,7 +9,9 @@
     kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp arp ip6 icmp6 ipsec6)
     kame arp -an                 the node's ARP cache
     kame iperf3 -s | -c HOST     iperf3 server or client on a running node
-    kame ifconfig [IF]           the node's interfaces and addresses
+    kame ifconfig [IF [WORD...]] the node's interfaces; create and configure gif/stf
+    kame gifconfig IF SRC DST    a gif tunnel's outer addresses (like KAME's gifconfig)
+    kame faithd --prefix P ...   the FAITH IPv6-to-IPv4 TCP relay on TAP devices
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
     kame difftest [-n N] [-w DIR]  generated packets to the Linux kernel and our node, compared
@@ -64,7 +66,7 @@ def _main(argv: list[str] | None) -> int:
         # other commands would cost more than a small capture's dissection.
         dissect.add_parser(sub)
     else:
-        from kame.cli import demo, dhcp6c, dhcp6s, iperf3, node, tools
+        from kame.cli import demo, dhcp6c, dhcp6s, faithd, iperf3, node, tools
         from kame.cli import difftest as difftest_cli
         from kame.cli import racoon as racoon_cli
         from kame.cli import setkey as setkey_cli
@@ -81,6 +83,7 @@ def _main(argv: list[str] | None) -> int:
         dhcp6c.add_parser(sub)
         dhcp6s.add_parser(sub)
         racoon_cli.add_parser(sub)
+        faithd.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError

@@ -642,12 +642,6 @@ def _arp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ifconfig(args: argparse.Namespace) -> int:
-    rows = request(find_ctl(args.ctl), "ifconfig", ifname=args.interface)
-    sys.stdout.write(format_ifconfig(rows, lifetimes=args.L))
-    return 0
-
-
 def ping6(path: str, dst: str, *, count: int, wait: float, size: int, ifname: str | None,
           out: TextIO, deadline_wait: float = 2.0) -> int:
     """KAME ping6's output and exit status (0: replies heard, 2: none)."""
@@ -772,8 +766,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     _ctl_arg(p)
     p.set_defaults(func=_arp)
 
-    p = sub.add_parser("ifconfig", help="the node's interfaces and addresses (like ifconfig(8))")
-    p.add_argument("-L", action="store_true", help="show address lifetimes")
-    p.add_argument("interface", nargs="?")
-    _ctl_arg(p)
-    p.set_defaults(func=_ifconfig)
+    from kame.cli import ifconfig
+
+    ifconfig.add_parsers(sub)  # ifconfig and gifconfig (gif and stf interfaces too)

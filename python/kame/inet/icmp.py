@@ -170,6 +170,8 @@ class Icmp(IpOutput):
             if mtu < 68:
                 mtu = _core.icmp_next_plateau(int.from_bytes(inv[2:4], "big"))
             self.pmtu_update(odst, mtu, now)
+            if proto in (4, 41):  # about a gif's outer datagram (RFC 4213 §3.2)
+                self.node.gif.ctlinput(osrc, odst, mtu, inv, hl, now)
         self.node.events.append(IcmpErrorInput4(ifname, reporter, t, code, rest, osrc, odst,
                                                 proto, now))
         so = getattr(self.node, "sockets", None)

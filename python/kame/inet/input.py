@@ -130,6 +130,9 @@ class IpInput(Icmp):
             if not took and not bcast:
                 self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_PORT, now)
             return
+        if proto in (4, 41) and not bcast and self.node.gif.encap4_input(
+                ifname, v.src, v.dst, pkt, now):
+            return  # a gif tunnel or the 6to4 interface took it (kame.gif, kame.stf)
         tcp = getattr(self.node, "tcp", None)
         if proto == IPPROTO_TCP and tcp is not None:
             tcp.tcp4_input(ifname, v, pkt, now)  # kame.tcp: a RST when nothing listens

@@ -48,7 +48,10 @@ class IpOutput(Arp):
     """Output paths of the IPv4 layer."""
 
     def linkmtu(self, ifname: str) -> int:
-        return int(self.node.ifnets[ifname].mtu)
+        ifp = self.node.ifnets[ifname]
+        if ifp.type == 55:  # IFT_GIF: what the outer path leaves (kame.gif)
+            return int(self.node.gif.linkmtu4(ifname))
+        return int(ifp.mtu)
 
     def path_mtu(self, ifname: str, dst: IPv4Address, now: float) -> int:
         link = self.linkmtu(ifname)
@@ -158,6 +161,9 @@ class IpOutput(Arp):
                      tso_segsz: int = 0) -> None:
         """Resolve ``hop`` (the datagram waits whole) and frame the datagram
         (a super-segment held for ARP is fragmented when it leaves)."""
+        if self.node.ifnets[ifname].type in (55, 215):  # IFT_GIF, IFT_STF (kame.gif)
+            self.node.gif.gif_output(ifname, packet, now, None)
+            return
         ll = self.arpresolve(ifname, hop, packet, now)
         if ll is not None:
             self.ether_output_resolved(ifname, ll, packet, tso_segsz)

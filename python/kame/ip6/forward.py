@@ -90,6 +90,9 @@ class Ip6Forward(Icmp6):
         if ifp.flags.disabled or not ifp.up:
             self.stats.inc("ip6s_cantforward")
             return
+        if ifp.type == 55 or ifp.type == 215:  # IFT_GIF, IFT_STF: kame.gif, kame.stf
+            self.gif.gif_output(ifname, packet, now, next_hop)
+            return
         ll, actions = self.cache.resolve(ifname, next_hop, (ifname, packet), now)
         if actions:
             self._handle(actions, now)

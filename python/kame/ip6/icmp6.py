@@ -150,6 +150,8 @@ class Icmp6(Ip6Output):
             return  # not about a packet of ours
         if msg.type == ICMP6_PACKET_TOO_BIG:
             self.pmtu_update(odst, msg.mtu, now)
+            if inv[6] in (4, 41):  # about a gif's outer packet (RFC 2473 §7)
+                self.gif.ctlinput(osrc, odst, msg.mtu, inv, 40, now)
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
                               osrc, odst, inv[6], now)
         self.events.append(err)

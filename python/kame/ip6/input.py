@@ -120,15 +120,19 @@ class Ip6Input(Ip6Forward):
             ifa = self.addrs.find(ifname, dst)
             if ifa is None and not is_linklocal(dst):
                 ifa = self.addrs.find_any(dst)  # BSD's weak host model
-            if ifa is None and self.knobs.forwarding:
+            if ifa is None and self.faith_prefixes and v.chain.upper == 6 and \
+                    self.knobs._values["net.inet6.ip6.keepfaith"] and \
+                    any(dst in net for net in self.faith_prefixes):
+                pass  # FAITH (seed §3.1): TCP to the relay prefix is faithd's (kame.faith)
+            elif ifa is None and self.knobs.forwarding:
                 if self.key is not None and self.key.in_reject(self, payload[:v.packet_len], v, now):
                     return
                 self.ip6_forward(ifname, payload[:v.packet_len], v, bool(_dmac[0] & 1), now)
                 return
-            if ifa is None or ifa.duplicated:
+            elif ifa is None or ifa.duplicated:
                 self.stats.inc("ip6s_cantforward")
                 return
-            if ifa.tentative:
+            elif ifa.tentative:
                 return  # RFC 4862 §5.4: only NS for DAD, which is multicast
         chain = v.chain
         if chain.truncated or any(h[0] != 0 for h in chain.headers):
@@ -167,6 +171,9 @@ class Ip6Input(Ip6Forward):
         elif upper == 17 and not is_multicast(dst):
             self.icmp6_error(ifname, payload[:v.packet_len], src, dst, 17, None,
                         ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
+        elif upper in (4, 41) and not is_multicast(dst) and self.gif.encap6_input(
+                ifname, payload[:v.packet_len], src, dst, now):
+            pass  # a gif tunnel took it (kame.gif)
         elif upper not in (6, 17, 59):
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, upper, chain.upper_offset,
                              chain.upper_nh_offset, chain, now)

@@ -72,6 +72,10 @@ class Ip6Output(Route6):
             raise ValueError("ip6_output: not an IPv6 packet (40-octet header, version 6)")
         if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
             return
+        if ifp.type == 55 or ifp.type == 215:  # IFT_GIF, IFT_STF: kame.gif, kame.stf
+            self.stats.inc("ip6s_localout")
+            self.gif.gif_output(ifname, packet, now, next_hop)
+            return
         if packet[24] == 0xFF:  # multicast destination
             self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
             return
@@ -131,6 +135,9 @@ class Ip6Output(Route6):
             self.stats.inc("ip6s_odropped")  # ifconfig down
             return
         self.stats.inc("ip6s_localout")
+        if ifp.type == 55 or ifp.type == 215:  # IFT_GIF, IFT_STF: kame.gif, kame.stf
+            self.gif.gif_output(ifname, packet, self._now, dst)
+            return
         self._out.append((ifname, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6),
                                               packet)))
 

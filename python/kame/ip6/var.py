@@ -77,6 +77,8 @@ class NodeVars:
     _now: float
     key: Any
     tcp: Any  # kame.tcp.usrreq.Tcp
+    gif: Any  # kame.gif.Gif: gif tunnels and the 6to4 interface
+    faith_prefixes: list[IPv6Network]  # kame.faith: net.inet6.ip6.keepfaith's prefixes
     #: The sockets layer (``kame.socket.SocketLayer`` sets it); absent without one.
     sockets: Any
 

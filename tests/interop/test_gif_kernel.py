@@ -1,0 +1,266 @@
+"""gif tunnels between two of our nodes across a Linux router, with Linux
+hosts behind each end (seed §1.5; RFC 4213, 2473, 2003). This kernel has no
+sit/ip6tnl/ipip: the tunnel ends are ours, everything else is the kernel's.
+
+    ns gk-hl (kernel HL)      ns gk-r (kernel router)          ns gk-hr (kernel HR)
+    2001:db8:10::2, :11::2    192.0.2.254  198.51.100.254      2001:db8:20::2, :21::2
+    10.1.0.2, 10.1.1.2        2001:db8:1::ff 2001:db8:2::ff     10.2.0.2, 10.2.1.2
+          │                     │              │                     │
+        tap ── kame node L ── tap              tap ── kame node R ── tap
+               gif0: 192.0.2.1 -> 198.51.100.1 (IPv4 outer)
+               gif1: 2001:db8:1::1 -> 2001:db8:2::1 (IPv6 outer)
+
+The gif interfaces are made through the control sockets with the CLI
+(``kame ifconfig gifN create tunnel SRC DST up``, ``kame gifconfig``). The
+routes give each of the four combinations its own pair of host prefixes:
+2001:db8:10/20 in IPv4, 2001:db8:11/21 in IPv6, 10.1.0/10.2.0 in IPv6,
+10.1.1/10.2.1 in IPv4. The kernel hosts ping and fetch (curl from
+python's http.server) through the tunnels; tcpdump captures the router's
+side and tshark dissects both layers of every packet, none malformed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+    pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
+
+from netns_rig import child_env
+
+HERE = Path(__file__).resolve().parent
+TAG = uuid.uuid4().hex[:6]
+NS_HL, NS_R, NS_HR = f"gk-hl-{TAG}", f"gk-r-{TAG}", f"gk-hr-{TAG}"
+T_LI, T_LO, T_RO, T_RI = (f"gk{x}{TAG}" for x in ("li", "lo", "ro", "ri"))
+BODY = os.urandom(200_000)
+
+
+def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
+         ) -> subprocess.CompletedProcess[str]:
+    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
+
+
+def kame_cli(*args: str) -> str:
+    p = subprocess.run([sys.executable, "-m", "kame", *args], capture_output=True, text=True,
+                       timeout=60, env=child_env(), check=False)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+class Rig:
+    def __init__(self, child: subprocess.Popen[str], tmp: Path, pcap: Path) -> None:
+        self.child, self.tmp, self.pcap = child, tmp, pcap
+
+    def cmd(self, obj: dict[str, Any]) -> Any:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(json.dumps(obj) + "\n")
+        self.child.stdin.flush()
+        return json.loads(self.child.stdout.readline() or "{}")
+
+
+def _until(fn: Any, deadline: float = 40.0) -> Any:
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.3)
+    return last
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    tmp = tmp_path_factory.mktemp("gif")
+    nss = (NS_HL, NS_R, NS_HR)
+    try:
+        for ns in nss:
+            sh("ip", "netns", "add", ns)
+    except subprocess.CalledProcessError as e:
+        for ns in nss:
+            sh("ip", "netns", "del", ns, check=False)
+        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
+    child: subprocess.Popen[str] | None = None
+    caps: list[subprocess.Popen[bytes]] = []
+    http: subprocess.Popen[bytes] | None = None
+    try:
+        for ns in nss:
+            ipns(ns, "ip", "link", "set", "lo", "up")
+        for ns, dev in ((NS_HL, T_LI), (NS_R, T_LO), (NS_R, T_RO), (NS_HR, T_RI)):
+            ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
+            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
+        ipns(NS_R, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        ipns(NS_R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        kn = {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
+              "net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}
+        cfg = {"nodes": [
+            {"name": "L", "ctl": str(tmp / "L.sock"), "knobs": kn, "devs": [
+                {"ns": NS_HL, "name": T_LI, "mac": "02:00:00:00:1a:01",
+                 "inet6": ["2001:db8:10::1/64", "2001:db8:11::1/64"],
+                 "inet": ["10.1.0.1/24", "10.1.1.1/24"]},
+                {"ns": NS_R, "name": T_LO, "mac": "02:00:00:00:1a:02",
+                 "inet6": ["2001:db8:1::1/64"], "inet": ["192.0.2.1/24"]}],
+             "routes6": [["2001:db8:2::/64", "2001:db8:1::ff", T_LO]],
+             "routes4": [["198.51.100.0/24", "192.0.2.254", T_LO]]},
+            {"name": "R", "ctl": str(tmp / "R.sock"), "knobs": kn, "devs": [
+                {"ns": NS_HR, "name": T_RI, "mac": "02:00:00:00:2a:01",
+                 "inet6": ["2001:db8:20::1/64", "2001:db8:21::1/64"],
+                 "inet": ["10.2.0.1/24", "10.2.1.1/24"]},
+                {"ns": NS_R, "name": T_RO, "mac": "02:00:00:00:2a:02",
+                 "inet6": ["2001:db8:2::1/64"], "inet": ["198.51.100.1/24"]}],
+             "routes6": [["2001:db8:1::/64", "2001:db8:2::ff", T_RO]],
+             "routes4": [["192.0.2.0/24", "198.51.100.254", T_RO]]},
+        ]}
+        child = subprocess.Popen([sys.executable, str(HERE / "gif_tapnode.py"), json.dumps(cfg)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=child_env())
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline()
+        assert "opened" in json.loads(line or "{}"), child.stderr.read() if child.stderr else ""
+        for ns, dev, addrs in (
+                (NS_HL, T_LI, ["2001:db8:10::2/64", "2001:db8:11::2/64", "10.1.0.2/24",
+                               "10.1.1.2/24"]),
+                (NS_R, T_LO, ["2001:db8:1::ff/64", "192.0.2.254/24"]),
+                (NS_R, T_RO, ["2001:db8:2::ff/64", "198.51.100.254/24"]),
+                (NS_HR, T_RI, ["2001:db8:20::2/64", "2001:db8:21::2/64", "10.2.0.2/24",
+                               "10.2.1.2/24"])):
+            for a in addrs:
+                ipns(ns, "ip", "addr", "add", a, "dev", dev, *(["nodad"] if ":" in a else []))
+            ipns(ns, "ip", "link", "set", dev, "up")
+        for ns, v6, v4 in ((NS_HL, "2001:db8:10::1", "10.1.0.1"),
+                           (NS_HR, "2001:db8:20::1", "10.2.0.1")):
+            ipns(ns, "ip", "-6", "route", "add", "default", "via", v6)
+            ipns(ns, "ip", "route", "add", "default", "via", v4)
+        pcap = tmp / "router.pcap"
+        for dev in (T_LO, T_RO):
+            caps.append(subprocess.Popen(
+                ["ip", "netns", "exec", NS_R, "tcpdump", "-i", dev, "-U", "-s", "0", "-w",
+                 str(tmp / f"{dev}.pcap"), ("ip proto 41 or ip proto 4 or ip6 proto 41 or "
+                 "ip6 proto 4")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        child.stdin.write("up\n")
+        child.stdin.flush()
+        assert "ready" in json.loads(child.stdout.readline() or "{}")
+        # the tunnels, through the CLI on the control sockets
+        for me, peer, lc in (("1", "2", "L"), ("2", "1", "R")):
+            ctl = str(tmp / f"{lc}.sock")
+            v4 = {"1": "192.0.2.1", "2": "198.51.100.1"}
+            kame_cli("ifconfig", "--ctl", ctl, "gif0", "create", "tunnel", v4[me], v4[peer],
+                     "up")
+            kame_cli("ifconfig", "--ctl", ctl, "gif1", "create")
+            kame_cli("gifconfig", "--ctl", ctl, "gif1", f"2001:db8:{me}::1",
+                     f"2001:db8:{peer}::1")
+            kame_cli("ifconfig", "--ctl", ctl, "gif1", "up")
+        r = Rig(child, tmp, pcap)
+        for node, mine, peer in (("L", "1", "2"), ("R", "2", "1")):
+            r.cmd({"route6": [node, f"2001:db8:{peer}0::/64", None, "gif0"]})
+            r.cmd({"route6": [node, f"2001:db8:{peer}1::/64", None, "gif1"]})
+            r.cmd({"route4": [node, f"10.{peer}.0.0/24", None, "gif1"]})
+            r.cmd({"route4": [node, f"10.{peer}.1.0/24", None, "gif0"]})
+        (tmp / "www").mkdir()
+        (tmp / "www" / "blob").write_bytes(BODY)
+        http = subprocess.Popen(["ip", "netns", "exec", NS_HR, sys.executable, "-m",
+                                 "http.server", "--bind", "::", "-d", str(tmp / "www"), "8000"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        yield r
+    finally:
+        if http is not None:
+            http.kill()
+            http.wait()
+        if child is not None and child.poll() is None:
+            try:
+                assert child.stdin is not None
+                child.stdin.write('{"quit": 1}\n')
+                child.stdin.flush()
+                child.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired, AssertionError):
+                child.kill()
+                child.wait()
+        for c in caps:
+            c.terminate()
+            c.wait(timeout=10)
+        for ns in nss:
+            sh("ip", "netns", "del", ns, check=False)
+
+
+CASES = [  # (name, source, destination, outer family, inner family)
+    ("v6-in-v4", "2001:db8:10::2", "2001:db8:20::2", "ip", "ipv6"),
+    ("v6-in-v6", "2001:db8:11::2", "2001:db8:21::2", "ipv6", "ipv6"),
+    ("v4-in-v6", "10.1.0.2", "10.2.0.2", "ipv6", "ip"),
+    ("v4-in-v4", "10.1.1.2", "10.2.1.2", "ip", "ip"),
+]
+
+
+@pytest.mark.parametrize(("name", "src", "dst", "outer", "inner"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_ping_and_fetch_through_gif(rig: Rig, name: str, src: str, dst: str, outer: str,
+                                    inner: str) -> None:
+    def ping() -> bool:
+        return ipns(NS_HL, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", src, dst,
+                    check=False).returncode == 0
+
+    assert _until(ping), f"{name}: no echo through the tunnel"
+    host = f"[{dst}]" if ":" in dst else dst
+
+    def fetch() -> bytes:
+        p = subprocess.run(["ip", "netns", "exec", NS_HL, "curl", "-sS", "--max-time", "20",
+                            "--interface", src, f"http://{host}:8000/blob"],
+                           capture_output=True, timeout=40, check=False)
+        return p.stdout if p.returncode == 0 else b""
+
+    got = _until(fetch, 60.0)
+    assert hashlib.sha256(got or b"").hexdigest() == hashlib.sha256(BODY).hexdigest(), name
+
+
+def test_cli_shows_tunnels(rig: Rig) -> None:
+    out = kame_cli("gifconfig", "--ctl", str(rig.tmp / "L.sock"), "-a")
+    assert "gif0: flags=UP" in out and "physical address inet 192.0.2.1 --> 198.51.100.1" in out
+    assert "physical address inet6 2001:db8:1::1 --> 2001:db8:2::1" in out
+    out = kame_cli("ifconfig", "--ctl", str(rig.tmp / "L.sock"), "gif0")
+    assert "fe80::" in out  # the borrowed EUI-64 link-local (§1.4.1)
+
+
+def test_tshark_dissects_both_layers(rig: Rig) -> None:
+    """Every captured tunnel packet: both IP layers dissected, nothing
+    malformed, and each of the four combinations present."""
+    time.sleep(1.0)  # tcpdump writes with -U; the last packets settle
+    seen: set[str] = set()
+    for dev in (T_LO, T_RO):
+        f = rig.tmp / f"{dev}.pcap"
+        p = sh("tshark", "-r", str(f), "-T", "fields", "-e", "frame.protocols",
+               "-e", "_ws.malformed", "-e", "_ws.expert.severity", timeout=120)
+        for line in p.stdout.splitlines():
+            protos, malformed, _sev = (line.split("\t") + ["", ""])[:3]
+            assert not malformed, line
+            layers = protos.split(":")
+            assert "eth" in layers
+            ips = [x for x in layers if x in ("ip", "ipv6")]
+            assert len(ips) >= 2, line  # the outer and the inner header
+            seen.add(f"{ips[1]}-in-{ips[0]}")
+    assert {"ipv6-in-ip", "ipv6-in-ipv6", "ip-in-ipv6", "ip-in-ip"} <= seen, seen
+
+
+def test_counters(rig: Rig) -> None:
+    for node in ("L", "R"):
+        st = rig.cmd({"stats": node})
+        assert st.get("gifs_opackets", 0) > 0 and st.get("gifs_ipackets", 0) > 0
+        assert st.get("gifs_looped", 0) == 0
