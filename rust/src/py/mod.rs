@@ -19,6 +19,7 @@ mod srh;
 mod upper;
 mod util;
 mod wire;
+mod xlat; // the header translator (issue 13)
 
 #[pymodule]
 #[pyo3(name = "_core")]
@@ -37,5 +38,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nd6::register(m)?;
     tcp::register(m)?;
     inet::register(m)?;
+    xlat::register(m)?;
     Ok(())
 }

@@ -1,0 +1,238 @@
+//! Bindings for the header translator (`crate::xlat`, RFC 7915 / 6052 /
+//! 7757): the `Xlat` class (a stateless translator's table and settings),
+//! its `to6`/`to4` and their NAT64 forms with the addresses a session
+//! chose, and `xlat_flow` (the flow a packet belongs to).
+//!
+//! A translation returns `(verdict, packets, reason)`: `("out", [..], None)`,
+//! `("back", [icmp_error], reason)` or `("drop", [], reason)`; `reason` is
+//! the `xlats_*` counter name.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::xlat::{self, Config, Eam, Fixed, Map, Prefix6052, Table, Verdict};
+
+use super::upper::{Addr4, Addr6};
+use super::util::with_bytes;
+
+type VerdictTuple<'py> = (&'static str, Bound<'py, PyList>, Option<&'static str>);
+/// `(proto, src, dst, sport, dport, error, tcp_flags)`.
+type FlowTuple = (u8, IpAddr, IpAddr, u16, u16, bool, u8);
+
+fn cidr(s: &str) -> PyResult<(IpAddr, u8)> {
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: IpAddr = a.trim().parse().map_err(|_| PyValueError::new_err(format!("{s:?}: not an address or prefix")))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match l {
+        Some(l) => l.trim().parse::<u8>().ok().filter(|&n| n <= max),
+        None => Some(max),
+    }
+    .ok_or_else(|| PyValueError::new_err(format!("{s:?}: bad prefix length")))?;
+    Ok((addr, len))
+}
+
+fn verdict<'py>(py: Python<'py>, v: Verdict) -> PyResult<VerdictTuple<'py>> {
+    let list = PyList::empty(py);
+    Ok(match v {
+        Verdict::Out(pkts) => {
+            for p in pkts {
+                list.append(PyBytes::new(py, &p))?;
+            }
+            ("out", list, None)
+        }
+        Verdict::Back(p, d) => {
+            list.append(PyBytes::new(py, &p))?;
+            ("back", list, Some(d.name()))
+        }
+        Verdict::Drop(d) => ("drop", list, Some(d.name())),
+    })
+}
+
+/// A stateless IP/ICMP translator (RFC 7915): an RFC 6052 prefix, an EAM
+/// table (RFC 7757) and the settings of RFC 7915 §3.
+#[pyclass(frozen, module = "kame._core", name = "Xlat")]
+pub struct PyXlat {
+    table: Table,
+    cfg: Config,
+}
+
+#[pymethods]
+impl PyXlat {
+    #[new]
+    #[pyo3(signature = (prefix="64:ff9b::/96", eam=None, *, forwarding=true, mtu6=1280, mtu4=1500,
+                        copy_tos=true, udp0_compute=true, self4=None, self6=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        prefix: Option<&str>,
+        eam: Option<Vec<(String, String)>>,
+        forwarding: bool,
+        mtu6: usize,
+        mtu4: usize,
+        copy_tos: bool,
+        udp0_compute: bool,
+        self4: Option<Addr4>,
+        self6: Option<Addr6>,
+    ) -> PyResult<Self> {
+        let pool6 = match prefix {
+            None => None,
+            Some(p) => match cidr(p)? {
+                (IpAddr::V6(a), l) => Some(Prefix6052::new(a, l).map_err(PyValueError::new_err)?),
+                _ => return Err(PyValueError::new_err("the RFC 6052 prefix must be IPv6")),
+            },
+        };
+        let eam = eam.unwrap_or_default();
+        if eam.len() > xlat::EAM_MAX {
+            return Err(PyValueError::new_err(format!("at most {} EAM entries", xlat::EAM_MAX)));
+        }
+        let mut table = Vec::with_capacity(eam.len());
+        for (a4, a6) in eam {
+            let (IpAddr::V4(v4), l4) = cidr(&a4)? else {
+                return Err(PyValueError::new_err(format!("{a4:?}: the first of an EAM pair is IPv4")));
+            };
+            let (IpAddr::V6(v6), l6) = cidr(&a6)? else {
+                return Err(PyValueError::new_err(format!("{a6:?}: the second of an EAM pair is IPv6")));
+            };
+            table.push(Eam::new(v4, l4, v6, l6).map_err(PyValueError::new_err)?);
+        }
+        if !(1280..=65535).contains(&mtu6) || !(68..=65535).contains(&mtu4) {
+            return Err(PyValueError::new_err("mtu6 must be 1280..65535 and mtu4 68..65535"));
+        }
+        Ok(PyXlat {
+            table: Table { pool6, eam: table },
+            cfg: Config {
+                forwarding,
+                mtu6,
+                mtu4,
+                copy_tos,
+                udp0_compute,
+                self4: self4.map_or(Ipv4Addr::UNSPECIFIED, |a| a.0),
+                self6: self6.map_or(Ipv6Addr::UNSPECIFIED, |a| a.0),
+            },
+        })
+    }
+
+    /// Translate an IPv4 packet to IPv6 (RFC 7915 §4).
+    fn to6<'py>(&self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<VerdictTuple<'py>> {
+        let v = with_bytes(packet, |p| xlat::xlat_4to6(p, &self.cfg, &self.table))?;
+        verdict(py, v)
+    }
+
+    /// Translate an IPv6 packet to IPv4 (RFC 7915 §5); `ident` is the
+    /// Identification for a packet without a Fragment header.
+    #[pyo3(signature = (packet, ident=0))]
+    fn to4<'py>(&self, py: Python<'py>, packet: &Bound<'py, PyAny>, ident: u16) -> PyResult<VerdictTuple<'py>> {
+        let v = with_bytes(packet, |p| xlat::xlat_6to4(p, &self.cfg, &self.table, ident))?;
+        verdict(py, v)
+    }
+
+    /// NAT64 (RFC 6146 §3.7): IPv4 → IPv6 with the addresses a session
+    /// chose; `port` replaces the destination port (or ICMP identifier).
+    #[pyo3(signature = (packet, src, dst, port=None))]
+    fn to6_fixed<'py>(
+        &self,
+        py: Python<'py>,
+        packet: &Bound<'py, PyAny>,
+        src: Addr6,
+        dst: Addr6,
+        port: Option<u16>,
+    ) -> PyResult<VerdictTuple<'py>> {
+        let m = Fixed { src4: Ipv4Addr::UNSPECIFIED, dst4: Ipv4Addr::UNSPECIFIED, src6: src.0, dst6: dst.0, port };
+        let v = with_bytes(packet, |p| xlat::xlat_4to6(p, &self.cfg, &m))?;
+        verdict(py, v)
+    }
+
+    /// NAT64: IPv6 → IPv4 with the session's addresses; `port` replaces the
+    /// source port (or ICMP identifier).
+    #[pyo3(signature = (packet, src, dst, port=None, ident=0))]
+    fn to4_fixed<'py>(
+        &self,
+        py: Python<'py>,
+        packet: &Bound<'py, PyAny>,
+        src: Addr4,
+        dst: Addr4,
+        port: Option<u16>,
+        ident: u16,
+    ) -> PyResult<VerdictTuple<'py>> {
+        let m = Fixed { src4: src.0, dst4: dst.0, src6: Ipv6Addr::UNSPECIFIED, dst6: Ipv6Addr::UNSPECIFIED, port };
+        let v = with_bytes(packet, |p| xlat::xlat_6to4(p, &self.cfg, &m, ident))?;
+        verdict(py, v)
+    }
+
+    /// Translate a batch; returns how many came out translated (for the
+    /// benchmark: one boundary crossing for many packets).
+    #[pyo3(signature = (packets, to4=true))]
+    fn batch(&self, py: Python<'_>, packets: Vec<Vec<u8>>, to4: bool) -> usize {
+        py.detach(|| {
+            packets
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| {
+                    let v = if to4 {
+                        xlat::xlat_6to4(p, &self.cfg, &self.table, *i as u16)
+                    } else {
+                        xlat::xlat_4to6(p, &self.cfg, &self.table)
+                    };
+                    matches!(v, Verdict::Out(_))
+                })
+                .count()
+        })
+    }
+
+    /// The IPv6 address an IPv4 address maps to (EAM, then RFC 6052), or
+    /// None with no mapping.
+    fn map4(&self, addr: Addr4) -> Option<Addr6> {
+        self.table.to6(addr.0, xlat::Role::Dst).ok().map(Addr6)
+    }
+
+    /// The IPv4 address an IPv6 address maps to, or None.
+    fn map6(&self, addr: Addr6) -> Option<Addr4> {
+        self.table.to4(addr.0, xlat::Role::Dst).ok().map(Addr4)
+    }
+
+    fn __repr__(&self) -> String {
+        let p = self.table.pool6.map(|p| format!("{}/{}", p.prefix, p.len)).unwrap_or_else(|| "None".into());
+        format!("Xlat(prefix={p}, eam={}, forwarding={})", self.table.eam.len(), self.cfg.forwarding)
+    }
+}
+
+/// The flow an IPv4 or IPv6 packet belongs to, as NAT64 keys sessions
+/// (RFC 6146 §3.4): `(proto, src, dst, sport, dport, error, tcp_flags)`,
+/// proto 1 for ICMP and ICMPv6, ports the identifier for ICMP queries; an
+/// error gives its inner packet's flow turned round. A packet with no flow
+/// gives `(None, reason)`, the `xlats_*` counter; a flow `(flow, None)`.
+#[pyfunction]
+fn xlat_flow(packet: &Bound<'_, PyAny>) -> PyResult<(Option<FlowTuple>, Option<&'static str>)> {
+    let r = with_bytes(packet, |p| match p.first().map(|b| b >> 4) {
+        Some(4) => xlat::flow4(p)
+            .map(|f| (f.proto, IpAddr::V4(f.src), IpAddr::V4(f.dst), f.sport, f.dport, f.error, f.tcp_flags))
+            .map_err(|d| d.name()),
+        Some(6) => xlat::flow6(p)
+            .map(|f| (f.proto, IpAddr::V6(f.src), IpAddr::V6(f.dst), f.sport, f.dport, f.error, f.tcp_flags))
+            .map_err(|d| d.name()),
+        Some(_) => Err(xlat::Drop::BadHeader.name()),
+        None => Err(xlat::Drop::Short.name()),
+    })?;
+    Ok(match r {
+        Ok(f) => (Some(f), None),
+        Err(d) => (None, Some(d)),
+    })
+}
+
+/// Every `xlats_*` counter name.
+#[pyfunction]
+fn xlat_drop_names() -> Vec<&'static str> {
+    xlat::Drop::ALL.iter().map(|d| d.name()).collect()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyXlat>()?;
+    m.add_function(wrap_pyfunction!(xlat_flow, m)?)?;
+    m.add_function(wrap_pyfunction!(xlat_drop_names, m)?)?;
+    Ok(())
+}
