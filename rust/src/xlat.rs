@@ -439,8 +439,11 @@ impl Map for Fixed {
 pub struct Config {
     /// Decrement TTL / Hop Limit and answer Time Exceeded (a router).
     pub forwarding: bool,
-    /// MTU of the IPv6 next hop (fragments of 4→6 are sized to it).
+    /// MTU of the IPv6 next hop (a DF packet above it is refused).
     pub mtu6: usize,
+    /// RFC 7915 §4.1 "lowest-ipv6-mtu": DF-clear IPv4 packets whose
+    /// translation exceeds it are fragmented to it (default 1280).
+    pub lowest_mtu6: usize,
     /// MTU of the IPv4 next hop.
     pub mtu4: usize,
     /// Copy TOS to Traffic Class and back (RFC 7915 §4.1 default: on).
@@ -458,6 +461,7 @@ impl Default for Config {
         Config {
             forwarding: true,
             mtu6: IPV6_MIN_MTU,
+            lowest_mtu6: IPV6_MIN_MTU,
             mtu4: 1500,
             copy_tos: true,
             udp0_compute: true,
@@ -978,8 +982,9 @@ fn xlat_4to6_inner(pkt: &[u8], cfg: &Config, map: &dyn Map) -> R<Verdict> {
     // RFC 7915 §4.1: a Fragment header when the IPv4 packet is a fragment,
     // or DF is clear and the IPv6 packet would exceed the IPv6 MTU.
     let mtu6 = cfg.mtu6.max(IPV6_MIN_MTU);
+    let lowest = cfg.lowest_mtu6.clamp(IPV6_MIN_MTU, mtu6);
     let whole = 40 + payload.len();
-    if !h.is_frag() && whole <= mtu6 {
+    if !h.is_frag() && (whole <= lowest || (h.df && whole <= mtu6)) {
         return Ok(Verdict::Out(vec![build6(&V6Out { tc, hlim: ttl, proto, src, dst, frag: None }, &payload)]));
     }
     if h.df && !h.is_frag() {
@@ -987,7 +992,7 @@ fn xlat_4to6_inner(pkt: &[u8], cfg: &Config, map: &dyn Map) -> R<Verdict> {
         let mtu = (mtu6 - 20) as u32;
         return Ok(Verdict::Back(icmp4_error(cfg, 3, 4, mtu & 0xffff, pkt, h.src), Drop::TooBig));
     }
-    let max = (mtu6 - 48) & !7;
+    let max = (lowest - 48) & !7;
     let mut out = Vec::new();
     let mut at = 0usize;
     let base = usize::from(h.offset) * 8;
@@ -1154,7 +1159,15 @@ fn xlat_6to4_inner(pkt: &[u8], cfg: &Config, map: &dyn Map, ident: u16) -> R<Ver
     if h.proto == PROTO_ICMP {
         return Err(Drop::Protocol);
     }
-    let src = map.to4(h.src, Role::Src)?;
+    let src = match map.to4(h.src, Role::Src) {
+        // An untranslatable source: Destination Unreachable, "source
+        // address failed ingress/egress policy" (RFC 4443 §3.1 code 5).
+        Err(Drop::NoMapSrc) => {
+            let e = icmp6_error(cfg, 1, 5, 0, pkt, h.src);
+            return Ok(Verdict::Back(e, Drop::NoMapSrc));
+        }
+        r => r?,
+    };
     let dst = map.to4(h.dst, Role::Dst)?;
     if bad4(src) || bad4(dst) {
         return Err(Drop::BadAddr);

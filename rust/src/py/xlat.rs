@@ -65,7 +65,7 @@ pub struct PyXlat {
 #[pymethods]
 impl PyXlat {
     #[new]
-    #[pyo3(signature = (prefix="64:ff9b::/96", eam=None, *, forwarding=true, mtu6=1280, mtu4=1500,
+    #[pyo3(signature = (prefix="64:ff9b::/96", eam=None, *, forwarding=true, mtu6=1280, mtu4=1500, lowest_mtu6=1280,
                         copy_tos=true, udp0_compute=true, self4=None, self6=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -74,6 +74,7 @@ impl PyXlat {
         forwarding: bool,
         mtu6: usize,
         mtu4: usize,
+        lowest_mtu6: usize,
         copy_tos: bool,
         udp0_compute: bool,
         self4: Option<Addr4>,
@@ -100,6 +101,9 @@ impl PyXlat {
             };
             table.push(Eam::new(v4, l4, v6, l6).map_err(PyValueError::new_err)?);
         }
+        if !(1280..=mtu6).contains(&lowest_mtu6) {
+            return Err(PyValueError::new_err("lowest_mtu6 must be 1280..mtu6"));
+        }
         if !(1280..=65535).contains(&mtu6) || !(68..=65535).contains(&mtu4) {
             return Err(PyValueError::new_err("mtu6 must be 1280..65535 and mtu4 68..65535"));
         }
@@ -108,6 +112,7 @@ impl PyXlat {
             cfg: Config {
                 forwarding,
                 mtu6,
+                lowest_mtu6,
                 mtu4,
                 copy_tos,
                 udp0_compute,
