@@ -9,7 +9,7 @@
 //! node counts what it refuses and why. Addresses come from a [`Map`]: the
 //! stateless [`Table`] (EAM first, then the RFC 6052 prefix, RFC 7757 §3.3)
 //! or, for stateful NAT64 (RFC 6146, `python/kame/nat64/`), the binding the
-//! session table chose ([`Fixed`]).
+//! session table chose ([`Nat`]).
 //!
 //! Transport checksums are adjusted incrementally (RFC 1624) for the
 //! pseudo-header change, so fragments and truncated inner packets of ICMP
@@ -406,28 +406,30 @@ impl Map for Table {
     }
 }
 
-/// The addresses (and IPv4-side port) a NAT64 binding chose for one packet.
+/// A NAT64 binding (RFC 6146 §3.5) for one packet: the IPv6 host
+/// `x6` appears on the IPv4 side as `t4` (with `port` its IPv4-side port
+/// or ICMP identifier); every other address, the remote end or a router
+/// quoting an error, goes through the stateless table (the RFC 6052 prefix).
 #[derive(Debug, Clone, Copy)]
-pub struct Fixed {
-    pub src4: Ipv4Addr,
-    pub dst4: Ipv4Addr,
-    pub src6: Ipv6Addr,
-    pub dst6: Ipv6Addr,
+pub struct Nat<'a> {
+    pub table: &'a Table,
+    pub x6: Ipv6Addr,
+    pub t4: Ipv4Addr,
     pub port: Option<u16>,
 }
 
-impl Map for Fixed {
-    fn to6(&self, _a: Ipv4Addr, role: Role) -> R<Ipv6Addr> {
-        Ok(match role {
-            Role::Src => self.src6,
-            Role::Dst => self.dst6,
-        })
+impl Map for Nat<'_> {
+    fn to6(&self, a: Ipv4Addr, role: Role) -> R<Ipv6Addr> {
+        if a == self.t4 {
+            return Ok(self.x6);
+        }
+        with_role(self.table.map4(a), role)
     }
-    fn to4(&self, _a: Ipv6Addr, role: Role) -> R<Ipv4Addr> {
-        Ok(match role {
-            Role::Src => self.src4,
-            Role::Dst => self.dst4,
-        })
+    fn to4(&self, a: Ipv6Addr, role: Role) -> R<Ipv4Addr> {
+        if a == self.x6 {
+            return Ok(self.t4);
+        }
+        with_role(self.table.map6(&a), role)
     }
     fn port(&self) -> Option<u16> {
         self.port

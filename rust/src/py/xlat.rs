@@ -1,7 +1,7 @@
 //! Bindings for the header translator (`crate::xlat`, RFC 7915 / 6052 /
 //! 7757): the `Xlat` class (a stateless translator's table and settings),
-//! its `to6`/`to4` and their NAT64 forms with the addresses a session
-//! chose, and `xlat_flow` (the flow a packet belongs to).
+//! its `to6`/`to4` and their NAT64 forms `to6_nat`/`to4_nat` for a
+//! session's binding, and `xlat_flow` (the flow a packet belongs to).
 //!
 //! A translation returns `(verdict, packets, reason)`: `("out", [..], None)`,
 //! `("back", [icmp_error], reason)` or `("drop", [], reason)`; `reason` is
@@ -13,7 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use crate::xlat::{self, Config, Eam, Fixed, Map, Prefix6052, Table, Verdict};
+use crate::xlat::{self, Config, Eam, Map, Nat, Prefix6052, Table, Verdict};
 
 use super::upper::{Addr4, Addr6};
 use super::util::with_bytes;
@@ -136,35 +136,37 @@ impl PyXlat {
         verdict(py, v)
     }
 
-    /// NAT64 (RFC 6146 §3.7): IPv4 → IPv6 with the addresses a session
-    /// chose; `port` replaces the destination port (or ICMP identifier).
-    #[pyo3(signature = (packet, src, dst, port=None))]
-    fn to6_fixed<'py>(
+    /// NAT64 (RFC 6146 §3.7): IPv4 → IPv6 for a binding: `pool4` (the
+    /// IPv4 face of `host6`) becomes `host6`, `port` the IPv6-side port
+    /// (or ICMP identifier) of the outer destination or an error's inner
+    /// source; other addresses go through the prefix.
+    #[pyo3(signature = (packet, pool4, host6, port=None))]
+    fn to6_nat<'py>(
         &self,
         py: Python<'py>,
         packet: &Bound<'py, PyAny>,
-        src: Addr6,
-        dst: Addr6,
+        pool4: Addr4,
+        host6: Addr6,
         port: Option<u16>,
     ) -> PyResult<VerdictTuple<'py>> {
-        let m = Fixed { src4: Ipv4Addr::UNSPECIFIED, dst4: Ipv4Addr::UNSPECIFIED, src6: src.0, dst6: dst.0, port };
+        let m = Nat { table: &self.table, x6: host6.0, t4: pool4.0, port };
         let v = with_bytes(packet, |p| xlat::xlat_4to6(p, &self.cfg, &m))?;
         verdict(py, v)
     }
 
-    /// NAT64: IPv6 → IPv4 with the session's addresses; `port` replaces the
-    /// source port (or ICMP identifier).
-    #[pyo3(signature = (packet, src, dst, port=None, ident=0))]
-    fn to4_fixed<'py>(
+    /// NAT64: IPv6 → IPv4 for a binding: `host6` becomes `pool4`, `port`
+    /// its IPv4-side port (or ICMP identifier).
+    #[pyo3(signature = (packet, host6, pool4, port=None, ident=0))]
+    fn to4_nat<'py>(
         &self,
         py: Python<'py>,
         packet: &Bound<'py, PyAny>,
-        src: Addr4,
-        dst: Addr4,
+        host6: Addr6,
+        pool4: Addr4,
         port: Option<u16>,
         ident: u16,
     ) -> PyResult<VerdictTuple<'py>> {
-        let m = Fixed { src4: src.0, dst4: dst.0, src6: Ipv6Addr::UNSPECIFIED, dst6: Ipv6Addr::UNSPECIFIED, port };
+        let m = Nat { table: &self.table, x6: host6.0, t4: pool4.0, port };
         let v = with_bytes(packet, |p| xlat::xlat_6to4(p, &self.cfg, &m, ident))?;
         verdict(py, v)
     }
