@@ -187,7 +187,12 @@ def test_dns64_synthesis() -> None:
     mapped = Answer("h.example", 28, Status.OK, "h.example", [IPv6Address("::ffff:1.2.3.4")])
     assert synthesize(mapped, a, x).values == [IPv6Address(Y6)]  # §5.1.4 exclusion
     nx = Answer("h.example", 28, Status.NXDOMAIN)
-    called = []
-    assert synthesize(nx, lambda: called.append(1) or a, x).status is Status.NXDOMAIN
+    called: list[int] = []
+
+    def ask_a() -> Answer:
+        called.append(1)
+        return a
+
+    assert synthesize(nx, ask_a, x).status is Status.NXDOMAIN
     assert not called  # §5.1.2: no A query after a Name Error
     assert synthesize(nodata, Answer("h.example", 1, Status.NODATA), x).status is Status.NODATA

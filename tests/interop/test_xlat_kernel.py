@@ -12,16 +12,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from netns_rig import TapPort, fresh_netns, ipns
 
 from kame.knobs import Knobs
 from kame.link.pcap import PcapWriter
 from kame.nat64 import Nat64
 from kame.node import Node
-from netns_rig import TapPort, fresh_netns, ipns
 
 PREFIX = "2001:db8:64::/96"
 NODE6, HOST6 = "2001:db8:1::1", "2001:db8:1::2"
@@ -44,7 +44,7 @@ class Translator:
         self.nat.attach(self.node)
         self.t0 = time.monotonic()
         self.stop = threading.Event()
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         now = self.now()
         for ifn in self.ports:
             self.out(self.node.up(ifn, now))
@@ -79,7 +79,7 @@ class Translator:
                 if now - last_expire > 1.0:
                     self.nat.expire(now)
                     last_expire = now
-        except BaseException as e:  # surfaced by close()
+        except Exception as e:  # noqa: BLE001 - surfaced by close()
             self.error = e
 
     def close(self) -> None:
@@ -118,7 +118,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Tr
             p4.close()
 
 
-def until(deadline: float, f: "callable[[], bool]") -> bool:  # type: ignore[valid-type]
+def until(deadline: float, f: Callable[[], bool]) -> bool:
     while time.monotonic() < deadline:
         if f():
             return True

@@ -20,13 +20,15 @@ import pytest
 
 pytest.importorskip("scapy")
 
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_LSRR, IPOption_RR  # noqa: E402
-from scapy.layers.inet6 import (  # noqa: E402
+import xlat_rig as rig
+from netns_rig import fresh_netns
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_LSRR, IPOption_RR
+from scapy.layers.inet6 import (
     ICMPv6DestUnreach,
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
-    ICMPv6ParamProblem,
     ICMPv6PacketTooBig,
+    ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     ICMPv6Unknown,
     IPv6,
@@ -34,12 +36,9 @@ from scapy.layers.inet6 import (  # noqa: E402
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
 )
-from scapy.packet import Packet, Raw  # noqa: E402
+from scapy.packet import Packet, Raw
 
-import xlat_rig as rig  # noqa: E402
-from netns_rig import fresh_netns  # noqa: E402
-
-from kame import _core  # noqa: E402
+from kame import _core
 
 H6, R6, H4, R4 = rig.HOST6, rig.REMOTE6, rig.HOST4, rig.REMOTE4
 ROUTER4 = "198.51.100.1"
@@ -136,7 +135,7 @@ def fields(p: bytes) -> dict[str, Any]:
     out: dict[str, Any] = {}
     layer: Packet | None = dissect(p)
     n = 0
-    while layer is not None and not isinstance(layer, type(None)):
+    while layer is not None and not (layer is None):
         name = type(layer).__name__
         for k, v in layer.fields.items():
             out[f"{n}:{name}.{k}"] = v
@@ -152,32 +151,37 @@ Rule = tuple[str, Callable[[str, Any, Any], bool], str]
 # Every difference allowed between TAYGA and us, and the RFC section that
 # explains it. A rule is (corpus-name prefix, predicate over
 # (field, tayga value, our value), the explanation).
+SUMS = (":IP.chksum", "ICMP.chksum", "UDP.chksum", "TCP.chksum", "UDPerror.chksum", "IPerror.chksum")
+DERIVED = "checksums follow from the fields above (each side's checksum is verified separately)"
+
+
+def _count(t: int, o: int) -> Callable[[str, Any, Any], bool]:
+    return lambda f, tv, ov: f == "count" and (tv, ov) == (t, o)
+
+
 ALLOWED: list[Rule] = [
-    ("6to4", lambda f, t, o: (f.endswith(":IP.flags") or f.endswith(":IPerror.flags")) and int(t) == 2 and int(o) == 0,
-     "RFC 7915 §5.1: DF is set only when the IPv4 packet exceeds 1260 octets; TAYGA follows RFC 6145 §5.1, "
-     "which set DF on every packet"),
-    ("6to4", lambda f, t, o: f.endswith(":IP.chksum") or f.endswith("ICMP.chksum") or f.endswith("UDP.chksum")
-     or f.endswith("TCP.chksum") or f.endswith("UDPerror.chksum") or f.endswith("IPerror.chksum"),
-     "checksums follow from the fields above (each side's checksum is verified separately)"),
-    ("4to6", lambda f, t, o: f.endswith("chksum") or f.endswith("cksum"),
-     "checksums follow from the fields above (each side's checksum is verified separately)"),
+    ("6to4", lambda f, t, o: f.endswith((":IP.flags", ":IPerror.flags")) and int(t) == 2 and int(o) == 0,
+     ("RFC 7915 §5.1: DF is set only when the IPv4 packet exceeds 1260 octets; TAYGA follows RFC 6145 §5.1, "
+      "which set DF on every packet")),
+    ("6to4", lambda f, t, o: f.endswith(SUMS), DERIVED),
+    ("4to6", lambda f, t, o: f.endswith(("chksum", "cksum")), DERIVED),
     # Whole packets TAYGA 0.9.2 drops and RFC 7915 translates:
-    ("6to4 unreach/3", lambda f, t, o: f == "count" and (t, o) == (0, 1),
-     "RFC 7915 §5.2: Destination Unreachable code 3 (address unreachable) becomes ICMPv4 Host Unreachable; "
-     "TAYGA drops it"),
-    ("6to4 param problem/0", lambda f, t, o: f == "count" and (t, o) == (0, 1),
+    ("6to4 unreach/3", _count(0, 1),
+     ("RFC 7915 §5.2: Destination Unreachable code 3 (address unreachable) becomes ICMPv4 Host Unreachable; "
+      "TAYGA drops it")),
+    ("6to4 param problem/0", _count(0, 1),
      "RFC 7915 §5.2 Figure 6 maps the Parameter Problem pointer; TAYGA drops every code-0 Parameter Problem"),
-    ("6to4 unreach inner echo", lambda f, t, o: f == "count" and (t, o) == (0, 1),
-     "RFC 7915 §5.3: the inner packet is translated, only a second embedded error stops it; TAYGA drops an "
-     "error quoting an ICMPv6 echo"),
-    ("4to6 udp zero checksum", lambda f, t, o: f == "count" and (t, o) == (0, 1),
-     "RFC 7915 §4.5: an unfragmented zero-checksum UDP datagram SHOULD get its checksum computed "
-     "(TAYGA drops it, the RFC's other option)"),
-    ("4to6 param problem", lambda f, t, o: f == "count" and (t, o) == (0, 1),
+    ("6to4 unreach inner echo", _count(0, 1),
+     ("RFC 7915 §5.3: the inner packet is translated, only a second embedded error stops it; TAYGA drops an "
+      "error quoting an ICMPv6 echo")),
+    ("4to6 udp zero checksum", _count(0, 1),
+     ("RFC 7915 §4.5: an unfragmented zero-checksum UDP datagram SHOULD get its checksum computed "
+      "(TAYGA drops it, the RFC's other option)")),
+    ("4to6 param problem", _count(0, 1),
      "RFC 7915 §4.2 Figure 3 maps the Parameter Problem pointer; TAYGA drops every IPv4 Parameter Problem"),
     ("4to6 source route", lambda f, t, o: True,
-     "RFC 7915 §4.1: a packet with a source route option MUST NOT be translated; we answer Destination "
-     "Unreachable/Source Route Failed (ICMPv4 3/5), TAYGA translates it ignoring the option"),
+     ("RFC 7915 §4.1: a packet with a source route option MUST NOT be translated; we answer Destination "
+      "Unreachable/Source Route Failed (ICMPv4 3/5), TAYGA translates it ignoring the option")),
 ]
 
 

@@ -145,10 +145,8 @@ def _recv(s: socket.socket, deadline: float) -> bytes | None:
 
 def _feed(dev: str) -> None:
     s, _ = _sock(dev)
-    seq = 0
-    for line in sys.stdin:
+    for seq, line in enumerate(sys.stdin, start=1):
         pkt = bytes.fromhex(line.strip())
-        seq += 1
         _send(s, dev, pkt)
         _send(s, dev, marker(seq))
         out: list[str] = []

@@ -27,7 +27,7 @@ from typing import Any
 from kame import _core
 from kame.nat64.session import TIMEOUTS, Bib, Nat64State, Session, TcpState
 
-__all__ = ["Bib", "Nat64", "Nat64State", "Session", "TcpState", "TIMEOUTS"]
+__all__ = ["TIMEOUTS", "Bib", "Nat64", "Nat64State", "Session", "TcpState"]
 
 
 class Nat64:
@@ -119,11 +119,14 @@ class Nat64:
             self.inc(why or "xlats_proto")
             return []
         proto, x6, y6, x, y, _err, flags = flow
+        if not isinstance(x6, IPv6Address) or not isinstance(y6, IPv6Address):
+            self.inc("xlats_badhdr")
+            return []
         y4 = self.xlat.map6(y6)
         if y4 is None:
             self.inc("xlats_nomap_dst")
             return []
-        b = self.state.out6(proto, x6, x, y4, y, flags, now)  # type: ignore[arg-type]
+        b = self.state.out6(proto, x6, x, y4, y, flags, now)
         if b is None:
             return []
         kind, out, why = self.xlat.to4_nat(packet, b.x6, b.t4, b.t, self._next_ident())
@@ -146,7 +149,10 @@ class Nat64:
             self.inc(why or "xlats_proto")
             return []
         proto, y4, t4, y, t, _err, flags = flow
-        b = self.state.in4(proto, y4, y, t4, t, flags, now)  # type: ignore[arg-type]
+        if not isinstance(y4, IPv4Address) or not isinstance(t4, IPv4Address):
+            self.inc("xlats_badhdr")
+            return []
+        b = self.state.in4(proto, y4, y, t4, t, flags, now)
         if b is None:
             return []
         kind, out, why = self.xlat.to6_nat(packet, b.t4, b.x6, b.x)

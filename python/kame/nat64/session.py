@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 
-__all__ = ["Bib", "Nat64State", "Session", "TcpState", "TIMEOUTS"]
+__all__ = ["TIMEOUTS", "Bib", "Nat64State", "Session", "TcpState"]
 
 PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
 TH_FIN, TH_SYN, TH_RST = 0x01, 0x02, 0x04
@@ -158,18 +158,14 @@ class Nat64State:
         syn, fin, rst = flags & TH_SYN, flags & TH_FIN, flags & TH_RST
         if st == TcpState.CLOSED:
             s.state = TcpState.V6_INIT if from6 else TcpState.V4_INIT
-        elif st == TcpState.V6_INIT and syn and not from6:
-            s.state = TcpState.ESTABLISHED
-        elif st == TcpState.V4_INIT and syn and from6:
+        elif st == TcpState.V6_INIT and syn and not from6 or st == TcpState.V4_INIT and syn and from6:
             s.state = TcpState.ESTABLISHED
         elif st == TcpState.ESTABLISHED:
             if fin:
                 s.state = TcpState.V6_FIN_RCV if from6 else TcpState.V4_FIN_RCV
             elif rst:
                 s.state = TcpState.TRANS
-        elif st == TcpState.V6_FIN_RCV and fin and not from6:
-            s.state = TcpState.V6_FIN_V4_FIN
-        elif st == TcpState.V4_FIN_RCV and fin and from6:
+        elif st == TcpState.V6_FIN_RCV and fin and not from6 or st == TcpState.V4_FIN_RCV and fin and from6:
             s.state = TcpState.V6_FIN_V4_FIN
         elif st == TcpState.TRANS and not rst:
             s.state = TcpState.ESTABLISHED
