@@ -147,6 +147,15 @@ def test_hop_limit_exceeded_answers() -> None:
     assert IP(out[0])[ICMP].type == 11 and IP(out[0]).dst == R4
 
 
+def test_no_error_about_an_error() -> None:
+    e6 = bytes(IPv6(src=H6, dst=R6, hlim=1) / ICMPv6DestUnreach(code=4) / inner6())
+    assert xl().to4(e6)[:3:2] == ("drop", "xlats_timxceed")
+    e4 = bytes(IP(src=R4, dst=H4, ttl=1) / ICMP(type=3, code=3) / inner4())
+    assert xl().to6(e4)[:3:2] == ("drop", "xlats_timxceed")
+    # An echo still gets its Time Exceeded.
+    assert xl().to4(bytes(IPv6(src=H6, dst=R6, hlim=1) / ICMPv6EchoRequest()))[0] == "back"
+
+
 def test_routing_header_and_fragments_6to4() -> None:
     p = bytes(IPv6(src=H6, dst=R6) / IPv6ExtHdrRouting(addresses=[R6], segleft=1) / UDP() / b"x")
     kind, out, why = xl().to4(p)

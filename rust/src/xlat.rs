@@ -477,8 +477,8 @@ impl Default for Config {
 
 fn be16(b: &[u8], at: usize) -> R<u16> {
     match b.get(at..at + 2) {
-        Some(s) => Ok(u16::from_be_bytes([s[0], s[1]])),
-        None => Err(Drop::Short),
+        Some(&[a, b]) => Ok(u16::from_be_bytes([a, b])),
+        _ => Err(Drop::Short),
     }
 }
 
@@ -657,11 +657,7 @@ fn parse6(p: &[u8], lax: bool) -> R<V6> {
     let mut frag = None;
     let mut rt_ptr = None;
     let mut n = 0;
-    loop {
-        match nh {
-            NH_HOPOPTS | NH_ROUTING | NH_DSTOPTS | NH_FRAGMENT => {}
-            _ => break,
-        }
+    while matches!(nh, NH_HOPOPTS | NH_ROUTING | NH_DSTOPTS | NH_FRAGMENT) {
         if nh == NH_HOPOPTS && off != 40 {
             return Err(Drop::BadHeader);
         }
@@ -674,7 +670,11 @@ fn parse6(p: &[u8], lax: bool) -> R<V6> {
             // payload, not headers.
             break;
         }
-        let h = p.get(off..off + 8).filter(|_| off + 8 <= end).ok_or(Drop::Short)?;
+        let h: [u8; 8] = p
+            .get(off..off + 8)
+            .filter(|_| off + 8 <= end)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Drop::Short)?;
         let next = h[0];
         let len = if nh == NH_FRAGMENT { 8 } else { (usize::from(h[1]) + 1) * 8 };
         if off + len > end {
@@ -708,7 +708,7 @@ fn parse6(p: &[u8], lax: bool) -> R<V6> {
 
 fn build4(v: &V4Out, payload: &[u8]) -> Vec<u8> {
     let total = 20 + payload.len();
-    let mut h = vec![0u8; 20];
+    let mut h = [0u8; 20];
     h[0] = 0x45;
     h[1] = v.tos;
     put16(&mut h, 2, total.min(0xffff) as u16);
@@ -721,8 +721,10 @@ fn build4(v: &V4Out, payload: &[u8]) -> Vec<u8> {
     h[16..20].copy_from_slice(&v.dst.octets());
     let ck = !sum16(&h);
     put16(&mut h, 10, ck);
-    h.extend_from_slice(payload);
-    h
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&h);
+    out.extend_from_slice(payload);
+    out
 }
 
 struct V4Out {
@@ -926,8 +928,24 @@ fn icmp6_cksum(src: Ipv6Addr, dst: Ipv6Addr, m: &[u8]) -> u16 {
 /// Translate an IPv4 packet to IPv6 (RFC 7915 §4).
 pub fn xlat_4to6(pkt: &[u8], cfg: &Config, map: &dyn Map) -> Verdict {
     match xlat_4to6_inner(pkt, cfg, map) {
+        // Never an error about an ICMP error (RFC 1812 §4.3.2.7).
+        Ok(Verdict::Back(_, d)) if carries_error4(pkt) => Verdict::Drop(d),
         Ok(v) => v,
         Err(d) => Verdict::Drop(d),
+    }
+}
+
+fn carries_error4(pkt: &[u8]) -> bool {
+    match parse4(pkt, true) {
+        Ok(h) => h.proto == PROTO_ICMP && (h.offset != 0 || pkt.get(h.ihl).is_some_and(|&t| is_icmp4_error(t))),
+        Err(_) => true,
+    }
+}
+
+fn carries_error6(pkt: &[u8]) -> bool {
+    match parse6(pkt, true) {
+        Ok(h) => h.proto == PROTO_ICMPV6 && (!h.first_frag() || pkt.get(h.off).is_some_and(|&t| is_icmp6_error(t))),
+        Err(_) => true,
     }
 }
 
@@ -1034,14 +1052,12 @@ fn udp6_cksum(src: Ipv6Addr, dst: Ipv6Addr, udp: &[u8]) -> u16 {
 }
 
 fn icmp_body_4to6(m: &[u8], src: Ipv6Addr, dst: Ipv6Addr, cfg: &Config, map: &dyn Map) -> R<Vec<u8>> {
-    if m.len() < 8 {
-        return Err(Drop::Short);
-    }
+    let hd: [u8; 8] = m.get(..8).and_then(|s| s.try_into().ok()).ok_or(Drop::Short)?;
     if !sum16(m) != 0 {
         return Err(Drop::BadIcmpSum);
     }
-    let t = m[0];
-    let c = m[1];
+    let t = hd[0];
+    let c = hd[1];
     let (t6, c6, err) = icmp_4to6(t, c)?;
     let mut out = vec![t6, c6, 0, 0];
     if !err {
@@ -1061,7 +1077,7 @@ fn icmp_body_4to6(m: &[u8], src: Ipv6Addr, dst: Ipv6Addr, cfg: &Config, map: &dy
                 v.max(IPV6_MIN_MTU as u32)
             }
             (4, 12) => {
-                let p = pointer_4to6(m[4]).ok_or(Drop::IcmpPointer)?;
+                let p = pointer_4to6(hd[4]).ok_or(Drop::IcmpPointer)?;
                 u32::from(p)
             }
             (4, 3) => 6, // Protocol Unreachable → pointer to Next Header
@@ -1144,6 +1160,8 @@ fn inner_4to6(inner: &[u8], map: &dyn Map) -> R<Vec<u8>> {
 /// when the packet has no Fragment header.
 pub fn xlat_6to4(pkt: &[u8], cfg: &Config, map: &dyn Map, ident: u16) -> Verdict {
     match xlat_6to4_inner(pkt, cfg, map, ident) {
+        // Never an error about an ICMPv6 error (RFC 4443 §2.4 e.1).
+        Ok(Verdict::Back(_, d)) if carries_error6(pkt) => Verdict::Drop(d),
         Ok(v) => v,
         Err(d) => Verdict::Drop(d),
     }
@@ -1239,14 +1257,12 @@ fn xlat_6to4_inner(pkt: &[u8], cfg: &Config, map: &dyn Map, ident: u16) -> R<Ver
 }
 
 fn icmp_body_6to4(m: &[u8], h: &V6, cfg: &Config, map: &dyn Map) -> R<Vec<u8>> {
-    if m.len() < 8 {
-        return Err(Drop::Short);
-    }
+    let hd: [u8; 8] = m.get(..8).and_then(|s| s.try_into().ok()).ok_or(Drop::Short)?;
     if icmp6_cksum(h.src, h.dst, m) != 0 {
         return Err(Drop::BadIcmpSum);
     }
-    let t = m[0];
-    let c = m[1];
+    let t = hd[0];
+    let c = hd[1];
     let (t4, c4, err) = icmp_6to4(t, c)?;
     let mut out = vec![t4, c4, 0, 0];
     if !err {
@@ -1258,12 +1274,12 @@ fn icmp_body_6to4(m: &[u8], h: &V6, cfg: &Config, map: &dyn Map) -> R<Vec<u8>> {
         let rest: u32 = match (t, t4) {
             (2, _) => {
                 // RFC 7915 §5.2: min(MTU − 20, IPv4 next-hop MTU, IPv6 next-hop MTU − 20).
-                let adv = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+                let adv = u32::from_be_bytes([hd[4], hd[5], hd[6], hd[7]]);
                 let v = adv.saturating_sub(20).min(cfg.mtu4 as u32).min((cfg.mtu6 as u32).saturating_sub(20));
                 v & 0xffff
             }
             (4, 12) => {
-                let ptr = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+                let ptr = u32::from_be_bytes([hd[4], hd[5], hd[6], hd[7]]);
                 u32::from(pointer_6to4(ptr).ok_or(Drop::IcmpPointer)?) << 24
             }
             _ => 0,

@@ -106,6 +106,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Tr
             ipns(ns4, "ip", "addr", "add", HOST4 + "/24", "dev", p4.name)
             ipns(ns4, "ip", "route", "add", POOL + "/32", "via", NODE4)
             tr = Translator(p6, p4, tmp / "side6.pcap", tmp / "side4.pcap")
+            # Our addresses are usable after DAD and the RFC 5227 probes (a
+            # few seconds); before, ARP for the IPv4 host would fail and
+            # hold the entry down (BSD's arpt_down).
+            node = tr.node
+            assert until(time.monotonic() + 60, lambda: any(a.usable for a in node.inet.addrs)
+                         and any(a.usable for a in node.addresses("tap6") if str(a.addr) == NODE6))
             # The gateway's address exists once our node has it (after DAD).
             assert until(time.monotonic() + 30, lambda: ipns(
                 ns6, "ip", "-6", "route", "replace", PREFIX, "via", NODE6, "dev", p6.name,
