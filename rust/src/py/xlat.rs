@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyList};
 use crate::xlat::{self, Config, Eam, Map, Nat, Prefix6052, Table, Verdict};
 
 use super::upper::{Addr4, Addr6};
-use super::util::with_bytes;
+use super::util::{bounded_items, buf_vec, int_arg, opt_int_arg, with_bytes};
 
 type VerdictTuple<'py> = (&'static str, Bound<'py, PyList>, Option<&'static str>);
 /// `(proto, src, dst, sport, dport, error, tcp_flags)`.
@@ -70,11 +70,11 @@ impl PyXlat {
     #[allow(clippy::too_many_arguments)]
     fn new(
         prefix: Option<&str>,
-        eam: Option<Vec<(String, String)>>,
+        eam: Option<&Bound<'_, PyAny>>,
         forwarding: bool,
-        mtu6: usize,
-        mtu4: usize,
-        lowest_mtu6: usize,
+        #[pyo3(from_py_with = int_arg)] mtu6: usize,
+        #[pyo3(from_py_with = int_arg)] mtu4: usize,
+        #[pyo3(from_py_with = int_arg)] lowest_mtu6: usize,
         copy_tos: bool,
         udp0_compute: bool,
         self4: Option<Addr4>,
@@ -87,12 +87,13 @@ impl PyXlat {
                 _ => return Err(PyValueError::new_err("the RFC 6052 prefix must be IPv6")),
             },
         };
-        let eam = eam.unwrap_or_default();
-        if eam.len() > xlat::EAM_MAX {
-            return Err(PyValueError::new_err(format!("at most {} EAM entries", xlat::EAM_MAX)));
-        }
-        let mut table = Vec::with_capacity(eam.len());
-        for (a4, a6) in eam {
+        let items = match eam {
+            Some(e) if !e.is_none() => bounded_items(e, xlat::EAM_MAX, "eam")?,
+            _ => Vec::new(),
+        };
+        let mut table = Vec::with_capacity(items.len());
+        for item in items {
+            let (a4, a6): (String, String) = item.extract()?;
             let (IpAddr::V4(v4), l4) = cidr(&a4)? else {
                 return Err(PyValueError::new_err(format!("{a4:?}: the first of an EAM pair is IPv4")));
             };
@@ -131,7 +132,12 @@ impl PyXlat {
     /// Translate an IPv6 packet to IPv4 (RFC 7915 §5); `ident` is the
     /// Identification for a packet without a Fragment header.
     #[pyo3(signature = (packet, ident=0))]
-    fn to4<'py>(&self, py: Python<'py>, packet: &Bound<'py, PyAny>, ident: u16) -> PyResult<VerdictTuple<'py>> {
+    fn to4<'py>(
+        &self,
+        py: Python<'py>,
+        packet: &Bound<'py, PyAny>,
+        #[pyo3(from_py_with = int_arg)] ident: u16,
+    ) -> PyResult<VerdictTuple<'py>> {
         let v = with_bytes(packet, |p| xlat::xlat_6to4(p, &self.cfg, &self.table, ident))?;
         verdict(py, v)
     }
@@ -147,7 +153,7 @@ impl PyXlat {
         packet: &Bound<'py, PyAny>,
         pool4: Addr4,
         host6: Addr6,
-        port: Option<u16>,
+        #[pyo3(from_py_with = opt_int_arg)] port: Option<u16>,
     ) -> PyResult<VerdictTuple<'py>> {
         let m = Nat { table: &self.table, x6: host6.0, t4: pool4.0, port };
         let v = with_bytes(packet, |p| xlat::xlat_4to6(p, &self.cfg, &m))?;
@@ -163,8 +169,8 @@ impl PyXlat {
         packet: &Bound<'py, PyAny>,
         host6: Addr6,
         pool4: Addr4,
-        port: Option<u16>,
-        ident: u16,
+        #[pyo3(from_py_with = opt_int_arg)] port: Option<u16>,
+        #[pyo3(from_py_with = int_arg)] ident: u16,
     ) -> PyResult<VerdictTuple<'py>> {
         let m = Nat { table: &self.table, x6: host6.0, t4: pool4.0, port };
         let v = with_bytes(packet, |p| xlat::xlat_6to4(p, &self.cfg, &m, ident))?;
@@ -174,8 +180,10 @@ impl PyXlat {
     /// Translate a batch; returns how many came out translated (for the
     /// benchmark: one boundary crossing for many packets).
     #[pyo3(signature = (packets, to4=true))]
-    fn batch(&self, py: Python<'_>, packets: Vec<Vec<u8>>, to4: bool) -> usize {
-        py.detach(|| {
+    fn batch(&self, py: Python<'_>, packets: &Bound<'_, PyAny>, to4: bool) -> PyResult<usize> {
+        let packets: Vec<Vec<u8>> =
+            bounded_items(packets, 1 << 22, "packets")?.iter().map(buf_vec).collect::<PyResult<_>>()?;
+        Ok(py.detach(|| {
             packets
                 .iter()
                 .enumerate()
@@ -188,7 +196,7 @@ impl PyXlat {
                     matches!(v, Verdict::Out(_))
                 })
                 .count()
-        })
+        }))
     }
 
     /// The IPv6 address an IPv4 address maps to (EAM, then RFC 6052), or
