@@ -1690,3 +1690,41 @@ def ike_parse_ts(body: Buffer) -> list[tuple[int, int, int, int, bytes, bytes]]:
 def ike_build_ts(selectors: Iterable[tuple[int, int, int, int, Buffer, Buffer]]) -> bytes: ...
 
 # --- end ike ---
+# --- xlat --- the IPv6-to-IPv4 header translator (issue 13)
+__all__ += ["Xlat", "xlat_drop_names", "xlat_flow"]
+_XlatVerdict: TypeAlias = tuple[Literal["out", "back", "drop"], list[bytes], str | None]
+
+@final
+class Xlat:
+    """Stateless IP/ICMP translation (RFC 7915), RFC 6052 prefix and EAMs (RFC 7757)."""
+
+    def __new__(
+        cls,
+        prefix: str | None = "64:ff9b::/96",
+        eam: list[tuple[str, str]] | None = None,
+        *,
+        forwarding: bool = True,
+        mtu6: int = 1280,
+        mtu4: int = 1500,
+        lowest_mtu6: int = 1280,
+        copy_tos: bool = True,
+        udp0_compute: bool = True,
+        self4: _Addr4 | None = None,
+        self6: _Addr6 | None = None,
+    ) -> Xlat: ...
+    def to6(self, packet: Buffer) -> _XlatVerdict: ...
+    def to4(self, packet: Buffer, ident: int = 0) -> _XlatVerdict: ...
+    def to6_nat(self, packet: Buffer, pool4: _Addr4, host6: _Addr6, port: int | None = None) -> _XlatVerdict: ...
+    def to4_nat(
+        self, packet: Buffer, host6: _Addr6, pool4: _Addr4, port: int | None = None, ident: int = 0
+    ) -> _XlatVerdict: ...
+    def batch(self, packets: list[Buffer], to4: bool = True) -> int: ...
+    def map4(self, addr: _Addr4) -> IPv6Address | None: ...
+    def map6(self, addr: _Addr6) -> IPv4Address | None: ...
+
+def xlat_flow(
+    packet: Buffer,
+) -> tuple[tuple[int, IPv4Address | IPv6Address, IPv4Address | IPv6Address, int, int, bool, int] | None, str | None]: ...
+def xlat_drop_names() -> list[str]: ...
+
+# --- end xlat ---

@@ -26,6 +26,9 @@ pub mod wire;
 pub mod inet;
 pub mod tick;
 // --- end inet ---
+// --- xlat --- the IPv6-to-IPv4 header translator (issue 13)
+pub mod xlat;
+// --- end xlat ---
 
 pub use error::{Error, ErrorKind, Icmp6Answer, Layer, Result};
 

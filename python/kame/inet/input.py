@@ -94,6 +94,10 @@ class IpInput(Icmp):
             bcast = True
         else:
             ifa = self.find(dst)
+            nat64 = getattr(self.node, "nat64", None)
+            if ifa is None and nat64 is not None and nat64.claims4(dst) and not link_bcast:
+                nat64.node_input4(pkt, now)  # the translator's pool (kame.nat64)
+                return
             if ifa is None:
                 if link_bcast:
                     self.inc("ips_cantforward")  # RFC 1122 §3.3.6: never forward those

@@ -40,6 +40,12 @@ class Ip6Forward(Icmp6):
             self.stats.inc("ip6s_cantforward")
             self.log(now, "forward", f"cannot forward from {src} to {dst} nxt {nh} on {ifname}")
             return
+        nat64 = getattr(self, "nat64", None)
+        if nat64 is not None and nat64.claims6(dst):
+            # The translator's prefix (kame.nat64, seed §3.2): it keeps its
+            # own hop limit and errors (RFC 7915 §5.1, §5.3).
+            nat64.node_input6(packet, now)
+            return
         if hdr.hop_limit <= 1:
             self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_TIME_EXCEEDED, 0, now)
             return

@@ -22,6 +22,7 @@ mod srh;
 mod upper;
 mod util;
 mod wire;
+mod xlat; // the header translator (issue 13)
 
 #[pymodule]
 #[pyo3(name = "_core")]
@@ -43,5 +44,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     inet::register(m)?;
     dns::register(m)?;
     ike::register(m)?;
+    xlat::register(m)?;
     Ok(())
 }

@@ -1,0 +1,202 @@
+"""The IPv6-to-IPv4 translator as a node role (seed §3.2, issue 13): a
+stateful NAT64 (RFC 6146) over the RFC 7915 header translator of the Rust
+core (``kame._core.Xlat``), or the stateless translator alone (RFC 7915
+with RFC 6052 and EAMs, RFC 7757).
+
+:class:`Nat64` is sans-I/O: :meth:`Nat64.translate6` and
+:meth:`Nat64.translate4` take a packet and ``now`` and return the packets
+to send (IPv4 or IPv6, translated or an ICMP error back); every refusal is
+a counter in :attr:`Nat64.stats` (``xlats_*`` from the core, ``nat64_*``
+from the tables). :meth:`Nat64.attach` makes a node a translator: IPv6
+packets it would forward to the prefix, and IPv4 packets it would forward
+to the pool, are translated and sent out the other family's route.
+
+Translator categories of seed §3: A (an IPv6 host in an IPv6 island opens
+connections to IPv4 hosts) and D (the same from the IPv6 ocean to an IPv4
+island) with stateful NAT64; B and C (IPv4 hosts reaching IPv6 hosts) with
+the stateless translator and EAMs, where each IPv6 server has an explicit
+IPv4 address (``stateful=False``, or EAM entries beside the NAT64's pool).
+DNS64 (RFC 6147) synthesis is :func:`kame.nat64.dns64.synthesize`.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any
+
+from kame import _core
+from kame.nat64.session import TIMEOUTS, Bib, Nat64State, Session, TcpState
+
+__all__ = ["TIMEOUTS", "Bib", "Nat64", "Nat64State", "Session", "TcpState"]
+
+
+class Nat64:
+    """A translator: ``prefix`` (RFC 6052, any of its lengths), ``pool``
+    (IPv4 addresses NAT64 binds IPv6 hosts to; ``None`` or empty for the
+    stateless translator alone), ``eam`` (RFC 7757 pairs, IPv4 first),
+    ``self4``/``self6`` (the sources of the ICMP errors it sends)."""
+
+    def __init__(self, prefix: str = "64:ff9b::/96", pool: list[str] | str | None = None, *,
+                 eam: list[tuple[str, str]] | None = None, self4: str | None = None,
+                 self6: str | None = None, mtu6: int = 1280, mtu4: int = 1500,
+                 max_bib: int = 4096, max_sessions: int = 16384, adf: bool = True,
+                 timeouts: dict[str, float] | None = None) -> None:
+        self.prefix = IPv6Network(prefix)
+        self.xlat = _core.Xlat(prefix, list(eam or []), self4=self4, self6=self6, mtu6=mtu6,
+                               mtu4=mtu4)
+        pool_addrs: list[IPv4Address] = []
+        if isinstance(pool, str):
+            net = IPv4Network(pool)
+            pool_addrs = list(net) if net.num_addresses <= 256 else list(net.hosts())[:256]
+        elif pool:
+            pool_addrs = [IPv4Address(a) for a in pool]
+        self.state: Nat64State | None = None
+        if pool_addrs:
+            tm = dict(TIMEOUTS)
+            for k, v in (timeouts or {}).items():
+                if k not in tm:
+                    raise ValueError(f"unknown NAT64 timeout {k!r}")
+                tm[k] = float(v)
+            self.state = Nat64State(pool=pool_addrs, max_bib=max_bib, max_sessions=max_sessions,
+                                    adf=adf, timeouts=tm)
+        self._pool = frozenset(pool_addrs)
+        self._eam4 = [IPv4Network(a, strict=False) for a, _ in (eam or [])]
+        self._eam6 = [IPv6Network(b, strict=False) for _, b in (eam or [])]
+        self._ident = 0
+        self.stats: dict[str, int] = dict.fromkeys(_core.xlat_drop_names(), 0)
+        self.stats.update({"xlats_6to4": 0, "xlats_4to6": 0, "xlats_icmperr_sent": 0})
+        self.node: Any = None
+
+    # --- counters ------------------------------------------------------------
+    def inc(self, name: str, n: int = 1) -> None:
+        self.stats[name] = self.stats.get(name, 0) + n
+
+    def all_stats(self) -> dict[str, int]:
+        """Translator and table counters together."""
+        out = dict(self.stats)
+        if self.state is not None:
+            for k, v in self.state.stats.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    # --- what is ours ----------------------------------------------------------
+    def claims6(self, dst: IPv6Address) -> bool:
+        """An IPv6 destination the translator takes: in the prefix or an EAM."""
+        return dst in self.prefix or any(dst in n for n in self._eam6)
+
+    def claims4(self, dst: IPv4Address) -> bool:
+        """An IPv4 destination the translator takes: the pool or an EAM."""
+        return dst in self._pool or any(dst in n for n in self._eam4)
+
+    def _next_ident(self) -> int:
+        self._ident = (self._ident + 1) & 0xFFFF
+        return self._ident
+
+    def _verdict(self, kind: str, out: list[bytes], why: str | None, ok: str) -> list[bytes]:
+        if kind == "out":
+            self.inc(ok)
+            return out
+        if why:
+            self.inc(why)
+        if kind == "back":
+            self.inc("xlats_icmperr_sent")
+            return out
+        return []
+
+    # --- sans-I/O translation -------------------------------------------------
+    def translate6(self, packet: bytes, now: float) -> list[bytes]:
+        """An IPv6 packet to the prefix: what to send (IPv4 packets, or an
+        ICMPv6 error back to its source)."""
+        if self.state is None or self._eam_src6(packet):
+            # A host with an explicit IPv4 address (EAM) is translated
+            # statelessly; the others get a binding from the pool.
+            kind, out, why = self.xlat.to4(packet, self._next_ident())
+            return self._verdict(kind, out, why, "xlats_6to4")
+        flow, why = _core.xlat_flow(packet)
+        if flow is None:
+            # No flow to bind (a non-first fragment, a protocol NAT64 does
+            # not carry): RFC 6146 §3.4 drops it.
+            self.inc(why or "xlats_proto")
+            return []
+        proto, x6, y6, x, y, _err, flags = flow
+        if not isinstance(x6, IPv6Address) or not isinstance(y6, IPv6Address):
+            self.inc("xlats_badhdr")
+            return []
+        y4 = self.xlat.map6(y6)
+        if y4 is None:
+            self.inc("xlats_nomap_dst")
+            return []
+        b = self.state.out6(proto, x6, x, y4, y, flags, now)
+        if b is None:
+            return []
+        kind, out, why = self.xlat.to4_nat(packet, b.x6, b.t4, b.t, self._next_ident())
+        return self._verdict(kind, out, why, "xlats_6to4")
+
+    def _eam_src6(self, packet: bytes) -> bool:
+        if len(packet) < 40:
+            return False
+        src = IPv6Address(packet[8:24])
+        return any(src in n for n in self._eam6)
+
+    def translate4(self, packet: bytes, now: float) -> list[bytes]:
+        """An IPv4 packet to the pool (or an EAM address): what to send."""
+        dst = IPv4Address(packet[16:20]) if len(packet) >= 20 else None
+        if self.state is None or dst is None or dst not in self._pool:
+            kind, out, why = self.xlat.to6(packet)
+            return self._verdict(kind, out, why, "xlats_4to6")
+        flow, why = _core.xlat_flow(packet)
+        if flow is None:
+            self.inc(why or "xlats_proto")
+            return []
+        proto, y4, t4, y, t, _err, flags = flow
+        if not isinstance(y4, IPv4Address) or not isinstance(t4, IPv4Address):
+            self.inc("xlats_badhdr")
+            return []
+        b = self.state.in4(proto, y4, y, t4, t, flags, now)
+        if b is None:
+            return []
+        kind, out, why = self.xlat.to6_nat(packet, b.t4, b.x6, b.x)
+        return self._verdict(kind, out, why, "xlats_4to6")
+
+    def expire(self, now: float) -> int:
+        """Session timers (RFC 6146 §4); call now and then."""
+        return self.state.expire(now) if self.state is not None else 0
+
+    # --- the node role ----------------------------------------------------------
+    def attach(self, node: Any) -> None:
+        """Make ``node`` a translator: its IPv6 forwarding hands packets for
+        :meth:`claims6` here, its IPv4 input those for :meth:`claims4`."""
+        self.node = node
+        node.nat64 = self
+
+    def node_input6(self, packet: bytes, now: float) -> None:
+        self._send(self.translate6(packet, now), now)
+
+    def node_input4(self, packet: bytes, now: float) -> None:
+        self._send(self.translate4(packet, now), now)
+
+    def _send(self, packets: list[bytes], now: float) -> None:
+        node = self.node
+        for p in packets:
+            if p[0] >> 4 == 4:
+                dst4 = IPv4Address(p[16:20])
+                rt4 = node.inet.rtalloc(dst4)
+                if rt4 is None:
+                    self.inc("nat64_noroute")
+                    continue
+                node.inet.ether_output(rt4.ifname, rt4.next_hop, p, now)
+            else:
+                dst6 = IPv6Address(p[24:40])
+                rt6 = node.rtalloc(dst6, now)
+                if rt6 is None:
+                    self.inc("nat64_noroute")
+                    continue
+                node._forward_output(rt6.ifname, p, now, rt6.next_hop)
+
+    def bindings(self) -> list[tuple[str, str, int, str, int]]:
+        """``(proto, X6, x, T4, t)`` rows of the BIBs, for a CLI."""
+        if self.state is None:
+            return []
+        names = {1: "icmp", 6: "tcp", 17: "udp"}
+        return [(names.get(b.proto, str(b.proto)), str(b.x6), b.x, str(b.t4), b.t)
+                for b in self.state.by6.values()]
