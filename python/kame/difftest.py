@@ -238,6 +238,11 @@ def setup_kernel(ns: str, dev: str, tap: Any) -> KernelPeer:
                        timeout=30)
 
     ip("sysctl", "-qw", "net.ipv6.icmp.ratelimit=0")
+    # the global ICMP budget (IPv4 and IPv6 errors alike, 1000/s with a
+    # burst of 50 by default) would silence the kernel part-way through a
+    # fast run: every case must be answered as if it came alone
+    ip("sysctl", "-qw", "net.ipv4.icmp_msgs_per_sec=1000000")
+    ip("sysctl", "-qw", "net.ipv4.icmp_msgs_burst=1000000")
     ip("sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
     ip("sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
     # process Segment Routing headers (Segments Left 0: the next header,
