@@ -207,6 +207,7 @@ def _tcp_rcvbuf() -> Any:
 
 #: Instances to call methods on, per class name (``cls()`` when absent).
 FACTORIES: dict[str, Callable[[], Any]] = {
+    "IkeDh": lambda: _core.IkeDh(31),  # X25519 (RFC 8031)
     "Ipv6Header": lambda: _core.Ipv6Header("2001:db8::1", "2001:db8::2"),
     "Ipv6Option": lambda: _core.Ipv6Option.router_alert(0),
     "RoutingHeader": lambda: _core.RoutingHeader(0, 1, ["2001:db8::3"]),

@@ -118,7 +118,7 @@ impl CaptureColumns {
     /// Skip to file offset `offset` (at or past everything fed so far):
     /// the next octets fed are the file's from there. Only in a pcap,
     /// after its header: the start of a byte range found by `pcap_resync`.
-    fn seek(&mut self, offset: u64) -> PyResult<()> {
+    fn seek(&mut self, #[pyo3(from_py_with = int_arg)] offset: u64) -> PyResult<()> {
         if !self.st.reader.is_pcap() {
             return Err(PyValueError::new_err("seek needs a pcap whose file header has been fed"));
         }
