@@ -1095,6 +1095,31 @@ fn icmp_body_4to6(m: &[u8], src: Ipv6Addr, dst: Ipv6Addr, cfg: &Config, map: &dy
     Ok(out)
 }
 
+/// The ICMPv6 pseudo-header's one's-complement sum (RFC 8200 §8.1) for an
+/// upper-layer length `ulen` (at most 32 bits).
+fn icmp6_pseudo(src: Ipv6Addr, dst: Ipv6Addr, ulen: u64) -> u16 {
+    fold(u64::from(pseudo6_sum(src, dst)) + ((ulen >> 16) & 0xffff) + (ulen & 0xffff) + u64::from(PROTO_ICMPV6))
+}
+
+/// An echo quoted in an error, taken to the other family: its type/code
+/// word becomes `neww`, the ICMPv6 pseudo-header leaves (`old_ph`) or joins
+/// (`new_ph`) the sum, the identifier takes the mapping's port; the
+/// checksum is adjusted incrementally, since the quote may be truncated.
+fn requote_echo(payload: &mut [u8], map: &dyn Map, neww: u16, old_ph: u16, new_ph: u16) {
+    let oldw = be16(payload, 0).unwrap_or(0);
+    let mut old = fold(u64::from(oldw) + u64::from(old_ph));
+    let mut new = fold(u64::from(neww) + u64::from(new_ph));
+    if let (Some(p), Ok(o)) = (map.port(), be16(payload, 4)) {
+        old = fold(u64::from(old) + u64::from(o));
+        new = fold(u64::from(new) + u64::from(p));
+        put16(payload, 4, p);
+    }
+    if let Ok(ck) = be16(payload, 2) {
+        put16(payload, 2, adjust(ck, old, new));
+    }
+    put16(payload, 0, neww);
+}
+
 /// The IPv4 packet quoted in an ICMPv4 error, in IPv6 (RFC 7915 §4.3):
 /// addresses mapped the other way round, TTL kept, no further nesting.
 fn inner_4to6(inner: &[u8], map: &dyn Map) -> R<Vec<u8>> {
@@ -1114,28 +1139,9 @@ fn inner_4to6(inner: &[u8], map: &dyn Map) -> R<Vec<u8>> {
                 if let Ok((t6, c6, _)) = icmp_4to6(t, payload.get(1).copied().unwrap_or(0)) {
                     // Incremental: type/code word changes, the pseudo-header
                     // (with the original length) joins.
-                    let oldw = be16(&payload, 0).unwrap_or(0);
                     let neww = (u16::from(t6) << 8) | u16::from(c6);
-                    let ulen = (h.total - h.ihl) as u32;
-                    let ph = fold(
-                        u64::from(pseudo6_sum(src, dst))
-                            + u64::from((ulen >> 16) as u16)
-                            + u64::from(ulen as u16)
-                            + u64::from(PROTO_ICMPV6),
-                    );
-                    let mut old = oldw;
-                    let mut new = fold(u64::from(neww) + u64::from(ph));
-                    if let (Some(p), Ok(o)) = (map.port(), be16(&payload, 4)) {
-                        old = fold(u64::from(old) + u64::from(o));
-                        new = fold(u64::from(new) + u64::from(p));
-                        put16(&mut payload, 4, p);
-                    }
-                    if let Ok(ck) = be16(&payload, 2) {
-                        put16(&mut payload, 2, adjust(ck, old, new));
-                    }
-                    if let Some(b) = payload.get_mut(0..2) {
-                        b.copy_from_slice(&neww.to_be_bytes());
-                    }
+                    let ph = icmp6_pseudo(src, dst, (h.total - h.ihl) as u64);
+                    requote_echo(&mut payload, map, neww, 0, ph);
                 }
             }
             PROTO_UDP | PROTO_TCP => {
@@ -1311,27 +1317,9 @@ fn inner_6to4(inner: &[u8], map: &dyn Map) -> R<Vec<u8>> {
                     return Err(Drop::IcmpNested);
                 }
                 if let Ok((t4, c4, _)) = icmp_6to4(t, payload.get(1).copied().unwrap_or(0)) {
-                    let oldw = be16(&payload, 0).unwrap_or(0);
                     let neww = (u16::from(t4) << 8) | u16::from(c4);
-                    let ph = fold(
-                        u64::from(pseudo6_sum(h.src, h.dst))
-                            + u64::from((ulen >> 16) as u16)
-                            + u64::from(ulen as u16)
-                            + u64::from(PROTO_ICMPV6),
-                    );
-                    let mut old = fold(u64::from(oldw) + u64::from(ph));
-                    let mut new = neww;
-                    if let (Some(p), Ok(o)) = (map.port(), be16(&payload, 4)) {
-                        old = fold(u64::from(old) + u64::from(o));
-                        new = fold(u64::from(new) + u64::from(p));
-                        put16(&mut payload, 4, p);
-                    }
-                    if let Ok(ck) = be16(&payload, 2) {
-                        put16(&mut payload, 2, adjust(ck, old, new));
-                    }
-                    if let Some(b) = payload.get_mut(0..2) {
-                        b.copy_from_slice(&neww.to_be_bytes());
-                    }
+                    let ph = icmp6_pseudo(h.src, h.dst, ulen as u64);
+                    requote_echo(&mut payload, map, neww, ph, 0);
                 }
             }
             PROTO_UDP | PROTO_TCP => {
