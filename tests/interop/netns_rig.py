@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -174,3 +174,23 @@ def tcp_tapnode(ns: str, dev: str, mac: str, pcap: Path, ours6: str, kernel6: st
             except (OSError, subprocess.TimeoutExpired):
                 child.kill()
                 child.wait()
+
+
+#: glibc's getaddrinfo for each name on argv, run by the namespace's python3:
+#: {name: [addresses in glibc's order] or the EAI_* error number}
+_GLIBC_GETADDRINFO = """
+import json, socket, sys
+out = {}
+for name in sys.argv[1:]:
+    try:
+        out[name] = [a[4][0] for a in socket.getaddrinfo(name, 80, 0, socket.SOCK_STREAM)]
+    except socket.gaierror as e:
+        out[name] = e.errno
+print(json.dumps(out))
+"""
+
+
+def glibc_getaddrinfo(ns: str, names: Iterable[str]) -> dict[str, Any]:
+    """What glibc's getaddrinfo answers in ``ns`` (its /etc/netns/NS/
+    resolv.conf and gai.conf) for each name, in one process."""
+    return dict(json.loads(ipns(ns, "python3", "-c", _GLIBC_GETADDRINFO, *names).stdout))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import TapPort, fresh_netns, ipns
+from netns_rig import TapPort, fresh_netns, glibc_getaddrinfo, ipns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -185,16 +185,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             shutil.rmtree(etc, ignore_errors=True)
 
 
-GLIBC = """
-import json, socket, sys
-out = {}
-for name in sys.argv[1:]:
-    try:
-        out[name] = [a[4][0] for a in socket.getaddrinfo(name, 80, 0, socket.SOCK_STREAM)]
-    except socket.gaierror as e:
-        out[name] = e.errno
-print(json.dumps(out))
-"""
 
 GLIBC_NI = """
 import json, socket, sys
@@ -219,7 +209,7 @@ def _ours(st: Stack, names: list[str]) -> dict[str, Any]:
 
 
 def test_getaddrinfo_matches_glibc(rig: dict[str, Any]) -> None:
-    theirs = json.loads(ipns(rig["ns"], "python3", "-c", GLIBC, *NAMES).stdout)
+    theirs = glibc_getaddrinfo(rig["ns"], NAMES)
     c: Client = rig["client"]
     c.cache = Cache()
     ours = _ours(rig["stack"], NAMES)
