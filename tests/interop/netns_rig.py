@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -194,3 +194,16 @@ def glibc_getaddrinfo(ns: str, names: Iterable[str]) -> dict[str, Any]:
     """What glibc's getaddrinfo answers in ``ns`` (its /etc/netns/NS/
     resolv.conf and gai.conf) for each name, in one process."""
     return dict(json.loads(ipns(ns, "python3", "-c", _GLIBC_GETADDRINFO, *names).stdout))
+
+
+def until(fn: Callable[[], Any], deadline: float = 40.0) -> Any:
+    """Call ``fn`` every 0.3 s until it returns something true (returned)
+    or ``deadline`` seconds pass (its last answer returned)."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.3)
+    return last

@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env
+from netns_rig import child_env, ipns, until
 
 TAG = uuid.uuid4().hex[:6]
 NS_C, NS_R, NS_S = f"fk-c-{TAG}", f"fk-r-{TAG}", f"fk-s-{TAG}"
@@ -72,22 +72,6 @@ def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Comple
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
 
 
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
-         ) -> subprocess.CompletedProcess[str]:
-    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
-
-
-def _until(fn: Any, deadline: float = 40.0) -> Any:
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.3)
-    return last
-
-
 class Rig:
     def __init__(self, faithd: subprocess.Popen[str], log: Path) -> None:
         self.faithd, self.log = faithd, log
@@ -122,7 +106,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         def opened() -> bool:
             return "opened" in log.read_text()
 
-        assert _until(opened, 30.0), log.read_text()
+        assert until(opened, 30.0), log.read_text()
         for dev, ns, addr in ((T6, NS_C, "2001:db8:1::2/64"), (T4, NS_S, "192.0.2.2/24")):
             sh("ip", "-n", NS_R, "link", "set", dev, "netns", ns)
             if ":" in addr:
@@ -167,7 +151,7 @@ def test_curl_through_relay(rig: Rig) -> None:
         rc, out = _curl(f"http://[{FAITH}]:8080/blob")
         return out if rc == 0 else b""
 
-    got = _until(fetch, 60.0)
+    got = until(fetch, 60.0)
     assert hashlib.sha256(got or b"").hexdigest() == hashlib.sha256(BODY).hexdigest(), \
         rig.log.read_text()
     assert "relay 2001:db8:1::2 -> 192.0.2.2 port 8080" in rig.log.read_text()
@@ -180,14 +164,14 @@ def test_ftplib_through_relay(rig: Rig, mode: str) -> None:
                             FAITH, mode], capture_output=True, text=True, timeout=60, check=False)
         return p.stdout.strip() if p.returncode == 0 else ""
 
-    got = _until(ftp, 60.0)
+    got = until(ftp, 60.0)
     assert got == hashlib.sha256(BODY).hexdigest(), rig.log.read_text()
 
 
 @pytest.mark.parametrize("dst", ["2001:db8:ffff::c000:201",    # the relay's own address
                                  "2001:db8:ffff::a00:1"])      # 10.0.0.1: private
 def test_refused(rig: Rig, dst: str) -> None:
-    _until(lambda: _curl(f"http://[{FAITH}]:8080/")[0] == 0, 40.0)  # the relay works
+    until(lambda: _curl(f"http://[{FAITH}]:8080/")[0] == 0, 40.0)  # the relay works
     rc, out = _curl(f"http://[{dst}]:8080/", timeout=5)
     assert rc != 0 and not out
-    assert _until(lambda: f"deny 2001:db8:1::2 -> {dst} port 8080" in rig.log.read_text(), 10)
+    assert until(lambda: f"deny 2001:db8:1::2 -> {dst} port 8080" in rig.log.read_text(), 10)

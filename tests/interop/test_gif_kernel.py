@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env
+from netns_rig import child_env, ipns, until
 
 HERE = Path(__file__).resolve().parent
 TAG = uuid.uuid4().hex[:6]
@@ -51,11 +51,6 @@ BODY = os.urandom(200_000)
 
 def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
-         ) -> subprocess.CompletedProcess[str]:
-    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
 
 
 def kame_cli(*args: str) -> str:
@@ -74,17 +69,6 @@ class Rig:
         self.child.stdin.write(json.dumps(obj) + "\n")
         self.child.stdin.flush()
         return json.loads(self.child.stdout.readline() or "{}")
-
-
-def _until(fn: Any, deadline: float = 40.0) -> Any:
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.3)
-    return last
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +202,7 @@ def test_ping_and_fetch_through_gif(rig: Rig, name: str, src: str, dst: str, out
         return ipns(NS_HL, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", src, dst,
                     check=False).returncode == 0
 
-    assert _until(ping), f"{name}: no echo through the tunnel"
+    assert until(ping), f"{name}: no echo through the tunnel"
     host = f"[{dst}]" if ":" in dst else dst
 
     def fetch() -> bytes:
@@ -227,7 +211,7 @@ def test_ping_and_fetch_through_gif(rig: Rig, name: str, src: str, dst: str, out
                            capture_output=True, timeout=40, check=False)
         return p.stdout if p.returncode == 0 else b""
 
-    got = _until(fetch, 60.0)
+    got = until(fetch, 60.0)
     assert hashlib.sha256(got or b"").hexdigest() == hashlib.sha256(BODY).hexdigest(), name
 
 
