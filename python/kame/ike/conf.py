@@ -182,7 +182,7 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
     tk = _Toks(text)
     conf = RacoonConf()
     remotes: list[tuple[Any, dict[str, Any], int]] = []
-    sainfos: list[tuple[Any, Any, list[ChildProposal], int]] = []
+    sainfos: list[tuple[Any, Any, list[ChildProposal], int, dict[str, int]]] = []
     while tk.peek() is not None:
         t = tk.next("a statement")
         ln = tk.t[tk.i - 1][1]
@@ -244,6 +244,7 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
             tk.expect("{")
             encs: list[tuple[int, int]] = []
             auths: list[int] = []
+            extra: dict[str, int] = {}
             while (k := tk.next("'}'")) != "}":
                 w = tk.words()
                 items = [x for x in " ".join(w).split(",") if x.strip()]
@@ -255,7 +256,14 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                             raise tk.err(f"authentication_algorithm {x.strip()!r} not supported "
                                          f"(hmac_sha1 hmac_sha256 hmac_sha384 hmac_sha512)")
                         auths.append(AUTH[x.strip()])
-                elif k in ("pfs_group", "lifetime", "compression_algorithm"):
+                elif k == "pfs_group":
+                    if len(w) != 1 or w[0] not in DH:
+                        raise tk.err(f"pfs_group {' '.join(w)!r} not supported "
+                                     f"(2 5 14 19 20 31, modp1024 ... curve25519)")
+                    extra["pfs_group"] = DH[w[0]]
+                elif k == "lifetime":
+                    extra["child_lifetime"] = _lifetime(tk, w)
+                elif k == "compression_algorithm":
                     pass
                 else:
                     raise tk.err(f"{k!r} not taken in a sainfo section")
@@ -267,7 +275,7 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     child += [ChildProposal(e, b, a) for a in (auths or [12]) if a]
             if not child:
                 raise tk.err("sainfo: no usable ESP proposal", ln)
-            sainfos.append((src, dst, child, ln))
+            sainfos.append((src, dst, child, ln, extra))
         else:
             raise tk.err(f"{t.lstrip(chr(34))!r} not taken at the top level "
                          f"(path, listen, padding, remote, sainfo)", ln)
@@ -288,6 +296,8 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         p = Peer(addr, local, secret, **kw)
         if sa is not None:
             p.child = sa[2]
+            for k, v in sa[4].items():
+                setattr(p, k, v)
             if sa[0] is not None:
                 p.local_ts, p.remote_ts = sa[0], sa[1]
         conf.peers.append(p)

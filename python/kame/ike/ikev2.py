@@ -46,6 +46,14 @@ ESP_INTEG = {2: "hmac-sha1", 12: "hmac-sha256-128", 13: "hmac-sha384-192",
              14: "hmac-sha512-256"}
 INTEG_KEYLEN = {0: 0, 2: 20, 12: 32, 13: 48, 14: 64}
 PRF_LEN = {2: 20, 4: 16, 5: 32, 6: 48, 7: 64}
+#: Wireshark's names of the IKE and ESP algorithms (its decryption tables)
+IKE_INTEG_WS = {2: "HMAC_SHA1_96 [RFC2404]", 12: "HMAC_SHA2_256_128 [RFC4868]",
+                13: "HMAC_SHA2_384_192 [RFC4868]", 14: "HMAC_SHA2_512_256 [RFC4868]"}
+ESP_INTEG_WS = {2: "HMAC-SHA-1-96 [RFC2404]", 12: "HMAC-SHA-256-128 [RFC4868]",
+                13: "HMAC-SHA-384-192 [RFC4868]", 14: "HMAC-SHA-512-256 [RFC4868]"}
+#: the share of a lifetime after which a rekey starts (less a random part
+#: of up to REKEY_JITTER, so that two peers seldom start at once)
+REKEY_AT, REKEY_JITTER = 0.85, 0.1
 
 
 @dataclass(frozen=True)
@@ -102,7 +110,14 @@ class Peer:
     remote_ts: Network | None = None
     #: racoon's ``nat_traversal``: "on" (when a NAT is seen), "force", "off"
     nat_traversal: str = "on"
+    #: the IKE SA's lifetime (racoon's ``lifetime`` in ``remote``): rekeyed
+    #: before it runs out, deleted when it does (0: no limit)
     lifetime: int = 3600
+    #: the CHILD SAs' lifetime (``lifetime`` in ``sainfo``): the hard lifetime
+    #: of the SAs in the key engine; their soft lifetime starts the rekey
+    child_lifetime: int = 3600
+    #: ``pfs_group`` in ``sainfo``: a new DH exchange with each CHILD rekey (0: none)
+    pfs_group: int = 0
 
     def __post_init__(self) -> None:
         self.address = ip_address(self.address)
@@ -113,6 +128,10 @@ class Peer:
             self.local_ts = _host_net(self.local_address)
         if self.remote_ts is None:
             self.remote_ts = _host_net(self.address)
+
+
+def _jitter() -> float:
+    return int.from_bytes(_core.ike_random(2), "big") / 65535
 
 
 def _host_net(a: Any) -> Network:
@@ -172,6 +191,20 @@ class IkeSa:
         self.installed = False
         self.reqid = 0
         self.error = ""
+        # CREATE_CHILD_SA (RFC 7296 §1.3): our rekey under way, the one of the
+        # peer we answered meanwhile (a collision, §2.8.1), CHILD SA pairs
+        # waiting for their delete, outbound SAs installed once the old pair
+        # is gone, requests waiting for the window, and the IKE SA's lifetime
+        self.rekey: dict[str, Any] | None = None
+        self.peer_rekey: dict[str, Any] | None = None
+        self.old_children: list[tuple[int, int]] = []
+        self.out_later: dict[int, Callable[[float], None]] = {}
+        self.queue: list[tuple[int, list[tuple[int, bool, bytes]], dict[str, Any]]] = []
+        self.pending_ctx: dict[str, Any] = {}
+        self.rekey_at: float | None = None
+        self.expire_at: float | None = None
+        self.retry_at: float | None = None
+        self.retry_kind = ""
 
     @property
     def spi_local(self) -> bytes:
@@ -182,6 +215,28 @@ class IkeSa:
         mine = out == self.initiator  # initiator's keys are the "i" ones
         s = "i" if mine else "r"
         return self.keys["sk_e" + s], self.keys["sk_a" + s]
+
+    def export_keys(self) -> dict[str, Any]:
+        """The IKE SA's SPIs and SK_e/SK_a keys, as a key log (strongSwan's
+        save-keys, NSS's SSLKEYLOGFILE) gives them to a dissector."""
+        p = self.prop
+        return {"spi_i": self.spi_i, "spi_r": self.spi_r,
+                "encr": p.encr if p else 0, "key_bits": p.key_bits if p else 0,
+                "integ": p.integ if p else 0,
+                **{k: self.keys.get(k, b"") for k in ("sk_ei", "sk_er", "sk_ai", "sk_ar")}}
+
+    def ikev2_decryption_row(self) -> str:
+        """One row of Wireshark's ``ikev2_decryption_table`` for this IKE SA."""
+        k = self.export_keys()
+        if k["encr"] == 20:
+            encr = f"AES-GCM-{k['key_bits']} with 16 octet ICV [RFC5282]"
+            integ = "NONE"
+        else:
+            encr = f"AES-CBC-{k['key_bits']} [RFC3602]"
+            integ = IKE_INTEG_WS.get(k["integ"], "NONE")
+        return ",".join(f'"{x}"' for x in (
+            k["spi_i"].hex(), k["spi_r"].hex(), k["sk_ei"].hex(), k["sk_er"].hex(), encr,
+            k["sk_ai"].hex(), k["sk_ar"].hex(), integ))
 
 
 class Ike:
@@ -290,21 +345,39 @@ class Ike:
             raise KameError("SADB_GETSPI failed", layer="ike")
         return int(r.get(P.SADB_EXT_SA).spi)
 
-    def _install(self, sa: IkeSa, keymat: bytes, now: float) -> None:
-        cp = sa.child_prop
+    def _install(self, sa: IkeSa, keymat: bytes, now: float, *, spi_in: int | None = None,
+                 spi_out: int | None = None, cp: ChildProposal | None = None,
+                 initiator: bool | None = None, delay_out: bool = False) -> None:
+        """Install a CHILD SA pair from KEYMAT (RFC 7296 §2.17: the first keys
+        for the direction from the exchange's initiator). By default the IKE
+        SA's current pair from IKE_AUTH; a CREATE_CHILD_SA names its own.
+        ``delay_out``: the outbound SA waits in ``sa.out_later`` (the responder
+        of a rekey keeps sending on the old pair until the initiator deletes
+        it, so nothing is sent before the peer has the new inbound SA)."""
+        cp = cp or sa.child_prop
         assert cp is not None
+        spi_in = sa.child_spi_in if spi_in is None else spi_in
+        spi_out = sa.child_spi_out if spi_out is None else spi_out
+        initiator = sa.initiator if initiator is None else initiator
         ek, ak = cp.keylens()
         i2r = (keymat[:ek], keymat[ek:ek + ak])
         r2i = (keymat[ek + ak:2 * ek + ak], keymat[2 * ek + ak:2 * (ek + ak)])
-        kin, kout = (r2i, i2r) if sa.initiator else (i2r, r2i)
-        sa.installed = True
+        kin, kout = (r2i, i2r) if initiator else (i2r, r2i)
+        if spi_in == sa.child_spi_in:
+            sa.installed = True
         if self.engine is None:
-            sa.keys["child_in"], sa.keys["child_out"] = kin[0] + kin[1], kout[0] + kout[1]
+            sa.keys[f"child_in_{spi_in:08x}"] = kin[0] + kin[1]
+            sa.keys[f"child_out_{spi_out:08x}"] = kout[0] + kout[1]
+            if spi_in == sa.child_spi_in:
+                sa.keys["child_in"], sa.keys["child_out"] = kin[0] + kin[1], kout[0] + kout[1]
             return
         p = sa.peer
-        for typ, spi, src, dst, (e, a) in (
-                (P.SADB_UPDATE, sa.child_spi_in, p.address, p.local_address, kin),
-                (P.SADB_ADD, sa.child_spi_out, p.local_address, p.address, kout)):
+        life = p.child_lifetime
+        soft = int(life * (REKEY_AT - REKEY_JITTER * _jitter())) if life else 0
+
+        def add(typ: int, spi: int, src: Any, dst: Any, keys: tuple[bytes, bytes],
+                when: float) -> None:
+            e, a = keys
             m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
             m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
                            P.EALG[ESP_ENCR[cp.encr]]))
@@ -314,31 +387,55 @@ class Ike:
             m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, e))
             if a:
                 m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, a))
-            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, p.lifetime, 0))
+            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
+            if soft:
+                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
             if sa.nat:
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
-            self._engine(m, now)
+            self._engine(m, when)
+
+        add(P.SADB_UPDATE, spi_in, p.address, p.local_address, kin, now)
+        if delay_out:
+            sa.out_later[spi_in] = lambda when: add(P.SADB_ADD, spi_out, p.local_address,
+                                                    p.address, kout, when)
+        else:
+            add(P.SADB_ADD, spi_out, p.local_address, p.address, kout, now)
 
     def _uninstall(self, sa: IkeSa, now: float) -> None:
-        """SADB_DELETE the CHILD SA pair (or the larval inbound SA GETSPI made)."""
-        p = sa.peer
+        """SADB_DELETE the CHILD SA pair (or the larval inbound SA GETSPI made),
+        and the pairs that wait for their delete."""
         todo = []
         if sa.child_spi_in:
-            todo.append((sa.child_spi_in, p.address, p.local_address))
-        if sa.installed:
-            todo.append((sa.child_spi_out, p.local_address, p.address))
+            todo.append((sa.child_spi_in, sa.child_spi_out if sa.installed else 0))
+        todo += sa.old_children
+        sa.old_children = []
         sa.installed = False
         sa.child_spi_in = 0
+        for spi_in, spi_out in todo:
+            self._delete_pair(sa, spi_in, spi_out, now)
+
+    def _delete_pair(self, sa: IkeSa, spi_in: int, spi_out: int, now: float) -> None:
+        """SADB_DELETE one pair (0: that half is not there); an outbound SA
+        still waiting to be installed is dropped."""
+        waiting = sa.out_later.pop(spi_in, None)
         if self.engine is None:
             return
+        p = sa.peer
+        todo = []
+        if spi_in:
+            todo.append((spi_in, p.address, p.local_address))
+        if spi_out and waiting is None:
+            todo.append((spi_out, p.local_address, p.address))
         for spi, src, dst in todo:
             m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
             m.add(P.SadbSa(spi))
             m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
             m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            self._engine(m, now)
+            sad = getattr(self.engine, "sad", None)
+            if sad is None or sad.get(dst, "esp", spi) is not None:
+                self._engine(m, now)  # (not when a hard expiry took it already)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -726,6 +823,7 @@ class Ike:
         sa.pending = None
         sa.deadline = None
         sa.next_id = max(sa.next_id, 2) if sa.initiator else sa.next_id
+        self._set_lifetime(sa, now)
         self.inc("ike_established")
         self._say(f"IKE SA {sa.spi_i.hex()}:{sa.spi_r.hex()} with {sa.peer.address} "
                   f"established; CHILD SA esp in 0x{sa.child_spi_in:08x} out "
@@ -743,6 +841,441 @@ class Ike:
         sa.pending = None
         sa.deadline = None
         self.sas.pop(sa.spi_local, None)
+
+    # --- CREATE_CHILD_SA (RFC 7296 §1.3) ----------------------------------------------------
+
+    def _set_lifetime(self, sa: IkeSa, now: float) -> None:
+        life = sa.peer.lifetime
+        if life:
+            sa.rekey_at = now + life * (REKEY_AT - REKEY_JITTER * _jitter())
+            sa.expire_at = now + life
+
+    def _req(self, sa: IkeSa, exchange: int, payloads: list[tuple[int, bool, bytes]],
+             now: float, ctx: dict[str, Any] | None = None) -> None:
+        """Send a request on an established IKE SA, or queue it while the
+        window (one request, RFC 7296 §2.3) is taken."""
+        if sa.pending is not None:
+            if len(sa.queue) < 16:
+                sa.queue.append((exchange, payloads, ctx or {}))
+            return
+        sa.pending_ctx = ctx or {}
+        self._request(sa, exchange, self._sealed(sa, exchange, sa.next_id, False, payloads),
+                      now)
+
+    def _next_queued(self, sa: IkeSa, now: float) -> None:
+        if sa.pending is None and sa.queue and sa.state == "ESTABLISHED":
+            exchange, payloads, ctx = sa.queue.pop(0)
+            self._req(sa, exchange, payloads, now, ctx)
+
+    def _child_props(self, sa: IkeSa, spi: int, group: int) -> list[Any]:
+        out = []
+        for i, c in enumerate(sa.peer.child):
+            t = c.transforms()
+            if group:
+                t.insert(len(t) - 1, (pl.T_DH, group, None))
+            out.append((i + 1, pl.PROTO_ESP, struct.pack(">I", spi), t))
+        return out
+
+    def rekey_child(self, sa: IkeSa, now: float, group: int | None = None) -> bool:
+        """Rekey the IKE SA's CHILD SA: CREATE_CHILD_SA with REKEY_SA, a new
+        SPI, a nonce and (``pfs_group``) a new KE; the old pair is deleted
+        once the new one is in. False when there is nothing to rekey now."""
+        if (sa.state != "ESTABLISHED" or sa.rekey is not None or not sa.installed
+                or sa.child_prop is None):
+            return False
+        p = sa.peer
+        group = p.pfs_group if group is None else group
+        spi = self._getspi(sa, now)
+        ni = _core.ike_random(32)
+        dh = _core.IkeDh(group) if group else None
+        sa.rekey = {"kind": "child", "ni": ni, "dh": dh, "spi_in": spi,
+                    "old": (sa.child_spi_in, sa.child_spi_out)}
+        assert p.local_ts is not None and p.remote_ts is not None
+        pls = [(pl.PT_N, False, Notify(pl.N_REKEY_SA, pl.PROTO_ESP,
+                                       struct.pack(">I", sa.child_spi_in)).pack()),
+               (pl.PT_SA, False, _core.ike_build_sa(self._child_props(sa, spi, group))),
+               (pl.PT_NONCE, False, ni)]
+        if dh is not None:
+            pls.append((pl.PT_KE, False, pl.ke_body(group, dh.public)))
+        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
+        self._say(f"rekeying CHILD SA esp in 0x{sa.child_spi_in:08x} with {p.address}"
+                  + (f" (PFS, DH group {group})" if group else ""))
+        self.inc("ike_child_rekey_out")
+        self._req(sa, pl.CREATE_CHILD_SA, pls, now)
+        return True
+
+    def rekey_ike(self, sa: IkeSa, now: float) -> bool:
+        """Rekey the IKE SA (RFC 7296 §1.3.2): CREATE_CHILD_SA with a new SPI,
+        nonce and KE; the CHILD SAs move to the new IKE SA and the old one is
+        deleted."""
+        if sa.state != "ESTABLISHED" or sa.rekey is not None or sa.prop is None:
+            return False
+        spi = _core.ike_random(8)
+        ni = _core.ike_random(32)
+        dh = _core.IkeDh(sa.prop.dh)
+        sa.rekey = {"kind": "ike", "ni": ni, "dh": dh, "spi": spi}
+        pls = [(pl.PT_SA, False, _core.ike_build_sa(
+                   [(1, pl.PROTO_IKE, spi, sa.prop.transforms())])),
+               (pl.PT_NONCE, False, ni),
+               (pl.PT_KE, False, pl.ke_body(dh.group, dh.public))]
+        self._say(f"rekeying IKE SA {sa.spi_i.hex()}:{sa.spi_r.hex()} with {sa.peer.address}")
+        self.inc("ike_ike_rekey_out")
+        self._req(sa, pl.CREATE_CHILD_SA, pls, now)
+        return True
+
+    def _rekey_keys(self, sa: IkeSa, new: IkeSa, gir: bytes) -> None:
+        """RFC 7296 §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), and
+        the seven keys from it with the new SPIs."""
+        assert sa.prop is not None and new.prop is not None
+        prf = new.prop.prf
+        seed = _core.ike_prf(sa.prop.prf, sa.keys["sk_d"], gir + new.ni + new.nr)
+        integ = INTEG_KEYLEN.get(new.prop.integ, 0)
+        encr = new.prop.key_bits // 8 + (4 if new.prop.encr == 20 else 0)
+        plen = PRF_LEN[prf]
+        km = bytes(_core.ike_prf_plus(prf, seed, new.ni + new.nr + new.spi_i + new.spi_r,
+                                      3 * plen + 2 * integ + 2 * encr))
+        keys: dict[str, bytes] = {"skeyseed": bytes(seed)}
+        off = 0
+        for name, n in (("sk_d", plen), ("sk_ai", integ), ("sk_ar", integ), ("sk_ei", encr),
+                        ("sk_er", encr), ("sk_pi", plen), ("sk_pr", plen)):
+            keys[name] = km[off:off + n]
+            off += n
+        new.keys = keys
+
+    def _new_ike_sa(self, sa: IkeSa, initiator: bool, spi_i: bytes, spi_r: bytes,
+                    prop: IkeProposal, ni: bytes, nr: bytes, gir: bytes, now: float) -> IkeSa:
+        new = IkeSa(sa.peer, initiator, spi_i, now)
+        new.spi_r = spi_r
+        new.prop, new.ni, new.nr = prop, ni, nr
+        new.remote_port, new.local_port, new.nat = sa.remote_port, sa.local_port, sa.nat
+        new.reqid = sa.reqid
+        new.state = "ESTABLISHED"
+        self._rekey_keys(sa, new, gir)
+        self._set_lifetime(new, now)
+        self.sas[new.spi_local] = new
+        return new
+
+    @staticmethod
+    def _move_children(old: IkeSa, new: IkeSa) -> None:
+        new.child_prop, new.child_spi_in, new.child_spi_out = (
+            old.child_prop, old.child_spi_in, old.child_spi_out)
+        new.installed = old.installed
+        new.old_children += old.old_children
+        new.out_later.update(old.out_later)
+        old.child_spi_in = old.child_spi_out = 0
+        old.installed = False
+        old.old_children, old.out_later = [], {}
+
+    def _ccsa_refuse(self, sa: IkeSa, msg_id: int, note: int, why: str,
+                     data: bytes = b"") -> None:
+        self._say(f"{sa.peer.address}: CREATE_CHILD_SA: {why}: answering "
+                  f"{pl.notify_name(note)}")
+        self.inc("ike_ccsa_refused")
+        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True, [
+            (pl.PT_N, False, Notify(note, data=data).pack())]))
+
+    def _ccsa_request(self, sa: IkeSa, inner: list[Any], msg_id: int, now: float) -> None:
+        """The responder's side of CREATE_CHILD_SA: rekey of the CHILD SA (a
+        REKEY_SA notify) or of the IKE SA (an SA payload for protocol IKE)."""
+        by = {t: b for t, _c, b in inner}
+        notes = [Notify.unpack(b) for t, _c, b in inner if t == pl.PT_N]
+        if pl.PT_SA not in by or pl.PT_NONCE not in by:
+            self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, "no SA or Nonce payload")
+            return
+        ni = by[pl.PT_NONCE]
+        if not 16 <= len(ni) <= 256:
+            self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, "bad nonce length")
+            return
+        props = _core.ike_parse_sa(by[pl.PT_SA])
+        ours = sa.rekey
+        if props and props[0][1] == pl.PROTO_IKE:
+            if ours is not None and ours["kind"] != "ike" or sa.state != "ESTABLISHED":
+                self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
+                                  "a CHILD SA rekey of ours is under way")
+                return
+            self._ike_rekey_request(sa, by, props, ni, msg_id, now)
+            return
+        rekey = next((n for n in notes if n.type == pl.N_REKEY_SA), None)
+        if rekey is None:
+            self._ccsa_refuse(sa, msg_id, pl.N_NO_ADDITIONAL_SAS,
+                              "a new CHILD SA besides the one we have")
+            return
+        if ours is not None and ours["kind"] == "ike":
+            self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
+                              "an IKE SA rekey of ours is under way")
+            return
+        old_out = int.from_bytes(rekey.spi, "big") if len(rekey.spi) == 4 else -1
+        if old_out != sa.child_spi_out or not sa.installed:
+            self._ccsa_refuse(sa, msg_id, pl.N_CHILD_SA_NOT_FOUND,
+                              f"no CHILD SA with outbound SPI 0x{max(old_out, 0):08x}")
+            return
+        p = sa.peer
+        cp = self._match_child(props)
+        chosen = next((pr for pr in props if self._match_child([pr]) == cp), None)
+        if cp is None or chosen is None:
+            self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
+                              "none of the peer's ESP proposals is acceptable")
+            return
+        groups = [t[1] for t in chosen[3] if t[0] == pl.T_DH and t[1]]
+        gir = None
+        dh = None
+        if pl.PT_KE in by:
+            group, kex = pl.ke_parse(by[pl.PT_KE])
+            want = p.pfs_group or (groups[0] if groups else 0)
+            if group not in groups or (p.pfs_group and group != p.pfs_group):
+                if want and want in groups:
+                    self._ccsa_refuse(sa, msg_id, pl.N_INVALID_KE_PAYLOAD,
+                                      f"KE of DH group {group}, we want {want}",
+                                      struct.pack(">H", want))
+                else:
+                    self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
+                                      f"KE of DH group {group} not in its proposal")
+                return
+            try:
+                dh = _core.IkeDh(group)
+                gir = bytes(dh.shared(kex))
+            except (KameError, ValueError) as e:
+                self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, f"bad KE ({e})")
+                return
+        elif p.pfs_group:
+            self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
+                              f"no KE, and we rekey with PFS (DH group {p.pfs_group})")
+            return
+        assert p.local_ts is not None and p.remote_ts is not None
+        tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
+        tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
+        if not (_ts_covers(tsi, p.remote_ts) and _ts_covers(tsr, p.local_ts)):
+            self._ccsa_refuse(sa, msg_id, pl.N_TS_UNACCEPTABLE,
+                              f"the selectors do not hold {p.remote_ts} <-> {p.local_ts}")
+            return
+        assert sa.prop is not None
+        nr = _core.ike_random(32)
+        spi_in = self._getspi(sa, now)
+        spi_out = int.from_bytes(chosen[2], "big")
+        km_len = 2 * sum(cp.keylens())
+        keymat = bytes(_core.ike_child_keymat(sa.prop.prf, sa.keys["sk_d"], ni, nr, km_len,
+                                              gir))
+        old = (sa.child_spi_in, sa.child_spi_out)
+        trs = cp.transforms()
+        if dh is not None:
+            trs.insert(len(trs) - 1, (pl.T_DH, dh.group, None))
+        pls = [(pl.PT_SA, False, _core.ike_build_sa(
+                   [(chosen[0], pl.PROTO_ESP, struct.pack(">I", spi_in), trs)])),
+               (pl.PT_NONCE, False, nr)]
+        if dh is not None:
+            pls.append((pl.PT_KE, False, pl.ke_body(dh.group, dh.public)))
+        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
+        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True, pls))
+        self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
+                      initiator=False, delay_out=True)
+        sa.old_children.append(old)
+        sa.child_prop, sa.child_spi_in, sa.child_spi_out = cp, spi_in, spi_out
+        sa.installed = True
+        if ours is not None and ours["old"] == old:
+            sa.peer_rekey = {"kind": "child", "nonces": (ni, nr), "pair": (spi_in, spi_out)}
+        self.inc("ike_child_rekey_in")
+        self._say(f"{p.address} rekeyed the CHILD SA: esp in 0x{spi_in:08x} out "
+                  f"0x{spi_out:08x}" + (f" (PFS, DH group {dh.group})" if dh else "")
+                  + f", replacing in 0x{old[0]:08x}")
+
+    def _ike_rekey_request(self, sa: IkeSa, by: dict[int, bytes], props: list[Any],
+                           ni: bytes, msg_id: int, now: float) -> None:
+        prop = self._match_ike(props)
+        chosen = next((pr for pr in props if self._match_ike([pr]) == prop), None)
+        if prop is None or chosen is None or len(chosen[2]) != 8:
+            self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
+                              "none of the peer's IKE proposals is acceptable")
+            return
+        if pl.PT_KE not in by:
+            self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, "IKE SA rekey without KE")
+            return
+        group, kex = pl.ke_parse(by[pl.PT_KE])
+        if group != prop.dh:
+            self._ccsa_refuse(sa, msg_id, pl.N_INVALID_KE_PAYLOAD,
+                              f"KE of DH group {group}, we want {prop.dh}",
+                              struct.pack(">H", prop.dh))
+            return
+        dh = _core.IkeDh(prop.dh)
+        try:
+            gir = bytes(dh.shared(kex))
+        except (KameError, ValueError) as e:
+            self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, f"bad KE ({e})")
+            return
+        nr = _core.ike_random(32)
+        spi_r = _core.ike_random(8)
+        pls = [(pl.PT_SA, False, _core.ike_build_sa(
+                   [(chosen[0], pl.PROTO_IKE, spi_r, prop.transforms())])),
+               (pl.PT_NONCE, False, nr),
+               (pl.PT_KE, False, pl.ke_body(dh.group, dh.public))]
+        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True, pls))
+        new = self._new_ike_sa(sa, False, bytes(chosen[2]), spi_r, prop, ni, nr, gir, now)
+        self._move_children(sa, new)
+        if sa.rekey is not None:
+            sa.peer_rekey = {"kind": "ike", "nonces": (ni, nr), "sa": new}
+        # the initiator deletes the old IKE SA; until then it only answers
+        sa.rekey_at = None
+        self.inc("ike_ike_rekey_in")
+        self._say(f"{sa.peer.address} rekeyed the IKE SA: {new.spi_i.hex()}:"
+                  f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
+
+    def _ccsa_response(self, sa: IkeSa, inner: list[Any], now: float) -> None:
+        """Our CREATE_CHILD_SA answered."""
+        ours, sa.rekey = sa.rekey, None
+        if ours is None:
+            return
+        by = {t: b for t, _c, b in inner}
+        for n in (Notify.unpack(b) for t, _c, b in inner if t == pl.PT_N):
+            if n.type >= 16384:
+                continue
+            if ours["kind"] == "child":
+                self._delete_pair(sa, ours["spi_in"], 0, now)
+            sa.peer_rekey = None
+            what = "CHILD" if ours["kind"] == "child" else "IKE"
+            if n.type == pl.N_INVALID_KE_PAYLOAD and ours["kind"] == "child" and \
+                    len(n.data) >= 2:
+                g = struct.unpack(">H", n.data[:2])[0]
+                if ours["dh"] is not None and g != ours["dh"].group:
+                    self._say(f"{sa.peer.address} asks for DH group {g} in the CHILD rekey")
+                    self.rekey_child(sa, now, group=g)
+                    return
+            if n.type == pl.N_TEMPORARY_FAILURE:
+                sa.retry_at = now + 1.0 + 2.0 * _jitter()
+                sa.retry_kind = ours["kind"]
+                self._say(f"{sa.peer.address}: {what} SA rekey: TEMPORARY_FAILURE, "
+                          f"again in a moment")
+                return
+            self._say(f"{what} SA rekey refused by {sa.peer.address}: "
+                      f"{pl.notify_name(n.type)}")
+            return
+        if ours["kind"] == "ike":
+            self._ike_rekey_response(sa, ours, by, now)
+        else:
+            self._child_rekey_response(sa, ours, by, now)
+
+    def _child_rekey_response(self, sa: IkeSa, ours: dict[str, Any], by: dict[int, bytes],
+                              now: float) -> None:
+        assert sa.prop is not None
+        props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
+        cp = self._match_child(props[:1]) if len(props) == 1 else None
+        nr = by.get(pl.PT_NONCE, b"")
+        if cp is None or len(props[0][2]) != 4 or not 16 <= len(nr) <= 256:
+            self._delete_pair(sa, ours["spi_in"], 0, now)
+            self._say(f"CHILD SA rekey: {sa.peer.address} answered with no acceptable SA "
+                      f"or nonce")
+            return
+        gir = None
+        if ours["dh"] is not None:
+            group, kex = pl.ke_parse(by.get(pl.PT_KE, b"\0\0\0\0"))
+            if group != ours["dh"].group or pl.PT_KE not in by:
+                self._delete_pair(sa, ours["spi_in"], 0, now)
+                self._say(f"CHILD SA rekey: {sa.peer.address}'s KE is not of group "
+                          f"{ours['dh'].group}")
+                return
+            gir = bytes(ours["dh"].shared(kex))
+        spi_in, spi_out = ours["spi_in"], int.from_bytes(props[0][2], "big")
+        km_len = 2 * sum(cp.keylens())
+        keymat = bytes(_core.ike_child_keymat(sa.prop.prf, sa.keys["sk_d"], ours["ni"], nr,
+                                              km_len, gir))
+        self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
+                      initiator=True)
+        old = ours["old"]
+        theirs, sa.peer_rekey = sa.peer_rekey, None
+        self.inc("ike_child_rekeyed")
+        if theirs is not None and theirs["kind"] == "child":
+            # §2.8.1: both rekeyed the same CHILD SA; the exchange with the
+            # lowest of the four nonces made the redundant pair, and whoever
+            # started that exchange deletes it (the other one deletes the old)
+            if min(ours["ni"], nr) < min(theirs["nonces"]):
+                self.inc("ike_rekey_collision_lost")
+                self._say(f"CHILD SA rekey collision with {sa.peer.address}: ours lost, "
+                          f"deleting esp in 0x{spi_in:08x}")
+                sa.old_children.append((spi_in, spi_out))
+                self._delete_child_request(sa, spi_in, now)
+                return
+            self.inc("ike_rekey_collision_won")
+            self._say(f"CHILD SA rekey collision with {sa.peer.address}: ours won")
+            sa.old_children.append(theirs["pair"])  # the peer deletes it
+        elif (sa.child_spi_in, sa.child_spi_out) == old:
+            sa.old_children.append(old)
+        sa.child_prop, sa.child_spi_in, sa.child_spi_out = cp, spi_in, spi_out
+        sa.installed = True
+        self._say(f"CHILD SA with {sa.peer.address} rekeyed: esp in 0x{spi_in:08x} out "
+                  f"0x{spi_out:08x}" + (" (PFS)" if gir else "")
+                  + f"; deleting in 0x{old[0]:08x}")
+        self._delete_child_request(sa, old[0], now)
+
+    def _delete_child_request(self, sa: IkeSa, spi_in: int, now: float) -> None:
+        self._req(sa, pl.INFORMATIONAL, [(pl.PT_D, False, Delete(
+            pl.PROTO_ESP, (struct.pack(">I", spi_in),)).pack())], now, {"child_delete": spi_in})
+
+    def _ike_rekey_response(self, sa: IkeSa, ours: dict[str, Any], by: dict[int, bytes],
+                            now: float) -> None:
+        assert sa.prop is not None
+        props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
+        prop = self._match_ike(props[:1]) if len(props) == 1 else None
+        nr = by.get(pl.PT_NONCE, b"")
+        if (prop is None or len(props[0][2]) != 8 or pl.PT_KE not in by
+                or not 16 <= len(nr) <= 256):
+            self._say(f"IKE SA rekey: {sa.peer.address} answered with no acceptable SA, "
+                      f"nonce or KE")
+            return
+        group, kex = pl.ke_parse(by[pl.PT_KE])
+        if group != ours["dh"].group:
+            self._say(f"IKE SA rekey: {sa.peer.address}'s KE is not of group "
+                      f"{ours['dh'].group}")
+            return
+        gir = bytes(ours["dh"].shared(kex))
+        new = self._new_ike_sa(sa, True, ours["spi"], bytes(props[0][2]), prop, ours["ni"], nr,
+                               gir, now)
+        theirs, sa.peer_rekey = sa.peer_rekey, None
+        self.inc("ike_ike_rekeyed")
+        if theirs is not None and theirs["kind"] == "ike":
+            other: IkeSa = theirs["sa"]
+            if min(ours["ni"], nr) < min(theirs["nonces"]):
+                # ours is redundant: the children stay on the peer's new SA,
+                # ours goes, and the peer deletes the old one
+                self._say(f"IKE SA rekey collision with {sa.peer.address}: ours lost, "
+                          f"deleting {new.spi_i.hex()}:{new.spi_r.hex()}")
+                self.delete(new, now)
+                return
+            self._say(f"IKE SA rekey collision with {sa.peer.address}: ours won")
+            self._move_children(other, new)
+        else:
+            self._move_children(sa, new)
+        new.queue, sa.queue = sa.queue, []
+        self._say(f"IKE SA with {sa.peer.address} rekeyed: {new.spi_i.hex()}:"
+                  f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
+        self.delete(sa, now)
+
+    def _expire(self, m: P.SadbMsg, now: float) -> None:
+        """SADB_EXPIRE from the key engine: a soft one rekeys the CHILD SA, a
+        hard one deletes it (the key engine has removed it already)."""
+        s = m.get(P.SADB_EXT_SA)
+        if s is None:
+            return
+        spi = s.spi
+        hard = m.get(P.SADB_EXT_LIFETIME_HARD) is not None
+        for sa in list(self.sas.values()):
+            if sa.state != "ESTABLISHED":
+                continue
+            if spi in (sa.child_spi_in, sa.child_spi_out) and sa.installed:
+                if hard:
+                    self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: hard "
+                              f"lifetime over, deleting it")
+                    self.inc("ike_child_expired")
+                    spi_in, spi_out = sa.child_spi_in, sa.child_spi_out
+                    sa.child_spi_in = sa.child_spi_out = 0
+                    sa.installed = False
+                    self._delete_pair(sa, spi_in, spi_out, now)
+                    self._delete_child_request(sa, spi_in, now)
+                elif sa.rekey is None and sa.peer_rekey is None:
+                    self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: soft "
+                              f"lifetime over")
+                    if not self.rekey_child(sa, now):
+                        sa.retry_at, sa.retry_kind = now + 1.0, "child"
+                return
 
     # --- INFORMATIONAL --------------------------------------------------------------------
 
@@ -771,11 +1304,30 @@ class Ike:
             d = Delete.unpack(b)
             if d.protocol == pl.PROTO_IKE:
                 gone = True
-            elif d.protocol == pl.PROTO_ESP and struct.pack(">I", sa.child_spi_out) in d.spis:
-                reply.append((pl.PT_D, False,
-                              Delete(pl.PROTO_ESP, (struct.pack(">I", sa.child_spi_in),)).pack()))
-                self._uninstall(sa, now)
-                self._say(f"{sa.peer.address} deleted the CHILD SA")
+                continue
+            if d.protocol != pl.PROTO_ESP:
+                continue
+            for spi_b in d.spis:
+                spi = int.from_bytes(spi_b, "big")
+                old = next((x for x in sa.old_children if x[1] == spi), None)
+                if old is not None:
+                    # the old pair of a rekey: gone, and the new outbound SA
+                    # that waited for that goes in
+                    sa.old_children.remove(old)
+                    self._delete_pair(sa, *old, now)
+                    later = sa.out_later.pop(sa.child_spi_in, None)
+                    if later is not None:
+                        later(now)
+                    reply.append((pl.PT_D, False,
+                                  Delete(pl.PROTO_ESP, (struct.pack(">I", old[0]),)).pack()))
+                elif spi == sa.child_spi_out and sa.child_spi_in:
+                    reply.append((pl.PT_D, False, Delete(
+                        pl.PROTO_ESP, (struct.pack(">I", sa.child_spi_in),)).pack()))
+                    self._delete_pair(sa, sa.child_spi_in,
+                                      sa.child_spi_out if sa.installed else 0, now)
+                    sa.child_spi_in = sa.child_spi_out = 0
+                    sa.installed = False
+                    self._say(f"{sa.peer.address} deleted the CHILD SA")
         self._respond(sa, msg_id, self._sealed(sa, pl.INFORMATIONAL, msg_id, True, reply))
         if gone:
             self._say(f"{sa.peer.address} deleted the IKE SA")
@@ -839,11 +1391,20 @@ class Ike:
             sa.pending = None
             sa.deadline = None
             sa.next_id = msg_id + 1
+            ctx, sa.pending_ctx = sa.pending_ctx, {}
             if kind == pl.IKE_AUTH:
                 self._auth_response(sa, inner, now)
             elif kind == pl.INFORMATIONAL and sa.state == "DELETING":
                 self._say(f"{sa.peer.address} confirmed the delete")
                 self._kill(sa, now)
+            elif kind == pl.CREATE_CHILD_SA and sa.state == "ESTABLISHED":
+                self._ccsa_response(sa, inner, now)
+            elif kind == pl.INFORMATIONAL and "child_delete" in ctx:
+                gone = [x for x in sa.old_children if x[0] == ctx["child_delete"]]
+                for pair in gone:
+                    sa.old_children.remove(pair)
+                    self._delete_pair(sa, *pair, now)
+            self._next_queued(sa, now)
             return
         if sa.last_resp is not None and msg_id == sa.last_resp[0]:
             self._send(sa, sa.last_resp[1])  # a retransmitted request
@@ -856,21 +1417,47 @@ class Ike:
             self._auth_request(sa, inner, msg_id, now)
         elif exch == pl.INFORMATIONAL and sa.state in ("ESTABLISHED", "DELETING"):
             self._informational(sa, inner, msg_id, now)
-        elif exch == pl.CREATE_CHILD_SA:
-            self._respond(sa, msg_id, self._sealed(sa, exch, msg_id, True, [
-                (pl.PT_N, False, Notify(pl.N_NO_PROPOSAL_CHOSEN).pack())]))
+        elif exch == pl.CREATE_CHILD_SA and sa.state in ("ESTABLISHED", "DELETING"):
+            if sa.state == "DELETING":
+                self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE, "the IKE SA is going")
+            else:
+                self._ccsa_request(sa, inner, msg_id, now)
         else:
             self.inc("ike_unexpected")
 
     # --- timers -------------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        ds = [s.deadline for s in self.sas.values() if s.deadline is not None]
+        ds = [t for s in self.sas.values()
+              for t in (s.deadline, s.rekey_at, s.expire_at, s.retry_at) if t is not None]
         return min(ds) if ds else None
 
     def timehandler(self, now: float) -> None:
         while self._acquires:
-            self.acquire(self._acquires.pop(0), now)
+            buf = self._acquires.pop(0)
+            if len(buf) > 1 and buf[1] == P.SADB_EXPIRE:
+                try:
+                    self._expire(P.decode(buf), now)
+                except KameError:
+                    self.inc("pfkey_bad")
+            else:
+                self.acquire(buf, now)
+        for sa in list(self.sas.values()):
+            if sa.state != "ESTABLISHED":
+                continue
+            if sa.expire_at is not None and now >= sa.expire_at:
+                self._say(f"IKE SA with {sa.peer.address}: lifetime over, deleting it")
+                self.inc("ike_expired")
+                self.delete(sa, now)
+            elif sa.rekey_at is not None and now >= sa.rekey_at:
+                ok = sa.rekey is None and sa.peer_rekey is None and self.rekey_ike(sa, now)
+                sa.rekey_at = None if ok else now + 1.0
+            elif sa.retry_at is not None and now >= sa.retry_at and sa.rekey is None:
+                sa.retry_at = None
+                if sa.retry_kind == "ike":
+                    self.rekey_ike(sa, now)
+                else:
+                    self.rekey_child(sa, now)
         for sa in list(self.sas.values()):
             if sa.deadline is None or now < sa.deadline:
                 continue
