@@ -230,13 +230,14 @@ class IkeSa:
         k = self.export_keys()
         if k["encr"] == 20:
             encr = f"AES-GCM-{k['key_bits']} with 16 octet ICV [RFC5282]"
-            integ = "NONE"
+            integ = "NONE [RFC4306]"
         else:
             encr = f"AES-CBC-{k['key_bits']} [RFC3602]"
-            integ = IKE_INTEG_WS.get(k["integ"], "NONE")
-        return ",".join(f'"{x}"' for x in (
-            k["spi_i"].hex(), k["spi_r"].hex(), k["sk_ei"].hex(), k["sk_er"].hex(), encr,
-            k["sk_ai"].hex(), k["sk_ar"].hex(), integ))
+            integ = IKE_INTEG_WS.get(k["integ"], "NONE [RFC4306]")
+        # the SPIs and keys are byte fields (bare hex), the algorithms strings
+        return ",".join((k["spi_i"].hex(), k["spi_r"].hex(), k["sk_ei"].hex(),
+                         k["sk_er"].hex(), f'"{encr}"', k["sk_ai"].hex(), k["sk_ar"].hex(),
+                         f'"{integ}"'))
 
 
 class Ike:
@@ -290,6 +291,34 @@ class Ike:
 
     def established(self) -> list[IkeSa]:
         return [s for s in self.sas.values() if s.state == "ESTABLISHED"]
+
+    def esp_sa_rows(self) -> list[str]:
+        """Wireshark's ``esp_sa`` rows for the CHILD SAs in place (the keys
+        in the key engine, or those negotiated when there is none)."""
+        out = []
+        for sa in self.sas.values():
+            cp = sa.child_prop
+            if cp is None or not sa.installed:
+                continue
+            p = sa.peer
+            fam = "IPv6" if p.address.version == 6 else "IPv4"
+            if cp.encr == 20:
+                encr, integ = "AES-GCM with 16 octet ICV [RFC4106]", "NULL"
+            else:
+                encr, integ = "AES-CBC [RFC3602]", ESP_INTEG_WS.get(cp.integ, "NULL")
+            for spi, src, dst, name in ((sa.child_spi_in, p.address, p.local_address, "in"),
+                                        (sa.child_spi_out, p.local_address, p.address, "out")):
+                ek, ak = cp.keylens()
+                k = sa.keys.get(f"child_{name}_{spi:08x}")
+                if k is None and self.engine is not None:
+                    s = self.engine.sad.get(dst, "esp", spi)
+                    k = (s.enc_key + s.auth_key) if s is not None else None
+                if k is None:
+                    continue
+                out.append(",".join(f'"{x}"' for x in (
+                    fam, src, dst, f"0x{spi:08x}", encr, "0x" + k[:ek].hex(), integ,
+                    ("0x" + k[ek:ek + ak].hex()) if ak else "")))
+        return out
 
     def _peer_for(self, addr: Any) -> Peer | None:
         return next((p for p in self.peers if p.address == addr), None)
