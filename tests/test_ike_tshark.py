@@ -65,6 +65,10 @@ class Wire:
                      self.ea)
         self.b = Ike([Peer(A, B, b"secret", my_id="b.example", peer_id="a.example", **kw)],
                      self.eb)
+        # both key engines hand out SPIs from 256 up: B's start further on, so
+        # the two directions differ (tshark follows sequence numbers by SPI)
+        for _ in range(16):
+            self.eb.sad.getspi("esp", ip_address(A), ip_address(B), 0.0)
         self.frames: list[bytes] = []
         self.rows: set[str] = set()
         self.esp: set[str] = set()
@@ -106,7 +110,7 @@ class Wire:
 
 FIELDS = ["frame.number", "isakmp.exchangetype", "isakmp.enc.decrypted", "isakmp.enc.icd",
           "isakmp.notify.msgtype", "isakmp.ts.type", "isakmp.key_exchange.dh_group",
-          "esp.spi", "esp.icv_good", "icmpv6.type", "ipv6.src", "_ws.malformed", "_ws.expert.severity",
+          "esp.spi", "esp.icv_good", "icmpv6.type", "_ws.malformed", "_ws.expert.severity",
           "_ws.expert.message"]
 
 
@@ -167,6 +171,6 @@ def test_tshark_decrypts_our_ikev2_and_the_esp_it_keys(prop: IkeProposal, child:
     assert sum(1 for r in enc if r["isakmp.ts.type"]) >= 4
     # the ESP of both CHILD SA generations decrypted, ICV good, echo inside
     esp = [r for r in rows if r["esp.spi"]]
-    assert len(esp) == 6 and len({(r["esp.spi"], r["ipv6.src"]) for r in esp}) == 4
+    assert len(esp) == 6 and len({r["esp.spi"] for r in esp}) == 4
     assert all(r["esp.icv_good"] == "1" or child.encr == 20 for r in esp), esp
     assert all(r["icmpv6.type"] == "128" for r in esp), esp
