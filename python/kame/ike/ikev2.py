@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,8 @@ class Peer:
 
 
 def _jitter() -> float:
-    return int.from_bytes(_core.ike_random(2), "big") / 65535
+    """A random share in [0, 1) of the rekey margin (not a secret)."""
+    return random.random()
 
 
 def _host_net(a: Any) -> Network:
