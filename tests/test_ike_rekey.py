@@ -278,3 +278,24 @@ def test_bad_create_child_sa_requests_are_answered_with_errors() -> None:
         run(a, b, 1.0)
         assert any(want in x for x in b.log[-2:]), (want, b.log[-3:])
     assert one(b).state == "ESTABLISHED"
+
+
+def test_old_pair_without_a_delete_goes_at_its_hard_expiry() -> None:
+    a, b, ea, eb = up(child_life=100)
+    assert a.rekey_child(one(a), 90.0)
+    # the CREATE_CHILD_SA and its answer go through; a's delete of the old
+    # pair is lost, so b keeps it and b's new outbound SA waits for it
+    for x, y, me in ((a, b, A), (b, a, B)):
+        out, x.out = x.out, []
+        for data, dst, dport, sport in out:
+            y.input(data, me, sport, str(dst), dport, 90.0)
+    a.out.clear()
+    sb = one(b)
+    assert len(sb.old_children) == 1 and sb.out_later and len(eb.sad) == 3
+    eb.sad.timehandler(100.5)  # the old pair's hard lifetime (the new one's soft lifetime is 165 or later)
+    eb.event_messages(100.5)
+    b.timehandler(100.5)
+    assert not sb.old_children and not sb.out_later
+    mine = {(str(s.src), s.spi): s.enc_key for s in eb.sad}
+    theirs = {(str(s.src), s.spi): s.enc_key for s in ea.sad}
+    assert len(mine) == 2 and all(theirs.get(k) == v for k, v in mine.items())

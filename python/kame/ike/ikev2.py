@@ -1291,6 +1291,16 @@ class Ike:
         for sa in list(self.sas.values()):
             if sa.state != "ESTABLISHED":
                 continue
+            old = next((x for x in sa.old_children if spi in x), None)
+            if old is not None and hard:
+                # an old pair whose delete never came: gone now, and the new
+                # outbound SA that waited for it goes in
+                sa.old_children.remove(old)
+                self._delete_pair(sa, *old, now)
+                later = sa.out_later.pop(sa.child_spi_in, None)
+                if later is not None:
+                    later(now)
+                return
             if spi in (sa.child_spi_in, sa.child_spi_out) and sa.installed:
                 if hard:
                     self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: hard "
