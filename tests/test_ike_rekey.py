@@ -12,6 +12,8 @@ from ipaddress import ip_address
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kame import _core
 from kame.ike.conf import parse
@@ -299,3 +301,35 @@ def test_old_pair_without_a_delete_goes_at_its_hard_expiry() -> None:
     mine = {(str(s.src), s.spi): s.enc_key for s in eb.sad}
     theirs = {(str(s.src), s.spi): s.enc_key for s in ea.sad}
     assert len(mine) == 2 and all(theirs.get(k) == v for k, v in mine.items())
+
+
+_PAYLOAD = st.tuples(st.sampled_from([33, 34, 40, 41, 42, 44, 45]), st.binary(max_size=80))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PAYLOAD, max_size=6), st.booleans())
+def test_any_create_child_sa_or_informational_request_is_answered_or_counted(
+        pays: list[tuple[int, bytes]], informational: bool) -> None:
+    """Whatever an authenticated peer puts in a CREATE_CHILD_SA or
+    INFORMATIONAL request, the responder answers or counts it, raises
+    nothing, and its IKE SA and key engine stay consistent."""
+    if not all(len(x.sas) == 1 and one(x).state == "ESTABLISHED" for x in _UP[:2]):
+        _UP[:] = up()  # (a Delete of the IKE SA took the last pair down)
+    a, b, _ea, eb = _UP
+    sa = one(a)
+    exch = 37 if informational else 36
+    before = b.stats.get("ike_badmsg", 0)
+    data = a._sealed(sa, exch, sa.next_id, False, [(t, False, body) for t, body in pays])
+    a._request(sa, exch, data, 1.0)
+    a.out.clear()
+    b.input(data, A, 500, B, 500, 1.0)
+    assert len(b.out) == 1, (b.log[-2:], before)
+    a.input(b.out[0][0], B, 500, A, 500, 1.0)
+    b.out.clear()
+    a.out.clear()
+    sa.pending, sa.rekey, sa.queue = None, None, []
+    assert sa.next_id == one(b).peer_next  # the message IDs in step
+    assert len(eb.sad) <= 4
+
+
+_UP: list[Any] = list(up())

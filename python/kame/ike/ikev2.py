@@ -1456,13 +1456,23 @@ class Ike:
         sa.peer_next = msg_id + 1
         if exch == pl.IKE_AUTH and not sa.initiator and sa.state == "AUTH":
             self._auth_request(sa, inner, msg_id, now)
-        elif exch == pl.INFORMATIONAL and sa.state in ("ESTABLISHED", "DELETING"):
-            self._informational(sa, inner, msg_id, now)
-        elif exch == pl.CREATE_CHILD_SA and sa.state in ("ESTABLISHED", "DELETING"):
-            if sa.state == "DELETING":
-                self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE, "the IKE SA is going")
-            else:
-                self._ccsa_request(sa, inner, msg_id, now)
+        elif exch in (pl.INFORMATIONAL, pl.CREATE_CHILD_SA) and \
+                sa.state in ("ESTABLISHED", "DELETING"):
+            try:
+                if exch == pl.INFORMATIONAL:
+                    self._informational(sa, inner, msg_id, now)
+                elif sa.state == "DELETING":
+                    self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE, "the IKE SA is going")
+                else:
+                    self._ccsa_request(sa, inner, msg_id, now)
+            except (KameError, ValueError) as e:
+                # authenticated but not well formed: answered (RFC 7296 §2.21.1),
+                # so that the message IDs stay in step
+                self.inc("ike_badmsg")
+                self._say(f"{pl.EXCHANGE_NAMES[exch]} from {src}: {e}: answering "
+                          f"INVALID_SYNTAX")
+                self._respond(sa, msg_id, self._sealed(sa, exch, msg_id, True, [
+                    (pl.PT_N, False, Notify(pl.N_INVALID_SYNTAX).pack())]))
         else:
             self.inc("ike_unexpected")
 
