@@ -333,3 +333,15 @@ def test_any_create_child_sa_or_informational_request_is_answered_or_counted(
 
 
 _UP: list[Any] = list(up())
+
+
+def test_a_peer_that_never_deletes_old_pairs_is_bounded(monkeypatch: Any) -> None:
+    a, b, _ea, eb = up()
+    monkeypatch.setattr(a, "_delete_child_request", lambda *_: None)  # never deletes
+    for i in range(12):
+        assert a.rekey_child(one(a), 1.0 + i)
+        run(a, b, 1.0 + i)
+    assert len(one(b).old_children) == Ike.MAX_OLD_CHILDREN
+    assert len(eb.sad) <= 2 * (Ike.MAX_OLD_CHILDREN + 1)
+    assert b.stats.get("ike_ccsa_refused", 0) >= 3
+    assert any("not deleted yet" in x for x in b.log)

@@ -253,6 +253,9 @@ class Ike:
     RETRANS_TRIES = 6
     HALF_OPEN_TIMEOUT = 30.0
     MAX_SAS = 10000
+    #: rekeyed CHILD SA pairs waiting for their delete, per IKE SA: past
+    #: this a peer's next rekey gets TEMPORARY_FAILURE (memory stays bounded)
+    MAX_OLD_CHILDREN = 8
 
     def __init__(self, peers: list[Peer], engine: Any = None, *,
                  cookie_threshold: int = 32, log: Callable[[str], None] | None = None) -> None:
@@ -1035,6 +1038,10 @@ class Ike:
         if ours is not None and ours["kind"] == "ike":
             self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
                               "an IKE SA rekey of ours is under way")
+            return
+        if len(sa.old_children) >= self.MAX_OLD_CHILDREN:
+            self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
+                              f"{len(sa.old_children)} rekeyed CHILD SA pairs not deleted yet")
             return
         old_out = int.from_bytes(rekey.spi, "big") if len(rekey.spi) == 4 else -1
         if old_out != sa.child_spi_out or not sa.installed:
