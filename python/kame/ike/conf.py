@@ -10,7 +10,7 @@ Taken::
         my_identifier fqdn "a.example";      # address, fqdn, user_fqdn
         peers_identifier fqdn "b.example";
         nat_traversal on | off | force;
-        lifetime time 1 hour;
+        lifetime time 1 hour;                # the IKE SA's (rekeyed at 75-85 %)
         proposal {
             encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256]
             hash_algorithm sha256;           # sha1 sha256 sha384 sha512: PRF (and INTEG)
@@ -21,7 +21,9 @@ Taken::
     sainfo address NET any address NET any | anonymous {
         encryption_algorithm aes 128, aes_gcm_16;
         authentication_algorithm hmac_sha256;  # hmac_sha1 hmac_sha384 hmac_sha512
-        pfs_group 14; lifetime time 1 hour; compression_algorithm deflate;
+        pfs_group 14;                        # a new KE with each CHILD SA rekey
+        lifetime time 1 hour;                # the CHILD SAs' (soft at 75-85 %: rekey)
+        compression_algorithm deflate;       # accepted, not used
     }
 
 Anything else is a :class:`kame.errors.ConfigError` naming the line.
