@@ -163,7 +163,7 @@ def _initiate_all(ns: str, sock: Path, n: int, conc: int) -> int:
     try:
         import socket
 
-        import vici  # type: ignore[import-not-found]
+        import vici  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         vici = None
     if vici is not None:

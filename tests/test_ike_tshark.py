@@ -124,10 +124,10 @@ def tshark(pcap: Path, rows: set[str], esp: set[str]) -> list[dict[str, str]]:
     args += ["-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;"]
     for f in FIELDS:
         args += ["-e", f]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
-    return [dict(zip(FIELDS, line.split("|"), strict=True)) for line in out.splitlines()]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return [dict(zip(FIELDS, line.split("|"), strict=True))
+            for line in done.stdout.splitlines()]
 
 
 @pytest.mark.parametrize("prop,child", [
