@@ -155,6 +155,12 @@ def test_rekey_under_ping_with_strongswan(rig: Rig, case: str,
     # charon's SPIs are random: the outbound SA is a new one
     assert {x["spi"] for x in st["sad"] if x["dst"] == SWAN}.isdisjoint(
         {x["spi"] for x in first["sad"] if x["dst"] == SWAN}), what
+    # the key log of what is up now: the rekeyed IKE SA and the CHILD SA pair
+    keys = rig.cmd("keys")
+    (ike,) = [x for x in st["ike"] if x["state"] == "ESTABLISHED"]
+    assert [r.split(",")[:2] for r in keys["ikev2_decryption_table"]] == [
+        [ike["spi_i"], ike["spi_r"]]], keys
+    assert len(keys["esp_sa"]) == 2, keys
     sas = rig.swanctl("--list-sas")
     assert sas.count("INSTALLED") == 1 and sas.count("ESTABLISHED") == 1, sas
     (Path("/tmp/ikerekey") / f"charon-{case}.log").write_text(log)

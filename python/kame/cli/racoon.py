@@ -7,7 +7,9 @@ ACQUIREs racoon answers). IKE goes through the node's UDP sockets on
 ports 500 and 4500. Standard input takes racoonctl-like commands, one per
 line, each answered with one JSON line on standard output:
 ``show-sa`` (the IKE SAs, the SAD and the counters), ``establish-sa ADDR``
-(initiate to a remote), ``delete-sa ADDR``, ``ping6 DST`` (one Echo
+(initiate to a remote), ``delete-sa ADDR``, ``keys`` (the IKE and CHILD
+SA keys as Wireshark's ``ikev2_decryption_table`` and ``esp_sa`` rows, a
+key log for tshark), ``ping6 DST`` (one Echo
 Request from the node), ``quit`` (delete every SA, wait up to 5 s for the
 peers to confirm, and exit). The log goes to standard error.
 """
@@ -168,6 +170,10 @@ def _run(args: argparse.Namespace) -> int:
                         for isa in [x for x in ike.sas.values() if x.peer.address == gone]:
                             ike.delete(isa, now)
                         answer({"ok": True})
+                    elif w[0] == "keys":
+                        answer({"ikev2_decryption_table": [
+                            x.ikev2_decryption_row() for x in ike.sas.values() if x.keys],
+                            "esp_sa": ike.esp_sa_rows()})
                     elif w[0] == "ping6" and len(w) == 2:
                         runner.transmit(node, node.ping(w[1], now))
                         answer({"ok": True})

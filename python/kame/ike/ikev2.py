@@ -14,7 +14,12 @@ INVALID_KE_PAYLOAD and retry with the group asked for), IKE_AUTH with
 pre-shared keys and one CHILD SA (ESP, tunnel mode), NAT detection and
 the float to port 4500 with RFC 3948 UDP encapsulation of the ESP SAs,
 INFORMATIONAL (delete of the IKE SA or of CHILD SAs, liveness checks),
-and retransmission with exponential backoff. Every refused message is
+CREATE_CHILD_SA (rekey of the CHILD SA, with PFS when ``pfs_group`` is set,
+and of the IKE SA; simultaneous rekeys settled as RFC 7296 §2.8.1 says),
+rekeys started by the key engine's soft SADB_EXPIRE and the racoon.conf
+lifetimes, and retransmission with exponential backoff. The keys can be
+exported for a dissector (:meth:`IkeSa.ikev2_decryption_row`,
+:meth:`Ike.esp_sa_rows`). Every refused message is
 counted (:attr:`Ike.stats`) and every failure is logged in :attr:`Ike.log`
 in words that name the cause.
 """
@@ -919,7 +924,11 @@ class Ike:
             return False
         p = sa.peer
         group = p.pfs_group if group is None else group
-        spi = self._getspi(sa, now)
+        try:
+            spi = self._getspi(sa, now)
+        except KameError as e:
+            self._say(f"CHILD SA rekey with {p.address}: {e}")
+            return False
         ni = _core.ike_random(32)
         dh = _core.IkeDh(group) if group else None
         sa.rekey = {"kind": "child", "ni": ni, "dh": dh, "spi_in": spi,
