@@ -12,7 +12,9 @@ MTU options; scapy builds them, an independent builder):
 - ``tcp``: the sequence number;
 - ``frag``: the fragment offset and identification behind a Hop-by-Hop
   and a Destination Options header;
-- ``ns``: the target address and the source link-layer address option;
+- ``ns``: the target address and the source link-layer address option
+  (kame: the ``Packet.nd_*`` accessors; the same through the whole
+  ``Packet.upper`` message object is printed beside);
 - ``ra``: the first Prefix Information's prefix and the MTU option.
 
 Each contender parses the packet from its bytes and reads the field; the
@@ -147,7 +149,7 @@ def kame_udp(b: bytes) -> Any:
 
 
 def kame_tcp(b: bytes) -> Any:
-    return kame.parse(b).tcp[2]
+    return kame.parse(b).seq
 
 
 def kame_frag(b: bytes) -> Any:
@@ -156,13 +158,27 @@ def kame_frag(b: bytes) -> Any:
 
 
 def kame_ns(b: bytes) -> Any:
+    p = kame.parse(b)
+    return p.nd_target, p.nd_source_lladdr
+
+
+def kame_ra(b: bytes) -> Any:
+    p = kame.parse(b)
+    return p.nd_prefixes[0].prefix, p.nd_mtu
+
+
+def upper_ns(b: bytes) -> Any:
     u = kame.parse(b).upper
     return u.target, u.source_lladdr
 
 
-def kame_ra(b: bytes) -> Any:
+def upper_ra(b: bytes) -> Any:
     u = kame.parse(b).upper
     return u.prefixes[0].prefix, u.mtu
+
+
+# the same fields through the whole message object (`Packet.upper`)
+UPPER: dict[str, Callable[[bytes], Any]] = {"ns": upper_ns, "ra": upper_ra}
 
 
 KAME: dict[str, Callable[[bytes], Any]] = {
@@ -238,11 +254,16 @@ def main() -> None:
         k, w, d = KAME[kind](b), WALK[kind](b), dp[kind](b)
         assert k is not None and w is not None and d is not None, kind
         fk, fw, fd = KAME[kind], WALK[kind], dp[kind]
-        best = best_ns({"kame": lambda fk=fk, b=b: fk(b), "walk": lambda fw=fw, b=b: fw(b),
-                        "dpkt": lambda fd=fd, b=b: fd(b)}, args.n, args.repeat)
+        fns = {"kame": lambda fk=fk, b=b: fk(b), "walk": lambda fw=fw, b=b: fw(b),
+               "dpkt": lambda fd=fd, b=b: fd(b)}
+        if kind in UPPER:
+            fu = UPPER[kind]
+            fns["upper"] = lambda fu=fu, b=b: fu(b)
+        best = best_ns(fns, args.n, args.repeat)
         rows.append({"kind": kind, **best})
         print(f"{kind:6s} {best['kame']:9.0f} {best['walk']:9.0f} {best['dpkt']:9.0f}  "
-              f"{best['walk'] / best['kame']:9.2f} {best['dpkt'] / best['kame']:10.2f}")
+              f"{best['walk'] / best['kame']:9.2f} {best['dpkt'] / best['kame']:10.2f}"
+              + (f"   (through .upper: {best['upper']:.0f})" if "upper" in best else ""))
     batch = list(pkts.values()) * 2000
     single = best_ns({"single": lambda: [kame.parse(x) for x in batch],
                       "many": lambda: kame.parse_many(batch)}, 1, args.repeat)

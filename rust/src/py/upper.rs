@@ -449,7 +449,7 @@ ndopt_class!(NdOptUnknown, {
     }
 });
 
-fn nd_to_py(py: Python<'_>, r: &nd::Repr<'_>) -> PyResult<Py<PyAny>> {
+pub(crate) fn nd_to_py(py: Python<'_>, r: &nd::Repr<'_>) -> PyResult<Py<PyAny>> {
     let b = |d: &[u8]| Bytes(d.to_vec());
     Ok(match r {
         nd::Repr::SourceLinkLayerAddr(d) => NdOptSourceLinkAddr { lladdr: b(d) }.into_py_any(py)?,
@@ -741,15 +741,36 @@ msg_class!(RouterSolicitation, {
     }
 });
 
-fn first_lladdr<T: PyTypeInfo>(py: Python<'_>, options: &[Py<PyAny>]) -> PyResult<Option<Py<PyAny>>> {
-    match first_of::<T>(py, options) {
-        Some(o) => {
-            let b = o.bind(py);
-            let name = if b.hasattr("lladdr")? { "lladdr" } else { "data" };
-            Ok(Some(b.getattr(name)?.unbind()))
-        }
-        None => Ok(None),
+/// An ND option class whose value is one octet string (the link-layer
+/// address, or the Redirected Header's data).
+trait OptOctets {
+    fn octets(&self) -> &[u8];
+}
+impl OptOctets for NdOptSourceLinkAddr {
+    fn octets(&self) -> &[u8] {
+        &self.lladdr.0
     }
+}
+impl OptOctets for NdOptTargetLinkAddr {
+    fn octets(&self) -> &[u8] {
+        &self.lladdr.0
+    }
+}
+impl OptOctets for NdOptRedirectedHeader {
+    fn octets(&self) -> &[u8] {
+        &self.data.0
+    }
+}
+
+/// The octets of the first option of class `T` (first wins), read from the
+/// object's field (no attribute lookup by name).
+fn first_lladdr<T: pyo3::PyClass + OptOctets>(py: Python<'_>, options: &[Py<PyAny>]) -> PyResult<Option<Py<PyAny>>> {
+    for o in options {
+        if let Ok(t) = o.bind(py).cast::<T>() {
+            return Ok(Some(PyBytes::new(py, t.try_borrow()?.octets()).into_any().unbind()));
+        }
+    }
+    Ok(None)
 }
 
 /// Router Advertisement (134, RFC 4861 §4.2; Prf RFC 4191 §2.2).

@@ -26,7 +26,10 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use crate::error::Error;
 use crate::wire::dissect::{self, LinkHeader, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
-use crate::wire::proto;
+use crate::wire::{icmpv6, nd, proto};
+
+/// KAME's `nd6_maxndopt`: the ND options examined per message.
+const ND_MAXOPT: usize = 10;
 
 use super::util::{int_arg, ipv4_to_py, ipv6_to_py, owned_bytes};
 
@@ -204,6 +207,8 @@ struct Facts {
     traffic_class: u8,
     next_header: u8,
     upper_proto: u8,
+    /// (byte offset, more fragments, identification), as `fragment` gives it.
+    fragment: Option<(u64, bool, u32)>,
 }
 
 impl Facts {
@@ -211,6 +216,11 @@ impl Facts {
         let (version, header_len, traffic_class, next_header, flow_label) = match s.net {
             Net::V6 { traffic_class, next_header, flow_label, .. } => (6, 40, traffic_class, next_header, flow_label),
             Net::V4 { tos, protocol, header_len, .. } => (4, header_len, tos, protocol, 0),
+        };
+        let fragment = match s.net {
+            Net::V6 { fragment, .. } => fragment,
+            Net::V4 { flags, frag_offset, ident, .. } => (flags & 1 != 0 || frag_offset != 0)
+                .then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident))),
         };
         Facts {
             net_offset: s.net_offset,
@@ -224,6 +234,7 @@ impl Facts {
             traffic_class,
             next_header,
             upper_proto: s.upper_proto,
+            fragment,
         }
     }
 }
@@ -257,6 +268,53 @@ impl Packet {
         let mut c = Chain::default();
         dissect::dissect_into(self.data.bind(py).as_bytes(), self.link, self.settings, &mut c)?;
         Ok(c)
+    }
+
+    /// The bytes of the ND message when this packet holds a whole one
+    /// (types 133-137, not the first of several fragments): its ICMPv6
+    /// header to the packet's end.
+    fn nd_message<'a>(&self, b: &'a [u8]) -> Option<&'a [u8]> {
+        let Upper::Icmpv6 { icmp_type: 133..=137, .. } = self.f.upper else {
+            return None;
+        };
+        if self.f.version != 6 || self.fragmented_more() {
+            return None;
+        }
+        let from = usize::try_from(self.f.upper_offset).ok()?;
+        let to = usize::try_from(self.end()).ok()?;
+        b.get(from..to)
+    }
+
+    /// The ND message's fixed-part checks and KAME's option walk (cap 10),
+    /// as `upper` makes them, handing each option examined to `each`
+    /// without collecting them; the message, or None if this packet holds
+    /// no whole ND message. The checksum is not verified (see `cksum_ok`).
+    fn nd_scan<'a>(&self, b: &'a [u8], each: impl FnMut(nd::Repr<'a>)) -> PyResult<Option<&'a [u8]>> {
+        let Some(msg) = self.nd_message(b) else {
+            return Ok(None);
+        };
+        let Some(at) = icmpv6::nd_checked(msg)? else {
+            return Ok(None);
+        };
+        nd::Options::scan(msg.get(at..).unwrap_or(&[]), ND_MAXOPT, each).map_err(|e| e.at(at as u64))?;
+        Ok(Some(msg))
+    }
+
+    /// The first option `pick` takes (first wins, as the message objects'
+    /// accessors take it).
+    fn nd_first<'a, T>(&self, b: &'a [u8], pick: impl Fn(&nd::Repr<'a>) -> Option<T>) -> PyResult<Option<T>> {
+        let mut found = None;
+        self.nd_scan(b, |r| {
+            if found.is_none() {
+                found = pick(&r);
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// A first (or middle) fragment: the message is not all here.
+    fn fragmented_more(&self) -> bool {
+        self.f.fragment.is_some_and(|(_, more, _)| more)
     }
 
     fn addr<'py>(&'py self, py: Python<'py>, src: bool) -> &'py [u8] {
@@ -360,12 +418,8 @@ impl Packet {
     /// (byte offset, more fragments, identification) of the Fragment
     /// header (IPv4: of the header fields), or None if not a fragment.
     #[getter]
-    fn fragment(&self, py: Python<'_>) -> PyResult<Option<(u64, bool, u32)>> {
-        Ok(match self.s(py)?.net {
-            Net::V6 { fragment, .. } => fragment,
-            Net::V4 { flags, frag_offset, ident, .. } => (flags & 1 != 0 || frag_offset != 0)
-                .then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident))),
-        })
+    fn fragment(&self) -> Option<(u64, bool, u32)> {
+        self.f.fragment
     }
     /// Octets of the frame past the end of the packet (to be trimmed).
     #[getter]
@@ -430,6 +484,40 @@ impl Packet {
             _ => None,
         }
     }
+    /// The TCP sequence number, or None (one field of `tcp`, with no tuple
+    /// made).
+    #[getter]
+    fn seq(&self) -> Option<u32> {
+        match self.f.upper {
+            Upper::Tcp { seq, .. } => Some(seq),
+            _ => None,
+        }
+    }
+    /// The TCP acknowledgment number, or None.
+    #[getter]
+    fn ack(&self) -> Option<u32> {
+        match self.f.upper {
+            Upper::Tcp { ack, .. } => Some(ack),
+            _ => None,
+        }
+    }
+    /// The TCP flags (the 12 bits after the data offset: NS/AE to FIN), or
+    /// None.
+    #[getter]
+    fn tcp_flags(&self) -> Option<u16> {
+        match self.f.upper {
+            Upper::Tcp { flags, .. } => Some(flags),
+            _ => None,
+        }
+    }
+    /// The TCP window as sent (not scaled), or None.
+    #[getter]
+    fn window(&self) -> Option<u16> {
+        match self.f.upper {
+            Upper::Tcp { window, .. } => Some(window),
+            _ => None,
+        }
+    }
     /// True/False when the upper-layer checksum was verified; None when it
     /// could not be (not asked, a fragment, no checksummed upper layer).
     /// Verified on the first read (the bytes are immutable), then kept.
@@ -483,7 +571,7 @@ impl Packet {
     fn upper(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let raw = self.upper_bytes(py);
         let o = match self.f.upper {
-            Upper::Icmpv6 { .. } if self.fragment(py)?.is_some_and(|(_, more, _)| more) => {
+            Upper::Icmpv6 { .. } if self.f.fragment.is_some_and(|(_, more, _)| more) => {
                 core_attr(py, "parse_icmpv6")?.call1((raw,))?
             }
             Upper::Icmpv6 { .. } => {
@@ -494,13 +582,88 @@ impl Packet {
                 if src.is_none() || dst.is_none() {
                     return Err(PyValueError::new_err("ICMPv6 outside an IPv6 packet"));
                 }
-                return Ok(Some(super::upper::parse_icmpv6_impl(py, raw.as_bytes(), src, dst, 10)?));
+                return Ok(Some(super::upper::parse_icmpv6_impl(py, raw.as_bytes(), src, dst, ND_MAXOPT)?));
             }
             Upper::Udp { .. } => core_attr(py, "UdpHeader")?.call_method1("from_bytes", (raw,))?,
             Upper::Tcp { .. } => core_attr(py, "TcpHeader")?.call_method1("from_bytes", (raw,))?,
             _ => return Ok(None),
         };
         Ok(Some(o.unbind()))
+    }
+    /// The Neighbor Discovery target (NS, NA, Redirect) as an
+    /// `ipaddress.IPv6Address`, read from the bytes without building the
+    /// message object; None for any other packet. The message is checked
+    /// and its options walked as `upper` does (KAME's cap of 10), so a
+    /// message `upper` refuses raises the same `ParseError` here. The
+    /// checksum is not verified (see `cksum_ok`).
+    #[getter]
+    fn nd_target(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let b = self.data.bind(py).as_bytes();
+        match self.nd_scan(b, |_| ())? {
+            Some(msg) if matches!(msg.first(), Some(135..=137)) => match msg.get(8..24) {
+                Some(t) => Ok(Some(addr_object(py, t)?)),
+                None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+    /// The first Source Link-Layer Address option's data (first wins, as
+    /// `upper.source_lladdr`), or None; see `nd_target`.
+    #[getter]
+    fn nd_source_lladdr<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let b = self.data.bind(py).as_bytes();
+        let d = self.nd_first(b, |r| if let nd::Repr::SourceLinkLayerAddr(d) = r { Some(*d) } else { None })?;
+        Ok(d.map(|d| PyBytes::new(py, d)))
+    }
+    /// The first Target Link-Layer Address option's data, or None.
+    #[getter]
+    fn nd_target_lladdr<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let b = self.data.bind(py).as_bytes();
+        let d = self.nd_first(b, |r| if let nd::Repr::TargetLinkLayerAddr(d) = r { Some(*d) } else { None })?;
+        Ok(d.map(|d| PyBytes::new(py, d)))
+    }
+    /// The first MTU option's value, or None.
+    #[getter]
+    fn nd_mtu(&self, py: Python<'_>) -> PyResult<Option<u32>> {
+        let b = self.data.bind(py).as_bytes();
+        self.nd_first(b, |r| if let nd::Repr::Mtu(m) = r { Some(*m) } else { None })
+    }
+    /// Every Prefix Information option (`NdOptPrefixInfo`), in order; an
+    /// empty list for any other packet.
+    #[getter]
+    fn nd_prefixes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let b = self.data.bind(py).as_bytes();
+        let mut found = Vec::new();
+        self.nd_scan(b, |r| {
+            if matches!(r, nd::Repr::PrefixInformation(_)) {
+                found.push(r);
+            }
+        })?;
+        let out = PyList::empty(py);
+        for r in &found {
+            out.append(super::upper::nd_to_py(py, r)?)?;
+        }
+        Ok(out)
+    }
+    /// The ND options examined (at most KAME's 10) as (type, data) pairs in
+    /// wire order, the data after the type and length octets; an empty
+    /// list for any other packet.
+    #[getter]
+    fn nd_options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let b = self.data.bind(py).as_bytes();
+        let mut n = 0usize;
+        let out = PyList::empty(py);
+        let Some(msg) = self.nd_scan(b, |_| n += 1)? else {
+            return Ok(out);
+        };
+        let mut at = icmpv6::nd_checked(msg)?.unwrap_or(msg.len());
+        for _ in 0..n {
+            let (Some(&t), Some(&l)) = (msg.get(at), msg.get(at + 1)) else { break };
+            let end = at + usize::from(l) * 8;
+            out.append((t, PyBytes::new(py, msg.get(at + 2..end).unwrap_or(&[]))))?;
+            at = end;
+        }
+        Ok(out)
     }
     /// (src, dst, ethertype) of the link header: Ethernet's; a Linux
     /// cooked header's link-layer source address, b"" and its protocol

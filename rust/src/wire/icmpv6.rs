@@ -308,6 +308,40 @@ fn nd_len(b: &[u8], min: usize, reason: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// The checks on an ND message's fixed part (ICMP Code 0 and the length
+/// of the fixed part: RFC 4861 §6.1, §7.1, §8.1) and the offset where its
+/// options start; None when `b` is not an ND message (types 133-137).
+pub fn nd_checked(b: &[u8]) -> Result<Option<usize>> {
+    let (at, code_rule, len_rule) = match Message::from(b.first().copied().unwrap_or(0)) {
+        Message::RouterSolicit => (
+            field::RS_OPTS,
+            "Router Solicitation ICMP Code is not 0 (RFC 4861 §6.1.1)",
+            "Router Solicitation shorter than 8 octets (RFC 4861 §6.1.1)",
+        ),
+        Message::RouterAdvert => (
+            field::RA_OPTS,
+            "Router Advertisement ICMP Code is not 0 (RFC 4861 §6.1.2)",
+            "Router Advertisement shorter than 16 octets (RFC 4861 §6.1.2)",
+        ),
+        Message::NeighborSolicit => (
+            field::NS_OPTS,
+            "Neighbor Solicitation ICMP Code is not 0 (RFC 4861 §7.1.1)",
+            "Neighbor Solicitation shorter than 24 octets (RFC 4861 §7.1.1)",
+        ),
+        Message::NeighborAdvert => (
+            field::NA_OPTS,
+            "Neighbor Advertisement ICMP Code is not 0 (RFC 4861 §7.1.2)",
+            "Neighbor Advertisement shorter than 24 octets (RFC 4861 §7.1.2)",
+        ),
+        Message::Redirect => (field::REDIRECT_OPTS, "Redirect ICMP Code is not 0 (RFC 4861 §8.1)", "Redirect shorter than 40 octets (RFC 4861 §8.1)"),
+        _ => return Ok(None),
+    };
+    Packet::new_checked(b)?;
+    nd_code(b, code_rule)?;
+    nd_len(b, at, len_rule)?;
+    Ok(Some(at))
+}
+
 fn opts(b: &[u8], at: usize, maxndopt: usize) -> Result<nd::Options<'_>> {
     nd::Options::walk(b.get(at..).unwrap_or(&[]), maxndopt).map_err(|e| e.at(at as u64))
 }
@@ -365,13 +399,11 @@ impl<'a> Repr<'a> {
                 Repr::ParamProblem { code: code.into(), pointer: p.param_problem_ptr(), invoking: invoking() }
             }
             Message::RouterSolicit => {
-                nd_code(b, "Router Solicitation ICMP Code is not 0 (RFC 4861 §6.1.1)")?;
-                nd_len(b, field::RS_OPTS, "Router Solicitation shorter than 8 octets (RFC 4861 §6.1.1)")?;
+                nd_checked(b)?;
                 Repr::RouterSolicit { options: opts(b, field::RS_OPTS, maxndopt)? }
             }
             Message::RouterAdvert => {
-                nd_code(b, "Router Advertisement ICMP Code is not 0 (RFC 4861 §6.1.2)")?;
-                nd_len(b, field::RA_OPTS, "Router Advertisement shorter than 16 octets (RFC 4861 §6.1.2)")?;
+                nd_checked(b)?;
                 Repr::RouterAdvert {
                     cur_hop_limit: b.get(field::CUR_HOP_LIMIT).copied().unwrap_or(0),
                     flags: b.get(field::ROUTER_FLAGS).copied().unwrap_or(0),
@@ -382,13 +414,11 @@ impl<'a> Repr<'a> {
                 }
             }
             Message::NeighborSolicit => {
-                nd_code(b, "Neighbor Solicitation ICMP Code is not 0 (RFC 4861 §7.1.1)")?;
-                nd_len(b, field::NS_OPTS, "Neighbor Solicitation shorter than 24 octets (RFC 4861 §7.1.1)")?;
+                nd_checked(b)?;
                 Repr::NeighborSolicit { target: addr_at(b, field::TARGET_ADDR), options: opts(b, field::NS_OPTS, maxndopt)? }
             }
             Message::NeighborAdvert => {
-                nd_code(b, "Neighbor Advertisement ICMP Code is not 0 (RFC 4861 §7.1.2)")?;
-                nd_len(b, field::NA_OPTS, "Neighbor Advertisement shorter than 24 octets (RFC 4861 §7.1.2)")?;
+                nd_checked(b)?;
                 Repr::NeighborAdvert {
                     flags: b.get(field::NEIGH_FLAGS).copied().unwrap_or(0) & 0xe0,
                     target: addr_at(b, field::TARGET_ADDR),
@@ -396,8 +426,7 @@ impl<'a> Repr<'a> {
                 }
             }
             Message::Redirect => {
-                nd_code(b, "Redirect ICMP Code is not 0 (RFC 4861 §8.1)")?;
-                nd_len(b, field::REDIRECT_OPTS, "Redirect shorter than 40 octets (RFC 4861 §8.1)")?;
+                nd_checked(b)?;
                 Repr::Redirect {
                     target: addr_at(b, field::TARGET_ADDR),
                     dest: addr_at(b, field::DEST_ADDR),

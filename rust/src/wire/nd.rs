@@ -382,12 +382,22 @@ impl<'a> Options<'a> {
     /// KAME `nd6_options()`: walk the option area of an ND message.
     /// `maxndopt` 0 means no limit.
     pub fn walk(data: &'a [u8], maxndopt: usize) -> Result<Options<'a>> {
+        let mut options = Vec::new();
+        let o = Options::scan(data, maxndopt, |r| options.push(r))?;
+        Ok(Options { options, ..o })
+    }
+
+    /// [`Options::walk`] without collecting: the same checks and counters,
+    /// each option examined handed to `each` in wire order (the returned
+    /// `options` is empty). A reader of one option pays no allocation.
+    pub fn scan(data: &'a [u8], maxndopt: usize, mut each: impl FnMut(Repr<'a>)) -> Result<Options<'a>> {
         let mut o = Options::default();
         let mut seen = [false; 256];
+        let mut examined = 0usize;
         let mut at = 0usize;
         let end = data.len();
         while at < end {
-            if maxndopt != 0 && o.options.len() >= maxndopt {
+            if maxndopt != 0 && examined >= maxndopt {
                 o.toomanyopt = count_rest(data.get(at..).unwrap_or(&[]));
                 break;
             }
@@ -425,7 +435,8 @@ impl<'a> Options<'a> {
                     *s = true;
                 }
             }
-            o.options.push(repr);
+            each(repr);
+            examined += 1;
             at += len;
         }
         Ok(o)
