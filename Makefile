@@ -38,6 +38,7 @@ lint: build-dev
 	cargo clippy --workspace --all-targets -- -D warnings
 	PYO3_PYTHON=$(abspath $(VPY)) cargo clippy -p kame-core --features python -- -D warnings
 	$(VPY) -m ruff check python tests benches
+	$(VPY) -m mypy python/kame
 	$(VPY) -m mypy.stubtest kame._core
 
 bench: build-dev

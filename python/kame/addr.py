@@ -102,21 +102,21 @@ def _int6(a: object) -> int:
 
 def is_unspecified(a: IPv6Address) -> bool:
     try:
-        return bool(a._ip == 0)
+        return bool(a._ip == 0)  # type: ignore[attr-defined]
     except AttributeError:
         raise _notaddr(a) from None
 
 
 def is_loopback(a: IPv6Address) -> bool:
     try:
-        return bool(a._ip == 1)
+        return bool(a._ip == 1)  # type: ignore[attr-defined]
     except AttributeError:
         raise _notaddr(a) from None
 
 
 def is_multicast(a: IPv6Address) -> bool:
     try:
-        return bool((a._ip >> 120) == 0xFF)
+        return bool((a._ip >> 120) == 0xFF)  # type: ignore[attr-defined]
     except AttributeError:
         raise _notaddr(a) from None
 
@@ -137,7 +137,7 @@ def is_mc_linklocal(a: IPv6Address) -> bool:
 def is_linklocal(a: IPv6Address) -> bool:
     """fe80::/10 (KAME ``IN6_IS_ADDR_LINKLOCAL``)."""
     try:
-        return bool((a._ip >> 118) == 0x3FA)  # fe80::/10
+        return bool((a._ip >> 118) == 0x3FA)  # type: ignore[attr-defined]  # fe80::/10
     except AttributeError:
         raise _notaddr(a) from None
 
@@ -166,7 +166,7 @@ def is_6to4(a: IPv6Address) -> bool:
 def is_solicited_node(a: IPv6Address) -> bool:
     """ff02::1:ff00:0/104 (RFC 4291 §2.7.1)."""
     try:
-        return bool((a._ip >> 24) == (_SOLICITED_PREFIX >> 24))
+        return bool((a._ip >> 24) == (_SOLICITED_PREFIX >> 24))  # type: ignore[attr-defined]
     except AttributeError:
         raise _notaddr(a) from None
 
@@ -211,7 +211,7 @@ def invalid_wire_reason(a: IPv6Address) -> str | None:
     compatible addresses; they are judged by :func:`check_wire_addresses`.
     """
     try:
-        x = a._ip
+        x = a._ip  # type: ignore[attr-defined]
     except AttributeError:
         raise _notaddr(a) from None
     if x <= 1 or ((x >> 112) not in (0, 0x2002)):

@@ -355,4 +355,8 @@ def order_destinations(dests: Sequence[Destination], *,
         if len(ds) == 1 << 16:
             raise ValueError("more than 65536 destinations to order")
         ds.append(d)
-    return sorted(ds, key=cmp_to_key(lambda x, y: _cmp_dest(x, y, pol)))
+
+    def cmp(x: Destination, y: Destination) -> int:
+        return _cmp_dest(x, y, pol)
+
+    return sorted(ds, key=cmp_to_key(cmp))

@@ -183,7 +183,7 @@ class AddrList:
                 self._by_prefix.pop(key, None)
 
     def remove(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
-        ifa = self._by_if.get(ifname, {}).pop(addr._ip, None)
+        ifa = self._by_if.get(ifname, {}).pop(addr._ip, None)  # type: ignore[attr-defined]
         if ifa is not None:
             self._unindex(ifa)
         return ifa
@@ -202,11 +202,11 @@ class AddrList:
 
     def find(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
         """``in6ifa_ifpwithaddr``."""
-        return self._by_if.get(ifname, {}).get(addr._ip)
+        return self._by_if.get(ifname, {}).get(addr._ip)  # type: ignore[attr-defined]
 
     def find_any(self, addr: IPv6Address) -> In6Ifaddr | None:
         for d in self._by_if.values():
-            ifa = d.get(addr._ip)
+            ifa = d.get(addr._ip)  # type: ignore[attr-defined]
             if ifa is not None:
                 return ifa
         return None

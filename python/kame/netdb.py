@@ -450,8 +450,8 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
                 return SourceCandidate(a, "lo", 8)
             inet = getattr(node, "inet", None)  # in_pcbladdr over the node's IPv4 (kame.inet)
             rt = inet.rtalloc(a) if inet is not None else None
-            src4 = inet.in_selectsrc(a) if rt is not None else None
-            if src4 is not None:
+            src4 = inet.in_selectsrc(a) if inet is not None and rt is not None else None
+            if src4 is not None and inet is not None:
                 ifa = inet.find(src4)
                 return SourceCandidate(src4, ifa.ifname if ifa else "", ifa.prefixlen if ifa else 24)
             v4 = [x for x in layer.in_ifaddrs if (int(x) >> 24) != 127]

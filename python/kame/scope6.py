@@ -144,7 +144,7 @@ def is_embeddable(a: IPv6Address) -> bool:
 
 
 def _word1(a: IPv6Address) -> int:
-    return int((a._ip >> 96) & 0xFFFF)
+    return int((a._ip >> 96) & 0xFFFF)  # type: ignore[attr-defined]
 
 
 def is_embedded_form(a: IPv6Address) -> bool:

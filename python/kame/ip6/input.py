@@ -229,7 +229,7 @@ class Ip6Input(Ip6Forward):
             if gi is None or gi[0] is not gs or len(gi[1]) != len(gs):
                 # made on first use; join/leave drop it, and a set changed
                 # behind their back (down() discards) has another size
-                gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))
+                gi = self._group_ints[ifname] = (gs, frozenset(g._ip for g in gs))  # type: ignore[attr-defined]
             if dst not in gi[1]:
                 return False
         else:

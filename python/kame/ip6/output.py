@@ -208,7 +208,7 @@ class Ip6Output(Route6):
         return self._in6_selectsrc(dst, ifname)
 
     def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None) -> IPv6Address | None:
-        if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):
+        if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):  # type: ignore[attr-defined]
             # Link scope: rule 2 leaves the link-locals of the outgoing
             # interface (its zone); with one usable, preferred one, it wins.
             lls = [ifa for ifa in self.addrs.on(ifname)

@@ -295,18 +295,18 @@ class KeyEngine:
             return [policy_to_msg(sp, t, seq=msg.seq, pid=msg.pid)]
         if t == P.SADB_X_SPDDELETE:
             sp = self._policy_from(msg)
-            gone = self.spd.delete(sp.selector, sp.dir)
-            return [policy_to_msg(gone, t, seq=msg.seq, pid=msg.pid)]
+            gone_sp = self.spd.delete(sp.selector, sp.dir)
+            return [policy_to_msg(gone_sp, t, seq=msg.seq, pid=msg.pid)]
         if t in (P.SADB_X_SPDDELETE2, P.SADB_X_SPDGET):
             (pol,) = self._need(msg, P.SADB_X_EXT_POLICY)
             if t == P.SADB_X_SPDDELETE2:
-                gone = self.spd.delete_id(pol.id)
+                gone_sp = self.spd.delete_id(pol.id)
             else:
                 got = self.spd.get_id(pol.id)
                 if got is None:
                     raise KeyEngineError(f"no policy id {pol.id}", errno.ENOENT)
-                gone = got
-            return [policy_to_msg(gone, t, seq=msg.seq, pid=msg.pid)]
+                gone_sp = got
+            return [policy_to_msg(gone_sp, t, seq=msg.seq, pid=msg.pid)]
         if t == P.SADB_X_SPDFLUSH:
             self.spd.flush()
             return [P.SadbMsg(t, seq=msg.seq, pid=msg.pid)]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame import _core
@@ -225,7 +225,8 @@ class Ipsec6:
         """``key_checkrequest`` over the bundle: the SAs to apply, or None
         to drop (a require/unique request without an SA)."""
         out: list[tuple[str, SecAsVar]] = []
-        cur_src, cur_dst = src, dst
+        cur_src: IPv6Address | IPv4Address = src
+        cur_dst: IPv6Address | IPv4Address = dst
         drop = False
         for req in sp.bundle:
             lvl = effective_level(req, self.knobs)

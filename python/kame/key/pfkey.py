@@ -17,6 +17,7 @@ duplicated, or whose inner lengths lie. ``SadbMsg.pack()`` is its inverse.
 
 from __future__ import annotations
 
+import builtins
 import socket
 import struct
 import sys
@@ -171,12 +172,12 @@ class SadbLifetime:
     addtime: int = 0
     usetime: int = 0
 
-    def pack(self) -> bytes:
+    def pack(self) -> builtins.bytes:
         return struct.pack(_E + "HHIQQQ", 4, self.exttype, self.allocations, self.bytes,
                            self.addtime, self.usetime)
 
     @classmethod
-    def unpack(cls, b: bytes, t: int, off: int) -> SadbLifetime:
+    def unpack(cls, b: builtins.bytes, t: int, off: int) -> SadbLifetime:
         if len(b) != 32:
             raise _bad("sadb_lifetime must be 32 octets", off)
         _l, _t, al, by, ad, us = struct.unpack(_E + "HHIQQQ", b)

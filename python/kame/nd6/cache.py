@@ -257,10 +257,10 @@ class NeighborCache:
         return iter(list(self._entries.values()))
 
     def lookup(self, ifname: str, addr: IPv6Address) -> Neighbor | None:
-        return self._entries.get((ifname, addr._ip))
+        return self._entries.get((ifname, addr._ip))  # type: ignore[attr-defined]
 
     def _touch(self, ln: Neighbor) -> None:
-        self._entries.move_to_end((ln.ifname, ln.addr._ip))
+        self._entries.move_to_end((ln.ifname, ln.addr._ip))  # type: ignore[attr-defined]
 
     def _set_timer(self, ln: Neighbor, expire: float) -> None:
         if expire == ln.expire and ln.timer_seq > 0:
@@ -291,7 +291,7 @@ class NeighborCache:
             if not self._evict_one():
                 break
         ln = Neighbor(ifname, addr)
-        self._entries[(ifname, addr._ip)] = ln
+        self._entries[(ifname, addr._ip)] = ln  # type: ignore[attr-defined]
         self._set_timer(ln, now + kv["net.inet6.icmp6.nd6_gctimer"])
         return ln
 
@@ -320,7 +320,7 @@ class NeighborCache:
         return True
 
     def _free(self, ln: Neighbor) -> None:
-        self._entries.pop((ln.ifname, ln.addr._ip), None)
+        self._entries.pop((ln.ifname, ln.addr._ip), None)  # type: ignore[attr-defined]
         ln.timer_seq = -1
 
     def delete(self, ifname: str, addr: IPv6Address) -> bool:
@@ -343,7 +343,7 @@ class NeighborCache:
         ln = self.lookup(ifname, addr)
         if ln is None:
             ln = Neighbor(ifname, addr)
-            self._entries[(ifname, addr._ip)] = ln
+            self._entries[(ifname, addr._ip)] = ln  # type: ignore[attr-defined]
         ln.state, ln.lladdr, ln.permanent, ln.is_router = NdState.REACHABLE, lladdr, True, is_router
         self._set_timer(ln, math.inf)
         return ln
@@ -360,7 +360,7 @@ class NeighborCache:
         start delay timer -> DELAY".
         """
         out: Output = []
-        key = (ifname, addr._ip)
+        key = (ifname, addr._ip)  # type: ignore[attr-defined]
         ln = self._entries.get(key)
         if ln is None:
             ln = self._create(ifname, addr, now)
@@ -431,9 +431,9 @@ class NeighborCache:
              1        --      y      --    (7) STALE  c c  s  c s
         """
         out: Output = []
-        if addr._ip == 0:
+        if addr._ip == 0:  # type: ignore[attr-defined]
             return out
-        key = (ifname, addr._ip)
+        key = (ifname, addr._ip)  # type: ignore[attr-defined]
         ln = self._entries.get(key)
         is_new = ln is None
         if ln is None:

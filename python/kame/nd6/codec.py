@@ -81,8 +81,8 @@ def addr6(x: int) -> IPv6Address:
         if len(_ADDR6) >= _ADDR6_MAX:
             _ADDR6.clear()
         a = object.__new__(IPv6Address)
-        a._ip = x
-        a._scope_id = None
+        a._ip = x  # type: ignore[attr-defined]
+        a._scope_id = None  # type: ignore[attr-defined]
         _ADDR6[x] = a
     return a
 
@@ -151,8 +151,8 @@ def build_icmp6_packet(src: IPv6Address, dst: IPv6Address, msg: Any,
 def build_ns(a: SendNS, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
     """The NS packet: SLLA unless a DAD probe (``src`` ::) or not asked for,
     then the RFC 7527 nonce if any (RFC 4861 §4.3, §7.2.2)."""
-    slla = own_lladdr if a.include_slla and src._ip != 0 and own_lladdr else None
-    return _core.nd6_ns_output(src._ip, a.dst._ip, a.target._ip, slla, a.nonce)
+    slla = own_lladdr if a.include_slla and src._ip != 0 and own_lladdr else None  # type: ignore[attr-defined]
+    return _core.nd6_ns_output(src._ip, a.dst._ip, a.target._ip, slla, a.nonce)  # type: ignore[attr-defined]
 
 
 def build_na(a: SendNA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
@@ -160,7 +160,7 @@ def build_na(a: SendNA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
     proxied address or ours (RFC 4861 §4.4, §7.2.4)."""
     ll = a.tlla if a.tlla is not None else own_lladdr
     flags = (0x80 if a.router else 0) | (0x40 if a.solicited else 0) | (0x20 if a.override else 0)
-    return _core.nd6_na_output(src._ip, a.dst._ip, a.target._ip, flags,
+    return _core.nd6_na_output(src._ip, a.dst._ip, a.target._ip, flags,  # type: ignore[attr-defined]
                                ll if a.include_tlla and ll else None)
 
 

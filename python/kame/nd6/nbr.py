@@ -204,10 +204,10 @@ class Nd6Nbr:
             return self._bad("icp6s_badcode", now, f"NS code {code}")
         if hop_limit != ND_HOPLIMIT:
             return self._bad("icp6s_badns", now, f"NS hlim {hop_limit} from {src}")
-        unspec = src._ip == 0
+        unspec = src._ip == 0  # type: ignore[attr-defined]
         if unspec and not is_solicited_node(dst):
             return self._bad("icp6s_badns", now, f"DAD NS to {dst}, not solicited-node")
-        if (target._ip >> 120) == 0xFF:  # is_multicast
+        if (target._ip >> 120) == 0xFF:  # type: ignore[attr-defined]  # is_multicast
             return self._bad("icp6s_badns", now, f"NS for multicast target {target}")
         if unspec and slla is not None:
             return self._bad("icp6s_badns", now, "DAD NS with a source link-layer address option")
@@ -230,7 +230,7 @@ class Nd6Nbr:
                 if unspec:
                     return self._dad_ns_input(ifa, nonce, now)
                 return []  # address resolution for a tentative address: ignore
-            if src._ip == ifa.addr._ip:
+            if src._ip == ifa.addr._ip:  # type: ignore[attr-defined]
                 self.log(now, "dupsrc", f"NS from my own address {src} on {ifname}")
                 return []
             override = not fl & 0x01  # ANYCAST: Override clear (§7.2.4)
@@ -241,7 +241,7 @@ class Nd6Nbr:
                            override, True, proxy_ll)]
         out = self.cache.cache_lladdr(ifname, src, slla, "ns", now)
         out.append(_send_na(ifname, target, src, na_src, router, True, override, True, proxy_ll))
-        return out
+        return out  # type: ignore[return-value]  # a list of cache.Output items
 
     # --- NA input (nd6_na_input) ---------------------------------------------
 
@@ -282,7 +282,7 @@ class Nd6Nbr:
             self.log(now, "dupaddr", f"NA claims my address {target} on {ifname}")
             return [Event("address_conflict", ifname, {"addr": target, "tlla": tlla})]
         return self.cache.na_update(ifname, target, tlla, solicited=solicited,
-                                    override=override, router=router, now=now)
+                                    override=override, router=router, now=now)  # type: ignore[return-value]
 
     # --- output helpers -----------------------------------------------------
 
