@@ -74,8 +74,9 @@ def test_byte_lifetimes(sizes: list[int], soft: int, extra: int) -> None:
 def test_larval_sa_from_getspi_dies_or_is_updated() -> None:
     sad = Sad()
     lv = sad.getspi("esp", S, D, 0.0, lo=0x2000, hi=0x2001)
-    assert lv.state == SaState.LARVAL and lv.spi == 0x2000
-    assert sad.getspi("esp", S, D, 0.0, lo=0x2000, hi=0x2001).spi == 0x2001
+    assert lv.state == SaState.LARVAL and lv.spi in (0x2000, 0x2001)
+    # the last free SPI of a small range is found
+    assert sad.getspi("esp", S, D, 0.0, lo=0x2000, hi=0x2001).spi == 0x2001 ^ 0x2000 ^ lv.spi
     with pytest.raises(KeyEngineError):
         sad.getspi("esp", S, D, 0.0, lo=0x2000, hi=0x2001)
     assert sad.lookup_out(S, D, "esp", "transport") is None  # larval is not usable
@@ -194,3 +195,28 @@ def test_policy_validation() -> None:
         IpsecRequest("esp", "tunnel")
     with pytest.raises(KeyEngineError):
         Selector.of("::/0", "0.0.0.0/0")
+
+
+def test_getspi_draws_at_random_as_key_do_getnewspi() -> None:
+    """KAME draws SPIs at random in the range (an SPI counting up from 256
+    tells an off-path attacker which are live); 200 draws in the default
+    range are distinct, inside it, and not a run."""
+    sad = Sad()
+    spis = [sad.getspi("esp", S, D, 0.0).spi for _ in range(200)]
+    assert len(set(spis)) == 200 and all(256 <= x <= 0xFFFFFFFF for x in spis)
+    assert sum(1 for a, b in zip(spis, spis[1:]) if b == a + 1) < 5
+    assert max(spis) - min(spis) > 1 << 24
+    # IPComp CPIs stay 16-bit (RFC 3173 §2.1)
+    cpis = [sad.getspi("ipcomp", S, D, 0.0).spi for _ in range(50)]
+    assert all(1 <= x <= 0xFFFF for x in cpis)
+
+
+def test_getspi_full_range_refused_in_bounded_work() -> None:
+    sad = Sad()
+    for _ in range(16):
+        sad.getspi("ah", S, D, 0.0, lo=0x3000, hi=0x300F)
+    assert len({sa.spi for sa in sad}) == 16
+    with pytest.raises(KeyEngineError):
+        sad.getspi("ah", S, D, 0.0, lo=0x3000, hi=0x300F)
+    with pytest.raises(KeyEngineError):
+        sad.getspi("ah", S, D, 0.0, lo=0x3001, hi=0x3000)  # empty range

@@ -6,7 +6,10 @@ SAs are keyed by ``(dst, proto, spi)`` as RFC 4301 §4.4.2 and KAME's
 
 - ``getspi`` makes a LARVAL SA (an SPI reserved for an IKE daemon), which
   ``update`` fills in and makes MATURE, or which dies after
-  ``net.key.larval_lifetime`` seconds;
+  ``net.key.larval_lifetime`` seconds; the SPI is drawn at random in the
+  range asked for, up to ``net.key.spi_trycnt`` (1000) draws, as KAME's
+  ``key_do_getnewspi`` does (an SPI that counts up from 256 tells an
+  off-path attacker which SPIs are live);
 - a soft lifetime (seconds since creation, seconds since first use, bytes,
   allocations) moves a MATURE SA to DYING and queues a soft ``Expire``;
 - a hard lifetime removes the SA (DEAD) and queues a hard ``Expire``.
@@ -23,6 +26,7 @@ The transforms themselves are the core's :class:`kame.ipsec.EspSa`,
 from __future__ import annotations
 
 import errno
+import random
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +35,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 from kame.errors import KameError
+
+#: SPIs are drawn from the system's random source (KAME: arc4random).
+_spi_random = random.SystemRandom()
 
 __all__ = [
     "PROTO_NUMBERS",
@@ -215,6 +222,9 @@ class Sad:
     #: ``require`` policy), so the oldest is forgotten past this many.
     MAX_ACQUIRES = 1024
 
+    #: ``net.key.spi_trycnt``: random draws before ``getspi`` gives up.
+    SPI_TRYCNT = 1000
+
     def __init__(self, *, larval_lifetime: float = 30.0, blockacq_lifetime: float = 20.0,
                  preferred_oldsa: bool = True) -> None:
         self._sas: dict[tuple[Addr, str, int], SecAsVar] = {}
@@ -249,12 +259,22 @@ class Sad:
     def getspi(self, proto: str, src: Addr, dst: Addr, now: float, *,
                lo: int = 256, hi: int = 0xFFFFFFFF, mode: str = "any", reqid: int = 0,
                seq: int = 0) -> SecAsVar:
-        """``SADB_GETSPI``: reserve the first free SPI in [lo, hi] as a LARVAL SA."""
+        """``SADB_GETSPI``: reserve a free SPI in [lo, hi] as a LARVAL SA.
+
+        KAME's ``key_do_getnewspi``: the SPI is drawn at random from the
+        range, up to ``SPI_TRYCNT`` draws; a range of at most that many
+        values is searched whole instead, so that a nearly full small range
+        still gives its last free SPI. EEXIST when none is free."""
         dst_a = ip_address(dst) if isinstance(dst, str) else dst
         if proto == "ipcomp":
             hi = min(hi, 0xFFFF)
         lo = max(lo, 1 if proto == "ipcomp" else 256)
-        for _, spi in zip(range(65536), range(lo, hi + 1)):
+        n = hi - lo + 1
+        if n <= self.SPI_TRYCNT:
+            tries: Iterator[int] = iter(_spi_random.sample(range(lo, hi + 1), n) if n > 0 else ())
+        else:
+            tries = (lo + _spi_random.randrange(n) for _ in range(self.SPI_TRYCNT))
+        for spi in tries:
             if (dst_a, proto, spi) not in self._sas:
                 sa = SecAsVar(proto, src, dst_a, spi, mode=mode, reqid=reqid,
                               state=SaState.LARVAL, created=now, seq=seq)
