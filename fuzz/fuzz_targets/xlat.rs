@@ -22,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
         forwarding: sel & 0x80 != 0,
         mtu4: if sel & 0x40 != 0 { 576 } else { 1500 },
         mtu6: 1280 + usize::from(sel & 0x20) * 8,
+        pool6791v6: if sel & 0x10 != 0 { vec![Ipv6Addr::new(0x2001, 0xdb8, 0x6791, 0, 0, 0, 0, 1)] } else { vec![] },
+        pool6791v4: if sel & 0x10 != 0 { vec![Ipv4Addr::new(203, 0, 113, 91)] } else { vec![] },
         ..Config::default()
     };
     let _ = flow4(pkt);
