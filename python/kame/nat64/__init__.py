@@ -40,7 +40,52 @@ from kame import _core
 from kame.errors import KameError
 from kame.nat64.session import TIMEOUTS, Bib, Nat64State, Session, TcpState
 
-__all__ = ["TIMEOUTS", "Bib", "Nat64", "Nat64State", "Session", "TcpState"]
+__all__ = ["NAT64_STATS", "TIMEOUTS", "Bib", "Nat64", "Nat64State", "Session", "TcpState"]
+
+#: ``netstat -s -p nat64``: the translator's and the tables' counters, in
+#: the order and words netstat prints them (BSD style: ``xlats_*`` the
+#: RFC 7915 translator, ``nat64_*`` the RFC 6146 tables and fragments).
+NAT64_STATS: dict[str, str] = {
+    "xlats_6to4": "packets translated IPv6 to IPv4",
+    "xlats_4to6": "packets translated IPv4 to IPv6",
+    "xlats_icmperr_sent": "ICMP errors sent back by the translator",
+    "xlats_tooshort": "packets too short",
+    "xlats_badhdr": "packets with a bad header",
+    "xlats_badsum": "IPv4 header checksum errors",
+    "xlats_badicmpsum": "ICMP checksum errors",
+    "xlats_nomap_src": "with no mapping for the source",
+    "xlats_nomap_dst": "with no mapping for the destination",
+    "xlats_badaddr": "with addresses never translated",
+    "xlats_wkp_private": "private IPv4 under the well-known prefix (RFC 6052 §3.1)",
+    "xlats_bad_uoctet": "with a non-zero u octet (RFC 6052 §2.2)",
+    "xlats_timxceed": "hop limit exceeded",
+    "xlats_toobig": "too big for the next hop (Packet Too Big / Needs Fragmentation sent)",
+    "xlats_srcroute": "with an IPv4 source route",
+    "xlats_rthdr": "with a routing header left to process",
+    "xlats_hdrnest": "with too many extension headers",
+    "xlats_icmp_type": "ICMP types with no counterpart",
+    "xlats_icmp_nested": "ICMP errors quoting ICMP errors",
+    "xlats_icmp_frag": "fragmented ICMP messages",
+    "xlats_icmp_pointer": "parameter problems with no pointer counterpart",
+    "xlats_udp0_frag": "fragmented UDP with a zero checksum",
+    "xlats_udp0_v6": "IPv6 UDP with a zero checksum",
+    "xlats_proto": "protocols not carried",
+    "nat64_bib_created": "BIB entries created",
+    "nat64_session_created": "sessions created",
+    "nat64_session_expired": "sessions expired",
+    "nat64_bib_full": "flows refused: BIB full",
+    "nat64_session_full": "flows refused: session table full",
+    "nat64_pool_exhausted": "flows refused: pool exhausted",
+    "nat64_tcp_nosyn": "TCP segments without a binding and no SYN",
+    "nat64_nobib": "IPv4 packets without a binding",
+    "nat64_filtered": "IPv4 packets filtered (address-dependent filtering)",
+    "nat64_noroute": "translated packets with no route",
+    "nat64_fragments": "fragments received",
+    "nat64_reassembled": "packets reassembled",
+    "nat64_fragdropped": "fragments dropped (overlap, bounds, malformed)",
+    "nat64_fragtimeout": "fragment queues timed out",
+    "nat64_hairpin": "packets hairpinned (RFC 6146 §3.8)",
+}
 
 
 class Nat64:
