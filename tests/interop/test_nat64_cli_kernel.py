@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -73,7 +72,7 @@ class Rig:
 
     def kame(self, *args: str) -> str:
         r = subprocess.run([sys.executable, "-m", "kame", *args, "--ctl", self.ctl],
-                           capture_output=True, text=True, timeout=60, env=child_env())
+                           capture_output=True, text=True, timeout=60, env=child_env(), check=False)
         assert r.returncode == 0, r.stderr
         return r.stdout
 
@@ -159,6 +158,7 @@ def test_hairpin_between_two_ipv6_hosts(rig: Rig) -> None:
         return r.stdout.split() == ["True", POOL6, "7000"]
 
     assert until(ask, 60.0), rig.kame("netstat", "-s", "-p", "nat64")
+
     # A fragmented datagram hairpins too.
     def big() -> bool:
         r = ipns(rig.ns6, sys.executable, "-c", UDP_ASK, HOST6, POOL6, "7000", "3072",
@@ -180,4 +180,3 @@ def test_show_and_netstat(rig: Rig) -> None:
     assert counts["packets reassembled"] >= 4, st
     assert counts["packets hairpinned (RFC 6146 §3.8)"] >= 2, st
     assert counts["packets translated IPv6 to IPv4"] > 0 and counts["fragmented ICMP messages"] == 0
-    assert time.monotonic() > 0
