@@ -1509,6 +1509,48 @@ mod tests {
     }
 
     #[test]
+    fn rfc6791_pool_sources_untranslatable_router_errors() {
+        // An ICMPv4 Time Exceeded from 203.0.113.77 (no mapping: EAM only)
+        // about 192.0.2.2 -> 198.51.100.10.
+        let e1 = Eam::new("192.0.2.2".parse().unwrap(), 32, "2001:db8:1::2".parse().unwrap(), 128).unwrap();
+        let e2 = Eam::new("198.51.100.10".parse().unwrap(), 32, "2001:db8:2::10".parse().unwrap(), 128).unwrap();
+        let t = Table { pool6: None, eam: vec![e1, e2] };
+        let mut inner = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 1, 17, 0, 0, 192, 0, 2, 2, 198, 51, 100, 10];
+        let ck = !sum16(&inner);
+        inner[10..12].copy_from_slice(&ck.to_be_bytes());
+        inner.extend_from_slice(&[0x0f, 0xa0, 0x82, 0x9a, 0, 8, 0, 0]);
+        let mut icmp = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&inner);
+        let ck = !sum16(&icmp);
+        icmp[2..4].copy_from_slice(&ck.to_be_bytes());
+        let total = (20 + icmp.len()) as u16;
+        let mut pkt = vec![0x45, 0, 0, 0, 0, 2, 0, 0, 64, 1, 0, 0, 203, 0, 113, 77, 192, 0, 2, 2];
+        pkt[2..4].copy_from_slice(&total.to_be_bytes());
+        let ck = !sum16(&pkt);
+        pkt[10..12].copy_from_slice(&ck.to_be_bytes());
+        pkt.extend_from_slice(&icmp);
+        assert_eq!(xlat_4to6(&pkt, &Config::default(), &t), Verdict::Drop(Drop::NoMapSrc));
+        let stand_in: Ipv6Addr = "2001:db8:6791::1".parse().unwrap();
+        let cfg = Config { pool6791v6: vec![stand_in], ..Config::default() };
+        match xlat_4to6(&pkt, &cfg, &t) {
+            Verdict::Out(o) => assert_eq!(o.first().and_then(|p| p.get(8..24)), Some(&stand_in.octets()[..])),
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn nat_binding_maps_only_its_own_end() {
+        // A hairpinned packet has the pool address at both ends (RFC 6146 §3.8).
+        let t = Table { pool6: Some(Prefix6052::new("2001:db8:64::".parse().unwrap(), 96).unwrap()), eam: vec![] };
+        let x6: Ipv6Addr = "2001:db8:1::3".parse().unwrap();
+        let t4: Ipv4Addr = "203.0.113.1".parse().unwrap();
+        let m = Nat { table: &t, x6, t4, port: Some(7000) };
+        assert_eq!(m.to6(t4, Role::Dst), Ok(x6));
+        assert_eq!(m.to6(t4, Role::Src), Ok("2001:db8:64::cb00:7101".parse().unwrap()));
+        assert_eq!(m.to4(x6, Role::Src), Ok(t4));
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let t = Table { pool6: Some(Prefix6052::new(WKP, 96).unwrap()), eam: vec![] };
         let cfg = Config::default();
