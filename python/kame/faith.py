@@ -319,6 +319,8 @@ class _Relay:
         if host != IPv4Address(self.s.getpeername()[0]):
             return b"425 PASV address is not the server's\r\n"  # RFC 2577 §3 bounce
         ls: Any = self.d.layer.socket(AF_INET6, SOCK_STREAM)
+        # the client's data connection comes to the FAITH address too
+        ls.setsockopt(IPPROTO_IPV6, IPV6_FAITH, 1)
         try:
             ls.bind(("::", 0))
             ls.listen(1)
