@@ -1,9 +1,9 @@
 #![no_main]
 //! xlat: arbitrary bytes through the RFC 7915 translator both ways, with
 //! an RFC 6052 prefix of a length the input picks (every legal one) and an
-//! EAM, forwarding on or off, small MTUs. No panic; every translated packet
-//! parses as its family's header with a correct header length field; a
-//! translation back never panics either.
+//! EAM, forwarding on or off, small MTUs, RFC 6791 pools or none. No
+//! panic; every translated packet parses as its family's header with a
+//! correct header length field; a translation back never panics either.
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use kame_core::xlat::{xlat_4to6, xlat_6to4, flow4, flow6, Config, Eam, Prefix6052, Table, Verdict};
