@@ -189,6 +189,9 @@ class _FakeLayer:
             def listen(self, n: int) -> None:
                 pass
 
+            def setsockopt(self, level: int, opt: int, v: int) -> None:
+                self.faith = v  # IPV6_FAITH: the data connection comes to the prefix
+
             def getsockname(self) -> tuple[str, int]:
                 return ("::" if fam == AF_INET6 else "0.0.0.0", self.port)
 
@@ -213,6 +216,7 @@ def test_ftp_epsv_becomes_pasv() -> None:
     out = r._ftp_server(b"331 ok\r\n227 Entering Passive Mode (192,0,2,2,195,80).\r\n")
     assert out == b"331 ok\r\n229 Entering Extended Passive Mode (|||40000|)\r\n"
     assert d.data_listeners[0][1:3] == (("192.0.2.2", 195 * 256 + 80), AF_INET)
+    assert d.data_listeners[0][0].faith == 1
 
 
 def test_ftp_pasv_bounce_refused() -> None:

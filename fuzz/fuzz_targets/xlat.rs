@@ -1,9 +1,9 @@
 #![no_main]
 //! xlat: arbitrary bytes through the RFC 7915 translator both ways, with
 //! an RFC 6052 prefix of a length the input picks (every legal one) and an
-//! EAM, forwarding on or off, small MTUs. No panic; every translated packet
-//! parses as its family's header with a correct header length field; a
-//! translation back never panics either.
+//! EAM, forwarding on or off, small MTUs, RFC 6791 pools or none. No
+//! panic; every translated packet parses as its family's header with a
+//! correct header length field; a translation back never panics either.
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use kame_core::xlat::{xlat_4to6, xlat_6to4, flow4, flow6, Config, Eam, Prefix6052, Table, Verdict};
@@ -22,6 +22,8 @@ fuzz_target!(|data: &[u8]| {
         forwarding: sel & 0x80 != 0,
         mtu4: if sel & 0x40 != 0 { 576 } else { 1500 },
         mtu6: 1280 + usize::from(sel & 0x20) * 8,
+        pool6791v6: if sel & 0x10 != 0 { vec![Ipv6Addr::new(0x2001, 0xdb8, 0x6791, 0, 0, 0, 0, 1)] } else { vec![] },
+        pool6791v4: if sel & 0x10 != 0 { vec![Ipv4Addr::new(203, 0, 113, 91)] } else { vec![] },
         ..Config::default()
     };
     let _ = flow4(pkt);

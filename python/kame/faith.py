@@ -40,7 +40,7 @@ from typing import Any
 
 from kame.errors import ConfigError
 from kame.socket import AF_INET, AF_INET6, SocketLayer
-from kame.socket.const import SO_ERROR, SOL_SOCKET
+from kame.socket.const import IPPROTO_IPV6, IPV6_FAITH, SO_ERROR, SOL_SOCKET
 from kame.socket.stream import SHUT_WR, SOCK_STREAM
 
 __all__ = ["FAITH_BUF", "ConfRule", "Faithd", "add_faith_prefix", "faith_dst4", "parse_conf",
@@ -319,6 +319,8 @@ class _Relay:
         if host != IPv4Address(self.s.getpeername()[0]):
             return b"425 PASV address is not the server's\r\n"  # RFC 2577 §3 bounce
         ls: Any = self.d.layer.socket(AF_INET6, SOCK_STREAM)
+        # the client's data connection comes to the FAITH address too
+        ls.setsockopt(IPPROTO_IPV6, IPV6_FAITH, 1)
         try:
             ls.bind(("::", 0))
             ls.listen(1)
@@ -352,6 +354,7 @@ class Faithd:
             if not isinstance(p, int) or isinstance(p, bool) or not 0 < p < 65536:
                 raise ConfigError(f"faithd port {p!r}: 1..65535", layer="faith")
             ls: Any = layer.socket(AF_INET6, SOCK_STREAM)
+            ls.setsockopt(IPPROTO_IPV6, IPV6_FAITH, 1)  # IN6P_FAITH, as KAME's faithd
             ls.bind(("::", p))
             ls.listen(64)
             self.listeners[p] = ls

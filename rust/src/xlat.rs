@@ -419,14 +419,18 @@ pub struct Nat<'a> {
 }
 
 impl Map for Nat<'_> {
+    // Only the binding's own end maps through it (the outer destination
+    // 4→6, the outer source 6→4, and the matching ends of an error's inner
+    // packet): a hairpinned packet (RFC 6146 §3.8) has the pool address at
+    // both ends, and its other end goes through the prefix.
     fn to6(&self, a: Ipv4Addr, role: Role) -> R<Ipv6Addr> {
-        if a == self.t4 {
+        if a == self.t4 && role == Role::Dst {
             return Ok(self.x6);
         }
         with_role(self.table.map4(a), role)
     }
     fn to4(&self, a: Ipv6Addr, role: Role) -> R<Ipv4Addr> {
-        if a == self.x6 {
+        if a == self.x6 && role == Role::Src {
             return Ok(self.t4);
         }
         with_role(self.table.map6(&a), role)
@@ -456,6 +460,24 @@ pub struct Config {
     pub self4: Ipv4Addr,
     /// Our IPv6 address, the source of ICMPv6 errors we send.
     pub self6: Ipv6Addr,
+    /// RFC 6791: IPv6 sources for translated ICMPv4 errors whose IPv4
+    /// source (a router) has no IPv6 mapping; empty: such errors drop.
+    pub pool6791v6: Vec<Ipv6Addr>,
+    /// RFC 6791: IPv4 sources for translated ICMPv6 errors whose IPv6
+    /// source (a router) has no IPv4 mapping.
+    pub pool6791v4: Vec<Ipv4Addr>,
+}
+
+/// RFC 6791 §4: one address of the pool for an untranslatable error
+/// source, chosen by the source itself (the same router keeps the same
+/// stand-in, so traceroute output stays consistent).
+fn pick6791<T: Copy>(pool: &[T], key: &[u8]) -> Option<T> {
+    let h = key.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let n = pool.len();
+    if n == 0 {
+        return None;
+    }
+    pool.get(h as usize % n).copied()
 }
 
 impl Default for Config {
@@ -469,6 +491,8 @@ impl Default for Config {
             udp0_compute: true,
             self4: Ipv4Addr::UNSPECIFIED,
             self6: Ipv6Addr::UNSPECIFIED,
+            pool6791v6: Vec::new(),
+            pool6791v4: Vec::new(),
         }
     }
 }
@@ -961,7 +985,15 @@ fn xlat_4to6_inner(pkt: &[u8], cfg: &Config, map: &dyn Map) -> R<Verdict> {
     if h.proto == 2 {
         return Err(Drop::Protocol); // IGMP has no IPv6 counterpart (MLD is link-local)
     }
-    let src = map.to6(h.src, Role::Src)?;
+    let is_error = h.proto == PROTO_ICMP && h.offset == 0 && pkt.get(h.ihl).is_some_and(|&t| is_icmp4_error(t));
+    let src = match map.to6(h.src, Role::Src) {
+        // RFC 6791: an ICMPv4 error from a router with no IPv6 mapping
+        // takes its source from the configured pool.
+        Err(Drop::NoMapSrc | Drop::WkpPrivate) if is_error && !cfg.pool6791v6.is_empty() => {
+            pick6791(&cfg.pool6791v6, &h.src.octets()).ok_or(Drop::NoMapSrc)?
+        }
+        r => r?,
+    };
     let dst = map.to6(h.dst, Role::Dst)?;
     let mut ttl = h.ttl;
     if cfg.forwarding {
@@ -1185,7 +1217,13 @@ fn xlat_6to4_inner(pkt: &[u8], cfg: &Config, map: &dyn Map, ident: u16) -> R<Ver
     if h.proto == PROTO_ICMP {
         return Err(Drop::Protocol);
     }
+    let is_error = h.proto == PROTO_ICMPV6 && h.first_frag() && pkt.get(h.off).is_some_and(|&t| is_icmp6_error(t));
     let src = match map.to4(h.src, Role::Src) {
+        // RFC 6791: an ICMPv6 error from a router with no IPv4 mapping
+        // takes its source from the configured pool.
+        Err(Drop::NoMapSrc | Drop::WkpPrivate) if is_error && !cfg.pool6791v4.is_empty() => {
+            pick6791(&cfg.pool6791v4, &h.src.octets()).ok_or(Drop::NoMapSrc)?
+        }
         // An untranslatable source: Destination Unreachable, "source
         // address failed ingress/egress policy" (RFC 4443 §3.1 code 5).
         Err(Drop::NoMapSrc) => {
@@ -1468,6 +1506,48 @@ mod tests {
         let v6 = t.map4("192.0.2.7".parse().unwrap()).unwrap();
         assert_eq!(v6, "2001:db8:aaaa::7".parse::<Ipv6Addr>().unwrap());
         assert_eq!(t.map6(&v6).unwrap(), "192.0.2.7".parse::<Ipv4Addr>().unwrap());
+    }
+
+    #[test]
+    fn rfc6791_pool_sources_untranslatable_router_errors() {
+        // An ICMPv4 Time Exceeded from 203.0.113.77 (no mapping: EAM only)
+        // about 192.0.2.2 -> 198.51.100.10.
+        let e1 = Eam::new("192.0.2.2".parse().unwrap(), 32, "2001:db8:1::2".parse().unwrap(), 128).unwrap();
+        let e2 = Eam::new("198.51.100.10".parse().unwrap(), 32, "2001:db8:2::10".parse().unwrap(), 128).unwrap();
+        let t = Table { pool6: None, eam: vec![e1, e2] };
+        let mut inner = vec![0x45, 0, 0, 28, 0, 1, 0, 0, 1, 17, 0, 0, 192, 0, 2, 2, 198, 51, 100, 10];
+        let ck = !sum16(&inner);
+        inner[10..12].copy_from_slice(&ck.to_be_bytes());
+        inner.extend_from_slice(&[0x0f, 0xa0, 0x82, 0x9a, 0, 8, 0, 0]);
+        let mut icmp = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&inner);
+        let ck = !sum16(&icmp);
+        icmp[2..4].copy_from_slice(&ck.to_be_bytes());
+        let total = (20 + icmp.len()) as u16;
+        let mut pkt = vec![0x45, 0, 0, 0, 0, 2, 0, 0, 64, 1, 0, 0, 203, 0, 113, 77, 192, 0, 2, 2];
+        pkt[2..4].copy_from_slice(&total.to_be_bytes());
+        let ck = !sum16(&pkt);
+        pkt[10..12].copy_from_slice(&ck.to_be_bytes());
+        pkt.extend_from_slice(&icmp);
+        assert_eq!(xlat_4to6(&pkt, &Config::default(), &t), Verdict::Drop(Drop::NoMapSrc));
+        let stand_in: Ipv6Addr = "2001:db8:6791::1".parse().unwrap();
+        let cfg = Config { pool6791v6: vec![stand_in], ..Config::default() };
+        match xlat_4to6(&pkt, &cfg, &t) {
+            Verdict::Out(o) => assert_eq!(o.first().and_then(|p| p.get(8..24)), Some(&stand_in.octets()[..])),
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn nat_binding_maps_only_its_own_end() {
+        // A hairpinned packet has the pool address at both ends (RFC 6146 §3.8).
+        let t = Table { pool6: Some(Prefix6052::new("2001:db8:64::".parse().unwrap(), 96).unwrap()), eam: vec![] };
+        let x6: Ipv6Addr = "2001:db8:1::3".parse().unwrap();
+        let t4: Ipv4Addr = "203.0.113.1".parse().unwrap();
+        let m = Nat { table: &t, x6, t4, port: Some(7000) };
+        assert_eq!(m.to6(t4, Role::Dst), Ok(x6));
+        assert_eq!(m.to6(t4, Role::Src), Ok("2001:db8:64::cb00:7101".parse().unwrap()));
+        assert_eq!(m.to4(x6, Role::Src), Ok(t4));
     }
 
     #[test]

@@ -6,12 +6,13 @@
     kame ndp -a|-p|-r|-i IF      the node's neighbor cache, prefixes, routers, ND parameters
     kame ping6 [-c N] DST        echo requests from the node
     kame netstat -an             the node's TCP and UDP sockets, with TCP states
-    kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp arp ip6 icmp6 ipsec6)
+    kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp arp ip6 icmp6 ipsec6 nat64)
     kame arp -an                 the node's ARP cache
     kame iperf3 -s | -c HOST     iperf3 server or client on a running node
     kame ifconfig [IF [WORD...]] the node's interfaces; create and configure gif/stf
     kame gifconfig IF SRC DST    a gif tunnel's outer addresses (like KAME's gifconfig)
     kame faithd --prefix P ...   the FAITH IPv6-to-IPv4 TCP relay on TAP devices
+    kame nat64 --prefix P ...    the NAT64 translator (RFC 6146/7915) on TAP devices
     kame setkey -f FILE | -c | -D[P] SAD/SPD configuration (like setkey(8))
     kame tcp connect HOST PORT | listen PORT  a TCP connection through a node (nc-like)
     kame difftest [-n N] [-w DIR]  generated packets to the Linux kernel and our node, compared
@@ -67,7 +68,7 @@ def _main(argv: list[str] | None) -> int:
         # other commands would cost more than a small capture's dissection.
         dissect.add_parser(sub)
     else:
-        from kame.cli import demo, dhcp6c, dhcp6s, faithd, iperf3, node, tools
+        from kame.cli import demo, dhcp6c, dhcp6s, faithd, iperf3, nat64, node, tools
         from kame.cli import difftest as difftest_cli
         from kame.cli import racoon as racoon_cli
         from kame.cli import setkey as setkey_cli
@@ -85,6 +86,7 @@ def _main(argv: list[str] | None) -> int:
         dhcp6s.add_parser(sub)
         racoon_cli.add_parser(sub)
         faithd.add_parser(sub)
+        nat64.add_parser(sub)
 
     args = ap.parse_args(argv)
     from kame.errors import KameError

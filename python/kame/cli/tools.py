@@ -7,7 +7,7 @@ and ``ifconfig`` print:
     kame ping6 [-c N] [-i WAIT] [-s SIZE] [-I IF] DST
     kame netstat -an [-W] [-f inet|inet6] [-p tcp|udp]
                                        TCP and UDP PCBs, with TCP states
-    kame netstat -s [-p tcp|udp|ip|icmp|arp|ip6|icmp6|ipsec6]
+    kame netstat -s [-p tcp|udp|ip|icmp|arp|ip6|icmp6|ipsec6|nat64]
     kame arp -an | ADDR [-i IF]
     kame ifconfig [-L] [IF]
 
@@ -609,6 +609,11 @@ def _netstat(args: argparse.Namespace) -> int:
     if args.p is None:
         st4 = request(find_ctl(args.ctl), "stats4")
         sys.stdout.write("".join(format_netstat4(st4, p) for p in NETSTAT4))
+    if args.p == "nat64":  # a `kame nat64` node's translator and tables (kame.nat64)
+        from kame.cli.nat64 import format_nat64_stats
+
+        sys.stdout.write(format_nat64_stats(request(find_ctl(args.ctl), "nat64_stats")))
+        return 0
     if args.p == "ipsec6":  # the node's ipsec6stat (kame.key.ipsec6)
         from kame.key.ipsec6 import IPSEC6_STATS
 
@@ -747,7 +752,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("netstat", help="the node's connections (netstat -an) and counters "
                                         "(netstat -s -p PROTO), like FreeBSD's netstat")
     p.add_argument("-s", action="store_true", help="statistics (every protocol without -p)")
-    p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "arp", "ip6", "icmp6", "ipsec6"],
+    p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "arp", "ip6", "icmp6", "ipsec6",
+                                  "nat64"],
                    help="protocol")
     p.add_argument("-a", action="store_true",
                    help="with the table: listeners and wildcard-bound sockets too")

@@ -51,6 +51,7 @@ class Bib:
     t4: IPv4Address
     t: int
     sessions: int = 0
+    static: bool = False
 
 
 @dataclass
@@ -130,6 +131,20 @@ class Nat64State:
         self.inc("nat64_bib_created")
         return b
 
+    def add_static(self, proto: int, x6: IPv6Address, x: int, t4: IPv4Address, t: int) -> Bib:
+        """A manual BIB entry: never expires, and IPv4 hosts may open
+        sessions to it under address-dependent filtering (a server)."""
+        if not (0 <= x <= 65535 and 0 <= t <= 65535):
+            raise ValueError("ports are 0..65535")
+        if (proto, x6, x) in self.by6 or (proto, t4, t) in self.by4:
+            raise ValueError("that binding exists already")
+        if len(self.by6) >= self.max_bib:
+            raise ValueError("the BIB is full")
+        b = Bib(proto, x6, x, t4, t, static=True)
+        self.by6[(proto, x6, x)] = b
+        self.by4[(proto, t4, t)] = b
+        return b
+
     # --- sessions ----------------------------------------------------------
     def _lifetime(self, s: Session) -> float:
         if s.bib.proto == PROTO_UDP:
@@ -201,7 +216,7 @@ class Nat64State:
             return None
         s = self.sessions.get((proto, t4, t, y4, y))
         if s is None:
-            if self.adf and not any(k[0] == proto and k[1] == t4 and k[2] == t and k[3] == y4
+            if self.adf and not b.static and not any(k[0] == proto and k[1] == t4 and k[2] == t and k[3] == y4
                                     for k in self.sessions):
                 self.inc("nat64_filtered")
                 return None
@@ -220,7 +235,7 @@ class Nat64State:
         for k in gone:
             s = self.sessions.pop(k)
             s.bib.sessions -= 1
-            if s.bib.sessions <= 0:
+            if s.bib.sessions <= 0 and not s.bib.static:
                 b = s.bib
                 self.by6.pop((b.proto, b.x6, b.x), None)
                 self.by4.pop((b.proto, b.t4, b.t), None)

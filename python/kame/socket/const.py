@@ -23,6 +23,9 @@ IPPROTO_UDP = 17
 IPPROTO_ICMPV6 = 58
 IPPROTO_RAW = 255
 IPV6_V6ONLY = _hostsock.IPV6_V6ONLY
+#: KAME's ``IPV6_FAITH`` (netinet6/in6.h, 29): the socket accepts connections
+#: to the FAITH prefixes (``IN6P_FAITH``, seed §3.1); kame only.
+IPV6_FAITH = 29
 IPV6_UNICAST_HOPS = _hostsock.IPV6_UNICAST_HOPS
 IPV6_MULTICAST_IF = _hostsock.IPV6_MULTICAST_IF
 IPV6_MULTICAST_HOPS = _hostsock.IPV6_MULTICAST_HOPS

@@ -16,6 +16,7 @@ from kame.socket.const import (
     IPPROTO_ICMPV6,
     IPPROTO_IPV6,
     IPV6_CHECKSUM,
+    IPV6_FAITH,
     IPV6_JOIN_GROUP,
     IPV6_LEAVE_GROUP,
     IPV6_MULTICAST_HOPS,
@@ -66,6 +67,11 @@ class Ip6Ctloutput(In6Pcb):
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
+        if opt == IPV6_FAITH:
+            # KAME's IN6P_FAITH: only a socket with the flag takes
+            # connections to the FAITH prefixes (tcp_listen_lookup).
+            s.opts[opt] = 1 if _ival(value) else 0
+            return
         if opt == IPV6_V6ONLY:
             if not p.v6only_opt:
                 raise _err(errno.ENOPROTOOPT, f"{p.platform} has no IPV6_V6ONLY")
@@ -184,6 +190,8 @@ class Ip6Ctloutput(In6Pcb):
             return s.filter.to_bytes(self.filter_layout) if buflen else s.filter
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
+        if opt == IPV6_FAITH:
+            return int(s.opts.get(opt, 0))
         if opt == IPV6_V6ONLY:
             if not self.profile.v6only_opt:
                 raise _err(errno.ENOPROTOOPT)

@@ -40,6 +40,7 @@ from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
     AF_INET,
     AF_INET6,
+    IPV6_FAITH,
     SO_ERROR,
     SO_TYPE,
     SOCK_DGRAM,
@@ -592,8 +593,12 @@ class StreamLayer:
         and on KAME platforms only when no ``AF_INET`` listener matches)."""
         v6 = isinstance(laddr, IPv6Address)
         best: tuple[int, StreamSocket] | None = None
+        # KAME's tcp_input: a SYN to a FAITH prefix (seed §3.1) finds only
+        # a listener with IN6P_FAITH (setsockopt IPV6_FAITH), faithd's.
+        faith = v6 and self.node is not None and any(
+            laddr in n for n in getattr(self.node, "faith_prefixes", ()))
         for s in self._listeners.get(lport, ()):
-            if s.closed:
+            if s.closed or faith and not s.opts.get(IPV6_FAITH):
                 continue
             c4, c6 = self._cover(s, s.laddr, deliver=True)  # type: ignore[attr-defined]
             cov = c6 if v6 else c4

@@ -18,6 +18,9 @@ use crate::xlat::{self, Config, Eam, Map, Nat, Prefix6052, Table, Verdict};
 use super::upper::{Addr4, Addr6};
 use super::util::{bounded_items, buf_vec, int_arg, opt_int_arg, with_bytes};
 
+/// At most this many addresses in each RFC 6791 pool.
+const POOL6791_MAX: usize = 4096;
+
 type VerdictTuple<'py> = (&'static str, Bound<'py, PyList>, Option<&'static str>);
 /// `(proto, src, dst, sport, dport, error, tcp_flags)`.
 type FlowTuple = (u8, IpAddr, IpAddr, u16, u16, bool, u8);
@@ -66,7 +69,8 @@ pub struct PyXlat {
 impl PyXlat {
     #[new]
     #[pyo3(signature = (prefix="64:ff9b::/96", eam=None, *, forwarding=true, mtu6=1280, mtu4=1500, lowest_mtu6=1280,
-                        copy_tos=true, udp0_compute=true, self4=None, self6=None))]
+                        copy_tos=true, udp0_compute=true, self4=None, self6=None, pool6791v4=None,
+                        pool6791v6=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         prefix: Option<&str>,
@@ -79,7 +83,14 @@ impl PyXlat {
         udp0_compute: bool,
         self4: Option<Addr4>,
         self6: Option<Addr6>,
+        pool6791v4: Option<Vec<Addr4>>,
+        pool6791v6: Option<Vec<Addr6>>,
     ) -> PyResult<Self> {
+        let pool6791v4: Vec<Ipv4Addr> = pool6791v4.unwrap_or_default().into_iter().map(|a| a.0).collect();
+        let pool6791v6: Vec<Ipv6Addr> = pool6791v6.unwrap_or_default().into_iter().map(|a| a.0).collect();
+        if pool6791v4.len() > POOL6791_MAX || pool6791v6.len() > POOL6791_MAX {
+            return Err(PyValueError::new_err(format!("an RFC 6791 pool holds at most {POOL6791_MAX} addresses")));
+        }
         let pool6 = match prefix {
             None => None,
             Some(p) => match cidr(p)? {
@@ -119,6 +130,8 @@ impl PyXlat {
                 udp0_compute,
                 self4: self4.map_or(Ipv4Addr::UNSPECIFIED, |a| a.0),
                 self6: self6.map_or(Ipv6Addr::UNSPECIFIED, |a| a.0),
+                pool6791v6,
+                pool6791v4,
             },
         })
     }
