@@ -173,7 +173,7 @@ class ClientAgent:
         if isinstance(ev, (Bound, InfoReceived)):
             self.dns, self.domains = ev.dns, ev.domains
         if isinstance(ev, Bound):
-            for a in ev.addresses:
+            for a in (*ev.addresses, *ev.temporary):
                 ifa = self.node.addrs.find(self.ifname, a.addr)
                 if ifa is None:
                     try:
