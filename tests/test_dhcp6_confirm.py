@@ -78,7 +78,8 @@ def _bind(cl: Dhcp6Client, *adv_extra: c.Option, reply_extra: tuple[c.Option, ..
 def test_unicast_option_sends_request_renew_release_to_the_server() -> None:
     cl = _client()
     t, dst = _bind(cl, c.Unicast(UNICAST), reply_extra=(c.Unicast(UNICAST),))
-    assert dst == UNICAST
+    # no address of sufficient scope before the Reply: the Request is multicast
+    assert dst == ALL_DHCP_RELAY_AGENTS_AND_SERVERS
     assert cl.lease is not None and cl.lease.unicast == UNICAST
     t, renew, dst = _next(cl, t)
     assert renew.msg_type == c.MsgType.RENEW and dst == UNICAST and t >= 100
@@ -86,7 +87,18 @@ def test_unicast_option_sends_request_renew_release_to_the_server() -> None:
     cl.release(t)
     _, rel, dst = _next(cl, t)
     assert rel.msg_type == c.MsgType.RELEASE and dst == UNICAST
-    assert cl.stats["d6c_unicast"] == 3
+    assert cl.stats["d6c_unicast"] == 2
+
+
+def test_unicast_unreachable_falls_back_to_multicast() -> None:
+    cl = _client()
+    t, _ = _bind(cl, reply_extra=(c.Unicast(UNICAST),))
+    t, renew, dst = _next(cl, t)
+    assert dst == UNICAST
+    cl.unicast_unreachable(t)
+    _, again, dst = _next(cl, t)
+    assert again.msg_type == c.MsgType.RENEW and dst == ALL_DHCP_RELAY_AGENTS_AND_SERVERS
+    assert cl.stats["d6c_usemulticast"] == 1
 
 
 def test_use_multicast_status_resends_by_multicast_and_forgets_unicast() -> None:

@@ -154,6 +154,8 @@ class ClientAgent:
         for s in self.client.poll(now):
             if not self.sock.send(s.payload, s.dst, s.port, self.ifname):
                 self.send_errors += 1
+                if not s.dst.is_multicast:
+                    self.client.unicast_unreachable(now)
         while self.client.events:
             self._apply(self.client.events.popleft(), now)
 

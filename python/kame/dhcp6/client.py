@@ -558,6 +558,10 @@ class Dhcp6Client:
             oro = list(self.request)
             if ex.msg_type == c.MsgType.SOLICIT:
                 oro.append(c.OPT_SOL_MAX_RT)
+            if ex.msg_type != c.MsgType.INFORMATION_REQUEST:
+                # servers such as ISC dhcpd send a Server Unicast option only
+                # when it is asked for
+                oro.append(c.OPT_UNICAST)
             if ex.msg_type == c.MsgType.INFORMATION_REQUEST:
                 oro += [c.OPT_INFORMATION_REFRESH_TIME, c.OPT_INF_MAX_RT]
             if oro:
@@ -637,11 +641,12 @@ class Dhcp6Client:
             elif isinstance(o, c.IaTa) and o.iaid in self.ia_ta:
                 opts.append(c.IaTa(o.iaid, tuple(c.IaAddr(a.addr, 0, 0)
                                                  for a in o.addresses)))
-        uc = best.get(c.Unicast)
-        dst = uc.addr if isinstance(uc, c.Unicast) and self._unicast_ok(uc.addr) else \
-            ALL_DHCP_RELAY_AGENTS_AND_SERVERS
+        # the Request goes by multicast even when the Advertise granted unicast:
+        # before the Reply the client has no address of sufficient scope for
+        # the server to answer (RFC 3315 §18.1.1); Renew, Release and Decline
+        # use the Reply's Server Unicast option
         self._begin("request", c.MsgType.REQUEST, REQUEST, now, server=sid.duid,
-                    options=tuple(opts), dst=dst)
+                    options=tuple(opts))
 
     @staticmethod
     def _unicast_ok(a: IPv6Address) -> bool:
@@ -744,6 +749,18 @@ class Dhcp6Client:
         unicast = uc.addr if isinstance(uc, c.Unicast) and self._unicast_ok(uc.addr) else None
         self._bind(sid.duid, src, na, pd, now, rapid=ex.kind == "solicit", ta=ta,
                    unicast=unicast)
+
+    def unicast_unreachable(self, now: float) -> None:
+        """The node could not send to the server's unicast address (no route,
+        no source of its scope): forget it and send the exchange again by
+        multicast, as after a UseMulticast status."""
+        ex = self.ex
+        if self.lease is not None:
+            self.lease.unicast = None
+        if ex is not None and ex.dst != ALL_DHCP_RELAY_AGENTS_AND_SERVERS:
+            self.stats["d6c_usemulticast"] += 1
+            self._begin(ex.kind, ex.msg_type, ex.timing, now, server=ex.server, mrd=ex.mrd,
+                        options=ex.options)
 
     def _confirmed(self, ok: bool | None, now: float) -> None:
         lease = self.lease
