@@ -5,6 +5,7 @@ message under a simulated clock with a scripted server."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from ipaddress import IPv6Address, IPv6Network
@@ -93,7 +94,7 @@ def test_unicast_option_sends_request_renew_release_to_the_server() -> None:
 def test_unicast_unreachable_falls_back_to_multicast() -> None:
     cl = _client()
     t, _ = _bind(cl, reply_extra=(c.Unicast(UNICAST),))
-    t, renew, dst = _next(cl, t)
+    t, _renew, dst = _next(cl, t)
     assert dst == UNICAST
     cl.unicast_unreachable(t)
     _, again, dst = _next(cl, t)
@@ -121,7 +122,7 @@ def test_without_unicast_option_everything_is_multicast() -> None:
     cl = _client()
     t, dst = _bind(cl)
     assert dst == ALL_DHCP_RELAY_AGENTS_AND_SERVERS
-    _, renew, dst = _next(cl, t)
+    _, _renew, dst = _next(cl, t)
     assert dst == ALL_DHCP_RELAY_AGENTS_AND_SERVERS and cl.stats["d6c_unicast"] == 0
 
 
@@ -241,7 +242,7 @@ def test_confirm_unanswered_gives_up_after_mrd_and_keeps_the_lease() -> None:
     assert Confirmed("eth0", None) in cl.events
     # CNF_MAX_RD 10 s; RT capped at CNF_MAX_RT 4 s (+10 %)
     assert 10 <= t - t0 <= 11.5 and len(times) >= 4
-    assert all(b - a <= 4.4 + 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a <= 4.4 + 1e-9 for a, b in itertools.pairwise(times))
 
 
 def test_link_change_with_delegated_prefix_rebinds() -> None:

@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any

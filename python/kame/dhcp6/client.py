@@ -824,9 +824,8 @@ class Dhcp6Client:
         if expire == 0xFFFFFFFF:
             self.lease.expire = float("inf")
         if old is not None:
-            gone_a = {a.addr for ia in [*old.na.values(), *old.ta.values()]
-                      for a in ia.addresses} - \
-                {a.addr for ia in [*na.values(), *ta.values()] for a in ia.addresses}
+            gone_a = {a.addr for a in _addrs(old.na, old.ta)} - \
+                {a.addr for a in _addrs(na, ta)}
             gone_p = {p.prefix for ia in old.pd.values() for p in ia.prefixes} - \
                 {p.prefix for ia in pd.values() for p in ia.prefixes}
             if gone_a or gone_p:
@@ -854,8 +853,7 @@ class Dhcp6Client:
             return
         self.lease = None
         self.events.append(Expired(
-            self.ifname, tuple(a.addr for ia in [*lease.na.values(), *lease.ta.values()]
-                               for a in ia.addresses),
+            self.ifname, tuple(a.addr for a in _addrs(lease.na, lease.ta)),
             tuple(p.prefix for ia in lease.pd.values() for p in ia.prefixes)))
 
     def _expire(self, now: float) -> None:
@@ -899,6 +897,11 @@ class Dhcp6Client:
                         mrd=max(1.0, lease.expire - now), options=self._ia_options(lease))
         elif rm.msg_type == c.MsgType.INFORMATION_REQUEST:
             self._info_request(now)
+
+
+def _addrs(na: dict[int, c.IaNa], ta: dict[int, c.IaTa]) -> list[c.IaAddr]:
+    return [a for ia in na.values() for a in ia.addresses] + \
+        [a for t in ta.values() for a in t.addresses]
 
 
 def rkap_digest(key: bytes, raw: bytes) -> bytes:
