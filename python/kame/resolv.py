@@ -42,6 +42,7 @@ from __future__ import annotations
 import enum
 import errno
 import random
+import select as _select
 import socket as _hs
 import struct
 import time
@@ -632,13 +633,21 @@ class _NodeUdp:
     """A UDP socket of a node run by a blocking
     :class:`~kame.socket.blocking.Stack`, used under the stack's lock
     directly: the datagrams of a round are queued on the node and go out
-    in one pass (one ``kick``), and a reply is read as soon as the runner
-    thread's pass that took its frame in ends (the thread notifies the
-    lock's condition after each pass), without the blocking shim's retry
-    loop, whose every try wakes the runner thread again."""
+    in one pass of the runner made by this thread, and the replies are
+    waited for by this thread itself, in ``select`` on the runner's
+    devices, with a pass of its own as soon as one is readable. No other
+    thread is woken to send or to read: under load each hand-over between
+    threads costs a scheduling delay, which is most of a lookup's time
+    (the runner thread, blocked on the lock meanwhile, finds nothing left
+    to do when it gets it)."""
+
+    #: At most this long in one ``select`` with the lock held; between two,
+    #: the lock is let go (``cond.wait(0)``) so other users of the stack run.
+    SLICE = 0.02
 
     def __init__(self, stack: Any, family: int) -> None:
         self.stack, self.cond = stack, stack.cond
+        self.runner = stack.runner
         with self.cond:
             self.sock = stack.layer.socket(int(family), int(_hs.SOCK_DGRAM), 0)
 
@@ -652,7 +661,7 @@ class _NodeUdp:
 
     def flush(self) -> None:
         with self.cond:
-            self.stack.kick()
+            self.runner.service()
 
     def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
         end = time.monotonic() + timeout
@@ -666,7 +675,19 @@ class _NodeUdp:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("timed out")
-                self.cond.wait(left)
+                fds = self.runner.fds()
+                if not fds:   # a memory link: its runner thread does the passes
+                    self.cond.wait(left)
+                    continue
+                try:
+                    r, _, _ = _select.select(fds, [], [], min(left, self.SLICE,
+                                                              self.runner.timeout(left)))
+                except (InterruptedError, ValueError, OSError):
+                    r = []
+                self.runner.service()
+                self.cond.notify_all()
+                if not r:
+                    self.cond.wait(0)
 
     def close(self) -> None:
         with self.cond:
@@ -688,6 +709,8 @@ class Client:
         self.rng = rng if rng is not None else random.SystemRandom()
         self.stats = ResStats()
         self._rotor = 0
+        #: Names lookup() found well formed lately (the check costs a core call).
+        self._names_ok: set[str] = set()
         self._xlat_obj: Any = None
         self._xlat_for: IPv6Network | None = None
         #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
@@ -952,10 +975,14 @@ class Client:
         the addresses by RFC 6724."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
-        try:
-            dns.encode_name(name.rstrip(".") or ".")
-        except ValueError:
-            return "", []
+        if name not in self._names_ok:
+            try:
+                dns.encode_name(name.rstrip(".") or ".")
+            except ValueError:
+                return "", []
+            if len(self._names_ok) >= 1024:
+                self._names_ok.clear()
+            self._names_ok.add(name)
         out: list[tuple[Addr, int]] = []
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
