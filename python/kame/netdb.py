@@ -318,8 +318,14 @@ def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
         except ScopeError as e:  # embedded form, unknown zone, zone on a global address
             raise _gai(_s.EAI_NONAME, f"Name or service not known: {e}") from None
         return sa.addr, sa.scope_id
+    last = host.rstrip(".").rpartition(".")[2]
+    if last and not _AToN_CHARS.issuperset(last):
+        return None   # "name.test": no inet_aton part has a letter past 'f' but x
     a4 = inet_aton(host)
     return (a4, 0) if a4 is not None else None
+
+
+_AToN_CHARS = frozenset("0123456789abcdefABCDEFxX")
 
 
 def _addrconfig(node: Any) -> tuple[bool, bool]:
