@@ -304,3 +304,45 @@ def test_hostile_state_files_never_raise(data: object) -> None:
         data = {"version": 1, "duid": DUID_C.hex(), **data}
     ok = cl.restore_state(data, 100.0, 0.0)
     assert ok == (cl.lease is not None)
+
+
+# --- Reconfigure from the server agent (what kame dhcp6ctl asks) -----------------------
+
+
+def test_server_agent_reconfigure_retransmits_until_the_client_renews() -> None:
+    from dhcp6_rig import Rig
+
+    from kame.dhcp6.agent import REC_MAX_RC
+
+    r = Rig()
+    r.run(15)
+    assert r.client.lease is not None and r.client.reconf_key is not None
+    cduid = r.client.duid
+    assert r.srv.reconfigure(b"\x00\x03\x00\x01\x02\x00\x00\x00\x0b\xad", c.MsgType.RENEW,
+                             r.sim.now).startswith("no Reconfigure key")
+    assert "not Renew" in r.srv.reconfigure(cduid, c.MsgType.SOLICIT, r.sim.now)
+    renews = r.server.stats["d6s_renew"]
+    assert r.srv.reconfigure(cduid, c.MsgType.RENEW, r.sim.now) == ""
+    r.run(r.sim.now + 5)
+    assert r.server.stats["d6s_renew"] == renews + 1
+    assert r.srv.reconf_sent == 1 and r.srv.reconf_answered == 1 and not r.srv.pending
+    assert r.client.stats["d6c_reconfigure"] == 1 and r.client.stats["d6c_badauth"] == 0
+    # a client that stopped listening: REC_MAX_RC copies, REC_TIMEOUT doubling, then given up
+    r.cli.sock.close()
+    r.agents.remove(r.cli)
+    t0 = r.sim.now
+    assert r.srv.reconfigure(cduid, c.MsgType.INFORMATION_REQUEST, t0) == ""
+    r.run(t0 + 2 * (2 ** REC_MAX_RC))
+    assert r.srv.reconf_sent == 1 + REC_MAX_RC and r.srv.reconf_giveup == 1
+    assert not r.srv.pending
+
+
+def test_parse_duid() -> None:
+    import pytest
+
+    from kame.cli.dhcp6s import parse_duid
+
+    assert parse_duid("00:03:00:01:02:00:00:00:00:02") == bytes.fromhex("00030001020000000002")
+    for bad in ("xyz", "00", "0" * 300):
+        with pytest.raises(ValueError):
+            parse_duid(bad)
