@@ -185,7 +185,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     q.add_argument("-s", "--control", required=True, metavar="PATH",
                    help="the server's --control socket")
-    q.add_argument("command", choices=("reconfigure",))
+    q.add_argument("action", metavar="command", choices=("reconfigure",))
     q.add_argument("duid", help="the client's DUID in hex (colons allowed)")
     q.add_argument("type", nargs="?", default="renew", choices=tuple(RECONF_TYPES))
     q.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
@@ -200,7 +200,7 @@ def _ctl(args: argparse.Namespace) -> int:
         try:
             s.bind(me)
             s.settimeout(args.timeout)
-            s.sendto(f"{args.command} {args.duid} {args.type}".encode(), args.control)
+            s.sendto(f"{args.action} {args.duid} {args.type}".encode(), args.control)
             try:
                 answer = s.recv(4096).decode("utf-8", "replace")
             except TimeoutError:
