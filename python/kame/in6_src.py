@@ -87,9 +87,14 @@ def _as6(a: Address) -> IPv6Address:
 class PolicyTable:
     """The node's address selection policy table (``ip6addrctl``)."""
 
-    __slots__ = ("_match", "_rows")
+    __slots__ = ("_match", "_memo", "_rows")
+
+    #: Addresses whose entry :meth:`lookup` remembers (the memo is emptied
+    #: when full and on every change of the table).
+    MEMO = 4096
 
     def __init__(self, rows: Iterable[tuple[str | IPv6Network, int, int]] | None = None) -> None:
+        self._memo: dict[Address, AddrPolicy] = {}
         self._rows: dict[IPv6Network, AddrPolicy] = {}
         # (network as int, mask as int, row), longest prefix first
         self._match: list[tuple[int, int, AddrPolicy]] = []
@@ -122,6 +127,7 @@ class PolicyTable:
         return row
 
     def _reindex(self) -> None:
+        self._memo = {}
         self._match = [(int(r.prefix.network_address), int(r.prefix.netmask), r)
                        for r in self.rows()]
 
@@ -136,6 +142,7 @@ class PolicyTable:
         """``ip6addrctl flush``."""
         self._rows.clear()
         self._match = []
+        self._memo = {}
 
     def rows(self) -> list[AddrPolicy]:
         return sorted(self._rows.values(),
@@ -150,11 +157,20 @@ class PolicyTable:
 
     def lookup(self, addr: Address) -> AddrPolicy:
         """The longest matching entry (``match_addrsel_policy``)."""
+        memo = self._memo
+        hit = memo.get(addr)
+        if hit is not None and type(addr) in (IPv6Address, IPv4Address):
+            return hit
         x = int(_as6(addr))
+        found = _NOPOLICY
         for net, mask, r in self._match:
             if x & mask == net:
-                return r
-        return _NOPOLICY
+                found = r
+                break
+        if len(memo) >= self.MEMO:
+            memo.clear()
+        memo[addr] = found
+        return found
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -259,14 +275,20 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
         raise TypeError(f"dst is an ipaddress address, not {type(dst).__name__}")
     best: SourceCandidate | None = None
     best_key: tuple[object, ...] | None = None
-    info = (scope_of(dst), pol.lookup(dst).label)
+    dst4 = isinstance(dst, IPv4Address)
+    left: list[SourceCandidate] = []
     for c in candidates:
         if not isinstance(c, SourceCandidate) or not isinstance(c.addr, (IPv4Address, IPv6Address)):
             raise TypeError(f"candidates holds SourceCandidate objects, not {c!r:.60}")
-        if isinstance(c.addr, IPv4Address) != isinstance(dst, IPv4Address):
+        if isinstance(c.addr, IPv4Address) != dst4:
             continue
         if c.deprecated and not use_deprecated:
             continue  # §1.6.1: use_deprecated=0 prohibits them, even for rule 1
+        left.append(c)
+    if len(left) <= 1:
+        return left[0] if left else None   # the rules only rank two or more
+    info = (scope_of(dst), pol.lookup(dst).label)
+    for c in left:
         k = source_key(c, dst, outif=outif, policy=pol, prefer_tempaddr=prefer_tempaddr,
                        _dst_info=info)
         if best_key is None or k > best_key:  # type: ignore[operator]

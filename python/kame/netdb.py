@@ -66,6 +66,24 @@ NI_DGRAM, NI_NOFQDN = _s.NI_DGRAM, _s.NI_NOFQDN
 NI_NUMERICSCOPE = 0x100  # glibc's value (Python does not export it)
 
 _TYPES = ((_s.SOCK_STREAM, 6), (_s.SOCK_DGRAM, 17), (_s.SOCK_RAW, 0))
+# the enum members getaddrinfo's tuples carry, made once (each call to the
+# enum classes costs more than the rest of building a tuple)
+_AF4, _AF6 = _s.AddressFamily(_s.AF_INET), _s.AddressFamily(_s.AF_INET6)
+_KIND = {t: _s.SocketKind(t) for t, _p in _TYPES}
+_DEPRECATED, _TEMPORARY = int(In6Flags.DEPRECATED), int(In6Flags.TEMPORARY)
+#: Text forms of IPv6 addresses getaddrinfo returned lately (ntop6 is the
+#: slowest part of building an answer from the cache).
+_NTOP: dict[IPv6Address, str] = {}
+_NTOP_MAX = 4096
+
+
+def _ntop(a: IPv6Address) -> str:
+    t = _NTOP.get(a)
+    if t is None:
+        if len(_NTOP) >= _NTOP_MAX:
+            _NTOP.clear()
+        t = _NTOP[a] = ntop6(a)
+    return t
 
 Addr = IPv4Address | IPv6Address
 
@@ -300,8 +318,14 @@ def _numeric(host: str, zones: ZoneTable | None) -> tuple[Addr, int] | None:
         except ScopeError as e:  # embedded form, unknown zone, zone on a global address
             raise _gai(_s.EAI_NONAME, f"Name or service not known: {e}") from None
         return sa.addr, sa.scope_id
+    last = host.rstrip(".").rpartition(".")[2]
+    if last and not _AToN_CHARS.issuperset(last):
+        return None   # "name.test": no inet_aton part has a letter past 'f' but x
     a4 = inet_aton(host)
     return (a4, 0) if a4 is not None else None
+
+
+_AToN_CHARS = frozenset("0123456789abcdefABCDEFxX")
 
 
 def _addrconfig(node: Any) -> tuple[bool, bool]:
@@ -421,11 +445,13 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
     for a, z in fam_ok:
         for t, p in types:
             cn = canon if (flags & AI_CANONNAME and not out) else ""
+            kind = _KIND.get(t)
+            if kind is None:
+                kind = _s.SocketKind(t)
             if isinstance(a, IPv4Address):
-                out.append((_s.AddressFamily(AF_INET), _s.SocketKind(t), p, cn, (str(a), pnum)))
+                out.append((_AF4, kind, p, cn, (str(a), pnum)))
             else:
-                out.append((_s.AddressFamily(AF_INET6), _s.SocketKind(t), p, cn,
-                            (ntop6(a), pnum, 0, z)))
+                out.append((_AF6, kind, p, cn, (_ntop(a), pnum, 0, z)))
     return out
 
 
@@ -470,9 +496,9 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
         ifa = node.addrs.find_any(s) if s is not None else None
         if ifa is None:
             return None
-        return SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
-                               bool(ifa.flags & In6Flags.DEPRECATED),
-                               bool(ifa.flags & In6Flags.TEMPORARY))
+        fl = int(ifa.flags)
+        return SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & _DEPRECATED),
+                               bool(fl & _TEMPORARY))
 
     ds = [Destination(a, src(a, z)) for a, z in addrs]
     scopes = {id(d): z for d, (_a, z) in zip(ds, addrs, strict=True)}

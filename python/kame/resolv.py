@@ -42,13 +42,14 @@ from __future__ import annotations
 import enum
 import errno
 import random
+import select as _select
 import socket as _hs
 import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ __all__ = ["STATS", "Answer", "Cache", "Client", "Query", "ResolvConf", "Send", 
 
 MAXNS = 3          # resolv.h
 MAXDNSRCH = 6
+DNS64_LENGTHS = (32, 40, 48, 56, 64, 96)   # RFC 6052 §2.2
 MAX_CNAME = 8
 MAX_SPOOF = 64     # dropped replies in one try before the query goes to TCP
 RESEND_GAP = 0.05  # least wait after a sibling query's answer before sending again
@@ -86,6 +88,8 @@ STATS_NAMES = (
     "rs_resent",       # a try sent again when its sibling's answer came and its own not
     "rs_cachehit",     # answers from the cache
     "rs_negcachehit",  # negative answers from the cache
+    "rs_dns64",        # AAAA answers synthesized from A records (RFC 6147)
+    "rs_dns64ptr",     # PTR of a synthesized address asked under in-addr.arpa
 )
 
 
@@ -120,8 +124,13 @@ class Server:
 class ResolvConf:
     """resolv.conf(5): ``nameserver`` (at most 3; IPv6 with ``%zone``),
     ``domain``/``search`` (the last one wins; at most 6 domains),
-    ``options ndots:n timeout:n attempts:n rotate inet6 edns0``. Lines that
-    cannot be read are skipped, as libc does."""
+    ``options ndots:n timeout:n attempts:n rotate inet6 edns0``, and kame's
+    ``dns64 PREFIX/LEN`` (RFC 6147 in the stub: AAAA synthesized from A
+    with that RFC 6052 prefix, 32, 40, 48, 56, 64 or 96 bits) with
+    ``dns64-exclude PREFIX/LEN ...`` (AAAA records in those ranges count as
+    absent, RFC 6147 §5.1.4; ``::ffff:0:0/96`` by default). Lines that
+    cannot be read are skipped, as libc does (which is why glibc, reading
+    the same file, ignores the ``dns64`` lines)."""
 
     servers: list[Server] = field(default_factory=list)
     search: list[str] = field(default_factory=list)
@@ -136,6 +145,19 @@ class ResolvConf:
     #: spoofer must guess the case too). Off by default: some servers and
     #: middleboxes do not keep the case.
     randomcase: bool = False
+    #: DNS64 (RFC 6147 §5.5, in the stub resolver): the NAT64's RFC 6052
+    #: prefix; None: off.
+    dns64: IPv6Network | None = None
+    #: AAAA records in these ranges are not real IPv6 answers (§5.1.4).
+    dns64_exclude: tuple[IPv6Network, ...] = (IPv6Network("::ffff:0:0/96"),)
+
+    def __post_init__(self) -> None:
+        if self.dns64 is not None:
+            if not isinstance(self.dns64, IPv6Network):
+                raise TypeError(f"dns64 is an IPv6Network, not {type(self.dns64).__name__}")
+            if self.dns64.prefixlen not in DNS64_LENGTHS:
+                raise ValueError(f"dns64 prefix {self.dns64}: RFC 6052 allows /32, /40, "
+                                 f"/48, /56, /64 or /96")
 
     @classmethod
     def parse(cls, text: str) -> ResolvConf:
@@ -160,6 +182,21 @@ class ResolvConf:
                 conf.search = [args[0].rstrip(".")]
             elif key == "search" and args:
                 conf.search = [d.rstrip(".") for d in args[:MAXDNSRCH]]
+            elif key == "dns64" and len(args) == 1:
+                try:
+                    net = IPv6Network(args[0])
+                except ValueError:
+                    continue
+                if net.prefixlen in DNS64_LENGTHS:
+                    conf.dns64 = net
+            elif key == "dns64-exclude" and args:
+                ex = []
+                for w in args[:8]:
+                    try:
+                        ex.append(IPv6Network(w))
+                    except ValueError:
+                        continue
+                conf.dns64_exclude = tuple(ex)
             elif key == "options":
                 for opt in args:
                     name, _, val = opt.partition(":")
@@ -207,7 +244,8 @@ class ResolvConf:
         if not search:
             search = list(getattr(dhcp6c, "domains", ()))[:MAXDNSRCH]
         return ResolvConf(servers, search, self.ndots, self.timeout, self.attempts,
-                          self.rotate, self.inet6, self.payload, self.randomcase)
+                          self.rotate, self.inet6, self.payload, self.randomcase,
+                          self.dns64, self.dns64_exclude)
 
     def candidates(self, name: str) -> list[str]:
         """The names ``res_search`` asks, in order."""
@@ -595,13 +633,21 @@ class _NodeUdp:
     """A UDP socket of a node run by a blocking
     :class:`~kame.socket.blocking.Stack`, used under the stack's lock
     directly: the datagrams of a round are queued on the node and go out
-    in one pass (one ``kick``), and a reply is read as soon as the runner
-    thread's pass that took its frame in ends (the thread notifies the
-    lock's condition after each pass), without the blocking shim's retry
-    loop, whose every try wakes the runner thread again."""
+    in one pass of the runner made by this thread, and the replies are
+    waited for by this thread itself, in ``select`` on the runner's
+    devices, with a pass of its own as soon as one is readable. No other
+    thread is woken to send or to read: under load each hand-over between
+    threads costs a scheduling delay, which is most of a lookup's time
+    (the runner thread, blocked on the lock meanwhile, finds nothing left
+    to do when it gets it)."""
+
+    #: At most this long in one ``select`` with the lock held; between two,
+    #: the lock is let go (``cond.wait(0)``) so other users of the stack run.
+    SLICE = 0.02
 
     def __init__(self, stack: Any, family: int) -> None:
         self.stack, self.cond = stack, stack.cond
+        self.runner = stack.runner
         with self.cond:
             self.sock = stack.layer.socket(int(family), int(_hs.SOCK_DGRAM), 0)
 
@@ -615,7 +661,7 @@ class _NodeUdp:
 
     def flush(self) -> None:
         with self.cond:
-            self.stack.kick()
+            self.runner.service()
 
     def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
         end = time.monotonic() + timeout
@@ -629,7 +675,19 @@ class _NodeUdp:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("timed out")
-                self.cond.wait(left)
+                fds = self.runner.fds()
+                if not fds:   # a memory link: its runner thread does the passes
+                    self.cond.wait(left)
+                    continue
+                try:
+                    r, _, _ = _select.select(fds, [], [], min(left, self.SLICE,
+                                                              self.runner.timeout(left)))
+                except (InterruptedError, ValueError, OSError):
+                    r = []
+                self.runner.service()
+                self.cond.notify_all()
+                if not r:
+                    self.cond.wait(0)
 
     def close(self) -> None:
         with self.cond:
@@ -651,6 +709,10 @@ class Client:
         self.rng = rng if rng is not None else random.SystemRandom()
         self.stats = ResStats()
         self._rotor = 0
+        #: Names lookup() found well formed lately (the check costs a core call).
+        self._names_ok: set[str] = set()
+        self._xlat_obj: Any = None
+        self._xlat_for: IPv6Network | None = None
         #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
         self.node = node if node is not None else getattr(factory, "node", None)
 
@@ -913,15 +975,22 @@ class Client:
         the addresses by RFC 6724."""
         if not isinstance(name, str):
             raise TypeError(f"a name is a str, not {type(name).__name__}")
-        try:
-            dns.encode_name(name.rstrip(".") or ".")
-        except ValueError:
-            return "", []
+        if name not in self._names_ok:
+            try:
+                dns.encode_name(name.rstrip(".") or ".")
+            except ValueError:
+                return "", []
+            if len(self._names_ok) >= 1024:
+                self._names_ok.clear()
+            self._names_ok.add(name)
         out: list[tuple[Addr, int]] = []
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
         statuses = set()
-        for ans in self.search_many(name, types):
+        answers = self.search_many(name, types)
+        if self.conf.dns64 is not None:
+            answers = self._dns64(types, answers)
+        for ans in answers:
             statuses.add(ans.status)
             if ans.status is Status.OK:
                 canon = canon or ans.canonical
@@ -931,8 +1000,49 @@ class Client:
             raise _hs.gaierror(_hs.EAI_AGAIN, "Temporary failure in name resolution")
         return canon, out
 
+    def _xlat(self) -> Any:
+        from kame import _core
+
+        if self._xlat_for != self.conf.dns64:
+            self._xlat_obj = _core.Xlat(str(self.conf.dns64))
+            self._xlat_for = self.conf.dns64
+        return self._xlat_obj
+
+    def _dns64(self, types: tuple[int, ...], answers: list[Answer]) -> list[Answer]:
+        """The AAAA answer replaced by the DNS64 one (RFC 6147 §5.1, by
+        :func:`kame.nat64.dns64.synthesize`: real AAAA records kept, the
+        excluded ones dropped, NXDOMAIN kept, otherwise the A records mapped
+        into the prefix); the A answer stays as it is."""
+        from kame.nat64 import dns64
+
+        i6, i4 = types.index(dns.AAAA), types.index(dns.A)
+        aaaa = answers[i6]
+        real = [v for v in aaaa.values if isinstance(v, IPv6Address)
+                and not any(v in n for n in self.conf.dns64_exclude)]
+        syn = dns64.synthesize(aaaa, answers[i4], self._xlat(),
+                               exclude=self.conf.dns64_exclude)
+        if syn.values and not real:
+            self.stats.inc("rs_dns64")
+        out = list(answers)
+        out[i6] = syn
+        return out
+
     def reverse(self, addr: Addr) -> str | None:
-        """The PTR name of ``addr`` (``ip6.arpa`` nibbles, RFC 3596 §2.5)."""
+        """The PTR name of ``addr`` (``ip6.arpa`` nibbles, RFC 3596 §2.5).
+        With DNS64 on, an address inside its prefix is a synthesized one:
+        its PTR is asked under ``in-addr.arpa`` for the IPv4 address it
+        carries (RFC 6147 §5.3.1, the CNAME a DNS64 would synthesize),
+        then under ``ip6.arpa`` if that has none."""
+        if self.conf.dns64 is not None and isinstance(addr, IPv6Address) and \
+                addr in self.conf.dns64:
+            v4 = self._xlat().map6(addr)
+            if v4 is not None:
+                ans = self.query(dns.ptr_name(v4), dns.PTR)
+                if ans.status is Status.OK and ans.values:
+                    v = ans.values[0]
+                    if not getattr(v, "binary", False):
+                        self.stats.inc("rs_dns64ptr")
+                        return str(v)
         ans = self.query(dns.ptr_name(addr), dns.PTR)
         if ans.status is Status.OK and ans.values:
             v = ans.values[0]

@@ -152,6 +152,8 @@ DESCRIPTIONS: dict[str, str] = {
     "rs_cnameloop": "(kame) CNAME chains too long or looping",
     "rs_historic": "(kame) A6 records or binary labels seen (not followed)",
     "rs_resent": "(kame) DNS tries sent again after the sibling query's answer",
+    "rs_dns64": "(kame) DNS64 AAAA answers synthesized from A records",
+    "rs_dns64ptr": "(kame) DNS64 PTR lookups mapped to in-addr.arpa",
     "rs_cachehit": "(kame) DNS answers from the cache",
     "rs_negcachehit": "(kame) negative DNS answers from the cache",
     # gif(4) (kame.gif), stf(4) (kame.stf), FAITH (kame.faith)

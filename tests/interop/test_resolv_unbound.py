@@ -9,7 +9,11 @@ addresses glibc's getaddrinfo returns, in the same order, glibc run in the
 namespace with a resolv.conf and a gai.conf (/etc/netns/NAME/) naming the
 same server and the RFC 6724 policy table; PTR lookups (ip6.arpa nibbles,
 in-addr.arpa) of the addresses round-trip and agree with glibc's
-getnameinfo."""
+getnameinfo. With ``dns64 64:ff9b::/96`` in our resolv.conf (RFC 6147 in
+the stub resolver), getaddrinfo of an A-only name returns the synthesized
+address, a real AAAA is kept, an AAAA in ::ffff:0:0/96 is excluded and
+replaced, NXDOMAIN stays, and the PTR of a synthesized address is the
+in-addr.arpa one of the IPv4 address inside it."""
 
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ ZONE = {  # name -> [(type, data)]
     LONG.removesuffix(".test"): [("A", "192.0.2.13"), ("AAAA", "2001:db8:97::14")],
     "kame": [("AAAA", O6), ("A", O4)],
     "big": [("AAAA", a) for a in BIG],
+    # DNS64: an AAAA only in ::ffff:0:0/96 is no real one (RFC 6147 §5.1.4)
+    "mapped": [("AAAA", "::ffff:192.0.2.30"), ("A", "192.0.2.30")],
 }
 NAMES = ["both.test", "v6only.test", "v4only.test", "multi.test", "alias.test",
          "alias2.test", "alias3.test", "xn--bcher-kva.test", LONG, "big.test",
@@ -276,3 +282,52 @@ def test_randomcase_against_unbound(rig: dict[str, Any]) -> None:
         ans = c.query(name, dns.AAAA)
         assert ans.status is Status.OK and ans.values, name
     assert c.stats["rs_badquestion"] == 0 and c.stats["rs_answers"] >= 4
+
+
+def test_dns64_synthesizes_aaaa_for_a_only_names(rig: dict[str, Any]) -> None:
+    st: Stack = rig["stack"]
+    conf = ResolvConf.parse(f"nameserver {K6}\noptions timeout:3 attempts:3\n"
+                            "dns64 64:ff9b::/96\n")
+    assert conf.dns64 is not None and str(conf.dns64) == "64:ff9b::/96"
+    c = Client(conf, factory=st, cache=Cache())
+    res = netdb.Resolver(dns=c)
+
+    def gai(name: str, family: int) -> Any:
+        try:
+            with st.cond:
+                return [a[4][0] for a in netdb.getaddrinfo(
+                    name, 80, family, socket.SOCK_STREAM, resolver=res, node=rig["node"])]
+        except socket.gaierror as e:
+            return e.errno
+
+    # 192.0.2.11 in the well-known prefix: 64:ff9b::c000:20b
+    assert gai("v4only.test", socket.AF_INET6) == ["64:ff9b::c000:20b"]
+    assert set(gai("v4only.test", 0)) == {"64:ff9b::c000:20b", "192.0.2.11"}
+    assert c.stats["rs_dns64"] >= 1
+    # a real AAAA is kept, nothing synthesized (§5.1.6)
+    assert gai("both.test", socket.AF_INET6) == ["2001:db8:97::10"]
+    # an AAAA in ::ffff:0:0/96 is excluded and the A record mapped (§5.1.4)
+    assert gai("mapped.test", socket.AF_INET6) == ["64:ff9b::c000:21e"]
+    assert gai("alias3.test", socket.AF_INET6) == ["2001:db8:97::10"]
+    assert gai("nothere.test", socket.AF_INET6) == socket.EAI_NONAME
+    # PTR of a synthesized address: the A record's in-addr.arpa name (§5.3.1)
+    assert c.reverse(IPv6Address("64:ff9b::c000:20b")) == "v4only.test"
+    assert c.stats["rs_dns64ptr"] == 1
+    with st.cond:
+        assert netdb.getnameinfo(("64:ff9b::c000:20b", 80),
+                                 socket.NI_NAMEREQD | socket.NI_NUMERICSERV,
+                                 resolver=res) == ("v4only.test", "80")
+    # the same resolver without DNS64: no IPv6 address for the A-only name
+    plain = netdb.Resolver(dns=Client(ResolvConf.parse(f"nameserver {K6}\n"), factory=st))
+    with st.cond:
+        try:
+            got = netdb.getaddrinfo("v4only.test", 80, socket.AF_INET6, socket.SOCK_STREAM,
+                                    resolver=plain, node=rig["node"])
+        except socket.gaierror as e:
+            got = e.errno
+    assert got == socket.EAI_NODATA   # the name exists, with no IPv6 address
+    # a network-specific /56 prefix (RFC 6052 §2.2: octets 64..71 left zero)
+    c56 = Client(ResolvConf.parse(f"nameserver {K6}\ndns64 2001:db8:6400::/56\n"),
+                 factory=st)
+    _canon, addrs = c56.lookup("v4only.test")
+    assert IPv6Address("2001:db8:6400:c0:0:20b::") in {a for a, _z in addrs}

@@ -13,9 +13,19 @@ delegated prefix on the ``prefix-interface``\\ s. The DUID is kept in
 ``--duid-file`` (made once, of ``--duid-type``). ``--follow-ra`` waits for
 an RA and follows its M and O flags instead of starting at once.
 
-Each lease, renewal and loss is one JSON line on standard output; SIGTERM
-or SIGINT releases the bindings (a Release, waited for at most 3 s) and
-exits.
+With ``--state-file`` the binding (server, addresses, prefixes, times on
+the wall clock, the Reconfigure key) is written after every change and read
+at start: a lease still valid is confirmed (Confirm, RFC 8415 §18.2.3; a
+Rebind when it holds delegated prefixes, §18.2.12) and then renewed at its
+T1 as if the client had never stopped. ``--no-release`` (WIDE's ``-n``)
+keeps the binding on exit instead of releasing it. ``send ia-ta N;``
+(kame's) asks for temporary addresses (IA_TA).
+
+Each lease, renewal, Confirm answer and loss is one JSON line on standard
+output, and so is each Reconfigure (``{"event": "reconfigure", "accepted":
+N, "badauth": M}``: the counters ``d6c_reconfigure`` and ``d6c_badauth``);
+SIGTERM or SIGINT releases the bindings (a Release, waited for at most 3 s)
+and exits with a ``stats`` line.
 """
 
 from __future__ import annotations
@@ -67,7 +77,7 @@ def _emit(obj: dict[str, Any]) -> None:
 
 
 def _event(ev: Any) -> dict[str, Any]:
-    from kame.dhcp6.client import Bound, Expired, InfoReceived
+    from kame.dhcp6.client import Bound, Confirmed, Expired, InfoReceived
 
     if isinstance(ev, Bound):
         return {"event": "bound", "ifname": ev.ifname, "rapid": ev.rapid,
@@ -75,11 +85,15 @@ def _event(ev: Any) -> dict[str, Any]:
                               for a in ev.addresses],
                 "prefixes": [{"prefix": str(p.prefix), "preferred": p.preferred,
                               "valid": p.valid} for p in ev.prefixes],
+                "temporary": [{"addr": str(a.addr), "preferred": a.preferred,
+                               "valid": a.valid} for a in ev.temporary],
                 "dns": [str(a) for a in ev.dns], "domains": list(ev.domains)}
     if isinstance(ev, Expired):
         return {"event": "expired", "ifname": ev.ifname,
                 "addresses": [str(a) for a in ev.addresses],
                 "prefixes": [str(p) for p in ev.prefixes]}
+    if isinstance(ev, Confirmed):
+        return {"event": "confirmed", "ifname": ev.ifname, "ok": ev.ok}
     if isinstance(ev, InfoReceived):
         return {"event": "info", "ifname": ev.ifname, "dns": [str(a) for a in ev.dns],
                 "domains": list(ev.domains), "refresh": ev.refresh}
@@ -130,8 +144,19 @@ def _run(args: argparse.Namespace) -> int:
             ci.ifname, duid, ia_na=() if ci.information_only else tuple(ci.ia_na),
             ia_pd=() if ci.information_only else tuple((i, conf.pd_hints.get(i))
                                                        for i in ci.ia_pd),
+            ia_ta=() if ci.information_only else tuple(ci.ia_ta),
             rapid_commit=ci.rapid_commit,
             request=tuple(ci.request) or (23, 24))  # DNS servers, domain list
+        state_file = Path(args.state_file) if args.state_file else None
+        restored = False
+        if state_file is not None and state_file.exists():
+            try:
+                st = json.loads(state_file.read_text())
+            except (OSError, ValueError):
+                st = None
+            restored = client.restore_state(st, time.time(), clock())
+            sys.stderr.write(f"kame dhcp6c: {state_file}: "
+                             f"{'lease restored' if restored else 'no lease kept'}\n")
         layer = SocketLayer(node, "linux")
         # the link-local address first (DAD), then the client
         t_ll = time.monotonic() + 10
@@ -140,22 +165,45 @@ def _run(args: argparse.Namespace) -> int:
             runner.service()
             select.select(runner.fds(), [], [], runner.timeout(0.1))
         mode = None if args.follow_ra else (
-            "stateless" if ci.information_only or not (ci.ia_na or ci.ia_pd) else "stateful")
+            "stateless" if ci.information_only or not (ci.ia_na or ci.ia_pd or ci.ia_ta)
+            else "stateful")
+        if restored:
+            mode = None
         agent = ClientAgent(node, layer, client, prefix_interfaces=pis,
                             follow_ra=args.follow_ra, mode=mode, now=clock())
+        if restored:
+            client.link_changed(clock())
         seen = [0]
+        reconf = [0, 0]
+
+        def save() -> None:
+            if state_file is None:
+                return
+            tmp = state_file.with_name(state_file.name + ".tmp")
+            tmp.write_text(json.dumps(client.save_state(time.time(), clock())))
+            tmp.replace(state_file)
         sys.stderr.write(f"kame dhcp6c: {ci.ifname}: DUID {duidmod.describe(duid)}\n")
 
         def tick() -> None:
+            changed = False
             while seen[0] < len(agent.events):
                 _emit(_event(agent.events[seen[0]]))
                 seen[0] += 1
+                changed = True
+            if changed:
+                save()
+            now_r = [client.stats["d6c_reconfigure"], client.stats["d6c_badauth"]]
+            if now_r != reconf:
+                reconf[:] = now_r
+                _emit({"event": "reconfigure", "accepted": now_r[0] - now_r[1],
+                       "badauth": now_r[1]})
             if len(agent.events) > 500:
                 del agent.events[:seen[0]]
                 seen[0] = 0
 
         daemon_loop(runner, [agent], stop, args.duration, tick)
-        if client.lease is not None:
+        tick()
+        if client.lease is not None and not args.no_release:
             agent.release(clock())
             t_rel = time.monotonic() + 3
             while client.ex is not None and time.monotonic() < t_rel:
@@ -165,6 +213,8 @@ def _run(args: argparse.Namespace) -> int:
                 select.select(runner.fds(), [], [], 0.05)
             tick()
             _emit({"event": "released", "ifname": ci.ifname})
+            save()
+        _emit({"event": "stats", **{k: v for k, v in client.stats.items() if v}})
         agent.close()
     finally:
         for d in devs:
@@ -185,6 +235,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--router", action="store_true",
                    help="forward, and advertise delegated sub-prefixes in RAs")
     p.add_argument("--follow-ra", action="store_true", help="start on an RA's M or O flag")
+    p.add_argument("--state-file", metavar="PATH",
+                   help="keep the binding here across restarts (confirmed at start)")
+    p.add_argument("-n", "--no-release", action="store_true",
+                   help="keep the binding on exit (no Release)")
     p.add_argument("--sysctl", action="append", metavar="NAME=VALUE")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     p.set_defaults(func=_run)

@@ -9,15 +9,30 @@ refreshtime``, ``preference``, ``interface`` blocks with ``address-pool``
 ``range``; ``host`` with ``duid``, ``address`` and ``prefix``. The lease
 tables hold at most ``--max-leases`` bindings (refusals are counted). Each
 client message handled is one JSON line on standard output.
+
+With ``--control PATH`` the server listens on a Unix datagram socket for
+``kame dhcp6ctl`` (as WIDE's dhcp6ctl talked to dhcp6s):
+
+    kame dhcp6ctl -s PATH reconfigure DUID [renew|rebind|info]
+
+sends the client ``DUID`` (hex, colons allowed) a Reconfigure (RFC 8415
+§18.3.11) authenticated with the key the server gave it (RKAP, §20.4), to
+the address of its last message, retransmitted until it renews (or asks
+for information) or REC_MAX_RC copies went unanswered.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kame.cli.dhcp6c import _emit, daemon_loop
 from kame.cli.node import (
@@ -31,6 +46,51 @@ from kame.cli.node import (
 )
 
 __all__ = ["add_parser"]
+
+RECONF_TYPES = {"renew": 5, "rebind": 6, "info": 11}
+
+
+def parse_duid(text: str) -> bytes:
+    """A DUID written in hex, colons allowed (``00:03:00:01:02:00:...``)."""
+    h = text.replace(":", "").strip()
+    try:
+        d = bytes.fromhex(h)
+    except ValueError:
+        raise ValueError(f"DUID {text!r} is not hex") from None
+    if not 3 <= len(d) <= 130:
+        raise ValueError(f"DUID {text!r}: a DUID is 3 to 130 octets")
+    return d
+
+
+def _control(sock: socket.socket, agent: Any, now: float) -> None:
+    """Commands from ``kame dhcp6ctl`` waiting on the control socket."""
+    for _ in range(16):
+        try:
+            data, peer = sock.recvfrom(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        words = data.decode("utf-8", "replace").split()
+        err = ""
+        if len(words) in (2, 3) and words[0] == "reconfigure":
+            kind = words[2] if len(words) == 3 else "renew"
+            try:
+                duid = parse_duid(words[1])
+            except ValueError as e:
+                err = str(e)
+            else:
+                if kind not in RECONF_TYPES:
+                    err = f"{kind!r} is not renew, rebind or info"
+                else:
+                    err = agent.reconfigure(duid, RECONF_TYPES[kind], now)
+            _emit({"event": "reconfigure", "duid": words[1], "type": kind,
+                   "error": err or None})
+        else:
+            err = "usage: reconfigure DUID [renew|rebind|info]"
+        if peer:
+            try:
+                sock.sendto((f"error: {err}" if err else "ok").encode(), peer)
+            except OSError:
+                pass
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -71,10 +131,19 @@ def _run(args: argparse.Namespace) -> int:
             rapid_commit=bool(si is not None and si.rapid_commit), max_leases=args.max_leases,
             info_refresh=conf.refresh)
         agent = ServerAgent(SocketLayer(node, "linux"), server, (ifn,))
+        ctl = None
+        if args.control:
+            if os.path.exists(args.control):
+                os.unlink(args.control)
+            ctl = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            ctl.bind(args.control)
+            ctl.setblocking(False)
         sys.stderr.write(f"kame dhcp6s: {ifn}: DUID {duidmod.describe(duid)}\n")
         seen = [0]
 
         def tick() -> None:
+            if ctl is not None:
+                _control(ctl, agent, clock())
             log = server.log
             if seen[0] > len(log):
                 seen[0] = 0
@@ -84,8 +153,12 @@ def _run(args: argparse.Namespace) -> int:
 
         daemon_loop(runner, [agent], stop, args.duration, tick)
         _emit({"event": "stats", **{k: v for k, v in server.stats.items() if v},
-               "leases": server.nleases})
+               "leases": server.nleases, "reconf_sent": agent.reconf_sent,
+               "reconf_answered": agent.reconf_answered})
         agent.close()
+        if ctl is not None:
+            ctl.close()
+            os.unlink(args.control)
     finally:
         dev.close()
     return 0
@@ -104,5 +177,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--duid-type", choices=("llt", "en", "ll", "uuid"), default="llt")
     p.add_argument("--max-leases", type=int, default=65536, help="bound of the lease tables")
     p.add_argument("--sysctl", action="append", metavar="NAME=VALUE")
+    p.add_argument("--control", metavar="PATH",
+                   help="a Unix socket for kame dhcp6ctl (Reconfigure)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     p.set_defaults(func=_run)
+    q = sub.add_parser("dhcp6ctl", help="control a running kame dhcp6s (Reconfigure a client)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("-s", "--control", required=True, metavar="PATH",
+                   help="the server's --control socket")
+    q.add_argument("action", metavar="command", choices=("reconfigure",))
+    q.add_argument("duid", help="the client's DUID in hex (colons allowed)")
+    q.add_argument("type", nargs="?", default="renew", choices=tuple(RECONF_TYPES))
+    q.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+    q.set_defaults(func=_ctl)
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    parse_duid(args.duid)
+    with tempfile.TemporaryDirectory(prefix="dhcp6ctl") as d:
+        me = os.path.join(d, "s")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.bind(me)
+            s.settimeout(args.timeout)
+            s.sendto(f"{args.action} {args.duid} {args.type}".encode(), args.control)
+            try:
+                answer = s.recv(4096).decode("utf-8", "replace")
+            except TimeoutError:
+                sys.stderr.write(f"kame dhcp6ctl: no answer from {args.control}\n")
+                return 1
+        finally:
+            s.close()
+    sys.stdout.write(json.dumps({"answer": answer}) + "\n")
+    return 0 if answer == "ok" else 1

@@ -18,6 +18,7 @@
     kame difftest [-n N] [-w DIR]  generated packets to the Linux kernel and our node, compared
     kame dhcp6c -c CONF --tap IF  DHCPv6 client (WIDE dhcp6c.conf) on a node on TAP devices
     kame dhcp6s -c CONF --tap IF  DHCPv6 server (WIDE dhcp6s.conf) on a node on a TAP device
+    kame dhcp6ctl -s SOCK reconfigure DUID   send a client a Reconfigure through a running dhcp6s
     kame racoon -f CONF --tap IF  IKEv2 key management (racoon.conf) on a node on a TAP device
 
 Exit status: 0 done; 1 the command failed (one line on standard error says

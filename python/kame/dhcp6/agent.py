@@ -154,6 +154,8 @@ class ClientAgent:
         for s in self.client.poll(now):
             if not self.sock.send(s.payload, s.dst, s.port, self.ifname):
                 self.send_errors += 1
+                if not s.dst.is_multicast:
+                    self.client.unicast_unreachable(now)
         while self.client.events:
             self._apply(self.client.events.popleft(), now)
 
@@ -173,7 +175,7 @@ class ClientAgent:
         if isinstance(ev, (Bound, InfoReceived)):
             self.dns, self.domains = ev.dns, ev.domains
         if isinstance(ev, Bound):
-            for a in ev.addresses:
+            for a in (*ev.addresses, *ev.temporary):
                 ifa = self.node.addrs.find(self.ifname, a.addr)
                 if ifa is None:
                     try:
@@ -271,18 +273,92 @@ class _ServerBase:
         self.sock.close()
 
 
+#: Reconfigure retransmission (RFC 8415 §7.6): REC_TIMEOUT, REC_MAX_RC.
+REC_TIMEOUT = 2.0
+REC_MAX_RC = 8
+#: Clients whose last address is remembered for a Reconfigure.
+MAX_PEERS = 4096
+
+
+@dataclass(slots=True)
+class _PendingReconf:
+    msg_type: int
+    dst: IPv6Address
+    ifname: str
+    next_send: float
+    rt: float
+    count: int = 0
+
+
 class ServerAgent(_ServerBase):
-    """``dhcp6s`` on ``interfaces`` of a node."""
+    """``dhcp6s`` on ``interfaces`` of a node.
+
+    :meth:`reconfigure` sends a client a Reconfigure (§18.3.11) signed with
+    its RKAP key to the address its last message came from, retransmitted
+    from REC_TIMEOUT doubling up to REC_MAX_RC times until the client starts
+    the exchange asked for (each copy with a new replay counter, §20.3)."""
 
     def __init__(self, layer: Any, server: Dhcp6Server, interfaces: tuple[str, ...]) -> None:
         super().__init__(layer, interfaces)
         self.server = server
+        self.peers: dict[bytes, tuple[IPv6Address, str]] = {}
+        self.pending: dict[bytes, _PendingReconf] = {}
+        self.reconf_sent = 0
+        self.reconf_answered = 0
+        self.reconf_giveup = 0
 
     def service(self, now: float) -> None:
         for data, src, port, ifname in self.sock.read():
             if ifname and ifname not in self.interfaces and port == CLIENT_PORT:
                 continue
+            self.server.last_client = None
             self._send(self.server.receive(data, src, ifname, now, port))
+            last = self.server.last_client
+            if last is not None and port == CLIENT_PORT:
+                t, duid = last
+                self.peers.pop(duid, None)
+                self.peers[duid] = (src, ifname)
+                if len(self.peers) > MAX_PEERS:
+                    del self.peers[next(iter(self.peers))]
+                if duid in self.pending and t in (c.MsgType.RENEW, c.MsgType.REBIND,
+                                                  c.MsgType.INFORMATION_REQUEST,
+                                                  c.MsgType.REQUEST):
+                    del self.pending[duid]
+                    self.reconf_answered += 1
+        for duid, p in list(self.pending.items()):
+            if now < p.next_send:
+                continue
+            if p.count >= REC_MAX_RC:
+                del self.pending[duid]
+                self.reconf_giveup += 1
+                continue
+            msg = self.server.reconfigure_message(duid, p.msg_type)
+            if msg is None:
+                del self.pending[duid]
+                continue
+            if p.count:
+                p.rt *= 2
+            p.count += 1
+            p.next_send = now + p.rt
+            self.reconf_sent += 1
+            self._send([Reply(msg, p.dst, CLIENT_PORT, p.ifname)])
+
+    def reconfigure(self, duid: bytes, msg_type: int, now: float) -> str:
+        """Start sending ``duid`` a Reconfigure asking for ``msg_type``; an
+        empty string, or why not (no key, address unknown)."""
+        if msg_type not in (c.MsgType.RENEW, c.MsgType.REBIND,
+                            c.MsgType.INFORMATION_REQUEST):
+            return f"message type {msg_type} is not Renew, Rebind or Information-Request"
+        if not self.server.has_reconf_key(duid):
+            return "no Reconfigure key for that DUID (no lease, or it did not accept)"
+        peer = self.peers.get(duid)
+        if peer is None:
+            return "no address known for that DUID"
+        self.pending[duid] = _PendingReconf(msg_type, peer[0], peer[1], now, REC_TIMEOUT)
+        return ""
+
+    def next_deadline(self) -> float | None:
+        return min((p.next_send for p in self.pending.values()), default=None)
 
 
 class RelayAgent(_ServerBase):

@@ -259,6 +259,14 @@ class IaTa:
     def body(self) -> bytes:
         return struct.pack("!I", self.iaid) + _emit(self.options)
 
+    @property
+    def addresses(self) -> list[IaAddr]:
+        return [o for o in self.options if isinstance(o, IaAddr)]
+
+    @property
+    def status(self) -> StatusCode | None:
+        return _first(self.options, StatusCode)
+
 
 @dataclass(frozen=True, slots=True)
 class OptionRequest:

@@ -187,6 +187,8 @@ class ClientIf:
     ifname: str
     ia_na: list[int] = field(default_factory=list)
     ia_pd: list[int] = field(default_factory=list)
+    #: kame's ``send ia-ta N;`` (temporary addresses, RFC 8415 §21.5).
+    ia_ta: list[int] = field(default_factory=list)
     rapid_commit: bool = False
     request: list[int] = field(default_factory=list)
     information_only: bool = False
@@ -227,6 +229,8 @@ def parse_client(text: str, path: str = "dhcp6c.conf") -> ClientConf:
                     ci.ia_na.append(_int(path, s, sw[2], 0, INFINITY - 1))
                 elif sw[:2] == ["send", "ia-pd"] and len(sw) == 3:
                     ci.ia_pd.append(_int(path, s, sw[2], 0, INFINITY - 1))
+                elif sw[:2] == ["send", "ia-ta"] and len(sw) == 3:
+                    ci.ia_ta.append(_int(path, s, sw[2], 0, INFINITY - 1))
                 elif sw == ["send", "rapid-commit"]:
                     ci.rapid_commit = True
                 elif sw[0] == "request" and len(sw) == 2 and sw[1] in REQUESTS:

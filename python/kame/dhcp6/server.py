@@ -207,6 +207,10 @@ class Dhcp6Server:
         #: The last event seen per client (the peer's "log"): (now, message, DUID, values).
         self.log: list[tuple[float, str, str, tuple[str, ...]]] = []
         self.replay = 0
+        #: The message type and DUID of the last client message received
+        #: directly (not relayed): where :class:`~kame.dhcp6.agent.ServerAgent`
+        #: learns the address it sends a client's Reconfigure to.
+        self.last_client: tuple[int, bytes] | None = None
 
     @property
     def nleases(self) -> int:
@@ -232,6 +236,8 @@ class Dhcp6Server:
             if out is None:
                 return []
             return [Reply(out.build(), src, SERVER_PORT, ifname)]
+        cid = m.get(c.ClientId)
+        self.last_client = (m.msg_type, cid.duid) if isinstance(cid, c.ClientId) else None
         r = self.process(m, now)
         return [] if r is None else [Reply(r.build(), src, port, ifname)]
 
@@ -361,9 +367,17 @@ class Dhcp6Server:
         self.replay += 1
         return [c.Auth(RKAP_PROTOCOL, RKAP_HMAC_MD5, 0, self.replay, bytes([RKAP_KEY]) + key)]
 
+    def has_reconf_key(self, duid: bytes) -> bool:
+        return any(lease.duid == duid and lease.reconf_key for ls in self.leases.values()
+                   for lease in ls)
+
     def reconfigure_message(self, duid: bytes, msg_type: int = c.MsgType.RENEW) -> bytes | None:
         """A Reconfigure for the client ``duid``, signed with its RKAP key, or
-        None if it has none."""
+        None if it has none (§18.3.11: Renew, Rebind or Information-Request)."""
+        if msg_type not in (c.MsgType.RENEW, c.MsgType.REBIND,
+                            c.MsgType.INFORMATION_REQUEST):
+            raise ValueError(f"a Reconfigure asks for Renew, Rebind or Information-Request, "
+                             f"not message type {msg_type}")
         key = next((lease.reconf_key for ls in self.leases.values() for lease in ls
                     if lease.duid == duid and lease.reconf_key), None)
         if key is None:
