@@ -382,3 +382,35 @@ def test_flow_keys() -> None:
     e = bytes(IP(src="198.51.100.1", dst=H4) / ICMP(type=3, code=1) / inner4())
     f, _ = _core.xlat_flow(e)
     assert f is not None and f[5] and str(f[1]) == R4 and str(f[2]) == H4 and (f[3], f[4]) == (53, 1000)
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.binary(max_size=64),
+       st.sampled_from([("198.51.100.7", "203.0.113.9"), ("203.0.113.200", "198.51.100.1")]))
+def test_checksum_neutral_prefix_leaves_transport_checksum(sport: int, dport: int, data: bytes,
+                                                           pair: tuple[str, str]) -> None:
+    """RFC 6052 §2.2/§4.1: 64:ff9b::/96 is checksum-neutral, so an address
+    mapped through it adds nothing to the one's-complement sum and the UDP
+    and TCP checksums cross the translator unchanged in both directions
+    (the incremental update of RFC 7915 §4.5/§5.5 is then the identity);
+    a non-neutral prefix changes them, so the test can tell."""
+    s4, d4 = pair
+    x = _core.Xlat("64:ff9b::/96")
+    s6, d6 = f"64:ff9b::{s4}", f"64:ff9b::{d4}"
+    for l4 in (UDP(sport=sport, dport=dport), TCP(sport=sport, dport=dport, flags="A")):
+        p6 = IPv6(bytes(IPv6(src=s6, dst=d6) / l4 / data))
+        kind, out, _ = x.to4(bytes(p6))
+        assert kind == "out", kind
+        p4 = IP(out[0])
+        c6 = p6[UDP].chksum if UDP in p6 else p6[TCP].chksum
+        c4 = p4[UDP].chksum if UDP in p4 else p4[TCP].chksum
+        assert c4 == c6 or (c6 == 0xFFFF and c4 == 0) or (c6 == 0 and c4 == 0xFFFF)
+        kind, back, _ = x.to6(out[0])
+        q6 = IPv6(back[0])
+        assert (q6[UDP].chksum if UDP in q6 else q6[TCP].chksum) == c4 or c4 in (0, 0xFFFF)
+    # a prefix that is not checksum-neutral changes the checksum (so the
+    # assertion above can fail)
+    y = _core.Xlat("2001:db8:64::/96")
+    p6 = IPv6(bytes(IPv6(src=f"2001:db8:64::{s4}", dst=f"2001:db8:64::{d4}")
+                    / UDP(sport=sport, dport=dport) / data))
+    p4 = IP(y.to4(bytes(p6))[1][0])
+    assert p4[UDP].chksum != p6[UDP].chksum
