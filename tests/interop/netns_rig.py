@@ -5,6 +5,7 @@ this folder on sys.path, as it has no __init__.py)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -196,14 +197,43 @@ def glibc_getaddrinfo(ns: str, names: Iterable[str]) -> dict[str, Any]:
     return dict(json.loads(ipns(ns, "python3", "-c", _GLIBC_GETADDRINFO, *names).stdout))
 
 
-def until(fn: Callable[[], Any], deadline: float = 40.0) -> Any:
-    """Call ``fn`` every 0.3 s until it returns something true (returned)
-    or ``deadline`` seconds pass (its last answer returned)."""
+def _poll(fn: Callable[[], Any], deadline: float, interval: float) -> tuple[bool, Any]:
     end = time.monotonic() + deadline
     last = None
     while time.monotonic() < end:
         last = fn()
         if last:
-            return last
-        time.sleep(0.3)
+            return True, last
+        time.sleep(interval)
+    return False, last
+
+
+def until(fn: Callable[[], Any], deadline: float = 40.0) -> Any:
+    """Call ``fn`` every 0.3 s until it returns something true (returned)
+    or ``deadline`` seconds pass (its last answer returned)."""
+    return _poll(fn, deadline, 0.3)[1]
+
+
+def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0,
+             interval: float = 0.05) -> Any:
+    """``until``, but a timeout is an AssertionError naming ``what``."""
+    ok, last = _poll(fn, timeout, interval)
+    if not ok:
+        raise AssertionError(f"timed out waiting for {what}: {last!r}")
     return last
+
+
+@functools.cache
+def no_tcp_heuristics() -> tuple[str, ...]:
+    """tshark arguments disabling the protocols its heuristic dissectors on
+    TCP belong to: transfers of random octets are sometimes taken for one of
+    them (thrift, ...) and then called malformed, so TCP is judged, not a
+    guessed payload."""
+    out = subprocess.run(["tshark", "-G", "heuristic-decodes"], capture_output=True,
+                         text=True, check=False).stdout
+    args: list[str] = []
+    for line in out.splitlines():
+        f = line.split("\t")
+        if len(f) >= 2 and f[0] == "tcp":
+            args += ["--disable-protocol", f[1]]
+    return tuple(args)

@@ -23,6 +23,7 @@ The daemon runs in a network namespace on a TAP device with
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -31,13 +32,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import fresh_netns
+from netns_rig import fresh_netns, no_tcp_heuristics, wait_for
+from netns_rig import ipns as _ipns
 
 from kame.cli.main import main
 from kame.ctl import request
@@ -59,34 +60,7 @@ OURS6, KERN6 = "2001:db8:78::2", "2001:db8:78::1"
 IN_FLIGHT = 16 << 20
 
 
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 60
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=timeout, check=check, env=ENV)
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
-
-
-def _no_tcp_heuristics() -> list[str]:
-    """Random payloads are sometimes taken for a protocol by tshark's TCP
-    heuristics (then called malformed): those protocols are disabled."""
-    out = subprocess.run(["tshark", "-G", "heuristic-decodes"], capture_output=True,
-                         text=True, check=False).stdout
-    args: list[str] = []
-    for line in out.splitlines():
-        f = line.split("\t")
-        if len(f) >= 2 and f[0] == "tcp":
-            args += ["--disable-protocol", f[1]]
-    return args
+ipns = functools.partial(_ipns, env=ENV)
 
 
 class Rig:
@@ -362,7 +336,7 @@ def test_counters_and_arp(rig: Rig) -> None:
 def test_capture_is_clean(rig: Rig) -> None:
     err = rig.close()
     assert "Traceback" not in err, err
-    base = ["tshark", "-r", str(rig.pcap), *_no_tcp_heuristics(), "-o",
+    base = ["tshark", "-r", str(rig.pcap), *no_tcp_heuristics(), "-o",
             "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"]
     # one pass over the capture: per frame, the marks tshark would set
     fields = ["frame.number", "tcp.srcport", "_ws.malformed", "tcp.checksum.status",

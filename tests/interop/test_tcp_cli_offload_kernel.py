@@ -14,18 +14,17 @@ its TCP sends super-segments for the kernel to segment.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from netns_rig import fresh_netns
+from netns_rig import fresh_netns, wait_for
+from netns_rig import ipns as _ipns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -66,20 +65,7 @@ print("done")
 """
 
 
-def ipns(ns: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=timeout, check=True, env=ENV)
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60.0) -> Any:
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+ipns = functools.partial(_ipns, env=ENV, timeout=120)
 
 
 def pings(ns: str, host: str) -> bool:
@@ -99,13 +85,13 @@ def run_daemon(ns: str, tmp: Path, offload: bool) -> Path:
          "-w", str(pcap), *(["--offload"] if offload else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
-        wait_for("control socket", lambda: os.path.exists(ctl) or d.poll() is not None)
+        wait_for("control socket", lambda: os.path.exists(ctl) or d.poll() is not None, 60.0, 0.1)
         assert d.poll() is None, d.communicate()
         ipns(ns, "ip", "addr", "add", f"{KERN4}/24", "dev", DEV)
         ipns(ns, "ip", "-6", "addr", "add", f"{KERN6}/64", "dev", DEV, "nodad")
         ipns(ns, "ip", "link", "set", DEV, "up")
         for host in (OURS6, OURS4):
-            wait_for(f"our address {host}", lambda h=host: pings(ns, h))
+            wait_for(f"our address {host}", lambda h=host: pings(ns, h), 60.0, 0.1)
         for host in (OURS6, OURS4):
             got = ipns(ns, "/usr/bin/python3", "-c", READ, host, "19", str(SIZE)).stdout
             assert int(got) >= SIZE, got

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import fresh_netns, ipns, tcp_tapnode
+from netns_rig import fresh_netns, ipns, no_tcp_heuristics, tcp_tapnode
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -78,17 +78,6 @@ ZERO_WINDOW = {"zero_window", "zero_window_probe", "zero_window_probe_ack", "kee
 EXPECTED_FLAGS = {"retransmission", "fast_retransmission", "spurious_retransmission",
                   "duplicate_ack", "out_of_order", "lost_segment", "window_update",
                   "window_full"}
-
-
-def _no_tcp_heuristics() -> list[str]:
-    out = subprocess.run(["tshark", "-G", "heuristic-decodes"], capture_output=True,
-                         text=True, check=False).stdout
-    args: list[str] = []
-    for line in out.splitlines():
-        f = line.split("\t")
-        if len(f) >= 2 and f[0] == "tcp":
-            args += ["--disable-protocol", f[1]]
-    return args
 
 
 class Rig:
@@ -257,7 +246,7 @@ def test_ecn_agrees_with_the_kernel(lossy: Rig) -> None:
 
 
 def tshark(rig: Rig, display: str, *fields: str) -> list[list[str]]:
-    base = ["tshark", "-r", str(rig.pcap), *_no_tcp_heuristics(), "-o",
+    base = ["tshark", "-r", str(rig.pcap), *no_tcp_heuristics(), "-o",
             "tcp.check_checksum:TRUE", "-o", "tcp.analyze_sequence_numbers:TRUE",
             "-o", "tcp.relative_sequence_numbers:TRUE", "-Y", display, "-T", "fields",
             "-E", "occurrence=a", "-E", "aggregator=,"]

@@ -30,25 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import fresh_netns, ipns, tcp_tapnode
+from netns_rig import fresh_netns, ipns, no_tcp_heuristics, tcp_tapnode
 
-
-def _no_tcp_heuristics() -> list[str]:
-    """The transfers carry random octets, which tshark's heuristic
-    dissectors on TCP (thrift, ...) sometimes take for a protocol and then
-    call malformed: the protocols those heuristics belong to are disabled, so
-    TCP is judged, not a guessed payload."""
-    out = subprocess.run(["tshark", "-G", "heuristic-decodes"], capture_output=True,
-                         text=True, check=False).stdout
-    args: list[str] = []
-    for line in out.splitlines():
-        f = line.split("\t")
-        if len(f) >= 2 and f[0] == "tcp":
-            args += ["--disable-protocol", f[1]]
-    return args
-
-
-NO_TCP_HEURISTICS = _no_tcp_heuristics() if shutil.which("tshark") else []
+NO_TCP_HEURISTICS = no_tcp_heuristics() if shutil.which("tshark") else ()
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
