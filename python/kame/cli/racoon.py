@@ -80,7 +80,9 @@ def _run(args: argparse.Namespace) -> int:
             res = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
             if res.errors:
                 raise ConfigError(f"{args.setkey}: {res.errors[0]}")
-        ike = Ike([p for p in conf.peers if not isinstance(p, V1Peer)], key.engine, log=log)
+        v2 = [p for p in conf.peers if not isinstance(p, V1Peer)]
+        # IKEv2 registers with the key engine only when it has remotes of its own
+        ike = Ike(v2, key.engine if v2 or len(v2) == len(conf.peers) else None, log=log)
         # racoon's own protocol for the remotes with `ike_version 1`
         ikev1 = Ikev1([p for p in conf.peers if isinstance(p, V1Peer)], key.engine, log=log)
         daemons: list[Any] = [ike, ikev1]

@@ -1097,9 +1097,11 @@ class Ikev1:
             elif t == PT_N:
                 _proto, nt, spi, data = notify_parse(b)
                 if nt == N_R_U_THERE:
+                    self.inc("dpd_request_in")
                     self._info(sa, [(PT_N, notify_body(N_R_U_THERE_ACK, PROTO_ISAKMP, spi,
                                                        data))])
                 elif nt == N_R_U_THERE_ACK:
+                    self.inc("dpd_ack_in")
                     sa.dpd_wait = 0
                 elif nt < 8192:
                     sa.error = f"{sa.peer.address} says {notify_name(nt)}"
