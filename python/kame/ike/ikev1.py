@@ -1065,24 +1065,35 @@ class Ikev1:
                         return
             self.inc("ike_unprotected")
             return
-        if not sa.p1_iv:
+        if not sa.enc:
             self.inc("ike_unexpected")
             return
         mid = hdr[6]
+        early = not sa.p1_iv  # phase 1 keyed but not finished
+        why = ""
         try:
-            inner, pt, _nxt = self._open(sa, hdr[2], enc, self._p2_iv(sa, mid))
+            iv = (self._hash(sa, sa.iv + struct.pack(">I", mid))[:sa.block()] if early
+                  else self._p2_iv(sa, mid))
+            inner, pt, _nxt = self._open(sa, hdr[2], enc, iv)
         except (KameError, ValueError) as e:
+            inner, pt, why = [], b"", str(e)
+        if inner and inner[0][0] == PT_HASH:
+            got = inner[0][1]
+            want = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid) + pt[4 + len(got):])
+            if not hmac.compare_digest(got, want):
+                inner, why = [], "HASH(1) does not match"
+        elif not why:
+            why = "no HASH payload first"
+        if why:
+            if early and sa.initiator and sa.state == "MM4":
+                # the answer to our message 5 is a notification under other keys
+                self.inc("ike_authfail")
+                self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address} answered our main "
+                               f"mode message 5 with an INFORMATIONAL that does not decrypt "
+                               f"with our keys ({why}): the pre-shared keys differ", now)
+                return
             self.inc("ike_badmsg")
-            self._say(f"INFORMATIONAL from {sa.peer.address} dropped: {e}")
-            return
-        if not inner or inner[0][0] != PT_HASH:
-            self.inc("ike_badmsg")
-            return
-        got = inner[0][1]
-        want = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid) + pt[4 + len(got):])
-        if not hmac.compare_digest(got, want):
-            self.inc("ike_authfail")
-            self._say(f"INFORMATIONAL from {sa.peer.address}: HASH(1) does not match")
+            self._say(f"INFORMATIONAL from {sa.peer.address} dropped: {why}")
             return
         for t, b in inner[1:]:
             if t == PT_D:
