@@ -264,3 +264,23 @@ def test_racoon_conf_ikev1_words() -> None:
     with pytest.raises(ConfigError, match="3des is taken with ike_version 1 only"):
         parse(f"remote {B} {{ proposal {{ encryption_algorithm 3des; }} }}", psk={B: b"x"},
               local=A)
+
+
+@pytest.mark.filterwarnings("ignore:Diffie-Hellman over finite fields")
+def test_modp768_group_1_against_cryptography() -> None:
+    """RFC 2409 §6.1, the first Oakley group, as `cryptography` computes it."""
+    from cryptography.hazmat.primitives.asymmetric import dh
+
+    p = int("FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22"
+            "514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6"
+            "F44C42E9A63A3620FFFFFFFFFFFFFFFF", 16)
+    ours = _core.IkeDh(1)
+    assert len(ours.public) == 96
+    theirs = dh.DHParameterNumbers(p, 2).parameters().generate_private_key()
+    y = theirs.public_key().public_numbers().y.to_bytes(96, "big")
+    want = theirs.exchange(dh.DHPublicNumbers(int.from_bytes(ours.public, "big"),
+                                              dh.DHParameterNumbers(p, 2)).public_key())
+    assert ours.shared(y) == want.rjust(96, b"\0")
+    a, _b, _ = _pair(prop_b=IkeProposal(12, 128, 2, 2, 1), prop_a=IkeProposal(12, 128, 2, 2, 1),
+                     pfs=1)
+    assert [s.state for s in a.sas.values()] == ["ESTABLISHED"]

@@ -112,9 +112,9 @@ CASES = {
                        "dh": "5", "esp_encr": "aes 256", "pfs": "pfs_group 14;",
                        "my_id": 'fqdn "ours.kame.example"',
                        "peer_id": 'fqdn "swan.kame.example"'},
-    # racoon's old default cipher in phase 1, AES-GCM for the ESP SAs
-    "main-3des-gcm": {"mode": "main", "ike": "3des-sha1-modp1024", "esp": "aes128gcm16",
-                      "encr": "3des", "hash": "sha1", "dh": "2", "esp_encr": "aes_gcm_16 128",
+    # racoon's old defaults in phase 1 (3DES, SHA-1, the first Oakley group), AES-GCM for the ESP SAs
+    "main-3des-gcm": {"mode": "main", "ike": "3des-sha1-modp768", "esp": "aes128gcm16",
+                      "encr": "3des", "hash": "sha1", "dh": "1", "esp_encr": "aes_gcm_16 128",
                       "pfs": "", "my_id": f"address {OURS}", "peer_id": f"address {SWAN}"},
 }
 

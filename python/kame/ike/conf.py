@@ -44,7 +44,7 @@ from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
 
 __all__ = ["RacoonConf", "parse", "read_psk"]
 
-DH = {"2": 2, "modp1024": 2, "5": 5, "modp1536": 5, "14": 14, "modp2048": 14,
+DH = {"1": 1, "modp768": 1, "2": 2, "modp1024": 2, "5": 5, "modp1536": 5, "14": 14, "modp2048": 14,
       "19": 19, "ecp256": 19, "20": 20, "ecp384": 20, "31": 31, "curve25519": 31}
 HASH = {"sha1": (2, 2), "sha256": (12, 5), "sha384": (13, 6), "sha512": (14, 7)}
 AUTH = {"hmac_sha1": 2, "hmac_sha256": 12, "hmac_sha384": 13, "hmac_sha512": 14,
@@ -147,7 +147,7 @@ def _proposal(tk: _Toks) -> IkeProposal:
                              f"(pre_shared_key)")
         elif t == "dh_group":
             if len(w) != 1 or w[0] not in DH:
-                raise tk.err(f"dh_group {' '.join(w)!r} not supported (2 5 14 19 20 31)")
+                raise tk.err(f"dh_group {' '.join(w)!r} not supported (1 2 5 14 19 20 31)")
             dh = DH[w[0]]
         elif t == "lifetime":
             _lifetime(tk, w)
@@ -277,7 +277,7 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                         auths.append(AUTH[x.strip()])
                 elif k == "pfs_group":
                     if len(w) != 1 or w[0] not in DH:
-                        raise tk.err(f"pfs_group {' '.join(w)!r} not supported (2 5 14 19 20 31)")
+                        raise tk.err(f"pfs_group {' '.join(w)!r} not supported (1 2 5 14 19 20 31)")
                     pfs = DH[w[0]]
                 elif k in ("lifetime", "compression_algorithm"):
                     pass
