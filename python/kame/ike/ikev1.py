@@ -259,6 +259,12 @@ class V1Sa:
         self.deadline: float | None = None
         self.last_in = b""
         self.last_out = b""
+        #: the answers we gave, by the message they answered (a retransmitted
+        #: message gets the same answer again)
+        self.answers: dict[bytes, bytes] = {}
+        #: aggressive mode's message 3 until the responder is heard from again:
+        #: resent with quick mode's retransmissions, as nothing answers it
+        self.p1_final = b""
         self.quick: Quick | None = None
         self.child_spi_in = 0
         self.child_spi_out = 0
@@ -353,9 +359,15 @@ class Ikev1:
         peer = self._peer_for(dst.addr) if dst is not None else None
         if peer is None:
             return None  # not an IKEv1 remote
-        if any(s.peer is peer and s.state != "DEAD" for s in self.sas.values()):
-            return None
         sa2 = m.get(P.SADB_X_EXT_SA2)
+        old = next((s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"), None)
+        if old is not None:
+            # phase 1 up but its IPsec SAs gone (deleted by the peer): a new quick mode
+            if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
+                    and (old.quick is None or old.quick.state == "DONE")):
+                old.reqid = sa2.reqid if sa2 else old.reqid
+                self._quick_start(old, now)
+            return None
         sa = self.initiate(peer, now)
         sa.reqid = sa2.reqid if sa2 else 0
         return sa
@@ -492,9 +504,15 @@ class Ikev1:
         sa.last_out = data
         self._send(sa, data)
 
+    def _remember(self, sa: V1Sa, data: bytes) -> None:
+        sa.answers[sa.last_in] = data
+        while len(sa.answers) > 4:
+            del sa.answers[next(iter(sa.answers))]
+
     def _reply(self, sa: V1Sa, data: bytes, now: float) -> None:
         sa.pending = None
         sa.last_out = data
+        self._remember(sa, data)
         sa.deadline = now + self.HALF_OPEN_TIMEOUT if sa.state != "ESTABLISHED" else None
         self._send(sa, data)
 
@@ -838,6 +856,8 @@ class Ikev1:
             sa.pending = None
             sa.deadline = None
             sa.last_out = data
+            self._remember(sa, data)
+            sa.p1_final = data
             self._send(sa, data)
             self._phase1_done(sa, now)
         elif not sa.initiator and st == "AM3" and enc is not None:
@@ -900,6 +920,7 @@ class Ikev1:
         if not pls or pls[0][0] != PT_HASH:
             self.inc("ike_badmsg")
             return
+        sa.p1_final = b""  # the responder has phase 1's keys: it got our message 3
         got = pls[0][1]
         rest = pt[4 + len(got):]
         by: dict[int, bytes] = {}
@@ -938,6 +959,7 @@ class Ikev1:
             sa.pending = None
             sa.deadline = None
             sa.last_out = data
+            self._remember(sa, data)
             self._send(sa, data)
             q.state = "DONE"
             self._quick_done(sa, q, now)
@@ -1000,8 +1022,9 @@ class Ikev1:
             h2 = self._prf(sa, ska, midb + q.ni + bytes(_core.ikev1_build_chain(out)))
             data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h2), *out], q.iv)
             q.state = "QM3"
-            sa.last_out = data
-            self._send(sa, data)
+            self._remember(sa, data)
+            # retransmitted until message 3 comes (RFC 2409 §5.5 leaves it to the responder)
+            self._request(sa, data, "quick mode message 2", now)
         elif not q.initiator and q.state == "QM3":
             want = self._prf(sa, ska, b"\x00" + midb + q.ni + q.nr)
             if not hmac.compare_digest(got, want):
@@ -1010,6 +1033,8 @@ class Ikev1:
                 return
             q.iv = nxt
             q.state = "DONE"
+            sa.pending = None
+            sa.deadline = None
             self._quick_done(sa, q, now)
         else:
             self.inc("ike_unexpected")
@@ -1147,9 +1172,11 @@ class Ikev1:
             else:
                 self.inc("ike_nosa")
             return
+        if data in sa.answers:
+            self.inc("ike_retransmitted_in")
+            self._send(sa, sa.answers[data])  # a retransmitted message: the same answer
+            return
         if data == sa.last_in:
-            if sa.last_out and not sa.initiator:
-                self._send(sa, sa.last_out)  # a retransmitted message: the same answer
             return
         if cky_r != sa.cky_r and not (sa.initiator and sa.cky_r == bytes(8)):
             self.inc("ike_nosa")
@@ -1162,8 +1189,6 @@ class Ikev1:
         elif exch == QUICK and enc is not None and sa.state == "ESTABLISHED":
             sa.remote_port, sa.local_port = sport, dport
             self._quick(sa, hdr, enc, now)
-        elif exch == sa.exch and sa.state == "ESTABLISHED" and not sa.initiator and sa.last_out:
-            self._send(sa, sa.last_out)
         else:
             self.inc("ike_unexpected")
 
@@ -1198,6 +1223,8 @@ class Ikev1:
                     continue
                 self.inc("ike_retransmit")
                 sa.deadline = now + self.RETRANS_BASE * (2 ** sa.tries)
+                if sa.p1_final:
+                    self._send(sa, sa.p1_final)
                 self._send(sa, sa.pending[0])
             elif sa.state != "ESTABLISHED":
                 self._say(f"{sa.peer.address}: phase 1 not finished in time")
