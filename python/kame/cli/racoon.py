@@ -201,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("racoon", help="IKEv2 key management on a node (racoon.conf)",
+    p = sub.add_parser("racoon", help="IKE key management on a node (racoon.conf; IKEv2, IKEv1)",
                        description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("-f", dest="file", required=True, metavar="FILE", help="racoon.conf")
     p.add_argument("--tap", metavar="IFNAME", type=_ifname, required=True,
