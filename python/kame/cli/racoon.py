@@ -1,5 +1,5 @@
 """`kame racoon -f racoon.conf --tap IFNAME --addr ADDR/LEN [--setkey FILE]`:
-the IKEv2 key-management daemon on a kame node on a TAP device.
+the IKE key-management daemon (IKEv2, and IKEv1 for `ike_version 1` remotes) on a kame node on a TAP device.
 
 The node is made as `kame tcp` makes one; ``--setkey`` loads a setkey(8)
 file into its key engine (the SPD whose ``require`` policies make the
@@ -36,6 +36,7 @@ __all__ = ["add_parser"]
 
 def _run(args: argparse.Namespace) -> int:
     from kame.ike.conf import parse
+    from kame.ike.ikev1 import Ikev1, V1Peer
     from kame.ike.ikev2 import NATT_PORT, Ike
     from kame.key import setkey
     from kame.link.runner import Runner
@@ -81,7 +82,12 @@ def _run(args: argparse.Namespace) -> int:
             res = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
             if res.errors:
                 raise ConfigError(f"{args.setkey}: {res.errors[0]}")
-        ike = Ike(conf.peers, key.engine, log=log)
+        v2 = [p for p in conf.peers if not isinstance(p, V1Peer)]
+        # IKEv2 registers with the key engine only when it has remotes of its own
+        ike = Ike(v2, key.engine if v2 or len(v2) == len(conf.peers) else None, log=log)
+        # racoon's own protocol for the remotes with `ike_version 1`
+        ikev1 = Ikev1([p for p in conf.peers if isinstance(p, V1Peer)], key.engine, log=log)
+        daemons: list[Any] = [ike, ikev1]
         socks = {}
         for port in (500, NATT_PORT):
             s = layer.socket(AF_INET6)
@@ -104,10 +110,15 @@ def _run(args: argparse.Namespace) -> int:
                             continue
                         data = data[4:]
                     peer = ip_address(addr[0])
-                    p = next((x for x in ike.peers if x.address == peer), None)
-                    ike.input(data, peer, addr[1], p.local_address if p else peer, port, now)
-            ike.timehandler(now)
-            out, ike.out = ike.out, []
+                    # the major version in the header picks the daemon
+                    d = ikev1 if len(data) > 17 and data[17] >> 4 == 1 else ike
+                    p = next((x for x in d.peers if x.address == peer), None)
+                    d.input(data, peer, addr[1], p.local_address if p else peer, port, now)
+            out = []
+            for d in daemons:
+                d.timehandler(now)
+                out += d.out
+                d.out = []
             for data, dst, dport, sport in out:
                 payload = (bytes(4) + data) if sport == NATT_PORT else data
                 try:
@@ -124,10 +135,13 @@ def _run(args: argparse.Namespace) -> int:
             return {"ike": [{"peer": str(s.peer.address), "state": s.state,
                              "spi_i": s.spi_i.hex(), "spi_r": s.spi_r.hex(),
                              "child_in": s.child_spi_in, "child_out": s.child_spi_out,
-                             "nat": s.nat, "error": s.error} for s in ike.sas.values()],
+                             "nat": s.nat, "error": s.error,
+                             "version": 1 if d is ikev1 else 2}
+                            for d in daemons for s in d.sas.values()],
                     "sad": [{"src": str(x.src), "dst": str(x.dst), "spi": x.spi,
                              "udp_encap": x.udp_encap} for x in key.sad],
-                    "stats": ike.stats, "replies": replies, "log": ike.log[-20:],
+                    "stats": {**ike.stats, **{f"v1.{k}": v for k, v in ikev1.stats.items()}},
+                    "replies": replies, "log": (ike.log + ikev1.log)[-30:],
                     "ipsec6": dict(getattr(key, "stats", {}) or {})}
 
         def answer(obj: Any) -> None:
@@ -140,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         while True:
             runner.service()
             now = clock()
-            if quitting is not None and (not ike.sas or now > quitting):
+            if quitting is not None and (not (ike.sas or ikev1.sas) or now > quitting):
                 answer(show())
                 return 0
             r, _, _ = select.select([*runner.fds(), sys.stdin], [], [], runner.timeout(0.2))
@@ -150,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
             if not chunk:
                 if quitting is None:
                     ike.shutdown(now)
+                    ikev1.shutdown(now)
                     quitting = now + 5.0
                 continue
             buf += chunk
@@ -162,13 +177,17 @@ def _run(args: argparse.Namespace) -> int:
                     if w[0] == "show-sa":
                         answer(show())
                     elif w[0] == "establish-sa" and len(w) == 2:
-                        p = next(x for x in ike.peers if x.address == ip_address(w[1]))
-                        ike.initiate(p, now)
+                        p = next(x for x in conf.peers if x.address == ip_address(w[1]))
+                        if isinstance(p, V1Peer):
+                            ikev1.initiate(p, now)
+                        else:
+                            ike.initiate(p, now)
                         answer({"ok": True})
                     elif w[0] == "delete-sa" and len(w) == 2:
                         gone = ip_address(w[1])
-                        for isa in [x for x in ike.sas.values() if x.peer.address == gone]:
-                            ike.delete(isa, now)
+                        for d in daemons:
+                            for isa in [x for x in d.sas.values() if x.peer.address == gone]:
+                                d.delete(isa, now)
                         answer({"ok": True})
                     elif w[0] == "keys":
                         answer({"ikev2_decryption_table": [
@@ -179,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
                         answer({"ok": True})
                     elif w[0] == "quit":
                         ike.shutdown(now)
+                        ikev1.shutdown(now)
                         quitting = now + 5.0
                     else:
                         answer({"error": f"unknown command {line.decode(errors='replace')!r}"})
@@ -187,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("racoon", help="IKEv2 key management on a node (racoon.conf)",
+    p = sub.add_parser("racoon", help="IKE key management on a node (racoon.conf; IKEv2, IKEv1)",
                        description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("-f", dest="file", required=True, metavar="FILE", help="racoon.conf")
     p.add_argument("--tap", metavar="IFNAME", type=_ifname, required=True,

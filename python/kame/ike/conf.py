@@ -6,13 +6,15 @@ Taken::
     listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }
     padding { ... }                          # accepted; IKEv2 pads itself
     remote ADDR {
-        exchange_mode main;                  # accepted (IKEv2 has one mode)
+        ike_version 1;                       # 1: IKEv1 (RFC 2409); 2 (the default): IKEv2
+        exchange_mode main,aggressive;       # IKEv1: the first is what we initiate with
+        dpd_delay 30;                        # IKEv1: R-U-THERE every 30 s (RFC 3706)
         my_identifier fqdn "a.example";      # address, fqdn, user_fqdn
         peers_identifier fqdn "b.example";
         nat_traversal on | off | force;
         lifetime time 1 hour;                # the IKE SA's (rekeyed at 75-85 %)
         proposal {
-            encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256]
+            encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256], 3des (v1)
             hash_algorithm sha256;           # sha1 sha256 sha384 sha512: PRF (and INTEG)
             authentication_method pre_shared_key;
             dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
@@ -21,7 +23,7 @@ Taken::
     sainfo address NET any address NET any | anonymous {
         encryption_algorithm aes 128, aes_gcm_16;
         authentication_algorithm hmac_sha256;  # hmac_sha1 hmac_sha384 hmac_sha512
-        pfs_group 14;                        # a new KE with each CHILD SA rekey
+        pfs_group 14;                        # a new KE with each CHILD SA rekey (IKEv2), quick mode PFS (IKEv1)
         lifetime time 1 hour;                # the CHILD SAs' (soft at 75-85 %: rekey)
         compression_algorithm deflate;       # accepted, not used
     }
@@ -38,11 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from kame.errors import ConfigError
+from kame.ike.ikev1 import V1Peer
 from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
 
 __all__ = ["RacoonConf", "parse", "read_psk"]
 
-DH = {"2": 2, "modp1024": 2, "5": 5, "modp1536": 5, "14": 14, "modp2048": 14,
+DH = {"1": 1, "modp768": 1, "2": 2, "modp1024": 2, "5": 5, "modp1536": 5, "14": 14, "modp2048": 14,
       "19": 19, "ecp256": 19, "20": 20, "ecp384": 20, "31": 31, "curve25519": 31}
 HASH = {"sha1": (2, 2), "sha256": (12, 5), "sha384": (13, 6), "sha512": (14, 7)}
 AUTH = {"hmac_sha1": 2, "hmac_sha256": 12, "hmac_sha384": 13, "hmac_sha512": 14,
@@ -133,7 +136,7 @@ def _proposal(tk: _Toks) -> IkeProposal:
     while (t := tk.next("'}'")) != "}":
         w = tk.words()
         if t == "encryption_algorithm":
-            encr, bits = _encr(tk, w)
+            encr, bits = (3, 192) if w == ["3des"] else _encr(tk, w)  # 3des: IKEv1 only
         elif t == "hash_algorithm":
             if w[:1] == [] or w[0] not in HASH:
                 raise tk.err(f"hash_algorithm {' '.join(w)!r} not supported (sha1 sha256 sha384 "
@@ -145,7 +148,7 @@ def _proposal(tk: _Toks) -> IkeProposal:
                              f"(pre_shared_key)")
         elif t == "dh_group":
             if len(w) != 1 or w[0] not in DH:
-                raise tk.err(f"dh_group {' '.join(w)!r} not supported (2 5 14 19 20 31)")
+                raise tk.err(f"dh_group {' '.join(w)!r} not supported (1 2 5 14 19 20 31)")
             dh = DH[w[0]]
         elif t == "lifetime":
             _lifetime(tk, w)
@@ -218,10 +221,23 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     kw["proposals"].append(_proposal(tk))
                     continue
                 w = tk.words()
-                if k in ("exchange_mode", "ike_version", "generate_policy", "passive",
-                         "proposal_check", "initial_contact", "dpd_delay"):
-                    if k == "ike_version" and w != ["2"]:
-                        raise tk.err("ike_version: only 2")
+                if k == "ike_version":
+                    if w not in (["1"], ["2"]):
+                        raise tk.err("ike_version takes 1 (RFC 2409) or 2 (RFC 7296)")
+                    kw["version"] = int(w[0])
+                elif k == "exchange_mode":
+                    modes = tuple(x.strip() for x in " ".join(w).split(",") if x.strip())
+                    if not modes or any(m not in ("main", "aggressive", "base") for m in modes):
+                        raise tk.err("exchange_mode takes main, aggressive (IKEv1)")
+                    if "base" in modes:
+                        raise tk.err("exchange_mode base is not supported (main, aggressive)")
+                    kw["exchange_mode"] = modes
+                elif k == "dpd_delay":
+                    if len(w) != 1 or not w[0].isdigit():
+                        raise tk.err("dpd_delay takes a number of seconds")
+                    kw["dpd_delay"] = int(w[0])
+                elif k in ("generate_policy", "passive", "proposal_check", "initial_contact"):
+                    pass
                 elif k == "my_identifier":
                     kw["my_id"] = _ident(tk, w)
                 elif k == "peers_identifier":
@@ -236,6 +252,8 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     raise tk.err(f"{k!r} not taken in a remote section")
             if not kw["proposals"]:
                 raise tk.err(f"remote {addr} has no proposal", ln)
+            if kw.get("version", 2) == 2 and any(x.encr == 3 for x in kw["proposals"]):
+                raise tk.err(f"remote {addr}: 3des is taken with ike_version 1 only", ln)
             remotes.append((addr, kw, ln))
         elif t == "sainfo":
             if tk.peek() == "anonymous":
@@ -261,7 +279,7 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 elif k == "pfs_group":
                     if len(w) != 1 or w[0] not in DH:
                         raise tk.err(f"pfs_group {' '.join(w)!r} not supported "
-                                     f"(2 5 14 19 20 31, modp1024 ... curve25519)")
+                                     f"(1 2 5 14 19 20 31, modp768 ... curve25519)")
                     extra["pfs_group"] = DH[w[0]]
                 elif k == "lifetime":
                     extra["child_lifetime"] = _lifetime(tk, w)
@@ -295,7 +313,13 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
             raise ConfigError(f"racoon.conf line {ln}: no local address (listen {{ isakmp "
                               f"ADDR; }})", layer="ike")
         sa = sainfos[0] if sainfos else None  # the first sainfo serves every remote
-        p = Peer(addr, local, secret, **kw)
+        version = kw.pop("version", 2)
+        v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
+        if version == 1:
+            p: Peer = V1Peer(addr, local, secret, **kw, **v1,
+                             pfs_group=sa[4].get("pfs_group", 0) if sa is not None else 0)
+        else:
+            p = Peer(addr, local, secret, **kw)
         if sa is not None:
             p.child = sa[2]
             for k, v in sa[4].items():

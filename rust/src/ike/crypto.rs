@@ -3,7 +3,7 @@
 //!
 //! DH: X25519 (RFC 8031), NIST P-256/P-384 (RFC 5903, x || y on the wire,
 //! the shared secret is x) through ring's ephemeral agreement; the MODP
-//! groups 2, 5, 14 (RFC 2409 §6.2, RFC 3526 §2-3) with crypto-bigint's
+//! groups 1, 2, 5, 14 (RFC 2409 §6.1-6.2, RFC 3526 §2-3) with crypto-bigint's
 //! constant-time Montgomery exponentiation. PRFs: HMAC-SHA1/SHA2 (ring)
 //! and AES-XCBC-PRF-128 (RFC 4434) over the ESP core's AES-XCBC-MAC.
 //! Secrets live in `Zeroizing` buffers and are wiped on drop.
@@ -20,6 +20,8 @@ use crate::ipsec::algo::Xcbc;
 
 pub type Secret = Zeroizing<Vec<u8>>;
 
+/// RFC 2409 §6.1, the first Oakley group (racoon still offered it).
+const MODP768: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A3620FFFFFFFFFFFFFFFF";
 const MODP1024: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF";
 const MODP1536: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF";
 const MODP2048: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF";
@@ -27,7 +29,7 @@ const MODP2048: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E08
 const WORD_BYTES: usize = Word::BITS as usize / 8;
 
 /// The IANA Transform Type 4 numbers this core implements.
-pub const DH_GROUPS: [u16; 6] = [2, 5, 14, 19, 20, 31];
+pub const DH_GROUPS: [u16; 7] = [1, 2, 5, 14, 19, 20, 31];
 
 fn be_bytes<const L: usize>(x: &Uint<L>) -> Vec<u8> {
     let mut out = Vec::with_capacity(L * WORD_BYTES);
@@ -91,6 +93,7 @@ fn random_exponent<const L: usize>(rng: &SystemRandom) -> Result<Uint<L>> {
 }
 
 enum DhPriv {
+    Modp768(Box<Uint<{ 768 / Word::BITS as usize }>>),
     Modp1024(Box<Uint<{ 1024 / Word::BITS as usize }>>),
     Modp1536(Box<Uint<{ 1536 / Word::BITS as usize }>>),
     Modp2048(Box<Uint<{ 2048 / Word::BITS as usize }>>),
@@ -100,6 +103,7 @@ enum DhPriv {
 impl Drop for DhPriv {
     fn drop(&mut self) {
         match self {
+            DhPriv::Modp768(x) => x.zeroize(),
             DhPriv::Modp1024(x) => x.zeroize(),
             DhPriv::Modp1536(x) => x.zeroize(),
             DhPriv::Modp2048(x) => x.zeroize(),
@@ -129,6 +133,11 @@ impl Dh {
     pub fn generate(group: u16) -> Result<Dh> {
         let rng = SystemRandom::new();
         let (private, public) = match group {
+            1 => {
+                let x = random_exponent(&rng)?;
+                let public = Modp::new(MODP768).public(&x);
+                (DhPriv::Modp768(Box::new(x)), public)
+            }
             2 => {
                 let x = random_exponent(&rng)?;
                 let public = Modp::new(MODP1024).public(&x);
@@ -145,7 +154,7 @@ impl Dh {
                 (DhPriv::Modp2048(Box::new(x)), public)
             }
             _ => {
-                let alg = ecdh_alg(group).ok_or_else(|| config("DH group not supported (2, 5, 14, 19, 20, 31)"))?;
+                let alg = ecdh_alg(group).ok_or_else(|| config("DH group not supported (1, 2, 5, 14, 19, 20, 31)"))?;
                 let k = agreement::EphemeralPrivateKey::generate(alg, &rng).map_err(|_| config("system random source failed"))?;
                 let pk = k.compute_public_key().map_err(|_| config("public key"))?;
                 let bytes = pk.as_ref();
@@ -169,6 +178,7 @@ impl Dh {
     /// g^ir from the peer's Key Exchange Data. ECDH keys are single-use.
     pub fn shared(&mut self, peer: &[u8]) -> Result<Secret> {
         match &mut self.private {
+            DhPriv::Modp768(x) => Modp::new(MODP768).shared(x, peer),
             DhPriv::Modp1024(x) => Modp::new(MODP1024).shared(x, peer),
             DhPriv::Modp1536(x) => Modp::new(MODP1536).shared(x, peer),
             DhPriv::Modp2048(x) => Modp::new(MODP2048).shared(x, peer),

@@ -10,6 +10,7 @@
 pub mod crypto;
 pub mod msg;
 pub mod sk;
+pub mod v1;
 
 use crate::error::{Error, ErrorKind, Layer};
 

@@ -11,6 +11,7 @@ mod dns; // the resolver's DNS messages (issue 11)
 mod errors;
 mod hdr6;
 mod ike; // IKE (issue 10)
+mod ikev1; // IKEv1 messages (issue 10)
 mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
@@ -44,6 +45,7 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     inet::register(m)?;
     dns::register(m)?;
     ike::register(m)?;
+    ikev1::register(m)?;
     xlat::register(m)?;
     Ok(())
 }

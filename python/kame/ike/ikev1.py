@@ -1,0 +1,1233 @@
+"""IKEv1 (RFC 2409 over ISAKMP, RFC 2408 and the IPsec DOI, RFC 2407):
+racoon's own protocol, sans-I/O, with the interface of
+:class:`kame.ike.ikev2.Ike`.
+
+:class:`Ikev1` takes UDP datagrams in (:meth:`Ikev1.input`), SADB_ACQUIREs
+(:meth:`Ikev1.acquire`) and the clock (:meth:`Ikev1.timehandler`), queues
+datagrams in :attr:`Ikev1.out` as ``(data, dst, dport, sport)``, and
+installs the ESP SA pair each quick mode negotiates into the key engine
+(SADB_GETSPI / SADB_UPDATE / SADB_ADD, SADB_DELETE on delete).
+
+Phase 1: main mode (identity protection) and aggressive mode with
+pre-shared keys (RFC 2409 §5.4), both roles; 3DES-CBC or AES-CBC with
+SHA-1 or SHA-2 (the PRF is the HMAC of the negotiated hash); the MODP and
+ECP groups of the core. The encrypted messages chain their IVs as RFC
+2409 Appendix B says. NAT traversal (RFC 3947): the vendor ID, NAT-D,
+the float to port 4500 and the UDP-Encapsulated-Tunnel mode of the ESP
+SAs. Phase 2: quick mode (RFC 2409 §5.5) with and without PFS, both
+roles, ESP in tunnel mode. INFORMATIONAL: delete (ESP and ISAKMP SAs),
+notifications, and Dead Peer Detection (RFC 3706, R-U-THERE and the ACK).
+Requests are retransmitted with exponential backoff. Every refused
+message is counted in :attr:`Ikev1.stats` and every failure is logged in
+:attr:`Ikev1.log` in words that name the cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
+
+from kame import _core
+from kame.errors import KameError
+from kame.ike.ikev2 import ESP_ENCR, ESP_INTEG, ChildProposal, IkeProposal, Network, Peer
+from kame.key import pfkey as P
+
+__all__ = ["Ikev1", "V1Peer", "V1Sa"]
+
+IKE_PORT, NATT_PORT = 500, 4500
+# exchange types (RFC 2408 §3.1, RFC 2409 §5)
+MAIN, AGGRESSIVE, INFO, QUICK = 2, 4, 5, 32
+EXCHANGE_NAMES = {MAIN: "main mode", AGGRESSIVE: "aggressive mode", INFO: "INFORMATIONAL",
+                  QUICK: "quick mode"}
+F_ENC = 0x01
+# payload types (RFC 2408 §3.1, RFC 3947)
+PT_SA, PT_KE, PT_ID, PT_HASH, PT_NONCE, PT_N, PT_D, PT_VID = 1, 4, 5, 8, 10, 11, 12, 13
+PT_NATD = 20
+PROTO_ISAKMP, PROTO_ESP = 1, 3
+DOI_IPSEC, SIT_IDENTITY_ONLY = 1, 1
+KEY_IKE = 1
+# phase-1 attributes (RFC 2409 Appendix A)
+A_ENC, A_HASH, A_AUTH, A_GROUP, A_LIFE_TYPE, A_LIFE, A_KEYLEN = 1, 2, 3, 4, 11, 12, 14
+AUTH_PSK = 1
+ENC_3DES, ENC_AES = 5, 7
+#: IKEv2 PRF id (what IkeProposal.prf holds) <-> IKEv1 hash algorithm
+HASH_OF_PRF = {2: 2, 5: 4, 6: 5, 7: 6}
+HASHLIB = {2: "sha1", 5: "sha256", 6: "sha384", 7: "sha512"}
+# phase-2 attributes (RFC 2407 §4.5)
+Q_LIFE_TYPE, Q_LIFE, Q_GROUP, Q_ENCAP, Q_AUTH, Q_KEYLEN = 1, 2, 3, 4, 5, 6
+ENCAP_TUNNEL, ENCAP_UDP_TUNNEL, ENCAP_UDP_TUNNEL_DRAFT = 1, 3, 61443
+#: IKEv2 INTEG id <-> IKEv1 ESP authentication algorithm
+AUTH_OF_INTEG = {2: 2, 12: 5, 13: 6, 14: 7}
+INTEG_OF_AUTH = {v: k for k, v in AUTH_OF_INTEG.items()}
+ESP_3DES = 3
+# ID types (RFC 2407 §4.6.2.1)
+ID_IPV4, ID_FQDN, ID_USER_FQDN, ID_IPV4_SUBNET, ID_IPV6, ID_IPV6_SUBNET = 1, 2, 3, 4, 5, 6
+# notify types (RFC 2408 §3.14.1, RFC 3706)
+N_INVALID_PAYLOAD_TYPE, N_PAYLOAD_MALFORMED, N_NO_PROPOSAL_CHOSEN = 1, 16, 14
+N_INVALID_ID_INFORMATION, N_INVALID_HASH_INFORMATION, N_AUTHENTICATION_FAILED = 18, 23, 24
+N_R_U_THERE, N_R_U_THERE_ACK, N_INITIAL_CONTACT = 36136, 36137, 24578
+NOTIFY_NAMES = {1: "INVALID-PAYLOAD-TYPE", 14: "NO-PROPOSAL-CHOSEN", 16: "PAYLOAD-MALFORMED",
+                18: "INVALID-ID-INFORMATION", 23: "INVALID-HASH-INFORMATION",
+                24: "AUTHENTICATION-FAILED", 36136: "R-U-THERE", 36137: "R-U-THERE-ACK",
+                24578: "INITIAL-CONTACT"}
+VID_NATT = bytes.fromhex("4a131c81070358455c5728f20e95452f")  # RFC 3947
+VID_DPD = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706
+
+
+def notify_name(t: int) -> str:
+    return NOTIFY_NAMES.get(t, f"notify {t}")
+
+
+@dataclass
+class V1Peer(Peer):
+    """A ``remote`` spoken to in IKEv1: its ``exchange_mode`` list (the
+    first is what we initiate with), the quick mode's ``pfs_group`` (0:
+    none) and ``dpd_delay`` (seconds between R-U-THERE, 0: off)."""
+
+    exchange_mode: tuple[str, ...] = ("main",)
+    pfs_group: int = 0
+    dpd_delay: int = 0
+
+
+def p1_transform(num: int, p: IkeProposal, lifetime: int) -> tuple[int, int, list[Any]]:
+    attrs: list[tuple[int, Any]] = [(A_ENC, ENC_3DES if p.encr == 3 else ENC_AES)]
+    if p.encr != 3:
+        attrs.append((A_KEYLEN, p.key_bits))
+    attrs += [(A_HASH, HASH_OF_PRF[p.prf]), (A_AUTH, AUTH_PSK), (A_GROUP, p.dh),
+              (A_LIFE_TYPE, 1), (A_LIFE, struct.pack(">I", lifetime))]
+    return (num, KEY_IKE, attrs)
+
+
+def p1_match(ours: list[IkeProposal], trs: list[Any]) -> tuple[IkeProposal, Any] | None:
+    """The first of our proposals one of the peer's phase-1 transforms names."""
+    for p in ours:
+        for t in trs:
+            a = {k: v for k, v in t[2] if isinstance(v, int)}
+            enc = a.get(A_ENC)
+            if t[1] != KEY_IKE or a.get(A_AUTH) != AUTH_PSK:
+                continue
+            if p.encr == 3 and enc != ENC_3DES:
+                continue
+            if p.encr == 12 and (enc != ENC_AES or a.get(A_KEYLEN, 128) != p.key_bits):
+                continue
+            if p.encr not in (3, 12):
+                continue
+            if a.get(A_HASH) == HASH_OF_PRF.get(p.prf) and a.get(A_GROUP) == p.dh:
+                return p, t
+    return None
+
+
+def p2_transform(num: int, c: ChildProposal, lifetime: int, encap: int, pfs: int
+                 ) -> tuple[int, int, list[Any]]:
+    attrs: list[tuple[int, Any]] = [(Q_LIFE_TYPE, 1), (Q_LIFE, struct.pack(">I", lifetime)),
+                                    (Q_ENCAP, encap)]
+    if c.integ:
+        attrs.append((Q_AUTH, AUTH_OF_INTEG[c.integ]))
+    if c.encr != ESP_3DES:
+        attrs.append((Q_KEYLEN, c.key_bits))
+    if pfs:
+        attrs.append((Q_GROUP, pfs))
+    return (num, c.encr, attrs)
+
+
+def p2_match(ours: list[ChildProposal], trs: list[Any], pfs: int | None
+             ) -> tuple[ChildProposal, Any] | None:
+    for c in ours:
+        for t in trs:
+            a = {k: v for k, v in t[2] if isinstance(v, int)}
+            if t[1] != c.encr or a.get(Q_KEYLEN, 192 if c.encr == ESP_3DES else 128) != c.key_bits:
+                continue
+            if INTEG_OF_AUTH.get(a.get(Q_AUTH, 0), 0) != c.integ:
+                continue
+            if a.get(Q_ENCAP, ENCAP_TUNNEL) not in (ENCAP_TUNNEL, ENCAP_UDP_TUNNEL,
+                                                    ENCAP_UDP_TUNNEL_DRAFT):
+                continue
+            if pfs is not None and a.get(Q_GROUP, 0) != pfs:
+                continue
+            return c, t
+    return None
+
+
+def id_body(text: str) -> bytes:
+    """A phase-1 ID payload body: an address, user@fqdn or an FQDN."""
+    try:
+        a = ip_address(text)
+    except ValueError:
+        return bytes([ID_USER_FQDN if "@" in text else ID_FQDN, 0, 0, 0]) + text.encode()
+    return bytes([ID_IPV6 if isinstance(a, IPv6Address) else ID_IPV4, 0, 0, 0]) + a.packed
+
+
+def id_net(n: Network) -> bytes:
+    """A quick-mode client ID (IDci/IDcr) for a network: the address for a host."""
+    v6 = n.version == 6
+    if n.prefixlen == n.max_prefixlen:
+        return bytes([ID_IPV6 if v6 else ID_IPV4, 0, 0, 0]) + n.network_address.packed
+    return (bytes([ID_IPV6_SUBNET if v6 else ID_IPV4_SUBNET, 0, 0, 0])
+            + n.network_address.packed + n.netmask.packed)
+
+
+def id_text(b: bytes) -> str:
+    if len(b) < 4:
+        return "(short ID)"
+    t, d = b[0], b[4:]
+    if t == ID_IPV6 and len(d) == 16:
+        return str(IPv6Address(d))
+    if t == ID_IPV4 and len(d) == 4:
+        return str(IPv4Address(d))
+    if t in (ID_FQDN, ID_USER_FQDN):
+        return d.decode("ascii", "replace")
+    return f"type {t}: {d.hex()}"
+
+
+def notify_body(ntype: int, proto: int = PROTO_ISAKMP, spi: bytes = b"", data: bytes = b""
+                ) -> bytes:
+    return struct.pack(">IBBH", DOI_IPSEC, proto, len(spi), ntype) + spi + data
+
+
+def notify_parse(b: bytes) -> tuple[int, int, bytes, bytes]:
+    if len(b) < 8 or 8 + b[5] > len(b):
+        raise KameError("IKEv1: Notification payload shorter than its SPI", layer="ike")
+    return b[4], struct.unpack_from(">H", b, 6)[0], bytes(b[8:8 + b[5]]), bytes(b[8 + b[5]:])
+
+
+def delete_body(proto: int, spis: list[bytes]) -> bytes:
+    size = len(spis[0]) if spis else 0
+    return struct.pack(">IBBH", DOI_IPSEC, proto, size, len(spis)) + b"".join(spis)
+
+
+def delete_parse(b: bytes) -> tuple[int, list[bytes]]:
+    if len(b) < 8:
+        raise KameError("IKEv1: Delete payload shorter than 8 octets", layer="ike")
+    proto, size, n = b[4], b[5], struct.unpack_from(">H", b, 6)[0]
+    if 8 + size * n != len(b):
+        raise KameError("IKEv1: Delete payload length does not match its SPIs", layer="ike")
+    return proto, [bytes(b[8 + i * size:8 + (i + 1) * size]) for i in range(n)]
+
+
+class Quick:
+    """One quick mode (phase 2) exchange."""
+
+    def __init__(self, msg_id: int, initiator: bool, iv: bytes) -> None:
+        self.msg_id = msg_id
+        self.initiator = initiator
+        self.iv = iv
+        self.ni = self.nr = b""
+        self.dh: Any = None
+        self.gxy = b""
+        self.spi_in = 0
+        self.spi_out = 0
+        self.child: ChildProposal | None = None
+        self.encap = ENCAP_TUNNEL
+        self.state = "QM1"
+        self.idci = self.idcr = b""
+
+
+class V1Sa:
+    """One ISAKMP SA (phase 1) and the ESP SA pair of its quick mode."""
+
+    def __init__(self, peer: V1Peer, initiator: bool, cky_i: bytes, mode: str, now: float
+                 ) -> None:
+        self.peer = peer
+        self.initiator = initiator
+        self.cky_i = cky_i
+        self.cky_r = bytes(8)
+        self.mode = mode
+        self.exch = MAIN if mode == "main" else AGGRESSIVE
+        self.state = "MM1" if mode == "main" else "AM1"
+        self.created = now
+        self.remote_port = IKE_PORT
+        self.local_port = IKE_PORT
+        self.natt = False  # both sent the RFC 3947 vendor ID
+        self.dpd = False  # the peer sent the RFC 3706 vendor ID
+        self.nat = False
+        self.prop: IkeProposal | None = None
+        self.dh: Any = None
+        self.ni = self.nr = self.gxi = self.gxr = b""
+        self.sai_b = b""
+        self.idir_b = self.idii_b = b""
+        self.keys: dict[str, bytes] = {}
+        self.enc = b""
+        self.iv = b""
+        self.p1_iv = b""
+        self.pending: tuple[bytes, str] | None = None
+        self.tries = 0
+        self.deadline: float | None = None
+        self.last_in = b""
+        self.last_out = b""
+        #: the answers we gave, by the message they answered (a retransmitted
+        #: message gets the same answer again)
+        self.answers: dict[bytes, bytes] = {}
+        #: aggressive mode's message 3 until the responder is heard from again:
+        #: resent with quick mode's retransmissions, as nothing answers it
+        self.p1_final = b""
+        self.quick: Quick | None = None
+        self.child_spi_in = 0
+        self.child_spi_out = 0
+        self.installed = False
+        self.reqid = 0
+        self.error = ""
+        self.want_child = initiator
+        self.dpd_seq = int.from_bytes(_core.ike_random(2), "big")
+        self.dpd_at: float | None = None
+        self.dpd_wait = 0
+
+    @property
+    def spi_i(self) -> bytes:
+        return self.cky_i
+
+    @property
+    def spi_r(self) -> bytes:
+        return self.cky_r
+
+    @property
+    def hashname(self) -> str:
+        assert self.prop is not None
+        return HASHLIB[self.prop.prf]
+
+    def block(self) -> int:
+        assert self.prop is not None
+        return 8 if self.prop.encr == 3 else 16
+
+
+class Ikev1:
+    """The IKEv1 daemon; see the module docstring."""
+
+    RETRANS_BASE = 1.0
+    RETRANS_TRIES = 6
+    HALF_OPEN_TIMEOUT = 30.0
+    MAX_SAS = 10000
+
+    def __init__(self, peers: list[V1Peer], engine: Any = None, *,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.peers = list(peers)
+        self.engine = engine
+        self.sas: dict[bytes, V1Sa] = {}  # by CKY-I
+        self.out: list[tuple[bytes, Any, int, int]] = []
+        self.log: list[str] = []
+        self._logfn = log
+        self.stats: dict[str, int] = {}
+        self._seq = 0
+        self._acquires: list[bytes] = []
+        if engine is not None and self.peers:
+            m = P.SadbMsg(P.SADB_REGISTER, P.SADB_SATYPE_ESP, seq=self._nextseq())
+            engine.send(m.pack(), 0.0)
+            engine.listeners.append(self._pfkey_event)
+
+    # --- bookkeeping ---------------------------------------------------------------
+
+    def _nextseq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def inc(self, name: str) -> None:
+        self.stats[name] = self.stats.get(name, 0) + 1
+
+    def _say(self, text: str) -> None:
+        self.log.append(text)
+        if len(self.log) > 1000:
+            del self.log[:500]
+        if self._logfn is not None:
+            self._logfn(text)
+
+    def established(self) -> list[V1Sa]:
+        return [s for s in self.sas.values() if s.state == "ESTABLISHED"]
+
+    def _peer_for(self, addr: Any) -> V1Peer | None:
+        return next((p for p in self.peers if p.address == addr), None)
+
+    # --- PF_KEY -----------------------------------------------------------------------
+
+    def _pfkey_event(self, buf: bytes) -> None:
+        if len(self._acquires) < 64:
+            self._acquires.append(buf)
+
+    def acquire(self, buf: bytes, now: float) -> V1Sa | None:
+        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode."""
+        try:
+            m = P.decode(buf)
+        except KameError:
+            self.inc("pfkey_bad")
+            return None
+        if m.type != P.SADB_ACQUIRE:
+            return None
+        dst = m.get(P.SADB_EXT_ADDRESS_DST)
+        peer = self._peer_for(dst.addr) if dst is not None else None
+        if peer is None:
+            return None  # not an IKEv1 remote
+        sa2 = m.get(P.SADB_X_EXT_SA2)
+        old = next((s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"), None)
+        if old is not None:
+            # phase 1 up but its IPsec SAs gone (deleted by the peer): a new quick mode
+            if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
+                    and (old.quick is None or old.quick.state == "DONE")):
+                old.reqid = sa2.reqid if sa2 else old.reqid
+                self._quick_start(old, now)
+            return None
+        sa = self.initiate(peer, now)
+        sa.reqid = sa2.reqid if sa2 else 0
+        return sa
+
+    def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
+        if self.engine is None:
+            return None
+        reply = P.decode(self.engine.send(msg.pack(), now)[0])
+        if reply.errno:
+            self._say(f"key engine refused {P.MSG_TYPES.get(msg.type, msg.type)}: "
+                      f"errno {reply.errno}")
+            return None
+        return reply
+
+    def _getspi(self, sa: V1Sa, now: float) -> int:
+        if self.engine is None:
+            return int.from_bytes(_core.ike_random(4), "big") | 0x100
+        p = sa.peer
+        m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
+        m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
+        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
+        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
+                            p.local_address.max_prefixlen, 255))
+        r = self._engine(m, now)
+        if r is None:
+            raise KameError("SADB_GETSPI failed", layer="ike")
+        return int(r.get(P.SADB_EXT_SA).spi)
+
+    def _install(self, sa: V1Sa, q: Quick, now: float) -> None:
+        assert sa.prop is not None and q.child is not None
+        cp = q.child
+        ek, ak = cp.keylens()
+
+        def keymat(spi: int) -> bytes:
+            seed = q.gxy + bytes([PROTO_ESP]) + struct.pack(">I", spi) + q.ni + q.nr
+            out, k = b"", b""
+            while len(out) < ek + ak:
+                k = _core.ike_prf(sa.prop.prf, sa.keys["skeyid_d"], k + seed)  # type: ignore[union-attr]
+                out += k
+            return out
+
+        kin, kout = keymat(q.spi_in), keymat(q.spi_out)
+        sa.child_spi_in, sa.child_spi_out = q.spi_in, q.spi_out
+        sa.installed = True
+        sa.nat = sa.nat or q.encap != ENCAP_TUNNEL
+        if self.engine is None:
+            sa.keys["child_in"], sa.keys["child_out"] = kin[:ek + ak], kout[:ek + ak]
+            return
+        p = sa.peer
+        for typ, spi, src, dst, km in (
+                (P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin),
+                (P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)):
+            m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
+            m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
+                           P.EALG[ESP_ENCR[cp.encr]]))
+            m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
+            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
+            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
+            m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, km[:ek]))
+            if ak:
+                m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, km[ek:ek + ak]))
+            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, p.lifetime, 0))
+            if q.encap != ENCAP_TUNNEL:
+                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
+                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
+                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
+            self._engine(m, now)
+
+    def _uninstall(self, sa: V1Sa, now: float) -> None:
+        p = sa.peer
+        todo = []
+        if sa.child_spi_in:
+            todo.append((sa.child_spi_in, p.address, p.local_address))
+        if sa.installed:
+            todo.append((sa.child_spi_out, p.local_address, p.address))
+        sa.installed = False
+        sa.child_spi_in = 0
+        if self.engine is None:
+            return
+        for spi, src, dst in todo:
+            m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
+            m.add(P.SadbSa(spi))
+            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
+            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
+            self._engine(m, now)
+
+    # --- message building --------------------------------------------------------------
+
+    def _send(self, sa: V1Sa, data: bytes) -> None:
+        self.out.append((data, sa.peer.address, sa.remote_port, sa.local_port))
+
+    @staticmethod
+    def _hdr(sa: V1Sa, first: int, exch: int, flags: int, msg_id: int, length: int) -> bytes:
+        return struct.pack(">8s8sBBBBII", sa.cky_i, sa.cky_r, first, 0x10, exch, flags,
+                           msg_id, length)
+
+    def _plain(self, sa: V1Sa, exch: int, msg_id: int, pls: list[tuple[int, bytes]]) -> bytes:
+        chain = _core.ikev1_build_chain(pls)
+        return self._hdr(sa, pls[0][0] if pls else 0, exch, 0, msg_id, 28 + len(chain)) + chain
+
+    def _sealed(self, sa: V1Sa, exch: int, msg_id: int, pls: list[tuple[int, bytes]],
+                iv: bytes) -> tuple[bytes, bytes]:
+        """The encrypted message and the IV that follows it (its last block)."""
+        assert sa.prop is not None
+        chain = _core.ikev1_build_chain(pls)
+        ct = _core.ikev1_encrypt(ENC_3DES if sa.prop.encr == 3 else ENC_AES, sa.prop.key_bits,
+                                 sa.enc, iv, chain)
+        return self._hdr(sa, pls[0][0], exch, F_ENC, msg_id, 28 + len(ct)) + ct, ct[-len(iv):]
+
+    def _open(self, sa: V1Sa, first: int, ct: bytes, iv: bytes
+              ) -> tuple[list[tuple[int, bytes]], bytes, bytes]:
+        """(payloads, plaintext chain without its padding, next IV)."""
+        assert sa.prop is not None
+        pt = _core.ikev1_decrypt(ENC_3DES if sa.prop.encr == 3 else ENC_AES, sa.prop.key_bits,
+                                 sa.enc, iv, ct)
+        pls = _core.ikev1_parse_chain(first, pt)
+        used = sum(4 + len(b) for _t, b in pls)
+        return pls, pt[:used], ct[-len(iv):]
+
+    def _prf(self, sa: V1Sa, key: bytes, data: bytes) -> bytes:
+        assert sa.prop is not None
+        return bytes(_core.ike_prf(sa.prop.prf, key, data))
+
+    def _hash(self, sa: V1Sa, data: bytes) -> bytes:
+        return hashlib.new(sa.hashname, data).digest()
+
+    def _p2_iv(self, sa: V1Sa, msg_id: int) -> bytes:
+        return self._hash(sa, sa.p1_iv + struct.pack(">I", msg_id))[:sa.block()]
+
+    def _request(self, sa: V1Sa, data: bytes, what: str, now: float) -> None:
+        sa.pending = (data, what)
+        sa.tries = 0
+        sa.deadline = now + self.RETRANS_BASE
+        sa.last_out = data
+        self._send(sa, data)
+
+    def _remember(self, sa: V1Sa, data: bytes) -> None:
+        sa.answers[sa.last_in] = data
+        while len(sa.answers) > 4:
+            del sa.answers[next(iter(sa.answers))]
+
+    def _reply(self, sa: V1Sa, data: bytes, now: float) -> None:
+        sa.pending = None
+        sa.last_out = data
+        self._remember(sa, data)
+        sa.deadline = now + self.HALF_OPEN_TIMEOUT if sa.state != "ESTABLISHED" else None
+        self._send(sa, data)
+
+    def _vids(self, sa: V1Sa) -> list[tuple[int, bytes]]:
+        v = [(PT_VID, VID_DPD)]
+        if sa.peer.nat_traversal != "off":
+            v.insert(0, (PT_VID, VID_NATT))
+        return v
+
+    def _natd(self, sa: V1Sa, addr: Any, port: int) -> bytes:
+        return self._hash(sa, sa.cky_i + sa.cky_r + addr.packed + struct.pack(">H", port))
+
+    def _natd_payloads(self, sa: V1Sa) -> list[tuple[int, bytes]]:
+        """NAT-D of the peer's address, then of ours (RFC 3947 §3.2)."""
+        if not sa.natt:
+            return []
+        p = sa.peer
+        mine = self._natd(sa, p.local_address, IKE_PORT)
+        if p.nat_traversal == "force":
+            mine = self._hash(sa, b"force" + mine)  # as if behind a NAT
+        return [(PT_NATD, self._natd(sa, p.address, sa.remote_port)), (PT_NATD, mine)]
+
+    def _nat_check(self, sa: V1Sa, pls: list[tuple[int, bytes]], src: Any, sport: int,
+                   dport: int) -> None:
+        if not sa.natt:
+            return
+        got = [b for t, b in pls if t == PT_NATD]
+        if len(got) < 2:
+            return
+        us_ok = got[0] == self._natd(sa, sa.peer.local_address, dport)
+        peer_ok = self._natd(sa, src, sport) in got[1:]
+        if not (us_ok and peer_ok) or sa.peer.nat_traversal == "force":
+            sa.nat = True
+            self._say(f"{sa.peer.address}: NAT detected"
+                      + (" (forced)" if us_ok and peer_ok else "")
+                      + f": ISAKMP and ESP over UDP {NATT_PORT}")
+
+    def _float(self, sa: V1Sa) -> None:
+        if sa.nat:
+            sa.local_port = sa.remote_port = NATT_PORT
+
+    # --- phase 1 ------------------------------------------------------------------------
+
+    def _sa_payload(self, sa: V1Sa) -> bytes:
+        p = sa.peer
+        props = p.proposals
+        if sa.mode == "aggressive":  # one DH group in aggressive mode (RFC 2409 §5.4)
+            props = [x for x in props if x.dh == props[0].dh]
+        trs = [p1_transform(i + 1, x, p.lifetime) for i, x in enumerate(props)]
+        return bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
+                                          [(1, PROTO_ISAKMP, b"", trs)]))
+
+    def initiate(self, peer: V1Peer, now: float, mode: str | None = None) -> V1Sa:
+        """Start phase 1 (the remote's first ``exchange_mode``) towards ``peer``;
+        quick mode follows when it is up."""
+        mode = mode or peer.exchange_mode[0]
+        sa = V1Sa(peer, True, _core.ike_random(8), mode, now)
+        self.sas[sa.cky_i] = sa
+        sa.natt = peer.nat_traversal != "off"
+        sa.sai_b = self._sa_payload(sa)
+        self._say(f"initiate {mode} mode to {peer.address}")
+        if mode == "main":
+            pls = [(PT_SA, sa.sai_b), *self._vids(sa)]
+        else:
+            sa.prop = peer.proposals[0]
+            sa.dh = _core.IkeDh(sa.prop.dh)
+            sa.gxi = bytes(sa.dh.public)
+            sa.ni = _core.ike_random(32)
+            sa.idii_b = id_body(peer.my_id)
+            pls = [(PT_SA, sa.sai_b), (PT_KE, sa.gxi), (PT_NONCE, sa.ni), (PT_ID, sa.idii_b),
+                   *self._vids(sa)]
+        self._request(sa, self._plain(sa, sa.exch, 0, pls), f"{mode} mode message 1", now)
+        return sa
+
+    def _derive(self, sa: V1Sa, gxy: bytes) -> None:
+        assert sa.prop is not None
+        k = _core.ikev1_keys(sa.prop.prf, sa.peer.psk, sa.ni, sa.nr, gxy, sa.cky_i, sa.cky_r)
+        sa.keys = dict(k)
+        klen = 24 if sa.prop.encr == 3 else sa.prop.key_bits // 8
+        sa.enc = bytes(_core.ikev1_enc_key(sa.prop.prf, sa.keys["skeyid_e"], klen))
+        sa.iv = self._hash(sa, sa.gxi + sa.gxr)[:sa.block()]
+
+    def _hash_i(self, sa: V1Sa) -> bytes:
+        return self._prf(sa, sa.keys["skeyid"], sa.gxi + sa.gxr + sa.cky_i + sa.cky_r
+                         + sa.sai_b + sa.idii_b)
+
+    def _hash_r(self, sa: V1Sa) -> bytes:
+        return self._prf(sa, sa.keys["skeyid"], sa.gxr + sa.gxi + sa.cky_r + sa.cky_i
+                         + sa.sai_b + sa.idir_b)
+
+    def _vid_seen(self, sa: V1Sa, pls: list[tuple[int, bytes]]) -> None:
+        vids = [b for t, b in pls if t == PT_VID]
+        sa.natt = sa.peer.nat_traversal != "off" and VID_NATT in vids
+        sa.dpd = VID_DPD in vids
+
+    def _check_id(self, sa: V1Sa, idb: bytes, now: float) -> bool:
+        p = sa.peer
+        if p.peer_id and idb[:1] + idb[4:] != id_body(p.peer_id)[:1] + id_body(p.peer_id)[4:]:
+            self._fail(sa, f"INVALID-ID-INFORMATION: peer's ID {id_text(idb)!r} is not "
+                           f"{p.peer_id!r}", now)
+            return False
+        return True
+
+    def _check_hash(self, sa: V1Sa, got: bytes | None, want: bytes, now: float) -> bool:
+        if got is None or not hmac.compare_digest(got, want):
+            self.inc("ike_authfail")
+            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s phase-1 HASH does not "
+                           f"match our pre-shared key", now)
+            return False
+        return True
+
+    def _phase1_done(self, sa: V1Sa, now: float) -> None:
+        sa.p1_iv = sa.iv
+        sa.state = "ESTABLISHED"
+        self.inc("isakmp_established")
+        self._say(f"ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with {sa.peer.address} "
+                  f"established ({sa.mode} mode)" + (" (NAT-T)" if sa.nat else ""))
+        if sa.dpd and sa.peer.dpd_delay:
+            sa.dpd_at = now + sa.peer.dpd_delay
+        if sa.want_child:
+            self._quick_start(sa, now)
+
+    def _fail(self, sa: V1Sa, why: str, now: float, notify: int = 0) -> None:
+        self.inc("ike_failed")
+        sa.error = why
+        self._say(f"{sa.peer.address}: {why}")
+        if notify:
+            self._send_notify_plain(sa, notify)
+        self._kill(sa, now)
+
+    def _kill(self, sa: V1Sa, now: float) -> None:
+        self._uninstall(sa, now)
+        sa.state = "DEAD"
+        sa.pending = None
+        sa.deadline = None
+        self.sas.pop(sa.cky_i, None)
+
+    def _send_notify_plain(self, sa: V1Sa, ntype: int) -> None:
+        """An unprotected INFORMATIONAL with an error (phase 1 not yet keyed)."""
+        mid = int.from_bytes(_core.ike_random(4), "big")
+        self._send(sa, self._plain(sa, INFO, mid, [
+            (PT_N, notify_body(ntype, spi=sa.cky_i + sa.cky_r))]))
+
+    def _first(self, hdr: tuple[Any, ...], pls: list[tuple[int, bytes]], data: bytes, src: Any,
+               sport: int, dport: int, now: float) -> None:
+        """Message 1 of main or aggressive mode: we respond."""
+        peer = self._peer_for(src)
+        if peer is None:
+            self.inc("ike_nopeer")
+            self._say(f"{EXCHANGE_NAMES[hdr[4]]} from {src}: no remote configured")
+            return
+        mode = "main" if hdr[4] == MAIN else "aggressive"
+        sa = V1Sa(peer, False, hdr[0], mode, now)
+        sa.cky_r = _core.ike_random(8)
+        sa.remote_port, sa.local_port = sport, dport
+        if mode not in peer.exchange_mode:
+            self._say(f"{mode} mode from {src}: not in exchange_mode "
+                      f"{','.join(peer.exchange_mode)}: NO-PROPOSAL-CHOSEN")
+            self._send_notify_plain(sa, N_NO_PROPOSAL_CHOSEN)
+            return
+        if len(self.sas) >= self.MAX_SAS:
+            self.inc("ike_toomany")
+            return
+        by = dict(pls)
+        if PT_SA not in by:
+            self.inc("ike_badinit")
+            return
+        doi, _sit, props = _core.ikev1_parse_sa(by[PT_SA])
+        isakmp = [pr for pr in props if pr[1] == PROTO_ISAKMP]
+        m = p1_match(peer.proposals, isakmp[0][3]) if doi == DOI_IPSEC and isakmp else None
+        if m is None:
+            self._say(f"{mode} mode from {src}: NO-PROPOSAL-CHOSEN (none of its proposals is "
+                      f"in our proposal list)")
+            self._send_notify_plain(sa, N_NO_PROPOSAL_CHOSEN)
+            return
+        sa.prop, chosen = m
+        sa.sai_b = by[PT_SA]
+        self._vid_seen(sa, pls)
+        reply_sa = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
+                                              [(isakmp[0][0], PROTO_ISAKMP, b"", [chosen])]))
+        self.sas[sa.cky_i] = sa
+        sa.last_in = data
+        if mode == "main":
+            sa.state = "MM3"
+            self._reply(sa, self._plain(sa, MAIN, 0, [(PT_SA, reply_sa), *self._vids(sa)]), now)
+            return
+        # aggressive: SA, KE, Ni, IDii in; SA, KE, Nr, IDir, HASH_R, NAT-D out
+        if PT_KE not in by or PT_NONCE not in by or PT_ID not in by:
+            self._fail(sa, "aggressive mode message 1 lacks KE, Nonce or ID", now,
+                       N_PAYLOAD_MALFORMED)
+            return
+        sa.idii_b = by[PT_ID]
+        if not self._check_id(sa, sa.idii_b, now):
+            return
+        sa.ni, sa.gxi = by[PT_NONCE], by[PT_KE]
+        sa.dh = _core.IkeDh(sa.prop.dh)
+        sa.gxr = bytes(sa.dh.public)
+        sa.nr = _core.ike_random(32)
+        try:
+            self._derive(sa, bytes(sa.dh.shared(sa.gxi)))
+        except KameError as e:
+            self._fail(sa, f"aggressive mode from {src}: bad KE ({e})", now)
+            return
+        sa.idir_b = id_body(peer.my_id)
+        pls_out = [(PT_SA, reply_sa), (PT_KE, sa.gxr), (PT_NONCE, sa.nr), (PT_ID, sa.idir_b),
+                   (PT_HASH, self._hash_r(sa)), *self._vids(sa), *self._natd_payloads(sa)]
+        sa.state = "AM3"
+        self._reply(sa, self._plain(sa, AGGRESSIVE, 0, pls_out), now)
+
+    def _phase1(self, sa: V1Sa, hdr: tuple[Any, ...], pls: list[tuple[int, bytes]],
+                enc: bytes | None, src: Any, sport: int, dport: int, now: float) -> None:
+        by = dict(pls)
+        st = sa.state
+        if enc is not None:
+            if not sa.enc:
+                self.inc("ike_unexpected")
+                return
+            try:
+                pls, _pt, nxt = self._open(sa, hdr[2], enc, sa.iv)
+            except (KameError, ValueError) as e:
+                self.inc("ike_authfail")
+                self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s encrypted {sa.mode} "
+                               f"mode message does not decrypt with our keys ({e}): the "
+                               f"pre-shared keys differ", now, N_PAYLOAD_MALFORMED)
+                return
+            sa.iv = nxt
+            by = dict(pls)
+            sa.remote_port, sa.local_port = sport, dport
+        if sa.initiator and st == "MM1":
+            if PT_SA not in by:
+                self._fail(sa, "main mode message 2 lacks SA", now)
+                return
+            _doi, _sit, props = _core.ikev1_parse_sa(by[PT_SA])
+            trs = props[0][3] if len(props) == 1 else []
+            m = p1_match(sa.peer.proposals, trs[:1]) if len(trs) == 1 else None
+            if m is None:
+                self._fail(sa, "main mode message 2 chose a proposal we did not offer", now)
+                return
+            sa.prop = m[0]
+            sa.cky_r = hdr[1]
+            self._vid_seen(sa, pls)
+            sa.dh = _core.IkeDh(sa.prop.dh)
+            sa.gxi = bytes(sa.dh.public)
+            sa.ni = _core.ike_random(32)
+            sa.state = "MM2"
+            self._request(sa, self._plain(sa, MAIN, 0, [(PT_KE, sa.gxi), (PT_NONCE, sa.ni),
+                                                         *self._natd_payloads(sa)]),
+                          "main mode message 3", now)
+        elif sa.initiator and st == "MM2" and enc is None:
+            if PT_KE not in by or PT_NONCE not in by:
+                self._fail(sa, "main mode message 4 lacks KE or Nonce", now)
+                return
+            sa.gxr, sa.nr = by[PT_KE], by[PT_NONCE]
+            self._nat_check(sa, pls, src, sport, dport)
+            try:
+                self._derive(sa, bytes(sa.dh.shared(sa.gxr)))
+            except KameError as e:
+                self._fail(sa, f"main mode message 4: bad KE ({e})", now)
+                return
+            self._float(sa)
+            sa.idii_b = id_body(sa.peer.my_id)
+            data, sa.iv = self._sealed(sa, MAIN, 0, [(PT_ID, sa.idii_b),
+                                                     (PT_HASH, self._hash_i(sa))], sa.iv)
+            sa.state = "MM4"
+            self._request(sa, data, "main mode message 5", now)
+        elif sa.initiator and st == "MM4" and enc is not None:
+            if PT_ID not in by:
+                self._fail(sa, "main mode message 6 lacks ID", now)
+                return
+            sa.idir_b = by[PT_ID]
+            if not self._check_id(sa, sa.idir_b, now):
+                return
+            if not self._check_hash(sa, by.get(PT_HASH), self._hash_r(sa), now):
+                return
+            sa.pending = None
+            sa.deadline = None
+            self._phase1_done(sa, now)
+        elif not sa.initiator and st == "MM3" and enc is None:
+            if PT_KE not in by or PT_NONCE not in by:
+                self._fail(sa, "main mode message 3 lacks KE or Nonce", now, N_PAYLOAD_MALFORMED)
+                return
+            assert sa.prop is not None
+            sa.gxi, sa.ni = by[PT_KE], by[PT_NONCE]
+            sa.dh = _core.IkeDh(sa.prop.dh)
+            sa.gxr = bytes(sa.dh.public)
+            sa.nr = _core.ike_random(32)
+            self._nat_check(sa, pls, src, sport, dport)
+            try:
+                self._derive(sa, bytes(sa.dh.shared(sa.gxi)))
+            except KameError as e:
+                self._fail(sa, f"main mode message 3: bad KE ({e})", now)
+                return
+            sa.state = "MM5"
+            self._reply(sa, self._plain(sa, MAIN, 0, [(PT_KE, sa.gxr), (PT_NONCE, sa.nr),
+                                                       *self._natd_payloads(sa)]), now)
+        elif not sa.initiator and st == "MM5" and enc is not None:
+            if PT_ID not in by:
+                self._fail(sa, "main mode message 5 lacks ID", now)
+                return
+            sa.idii_b = by[PT_ID]
+            if not self._check_id(sa, sa.idii_b, now):
+                return
+            if not self._check_hash(sa, by.get(PT_HASH), self._hash_i(sa), now):
+                return
+            sa.idir_b = id_body(sa.peer.my_id)
+            data, sa.iv = self._sealed(sa, MAIN, 0, [(PT_ID, sa.idir_b),
+                                                     (PT_HASH, self._hash_r(sa))], sa.iv)
+            self._phase1_done(sa, now)
+            self._reply(sa, data, now)
+        elif sa.initiator and st == "AM1" and enc is None:
+            assert sa.prop is not None
+            need = (PT_SA, PT_KE, PT_NONCE, PT_ID, PT_HASH)
+            if any(t not in by for t in need):
+                self._fail(sa, "aggressive mode message 2 lacks SA, KE, Nonce, ID or HASH", now)
+                return
+            _doi, _sit, props = _core.ikev1_parse_sa(by[PT_SA])
+            trs = props[0][3] if len(props) == 1 else []
+            m = p1_match(sa.peer.proposals, trs[:1]) if len(trs) == 1 else None
+            if m is None or m[0].dh != sa.prop.dh:
+                self._fail(sa, "aggressive mode message 2 chose a proposal we did not offer",
+                           now)
+                return
+            sa.prop = m[0]
+            sa.cky_r = hdr[1]
+            self._vid_seen(sa, pls)
+            sa.gxr, sa.nr, sa.idir_b = by[PT_KE], by[PT_NONCE], by[PT_ID]
+            if not self._check_id(sa, sa.idir_b, now):
+                return
+            try:
+                self._derive(sa, bytes(sa.dh.shared(sa.gxr)))
+            except KameError as e:
+                self._fail(sa, f"aggressive mode message 2: bad KE ({e})", now)
+                return
+            if not self._check_hash(sa, by.get(PT_HASH), self._hash_r(sa), now):
+                return
+            self._nat_check(sa, pls, src, sport, dport)
+            natd = self._natd_payloads(sa)
+            self._float(sa)
+            data, sa.iv = self._sealed(sa, AGGRESSIVE, 0,
+                                       [(PT_HASH, self._hash_i(sa)), *natd], sa.iv)
+            sa.pending = None
+            sa.deadline = None
+            sa.last_out = data
+            self._remember(sa, data)
+            sa.p1_final = data
+            self._send(sa, data)
+            self._phase1_done(sa, now)
+        elif not sa.initiator and st == "AM3" and enc is not None:
+            if not self._check_hash(sa, by.get(PT_HASH), self._hash_i(sa), now):
+                return
+            self._nat_check(sa, pls, src, sport, dport)
+            sa.nat = sa.nat or dport == NATT_PORT
+            sa.deadline = None
+            self._phase1_done(sa, now)
+        else:
+            self.inc("ike_unexpected")
+
+    # --- quick mode ------------------------------------------------------------------------
+
+    def _quick_start(self, sa: V1Sa, now: float) -> None:
+        p = sa.peer
+        mid = int.from_bytes(_core.ike_random(4), "big") | 1
+        q = Quick(mid, True, self._p2_iv(sa, mid))
+        sa.quick = q
+        q.ni = _core.ike_random(32)
+        q.encap = ENCAP_UDP_TUNNEL if sa.nat else ENCAP_TUNNEL
+        try:
+            q.spi_in = self._getspi(sa, now)
+        except KameError as e:
+            self._fail(sa, str(e), now)
+            return
+        sa.child_spi_in = q.spi_in
+        trs = [p2_transform(i + 1, c, p.lifetime, q.encap, p.pfs_group)
+               for i, c in enumerate(p.child)]
+        sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
+                                         [(1, PROTO_ESP, struct.pack(">I", q.spi_in), trs)]))
+        assert p.local_ts is not None and p.remote_ts is not None
+        q.idci, q.idcr = id_net(p.local_ts), id_net(p.remote_ts)
+        rest = [(PT_SA, sab), (PT_NONCE, q.ni)]
+        if p.pfs_group:
+            q.dh = _core.IkeDh(p.pfs_group)
+            rest.append((PT_KE, bytes(q.dh.public)))
+        rest += [(PT_ID, q.idci), (PT_ID, q.idcr)]
+        h1 = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
+                       + bytes(_core.ikev1_build_chain(rest)))
+        data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h1), *rest], q.iv)
+        self._say(f"initiate quick mode with {p.address}" + (f" (PFS group {p.pfs_group})"
+                                                              if p.pfs_group else ""))
+        self._request(sa, data, "quick mode message 1", now)
+
+    def _quick(self, sa: V1Sa, hdr: tuple[Any, ...], enc: bytes, now: float) -> None:
+        mid = hdr[6]
+        q = sa.quick
+        if q is None or q.msg_id != mid:
+            if q is not None and q.state != "DONE" and q.initiator:
+                self.inc("ike_unexpected")
+                return
+            q = Quick(mid, False, self._p2_iv(sa, mid))
+        try:
+            pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)
+        except (KameError, ValueError) as e:
+            self.inc("ike_badmsg")
+            self._say(f"quick mode message from {sa.peer.address} dropped: {e}")
+            return
+        if not pls or pls[0][0] != PT_HASH:
+            self.inc("ike_badmsg")
+            return
+        sa.p1_final = b""  # the responder has phase 1's keys: it got our message 3
+        got = pls[0][1]
+        rest = pt[4 + len(got):]
+        by: dict[int, bytes] = {}
+        ids = []
+        for t, b in pls[1:]:
+            by.setdefault(t, b)
+            if t == PT_ID:
+                ids.append(b)
+        midb = struct.pack(">I", mid)
+        ska = sa.keys["skeyid_a"]
+        if q.initiator and q.state == "QM1":
+            want = self._prf(sa, ska, midb + q.ni + rest)
+            if not hmac.compare_digest(got, want):
+                self.inc("ike_authfail")
+                self._say(f"quick mode message 2 from {sa.peer.address}: HASH(2) does not match")
+                return
+            q.iv = nxt
+            _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
+            esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
+            pfs = sa.peer.pfs_group or None
+            m = p2_match(sa.peer.child, esp[0][3], pfs) if len(esp) == 1 else None
+            if m is None or PT_NONCE not in by:
+                self._fail(sa, "quick mode message 2 chose an ESP proposal we did not offer",
+                           now)
+                return
+            q.child = m[0]
+            q.spi_out = int.from_bytes(esp[0][2], "big")
+            q.nr = by[PT_NONCE]
+            if q.dh is not None:
+                if PT_KE not in by:
+                    self._fail(sa, "quick mode message 2 lacks the KE PFS needs", now)
+                    return
+                q.gxy = bytes(q.dh.shared(by[PT_KE]))
+            h3 = self._prf(sa, ska, b"\x00" + midb + q.ni + q.nr)
+            data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h3)], q.iv)
+            sa.pending = None
+            sa.deadline = None
+            sa.last_out = data
+            self._remember(sa, data)
+            self._send(sa, data)
+            q.state = "DONE"
+            self._quick_done(sa, q, now)
+        elif not q.initiator and q.state == "QM1":
+            want = self._prf(sa, ska, midb + rest)
+            if not hmac.compare_digest(got, want):
+                self.inc("ike_authfail")
+                self._say(f"quick mode message 1 from {sa.peer.address}: HASH(1) does not match")
+                return
+            q.iv = nxt
+            sa.quick = q
+            p = sa.peer
+            q.ni = by.get(PT_NONCE, b"")
+            _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
+            esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
+            pfs = p.pfs_group if p.pfs_group else (None if PT_KE in by else 0)
+            m = next((x for pr in esp if (x := p2_match(p.child, pr[3], pfs))), None)
+            if m is None or not q.ni:
+                self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
+                                   "quick mode: none of the peer's ESP proposals is acceptable"
+                                   + (f" (we require PFS group {p.pfs_group})"
+                                      if p.pfs_group else ""), now)
+                return
+            q.child, chosen = m
+            pr = next(pr for pr in esp if chosen in pr[3])
+            q.spi_out = int.from_bytes(pr[2], "big")
+            enc_attr = {k: v for k, v in chosen[2] if isinstance(v, int)}.get(Q_ENCAP, 1)
+            q.encap = enc_attr
+            if len(ids) >= 2:
+                q.idci, q.idcr = ids[0], ids[1]
+                assert p.local_ts is not None and p.remote_ts is not None
+                if q.idci != id_net(p.remote_ts) or q.idcr != id_net(p.local_ts):
+                    self._quick_refuse(sa, q, N_INVALID_ID_INFORMATION,
+                                       f"quick mode: the peer's IDs {id_text(q.idci)} <-> "
+                                       f"{id_text(q.idcr)} are not {p.remote_ts} <-> "
+                                       f"{p.local_ts}", now)
+                    return
+            q.nr = _core.ike_random(32)
+            try:
+                q.spi_in = self._getspi(sa, now)
+            except KameError as e:
+                self._fail(sa, str(e), now)
+                return
+            sa.child_spi_in = q.spi_in
+            sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY, [
+                (pr[0], PROTO_ESP, struct.pack(">I", q.spi_in), [chosen])]))
+            out = [(PT_SA, sab), (PT_NONCE, q.nr)]
+            if PT_KE in by:
+                group = {k: v for k, v in chosen[2] if isinstance(v, int)}.get(Q_GROUP, 0)
+                try:
+                    q.dh = _core.IkeDh(group)
+                    q.gxy = bytes(q.dh.shared(by[PT_KE]))
+                except KameError as e:
+                    self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN, f"quick mode: PFS: {e}",
+                                       now)
+                    return
+                out.append((PT_KE, bytes(q.dh.public)))
+            if q.idci:
+                out += [(PT_ID, q.idci), (PT_ID, q.idcr)]
+            h2 = self._prf(sa, ska, midb + q.ni + bytes(_core.ikev1_build_chain(out)))
+            data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h2), *out], q.iv)
+            q.state = "QM3"
+            self._remember(sa, data)
+            # retransmitted until message 3 comes (RFC 2409 §5.5 leaves it to the responder)
+            self._request(sa, data, "quick mode message 2", now)
+        elif not q.initiator and q.state == "QM3":
+            want = self._prf(sa, ska, b"\x00" + midb + q.ni + q.nr)
+            if not hmac.compare_digest(got, want):
+                self.inc("ike_authfail")
+                self._say(f"quick mode message 3 from {sa.peer.address}: HASH(3) does not match")
+                return
+            q.iv = nxt
+            q.state = "DONE"
+            sa.pending = None
+            sa.deadline = None
+            self._quick_done(sa, q, now)
+        else:
+            self.inc("ike_unexpected")
+
+    def _quick_refuse(self, sa: V1Sa, q: Quick, note: int, why: str, now: float) -> None:
+        self._say(f"{sa.peer.address}: {why}: answering {notify_name(note)}")
+        sa.error = why
+        self._info(sa, [(PT_N, notify_body(note, PROTO_ESP))])
+
+    def _quick_done(self, sa: V1Sa, q: Quick, now: float) -> None:
+        self._install(sa, q, now)
+        self.inc("ipsec_established")
+        self._say(f"IPsec SA with {sa.peer.address} established: esp in 0x{q.spi_in:08x} out "
+                  f"0x{q.spi_out:08x}" + (" (UDP-encapsulated)" if q.encap != ENCAP_TUNNEL
+                                          else "")
+                  + (" with PFS" if q.gxy else ""))
+
+    # --- INFORMATIONAL ---------------------------------------------------------------------
+
+    def _info(self, sa: V1Sa, pls: list[tuple[int, bytes]]) -> None:
+        """An INFORMATIONAL exchange under the ISAKMP SA: HASH(1) and ``pls``."""
+        mid = int.from_bytes(_core.ike_random(4), "big") | 1
+        h = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
+                      + bytes(_core.ikev1_build_chain(pls)))
+        data, _ = self._sealed(sa, INFO, mid, [(PT_HASH, h), *pls], self._p2_iv(sa, mid))
+        self._send(sa, data)
+
+    def delete(self, sa: V1Sa, now: float) -> None:
+        """Delete the ESP SAs and the ISAKMP SA (each its INFORMATIONAL)."""
+        if sa.state != "ESTABLISHED":
+            self._kill(sa, now)
+            return
+        if sa.installed:
+            self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", sa.child_spi_in)]))])
+        self._info(sa, [(PT_D, delete_body(PROTO_ISAKMP, [sa.cky_i + sa.cky_r]))])
+        self._say(f"deleting ISAKMP SA with {sa.peer.address}")
+        self._kill(sa, now)
+
+    def shutdown(self, now: float) -> None:
+        for sa in list(self.sas.values()):
+            self.delete(sa, now)
+
+    def _informational(self, sa: V1Sa, hdr: tuple[Any, ...], pls: list[tuple[int, bytes]],
+                       enc: bytes | None, now: float) -> None:
+        if enc is None:
+            # unprotected: only believed before phase 1 has keys
+            for t, b in pls:
+                if t == PT_N and sa.state != "ESTABLISHED":
+                    _proto, nt, _spi, _d = notify_parse(b)
+                    if nt < 8192:
+                        self._fail(sa, f"{sa.mode} mode refused by {sa.peer.address}: "
+                                       f"{notify_name(nt)}", now)
+                        return
+            self.inc("ike_unprotected")
+            return
+        if not sa.enc:
+            self.inc("ike_unexpected")
+            return
+        mid = hdr[6]
+        early = not sa.p1_iv  # phase 1 keyed but not finished
+        why = ""
+        try:
+            iv = (self._hash(sa, sa.iv + struct.pack(">I", mid))[:sa.block()] if early
+                  else self._p2_iv(sa, mid))
+            inner, pt, _nxt = self._open(sa, hdr[2], enc, iv)
+        except (KameError, ValueError) as e:
+            inner, pt, why = [], b"", str(e)
+        if inner and inner[0][0] == PT_HASH:
+            got = inner[0][1]
+            want = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid) + pt[4 + len(got):])
+            if not hmac.compare_digest(got, want):
+                inner, why = [], "HASH(1) does not match"
+        elif not why:
+            why = "no HASH payload first"
+        if why:
+            if early and sa.initiator and sa.state == "MM4":
+                # the answer to our message 5 is a notification under other keys
+                self.inc("ike_authfail")
+                self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address} answered our main "
+                               f"mode message 5 with an INFORMATIONAL that does not decrypt "
+                               f"with our keys ({why}): the pre-shared keys differ", now)
+                return
+            self.inc("ike_badmsg")
+            self._say(f"INFORMATIONAL from {sa.peer.address} dropped: {why}")
+            return
+        for t, b in inner[1:]:
+            if t == PT_D:
+                proto, spis = delete_parse(b)
+                if proto == PROTO_ISAKMP:
+                    self._say(f"{sa.peer.address} deleted the ISAKMP SA")
+                    self._kill(sa, now)
+                    return
+                if proto == PROTO_ESP and struct.pack(">I", sa.child_spi_out) in spis:
+                    self._say(f"{sa.peer.address} deleted the IPsec SA")
+                    self._uninstall(sa, now)
+            elif t == PT_N:
+                _proto, nt, spi, data = notify_parse(b)
+                if nt == N_R_U_THERE:
+                    self.inc("dpd_request_in")
+                    self._info(sa, [(PT_N, notify_body(N_R_U_THERE_ACK, PROTO_ISAKMP, spi,
+                                                       data))])
+                elif nt == N_R_U_THERE_ACK:
+                    self.inc("dpd_ack_in")
+                    sa.dpd_wait = 0
+                elif nt < 8192:
+                    sa.error = f"{sa.peer.address} says {notify_name(nt)}"
+                    self._say(sa.error)
+                    if sa.quick is not None and sa.quick.state != "DONE":
+                        self._fail(sa, f"quick mode refused by {sa.peer.address}: "
+                                       f"{notify_name(nt)}", now)
+                        return
+
+    # --- input ------------------------------------------------------------------------------
+
+    def input(self, data: bytes, src: Any, sport: int, dst: Any, dport: int,
+              now: float) -> None:
+        """One ISAKMP message (the non-ESP marker already stripped)."""
+        try:
+            self._input(bytes(data), ip_address(src), sport, dport, now)
+        except (KameError, ValueError) as e:
+            self.inc("ike_badmsg")
+            self._say(f"message from {src} port {sport} dropped: {e}")
+
+    def _input(self, data: bytes, src: Any, sport: int, dport: int, now: float) -> None:
+        hdr, pls, enc = _core.ikev1_parse(data)
+        cky_i, cky_r, _np, _ver, exch, _flags, _mid, _len = hdr
+        pls = [(t, bytes(b)) for t, b in pls]
+        sa = self.sas.get(cky_i)
+        if sa is not None and sa.peer.address != src:
+            self.inc("ike_nosa")
+            return
+        if sa is None:
+            if exch in (MAIN, AGGRESSIVE) and cky_r == bytes(8) and enc is None:
+                self._first(hdr, pls, data, src, sport, dport, now)
+            else:
+                self.inc("ike_nosa")
+            return
+        if data in sa.answers:
+            self.inc("ike_retransmitted_in")
+            self._send(sa, sa.answers[data])  # a retransmitted message: the same answer
+            return
+        if data == sa.last_in:
+            return
+        if cky_r != sa.cky_r and not (sa.initiator and sa.cky_r == bytes(8)):
+            self.inc("ike_nosa")
+            return
+        sa.last_in = data
+        if exch == INFO:
+            self._informational(sa, hdr, pls, enc, now)
+        elif exch == sa.exch and _mid == 0 and sa.state != "ESTABLISHED":
+            self._phase1(sa, hdr, pls, enc, src, sport, dport, now)
+        elif exch == QUICK and enc is not None and sa.state == "ESTABLISHED":
+            sa.remote_port, sa.local_port = sport, dport
+            self._quick(sa, hdr, enc, now)
+        else:
+            self.inc("ike_unexpected")
+
+    # --- timers -------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        ds = [d for s in self.sas.values() for d in (s.deadline, s.dpd_at) if d is not None]
+        return min(ds) if ds else None
+
+    def timehandler(self, now: float) -> None:
+        while self._acquires:
+            self.acquire(self._acquires.pop(0), now)
+        for sa in list(self.sas.values()):
+            if sa.dpd_at is not None and now >= sa.dpd_at and sa.state == "ESTABLISHED":
+                if sa.dpd_wait >= 5:
+                    self._fail(sa, f"DPD: {sa.peer.address} answered none of "
+                                   f"{sa.dpd_wait} R-U-THERE", now)
+                    continue
+                sa.dpd_seq = (sa.dpd_seq + 1) & 0xffffffff
+                sa.dpd_wait += 1
+                self._info(sa, [(PT_N, notify_body(N_R_U_THERE, PROTO_ISAKMP,
+                                                   sa.cky_i + sa.cky_r,
+                                                   struct.pack(">I", sa.dpd_seq)))])
+                sa.dpd_at = now + (sa.peer.dpd_delay if sa.dpd_wait <= 1 else 5.0)
+            if sa.deadline is None or now < sa.deadline:
+                continue
+            if sa.pending is not None:
+                sa.tries += 1
+                if sa.tries >= self.RETRANS_TRIES:
+                    self._fail(sa, f"no answer to {sa.pending[1]} from {sa.peer.address} after "
+                                   f"{sa.tries} tries", now)
+                    continue
+                self.inc("ike_retransmit")
+                sa.deadline = now + self.RETRANS_BASE * (2 ** sa.tries)
+                if sa.p1_final:
+                    self._send(sa, sa.p1_final)
+                self._send(sa, sa.pending[0])
+            elif sa.state != "ESTABLISHED":
+                self._say(f"{sa.peer.address}: phase 1 not finished in time")
+                self._kill(sa, now)
+            else:
+                sa.deadline = None
