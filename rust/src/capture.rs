@@ -11,11 +11,23 @@
 //! prints it. Columns that a packet does not have are null; past a
 //! refusal (`drop`) every dissection column is null.
 //!
+//! Addresses (`src`, `dst`, `nd_target`) are 16-octet fixed-size values:
+//! IPv6 as is, IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`, RFC 4291
+//! §2.5.5.2), `ip_version` telling which.
+//!
+//! [`FileColumns`] reads a whole file (or a byte range of a pcap) mapped
+//! into memory: each record is parsed once, in place, into column buffers
+//! whose room for a batch is reserved up front.
+//!
 //! Also [`pcap_resync`]: where the first record starts at or after an
 //! arbitrary offset of a pcap, so that a large file can be read as byte
 //! ranges by independent workers.
 
-use crate::wire::capfile::{Record, MAX_CAPLEN};
+pub mod map;
+
+use std::path::Path;
+
+use crate::wire::capfile::{Reader, Record, MAX_CAPLEN};
 use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
 use crate::wire::{arp, proto};
@@ -143,6 +155,17 @@ pub enum Column<'a> {
     Bool(&'a Bitmap, &'a Bitmap),
 }
 
+/// One column's buffers, owned (to hand over without a copy).
+#[derive(Debug, Clone)]
+pub enum Owned {
+    /// Values and validity.
+    Fixed(Vec<u8>, Bitmap),
+    /// Values, offsets and validity.
+    Var(Vec<u8>, Vec<u8>, Bitmap),
+    /// Values bitmap and validity.
+    Bool(Bitmap, Bitmap),
+}
+
 macro_rules! columns {
     ($($name:ident: $ty:ty),* $(,)?) => {
         /// The column buffers of one batch.
@@ -161,6 +184,16 @@ macro_rules! columns {
                 $(self.$name.reserve_like(&like.$name);)*
             }
 
+            /// Room for `rows` more rows (the values of variable columns aside).
+            pub fn reserve_rows(&mut self, rows: usize) {
+                $(self.$name.reserve_rows(rows);)*
+            }
+
+            /// (name, buffers) of every column, in schema order, given away.
+            pub fn into_each(self) -> Vec<(&'static str, Owned)> {
+                vec![$((stringify!($name), self.$name.owned())),*]
+            }
+
             /// (name, buffers) of every column, in schema order.
             pub fn each(&self) -> Vec<(&'static str, Column<'_>)> {
                 vec![$((stringify!($name), self.$name.column())),*]
@@ -172,10 +205,15 @@ macro_rules! columns {
 trait AsColumn {
     fn column(&self) -> Column<'_>;
     fn reserve_like(&mut self, like: &Self);
+    fn reserve_rows(&mut self, rows: usize);
+    fn owned(self) -> Owned;
 }
 impl Bitmap {
     fn reserve_like(&mut self, like: &Bitmap) {
         self.bits.reserve(like.bits.len());
+    }
+    fn reserve_rows(&mut self, rows: usize) {
+        self.bits.reserve(rows.div_ceil(8));
     }
 }
 impl<const W: usize> AsColumn for Fixed<W> {
@@ -185,6 +223,13 @@ impl<const W: usize> AsColumn for Fixed<W> {
     fn reserve_like(&mut self, like: &Self) {
         self.data.reserve(like.data.len());
         self.valid.reserve_like(&like.valid);
+    }
+    fn reserve_rows(&mut self, rows: usize) {
+        self.data.reserve(rows * W);
+        self.valid.reserve_rows(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Fixed(self.data, self.valid)
     }
 }
 impl AsColumn for Var {
@@ -196,6 +241,13 @@ impl AsColumn for Var {
         self.offsets.reserve(like.offsets.len());
         self.valid.reserve_like(&like.valid);
     }
+    fn reserve_rows(&mut self, rows: usize) {
+        self.offsets.reserve(4 * rows);
+        self.valid.reserve_rows(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Var(self.data, self.offsets, self.valid)
+    }
 }
 impl AsColumn for Bools {
     fn column(&self) -> Column<'_> {
@@ -204,6 +256,13 @@ impl AsColumn for Bools {
     fn reserve_like(&mut self, like: &Self) {
         self.values.reserve_like(&like.values);
         self.valid.reserve_like(&like.valid);
+    }
+    fn reserve_rows(&mut self, rows: usize) {
+        self.values.reserve_rows(rows);
+        self.valid.reserve_rows(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Bool(self.values, self.valid)
     }
 }
 
@@ -215,8 +274,8 @@ columns! {
     linktype: Fixed<4>,
     offset: Fixed<8>,
     ip_version: Fixed<1>,
-    src: Var,
-    dst: Var,
+    src: Fixed<16>,
+    dst: Fixed<16>,
     hop_limit: Fixed<1>,
     traffic_class: Fixed<1>,
     flow_label: Fixed<4>,
@@ -231,7 +290,7 @@ columns! {
     dport: Fixed<2>,
     icmp_type: Fixed<1>,
     icmp_code: Fixed<1>,
-    nd_target: Var,
+    nd_target: Fixed<16>,
     esp_spi: Fixed<4>,
     esp_seq: Fixed<4>,
     tcp_flags: Fixed<2>,
@@ -355,8 +414,8 @@ impl Builder {
         let fragment = match s.net {
             Net::V6 { traffic_class, flow_label, next_header, hop_limit, ref src, ref dst, fragment, .. } => {
                 c.ip_version.some([6]);
-                c.src.some(src);
-                c.dst.some(dst);
+                c.src.some(*src);
+                c.dst.some(*dst);
                 c.hop_limit.some([hop_limit]);
                 c.traffic_class.some([traffic_class]);
                 c.flow_label.some(flow_label.to_ne_bytes());
@@ -369,8 +428,8 @@ impl Builder {
             }
             Net::V4 { tos, ident, flags, frag_offset, ttl, protocol, ref src, ref dst, .. } => {
                 c.ip_version.some([4]);
-                c.src.some(src);
-                c.dst.some(dst);
+                c.src.some(v4_mapped(src));
+                c.dst.some(v4_mapped(dst));
                 c.hop_limit.some([ttl]);
                 c.traffic_class.some([tos]);
                 c.flow_label.none();
@@ -408,14 +467,11 @@ impl Builder {
         // (RFC 4861 §4.3-4.5).
         let target = match (s.upper, s.net) {
             (Upper::Icmpv6 { icmp_type: 135..=137, .. }, Net::V6 { .. }) => {
-                at.checked_add(8).and_then(|a| frame.get(a..a.checked_add(16)?))
+                at.checked_add(8).and_then(|a| frame.get(a..a.checked_add(16)?)).and_then(|t| <[u8; 16]>::try_from(t).ok())
             }
             _ => None,
         };
-        match target {
-            Some(t) => c.nd_target.some(t),
-            None => c.nd_target.none(),
-        }
+        c.nd_target.opt(target);
         let esp = (s.upper_proto == proto::ESP)
             .then(|| at.checked_add(8).and_then(|e| frame.get(at..e)))
             .flatten()
@@ -446,6 +502,142 @@ impl Builder {
                 c.reason.none();
             }
         }
+    }
+}
+
+/// An IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
+#[inline]
+fn v4_mapped(a: &[u8; 4]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(a);
+    m
+}
+
+/// Why a file could not be read as columns.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(std::io::Error),
+    /// The request does not fit the file (a byte range of a pcapng...).
+    Invalid(String),
+    /// The file itself is refused (its header).
+    Capture(crate::Error),
+}
+
+/// A capture file (or the records of a pcap starting in a byte range)
+/// read as batches of columns, mapped into memory.
+#[derive(Debug)]
+pub struct FileColumns {
+    map: map::Mapped,
+    reader: Reader,
+    pos: usize,
+    builder: Builder,
+    batch_rows: usize,
+    stop: Option<u64>,
+    /// Up to where the map was asked to be resident.
+    populated: usize,
+    /// Records read so far.
+    pub frames: u64,
+    /// The error that ended the file early.
+    pub error: Option<crate::Error>,
+    pub done: bool,
+}
+
+/// Octets searched for the first record of a byte range: RESYNC_DEPTH
+/// records of the largest size fit twice.
+pub const RESYNC_WINDOW: usize = 1 << 22;
+
+impl FileColumns {
+    /// The records at `path` starting in `[start, stop)` (`start` 0 and
+    /// `stop` None: the whole file, pcap or pcapng; otherwise a pcap whose
+    /// first record in the range is found by [`pcap_resync`]).
+    pub fn open(path: &Path, settings: Settings, batch_rows: usize, max_caplen: u32, start: u64, stop: Option<u64>) -> Result<FileColumns, OpenError> {
+        let map = map::Mapped::open(path).map_err(OpenError::Io)?;
+        let mut reader = Reader::new(max_caplen);
+        let mut builder = Builder::new(settings);
+        builder.cols.reserve_rows(batch_rows.min(1 << 16));
+        let mut fc = FileColumns { map, reader: Reader::new(max_caplen), pos: 0, builder, batch_rows, stop, populated: 0, frames: 0, error: None, done: false };
+        if start == 0 && stop.is_none() {
+            fc.reader = reader;
+            return Ok(fc);
+        }
+        let bytes = fc.map.bytes();
+        let head = bytes.get(..24).unwrap_or(bytes);
+        let mut pos = 0usize;
+        if let Err(e) = reader.next(head, &mut pos, false) {
+            return Err(OpenError::Capture(e));
+        }
+        if !reader.is_pcap() {
+            return Err(OpenError::Invalid("a byte range can only be read from a pcap (not pcapng or gzip)".into()));
+        }
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        if start <= 24 {
+            fc.pos = 24;
+        } else if start >= bytes.len() {
+            fc.pos = bytes.len();
+            fc.done = true;
+        } else {
+            let big = head.first() == Some(&0xa1);
+            let first: [u8; 4] = bytes.get(24..28).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]);
+            let first_sec = if big { u32::from_be_bytes(first) } else { u32::from_le_bytes(first) };
+            let end = start.saturating_add(RESYNC_WINDOW).min(bytes.len());
+            let window = bytes.get(start..end).unwrap_or(&[]);
+            match pcap_resync(head, first_sec, window, end == bytes.len()) {
+                Some(at) => fc.pos = start + at,
+                None => return Err(OpenError::Invalid(format!("no pcap record boundary found in the {} octets at {start}", window.len()))),
+            }
+        }
+        fc.reader = reader;
+        Ok(fc)
+    }
+
+    /// The next batch of at most `batch_rows` rows; None when the file (or
+    /// its range) is done, or an error ended it (see `error`).
+    pub fn next_batch(&mut self) -> Option<Columns> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.map.bytes();
+        let mut pos = self.pos;
+        let mut populate = pos;
+        while !self.builder.full(self.batch_rows) {
+            match self.reader.next(bytes, &mut pos, true) {
+                Ok(Some(rec)) => {
+                    if self.stop.is_some_and(|s| rec.offset >= s) {
+                        self.done = true;
+                        break;
+                    }
+                    self.builder.push(&rec);
+                    self.frames += 1;
+                }
+                Ok(None) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    self.done = true;
+                    break;
+                }
+            }
+            if pos >= populate {
+                populate = pos + map::AHEAD / 2;
+                self.populated = self.map.ahead(pos, self.populated);
+            }
+        }
+        self.pos = pos;
+        (self.builder.cols.rows != 0).then(|| self.builder.take())
+    }
+
+    /// The link type of the capture (of its first interface), once known.
+    pub fn linktype(&self) -> Option<u32> {
+        self.reader.linktype()
+    }
+
+    /// Whether the file is a pcap.
+    pub fn is_pcap(&self) -> bool {
+        self.reader.is_pcap()
     }
 }
 
