@@ -34,7 +34,11 @@ const POPULATE_READ: libc::c_int = libc::MADV_WILLNEED;
 impl Mapped {
     /// Map the file at `path` (an empty file maps to no octets).
     pub fn open(path: &Path) -> io::Result<Mapped> {
-        let f = File::open(path)?;
+        Mapped::file(&File::open(path)?)
+    }
+
+    /// Map the open regular file `f` (whole, whatever its position).
+    pub fn file(f: &File) -> io::Result<Mapped> {
         let meta = f.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
