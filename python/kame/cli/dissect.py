@@ -43,7 +43,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from importlib import resources
 from typing import BinaryIO, TextIO
 
 import kame
@@ -471,6 +470,8 @@ def _run(args: argparse.Namespace) -> int:
             with open(name, "rb") as f:
                 tally = dissect_stream(f, text, **opts)  # type: ignore[arg-type]
         else:
+            from importlib import resources  # only here: its import costs a dissection's time
+
             sample = resources.files("kame") / "data" / "sample.pcap"
             sys.stderr.write(f"kame dissect: no file given: reading the bundled capture "
                              f"{sample.name} (kame dissect FILE, or - for standard input)\n")
