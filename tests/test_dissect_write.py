@@ -137,6 +137,6 @@ def test_write_file_refuses_misuse(tmp_path):
     d = kame._core.Dissector(write=True)
     with pytest.raises(ValueError):
         d.write_file(-1, 1)
-    with tmp_path.joinpath("p").open("wb") as p, open("/dev/null", "rb") as n:
-        with pytest.raises(OSError):
-            d.write_file(n.fileno(), p.fileno())
+    with tmp_path.joinpath("p").open("wb") as p, open("/dev/null", "rb") as n, \
+            pytest.raises(OSError):
+        d.write_file(n.fileno(), p.fileno())

@@ -350,9 +350,9 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     if head == GZIP_MAGIC:
         src = open_stream(f, head)
         read = functools.partial(src.read, CHUNK)
-    elif write is not None and _mappable(f) and _fd(write) is not None:
+    elif write is not None and _mappable(f) and (outfd := _fd(write)) is not None:
         write.flush()
-        d.write_file(f.fileno(), _fd(write))
+        d.write_file(f.fileno(), outfd)
         mapped = True
         read = bytes
     else:

@@ -128,6 +128,7 @@ pub struct CaptureFile {
 impl CaptureFile {
     #[new]
     #[pyo3(signature = (path, *, batch_rows = 65536, hdrnestlimit = 50, verify_cksum = true, max_caplen = capfile::MAX_CAPLEN, start = 0, stop = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         path: PathBuf,
