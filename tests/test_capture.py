@@ -92,6 +92,11 @@ def addr(v: object) -> bytes:
     return v.packed  # type: ignore[attr-defined,no-any-return]
 
 
+def mapped(a: bytes) -> bytes:
+    """An address as the columns hold it: IPv4 as IPv4-mapped IPv6."""
+    return b"\0" * 10 + b"\xff\xff" + a if len(a) == 4 else a
+
+
 def expected_row(frame: bytes) -> dict[str, object]:
     """The columns kame.parse gives for `frame` (dissection columns only)."""
     try:
@@ -107,8 +112,8 @@ def expected_row(frame: bytes) -> dict[str, object]:
     verdict = "ok" if ok is not False else ("offload" if (p.cksum_bad or (0, 0, False))[2] else "cksum bad")
     return {
         "ip_version": p.version,
-        "src": p.src_bytes,
-        "dst": p.dst_bytes,
+        "src": mapped(p.src_bytes),
+        "dst": mapped(p.dst_bytes),
         "hop_limit": p.hop_limit,
         "traffic_class": p.traffic_class,
         "flow_label": p.flow_label if p.version == 6 else None,
@@ -250,3 +255,93 @@ def test_parquet_round_trips_and_duckdb_reads_it(tmp_path):
     assert ports is not None
     v6 = [r["dport"] or 0 for r in t.to_pylist() if r["ip_version"] == 6]
     assert ports[0] == sum(v6)
+
+
+# --- a file given by path: mapped into memory, read in place ---
+
+
+def _mapped_table(path: object, **kw: object) -> pa.Table:
+    cf = kame._core.CaptureFile(path, **kw)  # type: ignore[arg-type]
+    out = []
+    while (cols := cf.next_batch()) is not None:
+        out.append(capture._batch(cols))
+    cf.close()
+    return pa.Table.from_batches(out, schema=capture.schema())
+
+
+def test_addresses_are_fixed_16_octets_ipv4_mapped():
+    t = table(pcap(FRAMES))
+    assert t.schema.field("src").type == pa.binary(16) == t.schema.field("nd_target").type
+    v4 = [r for r in t.to_pylist() if r["ip_version"] == 4]
+    assert v4 and all(r["src"] == mapped(bytes([192, 0, 2, 1])) for r in v4)
+    text = capture.address_text(t.column("src")).to_pylist()
+    assert "192.0.2.1" in text and "fe80::1" in text and None in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(FRAMES), min_size=0, max_size=40), st.integers(1, 50), st.booleans())
+def test_a_mapped_file_gives_the_columns_of_the_stream(tmp_path_factory, frames, batch_rows, ng):
+    if ng:
+        buf = io.BytesIO()
+        w = PcapngWriter(buf, LINKTYPE_ETHERNET)
+        for i, f in enumerate(frames):
+            w.write(1_700_000_000.0 + i * 0.25, f)
+        data = buf.getvalue()
+    else:
+        data = pcap(frames)
+    path = tmp_path_factory.mktemp("m") / "c.pcap"
+    path.write_bytes(data)
+    got = _mapped_table(path, batch_rows=batch_rows)
+    assert got == table(data)
+    assert all(b.num_rows <= batch_rows for b in got.to_batches())
+    assert capture.read(path) == got
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(FRAMES), min_size=1, max_size=30),
+       st.lists(st.integers(0, 4000), max_size=6))
+def test_byte_ranges_of_a_mapped_file_tile_it(tmp_path_factory, frames, cuts):
+    data = pcap(frames)
+    path = tmp_path_factory.mktemp("r") / "c.pcap"
+    path.write_bytes(data)
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    parts = [
+        b for lo, hi in itertools.pairwise(bounds)
+        for b in capture.read_range(path, lo, hi, batch_rows=8)
+    ]
+    assert pa.Table.from_batches(parts, schema=capture.schema()) == table(data)
+
+
+def test_a_truncated_mapped_file_yields_its_rows_then_raises(tmp_path):
+    path = tmp_path / "t.pcap"
+    path.write_bytes(pcap(FRAMES)[:-5])
+    got = 0
+    with pytest.raises(KameError, match="truncated"):
+        for b in capture.batches(path, batch_rows=4):
+            got += b.num_rows
+    assert got == len(FRAMES) - 1
+    empty = tmp_path / "e.pcap"
+    empty.write_bytes(b"")
+    with pytest.raises(KameError):
+        list(capture.batches(empty))
+    with pytest.raises(ValueError, match="pcap"):
+        ng = tmp_path / "n.pcapng"
+        ng.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(40))
+        list(capture.read_range(ng, 30, 60))
+    with pytest.raises(FileNotFoundError):
+        kame._core.CaptureFile(tmp_path / "missing.pcap")
+
+
+def test_column_buffers_are_handed_to_pyarrow_without_a_copy(tmp_path):
+    path = tmp_path / "c.pcap"
+    path.write_bytes(pcap(FRAMES))
+    cols = kame._core.CaptureFile(path).next_batch()
+    assert cols is not None
+    data = cols["sport"][2]
+    assert isinstance(data, kame._core.ColumnBuffer)
+    view = memoryview(data)  # type: ignore[arg-type]
+    assert view.readonly and len(view) == 2 * len(FRAMES)
+    with pytest.raises(TypeError, match="read-only"):
+        memoryview(data).cast("B")[0:1] = b"x"  # type: ignore[index]
+    b = capture._batch(cols)
+    assert b.column("sport").buffers()[1].address == pa.py_buffer(data).address

@@ -73,3 +73,20 @@ def test_dask_on_a_local_cluster_equals_one_process(corpus):
         n = client.compute(glob.shape[0]).result()
     pd.testing.assert_frame_equal(got, want)
     assert n == 3000 + len(FRAMES)
+
+
+def test_a_local_piece_is_mapped_and_reads_what_fsspec_reads(corpus):
+    """A local file is read by the core from a map; any other URL through
+    fsspec: the same pieces give the same tables."""
+    import fsspec
+
+    data = (corpus / "a-big.pcap").read_bytes()
+    with fsspec.open("memory://kame-test/a-big.pcap", "wb") as f:
+        f.write(data)
+    local = kdask.pieces(str(corpus / "a-big.pcap"), blocksize=20000)
+    remote = kdask.pieces("memory://kame-test/a-big.pcap", blocksize=20000)
+    assert len(local) == len(remote) > 3
+    assert local[0].url.startswith("file://") and remote[0].url.startswith("memory://")
+    for a, b in zip(local, remote, strict=True):
+        assert (a.start, a.stop) == (b.start, b.stop)
+        assert a.table().equals(b.table())

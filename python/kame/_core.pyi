@@ -1361,6 +1361,7 @@ class Dissector:
         max_caplen: int = ...,
     ) -> Dissector: ...
     def feed(self, data: Buffer, eof: bool) -> tuple[str, bytes, bool]: ...
+    def write_file(self, infd: int, outfd: int) -> None: ...
     def close(self) -> dict[str, int]: ...
     @property
     def unsupported(self) -> tuple[int, int] | None: ...
@@ -1611,7 +1612,9 @@ class IpReassembler:
 
 # --- end inet ---
 
-# --- capture: CaptureColumns, pcap_resync, capture_schema ---
+# --- capture: CaptureColumns, CaptureFile, pcap_resync, capture_schema ---
+import os
+
 @final
 class CaptureColumns:
     """A capture fed by chunks turned into batches of Arrow column
@@ -1636,10 +1639,42 @@ class CaptureColumns:
     @property
     def frames(self) -> int: ...
 
+@final
+class CaptureFile:
+    """A capture file read as batches of Arrow column buffers, mapped
+    into memory: the whole file, or the records of a pcap starting in
+    ``[start, stop)``; see ``kame.capture``."""
+
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        batch_rows: int = 65536,
+        hdrnestlimit: int = 50,
+        verify_cksum: bool = True,
+        max_caplen: int = ...,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> CaptureFile: ...
+    def next_batch(self) -> dict[str, Any] | None: ...
+    def close(self) -> None: ...
+    @property
+    def linktype(self) -> int | None: ...
+    @property
+    def is_pcap(self) -> bool: ...
+    @property
+    def frames(self) -> int: ...
+
+@final
+class ColumnBuffer:
+    """A column buffer of the core, exported by the buffer protocol."""
+
+    def __len__(self) -> int: ...
+
 def pcap_resync(header: bytes, first_sec: int, window: bytes, window_is_tail: bool) -> int | None: ...
 def capture_schema() -> tuple[list[str], list[str]]: ...
 
-__all__ += ["CaptureColumns", "capture_schema", "pcap_resync"]
+__all__ += ["CaptureColumns", "CaptureFile", "ColumnBuffer", "capture_schema", "pcap_resync"]
 # --- end capture ---
 # --- dns (issue 11: the resolver's DNS messages, rust/src/py/dns.rs) ---
 

@@ -3,8 +3,10 @@
 The records of a pcap or pcapng file (gzip-compressed too) are dissected
 by the core into Arrow column buffers, in record batches of at most
 ``batch_rows`` rows; this module only wraps those buffers in pyarrow
-arrays (no copy, no Python loop over packets). Memory stays bounded for
-any file size when ``batches`` or ``to_parquet`` is used.
+arrays (no copy, no Python loop over packets). A file given by path is
+mapped into memory and read in place; a file object (or gzip) is fed to
+the core in chunks. Memory stays bounded for any file size when
+``batches`` or ``to_parquet`` is used.
 
 One row per record, columns in this order (null where a packet has no
 such field; after a refusal, verdict ``drop``, every column from
@@ -16,7 +18,7 @@ such field; after a refusal, verdict ``drop``, every column from
     linktype      uint32               LINKTYPE_ value of the record
     offset        uint64               the record's offset in the file
     ip_version    uint8                6 or 4
-    src, dst      binary               16 (IPv6) or 4 (IPv4) octets
+    src, dst      fixed_size_binary[16]  IPv4 as IPv4-mapped (::ffff:a.b.c.d)
     hop_limit     uint8                (IPv4: TTL)
     traffic_class uint8                (IPv4: TOS)
     flow_label    uint32               IPv6 only
@@ -27,12 +29,15 @@ such field; after a refusal, verdict ``drop``, every column from
     frag_offset   uint32, frag_more bool, frag_id uint32   a fragment
     sport, dport  uint16               UDP, TCP
     icmp_type, icmp_code  uint8        ICMPv6, ICMP
-    nd_target     binary               NS, NA, Redirect target
+    nd_target     fixed_size_binary[16]  NS, NA, Redirect target
     esp_spi, esp_seq      uint32       ESP
     tcp_flags uint16, tcp_seq uint32, tcp_ack uint32
     cksum_ok      bool                 the upper-layer checksum, if checked
     verdict       dictionary<int8, string>  ok, cksum bad, offload, drop, not ip
     reason        string               the refusal, or the checksum found and due
+
+``address_text`` turns an address column into text when it is wanted
+(``::ffff:a.b.c.d`` as ``a.b.c.d``), not while the table is built.
 
 pyarrow is an optional dependency (``pip install kame6[arrow]``),
 imported when this module is.
@@ -51,7 +56,7 @@ from kame import _core
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-__all__ = ["batches", "read", "read_range", "schema", "to_parquet"]
+__all__ = ["address_text", "batches", "read", "read_range", "schema", "to_parquet"]
 
 #: Rows per record batch unless asked otherwise.
 BATCH_ROWS = 65536
@@ -81,10 +86,10 @@ def _types() -> dict[str, Any]:
         u8, u16, u32, u64 = pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()
         _TYPES.update(
             ts=pa.timestamp("ns", tz="UTC"), interface=u32, caplen=u32, len=u32, linktype=u32,
-            offset=u64, ip_version=u8, src=pa.binary(), dst=pa.binary(), hop_limit=u8,
+            offset=u64, ip_version=u8, src=pa.binary(16), dst=pa.binary(16), hop_limit=u8,
             traffic_class=u8, flow_label=u32, next_header=u8, chain=pa.list_(u8),
             upper_proto=u8, packet_len=u64, frag_offset=u32, frag_more=pa.bool_(), frag_id=u32,
-            sport=u16, dport=u16, icmp_type=u8, icmp_code=u8, nd_target=pa.binary(),
+            sport=u16, dport=u16, icmp_type=u8, icmp_code=u8, nd_target=pa.binary(16),
             esp_spi=u32, esp_seq=u32, tcp_flags=u16, tcp_seq=u32, tcp_ack=u32,
             cksum_ok=pa.bool_(), verdict=pa.dictionary(pa.int8(), pa.string()),
             reason=pa.string(),
@@ -119,11 +124,54 @@ def _batch(cols: dict[str, Any]) -> pa.RecordBatch:
         elif name == "chain":
             child = pa.Array.from_buffers(pa.uint8(), len(data), [None, buf(data)])
             arrays.append(pa.Array.from_buffers(t, n, [vb, buf(offsets)], nulls, children=[child]))
+        elif t.equals(pa.binary(16)):
+            arrays.append(pa.Array.from_buffers(t, n, [vb, buf(data)], nulls))
         elif offsets is not None:
             arrays.append(pa.Array.from_buffers(t, n, [vb, buf(offsets), buf(data)], nulls))
         else:
             arrays.append(pa.Array.from_buffers(t, n, [vb, buf(data)], nulls))
     return pa.RecordBatch.from_arrays(arrays, schema=schema())
+
+
+def address_text(column: Any) -> pa.Array:
+    """An address column (``src``, ``dst``, ``nd_target``; an array or a
+    chunked array) as strings: IPv6 in RFC 5952 form, IPv4-mapped ones as
+    dotted quads; nulls stay null."""
+    import ipaddress
+
+    pa = _pa()
+
+    def text(b: bytes | None) -> str | None:
+        if b is None:
+            return None
+        if b[:12] == b"\0" * 10 + b"\xff\xff":
+            return str(ipaddress.IPv4Address(b[12:]))
+        return str(ipaddress.IPv6Address(b))
+
+    return pa.array([text(b) for b in column.to_pylist()], pa.string())
+
+
+def _plain_path(source: Source) -> str | None:
+    """The path of ``source`` when it names a regular file that is not gzip
+    (read mapped into memory), else None."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return None
+            if not os.path.isfile(path):
+                return None
+    except OSError:
+        return None
+    return path
+
+
+def _mapped(cf: Any) -> Iterator[pa.RecordBatch]:
+    while (cols := cf.next_batch()) is not None:
+        yield _batch(cols)
+    cf.close()
 
 
 def _open(source: Source) -> tuple[IO[bytes], bool]:
@@ -169,6 +217,11 @@ def batches(
     record batches of at most ``batch_rows`` rows. A malformed or
     truncated file raises ``kame.errors`` after the batches of the records
     before the fault."""
+    path = _plain_path(source)
+    if path is not None:
+        yield from _mapped(_core.CaptureFile(path, batch_rows=batch_rows, hdrnestlimit=hdrnestlimit,
+                                             verify_cksum=verify_cksum))
+        return
     cc = _columns(batch_rows, hdrnestlimit, verify_cksum)
     f, owned = _open(source)
     try:
@@ -196,7 +249,7 @@ def to_parquet(source: Source, dest: str | os.PathLike[str] | IO[bytes], **kw: A
 
 
 def read_range(
-    f: IO[bytes],
+    f: IO[bytes] | str | os.PathLike[str],
     start: int,
     stop: int | None,
     *,
@@ -206,10 +259,15 @@ def read_range(
     verify_cksum: bool = True,
     chunk: int = CHUNK,
 ) -> Iterator[pa.RecordBatch]:
-    """The records of a seekable pcap ``f`` that start in ``[start, stop)``
-    (``stop`` None: to the end). For ``start`` past the file header the
-    first record is found by ``_core.pcap_resync`` (see ``kame.dask``);
-    ranges that tile the file give every record exactly once."""
+    """The records of a seekable pcap ``f`` (a file object, or a path:
+    then mapped into memory) that start in ``[start, stop)`` (``stop``
+    None: to the end). For ``start`` past the file header the first record
+    is found by ``_core.pcap_resync`` (see ``kame.dask``); ranges that tile
+    the file give every record exactly once."""
+    if isinstance(f, (str, os.PathLike)):
+        yield from _mapped(_core.CaptureFile(f, batch_rows=batch_rows, hdrnestlimit=hdrnestlimit,
+                                             verify_cksum=verify_cksum, start=start, stop=stop))
+        return
     f.seek(0)
     header = f.read(24)
     cc = _columns(batch_rows, hdrnestlimit, verify_cksum, stop)

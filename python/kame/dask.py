@@ -22,6 +22,11 @@ records that start in it; the worker reads past its end to finish the
 last one. pcapng files (whose records need the interface blocks before
 them) and compressed files are one partition each.
 
+A worker reads a local file (``file://``) by mapping it into memory: the
+core parses the records in place and builds the columns; what crosses
+between processes is the piece (a URL and two offsets) and the result of
+the computation, not packets.
+
 Needs ``pip install 'kame6[dask]'`` (dask[dataframe], distributed,
 pyarrow); imported lazily.
 """
@@ -58,6 +63,15 @@ class CapturePiece:
         import fsspec  # type: ignore[import-untyped]
         import pyarrow as pa  # type: ignore[import-untyped]
 
+        local = self.url.startswith("file://") or "://" not in self.url
+        if local and not self.url.endswith(_COMPRESSED):
+            # A local file is mapped into memory by the core and read in place.
+            path = self.url.removeprefix("file://")
+            if self.stop is None:
+                bs = list(capture.batches(path, **self.options))
+            else:
+                bs = list(capture.read_range(path, self.start, self.stop, **self.options))
+            return pa.Table.from_batches(bs, schema=capture.schema())
         compression = "infer" if self.stop is None else None
         with fsspec.open(self.url, "rb", compression=compression, **self.storage_options) as f:
             if self.stop is None:

@@ -11,11 +11,23 @@
 //! prints it. Columns that a packet does not have are null; past a
 //! refusal (`drop`) every dissection column is null.
 //!
+//! Addresses (`src`, `dst`, `nd_target`) are 16-octet fixed-size values:
+//! IPv6 as is, IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`, RFC 4291
+//! §2.5.5.2), `ip_version` telling which.
+//!
+//! [`FileColumns`] reads a whole file (or a byte range of a pcap) mapped
+//! into memory: each record is parsed once, in place, into column buffers
+//! whose room for a batch is reserved up front.
+//!
 //! Also [`pcap_resync`]: where the first record starts at or after an
 //! arbitrary offset of a pcap, so that a large file can be read as byte
 //! ranges by independent workers.
 
-use crate::wire::capfile::{Record, MAX_CAPLEN};
+pub mod map;
+
+use std::path::Path;
+
+use crate::wire::capfile::{Reader, Record, MAX_CAPLEN};
 use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
 use crate::wire::{arp, proto};
@@ -29,34 +41,48 @@ const V_OFFLOAD: i8 = 2;
 const V_DROP: i8 = 3;
 const V_NOTIP: i8 = 4;
 
-/// An Arrow validity (or boolean values) bitmap, least significant bit first.
+/// An Arrow validity (or boolean values) bitmap, least significant bit
+/// first. While a batch is built its octets are zero-filled room for the
+/// batch's rows and only set bits are written; [`Columns::finish`] cuts
+/// it to `len` rows and counts the zeros.
 #[derive(Debug, Clone, Default)]
 pub struct Bitmap {
     pub bits: Vec<u8>,
     pub len: usize,
-    /// Bits pushed as false (the null count of a validity bitmap).
+    /// Bits that are false (the null count of a validity bitmap).
     pub zeros: usize,
 }
 
 impl Bitmap {
     #[inline]
-    fn push(&mut self, v: bool) {
-        let i = self.len % 8;
-        if i == 0 {
-            self.bits.push(0);
+    fn set(&mut self, row: usize) {
+        if let Some(b) = self.bits.get_mut(row >> 3) {
+            *b |= 1 << (row & 7);
         }
-        if v {
-            if let Some(b) = self.bits.last_mut() {
-                *b |= 1 << i;
-            }
-        } else {
-            self.zeros += 1;
-        }
-        self.len += 1;
+    }
+    fn grow(&mut self, rows: usize) {
+        zeroed(&mut self.bits, rows.div_ceil(8));
+    }
+    fn finish(&mut self, rows: usize) {
+        self.bits.truncate(rows.div_ceil(8));
+        self.len = rows;
+        let ones: usize = self.bits.iter().map(|b| b.count_ones() as usize).sum();
+        self.zeros = rows.saturating_sub(ones);
     }
 }
 
-/// A fixed-width column of `W`-octet values in native byte order.
+/// `v` made `len` octets long, zero-filled past what it held (a fresh
+/// buffer comes zeroed from the allocator, without a pass over it).
+fn zeroed(v: &mut Vec<u8>, len: usize) {
+    if v.is_empty() {
+        *v = vec![0; len];
+    } else {
+        v.resize(len, 0);
+    }
+}
+
+/// A fixed-width column of `W`-octet values in native byte order: room
+/// for the batch's rows, zero-filled, a null left as zeros.
 #[derive(Debug, Clone, Default)]
 pub struct Fixed<const W: usize> {
     pub data: Vec<u8>,
@@ -65,26 +91,23 @@ pub struct Fixed<const W: usize> {
 
 impl<const W: usize> Fixed<W> {
     #[inline]
-    fn some(&mut self, v: [u8; W]) {
-        self.data.extend_from_slice(&v);
-        self.valid.push(true);
+    fn set(&mut self, row: usize, v: [u8; W]) {
+        let at = row * W;
+        if let Some(d) = self.data.get_mut(at..at + W) {
+            d.copy_from_slice(&v);
+        }
+        self.valid.set(row);
     }
     #[inline]
-    fn none(&mut self) {
-        self.data.extend_from_slice(&[0; W]);
-        self.valid.push(false);
-    }
-    #[inline]
-    fn opt(&mut self, v: Option<[u8; W]>) {
-        match v {
-            Some(v) => self.some(v),
-            None => self.none(),
+    fn put(&mut self, row: usize, v: Option<[u8; W]>) {
+        if let Some(v) = v {
+            self.set(row, v);
         }
     }
 }
 
 /// A variable-length column (binary, utf8, or a list's child values):
-/// 32-bit offsets, `offsets` starting with 0.
+/// 32-bit offsets, `offsets` starting with 0, one pushed per row.
 #[derive(Debug, Clone)]
 pub struct Var {
     pub data: Vec<u8>,
@@ -99,21 +122,20 @@ impl Default for Var {
 }
 
 impl Var {
+    /// Ends row `row` (valid or null) at the values pushed so far.
     #[inline]
-    fn end(&mut self, valid: bool) {
+    fn end(&mut self, row: usize, valid: bool) {
         // A batch is cut long before 2 GiB of values (see `Builder::full`).
         let end = i32::try_from(self.data.len()).unwrap_or(i32::MAX);
         self.offsets.extend_from_slice(&end.to_ne_bytes());
-        self.valid.push(valid);
+        if valid {
+            self.valid.set(row);
+        }
     }
     #[inline]
-    fn some(&mut self, v: &[u8]) {
+    fn some(&mut self, row: usize, v: &[u8]) {
         self.data.extend_from_slice(v);
-        self.end(true);
-    }
-    #[inline]
-    fn none(&mut self) {
-        self.end(false);
+        self.end(row, true);
     }
 }
 
@@ -126,9 +148,13 @@ pub struct Bools {
 
 impl Bools {
     #[inline]
-    fn opt(&mut self, v: Option<bool>) {
-        self.values.push(v == Some(true));
-        self.valid.push(v.is_some());
+    fn put(&mut self, row: usize, v: Option<bool>) {
+        if let Some(v) = v {
+            self.valid.set(row);
+            if v {
+                self.values.set(row);
+            }
+        }
     }
 }
 
@@ -143,12 +169,25 @@ pub enum Column<'a> {
     Bool(&'a Bitmap, &'a Bitmap),
 }
 
+/// One column's buffers, owned (to hand over without a copy).
+#[derive(Debug, Clone)]
+pub enum Owned {
+    /// Values and validity.
+    Fixed(Vec<u8>, Bitmap),
+    /// Values, offsets and validity.
+    Var(Vec<u8>, Vec<u8>, Bitmap),
+    /// Values bitmap and validity.
+    Bool(Bitmap, Bitmap),
+}
+
 macro_rules! columns {
     ($($name:ident: $ty:ty),* $(,)?) => {
         /// The column buffers of one batch.
         #[derive(Debug, Clone, Default)]
         pub struct Columns {
             pub rows: usize,
+            /// Rows the fixed buffers have room for.
+            cap: usize,
             $(pub $name: $ty,)*
         }
 
@@ -156,9 +195,37 @@ macro_rules! columns {
             /// The column names, in schema order.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
 
-            /// Room for as many rows and octets as `like` holds.
-            pub fn reserve_like(&mut self, like: &Columns) {
-                $(self.$name.reserve_like(&like.$name);)*
+            /// Empty columns with zero-filled room for `rows` rows.
+            pub fn with_room(rows: usize) -> Columns {
+                let mut c = Columns::default();
+                c.grow(rows);
+                c
+            }
+
+            /// Room for `rows` rows in every fixed buffer and bitmap.
+            fn grow(&mut self, rows: usize) {
+                $(self.$name.grow(rows);)*
+                self.cap = rows;
+            }
+
+            /// Room for row `self.rows` (doubling what there is).
+            #[inline]
+            fn room(&mut self) {
+                if self.rows >= self.cap {
+                    self.grow(self.rows.saturating_mul(2).max(256));
+                }
+            }
+
+            /// Cut every buffer to `rows` rows and count the nulls.
+            pub fn finish(&mut self) {
+                let rows = self.rows;
+                $(self.$name.finish(rows);)*
+                self.cap = rows;
+            }
+
+            /// (name, buffers) of every column, in schema order, given away.
+            pub fn into_each(self) -> Vec<(&'static str, Owned)> {
+                vec![$((stringify!($name), self.$name.owned())),*]
             }
 
             /// (name, buffers) of every column, in schema order.
@@ -171,39 +238,55 @@ macro_rules! columns {
 
 trait AsColumn {
     fn column(&self) -> Column<'_>;
-    fn reserve_like(&mut self, like: &Self);
-}
-impl Bitmap {
-    fn reserve_like(&mut self, like: &Bitmap) {
-        self.bits.reserve(like.bits.len());
-    }
+    fn grow(&mut self, rows: usize);
+    fn finish(&mut self, rows: usize);
+    fn owned(self) -> Owned;
 }
 impl<const W: usize> AsColumn for Fixed<W> {
     fn column(&self) -> Column<'_> {
         Column::Fixed(&self.data, &self.valid)
     }
-    fn reserve_like(&mut self, like: &Self) {
-        self.data.reserve(like.data.len());
-        self.valid.reserve_like(&like.valid);
+    fn grow(&mut self, rows: usize) {
+        zeroed(&mut self.data, rows * W);
+        self.valid.grow(rows);
+    }
+    fn finish(&mut self, rows: usize) {
+        self.data.truncate(rows * W);
+        self.valid.finish(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Fixed(self.data, self.valid)
     }
 }
 impl AsColumn for Var {
     fn column(&self) -> Column<'_> {
         Column::Var(&self.data, &self.offsets, &self.valid)
     }
-    fn reserve_like(&mut self, like: &Self) {
-        self.data.reserve(like.data.len());
-        self.offsets.reserve(like.offsets.len());
-        self.valid.reserve_like(&like.valid);
+    fn grow(&mut self, rows: usize) {
+        self.offsets.reserve((rows + 1) * 4 - self.offsets.len().min((rows + 1) * 4));
+        self.valid.grow(rows);
+    }
+    fn finish(&mut self, rows: usize) {
+        self.valid.finish(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Var(self.data, self.offsets, self.valid)
     }
 }
 impl AsColumn for Bools {
     fn column(&self) -> Column<'_> {
         Column::Bool(&self.values, &self.valid)
     }
-    fn reserve_like(&mut self, like: &Self) {
-        self.values.reserve_like(&like.values);
-        self.valid.reserve_like(&like.valid);
+    fn grow(&mut self, rows: usize) {
+        self.values.grow(rows);
+        self.valid.grow(rows);
+    }
+    fn finish(&mut self, rows: usize) {
+        self.values.finish(rows);
+        self.valid.finish(rows);
+    }
+    fn owned(self) -> Owned {
+        Owned::Bool(self.values, self.valid)
     }
 }
 
@@ -215,8 +298,8 @@ columns! {
     linktype: Fixed<4>,
     offset: Fixed<8>,
     ip_version: Fixed<1>,
-    src: Var,
-    dst: Var,
+    src: Fixed<16>,
+    dst: Fixed<16>,
     hop_limit: Fixed<1>,
     traffic_class: Fixed<1>,
     flow_label: Fixed<4>,
@@ -231,7 +314,7 @@ columns! {
     dport: Fixed<2>,
     icmp_type: Fixed<1>,
     icmp_code: Fixed<1>,
-    nd_target: Var,
+    nd_target: Fixed<16>,
     esp_spi: Fixed<4>,
     esp_seq: Fixed<4>,
     tcp_flags: Fixed<2>,
@@ -242,9 +325,12 @@ columns! {
     reason: Var,
 }
 
-/// Builds batches of rows from records.
+/// Builds batches of rows from records: each record is parsed once and
+/// its fields written in place into zero-filled column buffers (a null
+/// costs nothing but its zero bit).
 #[derive(Debug, Clone)]
 pub struct Builder {
+    /// The batch being built (not finished: see [`Builder::take`]).
     pub cols: Columns,
     pub settings: Settings,
     chain: Chain,
@@ -263,175 +349,152 @@ impl Builder {
         self.cols.rows >= batch_rows || self.cols.reason.data.len() > 1 << 30
     }
 
-    /// The batch built so far; the builder starts a new one with room
-    /// for as much.
+    /// The batch built so far, finished; the builder starts a new one
+    /// with room for as many rows.
     pub fn take(&mut self) -> Columns {
-        let mut next = Columns::default();
-        next.reserve_like(&self.cols);
-        core::mem::replace(&mut self.cols, next)
+        let next = Columns::with_room(self.cols.rows.max(self.cols.cap.min(1 << 16)));
+        let mut done = core::mem::replace(&mut self.cols, next);
+        done.finish();
+        done
     }
 
     /// One row for `rec`.
     pub fn push(&mut self, rec: &Record<'_>) {
+        self.cols.room();
         let c = &mut self.cols;
+        let r = c.rows;
         c.rows += 1;
         let ts = i64::try_from(rec.ts_ns).unwrap_or(if rec.ts_ns < 0 { i64::MIN } else { i64::MAX });
-        c.ts.some(ts.to_ne_bytes());
-        c.interface.some(rec.interface.to_ne_bytes());
-        c.caplen.some(u32::try_from(rec.frame.len()).unwrap_or(u32::MAX).to_ne_bytes());
-        c.len.some(rec.orig_len.to_ne_bytes());
-        c.linktype.some(rec.linktype.to_ne_bytes());
-        c.offset.some(rec.offset.to_ne_bytes());
+        c.ts.set(r, ts.to_ne_bytes());
+        c.interface.set(r, rec.interface.to_ne_bytes());
+        c.caplen.set(r, u32::try_from(rec.frame.len()).unwrap_or(u32::MAX).to_ne_bytes());
+        c.len.set(r, rec.orig_len.to_ne_bytes());
+        c.linktype.set(r, rec.linktype.to_ne_bytes());
+        c.offset.set(r, rec.offset.to_ne_bytes());
         let frame = rec.frame;
         let Some(lt) = LinkType::from_linktype(rec.linktype) else {
             self.reason.clear();
             self.reason.push_str("link type not read");
-            return self.no_ip(V_NOTIP, true);
+            return self.no_ip(r, V_NOTIP, true);
         };
         let l = match dissect::link(frame, lt) {
             Ok(l) => l,
-            Err(e) => return self.refused(&e),
+            Err(e) => return self.refused(r, &e),
         };
         if lt != LinkType::Raw && !l.is_ip() {
             if l.is_arp() {
                 if let Err(e) = arp::Repr::parse(frame.get(l.payload_offset..).unwrap_or(&[])) {
-                    return self.refused(&e.at(l.payload_offset as u64));
+                    return self.refused(r, &e.at(l.payload_offset as u64));
                 }
-                return self.no_ip(V_OK, false);
+                return self.no_ip(r, V_OK, false);
             }
-            return self.no_ip(V_NOTIP, false);
+            return self.no_ip(r, V_NOTIP, false);
         }
         if let Err(e) = dissect::dissect_to(frame, lt, self.settings, &mut self.chain, &mut self.summary) {
-            return self.refused(&e);
+            return self.refused(r, &e);
         }
-        self.ip_row(frame);
+        self.ip_row(r, frame);
     }
 
-    fn refused(&mut self, e: &crate::Error) {
+    fn refused(&mut self, r: usize, e: &crate::Error) {
         use core::fmt::Write;
         self.reason.clear();
         let _ = write!(self.reason, "{e}");
-        self.no_ip(V_DROP, true);
+        self.no_ip(r, V_DROP, true);
     }
 
     /// Every dissection column null; the verdict, and `reason` if `with_reason`.
-    fn no_ip(&mut self, verdict: i8, with_reason: bool) {
+    fn no_ip(&mut self, r: usize, verdict: i8, with_reason: bool) {
         let c = &mut self.cols;
-        c.ip_version.none();
-        c.src.none();
-        c.dst.none();
-        c.hop_limit.none();
-        c.traffic_class.none();
-        c.flow_label.none();
-        c.next_header.none();
-        c.chain.none();
-        c.upper_proto.none();
-        c.packet_len.none();
-        c.frag_offset.none();
-        c.frag_more.opt(None);
-        c.frag_id.none();
-        c.sport.none();
-        c.dport.none();
-        c.icmp_type.none();
-        c.icmp_code.none();
-        c.nd_target.none();
-        c.esp_spi.none();
-        c.esp_seq.none();
-        c.tcp_flags.none();
-        c.tcp_seq.none();
-        c.tcp_ack.none();
-        c.cksum_ok.opt(None);
-        c.verdict.some(verdict.to_ne_bytes());
+        c.chain.end(r, false);
+        c.verdict.set(r, verdict.to_ne_bytes());
         if with_reason {
-            c.reason.some(self.reason.as_bytes());
+            c.reason.some(r, self.reason.as_bytes());
         } else {
-            c.reason.none();
+            c.reason.end(r, false);
         }
     }
 
-    fn ip_row(&mut self, frame: &[u8]) {
+    fn ip_row(&mut self, r: usize, frame: &[u8]) {
         let s = &self.summary;
         let c = &mut self.cols;
         let fragment = match s.net {
             Net::V6 { traffic_class, flow_label, next_header, hop_limit, ref src, ref dst, fragment, .. } => {
-                c.ip_version.some([6]);
-                c.src.some(src);
-                c.dst.some(dst);
-                c.hop_limit.some([hop_limit]);
-                c.traffic_class.some([traffic_class]);
-                c.flow_label.some(flow_label.to_ne_bytes());
-                c.next_header.some([next_header]);
+                c.ip_version.set(r, [6]);
+                c.src.set(r, *src);
+                c.dst.set(r, *dst);
+                c.hop_limit.set(r, [hop_limit]);
+                c.traffic_class.set(r, [traffic_class]);
+                c.flow_label.set(r, flow_label.to_ne_bytes());
+                c.next_header.set(r, [next_header]);
                 for h in &self.chain.headers {
                     c.chain.data.push(h.proto);
                 }
-                c.chain.end(true);
+                c.chain.end(r, true);
                 fragment
             }
             Net::V4 { tos, ident, flags, frag_offset, ttl, protocol, ref src, ref dst, .. } => {
-                c.ip_version.some([4]);
-                c.src.some(src);
-                c.dst.some(dst);
-                c.hop_limit.some([ttl]);
-                c.traffic_class.some([tos]);
-                c.flow_label.none();
-                c.next_header.some([protocol]);
-                c.chain.end(true);
+                c.ip_version.set(r, [4]);
+                c.src.set(r, v4_mapped(src));
+                c.dst.set(r, v4_mapped(dst));
+                c.hop_limit.set(r, [ttl]);
+                c.traffic_class.set(r, [tos]);
+                c.next_header.set(r, [protocol]);
+                c.chain.end(r, true);
                 (flags & 1 != 0 || frag_offset != 0).then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident)))
             }
         };
-        c.upper_proto.some([s.upper_proto]);
-        c.packet_len.some(s.packet_len.to_ne_bytes());
-        match fragment {
-            Some((off, more, id)) => {
-                c.frag_offset.some(u32::try_from(off).unwrap_or(u32::MAX).to_ne_bytes());
-                c.frag_more.opt(Some(more));
-                c.frag_id.some(id.to_ne_bytes());
-            }
-            None => {
-                c.frag_offset.none();
-                c.frag_more.opt(None);
-                c.frag_id.none();
-            }
+        c.upper_proto.set(r, [s.upper_proto]);
+        c.packet_len.set(r, s.packet_len.to_ne_bytes());
+        if let Some((off, more, id)) = fragment {
+            c.frag_offset.set(r, u32::try_from(off).unwrap_or(u32::MAX).to_ne_bytes());
+            c.frag_more.put(r, Some(more));
+            c.frag_id.set(r, id.to_ne_bytes());
         }
-        let (ports, icmp, tcp) = match s.upper {
-            Upper::Udp { sport, dport } => (Some((sport, dport)), None, None),
-            Upper::Tcp { sport, dport, seq, ack, flags, .. } => (Some((sport, dport)), None, Some((flags, seq, ack))),
-            Upper::Icmpv6 { icmp_type, code } | Upper::Icmp { icmp_type, code } => (None, Some((icmp_type, code)), None),
-            Upper::None => (None, None, None),
-        };
-        c.sport.opt(ports.map(|p| p.0.to_ne_bytes()));
-        c.dport.opt(ports.map(|p| p.1.to_ne_bytes()));
-        c.icmp_type.opt(icmp.map(|i| [i.0]));
-        c.icmp_code.opt(icmp.map(|i| [i.1]));
         let at = usize::try_from(s.upper_offset).unwrap_or(usize::MAX);
-        // NS, NA and Redirect carry their target after 4 reserved octets
-        // (RFC 4861 §4.3-4.5).
-        let target = match (s.upper, s.net) {
-            (Upper::Icmpv6 { icmp_type: 135..=137, .. }, Net::V6 { .. }) => {
-                at.checked_add(8).and_then(|a| frame.get(a..a.checked_add(16)?))
+        match s.upper {
+            Upper::Udp { sport, dport } => {
+                c.sport.set(r, sport.to_ne_bytes());
+                c.dport.set(r, dport.to_ne_bytes());
             }
-            _ => None,
-        };
-        match target {
-            Some(t) => c.nd_target.some(t),
-            None => c.nd_target.none(),
+            Upper::Tcp { sport, dport, seq, ack, flags, .. } => {
+                c.sport.set(r, sport.to_ne_bytes());
+                c.dport.set(r, dport.to_ne_bytes());
+                c.tcp_flags.set(r, flags.to_ne_bytes());
+                c.tcp_seq.set(r, seq.to_ne_bytes());
+                c.tcp_ack.set(r, ack.to_ne_bytes());
+            }
+            Upper::Icmpv6 { icmp_type, code } => {
+                c.icmp_type.set(r, [icmp_type]);
+                c.icmp_code.set(r, [code]);
+                // NS, NA and Redirect carry their target after 4 reserved
+                // octets (RFC 4861 §4.3-4.5).
+                if (135..=137).contains(&icmp_type) && matches!(s.net, Net::V6 { .. }) {
+                    let t = at.checked_add(8).and_then(|a| frame.get(a..a.checked_add(16)?)).and_then(|t| <[u8; 16]>::try_from(t).ok());
+                    c.nd_target.put(r, t);
+                }
+            }
+            Upper::Icmp { icmp_type, code } => {
+                c.icmp_type.set(r, [icmp_type]);
+                c.icmp_code.set(r, [code]);
+            }
+            Upper::None => {}
         }
-        let esp = (s.upper_proto == proto::ESP)
-            .then(|| at.checked_add(8).and_then(|e| frame.get(at..e)))
-            .flatten()
-            .and_then(|h| Some((h.get(..4)?.try_into().ok()?, h.get(4..8)?.try_into().ok()?)))
-            .map(|(spi, seq): ([u8; 4], [u8; 4])| (u32::from_be_bytes(spi), u32::from_be_bytes(seq)));
-        c.esp_spi.opt(esp.map(|e| e.0.to_ne_bytes()));
-        c.esp_seq.opt(esp.map(|e| e.1.to_ne_bytes()));
-        c.tcp_flags.opt(tcp.map(|t| t.0.to_ne_bytes()));
-        c.tcp_seq.opt(tcp.map(|t| t.1.to_ne_bytes()));
-        c.tcp_ack.opt(tcp.map(|t| t.2.to_ne_bytes()));
-        c.cksum_ok.opt(s.cksum_ok);
+        if s.upper_proto == proto::ESP {
+            if let Some(h) = at.checked_add(8).and_then(|e| frame.get(at..e)) {
+                let w = |i: usize| h.get(i..i + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
+                if let (Some(spi), Some(seq)) = (w(0), w(4)) {
+                    c.esp_spi.set(r, spi.to_ne_bytes());
+                    c.esp_seq.set(r, seq.to_ne_bytes());
+                }
+            }
+        }
+        c.cksum_ok.put(r, s.cksum_ok);
         match (s.cksum_ok, s.cksum_bad) {
             (Some(false), b) => {
                 use core::fmt::Write;
                 let offload = b.is_some_and(|b| b.offload);
-                c.verdict.some((if offload { V_OFFLOAD } else { V_CKSUM }).to_ne_bytes());
+                c.verdict.set(r, (if offload { V_OFFLOAD } else { V_CKSUM }).to_ne_bytes());
                 self.reason.clear();
                 match b {
                     Some(b) => {
@@ -439,13 +502,149 @@ impl Builder {
                     }
                     None => self.reason.push_str("cksum BAD"),
                 }
-                c.reason.some(self.reason.as_bytes());
+                c.reason.some(r, self.reason.as_bytes());
             }
             _ => {
-                c.verdict.some(V_OK.to_ne_bytes());
-                c.reason.none();
+                c.verdict.set(r, V_OK.to_ne_bytes());
+                c.reason.end(r, false);
             }
         }
+    }
+}
+
+/// An IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
+#[inline]
+fn v4_mapped(a: &[u8; 4]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(a);
+    m
+}
+
+/// Why a file could not be read as columns.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(std::io::Error),
+    /// The request does not fit the file (a byte range of a pcapng...).
+    Invalid(String),
+    /// The file itself is refused (its header).
+    Capture(crate::Error),
+}
+
+/// A capture file (or the records of a pcap starting in a byte range)
+/// read as batches of columns, mapped into memory.
+#[derive(Debug)]
+pub struct FileColumns {
+    map: map::Mapped,
+    reader: Reader,
+    pos: usize,
+    builder: Builder,
+    batch_rows: usize,
+    stop: Option<u64>,
+    /// Up to where the map was asked to be resident.
+    populated: usize,
+    /// Records read so far.
+    pub frames: u64,
+    /// The error that ended the file early.
+    pub error: Option<crate::Error>,
+    pub done: bool,
+}
+
+/// Octets searched for the first record of a byte range: RESYNC_DEPTH
+/// records of the largest size fit twice.
+pub const RESYNC_WINDOW: usize = 1 << 22;
+
+impl FileColumns {
+    /// The records at `path` starting in `[start, stop)` (`start` 0 and
+    /// `stop` None: the whole file, pcap or pcapng; otherwise a pcap whose
+    /// first record in the range is found by [`pcap_resync`]).
+    pub fn open(path: &Path, settings: Settings, batch_rows: usize, max_caplen: u32, start: u64, stop: Option<u64>) -> Result<FileColumns, OpenError> {
+        let map = map::Mapped::open(path).map_err(OpenError::Io)?;
+        let mut reader = Reader::new(max_caplen);
+        let mut builder = Builder::new(settings);
+        builder.cols = Columns::with_room(batch_rows.min(1 << 16));
+        let mut fc = FileColumns { map, reader: Reader::new(max_caplen), pos: 0, builder, batch_rows, stop, populated: 0, frames: 0, error: None, done: false };
+        if start == 0 && stop.is_none() {
+            fc.reader = reader;
+            return Ok(fc);
+        }
+        let bytes = fc.map.bytes();
+        let head = bytes.get(..24).unwrap_or(bytes);
+        let mut pos = 0usize;
+        if let Err(e) = reader.next(head, &mut pos, false) {
+            return Err(OpenError::Capture(e));
+        }
+        if !reader.is_pcap() {
+            return Err(OpenError::Invalid("a byte range can only be read from a pcap (not pcapng or gzip)".into()));
+        }
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        if start <= 24 {
+            fc.pos = 24;
+        } else if start >= bytes.len() {
+            fc.pos = bytes.len();
+            fc.done = true;
+        } else {
+            let big = head.first() == Some(&0xa1);
+            let first: [u8; 4] = bytes.get(24..28).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]);
+            let first_sec = if big { u32::from_be_bytes(first) } else { u32::from_le_bytes(first) };
+            let end = start.saturating_add(RESYNC_WINDOW).min(bytes.len());
+            let window = bytes.get(start..end).unwrap_or(&[]);
+            match pcap_resync(head, first_sec, window, end == bytes.len()) {
+                Some(at) => fc.pos = start + at,
+                None => return Err(OpenError::Invalid(format!("no pcap record boundary found in the {} octets at {start}", window.len()))),
+            }
+        }
+        fc.reader = reader;
+        Ok(fc)
+    }
+
+    /// The next batch of at most `batch_rows` rows; None when the file (or
+    /// its range) is done, or an error ended it (see `error`).
+    pub fn next_batch(&mut self) -> Option<Columns> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.map.bytes();
+        let mut pos = self.pos;
+        let mut populate = pos;
+        while !self.builder.full(self.batch_rows) {
+            match self.reader.next(bytes, &mut pos, true) {
+                Ok(Some(rec)) => {
+                    if self.stop.is_some_and(|s| rec.offset >= s) {
+                        self.done = true;
+                        break;
+                    }
+                    self.builder.push(&rec);
+                    self.frames += 1;
+                }
+                Ok(None) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    self.done = true;
+                    break;
+                }
+            }
+            if pos >= populate {
+                populate = pos + map::AHEAD / 2;
+                self.populated = self.map.ahead(pos, self.populated);
+            }
+        }
+        self.pos = pos;
+        (self.builder.cols.rows != 0).then(|| self.builder.take())
+    }
+
+    /// The link type of the capture (of its first interface), once known.
+    pub fn linktype(&self) -> Option<u32> {
+        self.reader.linktype()
+    }
+
+    /// Whether the file is a pcap.
+    pub fn is_pcap(&self) -> bool {
+        self.reader.is_pcap()
     }
 }
 
@@ -566,8 +765,10 @@ mod tests {
         assert_eq!(c.rows, 2);
         assert_eq!(c.verdict.data, vec![0, 3]);
         assert_eq!(c.sport.data[..2], 1u16.to_ne_bytes());
-        assert_eq!(c.src.offsets.len(), 3 * 4);
+        assert_eq!(c.src.data.len(), 2 * 16);
         assert_eq!(c.src.valid.zeros, 1);
+        assert_eq!(c.src.valid.bits, vec![1]);
+        assert_eq!(c.reason.offsets.len(), 3 * 4);
         assert_eq!(Columns::NAMES.len(), c.each().len());
     }
 }

@@ -16,8 +16,11 @@ group records; with -v ND options, RA fields, MLD records).
 EXPRESSION is a filter in the pcap-filter language (pcap-filter(7)),
 compiled by libpcap as tcpdump compiles it and run by the core's BPF
 machine: the packets selected are tcpdump's. An invalid one exits with
-status 2. -w writes the selected packets as a pcap file instead of
-printing them; -T json prints one JSON object per packet; -c stops after
+status 2. -w writes the selected records instead of printing them, copied
+as they are: a pcap from a pcap, a pcapng from a pcapng (its section and
+interface blocks with the selected packet blocks, so that each packet
+keeps its own interface and link type); a regular file is mapped by the
+core and written from there. -T json prints one JSON object per packet; -c stops after
 N selected packets. A progress bar is drawn on standard error for a long
 file when it is a terminal.
 
@@ -40,7 +43,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from importlib import resources
 from typing import BinaryIO, TextIO
 
 import kame
@@ -271,6 +273,11 @@ def compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | st
     """The BPF program of ``expr`` for every link type read here (libpcap's
     message where it does not apply); :class:`FilterError` when it applies
     to none (a syntax error)."""
+    return dict(_compile_filters(expr))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | str]:
     progs: dict[int, list[tuple[int, int, int, int]] | str] = {}
     first: FilterError | None = None
     for lt in FILTER_LINKTYPES:
@@ -327,17 +334,27 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     those the filter ``expr`` selects, at most ``count`` of them; returns
     verdict counts: ``ok``, ``cksum bad`` (of which ``offload``), ``drop``,
     ``not ip``. The core reads, filters and prints; this only moves
-    chunks. ``write`` receives the selected records as a pcap file."""
+    chunks. ``write`` receives the selected records as they are in ``f``:
+    a pcap from a pcap, a pcapng (its section and interface blocks and the
+    selected packet blocks) from a pcapng, so that every packet keeps its
+    own interface and link type. From a regular file into a file with a
+    descriptor, the core maps ``f`` and writes to ``write`` itself."""
     filters = compile_filters(expr) if expr else None
     d = kame._core.Dissector(hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum,
                              verbose=int(verbose), link=link, quiet=quiet, json=json,
                              write=write is not None, count=count, filters=filters)
     bar = _Progress(f, progress) if progress is not None else None
     head = f.read(2)
+    mapped = False
     read: Callable[[], bytes | memoryview]
     if head == GZIP_MAGIC:
         src = open_stream(f, head)
         read = functools.partial(src.read, CHUNK)
+    elif write is not None and _mappable(f) and (outfd := _fd(write)) is not None:
+        write.flush()
+        d.write_file(f.fileno(), outfd)
+        mapped = True
+        read = bytes
     else:
         d.feed(head, False)  # nothing to show yet: a file header is longer
         chunk = bytearray(CHUNK)
@@ -349,7 +366,7 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
                 return f.read(CHUNK)
             n = readinto(view)
             return view[:n or 0]
-    eof = False
+    eof = mapped
     try:
         while not eof:
             data = read()
@@ -372,6 +389,22 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
         raise UnsupportedError(f"packet {i}: linktype {lt} is not {_LINKTYPES_HELP}",
                                layer="pcap")
     return tally
+
+
+def _mappable(f: BinaryIO) -> bool:
+    """Whether ``f``, read from its start up to its first two octets, is a
+    regular file (which the core can map and read in place)."""
+    try:
+        return stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.tell() == 2
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+def _fd(f: BinaryIO) -> int | None:
+    try:
+        return f.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
 
 
 def summary_line(tally: Counter[str]) -> str:
@@ -437,6 +470,8 @@ def _run(args: argparse.Namespace) -> int:
             with open(name, "rb") as f:
                 tally = dissect_stream(f, text, **opts)  # type: ignore[arg-type]
         else:
+            from importlib import resources  # only here: its import costs a dissection's time
+
             sample = resources.files("kame") / "data" / "sample.pcap"
             sys.stderr.write(f"kame dissect: no file given: reading the bundled capture "
                              f"{sample.name} (kame dissect FILE, or - for standard input)\n")
@@ -516,8 +551,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="-v, -vv: hop limits, ND options, RA fields, MLD and IGMP records, "
                         "unverified checksums of first fragments")
     p.add_argument("-w", dest="write", metavar="FILE",
-                   help="write the selected packets to FILE (pcap; - for standard output) "
-                        "instead of printing them")
+                   help="write the selected packets to FILE (- for standard output) instead of "
+                        "printing them: pcap from a pcap, pcapng from a pcapng")
     p.add_argument("-T", dest="output_type", choices=["text", "json"], default="text",
                    help="json: one JSON object per packet and line")
     p.add_argument("--hdrnestlimit", type=_int_in(knob.minimum, knob.maximum, knob.name),

@@ -2,13 +2,17 @@
 //! batches of Arrow column buffers (see `crate::capture`); `kame.capture`
 //! wraps each buffer in a pyarrow array without copying it again.
 
+use std::ffi::{c_int, c_void};
+use std::path::PathBuf;
+
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::{ffi, IntoPyObjectExt};
 
 use super::util::int_arg;
-use crate::capture::{self, Bitmap, Builder, Column, Columns};
+use crate::capture::{self, Bitmap, Builder, Columns, FileColumns, OpenError, Owned};
 use crate::error::Error;
 use crate::wire::capfile::{self, Reader};
 use crate::wire::dissect::Settings;
@@ -38,29 +42,150 @@ struct State {
 /// Octets of a chunk appended at a time to a pending record.
 const PIECE: usize = 1 << 16;
 
-fn bitmap<'py>(py: Python<'py>, b: &Bitmap) -> Option<Bound<'py, PyBytes>> {
-    (b.zeros != 0).then(|| PyBytes::new(py, &b.bits))
+/// A column buffer built by the core, given to Python as it is: a
+/// read-only buffer (the buffer protocol) that pyarrow wraps without a
+/// copy and keeps alive for as long as its arrays live.
+#[pyclass(module = "kame._core", name = "ColumnBuffer", frozen)]
+pub struct ColumnBuffer {
+    data: Vec<u8>,
+}
+
+#[pymethods]
+impl ColumnBuffer {
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("null view"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a column buffer is read-only"));
+        }
+        let (ptr, len) = {
+            let d = &slf.get().data;
+            (d.as_ptr(), d.len())
+        };
+        // SAFETY: `view` is the caller's Py_buffer to fill; the values
+        // point into `data`, which is never changed (the class is frozen)
+        // nor freed while `obj` holds a reference to its owner.
+        unsafe {
+            (*view).obj = slf.into_any().into_ptr();
+            (*view).buf = ptr as *mut c_void;
+            (*view).len = isize::try_from(len).unwrap_or(isize::MAX);
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT { c"B".as_ptr().cast_mut() } else { core::ptr::null_mut() };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND { &raw mut (*view).len } else { core::ptr::null_mut() };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES { &raw mut (*view).itemsize } else { core::ptr::null_mut() };
+            (*view).suboffsets = core::ptr::null_mut();
+            (*view).internal = core::ptr::null_mut();
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+}
+
+fn given(py: Python<'_>, data: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
+    Bound::new(py, ColumnBuffer { data }).map(Bound::into_any)
+}
+
+fn validity(py: Python<'_>, b: Bitmap) -> PyResult<Bound<'_, PyAny>> {
+    if b.zeros == 0 {
+        return Ok(py.None().into_bound(py));
+    }
+    given(py, b.bits)
 }
 
 /// `{name: (null_count, validity or None, values, offsets or None)}` and
-/// the row count under "rows".
-fn export<'py>(py: Python<'py>, c: &Columns) -> PyResult<Bound<'py, PyDict>> {
+/// the row count under "rows"; the buffers are the core's, not copies.
+fn export(py: Python<'_>, c: Columns) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("rows", c.rows)?;
-    for (name, col) in c.each() {
-        let t = match col {
-            Column::Fixed(data, valid) => {
-                PyTuple::new(py, [valid.zeros.into_pyobject(py)?.into_any(), bitmap(py, valid).into_pyobject(py)?.into_any(),
-                    PyBytes::new(py, data).into_any(), py.None().into_bound(py)])?
-            }
-            Column::Var(data, offsets, valid) => PyTuple::new(py, [valid.zeros.into_pyobject(py)?.into_any(),
-                bitmap(py, valid).into_pyobject(py)?.into_any(), PyBytes::new(py, data).into_any(), PyBytes::new(py, offsets).into_any()])?,
-            Column::Bool(values, valid) => PyTuple::new(py, [valid.zeros.into_pyobject(py)?.into_any(),
-                bitmap(py, valid).into_pyobject(py)?.into_any(), PyBytes::new(py, &values.bits).into_any(), py.None().into_bound(py)])?,
+    for (name, col) in c.into_each() {
+        let (zeros, valid, data, offsets) = match col {
+            Owned::Fixed(data, valid) => (valid.zeros, validity(py, valid)?, given(py, data)?, py.None().into_bound(py)),
+            Owned::Var(data, offsets, valid) => (valid.zeros, validity(py, valid)?, given(py, data)?, given(py, offsets)?),
+            Owned::Bool(values, valid) => (valid.zeros, validity(py, valid)?, given(py, values.bits)?, py.None().into_bound(py)),
         };
-        d.set_item(name, t)?;
+        d.set_item(name, PyTuple::new(py, [zeros.into_bound_py_any(py)?, valid, data, offsets])?)?;
     }
     Ok(d)
+}
+
+/// A capture file read as batches of columns, mapped into memory (see
+/// `crate::capture::FileColumns`): the whole file, or the records of a
+/// pcap that start in `[start, stop)`.
+#[pyclass(module = "kame._core", name = "CaptureFile")]
+pub struct CaptureFile {
+    fc: FileColumns,
+}
+
+#[pymethods]
+impl CaptureFile {
+    #[new]
+    #[pyo3(signature = (path, *, batch_rows = 65536, hdrnestlimit = 50, verify_cksum = true, max_caplen = capfile::MAX_CAPLEN, start = 0, stop = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        #[pyo3(from_py_with = int_arg)] batch_rows: usize,
+        #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
+        verify_cksum: bool,
+        #[pyo3(from_py_with = int_arg)] max_caplen: u32,
+        #[pyo3(from_py_with = int_arg)] start: u64,
+        stop: Option<u64>,
+    ) -> PyResult<CaptureFile> {
+        if batch_rows == 0 || batch_rows > 1 << 24 {
+            return Err(PyValueError::new_err("batch_rows must be between 1 and 16777216"));
+        }
+        let settings = Settings { hdrnestlimit, verify_cksum };
+        match py.detach(|| FileColumns::open(&path, settings, batch_rows, max_caplen, start, stop)) {
+            Ok(fc) => Ok(CaptureFile { fc }),
+            Err(OpenError::Io(e)) => Err(PyErr::from(e)),
+            Err(OpenError::Invalid(m)) => Err(PyValueError::new_err(m)),
+            Err(OpenError::Capture(e)) => Err(e.into()),
+        }
+    }
+
+    /// The next batch (as `CaptureColumns.feed` gives them), or None at
+    /// the end; an error that ended the file early is raised by `close`.
+    fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match py.detach(|| self.fc.next_batch()) {
+            Some(c) => export(py, c).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the file: raises the error that ended it early, if any.
+    fn close(&mut self) -> PyResult<()> {
+        self.fc.done = true;
+        match self.fc.error.take() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The link type of the capture (of its first interface), once known.
+    #[getter]
+    fn linktype(&self) -> Option<u32> {
+        self.fc.linktype()
+    }
+
+    /// Whether the file is a pcap.
+    #[getter]
+    fn is_pcap(&self) -> bool {
+        self.fc.is_pcap()
+    }
+
+    /// Records read so far.
+    #[getter]
+    fn frames(&self) -> u64 {
+        self.fc.frames
+    }
 }
 
 #[pymethods]
@@ -111,7 +236,7 @@ impl CaptureColumns {
             &owned
         };
         let batches = py.detach(|| self.run(input, eof));
-        let out = batches.iter().map(|c| export(py, c)).collect::<PyResult<Vec<_>>>()?;
+        let out = batches.into_iter().map(|c| export(py, c)).collect::<PyResult<Vec<_>>>()?;
         Ok((out, self.st.done))
     }
 
@@ -250,6 +375,8 @@ fn capture_schema() -> (Vec<&'static str>, Vec<&'static str>) {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CaptureColumns>()?;
+    m.add_class::<CaptureFile>()?;
+    m.add_class::<ColumnBuffer>()?;
     m.add_function(wrap_pyfunction!(pcap_resync, m)?)?;
     m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
     Ok(())

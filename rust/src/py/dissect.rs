@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::fs::File;
+use std::io::Write as _;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
@@ -11,11 +15,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::util::int_arg;
+use crate::capture::map::Mapped;
 use crate::error::Error;
 use crate::wire::bpf::{Insn, Program};
 use crate::wire::capfile::{self, Reader};
 use crate::wire::dissect::{LinkType, Net, Settings, Upper};
 use crate::wire::print::{self, Options, Printer, Verdict};
+
+/// Octets of output gathered before a write by `Dissector.write_file`.
+const OUT_PIECE: usize = 1 << 20;
 
 /// Tally slots, in `TALLY_KEYS` order.
 const TALLY_KEYS: [&str; 5] = ["ok", "cksum bad", "offload", "drop", "not ip"];
@@ -148,6 +156,44 @@ impl Dissector {
         Ok((PyString::new(py, &text), PyBytes::new(py, &w), self.done))
     }
 
+    /// Dissect the regular capture file open as descriptor `infd` (all of
+    /// it, mapped into memory, whatever the descriptor's position),
+    /// writing what is selected to descriptor `outfd` as it goes: the
+    /// records are copied from the map as they are, at most 1 MiB at a
+    /// time. Neither descriptor is closed here. Only with `write`, and
+    /// before anything was fed.
+    fn write_file(&mut self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] infd: i32, #[pyo3(from_py_with = int_arg)] outfd: i32) -> PyResult<()> {
+        if !self.write || self.reader.started() || !self.buf.is_empty() {
+            return Err(PyValueError::new_err("write_file needs a Dissector made with write=True and not fed"));
+        }
+        if infd < 0 || outfd < 0 {
+            return Err(PyValueError::new_err("file descriptors are not negative"));
+        }
+        py.detach(|| -> PyResult<()> {
+            // SAFETY: both are the caller's open descriptors, lent for this
+            // call: these Files are never dropped (so never close them).
+            let input = ManuallyDrop::new(unsafe { File::from_raw_fd(infd) });
+            let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(outfd) });
+            let map = Mapped::file(&input)?;
+            let bytes = map.bytes();
+            let mut pos = 0usize;
+            let mut populated = 0usize;
+            let mut w = Vec::with_capacity(OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536);
+            let mut text = String::new();
+            while !self.done {
+                populated = map.ahead(pos, populated);
+                let at = pos;
+                self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
+                out.write_all(&w)?;
+                w.clear();
+                if pos == at && !self.done {
+                    self.done = true;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The verdict counts (only those that occurred), or the error that
     /// ended the capture.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -193,6 +239,11 @@ impl Dissector {
         if !self.write || self.header_written || !self.reader.started() {
             return;
         }
+        // A pcapng is copied block by block, its section header first.
+        if self.reader.linktype().is_some() && !self.reader.is_pcap() {
+            self.header_written = true;
+            return;
+        }
         let h = match self.reader.pcap_header {
             Some(h) if self.reader.is_pcap() => h,
             _ => match self.reader.linktype() {
@@ -207,10 +258,30 @@ impl Dissector {
     fn run(&mut self, text: &mut String, w: &mut Vec<u8>, eof: bool) {
         let mut pos = 0usize;
         let buf = std::mem::take(&mut self.buf);
-        loop {
-            let rec = match self.reader.next(&buf, &mut pos, eof) {
+        self.records(&buf, &mut pos, text, w, eof, usize::MAX);
+        let mut buf = buf;
+        buf.drain(..pos.min(buf.len()));
+        self.reader.consumed(pos);
+        self.buf = buf;
+    }
+
+    /// The records of `buf` from `*pos`, until the end of what it holds
+    /// or `w` holds `max_out` octets. With `write`, a pcap's selected
+    /// records are copied as they are, and so are a pcapng's selected
+    /// packet blocks and all its other blocks (section and interface
+    /// descriptions...): every packet stays under its own interface.
+    fn records(&mut self, buf: &[u8], pos: &mut usize, text: &mut String, w: &mut Vec<u8>, eof: bool, max_out: usize) {
+        while w.len() < max_out {
+            let before = *pos;
+            let rec = match self.reader.next(buf, pos, eof) {
                 Ok(Some(r)) => r,
-                Ok(None) => break,
+                Ok(None) => {
+                    if self.write && !self.reader.is_pcap() {
+                        self.write_header(w);
+                        w.extend_from_slice(buf.get(before..*pos).unwrap_or(&[]));
+                    }
+                    break;
+                }
                 Err(e) => {
                     self.error = Some(e);
                     self.done = true;
@@ -218,6 +289,10 @@ impl Dissector {
                 }
             };
             self.write_header(w);
+            if self.write && !self.reader.is_pcap() {
+                let start = pos.saturating_sub(rec.raw.len());
+                w.extend_from_slice(buf.get(before..start).unwrap_or(&[]));
+            }
             self.frame_no += 1;
             let t0 = *self.t0.get_or_insert(rec.ts_ns);
             if self.filtering {
@@ -261,11 +336,7 @@ impl Dissector {
                 self.count_verdict(f.verdict);
             }
             if self.write {
-                if self.reader.is_pcap() {
-                    w.extend_from_slice(rec.raw);
-                } else {
-                    capfile::pcap_record(w, rec.ts_ns, rec.frame, rec.orig_len);
-                }
+                w.extend_from_slice(rec.raw);
             }
             self.selected += 1;
             if self.count != 0 && self.selected >= self.count {
@@ -274,10 +345,6 @@ impl Dissector {
             }
         }
         self.write_header(w);
-        let mut buf = buf;
-        buf.drain(..pos.min(buf.len()));
-        self.reader.consumed(pos);
-        self.buf = buf;
     }
 
     fn count_verdict(&mut self, v: Verdict) {
