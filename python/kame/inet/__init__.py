@@ -20,7 +20,10 @@ The byte paths are in the Rust core (``kame_core::inet``): ``ip_validate``,
 ``net.link.ether.inet.*``; counters ``ips_*``, ``icps_*``, ``arps_*`` in
 the node's ``stats``.
 
-Not yet here: IGMP (only 224.0.0.1 is joined), Redirects (neither sent
+- :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
+  v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``.
+
+Not yet here: Redirects (neither sent
 nor obeyed), Record Route/Timestamp filled in when forwarding, forwarding
 of source-routed datagrams, raw IPv4 sockets.
 """
@@ -60,6 +63,7 @@ class Inet(IpInput):
         self.ip_id = node.rng.getrandbits(16)
         self.rate = {}
         self.arp_deadline = None
+        self.igmp = {}
 
     # --- ifconfig ----------------------------------------------------------------
 
@@ -95,6 +99,7 @@ class Inet(IpInput):
         """``ifconfig IF down``: ARP entries and probes of the interface go;
         its addresses stay and are probed again on up."""
         self.arp_flush(ifname)
+        self.igmp_ifdetach(ifname)
         for ifa in self.on(ifname):
             ifa.next_at = None
             ifa.tentative = True
@@ -103,11 +108,14 @@ class Inet(IpInput):
 
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.arp_deadline, self.reass.next_deadline(),
-                          min((e[1] for e in self.pmtu.values()), default=None)) if t is not None]
+                          min((e[1] for e in self.pmtu.values()), default=None),
+                          self.igmp_next_deadline()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
         self.arptimer(now)
         self.ip_slowtimo(now)
+        if self.igmp:
+            self.igmp_fasttimo(now)
         if self.pmtu:
             self.pmtu_expire(now)

@@ -35,17 +35,14 @@ from kame.inet.icmp import (
     ICMP_UNREACH_PORT,
     ICMP_UNREACH_PROTOCOL,
     ICMP_UNREACH_SRCFAIL,
-    Icmp,
 )
+from kame.inet.igmp import IPPROTO_IGMP, Igmp
 from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from kame.inet.route import in_martian_dst, in_martian_src, in_multicast
 from kame.inet.var import INADDR_BROADCAST
 
-#: 224.0.0.1, joined by every IPv4 host (RFC 1112 §7.2).
-INADDR_ALLHOSTS_GROUP = IPv4Address("224.0.0.1")
 
-
-class IpInput(Icmp):
+class IpInput(Igmp):
     """Input paths of the IPv4 layer."""
 
     def ether_input(self, ifname: str, frame: bytes, now: float) -> None:
@@ -86,7 +83,7 @@ class IpInput(Icmp):
             return
         bcast = False
         if in_multicast(dst):
-            if dst != INADDR_ALLHOSTS_GROUP:
+            if not self.in_member(ifname, dst):
                 self.inc("ips_notmember")
                 return
             bcast = True
@@ -125,6 +122,9 @@ class IpInput(Icmp):
         proto = v.protocol
         if proto == IPPROTO_ICMP:
             self.icmp_input(ifname, v, pkt, now, bcast)
+            return
+        if proto == IPPROTO_IGMP:
+            self.igmp_input(ifname, v, pkt, now)
             return
         so = getattr(self.node, "sockets", None)
         if proto == IPPROTO_UDP:

@@ -36,6 +36,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import Ip6Ctloutput
+from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_TOS, IP_TTL
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.sock import Datagram, Socket, _ival
 from kame.socket.sockaddr import Addr
@@ -198,10 +199,20 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
                 raise _err(errno.ENETUNREACH)
             # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
             # (set when the datagram fits the path MTU); the BSDs leave it clear.
+            o = s.ipopts
+            mc4 = dst.is_multicast
+            ttl = o.get(IP_MULTICAST_TTL, 1) if mc4 else o.get(IP_TTL)
+            ifn = o.get(IP_MULTICAST_IF) if mc4 else None
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
-                                          df="want" if self.profile.name == "linux" else False)
+                                          df="want" if self.profile.name == "linux" else False,
+                                          ttl=ttl, tos=o.get(IP_TOS, 0), ifname=ifn)
             if e:
                 raise _err(e)
+            if mc4 and o.get(IP_MULTICAST_LOOP, 1):
+                ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
+                if ifn is not None and self.node.inet.in_member(ifn, dst):
+                    self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
+                                    ttl if ttl is not None else 1, o.get(IP_TOS, 0))
             return len(data)
         if pktinfo is not None and int(pktinfo[0]) and not self._is_local6(pktinfo[0]):
             raise _err(errno.EADDRNOTAVAIL, "IPV6_PKTINFO source")

@@ -79,7 +79,9 @@ class Socket:
     bound: bool = False
     rcvq: deque[Datagram] = field(default_factory=lambda: deque(maxlen=256))
     opts: dict[int, Any] = field(default_factory=dict)
-    groups: set[tuple[IPv6Address, int]] = field(default_factory=set)
+    groups: set[tuple[IPv6Address | IPv4Address, int]] = field(default_factory=set)
+    #: ``IPPROTO_IP`` options (kame.socket.inctl): option -> value.
+    ipopts: dict[int, Any] = field(default_factory=dict)
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
     checksum: int = -1
     seq: int = 0
