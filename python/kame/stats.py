@@ -102,6 +102,7 @@ DESCRIPTIONS: dict[str, str] = {
     "ips_fragmented": "output datagrams fragmented",
     "ips_ofragments": "fragments created",
     "ips_cantfrag": "datagrams that can't be fragmented",
+    "ips_rawout": "raw IP packets generated",
     "icps_error": "calls to icmp_error",
     "icps_oldshort": "errors not generated 'cuz old message too short",
     "icps_oldicmp": "errors not generated 'cuz old message was icmp",

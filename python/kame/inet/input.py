@@ -120,13 +120,23 @@ class IpInput(Igmp):
     def ip_deliver(self, ifname: str, v: Any, pkt: bytes, now: float, bcast: bool) -> None:
         """The protocol switch (``inetsw``)."""
         proto = v.protocol
+        so: Any = getattr(self.node, "sockets", None)
+        raw = so is not None and getattr(so, "_nraw4", 0) > 0  # raw IPv4 sockets (kame.socket.raw4)
+        if raw and so.profile.name == "linux":
+            raw_took = so.rip_input(ifname, v, pkt)  # Linux: before the protocol
+            raw = False
+        else:
+            raw_took = False
         if proto == IPPROTO_ICMP:
             self.icmp_input(ifname, v, pkt, now, bcast)
+            if raw:
+                so.rip_input(ifname, v, pkt)
             return
         if proto == IPPROTO_IGMP:
             self.igmp_input(ifname, v, pkt, now)
+            if raw:
+                so.rip_input(ifname, v, pkt)
             return
-        so = getattr(self.node, "sockets", None)
         if proto == IPPROTO_UDP:
             body = pkt[v.header_len:]
             took = so.udp_input(ifname, v.src, v.dst, body, v.ttl, v.tos, bcast) \
@@ -141,6 +151,8 @@ class IpInput(Igmp):
         if proto == IPPROTO_TCP and tcp is not None:
             tcp.tcp4_input(ifname, v, pkt, now)  # kame.tcp: a RST when nothing listens
             return
+        if raw_took or (raw and so.rip_input(ifname, v, pkt)):
+            return  # a raw socket took it: no Protocol Unreachable
         self.inc("ips_noproto")
         if not bcast:
             self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_PROTOCOL, now)

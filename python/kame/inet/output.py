@@ -157,6 +157,39 @@ class IpOutput(Arp):
             self.ether_output(ifname, hop, pkt, now)
         return 0
 
+    def ip_output_raw(self, packet: bytes, dst: IPv4Address, now: float, *,
+                      ifname: str | None = None) -> int:
+        """A datagram whose header the sender built (``IP_HDRINCL``,
+        ``IP_RAWOUTPUT``): routed by ``dst``, fragmented unless DF; 0 or an
+        errno."""
+        hop = dst
+        if self.is_local(dst):
+            self.inc("ips_localout")
+            self.inc("ips_rawout")
+            self.ip_loopback(packet, now)
+            return 0
+        if ifname is None:
+            if dst == INADDR_BROADCAST or in_multicast(dst):
+                ifname = self._default_if(IPv4Address(packet[12:16]))
+            else:
+                rt = self.rtalloc(dst)
+                if rt is not None:
+                    ifname, hop = rt.ifname, rt.next_hop
+            if ifname is None:
+                self.inc("ips_noroute")
+                return errno.ENETUNREACH
+        ifp = self.node.ifnets.get(ifname)
+        if ifp is None or not ifp.up:
+            self.inc("ips_odropped")
+            return errno.ENETDOWN
+        if packet[6] & 0x40 and len(packet) > self.path_mtu(ifname, dst, now):
+            self.inc("ips_cantfrag")
+            return errno.EMSGSIZE
+        self.inc("ips_localout")
+        self.inc("ips_rawout")
+        self.ether_output(ifname, hop, packet, now)
+        return 0
+
     def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float,
                      tso_segsz: int = 0) -> None:
         """Resolve ``hop`` (the datagram waits whole) and frame the datagram

@@ -11,6 +11,7 @@ from typing import Any
 
 from kame.addr import is_multicast
 from kame.socket.const import (
+    AF_INET,
     AF_INET6,
     ICMP6_FILTER,
     IPPROTO_ICMPV6,
@@ -48,9 +49,15 @@ from kame.socket.sockaddr import SIN6_LEN
 class Ip6Ctloutput(InCtloutput):
     """Socket options for a :class:`~kame.socket.layer.SocketLayer`."""
 
+    def raw4_setopt(self, s: Socket, opt: int, value: Any) -> None:
+        raise _err(errno.ENOPROTOOPT)  # kame.socket.raw4
+
     def ctloutput_set(self, s: Socket, level: int, opt: int, value: Any) -> None:
         if level == IPPROTO_IP:
             self.ip_ctloutput_set(s, opt, value)
+            return
+        if level == 255 and s.family == AF_INET:  # SOL_RAW (kame.socket.raw4)
+            self.raw4_setopt(s, opt, value)
             return
         if level == SOL_SOCKET:
             if opt == SO_REUSEADDR:

@@ -167,8 +167,10 @@ class Socket:
         if not self.closed:
             self.closed = True
             self.layer.pcbs.remove(self)
-            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6:
+            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6 and self.family == AF_INET6:
                 self.layer._raw_icmp6(-1)
+            if self.type == SOCK_RAW and self.family == AF_INET:
+                self.layer.raw4_detach(self)
             for g, ifi in list(self.groups):
                 self.layer.leave_group(self, g, ifi)
 
