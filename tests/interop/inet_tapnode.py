@@ -11,7 +11,7 @@ commands, one JSON object a line, each answered by one JSON line:
   requests 0.2 s apart, then ``{"replies": [seq...]}`` after 1 s;
 - ``{"cmd": "udp", "family": 2|10, "bind": [host, port] | null,
   "connect": [host, port] | null}``: a socket, ``{"sock": id}``;
-- ``{"cmd": "sendto", "sock": id, "data": str, "to": [host, port] | null}``:
+- ``{"cmd": "sendto", "sock": id, "data": str (or "hex": H), "to": [host, port] | null}``:
   ``{"ok": n}`` or ``{"errno": e}``;
 - ``{"cmd": "recv", "sock": id, "wait": s}``: ``{"data": [[str, addr]...],
   "errno": e}`` (datagrams and the pending socket error; ``"hex": true``:
@@ -128,8 +128,8 @@ def main() -> None:
                 elif c["cmd"] == "sendto":
                     s = socks[c["sock"]]
                     try:
-                        n = s.sendto(c["data"].encode(), tuple(c["to"])) if c.get("to") \
-                            else s.send(c["data"].encode())
+                        b = bytes.fromhex(c["hex"]) if "hex" in c else c["data"].encode()
+                        n = s.sendto(b, tuple(c["to"])) if c.get("to") else s.send(b)
                         res = {"ok": n}
                     except OSError as e:
                         res = {"errno": e.errno}
