@@ -23,6 +23,9 @@ the node's ``stats``.
 - :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
   v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``.
 
+- :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
+  and ``ipsec4_in_reject`` with the node's SPD and SAD.
+
 Not yet here: Redirects (neither sent
 nor obeyed), Record Route/Timestamp filled in when forwarding, forwarding
 of source-routed datagrams, raw IPv4 sockets.
@@ -30,6 +33,7 @@ of source-routed datagrams, raw IPv4 sockets.
 
 from __future__ import annotations
 
+from collections import Counter
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
@@ -64,6 +68,9 @@ class Inet(IpInput):
         self.rate = {}
         self.arp_deadline = None
         self.igmp = {}
+        from kame.key.ipsec6 import IPSEC6_STATS
+
+        self.ipsec4stat = Counter(dict.fromkeys(IPSEC6_STATS, 0))
 
     # --- ifconfig ----------------------------------------------------------------
 

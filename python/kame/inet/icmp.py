@@ -26,7 +26,8 @@ from typing import Any
 
 from kame import _core
 from kame.errors import KameError, TruncatedError
-from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IpOutput
+from kame.inet.ipsec4 import Ipsec4
+from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from kame.inet.route import in_martian_src, in_multicast
 
 ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIMXCEED, ICMP_PARAMPROB = 0, 3, 8, 11, 12
@@ -67,7 +68,7 @@ class IcmpErrorInput4:
     time: float
 
 
-class Icmp(IpOutput):
+class Icmp(Ipsec4):
     """ICMPv4 input and output."""
 
     def ppsratecheck(self, cls: str, now: float) -> bool:

@@ -65,7 +65,8 @@ class IpInput(Igmp):
             self.ip_input(ifname, frame[14:], now, link_bcast=bool(dmac[0] & 1))
 
     def ip_input(self, ifname: str, payload: bytes, now: float, *,
-                 link_bcast: bool = False, loopback: bool = False) -> None:
+                 link_bcast: bool = False, loopback: bool = False,
+                 ipsec_again: bool = False) -> None:
         """``ip_input`` for one datagram (the bytes after the link header)."""
         self.inc("ips_total")
         try:
@@ -114,6 +115,8 @@ class IpInput(Igmp):
                 return
             pkt = whole
             v = _core.ip_validate(pkt, False)
+        if self.node.key is not None and self.ipsec4_input(ifname, v, pkt, now):
+            return  # ESP/AH/IPComp opened and fed back, or dropped (kame.inet.ipsec4)
         self.inc("ips_delivered")
         self.ip_deliver(ifname, v, pkt, now, bcast or link_bcast)
 
@@ -264,4 +267,7 @@ class IpInput(Igmp):
             self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, now, rest=mtu & 0xFFFF)
             return
         self.inc("ips_forward")
+        if self.node.key is not None and self.ipsec4_output(rt.ifname, out, rt.next_hop,
+                                                            now) is not None:
+            return  # a tunnel-mode gateway (kame.inet.ipsec4)
         self.ether_output(rt.ifname, rt.next_hop, out, now)

@@ -151,6 +151,10 @@ class IpOutput(Arp):
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
         self.inc("ips_localout")
+        if self.node.key is not None:
+            e = self.ipsec4_output(ifname, pkt, hop, now)  # kame.inet.ipsec4
+            if e is not None:
+                return e
         if tso_segsz and total > mtu:
             self.ether_output(ifname, hop, pkt, now, tso_segsz)
         else:
@@ -249,6 +253,11 @@ class IpOutput(Arp):
 
     def ip_loopback(self, packet: bytes, now: float) -> None:
         """Overridden by the input layer: a datagram to one of our addresses."""
+
+    def ipsec4_output(self, ifname: str, pkt: bytes, hop: IPv4Address,
+                      now: float) -> int | None:
+        """Overridden by :mod:`kame.inet.ipsec4`."""
+        return None
 
     def udp_output(self, src: IPv4Address | None, sport: int, dst: IPv4Address, dport: int,
                    data: bytes, now: float, *, ttl: int | None = None, tos: int = 0,
