@@ -26,8 +26,11 @@ the node's ``stats``.
 - :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
   and ``ipsec4_in_reject`` with the node's SPD and SAD.
 
-Not yet here: Redirects (neither sent
-nor obeyed), Record Route/Timestamp filled in when forwarding, forwarding
+Redirects (RFC 1122 §3.2.2.2) are obeyed by a host from its first hop
+(``rtredirect``) and sent by a router forwarding back out the interface
+a datagram came in on.
+
+Not yet here: Record Route/Timestamp filled in when forwarding, forwarding
 of source-routed datagrams, raw IPv4 sockets.
 """
 
@@ -116,7 +119,7 @@ class Inet(IpInput):
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.arp_deadline, self.reass.next_deadline(),
                           min((e[1] for e in self.pmtu.values()), default=None),
-                          self.igmp_next_deadline()) if t is not None]
+                          self.igmp_next_deadline(), self.rt_next_expire()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
@@ -124,5 +127,7 @@ class Inet(IpInput):
         self.ip_slowtimo(now)
         if self.igmp:
             self.igmp_fasttimo(now)
+        if self.routes:
+            self.rt_expire(now)  # Redirects' host routes
         if self.pmtu:
             self.pmtu_expire(now)

@@ -26,6 +26,8 @@ from kame import _core
 from kame.errors import KameError, TruncatedError
 from kame.inet.icmp import (
     ICMP_PARAMPROB,
+    ICMP_REDIRECT,
+    ICMP_REDIRECT_HOST,
     ICMP_TIMXCEED,
     ICMP_TIMXCEED_INTRANS,
     ICMP_TIMXCEED_REASS,
@@ -247,7 +249,9 @@ class IpInput(Igmp):
 
     def ip_forward(self, ifname: str, pkt: bytes, v: Any, now: float) -> None:
         """``ip_forward`` (RFC 1812): TTL, route, MTU; the ICMP errors each
-        failure calls for. Redirects are not sent."""
+        failure calls for; a Redirect when the datagram goes back out the
+        interface it came in on (``net.inet.ip.redirect``, rate-limited as
+        every ICMP error by ``net.inet.icmp.icmplim``)."""
         try:
             out = _core.ip_forward_ttl(pkt)
         except KameError:
@@ -271,3 +275,10 @@ class IpInput(Igmp):
                                                             now) is not None:
             return  # a tunnel-mode gateway (kame.inet.ipsec4)
         self.ether_output(rt.ifname, rt.next_hop, out, now)
+        # RFC 1812 §5.2.7.2: back out the interface it came in on, to a
+        # source on that subnet: tell it the better first hop
+        if rt.ifname == ifname and self.node.knobs._values["net.inet.ip.redirect"] and \
+                any(v.src in ifa.network for ifa in self.on(ifname) if ifa.usable) and \
+                self.icmp_error(pkt, ICMP_REDIRECT, ICMP_REDIRECT_HOST, now,
+                                rest=int(rt.next_hop)):
+            self.inc("ips_redirectsent")

@@ -64,11 +64,13 @@ class InIfaddr:
 @dataclass(slots=True)
 class InRtentry:
     """A static route (``route add -inet``): ``gateway`` ``None`` is an
-    interface route."""
+    interface route; ``expire`` set: learnt from a Redirect."""
 
     prefix: IPv4Network
     gateway: IPv4Address | None
     ifname: str
+    #: a host route a Redirect made (``RTF_DYNAMIC``): when it goes
+    expire: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
