@@ -168,6 +168,7 @@ def main() -> None:
                         "arp": node.inet.arp_table(now()),
                         "arp_entries": len(node.inet.arptab),
                         "pmtu": {str(k): v[0] for k, v in node.inet.pmtu.items()},
+                        "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),
                         "udpstat": {k: v for k, v in layer.udpstat.items() if v},
                         "events": sorted({type(e).__name__ + ":" + str(getattr(e, "kind", ""))
