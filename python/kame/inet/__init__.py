@@ -60,6 +60,7 @@ class Inet(IpInput):
         self.routes = {}
         self.arptab = {}
         self.pmtu = {}
+        self.pmtud_off = {}
         kv = node.knobs._values
         mq = kv["net.inet.ip.maxfragpackets"]
         self.reass = _core.IpReassembler(float(kv["net.inet.ip.fragttl"]),

@@ -75,6 +75,19 @@ class IpOutput(Arp):
         self.node.events.append(PathMtuChanged4(dst, mtu))
         return True
 
+    def pmtud_blackhole(self, dst: IPv4Address, now: float) -> None:
+        """Path MTU discovery off towards ``dst`` (DF clear) for
+        :data:`PMTU_EXPIRE4`: the transport found a black hole that drops
+        DF datagrams and sends no Fragmentation Needed (kame.tcp's
+        ``tcp_timer_rexmt``, ``net.inet.tcp.pmtud_blackhole_detection``)."""
+        if len(self.pmtud_off) >= 4096 and dst not in self.pmtud_off:
+            del self.pmtud_off[min(self.pmtud_off, key=lambda k: self.pmtud_off[k])]
+        self.pmtud_off[dst] = now + PMTU_EXPIRE4
+
+    def pmtud_restore(self, dst: IPv4Address) -> None:
+        """It was no black hole: DF again towards ``dst``."""
+        self.pmtud_off.pop(dst, None)
+
     def pmtu_expire(self, now: float) -> None:
         for dst, (mtu, exp) in list(self.pmtu.items()):
             if exp <= now:
@@ -136,6 +149,11 @@ class IpOutput(Arp):
             return errno.ENETDOWN
         mtu = self.path_mtu(ifname, dst, now)
         total = 20 + len(options or b"") + len(payload)
+        if df and self.pmtud_off and dst in self.pmtud_off:
+            if self.pmtud_off[dst] > now:
+                df = False  # a black hole found there: no DF (pmtud_blackhole)
+            else:
+                del self.pmtud_off[dst]
         if tso_segsz and not (proto == IPPROTO_TCP and not options and total <= ifp.tsomax
                               and 20 + 20 + tso_segsz <= mtu):
             tso_segsz = 0

@@ -92,6 +92,8 @@ class InVars:
     arptab: dict[tuple[str, IPv4Address], Llinfo]
     #: Path MTUs learnt from Fragmentation Needed (RFC 1191): dst -> (mtu, expiry).
     pmtu: dict[IPv4Address, tuple[int, float]]
+    #: Destinations behind a PMTU black hole: DF off until the time given.
+    pmtud_off: dict[IPv4Address, float]
     reass: Any
     _reass_seen: dict[str, int]
     ip_id: int
