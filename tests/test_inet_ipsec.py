@@ -192,3 +192,57 @@ def test_knob_free_node_without_key_treats_esp_as_unknown() -> None:
     pkt = _core.ip_build(A, B, 50, bytes(40))
     n.receive("eth0", MB + MA + b"\x08\x00" + pkt, 1.0)
     assert n.stats["ips_noproto"] == 1 and IPv4Address(B)
+
+
+def test_tcp_over_ipv4_esp_transport() -> None:
+    """TCP through ESP transport (any protocol): the MSS leaves room for
+    ESP (ipsec_hdrsiz), every segment on the wire is ESP, the bytes arrive."""
+    import random
+
+    from kame.socket.stream import SOCK_STREAM
+
+    sim, a, b, seen = pair(policy=False)
+    for n, (x, y) in ((a, (A, B)), (b, (B, A))):
+        setkey(f"spdadd {x} {y} any -P out ipsec esp/transport//require;\n"
+               f"spdadd {y} {x} any -P in ipsec esp/transport//require;\n", n.key.engine, 0.0)
+    la, lb = SocketLayer(a, "linux"), SocketLayer(b, "linux")
+    srv = lb.socket(AF_INET, SOCK_STREAM)
+    srv.bind(("0.0.0.0", 80))
+    srv.listen(4)
+    cli = la.socket(AF_INET, SOCK_STREAM)
+    with pytest.raises(BlockingIOError):
+        cli.connect((B, 80))
+    conn = None
+    for _ in range(100):
+        for n in (a, b):
+            sim.emit(n, n.poll(sim.now))
+        sim.run(until=sim.now + 0.05)
+        try:
+            conn, _peer = srv.accept()
+            break
+        except BlockingIOError:
+            continue
+    assert conn is not None
+    data = random.Random(3).randbytes(30_000)
+    sent, got = 0, bytearray()
+    for _ in range(2000):
+        if sent < len(data):
+            try:
+                sent += cli.send(data[sent:sent + 8192])
+            except BlockingIOError:
+                pass
+        for n in (a, b):
+            sim.emit(n, n.poll(sim.now))
+        sim.run(until=sim.now + 0.02)
+        try:
+            while chunk := conn.recv(65536):
+                got += chunk
+        except BlockingIOError:
+            pass
+        if len(got) == len(data):
+            break
+    assert bytes(got) == data
+    assert cli.tcp_info()["mss"] < 1448 - 30
+    wire = ip_frames(seen, MA)
+    assert wire and all(p[9] == 50 for p in wire[-20:]), {p[9] for p in wire}
+    assert b.inet.ipsec4stat["in_polvio"] == 0
