@@ -12,26 +12,26 @@ them, one step from the name to the file:
   (RFC 1191), ``udp_output``, ``ping``;
 - :mod:`kame.inet.icmp`: ``icmp_input``, ``icmp_error`` and its rate limit;
 - :mod:`kame.inet.input`: ``ip_input``, ``ip_reass`` (through
-  ``_core.IpReassembler``), ``ip_forward``.
-
-The byte paths are in the Rust core (``kame_core::inet``): ``ip_validate``,
-``ip_build``, ``ip_fragment``, ``IpReassembler``, ``icmp_parse``,
-``arp_parse`` and their builders. Knobs are ``net.inet.*`` and
-``net.link.ether.inet.*``; counters ``ips_*``, ``icps_*``, ``arps_*`` in
-the node's ``stats``.
-
+  ``_core.IpReassembler``), ``ip_forward`` (with Redirects, RFC 1812
+  §5.2.7.2);
 - :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
-  v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``.
-
+  v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``;
 - :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
   and ``ipsec4_in_reject`` with the node's SPD and SAD.
 
 Redirects (RFC 1122 §3.2.2.2) are obeyed by a host from its first hop
-(``rtredirect``) and sent by a router forwarding back out the interface
-a datagram came in on.
+only (``rtredirect`` in :mod:`kame.inet.route`, host routes that expire).
+Raw IPv4 sockets are :mod:`kame.socket.raw4` (``rip_input`` is called from
+``ip_deliver``).
+
+The byte paths are in the Rust core (``kame_core::inet``): ``ip_validate``,
+``ip_build``, ``ip_fragment``, ``IpReassembler``, ``icmp_parse`` (IGMP's
+header too), ``arp_parse`` and their builders. Knobs are ``net.inet.*``
+and ``net.link.ether.inet.*``; counters ``ips_*``, ``icps_*``, ``arps_*``,
+``igps_*``, ``rts_*`` in the node's ``stats``, ``ipsec4stat`` here.
 
 Not yet here: Record Route/Timestamp filled in when forwarding, forwarding
-of source-routed datagrams, raw IPv4 sockets.
+of source-routed datagrams.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ The layers stack as classes, as :mod:`kame.ip6` does:
 ``InVars`` -> :class:`~kame.inet.route.InRoute` (addresses, ``rtalloc``,
 ``in_selectsrc``) -> :class:`~kame.inet.arp.Arp` (``if_ether.c``) ->
 :class:`~kame.inet.output.IpOutput` (``ip_output``, fragmentation, PMTU) ->
+:class:`~kame.inet.ipsec4.Ipsec4` (``ipsec4_output``, ``esp4_input``) ->
 :class:`~kame.inet.icmp.Icmp` (``icmp_input``, ``icmp_error``) ->
+:class:`~kame.inet.igmp.Igmp` (``igmp_input``, memberships) ->
 :class:`~kame.inet.input.IpInput` (``ip_input``, ``ip_forward``,
 reassembly) -> :class:`kame.inet.Inet` (timers, ``ifconfig``).
 """

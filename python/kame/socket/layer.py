@@ -2,7 +2,9 @@
 ICMPv6 output (``udp6_output``, ``rip6_output``) and input
 (``udp6_input``, ``rip6_input``), ICMPv6 errors to sockets
 (``udp6_ctlinput``), IPv4 loopback, and UDP over IPv4 through the node's
-:mod:`kame.inet` (``udp_output``, ``udp_input``, ``udp_ctlinput``)."""
+:mod:`kame.inet` (``udp_output``, ``udp_input``, ``udp_ctlinput``); raw
+IPv4 sockets are :mod:`kame.socket.raw4`, ``IPPROTO_IP`` options
+:mod:`kame.socket.inctl`."""
 
 from __future__ import annotations
 
