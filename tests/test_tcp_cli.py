@@ -466,8 +466,8 @@ def test_sim_node_tools(tmp_path: Path) -> None:
         assert "\t4 connection requests\n" in tcp, tcp
         every = _kame("netstat", "-s", *h1).stdout
         assert [ln for ln in every.splitlines() if ln.endswith(":") and not ln.startswith("\t")
-                ][:8] == ["tcp:", "TCP connection count by state:", "udp:", "ip:", "icmp:",
-                          "arp:", "ip6:", "icmp6:"]
+                ][:9] == ["tcp:", "TCP connection count by state:", "udp:", "ip:", "icmp:",
+                          "igmp:", "arp:", "ip6:", "icmp6:"]
         # a second server on a port in use: refused in one line
         r = _kame("iperf3", "-s", "-p", "7", *h1)
         assert r.returncode == 1 and r.stderr.count("\n") == 1 and "in use" in r.stderr, r

@@ -408,7 +408,7 @@ def snap_stats(host: NodeHost) -> dict[str, Any]:
 
 
 def snap_stats4(host: NodeHost) -> dict[str, Any]:
-    """``netstat -s -p tcp|udp|ip|icmp|arp``: the IPv4 and transport counters,
+    """``netstat -s -p tcp|udp|ip|icmp|igmp|arp|ipsec``: the IPv4 and transport counters,
     the ICMPv4 histograms and the TCP connections by state."""
     st = host.node.stats
     layer = getattr(host.node, "sockets", None)
@@ -422,6 +422,8 @@ def snap_stats4(host: NodeHost) -> dict[str, Any]:
             "ip": {k: st[k] for k in st if k.startswith("ips_")},
             "icmp": {k: st[k] for k in st if k.startswith("icps_")},
             "arp": {k: st[k] for k in st if k.startswith("arps_")},
+            "igmp": {k: st[k] for k in st if k.startswith("igps_")},
+            "ipsec": dict(getattr(host.node.inet, "ipsec4stat", {})),
             "icmp_inhist": {str(k): v for k, v in sorted(host.icmp_in.items())},
             "icmp_outhist": {str(k): v for k, v in sorted(host.icmp_out.items())}}
 
@@ -734,7 +736,7 @@ class ControlServer:
             return snap_stats(self.host)
         if op == "ping":
             return self._ping(c, req, now)
-        if op == "stats4":  # kame netstat -s -p tcp|udp|ip|icmp|arp
+        if op == "stats4":  # kame netstat -s -p tcp|udp|ip|icmp|igmp|arp|ipsec
             return snap_stats4(self.host)
         if op == "pcblist":  # kame netstat -an
             return snap_pcbs(node)

@@ -11,10 +11,14 @@ commands, one JSON object a line, each answered by one JSON line:
   requests 0.2 s apart, then ``{"replies": [seq...]}`` after 1 s;
 - ``{"cmd": "udp", "family": 2|10, "bind": [host, port] | null,
   "connect": [host, port] | null}``: a socket, ``{"sock": id}``;
-- ``{"cmd": "sendto", "sock": id, "data": str, "to": [host, port] | null}``:
+- ``{"cmd": "sendto", "sock": id, "data": str (or "hex": H), "to": [host, port] | null}``:
   ``{"ok": n}`` or ``{"errno": e}``;
 - ``{"cmd": "recv", "sock": id, "wait": s}``: ``{"data": [[str, addr]...],
-  "errno": e}`` (datagrams and the pending socket error);
+  "errno": e}`` (datagrams and the pending socket error; ``"hex": true``:
+  the data in hex);
+- ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
+  ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
+  ``{"errno": e}``;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
 - ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events;
 - ``{"cmd": "quit"}``.
@@ -114,7 +118,7 @@ def main() -> None:
                     events[:] = [e for e in events if not isinstance(e, EchoReply4)]
                     res = {"replies": seqs}
                 elif c["cmd"] == "udp":
-                    s = layer.socket(c["family"], 2)
+                    s = layer.socket(c["family"], c.get("type", 2), c.get("proto", 0))
                     if c.get("bind"):
                         s.bind(tuple(c["bind"]))
                     if c.get("connect"):
@@ -124,8 +128,8 @@ def main() -> None:
                 elif c["cmd"] == "sendto":
                     s = socks[c["sock"]]
                     try:
-                        n = s.sendto(c["data"].encode(), tuple(c["to"])) if c.get("to") \
-                            else s.send(c["data"].encode())
+                        b = bytes.fromhex(c["hex"]) if "hex" in c else c["data"].encode()
+                        n = s.sendto(b, tuple(c["to"])) if c.get("to") else s.send(b)
                         res = {"ok": n}
                     except OSError as e:
                         res = {"errno": e.errno}
@@ -138,13 +142,23 @@ def main() -> None:
                     while True:
                         try:
                             d, a = s.recvfrom(65535)
-                            got.append([d.decode(errors="replace"), list(a)])
+                            got.append([d.hex() if c.get("hex") else d.decode(errors="replace"),
+                                        list(a)])
                         except BlockingIOError:
                             break
                         except OSError as e:
                             err = e.errno or 0
                             break
                     res = {"data": got, "errno": err}
+                elif c["cmd"] == "sockopt":
+                    s = socks[c["sock"]]
+                    try:
+                        s.setsockopt(c["level"], c["opt"],
+                                     bytes.fromhex(c["hex"]) if "hex" in c else c["int"])
+                        res = {"ok": True}
+                    except OSError as e:
+                        res = {"errno": e.errno}
+                    out(node.poll(now()))
                 elif c["cmd"] == "wait":
                     pump(now() + c["s"])
                     res = {"ok": True}
@@ -154,6 +168,7 @@ def main() -> None:
                         "arp": node.inet.arp_table(now()),
                         "arp_entries": len(node.inet.arptab),
                         "pmtu": {str(k): v[0] for k, v in node.inet.pmtu.items()},
+                        "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),
                         "udpstat": {k: v for k, v in layer.udpstat.items() if v},
                         "events": sorted({type(e).__name__ + ":" + str(getattr(e, "kind", ""))

@@ -7,7 +7,7 @@ and ``ifconfig`` print:
     kame ping6 [-c N] [-i WAIT] [-s SIZE] [-I IF] DST
     kame netstat -an [-W] [-f inet|inet6] [-p tcp|udp]
                                        TCP and UDP PCBs, with TCP states
-    kame netstat -s [-p tcp|udp|ip|icmp|arp|ip6|icmp6|ipsec6|nat64]
+    kame netstat -s [-p tcp|udp|ip|icmp|igmp|arp|ipsec|ip6|icmp6|ipsec6|nat64]
     kame arp -an | ADDR [-i IF]
     kame ifconfig [-L] [IF]
 
@@ -474,6 +474,27 @@ ARP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "{n0} Duplicate IP{s0} seen", ("arps_dupips",)),
 ]
 
+#: FreeBSD ``igmp_stats`` (usr.bin/netstat/inet.c, IGMPv3), line for line.
+IGMP_LINES: list[tuple[int, str, tuple[str, ...]]] = [
+    (1, "{n0} message{s0} received", ("igps_rcv_total",)),
+    (1, "{n0} message{s0} received with too few bytes", ("igps_rcv_tooshort",)),
+    (1, "{n0} message{s0} received with wrong TTL", ("igps_rcv_badttl",)),
+    (1, "{n0} message{s0} received with bad checksum", ("igps_rcv_badsum",)),
+    (1, "{n0} V1/V2 membership quer{y0} received", ("igps_rcv_v1v2_queries",)),
+    (1, "{n0} V3 membership quer{y0} received", ("igps_rcv_v3_queries",)),
+    (1, "{n0} membership quer{y0} received with invalid field(s)", ("igps_rcv_badqueries",)),
+    (1, "{n0} general quer{y0} received", ("igps_rcv_gen_queries",)),
+    (1, "{n0} group quer{y0} received", ("igps_rcv_group_queries",)),
+    (1, "{n0} group-source quer{y0} received", ("igps_rcv_gsr_queries",)),
+    (1, "{n0} group-source quer{y0} dropped", ("igps_drop_gsr_queries",)),
+    (1, "{n0} membership report{s0} received", ("igps_rcv_reports",)),
+    (1, "{n0} membership report{s0} received with invalid field(s)", ("igps_rcv_badreports",)),
+    (1, "{n0} membership report{s0} received for groups to which we belong",
+     ("igps_rcv_ourreports",)),
+    (1, "{n0} V3 report{s0} received without Router Alert", ("igps_rcv_nora",)),
+    (1, "{n0} membership report{s0} sent", ("igps_snd_reports",)),
+]
+
 #: netstat's ``icmpnames[]`` (ICMPv4 types).
 ICMP_NAMES = {0: "echo reply", 3: "destination unreachable", 4: "source quench",
               5: "routing redirect", 8: "echo", 9: "router advertisement",
@@ -500,7 +521,7 @@ def _hist(h: dict[str, int]) -> list[str]:
 
 
 def format_netstat4(st: dict[str, Any], proto: str) -> str:
-    """``netstat -s -p tcp|udp|ip|icmp|arp`` as FreeBSD prints it (every
+    """``netstat -s -p tcp|udp|ip|icmp|igmp|arp|ipsec`` as FreeBSD prints it (every
     counter, zeros too, as with one -s), our additions after its lines."""
     if proto == "tcp":
         c = st["tcp"]
@@ -529,6 +550,14 @@ def format_netstat4(st: dict[str, Any], proto: str) -> str:
             lines += ["\tInput histogram:", *_hist(st["icmp_inhist"])]
         lines += _stat_lines(c, ICMP_LINES_3)
         lines += _kame_extras(c, ICMP_LINES_1 + ICMP_LINES_2 + ICMP_LINES_3)
+    elif proto == "igmp":
+        c = st.get("igmp", {})
+        lines = ["igmp:", *_stat_lines(c, IGMP_LINES), *_kame_extras(c, IGMP_LINES)]
+    elif proto == "ipsec":  # struct ipsecstat for IPv4 (kame.inet.ipsec4)
+        from kame.key.ipsec6 import IPSEC6_STATS
+
+        c = st.get("ipsec", {})
+        lines = ["ipsec:", *(f"\t{int(c.get(k, 0))} {d}" for k, d in IPSEC6_STATS.items())]
     else:
         c = st["arp"]
         lines = ["arp:", *_stat_lines(c, ARP_LINES), *_kame_extras(c, ARP_LINES)]
@@ -589,7 +618,7 @@ def _ndp(args: argparse.Namespace) -> int:
     return 0
 
 
-NETSTAT4 = ("tcp", "udp", "ip", "icmp", "arp")
+NETSTAT4 = ("tcp", "udp", "ip", "icmp", "igmp", "arp", "ipsec")
 
 
 def _netstat(args: argparse.Namespace) -> int:
@@ -608,7 +637,8 @@ def _netstat(args: argparse.Namespace) -> int:
         return 0
     if args.p is None:
         st4 = request(find_ctl(args.ctl), "stats4")
-        sys.stdout.write("".join(format_netstat4(st4, p) for p in NETSTAT4))
+        sys.stdout.write("".join(format_netstat4(st4, p) for p in NETSTAT4
+                                 if p != "ipsec"))  # as ipsec6: with -p only
     if args.p == "nat64":  # a `kame nat64` node's translator and tables (kame.nat64)
         from kame.cli.nat64 import format_nat64_stats
 
@@ -752,8 +782,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("netstat", help="the node's connections (netstat -an) and counters "
                                         "(netstat -s -p PROTO), like FreeBSD's netstat")
     p.add_argument("-s", action="store_true", help="statistics (every protocol without -p)")
-    p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "arp", "ip6", "icmp6", "ipsec6",
-                                  "nat64"],
+    p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "igmp", "arp", "ipsec", "ip6",
+                                  "icmp6", "ipsec6", "nat64"],
                    help="protocol")
     p.add_argument("-a", action="store_true",
                    help="with the table: listeners and wildcard-bound sockets too")

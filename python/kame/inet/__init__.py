@@ -12,21 +12,31 @@ them, one step from the name to the file:
   (RFC 1191), ``udp_output``, ``ping``;
 - :mod:`kame.inet.icmp`: ``icmp_input``, ``icmp_error`` and its rate limit;
 - :mod:`kame.inet.input`: ``ip_input``, ``ip_reass`` (through
-  ``_core.IpReassembler``), ``ip_forward``.
+  ``_core.IpReassembler``), ``ip_forward`` (with Redirects, RFC 1812
+  §5.2.7.2);
+- :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
+  v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``;
+- :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
+  and ``ipsec4_in_reject`` with the node's SPD and SAD.
+
+Redirects (RFC 1122 §3.2.2.2) are obeyed by a host from its first hop
+only (``rtredirect`` in :mod:`kame.inet.route`, host routes that expire).
+Raw IPv4 sockets are :mod:`kame.socket.raw4` (``rip_input`` is called from
+``ip_deliver``).
 
 The byte paths are in the Rust core (``kame_core::inet``): ``ip_validate``,
-``ip_build``, ``ip_fragment``, ``IpReassembler``, ``icmp_parse``,
-``arp_parse`` and their builders. Knobs are ``net.inet.*`` and
-``net.link.ether.inet.*``; counters ``ips_*``, ``icps_*``, ``arps_*`` in
-the node's ``stats``.
+``ip_build``, ``ip_fragment``, ``IpReassembler``, ``icmp_parse`` (IGMP's
+header too), ``arp_parse`` and their builders. Knobs are ``net.inet.*``
+and ``net.link.ether.inet.*``; counters ``ips_*``, ``icps_*``, ``arps_*``,
+``igps_*``, ``rts_*`` in the node's ``stats``, ``ipsec4stat`` here.
 
-Not yet here: IGMP (only 224.0.0.1 is joined), Redirects (neither sent
-nor obeyed), Record Route/Timestamp filled in when forwarding, forwarding
-of source-routed datagrams, raw IPv4 sockets.
+Not yet here: Record Route/Timestamp filled in when forwarding, forwarding
+of source-routed datagrams.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
@@ -50,6 +60,7 @@ class Inet(IpInput):
         self.routes = {}
         self.arptab = {}
         self.pmtu = {}
+        self.pmtud_off = {}
         kv = node.knobs._values
         mq = kv["net.inet.ip.maxfragpackets"]
         self.reass = _core.IpReassembler(float(kv["net.inet.ip.fragttl"]),
@@ -60,6 +71,10 @@ class Inet(IpInput):
         self.ip_id = node.rng.getrandbits(16)
         self.rate = {}
         self.arp_deadline = None
+        self.igmp = {}
+        from kame.key.ipsec6 import IPSEC6_STATS
+
+        self.ipsec4stat = Counter(dict.fromkeys(IPSEC6_STATS, 0))
 
     # --- ifconfig ----------------------------------------------------------------
 
@@ -95,6 +110,7 @@ class Inet(IpInput):
         """``ifconfig IF down``: ARP entries and probes of the interface go;
         its addresses stay and are probed again on up."""
         self.arp_flush(ifname)
+        self.igmp_ifdetach(ifname)
         for ifa in self.on(ifname):
             ifa.next_at = None
             ifa.tentative = True
@@ -103,11 +119,16 @@ class Inet(IpInput):
 
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.arp_deadline, self.reass.next_deadline(),
-                          min((e[1] for e in self.pmtu.values()), default=None)) if t is not None]
+                          min((e[1] for e in self.pmtu.values()), default=None),
+                          self.igmp_next_deadline(), self.rt_next_expire()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
         self.arptimer(now)
         self.ip_slowtimo(now)
+        if self.igmp:
+            self.igmp_fasttimo(now)
+        if self.routes:
+            self.rt_expire(now)  # Redirects' host routes
         if self.pmtu:
             self.pmtu_expire(now)

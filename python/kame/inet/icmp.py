@@ -26,10 +26,12 @@ from typing import Any
 
 from kame import _core
 from kame.errors import KameError, TruncatedError
-from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IpOutput
+from kame.inet.ipsec4 import Ipsec4
+from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from kame.inet.route import in_martian_src, in_multicast
 
 ICMP_ECHOREPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIMXCEED, ICMP_PARAMPROB = 0, 3, 8, 11, 12
+ICMP_REDIRECT, ICMP_REDIRECT_HOST = 5, 1
 ICMP_UNREACH_NET, ICMP_UNREACH_HOST, ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_PORT = 0, 1, 2, 3
 ICMP_UNREACH_NEEDFRAG, ICMP_UNREACH_SRCFAIL = 4, 5
 ICMP_TIMXCEED_INTRANS, ICMP_TIMXCEED_REASS = 0, 1
@@ -67,7 +69,7 @@ class IcmpErrorInput4:
     time: float
 
 
-class Icmp(IpOutput):
+class Icmp(Ipsec4):
     """ICMPv4 input and output."""
 
     def ppsratecheck(self, cls: str, now: float) -> bool:
@@ -154,8 +156,22 @@ class Icmp(IpOutput):
         elif t == ICMP_ECHOREPLY:
             self.node.events.append(EchoReply4(ifname, v.src, rest >> 16, rest & 0xFFFF,
                                                bytes(data), now))
+        elif t == ICMP_REDIRECT:
+            self.icmp_redirect_input(v, code, rest, bytes(data), now)
         elif t in (ICMP_UNREACH, ICMP_TIMXCEED, ICMP_PARAMPROB, 4):
             self._notify(ifname, v.src, t, code, rest, bytes(data), now)
+
+    def icmp_redirect_input(self, v: Any, code: int, rest: int, inv: bytes, now: float) -> None:
+        """A Redirect (``icmp_input`` -> ``rtredirect``): every code is taken
+        as a host redirect (RFC 1122 §3.2.2.2); a router, or a host with
+        ``net.inet.icmp.drop_redirect``, ignores them (RFC 1812 §5.2.7.2)."""
+        kv = self.node.knobs._values
+        if kv["net.inet.icmp.drop_redirect"] or kv["net.inet.ip.forwarding"]:
+            return
+        if len(inv) < 20:
+            self.inc("icps_badlen")
+            return
+        self.rtredirect(IPv4Address(inv[16:20]), IPv4Address(rest), v.src, now)
 
     def _notify(self, ifname: str, reporter: IPv4Address, t: int, code: int, rest: int,
                 inv: bytes, now: float) -> None:

@@ -26,6 +26,8 @@ from kame import _core
 from kame.errors import KameError, TruncatedError
 from kame.inet.icmp import (
     ICMP_PARAMPROB,
+    ICMP_REDIRECT,
+    ICMP_REDIRECT_HOST,
     ICMP_TIMXCEED,
     ICMP_TIMXCEED_INTRANS,
     ICMP_TIMXCEED_REASS,
@@ -35,17 +37,14 @@ from kame.inet.icmp import (
     ICMP_UNREACH_PORT,
     ICMP_UNREACH_PROTOCOL,
     ICMP_UNREACH_SRCFAIL,
-    Icmp,
 )
+from kame.inet.igmp import IPPROTO_IGMP, Igmp
 from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from kame.inet.route import in_martian_dst, in_martian_src, in_multicast
 from kame.inet.var import INADDR_BROADCAST
 
-#: 224.0.0.1, joined by every IPv4 host (RFC 1112 §7.2).
-INADDR_ALLHOSTS_GROUP = IPv4Address("224.0.0.1")
 
-
-class IpInput(Icmp):
+class IpInput(Igmp):
     """Input paths of the IPv4 layer."""
 
     def ether_input(self, ifname: str, frame: bytes, now: float) -> None:
@@ -68,7 +67,8 @@ class IpInput(Icmp):
             self.ip_input(ifname, frame[14:], now, link_bcast=bool(dmac[0] & 1))
 
     def ip_input(self, ifname: str, payload: bytes, now: float, *,
-                 link_bcast: bool = False, loopback: bool = False) -> None:
+                 link_bcast: bool = False, loopback: bool = False,
+                 ipsec_again: bool = False) -> None:
         """``ip_input`` for one datagram (the bytes after the link header)."""
         self.inc("ips_total")
         try:
@@ -86,7 +86,7 @@ class IpInput(Icmp):
             return
         bcast = False
         if in_multicast(dst):
-            if dst != INADDR_ALLHOSTS_GROUP:
+            if not self.in_member(ifname, dst):
                 self.inc("ips_notmember")
                 return
             bcast = True
@@ -117,16 +117,31 @@ class IpInput(Icmp):
                 return
             pkt = whole
             v = _core.ip_validate(pkt, False)
+        if self.node.key is not None and self.ipsec4_input(ifname, v, pkt, now):
+            return  # ESP/AH/IPComp opened and fed back, or dropped (kame.inet.ipsec4)
         self.inc("ips_delivered")
         self.ip_deliver(ifname, v, pkt, now, bcast or link_bcast)
 
     def ip_deliver(self, ifname: str, v: Any, pkt: bytes, now: float, bcast: bool) -> None:
         """The protocol switch (``inetsw``)."""
         proto = v.protocol
+        so: Any = getattr(self.node, "sockets", None)
+        raw = so is not None and getattr(so, "_nraw4", 0) > 0  # raw IPv4 sockets (kame.socket.raw4)
+        if raw and so.profile.name == "linux":
+            raw_took = so.rip_input(ifname, v, pkt)  # Linux: before the protocol
+            raw = False
+        else:
+            raw_took = False
         if proto == IPPROTO_ICMP:
             self.icmp_input(ifname, v, pkt, now, bcast)
+            if raw:
+                so.rip_input(ifname, v, pkt)
             return
-        so = getattr(self.node, "sockets", None)
+        if proto == IPPROTO_IGMP:
+            self.igmp_input(ifname, v, pkt, now)
+            if raw:
+                so.rip_input(ifname, v, pkt)
+            return
         if proto == IPPROTO_UDP:
             body = pkt[v.header_len:]
             took = so.udp_input(ifname, v.src, v.dst, body, v.ttl, v.tos, bcast) \
@@ -141,6 +156,8 @@ class IpInput(Icmp):
         if proto == IPPROTO_TCP and tcp is not None:
             tcp.tcp4_input(ifname, v, pkt, now)  # kame.tcp: a RST when nothing listens
             return
+        if raw_took or (raw and so.rip_input(ifname, v, pkt)):
+            return  # a raw socket took it: no Protocol Unreachable
         self.inc("ips_noproto")
         if not bcast:
             self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_PROTOCOL, now)
@@ -232,7 +249,9 @@ class IpInput(Icmp):
 
     def ip_forward(self, ifname: str, pkt: bytes, v: Any, now: float) -> None:
         """``ip_forward`` (RFC 1812): TTL, route, MTU; the ICMP errors each
-        failure calls for. Redirects are not sent."""
+        failure calls for; a Redirect when the datagram goes back out the
+        interface it came in on (``net.inet.ip.redirect``, rate-limited as
+        every ICMP error by ``net.inet.icmp.icmplim``)."""
         try:
             out = _core.ip_forward_ttl(pkt)
         except KameError:
@@ -252,4 +271,14 @@ class IpInput(Icmp):
             self.icmp_error(pkt, ICMP_UNREACH, ICMP_UNREACH_NEEDFRAG, now, rest=mtu & 0xFFFF)
             return
         self.inc("ips_forward")
+        if self.node.key is not None and self.ipsec4_output(rt.ifname, out, rt.next_hop,
+                                                            now) is not None:
+            return  # a tunnel-mode gateway (kame.inet.ipsec4)
         self.ether_output(rt.ifname, rt.next_hop, out, now)
+        # RFC 1812 §5.2.7.2: back out the interface it came in on, to a
+        # source on that subnet: tell it the better first hop
+        if rt.ifname == ifname and self.node.knobs._values["net.inet.ip.redirect"] and \
+                any(v.src in ifa.network for ifa in self.on(ifname) if ifa.usable) and \
+                self.icmp_error(pkt, ICMP_REDIRECT, ICMP_REDIRECT_HOST, now,
+                                rest=int(rt.next_hop)):
+            self.inc("ips_redirectsent")

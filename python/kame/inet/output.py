@@ -75,6 +75,19 @@ class IpOutput(Arp):
         self.node.events.append(PathMtuChanged4(dst, mtu))
         return True
 
+    def pmtud_blackhole(self, dst: IPv4Address, now: float) -> None:
+        """Path MTU discovery off towards ``dst`` (DF clear) for
+        :data:`PMTU_EXPIRE4`: the transport found a black hole that drops
+        DF datagrams and sends no Fragmentation Needed (kame.tcp's
+        ``tcp_timer_rexmt``, ``net.inet.tcp.pmtud_blackhole_detection``)."""
+        if len(self.pmtud_off) >= 4096 and dst not in self.pmtud_off:
+            del self.pmtud_off[min(self.pmtud_off, key=lambda k: self.pmtud_off[k])]
+        self.pmtud_off[dst] = now + PMTU_EXPIRE4
+
+    def pmtud_restore(self, dst: IPv4Address) -> None:
+        """It was no black hole: DF again towards ``dst``."""
+        self.pmtud_off.pop(dst, None)
+
     def pmtu_expire(self, now: float) -> None:
         for dst, (mtu, exp) in list(self.pmtu.items()):
             if exp <= now:
@@ -136,6 +149,11 @@ class IpOutput(Arp):
             return errno.ENETDOWN
         mtu = self.path_mtu(ifname, dst, now)
         total = 20 + len(options or b"") + len(payload)
+        if df and self.pmtud_off and dst in self.pmtud_off:
+            if self.pmtud_off[dst] > now:
+                df = False  # a black hole found there: no DF (pmtud_blackhole)
+            else:
+                del self.pmtud_off[dst]
         if tso_segsz and not (proto == IPPROTO_TCP and not options and total <= ifp.tsomax
                               and 20 + 20 + tso_segsz <= mtu):
             tso_segsz = 0
@@ -151,10 +169,47 @@ class IpOutput(Arp):
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
         self.inc("ips_localout")
+        if self.node.key is not None:
+            e = self.ipsec4_output(ifname, pkt, hop, now)  # kame.inet.ipsec4
+            if e is not None:
+                return e
         if tso_segsz and total > mtu:
             self.ether_output(ifname, hop, pkt, now, tso_segsz)
         else:
             self.ether_output(ifname, hop, pkt, now)
+        return 0
+
+    def ip_output_raw(self, packet: bytes, dst: IPv4Address, now: float, *,
+                      ifname: str | None = None) -> int:
+        """A datagram whose header the sender built (``IP_HDRINCL``,
+        ``IP_RAWOUTPUT``): routed by ``dst``, fragmented unless DF; 0 or an
+        errno."""
+        hop = dst
+        if self.is_local(dst):
+            self.inc("ips_localout")
+            self.inc("ips_rawout")
+            self.ip_loopback(packet, now)
+            return 0
+        if ifname is None:
+            if dst == INADDR_BROADCAST or in_multicast(dst):
+                ifname = self._default_if(IPv4Address(packet[12:16]))
+            else:
+                rt = self.rtalloc(dst)
+                if rt is not None:
+                    ifname, hop = rt.ifname, rt.next_hop
+            if ifname is None:
+                self.inc("ips_noroute")
+                return errno.ENETUNREACH
+        ifp = self.node.ifnets.get(ifname)
+        if ifp is None or not ifp.up:
+            self.inc("ips_odropped")
+            return errno.ENETDOWN
+        if packet[6] & 0x40 and len(packet) > self.path_mtu(ifname, dst, now):
+            self.inc("ips_cantfrag")
+            return errno.EMSGSIZE
+        self.inc("ips_localout")
+        self.inc("ips_rawout")
+        self.ether_output(ifname, hop, packet, now)
         return 0
 
     def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float,
@@ -216,6 +271,11 @@ class IpOutput(Arp):
 
     def ip_loopback(self, packet: bytes, now: float) -> None:
         """Overridden by the input layer: a datagram to one of our addresses."""
+
+    def ipsec4_output(self, ifname: str, pkt: bytes, hop: IPv4Address,
+                      now: float) -> int | None:
+        """Overridden by :mod:`kame.inet.ipsec4`."""
+        return None
 
     def udp_output(self, src: IPv4Address | None, sport: int, dst: IPv4Address, dport: int,
                    data: bytes, now: float, *, ttl: int | None = None, tos: int = 0,

@@ -101,8 +101,11 @@ class InRoute(InVars):
         """The longest match among static and connected routes on an up
         interface; ``None`` is ENETUNREACH."""
         best: tuple[int, Route4] | None = None
+        now = self.node._now
         for net, rt in self.routes.items():
             ifp = self.node.ifnets.get(rt.ifname)
+            if rt.expire is not None and rt.expire <= now:
+                continue  # a Redirect's host route that timed out
             if ifp is not None and ifp.up and dst in net and (best is None
                                                               or net.prefixlen > best[0]):
                 hop = rt.gateway if rt.gateway is not None else dst
@@ -111,6 +114,45 @@ class InRoute(InVars):
             if dst in net and (best is None or net.prefixlen > best[0]):
                 best = (net.prefixlen, Route4(ifn, dst, False))
         return best[1] if best is not None else None
+
+    def rtredirect(self, dst: IPv4Address, gateway: IPv4Address, src: IPv4Address,
+                   now: float) -> bool:
+        """``rtredirect`` for an ICMP Redirect from ``src``: use ``gateway``
+        for ``dst`` (a host route, RFC 1122 §3.2.2.2, for 
+        ``net.inet.icmp.redirtimeout`` seconds). Refused (``rts_badredirect``)
+        unless ``src`` is the current first hop for ``dst`` and ``gateway``
+        is a host on a connected network and not ours; at most
+        ``net.inet.icmp.maxdynroutes`` such routes (the oldest goes)."""
+        kv = self.node.knobs._values
+        gw_if = None
+        for net, ifn in self._connected():
+            if gateway in net:
+                gw_if = ifn
+                break
+        rt = self.rtalloc(dst)
+        if gw_if is None or self.find(gateway) is not None or (int(gateway) >> 28) == 0xE \
+                or self.in_broadcast(gateway, gw_if) or rt is None or not rt.gateway \
+                or rt.next_hop != src or gateway == src:
+            self.inc("rts_badredirect")
+            return False
+        host = IPv4Network((int(dst), 32))
+        dyn = [k for k, r in self.routes.items() if r.expire is not None]
+        if host not in self.routes and len(dyn) >= int(kv["net.inet.icmp.maxdynroutes"]):
+            oldest = min(dyn, key=lambda k: self.routes[k].expire or 0.0)
+            del self.routes[oldest]
+        self.routes[host] = InRtentry(host, gateway, gw_if,
+                                      expire=now + float(kv["net.inet.icmp.redirtimeout"]))
+        self.inc("rts_dynamic")
+        return True
+
+    def rt_expire(self, now: float) -> None:
+        """Redirects' host routes that timed out go."""
+        for k in [k for k, r in self.routes.items() if r.expire is not None and r.expire <= now]:
+            del self.routes[k]
+
+    def rt_next_expire(self) -> float | None:
+        return min((r.expire for r in self.routes.values() if r.expire is not None),
+                   default=None)
 
     def routes_table(self) -> list[tuple[str, str, str]]:
         """``netstat -rn -f inet``-like rows: (destination, gateway, interface)."""

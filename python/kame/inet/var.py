@@ -8,7 +8,9 @@ The layers stack as classes, as :mod:`kame.ip6` does:
 ``InVars`` -> :class:`~kame.inet.route.InRoute` (addresses, ``rtalloc``,
 ``in_selectsrc``) -> :class:`~kame.inet.arp.Arp` (``if_ether.c``) ->
 :class:`~kame.inet.output.IpOutput` (``ip_output``, fragmentation, PMTU) ->
+:class:`~kame.inet.ipsec4.Ipsec4` (``ipsec4_output``, ``esp4_input``) ->
 :class:`~kame.inet.icmp.Icmp` (``icmp_input``, ``icmp_error``) ->
+:class:`~kame.inet.igmp.Igmp` (``igmp_input``, memberships) ->
 :class:`~kame.inet.input.IpInput` (``ip_input``, ``ip_forward``,
 reassembly) -> :class:`kame.inet.Inet` (timers, ``ifconfig``).
 """
@@ -64,11 +66,13 @@ class InIfaddr:
 @dataclass(slots=True)
 class InRtentry:
     """A static route (``route add -inet``): ``gateway`` ``None`` is an
-    interface route."""
+    interface route; ``expire`` set: learnt from a Redirect."""
 
     prefix: IPv4Network
     gateway: IPv4Address | None
     ifname: str
+    #: a host route a Redirect made (``RTF_DYNAMIC``): when it goes
+    expire: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,8 @@ class InVars:
     arptab: dict[tuple[str, IPv4Address], Llinfo]
     #: Path MTUs learnt from Fragmentation Needed (RFC 1191): dst -> (mtu, expiry).
     pmtu: dict[IPv4Address, tuple[int, float]]
+    #: Destinations behind a PMTU black hole: DF off until the time given.
+    pmtud_off: dict[IPv4Address, float]
     reass: Any
     _reass_seen: dict[str, int]
     ip_id: int

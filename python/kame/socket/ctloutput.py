@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import errno
 import struct
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame.addr import is_multicast
 from kame.socket.const import (
+    AF_INET,
     AF_INET6,
     ICMP6_FILTER,
     IPPROTO_ICMPV6,
@@ -40,16 +41,25 @@ from kame.socket.const import (
     _err,
     _octets,
 )
-from kame.socket.pcb import In6Pcb
+from kame.socket.inctl import IPPROTO_IP, InCtloutput
 from kame.socket.rfc3542 import Icmp6Filter
 from kame.socket.sock import Socket, _ival
 from kame.socket.sockaddr import SIN6_LEN
 
 
-class Ip6Ctloutput(In6Pcb):
+class Ip6Ctloutput(InCtloutput):
     """Socket options for a :class:`~kame.socket.layer.SocketLayer`."""
 
+    def raw4_setopt(self, s: Socket, opt: int, value: Any) -> None:
+        raise _err(errno.ENOPROTOOPT)  # kame.socket.raw4
+
     def ctloutput_set(self, s: Socket, level: int, opt: int, value: Any) -> None:
+        if level == IPPROTO_IP:
+            self.ip_ctloutput_set(s, opt, value)
+            return
+        if level == 255 and s.family == AF_INET:  # SOL_RAW (kame.socket.raw4)
+            self.raw4_setopt(s, opt, value)
+            return
         if level == SOL_SOCKET:
             if opt == SO_REUSEADDR:
                 s.reuseaddr = bool(_ival(value))
@@ -157,7 +167,11 @@ class Ip6Ctloutput(In6Pcb):
         s.groups.add((g, ifi))
         self.node.join(self.ifname(ifi), g, self.now)
 
-    def leave_group(self, s: Socket, g: IPv6Address, ifi: int, strict: bool = False) -> None:
+    def leave_group(self, s: Socket, g: IPv6Address | IPv4Address, ifi: int,
+                    strict: bool = False) -> None:
+        if isinstance(g, IPv4Address):
+            self.in_leave(s, g, self.ifname(ifi) if ifi in self.zones.by_index else None, strict)
+            return
         if not ifi:
             ifi = next((i for gg, i in s.groups if gg == g), 0)
         if (g, ifi) not in s.groups:
@@ -174,6 +188,8 @@ class Ip6Ctloutput(In6Pcb):
         return "linux" if self.profile.name == "linux" else "bsd"
 
     def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int = 0) -> Any:
+        if level == IPPROTO_IP:
+            return self.ip_ctloutput_get(s, opt)
         if level == SOL_SOCKET:
             if opt == SO_REUSEADDR:
                 return int(s.reuseaddr)

@@ -2,7 +2,9 @@
 ICMPv6 output (``udp6_output``, ``rip6_output``) and input
 (``udp6_input``, ``rip6_input``), ICMPv6 errors to sockets
 (``udp6_ctlinput``), IPv4 loopback, and UDP over IPv4 through the node's
-:mod:`kame.inet` (``udp_output``, ``udp_input``, ``udp_ctlinput``)."""
+:mod:`kame.inet` (``udp_output``, ``udp_input``, ``udp_ctlinput``); raw
+IPv4 sockets are :mod:`kame.socket.raw4`, ``IPPROTO_IP`` options
+:mod:`kame.socket.inctl`."""
 
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import Ip6Ctloutput
+from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_TOS, IP_TTL
 from kame.socket.profiles import PROFILES, Profile
+from kame.socket.raw4 import RawIp4
 from kame.socket.sock import Datagram, Socket, _ival
 from kame.socket.sockaddr import Addr
 from kame.socket.stream import SOCK_STREAM, StreamLayer  # issue 9: stream sockets
@@ -54,7 +58,7 @@ _ICMP6_ERRNO = {
 }
 
 
-class SocketLayer(Ip6Ctloutput, StreamLayer):
+class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
     """The PCB tables and socket calls of one node under one profile."""
 
     def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
@@ -81,9 +85,11 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
         self.udpstat: dict[str, int] = dict.fromkeys(
             ("udps_ipackets", "udps_badsum", "udps_hdrops", "udps_noport", "udps_noportmcast",
              "udps_fullsock", "udps_opackets", "udps_noportbcast", "rip6s_ipackets", "rip6s_badsum",
-             "rip6s_nosock", "rip6s_opackets", "rip6s_filtered"), 0)
+             "rip6s_nosock", "rip6s_opackets", "rip6s_filtered", "rips_ipackets", "rips_nosock",
+             "rips_opackets", "rips_filtered", "rips_fullsock"), 0)
         self._seq = 0
         self._nraw6 = 0
+        self._nraw4 = 0
         self._fastpath_saved = True
         if type(seed) is not int:
             raise TypeError(f"seed is an int, not {type(seed).__name__}")
@@ -104,8 +110,11 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             raise _err(errno.EPROTONOSUPPORT, "only SOCK_DGRAM and SOCK_RAW")
         if type == SOCK_DGRAM and proto not in (0, IPPROTO_UDP):
             raise _err(errno.EPROTONOSUPPORT)
-        if type == SOCK_RAW and (family != AF_INET6 or proto in (0, IPPROTO_RAW)):
+        if type == SOCK_RAW and family == AF_INET6 and proto in (0, IPPROTO_RAW):
             raise _err(errno.EPROTONOSUPPORT, "raw sockets: AF_INET6 with a protocol")
+        if type == SOCK_RAW and family == AF_INET and (
+                not 0 <= proto <= 255 or (proto == 0 and self.profile.name == "linux")):
+            raise _err(errno.EPROTONOSUPPORT, "raw IPv4 sockets: a protocol (0 on the BSDs)")
         if self.node is not None:
             self.v6only_sysctl = self.node.knobs["net.inet6.ip6.v6only"]
         if self.profile.listening == "configurable":
@@ -114,9 +123,11 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             v6only = self.profile.v6only_default
         s = Socket(self, family, type, proto or (IPPROTO_UDP if type == SOCK_DGRAM else proto),
                    v6only=v6only if family == AF_INET6 else 0)
-        if type == SOCK_RAW and proto == IPPROTO_ICMPV6:
+        if type == SOCK_RAW and proto == IPPROTO_ICMPV6 and family == AF_INET6:
             s.checksum = 2  # RFC 3542 §3.1: always computed, at offset 2
             self._raw_icmp6(+1)
+        if type == SOCK_RAW and family == AF_INET:
+            self.raw4_attach(s)  # kame.socket.raw4
         self._seq += 1
         s.seq = self._seq
         self.pcbs.append(s)
@@ -180,6 +191,10 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
             pktinfo, sticky = s.opts[IPV6_PKTINFO], True
         if s.type == SOCK_DGRAM and port == 0:
             raise _err(errno.EINVAL, "port 0")
+        if s.type == SOCK_RAW and s.family == AF_INET:
+            if not isinstance(dst, IPv4Address):
+                raise _err(errno.EAFNOSUPPORT)
+            return self.rip_output(s, data, dst)  # kame.socket.raw4
         if isinstance(dst, IPv4Address):
             if s.family == AF_INET6:
                 self._mapped_ok(s)
@@ -198,10 +213,20 @@ class SocketLayer(Ip6Ctloutput, StreamLayer):
                 raise _err(errno.ENETUNREACH)
             # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
             # (set when the datagram fits the path MTU); the BSDs leave it clear.
+            o = s.ipopts
+            mc4 = dst.is_multicast
+            ttl = o.get(IP_MULTICAST_TTL, 1) if mc4 else o.get(IP_TTL)
+            ifn = o.get(IP_MULTICAST_IF) if mc4 else None
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
-                                          df="want" if self.profile.name == "linux" else False)
+                                          df="want" if self.profile.name == "linux" else False,
+                                          ttl=ttl, tos=o.get(IP_TOS, 0), ifname=ifn)
             if e:
                 raise _err(e)
+            if mc4 and o.get(IP_MULTICAST_LOOP, 1):
+                ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
+                if ifn is not None and self.node.inet.in_member(ifn, dst):
+                    self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
+                                    ttl if ttl is not None else 1, o.get(IP_TOS, 0))
             return len(data)
         if pktinfo is not None and int(pktinfo[0]) and not self._is_local6(pktinfo[0]):
             raise _err(errno.EADDRNOTAVAIL, "IPV6_PKTINFO source")

@@ -79,7 +79,9 @@ class Socket:
     bound: bool = False
     rcvq: deque[Datagram] = field(default_factory=lambda: deque(maxlen=256))
     opts: dict[int, Any] = field(default_factory=dict)
-    groups: set[tuple[IPv6Address, int]] = field(default_factory=set)
+    groups: set[tuple[IPv6Address | IPv4Address, int]] = field(default_factory=set)
+    #: ``IPPROTO_IP`` options (kame.socket.inctl): option -> value.
+    ipopts: dict[int, Any] = field(default_factory=dict)
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
     checksum: int = -1
     seq: int = 0
@@ -165,8 +167,10 @@ class Socket:
         if not self.closed:
             self.closed = True
             self.layer.pcbs.remove(self)
-            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6:
+            if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6 and self.family == AF_INET6:
                 self.layer._raw_icmp6(-1)
+            if self.type == SOCK_RAW and self.family == AF_INET:
+                self.layer.raw4_detach(self)
             for g, ifi in list(self.groups):
                 self.layer.leave_group(self, g, ifi)
 

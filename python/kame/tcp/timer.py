@@ -103,7 +103,8 @@ class TcpTimer(TcpOutput):
         segments that time out twice may be dropped by a hop that sends no
         Packet Too Big. Each stage gets two timeouts: the MSS first falls to
         ``v6pmtud_blackhole_mss`` (IPv6, 1220) or ``pmtud_blackhole_mss``
-        (IPv4, 1200), then to ``v6mssdflt``/``mssdflt``; if six timeouts pass
+        (IPv4, 1200), then to ``v6mssdflt``/``mssdflt`` with path MTU discovery
+        off (IPv4: DF clear towards the peer); if six timeouts pass
         even so, it was no black hole (the peer is gone, or all is lost): the
         MSS is restored and the failure counted."""
         f = tp.t_plpmtu
@@ -123,12 +124,25 @@ class TcpTimer(TcpOutput):
                     "net.inet.tcp.v6mssdflt" if v6 else "net.inet.tcp.mssdflt"]))
                 tp.t_plpmtu &= ~TF2_PLPMTU_PMTUD
                 self.inc("tcps_pmtud_blackhole_activated_min_mss")
+                self._blackhole_df(tp, True)  # IPv4: DF off for the path
             tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
         elif f & TF2_PLPMTU_BLACKHOLE and tp.t_rxtshift >= 6:
             tp.t_plpmtu = (f | TF2_PLPMTU_PMTUD) & ~TF2_PLPMTU_BLACKHOLE
             self._set_maxopd(tp, tp.t_pmtud_saved_maxopd)
             self.inc("tcps_pmtud_blackhole_failed")
+            self._blackhole_df(tp, False)
             tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+
+    def _blackhole_df(self, tp: Tcpcb, off: bool) -> None:
+        """IPv4 path MTU discovery off (DF clear) towards the peer behind a
+        black hole at the minimum MSS, or on again (kame.inet.output)."""
+        inet = getattr(self.node, "inet", None)
+        if inet is None or self.hdrlen(tp) == HDR6:
+            return
+        if off:
+            inet.pmtud_blackhole(tp.faddr, float(getattr(self.node, "_now", 0.0)))
+        else:
+            inet.pmtud_restore(tp.faddr)
 
     @staticmethod
     def _set_maxopd(tp: Tcpcb, mss: int) -> None:
