@@ -78,6 +78,9 @@ class _Toks:
                     self.t.append((m.group(2) or m.group(3), n))
         self.i = 0
 
+    #: the line of the last ``authentication_method rsasig`` (it needs certificate_type)
+    rsasig_line = 0
+
     def line(self) -> int:
         """The line of the last token read."""
         return self.t[min(max(self.i - 1, 0), len(self.t) - 1)][1] if self.t else 0
@@ -150,6 +153,8 @@ def _proposal(tk: _Toks) -> IkeProposal:
             if w not in (["pre_shared_key"], ["rsasig"]):
                 raise tk.err(f"authentication_method {' '.join(w)!r} not supported "
                              f"(pre_shared_key, rsasig)")
+            if w == ["rsasig"]:
+                tk.rsasig_line = tk.line()
         elif t == "dh_group":
             if len(w) != 1 or w[0] not in DH:
                 raise tk.err(f"dh_group {' '.join(w)!r} not supported (2 5 14 19 20 31)")
@@ -268,6 +273,10 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     raise tk.err(f"{k!r} not taken in a remote section")
             if not kw["proposals"]:
                 raise tk.err(f"remote {addr} has no proposal", ln)
+            if tk.rsasig_line and "certificate" not in kw:
+                raise tk.err("authentication_method rsasig needs certificate_type x509 "
+                             "\"CERT\" \"KEY\" in the remote", tk.rsasig_line)
+            tk.rsasig_line = 0
             remotes.append((addr, kw, ln))
         elif t == "sainfo":
             if tk.peek() == "anonymous":
