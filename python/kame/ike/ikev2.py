@@ -858,6 +858,12 @@ class Ike:
         reply: list[tuple[int, bool, bytes]] = []
         gone = False
         for t, _c, b in inner:
+            if t == pl.PT_N and Notify.unpack(b).type == pl.N_AUTHENTICATION_FAILED:
+                # RFC 7296 §2.21.2: the initiator did not accept our AUTH
+                self.inc("ike_authfail")
+                self._say(f"{sa.peer.address}: AUTHENTICATION_FAILED: the peer refused our "
+                          f"AUTH (our certificate or ID)")
+                gone = True
             if t != pl.PT_D:
                 continue
             d = Delete.unpack(b)
