@@ -378,12 +378,11 @@ class Ike:
         self._send(sa, data)
 
     def _notify_peer(self, sa: IkeSa, note: int) -> None:
-        """One INFORMATIONAL request carrying an error notify and the IKE SA's
-        Delete (RFC 7296 §2.21.2: the initiator tells the responder its AUTH
-        failed), sent once."""
+        """One INFORMATIONAL request carrying an error notify (RFC 7296
+        §2.21.2: the initiator tells the responder its AUTH failed; the
+        responder then ends the IKE SA), sent once."""
         self._send(sa, self._sealed(sa, pl.INFORMATIONAL, sa.next_id, False,
-                                    [(pl.PT_N, False, Notify(note).pack()),
-                                     (pl.PT_D, False, Delete(pl.PROTO_IKE).pack())]))
+                                    [(pl.PT_N, False, Notify(note).pack())]))
 
     def _respond(self, sa: IkeSa, msg_id: int, data: bytes) -> None:
         sa.last_resp = (msg_id, data)
