@@ -142,7 +142,7 @@ pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>> {
         return Err(CertError::Malformed(format!("{} octets (at most {MAX_DER})", der.len())));
     }
     match X509Certificate::from_der(der) {
-        Ok((rest, c)) if rest.is_empty() => Ok(c),
+        Ok(([], c)) => Ok(c),
         Ok((rest, _)) => Err(CertError::Malformed(format!("{} octets after the certificate", rest.len()))),
         Err(e) => Err(CertError::Malformed(e.to_string())),
     }
@@ -243,7 +243,7 @@ pub fn info(der: &[u8]) -> Result<Info> {
 /// The text form ("C=CH, O=kame, CN=moon") of a DER Name, as an ID payload carries it.
 pub fn dn_text(der: &[u8]) -> Result<String> {
     match X509Name::from_der(der) {
-        Ok((rest, n)) if rest.is_empty() => Ok(n.to_string()),
+        Ok(([], n)) => Ok(n.to_string()),
         Ok(_) => Err(CertError::Malformed("octets after the Name".into())),
         Err(e) => Err(CertError::Malformed(format!("Name: {e}"))),
     }
@@ -448,7 +448,7 @@ pub fn verify_auth(der: &[u8], method: u8, data: &[u8], octets: &[u8]) -> Result
                 .ok_or_else(|| CertError::Malformed("AlgorithmIdentifier longer than the AUTH".into()))?;
             let sig = rest.get(n as usize..).unwrap_or_default();
             let alg = match AlgorithmIdentifier::from_der(blob) {
-                Ok((r, a)) if r.is_empty() => a,
+                Ok(([], a)) => a,
                 _ => return Err(CertError::Malformed("AUTH's AlgorithmIdentifier".into())),
             };
             (digital_signature_alg(key, &alg)?, sig)
