@@ -91,7 +91,7 @@ def ca(cn: str = "kame Root CA", kind: str = "rsa", n: int = 0) -> Issued:
 
 def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[str, ...] = (),
          email: tuple[str, ...] = (), ips: tuple[str, ...] = (), days: tuple[int, int] = (-1, 30),
-         is_ca: bool = False) -> Issued:
+         is_ca: bool = False, critical_oid: str = "") -> Issued:
     k = key(kind, n)
     b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.cert.subject)
          .public_key(k.public_key()).serial_number(x509.random_serial_number())
@@ -102,6 +102,9 @@ def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[s
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if critical_oid:
+        b = b.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(critical_oid),
+                                                       b"\x05\x00"), critical=True)
     if is_ca:
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     return Issued(b.sign(issuer.key, _hash(issuer.key)), k)

@@ -95,6 +95,10 @@ def test_chain_refusals_are_typed_and_named(root: pki.Issued, other_root: pki.Is
     # a CA of the same name with another key: the signature does not verify
     impostor = pki.ca("kame Root CA", "p256", n=2)
     _refused("bad_cert_signature", pki.leaf(root, "x").der, [], [impostor.der], NOW)
+    # RFC 5280 §4.2: an unknown critical extension refuses the certificate
+    odd = pki.leaf(root, "odd", critical_oid="1.3.6.1.4.1.99999.1")
+    assert "critical extension 1.3.6.1.4.1.99999.1" in _refused("unsupported", odd.der, [],
+                                                                 [root.der], NOW)
     with pytest.raises(CertificateError) as ei:
         _core.ike_cert_verify(b"\x30\x03\x02\x01\x00", [], [root.der], NOW)
     assert ei.value.reason == "malformed"

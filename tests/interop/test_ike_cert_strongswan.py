@@ -8,6 +8,7 @@ with AUTHENTICATION_FAILED, each side's log saying why."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ike_pki as pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
 import pytest
 from netns_rig import child_env, fresh_netns, ipns
 from test_ike_strongswan import (
@@ -29,11 +31,7 @@ from test_ike_strongswan import (
     _up,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import ike_pki as pki  # noqa: E402
-
-pytestmark = pytest.mark.skipif(__import__("os").geteuid() != 0,
-                                reason="needs root for namespaces")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 SWAN_FQDN, OURS_FQDN = "swan.kame.example", "ours.kame.example"
 

@@ -249,7 +249,22 @@ pub fn dn_text(der: &[u8]) -> Result<String> {
     }
 }
 
+/// RFC 5280 §4.2: a critical extension we do not understand refuses the certificate.
+fn check_critical(c: &X509Certificate<'_>) -> Result<()> {
+    for e in c.extensions() {
+        if e.critical && (e.parsed_extension().unsupported() || e.parsed_extension().error().is_some()) {
+            return Err(CertError::Unsupported(format!(
+                "certificate \"{}\" has critical extension {} that we do not understand",
+                c.subject(),
+                e.oid
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn check_dates(c: &X509Certificate<'_>, now: i64) -> Result<()> {
+    check_critical(c)?;
     let v = c.validity();
     if now < v.not_before.timestamp() {
         return Err(CertError::NotYetValid { subject: c.subject().to_string(), not_before: v.not_before.timestamp() });
