@@ -205,9 +205,20 @@ def _tcp_rcvbuf() -> Any:
     return b
 
 
+def _ike_key() -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    k = ec.generate_private_key(ec.SECP256R1())
+    return _core.IkeKey(k.private_bytes(serialization.Encoding.DER,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+
+
 #: Instances to call methods on, per class name (``cls()`` when absent).
 FACTORIES: dict[str, Callable[[], Any]] = {
     "IkeDh": lambda: _core.IkeDh(31),  # X25519 (RFC 8031)
+    "IkeKey": _ike_key,  # an ECDSA P-256 PKCS#8 key
     "Ipv6Header": lambda: _core.Ipv6Header("2001:db8::1", "2001:db8::2"),
     "Ipv6Option": lambda: _core.Ipv6Option.router_alert(0),
     "RoutingHeader": lambda: _core.RoutingHeader(0, 1, ["2001:db8::3"]),

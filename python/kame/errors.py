@@ -30,6 +30,7 @@ import re
 from typing import NamedTuple
 
 __all__ = [
+    "CertificateError",
     "ConfigError",
     "EcnDropError",
     "HeaderLimitError",
@@ -179,6 +180,13 @@ class NoInterfaceError(ScopeError):
 
     def __init__(self, message: str = "", errno: str = "ENXIO", **kw: object) -> None:
         super().__init__(message, errno, **kw)
+
+
+class CertificateError(KameError, ValueError):
+    """An X.509 certificate, chain, identity or signature AUTH refused (IKE).
+    ``reason`` is a code: malformed, unsupported, not_yet_valid, expired,
+    unknown_issuer, not_ca, too_deep, bad_cert_signature, id_mismatch,
+    bad_auth_signature, bad_key; the message names the certificate."""
 
 
 class LimitError(KameError):

@@ -3,6 +3,7 @@
 Taken::
 
     path pre_shared_key "psk.txt";          # "ID KEY" lines, 0x... for hex
+    path certificate "certs";                # where certificate files are
     listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }
     padding { ... }                          # accepted; IKEv2 pads itself
     remote ADDR {
@@ -11,12 +12,18 @@ Taken::
         dpd_delay 30;                        # IKEv1: R-U-THERE every 30 s (RFC 3706)
         my_identifier fqdn "a.example";      # address, fqdn, user_fqdn
         peers_identifier fqdn "b.example";
+        # certificates instead of a PSK (RSA or ECDSA P-256/P-384, PEM or DER):
+        certificate_type x509 "cert.pem" "key.pem";  # key: PKCS#8
+        ca_type x509 "ca.pem";
+        my_identifier asn1dn;                # the certificate's subject DN
+        peers_identifier asn1dn ["C=CH, O=strongSwan, CN=moon"];
+        verify_cert on | off;                # off: no chain check (ID and AUTH still)
         nat_traversal on | off | force;
         lifetime time 1 hour;                # the IKE SA's (rekeyed at 75-85 %)
         proposal {
             encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256], 3des (v1)
             hash_algorithm sha256;           # sha1 sha256 sha384 sha512: PRF (and INTEG)
-            authentication_method pre_shared_key;
+            authentication_method pre_shared_key;  # or rsasig with certificate_type
             dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
         }
     }
@@ -40,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from kame.errors import ConfigError
+from kame.ike.cert import CertAuth
 from kame.ike.ikev1 import V1Peer
 from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
 
@@ -59,6 +67,7 @@ class RacoonConf:
     peers: list[Peer] = field(default_factory=list)
     listen: list[tuple[Any, int]] = field(default_factory=list)
     psk_path: str | None = None
+    cert_path: str | None = None
 
 
 class _Toks:
@@ -73,6 +82,9 @@ class _Toks:
                 else:
                     self.t.append((m.group(2) or m.group(3), n))
         self.i = 0
+
+    #: the line of the last ``authentication_method rsasig`` (it needs certificate_type)
+    rsasig_line = 0
 
     def line(self) -> int:
         """The line of the last token read."""
@@ -143,9 +155,11 @@ def _proposal(tk: _Toks) -> IkeProposal:
                              f"sha512)")
             hashes = w[0]
         elif t == "authentication_method":
-            if w != ["pre_shared_key"]:
+            if w not in (["pre_shared_key"], ["rsasig"]):
                 raise tk.err(f"authentication_method {' '.join(w)!r} not supported "
-                             f"(pre_shared_key)")
+                             f"(pre_shared_key, rsasig)")
+            if w == ["rsasig"]:
+                tk.rsasig_line = tk.line()
         elif t == "dh_group":
             if len(w) != 1 or w[0] not in DH:
                 raise tk.err(f"dh_group {' '.join(w)!r} not supported (1 2 5 14 19 20 31)")
@@ -159,9 +173,18 @@ def _proposal(tk: _Toks) -> IkeProposal:
 
 
 def _ident(tk: _Toks, w: list[str]) -> str:
+    if w[:1] == ["asn1dn"] and len(w) <= 2:
+        return w[1] if len(w) == 2 else ""
     if len(w) != 2 or w[0] not in ("address", "fqdn", "user_fqdn"):
-        raise tk.err("an identifier is 'address ADDR', 'fqdn \"NAME\"' or 'user_fqdn \"U@NAME\"'")
+        raise tk.err("an identifier is 'address ADDR', 'fqdn \"NAME\"', 'user_fqdn \"U@NAME\"' "
+                     "or 'asn1dn [\"DN\"]'")
     return w[1]
+
+
+def _onoff(tk: _Toks, k: str, w: list[str]) -> bool:
+    if w not in (["on"], ["off"]):
+        raise tk.err(f"{k} takes on or off")
+    return w == ["on"]
 
 
 def _sainfo_id(tk: _Toks) -> Any:
@@ -197,6 +220,8 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 raise tk.err("path takes pre_shared_key, include or certificate and a path", ln)
             if w[0] == "pre_shared_key":
                 conf.psk_path = w[1]
+            elif w[0] == "certificate":
+                conf.cert_path = w[1]
         elif t in ("padding", "log", "timer"):
             if t == "log":
                 tk.words()
@@ -240,8 +265,22 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     pass
                 elif k == "my_identifier":
                     kw["my_id"] = _ident(tk, w)
+                    kw["my_id_kind"] = w[0]
                 elif k == "peers_identifier":
                     kw["peer_id"] = _ident(tk, w)
+                    kw["peer_id_kind"] = w[0]
+                elif k == "certificate_type":
+                    if len(w) != 3 or w[0] != "x509":
+                        raise tk.err('certificate_type takes x509 "CERTFILE" "KEYFILE"')
+                    kw["certificate"] = (w[1], w[2])
+                elif k == "ca_type":
+                    if len(w) != 2 or w[0] != "x509":
+                        raise tk.err('ca_type takes x509 "CAFILE"')
+                    kw.setdefault("ca", []).append(w[1])
+                elif k == "verify_cert":
+                    kw["verify_cert"] = _onoff(tk, k, w)
+                elif k in ("verify_identifier", "send_cert", "send_cr"):
+                    _onoff(tk, k, w)
                 elif k == "nat_traversal":
                     if w not in (["on"], ["off"], ["force"]):
                         raise tk.err("nat_traversal takes on, off or force")
@@ -254,6 +293,10 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 raise tk.err(f"remote {addr} has no proposal", ln)
             if kw.get("version", 2) == 2 and any(x.encr == 3 for x in kw["proposals"]):
                 raise tk.err(f"remote {addr}: 3des is taken with ike_version 1 only", ln)
+            if tk.rsasig_line and "certificate" not in kw:
+                raise tk.err("authentication_method rsasig needs certificate_type x509 "
+                             "\"CERT\" \"KEY\" in the remote", tk.rsasig_line)
+            tk.rsasig_line = 0
             remotes.append((addr, kw, ln))
         elif t == "sainfo":
             if tk.peek() == "anonymous":
@@ -305,7 +348,10 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
     if local is None and conf.listen:
         local = conf.listen[0][0]
     for addr, kw, ln in remotes:
+        certauth = _certauth(conf, base, kw, ln)
         secret = keys.get(str(addr)) or keys.get(kw.get("peer_id", ""))
+        if certauth is not None:
+            secret = secret or b""
         if secret is None:
             raise ConfigError(f"racoon.conf line {ln}: no pre-shared key for {addr} "
                               f"(path pre_shared_key)", layer="ike")
@@ -316,10 +362,15 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         version = kw.pop("version", 2)
         v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
         if version == 1:
+            if certauth is not None:
+                raise ConfigError(f"racoon.conf line {ln}: certificates are taken with "
+                                  f"ike_version 2 only (IKEv1 here: pre_shared_key)", layer="ike")
+            for k in ("my_id_kind", "peer_id_kind"):
+                kw.pop(k, None)
             p: Peer = V1Peer(addr, local, secret, **kw, **v1,
                              pfs_group=sa[4].get("pfs_group", 0) if sa is not None else 0)
         else:
-            p = Peer(addr, local, secret, **kw)
+            p = Peer(addr, local, secret, cert=certauth, **kw)
         if sa is not None:
             p.child = sa[2]
             for k, v in sa[4].items():
@@ -328,6 +379,35 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 p.local_ts, p.remote_ts = sa[0], sa[1]
         conf.peers.append(p)
     return conf
+
+
+def _certauth(conf: RacoonConf, base: Path | None, kw: dict[str, Any],
+              ln: int) -> CertAuth | None:
+    """The remote's certificate settings (popped from ``kw``) as a CertAuth."""
+    cert = kw.pop("certificate", None)
+    cas = kw.pop("ca", [])
+    verify = kw.pop("verify_cert", True)
+    my_kind = kw.pop("my_id_kind", "asn1dn")
+    peer_kind = kw.pop("peer_id_kind", "asn1dn")
+    if cert is None:
+        if my_kind == "asn1dn" and "my_id" in kw or peer_kind == "asn1dn" and "peer_id" in kw:
+            raise ConfigError(f"racoon.conf line {ln}: asn1dn identifiers need "
+                              f"certificate_type x509", layer="ike")
+        return None
+    if not cas and verify:
+        raise ConfigError(f"racoon.conf line {ln}: certificate_type x509 needs ca_type x509 "
+                          f"\"CAFILE\" (or verify_cert off)", layer="ike")
+    d = Path(conf.cert_path) if conf.cert_path else Path()
+    if base is not None and not d.is_absolute():
+        d = base / d
+    auth = CertAuth.load(d / cert[0], d / cert[1], [d / c for c in cas], verify=verify,
+                         my_id_kind=my_kind, peer_id_kind=peer_kind,
+                         peer_id=kw.get("peer_id", "") if peer_kind == "asn1dn" else "")
+    if my_kind == "asn1dn":
+        kw.pop("my_id", None)
+    if peer_kind == "asn1dn":
+        kw.pop("peer_id", None)
+    return auth
 
 
 def read_psk(path: Path) -> dict[str, bytes]:

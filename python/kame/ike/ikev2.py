@@ -37,6 +37,7 @@ from typing import Any
 
 from kame import _core
 from kame.errors import KameError
+from kame.ike import cert as ikecert
 from kame.ike import payloads as pl
 from kame.ike.payloads import Delete, Notify
 from kame.key import pfkey as P
@@ -124,11 +125,13 @@ class Peer:
     child_lifetime: int = 3600
     #: ``pfs_group`` in ``sainfo``: a new DH exchange with each CHILD rekey (0: none)
     pfs_group: int = 0
+    #: certificate authentication (racoon's certificate_type/ca_type), else the PSK
+    cert: ikecert.CertAuth | None = None
 
     def __post_init__(self) -> None:
         self.address = ip_address(self.address)
         self.local_address = ip_address(self.local_address)
-        if not self.my_id:
+        if not self.my_id and self.cert is None:
             self.my_id = str(self.local_address)
         if self.local_ts is None:
             self.local_ts = _host_net(self.local_address)
@@ -212,6 +215,8 @@ class IkeSa:
         self.expire_at: float | None = None
         self.retry_at: float | None = None
         self.retry_kind = ""
+        #: the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427), empty if it sent none
+        self.peer_hashes: list[int] = []
 
     @property
     def spi_local(self) -> bytes:
@@ -508,6 +513,13 @@ class Ike:
         sa.deadline = now + self.RETRANS_BASE
         self._send(sa, data)
 
+    def _notify_peer(self, sa: IkeSa, note: int) -> None:
+        """One INFORMATIONAL request carrying an error notify (RFC 7296
+        §2.21.2: the initiator tells the responder its AUTH failed; the
+        responder then ends the IKE SA), sent once."""
+        self._send(sa, self._sealed(sa, pl.INFORMATIONAL, sa.next_id, False,
+                                    [(pl.PT_N, False, Notify(note).pack())]))
+
     def _respond(self, sa: IkeSa, msg_id: int, data: bytes) -> None:
         sa.last_resp = (msg_id, data)
         self._send(sa, data)
@@ -546,6 +558,8 @@ class Ike:
                 (pl.PT_NONCE, False, sa.ni)]
         if p.nat_traversal != "off":
             pls += self._natd_payloads(sa, p.local_address, IKE_PORT, p.address, IKE_PORT)
+        if p.cert is not None:
+            pls.append(self._sha_notify())
         sa.init_req = self._plain(sa, pl.IKE_SA_INIT, 0, False, pls)
         sa.next_id = 0
         self._request(sa, pl.IKE_SA_INIT, sa.init_req, now)
@@ -589,6 +603,7 @@ class Ike:
             return
         sa.nr = by[pl.PT_NONCE]
         sa.init_resp = data
+        sa.peer_hashes = self._peer_hashes(notes)
         self._nat_check(sa, notes, src, sport, sa.peer.local_address, IKE_PORT)
         self._derive(sa, kex)
         sa.pending = None
@@ -600,17 +615,22 @@ class Ike:
     def _send_auth(self, sa: IkeSa, now: float) -> None:
         p = sa.peer
         sa.child_spi_in = self._getspi(sa, now)
-        idt, idd = pl.id_for(p.my_id)
-        idb = pl.id_body(idt, idd)
-        auth = self._auth(sa, idb, initiator=True)
+        idb = self._my_idb(p)
         props = [(i + 1, pl.PROTO_ESP, struct.pack(">I", sa.child_spi_in), c.transforms())
                  for i, c in enumerate(p.child)]
         assert p.local_ts is not None and p.remote_ts is not None
-        pls = [(pl.PT_IDI, False, idb)]
-        if p.peer_id:
+        pls = [(pl.PT_IDI, False, idb)] + self._cert_payloads(p)
+        if p.cert is not None:
+            pls.append((pl.PT_CERTREQ, False, ikecert.certreq_body(p.cert.ca_hashes())))
+        if p.peer_id and (p.cert is None or p.cert.peer_id_kind != "asn1dn"):
             rt, rd = pl.id_for(p.peer_id)
             pls.append((pl.PT_IDR, False, pl.id_body(rt, rd)))
-        pls += [(pl.PT_AUTH, False, bytes([pl.AUTH_PSK, 0, 0, 0]) + auth),
+        try:
+            authb = self._auth_body(sa, idb, initiator=True)
+        except KameError as e:
+            self._fail(sa, f"cannot sign our AUTH: {e}", now)
+            return
+        pls += [(pl.PT_AUTH, False, authb),
                 (pl.PT_SA, False, _core.ike_build_sa(props)),
                 (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
                 (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
@@ -629,7 +649,7 @@ class Ike:
         if pl.PT_IDR not in by or pl.PT_AUTH not in by:
             self._fail(sa, "IKE_AUTH response lacks IDr or AUTH", now)
             return
-        if not self._check_auth(sa, by[pl.PT_IDR], by[pl.PT_AUTH], now):
+        if not self._check_auth(sa, by[pl.PT_IDR], by[pl.PT_AUTH], now, certs=_certs(inner)):
             return
         if pl.PT_SA not in by:
             self._fail(sa, "IKE_AUTH response has no CHILD SA", now)
@@ -711,6 +731,10 @@ class Ike:
                (pl.PT_NONCE, False, sa.nr)]
         if any(n.type == pl.N_NAT_DETECTION_SOURCE_IP for n in notes):
             pls += self._natd_payloads(sa, dst, dport, src, sport)
+        sa.peer_hashes = self._peer_hashes(notes)
+        if peer.cert is not None:
+            pls += [(pl.PT_CERTREQ, False, ikecert.certreq_body(peer.cert.ca_hashes())),
+                    self._sha_notify()]
         sa.init_resp = self._plain(sa, pl.IKE_SA_INIT, 0, True, pls)
         sa.peer_next = 1
         sa.deadline = now + self.HALF_OPEN_TIMEOUT
@@ -721,7 +745,8 @@ class Ike:
         if pl.PT_IDI not in by or pl.PT_AUTH not in by:
             self._refuse_auth(sa, msg_id, pl.N_INVALID_SYNTAX, "IKE_AUTH lacks IDi or AUTH", now)
             return
-        if not self._check_auth(sa, by[pl.PT_IDI], by[pl.PT_AUTH], now, msg_id=msg_id):
+        if not self._check_auth(sa, by[pl.PT_IDI], by[pl.PT_AUTH], now, msg_id=msg_id,
+                                certs=_certs(inner)):
             return
         p = sa.peer
         cp = self._match_child(_core.ike_parse_sa(by[pl.PT_SA])) if pl.PT_SA in by else None
@@ -743,12 +768,16 @@ class Ike:
         sa.child_prop = cp
         sa.child_spi_out = int.from_bytes(peer_spi, "big")
         sa.child_spi_in = self._getspi(sa, now)
-        idt, idd = pl.id_for(p.my_id)
-        idb = pl.id_body(idt, idd)
-        auth = self._auth(sa, idb, initiator=False)
+        idb = self._my_idb(p)
+        try:
+            authb = self._auth_body(sa, idb, initiator=False)
+        except KameError as e:
+            self._refuse_auth(sa, msg_id, pl.N_AUTHENTICATION_FAILED,
+                              f"cannot sign our AUTH: {e}", now)
+            return
         chosen = [(1, pl.PROTO_ESP, struct.pack(">I", sa.child_spi_in), cp.transforms())]
-        pls = [(pl.PT_IDR, False, idb),
-               (pl.PT_AUTH, False, bytes([pl.AUTH_PSK, 0, 0, 0]) + auth),
+        pls = [(pl.PT_IDR, False, idb), *self._cert_payloads(p),
+               (pl.PT_AUTH, False, authb),
                (pl.PT_SA, False, _core.ike_build_sa(chosen)),
                (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
@@ -817,19 +846,81 @@ class Ike:
             self._say(f"{sa.peer.address}: NAT detected ({'peer' if peer_nat else 'us'} "
                       f"behind one): IKE and ESP over UDP {NATT_PORT}")
 
-    def _auth(self, sa: IkeSa, idbody: bytes, *, initiator: bool) -> bytes:
+    def _octets(self, sa: IkeSa, idbody: bytes, *, initiator: bool) -> bytes:
+        """RFC 7296 §2.15: InitiatorSignedOctets / ResponderSignedOctets."""
         assert sa.prop is not None
         prf = sa.prop.prf
         if initiator:
-            octets = sa.init_req + sa.nr + _core.ike_prf(prf, sa.keys["sk_pi"], idbody)
-        else:
-            octets = sa.init_resp + sa.ni + _core.ike_prf(prf, sa.keys["sk_pr"], idbody)
+            return sa.init_req + sa.nr + bytes(_core.ike_prf(prf, sa.keys["sk_pi"], idbody))
+        return sa.init_resp + sa.ni + bytes(_core.ike_prf(prf, sa.keys["sk_pr"], idbody))
+
+    def _auth(self, sa: IkeSa, idbody: bytes, *, initiator: bool) -> bytes:
+        assert sa.prop is not None
+        prf = sa.prop.prf
+        octets = self._octets(sa, idbody, initiator=initiator)
         key = _core.ike_prf(prf, sa.peer.psk, b"Key Pad for IKEv2")
         return bytes(_core.ike_prf(prf, key, octets))
 
+    def _auth_body(self, sa: IkeSa, idbody: bytes, *, initiator: bool) -> bytes:
+        """Our AUTH payload body: a signature with our certificate's key, or the PSK MAC."""
+        c = sa.peer.cert
+        if c is None:
+            return bytes([pl.AUTH_PSK, 0, 0, 0]) + self._auth(sa, idbody, initiator=initiator)
+        method, sig = c.sign(sa.peer_hashes, self._octets(sa, idbody, initiator=initiator))
+        return bytes([method, 0, 0, 0]) + sig
+
+    def _my_idb(self, p: Peer) -> bytes:
+        got = p.cert.my_id(p.my_id) if p.cert is not None else None
+        idt, idd = got if got is not None else pl.id_for(p.my_id)
+        return pl.id_body(idt, idd)
+
+    def _cert_payloads(self, p: Peer) -> list[tuple[int, bool, bytes]]:
+        if p.cert is None:
+            return []
+        return [(pl.PT_CERT, False, ikecert.cert_body(c)) for c in p.cert.chain]
+
+    def _sha_notify(self) -> tuple[int, bool, bytes]:
+        return (pl.PT_N, False, Notify(ikecert.N_SIGNATURE_HASH_ALGORITHMS,
+                                       data=ikecert.hash_algorithms_data()).pack())
+
+    def _peer_hashes(self, notes: list[Notify]) -> list[int]:
+        return [h for n in notes if n.type == ikecert.N_SIGNATURE_HASH_ALGORITHMS
+                for h in ikecert.hash_algorithms(n.data)]
+
+    def _check_cert_auth(self, sa: IkeSa, idbody: bytes, authbody: bytes,
+                         certs: list[bytes], *, initiator: bool) -> str:
+        """'' when the peer's certificate, identity and signature hold, else why not."""
+        c = sa.peer.cert
+        assert c is not None
+        method, data = pl.auth_parse(authbody)
+        if method == pl.AUTH_PSK:
+            return "peer authenticates with a pre-shared key; we want a certificate"
+        if sa.peer.peer_id and idbody != pl.id_body(*pl.id_for(sa.peer.peer_id)):
+            return f"ID {pl.id_text(idbody)!r} is not the configured {sa.peer.peer_id!r}"
+        try:
+            leaf = c.check_peer(certs, idbody[0] if idbody else 0, idbody[4:])
+            _core.ike_auth_verify(leaf, method, data,
+                                  self._octets(sa, idbody, initiator=initiator))
+        except KameError as e:
+            return f"bad certificate: {e}"
+        return ""
+
     def _check_auth(self, sa: IkeSa, idbody: bytes, authbody: bytes, now: float,
-                    msg_id: int | None = None) -> bool:
+                    msg_id: int | None = None, certs: list[bytes] | None = None) -> bool:
         p = sa.peer
+        if p.cert is not None:
+            why = self._check_cert_auth(sa, idbody, authbody, certs or [],
+                                        initiator=msg_id is not None)
+            if not why:
+                return True
+            why = f"AUTHENTICATION_FAILED: {p.address}'s {why}"
+            self.inc("ike_authfail")
+            if msg_id is not None:
+                self._refuse_auth(sa, msg_id, pl.N_AUTHENTICATION_FAILED, why, now)
+            else:
+                self._notify_peer(sa, pl.N_AUTHENTICATION_FAILED)
+                self._fail(sa, why, now)
+            return False
         if p.peer_id:
             t, d = pl.id_for(p.peer_id)
             if idbody != pl.id_body(t, d):
@@ -1356,6 +1447,12 @@ class Ike:
         reply: list[tuple[int, bool, bytes]] = []
         gone = False
         for t, _c, b in inner:
+            if t == pl.PT_N and Notify.unpack(b).type == pl.N_AUTHENTICATION_FAILED:
+                # RFC 7296 §2.21.2: the initiator did not accept our AUTH
+                self.inc("ike_authfail")
+                self._say(f"{sa.peer.address}: AUTHENTICATION_FAILED: the peer refused our "
+                          f"AUTH (our certificate or ID)")
+                gone = True
             if t != pl.PT_D:
                 continue
             d = Delete.unpack(b)
@@ -1543,6 +1640,15 @@ class Ike:
                     self._kill(sa, now)  # half-open too long, or dead and quiet
                 else:
                     sa.deadline = None
+
+
+def _certs(inner: list[Any]) -> list[bytes]:
+    """The X.509 certificates of the CERT payloads, in order."""
+    out = []
+    for t, _c, b in inner:
+        if t == pl.PT_CERT and b and b[0] == ikecert.CERT_X509_SIGNATURE:
+            out.append(bytes(b[1:]))
+    return out
 
 
 def prefix_of(a: Any) -> IPv6Network | IPv4Network:

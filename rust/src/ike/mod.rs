@@ -4,9 +4,12 @@
 //! key derivation (RFC 7296 §2.13-2.14); `sk` seals and opens the Encrypted
 //! payload (RFC 7296 §3.14, RFC 5282 for AES-GCM); `msg` parses and builds
 //! the IKEv2 header, the payload chain and the nested SA and traffic
-//! selector payloads. The exchanges themselves (state, timers, policy) are
-//! in `python/kame/ike/`.
+//! selector payloads; `cert` parses and verifies X.509 certificates and
+//! signs and checks signature AUTH payloads (RFC 7296 §2.15, RFC 7427).
+//! The exchanges themselves (state, timers, policy) are in
+//! `python/kame/ike/`.
 
+pub mod cert; // X.509 certificates and signature AUTH
 pub mod crypto;
 pub mod msg;
 pub mod sk;

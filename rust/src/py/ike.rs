@@ -351,5 +351,133 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ike_build_sa, m)?)?;
     m.add_function(wrap_pyfunction!(ike_parse_ts, m)?)?;
     m.add_function(wrap_pyfunction!(ike_build_ts, m)?)?;
+    register_cert(m)?;
     Ok(())
 }
+
+// --- ike cert --- X.509 certificates and signature AUTH (rust/src/ike/cert.rs)
+
+use crate::ike::cert::{self, CertError, PrivateKey};
+
+fn cert_err(py: Python<'_>, e: CertError) -> PyErr {
+    let built = (|| -> PyResult<PyErr> {
+        let cls = py.import("kame.errors")?.getattr("CertificateError")?;
+        let kw = PyDict::new(py);
+        kw.set_item("layer", "ike")?;
+        kw.set_item("reason", e.code())?;
+        Ok(PyErr::from_value(cls.call((e.to_string(),), Some(&kw))?))
+    })();
+    built.unwrap_or_else(|err| err)
+}
+
+/// DER certificates from PEM text (every CERTIFICATE block) or one DER
+/// certificate; each is checked to parse.
+#[pyfunction]
+fn ike_cert_load<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let data = buf_vec(data)?;
+    let ders = cert::pem_or_der(&data, "CERTIFICATE").map_err(|e| cert_err(py, e))?;
+    let out = PyList::empty(py);
+    for d in ders {
+        cert::parse(&d).map_err(|e| cert_err(py, e))?;
+        out.append(bytes(py, &d))?;
+    }
+    Ok(out)
+}
+
+/// (subject DER, subject text, issuer text, notBefore, notAfter (Unix
+/// seconds), SHA-1 of the SubjectPublicKeyInfo, subjectAltNames as
+/// [(ID type, data)], key type "rsa"/"p256"/"p384"/"p521"/"other").
+#[pyfunction]
+fn ike_cert_info<'py>(py: Python<'py>, der: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let der = buf_vec(der)?;
+    let i = cert::info(&der).map_err(|e| cert_err(py, e))?;
+    let alts = PyList::empty(py);
+    for (t, d) in &i.alt_ids {
+        alts.append((*t, bytes(py, d)))?;
+    }
+    (bytes(py, &i.subject_der), i.subject, i.issuer, i.not_before, i.not_after, bytes(py, &i.spki_sha1), alts, i.key_type)
+        .into_pyobject(py)
+}
+
+/// Verify `leaf` up to one of `cas` through `intermediates` at Unix time
+/// `now`; the path length, or `kame.errors.CertificateError`.
+#[pyfunction]
+fn ike_cert_verify<'py>(py: Python<'py>, leaf: &Bound<'py, PyAny>, intermediates: &Bound<'py, PyAny>, cas: &Bound<'py, PyAny>, now: i64) -> PyResult<usize> {
+    let leaf = buf_vec(leaf)?;
+    let inter = bounded_items(intermediates, cert::MAX_DEPTH * 2, "intermediates")?.iter().map(buf_vec).collect::<PyResult<Vec<_>>>()?;
+    let cas = bounded_items(cas, 1024, "cas")?.iter().map(buf_vec).collect::<PyResult<Vec<_>>>()?;
+    cert::verify_chain(&leaf, &inter, &cas, now).map_err(|e| cert_err(py, e))
+}
+
+/// Whether the ID payload (type, data) names the certificate: None, or
+/// `kame.errors.CertificateError` (reason "id_mismatch").
+#[pyfunction]
+fn ike_cert_id_match<'py>(py: Python<'py>, der: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] id_type: u8, data: &Bound<'py, PyAny>) -> PyResult<()> {
+    let der = buf_vec(der)?;
+    let data = buf_vec(data)?;
+    cert::id_matches(&der, id_type, &data).map_err(|e| cert_err(py, e))
+}
+
+/// The text of a DER Name ("C=CH, O=kame, CN=moon").
+#[pyfunction]
+fn ike_dn_text(py: Python<'_>, der: &Bound<'_, PyAny>) -> PyResult<String> {
+    let der = buf_vec(der)?;
+    cert::dn_text(&der).map_err(|e| cert_err(py, e))
+}
+
+/// Check an AUTH payload's signature (`method`, `data`) over `octets` with
+/// the certificate's key: None, or `kame.errors.CertificateError`.
+#[pyfunction]
+fn ike_auth_verify<'py>(py: Python<'py>, der: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] method: u8, data: &Bound<'py, PyAny>, octets: &Bound<'py, PyAny>) -> PyResult<()> {
+    let der = buf_vec(der)?;
+    let data = buf_vec(data)?;
+    let octets = buf_vec(octets)?;
+    cert::verify_auth(&der, method, &data, &octets).map_err(|e| cert_err(py, e))
+}
+
+/// Our private key for signature AUTH (PEM or DER PKCS#8; RSA also PKCS#1).
+#[pyclass(name = "IkeKey", module = "kame._core")]
+struct PyIkeKey {
+    key: PrivateKey,
+}
+
+#[pymethods]
+impl PyIkeKey {
+    #[new]
+    fn new(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let data = buf_vec(data)?;
+        Ok(PyIkeKey { key: PrivateKey::load(&data).map_err(|e| cert_err(py, e))? })
+    }
+
+    /// "rsa", "p256" or "p384".
+    #[getter]
+    fn key_type(&self) -> &'static str {
+        self.key.key_type()
+    }
+
+    /// The public key as a certificate's subjectPublicKey carries it.
+    #[getter]
+    fn public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        bytes(py, self.key.public_key())
+    }
+
+    /// (method, AUTH data) signing `octets`: method 14 with a hash from
+    /// `hashes` (the peer's SIGNATURE_HASH_ALGORITHMS), or 9/10.
+    fn sign_auth<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = int_arg)] method: u8, hashes: Vec<u16>, octets: &Bound<'py, PyAny>) -> PyResult<(u8, Bound<'py, PyBytes>)> {
+        let octets = buf_vec(octets)?;
+        let (m, d) = self.key.sign_auth(method, &hashes, &octets).map_err(|e| cert_err(py, e))?;
+        Ok((m, bytes(py, &d)))
+    }
+}
+
+pub fn register_cert(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyIkeKey>()?;
+    m.add_function(wrap_pyfunction!(ike_cert_load, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_cert_info, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_cert_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_cert_id_match, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_dn_text, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_auth_verify, m)?)?;
+    Ok(())
+}
+// --- end ike cert ---
