@@ -127,6 +127,9 @@ class Peer:
     pfs_group: int = 0
     #: certificate authentication (racoon's certificate_type/ca_type), else the PSK
     cert: ikecert.CertAuth | None = None
+    #: the CHILD SAs' mode when the key engine's SPD does not say (racoon
+    #: takes it from the policy): "tunnel" or "transport" (RFC 7296 §1.3.1)
+    mode: str = "tunnel"
 
     def __post_init__(self) -> None:
         self.address = ip_address(self.address)
@@ -217,6 +220,9 @@ class IkeSa:
         self.retry_kind = ""
         #: the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427), empty if it sent none
         self.peer_hashes: list[int] = []
+        #: the CHILD SAs' mode: "tunnel", or "transport" once both sides
+        #: agreed with USE_TRANSPORT_MODE (RFC 7296 §1.3.1, §3.10.1)
+        self.mode = "tunnel"
 
     @property
     def spi_local(self) -> bytes:
@@ -363,6 +369,9 @@ class Ike:
         sa2 = m.get(P.SADB_X_EXT_SA2)
         sa = self.initiate(peer, now)
         sa.reqid = sa2.reqid if sa2 else 0
+        modes = {v: k for k, v in P.MODES.items()}
+        asked = modes.get(sa2.mode, "any") if sa2 else "any"
+        sa.mode = asked if asked != "any" else self._policy_mode(peer)
         return sa
 
     def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
@@ -380,7 +389,7 @@ class Ike:
             return int.from_bytes(_core.ike_random(4), "big") | 0x100
         p = sa.peer
         m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
+        m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
         m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
         m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
                             p.local_address.max_prefixlen, 255))
@@ -425,7 +434,7 @@ class Ike:
             m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
             m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
                            P.EALG[ESP_ENCR[cp.encr]]))
-            m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
+            m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
             m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
             m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
             m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, e))
@@ -529,6 +538,7 @@ class Ike:
     def initiate(self, peer: Peer, now: float) -> IkeSa:
         """Start IKE_SA_INIT towards ``peer``."""
         sa = IkeSa(peer, True, _core.ike_random(8), now)
+        sa.mode = self._policy_mode(peer)
         if peer.nat_traversal == "force":
             sa.nat = True
         self.sas[sa.spi_i] = sa
@@ -537,6 +547,16 @@ class Ike:
         self._say(f"initiate IKE_SA_INIT to {peer.address}")
         self._send_init(sa, now)
         return sa
+
+    def _policy_mode(self, p: Peer) -> str:
+        """The CHILD SA mode the key engine's SPD asks for between us and
+        ``p`` (racoon reads it from the policy), else the remote's ``mode``."""
+        if self.engine is not None:
+            sp = self.engine.spd.lookup("out", p.local_address, p.address, 255)
+            for r in sp.requests if sp is not None and sp.action == "ipsec" else ():
+                if r.proto == "esp" and r.mode in ("tunnel", "transport"):
+                    return str(r.mode)
+        return p.mode
 
     def _natd_payloads(self, sa: IkeSa, src: Any, sport: int, dst: Any, dport: int
                        ) -> list[tuple[int, bool, bytes]]:
@@ -630,8 +650,10 @@ class Ike:
         except KameError as e:
             self._fail(sa, f"cannot sign our AUTH: {e}", now)
             return
-        pls += [(pl.PT_AUTH, False, authb),
-                (pl.PT_SA, False, _core.ike_build_sa(props)),
+        pls.append((pl.PT_AUTH, False, authb))
+        if sa.mode == "transport":
+            pls.append((pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack()))
+        pls += [(pl.PT_SA, False, _core.ike_build_sa(props)),
                 (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
                 (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
         sa.state = "AUTH"
@@ -658,6 +680,17 @@ class Ike:
         cp = self._match_child(props[:1]) if len(props) == 1 else None
         if cp is None or len(props[0][2]) != 4:
             self._fail(sa, "IKE_AUTH response chose an ESP proposal we did not offer", now)
+            return
+        transport = any(t == pl.PT_N and Notify.unpack(b).type == pl.N_USE_TRANSPORT_MODE
+                        for t, _c, b in inner)
+        if sa.mode == "transport" and not transport:
+            # RFC 7296 §1.3.1: without the notify the CHILD SA is in tunnel
+            # mode, which our policy does not ask for
+            # the peer holds an IKE SA and a tunnel-mode pair: delete them
+            self._send(sa, self._sealed(sa, pl.INFORMATIONAL, max(sa.next_id, 2), False,
+                                        [(pl.PT_D, False, Delete(pl.PROTO_IKE).pack())]))
+            self._fail(sa, f"{sa.peer.address} refused transport mode (no USE_TRANSPORT_MODE "
+                           f"in its IKE_AUTH response; our policy asks for transport)", now)
             return
         sa.child_prop = cp
         sa.child_spi_out = int.from_bytes(props[0][2], "big")
@@ -765,6 +798,13 @@ class Ike:
                               f"IKE_AUTH: the peer's selectors do not hold {p.remote_ts} <-> "
                               f"{p.local_ts}", now, keep=True)
             return
+        asked = any(t == pl.PT_N and Notify.unpack(b).type == pl.N_USE_TRANSPORT_MODE
+                    for t, _c, b in inner)
+        ours = self._policy_mode(p)
+        sa.mode = "transport" if asked and ours == "transport" else "tunnel"
+        if asked != (ours == "transport"):
+            self._say(f"{p.address} asks for {'transport' if asked else 'tunnel'} mode, our "
+                      f"policy for {ours}: {sa.mode} mode (RFC 7296 §1.3.1)")
         sa.child_prop = cp
         sa.child_spi_out = int.from_bytes(peer_spi, "big")
         sa.child_spi_in = self._getspi(sa, now)
@@ -778,6 +818,8 @@ class Ike:
         chosen = [(1, pl.PROTO_ESP, struct.pack(">I", sa.child_spi_in), cp.transforms())]
         pls = [(pl.PT_IDR, False, idb), *self._cert_payloads(p),
                (pl.PT_AUTH, False, authb),
+               *([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
+                 if sa.mode == "transport" else []),
                (pl.PT_SA, False, _core.ike_build_sa(chosen)),
                (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
@@ -1027,6 +1069,8 @@ class Ike:
         assert p.local_ts is not None and p.remote_ts is not None
         pls = [(pl.PT_N, False, Notify(pl.N_REKEY_SA, pl.PROTO_ESP,
                                        struct.pack(">I", sa.child_spi_in)).pack()),
+               *([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
+                 if sa.mode == "transport" else []),
                (pl.PT_SA, False, _core.ike_build_sa(self._child_props(sa, spi, group))),
                (pl.PT_NONCE, False, ni)]
         if dh is not None:
@@ -1198,7 +1242,9 @@ class Ike:
         trs = cp.transforms()
         if dh is not None:
             trs.insert(len(trs) - 1, (pl.T_DH, dh.group, None))
-        pls = [(pl.PT_SA, False, _core.ike_build_sa(
+        pls = [*([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
+                 if sa.mode == "transport" else []),
+               (pl.PT_SA, False, _core.ike_build_sa(
                    [(chosen[0], pl.PROTO_ESP, struct.pack(">I", spi_in), trs)])),
                (pl.PT_NONCE, False, nr)]
         if dh is not None:
