@@ -38,7 +38,7 @@ class Side:
         tcp: Any = self.node.tcp
         tcp.syncache = FastSynCache(tcp) if fast else SynCache(tcp)
         self.layer = SocketLayer(self.node, "linux")
-        self.ls = self.layer.socket(AF_INET6, SOCK_STREAM)
+        self.ls: Any = self.layer.socket(AF_INET6, SOCK_STREAM)
         self.ls.bind(("::", PORT))
         self.ls.listen(backlog)
         self.accepted: list[Any] = []
