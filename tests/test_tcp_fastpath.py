@@ -38,9 +38,10 @@ class Side:
         tcp: Any = self.node.tcp
         tcp.syncache = FastSynCache(tcp) if fast else SynCache(tcp)
         self.layer = SocketLayer(self.node, "linux")
-        self.ls: Any = self.layer.socket(AF_INET6, SOCK_STREAM)
-        self.ls.bind(("::", PORT))
-        self.ls.listen(backlog)
+        ls: Any = self.layer.socket(AF_INET6, SOCK_STREAM)
+        ls.bind(("::", PORT))
+        ls.listen(backlog)
+        self.ls = ls
         self.accepted: list[Any] = []
 
     def feed(self, p: bytes, now: float) -> list[bytes]:
