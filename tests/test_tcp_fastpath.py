@@ -6,6 +6,7 @@ the same SYN,ACK retransmissions and the same connections."""
 
 from __future__ import annotations
 
+import random
 from ipaddress import IPv6Address
 from typing import Any
 
@@ -172,3 +173,46 @@ def test_core_syncache_bad_arguments() -> None:
     assert len(c) == 1 and c.next_deadline() == 1.0
     c.clear()
     assert len(c) == 0 and c.next_deadline() is None
+
+
+# --- header prediction against the full path -------------------------------------------
+
+def transfer(hdrpred: bool, seed: int, knobs: dict[str, int]) -> tuple[Any, ...]:
+    """Both directions between two nodes on an impaired memory link, every
+    counter and the end state of both connections."""
+    from test_tcp import Pair, pump  # the two-node rig of tests/test_tcp.py
+
+    rng = random.Random(seed)
+    p = Pair(seed=seed, loss=(0.0, 0.02, 0.05)[seed % 3], reorder=0.03 * (seed % 2),
+             duplicate=0.01 * (seed % 2), knobs=knobs)
+    for n in (p.a, p.b):
+        n.tcp.hdrpred = hdrpred
+    _srv, cli, conn = p.connect()
+    up = rng.randbytes(rng.randrange(1, 200_000))
+    down = rng.randbytes(rng.randrange(1, 60_000))
+    assert pump(p, cli, conn, up) == up
+    assert pump(p, conn, cli, down) == down
+    st = tuple({k: v for k, v in n.stats.items() if v and k not in PRED}
+               for n in (p.a, p.b))
+    ends = tuple((tp.state, tp.snd_una, tp.snd_max, tp.rcv_nxt, tp.snd_wnd, tp.snd_cwnd,
+                  tp.snd_ssthresh, tp.ts_recent, round(tp.t_srtt, 9), tp.t_flags)
+                 for tp in (cli.tp, conn.tp) if tp is not None)
+    pred = sum(n.stats["tcps_predack"] + n.stats["tcps_preddat"] for n in (p.a, p.b))
+    return st, ends, p.sim.now, pred
+
+
+PRED = ("tcps_predack", "tcps_preddat")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_header_prediction_is_the_full_path(seed: int) -> None:
+    """The same transfers with and without header prediction: the same
+    counters (but the predictions'), the same end states at the same
+    instant; and the prediction does take most segments of a clean run."""
+    knobs = [{}, {"net.inet.tcp.sack.enable": 0}, {"net.inet.tcp.rfc1323": 0},
+             {"net.inet.tcp.delayed_ack": 0, "net.inet.tcp.cc.algorithm": 0}][seed]
+    fast, ref = transfer(True, seed, knobs), transfer(False, seed, knobs)
+    assert fast[:3] == ref[:3]
+    assert ref[3] == 0 and fast[3] > 0
+    if seed == 0:  # no loss: the prediction takes the segments that keep the window
+        assert fast[3] > 0.4 * (fast[0][0]["tcps_rcvtotal"] + fast[0][1]["tcps_rcvtotal"])
