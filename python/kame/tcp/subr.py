@@ -71,7 +71,11 @@ class TcpSubr:
 
     def kms(self, name: str) -> float:
         """A knob in milliseconds, as seconds."""
-        return float(self.knobs[name]) / 1000.0
+        return self._kv[name] / 1000.0
+
+    #: the knobs' plain dict (``Knobs._values``): one read per lookup on the
+    #: per-segment paths, as ``ip6_input`` reads them
+    _kv: Any
 
     # --- ISN (RFC 6528) -------------------------------------------------------
 
@@ -94,7 +98,7 @@ class TcpSubr:
         """``tcp_newtcpcb``: buffers from the socket's ``SO_SNDBUF``/``SO_RCVBUF``
         (or the ``sendspace``/``recvspace`` knobs), the algorithm of
         ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s."""
-        kv = self.knobs
+        kv = self._kv
         t = so if so is not None else template  # a listener passes its settings on
         sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
         rcvbuf = getattr(t, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]

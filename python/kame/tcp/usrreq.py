@@ -48,6 +48,9 @@ class Tcp(TcpInput):
         self.node = node
         self.knobs = knobs if knobs is not None else node.knobs
         self.stats = stats if stats is not None else node.stats
+        self._kv = getattr(self.knobs, "_values", self.knobs)
+        # the counters' own method: one call per count on the per-segment paths
+        self.inc = self.stats.inc  # type: ignore[method-assign]
         self.conns = {}
         self._heap = []
         self._hseq = 0
