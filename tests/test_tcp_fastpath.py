@@ -7,6 +7,7 @@ the same SYN,ACK retransmissions and the same connections."""
 from __future__ import annotations
 
 import random
+import struct
 from ipaddress import IPv6Address
 from typing import Any
 
@@ -80,13 +81,27 @@ EVENT = st.one_of(
     st.tuples(st.just("rst"), st.integers(0, 5), st.booleans()),
     st.tuples(st.just("tick"), st.sampled_from([0.001, 0.3, 1.1, 2.5, 70.0])),
     st.tuples(st.just("accept")),
+    st.tuples(st.just("unreach"), st.integers(0, 5), st.booleans()),
 )
+
+
+def unreach(invoking: bytes, exact: bool) -> bytes:
+    """An ICMPv6 port unreachable from the peer quoting our SYN,ACK (its
+    sequence number off by one unless ``exact``)."""
+    q = bytearray(invoking[:48])
+    if not exact:
+        q[44:48] = ((int.from_bytes(q[44:48], "big") + 1) & 0xFFFFFFFF).to_bytes(4, "big")
+    body = bytearray(struct.pack("!BBHI", 1, 4, 0, 0) + bytes(q))
+    body[2:4] = _core.in6_cksum(S, D, 58, bytes(body)).to_bytes(2, "big")
+    return bytes(_core.Ipv6Header(S, D, next_header=58, hop_limit=64,
+                                  payload_len=len(body)).to_bytes()) + bytes(body)
 
 
 def run_both(knobs: dict[str, int], backlog: int, events: list[tuple[Any, ...]]) -> None:
     fast, ref = Side(True, knobs, backlog), Side(False, knobs, backlog)
     now = 1.0
     isn: dict[int, int] = {}  # our SYN,ACK's sequence, per peer port (from the reference)
+    synacks: dict[int, bytes] = {}  # and the packet
     for ev in events:
         kind = ev[0]
         if kind == "tick":
@@ -96,6 +111,12 @@ def run_both(knobs: dict[str, int], backlog: int, events: list[tuple[Any, ...]])
             fast.accept()
             ref.accept()
             a = b = []
+        elif kind == "unreach":
+            q = synacks.get(40000 + ev[1])
+            if q is None:
+                continue
+            p = unreach(q, ev[2])
+            a, b = fast.feed(p, now), ref.feed(p, now)
         else:
             sport = 40000 + ev[1]
             if kind == "syn":
@@ -118,6 +139,7 @@ def run_both(knobs: dict[str, int], backlog: int, events: list[tuple[Any, ...]])
                 s = _core.tcp_input_parse(r[40:], D, S)
                 if s.flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK:
                     isn[s.dst_port] = s.seq
+                    synacks[s.dst_port] = r
         assert a == b, (ev, [x.hex() for x in a], [x.hex() for x in b])
         assert len(fast.node.tcp.syncache) == len(ref.node.tcp.syncache), ev
     assert fast.tcps() == ref.tcps()
@@ -146,14 +168,17 @@ def test_handshakes_cookies_and_retransmissions_match() -> None:
     """A fixed walk through every branch: entries, the same SYN again, a
     different SYN replacing an entry, cookies past the bound (accepted in
     the next slot, refused two slots on), bad ACKs, a full accept queue,
-    RSTs, SYN,ACK retransmissions and stale entries."""
+    RSTs, ICMPv6 errors quoting a SYN,ACK, SYN,ACK retransmissions and
+    stale entries."""
     opts = (1440, 7, True, 77, TH_ECE | TH_CWR)
     ev: list[tuple[Any, ...]] = [("syn", 0, 0, opts), ("syn", 0, 0, opts), ("syn", 1, 1, opts),
                                  ("syn", 1, 2, opts), ("syn", 2, 0, opts), ("syn", 3, 0, opts),
                                  ("ack", 0, "bad", 0, False), ("ack", 0, "good", 0, True),
                                  ("ack", 3, "good", 0, False), ("ack", 2, "late", 0, False),
                                  ("tick", 1.1), ("tick", 2.5), ("rst", 1, True), ("accept",),
-                                 ("ack", 1, "good", 2, False), ("tick", 70.0), ("tick", 70.0)]
+                                 ("ack", 1, "good", 2, False), ("syn", 4, 0, opts),
+                                 ("unreach", 4, False), ("unreach", 4, True), ("ack", 4, "good", 0, False),
+                                 ("tick", 70.0), ("tick", 70.0)]
     run_both({"net.inet.tcp.syncache.cachelimit": 2}, 1, ev)
     run_both({"net.inet.tcp.syncookies_only": 1}, 4, ev)
     run_both({"net.inet.tcp.syncookies": 0, "net.inet.tcp.syncache.cachelimit": 1}, 4, ev)
