@@ -51,6 +51,7 @@ from kame.tcp.var import (
     TF_ECN_SND_CWR,
     TF_ECN_SND_ECE,
     TF_FASTRECOVERY,
+    TF_KEEPALIVE,
     TF_NEEDFIN,
     TF_NOSOCKET,
     TF_RCVD_SCALE,
@@ -226,6 +227,13 @@ class TcpInput(TcpTimer):
                 self.tcp_dropwithreset(src, dst, seg, now, scope=scope)
                 return
             tp.scope = scope
+            if self.hdrpred and f & ~TH_PUSH == TH_ACK and not seg.payload and not seg.sack \
+                    and seg.seq == tp.rcv_nxt & M32 \
+                    and not tp.t_flags & (TF_ECN_PERMIT | TF_KEEPALIVE):
+                # the handshake's bare ACK: syncache_expand took all it says
+                # (the full path would find nothing to do, header prediction's view)
+                self.inc("tcps_predack")
+                return
             self.tcp_do_segment(tp, seg, tclass, now)
             return
         if not f & TH_SYN:

@@ -353,7 +353,7 @@ fn sc_key(laddr: &[u8], lport: u16, faddr: &[u8], fport: u16) -> PyResult<Key> {
 type PolicyArg = (Int<i64>, bool, bool, bool, bool, Int<usize>, f64);
 
 /// One entry's numbers as `syncache_expand` hands them to the state machine.
-type Completed<'py> = (u32, u32, Option<u16>, Option<u8>, bool, Option<u32>, bool, u32, Option<f64>, u32, bool, Option<Py<PyAny>>);
+type CompletedTuple = (u32, u32, Option<u16>, Option<u8>, bool, Option<u32>, bool, u32, Option<f64>, u32, bool, Option<Py<PyAny>>);
 
 /// `tcp_syncache.c` in the core: the SYN queue keyed on packed addresses
 /// and ports, SYN,ACKs built here, SYN cookies beyond the bound
@@ -420,7 +420,7 @@ impl TcpSynCache {
         can_accept: bool,
         cookies: bool,
         now: f64,
-    ) -> PyResult<(u8, Option<Completed<'py>>)> {
+    ) -> PyResult<(u8, Option<CompletedTuple>)> {
         let k = sc_key(laddr, seg.dst_port, faddr, seg.src_port)?;
         Ok(match self.c.expand(&k, seg.seq, seg.ack, seg.ts.map(|t| t.0), rcvbuf, can_accept, cookies, now) {
             Expanded::NoEntry => (0, None),
