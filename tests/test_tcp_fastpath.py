@@ -241,3 +241,24 @@ def test_header_prediction_is_the_full_path(seed: int) -> None:
     assert ref[3] == 0 and fast[3] > 0
     if seed == 0:  # no loss: the prediction takes the segments that keep the window
         assert fast[3] > 0.4 * (fast[0][0]["tcps_rcvtotal"] + fast[0][1]["tcps_rcvtotal"])
+
+
+def test_core_syncache_cycles_are_collected() -> None:
+    """The core's SYN queue holds its listeners: a node, its SYN queue and
+    a listener with SYNs pending form a cycle the garbage collector breaks
+    (``__traverse__``/``__clear__``), as it does with the Python queue."""
+    import gc
+    import weakref
+
+    class Listener:
+        pass
+
+    lso = Listener()
+    lso.q = _core.TcpSynCache(bytes(32))  # type: ignore[attr-defined]
+    seg = _core.tcp_input_parse(pkt(1, 1, 0, TH_SYN)[40:], S, D)
+    assert lso.q.add(D.packed, S.packed, seg, 0, 1220, 65536, lso,  # type: ignore[attr-defined]
+                     (1, True, True, True, False, 4, 1.0), 0.0)[0] == 1
+    ref = weakref.ref(lso)
+    del lso
+    gc.collect()
+    assert ref() is None

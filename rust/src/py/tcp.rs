@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::PyBytes;
 
 use super::util::{int_arg, ip_from_py, opt_int_arg, with_bytes, Int, List};
@@ -473,6 +474,19 @@ impl TcpSynCache {
 
     fn __len__(&self) -> usize {
         self.c.len()
+    }
+
+    /// The listeners the entries hold, for the garbage collector: a node,
+    /// its SYN queue and a listener with SYNs pending form a cycle.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for l in self.c.listeners() {
+            visit.call(&**l)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.c.clear();
     }
 }
 

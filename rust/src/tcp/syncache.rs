@@ -266,6 +266,11 @@ impl<T: Clone> SynCache<T> {
         self.entries.get(k)
     }
 
+    /// Each entry's listener (for a garbage collector's walk).
+    pub fn listeners(&self) -> impl Iterator<Item = &T> {
+        self.entries.values().map(|e| &e.lso)
+    }
+
     /// RFC 6528 §3: the ISN for a connection at `now`.
     pub fn iss(&self, k: &Key, now: f64) -> u32 {
         let h = u32::from_be_bytes(k.hash(b"", &self.secret, b"", b""));
