@@ -4,7 +4,7 @@ root.
 
     python benches/bench_tcp.py [--mbytes 200] [--conns 20000] [--idle 1000]
                                 [--udp-n 20000] [--sockbuf 4194304] [--only ...]
-                                [--profile FILE]
+                                [--paths core,python] [--profile FILE]
 
 One run prints one table: our node against the kernel over veth side by
 side, the ratios, issue 9's targets, and ``uptime`` at start and end.
@@ -29,6 +29,11 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   issue asks for the connection without its buffers).
 - **UDP round trip** on ``::1`` through ``kame.socket`` against the host
   kernel's sockets (benches/bench_socket.py's loop).
+
+``--paths core,python`` measures our node's rows twice in the one run: with
+the SYN queue in the core and header prediction (``core``, the default)
+and with the Python reference paths (``python``: ``Tcp.fast_syncache`` and
+``Tcp.hdrpred`` off), so the step the core paths make is read at one load.
 
 Our node runs in this process on the TAP (the TAP's descriptor opened here,
 its interface moved into the namespace), single-threaded; the load average
@@ -61,6 +66,7 @@ from kame.link.tap import TapDevice
 from kame.node import Node
 from kame.socket import AF_INET6, SocketLayer
 from kame.socket.stream import SHUT_WR, SO_RCVBUF, SO_SNDBUF, SOCK_STREAM, SOL_SOCKET
+from kame.tcp.usrreq import Tcp
 
 OURS, KERNEL = "2001:db8:98::2", "2001:db8:98::1"
 VA, VB = "2001:db8:99::1", "2001:db8:99::2"
@@ -460,6 +466,32 @@ def node_cps(n: int, par: int = 64) -> float:
     return accepted / (time.perf_counter() - t0)
 
 
+def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
+              prof: cProfile.Profile | None, k: dict[str, float],
+              rows: list[tuple[str, str, str, str]], notes: list[str], only: set[str]) -> None:
+    """Our node's rows (TAP plain and offload, the loopback's connection
+    setup) with the paths ``Tcp`` is set to (``tag`` names them)."""
+    for off in (False, True):
+        key = "offload" if off else "plain"
+        if key not in only:
+            continue
+        # the plain TAP is slow: a tenth of the bytes and connections
+        scale = 1 if off else 10
+        r = kame_tap(nbytes // scale, a.conns // scale, off, prof, a.sockbuf)
+        label = ("kame on TAP, IFF_VNET_HDR TSO/GSO" if off else "kame on TAP, frame per read") + tag
+        rows.append((label, f"{r['up']:.3f}", f"{r['down']:.3f}", f"{r.get('cps', 0):.0f}"))
+        if k:
+            rows.append(("  ratio to the kernel", f"{r['up'] / k['up']:.3f}",
+                         f"{r['down'] / k['down']:.3f}",
+                         f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
+        notes.append(f"{key}{tag}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
+                     f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
+                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}")
+    if "nodecps" in only:
+        ncps = node_cps(a.conns)
+        rows.append(("kame <-> kame, one node's loopback" + tag, "", "", f"{ncps:.0f}"))
+
+
 # --- main -----------------------------------------------------------------------------
 
 #: issue 9's targets: Gbit/s each way, accepted connections per second,
@@ -484,6 +516,9 @@ def main() -> None:
     ap.add_argument("--udp-n", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
+    ap.add_argument("--paths", default="core",
+                    help="core, python or core,python: our node's rows with the core's SYN "
+                         "queue and header prediction, with the Python reference, or both")
     ap.add_argument("--profile", help="cProfile of our node's loop to this file")
     ap.add_argument("--sockbuf", type=int, default=4 << 20,
                     help="SO_RCVBUF and SO_SNDBUF of our node's sockets (0: the defaults, "
@@ -502,25 +537,11 @@ def main() -> None:
         k = kernel_veth(nbytes, a.conns)
         rows.append(("kernel <-> kernel, veth", f"{k['up']:.2f}", f"{k['down']:.2f}",
                      f"{k['cps']:.0f}"))
-    for off in (False, True):
-        key = "offload" if off else "plain"
-        if key not in only:
-            continue
-        # the plain TAP is slow: a tenth of the bytes and connections
-        scale = 1 if off else 10
-        r = kame_tap(nbytes // scale, a.conns // scale, off, prof, a.sockbuf)
-        label = "kame on TAP, IFF_VNET_HDR TSO/GSO" if off else "kame on TAP, frame per read"
-        rows.append((label, f"{r['up']:.3f}", f"{r['down']:.3f}", f"{r.get('cps', 0):.0f}"))
-        if k:
-            rows.append(("  ratio to the kernel", f"{r['up'] / k['up']:.3f}",
-                         f"{r['down'] / k['down']:.3f}",
-                         f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
-        notes.append(f"{key}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
-                     f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
-                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}")
-    if "nodecps" in only:
-        ncps = node_cps(a.conns)
-        rows.append(("kame <-> kame, one node's loopback", "", "", f"{ncps:.0f}"))
+    for path in a.paths.split(","):
+        Tcp.fast_syncache = Tcp.hdrpred = path == "core"
+        tag = "" if path == "core" else " [python paths]"
+        node_rows(a, tag, nbytes, prof, k, rows, notes, only)
+    Tcp.fast_syncache = Tcp.hdrpred = True
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None

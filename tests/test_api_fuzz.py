@@ -199,6 +199,16 @@ def _tcp_sndbuf() -> Any:
     return b
 
 
+def _tcp_syncache() -> Any:
+    c = _core.TcpSynCache(bytes(32))
+    syn = _core.tcp_output_segment("2001:db8::1", "2001:db8::2", 1, 2, 3, 0, 0x02, 100,
+                                   _core.tcp_options(1460, 7, True, (1, 0)), b"")
+    seg = _core.tcp_input_parse(syn, "2001:db8::1", "2001:db8::2")
+    c.add(IPv6Address("2001:db8::2").packed, IPv6Address("2001:db8::1").packed, seg, 0, 1440,
+          65536, None, (1, True, True, True, False, 16, 1.0), 0.0)
+    return c
+
+
 def _tcp_rcvbuf() -> Any:
     b = _core.TcpRecvBuffer(65536)
     b.write(b"not yet read")
@@ -260,6 +270,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "TcpReass": _tcp_reass,
     "TcpSendBuffer": _tcp_sndbuf,
     "TcpRecvBuffer": _tcp_rcvbuf,
+    "TcpSynCache": _tcp_syncache,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import heapq
+import struct
 from collections import deque
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -42,6 +43,8 @@ HDR4 = 40
 #: the Hop-by-Hop header carrying a Jumbo Payload option (RFC 2675 §2)
 JUMBO_HBH = 8
 IPPROTO_TCP = 6
+#: the first 8 octets of an IPv6 header before a TCP segment
+_IP6_TCP = struct.Struct("!IHBB")
 
 
 class TcpSubr:
@@ -68,7 +71,11 @@ class TcpSubr:
 
     def kms(self, name: str) -> float:
         """A knob in milliseconds, as seconds."""
-        return float(self.knobs[name]) / 1000.0
+        return self._kv[name] / 1000.0
+
+    #: the knobs' plain dict (``Knobs._values``): one read per lookup on the
+    #: per-segment paths, as ``ip6_input`` reads them
+    _kv: Any
 
     # --- ISN (RFC 6528) -------------------------------------------------------
 
@@ -91,7 +98,7 @@ class TcpSubr:
         """``tcp_newtcpcb``: buffers from the socket's ``SO_SNDBUF``/``SO_RCVBUF``
         (or the ``sendspace``/``recvspace`` knobs), the algorithm of
         ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s."""
-        kv = self.knobs
+        kv = self._kv
         t = so if so is not None else template  # a listener passes its settings on
         sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
         rcvbuf = getattr(t, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
@@ -373,6 +380,28 @@ class TcpSubr:
         if rt is None:
             return None
         return rt.ifname, rt.next_hop
+
+    def ip_output_seg(self, laddr: Addr, faddr: Addr, seg: bytes, now: float, *, scope: int = 0,
+                      tclass: int = 0, hlim: int | None = None) -> bool:
+        """Hand IP a segment already built and checksummed (the core's
+        SYN,ACKs): :meth:`ip_output` without the build."""
+        if self.is_local(faddr):
+            self._loq.append((laddr, faddr, seg, tclass, scope))
+            return True
+        if isinstance(faddr, IPv4Address):
+            hook = getattr(self, "ip4_output", None)
+            return hook is not None and not hook(laddr, faddr, seg, tclass, hlim, now)
+        node = self.node
+        r = self.route6(faddr, scope, now)
+        if r is None:
+            node.stats.inc("ip6s_noroute")
+            return False
+        ifname, hop = r
+        if hlim is None:
+            hlim = node.cache.info(ifname).chlim
+        node.output(ifname, _IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg), 6, hlim)
+                    + laddr.packed + faddr.packed + seg, now, hop)
+        return True
 
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
                   flags: int, win: int, options: bytes, payload: bytes, now: float, *,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
 from kame import _core
@@ -255,43 +256,176 @@ class SynCache:
         if not lso.tcp_can_accept():
             tcp.inc("tcps_listendrop")
             return None
-        tp = tcp.newtcpcb(laddr, seg.dst_port, faddr, seg.src_port, now, template=lso,
-                          scope=ent.scope if ent is not None else 0)
-        tp.iss = iss
-        tp.snd_una = tp.snd_nxt = tp.snd_max = iss + 1
-        tp.snd_buf_seq = iss + 1
-        tp.irs = irs
-        tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = irs + 1
-        if ws is not None and tp.t_flags & TF_REQ_SCALE:
-            tp.t_flags |= TF_RCVD_SCALE
-            tp.snd_scale = min(ws, 14)
-            tp.rcv_scale = tp.request_r_scale
-        if ts is not None and tp.t_flags & TF_REQ_TSTMP:
-            tp.t_flags |= TF_RCVD_TSTMP
-            tp.ts_recent = seg.ts[0] if seg.ts is not None else ts
-            tp.ts_recent_age = now
-            tp.ts_offset = ent.ts_off if ent is not None and ent.ts_off >= 0 else \
-                self._ts_offset(laddr, seg.dst_port, faddr, seg.src_port)
-        if sack:
-            tp.t_flags |= TF_SACK_PERMIT
-        if ecn:
-            tp.t_flags |= TF_ECN_PERMIT
-            tcp.inc("tcps_ecn_shs")
-        tcp.tcp_mss(tp, mss, now)
-        tp.cc.conn_init(tp, tcp.knobs["net.inet.tcp.initcwnd_segments"])
-        tp.snd_wnd = seg.window << tp.snd_scale
-        tp.snd_wl1, tp.snd_wl2 = irs + 1, iss + 1
-        tp.max_sndwnd = tp.snd_wnd
-        if ent is not None and ent.rexmits == 0:
-            tcp.tcp_xmit_timer(tp, now - ent.sent)
-        tp.state = TCPS_ESTABLISHED
-        tcp.conns[tp.key] = tp
+        ts_off = ent.ts_off if ent is not None and ent.ts_off >= 0 else None
+        rtt_from = ent.sent if ent is not None and ent.rexmits == 0 else None
+        scope = ent.scope if ent is not None else 0
         if ent is not None:
             self._remove(ent)
-        tcp.inc("tcps_sc_completed")
-        tcp.inc("tcps_accepts")
-        tcp.inc("tcps_connects")
-        tp.timers[TT_KEEP] = None
-        lso.sonewconn(tp)
-        tcp.keep_arm(tp, now)
-        return tp
+        return syncache_establish(tcp, lso, laddr, faddr, seg, now, iss, irs, mss, ws, sack, ts,
+                                  ecn, scope, rtt_from, ts_off)
+
+    # --- the timer queue (the node's heap holds this queue's timers) ---------------
+
+    def next_deadline(self) -> float | None:
+        return None
+
+    def poll(self, now: float) -> None:
+        pass
+
+
+def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now: float,
+                       iss: int, irs: int, mss: int | None, ws: int | None, sack: bool,
+                       ts: int | None, ecn: bool, scope: int, rtt_from: float | None,
+                       ts_off: int | None) -> Tcpcb:
+    """The second half of ``syncache_expand``: the ESTABLISHED connection
+    a completed handshake makes, on the listener's accept queue (both SYN
+    queues, the Python one and the core's, end here)."""
+    tp = tcp.newtcpcb(laddr, seg.dst_port, faddr, seg.src_port, now, template=lso, scope=scope)
+    tp.iss = iss
+    tp.snd_una = tp.snd_nxt = tp.snd_max = iss + 1
+    tp.snd_buf_seq = iss + 1
+    tp.irs = irs
+    tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = irs + 1
+    if ws is not None and tp.t_flags & TF_REQ_SCALE:
+        tp.t_flags |= TF_RCVD_SCALE
+        tp.snd_scale = min(ws, 14)
+        tp.rcv_scale = tp.request_r_scale
+    if ts is not None and tp.t_flags & TF_REQ_TSTMP:
+        tp.t_flags |= TF_RCVD_TSTMP
+        tp.ts_recent = seg.ts[0] if seg.ts is not None else ts
+        tp.ts_recent_age = now
+        tp.ts_offset = ts_off if ts_off is not None else \
+            _ts_offset(tcp._secret, laddr, seg.dst_port, faddr, seg.src_port)
+    if sack:
+        tp.t_flags |= TF_SACK_PERMIT
+    if ecn:
+        tp.t_flags |= TF_ECN_PERMIT
+        tcp.inc("tcps_ecn_shs")
+    tcp.tcp_mss(tp, mss, now)
+    tp.cc.conn_init(tp, tcp.knobs["net.inet.tcp.initcwnd_segments"])
+    tp.snd_wnd = seg.window << tp.snd_scale
+    tp.snd_wl1, tp.snd_wl2 = irs + 1, iss + 1
+    tp.max_sndwnd = tp.snd_wnd
+    if rtt_from is not None:
+        tcp.tcp_xmit_timer(tp, now - rtt_from)
+    tp.state = TCPS_ESTABLISHED
+    tcp.conns[tp.key] = tp
+    tcp.inc("tcps_sc_completed")
+    tcp.inc("tcps_accepts")
+    tcp.inc("tcps_connects")
+    tp.timers[TT_KEEP] = None
+    lso.sonewconn(tp)
+    tcp.keep_arm(tp, now)
+    return tp
+
+
+def _ts_offset(secret: bytes, laddr: Any, lport: int, faddr: Any, fport: int) -> int:
+    h = hashlib.sha256(b"ts" + secret + laddr.packed + faddr.packed
+                       + lport.to_bytes(2, "big") + fport.to_bytes(2, "big")).digest()
+    return int.from_bytes(h[:4], "big")
+
+
+def _addr(packed: bytes) -> IPv6Address | IPv4Address:
+    return IPv6Address(packed) if len(packed) == 16 else IPv4Address(packed)
+
+
+class FastSynCache:
+    """The SYN queue in the core (``_core.TcpSynCache``): one call per SYN
+    (lookup on the packed addresses and ports, the ISN, the SYN,ACK built
+    and checksummed, cookies beyond the bound) and one per handshake's ACK.
+    Its hashes, counters, replies and connections are :class:`SynCache`'s
+    (tests/test_tcp_fastpath.py holds them side by side); its SYN,ACK
+    retransmissions run on its own timer queue (:meth:`next_deadline`,
+    :meth:`poll`)."""
+
+    def __init__(self, tcp: Tcp) -> None:
+        self.tcp = tcp
+        self.core = _core.TcpSynCache(tcp._secret)
+
+    def __len__(self) -> int:
+        return len(self.core)
+
+    def _kv(self) -> Any:
+        kv = self.tcp.knobs
+        return getattr(kv, "_values", kv)
+
+    def syncache_add(self, lso: Any, laddr: Any, faddr: Any, seg: Any, tclass: int, scope: int,
+                     now: float) -> None:
+        tcp = self.tcp
+        kv = self._kv()
+        rcvbuf = getattr(lso, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
+        mss = tcp.mssopt_for(faddr, scope, now)
+        pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
+               bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
+               bool(kv["net.inet.tcp.syncookies_only"]),
+               max(int(kv["net.inet.tcp.syncache.cachelimit"]), 0),
+               float(kv["net.inet.tcp.rexmit_initial"]) / 1000.0)
+        code, synack = self.core.add(laddr.packed, faddr.packed, seg, scope, mss, rcvbuf, lso,
+                                     pol, now)
+        inc = tcp.inc
+        what = code & 3
+        if code & 4 or what == 2:
+            inc("tcps_sc_dupsyn")
+        if code & 8:
+            inc("tcps_sc_cacheoverflow")
+        if what == 0:
+            inc("tcps_sc_dropped")
+        elif what == 1:
+            inc("tcps_sc_added")
+        elif what == 3:
+            inc("tcps_sc_sendcookie")
+        if synack is not None:
+            inc("tcps_sndtotal")
+            inc("tcps_sndctrl")
+            tcp.ip_output_seg(laddr, faddr, synack, now, scope=scope,
+                              hlim=getattr(lso, "tcp_hlim", None))
+
+    def syncache_chkrst(self, laddr: Any, faddr: Any, seg: Any) -> None:
+        if self.core.chkrst(laddr.packed, seg.dst_port, faddr.packed, seg.src_port, seg.seq):
+            self.tcp.inc("tcps_sc_reset")
+
+    def syncache_unreach(self, laddr: Any, lport: int, faddr: Any, fport: int, seq: int) -> None:
+        if self.core.unreach(laddr.packed, lport, faddr.packed, fport, seq & M32):
+            self.tcp.inc("tcps_sc_unreach")
+
+    def syncache_expand(self, lso: Any, laddr: Any, faddr: Any, seg: Any, now: float
+                        ) -> Tcpcb | None:
+        tcp = self.tcp
+        kv = self._kv()
+        rcvbuf = getattr(lso, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
+        cookies = bool(kv["net.inet.tcp.syncookies"] or kv["net.inet.tcp.syncookies_only"])
+        code, d = self.core.expand(laddr.packed, faddr.packed, seg, rcvbuf,
+                                   bool(lso.tcp_can_accept()), cookies, now)
+        if code == 4 and d is not None:
+            iss, irs, mss, ws, sack, ts, ecn, scope, rtt_from, ts_off, cookie, _ = d
+            if cookie:
+                tcp.inc("tcps_sc_recvcookie")
+            return syncache_establish(tcp, lso, laddr, faddr, seg, now, iss, irs, mss, ws, sack,
+                                      ts, ecn, scope, rtt_from, ts_off)
+        if code == 1:
+            tcp.inc("tcps_sc_badack")
+        elif code >= 2:
+            if code == 3:
+                tcp.inc("tcps_sc_recvcookie")
+            tcp.inc("tcps_listendrop")
+        return None
+
+    def next_deadline(self) -> float | None:
+        return self.core.next_deadline()  # type: ignore[no-any-return]
+
+    def poll(self, now: float) -> None:
+        """The SYN,ACKs due again (after 1, 2, 4 s), and the entries whose
+        last one went unanswered (``tcps_sc_stale``)."""
+        d = self.core.next_deadline()
+        if d is None or d > now:
+            return
+        tcp = self.tcp
+        out, stale = self.core.expire(now, tcp.kms("net.inet.tcp.rexmit_initial"))
+        if stale:
+            tcp.inc("tcps_sc_stale", stale)
+        for la, _lport, fa, _fport, scope, lso, synack in out:
+            tcp.inc("tcps_sc_retransmitted")
+            tcp.inc("tcps_sndtotal")
+            tcp.inc("tcps_sndctrl")
+            tcp.ip_output_seg(_addr(la), _addr(fa), synack, now, scope=scope,
+                              hlim=getattr(lso, "tcp_hlim", None))

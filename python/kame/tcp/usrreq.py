@@ -14,7 +14,7 @@ from kame import _core
 from kame.errors import KameError
 from kame.stats import Stats
 from kame.tcp.input import TcpInput
-from kame.tcp.syncache import SynCache, SynEntry
+from kame.tcp.syncache import FastSynCache, SynCache, SynEntry
 from kame.tcp.var import (
     TCPS_CLOSE_WAIT,
     TCPS_CLOSED,
@@ -39,10 +39,18 @@ Addr = Any
 class Tcp(TcpInput):
     """TCP over one :class:`kame.node.Node` (``node.tcp``)."""
 
+    #: the SYN queue in the core (:class:`~kame.tcp.syncache.FastSynCache`);
+    #: False: the Python reference (:class:`~kame.tcp.syncache.SynCache`)
+    fast_syncache: bool = True
+    syncache: Any
+
     def __init__(self, node: Any, *, knobs: Any = None, stats: Stats | None = None) -> None:
         self.node = node
         self.knobs = knobs if knobs is not None else node.knobs
         self.stats = stats if stats is not None else node.stats
+        self._kv = getattr(self.knobs, "_values", self.knobs)
+        # the counters' own method: one call per count on the per-segment paths
+        self.inc = self.stats.inc  # type: ignore[method-assign]
         self.conns = {}
         self._heap = []
         self._hseq = 0
@@ -51,20 +59,21 @@ class Tcp(TcpInput):
         self._secret = rng.randbytes(32) if rng is not None else bytes(32)
         self._rst_sec, self._rst_cnt = -1, 0
         self.ip4_output = self.in_tcp_output
-        self.syncache = SynCache(self)
+        self.syncache = FastSynCache(self) if self.fast_syncache else SynCache(self)
 
     # --- the clock -----------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
         if self._loq:
             return float(getattr(self.node, "_now", 0.0))
+        sc = self.syncache.next_deadline()
         h = self._heap
         while h:
             t, _, obj, name = h[0]
             if obj.timers.get(name) == t and not obj.gone:
-                return t
+                return t if sc is None else min(t, sc)
             heapq.heappop(h)
-        return None
+        return sc
 
     def poll(self, now: float) -> None:
         """Fire the timers due by ``now``; deliver segments we sent ourselves."""
@@ -77,6 +86,7 @@ class Tcp(TcpInput):
                 self.syncache.timer(obj, now)
             else:
                 self.tcp_timer(obj, name, now)
+        self.syncache.poll(now)
         self.loopback(now)
 
     def loopback(self, now: float) -> None:

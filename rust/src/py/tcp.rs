@@ -6,13 +6,16 @@ use std::net::IpAddr;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::types::PyBytes;
 
 use super::util::{int_arg, ip_from_py, opt_int_arg, with_bytes, Int, List};
 use crate::cksum::Pseudo;
 use crate::tcp::reass::Insert;
 use crate::tcp::seg::{self, Header, Segment};
+use crate::tcp::syncache::{self as sc, Added, Expanded, Key, Offer, Policy, Syn, SynCache};
 use crate::tcp::{Reass, RecvBuf, SendBuf};
+use std::sync::Arc;
 
 fn pseudo(src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Pseudo> {
     match (ip_from_py(src)?, ip_from_py(dst)?) {
@@ -342,8 +345,154 @@ impl TcpRecvBuffer {
     }
 }
 
+fn sc_key(laddr: &[u8], lport: u16, faddr: &[u8], fport: u16) -> PyResult<Key> {
+    Key::new(laddr, lport, faddr, fport).ok_or_else(|| PyValueError::new_err("addresses: both 16 octets (IPv6) or both 4 (IPv4)"))
+}
+
+/// The knobs of `syncache_add`: (rfc1323, sack.enable, ecn.enable,
+/// syncookies, syncookies_only, syncache.cachelimit, rexmit_initial seconds).
+type PolicyArg = (Int<i64>, bool, bool, bool, bool, Int<usize>, f64);
+
+/// One entry's numbers as `syncache_expand` hands them to the state machine.
+type CompletedTuple = (u32, u32, Option<u16>, Option<u8>, bool, Option<u32>, bool, u32, Option<f64>, u32, bool, Option<Py<PyAny>>);
+
+/// `tcp_syncache.c` in the core: the SYN queue keyed on packed addresses
+/// and ports, SYN,ACKs built here, SYN cookies beyond the bound
+/// (`kame.tcp.syncache.FastSynCache` drives it; `SynCache` there is the
+/// reference it is held against).
+#[pyclass(module = "kame._core")]
+pub struct TcpSynCache {
+    c: SynCache<Arc<Py<PyAny>>>,
+}
+
+#[pymethods]
+impl TcpSynCache {
+    #[new]
+    fn new(secret: &[u8]) -> Self {
+        TcpSynCache { c: SynCache::new(secret) }
+    }
+
+    /// `syncache_add`: a SYN (`seg`, from `faddr`.`fport` to
+    /// `laddr`.`lport`) for the listener `lso`. Returns (what, SYN,ACK
+    /// segment or None): what & 3 is 0 dropped, 1 a new entry, 2 the same
+    /// SYN again, 3 a cookie; | 4 when a different SYN's entry was
+    /// replaced; | 8 when the bound overflowed.
+    #[allow(clippy::too_many_arguments)]
+    fn add<'py>(
+        &mut self,
+        py: Python<'py>,
+        laddr: &[u8],
+        faddr: &[u8],
+        seg: PyRef<'py, TcpSegment>,
+        #[pyo3(from_py_with = int_arg)] scope: u32,
+        #[pyo3(from_py_with = int_arg)] mss: u16,
+        #[pyo3(from_py_with = int_arg)] rcvbuf: u64,
+        lso: Py<PyAny>,
+        policy: PolicyArg,
+        now: f64,
+    ) -> PyResult<(u8, Option<Bound<'py, PyBytes>>)> {
+        let k = sc_key(laddr, seg.dst_port, faddr, seg.src_port)?;
+        let syn = Syn { seq: seg.seq, flags: seg.flags, mss: seg.mss, wscale: seg.wscale, sack_permitted: seg.sack_permitted, tsval: seg.ts.map(|t| t.0) };
+        let p = Policy { rfc1323: policy.0 .0, sack_enable: policy.1, ecn_enable: policy.2, syncookies: policy.3, syncookies_only: policy.4, cachelimit: policy.5 .0, rexmit_initial: policy.6 };
+        let (a, out) = self.c.add(k, &syn, scope, Offer { mss, rcvbuf }, Arc::new(lso), &p, now);
+        let bit = |b: bool, v: u8| if b { v } else { 0 };
+        let code = match a {
+            Added::Dropped { replaced } => bit(replaced, 4) | 8,
+            Added::Entry { replaced } => 1 | bit(replaced, 4),
+            Added::Resent => 2,
+            Added::Cookie { replaced, overflow } => 3 | bit(replaced, 4) | bit(overflow, 8),
+        };
+        Ok((code, out.map(|o| PyBytes::new(py, &o))))
+    }
+
+    /// `syncache_expand`: the handshake's third segment. Returns (what,
+    /// numbers or None): what 0 no entry (cookies off), 1 bad ACK, 2 the
+    /// accept queue full, 3 the same for a valid cookie, 4 established with
+    /// (iss, irs, peer_mss, wscale, sack_ok, ts, ecn_ok, scope, rtt_from,
+    /// ts_off, cookie, listener or None).
+    #[allow(clippy::too_many_arguments)]
+    fn expand<'py>(
+        &mut self,
+        py: Python<'py>,
+        laddr: &[u8],
+        faddr: &[u8],
+        seg: PyRef<'py, TcpSegment>,
+        #[pyo3(from_py_with = int_arg)] rcvbuf: u64,
+        can_accept: bool,
+        cookies: bool,
+        now: f64,
+    ) -> PyResult<(u8, Option<CompletedTuple>)> {
+        let k = sc_key(laddr, seg.dst_port, faddr, seg.src_port)?;
+        Ok(match self.c.expand(&k, seg.seq, seg.ack, seg.ts.map(|t| t.0), rcvbuf, can_accept, cookies, now) {
+            Expanded::NoEntry => (0, None),
+            Expanded::BadAck => (1, None),
+            Expanded::ListenDrop { cookie } => (if cookie { 3 } else { 2 }, None),
+            Expanded::Established(d) => (
+                4,
+                Some((d.iss, d.irs, d.peer_mss, d.wscale, d.sack_ok, d.ts, d.ecn_ok, d.scope, d.rtt_from, d.ts_off, d.cookie, d.lso.map(|l| l.clone_ref(py)))),
+            ),
+        })
+    }
+
+    /// `syncache_chkrst`: True when the RST (sequence `seq`) removed an entry.
+    fn chkrst(&mut self, laddr: &[u8], #[pyo3(from_py_with = int_arg)] lport: u16, faddr: &[u8], #[pyo3(from_py_with = int_arg)] fport: u16, #[pyo3(from_py_with = int_arg)] seq: u32) -> PyResult<bool> {
+        Ok(self.c.chkrst(&sc_key(laddr, lport, faddr, fport)?, seq))
+    }
+
+    /// `syncache_unreach`: True when an ICMP error quoting our SYN,ACK
+    /// (sequence `seq`) removed an entry.
+    fn unreach(&mut self, laddr: &[u8], #[pyo3(from_py_with = int_arg)] lport: u16, faddr: &[u8], #[pyo3(from_py_with = int_arg)] fport: u16, #[pyo3(from_py_with = int_arg)] seq: u32) -> PyResult<bool> {
+        Ok(self.c.unreach(&sc_key(laddr, lport, faddr, fport)?, seq))
+    }
+
+    /// When the next SYN,ACK retransmission or expiry is due.
+    fn next_deadline(&mut self) -> Option<f64> {
+        self.c.next_deadline()
+    }
+
+    /// The timers due by `now`: ([(laddr, lport, faddr, fport, scope,
+    /// listener, SYN,ACK)], entries dropped after their last retransmission).
+    #[allow(clippy::type_complexity)]
+    fn expire<'py>(&mut self, py: Python<'py>, now: f64, rexmit_initial: f64) -> (Vec<(Bound<'py, PyBytes>, u16, Bound<'py, PyBytes>, u16, u32, Py<PyAny>, Bound<'py, PyBytes>)>, u64) {
+        let (v, stale) = self.c.expire(now, rexmit_initial);
+        let out = v
+            .into_iter()
+            .map(|(k, scope, lso, seg)| (PyBytes::new(py, k.laddr()), k.lport, PyBytes::new(py, k.faddr()), k.fport, scope, lso.clone_ref(py), PyBytes::new(py, &seg)))
+            .collect();
+        (out, stale)
+    }
+
+    /// RFC 7323 §2.3: the window scale for a receive buffer.
+    #[staticmethod]
+    fn rcv_wscale(#[pyo3(from_py_with = int_arg)] rcvbuf: u64) -> u8 {
+        sc::rcv_wscale(rcvbuf)
+    }
+
+    fn clear(&mut self) {
+        self.c.clear();
+    }
+
+    fn __len__(&self) -> usize {
+        self.c.len()
+    }
+
+    /// The listeners the entries hold, for the garbage collector: a node,
+    /// its SYN queue and a listener with SYNs pending form a cycle.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for l in self.c.listeners() {
+            visit.call(&**l)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.c.clear();
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TcpSegment>()?;
+    m.add_class::<TcpSynCache>()?;
     m.add_class::<TcpReass>()?;
     m.add_class::<TcpSendBuffer>()?;
     m.add_class::<TcpRecvBuffer>()?;

@@ -14,6 +14,7 @@
 pub mod reass;
 pub mod seg;
 pub mod sockbuf;
+pub mod syncache;
 
 pub use reass::Reass;
 pub use seg::{Segment, SegmentOpts};
