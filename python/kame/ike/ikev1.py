@@ -1009,8 +1009,17 @@ class Ikev1:
         q = sa.quick
         if q is None or q.msg_id != mid:
             if q is not None and q.state != "DONE" and q.initiator:
-                self.inc("ike_unexpected")
-                return
+                if sa.initiator or not q.rekey:
+                    self.inc("ike_unexpected")
+                    return
+                # both rekey at once: the ISAKMP SA's initiator's quick mode goes
+                # on, ours (its responder's) gives way
+                self._say(f"{sa.peer.address} rekeys the IPsec SA too: ours gives way")
+                self.inc("ipsec_rekey_collision")
+                sa.pending = None
+                sa.deadline = None
+                p = sa.peer
+                self._del_sa(q.spi_in, p.address, p.local_address, now)
             q = Quick(mid, False, self._p2_iv(sa, mid))
         try:
             pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)
