@@ -149,8 +149,8 @@ def test_a_lost_rekey_message_is_recovered(lost: int, pfs: bool) -> None:
     base = w.n
     w.drop = {base + lost}
     now = w.run(now + 11.0, now)
-    now = w.run(now + 20.0, now)
-    sa, sb = _check_pairs(a, b)
+    w.run(now + 20.0, now)
+    _check_pairs(a, b)
     assert a.stats.get("ipsec_rekeyed", 0) >= 1, (a.log, b.log)
     # at most the pair in use and one old one whose delete was lost
     assert len(a.engine.sad) == 2 and 2 <= len(b.engine.sad) <= 4
@@ -161,7 +161,7 @@ def test_both_rekey_at_once() -> None:
     ISAKMP SA's responder gives way, and one new pair results each time."""
     a, b = _pair(life_a=12, life_b=12)
     w = Wire(a, b)
-    now = w.run(40.0)
+    w.run(40.0)
     sa, sb = _check_pairs(a, b)
     assert a.stats.get("ipsec_rekeyed", 0) >= 3
     assert len(a.engine.sad) == len(b.engine.sad) == 2 or sa.old_pairs or sb.old_pairs
