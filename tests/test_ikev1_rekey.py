@@ -129,6 +129,7 @@ def test_hard_lifetime_deletes_the_pair_and_tells_the_peer() -> None:
     w = Wire(a, b)
     now = w.run(1.0)
     (sa,) = a.sas.values()
+    assert sa.quick is not None
     sa.quick.state = "QM1"  # a quick mode of ours "under way": the soft expiry waits
     sa.pending = (b"", "x")
     sa.deadline = 1e9
