@@ -85,6 +85,20 @@ REKEY_AT, REKEY_JITTER = 0.85, 0.1
 #: after a rekey of ours: the new outbound SA waits this long (the peer gets
 #: our quick mode message 3 first), the old pair this long before its delete
 OUT_DELAY, OLD_GRACE = 0.5, 1.5
+#: the share of the ISAKMP SA's lifetime after which a new phase 1 starts
+P1_REKEY_AT = 0.9
+
+
+def p1_life(attrs: list[Any]) -> int:
+    """The lifetime in seconds a phase-1 attribute list names (0: none)."""
+    typ, life = 1, 0
+    for k, v in attrs:
+        n = int.from_bytes(v, "big") if isinstance(v, bytes) else int(v)
+        if k == A_LIFE_TYPE:
+            typ = n
+        elif k == A_LIFE and typ == 1:
+            life = n
+    return life
 
 
 def p2_life(attrs: list[Any]) -> int:
@@ -325,6 +339,13 @@ class V1Sa:
         self.dpd_seq = int.from_bytes(_core.ike_random(2), "big")
         self.dpd_at: float | None = None
         self.dpd_wait = 0
+        #: the ISAKMP SA's lifetime (seconds, 0: none): a new phase 1 at
+        #: P1_REKEY_AT of it, deleted when it runs out
+        self.life = 0
+        self.rekey_at: float | None = None
+        self.expire_at: float | None = None
+        #: the phase 1 that replaces this one is under way or up
+        self.replaced = False
 
     @property
     def spi_i(self) -> bytes:
@@ -410,7 +431,9 @@ class Ikev1:
         if peer is None:
             return None  # not an IKEv1 remote
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        old = next((s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"), None)
+        mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
+        old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
+                  default=None)
         if old is not None:
             # phase 1 up but its IPsec SAs gone (deleted by the peer): a new quick mode
             if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
@@ -729,8 +752,46 @@ class Ikev1:
                   f"established ({sa.mode} mode)" + (" (NAT-T)" if sa.nat else ""))
         if sa.dpd and sa.peer.dpd_delay:
             sa.dpd_at = now + sa.peer.dpd_delay
-        if sa.want_child:
+        if sa.life:
+            sa.expire_at = now + sa.life
+            # the phase-1 initiator first; the responder a little later
+            sa.rekey_at = now + sa.life * (P1_REKEY_AT - (0.05 if sa.initiator else 0.0))
+        self._adopt(sa, now)
+        if sa.want_child and not sa.installed:
             self._quick_start(sa, now)
+
+    def rekey_phase1(self, sa: V1Sa, now: float) -> V1Sa:
+        """A new main or aggressive mode with the peer of ``sa``: when it is up
+        the IPsec SAs move to it and ``sa`` is deleted."""
+        sa.replaced = True
+        new = self.initiate(sa.peer, now, sa.mode)
+        new.want_child = False
+        new.reqid = sa.reqid
+        self.inc("isakmp_rekey")
+        self._say(f"rekeying ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with {sa.peer.address}")
+        return new
+
+    def _adopt(self, sa: V1Sa, now: float) -> None:
+        """A new ISAKMP SA with a peer we had one with: the IPsec SAs of the
+        older one move to it (later quick modes run on it), and the older
+        is deleted by whoever started the new phase 1 (us, or the peer when
+        it deletes its old one)."""
+        for old in [s for s in self.sas.values() if s is not sa and s.peer is sa.peer
+                    and s.state == "ESTABLISHED"]:
+            old.replaced = True
+            old.rekey_at = None
+            if old.installed and not sa.installed and (
+                    old.quick is None or old.quick.state == "DONE"):
+                sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
+                sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
+                sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
+                sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
+                old.installed, old.child_spi_in, old.child_spi_out = False, 0, 0
+                old.old_pairs, old.later, old.pending_out = [], [], None
+                self._say(f"IPsec SAs with {sa.peer.address} moved to ISAKMP SA "
+                          f"{sa.cky_i.hex()}:{sa.cky_r.hex()}")
+            if sa.initiator and not sa.want_child:  # our phase-1 rekey
+                self.delete(old, now)
 
     def _fail(self, sa: V1Sa, why: str, now: float, notify: int = 0) -> None:
         self.inc("ike_failed")
@@ -786,6 +847,8 @@ class Ikev1:
             self._send_notify_plain(sa, N_NO_PROPOSAL_CHOSEN)
             return
         sa.prop, chosen = m
+        theirs = p1_life(chosen[2])
+        sa.life = min(x for x in (theirs, peer.lifetime) if x) if theirs or peer.lifetime else 0
         sa.sai_b = by[PT_SA]
         self._vid_seen(sa, pls)
         reply_sa = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
@@ -849,6 +912,8 @@ class Ikev1:
                 self._fail(sa, "main mode message 2 chose a proposal we did not offer", now)
                 return
             sa.prop = m[0]
+            sa.life = min(x for x in (p1_life(trs[0][2]), sa.peer.lifetime) if x) if (
+                p1_life(trs[0][2]) or sa.peer.lifetime) else 0
             sa.cky_r = hdr[1]
             self._vid_seen(sa, pls)
             sa.dh = _core.IkeDh(sa.prop.dh)
@@ -933,6 +998,8 @@ class Ikev1:
                            now)
                 return
             sa.prop = m[0]
+            sa.life = min(x for x in (p1_life(trs[0][2]), sa.peer.lifetime) if x) if (
+                p1_life(trs[0][2]) or sa.peer.lifetime) else 0
             sa.cky_r = hdr[1]
             self._vid_seen(sa, pls)
             sa.gxr, sa.nr, sa.idir_b = by[PT_KE], by[PT_NONCE], by[PT_ID]
@@ -1331,6 +1398,7 @@ class Ikev1:
     def next_deadline(self) -> float | None:
         ds = [d for s in self.sas.values() for d in (s.deadline, s.dpd_at) if d is not None]
         ds += [x[0] for s in self.sas.values() for x in s.later]
+        ds += [d for s in self.sas.values() for d in (s.rekey_at, s.expire_at) if d is not None]
         return min(ds) if ds else None
 
     def _expire(self, m: P.SadbMsg, now: float) -> None:
@@ -1394,6 +1462,16 @@ class Ikev1:
         for sa in list(self.sas.values()):
             if sa.later:
                 self._run_later(sa, now)
+            if sa.state != "ESTABLISHED":
+                continue
+            if sa.expire_at is not None and now >= sa.expire_at:
+                self.inc("isakmp_expired")
+                self._say(f"ISAKMP SA with {sa.peer.address}: lifetime over, deleting it")
+                self.delete(sa, now)
+            elif sa.rekey_at is not None and now >= sa.rekey_at:
+                sa.rekey_at = None
+                if not sa.replaced:
+                    self.rekey_phase1(sa, now)
         for sa in list(self.sas.values()):
             if sa.dpd_at is not None and now >= sa.dpd_at and sa.state == "ESTABLISHED":
                 if sa.dpd_wait >= 5:
