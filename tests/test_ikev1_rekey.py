@@ -168,3 +168,39 @@ def test_both_rekey_at_once() -> None:
     assert len(a.engine.sad) == len(b.engine.sad) == 2 or sa.old_pairs or sb.old_pairs
     assert not any("hard lifetime" in x for x in a.log + b.log), (a.log, b.log)
     assert a.stats["isakmp_established"] == 1
+
+
+@pytest.mark.parametrize("mode", ["main", "aggressive"])
+@pytest.mark.parametrize("who", ["initiator", "responder"])
+def test_phase1_rekey_moves_the_ipsec_sas(mode: str, who: str) -> None:
+    """The ISAKMP SA's lifetime (20 s) runs to 85-90 %: a new phase 1, the
+    IPsec pair moves to it, the old ISAKMP SA is deleted at both ends, and
+    the next quick-mode rekey runs on the new one."""
+    prop = IkeProposal(12, 128, 12, 5, 31)
+    child = ChildProposal(12, 128, 12)
+    la, lb = (20, 3600) if who == "initiator" else (3600, 20)
+    pa = V1Peer(B, A, b"k", exchange_mode=(mode,), proposals=[prop], child=[child],
+                child_lifetime=30, lifetime=la)
+    pb = V1Peer(A, B, b"k", exchange_mode=("main", "aggressive"), proposals=[prop],
+                child=[child], child_lifetime=30, lifetime=lb)
+    a, b = Ikev1([pa], KeyEngine()), Ikev1([pb], KeyEngine())
+    b.engine.listeners.clear()
+    a.initiate(pa, 0.0)
+    w = Wire(a, b)
+    now = w.run(1.0)
+    (s0,) = a.sas.values()
+    pair = (s0.child_spi_in, s0.child_spi_out)
+    now = w.run(19.0, now)
+    sa, sb = _check_pairs(a, b)
+    assert sa is not s0 and sa.cky_i != s0.cky_i and s0.state == "DEAD", (a.log, b.log)
+    assert (sa.child_spi_in, sa.child_spi_out) == pair and sa.installed and sb.installed
+    assert len(a.engine.sad) == len(b.engine.sad) == 2
+    assert a.stats["isakmp_established"] == b.stats["isakmp_established"] == 2
+    rk = a if who == "initiator" else b
+    assert rk.stats["isakmp_rekey"] == 1
+    assert any("deleted the ISAKMP SA" in x for x in (b if rk is a else a).log)
+    # the soft lifetime of the pair (75-85 % of 30 s): a quick mode on the new ISAKMP SA
+    now = w.run(27.0, now)
+    sa2, _sb = _check_pairs(a, b)
+    assert sa2 is sa and (sa.child_spi_in, sa.child_spi_out) != pair
+    assert a.stats["ipsec_rekeyed"] >= 1 and len(a.engine.sad) == 2
