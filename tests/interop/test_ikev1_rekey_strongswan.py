@@ -7,7 +7,10 @@ not one echo is lost.
 14``) rekeys from our key engine's soft SADB_EXPIRE; the old pair is deleted
 (INFORMATIONAL) once the new one is in.
 ``swan``: charon opens it (``version = 1``); its CHILD ``rekey_time`` (8 s,
-no PFS) rekeys; we answer each new quick mode while the old pair lives."""
+no PFS) rekeys; we answer each new quick mode while the old pair lives.
+``p1``: our remote ``lifetime`` (15 s) starts a new main mode at 85 %; the
+IPsec SAs move to the new ISAKMP SA, the old one is deleted, and the quick
+mode rekeys (sainfo 12 s) go on on the new one."""
 
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ pytestmark = tiv.pytestmark
 CASES: dict[str, dict[str, Any]] = {
     "ours": {"child_rekey": 0, "child_life": 3600, "esp": "aes128-sha256-modp2048",
              "sainfo": "pfs_group 14; lifetime time 12 sec;"},
+    # our remote lifetime (15 s): new main modes at 85 %, the IPsec SAs move to them
+    "p1": {"child_rekey": 0, "child_life": 3600, "esp": "aes128-sha256", "p1life": "15 sec",
+           "sainfo": "lifetime time 12 sec;"},
     "swan": {"child_rekey": 8, "child_life": 20, "esp": "aes128-sha256",
              "sainfo": "lifetime time 1 hour;"},
 }
@@ -79,7 +85,7 @@ remote {{swan}} {{{{
     my_identifier address {{ours}};
     peers_identifier address {{swan}};
     nat_traversal force;
-    lifetime time 1 hour;
+    lifetime time {p1life};
     proposal {{{{
         encryption_algorithm aes 128;
         hash_algorithm sha256;
@@ -108,12 +114,12 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_ikev1_rekey_under_ping_with_strongswan(rig: Rig, case: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    c = CASES[case]
+    c = {"p1life": "1 hour", **CASES[case]}
     rig.start_charon(SWAN_CONF.format(swan=SWAN, ours=OURS, swan_in=SWAN_IN, ours_in=OURS_IN,
                                       psk=PSK, **c))
     monkeypatch.setattr(tiv, "RACOON", RACOON.format(**c))
     rig.start_racoon({}, PSK)
-    if case == "ours":
+    if case != "swan":
         rig.cmd(f"establish-sa {SWAN}")
     else:
         subprocess.Popen(["ip", "netns", "exec", rig.ns, "swanctl", "--initiate", "--child",
@@ -136,16 +142,24 @@ def test_ikev1_rekey_under_ping_with_strongswan(rig: Rig, case: str,
     assert stats.get("v1.ipsec_rekeyed", 0) >= 2, what
     established = re.findall(r"CHILD_SA c\{\d+\} established with SPIs", log)
     assert len(established) >= 3, log[-3000:]  # the first pair and two rekeys
-    if case == "ours":
+    if case == "p1":
+        assert stats.get("v1.isakmp_rekey", 0) >= 1, what
+        assert any("moved to ISAKMP SA" in x for x in st["log"]), what
+        assert "received DELETE for IKE_SA k[1]" in log, log[-3000:]
+        # charon kept the CHILD SA on its new ISAKMP SA: our next delete found it
+        assert "IKE_SA k[2] established" in log, log[-3000:]
+    if case != "swan":
         assert stats.get("v1.ipsec_soft_expired", 0) >= 2, what   # our soft lifetime
         assert any("rekeying IPsec SA" in x for x in st["log"]), what
-        assert any("(rekey)" in x and "with PFS" in x for x in st["log"]), what
-        # charon took our quick modes with a KE (PFS) and our deletes of the old pairs
+        assert any("(rekey)" in x and ("with PFS" in x) == (case == "ours")
+                   for x in st["log"]), what
+        assert "received DELETE for ESP CHILD_SA" in log, log[-3000:]
+    if case == "ours":
+        # charon took our quick modes with a KE (PFS)
         assert len(re.findall(r"parsed QUICK_MODE request \d+ \[ HASH SA No KE ID ID",
                               log)) + len(re.findall(r"parsed QUICK_MODE response \d+ \[ HASH SA "
                                                      r"No KE ID ID", log)) >= 3, log[-3000:]
-        assert "received DELETE for ESP CHILD_SA" in log, log[-3000:]
-    else:
+    if case == "swan":
         assert stats.get("v1.ipsec_soft_expired", 0) == 0, what
         assert len(re.findall(r"generating QUICK_MODE request", log)) >= 3, log[-3000:]
     assert len([x for x in st["ike"] if x["state"] == "ESTABLISHED"]) == 1, what
@@ -154,7 +168,7 @@ def test_ikev1_rekey_under_ping_with_strongswan(rig: Rig, case: str,
         {x["spi"] for x in first["sad"] if x["dst"] == SWAN}), what
     sas = rig.swanctl("--list-sas")
     assert sas.count("ESTABLISHED") == 1, sas
-    if case == "ours":
+    if case != "swan":
         # every old pair deleted at both ends: one pair left
         assert len(st["sad"]) == 2 or rig.until(
             "the old pair's delete", lambda s: len(s["sad"]) == 2), what
