@@ -17,6 +17,17 @@ the float to port 4500 and the UDP-Encapsulated-Tunnel mode of the ESP
 SAs. Phase 2: quick mode (RFC 2409 §5.5) with and without PFS, both
 roles, ESP in tunnel mode. INFORMATIONAL: delete (ESP and ISAKMP SAs),
 notifications, and Dead Peer Detection (RFC 3706, R-U-THERE and the ACK).
+Rekeying: the key engine's soft SADB_EXPIRE of an IPsec SA starts a new
+quick mode on the ISAKMP SA (with PFS when ``pfs_group`` is set); the new
+pair goes in (our new outbound SA after OUT_DELAY) and the old pair is
+deleted with an INFORMATIONAL OLD_GRACE later; as responder the old pair
+stays until the peer deletes it; two rekeys at once: the ISAKMP SA's
+responder gives way. A hard SADB_EXPIRE deletes the pair and tells the
+peer. The quick mode's lifetime is the smaller of the two ends' (RFC 2407
+§4.5; RESPONDER-LIFETIME, §4.6.3.1, sent and honoured). The ISAKMP SA's
+lifetime (``remote { lifetime }``, the smaller of both) starts a new main or
+aggressive mode at 85 % (its initiator) or 90 % (its responder); the
+IPsec SAs move to the new ISAKMP SA and the old one is deleted.
 Requests are retransmitted with exponential backoff. Every refused
 message is counted in :attr:`Ikev1.stats` and every failure is logged in
 :attr:`Ikev1.log` in words that name the cause.
