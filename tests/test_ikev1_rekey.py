@@ -204,3 +204,22 @@ def test_phase1_rekey_moves_the_ipsec_sas(mode: str, who: str) -> None:
     sa2, _sb = _check_pairs(a, b)
     assert sa2 is sa and (sa.child_spi_in, sa.child_spi_out) != pair
     assert a.stats["ipsec_rekeyed"] >= 1 and len(a.engine.sad) == 2
+
+
+def test_phase1_rekey_during_a_quick_mode_rekey() -> None:
+    """Our quick mode on the old ISAKMP SA unanswered (lost) when the new
+    phase 1 is up: it runs again on the new one, nothing is left behind."""
+    a, b = _pair(life_a=3600, life_b=3600, b_rekeys=False)
+    w = Wire(a, b)
+    now = w.run(1.0)
+    (s0,) = a.sas.values()
+    pair = (s0.child_spi_in, s0.child_spi_out)
+    a._quick_start(s0, now)
+    w.drop = {w.n}  # its message 1 lost
+    now = w.run(now + 0.1, now)
+    a.rekey_phase1(s0, now)
+    w.run(now + 3.0, now)
+    sa, _sb = _check_pairs(a, b)
+    assert s0.state == "DEAD" and sa is not s0
+    assert (sa.child_spi_in, sa.child_spi_out) != pair and a.stats["ipsec_rekeyed"] == 1
+    assert len(a.engine.sad) == len(b.engine.sad) == 2, (a.log, b.log)

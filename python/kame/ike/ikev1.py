@@ -791,8 +791,13 @@ class Ikev1:
                     and s.state == "ESTABLISHED"]:
             old.replaced = True
             old.rekey_at = None
-            if old.installed and not sa.installed and (
-                    old.quick is None or old.quick.state == "DONE"):
+            q = old.quick
+            redo = (q is not None and q.state != "DONE" and q.initiator and q.rekey
+                    and sa.initiator and not sa.want_child)
+            if redo and q is not None:  # our quick mode on the old one: again on the new
+                old.pending, old.deadline, old.quick = None, None, None
+                self._del_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+            if old.installed and not sa.installed:
                 sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
                 sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
                 sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
@@ -803,6 +808,8 @@ class Ikev1:
                           f"{sa.cky_i.hex()}:{sa.cky_r.hex()}")
             if sa.initiator and not sa.want_child:  # our phase-1 rekey
                 self.delete(old, now)
+            if redo and sa.installed:
+                self._quick_start(sa, now)
 
     def _fail(self, sa: V1Sa, why: str, now: float, notify: int = 0) -> None:
         self.inc("ike_failed")
