@@ -17,6 +17,17 @@ the float to port 4500 and the UDP-Encapsulated-Tunnel mode of the ESP
 SAs. Phase 2: quick mode (RFC 2409 §5.5) with and without PFS, both
 roles, ESP in tunnel mode. INFORMATIONAL: delete (ESP and ISAKMP SAs),
 notifications, and Dead Peer Detection (RFC 3706, R-U-THERE and the ACK).
+Rekeying: the key engine's soft SADB_EXPIRE of an IPsec SA starts a new
+quick mode on the ISAKMP SA (with PFS when ``pfs_group`` is set); the new
+pair goes in (our new outbound SA after OUT_DELAY) and the old pair is
+deleted with an INFORMATIONAL OLD_GRACE later; as responder the old pair
+stays until the peer deletes it; two rekeys at once: the ISAKMP SA's
+responder gives way. A hard SADB_EXPIRE deletes the pair and tells the
+peer. The quick mode's lifetime is the smaller of the two ends' (RFC 2407
+§4.5; RESPONDER-LIFETIME, §4.6.3.1, sent and honoured). The ISAKMP SA's
+lifetime (``remote { lifetime }``, the smaller of both) starts a new main or
+aggressive mode at 85 % (its initiator) or 90 % (its responder); the
+IPsec SAs move to the new ISAKMP SA and the old one is deleted.
 Requests are retransmitted with exponential backoff. Every refused
 message is counted in :attr:`Ikev1.stats` and every failure is logged in
 :attr:`Ikev1.log` in words that name the cause.
@@ -26,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,12 +83,65 @@ ID_IPV4, ID_FQDN, ID_USER_FQDN, ID_IPV4_SUBNET, ID_IPV6, ID_IPV6_SUBNET = 1, 2, 
 N_INVALID_PAYLOAD_TYPE, N_PAYLOAD_MALFORMED, N_NO_PROPOSAL_CHOSEN = 1, 16, 14
 N_INVALID_ID_INFORMATION, N_INVALID_HASH_INFORMATION, N_AUTHENTICATION_FAILED = 18, 23, 24
 N_R_U_THERE, N_R_U_THERE_ACK, N_INITIAL_CONTACT = 36136, 36137, 24578
+N_RESPONDER_LIFETIME = 24576  # RFC 2407 §4.6.3.1
 NOTIFY_NAMES = {1: "INVALID-PAYLOAD-TYPE", 14: "NO-PROPOSAL-CHOSEN", 16: "PAYLOAD-MALFORMED",
                 18: "INVALID-ID-INFORMATION", 23: "INVALID-HASH-INFORMATION",
                 24: "AUTHENTICATION-FAILED", 36136: "R-U-THERE", 36137: "R-U-THERE-ACK",
-                24578: "INITIAL-CONTACT"}
+                24578: "INITIAL-CONTACT", 24576: "RESPONDER-LIFETIME"}
 VID_NATT = bytes.fromhex("4a131c81070358455c5728f20e95452f")  # RFC 3947
 VID_DPD = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706
+#: the share of the IPsec SAs' lifetime after which the soft lifetime rekeys
+#: them (less a random part of up to REKEY_JITTER)
+REKEY_AT, REKEY_JITTER = 0.85, 0.1
+#: after a rekey of ours: the new outbound SA waits this long (the peer gets
+#: our quick mode message 3 first), the old pair this long before its delete
+OUT_DELAY, OLD_GRACE = 0.5, 1.5
+#: the share of the ISAKMP SA's lifetime after which a new phase 1 starts
+P1_REKEY_AT = 0.9
+
+
+def p1_life(attrs: list[Any]) -> int:
+    """The lifetime in seconds a phase-1 attribute list names (0: none)."""
+    typ, life = 1, 0
+    for k, v in attrs:
+        n = int.from_bytes(v, "big") if isinstance(v, bytes) else int(v)
+        if k == A_LIFE_TYPE:
+            typ = n
+        elif k == A_LIFE and typ == 1:
+            life = n
+    return life
+
+
+def p2_life(attrs: list[Any]) -> int:
+    """The lifetime in seconds a phase-2 attribute list names (0: none)."""
+    typ, life = 1, 0
+    for k, v in attrs:
+        n = int.from_bytes(v, "big") if isinstance(v, bytes) else int(v)
+        if k == Q_LIFE_TYPE:
+            typ = n
+        elif k == Q_LIFE and typ == 1:
+            life = n
+    return life
+
+
+def life_attrs(life: int) -> bytes:
+    """LIFE-TYPE seconds and LIFE-DURATION, as RESPONDER-LIFETIME carries them."""
+    return struct.pack(">HHHHI", 0x8000 | Q_LIFE_TYPE, 1, Q_LIFE, 4, life)
+
+
+def life_attrs_parse(b: bytes) -> int:
+    """The seconds in a RESPONDER-LIFETIME's attributes (0: none)."""
+    out: list[tuple[int, Any]] = []
+    i = 0
+    while i + 4 <= len(b):
+        t, v = struct.unpack_from(">HH", b, i)
+        if t & 0x8000:
+            out.append((t & 0x7FFF, v))
+            i += 4
+        else:
+            out.append((t, bytes(b[i + 4:i + 4 + v])))
+            i += 4 + v
+    return p2_life(out)
 
 
 def notify_name(t: int) -> str:
@@ -225,6 +290,10 @@ class Quick:
         self.encap = ENCAP_TUNNEL
         self.state = "QM1"
         self.idci = self.idcr = b""
+        #: the lifetime installed (seconds)
+        self.life = 0
+        #: a rekey: an IPsec SA pair was up when it started
+        self.rekey = False
 
 
 class V1Sa:
@@ -269,12 +338,25 @@ class V1Sa:
         self.child_spi_in = 0
         self.child_spi_out = 0
         self.installed = False
+        #: rekeyed pairs (in, out) still in the key engine: deleted after
+        #: OLD_GRACE by the rekey's initiator, or when the peer deletes them
+        self.old_pairs: list[tuple[int, int]] = []
+        #: deferred work: (when, what, spi in, spi out)
+        self.later: list[tuple[float, str, int, int]] = []
+        self.pending_out: Callable[[], None] | None = None
         self.reqid = 0
         self.error = ""
         self.want_child = initiator
         self.dpd_seq = int.from_bytes(_core.ike_random(2), "big")
         self.dpd_at: float | None = None
         self.dpd_wait = 0
+        #: the ISAKMP SA's lifetime (seconds, 0: none): a new phase 1 at
+        #: P1_REKEY_AT of it, deleted when it runs out
+        self.life = 0
+        self.rekey_at: float | None = None
+        self.expire_at: float | None = None
+        #: the phase 1 that replaces this one is under way or up
+        self.replaced = False
 
     @property
     def spi_i(self) -> bytes:
@@ -360,7 +442,9 @@ class Ikev1:
         if peer is None:
             return None  # not an IKEv1 remote
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        old = next((s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"), None)
+        mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
+        old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
+                  default=None)
         if old is not None:
             # phase 1 up but its IPsec SAs gone (deleted by the peer): a new quick mode
             if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
@@ -397,6 +481,9 @@ class Ikev1:
         return int(r.get(P.SADB_EXT_SA).spi)
 
     def _install(self, sa: V1Sa, q: Quick, now: float) -> None:
+        """Install the pair quick mode ``q`` made. A rekey keeps the pair that
+        was up in ``sa.old_pairs``; when we started it, our new outbound SA
+        waits OUT_DELAY and the old pair is deleted OLD_GRACE later."""
         assert sa.prop is not None and q.child is not None
         cp = q.child
         ek, ak = cp.keylens()
@@ -410,16 +497,28 @@ class Ikev1:
             return out
 
         kin, kout = keymat(q.spi_in), keymat(q.spi_out)
+        rekey = sa.installed and (sa.child_spi_in, sa.child_spi_out) != (q.spi_in, q.spi_out)
+        if rekey:
+            sa.old_pairs.append((sa.child_spi_in, sa.child_spi_out))
+            if q.initiator:
+                sa.later.append((now + OLD_GRACE, "delete", sa.child_spi_in, sa.child_spi_out))
+            self.inc("ipsec_rekeyed")
         sa.child_spi_in, sa.child_spi_out = q.spi_in, q.spi_out
         sa.installed = True
         sa.nat = sa.nat or q.encap != ENCAP_TUNNEL
+        sa.keys[f"child_in_{q.spi_in:08x}"] = kin[:ek + ak]
+        sa.keys[f"child_out_{q.spi_out:08x}"] = kout[:ek + ak]
+        for k in [k for k in sa.keys if k.startswith("child_") and int(k[-8:], 16) not in (
+                {q.spi_in, q.spi_out} | {x for pr in sa.old_pairs for x in pr})]:
+            del sa.keys[k]
         if self.engine is None:
             sa.keys["child_in"], sa.keys["child_out"] = kin[:ek + ak], kout[:ek + ak]
             return
         p = sa.peer
-        for typ, spi, src, dst, km in (
-                (P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin),
-                (P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)):
+        life = q.life
+        soft = int(life * (REKEY_AT - REKEY_JITTER * random.random())) if life else 0
+
+        def add(typ: int, spi: int, src: Any, dst: Any, km: bytes) -> None:
             m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
             m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
                            P.EALG[ESP_ENCR[cp.encr]]))
@@ -429,15 +528,53 @@ class Ikev1:
             m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, km[:ek]))
             if ak:
                 m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, km[ek:ek + ak]))
-            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, p.lifetime, 0))
+            if life:
+                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
+            if soft:
+                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
             if q.encap != ENCAP_TUNNEL:
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
                 m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
             self._engine(m, now)
 
+        add(P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin)
+        if rekey and q.initiator:
+            sa.pending_out = lambda: add(P.SADB_ADD, q.spi_out, p.local_address, p.address,
+                                         kout)
+            sa.later.append((now + OUT_DELAY, "out", q.spi_in, q.spi_out))
+        else:
+            add(P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)
+
+    def _del_sa(self, spi: int, src: Any, dst: Any, now: float) -> None:
+        if self.engine is None or not spi:
+            return
+        m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
+        m.add(P.SadbSa(spi))
+        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
+        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
+        self._engine(m, now)
+
+    def _drop_old(self, sa: V1Sa, pair: tuple[int, int], now: float, tell: bool) -> None:
+        """Delete a rekeyed pair from the key engine (and, ``tell``, at the peer)."""
+        if pair in sa.old_pairs:
+            sa.old_pairs.remove(pair)
+        if tell and sa.state == "ESTABLISHED":
+            self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", pair[0])]))])
+        p = sa.peer
+        self._del_sa(pair[0], p.address, p.local_address, now)
+        self._del_sa(pair[1], p.local_address, p.address, now)
+        for spi, d in ((pair[0], "in"), (pair[1], "out")):
+            sa.keys.pop(f"child_{d}_{spi:08x}", None)
+        self._say(f"old IPsec SA pair with {p.address} deleted: esp in 0x{pair[0]:08x} out "
+                  f"0x{pair[1]:08x}")
+
     def _uninstall(self, sa: V1Sa, now: float) -> None:
         p = sa.peer
+        for pair in list(sa.old_pairs):
+            self._drop_old(sa, pair, now, False)
+        sa.later = []
+        sa.pending_out = None
         todo = []
         if sa.child_spi_in:
             todo.append((sa.child_spi_in, p.address, p.local_address))
@@ -445,14 +582,8 @@ class Ikev1:
             todo.append((sa.child_spi_out, p.local_address, p.address))
         sa.installed = False
         sa.child_spi_in = 0
-        if self.engine is None:
-            return
         for spi, src, dst in todo:
-            m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            self._engine(m, now)
+            self._del_sa(spi, src, dst, now)
 
     # --- message building --------------------------------------------------------------
 
@@ -632,8 +763,53 @@ class Ikev1:
                   f"established ({sa.mode} mode)" + (" (NAT-T)" if sa.nat else ""))
         if sa.dpd and sa.peer.dpd_delay:
             sa.dpd_at = now + sa.peer.dpd_delay
-        if sa.want_child:
+        if sa.life:
+            sa.expire_at = now + sa.life
+            # the phase-1 initiator first; the responder a little later
+            sa.rekey_at = now + sa.life * (P1_REKEY_AT - (0.05 if sa.initiator else 0.0))
+        self._adopt(sa, now)
+        if sa.want_child and not sa.installed:
             self._quick_start(sa, now)
+
+    def rekey_phase1(self, sa: V1Sa, now: float) -> V1Sa:
+        """A new main or aggressive mode with the peer of ``sa``: when it is up
+        the IPsec SAs move to it and ``sa`` is deleted."""
+        sa.replaced = True
+        new = self.initiate(sa.peer, now, sa.mode)
+        new.want_child = False
+        new.reqid = sa.reqid
+        self.inc("isakmp_rekey")
+        self._say(f"rekeying ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with {sa.peer.address}")
+        return new
+
+    def _adopt(self, sa: V1Sa, now: float) -> None:
+        """A new ISAKMP SA with a peer we had one with: the IPsec SAs of the
+        older one move to it (later quick modes run on it), and the older
+        is deleted by whoever started the new phase 1 (us, or the peer when
+        it deletes its old one)."""
+        for old in [s for s in self.sas.values() if s is not sa and s.peer is sa.peer
+                    and s.state == "ESTABLISHED"]:
+            old.replaced = True
+            old.rekey_at = None
+            q = old.quick
+            redo = (q is not None and q.state != "DONE" and q.initiator and q.rekey
+                    and sa.initiator and not sa.want_child)
+            if redo and q is not None:  # our quick mode on the old one: again on the new
+                old.pending, old.deadline, old.quick = None, None, None
+                self._del_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+            if old.installed and not sa.installed:
+                sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
+                sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
+                sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
+                sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
+                old.installed, old.child_spi_in, old.child_spi_out = False, 0, 0
+                old.old_pairs, old.later, old.pending_out = [], [], None
+                self._say(f"IPsec SAs with {sa.peer.address} moved to ISAKMP SA "
+                          f"{sa.cky_i.hex()}:{sa.cky_r.hex()}")
+            if sa.initiator and not sa.want_child:  # our phase-1 rekey
+                self.delete(old, now)
+            if redo and sa.installed:
+                self._quick_start(sa, now)
 
     def _fail(self, sa: V1Sa, why: str, now: float, notify: int = 0) -> None:
         self.inc("ike_failed")
@@ -689,6 +865,8 @@ class Ikev1:
             self._send_notify_plain(sa, N_NO_PROPOSAL_CHOSEN)
             return
         sa.prop, chosen = m
+        theirs = p1_life(chosen[2])
+        sa.life = min(x for x in (theirs, peer.lifetime) if x) if theirs or peer.lifetime else 0
         sa.sai_b = by[PT_SA]
         self._vid_seen(sa, pls)
         reply_sa = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
@@ -752,6 +930,8 @@ class Ikev1:
                 self._fail(sa, "main mode message 2 chose a proposal we did not offer", now)
                 return
             sa.prop = m[0]
+            sa.life = min(x for x in (p1_life(trs[0][2]), sa.peer.lifetime) if x) if (
+                p1_life(trs[0][2]) or sa.peer.lifetime) else 0
             sa.cky_r = hdr[1]
             self._vid_seen(sa, pls)
             sa.dh = _core.IkeDh(sa.prop.dh)
@@ -836,6 +1016,8 @@ class Ikev1:
                            now)
                 return
             sa.prop = m[0]
+            sa.life = min(x for x in (p1_life(trs[0][2]), sa.peer.lifetime) if x) if (
+                p1_life(trs[0][2]) or sa.peer.lifetime) else 0
             sa.cky_r = hdr[1]
             self._vid_seen(sa, pls)
             sa.gxr, sa.nr, sa.idir_b = by[PT_KE], by[PT_NONCE], by[PT_ID]
@@ -879,13 +1061,16 @@ class Ikev1:
         sa.quick = q
         q.ni = _core.ike_random(32)
         q.encap = ENCAP_UDP_TUNNEL if sa.nat else ENCAP_TUNNEL
+        q.rekey = sa.installed
+        q.life = p.child_lifetime
         try:
             q.spi_in = self._getspi(sa, now)
         except KameError as e:
             self._fail(sa, str(e), now)
             return
-        sa.child_spi_in = q.spi_in
-        trs = [p2_transform(i + 1, c, p.lifetime, q.encap, p.pfs_group)
+        if not q.rekey:
+            sa.child_spi_in = q.spi_in
+        trs = [p2_transform(i + 1, c, p.child_lifetime, q.encap, p.pfs_group)
                for i, c in enumerate(p.child)]
         sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
                                          [(1, PROTO_ESP, struct.pack(">I", q.spi_in), trs)]))
@@ -899,8 +1084,9 @@ class Ikev1:
         h1 = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
                        + bytes(_core.ikev1_build_chain(rest)))
         data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h1), *rest], q.iv)
-        self._say(f"initiate quick mode with {p.address}" + (f" (PFS group {p.pfs_group})"
-                                                              if p.pfs_group else ""))
+        self._say((f"rekeying IPsec SA esp in 0x{sa.child_spi_in:08x}: " if q.rekey else "")
+                  + f"initiate quick mode with {p.address}"
+                  + (f" (PFS group {p.pfs_group})" if p.pfs_group else ""))
         self._request(sa, data, "quick mode message 1", now)
 
     def _quick(self, sa: V1Sa, hdr: tuple[Any, ...], enc: bytes, now: float) -> None:
@@ -908,8 +1094,17 @@ class Ikev1:
         q = sa.quick
         if q is None or q.msg_id != mid:
             if q is not None and q.state != "DONE" and q.initiator:
-                self.inc("ike_unexpected")
-                return
+                if sa.initiator or not q.rekey:
+                    self.inc("ike_unexpected")
+                    return
+                # both rekey at once: the ISAKMP SA's initiator's quick mode goes
+                # on, ours (its responder's) gives way
+                self._say(f"{sa.peer.address} rekeys the IPsec SA too: ours gives way")
+                self.inc("ipsec_rekey_collision")
+                sa.pending = None
+                sa.deadline = None
+                p = sa.peer
+                self._del_sa(q.spi_in, p.address, p.local_address, now)
             q = Quick(mid, False, self._p2_iv(sa, mid))
         try:
             pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)
@@ -948,6 +1143,13 @@ class Ikev1:
                 return
             q.child = m[0]
             q.spi_out = int.from_bytes(esp[0][2], "big")
+            # RFC 2407 §4.5: the responder's choice, or its RESPONDER-LIFETIME
+            for life in [p2_life(m[1][2])] + [
+                    life_attrs_parse(nd) for t, b in pls[1:] if t == PT_N
+                    for _pr, nt, _spi, nd in [notify_parse(b)] if nt == N_RESPONDER_LIFETIME]:
+                if life and (not q.life or life < q.life):
+                    q.life = life
+                    self._say(f"{sa.peer.address} shortens the IPsec SA lifetime to {life} s")
             q.nr = by[PT_NONCE]
             if q.dh is not None:
                 if PT_KE not in by:
@@ -998,12 +1200,17 @@ class Ikev1:
                                        f"{p.local_ts}", now)
                     return
             q.nr = _core.ike_random(32)
+            q.rekey = sa.installed
             try:
                 q.spi_in = self._getspi(sa, now)
             except KameError as e:
                 self._fail(sa, str(e), now)
                 return
-            sa.child_spi_in = q.spi_in
+            if not q.rekey:
+                sa.child_spi_in = q.spi_in
+            # RFC 2407 §4.5: the smaller of the peer's lifetime and ours
+            theirs, ours = p2_life(chosen[2]), p.child_lifetime
+            q.life = min(x for x in (theirs, ours) if x) if theirs or ours else 0
             sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY, [
                 (pr[0], PROTO_ESP, struct.pack(">I", q.spi_in), [chosen])]))
             out = [(PT_SA, sab), (PT_NONCE, q.nr)]
@@ -1019,6 +1226,9 @@ class Ikev1:
                 out.append((PT_KE, bytes(q.dh.public)))
             if q.idci:
                 out += [(PT_ID, q.idci), (PT_ID, q.idcr)]
+            if q.life and q.life != theirs:
+                out.append((PT_N, notify_body(N_RESPONDER_LIFETIME, PROTO_ESP,
+                                              struct.pack(">I", q.spi_in), life_attrs(q.life))))
             h2 = self._prf(sa, ska, midb + q.ni + bytes(_core.ikev1_build_chain(out)))
             data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h2), *out], q.iv)
             q.state = "QM3"
@@ -1047,7 +1257,8 @@ class Ikev1:
     def _quick_done(self, sa: V1Sa, q: Quick, now: float) -> None:
         self._install(sa, q, now)
         self.inc("ipsec_established")
-        self._say(f"IPsec SA with {sa.peer.address} established: esp in 0x{q.spi_in:08x} out "
+        self._say(f"IPsec SA with {sa.peer.address} established"
+                  + (" (rekey)" if q.rekey else "") + f": esp in 0x{q.spi_in:08x} out "
                   f"0x{q.spi_out:08x}" + (" (UDP-encapsulated)" if q.encap != ENCAP_TUNNEL
                                           else "")
                   + (" with PFS" if q.gxy else ""))
@@ -1067,6 +1278,8 @@ class Ikev1:
         if sa.state != "ESTABLISHED":
             self._kill(sa, now)
             return
+        for spi_in, _out in sa.old_pairs:
+            self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", spi_in)]))])
         if sa.installed:
             self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", sa.child_spi_in)]))])
         self._info(sa, [(PT_D, delete_body(PROTO_ISAKMP, [sa.cky_i + sa.cky_r]))])
@@ -1127,6 +1340,12 @@ class Ikev1:
                     self._say(f"{sa.peer.address} deleted the ISAKMP SA")
                     self._kill(sa, now)
                     return
+                old = [pr for pr in sa.old_pairs if proto == PROTO_ESP
+                       and struct.pack(">I", pr[1]) in spis]
+                for pr in old:
+                    self._say(f"{sa.peer.address} deleted the rekeyed IPsec SA")
+                    self._drop_old(sa, pr, now, False)
+                    sa.later = [x for x in sa.later if x[2:] != pr]
                 if proto == PROTO_ESP and struct.pack(">I", sa.child_spi_out) in spis:
                     self._say(f"{sa.peer.address} deleted the IPsec SA")
                     self._uninstall(sa, now)
@@ -1196,11 +1415,81 @@ class Ikev1:
 
     def next_deadline(self) -> float | None:
         ds = [d for s in self.sas.values() for d in (s.deadline, s.dpd_at) if d is not None]
+        ds += [x[0] for s in self.sas.values() for x in s.later]
+        ds += [d for s in self.sas.values() for d in (s.rekey_at, s.expire_at) if d is not None]
         return min(ds) if ds else None
+
+    def _expire(self, m: P.SadbMsg, now: float) -> None:
+        """SADB_EXPIRE from the key engine: a soft one starts a new quick mode
+        on the ISAKMP SA (the rekey), a hard one deletes the pair (the key
+        engine has removed that SA already) and tells the peer."""
+        s = m.get(P.SADB_EXT_SA)
+        if s is None:
+            return
+        spi, hard = s.spi, m.get(P.SADB_EXT_LIFETIME_HARD) is not None
+        for sa in list(self.sas.values()):
+            if sa.state != "ESTABLISHED":
+                continue
+            old = next((pr for pr in sa.old_pairs if spi in pr), None)
+            if old is not None:
+                if hard:
+                    self.inc("ipsec_expired")
+                    sa.later = [x for x in sa.later if x[2:] != old]
+                    self._drop_old(sa, old, now, True)
+                return
+            if not sa.installed or spi not in (sa.child_spi_in, sa.child_spi_out):
+                continue
+            if hard:
+                self.inc("ipsec_expired")
+                self._say(f"IPsec SA esp 0x{spi:08x} with {sa.peer.address}: hard lifetime "
+                          f"over, deleting the pair")
+                self._info(sa, [(PT_D, delete_body(PROTO_ESP,
+                                                   [struct.pack(">I", sa.child_spi_in)]))])
+                cur = (sa.child_spi_in, sa.child_spi_out)
+                olds, sa.old_pairs = sa.old_pairs, []
+                sa.later = [x for x in sa.later if x[2:] != cur]
+                self._uninstall(sa, now)
+                sa.old_pairs = olds
+            elif (sa.pending is None and (sa.quick is None or sa.quick.state == "DONE")):
+                self.inc("ipsec_soft_expired")
+                self._quick_start(sa, now)
+            return
+
+    def _run_later(self, sa: V1Sa, now: float) -> None:
+        due = [x for x in sa.later if x[0] <= now]
+        if not due:
+            return
+        sa.later = [x for x in sa.later if x[0] > now]
+        for _when, what, spi_in, spi_out in due:
+            if what == "out" and sa.pending_out is not None and spi_in == sa.child_spi_in:
+                fn, sa.pending_out = sa.pending_out, None
+                fn()
+            elif what == "delete" and (spi_in, spi_out) in sa.old_pairs:
+                self._drop_old(sa, (spi_in, spi_out), now, True)
 
     def timehandler(self, now: float) -> None:
         while self._acquires:
-            self.acquire(self._acquires.pop(0), now)
+            buf = self._acquires.pop(0)
+            if len(buf) > 1 and buf[1] == P.SADB_EXPIRE:
+                try:
+                    self._expire(P.decode(buf), now)
+                except KameError:
+                    self.inc("pfkey_bad")
+            else:
+                self.acquire(buf, now)
+        for sa in list(self.sas.values()):
+            if sa.later:
+                self._run_later(sa, now)
+            if sa.state != "ESTABLISHED":
+                continue
+            if sa.expire_at is not None and now >= sa.expire_at:
+                self.inc("isakmp_expired")
+                self._say(f"ISAKMP SA with {sa.peer.address}: lifetime over, deleting it")
+                self.delete(sa, now)
+            elif sa.rekey_at is not None and now >= sa.rekey_at:
+                sa.rekey_at = None
+                if not sa.replaced:
+                    self.rekey_phase1(sa, now)
         for sa in list(self.sas.values()):
             if sa.dpd_at is not None and now >= sa.dpd_at and sa.state == "ESTABLISHED":
                 if sa.dpd_wait >= 5:
