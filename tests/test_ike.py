@@ -223,6 +223,36 @@ def test_sk_aes_cbc_hmac_matches_cryptography(inner: bytes) -> None:
     assert _core.ike_open(m, 28, 12, 128, 12, ek, ak) == (35, inner)
 
 
+@given(inner=st.binary(max_size=300), bits=st.sampled_from([128, 192, 256]))
+def test_sk_aes_ctr_matches_cryptography(inner: bytes, bits: int) -> None:
+    """RFC 5930: SK_e is the AES key and a 4-octet nonce; the counter block
+    is nonce | 8-octet IV | a 32-bit counter from 1 (RFC 3686 §4); no
+    padding is needed, the Pad Length octet stays."""
+    key, nonce = bytes(range(bits // 8)), b"\xa0\xa1\xa2\xa3"
+    ak = bytes(range(32))
+    m = _core.ike_seal(HDR, 35, inner, 13, bits, 12, key + nonce, ak)
+    assert struct.unpack(">I", m[24:28])[0] == len(m)
+    assert hmac.new(ak, m[:-16], "sha256").digest()[:16] == m[-16:]
+    iv, ct = m[32:40], m[40:-16]
+    d = Cipher(algorithms.AES(key), modes.CTR(nonce + iv + b"\x00\x00\x00\x01")).decryptor()
+    assert d.update(ct) + d.finalize() == inner + b"\x00"
+    assert _core.ike_open(m, 28, 13, bits, 12, key + nonce, ak) == (35, inner)
+
+
+@given(inner=st.binary(max_size=300))
+def test_sk_3des_matches_cryptography(inner: bytes) -> None:
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+    ek, ak = bytes(range(1, 25)), bytes(range(20))
+    m = _core.ike_seal(HDR, 35, inner, 3, 192, 2, ek, ak)
+    assert hmac.new(ak, m[:-12], "sha1").digest()[:12] == m[-12:]
+    iv, ct = m[32:40], m[40:-12]
+    d = Cipher(TripleDES(ek), modes.CBC(iv)).decryptor()
+    pt = d.update(ct) + d.finalize()
+    assert pt[:len(inner)] == inner and pt[-1] == len(pt) - len(inner) - 1 and len(pt) % 8 == 0
+    assert _core.ike_open(m, 28, 3, 192, 2, ek, ak) == (35, inner)
+
+
 @given(inner=st.binary(max_size=300))
 def test_sk_aes_gcm_matches_cryptography(inner: bytes) -> None:
     ek = bytes(range(36))  # AES-256 key + 4-octet salt (RFC 5282 §7.1)
@@ -341,6 +371,8 @@ def run(a: Ike, b: Ike, now: float = 0.0, drop: int = 0) -> int:
     (IkeProposal(20, 256, 0, 6, 31), ChildProposal(20, 128, 0)),
     (IkeProposal(12, 192, 2, 4, 20), ChildProposal(12, 192, 2)),
     (IkeProposal(20, 128, 0, 2, 5), ChildProposal(20, 256, 0)),
+    (IkeProposal(13, 256, 12, 5, 14), ChildProposal(12, 128, 12)),  # AES-CTR (RFC 5930)
+    (IkeProposal(3, 192, 2, 2, 14), ChildProposal(12, 128, 2)),  # 3DES (RFC 2451)
 ])
 def test_two_daemons_establish_and_install_the_same_keys(prop: IkeProposal,
                                                          child: ChildProposal) -> None:

@@ -133,6 +133,8 @@ def tshark(pcap: Path, rows: set[str], esp: set[str]) -> list[dict[str, str]]:
 @pytest.mark.parametrize("prop,child", [
     (IkeProposal(12, 128, 12, 5, 31), ChildProposal(12, 128, 12)),
     (IkeProposal(20, 256, 0, 6, 19), ChildProposal(20, 128, 0)),
+    (IkeProposal(13, 192, 12, 5, 14), ChildProposal(12, 128, 12)),  # AES-CTR (RFC 5930)
+    (IkeProposal(3, 192, 2, 2, 14), ChildProposal(12, 256, 12)),  # 3DES
 ])
 def test_tshark_decrypts_our_ikev2_and_the_esp_it_keys(prop: IkeProposal, child: ChildProposal,
                                                        tmp_path: Path) -> None:

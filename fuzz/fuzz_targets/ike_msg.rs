@@ -22,7 +22,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         if let Some(sk) = m.sk {
-            let (e, i) = if sel & 1 == 0 { (Encr::AesCbc(128), Integ::HmacSha256_128) } else { (Encr::AesGcm16(128), Integ::None) };
+            let (e, i) = match sel & 3 {
+                0 => (Encr::AesCbc(128), Integ::HmacSha256_128),
+                1 => (Encr::AesGcm16(128), Integ::None),
+                2 => (Encr::AesCtr(256), Integ::HmacSha1_96),
+                _ => (Encr::Tdes, Integ::HmacSha256_128),
+            };
             let ek = vec![sel; e.key_len()];
             let ak = vec![sel; i.key_len()];
             let _ = open(rest, sk, e, i, &ek, &ak);

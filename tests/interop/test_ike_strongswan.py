@@ -100,6 +100,11 @@ CASES = {
     "aes-gcm": {"ike": "aes256gcm16-prfsha384-curve25519", "esp": "aes128gcm16",
                     "encr": "aes_gcm_16 256", "hash": "sha384", "dh": "curve25519",
                     "esp_encr": "aes_gcm_16 128"},
+    # the IKE SA under AES-CTR (RFC 5930) and 3DES, from the openssl plugin
+    "aes-ctr": {"ike": "aes256ctr-sha256-modp2048", "esp": "aes128-sha256",
+                "encr": "aes_ctr 256", "hash": "sha256", "dh": "14", "esp_encr": "aes 128"},
+    "3des": {"ike": "3des-sha1-modp2048", "esp": "aes128-sha256",
+             "encr": "3des", "hash": "sha1", "dh": "14", "esp_encr": "aes 128"},
 }
 
 

@@ -21,7 +21,7 @@ Taken::
         nat_traversal on | off | force;
         lifetime time 1 hour;                # the IKE SA's (rekeyed at 75-85 %)
         proposal {
-            encryption_algorithm aes 128;    # aes [128|192|256], aes_gcm_16 [128|256], 3des (v1)
+            encryption_algorithm aes 128;    # aes [128|192|256], aes_ctr [...] (v2), aes_gcm_16 [128|256], 3des
             hash_algorithm sha256;           # sha1 sha256 sha384 sha512: PRF (and INTEG)
             authentication_method pre_shared_key;  # or rsasig with certificate_type
             dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
@@ -148,7 +148,13 @@ def _proposal(tk: _Toks) -> IkeProposal:
     while (t := tk.next("'}'")) != "}":
         w = tk.words()
         if t == "encryption_algorithm":
-            encr, bits = (3, 192) if w == ["3des"] else _encr(tk, w)  # 3des: IKEv1 only
+            if w == ["3des"]:
+                encr, bits = 3, 192
+            elif w[:1] == ["aes_ctr"]:  # RFC 5930, the IKE SA only
+                encr, bits = _encr(tk, ["aes", *w[1:]])
+                encr = 13
+            else:
+                encr, bits = _encr(tk, w)
         elif t == "hash_algorithm":
             if w[:1] == [] or w[0] not in HASH:
                 raise tk.err(f"hash_algorithm {' '.join(w)!r} not supported (sha1 sha256 sha384 "
@@ -291,8 +297,8 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     raise tk.err(f"{k!r} not taken in a remote section")
             if not kw["proposals"]:
                 raise tk.err(f"remote {addr} has no proposal", ln)
-            if kw.get("version", 2) == 2 and any(x.encr == 3 for x in kw["proposals"]):
-                raise tk.err(f"remote {addr}: 3des is taken with ike_version 1 only", ln)
+            if kw.get("version", 2) == 1 and any(x.encr == 13 for x in kw["proposals"]):
+                raise tk.err(f"remote {addr}: aes_ctr is taken with ike_version 2 only", ln)
             if tk.rsasig_line and "certificate" not in kw:
                 raise tk.err("authentication_method rsasig needs certificate_type x509 "
                              "\"CERT\" \"KEY\" in the remote", tk.rsasig_line)

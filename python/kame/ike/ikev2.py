@@ -73,8 +73,17 @@ class IkeProposal:
     prf: int = 5
     dh: int = 14
 
+    def encr_t(self) -> tuple[int, int, int | None]:
+        """The ENCR transform: 3DES carries no Key Length attribute."""
+        return (pl.T_ENCR, self.encr, None if self.encr == 3 else self.key_bits)
+
+    def sk_e_len(self) -> int:
+        """SK_e's length: the key, plus the salt (GCM, RFC 5282 §7.1) or
+        nonce (CTR, RFC 5930 §2) of 4 octets."""
+        return self.key_bits // 8 + (4 if self.encr in (13, 20) else 0)
+
     def transforms(self) -> list[tuple[int, int, int | None]]:
-        t: list[tuple[int, int, int | None]] = [(pl.T_ENCR, self.encr, self.key_bits)]
+        t: list[tuple[int, int, int | None]] = [self.encr_t()]
         t.append((pl.T_PRF, self.prf, None))
         if self.integ:
             t.append((pl.T_INTEG, self.integ, None))
@@ -246,12 +255,16 @@ class IkeSa:
     def ikev2_decryption_row(self) -> str:
         """One row of Wireshark's ``ikev2_decryption_table`` for this IKE SA."""
         k = self.export_keys()
+        integ = IKE_INTEG_WS.get(k["integ"], "NONE [RFC4306]")
         if k["encr"] == 20:
             encr = f"AES-GCM-{k['key_bits']} with 16 octet ICV [RFC5282]"
             integ = "NONE [RFC4306]"
+        elif k["encr"] == 13:
+            encr = f"AES-CTR-{k['key_bits']} [RFC5930]"
+        elif k["encr"] == 3:
+            encr = "3DES [RFC2451]"
         else:
             encr = f"AES-CBC-{k['key_bits']} [RFC3602]"
-            integ = IKE_INTEG_WS.get(k["integ"], "NONE [RFC4306]")
         # the SPIs and keys are byte fields (bare hex), the algorithms strings
         return ",".join((k["spi_i"].hex(), k["spi_r"].hex(), k["sk_ei"].hex(),
                          k["sk_er"].hex(), f'"{encr}"', k["sk_ai"].hex(), k["sk_ar"].hex(),
@@ -846,7 +859,7 @@ class Ike:
                 have = set(trs)
                 integ_ok = ((pl.T_INTEG, ours.integ, None) in have if ours.integ
                             else not any(t[0] == pl.T_INTEG and t[1] != 0 for t in trs))
-                if ((pl.T_ENCR, ours.encr, ours.key_bits) in have and integ_ok
+                if (ours.encr_t() in have and integ_ok
                         and (pl.T_PRF, ours.prf, None) in have
                         and (pl.T_DH, ours.dh, None) in have):
                     return ours
@@ -868,7 +881,7 @@ class Ike:
     def _derive(self, sa: IkeSa, kex: bytes) -> None:
         assert sa.prop is not None
         gir = sa.dh.shared(kex)
-        encr_len = sa.prop.key_bits // 8 + (4 if sa.prop.encr == 20 else 0)
+        encr_len = sa.prop.sk_e_len()
         sa.keys = dict(_core.ike_keys(sa.prop.prf, sa.ni, sa.nr, gir, sa.spi_i, sa.spi_r,
                                       INTEG_KEYLEN.get(sa.prop.integ, 0), encr_len))
 
@@ -1109,7 +1122,7 @@ class Ike:
         prf = new.prop.prf
         seed = _core.ike_prf(sa.prop.prf, sa.keys["sk_d"], gir + new.ni + new.nr)
         integ = INTEG_KEYLEN.get(new.prop.integ, 0)
-        encr = new.prop.key_bits // 8 + (4 if new.prop.encr == 20 else 0)
+        encr = new.prop.sk_e_len()
         plen = PRF_LEN[prf]
         km = bytes(_core.ike_prf_plus(prf, seed, new.ni + new.nr + new.spi_i + new.spi_r,
                                       3 * plen + 2 * integ + 2 * encr))

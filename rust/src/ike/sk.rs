@@ -1,7 +1,8 @@
-//! The Encrypted payload SK{...} (RFC 7296 §3.14): AES-CBC with an HMAC
-//! integrity check over the whole message (RFC 7296 §3.14, RFC 4868
-//! truncations), or AES-GCM with a 16-octet ICV and the IKE header plus
-//! the SK payload header as additional data (RFC 5282 §5).
+//! The Encrypted payload SK{...} (RFC 7296 §3.14): AES-CBC, AES-CTR (RFC
+//! 5930) or 3DES-CBC (RFC 2451) with an HMAC integrity check over the
+//! whole message (RFC 7296 §3.14, RFC 4868 truncations), or AES-GCM with a
+//! 16-octet ICV and the IKE header plus the SK payload header as
+//! additional data (RFC 5282 §5).
 
 use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use ring::aead;
@@ -77,6 +78,11 @@ impl Integ {
 pub enum Encr {
     AesCbc(u16),
     AesGcm16(u16),
+    /// RFC 5930: SK_e is the key and a 4-octet nonce; an 8-octet IV; the
+    /// counter block of RFC 3686 (nonce, IV, a 32-bit counter from 1).
+    AesCtr(u16),
+    /// ENCR_3DES (RFC 2451), 192-bit key, 8-octet blocks.
+    Tdes,
 }
 
 impl Encr {
@@ -84,16 +90,21 @@ impl Encr {
         match (id, key_bits) {
             (12, 128 | 192 | 256) => Ok(Encr::AesCbc(key_bits)),
             (20, 128 | 256) => Ok(Encr::AesGcm16(key_bits)),
-            (12 | 20, _) => Err(config("AES key length must be 128, 192 or 256 bits (GCM: 128 or 256)")),
-            _ => Err(config("encryption algorithm not supported (12 AES-CBC, 20 AES-GCM-16)")),
+            (13, 128 | 192 | 256) => Ok(Encr::AesCtr(key_bits)),
+            (3, 0 | 192) => Ok(Encr::Tdes),
+            (3, _) => Err(config("3DES takes no key length (192 bits)")),
+            (12 | 13 | 20, _) => Err(config("AES key length must be 128, 192 or 256 bits (GCM: 128 or 256)")),
+            _ => Err(config("encryption algorithm not supported (3 3DES, 12 AES-CBC, 13 AES-CTR, 20 AES-GCM-16)")),
         }
     }
 
-    /// SK_e length: the AES key, plus the 4-octet salt for GCM (RFC 5282 §7.1).
+    /// SK_e length: the key, plus the 4-octet salt for GCM (RFC 5282 §7.1)
+    /// or nonce for CTR (RFC 5930 §2).
     pub fn key_len(self) -> usize {
         match self {
             Encr::AesCbc(b) => b as usize / 8,
-            Encr::AesGcm16(b) => b as usize / 8 + 4,
+            Encr::AesGcm16(b) | Encr::AesCtr(b) => b as usize / 8 + 4,
+            Encr::Tdes => 24,
         }
     }
 
@@ -107,7 +118,7 @@ fn check_keys(encr: Encr, integ: Integ, ekey: &[u8], akey: &[u8]) -> Result<()> 
         return Err(config("SK_e length does not match the encryption algorithm"));
     }
     if encr.is_aead() != (integ == Integ::None) {
-        return Err(config("AES-GCM takes no integrity algorithm; AES-CBC needs one (RFC 7296 §3.3)"));
+        return Err(config("AES-GCM takes no integrity algorithm; AES-CBC, AES-CTR and 3DES need one (RFC 7296 §3.3)"));
     }
     if akey.len() != integ.key_len() {
         return Err(config("SK_a length does not match the integrity algorithm"));
@@ -143,6 +154,29 @@ macro_rules! cbc_dec {
     };
 }
 
+/// RFC 5930 / RFC 3686: XOR `body` with AES-CTR's keystream, the counter
+/// block being the nonce (the last 4 octets of SK_e), the 8-octet IV and a
+/// 32-bit block counter starting at 1.
+fn ctr_apply(bits: u16, ekey: &[u8], iv: &[u8], body: &mut [u8]) -> Result<()> {
+    use aes::cipher::{KeyIvInit as _, StreamCipher};
+    let (k, nonce) = ekey.split_at(ekey.len().saturating_sub(4));
+    let mut block = [0u8; 16];
+    block[..4].copy_from_slice(nonce);
+    block[4..12].copy_from_slice(iv.get(..8).ok_or_else(|| config("AES-CTR IV"))?);
+    block[15] = 1;
+    macro_rules! run {
+        ($ty:ty) => {
+            ctr::Ctr32BE::<$ty>::new_from_slices(k, &block).map_err(|_| config("AES-CTR key"))?.apply_keystream(body)
+        };
+    }
+    match bits {
+        128 => run!(aes::Aes128),
+        192 => run!(aes::Aes192),
+        _ => run!(aes::Aes256),
+    }
+    Ok(())
+}
+
 /// Seals `inner` (the plaintext payload chain whose first payload is of
 /// type `first`) into an SK payload after the 28-octet IKE header `hdr`,
 /// whose Next Payload and Length this sets. Returns the whole message.
@@ -152,6 +186,8 @@ pub fn seal(hdr: &[u8], first: u8, inner: &[u8], encr: Encr, integ: Integ, ekey:
     let (iv_len, block, icv_len) = match encr {
         Encr::AesCbc(_) => (16usize, 16usize, integ.icv_len()),
         Encr::AesGcm16(_) => (8, 4, 16),
+        Encr::AesCtr(_) => (8, 1, integ.icv_len()),
+        Encr::Tdes => (8, 8, integ.icv_len()),
     };
     let pad = (block - (inner.len() + 1) % block) % block;
     let pt_len = inner.len() + pad + 1;
@@ -190,6 +226,23 @@ pub fn seal(hdr: &[u8], first: u8, inner: &[u8], encr: Encr, integ: Integ, ekey:
             let icv = integ.mac(akey, &m);
             m.extend_from_slice(&icv);
         }
+        Encr::AesCtr(bits) => {
+            let (_, body) = m.split_at_mut(ct_at);
+            ctr_apply(bits, ekey, &iv, body)?;
+            let icv = integ.mac(akey, &m);
+            m.extend_from_slice(&icv);
+        }
+        Encr::Tdes => {
+            let (_, body) = m.split_at_mut(ct_at);
+            let n = cbc::Encryptor::<des::TdesEde3>::new_from_slices(ekey, &iv)
+                .map_err(|_| config("3DES key"))?
+                .encrypt_padded_mut::<NoPadding>(body, pt_len)
+                .map_err(|_| config("3DES block"))?
+                .len();
+            debug_assert_eq!(n, pt_len);
+            let icv = integ.mac(akey, &m);
+            m.extend_from_slice(&icv);
+        }
         Encr::AesGcm16(_) => {
             let (key, salt) = gcm_key(ekey)?;
             let mut nonce = [0u8; 12];
@@ -215,6 +268,8 @@ pub fn open(msg: &[u8], sk_off: usize, encr: Encr, integ: Integ, ekey: &[u8], ak
     let (iv_len, block, icv_len) = match encr {
         Encr::AesCbc(_) => (16usize, 16usize, integ.icv_len()),
         Encr::AesGcm16(_) => (8, 1, 16),
+        Encr::AesCtr(_) => (8, 1, integ.icv_len()),
+        Encr::Tdes => (8, 8, integ.icv_len()),
     };
     let body_at = sk_off + 4;
     let avail = msg.len().saturating_sub(body_at);
@@ -225,13 +280,25 @@ pub fn open(msg: &[u8], sk_off: usize, encr: Encr, integ: Integ, ekey: &[u8], ak
     let icv_at = msg.len() - icv_len;
     let iv = msg.get(body_at..ct_at).unwrap_or_default();
     let mut pt = Zeroizing::new(msg.get(ct_at..icv_at).unwrap_or_default().to_vec());
+    if !encr.is_aead() {
+        let want = integ.mac(akey, msg.get(..icv_at).unwrap_or_default());
+        let got = msg.get(icv_at..).unwrap_or_default();
+        if !bool::from(want.ct_eq(got)) {
+            return Err(Error::new(Layer::Ipsec, ErrorKind::Integrity, icv_at as u64, "SK: integrity check failed (wrong keys, or the message was altered)"));
+        }
+    }
     match encr {
-        Encr::AesCbc(bits) => {
-            let want = integ.mac(akey, msg.get(..icv_at).unwrap_or_default());
-            let got = msg.get(icv_at..).unwrap_or_default();
-            if !bool::from(want.ct_eq(got)) {
-                return Err(Error::new(Layer::Ipsec, ErrorKind::Integrity, icv_at as u64, "SK: integrity check failed (wrong keys, or the message was altered)"));
+        Encr::AesCtr(bits) => ctr_apply(bits, ekey, iv, &mut pt[..])?,
+        Encr::Tdes => {
+            if pt.len() % 8 != 0 {
+                return Err(bad(ct_at as u64, "SK: ciphertext not a whole number of 3DES blocks"));
             }
+            cbc::Decryptor::<des::TdesEde3>::new_from_slices(ekey, iv)
+                .map_err(|_| config("3DES key"))?
+                .decrypt_padded_mut::<NoPadding>(&mut pt[..])
+                .map_err(|_| bad(0, "SK: ciphertext not a whole number of blocks"))?;
+        }
+        Encr::AesCbc(bits) => {
             if pt.len() % 16 != 0 {
                 return Err(bad(ct_at as u64, "SK: ciphertext not a whole number of AES blocks"));
             }
@@ -272,7 +339,15 @@ mod tests {
 
     #[test]
     fn seal_open_round_trip() {
-        for (e, i) in [(Encr::AesCbc(128), Integ::HmacSha256_128), (Encr::AesCbc(256), Integ::HmacSha512_256), (Encr::AesGcm16(128), Integ::None), (Encr::AesGcm16(256), Integ::None)] {
+        for (e, i) in [
+            (Encr::AesCbc(128), Integ::HmacSha256_128),
+            (Encr::AesCbc(256), Integ::HmacSha512_256),
+            (Encr::AesGcm16(128), Integ::None),
+            (Encr::AesGcm16(256), Integ::None),
+            (Encr::AesCtr(128), Integ::HmacSha256_128),
+            (Encr::AesCtr(256), Integ::HmacSha1_96),
+            (Encr::Tdes, Integ::HmacSha256_128),
+        ] {
             let ek = vec![7u8; e.key_len()];
             let ak = vec![9u8; i.key_len()];
             for n in [0usize, 1, 15, 16, 17, 100] {
