@@ -575,3 +575,34 @@ def test_natd_hash_is_rfc7296_sha1() -> None:
     a = ip_address(A)
     assert _natd(b"i" * 8, b"r" * 8, a, 500) == hashlib.sha1(
         b"i" * 8 + b"r" * 8 + a.packed + b"\x01\xf4").digest()
+
+
+def test_ipv4_endpoints_establish_and_install() -> None:
+    """RFC 7296 over IPv4 (the node's IPsec over IPv4 carries the ESP): the
+    IKE SA between two IPv4 endpoints, NAT detection hashed over the IPv4
+    addresses, the CHILD SA pair installed with IPv4 addresses."""
+    a4, b4 = "192.0.2.1", "192.0.2.2"
+    ea, eb = KeyEngine(), KeyEngine()
+    a = Ike([Peer(b4, a4, b"secret", my_id="a.example", peer_id="b.example")], ea)
+    b = Ike([Peer(a4, b4, b"secret", my_id="b.example", peer_id="a.example")], eb)
+    a.initiate(a.peers[0], 0.0)
+    for _ in range(20):
+        moved = False
+        for x, y, me in ((a, b, a4), (b, a, b4)):
+            out, x.out = x.out, []
+            for data, dst, dport, sport in out:
+                moved = True
+                y.input(data, me, sport, str(dst), dport, 0.0)
+        if not moved:
+            break
+    (sa,) = a.sas.values()
+    (sb,) = b.sas.values()
+    assert sa.state == sb.state == "ESTABLISHED" and not sa.nat and not sb.nat
+    assert {(str(s.src), str(s.dst)) for s in ea.sad} == {(a4, b4), (b4, a4)}
+    out = next(s for s in ea.sad if str(s.src) == a4)
+    inn = next(s for s in eb.sad if str(s.src) == a4)
+    from scapy.layers.inet import IP, UDP
+
+    pkt = bytes(IP(src=a4, dst=b4) / UDP(sport=1, dport=2) / b"v4")
+    wire = out.transform("tunnel").output(pkt)
+    assert IP(wire).proto == 50 and inn.transform("tunnel").input(wire) == pkt
