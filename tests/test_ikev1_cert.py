@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import ike_pki as pki
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-import ike_pki as pki
 from kame import _core
 from kame.errors import CertificateError, ConfigError
 from kame.ike.cert import CertAuth
@@ -73,7 +73,7 @@ def test_main_mode_rsa_signatures_in_memory(prop: IkeProposal) -> None:
     assert sa.idii_b == bytes([9, 0, 0, 0]) + ALICE.subject_der
     assert sb.idir_b == bytes([9, 0, 0, 0]) + BOB.subject_der
     _doi, _sit, props = _core.ikev1_parse_sa(sa.sai_b)
-    assert dict((k, v) for k, v in props[0][3][0][2] if isinstance(v, int))[3] == AUTH_RSA
+    assert {k: v for k, v in props[0][3][0][2] if isinstance(v, int)}[3] == AUTH_RSA
     # message 3 and 4 carry a CR; 5 and 6 are encrypted (CERT and SIG inside)
     assert len(wire) == 9
     for w in wire[2:4]:
@@ -133,11 +133,13 @@ def test_bad_certificate_is_refused(bad: str) -> None:
            "wrong_key": "does not verify"}[bad]
     assert any("AUTHENTICATION-FAILED" in x and why in x for x in b.log), b.log
     assert b.stats["ike_authfail"] == 1
+    # b's AUTHENTICATION-FAILED went under the phase-1 keys and a took it
+    assert not a.sas and any("AUTHENTICATION-FAILED" in x for x in a.log), a.log
 
 
 def test_responder_certificate_refused_by_initiator() -> None:
     bob = _auth(pki.leaf(ROOT, "bob-old", n=2, days=(-30, -1)), [ROOT])
-    a, b, _ = _pair(_auth(ALICE, [ROOT]), bob)
+    a, _b, _ = _pair(_auth(ALICE, [ROOT]), bob)
     assert not a.sas and any("expired on" in x for x in a.log), a.log
     assert not a.engine.sad
 

@@ -749,8 +749,12 @@ class Ikev1:
             _core.ike_v1_sig_verify(leaf, want, sig)
         except CertificateError as e:
             self.inc("ike_authfail")
-            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s certificate: {e}", now,
-                       N_AUTHENTICATION_FAILED)
+            # phase 1 is keyed: the notify goes under its keys (IV from the last
+            # phase-1 block, RFC 2409 Appendix B) so the peer takes it
+            sa.p1_iv = sa.iv
+            self._info(sa, [(PT_N, notify_body(N_AUTHENTICATION_FAILED,
+                                               spi=sa.cky_i + sa.cky_r))])
+            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s certificate: {e}", now)
             return False
         return True
 
@@ -1425,6 +1429,10 @@ class Ikev1:
                 elif nt < 8192:
                     sa.error = f"{sa.peer.address} says {notify_name(nt)}"
                     self._say(sa.error)
+                    if sa.state != "ESTABLISHED":  # an error to our phase 1 (bad certificate)
+                        self._fail(sa, f"{sa.mode} mode refused by {sa.peer.address}: "
+                                       f"{notify_name(nt)}", now)
+                        return
                     if sa.quick is not None and sa.quick.state != "DONE":
                         self._fail(sa, f"quick mode refused by {sa.peer.address}: "
                                        f"{notify_name(nt)}", now)
