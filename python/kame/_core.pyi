@@ -1778,7 +1778,7 @@ def ike_build_ts(selectors: Iterable[tuple[int, int, int, int, Buffer, Buffer]])
 # --- ike cert --- X.509 certificates and signature AUTH (kame_core::ike::cert)
 __all__ += [
     "IkeKey", "ike_auth_verify", "ike_cert_id_match", "ike_cert_info", "ike_cert_load",
-    "ike_cert_verify", "ike_dn_text",
+    "ike_cert_verify", "ike_dn_text", "ike_v1_sig_verify",
 ]
 
 @final
