@@ -368,12 +368,15 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         version = kw.pop("version", 2)
         v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
         if version == 1:
-            if certauth is not None:
-                raise ConfigError(f"racoon.conf line {ln}: certificates are taken with "
-                                  f"ike_version 2 only (IKEv1 here: pre_shared_key)", layer="ike")
+            if certauth is not None and certauth.key.key_type != "rsa":
+                raise ConfigError(f"racoon.conf line {ln}: IKEv1 signatures take an RSA "
+                                  f"certificate (here {certauth.key.key_type})", layer="ike")
+            if certauth is not None and "aggressive" in v1.get("exchange_mode", ()):
+                raise ConfigError(f"racoon.conf line {ln}: IKEv1 certificates are taken in "
+                                  f"main mode only", layer="ike")
             for k in ("my_id_kind", "peer_id_kind"):
                 kw.pop(k, None)
-            p: Peer = V1Peer(addr, local, secret, **kw, **v1,
+            p: Peer = V1Peer(addr, local, secret, cert=certauth, **kw, **v1,
                              pfs_group=sa[4].get("pfs_group", 0) if sa is not None else 0)
         else:
             p = Peer(addr, local, secret, cert=certauth, **kw)

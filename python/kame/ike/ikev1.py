@@ -45,7 +45,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 from kame import _core
-from kame.errors import KameError
+from kame.errors import CertificateError, KameError
+from kame.ike.cert import CERT_X509_SIGNATURE, cert_body, parse_cert
 from kame.ike.ikev2 import ESP_ENCR, ESP_INTEG, ChildProposal, IkeProposal, Network, Peer
 from kame.key import pfkey as P
 
@@ -60,12 +61,15 @@ F_ENC = 0x01
 # payload types (RFC 2408 §3.1, RFC 3947)
 PT_SA, PT_KE, PT_ID, PT_HASH, PT_NONCE, PT_N, PT_D, PT_VID = 1, 4, 5, 8, 10, 11, 12, 13
 PT_NATD = 20
+PT_CERT, PT_CR, PT_SIG = 6, 7, 9
 PROTO_ISAKMP, PROTO_ESP = 1, 3
 DOI_IPSEC, SIT_IDENTITY_ONLY = 1, 1
 KEY_IKE = 1
 # phase-1 attributes (RFC 2409 Appendix A)
 A_ENC, A_HASH, A_AUTH, A_GROUP, A_LIFE_TYPE, A_LIFE, A_KEYLEN = 1, 2, 3, 4, 11, 12, 14
 AUTH_PSK = 1
+AUTH_RSA = 3  # RSA signatures (RFC 2409 §5.1)
+ID_DER_ASN1_DN = 9
 ENC_3DES, ENC_AES = 5, 7
 #: IKEv2 PRF id (what IkeProposal.prf holds) <-> IKEv1 hash algorithm
 HASH_OF_PRF = {2: 2, 5: 4, 6: 5, 7: 6}
@@ -159,22 +163,24 @@ class V1Peer(Peer):
     dpd_delay: int = 0
 
 
-def p1_transform(num: int, p: IkeProposal, lifetime: int) -> tuple[int, int, list[Any]]:
+def p1_transform(num: int, p: IkeProposal, lifetime: int, auth: int = AUTH_PSK
+                 ) -> tuple[int, int, list[Any]]:
     attrs: list[tuple[int, Any]] = [(A_ENC, ENC_3DES if p.encr == 3 else ENC_AES)]
     if p.encr != 3:
         attrs.append((A_KEYLEN, p.key_bits))
-    attrs += [(A_HASH, HASH_OF_PRF[p.prf]), (A_AUTH, AUTH_PSK), (A_GROUP, p.dh),
+    attrs += [(A_HASH, HASH_OF_PRF[p.prf]), (A_AUTH, auth), (A_GROUP, p.dh),
               (A_LIFE_TYPE, 1), (A_LIFE, struct.pack(">I", lifetime))]
     return (num, KEY_IKE, attrs)
 
 
-def p1_match(ours: list[IkeProposal], trs: list[Any]) -> tuple[IkeProposal, Any] | None:
+def p1_match(ours: list[IkeProposal], trs: list[Any], auth: int = AUTH_PSK
+             ) -> tuple[IkeProposal, Any] | None:
     """The first of our proposals one of the peer's phase-1 transforms names."""
     for p in ours:
         for t in trs:
             a = {k: v for k, v in t[2] if isinstance(v, int)}
             enc = a.get(A_ENC)
-            if t[1] != KEY_IKE or a.get(A_AUTH) != AUTH_PSK:
+            if t[1] != KEY_IKE or a.get(A_AUTH) != auth:
                 continue
             if p.encr == 3 and enc != ENC_3DES:
                 continue
@@ -692,9 +698,65 @@ class Ikev1:
         props = p.proposals
         if sa.mode == "aggressive":  # one DH group in aggressive mode (RFC 2409 §5.4)
             props = [x for x in props if x.dh == props[0].dh]
-        trs = [p1_transform(i + 1, x, p.lifetime) for i, x in enumerate(props)]
+        trs = [p1_transform(i + 1, x, p.lifetime, self._auth(p)) for i, x in enumerate(props)]
         return bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
                                           [(1, PROTO_ISAKMP, b"", trs)]))
+
+    @staticmethod
+    def _auth(peer: Peer) -> int:
+        return AUTH_RSA if peer.cert is not None else AUTH_PSK
+
+    def _my_id(self, sa: V1Sa) -> bytes:
+        """Our phase-1 ID: the certificate's subject DN (``my_identifier
+        asn1dn``) or ``my_id``."""
+        c = sa.peer.cert
+        if c is not None:
+            mine = c.my_id("")
+            if mine is not None:
+                return bytes([mine[0], 0, 0, 0]) + mine[1]
+        return id_body(sa.peer.my_id)
+
+    def _cr_payloads(self, sa: V1Sa) -> list[tuple[int, bytes]]:
+        """CR payloads (RFC 2408 §3.10): X.509 signature, one per CA by
+        subject DN (an empty one when we check no chain)."""
+        c = sa.peer.cert
+        if c is None:
+            return []
+        dns = [bytes(_core.ike_cert_info(ca)[0]) for ca in c.cas] or [b""]
+        return [(PT_CR, cert_body(dn)) for dn in dns]
+
+    def _auth_out(self, sa: V1Sa, hash_: bytes) -> list[tuple[int, bytes]]:
+        """HASH_I/HASH_R, or with a certificate CERT (the chain) and SIG."""
+        c = sa.peer.cert
+        if c is None:
+            return [(PT_HASH, hash_)]
+        return [*((PT_CERT, cert_body(d)) for d in c.chain),
+                (PT_SIG, bytes(c.key.sign_v1(hash_)))]
+
+    def _auth_in(self, sa: V1Sa, pls: list[tuple[int, bytes]], idb: bytes, want: bytes,
+                 now: float) -> bool:
+        """Check the peer's HASH, or its CERT chain, ID and SIG over ``want``."""
+        c = sa.peer.cert
+        if c is None:
+            return self._check_hash(sa, dict(pls).get(PT_HASH), want, now)
+        certs = [d for enc, d in (parse_cert(b) for t, b in pls if t == PT_CERT)
+                 if enc == CERT_X509_SIGNATURE]
+        sig = dict(pls).get(PT_SIG)
+        try:
+            leaf = c.check_peer(certs, idb[0] if idb else 0, idb[4:])
+            if sig is None:
+                raise CertificateError("no SIG payload", layer="ike", reason="bad_auth_signature")
+            _core.ike_v1_sig_verify(leaf, want, sig)
+        except CertificateError as e:
+            self.inc("ike_authfail")
+            # phase 1 is keyed: the notify goes under its keys (IV from the last
+            # phase-1 block, RFC 2409 Appendix B) so the peer takes it
+            sa.p1_iv = sa.iv
+            self._info(sa, [(PT_N, notify_body(N_AUTHENTICATION_FAILED,
+                                               spi=sa.cky_i + sa.cky_r))])
+            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s certificate: {e}", now)
+            return False
+        return True
 
     def initiate(self, peer: V1Peer, now: float, mode: str | None = None) -> V1Sa:
         """Start phase 1 (the remote's first ``exchange_mode``) towards ``peer``;
@@ -720,7 +782,8 @@ class Ikev1:
 
     def _derive(self, sa: V1Sa, gxy: bytes) -> None:
         assert sa.prop is not None
-        k = _core.ikev1_keys(sa.prop.prf, sa.peer.psk, sa.ni, sa.nr, gxy, sa.cky_i, sa.cky_r)
+        psk = None if sa.peer.cert is not None else sa.peer.psk  # SKEYID for signatures
+        k = _core.ikev1_keys(sa.prop.prf, psk, sa.ni, sa.nr, gxy, sa.cky_i, sa.cky_r)
         sa.keys = dict(k)
         klen = 24 if sa.prop.encr == 3 else sa.prop.key_bits // 8
         sa.enc = bytes(_core.ikev1_enc_key(sa.prop.prf, sa.keys["skeyid_e"], klen))
@@ -858,7 +921,7 @@ class Ikev1:
             return
         doi, _sit, props = _core.ikev1_parse_sa(by[PT_SA])
         isakmp = [pr for pr in props if pr[1] == PROTO_ISAKMP]
-        m = p1_match(peer.proposals, isakmp[0][3]) if doi == DOI_IPSEC and isakmp else None
+        m = p1_match(peer.proposals, isakmp[0][3], self._auth(peer)) if doi == DOI_IPSEC and isakmp else None
         if m is None:
             self._say(f"{mode} mode from {src}: NO-PROPOSAL-CHOSEN (none of its proposals is "
                       f"in our proposal list)")
@@ -925,7 +988,8 @@ class Ikev1:
                 return
             _doi, _sit, props = _core.ikev1_parse_sa(by[PT_SA])
             trs = props[0][3] if len(props) == 1 else []
-            m = p1_match(sa.peer.proposals, trs[:1]) if len(trs) == 1 else None
+            m = p1_match(sa.peer.proposals, trs[:1], self._auth(sa.peer)) if len(
+                trs) == 1 else None
             if m is None:
                 self._fail(sa, "main mode message 2 chose a proposal we did not offer", now)
                 return
@@ -939,6 +1003,7 @@ class Ikev1:
             sa.ni = _core.ike_random(32)
             sa.state = "MM2"
             self._request(sa, self._plain(sa, MAIN, 0, [(PT_KE, sa.gxi), (PT_NONCE, sa.ni),
+                                                         *self._cr_payloads(sa),
                                                          *self._natd_payloads(sa)]),
                           "main mode message 3", now)
         elif sa.initiator and st == "MM2" and enc is None:
@@ -953,9 +1018,10 @@ class Ikev1:
                 self._fail(sa, f"main mode message 4: bad KE ({e})", now)
                 return
             self._float(sa)
-            sa.idii_b = id_body(sa.peer.my_id)
+            sa.idii_b = self._my_id(sa)
             data, sa.iv = self._sealed(sa, MAIN, 0, [(PT_ID, sa.idii_b),
-                                                     (PT_HASH, self._hash_i(sa))], sa.iv)
+                                                     *self._auth_out(sa, self._hash_i(sa))],
+                                       sa.iv)
             sa.state = "MM4"
             self._request(sa, data, "main mode message 5", now)
         elif sa.initiator and st == "MM4" and enc is not None:
@@ -965,7 +1031,7 @@ class Ikev1:
             sa.idir_b = by[PT_ID]
             if not self._check_id(sa, sa.idir_b, now):
                 return
-            if not self._check_hash(sa, by.get(PT_HASH), self._hash_r(sa), now):
+            if not self._auth_in(sa, pls, sa.idir_b, self._hash_r(sa), now):
                 return
             sa.pending = None
             sa.deadline = None
@@ -987,6 +1053,7 @@ class Ikev1:
                 return
             sa.state = "MM5"
             self._reply(sa, self._plain(sa, MAIN, 0, [(PT_KE, sa.gxr), (PT_NONCE, sa.nr),
+                                                       *self._cr_payloads(sa),
                                                        *self._natd_payloads(sa)]), now)
         elif not sa.initiator and st == "MM5" and enc is not None:
             if PT_ID not in by:
@@ -995,11 +1062,12 @@ class Ikev1:
             sa.idii_b = by[PT_ID]
             if not self._check_id(sa, sa.idii_b, now):
                 return
-            if not self._check_hash(sa, by.get(PT_HASH), self._hash_i(sa), now):
+            if not self._auth_in(sa, pls, sa.idii_b, self._hash_i(sa), now):
                 return
-            sa.idir_b = id_body(sa.peer.my_id)
+            sa.idir_b = self._my_id(sa)
             data, sa.iv = self._sealed(sa, MAIN, 0, [(PT_ID, sa.idir_b),
-                                                     (PT_HASH, self._hash_r(sa))], sa.iv)
+                                                     *self._auth_out(sa, self._hash_r(sa))],
+                                       sa.iv)
             self._phase1_done(sa, now)
             self._reply(sa, data, now)
         elif sa.initiator and st == "AM1" and enc is None:
@@ -1361,6 +1429,10 @@ class Ikev1:
                 elif nt < 8192:
                     sa.error = f"{sa.peer.address} says {notify_name(nt)}"
                     self._say(sa.error)
+                    if sa.state != "ESTABLISHED":  # an error to our phase 1 (bad certificate)
+                        self._fail(sa, f"{sa.mode} mode refused by {sa.peer.address}: "
+                                       f"{notify_name(nt)}", now)
+                        return
                     if sa.quick is not None and sa.quick.state != "DONE":
                         self._fail(sa, f"quick mode refused by {sa.peer.address}: "
                                        f"{notify_name(nt)}", now)

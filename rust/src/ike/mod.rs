@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod msg;
 pub mod sk;
 pub mod v1;
+pub mod v1sig; // IKEv1 RSA signatures (bare-hash PKCS#1)
 
 use crate::error::{Error, ErrorKind, Layer};
 

@@ -358,6 +358,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 // --- ike cert --- X.509 certificates and signature AUTH (rust/src/ike/cert.rs)
 
 use crate::ike::cert::{self, CertError, PrivateKey};
+use crate::ike::v1sig::{self, RsaKey};
 
 fn cert_err(py: Python<'_>, e: CertError) -> PyErr {
     let built = (|| -> PyResult<PyErr> {
@@ -439,6 +440,7 @@ fn ike_auth_verify<'py>(py: Python<'py>, der: &Bound<'py, PyAny>, #[pyo3(from_py
 #[pyclass(name = "IkeKey", module = "kame._core")]
 struct PyIkeKey {
     key: PrivateKey,
+    v1: Option<RsaKey>,
 }
 
 #[pymethods]
@@ -446,7 +448,9 @@ impl PyIkeKey {
     #[new]
     fn new(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
         let data = buf_vec(data)?;
-        Ok(PyIkeKey { key: PrivateKey::load(&data).map_err(|e| cert_err(py, e))? })
+        let key = PrivateKey::load(&data).map_err(|e| cert_err(py, e))?;
+        let v1 = if key.key_type() == "rsa" { RsaKey::load(&data).ok() } else { None };
+        Ok(PyIkeKey { key, v1 })
     }
 
     /// "rsa", "p256" or "p384".
@@ -468,6 +472,24 @@ impl PyIkeKey {
         let (m, d) = self.key.sign_auth(method, &hashes, &octets).map_err(|e| cert_err(py, e))?;
         Ok((m, bytes(py, &d)))
     }
+
+    /// IKEv1's SIG_I/SIG_R (RFC 2409 §5.1): the PKCS#1 v1.5 signature of
+    /// the bare `hash` (RSA keys only).
+    fn sign_v1<'py>(&self, py: Python<'py>, hash: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+        let hash = buf_vec(hash)?;
+        let k = self.v1.as_ref().ok_or_else(|| {
+            cert_err(py, CertError::Unsupported(format!("IKEv1 signatures with a {} key", self.key.key_type())))
+        })?;
+        Ok(bytes(py, &k.sign_hash(&hash).map_err(|e| cert_err(py, e))?))
+    }
+}
+
+/// Check IKEv1's SIG payload (`sig` over `hash`) with the certificate's
+/// RSA key: None, or `kame.errors.CertificateError`.
+#[pyfunction]
+fn ike_v1_sig_verify<'py>(py: Python<'py>, der: &Bound<'py, PyAny>, hash: &Bound<'py, PyAny>, sig: &Bound<'py, PyAny>) -> PyResult<()> {
+    let (der, hash, sig) = (buf_vec(der)?, buf_vec(hash)?, buf_vec(sig)?);
+    v1sig::verify_hash(&der, &hash, &sig).map_err(|e| cert_err(py, e))
 }
 
 pub fn register_cert(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -478,6 +500,7 @@ pub fn register_cert(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ike_cert_id_match, m)?)?;
     m.add_function(wrap_pyfunction!(ike_dn_text, m)?)?;
     m.add_function(wrap_pyfunction!(ike_auth_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_v1_sig_verify, m)?)?;
     Ok(())
 }
 // --- end ike cert ---
