@@ -5,7 +5,7 @@ None, str, bytes, floats, lists, objects, addresses with zones and in the
 embedded form, mixed with plausible values so the calls get past the first
 check), may raise only the documented exception types: ``TypeError``,
 ``ValueError`` (and its subclasses), ``kame.errors.*``, and ``OSError`` for
-the sockets API and netdb. Never ``AttributeError``, ``KeyError``,
+the sockets API, netdb and what opens a file by its path (``CaptureFile``). Never ``AttributeError``, ``KeyError``,
 ``IndexError``, ``OverflowError``, ``ZeroDivisionError``,
 ``AssertionError``, ``RecursionError``, ``SystemError`` or a Rust panic.
 
@@ -29,6 +29,7 @@ import inspect
 import math
 import os
 import struct
+import tempfile
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv6Address, IPv6Network
 from typing import Any
@@ -226,7 +227,21 @@ def _ike_key() -> Any:
 
 
 #: Instances to call methods on, per class name (``cls()`` when absent).
+_PCAP_DIR = tempfile.TemporaryDirectory(prefix="kame-api-fuzz-")
+
+
+def _capture_file() -> Any:
+    """A one-packet pcap on disk (written once), mapped by the core."""
+    path = os.path.join(_PCAP_DIR.name, "one.pcap")
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101)
+                    + struct.pack("<IIII", 0, 0, len(_PKT), len(_PKT)) + _PKT)
+    return _core.CaptureFile(path)
+
+
 FACTORIES: dict[str, Callable[[], Any]] = {
+    "CaptureFile": _capture_file,
     "IkeDh": lambda: _core.IkeDh(31),  # X25519 (RFC 8031)
     "IkeKey": _ike_key,  # an ECDSA P-256 PKCS#8 key
     "Ipv6Header": lambda: _core.Ipv6Header("2001:db8::1", "2001:db8::2"),
@@ -364,7 +379,7 @@ def _allowed(tid: str) -> tuple[type[BaseException], ...]:
     modname = tid.split(":")[0]
     socketish = modname in SOCKET_MODULES or any(
         c in tid for c in (":Socket", ":SocketLayer", ":Resolver", ":getaddrinfo",
-                           ":getnameinfo"))
+                           ":getnameinfo", ":CaptureFile"))
     return ALLOWED_SOCKET if socketish else ALLOWED
 
 
