@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns_rig import fresh_netns, ipns
+from netns_rig import fresh_netns, ipns, until
 
 import kame
 from kame.cli.dissect import dissect_stream
@@ -56,6 +56,10 @@ def _capture(a: str, b: str, linktype: str, path: Path) -> None:
         assert dump.stderr is not None
         said = [dump.stderr.readline() for _ in range(2)]  # "data link type ...", "listening on"
         assert any(s.startswith("tcpdump: listening on any") for s in said), said
+        # "listening" is printed as the capture opens; under load the first
+        # packets can still go by unseen: wait until a probe is written
+        until(lambda: ipns(a, "ping", "-6", "-c1", "-W1", "::1", check=False) and
+              path.exists() and path.stat().st_size > 24 + 2 * 100, 30.0)
         for ns in (a, b):  # ARP and ND again in each capture
             ipns(ns, "ip", "neigh", "flush", "all")
         ipns(a, "ping", "-c1", "-W2", "10.9.0.2")
@@ -161,7 +165,9 @@ def test_cooked_captures_read_as_tshark_reads_them(captures: dict[str, Path], li
         elif status == "1" and name == "icmpv6":
             seen["icmp6 good"] += 1
     # What the capture must hold for the test to mean anything.
-    assert seen["arp"] >= 2 and seen["offload"] >= 10 and seen["first fragment"] >= 2
+    # (one TCP connection and two UDP datagrams: 6 to 12 offloaded segments,
+    # as the kernel piggybacks its ACKs or not)
+    assert seen["arp"] >= 2 and seen["offload"] >= 6 and seen["first fragment"] >= 2
     assert seen["icmp6 good"] >= 4
 
 
@@ -174,10 +180,11 @@ def test_dissect_lines_on_cooked_captures(captures: dict[str, Path], linktype: s
         tally = dissect_stream(f, out, verbose=True)
     text = out.getvalue()
     assert tally["drop"] == 0 and tally["not ip"] == 0, text
-    assert tally["cksum bad"] == tally["offload"] >= 10
+    assert tally["cksum bad"] == tally["offload"] >= 6
     assert "bad ICMPv6 checksum" not in text and "refused" not in text
     assert text.count("unverified (fragmented datagram)") >= 2
     assert "Out ARP, Request who-has 10.9.0.2 tell 10.9.0.1, length 28  [ok]\n" in text
     assert "(maybe caused by TCP checksum offload?)]" in text
-    assert "(maybe caused by UDP checksum offload?)]" in text
+    # (the kernel completes a UDP checksum itself now and then: no UDP hint
+    # is required, every bad checksum is an offload one, as counted above)
     assert " In  IP6 ::1 > ::1: ICMP6, echo request" in text
