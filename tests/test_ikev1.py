@@ -289,9 +289,12 @@ def test_racoon_conf_ikev1_words() -> None:
         with pytest.raises(ConfigError, match=f"line 2: .*{word}"):
             parse(f"remote {B} {{\n {bad}\n proposal {{ dh_group 14; }} }}", psk={B: b"x"},
                   local=A)
-    with pytest.raises(ConfigError, match="3des is taken with ike_version 1 only"):
-        parse(f"remote {B} {{ proposal {{ encryption_algorithm 3des; }} }}", psk={B: b"x"},
-              local=A)
+    # 3DES serves both versions; AES-CTR (RFC 5930) is an IKEv2 cipher
+    assert parse(f"remote {B} {{ proposal {{ encryption_algorithm 3des; }} }}", psk={B: b"x"},
+                 local=A).peers[0].proposals[0].encr == 3
+    with pytest.raises(ConfigError, match="aes_ctr is taken with ike_version 2 only"):
+        parse(f"remote {B} {{ ike_version 1; proposal {{ encryption_algorithm aes_ctr 128; }} }}",
+              psk={B: b"x"}, local=A)
 
 
 @pytest.mark.filterwarnings("ignore:Diffie-Hellman over finite fields")
