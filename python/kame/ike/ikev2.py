@@ -664,8 +664,7 @@ class Ike:
             self._fail(sa, f"cannot sign our AUTH: {e}", now)
             return
         pls.append((pl.PT_AUTH, False, authb))
-        if sa.mode == "transport":
-            pls.append((pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack()))
+        pls += _transport_n(sa)
         pls += [(pl.PT_SA, False, _core.ike_build_sa(props)),
                 (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
                 (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
@@ -694,8 +693,7 @@ class Ike:
         if cp is None or len(props[0][2]) != 4:
             self._fail(sa, "IKE_AUTH response chose an ESP proposal we did not offer", now)
             return
-        transport = any(t == pl.PT_N and Notify.unpack(b).type == pl.N_USE_TRANSPORT_MODE
-                        for t, _c, b in inner)
+        transport = _carries(inner, pl.N_USE_TRANSPORT_MODE)
         if sa.mode == "transport" and not transport:
             # RFC 7296 §1.3.1: without the notify the CHILD SA is in tunnel
             # mode, which our policy does not ask for
@@ -811,8 +809,7 @@ class Ike:
                               f"IKE_AUTH: the peer's selectors do not hold {p.remote_ts} <-> "
                               f"{p.local_ts}", now, keep=True)
             return
-        asked = any(t == pl.PT_N and Notify.unpack(b).type == pl.N_USE_TRANSPORT_MODE
-                    for t, _c, b in inner)
+        asked = _carries(inner, pl.N_USE_TRANSPORT_MODE)
         ours = self._policy_mode(p)
         sa.mode = "transport" if asked and ours == "transport" else "tunnel"
         if asked != (ours == "transport"):
@@ -831,8 +828,7 @@ class Ike:
         chosen = [(1, pl.PROTO_ESP, struct.pack(">I", sa.child_spi_in), cp.transforms())]
         pls = [(pl.PT_IDR, False, idb), *self._cert_payloads(p),
                (pl.PT_AUTH, False, authb),
-               *([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
-                 if sa.mode == "transport" else []),
+               *_transport_n(sa),
                (pl.PT_SA, False, _core.ike_build_sa(chosen)),
                (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
@@ -1082,8 +1078,7 @@ class Ike:
         assert p.local_ts is not None and p.remote_ts is not None
         pls = [(pl.PT_N, False, Notify(pl.N_REKEY_SA, pl.PROTO_ESP,
                                        struct.pack(">I", sa.child_spi_in)).pack()),
-               *([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
-                 if sa.mode == "transport" else []),
+               *_transport_n(sa),
                (pl.PT_SA, False, _core.ike_build_sa(self._child_props(sa, spi, group))),
                (pl.PT_NONCE, False, ni)]
         if dh is not None:
@@ -1255,8 +1250,7 @@ class Ike:
         trs = cp.transforms()
         if dh is not None:
             trs.insert(len(trs) - 1, (pl.T_DH, dh.group, None))
-        pls = [*([(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
-                 if sa.mode == "transport" else []),
+        pls = [*_transport_n(sa),
                (pl.PT_SA, False, _core.ike_build_sa(
                    [(chosen[0], pl.PROTO_ESP, struct.pack(">I", spi_in), trs)])),
                (pl.PT_NONCE, False, nr)]
@@ -1716,3 +1710,17 @@ def prefix_of(a: Any) -> IPv6Network | IPv4Network:
 
 def is_v6(a: Any) -> bool:
     return isinstance(a, IPv6Address)
+
+
+def _carries(inner: list[Any], note: int) -> bool:
+    """Whether the payload chain ``inner`` holds a Notify of type ``note``."""
+    return any(t == pl.PT_N and Notify.unpack(b).type == note for t, _c, b in inner)
+
+
+def _transport_n(sa: IkeSa) -> list[tuple[int, bool, bytes]]:
+    """The USE_TRANSPORT_MODE notify an exchange creating a CHILD SA of a
+    transport-mode IKE SA carries (RFC 7296 §1.3.1), else nothing."""
+    if sa.mode != "transport":
+        return []
+    return [(pl.PT_N, False, Notify(pl.N_USE_TRANSPORT_MODE).pack())]
+
