@@ -62,6 +62,14 @@ def ah_before(packet: bytes, offset: int) -> tuple[int, int] | None:
     return ah_position(chain)
 
 
+def received(packet: bytes, chain: Any) -> tuple[tuple[int, bytes], ...]:
+    """The Hop-by-Hop, Destination options and Routing headers of a packet
+    for us, in order, as ``(Next Header value, header)``: what RFC 3542's
+    receive options hand to a socket (``ip6_savecontrol``)."""
+    return tuple((t, bytes(packet[off:off + ln])) for t, off, ln in chain.headers
+                 if t in (0, 43, 60))
+
+
 class Ip6Input(Ip6Forward):
     """Input paths of the node."""
 
@@ -166,7 +174,8 @@ class Ip6Input(Ip6Forward):
             self.icmp6_input(ifname, hdr, body, payload[:v.packet_len], now)
         elif upper == 6:
             self.tcp6_input(ifname, hdr, body, now)  # kame.tcp (issue 9)
-        elif upper == 17 and self.udp6_input(ifname, hdr, body, now):
+        elif upper == 17 and self.udp6_input(ifname, hdr, body, now, received(
+                payload, chain) if chain.upper_offset != 40 else ()):
             pass  # a socket took it (kame.socket)
         elif upper == 17 and not is_multicast(dst):
             self.icmp6_error(ifname, payload[:v.packet_len], src, dst, 17, None,
@@ -201,7 +210,8 @@ class Ip6Input(Ip6Forward):
         look at the upper layer behind AH (``chain``), as KAME's
         ``ip6_lasthdr`` and Linux's ``ipv6_skip_exthdr`` do: no error about
         an ICMPv6 error."""
-        if self.rip6_input(ifname, hdr, nh, packet[off:], now):
+        ext = received(packet, chain) if chain is not None and off != 40 else ()
+        if self.rip6_input(ifname, hdr, nh, packet[off:], now, ext):
             return  # a raw socket of that protocol took it
         self.stats.inc("ip6s_noproto")
         upper, uoff = (chain.upper, chain.upper_offset) if chain is not None else (nh, off)

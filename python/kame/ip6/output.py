@@ -113,18 +113,25 @@ class Ip6Output(Route6):
                 if not ours:
                     self.stats.inc("ip6s_cantfrag")
                     return
-                self._frag_ident = (self._frag_ident + 1) & 0xFFFFFFFF
-                try:
-                    frags = _core.fragment(packet, mtu, self._frag_ident)
-                except KameError:
-                    self.stats.inc("ip6s_cantfrag")
-                    return
-                self.stats.inc("ip6s_fragmented")
-                self.stats.inc("ip6s_ofragments", len(frags))
+                frags = self.ip6_fragment(packet, mtu)
                 for f in frags:
                     self._out.append((ifname, codec.ether(lladdr, me, f)))
                 return
         self._out.append((ifname, codec.ether(lladdr, me, packet)))
+
+    def ip6_fragment(self, packet: bytes, mtu: int) -> list[bytes]:
+        """Our own ``packet`` cut into fragments that fit ``mtu`` (RFC 8200
+        §4.5, the next identification), counted; none when it cannot be
+        (``ip6s_cantfrag``)."""
+        self._frag_ident = (self._frag_ident + 1) & 0xFFFFFFFF
+        try:
+            frags = _core.fragment(packet, mtu, self._frag_ident)
+        except KameError:
+            self.stats.inc("ip6s_cantfrag")
+            return []
+        self.stats.inc("ip6s_fragmented")
+        self.stats.inc("ip6s_ofragments", len(frags))
+        return list(frags)
 
     def _emit_mcast(self, ifname: str, dst: IPv6Address, packet: bytes) -> None:
         ifp = self.ifnets[ifname]

@@ -139,11 +139,13 @@ class NodeVars:
 
     # --- upcalls to the sockets layer (kame.socket attaches itself as ``sockets``)
 
-    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> bool:
-        """A UDP datagram for us: True when a socket took it (or its
+    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float,
+                   ext: tuple[tuple[int, bytes], ...] = ()) -> bool:
+        """A UDP datagram for us (``ext``: its Hop-by-Hop, Destination
+        options and Routing headers): True when a socket took it (or its
         checksum was bad, a counted drop); False means Port Unreachable."""
         so = getattr(self, "sockets", None)
-        return so is not None and bool(so.udp6_input(ifname, hdr, body, now))
+        return so is not None and bool(so.udp6_input(ifname, hdr, body, now, ext))
 
     def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
         """A TCP segment for us (``tcp6_input``, :mod:`kame.tcp.input`): a
@@ -154,14 +156,15 @@ class NodeVars:
         """An ICMPv6 error about a TCP segment we sent (``tcp6_ctlinput``)."""
         self.tcp.tcp6_ctlinput(err, invoking, now)
 
-    def rip6_input(self, ifname: str, hdr: Any, nh: int, body: bytes, now: float) -> bool:
+    def rip6_input(self, ifname: str, hdr: Any, nh: int, body: bytes, now: float,
+                   ext: tuple[tuple[int, bytes], ...] = ()) -> bool:
         """Hand a copy of an upper-layer packet to the raw sockets of ``nh``."""
         so = getattr(self, "sockets", None)
         if so is None:
             return False
         idx = self.ifnets[ifname].index if ifname in self.ifnets else 0
         return bool(so.rip6_input(hdr.src, hdr.dst, nh, body, hdr.hop_limit,
-                                  hdr.traffic_class, idx))
+                                  hdr.traffic_class, idx, ext))
 
     def udp6_ctlinput(self, err: Icmp6ErrorInput, invoking: bytes) -> None:
         """An ICMPv6 error reaches the sockets (``udp6_ctlinput``)."""

@@ -53,8 +53,10 @@ The package, by BSD source file: :mod:`~kame.socket.layer` (the layer,
 ``udp6_usrreq.c``, ``raw_ip6.c``), :mod:`~kame.socket.pcb` (``in6_pcb.c``),
 :mod:`~kame.socket.ctloutput` (``ip6_ctloutput``), :mod:`~kame.socket.sock`
 (the socket object), :mod:`~kame.socket.profiles` (§1.12),
-:mod:`~kame.socket.sockaddr` (§1.13), :mod:`~kame.socket.rfc3542` and
-:mod:`~kame.socket.const`.
+:mod:`~kame.socket.sockaddr` (§1.13), :mod:`~kame.socket.rfc3542`,
+:mod:`~kame.socket.rfc2292` (the RFC 2292 helpers KAME kept, §1.16),
+:mod:`~kame.socket.pktopts` (``ip6_setpktopt``: extension headers and
+per-packet options) and :mod:`~kame.socket.const`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,24 @@ from kame.socket.const import *
 from kame.socket.const import _err  # noqa: F401
 from kame.socket.layer import SocketLayer
 from kame.socket.profiles import PROFILES, SEED_TABLE, Profile, profile_table_row
+from kame.socket.rfc2292 import (
+    IPV6_RTHDR_LOOSE,
+    IPV6_RTHDR_STRICT,
+    Cmsg,
+    inet6_option_alloc,
+    inet6_option_append,
+    inet6_option_find,
+    inet6_option_init,
+    inet6_option_next,
+    inet6_option_space,
+    inet6_rthdr_add,
+    inet6_rthdr_getaddr,
+    inet6_rthdr_getflags,
+    inet6_rthdr_lasthop,
+    inet6_rthdr_reverse,
+    inet6_rthdr_segments,
+    inet6_rthdr_space,
+)
 from kame.socket.rfc3542 import (
     IPV6_RTHDR_TYPE_0,
     Icmp6Filter,
@@ -99,6 +119,8 @@ from kame.socket.sockaddr import (
 __all__ = [
     "AF_INET",
     "AF_INET6",
+    "IPV6_RTHDR_LOOSE",
+    "IPV6_RTHDR_STRICT",
     "IPV6_RTHDR_TYPE_0",
     "PROFILES",
     "SEED_TABLE",
@@ -108,6 +130,7 @@ __all__ = [
     "SOCK_RAW",
     "SS_LEN",
     "Addr",
+    "Cmsg",
     "Datagram",
     "Icmp6Filter",
     "Profile",
@@ -120,12 +143,25 @@ __all__ = [
     "inet6_opt_init",
     "inet6_opt_next",
     "inet6_opt_set_val",
+    "inet6_option_alloc",
+    "inet6_option_append",
+    "inet6_option_find",
+    "inet6_option_init",
+    "inet6_option_next",
+    "inet6_option_space",
     "inet6_rth_add",
     "inet6_rth_getaddr",
     "inet6_rth_init",
     "inet6_rth_reverse",
     "inet6_rth_segments",
     "inet6_rth_space",
+    "inet6_rthdr_add",
+    "inet6_rthdr_getaddr",
+    "inet6_rthdr_getflags",
+    "inet6_rthdr_lasthop",
+    "inet6_rthdr_reverse",
+    "inet6_rthdr_segments",
+    "inet6_rthdr_space",
     "ntop6",
     "pack_sockaddr_in",
     "pack_sockaddr_in6",

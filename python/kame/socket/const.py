@@ -42,6 +42,27 @@ IPV6_TCLASS = _hostsock.IPV6_TCLASS
 IPV6_RECVPATHMTU = getattr(_hostsock, "IPV6_RECVPATHMTU", 60)
 IPV6_PATHMTU = getattr(_hostsock, "IPV6_PATHMTU", 61)
 ICMP6_FILTER = 1  # level IPPROTO_ICMPV6 (both BSD and Linux)
+#: RFC 3542 §6-§9, §11: extension headers, next hop, fragmentation.
+IPV6_RECVHOPOPTS = _hostsock.IPV6_RECVHOPOPTS
+IPV6_HOPOPTS = _hostsock.IPV6_HOPOPTS
+IPV6_RTHDRDSTOPTS = _hostsock.IPV6_RTHDRDSTOPTS
+IPV6_RECVRTHDR = _hostsock.IPV6_RECVRTHDR
+IPV6_RTHDR = _hostsock.IPV6_RTHDR
+IPV6_RECVDSTOPTS = _hostsock.IPV6_RECVDSTOPTS
+IPV6_DSTOPTS = _hostsock.IPV6_DSTOPTS
+IPV6_NEXTHOP = _hostsock.IPV6_NEXTHOP
+IPV6_DONTFRAG = getattr(_hostsock, "IPV6_DONTFRAG", 62)
+#: KAME's ``IPV6_USE_MIN_MTU`` (netinet6/in6.h, 42): the BSD profiles only;
+#: Linux has no such option (its 42 is ``MCAST_JOIN_GROUP``).
+IPV6_USE_MIN_MTU = 42
+#: RFC 2292's numbers (Linux's ``IPV6_2292*``, KAME's compatibility names):
+#: a switch to receive, and the ancillary type it is sent and received with.
+IPV6_2292PKTINFO = 2
+IPV6_2292HOPOPTS = 3
+IPV6_2292DSTOPTS = 4
+IPV6_2292RTHDR = 5
+IPV6_2292PKTOPTIONS = 6
+IPV6_2292HOPLIMIT = 8
 
 #: Ephemeral ports (BSD ``ipport_hifirstauto``..``hilastauto``; Linux
 #: ``ip_local_port_range`` 32768-60999).

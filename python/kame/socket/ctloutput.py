@@ -5,6 +5,7 @@ memberships."""
 from __future__ import annotations
 
 import errno
+import socket as _hostsock
 import struct
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -16,13 +17,19 @@ from kame.socket.const import (
     ICMP6_FILTER,
     IPPROTO_ICMPV6,
     IPPROTO_IPV6,
+    IPV6_2292HOPLIMIT,
+    IPV6_2292PKTINFO,
+    IPV6_2292PKTOPTIONS,
     IPV6_CHECKSUM,
+    IPV6_DONTFRAG,
     IPV6_FAITH,
+    IPV6_HOPLIMIT,
     IPV6_JOIN_GROUP,
     IPV6_LEAVE_GROUP,
     IPV6_MULTICAST_HOPS,
     IPV6_MULTICAST_IF,
     IPV6_MULTICAST_LOOP,
+    IPV6_NEXTHOP,
     IPV6_PATHMTU,
     IPV6_PKTINFO,
     IPV6_RECVHOPLIMIT,
@@ -31,6 +38,7 @@ from kame.socket.const import (
     IPV6_RECVTCLASS,
     IPV6_TCLASS,
     IPV6_UNICAST_HOPS,
+    IPV6_USE_MIN_MTU,
     IPV6_V6ONLY,
     SO_ERROR,
     SO_REUSEADDR,
@@ -42,6 +50,15 @@ from kame.socket.const import (
     _octets,
 )
 from kame.socket.inctl import IPPROTO_IP, InCtloutput
+from kame.socket.pktopts import (
+    EXTHDR_OPTS,
+    RECV_EXTHDR,
+    RFC2292_TYPES,
+    check_exthdr,
+    check_minmtu,
+    check_nexthop,
+    parse_cmsgs,
+)
 from kame.socket.rfc3542 import Icmp6Filter
 from kame.socket.sock import Socket, _ival
 from kame.socket.sockaddr import SIN6_LEN
@@ -158,7 +175,68 @@ class Ip6Ctloutput(InCtloutput):
             else:
                 self.leave_group(s, g, ifi, strict=True)
             return
+        if self.pktopt_set(s, opt, value):
+            return
         raise _err(errno.ENOPROTOOPT)
+
+    def pktopt_set(self, s: Socket, opt: int, value: Any) -> bool:
+        """RFC 3542 §6-§9, §11 and RFC 2292's options (``ip6_setpktopt``,
+        :mod:`kame.socket.pktopts`): False for an option none of these."""
+        linux = self.profile.name == "linux"
+        if opt in EXTHDR_OPTS:
+            b = check_exthdr(opt, value, linux)
+            if b:
+                s.opts[opt] = b
+            else:
+                s.opts.pop(opt, None)
+        elif opt == IPV6_NEXTHOP and not linux:
+            nh = check_nexthop(value)
+            if nh is not None and self.node is not None and nh[1] and \
+                    nh[1] not in self.node.zones.by_index:
+                raise _err(self.profile.nodev_errno, f"no interface index {nh[1]}")
+            if nh is None:
+                s.opts.pop(opt, None)
+            else:
+                s.opts[opt] = nh
+        elif opt in RECV_EXTHDR or opt in (IPV6_2292PKTINFO, IPV6_2292HOPLIMIT, IPV6_DONTFRAG):
+            s.opts[opt] = 1 if _ival(value) else 0
+        elif opt == IPV6_USE_MIN_MTU and not linux:
+            s.opts[opt] = check_minmtu(_ival(value))
+        elif opt == IPV6_2292PKTOPTIONS:
+            self.pktoptions_set(s, _octets(value, "IPV6_PKTOPTIONS"))
+        else:
+            return False
+        return True
+
+    def pktoptions_set(self, s: Socket, buf: bytes) -> None:
+        """RFC 2292 §6.4's ``IPV6_PKTOPTIONS``: one buffer of ``cmsghdr``
+        items replaces every sticky option it can carry; checked whole
+        before any is kept."""
+        items = parse_cmsgs(buf)
+        keys = (IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_NEXTHOP, *EXTHDR_OPTS)
+        saved = {k: s.opts[k] for k in keys if k in s.opts}
+        for k in keys:
+            s.opts.pop(k, None)
+        try:
+            for level, typ, data in items:
+                typ = RFC2292_TYPES.get(typ, typ)
+                if level != IPPROTO_IPV6 or typ not in keys:
+                    raise _err(errno.EINVAL, f"IPV6_PKTOPTIONS: item type {typ}")
+                if typ == IPV6_HOPLIMIT:
+                    v = _ival(data)
+                    if not -1 <= v <= 255:
+                        raise _err(errno.EINVAL, "hop limit")
+                    if v >= 0:
+                        s.opts[typ] = v
+                elif typ == IPV6_PKTINFO:
+                    self.ctloutput_set(s, IPPROTO_IPV6, IPV6_PKTINFO, data)
+                else:
+                    self.pktopt_set(s, typ, data)
+        except (OSError, TypeError, ValueError):
+            for k in keys:
+                s.opts.pop(k, None)
+            s.opts.update(saved)
+            raise
 
     def join_group(self, s: Socket, g: IPv6Address, ifi: int) -> None:
         ifi = self._group_if(g, ifi)
@@ -241,4 +319,20 @@ class Ip6Ctloutput(InCtloutput):
             if s.type != SOCK_RAW:
                 raise _err(errno.ENOPROTOOPT)
             return s.checksum
+        if opt in EXTHDR_OPTS:
+            return s.opts.get(opt, b"")  # RFC 3542 §6: the sticky header, empty when none
+        if opt == IPV6_NEXTHOP and self.profile.name != "linux":
+            nh = s.opts.get(opt)
+            return b"" if nh is None else (struct.pack("=HHI", 10, 0, 0) + nh[0].packed
+                                           + struct.pack("=I", nh[1]))
+        if opt in RECV_EXTHDR or opt in (IPV6_2292PKTINFO, IPV6_2292HOPLIMIT, IPV6_DONTFRAG):
+            return s.opts.get(opt, 0)
+        if opt == IPV6_USE_MIN_MTU and self.profile.name != "linux":
+            return s.opts.get(opt, -1)
+        if opt == IPV6_2292PKTOPTIONS:
+            # what the last TCP segment carried (KAME's in6p_options, Linux's
+            # pktoptions): a datagram socket keeps none; Linux refuses it
+            if self.profile.name == "linux" and s.type != _hostsock.SOCK_STREAM:
+                raise _err(errno.ENOPROTOOPT)
+            return b""
         raise _err(errno.ENOPROTOOPT)

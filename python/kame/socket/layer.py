@@ -39,6 +39,14 @@ from kame.socket.const import (
 )
 from kame.socket.ctloutput import Ip6Ctloutput
 from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_TOS, IP_TTL
+from kame.socket.pktopts import (
+    EXTHDR_OPTS,
+    RFC2292_TYPES,
+    Ext,
+    PktOpts,
+    exthdrs,
+    split_exthdrs,
+)
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.raw4 import RawIp4
 from kame.socket.sock import Datagram, Socket, _ival
@@ -166,9 +174,21 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         hlim: int | None = None
         tclass: int | None = None
         pktinfo: tuple[IPv6Address, int] | None = None
+        po = PktOpts.sticky(s.opts) if s.opts else PktOpts()
+        if self.profile.name == "linux":
+            po.minmtu = 0  # Linux has no IPV6_USE_MIN_MTU: path MTU discovery
+        bsd = self.profile.name != "linux"
+        if not bsd and po.has_exthdrs and any(
+                RFC2292_TYPES.get(t, t) in EXTHDR_OPTS for _lv, t, _v in anc):
+            # Linux: extension headers in the ancillary data replace all the
+            # sticky ones (KAME and RFC 3542 §6.1: only those of their type)
+            po.hbh = po.dest1 = po.rthdr = po.dest2 = b""
         for level, typ, val in anc:
             if level != IPPROTO_IPV6:
                 raise _err(errno.EINVAL, "ancillary level")
+            typ = RFC2292_TYPES.get(typ, typ)
+            if po.ancillary(typ, val, bsd):
+                continue
             if typ == IPV6_PKTINFO:
                 if len(val) != 20:
                     raise _err(errno.EINVAL, "in6_pktinfo is 20 bytes")
@@ -238,6 +258,15 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # fails the route lookup (ENETUNREACH); KAME checked it at setsockopt
             raise _err(self.profile.nozone_errno if sticky else self.profile.nodev_errno,
                        "IPV6_PKTINFO interface")
+        nh_if: str | None = None
+        if po.nexthop is not None and not is_multicast(dst) and self.node is not None:
+            # RFC 3542 §6.1 IPV6_NEXTHOP: the neighbor's interface, for the
+            # source as for the packet (KAME's selectroute)
+            nh_if = self._outif(s, po.nexthop[0], po.nexthop[1] or scope, pktinfo)
+            if nh_if is None:
+                raise _err(errno.ENETUNREACH)
+            if pktinfo is None or not pktinfo[1]:
+                pktinfo = (pktinfo[0] if pktinfo else IPv6Address(0), self.ifindex(nh_if))
         src6 = self._select_src(s, dst, scope, pktinfo)
         assert isinstance(src6, IPv6Address)  # an IPv6 destination has an IPv6 source
         src = src6
@@ -245,6 +274,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             s.lport = self._anyport(s, s.laddr)
             s.bound = True
         mc = is_multicast(dst)
+        if hlim is None:
+            hlim = s.opts.get(IPV6_HOPLIMIT)  # RFC 2292 IPV6_PKTOPTIONS' sticky hop limit
         if hlim is None:
             if mc:
                 hlim = int(s.opts.get(IPV6_MULTICAST_HOPS, 1))
@@ -254,8 +285,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     hlim = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
         if tclass is None:
             tclass = int(s.opts.get(IPV6_TCLASS, 0))
+        ext, first_nh, first = b"", 0, dst
+        if po.has_exthdrs:
+            ext, first_nh, first = exthdrs(po, dst, IPPROTO_UDP if s.type == SOCK_DGRAM
+                                           else s.proto)
         if s.type == SOCK_DGRAM and len(data) <= 0xFFF7 and self._is_local6(dst) and \
-                not is_multicast(dst):
+                not is_multicast(dst) and not ext:
             # looutput: a datagram to ourselves is handed over as it is; the
             # loopback neither computes nor checks a checksum (FreeBSD marks
             # such mbufs CSUM_DATA_VALID | CSUM_PSEUDO_HDR)
@@ -275,32 +310,49 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             nh = s.proto
             self.udpstat["rip6s_opackets"] += 1
         # Local delivery (looutput): ::1, our own addresses, a group we joined.
-        if self._is_local6(dst):
+        recv_ext = split_exthdrs(ext, first_nh) if ext else ()
+        if self._is_local6(first):
             ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
             if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
-                                  ifidx) and nh == IPPROTO_UDP:
+                                  ifidx, recv_ext) and nh == IPPROTO_UDP:
                 self._loop_unreach(src, s.lport, dst, port)
             return len(data)
         if self.node is None:
             raise _err(errno.ENETUNREACH)
-        ifname = self._outif(s, dst, scope, pktinfo)
+        nxt = None
+        ifname: str | None
+        if nh_if is not None and po.nexthop is not None:
+            nxt, ifname = po.nexthop[0], nh_if  # the packet goes to that neighbor
+        else:
+            ifname = self._outif(s, first, scope if first == dst else 0, pktinfo)
         if ifname is None:
             raise _err(errno.ENETUNREACH)
-        hdr = _core.Ipv6Header(src, dst, next_header=nh, hop_limit=hlim, traffic_class=tclass,
-                               payload_len=len(body))
-        pkt = hdr.to_bytes() + body
+        hdr = _core.Ipv6Header(src, first, next_header=first_nh if ext else nh, hop_limit=hlim,
+                               traffic_class=tclass, payload_len=len(ext) + len(body))
+        pkt = hdr.to_bytes() + ext + body
+        mtu = self.node.path_mtu(ifname, first) if len(pkt) > 1280 else 1280
+        if len(pkt) > mtu and po.dontfrag:
+            # RFC 3542 §11.2: not fragmented; the application learns the MTU
+            if s.opts.get(IPV6_RECVPATHMTU):
+                self._notify_pmtu(dst, s.lport, port, mtu)
+            raise _err(errno.EMSGSIZE, f"IPV6_DONTFRAG: {len(pkt)} octets, path MTU {mtu}")
+        pkts = [pkt]
+        if len(pkt) > 1280 and (po.minmtu == 1 or (po.minmtu == -1 and mc)) and \
+                not po.dontfrag:
+            pkts = self.node.ip6_fragment(pkt, 1280)  # RFC 3542 §11.1 IPV6_USE_MIN_MTU
         if mc:
             if s.opts.get(IPV6_MULTICAST_LOOP, 1) and dst in self.node.groups.get(ifname, ()):
                 self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
-                               self.ifindex(ifname))
-            self.node.output(ifname, pkt, self.now)
+                               self.ifindex(ifname), recv_ext)
+            for p in pkts:
+                self.node.output(ifname, p, self.now)
             return len(data)
-        nxt = None
-        if not is_linklocal(dst):
-            rt = self.node.rtalloc(dst, self.now)
+        if nxt is None and not is_linklocal(first):
+            rt = self.node.rtalloc(first, self.now)
             if rt is not None and rt.ifname == ifname:
                 nxt = rt.next_hop
-        self.node.output(ifname, pkt, self.now, nxt)
+        for p in pkts:
+            self.node.output(ifname, p, self.now, nxt)
         return len(data)
 
     def _raw_checksum(self, s: Socket, src: IPv6Address, dst: IPv6Address, data: bytes) -> bytes:
@@ -316,11 +368,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         return bytes(b)
 
     def ip6_local(self, src: IPv6Address, dst: IPv6Address, nh: int, body: bytes, hlim: int,
-                  tclass: int, ifindex: int) -> bool:
+                  tclass: int, ifindex: int, ext: Ext = ()) -> bool:
         """A packet we sent to ourselves (``looutput`` -> ``ip6_input``)."""
         if nh == IPPROTO_UDP:
-            return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex)
-        return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex)
+            return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex, ext=ext)
+        return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
 
     def _loop_unreach(self, src: Addr, sport: int, dst: Addr, dport: int) -> None:
         """No socket for a datagram we sent ourselves: the Port Unreachable
@@ -332,22 +384,24 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     s.lport == sport:
                 s.so_error = errno.ECONNREFUSED
 
-    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> bool:
-        """The node's hook: a UDP datagram for us. False when no socket took
-        it (the node then answers Port Unreachable for unicast)."""
+    def udp6_input(self, ifname: str, hdr: Any, body: bytes, now: float, ext: Ext = ()) -> bool:
+        """The node's hook: a UDP datagram for us (``ext``: its Hop-by-Hop,
+        Destination options and Routing headers, for RFC 3542's receive
+        options). False when no socket took it (the node then answers Port
+        Unreachable for unicast)."""
         ifindex = self.ifindex(ifname) if ifname in getattr(self.node, "ifnets", {}) else 0
         return self.udp6_deliver(hdr.src, hdr.dst, body, hdr.hop_limit, hdr.traffic_class,
-                                 ifindex, checked=False)
+                                 ifindex, checked=False, ext=ext)
 
     def udp6_deliver(self, src: IPv6Address, dst: IPv6Address, body: bytes, hlim: int,
-                     tclass: int, ifindex: int, *, checked: bool = True) -> bool:
+                     tclass: int, ifindex: int, *, checked: bool = True, ext: Ext = ()) -> bool:
         try:
             u = _core.UdpHeader.from_bytes(body, src, dst)
         except KameError:
             self.udpstat["udps_badsum"] += 1
             return True  # counted drop, no ICMPv6 error (udp6_input)
         self.udpstat["udps_ipackets"] += 1
-        d = Datagram(bytes(u.payload), src, u.src_port, dst, ifindex, hlim, tclass)
+        d = Datagram(bytes(u.payload), src, u.src_port, dst, ifindex, hlim, tclass, None, ext)
         return self._deliver(d, u.dst_port, v6=True)
 
     def udp_input(self, ifname: str, src: IPv4Address, dst: IPv4Address, body: bytes, ttl: int,
@@ -458,7 +512,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         return True
 
     def rip6_input(self, src: IPv6Address, dst: IPv6Address, nh: int, body: bytes, hlim: int,
-                   tclass: int, ifindex: int) -> bool:
+                   tclass: int, ifindex: int, ext: Ext = ()) -> bool:
         """``rip6_input``: every raw socket of protocol ``nh`` whose bound and
         connected addresses match, after ``IPV6_CHECKSUM`` and ``ICMP6_FILTER``."""
         took = False
@@ -476,7 +530,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     len(body) < s.checksum + 2 or _core.in6_cksum(src, dst, nh, body) != 0):
                 self.udpstat["rip6s_badsum"] += 1
                 continue
-            s.rcvq.append(Datagram(bytes(body), src, 0, dst, ifindex, hlim, tclass))
+            s.rcvq.append(Datagram(bytes(body), src, 0, dst, ifindex, hlim, tclass, None, ext))
             took = True
         self.udpstat["rip6s_ipackets" if took else "rip6s_nosock"] += 1
         return took

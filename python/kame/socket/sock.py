@@ -21,6 +21,8 @@ from kame.socket.const import (
     AF_INET6,
     IPPROTO_ICMPV6,
     IPPROTO_IPV6,
+    IPV6_2292HOPLIMIT,
+    IPV6_2292PKTINFO,
     IPV6_HOPLIMIT,
     IPV6_PATHMTU,
     IPV6_PKTINFO,
@@ -33,6 +35,7 @@ from kame.socket.const import (
     _err,
     _octets,
 )
+from kame.socket.pktopts import recv_items
 from kame.socket.profiles import Profile
 from kame.socket.rfc3542 import Icmp6Filter
 from kame.socket.sockaddr import Addr, ntop6, unmap, v4mapped
@@ -53,6 +56,9 @@ class Datagram:
     #: RFC 3542 §11.3: an ``IPV6_PATHMTU`` notice (destination, scope, MTU)
     #: rather than data.
     mtuinfo: tuple[IPv6Address, int, int] | None = None
+    #: Its Hop-by-Hop, Destination options and Routing headers, in order
+    #: (RFC 3542 §4: ``IPV6_RECVHOPOPTS``, ``IPV6_RECVDSTOPTS``, ``IPV6_RECVRTHDR``).
+    ext: tuple[tuple[int, bytes], ...] = ()
 
 
 # --- the PCB ------------------------------------------------------------------
@@ -298,6 +304,13 @@ class Socket:
             if self.opts.get(IPV6_RECVPKTINFO):
                 anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
                             d.dst.packed + struct.pack("=I", d.ifindex)))
+            if d.ext:
+                anc += recv_items(self.opts, d.ext)
+            if self.opts.get(IPV6_2292PKTINFO):  # RFC 2292: under its own types
+                anc.append((IPPROTO_IPV6, IPV6_2292PKTINFO,
+                            d.dst.packed + struct.pack("=I", d.ifindex)))
+            if self.opts.get(IPV6_2292HOPLIMIT):
+                anc.append((IPPROTO_IPV6, IPV6_2292HOPLIMIT, struct.pack("=i", d.hlim)))
         flg = 0
         data = d.data
         if len(data) > bufsize:

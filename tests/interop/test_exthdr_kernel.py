@@ -1,0 +1,140 @@
+"""RFC 3542's extension-header options (seed §1.16) against the Linux
+kernel over a TAP: our node's UDP socket sends with sticky Hop-by-Hop and
+Destination options headers, and the kernel's socket reports the same
+headers with IPV6_RECVHOPOPTS/IPV6_RECVDSTOPTS; the kernel sends headers
+given as ancillary data, and our socket reports what the kernel put on the
+wire. tshark reads the capture without a malformed or bad-checksum mark."""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from netns_rig import TapPort, fresh_netns, ipns
+
+from kame.knobs import Knobs
+from kame.link.runner import Runner
+from kame.node import Node
+from kame.socket import (
+    AF_INET6,
+    IPV6_DSTOPTS,
+    IPV6_HOPOPTS,
+    IPV6_RECVDSTOPTS,
+    IPV6_RECVHOPOPTS,
+    SOCK_DGRAM,
+    SocketLayer,
+)
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+HBH = bytes([0, 0, 0x1E, 4]) + b"kame"
+DST = bytes([0, 1, 0x1E, 10]) + b"0123456789" + bytes([1, 0])
+KERNEL6, OURS6 = "2001:db8:e::1", "2001:db8:e::2"
+
+# The kernel's side: receive one datagram with the headers reported, then
+# send one back with headers given as ancillary data.
+KERNEL = r"""
+import json, select, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 7300))
+s.setsockopt(41, socket.IPV6_RECVHOPOPTS, 1)
+s.setsockopt(41, socket.IPV6_RECVDSTOPTS, 1)
+print("ready", flush=True)
+if not select.select([s], [], [], 60)[0]:
+    sys.exit("nothing came")
+data, anc, _f, addr = s.recvmsg(200, 4096)
+print(json.dumps([data.decode(), [[t, d.hex()] for _l, t, d in anc]]), flush=True)
+hbh = bytes([0, 0, 0x3E, 4]) + b"back"
+dst = bytes([0, 0, 0x1E, 4]) + b"dst2"
+for _ in range(3):  # the first may wait for neighbor discovery
+    s.sendmsg([b"reply"], [(41, socket.IPV6_HOPOPTS, hbh), (41, socket.IPV6_DSTOPTS, dst)], 0,
+              (addr[0], 7301))
+"""
+
+
+def pump(runner: Runner, until: Any, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        runner.service()
+        if until():
+            return True
+        select.select(runner.fds(), [], [], min(0.05, runner.timeout(0.05)))
+    runner.service()
+    return bool(until())
+
+
+def test_headers_both_ways_with_the_kernel(tmp_path: Path) -> None:
+    with fresh_netns("exthk") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        port = TapPort(ns, "exth")
+        cap = None
+        pcap = tmp_path / "exth.pcap"
+        try:
+            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", port.name, "nodad")
+            ipns(ns, "ip", "link", "set", port.name, "up")
+            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U",
+                                    "-s", "0", "-w", str(pcap), "ip6"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            node = Node("exth", knobs=Knobs({"net.inet6.ip6.dad_count": 0}), seed=7)
+            node.add_interface(port.name, bytes.fromhex("02005e00e002"))
+            runner = Runner()
+            runner.attach_device(node, port.name, port.tap)
+            runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address(port.name, f"{OURS6}/64", runner.clock())
+            layer = SocketLayer(node, "linux")
+            mine = layer.socket(AF_INET6, SOCK_DGRAM)
+            mine.bind(("::", 7301))
+            mine.setsockopt(41, IPV6_RECVHOPOPTS, 1)
+            mine.setsockopt(41, IPV6_RECVDSTOPTS, 1)
+            kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", KERNEL],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert kern.stdout is not None
+            assert kern.stdout.readline().strip() == "ready"
+            pump(runner, lambda: False, 0.5)  # our address usable, tcpdump started
+            out = layer.socket(AF_INET6, SOCK_DGRAM)
+            out.setsockopt(41, IPV6_HOPOPTS, HBH)
+            out.setsockopt(41, IPV6_DSTOPTS, DST)
+            got: list[Any] = []
+
+            def heard() -> bool:
+                if select.select([kern.stdout], [], [], 0)[0]:
+                    got.append(json.loads(kern.stdout.readline()))  # type: ignore[union-attr]
+                    return True
+                out.sendto(b"hello", (KERNEL6, 7300))
+                return False
+
+            assert pump(runner, heard, 40), kern.stderr.read() if kern.stderr else ""
+            data, anc = got[0]
+            assert data == "hello"
+            kanc = {t: bytes.fromhex(d) for t, d in anc}
+            # the kernel reports the headers we sent, Next Header chained
+            assert kanc[IPV6_HOPOPTS] == bytes([60]) + HBH[1:]
+            assert kanc[IPV6_DSTOPTS] == bytes([17]) + DST[1:]
+            assert pump(runner, lambda: bool(mine.rcvq), 40)
+            data2, anc2, _f, addr = mine.recvmsg(100, 4096)
+            assert data2 == b"reply" and addr[0] == KERNEL6
+            ours = [(t, d) for _l, t, d in anc2]
+            assert [t for t, _d in ours] == [IPV6_HOPOPTS, IPV6_DSTOPTS]
+            assert ours[0][1] == bytes([60, 0, 0x3E, 4]) + b"back"
+            assert ours[1][1] == bytes([17, 0, 0x1E, 4]) + b"dst2"
+            kern.wait(timeout=30)
+        finally:
+            if cap is not None:
+                time.sleep(1.0)
+                cap.terminate()
+                cap.wait(timeout=10)
+            port.close()
+        bad = subprocess.run(["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE", "-Y",
+                              "udp && (_ws.malformed || _ws.expert.severity >= warning)"],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert bad.returncode == 0 and bad.stdout.strip() == "", bad.stdout + bad.stderr
+        n = subprocess.run(["tshark", "-r", str(pcap), "-Y", "ipv6.hopopts && ipv6.dstopts && udp",
+                            "-T", "fields", "-e", "ipv6.src"],
+                           capture_output=True, text=True, timeout=120, check=True).stdout.split()
+        assert OURS6 in n and KERNEL6 in n, n
