@@ -212,10 +212,10 @@ class TcpInput(TcpTimer):
             return
         if noport:
             self.inc("tcps_noport")
-            bh = self.knobs["net.inet.tcp.blackhole"]
+            bh = self._kv["net.inet.tcp.blackhole"]
             if bh == 2 or (bh == 1 and f & TH_SYN):
                 return
-        lim = self.knobs["net.inet.tcp.icmplim"]
+        lim = self._kv["net.inet.tcp.icmplim"]
         sec = int(now)
         if sec != self._rst_sec:
             self._rst_sec, self._rst_cnt = sec, 0
@@ -289,7 +289,7 @@ class TcpInput(TcpTimer):
         """``tcp_send_challenge_ack``: at most ``ack_war_cnt`` per
         ``ack_war_timewindow`` and connection (RFC 5961 §7)."""
         win = self.kms("net.inet.tcp.ack_war_timewindow")
-        cnt = self.knobs["net.inet.tcp.ack_war_cnt"]
+        cnt = self._kv["net.inet.tcp.ack_war_cnt"]
         if now - tp.t_ack_war_start >= win:
             tp.t_ack_war_start, tp.t_ack_war_cnt = now, 0
         if cnt and tp.t_ack_war_cnt >= cnt:
@@ -564,7 +564,7 @@ class TcpInput(TcpTimer):
         tlen = len(data)
         if tlen:
             if seq == tp.rcv_nxt and len(tp.reass) == 0:
-                if self.knobs["net.inet.tcp.delayed_ack"] and not tp.t_flags & TF_DELACK:
+                if self._kv["net.inet.tcp.delayed_ack"] and not tp.t_flags & TF_DELACK:
                     tp.t_flags |= TF_DELACK  # RFC 5681 §4.2: every second segment
                     self.timer_set(tp, TT_DELACK, now + self.kms("net.inet.tcp.delacktime"))
                 else:
@@ -757,7 +757,7 @@ class TcpInput(TcpTimer):
         if seg.ts is not None and tp.t_flags & TF_REQ_TSTMP:
             tp.t_flags |= TF_RCVD_TSTMP
             tp.ts_recent, tp.ts_recent_age = seg.ts[0], now
-        if seg.sack_permitted and self.knobs["net.inet.tcp.sack.enable"]:
+        if seg.sack_permitted and self._kv["net.inet.tcp.sack.enable"]:
             tp.t_flags |= TF_SACK_PERMIT
         self.tcp_mss(tp, seg.mss, now)
 
@@ -778,11 +778,11 @@ class TcpInput(TcpTimer):
         tp.irs = seg.seq
         tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = seg.seq + 1
         self.tcp_dooptions_syn(tp, seg, now)
-        tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+        tp.cc.conn_init(tp, self._kv["net.inet.tcp.initcwnd_segments"])
         tp.snd_wnd = seg.window  # never scaled in a SYN (RFC 7323 §2.2)
         tp.max_sndwnd = tp.snd_wnd
         if f & TH_ACK:
-            if f & TH_ECE and not f & TH_CWR and self.knobs["net.inet.tcp.ecn.enable"] == 1:
+            if f & TH_ECE and not f & TH_CWR and self._kv["net.inet.tcp.ecn.enable"] == 1:
                 tp.t_flags |= TF_ECN_PERMIT
                 self.inc("tcps_ecn_shs")
             if seg.ts is not None and seg.ts[1] and tp.t_flags & TF_RCVD_TSTMP:
@@ -860,7 +860,7 @@ class TcpInput(TcpTimer):
         if e is None:
             return
         if tp.state == TCPS_SYN_SENT and e == errno.ECONNREFUSED and \
-                self.knobs["net.inet.tcp.icmp_may_rst"]:
+                self._kv["net.inet.tcp.icmp_may_rst"]:
             self.tcp_drop(tp, e, now)
             return
         self.inc("tcps_softerror")  # RFC 5461: soft, reported if the connection dies
