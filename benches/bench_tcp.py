@@ -31,9 +31,11 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   kernel's sockets (benches/bench_socket.py's loop).
 
 ``--paths core,python`` measures our node's rows twice in the one run: with
-the SYN queue in the core and header prediction (``core``, the default)
-and with the Python reference paths (``python``: ``Tcp.fast_syncache`` and
-``Tcp.hdrpred`` off), so the step the core paths make is read at one load.
+the SYN queue in the core, header prediction and TCP segments from the link
+straight to ``tcp_input`` (``core``, the default) and with the Python
+reference paths (``python``: ``Tcp.fast_syncache``, ``Tcp.hdrpred`` and
+``Node.tcp_fastpath`` off), so the step the core paths make is read at one
+load; ``nolink`` is ``core`` without ``Node.tcp_fastpath``.
 
 Our node runs in this process on the TAP (the TAP's descriptor opened here,
 its interface moved into the namespace), single-threaded; the load average
@@ -517,8 +519,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
     ap.add_argument("--paths", default="core",
-                    help="core, python or core,python: our node's rows with the core's SYN "
-                         "queue and header prediction, with the Python reference, or both")
+                    help="core, python, nolink or a list: our node's rows with the core's SYN "
+                         "queue, header prediction and TCP from the link (Node.tcp_fastpath), "
+                         "with the Python reference (none of them), or with all but the last")
     ap.add_argument("--profile", help="cProfile of our node's loop to this file")
     ap.add_argument("--sockbuf", type=int, default=4 << 20,
                     help="SO_RCVBUF and SO_SNDBUF of our node's sockets (0: the defaults, "
@@ -538,10 +541,11 @@ def main() -> None:
         rows.append(("kernel <-> kernel, veth", f"{k['up']:.2f}", f"{k['down']:.2f}",
                      f"{k['cps']:.0f}"))
     for path in a.paths.split(","):
-        Tcp.fast_syncache = Tcp.hdrpred = path == "core"
-        tag = "" if path == "core" else " [python paths]"
+        Tcp.fast_syncache = Tcp.hdrpred = path != "python"
+        Node.tcp_fastpath = path == "core"
+        tag = {"core": "", "python": " [python paths]", "nolink": " [no TCP from the link]"}[path]
         node_rows(a, tag, nbytes, prof, k, rows, notes, only)
-    Tcp.fast_syncache = Tcp.hdrpred = True
+    Tcp.fast_syncache = Tcp.hdrpred = Node.tcp_fastpath = True
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None

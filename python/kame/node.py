@@ -125,6 +125,12 @@ class Node(Ip6Input):
     can drive one another with what the core parsed, not user input.
     """
 
+    #: In a batch of frames (``receive_many``), TCP segments between
+    #: addresses the batch has already judged go from the link to
+    #: ``tcp_input`` (``Tcp.tcp6_fast_input``); off, every one takes
+    #: ``ip6_input`` (the tests compare both).
+    tcp_fastpath: bool = True
+
     #: The layers' entry points, called with parsed, trusted values.
     KERNEL_INTERNAL = frozenset({
         "frag6_input", "frag6_slowtimo", "icmp6_error", "icmp6_input", "icmp6_input_error",
@@ -178,11 +184,6 @@ class Node(Ip6Input):
         #: Take NS/NA frames through ``_core.nd6_input`` (see ``_nd6_input``);
         #: off, every frame takes the general path (the tests compare both).
         self.nd6_fastpath = True
-        #: In a batch of frames (``receive_many``), TCP segments between
-        #: addresses the batch has already judged go from the link to
-        #: ``tcp_input`` (``Tcp.tcp6_fast_input``); off, every one takes
-        #: ``ip6_input`` (the tests compare both).
-        self.tcp_fastpath = True
         # ifname -> (the group set it was made from, the groups as ints), for
         # _nd6_input: IPv6Address hashing is Python code
         self._group_ints: dict[str, tuple[set[IPv6Address], frozenset[int]]] = {}
