@@ -360,3 +360,10 @@ def test_tcp_from_the_link_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) 
     assert node.stats["tcps_sc_added"] == 10 and node.stats["ip6s_delivered"] == 10
     node.receive_many("eth0", syns[:1], 1.5)
     assert len(calls) == 9
+    # a tcp6_input replaced on the node (a relay's hook) sees every segment
+    node2, _ls2 = link_side(True)
+    seen = []
+    hook = node2.tcp6_input
+    monkeypatch.setattr(node2, "tcp6_input", lambda *a: seen.append(1) or hook(*a))
+    node2.receive_many("eth0", syns, 1.0)
+    assert len(seen) == 10 and node2.stats["tcps_sc_added"] == 10
