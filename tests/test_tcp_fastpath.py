@@ -367,3 +367,16 @@ def test_tcp_from_the_link_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(node2, "tcp6_input", lambda *a: seen.append(1) or hook(*a))
     node2.receive_many("eth0", syns, 1.0)
     assert len(seen) == 10 and node2.stats["tcps_sc_added"] == 10
+
+
+def test_listener_closed_between_batches() -> None:
+    """The listeners a batch found are its own: a listener closed after a
+    batch finds the next batch's SYN answered by a RST (``tcps_noport``)."""
+    node, ls = link_side(True)
+    syn = MAC_N + MAC_P + b"\x86\xdd" + pkt(40000, 1000, 0, TH_SYN)
+    node.receive_many("eth0", [syn], 1.0)
+    assert node.stats["tcps_sc_added"] == 1
+    ls.close()
+    syn2 = MAC_N + MAC_P + b"\x86\xdd" + pkt(40001, 1000, 0, TH_SYN)
+    out = [f for _i, f in node.receive_many("eth0", [syn2], 1.1) if f[14 + 6] == 6]
+    assert node.stats["tcps_noport"] == 1 and len(out) == 1 and out[0][14 + 40 + 13] & TH_RST

@@ -195,12 +195,26 @@ class TcpInput(TcpTimer):
             return
         self.tcp_dropwithreset(src, dst, seg, now, scope=scope, noport=True)
 
+    #: the listeners found in the current batch (``batch_begin``): no
+    #: application runs inside a batch, so none listens or closes meanwhile
+    _lmemo: dict[tuple[Any, int, int], Any] | None = None
+
     def listen_lookup(self, laddr: Any, lport: int, scope: int) -> Any:
         """The listening socket for a SYN (``in_pcblookup`` with
         ``INPLOOKUP_WILDCARD``): asked of the sockets layer."""
+        memo = self._lmemo
+        if memo is not None:
+            k = (laddr, lport, scope)
+            try:
+                return memo[k]
+            except KeyError:
+                pass
         so = getattr(self.node, "sockets", None)
         f = getattr(so, "tcp_listen_lookup", None)
-        return f(laddr, lport, scope) if f is not None else None
+        lso = f(laddr, lport, scope) if f is not None else None
+        if memo is not None:
+            memo[k] = lso
+        return lso
 
     def tcp_dropwithreset(self, src: Any, dst: Any, seg: Any, now: float, *, scope: int = 0,
                           noport: bool = False) -> None:
@@ -553,9 +567,11 @@ class TcpInput(TcpTimer):
         as LRO and GRO make the BSD and Linux stacks do."""
         if self._deferred is None:
             self._deferred = {}
+            self._lmemo = {}
 
     def batch_end(self, now: float) -> None:
         d, self._deferred = self._deferred, None
+        self._lmemo = None
         for tp in (d or {}).values():
             if not tp.gone:
                 self.tcp_output(tp, now)
