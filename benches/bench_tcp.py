@@ -385,8 +385,13 @@ def kame_tap(nbytes: int, conns: int, offload: bool,
             assert up[1] == nbytes and down[1] == nbytes, (up, down)
             if conns:
                 b.accepts.clear()
+                cpu = time.process_time()
                 c = b.drive(Clients(ns, OURS, conns), prof)  # type: ignore[arg-type]
+                cpu = time.process_time() - cpu
                 n = len(b.accepts)
+                # our process's CPU per accepted connection: what the node costs,
+                # whatever share of the machine the load left it
+                out["cpu_us"] = cpu / max(n, 1) * 1e6
                 out["cps"] = n / (b.accepts[-1] - b.accepts[0]) if n > 1 else 0.0
                 out["cps_fail"] = c[2]
                 out["accepted"] = n
@@ -514,7 +519,9 @@ def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
                          f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
         notes.append(f"{key}{tag}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
                      f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
-                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}")
+                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}, "
+                     f"our CPU per connection {r.get('cpu_us', 0):.0f} us "
+                     f"(= {1e6 / max(r.get('cpu_us', 0), 1e-9):.0f}/s on a core of its own)")
     if "nodecps" in only:
         ncps = node_cps(a.conns)
         rows.append(("kame <-> kame, one node's loopback" + tag, "", "", f"{ncps:.0f}"))
