@@ -380,3 +380,16 @@ def test_listener_closed_between_batches() -> None:
     syn2 = MAC_N + MAC_P + b"\x86\xdd" + pkt(40001, 1000, 0, TH_SYN)
     out = [f for _i, f in node.receive_many("eth0", [syn2], 1.1) if f[14 + 6] == 6]
     assert node.stats["tcps_noport"] == 1 and len(out) == 1 and out[0][14 + 40 + 13] & TH_RST
+
+
+def test_tcp_from_the_link_takes_any_buffer() -> None:
+    """Frames as ``bytearray`` and ``memoryview`` (``receive_many`` takes
+    them) go through as ``bytes`` do."""
+    syns = [MAC_N + MAC_P + b"\x86\xdd" + pkt(40000 + i, 1000, 0, TH_SYN) for i in range(6)]
+    ref, _ = link_side(True)
+    want = [bytes(f) for _i, f in ref.receive_many("eth0", syns, 1.0)]
+    node, _ = link_side(True)
+    mixed = [bytearray(f) if i % 3 == 1 else memoryview(f) if i % 3 == 2 else f
+             for i, f in enumerate(syns)]
+    assert [bytes(f) for _i, f in node.receive_many("eth0", mixed, 1.0)] == want
+    assert node.stats["tcps_sc_added"] == 6

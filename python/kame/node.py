@@ -413,8 +413,8 @@ class Node(Ip6Input):
         fast: dict[bytes, Any] | None = {} if self.tcp_fastpath and self.key is None and \
             "tcp6_input" not in self.__dict__ else None
         for f, nd in zip(frames, nds):
-            if fast is not None and nd is None and f[12:14] == b"\x86\xdd" and \
-                    len(f) >= 74 and f[20] == 6 and f[14] >> 4 == 6:
+            if fast is not None and nd is None and type(f) is bytes and \
+                    f[12:14] == b"\x86\xdd" and len(f) >= 74 and f[20] == 6 and f[14] >> 4 == 6:
                 # IPv6 without extension headers, TCP: the general path has
                 # already judged these addresses on this link in this batch
                 # (in6_clearscope, check_wire_addresses, the core's §1.14
