@@ -16,9 +16,11 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   veth pair. Each timed by the kernel's side, from connect to the last
   octet (and, for the upload, the sink's count back).
 - **connection setup**: the kernel opens ``--conns`` connections (64 in
-  flight) to a port where our node accepts and closes; connections accepted
-  per second by the node, first to last; the kernel's own rate against a
-  kernel listener over veth beside it.
+  flight per client process, ``--clients`` of them) to a port where our
+  node accepts and closes; connections accepted per second by the node,
+  first to last; the kernel's own rate against a kernel listener over veth
+  beside it (there the Python client is the limit: one process reaches
+  6,000-10,000 a second on this machine, more with ``--clients 2``).
 - **connection setup, our node as its own client**: ``--conns``
   connections between two sockets of one node (the loopback path, 64 in
   flight, both ends' work counted): the node's rate without the kernel's
@@ -31,9 +33,11 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   kernel's sockets (benches/bench_socket.py's loop).
 
 ``--paths core,python`` measures our node's rows twice in the one run: with
-the SYN queue in the core and header prediction (``core``, the default)
-and with the Python reference paths (``python``: ``Tcp.fast_syncache`` and
-``Tcp.hdrpred`` off), so the step the core paths make is read at one load.
+the SYN queue in the core, header prediction and TCP segments from the link
+straight to ``tcp_input`` (``core``, the default) and with the Python
+reference paths (``python``: ``Tcp.fast_syncache``, ``Tcp.hdrpred`` and
+``Node.tcp_fastpath`` off), so the step the core paths make is read at one
+load; ``nolink`` is ``core`` without ``Node.tcp_fastpath``.
 
 Our node runs in this process on the TAP (the TAP's descriptor opened here,
 its interface moved into the namespace), single-threaded; the load average
@@ -210,6 +214,30 @@ def result(p: subprocess.Popen[str]) -> list[float]:
     return [float(x) for x in out.split()]
 
 
+#: kernel client processes that share the ``--conns`` connections (``--clients``)
+CLIENTS = 1
+
+
+class Clients:
+    """``CLIENTS`` CONNECT processes in namespace ``ns`` sharing ``conns``
+    connections (64 in flight each), seen as one: ``poll`` is None until
+    all have ended; the result is (seconds of the slowest, done, failed)."""
+
+    def __init__(self, ns: str, host: str, conns: int) -> None:
+        k = max(CLIENTS, 1)
+        self.ps = [kernel_py(ns, CONNECT, host, 9002, conns // k + (i < conns % k), 64)
+                   for i in range(k)]
+
+    def poll(self) -> int | None:
+        rc = [p.poll() for p in self.ps]
+        return None if None in rc else max(r or 0 for r in rc)
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        rs = [result(p) for p in self.ps]  # type: ignore[arg-type]
+        return (f"{max(r[0] for r in rs)} {sum(r[1] for r in rs)} {sum(r[2] for r in rs)}",
+                "")
+
+
 # --- the kernel against itself over veth ----------------------------------------------
 
 def kernel_veth(nbytes: int, conns: int) -> dict[str, float]:
@@ -227,7 +255,7 @@ def kernel_veth(nbytes: int, conns: int) -> dict[str, float]:
         try:
             up = result(kernel_py(a, SEND, VB, 9000, nbytes))
             down = result(kernel_py(a, RECV, VB, 9001, nbytes))
-            cps = result(kernel_py(a, CONNECT, VB, 9002, conns, 64)) if conns else [1.0, 0, 0]
+            cps = result(Clients(a, VB, conns)) if conns else [1.0, 0, 0]  # type: ignore[arg-type]
         finally:
             srv.kill()
             srv.wait()
@@ -357,8 +385,13 @@ def kame_tap(nbytes: int, conns: int, offload: bool,
             assert up[1] == nbytes and down[1] == nbytes, (up, down)
             if conns:
                 b.accepts.clear()
-                c = b.drive(kernel_py(ns, CONNECT, OURS, 9002, conns, 64), prof)
+                cpu = time.process_time()
+                c = b.drive(Clients(ns, OURS, conns), prof)  # type: ignore[arg-type]
+                cpu = time.process_time() - cpu
                 n = len(b.accepts)
+                # our process's CPU per accepted connection: what the node costs,
+                # whatever share of the machine the load left it
+                out["cpu_us"] = cpu / max(n, 1) * 1e6
                 out["cps"] = n / (b.accepts[-1] - b.accepts[0]) if n > 1 else 0.0
                 out["cps_fail"] = c[2]
                 out["accepted"] = n
@@ -486,7 +519,9 @@ def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
                          f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
         notes.append(f"{key}{tag}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
                      f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
-                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}")
+                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}, "
+                     f"our CPU per connection {r.get('cpu_us', 0):.0f} us "
+                     f"(= {1e6 / max(r.get('cpu_us', 0), 1e-9):.0f}/s on a core of its own)")
     if "nodecps" in only:
         ncps = node_cps(a.conns)
         rows.append(("kame <-> kame, one node's loopback" + tag, "", "", f"{ncps:.0f}"))
@@ -517,19 +552,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
     ap.add_argument("--paths", default="core",
-                    help="core, python or core,python: our node's rows with the core's SYN "
-                         "queue and header prediction, with the Python reference, or both")
+                    help="core, python, nolink or a list: our node's rows with the core's SYN "
+                         "queue, header prediction and TCP from the link (Node.tcp_fastpath), "
+                         "with the Python reference (none of them), or with all but the last")
     ap.add_argument("--profile", help="cProfile of our node's loop to this file")
+    ap.add_argument("--clients", type=int, default=1,
+                    help="kernel client processes sharing --conns (the Python client alone "
+                         "reaches 6,000-10,000 connections/s on a loaded machine)")
     ap.add_argument("--sockbuf", type=int, default=4 << 20,
                     help="SO_RCVBUF and SO_SNDBUF of our node's sockets (0: the defaults, "
                          "net.inet.tcp.recvspace and sendspace)")
     a = ap.parse_args()
+    global CLIENTS
+    CLIENTS = a.clients
     only = set(a.only.split(","))
     nbytes = a.mbytes * 1_000_000
     prof = cProfile.Profile() if a.profile else None
     load0 = uptime()
-    print(f"{load0}; {os.cpu_count()} cpus, {a.mbytes} MB each way, {a.conns} connections, "
-          f"our sockets' buffers {a.sockbuf or 'default'}")
+    print(f"{load0}; {os.cpu_count()} cpus, {a.mbytes} MB each way, {a.conns} connections "
+          f"from {a.clients} kernel client(s), our sockets' buffers {a.sockbuf or 'default'}")
     rows: list[tuple[str, str, str, str]] = []
     notes: list[str] = []
     k: dict[str, float] = {}
@@ -538,10 +579,11 @@ def main() -> None:
         rows.append(("kernel <-> kernel, veth", f"{k['up']:.2f}", f"{k['down']:.2f}",
                      f"{k['cps']:.0f}"))
     for path in a.paths.split(","):
-        Tcp.fast_syncache = Tcp.hdrpred = path == "core"
-        tag = "" if path == "core" else " [python paths]"
+        Tcp.fast_syncache = Tcp.hdrpred = path != "python"
+        Node.tcp_fastpath = path == "core"
+        tag = {"core": "", "python": " [python paths]", "nolink": " [no TCP from the link]"}[path]
         node_rows(a, tag, nbytes, prof, k, rows, notes, only)
-    Tcp.fast_syncache = Tcp.hdrpred = True
+    Tcp.fast_syncache = Tcp.hdrpred = Node.tcp_fastpath = True
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None

@@ -262,3 +262,134 @@ def test_core_syncache_cycles_are_collected() -> None:
     del lso
     gc.collect()
     assert ref() is None
+
+
+# --- TCP from the link (Node.tcp_fastpath) against ip6_input -----------------------------
+
+MAC_N, MAC_P = bytes.fromhex("02000000f702"), bytes.fromhex("02000000f701")
+
+
+def link_side(fastpath: bool) -> tuple[Node, Any]:
+    node = make_node()
+    node.tcp_fastpath = fastpath
+    layer = SocketLayer(node, "linux")
+    ls: Any = layer.socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", PORT))
+    ls.listen(64)
+    return node, ls
+
+
+def link_batch(rng: random.Random) -> list[bytes]:
+    """One wakeup's frames: SYNs and the handshakes' ACKs from a few ports,
+    data, FINs, and among them frames the general path refuses or treats
+    apart: a byte of the Ethernet, IPv6 or TCP header changed (version,
+    length, next header, addresses: multicast, v4-mapped, loopback,
+    embedded zone, not ours), trailing octets, a runt, our own source MAC,
+    another protocol between."""
+    frames = []
+    for i in range(rng.randrange(1, 12)):
+        sport = 40000 + rng.randrange(8)
+        flags = rng.choice((TH_SYN, TH_SYN, TH_ACK, TH_ACK, TH_ACK | 0x08, TH_ACK | 0x01,
+                            TH_RST, TH_SYN | TH_ACK))
+        data = rng.randbytes(rng.choice((0, 0, 1, 100))) if flags & TH_ACK else b""
+        p = bytearray(pkt(sport, 1000 + rng.randrange(3) * 7, rng.randrange(1 << 32), flags,
+                          data=data))
+        f = bytearray(MAC_N + MAC_P + b"\x86\xdd") + p
+        k = rng.randrange(12)
+        if k == 0:
+            f[rng.randrange(74)] ^= 1 << rng.randrange(8)
+        elif k == 1:
+            f[14 + 24 + rng.choice((0, 2, 3, 15))] = rng.choice((0xFF, 0xFE, 0x80, 0, 1))
+        elif k == 2:
+            f[14 + 8:14 + 24] = rng.choice((
+                IPv6Address("ff02::1"), IPv6Address("::ffff:192.0.2.1"), IPv6Address("::1"),
+                IPv6Address("fe80:1::1"), IPv6Address("fe80::9"), IPv6Address("::"))).packed
+        elif k == 3:
+            f += rng.randbytes(rng.randrange(1, 9))
+        elif k == 4:
+            f = f[:rng.randrange(14, len(f))]
+        elif k == 5:
+            f[6:12] = MAC_N
+        elif k == 6:
+            f[18:20] = rng.randrange(0, 200).to_bytes(2, "big")
+        elif k == 7:
+            f[20] = rng.choice((0, 17, 44, 60, 59))
+        frames.append(bytes(f))
+    return frames
+
+
+def link_run(fastpath: bool, seed: int) -> tuple[Any, ...]:
+    rng = random.Random(seed)
+    node, ls = link_side(fastpath)
+    out = []
+    now = 1.0
+    for _ in range(rng.randrange(1, 5)):
+        out.append([bytes(f) for _i, f in node.receive_many("eth0", link_batch(rng), now)])
+        while True:
+            try:
+                c, _ = ls.accept()
+            except BlockingIOError:
+                break
+            if rng.random() < 0.5:
+                c.close()
+        now += 0.01
+        out.append([bytes(f) for _i, f in node.poll(now)])
+    return out, dict(node.stats.items()), sorted(node.tcp.pcblist())
+
+
+@given(st.integers(0, 2**32))
+@settings(max_examples=150, deadline=None)
+def test_tcp_from_the_link_is_ip6_input(seed: int) -> None:
+    """The same batches of frames through the link's fast path and through
+    ``ip6_input`` give the same frames out, every counter, the same
+    connections."""
+    assert link_run(True, seed) == link_run(False, seed)
+
+
+def test_tcp_from_the_link_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of segments between one pair of addresses takes the fast
+    path after its first, and only within the batch that judged them."""
+    node, _ls = link_side(True)
+    calls = []
+    real = node.tcp.tcp6_fast_input
+    monkeypatch.setattr(node.tcp, "tcp6_fast_input",
+                        lambda *a: calls.append(1) or real(*a))  # type: ignore[func-returns-value]
+    syns = [MAC_N + MAC_P + b"\x86\xdd" + pkt(40000 + i, 1000, 0, TH_SYN) for i in range(10)]
+    out = [f for _i, f in node.receive_many("eth0", syns, 1.0) if f[14 + 6] == 6]
+    assert len(calls) == 9 and len(out) == 10
+    assert node.stats["tcps_sc_added"] == 10 and node.stats["ip6s_delivered"] == 10
+    node.receive_many("eth0", syns[:1], 1.5)
+    assert len(calls) == 9
+    # a tcp6_input replaced on the node (a relay's hook) sees every segment
+    node2, _ls2 = link_side(True)
+    seen = []
+    hook = node2.tcp6_input
+    monkeypatch.setattr(node2, "tcp6_input", lambda *a: seen.append(1) or hook(*a))
+    node2.receive_many("eth0", syns, 1.0)
+    assert len(seen) == 10 and node2.stats["tcps_sc_added"] == 10
+
+
+def test_listener_closed_between_batches() -> None:
+    """The listeners a batch found are its own: a listener closed after a
+    batch finds the next batch's SYN answered by a RST (``tcps_noport``)."""
+    node, ls = link_side(True)
+    syn = MAC_N + MAC_P + b"\x86\xdd" + pkt(40000, 1000, 0, TH_SYN)
+    node.receive_many("eth0", [syn], 1.0)
+    assert node.stats["tcps_sc_added"] == 1
+    ls.close()
+    syn2 = MAC_N + MAC_P + b"\x86\xdd" + pkt(40001, 1000, 0, TH_SYN)
+    out = [f for _i, f in node.receive_many("eth0", [syn2], 1.1) if f[14 + 6] == 6]
+    assert node.stats["tcps_noport"] == 1 and len(out) == 1 and out[0][14 + 40 + 13] & TH_RST
+
+
+def test_tcp_from_the_link_takes_any_buffer() -> None:
+    """Frames as ``bytearray`` and ``memoryview`` (``receive_many`` takes
+    them) go through as ``bytes`` do."""
+    syns = [MAC_N + MAC_P + b"\x86\xdd" + pkt(40000 + i, 1000, 0, TH_SYN) for i in range(6)]
+    ref, _ = link_side(True)
+    want = [bytes(f) for _i, f in ref.receive_many("eth0", syns, 1.0)]
+    node, _ = link_side(True)
+    mixed = [bytearray(f) if i % 3 == 1 else memoryview(f) if i % 3 == 2 else f
+             for i, f in enumerate(syns)]
+    assert [bytes(f) for _i, f in node.receive_many("eth0", mixed, 1.0)] == want
+    assert node.stats["tcps_sc_added"] == 6

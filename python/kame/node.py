@@ -125,6 +125,12 @@ class Node(Ip6Input):
     can drive one another with what the core parsed, not user input.
     """
 
+    #: In a batch of frames (``receive_many``), TCP segments between
+    #: addresses the batch has already judged go from the link to
+    #: ``tcp_input`` (``Tcp.tcp6_fast_input``); off, every one takes
+    #: ``ip6_input`` (the tests compare both).
+    tcp_fastpath: bool = True
+
     #: The layers' entry points, called with parsed, trusted values.
     KERNEL_INTERNAL = frozenset({
         "frag6_input", "frag6_slowtimo", "icmp6_error", "icmp6_input", "icmp6_input_error",
@@ -400,7 +406,37 @@ class Node(Ip6Input):
         nds = _core.nd6_input_many(frames, kv["net.inet6.ip6.hdrnestlimit"],
                                    kv["net.inet6.icmp6.nd6_maxndopt"],
                                    ifp.lladdr if self.drop_own_frames else None)
+        tcp = self.tcp
+        # TCP's fast path (BSD's pcb demultiplexing straight from the link,
+        # for a burst of segments of known address pairs): off with a key
+        # engine (the SPD may look at ports) or a replaced tcp6_input
+        fast: dict[bytes, Any] | None = {} if self.tcp_fastpath and self.key is None and \
+            "tcp6_input" not in self.__dict__ else None
         for f, nd in zip(frames, nds):
+            if fast is not None and nd is None and type(f) is bytes and \
+                    f[12:14] == b"\x86\xdd" and len(f) >= 74 and f[20] == 6 and f[14] >> 4 == 6:
+                # IPv6 without extension headers, TCP: the general path has
+                # already judged these addresses on this link in this batch
+                # (in6_clearscope, check_wire_addresses, the core's §1.14
+                # checks, ours and not tentative, tcp6_input's multicast
+                # rules): what is left of ip6_validate is the length
+                k = f[:14] + f[22:54]
+                v = fast.get(k)
+                plen = (f[18] << 8) | f[19]
+                if v is not None and 20 <= plen <= len(f) - 54 and not ifp.flags.disabled:
+                    self.stats.inc("ip6s_total")
+                    self.stats.inc("ip6s_delivered")
+                    tcp.tcp6_fast_input(v, f[54:54 + plen], f, now)
+                    continue
+                fast.clear()
+                tcp._fastkey, tcp._fast = k, fast
+                try:
+                    self.ip6_input(ifname, f, now, False)
+                finally:
+                    tcp._fastkey = None
+                continue
+            if fast:
+                fast.clear()  # other traffic between: judge the addresses again
             if nd is None or ifp.flags.disabled or not self._nd6_input(ifname, nd, now):
                 self.ip6_input(ifname, f, now, False)
 

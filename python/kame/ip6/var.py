@@ -130,6 +130,8 @@ class NodeVars:
     @staticmethod
     def _time(now: object) -> float:
         """A ``now`` argument: a finite real number of seconds."""
+        if type(now) is float and now - now == 0.0:  # finite (inf - inf and nan are nan)
+            return now
         if not isinstance(now, Real) or isinstance(now, bool):
             raise TypeError(f"now is a number of seconds, not {type(now).__name__}")
         t = float(now)

@@ -31,6 +31,11 @@ def unmap(a: IPv6Address) -> IPv4Address:
     return IPv4Address(int(a) & 0xFFFFFFFF)
 
 
+#: the text of the addresses :func:`ntop6` printed lately (a server's
+#: accept names the same peers again and again), by value; bounded
+_NTOP6: dict[int, str] = {}
+
+
 def ntop6(a: IPv6Address) -> str:
     """``inet_ntop(AF_INET6)`` as BSD and glibc print: ``::ffff:1.2.3.4``
     and ``::1.2.3.4`` keep their dotted IPv4 tail (RFC 4291 §2.2 form 3)."""
@@ -41,7 +46,14 @@ def ntop6(a: IPv6Address) -> str:
         return f"::ffff:{IPv4Address(x & 0xFFFFFFFF)}"
     if x >> 32 == 0 and x >> 16 != 0:
         return f"::{IPv4Address(x)}"
-    return str(a)
+    if type(a) is not IPv6Address or a.scope_id is not None:
+        return str(a)
+    s = _NTOP6.get(x)
+    if s is None:
+        if len(_NTOP6) >= 1024:
+            _NTOP6.clear()
+        s = _NTOP6[x] = str(a)
+    return s
 
 
 # --- sockaddr_in6 / sockaddr_storage (§1.13, §1.3.2) ---------------------------

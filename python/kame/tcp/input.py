@@ -115,13 +115,36 @@ class TcpInput(TcpTimer):
         if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
             self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
             return
-        seg = self._parse(body, src, dst)
-        if seg is None:
-            return
         scope = 0
         if is_linklocal(src) and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
+        if self._fastkey is not None:
+            # the node's batch asked: these addresses passed every check of
+            # ip6_input and ours, the next segments between them may skip them
+            self._fast[self._fastkey] = (src, dst, src.packed, dst.packed, scope)
+            self._fastkey = None
+        seg = self._parse(body, src, dst)
+        if seg is None:
+            return
         self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now)
+
+    #: the fast path's key of the frame in ip6_input (ethernet header,
+    #: source and destination) and its table (``Node._receive_many``)
+    _fastkey: bytes | None = None
+    _fast: dict[bytes, Any]
+
+    def tcp6_fast_input(self, v: tuple[Any, Any, bytes, bytes, int], body: bytes,
+                        frame: bytes, now: float) -> None:
+        """``tcp6_input`` for a segment whose addresses ``v`` (source,
+        destination, both packed, scope) the batch has already judged."""
+        self.inc("tcps_rcvtotal")
+        src, dst, sp, dp, scope = v
+        try:
+            seg = _core.tcp_input_parse(body, sp, dp)
+        except KameError:
+            self._parse(body, src, dst)  # the counted drop
+            return
+        self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
 
     def _parse(self, body: bytes, src: Any, dst: Any) -> Any:
         """The segment checked under the pseudo-header of its family, or a
@@ -172,12 +195,26 @@ class TcpInput(TcpTimer):
             return
         self.tcp_dropwithreset(src, dst, seg, now, scope=scope, noport=True)
 
+    #: the listeners found in the current batch (``batch_begin``): no
+    #: application runs inside a batch, so none listens or closes meanwhile
+    _lmemo: dict[tuple[Any, int, int], Any] | None = None
+
     def listen_lookup(self, laddr: Any, lport: int, scope: int) -> Any:
         """The listening socket for a SYN (``in_pcblookup`` with
         ``INPLOOKUP_WILDCARD``): asked of the sockets layer."""
+        memo = self._lmemo
+        if memo is not None:
+            k = (laddr, lport, scope)
+            try:
+                return memo[k]
+            except KeyError:
+                pass
         so = getattr(self.node, "sockets", None)
         f = getattr(so, "tcp_listen_lookup", None)
-        return f(laddr, lport, scope) if f is not None else None
+        lso = f(laddr, lport, scope) if f is not None else None
+        if memo is not None:
+            memo[k] = lso
+        return lso
 
     def tcp_dropwithreset(self, src: Any, dst: Any, seg: Any, now: float, *, scope: int = 0,
                           noport: bool = False) -> None:
@@ -189,10 +226,10 @@ class TcpInput(TcpTimer):
             return
         if noport:
             self.inc("tcps_noport")
-            bh = self.knobs["net.inet.tcp.blackhole"]
+            bh = self._kv["net.inet.tcp.blackhole"]
             if bh == 2 or (bh == 1 and f & TH_SYN):
                 return
-        lim = self.knobs["net.inet.tcp.icmplim"]
+        lim = self._kv["net.inet.tcp.icmplim"]
         sec = int(now)
         if sec != self._rst_sec:
             self._rst_sec, self._rst_cnt = sec, 0
@@ -266,7 +303,7 @@ class TcpInput(TcpTimer):
         """``tcp_send_challenge_ack``: at most ``ack_war_cnt`` per
         ``ack_war_timewindow`` and connection (RFC 5961 §7)."""
         win = self.kms("net.inet.tcp.ack_war_timewindow")
-        cnt = self.knobs["net.inet.tcp.ack_war_cnt"]
+        cnt = self._kv["net.inet.tcp.ack_war_cnt"]
         if now - tp.t_ack_war_start >= win:
             tp.t_ack_war_start, tp.t_ack_war_cnt = now, 0
         if cnt and tp.t_ack_war_cnt >= cnt:
@@ -530,9 +567,11 @@ class TcpInput(TcpTimer):
         as LRO and GRO make the BSD and Linux stacks do."""
         if self._deferred is None:
             self._deferred = {}
+            self._lmemo = {}
 
     def batch_end(self, now: float) -> None:
         d, self._deferred = self._deferred, None
+        self._lmemo = None
         for tp in (d or {}).values():
             if not tp.gone:
                 self.tcp_output(tp, now)
@@ -541,7 +580,7 @@ class TcpInput(TcpTimer):
         tlen = len(data)
         if tlen:
             if seq == tp.rcv_nxt and len(tp.reass) == 0:
-                if self.knobs["net.inet.tcp.delayed_ack"] and not tp.t_flags & TF_DELACK:
+                if self._kv["net.inet.tcp.delayed_ack"] and not tp.t_flags & TF_DELACK:
                     tp.t_flags |= TF_DELACK  # RFC 5681 §4.2: every second segment
                     self.timer_set(tp, TT_DELACK, now + self.kms("net.inet.tcp.delacktime"))
                 else:
@@ -734,7 +773,7 @@ class TcpInput(TcpTimer):
         if seg.ts is not None and tp.t_flags & TF_REQ_TSTMP:
             tp.t_flags |= TF_RCVD_TSTMP
             tp.ts_recent, tp.ts_recent_age = seg.ts[0], now
-        if seg.sack_permitted and self.knobs["net.inet.tcp.sack.enable"]:
+        if seg.sack_permitted and self._kv["net.inet.tcp.sack.enable"]:
             tp.t_flags |= TF_SACK_PERMIT
         self.tcp_mss(tp, seg.mss, now)
 
@@ -755,11 +794,11 @@ class TcpInput(TcpTimer):
         tp.irs = seg.seq
         tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = seg.seq + 1
         self.tcp_dooptions_syn(tp, seg, now)
-        tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+        tp.cc.conn_init(tp, self._kv["net.inet.tcp.initcwnd_segments"])
         tp.snd_wnd = seg.window  # never scaled in a SYN (RFC 7323 §2.2)
         tp.max_sndwnd = tp.snd_wnd
         if f & TH_ACK:
-            if f & TH_ECE and not f & TH_CWR and self.knobs["net.inet.tcp.ecn.enable"] == 1:
+            if f & TH_ECE and not f & TH_CWR and self._kv["net.inet.tcp.ecn.enable"] == 1:
                 tp.t_flags |= TF_ECN_PERMIT
                 self.inc("tcps_ecn_shs")
             if seg.ts is not None and seg.ts[1] and tp.t_flags & TF_RCVD_TSTMP:
@@ -837,7 +876,7 @@ class TcpInput(TcpTimer):
         if e is None:
             return
         if tp.state == TCPS_SYN_SENT and e == errno.ECONNREFUSED and \
-                self.knobs["net.inet.tcp.icmp_may_rst"]:
+                self._kv["net.inet.tcp.icmp_may_rst"]:
             self.tcp_drop(tp, e, now)
             return
         self.inc("tcps_softerror")  # RFC 5461: soft, reported if the connection dies

@@ -113,12 +113,12 @@ class TcpOutput(TcpSubr):
             sent_synack = tp.state == TCPS_SYN_RECEIVED
             ws = tp.request_r_scale if tf & TF_REQ_SCALE and (not sent_synack or tf & TF_RCVD_SCALE) \
                 else None
-            sackp = bool(self.knobs["net.inet.tcp.sack.enable"]) and (not sent_synack or
+            sackp = bool(self._kv["net.inet.tcp.sack.enable"]) and (not sent_synack or
                                                                       bool(tf & TF_SACK_PERMIT))
             ts = (self.tcp_ts(tp, now), tp.ts_recent if flags & TH_ACK else 0) if \
                 tf & TF_REQ_TSTMP and (not sent_synack or tf & TF_RCVD_TSTMP) else None
             opts = _core.tcp_options(self.tcp_mssopt(tp, now), ws, sackp, ts)
-            if tp.state == TCPS_SYN_SENT and self.knobs["net.inet.tcp.ecn.enable"] == 1:
+            if tp.state == TCPS_SYN_SENT and self._kv["net.inet.tcp.ecn.enable"] == 1:
                 flags |= TH_ECE | TH_CWR  # RFC 3168 §6.1.1
             elif sent_synack and tf & TF_ECN_PERMIT:
                 flags |= TH_ECE
@@ -228,7 +228,8 @@ class TcpOutput(TcpSubr):
             self.inc("tcps_tso_sends")
         else:
             self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
-                           opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim)
+                           opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim,
+                           packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None)
         # --- accounting ---
         if length:  # for black-hole detection (FreeBSD TF2_PLPMTU_MAXSEGSNT)
             if length >= maxlen:

@@ -157,7 +157,7 @@ class TcpSubr:
         r = self.route6(faddr, scope, now)
         if r is None:
             return 1280
-        if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
+        if not self._kv["net.inet.tcp.path_mtu_discovery"]:
             return int(node._linkmtu(r[0]))
         return int(node.path_mtu(r[0], faddr, now))
 
@@ -171,7 +171,7 @@ class TcpSubr:
         rt = inet.rtalloc(faddr)
         if rt is None:
             return 576
-        if not self.knobs["net.inet.tcp.path_mtu_discovery"]:
+        if not self._kv["net.inet.tcp.path_mtu_discovery"]:
             return int(inet.linkmtu(rt.ifname))
         return int(inet.path_mtu(rt.ifname, faddr, now))
 
@@ -203,7 +203,7 @@ class TcpSubr:
         mtu = self.path_mtu(tp, now)
         hl = self.hdrlen(tp)
         if offer is None or offer == 0:
-            offer = self.knobs["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
+            offer = self._kv["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
         tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
         room = mtu - hl
         if hl == HDR6 and room > 0xFFFF:
@@ -342,7 +342,7 @@ class TcpSubr:
         inet = getattr(self.node, "inet", None)
         if inet is None:
             return errno.ENETUNREACH
-        df = bool(self.knobs["net.inet.tcp.path_mtu_discovery"])
+        df = bool(self._kv["net.inet.tcp.path_mtu_discovery"])
         if tso_segsz:
             return int(inet.ip_output(src, dst, IPPROTO_TCP, seg, now, ttl=ttl,
                                       tos=tos & 0xFF, df=df, tso_segsz=tso_segsz))
@@ -406,10 +406,11 @@ class TcpSubr:
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
                   flags: int, win: int, options: bytes, payload: bytes, now: float, *,
                   scope: int = 0, tclass: int = 0, hlim: int | None = None,
-                  tso_segsz: int = 0) -> bool:
+                  tso_segsz: int = 0, packed: tuple[bytes, bytes] | None = None) -> bool:
         """Hand one segment to IP: ``ip6_output`` through the node (route,
         ``nd6_output``, IPsec), the loopback for ourselves, or for IPv4 the
-        :attr:`ip4_output` hook (``ip_output`` of ``node.inet``)."""
+        :attr:`ip4_output` hook (``ip_output`` of ``node.inet``). ``packed``:
+        the two addresses packed, when the caller has them (a connection's)."""
         if isinstance(faddr, IPv4Address):
             seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
                                            flags, win, options, payload)
@@ -430,9 +431,10 @@ class TcpSubr:
                     self.tcp_mss(tp, tp.peer_mss or None, now)
             return not e
         node = self.node
+        lp, fp = packed if packed is not None else (laddr.packed, faddr.packed)
         if self.is_local(faddr):
-            seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
-                                           flags, win, options, payload)
+            seg = _core.tcp_output_segment(lp, fp, lport, fport, seq, ack, flags, win, options,
+                                           payload)
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
         r = self.route6(faddr, scope, now)  # type: ignore[arg-type]
@@ -442,8 +444,8 @@ class TcpSubr:
         ifname, hop = r
         if hlim is None:
             hlim = node.cache.info(ifname).chlim
-        pkt = _core.tcp6_output(laddr.packed, faddr.packed, hlim, tclass, lport, fport, seq, ack,
-                                flags, win, options, payload)
+        pkt = _core.tcp6_output(lp, fp, hlim, tclass, lport, fport, seq, ack, flags, win, options,
+                                payload)
         if tso_segsz:
             node.output(ifname, pkt, now, hop, tso_segsz=tso_segsz)
         else:

@@ -81,7 +81,7 @@ class TcpTimer(TcpOutput):
             self.tcp_drop(tp, errno.ETIMEDOUT, now)
             return
         self.inc("tcps_rexmttimeo")
-        if self.knobs["net.inet.tcp.pmtud_blackhole_detection"] and \
+        if self._kv["net.inet.tcp.pmtud_blackhole_detection"] and \
                 tp.state in (TCPS_ESTABLISHED, TCPS_FIN_WAIT_1):
             self.tcp_pmtud_blackhole(tp)
         tp.t_rxtcur = self.rexmtval(tp)
@@ -114,24 +114,24 @@ class TcpTimer(TcpOutput):
                 tp.t_plpmtu |= TF2_PLPMTU_BLACKHOLE
                 tp.t_pmtud_saved_maxopd = tp.t_maxopd
             v6 = self.hdrlen(tp) == HDR6
-            bh = self.knobs["net.inet.tcp.v6pmtud_blackhole_mss" if v6 else
+            bh = self._kv["net.inet.tcp.v6pmtud_blackhole_mss" if v6 else
                             "net.inet.tcp.pmtud_blackhole_mss"]
             if tp.t_maxopd > bh:
                 self._set_maxopd(tp, bh)
                 self.inc("tcps_pmtud_blackhole_activated")
             else:
-                self._set_maxopd(tp, min(tp.t_maxopd, self.knobs[
+                self._set_maxopd(tp, min(tp.t_maxopd, self._kv[
                     "net.inet.tcp.v6mssdflt" if v6 else "net.inet.tcp.mssdflt"]))
                 tp.t_plpmtu &= ~TF2_PLPMTU_PMTUD
                 self.inc("tcps_pmtud_blackhole_activated_min_mss")
                 self._blackhole_df(tp, True)  # IPv4: DF off for the path
-            tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+            tp.cc.conn_init(tp, self._kv["net.inet.tcp.initcwnd_segments"])
         elif f & TF2_PLPMTU_BLACKHOLE and tp.t_rxtshift >= 6:
             tp.t_plpmtu = (f | TF2_PLPMTU_PMTUD) & ~TF2_PLPMTU_BLACKHOLE
             self._set_maxopd(tp, tp.t_pmtud_saved_maxopd)
             self.inc("tcps_pmtud_blackhole_failed")
             self._blackhole_df(tp, False)
-            tp.cc.conn_init(tp, self.knobs["net.inet.tcp.initcwnd_segments"])
+            tp.cc.conn_init(tp, self._kv["net.inet.tcp.initcwnd_segments"])
 
     def _blackhole_df(self, tp: Tcpcb, off: bool) -> None:
         """IPv4 path MTU discovery off (DF clear) towards the peer behind a
@@ -220,7 +220,7 @@ class TcpTimer(TcpOutput):
         tp.state = TCPS_TIME_WAIT
         for n in (TT_REXMT, TT_PERSIST, TT_KEEP, TT_DELACK):
             tp.timers[n] = None
-        if self.knobs["net.inet.tcp.nolocaltimewait"] and self.is_local(tp.faddr):
+        if self._kv["net.inet.tcp.nolocaltimewait"] and self.is_local(tp.faddr):
             self.tcp_close(tp)
             return
         self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))

@@ -61,11 +61,18 @@ def halve(tp: Tcpcb) -> int:
     return max(win, 2) * mss
 
 
+#: the algorithms by name, filled at the first :func:`cc_algo` (the modules
+#: import this one)
+_ALGOS: dict[str, type] = {}
+
+
 def cc_algo(name: str) -> CcAlgo:
     """The algorithm called ``name`` (``newreno``, ``cubic``); ValueError else."""
-    from kame.tcp.cc.cubic import Cubic
-    from kame.tcp.cc.newreno import NewReno
-    algos: dict[str, type] = {"newreno": NewReno, "cubic": Cubic}
+    algos = _ALGOS
+    if not algos:
+        from kame.tcp.cc.cubic import Cubic
+        from kame.tcp.cc.newreno import NewReno
+        algos.update(newreno=NewReno, cubic=Cubic)
     if name not in algos:
         raise ValueError(f"no congestion control algorithm {name!r} (newreno, cubic)")
     algo: CcAlgo = algos[name]()
