@@ -315,3 +315,28 @@ def test_reports_carry_every_change_and_the_state_is_the_merge(ops: list) -> Non
         want = Igmp._merge(0, members) if members else None
         assert a.inet.in_filter("eth0", G) == want
         assert (view or none) == (want or none), (ops, view, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=40), min_size=1, max_size=6))
+def test_group_and_source_queries_are_bounded(asks: list[list[int]]) -> None:
+    """However many sources queries ask for before the answer is due, the
+    host remembers at most net.inet.ip.mcast_maxgrpsrc (igps_srcfull past
+    it, and the whole state answers) and answers only sources it takes."""
+    sim, (a, _b, _c), seen = rig(**{"net.inet.ip.mcast_maxgrpsrc": 50})
+    s = SocketLayer(a, "linux").socket(AF_INET, SOCK_DGRAM)
+    s.setsockopt(IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, msrc(G, B))
+    settle(sim, [a], 3.0)
+    seen.clear()
+    for srcs in asks:
+        q = query(G, tuple(IPv4Address(x) for x in srcs))
+        sim.emit(a, a.receive("eth0", q, sim.now))
+        assert len(a.inet.igmp["eth0"].asked.get(G, ())) <= 50
+    sim.run(until=sim.now + 1.5)
+    asked = {IPv4Address(x) for srcs in asks for x in srcs}
+    for recs in records(seen):
+        for t, g, ss in recs:
+            assert (t, g) == (IS_IN, G) and set(ss) <= {B}
+    overflow = a.stats.get("igps_srcfull", 0) > 0
+    whole = overflow or any(not srcs for srcs in asks)  # a group query: the whole state
+    assert (B in asked or whole) == bool(records(seen))

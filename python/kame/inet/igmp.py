@@ -466,7 +466,14 @@ class Igmp(Icmp):
             # group query (or an answer for the group already due) wins
             prev = igi.asked.get(group)
             if asked and (prev is not None or group not in igi.pending):
-                igi.asked[group] = (prev or frozenset()) | asked
+                union = (prev or frozenset()) | asked
+                if len(union) > int(self.node.knobs._values["net.inet.ip.mcast_maxgrpsrc"]):
+                    # too many sources asked for to remember: the group's
+                    # whole state answers them all (RFC 3376 §5.2 allows more)
+                    self.inc("igps_srcfull")
+                    igi.asked.pop(group, None)
+                else:
+                    igi.asked[group] = union
             elif not asked:
                 igi.asked.pop(group, None)
         if key is None and self.igmp_version(ifname, now) < 3:
