@@ -9,7 +9,9 @@ tool runs ``--runs`` times; the best and the median wall time are
 reported, and the CPU time (user + system) of the best run, with the load
 average, as a table (and JSON with ``--json``). kame's times include
 starting Python and importing kame (shown alone as "kame startup": the
-same command on a capture with no records).
+same command on a capture with no records), run as the ``kame`` console
+script with kame's modules compiled to bytecode first, as an installed
+wheel has them (``--no-compile``: not).
 Also timed: a filter (``ip6 and tcp port 80``) and ``-w`` of what it
 selects, for kame and tcpdump.
 
@@ -36,7 +38,24 @@ sys.path.insert(0, str(HERE))
 from dissect_traffic import record
 from publish import publish
 
-KAME = [sys.executable, "-m", "kame.cli.main", "dissect"]
+#: The ``kame`` console script beside this interpreter (what a user runs;
+#: ``python -m`` would add runpy's imports), else the module.
+_SCRIPT = Path(sys.executable).with_name("kame")
+KAME = [str(_SCRIPT), "dissect"] if _SCRIPT.exists() else \
+    [sys.executable, "-m", "kame.cli.main", "dissect"]
+
+
+def _bytecode() -> None:
+    """Compile kame's modules as pip does when it installs the wheel: with
+    PYTHONDONTWRITEBYTECODE set (or a read-only tree) an editable install
+    would otherwise compile every module it imports on every run."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("kame")
+    if spec is not None and spec.submodule_search_locations:
+        for where in spec.submodule_search_locations:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", where],
+                           stdout=subprocess.DEVNULL, check=False)
 
 
 def _children_cpu() -> float:
@@ -61,7 +80,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="reuse (or keep) the capture at this path")
     ap.add_argument("--json", type=Path, help="write the results here too")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="do not compile kame's modules to bytecode first")
     a = ap.parse_args()
+    if not a.no_compile:
+        _bytecode()
     with tempfile.TemporaryDirectory() as d:
         path = a.keep or Path(d) / "kernel.pcap"
         if not path.exists():

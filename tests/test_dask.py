@@ -90,3 +90,27 @@ def test_a_local_piece_is_mapped_and_reads_what_fsspec_reads(corpus):
     for a, b in zip(local, remote, strict=True):
         assert (a.start, a.stop) == (b.start, b.stop)
         assert a.table().equals(b.table())
+
+
+def test_only_the_columns_a_computation_reads_reach_pandas(corpus, monkeypatch):
+    """Dask's column projection reaches the reader: a reduction over two
+    columns converts (and holds, and ships) two columns per partition."""
+    import dask
+
+    ddf = kdask.read_captures(str(corpus), blocksize=16384)
+    seen: list[list[str]] = []
+    real = kdask._pandas
+
+    def spy(t):  # type: ignore[no-untyped-def]
+        seen.append(list(t.column_names))
+        return real(t)
+
+    monkeypatch.setattr(kdask, "_pandas", spy)
+    with dask.config.set(scheduler="sync"):
+        got = ddf.groupby("dport")["len"].sum().compute()
+    want = single_process(corpus).groupby("dport")["len"].sum()
+    assert got.sort_index().tolist() == want.sort_index().tolist()
+    # one call per partition with the two columns (and at most one more:
+    # Dask may build a partition's metadata once)
+    two = [c for c in seen if sorted(c) == ["dport", "len"]]
+    assert len(two) >= ddf.npartitions and len(seen) - len(two) <= 1, seen

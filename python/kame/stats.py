@@ -146,6 +146,7 @@ DESCRIPTIONS: dict[str, str] = {
     "igps_rcv_ourreports": "membership reports received for groups to which we belong",
     "igps_snd_reports": "membership reports sent",
     "igps_groupfull": "(kame) joins refused: net.inet.ip.mcast_maxgroups",
+    "igps_srcfull": "(kame) source filter changes refused: net.inet.ip.mcast_maxsocksrc/maxgrpsrc",
     "icp6s_pmtufull": "(kame) path MTUs dropped at mtudisc_hiwat",
     "icp6s_nd_addrfull": "(kame) autoconfigured addresses not made: max_addresses",
     "icp6s_nd_prefixfull": "(kame) prefixes ignored: maxifprefixes",

@@ -49,9 +49,8 @@ import kame
 import kame._core
 from kame.cli.args import UsageError
 from kame.errors import KameError, UnsupportedError
-from kame.knobs import KNOBS
 from kame.link.bpf import FilterError, compile_filter
-from kame.link.pcap import (
+from kame.link.pcapio import (
     GZIP_MAGIC,
     LINKTYPE_ETHERNET,
     LINKTYPE_LINUX_SLL,
@@ -529,8 +528,15 @@ def _int_in(lo: int, hi: int | None, what: str) -> Callable[[str], int]:
     return conv
 
 
+#: ``net.inet6.ip6.hdrnestlimit``'s default and range, as :mod:`kame.knobs`
+#: gives them (a test holds the two equal): the option's help is built
+#: without importing the knob table, which ``kame dissect`` has no other
+#: use for.
+HDRNESTLIMIT = ("net.inet6.ip6.hdrnestlimit", 50, 0, 2**31 - 1)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    knob = KNOBS["net.inet6.ip6.hdrnestlimit"]
+    name, default, lo, hi = HDRNESTLIMIT
     p = sub.add_parser("dissect", help="tcpdump-like dissection with validation verdicts",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("words", nargs="*", metavar="[FILE] [EXPRESSION]",
@@ -555,9 +561,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "printing them: pcap from a pcap, pcapng from a pcapng")
     p.add_argument("-T", dest="output_type", choices=["text", "json"], default="text",
                    help="json: one JSON object per packet and line")
-    p.add_argument("--hdrnestlimit", type=_int_in(knob.minimum, knob.maximum, knob.name),
-                   default=knob.default,
-                   help=f"{knob.name}, {knob.minimum} to {knob.maximum} "
-                        f"(default {knob.default}, 0 = no limit)")
+    p.add_argument("--hdrnestlimit", type=_int_in(lo, hi, name), default=default,
+                   help=f"{name}, {lo} to {hi} (default {default}, 0 = no limit)")
     p.add_argument("--no-cksum", action="store_true", help="do not verify upper-layer checksums")
     p.set_defaults(func=_run)

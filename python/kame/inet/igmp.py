@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
@@ -47,7 +48,11 @@ IGMP_v2_HOST_MEMBERSHIP_REPORT = 0x16
 IGMP_HOST_LEAVE_MESSAGE = 0x17
 IGMP_v3_HOST_MEMBERSHIP_REPORT = 0x22
 #: RFC 9776 §4.2.12 record types.
-MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE_MODE, CHANGE_TO_EXCLUDE_MODE = 2, 3, 4
+MODE_IS_INCLUDE, MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE_MODE, CHANGE_TO_EXCLUDE_MODE = 1, 2, 3, 4
+ALLOW_NEW_SOURCES, BLOCK_OLD_SOURCES = 5, 6
+#: Filter modes (``<netinet/in.h>``, RFC 3678): a member that wants only the
+#: listed sources, or every source but them (an any-source member is EXCLUDE({})).
+MCAST_INCLUDE, MCAST_EXCLUDE = 1, 2
 INADDR_ALLHOSTS_GROUP = IPv4Address("224.0.0.1")
 INADDR_ALLRTRS_GROUP = IPv4Address("224.0.0.2")
 INADDR_ALLRPTS_GROUP = IPv4Address("224.0.0.22")
@@ -59,6 +64,12 @@ QUERY_RESPONSE_INTERVAL = 10.0
 OLDER_QUERIER_TIMEOUT = ROBUSTNESS * QUERY_INTERVAL + QUERY_RESPONSE_INTERVAL
 #: (pending key None = "every group") -> (due, record type, sends left incl. this one)
 _Pending = dict[IPv4Address | None, tuple[float, int, int]]
+#: A filter: (MCAST_INCLUDE or MCAST_EXCLUDE, sources).
+Filter = tuple[int, frozenset[IPv4Address]]
+#: Group records of a state change: (record type, sources), in order.
+_Records = tuple[tuple[int, tuple[IPv4Address, ...]], ...]
+_NONE: Filter = (MCAST_INCLUDE, frozenset())  # not a member
+_ANY: Filter = (MCAST_EXCLUDE, frozenset())  # any-source member
 
 
 def igmp_max_resp(code: int, v3: bool) -> float:
@@ -78,6 +89,15 @@ class IgmpIfinfo:
     v1_until: float = -1.0
     v2_until: float = -1.0
     pending: _Pending = field(default_factory=dict)
+    #: Members with a source filter, per group: owner -> filter (the other
+    #: members of ``groups[g]`` are any-source, EXCLUDE({})).
+    sf: dict[IPv4Address, dict[object, Filter]] = field(default_factory=dict)
+    #: The merged filter per group (``inm_st``), kept for input filtering.
+    state: dict[IPv4Address, Filter] = field(default_factory=dict)
+    #: Source-list state-change reports due: group -> (due, records, sends left).
+    changes: dict[IPv4Address, tuple[float, _Records, int]] = field(default_factory=dict)
+    #: Sources asked for by Group-and-Source-Specific Queries not yet answered.
+    asked: dict[IPv4Address, frozenset[IPv4Address]] = field(default_factory=dict)
 
 
 class Igmp(Icmp):
@@ -96,11 +116,97 @@ class Igmp(Icmp):
         igi = self.igmp.get(ifname)
         return set(igi.groups) if igi is not None else set()
 
-    def in_member(self, ifname: str, group: IPv4Address) -> bool:
+    def in_member(self, ifname: str, group: IPv4Address,
+                  src: IPv4Address | None = None) -> bool:
+        """Whether ``ifname`` is a member of ``group`` (and, given ``src``,
+        takes that source: the interface's filter, RFC 3376 §3.2)."""
         if group == INADDR_ALLHOSTS_GROUP:
             return True
         igi = self.igmp.get(ifname)
-        return igi is not None and group in igi.groups
+        if igi is None or group not in igi.groups:
+            return False
+        if src is None:
+            return True
+        mode, srcs = igi.state.get(group, _ANY)
+        return (src in srcs) == (mode == MCAST_INCLUDE)
+
+    def in_filter(self, ifname: str, group: IPv4Address) -> Filter | None:
+        """The interface's filter for ``group``: (MCAST_INCLUDE or
+        MCAST_EXCLUDE, sources), ``None`` when not a member."""
+        igi = self.igmp.get(ifname)
+        if igi is None or group not in igi.groups:
+            return None
+        return igi.state.get(group, _ANY)
+
+    @staticmethod
+    def _merge(n_any: int, filters: Iterable[Filter]) -> Filter:
+        """RFC 3376 §3.2: EXCLUDE if any member excludes (the intersection
+        of the exclude lists less every include list), else INCLUDE (the
+        union of the include lists)."""
+        ex: list[frozenset[IPv4Address]] = [frozenset()] if n_any > 0 else []
+        inc: set[IPv4Address] = set()
+        for mode, srcs in filters:
+            if mode == MCAST_EXCLUDE:
+                ex.append(srcs)
+            else:
+                inc |= srcs
+        if ex:
+            return MCAST_EXCLUDE, frozenset.intersection(*ex) - inc
+        return MCAST_INCLUDE, frozenset(inc)
+
+    def _st(self, igi: IgmpIfinfo, group: IPv4Address) -> Filter:
+        n = igi.groups.get(group, 0)
+        if not n:
+            return _NONE
+        owners = igi.sf.get(group, {})
+        return self._merge(n - len(owners), owners.values())
+
+    def in_setfilter(self, ifname: str, group: IPv4Address, owner: object, mode: int,
+                     sources: Iterable[IPv4Address], now: float, counted: bool = False) -> int:
+        """Set ``owner``'s (a socket's) source filter for ``group`` on
+        ``ifname`` (``in_mcast.c``'s ``inp_set_source_filters``):
+        INCLUDE({}) leaves; ``counted``: ``owner`` joined as an any-source
+        member (``in_joingroup``) and now takes a filter. 0, ``EINVAL``, or ``ENOBUFS`` (counted in
+        ``igps_srcfull``/``igps_groupfull``) past ``net.inet.ip.mcast_maxgrpsrc``
+        or ``net.inet.ip.mcast_maxgroups``. The interface's filter changes
+        with it, and the change is reported (RFC 3376 §5.1)."""
+        if not in_multicast(group) or group == INADDR_ALLHOSTS_GROUP or \
+                mode not in (MCAST_INCLUDE, MCAST_EXCLUDE):
+            return errno.EINVAL
+        srcs = frozenset(sources)
+        igi = self._igi(ifname)
+        owners = igi.sf.get(group, {})
+        had = owner in owners or counted
+        leaving = mode == MCAST_INCLUDE and not srcs
+        if leaving and not had:
+            return 0
+        knobs = self.node.knobs._values
+        if group not in igi.groups and len(igi.groups) >= int(knobs["net.inet.ip.mcast_maxgroups"]):
+            self.inc("igps_groupfull")
+            return errno.ENOBUFS
+        old = self._st(igi, group)
+        n = igi.groups.get(group, 0)
+        trial = dict(owners)
+        if leaving:
+            trial.pop(owner, None)
+        else:
+            trial[owner] = (mode, srcs)
+        n2 = n + (0 if had else 1) - (1 if leaving else 0)
+        new = self._merge(n2 - len(trial), trial.values()) if n2 else _NONE
+        if len(new[1]) > int(knobs["net.inet.ip.mcast_maxgrpsrc"]):
+            self.inc("igps_srcfull")
+            return errno.ENOBUFS
+        if n2:
+            igi.groups[group] = n2
+            if trial:
+                igi.sf[group] = trial
+            else:
+                igi.sf.pop(group, None)
+        else:
+            igi.groups.pop(group, None)
+            igi.sf.pop(group, None)
+        self._state_change(ifname, igi, group, old, new, now)
+        return 0
 
     def igmp_version(self, ifname: str, now: float) -> int:
         igi = self._igi(ifname)
@@ -111,40 +217,77 @@ class Igmp(Icmp):
         return int(self.node.knobs._values["net.inet.igmp.default_version"])
 
     def in_joingroup(self, ifname: str, group: IPv4Address, now: float) -> int:
-        """One more member of ``group`` on ``ifname``: 0, or ``ENOBUFS``
-        when the interface already holds ``net.inet.ip.mcast_maxgroups``."""
+        """One more any-source member of ``group`` on ``ifname``: 0, or
+        ``ENOBUFS`` when the interface already holds
+        ``net.inet.ip.mcast_maxgroups``."""
         if not in_multicast(group):
             return errno.EINVAL
         igi = self._igi(ifname)
         n = igi.groups.get(group)
-        if n is not None:
-            igi.groups[group] = n + 1
-            return 0
-        if len(igi.groups) >= int(self.node.knobs._values["net.inet.ip.mcast_maxgroups"]):
+        if n is None and len(igi.groups) >= int(
+                self.node.knobs._values["net.inet.ip.mcast_maxgroups"]):
             self.inc("igps_groupfull")
             return errno.ENOBUFS
-        igi.groups[group] = 1
         if group == INADDR_ALLHOSTS_GROUP:
+            igi.groups[group] = (n or 0) + 1
             return 0
-        left = ROBUSTNESS - 1
-        if left:
-            igi.pending[group] = (now + self._uri(ifname, now), CHANGE_TO_EXCLUDE_MODE, left)
-        self.igmp_send(ifname, CHANGE_TO_EXCLUDE_MODE, [group], now)
+        old = self._st(igi, group)
+        igi.groups[group] = (n or 0) + 1
+        self._state_change(ifname, igi, group, old, self._st(igi, group), now)
         return 0
 
     def in_leavegroup(self, ifname: str, group: IPv4Address, now: float) -> None:
-        """One member of ``group`` on ``ifname`` fewer; the last one leaves."""
+        """One any-source member of ``group`` on ``ifname`` fewer; the last
+        member leaves."""
         igi = self.igmp.get(ifname)
         if igi is None or group not in igi.groups:
             return
+        old = self._st(igi, group)
         igi.groups[group] -= 1
-        if igi.groups[group] > 0:
-            return
-        del igi.groups[group]
-        igi.pending.pop(group, None)
+        if igi.groups[group] <= 0:
+            del igi.groups[group]
+            igi.sf.pop(group, None)
         if group == INADDR_ALLHOSTS_GROUP:
             return
-        self.igmp_send(ifname, CHANGE_TO_INCLUDE_MODE, [group], now)
+        self._state_change(ifname, igi, group, old, self._st(igi, group), now)
+
+    def _state_change(self, ifname: str, igi: IgmpIfinfo, group: IPv4Address, old: Filter,
+                      new: Filter, now: float) -> None:
+        """Report the interface's filter going from ``old`` to ``new``
+        (``igmp_change_state``): at once, and [Robustness − 1] more times
+        within the Unsolicited Report Interval (RFC 3376 §5.1). Any-source
+        joins and leaves are CHANGE_TO_EXCLUDE_MODE({}) and
+        CHANGE_TO_INCLUDE_MODE({}) (in v2/v1: a report, a leave); a source
+        list changes by ALLOW_NEW_SOURCES/BLOCK_OLD_SOURCES within a mode,
+        by TO_IN/TO_EX across (v2/v1 have no sources: a join or a leave)."""
+        if new == _NONE:
+            igi.state.pop(group, None)
+        else:
+            igi.state[group] = new
+        if old == new:
+            return
+        igi.asked.pop(group, None)
+        v3 = self.igmp_version(ifname, now) == 3
+        if not v3 or (old in (_NONE, _ANY) and new in (_NONE, _ANY)):
+            igi.changes.pop(group, None)
+            if old == _NONE:  # a join
+                left = ROBUSTNESS - 1
+                if left:
+                    igi.pending[group] = (now + self._uri(ifname, now),
+                                          CHANGE_TO_EXCLUDE_MODE, left)
+                self.igmp_send(ifname, CHANGE_TO_EXCLUDE_MODE, [group], now)
+            elif new == _NONE:  # a leave
+                igi.pending.pop(group, None)
+                self.igmp_send(ifname, CHANGE_TO_INCLUDE_MODE, [group], now)
+            return
+        recs = _change_records(old, new)
+        igi.pending.pop(group, None)
+        left = ROBUSTNESS - 1
+        if left:
+            igi.changes[group] = (now + self._uri(ifname, now), recs, left)
+        else:
+            igi.changes.pop(group, None)
+        self.igmp_send_records(ifname, [(t, group, srcs) for t, srcs in recs], now)
 
     def igmp_ifdetach(self, ifname: str) -> None:
         """The interface went down: its reports due are cancelled (groups
@@ -152,6 +295,8 @@ class Igmp(Icmp):
         igi = self.igmp.get(ifname)
         if igi is not None:
             igi.pending.clear()
+            igi.changes.clear()
+            igi.asked.clear()
 
     def _uri(self, ifname: str, now: float) -> float:
         """A random delay within the Unsolicited Report Interval."""
@@ -185,6 +330,56 @@ class Igmp(Icmp):
             t = IGMP_v2_HOST_MEMBERSHIP_REPORT if ver == 2 else IGMP_v1_HOST_MEMBERSHIP_REPORT
             self._igmp_output(ifname, g, _core.icmp_build(t, 0, int(g)), now, ver == 2)
 
+    def igmp_send_records(self, ifname: str,
+                          recs: list[tuple[int, IPv4Address, tuple[IPv4Address, ...]]],
+                          now: float) -> None:
+        """IGMPv3 reports holding ``recs`` (type, group, sources), as many
+        records to a report as the MTU takes. A record too long for one
+        report is split (RFC 3376 §4.2.16); MODE_IS_EXCLUDE and
+        CHANGE_TO_EXCLUDE_MODE keep the sources that fit, once."""
+        ifp = self.node.ifnets.get(ifname)
+        if ifp is None or not ifp.up or not recs:
+            return
+        room = max(12, int(ifp.mtu) - 24 - 8)
+        most = (room - 8) // 4
+        parts: list[bytes] = []
+        for t, g, srcs in recs:
+            chunks = [srcs[i:i + most] for i in range(0, len(srcs), most)] or [()]
+            if t in (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE_MODE):
+                chunks = chunks[:1]
+            parts.extend(struct.pack("!BBH4s", t, 0, len(c), g.packed)
+                         + b"".join(a.packed for a in c) for c in chunks)
+        batch: list[bytes] = []
+        size = 0
+        for p in [*parts, b""]:
+            if batch and (not p or size + len(p) > room):
+                msg = _core.icmp_build(IGMP_v3_HOST_MEMBERSHIP_REPORT, 0, len(batch),
+                                       b"".join(batch))
+                self._igmp_output(ifname, INADDR_ALLRPTS_GROUP, msg, now, True)
+                batch, size = [], 0
+            if p:
+                batch.append(p)
+                size += len(p)
+
+    def _current_state(self, ifname: str, igi: IgmpIfinfo, groups: list[IPv4Address],
+                       now: float) -> None:
+        """IGMPv3 Current-State records for ``groups`` (RFC 3376 §5.2):
+        MODE_IS_INCLUDE or MODE_IS_EXCLUDE with the interface's sources; for
+        a group asked by a Group-and-Source-Specific Query, IS_IN of the
+        asked sources it takes (none: no record)."""
+        recs: list[tuple[int, IPv4Address, tuple[IPv4Address, ...]]] = []
+        for g in groups:
+            mode, srcs = igi.state.get(g, _ANY)
+            asked = igi.asked.pop(g, None)
+            if asked is not None:
+                want = asked & srcs if mode == MCAST_INCLUDE else asked - srcs
+                if want:
+                    recs.append((MODE_IS_INCLUDE, g, tuple(sorted(want, key=int))))
+                continue
+            t = MODE_IS_INCLUDE if mode == MCAST_INCLUDE else MODE_IS_EXCLUDE
+            recs.append((t, g, tuple(sorted(srcs, key=int))))
+        self.igmp_send_records(ifname, recs, now)
+
     def _igmp_output(self, ifname: str, dst: IPv4Address, msg: bytes, now: float,
                      ra: bool) -> None:
         src = next((ifa.addr for ifa in self.on(ifname) if ifa.usable), None)
@@ -207,14 +402,14 @@ class Igmp(Icmp):
         self.inc("igps_rcv_total")
         body = packet[v.header_len:v.total_len]
         try:
-            t, code, rest, data = _core.icmp_parse(body, True)
+            t, code, rest, _data = _core.icmp_parse(body, True)
         except KameError as e:
             self.inc("igps_rcv_tooshort" if isinstance(e, TruncatedError)
                      else "igps_rcv_badsum")
             return
         group = IPv4Address(rest)
         if t == IGMP_HOST_MEMBERSHIP_QUERY:
-            self._query_input(ifname, v, len(body), code, group, bytes(data[:4]), now)
+            self._query_input(ifname, v, len(body), code, group, bytes(body[8:]), now)
         elif t in (IGMP_v1_HOST_MEMBERSHIP_REPORT, IGMP_v2_HOST_MEMBERSHIP_REPORT):
             if not in_multicast(group) or group != v.dst:
                 self.inc("igps_rcv_badreports")
@@ -233,6 +428,7 @@ class Igmp(Icmp):
         igi = self._igi(ifname)
         if length == 8:
             self.inc("igps_rcv_v1v2_queries")
+            asked: frozenset[IPv4Address] = frozenset()
             if code == 0:
                 igi.v1_until = now + OLDER_QUERIER_TIMEOUT
                 group = IPv4Address(0)  # RFC 2236 §4: a v1 query is a general one
@@ -247,6 +443,7 @@ class Igmp(Icmp):
                 return
             if nsrc:
                 self.inc("igps_rcv_gsr_queries")
+            asked = frozenset(IPv4Address(v3hdr[4 + 4 * i:8 + 4 * i]) for i in range(nsrc))
             delay = igmp_max_resp(code, True)
         else:
             self.inc("igps_rcv_badqueries")  # RFC 9776 §7.1: 9 to 11 octets
@@ -265,6 +462,20 @@ class Igmp(Icmp):
             if group not in igi.groups or group == INADDR_ALLHOSTS_GROUP:
                 return
             key = group
+            # RFC 3376 §5.2: a source list adds to one already asked for; a
+            # group query (or an answer for the group already due) wins
+            prev = igi.asked.get(group)
+            if asked and (prev is not None or group not in igi.pending):
+                union = (prev or frozenset()) | asked
+                if len(union) > int(self.node.knobs._values["net.inet.ip.mcast_maxgrpsrc"]):
+                    # too many sources asked for to remember: the group's
+                    # whole state answers them all (RFC 3376 §5.2 allows more)
+                    self.inc("igps_srcfull")
+                    igi.asked.pop(group, None)
+                else:
+                    igi.asked[group] = union
+            elif not asked:
+                igi.asked.pop(group, None)
         if key is None and self.igmp_version(ifname, now) < 3:
             keys: list[IPv4Address | None] = [g for g in igi.groups
                                                if g != INADDR_ALLHOSTS_GROUP]  # a timer each
@@ -280,6 +491,7 @@ class Igmp(Icmp):
 
     def igmp_next_deadline(self) -> float | None:
         ts = [t for igi in self.igmp.values() for t, _r, _n in igi.pending.values()]
+        ts += [t for igi in self.igmp.values() for t, _r, _n in igi.changes.values()]
         return min(ts) if ts else None
 
     def igmp_fasttimo(self, now: float) -> None:
@@ -298,4 +510,37 @@ class Igmp(Icmp):
                     else:
                         del igi.pending[key]
                     groups = [key]
-                self.igmp_send(ifname, rtype, groups, now)
+                if rtype == MODE_IS_EXCLUDE and self.igmp_version(ifname, now) == 3:
+                    self._current_state(ifname, igi, groups, now)  # a query's answer
+                else:
+                    self.igmp_send(ifname, rtype, groups, now)
+            for g, (due, recs, left) in list(igi.changes.items()):
+                if due > now:
+                    continue
+                if left > 1:
+                    igi.changes[g] = (now + self._uri(ifname, now), recs, left - 1)
+                else:
+                    del igi.changes[g]
+                self.igmp_send_records(ifname, [(t, g, srcs) for t, srcs in recs], now)
+
+
+def _change_records(old: Filter, new: Filter) -> _Records:
+    """The State-Change records from ``old`` to ``new`` (RFC 3376 §5.1):
+    within a mode ALLOW_NEW_SOURCES and BLOCK_OLD_SOURCES (each only when
+    not empty), across modes CHANGE_TO_INCLUDE_MODE or CHANGE_TO_EXCLUDE_MODE
+    with the new sources."""
+    (om, a), (nm, b) = old, new
+
+    def srt(x: frozenset[IPv4Address]) -> tuple[IPv4Address, ...]:
+        return tuple(sorted(x, key=int))
+
+    if om != nm:
+        return ((CHANGE_TO_INCLUDE_MODE if nm == MCAST_INCLUDE else CHANGE_TO_EXCLUDE_MODE,
+                 srt(b)),)
+    allow, block = (b - a, a - b) if nm == MCAST_INCLUDE else (a - b, b - a)
+    out = []
+    if allow:
+        out.append((ALLOW_NEW_SOURCES, srt(allow)))
+    if block:
+        out.append((BLOCK_OLD_SOURCES, srt(block)))
+    return tuple(out)

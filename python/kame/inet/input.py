@@ -86,7 +86,9 @@ class IpInput(Igmp):
             return
         bcast = False
         if in_multicast(dst):
-            if not self.in_member(ifname, dst):
+            # the group, and its source filter but for IGMP (a querier's
+            # group-specific queries come from any source: Linux's ip_check_mc_rcu)
+            if not self.in_member(ifname, dst, None if v.protocol == 2 else src):
                 self.inc("ips_notmember")
                 return
             bcast = True

@@ -21,6 +21,10 @@ __all__ = ["FilterError", "compile_filter"]
 SNAPLEN = 262144
 
 
+#: libpcap's shared objects, newest first (Debian's libpcap0.8 installs
+#: libpcap.so.0.8; upstream's soname is libpcap.so.1).
+_SONAMES = ("libpcap.so.1", "libpcap.so.0.8", "libpcap.so", "libpcap.dylib")
+
 #: LINKTYPE_ values whose DLT_ differs (libpcap's pcap-common.c).
 _DLT = {101: 12}
 
@@ -48,13 +52,18 @@ def _program_type() -> Any:
 @functools.cache
 def _libpcap() -> Any:
     import ctypes
-    import ctypes.util
 
     program = ctypes.POINTER(_program_type())
-    names = [ctypes.util.find_library("pcap"), "libpcap.so.1", "libpcap.so.0.8", "libpcap.so"]
-    for name in names:
-        if not name:
-            continue
+    # The sonames first: ctypes.util.find_library runs ldconfig (or a
+    # compiler) in a child process, which costs more than a small
+    # capture's dissection; it is asked only when no soname loads.
+    for name in (*_SONAMES, None):
+        if name is None:
+            import ctypes.util
+
+            name = ctypes.util.find_library("pcap")
+            if not name:
+                break
         try:
             lib = ctypes.CDLL(name)
         except OSError:

@@ -3,6 +3,9 @@
 memberships (``IP_ADD_MEMBERSHIP``/``IP_DROP_MEMBERSHIP`` with an
 ``ip_mreq``, or Linux's ``ip_mreqn`` with an interface index), which
 join and leave through the node's IGMP (:mod:`kame.inet.igmp`);
+source filters (``IP_ADD_SOURCE_MEMBERSHIP``/``IP_DROP_SOURCE_MEMBERSHIP``,
+``IP_BLOCK_SOURCE``/``IP_UNBLOCK_SOURCE`` with an ``ip_mreq_source``, RFC
+3678; the socket layer has no ``MCAST_*`` protocol-independent options);
 ``IP_MULTICAST_IF``/``_TTL``/``_LOOP``, ``IP_TTL``, ``IP_TOS`` and, on
 raw sockets, ``IP_HDRINCL``.
 
@@ -36,6 +39,13 @@ IP_MULTICAST_TTL = _hostsock.IP_MULTICAST_TTL
 IP_MULTICAST_LOOP = _hostsock.IP_MULTICAST_LOOP
 IP_ADD_MEMBERSHIP = _hostsock.IP_ADD_MEMBERSHIP
 IP_DROP_MEMBERSHIP = _hostsock.IP_DROP_MEMBERSHIP
+#: RFC 3678 §4.1.2 source filters (Linux's numbers, ``<linux/in.h>``).
+IP_UNBLOCK_SOURCE = 37
+IP_BLOCK_SOURCE = 38
+IP_ADD_SOURCE_MEMBERSHIP = 39
+IP_DROP_SOURCE_MEMBERSHIP = 40
+_SOURCE_OPTS = (IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE,
+                IP_UNBLOCK_SOURCE)
 
 
 class InCtloutput(In6Pcb):
@@ -51,6 +61,17 @@ class InCtloutput(In6Pcb):
                 self.in_join(s, g, ifname)
             else:
                 self.in_leave(s, g, ifname, strict=True)
+            return
+        if opt in _SOURCE_OPTS:
+            b = _octets(value, "ip_mreq_source")
+            if len(b) != 12:
+                raise _err(errno.EINVAL, "ip_mreq_source is 12 octets")
+            # Linux: group, interface, source; the BSDs: group, source, interface
+            linux = self.profile.name == "linux"
+            src = IPv4Address(b[8:12] if linux else b[4:8])
+            g, ifname = self._ip_mreq(b[:4] + (b[4:8] if linux else b[8:12]),
+                                      opt in (IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE))
+            self.in_source(s, opt, g, src, ifname)
             return
         if opt == IP_MULTICAST_IF:
             b = _octets(value, "IP_MULTICAST_IF") if not isinstance(value, int) else \
@@ -165,6 +186,68 @@ class InCtloutput(In6Pcb):
             raise _err(e)
         s.groups.add((g, ifi))
 
+    def in_source(self, s: Socket, opt: int, g: IPv4Address, src: IPv4Address,
+                  ifname: str | None) -> None:
+        """``IP_ADD_SOURCE_MEMBERSHIP``/``IP_DROP_SOURCE_MEMBERSHIP`` (an
+        INCLUDE-mode membership: a source-specific join, RFC 4604) and
+        ``IP_BLOCK_SOURCE``/``IP_UNBLOCK_SOURCE`` (an any-source membership's
+        EXCLUDE list), as ``in_mcast.c``'s ``inp_block_unblock_source`` and
+        ``inp_join_group``: a source list is bounded by
+        ``net.inet.ip.mcast_maxsocksrc`` (``igps_srcfull``; ``ENOBUFS`` on
+        Linux, ``ENOSPC`` on the BSDs); a mode the option does not apply to
+        is ``EINVAL``; a source already (or not) in the list
+        ``EADDRNOTAVAIL``."""
+        linux = self.profile.name == "linux"
+        if not int(src) or src.is_multicast:
+            raise _err(errno.EINVAL, "the source is a unicast address")
+        if ifname is None:
+            ifi = next((i for x, i in s.groups if x == g), 0)
+            if not ifi:
+                raise _err(errno.EADDRNOTAVAIL if opt == IP_DROP_SOURCE_MEMBERSHIP or not linux
+                           else errno.EINVAL, "not a member of the group")
+            ifname = self.ifname(ifi)
+        else:
+            ifi = self.ifindex(ifname)
+        key = (g, ifi)
+        member = key in s.groups
+        mode, srcs = s.msf.get(key, (2, frozenset()))  # MCAST_EXCLUDE: any-source
+        include = 1  # MCAST_INCLUDE
+        if opt == IP_ADD_SOURCE_MEMBERSHIP:
+            if member and mode != include:
+                raise _err(errno.EINVAL, "an any-source membership: IP_BLOCK_SOURCE")
+            if member and src in srcs:
+                raise _err(errno.EADDRNOTAVAIL, "the source is joined already")
+            if not member and sum(isinstance(x, IPv4Address) for x, _i in s.groups) >= (
+                    20 if linux else 4095):
+                raise _err(errno.ENOBUFS if linux else errno.ETOOMANYREFS,
+                           "IP_MAX_MEMBERSHIPS")
+            new = (include, (srcs if member else frozenset()) | {src})
+        elif not member:
+            raise _err(errno.EADDRNOTAVAIL if opt == IP_DROP_SOURCE_MEMBERSHIP or not linux
+                       else errno.EINVAL, "not a member of the group")
+        elif (opt == IP_DROP_SOURCE_MEMBERSHIP) != (mode == include):
+            raise _err(errno.EINVAL, "the option does not apply to the membership's mode")
+        elif (src in srcs) != (opt in (IP_DROP_SOURCE_MEMBERSHIP, IP_UNBLOCK_SOURCE)):
+            raise _err(errno.EADDRNOTAVAIL, "the source is (not) in the list")
+        elif opt == IP_BLOCK_SOURCE:
+            new = (mode, srcs | {src})
+        else:
+            new = (mode, srcs - {src})
+        if len(new[1]) > int(self.node.knobs["net.inet.ip.mcast_maxsocksrc"]):
+            self.node.inet.inc("igps_srcfull")
+            raise _err(errno.ENOBUFS if linux else errno.ENOSPC,
+                       "net.inet.ip.mcast_maxsocksrc")
+        e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
+                                        counted=member and key not in s.msf)
+        if e:
+            raise _err(e)
+        if new[0] == include and not new[1]:  # the last source dropped: the group left
+            s.groups.discard(key)
+            s.msf.pop(key, None)
+        else:
+            s.groups.add(key)
+            s.msf[key] = new
+
     def in_leave(self, s: Socket, g: IPv4Address, ifname: str | None, strict: bool) -> None:
         if ifname is None:
             ifi = next((i for x, i in s.groups if x == g), 0)
@@ -175,5 +258,9 @@ class InCtloutput(In6Pcb):
                 raise _err(errno.EADDRNOTAVAIL)
             return
         s.groups.discard((g, ifi))
+        filtered = s.msf.pop((g, ifi), None) is not None
         if self.node is not None and ifi in self.node.zones.by_index:
-            self.node.inet.in_leavegroup(self.ifname(ifi), g, self.now)
+            if filtered:  # a member with a source filter leaves: INCLUDE({})
+                self.node.inet.in_setfilter(self.ifname(ifi), g, s, 1, (), self.now)
+            else:
+                self.node.inet.in_leavegroup(self.ifname(ifi), g, self.now)

@@ -94,7 +94,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             ("udps_ipackets", "udps_badsum", "udps_hdrops", "udps_noport", "udps_noportmcast",
              "udps_fullsock", "udps_opackets", "udps_noportbcast", "rip6s_ipackets", "rip6s_badsum",
              "rip6s_nosock", "rip6s_opackets", "rip6s_filtered", "rips_ipackets", "rips_nosock",
-             "rips_opackets", "rips_filtered", "rips_fullsock"), 0)
+             "rips_opackets", "rips_filtered", "rips_fullsock", "udps_filtermcast"), 0)
         self._seq = 0
         self._nraw6 = 0
         self._nraw4 = 0
@@ -501,6 +501,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             (isinstance(d.dst, IPv4Address) and (d.dst.is_multicast or int(d.dst) == 0xFFFFFFFF))
         if mcast:
             targets = [s for _sc, s in cands]
+            if not v6 and any(s.msf for s in targets):
+                targets = [s for s in targets if self._msf_pass(s, d)]
         else:
             best = max(sc for sc, _s in cands)
             targets = [max((s for sc, s in cands if sc == best), key=lambda x: x.seq)]
@@ -510,6 +512,16 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 continue
             s.rcvq.append(d)
         return True
+
+    def _msf_pass(self, s: Socket, d: Datagram) -> bool:
+        """A socket's source filters for the datagram's group
+        (``imo_multi_filter``): a membership that takes the source lets it
+        through; one whose filter refuses it is ``udps_filtermcast``."""
+        fs = [f for (g, _i), f in s.msf.items() if g == d.dst]
+        if not fs or any((d.src in srcs) == (mode == 1) for mode, srcs in fs):
+            return True
+        self.udpstat["udps_filtermcast"] += 1
+        return False
 
     def rip6_input(self, src: IPv6Address, dst: IPv6Address, nh: int, body: bytes, hlim: int,
                    tclass: int, ifindex: int, ext: Ext = ()) -> bool:
