@@ -211,8 +211,8 @@ def _sainfo_id(tk: _Toks) -> Any:
 def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None = None,
           local: Any = None) -> RacoonConf:
     """Read racoon.conf text. ``psk`` (ID -> key) overrides the file named by
-    ``path pre_shared_key``; ``local`` is our address when no ``listen``
-    names one."""
+    ``path pre_shared_key``; ``local`` is our address (or a list of them, IPv6
+    and IPv4) for the remotes of a family no ``listen`` address has."""
     tk = _Toks(text)
     conf = RacoonConf()
     remotes: list[tuple[Any, dict[str, Any], int]] = []
@@ -351,9 +351,12 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
     keys = dict(psk or {})
     if conf.psk_path and psk is None:
         keys = read_psk(Path(conf.psk_path) if base is None else base / conf.psk_path)
-    if local is None and conf.listen:
-        local = conf.listen[0][0]
+    locals_ = [ip_address(x) for x in (local if isinstance(local, (list, tuple)) else
+                                       [local] if local is not None else [])]
     for addr, kw, ln in remotes:
+        # our end of the remote: the listen address of its family, else ours
+        mine = next((a for a, _port in conf.listen if a.version == addr.version),
+                    next((a for a in locals_ if a.version == addr.version), None))
         certauth = _certauth(conf, base, kw, ln)
         secret = keys.get(str(addr)) or keys.get(kw.get("peer_id", ""))
         if certauth is not None:
@@ -361,9 +364,9 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         if secret is None:
             raise ConfigError(f"racoon.conf line {ln}: no pre-shared key for {addr} "
                               f"(path pre_shared_key)", layer="ike")
-        if local is None:
-            raise ConfigError(f"racoon.conf line {ln}: no local address (listen {{ isakmp "
-                              f"ADDR; }})", layer="ike")
+        if mine is None:
+            raise ConfigError(f"racoon.conf line {ln}: no local IPv{addr.version} address for "
+                              f"remote {addr} (listen {{ isakmp ADDR; }})", layer="ike")
         sa = sainfos[0] if sainfos else None  # the first sainfo serves every remote
         version = kw.pop("version", 2)
         v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
@@ -376,10 +379,10 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                                   f"main mode only", layer="ike")
             for k in ("my_id_kind", "peer_id_kind"):
                 kw.pop(k, None)
-            p: Peer = V1Peer(addr, local, secret, cert=certauth, **kw, **v1,
+            p: Peer = V1Peer(addr, mine, secret, cert=certauth, **kw, **v1,
                              pfs_group=sa[4].get("pfs_group", 0) if sa is not None else 0)
         else:
-            p = Peer(addr, local, secret, cert=certauth, **kw)
+            p = Peer(addr, mine, secret, cert=certauth, **kw)
         if sa is not None:
             p.child = sa[2]
             for k, v in sa[4].items():
