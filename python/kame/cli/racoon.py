@@ -142,10 +142,10 @@ def _run(args: argparse.Namespace) -> int:
             for data, dst, dport, sport in out:
                 payload = (bytes(4) + data) if sport == NATT_PORT else data
                 try:
-                    s = socks.get((dst.version, sport))
-                    if s is None:
+                    so = socks.get((dst.version, sport))
+                    if so is None:
                         raise OSError(f"no IPv{dst.version} address of ours")
-                    s.sendto(payload, (str(dst), dport))
+                    so.sendto(payload, (str(dst), dport))
                 except OSError as e:
                     log(f"sendto {dst} port {dport}: {e}")
             for ev in node.drain_events():
