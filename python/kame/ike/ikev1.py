@@ -47,7 +47,17 @@ from typing import Any
 from kame import _core
 from kame.errors import CertificateError, KameError
 from kame.ike.cert import CERT_X509_SIGNATURE, cert_body, parse_cert
-from kame.ike.ikev2 import ESP_ENCR, ESP_INTEG, ChildProposal, IkeProposal, Network, Peer
+from kame.ike.ikev2 import (
+    ESP_ENCR,
+    ESP_INTEG,
+    ChildProposal,
+    ChildSelectors,
+    IkeProposal,
+    Network,
+    Peer,
+    Sainfo,
+    _host_net,
+)
 from kame.key import pfkey as P
 
 __all__ = ["Ikev1", "V1Peer", "V1Sa"]
@@ -242,6 +252,30 @@ def id_net(n: Network) -> bytes:
             + n.network_address.packed + n.netmask.packed)
 
 
+def id_to_net(b: bytes) -> Network | None:
+    """The network of a quick-mode client ID for any protocol and port
+    (an address or a subnet), else None."""
+    from ipaddress import ip_network
+
+    if len(b) < 4 or b[1] != 0 or b[2:4] != b"\0\0":
+        return None
+    t, d = b[0], b[4:]
+    try:
+        if t in (ID_IPV4, ID_IPV6) and len(d) in (4, 16) and (len(d) == 16) == (t == ID_IPV6):
+            return ip_network(ip_address(d))
+        if t in (ID_IPV4_SUBNET, ID_IPV6_SUBNET) and len(d) in (8, 32) and \
+                (len(d) == 32) == (t == ID_IPV6_SUBNET):
+            h = len(d) // 2
+            mask = int.from_bytes(d[h:], "big")
+            plen = mask.bit_count()
+            if mask != ((1 << plen) - 1) << (8 * h - plen):
+                return None  # not a prefix
+            return ip_network((ip_address(d[:h]), plen))
+    except ValueError:
+        return None
+    return None
+
+
 def id_text(b: bytes) -> str:
     if len(b) < 4:
         return "(short ID)"
@@ -302,8 +336,10 @@ class Quick:
         self.rekey = False
 
 
-class V1Sa:
+class V1Sa(ChildSelectors):
     """One ISAKMP SA (phase 1) and the ESP SA pair of its quick mode."""
+
+    peer: V1Peer
 
     def __init__(self, peer: V1Peer, initiator: bool, cky_i: bytes, mode: str, now: float
                  ) -> None:
@@ -363,6 +399,9 @@ class V1Sa:
         self.expire_at: float | None = None
         #: the phase 1 that replaces this one is under way or up
         self.replaced = False
+        self.sainfo: Sainfo | None = None
+        self.local_ts: Network | None = None
+        self.remote_ts: Network | None = None
 
     @property
     def spi_i(self) -> bytes:
@@ -448,6 +487,20 @@ class Ikev1:
         if peer is None:
             return None  # not an IKEv1 remote
         sa2 = m.get(P.SADB_X_EXT_SA2)
+        # the sainfo for the selectors of the policy that asked (racoon's getsainfo)
+        xp = m.get(P.SADB_X_EXT_POLICY)
+        spd = getattr(self.engine, "spd", None)
+        sp = spd.get_id(xp.id) if xp is not None and xp.id and spd is not None else None
+        if sp is not None:
+            sel = (sp.selector.src, sp.selector.dst)
+            si = peer.sainfo_for(*sel)
+            if peer.sainfos and si is None:
+                self.inc("ipsec_nosainfo")
+                self._say(f"ACQUIRE for {peer.address}: no sainfo for {sel[0]} <-> {sel[1]}")
+                return None
+            got = (si if peer.sainfos else None, *sel)
+        else:
+            got = peer.first_sainfo()
         mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
         old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
                   default=None)
@@ -456,9 +509,17 @@ class Ikev1:
             if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
                     and (old.quick is None or old.quick.state == "DONE")):
                 old.reqid = sa2.reqid if sa2 else old.reqid
+                old.use_sainfo(*got)
                 self._quick_start(old, now)
+            elif old.installed and old.ts != got[1:]:
+                # one IPsec SA pair per ISAKMP SA here
+                self.inc("ipsec_acquire_busy")
+                self._say(f"ACQUIRE for {got[1]} <-> {got[2]}: the ISAKMP SA with "
+                          f"{peer.address} carries the IPsec SAs of {old.ts[0]} <-> "
+                          f"{old.ts[1]} (one pair per ISAKMP SA)")
             return None
         sa = self.initiate(peer, now)
+        sa.use_sainfo(*got)
         sa.reqid = sa2.reqid if sa2 else 0
         return sa
 
@@ -763,6 +824,7 @@ class Ikev1:
         quick mode follows when it is up."""
         mode = mode or peer.exchange_mode[0]
         sa = V1Sa(peer, True, _core.ike_random(8), mode, now)
+        sa.use_sainfo(*peer.first_sainfo())
         self.sas[sa.cky_i] = sa
         sa.natt = peer.nat_traversal != "off"
         sa.sai_b = self._sa_payload(sa)
@@ -841,6 +903,7 @@ class Ikev1:
         new = self.initiate(sa.peer, now, sa.mode)
         new.want_child = False
         new.reqid = sa.reqid
+        new.use_sainfo(sa.sainfo, *sa.ts)
         self.inc("isakmp_rekey")
         self._say(f"rekeying ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with {sa.peer.address}")
         return new
@@ -864,6 +927,7 @@ class Ikev1:
                 sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
                 sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
                 sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
+                sa.use_sainfo(old.sainfo, *old.ts)
                 sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
                 old.installed, old.child_spi_in, old.child_spi_out = False, 0, 0
                 old.old_pairs, old.later, old.pending_out = [], [], None
@@ -1130,7 +1194,8 @@ class Ikev1:
         q.ni = _core.ike_random(32)
         q.encap = ENCAP_UDP_TUNNEL if sa.nat else ENCAP_TUNNEL
         q.rekey = sa.installed
-        q.life = p.child_lifetime
+        si = sa.si
+        q.life = si.lifetime
         try:
             q.spi_in = self._getspi(sa, now)
         except KameError as e:
@@ -1138,23 +1203,22 @@ class Ikev1:
             return
         if not q.rekey:
             sa.child_spi_in = q.spi_in
-        trs = [p2_transform(i + 1, c, p.child_lifetime, q.encap, p.pfs_group)
-               for i, c in enumerate(p.child)]
+        trs = [p2_transform(i + 1, c, si.lifetime, q.encap, si.pfs_group)
+               for i, c in enumerate(si.child)]
         sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
                                          [(1, PROTO_ESP, struct.pack(">I", q.spi_in), trs)]))
-        assert p.local_ts is not None and p.remote_ts is not None
-        q.idci, q.idcr = id_net(p.local_ts), id_net(p.remote_ts)
+        q.idci, q.idcr = id_net(sa.ts[0]), id_net(sa.ts[1])
         rest = [(PT_SA, sab), (PT_NONCE, q.ni)]
-        if p.pfs_group:
-            q.dh = _core.IkeDh(p.pfs_group)
+        if si.pfs_group:
+            q.dh = _core.IkeDh(si.pfs_group)
             rest.append((PT_KE, bytes(q.dh.public)))
         rest += [(PT_ID, q.idci), (PT_ID, q.idcr)]
         h1 = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
                        + bytes(_core.ikev1_build_chain(rest)))
         data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h1), *rest], q.iv)
         self._say((f"rekeying IPsec SA esp in 0x{sa.child_spi_in:08x}: " if q.rekey else "")
-                  + f"initiate quick mode with {p.address}"
-                  + (f" (PFS group {p.pfs_group})" if p.pfs_group else ""))
+                  + f"initiate quick mode with {p.address} for {sa.ts[0]} <-> {sa.ts[1]}"
+                  + (f" (PFS group {si.pfs_group})" if si.pfs_group else ""))
         self._request(sa, data, "quick mode message 1", now)
 
     def _quick(self, sa: V1Sa, hdr: tuple[Any, ...], enc: bytes, now: float) -> None:
@@ -1203,8 +1267,8 @@ class Ikev1:
             q.iv = nxt
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
             esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
-            pfs = sa.peer.pfs_group or None
-            m = p2_match(sa.peer.child, esp[0][3], pfs) if len(esp) == 1 else None
+            pfs = sa.si.pfs_group or None
+            m = p2_match(sa.si.child, esp[0][3], pfs) if len(esp) == 1 else None
             if m is None or PT_NONCE not in by:
                 self._fail(sa, "quick mode message 2 chose an ESP proposal we did not offer",
                            now)
@@ -1245,28 +1309,33 @@ class Ikev1:
             q.ni = by.get(PT_NONCE, b"")
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
             esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
-            pfs = p.pfs_group if p.pfs_group else (None if PT_KE in by else 0)
-            m = next((x for pr in esp if (x := p2_match(p.child, pr[3], pfs))), None)
+            # the sainfo for the peer's IDs (without IDs: the two ends, RFC 2409 §5.5)
+            if len(ids) >= 2:
+                q.idci, q.idcr = ids[0], ids[1]
+            sel = self._sainfo_for_ids(p, q.idci, q.idcr)
+            if sel is None:
+                self.inc("ipsec_nosainfo")
+                self._quick_refuse(sa, q, N_INVALID_ID_INFORMATION,
+                                   f"quick mode: no sainfo for the peer's IDs "
+                                   f"{id_text(q.idcr) if q.idcr else p.local_address} <-> "
+                                   f"{id_text(q.idci) if q.idci else p.address}", now)
+                return
+            sa.use_sainfo(*sel)
+            si = sel[0] if sel[0] is not None else p.own_sainfo()
+            pfs = si.pfs_group if si.pfs_group else (None if PT_KE in by else 0)
+            m = next((x for pr in esp if (x := p2_match(si.child, pr[3], pfs))), None)
             if m is None or not q.ni:
                 self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
-                                   "quick mode: none of the peer's ESP proposals is acceptable"
-                                   + (f" (we require PFS group {p.pfs_group})"
-                                      if p.pfs_group else ""), now)
+                                   f"quick mode: none of the peer's ESP proposals is in "
+                                   f"{si.name()}"
+                                   + (f" (we require PFS group {si.pfs_group})"
+                                      if si.pfs_group else ""), now)
                 return
             q.child, chosen = m
             pr = next(pr for pr in esp if chosen in pr[3])
             q.spi_out = int.from_bytes(pr[2], "big")
             enc_attr = {k: v for k, v in chosen[2] if isinstance(v, int)}.get(Q_ENCAP, 1)
             q.encap = enc_attr
-            if len(ids) >= 2:
-                q.idci, q.idcr = ids[0], ids[1]
-                assert p.local_ts is not None and p.remote_ts is not None
-                if q.idci != id_net(p.remote_ts) or q.idcr != id_net(p.local_ts):
-                    self._quick_refuse(sa, q, N_INVALID_ID_INFORMATION,
-                                       f"quick mode: the peer's IDs {id_text(q.idci)} <-> "
-                                       f"{id_text(q.idcr)} are not {p.remote_ts} <-> "
-                                       f"{p.local_ts}", now)
-                    return
             q.nr = _core.ike_random(32)
             q.rekey = sa.installed
             try:
@@ -1277,7 +1346,7 @@ class Ikev1:
             if not q.rekey:
                 sa.child_spi_in = q.spi_in
             # RFC 2407 §4.5: the smaller of the peer's lifetime and ours
-            theirs, ours = p2_life(chosen[2]), p.child_lifetime
+            theirs, ours = p2_life(chosen[2]), si.lifetime
             q.life = min(x for x in (theirs, ours) if x) if theirs or ours else 0
             sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY, [
                 (pr[0], PROTO_ESP, struct.pack(">I", q.spi_in), [chosen])]))
@@ -1316,6 +1385,26 @@ class Ikev1:
             self._quick_done(sa, q, now)
         else:
             self.inc("ike_unexpected")
+
+    @staticmethod
+    def _sainfo_for_ids(p: V1Peer, idci: bytes, idcr: bytes
+                        ) -> tuple[Sainfo | None, Network, Network] | None:
+        """racoon's ``getsainfo`` for a quick mode's IDs (the peer's IDci,
+        our IDcr): the sainfo and the selectors, ours first; None when no
+        sainfo takes them (INVALID_ID_INFORMATION)."""
+        if idci:
+            ni, nr = id_to_net(idci), id_to_net(idcr)
+            if ni is None or nr is None:
+                return None
+        else:
+            ni, nr = _host_net(p.address), _host_net(p.local_address)
+        if not p.sainfos:
+            assert p.local_ts is not None and p.remote_ts is not None
+            if idci and (idci != id_net(p.remote_ts) or idcr != id_net(p.local_ts)):
+                return None
+            return None, p.local_ts, p.remote_ts
+        si = p.sainfo_for(nr, ni)
+        return (si, nr, ni) if si is not None else None
 
     def _quick_refuse(self, sa: V1Sa, q: Quick, note: int, why: str, now: float) -> None:
         self._say(f"{sa.peer.address}: {why}: answering {notify_name(note)}")
