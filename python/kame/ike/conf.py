@@ -49,7 +49,7 @@ from typing import Any
 from kame.errors import ConfigError
 from kame.ike.cert import CertAuth
 from kame.ike.ikev1 import V1Peer
-from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
+from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer, Sainfo
 
 __all__ = ["RacoonConf", "parse", "read_psk"]
 
@@ -195,16 +195,20 @@ def _onoff(tk: _Toks, k: str, w: list[str]) -> bool:
 
 def _sainfo_id(tk: _Toks) -> Any:
     kind = tk.next("'address'")
-    if kind != "address":
-        raise tk.err(f"sainfo takes 'address NET any', not {kind!r}")
+    if kind not in ("address", "subnet"):
+        raise tk.err(f"sainfo takes 'address NET any' (or 'anonymous'), not {kind!r}"
+                     + (" (asn1dn/fqdn IDs are not taken)" if kind in ("asn1dn", "fqdn",
+                                                                     "user_fqdn") else ""))
     net = tk.next("a network")
+    if "[" in net:
+        raise tk.err(f"sainfo {net!r}: ports are not taken (any port)")
     try:
         n = ip_network(net, strict=False)
     except ValueError:
         raise tk.err(f"{net!r} is not a network") from None
     proto = tk.next("'any'")
     if proto != "any":
-        raise tk.err(f"sainfo protocol {proto!r}: only 'any'")
+        raise tk.err(f"sainfo {kind} {net} {proto}: only protocol 'any' is taken")
     return n
 
 
@@ -308,8 +312,24 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
             if tk.peek() == "anonymous":
                 tk.next("anonymous")
                 src = dst = None
+                if tk.peek() not in ("{", None):
+                    raise tk.err(f"sainfo anonymous {tk.peek()!r}: 'anonymous' stands alone "
+                                 f"(half-anonymous sainfos are not taken)")
             else:
-                src, dst = _sainfo_id(tk), _sainfo_id(tk)
+                src = _sainfo_id(tk)
+                if tk.peek() == "anonymous":
+                    raise tk.err("sainfo ADDRESS anonymous: half-anonymous sainfos are not "
+                                 "taken ('sainfo anonymous' or two addresses)")
+                dst = _sainfo_id(tk)
+                if src.version != dst.version:
+                    raise tk.err(f"sainfo {src} <-> {dst}: both of one family")
+            if tk.peek() in ("from", "group"):
+                raise tk.err(f"sainfo ... {tk.peek()} ...: not taken (a sainfo serves every "
+                             f"remote)")
+            if any(x[0] == src and x[1] == dst for x in sainfos):
+                first = next(x[3] for x in sainfos if x[0] == src and x[1] == dst)
+                raise tk.err(f"sainfo {'anonymous' if src is None else f'{src} <-> {dst}'} "
+                             f"again (first at line {first})", ln)
             tk.expect("{")
             encs: list[tuple[int, int]] = []
             auths: list[int] = []
@@ -367,7 +387,9 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         if mine is None:
             raise ConfigError(f"racoon.conf line {ln}: no local IPv{addr.version} address for "
                               f"remote {addr} (listen {{ isakmp ADDR; }})", layer="ike")
-        sa = sainfos[0] if sainfos else None  # the first sainfo serves every remote
+        # the first sainfo is the remote's default (establish-sa); each CHILD SA
+        # takes the one of its selectors (Peer.sainfo_for)
+        sa = next((x for x in sainfos if x[0] is not None), sainfos[0]) if sainfos else None
         version = kw.pop("version", 2)
         v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
         if version == 1:
@@ -389,6 +411,8 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 setattr(p, k, v)
             if sa[0] is not None:
                 p.local_ts, p.remote_ts = sa[0], sa[1]
+            p.sainfos = [Sainfo(x[0], x[1], x[2], x[4].get("pfs_group", 0),
+                                x[4].get("child_lifetime", 3600), x[3]) for x in sainfos]
         conf.peers.append(p)
     return conf
 

@@ -286,6 +286,9 @@ def id_text(b: bytes) -> str:
         return str(IPv4Address(d))
     if t in (ID_FQDN, ID_USER_FQDN):
         return d.decode("ascii", "replace")
+    n = id_to_net(b)
+    if n is not None:
+        return str(n)
     return f"type {t}: {d.hex()}"
 
 
