@@ -97,10 +97,12 @@ def _run(args: argparse.Namespace) -> int:
             if res.errors:
                 raise ConfigError(f"{args.setkey}: {res.errors[0]}")
         v2 = [p for p in conf.peers if not isinstance(p, V1Peer)]
-        # IKEv2 registers with the key engine only when it has remotes of its own
-        ike = Ike(v2, key.engine if v2 or len(v2) == len(conf.peers) else None, log=log)
+        v1 = [p for p in conf.peers if isinstance(p, V1Peer)]
+        # IKEv2 registers with the key engine only when it has remotes of its
+        # own; each daemon leaves the other's ACQUIREs alone
+        ike = Ike(v2, key.engine if v2 or not v1 else None, log=log, others=v1)
         # racoon's own protocol for the remotes with `ike_version 1`
-        ikev1 = Ikev1([p for p in conf.peers if isinstance(p, V1Peer)], key.engine, log=log)
+        ikev1 = Ikev1(v1, key.engine, log=log, others=v2 if v2 else [])
         daemons: list[Any] = [ike, ikev1]
         # IKE on UDP 500 and 4500 of each family we have an address of
         socks = {}

@@ -39,7 +39,7 @@ import hashlib
 import hmac
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
@@ -433,8 +433,13 @@ class Ikev1:
     MAX_SAS = 10000
 
     def __init__(self, peers: list[V1Peer], engine: Any = None, *,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 others: Iterable[Any] = ()) -> None:
         self.peers = list(peers)
+        #: the remotes the IKEv2 daemon serves on the same key engine: their
+        #: ACQUIREs are left to it, and so is the word on ACQUIREs for no
+        #: remote at all
+        self.others = {p.address for p in others}
         self.engine = engine
         self.sas: dict[bytes, V1Sa] = {}  # by CKY-I
         self.out: list[tuple[bytes, Any, int, int]] = []
@@ -488,7 +493,11 @@ class Ikev1:
         dst = m.get(P.SADB_EXT_ADDRESS_DST)
         peer = self._peer_for(dst.addr) if dst is not None else None
         if peer is None:
-            return None  # not an IKEv1 remote
+            if dst is not None and dst.addr in self.others:
+                self.inc("pfkey_acquire_other")  # the IKEv2 daemon's
+            elif not self.others:
+                self._say(f"ACQUIRE for {dst.addr if dst else '?'}: no remote configured")
+            return None
         sa2 = m.get(P.SADB_X_EXT_SA2)
         # the sainfo for the selectors of the policy that asked (racoon's getsainfo)
         xp = m.get(P.SADB_X_EXT_POLICY)

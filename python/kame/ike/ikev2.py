@@ -30,7 +30,7 @@ import hashlib
 import hmac
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
@@ -403,8 +403,12 @@ class Ike:
     MAX_OLD_CHILDREN = 8
 
     def __init__(self, peers: list[Peer], engine: Any = None, *,
-                 cookie_threshold: int = 32, log: Callable[[str], None] | None = None) -> None:
+                 cookie_threshold: int = 32, log: Callable[[str], None] | None = None,
+                 others: Iterable[Any] = ()) -> None:
         self.peers = list(peers)
+        #: the remotes another daemon (IKEv1) serves on the same key engine:
+        #: their ACQUIREs are left to it without a word
+        self.others = {p.address for p in others}
         self.engine = engine
         self.cookie_threshold = cookie_threshold
         self.sas: dict[bytes, IkeSa] = {}  # by our SPI
@@ -491,6 +495,9 @@ class Ike:
         dst = m.get(P.SADB_EXT_ADDRESS_DST)
         peer = self._peer_for(dst.addr) if dst is not None else None
         if peer is None:
+            if dst is not None and dst.addr in self.others:
+                self.inc("pfkey_acquire_other")  # the IKEv1 daemon's
+                return None
             self._say(f"ACQUIRE for {dst.addr if dst else '?'}: no remote configured")
             return None
         sel = self._acquire_selectors(m, peer)
