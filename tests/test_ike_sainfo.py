@@ -64,7 +64,7 @@ spdadd 2001:db8:a3::/64 2001:db8:b3::/64 any -P out ipsec esp/tunnel/{A}-{B}/uni
 
 def daemons(version: int, *, b_sainfos: str | None = None, a_extra: str = ""
             ) -> tuple[Any, Any, KeyEngine, KeyEngine]:
-    cls = Ike if version == 2 else Ikev1
+    cls: Any = Ike if version == 2 else Ikev1
     ca = parse(REMOTE.format(peer=B, me=A, version=version)
                + SAINFOS.format(l1=A1, r1=B1, l2=A2, r2=B2) + a_extra,
                psk={B: b"sainfo-psk"}, local=A)
