@@ -47,9 +47,8 @@ from typing import Any
 from kame import _core
 from kame.errors import CertificateError, KameError
 from kame.ike.cert import CERT_X509_SIGNATURE, cert_body, parse_cert
+from kame.ike.daemon import IKE_PORT, NATT_PORT, KeyDaemon
 from kame.ike.ikev2 import (
-    ESP_ENCR,
-    ESP_INTEG,
     ChildProposal,
     ChildSelectors,
     IkeProposal,
@@ -62,7 +61,6 @@ from kame.key import pfkey as P
 
 __all__ = ["Ikev1", "V1Peer", "V1Sa"]
 
-IKE_PORT, NATT_PORT = 500, 4500
 # exchange types (RFC 2408 §3.1, RFC 2409 §5)
 MAIN, AGGRESSIVE, INFO, QUICK = 2, 4, 5, 32
 EXCHANGE_NAMES = {MAIN: "main mode", AGGRESSIVE: "aggressive mode", INFO: "INFORMATIONAL",
@@ -424,95 +422,40 @@ class V1Sa(ChildSelectors):
         return 8 if self.prop.encr == 3 else 16
 
 
-class Ikev1:
-    """The IKEv1 daemon; see the module docstring."""
+class Ikev1(KeyDaemon):
+    """The IKEv1 daemon; see the module docstring. It registers with the key
+    engine when it has remotes; ``others`` are the IKEv2 daemon's remotes on
+    the same key engine (:class:`kame.ike.daemon.KeyDaemon`), and with them
+    the word on ACQUIREs for no remote at all is the IKEv2 daemon's."""
 
     RETRANS_BASE = 1.0
     RETRANS_TRIES = 6
     HALF_OPEN_TIMEOUT = 30.0
     MAX_SAS = 10000
+    DEFERS_UNKNOWN = True
 
     def __init__(self, peers: list[V1Peer], engine: Any = None, *,
                  log: Callable[[str], None] | None = None,
                  others: Iterable[Any] = ()) -> None:
-        self.peers = list(peers)
-        #: the remotes the IKEv2 daemon serves on the same key engine: their
-        #: ACQUIREs are left to it, and so is the word on ACQUIREs for no
-        #: remote at all
-        self.others = {p.address for p in others}
-        self.engine = engine
+        super().__init__(peers, engine, log=log, others=others, register=bool(peers))
         self.sas: dict[bytes, V1Sa] = {}  # by CKY-I
-        self.out: list[tuple[bytes, Any, int, int]] = []
-        self.log: list[str] = []
-        self._logfn = log
-        self.stats: dict[str, int] = {}
-        self._seq = 0
-        self._acquires: list[bytes] = []
-        if engine is not None and self.peers:
-            m = P.SadbMsg(P.SADB_REGISTER, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            engine.send(m.pack(), 0.0)
-            engine.listeners.append(self._pfkey_event)
-
-    # --- bookkeeping ---------------------------------------------------------------
-
-    def _nextseq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def inc(self, name: str) -> None:
-        self.stats[name] = self.stats.get(name, 0) + 1
-
-    def _say(self, text: str) -> None:
-        self.log.append(text)
-        if len(self.log) > 1000:
-            del self.log[:500]
-        if self._logfn is not None:
-            self._logfn(text)
 
     def established(self) -> list[V1Sa]:
         return [s for s in self.sas.values() if s.state == "ESTABLISHED"]
 
-    def _peer_for(self, addr: Any) -> V1Peer | None:
-        return next((p for p in self.peers if p.address == addr), None)
-
     # --- PF_KEY -----------------------------------------------------------------------
 
-    def _pfkey_event(self, buf: bytes) -> None:
-        if len(self._acquires) < 64:
-            self._acquires.append(buf)
-
     def acquire(self, buf: bytes, now: float) -> V1Sa | None:
-        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode."""
-        try:
-            m = P.decode(buf)
-        except KameError:
-            self.inc("pfkey_bad")
+        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode
+        under the sainfo of the policy's selectors."""
+        acq = self._acquire_of(buf)
+        if acq is None:
             return None
-        if m.type != P.SADB_ACQUIRE:
-            return None
-        dst = m.get(P.SADB_EXT_ADDRESS_DST)
-        peer = self._peer_for(dst.addr) if dst is not None else None
-        if peer is None:
-            if dst is not None and dst.addr in self.others:
-                self.inc("pfkey_acquire_other")  # the IKEv2 daemon's
-            elif not self.others:
-                self._say(f"ACQUIRE for {dst.addr if dst else '?'}: no remote configured")
-            return None
+        m, peer = acq
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        # the sainfo for the selectors of the policy that asked (racoon's getsainfo)
-        xp = m.get(P.SADB_X_EXT_POLICY)
-        spd = getattr(self.engine, "spd", None)
-        sp = spd.get_id(xp.id) if xp is not None and xp.id and spd is not None else None
-        if sp is not None:
-            sel = (sp.selector.src, sp.selector.dst)
-            si = peer.sainfo_for(*sel)
-            if peer.sainfos and si is None:
-                self.inc("ipsec_nosainfo")
-                self._say(f"ACQUIRE for {peer.address}: no sainfo for {sel[0]} <-> {sel[1]}")
-                return None
-            got = (si if peer.sainfos else None, *sel)
-        else:
-            got = peer.first_sainfo()
+        got = self._acquire_sainfo(m, peer)
+        if got is None:
+            return None
         mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
         old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
                   default=None)
@@ -535,29 +478,8 @@ class Ikev1:
         sa.reqid = sa2.reqid if sa2 else 0
         return sa
 
-    def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
-        if self.engine is None:
-            return None
-        reply = P.decode(self.engine.send(msg.pack(), now)[0])
-        if reply.errno:
-            self._say(f"key engine refused {P.MSG_TYPES.get(msg.type, msg.type)}: "
-                      f"errno {reply.errno}")
-            return None
-        return reply
-
     def _getspi(self, sa: V1Sa, now: float) -> int:
-        if self.engine is None:
-            return int.from_bytes(_core.ike_random(4), "big") | 0x100
-        p = sa.peer
-        m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
-                            p.local_address.max_prefixlen, 255))
-        r = self._engine(m, now)
-        if r is None:
-            raise KameError("SADB_GETSPI failed", layer="ike")
-        return int(r.get(P.SADB_EXT_SA).spi)
+        return self._pfkey_getspi(sa.peer, "tunnel", sa.reqid, now)
 
     def _install(self, sa: V1Sa, q: Quick, now: float) -> None:
         """Install the pair quick mode ``q`` made. A rekey keeps the pair that
@@ -598,24 +520,10 @@ class Ikev1:
         soft = int(life * (REKEY_AT - REKEY_JITTER * random.random())) if life else 0
 
         def add(typ: int, spi: int, src: Any, dst: Any, km: bytes) -> None:
-            m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
-                           P.EALG[ESP_ENCR[cp.encr]]))
-            m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, km[:ek]))
-            if ak:
-                m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, km[ek:ek + ak]))
-            if life:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
-            if soft:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
-            if q.encap != ENCAP_TUNNEL:
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
-            self._engine(m, now)
+            self._add_sa(typ, spi, src, dst, cp, (km[:ek], km[ek:ek + ak]), mode="tunnel",
+                         reqid=sa.reqid, life=life, soft=soft,
+                         natt_dport=sa.remote_port if q.encap != ENCAP_TUNNEL else None,
+                         now=now)
 
         add(P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin)
         if rekey and q.initiator:
@@ -625,15 +533,6 @@ class Ikev1:
         else:
             add(P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)
 
-    def _del_sa(self, spi: int, src: Any, dst: Any, now: float) -> None:
-        if self.engine is None or not spi:
-            return
-        m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbSa(spi))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-        self._engine(m, now)
-
     def _drop_old(self, sa: V1Sa, pair: tuple[int, int], now: float, tell: bool) -> None:
         """Delete a rekeyed pair from the key engine (and, ``tell``, at the peer)."""
         if pair in sa.old_pairs:
@@ -641,8 +540,8 @@ class Ikev1:
         if tell and sa.state == "ESTABLISHED":
             self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", pair[0])]))])
         p = sa.peer
-        self._del_sa(pair[0], p.address, p.local_address, now)
-        self._del_sa(pair[1], p.local_address, p.address, now)
+        self._delete_sa(pair[0], p.address, p.local_address, now)
+        self._delete_sa(pair[1], p.local_address, p.address, now)
         for spi, d in ((pair[0], "in"), (pair[1], "out")):
             sa.keys.pop(f"child_{d}_{spi:08x}", None)
         self._say(f"old IPsec SA pair with {p.address} deleted: esp in 0x{pair[0]:08x} out "
@@ -662,7 +561,7 @@ class Ikev1:
         sa.installed = False
         sa.child_spi_in = 0
         for spi, src, dst in todo:
-            self._del_sa(spi, src, dst, now)
+            self._delete_sa(spi, src, dst, now)
 
     # --- message building --------------------------------------------------------------
 
@@ -934,7 +833,7 @@ class Ikev1:
                     and sa.initiator and not sa.want_child)
             if redo and q is not None:  # our quick mode on the old one: again on the new
                 old.pending, old.deadline, old.quick = None, None, None
-                self._del_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+                self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
             if old.installed and not sa.installed:
                 sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
                 sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
@@ -1248,7 +1147,7 @@ class Ikev1:
                 sa.pending = None
                 sa.deadline = None
                 p = sa.peer
-                self._del_sa(q.spi_in, p.address, p.local_address, now)
+                self._delete_sa(q.spi_in, p.address, p.local_address, now)
             q = Quick(mid, False, self._p2_iv(sa, mid))
         try:
             pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)

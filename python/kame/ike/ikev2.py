@@ -39,18 +39,14 @@ from kame import _core
 from kame.errors import KameError
 from kame.ike import cert as ikecert
 from kame.ike import payloads as pl
+from kame.ike.daemon import IKE_PORT, NATT_PORT, KeyDaemon
 from kame.ike.payloads import Delete, Notify
 from kame.key import pfkey as P
 
 __all__ = ["ChildProposal", "Ike", "IkeProposal", "Peer", "Sainfo"]
 
 Network = IPv4Network | IPv6Network
-IKE_PORT, NATT_PORT = 500, 4500
 
-#: ESP algorithm names (setkey) for IKEv2 transform ids
-ESP_ENCR = {12: "aes-cbc", 20: "aes-gcm-16"}
-ESP_INTEG = {2: "hmac-sha1", 12: "hmac-sha256-128", 13: "hmac-sha384-192",
-             14: "hmac-sha512-256"}
 INTEG_KEYLEN = {0: 0, 2: 20, 12: 32, 13: 48, 14: 64}
 PRF_LEN = {2: 20, 4: 16, 5: 32, 6: 48, 7: 64}
 #: Wireshark's names of the IKE and ESP algorithms (its decryption tables)
@@ -387,12 +383,14 @@ class IkeSa(ChildSelectors):
                          f'"{integ}"'))
 
 
-class Ike:
+class Ike(KeyDaemon):
     """The IKEv2 daemon; see the module docstring.
 
     ``engine`` is the key engine the CHILD SAs go to (None: negotiate only,
     for tests); ``peers`` the configured remotes; ``cookie_threshold`` the
-    number of half-open SAs past which IKE_SA_INIT needs a cookie."""
+    number of half-open SAs past which IKE_SA_INIT needs a cookie; ``others``
+    the remotes the IKEv1 daemon serves on the same key engine (their
+    ACQUIREs are left to it; :class:`kame.ike.daemon.KeyDaemon`)."""
 
     RETRANS_BASE = 1.0
     RETRANS_TRIES = 6
@@ -405,40 +403,10 @@ class Ike:
     def __init__(self, peers: list[Peer], engine: Any = None, *,
                  cookie_threshold: int = 32, log: Callable[[str], None] | None = None,
                  others: Iterable[Any] = ()) -> None:
-        self.peers = list(peers)
-        #: the remotes another daemon (IKEv1) serves on the same key engine:
-        #: their ACQUIREs are left to it without a word
-        self.others = {p.address for p in others}
-        self.engine = engine
+        super().__init__(peers, engine, log=log, others=others)
         self.cookie_threshold = cookie_threshold
         self.sas: dict[bytes, IkeSa] = {}  # by our SPI
-        self.out: list[tuple[bytes, Any, int, int]] = []
-        self.log: list[str] = []
-        self._logfn = log
-        self.stats: dict[str, int] = {}
         self._secret = _core.ike_random(32)
-        self._seq = 0
-        if engine is not None:
-            m = P.SadbMsg(P.SADB_REGISTER, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            engine.send(m.pack(), 0.0)
-            engine.listeners.append(self._pfkey_event)
-        self._acquires: list[bytes] = []
-
-    # --- bookkeeping ---------------------------------------------------------------
-
-    def _nextseq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def inc(self, name: str) -> None:
-        self.stats[name] = self.stats.get(name, 0) + 1
-
-    def _say(self, text: str) -> None:
-        self.log.append(text)
-        if len(self.log) > 1000:
-            del self.log[:500]
-        if self._logfn is not None:
-            self._logfn(text)
 
     def half_open(self) -> int:
         return sum(1 for s in self.sas.values() if not s.initiator and s.state in ("INIT", "AUTH"))
@@ -474,86 +442,31 @@ class Ike:
                     ("0x" + k[ek:ek + ak].hex()) if ak else "")))
         return out
 
-    def _peer_for(self, addr: Any) -> Peer | None:
-        return next((p for p in self.peers if p.address == addr), None)
-
     # --- PF_KEY -----------------------------------------------------------------------
 
-    def _pfkey_event(self, buf: bytes) -> None:
-        if len(self._acquires) < 64:
-            self._acquires.append(buf)
-
     def acquire(self, buf: bytes, now: float) -> IkeSa | None:
-        """An SADB_ACQUIRE: start an exchange with the remote it names."""
-        try:
-            m = P.decode(buf)
-        except KameError:
-            self.inc("pfkey_bad")
+        """An SADB_ACQUIRE: start an exchange with the remote it names, for
+        a CHILD SA under the sainfo of the policy's selectors."""
+        got = self._acquire_of(buf)
+        if got is None:
             return None
-        if m.type != P.SADB_ACQUIRE:
+        m, peer = got
+        si = self._acquire_sainfo(m, peer)
+        if si is None:
             return None
-        dst = m.get(P.SADB_EXT_ADDRESS_DST)
-        peer = self._peer_for(dst.addr) if dst is not None else None
-        if peer is None:
-            if dst is not None and dst.addr in self.others:
-                self.inc("pfkey_acquire_other")  # the IKEv1 daemon's
-                return None
-            self._say(f"ACQUIRE for {dst.addr if dst else '?'}: no remote configured")
-            return None
-        sel = self._acquire_selectors(m, peer)
-        si = peer.sainfo_for(*sel) if sel is not None else peer.first_sainfo()[0]
-        if peer.sainfos and si is None:
-            assert sel is not None
-            self.inc("ike_nosainfo")
-            self._say(f"ACQUIRE for {peer.address}: no sainfo for {sel[0]} <-> {sel[1]}")
-            return None
-        if sel is None:
-            _s, *ts = peer.first_sainfo()
-            sel = (ts[0], ts[1])
-        if any(s.peer is peer and s.state != "DEAD" and s.ts == sel for s in self.sas.values()):
+        if any(s.peer is peer and s.state != "DEAD" and s.ts == si[1:]
+               for s in self.sas.values()):
             return None  # already negotiating (or up) for these selectors
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        sa = self.initiate(peer, now, sainfo=(si if peer.sainfos else None, *sel))
+        sa = self.initiate(peer, now, sainfo=si)
         sa.reqid = sa2.reqid if sa2 else 0
         modes = {v: k for k, v in P.MODES.items()}
         asked = modes.get(sa2.mode, "any") if sa2 else "any"
         sa.mode = asked if asked != "any" else self._policy_mode(peer)
         return sa
 
-    def _acquire_selectors(self, m: P.SadbMsg, peer: Peer) -> tuple[Network, Network] | None:
-        """The selectors of the policy an ACQUIRE names (its SADB_X_EXT_POLICY,
-        looked up in the key engine's SPD as racoon does), ours first; None
-        when it names none."""
-        xp = m.get(P.SADB_X_EXT_POLICY)
-        spd = getattr(self.engine, "spd", None)
-        sp = spd.get_id(xp.id) if xp is not None and xp.id and spd is not None else None
-        if sp is None:
-            return None
-        return sp.selector.src, sp.selector.dst
-
-    def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
-        if self.engine is None:
-            return None
-        reply = P.decode(self.engine.send(msg.pack(), now)[0])
-        if reply.errno:
-            self._say(f"key engine refused {P.MSG_TYPES.get(msg.type, msg.type)}: "
-                      f"errno {reply.errno}")
-            return None
-        return reply
-
     def _getspi(self, sa: IkeSa, now: float) -> int:
-        if self.engine is None:
-            return int.from_bytes(_core.ike_random(4), "big") | 0x100
-        p = sa.peer
-        m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
-                            p.local_address.max_prefixlen, 255))
-        r = self._engine(m, now)
-        if r is None:
-            raise KameError("SADB_GETSPI failed", layer="ike")
-        return int(r.get(P.SADB_EXT_SA).spi)
+        return self._pfkey_getspi(sa.peer, sa.mode, sa.reqid, now)
 
     def _install(self, sa: IkeSa, keymat: bytes, now: float, *, spi_in: int | None = None,
                  spi_out: int | None = None, cp: ChildProposal | None = None,
@@ -587,24 +500,8 @@ class Ike:
 
         def add(typ: int, spi: int, src: Any, dst: Any, keys: tuple[bytes, bytes],
                 when: float) -> None:
-            e, a = keys
-            m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
-                           P.EALG[ESP_ENCR[cp.encr]]))
-            m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, e))
-            if a:
-                m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, a))
-            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
-            if soft:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
-            if sa.nat:
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
-            self._engine(m, when)
+            self._add_sa(typ, spi, src, dst, cp, keys, mode=sa.mode, reqid=sa.reqid, life=life,
+                         soft=soft, natt_dport=sa.remote_port if sa.nat else None, now=when)
 
         add(P.SADB_UPDATE, spi_in, p.address, p.local_address, kin, now)
         if delay_out:
@@ -639,13 +536,7 @@ class Ike:
         if spi_out and waiting is None:
             todo.append((spi_out, p.local_address, p.address))
         for spi, src, dst in todo:
-            m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            sad = getattr(self.engine, "sad", None)
-            if sad is None or sad.get(dst, "esp", spi) is not None:
-                self._engine(m, now)  # (not when a hard expiry took it already)
+            self._delete_sa(spi, src, dst, now)
 
     # --- sending ------------------------------------------------------------------------
 
