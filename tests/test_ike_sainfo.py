@@ -17,11 +17,14 @@ from ipaddress import ip_address, ip_network
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kame.errors import ConfigError
 from kame.ike import Ike
 from kame.ike.conf import parse
-from kame.ike.ikev1 import Ikev1, V1Peer
+from kame.ike.ikev1 import Ikev1, V1Peer, id_net, id_to_net
+from kame.ike.ikev2 import _ts_nets
 from kame.key.engine import KeyEngine
 from kame.key.setkey import run as setkey
 
@@ -266,3 +269,45 @@ def test_each_daemon_takes_only_the_acquires_of_its_own_version() -> None:
     assert said == ["ACQUIRE for 2001:db8::99: no remote configured"], ike.log + ikev1.log
     assert ike.stats.get("pfkey_acquire_other") == 1
     assert ikev1.stats.get("pfkey_acquire_other") == 1
+
+
+# --- the selector decoders under hypothesis ------------------------------------------
+
+_nets = st.one_of(
+    st.builds(lambda a, n: ip_network((a, n), strict=False),
+              st.integers(0, 2**32 - 1).map(lambda x: ip_address(x)), st.integers(0, 32)),
+    st.builds(lambda a, n: ip_network((a, n), strict=False),
+              st.integers(0, 2**128 - 1).map(lambda x: ip_address(x.to_bytes(16, "big"))),
+              st.integers(0, 128)))
+
+
+@given(st.binary(max_size=40))
+def test_quick_mode_id_decoder_takes_any_bytes(b: bytes) -> None:
+    """A quick-mode ID from the wire is a network or None, never an exception."""
+    n = id_to_net(b)
+    assert n is None or n.network_address.packed == b[4:4 + len(n.network_address.packed)]
+
+
+@given(_nets)
+def test_quick_mode_id_round_trip(n: Any) -> None:
+    assert id_to_net(id_net(n)) == n
+
+
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 65535),
+                          st.integers(0, 65535), st.binary(max_size=17), st.binary(max_size=17)),
+                max_size=4))
+def test_traffic_selector_decoder_takes_any_ranges(sels: list[Any]) -> None:
+    """TSi/TSr ranges from the wire become prefixes or are skipped, never raise."""
+    for n in _ts_nets(sels):
+        assert n.version in (4, 6)
+
+
+@given(_nets, _nets)
+def test_sainfo_choice_holds_the_selectors(local: Any, remote: Any) -> None:
+    c = parse(REMOTE.format(peer=B, me=A, version=2)
+              + SAINFOS.format(l1=A1, r1=B1, l2="10.0.0.0/8", r2="192.168.0.0/16")
+              + "sainfo anonymous {\n}\n", psk={B: b"k"}, local=A)
+    si = c.peers[0].sainfo_for(local, remote)
+    assert si is not None and (si.anonymous or si.holds(local, remote))
+    if si.anonymous:
+        assert not any(s.holds(local, remote) for s in c.peers[0].sainfos if not s.anonymous)
