@@ -4,7 +4,8 @@ Taken::
 
     path pre_shared_key "psk.txt";          # "ID KEY" lines, 0x... for hex
     path certificate "certs";                # where certificate files are
-    listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }
+    listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }  # IPv6 and IPv4
+    remote ADDR { ... }                      # our end: the listen ADDR of its family
     padding { ... }                          # accepted; IKEv2 pads itself
     remote ADDR {
         ike_version 1;                       # 1: IKEv1 (RFC 2409); 2 (the default): IKEv2
@@ -27,6 +28,10 @@ Taken::
             dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
         }
     }
+    # one sainfo per selector pair (ours, the peer's; 'subnet' is taken for
+    # 'address'), chosen per CHILD SA by its selectors as racoon's getsainfo
+    # does; 'anonymous' the fallback. Not taken (an error naming the line):
+    # protocols other than any, ports, 'from ID', 'group', half-anonymous.
     sainfo address NET any address NET any | anonymous {
         encryption_algorithm aes 128, aes_gcm_16;
         authentication_algorithm hmac_sha256;  # hmac_sha1 hmac_sha384 hmac_sha512

@@ -28,7 +28,10 @@ peer. The quick mode's lifetime is the smaller of the two ends' (RFC 2407
 lifetime (``remote { lifetime }``, the smaller of both) starts a new main or
 aggressive mode at 85 % (its initiator) or 90 % (its responder); the
 IPsec SAs move to the new ISAKMP SA and the old one is deleted.
-Requests are retransmitted with exponential backoff. Every refused
+Each quick mode is made under the ``sainfo`` of its selectors (the
+ACQUIRE's policy as initiator, the IDci/IDcr as responder,
+INVALID-ID-INFORMATION when none takes them); an ISAKMP SA carries one
+IPsec SA pair at a time. Requests are retransmitted with exponential backoff. Every refused
 message is counted in :attr:`Ikev1.stats` and every failure is logged in
 :attr:`Ikev1.log` in words that name the cause.
 """

@@ -17,7 +17,11 @@ INFORMATIONAL (delete of the IKE SA or of CHILD SAs, liveness checks),
 CREATE_CHILD_SA (rekey of the CHILD SA, with PFS when ``pfs_group`` is set,
 and of the IKE SA; simultaneous rekeys settled as RFC 7296 §2.8.1 says),
 rekeys started by the key engine's soft SADB_EXPIRE and the racoon.conf
-lifetimes, and retransmission with exponential backoff. The keys can be
+lifetimes, and retransmission with exponential backoff. Each CHILD SA is
+made under the ``sainfo`` of its selectors (:class:`Sainfo`; the
+ACQUIRE's policy as initiator, TSi/TSr as responder, TS_UNACCEPTABLE when
+none takes them); a second selector pair to the same remote gets an IKE
+SA of its own. The keys can be
 exported for a dissector (:meth:`IkeSa.ikev2_decryption_row`,
 :meth:`Ike.esp_sa_rows`). Every refused message is
 counted (:attr:`Ike.stats`) and every failure is logged in :attr:`Ike.log`
