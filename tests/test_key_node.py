@@ -152,6 +152,9 @@ def test_missing_sa_acquires_and_require_drops_use_sends_clear() -> None:
     assert ka.stats["out_nosa"] == 1 and not [e for e in evs if isinstance(e, EchoReply)]
     acq = [e for e in evs if isinstance(e, Acquire)]
     assert len(acq) == 1 and acq[0].dst == HB and acq[0].proto == "esp"
+    # the policy that asked (KAME's key_acquire: racoon reads its selectors)
+    sp = ka.engine.spd.lookup("out", HA, HB, 58)
+    assert sp is not None and sp.id and acq[0].spid == sp.id
     # a second packet within blockacq_lifetime does not acquire again
     sim.emit(a, a.ping(HB, sim.now, seq=1))
     assert not [e for e in a.drain_events() if isinstance(e, Acquire)]
@@ -168,6 +171,7 @@ def test_missing_sa_acquires_and_require_drops_use_sends_clear() -> None:
     (m,) = [P.decode(h) for h in heard]
     assert m.type == P.SADB_ACQUIRE and m.satype == P.SADB_SATYPE_ESP
     assert m.get(P.SADB_EXT_ADDRESS_DST).addr == HB
+    assert m.get(P.SADB_X_EXT_POLICY).id == acq[0].spid
 
 
 def test_discard_policy_and_bypass_policy() -> None:

@@ -293,11 +293,13 @@ class Node(Ip6Input):
         return self.inet.add_address(name, cidr, now)
 
     def ping4(self, dst: str | IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
-              data: bytes = b"kame", df: bool = False) -> list[Frame]:
-        """Send one ICMP Echo Request (``ping``); replies come as
+              data: bytes = b"kame", df: bool = False,
+              src: str | IPv4Address | None = None) -> list[Frame]:
+        """Send one ICMP Echo Request (``ping [-S SRC]``); replies come as
         :class:`kame.inet.EchoReply4` events."""
         self._now = now
-        self.inet.ping(IPv4Address(dst), now, ident=ident, seq=seq, data=data, df=df)
+        self.inet.ping(IPv4Address(dst), now, ident=ident, seq=seq, data=data, df=df,
+                       src=IPv4Address(src) if src is not None else None)
         return self._flush()
 
     def join(self, name: str, group: IPv6Address, now: float) -> bool:

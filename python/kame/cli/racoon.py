@@ -1,6 +1,11 @@
 """`kame racoon -f racoon.conf --tap IFNAME --addr ADDR/LEN [--setkey FILE]`:
 the IKE key-management daemon (IKEv2, and IKEv1 for `ike_version 1` remotes) on a kame node on a TAP device.
 
+``--addr`` takes IPv6 and IPv4 addresses (ARP and IPv4 come with the
+latter); each remote's local end is the ``listen`` address of its family,
+else the first ``--addr`` of it, and IKE runs on UDP 500 and 4500 of each
+family the node has an address of.
+
 The node is made as `kame tcp` makes one; ``--setkey`` loads a setkey(8)
 file into its key engine (the SPD whose ``require`` policies make the
 ACQUIREs racoon answers). IKE goes through the node's UDP sockets on
@@ -9,8 +14,8 @@ line, each answered with one JSON line on standard output:
 ``show-sa`` (the IKE SAs, the SAD and the counters), ``establish-sa ADDR``
 (initiate to a remote), ``delete-sa ADDR``, ``keys`` (the IKE and CHILD
 SA keys as Wireshark's ``ikev2_decryption_table`` and ``esp_sa`` rows, a
-key log for tshark), ``ping6 DST`` (one Echo
-Request from the node), ``quit`` (delete every SA, wait up to 5 s for the
+key log for tshark), ``ping DST [SRC]`` (one Echo
+Request from the node; ``ping6 DST`` is the same), ``quit`` (delete every SA, wait up to 5 s for the
 peers to confirm, and exit). The log goes to standard error.
 """
 
@@ -41,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     from kame.key import setkey
     from kame.link.runner import Runner
     from kame.node import Node
-    from kame.socket import AF_INET6, SocketLayer
+    from kame.socket import AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SocketLayer
 
     path = Path(args.file)
     try:
@@ -49,10 +54,13 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
     addrs = args.addr or []
-    local = next((a.ip for a in addrs if isinstance(a, IPv6Interface)), None)
+    # our end of each remote: the first --addr of its family (IPv6 or IPv4)
+    local = [next(a.ip for a in addrs if a.version == v)
+             for v in (6, 4) if any(a.version == v for a in addrs)]
     conf = parse(text, base=path.parent, local=local)
     node = Node("racoon", seed=int.from_bytes(os.urandom(4), "big"))
     node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.knobs["net.link.ether.inet.dad_count"] = 0  # no RFC 5227 probes: usable at once
     ifname = args.tap
     node.add_interface(ifname, args.mac or _derived_mac(ifname, "racoon"), mtu=1500)
     key = node.attach_key()
@@ -75,29 +83,43 @@ def _run(args: argparse.Namespace) -> int:
             time.sleep(0.05)
         runner.transmit(node, node.up(tap.name, clock()))
         for a in addrs:
-            node.add_address(tap.name, str(a), clock())
-        if args.gateway:
-            node.route_add("::/0", args.gateway, tap.name)
+            if isinstance(a, IPv6Interface):
+                node.add_address(tap.name, str(a), clock())
+            else:
+                node.add_address4(tap.name, str(a), clock())
+        for gw in args.gateway or []:
+            if ip_address(gw).version == 6:
+                node.route_add("::/0", gw, tap.name)
+            else:
+                node.inet.route_add("0.0.0.0/0", gw, tap.name)
         if args.setkey:
             res = setkey.run(Path(args.setkey).read_text(), key.engine, clock())
             if res.errors:
                 raise ConfigError(f"{args.setkey}: {res.errors[0]}")
         v2 = [p for p in conf.peers if not isinstance(p, V1Peer)]
-        # IKEv2 registers with the key engine only when it has remotes of its own
-        ike = Ike(v2, key.engine if v2 or len(v2) == len(conf.peers) else None, log=log)
+        v1 = [p for p in conf.peers if isinstance(p, V1Peer)]
+        # IKEv2 registers with the key engine only when it has remotes of its
+        # own; each daemon leaves the other's ACQUIREs alone
+        ike = Ike(v2, key.engine if v2 or not v1 else None, log=log, others=v1)
         # racoon's own protocol for the remotes with `ike_version 1`
-        ikev1 = Ikev1([p for p in conf.peers if isinstance(p, V1Peer)], key.engine, log=log)
+        ikev1 = Ikev1(v1, key.engine, log=log, others=v2 if v2 else [])
         daemons: list[Any] = [ike, ikev1]
+        # IKE on UDP 500 and 4500 of each family we have an address of
         socks = {}
-        for port in (500, NATT_PORT):
-            s = layer.socket(AF_INET6)
-            s.bind(("::", port))
-            socks[port] = s
+        for fam, any_addr, v in ((AF_INET6, "::", 6), (AF_INET, "0.0.0.0", 4)):
+            if not any(a.version == v for a in addrs):
+                continue
+            for port in (500, NATT_PORT):
+                s = layer.socket(fam)
+                if fam == AF_INET6:
+                    s.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1)
+                s.bind((any_addr, port))
+                socks[(v, port)] = s
         replies: list[Any] = []
 
         def pump() -> None:
             now = clock()
-            for port, s in socks.items():
+            for (_v, port), s in socks.items():
                 while True:
                     try:
                         data, addr = s.recvfrom(65535)
@@ -122,11 +144,14 @@ def _run(args: argparse.Namespace) -> int:
             for data, dst, dport, sport in out:
                 payload = (bytes(4) + data) if sport == NATT_PORT else data
                 try:
-                    socks[sport].sendto(payload, (str(dst), dport))
+                    so = socks.get((dst.version, sport))
+                    if so is None:
+                        raise OSError(f"no IPv{dst.version} address of ours")
+                    so.sendto(payload, (str(dst), dport))
                 except OSError as e:
                     log(f"sendto {dst} port {dport}: {e}")
             for ev in node.drain_events():
-                if type(ev).__name__ == "EchoReply":
+                if type(ev).__name__ in ("EchoReply", "EchoReply4"):
                     replies.append(str(ev.src))
 
         runner.after_service.append(pump)
@@ -142,7 +167,8 @@ def _run(args: argparse.Namespace) -> int:
                              "udp_encap": x.udp_encap} for x in key.sad],
                     "stats": {**ike.stats, **{f"v1.{k}": v for k, v in ikev1.stats.items()}},
                     "replies": replies, "log": (ike.log + ikev1.log)[-30:],
-                    "ipsec6": dict(getattr(key, "stats", {}) or {})}
+                    "ipsec6": dict(getattr(key, "stats", {}) or {}),
+                    "ipsec4": dict(node.inet.ipsec4stat)}
 
         def answer(obj: Any) -> None:
             sys.stdout.write(json.dumps(obj, default=str) + "\n")
@@ -193,8 +219,13 @@ def _run(args: argparse.Namespace) -> int:
                         answer({"ikev2_decryption_table": [
                             x.ikev2_decryption_row() for x in ike.sas.values() if x.keys],
                             "esp_sa": ike.esp_sa_rows()})
-                    elif w[0] == "ping6" and len(w) == 2:
-                        runner.transmit(node, node.ping(w[1], now))
+                    elif w[0] in ("ping", "ping6") and len(w) in (2, 3):
+                        dst = ip_address(w[1])
+                        if dst.version == 6:
+                            runner.transmit(node, node.ping(w[1], now))
+                        else:
+                            runner.transmit(node, node.ping4(
+                                dst, now, src=w[2] if len(w) == 3 else None))
                         answer({"ok": True})
                     elif w[0] == "quit":
                         ike.shutdown(now)
@@ -215,7 +246,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--addr", metavar="ADDR/LEN", type=parse_addr, action="append",
                    help="our address on the link (repeatable)")
     p.add_argument("--mac", type=parse_mac, help="our MAC address")
-    p.add_argument("--gateway", metavar="ADDR", help="default router (route add ::/0 ADDR)")
+    p.add_argument("--gateway", metavar="ADDR", action="append",
+                   help="default router (route add ::/0 ADDR, or 0.0.0.0/0 for an IPv4 "
+                        "ADDR; once per family)")
     p.add_argument("--setkey", metavar="FILE", help="setkey(8) file for the SPD")
     p.add_argument("--wait", type=float_range(0.1, 3600.0, "wait"), default=30.0,
                    metavar="SECONDS", help="bound on waiting for the link (default 30)")

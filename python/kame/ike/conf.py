@@ -4,7 +4,8 @@ Taken::
 
     path pre_shared_key "psk.txt";          # "ID KEY" lines, 0x... for hex
     path certificate "certs";                # where certificate files are
-    listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }
+    listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }  # IPv6 and IPv4
+    remote ADDR { ... }                      # our end: the listen ADDR of its family
     padding { ... }                          # accepted; IKEv2 pads itself
     remote ADDR {
         ike_version 1;                       # 1: IKEv1 (RFC 2409); 2 (the default): IKEv2
@@ -27,6 +28,10 @@ Taken::
             dh_group 14;                     # 2 5 14 19 20 31 or modp1024 ... curve25519
         }
     }
+    # one sainfo per selector pair (ours, the peer's; 'subnet' is taken for
+    # 'address'), chosen per CHILD SA by its selectors as racoon's getsainfo
+    # does; 'anonymous' the fallback. Not taken (an error naming the line):
+    # protocols other than any, ports, 'from ID', 'group', half-anonymous.
     sainfo address NET any address NET any | anonymous {
         encryption_algorithm aes 128, aes_gcm_16;
         authentication_algorithm hmac_sha256;  # hmac_sha1 hmac_sha384 hmac_sha512
@@ -49,7 +54,7 @@ from typing import Any
 from kame.errors import ConfigError
 from kame.ike.cert import CertAuth
 from kame.ike.ikev1 import V1Peer
-from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer
+from kame.ike.ikev2 import ChildProposal, IkeProposal, Peer, Sainfo
 
 __all__ = ["RacoonConf", "parse", "read_psk"]
 
@@ -195,24 +200,28 @@ def _onoff(tk: _Toks, k: str, w: list[str]) -> bool:
 
 def _sainfo_id(tk: _Toks) -> Any:
     kind = tk.next("'address'")
-    if kind != "address":
-        raise tk.err(f"sainfo takes 'address NET any', not {kind!r}")
+    if kind not in ("address", "subnet"):
+        raise tk.err(f"sainfo takes 'address NET any' (or 'anonymous'), not {kind!r}"
+                     + (" (asn1dn/fqdn IDs are not taken)" if kind in ("asn1dn", "fqdn",
+                                                                     "user_fqdn") else ""))
     net = tk.next("a network")
+    if "[" in net:
+        raise tk.err(f"sainfo {net!r}: ports are not taken (any port)")
     try:
         n = ip_network(net, strict=False)
     except ValueError:
         raise tk.err(f"{net!r} is not a network") from None
     proto = tk.next("'any'")
     if proto != "any":
-        raise tk.err(f"sainfo protocol {proto!r}: only 'any'")
+        raise tk.err(f"sainfo {kind} {net} {proto}: only protocol 'any' is taken")
     return n
 
 
 def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None = None,
           local: Any = None) -> RacoonConf:
     """Read racoon.conf text. ``psk`` (ID -> key) overrides the file named by
-    ``path pre_shared_key``; ``local`` is our address when no ``listen``
-    names one."""
+    ``path pre_shared_key``; ``local`` is our address (or a list of them, IPv6
+    and IPv4) for the remotes of a family no ``listen`` address has."""
     tk = _Toks(text)
     conf = RacoonConf()
     remotes: list[tuple[Any, dict[str, Any], int]] = []
@@ -308,8 +317,24 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
             if tk.peek() == "anonymous":
                 tk.next("anonymous")
                 src = dst = None
+                if tk.peek() not in ("{", None):
+                    raise tk.err(f"sainfo anonymous {tk.peek()!r}: 'anonymous' stands alone "
+                                 f"(half-anonymous sainfos are not taken)")
             else:
-                src, dst = _sainfo_id(tk), _sainfo_id(tk)
+                src = _sainfo_id(tk)
+                if tk.peek() == "anonymous":
+                    raise tk.err("sainfo ADDRESS anonymous: half-anonymous sainfos are not "
+                                 "taken ('sainfo anonymous' or two addresses)")
+                dst = _sainfo_id(tk)
+                if src.version != dst.version:
+                    raise tk.err(f"sainfo {src} <-> {dst}: both of one family")
+            if tk.peek() in ("from", "group"):
+                raise tk.err(f"sainfo ... {tk.peek()} ...: not taken (a sainfo serves every "
+                             f"remote)")
+            if any(x[0] == src and x[1] == dst for x in sainfos):
+                first = next(x[3] for x in sainfos if x[0] == src and x[1] == dst)
+                raise tk.err(f"sainfo {'anonymous' if src is None else f'{src} <-> {dst}'} "
+                             f"again (first at line {first})", ln)
             tk.expect("{")
             encs: list[tuple[int, int]] = []
             auths: list[int] = []
@@ -351,9 +376,12 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
     keys = dict(psk or {})
     if conf.psk_path and psk is None:
         keys = read_psk(Path(conf.psk_path) if base is None else base / conf.psk_path)
-    if local is None and conf.listen:
-        local = conf.listen[0][0]
+    locals_ = [ip_address(x) for x in (local if isinstance(local, (list, tuple)) else
+                                       [local] if local is not None else [])]
     for addr, kw, ln in remotes:
+        # our end of the remote: the listen address of its family, else ours
+        mine = next((a for a, _port in conf.listen if a.version == addr.version),
+                    next((a for a in locals_ if a.version == addr.version), None))
         certauth = _certauth(conf, base, kw, ln)
         secret = keys.get(str(addr)) or keys.get(kw.get("peer_id", ""))
         if certauth is not None:
@@ -361,10 +389,12 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
         if secret is None:
             raise ConfigError(f"racoon.conf line {ln}: no pre-shared key for {addr} "
                               f"(path pre_shared_key)", layer="ike")
-        if local is None:
-            raise ConfigError(f"racoon.conf line {ln}: no local address (listen {{ isakmp "
-                              f"ADDR; }})", layer="ike")
-        sa = sainfos[0] if sainfos else None  # the first sainfo serves every remote
+        if mine is None:
+            raise ConfigError(f"racoon.conf line {ln}: no local IPv{addr.version} address for "
+                              f"remote {addr} (listen {{ isakmp ADDR; }})", layer="ike")
+        # the first sainfo is the remote's default (establish-sa); each CHILD SA
+        # takes the one of its selectors (Peer.sainfo_for)
+        sa = next((x for x in sainfos if x[0] is not None), sainfos[0]) if sainfos else None
         version = kw.pop("version", 2)
         v1 = {k: kw.pop(k) for k in ("exchange_mode", "dpd_delay") if k in kw}
         if version == 1:
@@ -376,16 +406,18 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                                   f"main mode only", layer="ike")
             for k in ("my_id_kind", "peer_id_kind"):
                 kw.pop(k, None)
-            p: Peer = V1Peer(addr, local, secret, cert=certauth, **kw, **v1,
+            p: Peer = V1Peer(addr, mine, secret, cert=certauth, **kw, **v1,
                              pfs_group=sa[4].get("pfs_group", 0) if sa is not None else 0)
         else:
-            p = Peer(addr, local, secret, cert=certauth, **kw)
+            p = Peer(addr, mine, secret, cert=certauth, **kw)
         if sa is not None:
             p.child = sa[2]
             for k, v in sa[4].items():
                 setattr(p, k, v)
             if sa[0] is not None:
                 p.local_ts, p.remote_ts = sa[0], sa[1]
+            p.sainfos = [Sainfo(x[0], x[1], x[2], x[4].get("pfs_group", 0),
+                                x[4].get("child_lifetime", 3600), x[3]) for x in sainfos]
         conf.peers.append(p)
     return conf
 

@@ -28,7 +28,10 @@ peer. The quick mode's lifetime is the smaller of the two ends' (RFC 2407
 lifetime (``remote { lifetime }``, the smaller of both) starts a new main or
 aggressive mode at 85 % (its initiator) or 90 % (its responder); the
 IPsec SAs move to the new ISAKMP SA and the old one is deleted.
-Requests are retransmitted with exponential backoff. Every refused
+Each quick mode is made under the ``sainfo`` of its selectors (the
+ACQUIRE's policy as initiator, the IDci/IDcr as responder,
+INVALID-ID-INFORMATION when none takes them); an ISAKMP SA carries one
+IPsec SA pair at a time. Requests are retransmitted with exponential backoff. Every refused
 message is counted in :attr:`Ikev1.stats` and every failure is logged in
 :attr:`Ikev1.log` in words that name the cause.
 """
@@ -39,7 +42,7 @@ import hashlib
 import hmac
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
@@ -47,12 +50,20 @@ from typing import Any
 from kame import _core
 from kame.errors import CertificateError, KameError
 from kame.ike.cert import CERT_X509_SIGNATURE, cert_body, parse_cert
-from kame.ike.ikev2 import ESP_ENCR, ESP_INTEG, ChildProposal, IkeProposal, Network, Peer
+from kame.ike.daemon import IKE_PORT, NATT_PORT, KeyDaemon
+from kame.ike.ikev2 import (
+    ChildProposal,
+    ChildSelectors,
+    IkeProposal,
+    Network,
+    Peer,
+    Sainfo,
+    _host_net,
+)
 from kame.key import pfkey as P
 
 __all__ = ["Ikev1", "V1Peer", "V1Sa"]
 
-IKE_PORT, NATT_PORT = 500, 4500
 # exchange types (RFC 2408 §3.1, RFC 2409 §5)
 MAIN, AGGRESSIVE, INFO, QUICK = 2, 4, 5, 32
 EXCHANGE_NAMES = {MAIN: "main mode", AGGRESSIVE: "aggressive mode", INFO: "INFORMATIONAL",
@@ -242,6 +253,30 @@ def id_net(n: Network) -> bytes:
             + n.network_address.packed + n.netmask.packed)
 
 
+def id_to_net(b: bytes) -> Network | None:
+    """The network of a quick-mode client ID for any protocol and port
+    (an address or a subnet), else None."""
+    from ipaddress import ip_network
+
+    if len(b) < 4 or b[1] != 0 or b[2:4] != b"\0\0":
+        return None
+    t, d = b[0], b[4:]
+    try:
+        if t in (ID_IPV4, ID_IPV6) and len(d) in (4, 16) and (len(d) == 16) == (t == ID_IPV6):
+            return ip_network(ip_address(d))
+        if t in (ID_IPV4_SUBNET, ID_IPV6_SUBNET) and len(d) in (8, 32) and \
+                (len(d) == 32) == (t == ID_IPV6_SUBNET):
+            h = len(d) // 2
+            mask = int.from_bytes(d[h:], "big")
+            plen = mask.bit_count()
+            if mask != ((1 << plen) - 1) << (8 * h - plen):
+                return None  # not a prefix
+            return ip_network((ip_address(d[:h]), plen))
+    except ValueError:
+        return None
+    return None
+
+
 def id_text(b: bytes) -> str:
     if len(b) < 4:
         return "(short ID)"
@@ -252,6 +287,9 @@ def id_text(b: bytes) -> str:
         return str(IPv4Address(d))
     if t in (ID_FQDN, ID_USER_FQDN):
         return d.decode("ascii", "replace")
+    n = id_to_net(b)
+    if n is not None:
+        return str(n)
     return f"type {t}: {d.hex()}"
 
 
@@ -302,8 +340,10 @@ class Quick:
         self.rekey = False
 
 
-class V1Sa:
+class V1Sa(ChildSelectors):
     """One ISAKMP SA (phase 1) and the ESP SA pair of its quick mode."""
+
+    peer: V1Peer
 
     def __init__(self, peer: V1Peer, initiator: bool, cky_i: bytes, mode: str, now: float
                  ) -> None:
@@ -363,6 +403,9 @@ class V1Sa:
         self.expire_at: float | None = None
         #: the phase 1 that replaces this one is under way or up
         self.replaced = False
+        self.sainfo: Sainfo | None = None
+        self.local_ts: Network | None = None
+        self.remote_ts: Network | None = None
 
     @property
     def spi_i(self) -> bytes:
@@ -382,72 +425,40 @@ class V1Sa:
         return 8 if self.prop.encr == 3 else 16
 
 
-class Ikev1:
-    """The IKEv1 daemon; see the module docstring."""
+class Ikev1(KeyDaemon):
+    """The IKEv1 daemon; see the module docstring. It registers with the key
+    engine when it has remotes; ``others`` are the IKEv2 daemon's remotes on
+    the same key engine (:class:`kame.ike.daemon.KeyDaemon`), and with them
+    the word on ACQUIREs for no remote at all is the IKEv2 daemon's."""
 
     RETRANS_BASE = 1.0
     RETRANS_TRIES = 6
     HALF_OPEN_TIMEOUT = 30.0
     MAX_SAS = 10000
+    DEFERS_UNKNOWN = True
 
     def __init__(self, peers: list[V1Peer], engine: Any = None, *,
-                 log: Callable[[str], None] | None = None) -> None:
-        self.peers = list(peers)
-        self.engine = engine
+                 log: Callable[[str], None] | None = None,
+                 others: Iterable[Any] = ()) -> None:
+        super().__init__(peers, engine, log=log, others=others, register=bool(peers))
         self.sas: dict[bytes, V1Sa] = {}  # by CKY-I
-        self.out: list[tuple[bytes, Any, int, int]] = []
-        self.log: list[str] = []
-        self._logfn = log
-        self.stats: dict[str, int] = {}
-        self._seq = 0
-        self._acquires: list[bytes] = []
-        if engine is not None and self.peers:
-            m = P.SadbMsg(P.SADB_REGISTER, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            engine.send(m.pack(), 0.0)
-            engine.listeners.append(self._pfkey_event)
-
-    # --- bookkeeping ---------------------------------------------------------------
-
-    def _nextseq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def inc(self, name: str) -> None:
-        self.stats[name] = self.stats.get(name, 0) + 1
-
-    def _say(self, text: str) -> None:
-        self.log.append(text)
-        if len(self.log) > 1000:
-            del self.log[:500]
-        if self._logfn is not None:
-            self._logfn(text)
 
     def established(self) -> list[V1Sa]:
         return [s for s in self.sas.values() if s.state == "ESTABLISHED"]
 
-    def _peer_for(self, addr: Any) -> V1Peer | None:
-        return next((p for p in self.peers if p.address == addr), None)
-
     # --- PF_KEY -----------------------------------------------------------------------
 
-    def _pfkey_event(self, buf: bytes) -> None:
-        if len(self._acquires) < 64:
-            self._acquires.append(buf)
-
     def acquire(self, buf: bytes, now: float) -> V1Sa | None:
-        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode."""
-        try:
-            m = P.decode(buf)
-        except KameError:
-            self.inc("pfkey_bad")
+        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode
+        under the sainfo of the policy's selectors."""
+        acq = self._acquire_of(buf)
+        if acq is None:
             return None
-        if m.type != P.SADB_ACQUIRE:
-            return None
-        dst = m.get(P.SADB_EXT_ADDRESS_DST)
-        peer = self._peer_for(dst.addr) if dst is not None else None
-        if peer is None:
-            return None  # not an IKEv1 remote
+        m, peer = acq
         sa2 = m.get(P.SADB_X_EXT_SA2)
+        got = self._acquire_sainfo(m, peer)
+        if got is None:
+            return None
         mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
         old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
                   default=None)
@@ -456,35 +467,22 @@ class Ikev1:
             if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
                     and (old.quick is None or old.quick.state == "DONE")):
                 old.reqid = sa2.reqid if sa2 else old.reqid
+                old.use_sainfo(*got)
                 self._quick_start(old, now)
+            elif old.installed and old.ts != got[1:]:
+                # one IPsec SA pair per ISAKMP SA here
+                self.inc("ipsec_acquire_busy")
+                self._say(f"ACQUIRE for {got[1]} <-> {got[2]}: the ISAKMP SA with "
+                          f"{peer.address} carries the IPsec SAs of {old.ts[0]} <-> "
+                          f"{old.ts[1]} (one pair per ISAKMP SA)")
             return None
         sa = self.initiate(peer, now)
+        sa.use_sainfo(*got)
         sa.reqid = sa2.reqid if sa2 else 0
         return sa
 
-    def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
-        if self.engine is None:
-            return None
-        reply = P.decode(self.engine.send(msg.pack(), now)[0])
-        if reply.errno:
-            self._say(f"key engine refused {P.MSG_TYPES.get(msg.type, msg.type)}: "
-                      f"errno {reply.errno}")
-            return None
-        return reply
-
     def _getspi(self, sa: V1Sa, now: float) -> int:
-        if self.engine is None:
-            return int.from_bytes(_core.ike_random(4), "big") | 0x100
-        p = sa.peer
-        m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
-                            p.local_address.max_prefixlen, 255))
-        r = self._engine(m, now)
-        if r is None:
-            raise KameError("SADB_GETSPI failed", layer="ike")
-        return int(r.get(P.SADB_EXT_SA).spi)
+        return self._pfkey_getspi(sa.peer, "tunnel", sa.reqid, now)
 
     def _install(self, sa: V1Sa, q: Quick, now: float) -> None:
         """Install the pair quick mode ``q`` made. A rekey keeps the pair that
@@ -525,24 +523,10 @@ class Ikev1:
         soft = int(life * (REKEY_AT - REKEY_JITTER * random.random())) if life else 0
 
         def add(typ: int, spi: int, src: Any, dst: Any, km: bytes) -> None:
-            m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
-                           P.EALG[ESP_ENCR[cp.encr]]))
-            m.add(P.SadbXSa2(P.MODES["tunnel"], 0, sa.reqid))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, km[:ek]))
-            if ak:
-                m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, km[ek:ek + ak]))
-            if life:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
-            if soft:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
-            if q.encap != ENCAP_TUNNEL:
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
-            self._engine(m, now)
+            self._add_sa(typ, spi, src, dst, cp, (km[:ek], km[ek:ek + ak]), mode="tunnel",
+                         reqid=sa.reqid, life=life, soft=soft,
+                         natt_dport=sa.remote_port if q.encap != ENCAP_TUNNEL else None,
+                         now=now)
 
         add(P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin)
         if rekey and q.initiator:
@@ -552,15 +536,6 @@ class Ikev1:
         else:
             add(P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)
 
-    def _del_sa(self, spi: int, src: Any, dst: Any, now: float) -> None:
-        if self.engine is None or not spi:
-            return
-        m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbSa(spi))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-        self._engine(m, now)
-
     def _drop_old(self, sa: V1Sa, pair: tuple[int, int], now: float, tell: bool) -> None:
         """Delete a rekeyed pair from the key engine (and, ``tell``, at the peer)."""
         if pair in sa.old_pairs:
@@ -568,8 +543,8 @@ class Ikev1:
         if tell and sa.state == "ESTABLISHED":
             self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", pair[0])]))])
         p = sa.peer
-        self._del_sa(pair[0], p.address, p.local_address, now)
-        self._del_sa(pair[1], p.local_address, p.address, now)
+        self._delete_sa(pair[0], p.address, p.local_address, now)
+        self._delete_sa(pair[1], p.local_address, p.address, now)
         for spi, d in ((pair[0], "in"), (pair[1], "out")):
             sa.keys.pop(f"child_{d}_{spi:08x}", None)
         self._say(f"old IPsec SA pair with {p.address} deleted: esp in 0x{pair[0]:08x} out "
@@ -589,7 +564,7 @@ class Ikev1:
         sa.installed = False
         sa.child_spi_in = 0
         for spi, src, dst in todo:
-            self._del_sa(spi, src, dst, now)
+            self._delete_sa(spi, src, dst, now)
 
     # --- message building --------------------------------------------------------------
 
@@ -763,6 +738,7 @@ class Ikev1:
         quick mode follows when it is up."""
         mode = mode or peer.exchange_mode[0]
         sa = V1Sa(peer, True, _core.ike_random(8), mode, now)
+        sa.use_sainfo(*peer.first_sainfo())
         self.sas[sa.cky_i] = sa
         sa.natt = peer.nat_traversal != "off"
         sa.sai_b = self._sa_payload(sa)
@@ -841,6 +817,7 @@ class Ikev1:
         new = self.initiate(sa.peer, now, sa.mode)
         new.want_child = False
         new.reqid = sa.reqid
+        new.use_sainfo(sa.sainfo, *sa.ts)
         self.inc("isakmp_rekey")
         self._say(f"rekeying ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with {sa.peer.address}")
         return new
@@ -859,11 +836,12 @@ class Ikev1:
                     and sa.initiator and not sa.want_child)
             if redo and q is not None:  # our quick mode on the old one: again on the new
                 old.pending, old.deadline, old.quick = None, None, None
-                self._del_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+                self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
             if old.installed and not sa.installed:
                 sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
                 sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
                 sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
+                sa.use_sainfo(old.sainfo, *old.ts)
                 sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
                 old.installed, old.child_spi_in, old.child_spi_out = False, 0, 0
                 old.old_pairs, old.later, old.pending_out = [], [], None
@@ -1130,7 +1108,8 @@ class Ikev1:
         q.ni = _core.ike_random(32)
         q.encap = ENCAP_UDP_TUNNEL if sa.nat else ENCAP_TUNNEL
         q.rekey = sa.installed
-        q.life = p.child_lifetime
+        si = sa.si
+        q.life = si.lifetime
         try:
             q.spi_in = self._getspi(sa, now)
         except KameError as e:
@@ -1138,23 +1117,22 @@ class Ikev1:
             return
         if not q.rekey:
             sa.child_spi_in = q.spi_in
-        trs = [p2_transform(i + 1, c, p.child_lifetime, q.encap, p.pfs_group)
-               for i, c in enumerate(p.child)]
+        trs = [p2_transform(i + 1, c, si.lifetime, q.encap, si.pfs_group)
+               for i, c in enumerate(si.child)]
         sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
                                          [(1, PROTO_ESP, struct.pack(">I", q.spi_in), trs)]))
-        assert p.local_ts is not None and p.remote_ts is not None
-        q.idci, q.idcr = id_net(p.local_ts), id_net(p.remote_ts)
+        q.idci, q.idcr = id_net(sa.ts[0]), id_net(sa.ts[1])
         rest = [(PT_SA, sab), (PT_NONCE, q.ni)]
-        if p.pfs_group:
-            q.dh = _core.IkeDh(p.pfs_group)
+        if si.pfs_group:
+            q.dh = _core.IkeDh(si.pfs_group)
             rest.append((PT_KE, bytes(q.dh.public)))
         rest += [(PT_ID, q.idci), (PT_ID, q.idcr)]
         h1 = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
                        + bytes(_core.ikev1_build_chain(rest)))
         data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h1), *rest], q.iv)
         self._say((f"rekeying IPsec SA esp in 0x{sa.child_spi_in:08x}: " if q.rekey else "")
-                  + f"initiate quick mode with {p.address}"
-                  + (f" (PFS group {p.pfs_group})" if p.pfs_group else ""))
+                  + f"initiate quick mode with {p.address} for {sa.ts[0]} <-> {sa.ts[1]}"
+                  + (f" (PFS group {si.pfs_group})" if si.pfs_group else ""))
         self._request(sa, data, "quick mode message 1", now)
 
     def _quick(self, sa: V1Sa, hdr: tuple[Any, ...], enc: bytes, now: float) -> None:
@@ -1172,7 +1150,7 @@ class Ikev1:
                 sa.pending = None
                 sa.deadline = None
                 p = sa.peer
-                self._del_sa(q.spi_in, p.address, p.local_address, now)
+                self._delete_sa(q.spi_in, p.address, p.local_address, now)
             q = Quick(mid, False, self._p2_iv(sa, mid))
         try:
             pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)
@@ -1203,8 +1181,8 @@ class Ikev1:
             q.iv = nxt
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
             esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
-            pfs = sa.peer.pfs_group or None
-            m = p2_match(sa.peer.child, esp[0][3], pfs) if len(esp) == 1 else None
+            pfs = sa.si.pfs_group or None
+            m = p2_match(sa.si.child, esp[0][3], pfs) if len(esp) == 1 else None
             if m is None or PT_NONCE not in by:
                 self._fail(sa, "quick mode message 2 chose an ESP proposal we did not offer",
                            now)
@@ -1245,28 +1223,33 @@ class Ikev1:
             q.ni = by.get(PT_NONCE, b"")
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
             esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
-            pfs = p.pfs_group if p.pfs_group else (None if PT_KE in by else 0)
-            m = next((x for pr in esp if (x := p2_match(p.child, pr[3], pfs))), None)
+            # the sainfo for the peer's IDs (without IDs: the two ends, RFC 2409 §5.5)
+            if len(ids) >= 2:
+                q.idci, q.idcr = ids[0], ids[1]
+            sel = self._sainfo_for_ids(p, q.idci, q.idcr)
+            if sel is None:
+                self.inc("ipsec_nosainfo")
+                self._quick_refuse(sa, q, N_INVALID_ID_INFORMATION,
+                                   f"quick mode: no sainfo for the peer's IDs "
+                                   f"{id_text(q.idcr) if q.idcr else p.local_address} <-> "
+                                   f"{id_text(q.idci) if q.idci else p.address}", now)
+                return
+            sa.use_sainfo(*sel)
+            si = sel[0] if sel[0] is not None else p.own_sainfo()
+            pfs = si.pfs_group if si.pfs_group else (None if PT_KE in by else 0)
+            m = next((x for pr in esp if (x := p2_match(si.child, pr[3], pfs))), None)
             if m is None or not q.ni:
                 self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
-                                   "quick mode: none of the peer's ESP proposals is acceptable"
-                                   + (f" (we require PFS group {p.pfs_group})"
-                                      if p.pfs_group else ""), now)
+                                   f"quick mode: none of the peer's ESP proposals is in "
+                                   f"{si.name()}"
+                                   + (f" (we require PFS group {si.pfs_group})"
+                                      if si.pfs_group else ""), now)
                 return
             q.child, chosen = m
             pr = next(pr for pr in esp if chosen in pr[3])
             q.spi_out = int.from_bytes(pr[2], "big")
             enc_attr = {k: v for k, v in chosen[2] if isinstance(v, int)}.get(Q_ENCAP, 1)
             q.encap = enc_attr
-            if len(ids) >= 2:
-                q.idci, q.idcr = ids[0], ids[1]
-                assert p.local_ts is not None and p.remote_ts is not None
-                if q.idci != id_net(p.remote_ts) or q.idcr != id_net(p.local_ts):
-                    self._quick_refuse(sa, q, N_INVALID_ID_INFORMATION,
-                                       f"quick mode: the peer's IDs {id_text(q.idci)} <-> "
-                                       f"{id_text(q.idcr)} are not {p.remote_ts} <-> "
-                                       f"{p.local_ts}", now)
-                    return
             q.nr = _core.ike_random(32)
             q.rekey = sa.installed
             try:
@@ -1277,7 +1260,7 @@ class Ikev1:
             if not q.rekey:
                 sa.child_spi_in = q.spi_in
             # RFC 2407 §4.5: the smaller of the peer's lifetime and ours
-            theirs, ours = p2_life(chosen[2]), p.child_lifetime
+            theirs, ours = p2_life(chosen[2]), si.lifetime
             q.life = min(x for x in (theirs, ours) if x) if theirs or ours else 0
             sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY, [
                 (pr[0], PROTO_ESP, struct.pack(">I", q.spi_in), [chosen])]))
@@ -1316,6 +1299,26 @@ class Ikev1:
             self._quick_done(sa, q, now)
         else:
             self.inc("ike_unexpected")
+
+    @staticmethod
+    def _sainfo_for_ids(p: V1Peer, idci: bytes, idcr: bytes
+                        ) -> tuple[Sainfo | None, Network, Network] | None:
+        """racoon's ``getsainfo`` for a quick mode's IDs (the peer's IDci,
+        our IDcr): the sainfo and the selectors, ours first; None when no
+        sainfo takes them (INVALID_ID_INFORMATION)."""
+        if idci:
+            ni, nr = id_to_net(idci), id_to_net(idcr)
+            if ni is None or nr is None:
+                return None
+        else:
+            ni, nr = _host_net(p.address), _host_net(p.local_address)
+        if not p.sainfos:
+            assert p.local_ts is not None and p.remote_ts is not None
+            if idci and (idci != id_net(p.remote_ts) or idcr != id_net(p.local_ts)):
+                return None
+            return None, p.local_ts, p.remote_ts
+        si = p.sainfo_for(nr, ni)
+        return (si, nr, ni) if si is not None else None
 
     def _quick_refuse(self, sa: V1Sa, q: Quick, note: int, why: str, now: float) -> None:
         self._say(f"{sa.peer.address}: {why}: answering {notify_name(note)}")

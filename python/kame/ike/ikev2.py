@@ -17,7 +17,11 @@ INFORMATIONAL (delete of the IKE SA or of CHILD SAs, liveness checks),
 CREATE_CHILD_SA (rekey of the CHILD SA, with PFS when ``pfs_group`` is set,
 and of the IKE SA; simultaneous rekeys settled as RFC 7296 §2.8.1 says),
 rekeys started by the key engine's soft SADB_EXPIRE and the racoon.conf
-lifetimes, and retransmission with exponential backoff. The keys can be
+lifetimes, and retransmission with exponential backoff. Each CHILD SA is
+made under the ``sainfo`` of its selectors (:class:`Sainfo`; the
+ACQUIRE's policy as initiator, TSi/TSr as responder, TS_UNACCEPTABLE when
+none takes them); a second selector pair to the same remote gets an IKE
+SA of its own. The keys can be
 exported for a dissector (:meth:`IkeSa.ikev2_decryption_row`,
 :meth:`Ike.esp_sa_rows`). Every refused message is
 counted (:attr:`Ike.stats`) and every failure is logged in :attr:`Ike.log`
@@ -30,7 +34,7 @@ import hashlib
 import hmac
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
@@ -39,18 +43,14 @@ from kame import _core
 from kame.errors import KameError
 from kame.ike import cert as ikecert
 from kame.ike import payloads as pl
+from kame.ike.daemon import IKE_PORT, NATT_PORT, KeyDaemon
 from kame.ike.payloads import Delete, Notify
 from kame.key import pfkey as P
 
-__all__ = ["ChildProposal", "Ike", "IkeProposal", "Peer"]
+__all__ = ["ChildProposal", "Ike", "IkeProposal", "Peer", "Sainfo"]
 
 Network = IPv4Network | IPv6Network
-IKE_PORT, NATT_PORT = 500, 4500
 
-#: ESP algorithm names (setkey) for IKEv2 transform ids
-ESP_ENCR = {12: "aes-cbc", 20: "aes-gcm-16"}
-ESP_INTEG = {2: "hmac-sha1", 12: "hmac-sha256-128", 13: "hmac-sha384-192",
-             14: "hmac-sha512-256"}
 INTEG_KEYLEN = {0: 0, 2: 20, 12: 32, 13: 48, 14: 64}
 PRF_LEN = {2: 20, 4: 16, 5: 32, 6: 48, 7: 64}
 #: Wireshark's names of the IKE and ESP algorithms (its decryption tables)
@@ -112,6 +112,39 @@ class ChildProposal:
 
 
 @dataclass
+class Sainfo:
+    """One racoon.conf ``sainfo``: the selectors it serves (``local`` and
+    ``remote`` None: ``sainfo anonymous``, any) and what the CHILD SAs made
+    under it get: the ESP proposals, the PFS group, the lifetime."""
+
+    local: Network | None
+    remote: Network | None
+    child: list[ChildProposal] = field(default_factory=lambda: [ChildProposal()])
+    pfs_group: int = 0
+    lifetime: int = 3600
+    #: its line in racoon.conf (0: not from a file)
+    line: int = 0
+
+    @property
+    def anonymous(self) -> bool:
+        return self.local is None or self.remote is None
+
+    def name(self) -> str:
+        at = f" (line {self.line})" if self.line else ""
+        if self.anonymous:
+            return f"sainfo anonymous{at}"
+        return f"sainfo {self.local} <-> {self.remote}{at}"
+
+    def holds(self, local: Network, remote: Network) -> bool:
+        """Whether selectors ``local`` <-> ``remote`` are within this sainfo's."""
+        if self.local is None or self.remote is None:
+            return True
+        return (local.version == self.local.version and remote.version == self.remote.version
+                and local.subnet_of(self.local)  # type: ignore[arg-type]
+                and remote.subnet_of(self.remote))  # type: ignore[arg-type]
+
+
+@dataclass
 class Peer:
     """One ``remote`` with its ``sainfo``: who, how, and what to protect."""
 
@@ -139,6 +172,11 @@ class Peer:
     #: the CHILD SAs' mode when the key engine's SPD does not say (racoon
     #: takes it from the policy): "tunnel" or "transport" (RFC 7296 §1.3.1)
     mode: str = "tunnel"
+    #: the ``sainfo`` sections, chosen per CHILD SA by its selectors (the
+    #: ACQUIRE's policy, the peer's TSi/TSr or quick mode IDs); empty: one
+    #: made of ``child``, ``local_ts``/``remote_ts``, ``pfs_group`` and
+    #: ``child_lifetime`` (:meth:`own_sainfo`)
+    sainfos: list[Sainfo] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.address = ip_address(self.address)
@@ -149,6 +187,32 @@ class Peer:
             self.local_ts = _host_net(self.local_address)
         if self.remote_ts is None:
             self.remote_ts = _host_net(self.address)
+
+    def own_sainfo(self) -> Sainfo:
+        """The sainfo of a remote configured without ``sainfos``."""
+        return Sainfo(self.local_ts, self.remote_ts, self.child, self.pfs_group,
+                      self.child_lifetime)
+
+    def sainfo_for(self, local: Network, remote: Network) -> Sainfo | None:
+        """racoon's ``getsainfo``: the first specific sainfo holding the
+        selectors ``local`` <-> ``remote``, else ``sainfo anonymous``, else
+        None (without ``sainfos``: the remote's own)."""
+        if not self.sainfos:
+            return self.own_sainfo()
+        return next((s for s in self.sainfos if not s.anonymous and s.holds(local, remote)),
+                    next((s for s in self.sainfos if s.anonymous), None))
+
+    def first_sainfo(self) -> tuple[Sainfo | None, Network, Network]:
+        """What a CHILD SA started without selectors (``establish-sa``) is
+        made of: the first specific sainfo and its selectors, else the
+        anonymous one between the two ends."""
+        assert self.local_ts is not None and self.remote_ts is not None
+        if not self.sainfos:
+            return None, self.local_ts, self.remote_ts
+        s = next((x for x in self.sainfos if not x.anonymous), self.sainfos[0])
+        if s.local is None or s.remote is None:
+            return s, self.local_ts, self.remote_ts
+        return s, s.local, s.remote
 
 
 def _jitter() -> float:
@@ -177,11 +241,60 @@ def _ts_covers(sels: list[Any], n: Network) -> bool:
     return False
 
 
+def _ts_nets(sels: list[Any]) -> list[Network]:
+    """The address ranges of selectors (any protocol and port) that are one prefix each."""
+    from ipaddress import ip_address as ipa
+    from ipaddress import summarize_address_range
+
+    out: list[Network] = []
+    for t, proto, sp, ep, start, end in sels:
+        if t not in (7, 8) or proto != 0 or sp != 0 or ep != 65535:
+            continue
+        try:
+            nets: list[Any] = list(summarize_address_range(ipa(bytes(start)), ipa(bytes(end))))
+        except (TypeError, ValueError):
+            continue
+        if len(nets) == 1:
+            out.append(nets[0])
+    return out
+
+
+def _ts_text(sels: list[Any]) -> str:
+    nets = _ts_nets(sels)
+    return ", ".join(str(n) for n in nets) if nets else f"{len(sels)} selector(s)"
+
+
 def _natd(spi_i: bytes, spi_r: bytes, addr: Any, port: int) -> bytes:
     return hashlib.sha1(spi_i + spi_r + addr.packed + struct.pack(">H", port)).digest()
 
 
-class IkeSa:
+class ChildSelectors:
+    """The sainfo and selectors of the CHILD SA (IKEv2) or IPsec SA pair
+    (IKEv1) an IKE SA carries: ``sainfo`` None is the remote's own."""
+
+    peer: Peer
+    sainfo: Sainfo | None
+    local_ts: Network | None
+    remote_ts: Network | None
+
+    @property
+    def si(self) -> Sainfo:
+        """The sainfo the CHILD SA is made under."""
+        return self.sainfo if self.sainfo is not None else self.peer.own_sainfo()
+
+    @property
+    def ts(self) -> tuple[Network, Network]:
+        """The CHILD SA's selectors, ours and the peer's."""
+        lt = self.local_ts if self.local_ts is not None else self.peer.local_ts
+        rt = self.remote_ts if self.remote_ts is not None else self.peer.remote_ts
+        assert lt is not None and rt is not None
+        return lt, rt
+
+    def use_sainfo(self, si: Sainfo | None, local: Network, remote: Network) -> None:
+        self.sainfo, self.local_ts, self.remote_ts = si, local, remote
+
+
+class IkeSa(ChildSelectors):
     """One IKE SA (and its one CHILD SA) on either side."""
 
     def __init__(self, peer: Peer, initiator: bool, spi_i: bytes, now: float) -> None:
@@ -232,6 +345,9 @@ class IkeSa:
         #: the CHILD SAs' mode: "tunnel", or "transport" once both sides
         #: agreed with USE_TRANSPORT_MODE (RFC 7296 §1.3.1, §3.10.1)
         self.mode = "tunnel"
+        self.sainfo: Sainfo | None = None
+        self.local_ts: Network | None = None
+        self.remote_ts: Network | None = None
 
     @property
     def spi_local(self) -> bytes:
@@ -271,12 +387,14 @@ class IkeSa:
                          f'"{integ}"'))
 
 
-class Ike:
+class Ike(KeyDaemon):
     """The IKEv2 daemon; see the module docstring.
 
     ``engine`` is the key engine the CHILD SAs go to (None: negotiate only,
     for tests); ``peers`` the configured remotes; ``cookie_threshold`` the
-    number of half-open SAs past which IKE_SA_INIT needs a cookie."""
+    number of half-open SAs past which IKE_SA_INIT needs a cookie; ``others``
+    the remotes the IKEv1 daemon serves on the same key engine (their
+    ACQUIREs are left to it; :class:`kame.ike.daemon.KeyDaemon`)."""
 
     RETRANS_BASE = 1.0
     RETRANS_TRIES = 6
@@ -287,38 +405,12 @@ class Ike:
     MAX_OLD_CHILDREN = 8
 
     def __init__(self, peers: list[Peer], engine: Any = None, *,
-                 cookie_threshold: int = 32, log: Callable[[str], None] | None = None) -> None:
-        self.peers = list(peers)
-        self.engine = engine
+                 cookie_threshold: int = 32, log: Callable[[str], None] | None = None,
+                 others: Iterable[Any] = ()) -> None:
+        super().__init__(peers, engine, log=log, others=others)
         self.cookie_threshold = cookie_threshold
         self.sas: dict[bytes, IkeSa] = {}  # by our SPI
-        self.out: list[tuple[bytes, Any, int, int]] = []
-        self.log: list[str] = []
-        self._logfn = log
-        self.stats: dict[str, int] = {}
         self._secret = _core.ike_random(32)
-        self._seq = 0
-        if engine is not None:
-            m = P.SadbMsg(P.SADB_REGISTER, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            engine.send(m.pack(), 0.0)
-            engine.listeners.append(self._pfkey_event)
-        self._acquires: list[bytes] = []
-
-    # --- bookkeeping ---------------------------------------------------------------
-
-    def _nextseq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def inc(self, name: str) -> None:
-        self.stats[name] = self.stats.get(name, 0) + 1
-
-    def _say(self, text: str) -> None:
-        self.log.append(text)
-        if len(self.log) > 1000:
-            del self.log[:500]
-        if self._logfn is not None:
-            self._logfn(text)
 
     def half_open(self) -> int:
         return sum(1 for s in self.sas.values() if not s.initiator and s.state in ("INIT", "AUTH"))
@@ -354,62 +446,31 @@ class Ike:
                     ("0x" + k[ek:ek + ak].hex()) if ak else "")))
         return out
 
-    def _peer_for(self, addr: Any) -> Peer | None:
-        return next((p for p in self.peers if p.address == addr), None)
-
     # --- PF_KEY -----------------------------------------------------------------------
 
-    def _pfkey_event(self, buf: bytes) -> None:
-        if len(self._acquires) < 64:
-            self._acquires.append(buf)
-
     def acquire(self, buf: bytes, now: float) -> IkeSa | None:
-        """An SADB_ACQUIRE: start an exchange with the remote it names."""
-        try:
-            m = P.decode(buf)
-        except KameError:
-            self.inc("pfkey_bad")
+        """An SADB_ACQUIRE: start an exchange with the remote it names, for
+        a CHILD SA under the sainfo of the policy's selectors."""
+        got = self._acquire_of(buf)
+        if got is None:
             return None
-        if m.type != P.SADB_ACQUIRE:
+        m, peer = got
+        si = self._acquire_sainfo(m, peer)
+        if si is None:
             return None
-        dst = m.get(P.SADB_EXT_ADDRESS_DST)
-        peer = self._peer_for(dst.addr) if dst is not None else None
-        if peer is None:
-            self._say(f"ACQUIRE for {dst.addr if dst else '?'}: no remote configured")
-            return None
-        if any(s.peer is peer and s.state != "DEAD" for s in self.sas.values()):
-            return None  # already negotiating (or up)
+        if any(s.peer is peer and s.state != "DEAD" and s.ts == si[1:]
+               for s in self.sas.values()):
+            return None  # already negotiating (or up) for these selectors
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        sa = self.initiate(peer, now)
+        sa = self.initiate(peer, now, sainfo=si)
         sa.reqid = sa2.reqid if sa2 else 0
         modes = {v: k for k, v in P.MODES.items()}
         asked = modes.get(sa2.mode, "any") if sa2 else "any"
         sa.mode = asked if asked != "any" else self._policy_mode(peer)
         return sa
 
-    def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
-        if self.engine is None:
-            return None
-        reply = P.decode(self.engine.send(msg.pack(), now)[0])
-        if reply.errno:
-            self._say(f"key engine refused {P.MSG_TYPES.get(msg.type, msg.type)}: "
-                      f"errno {reply.errno}")
-            return None
-        return reply
-
     def _getspi(self, sa: IkeSa, now: float) -> int:
-        if self.engine is None:
-            return int.from_bytes(_core.ike_random(4), "big") | 0x100
-        p = sa.peer
-        m = P.SadbMsg(P.SADB_GETSPI, P.SADB_SATYPE_ESP, seq=self._nextseq())
-        m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, p.address, p.address.max_prefixlen, 255))
-        m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, p.local_address,
-                            p.local_address.max_prefixlen, 255))
-        r = self._engine(m, now)
-        if r is None:
-            raise KameError("SADB_GETSPI failed", layer="ike")
-        return int(r.get(P.SADB_EXT_SA).spi)
+        return self._pfkey_getspi(sa.peer, sa.mode, sa.reqid, now)
 
     def _install(self, sa: IkeSa, keymat: bytes, now: float, *, spi_in: int | None = None,
                  spi_out: int | None = None, cp: ChildProposal | None = None,
@@ -438,29 +499,13 @@ class Ike:
                 sa.keys["child_in"], sa.keys["child_out"] = kin[0] + kin[1], kout[0] + kout[1]
             return
         p = sa.peer
-        life = p.child_lifetime
+        life = sa.si.lifetime
         soft = int(life * (REKEY_AT - REKEY_JITTER * _jitter())) if life else 0
 
         def add(typ: int, spi: int, src: Any, dst: Any, keys: tuple[bytes, bytes],
                 when: float) -> None:
-            e, a = keys
-            m = P.SadbMsg(typ, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi, 4, 1, P.AALG[ESP_INTEG[cp.integ]] if cp.integ else 0,
-                           P.EALG[ESP_ENCR[cp.encr]]))
-            m.add(P.SadbXSa2(P.MODES[sa.mode], 0, sa.reqid))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, e))
-            if a:
-                m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, a))
-            m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_HARD, 0, 0, life, 0))
-            if soft:
-                m.add(P.SadbLifetime(P.SADB_EXT_LIFETIME_SOFT, 0, 0, soft, 0))
-            if sa.nat:
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, NATT_PORT))
-                m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.remote_port))
-            self._engine(m, when)
+            self._add_sa(typ, spi, src, dst, cp, keys, mode=sa.mode, reqid=sa.reqid, life=life,
+                         soft=soft, natt_dport=sa.remote_port if sa.nat else None, now=when)
 
         add(P.SADB_UPDATE, spi_in, p.address, p.local_address, kin, now)
         if delay_out:
@@ -495,13 +540,7 @@ class Ike:
         if spi_out and waiting is None:
             todo.append((spi_out, p.local_address, p.address))
         for spi, src, dst in todo:
-            m = P.SadbMsg(P.SADB_DELETE, P.SADB_SATYPE_ESP, seq=self._nextseq())
-            m.add(P.SadbSa(spi))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, src, src.max_prefixlen, 255))
-            m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, dst, dst.max_prefixlen, 255))
-            sad = getattr(self.engine, "sad", None)
-            if sad is None or sad.get(dst, "esp", spi) is not None:
-                self._engine(m, now)  # (not when a hard expiry took it already)
+            self._delete_sa(spi, src, dst, now)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -548,9 +587,12 @@ class Ike:
 
     # --- initiator ----------------------------------------------------------------------
 
-    def initiate(self, peer: Peer, now: float) -> IkeSa:
-        """Start IKE_SA_INIT towards ``peer``."""
+    def initiate(self, peer: Peer, now: float,
+                 sainfo: tuple[Sainfo | None, Network, Network] | None = None) -> IkeSa:
+        """Start IKE_SA_INIT towards ``peer``, for a CHILD SA under ``sainfo``
+        (with its selectors, ours first; by default the remote's first sainfo)."""
         sa = IkeSa(peer, True, _core.ike_random(8), now)
+        sa.use_sainfo(*(sainfo or peer.first_sainfo()))
         sa.mode = self._policy_mode(peer)
         if peer.nat_traversal == "force":
             sa.nat = True
@@ -650,8 +692,8 @@ class Ike:
         sa.child_spi_in = self._getspi(sa, now)
         idb = self._my_idb(p)
         props = [(i + 1, pl.PROTO_ESP, struct.pack(">I", sa.child_spi_in), c.transforms())
-                 for i, c in enumerate(p.child)]
-        assert p.local_ts is not None and p.remote_ts is not None
+                 for i, c in enumerate(sa.si.child)]
+        lts, rts = sa.ts
         pls = [(pl.PT_IDI, False, idb)] + self._cert_payloads(p)
         if p.cert is not None:
             pls.append((pl.PT_CERTREQ, False, ikecert.certreq_body(p.cert.ca_hashes())))
@@ -666,8 +708,8 @@ class Ike:
         pls.append((pl.PT_AUTH, False, authb))
         pls += _transport_n(sa)
         pls += [(pl.PT_SA, False, _core.ike_build_sa(props)),
-                (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
-                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
+                (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(lts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(rts)]))]
         sa.state = "AUTH"
         self._request(sa, pl.IKE_AUTH, self._sealed(sa, pl.IKE_AUTH, 1, False, pls), now)
 
@@ -689,7 +731,7 @@ class Ike:
             self._fail(sa, "IKE_AUTH response has no CHILD SA", now)
             return
         props = _core.ike_parse_sa(by[pl.PT_SA])
-        cp = self._match_child(props[:1]) if len(props) == 1 else None
+        cp = self._match_child(props[:1], sa.si.child) if len(props) == 1 else None
         if cp is None or len(props[0][2]) != 4:
             self._fail(sa, "IKE_AUTH response chose an ESP proposal we did not offer", now)
             return
@@ -793,22 +835,25 @@ class Ike:
                                 certs=_certs(inner)):
             return
         p = sa.peer
-        cp = self._match_child(_core.ike_parse_sa(by[pl.PT_SA])) if pl.PT_SA in by else None
         props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
-        if cp is None:
-            self._refuse_auth(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
-                              "IKE_AUTH: none of the peer's ESP proposals is acceptable", now,
-                              keep=True)
-            return
-        peer_spi = next((pr[2] for pr in props if self._match_child([pr]) == cp), b"")
-        assert p.local_ts is not None and p.remote_ts is not None
         tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
         tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
-        if not (_ts_covers(tsi, p.remote_ts) and _ts_covers(tsr, p.local_ts)):
+        # the sainfo for the peer's selectors (RFC 7296 §2.9: none is TS_UNACCEPTABLE)
+        got = self._sainfo_for_ts(p, tsi, tsr)
+        if got is None:
             self._refuse_auth(sa, msg_id, pl.N_TS_UNACCEPTABLE,
-                              f"IKE_AUTH: the peer's selectors do not hold {p.remote_ts} <-> "
-                              f"{p.local_ts}", now, keep=True)
+                              f"IKE_AUTH: no sainfo for the peer's selectors "
+                              f"{_ts_text(tsr)} <-> {_ts_text(tsi)}", now, keep=True)
             return
+        sa.use_sainfo(*got)
+        cp = self._match_child(props, sa.si.child)
+        if cp is None:
+            self._refuse_auth(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
+                              f"IKE_AUTH: none of the peer's ESP proposals is in "
+                              f"{sa.si.name()}", now, keep=True)
+            return
+        peer_spi = next((pr[2] for pr in props if self._match_child([pr], [cp]) == cp), b"")
+        lts, rts = sa.ts
         asked = _carries(inner, pl.N_USE_TRANSPORT_MODE)
         ours = self._policy_mode(p)
         sa.mode = "transport" if asked and ours == "transport" else "tunnel"
@@ -830,8 +875,8 @@ class Ike:
                (pl.PT_AUTH, False, authb),
                *_transport_n(sa),
                (pl.PT_SA, False, _core.ike_build_sa(chosen)),
-               (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
-               (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
+               (pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(rts)])),
+               (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(lts)]))]
         self._respond(sa, msg_id, self._sealed(sa, pl.IKE_AUTH, msg_id, True, pls))
         self._established(sa, now)
 
@@ -861,8 +906,36 @@ class Ike:
                     return ours
         return None
 
-    def _match_child(self, props: list[Any]) -> ChildProposal | None:
-        for ours in (x for p in self.peers for x in p.child):
+    @staticmethod
+    def _sainfo_for_ts(p: Peer, tsi: list[Any], tsr: list[Any]
+                       ) -> tuple[Sainfo | None, Network, Network] | None:
+        """The responder's sainfo for the initiator's TSi/TSr, with the
+        selectors we answer (ours, the peer's): a specific sainfo whose
+        selectors the peer's hold (narrowed to the sainfo's, RFC 7296 §2.9)
+        or that holds the peer's first ones; else ``sainfo anonymous`` with
+        the peer's first selectors; None: TS_UNACCEPTABLE."""
+        if not p.sainfos:
+            assert p.local_ts is not None and p.remote_ts is not None
+            if _ts_covers(tsi, p.remote_ts) and _ts_covers(tsr, p.local_ts):
+                return None, p.local_ts, p.remote_ts
+            return None
+        ni, nr = _ts_nets(tsi), _ts_nets(tsr)
+        for s in p.sainfos:
+            if s.local is None or s.remote is None:
+                continue
+            if _ts_covers(tsi, s.remote) and _ts_covers(tsr, s.local):
+                return s, s.local, s.remote
+            if ni and nr and s.holds(nr[0], ni[0]):
+                return s, nr[0], ni[0]
+        anon = next((s for s in p.sainfos if s.anonymous), None)
+        if anon is not None and ni and nr and ni[0].version == nr[0].version:
+            return anon, nr[0], ni[0]
+        return None
+
+    def _match_child(self, props: list[Any], mine: list[ChildProposal]
+                     ) -> ChildProposal | None:
+        """The first of ``mine`` (a sainfo's proposals) the peer offers."""
+        for ours in mine:
             for _num, proto, spi, trs in props:
                 if proto != pl.PROTO_ESP or len(spi) != 4:
                     continue
@@ -1050,7 +1123,7 @@ class Ike:
 
     def _child_props(self, sa: IkeSa, spi: int, group: int) -> list[Any]:
         out = []
-        for i, c in enumerate(sa.peer.child):
+        for i, c in enumerate(sa.si.child):
             t = c.transforms()
             if group:
                 t.insert(len(t) - 1, (pl.T_DH, group, None))
@@ -1065,7 +1138,7 @@ class Ike:
                 or sa.child_prop is None):
             return False
         p = sa.peer
-        group = p.pfs_group if group is None else group
+        group = sa.si.pfs_group if group is None else group
         try:
             spi = self._getspi(sa, now)
         except KameError as e:
@@ -1075,7 +1148,7 @@ class Ike:
         dh = _core.IkeDh(group) if group else None
         sa.rekey = {"kind": "child", "ni": ni, "dh": dh, "spi_in": spi,
                     "old": (sa.child_spi_in, sa.child_spi_out)}
-        assert p.local_ts is not None and p.remote_ts is not None
+        lts, rts = sa.ts
         pls = [(pl.PT_N, False, Notify(pl.N_REKEY_SA, pl.PROTO_ESP,
                                        struct.pack(">I", sa.child_spi_in)).pack()),
                *_transport_n(sa),
@@ -1083,8 +1156,8 @@ class Ike:
                (pl.PT_NONCE, False, ni)]
         if dh is not None:
             pls.append((pl.PT_KE, False, pl.ke_body(group, dh.public)))
-        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.local_ts)])),
-                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)]))]
+        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(lts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(rts)]))]
         self._say(f"rekeying CHILD SA esp in 0x{sa.child_spi_in:08x} with {p.address}"
                   + (f" (PFS, DH group {group})" if group else ""))
         self.inc("ike_child_rekey_out")
@@ -1136,6 +1209,8 @@ class Ike:
         new.prop, new.ni, new.nr = prop, ni, nr
         new.remote_port, new.local_port, new.nat = sa.remote_port, sa.local_port, sa.nat
         new.reqid = sa.reqid
+        new.mode = sa.mode
+        new.use_sainfo(sa.sainfo, *sa.ts)
         new.state = "ESTABLISHED"
         self._rekey_keys(sa, new, gir)
         self._set_lifetime(new, now)
@@ -1146,6 +1221,7 @@ class Ike:
     def _move_children(old: IkeSa, new: IkeSa) -> None:
         new.child_prop, new.child_spi_in, new.child_spi_out = (
             old.child_prop, old.child_spi_in, old.child_spi_out)
+        new.use_sainfo(old.sainfo, *old.ts)
         new.installed = old.installed
         new.old_children += old.old_children
         new.out_later.update(old.out_later)
@@ -1201,8 +1277,10 @@ class Ike:
                               f"no CHILD SA with outbound SPI 0x{max(old_out, 0):08x}")
             return
         p = sa.peer
-        cp = self._match_child(props)
-        chosen = next((pr for pr in props if self._match_child([pr]) == cp), None)
+        si = sa.si
+        cp = self._match_child(props, si.child)
+        chosen = next((pr for pr in props if self._match_child([pr], [cp]) == cp), None) \
+            if cp is not None else None
         if cp is None or chosen is None:
             self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
                               "none of the peer's ESP proposals is acceptable")
@@ -1212,8 +1290,8 @@ class Ike:
         dh = None
         if pl.PT_KE in by:
             group, kex = pl.ke_parse(by[pl.PT_KE])
-            want = p.pfs_group or (groups[0] if groups else 0)
-            if group not in groups or (p.pfs_group and group != p.pfs_group):
+            want = si.pfs_group or (groups[0] if groups else 0)
+            if group not in groups or (si.pfs_group and group != si.pfs_group):
                 if want and want in groups:
                     self._ccsa_refuse(sa, msg_id, pl.N_INVALID_KE_PAYLOAD,
                                       f"KE of DH group {group}, we want {want}",
@@ -1228,16 +1306,16 @@ class Ike:
             except (KameError, ValueError) as e:
                 self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, f"bad KE ({e})")
                 return
-        elif p.pfs_group:
+        elif si.pfs_group:
             self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
-                              f"no KE, and we rekey with PFS (DH group {p.pfs_group})")
+                              f"no KE, and we rekey with PFS (DH group {si.pfs_group})")
             return
-        assert p.local_ts is not None and p.remote_ts is not None
+        lts, rts = sa.ts
         tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
         tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
-        if not (_ts_covers(tsi, p.remote_ts) and _ts_covers(tsr, p.local_ts)):
+        if not (_ts_covers(tsi, rts) and _ts_covers(tsr, lts)):
             self._ccsa_refuse(sa, msg_id, pl.N_TS_UNACCEPTABLE,
-                              f"the selectors do not hold {p.remote_ts} <-> {p.local_ts}")
+                              f"the selectors do not hold {rts} <-> {lts}")
             return
         assert sa.prop is not None
         nr = _core.ike_random(32)
@@ -1256,8 +1334,8 @@ class Ike:
                (pl.PT_NONCE, False, nr)]
         if dh is not None:
             pls.append((pl.PT_KE, False, pl.ke_body(dh.group, dh.public)))
-        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(p.remote_ts)])),
-                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(p.local_ts)]))]
+        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(rts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(lts)]))]
         self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True, pls))
         self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
                       initiator=False, delay_out=True)
@@ -1349,7 +1427,7 @@ class Ike:
                               now: float) -> None:
         assert sa.prop is not None
         props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
-        cp = self._match_child(props[:1]) if len(props) == 1 else None
+        cp = self._match_child(props[:1], sa.si.child) if len(props) == 1 else None
         nr = by.get(pl.PT_NONCE, b"")
         if cp is None or len(props[0][2]) != 4 or not 16 <= len(nr) <= 256:
             self._delete_pair(sa, ours["spi_in"], 0, now)

@@ -304,7 +304,7 @@ class IpOutput(Arp):
 
     def ping(self, dst: IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
              data: bytes = b"kame", df: bool = False, ttl: int | None = None,
-             ifname: str | None = None) -> int:
-        """Send one Echo Request (``ping``); 0 or an errno."""
+             ifname: str | None = None, src: IPv4Address | None = None) -> int:
+        """Send one Echo Request (``ping [-S src]``); 0 or an errno."""
         msg = _core.icmp_build(8, 0, (ident & 0xFFFF) << 16 | (seq & 0xFFFF), data)
-        return self.ip_output(None, dst, IPPROTO_ICMP, msg, now, ttl=ttl, df=df, ifname=ifname)
+        return self.ip_output(src, dst, IPPROTO_ICMP, msg, now, ttl=ttl, df=df, ifname=ifname)

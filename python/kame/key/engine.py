@@ -342,6 +342,8 @@ class KeyEngine:
                 m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, ev.src, ev.src.max_prefixlen, 255))
                 m.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, ev.dst, ev.dst.max_prefixlen, 255))
                 m.add(P.SadbXSa2(P.MODES[ev.mode], 0, ev.reqid))
+                if ev.spid:  # KAME's key_acquire: the policy, whose selectors racoon reads
+                    m.add(P.SadbXPolicy(P.IPSEC_POLICY["ipsec"], P.IPSEC_DIR["out"], ev.spid))
                 m.add(P.SadbProposal(0, [self._comb(ev.proto)]))
             out.append(m)
             for fn in self.listeners:

@@ -236,7 +236,7 @@ class Ipsec6:
                                      req.reqid if lvl == "unique" else 0)
             if sa is None:
                 ev = self.sad.acquire(s, d, req.proto, req.mode,
-                                      req.reqid if lvl == "unique" else 0, now)
+                                      req.reqid if lvl == "unique" else 0, now, sp.id)
                 if ev is not None:
                     node.events.append(ev)
                 if lvl != "use":

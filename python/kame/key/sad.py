@@ -110,6 +110,9 @@ class Acquire:
     reqid: int
     seq: int
     now: float
+    #: the id of the outbound policy that asked (0: none): the ACQUIRE's
+    #: SADB_X_EXT_POLICY, from which the daemon reads the selectors
+    spid: int = 0
 
 
 @dataclass(eq=False)
@@ -355,7 +358,7 @@ class Sad:
         return best
 
     def acquire(self, src: Addr, dst: Addr, proto: str, mode: str, reqid: int,
-                now: float) -> Acquire | None:
+                now: float, spid: int = 0) -> Acquire | None:
         """Queue ``SADB_ACQUIRE`` unless one is pending for the same request."""
         k = (src, dst, proto, mode, reqid)
         t = self._acq.get(k)
@@ -367,7 +370,7 @@ class Sad:
             del self._acq[next(iter(self._acq))]
         self._acq[k] = now
         self._acq_seq += 1
-        ev = Acquire(src, dst, proto, mode, reqid, self._acq_seq, now)
+        ev = Acquire(src, dst, proto, mode, reqid, self._acq_seq, now, spid)
         self.events.append(ev)
         return ev
 
