@@ -490,3 +490,63 @@ def test_rfc2292_switches_deliver_under_their_types() -> None:
     _d, anc, _f, _a = r.recvmsg(10, 1024)
     assert [t for _lv, t, _d in anc] == [IPV6_2292HOPOPTS, IPV6_2292DSTOPTS]
     assert r.getsockopt(41, IPV6_2292PKTOPTIONS) == b""
+
+
+def test_tcp_segments_carry_the_sticky_headers() -> None:
+    """RFC 3542 §6: sticky headers on a stream socket go on its segments
+    (an accepted socket has its listener's), the MSS leaves room for them,
+    and the transfer is byte-exact both ways."""
+    from tests.test_tcp import B, Pair, pump
+
+    from kame.socket.stream import SOCK_STREAM
+
+    p = Pair()
+    sent: dict[str, list[bytes]] = {"a": [], "b": []}
+    emit = p.sim.emit
+
+    def record(node: Any, frames: Any) -> Any:
+        frames = list(frames)
+        sent["a" if node is p.a else "b"].extend(f for _i, f in frames)
+        return emit(node, frames)
+
+    p.sim.emit = record  # type: ignore[method-assign]
+    srv = p.lb.socket(AF_INET6, SOCK_STREAM)
+    srv.setsockopt(41, IPV6_HOPOPTS, HBH)
+    srv.bind(("::", 80))
+    srv.listen(8)
+    cli = p.la.socket(AF_INET6, SOCK_STREAM)
+    cli.setsockopt(41, IPV6_DSTOPTS, DST)
+    with pytest.raises(BlockingIOError):
+        cli.connect((B, 80))
+    conn = None
+    for _ in range(200):
+        p.run(0.05)
+        try:
+            conn, _ = srv.accept()
+            break
+        except BlockingIOError:
+            continue
+    assert conn is not None
+    assert conn.getsockopt(41, IPV6_HOPOPTS, 256) == HBH  # inherited from the listener
+    data = bytes(range(256)) * 400
+    assert pump(p, cli, conn, data) == data
+    back = bytes(reversed(data))
+    assert pump(p, conn, cli, back) == back
+
+    def chains(frames: list[bytes]) -> list[tuple[list[int], int]]:
+        out = []
+        for f in frames:
+            if f[12:14] != b"\x86\xdd":
+                continue
+            v = _core.ip6_validate(f[14:], 50, transit=True)
+            if v.chain.upper == 6:
+                out.append(([h[0] for h in v.chain.headers], len(f) - 14))
+        return out
+
+    ours, theirs = chains(sent["a"]), chains(sent["b"])
+    assert ours and all(c == [60] for c, _n in ours), ours[:3]
+    assert all(n <= 1500 for _c, n in ours + theirs)
+    assert max(n for _c, n in ours) > 1400  # full-sized segments, headers included
+    # the SYN,ACK comes from the SYN cache in the core, without them
+    assert theirs[0][0] == [] and all(c == [0] for c, _n in theirs[1:]), [
+        (i, t) for i, t in enumerate(theirs) if t[0] != [0]]

@@ -138,3 +138,110 @@ def test_headers_both_ways_with_the_kernel(tmp_path: Path) -> None:
                             "-T", "fields", "-e", "ipv6.src"],
                            capture_output=True, text=True, timeout=120, check=True).stdout.split()
         assert OURS6 in n and KERNEL6 in n, n
+
+
+TCP_KERNEL = r"""
+import hashlib, socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 7400))
+s.listen(1)
+print("ready", flush=True)
+c, _a = s.accept()
+h, n = hashlib.sha256(), 0
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+c.sendall(f"{n} {h.hexdigest()}".encode())
+c.close()
+"""
+
+
+def test_tcp_with_sticky_headers_to_the_kernel(tmp_path: Path) -> None:
+    """Our TCP client with sticky Destination options sends 300 kB to a
+    kernel server: every segment we send carries the header, none is
+    fragmented, the kernel counts every byte, tshark flags nothing."""
+    import errno
+    import hashlib
+
+    from kame.socket.stream import SOCK_STREAM
+
+    with fresh_netns("exthk") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        port = TapPort(ns, "exth")
+        cap = None
+        pcap = tmp_path / "tcp.pcap"
+        try:
+            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", port.name, "nodad")
+            ipns(ns, "ip", "link", "set", port.name, "up")
+            ipns(ns, "ethtool", "-K", port.name, "tso", "off", "gso", "off", "gro", "off",
+                 check=False)
+            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U",
+                                    "-s", "200", "-w", str(pcap), "ip6"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            node = Node("exth", knobs=Knobs({"net.inet6.ip6.dad_count": 0}), seed=7)
+            node.add_interface(port.name, bytes.fromhex("02005e00e002"))
+            runner = Runner()
+            runner.attach_device(node, port.name, port.tap)
+            runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address(port.name, f"{OURS6}/64", runner.clock())
+            layer = SocketLayer(node, "linux")
+            kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
+                                     TCP_KERNEL], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            assert kern.stdout is not None
+            assert kern.stdout.readline().strip() == "ready"
+            pump(runner, lambda: False, 0.5)
+            cli = layer.socket(AF_INET6, SOCK_STREAM)
+            cli.setsockopt(41, IPV6_DSTOPTS, DST)
+            try:
+                cli.connect((KERNEL6, 7400))
+            except BlockingIOError as e:
+                assert e.errno == errno.EINPROGRESS
+            data = bytes(range(251)) * 1200
+            sent = [0]
+            reply = bytearray()
+
+            def step() -> bool:
+                if sent[0] < len(data):
+                    try:
+                        sent[0] += cli.send(data[sent[0]:sent[0] + 65536])
+                    except (BlockingIOError, OSError) as e:
+                        if getattr(e, "errno", None) not in (errno.EAGAIN, errno.ENOTCONN):
+                            raise
+                    if sent[0] == len(data):
+                        cli.shutdown(1)
+                    return False
+                try:
+                    b = cli.recv(4096)
+                except BlockingIOError:
+                    return False
+                if not b:
+                    return True
+                reply.extend(b)
+                return False
+
+            assert pump(runner, step, 60), (sent[0], bytes(reply))
+            n, digest = reply.decode().split()
+            assert int(n) == len(data) and digest == hashlib.sha256(data).hexdigest()
+            kern.wait(timeout=30)
+        finally:
+            if cap is not None:
+                time.sleep(1.0)
+                cap.terminate()
+                cap.wait(timeout=10)
+            port.close()
+        rows = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp && ipv6.src == {OURS6}",
+                               "-T", "fields", "-e", "ipv6.dstopts.len_oct", "-e", "ipv6.fragment",
+                               "-e", "tcp.len"],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+        segs = [r.split("\t") for r in rows.strip().splitlines()]
+        assert len(segs) > 100 and all(r[0] == "16" and not r[1] for r in segs), segs[:5]
+        assert max(int(r[2]) for r in segs) > 1300
+        bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
+                              "_ws.malformed || _ws.expert.severity >= error"],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert bad.stdout.strip() == "", bad.stdout

@@ -40,6 +40,7 @@ from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
     AF_INET,
     AF_INET6,
+    IPV6_2292PKTOPTIONS,
     IPV6_FAITH,
     SO_ERROR,
     SO_TYPE,
@@ -48,6 +49,7 @@ from kame.socket.const import (
     _err,
     _octets,
 )
+from kame.socket.pktopts import EXTHDR_OPTS, PktOpts, exthdrs
 from kame.socket.sock import Datagram, Socket, _ival
 from kame.tcp.var import (
     TCPS_CLOSED,
@@ -158,6 +160,19 @@ class StreamSocket(Socket):
             tp.keepcnt = cnt
         tp.hlim = self.tcp_hlim
         tp.tclass = int(self.opts.get(_hostsock.IPV6_TCLASS, 0) or 0)
+        self.tcp_exthdrs(tp)
+
+    def tcp_exthdrs(self, tp: Tcpcb) -> None:
+        """RFC 3542 §6: the socket's sticky extension headers go on the
+        connection's segments (KAME's ``in6p_outputopts``; an accepted socket
+        has its listener's); the MSS leaves room for them."""
+        po = PktOpts.sticky(self.opts) if self.opts else None
+        if po is None or not po.has_exthdrs or not isinstance(tp.faddr, IPv6Address):
+            tp.ext6 = None
+            return
+        tp.ext6 = exthdrs(po, tp.faddr, 6)
+        if tp.peer_mss:  # already sized (an accepted connection): leave room
+            self._tcp.tcp_mss(tp, tp.peer_mss, self._now)
 
     def tcp_connected(self, tp: Tcpcb) -> None:
         self.was_connected = True
@@ -485,6 +500,8 @@ class StreamSocket(Socket):
         self.layer.ctloutput_set(self, level, opt, value)
         if tp is not None and level == 41 and opt == _hostsock.IPV6_TCLASS:
             tp.tclass = int(self.opts.get(opt, 0) or 0)
+        if tp is not None and level == 41 and (opt in EXTHDR_OPTS or opt == IPV6_2292PKTOPTIONS):
+            self.tcp_exthdrs(tp)
 
     def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
         self._check_open()

@@ -229,7 +229,8 @@ class TcpOutput(TcpSubr):
         else:
             self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
                            opts, payload, now, scope=tp.scope, tclass=tclass, hlim=tp.hlim,
-                           packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None)
+                           packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None,
+                           ext=tp.ext6)
         # --- accounting ---
         if length:  # for black-hole detection (FreeBSD TF2_PLPMTU_MAXSEGSNT)
             if length >= maxlen:

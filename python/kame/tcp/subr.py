@@ -45,6 +45,7 @@ JUMBO_HBH = 8
 IPPROTO_TCP = 6
 #: the first 8 octets of an IPv6 header before a TCP segment
 _IP6_TCP = struct.Struct("!IHBB")
+_PLEN_NH = struct.Struct("!HB")  # Payload Length, Next Header
 
 
 class TcpSubr:
@@ -211,6 +212,8 @@ class TcpSubr:
             # with the Jumbo Payload option takes 8 octets more than RFC
             # 2675 §5's "MTU - 60" counts
             room -= JUMBO_HBH
+        if tp.ext6 is not None:
+            room -= len(tp.ext6[0])  # the socket's extension headers (RFC 3542 §6)
         mss = max(min(tp.peer_mss, room) - self.ipsec_hdrsiz(tp), 64)
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
@@ -236,7 +239,7 @@ class TcpSubr:
             ifname = rt4.ifname if rt4 is not None else None
             hl = HDR4
         ifp = node.ifnets.get(ifname) if ifname is not None else None
-        if ifp is None or ifp.tsomax <= 0 or self.ipsec_hdrsiz(tp):
+        if ifp is None or ifp.tsomax <= 0 or self.ipsec_hdrsiz(tp) or tp.ext6 is not None:
             return 0
         return max(ifp.tsomax - hl - 60, 0)
 
@@ -406,11 +409,13 @@ class TcpSubr:
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
                   flags: int, win: int, options: bytes, payload: bytes, now: float, *,
                   scope: int = 0, tclass: int = 0, hlim: int | None = None,
-                  tso_segsz: int = 0, packed: tuple[bytes, bytes] | None = None) -> bool:
+                  tso_segsz: int = 0, packed: tuple[bytes, bytes] | None = None,
+                  ext: tuple[bytes, int, IPv6Address] | None = None) -> bool:
         """Hand one segment to IP: ``ip6_output`` through the node (route,
         ``nd6_output``, IPsec), the loopback for ourselves, or for IPv4 the
         :attr:`ip4_output` hook (``ip_output`` of ``node.inet``). ``packed``:
-        the two addresses packed, when the caller has them (a connection's)."""
+        the two addresses packed, when the caller has them (a connection's);
+        ``ext``: the connection's extension headers (``Tcpcb.ext6``)."""
         if isinstance(faddr, IPv4Address):
             seg = _core.tcp_output_segment(laddr.packed, faddr.packed, lport, fport, seq, ack,
                                            flags, win, options, payload)
@@ -437,7 +442,8 @@ class TcpSubr:
                                            payload)
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
-        r = self.route6(faddr, scope, now)  # type: ignore[arg-type]
+        first = faddr if ext is None else ext[2]
+        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False
@@ -446,6 +452,12 @@ class TcpSubr:
             hlim = node.cache.info(ifname).chlim
         pkt = _core.tcp6_output(lp, fp, hlim, tclass, lport, fport, seq, ack, flags, win, options,
                                 payload)
+        if ext is not None:
+            # the checksum covers the final destination (RFC 8200 §8.1); the
+            # headers go between, the first hop of a Routing header in front
+            e, nh, _first = ext
+            pkt = b"".join((pkt[:4], _PLEN_NH.pack(len(pkt) - 40 + len(e), nh), pkt[7:24],
+                            first.packed, e, pkt[40:]))
         if tso_segsz:
             node.output(ifname, pkt, now, hop, tso_segsz=tso_segsz)
         else:

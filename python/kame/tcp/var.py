@@ -217,6 +217,9 @@ class Tcpcb:
     ifname: str | None = None
     tclass: int = 0
     hlim: int | None = None
+    #: RFC 3542 §6 sticky extension headers of the socket, built for this
+    #: peer: ``(headers, first Next Header, IPv6 destination)``
+    ext6: tuple[bytes, int, IPv6Address] | None = None
     #: packed addresses for the core calls
     lpacked: bytes = b""
     fpacked: bytes = b""
