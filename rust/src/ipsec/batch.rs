@@ -67,9 +67,20 @@ const PACKET_COST: usize = 256;
 
 /// How many threads a batch of `n` packets of `octets` in all gets.
 pub fn threads_for(n: usize, octets: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()).min(MAX_THREADS);
     let work = octets.saturating_add(n.saturating_mul(PACKET_COST));
-    cores.min(work / MIN_WORK_PER_THREAD).min(n).max(1)
+    let want = (work / MIN_WORK_PER_THREAD).min(n);
+    if want < 2 {
+        // before asking for the cores: that reads the cgroup files, tens
+        // of microseconds, more than a small batch's cryptography
+        return 1;
+    }
+    cores().min(want).max(1)
+}
+
+/// The cores this process may use, asked once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()).min(MAX_THREADS))
 }
 
 fn internal() -> Error {
