@@ -123,7 +123,7 @@ fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Res
     let work = &work;
     let parts: Vec<Vec<(usize, Result<R>)>> = std::thread::scope(|s| {
         let handles: Vec<_> =
-            (1..threads).filter_map(|_| std::thread::Builder::new().spawn_scoped(s, move || work()).ok()).collect();
+            (1..threads).filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok()).collect();
         let mut parts = vec![work()];
         // a thread that panicked loses its packets: they fail below with an
         // error rather than take the process down

@@ -124,7 +124,7 @@ fn batch_items<'py>(packets: &Bound<'py, PyAny>) -> PyResult<Vec<Item<'py>>> {
 /// Run a batch with the GIL released, in runs of `BATCH_RUN` packets (the
 /// working set stays bounded while each run is spread over the cores by
 /// `ipsec::batch`), turning each run's results into Python objects.
-const BATCH_RUN: usize = 4096;
+const BATCH_RUN: usize = 512;
 
 fn run_batch<'py, S: Send>(
     py: Python<'py>,
