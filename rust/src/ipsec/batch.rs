@@ -6,8 +6,8 @@
 //! and the keys, runs in parallel:
 //!
 //! * output: sequence numbers, padding and IVs are assigned in order
-//!   (`prepare`), then encryption and ICVs run on `std::thread::scope`
-//!   threads (`finish`), then the counters are added in order;
+//!   (`prepare`), then encryption and ICVs run on a persistent pool of
+//!   worker threads (`finish`), then the counters are added in order;
 //! * input: the header walk, SPI and the replay pre-check run against the
 //!   window as it stands before the batch (`check`), the ICV checks and
 //!   decryption of the packets that passed run in parallel (`crypt`), then,
@@ -18,7 +18,7 @@
 //!   refuse it; a packet whose extended sequence number the earlier packets
 //!   changed is verified again under the new one.
 //!
-//! Small batches run on the calling thread: starting a thread costs more
+//! Small batches run on the calling thread: waking a worker costs more
 //! than a few dozen packets' cryptography.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
@@ -87,56 +87,43 @@ fn internal() -> Error {
     Error::new(Layer::Ipsec, ErrorKind::Config, 0, "batch worker thread failed")
 }
 
-/// Packets a thread takes at a time.
+/// Packets a worker takes at a time (at least).
 const GRAIN: usize = 16;
 
-/// `f` over `items`, results in order, on `threads` threads (the calling
-/// one among them). The threads take `GRAIN` items at a time from a shared
-/// counter rather than fixed halves: on a loaded machine a thread that is
-/// not scheduled leaves its share to the others instead of holding the
-/// whole batch up.
-fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync) -> Vec<Result<R>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// The batch workers: one persistent pool for the process, made on the
+/// first batch big enough to want it, so that a batch pays a wake-up, not
+/// a thread creation (tens of microseconds each on a loaded machine, which
+/// ate the gain of the `std::thread::scope` threads made per run). None if
+/// the system refused the threads: batches then stay on the calling thread.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores())
+            .thread_name(|i| format!("kame-ipsec-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// `f` over `items`, results in order; on the pool when `threads` > 1.
+/// The workers take `GRAIN` items at a time and steal from each other: on
+/// a loaded machine a worker that is not scheduled leaves its share to the
+/// others instead of holding the whole batch up.
+fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync + Send) -> Vec<Result<R>> {
+    use rayon::prelude::*;
     let n = items.len();
-    if threads <= 1 || n < 2 {
+    let pool = if threads <= 1 || n < 2 { None } else { pool() };
+    let Some(pool) = pool else {
         return items.into_iter().map(f).collect();
-    }
-    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done: Vec<(usize, Result<R>)> = Vec::new();
-        loop {
-            let at = next.fetch_add(GRAIN, Ordering::Relaxed);
-            if at >= n {
-                break;
-            }
-            for i in at..(at + GRAIN).min(n) {
-                let item = slots.get(i).and_then(|m| m.lock().ok()).and_then(|mut g| g.take());
-                if let Some(t) = item {
-                    done.push((i, f(t)));
-                }
-            }
-        }
-        done
     };
-    let work = &work;
-    let parts: Vec<Vec<(usize, Result<R>)>> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            (1..threads).filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok()).collect();
-        let mut parts = vec![work()];
-        // a thread that panicked loses its packets: they fail below with an
-        // error rather than take the process down
-        parts.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-        parts
-    });
-    let mut out: Vec<Option<Result<R>>> = (0..n).map(|_| None).collect();
-    for (i, r) in parts.into_iter().flatten() {
-        if let Some(o) = out.get_mut(i) {
-            *o = Some(r);
-        }
-    }
-    out.into_iter().map(|o| o.unwrap_or_else(|| Err(internal()))).collect()
+    // a worker that panicked fails the run's packets with an error rather
+    // than take the process down (the cryptography does not panic)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.install(|| items.into_par_iter().with_min_len(GRAIN).map(&f).collect::<Vec<_>>())
+    }))
+    .unwrap_or_else(|_| (0..n).map(|_| Err(internal())).collect())
 }
 
 /// `output` over a batch: the same packets, sequence numbers and counters
@@ -316,8 +303,8 @@ mod tests {
         let out: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
         assert!(out.iter().enumerate().all(|(k, (i, _))| k == *i));
         let ids: std::collections::HashSet<_> = out.iter().map(|(_, t)| *t).collect();
-        // the calling thread and at least one other (which ones take how
-        // much depends on the scheduler)
+        // at least two of the pool's workers (which ones take how much
+        // depends on the scheduler)
         assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
         assert_eq!(threads_for(3, 1500), 1);
         assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);
