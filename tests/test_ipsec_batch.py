@@ -74,6 +74,7 @@ def counters_delta(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 # 300 packets of ~500 octets: enough work for the batch to use the threads
+# it is allowed (``threads=``; one by default)
 BIG = 300
 
 
@@ -92,7 +93,8 @@ def test_output_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject
     start = data.draw(st.sampled_from([0, 1000, 0xFFFFFF00]), label="start")
     sa.seq = start
     c0 = sa.counters
-    batch = sa.output_many(packets)
+    threads = data.draw(st.sampled_from([1, 2, 4]), label="threads")
+    batch = sa.output_many(packets, threads=threads)
     seq_after, c1 = sa.seq, sa.counters
     sa.seq = start
     single = one_by_one(sa.output, packets)
@@ -104,7 +106,7 @@ def test_output_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject
 def test_output_many_sequence_space_runs_out_in_the_batch() -> None:
     sa = esp_gcm()
     sa.seq = 0xFFFFFFFF - 150
-    batch = sa.output_many([udp6(500, i) for i in range(BIG)])
+    batch = sa.output_many([udp6(500, i) for i in range(BIG)], threads=2)
     assert all(isinstance(r, bytes) for r in batch[:150])
     assert all(isinstance(r, Exception) for r in batch[150:])
     assert sa.seq == 0xFFFFFFFF
@@ -144,7 +146,7 @@ def test_input_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject)
     for _ in range(data.draw(st.integers(0, 3), label="cut")):
         p = rnd.choice(sent)
         packets.insert(rnd.randrange(len(packets) + 1), p[: rnd.randrange(len(p))])
-    batch = rx_batch.input_many(packets)
+    batch = rx_batch.input_many(packets, threads=data.draw(st.sampled_from([1, 2, 4]), label="threads"))
     single = one_by_one(rx_single.input, packets)
     assert [outcome(r) for r in batch] == [outcome(r) for r in single]
     assert rx_batch.replay_top == rx_single.replay_top
@@ -158,7 +160,7 @@ def test_input_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject)
 def test_input_many_refuses_duplicates_inside_one_batch() -> None:
     tx, rx = esp_gcm(), esp_gcm()
     sent = tx.output_many([udp6(500, i) for i in range(BIG)])
-    out = rx.input_many(sent + sent)
+    out = rx.input_many(sent + sent, threads=2)
     assert all(isinstance(r, bytes) for r in out[:BIG])
     assert all(type(r).__name__ == "ReplayError" for r in out[BIG:])
     assert rx.counters["replay_drops"] == BIG
@@ -174,7 +176,7 @@ def test_input_many_window_moves_only_after_the_icv() -> None:
     far[-1] ^= 1
     tx.seq = 0
     sent = tx.output_many([udp6(500, i) for i in range(BIG)])
-    out = rx.input_many([bytes(far), *sent])
+    out = rx.input_many([bytes(far), *sent], threads=2)
     assert type(out[0]).__name__ == "IntegrityError"
     assert all(isinstance(r, bytes) for r in out[1:])
     assert rx.replay_top == BIG

@@ -18,8 +18,13 @@
 //!   refuse it; a packet whose extended sequence number the earlier packets
 //!   changed is verified again under the new one.
 //!
-//! Small batches run on the calling thread: waking a worker costs more
-//! than a few dozen packets' cryptography.
+//! Batches run on the calling thread unless the caller asks for more
+//! threads: on a loaded machine (every core busy) the workers are not
+//! scheduled in time, and the calling thread, which then does the work
+//! alone, spends more per packet than the plain loop (measured in
+//! benches/bench_batch.py). Small batches stay on the calling thread
+//! whatever is asked: waking a worker costs more than a few dozen packets'
+//! cryptography.
 
 use crate::error::{Error, ErrorKind, Layer, Result};
 
@@ -90,8 +95,9 @@ fn internal() -> Error {
 /// Packets a worker takes at a time (at least).
 const GRAIN: usize = 16;
 
-/// The batch workers: one persistent pool for the process, made on the
-/// first batch big enough to want it, so that a batch pays a wake-up, not
+/// The batch workers (the cores but one: the calling thread works too):
+/// one persistent pool for the process, made on the first batch big
+/// enough to want it, so that a batch pays a wake-up, not
 /// a thread creation (tens of microseconds each on a loaded machine, which
 /// ate the gain of the `std::thread::scope` threads made per run). None if
 /// the system refused the threads: batches then stay on the calling thread.
@@ -99,7 +105,7 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(cores())
+            .num_threads(cores().saturating_sub(1).max(1))
             .thread_name(|i| format!("kame-ipsec-{i}"))
             .build()
             .ok()
@@ -107,30 +113,79 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// `f` over `items`, results in order; on the pool when `threads` > 1.
-/// The workers take `GRAIN` items at a time and steal from each other: on
-/// a loaded machine a worker that is not scheduled leaves its share to the
-/// others instead of holding the whole batch up.
+/// `f` over `items`, results in order, on `threads` threads: the calling
+/// one and `threads - 1` of the pool's workers. All take `GRAIN` items at
+/// a time from a shared counter, so the calling thread starts at once and
+/// finishes the batch alone if the loaded machine schedules no worker in
+/// time (a worker that starts late finds nothing left and returns).
 fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync + Send) -> Vec<Result<R>> {
-    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
     let n = items.len();
     let pool = if threads <= 1 || n < 2 { None } else { pool() };
     let Some(pool) = pool else {
         return items.into_iter().map(f).collect();
     };
-    // a worker that panicked fails the run's packets with an error rather
-    // than take the process down (the cryptography does not panic)
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pool.install(|| items.into_par_iter().with_min_len(GRAIN).map(&f).collect::<Vec<_>>())
-    }))
-    .unwrap_or_else(|_| (0..n).map(|_| Err(internal())).collect())
+    let helpers = threads.min(pool.current_num_threads() + 1).saturating_sub(1);
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let next = AtomicUsize::new(0);
+    let parts: Mutex<Vec<Vec<(usize, Result<R>)>>> = Mutex::new(Vec::new());
+    let work = || {
+        let mut done: Vec<(usize, Result<R>)> = Vec::new();
+        loop {
+            let at = next.fetch_add(GRAIN, Ordering::Relaxed);
+            if at >= n {
+                break;
+            }
+            for i in at..(at + GRAIN).min(n) {
+                let item = slots.get(i).and_then(|m| m.lock().ok()).and_then(|mut g| g.take());
+                if let Some(t) = item {
+                    done.push((i, f(t)));
+                }
+            }
+        }
+        if let Ok(mut p) = parts.lock() {
+            p.push(done);
+        }
+    };
+    // a worker that panicked loses its packets: they fail below with an
+    // error rather than take the process down (the cryptography does not
+    // panic)
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.in_place_scope(|s| {
+            for _ in 0..helpers {
+                s.spawn(|_| work());
+            }
+            work();
+        })
+    }));
+    let mut out: Vec<Option<Result<R>>> = (0..n).map(|_| None).collect();
+    if ran.is_ok() {
+        for (i, r) in parts.into_inner().unwrap_or_default().into_iter().flatten() {
+            if let Some(o) = out.get_mut(i) {
+                *o = Some(r);
+            }
+        }
+    }
+    out.into_iter().map(|o| o.unwrap_or_else(|| Err(internal()))).collect()
 }
 
 /// `output` over a batch: the same packets, sequence numbers and counters
 /// as one call per packet in order.
-pub fn output_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]]) -> Vec<Result<Vec<u8>>> {
+/// At most `max_threads` threads, and only as many as the batch's work
+/// pays for (see [`threads_for`]).
+pub fn output_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]], max_threads: usize) -> Vec<Result<Vec<u8>>> {
+    output_many_on(sa, packets, threads_up_to(packets, max_threads))
+}
+
+/// The threads a batch gets: one when `max_threads` is 1 (the lengths are
+/// not even summed), else what its work pays for, at most `max_threads`.
+fn threads_up_to(packets: &[&[u8]], max_threads: usize) -> usize {
+    if max_threads <= 1 {
+        return 1;
+    }
     let octets = packets.iter().map(|p| p.len()).sum();
-    output_many_on(sa, packets, threads_for(packets.len(), octets))
+    threads_for(packets.len(), octets).min(max_threads)
 }
 
 /// [`output_many`] on `threads` threads.
@@ -152,9 +207,9 @@ pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize)
 
 /// `input` over a batch: the same results, window and counters as one
 /// call per packet in order.
-pub fn input_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]]) -> Vec<Result<Vec<u8>>> {
-    let octets = packets.iter().map(|p| p.len()).sum();
-    input_many_on(sa, packets, threads_for(packets.len(), octets))
+/// At most `max_threads` threads, as [`output_many`].
+pub fn input_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]], max_threads: usize) -> Vec<Result<Vec<u8>>> {
+    input_many_on(sa, packets, threads_up_to(packets, max_threads))
 }
 
 /// [`input_many`] on `threads` threads.
@@ -303,8 +358,8 @@ mod tests {
         let out: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
         assert!(out.iter().enumerate().all(|(k, (i, _))| k == *i));
         let ids: std::collections::HashSet<_> = out.iter().map(|(_, t)| *t).collect();
-        // at least two of the pool's workers (which ones take how much
-        // depends on the scheduler)
+        // the calling thread and at least one worker (which ones take how
+        // much depends on the scheduler)
         assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
         assert_eq!(threads_for(3, 1500), 1);
         assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);

@@ -130,7 +130,8 @@ fn run_batch<'py, S: Send>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
-    f: impl Fn(&mut S, &[&[u8]]) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
+    threads: usize,
+    f: impl Fn(&mut S, &[&[u8]], usize) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
     let list = PyList::empty(py);
@@ -142,7 +143,7 @@ fn run_batch<'py, S: Send>(
                 Item::Owned(v) => v.as_slice(),
             })
             .collect();
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| f(sa, &slices));
+        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| f(sa, &slices, threads));
         for o in outs {
             match o {
                 Ok(b) => list.append(PyBytes::new(py, &b))?,
@@ -231,15 +232,20 @@ impl PyEspSa {
     }
 
     /// ``output`` over a list; the GIL is released while the batch runs. A
-    /// packet that fails gives its exception object in its place.
-    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, batch::output_many)
+    /// packet that fails gives its exception object in its place. With
+    /// ``threads`` > 1 a large batch's cryptography is spread over up to
+    /// that many threads (the calling one and a persistent pool's workers);
+    /// the default, one, is the fastest on a machine whose cores are busy.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
-    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, batch::input_many)
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
     }
 
     /// Per-SA counters.
@@ -383,12 +389,14 @@ impl PyAhSa {
         Ok(PyBytes::new(py, &out))
     }
 
-    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, batch::output_many)
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
     }
 
-    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, batch::input_many)
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
     }
 
     #[getter]

@@ -160,8 +160,9 @@ pub(crate) fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
 ///
 /// Made per packet, so it holds one Python object (the bytes) and a few
 /// words of facts: no field is made into a Python object before it is
-/// read, and a freed packet's memory is kept for the next one.
-#[pyclass(module = "kame._core", name = "Packet", frozen, freelist = 64)]
+/// read. (No `freelist`: PyO3's takes a mutex per allocation and per free,
+/// dearer than the interpreter's own small-object allocator.)
+#[pyclass(module = "kame._core", name = "Packet", frozen)]
 pub struct Packet {
     data: Py<PyBytes>,
     f: Facts,
