@@ -113,6 +113,9 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// What one thread did: (index, result) pairs.
+type Done<R> = Vec<(usize, Result<R>)>;
+
 /// `f` over `items`, results in order, on `threads` threads: the calling
 /// one and `threads - 1` of the pool's workers. All take `GRAIN` items at
 /// a time from a shared counter, so the calling thread starts at once and
@@ -129,9 +132,9 @@ fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Res
     let helpers = threads.min(pool.current_num_threads() + 1).saturating_sub(1);
     let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
     let next = AtomicUsize::new(0);
-    let parts: Mutex<Vec<Vec<(usize, Result<R>)>>> = Mutex::new(Vec::new());
+    let parts: Mutex<Vec<Done<R>>> = Mutex::new(Vec::new());
     let work = || {
-        let mut done: Vec<(usize, Result<R>)> = Vec::new();
+        let mut done: Done<R> = Vec::new();
         loop {
             let at = next.fetch_add(GRAIN, Ordering::Relaxed);
             if at >= n {
