@@ -1,10 +1,13 @@
 """`Packet`'s direct field accessors (issue 12 item 5): the ND fields read
 from the bytes (`nd_target`, `nd_source_lladdr`, `nd_target_lladdr`,
-`nd_mtu`, `nd_prefixes`, `nd_options`) and the TCP fields (`seq`, `ack`,
-`tcp_flags`, `window`) agree with the whole message objects
-(`Packet.upper`, `Packet.tcp`) and with scapy, an independent dissector,
-on every packet the strategies draw; and they refuse what `upper`
-refuses."""
+`nd_mtu`, `nd_prefixes`, `nd_prefix`, `nd_prefix_len`, `nd_options`),
+the TCP fields (`seq`, `ack`, `tcp_flags`, `window`), the fragment
+fields (`frag_offset`, `frag_ident`) and the flow key (`src_bytes`,
+`dst_bytes`, `hop_limit`, `upper_proto`, `sport`, `dport`, computed on
+first read) agree with the whole message objects (`Packet.upper`,
+`Packet.tcp`, `Packet.fragment`) and with scapy, an independent
+dissector, on every packet the strategies draw; and they refuse what
+`upper` refuses."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import ipaddress
 
 import pytest
 from hypothesis import given, settings
-from scapy.layers.inet import TCP
+from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (
     ICMPv6ND_NA,
     ICMPv6ND_NS,
@@ -22,7 +25,9 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
+    IPv6ExtHdrDestOpt,
     IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
 )
 
 import kame
@@ -60,6 +65,9 @@ def test_nd_accessors_equal_upper_and_scapy(g: ks.GenPacket) -> None:
                 for x in p.nd_prefixes] == [
             (x.prefix, x.prefix_len, x.flags, x.valid_lifetime, x.preferred_lifetime)
             for x in u.prefixes]
+    first = p.nd_prefixes[0] if p.nd_prefixes else None
+    assert p.nd_prefix == (first.prefix if first else None)
+    assert p.nd_prefix_len == (first.prefix_len if first else None)
     # the raw options against scapy's bytes, capped as KAME caps them
     assert p.nd_options == _opts_scapy(IPv6(g.data))[:10]
     assert len(p.nd_options) == len(u.options)
@@ -87,7 +95,43 @@ def test_accessors_are_none_on_other_packets(g: ks.GenPacket) -> None:
     p = kame.parse(g.data)
     assert (p.seq, p.ack, p.tcp_flags, p.window) == (None, None, None, None)
     assert (p.nd_target, p.nd_source_lladdr, p.nd_target_lladdr, p.nd_mtu) == (None,) * 4
+    assert (p.nd_prefix, p.nd_prefix_len) == (None, None)
     assert p.nd_prefixes == [] and p.nd_options == []
+
+
+@settings(max_examples=200)
+@given(ks.ipv6_packets())
+def test_flow_key_and_fragment_fields_equal_scapy(g: ks.GenPacket) -> None:
+    p = kame.parse(g.data)
+    ip = IPv6(g.data)
+    assert p.src_bytes == ipaddress.IPv6Address(ip.src).packed == p.src.packed
+    assert p.dst_bytes == ipaddress.IPv6Address(ip.dst).packed == p.dst.packed
+    assert p.hop_limit == ip.hlim
+    # read twice, the same object (the address table shares it)
+    assert p.src_bytes is p.src_bytes
+    f = p.fragment
+    assert (p.frag_offset, p.frag_ident) == ((f[0], f[2]) if f else (None, None))
+    if IPv6ExtHdrFragment in ip:
+        fh = ip[IPv6ExtHdrFragment]
+        assert (p.frag_offset, p.frag_ident) == (fh.offset * 8, fh.id)
+    else:
+        assert p.frag_offset is None and p.frag_ident is None
+    if p.upper_proto == 17 and UDP in ip:
+        assert (p.sport, p.dport) == (ip[UDP].sport, ip[UDP].dport)
+    elif p.upper_proto == 6 and TCP in ip:
+        assert (p.sport, p.dport) == (ip[TCP].sport, ip[TCP].dport)
+    elif p.upper_proto not in (6, 17):
+        assert p.sport is None and p.dport is None
+
+
+def test_fragment_fields_behind_options_headers() -> None:
+    b = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop()
+              / IPv6ExtHdrDestOpt() / IPv6ExtHdrFragment(id=0x89abcdef, offset=100, m=1)
+              / (b"f" * 400))
+    p = kame.parse(b)
+    assert (p.frag_offset, p.frag_ident) == (800, 0x89abcdef)
+    assert p.fragment == (800, True, 0x89abcdef)
+    assert (p.hop_limit, p.upper_proto, p.sport, p.dport) == (64, 44, None, None)
 
 
 def _ns(*opts: object) -> bytes:
@@ -115,6 +159,8 @@ def test_ra_fields() -> None:
     assert p.nd_mtu == 1480 and p.nd_target is None
     assert [(x.prefix, x.prefix_len) for x in p.nd_prefixes] == [
         (ipaddress.IPv6Address("2001:db8:1::"), 64), (ipaddress.IPv6Address("2001:db8:2::"), 48)]
+    # the first one wins, as `nd_prefixes[0]`
+    assert (p.nd_prefix, p.nd_prefix_len) == (ipaddress.IPv6Address("2001:db8:1::"), 64)
 
 
 def test_na_target_lladdr() -> None:
@@ -131,7 +177,8 @@ def test_zero_length_option_raises_as_upper_does() -> None:
     p = kame.parse(bytes(b), verify_cksum=False)
     with pytest.raises(kame.ParseError) as upper_err:
         _ = p.upper
-    for name in ("nd_target", "nd_source_lladdr", "nd_mtu", "nd_prefixes", "nd_options"):
+    for name in ("nd_target", "nd_source_lladdr", "nd_mtu", "nd_prefixes", "nd_prefix",
+                 "nd_options"):
         with pytest.raises(type(upper_err.value)):
             getattr(p, name)
 

@@ -21,6 +21,7 @@
 //! walker.
 
 use super::algo::{AuthAlg, AuthCtx, AuthSpec};
+use super::batch::{BatchSa, Opened};
 use super::hdr::{self, HDRNESTLIMIT};
 use super::replay::ReplayWindow;
 use super::{Mode, SaStats};
@@ -259,15 +260,21 @@ impl AhSa {
 
     /// `ah6_output` / `ah4_output`.
     pub fn output(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
-        let r = self.output_inner(packet);
-        if let Ok(p) = &r {
-            self.stats.out_packets += 1;
-            self.stats.out_bytes += p.len() as u64;
-        }
+        let r = self.output_prepare(packet).and_then(|j| self.output_finish(j));
+        self.count_output(&r);
         r
     }
 
-    fn output_inner(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
+    fn count_output(&mut self, r: &Result<Vec<u8>>) {
+        if let Ok(p) = r {
+            self.stats.out_packets += 1;
+            self.stats.out_bytes += p.len() as u64;
+        }
+    }
+
+    /// The sequential half of `ah_output`: headers, sequence number, the
+    /// payload; the ICV is left zero for [`AhSa::output_finish`].
+    fn output_prepare(&mut self, packet: &[u8]) -> Result<AhOutJob> {
         let (mut out, off, nh_pos, payload_nh, v6, payload): (Vec<u8>, usize, usize, u8, bool, &[u8]) = match &self.mode {
             Mode::Transport => {
                 let s = hdr::split_output(packet)?;
@@ -319,6 +326,13 @@ impl AhSa {
             *b = proto::AH;
         }
         hdr::fix_lengths(&mut out, v6)?;
+        Ok(AhOutJob { out, off, v6, seq, icv_at })
+    }
+
+    /// The ICV over the packet with its mutable fields zeroed: needs no SA
+    /// state but the key, so a batch runs it in parallel.
+    fn output_finish(&self, job: AhOutJob) -> Result<Vec<u8>> {
+        let AhOutJob { mut out, off, v6, seq, icv_at } = job;
         let icv = {
             let mut zeroed = out.get(..off).unwrap_or(&[]).to_vec();
             zero_mutable(&mut zeroed, off, v6)?;
@@ -335,20 +349,31 @@ impl AhSa {
 
     /// `ah6_input` / `ah4_input`: verify and strip AH.
     pub fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
-        match self.input_inner(packet) {
-            Ok(p) => {
+        let r = self.input_check(packet).and_then(|c| {
+            let o = self.input_crypt(packet, &c);
+            self.input_commit(&c, o)
+        });
+        self.count_input(&r, packet.len());
+        r
+    }
+
+    fn count_input(&mut self, r: &Result<Vec<u8>>, len: usize) {
+        match r {
+            Ok(_) => {
                 self.stats.in_packets += 1;
-                self.stats.in_bytes += packet.len() as u64;
-                Ok(p)
+                self.stats.in_bytes += len as u64;
             }
-            Err(e) => {
-                self.stats.count_in_error(&e);
-                Err(e)
-            }
+            Err(e) => self.stats.count_in_error(e),
         }
     }
 
-    fn input_inner(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
+    fn has_integrity(&self) -> bool {
+        !self.old && self.auth.alg != AuthAlg::Null
+    }
+
+    /// The checks of `ah_input` before the ICV: header walk, lengths, SPI,
+    /// and the replay pre-check against the window as it stands now.
+    fn input_check(&self, packet: &[u8]) -> Result<AhInCheck> {
         let s = hdr::find_proto(packet, proto::AH, Layer::Ah)?;
         let off = s.off;
         let b = off as u64;
@@ -378,10 +403,37 @@ impl AhSa {
             let lo = be32(hdr_bytes, 8);
             self.replay.infer(lo, self.esn)
         };
-        let integ = !self.old && self.auth.alg != AuthAlg::Null;
-        if integ {
+        if self.has_integrity() {
             self.replay.check(seq, b + 8, Layer::Ah)?;
         }
+        Ok(AhInCheck { s, nh, ah_len, seq })
+    }
+
+    /// Only after the ICV verified does the window move (RFC 4302 §3.4.3).
+    fn input_commit(&mut self, c: &AhInCheck, o: Opened) -> Result<Vec<u8>> {
+        match o {
+            Opened::Refused(e) => Err(e),
+            Opened::Verified(r) => {
+                if self.has_integrity() {
+                    self.replay.update(c.seq);
+                }
+                r
+            }
+        }
+    }
+
+    /// The ICV check and decapsulation of a checked packet.
+    fn input_crypt(&self, packet: &[u8], c: &AhInCheck) -> Opened {
+        match self.input_verify(packet, c) {
+            Err(e) => Opened::Refused(e),
+            Ok(()) => Opened::Verified(self.input_decap(packet, c)),
+        }
+    }
+
+    fn input_verify(&self, packet: &[u8], c: &AhInCheck) -> Result<()> {
+        let AhInCheck { s, seq, .. } = *c;
+        let off = s.off;
+        let fixed = self.fixed_len();
         let icv_at = off + fixed;
         let mut zeroed = packet.to_vec();
         zero_mutable(&mut zeroed, off, s.v6)?;
@@ -396,9 +448,13 @@ impl AhSa {
         if !ok {
             return Err(Error::new(Layer::Ah, ErrorKind::Integrity, icv_at as u64, "AH ICV mismatch (RFC 4302 §3.4.4)"));
         }
-        if integ {
-            self.replay.update(seq);
-        }
+        Ok(())
+    }
+
+    fn input_decap(&self, packet: &[u8], c: &AhInCheck) -> Result<Vec<u8>> {
+        let AhInCheck { s, nh, ah_len, .. } = *c;
+        let off = s.off;
+        let b = off as u64;
         let ps = off + ah_len;
         if let Mode::Tunnel(t) = self.mode {
             if nh != proto::IPV6 && nh != proto::IPV4 {
@@ -418,6 +474,61 @@ impl AhSa {
         }
         hdr::fix_lengths(&mut out, s.v6)?;
         Ok(out)
+    }
+}
+
+/// One packet of `ah_output` between its sequential and parallel halves.
+pub struct AhOutJob {
+    out: Vec<u8>,
+    off: usize,
+    v6: bool,
+    seq: u64,
+    icv_at: usize,
+}
+
+/// What `ah_input`'s checks found.
+#[derive(Debug, Clone, Copy)]
+pub struct AhInCheck {
+    s: hdr::Split,
+    nh: u8,
+    ah_len: usize,
+    seq: u64,
+}
+
+impl BatchSa for AhSa {
+    type OutJob = Option<AhOutJob>;
+    type InCheck = AhInCheck;
+
+    fn out_job(&self, _packet_len: usize) -> Option<AhOutJob> {
+        None
+    }
+    fn out_prepare(&mut self, packet: &[u8], job: &mut Option<AhOutJob>) -> Result<()> {
+        *job = Some(self.output_prepare(packet)?);
+        Ok(())
+    }
+    fn out_finish(&self, job: Option<AhOutJob>) -> Result<Vec<u8>> {
+        match job {
+            Some(j) => self.output_finish(j),
+            None => Err(config("AH output finished before it was laid out")),
+        }
+    }
+    fn out_count(&mut self, r: &Result<Vec<u8>>) {
+        self.count_output(r);
+    }
+    fn in_check(&self, packet: &[u8]) -> Result<AhInCheck> {
+        self.input_check(packet)
+    }
+    fn in_seq(c: &AhInCheck) -> u64 {
+        c.seq
+    }
+    fn in_crypt(&self, packet: &[u8], c: &AhInCheck) -> Opened {
+        self.input_crypt(packet, c)
+    }
+    fn in_commit(&mut self, c: &AhInCheck, o: Opened) -> Result<Vec<u8>> {
+        self.input_commit(c, o)
+    }
+    fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize) {
+        self.count_input(r, len);
     }
 }
 

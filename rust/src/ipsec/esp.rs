@@ -16,6 +16,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::algo::{AuthAlg, AuthCtx, AuthSpec, CipherCtx, EncAlg};
 use super::hdr::{self, Split};
+use super::batch::{BatchSa, Opened};
 use super::replay::ReplayWindow;
 use super::{Kat, Mode, SaStats};
 use crate::error::{Error, ErrorKind, Layer, Result};
@@ -263,6 +264,15 @@ impl EspSa {
     }
 
     fn seal_padded(&mut self, payload: &[u8], nh: u8, pad: Pad<'_>, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+        let at = self.seal_layout(payload, nh, pad, kat, out)?;
+        self.seal_crypt(out, at)
+    }
+
+    /// The sequential half of [`EspSa::seal`]: take the sequence number,
+    /// write SPI, sequence number, IV and the plaintext with its padding and
+    /// trailer. What is left ([`EspSa::seal_crypt`]) depends on nothing but
+    /// these octets and the keys, so a batch runs it in parallel.
+    fn seal_layout(&mut self, payload: &[u8], nh: u8, pad: Pad<'_>, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<SealAt> {
         let seq = if self.old { 0 } else { self.next_seq()? };
         let start = out.len();
         out.extend_from_slice(&self.spi.to_be_bytes());
@@ -308,7 +318,15 @@ impl EspSa {
             }
         }
         out.push(nh);
-        let body_end = out.len();
+        Ok(SealAt { start, iv_at, body_at, body_end: out.len(), seq })
+    }
+
+    /// Encrypt the plaintext [`EspSa::seal_layout`] wrote and append the ICV.
+    fn seal_crypt(&self, out: &mut Vec<u8>, at: SealAt) -> Result<()> {
+        let SealAt { start, iv_at, body_at, body_end, seq } = at;
+        if out.len() != body_end {
+            return Err(config("ESP output buffer changed between layout and encryption"));
+        }
         // encrypt
         let icv_len = self.icv_len();
         let esn_hi = ((seq >> 32) as u32).to_be_bytes();
@@ -406,11 +424,20 @@ impl EspSa {
     /// Returns (next header, start, end) of the payload within `esp`.
     /// `base` is the offset of `esp` in the packet, for errors.
     pub fn open(&mut self, esp: &mut [u8], base: usize) -> Result<(u8, usize, usize)> {
+        let seq = self.open_check(esp, base)?;
+        let r = self.open_crypt(esp, base, seq)?;
+        if self.has_integrity() {
+            self.replay.update(seq);
+        }
+        Ok(r)
+    }
+
+    /// The checks before any cryptography: length, SPI, and the replay
+    /// pre-check against the window as it stands (RFC 4303 §3.4.3).
+    /// Returns the full (ESN-inferred) sequence number.
+    fn open_check(&self, esp: &[u8], base: usize) -> Result<u64> {
         let b = base as u64;
-        let hl = self.hdr_len();
-        let iv_len = self.iv_len();
-        let icv_len = self.icv_len();
-        let min = hl + iv_len + 2 + icv_len;
+        let min = self.hdr_len() + self.iv_len() + 2 + self.icv_len();
         if esp.len() < min {
             return Err(Error::truncated(Layer::Esp, b, min as u64, esp.len() as u64, "ESP header, IV, trailer and ICV (RFC 4303 §2)"));
         }
@@ -418,15 +445,28 @@ impl EspSa {
         if spi != self.spi {
             return Err(Error::malformed(Layer::Esp, b, "SPI does not match this SA"));
         }
-        let integ = self.has_integrity();
         let seq = if self.old {
             0
         } else {
             let lo = be32(esp, 4);
             self.replay.infer(lo, self.esn)
         };
-        if integ {
+        if self.has_integrity() {
             self.replay.check(seq, b + 4, Layer::Esp)?;
+        }
+        Ok(seq)
+    }
+
+    /// ICV check, decryption and padding check of a packet
+    /// [`EspSa::open_check`] let through as `seq`; no SA state changes.
+    fn open_crypt(&self, esp: &mut [u8], base: usize, seq: u64) -> Result<(u8, usize, usize)> {
+        let b = base as u64;
+        let hl = self.hdr_len();
+        let iv_len = self.iv_len();
+        let icv_len = self.icv_len();
+        let min = hl + iv_len + 2 + icv_len;
+        if esp.len() < min {
+            return Err(Error::truncated(Layer::Esp, b, min as u64, esp.len() as u64, "ESP header, IV, trailer and ICV (RFC 4303 §2)"));
         }
         let ct_start = hl + iv_len;
         let ct_end = esp.len() - icv_len;
@@ -483,9 +523,6 @@ impl EspSa {
                 return Err(Error::new(Layer::Esp, ErrorKind::BadPadding, b + pt_end as u64, "ESP padding is not 1, 2, 3, ... (RFC 4303 §2.4)"));
             }
         }
-        if integ {
-            self.replay.update(seq);
-        }
         Ok((nh, ct_start, pt_end))
     }
 
@@ -506,32 +543,42 @@ impl EspSa {
     /// sender can reuse one allocation.
     pub fn output_into(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
         out.clear();
-        let r = self.output_inner(packet, kat, out);
-        if r.is_ok() {
-            self.stats.out_packets += 1;
-            self.stats.out_bytes += out.len() as u64;
-        }
+        let mut job = EspOutJob { out: std::mem::take(out), at: None, udp_at: 0, v6: false, transport: false };
+        let r = self.output_prepare(packet, kat, &mut job).and_then(|()| self.output_finish(&mut job));
+        *out = job.out;
+        self.count_output(&r, out.len());
         r
     }
 
-    fn output_inner(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+    fn count_output<T>(&mut self, r: &Result<T>, len: usize) {
+        if r.is_ok() {
+            self.stats.out_packets += 1;
+            self.stats.out_bytes += len as u64;
+        }
+    }
+
+    /// The sequential half of `esp_output`: headers, sequence number, IV,
+    /// padding and the plaintext laid out in `job.out`.
+    fn output_prepare(&mut self, packet: &[u8], kat: Option<&Kat>, job: &mut EspOutJob) -> Result<()> {
         let udp = self.udp_encap.is_some();
         let carrier = if udp { proto::UDP } else { proto::ESP };
+        let out = &mut job.out;
         match self.mode {
             Mode::Transport => {
                 let s = hdr::split_output(packet)?;
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
-                let udp_at = out.len();
+                job.udp_at = out.len();
                 if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
-                self.seal(packet.get(s.off..).unwrap_or(&[]), s.nh, kat, out)?;
+                let payload = packet.get(s.off..).unwrap_or(&[]);
+                let pad = self.choose_pad(payload.len(), kat)?;
+                job.at = Some(self.seal_layout(payload, s.nh, pad, kat, out)?);
                 if let Some(b) = out.get_mut(s.nh_pos) {
                     *b = carrier;
                 }
-                self.finish_udp(out, s.v6, udp_at)?;
-                // a jumbogram's Jumbo Payload Length grows with it (RFC 2675)
-                hdr::fix_lengths(out, s.v6)
+                job.v6 = s.v6;
+                job.transport = true;
             }
             Mode::Tunnel(t) => {
                 let v = hdr::version(packet)?;
@@ -545,14 +592,29 @@ impl EspSa {
                         e.layer = Layer::Esp;
                         e
                     })?;
-                let udp_at = out.len();
+                job.udp_at = out.len();
                 if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
-                self.seal_padded(packet, inner_nh, pad, kat, out)?;
-                self.finish_udp(out, t.src.is_ipv6(), udp_at)
+                job.at = Some(self.seal_layout(packet, inner_nh, pad, kat, out)?);
+                job.v6 = t.src.is_ipv6();
+                job.transport = false;
             }
         }
+        Ok(())
+    }
+
+    /// The half of `esp_output` that needs no SA state but the keys:
+    /// encryption, ICV, the ESP-in-UDP header and the lengths.
+    fn output_finish(&self, job: &mut EspOutJob) -> Result<()> {
+        let at = job.at.ok_or_else(|| config("ESP output finished before it was laid out"))?;
+        self.seal_crypt(&mut job.out, at)?;
+        self.finish_udp(&mut job.out, job.v6, job.udp_at)?;
+        if job.transport {
+            // a jumbogram's Jumbo Payload Length grows with it (RFC 2675)
+            hdr::fix_lengths(&mut job.out, job.v6)?;
+        }
+        Ok(())
     }
 
     /// The UDP header for ESP-in-UDP (RFC 3948 §2.1: checksum zero over
@@ -587,20 +649,28 @@ impl EspSa {
     /// transport mode the packet comes back without ESP (Next Header and
     /// lengths fixed); in tunnel mode the inner packet comes back.
     pub fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
-        match self.input_inner(packet) {
-            Ok(p) => {
+        let r = self.input_check(packet).and_then(|c| {
+            let o = self.input_crypt(packet, &c);
+            self.input_commit(&c, o)
+        });
+        self.count_input(&r, packet.len());
+        r
+    }
+
+    fn count_input<T>(&mut self, r: &Result<T>, len: usize) {
+        match r {
+            Ok(_) => {
                 self.stats.in_packets += 1;
-                self.stats.in_bytes += packet.len() as u64;
-                Ok(p)
+                self.stats.in_bytes += len as u64;
             }
-            Err(e) => {
-                self.stats.count_in_error(&e);
-                Err(e)
-            }
+            Err(e) => self.stats.count_in_error(e),
         }
     }
 
-    fn input_inner(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
+    /// The sequential checks of `esp_input` before any cryptography: the
+    /// header walk, ESP-in-UDP marker, length, SPI and the replay
+    /// pre-check against the window as it stands now.
+    fn input_check(&self, packet: &[u8]) -> Result<EspInCheck> {
         let (s, esp_at) = if self.udp_encap.is_some() {
             let s = hdr::find_proto(packet, proto::UDP, Layer::Esp)?;
             let at = s.off + 8;
@@ -615,13 +685,33 @@ impl EspSa {
             let s = hdr::find_proto(packet, proto::ESP, Layer::Esp)?;
             (s, s.off)
         };
+        let seq = self.open_check(packet.get(esp_at..).unwrap_or(&[]), esp_at)?;
+        Ok(EspInCheck { s, esp_at, seq })
+    }
+
+    /// ICV, decryption, padding and decapsulation of a checked packet: a
+    /// pure function of the packet, its sequence number and the keys, so
+    /// a batch runs it in parallel.
+    fn input_crypt(&self, packet: &[u8], c: &EspInCheck) -> Opened {
         let mut buf = packet.to_vec();
-        let (nh, ps, pe) = {
-            let esp = buf.get_mut(esp_at..).unwrap_or(&mut []);
-            self.open(esp, esp_at)?
-        };
-        let (ps, pe) = (esp_at + ps, esp_at + pe);
-        self.decap(buf, s, nh, ps, pe, Layer::Esp)
+        let esp = buf.get_mut(c.esp_at..).unwrap_or(&mut []);
+        match self.open_crypt(esp, c.esp_at, c.seq) {
+            Err(e) => Opened::Refused(e),
+            Ok((nh, ps, pe)) => Opened::Verified(self.decap(buf, c.s, nh, c.esp_at + ps, c.esp_at + pe, Layer::Esp)),
+        }
+    }
+
+    /// Only after the ICV verified does the window move (RFC 4303 §3.4.3).
+    fn input_commit(&mut self, c: &EspInCheck, o: Opened) -> Result<Vec<u8>> {
+        match o {
+            Opened::Refused(e) => Err(e),
+            Opened::Verified(r) => {
+                if self.has_integrity() {
+                    self.replay.update(c.seq);
+                }
+                r
+            }
+        }
     }
 
     fn decap(&self, mut buf: Vec<u8>, s: Split, nh: u8, ps: usize, pe: usize, layer: Layer) -> Result<Vec<u8>> {
@@ -642,6 +732,40 @@ impl EspSa {
         }
         hdr::fix_lengths(&mut buf, s.v6)?;
         Ok(buf)
+    }
+}
+
+impl BatchSa for EspSa {
+    type OutJob = EspOutJob;
+    type InCheck = EspInCheck;
+
+    fn out_job(&self, packet_len: usize) -> EspOutJob {
+        EspOutJob { out: Vec::with_capacity(packet_len + self.max_overhead()), at: None, udp_at: 0, v6: false, transport: false }
+    }
+    fn out_prepare(&mut self, packet: &[u8], job: &mut EspOutJob) -> Result<()> {
+        self.output_prepare(packet, None, job)
+    }
+    fn out_finish(&self, mut job: EspOutJob) -> Result<Vec<u8>> {
+        self.output_finish(&mut job).map(|()| job.out)
+    }
+    fn out_count(&mut self, r: &Result<Vec<u8>>) {
+        let len = r.as_ref().map_or(0, |v| v.len());
+        self.count_output(r, len);
+    }
+    fn in_check(&self, packet: &[u8]) -> Result<EspInCheck> {
+        self.input_check(packet)
+    }
+    fn in_seq(c: &EspInCheck) -> u64 {
+        c.seq
+    }
+    fn in_crypt(&self, packet: &[u8], c: &EspInCheck) -> Opened {
+        self.input_crypt(packet, c)
+    }
+    fn in_commit(&mut self, c: &EspInCheck, o: Opened) -> Result<Vec<u8>> {
+        self.input_commit(c, o)
+    }
+    fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize) {
+        self.count_input(r, len);
     }
 }
 
@@ -666,6 +790,34 @@ impl Pad<'_> {
             Pad::Len(n) => *n,
         }
     }
+}
+
+/// What `esp_input`'s checks found: where ESP is and its sequence number.
+pub struct EspInCheck {
+    s: Split,
+    esp_at: usize,
+    seq: u64,
+}
+
+/// One packet of `esp_output` between its sequential and its parallel
+/// half.
+pub struct EspOutJob {
+    out: Vec<u8>,
+    at: Option<SealAt>,
+    udp_at: usize,
+    v6: bool,
+    transport: bool,
+}
+
+/// Where [`EspSa::seal_layout`] put the parts of one ESP packet in the
+/// output buffer, and the sequence number it took.
+#[derive(Debug, Clone, Copy)]
+struct SealAt {
+    start: usize,
+    iv_at: usize,
+    body_at: usize,
+    body_end: usize,
+    seq: u64,
 }
 
 struct IvBuf {

@@ -14,6 +14,7 @@
 
 pub mod ah;
 pub mod algo;
+pub mod batch;
 pub mod esp;
 pub mod hdr;
 pub mod replay;

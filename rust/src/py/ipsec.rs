@@ -10,6 +10,7 @@ use super::util::{ecn_arg, int_arg, ip_addr_arg, owned_vec as owned, with_bytes}
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
 use crate::ipsec::algo::{AuthSpec, EncAlg};
+use crate::ipsec::batch;
 use crate::ipsec::esp::{EspConfig, EspSa, NAT_T_PORT};
 use crate::ipsec::{Kat, Mode, SaStats};
 use crate::tunnel::TunnelParams;
@@ -120,20 +121,21 @@ fn batch_items<'py>(packets: &Bound<'py, PyAny>) -> PyResult<Vec<Item<'py>>> {
     Ok(v)
 }
 
-/// Run `f` over the batch in chunks of `BATCH_CHUNK` with the GIL released,
-/// turning each chunk's results into Python objects as it goes (keeps the
-/// working set in cache).
-const BATCH_CHUNK: usize = 64;
+/// Run a batch with the GIL released, in runs of `BATCH_RUN` packets (the
+/// working set stays bounded while each run is spread over the cores by
+/// `ipsec::batch`), turning each run's results into Python objects.
+const BATCH_RUN: usize = 512;
 
 fn run_batch<'py, S: Send>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
-    f: impl Fn(&mut S, &[u8]) -> Result<Vec<u8>, Error> + Send + Sync,
+    threads: usize,
+    f: impl Fn(&mut S, &[&[u8]], usize) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
     let list = PyList::empty(py);
-    for chunk in items.chunks(BATCH_CHUNK) {
+    for chunk in items.chunks(BATCH_RUN) {
         let slices: Vec<&[u8]> = chunk
             .iter()
             .map(|i| match i {
@@ -141,7 +143,7 @@ fn run_batch<'py, S: Send>(
                 Item::Owned(v) => v.as_slice(),
             })
             .collect();
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| slices.iter().map(|p| f(sa, p)).collect());
+        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| f(sa, &slices, threads));
         for o in outs {
             match o {
                 Ok(b) => list.append(PyBytes::new(py, &b))?,
@@ -230,15 +232,20 @@ impl PyEspSa {
     }
 
     /// ``output`` over a list; the GIL is released while the batch runs. A
-    /// packet that fails gives its exception object in its place.
-    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, |sa, p| sa.output(p, None))
+    /// packet that fails gives its exception object in its place. With
+    /// ``threads`` > 1 a large batch's cryptography is spread over up to
+    /// that many threads (the calling one and a persistent pool's workers);
+    /// the default, one, is the fastest on a machine whose cores are busy.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
-    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, |sa, p| sa.input(p))
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
     }
 
     /// Per-SA counters.
@@ -382,12 +389,14 @@ impl PyAhSa {
         Ok(PyBytes::new(py, &out))
     }
 
-    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, |sa, p| sa.output(p))
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
     }
 
-    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, |sa, p| sa.input(p))
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
     }
 
     #[getter]

@@ -61,16 +61,17 @@ struct AddrSlot {
     obj: Option<Py<PyAny>>,
 }
 
-/// Recently seen addresses (their raw `bytes` and `ipaddress` objects) and
-/// the port numbers seen so far as Python ints, shared by the packets that
-/// carry them (all immutable objects). Only Rust code runs under the lock
-/// (never Python code, which could switch threads while it is held).
+/// Recently seen addresses (their raw `bytes` and `ipaddress` objects),
+/// shared by the packets that carry them (all immutable objects): a
+/// packet's `src_bytes`, `src`, an ND target... read twice, or from
+/// another packet of the flow, is the same object. Only Rust code runs
+/// under the lock (never Python code, which could switch threads while it
+/// is held).
 struct Intern {
     addrs: Vec<Option<AddrSlot>>,
-    ports: Vec<Option<Py<PyAny>>>,
 }
 
-static INTERN: Mutex<Intern> = Mutex::new(Intern { addrs: Vec::new(), ports: Vec::new() });
+static INTERN: Mutex<Intern> = Mutex::new(Intern { addrs: Vec::new() });
 
 fn addr_key(a: &[u8]) -> AddrKey {
     match (<[u8; 16]>::try_from(a), <[u8; 4]>::try_from(a)) {
@@ -89,7 +90,6 @@ fn intern() -> std::sync::MutexGuard<'static, Intern> {
     let mut t = INTERN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if t.addrs.is_empty() {
         t.addrs.resize_with(ADDR_SLOTS, || None);
-        t.ports.resize_with(usize::from(u16::MAX) + 1, || None);
     }
     t
 }
@@ -113,17 +113,14 @@ impl Intern {
         }
     }
 
-    /// The Python int of a port number (or any 16-bit field).
-    fn port(&mut self, py: Python<'_>, p: u16) -> Py<PyAny> {
-        let Some(slot) = self.ports.get_mut(usize::from(p)) else {
-            return small_int(py, p);
-        };
-        slot.get_or_insert_with(|| small_int(py, p)).clone_ref(py)
-    }
 }
 
-fn small_int(py: Python<'_>, v: u16) -> Py<PyAny> {
-    v.into_pyobject(py).map_or_else(|_| py.None(), |o| o.into_any().unbind())
+/// The raw `bytes` of address `a`, shared through the intern table.
+fn addr_bytes(py: Python<'_>, a: &[u8]) -> Py<PyBytes> {
+    let mut evicted = None;
+    let raw = intern().addr_bytes(py, a, &mut evicted);
+    drop(evicted);
+    raw
 }
 
 /// The `ipaddress.IPv6Address` (or `IPv4Address`) of `a`, made once per
@@ -160,27 +157,13 @@ pub(crate) fn addr_object(py: Python<'_>, a: &[u8]) -> PyResult<Py<PyAny>> {
 // ---------------------------------------------------------------------------
 
 /// A dissected packet (or Ethernet frame). See `kame.parse`.
+///
+/// Made per packet, so it holds one Python object (the bytes) and a few
+/// words of facts: no field is made into a Python object before it is
+/// read. (No `freelist`: PyO3's takes a mutex per allocation and per free,
+/// dearer than the interpreter's own small-object allocator.)
 #[pyclass(module = "kame._core", name = "Packet", frozen)]
 pub struct Packet {
-    /// The source address as 16 (or 4) raw octets.
-    #[pyo3(get)]
-    src_bytes: Py<PyBytes>,
-    /// The destination address as 16 (or 4) raw octets.
-    #[pyo3(get)]
-    dst_bytes: Py<PyBytes>,
-    /// Hop Limit (IPv4: TTL).
-    #[pyo3(get)]
-    hop_limit: Py<PyAny>,
-    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
-    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
-    #[pyo3(get)]
-    upper_proto: Py<PyAny>,
-    /// UDP/TCP source port, or None.
-    #[pyo3(get)]
-    sport: Py<PyAny>,
-    /// UDP/TCP destination port, or None.
-    #[pyo3(get)]
-    dport: Py<PyAny>,
     data: Py<PyBytes>,
     f: Facts,
     link: LinkType,
@@ -195,6 +178,10 @@ pub struct Packet {
 /// header, the chain) are found again by dissecting the immutable bytes.
 #[derive(Debug, Clone, Copy)]
 struct Facts {
+    /// The source and destination addresses: 16 octets, or 4 (IPv4) then
+    /// zeros.
+    src: [u8; 16],
+    dst: [u8; 16],
     net_offset: u64,
     packet_len: u64,
     upper_offset: u64,
@@ -202,6 +189,8 @@ struct Facts {
     upper: Upper,
     flow_label: u32,
     version: u8,
+    /// Hop Limit (IPv4: TTL).
+    hop_limit: u8,
     /// IPv6: 40; IPv4: the IHL in octets.
     header_len: u8,
     traffic_class: u8,
@@ -211,11 +200,30 @@ struct Facts {
     fragment: Option<(u64, bool, u32)>,
 }
 
+/// An IPv4 address in 16 octets, the rest zero (as `Facts` keeps it).
+fn widen(a: &[u8; 4]) -> [u8; 16] {
+    let mut o = [0u8; 16];
+    for (x, y) in o.iter_mut().zip(a) {
+        *x = *y;
+    }
+    o
+}
+
 impl Facts {
+    /// The source (or destination) address: its 16 or 4 octets.
+    fn addr(&self, src: bool) -> &[u8] {
+        let a = if src { &self.src } else { &self.dst };
+        if self.version == 4 { a.get(..4).unwrap_or(a) } else { a }
+    }
+
     fn of(s: &Summary) -> Facts {
         let (version, header_len, traffic_class, next_header, flow_label) = match s.net {
             Net::V6 { traffic_class, next_header, flow_label, .. } => (6, 40, traffic_class, next_header, flow_label),
             Net::V4 { tos, protocol, header_len, .. } => (4, header_len, tos, protocol, 0),
+        };
+        let (hop_limit, src, dst) = match &s.net {
+            Net::V6 { hop_limit, src, dst, .. } => (*hop_limit, *src, *dst),
+            Net::V4 { ttl, src, dst, .. } => (*ttl, widen(src), widen(dst)),
         };
         let fragment = match s.net {
             Net::V6 { fragment, .. } => fragment,
@@ -223,6 +231,8 @@ impl Facts {
                 .then_some((u64::from(frag_offset) * 8, flags & 1 != 0, u32::from(ident))),
         };
         Facts {
+            src,
+            dst,
             net_offset: s.net_offset,
             packet_len: s.packet_len,
             upper_offset: s.upper_offset,
@@ -230,6 +240,7 @@ impl Facts {
             upper: s.upper,
             flow_label,
             version,
+            hop_limit,
             header_len,
             traffic_class,
             next_header,
@@ -289,7 +300,7 @@ impl Packet {
     /// as `upper` makes them, handing each option examined to `each`
     /// without collecting them; the message, or None if this packet holds
     /// no whole ND message. The checksum is not verified (see `cksum_ok`).
-    fn nd_scan<'a>(&self, b: &'a [u8], each: impl FnMut(nd::Repr<'a>)) -> PyResult<Option<&'a [u8]>> {
+    fn nd_scan<'a>(&self, b: &'a [u8], each: impl FnMut(nd::Repr<'a>, &'a [u8])) -> PyResult<Option<&'a [u8]>> {
         let Some(msg) = self.nd_message(b) else {
             return Ok(None);
         };
@@ -304,7 +315,7 @@ impl Packet {
     /// accessors take it).
     fn nd_first<'a, T>(&self, b: &'a [u8], pick: impl Fn(&nd::Repr<'a>) -> Option<T>) -> PyResult<Option<T>> {
         let mut found = None;
-        self.nd_scan(b, |r| {
+        self.nd_scan(b, |r, _| {
             if found.is_none() {
                 found = pick(&r);
             }
@@ -317,42 +328,7 @@ impl Packet {
         self.f.fragment.is_some_and(|(_, more, _)| more)
     }
 
-    fn addr<'py>(&'py self, py: Python<'py>, src: bool) -> &'py [u8] {
-        if src { self.src_bytes.as_bytes(py) } else { self.dst_bytes.as_bytes(py) }
-    }
 
-    fn new(py: Python<'_>, data: Py<PyBytes>, s: &Summary, link: LinkType, settings: Settings) -> Packet {
-        let (hop_limit, src, dst): (u8, &[u8], &[u8]) = match &s.net {
-            Net::V6 { hop_limit, src, dst, .. } => (*hop_limit, src, dst),
-            Net::V4 { ttl, src, dst, .. } => (*ttl, src, dst),
-        };
-        let (mut ev_src, mut ev_dst) = (None, None);
-        let (src_bytes, dst_bytes, ports, ints) = {
-            let mut t = intern();
-            let ports = match s.upper {
-                Upper::Udp { sport, dport } | Upper::Tcp { sport, dport, .. } => Some((t.port(py, sport), t.port(py, dport))),
-                _ => None,
-            };
-            let (s_, d) = (t.addr_bytes(py, src, &mut ev_src), t.addr_bytes(py, dst, &mut ev_dst));
-            let ints = (t.port(py, u16::from(hop_limit)), t.port(py, u16::from(s.upper_proto)));
-            (s_, d, ports, ints)
-        };
-        drop((ev_src, ev_dst));
-        let (sport, dport) = ports.unwrap_or_else(|| (py.None(), py.None()));
-        Packet {
-            src_bytes,
-            dst_bytes,
-            hop_limit: ints.0,
-            upper_proto: ints.1,
-            sport,
-            dport,
-            data,
-            f: Facts::of(s),
-            link,
-            settings,
-            cksum: AtomicU8::new(0),
-        }
-    }
 }
 
 /// The link header's (source, destination, EtherType).
@@ -364,6 +340,43 @@ fn core_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 
 #[pymethods]
 impl Packet {
+    /// The source address as 16 (or 4) raw octets.
+    #[getter]
+    fn src_bytes(&self, py: Python<'_>) -> Py<PyBytes> {
+        addr_bytes(py, self.f.addr(true))
+    }
+    /// The destination address as 16 (or 4) raw octets.
+    #[getter]
+    fn dst_bytes(&self, py: Python<'_>) -> Py<PyBytes> {
+        addr_bytes(py, self.f.addr(false))
+    }
+    /// Hop Limit (IPv4: TTL).
+    #[getter]
+    fn hop_limit(&self) -> u8 {
+        self.f.hop_limit
+    }
+    /// The protocol ending the header chain: 6, 17, 58, ... or 50 (ESP),
+    /// 108 (IPComp), 59 (none), 44 for a non-first fragment.
+    #[getter]
+    fn upper_proto(&self) -> u8 {
+        self.f.upper_proto
+    }
+    /// UDP/TCP source port, or None.
+    #[getter]
+    fn sport(&self) -> Option<u16> {
+        match self.f.upper {
+            Upper::Udp { sport, .. } | Upper::Tcp { sport, .. } => Some(sport),
+            _ => None,
+        }
+    }
+    /// UDP/TCP destination port, or None.
+    #[getter]
+    fn dport(&self) -> Option<u16> {
+        match self.f.upper {
+            Upper::Udp { dport, .. } | Upper::Tcp { dport, .. } => Some(dport),
+            _ => None,
+        }
+    }
     /// 6 or 4.
     #[getter]
     fn version(&self) -> u8 {
@@ -392,12 +405,12 @@ impl Packet {
     /// The source address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn src(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        addr_object(py, self.addr(py, true))
+        addr_object(py, self.f.addr(true))
     }
     /// The destination address, an `ipaddress.IPv6Address` (or `IPv4Address`).
     #[getter]
     fn dst(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        addr_object(py, self.addr(py, false))
+        addr_object(py, self.f.addr(false))
     }
     /// The Jumbo Payload Length, or None if this is not a jumbogram.
     #[getter]
@@ -420,6 +433,17 @@ impl Packet {
     #[getter]
     fn fragment(&self) -> Option<(u64, bool, u32)> {
         self.f.fragment
+    }
+    /// The fragment's byte offset (`fragment[0]`), or None if not a
+    /// fragment (one field, with no tuple made).
+    #[getter]
+    fn frag_offset(&self) -> Option<u64> {
+        self.f.fragment.map(|f| f.0)
+    }
+    /// The fragment's identification (`fragment[2]`), or None.
+    #[getter]
+    fn frag_ident(&self) -> Option<u32> {
+        self.f.fragment.map(|f| f.2)
     }
     /// Octets of the frame past the end of the packet (to be trimmed).
     #[getter]
@@ -578,7 +602,7 @@ impl Packet {
                 // the pseudo-header from the parsed addresses, straight to
                 // the parser (no ipaddress objects made and read back)
                 let a6 = |a: &[u8]| <[u8; 16]>::try_from(a).ok().map(|a| super::upper::Addr6(a.into()));
-                let (src, dst) = (a6(self.addr(py, true)), a6(self.addr(py, false)));
+                let (src, dst) = (a6(self.f.addr(true)), a6(self.f.addr(false)));
                 if src.is_none() || dst.is_none() {
                     return Err(PyValueError::new_err("ICMPv6 outside an IPv6 packet"));
                 }
@@ -599,7 +623,7 @@ impl Packet {
     #[getter]
     fn nd_target(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let b = self.data.bind(py).as_bytes();
-        match self.nd_scan(b, |_| ())? {
+        match self.nd_scan(b, |_, _| ())? {
             Some(msg) if matches!(msg.first(), Some(135..=137)) => match msg.get(8..24) {
                 Some(t) => Ok(Some(addr_object(py, t)?)),
                 None => Ok(None),
@@ -628,13 +652,28 @@ impl Packet {
         let b = self.data.bind(py).as_bytes();
         self.nd_first(b, |r| if let nd::Repr::Mtu(m) = r { Some(*m) } else { None })
     }
+    /// The first Prefix Information option's prefix as an
+    /// `ipaddress.IPv6Address` (`nd_prefixes[0].prefix` with no option
+    /// object made), or None; see `nd_target`.
+    #[getter]
+    fn nd_prefix(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let b = self.data.bind(py).as_bytes();
+        let p = self.nd_first(b, |r| if let nd::Repr::PrefixInformation(pi) = r { Some(pi.prefix.octets()) } else { None })?;
+        p.map(|p| addr_object(py, &p)).transpose()
+    }
+    /// The first Prefix Information option's prefix length, or None.
+    #[getter]
+    fn nd_prefix_len(&self, py: Python<'_>) -> PyResult<Option<u8>> {
+        let b = self.data.bind(py).as_bytes();
+        self.nd_first(b, |r| if let nd::Repr::PrefixInformation(pi) = r { Some(pi.prefix_len) } else { None })
+    }
     /// Every Prefix Information option (`NdOptPrefixInfo`), in order; an
     /// empty list for any other packet.
     #[getter]
     fn nd_prefixes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let b = self.data.bind(py).as_bytes();
         let mut found = Vec::new();
-        self.nd_scan(b, |r| {
+        self.nd_scan(b, |r, _| {
             if matches!(r, nd::Repr::PrefixInformation(_)) {
                 found.push(r);
             }
@@ -651,17 +690,13 @@ impl Packet {
     #[getter]
     fn nd_options<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let b = self.data.bind(py).as_bytes();
-        let mut n = 0usize;
+        // the spans as the option walk cut them (one walk, no second one)
+        let mut spans: Vec<&[u8]> = Vec::new();
+        self.nd_scan(b, |_, opt| spans.push(opt))?;
         let out = PyList::empty(py);
-        let Some(msg) = self.nd_scan(b, |_| n += 1)? else {
-            return Ok(out);
-        };
-        let mut at = icmpv6::nd_checked(msg)?.unwrap_or(msg.len());
-        for _ in 0..n {
-            let (Some(&t), Some(&l)) = (msg.get(at), msg.get(at + 1)) else { break };
-            let end = at + usize::from(l) * 8;
-            out.append((t, PyBytes::new(py, msg.get(at + 2..end).unwrap_or(&[]))))?;
-            at = end;
+        for opt in spans {
+            let (Some(&t), Some(d)) = (opt.first(), opt.get(2..)) else { continue };
+            out.append((t, PyBytes::new(py, d)))?;
         }
         Ok(out)
     }
@@ -715,12 +750,12 @@ fn packet_from<'py>(py: Python<'py>, data: Py<PyBytes>, link: LinkType, settings
     // weakref callback could call `parse` again on this thread).
     // The checksum is left to the first read of `cksum_ok`.
     let lazy = Settings { verify_cksum: false, ..settings };
-    let s = SCRATCH.with(|cell| {
+    let f = SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let (chain, s) = &mut *scratch;
-        dissect::dissect_to(data.bind(py).as_bytes(), link, lazy, chain, s).map(|()| *s)
+        dissect::dissect_to(data.bind(py).as_bytes(), link, lazy, chain, s).map(|()| Facts::of(s))
     })?;
-    Bound::new(py, Packet::new(py, data, &s, link, settings))
+    Bound::new(py, Packet { data, f, link, settings, cksum: AtomicU8::new(0) })
 }
 
 /// Dissect one packet: `ip6_input`'s checks (version, lengths, jumbograms,

@@ -383,14 +383,16 @@ impl<'a> Options<'a> {
     /// `maxndopt` 0 means no limit.
     pub fn walk(data: &'a [u8], maxndopt: usize) -> Result<Options<'a>> {
         let mut options = Vec::new();
-        let o = Options::scan(data, maxndopt, |r| options.push(r))?;
+        let o = Options::scan(data, maxndopt, |r, _| options.push(r))?;
         Ok(Options { options, ..o })
     }
 
     /// [`Options::walk`] without collecting: the same checks and counters,
-    /// each option examined handed to `each` in wire order (the returned
-    /// `options` is empty). A reader of one option pays no allocation.
-    pub fn scan(data: &'a [u8], maxndopt: usize, mut each: impl FnMut(Repr<'a>)) -> Result<Options<'a>> {
+    /// each option examined handed to `each` in wire order with its whole
+    /// span (type and length octets included), the returned `options`
+    /// empty. A reader of one option pays no allocation, and a reader of
+    /// the raw options no second walk.
+    pub fn scan(data: &'a [u8], maxndopt: usize, mut each: impl FnMut(Repr<'a>, &'a [u8])) -> Result<Options<'a>> {
         let mut o = Options::default();
         let mut seen = [false; 256];
         let mut examined = 0usize;
@@ -435,7 +437,7 @@ impl<'a> Options<'a> {
                     *s = true;
                 }
             }
-            each(repr);
+            each(repr, opt);
             examined += 1;
             at += len;
         }

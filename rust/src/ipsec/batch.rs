@@ -1,0 +1,394 @@
+//! Batches of IPsec packets over the machine's cores.
+//!
+//! `output_many` / `input_many` give exactly what one call per packet, in
+//! order, would give, and leave the SA in the same state; only the
+//! cryptography, which depends on nothing but a packet, its sequence number
+//! and the keys, runs in parallel:
+//!
+//! * output: sequence numbers, padding and IVs are assigned in order
+//!   (`prepare`), then encryption and ICVs run on a persistent pool of
+//!   worker threads (`finish`), then the counters are added in order;
+//! * input: the header walk, SPI and the replay pre-check run against the
+//!   window as it stands before the batch (`check`), the ICV checks and
+//!   decryption of the packets that passed run in parallel (`crypt`), then,
+//!   in order, each packet is checked again against the window as the
+//!   packets before it left it and the window moves only for a packet whose
+//!   ICV verified (RFC 4303 §3.4.3, RFC 4302 §3.4.3). A duplicate inside one
+//!   batch is refused as a replay, exactly as one call after another would
+//!   refuse it; a packet whose extended sequence number the earlier packets
+//!   changed is verified again under the new one.
+//!
+//! Batches run on the calling thread unless the caller asks for more
+//! threads: on a loaded machine (every core busy) the workers are not
+//! scheduled in time, and the calling thread, which then does the work
+//! alone, spends more per packet than the plain loop (measured in
+//! benches/bench_batch.py). Small batches stay on the calling thread
+//! whatever is asked: waking a worker costs more than a few dozen packets'
+//! cryptography.
+
+use crate::error::{Error, ErrorKind, Layer, Result};
+
+/// The outcome of the cryptographic half of input.
+pub enum Opened {
+    /// refused before the ICV verified (the window does not move)
+    Refused(Error),
+    /// the ICV verified (the window moves), then decapsulation gave this
+    Verified(Result<Vec<u8>>),
+}
+
+/// An SA whose output and input split into a sequential and a parallel
+/// half.
+pub trait BatchSa: Sync {
+    type OutJob: Send;
+    type InCheck: Send + Sync;
+
+    /// An empty output job (its buffer is filled by `prepare`).
+    fn out_job(&self, packet_len: usize) -> Self::OutJob;
+    /// Sequential: everything that takes SA state (sequence number, IV).
+    fn out_prepare(&mut self, packet: &[u8], job: &mut Self::OutJob) -> Result<()>;
+    /// Parallel: the cryptography.
+    fn out_finish(&self, job: Self::OutJob) -> Result<Vec<u8>>;
+    /// Sequential: the counters of one output.
+    fn out_count(&mut self, r: &Result<Vec<u8>>);
+
+    /// The checks before any cryptography against the current state.
+    fn in_check(&self, packet: &[u8]) -> Result<Self::InCheck>;
+    /// The sequence number a check found (what the cryptography depends on).
+    fn in_seq(c: &Self::InCheck) -> u64;
+    /// Parallel: ICV, decryption, decapsulation.
+    fn in_crypt(&self, packet: &[u8], c: &Self::InCheck) -> Opened;
+    /// Sequential: the window update after a verified ICV.
+    fn in_commit(&mut self, c: &Self::InCheck, o: Opened) -> Result<Vec<u8>>;
+    /// Sequential: the counters of one input.
+    fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize);
+}
+
+/// Most threads a batch uses.
+pub const MAX_THREADS: usize = 8;
+/// Octets of work (packet octets plus `PACKET_COST` per packet) below
+/// which another thread is not worth starting.
+pub const MIN_WORK_PER_THREAD: usize = 64 * 1024;
+const PACKET_COST: usize = 256;
+
+/// How many threads a batch of `n` packets of `octets` in all gets.
+pub fn threads_for(n: usize, octets: usize) -> usize {
+    let work = octets.saturating_add(n.saturating_mul(PACKET_COST));
+    let want = (work / MIN_WORK_PER_THREAD).min(n);
+    if want < 2 {
+        // before asking for the cores: that reads the cgroup files, tens
+        // of microseconds, more than a small batch's cryptography
+        return 1;
+    }
+    cores().min(want).max(1)
+}
+
+/// The cores this process may use, asked once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()).min(MAX_THREADS))
+}
+
+fn internal() -> Error {
+    Error::new(Layer::Ipsec, ErrorKind::Config, 0, "batch worker thread failed")
+}
+
+/// Packets a worker takes at a time (at least).
+const GRAIN: usize = 16;
+
+/// The batch workers (the cores but one: the calling thread works too):
+/// one persistent pool for the process, made on the first batch big
+/// enough to want it, so that a batch pays a wake-up, not
+/// a thread creation (tens of microseconds each on a loaded machine, which
+/// ate the gain of the `std::thread::scope` threads made per run). None if
+/// the system refused the threads: batches then stay on the calling thread.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores().saturating_sub(1).max(1))
+            .thread_name(|i| format!("kame-ipsec-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// What one thread did: (index, result) pairs.
+type Done<R> = Vec<(usize, Result<R>)>;
+
+/// `f` over `items`, results in order, on `threads` threads: the calling
+/// one and `threads - 1` of the pool's workers. All take `GRAIN` items at
+/// a time from a shared counter, so the calling thread starts at once and
+/// finishes the batch alone if the loaded machine schedules no worker in
+/// time (a worker that starts late finds nothing left and returns).
+fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync + Send) -> Vec<Result<R>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let n = items.len();
+    let pool = if threads <= 1 || n < 2 { None } else { pool() };
+    let Some(pool) = pool else {
+        return items.into_iter().map(f).collect();
+    };
+    let helpers = threads.min(pool.current_num_threads() + 1).saturating_sub(1);
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let next = AtomicUsize::new(0);
+    let parts: Mutex<Vec<Done<R>>> = Mutex::new(Vec::new());
+    let work = || {
+        let mut done: Done<R> = Vec::new();
+        loop {
+            let at = next.fetch_add(GRAIN, Ordering::Relaxed);
+            if at >= n {
+                break;
+            }
+            for i in at..(at + GRAIN).min(n) {
+                let item = slots.get(i).and_then(|m| m.lock().ok()).and_then(|mut g| g.take());
+                if let Some(t) = item {
+                    done.push((i, f(t)));
+                }
+            }
+        }
+        if let Ok(mut p) = parts.lock() {
+            p.push(done);
+        }
+    };
+    // a worker that panicked loses its packets: they fail below with an
+    // error rather than take the process down (the cryptography does not
+    // panic)
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.in_place_scope(|s| {
+            for _ in 0..helpers {
+                s.spawn(|_| work());
+            }
+            work();
+        })
+    }));
+    let mut out: Vec<Option<Result<R>>> = (0..n).map(|_| None).collect();
+    if ran.is_ok() {
+        for (i, r) in parts.into_inner().unwrap_or_default().into_iter().flatten() {
+            if let Some(o) = out.get_mut(i) {
+                *o = Some(r);
+            }
+        }
+    }
+    out.into_iter().map(|o| o.unwrap_or_else(|| Err(internal()))).collect()
+}
+
+/// `output` over a batch: the same packets, sequence numbers and counters
+/// as one call per packet in order.
+/// At most `max_threads` threads, and only as many as the batch's work
+/// pays for (see [`threads_for`]).
+pub fn output_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]], max_threads: usize) -> Vec<Result<Vec<u8>>> {
+    output_many_on(sa, packets, threads_up_to(packets, max_threads))
+}
+
+/// The threads a batch gets: one when `max_threads` is 1 (the lengths are
+/// not even summed), else what its work pays for, at most `max_threads`.
+fn threads_up_to(packets: &[&[u8]], max_threads: usize) -> usize {
+    if max_threads <= 1 {
+        return 1;
+    }
+    let octets = packets.iter().map(|p| p.len()).sum();
+    threads_for(packets.len(), octets).min(max_threads)
+}
+
+/// [`output_many`] on `threads` threads.
+pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize) -> Vec<Result<Vec<u8>>> {
+    let jobs: Vec<Result<S::OutJob>> = packets
+        .iter()
+        .map(|p| {
+            let mut job = sa.out_job(p.len());
+            sa.out_prepare(p, &mut job).map(|()| job)
+        })
+        .collect();
+    let shared: &S = sa;
+    let outs = par_map(jobs, threads, |j| j.and_then(|j| shared.out_finish(j)));
+    for r in &outs {
+        sa.out_count(r);
+    }
+    outs
+}
+
+/// `input` over a batch: the same results, window and counters as one
+/// call per packet in order.
+/// At most `max_threads` threads, as [`output_many`].
+pub fn input_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]], max_threads: usize) -> Vec<Result<Vec<u8>>> {
+    input_many_on(sa, packets, threads_up_to(packets, max_threads))
+}
+
+/// [`input_many`] on `threads` threads.
+pub fn input_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize) -> Vec<Result<Vec<u8>>> {
+    if threads <= 1 {
+        // one thread: the plain order, no work wasted on replays
+        return packets
+            .iter()
+            .map(|p| {
+                let r = sa.in_check(p).and_then(|c| {
+                    let o = sa.in_crypt(p, &c);
+                    sa.in_commit(&c, o)
+                });
+                sa.in_count(&r, p.len());
+                r
+            })
+            .collect();
+    }
+    let shared: &S = sa;
+    // checks against the window before the batch: a packet refused now is
+    // refused later too (the window only moves right and marks more)
+    let early: Vec<(usize, S::InCheck)> =
+        packets.iter().enumerate().filter_map(|(i, p)| shared.in_check(p).ok().map(|c| (i, c))).collect();
+    let crypted: Vec<Result<(usize, u64, Opened)>> = par_map(early, threads, |(i, c)| {
+        let p = packets.get(i).copied().unwrap_or(&[]);
+        Ok((i, S::in_seq(&c), shared.in_crypt(p, &c)))
+    });
+    let mut pre: Vec<Option<(u64, Opened)>> = (0..packets.len()).map(|_| None).collect();
+    for (i, seq, o) in crypted.into_iter().flatten() {
+        if let Some(slot) = pre.get_mut(i) {
+            *slot = Some((seq, o));
+        }
+    }
+    packets
+        .iter()
+        .zip(pre)
+        .map(|(p, done)| {
+            let r = sa.in_check(p).and_then(|c| {
+                let o = match done {
+                    Some((seq, o)) if seq == S::in_seq(&c) => o,
+                    // not checked before the batch, or its extended
+                    // sequence number changed with the window
+                    _ => sa.in_crypt(p, &c),
+                };
+                sa.in_commit(&c, o)
+            });
+            sa.in_count(&r, p.len());
+            r
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipsec::algo::{AuthSpec, EncAlg};
+    use crate::ipsec::{AhConfig, AhSa, EspConfig, EspSa};
+
+    fn udp6(n: usize, tag: u8) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&((n + 8) as u16).to_be_bytes());
+        p.extend_from_slice(&[17, 64]);
+        p.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(&[4, 210, 0, 53]);
+        p.extend_from_slice(&((n + 8) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend((0..n).map(|i| (i as u8).wrapping_add(tag)));
+        p
+    }
+
+    fn esp(enc: &str, esn: bool) -> EspSa {
+        let alg = EncAlg::parse(enc).unwrap();
+        let key: &[u8] = if alg.is_aead() { &[7; 20] } else { &[7; 16] };
+        let mut c = EspConfig::new(0x1000, alg, key);
+        if !alg.is_aead() {
+            c.auth = Some(AuthSpec::parse("hmac-sha256", false).unwrap());
+            c.auth_key = vec![9; 32];
+        }
+        c.esn = esn;
+        c.replay_window = 64;
+        EspSa::new(c).unwrap()
+    }
+
+    fn same(a: &[Result<Vec<u8>>], b: &[Result<Vec<u8>>]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            match (x, y) {
+                (Ok(x), Ok(y)) => assert_eq!(x, y),
+                (Err(x), Err(y)) => assert_eq!(x, y),
+                _ => panic!("{x:?} vs {y:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn esp_batches_equal_one_by_one() {
+        for enc in ["aes-gcm-16", "aes-cbc"] {
+            for esn in [false, true] {
+                let mut tx = esp(enc, esn);
+                let start = if esn { 0xffff_ff00 } else { 0 };
+                tx.seq = start;
+                let packets: Vec<Vec<u8>> = (0..400).map(|i| udp6(100 + i % 700, i as u8)).collect();
+                let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+                let batch = output_many_on(&mut tx, &refs, 4);
+                let after = tx.seq;
+                tx.seq = start;
+                let single: Vec<_> = refs.iter().map(|p| tx.output(p, None)).collect();
+                same(&batch, &single);
+                assert_eq!(tx.seq, after);
+                // input: reordered, duplicated, corrupted
+                let mut wire: Vec<Vec<u8>> = batch.into_iter().map(|r| r.unwrap()).collect();
+                for i in (0..wire.len()).step_by(7) {
+                    let j = (i + 5).min(wire.len() - 1);
+                    wire.swap(i, j);
+                }
+                let dup = wire[10].clone();
+                wire.insert(200, dup);
+                let mut bad = wire[50].clone();
+                let l = bad.len() - 1;
+                bad[l] ^= 1;
+                wire.insert(20, bad);
+                let refs: Vec<&[u8]> = wire.iter().map(|p| p.as_slice()).collect();
+                let (mut a, mut b) = (esp(enc, esn), esp(enc, esn));
+                if esn {
+                    a.replay.reset(start);
+                    b.replay.reset(start);
+                }
+                let batch = input_many_on(&mut a, &refs, 4);
+                let single: Vec<_> = refs.iter().map(|p| b.input(p)).collect();
+                same(&batch, &single);
+                assert_eq!(a.replay.top(), b.replay.top());
+                assert_eq!(a.stats, b.stats);
+            }
+        }
+    }
+
+    #[test]
+    fn work_is_spread_over_threads_in_order() {
+        // 100 items of 1 ms: the other threads start well before the end
+        let items: Vec<usize> = (0..100).collect();
+        let out = par_map(items, 4, |i| {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            Ok((i, std::thread::current().id()))
+        });
+        let out: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
+        assert!(out.iter().enumerate().all(|(k, (i, _))| k == *i));
+        let ids: std::collections::HashSet<_> = out.iter().map(|(_, t)| *t).collect();
+        // the calling thread and at least one worker (which ones take how
+        // much depends on the scheduler)
+        assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
+        assert_eq!(threads_for(3, 1500), 1);
+        assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);
+    }
+
+    #[test]
+    fn ah_batches_equal_one_by_one() {
+        let cfg = AhConfig::new(0x2000, AuthSpec::parse("hmac-sha256", false).unwrap(), &[5; 32]);
+        let mut tx = AhSa::new(cfg.clone()).unwrap();
+        let packets: Vec<Vec<u8>> = (0..300).map(|i| udp6(500, i as u8)).collect();
+        let mut refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        refs.insert(3, &[0x60, 0]);
+        let batch = output_many_on(&mut tx, &refs, 3);
+        tx.seq = 0;
+        let single: Vec<_> = refs.iter().map(|p| tx.output(p)).collect();
+        same(&batch, &single);
+        let mut wire: Vec<Vec<u8>> = batch.into_iter().filter_map(|r| r.ok()).collect();
+        wire.reverse();
+        let d = wire[0].clone();
+        wire.push(d);
+        let refs: Vec<&[u8]> = wire.iter().map(|p| p.as_slice()).collect();
+        let (mut a, mut b) = (AhSa::new(cfg.clone()).unwrap(), AhSa::new(cfg).unwrap());
+        let batch = input_many_on(&mut a, &refs, 3);
+        let single: Vec<_> = refs.iter().map(|p| b.input(p)).collect();
+        same(&batch, &single);
+        assert_eq!(a.replay.top(), b.replay.top());
+        assert_eq!(a.stats, b.stats);
+    }
+}
