@@ -10,6 +10,10 @@
 //!   octets a frame;
 //! - the capture at `$KAME_CAPTURE_FILE`, when set (read into memory
 //!   first: the page cache and the map are `bench_capture.py`'s).
+//!
+//! Before criterion's wall-clock groups, each case is also timed in CPU
+//! seconds of the running thread (best of 5) and printed as packets per
+//! CPU second: on a shared machine the wall clock measures the load.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 use core::net::{Ipv4Addr, Ipv6Addr};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -110,6 +114,14 @@ fn build(file: &[u8], lean: bool, verify: bool) -> usize {
     rows + b.take().rows
 }
 
+/// Thread CPU seconds now.
+fn cpu_now() -> f64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid out-pointer for clock_gettime.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
 fn bench(c: &mut Criterion) {
     let ping = pcap(&[v6(58, echo(128, 1000), 2), v4(1, echo(8, 1000), 2)], 20_000);
     let small = pcap(&[v6(17, udp(12), 6), v6(6, tcp(), 16), v6(58, echo(128, 8), 2), v4(17, udp(30), 6)], 100_000);
@@ -118,6 +130,27 @@ fn bench(c: &mut Criterion) {
         let f = std::fs::read(&path).unwrap();
         let n = build(&f, true, false) as u64;
         corpora.push(("file", f, n));
+    }
+    // `KAME_CAPTURE_CPU_ONLY=text`: only the CPU timings whose names hold text.
+    let only = std::env::var("KAME_CAPTURE_CPU_ONLY").ok();
+    for (name, file, n) in &corpora {
+        for (lean, verify) in [(true, true), (false, true), (true, false), (false, false)] {
+            let how = format!("{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" });
+            if only.as_ref().is_some_and(|o| !format!("capture_{name}/{how}").contains(o.as_str())) {
+                continue;
+            }
+            let best = (0..5)
+                .map(|_| {
+                    let t0 = cpu_now();
+                    black_box(build(black_box(file), lean, verify));
+                    cpu_now() - t0
+                })
+                .fold(f64::INFINITY, f64::min);
+            println!("capture_{name}/{how}: {:.2} M packets per CPU second", *n as f64 / best / 1e6);
+        }
+    }
+    if only.is_some() {
+        return;
     }
     for (name, file, n) in &corpora {
         let mut g = c.benchmark_group(format!("capture_{name}"));

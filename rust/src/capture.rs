@@ -55,7 +55,7 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, row: usize) {
         if let Some(b) = self.bits.get_mut(row >> 3) {
             *b |= 1 << (row & 7);
@@ -91,7 +91,7 @@ pub struct Fixed<const W: usize> {
 }
 
 impl<const W: usize> Fixed<W> {
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, row: usize, v: [u8; W]) {
         let at = row * W;
         if let Some(d) = self.data.get_mut(at..at + W) {
@@ -99,7 +99,7 @@ impl<const W: usize> Fixed<W> {
         }
         self.valid.set(row);
     }
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, row: usize, v: Option<[u8; W]>) {
         if let Some(v) = v {
             self.set(row, v);
@@ -124,7 +124,7 @@ impl Default for Var {
 
 impl Var {
     /// Ends row `row` (valid or null) at the values pushed so far.
-    #[inline]
+    #[inline(always)]
     fn end(&mut self, row: usize, valid: bool) {
         // A batch is cut long before 2 GiB of values (see `Builder::full`).
         let end = i32::try_from(self.data.len()).unwrap_or(i32::MAX);
@@ -148,7 +148,7 @@ pub struct Bools {
 }
 
 impl Bools {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, row: usize, v: Option<bool>) {
         if let Some(v) = v {
             self.valid.set(row);
@@ -648,6 +648,12 @@ impl FileColumns {
     /// The link type of the capture (of its first interface), once known.
     pub fn linktype(&self) -> Option<u32> {
         self.reader.linktype()
+    }
+
+    /// Whether rows of the common kinds take the lean path (the default;
+    /// see [`Builder::lean`]).
+    pub fn set_lean(&mut self, lean: bool) {
+        self.builder.lean = lean;
     }
 
     /// Whether the file is a pcap.
