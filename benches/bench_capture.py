@@ -14,7 +14,9 @@ runs in the main thread: per core; ``time.thread_time``, kernel time of
 page faults included) and per wall second; with the load average, since
 the machine is shared. kame reads a file given by path mapped into memory
 (``kame.capture.read(path)``, ``_core.CaptureFile``); the chunked reader
-(a file object, as for gzip or a pipe) is timed too.
+(a file object, as for gzip or a pipe) is timed too, and so are the
+columns built by the general dissection alone (``lean=False``: every row
+as before the lean path of the common kinds), for the ratio in one run.
 A second corpus of small packets (the mix of tests/test_capture.py: UDP,
 TCP, ND, extension headers, fragments, ESP, ICMP, ARP, bad checksums and
 refusals; 67 octets on average, ``--small`` frames) shows the cost per
@@ -55,10 +57,11 @@ def timed(fn: Callable[[], int], runs: int) -> tuple[float, float, int]:
     return cpu, wall, n
 
 
-def kame_mapped_core(path: Path, verify: bool) -> int:
+def kame_mapped_core(path: Path, verify: bool, lean: bool = True) -> int:
     """The columns built in the core from the mapped file, not wrapped in
-    pyarrow arrays."""
-    cf = _core.CaptureFile(path, verify_cksum=verify)
+    pyarrow arrays (``lean`` False: every row by the general dissection,
+    the path every row took before the lean one)."""
+    cf = _core.CaptureFile(path, verify_cksum=verify, lean=lean)
     n = 0
     while (cols := cf.next_batch()) is not None:
         n += cols["rows"]
@@ -171,6 +174,9 @@ def main() -> int:
             "kame core columns, mapped file": lambda: kame_mapped_core(path, True),
             "kame core columns, mapped file, verify_cksum=False": lambda: kame_mapped_core(path, False),
             "kame core columns, chunks fed": lambda: kame_core_only(path, True),
+            "kame core columns, general dissection only": lambda: kame_mapped_core(path, True, False),
+            "kame core columns, general dissection only, verify_cksum=False":
+                lambda: kame_mapped_core(path, False, False),
             "kame.capture.to_parquet": lambda: capture.to_parquet(path, pq_out),
             "dpkt reader loop + fields": lambda: dpkt_fields(small),
             "scapy rdpcap + fields": lambda: scapy_fields(small),
@@ -181,6 +187,9 @@ def main() -> int:
             "kame core columns, mapped file": lambda: kame_mapped_core(tiny, True),
             "kame core columns, mapped file, verify_cksum=False": lambda: kame_mapped_core(tiny, False),
             "kame core columns, chunks fed": lambda: kame_core_only(tiny, True),
+            "kame core columns, general dissection only": lambda: kame_mapped_core(tiny, True, False),
+            "kame core columns, general dissection only, verify_cksum=False":
+                lambda: kame_mapped_core(tiny, False, False),
             "dpkt reader loop + fields": lambda: dpkt_fields(tiny_head),
             "scapy rdpcap + fields": lambda: scapy_fields(tiny_head),
         }

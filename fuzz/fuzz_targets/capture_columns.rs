@@ -2,7 +2,8 @@
 //! The column builder of `kame.capture` on any capture bytes: never
 //! panics; every column holds exactly one entry per row and its offsets
 //! are monotonic and within the values (what pyarrow would validate);
-//! cutting batches at any size gives the same rows as one batch; and the
+//! cutting batches at any size gives the same rows as one batch; the
+//! lean path gives the same columns as the general dissection; and the
 //! resynchronisation of a byte range, from any offset, answers an offset
 //! inside the window (or none) without panicking.
 use kame_core::capture::{pcap_resync, Bitmap, Builder, Column, Columns};
@@ -39,10 +40,12 @@ fn check(c: &Columns) {
     }
 }
 
-/// Rows built in batches of `batch` rows.
-fn build(file: &[u8], batch: usize, verify: bool) -> Vec<Columns> {
+/// Rows built in batches of `batch` rows (by the general dissection
+/// alone unless `lean`).
+fn build(file: &[u8], batch: usize, verify: bool, lean: bool) -> Vec<Columns> {
     let mut r = Reader::new(4096);
     let mut b = Builder::new(Settings { hdrnestlimit: 50, verify_cksum: verify });
+    b.lean = lean;
     let mut out = Vec::new();
     let mut pos = 0;
     while let Ok(Some(rec)) = r.next(file, &mut pos, true) {
@@ -88,9 +91,11 @@ fn concat(cs: &[Columns]) -> Vec<(Vec<u8>, Vec<u8>)> {
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, file)) = data.split_first() else { return };
     let verify = sel & 0x80 != 0;
-    let whole = build(file, usize::MAX, verify);
-    let cut = build(file, usize::from(sel & 0x7f) + 1, verify);
+    let whole = build(file, usize::MAX, verify, true);
+    let cut = build(file, usize::from(sel & 0x7f) + 1, verify, true);
     assert_eq!(concat(&whole), concat(&cut));
+    // The lean path gives what the general dissection gives.
+    assert_eq!(whole, build(file, usize::MAX, verify, false));
     // Resynchronisation from an offset chosen by the input, on a pcap.
     if file.len() > 40 && kame_core::wire::capfile::Reader::default().next(file, &mut 0, true).is_ok() {
         let start = 24 + usize::from(sel) * 7 % (file.len() - 24);

@@ -23,6 +23,7 @@
 //! arbitrary offset of a pcap, so that a large file can be read as byte
 //! ranges by independent workers.
 
+pub mod lean;
 pub mod map;
 
 use std::path::Path;
@@ -45,7 +46,7 @@ const V_NOTIP: i8 = 4;
 /// first. While a batch is built its octets are zero-filled room for the
 /// batch's rows and only set bits are written; [`Columns::finish`] cuts
 /// it to `len` rows and counts the zeros.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bitmap {
     pub bits: Vec<u8>,
     pub len: usize,
@@ -54,7 +55,7 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, row: usize) {
         if let Some(b) = self.bits.get_mut(row >> 3) {
             *b |= 1 << (row & 7);
@@ -83,14 +84,14 @@ fn zeroed(v: &mut Vec<u8>, len: usize) {
 
 /// A fixed-width column of `W`-octet values in native byte order: room
 /// for the batch's rows, zero-filled, a null left as zeros.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fixed<const W: usize> {
     pub data: Vec<u8>,
     pub valid: Bitmap,
 }
 
 impl<const W: usize> Fixed<W> {
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, row: usize, v: [u8; W]) {
         let at = row * W;
         if let Some(d) = self.data.get_mut(at..at + W) {
@@ -98,7 +99,7 @@ impl<const W: usize> Fixed<W> {
         }
         self.valid.set(row);
     }
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, row: usize, v: Option<[u8; W]>) {
         if let Some(v) = v {
             self.set(row, v);
@@ -108,7 +109,7 @@ impl<const W: usize> Fixed<W> {
 
 /// A variable-length column (binary, utf8, or a list's child values):
 /// 32-bit offsets, `offsets` starting with 0, one pushed per row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Var {
     pub data: Vec<u8>,
     pub offsets: Vec<u8>,
@@ -123,7 +124,7 @@ impl Default for Var {
 
 impl Var {
     /// Ends row `row` (valid or null) at the values pushed so far.
-    #[inline]
+    #[inline(always)]
     fn end(&mut self, row: usize, valid: bool) {
         // A batch is cut long before 2 GiB of values (see `Builder::full`).
         let end = i32::try_from(self.data.len()).unwrap_or(i32::MAX);
@@ -140,14 +141,14 @@ impl Var {
 }
 
 /// A boolean column.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bools {
     pub values: Bitmap,
     pub valid: Bitmap,
 }
 
 impl Bools {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, row: usize, v: Option<bool>) {
         if let Some(v) = v {
             self.valid.set(row);
@@ -183,7 +184,7 @@ pub enum Owned {
 macro_rules! columns {
     ($($name:ident: $ty:ty),* $(,)?) => {
         /// The column buffers of one batch.
-        #[derive(Debug, Clone, Default)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct Columns {
             pub rows: usize,
             /// Rows the fixed buffers have room for.
@@ -333,6 +334,10 @@ pub struct Builder {
     /// The batch being built (not finished: see [`Builder::take`]).
     pub cols: Columns,
     pub settings: Settings,
+    /// Rows of the common kinds built by the lean path (`lean`), which
+    /// gives the same columns as the general dissection; false: every
+    /// row by the general dissection (to compare the two).
+    pub lean: bool,
     chain: Chain,
     summary: Summary,
     reason: String,
@@ -340,7 +345,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(settings: Settings) -> Builder {
-        Builder { cols: Columns::default(), settings, chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
+        Builder { cols: Columns::default(), settings, lean: true, chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
     }
 
     /// Whether the batch should be cut before another row (its variable
@@ -372,6 +377,9 @@ impl Builder {
         c.linktype.set(r, rec.linktype.to_ne_bytes());
         c.offset.set(r, rec.offset.to_ne_bytes());
         let frame = rec.frame;
+        if self.lean && lean::row(c, r, frame, rec.linktype, self.settings.verify_cksum) {
+            return;
+        }
         let Some(lt) = LinkType::from_linktype(rec.linktype) else {
             self.reason.clear();
             self.reason.push_str("link type not read");
@@ -640,6 +648,12 @@ impl FileColumns {
     /// The link type of the capture (of its first interface), once known.
     pub fn linktype(&self) -> Option<u32> {
         self.reader.linktype()
+    }
+
+    /// Whether rows of the common kinds take the lean path (the default;
+    /// see [`Builder::lean`]).
+    pub fn set_lean(&mut self, lean: bool) {
+        self.builder.lean = lean;
     }
 
     /// Whether the file is a pcap.

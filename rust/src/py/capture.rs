@@ -126,8 +126,10 @@ pub struct CaptureFile {
 
 #[pymethods]
 impl CaptureFile {
+    /// `lean` False builds every row by the general dissection (the same
+    /// columns, slower: for comparisons).
     #[new]
-    #[pyo3(signature = (path, *, batch_rows = 65536, hdrnestlimit = 50, verify_cksum = true, max_caplen = capfile::MAX_CAPLEN, start = 0, stop = None))]
+    #[pyo3(signature = (path, *, batch_rows = 65536, hdrnestlimit = 50, verify_cksum = true, max_caplen = capfile::MAX_CAPLEN, start = 0, stop = None, lean = true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -138,13 +140,17 @@ impl CaptureFile {
         #[pyo3(from_py_with = int_arg)] max_caplen: u32,
         #[pyo3(from_py_with = int_arg)] start: u64,
         stop: Option<u64>,
+        lean: bool,
     ) -> PyResult<CaptureFile> {
         if batch_rows == 0 || batch_rows > 1 << 24 {
             return Err(PyValueError::new_err("batch_rows must be between 1 and 16777216"));
         }
         let settings = Settings { hdrnestlimit, verify_cksum };
         match py.detach(|| FileColumns::open(&path, settings, batch_rows, max_caplen, start, stop)) {
-            Ok(fc) => Ok(CaptureFile { fc }),
+            Ok(mut fc) => {
+                fc.set_lean(lean);
+                Ok(CaptureFile { fc })
+            }
             Err(OpenError::Io(e)) => Err(PyErr::from(e)),
             Err(OpenError::Invalid(m)) => Err(PyValueError::new_err(m)),
             Err(OpenError::Capture(e)) => Err(e.into()),
