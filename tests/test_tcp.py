@@ -9,18 +9,16 @@ from __future__ import annotations
 import errno
 import random
 from ipaddress import IPv6Address
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from tcp_pair import MA, MB, A, B, Pair, pump
 
 from kame import _core
 from kame.errors import KameError
-from kame.link.memory import MemoryLink, Simulation
-from kame.node import Node
-from kame.socket import AF_INET6, SocketLayer
+from kame.socket import AF_INET6
 from kame.socket.stream import (
     IPPROTO_TCP,
     POLLIN,
@@ -36,11 +34,6 @@ from kame.socket.stream import (
     StreamSocket,
 )
 from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_RST, TH_SYN
-
-MA = bytes.fromhex("020000000a0a")
-MB = bytes.fromhex("020000000b0b")
-A, B = "2001:db8::a", "2001:db8::b"
-
 
 # --- the core ---------------------------------------------------------------------
 
@@ -103,88 +96,6 @@ def test_segment_round_trip(seq: int, ack: int, flags: int, mss: int | None, ws:
 
 
 # --- two nodes on the memory link ---------------------------------------------------
-
-class Pair:
-    def __init__(self, profile: str = "linux", knobs: dict[str, int] | None = None,
-                 seed: int = 0, **link: Any) -> None:
-        self.link = MemoryLink(delay=0.005, seed=seed)
-        self.sim = Simulation()
-        self.a, self.b = Node("a", seed=1), Node("b", seed=2)
-        for n in (self.a, self.b):
-            for k, v in (knobs or {}).items():
-                n.knobs[k] = v
-        self.a.add_interface("eth0", MA)
-        self.b.add_interface("eth0", MB)
-        self.sim.connect(self.a, "eth0", self.link, MA)
-        self.sim.connect(self.b, "eth0", self.link, MB)
-        self.sim.emit(self.a, self.a.up("eth0", 0.0))
-        self.sim.emit(self.b, self.b.up("eth0", 0.0))
-        self.a.add_address("eth0", A + "/64", 0.0)
-        self.b.add_address("eth0", B + "/64", 0.0)
-        self.sim.run(until=3.0)
-        self.la, self.lb = SocketLayer(self.a, profile), SocketLayer(self.b, profile)
-        for k, v in link.items():
-            setattr(self.link, k, v)
-        self.sync()
-
-    def sync(self) -> None:
-        """Bring the nodes' clocks to the simulation's (sockets read node._now)."""
-        for n in (self.a, self.b):
-            self.sim.emit(n, n.poll(self.sim.now))
-
-    def run(self, dt: float) -> None:
-        self.sim.run(until=self.sim.now + dt)
-        self.sync()
-
-    def connect(self, port: int = 80) -> tuple[StreamSocket, StreamSocket, StreamSocket]:
-        srv = self.lb.socket(AF_INET6, SOCK_STREAM)
-        srv.bind(("::", port))
-        srv.listen(8)
-        cli = self.la.socket(AF_INET6, SOCK_STREAM)
-        with pytest.raises(BlockingIOError) as ei:
-            cli.connect((B, port))
-        assert ei.value.errno == errno.EINPROGRESS
-        for _ in range(200):
-            self.run(0.05)
-            try:
-                conn, _ = srv.accept()
-                break
-            except BlockingIOError:
-                continue
-        else:
-            raise AssertionError("no connection")
-        return srv, cli, conn  # type: ignore[return-value]
-
-
-def pump(p: Pair, tx: StreamSocket, rx: StreamSocket, data: bytes, limit: float = 300
-         ) -> bytes:
-    """Send ``data`` through tx, FIN, read everything at rx until EOF."""
-    sent = 0
-    got = bytearray()
-    t0 = p.sim.now
-    eof = False
-    while not eof and p.sim.now - t0 < limit:
-        while sent < len(data):
-            try:
-                sent += tx.send(data[sent:sent + 65536])
-            except BlockingIOError:
-                break
-        if sent == len(data) and not tx.cantsendmore:
-            tx.shutdown(1)
-        if not p.sim.step(p.sim.now + 30):
-            break
-        p.sync()
-        while True:
-            try:
-                d = rx.recv(65536)
-            except BlockingIOError:
-                break
-            if not d:
-                eof = True
-                break
-            got += d
-    return bytes(got)
-
 
 def test_handshake_options_and_transfer() -> None:
     p = Pair()

@@ -28,7 +28,6 @@ memory link, tshark the independent dissector of what crossed it:
 
 from __future__ import annotations
 
-import errno
 import json
 import random
 import shutil
@@ -38,110 +37,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tcp_pair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tcp_pair import A, B
 
 from kame import _core
 from kame.key.setkey import run as setkey
 from kame.link.impair import blackhole, ce_marker
-from kame.link.memory import MemoryLink, Simulation
-from kame.link.pcap import PcapWriter
-from kame.node import Node
-from kame.socket import AF_INET6, SocketLayer
-from kame.socket.stream import SOCK_STREAM, StreamSocket
 
 pytestmark = pytest.mark.interop  # tshark judges the captures
 
-MA = bytes.fromhex("020000000a0a")
-MB = bytes.fromhex("020000000b0b")
-A, B = "2001:db8::a", "2001:db8::b"
 EK_AB, EK_BA = "11" * 16, "22" * 16
 AK_AB, AK_BA = "33" * 20, "44" * 20
 TSHARK = shutil.which("tshark")
 
 
-class Pair:
+class Pair(tcp_pair.Pair):
     """Two nodes on one memory link, a capture of every frame sent."""
+
+    port = 47000
+    tries = 400
+    send_chunk, recv_chunk = 262144, 1 << 20
 
     def __init__(self, *, mtu: int = 1500, knobs: dict[str, int] | None = None,
                  seed: int = 0) -> None:
-        self.link = MemoryLink(delay=0.005, seed=seed, mtu=mtu)
-        self.frames: list[tuple[float, bytes]] = []
-        self.link.add_tap(lambda t, f: self.frames.append((t, f)))
-        self.sim = Simulation()
-        self.a, self.b = Node("a", seed=1), Node("b", seed=2)
-        for n in (self.a, self.b):
-            for k, v in (knobs or {}).items():
-                n.knobs[k] = v
-        self.a.add_interface("eth0", MA, mtu=mtu)
-        self.b.add_interface("eth0", MB, mtu=mtu)
-        self.sim.connect(self.a, "eth0", self.link, MA)
-        self.sim.connect(self.b, "eth0", self.link, MB)
-        self.sim.emit(self.a, self.a.up("eth0", 0.0))
-        self.sim.emit(self.b, self.b.up("eth0", 0.0))
-        self.a.add_address("eth0", A + "/64", 0.0)
-        self.b.add_address("eth0", B + "/64", 0.0)
-        self.sim.run(until=3.0)
-        self.la, self.lb = SocketLayer(self.a, "linux"), SocketLayer(self.b, "linux")
-        self.sync()
-
-    def sync(self) -> None:
-        for n in (self.a, self.b):
-            self.sim.emit(n, n.poll(self.sim.now))
-
-    def run(self, dt: float) -> None:
-        self.sim.run(until=self.sim.now + dt)
-        self.sync()
-
-    def connect(self, port: int = 47000) -> tuple[StreamSocket, StreamSocket, StreamSocket]:
-        srv = self.lb.socket(AF_INET6, SOCK_STREAM)
-        srv.bind(("::", port))
-        srv.listen(8)
-        cli = self.la.socket(AF_INET6, SOCK_STREAM)
-        with pytest.raises(BlockingIOError) as ei:
-            cli.connect((B, port))
-        assert ei.value.errno == errno.EINPROGRESS
-        for _ in range(400):
-            self.run(0.05)
-            try:
-                conn, _ = srv.accept()
-                return srv, cli, conn  # type: ignore[return-value]
-            except BlockingIOError:
-                continue
-        raise AssertionError("no connection")
-
-    def pump(self, tx: StreamSocket, rx: StreamSocket, data: bytes, limit: float = 300) -> bytes:
-        """Send ``data`` through tx, FIN, read everything at rx until EOF."""
-        sent = 0
-        got = bytearray()
-        t0 = self.sim.now
-        while self.sim.now - t0 < limit:
-            while sent < len(data):
-                try:
-                    sent += tx.send(data[sent:sent + 262144])
-                except BlockingIOError:
-                    break
-            if sent == len(data) and not tx.cantsendmore:
-                tx.shutdown(1)
-            if not self.sim.step(self.sim.now + 30):
-                break
-            self.sync()
-            while True:
-                try:
-                    d = rx.recv(1 << 20)
-                except BlockingIOError:
-                    break
-                if not d:
-                    return bytes(got)
-                got += d
-        return bytes(got)
-
-    def pcap(self, path: Path) -> Path:
-        with path.open("wb") as f:
-            w = PcapWriter(f, snaplen=1 << 18)
-            for t, fr in self.frames:
-                w.write(t, fr)
-        return path
+        super().__init__("linux", knobs, seed, mtu=mtu, capture=True)
 
 
 def keys(p: Pair, conf_a: str, conf_b: str) -> None:

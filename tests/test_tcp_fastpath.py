@@ -205,7 +205,7 @@ def test_core_syncache_bad_arguments() -> None:
 def transfer(hdrpred: bool, seed: int, knobs: dict[str, int]) -> tuple[Any, ...]:
     """Both directions between two nodes on an impaired memory link, every
     counter and the end state of both connections."""
-    from test_tcp import Pair, pump  # the two-node rig of tests/test_tcp.py
+    from tcp_pair import Pair, pump  # the two-node rig of tests/tcp_pair.py
 
     rng = random.Random(seed)
     p = Pair(seed=seed, loss=(0.0, 0.02, 0.05)[seed % 3], reorder=0.03 * (seed % 2),

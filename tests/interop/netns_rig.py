@@ -122,6 +122,20 @@ def command(p: subprocess.Popen[str], cmd: str) -> Any:
     return read_json(p)
 
 
+def quit_child(p: subprocess.Popen[str], timeout: float = 10) -> None:
+    """Ask a node child (tcp_tapnode.py, gif_tapnode.py) to end with
+    ``{"quit": 1}``; kill it if it does not within ``timeout`` seconds."""
+    if p.poll() is None:
+        try:
+            assert p.stdin is not None
+            p.stdin.write('{"quit": 1}\n')
+            p.stdin.flush()
+            p.wait(timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired, AssertionError):
+            p.kill()
+            p.wait(timeout=timeout)
+
+
 def stop(p: subprocess.Popen[str]) -> None:
     if p.poll() is None:
         p.kill()
@@ -166,15 +180,7 @@ def tcp_tapnode(ns: str, dev: str, mac: str, pcap: Path, ours6: str, kernel6: st
         if cap is not None and cap.poll() is None:
             cap.terminate()
             cap.wait(timeout=10)
-        if child.poll() is None:
-            try:
-                assert child.stdin is not None
-                child.stdin.write('{"quit": 1}\n')
-                child.stdin.flush()
-                child.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                child.kill()
-                child.wait()
+        quit_child(child)
 
 
 #: glibc's getaddrinfo for each name on argv, run by the namespace's python3:

@@ -22,8 +22,8 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,10 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env, ipns, until
+from netns_rig import child_env, fresh_netns, ipns, until
 
-TAG = uuid.uuid4().hex[:6]
-NS_C, NS_R, NS_S = f"fk-c-{TAG}", f"fk-r-{TAG}", f"fk-s-{TAG}"
-T6, T4 = f"fk6{TAG}", f"fk4{TAG}"
+# made in the relay's own namespace: the names need not be unique on the host
+T6, T4 = "fk6", "fk4"
 BODY = os.urandom(150_000)
 FAITH = "2001:db8:ffff::c000:202"   # 2001:db8:ffff::192.0.2.2
 
@@ -68,87 +67,78 @@ print(hashlib.sha256(buf).hexdigest())
 """
 
 
-def sh(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
-
-
 class Rig:
-    def __init__(self, faithd: subprocess.Popen[str], log: Path) -> None:
+    def __init__(self, faithd: subprocess.Popen[str], log: Path, client: str) -> None:
         self.faithd, self.log = faithd, log
+        self.client = client  # the kernel client's namespace
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("faith")
-    nss = (NS_C, NS_R, NS_S)
-    try:
-        for ns in nss:
-            sh("ip", "netns", "add", ns)
-    except subprocess.CalledProcessError as e:
-        for ns in nss:
-            sh("ip", "netns", "del", ns, check=False)
-        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
-    procs: list[subprocess.Popen[Any]] = []
-    faithd: subprocess.Popen[str] | None = None
-    try:
+    with ExitStack() as stack:
+        cl, rt, sv = nss = tuple(stack.enter_context(fresh_netns(p))
+                                 for p in ("fk-c", "fk-r", "fk-s"))
         for ns in nss:
             ipns(ns, "ip", "link", "set", "lo", "up")
         (tmp / "www").mkdir()
         (tmp / "www" / "blob").write_bytes(BODY)
         log = tmp / "faithd.log"
         faithd = subprocess.Popen(
-            ["ip", "netns", "exec", NS_R, sys.executable, "-m", "kame", "faithd",
+            ["ip", "netns", "exec", rt, sys.executable, "-m", "kame", "faithd",
              "--prefix", "2001:db8:ffff::/96", "--tap", T6, "--tap", T4,
              "--inet6", f"{T6}=2001:db8:1::1/64", "--inet", f"{T4}=192.0.2.1/24", "8080", "21"],
             stdout=subprocess.DEVNULL, stderr=open(log, "w"), text=True,  # noqa: SIM115
             env=child_env())
+        stack.callback(_end_faithd, faithd)
 
         def opened() -> bool:
             return "opened" in log.read_text()
 
         assert until(opened, 30.0), log.read_text()
-        for dev, ns, addr in ((T6, NS_C, "2001:db8:1::2/64"), (T4, NS_S, "192.0.2.2/24")):
-            sh("ip", "-n", NS_R, "link", "set", dev, "netns", ns)
+        for dev, ns, addr in ((T6, cl, "2001:db8:1::2/64"), (T4, sv, "192.0.2.2/24")):
+            subprocess.run(["ip", "-n", rt, "link", "set", dev, "netns", ns], check=True,
+                           capture_output=True, timeout=60)
             if ":" in addr:
                 ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
                 ipns(ns, "ip", "addr", "add", addr, "dev", dev, "nodad")
             else:
                 ipns(ns, "ip", "addr", "add", addr, "dev", dev)
             ipns(ns, "ip", "link", "set", dev, "up")
-        ipns(NS_C, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "via", "2001:db8:1::1")
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", NS_S, sys.executable, "-m", "http.server", "--bind",
-             "192.0.2.2", "-d", str(tmp / "www"), "8080"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", NS_S, sys.executable, "-c", FTP_SERVER, str(tmp / "www")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env()))
+        ipns(cl, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "via", "2001:db8:1::1")
+        for argv in ([sys.executable, "-m", "http.server", "--bind", "192.0.2.2", "-d",
+                      str(tmp / "www"), "8080"],
+                     [sys.executable, "-c", FTP_SERVER, str(tmp / "www")]):
+            p = subprocess.Popen(["ip", "netns", "exec", sv, *argv], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=child_env())
+            stack.callback(_kill, p)
         time.sleep(0.5)
-        yield Rig(faithd, log)
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        if faithd is not None:
-            faithd.terminate()
-            try:
-                faithd.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                faithd.kill()
-                faithd.wait()
-        for ns in nss:
-            sh("ip", "netns", "del", ns, check=False)
+        yield Rig(faithd, log, cl)
 
 
-def _curl(url: str, timeout: int = 15) -> tuple[int, bytes]:
-    p = subprocess.run(["ip", "netns", "exec", NS_C, "curl", "-sS", "-g", "--max-time",
+def _kill(p: subprocess.Popen[Any]) -> None:
+    p.kill()
+    p.wait()
+
+
+def _end_faithd(faithd: subprocess.Popen[str]) -> None:
+    faithd.terminate()
+    try:
+        faithd.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        faithd.kill()
+        faithd.wait()
+
+
+def _curl(rig: Rig, url: str, timeout: int = 15) -> tuple[int, bytes]:
+    p = subprocess.run(["ip", "netns", "exec", rig.client, "curl", "-sS", "-g", "--max-time",
                         str(timeout), url], capture_output=True, timeout=timeout + 20, check=False)
     return p.returncode, p.stdout
 
 
 def test_curl_through_relay(rig: Rig) -> None:
     def fetch() -> bytes:
-        rc, out = _curl(f"http://[{FAITH}]:8080/blob")
+        rc, out = _curl(rig, f"http://[{FAITH}]:8080/blob")
         return out if rc == 0 else b""
 
     got = until(fetch, 60.0)
@@ -160,7 +150,7 @@ def test_curl_through_relay(rig: Rig) -> None:
 @pytest.mark.parametrize("mode", ["epsv", "eprt"])
 def test_ftplib_through_relay(rig: Rig, mode: str) -> None:
     def ftp() -> str:
-        p = subprocess.run(["ip", "netns", "exec", NS_C, sys.executable, "-c", FTP_CLIENT,
+        p = subprocess.run(["ip", "netns", "exec", rig.client, sys.executable, "-c", FTP_CLIENT,
                             FAITH, mode], capture_output=True, text=True, timeout=60, check=False)
         return p.stdout.strip() if p.returncode == 0 else ""
 
@@ -171,7 +161,7 @@ def test_ftplib_through_relay(rig: Rig, mode: str) -> None:
 @pytest.mark.parametrize("dst", ["2001:db8:ffff::c000:201",    # the relay's own address
                                  "2001:db8:ffff::a00:1"])      # 10.0.0.1: private
 def test_refused(rig: Rig, dst: str) -> None:
-    until(lambda: _curl(f"http://[{FAITH}]:8080/")[0] == 0, 40.0)  # the relay works
-    rc, out = _curl(f"http://[{dst}]:8080/", timeout=5)
+    until(lambda: _curl(rig, f"http://[{FAITH}]:8080/")[0] == 0, 40.0)  # the relay works
+    rc, out = _curl(rig, f"http://[{dst}]:8080/", timeout=5)
     assert rc != 0 and not out
     assert until(lambda: f"deny 2001:db8:1::2 -> {dst} port 8080" in rig.log.read_text(), 10)

@@ -28,8 +28,8 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,11 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env, ipns, until
+from netns_rig import child_env, fresh_netns, ipns, quit_child, until
 
 HERE = Path(__file__).resolve().parent
-TAG = uuid.uuid4().hex[:6]
-NS_HL, NS_R, NS_HR = f"gk-hl-{TAG}", f"gk-r-{TAG}", f"gk-hr-{TAG}"
-T_LI, T_LO, T_RO, T_RI = (f"gk{x}{TAG}" for x in ("li", "lo", "ro", "ri"))
+# each in its own namespace: the names need not be unique on the host
+T_LI, T_LO, T_RO, T_RI = (f"gk{x}" for x in ("li", "lo", "ro", "ri"))
 BODY = os.urandom(200_000)
 
 
@@ -61,8 +60,9 @@ def kame_cli(*args: str) -> str:
 
 
 class Rig:
-    def __init__(self, child: subprocess.Popen[str], tmp: Path, pcap: Path) -> None:
+    def __init__(self, child: subprocess.Popen[str], tmp: Path, pcap: Path, hl: str) -> None:
         self.child, self.tmp, self.pcap = child, tmp, pcap
+        self.hl = hl  # the left host's namespace
 
     def cmd(self, obj: dict[str, Any]) -> Any:
         assert self.child.stdin is not None and self.child.stdout is not None
@@ -74,42 +74,33 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("gif")
-    nss = (NS_HL, NS_R, NS_HR)
-    try:
-        for ns in nss:
-            sh("ip", "netns", "add", ns)
-    except subprocess.CalledProcessError as e:
-        for ns in nss:
-            sh("ip", "netns", "del", ns, check=False)
-        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
-    child: subprocess.Popen[str] | None = None
-    caps: list[subprocess.Popen[bytes]] = []
-    http: subprocess.Popen[bytes] | None = None
-    try:
+    with ExitStack() as stack:
+        hl, rt, hr = nss = tuple(stack.enter_context(fresh_netns(p))
+                                 for p in ("gk-hl", "gk-r", "gk-hr"))
         for ns in nss:
             ipns(ns, "ip", "link", "set", "lo", "up")
-        for ns, dev in ((NS_HL, T_LI), (NS_R, T_LO), (NS_R, T_RO), (NS_HR, T_RI)):
+        for ns, dev in ((hl, T_LI), (rt, T_LO), (rt, T_RO), (hr, T_RI)):
             ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
             ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
             ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
-        ipns(NS_R, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-        ipns(NS_R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        ipns(rt, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+        ipns(rt, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         kn = {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
               "net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}
         cfg = {"nodes": [
             {"name": "L", "ctl": str(tmp / "L.sock"), "knobs": kn, "devs": [
-                {"ns": NS_HL, "name": T_LI, "mac": "02:00:00:00:1a:01",
+                {"ns": hl, "name": T_LI, "mac": "02:00:00:00:1a:01",
                  "inet6": ["2001:db8:10::1/64", "2001:db8:11::1/64"],
                  "inet": ["10.1.0.1/24", "10.1.1.1/24"]},
-                {"ns": NS_R, "name": T_LO, "mac": "02:00:00:00:1a:02",
+                {"ns": rt, "name": T_LO, "mac": "02:00:00:00:1a:02",
                  "inet6": ["2001:db8:1::1/64"], "inet": ["192.0.2.1/24"]}],
              "routes6": [["2001:db8:2::/64", "2001:db8:1::ff", T_LO]],
              "routes4": [["198.51.100.0/24", "192.0.2.254", T_LO]]},
             {"name": "R", "ctl": str(tmp / "R.sock"), "knobs": kn, "devs": [
-                {"ns": NS_HR, "name": T_RI, "mac": "02:00:00:00:2a:01",
+                {"ns": hr, "name": T_RI, "mac": "02:00:00:00:2a:01",
                  "inet6": ["2001:db8:20::1/64", "2001:db8:21::1/64"],
                  "inet": ["10.2.0.1/24", "10.2.1.1/24"]},
-                {"ns": NS_R, "name": T_RO, "mac": "02:00:00:00:2a:02",
+                {"ns": rt, "name": T_RO, "mac": "02:00:00:00:2a:02",
                  "inet6": ["2001:db8:2::1/64"], "inet": ["198.51.100.1/24"]}],
              "routes6": [["2001:db8:1::/64", "2001:db8:2::ff", T_RO]],
              "routes4": [["192.0.2.0/24", "198.51.100.254", T_RO]]},
@@ -117,29 +108,31 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         child = subprocess.Popen([sys.executable, str(HERE / "gif_tapnode.py"), json.dumps(cfg)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, env=child_env())
+        stack.callback(quit_child, child)
         assert child.stdout is not None and child.stdin is not None
         line = child.stdout.readline()
         assert "opened" in json.loads(line or "{}"), child.stderr.read() if child.stderr else ""
         for ns, dev, addrs in (
-                (NS_HL, T_LI, ["2001:db8:10::2/64", "2001:db8:11::2/64", "10.1.0.2/24",
+                (hl, T_LI, ["2001:db8:10::2/64", "2001:db8:11::2/64", "10.1.0.2/24",
                                "10.1.1.2/24"]),
-                (NS_R, T_LO, ["2001:db8:1::ff/64", "192.0.2.254/24"]),
-                (NS_R, T_RO, ["2001:db8:2::ff/64", "198.51.100.254/24"]),
-                (NS_HR, T_RI, ["2001:db8:20::2/64", "2001:db8:21::2/64", "10.2.0.2/24",
+                (rt, T_LO, ["2001:db8:1::ff/64", "192.0.2.254/24"]),
+                (rt, T_RO, ["2001:db8:2::ff/64", "198.51.100.254/24"]),
+                (hr, T_RI, ["2001:db8:20::2/64", "2001:db8:21::2/64", "10.2.0.2/24",
                                "10.2.1.2/24"])):
             for a in addrs:
                 ipns(ns, "ip", "addr", "add", a, "dev", dev, *(["nodad"] if ":" in a else []))
             ipns(ns, "ip", "link", "set", dev, "up")
-        for ns, v6, v4 in ((NS_HL, "2001:db8:10::1", "10.1.0.1"),
-                           (NS_HR, "2001:db8:20::1", "10.2.0.1")):
+        for ns, v6, v4 in ((hl, "2001:db8:10::1", "10.1.0.1"),
+                           (hr, "2001:db8:20::1", "10.2.0.1")):
             ipns(ns, "ip", "-6", "route", "add", "default", "via", v6)
             ipns(ns, "ip", "route", "add", "default", "via", v4)
         pcap = tmp / "router.pcap"
         for dev in (T_LO, T_RO):
-            caps.append(subprocess.Popen(
-                ["ip", "netns", "exec", NS_R, "tcpdump", "-i", dev, "-U", "-s", "0", "-w",
+            cap = subprocess.Popen(
+                ["ip", "netns", "exec", rt, "tcpdump", "-i", dev, "-U", "-s", "0", "-w",
                  str(tmp / f"{dev}.pcap"), ("ip proto 41 or ip proto 4 or ip6 proto 41 or "
-                 "ip6 proto 4")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                 "ip6 proto 4")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(_end, cap)
         child.stdin.write("up\n")
         child.stdin.flush()
         assert "ready" in json.loads(child.stdout.readline() or "{}")
@@ -153,7 +146,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             kame_cli("gifconfig", "--ctl", ctl, "gif1", f"2001:db8:{me}::1",
                      f"2001:db8:{peer}::1")
             kame_cli("ifconfig", "--ctl", ctl, "gif1", "up")
-        r = Rig(child, tmp, pcap)
+        r = Rig(child, tmp, pcap, hl)
         for node, mine, peer in (("L", "1", "2"), ("R", "2", "1")):
             r.cmd({"route6": [node, f"2001:db8:{peer}0::/64", None, "gif0"]})
             r.cmd({"route6": [node, f"2001:db8:{peer}1::/64", None, "gif1"]})
@@ -161,29 +154,20 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             r.cmd({"route4": [node, f"10.{peer}.1.0/24", None, "gif0"]})
         (tmp / "www").mkdir()
         (tmp / "www" / "blob").write_bytes(BODY)
-        http = subprocess.Popen(["ip", "netns", "exec", NS_HR, sys.executable, "-m",
+        http = subprocess.Popen(["ip", "netns", "exec", hr, sys.executable, "-m",
                                  "http.server", "--bind", "::", "-d", str(tmp / "www"), "8000"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(_end, http, kill=True)
         time.sleep(0.5)
         yield r
-    finally:
-        if http is not None:
-            http.kill()
-            http.wait()
-        if child is not None and child.poll() is None:
-            try:
-                assert child.stdin is not None
-                child.stdin.write('{"quit": 1}\n')
-                child.stdin.flush()
-                child.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired, AssertionError):
-                child.kill()
-                child.wait()
-        for c in caps:
-            c.terminate()
-            c.wait(timeout=10)
-        for ns in nss:
-            sh("ip", "netns", "del", ns, check=False)
+
+
+def _end(p: subprocess.Popen[bytes], kill: bool = False) -> None:
+    if kill:
+        p.kill()
+    else:
+        p.terminate()
+    p.wait(timeout=10)
 
 
 CASES = [  # (name, source, destination, outer family, inner family)
@@ -199,14 +183,14 @@ CASES = [  # (name, source, destination, outer family, inner family)
 def test_ping_and_fetch_through_gif(rig: Rig, name: str, src: str, dst: str, outer: str,
                                     inner: str) -> None:
     def ping() -> bool:
-        return ipns(NS_HL, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", src, dst,
+        return ipns(rig.hl, "ping", "-c", "2", "-i", "0.2", "-W", "2", "-I", src, dst,
                     check=False).returncode == 0
 
     assert until(ping), f"{name}: no echo through the tunnel"
     host = f"[{dst}]" if ":" in dst else dst
 
     def fetch() -> bytes:
-        p = subprocess.run(["ip", "netns", "exec", NS_HL, "curl", "-sS", "--max-time", "20",
+        p = subprocess.run(["ip", "netns", "exec", rig.hl, "curl", "-sS", "--max-time", "20",
                             "--interface", src, f"http://{host}:8000/blob"],
                            capture_output=True, timeout=40, check=False)
         return p.stdout if p.returncode == 0 else b""

@@ -26,7 +26,6 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,7 +38,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env, fresh_netns, ipns, until
+from netns_rig import child_env, fresh_netns, ipns, quit_child, until
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,8 +64,8 @@ def kame_cli(*args: str) -> str:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("gif-pmtu")
-    tag = uuid.uuid4().hex[:6]
-    t_li, t_lo, t_ro, t_ri = (f"gp{x}{tag}" for x in ("li", "lo", "ro", "ri"))
+    # each in its own namespace: the names need not be unique on the host
+    t_li, t_lo, t_ro, t_ri = (f"gp{x}" for x in ("li", "lo", "ro", "ri"))
     with ExitStack() as stack:
         hl = stack.enter_context(fresh_netns("gphl"))
         r = stack.enter_context(fresh_netns("gpr"))
@@ -101,18 +100,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True, env=child_env())
 
-        def quit_child() -> None:
-            if child.poll() is None:
-                try:
-                    assert child.stdin is not None
-                    child.stdin.write('{"quit": 1}\n')
-                    child.stdin.flush()
-                    child.wait(timeout=20)
-                except (OSError, subprocess.TimeoutExpired, AssertionError):
-                    child.kill()
-                    child.wait(timeout=20)
-
-        stack.callback(quit_child)
+        stack.callback(quit_child, child, 20)
         assert child.stdout is not None and child.stdin is not None
         assert "opened" in json.loads(child.stdout.readline() or "{}")
         for ns, dev, addrs in ((hl, t_li, ["2001:db8:11::2/64", "10.1.1.2/24"]),

@@ -9,27 +9,13 @@ with AUTHENTICATION_FAILED, each side's log saying why."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ike_pki as pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
 import pytest
-from netns_rig import child_env, fresh_netns, ipns
-from test_ike_strongswan import (
-    OURS,
-    OURS_IN,
-    SETKEY,
-    SWAN,
-    SWAN_IN,
-    Rig,
-    _ping_swan_to_us,
-    _up,
-)
+from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
@@ -93,65 +79,10 @@ sainfo address {ours_in}/128 any address {swan_in}/128 any {{
 """
 
 
-class CertRig(Rig):
-    """The PSK rig with swanctl credentials (x509/, x509ca/, pkcs8/ next to
-    swan.conf) and our racoon.conf with certificate statements."""
-
-    def swanctl(self, *args: str, check: bool = True) -> str:
-        r = ipns(self.ns, "swanctl", *args,
-                 "--uri", self.vici, check=False, timeout=60)
-        out = r.stdout + r.stderr
-        assert not check or r.returncode == 0, f"swanctl {' '.join(args)}: {out}"
-        return out
-
-    def pki(self, swan: pki.Issued, ours: pki.Issued, swan_ca: pki.Issued,
-            our_ca: pki.Issued) -> None:
-        sw = self.w  # swanctl --file takes credentials from the file's directory
-        swan.write(sw / "x509", "swan")
-        (sw / "pkcs8").mkdir(parents=True)
-        (sw / "x509" / "swan.key").rename(sw / "pkcs8" / "swan.key")
-        (sw / "x509ca").mkdir()
-        (sw / "x509ca" / "ca.pem").write_bytes(swan_ca.pem)
-        ours.write(self.w / "certs", "ours")
-        (self.w / "certs" / "ca.pem").write_bytes(our_ca.pem)
-
-    def start_racoon_conf(self, text: str) -> None:
-        (self.w / "racoon.conf").write_text(text)
-        (self.w / "setkey.conf").write_text(SETKEY)
-        dev = f"ik{uuid.uuid4().hex[:8]}"
-        ipns(self.ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-        err = open(self.w / "racoon.err", "w")  # noqa: SIM115 (the child's, closed in close())
-        self.racoon = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, sys.executable, "-m", "kame", "racoon",
-             "-f", str(self.w / "racoon.conf"), "--tap", dev, "--addr", f"{OURS}/64",
-             "--addr", f"{OURS_IN}/128", "--gateway", SWAN,
-             "--setkey", str(self.w / "setkey.conf")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-            text=True, env=child_env())
-        ipns(self.ns, "ip", "link", "set", dev, "up")
-        ipns(self.ns, "ip", "addr", "add", f"{SWAN}/64", "dev", dev, "nodad")
-        ipns(self.ns, "ip", "addr", "add", f"{SWAN_IN}/128", "dev", "lo")
-        ipns(self.ns, "ip", "link", "set", "lo", "up")
-        assert self.read(30).get("ready"), self.err()
-
-    def charon_log(self) -> str:
-        p = self.w / "charon.log"
-        return p.read_text() if p.exists() else ""
-
-    def swan_initiate(self) -> None:
-        subprocess.Popen(["ip", "netns", "exec", self.ns, "swanctl", "--initiate", "--child",
-                          "c", "--uri", self.vici, "--timeout", "30"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[CertRig]:
-    with fresh_netns("ikecrt") as ns:
-        r = CertRig(ns, tmp_path)
-        try:
-            yield r
-        finally:
-            r.close()
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with swan_rig("ikecrt", tmp_path) as r:
+        yield r
 
 
 @pytest.fixture(scope="module")
@@ -164,18 +95,17 @@ def other_root() -> pki.Issued:
     return pki.ca("stranger CA", "p256", n=21)
 
 
-def _start(rig: CertRig, swan: pki.Issued, ours: pki.Issued, root: pki.Issued, *,
+def _start(rig: Rig, swan: pki.Issued, ours: pki.Issued, root: pki.Issued, *,
            swan_ca: pki.Issued | None = None, swan_remote_id: str = "",
            my_id: str = "asn1dn", peer_id: str = "asn1dn") -> None:
     rig.pki(swan, ours, swan_ca or root, root)
     rig.start_charon(swan_conf(swan.subject, swan_remote_id))
-    rig.start_racoon_conf(RACOON.format(ours=OURS, swan=SWAN, ours_in=OURS_IN,
-                                        swan_in=SWAN_IN, my_id=my_id, peer_id=peer_id))
+    rig.start_racoon(RACOON, my_id=my_id, peer_id=peer_id)
 
 
 @pytest.mark.parametrize("role", ["initiator", "responder"])
 @pytest.mark.parametrize("kinds", [("rsa", "rsa"), ("p256", "p384")])
-def test_ikev2_certificates_tunnel_with_strongswan(rig: CertRig, root: pki.Issued, role: str,
+def test_ikev2_certificates_tunnel_with_strongswan(rig: Rig, root: pki.Issued, role: str,
                                                    kinds: tuple[str, str]) -> None:
     ours = pki.leaf(root, "ours", kinds[0], n=22, dns=(OURS_FQDN,))
     swan = pki.leaf(root, "swan", kinds[1], n=23, dns=(SWAN_FQDN,))
@@ -185,7 +115,7 @@ def test_ikev2_certificates_tunnel_with_strongswan(rig: CertRig, root: pki.Issue
         rig.cmd(f"ping6 {SWAN_IN}")
     else:
         rig.swan_initiate()
-    st = rig.until("the IKE and CHILD SAs", _up)
+    st = rig.until("the IKE and CHILD SAs", up)
     assert all(x["udp_encap"] for x in st["sad"]), st
     sas = rig.swanctl("--list-sas")
     assert "ESTABLISHED" in sas and "INSTALLED" in sas, sas
@@ -194,23 +124,11 @@ def test_ikev2_certificates_tunnel_with_strongswan(rig: CertRig, root: pki.Issue
     assert 'reached self-signed root ca with a path length of 0' in log, log
     scheme = "RSA_EMSA_PKCS1_SHA2_256" if kinds[0] == "rsa" else "ECDSA_WITH_SHA256_DER"
     assert f"authentication of 'C=JP, O=kame, CN=ours' with {scheme} successful" in log, log
-    _ping_swan_to_us(rig)
-    end = time.monotonic() + 30
-    while SWAN_IN not in rig.cmd("show-sa")["replies"]:
-        assert time.monotonic() < end, f"no echo reply from {SWAN_IN}: {rig.err()}"
-        rig.cmd(f"ping6 {SWAN_IN}")
-        time.sleep(0.5)
+    rig.ping_swan_to_us()
+    rig.ping_us_to_swan()
 
 
-def _wait_log(rig: CertRig, words: str, timeout: float = 30) -> str:
-    end = time.monotonic() + timeout
-    while words not in (log := rig.charon_log()):
-        assert time.monotonic() < end, f"charon never said {words!r}:\n{log}"
-        time.sleep(0.2)
-    return log
-
-
-def _our_failure(rig: CertRig, words: str) -> Any:
+def _our_failure(rig: Rig, words: str) -> Any:
     return rig.until(f"our log saying {words!r}",
                      lambda s: any("AUTHENTICATION_FAILED" in x and words in x
                                    for x in s["log"]))
@@ -234,7 +152,7 @@ FAILURES = [
 
 @pytest.mark.parametrize("case,role,ours_says,swan_says", FAILURES,
                          ids=[f[0] for f in FAILURES])
-def test_ikev2_bad_certificates_fail_on_both_sides(rig: CertRig, root: pki.Issued,
+def test_ikev2_bad_certificates_fail_on_both_sides(rig: Rig, root: pki.Issued,
                                                    other_root: pki.Issued, case: str,
                                                    role: str, ours_says: str,
                                                    swan_says: str) -> None:
@@ -260,9 +178,6 @@ def test_ikev2_bad_certificates_fail_on_both_sides(rig: CertRig, root: pki.Issue
     else:
         rig.swan_initiate()
     st = _our_failure(rig, ours_says)
-    _wait_log(rig, swan_says)
+    rig.wait_log(swan_says)
     assert not st["sad"], st
-    end = time.monotonic() + 20
-    while "ESTABLISHED" in rig.swanctl("--list-sas"):
-        assert time.monotonic() < end, rig.swanctl("--list-sas")
-        time.sleep(0.3)
+    rig.wait_swan_down()

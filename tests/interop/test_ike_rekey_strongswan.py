@@ -11,18 +11,18 @@ CHILD SA, our remote ``lifetime`` (12 s) rekeys the IKE SA."""
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import test_ike_strongswan as tis
-from netns_rig import fresh_netns, ipns
-from test_ike_strongswan import OURS, OURS_IN, PSK, SWAN, SWAN_IN, Rig
+from netns_rig import ipns
+from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
+from test_ike_strongswan import PSK
 
-pytestmark = tis.pytestmark
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 CASES: dict[str, dict[str, Any]] = {
     "ours": {"ike_rekey": 10, "child_rekey": 0, "child_life": 0, "esp": "aes128-sha256-curve25519",
@@ -95,30 +95,22 @@ sainfo address {{ours_in}}/128 any address {{swan_in}}/128 any {{{{
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    with fresh_netns("ikerk") as ns:
-        r = Rig(ns, tmp_path)
-        try:
-            yield r
-        finally:
-            r.close()
+    with swan_rig("ikerk", tmp_path) as r:
+        yield r
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_rekey_under_ping_with_strongswan(rig: Rig, case: str,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rekey_under_ping_with_strongswan(rig: Rig, case: str) -> None:
     c = CASES[case]
     rig.start_charon(SWAN_CONF.format(swan=SWAN, ours=OURS, swan_in=SWAN_IN, ours_in=OURS_IN,
                                       psk=PSK, **c))
-    monkeypatch.setattr(tis, "RACOON", RACOON.format(**c))
-    rig.start_racoon({}, PSK)
+    rig.start_racoon(RACOON.format(**c), PSK)
     if case == "ours":
         rig.cmd(f"establish-sa {SWAN}")
     else:
-        subprocess.Popen(["ip", "netns", "exec", rig.ns, "swanctl", "--initiate", "--child",
-                          "c", "--uri", rig.vici, "--timeout", "30"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rig.until("the IKE and CHILD SAs", tis._up)
-    tis._ping_swan_to_us(rig)
+        rig.swan_initiate()
+    rig.until("the IKE and CHILD SAs", up)
+    rig.ping_swan_to_us()
     first = rig.cmd("show-sa")
     # 24 s of echoes, 5 a second, through two or more rekeys of each kind
     n = 120

@@ -9,16 +9,13 @@ logs."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ike_pki as pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
 import pytest
-from netns_rig import fresh_netns
-from test_ike_cert_strongswan import CertRig
-from test_ike_strongswan import OURS, OURS_IN, SWAN, SWAN_IN, _ping_swan_to_us, _up
+from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
@@ -82,13 +79,9 @@ sainfo address {ours_in}/128 any address {swan_in}/128 any {{
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[CertRig]:
-    with fresh_netns("v1crt") as ns:
-        r = CertRig(ns, tmp_path)
-        try:
-            yield r
-        finally:
-            r.close()
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with swan_rig("v1crt", tmp_path) as r:
+        yield r
 
 
 @pytest.fixture(scope="module")
@@ -96,23 +89,14 @@ def root() -> pki.Issued:
     return pki.ca("kame v1 interop CA", "rsa", n=30)
 
 
-def _start(rig: CertRig, swan: pki.Issued, ours: pki.Issued, root: pki.Issued) -> None:
+def _start(rig: Rig, swan: pki.Issued, ours: pki.Issued, root: pki.Issued) -> None:
     rig.pki(swan, ours, root, root)
     rig.start_charon(swan_conf(swan.subject, ours.subject))
-    rig.start_racoon_conf(RACOON.format(ours=OURS, swan=SWAN, ours_in=OURS_IN, swan_in=SWAN_IN,
-                                        peer_dn=swan.subject))
-
-
-def _wait_log(rig: CertRig, words: str, timeout: float = 30) -> str:
-    end = time.monotonic() + timeout
-    while words not in (log := rig.charon_log()):
-        assert time.monotonic() < end, f"charon never said {words!r}:\n{log[-4000:]}"
-        time.sleep(0.2)
-    return log
+    rig.start_racoon(RACOON, peer_dn=swan.subject)
 
 
 @pytest.mark.parametrize("role", ["initiator", "responder"])
-def test_ikev1_rsa_signatures_tunnel_with_strongswan(rig: CertRig, root: pki.Issued,
+def test_ikev1_rsa_signatures_tunnel_with_strongswan(rig: Rig, root: pki.Issued,
                                                      role: str) -> None:
     ours = pki.leaf(root, "ours", "rsa", n=32)
     swan = pki.leaf(root, "swan", "rsa", n=33)
@@ -121,7 +105,7 @@ def test_ikev1_rsa_signatures_tunnel_with_strongswan(rig: CertRig, root: pki.Iss
         rig.cmd(f"ping6 {SWAN_IN}")
     else:
         rig.swan_initiate()
-    st = rig.until("the ISAKMP and IPsec SAs", _up)
+    st = rig.until("the ISAKMP and IPsec SAs", up)
     assert all(s["version"] == 1 for s in st["ike"]), st
     sas = rig.swanctl("--list-sas")
     assert "ESTABLISHED" in sas and "INSTALLED" in sas and "IKEv1" in sas, sas
@@ -130,12 +114,8 @@ def test_ikev1_rsa_signatures_tunnel_with_strongswan(rig: CertRig, root: pki.Iss
     assert "reached self-signed root ca with a path length of 0" in log, log[-4000:]
     assert "authentication of 'C=JP, O=kame, CN=ours' with RSA_EMSA_PKCS1_NULL successful" \
         in log, log[-4000:]
-    _ping_swan_to_us(rig)
-    end = time.monotonic() + 30
-    while SWAN_IN not in rig.cmd("show-sa")["replies"]:
-        assert time.monotonic() < end, f"no echo reply from {SWAN_IN}: {rig.err()}"
-        rig.cmd(f"ping6 {SWAN_IN}")
-        time.sleep(0.5)
+    rig.ping_swan_to_us()
+    rig.ping_us_to_swan()
 
 
 # (case, who initiates, what our log says, what charon's log says)
@@ -148,7 +128,7 @@ FAILURES = [
 
 @pytest.mark.parametrize("case,role,ours_says,swan_says", FAILURES,
                          ids=[f[0] for f in FAILURES])
-def test_ikev1_expired_certificate_fails_on_both_sides(rig: CertRig, root: pki.Issued,
+def test_ikev1_expired_certificate_fails_on_both_sides(rig: Rig, root: pki.Issued,
                                                        case: str, role: str, ours_says: str,
                                                        swan_says: str) -> None:
     ours = pki.leaf(root, "ours", "rsa", n=32)
@@ -162,7 +142,7 @@ def test_ikev1_expired_certificate_fails_on_both_sides(rig: CertRig, root: pki.I
         rig.cmd(f"establish-sa {SWAN}")
     else:
         rig.swan_initiate()
-    _wait_log(rig, swan_says)
+    rig.wait_log(swan_says)
     st: Any = rig.until(f"our log saying {ours_says!r}",
                         lambda s: any("AUTHENTICATION" in x and ours_says in x
                                       for x in s["log"]))

@@ -14,18 +14,18 @@ mode rekeys (sainfo 12 s) go on on the new one."""
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import test_ikev1_strongswan as tiv
-from netns_rig import fresh_netns, ipns
-from test_ikev1_strongswan import OURS, OURS_IN, PSK, SWAN, SWAN_IN, Rig
+from netns_rig import ipns
+from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
+from test_ikev1_strongswan import PSK
 
-pytestmark = tiv.pytestmark
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
 
 CASES: dict[str, dict[str, Any]] = {
     "ours": {"child_rekey": 0, "child_life": 3600, "esp": "aes128-sha256-modp2048",
@@ -103,30 +103,22 @@ sainfo address {{ours_in}}/128 any address {{swan_in}}/128 any {{{{
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    with fresh_netns("ik1rk") as ns:
-        r = Rig(ns, tmp_path)
-        try:
-            yield r
-        finally:
-            r.close()
+    with swan_rig("ik1rk", tmp_path) as r:
+        yield r
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_ikev1_rekey_under_ping_with_strongswan(rig: Rig, case: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ikev1_rekey_under_ping_with_strongswan(rig: Rig, case: str) -> None:
     c = {"p1life": "1 hour", **CASES[case]}
     rig.start_charon(SWAN_CONF.format(swan=SWAN, ours=OURS, swan_in=SWAN_IN, ours_in=OURS_IN,
                                       psk=PSK, **c))
-    monkeypatch.setattr(tiv, "RACOON", RACOON.format(**c))
-    rig.start_racoon({}, PSK)
+    rig.start_racoon(RACOON.format(**c), PSK)
     if case != "swan":
         rig.cmd(f"establish-sa {SWAN}")
     else:
-        subprocess.Popen(["ip", "netns", "exec", rig.ns, "swanctl", "--initiate", "--child",
-                          "c", "--uri", rig.vici, "--timeout", "30"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rig.until("the ISAKMP and IPsec SAs", tiv._up)
-    tiv._ping_swan_to_us(rig)
+        rig.swan_initiate()
+    rig.until("the ISAKMP and IPsec SAs", up)
+    rig.ping_swan_to_us()
     first = rig.cmd("show-sa")
     # 24 s of echoes, 5 a second, through two or more rekeys
     n = 120

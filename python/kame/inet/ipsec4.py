@@ -34,7 +34,6 @@ from collections import Counter
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from kame.errors import IntegrityError, KameError, PaddingError, ReplayError
 from kame.inet.output import IpOutput
 
 _PROTO = {50: "esp", 51: "ah", 108: "ipcomp"}
@@ -86,21 +85,9 @@ class Ipsec4(IpOutput):
             return errno.ENOBUFS  # KAME's ipsec4_output without an SA
         if not chosen:
             return None
-        out = pkt
-        try:
-            for req_mode, sa in chosen:
-                if not key.sad.use(sa, len(out), now):
-                    key._drain(self.node, now)
-                    st["out_nosa"] += 1
-                    return errno.ENOBUFS
-                out = sa.transform(req_mode).output(out)
-                st[{"esp": "out_esphist", "ah": "out_ahhist", "ipcomp": "out_comphist"}[
-                    sa.proto]] += 1
-        except KameError:
-            st["out_inval"] += 1
-            return errno.EINVAL
-        st["out_success"] += 1
-        key._drain(self.node, now)
+        out = key.apply(self.node, chosen, pkt, now, st)
+        if isinstance(out, str):  # dropped, counted
+            return errno.ENOBUFS if out == "out_nosa" else errno.EINVAL
         key._busy += 1
         try:
             if out[0] >> 4 == 6:  # an IPv6 tunnel endpoint: ip6_output
@@ -144,47 +131,10 @@ class Ipsec4(IpOutput):
     def ipsec4_input_at(self, ifname: str, pkt: bytes, dst: IPv4Address, proto: str, off: int,
                         now: float) -> None:
         key = self.node.key
-        st = self.ipsec4stat
-        if proto == "ipcomp":
-            spi = int.from_bytes(pkt[off + 2:off + 4], "big") if off + 4 <= len(pkt) else -1
-        elif proto == "esp":
-            spi = int.from_bytes(pkt[off:off + 4], "big") if off + 4 <= len(pkt) else -1
-        else:
-            spi = int.from_bytes(pkt[off + 4:off + 8], "big") if off + 8 <= len(pkt) else -1
-        if spi < 0:
-            st["in_inval"] += 1
+        opened = key.open(self.node, pkt, dst, proto, off, now, self.ipsec4stat)
+        if opened is None:
             return
-        sa = key.sad.get(dst, proto, spi)
-        if sa is None and proto == "ipcomp":
-            sa = next((s for s in key.sad.dump("ipcomp") if s.dst == dst and spi == 2), None)
-        if sa is None or not sa.usable:
-            st["in_nosa"] += 1
-            st["in_badspi"] += 1
-            return
-        mode = "tunnel" if sa.mode == "tunnel" else "transport"
-        try:
-            inner = sa.transform(mode).input(pkt)
-        except ReplayError:
-            st["in_espreplay" if proto == "esp" else "in_ahreplay"] += 1
-            return
-        except IntegrityError:
-            st["in_espauthfail" if proto == "esp" else "in_ahauthfail"] += 1
-            return
-        except (PaddingError, KameError):
-            st["in_inval"] += 1
-            return
-        alive = key.sad.use(sa, len(pkt), now)
-        key._drain(self.node, now)
-        if not alive:
-            st["in_nosa"] += 1
-            return
-        if proto == "esp" and sa.auth:
-            st["in_espauthsucc"] += 1
-        elif proto == "ah":
-            st["in_ahauthsucc"] += 1
-        elif proto == "ipcomp":
-            st["in_comphist"] += 1
-        st["in_success"] += 1
+        mode, sa, inner = opened
         inner = bytes(inner)
         key._hist.append((proto, mode, sa))
         try:
@@ -201,8 +151,6 @@ class Ipsec4(IpOutput):
         """``ipsec4_in_reject``: True (and counted) when the inbound policy
         wants protection the datagram did not have."""
         from kame.key.ipsec6 import PolicyViolation
-        from kame.key.sad import SaState
-        from kame.key.spd import effective_level
 
         key = self.node.key
         src, dst, ul, sport, dport = self._selector4(pkt)
@@ -211,21 +159,7 @@ class Ipsec4(IpOutput):
         sp = key.spd.lookup("in", src, dst, ul, sport, dport, now=now)
         if sp is None or sp.action == "none":
             return False
-        why = None
-        if sp.action == "discard":
-            why = "discard"
-        else:
-            for req in sp.requests:
-                lvl = effective_level(req, key.knobs)
-                if lvl not in ("require", "unique"):
-                    continue
-                ok = any(p == req.proto and (req.mode != "tunnel" or m == "tunnel")
-                         and (lvl != "unique" or not req.reqid or sa.reqid == req.reqid)
-                         and sa.state != SaState.DEAD
-                         for p, m, sa in key._hist)
-                if not ok:
-                    why = f"{req} not applied"
-                    break
+        why = key.unapplied(sp)
         if why is None:
             return False
         self.ipsec4stat["in_polvio"] += 1

@@ -100,20 +100,31 @@ class InRoute(InVars):
     def rtalloc(self, dst: IPv4Address) -> Route4 | None:
         """The longest match among static and connected routes on an up
         interface; ``None`` is ENETUNREACH."""
-        best: tuple[int, Route4] | None = None
+        d = int(dst)
+        ifnets = self.node.ifnets
+        best: InRtentry | InIfaddr | None = None
+        plen = -1
         now = self.node._now
-        for net, rt in self.routes.items():
-            ifp = self.node.ifnets.get(rt.ifname)
+        for rt in self.routes.values():
+            if d & rt.mask != rt.net or rt.plen <= plen:
+                continue
             if rt.expire is not None and rt.expire <= now:
                 continue  # a Redirect's host route that timed out
-            if ifp is not None and ifp.up and dst in net and (best is None
-                                                              or net.prefixlen > best[0]):
-                hop = rt.gateway if rt.gateway is not None else dst
-                best = (net.prefixlen, Route4(rt.ifname, hop, rt.gateway is not None))
-        for net, ifn in self._connected():
-            if dst in net and (best is None or net.prefixlen > best[0]):
-                best = (net.prefixlen, Route4(ifn, dst, False))
-        return best[1] if best is not None else None
+            ifp = ifnets.get(rt.ifname)
+            if ifp is not None and ifp.up:
+                best, plen = rt, rt.plen
+        for ifa in self.addrs:  # the connected routes (_connected)
+            if ifa.prefixlen <= plen or ifa.duplicated or not ifa.holds(d):
+                continue
+            ifp = ifnets.get(ifa.ifname)
+            if ifp is not None and ifp.up:
+                best, plen = ifa, ifa.prefixlen
+        if best is None:
+            return None
+        if isinstance(best, InIfaddr):
+            return Route4(best.ifname, dst, False)
+        gw = best.gateway
+        return Route4(best.ifname, gw if gw is not None else dst, gw is not None)
 
     def rtredirect(self, dst: IPv4Address, gateway: IPv4Address, src: IPv4Address,
                    now: float) -> bool:
@@ -176,7 +187,8 @@ class InRoute(InVars):
                 return None
             ifname, hop = rt.ifname, rt.next_hop
         cands = [ifa for ifa in self.addrs if ifa.ifname == ifname and ifa.usable]
+        h, d = int(hop), int(dst)
         for ifa in cands:
-            if hop in ifa.network or dst in ifa.network:
+            if ifa.holds(h) or ifa.holds(d):
                 return ifa.addr
         return cands[0].addr if cands else None

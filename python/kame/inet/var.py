@@ -17,7 +17,7 @@ reassembly) -> :class:`kame.inet.Inet` (timers, ``ifconfig``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,11 @@ class InIfaddr:
     def network(self) -> IPv4Network:
         return IPv4Network((int(self.addr), self.prefixlen), strict=False)
 
+    def holds(self, a: int) -> bool:
+        """Address ``a`` (an integer) is on this address's subnet: the
+        lookups' test, with no IPv4Network built."""
+        return (a ^ int(self.addr)) >> (32 - self.prefixlen) == 0
+
     @property
     def broadcast(self) -> IPv4Address | None:
         """The subnet-directed broadcast (none for /31 and /32, RFC 3021)."""
@@ -73,6 +78,15 @@ class InRtentry:
     ifname: str
     #: a host route a Redirect made (``RTF_DYNAMIC``): when it goes
     expire: float | None = None
+    #: the prefix as integers for ``rtalloc``: network, mask, length
+    net: int = field(init=False, repr=False, compare=False)
+    mask: int = field(init=False, repr=False, compare=False)
+    plen: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.plen = self.prefix.prefixlen
+        self.mask = (0xFFFFFFFF << (32 - self.plen)) & 0xFFFFFFFF
+        self.net = int(self.prefix.network_address)
 
 
 @dataclass(frozen=True, slots=True)

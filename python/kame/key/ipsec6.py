@@ -68,6 +68,7 @@ IPSEC6_STATS: dict[str, str] = {
     "out_comphist": "outbound IPComp transforms",
 }
 _PROTO = {50: "esp", 51: "ah", 108: "ipcomp"}
+_OUT_HIST = {"esp": "out_esphist", "ah": "out_ahhist", "ipcomp": "out_comphist"}
 _BYPASS_ICMP6 = frozenset({130, 131, 132, 133, 134, 135, 136, 137, 143})
 
 
@@ -190,21 +191,9 @@ class Ipsec6:
             return True  # dropped: no SA for a required request
         if not chosen:
             return False  # every request was "use" and had no SA: in clear
-        pkt = packet
-        try:
-            for req_mode, sa in chosen:
-                if not self.sad.use(sa, len(pkt), now):
-                    self._drain(node, now)
-                    self.inc("out_nosa")
-                    return True
-                pkt = sa.transform(req_mode).output(pkt)
-                self.inc({"esp": "out_esphist", "ah": "out_ahhist",
-                          "ipcomp": "out_comphist"}[sa.proto])
-        except KameError:
-            self.inc("out_inval")
-            return True
-        self.inc("out_success")
-        self._drain(node, now)
+        pkt = self.apply(node, chosen, packet, now, self.stats)
+        if isinstance(pkt, str):
+            return True  # dropped, counted
         odst = IPv6Address(pkt[24:40])
         hop = next_hop
         if odst != dst:
@@ -219,6 +208,28 @@ class Ipsec6:
         finally:
             self._busy -= 1
         return True
+
+    def apply(self, node: Any, chosen: list[tuple[str, SecAsVar]], pkt: bytes, now: float,
+              st: Counter[str]) -> bytes | str:
+        """The transforms of the bundle :meth:`_select` chose, in order, on
+        an outbound packet (IPv6) or datagram (IPv4), counted in ``st``
+        (``ipsec6stat``, or ``ipsec4stat`` for ``ipsec4_output``): the
+        result, or the name of the counter of the drop (``out_nosa``: an
+        SA ended in use; ``out_inval``: the core refused the packet)."""
+        try:
+            for req_mode, sa in chosen:
+                if not self.sad.use(sa, len(pkt), now):
+                    self._drain(node, now)
+                    st["out_nosa"] += 1
+                    return "out_nosa"
+                pkt = sa.transform(req_mode).output(pkt)
+                st[_OUT_HIST[sa.proto]] += 1
+        except KameError:
+            st["out_inval"] += 1
+            return "out_inval"
+        st["out_success"] += 1
+        self._drain(node, now)
+        return pkt
 
     def _select(self, node: Any, sp: SecPolicy, src: IPv6Address, dst: IPv6Address,
                 now: float) -> list[tuple[str, SecAsVar]] | None:
@@ -315,46 +326,10 @@ class Ipsec6:
         (dst, proto, SPI) and feed the result back to input; no SA (or an
         unusable one) is a drop counted in ``in_nosa`` and ``in_badspi``
         (RFC 4302 §3.4.2, RFC 4303 §3.4.2), whatever follows the header."""
-        if proto == "ipcomp":
-            spi = int.from_bytes(packet[off + 2:off + 4], "big") if off + 4 <= len(packet) else -1
-        elif proto == "esp":
-            spi = int.from_bytes(packet[off:off + 4], "big") if off + 4 <= len(packet) else -1
-        else:
-            spi = int.from_bytes(packet[off + 4:off + 8], "big") if off + 8 <= len(packet) else -1
-        if spi < 0:
-            self.inc("in_inval")
+        opened = self.open(node, packet, dst, proto, off, now, self.stats)
+        if opened is None:
             return
-        sa = self.sad.get(dst, proto, spi)
-        if sa is None and proto == "ipcomp":
-            sa = next((s for s in self.sad.dump("ipcomp") if s.dst == dst and spi == 2), None)
-        if sa is None or not sa.usable:
-            self.inc("in_nosa")
-            self.inc("in_badspi")
-            return
-        mode = "tunnel" if sa.mode == "tunnel" else "transport"
-        try:
-            inner = sa.transform(mode).input(packet)
-        except ReplayError:
-            self.inc("in_espreplay" if proto == "esp" else "in_ahreplay")
-            return
-        except IntegrityError:
-            self.inc("in_espauthfail" if proto == "esp" else "in_ahauthfail")
-            return
-        except (PaddingError, KameError):
-            self.inc("in_inval")
-            return
-        alive = self.sad.use(sa, len(packet), now)
-        self._drain(node, now)
-        if not alive:
-            self.inc("in_nosa")
-            return
-        if proto == "esp" and sa.auth:
-            self.inc("in_espauthsucc")
-        elif proto == "ah":
-            self.inc("in_ahauthsucc")
-        elif proto == "ipcomp":
-            self.inc("in_comphist")
-        self.inc("in_success")
+        mode, sa, inner = opened
         ifp = node.ifnets[ifname]
         frame = (ifp.lladdr or bytes(6)) + smac + b"\x86\xdd" + inner
         self._hist.append((proto, mode, sa))
@@ -366,6 +341,75 @@ class Ipsec6:
         finally:
             self._hist.pop()
 
+    def unapplied(self, sp: SecPolicy) -> str | None:
+        """``ipsec_in_reject``'s test of an inbound policy (not ``none``)
+        against the protections the packet being input had (``_hist``), for
+        IPv6 and IPv4 alike: ``None`` when every ``require``/``unique``
+        request was applied, else why not."""
+        if sp.action == "discard":
+            return "discard"
+        for req in sp.requests:
+            lvl = effective_level(req, self.knobs)
+            if lvl not in ("require", "unique"):
+                continue
+            if not any(p == req.proto and (req.mode != "tunnel" or m == "tunnel")
+                       and (lvl != "unique" or not req.reqid or sa.reqid == req.reqid)
+                       and sa.state != SaState.DEAD
+                       for p, m, sa in self._hist):
+                return f"{req} not applied"
+        return None
+
+    def open(self, node: Any, packet: bytes, dst: IPv6Address | IPv4Address, proto: str,
+             off: int, now: float, st: Counter[str]
+             ) -> tuple[str, SecAsVar, bytes] | None:
+        """Open the ``proto`` header at ``off`` of an inbound packet (IPv6)
+        or datagram (IPv4) to ``dst`` with the SA (dst, proto, SPI), counted
+        in ``st`` (``ipsec6stat`` or ``ipsec4stat``): (mode, SA, what the
+        transform gave), or ``None`` for a drop (``in_nosa`` and
+        ``in_badspi`` without a usable SA, ``in_espreplay``,
+        ``in_espauthfail``... when the core refuses it)."""
+        if proto == "ipcomp":
+            spi = int.from_bytes(packet[off + 2:off + 4], "big") if off + 4 <= len(packet) else -1
+        elif proto == "esp":
+            spi = int.from_bytes(packet[off:off + 4], "big") if off + 4 <= len(packet) else -1
+        else:
+            spi = int.from_bytes(packet[off + 4:off + 8], "big") if off + 8 <= len(packet) else -1
+        if spi < 0:
+            st["in_inval"] += 1
+            return None
+        sa = self.sad.get(dst, proto, spi)
+        if sa is None and proto == "ipcomp":
+            sa = next((s for s in self.sad.dump("ipcomp") if s.dst == dst and spi == 2), None)
+        if sa is None or not sa.usable:
+            st["in_nosa"] += 1
+            st["in_badspi"] += 1
+            return None
+        mode = "tunnel" if sa.mode == "tunnel" else "transport"
+        try:
+            inner = sa.transform(mode).input(packet)
+        except ReplayError:
+            st["in_espreplay" if proto == "esp" else "in_ahreplay"] += 1
+            return None
+        except IntegrityError:
+            st["in_espauthfail" if proto == "esp" else "in_ahauthfail"] += 1
+            return None
+        except (PaddingError, KameError):
+            st["in_inval"] += 1
+            return None
+        alive = self.sad.use(sa, len(packet), now)
+        self._drain(node, now)
+        if not alive:
+            st["in_nosa"] += 1
+            return None
+        if proto == "esp" and sa.auth:
+            st["in_espauthsucc"] += 1
+        elif proto == "ah":
+            st["in_ahauthsucc"] += 1
+        elif proto == "ipcomp":
+            st["in_comphist"] += 1
+        st["in_success"] += 1
+        return mode, sa, inner
+
     def in_reject(self, node: Any, packet: bytes, v: Any, now: float) -> bool:
         """``ipsec6_in_reject``: True (and counted) when the inbound policy
         wants protection the packet did not have."""
@@ -375,21 +419,7 @@ class Ipsec6:
         sp = self.spd.lookup("in", src, dst, ul, sport, dport, now=now)
         if sp is None or sp.action == "none":
             return False
-        why = None
-        if sp.action == "discard":
-            why = "discard"
-        else:
-            for req in sp.requests:
-                lvl = effective_level(req, self.knobs)
-                if lvl not in ("require", "unique"):
-                    continue
-                ok = any(p == req.proto and (req.mode != "tunnel" or m == "tunnel")
-                         and (lvl != "unique" or not req.reqid or sa.reqid == req.reqid)
-                         and sa.state != SaState.DEAD
-                         for p, m, sa in self._hist)
-                if not ok:
-                    why = f"{req} not applied"
-                    break
+        why = self.unapplied(sp)
         if why is None:
             return False
         self.inc("in_polvio")

@@ -15,6 +15,7 @@ pub mod reass;
 pub mod seg;
 pub mod sockbuf;
 pub mod syncache;
+pub mod syncache_ops;
 
 pub use reass::Reass;
 pub use seg::{Segment, SegmentOpts};
