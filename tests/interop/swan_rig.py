@@ -205,7 +205,9 @@ class Rig:
         end = time.monotonic() + 30
         while self.swan_in not in self.cmd("show-sa")["replies"]:
             assert time.monotonic() < end, f"no echo reply from {self.swan_in}: {self.err()}"
-            self.cmd(f"ping6 {self.swan_in}")
+            # racoon's ping6 DST, or ping DST SRC for IPv4
+            self.cmd(f"ping6 {self.swan_in}" if self.family == 6 else
+                     f"ping {self.swan_in} {self.ours_in}")
             time.sleep(0.5)
 
     def quit(self) -> Any:

@@ -12,17 +12,12 @@ only the addresses and the configurations are IPv4 here."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from netns_rig import child_env, fresh_netns, ipns
-from test_ikev1_strongswan import Rig as _Rig
+from swan_rig import Rig, swan_rig, up
 from test_ikev1_strongswan import pytestmark  # noqa: F401 (root only)
 
 OURS, SWAN = "192.0.2.1", "192.0.2.2"
@@ -88,72 +83,33 @@ sainfo address {ours_in}/32 any address {swan_in}/32 any {{
 }}
 """
 
-SETKEY = f"""spdadd {OURS_IN}/32 {SWAN_IN}/32 any -P out ipsec esp/tunnel/{OURS}-{SWAN}/require;
-spdadd {SWAN_IN}/32 {OURS_IN}/32 any -P in ipsec esp/tunnel/{SWAN}-{OURS}/require;
-"""
-
 #: (strongSwan's ESP proposal, ours) per IKE version: AES-GCM with IKEv2, AES-CBC with IKEv1
 ESP = {2: ("aes128gcm16", "aes_gcm_16 128"), 1: ("aes128-sha256", "aes 128")}
 
 
-class Rig4(_Rig):
-    """The IPv6 rig's charon and racoon handling, with IPv4 addresses."""
-
-    def start_racoon4(self, version: int) -> None:
-        fmt = {"ours": OURS, "swan": SWAN, "ours_in": OURS_IN, "swan_in": SWAN_IN,
-               "version": version, "psk": PSK}
-        (self.w / "racoon.conf").write_text(RACOON.format(esp_encr=ESP[version][1], **fmt))
-        (self.w / "psk.txt").write_text(f"{SWAN} {PSK}\n")
-        (self.w / "setkey.conf").write_text(SETKEY)
-        dev = f"ik{uuid.uuid4().hex[:8]}"
-        ipns(self.ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-        err = open(self.w / "racoon.err", "w")  # noqa: SIM115 (the child's, closed in close())
-        self.racoon = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, sys.executable, "-m", "kame", "racoon",
-             "-f", str(self.w / "racoon.conf"), "--tap", dev, "--addr", f"{OURS}/24",
-             "--addr", f"{OURS_IN}/32", "--gateway", SWAN,
-             "--setkey", str(self.w / "setkey.conf")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-            text=True, env=child_env())
-        ipns(self.ns, "ip", "link", "set", dev, "up")
-        ipns(self.ns, "ip", "addr", "add", f"{SWAN}/24", "dev", dev)
-        ipns(self.ns, "ip", "addr", "add", f"{SWAN_IN}/32", "dev", "lo")
-        ipns(self.ns, "ip", "link", "set", "lo", "up")
-        assert self.read(30).get("ready"), self.err()
-
-
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig4]:
-    with fresh_netns("ike4") as ns:
-        r = Rig4(ns, tmp_path)
-        try:
-            yield r
-        finally:
-            r.close()
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with swan_rig("ike4", tmp_path, ours=OURS, swan=SWAN, ours_in=OURS_IN,
+                  swan_in=SWAN_IN) as r:
+        yield r
 
 
-def _up(st: Any) -> bool:
-    return any(s["state"] == "ESTABLISHED" for s in st["ike"]) and len(st["sad"]) >= 2
-
-
-def _log(rig: Rig4) -> str:
-    return (rig.w / "charon.log").read_text()
+def _log(rig: Rig) -> str:
+    return rig.charon_log()
 
 
 @pytest.mark.parametrize("version", [2, 1])
 @pytest.mark.parametrize("role", ["initiator", "responder"])
-def test_ike_ipv4_tunnel_with_strongswan(rig: Rig4, version: int, role: str) -> None:
+def test_ike_ipv4_tunnel_with_strongswan(rig: Rig, version: int, role: str) -> None:
     rig.start_charon(SWAN_CONF.format(version=version, swan=SWAN, ours=OURS, swan_in=SWAN_IN,
                                       ours_in=OURS_IN, esp=ESP[version][0], psk=PSK))
-    rig.start_racoon4(version)
+    rig.start_racoon(RACOON, PSK, version=version, esp_encr=ESP[version][1])
     if role == "initiator":
         # ip_output meets the `require` policy: SADB_ACQUIRE starts the exchange
         rig.cmd(f"ping {SWAN_IN} {OURS_IN}")
     else:
-        subprocess.Popen(["ip", "netns", "exec", rig.ns, "swanctl", "--initiate", "--child",
-                          "c", "--uri", rig.vici, "--timeout", "30"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    st = rig.until("the IKE and CHILD SAs", _up)
+        rig.swan_initiate()
+    st = rig.until("the IKE and CHILD SAs", up)
     assert all(s["version"] == version and s["peer"] == SWAN for s in st["ike"]), st
     # the SAs are between the IPv4 endpoints, ESP in UDP as kernel-libipsec wants
     assert {(x["src"], x["dst"]) for x in st["sad"]} == {(OURS, SWAN), (SWAN, OURS)}, st
@@ -163,20 +119,8 @@ def test_ike_ipv4_tunnel_with_strongswan(rig: Rig4, version: int, role: str) -> 
     sas = rig.swanctl("--list-sas")
     assert "ESTABLISHED" in sas and "INSTALLED" in sas and f"IKEv{version}" in sas, sas
     assert f"local  {SWAN_IN}/32" in sas and f"remote {OURS_IN}/32" in sas, sas
-    # strongSwan to us through the tunnel
-    end = time.monotonic() + 30
-    while True:
-        r = ipns(rig.ns, "ping", "-4", "-c", "1", "-W", "2", "-I", SWAN_IN, OURS_IN,
-                 check=False)
-        if r.returncode == 0:
-            break
-        assert time.monotonic() < end, f"no echo reply through the tunnel: {r.stdout}"
-    # and us to strongSwan
-    end = time.monotonic() + 30
-    while SWAN_IN not in rig.cmd("show-sa")["replies"]:
-        assert time.monotonic() < end, f"no echo reply from {SWAN_IN}: {rig.err()}"
-        rig.cmd(f"ping {SWAN_IN} {OURS_IN}")
-        time.sleep(0.5)
+    rig.ping_swan_to_us()  # strongSwan to us through the tunnel
+    rig.ping_us_to_swan()  # and us to strongSwan
     st = rig.cmd("show-sa")
     assert st["ipsec4"].get("out_success", 0) >= 1 and st["ipsec4"].get("in_success", 0) >= 1, st
     # shutdown deletes the SAs at strongSwan too

@@ -144,3 +144,28 @@ def test_ikev2_wrong_psk_fails_on_both_sides(rig: Rig, role: str) -> None:
     assert not st["sad"], st
     rig.wait_log(swan_says, timeout=20)
     assert "ESTABLISHED" not in rig.swanctl("--list-sas")
+
+
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+@pytest.mark.parametrize("what", ["ike", "esp"])
+def test_ikev2_unacceptable_proposal_fails_on_both_sides(rig: Rig, role: str, what: str) -> None:
+    """No IKE proposal in common (IKE_SA_INIT) or no ESP proposal in
+    common (IKE_AUTH): NO_PROPOSAL_CHOSEN, said and logged on both sides,
+    and no SA anywhere."""
+    c = CASES["aes-cbc-sha256"]
+    rig.start_charon(swan_conf(c["ike"], c["esp"], PSK, rig.w))
+    ours = {**c, "encr": "aes 256", "dh": "5"} if what == "ike" else {**c, "esp_encr": "aes 256"}
+    rig.start_racoon(RACOON, PSK, **ours)
+    if role == "initiator":
+        rig.cmd(f"establish-sa {SWAN}")
+    else:
+        rig.swan_initiate()
+    st = rig.until("the failure", lambda s: any("NO_PROPOSAL_CHOSEN" in x for x in s["log"]))
+    assert not st["sad"], st
+    if role == "initiator":  # charon refused what we offered and says why
+        log = rig.wait_log("received proposals unacceptable" if what == "ike" else
+                           "no acceptable proposal found", timeout=20)
+    else:  # we refused: charon hears NO_PROPOSAL_CHOSEN
+        log = rig.wait_log("received NO_PROPOSAL_CHOSEN", timeout=20)
+    assert "N(NO_PROP)" in log, log[-2000:]
+    assert "INSTALLED" not in rig.swanctl("--list-sas")

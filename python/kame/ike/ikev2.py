@@ -719,6 +719,12 @@ class Ike(KeyDaemon):
             if t == pl.PT_N:
                 n = Notify.unpack(b)
                 if n.type < 16384:
+                    if pl.PT_IDR in by and pl.PT_AUTH in by:
+                        # RFC 7296 §2.21.2: authenticated, only the CHILD SA
+                        # refused: the peer holds the IKE SA, which we delete
+                        self._send(sa, self._sealed(sa, pl.INFORMATIONAL, max(sa.next_id, 2),
+                                                    False, [(pl.PT_D, False,
+                                                             Delete(pl.PROTO_IKE).pack())]))
                     self._fail(sa, f"IKE_AUTH refused by {sa.peer.address}: "
                                    f"{pl.notify_name(n.type)}", now)
                     return
@@ -882,13 +888,31 @@ class Ike(KeyDaemon):
 
     def _refuse_auth(self, sa: IkeSa, msg_id: int, note: int, why: str, now: float,
                      keep: bool = False) -> None:
+        """Refuse an IKE_AUTH request. ``keep``: the peer is authenticated and
+        only its CHILD SA is refused (RFC 7296 §2.21.2): the answer carries
+        IDr and AUTH beside the error, so the IKE SA exists at the peer, and
+        with no CHILD SA to serve we delete it (INFORMATIONAL with D)."""
         self._say(f"{sa.peer.address}: {why}: answering {pl.notify_name(note)}")
-        self._respond(sa, msg_id, self._sealed(sa, pl.IKE_AUTH, msg_id, True, [
-            (pl.PT_N, False, Notify(note).pack())]))
+        pls: list[tuple[int, bool, bytes]] = [(pl.PT_N, False, Notify(note).pack())]
+        if keep:
+            idb = self._my_idb(sa.peer)
+            try:
+                pls = [(pl.PT_IDR, False, idb), *self._cert_payloads(sa.peer),
+                       (pl.PT_AUTH, False, self._auth_body(sa, idb, initiator=False)), *pls]
+            except KameError as e:
+                self._say(f"cannot sign our AUTH: {e}")
+                keep = False
+        self._respond(sa, msg_id, self._sealed(sa, pl.IKE_AUTH, msg_id, True, pls))
         sa.error = why
         if not keep:
             sa.state = "DEAD"
             sa.deadline = now + 5.0  # answer retransmits for a while, then forget
+            return
+        sa.state = "DELETING"
+        self._request(sa, pl.INFORMATIONAL, self._sealed(
+            sa, pl.INFORMATIONAL, sa.next_id, False,
+            [(pl.PT_D, False, Delete(pl.PROTO_IKE).pack())]), now)
+        self._say(f"deleting IKE SA with {sa.peer.address}: no CHILD SA to serve")
 
     # --- shared --------------------------------------------------------------------------
 
