@@ -190,7 +190,7 @@ def test_phase1_rekey_moves_the_ipsec_sas(mode: str, who: str) -> None:
     now = w.run(1.0)
     (s0,) = a.sas.values()
     pair = (s0.child_spi_in, s0.child_spi_out)
-    now = w.run(19.0, now)
+    now = w.run(21.5, now)  # the rekey at 17-18 s, the old one deleted 3 s later (P1_LINGER) or at 20 s
     sa, sb = _check_pairs(a, b)
     assert sa is not s0 and sa.cky_i != s0.cky_i and s0.state == "DEAD", (a.log, b.log)
     assert (sa.child_spi_in, sa.child_spi_out) == pair and sa.installed and sb.installed
@@ -198,7 +198,9 @@ def test_phase1_rekey_moves_the_ipsec_sas(mode: str, who: str) -> None:
     assert a.stats["isakmp_established"] == b.stats["isakmp_established"] == 2
     rk = a if who == "initiator" else b
     assert rk.stats["isakmp_rekey"] == 1
-    assert any("deleted the ISAKMP SA" in x for x in (b if rk is a else a).log)
+    # the other end heard our delete, or its own clock ran the old one out first
+    assert any("deleted the ISAKMP SA" in x or "replaced: deleting it" in x
+               for x in (b if rk is a else a).log)
     # the soft lifetime of the pair (75-85 % of 30 s): a quick mode on the new ISAKMP SA
     now = w.run(27.0, now)
     sa2, _sb = _check_pairs(a, b)

@@ -434,6 +434,8 @@ class Ikev1(KeyDaemon):
     RETRANS_BASE = 1.0
     RETRANS_TRIES = 6
     HALF_OPEN_TIMEOUT = 30.0
+    #: seconds a replaced ISAKMP SA lives on after our phase-1 rekey
+    P1_LINGER = 3.0
     MAX_SAS = 10000
     DEFERS_UNKNOWN = True
 
@@ -848,7 +850,13 @@ class Ikev1(KeyDaemon):
                 self._say(f"IPsec SAs with {sa.peer.address} moved to ISAKMP SA "
                           f"{sa.cky_i.hex()}:{sa.cky_r.hex()}")
             if sa.initiator and not sa.want_child:  # our phase-1 rekey
-                self.delete(old, now)
+                # the old one lingers before its delete, as racoon lets it:
+                # the peer first moves its IPsec SAs to the new one (charon
+                # does so on another thread; a delete on the heels of main
+                # mode took the IPsec SAs with it, and traffic stopped until
+                # the next quick mode)
+                old.expire_at = now + self.P1_LINGER if old.expire_at is None else \
+                    min(old.expire_at, now + self.P1_LINGER)
             if redo and sa.installed:
                 self._quick_start(sa, now)
 
@@ -1558,8 +1566,12 @@ class Ikev1(KeyDaemon):
             if sa.state != "ESTABLISHED":
                 continue
             if sa.expire_at is not None and now >= sa.expire_at:
-                self.inc("isakmp_expired")
-                self._say(f"ISAKMP SA with {sa.peer.address}: lifetime over, deleting it")
+                if sa.replaced:
+                    self._say(f"ISAKMP SA {sa.cky_i.hex()}:{sa.cky_r.hex()} with "
+                              f"{sa.peer.address} replaced: deleting it")
+                else:
+                    self.inc("isakmp_expired")
+                    self._say(f"ISAKMP SA with {sa.peer.address}: lifetime over, deleting it")
                 self.delete(sa, now)
             elif sa.rekey_at is not None and now >= sa.rekey_at:
                 sa.rekey_at = None
