@@ -471,3 +471,18 @@ def test_socket_errno_is_set() -> None:
         s.connect(("fe80::1", 7, 0, 99))
     assert ei.value.errno == errno.ENXIO
     assert struct.calcsize("=I") == 4
+
+
+#: The settings ``@settings`` gave test_api_fuzz. Hypothesis hangs a new
+#: settings object on the test function, its parent the previous one, at
+#: every parametrized case: over a thousand cases the chain of parents
+#: outgrew the recursion limit and every later case died in
+#: ``settings.database`` with RecursionError. Each case starts from these.
+_API_FUZZ_SETTINGS = test_api_fuzz._hypothesis_internal_use_settings  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _one_settings_chain() -> Iterator[None]:
+    test_api_fuzz._hypothesis_internal_use_settings = _API_FUZZ_SETTINGS  # type: ignore[attr-defined]
+    yield
+    test_api_fuzz._hypothesis_internal_use_settings = _API_FUZZ_SETTINGS  # type: ignore[attr-defined]
