@@ -12,6 +12,8 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,38 @@ for _ in range(3):  # the first may wait for neighbor discovery
 """
 
 
+@contextmanager
+def kernel_link(pcap: Path, snaplen: int) -> Iterator[tuple[str, Runner, SocketLayer]]:
+    """A namespace whose TAP leads to our node (``OURS6``; the kernel holds
+    ``KERNEL6``, offloads off), tcpdump writing ``pcap`` meanwhile, and the
+    node's Linux-profile socket layer."""
+    with fresh_netns("exthk") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        port = TapPort(ns, "exth")
+        cap = None
+        try:
+            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", port.name, "nodad")
+            ipns(ns, "ip", "link", "set", port.name, "up")
+            ipns(ns, "ethtool", "-K", port.name, "tso", "off", "gso", "off", "gro", "off",
+                 check=False)
+            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U",
+                                    "-s", str(snaplen), "-w", str(pcap), "ip6"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            node = Node("exth", knobs=Knobs({"net.inet6.ip6.dad_count": 0}), seed=7)
+            node.add_interface(port.name, bytes.fromhex("02005e00e002"))
+            runner = Runner()
+            runner.attach_device(node, port.name, port.tap)
+            runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address(port.name, f"{OURS6}/64", runner.clock())
+            yield ns, runner, SocketLayer(node, "linux")
+        finally:
+            if cap is not None:
+                time.sleep(1.0)
+                cap.terminate()
+                cap.wait(timeout=10)
+            port.close()
+
+
 def pump(runner: Runner, until: Any, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -70,74 +104,52 @@ def pump(runner: Runner, until: Any, timeout: float) -> bool:
 
 
 def test_headers_both_ways_with_the_kernel(tmp_path: Path) -> None:
-    with fresh_netns("exthk") as ns:
-        ipns(ns, "ip", "link", "set", "lo", "up")
-        port = TapPort(ns, "exth")
-        cap = None
-        pcap = tmp_path / "exth.pcap"
-        try:
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", port.name, "nodad")
-            ipns(ns, "ip", "link", "set", port.name, "up")
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U",
-                                    "-s", "0", "-w", str(pcap), "ip6"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            node = Node("exth", knobs=Knobs({"net.inet6.ip6.dad_count": 0}), seed=7)
-            node.add_interface(port.name, bytes.fromhex("02005e00e002"))
-            runner = Runner()
-            runner.attach_device(node, port.name, port.tap)
-            runner.transmit(node, node.up(port.name, runner.clock()))
-            node.add_address(port.name, f"{OURS6}/64", runner.clock())
-            layer = SocketLayer(node, "linux")
-            mine = layer.socket(AF_INET6, SOCK_DGRAM)
-            mine.bind(("::", 7301))
-            mine.setsockopt(41, IPV6_RECVHOPOPTS, 1)
-            mine.setsockopt(41, IPV6_RECVDSTOPTS, 1)
-            kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", KERNEL],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            assert kern.stdout is not None
-            assert kern.stdout.readline().strip() == "ready"
-            pump(runner, lambda: False, 0.5)  # our address usable, tcpdump started
-            out = layer.socket(AF_INET6, SOCK_DGRAM)
-            out.setsockopt(41, IPV6_HOPOPTS, HBH)
-            out.setsockopt(41, IPV6_DSTOPTS, DST)
-            got: list[Any] = []
+    pcap = tmp_path / "exth.pcap"
+    with kernel_link(pcap, 0) as (ns, runner, layer):
+        mine = layer.socket(AF_INET6, SOCK_DGRAM)
+        mine.bind(("::", 7301))
+        mine.setsockopt(41, IPV6_RECVHOPOPTS, 1)
+        mine.setsockopt(41, IPV6_RECVDSTOPTS, 1)
+        kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", KERNEL],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert kern.stdout is not None
+        assert kern.stdout.readline().strip() == "ready"
+        pump(runner, lambda: False, 0.5)  # our address usable, tcpdump started
+        out = layer.socket(AF_INET6, SOCK_DGRAM)
+        out.setsockopt(41, IPV6_HOPOPTS, HBH)
+        out.setsockopt(41, IPV6_DSTOPTS, DST)
+        got: list[Any] = []
 
-            def heard() -> bool:
-                if select.select([kern.stdout], [], [], 0)[0]:
-                    got.append(json.loads(kern.stdout.readline()))  # type: ignore[union-attr]
-                    return True
-                out.sendto(b"hello", (KERNEL6, 7300))
-                return False
+        def heard() -> bool:
+            if select.select([kern.stdout], [], [], 0)[0]:
+                got.append(json.loads(kern.stdout.readline()))  # type: ignore[union-attr]
+                return True
+            out.sendto(b"hello", (KERNEL6, 7300))
+            return False
 
-            assert pump(runner, heard, 40), kern.stderr.read() if kern.stderr else ""
-            data, anc = got[0]
-            assert data == "hello"
-            kanc = {t: bytes.fromhex(d) for t, d in anc}
-            # the kernel reports the headers we sent, Next Header chained
-            assert kanc[IPV6_HOPOPTS] == bytes([60]) + HBH[1:]
-            assert kanc[IPV6_DSTOPTS] == bytes([17]) + DST[1:]
-            assert pump(runner, lambda: bool(mine.rcvq), 40)
-            data2, anc2, _f, addr = mine.recvmsg(100, 4096)
-            assert data2 == b"reply" and addr[0] == KERNEL6
-            ours = [(t, d) for _l, t, d in anc2]
-            assert [t for t, _d in ours] == [IPV6_HOPOPTS, IPV6_DSTOPTS]
-            assert ours[0][1] == bytes([60, 0, 0x3E, 4]) + b"back"
-            assert ours[1][1] == bytes([17, 0, 0x1E, 4]) + b"dst2"
-            kern.wait(timeout=30)
-        finally:
-            if cap is not None:
-                time.sleep(1.0)
-                cap.terminate()
-                cap.wait(timeout=10)
-            port.close()
-        bad = subprocess.run(["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE", "-Y",
-                              "udp && (_ws.malformed || _ws.expert.severity >= warning)"],
-                             capture_output=True, text=True, timeout=120, check=False)
-        assert bad.returncode == 0 and bad.stdout.strip() == "", bad.stdout + bad.stderr
-        n = subprocess.run(["tshark", "-r", str(pcap), "-Y", "ipv6.hopopts && ipv6.dstopts && udp",
-                            "-T", "fields", "-e", "ipv6.src"],
-                           capture_output=True, text=True, timeout=120, check=True).stdout.split()
-        assert OURS6 in n and KERNEL6 in n, n
+        assert pump(runner, heard, 40), kern.stderr.read() if kern.stderr else ""
+        data, anc = got[0]
+        assert data == "hello"
+        kanc = {t: bytes.fromhex(d) for t, d in anc}
+        # the kernel reports the headers we sent, Next Header chained
+        assert kanc[IPV6_HOPOPTS] == bytes([60]) + HBH[1:]
+        assert kanc[IPV6_DSTOPTS] == bytes([17]) + DST[1:]
+        assert pump(runner, lambda: bool(mine.rcvq), 40)
+        data2, anc2, _f, addr = mine.recvmsg(100, 4096)
+        assert data2 == b"reply" and addr[0] == KERNEL6
+        ours = [(t, d) for _l, t, d in anc2]
+        assert [t for t, _d in ours] == [IPV6_HOPOPTS, IPV6_DSTOPTS]
+        assert ours[0][1] == bytes([60, 0, 0x3E, 4]) + b"back"
+        assert ours[1][1] == bytes([17, 0, 0x1E, 4]) + b"dst2"
+        kern.wait(timeout=30)
+    bad = subprocess.run(["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE", "-Y",
+                          "udp && (_ws.malformed || _ws.expert.severity >= warning)"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 0 and bad.stdout.strip() == "", bad.stdout + bad.stderr
+    n = subprocess.run(["tshark", "-r", str(pcap), "-Y", "ipv6.hopopts && ipv6.dstopts && udp",
+                        "-T", "fields", "-e", "ipv6.src"],
+                       capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert OURS6 in n and KERNEL6 in n, n
 
 
 TCP_KERNEL = r"""
@@ -169,79 +181,55 @@ def test_tcp_with_sticky_headers_to_the_kernel(tmp_path: Path) -> None:
 
     from kame.socket.stream import SOCK_STREAM
 
-    with fresh_netns("exthk") as ns:
-        ipns(ns, "ip", "link", "set", "lo", "up")
-        port = TapPort(ns, "exth")
-        cap = None
-        pcap = tmp_path / "tcp.pcap"
+    pcap = tmp_path / "tcp.pcap"
+    with kernel_link(pcap, 200) as (ns, runner, layer):
+        kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
+                                 TCP_KERNEL], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert kern.stdout is not None
+        assert kern.stdout.readline().strip() == "ready"
+        pump(runner, lambda: False, 0.5)
+        cli = layer.socket(AF_INET6, SOCK_STREAM)
+        cli.setsockopt(41, IPV6_DSTOPTS, DST)
         try:
-            ipns(ns, "ip", "-6", "addr", "add", f"{KERNEL6}/64", "dev", port.name, "nodad")
-            ipns(ns, "ip", "link", "set", port.name, "up")
-            ipns(ns, "ethtool", "-K", port.name, "tso", "off", "gso", "off", "gro", "off",
-                 check=False)
-            cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U",
-                                    "-s", "200", "-w", str(pcap), "ip6"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            node = Node("exth", knobs=Knobs({"net.inet6.ip6.dad_count": 0}), seed=7)
-            node.add_interface(port.name, bytes.fromhex("02005e00e002"))
-            runner = Runner()
-            runner.attach_device(node, port.name, port.tap)
-            runner.transmit(node, node.up(port.name, runner.clock()))
-            node.add_address(port.name, f"{OURS6}/64", runner.clock())
-            layer = SocketLayer(node, "linux")
-            kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
-                                     TCP_KERNEL], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-            assert kern.stdout is not None
-            assert kern.stdout.readline().strip() == "ready"
-            pump(runner, lambda: False, 0.5)
-            cli = layer.socket(AF_INET6, SOCK_STREAM)
-            cli.setsockopt(41, IPV6_DSTOPTS, DST)
-            try:
-                cli.connect((KERNEL6, 7400))
-            except BlockingIOError as e:
-                assert e.errno == errno.EINPROGRESS
-            data = bytes(range(251)) * 1200
-            sent = [0]
-            reply = bytearray()
+            cli.connect((KERNEL6, 7400))
+        except BlockingIOError as e:
+            assert e.errno == errno.EINPROGRESS
+        data = bytes(range(251)) * 1200
+        sent = [0]
+        reply = bytearray()
 
-            def step() -> bool:
-                if sent[0] < len(data):
-                    try:
-                        sent[0] += cli.send(data[sent[0]:sent[0] + 65536])
-                    except (BlockingIOError, OSError) as e:
-                        if getattr(e, "errno", None) not in (errno.EAGAIN, errno.ENOTCONN):
-                            raise
-                    if sent[0] == len(data):
-                        cli.shutdown(1)
-                    return False
+        def step() -> bool:
+            if sent[0] < len(data):
                 try:
-                    b = cli.recv(4096)
-                except BlockingIOError:
-                    return False
-                if not b:
-                    return True
-                reply.extend(b)
+                    sent[0] += cli.send(data[sent[0]:sent[0] + 65536])
+                except (BlockingIOError, OSError) as e:
+                    if getattr(e, "errno", None) not in (errno.EAGAIN, errno.ENOTCONN):
+                        raise
+                if sent[0] == len(data):
+                    cli.shutdown(1)
                 return False
+            try:
+                b = cli.recv(4096)
+            except BlockingIOError:
+                return False
+            if not b:
+                return True
+            reply.extend(b)
+            return False
 
-            assert pump(runner, step, 60), (sent[0], bytes(reply))
-            n, digest = reply.decode().split()
-            assert int(n) == len(data) and digest == hashlib.sha256(data).hexdigest()
-            kern.wait(timeout=30)
-        finally:
-            if cap is not None:
-                time.sleep(1.0)
-                cap.terminate()
-                cap.wait(timeout=10)
-            port.close()
-        rows = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp && ipv6.src == {OURS6}",
-                               "-T", "fields", "-e", "ipv6.dstopts.len_oct", "-e", "ipv6.fragment",
-                               "-e", "tcp.len"],
-                              capture_output=True, text=True, timeout=120, check=True).stdout
-        segs = [r.split("\t") for r in rows.strip().splitlines()]
-        assert len(segs) > 100 and all(r[0] == "16" and not r[1] for r in segs), segs[:5]
-        assert max(int(r[2]) for r in segs) > 1300
-        bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
-                              "_ws.malformed || _ws.expert.severity >= error"],
-                             capture_output=True, text=True, timeout=120, check=False)
-        assert bad.stdout.strip() == "", bad.stdout
+        assert pump(runner, step, 60), (sent[0], bytes(reply))
+        n, digest = reply.decode().split()
+        assert int(n) == len(data) and digest == hashlib.sha256(data).hexdigest()
+        kern.wait(timeout=30)
+    rows = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp && ipv6.src == {OURS6}",
+                           "-T", "fields", "-e", "ipv6.dstopts.len_oct", "-e", "ipv6.fragment",
+                           "-e", "tcp.len"],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+    segs = [r.split("\t") for r in rows.strip().splitlines()]
+    assert len(segs) > 100 and all(r[0] == "16" and not r[1] for r in segs), segs[:5]
+    assert max(int(r[2]) for r in segs) > 1300
+    bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
+                          "_ws.malformed || _ws.expert.severity >= error"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.stdout.strip() == "", bad.stdout
