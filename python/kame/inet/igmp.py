@@ -36,10 +36,34 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
-from kame import _core
+from kame import _core, mcast
 from kame.errors import KameError, TruncatedError
 from kame.inet.icmp import Icmp
 from kame.inet.route import in_multicast
+from kame.mcast import (
+    ALLOW_NEW_SOURCES,
+    BLOCK_OLD_SOURCES,
+    CHANGE_TO_EXCLUDE,
+    CHANGE_TO_INCLUDE,
+    MCAST_EXCLUDE,
+    MCAST_INCLUDE,
+    MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
+    Retrans,
+)
+
+__all__ = [
+    "ALLOW_NEW_SOURCES",
+    "BLOCK_OLD_SOURCES",
+    "CHANGE_TO_EXCLUDE_MODE",
+    "CHANGE_TO_INCLUDE_MODE",
+    "MCAST_EXCLUDE",
+    "MCAST_INCLUDE",
+    "MODE_IS_EXCLUDE",
+    "MODE_IS_INCLUDE",
+    "Igmp",
+    "IgmpIfinfo",
+]
 
 IPPROTO_IGMP = 2
 IGMP_HOST_MEMBERSHIP_QUERY = 0x11
@@ -47,12 +71,8 @@ IGMP_v1_HOST_MEMBERSHIP_REPORT = 0x12
 IGMP_v2_HOST_MEMBERSHIP_REPORT = 0x16
 IGMP_HOST_LEAVE_MESSAGE = 0x17
 IGMP_v3_HOST_MEMBERSHIP_REPORT = 0x22
-#: RFC 9776 §4.2.12 record types.
-MODE_IS_INCLUDE, MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE_MODE, CHANGE_TO_EXCLUDE_MODE = 1, 2, 3, 4
-ALLOW_NEW_SOURCES, BLOCK_OLD_SOURCES = 5, 6
-#: Filter modes (``<netinet/in.h>``, RFC 3678): a member that wants only the
-#: listed sources, or every source but them (an any-source member is EXCLUDE({})).
-MCAST_INCLUDE, MCAST_EXCLUDE = 1, 2
+#: RFC 9776 §4.2.12 record types (:mod:`kame.mcast`, shared with MLDv2).
+CHANGE_TO_INCLUDE_MODE, CHANGE_TO_EXCLUDE_MODE = CHANGE_TO_INCLUDE, CHANGE_TO_EXCLUDE
 INADDR_ALLHOSTS_GROUP = IPv4Address("224.0.0.1")
 INADDR_ALLRTRS_GROUP = IPv4Address("224.0.0.2")
 INADDR_ALLRPTS_GROUP = IPv4Address("224.0.0.22")
@@ -66,8 +86,6 @@ OLDER_QUERIER_TIMEOUT = ROBUSTNESS * QUERY_INTERVAL + QUERY_RESPONSE_INTERVAL
 _Pending = dict[IPv4Address | None, tuple[float, int, int]]
 #: A filter: (MCAST_INCLUDE or MCAST_EXCLUDE, sources).
 Filter = tuple[int, frozenset[IPv4Address]]
-#: Group records of a state change: (record type, sources), in order.
-_Records = tuple[tuple[int, tuple[IPv4Address, ...]], ...]
 _NONE: Filter = (MCAST_INCLUDE, frozenset())  # not a member
 _ANY: Filter = (MCAST_EXCLUDE, frozenset())  # any-source member
 
@@ -94,8 +112,8 @@ class IgmpIfinfo:
     sf: dict[IPv4Address, dict[object, Filter]] = field(default_factory=dict)
     #: The merged filter per group (``inm_st``), kept for input filtering.
     state: dict[IPv4Address, Filter] = field(default_factory=dict)
-    #: Source-list state-change reports due: group -> (due, records, sends left).
-    changes: dict[IPv4Address, tuple[float, _Records, int]] = field(default_factory=dict)
+    #: IGMPv3 State-Change retransmissions owed, per group (:class:`kame.mcast.Retrans`).
+    changes: dict[IPv4Address, Retrans] = field(default_factory=dict)
     #: Sources asked for by Group-and-Source-Specific Queries not yet answered.
     asked: dict[IPv4Address, frozenset[IPv4Address]] = field(default_factory=dict)
 
@@ -140,19 +158,8 @@ class Igmp(Icmp):
 
     @staticmethod
     def _merge(n_any: int, filters: Iterable[Filter]) -> Filter:
-        """RFC 3376 §3.2: EXCLUDE if any member excludes (the intersection
-        of the exclude lists less every include list), else INCLUDE (the
-        union of the include lists)."""
-        ex: list[frozenset[IPv4Address]] = [frozenset()] if n_any > 0 else []
-        inc: set[IPv4Address] = set()
-        for mode, srcs in filters:
-            if mode == MCAST_EXCLUDE:
-                ex.append(srcs)
-            else:
-                inc |= srcs
-        if ex:
-            return MCAST_EXCLUDE, frozenset.intersection(*ex) - inc
-        return MCAST_INCLUDE, frozenset(inc)
+        """RFC 3376 §3.2 (:func:`kame.mcast.merge`)."""
+        return mcast.merge(n_any, filters)
 
     def _st(self, igi: IgmpIfinfo, group: IPv4Address) -> Filter:
         n = igi.groups.get(group, 0)
@@ -268,7 +275,7 @@ class Igmp(Icmp):
             return
         igi.asked.pop(group, None)
         v3 = self.igmp_version(ifname, now) == 3
-        if not v3 or (old in (_NONE, _ANY) and new in (_NONE, _ANY)):
+        if not v3:
             igi.changes.pop(group, None)
             if old == _NONE:  # a join
                 left = ROBUSTNESS - 1
@@ -280,14 +287,27 @@ class Igmp(Icmp):
                 igi.pending.pop(group, None)
                 self.igmp_send(ifname, CHANGE_TO_INCLUDE_MODE, [group], now)
             return
-        recs = _change_records(old, new)
         igi.pending.pop(group, None)
-        left = ROBUSTNESS - 1
-        if left:
-            igi.changes[group] = (now + self._uri(ifname, now), recs, left)
-        else:
-            igi.changes.pop(group, None)
-        self.igmp_send_records(ifname, [(t, group, srcs) for t, srcs in recs], now)
+        rt = igi.changes.get(group)
+        if rt is None:
+            rt = igi.changes[group] = Retrans()
+        rt.change(old, new, ROBUSTNESS)
+        self._send_changes(ifname, igi, [group], now)
+
+    def _send_changes(self, ifname: str, igi: IgmpIfinfo, groups: list[IPv4Address],
+                      now: float) -> None:
+        """One State-Change Report (as few as the MTU allows) with the
+        records owed for ``groups``; the next one due within the Unsolicited
+        Report Interval while any are still owed."""
+        recs: list[tuple[int, IPv4Address, tuple[IPv4Address, ...]]] = []
+        for g in groups:
+            rt = igi.changes[g]
+            recs += [(t, g, srcs) for t, srcs in rt.records(self._st(igi, g))]
+            if rt.pending:
+                rt.due = now + self._uri(ifname, now)
+            else:
+                del igi.changes[g]
+        self.igmp_send_records(ifname, recs, now)
 
     def igmp_ifdetach(self, ifname: str) -> None:
         """The interface went down: its reports due are cancelled (groups
@@ -369,15 +389,8 @@ class Igmp(Icmp):
         asked sources it takes (none: no record)."""
         recs: list[tuple[int, IPv4Address, tuple[IPv4Address, ...]]] = []
         for g in groups:
-            mode, srcs = igi.state.get(g, _ANY)
-            asked = igi.asked.pop(g, None)
-            if asked is not None:
-                want = asked & srcs if mode == MCAST_INCLUDE else asked - srcs
-                if want:
-                    recs.append((MODE_IS_INCLUDE, g, tuple(sorted(want, key=int))))
-                continue
-            t = MODE_IS_INCLUDE if mode == MCAST_INCLUDE else MODE_IS_EXCLUDE
-            recs.append((t, g, tuple(sorted(srcs, key=int))))
+            f = igi.state.get(g, _ANY)
+            recs += [(t, g, srcs) for t, srcs in mcast.current_records(f, igi.asked.pop(g, None))]
         self.igmp_send_records(ifname, recs, now)
 
     def _igmp_output(self, ifname: str, dst: IPv4Address, msg: bytes, now: float,
@@ -491,7 +504,7 @@ class Igmp(Icmp):
 
     def igmp_next_deadline(self) -> float | None:
         ts = [t for igi in self.igmp.values() for t, _r, _n in igi.pending.values()]
-        ts += [t for igi in self.igmp.values() for t, _r, _n in igi.changes.values()]
+        ts += [rt.due for igi in self.igmp.values() for rt in igi.changes.values()]
         return min(ts) if ts else None
 
     def igmp_fasttimo(self, now: float) -> None:
@@ -514,33 +527,9 @@ class Igmp(Icmp):
                     self._current_state(ifname, igi, groups, now)  # a query's answer
                 else:
                     self.igmp_send(ifname, rtype, groups, now)
-            for g, (due, recs, left) in list(igi.changes.items()):
-                if due > now:
-                    continue
-                if left > 1:
-                    igi.changes[g] = (now + self._uri(ifname, now), recs, left - 1)
-                else:
-                    del igi.changes[g]
-                self.igmp_send_records(ifname, [(t, g, srcs) for t, srcs in recs], now)
+            due = [g for g, rt in igi.changes.items() if rt.due <= now]
+            if due:
+                self._send_changes(ifname, igi, due, now)  # one report for them all
 
 
-def _change_records(old: Filter, new: Filter) -> _Records:
-    """The State-Change records from ``old`` to ``new`` (RFC 3376 §5.1):
-    within a mode ALLOW_NEW_SOURCES and BLOCK_OLD_SOURCES (each only when
-    not empty), across modes CHANGE_TO_INCLUDE_MODE or CHANGE_TO_EXCLUDE_MODE
-    with the new sources."""
-    (om, a), (nm, b) = old, new
-
-    def srt(x: frozenset[IPv4Address]) -> tuple[IPv4Address, ...]:
-        return tuple(sorted(x, key=int))
-
-    if om != nm:
-        return ((CHANGE_TO_INCLUDE_MODE if nm == MCAST_INCLUDE else CHANGE_TO_EXCLUDE_MODE,
-                 srt(b)),)
-    allow, block = (b - a, a - b) if nm == MCAST_INCLUDE else (a - b, b - a)
-    out = []
-    if allow:
-        out.append((ALLOW_NEW_SOURCES, srt(allow)))
-    if block:
-        out.append((BLOCK_OLD_SOURCES, srt(block)))
-    return tuple(out)
+_change_records = mcast.change_records
