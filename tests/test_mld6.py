@@ -38,14 +38,18 @@ def test_max_resp_code() -> None:
 
 def test_join_robustness_and_leave() -> None:
     m = Mld6(random.Random(1))
-    assert m.join(IF, G, 0.0) == [SendMldReport(IF, 2, ((CHANGE_TO_EXCLUDE, G),))]
+    assert m.join(IF, G, 0.0) == [SendMldReport(IF, 2, ((CHANGE_TO_EXCLUDE, G, ()),))]
     assert m.join(IF, G, 0.0) == []  # already joined
     d = m.next_deadline()
     assert d is not None and 0.0 <= d <= 1.0  # Unsolicited Report Interval
-    assert m.poll(d) == [SendMldReport(IF, 2, ((CHANGE_TO_EXCLUDE, G),))]
+    assert m.poll(d) == [SendMldReport(IF, 2, ((CHANGE_TO_EXCLUDE, G, ()),))]
     assert m.next_deadline() is None  # Robustness 2: two reports in all
     assert m.join(IF, A("ff02::1"), 0.0) == []
-    assert m.leave(IF, G, 5.0) == [SendMldReport(IF, 2, ((CHANGE_TO_INCLUDE, G),))]
+    assert m.leave(IF, G, 5.0) == [SendMldReport(IF, 2, ((CHANGE_TO_INCLUDE, G, ()),))]
+    d = m.next_deadline()  # retransmitted like any state change (RFC 3810 §6.1)
+    assert d is not None and 5.0 <= d <= 6.0
+    assert m.poll(d) == [SendMldReport(IF, 2, ((CHANGE_TO_INCLUDE, G, ()),))]
+    assert m.next_deadline() is None
 
 
 def test_queries_and_v1_fallback() -> None:
@@ -57,12 +61,12 @@ def test_queries_and_v1_fallback() -> None:
     d = m.next_deadline()
     assert 10.0 <= d <= 20.0
     (rep,) = m.poll(d)
-    assert rep.version == 2 and set(rep.records) == {(MODE_IS_EXCLUDE, G), (MODE_IS_EXCLUDE, G2)}
+    assert rep.version == 2 and set(rep.records) == {(MODE_IS_EXCLUDE, G, ()), (MODE_IS_EXCLUDE, G2, ())}
     m.query_input(IF, G2, 1000, False, 30.0)  # MLDv1 group-specific
     assert m.version(IF, 30.0) == 1
     (rep,) = m.poll(31.0)
-    assert rep == SendMldReport(IF, 1, ((131, G2),))
-    assert m.leave(IF, G, 40.0) == [SendMldReport(IF, 1, ((132, G),), done=True)]
+    assert rep == SendMldReport(IF, 1, ((131, G2, ()),))
+    assert m.leave(IF, G, 40.0) == [SendMldReport(IF, 1, ((132, G, ()),), done=True)]
     assert m.version(IF, 30.0 + OLDER_QUERIER_TIMEOUT) == 2
     m.query_input(IF, A("ff02::9"), 1000, True, 50.0)  # not joined: nothing
     assert m.next_deadline() is None

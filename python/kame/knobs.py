@@ -115,6 +115,10 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) octets held by reassembly (Linux ip6frag_high_thresh)"),
         _k("net.inet6.ip6.mcast_maxgroups", 1024, 1, 1 << 20,
            "(kame) multicast groups joined per interface"),
+        _k("net.inet6.ip6.mcast.maxsocksrc", 128, 1, 1 << 16,
+           "sources in one socket's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
+        _k("net.inet6.ip6.mcast.maxgrpsrc", 512, 1, 1 << 16,
+           "sources in an interface's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
         # --- net.inet6.icmp6 -------------------------------------------------
         _k("net.inet6.icmp6.rediraccept", 1, 0, 1, "accept Redirects (hosts)"),
         _k("net.inet6.icmp6.redirtimeout", 600, 0, _I32,

@@ -40,6 +40,7 @@ Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
 from __future__ import annotations
 
 import builtins
+import errno
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -162,7 +163,9 @@ class Node(Ip6Input):
         self.rtr = Nd6Rtr(self.knobs, self.cache, self.nbr, self.addrs, self.ifnets, self.ifids,
                           rng=self.rng, stats=self.stats, log=self.log)
         self.errlimit = ErrorRateLimiter(self.knobs)
-        self.mld = Mld6(self.rng)
+        self.mld = Mld6(self.rng,
+                        lambda: int(self.knobs._values["net.inet6.ip6.mcast.maxgrpsrc"]),
+                        self.stats.inc)
         self.events: deque[Any] = deque(maxlen=10000)
         #: The address selection policy table (``ip6addrctl``), RFC 6724's default.
         self.policy = PolicyTable()
@@ -303,14 +306,14 @@ class Node(Ip6Input):
         return self._flush()
 
     def join(self, name: str, group: IPv6Address, now: float) -> bool:
-        """Join a multicast group; MLD reports follow (:mod:`kame.mld6`).
-        False (and ``icp6s_mld_groupfull``) when the interface already has
-        ``net.inet6.ip6.mcast_maxgroups`` groups."""
+        """Join a multicast group for any source; MLD reports follow
+        (:mod:`kame.mld6`). False (and ``icp6s_mld_groupfull``) when the
+        interface already has ``net.inet6.ip6.mcast_maxgroups`` groups."""
         group = self._group(name, group)
         gs = self.groups[name]
-        if group in gs:
+        if group in self.mld._st(name).groups:
             return True
-        if len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
+        if group not in gs and len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
             self.stats.inc("icp6s_mld_groupfull")
             return False
         gs.add(group)
@@ -319,11 +322,38 @@ class Node(Ip6Input):
         return True
 
     def leave(self, name: str, group: IPv6Address, now: float) -> None:
+        """Leave a group joined for any source (members with a source
+        filter stay)."""
         group = self._group(name, group)
-        if group in self.groups.get(name, set()):
-            self.groups[name].discard(group)
-            self._group_ints.pop(name, None)
+        if group in self.mld._st(name).groups:
             self._handle(self.mld.leave(name, group, now), now)
+            if group not in self.mld.groups(name):
+                self.groups[name].discard(group)
+                self._group_ints.pop(name, None)
+
+    def setsourcefilter(self, name: str, group: IPv6Address, owner: object, mode: int,
+                        sources: Iterable[IPv6Address], now: float) -> int:
+        """Set ``owner``'s (a socket's) source filter for ``group`` on
+        ``name`` (``in6_mcast.c``'s ``in6p_set_source_filters``; mode
+        MCAST_INCLUDE 1 or MCAST_EXCLUDE 2, INCLUDE({}) takes it away): 0, or
+        ``ENOBUFS`` past ``net.inet6.ip6.mcast_maxgroups`` or
+        ``net.inet6.ip6.mcast.maxgrpsrc`` (counted), ``EINVAL``. The
+        interface's filter changes with it and MLD reports the change."""
+        group = self._group(name, group)
+        gs = self.groups[name]
+        if group not in gs and len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
+            self.stats.inc("icp6s_mld_groupfull")
+            return errno.ENOBUFS
+        e, acts = self.mld.setfilter(name, group, owner, mode, sources, now)
+        if e:
+            return e
+        if group in self.mld.groups(name):
+            gs.add(group)
+        else:
+            gs.discard(group)
+        self._group_ints.pop(name, None)
+        self._handle(acts, now)
+        return 0
 
     def _group(self, name: str, group: object) -> IPv6Address:
         """A multicast group from a user, on interface ``name``."""

@@ -155,6 +155,8 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_nd_rdnssfull": "(kame) DNS servers ignored: maxifrdnss",
     "icp6s_redirfull": "(kame) redirects ignored: maxdynroutes",
     "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
+    "icp6s_mld_srcfull": "(kame) source filter changes refused: net.inet6.ip6.mcast.maxsocksrc/"
+                         "maxgrpsrc (and queried sources past maxgrpsrc)",
     # the stub resolver (kame.resolv: res_send's diagnostics)
     "rs_queries": "(kame) DNS queries sent (UDP datagrams and TCP queries)",
     "rs_answers": "(kame) DNS replies accepted",

@@ -74,7 +74,8 @@ class Icmp6(Ip6Output):
             self._handle(self.rtr.redirect_input(ifname, inp, now), now)
         elif isinstance(msg, _core.MldQuery):
             if hdr.hop_limit == 1 and is_linklocal(hdr.src):  # RFC 3810 §5.1.14
-                self.mld.query_input(ifname, msg.mcast_addr, msg.max_resp, msg.v2, now)
+                self.mld.query_input(ifname, msg.mcast_addr, msg.max_resp, msg.v2, now,
+                                     msg.sources)
         elif isinstance(msg, _core.Icmpv6Error):
             self.icmp6_notify(ifname, hdr, msg, now)
         elif isinstance(msg, _core.Icmpv6Echo):

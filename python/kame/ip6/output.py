@@ -355,11 +355,28 @@ class Ip6Output(Route6):
     def _mld_output(self, a: SendMldReport) -> None:
         src = self._linklocal(a.ifname) or UNSPECIFIED
         if a.version == 2:
-            recs = [_core.MldAddressRecord(t, g) for t, g in a.records]
-            self._emit_mcast(a.ifname, IPv6Address("ff02::16"),
-                             self._mld_packet(src, IPv6Address("ff02::16"), _core.Mldv2Report(recs)))
+            # as many reports as the link MTU needs (RFC 3810 §5.2.15): a record
+            # too long for one is split, MODE_IS_EXCLUDE and CHANGE_TO_EXCLUDE
+            # keep the sources that fit, once
+            room = max(20 + 16, int(self.ifnets[a.ifname].mtu) - 40 - 8 - 8)
+            most = (room - 20) // 16
+            parts: list[tuple[int, Any, tuple[IPv6Address, ...]]] = []
+            for t, g, srcs in a.records:
+                chunks = [srcs[i:i + most] for i in range(0, len(srcs), most)] or [()]
+                parts += [(t, g, c) for c in (chunks[:1] if t in (2, 4) else chunks)]
+            dst = IPv6Address("ff02::16")
+            batch: list[Any] = []
+            size = 0
+            for k, (t, g, c) in enumerate(parts):
+                batch.append(_core.MldAddressRecord(t, g, list(c)))
+                size += 20 + 16 * len(c)
+                nxt = 20 + 16 * len(parts[k + 1][2]) if k + 1 < len(parts) else room + 1
+                if size + nxt > room:
+                    self._emit_mcast(a.ifname, dst,
+                                     self._mld_packet(src, dst, _core.Mldv2Report(batch)))
+                    batch, size = [], 0
             return
-        for _t, g in a.records:
+        for _t, g, _s in a.records:
             if a.done:
                 self._emit_mcast(a.ifname, IPv6Address("ff02::2"),
                                  self._mld_packet(src, IPv6Address("ff02::2"), _core.MldDone(g)))

@@ -147,6 +147,9 @@ class NodeVars:
         options and Routing headers): True when a socket took it (or its
         checksum was bad, a counted drop); False means Port Unreachable."""
         so = getattr(self, "sockets", None)
+        if hdr.dst.is_multicast and not self.mld.accepts(ifname, hdr.dst, hdr.src):
+            self.stats.inc("ip6s_notmember")  # the interface's source filter refuses it
+            return True
         return so is not None and bool(so.udp6_input(ifname, hdr, body, now, ext))
 
     def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
