@@ -177,6 +177,8 @@ class Ip6Ctloutput(InCtloutput):
             return
         if self.pktopt_set(s, opt, value):
             return
+        if self.mcast_ctloutput_set(s, opt, value):  # RFC 3678 (kame.socket.inctl)
+            return
         raise _err(errno.ENOPROTOOPT)
 
     def pktopt_set(self, s: Socket, opt: int, value: Any) -> bool:
@@ -256,9 +258,7 @@ class Ip6Ctloutput(InCtloutput):
             if strict:
                 raise _err(errno.EADDRNOTAVAIL)
             return
-        s.groups.discard((g, ifi))
-        if not any((g, ifi) in o.groups for o in self.pcbs):
-            self.node.leave(self.ifname(ifi), g, self.now)
+        self.mcast_leave(s, g, ifi)  # a source filter too (kame.socket.inctl)
 
     @property
     def filter_layout(self) -> str:

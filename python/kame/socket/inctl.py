@@ -5,7 +5,15 @@ memberships (``IP_ADD_MEMBERSHIP``/``IP_DROP_MEMBERSHIP`` with an
 join and leave through the node's IGMP (:mod:`kame.inet.igmp`);
 source filters (``IP_ADD_SOURCE_MEMBERSHIP``/``IP_DROP_SOURCE_MEMBERSHIP``,
 ``IP_BLOCK_SOURCE``/``IP_UNBLOCK_SOURCE`` with an ``ip_mreq_source``, RFC
-3678; the socket layer has no ``MCAST_*`` protocol-independent options);
+3678); RFC 3678's protocol-independent options for AF_INET and AF_INET6
+sockets alike (``MCAST_JOIN_GROUP``, ``MCAST_LEAVE_GROUP``,
+``MCAST_JOIN_SOURCE_GROUP``, ``MCAST_LEAVE_SOURCE_GROUP``,
+``MCAST_BLOCK_SOURCE``, ``MCAST_UNBLOCK_SOURCE`` with a ``group_req`` or
+``group_source_req``, the numbers and ``sockaddr`` layout of the profile's
+kernel: Linux's 42-47, FreeBSD's 80-85) and the full-state API
+(:func:`setsourcefilter`/:func:`getsourcefilter`, Linux's
+``MCAST_MSFILTER``), IPv6 memberships going to the node's MLD
+(:meth:`kame.node.Node.setsourcefilter`);
 ``IP_MULTICAST_IF``/``_TTL``/``_LOOP``, ``IP_TTL``, ``IP_TOS`` and, on
 raw sockets, ``IP_HDRINCL``.
 
@@ -23,10 +31,11 @@ from __future__ import annotations
 import errno
 import socket as _hostsock
 import struct
-from ipaddress import IPv4Address
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from kame.socket.const import AF_INET, SOCK_RAW, _err, _octets
+from kame.socket.const import AF_INET, AF_INET6, SOCK_RAW, _err, _octets
 from kame.socket.pcb import In6Pcb
 from kame.socket.sock import Socket, _ival
 
@@ -46,6 +55,88 @@ IP_ADD_SOURCE_MEMBERSHIP = 39
 IP_DROP_SOURCE_MEMBERSHIP = 40
 _SOURCE_OPTS = (IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE,
                 IP_UNBLOCK_SOURCE)
+#: RFC 3678 §5.1 (Linux's numbers, ``<linux/in.h>``, at IPPROTO_IP and IPPROTO_IPV6).
+MCAST_JOIN_GROUP = 42
+MCAST_BLOCK_SOURCE = 43
+MCAST_UNBLOCK_SOURCE = 44
+MCAST_LEAVE_GROUP = 45
+MCAST_JOIN_SOURCE_GROUP = 46
+MCAST_LEAVE_SOURCE_GROUP = 47
+MCAST_MSFILTER = 48
+#: FreeBSD's (``<netinet/in.h>``; its full-state API is ``IP_MSFILTER``, not an option here).
+BSD_MCAST_JOIN_GROUP, BSD_MCAST_LEAVE_GROUP = 80, 81
+BSD_MCAST_JOIN_SOURCE_GROUP, BSD_MCAST_LEAVE_SOURCE_GROUP = 82, 83
+BSD_MCAST_BLOCK_SOURCE, BSD_MCAST_UNBLOCK_SOURCE = 84, 85
+MCAST_INCLUDE, MCAST_EXCLUDE = 1, 2
+#: option number -> what it does, per kernel
+_MCAST_LINUX = {MCAST_JOIN_GROUP: "join", MCAST_LEAVE_GROUP: "leave",
+                MCAST_JOIN_SOURCE_GROUP: "join_src", MCAST_LEAVE_SOURCE_GROUP: "leave_src",
+                MCAST_BLOCK_SOURCE: "block", MCAST_UNBLOCK_SOURCE: "unblock",
+                MCAST_MSFILTER: "msfilter"}
+_MCAST_BSD = {BSD_MCAST_JOIN_GROUP: "join", BSD_MCAST_LEAVE_GROUP: "leave",
+              BSD_MCAST_JOIN_SOURCE_GROUP: "join_src", BSD_MCAST_LEAVE_SOURCE_GROUP: "leave_src",
+              BSD_MCAST_BLOCK_SOURCE: "block", BSD_MCAST_UNBLOCK_SOURCE: "unblock"}
+#: ``struct group_req`` (interface, padding, ``sockaddr_storage``) and
+#: ``struct group_source_req`` (one more ``sockaddr_storage``), LP64.
+GROUP_REQ_LEN, GROUP_SOURCE_REQ_LEN, SS_LEN = 136, 264, 128
+_Addr = IPv4Address | IPv6Address
+
+
+def mcast_opts(profile: str) -> dict[int, str]:
+    """The RFC 3678 option numbers of a profile's kernel."""
+    return _MCAST_LINUX if profile == "linux" else _MCAST_BSD
+
+
+def _ss_linux(a: _Addr) -> bytes:
+    """A ``sockaddr_in``/``sockaddr_in6`` in a Linux ``sockaddr_storage``."""
+    if isinstance(a, IPv6Address):
+        b = struct.pack("=HHI", 10, 0, 0) + a.packed + bytes(4)
+    else:
+        b = struct.pack("=HH", 2, 0) + a.packed
+    return b.ljust(SS_LEN, b"\0")
+
+
+def _ss_bsd(a: _Addr, af6: int = 28) -> bytes:
+    """The same in a BSD ``sockaddr_storage`` (length and family octets)."""
+    if isinstance(a, IPv6Address):
+        b = struct.pack("=BBHI", 28, af6, 0, 0) + a.packed + bytes(4)
+    else:
+        b = struct.pack("=BBH", 16, 2, 0) + a.packed + bytes(8)
+    return b.ljust(SS_LEN, b"\0")
+
+
+def _ss(a: str | _Addr, profile: str) -> bytes:
+    addr = ip_address(a) if isinstance(a, str) else a
+    return _ss_linux(addr) if profile == "linux" else _ss_bsd(addr)
+
+
+def group_req(interface: int, group: str | _Addr, profile: str = "linux") -> bytes:
+    """A ``struct group_req`` as the profile's kernel lays it out."""
+    return struct.pack("=I4x", interface) + _ss(group, profile)
+
+
+def group_source_req(interface: int, group: str | _Addr, source: str | _Addr,
+                     profile: str = "linux") -> bytes:
+    """A ``struct group_source_req``."""
+    return group_req(interface, group, profile) + _ss(source, profile)
+
+
+def setsourcefilter(s: Socket, interface: int, group: str | _Addr, fmode: int,
+                    sources: Iterable[str | _Addr]) -> None:
+    """RFC 3678 §5.2.1's ``setsourcefilter``: the socket's whole filter for
+    ``group`` on ``interface`` (the membership must exist; INCLUDE({})
+    leaves)."""
+    g = ip_address(group) if isinstance(group, str) else group
+    srcs = [ip_address(a) if isinstance(a, str) else a for a in sources]
+    s._check_open()
+    s.layer.mcast_setfilter(s, interface, g, fmode, srcs)
+
+
+def getsourcefilter(s: Socket, interface: int, group: str | _Addr) -> tuple[int, list[_Addr]]:
+    """RFC 3678 §5.2.1's ``getsourcefilter``: (fmode, sources)."""
+    g = ip_address(group) if isinstance(group, str) else group
+    s._check_open()
+    return s.layer.mcast_getfilter(s, interface, g)  # type: ignore[no-any-return]
 
 
 class InCtloutput(In6Pcb):
@@ -54,6 +145,8 @@ class InCtloutput(In6Pcb):
     def ip_ctloutput_set(self, s: Socket, opt: int, value: Any) -> None:
         if s.family != AF_INET:
             raise _err(errno.ENOPROTOOPT, "IPPROTO_IP options on an AF_INET socket")
+        if self.mcast_ctloutput_set(s, opt, value):
+            return
         o = s.ipopts
         if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP):
             g, ifname = self._ip_mreq(_octets(value, "ip_mreq"), opt == IP_ADD_MEMBERSHIP)
@@ -264,3 +357,201 @@ class InCtloutput(In6Pcb):
                 self.node.inet.in_setfilter(self.ifname(ifi), g, s, 1, (), self.now)
             else:
                 self.node.inet.in_leavegroup(self.ifname(ifi), g, self.now)
+
+    # --- RFC 3678's protocol-independent API (both families) -----------------
+
+    def mcast_ctloutput_set(self, s: Socket, opt: int, value: Any) -> bool:
+        """``MCAST_*`` at ``IPPROTO_IP`` (AF_INET) or ``IPPROTO_IPV6``
+        (AF_INET6), the numbers of the profile's kernel: False for another
+        option. Errors as Linux gives them (the same for both families but
+        where said): a short request ``EINVAL``; a ``sockaddr`` of another
+        family ``EADDRNOTAVAIL`` (an AF_INET group: ``EINVAL``; the BSDs:
+        ``EINVAL``); a unicast group ``EINVAL``; a join of a group joined
+        ``EADDRINUSE``; a leave of one not joined ``EADDRNOTAVAIL``; a
+        source operation without a membership ``EINVAL`` (a source join
+        joins); a source operation of the other mode ``EINVAL`` once the
+        membership has a source list (Linux switches an any-source
+        membership that never had one); a source twice, or one not in the
+        list, ``EADDRNOTAVAIL``; the last source of an INCLUDE membership
+        leaves the group."""
+        kind = mcast_opts(self.profile.name).get(opt)
+        if kind is None:
+            return False
+        b = _octets(value, "group_req")
+        if kind == "msfilter":
+            self._mcast_msfilter(s, b)
+            return True
+        with_src = kind not in ("join", "leave")
+        if len(b) < (GROUP_SOURCE_REQ_LEN if with_src else GROUP_REQ_LEN):
+            raise _err(errno.EINVAL, "group_source_req" if with_src else "group_req")
+        ifi = struct.unpack("=I", b[:4])[0]
+        g = self._ss_addr(s, b[8:136], errno.EINVAL if s.family == AF_INET and not with_src
+                          else errno.EADDRNOTAVAIL)
+        src = self._ss_addr(s, b[136:264], errno.EADDRNOTAVAIL) if with_src else None
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        if ifi:
+            self.ifname(ifi)  # ENODEV (Linux), ENXIO
+        if kind == "join":
+            ifi = ifi or self._mcast_route(g)
+            if isinstance(g, IPv4Address):
+                self.in_join(s, g, self.ifname(ifi))
+            else:
+                self.join_group(s, g, ifi)  # type: ignore[attr-defined]
+            return True
+        if not ifi:
+            ifi = next((i for x, i in s.groups if x == g), 0)
+        if kind == "leave":
+            if (g, ifi) not in s.groups:
+                raise _err(errno.EADDRNOTAVAIL, "not a member of the group")
+            self.mcast_leave(s, g, ifi)
+            return True
+        assert src is not None
+        if not int(src) or src.is_multicast:
+            raise _err(errno.EINVAL, "the source is a unicast address")
+        self._mcast_source(s, kind, g, src, ifi)
+        return True
+
+    def _ss_addr(self, s: Socket, ss: bytes, wrong: int) -> _Addr:
+        """The address in a ``sockaddr_storage`` of the socket's family."""
+        linux = self.profile.name == "linux"
+        fam = struct.unpack("=H", ss[:2])[0] if linux else ss[1]
+        af6 = 10 if linux else self.profile.af_inet6
+        if s.family == AF_INET6 and fam == af6:
+            return IPv6Address(ss[8:24])
+        if s.family == AF_INET and fam == 2:
+            return IPv4Address(ss[4:8])
+        raise _err(wrong if linux else errno.EINVAL, "a sockaddr of another family")
+
+    def _mcast_route(self, g: _Addr) -> int:
+        """The interface a join without one takes: the route to the group."""
+        if isinstance(g, IPv6Address):
+            return self._group_if(g, 0)  # type: ignore[attr-defined, no-any-return]
+        _g, ifname = self._ip_mreq(g.packed + bytes(4), True)
+        assert ifname is not None
+        return self.ifindex(ifname)
+
+    def _mcast_source(self, s: Socket, kind: str, g: _Addr, src: _Addr, ifi: int) -> None:
+        key = (g, ifi)
+        linux = self.profile.name == "linux"
+        omode = MCAST_INCLUDE if kind in ("join_src", "leave_src") else MCAST_EXCLUDE
+        add = kind in ("join_src", "block")
+        if key not in s.groups:
+            if kind != "join_src":
+                raise _err(errno.EINVAL, "not a member of the group")
+            ifi = ifi or self._mcast_route(g)
+            key = (g, ifi)
+            if isinstance(g, IPv4Address) and linux and \
+                    sum(isinstance(x, IPv4Address) for x, _i in s.groups) >= 20:
+                raise _err(errno.ENOBUFS, "IP_MAX_MEMBERSHIPS")
+            self._mcast_set(s, g, ifi, (MCAST_INCLUDE, frozenset({src})))
+            return
+        cur = s.msf.get(key)  # type: ignore[call-overload]
+        mode, srcs = cur if cur is not None else (MCAST_EXCLUDE, frozenset())
+        if mode != omode:
+            if cur is not None or not linux:
+                raise _err(errno.EINVAL, "the option does not apply to the membership's mode")
+            mode, srcs = omode, frozenset()  # Linux: an empty filter changes mode
+        if (src in srcs) == add:
+            raise _err(errno.EADDRNOTAVAIL, "the source is (not) in the list")
+        self._mcast_set(s, g, ifi, (mode, srcs | {src} if add else srcs - {src}))
+
+    def _mcast_set(self, s: Socket, g: _Addr, ifi: int, new: tuple[int, frozenset[Any]]) -> None:
+        """Give the socket's membership of ``g`` on ``ifi`` the filter
+        ``new`` (INCLUDE({}): leave), bounded by ``mcast_maxsocksrc``, and
+        tell the node."""
+        key = (g, ifi)
+        v6 = isinstance(g, IPv6Address)
+        linux = self.profile.name == "linux"
+        knobs = self.node.knobs
+        most = knobs["net.inet6.ip6.mcast.maxsocksrc" if v6 else "net.inet.ip.mcast_maxsocksrc"]
+        if len(new[1]) > int(most):
+            self.node.stats.inc("icp6s_mld_srcfull") if v6 else self.node.inet.inc("igps_srcfull")
+            raise _err(errno.ENOBUFS if linux else errno.ENOSPC, "mcast_maxsocksrc")
+        ifname = self.ifname(ifi)
+        member = key in s.groups
+        filtered = key in s.msf
+        if v6:
+            e = self.node.setsourcefilter(ifname, g, s, new[0], new[1], self.now)
+        else:
+            e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
+                                            counted=member and not filtered)
+        if e:
+            raise _err(e)
+        if new[0] == MCAST_INCLUDE and not new[1]:
+            s.groups.discard(key)
+            s.msf.pop(key, None)  # type: ignore[call-overload]
+        else:
+            s.groups.add(key)
+            s.msf[key] = new  # type: ignore[index]
+        if v6 and member and not filtered:
+            self._mld_any_left(g, ifi)
+
+    def _mld_any_left(self, g: _Addr, ifi: int) -> None:
+        """A socket's any-source IPv6 membership went: the node's any-source
+        membership goes with the last one."""
+        key = (g, ifi)
+        if not any(key in o.groups and key not in o.msf for o in self.pcbs):  # type: ignore[attr-defined]
+            self.node.leave(self.ifname(ifi), g, self.now)
+
+    def mcast_leave(self, s: Socket, g: _Addr, ifi: int) -> None:
+        """The socket's membership of ``g`` on ``ifi`` goes, whatever its filter."""
+        if isinstance(g, IPv4Address):
+            self.in_leave(s, g, self.ifname(ifi), strict=True)
+            return
+        key = (g, ifi)
+        if key in s.msf:
+            self._mcast_set(s, g, ifi, (MCAST_INCLUDE, frozenset()))
+            return
+        s.groups.discard(key)
+        if self.node is not None and ifi in self.node.zones.by_index:
+            self._mld_any_left(g, ifi)
+
+    def mcast_setfilter(self, s: Socket, ifi: int, g: _Addr, fmode: int,
+                        sources: list[_Addr]) -> None:
+        """``setsourcefilter``: the membership's whole filter (``fmode`` in
+        the profile's numbers: Linux's MCAST_EXCLUDE is 0, the BSDs' 2)."""
+        linux = self.profile.name == "linux"
+        modes = {0: MCAST_EXCLUDE, 1: MCAST_INCLUDE} if linux else \
+            {MCAST_INCLUDE: MCAST_INCLUDE, MCAST_EXCLUDE: MCAST_EXCLUDE}
+        want = IPv6Address if s.family == AF_INET6 else IPv4Address
+        if not isinstance(g, want) or any(not isinstance(a, want) for a in sources):
+            raise _err(errno.EINVAL if linux else errno.EINVAL, "another family's address")
+        if not g.is_multicast or fmode not in modes:
+            raise _err(errno.EINVAL, "a multicast group and a filter mode")
+        if ifi:
+            self.ifname(ifi)
+        else:
+            ifi = next((i for x, i in s.groups if x == g), 0)
+        if (g, ifi) not in s.groups:
+            raise _err(errno.EINVAL, "not a member of the group")
+        self._mcast_set(s, g, ifi, (modes[fmode], frozenset(sources)))
+
+    def mcast_getfilter(self, s: Socket, ifi: int, g: _Addr) -> tuple[int, list[_Addr]]:
+        """``getsourcefilter``: (fmode in the profile's numbers, sources)."""
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        if not ifi:
+            ifi = next((i for x, i in s.groups if x == g), 0)
+        if (g, ifi) not in s.groups:
+            raise _err(errno.EADDRNOTAVAIL, "not a member of the group")
+        mode, srcs = s.msf.get((g, ifi), (MCAST_EXCLUDE, frozenset()))  # type: ignore[call-overload]
+        if self.profile.name == "linux":
+            mode = 0 if mode == MCAST_EXCLUDE else 1
+        return mode, sorted(srcs, key=int)
+
+    def _mcast_msfilter(self, s: Socket, b: bytes) -> None:
+        """Linux's ``MCAST_MSFILTER`` (``struct group_filter``)."""
+        if len(b) < 144:
+            raise _err(errno.EINVAL, "group_filter")
+        ifi = struct.unpack("=I", b[:4])[0]
+        fmode, n = struct.unpack("=II", b[136:144])
+        if n > int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc" if s.family == AF_INET6
+                                   else "net.inet.ip.mcast_maxsocksrc"]):
+            raise _err(errno.ENOBUFS, "mcast_maxsocksrc")
+        if len(b) < 144 + SS_LEN * n:
+            raise _err(errno.EINVAL, "group_filter")
+        g = self._ss_addr(s, b[8:136], errno.EADDRNOTAVAIL)
+        srcs = [self._ss_addr(s, b[144 + SS_LEN * i:144 + SS_LEN * (i + 1)], errno.EINVAL)
+                for i in range(n)]
+        self.mcast_setfilter(s, ifi, g, fmode, srcs)

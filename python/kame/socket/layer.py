@@ -501,7 +501,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             (isinstance(d.dst, IPv4Address) and (d.dst.is_multicast or int(d.dst) == 0xFFFFFFFF))
         if mcast:
             targets = [s for _sc, s in cands]
-            if not v6 and any(s.msf for s in targets):
+            if any(s.msf for s in targets):
                 targets = [s for s in targets if self._msf_pass(s, d)]
         else:
             best = max(sc for sc, _s in cands)

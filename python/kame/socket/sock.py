@@ -86,10 +86,10 @@ class Socket:
     rcvq: deque[Datagram] = field(default_factory=lambda: deque(maxlen=256))
     opts: dict[int, Any] = field(default_factory=dict)
     groups: set[tuple[IPv6Address | IPv4Address, int]] = field(default_factory=set)
-    #: Source filters of IPv4 memberships (``ip_msource``): (group, ifindex) ->
+    #: Source filters of memberships (``ip_msource``, ``ip6_msource``): (group, ifindex) ->
     #: (MCAST_INCLUDE or MCAST_EXCLUDE, sources); a membership not here is
     #: any-source.
-    msf: dict[tuple[IPv4Address, int], tuple[int, frozenset[IPv4Address]]] = \
+    msf: dict[tuple[IPv4Address | IPv6Address, int], tuple[int, frozenset[Any]]] = \
         field(default_factory=dict)
     #: ``IPPROTO_IP`` options (kame.socket.inctl): option -> value.
     ipopts: dict[int, Any] = field(default_factory=dict)

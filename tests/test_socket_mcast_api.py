@@ -1,0 +1,283 @@
+"""RFC 3678's protocol-independent multicast API on kame.socket, for IPv6 and
+IPv4 sockets: MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP, MCAST_JOIN_SOURCE_GROUP,
+MCAST_LEAVE_SOURCE_GROUP, MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE
+(``struct group_req``/``group_source_req``) and the full-state API
+(setsourcefilter/getsourcefilter, Linux's MCAST_MSFILTER). The Linux
+profile runs the same steps as the kernel's own sockets in a fresh
+namespace (a veth interface to join on) and must give the same errno and
+filter sequence; the FreeBSD profile takes FreeBSD's option numbers and
+``sockaddr`` layout; the node's MLD and IGMP report what the sockets
+ask."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kame import _core
+from kame.node import Node
+from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SocketLayer
+from kame.socket.inctl import (
+    MCAST_BLOCK_SOURCE,
+    MCAST_JOIN_GROUP,
+    MCAST_JOIN_SOURCE_GROUP,
+    MCAST_LEAVE_GROUP,
+    MCAST_LEAVE_SOURCE_GROUP,
+    MCAST_MSFILTER,
+    MCAST_UNBLOCK_SOURCE,
+    getsourcefilter,
+    group_req,
+    group_source_req,
+    setsourcefilter,
+)
+
+MAC = bytes.fromhex("020000000b0b")
+G6, G4 = "ff3e::4321", "232.1.2.3"
+S6 = ["2001:db8::1", "2001:db8::2", "2001:db8::3"]
+S4 = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+
+
+def _name(e: BaseException) -> str:
+    return errno.errorcode.get(getattr(e, "errno", 0) or 0, type(e).__name__)
+
+
+def _try(f: Callable[[], Any]) -> Any:
+    try:
+        r = f()
+        return "ok" if r is None else r
+    except OSError as e:
+        return _name(e)
+
+
+def _gf(ifi: int, group: str, fmode: int, sources: list[str]) -> bytes:
+    """Linux's ``struct group_filter`` (MCAST_MSFILTER)."""
+    from kame.socket.inctl import _ss_linux
+    return struct.pack("=I4x", ifi) + _ss_linux(ip_address(group)) + struct.pack(
+        "=II", fmode, len(sources)) + b"".join(_ss_linux(ip_address(a)) for a in sources)
+
+
+def kernel_getsourcefilter(s: socket.socket, ifi: int, group: str) -> Any:
+    """getsourcefilter(3) on a kernel socket: MCAST_MSFILTER through libc
+    (the kernel reads the interface and group from the buffer it fills)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(_gf(ifi, group, 0, [])[:136] + struct.pack("=II", 0, 8)
+                                      + bytes(128 * 8))
+    n = ctypes.c_uint32(len(buf))
+    lvl = 41 if s.family == socket.AF_INET6 else 0
+    if libc.getsockopt(s.fileno(), lvl, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    raw = buf.raw
+    fmode, num = struct.unpack_from("=II", raw, 136)
+    out = []
+    for i in range(min(num, 8)):
+        ss = raw[144 + 128 * i:144 + 128 * (i + 1)]
+        out.append(str(IPv6Address(ss[8:24]) if s.family == socket.AF_INET6
+                       else IPv4Address(ss[4:8])))
+    return [fmode, sorted(out)]
+
+
+def steps(sock: Callable[[int], Any], ifi: int, getsf: Callable[[Any, int, str], Any],
+          setsf: Callable[[Any, int, str, int, list[str]], Any]) -> list[Any]:
+    """The same calls on either sockets: every answer, errno by name."""
+    out: list[Any] = []
+    for fam, g, srcs, lvl in ((AF_INET6, G6, S6, 41), (AF_INET, G4, S4, 0)):
+        s = sock(fam)
+        s1, s2, s3 = srcs
+
+        def so(opt: int, val: bytes, s: Any = s, lvl: int = lvl) -> None:
+            out.append(_try(lambda: s.setsockopt(lvl, opt, val)))
+
+        def gr(group: str = g, i: int = ifi) -> bytes:
+            return group_req(i, group, "linux")
+
+        def gsr(src: str, group: str = g, i: int = ifi) -> bytes:
+            return group_source_req(i, group, src, "linux")
+
+        so(MCAST_LEAVE_GROUP, gr())  # not joined
+        so(MCAST_JOIN_GROUP, gr())
+        so(MCAST_JOIN_GROUP, gr())  # twice
+        out.append(getsf(s, ifi, g))
+        so(MCAST_BLOCK_SOURCE, gsr(s1))
+        so(MCAST_BLOCK_SOURCE, gsr(s1))  # twice
+        so(MCAST_BLOCK_SOURCE, gsr(s2))
+        so(MCAST_UNBLOCK_SOURCE, gsr(s3))  # not blocked
+        so(MCAST_LEAVE_SOURCE_GROUP, gsr(s1))  # an EXCLUDE-mode membership
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s3))
+        out.append(getsf(s, ifi, g))
+        so(MCAST_UNBLOCK_SOURCE, gsr(s1))
+        so(MCAST_UNBLOCK_SOURCE, gsr(s2))
+        out.append(getsf(s, ifi, g))
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s1))  # an any-source member, no list
+        out.append(getsf(s, ifi, g))
+        so(MCAST_LEAVE_GROUP, gr())
+        out.append(getsf(s, ifi, g))
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s1))
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s2))
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s2))  # twice
+        so(MCAST_BLOCK_SOURCE, gsr(s3))  # an INCLUDE-mode membership
+        so(MCAST_UNBLOCK_SOURCE, gsr(s1))
+        so(MCAST_LEAVE_SOURCE_GROUP, gsr(s3))  # not joined
+        out.append(getsf(s, ifi, g))
+        so(MCAST_JOIN_GROUP, gr())  # a source-specific member
+        so(MCAST_LEAVE_SOURCE_GROUP, gsr(s1))
+        so(MCAST_LEAVE_SOURCE_GROUP, gsr(s2))  # the last: the group is left
+        out.append(getsf(s, ifi, g))
+        so(MCAST_LEAVE_GROUP, gr())
+        # source operations without a membership
+        so(MCAST_BLOCK_SOURCE, gsr(s1))
+        so(MCAST_UNBLOCK_SOURCE, gsr(s1))
+        so(MCAST_LEAVE_SOURCE_GROUP, gsr(s1))
+        # an any-source member that never had a source list takes a source join
+        so(MCAST_JOIN_GROUP, gr())
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s1))
+        out.append(getsf(s, ifi, g))
+        so(MCAST_LEAVE_GROUP, gr())
+        # the full state at once (Linux's modes: 0 EXCLUDE, 1 INCLUDE)
+        out.append(_try(lambda: setsf(s, ifi, g, 0, [s1, s2])))  # not a member
+        so(MCAST_JOIN_GROUP, gr())
+        out.append(_try(lambda: setsf(s, ifi, g, 2, [s2, s1])))  # FreeBSD's EXCLUDE
+        out.append(_try(lambda: setsf(s, ifi, g, 0, [s2, s1])))
+        out.append(getsf(s, ifi, g))
+        out.append(_try(lambda: setsf(s, ifi, g, 1, [s3])))
+        out.append(getsf(s, ifi, g))
+        out.append(_try(lambda: setsf(s, ifi, g, 3, [s3])))  # no such mode
+        out.append(_try(lambda: setsf(s, ifi, g, 1, [])))
+        out.append(getsf(s, ifi, g))
+        so(MCAST_LEAVE_GROUP, gr())
+        # bad requests
+        so(MCAST_JOIN_GROUP, gr()[:100])  # short
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(s1)[:200])
+        so(MCAST_JOIN_GROUP, gr(srcs[0]))  # not a group
+        so(MCAST_JOIN_GROUP, gr(i=4242))  # no such interface
+        other = G4 if fam == AF_INET6 else G6
+        so(MCAST_JOIN_GROUP, gr(other))  # the other family's group
+        so(MCAST_JOIN_SOURCE_GROUP, gsr(S4[0] if fam == AF_INET6 else S6[0]))
+        s.close()
+    return out
+
+
+def kernel_steps(ifi: int) -> list[Any]:
+    def setsf(s: socket.socket, i: int, g: str, mode: int, srcs: list[str]) -> None:
+        s.setsockopt(41 if s.family == socket.AF_INET6 else 0, MCAST_MSFILTER,
+                     _gf(i, g, mode, srcs))
+
+    return steps(lambda f: socket.socket(f, socket.SOCK_DGRAM), ifi, kernel_getsourcefilter,
+                 setsf)
+
+
+def our_steps(layer: SocketLayer, ifi: int) -> list[Any]:
+    def getsf(s: Any, i: int, g: str) -> Any:
+        r = _try(lambda: getsourcefilter(s, i, g))
+        return r if isinstance(r, str) else [r[0], sorted(str(a) for a in r[1])]
+
+    return steps(lambda f: layer.socket(f, SOCK_DGRAM), ifi, getsf,
+                 lambda s, i, g, m, srcs: setsourcefilter(s, i, g, m, srcs))
+
+
+def node() -> tuple[Node, SocketLayer]:
+    n = Node("m", seed=3)
+    n.add_interface("d0", MAC)
+    n.up("d0", 0.0)
+    n.add_address4("d0", "10.9.9.2/24", 0.0)
+    return n, SocketLayer(n, "linux")
+
+
+@pytest.mark.root
+def test_mcast_api_steps_equal_the_kernels() -> None:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root for a network namespace")
+    from tests.interop.netns_rig import fresh_netns
+
+    with fresh_netns("mcapi") as ns:
+        def ipns(*a: str) -> None:
+            subprocess.run(["ip", "netns", "exec", ns, *a], check=True)
+        ipns("ip", "link", "set", "lo", "up")
+        ipns("ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        ipns("ip", "link", "set", "d1", "up")
+        ipns("ip", "link", "set", "d0", "up")
+        ipns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
+        code = ("import json,socket,sys; sys.path.insert(0, '.');"
+                "from tests.test_socket_mcast_api import kernel_steps;"
+                "print(json.dumps(kernel_steps(socket.if_nametoindex('d0'))))")
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
+                           capture_output=True, text=True, timeout=60, check=False,
+                           cwd=str(Path(__file__).resolve().parents[1]))
+        assert r.returncode == 0, r.stderr
+        kernel = json.loads(r.stdout)
+    n, layer = node()
+    ours = json.loads(json.dumps(our_steps(layer, layer.ifindex("d0"))))
+    assert ours == kernel, [(i, o, k) for i, (o, k) in enumerate(zip(ours, kernel, strict=True))
+                            if o != k]
+    # every socket closed: no member left, and the node's filters are gone
+    assert IPv6Address(G6) not in n.groups["d0"]
+    assert n.inet.in_filter("d0", IPv4Address(G4)) is None
+
+
+def test_freebsd_numbers_and_sockaddrs() -> None:
+    """FreeBSD's MCAST_* (80-85) and its ``sockaddr`` (length, family 28)."""
+    n = Node("f", seed=3)
+    n.add_interface("d0", MAC)
+    n.up("d0", 0.0)
+    layer = SocketLayer(n, "freebsd4x")
+    ifi = layer.ifindex("d0")
+    s = layer.socket(AF_INET6, SOCK_DGRAM)
+    s.setsockopt(41, 82, group_source_req(ifi, G6, S6[0], "freebsd4x"))  # JOIN_SOURCE_GROUP
+    assert getsourcefilter(s, ifi, G6) == (1, [IPv6Address(S6[0])])
+    with pytest.raises(OSError) as e:
+        s.setsockopt(41, MCAST_JOIN_SOURCE_GROUP,  # Linux's number: not an option here
+                     group_source_req(ifi, G6, S6[1], "freebsd4x"))
+    assert e.value.errno == errno.ENOPROTOOPT
+    with pytest.raises(OSError) as e:  # a Linux sockaddr: family 10 is not AF_INET6 here
+        s.setsockopt(41, 82, group_source_req(ifi, G6, S6[1], "linux"))
+    assert e.value.errno == errno.EINVAL
+    s.setsockopt(41, 83, group_source_req(ifi, G6, S6[0], "freebsd4x"))  # the last source
+    assert IPv6Address(G6) not in n.groups["d0"]
+
+
+def test_an_ipv6_source_filter_reaches_mld_and_the_receiver() -> None:
+    """A source-specific join is reported (ALLOW), the interface and the
+    socket take that source only, a dropped source is reported (BLOCK)."""
+    from kame.mcast import ALLOW_NEW_SOURCES, BLOCK_OLD_SOURCES
+    n, layer = node()
+    ifi = layer.ifindex("d0")
+    s = layer.socket(AF_INET6, SOCK_DGRAM)
+    t = layer.socket(AF_INET6, SOCK_DGRAM)
+    for x in (s, t):
+        x.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        x.bind(("::", 5000))
+    t.setsockopt(41, MCAST_JOIN_SOURCE_GROUP, group_source_req(ifi, G6, S6[1], "linux"))
+    s.setsockopt(41, MCAST_JOIN_SOURCE_GROUP, group_source_req(ifi, G6, S6[0], "linux"))
+    assert n.mld.filter("d0", IPv6Address(G6)) == (1, frozenset(map(IPv6Address, S6[:2])))
+    assert n.mld._st("d0").changes  # retransmissions owed
+    g = IPv6Address(G6)
+    for src, data in ((S6[0], b"joined"), (S6[2], b"other")):
+        hdr = type("H", (), {"src": IPv6Address(src), "dst": g, "hop_limit": 1,
+                             "traffic_class": 0})()
+        body = _core.UdpHeader(1234, 5000, data).to_bytes(IPv6Address(src), g)
+        n.udp6_input("d0", hdr, body, 1.0)
+    assert s.recvfrom(100)[0] == b"joined"
+    with pytest.raises(BlockingIOError):
+        s.recvfrom(100)
+    with pytest.raises(BlockingIOError):
+        t.recvfrom(100)  # t takes S6[1] only
+    assert n.stats["ip6s_notmember"] >= 1
+    s.setsockopt(41, MCAST_LEAVE_SOURCE_GROUP, group_source_req(ifi, G6, S6[0], "linux"))
+    assert n.mld.filter("d0", g) == (1, frozenset({IPv6Address(S6[1])}))
+    recs = [r for x in n.mld.poll(100.0) for r in x.records if r[1] == g]
+    # S6[1]'s two ALLOWs went with the two joins' reports (the second report
+    # merges what the first still owed); S6[0]'s BLOCK is retransmitted once
+    assert recs == [(BLOCK_OLD_SOURCES, g, (IPv6Address(S6[0]),))], recs
+    assert not n.mld._st("d0").changes.get(g)
