@@ -5,21 +5,17 @@ reports and answers to its queries, a kernel multicast sender reaches our
 AF_INET socket, a group we did not join never does, our leave removes the
 group, and tshark dissects every IGMP message we sent without malformed
 or bad-checksum marks. The node runs in a child process
-(``inet_tapnode.py``)."""
+(``inet_tapnode.py``) on the rig the MLD tests share (``snoop_rig.py``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from netns_rig import fresh_netns, ipns
-from test_inet_kernel import Child
+from snoop_rig import OUR_MAC, mdb, send_from, snoop_rig, until
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -35,86 +31,46 @@ def mreq(group: str) -> str:
     return bytes(int(x) for x in group.split(".")).hex() + "00000000"
 
 
-def mdb(ns: str) -> list[dict[str, object]]:
-    out = ipns(ns, "bridge", "-j", "mdb", "show", "dev", "kbr0").stdout
-    data = json.loads(out or "[]")
-    return [e for d in data for e in d.get("mdb", [])]
-
-
-def until(pred, deadline: float, child: Child) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if pred():
-            return True
-        child.cmd(cmd="wait", s=0.3)
-    return bool(pred())
-
-
-def send_from_kernel(ns: str, group: str, data: str) -> None:
-    ipns(ns, sys.executable, "-c",
-         "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
-         f"s.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_IF,socket.inet_aton('{KERNEL}'));"
-         f"s.sendto(b'{data}',('{group}',5000))")
-
-
 @pytest.mark.parametrize("igmp_version", [3, 2])
 def test_kernel_bridge_snoops_our_reports_and_delivers(tmp_path: Path,
                                                        igmp_version: int) -> None:
     pcap = tmp_path / "igmp.pcap"
-    with fresh_netns("kame-igmp") as ns:
+    with snoop_rig("kame-igmp", "kig0", pcap, OURS, [f"{KERNEL}/24"],
+                   igmp_version=igmp_version) as (ns, child):
         dev = "kig0"
-        ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-        child = Child(ns, dev, {"addr": f"{OURS}/24", "pcap": str(pcap),
-                                "knobs": {"net.link.ether.inet.dad_count": 0}})
-        try:
-            ipns(ns, "ip", "link", "set", "lo", "up")
-            ipns(ns, "ip", "link", "add", "kbr0", "type", "bridge", "mcast_snooping", "1",
-                 "mcast_querier", "1", "mcast_query_use_ifaddr", "1",
-                 "mcast_igmp_version", str(igmp_version), "mcast_query_interval", "300",
-                 "mcast_query_response_interval", "100", "mcast_startup_query_interval", "100",
-                 "mcast_last_member_interval", "50", "mcast_membership_interval", "2000",
-                 "mcast_querier_interval", "1000")
-            ipns(ns, "ip", "link", "set", dev, "master", "kbr0")
-            ipns(ns, "ip", "link", "set", dev, "up")
-            ipns(ns, "ip", "link", "set", "kbr0", "up")
-            ipns(ns, "ip", "addr", "add", f"{KERNEL}/24", "dev", "kbr0")
-            child.send("up")
-            assert "ready" in child.read()
-            s = child.cmd(cmd="udp", family=2, bind=["0.0.0.0", 5000])["sock"]
-            assert child.cmd(cmd="sockopt", sock=s, level=0, opt=IP_ADD_MEMBERSHIP,
-                             hex=mreq(GROUP)) == {"ok": True}
-            # the kernel learns GROUP on our port from our reports and answers
-            assert until(lambda: any(e.get("grp") == GROUP and e.get("port") == dev
-                                     for e in mdb(ns)), 40, child), mdb(ns)
-            # ... and keeps it through its queries (answered after a random delay)
-            assert until(lambda: child.cmd(cmd="state")["stats"].get(
-                "igps_rcv_gen_queries", 0) >= 2, 40, child)
-            assert any(e.get("grp") == GROUP for e in mdb(ns)), mdb(ns)
-            # a kernel sender reaches our socket; a group we did not join does not
-            got: list[str] = []
+        s = child.cmd(cmd="udp", family=2, bind=["0.0.0.0", 5000])["sock"]
+        assert child.cmd(cmd="sockopt", sock=s, level=0, opt=IP_ADD_MEMBERSHIP,
+                         hex=mreq(GROUP)) == {"ok": True}
+        # the kernel learns GROUP on our port from our reports and answers
+        assert until(lambda: any(e.get("grp") == GROUP and e.get("port") == dev
+                                 for e in mdb(ns)), 40, child), mdb(ns)
+        # ... and keeps it through its queries (answered after a random delay)
+        assert until(lambda: child.cmd(cmd="state")["stats"].get(
+            "igps_rcv_gen_queries", 0) >= 2, 40, child)
+        assert any(e.get("grp") == GROUP for e in mdb(ns)), mdb(ns)
+        # a kernel sender reaches our socket; a group we did not join does not
+        got: list[str] = []
 
-            def heard() -> bool:
-                send_from_kernel(ns, GROUP, "hello group")
-                send_from_kernel(ns, OTHER, "not joined")
-                got.extend(d for d, _a in child.cmd(cmd="recv", sock=s, wait=0.3)["data"])
-                return "hello group" in got
+        def heard() -> bool:
+            send_from(ns, KERNEL, GROUP, "hello group")
+            send_from(ns, KERNEL, OTHER, "not joined")
+            got.extend(d for d, _a in child.cmd(cmd="recv", sock=s, wait=0.3)["data"])
+            return "hello group" in got
 
-            assert until(heard, 30, child), got
-            assert "not joined" not in got
-            # leave: the kernel forgets the group
-            assert child.cmd(cmd="sockopt", sock=s, level=0, opt=IP_DROP_MEMBERSHIP,
-                             hex=mreq(GROUP)) == {"ok": True}
-            assert until(lambda: not any(e.get("grp") == GROUP for e in mdb(ns)), 40,
-                         child), mdb(ns)
-            st = child.cmd(cmd="state")["stats"]
-        finally:
-            child.close()
+        assert until(heard, 30, child), got
+        assert "not joined" not in got
+        # leave: the kernel forgets the group
+        assert child.cmd(cmd="sockopt", sock=s, level=0, opt=IP_DROP_MEMBERSHIP,
+                         hex=mreq(GROUP)) == {"ok": True}
+        assert until(lambda: not any(e.get("grp") == GROUP for e in mdb(ns)), 40,
+                     child), mdb(ns)
+        st = child.cmd(cmd="state")["stats"]
     assert st["igps_snd_reports"] >= 3 and st["ips_notmember"] >= 1, st
     if igmp_version == 2:
         assert st["igps_rcv_v1v2_queries"] >= 2, st
     else:
         assert st["igps_rcv_v3_queries"] >= 2, st
-    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", "igmp && eth.src == 02:00:00:00:09:02",
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"igmp && eth.src == {OUR_MAC}",
                           "-o", "ip.check_checksum:TRUE",
                           "-T", "fields", "-e", "igmp.version", "-e", "igmp.type",
                           "-e", "igmp.checksum.status", "-e", "_ws.malformed",
