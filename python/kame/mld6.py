@@ -333,7 +333,7 @@ class Mld6:
                     self._merged(st, g), st.asked.pop(g, None))]
                 if recs:
                     out.append(SendMldReport(ifname, 2, tuple(recs)))
-            due = [g for g, rt in st.changes.items() if rt.due <= now]
-            if due:
-                out += self._send_changes(ifname, st, due, now)
+            owed = [g for g, rt in st.changes.items() if rt.due <= now]
+            if owed:
+                out += self._send_changes(ifname, st, owed, now)
         return out

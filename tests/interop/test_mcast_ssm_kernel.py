@@ -109,9 +109,9 @@ def test_kernel_learns_our_source_join_and_only_that_source_is_delivered(
                             for x in ("-e", c)]],
                          capture_output=True, text=True, timeout=120, check=True)
     srcf = "ipv6.src" if v6 else "ip.src"
+    dstf = "ipv6.dst" if v6 else "ip.dst"
     other_seen = subprocess.run(["tshark", "-r", str(pcap), "-Y",
-                                 f"udp && {srcf} == {other} && {'ipv6' if v6 else 'ip'}.dst"
-                                 f" == {group}"],
+                                 f"udp && {srcf} == {other} && {dstf} == {group}"],
                                 capture_output=True, text=True, timeout=120, check=True).stdout
     assert other_seen.strip(), "the kernel's datagram from the other source never reached us"
     rows = [line.split("\t") for line in res.stdout.splitlines()]

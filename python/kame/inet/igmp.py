@@ -527,9 +527,9 @@ class Igmp(Icmp):
                     self._current_state(ifname, igi, groups, now)  # a query's answer
                 else:
                     self.igmp_send(ifname, rtype, groups, now)
-            due = [g for g, rt in igi.changes.items() if rt.due <= now]
-            if due:
-                self._send_changes(ifname, igi, due, now)  # one report for them all
+            owed = [g for g, rt in igi.changes.items() if rt.due <= now]
+            if owed:
+                self._send_changes(ifname, igi, owed, now)  # one report for them all
 
 
 _change_records = mcast.change_records

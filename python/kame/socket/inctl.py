@@ -516,7 +516,7 @@ class InCtloutput(In6Pcb):
             {MCAST_INCLUDE: MCAST_INCLUDE, MCAST_EXCLUDE: MCAST_EXCLUDE}
         want = IPv6Address if s.family == AF_INET6 else IPv4Address
         if not isinstance(g, want) or any(not isinstance(a, want) for a in sources):
-            raise _err(errno.EINVAL if linux else errno.EINVAL, "another family's address")
+            raise _err(errno.EINVAL, "another family's address")
         if not g.is_multicast or fmode not in modes:
             raise _err(errno.EINVAL, "a multicast group and a filter mode")
         if ifi:
