@@ -340,3 +340,26 @@ def test_group_and_source_queries_are_bounded(asks: list[list[int]]) -> None:
     overflow = a.stats.get("igps_srcfull", 0) > 0
     whole = overflow or any(not srcs for srcs in asks)  # a group query: the whole state
     assert (B in asked or whole) == bool(records(seen))
+
+
+def test_a_burst_of_changes_retransmits_every_source_pending() -> None:
+    """RFC 3376 §5.1: three blocks in a row each report at once, merged with
+    what the earlier ones still owe; the retransmission that follows names
+    every source whose count is not spent, in one report. (Before, only
+    the latest change was retransmitted: the first two sources were lost
+    to a router that missed the immediate reports.)"""
+    sim, (a, _b, _c), seen = rig()
+    la = SocketLayer(a, "linux")
+    s = la.socket(AF_INET, SOCK_DGRAM)
+    s.setsockopt(IPPROTO_IP, 35, mreq(G))  # IP_ADD_MEMBERSHIP
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 2.0)  # the join's reports are done
+    seen.clear()
+    for src in (A, B, C):
+        s.setsockopt(IPPROTO_IP, IP_BLOCK_SOURCE, msrc(G, src))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 2.0)
+    reps = records(seen)
+    assert reps[:3] == [[(BLOCK, G, (A,))], [(BLOCK, G, (A, B))], [(BLOCK, G, (B, C))]], reps
+    # A went out twice (Robustness 2), B twice, C once: C's retransmission alone
+    assert reps[3:] == [[(BLOCK, G, (C,))]], reps

@@ -286,3 +286,52 @@ def test_an_ipv6_source_filter_reaches_mld_and_the_receiver() -> None:
     # merges what the first still owed); S6[0]'s BLOCK is retransmitted once
     assert recs == [(BLOCK_OLD_SOURCES, g, (IPv6Address(S6[0]),))], recs
     assert not n.mld._st("d0").changes.get(g)
+
+
+def test_source_lists_are_bounded_and_long_reports_split_to_the_mtu() -> None:
+    """``net.inet6.ip6.mcast.maxsocksrc`` bounds a socket's list (ENOBUFS on
+    Linux, ``icp6s_mld_srcfull``), ``maxgrpsrc`` the interface's; a filter
+    of 200 sources is reported in as many MLDv2 reports as a 1280-octet
+    link needs, each parsed back by our core and none over the MTU."""
+    from kame.knobs import Knobs
+    n = Node("b", knobs=Knobs({"net.inet6.ip6.mcast.maxsocksrc": 300,
+                               "net.inet6.ip6.mcast.maxgrpsrc": 250}), seed=3)
+    n.add_interface("d0", MAC, mtu=1280)
+    n.up("d0", 0.0)
+    while (d := n.next_deadline()) is not None and d < 5:
+        n.poll(d)
+    layer = SocketLayer(n, "linux")
+    ifi = layer.ifindex("d0")
+    many = [f"2001:db8:5::{i:x}" for i in range(1, 202)]
+    s = layer.socket(AF_INET6, SOCK_DGRAM)
+    s.setsockopt(41, MCAST_JOIN_GROUP, group_req(ifi, G6))
+    n.poll(6.0)
+    def sent(mode: int) -> list[tuple[int, int]]:
+        setsourcefilter(s, ifi, G6, mode, many[:200])
+        reps = [f for _i, f in n.poll(n._now) if f[12:14] == b"\x86\xdd" and f[62:63] == b"\x8f"]
+        assert all(len(f) - 14 <= 1280 for f in reps), [len(f) for f in reps]
+        got = []
+        for f in reps:
+            m = _core.Mldv2Report.from_bytes(f[62:], IPv6Address(f[22:38]), IPv6Address(f[38:54]))
+            got.append(sum(len(r.sources) for r in m.records if str(r.mcast_addr) == G6))
+            got += [r.record_type for r in m.records if str(r.mcast_addr) == G6]
+        return list(zip(got[1::2], got[::2], strict=True))
+
+    # EXCLUDE 200 sources: BLOCK, split over three reports (RFC 3810 §5.2.15)
+    assert sent(0) == [(6, 75), (6, 75), (6, 50)]
+    assert sent(1) == [(3, 75), (3, 75), (3, 50)]  # TO_IN splits too
+    assert sent(0) == [(4, 75)]  # TO_EX keeps the sources one report takes, once
+    g2 = "ff3e::5555"
+    t, u = layer.socket(AF_INET6, SOCK_DGRAM), layer.socket(AF_INET6, SOCK_DGRAM)
+    t.setsockopt(41, MCAST_JOIN_GROUP, group_req(ifi, g2))
+    u.setsockopt(41, MCAST_JOIN_GROUP, group_req(ifi, g2))
+    setsourcefilter(t, ifi, g2, 1, many[:201])
+    with pytest.raises(OSError) as e:  # the interface's INCLUDE list: 251 > maxgrpsrc
+        setsourcefilter(u, ifi, g2, 1, [f"2001:db8:6::{i:x}" for i in range(1, 51)])
+    assert e.value.errno == errno.ENOBUFS
+    n.knobs["net.inet6.ip6.mcast.maxsocksrc"] = 100
+    with pytest.raises(OSError) as e:
+        s.setsockopt(41, MCAST_BLOCK_SOURCE, group_source_req(ifi, G6, many[200]))
+    assert e.value.errno == errno.ENOBUFS
+    assert n.stats["icp6s_mld_srcfull"] == 2
+    assert getsourcefilter(s, ifi, G6)[1] == sorted(map(IPv6Address, many[:200]), key=int)

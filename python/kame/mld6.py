@@ -195,12 +195,14 @@ class Mld6:
         return self._state_change(ifname, st, group, old, now)
 
     def setfilter(self, ifname: str, group: IPv6Address, owner: object, mode: int,
-                  sources: Iterable[IPv6Address], now: float
+                  sources: Iterable[IPv6Address], now: float, drop_any: bool = False
                   ) -> tuple[int, list[SendMldReport]]:
         """Set ``owner``'s (a socket's) filter for ``group``; INCLUDE({})
-        takes it away. ``ENOBUFS`` (``icp6s_mld_srcfull``) when the
-        interface's filter would pass ``maxgrpsrc`` sources, ``EINVAL`` for
-        a mode neither INCLUDE nor EXCLUDE; the change is reported."""
+        takes it away; ``drop_any``: the node's any-source membership goes in
+        the same change (its last any-source member took a filter).
+        ``ENOBUFS`` (``icp6s_mld_srcfull``) when the interface's filter would
+        pass ``maxgrpsrc`` sources, ``EINVAL`` for a mode neither INCLUDE nor
+        EXCLUDE; the change is reported."""
         if mode not in (MCAST_INCLUDE, MCAST_EXCLUDE):
             return errno.EINVAL, []
         st = self._st(ifname)
@@ -211,12 +213,14 @@ class Mld6:
                 return 0, []
         else:
             trial[owner] = (mode, srcs)
-        n_any = 1 if group in st.groups else 0
+        n_any = 1 if group in st.groups and not drop_any else 0
         new = mcast.merge(n_any, trial.values()) if n_any or trial else NONE
         if len(new[1]) > self.maxgrpsrc:
             self.inc("icp6s_mld_srcfull")
             return errno.ENOBUFS, []
         old = self._merged(st, group)
+        if drop_any:
+            st.groups.discard(group)
         if trial:
             st.sf[group] = trial
         else:

@@ -332,10 +332,13 @@ class Node(Ip6Input):
                 self._group_ints.pop(name, None)
 
     def setsourcefilter(self, name: str, group: IPv6Address, owner: object, mode: int,
-                        sources: Iterable[IPv6Address], now: float) -> int:
+                        sources: Iterable[IPv6Address], now: float,
+                        drop_any: bool = False) -> int:
         """Set ``owner``'s (a socket's) source filter for ``group`` on
         ``name`` (``in6_mcast.c``'s ``in6p_set_source_filters``; mode
-        MCAST_INCLUDE 1 or MCAST_EXCLUDE 2, INCLUDE({}) takes it away): 0, or
+        MCAST_INCLUDE 1 or MCAST_EXCLUDE 2, INCLUDE({}) takes it away;
+        ``drop_any``: the node's any-source membership (:meth:`join`) goes in
+        the same change): 0, or
         ``ENOBUFS`` past ``net.inet6.ip6.mcast_maxgroups`` or
         ``net.inet6.ip6.mcast.maxgrpsrc`` (counted), ``EINVAL``. The
         interface's filter changes with it and MLD reports the change."""
@@ -344,7 +347,7 @@ class Node(Ip6Input):
         if group not in gs and len(gs) >= self.knobs._values["net.inet6.ip6.mcast_maxgroups"]:
             self.stats.inc("icp6s_mld_groupfull")
             return errno.ENOBUFS
-        e, acts = self.mld.setfilter(name, group, owner, mode, sources, now)
+        e, acts = self.mld.setfilter(name, group, owner, mode, sources, now, bool(drop_any))
         if e:
             return e
         if group in self.mld.groups(name):

@@ -63,6 +63,19 @@ from __future__ import annotations
 
 from kame.socket.const import *
 from kame.socket.const import _err  # noqa: F401
+from kame.socket.inctl import (
+    MCAST_BLOCK_SOURCE,
+    MCAST_JOIN_GROUP,
+    MCAST_JOIN_SOURCE_GROUP,
+    MCAST_LEAVE_GROUP,
+    MCAST_LEAVE_SOURCE_GROUP,
+    MCAST_MSFILTER,
+    MCAST_UNBLOCK_SOURCE,
+    getsourcefilter,
+    group_req,
+    group_source_req,
+    setsourcefilter,
+)
 from kame.socket.layer import SocketLayer
 from kame.socket.profiles import PROFILES, SEED_TABLE, Profile, profile_table_row
 from kame.socket.rfc2292 import (
@@ -122,6 +135,13 @@ __all__ = [
     "IPV6_RTHDR_LOOSE",
     "IPV6_RTHDR_STRICT",
     "IPV6_RTHDR_TYPE_0",
+    "MCAST_BLOCK_SOURCE",
+    "MCAST_JOIN_GROUP",
+    "MCAST_JOIN_SOURCE_GROUP",
+    "MCAST_LEAVE_GROUP",
+    "MCAST_LEAVE_SOURCE_GROUP",
+    "MCAST_MSFILTER",
+    "MCAST_UNBLOCK_SOURCE",
     "PROFILES",
     "SEED_TABLE",
     "SIN6_LEN",
@@ -136,6 +156,9 @@ __all__ = [
     "Profile",
     "Socket",
     "SocketLayer",
+    "getsourcefilter",
+    "group_req",
+    "group_source_req",
     "inet6_opt_append",
     "inet6_opt_find",
     "inet6_opt_finish",
@@ -166,6 +189,7 @@ __all__ = [
     "pack_sockaddr_in",
     "pack_sockaddr_in6",
     "profile_table_row",
+    "setsourcefilter",
     "sockaddr_family",
     "sockaddr_storage",
     "unmap",

@@ -105,13 +105,23 @@ def _ss_bsd(a: _Addr, af6: int = 28) -> bytes:
     return b.ljust(SS_LEN, b"\0")
 
 
+def _addr(a: object, what: str) -> _Addr:
+    if isinstance(a, (IPv4Address, IPv6Address)):
+        return a
+    if not isinstance(a, str):
+        raise TypeError(f"{what}: an address string or ipaddress object, not {type(a).__name__}")
+    return ip_address(a)
+
+
 def _ss(a: str | _Addr, profile: str) -> bytes:
-    addr = ip_address(a) if isinstance(a, str) else a
+    addr = _addr(a, "address")
     return _ss_linux(addr) if profile == "linux" else _ss_bsd(addr)
 
 
 def group_req(interface: int, group: str | _Addr, profile: str = "linux") -> bytes:
     """A ``struct group_req`` as the profile's kernel lays it out."""
+    if type(interface) is not int or not 0 <= interface <= 0xFFFFFFFF:
+        raise ValueError("interface: an index from 0 to 2**32 - 1")
     return struct.pack("=I4x", interface) + _ss(group, profile)
 
 
@@ -121,22 +131,31 @@ def group_source_req(interface: int, group: str | _Addr, source: str | _Addr,
     return group_req(interface, group, profile) + _ss(source, profile)
 
 
+def _check(s: object, interface: object) -> Socket:
+    if not isinstance(s, Socket):
+        raise TypeError(f"a kame.socket.Socket, not {type(s).__name__}")
+    if type(interface) is not int or not 0 <= interface <= 0xFFFFFFFF:
+        raise ValueError("interface: an index from 0 to 2**32 - 1")
+    s._check_open()
+    return s
+
+
 def setsourcefilter(s: Socket, interface: int, group: str | _Addr, fmode: int,
                     sources: Iterable[str | _Addr]) -> None:
     """RFC 3678 §5.2.1's ``setsourcefilter``: the socket's whole filter for
     ``group`` on ``interface`` (the membership must exist; INCLUDE({})
-    leaves)."""
-    g = ip_address(group) if isinstance(group, str) else group
-    srcs = [ip_address(a) if isinstance(a, str) else a for a in sources]
-    s._check_open()
-    s.layer.mcast_setfilter(s, interface, g, fmode, srcs)
+    leaves; ``fmode`` in the profile's numbers: Linux's EXCLUDE is 0)."""
+    sock = _check(s, interface)
+    if type(fmode) is not int:
+        raise TypeError("fmode: an int")
+    srcs = [_addr(a, "source") for a in sources]
+    sock.layer.mcast_setfilter(sock, interface, _addr(group, "group"), fmode, srcs)
 
 
 def getsourcefilter(s: Socket, interface: int, group: str | _Addr) -> tuple[int, list[_Addr]]:
     """RFC 3678 §5.2.1's ``getsourcefilter``: (fmode, sources)."""
-    g = ip_address(group) if isinstance(group, str) else group
-    s._check_open()
-    return s.layer.mcast_getfilter(s, interface, g)  # type: ignore[no-any-return]
+    sock = _check(s, interface)
+    return sock.layer.mcast_getfilter(sock, interface, _addr(group, "group"))  # type: ignore[no-any-return]
 
 
 class InCtloutput(In6Pcb):
@@ -472,7 +491,11 @@ class InCtloutput(In6Pcb):
         member = key in s.groups
         filtered = key in s.msf
         if v6:
-            e = self.node.setsourcefilter(ifname, g, s, new[0], new[1], self.now)
+            # the last any-source member taking a filter takes the node's
+            # any-source membership with it, in one change
+            drop_any = member and not filtered and not any(
+                key in o.groups and key not in o.msf for o in self.pcbs if o is not s)  # type: ignore[attr-defined]
+            e = self.node.setsourcefilter(ifname, g, s, new[0], new[1], self.now, drop_any)
         else:
             e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
                                             counted=member and not filtered)
@@ -484,8 +507,6 @@ class InCtloutput(In6Pcb):
         else:
             s.groups.add(key)
             s.msf[key] = new  # type: ignore[index]
-        if v6 and member and not filtered:
-            self._mld_any_left(g, ifi)
 
     def _mld_any_left(self, g: _Addr, ifi: int) -> None:
         """A socket's any-source IPv6 membership went: the node's any-source
