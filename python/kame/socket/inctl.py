@@ -396,6 +396,8 @@ class InCtloutput(In6Pcb):
         kind = mcast_opts(self.profile.name).get(opt)
         if kind is None:
             return False
+        if isinstance(value, int):  # an int's 4 octets: too short for any request
+            raise _err(errno.EINVAL, "group_req")
         b = _octets(value, "group_req")
         if kind == "msfilter":
             self._mcast_msfilter(s, b)
