@@ -330,6 +330,18 @@ class TcpSubr:
                        b"", now, scope=scope, ext=ext)
 
     def is_local(self, a: Addr) -> bool:
+        if type(a) is IPv6Address:
+            # ``find_any`` on the integer, without its call (several per segment)
+            ip = a._ip  # type: ignore[attr-defined]
+            if ip == 1:
+                return True
+            node = self.node
+            if node is None:
+                return False
+            for d in node.addrs._by_if.values():
+                if ip in d:
+                    return True
+            return False
         if isinstance(a, IPv6Address):
             return int(a) == 1 or (self.node is not None
                                    and self.node.addrs.find_any(a) is not None)
