@@ -1,6 +1,7 @@
 """Two of our nodes joined by a memory link, for the TCP tests
-(test_tcp.py, test_tcp_ext.py, test_tcp_fastpath.py): ``a`` (MA, A) and
-``b`` (MB, B) on one /64, a socket layer on each, a simulated clock, and
+(test_tcp.py, test_tcp_ext.py, test_tcp_fastpath.py, and over IPv4
+test_tcp4.py): ``a`` (MA, A) and ``b`` (MB, B) on one /64, or with
+``inet4`` on one IPv4 /24, a socket layer on each, a simulated clock, and
 ``pump`` to move a byte stream from one socket to the other."""
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class Pair:
     """Nodes ``a`` and ``b`` on one memory link (``mtu``), with ``knobs``
     set on both and the socket layers of ``profile``; ``link`` sets the
     link's impairments (loss, reorder, duplicate...) once the addresses
-    are up. With ``capture`` every frame sent is kept in ``frames``."""
+    are up. With ``capture`` every frame sent is kept in ``frames``.
+    ``inet4``: the two nodes' IPv4 addresses (a /24, DAD off), in place
+    of A and B; the nodes then have only their link-local IPv6 ones."""
 
     #: the listener's port of :meth:`connect`
     port = 80
@@ -37,13 +40,15 @@ class Pair:
 
     def __init__(self, profile: str = "linux", knobs: dict[str, int] | None = None,
                  seed: int = 0, *, mtu: int = 1500, capture: bool = False,
-                 **link: Any) -> None:
+                 inet4: tuple[str, str] | None = None, **link: Any) -> None:
         self.link = MemoryLink(delay=0.005, seed=seed, mtu=mtu)
         self.frames: list[tuple[float, bytes]] = []
         if capture:
             self.link.add_tap(lambda t, f: self.frames.append((t, f)))
         self.sim = Simulation()
         self.a, self.b = Node("a", seed=1), Node("b", seed=2)
+        if inet4 is not None:
+            knobs = {"net.link.ether.inet.dad_count": 0, **(knobs or {})}
         for n in (self.a, self.b):
             for k, v in (knobs or {}).items():
                 n.knobs[k] = v
@@ -53,9 +58,14 @@ class Pair:
         self.sim.connect(self.b, "eth0", self.link, MB)
         self.sim.emit(self.a, self.a.up("eth0", 0.0))
         self.sim.emit(self.b, self.b.up("eth0", 0.0))
-        self.a.add_address("eth0", A + "/64", 0.0)
-        self.b.add_address("eth0", B + "/64", 0.0)
-        self.sim.run(until=3.0)
+        if inet4 is not None:
+            self.a.add_address4("eth0", inet4[0] + "/24", 0.0)
+            self.b.add_address4("eth0", inet4[1] + "/24", 0.0)
+            self.sim.run(until=0.5)
+        else:
+            self.a.add_address("eth0", A + "/64", 0.0)
+            self.b.add_address("eth0", B + "/64", 0.0)
+            self.sim.run(until=3.0)
         self.la, self.lb = SocketLayer(self.a, profile), SocketLayer(self.b, profile)
         for k, v in link.items():
             setattr(self.link, k, v)

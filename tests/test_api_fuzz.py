@@ -312,7 +312,7 @@ PLUMBING = {"KeyEngine.handle", "KeyEngine.event_messages", "KeyEngine.timehandl
             "StreamSocket.sonewconn", "StreamSocket.tcp_attach", "StreamSocket.tcp_can_accept",
             "StreamSocket.tcp_cantrcvmore", "StreamSocket.tcp_closed",
             "StreamSocket.tcp_connected", "StreamSocket.tcp_disconnected",
-            "StreamSocket.tcp_writable", "StreamSocket.tcp_exthdrs"}
+            "StreamSocket.tcp_writable", "StreamSocket.tcp_exthdrs", "StreamSocket.tcp_synext"}
 
 
 def targets() -> Iterator[tuple[str, str]]:

@@ -13,52 +13,26 @@ from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
+from tcp_pair import MA, MB, Pair, pump
 
 from kame import _core
-from kame.knobs import Knobs
-from kame.link.memory import MemoryLink, Simulation
-from kame.node import Node
-from kame.socket import AF_INET, AF_INET6, SocketLayer
+from kame.socket import AF_INET, AF_INET6
 from kame.socket.stream import SOCK_STREAM, StreamSocket
 from kame.tcp.var import TH_ACK, TH_SYN
 
-MA, MB = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")
 A, B = "192.0.2.1", "192.0.2.2"
 MAPPED_A, MAPPED_B = "::ffff:" + A, "::ffff:" + B
 
 
-class Pair4:
-    """Two nodes with IPv4 addresses on one memory link, a socket layer each."""
+class Pair4(Pair):
+    """tests/tcp_pair.py's :class:`Pair` over IPv4 (A, B on one /24),
+    every frame captured; :meth:`connect` with the sockets' families."""
 
     def __init__(self, profile: str = "linux", seed: int = 0, **link: Any) -> None:
-        self.link = MemoryLink(delay=0.005, seed=seed)
-        self.sim = Simulation()
-        kn = {"net.link.ether.inet.dad_count": 0}
-        self.a = Node("a", knobs=Knobs(kn), seed=1)
-        self.b = Node("b", knobs=Knobs(kn), seed=2)
-        self.frames: list[bytes] = []
-        self.link.add_tap(lambda _t, f: self.frames.append(f))
-        for n, mac, addr in ((self.a, MA, A), (self.b, MB, B)):
-            n.add_interface("eth0", mac)
-            self.sim.connect(n, "eth0", self.link, mac)
-            self.sim.emit(n, n.up("eth0", 0.0))
-            n.add_address4("eth0", f"{addr}/24", 0.0)
-        self.sim.run(until=0.5)
-        self.la, self.lb = SocketLayer(self.a, profile), SocketLayer(self.b, profile)
-        for k, v in link.items():
-            setattr(self.link, k, v)
-        self.sync()
-
-    def sync(self) -> None:
-        for n in (self.a, self.b):
-            self.sim.emit(n, n.poll(self.sim.now))
-
-    def run(self, dt: float) -> None:
-        self.sim.run(until=self.sim.now + dt)
-        self.sync()
+        super().__init__(profile, seed=seed, capture=True, inet4=(A, B), **link)
 
     def accept(self, srv: StreamSocket) -> tuple[StreamSocket, tuple[Any, ...]]:
-        for _ in range(200):
+        for _ in range(self.tries):
             self.run(0.05)
             try:
                 return srv.accept()
@@ -66,7 +40,8 @@ class Pair4:
                 continue
         raise AssertionError("no connection")
 
-    def connect(self, sfam: int, cfam: int, dst: str, port: int = 80
+    def connect(self, sfam: int, cfam: int, dst: str,  # type: ignore[override]
+                port: int = 80
                 ) -> tuple[StreamSocket, StreamSocket, StreamSocket, tuple[Any, ...]]:
         srv = self.lb.socket(sfam, SOCK_STREAM)
         srv.bind(("0.0.0.0" if sfam == AF_INET else "::", port))
@@ -80,36 +55,7 @@ class Pair4:
 
     def tcp_frames(self) -> list[bytes]:
         """The IPv4 datagrams carrying TCP seen on the link."""
-        return [f[14:] for f in self.frames if f[12:14] == b"\x08\x00" and f[14 + 9] == 6]
-
-
-def pump(p: Pair4, tx: StreamSocket, rx: StreamSocket, data: bytes, limit: float = 300) -> bytes:
-    """Send ``data`` through tx, FIN, read everything at rx until EOF."""
-    sent = 0
-    got = bytearray()
-    t0 = p.sim.now
-    eof = False
-    while not eof and p.sim.now - t0 < limit:
-        while sent < len(data):
-            try:
-                sent += tx.send(data[sent:sent + 65536])
-            except BlockingIOError:
-                break
-        if sent == len(data) and not tx.cantsendmore:
-            tx.shutdown(1)
-        if not p.sim.step(p.sim.now + 30):
-            break
-        p.sync()
-        while True:
-            try:
-                d = rx.recv(65536)
-            except BlockingIOError:
-                break
-            if not d:
-                eof = True
-                break
-            got += d
-    return bytes(got)
+        return [f[14:] for _t, f in self.frames if f[12:14] == b"\x08\x00" and f[14 + 9] == 6]
 
 
 def check_wire(p: Pair4) -> None:

@@ -388,3 +388,76 @@ def test_ecn_through_a_gif_tunnel_follows_the_table(ecn: int) -> None:
     else:
         assert marked > 0 and ce == marked and rcwnd > 0
     assert p.a.stats["tcps_sndrexmitpack"] == 0
+
+
+def _synacks(frames: list[tuple[float, bytes]]) -> list[tuple[bytes, int]]:
+    """(the Destination options header, the MSS option) of each SYN,ACK
+    from B in ``frames``; an empty header when there is none."""
+    out = []
+    b = IPv6Address(B).packed
+    for _t, f in frames:
+        ip = f[14:]
+        if f[12:14] != b"\x86\xdd" or ip[8:24] != b:
+            continue
+        nh, off, hdr = ip[6], 40, b""
+        if nh == 60:
+            hdr = ip[40:40 + (ip[41] + 1) * 8]
+            nh, off = ip[40], 40 + len(hdr)
+        tcp = ip[off:]
+        if nh != 6 or tcp[13] & 0x12 != 0x12:
+            continue
+        opts, i, mss = tcp[20:(tcp[12] >> 4) * 4], 0, -1
+        while i < len(opts) and opts[i] != 0:
+            if opts[i] == 1:
+                i += 1
+                continue
+            if opts[i] == 2:
+                mss = int.from_bytes(opts[i + 2:i + 4], "big")
+            i += opts[i + 1]
+        out.append((hdr, mss))
+    return out
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["core-syncache", "python-syncache"])
+def test_synack_and_its_retransmissions_carry_the_listeners_headers(
+        fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 3542 §6 on a listener (KAME's syncache_respond sends with the
+    listener's ``in6p_outputopts``): the SYN,ACK, the first and those sent
+    again after 1 and 2 s, carries the sticky Destination options header,
+    its MSS 16 octets less; both SYN queues (the core's and Python's)."""
+    import errno
+
+    from kame.socket import AF_INET6, IPV6_DSTOPTS
+    from kame.socket.stream import SOCK_STREAM
+    from kame.tcp.usrreq import Tcp
+
+    monkeypatch.setattr(Tcp, "fast_syncache", fast)
+    p = tcp_pair.Pair(capture=True)
+    p.connect(80)  # neighbors resolved both ways before the loss
+    dst = bytes([0, 1, 0x1E, 10]) + b"0123456789" + bytes([1, 0])
+    srv = p.lb.socket(AF_INET6, SOCK_STREAM)
+    srv.setsockopt(41, IPV6_DSTOPTS, dst)
+    srv.bind(("::", 81))
+    srv.listen(4)
+    cli = p.la.socket(AF_INET6, SOCK_STREAM)
+    with pytest.raises(BlockingIOError) as ei:
+        cli.connect((B, 81))
+    assert ei.value.errno == errno.EINPROGRESS
+    p.run(0.001)  # the SYN on its way
+    del p.frames[:]
+    p.link.loss = 1.0  # the SYN,ACKs lost until the third
+    p.run(2.5)
+    p.link.loss = 0.0
+    conn = None
+    for _ in range(200):
+        p.run(0.05)
+        try:
+            conn, _a = srv.accept()
+            break
+        except BlockingIOError:
+            continue
+    assert conn is not None
+    sa = _synacks(p.frames)
+    assert len(sa) >= 3, sa
+    assert all(h == bytes([6]) + dst[1:] and mss == 1500 - 60 - 16 for h, mss in sa), sa
+    assert p.pump(cli, conn, b"x" * 5000) == b"x" * 5000

@@ -224,11 +224,92 @@ def test_tcp_with_sticky_headers_to_the_kernel(tmp_path: Path) -> None:
         kern.wait(timeout=30)
     rows = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp && ipv6.src == {OURS6}",
                            "-T", "fields", "-e", "ipv6.dstopts.len_oct", "-e", "ipv6.fragment",
-                           "-e", "tcp.len"],
+                           "-e", "tcp.len", "-e", "tcp.flags.str"],
                           capture_output=True, text=True, timeout=120, check=True).stdout
     segs = [r.split("\t") for r in rows.strip().splitlines()]
-    assert len(segs) > 100 and all(r[0] == "16" and not r[1] for r in segs), segs[:5]
+    assert len(segs) > 100 and all(r[0] == "16" and not r[1] for r in segs), \
+        [r for r in segs if r[0] != "16" or r[1]]
     assert max(int(r[2]) for r in segs) > 1300
+    bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
+                          "_ws.malformed || _ws.expert.severity >= error"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert bad.stdout.strip() == "", bad.stdout
+
+
+TCP_KERNEL_CLIENT = r"""
+import hashlib, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+h, n = hashlib.sha256(), 0
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["core-syncache", "python-syncache"])
+def test_tcp_listener_sticky_headers_on_the_synack(tmp_path: Path, fast: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel client connects to our listener, whose socket has sticky
+    Destination options (an accepted connection has its listener's, RFC
+    3542 §6 / KAME ``in6p_outputopts``): the SYN,ACK carries the header as
+    every later segment does, its MSS leaves room for it (1500 - 60 - 16),
+    and the 120 kB we send arrive whole and unfragmented."""
+    import hashlib
+
+    from kame.socket.stream import SOCK_STREAM
+    from kame.tcp.usrreq import Tcp
+
+    monkeypatch.setattr(Tcp, "fast_syncache", fast)
+    pcap = tmp_path / "synack.pcap"
+    with kernel_link(pcap, 200) as (ns, runner, layer):
+        ls = layer.socket(AF_INET6, SOCK_STREAM)
+        ls.setsockopt(41, IPV6_DSTOPTS, DST)
+        ls.bind(("::", 7401))
+        ls.listen(4)
+        pump(runner, lambda: False, 0.5)
+        kern = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
+                                 TCP_KERNEL_CLIENT, OURS6, "7401"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        data = bytes(range(253)) * 480
+        st: dict[str, Any] = {"c": None, "sent": 0}
+
+        def step() -> bool:
+            if st["c"] is None:
+                try:
+                    st["c"], _a = ls.accept()
+                except BlockingIOError:
+                    return kern.poll() is not None
+            c = st["c"]
+            while st["sent"] < len(data):
+                try:
+                    st["sent"] += c.send(data[st["sent"]:st["sent"] + 65536])
+                except BlockingIOError:
+                    return False
+            if st["sent"] == len(data) and not st.get("shut"):
+                c.shutdown(1)
+                st["shut"] = True
+            return kern.poll() is not None
+
+        assert pump(runner, step, 60), st
+        out, err = kern.communicate(timeout=30)
+        n, digest = out.split()
+        assert int(n) == len(data) and digest == hashlib.sha256(data).hexdigest(), err
+        st["c"].close()
+        pump(runner, lambda: False, 0.3)
+    rows = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"tcp && ipv6.src == {OURS6}",
+                           "-T", "fields", "-e", "ipv6.dstopts.len_oct", "-e", "ipv6.fragment",
+                           "-e", "tcp.len", "-e", "tcp.flags.syn", "-e", "tcp.options.mss_val"],
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+    segs = [r.split("\t") for r in rows.splitlines() if r.strip()]
+    synacks = [r for r in segs if r[3] == "1"]
+    assert synacks and all(r[0] == "16" and r[4] == str(1500 - 60 - 16) for r in synacks), \
+        synacks
+    assert len(segs) > 50 and all(r[0] == "16" and not r[1] for r in segs), segs[:5]
+    assert max(int(r[2]) for r in segs) == 1500 - 60 - 16 - 12  # less the timestamps
     bad = subprocess.run(["tshark", "-r", str(pcap), "-Y",
                           "_ws.malformed || _ws.expert.severity >= error"],
                          capture_output=True, text=True, timeout=120, check=False)

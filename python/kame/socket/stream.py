@@ -174,6 +174,17 @@ class StreamSocket(Socket):
         if tp.peer_mss:  # already sized (an accepted connection): leave room
             self._tcp.tcp_mss(tp, tp.peer_mss, self._now)
 
+    def tcp_synext(self, faddr: Any) -> tuple[bytes, int, IPv6Address] | None:
+        """A listener's sticky extension headers for the SYN,ACK to
+        ``faddr`` (the SYN cache's reply carries what the connection's every
+        later segment will, RFC 3542 §6); None without any."""
+        if not self.opts or not isinstance(faddr, IPv6Address):
+            return None
+        po = PktOpts.sticky(self.opts)
+        if po is None or not po.has_exthdrs:
+            return None
+        return exthdrs(po, faddr, 6)
+
     def tcp_connected(self, tp: Tcpcb) -> None:
         self.was_connected = True
 

@@ -495,7 +495,7 @@ class TcpInput(TcpTimer):
         if tp.state == TCPS_SYN_RECEIVED:
             if not tp.snd_una < ack <= tp.snd_max:
                 self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
-                                 scope=tp.scope)
+                                 scope=tp.scope, ext=tp.ext6)
                 return
             self.inc("tcps_connects")
             tp.state = TCPS_FIN_WAIT_1 if tp.t_flags & TF_NEEDFIN else TCPS_ESTABLISHED
@@ -642,7 +642,7 @@ class TcpInput(TcpTimer):
         if f & TH_FIN or len(seg.payload) or f & TH_SYN:
             self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
                              TH_ACK, now, win=tp.tw_last_win, scope=tp.scope,
-                             options=self.ts_option(tp, now))
+                             options=self.ts_option(tp, now), ext=tp.ext6)
 
     def tcp_dupack(self, tp: Tcpcb, now: float) -> None:
         """A duplicate ACK: limited transmit (RFC 3042), fast retransmit on
@@ -783,7 +783,7 @@ class TcpInput(TcpTimer):
         if f & TH_ACK and (ack <= tp.iss or ack > tp.snd_max):
             if not f & TH_RST:
                 self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
-                                 scope=tp.scope)
+                                 scope=tp.scope, ext=tp.ext6)
             return
         if f & TH_RST:
             if f & TH_ACK:

@@ -306,7 +306,7 @@ class TcpSubr:
             if tp.state != TCPS_SYN_RECEIVED:
                 self.inc("tcps_drops")
             self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
-                             TH_RST | TH_ACK, now, scope=tp.scope)
+                             TH_RST | TH_ACK, now, scope=tp.scope, ext=tp.ext6)
         else:
             self.inc("tcps_conndrops")
         if err == errno.ETIMEDOUT and tp.t_softerror:
@@ -318,16 +318,30 @@ class TcpSubr:
 
     def tcp_respond(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
                     flags: int, now: float, *, win: int = 0, scope: int = 0,
-                    options: bytes = b"") -> None:
-        """``tcp_respond``: a bare segment (RST, or the ACK of a challenge)."""
+                    options: bytes = b"",
+                    ext: tuple[bytes, int, IPv6Address] | None = None) -> None:
+        """``tcp_respond``: a bare segment (RST, or the ACK of a challenge);
+        ``ext``: the connection's extension headers when it has one."""
         if flags & TH_RST:
             self.inc("tcps_sndrst")
         self.inc("tcps_sndtotal")
         self.inc("tcps_sndctrl" if flags & TH_RST else "tcps_sndacks")
         self.ip_output(laddr, faddr, lport, fport, seq & M32, ack & M32, flags, win, options,
-                       b"", now, scope=scope)
+                       b"", now, scope=scope, ext=ext)
 
     def is_local(self, a: Addr) -> bool:
+        if type(a) is IPv6Address:
+            # ``find_any`` on the integer, without its call (several per segment)
+            ip = a._ip  # type: ignore[attr-defined]
+            if ip == 1:
+                return True
+            node = self.node
+            if node is None:
+                return False
+            for d in node.addrs._by_if.values():
+                if ip in d:
+                    return True
+            return False
         if isinstance(a, IPv6Address):
             return int(a) == 1 or (self.node is not None
                                    and self.node.addrs.find_any(a) is not None)
@@ -385,9 +399,11 @@ class TcpSubr:
         return rt.ifname, rt.next_hop
 
     def ip_output_seg(self, laddr: Addr, faddr: Addr, seg: bytes, now: float, *, scope: int = 0,
-                      tclass: int = 0, hlim: int | None = None) -> bool:
+                      tclass: int = 0, hlim: int | None = None,
+                      ext: tuple[bytes, int, IPv6Address] | None = None) -> bool:
         """Hand IP a segment already built and checksummed (the core's
-        SYN,ACKs): :meth:`ip_output` without the build."""
+        SYN,ACKs): :meth:`ip_output` without the build; ``ext``: the
+        listener's extension headers (``StreamSocket.tcp_synext``)."""
         if self.is_local(faddr):
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
@@ -395,13 +411,22 @@ class TcpSubr:
             hook = getattr(self, "ip4_output", None)
             return hook is not None and not hook(laddr, faddr, seg, tclass, hlim, now)
         node = self.node
-        r = self.route6(faddr, scope, now)
+        first = faddr if ext is None else ext[2]
+        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False
         ifname, hop = r
         if hlim is None:
             hlim = node.cache.info(ifname).chlim
+        if ext is not None:
+            # the segment's checksum already covers the final destination
+            # (RFC 8200 §8.1); the headers go between, the first hop in front
+            e, nh, _first = ext
+            node.output(ifname, _IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20,
+                                              len(seg) + len(e), nh, hlim)
+                        + laddr.packed + first.packed + e + seg, now, hop)
+            return True
         node.output(ifname, _IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg), 6, hlim)
                     + laddr.packed + faddr.packed + seg, now, hop)
         return True

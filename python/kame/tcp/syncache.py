@@ -186,6 +186,9 @@ class SynCache:
             tsval = (int(now * 1000) + ent.ts_off) & M32
             tsopt = (tsval, ent.ts)
         mss = tcp.mssopt_for(ent.faddr, ent.scope, now)
+        ext = synext(lso, ent.faddr)
+        if ext is not None:
+            mss -= len(ext[0])  # room for the listener's extension headers
         opts = _core.tcp_options(mss, tcp.rcv_wscale(rcvbuf) if ent.wscale is not None else None,
                                  ent.sack_ok, tsopt)
         flags = TH_SYN | TH_ACK | (TH_ECE if ent.ecn_ok else 0)
@@ -193,7 +196,7 @@ class SynCache:
         tcp.inc("tcps_sndctrl")
         tcp.ip_output(ent.laddr, ent.faddr, ent.lport, ent.fport, ent.iss & M32,
                       (ent.irs + 1) & M32, flags, min(rcvbuf, 0xFFFF), opts, b"", now,
-                      scope=ent.scope, hlim=getattr(lso, "tcp_hlim", None))
+                      scope=ent.scope, hlim=getattr(lso, "tcp_hlim", None), ext=ext)
 
     def timer(self, ent: SynEntry, now: float) -> None:
         if ent.gone:
@@ -319,6 +322,14 @@ def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now
     return tp
 
 
+def synext(lso: Any, faddr: Any) -> tuple[bytes, int, Any] | None:
+    """The listener's sticky extension headers for a SYN,ACK to ``faddr``
+    (KAME's ``syncache_respond`` sends with the listener's
+    ``in6p_outputopts``); None when it has none."""
+    f = getattr(lso, "tcp_synext", None)
+    return None if f is None else f(faddr)  # type: ignore[no-any-return]
+
+
 def _ts_offset(secret: bytes, laddr: Any, lport: int, faddr: Any, fport: int) -> int:
     h = hashlib.sha256(b"ts" + secret + laddr.packed + faddr.packed
                        + lport.to_bytes(2, "big") + fport.to_bytes(2, "big")).digest()
@@ -355,6 +366,9 @@ class FastSynCache:
         kv = self._kv()
         rcvbuf = getattr(lso, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
         mss = tcp.mssopt_for(faddr, scope, now)
+        ext = synext(lso, faddr)
+        if ext is not None:
+            mss -= len(ext[0])  # room for the listener's extension headers
         pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
                bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
                bool(kv["net.inet.tcp.syncookies_only"]),
@@ -378,7 +392,7 @@ class FastSynCache:
             inc("tcps_sndtotal")
             inc("tcps_sndctrl")
             tcp.ip_output_seg(laddr, faddr, synack, now, scope=scope,
-                              hlim=getattr(lso, "tcp_hlim", None))
+                              hlim=getattr(lso, "tcp_hlim", None), ext=ext)
 
     def syncache_chkrst(self, laddr: Any, faddr: Any, seg: Any) -> None:
         if self.core.chkrst(laddr.packed, seg.dst_port, faddr.packed, seg.src_port, seg.seq):
@@ -427,5 +441,6 @@ class FastSynCache:
             tcp.inc("tcps_sc_retransmitted")
             tcp.inc("tcps_sndtotal")
             tcp.inc("tcps_sndctrl")
-            tcp.ip_output_seg(_addr(la), _addr(fa), synack, now, scope=scope,
-                              hlim=getattr(lso, "tcp_hlim", None))
+            faddr = _addr(fa)
+            tcp.ip_output_seg(_addr(la), faddr, synack, now, scope=scope,
+                              hlim=getattr(lso, "tcp_hlim", None), ext=synext(lso, faddr))

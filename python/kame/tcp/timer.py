@@ -191,7 +191,7 @@ class TcpTimer(TcpOutput):
         tp.t_keepcnt += 1
         self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_una - 1, tp.rcv_nxt,
                          TH_ACK, now, win=min(self.rcv_window(tp) >> tp.rcv_scale, 0xFFFF),
-                         scope=tp.scope, options=self.ts_option(tp, now))
+                         scope=tp.scope, options=self.ts_option(tp, now), ext=tp.ext6)
         self.timer_set(tp, TT_KEEP, now + tp.keepintvl)
 
     def ts_option(self, tp: Tcpcb, now: float) -> bytes:
