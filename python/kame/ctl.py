@@ -75,6 +75,7 @@ MAX_OUTBUF = 1 << 20
 
 STATE_LETTER = {NdState.NOSTATE: "N", NdState.INCOMPLETE: "I", NdState.REACHABLE: "R",
                 NdState.STALE: "S", NdState.DELAY: "D", NdState.PROBE: "P"}
+_NBR_REACHABLE = frozenset((NdState.REACHABLE, NdState.STALE, NdState.DELAY, NdState.PROBE))
 
 
 #: The per-interface ND flags ``ndp -i`` may set (kame.knobs.IfFlags).
@@ -343,9 +344,17 @@ def snap_ndp_p(node: Node, now: float) -> list[dict[str, Any]]:
         for ifa in node.addresses(pr.ifname):
             if ifa.prefix == pr.prefix and not ifa.flags & In6Flags.TEMPORARY:
                 pl = _remaining(ifa.pltime_expire, now)
+        advrtrs = []
+        for rtr in pr.advrtrs:
+            ln = node.cache.lookup(pr.ifname, rtr)
+            # ndp.c: reachable in REACHABLE/STALE/DELAY/PROBE, else unreachable
+            state = ("no neighbor state" if ln is None else
+                     "reachable" if ln.state in _NBR_REACHABLE else "unreachable")
+            advrtrs.append({"addr": _scoped(node, rtr, pr.ifname), "state": state})
         rows.append({"prefix": str(pr.prefix), "ifname": pr.ifname, "onlink": pr.onlink,
                      "autonomous": pr.autonomous, "vltime": _remaining(pr.expire, now),
-                     "pltime": pl, "expire": _remaining(pr.expire, now)})
+                     "pltime": pl, "expire": _remaining(pr.expire, now),
+                     "advrtrs": advrtrs})
     return rows
 
 
