@@ -808,9 +808,11 @@ class ControlServer:
         size = int(req.get("size", 56))
         if not 0 <= size <= 1232:
             raise ControlError("packet size must be 0..1232 (no fragmentation here)")
-        if ifname is None and node.rtr.next_hop(dst, now) is None:
+        # the node's whole table (static, connected, gif, learnt): rtalloc
+        rt = None if ifname is not None or is_linklocal(dst) else node.rtalloc(dst, now)
+        if ifname is None and rt is None:
             raise ControlError("sendmsg: No route to host")
-        out_if = ifname or node.rtr.next_hop(dst, now)[0]  # type: ignore[index]
+        out_if = ifname or rt[0]  # type: ignore[index]
         c.idents.add(ident)
         data = bytes((seq + i) & 0xFF for i in range(size))
         frames = self.host.ping(dst, now, ident=ident, seq=seq, data=data, ifname=ifname)
