@@ -352,13 +352,22 @@ class Stack:
     @contextmanager
     def patched(self, *modules: ModuleType) -> Iterator[Stack]:
         """While the block runs, each module's ``socket`` global is this stack
-        (``http.client``, ``smtplib``, ``ftplib``...; process-wide)."""
+        (``http.client``, ``smtplib``, ``ftplib``...; process-wide), and
+        ``ssl.SSLContext.wrap_socket`` takes kame sockets
+        (:mod:`kame.socket.tls`; other sockets it wraps as before)."""
+        import ssl
+
+        from kame.socket.tls import SSLSocket
+
         saved = [(m, m.socket) for m in modules]
+        saved_ssl = ssl.SSLContext.sslsocket_class
         for m in modules:
             m.socket = self  # type: ignore[attr-defined]
+        ssl.SSLContext.sslsocket_class = SSLSocket  # type: ignore[assignment]
         try:
             yield self
         finally:
+            ssl.SSLContext.sslsocket_class = saved_ssl
             for m, s in saved:
                 m.socket = s  # type: ignore[attr-defined]
 
