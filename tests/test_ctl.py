@@ -139,6 +139,8 @@ def test_ndp_lists(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
     assert out.splitlines()[0] == "2001:db8:1::/64 if=eth0"
     assert re.fullmatch(r"flags=LAO vltime=\d+, pltime=\d+, expire=\d+m\d+s, ref=1",
                         out.splitlines()[1])
+    # ndp.c lists the routers that advertised the prefix, with their state
+    assert out.splitlines()[2:4] == ["  advertised by", f"    {LLR}%eth0 (reachable)"]
 
     rc, out, _ = kame(capsys, "ndp", "-r", "--ctl", rig.server.path)
     assert re.fullmatch(rf"{LLR}%eth0 if=eth0, flags=, pref=medium, expire=\d+s \(installed\)\n",

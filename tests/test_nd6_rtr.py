@@ -210,6 +210,25 @@ def test_slaac_address_and_onlink() -> None:
     assert AddressExpired(IF, MY) in out and r.addrs.find(IF, MY) is None
 
 
+def test_prefix_advertising_routers() -> None:
+    """KAME's ``ndpr_advrtrs``: each router of the default router list that
+    advertised a prefix, once; a router leaving the list (lifetime 0,
+    expiry) leaves every prefix; an RA with router lifetime 0 adds none."""
+    r = make()
+    key = (IF, Net("2001:db8:1::/64"))
+    r.ra_input(IF, ra(), 0.0)
+    r.ra_input(IF, ra(), 1.0)
+    assert r.prefixes[key].advrtrs == [R1]
+    r.ra_input(IF, ra(src=R2, slla=None, router_lifetime=0), 2.0)
+    assert r.prefixes[key].advrtrs == [R1]
+    r.ra_input(IF, ra(src=R2, slla=None, router_lifetime=600), 3.0)
+    assert r.prefixes[key].advrtrs == [R1, R2]
+    r.ra_input(IF, ra(router_lifetime=0), 4.0)
+    assert r.prefixes[key].advrtrs == [R2]
+    r.poll(700.0)  # R2's 600 s ran out; the prefix (lifetime 2592000) stays
+    assert not r.routers and key in r.prefixes and r.prefixes[key].advrtrs == []
+
+
 def test_deprecation_events_and_refresh() -> None:
     r = make()
     r.ra_input(IF, ra(prefixes=(pi(100000, 100),)), 0.0)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import errno
 import http.client
+import http.server
+import os
 import random
+import select
 import smtplib
 import socket
+import socketserver
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -205,3 +209,98 @@ def test_udp(stacks: tuple[Stack, Stack]) -> None:
     assert data == b"q" and addr[0] == "::ffff:" + A4
     srv.sendto(b"r", addr)
     assert cli.recvfrom(100) == (b"r", (B4, 5353))
+
+
+def test_select_follows_readiness(stacks: tuple[Stack, Stack]) -> None:
+    """``fileno()`` is a host descriptor that ``select`` waits on: a
+    listener is readable when a connection waits, a connected socket
+    writable, readable when data or EOF came, not once it was read."""
+    a, b = stacks
+    ls = b.create_server(("::", 7100), family=socket.AF_INET6)
+    assert select.select([ls], [], [], 0.05)[0] == []
+    c = a.create_connection((B6, 7100), timeout=5)
+    assert select.select([ls], [], [], 5)[0] == [ls]
+    s, _ = ls.accept()
+    assert select.select([ls], [], [], 0.05)[0] == []
+    assert select.select([s, c], [s, c], [], 0) == ([], [s, c], [])
+    c.sendall(b"ping")
+    assert select.select([s], [], [], 5)[0] == [s]
+    assert s.recv(10) == b"ping"
+    assert select.select([s], [], [], 0.05)[0] == []
+    p = select.poll()
+    p.register(c, select.POLLIN)
+    assert p.poll(50) == []
+    s.close()
+    assert p.poll(5000) == [(c.fileno(), select.POLLIN)]  # EOF reads as readable
+    assert c.recv(10) == b""
+    fd = c.fileno()
+    c.close()
+    ls.close()
+    assert c.fileno() == -1
+    with pytest.raises(OSError):
+        os.fstat(fd)  # the descriptor went with the socket
+
+
+def test_select_unwritable_when_the_window_is_full() -> None:
+    """A peer that does not read: the send buffer fills, the descriptor stops
+    polling writable; it polls writable again once the peer reads."""
+    a, b = pair()
+    with a, b:
+        ls = b.create_server(("::", 7101), family=socket.AF_INET6)
+        c = a.create_connection((B6, 7101), timeout=5)
+        s, _ = ls.accept()
+        c.setblocking(False)
+        sent = 0
+        for _ in range(200):  # until the peer's window and our buffer are full
+            if not select.select([], [c], [], 0.3)[1]:
+                break
+            try:
+                sent += c.send(bytes(65536))
+            except BlockingIOError:
+                pass
+        else:
+            pytest.fail("the descriptor never stopped polling writable")
+        assert sent > 0
+        got = 0
+        while got < sent:
+            got += len(s.recv(1 << 20))
+        assert select.select([], [c], [], 5)[1] == [c]
+
+
+def test_http_server_serve_forever_on_the_node(stacks: tuple[Stack, Stack]) -> None:
+    """Python's own ``http.server`` with ``socketserver``'s selector loop,
+    its ``socket`` module swapped for the stack, serves on node B; node
+    A's ``http.client`` fetches through the link."""
+    a, b = stacks
+    body = random.Random(9).randbytes(300_000)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class Server6(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    with b.patched(socketserver, http.server):
+        srv = Server6(("::", 8080), Handler)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True)
+    t.start()
+    try:
+        for _ in range(3):
+            conn = http.client.HTTPConnection(B6, 8080, timeout=10)
+            conn._create_connection = a.create_connection  # type: ignore[attr-defined]
+            conn.request("GET", "/x")
+            r = conn.getresponse()
+            assert r.status == 200 and r.read() == body
+            conn.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)

@@ -75,6 +75,7 @@ MAX_OUTBUF = 1 << 20
 
 STATE_LETTER = {NdState.NOSTATE: "N", NdState.INCOMPLETE: "I", NdState.REACHABLE: "R",
                 NdState.STALE: "S", NdState.DELAY: "D", NdState.PROBE: "P"}
+_NBR_REACHABLE = frozenset((NdState.REACHABLE, NdState.STALE, NdState.DELAY, NdState.PROBE))
 
 
 #: The per-interface ND flags ``ndp -i`` may set (kame.knobs.IfFlags).
@@ -343,9 +344,17 @@ def snap_ndp_p(node: Node, now: float) -> list[dict[str, Any]]:
         for ifa in node.addresses(pr.ifname):
             if ifa.prefix == pr.prefix and not ifa.flags & In6Flags.TEMPORARY:
                 pl = _remaining(ifa.pltime_expire, now)
+        advrtrs = []
+        for rtr in pr.advrtrs:
+            ln = node.cache.lookup(pr.ifname, rtr)
+            # ndp.c: reachable in REACHABLE/STALE/DELAY/PROBE, else unreachable
+            state = ("no neighbor state" if ln is None else
+                     "reachable" if ln.state in _NBR_REACHABLE else "unreachable")
+            advrtrs.append({"addr": _scoped(node, rtr, pr.ifname), "state": state})
         rows.append({"prefix": str(pr.prefix), "ifname": pr.ifname, "onlink": pr.onlink,
                      "autonomous": pr.autonomous, "vltime": _remaining(pr.expire, now),
-                     "pltime": pl, "expire": _remaining(pr.expire, now)})
+                     "pltime": pl, "expire": _remaining(pr.expire, now),
+                     "advrtrs": advrtrs})
     return rows
 
 
@@ -799,9 +808,11 @@ class ControlServer:
         size = int(req.get("size", 56))
         if not 0 <= size <= 1232:
             raise ControlError("packet size must be 0..1232 (no fragmentation here)")
-        if ifname is None and node.rtr.next_hop(dst, now) is None:
+        # the node's whole table (static, connected, gif, learnt): rtalloc
+        rt = None if ifname is not None or is_linklocal(dst) else node.rtalloc(dst, now)
+        if ifname is None and rt is None:
             raise ControlError("sendmsg: No route to host")
-        out_if = ifname or node.rtr.next_hop(dst, now)[0]  # type: ignore[index]
+        out_if = ifname or rt[0]  # type: ignore[index]
         c.idents.add(ident)
         data = bytes((seq + i) & 0xFF for i in range(size))
         frames = self.host.ping(dst, now, ident=ident, seq=seq, data=data, ifname=ifname)

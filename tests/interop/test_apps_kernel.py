@@ -13,7 +13,12 @@ the link of one of our nodes, run in this process.
   (smtp_peer.py); ``ftplib`` retrieves and stores files on pyftpdlib with
   EPSV and EPRT (RFC 2428) over IPv6 and PASV/PORT over IPv4;
 - ``kame tcp connect`` and ``kame tcp listen`` move random bytes both
-  ways with a Python socket in the kernel's namespace.
+  ways with a Python socket in the kernel's namespace;
+- TLS through the shim (kame.socket.tls): ``curl`` with the test CA
+  fetches over HTTPS from Python's ``http.server`` on our node (its
+  ``serve_forever`` selecting on the shim's descriptors), and
+  ``http.client.HTTPSConnection`` on our node fetches from an HTTPS
+  ``http.server`` in the kernel's namespace, IPv6 and IPv4.
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ import asyncio
 import ftplib
 import hashlib
 import http.client
+import http.server
 import io
 import os
 import random
 import shutil
 import smtplib
+import socket
+import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -51,6 +60,7 @@ from kame.link.runner import Runner
 from kame.node import Node
 from kame.socket import SocketLayer
 from kame.socket.blocking import Stack
+from kame.socket.tls import use
 
 HERE = Path(__file__).resolve().parent
 KNOBS = {"net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}
@@ -387,3 +397,101 @@ def test_kame_tcp_refused(ns: str) -> None:
     assert cli.returncode == 1 and out == b""
     assert err.decode().splitlines() == [
         f"kame tcp: connect to {CLI[0]} port 5009: Connection refused"]
+
+
+# --- TLS through the shim ---------------------------------------------------------------
+
+TLS = ("2001:db8:98::1", "2001:db8:98::2", "100.64.0.1", "100.64.0.2", "02:00:00:00:09:81")
+HTTPS_PEER = """
+import functools, http.server, socket, ssl, sys
+cert, key, root = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+srv = S(("::", 8443), h)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def tls(ns: str, files: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        tuple[Stack, dict[str, Path]]]:
+    import ike_pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
+
+    d = tmp_path_factory.mktemp("tlspki")
+    root = ike_pki.ca("kame TLS CA", "p256")
+    pki: dict[str, Path] = {"ca": d / "ca.pem"}
+    pki["ca"].write_bytes(root.pem)
+    pki["ours"], pki["ours_key"] = ike_pki.leaf(root, "node", "p256", n=1,
+                                                ips=(TLS[1], TLS[3])).write(d, "ours")
+    pki["kern"], pki["kern_key"] = ike_pki.leaf(root, "kernel", "p256", n=2,
+                                                ips=(TLS[0], TLS[2])).write(d, "kern")
+    link = Link(ns, "kat", TLS)
+    httpsd = _peer(ns, ["-c", HTTPS_PEER, str(pki["kern"]), str(pki["kern_key"]), str(files)])
+    try:
+        _wait_listening(ns, 8443)
+        with Stack(link.layer, link.runner) as st:
+            yield st, pki
+    finally:
+        httpsd.kill()
+        httpsd.wait()
+        link.port.close()
+
+
+def test_curl_https_from_http_server_on_the_node(tls: tuple[Stack, dict[str, Path]], ns: str,
+                                                 files: Path, tmp_path: Path) -> None:
+    st, pki = tls
+
+    class Server6(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, directory=str(files), **kw)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["ours"], pki["ours_key"])
+    with st.patched(socketserver, http.server):
+        srv = Server6(("::", 4443), Handler)  # dual-stack under the linux profile
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                          daemon=True)
+    th.start()
+    try:
+        for host in (f"[{TLS[1]}]", TLS[3]):
+            for n in SIZES:
+                out = tmp_path / f"got{n}"
+                p = ipns(ns, "curl", "-sS", "--max-time", "30", "--cacert", str(pki["ca"]),
+                         "-o", str(out), "-w", "%{ssl_verify_result} %{http_version}",
+                         f"https://{host}:4443/f{n}", timeout=60)
+                assert p.stdout.split()[0] == "0", p.stdout  # the chain verified
+                assert out.read_bytes() == (files / f"f{n}").read_bytes(), (host, n)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        th.join(5)
+
+
+@pytest.mark.parametrize("host", [TLS[0], TLS[2]], ids=["ipv6", "ipv4"])
+def test_https_client_fetches_from_kernel(tls: tuple[Stack, dict[str, Path]], files: Path,
+                                          host: str) -> None:
+    st, pki = tls
+    ctx = use(ssl.create_default_context(cafile=str(pki["ca"])))
+    for n in SIZES:
+        conn = http.client.HTTPSConnection(host, 8443, timeout=30, context=ctx)
+        conn._create_connection = st.create_connection  # type: ignore[attr-defined]
+        conn.request("GET", f"/f{n}")
+        assert conn.sock is not None and conn.sock.version() in ("TLSv1.2", "TLSv1.3")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read() == (files / f"f{n}").read_bytes(), (host, n)
+        conn.close()
+

@@ -235,6 +235,7 @@ def test_nodecli_host_mode_with_radvd(nodecli_netns: str, tmp_path: Path) -> Non
         assert ndp_p[0] == f"2001:db8:43::/64 if={dev}"
         assert re.fullmatch(r"flags=LAO vltime=7\d\d\d, pltime=3\d\d\d, expire=\d+h\d+m\d+s, "
                             r"ref=1", ndp_p[1]), ndp_p
+        assert ndp_p[2:4] == ["  advertised by", f"    {kll}%{dev} (reachable)"], ndp_p
         ndp_i = kame(ctl, "ndp", "-i", dev).stdout
         assert ndp_i.startswith("linkmtu=1400, maxmtu=1500, curhlim=64, ")
 

@@ -151,8 +151,15 @@ def format_ndp_p(rows: list[dict[str, Any]]) -> str:
         pl = "infinity" if r["pltime"] is None else str(int(max(r["pltime"], 0)))
         exp = "Never" if r["expire"] is None else (
             sec2str(r["expire"]) if r["expire"] >= 0 else "expired")
-        out.append(f"{r['prefix']} if={r['ifname']}\n"
-                   f"flags={flags} vltime={vl}, pltime={pl}, expire={exp}, ref=1")
+        lines = [f"{r['prefix']} if={r['ifname']}",
+                 f"flags={flags} vltime={vl}, pltime={pl}, expire={exp}, ref=1"]
+        advrtrs = r.get("advrtrs") or []
+        if advrtrs:  # ndp.c's plist(): the routers of ndpr_advrtrs
+            lines.append("  advertised by")
+            lines.extend(f"    {a['addr']} ({a['state']})" for a in advrtrs)
+        else:
+            lines.append("  No advertising router")
+        out.append("\n".join(lines))
     return "\n".join(out) + "\n"
 
 

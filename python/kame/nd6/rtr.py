@@ -195,6 +195,9 @@ class NdPrefix:
     onlink: bool
     expire: float
     autonomous: bool = False
+    #: routers of the default router list that advertised it (KAME's
+    #: ``ndpr_advrtrs`` of ``struct nd_pfxrouter``): bounded by that list
+    advrtrs: list[IPv6Address] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -397,6 +400,9 @@ class Nd6Rtr:
 
     def _router_remove(self, dr: DefRouter) -> None:
         self.routers.remove(dr)
+        for pr in self.prefixes.values():  # pfxrtr_del (defrtr_del)
+            if pr.ifname == dr.ifname and dr.addr in pr.advrtrs:
+                pr.advrtrs.remove(dr.addr)
         del self._router_by[(dr.ifname, int(dr.addr))]
         self._count("routers", dr.ifname, -1)
         if self.installed is dr:
@@ -507,8 +513,9 @@ class Nd6Rtr:
             for server in rd.servers:
                 self._rdnss_update(ifname, ra.src, server, rd.lifetime, now)
         # Prefixes: on-link and autoconf.
+        adv = ra.src if listed else None
         for pi in ra.prefixes:
-            out.extend(self._prefix_update(ifname, pi, now))
+            out.extend(self._prefix_update(ifname, pi, now, adv))
         if listed:  # an RA from a router not in the list changes no choice
             self.select_default_router()
         for hook in self.ra_flag_hooks:
@@ -580,7 +587,11 @@ class Nd6Rtr:
 
     # --- prefixes and SLAAC (prelist_update, RFC 4862 §5.5.3) ---------------
 
-    def _prefix_update(self, ifname: str, pi: PrefixInfo, now: float) -> Output:
+    def _prefix_update(self, ifname: str, pi: PrefixInfo, now: float,
+                       router: IPv6Address | None = None) -> Output:
+        """``prelist_update``; ``router`` is the advertising router when it
+        is in the default router list (KAME's ``dr``), recorded as one of
+        the prefix's advertising routers (``pfxrtr_add``)."""
         out: Output = []
         if not 0 <= pi.prefixlen <= 128:
             self.log(now, "pfxlen", f"prefix length {pi.prefixlen} invalid")
@@ -619,6 +630,8 @@ class Nd6Rtr:
             else:
                 pr.onlink, pr.expire = True, vlt
                 self._arm(vlt)
+            if pr is not None and router is not None and router not in pr.advrtrs:
+                pr.advrtrs.append(router)
         if pi.autonomous:
             out.extend(self._autoconf(ifname, net, pi, now))
         return out

@@ -27,14 +27,19 @@ or swap it in for a library's ``socket`` global while a block runs::
         smtplib.SMTP("192.0.2.1", 25, local_hostname="kame")
         ftplib.FTP("2001:db8::1")  # EPSV; set_pasv(False): EPRT
 
-``fileno()`` is a number no descriptor has (the socket lives in this
-process, not in the kernel): ``select`` cannot wait on it.
+``fileno()`` is a real descriptor that ``select``, ``poll``, ``epoll`` and
+:mod:`selectors` wait on (so ``socketserver``'s ``serve_forever``, and
+with it ``http.server``, run on the node): one end of a host socket pair
+made on the first ``fileno()`` call, which the runner thread keeps
+readable while the kame socket is (data, a connection to accept, EOF, an
+error) and writable while it has send space, after every pass of the
+runner and every socket call. Read and write through the socket's
+methods, never the descriptor.
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import math
 import os
 import select
@@ -56,9 +61,61 @@ __all__ = ["BlockingSocket", "RunnerThread", "Stack"]
 
 T = TypeVar("T")
 _DEFAULT = _hostsock._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
-#: Where ``fileno()`` numbers start: above any descriptor this process has.
-_FD_BASE = 1 << 24
-_fds = itertools.count(_FD_BASE)
+_READ_EVENTS = select.POLLIN | select.POLLERR | select.POLLHUP | select.POLLNVAL
+_WRITE_EVENTS = select.POLLOUT | select.POLLERR
+
+
+class Readiness:
+    """A kame socket's readiness as a host descriptor (``fileno()``): the
+    ``fd`` end of an AF_UNIX stream pair is readable while a byte waits in
+    it and writable while its send buffer (made as small as the host
+    allows) has room; the other end sets both."""
+
+    __slots__ = ("_a", "_b", "readable", "writable")
+
+    def __init__(self) -> None:
+        self._a, self._b = _hostsock.socketpair(_hostsock.AF_UNIX, _hostsock.SOCK_STREAM)
+        self._a.setblocking(False)
+        self._b.setblocking(False)
+        self._a.setsockopt(_hostsock.SOL_SOCKET, _hostsock.SO_SNDBUF, 1)
+        self.readable, self.writable = False, True
+
+    @property
+    def fd(self) -> int:
+        return self._a.fileno()
+
+    @staticmethod
+    def _drain(s: _hostsock.socket) -> None:
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def set(self, readable: bool, writable: bool) -> None:
+        if readable != self.readable:
+            self.readable = readable
+            if readable:
+                try:
+                    self._b.send(b"r")
+                except OSError:
+                    pass
+            else:
+                self._drain(self._a)
+        if writable != self.writable:
+            self.writable = writable
+            if writable:
+                self._drain(self._b)
+            else:  # fill the send buffer: not writable until drained
+                try:
+                    while self._a.send(bytes(4096)):
+                        pass
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._a.close()
+        self._b.close()
 
 
 class RunnerThread:
@@ -78,6 +135,8 @@ class RunnerThread:
         self._users = 0
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
+        #: Sockets whose ``fileno()`` was asked for: their readiness kept.
+        self.watched: weakref.WeakSet[BlockingSocket] = weakref.WeakSet()
         os.set_blocking(self._wake_w, False)
 
     @classmethod
@@ -128,13 +187,21 @@ class RunnerThread:
                     pass
             with self.cond:
                 self.runner.service()
+                self.refresh()
                 self.cond.notify_all()
 
     def kick(self) -> None:
         """Under the lock, after a socket call: send what it queued now."""
         self.runner.service()
+        self.refresh()
         self.cond.notify_all()
         self.wake()
+
+    def refresh(self) -> None:
+        """Under the lock: the watched sockets' descriptors follow their
+        readiness."""
+        for bs in list(self.watched):
+            bs.update_readiness()
 
     def __del__(self) -> None:
         for fd in (self._wake_r, self._wake_w):
@@ -285,13 +352,22 @@ class Stack:
     @contextmanager
     def patched(self, *modules: ModuleType) -> Iterator[Stack]:
         """While the block runs, each module's ``socket`` global is this stack
-        (``http.client``, ``smtplib``, ``ftplib``...; process-wide)."""
+        (``http.client``, ``smtplib``, ``ftplib``...; process-wide), and
+        ``ssl.SSLContext.wrap_socket`` takes kame sockets
+        (:mod:`kame.socket.tls`; other sockets it wraps as before)."""
+        import ssl
+
+        from kame.socket.tls import SSLSocket
+
         saved = [(m, m.socket) for m in modules]
+        saved_ssl = ssl.SSLContext.sslsocket_class
         for m in modules:
             m.socket = self  # type: ignore[attr-defined]
+        ssl.SSLContext.sslsocket_class = SSLSocket  # type: ignore[assignment]
         try:
             yield self
         finally:
+            ssl.SSLContext.sslsocket_class = saved_ssl
             for m, s in saved:
                 m.socket = s  # type: ignore[attr-defined]
 
@@ -316,7 +392,7 @@ class BlockingSocket:
         self._timeout = timeout
         self._io_refs = 0
         self._closed = False
-        self._fd = next(_fds)
+        self._ready: Readiness | None = None
 
     # --- properties and plumbing ---------------------------------------------------
 
@@ -342,7 +418,25 @@ class BlockingSocket:
                f"{'closed' if self._closed else 'open'}>"
 
     def fileno(self) -> int:
-        return -1 if self._closed else self._fd
+        """A host descriptor that polls as this socket does (module docs)."""
+        if self._closed:
+            return -1
+        if self._ready is None:
+            with self._stack.cond:
+                if self._ready is None:
+                    self._ready = Readiness()
+                    self._stack.thread.watched.add(self)
+                    self.update_readiness()
+        return self._ready.fd
+
+    def update_readiness(self) -> None:
+        """Under the lock: set the descriptor's readiness from the socket's
+        (``poll`` events: POLLIN, an error or a hang-up read as readable,
+        POLLOUT or an error as writable, as the kernel's ``select``)."""
+        if self._ready is None:
+            return
+        rv = self._stack.layer._revents(self._sock)
+        self._ready.set(bool(rv & _READ_EVENTS), bool(rv & _WRITE_EVENTS))
 
     def gettimeout(self) -> float | None:
         return self._timeout
@@ -490,6 +584,10 @@ class BlockingSocket:
             if not self._sock.closed:
                 self._sock.close()
                 self._stack.kick()
+            if self._ready is not None:
+                self._stack.thread.watched.discard(self)
+                self._ready.close()
+                self._ready = None
 
     def close(self) -> None:
         self._closed = True
