@@ -29,12 +29,16 @@ EKEY = bytes(range(16))
 AKEY = bytes(range(100, 120))
 
 
-def sad(mode: str = "transport", proto: str = "esp") -> str:
+def sad(mode: str = "transport", proto: str = "esp", encap: bool = False) -> str:
+    """The SAs as setkey statements; ``encap``: RFC 3948 ESP in UDP 4500
+    (``esp-udp``, ipsec-tools' spelling, what IKE's NAT-T sets through
+    SADB_X_EXT_NAT_T_*)."""
     m = f"-m {mode} " if mode == "tunnel" else ""
     alg = (f"-E aes-cbc 0x{EKEY.hex()} -A hmac-sha1 0x{AKEY.hex()}" if proto == "esp"
            else f"-A hmac-sha1 0x{AKEY.hex()}")
-    lines = [f"add {A} {B} {proto} 0x1000 {m}-r 32 {alg};",
-             f"add {B} {A} {proto} 0x2000 {m}-r 32 {alg};"]
+    a, b, p = (f"{A}[4500]", f"{B}[4500]", "esp-udp") if encap else (A, B, proto)
+    lines = [f"add {a} {b} {p} 0x1000 {m}-r 32 {alg};",
+             f"add {b} {a} {p} 0x2000 {m}-r 32 {alg};"]
     return "\n".join(lines) + "\n"
 
 
@@ -63,10 +67,9 @@ def pair(mode: str = "transport", proto: str = "esp", encap: bool = False,
         sim.emit(n, n.up("eth0", 0.0))
         n.add_address4("eth0", f"{addr}/24", 0.0)
         n.attach_key()
-        setkey(sad(mode, proto) + (pol if policy else ""), n.key.engine, 0.0)
-        if encap:  # RFC 3948 ESP in UDP 4500 (what IKE's NAT-T sets: SADB_X_EXT_NAT_T_*)
-            for x in n.key.sad.dump("esp"):
-                x.udp_encap = (4500, 4500)
+        setkey(sad(mode, proto, encap) + (pol if policy else ""), n.key.engine, 0.0)
+        assert all(x.udp_encap == ((4500, 4500) if encap else None)
+                   for x in n.key.sad.dump("esp"))
     sim.run(until=0.1)
     return sim, a, b, seen
 

@@ -119,6 +119,29 @@ def test_old_protocols_and_ipcomp() -> None:
     assert eng.sad.get("::2", "ipcomp", 2).comp == "deflate"
 
 
+def test_esp_udp_sets_the_natt_extensions_and_dumps_back() -> None:
+    """``esp-udp`` (ipsec-tools' spelling): ESP in UDP (RFC 3948) on the
+    SA's address ports, 4500 when none is given, IPv4 and IPv6; ``-D``
+    prints the ports and ``esp-udp`` as ipsec-tools' setkey does."""
+    eng = KeyEngine()
+    k = "0x" + "11" * 16
+    res = run(f"add 192.0.2.1[4500] 192.0.2.2[14500] esp-udp 0x1000 -m tunnel -E rijndael-cbc "
+              f"{k} -A hmac-sha1 0x{'22' * 20};\n"
+              f"add 2001:db8::1 2001:db8::2 esp-udp 0x1001 -E rijndael-cbc {k};\n"
+              f"add 192.0.2.1 192.0.2.2 esp 0x1002 -E rijndael-cbc {k};\n", eng, 0)
+    assert not res.errors
+    assert eng.sad.get("192.0.2.2", "esp", 0x1000).udp_encap == (4500, 14500)
+    assert eng.sad.get("2001:db8::2", "esp", 0x1001).udp_encap == (4500, 4500)
+    assert eng.sad.get("192.0.2.2", "esp", 0x1002).udp_encap is None
+    out = run("get 192.0.2.1 192.0.2.2 esp 0x1000;", eng, 1).output
+    assert out.startswith("192.0.2.1[4500] 192.0.2.2[14500]\n\tesp-udp mode=tunnel "
+                          "spi=4096(0x00001000)"), out
+    out = run("get 192.0.2.1 192.0.2.2 esp 0x1002;", eng, 1).output
+    assert out.startswith("192.0.2.1 192.0.2.2\n\tesp mode=any"), out
+    with pytest.raises(SetkeyError, match="-C is for ipcomp"):
+        run("add 192.0.2.1 192.0.2.2 esp-udp 0x1003 -C deflate;", eng, 0)
+
+
 def test_wrong_key_length_is_refused() -> None:
     """setkey names the key, the length given and the lengths the algorithm
     takes, before anything is sent; the engine refuses a message with a

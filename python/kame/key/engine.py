@@ -77,6 +77,10 @@ def sa_to_msg(sa: SecAsVar, typ: int, now: float, *, seq: int = 0, pid: int = 0,
         m.add(P.SadbKey(P.SADB_EXT_KEY_AUTH, sa.auth_key))
     if keys and sa.enc_key:
         m.add(P.SadbKey(P.SADB_EXT_KEY_ENCRYPT, sa.enc_key))
+    if sa.udp_encap is not None:  # RFC 3948: the ports that carry the SA's ESP
+        m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
+        m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, sa.udp_encap[0]))
+        m.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, sa.udp_encap[1]))
     return m
 
 

@@ -11,7 +11,10 @@ Statements end with ``;``; ``#`` starts a comment::
     spdupdate ... ;                  spddelete src_range dst_range upperspec -P dir ;
     spdflush ;                       spddump ;
 
-- proto: ``esp``, ``esp-old``, ``ah``, ``ah-old``, ``ipcomp``;
+- proto: ``esp``, ``esp-old``, ``ah``, ``ah-old``, ``ipcomp``, and
+  ``esp-udp`` (ipsec-tools' spelling): ESP in UDP (RFC 3948), its ports
+  those of the SA's addresses, ``src[port] dst[port]`` (4500 when not
+  given), carried as the ``SADB_X_EXT_NAT_T_*`` extensions;
 - algorithm: ``-E ealgo key [-A aalgo key]``, ``-A aalgo key``,
   ``-C calgo [-R]``; keys are ``0x`` hex or a ``"double-quoted string"``;
   setkey's spellings (``des-cbc``, ``3des-cbc``, ``blowfish-cbc``,
@@ -177,6 +180,8 @@ SADB_X_EXT_CYCSEQ = P.SADB_X_EXT_CYCSEQ
 _PADOPT = {"zero-pad": SADB_X_EXT_PZERO, "random-pad": SADB_X_EXT_PRAND,
            "seq-pad": SADB_X_EXT_PSEQ, "nocyclic-seq": 0, "cyclic-seq": SADB_X_EXT_CYCSEQ}
 MAX_STATEMENTS = 100000
+#: The IKE NAT-T port (RFC 3948), an `esp-udp` SA's ports when not given.
+NATT_PORT = 4500
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,7 @@ class _Parser:
         self.resolve = resolve
         self.pid = pid
         self.seq = 0
+        self._sa_ports = (0, 0)
 
     # --- token helpers ------------------------------------------------------------
 
@@ -363,10 +369,11 @@ class _Parser:
         return net, port, t
 
     def proto(self) -> tuple[str, bool, Tok]:
-        t = self.next("protocol (esp, esp-old, ah, ah-old, ipcomp)")
+        t = self.next("protocol (esp, esp-old, esp-udp, ah, ah-old, ipcomp)")
         name = t.text.lower()
         table = {"esp": ("esp", False), "esp-old": ("esp", True), "ah": ("ah", False),
-                 "ah-old": ("ah", True), "ipcomp": ("ipcomp", False)}
+                 "ah-old": ("ah", True), "ipcomp": ("ipcomp", False),
+                 "esp-udp": ("esp", False)}
         if name not in table or t.quoted:
             raise self.err(f"unknown protocol {t.text!r}", t)
         p, old = table[name]
@@ -408,6 +415,7 @@ class _Parser:
         d, dport, dt = self.address("destination address", ranged=False)
         if s.version != d.version:
             raise self.err("source and destination are of different families", dt)
+        self._sa_ports = (sport, dport)
         msg.add(P.SadbAddress(P.SADB_EXT_ADDRESS_SRC, s.network_address, s.max_prefixlen, 255,
                               sport))
         msg.add(P.SadbAddress(P.SADB_EXT_ADDRESS_DST, d.network_address, d.max_prefixlen, 255,
@@ -418,8 +426,13 @@ class _Parser:
         self._family_flags()
         msg = self._msg(typ)
         src, dst = self._sa_addrs(msg)
-        proto, old, _pt = self.proto()
+        proto, old, pt = self.proto()
         msg.satype = {"esp": 3, "ah": 2, "ipcomp": 9}[proto]
+        if pt.text.lower() == "esp-udp":
+            sport, dport = self._sa_ports
+            msg.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_TYPE, P.UDP_ENCAP_ESPINUDP))
+            msg.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_SPORT, sport or NATT_PORT))
+            msg.add(P.SadbXNatT(P.SADB_X_EXT_NAT_T_DPORT, dport or NATT_PORT))
         maxspi = 0xFFFF if proto == "ipcomp" else 0xFFFFFFFF
         spi = self.number("SPI", 0 if proto == "ipcomp" else 256, maxspi)
         mode, reqid, replay, flags = 0, 0, 0, P.SADB_X_EXT_OLD if old else 0
@@ -728,8 +741,16 @@ def format_sa(m: P.SadbMsg, now: float) -> str:
     hard = m.get(P.SADB_EXT_LIFETIME_HARD) or P.SadbLifetime(3)
     soft = m.get(P.SADB_EXT_LIFETIME_SOFT) or P.SadbLifetime(4)
     old = bool(sa.flags & P.SADB_X_EXT_OLD)
-    lines = [f"{src.addr} {dst.addr}",
-             (f"\t{_satype_name(m, old)} mode={MODE_NAMES.get(sa2.mode, sa2.mode)} "
+    natt = m.get(P.SADB_X_EXT_NAT_T_TYPE)
+    if natt is not None and m.satype == P.SADB_SATYPE_ESP:  # ipsec-tools: ports, esp-udp
+        sp, dp = m.get(P.SADB_X_EXT_NAT_T_SPORT), m.get(P.SADB_X_EXT_NAT_T_DPORT)
+        ends = (f"{src.addr}[{sp.value if sp else NATT_PORT}] "
+                f"{dst.addr}[{dp.value if dp else NATT_PORT}]")
+        satype = "esp-udp"
+    else:
+        ends, satype = f"{src.addr} {dst.addr}", _satype_name(m, old)
+    lines = [ends,
+             (f"\t{satype} mode={MODE_NAMES.get(sa2.mode, sa2.mode)} "
               f"spi={sa.spi}(0x{sa.spi:08x}) reqid={sa2.reqid}(0x{sa2.reqid:08x})")]
     ekey, akey = m.get(P.SADB_EXT_KEY_ENCRYPT), m.get(P.SADB_EXT_KEY_AUTH)
     if m.satype == P.SADB_X_SATYPE_IPCOMP:
