@@ -122,6 +122,7 @@ def test_peername_and_family() -> None:
             w.close()
 
         srv = await b.start_server(handle, None, 7)
+        assert isinstance(srv, asyncio.AbstractServer)
         assert srv.sockets[0].family == AF_INET6  # Linux: one dual-stack listener
         for dst in (B6, B4):
             r, w = await a.open_connection(dst, 7)

@@ -356,10 +356,10 @@ class DatagramTransport(asyncio.DatagramTransport):
         self.close()
 
 
-class Server:
-    """What :meth:`Stack.start_server` returns: asyncio's ``Server`` calls
-    over kame listeners (``close``, ``wait_closed``, ``serve_forever``,
-    ``sockets``, ``async with``)."""
+class Server(asyncio.AbstractServer):
+    """What :meth:`Stack.start_server` returns: an
+    :class:`asyncio.AbstractServer` over kame listeners (``close``,
+    ``wait_closed``, ``serve_forever``, ``sockets``, ``async with``)."""
 
     def __init__(self, stack: Stack, driver: _Driver, socks: list[StreamSocket],
                  factory: Callable[[], asyncio.BaseProtocol]) -> None:
