@@ -40,6 +40,7 @@ class In6Pcb:
     _fastpath_saved: bool
     _port_next: int
     v6only_sysctl: int
+    pcbgen: int
 
     def ifindex(self, name: str) -> int:
         if self.node is None or name not in self.node.zones.by_name:
@@ -129,6 +130,12 @@ class In6Pcb:
         return False
 
     def pcbbind(self, s: Socket, a: Addr, port: int, scope: int) -> None:
+        try:
+            self._pcbbind(s, a, port, scope)
+        finally:
+            self.pcbgen += 1
+
+    def _pcbbind(self, s: Socket, a: Addr, port: int, scope: int) -> None:
         p = self.profile
         if s.family == AF_INET6 and isinstance(a, IPv4Address):
             if not p.bind_mapped:
@@ -165,6 +172,7 @@ class In6Pcb:
         s.laddr, s.lport, s.lscope, s.bound = laddr, port, scope, True
 
     def _anyport(self, s: Socket, laddr: Addr | None) -> int:
+        self.pcbgen += 1  # the caller gives s the port
         lo, hi = self.profile.ephemeral
         for _ in range(hi - lo + 1):
             port = self._port_next
@@ -188,6 +196,12 @@ class In6Pcb:
             raise _err(p.mapped_errno, "IPv4-mapped destination")
 
     def pcbconnect(self, s: Socket, a: Addr, port: int, scope: int) -> None:
+        try:
+            self._pcbconnect(s, a, port, scope)
+        finally:
+            self.pcbgen += 1
+
+    def _pcbconnect(self, s: Socket, a: Addr, port: int, scope: int) -> None:
         if s.type == SOCK_DGRAM and port == 0:
             raise _err(errno.EADDRNOTAVAIL if s.family == AF_INET6 else errno.EINVAL)
         v4 = isinstance(a, IPv4Address)
