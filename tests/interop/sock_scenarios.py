@@ -140,8 +140,46 @@ def mapped_scenarios() -> dict[str, list[list[Any]]]:
     return out
 
 
+def round_scenarios() -> dict[str, list[list[Any]]]:
+    """Datagram rounds on the loopback (kame's fast path once warm) with the
+    PCB table changing between them: a more specific receiver bound, then
+    closed; other loopback addresses; a connected sender's sendto."""
+    out: dict[str, list[list[Any]]] = {}
+    senders = {"v4": (A4, "127.0.0.1"), "v4-2": (A4, "127.0.0.2"), "v6": (A6, "::1"),
+               "map": (A6, "::ffff:127.0.0.1"), "map-2": (A6, "::ffff:127.0.0.2")}
+    for sname, (sfam, dst) in senders.items():
+        st: list[list[Any]] = [["sock", "s", sfam]]
+        if sfam == A6:
+            st.append(["opt", "s", "v6only", 0])
+        send = ["sendto", "s", "61", dst, PORT]
+        st += [["sock", "r0", A6], ["opt", "r0", "v6only", 0], ["opt", "r0", "reuseaddr", 1],
+               ["bind", "r0", "::", PORT], send, send, ["recv", "r0"], ["recv", "r0"],
+               ["sock", "r1", A4], ["opt", "r1", "reuseaddr", 1], ["bind", "r1", "127.0.0.1", PORT],
+               send, send, ["recv", "r1"], ["recv", "r0"], ["recv", "r1"],
+               ["close", "r1"], send, ["recv", "r0"],
+               ["sock", "r2", A6], ["opt", "r2", "reuseaddr", 1], ["bind", "r2", "::1", PORT],
+               send, ["recv", "r2"], ["recv", "r0"], ["close", "r2"],
+               ["close", "r0"], send, send, ["recv", "s"], ["getsockname", "s"]]
+        out[f"rounds {sname} while receivers come and go"] = st
+        out[f"rounds {sname} from a bound sender"] = [
+            ["sock", "r", A6], ["opt", "r", "v6only", 0], ["bind", "r", "::", PORT],
+            ["sock", "s", sfam]] + ([["opt", "s", "v6only", 0]] if sfam == A6 else []) + [
+            ["bind", "s", "::" if sfam == A6 else "0.0.0.0", PORT2], send, send,
+            ["recv", "r"], ["recv", "r"], ["getsockname", "s"]]
+        out[f"rounds {sname} connected elsewhere"] = [
+            ["sock", "r", sfam]] + ([["opt", "r", "v6only", 0]] if sfam == A6 else []) + [
+            ["bind", "r", "::" if sfam == A6 else "0.0.0.0", PORT],
+            ["sock", "q", sfam], ["bind", "q", "::1" if dst == "::1" else
+                                  ("::ffff:" if sfam == A6 else "") + "127.0.0.1", PORT2],
+            ["sock", "s", sfam]] + ([["opt", "s", "v6only", 0]] if sfam == A6 else []) + [
+            ["connect", "s", dst, PORT2], send, send, ["send", "s", "62"],
+            ["recv", "r"], ["recv", "r"], ["recv", "q"], ["recv", "q"]]
+    return out
+
+
 def all_scenarios() -> dict[str, list[list[Any]]]:
-    return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios()}
+    return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios(),
+            **round_scenarios()}
 
 
 def zone_scenarios() -> dict[str, list[list[Any]]]:
@@ -238,6 +276,10 @@ def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
                 if host:
                     select.select([s], [], [], 0.25)
                 r = list(s.recvfrom(100))
+            elif op == "close":
+                s.close()
+                del socks[name]
+                r = "ok"
             elif op == "getsockname":
                 r = s.getsockname()
             elif op == "getpeername":

@@ -481,24 +481,20 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 s.closed or not s.bound or not s.lport or \
                 (s.faddr is not None and self.profile.name != "linux"):
             return None
-        la = s.laddr
         if type(dst) is IPv6Address:
             if int(dst) != 1:
                 return None
-            # in6_selectsrc: the bound address, else ::1 itself
-            src: Addr = la if type(la) is IPv6Address and int(la) and not is_multicast(la) \
-                else dst
             v6, hl = True, (0 if self.node is not None else 64)
         elif type(dst) is IPv4Address:
             if int(dst) >> 24 != 127:
                 return None
             if s.family == AF_INET6 and (not self.profile.initiating or s.v6only):
                 return None  # _mapped_ok refuses it: the general path raises
-            # in_pcbladdr: the bound address, else the loopback destination
-            src = la if type(la) is IPv4Address and int(la) else dst
             v6, hl = False, 64
         else:
             return None
+        # in6_selectsrc / in_pcbladdr: the bound address, else the loopback's
+        src = self._select_src(s, dst, 0, None)
         top = self._unicast_target(Datagram(b"", src, s.lport, dst, 0, hl, 0), port, v6)
         if top is None:
             return None

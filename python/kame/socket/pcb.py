@@ -25,6 +25,7 @@ from kame.socket.sock import Socket
 from kame.socket.sockaddr import Addr, pack_sockaddr_in6
 
 _NO_ZONES = ZoneTable()
+_LOOPBACK4 = IPv4Address("127.0.0.1")
 
 
 class In6Pcb:
@@ -246,6 +247,10 @@ class In6Pcb:
             if isinstance(s.laddr, IPv4Address) and int(s.laddr):
                 return s.laddr
             if self._is_local4(dst):
+                if int(dst) >> 24 == 127 and dst not in self.in_ifaddrs:
+                    # the loopback's route (127/8 via lo) gives its address,
+                    # as Linux's and in_pcbladdr's source for 127.0.0.2
+                    return _LOOPBACK4
                 return dst
             inet = getattr(self.node, "inet", None)
             if inet is not None:  # the node's IPv4 (kame.inet): in_pcbladdr
