@@ -21,7 +21,12 @@ from kame.socket import (
     AF_INET,
     AF_INET6,
     IPPROTO_IPV6,
+    IPV6_HOPLIMIT,
+    IPV6_PKTINFO,
+    IPV6_RECVHOPLIMIT,
     IPV6_RECVPKTINFO,
+    IPV6_RECVTCLASS,
+    IPV6_TCLASS,
     IPV6_UNICAST_HOPS,
     IPV6_V6ONLY,
     PROFILES,
@@ -29,7 +34,7 @@ from kame.socket import (
     SOL_SOCKET,
     SocketLayer,
 )
-from kame.socket.inctl import IP_TTL, IPPROTO_IP
+from kame.socket.inctl import IP_TOS, IP_TTL, IPPROTO_IP
 
 HOSTS = ("::1", "::ffff:127.0.0.1", "127.0.0.1", "127.0.0.2", "::ffff:127.0.0.2", "::",
          "0.0.0.0", "::ffff:0.0.0.0", "::2")
@@ -81,7 +86,7 @@ def program(seed: int) -> tuple[Any, ...]:
         elif kind == "recvfrom":
             ops.append((kind, rnd.choice([0, 0, 1, 2, 3]), rnd.choice([100, 100, 1])))
         elif kind == "opt":
-            ops.append((kind, i, rnd.choice(["pktinfo", "hops", "ttl"])))
+            ops.append((kind, i, rnd.choice(["pktinfo", "hops", "ttl", "recvhlim", "tos"])))
         elif kind == "knob":
             ops.append((kind, rnd.choice([9, 64])))
         else:
@@ -174,8 +179,13 @@ def run(profile: str, with_node: bool, fast: bool, program: Any) -> list[Any]:
                     s.setsockopt(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
                 elif args[0] == "hops":
                     s.setsockopt(IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9)
-                else:
+                elif args[0] == "recvhlim":
+                    s.setsockopt(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+                    s.setsockopt(IPPROTO_IPV6, IPV6_RECVTCLASS, 1)
+                elif args[0] == "ttl":
                     s.setsockopt(IPPROTO_IP, IP_TTL, 9)
+                else:
+                    s.setsockopt(IPPROTO_IP, IP_TOS, 0x20)
                 r = "ok"
             elif kind == "close":
                 s.close()
@@ -262,3 +272,33 @@ def test_a_bind_after_the_first_round_takes_the_datagrams() -> None:
     assert layer.udpstat["udps_noport"] == 1
     with pytest.raises(BlockingIOError):
         s.recvfrom(10)
+
+
+@pytest.mark.parametrize("profile", ["linux", "freebsd4x", "bsdi4"])
+def test_an_ipv4_datagram_on_a_dual_socket_carries_its_mapped_destination(profile: str) -> None:
+    """RFC 3542 options of a dual AF_INET6 socket for an IPv4 datagram:
+    ``IPV6_PKTINFO`` holds the mapped destination on every profile (Linux
+    ``ip6_datagram_recv_common_ctl``, the BSDs' ``ip6_savecontrol_v4``); the
+    BSDs also give the TTL as hop limit and the TOS as traffic class, the
+    sender's ``IP_TTL`` and ``IP_TOS`` carried over the loopback."""
+    layer = SocketLayer(None, profile)
+    r = layer.socket(AF_INET6)
+    if PROFILES[profile].v6only_opt:
+        r.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 0)
+    r.bind(("::", 7001))
+    for o in (IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS):
+        r.setsockopt(IPPROTO_IPV6, o, 1)
+    s = layer.socket(AF_INET)
+    s.setsockopt(IPPROTO_IP, IP_TTL, 9)
+    s.setsockopt(IPPROTO_IP, IP_TOS, 0x20)
+    for _ in range(2):
+        s.sendto(b"x", ("127.0.0.2", 7001))
+        data, anc, _fl, peer = r.recvmsg(10, 100)
+        assert (data, peer[0]) == (b"x", "::ffff:127.0.0.1")
+        got = {t: v for _lv, t, v in anc}
+        assert got[IPV6_PKTINFO][:16] == bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 2])
+        if profile == "linux":
+            assert set(got) == {IPV6_PKTINFO}
+        else:
+            assert got[IPV6_HOPLIMIT] == (9).to_bytes(4, "little")
+            assert got[IPV6_TCLASS] == (0x20).to_bytes(4, "little")

@@ -244,7 +244,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 s.bound = True
             self.udpstat["udps_opackets"] += 1
             if self._is_local4(dst):
-                if not self.udp4_input(src, s.lport, dst, port, data):  # type: ignore[arg-type]
+                # looutput: the sender's IP_TTL and IP_TOS reach the receiver
+                ttl = s.ipopts.get(IP_TTL)
+                if ttl is None:
+                    ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
+                if not self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
+                                       ttl, s.ipopts.get(IP_TOS, 0)):
                     self._loop_unreach(src, s.lport, dst, port)
                 return len(data)
             if self.node is None:
@@ -468,29 +473,30 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         return self._deliver(d, dport, v6=False)
 
     def loop_plan(self, s: Socket, dst: Addr, port: int, scope: int
-                  ) -> tuple[int, Socket, Addr, Addr, int] | None:
+                  ) -> tuple[int, Socket, Addr, Addr, int, str] | None:
         """How a datagram of ``s`` to ``dst``:``port`` goes over the
         loopback, as :meth:`output` would send it with no options: ``(pcbgen,
-        receiving socket, source, destination, hop limit or 0 for the node's
-        ``net.inet6.ip6.hlim``)``; ``None`` where the general path must decide
+        receiving socket, source, destination, hop limit or TTL, or 0 for the
+        node's knob, that knob)``; ``None`` where the general path must decide
         (not ``::1``, ``127/8`` or ``::ffff:127.x.y.z``, sticky options, a
         zone, no receiver, a mapped destination the profile refuses).
         :class:`~kame.socket.sock.Socket.sendto` hands the next datagrams to
         the same destination straight to the receiver while ``pcbgen`` holds."""
         if not self.loop_fastpath or scope or not port or s.type != SOCK_DGRAM or s.opts or \
+                s.ipopts or \
                 s.closed or not s.bound or not s.lport or \
                 (s.faddr is not None and self.profile.name != "linux"):
             return None
         if type(dst) is IPv6Address:
             if int(dst) != 1:
                 return None
-            v6, hl = True, (0 if self.node is not None else 64)
+            v6, hl, knob = True, (0 if self.node is not None else 64), "net.inet6.ip6.hlim"
         elif type(dst) is IPv4Address:
             if int(dst) >> 24 != 127:
                 return None
             if s.family == AF_INET6 and (not self.profile.initiating or s.v6only):
                 return None  # _mapped_ok refuses it: the general path raises
-            v6, hl = False, 64
+            v6, hl, knob = False, (0 if self.node is not None else 64), "net.inet.ip.ttl"
         else:
             return None
         # in6_selectsrc / in_pcbladdr: the bound address, else the loopback's
@@ -498,7 +504,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         top = self._unicast_target(Datagram(b"", src, s.lport, dst, 0, hl, 0), port, v6)
         if top is None:
             return None
-        return (self.pcbgen, top, src, dst, hl)
+        return (self.pcbgen, top, src, dst, hl, knob)
 
     def _matches(self, s: Socket, d: Datagram, dport: int, v6: bool) -> int | None:
         """The match score of a socket for a datagram, ``None`` for none."""

@@ -223,10 +223,10 @@ class Socket:
                 lp = sa[2]
                 layer = self.layer
                 if lp is not None and lp[0] == layer.pcbgen and not self.so_error and \
-                        not self.opts and len(data) <= 0xFFF7:
+                        not self.opts and not self.ipopts and len(data) <= 0xFFF7:
                     # looutput to the receiver the layer planned (loop_plan): what
                     # the general path does with this datagram, without its lookups
-                    hl = lp[4] or int(layer.node.knobs["net.inet6.ip6.hlim"])
+                    hl = lp[4] or int(layer.node.knobs[lp[5]])
                     st = layer.udpstat
                     st["udps_opackets"] += 1
                     st["udps_ipackets"] += 1
@@ -332,6 +332,18 @@ class Socket:
             a, sc, mtu = d.mtuinfo
             anc.append((IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu)))
             return b"", anc, 0, self._name(a, 0, sc)
+        if self.family == AF_INET6 and isinstance(d.dst, IPv4Address):
+            # an IPv4 datagram: its destination mapped in IPV6_PKTINFO (Linux
+            # ip6_datagram_recv_common_ctl: that alone); the BSDs' fake IPv6
+            # header (ip6_savecontrol_v4) also gives the TTL and TOS
+            if self.opts.get(IPV6_RECVPKTINFO):
+                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
+                            v4mapped(d.dst).packed + struct.pack("=I", d.ifindex)))
+            if self.profile.name != "linux":
+                if self.opts.get(IPV6_RECVHOPLIMIT):
+                    anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
+                if self.opts.get(IPV6_RECVTCLASS):
+                    anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
