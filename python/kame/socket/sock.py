@@ -264,8 +264,9 @@ class Socket:
             raise _err(errno.EISCONN)
         layer.autobind_first(self)
         n = layer.output(self, data, dst, port, scope, [])
-        if sa is not None and self.sa_last is sa:
-            self.sa_last = (sa[0], sa[1], layer.loop_plan(self, dst, port, scope))
+        last = self.sa_last
+        if sa is not None and last is sa:
+            self.sa_last = (last[0], last[1], layer.loop_plan(self, dst, port, scope))
         return n
 
     def send(self, data: bytes, flags: int = 0) -> int:
@@ -296,9 +297,12 @@ class Socket:
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[Any, ...]]:
         q = self.rcvq
         if q and not flags and not self.closed and not self.so_error and type(bufsize) is int \
-                and q[0].mtuinfo is None and len(q[0].data) <= bufsize:
+                and (d := q[0]).mtuinfo is None and len(d.data) <= bufsize:
             # recvmsg's path without ancillary data or truncation
-            d = q.popleft()
+            q.popleft()
+            nl = self.name_last
+            if nl is not None and nl[0] is d.src and nl[1] == d.sport and nl[2] == d.ifindex:
+                return d.data, nl[3]
             return d.data, self._peer_name(d)
         data, _anc, _fl, addr = self.recvmsg(bufsize, 0, flags)
         return data, addr
