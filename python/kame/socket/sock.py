@@ -96,9 +96,11 @@ class Socket:
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
     checksum: int = -1
     seq: int = 0
-    #: the last destination sockaddr ``sendto`` parsed and what it gave, and
-    #: the last peer name ``recvfrom`` made: a datagram loop with one peer
-    #: parses and formats addresses once (only global addresses and ``::1``,
+    #: the last destination sockaddr ``sendto`` parsed, what it gave and,
+    #: for a loopback destination, the layer's plan for it
+    #: (:meth:`~kame.socket.layer.SocketLayer.loop_plan`); and the last peer
+    #: name ``recvfrom`` made: a datagram loop with one peer parses and
+    #: formats addresses once (only IPv4, global addresses and ``::1``,
     #: whose meaning no zone table can change, are kept)
     sa_last: tuple[Any, tuple[Any, int, int], Any] | None = None
     name_last: tuple[Any, int, int, tuple[Any, ...]] | None = None
