@@ -140,8 +140,64 @@ def mapped_scenarios() -> dict[str, list[list[Any]]]:
     return out
 
 
+def round_scenarios() -> dict[str, list[list[Any]]]:
+    """Datagram rounds on the loopback (kame's fast path once warm) with the
+    PCB table changing between them: a more specific receiver bound, then
+    closed; other loopback addresses; a connected sender's sendto."""
+    out: dict[str, list[list[Any]]] = {}
+    senders = {"v4": (A4, "127.0.0.1"), "v4-2": (A4, "127.0.0.2"), "v6": (A6, "::1"),
+               "map": (A6, "::ffff:127.0.0.1"), "map-2": (A6, "::ffff:127.0.0.2")}
+    for sname, (sfam, dst) in senders.items():
+        st: list[list[Any]] = [["sock", "s", sfam]]
+        if sfam == A6:
+            st.append(["opt", "s", "v6only", 0])
+        send = ["sendto", "s", "61", dst, PORT]
+        st += [["sock", "r0", A6], ["opt", "r0", "v6only", 0], ["opt", "r0", "reuseaddr", 1],
+               ["bind", "r0", "::", PORT], send, send, ["recv", "r0"], ["recv", "r0"],
+               ["sock", "r1", A4], ["opt", "r1", "reuseaddr", 1], ["bind", "r1", "127.0.0.1", PORT],
+               send, send, ["recv", "r1"], ["recv", "r0"], ["recv", "r1"],
+               ["close", "r1"], send, ["recv", "r0"],
+               ["sock", "r2", A6], ["opt", "r2", "reuseaddr", 1], ["bind", "r2", "::1", PORT],
+               send, ["recv", "r2"], ["recv", "r0"], ["close", "r2"],
+               ["close", "r0"], send, send, ["recv", "s"], ["getsockname", "s"]]
+        out[f"rounds {sname} while receivers come and go"] = st
+        out[f"rounds {sname} from a bound sender"] = [
+            ["sock", "r", A6], ["opt", "r", "v6only", 0], ["bind", "r", "::", PORT],
+            ["sock", "s", sfam]] + ([["opt", "s", "v6only", 0]] if sfam == A6 else []) + [
+            ["bind", "s", "::" if sfam == A6 else "0.0.0.0", PORT2], send, send,
+            ["recv", "r"], ["recv", "r"], ["getsockname", "s"]]
+        out[f"rounds {sname} connected elsewhere"] = [
+            ["sock", "r", sfam]] + ([["opt", "r", "v6only", 0]] if sfam == A6 else []) + [
+            ["bind", "r", "::" if sfam == A6 else "0.0.0.0", PORT],
+            ["sock", "q", sfam], ["bind", "q", "::1" if dst == "::1" else
+                                  ("::ffff:" if sfam == A6 else "") + "127.0.0.1", PORT2],
+            ["sock", "s", sfam]] + ([["opt", "s", "v6only", 0]] if sfam == A6 else []) + [
+            ["connect", "s", dst, PORT2], send, send, ["send", "s", "62"],
+            ["recv", "r"], ["recv", "r"], ["recv", "q"], ["recv", "q"]]
+    # what a dual AF_INET6 receiver learns of an IPv4 datagram (RFC 3542
+    # options: Linux gives the mapped destination alone), a sender's IP_TTL
+    # and IP_TOS (AF_INET: kame's IPPROTO_IP options are AF_INET's alone)
+    for sname, (sfam, dst) in senders.items():
+        st = [["sock", "r", A6], ["opt", "r", "v6only", 0], ["bind", "r", "::", PORT],
+              ["opt", "r", "recvpktinfo", 1], ["opt", "r", "recvhoplimit", 1],
+              ["opt", "r", "recvtclass", 1], ["sock", "s", sfam]]
+        if sfam == A6:
+            st.append(["opt", "s", "v6only", 0])
+        send = ["sendto", "s", "61", dst, PORT]
+        st += [send, ["recvmsg", "r"], send, ["recvmsg", "r"]]
+        if sfam == A4:
+            st += [["opt", "s", "ttl", 9], ["opt", "s", "tos", 0x20], send, ["recvmsg", "r"],
+                   send, ["recvmsg", "r"]]
+        elif dst == "::1":
+            st += [["opt", "s", "unicast_hops", 9], ["opt", "s", "tclass", 0x20], send,
+                   ["recvmsg", "r"], send, ["recvmsg", "r"]]
+        out[f"rounds {sname} ancillary data"] = st
+    return out
+
+
 def all_scenarios() -> dict[str, list[list[Any]]]:
-    return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios()}
+    return {**bind_scenarios(), **delivery_scenarios(), **mapped_scenarios(),
+            **round_scenarios()}
 
 
 def zone_scenarios() -> dict[str, list[list[Any]]]:
@@ -195,6 +251,13 @@ def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
                 r: Any = "ok"
             elif op == "opt":
                 lvl, opt = {"v6only": (socket.IPPROTO_IPV6, socket.IPV6_V6ONLY),
+                            "recvpktinfo": (socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO),
+                            "recvhoplimit": (socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT),
+                            "recvtclass": (socket.IPPROTO_IPV6, socket.IPV6_RECVTCLASS),
+                            "unicast_hops": (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS),
+                            "tclass": (socket.IPPROTO_IPV6, socket.IPV6_TCLASS),
+                            "ttl": (socket.IPPROTO_IP, socket.IP_TTL),
+                            "tos": (socket.IPPROTO_IP, socket.IP_TOS),
                             "reuseaddr": (socket.SOL_SOCKET, socket.SO_REUSEADDR),
                             "reuseport": (socket.SOL_SOCKET, socket.SO_REUSEPORT)}[args[0]]
                 s.setsockopt(lvl, opt, args[1])
@@ -238,6 +301,15 @@ def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
                 if host:
                     select.select([s], [], [], 0.25)
                 r = list(s.recvfrom(100))
+            elif op == "recvmsg":
+                if host:
+                    select.select([s], [], [], 0.25)
+                data, anc, _fl, peer = s.recvmsg(100, 256)
+                r = [data, peer, sorted(_anc(lv, ty, v) for lv, ty, v in anc)]
+            elif op == "close":
+                s.close()
+                del socks[name]
+                r = "ok"
             elif op == "getsockname":
                 r = s.getsockname()
             elif op == "getpeername":
@@ -250,6 +322,15 @@ def run(steps: list[list[Any]], make: Any, host: bool) -> list[Any]:
     for s in socks.values():
         s.close()
     return out
+
+
+def _anc(level: int, typ: int, v: bytes) -> list[Any]:
+    """An ancillary item as the scenarios compare it: IPV6_PKTINFO's
+    address (its interface index differs: the kernel's ``lo`` against a
+    layer with no interfaces), an int's value."""
+    if level == socket.IPPROTO_IPV6 and typ == socket.IPV6_PKTINFO:
+        return ["pktinfo", socket.inet_ntop(A6, bytes(v[:16]))]
+    return [f"{level}/{typ}", struct.unpack("=i", bytes(v[:4]))[0] if len(v) >= 4 else v]
 
 
 def host_make(fam: int) -> Any:

@@ -99,6 +99,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         self._nraw6 = 0
         self._nraw4 = 0
         self._fastpath_saved = True
+        self._loop_fastpath = True
+        #: Bumped by every change to a PCB's addresses, ports or presence
+        #: (bind, connect, an ephemeral port, close): a sender's loopback plan
+        #: (:meth:`loop_plan`) holds while it is unchanged.
+        self.pcbgen = 0
         if type(seed) is not int:
             raise TypeError(f"seed is an int, not {type(seed).__name__}")
         self._port_next = self.profile.ephemeral[0] + (seed * 7919) % 1000
@@ -108,6 +113,19 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         if node is not None:
             node.sockets = self
             node.knobs["net.inet6.ip6.v6only"] = self.v6only_sysctl
+
+    @property
+    def loop_fastpath(self) -> bool:
+        """The loopback fast path (``::1``, ``127/8``, ``::ffff:127.x.y.z``):
+        off, every datagram takes the general path; the results are the same."""
+        return self._loop_fastpath
+
+    @loop_fastpath.setter
+    def loop_fastpath(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"loop_fastpath is a bool, not {type(on).__name__}")
+        self._loop_fastpath = on
+        self.pcbgen += 1  # the plans made so far no longer hold
 
     def socket(self, family: int = AF_INET6, type: int = SOCK_DGRAM, proto: int = 0) -> Socket:
         if type == SOCK_STREAM:
@@ -157,7 +175,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
     def output(self, s: Socket, data: bytes, dst: Addr, port: int, scope: int,
                anc: list[tuple[int, int, bytes]]) -> int:
         if not anc and not s.opts and s.type == SOCK_DGRAM and type(dst) is IPv6Address \
-                and int(dst) == 1 and port and len(data) <= 0xFFF7:
+                and int(dst) == 1 and port and len(data) <= 0xFFF7 and self.loop_fastpath:
             # a datagram to ::1 with no options: the path below, in short
             la = s.laddr
             me = la if type(la) is IPv6Address and int(la) and not is_multicast(la) else dst
@@ -226,7 +244,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 s.bound = True
             self.udpstat["udps_opackets"] += 1
             if self._is_local4(dst):
-                if not self.udp4_input(src, s.lport, dst, port, data):  # type: ignore[arg-type]
+                # looutput: the sender's IP_TTL and IP_TOS reach the receiver
+                ttl = s.ipopts.get(IP_TTL)
+                if ttl is None:
+                    ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
+                if not self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
+                                       ttl, s.ipopts.get(IP_TOS, 0)):
                     self._loop_unreach(src, s.lport, dst, port)
                 return len(data)
             if self.node is None:
@@ -445,8 +468,43 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                    data: bytes, ttl: int = 64, tos: int = 0) -> bool:
         """An IPv4 UDP datagram (from the IPv4 stack or our loopback)."""
         self.udpstat["udps_ipackets"] += 1
-        d = Datagram(bytes(data), IPv4Address(src), sport, IPv4Address(dst), 0, ttl, tos)
+        d = Datagram(bytes(data), src if type(src) is IPv4Address else IPv4Address(src), sport,
+                     dst if type(dst) is IPv4Address else IPv4Address(dst), 0, ttl, tos)
         return self._deliver(d, dport, v6=False)
+
+    def loop_plan(self, s: Socket, dst: Addr, port: int, scope: int
+                  ) -> tuple[int, Socket, Addr, Addr, int, str] | None:
+        """How a datagram of ``s`` to ``dst``:``port`` goes over the
+        loopback, as :meth:`output` would send it with no options: ``(pcbgen,
+        receiving socket, source, destination, hop limit or TTL, or 0 for the
+        node's knob, that knob)``; ``None`` where the general path must decide
+        (not ``::1``, ``127/8`` or ``::ffff:127.x.y.z``, sticky options, a
+        zone, no receiver, a mapped destination the profile refuses).
+        :class:`~kame.socket.sock.Socket.sendto` hands the next datagrams to
+        the same destination straight to the receiver while ``pcbgen`` holds."""
+        if not self.loop_fastpath or scope or not port or s.type != SOCK_DGRAM or s.opts or \
+                s.ipopts or \
+                s.closed or not s.bound or not s.lport or \
+                (s.faddr is not None and self.profile.name != "linux"):
+            return None
+        if type(dst) is IPv6Address:
+            if int(dst) != 1:
+                return None
+            v6, hl, knob = True, (0 if self.node is not None else 64), "net.inet6.ip6.hlim"
+        elif type(dst) is IPv4Address:
+            if int(dst) >> 24 != 127:
+                return None
+            if s.family == AF_INET6 and (not self.profile.initiating or s.v6only):
+                return None  # _mapped_ok refuses it: the general path raises
+            v6, hl, knob = False, (0 if self.node is not None else 64), "net.inet.ip.ttl"
+        else:
+            return None
+        # in6_selectsrc / in_pcbladdr: the bound address, else the loopback's
+        src = self._select_src(s, dst, 0, None)
+        top = self._unicast_target(Datagram(b"", src, s.lport, dst, 0, hl, 0), port, v6)
+        if top is None:
+            return None
+        return (self.pcbgen, top, src, dst, hl, knob)
 
     def _matches(self, s: Socket, d: Datagram, dport: int, v6: bool) -> int | None:
         """The match score of a socket for a datagram, ``None`` for none."""
@@ -469,17 +527,35 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             return None
         return score
 
-    def _deliver(self, d: Datagram, dport: int, v6: bool) -> bool:
+    def _unicast_target(self, d: Datagram, dport: int, v6: bool) -> Socket | None:
+        """The one socket a unicast datagram goes to: the best score, then
+        the newest; over IPv4 on the BSDs the IPv4 table first."""
         m = self._matches
-        if v6 and not is_multicast(d.dst):  # type: ignore[arg-type]
-            # unicast to an IPv6 address: the best score, then the newest
-            top: Socket | None = None
-            bsc = bseq = -1
+        top: Socket | None = None
+        bsc = bseq = -1
+        if v6 or not self.profile.bsd_delivery:
             for s in self.pcbs:
                 if s.lport != dport or (sc := m(s, d, dport, v6)) is None:
                     continue
                 if sc > bsc or (sc == bsc and s.seq > bseq):
                     top, bsc, bseq = s, sc, s.seq
+            return top
+        # KAME (§1.12.2.1, .3.1, .4.1): the IPv4 table first; an AF_INET6
+        # wildcard gets the datagram only if no AF_INET socket matches.
+        cands = [(sc, s) for s in self.pcbs if s.lport == dport and
+                 (sc := m(s, d, dport, v6)) is not None]
+        cands = [(sc, s) for sc, s in cands if s.family == AF_INET or s.mapped_bound] or cands
+        for sc, s in cands:
+            if sc > bsc or (sc == bsc and s.seq > bseq):
+                top, bsc, bseq = s, sc, s.seq
+        return top
+
+    def _deliver(self, d: Datagram, dport: int, v6: bool) -> bool:
+        m = self._matches
+        dst = d.dst
+        if not (is_multicast(dst) if v6 else  # type: ignore[arg-type]
+                (dst.is_multicast or int(dst) == 0xFFFFFFFF)):
+            top = self._unicast_target(d, dport, v6)
             if top is None:
                 self.udpstat["udps_noport"] += 1
                 return False
@@ -497,15 +573,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # wildcard gets the datagram only if no AF_INET socket matches.
             v4 = [(sc, s) for sc, s in cands if s.family == AF_INET or s.mapped_bound]
             cands = v4 or cands
-        mcast = (isinstance(d.dst, IPv6Address) and is_multicast(d.dst)) or \
-            (isinstance(d.dst, IPv4Address) and (d.dst.is_multicast or int(d.dst) == 0xFFFFFFFF))
-        if mcast:
-            targets = [s for _sc, s in cands]
-            if any(s.msf for s in targets):
-                targets = [s for s in targets if self._msf_pass(s, d)]
-        else:
-            best = max(sc for sc, _s in cands)
-            targets = [max((s for sc, s in cands if sc == best), key=lambda x: x.seq)]
+        targets = [s for _sc, s in cands]  # multicast and broadcast: every member
+        if any(s.msf for s in targets):
+            targets = [s for s in targets if self._msf_pass(s, d)]
         for s in targets:
             if len(s.rcvq) == s.rcvq.maxlen:
                 self.udpstat["udps_fullsock"] += 1

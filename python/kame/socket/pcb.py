@@ -25,6 +25,7 @@ from kame.socket.sock import Socket
 from kame.socket.sockaddr import Addr, pack_sockaddr_in6
 
 _NO_ZONES = ZoneTable()
+_LOOPBACK4 = IPv4Address("127.0.0.1")
 
 
 class In6Pcb:
@@ -40,6 +41,7 @@ class In6Pcb:
     _fastpath_saved: bool
     _port_next: int
     v6only_sysctl: int
+    pcbgen: int
 
     def ifindex(self, name: str) -> int:
         if self.node is None or name not in self.node.zones.by_name:
@@ -129,6 +131,12 @@ class In6Pcb:
         return False
 
     def pcbbind(self, s: Socket, a: Addr, port: int, scope: int) -> None:
+        try:
+            self._pcbbind(s, a, port, scope)
+        finally:
+            self.pcbgen += 1
+
+    def _pcbbind(self, s: Socket, a: Addr, port: int, scope: int) -> None:
         p = self.profile
         if s.family == AF_INET6 and isinstance(a, IPv4Address):
             if not p.bind_mapped:
@@ -165,6 +173,7 @@ class In6Pcb:
         s.laddr, s.lport, s.lscope, s.bound = laddr, port, scope, True
 
     def _anyport(self, s: Socket, laddr: Addr | None) -> int:
+        self.pcbgen += 1  # the caller gives s the port
         lo, hi = self.profile.ephemeral
         for _ in range(hi - lo + 1):
             port = self._port_next
@@ -188,6 +197,12 @@ class In6Pcb:
             raise _err(p.mapped_errno, "IPv4-mapped destination")
 
     def pcbconnect(self, s: Socket, a: Addr, port: int, scope: int) -> None:
+        try:
+            self._pcbconnect(s, a, port, scope)
+        finally:
+            self.pcbgen += 1
+
+    def _pcbconnect(self, s: Socket, a: Addr, port: int, scope: int) -> None:
         if s.type == SOCK_DGRAM and port == 0:
             raise _err(errno.EADDRNOTAVAIL if s.family == AF_INET6 else errno.EINVAL)
         v4 = isinstance(a, IPv4Address)
@@ -232,6 +247,10 @@ class In6Pcb:
             if isinstance(s.laddr, IPv4Address) and int(s.laddr):
                 return s.laddr
             if self._is_local4(dst):
+                if int(dst) >> 24 == 127 and dst not in self.in_ifaddrs:
+                    # the loopback's route (127/8 via lo) gives its address,
+                    # as Linux's and in_pcbladdr's source for 127.0.0.2
+                    return _LOOPBACK4
                 return dst
             inet = getattr(self.node, "inet", None)
             if inet is not None:  # the node's IPv4 (kame.inet): in_pcbladdr

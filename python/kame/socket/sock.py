@@ -96,11 +96,13 @@ class Socket:
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
     checksum: int = -1
     seq: int = 0
-    #: the last destination sockaddr ``sendto`` parsed and what it gave, and
-    #: the last peer name ``recvfrom`` made: a datagram loop with one peer
-    #: parses and formats addresses once (only global addresses and ``::1``,
+    #: the last destination sockaddr ``sendto`` parsed, what it gave and,
+    #: for a loopback destination, the layer's plan for it
+    #: (:meth:`~kame.socket.layer.SocketLayer.loop_plan`); and the last peer
+    #: name ``recvfrom`` made: a datagram loop with one peer parses and
+    #: formats addresses once (only IPv4, global addresses and ``::1``,
     #: whose meaning no zone table can change, are kept)
-    sa_last: tuple[Any, tuple[Any, int, int]] | None = None
+    sa_last: tuple[Any, tuple[Any, int, int], Any] | None = None
     name_last: tuple[Any, int, int, tuple[Any, ...]] | None = None
 
     # --- helpers --------------------------------------------------------------
@@ -178,6 +180,7 @@ class Socket:
         if not self.closed:
             self.closed = True
             self.layer.pcbs.remove(self)
+            self.layer.pcbgen += 1
             if self.type == SOCK_RAW and self.proto == IPPROTO_ICMPV6 and self.family == AF_INET6:
                 self.layer._raw_icmp6(-1)
             if self.type == SOCK_RAW and self.family == AF_INET:
@@ -215,27 +218,58 @@ class Socket:
         self.layer.pcbconnect(self, a, port, scope)
 
     def sendto(self, data: bytes, flags_or_addr: Any, addr: Any = None) -> int:
+        if addr is None and type(data) is bytes:
+            sa = self.sa_last
+            if sa is not None and (sa[0] is flags_or_addr or (
+                    sa[0] == flags_or_addr and _exact(flags_or_addr))):
+                lp = sa[2]
+                layer = self.layer
+                if lp is not None and lp[0] == layer.pcbgen and not self.so_error and \
+                        not self.opts and not self.ipopts and len(data) <= 0xFFF7:
+                    # looutput to the receiver the layer planned (loop_plan): what
+                    # the general path does with this datagram, without its lookups
+                    hl = lp[4] or int(layer.node.knobs[lp[5]])
+                    st = layer.udpstat
+                    st["udps_opackets"] += 1
+                    st["udps_ipackets"] += 1
+                    q = lp[1].rcvq
+                    if len(q) == q.maxlen:
+                        st["udps_fullsock"] += 1
+                    else:
+                        q.append(Datagram(data, lp[2], self.lport, lp[3], 0, hl, 0))
+                    return len(data)
+            else:
+                sa = None
+            return self._sendto(data, flags_or_addr, sa)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"a bytes-like object is required, not {type(data).__name__}")
-        if addr is None and type(data) is bytes and not self.closed and not self.so_error \
-                and self.type == SOCK_DGRAM:
-            # sendmsg's path for one buffer without ancillary data, the
-            # destination's parse remembered
-            sa = self.sa_last
-            if sa is not None and sa[0] == flags_or_addr:
-                dst, port, scope = sa[1]
-            else:
-                dst, port, scope = self._sockaddr_in(flags_or_addr, "send")
-                if not scope and isinstance(flags_or_addr[0], str) and (
-                        isinstance(dst, IPv4Address) or int(dst) == 1 or
-                        in6_addrscope(dst) == Scope.GLOBAL):
-                    self.sa_last = (flags_or_addr, (dst, port, scope))
-            if self.faddr is not None and self.profile.name != "linux":
-                raise _err(errno.EISCONN)
-            self.layer.autobind_first(self)
-            return self.layer.output(self, data, dst, port, scope, [])
         dst = addr if addr is not None else flags_or_addr
         return self.sendmsg([data], [], 0, dst)
+
+    def _sendto(self, data: bytes, a: Any, sa: Any) -> int:
+        """``sendto`` of one buffer without ancillary data: sendmsg's path,
+        the destination's parse remembered (``sa``: the one remembered for
+        ``a``), and the loopback plan for the next datagrams made."""
+        if self.closed or self.so_error or self.type != SOCK_DGRAM:
+            return self.sendmsg([data], [], 0, a)
+        layer = self.layer
+        if sa is not None:
+            dst, port, scope = sa[1]
+        else:
+            dst, port, scope = self._sockaddr_in(a, "send")
+            if layer.loop_fastpath and not scope and _exact(a) and (
+                    isinstance(dst, IPv4Address) or int(dst) == 1 or
+                    in6_addrscope(dst) == Scope.GLOBAL):
+                # only addresses whose meaning no zone table can change
+                sa = self.sa_last = (a, (dst, port, scope), None)
+        if self.faddr is not None and self.profile.name != "linux":
+            raise _err(errno.EISCONN)
+        layer.autobind_first(self)
+        n = layer.output(self, data, dst, port, scope, [])
+        last = self.sa_last
+        if sa is not None and last is sa:
+            self.sa_last = (last[0], last[1], layer.loop_plan(self, dst, port, scope))
+        return n
 
     def send(self, data: bytes, flags: int = 0) -> int:
         return self.sendmsg([data], [], flags, None)
@@ -265,9 +299,12 @@ class Socket:
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, tuple[Any, ...]]:
         q = self.rcvq
         if q and not flags and not self.closed and not self.so_error and type(bufsize) is int \
-                and q[0].mtuinfo is None and len(q[0].data) <= bufsize:
+                and (d := q[0]).mtuinfo is None and len(d.data) <= bufsize:
             # recvmsg's path without ancillary data or truncation
-            d = q.popleft()
+            q.popleft()
+            nl = self.name_last
+            if nl is not None and nl[0] is d.src and nl[1] == d.sport and nl[2] == d.ifindex:
+                return d.data, nl[3]
             return d.data, self._peer_name(d)
         data, _anc, _fl, addr = self.recvmsg(bufsize, 0, flags)
         return data, addr
@@ -301,6 +338,18 @@ class Socket:
             a, sc, mtu = d.mtuinfo
             anc.append((IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu)))
             return b"", anc, 0, self._name(a, 0, sc)
+        if self.family == AF_INET6 and isinstance(d.dst, IPv4Address):
+            # an IPv4 datagram: its destination mapped in IPV6_PKTINFO (Linux
+            # ip6_datagram_recv_common_ctl: that alone); the BSDs' fake IPv6
+            # header (ip6_savecontrol_v4) also gives the TTL and TOS
+            if self.opts.get(IPV6_RECVPKTINFO):
+                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
+                            v4mapped(d.dst).packed + struct.pack("=I", d.ifindex)))
+            if self.profile.name != "linux":
+                if self.opts.get(IPV6_RECVHOPLIMIT):
+                    anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
+                if self.opts.get(IPV6_RECVTCLASS):
+                    anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
@@ -348,6 +397,13 @@ def _ancillary(ancdata: Iterable[tuple[int, int, bytes]]) -> list[tuple[int, int
             raise _err(errno.ENOBUFS, "too much ancillary data")
         out.append((level, typ, _octets(data, "ancillary data")))
     return out
+
+
+def _exact(a: Any) -> bool:
+    """A sockaddr tuple of a str and ints, no subclasses: one that equals
+    another means the same destination (``("::1", 7.0)`` equals
+    ``("::1", 7)`` but is a TypeError)."""
+    return type(a) is tuple and type(a[0]) is str and all(type(x) is int for x in a[1:])
 
 
 def _field(value: Any, op: str, name: str, high: int) -> int:
