@@ -96,14 +96,19 @@ MODES: dict[str, tuple[list[str], list[str], list[str]]] = {
 }
 
 
-def commands(cap: Path, out: Path, count: int) -> dict[str, dict[str, list[str]]]:
-    """Each mode's command line for kame, tcpdump and tshark."""
-    def fill(words: list[str]) -> list[str]:
-        return [w.format(cap=cap, out=out, count=count) for w in words]
+def commands(cap: Path, out: Path, counts: list[int]) -> dict[str, dict[str, list[str]]]:
+    """Each mode's command line for kame, tcpdump and tshark (the -c mode
+    once per count)."""
+    modes = {}
+    for mode, (k, t, s) in MODES.items():
+        for count in counts if "{count}" in mode else [0]:
+            def fill(words: list[str], count: int = count) -> list[str]:
+                return [w.format(cap=cap, out=out, count=count) for w in words]
 
-    return {mode.format(count=count): {"kame": [*KAME, *fill(k)], "tcpdump": ["tcpdump", *fill(t)],
-                                       "tshark": ["tshark", *fill(s)]}
-            for mode, (k, t, s) in MODES.items()}
+            modes[mode.format(count=count)] = {"kame": [*KAME, *fill(k)],
+                                               "tcpdump": ["tcpdump", *fill(t)],
+                                               "tshark": ["tshark", *fill(s)]}
+    return modes
 
 
 def main() -> int:
@@ -112,7 +117,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tshark-runs", type=int, default=1,
                     help="runs of tshark per mode (it takes seconds each; 0: not run)")
-    ap.add_argument("--count", type=int, default=1000, help="N of the -c N mode")
+    ap.add_argument("--count", type=int, nargs="+", default=[1000, 100_000],
+                    help="N of the -c N mode (several: one mode each)")
     ap.add_argument("--keep", type=Path, help="reuse (or keep) the capture at this path")
     ap.add_argument("--json", type=Path, help="write the results here too")
     ap.add_argument("--no-compile", action="store_true",

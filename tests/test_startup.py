@@ -157,3 +157,22 @@ def test_lazy_names_still_resolve() -> None:
     assert kame.link.memory.MemoryLink is kame.link.MemoryLink
     with pytest.raises(AttributeError):
         kame.link.nothing  # noqa: B018
+
+
+def test_console_script_flushes_before_it_ends_the_process(tmp_path: Path) -> None:
+    """``kame dissect`` ends with ``os._exit``: what it printed to a pipe,
+    the file it wrote and its status are all there."""
+    sample = Path(kame.__file__).parent / "data" / "sample.pcap"
+    out = tmp_path / "out.pcap"
+    r = subprocess.run([sys.executable, "-m", "kame", "dissect", "-n", "-r", str(sample)],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0 and r.stdout.endswith(" dropped\n"), r
+    assert len(r.stdout.splitlines()) == 18, r.stdout
+    r = subprocess.run([sys.executable, "-m", "kame", "dissect", "-r", str(sample), "-w",
+                        str(out), "ip6"], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and r.stderr.endswith(" dropped\n"), r
+    assert out.stat().st_size > 24
+    r = subprocess.run([sys.executable, "-m", "kame", "dissect", "-r", str(sample), "ip6 and"],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and r.stderr.startswith("kame dissect: filter: "), r

@@ -166,5 +166,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> None:
+    """The ``kame`` console script: :func:`main` on ``sys.argv``, then exit
+    with its status. ``kame dissect`` ends the process at once once its
+    output is flushed and the exit functions have run (``os._exit``): the
+    interpreter's teardown (a full garbage collection, every module and
+    code object freed) would cost a small capture's dissection; its files
+    are closed already."""
+    words = sys.argv[1:2]
+    status = main()
+    if words != ["dissect"]:
+        sys.exit(status)
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):  # closed, or the reader is gone (`| head`)
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()
