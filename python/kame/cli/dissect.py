@@ -299,13 +299,28 @@ def _compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | s
     first: FilterError | None = None
     for lt in FILTER_LINKTYPES:
         try:
-            progs[lt] = compile_filter(expr, lt)
+            progs[lt] = _compile(expr, lt)
         except FilterError as e:
             progs[lt] = str(e)
             first = first or e
     if first is not None and all(isinstance(v, str) for v in progs.values()):
         raise first
     return progs
+
+
+def _compile(expr: str, linktype: int) -> list[tuple[int, int, int, int]]:
+    """libpcap's program for ``expr``: loaded and called by the core
+    (``kame._core.pcap_compile``, no ctypes), else through ctypes
+    (:func:`kame.link.bpf.compile_filter`, which also looks libpcap up by
+    ``ctypes.util.find_library`` when no soname loads)."""
+    if "\0" in expr:
+        raise FilterError("a filter expression cannot hold a NUL character")
+    try:
+        return kame._core.pcap_compile(expr, linktype)
+    except ValueError as e:
+        raise FilterError(str(e)) from None
+    except OSError:
+        return compile_filter(expr, linktype)
 
 
 class _Progress:
