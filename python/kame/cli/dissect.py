@@ -370,7 +370,8 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     a pcap from a pcap, a pcapng (its section and interface blocks and the
     selected packet blocks) from a pcapng, so that every packet keeps its
     own interface and link type. From a regular file into a file with a
-    descriptor, the core maps ``f`` and writes to ``write`` itself."""
+    descriptor (``write``, or ``out`` when nothing is written), the core
+    maps ``f`` and writes there itself."""
     filters = compile_filters(expr) if expr else None
     d = kame._core.Dissector(hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum,
                              verbose=int(verbose), link=link, quiet=quiet, json=json,
@@ -387,6 +388,14 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     elif write is not None and _mappable(f) and (outfd := _fd(write)) is not None:
         write.flush()
         d.write_file(f.fileno(), outfd)
+        mapped = True
+        read = bytes
+    elif (write is None and (bar is None or not bar.total) and _mappable(f)
+          and (outfd := _fd(out)) is not None):
+        # A regular file printed to a descriptor (no progress bar to draw):
+        # the core maps it and writes the lines itself.
+        out.flush()
+        d.print_file(f.fileno(), outfd)
         mapped = True
         read = bytes
     else:
@@ -436,7 +445,7 @@ def _mappable(f: BinaryIO) -> bool:
         return False
 
 
-def _fd(f: BinaryIO) -> int | None:
+def _fd(f: BinaryIO | TextIO) -> int | None:
     try:
         return f.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):

@@ -166,35 +166,22 @@ impl Dissector {
     /// time. Neither descriptor is closed here. Only with `write`, and
     /// before anything was fed.
     fn write_file(&mut self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] infd: i32, #[pyo3(from_py_with = int_arg)] outfd: i32) -> PyResult<()> {
-        if !self.write || self.reader.started() || !self.buf.is_empty() {
+        if !self.write {
             return Err(PyValueError::new_err("write_file needs a Dissector made with write=True and not fed"));
         }
-        if infd < 0 || outfd < 0 {
-            return Err(PyValueError::new_err("file descriptors are not negative"));
+        self.mapped(py, infd, outfd)
+    }
+
+    /// Dissect the regular capture file open as descriptor `infd` as
+    /// `write_file` does, printing the lines (or JSON objects) to
+    /// descriptor `outfd` in writes of about 1 MiB: no chunk of the file
+    /// is copied, nor the text through Python. Only without `write`, and
+    /// before anything was fed.
+    fn print_file(&mut self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] infd: i32, #[pyo3(from_py_with = int_arg)] outfd: i32) -> PyResult<()> {
+        if self.write {
+            return Err(PyValueError::new_err("print_file needs a Dissector made with write=False and not fed"));
         }
-        py.detach(|| -> PyResult<()> {
-            // SAFETY: both are the caller's open descriptors, lent for this
-            // call: these Files are never dropped (so never close them).
-            let input = ManuallyDrop::new(unsafe { File::from_raw_fd(infd) });
-            let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(outfd) });
-            let map = Mapped::file(&input)?;
-            let bytes = map.bytes();
-            let mut pos = 0usize;
-            let mut populated = 0usize;
-            let mut w = Vec::with_capacity(OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536);
-            let mut text = String::new();
-            while !self.done {
-                populated = map.ahead(pos, populated);
-                let at = pos;
-                self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
-                out.write_all(&w)?;
-                w.clear();
-                if pos == at && !self.done {
-                    self.done = true;
-                }
-            }
-            Ok(())
-        })
+        self.mapped(py, infd, outfd)
     }
 
     /// The verdict counts (only those that occurred), or the error that
@@ -238,6 +225,42 @@ impl Dissector {
 }
 
 impl Dissector {
+    /// `write_file` and `print_file`: the mapped file through `records`,
+    /// what they give written to `outfd` a piece at a time.
+    fn mapped(&mut self, py: Python<'_>, infd: i32, outfd: i32) -> PyResult<()> {
+        if self.reader.started() || !self.buf.is_empty() {
+            return Err(PyValueError::new_err("a Dissector reads a mapped file before anything is fed"));
+        }
+        if infd < 0 || outfd < 0 {
+            return Err(PyValueError::new_err("file descriptors are not negative"));
+        }
+        py.detach(|| -> PyResult<()> {
+            // SAFETY: both are the caller's open descriptors, lent for this
+            // call: these Files are never dropped (so never close them).
+            let input = ManuallyDrop::new(unsafe { File::from_raw_fd(infd) });
+            let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(outfd) });
+            let map = Mapped::file(&input)?;
+            let bytes = map.bytes();
+            let mut pos = 0usize;
+            let mut populated = 0usize;
+            let mut w = Vec::with_capacity(if self.write { OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536 } else { 0 });
+            let mut text = String::with_capacity(if self.write { 0 } else { OUT_PIECE + 65536 });
+            while !self.done {
+                populated = map.ahead(pos, populated);
+                let at = pos;
+                self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
+                out.write_all(&w)?;
+                out.write_all(text.as_bytes())?;
+                w.clear();
+                text.clear();
+                if pos == at && !self.done {
+                    self.done = true;
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn write_header(&mut self, w: &mut Vec<u8>) {
         if !self.write || self.header_written || !self.reader.started() {
             return;
@@ -269,12 +292,12 @@ impl Dissector {
     }
 
     /// The records of `buf` from `*pos`, until the end of what it holds
-    /// or `w` holds `max_out` octets. With `write`, a pcap's selected
+    /// or `w` or `text` holds `max_out` octets. With `write`, a pcap's selected
     /// records are copied as they are, and so are a pcapng's selected
     /// packet blocks and all its other blocks (section and interface
     /// descriptions...): every packet stays under its own interface.
     fn records(&mut self, buf: &[u8], pos: &mut usize, text: &mut String, w: &mut Vec<u8>, eof: bool, max_out: usize) {
-        while w.len() < max_out {
+        while w.len() < max_out && text.len() < max_out {
             let before = *pos;
             let rec = match self.reader.next(buf, pos, eof) {
                 Ok(Some(r)) => r,
