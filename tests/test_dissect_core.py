@@ -275,3 +275,51 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     r2 = subprocess.run([sys.executable, "-m", "kame.cli.main", "dissect", "-q", str(path)],
                         capture_output=True, check=False)
     assert r2.returncode == 0 and r2.stderr == b""
+
+
+#: Expressions for the compiler comparison: valid on some link types,
+#: not on others, or on none.
+COMPILE_EXPRS = ["ip6 and tcp port 80", "ip", "arp", "ether host 02:00:00:00:00:01", "vlan 100",
+                 "icmp6 and ip6[40] == 135", "ip6 protochain 44", "greater 1000", "ip6 and",
+                 "port 99999", "tcp[tcpflags] & tcp-syn != 0", "", "not not ip6", "host ::1"]
+COMPILE_LINKTYPES = [0, 1, 101, 108, 113, 228, 229, 276, 147, 2**31 - 1]
+
+
+@pytest.mark.parametrize("expr", COMPILE_EXPRS)
+def test_core_compiles_as_libpcap_through_ctypes(expr):
+    """kame dissect compiles in the core (libpcap loaded by soname, no
+    ctypes): the same programs, and the same refusals, as libpcap called
+    through ctypes."""
+    for lt in COMPILE_LINKTYPES:
+        try:
+            want: Any = compile_filter(expr, lt)
+        except FilterError as e:
+            want = str(e)
+        try:
+            got: Any = kame._core.pcap_compile(expr, lt)
+        except ValueError as e:
+            got = str(e)
+        assert got == want, (expr, lt)
+
+
+def test_core_compile_refuses_what_it_cannot_pass():
+    with pytest.raises(ValueError, match="NUL"):
+        kame._core.pcap_compile("ip6\0", 1)
+    with pytest.raises(ValueError):
+        kame._core.pcap_compile("ip6", 2**32 - 1)
+    with pytest.raises((ValueError, OverflowError)):
+        kame._core.pcap_compile("ip6", -1)
+
+
+@given(st.text(max_size=40), st.sampled_from(COMPILE_LINKTYPES))
+@settings(max_examples=150)
+def test_core_compile_answers_any_text_as_ctypes_does(expr, lt):
+    try:
+        want: Any = compile_filter(expr, lt)
+    except FilterError as e:
+        want = str(e)
+    try:
+        got: Any = kame._core.pcap_compile(expr, lt)
+    except ValueError as e:
+        got = str(e)
+    assert got == want

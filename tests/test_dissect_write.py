@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,50 @@ def test_write_file_refuses_misuse(tmp_path):
     with tmp_path.joinpath("p").open("wb") as p, open("/dev/null", "rb") as n, \
             pytest.raises(OSError):
         d.write_file(n.fileno(), p.fileno())
+
+
+@pytest.mark.parametrize("expr", [None, "ip6", "ip and udp"])
+@pytest.mark.parametrize("count", [0, 3])
+@pytest.mark.parametrize("opts", [{}, {"json": True}, {"verbose": 2, "link": True},
+                                  {"quiet": True}])
+def test_the_mapped_file_prints_what_the_chunks_print(tmp_path, expr, count, opts):
+    """``print_file``: lines written to a descriptor by the core from the
+    mapped file, the same as fed in chunks (a text bigger than a write's
+    1 MiB included)."""
+    src = tmp_path / "in.pcapng"
+    two_link_types(src, rounds=30)
+    plain = tmp_path / "in.pcap"
+    pcap_file(plain, ETHER * (4000 if not count and not expr and not opts else 40))
+    for path in (src, plain):
+        filters = compile_filters(expr) if expr else None
+        fed = kame._core.Dissector(count=count, filters=filters, **opts)
+        data = path.read_bytes()
+        chunks = []
+        for at in range(0, len(data), 777):
+            chunks.append(fed.feed(data[at:at + 777], False)[0])
+        chunks.append(fed.feed(b"", True)[0])
+        want, want_tally = "".join(chunks), fed.close()
+        mapped = kame._core.Dissector(count=count, filters=filters, **opts)
+        out = tmp_path / "out"
+        with open(path, "rb") as f, open(out, "wb") as g:
+            mapped.print_file(f.fileno(), g.fileno())
+        assert out.read_text() == want, (path.name, expr, count, opts)
+        assert mapped.close() == want_tally
+        assert mapped.frames == fed.frames
+    with pytest.raises(ValueError, match="write=False"):
+        kame._core.Dissector(write=True).print_file(0, 1)
+
+
+def test_kame_dissect_prints_a_file_as_it_prints_a_pipe(tmp_path):
+    """The command's output, mapped (a regular file to standard output)
+    and read in chunks (standard input), is the same."""
+    src = tmp_path / "in.pcap"
+    pcap_file(src, ETHER * 500)
+    for words in (["-n"], ["-n", "-T", "json"], ["-n", "-c", "7", "udp"], ["-nvv", "-e"]):
+        by_file = subprocess.run([sys.executable, "-m", "kame", "dissect", *words[:1], "-r",
+                                  str(src), *words[1:]], capture_output=True, check=True)
+        with open(src, "rb") as f:
+            by_pipe = subprocess.run([sys.executable, "-m", "kame", "dissect", *words[:1], "-r",
+                                      "-", *words[1:]], input=f.read(), capture_output=True,
+                                     check=True)
+        assert by_file.stdout == by_pipe.stdout and by_file.stdout.count(b"\n") > 7, words

@@ -6,27 +6,35 @@ this package holds state and policy on top of it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+# ``typing`` and ``importlib`` are not imported here, nor the exception
+# tree: with :mod:`re` and :mod:`enum` behind them they cost more than the
+# core's own load, and ``kame dissect`` of a small capture is over sooner.
+# The exception classes load on first use (the core imports them itself
+# when it first raises one). Type checkers see every name.
+TYPE_CHECKING = False
 
 from kame import _core
 from kame._core import IpcompSa, decapsulate, deflate, encapsulate, inflate
-from kame.errors import (
-    ConfigError,
-    EcnDropError,
-    HeaderLimitError,
-    Icmp6Answer,
-    IntegrityError,
-    IpsecError,
-    KameError,
-    LimitError,
-    MalformedError,
-    PaddingError,
-    ParseError,
-    ReplayError,
-    TruncatedError,
-    UnsupportedError,
-)
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from kame.errors import (
+        ConfigError,
+        EcnDropError,
+        HeaderLimitError,
+        Icmp6Answer,
+        IntegrityError,
+        IpsecError,
+        KameError,
+        LimitError,
+        MalformedError,
+        PaddingError,
+        ParseError,
+        ReplayError,
+        TruncatedError,
+        UnsupportedError,
+    )
 
 __version__ = _core.__version__
 
@@ -186,6 +194,10 @@ __all__ += ["ReassOutcome", "Reassembler", "atomic_fragment", "fragment"]
 # first touched (``kame.Node``, ``kame.ipsec.EspSa``, ``kame.key.setkey.run``),
 # through the module ``__getattr__`` below (PEP 562).
 _LAZY: dict[str, str] = {
+    **dict.fromkeys((
+        "ConfigError", "EcnDropError", "HeaderLimitError", "Icmp6Answer", "IntegrityError",
+        "IpsecError", "KameError", "LimitError", "MalformedError", "PaddingError", "ParseError",
+        "ReplayError", "TruncatedError", "UnsupportedError"), "kame.errors"),
     "IfFlags": "kame.knobs",
     "Knobs": "kame.knobs",
     "Node": "kame.node",
@@ -256,6 +268,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
     mod = _LAZY.get(name)
     if mod is not None:
         value = getattr(importlib.import_module(mod), name)

@@ -1,8 +1,6 @@
 """``python -m kame``: the ``kame`` command (:mod:`kame.cli.main`)."""
 
-import sys
-
-from kame.cli.main import main
+from kame.cli.main import script
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -1378,7 +1378,7 @@ def parse_many(
 __all__ += ["Packet", "PacketBatch", "PacketBatchIter", "parse", "parse_many"]
 # --- end wire ---
 
-# --- dissect: Dissector, bpf_filter ---
+# --- dissect: Dissector, bpf_filter, pcap_compile ---
 @final
 class Dissector:
     """``kame dissect`` over a capture fed by chunks: records, filter,
@@ -1400,6 +1400,7 @@ class Dissector:
     ) -> Dissector: ...
     def feed(self, data: Buffer, eof: bool) -> tuple[str, bytes, bool]: ...
     def write_file(self, infd: int, outfd: int) -> None: ...
+    def print_file(self, infd: int, outfd: int) -> None: ...
     def close(self) -> dict[str, int]: ...
     @property
     def unsupported(self) -> tuple[int, int] | None: ...
@@ -1412,7 +1413,9 @@ def bpf_filter(
     program: Sequence[tuple[int, int, int, int]], packet: bytes, wirelen: int | None = None
 ) -> int: ...
 
-__all__ += ["Dissector", "bpf_filter"]
+def pcap_compile(expr: str, linktype: int) -> list[tuple[int, int, int, int]]: ...
+
+__all__ += ["Dissector", "bpf_filter", "pcap_compile"]
 # --- end dissect ---
 
 # --- link: parse_link, LinkFrame, Arp ---

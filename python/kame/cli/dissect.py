@@ -34,21 +34,13 @@ capture bundled with the package is shown, and said so.
 
 from __future__ import annotations
 
-import argparse
-import functools
 import io
 import os
 import stat
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable
-from typing import BinaryIO, TextIO
 
-import kame
 import kame._core
-from kame.cli.args import UsageError
-from kame.errors import KameError, UnsupportedError
 from kame.link.bpf import FilterError, compile_filter
 from kame.link.pcapio import (
     GZIP_MAGIC,
@@ -60,6 +52,16 @@ from kame.link.pcapio import (
     LINKTYPE_RAW,
     open_stream,
 )
+
+# What ``kame dissect`` imports is kept to the core, ctypes (for a filter)
+# and this: typing, functools, collections, argparse (unless the words need
+# its help or its messages), re and the exception tree (until an error) are
+# each a dissection's worth of start-up (tests/test_startup.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import BinaryIO, TextIO
 
 #: The pcap link types read here, by name.
 LINKTYPES = {
@@ -122,6 +124,8 @@ def nd_detail(p: kame.Packet) -> str:
     or the message is refused."""
     if p.upper_proto != 58:
         return ""
+    from kame.errors import KameError
+
     try:
         m = p.upper
     except KameError:
@@ -153,6 +157,8 @@ def srh_words(p: kame.Packet) -> list[str]:
     TLVs. Empty when there is none (or the core does not decode SRHs)."""
     if not any(h[0] == 43 for h in p.chain):
         return []
+    from kame.errors import KameError
+
     words = []
     for h in p.headers:
         try:
@@ -228,6 +234,8 @@ def describe(p: kame.Packet, verbose: bool = False, *, hdrnestlimit: int = 50,
     if up in (4, 41):
         line += _inner(p, verbose, hdrnestlimit, depth)
     if verbose and up == 58:
+        from kame.errors import KameError
+
         try:
             line += f"\n\t{p.upper!r}"
         except KameError as e:  # the message body is refused by ND validation
@@ -250,6 +258,8 @@ def _inner(p: kame.Packet, verbose: bool, hdrnestlimit: int, depth: int) -> str:
     """": " and the line of the packet an IP-in-IP packet carries."""
     if depth + 1 >= MAX_INNER:
         return ": (more tunnels)"
+    from kame.errors import KameError
+
     try:
         q = kame.parse(p.upper_bytes, hdrnestlimit=hdrnestlimit)
     except KameError as e:
@@ -272,22 +282,45 @@ def compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | st
     """The BPF program of ``expr`` for every link type read here (libpcap's
     message where it does not apply); :class:`FilterError` when it applies
     to none (a syntax error)."""
-    return dict(_compile_filters(expr))
+    progs = _COMPILED.get(expr)
+    if progs is None:
+        progs = _COMPILED[expr] = _compile_filters(expr)
+    return dict(progs)
 
 
-@functools.lru_cache(maxsize=8)
+#: Filters compiled so far (an expression is compiled once per run).
+_COMPILED: dict[str, dict[int, list[tuple[int, int, int, int]] | str]] = {}
+
+
 def _compile_filters(expr: str) -> dict[int, list[tuple[int, int, int, int]] | str]:
+    if len(_COMPILED) >= 8:
+        _COMPILED.clear()
     progs: dict[int, list[tuple[int, int, int, int]] | str] = {}
     first: FilterError | None = None
     for lt in FILTER_LINKTYPES:
         try:
-            progs[lt] = compile_filter(expr, lt)
+            progs[lt] = _compile(expr, lt)
         except FilterError as e:
             progs[lt] = str(e)
             first = first or e
     if first is not None and all(isinstance(v, str) for v in progs.values()):
         raise first
     return progs
+
+
+def _compile(expr: str, linktype: int) -> list[tuple[int, int, int, int]]:
+    """libpcap's program for ``expr``: loaded and called by the core
+    (``kame._core.pcap_compile``, no ctypes), else through ctypes
+    (:func:`kame.link.bpf.compile_filter`, which also looks libpcap up by
+    ``ctypes.util.find_library`` when no soname loads)."""
+    if "\0" in expr:
+        raise FilterError("a filter expression cannot hold a NUL character")
+    try:
+        return kame._core.pcap_compile(expr, linktype)
+    except ValueError as e:
+        raise FilterError(str(e)) from None
+    except OSError:
+        return compile_filter(expr, linktype)
 
 
 class _Progress:
@@ -327,7 +360,7 @@ class _Progress:
 def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: int = 0,
                    verbose: bool | int = False, verify_cksum: bool = True, link: bool = False,
                    quiet: bool = False, json: bool = False, expr: str | None = None,
-                   write: BinaryIO | None = None, progress: TextIO | None = None) -> Counter[str]:
+                   write: BinaryIO | None = None, progress: TextIO | None = None) -> Tally:
     """Dissect every record of the pcap or pcapng (gzip-compressed or not)
     in ``f`` (each pcapng packet with its own interface's link type), or
     those the filter ``expr`` selects, at most ``count`` of them; returns
@@ -337,7 +370,8 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     a pcap from a pcap, a pcapng (its section and interface blocks and the
     selected packet blocks) from a pcapng, so that every packet keeps its
     own interface and link type. From a regular file into a file with a
-    descriptor, the core maps ``f`` and writes to ``write`` itself."""
+    descriptor (``write``, or ``out`` when nothing is written), the core
+    maps ``f`` and writes there itself."""
     filters = compile_filters(expr) if expr else None
     d = kame._core.Dissector(hdrnestlimit=hdrnestlimit, verify_cksum=verify_cksum,
                              verbose=int(verbose), link=link, quiet=quiet, json=json,
@@ -348,10 +382,20 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     read: Callable[[], bytes | memoryview]
     if head == GZIP_MAGIC:
         src = open_stream(f, head)
-        read = functools.partial(src.read, CHUNK)
+
+        def read() -> bytes | memoryview:
+            return src.read(CHUNK)
     elif write is not None and _mappable(f) and (outfd := _fd(write)) is not None:
         write.flush()
         d.write_file(f.fileno(), outfd)
+        mapped = True
+        read = bytes
+    elif (write is None and (bar is None or not bar.total) and _mappable(f)
+          and (outfd := _fd(out)) is not None):
+        # A regular file printed to a descriptor (no progress bar to draw):
+        # the core maps it and writes the lines itself.
+        out.flush()
+        d.print_file(f.fileno(), outfd)
         mapped = True
         read = bytes
     else:
@@ -382,8 +426,10 @@ def dissect_stream(f: BinaryIO, out: TextIO, *, hdrnestlimit: int = 50, count: i
     finally:
         if bar is not None:
             bar.end()
-    tally = Counter(d.close())
+    tally = Tally(d.close())
     if d.unsupported is not None:
+        from kame.errors import UnsupportedError
+
         i, lt = d.unsupported
         raise UnsupportedError(f"packet {i}: linktype {lt} is not {_LINKTYPES_HELP}",
                                layer="pcap")
@@ -399,16 +445,25 @@ def _mappable(f: BinaryIO) -> bool:
         return False
 
 
-def _fd(f: BinaryIO) -> int | None:
+def _fd(f: BinaryIO | TextIO) -> int | None:
     try:
         return f.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
 
 
-def summary_line(tally: Counter[str]) -> str:
+class Tally(dict[str, int]):
+    """Verdict counts (``collections.Counter``'s way: 0 for a verdict that
+    did not occur), without importing :mod:`collections`."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def summary_line(tally: dict[str, int]) -> str:
     """``N packets: N ok, N bad checksum, N dropped`` (and the rest when
     there is any)."""
+    tally = tally if isinstance(tally, Tally) else Tally(tally)
     total = tally["ok"] + tally["cksum bad"] + tally["drop"] + tally["not ip"]
     bad = f"{tally['cksum bad']} bad checksum"
     if tally["offload"]:
@@ -438,7 +493,7 @@ def _stdin() -> BinaryIO:
     return stdin  # type: ignore[no-any-return]
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace | Args) -> int:
     out = sys.stdout
     words = list(args.words)
     name = args.read
@@ -446,6 +501,8 @@ def _run(args: argparse.Namespace) -> int:
         name = words.pop(0)  # `kame dissect FILE [EXPR]`
     expr = " ".join(words) or None
     if args.output_type == "json" and args.write is not None:
+        from kame.cli.args import UsageError
+
         raise UsageError("-T json and -w: choose one")
     opts = {"hdrnestlimit": args.hdrnestlimit, "count": args.count, "verbose": args.verbose,
             "verify_cksum": not args.no_cksum, "link": args.link, "quiet": args.quiet,
@@ -482,15 +539,22 @@ def _run(args: argparse.Namespace) -> int:
         out.flush()
         sys.stderr.write(f"kame dissect: filter: {e}\n")
         return 2
-    except (KameError, OSError) as e:
+    except (OSError, ValueError) as e:  # the errors import only when one is raised
+        out.flush()
+        if isinstance(e, ValueError) and not _is_kame_error(e):
+            # the filter does not apply to this file's link type
+            sys.stderr.write(f"kame dissect: filter: {e}\n")
+            return 2
+        where = "standard input" if name == "-" else name
+        sys.stderr.write(f"kame dissect: {where}: {_plain(e)}\n")
+        return 1
+    except Exception as e:
+        if not _is_kame_error(e):
+            raise
         out.flush()
         where = "standard input" if name == "-" else name
         sys.stderr.write(f"kame dissect: {where}: {_plain(e)}\n")
         return 1
-    except ValueError as e:  # the filter does not apply to this file's link type
-        out.flush()
-        sys.stderr.write(f"kame dissect: filter: {e}\n")
-        return 2
     finally:
         if wfile is not None and wfile is not sys.stdout.buffer:
             wfile.close()
@@ -501,6 +565,13 @@ def _run(args: argparse.Namespace) -> int:
     else:
         out.write(summary_line(tally) + "\n")
     return 0
+
+
+def _is_kame_error(e: BaseException) -> bool:
+    """Whether ``e`` is a :class:`kame.errors.KameError` (the tree is
+    loaded by then if it is one: nothing is imported for the test)."""
+    errors = sys.modules.get("kame.errors")
+    return errors is not None and isinstance(e, errors.KameError)
 
 
 def _plain(e: BaseException) -> str:
@@ -516,6 +587,8 @@ def _plain(e: BaseException) -> str:
 
 
 def _int_in(lo: int, hi: int | None, what: str) -> Callable[[str], int]:
+    import argparse
+
     def conv(s: str) -> int:
         try:
             v = int(s, 10)
@@ -536,6 +609,8 @@ HDRNESTLIMIT = ("net.inet6.ip6.hdrnestlimit", 50, 0, 2**31 - 1)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    import argparse
+
     name, default, lo, hi = HDRNESTLIMIT
     p = sub.add_parser("dissect", help="tcpdump-like dissection with validation verdicts",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -565,3 +640,123 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help=f"{name}, {lo} to {hi} (default {default}, 0 = no limit)")
     p.add_argument("--no-cksum", action="store_true", help="do not verify upper-layer checksums")
     p.set_defaults(func=_run)
+
+
+class Args:
+    """The options of ``kame dissect`` as :func:`parse_words` reads them
+    (the attributes of argparse's namespace from :func:`add_parser`)."""
+
+    command = "dissect"
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.read: str | None = None
+        self.count = 0
+        self.n = False
+        self.link = False
+        self.quiet = False
+        self.verbose = 0
+        self.write: str | None = None
+        self.output_type = "text"
+        self.hdrnestlimit = HDRNESTLIMIT[1]
+        self.no_cksum = False
+        self.func = _run
+
+
+#: Single-letter flags, and the options taking a value, by letter.
+_FLAGS = {"n": "n", "e": "link", "q": "quiet"}
+_VALUED = {"r": "read", "c": "count", "w": "write", "T": "output_type"}
+_LONG = {"--count": "count", "--verbose": None, "--hdrnestlimit": "hdrnestlimit",
+         "--no-cksum": None}
+
+
+def _to_int(s: str, lo: int, hi: int | None) -> int | None:
+    try:
+        v = int(s, 10)
+    except ValueError:
+        return None
+    return v if lo <= v and (hi is None or v <= hi) else None
+
+
+def _set(a: Args, dest: str, value: str) -> bool:
+    if dest == "count":
+        n = _to_int(value, 0, None)
+        if n is None:
+            return False
+        a.count = n
+    elif dest == "hdrnestlimit":
+        n = _to_int(value, HDRNESTLIMIT[2], HDRNESTLIMIT[3])
+        if n is None:
+            return False
+        a.hdrnestlimit = n
+    elif dest == "output_type":
+        if value not in ("text", "json"):
+            return False
+        a.output_type = value
+    else:
+        setattr(a, dest, value)
+    return True
+
+
+def parse_words(words: list[str]) -> Args | None:
+    """The words after ``kame dissect`` read without argparse, whose import
+    costs a small capture's dissection; None for anything this does not
+    read exactly as :func:`add_parser`'s parser would (help, a mistake, an
+    abbreviated long option, ``--``, an option after the file or the
+    expression...): argparse then reads them, with its messages."""
+    a = Args()
+    i = 0
+    positional = False
+    while i < len(words):
+        w = words[i]
+        i += 1
+        if w == "-" or not w.startswith("-"):
+            a.words.append(w)
+            positional = True
+            continue
+        if positional or w == "--":
+            return None  # argparse's rules for what follows: let it apply them
+        if w.startswith("--"):
+            name, eq, value = w.partition("=")
+            if name not in _LONG:
+                return None
+            if name == "--no-cksum" or name == "--verbose":
+                if eq:
+                    return None
+                if name == "--no-cksum":
+                    a.no_cksum = True
+                else:
+                    a.verbose += 1
+                continue
+            if not eq:
+                if i >= len(words) or (words[i].startswith("-") and words[i] != "-"):
+                    return None
+                value = words[i]
+                i += 1
+            dest = _LONG[name]
+            if dest is None or not _set(a, dest, value):
+                return None
+            continue
+        j = 1
+        while j < len(w):
+            c = w[j]
+            j += 1
+            if c in _FLAGS:
+                setattr(a, _FLAGS[c], True)
+            elif c == "v":
+                a.verbose += 1
+            elif c in _VALUED:
+                value = w[j:]
+                if not value:
+                    if i >= len(words) or (words[i].startswith("-") and words[i] != "-"):
+                        return None
+                    value = words[i]
+                    i += 1
+                if value.startswith("="):
+                    return None  # -c=5: argparse's reading differs by option
+                if not _set(a, _VALUED[c], value):
+                    return None
+                break
+            else:
+                return None
+    return a

@@ -27,10 +27,12 @@ why); 2 a usage error (likewise), or `ping6` heard no reply.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from kame.cli.args import ArgumentParser, UsageError, one_line
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["main"]
 
@@ -53,6 +55,21 @@ def _os_error(e: OSError) -> str:
 
 
 def _main(argv: list[str] | None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["dissect"]:
+        # ``kame dissect`` reads its words without argparse when it can:
+        # a small capture is dissected in less time than argparse, the
+        # node's modules or the exception tree take to import.
+        from kame.cli import dissect
+
+        fast = dissect.parse_words(words[1:])
+        if fast is not None:
+            return _call("dissect", fast.func, fast)
+
+    import argparse
+
+    from kame.cli.args import ArgumentParser
+
     doc = __doc__ or ""
     ap = ArgumentParser(prog="kame", description=doc.split("\n\n")[0],
                         epilog=doc.split("\n\n", 1)[1],
@@ -63,7 +80,6 @@ def _main(argv: list[str] | None) -> int:
 
     from kame.cli import dissect
 
-    words = sys.argv[1:] if argv is None else argv
     if words[:1] == ["dissect"]:
         # Only what dissect needs: importing the node's modules for the
         # other commands would cost more than a small capture's dissection.
@@ -90,33 +106,46 @@ def _main(argv: list[str] | None) -> int:
         nat64.add_parser(sub)
 
     args = ap.parse_args(argv)
-    from kame.errors import KameError
+    if args.command != "dissect":
+        import kame.ctl  # noqa: F401 - its ControlError is a failure of the command
+    return _call(args.command, args.func, args)
 
-    if args.command == "dissect":
-        ControlError: type[Exception] = KameError  # the node's control socket is not used
-    else:
-        from kame.ctl import ControlError
 
-    def fail(text: str, status: int = 1) -> int:
-        sys.stderr.write(f"kame {args.command}: {one_line(text)}\n")
-        return status
-
+def _call(command: str, func: Callable[[Any], int | None], args: Any) -> int:
+    """Run a command; an exception becomes one line on standard error and
+    an exit status. The exception classes are looked up where they were
+    loaded (a class that was never imported was never raised)."""
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except BrokenPipeError:  # `kame dissect | head`
         sys.stderr.close()
         return 0
-    except UsageError as e:
-        return fail(f"{e} (see kame {args.command} --help)", 2)
-    except (ControlError, KameError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - every failure: one line and a status
+        return _failure(command, e)
+
+
+def _failure(command: str, e: Exception) -> int:
+    from kame.cli.args import one_line
+
+    def fail(text: str, status: int = 1) -> int:
+        sys.stderr.write(f"kame {command}: {one_line(text)}\n")
+        return status
+
+    def loaded(module: str, name: str) -> tuple[type[BaseException], ...]:
+        mod = sys.modules.get(module)
+        return (getattr(mod, name),) if mod is not None else ()
+
+    if isinstance(e, loaded("kame.cli.args", "UsageError")):
+        return fail(f"{e} (see kame {command} --help)", 2)
+    if isinstance(e, (*loaded("kame.ctl", "ControlError"), *loaded("kame.errors", "KameError"),
+                      ValueError)):
         return fail(str(e) or type(e).__name__)
-    except OSError as e:
+    if isinstance(e, OSError):
         return fail(_os_error(e))
-    except RecursionError as e:
+    if isinstance(e, RecursionError):
         return fail(f"input nested too deeply ({e})")
-    except Exception as e:  # noqa: BLE001 - a bug in kame: still one line, and a status saying so
-        return fail(f"internal error: {type(e).__name__}: {e} (please report this)",
-                    EX_SOFTWARE)
+    # a bug in kame: still one line, and a status saying so
+    return fail(f"internal error: {type(e).__name__}: {e} (please report this)", EX_SOFTWARE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,5 +166,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def script() -> None:
+    """The ``kame`` console script: :func:`main` on ``sys.argv``, then exit
+    with its status. ``kame dissect`` ends the process at once once its
+    output is flushed and the exit functions have run (``os._exit``): the
+    interpreter's teardown (a full garbage collection, every module and
+    code object freed) would cost a small capture's dissection; its files
+    are closed already."""
+    words = sys.argv[1:2]
+    status = main()
+    if words != ["dissect"]:
+        sys.exit(status)
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):  # closed, or the reader is gone (`| head`)
+            pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

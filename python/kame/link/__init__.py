@@ -10,8 +10,7 @@ impairments or the runner."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not ``typing``'s: kame dissect starts without it
 
 __all__ = [
     "Delivery",
@@ -55,6 +54,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = frozenset({"bpf", "impair", "memory", "pcap", "pcapio", "runner", "tap"})
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from kame.link import bpf as bpf
     from kame.link import impair as impair
     from kame.link import memory as memory
@@ -80,6 +81,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
     mod = _LAZY.get(name)
     if mod is None:
         if name in _SUBMODULES:

@@ -12,8 +12,9 @@ tcpdump depends on); it is loaded on first use.
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+TYPE_CHECKING = False  # not ``typing``'s, nor functools: kame dissect starts without them
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FilterError", "compile_filter"]
 
@@ -33,10 +34,15 @@ class FilterError(ValueError):
     """The expression is not valid pcap-filter (libpcap's message)."""
 
 
-@functools.cache
+#: ``struct bpf_program`` and the loaded libpcap, once made.
+_MADE: dict[str, Any] = {}
+
+
 def _program_type() -> Any:
     """``struct bpf_program`` (ctypes is imported on first use only: a
     dissection without a filter does not pay for it)."""
+    if "program" in _MADE:
+        return _MADE["program"]
     import ctypes
 
     class Insn(ctypes.Structure):
@@ -46,11 +52,13 @@ def _program_type() -> Any:
     class Program(ctypes.Structure):
         _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(Insn))]
 
+    _MADE["program"] = Program
     return Program
 
 
-@functools.cache
 def _libpcap() -> Any:
+    if "lib" in _MADE:
+        return _MADE["lib"]
     import ctypes
 
     program = ctypes.POINTER(_program_type())
@@ -77,6 +85,7 @@ def _libpcap() -> Any:
         lib.pcap_geterr.argtypes = [ctypes.c_void_p]
         lib.pcap_freecode.argtypes = [program]
         lib.pcap_close.argtypes = [ctypes.c_void_p]
+        _MADE["lib"] = lib
         return lib
     raise OSError("libpcap is not installed (Debian: libpcap0.8): filter expressions need it")
 

@@ -9,12 +9,10 @@ is compressed)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
-
-from kame.errors import MalformedError, TruncatedError
-
+TYPE_CHECKING = False  # not ``typing``'s: kame dissect starts without it
 if TYPE_CHECKING:
     import gzip
+    from typing import BinaryIO
 
 __all__ = [
     "GZIP_MAGIC",
@@ -76,9 +74,13 @@ class _Gunzip:
         try:
             data: bytes = self.z.read(n)
         except EOFError as e:
+            from kame.errors import TruncatedError
+
             raise TruncatedError(f"gzip: compressed stream ends early ({e})", layer="gzip",
                                  offset=self.offset, needed=max(n, 1), available=0) from None
         except (gzip.BadGzipFile, zlib.error) as e:
+            from kame.errors import MalformedError
+
             raise MalformedError(f"gzip: {e}", layer="gzip", offset=self.offset) from None
         self.offset += len(data)
         return data

@@ -2,7 +2,7 @@
 //! Python reads the file (inflating gzip) and writes what comes back; the
 //! records, the filter, the lines and the verdicts are all done here.
 
-use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use std::fmt::Write;
 use std::fs::File;
 use std::io::Write as _;
@@ -10,7 +10,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
@@ -40,8 +40,9 @@ pub struct Dissector {
     write: bool,
     count: u64,
     filtering: bool,
-    programs: HashMap<u32, Program>,
-    filter_errors: HashMap<u32, String>,
+    /// (link type, program): a few entries, the capture's own first.
+    programs: Vec<(u32, Program)>,
+    filter_errors: Vec<(u32, String)>,
     frame_no: u64,
     selected: u64,
     t0: Option<i128>,
@@ -97,16 +98,18 @@ impl Dissector {
         filters: Option<Bound<'_, PyDict>>,
         #[pyo3(from_py_with = int_arg)] max_caplen: u32,
     ) -> PyResult<Dissector> {
-        let mut programs = HashMap::new();
-        let mut filter_errors = HashMap::new();
+        let mut programs = Vec::new();
+        let mut filter_errors = Vec::new();
         let filtering = filters.is_some();
         if let Some(f) = filters {
             for (k, v) in f.iter() {
                 let lt: u32 = int_arg(&k)?;
+                programs.retain(|(l, _)| *l != lt);
+                filter_errors.retain(|(l, _)| *l != lt);
                 if let Ok(s) = v.cast::<PyString>() {
-                    filter_errors.insert(lt, s.to_str()?.to_owned());
+                    filter_errors.push((lt, s.to_str()?.to_owned()));
                 } else {
-                    programs.insert(lt, program_of(&v)?);
+                    programs.push((lt, program_of(&v)?));
                 }
             }
         }
@@ -163,35 +166,22 @@ impl Dissector {
     /// time. Neither descriptor is closed here. Only with `write`, and
     /// before anything was fed.
     fn write_file(&mut self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] infd: i32, #[pyo3(from_py_with = int_arg)] outfd: i32) -> PyResult<()> {
-        if !self.write || self.reader.started() || !self.buf.is_empty() {
+        if !self.write {
             return Err(PyValueError::new_err("write_file needs a Dissector made with write=True and not fed"));
         }
-        if infd < 0 || outfd < 0 {
-            return Err(PyValueError::new_err("file descriptors are not negative"));
+        self.mapped(py, infd, outfd)
+    }
+
+    /// Dissect the regular capture file open as descriptor `infd` as
+    /// `write_file` does, printing the lines (or JSON objects) to
+    /// descriptor `outfd` in writes of about 1 MiB: no chunk of the file
+    /// is copied, nor the text through Python. Only without `write`, and
+    /// before anything was fed.
+    fn print_file(&mut self, py: Python<'_>, #[pyo3(from_py_with = int_arg)] infd: i32, #[pyo3(from_py_with = int_arg)] outfd: i32) -> PyResult<()> {
+        if self.write {
+            return Err(PyValueError::new_err("print_file needs a Dissector made with write=False and not fed"));
         }
-        py.detach(|| -> PyResult<()> {
-            // SAFETY: both are the caller's open descriptors, lent for this
-            // call: these Files are never dropped (so never close them).
-            let input = ManuallyDrop::new(unsafe { File::from_raw_fd(infd) });
-            let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(outfd) });
-            let map = Mapped::file(&input)?;
-            let bytes = map.bytes();
-            let mut pos = 0usize;
-            let mut populated = 0usize;
-            let mut w = Vec::with_capacity(OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536);
-            let mut text = String::new();
-            while !self.done {
-                populated = map.ahead(pos, populated);
-                let at = pos;
-                self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
-                out.write_all(&w)?;
-                w.clear();
-                if pos == at && !self.done {
-                    self.done = true;
-                }
-            }
-            Ok(())
-        })
+        self.mapped(py, infd, outfd)
     }
 
     /// The verdict counts (only those that occurred), or the error that
@@ -235,6 +225,42 @@ impl Dissector {
 }
 
 impl Dissector {
+    /// `write_file` and `print_file`: the mapped file through `records`,
+    /// what they give written to `outfd` a piece at a time.
+    fn mapped(&mut self, py: Python<'_>, infd: i32, outfd: i32) -> PyResult<()> {
+        if self.reader.started() || !self.buf.is_empty() {
+            return Err(PyValueError::new_err("a Dissector reads a mapped file before anything is fed"));
+        }
+        if infd < 0 || outfd < 0 {
+            return Err(PyValueError::new_err("file descriptors are not negative"));
+        }
+        py.detach(|| -> PyResult<()> {
+            // SAFETY: both are the caller's open descriptors, lent for this
+            // call: these Files are never dropped (so never close them).
+            let input = ManuallyDrop::new(unsafe { File::from_raw_fd(infd) });
+            let mut out = ManuallyDrop::new(unsafe { File::from_raw_fd(outfd) });
+            let map = Mapped::file(&input)?;
+            let bytes = map.bytes();
+            let mut pos = 0usize;
+            let mut populated = 0usize;
+            let mut w = Vec::with_capacity(if self.write { OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536 } else { 0 });
+            let mut text = String::with_capacity(if self.write { 0 } else { OUT_PIECE + 65536 });
+            while !self.done {
+                populated = map.ahead(pos, populated);
+                let at = pos;
+                self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
+                out.write_all(&w)?;
+                out.write_all(text.as_bytes())?;
+                w.clear();
+                text.clear();
+                if pos == at && !self.done {
+                    self.done = true;
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn write_header(&mut self, w: &mut Vec<u8>) {
         if !self.write || self.header_written || !self.reader.started() {
             return;
@@ -266,12 +292,12 @@ impl Dissector {
     }
 
     /// The records of `buf` from `*pos`, until the end of what it holds
-    /// or `w` holds `max_out` octets. With `write`, a pcap's selected
+    /// or `w` or `text` holds `max_out` octets. With `write`, a pcap's selected
     /// records are copied as they are, and so are a pcapng's selected
     /// packet blocks and all its other blocks (section and interface
     /// descriptions...): every packet stays under its own interface.
     fn records(&mut self, buf: &[u8], pos: &mut usize, text: &mut String, w: &mut Vec<u8>, eof: bool, max_out: usize) {
-        while w.len() < max_out {
+        while w.len() < max_out && text.len() < max_out {
             let before = *pos;
             let rec = match self.reader.next(buf, pos, eof) {
                 Ok(Some(r)) => r,
@@ -296,7 +322,16 @@ impl Dissector {
             self.frame_no += 1;
             let t0 = *self.t0.get_or_insert(rec.ts_ns);
             if self.filtering {
-                match self.programs.get(&rec.linktype) {
+                // a linear search: a record's link type is almost always
+                // the first entry's (moved there when it is not)
+                let hit = match self.programs.first() {
+                    Some((l, _)) if *l == rec.linktype => Some(0),
+                    _ => self.programs.iter().position(|(l, _)| *l == rec.linktype),
+                };
+                if let Some(i) = hit.filter(|&i| i != 0) {
+                    self.programs.swap(0, i);
+                }
+                match hit.and_then(|_| self.programs.first()).map(|(_, p)| p) {
                     Some(p) => {
                         if p.filter(rec.frame, rec.orig_len) == 0 {
                             continue;
@@ -305,8 +340,9 @@ impl Dissector {
                     None => {
                         self.filter_error = Some(
                             self.filter_errors
-                                .get(&rec.linktype)
-                                .cloned()
+                                .iter()
+                                .find(|(l, _)| *l == rec.linktype)
+                                .map(|(_, m)| m.clone())
                                 .unwrap_or_else(|| format!("no filter program for link type {}", rec.linktype)),
                         );
                         self.done = true;
@@ -410,8 +446,128 @@ fn bpf_filter(program: &Bound<'_, PyAny>, packet: &[u8], wirelen: Option<Bound<'
     Ok(p.filter(packet, w))
 }
 
+/// libpcap's shared objects, newest first (Debian's libpcap0.8 installs
+/// libpcap.so.0.8; upstream's soname is libpcap.so.1).
+const PCAP_SONAMES: [&CStr; 4] = [c"libpcap.so.1", c"libpcap.so.0.8", c"libpcap.so", c"libpcap.dylib"];
+
+/// `pcap_open_dead`'s snapshot length (libpcap's maximum).
+const PCAP_SNAPLEN: c_int = 262_144;
+
+#[repr(C)]
+struct BpfInsn {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+#[repr(C)]
+struct BpfProgram {
+    bf_len: c_uint,
+    bf_insns: *mut BpfInsn,
+}
+
+type OpenDead = unsafe extern "C" fn(c_int, c_int) -> *mut c_void;
+type Compile = unsafe extern "C" fn(*mut c_void, *mut BpfProgram, *const c_char, c_int, u32) -> c_int;
+type GetErr = unsafe extern "C" fn(*mut c_void) -> *mut c_char;
+type FreeCode = unsafe extern "C" fn(*mut BpfProgram);
+type Close = unsafe extern "C" fn(*mut c_void);
+
+/// The libpcap functions the compiler needs, once loaded.
+struct Libpcap {
+    open_dead: OpenDead,
+    compile: Compile,
+    geterr: GetErr,
+    freecode: FreeCode,
+    close: Close,
+}
+
+static LIBPCAP: std::sync::OnceLock<Option<Libpcap>> = std::sync::OnceLock::new();
+
+fn libpcap() -> Option<&'static Libpcap> {
+    LIBPCAP
+        .get_or_init(|| {
+            for name in PCAP_SONAMES {
+                // SAFETY: dlopen of a NUL-terminated soname; the handle is
+                // kept for the life of the process (never closed), so the
+                // symbols taken from it stay valid.
+                let h = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+                if h.is_null() {
+                    continue;
+                }
+                let sym = |n: &CStr| {
+                    // SAFETY: a symbol of the open handle, by its NUL-terminated name.
+                    let p = unsafe { libc::dlsym(h, n.as_ptr()) };
+                    (!p.is_null()).then_some(p)
+                };
+                let (Some(od), Some(co), Some(ge), Some(fc), Some(cl)) =
+                    (sym(c"pcap_open_dead"), sym(c"pcap_compile"), sym(c"pcap_geterr"), sym(c"pcap_freecode"), sym(c"pcap_close"))
+                else {
+                    continue;
+                };
+                // SAFETY: each symbol is libpcap's function of that name,
+                // whose C signature (pcap/pcap.h) these types spell.
+                return Some(unsafe {
+                    Libpcap {
+                        open_dead: std::mem::transmute::<*mut c_void, OpenDead>(od),
+                        compile: std::mem::transmute::<*mut c_void, Compile>(co),
+                        geterr: std::mem::transmute::<*mut c_void, GetErr>(ge),
+                        freecode: std::mem::transmute::<*mut c_void, FreeCode>(fc),
+                        close: std::mem::transmute::<*mut c_void, Close>(cl),
+                    }
+                });
+            }
+            None
+        })
+        .as_ref()
+}
+
+/// Compile `expr` with libpcap for captures of pcap link type `linktype`
+/// (``pcap_compile`` on a dead handle, optimized, netmask 0: what
+/// ``tcpdump -r FILE EXPR`` does), loading libpcap by its soname on first
+/// use (no ctypes). Returns the program as `(code, jt, jf, k)` tuples;
+/// ValueError with libpcap's message when the expression is not valid
+/// there; OSError when no libpcap loads by a soname (the ctypes path of
+/// `kame.link.bpf` also asks `ctypes.util.find_library`).
+#[pyfunction]
+fn pcap_compile(expr: &str, #[pyo3(from_py_with = int_arg)] linktype: u32) -> PyResult<Vec<(u16, u8, u8, u32)>> {
+    let c = CString::new(expr).map_err(|_| PyValueError::new_err("a filter expression cannot hold a NUL character"))?;
+    let lib = libpcap().ok_or_else(|| PyOSError::new_err("libpcap is not installed (Debian: libpcap0.8): filter expressions need it"))?;
+    // libpcap takes a DLT_ value: the file's LINKTYPE_ but for raw IP
+    // (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux).
+    let dlt = if linktype == 101 { 12 } else { linktype };
+    let dlt = c_int::try_from(dlt).map_err(|_| PyValueError::new_err(format!("libpcap does not know link type {linktype}")))?;
+    // The GIL stays held: older libpcaps' compilers are not reentrant.
+    {
+        // SAFETY: libpcap's API as documented: a dead handle (checked for
+        // NULL), compiled into a zeroed program that is freed with
+        // pcap_freecode after its bf_len instructions are copied out, the
+        // handle closed on every path; the strings are NUL-terminated.
+        unsafe {
+            let h = (lib.open_dead)(dlt, PCAP_SNAPLEN);
+            if h.is_null() {
+                return Err(PyValueError::new_err(format!("libpcap does not know link type {linktype}")));
+            }
+            let mut prog = BpfProgram { bf_len: 0, bf_insns: core::ptr::null_mut() };
+            let out = if (lib.compile)(h, &mut prog, c.as_ptr(), 1, 0) != 0 {
+                let e = (lib.geterr)(h);
+                let msg = if e.is_null() { "invalid filter expression".to_owned() } else { CStr::from_ptr(e).to_string_lossy().into_owned() };
+                Err(PyValueError::new_err(msg))
+            } else {
+                let insns = if prog.bf_insns.is_null() { &[][..] } else { core::slice::from_raw_parts(prog.bf_insns, prog.bf_len as usize) };
+                let v = insns.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
+                (lib.freecode)(&mut prog);
+                Ok(v)
+            };
+            (lib.close)(h);
+            out
+        }
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Dissector>()?;
     m.add_function(wrap_pyfunction!(bpf_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(pcap_compile, m)?)?;
     Ok(())
 }
