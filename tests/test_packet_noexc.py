@@ -88,7 +88,8 @@ kinds = {
 }
 ether = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x86DD)) + kinds["udp"]
 fields = sorted(n for n, v in vars(_core.Packet).items()
-                if isinstance(v, types.GetSetDescriptorType) and not n.startswith("_"))
+                if isinstance(v, (types.GetSetDescriptorType, types.MemberDescriptorType))
+                and not n.startswith("_"))
 escaped, called = [], []
 
 def hook(frame, event, arg):
@@ -129,6 +130,29 @@ for kind, b, kw in cases:
         called_here = [c for c in called if c != "hook"]
         if called_here:
             out["called"][f"{kind}.{f}"] = sorted(set(called_here))
+# the other fast paths a packet loop calls
+from ipaddress import IPv6Address
+a6, b6 = IPv6Address(s), IPv6Address(d)
+up = kinds["udp"][40:]
+ns_frame = (bytes(Ether(src="02:00:00:00:00:01", dst="33:33:ff:00:00:02", type=0x86DD))
+            + kinds["ns"])
+calls = {
+    "in6_cksum(str)": lambda: _core.in6_cksum(s, d, 17, up),
+    "in6_cksum(bytes)": lambda: _core.in6_cksum(a6.packed, b6.packed, 17, up),
+    "in6_cksum(IPv6Address)": lambda: _core.in6_cksum(a6, b6, 17, up),
+    "cksum_many": lambda: _core.cksum_many([(a6.packed, b6.packed, 17, up)] * 4),
+    "parse_many": lambda: [p.upper_proto for p in _core.parse_many(list(kinds.values()))],
+    "nd6_input": lambda: _core.nd6_input(ns_frame),
+    "nd6_input_many": lambda: _core.nd6_input_many([ns_frame] * 4),
+}
+for name, call in calls.items():
+    call()
+    c0 = count()
+    for _ in range(20):
+        call()
+    n = count() - c0
+    if n:
+        out["hidden"][name] = n
 print(json.dumps(out))
 """
 
@@ -142,7 +166,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     src.write_text(SHIM)
     subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src), "-ldl"], check=True)
     env = dict(os.environ, LD_PRELOAD=str(lib))
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD)], env=env, capture_output=True,
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD)], check=False, env=env, capture_output=True,
                        text=True, timeout=300, cwd=Path(__file__).parent)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -208,6 +208,32 @@ pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize)
     outs
 }
 
+/// [`output_many`] on the calling thread, each result handed to `sink` as
+/// soon as it is made, so that its buffer can be freed before the next
+/// packet's is taken (the allocator then hands the same memory back, where
+/// a batch of results outstanding at once misses its fast path).
+pub fn output_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+    for p in packets {
+        let mut job = sa.out_job(p.len());
+        let r = sa.out_prepare(p, &mut job).and_then(|()| sa.out_finish(job));
+        sa.out_count(&r);
+        sink(r);
+    }
+}
+
+/// [`input_many`] on the calling thread, each result handed to `sink` as
+/// soon as it is made (see [`output_each`]).
+pub fn input_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+    for p in packets {
+        let r = sa.in_check(p).and_then(|c| {
+            let o = sa.in_crypt(p, &c);
+            sa.in_commit(&c, o)
+        });
+        sa.in_count(&r, p.len());
+        sink(r);
+    }
+}
+
 /// `input` over a batch: the same results, window and counters as one
 /// call per packet in order.
 /// At most `max_threads` threads, as [`output_many`].
@@ -364,6 +390,10 @@ mod tests {
         // the calling thread and at least one worker (which ones take how
         // much depends on the scheduler)
         assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
+        // one contiguous chunk per thread: the thread changes only where a
+        // chunk ends
+        let changes = out.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        assert_eq!(changes, ids.len() - 1);
         assert_eq!(threads_for(3, 1500), 1);
         assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);
     }
