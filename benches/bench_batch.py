@@ -1,40 +1,49 @@
-"""IPsec batches against one call per packet, in one run (issue 12 item 5):
+"""Batches against one call per packet, in one run (issue 12 item 5):
 
     EspSa/AhSa.output(p) for each p   |   output_many(packets[, threads=2])
     EspSa/AhSa.input(p)  for each p   |   input_many(packets[, threads=2])
 
-for ESP AES-GCM-128, ESP AES-CBC + HMAC-SHA-256-128 and AH HMAC-SHA-256-128
-on ~500-octet IPv6/UDP packets, batches of 4096. Per packet it prints the
-wall-clock time, the CPU time of the calling thread, and the CPU time of
-the whole process (all threads), for one call per packet, the batch on
-the calling thread (the default) and the batch allowed two threads
-(``threads=2``: the calling thread and a worker of a persistent pool). The
-threads' gain can only be in wall-clock time, and only when a core is
-idle; the CPU spent per packet stays what it was or grows (a worker wakes,
-caches are not shared).
-Best of the rounds, single and batch taking turns in each round. The load
-average is printed with the figures: the machine is shared. The table also
-goes to benches/results/batch.json.
+for ESP AES-GCM-128, ESP AES-CBC + HMAC-SHA-256-128 and AH
+HMAC-SHA-256-128 on IPv6/UDP packets of 64, 256 and 1400 octets, batches
+of 4096; then the other batch calls against their one-packet forms on the
+same work: ``parse_many``/``parse``, ``cksum_many``/``in6_cksum``,
+``nd6_input_many``/``nd6_input`` and ``IpcompSa.output_many``/``output``.
+
+Per packet it gives the wall-clock time, the CPU time of the calling
+thread and the CPU time of the whole process (all threads), for one call
+per packet, the batch on the calling thread (the default) and the batch
+allowed two threads (``threads=2``: the calling thread and a worker of a
+persistent pool, each given one contiguous half). The threads' gain can
+only be in wall-clock time, and only when a core is free; the CPU spent
+per packet stays what it was or grows. The load average and the CPUs the
+process may run on are printed with the figures: the machine is shared.
+Best of the rounds (by wall clock), single and batch taking turns in each
+round. The tables go to benches/results/batch.json and batch.png.
 
     maturin develop -q --release && python benches/bench_batch.py [--quick]
 """
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from publish import publish
+
+from kame import _core
 from kame.ipsec import AhSa, EspSa
 
 QUICK = "--quick" in sys.argv
 N = 1024 if QUICK else 4096
 ROUNDS = 3 if QUICK else 7
-ROOT = Path(__file__).resolve().parent.parent
+SIZES = (64, 256, 1400)
 
 
 def udp6(total: int, tag: int) -> bytes:
@@ -62,27 +71,28 @@ CASES: dict[str, Callable[[], EspSa | AhSa]] = {
     "AH HMAC-SHA-256": ah,
 }
 
+Clock = tuple[float, float, float]
 
-def clocked(f: Callable[[], object]) -> tuple[float, float, float]:
+
+def clocked(f: Callable[[], object]) -> Clock:
     w, t, p = time.perf_counter(), time.thread_time(), time.process_time()
     f()
     return time.perf_counter() - w, time.thread_time() - t, time.process_time() - p
 
 
-def best(xs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
-    # the round with the best wall-clock time, and its CPU times
+def best(xs: list[Clock], n: int) -> Clock:
+    # the round with the best wall-clock time, and its CPU times, per packet in ns
     w = min(xs, key=lambda x: x[0])
-    return (w[0] / N * 1e9, w[1] / N * 1e9, w[2] / N * 1e9)
+    return (w[0] / n * 1e9, w[1] / n * 1e9, w[2] / n * 1e9)
 
 
-def main() -> None:
-    packets = [udp6(500, i) for i in range(N)]
-    results: dict[str, dict[str, list[float]]] = {}
+def ipsec(size: int) -> dict[str, dict[str, Clock]]:
+    packets = [udp6(size, i) for i in range(N)]
+    out: dict[str, dict[str, Clock]] = {}
     for name, make in CASES.items():
         tx = make()
         wire = [tx.output(p) for p in packets]
-        runs: dict[str, list[tuple[float, float, float]]] = {
-            k: [] for k in ("out1", "outN", "outT", "in1", "inN", "inT")}
+        runs: dict[str, list[Clock]] = {k: [] for k in ("out1", "outN", "outT", "in1", "inN", "inT")}
         for _ in range(ROUNDS):
             sa = make()
             runs["out1"].append(clocked(lambda sa=sa: [sa.output(p) for p in packets]))
@@ -96,24 +106,87 @@ def main() -> None:
             runs["inN"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire)))
             rx = make()
             runs["inT"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire, threads=2)))
-        results[name] = {k: list(best(v)) for k, v in runs.items()}
+        out[name] = {k: best(v, N) for k, v in runs.items()}
+    return out
+
+
+def others() -> dict[str, dict[str, Clock]]:
+    """The other batch calls against their one-packet forms."""
+    from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
+    from scapy.layers.l2 import Ether
+
+    mixed = [udp6(64 + (i % 8) * 100, i) for i in range(N)]
+    s6 = bytes(15) + b"\x01"
+    d6 = bytes(15) + b"\x02"
+    items = [(s6, d6, 17, p[40:]) for p in mixed]
+    ns = bytes(Ether(src="02:00:00:00:00:01", dst="33:33:ff:00:00:02")
+               / IPv6(src="fe80::1", dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fe80::2")
+               / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:01"))
+    nss = [ns] * N
+    comp = _core.IpcompSa(0x1234)
+    big = [udp6(1400, i) for i in range(N // 4)]
+    pairs: dict[str, tuple[Callable[[], object], Callable[[], object], int]] = {
+        "parse_many / parse": (lambda: [_core.parse(p) for p in mixed], lambda: _core.parse_many(mixed), N),
+        "cksum_many / in6_cksum": (lambda: [_core.in6_cksum(a, b, nh, d) for a, b, nh, d in items],
+                                   lambda: _core.cksum_many(items), N),
+        "nd6_input_many / nd6_input": (lambda: [_core.nd6_input(p) for p in nss],
+                                       lambda: _core.nd6_input_many(nss), N),
+        "IpcompSa.output_many / output (1400 B)": (lambda: [comp.output(p) for p in big],
+                                                   lambda: comp.output_many(big), len(big)),
+    }
+    out: dict[str, dict[str, Clock]] = {}
+    for name, (one, many, n) in pairs.items():
+        r1: list[Clock] = []
+        rn: list[Clock] = []
+        for _ in range(ROUNDS):
+            r1.append(clocked(one))
+            rn.append(clocked(many))
+        out[name] = {"one": best(r1, n), "many": best(rn, n)}
+    return out
+
+
+def main() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    load0 = os.getloadavg()
+    by_size = {size: ipsec(size) for size in SIZES}
+    more = others()
     load = os.getloadavg()
-    print(f"IPsec batches, {N} packets of 500 octets, best of {ROUNDS}; load average {load[0]:.2f} "
-          f"{load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"{'':30} {'':7} {'wall ns/pkt':>12} {'thread CPU':>11} {'process CPU':>12} {'wall gain':>10}")
-    for name, r in results.items():
-        for d, one, many, par in (("output", "out1", "outN", "outT"), ("input", "in1", "inN", "inT")):
-            s, b, t = r[one], r[many], r[par]
-            print(f"{name:30} {d + ' 1':9} {s[0]:10.0f} {s[1]:11.0f} {s[2]:12.0f}")
-            print(f"{'':30} {d + ' N':9} {b[0]:10.0f} {b[1]:11.0f} {b[2]:12.0f} {s[0] / b[0]:9.2f}x")
-            print(f"{'':30} {d + ' N t=2':9} {t[0]:5.0f} {t[1]:11.0f} {t[2]:12.0f} {s[0] / t[0]:9.2f}x")
-    out = ROOT / "benches" / "results" / "batch.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"packets": N, "octets": 500, "rounds": ROUNDS, "loadavg": load,
-                               "cores": os.cpu_count(), "ns_per_packet": {
-                                   name: {k: dict(zip(("wall", "thread_cpu", "process_cpu"), v, strict=True))
-                                          for k, v in r.items()} for name, r in results.items()}},
-                              indent=1) + "\n")
+    print(f"batches of {N}, best of {ROUNDS}; load average {load0[0]:.2f} at the start, {load[0]:.2f} "
+          f"at the end, on {os.cpu_count()} cores; this process may run on CPUs {cpus}")
+    print(f"{'':27} {'size':>5} {'':9} {'wall ns/pkt':>11} {'thread CPU':>11} {'process CPU':>12} {'gain':>7}")
+    groups: dict[str, dict[str, float]] = {}
+    for size, results in by_size.items():
+        for name, r in results.items():
+            for d, one, many, par in (("output", "out1", "outN", "outT"), ("input", "in1", "inN", "inT")):
+                s, b, t = r[one], r[many], r[par]
+                print(f"{name:27} {size:5} {d + ' 1':9} {s[0]:11.0f} {s[1]:11.0f} {s[2]:12.0f}")
+                print(f"{'':27} {size:5} {d + ' N':9} {b[0]:11.0f} {b[1]:11.0f} {b[2]:12.0f} {s[0] / b[0]:6.2f}x")
+                print(f"{'':27} {size:5} {d + ' N t=2':9} {t[0]:11.0f} {t[1]:11.0f} {t[2]:12.0f} "
+                      f"{s[0] / t[0]:6.2f}x")
+                # kame's batch first: publish's ratios are to the first entry
+                groups[f"{name} {d}, {size} B (wall ns per packet)"] = {
+                    "output_many" if d == "output" else "input_many": b[0],
+                    f"{d}() per packet": s[0],
+                    f"{d}_many threads=2": t[0],
+                }
+    print()
+    for name, r in more.items():
+        o, m = r["one"], r["many"]
+        print(f"{name:40} one {o[0]:7.0f} ns  batch {m[0]:7.0f} ns per packet (wall; thread CPU "
+              f"{o[1]:.0f} / {m[1]:.0f})  {o[0] / m[0]:5.2f}x")
+        groups[f"{name} (wall ns per packet)"] = {"batch": m[0], "one call per packet": o[0]}
+    facts: dict[str, Any] = {
+        "packets": N, "rounds": ROUNDS, "sizes": list(SIZES), "loadavg_start": load0[0],
+        "loadavg_end": load[0], "affinity": cpus,
+        "ns_per_packet": {
+            f"{name} {size}": {k: dict(zip(("wall", "thread_cpu", "process_cpu"), v, strict=True))
+                               for k, v in r.items()}
+            for size, results in by_size.items() for name, r in results.items()},
+        "others": {name: {k: dict(zip(("wall", "thread_cpu", "process_cpu"), v, strict=True))
+                          for k, v in r.items()} for name, r in more.items()},
+    }
+    for p in publish("batch", groups, unit="ns", better="lower", facts=facts):
+        print("wrote", p)
 
 
 if __name__ == "__main__":

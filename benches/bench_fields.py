@@ -29,6 +29,7 @@ batch runs the cipher on worker threads). Rounds are interleaved so that the sha
 every contender alike, and what is timed is the CPU time of the calling
 thread (``time.thread_time_ns``), not the wall clock, so that other
 processes on this shared machine do not count; the load is printed.
+The tables go to benches/results/fields.json and fields.png.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ import argparse
 import json
 import os
 import struct
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from publish import publish
 
 import kame
 
@@ -295,6 +302,19 @@ def main() -> None:
     ck = best_ns({"str": lambda: kame.in6_cksum(s6, d6, 17, up),
                   "bytes": lambda: kame.in6_cksum(sb, db, 17, up)}, args.n, args.repeat)
     print(f"in6_cksum: str addresses {ck['str']:.0f} ns, bytes {ck['bytes']:.0f} ns")
+    groups: dict[str, dict[str, float]] = {}
+    for r in rows:
+        g = {"kame": r["kame"], "struct walk": r["walk"], "dpkt": r["dpkt"]}
+        if "upper" in r:
+            g["kame via .upper"] = r["upper"]
+        groups[f"{r['kind']}: parse + key field (thread CPU ns per packet)"] = g
+    groups["parse_many against parse (thread CPU ns per packet)"] = {
+        "parse_many": per["many"], "parse per packet": per["single"]}
+    groups["in6_cksum addresses (thread CPU ns per call)"] = {"bytes": ck["bytes"], "str": ck["str"]}
+    facts = {"n": args.n, "repeat": args.repeat, "fields": rows, "parse": per, "esp": esp_per,
+             "in6_cksum": ck, "corpus_mean_octets": sum(map(len, pkts.values())) / len(pkts)}
+    for path in publish("fields", groups, unit="ns", better="lower", facts=facts):
+        print("wrote", path)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"load": os.getloadavg()[0], "fields": rows, "parse": per, "esp": esp_per,

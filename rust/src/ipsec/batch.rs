@@ -92,8 +92,6 @@ fn internal() -> Error {
     Error::new(Layer::Ipsec, ErrorKind::Config, 0, "batch worker thread failed")
 }
 
-/// Packets a worker takes at a time (at least).
-const GRAIN: usize = 16;
 
 /// The batch workers (the cores but one: the calling thread works too):
 /// one persistent pool for the process, made on the first batch big
@@ -113,64 +111,53 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// What one thread did: (index, result) pairs.
-type Done<R> = Vec<(usize, Result<R>)>;
-
 /// `f` over `items`, results in order, on `threads` threads: the calling
-/// one and `threads - 1` of the pool's workers. All take `GRAIN` items at
-/// a time from a shared counter, so the calling thread starts at once and
-/// finishes the batch alone if the loaded machine schedules no worker in
-/// time (a worker that starts late finds nothing left and returns).
+/// one and `threads - 1` of the pool's workers, each given one contiguous
+/// chunk of the batch (one task per thread, not per packet: no lock or
+/// shared counter is touched per packet, and each thread walks its own
+/// stretch of memory). The calling thread takes the first chunk and starts
+/// at once.
 fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync + Send) -> Vec<Result<R>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
     let n = items.len();
     let pool = if threads <= 1 || n < 2 { None } else { pool() };
     let Some(pool) = pool else {
         return items.into_iter().map(f).collect();
     };
-    let helpers = threads.min(pool.current_num_threads() + 1).saturating_sub(1);
-    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let next = AtomicUsize::new(0);
-    let parts: Mutex<Vec<Done<R>>> = Mutex::new(Vec::new());
-    let work = || {
-        let mut done: Done<R> = Vec::new();
-        loop {
-            let at = next.fetch_add(GRAIN, Ordering::Relaxed);
-            if at >= n {
-                break;
-            }
-            for i in at..(at + GRAIN).min(n) {
-                let item = slots.get(i).and_then(|m| m.lock().ok()).and_then(|mut g| g.take());
-                if let Some(t) = item {
-                    done.push((i, f(t)));
-                }
-            }
-        }
-        if let Ok(mut p) = parts.lock() {
-            p.push(done);
-        }
-    };
+    let parts = threads.min(pool.current_num_threads() + 1).min(n).max(1);
+    let per = n.div_ceil(parts);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(parts);
+    let mut rest = items.into_iter();
+    for _ in 0..parts {
+        chunks.push(rest.by_ref().take(per).collect());
+    }
+    let mut outs: Vec<Vec<Result<R>>> = (0..chunks.len()).map(|_| Vec::new()).collect();
+    let f = &f;
     // a worker that panicked loses its packets: they fail below with an
     // error rather than take the process down (the cryptography does not
     // panic)
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         pool.in_place_scope(|s| {
-            for _ in 0..helpers {
-                s.spawn(|_| work());
+            let mut pairs = chunks.into_iter().zip(outs.iter_mut());
+            let first = pairs.next();
+            for (chunk, out) in pairs {
+                s.spawn(move |_| *out = chunk.into_iter().map(f).collect());
             }
-            work();
+            if let Some((chunk, out)) = first {
+                *out = chunk.into_iter().map(f).collect();
+            }
         })
     }));
-    let mut out: Vec<Option<Result<R>>> = (0..n).map(|_| None).collect();
+    let mut done: Vec<Result<R>> = Vec::with_capacity(n);
     if ran.is_ok() {
-        for (i, r) in parts.into_inner().unwrap_or_default().into_iter().flatten() {
-            if let Some(o) = out.get_mut(i) {
-                *o = Some(r);
-            }
+        for o in outs {
+            done.extend(o);
         }
     }
-    out.into_iter().map(|o| o.unwrap_or_else(|| Err(internal()))).collect()
+    while done.len() < n {
+        done.push(Err(internal()));
+    }
+    done.truncate(n);
+    done
 }
 
 /// `output` over a batch: the same packets, sequence numbers and counters
@@ -193,6 +180,19 @@ fn threads_up_to(packets: &[&[u8]], max_threads: usize) -> usize {
 
 /// [`output_many`] on `threads` threads.
 pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize) -> Vec<Result<Vec<u8>>> {
+    if threads <= 1 {
+        // one thread: each packet prepared, sealed and counted in one pass
+        // (it stays in the cache between the steps)
+        return packets
+            .iter()
+            .map(|p| {
+                let mut job = sa.out_job(p.len());
+                let r = sa.out_prepare(p, &mut job).and_then(|()| sa.out_finish(job));
+                sa.out_count(&r);
+                r
+            })
+            .collect();
+    }
     let jobs: Vec<Result<S::OutJob>> = packets
         .iter()
         .map(|p| {
@@ -206,6 +206,32 @@ pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize)
         sa.out_count(r);
     }
     outs
+}
+
+/// [`output_many`] on the calling thread, each result handed to `sink` as
+/// soon as it is made, so that its buffer can be freed before the next
+/// packet's is taken (the allocator then hands the same memory back, where
+/// a batch of results outstanding at once misses its fast path).
+pub fn output_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+    for p in packets {
+        let mut job = sa.out_job(p.len());
+        let r = sa.out_prepare(p, &mut job).and_then(|()| sa.out_finish(job));
+        sa.out_count(&r);
+        sink(r);
+    }
+}
+
+/// [`input_many`] on the calling thread, each result handed to `sink` as
+/// soon as it is made (see [`output_each`]).
+pub fn input_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+    for p in packets {
+        let r = sa.in_check(p).and_then(|c| {
+            let o = sa.in_crypt(p, &c);
+            sa.in_commit(&c, o)
+        });
+        sa.in_count(&r, p.len());
+        sink(r);
+    }
 }
 
 /// `input` over a batch: the same results, window and counters as one
@@ -364,6 +390,10 @@ mod tests {
         // the calling thread and at least one worker (which ones take how
         // much depends on the scheduler)
         assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
+        // one contiguous chunk per thread: the thread changes only where a
+        // chunk ends
+        let changes = out.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        assert_eq!(changes, ids.len() - 1);
         assert_eq!(threads_for(3, 1500), 1);
         assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);
     }

@@ -126,16 +126,31 @@ fn batch_items<'py>(packets: &Bound<'py, PyAny>) -> PyResult<Vec<Item<'py>>> {
 /// `ipsec::batch`), turning each run's results into Python objects.
 const BATCH_RUN: usize = 512;
 
+/// The run on one thread: short, so that a run's packets, their results
+/// and the `bytes` made of them stay in the cache together.
+const BATCH_RUN_ONE: usize = 32;
+
+/// A result of a run on one thread: where its octets are in the run's
+/// buffer, or its error.
+type Span = Result<(usize, usize), Error>;
+
 fn run_batch<'py, S: Send>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
     threads: usize,
     f: impl Fn(&mut S, &[&[u8]], usize) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
+    each: impl Fn(&mut S, &[&[u8]], &mut dyn FnMut(Result<Vec<u8>, Error>)) + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
-    let list = PyList::empty(py);
-    for chunk in items.chunks(BATCH_RUN) {
+    let mut out: Vec<Bound<'py, PyAny>> = Vec::with_capacity(items.len());
+    let run = if threads <= 1 { BATCH_RUN_ONE } else { BATCH_RUN };
+    // one thread: every result of a run is copied into one buffer as it is
+    // made and its own freed at once (reused by the next packet), and the
+    // buffer is reused from run to run
+    let mut buf: Vec<u8> = Vec::new();
+    let mut spans: Vec<Span> = Vec::with_capacity(BATCH_RUN_ONE);
+    for chunk in items.chunks(run) {
         let slices: Vec<&[u8]> = chunk
             .iter()
             .map(|i| match i {
@@ -143,15 +158,35 @@ fn run_batch<'py, S: Send>(
                 Item::Owned(v) => v.as_slice(),
             })
             .collect();
+        if threads <= 1 {
+            buf.clear();
+            spans.clear();
+            py.detach(|| {
+                each(sa, &slices, &mut |r| {
+                    spans.push(r.map(|v| {
+                        let at = buf.len();
+                        buf.extend_from_slice(&v);
+                        (at, buf.len())
+                    }));
+                });
+            });
+            for sp in spans.drain(..) {
+                out.push(match sp {
+                    Ok((a, b)) => PyBytes::new(py, buf.get(a..b).unwrap_or(&[])).into_any(),
+                    Err(e) => PyErr::from(e).into_value(py).into_bound(py).into_any(),
+                });
+            }
+            continue;
+        }
         let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| f(sa, &slices, threads));
         for o in outs {
-            match o {
-                Ok(b) => list.append(PyBytes::new(py, &b))?,
-                Err(e) => list.append(PyErr::from(e).into_value(py))?,
-            }
+            out.push(match o {
+                Ok(b) => PyBytes::new(py, &b).into_any(),
+                Err(e) => PyErr::from(e).into_value(py).into_bound(py).into_any(),
+            });
         }
     }
-    Ok(list)
+    PyList::new(py, out)
 }
 
 /// An ESP security association (RFC 4303; old ESP RFC 1827/1829 with
@@ -238,14 +273,14 @@ impl PyEspSa {
     /// the default, one, is the fastest on a machine whose cores are busy.
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_each)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_each)
     }
 
     /// Per-SA counters.
@@ -391,12 +426,12 @@ impl PyAhSa {
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_each)
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_each)
     }
 
     #[getter]
