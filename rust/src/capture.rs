@@ -25,6 +25,7 @@
 
 pub mod lean;
 pub mod map;
+pub mod sample;
 
 use std::path::Path;
 
@@ -217,6 +218,17 @@ macro_rules! columns {
                 }
             }
 
+            /// One more row with every column written once (a valid
+            /// value of ones): the least a row of the builder costs, for
+            /// the benches' floor.
+            #[doc(hidden)]
+            pub fn touch_row(&mut self) {
+                self.room();
+                let r = self.rows;
+                self.rows += 1;
+                $(self.$name.touch(r);)*
+            }
+
             /// Cut every buffer to `rows` rows and count the nulls.
             pub fn finish(&mut self) {
                 let rows = self.rows;
@@ -238,12 +250,17 @@ macro_rules! columns {
 }
 
 trait AsColumn {
+    fn touch(&mut self, row: usize);
     fn column(&self) -> Column<'_>;
     fn grow(&mut self, rows: usize);
     fn finish(&mut self, rows: usize);
     fn owned(self) -> Owned;
 }
 impl<const W: usize> AsColumn for Fixed<W> {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.set(row, [1; W]);
+    }
     fn column(&self) -> Column<'_> {
         Column::Fixed(&self.data, &self.valid)
     }
@@ -260,6 +277,10 @@ impl<const W: usize> AsColumn for Fixed<W> {
     }
 }
 impl AsColumn for Var {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.end(row, true);
+    }
     fn column(&self) -> Column<'_> {
         Column::Var(&self.data, &self.offsets, &self.valid)
     }
@@ -275,6 +296,10 @@ impl AsColumn for Var {
     }
 }
 impl AsColumn for Bools {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.put(row, Some(true));
+    }
     fn column(&self) -> Column<'_> {
         Column::Bool(&self.values, &self.valid)
     }
