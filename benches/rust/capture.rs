@@ -46,6 +46,21 @@ fn walk(file: &[u8]) -> usize {
     n
 }
 
+/// The same walk with the octets ahead asked into the cache
+/// (`capture::ahead`, as `FileColumns` reads).
+fn walk_ahead(file: &[u8]) -> usize {
+    let mut r = Reader::default();
+    let mut pos = 0;
+    let (mut n, mut octets, mut fetched) = (0, 0, 0);
+    while let Ok(Some(rec)) = r.next(file, &mut pos, true) {
+        n += 1;
+        octets += rec.frame.len();
+        fetched = kame_core::capture::ahead(file, pos, fetched);
+    }
+    black_box(octets);
+    n
+}
+
 /// The floor of the columns: every record walked and a row of every
 /// column written once, in batches of 65536 rows kept to the end (as a
 /// table holds them: fresh memory, as `kame.capture.read` has it).
@@ -63,6 +78,21 @@ fn touch(file: &[u8]) -> usize {
     }
     kept.push(b.take());
     kept.iter().map(|c| c.rows).sum()
+}
+
+/// The columns of the file at `path` as `kame.capture.batches` gives
+/// them to a reader that is done with each before the next but one (as
+/// `to_parquet` is): the buffers of each batch given back for the next.
+fn mapped_streamed(path: &str, verify: bool) -> usize {
+    let mut fc = FileColumns::open(path.as_ref(), Settings { hdrnestlimit: 50, verify_cksum: verify }, 65536, MAX_CAPLEN, 0, None).unwrap();
+    let (mut rows, mut last): (usize, Option<Columns>) = (0, None);
+    while let Some(c) = fc.next_batch() {
+        rows += c.rows;
+        if let Some(done) = last.replace(c) {
+            fc.give_back(done.buffers());
+        }
+    }
+    rows
 }
 
 /// Octets of column buffers a row of a batch takes (values and bitmaps).
@@ -91,9 +121,9 @@ fn fresh(rows: usize, huge: bool) -> usize {
 }
 
 /// The columns of the file at `path` as `kame.capture` builds them:
-/// mapped, batches of 65536 rows kept to the end.
-fn mapped(path: &str, lean: bool, verify: bool) -> usize {
-    let mut fc = FileColumns::open(path.as_ref(), Settings { hdrnestlimit: 50, verify_cksum: verify }, 65536, MAX_CAPLEN, 0, None).unwrap();
+/// mapped, batches of `batch` rows kept to the end.
+fn mapped(path: &str, lean: bool, verify: bool, batch: usize) -> usize {
+    let mut fc = FileColumns::open(path.as_ref(), Settings { hdrnestlimit: 50, verify_cksum: verify }, batch, MAX_CAPLEN, 0, None).unwrap();
     fc.set_lean(lean);
     let mut kept = Vec::new();
     while let Some(c) = fc.next_batch() {
@@ -156,6 +186,7 @@ fn bench(c: &mut Criterion) {
     cpu("memory/fresh column buffers, 2 MB pages".into(), 200_000, &|| fresh(200_000, true));
     for (name, file, n) in &corpora {
         cpu(format!("capture_{name}/floor: records walked"), *n, &|| walk(black_box(file)));
+        cpu(format!("capture_{name}/floor: records walked, fetched ahead"), *n, &|| walk_ahead(black_box(file)));
         cpu(format!("capture_{name}/floor: every column written once"), *n, &|| touch(black_box(file)));
         for (lean, verify) in [(true, true), (false, true), (true, false), (false, false)] {
             let how = format!("{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" });
@@ -176,7 +207,11 @@ fn bench(c: &mut Criterion) {
             walk(m.bytes())
         });
         for (lean, verify) in [(true, true), (true, false)] {
-            cpu(format!("capture_mapped/{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" }), n, &|| mapped(path, lean, verify));
+            let how = format!("{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" });
+            cpu(format!("capture_mapped/{how}"), n, &|| mapped(path, lean, verify, 65536));
+        }
+        for verify in [true, false] {
+            cpu(format!("capture_mapped/lean{}, buffers reused", if verify { "" } else { " no cksum" }), n, &|| mapped_streamed(path, verify));
         }
     }
     if only.is_some() {
