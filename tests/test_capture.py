@@ -278,6 +278,46 @@ def test_addresses_are_fixed_16_octets_ipv4_mapped():
     assert "192.0.2.1" in text and "fe80::1" in text and None in text
 
 
+def test_batches_dropped_as_they_come_give_the_table(tmp_path):
+    # The buffers of batches done with hold later batches (of this file
+    # and of the next one read): each must come out as if fresh.
+    full = [FRAMES[1], FRAMES[10]]  # TCP and ICMP: ports, TCP, ICMP set
+    for name, frames in (("full", full * 6000), ("mixed", FRAMES * 600), ("full2", full * 6000)):
+        path = tmp_path / f"{name}.pcap"
+        data = pcap(frames)
+        path.write_bytes(data)
+        want = table(data, batch_rows=4096).to_batches()
+        n = 0
+        for i, b in enumerate(capture.batches(path, batch_rows=4096)):
+            assert b.equals(want[i]), (name, i)
+            n += b.num_rows
+        assert n == len(frames)
+
+
+def test_arp_and_other_payloads_have_their_verdicts():
+    arp, lldp = FRAMES[14], FRAMES[15]
+    assert arp[12:14] == b"\x08\x06" and lldp[12:14] == b"\x88\xcc"
+    rows = table(pcap([arp, lldp, arp[:30]])).to_pylist()
+    assert [r["verdict"] for r in rows] == ["ok", "not ip", "drop"]
+    assert rows[0]["chain"] is None and rows[1]["reason"] is None and rows[2]["reason"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FRAMES), st.integers(0, 120), st.integers(0, 255)),
+                min_size=1, max_size=30), st.booleans())
+def test_the_lean_path_gives_the_general_dissections_columns(tmp_path_factory, edits, verify):
+    frames = []
+    for f, at, v in edits:
+        g = bytearray(f)
+        if at < len(g):
+            g[at] = v
+        frames.append(bytes(g))
+    path = tmp_path_factory.mktemp("l") / "c.pcap"
+    path.write_bytes(pcap(frames))
+    lean = _mapped_table(path, verify_cksum=verify)
+    assert lean == _mapped_table(path, verify_cksum=verify, lean=False)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(FRAMES), min_size=0, max_size=40), st.integers(1, 50), st.booleans())
 def test_a_mapped_file_gives_the_columns_of_the_stream(tmp_path_factory, frames, batch_rows, ng):

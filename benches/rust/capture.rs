@@ -8,97 +8,132 @@
 //!   (the bulk of the kernel capture of `benches/bench_capture.py`);
 //! - `small`: UDP, TCP and ICMPv6 over IPv6 and UDP over IPv4, 60-90
 //!   octets a frame;
-//! - the capture at `$KAME_CAPTURE_FILE`, when set (read into memory
-//!   first: the page cache and the map are `bench_capture.py`'s).
+//! - the capture at `$KAME_CAPTURE_FILE`, when set: read into memory
+//!   first (`file`), and mapped as `kame.capture` reads it (`mapped`).
+//!
+//! Each corpus also gets two floors: the records walked and nothing built
+//! (the pcap reader alone), and a row of every column written once per
+//! record into fresh batches (the least the builder can cost); what a
+//! path costs above the second floor is its parsing.
 //!
 //! Before criterion's wall-clock groups, each case is also timed in CPU
 //! seconds of the running thread (best of 5) and printed as packets per
 //! CPU second: on a shared machine the wall clock measures the load.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
-use core::net::{Ipv4Addr, Ipv6Addr};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kame_core::capture::Builder;
-use kame_core::cksum;
-use kame_core::wire::capfile::{pcap_header, Reader};
+use kame_core::capture::sample::{echo, framed, pcap, tcp, udp, v4, v6};
+use kame_core::capture::{map::Mapped, Builder, Columns, FileColumns};
+use kame_core::wire::capfile::{Reader, MAX_CAPLEN};
 use kame_core::wire::dissect::Settings;
 use std::hint::black_box;
 
-const S6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const D6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-
-fn eth(ethertype: u16, ip: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(ip);
-    f
+/// Frames of `ip` packets over Ethernet.
+fn eth(ips: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    ips.iter().map(|p| framed(1, p)).collect()
 }
 
-/// IPv6 to `nh` carrying `upper`, whose checksum (at `ck`) is filled in.
-fn v6(nh: u8, mut upper: Vec<u8>, ck: usize) -> Vec<u8> {
-    let c = cksum::in6_cksum(&Ipv6Addr::from(S6), &Ipv6Addr::from(D6), nh, upper.len() as u64, [&upper[..]]).unwrap();
-    upper[ck..ck + 2].copy_from_slice(&c.to_be_bytes());
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(upper.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[nh, 64]);
-    p.extend_from_slice(&S6);
-    p.extend_from_slice(&D6);
-    p.extend_from_slice(&upper);
-    eth(0x86dd, &p)
-}
-
-/// IPv4 to `protocol` carrying `upper`, whose checksum (at `ck`, over the
-/// pseudo-header unless ICMP) is filled in.
-fn v4(protocol: u8, mut upper: Vec<u8>, ck: usize) -> Vec<u8> {
-    let (s, d) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
-    let c = if protocol == 1 {
-        cksum::ip_cksum(&upper)
-    } else {
-        cksum::in4_cksum(&s, &d, protocol, upper.len() as u64, [&upper[..]]).unwrap()
-    };
-    upper[ck..ck + 2].copy_from_slice(&c.to_be_bytes());
-    let mut p = vec![0x45, 0];
-    p.extend_from_slice(&(20 + upper.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 1, 0x40, 0, 64, protocol, 0, 0]);
-    p.extend_from_slice(&s.octets());
-    p.extend_from_slice(&d.octets());
-    let c = cksum::ip_cksum(&p);
-    p[10..12].copy_from_slice(&c.to_be_bytes());
-    p.extend_from_slice(&upper);
-    eth(0x0800, &p)
-}
-
-fn echo(t: u8, data: usize) -> Vec<u8> {
-    let mut e = vec![t, 0, 0, 0, 0, 7, 0, 1];
-    e.extend((0..data).map(|i| i as u8));
-    e
-}
-
-fn udp(data: usize) -> Vec<u8> {
-    let mut u = vec![0x14, 0xe9, 0, 53];
-    u.extend_from_slice(&((8 + data) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend((0..data).map(|i| i as u8));
-    u
-}
-
-fn tcp() -> Vec<u8> {
-    vec![0x9c, 0x40, 0, 80, 0, 1, 0xe2, 0x40, 0, 0, 0, 99, 0x50, 0x12, 0x20, 0, 0, 0, 0, 0]
-}
-
-fn pcap(frames: &[Vec<u8>], n: usize) -> Vec<u8> {
-    let mut f = pcap_header(1, false).to_vec();
-    for i in 0..n {
-        let fr = &frames[i % frames.len()];
-        f.extend_from_slice(&(1_700_000_000u32 + (i / 1000) as u32).to_le_bytes());
-        f.extend_from_slice(&((i % 1000) as u32 * 7).to_le_bytes());
-        f.extend_from_slice(&(fr.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(fr.len() as u32).to_le_bytes());
-        f.extend_from_slice(fr);
+/// The floor of walking: every record of `file` read (header checked,
+/// frame sliced), nothing built; the records.
+fn walk(file: &[u8]) -> usize {
+    let mut r = Reader::default();
+    let mut pos = 0;
+    let (mut n, mut octets) = (0, 0);
+    while let Ok(Some(rec)) = r.next(file, &mut pos, true) {
+        n += 1;
+        octets += rec.frame.len();
     }
-    f
+    black_box(octets);
+    n
 }
 
-/// Every record of `file` into columns; the rows built.
+/// The same walk with the octets ahead asked into the cache
+/// (`capture::ahead`, as `FileColumns` reads).
+fn walk_ahead(file: &[u8]) -> usize {
+    let mut r = Reader::default();
+    let mut pos = 0;
+    let (mut n, mut octets, mut fetched) = (0, 0, 0);
+    while let Ok(Some(rec)) = r.next(file, &mut pos, true) {
+        n += 1;
+        octets += rec.frame.len();
+        fetched = kame_core::capture::ahead(file, pos, fetched);
+    }
+    black_box(octets);
+    n
+}
+
+/// The floor of the columns: every record walked and a row of every
+/// column written once, in batches of 65536 rows kept to the end (as a
+/// table holds them: fresh memory, as `kame.capture.read` has it).
+fn touch(file: &[u8]) -> usize {
+    let mut r = Reader::default();
+    let mut b = Builder::new(Settings { hdrnestlimit: 50, verify_cksum: false });
+    let mut pos = 0;
+    let mut kept: Vec<Columns> = Vec::new();
+    while let Ok(Some(rec)) = r.next(file, &mut pos, true) {
+        if b.full(65536) {
+            kept.push(b.take());
+        }
+        black_box(rec.frame.len());
+        b.cols.touch_row();
+    }
+    kept.push(b.take());
+    kept.iter().map(|c| c.rows).sum()
+}
+
+/// The columns of the file at `path` as `kame.capture.batches` gives
+/// them to a reader that is done with each before the next but one (as
+/// `to_parquet` is): the buffers of each batch given back for the next.
+fn mapped_streamed(path: &str, verify: bool) -> usize {
+    let mut fc = FileColumns::open(path.as_ref(), Settings { hdrnestlimit: 50, verify_cksum: verify }, 65536, MAX_CAPLEN, 0, None).unwrap();
+    let (mut rows, mut last): (usize, Option<Columns>) = (0, None);
+    while let Some(c) = fc.next_batch() {
+        rows += c.rows;
+        if let Some(done) = last.replace(c) {
+            fc.give_back(done.buffers());
+        }
+    }
+    rows
+}
+
+/// Octets of column buffers a row of a batch takes (values and bitmaps).
+const ROW_OCTETS: usize = 142;
+
+/// What fresh memory for the column buffers of `rows` rows costs: an
+/// anonymous map of `rows * ROW_OCTETS` octets written once, in 4 KB pages
+/// or (`huge`, where transparent huge pages are allowed on advice) in
+/// 2 MB ones; the rows.
+fn fresh(rows: usize, huge: bool) -> usize {
+    const HUGE: usize = 2 << 20;
+    let len = (rows * ROW_OCTETS).div_ceil(HUGE) * HUGE;
+    // SAFETY: a fresh private anonymous map, written inside its bounds
+    // and unmapped before return.
+    unsafe {
+        let p = libc::mmap(core::ptr::null_mut(), len + HUGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        assert_ne!(p, libc::MAP_FAILED);
+        let at = (p as usize).div_ceil(HUGE) * HUGE;
+        let q = at as *mut u8;
+        libc::madvise(q.cast(), len, if huge { libc::MADV_HUGEPAGE } else { libc::MADV_NOHUGEPAGE });
+        core::ptr::write_bytes(q, 1, rows * ROW_OCTETS);
+        black_box(*q.add(rows * ROW_OCTETS / 2));
+        libc::munmap(p, len + HUGE);
+    }
+    rows
+}
+
+/// The columns of the file at `path` as `kame.capture` builds them:
+/// mapped, batches of `batch` rows kept to the end.
+fn mapped(path: &str, lean: bool, verify: bool, batch: usize) -> usize {
+    let mut fc = FileColumns::open(path.as_ref(), Settings { hdrnestlimit: 50, verify_cksum: verify }, batch, MAX_CAPLEN, 0, None).unwrap();
+    fc.set_lean(lean);
+    let mut kept = Vec::new();
+    while let Some(c) = fc.next_batch() {
+        kept.push(c);
+    }
+    kept.iter().map(|c| c.rows).sum()
+}
+
+/// Every record of `file` into columns (batches dropped as they are
+/// done); the rows built.
 fn build(file: &[u8], lean: bool, verify: bool) -> usize {
     let mut r = Reader::default();
     let mut b = Builder::new(Settings { hdrnestlimit: 50, verify_cksum: verify });
@@ -123,30 +158,60 @@ fn cpu_now() -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let ping = pcap(&[v6(58, echo(128, 1000), 2), v4(1, echo(8, 1000), 2)], 20_000);
-    let small = pcap(&[v6(17, udp(12), 6), v6(6, tcp(), 16), v6(58, echo(128, 8), 2), v4(17, udp(30), 6)], 100_000);
+    let ping = pcap(1, &eth(&[v6(58, echo(128, 1000), Some(2)), v4(1, echo(8, 1000), Some(2))]), 20_000);
+    let small = pcap(1, &eth(&[v6(17, udp(12), Some(6)), v6(6, tcp(), Some(16)), v6(58, echo(128, 8), Some(2)), v4(17, udp(30), Some(6))]), 100_000);
     let mut corpora = vec![("ping", ping, 20_000u64), ("small", small, 100_000)];
-    if let Ok(path) = std::env::var("KAME_CAPTURE_FILE") {
-        let f = std::fs::read(&path).unwrap();
+    let file = std::env::var("KAME_CAPTURE_FILE").ok();
+    if let Some(path) = &file {
+        let f = std::fs::read(path).unwrap();
         let n = build(&f, true, false) as u64;
         corpora.push(("file", f, n));
     }
     // `KAME_CAPTURE_CPU_ONLY=text`: only the CPU timings whose names hold text.
     let only = std::env::var("KAME_CAPTURE_CPU_ONLY").ok();
+    let cpu = |name: String, n: u64, f: &dyn Fn() -> usize| {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            return;
+        }
+        let best = (0..5)
+            .map(|_| {
+                let t0 = cpu_now();
+                black_box(f());
+                cpu_now() - t0
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!("{name}: {:.2} M packets per CPU second ({:.1} ns a packet)", n as f64 / best / 1e6, best / n as f64 * 1e9);
+    };
+    cpu("memory/fresh column buffers, 4 KB pages".into(), 200_000, &|| fresh(200_000, false));
+    cpu("memory/fresh column buffers, 2 MB pages".into(), 200_000, &|| fresh(200_000, true));
     for (name, file, n) in &corpora {
+        cpu(format!("capture_{name}/floor: records walked"), *n, &|| walk(black_box(file)));
+        cpu(format!("capture_{name}/floor: records walked, fetched ahead"), *n, &|| walk_ahead(black_box(file)));
+        cpu(format!("capture_{name}/floor: every column written once"), *n, &|| touch(black_box(file)));
         for (lean, verify) in [(true, true), (false, true), (true, false), (false, false)] {
             let how = format!("{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" });
-            if only.as_ref().is_some_and(|o| !format!("capture_{name}/{how}").contains(o.as_str())) {
-                continue;
+            cpu(format!("capture_{name}/{how}"), *n, &|| build(black_box(file), lean, verify));
+        }
+    }
+    if let Some(path) = &file {
+        let n = corpora.last().map_or(0, |c| c.2);
+        cpu("capture_mapped/floor: records walked".into(), n, &|| {
+            let m = Mapped::open(path.as_ref()).unwrap();
+            m.ahead(0, 0);
+            let mut done = 0;
+            let mut at = 0;
+            while at < m.bytes().len() {
+                done = m.ahead(at, done);
+                at += kame_core::capture::map::AHEAD / 2;
             }
-            let best = (0..5)
-                .map(|_| {
-                    let t0 = cpu_now();
-                    black_box(build(black_box(file), lean, verify));
-                    cpu_now() - t0
-                })
-                .fold(f64::INFINITY, f64::min);
-            println!("capture_{name}/{how}: {:.2} M packets per CPU second", *n as f64 / best / 1e6);
+            walk(m.bytes())
+        });
+        for (lean, verify) in [(true, true), (true, false)] {
+            let how = format!("{}{}", if lean { "lean" } else { "general" }, if verify { "" } else { " no cksum" });
+            cpu(format!("capture_mapped/{how}"), n, &|| mapped(path, lean, verify, 65536));
+        }
+        for verify in [true, false] {
+            cpu(format!("capture_mapped/lean{}, buffers reused", if verify { "" } else { " no cksum" }), n, &|| mapped_streamed(path, verify));
         }
     }
     if only.is_some() {

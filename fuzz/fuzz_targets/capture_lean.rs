@@ -4,7 +4,9 @@
 //! (Ethernet, raw, Linux cooked v1 / v2, BSD loopback) and whether
 //! checksums are verified; the rest is one frame, also read cut short at
 //! an offset the input picks. Both builders must give equal columns for
-//! every record, and neither may panic.
+//! every record, and neither may panic. On Ethernet that covers ARP and
+//! payloads that are neither IP nor ARP, which the lean path also reads
+//! (seeds `seed-arp`, `seed-lldp`, `seed-8023`, `seed-rarp-cut`).
 use kame_core::capture::{Builder, Columns};
 use kame_core::wire::capfile::{pcap_header, Reader};
 use kame_core::wire::dissect::Settings;

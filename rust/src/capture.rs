@@ -25,6 +25,7 @@
 
 pub mod lean;
 pub mod map;
+pub mod sample;
 
 use std::path::Path;
 
@@ -61,8 +62,8 @@ impl Bitmap {
             *b |= 1 << (row & 7);
         }
     }
-    fn grow(&mut self, rows: usize) {
-        zeroed(&mut self.bits, rows.div_ceil(8));
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
+        zeroed(&mut self.bits, rows.div_ceil(8), spare);
     }
     fn finish(&mut self, rows: usize) {
         self.bits.truncate(rows.div_ceil(8));
@@ -72,15 +73,29 @@ impl Bitmap {
     }
 }
 
-/// `v` made `len` octets long, zero-filled past what it held (a fresh
-/// buffer comes zeroed from the allocator, without a pass over it).
-fn zeroed(v: &mut Vec<u8>, len: usize) {
+/// `v` made `len` octets long, zero-filled past what it held. A fresh
+/// buffer is one of `spare` (given back by a batch done with: its pages
+/// are already mapped, and zeroing it costs less than a page fault per
+/// 4 KB) when one fits, else zeroed by the allocator.
+fn zeroed(v: &mut Vec<u8>, len: usize, spare: &mut Vec<Vec<u8>>) {
     if v.is_empty() {
-        *v = vec![0; len];
+        let fits = spare.iter().position(|b| b.capacity() >= len && b.capacity() <= len.saturating_mul(2).saturating_add(4096));
+        match fits {
+            Some(i) if len != 0 => {
+                let mut b = spare.swap_remove(i);
+                b.clear();
+                b.resize(len, 0);
+                *v = b;
+            }
+            _ => *v = vec![0; len],
+        }
     } else {
         v.resize(len, 0);
     }
 }
+
+/// Buffers kept for reuse at most (two batches' worth).
+pub const SPARE_MAX: usize = 2 * 64;
 
 /// A fixed-width column of `W`-octet values in native byte order: room
 /// for the batch's rows, zero-filled, a null left as zeros.
@@ -103,6 +118,25 @@ impl<const W: usize> Fixed<W> {
     fn put(&mut self, row: usize, v: Option<[u8; W]>) {
         if let Some(v) = v {
             self.set(row, v);
+        }
+    }
+}
+
+/// A fixed-width column that every row sets (the record's facts, the
+/// verdict): its validity is all ones, written once when the batch is
+/// finished rather than a bit per row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Always<const W: usize> {
+    pub data: Vec<u8>,
+    pub valid: Bitmap,
+}
+
+impl<const W: usize> Always<W> {
+    #[inline(always)]
+    fn set(&mut self, row: usize, v: [u8; W]) {
+        let at = row * W;
+        if let Some(d) = self.data.get_mut(at..at + W) {
+            d.copy_from_slice(&v);
         }
     }
 }
@@ -198,14 +232,20 @@ macro_rules! columns {
 
             /// Empty columns with zero-filled room for `rows` rows.
             pub fn with_room(rows: usize) -> Columns {
+                Columns::with_room_from(rows, &mut Vec::new())
+            }
+
+            /// Empty columns with zero-filled room for `rows` rows, in
+            /// buffers of `spare` where they fit.
+            pub fn with_room_from(rows: usize, spare: &mut Vec<Vec<u8>>) -> Columns {
                 let mut c = Columns::default();
-                c.grow(rows);
+                c.grow(rows, spare);
                 c
             }
 
             /// Room for `rows` rows in every fixed buffer and bitmap.
-            fn grow(&mut self, rows: usize) {
-                $(self.$name.grow(rows);)*
+            fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
+                $(self.$name.grow(rows, spare);)*
                 self.cap = rows;
             }
 
@@ -213,8 +253,19 @@ macro_rules! columns {
             #[inline]
             fn room(&mut self) {
                 if self.rows >= self.cap {
-                    self.grow(self.rows.saturating_mul(2).max(256));
+                    self.grow(self.rows.saturating_mul(2).max(256), &mut Vec::new());
                 }
+            }
+
+            /// One more row with every column written once (a valid
+            /// value of ones): the least a row of the builder costs, for
+            /// the benches' floor.
+            #[doc(hidden)]
+            pub fn touch_row(&mut self) {
+                self.room();
+                let r = self.rows;
+                self.rows += 1;
+                $(self.$name.touch(r);)*
             }
 
             /// Cut every buffer to `rows` rows and count the nulls.
@@ -238,18 +289,23 @@ macro_rules! columns {
 }
 
 trait AsColumn {
+    fn touch(&mut self, row: usize);
     fn column(&self) -> Column<'_>;
-    fn grow(&mut self, rows: usize);
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>);
     fn finish(&mut self, rows: usize);
     fn owned(self) -> Owned;
 }
 impl<const W: usize> AsColumn for Fixed<W> {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.set(row, [1; W]);
+    }
     fn column(&self) -> Column<'_> {
         Column::Fixed(&self.data, &self.valid)
     }
-    fn grow(&mut self, rows: usize) {
-        zeroed(&mut self.data, rows * W);
-        self.valid.grow(rows);
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
+        zeroed(&mut self.data, rows * W, spare);
+        self.valid.grow(rows, spare);
     }
     fn finish(&mut self, rows: usize) {
         self.data.truncate(rows * W);
@@ -259,13 +315,40 @@ impl<const W: usize> AsColumn for Fixed<W> {
         Owned::Fixed(self.data, self.valid)
     }
 }
+impl<const W: usize> AsColumn for Always<W> {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.set(row, [1; W]);
+    }
+    fn column(&self) -> Column<'_> {
+        Column::Fixed(&self.data, &self.valid)
+    }
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
+        zeroed(&mut self.data, rows * W, spare);
+    }
+    fn finish(&mut self, rows: usize) {
+        self.data.truncate(rows * W);
+        let mut bits = vec![0xff; rows / 8];
+        if rows % 8 != 0 {
+            bits.push((1u8 << (rows % 8)) - 1);
+        }
+        self.valid = Bitmap { bits, len: rows, zeros: 0 };
+    }
+    fn owned(self) -> Owned {
+        Owned::Fixed(self.data, self.valid)
+    }
+}
 impl AsColumn for Var {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.end(row, true);
+    }
     fn column(&self) -> Column<'_> {
         Column::Var(&self.data, &self.offsets, &self.valid)
     }
-    fn grow(&mut self, rows: usize) {
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
         self.offsets.reserve((rows + 1) * 4 - self.offsets.len().min((rows + 1) * 4));
-        self.valid.grow(rows);
+        self.valid.grow(rows, spare);
     }
     fn finish(&mut self, rows: usize) {
         self.valid.finish(rows);
@@ -275,12 +358,16 @@ impl AsColumn for Var {
     }
 }
 impl AsColumn for Bools {
+    #[inline(always)]
+    fn touch(&mut self, row: usize) {
+        self.put(row, Some(true));
+    }
     fn column(&self) -> Column<'_> {
         Column::Bool(&self.values, &self.valid)
     }
-    fn grow(&mut self, rows: usize) {
-        self.values.grow(rows);
-        self.valid.grow(rows);
+    fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
+        self.values.grow(rows, spare);
+        self.valid.grow(rows, spare);
     }
     fn finish(&mut self, rows: usize) {
         self.values.finish(rows);
@@ -292,12 +379,12 @@ impl AsColumn for Bools {
 }
 
 columns! {
-    ts: Fixed<8>,
-    interface: Fixed<4>,
-    caplen: Fixed<4>,
-    len: Fixed<4>,
-    linktype: Fixed<4>,
-    offset: Fixed<8>,
+    ts: Always<8>,
+    interface: Always<4>,
+    caplen: Always<4>,
+    len: Always<4>,
+    linktype: Always<4>,
+    offset: Always<8>,
     ip_version: Fixed<1>,
     src: Fixed<16>,
     dst: Fixed<16>,
@@ -322,7 +409,7 @@ columns! {
     tcp_seq: Fixed<4>,
     tcp_ack: Fixed<4>,
     cksum_ok: Bools,
-    verdict: Fixed<1>,
+    verdict: Always<1>,
     reason: Var,
 }
 
@@ -338,6 +425,9 @@ pub struct Builder {
     /// gives the same columns as the general dissection; false: every
     /// row by the general dissection (to compare the two).
     pub lean: bool,
+    /// Buffers of batches done with, for the room of the next ones (see
+    /// [`Builder::give_back`]).
+    pub spare: Vec<Vec<u8>>,
     chain: Chain,
     summary: Summary,
     reason: String,
@@ -345,7 +435,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(settings: Settings) -> Builder {
-        Builder { cols: Columns::default(), settings, lean: true, chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
+        Builder { cols: Columns::default(), settings, lean: true, spare: Vec::new(), chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
     }
 
     /// Whether the batch should be cut before another row (its variable
@@ -357,10 +447,24 @@ impl Builder {
     /// The batch built so far, finished; the builder starts a new one
     /// with room for as many rows.
     pub fn take(&mut self) -> Columns {
-        let next = Columns::with_room(self.cols.rows.max(self.cols.cap.min(1 << 16)));
+        let next = Columns::with_room_from(self.cols.rows.max(self.cols.cap.min(1 << 16)), &mut self.spare);
         let mut done = core::mem::replace(&mut self.cols, next);
         done.finish();
         done
+    }
+
+    /// Buffers of a batch done with (its fixed columns' values and
+    /// bitmaps), to hold later batches: their pages are mapped already.
+    /// At most `SPARE_MAX` are kept.
+    pub fn give_back(&mut self, bufs: impl IntoIterator<Item = Vec<u8>>) {
+        for b in bufs {
+            if self.spare.len() >= SPARE_MAX {
+                break;
+            }
+            if b.capacity() != 0 {
+                self.spare.push(b);
+            }
+        }
     }
 
     /// One row for `rec`.
@@ -520,6 +624,22 @@ impl Builder {
     }
 }
 
+impl Columns {
+    /// The buffers of these columns that can hold a later batch's fixed
+    /// columns and bitmaps (see [`Builder::give_back`]).
+    pub fn buffers(self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for (_, col) in self.into_each() {
+            match col {
+                Owned::Fixed(data, valid) => out.extend([data, valid.bits]),
+                Owned::Var(_, _, valid) => out.push(valid.bits),
+                Owned::Bool(values, valid) => out.extend([values.bits, valid.bits]),
+            }
+        }
+        out
+    }
+}
+
 /// An IPv4 address as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
 #[inline]
 fn v4_mapped(a: &[u8; 4]) -> [u8; 16] {
@@ -616,6 +736,7 @@ impl FileColumns {
         let bytes = self.map.bytes();
         let mut pos = self.pos;
         let mut populate = pos;
+        let mut fetched = pos;
         while !self.builder.full(self.batch_rows) {
             match self.reader.next(bytes, &mut pos, true) {
                 Ok(Some(rec)) => {
@@ -625,6 +746,7 @@ impl FileColumns {
                     }
                     self.builder.push(&rec);
                     self.frames += 1;
+                    fetched = ahead(bytes, pos, fetched);
                 }
                 Ok(None) => {
                     self.done = true;
@@ -650,6 +772,12 @@ impl FileColumns {
         self.reader.linktype()
     }
 
+    /// Buffers of a batch done with, for the next batches' room (see
+    /// [`Builder::give_back`]).
+    pub fn give_back(&mut self, bufs: impl IntoIterator<Item = Vec<u8>>) {
+        self.builder.give_back(bufs);
+    }
+
     /// Whether rows of the common kinds take the lean path (the default;
     /// see [`Builder::lean`]).
     pub fn set_lean(&mut self, lean: bool) {
@@ -660,6 +788,34 @@ impl FileColumns {
     pub fn is_pcap(&self) -> bool {
         self.reader.is_pcap()
     }
+}
+
+/// Octets of the file asked into the cache ahead of the record read.
+pub const FETCH_AHEAD: usize = 4096;
+
+/// Ask for the cache lines of `bytes` from `fetched` to `FETCH_AHEAD`
+/// past `pos` (the next record) to be loaded; returns up to where that
+/// was asked. Reading the file is a chain of dependent loads (each record
+/// header gives where the next one is), each a miss when the frames are
+/// not read whole (no checksum to verify): asked ahead, the misses
+/// overlap with the dissection of the records before.
+#[inline(always)]
+pub fn ahead(bytes: &[u8], pos: usize, mut fetched: usize) -> usize {
+    let want = pos.saturating_add(FETCH_AHEAD).min(bytes.len());
+    fetched = fetched.max(pos);
+    while fetched < want {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(b) = bytes.get(fetched) {
+            // SAFETY: a prefetch hint for an address inside `bytes`; it
+            // reads nothing into the program and cannot fault.
+            #[allow(unused_unsafe)]
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>((b as *const u8).cast());
+            }
+        }
+        fetched += 64;
+    }
+    fetched
 }
 
 /// Records checked after a candidate boundary before it is believed.

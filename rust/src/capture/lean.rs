@@ -6,6 +6,9 @@
 //! - IPv6 with no extension header, to UDP, TCP, ICMPv6 or ESP;
 //! - IPv4 without options, not a fragment, to UDP, TCP, ICMP or ESP;
 //!
+//! and, on untagged Ethernet, a well-formed ARP packet or any payload
+//! that is neither IP nor ARP (both without dissection columns),
+//!
 //! with a checksum that verifies (or none asked). Anything else, and any
 //! doubt (a refusal to come, a bad checksum whose reason must be spelled
 //! out, a jumbogram, an address `ip6_input` refuses...), is answered
@@ -16,28 +19,47 @@
 
 use core::net::Ipv6Addr;
 
-use super::{Columns, V_OK};
+use super::{Columns, V_NOTIP, V_OK};
 use crate::cksum::{self, Pseudo};
-use crate::wire::proto;
+use crate::wire::{arp, proto};
 
-/// Where the IP packet of `frame` starts, when its link header is one the
-/// lean path reads and announces IPv6 or IPv4 (what `dissect::link` says
-/// for it, without the header's other fields).
+/// What the link header of a frame carries, as far as the lean path
+/// reads it.
+enum Carried {
+    /// An IPv6 or IPv4 packet at this offset.
+    Ip(usize),
+    /// ARP or RARP at this offset (an untagged Ethernet header).
+    Arp(usize),
+    /// Neither IP nor ARP, nor an 802.1Q tag (an untagged Ethernet header).
+    Other,
+}
+
+/// What `frame` carries, when its link header is one the lean path reads
+/// (what `dissect::link` says for it, without the header's other fields).
 #[inline(always)]
-fn ip_offset(frame: &[u8], linktype: u32) -> Option<usize> {
+fn carried(frame: &[u8], linktype: u32) -> Option<Carried> {
     const IPV6: [u8; 2] = [0x86, 0xdd];
     const IPV4: [u8; 2] = [0x08, 0x00];
     let (field, at) = match linktype {
-        101 | 228 | 229 => return Some(0),
-        // Ethernet II, no 802.1Q tag: the EtherType at 12.
-        1 => (frame.get(12..14)?, 14),
+        101 | 228 | 229 => return Some(Carried::Ip(0)),
+        // Ethernet II: the EtherType at 12. 802.1Q and 802.1ad tags
+        // (0x8100, 0x88a8) are the general path's.
+        1 => {
+            let et = *frame.get(12..)?.first_chunk::<2>()?;
+            return match et {
+                IPV6 | IPV4 => Some(Carried::Ip(14)),
+                [0x08, 0x06] | [0x80, 0x35] => Some(Carried::Arp(14)),
+                [0x81, 0x00] | [0x88, 0xa8] => None,
+                _ => Some(Carried::Other),
+            };
+        }
         // LINKTYPE_LINUX_SLL: the protocol at 14, 16 octets.
         113 => (frame.get(14..16)?, 16),
         // LINKTYPE_LINUX_SLL2: the protocol first, 20 octets.
         276 => (frame.get(..20)?.get(..2)?, 20),
         _ => return None,
     };
-    (field == IPV6 || field == IPV4).then_some(at)
+    (field == IPV6 || field == IPV4).then_some(Carried::Ip(at))
 }
 
 #[inline(always)]
@@ -118,13 +140,34 @@ fn transport(nh: u8, body: &[u8], verify: bool, ok: impl Fn(u8, &[u8]) -> bool) 
 /// false, with no column touched, otherwise.
 #[inline]
 pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, verify: bool) -> bool {
-    let Some(at) = ip_offset(frame, linktype) else { return false };
+    let at = match carried(frame, linktype) {
+        Some(Carried::Ip(at)) => at,
+        // A well-formed ARP packet is "ok", one refused the general
+        // path's (it tells why); any other payload is "not ip".
+        Some(Carried::Arp(at)) => {
+            if arp::Repr::parse(frame.get(at..).unwrap_or(&[])).is_err() {
+                return false;
+            }
+            return not_ip(c, r, V_OK);
+        }
+        Some(Carried::Other) => return not_ip(c, r, V_NOTIP),
+        None => return false,
+    };
     let Some(packet) = frame.get(at..) else { return false };
     match packet.first().map(|b| b >> 4) {
         Some(6) => ip6(c, r, packet, verify),
         Some(4) => ip4(c, r, packet, verify),
         _ => false,
     }
+}
+
+/// A row with no dissection column and no reason.
+#[inline(always)]
+fn not_ip(c: &mut Columns, r: usize, verdict: i8) -> bool {
+    c.chain.end(r, false);
+    c.verdict.set(r, verdict.to_ne_bytes());
+    c.reason.end(r, false);
+    true
 }
 
 #[inline(always)]
@@ -254,67 +297,13 @@ fn finish(c: &mut Columns, r: usize, up: Up, checked: bool) {
 #[cfg(test)]
 mod tests {
     use super::super::{Builder, Columns};
-    use crate::cksum;
+    use super::super::sample::{echo, esp, framed, link_frames, ns, tcp, udp, v4, v6};
     use crate::wire::capfile::{pcap_header, Reader};
     use crate::wire::dissect::Settings;
-    use core::net::{Ipv4Addr, Ipv6Addr};
-
-    const S6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    const D6: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-
-    fn v6(nh: u8, mut upper: Vec<u8>, ck: Option<usize>) -> Vec<u8> {
-        if let Some(ck) = ck {
-            let c = cksum::in6_cksum(&Ipv6Addr::from(S6), &Ipv6Addr::from(D6), nh, upper.len() as u64, [&upper[..]]).unwrap();
-            upper[ck..ck + 2].copy_from_slice(&c.to_be_bytes());
-        }
-        let mut p = vec![0x6b, 0x81, 0x23, 0x45];
-        p.extend_from_slice(&(upper.len() as u16).to_be_bytes());
-        p.extend_from_slice(&[nh, 64]);
-        p.extend_from_slice(&S6);
-        p.extend_from_slice(&D6);
-        p.extend_from_slice(&upper);
-        p
-    }
-
-    fn v4(protocol: u8, mut upper: Vec<u8>, ck: Option<usize>) -> Vec<u8> {
-        let (s, d) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
-        if let Some(ck) = ck {
-            let c = if protocol == 1 {
-                cksum::ip_cksum(&upper)
-            } else {
-                cksum::in4_cksum(&s, &d, protocol, upper.len() as u64, [&upper[..]]).unwrap()
-            };
-            upper[ck..ck + 2].copy_from_slice(&c.to_be_bytes());
-        }
-        let mut p = vec![0x45, 0xb8];
-        p.extend_from_slice(&(20 + upper.len() as u16).to_be_bytes());
-        p.extend_from_slice(&[0, 1, 0x40, 0, 64, protocol, 0, 0]);
-        p.extend_from_slice(&s.octets());
-        p.extend_from_slice(&d.octets());
-        let c = cksum::ip_cksum(&p);
-        p[10..12].copy_from_slice(&c.to_be_bytes());
-        p.extend_from_slice(&upper);
-        p
-    }
 
     /// IP packets of every kind the lean path reads, and a few it leaves.
     fn packets() -> Vec<Vec<u8>> {
-        let udp = |n: usize| {
-            let mut u = vec![0x14, 0xe9, 0, 53];
-            u.extend_from_slice(&((8 + n) as u16).to_be_bytes());
-            u.extend_from_slice(&[0, 0]);
-            u.extend((0..n).map(|i| i as u8));
-            u
-        };
-        let tcp = vec![0x9c, 0x40, 0, 80, 0, 1, 0xe2, 0x40, 0, 0, 0, 99, 0x60, 0x12, 0x20, 0, 0, 0, 0, 0, 2, 4, 5, 0xb4];
-        let ns = {
-            let mut n = vec![135, 0, 0, 0, 0, 0, 0, 0];
-            n.extend_from_slice(&D6);
-            n.extend_from_slice(&[1, 1, 2, 0, 0, 0, 0, 1]);
-            n
-        };
-        let echo = vec![128, 0, 0, 0, 0, 7, 0, 1, b'k', b'a', b'm', b'e', b'!'];
-        let esp = vec![0, 0, 0x12, 0x34, 0, 0, 0, 77, 1, 1, 1, 1];
+        let (tcp, ns, echo, esp) = (tcp(), ns(), echo(128, 5), esp());
         vec![
             v6(17, udp(5), Some(6)),
             v6(17, udp(0), None),
@@ -329,19 +318,6 @@ mod tests {
             v4(1, echo, Some(2)),
             v4(50, esp, None),
         ]
-    }
-
-    fn framed(linktype: u32, ip: &[u8]) -> Vec<u8> {
-        let v6 = ip.first().is_some_and(|b| b >> 4 == 6);
-        let et: [u8; 2] = if v6 { [0x86, 0xdd] } else { [0x08, 0] };
-        let mut f = match linktype {
-            1 => vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, et[0], et[1]],
-            113 => vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, et[0], et[1]],
-            276 => vec![et[0], et[1], 0, 0, 0, 0, 0, 7, 0, 1, 4, 6, 2, 0, 0, 0, 0, 1, 0, 0],
-            _ => vec![],
-        };
-        f.extend_from_slice(ip);
-        f
     }
 
     fn columns(linktype: u32, frames: &[Vec<u8>], lean: bool, verify: bool) -> Columns {
@@ -368,8 +344,11 @@ mod tests {
     fn lean_columns_equal_the_general_dissection() {
         for linktype in [1, 101, 113, 276] {
             let mut frames = Vec::new();
-            for p in packets() {
-                let f = framed(linktype, &p);
+            let mut whole: Vec<Vec<u8>> = packets().iter().map(|p| framed(linktype, p)).collect();
+            if linktype == 1 {
+                whole.extend(link_frames());
+            }
+            for f in whole {
                 for cut in 0..f.len() {
                     frames.push(f[..cut].to_vec());
                 }
@@ -408,6 +387,10 @@ mod tests {
         for (i, p) in packets().iter().enumerate() {
             let lean = super::row(&mut c, 0, &framed(1, p), 1, true);
             assert_eq!(lean, ![1, 6].contains(&i), "packet {i}");
+        }
+        for (i, f) in link_frames().iter().enumerate() {
+            // All but the tagged frame.
+            assert_eq!(super::row(&mut c, 0, f, 1, true), i != 4, "link frame {i}");
         }
     }
 }
