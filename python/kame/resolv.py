@@ -639,7 +639,11 @@ class _NodeUdp:
     thread is woken to send or to read: under load each hand-over between
     threads costs a scheduling delay, which is most of a lookup's time
     (the runner thread, blocked on the lock meanwhile, finds nothing left
-    to do when it gets it)."""
+    to do when it gets it). On a memory link (no descriptor to wait on)
+    this thread makes the passes as well, each as soon as the runner's
+    next deadline (the link's delivery) is due: the runner thread sleeps
+    until its own next timer, up to half a second away, and a stack whose
+    thread was never started has no one else to make them."""
 
     #: At most this long in one ``select`` with the lock held; between two,
     #: the lock is let go (``cond.wait(0)``) so other users of the stack run.
@@ -664,7 +668,13 @@ class _NodeUdp:
             self.runner.service()
 
     def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        """The next datagram, this thread making the runner's passes: at
+        once when one is due (a memory link's delivery, a frame read), else
+        after ``select`` on the devices says a frame came, or, on a memory
+        link, after waiting on the condition until the runner's next
+        deadline (another thread's pass may bring the datagram first)."""
         end = time.monotonic() + timeout
+        runner = self.runner
         with self.cond:
             while True:
                 try:
@@ -675,19 +685,20 @@ class _NodeUdp:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("timed out")
-                fds = self.runner.fds()
-                if not fds:   # a memory link: its runner thread does the passes
-                    self.cond.wait(left)
-                    continue
-                try:
-                    r, _, _ = _select.select(fds, [], [], min(left, self.SLICE,
-                                                              self.runner.timeout(left)))
-                except (InterruptedError, ValueError, OSError):
-                    r = []
-                self.runner.service()
+                wait = min(left, self.SLICE, runner.timeout(left))
+                if wait > 0:
+                    fds = runner.fds()
+                    if fds:
+                        try:
+                            r, _, _ = _select.select(fds, [], [], wait)
+                        except (InterruptedError, ValueError, OSError):
+                            r = []
+                        if not r:
+                            self.cond.wait(0)  # let the stack's other users run
+                    else:
+                        self.cond.wait(wait)
+                runner.service()
                 self.cond.notify_all()
-                if not r:
-                    self.cond.wait(0)
 
     def close(self) -> None:
         with self.cond:
