@@ -29,8 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from ipaddress import IPv6Address
 from collections.abc import Iterator
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
