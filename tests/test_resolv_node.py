@@ -9,6 +9,7 @@ runner thread at all)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -16,13 +17,15 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from kame import dns, netdb
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink
 from kame.link.runner import Runner
 from kame.node import Node
-from kame.resolv import Cache, Client, ResolvConf, Server
+from kame.resolv import Cache, Client, ResolvConf, Server, Urandom
 from kame.socket import SocketLayer
 from kame.socket.blocking import Stack
 
@@ -119,3 +122,42 @@ def test_lookups_do_not_wait_for_the_runner_threads_timer(rig: Rig) -> None:
             times.append(time.monotonic() - t)
         times.sort()
         assert times[len(times) // 2] < 0.15, times
+
+
+# --- the default draws (IDs, ports) ------------------------------------------------------
+
+
+@given(hs.integers(0, 130))
+def test_urandom_bits_within_range(k: int) -> None:
+    r = Urandom()
+    for _ in range(20):
+        assert 0 <= r.getrandbits(k) < 2 ** k
+    assert 0.0 <= r.random() < 1.0
+
+
+def test_urandom_ids_and_ports_spread() -> None:
+    """Fresh octets for every draw: 2,000 16-bit IDs from a 256-octet pool
+    refilled again and again are nearly all distinct (a reused pool would
+    repeat them), ports stay within 1024-65535."""
+    r = Urandom()
+    ids = [r.randrange(0, 0x10000) for _ in range(2000)]
+    assert len(set(ids)) > 1900
+    ports = [r.randrange(1024, 65536) for _ in range(2000)]
+    assert min(ports) >= 1024 and max(ports) <= 65535
+    with pytest.raises(ValueError):
+        r.getrandbits(-1)
+
+
+def test_urandom_forked_child_draws_afresh() -> None:
+    r = Urandom()
+    r.getrandbits(8)   # the pool is filled
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: its next draw, to the parent
+        os.write(wr, r.getrandbits(128).to_bytes(16, "big"))
+        os._exit(0)
+    os.close(wr)
+    child = int.from_bytes(os.read(rd, 16), "big")
+    os.close(rd)
+    os.waitpid(pid, 0)
+    assert child != r.getrandbits(128)

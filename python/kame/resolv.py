@@ -59,7 +59,7 @@ from kame import dns
 from kame.errors import ParseError
 
 __all__ = ["STATS", "Answer", "Cache", "Client", "Query", "ResolvConf", "Send", "Server",
-           "Status"]
+           "Status", "Urandom"]
 
 MAXNS = 3          # resolv.h
 MAXDNSRCH = 6
