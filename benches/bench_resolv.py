@@ -1,7 +1,7 @@
 """Resolver lookups per second against unbound over TAP, side by side with
 glibc's getaddrinfo in the same run (issue 11's resolver benchmark).
 
-    python benches/bench_resolv.py [--n 2000] [--batch 50]   (as root)
+    python benches/bench_resolv.py [--n 2000] [--batch 50] [--profile]   (as root)
 
 unbound serves ``both.test`` (A and AAAA) from an auth-zone in a
 namespace; our node, on a TAP into it, resolves through its own sockets:
@@ -9,6 +9,14 @@ namespace; our node, on a TAP into it, resolves through its own sockets:
 each time, asked together) and cached. glibc's ``getaddrinfo`` runs in the
 namespace against the same server (it has no cache of its own: every call
 asks both queries), in a worker process that stays up for the whole run.
+Each kind's process CPU time per lookup is printed beside its rate (ours
+counts the runner thread too; glibc's worker does not count unbound's), and
+the table goes to ``benches/results/resolv.json`` and ``resolv.png``.
+
+``--profile`` instead counts, per lookup of each kame kind, the runner's
+passes, TAP reads and writes, ``select`` calls (and those that timed out)
+and condition waits, in the asking thread and in the runner thread, and
+prints cProfile's top entries.
 
 The machine is shared, so its load moves under a long run: the three
 kinds run interleaved in batches of ``--batch`` lookups (kame uncached,
@@ -20,6 +28,8 @@ rate is lookups over the summed time of its own batches. The load
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shutil
 import socket
@@ -27,10 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from ipaddress import IPv6Address
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "interop"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from netns_rig import TapPort, fresh_netns, ipns
 
@@ -48,10 +61,10 @@ GLIBC = """
 import socket, sys, time
 for line in sys.stdin:
     n = int(line)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(n):
         socket.getaddrinfo("both.test", 80, 0, socket.SOCK_STREAM)
-    print(time.perf_counter() - t, flush=True)
+    print(time.perf_counter() - t, time.process_time() - c, flush=True)
 """
 
 ZONE = """$ORIGIN test.
@@ -63,12 +76,11 @@ both 300 IN A 192.0.2.10
 """
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--batch", type=int, default=50)
-    args = ap.parse_args()
-    rounds = max(1, args.n // args.batch)
+@contextlib.contextmanager
+def rig() -> Iterator[tuple[Stack, dict[str, netdb.Resolver], subprocess.Popen[str], Runner]]:
+    """unbound in a namespace, our node on a TAP into it (neighbour entry
+    and cache warm), the glibc worker: yields (stack, kame kinds, glibc
+    worker, runner)."""
     d = Path(tempfile.mkdtemp())
     (d / "test.zone").write_text(ZONE)
     conf = d / "unbound.conf"
@@ -106,39 +118,15 @@ def main() -> None:
             runner.transmit(node, node.up(dev, now))
             node.add_address(dev, f"{O6}/64", now)
             runner.service()
-            load0 = os.getloadavg()[0]
             with Stack(SocketLayer(node, "linux"), runner) as st:
                 rconf = ResolvConf(servers=[Server(IPv6Address(K6))])
                 kinds = {"kame uncached": netdb.Resolver(dns=Client(rconf, factory=st,
                                                                     cache=Cache(0))),
                          "kame cached": netdb.Resolver(dns=Client(rconf, factory=st))}
-                spent = dict.fromkeys([*kinds, "glibc (no cache)"], 0.0)
                 for res in kinds.values():  # warm: neighbour entry, the cache
                     st.resolver = res
                     assert st.getaddrinfo("both.test", 80, 0, socket.SOCK_STREAM)
-                for _ in range(rounds):
-                    for label, res in kinds.items():
-                        st.resolver = res
-                        t = time.perf_counter()
-                        for _ in range(args.batch):
-                            st.getaddrinfo("both.test", 80, 0, socket.SOCK_STREAM)
-                        spent[label] += time.perf_counter() - t
-                        if label == "kame uncached":
-                            glibc.stdin.write(f"{args.batch}\n")
-                            glibc.stdin.flush()
-                            spent["glibc (no cache)"] += float(glibc.stdout.readline())
-            n = rounds * args.batch
-            g = n / spent["glibc (no cache)"]
-            print(f"load: {load0:.2f} before, {os.getloadavg()[0]:.2f} after; "
-                  f"{n} lookups of each kind, interleaved in batches of {args.batch}")
-            for label, res in kinds.items():
-                assert res.dns is not None
-                counts = {k: v for k, v in res.dns.stats.items() if v}
-                print(f"{label}: {counts}")
-            for label, secs in spent.items():
-                rate = n / secs
-                print(f"{label:18} {rate:8.0f} lookups/s {secs / n * 1e6:8.0f} us each"
-                      f"  ({rate / g:.2f}x glibc)")
+                yield st, kinds, glibc, runner
         finally:
             glibc.kill()
             glibc.wait()
@@ -147,6 +135,151 @@ def main() -> None:
             port.close()
             shutil.rmtree(etc, ignore_errors=True)
             shutil.rmtree(d, ignore_errors=True)
+
+
+def profile(n: int) -> None:
+    """Where a lookup's time goes: per lookup of each kind, the wall and
+    CPU time, the runner's passes, TAP reads and writes, ``select`` calls
+    (and those that timed out) and condition waits in this thread and in
+    the runner thread, then cProfile's top entries."""
+    import cProfile
+    import pstats
+    import threading
+
+    from kame.resolv import _select
+
+    counts: dict[str, float] = {}
+
+    def inc(k: str, v: float = 1) -> None:
+        who = "main" if threading.current_thread() is threading.main_thread() else "bg"
+        counts[f"{k}[{who}]"] = counts.get(f"{k}[{who}]", 0) + v
+
+    real_select = _select.select
+
+    def select(r: Any, w: Any, x: Any, t: float | None = None) -> Any:
+        t0 = time.perf_counter()
+        out = real_select(r, w, x, t)
+        inc("select")
+        inc("select_s", time.perf_counter() - t0)
+        if not out[0]:
+            inc("select_timeout")
+        return out
+
+    with rig() as (st, kinds, _glibc, runner):
+        tap = runner.ports[0].device
+        assert tap is not None
+        real_read, real_write, real_service = tap.read, tap.write, runner.service
+        real_wait = st.cond.wait
+
+        def read() -> bytes | None:
+            fr = real_read()
+            inc("tap_read" if fr is not None else "tap_read_empty")
+            return fr
+
+        def write(fr: bytes) -> int:
+            inc("tap_write")
+            return real_write(fr)
+
+        def service() -> float | None:
+            inc("service")
+            return real_service()
+
+        def wait(timeout: float | None = None) -> bool:
+            inc("cond_wait")
+            t0 = time.perf_counter()
+            ok = real_wait(timeout)
+            inc("cond_wait_s", time.perf_counter() - t0)
+            return ok
+
+        tap.read, tap.write = read, write  # type: ignore[method-assign,assignment]
+        runner.service = service  # type: ignore[method-assign]
+        st.cond.wait = wait  # type: ignore[method-assign]
+        _select.select = select
+        try:
+            for label, res in kinds.items():
+                st.resolver = res
+                counts.clear()
+                prof = cProfile.Profile()
+                c0, t0 = time.thread_time(), time.perf_counter()
+                p0 = time.process_time()
+                prof.enable()
+                for _ in range(n):
+                    st.getaddrinfo("both.test", 80, 0, socket.SOCK_STREAM)
+                prof.disable()
+                wall = time.perf_counter() - t0
+                cpu, pcpu = time.thread_time() - c0, time.process_time() - p0
+                print(f"== {label}: {n} lookups, {n / wall:.0f}/s; per lookup "
+                      f"{wall / n * 1e6:.0f} us wall, {cpu / n * 1e6:.0f} us CPU (this "
+                      f"thread), {pcpu / n * 1e6:.0f} us CPU (process); load "
+                      f"{os.getloadavg()[0]:.2f}")
+                for k in sorted(counts):
+                    v = counts[k] / n
+                    print(f"   {k:28} {v * 1e6:10.1f} us" if k.endswith("_s]") or "_s[" in k
+                          else f"   {k:28} {v:10.2f}")
+                s = io.StringIO()
+                pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
+                print(s.getvalue())
+        finally:
+            _select.select = real_select
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--profile", action="store_true",
+                    help="count passes, TAP reads and writes, selects and waits per "
+                         "lookup, and cProfile each kind, instead of the benchmark")
+    args = ap.parse_args()
+    if args.profile:
+        profile(min(args.n, 1000))
+        return
+    rounds = max(1, args.n // args.batch)
+    with rig() as (st, kinds, glibc, _runner):
+        assert glibc.stdin is not None and glibc.stdout is not None
+        load0 = os.getloadavg()[0]
+        spent = dict.fromkeys([*kinds, "glibc (no cache)"], 0.0)
+        cpu = dict.fromkeys(spent, 0.0)   # process CPU: ours (both threads), glibc's worker
+        for _ in range(rounds):
+            for label, res in kinds.items():
+                st.resolver = res
+                t, c = time.perf_counter(), time.process_time()
+                for _ in range(args.batch):
+                    st.getaddrinfo("both.test", 80, 0, socket.SOCK_STREAM)
+                spent[label] += time.perf_counter() - t
+                cpu[label] += time.process_time() - c
+                if label == "kame uncached":
+                    glibc.stdin.write(f"{args.batch}\n")
+                    glibc.stdin.flush()
+                    wall, gcpu = glibc.stdout.readline().split()
+                    spent["glibc (no cache)"] += float(wall)
+                    cpu["glibc (no cache)"] += float(gcpu)
+        n = rounds * args.batch
+        g = n / spent["glibc (no cache)"]
+        load1 = os.getloadavg()[0]
+        print(f"load: {load0:.2f} before, {load1:.2f} after; "
+              f"{n} lookups of each kind, interleaved in batches of {args.batch}")
+        for label, res in kinds.items():
+            assert res.dns is not None
+            counts = {k: v for k, v in res.dns.stats.items() if v}
+            print(f"{label}: {counts}")
+        for label, secs in spent.items():
+            rate = n / secs
+            extra = f", {cpu[label] / n * 1e6:6.0f} us CPU each"
+            print(f"{label:18} {rate:8.0f} lookups/s {secs / n * 1e6:8.0f} us each"
+                  f"  ({rate / g:.2f}x glibc){extra}")
+        from publish import publish
+
+        rates = {k: n / v for k, v in spent.items()}
+        glabel = "glibc (no cache)"
+        publish("resolv", {
+            "uncached getaddrinfo (A + AAAA)": {"kame uncached": rates["kame uncached"],
+                                                glabel: rates[glabel]},
+            "cached getaddrinfo": {"kame cached": rates["kame cached"], glabel: rates[glabel]},
+        }, unit="lookups/s", better="higher",
+            facts={"lookups": n, "batch": args.batch, "load_before": load0,
+                   "cpu_us_per_lookup": {k: cpu[k] / n * 1e6 for k in spent},
+                   "load_after": load1, "peer": "glibc getaddrinfo against unbound"})
 
 
 if __name__ == "__main__":

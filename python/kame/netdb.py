@@ -60,6 +60,11 @@ AF_UNSPEC, AF_INET, AF_INET6 = _s.AF_UNSPEC, _s.AF_INET, _s.AF_INET6
 AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST = _s.AI_PASSIVE, _s.AI_CANONNAME, _s.AI_NUMERICHOST
 AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG = _s.AI_V4MAPPED, _s.AI_ALL, _s.AI_ADDRCONFIG
 AI_NUMERICSERV = _s.AI_NUMERICSERV
+# the flags as plain ints for the tests below: ``int & IntFlag`` goes
+# through the enum's reflected ``__and__`` (a few microseconds each)
+_PASSIVE, _CANONNAME, _NUMERICHOST = int(AI_PASSIVE), int(AI_CANONNAME), int(AI_NUMERICHOST)
+_V4MAPPED, _ALL, _ADDRCONFIG = int(AI_V4MAPPED), int(AI_ALL), int(AI_ADDRCONFIG)
+_NUMERICSERV = int(AI_NUMERICSERV)
 NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD = _s.NI_NUMERICHOST, _s.NI_NUMERICSERV, \
     _s.NI_NAMEREQD
 NI_DGRAM, NI_NOFQDN = _s.NI_DGRAM, _s.NI_NOFQDN
@@ -362,7 +367,7 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
             raise TypeError(f"{what} must be an int, not {builtins.type(arg).__name__}")
     if host is None and port is None:
         raise _gai(_s.EAI_NONAME, "Name or service not known")
-    if flags & AI_CANONNAME and host is None:
+    if flags & _CANONNAME and host is None:
         raise _gai(_s.EAI_BADFLAGS, "Bad value for ai_flags")
     if family not in (AF_UNSPEC, AF_INET, AF_INET6):
         raise _gai(_s.EAI_FAMILY, "ai_family not supported")
@@ -375,7 +380,7 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
     serv = _service_text(port)
     if serv is not None and serv != "":
         snum = _strtoul(serv)
-        if snum is None and flags & AI_NUMERICSERV:
+        if snum is None and flags & _NUMERICSERV:
             raise _gai(_s.EAI_NONAME, "Name or service not known")
         if type == _s.SOCK_RAW:
             raise _gai(_s.EAI_SERVICE, "Servname not supported for ai_socktype")
@@ -398,7 +403,7 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
     canon = ""
     sort = True
     if host is None:
-        if flags & AI_PASSIVE:
+        if flags & _PASSIVE:
             addrs: list[tuple[Addr, int]] = [(IPv4Address(0), 0), (IPv6Address(0), 0)]
             sort = False
         else:
@@ -417,21 +422,21 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
         if num is not None:
             addrs = [num]
             canon = host
-        elif flags & AI_NUMERICHOST:
+        elif flags & _NUMERICHOST:
             raise _gai(_s.EAI_NONAME, "Name or service not known")
         else:
             canon, addrs = res.lookup(host)
             if not addrs:
                 raise _gai(_s.EAI_NONAME, "Name or service not known")
-            if flags & AI_ADDRCONFIG:
+            if flags & _ADDRCONFIG:
                 has4, has6 = _addrconfig(node)
                 addrs = [(a, z) for a, z in addrs if (has4 if isinstance(a, IPv4Address)
                                                       else has6)]
-        if family == AF_INET6 and flags & AI_V4MAPPED:
+        if family == AF_INET6 and flags & _V4MAPPED:
             v6: list[tuple[Addr, int]] = [(a, z) for a, z in addrs if isinstance(a, IPv6Address)]
             v4: list[tuple[Addr, int]] = [(IPv6Address((0xFFFF << 32) | int(a)), 0)
                                           for a, _ in addrs if isinstance(a, IPv4Address)]
-            addrs = v6 + v4 if (flags & AI_ALL or not v6) else v6
+            addrs = v6 + v4 if (flags & _ALL or not v6) else v6
     fam_ok = [(a, z) for a, z in addrs if family == AF_UNSPEC or
               (family == AF_INET) == isinstance(a, IPv4Address)]
     if not fam_ok:
@@ -444,7 +449,7 @@ def getaddrinfo(host: str | None, port: str | int | None, family: int = 0, type:
     out: list[tuple[Any, ...]] = []
     for a, z in fam_ok:
         for t, p in types:
-            cn = canon if (flags & AI_CANONNAME and not out) else ""
+            cn = canon if (flags & _CANONNAME and not out) else ""
             kind = _KIND.get(t)
             if kind is None:
                 kind = _s.SocketKind(t)

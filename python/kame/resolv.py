@@ -41,10 +41,12 @@ from __future__ import annotations
 
 import enum
 import errno
+import os
 import random
 import select as _select
 import socket as _hs
 import struct
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -57,7 +59,7 @@ from kame import dns
 from kame.errors import ParseError
 
 __all__ = ["STATS", "Answer", "Cache", "Client", "Query", "ResolvConf", "Send", "Server",
-           "Status"]
+           "Status", "Urandom"]
 
 MAXNS = 3          # resolv.h
 MAXDNSRCH = 6
@@ -105,6 +107,45 @@ class ResStats(dict[str, int]):
 
 #: Process-wide counters; each :class:`Client` also has its own ``stats``.
 STATS = ResStats()
+
+
+class Urandom(random.SystemRandom):
+    """:class:`random.SystemRandom` reading the kernel's generator 256
+    octets at a time instead of once per draw (a lookup draws IDs and ports
+    six times or so, half the ID draws being rejected by ``randrange``):
+    every octet still comes from ``os.urandom`` and is used once; a forked
+    child reads afresh rather than share its parent's octets."""
+
+    POOL = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buf = b""
+        self._pos = 0
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def _take(self, n: int) -> bytes:
+        with self._lock:
+            pid = os.getpid()
+            if self._pos + n > len(self._buf) or pid != self._pid:
+                self._buf, self._pos, self._pid = os.urandom(max(self.POOL, n)), 0, pid
+            out = self._buf[self._pos:self._pos + n]
+            self._pos += n
+            return out
+
+    def random(self) -> float:
+        return (int.from_bytes(self._take(7), "big") >> 3) * 2.0 ** -53
+
+    def getrandbits(self, k: int) -> int:
+        if k < 0:
+            raise ValueError("number of bits must be non-negative")
+        n = (k + 7) // 8
+        return int.from_bytes(self._take(n), "big") >> (n * 8 - k) if n else 0
+
+
+
+_RNG = Urandom()   # the default draws of every Query and Client
 
 
 # --- resolv.conf ---------------------------------------------------------------------
@@ -243,6 +284,8 @@ class ResolvConf:
                 servers.append(srv)
         if not search:
             search = list(getattr(dhcp6c, "domains", ()))[:MAXDNSRCH]
+        if servers == self.servers and search == self.search:
+            return self   # nothing learned: the same configuration
         return ResolvConf(servers, search, self.ndots, self.timeout, self.attempts,
                           self.rotate, self.inet6, self.payload, self.randomcase,
                           self.dns64, self.dns64_exclude)
@@ -357,7 +400,7 @@ class Query:
         if not conf.servers:
             raise ValueError("no name server configured")
         self.name, self.qtype, self.conf = name.rstrip(".") or ".", qtype, conf
-        self.rng = rng if rng is not None else random.SystemRandom()
+        self.rng = rng if rng is not None else _RNG
         self.stats = stats if stats is not None else ResStats()
         n = len(conf.servers)
         order = [conf.servers[(first + i) % n] for i in range(n)]
@@ -594,14 +637,22 @@ class Query:
 # --- the driver ----------------------------------------------------------------------
 
 
+_ADDRS: dict[str, Addr] = {}   # replies' source addresses, parsed (few: the servers)
+
+
 def _src(sa: Any) -> tuple[Addr, int, str]:
     host = str(sa[0])
     a, _, zone = host.partition("%")
     if not zone and len(sa) >= 4 and sa[3]:
         zone = str(sa[3])  # the scope id: Client._zone_name names it
-    addr = ip_address(a)
-    if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    addr = _ADDRS.get(a)
+    if addr is None:
+        addr = ip_address(a)
+        if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        if len(_ADDRS) >= 64:
+            _ADDRS.clear()
+        _ADDRS[a] = addr
     return addr, int(sa[1]), zone
 
 
@@ -639,7 +690,11 @@ class _NodeUdp:
     thread is woken to send or to read: under load each hand-over between
     threads costs a scheduling delay, which is most of a lookup's time
     (the runner thread, blocked on the lock meanwhile, finds nothing left
-    to do when it gets it)."""
+    to do when it gets it). On a memory link (no descriptor to wait on)
+    this thread makes the passes as well, each as soon as the runner's
+    next deadline (the link's delivery) is due: the runner thread sleeps
+    until its own next timer, up to half a second away, and a stack whose
+    thread was never started has no one else to make them."""
 
     #: At most this long in one ``select`` with the lock held; between two,
     #: the lock is let go (``cond.wait(0)``) so other users of the stack run.
@@ -648,6 +703,8 @@ class _NodeUdp:
     def __init__(self, stack: Any, family: int) -> None:
         self.stack, self.cond = stack, stack.cond
         self.runner = stack.runner
+        #: The runner's next deadline as its last pass here left it.
+        self._due: float | None = 0.0   # a pass due at once
         with self.cond:
             self.sock = stack.layer.socket(int(family), int(_hs.SOCK_DGRAM), 0)
 
@@ -661,10 +718,16 @@ class _NodeUdp:
 
     def flush(self) -> None:
         with self.cond:
-            self.runner.service()
+            self._due = self.runner.service()
 
     def recvfrom(self, timeout: float) -> tuple[bytes, Any]:
+        """The next datagram, this thread making the runner's passes: at
+        once when one is due (a memory link's delivery, a frame read), else
+        after ``select`` on the devices says a frame came, or, on a memory
+        link, after waiting on the condition until the runner's next
+        deadline (another thread's pass may bring the datagram first)."""
         end = time.monotonic() + timeout
+        runner = self.runner
         with self.cond:
             while True:
                 try:
@@ -675,19 +738,22 @@ class _NodeUdp:
                 left = end - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("timed out")
-                fds = self.runner.fds()
-                if not fds:   # a memory link: its runner thread does the passes
-                    self.cond.wait(left)
-                    continue
-                try:
-                    r, _, _ = _select.select(fds, [], [], min(left, self.SLICE,
-                                                              self.runner.timeout(left)))
-                except (InterruptedError, ValueError, OSError):
-                    r = []
-                self.runner.service()
+                due = self._due   # what the last pass said (a pass computes it anyway)
+                wait = min(left, self.SLICE, left if due is None else
+                           max(0.0, due - runner.clock()))
+                if wait > 0:
+                    fds = runner.fds()
+                    if fds:
+                        try:
+                            r, _, _ = _select.select(fds, [], [], wait)
+                        except (InterruptedError, ValueError, OSError):
+                            r = []
+                        if not r:
+                            self.cond.wait(0)  # let the stack's other users run
+                    else:
+                        self.cond.wait(wait)
+                self._due = runner.service()
                 self.cond.notify_all()
-                if not r:
-                    self.cond.wait(0)
 
     def close(self) -> None:
         with self.cond:
@@ -706,13 +772,14 @@ class Client:
             raise TypeError(f"conf is a ResolvConf, not {type(conf).__name__}")
         self.conf, self.factory, self.clock = conf, factory, clock
         self.cache = cache if cache is not None else Cache()
-        self.rng = rng if rng is not None else random.SystemRandom()
+        self.rng = rng if rng is not None else _RNG
         self.stats = ResStats()
         self._rotor = 0
         #: Names lookup() found well formed lately (the check costs a core call).
         self._names_ok: set[str] = set()
         self._xlat_obj: Any = None
         self._xlat_for: IPv6Network | None = None
+        self._sa: dict[Server, tuple[Any, ...]] = {}   # servers' sockaddrs, as sent
         #: A node whose RDNSS servers (RFC 8106) follow the configured ones.
         self.node = node if node is not None else getattr(factory, "node", None)
 
@@ -814,9 +881,16 @@ class Client:
             return zone
 
     def _sockaddr(self, s: Server) -> tuple[Any, ...]:
-        if isinstance(s.addr, IPv6Address):
-            return (f"{s.addr}%{s.zone}" if s.zone else str(s.addr), s.port, 0, 0)
-        return (str(s.addr), s.port)
+        sa = self._sa.get(s)
+        if sa is None:
+            if isinstance(s.addr, IPv6Address):
+                sa = (f"{s.addr}%{s.zone}" if s.zone else str(s.addr), s.port, 0, 0)
+            else:
+                sa = (str(s.addr), s.port)
+            if len(self._sa) >= 64:
+                self._sa.clear()
+            self._sa[s] = sa
+        return sa
 
     def _udp_round(self, qs: list[Query]) -> None:
         """Send the pending UDP tries of ``qs`` (those of the first one's
@@ -986,16 +1060,15 @@ class Client:
         out: list[tuple[Addr, int]] = []
         canon = ""
         types = (dns.AAAA, dns.A) if self.conf.inet6 else (dns.A, dns.AAAA)
-        statuses = set()
         answers = self.search_many(name, types)
         if self.conf.dns64 is not None:
             answers = self._dns64(types, answers)
         for ans in answers:
-            statuses.add(ans.status)
             if ans.status is Status.OK:
                 canon = canon or ans.canonical
                 out += [(v, 0) for v in ans.values if isinstance(v, (IPv4Address, IPv6Address))]
-        if not out and statuses <= {Status.TIMEOUT, Status.SERVFAIL}:
+        if not out and all(a.status is Status.TIMEOUT or a.status is Status.SERVFAIL
+                           for a in answers):
             # no server said yes or no: glibc's EAI_AGAIN, not "no such name"
             raise _hs.gaierror(_hs.EAI_AGAIN, "Temporary failure in name resolution")
         return canon, out
