@@ -412,7 +412,7 @@ class Node(Ip6Input):
 
     def receive_many(self, ifname: str, frames: Iterable[bytes], now: float) -> list[Frame]:
         """:meth:`receive` for each frame in turn, all at ``now``; the NS/NA
-        frames among them are parsed in one core call with the GIL released
+        frames among them are parsed in one core call
         (``_core.nd6_input_many``). Returns every frame to transmit."""
         self._ifnet(ifname)
         now = self._time(now)

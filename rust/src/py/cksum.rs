@@ -1,6 +1,5 @@
 //! Python bindings for the Internet checksum (`kame_core::cksum`):
-//! `in6_cksum`, `in4_cksum`, `ip_cksum`, and the GIL-releasing batch
-//! `cksum_many`.
+//! `in6_cksum`, `in4_cksum`, `ip_cksum`, and the batch `cksum_many`.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -85,28 +84,21 @@ fn ip_cksum(buf: &Bound<'_, PyAny>) -> PyResult<u16> {
 ///
 /// `in6_cksum` over many packets: `items` is a sequence of
 /// `(src, dst, next_header, data)` with `data` one buffer or a sequence of
-/// buffers. Every input is copied first, then the GIL is released for the
-/// arithmetic.
+/// buffers. `bytes` are read in place; the sums are done as the items are
+/// read, with the GIL held (a 1500-octet sum takes about 16 ns: releasing
+/// the GIL, and copying every buffer so that it could be, cost more than
+/// the arithmetic and made the batch slower than single calls).
 #[pyfunction]
 fn cksum_many<'py>(py: Python<'py>, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    let mut owned: Vec<(Addr6, Addr6, u8, Vec<Vec<u8>>)> = Vec::new();
+    let mut out: Vec<u16> = Vec::new();
     for item in items.try_iter()? {
         let item = item?;
         let (src, dst, nh, data): (Addr6, Addr6, Int<u8>, Bound<'py, PyAny>) = item.extract()?;
-        let nh = nh.0;
-        let cs = chunks(&data)?.iter().map(|c| c.as_slice().to_vec()).collect();
-        owned.push((src, dst, nh, cs));
+        let cs = chunks(&data)?;
+        let total = cs.iter().map(|c| c.as_slice().len() as u64).sum();
+        out.push(cksum::in6_cksum(&src.0, &dst.0, nh.0, total, cs.iter().map(Chunk::as_slice))?);
     }
-    let out: Result<Vec<u16>, crate::Error> = py.detach(move || {
-        owned
-            .iter()
-            .map(|(s, d, nh, cs)| {
-                let total = cs.iter().map(|c| c.len() as u64).sum();
-                cksum::in6_cksum(&s.0, &d.0, *nh, total, cs.iter().map(Vec::as_slice))
-            })
-            .collect()
-    });
-    PyList::new(py, out?)
+    PyList::new(py, out)
 }
 
 /// cksum_path() -> str: which word-summing path this machine uses
