@@ -121,7 +121,10 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_badscope")
             return
         if is_multicast(dst):
-            if dst not in self.groups.get(ifname, ()):
+            if dst not in self.groups.get(ifname, ()) and not (
+                    v.chain.upper == 58 and ifname in self.mldr._if):
+                # a querier hears MLD to every address (the multicast
+                # promiscuity of a router); icmp6_input takes only MLD
                 self.stats.inc("ip6s_notmember")
                 return
         else:
