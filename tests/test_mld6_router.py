@@ -30,8 +30,8 @@ from kame.mcast import (
     MODE_IS_INCLUDE,
     RouterGroup,
 )
-from kame.mld6_router import max_resp_code, qqic
 from kame.mld6 import max_resp_delay
+from kame.mld6_router import max_resp_code, qqic
 from kame.node import Node
 
 MALI, LLQT = 260.0, 2.0
@@ -365,3 +365,36 @@ def test_tshark_dissects_every_query(tmp_path: Path) -> None:
     assert kinds == {"general", "group", "gsr"}
     assert len(rows) == r.stats["mlds_snd_gen_queries"] + r.stats["mlds_snd_group_queries"] \
         + r.stats["mlds_snd_gsr_queries"]
+
+
+def test_kame_mld_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kame mld show -s`` over the control socket: the node (h, querier by
+    the knob) lists the router's groups it heard answer its query."""
+    import time
+
+    from test_ctl import Rig
+
+    from kame.cli.main import main
+    from kame.ctl import request
+
+    (tmp_path / "ctl").mkdir()
+    rg = Rig(str(tmp_path / "ctl" / "eth0.sock"))
+    try:
+        rg.h.knobs["net.inet6.mld.query_response_interval"] = 500
+        rg.h.knobs["net.inet6.mld.querier"] = 2
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            links = request(rg.server.path, "mld")["links"]
+            if links and any(g["group"] == "ff02::1:ff00:1" for g in links[0]["groups"]):
+                break
+            time.sleep(0.05)
+        assert main(["mld", "show", "-s", "--ctl", rg.server.path]) == 0
+        out = capsys.readouterr().out
+    finally:
+        rg.close()
+    lines = out.splitlines()
+    assert lines[0].startswith("eth0: querier fe80::ff:fe00:a (this router), next query in ")
+    assert any(ln.startswith("\tgroup ff02::1:ff00:1 mode exclude timer 4m") and
+               ln.endswith(" mldv2") for ln in lines), out
+    assert "mld (router side):" in lines and any("MLD general queries sent" in ln
+                                                 for ln in lines), out

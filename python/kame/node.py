@@ -554,8 +554,8 @@ class Node(Ip6Input):
         if q == 0 or (q == 1 and not self.knobs.forwarding):
             return None
         ifp = self.ifnets.get(name)
-        if ifp is None or not ifp.up or ifp.is_loopback or ifp.flags.disabled:
-            return None
+        if ifp is None or not ifp.up or ifp.type != IfType.ETHER or ifp.flags.disabled:
+            return None  # MLD runs on multicast links (no tunnels, loopback)
         return self._linklocal(name)
 
     def _mldr_sync(self, now: float) -> None:
