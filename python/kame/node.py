@@ -34,7 +34,9 @@ IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
 (:mod:`kame.key.ipsec6`), called from ``output``, ``_forward_output`` and
 ``ip6_input``.
 
-Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
+MLD: the listener side is :mod:`kame.mld6`, the router side (querier,
+listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
+interfaces of a router or of any node as ``net.inet6.mld.querier`` says.
 """
 
 from __future__ import annotations

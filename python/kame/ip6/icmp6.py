@@ -100,8 +100,8 @@ class Icmp6(Ip6Output):
         """A Report or Done for the querier (:mod:`kame.mld6_router`): hop
         limit 1 and a link-local source (RFC 3810 §5.2.13/§5.2.14; ``::``
         from a host without an address yet is ignored, §7.3)."""
-        if not self.mldr.running(ifname):
-            return
+        if not self.mldr.running(ifname) or int(hdr.src) == 0:
+            return  # reports of a host doing DAD: nothing to learn
         if hdr.hop_limit != 1 or not is_linklocal(hdr.src):
             self.stats.inc("mlds_rcv_badrecords")
             return
