@@ -398,3 +398,33 @@ def test_kame_mld_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
                ln.endswith(" mldv2") for ln in lines), out
     assert "mld (router side):" in lines and any("MLD general queries sent" in ln
                                                  for ln in lines), out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9),
+                          st.sampled_from([A("ff02::1"), A("ff01::5"), A("ff05::1"), A("ff05::2"),
+                                           A("ff0e::3"), A("ff3e::4"), A("ff02::16")]),
+                          st.lists(st.sampled_from(S + [A("::"), A("fe80::1")]), max_size=6)),
+                max_size=30),
+       st.lists(st.sampled_from([0.1, 1.0, 3.0, 300.0]), max_size=5))
+def test_any_reports_keep_the_tables_bounded(records: list[Any], waits: list[float]) -> None:
+    """Whatever records come (unknown types, unreportable addresses, many
+    sources), the tables stay within the knobs and no exception escapes."""
+    from kame.mld6_router import Mld6Router
+
+    knobs = Knobs({"net.inet6.mld.maxgroups": 3, "net.inet6.mld.maxsrc": 2})
+    counts: dict[str, int] = {}
+    r = Mld6Router(lambda n: int(knobs[n]), lambda n: counts.__setitem__(n, counts.get(n, 0) + 1))
+    r.start("e0", A("fe80::1"), 0.0)
+    now = 0.0
+    for i in range(0, len(records), 5):
+        r.report_input("e0", records[i:i + 5], now)
+        r.poll(now)
+        st_ = r.state("e0")
+        assert st_ is not None and len(st_.groups) <= 3
+        assert all(len(g.sources) <= 2 for g in st_.groups.values())
+        assert set(st_.rtx) <= set(st_.groups)
+        now += waits[i % len(waits)] if waits else 1.0
+    r.poll(now + 1000.0)
+    st_ = r.state("e0")
+    assert st_ is not None and not st_.groups and not st_.rtx
