@@ -164,6 +164,11 @@ def test_the_bridge_with_the_lower_address_is_querier(tmp_path: Path) -> None:
     dev = "kmq1"
     with snoop_rig("kame-mldq2", dev, pcap, OURS, [f"{KERNEL6}/64"]) as (ns, child):
         set_bridge_mac(ns, "02:00:00:00:00:01")  # fe80::ff:fe00:1: lower than ours
+        # the bridge queries first: a Linux bridge whose own querier has not
+        # started takes any querier it hears, whatever its address
+        # (br_ip6_multicast_select_querier with no timer pending), and ours,
+        # every 8 s, would keep it quiet for good
+        child.cmd(cmd="wait", s=3)
         for k, v in KNOBS.items():
             child.cmd(cmd="knob", name=k, value=v)
         assert until(lambda: not state(child)["is_querier"], 60, child), state(child)
