@@ -25,7 +25,8 @@ from kame.node import EchoReply, Node
 A6 = IPv6Address
 MA, MB = bytes.fromhex("020000000a01"), bytes.fromhex("020000000b01")
 KN = {"net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0,
-      "net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1}
+      "net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
+      "net.inet6.mld.querier": 0}  # frames on the link are the tunnels' alone
 
 
 class Pair:

@@ -34,6 +34,7 @@ __all__ = [
     "MODE_IS_INCLUDE",
     "NONE",
     "Retrans",
+    "RouterGroup",
     "accepts",
     "change_records",
     "current_records",
@@ -164,3 +165,138 @@ class Retrans:
     @property
     def pending(self) -> bool:
         return bool(self.mode_left or self.src_left)
+
+
+# --- the router side (RFC 3810 §7, RFC 3376 §6) ---------------------------
+
+#: Queries a record asks the querier for: ``None`` a Multicast-Address-
+#: Specific Query, a frozenset a Multicast-Address-and-Source-Specific one.
+Ask = frozenset[Any] | None
+
+
+@dataclass(slots=True)
+class RouterGroup:
+    """A multicast address's listening state on a link, a router's record
+    (RFC 3810 §7.2, RFC 3376 §6.2.1): ``mode``; ``timer`` the Filter Timer's
+    expiry (EXCLUDE); ``sources`` source -> its timer's expiry, ``None`` for
+    the sources of the "Excluded" list (EXCLUDE's Y: timer stopped, not
+    forwarded); ``v1_until`` the Older Version Host Present timer (RFC 3810
+    §8.3.2, RFC 3376 §7.3.2)."""
+
+    mode: int = MCAST_INCLUDE
+    timer: float = 0.0
+    sources: dict[Any, float | None] = field(default_factory=dict)
+    v1_until: float = -1.0
+
+    def requested(self) -> frozenset[Any]:
+        """INCLUDE's list, EXCLUDE's "Requested" list X (timers running)."""
+        return frozenset(s for s, t in self.sources.items() if t is not None)
+
+    def excluded(self) -> frozenset[Any]:
+        """EXCLUDE's "Excluded" list Y."""
+        return frozenset(s for s, t in self.sources.items() if t is None)
+
+    def forwards(self, src: Any) -> bool:
+        """Whether traffic from ``src`` is wanted on the link (RFC 3810 §7.2.2)."""
+        if self.mode == MCAST_INCLUDE:
+            return src in self.sources
+        return self.sources.get(src, 0.0) is not None
+
+    def record(self, rtype: int, srcs: Iterable[Any], now: float, mali: float) -> list[Ask]:
+        """A record of a Report: the new state and timers by the tables of
+        RFC 3810 §7.4.1 (Current-State) and §7.4.2 (State-Change), RFC 3376
+        §6.4; returns the queries the table sends (the caller sends them
+        only as querier)."""
+        b = frozenset(srcs)
+        if self.v1_until > now:  # RFC 3810 §8.3.2 / RFC 3376 §7.3.2
+            if rtype == BLOCK_OLD_SOURCES:
+                return []
+            if rtype == CHANGE_TO_EXCLUDE:
+                b = frozenset()
+        s = self.sources
+        asks: list[Ask] = []
+        if self.mode == MCAST_INCLUDE:
+            a = self.requested()
+            if rtype in (MODE_IS_INCLUDE, ALLOW_NEW_SOURCES, CHANGE_TO_INCLUDE):
+                for x in b:
+                    s[x] = now + mali
+                if rtype == CHANGE_TO_INCLUDE and a - b:
+                    asks.append(a - b)
+            elif rtype == BLOCK_OLD_SOURCES:
+                if a & b:
+                    asks.append(a & b)
+            elif rtype in (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE):
+                self.mode = MCAST_EXCLUDE
+                self.sources = {x: (s[x] if x in a else None) for x in b}
+                self.timer = now + mali
+                if rtype == CHANGE_TO_EXCLUDE and a & b:
+                    asks.append(a & b)
+            return asks
+        x_, y_ = self.requested(), self.excluded()
+        ft = self.timer
+        if rtype in (MODE_IS_INCLUDE, ALLOW_NEW_SOURCES, CHANGE_TO_INCLUDE):
+            for x in b:
+                s[x] = now + mali
+            if rtype == CHANGE_TO_INCLUDE:
+                if x_ - b:
+                    asks.append(x_ - b)
+                asks.append(None)
+        elif rtype == BLOCK_OLD_SOURCES:
+            for x in b - x_ - y_:
+                s[x] = ft
+            if b - y_:
+                asks.append(b - y_)
+        elif rtype in (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE):
+            new: dict[Any, float | None] = {}
+            for x in b - y_:  # A-Y: kept from X, new ones MALI (IS_EX) or FT (TO_EX)
+                new[x] = s[x] if x in x_ else (now + mali if rtype == MODE_IS_EXCLUDE else ft)
+            for x in b & y_:
+                new[x] = None
+            self.sources = new
+            self.timer = now + mali
+            if rtype == CHANGE_TO_EXCLUDE and b - y_:
+                asks.append(b - y_)
+        return asks
+
+    def lower(self, ask: Ask, now: float, llqt: float) -> None:
+        """A query for this address is sent or heard (without the Suppress
+        flag): the timers it is about go down to the Last Listener Query
+        Time (RFC 3810 §7.6.3, §7.6.1; RFC 3376 §6.6.3, §6.6.1)."""
+        t = now + llqt
+        if ask is None:
+            if self.mode == MCAST_EXCLUDE and self.timer > t:
+                self.timer = t
+            return
+        for x in ask:
+            v = self.sources.get(x)
+            if v is not None and v > t:
+                self.sources[x] = t
+
+    def expire(self, now: float) -> bool:
+        """Run the timers to ``now`` (RFC 3810 §7.2.3's table): an expired
+        source of INCLUDE goes, of EXCLUDE moves to Y; an expired Filter
+        Timer switches to INCLUDE of the sources with running timers. False
+        when no listener is left (delete the record)."""
+        s = self.sources
+        for x, t in list(s.items()):
+            if t is not None and t <= now:
+                if self.mode == MCAST_INCLUDE:
+                    del s[x]
+                else:
+                    s[x] = None
+        if self.mode == MCAST_EXCLUDE and self.timer <= now:
+            self.mode = MCAST_INCLUDE
+            self.sources = {x: t for x, t in s.items() if t is not None}
+        return self.mode == MCAST_EXCLUDE or bool(self.sources)
+
+    def next_deadline(self, now: float) -> float | None:
+        ts = [t for t in self.sources.values() if t is not None]
+        if self.mode == MCAST_EXCLUDE:
+            ts.append(self.timer)
+        return min(ts) if ts else None
+
+    def filter(self) -> Filter:
+        """The state as a filter: what the link wants forwarded."""
+        if self.mode == MCAST_INCLUDE:
+            return MCAST_INCLUDE, frozenset(self.sources)
+        return MCAST_EXCLUDE, self.excluded()

@@ -34,7 +34,9 @@ IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
 (:mod:`kame.key.ipsec6`), called from ``output``, ``_forward_output`` and
 ``ip6_input``.
 
-Not yet here: MLD queriers (the listener side is :mod:`kame.mld6`).
+MLD: the listener side is :mod:`kame.mld6`, the router side (querier,
+listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
+interfaces of a router or of any node as ``net.inet6.mld.querier`` says.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from ipaddress import IPv4Address, IPv6Address, IPv6Interface, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from kame import _core
-from kame.addr import solicited_node
+from kame.addr import LINKLOCAL_ALL_NODES, solicited_node
 from kame.errors import ConfigError, RangeError
 from kame.gif import Gif
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
@@ -62,6 +64,7 @@ from kame.ip6.route import Route, Rtentry
 from kame.ip6.var import Frame
 from kame.knobs import Knobs
 from kame.mld6 import Mld6, SendMldReport
+from kame.mld6_router import Mld6Router, SendMldQuery
 from kame.nd6 import codec
 from kame.nd6.cache import NdLog, NeighborCache
 from kame.nd6.ifattach import in6_ifattach
@@ -166,6 +169,9 @@ class Node(Ip6Input):
         self.mld = Mld6(self.rng,
                         lambda: int(self.knobs._values["net.inet6.ip6.mcast.maxgrpsrc"]),
                         self.stats.inc)
+        #: The MLD router side (querier, listening state per link), on up
+        #: interfaces as ``net.inet6.mld.querier`` says (see _mldr_sync).
+        self.mldr = Mld6Router(lambda name: int(self.knobs._values[name]), self.stats.inc)
         self.events: deque[Any] = deque(maxlen=10000)
         #: The address selection policy table (``ip6addrctl``), RFC 6724's default.
         self.policy = PolicyTable()
@@ -372,6 +378,7 @@ class Node(Ip6Input):
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
                           self.rtr.next_deadline(), self.mld.next_deadline(),
+                          self._mldr_deadline(),
                           self.reass.next_deadline(), self._pmtu_deadline(),
                           self.inet.next_deadline()) if t is not None]
         if self.key is not None and (kt := self.key.next_deadline()) is not None:
@@ -390,6 +397,8 @@ class Node(Ip6Input):
         self._handle(self.cache.poll(now), now)
         self._handle(self.rtr.poll(now), now)
         self._handle(self.mld.poll(now), now)
+        self._mldr_sync(now)
+        self._handle(self.mldr.poll(now), now)
         self.frag6_slowtimo(now)
         self._pmtu_expire(now)
         self.inet.poll(now)  # ARP, RFC 5227, IPv4 reassembly and path MTU timers
@@ -529,11 +538,54 @@ class Node(Ip6Input):
             self.groups[name].discard(g)
             self.mld.leave(name, g, now)  # no report: the link is down
         self.mld._if.pop(name, None)
+        self.mldr.stop(name)
         self.cache.flush(name)
         self.inet.if_down(name)  # its ARP entries; IPv4 addresses are probed again on up
         for dr in self.rtr.ifdetach(name):
             self.events.append(Event("router_removed", name, {"addr": dr.addr}))
         return self._flush()
+
+    # --- the MLD querier ----------------------------------------------------
+
+    def _mldr_wanted(self, name: str) -> IPv6Address | None:
+        """The link-local address the querier runs with on ``name``, when it
+        should run there: ``net.inet6.mld.querier`` 2, or 1 on a router
+        (``net.inet6.ip6.forwarding``); the interface up, multicast, with a
+        usable link-local address."""
+        q = self.knobs._values["net.inet6.mld.querier"]
+        if q == 0 or (q == 1 and not self.knobs.forwarding):
+            return None
+        ifp = self.ifnets.get(name)
+        if ifp is None or not ifp.up or ifp.type != IfType.ETHER or ifp.flags.disabled:
+            return None  # MLD runs on multicast links (no tunnels, loopback)
+        return self._linklocal(name)
+
+    def _mldr_sync(self, now: float) -> None:
+        for name in self.ifnets:
+            me = self._mldr_wanted(name)
+            if me is None:
+                if self.mldr.running(name):
+                    self.mldr.stop(name)
+            else:
+                self.mldr.start(name, me, now)
+
+    def _mldr_deadline(self) -> float | None:
+        t = self.mldr.next_deadline()
+        q = self.knobs._values["net.inet6.mld.querier"]
+        if not self.mldr._if and (q == 0 or (q == 1 and not self.knobs.forwarding)):
+            return t
+        if any(self.mldr.running(n) != (self._mldr_wanted(n) is not None) for n in self.ifnets):
+            return self._now  # the querier starts or stops at the next poll
+        return t
+
+    def _mld_query_output(self, a: SendMldQuery) -> None:
+        src = self._linklocal(a.ifname)
+        if src is None:
+            return
+        dst = LINKLOCAL_ALL_NODES if int(a.group) == 0 else a.group
+        q = _core.MldQuery(a.max_resp, a.group, True, a.suppress, a.qrv, a.qqic,
+                           list(a.sources))
+        self._emit_mcast(a.ifname, dst, self._mld_packet(src, dst, q))
 
     # --- actions from the state machines ------------------------------------
 
@@ -546,6 +598,8 @@ class Node(Ip6Input):
                                 now, a.dst)
             elif isinstance(a, SendMldReport):
                 self._mld_output(a)
+            elif isinstance(a, SendMldQuery):
+                self._mld_query_output(a)
             elif isinstance(a, SendNS):
                 src = a.src if a.src is not None else self._ns_source(a.ifname, a.target)
                 if src is None:

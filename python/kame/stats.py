@@ -157,6 +157,22 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
     "icp6s_mld_srcfull": "(kame) source filter changes refused: net.inet6.ip6.mcast.maxsocksrc/"
                          "maxgrpsrc (and queried sources past maxgrpsrc)",
+    # the MLD router side (kame.mld6_router; names after FreeBSD's igps_*/mlds_*)
+    "mlds_rcv_gen_queries": "(kame) MLD general queries received",
+    "mlds_rcv_group_queries": "(kame) MLD multicast-address-specific queries received",
+    "mlds_rcv_gsr_queries": "(kame) MLD multicast-address-and-source-specific queries received",
+    "mlds_rcv_reports": "(kame) MLDv2 reports received by the router side",
+    "mlds_rcv_v1reports": "(kame) MLDv1 reports received by the router side",
+    "mlds_rcv_dones": "(kame) MLDv1 done messages received by the router side",
+    "mlds_rcv_badrecords": "(kame) MLD records ignored (unknown type, unreportable address)",
+    "mlds_snd_gen_queries": "(kame) MLD general queries sent",
+    "mlds_snd_group_queries": "(kame) MLD multicast-address-specific queries sent",
+    "mlds_snd_gsr_queries": "(kame) MLD multicast-address-and-source-specific queries sent",
+    "mlds_querier_lost": "(kame) times a lower address took over as MLD querier",
+    "mlds_querier_won": "(kame) times the MLD querier role came back (other querier gone)",
+    "mlds_rtr_expired": "(kame) multicast address listening states expired",
+    "mlds_rtr_groupfull": "(kame) MLD records dropped: net.inet6.mld.maxgroups",
+    "mlds_rtr_srcfull": "(kame) MLD listening states made EXCLUDE({}): net.inet6.mld.maxsrc",
     # the stub resolver (kame.resolv: res_send's diagnostics)
     "rs_queries": "(kame) DNS queries sent (UDP datagrams and TCP queries)",
     "rs_answers": "(kame) DNS replies accepted",

@@ -19,6 +19,7 @@ commands, one JSON object a line, each answered by one JSON line:
 - ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
   ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
   ``{"errno": e}``;
+- ``{"cmd": "knob", "name": N, "value": V}``: set a knob;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
 - ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events;
 - ``{"cmd": "quit"}``.
@@ -159,6 +160,10 @@ def main() -> None:
                     except OSError as e:
                         res = {"errno": e.errno}
                     out(node.poll(now()))
+                elif c["cmd"] == "knob":
+                    node.knobs[c["name"]] = c["value"]
+                    res = {"ok": True}
+                    out(node.poll(now()))
                 elif c["cmd"] == "wait":
                     pump(now() + c["s"])
                     res = {"ok": True}
@@ -170,6 +175,7 @@ def main() -> None:
                         "pmtu": {str(k): v[0] for k, v in node.inet.pmtu.items()},
                         "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),
+                        "mld": node.mldr.snapshot(now()),
                         "udpstat": {k: v for k, v in layer.udpstat.items() if v},
                         "events": sorted({type(e).__name__ + ":" + str(getattr(e, "kind", ""))
                                           for e in events}),

@@ -9,6 +9,7 @@ and ``ifconfig`` print:
                                        TCP and UDP PCBs, with TCP states
     kame netstat -s [-p tcp|udp|ip|icmp|igmp|arp|ipsec|ip6|icmp6|ipsec6|nat64]
     kame arp -an | ADDR [-i IF]
+    kame mld show [-i IF] [-s]        the MLD querier: listening state per link, counters
     kame ifconfig [-L] [IF]
 
 Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
@@ -588,6 +589,36 @@ def format_arp(rows: list[dict[str, Any]], now_note: bool = False) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
+def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False) -> str:
+    """The MLD querier's state per link (:mod:`kame.mld6_router`), in the
+    spirit of ``ifmcstat`` and ``mrouted``'s dumps: the querier, then each
+    address with its filter mode, Filter Timer and compatibility mode, its
+    sources with their timers (a source without one is EXCLUDE's
+    "Excluded" list: not forwarded); ``stats``: the mlds_* counters."""
+    out = []
+    for ln in d["links"]:
+        if ifname is not None and ln["ifname"] != ifname:
+            continue
+        if ln["is_querier"]:
+            who = f"querier {ln['querier']} (this router), next query in " \
+                  f"{sec2str(ln['next_query'])}"
+        else:
+            who = f"querier {ln['querier']}, other querier present " \
+                  f"{sec2str(ln['other_querier_timer'])}"
+        out.append(f"{ln['ifname']}: {who}")
+        for g in ln["groups"]:
+            t = f" timer {sec2str(g['timer'])}" if g["timer"] is not None else ""
+            out.append(f"\tgroup {g['group']} mode {g['mode']}{t} {g['compat']}")
+            for s in g["sources"]:
+                st = f"timer {sec2str(s['timer'])}" if s["timer"] is not None else "blocked"
+                out.append(f"\t\tsource {s['addr']} {st}")
+    if stats:
+        out.append("mld (router side):")
+        out += [f"\t{v} {DESCRIPTIONS.get(k, k).removeprefix('(kame) ')}"
+                for k, v in d["stats"].items() if v]
+    return "\n".join(out) + ("\n" if out else "")
+
+
 # --- commands -----------------------------------------------------------------------
 
 def _ndp(args: argparse.Namespace) -> int:
@@ -681,6 +712,12 @@ def _arp(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{want} ({want}) -- no entry\n")
             return 1
     sys.stdout.write(format_arp(rows))
+    return 0
+
+
+def _mld(args: argparse.Namespace) -> int:
+    d = request(find_ctl(args.ctl), "mld")
+    sys.stdout.write(format_mld(d, args.i, args.s))
     return 0
 
 
@@ -808,6 +845,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("hostname", nargs="?", metavar="ADDR", help="one entry (an IPv4 address)")
     _ctl_arg(p)
     p.set_defaults(func=_arp)
+
+    p = sub.add_parser("mld", help="the node's MLD querier (RFC 3810 router side): listening "
+                                    "state per link, querier, counters")
+    p.add_argument("what", choices=["show"], help="show the state")
+    p.add_argument("-i", metavar="IF", help="only this interface")
+    p.add_argument("-s", action="store_true", help="the mlds_* counters too")
+    _ctl_arg(p)
+    p.set_defaults(func=_mld)
 
     from kame.cli import ifconfig
 

@@ -60,6 +60,13 @@ class Icmp6(Ip6Output):
         except KameError as e:
             self.icmp6_input_error(hdr, body, e, now)
             return
+        if is_multicast(hdr.dst) and hdr.dst not in self.groups.get(ifname, ()):
+            # let in for the querier (ip6_input): MLD only
+            if isinstance(msg, (_core.MldReport, _core.Mldv2Report, _core.MldDone)):
+                self.mld6_router_input(ifname, hdr, msg, now)
+            else:
+                self.stats.inc("ip6s_notmember")
+            return
         self.rip6_input(ifname, hdr, 58, body, now)
         inp = codec.to_input(hdr.src, hdr.dst, hdr.hop_limit, msg)
         if isinstance(inp, NsInput):
@@ -76,6 +83,10 @@ class Icmp6(Ip6Output):
             if hdr.hop_limit == 1 and is_linklocal(hdr.src):  # RFC 3810 §5.1.14
                 self.mld.query_input(ifname, msg.mcast_addr, msg.max_resp, msg.v2, now,
                                      msg.sources)
+                self.mldr.query_input(ifname, hdr.src, msg.mcast_addr, msg.sources,
+                                      msg.suppress, msg.v2, now)
+        elif isinstance(msg, (_core.MldReport, _core.Mldv2Report, _core.MldDone)):
+            self.mld6_router_input(ifname, hdr, msg, now)
         elif isinstance(msg, _core.Icmpv6Error):
             self.icmp6_notify(ifname, hdr, msg, now)
         elif isinstance(msg, _core.Icmpv6Echo):
@@ -84,6 +95,23 @@ class Icmp6(Ip6Output):
             else:
                 self.events.append(EchoReply(ifname, hdr.src, msg.ident, msg.seq,
                                              bytes(msg.data), now))
+
+    def mld6_router_input(self, ifname: str, hdr: Any, msg: Any, now: float) -> None:
+        """A Report or Done for the querier (:mod:`kame.mld6_router`): hop
+        limit 1 and a link-local source (RFC 3810 §5.2.13/§5.2.14; ``::``
+        from a host without an address yet is ignored, §7.3)."""
+        if not self.mldr.running(ifname) or int(hdr.src) == 0:
+            return  # reports of a host doing DAD: nothing to learn
+        if hdr.hop_limit != 1 or not is_linklocal(hdr.src):
+            self.stats.inc("mlds_rcv_badrecords")
+            return
+        if isinstance(msg, _core.Mldv2Report):
+            self.mldr.report_input(ifname, [(r.record_type, r.mcast_addr, r.sources)
+                                            for r in msg.records], now)
+        elif isinstance(msg, _core.MldReport):
+            self.mldr.v1_report_input(ifname, msg.mcast_addr, now)
+        else:
+            self.mldr.done_input(ifname, msg.mcast_addr, now)
 
     def _echo_reply(self, ifname: str, hdr: Any, msg: Any, now: float) -> None:
         src = hdr.dst

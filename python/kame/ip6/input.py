@@ -70,6 +70,11 @@ def received(packet: bytes, chain: Any) -> tuple[tuple[int, bytes], ...]:
                  if t in (0, 43, 60))
 
 
+#: MLDv1 Report and Done, MLDv2 Report: the ICMPv6 types a querier takes to
+#: any address (RFC 2710 §3, RFC 3810 §5.2).
+_MLD_LISTENER = (b"\x83", b"\x84", b"\x8f")
+
+
 class Ip6Input(Ip6Forward):
     """Input paths of the node."""
 
@@ -121,7 +126,11 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_badscope")
             return
         if is_multicast(dst):
-            if dst not in self.groups.get(ifname, ()):
+            if dst not in self.groups.get(ifname, ()) and not (
+                    v.chain.upper == 58 and ifname in self.mldr._if and
+                    payload[v.chain.upper_offset:v.chain.upper_offset + 1] in _MLD_LISTENER):
+                # a querier hears Reports and Dones to every address (the
+                # multicast promiscuity of a router); icmp6_input takes only MLD
                 self.stats.inc("ip6s_notmember")
                 return
         else:

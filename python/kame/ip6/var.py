@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kame.ip6.route import Rtentry
     from kame.knobs import Knobs
     from kame.mld6 import Mld6
+    from kame.mld6_router import Mld6Router
     from kame.nd6.cache import NdLog, NeighborCache
     from kame.nd6.nbr import Nd6Nbr
     from kame.nd6.rtr import Nd6Rtr
@@ -62,6 +63,7 @@ class NodeVars:
     rtr: Nd6Rtr
     errlimit: ErrorRateLimiter
     mld: Mld6
+    mldr: Mld6Router
     events: deque[Any]
     policy: PolicyTable
     static_routes: dict[IPv6Network, Rtentry]
