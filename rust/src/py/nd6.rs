@@ -64,9 +64,10 @@ struct Owned {
 
 /// nd6_input_many(frames, hdrnestlimit=50, maxndopt=10, own_lladdr=None)
 ///
-/// `nd6_input` over many frames: they are copied into one buffer, then
-/// parsed with the GIL released. Returns a list with a tuple or None per
-/// frame.
+/// `nd6_input` over many frames: those that may be ND (IPv6 with ICMPv6
+/// right after its header) are copied into one buffer, then parsed with the
+/// GIL released; the others (a TCP super-segment, UDP...) are None without
+/// a copy. Returns a list with a tuple or None per frame.
 #[pyfunction]
 #[pyo3(signature = (frames, hdrnestlimit = 50, maxndopt = 10, own_lladdr = None))]
 fn nd6_input_many<'py>(
@@ -81,15 +82,22 @@ fn nd6_input_many<'py>(
     let mut spans = Vec::new();
     for item in frames.try_iter()? {
         with_bytes(&item?, |b| {
-            let a = buf.len();
-            buf.extend_from_slice(b);
-            spans.push((a, buf.len()));
+            // nd6_classify's first test, before the copy: Ethernet, IPv6,
+            // ICMPv6 as the next header (ND takes no extension header)
+            if b.get(12..14) == Some(&[0x86, 0xDD]) && b.get(20) == Some(&58) {
+                let a = buf.len();
+                buf.extend_from_slice(b);
+                spans.push(Some((a, buf.len())));
+            } else {
+                spans.push(None);
+            }
         })?;
     }
     let results: Vec<Option<Owned>> = py.detach(|| {
         spans
             .iter()
-            .map(|&(a, b)| {
+            .map(|&span| {
+                let (a, b) = span?;
                 let f = nd6::nd6_classify(buf.get(a..b).unwrap_or(&[]), hdrnestlimit, maxndopt, own.as_deref())?;
                 Some(Owned {
                     f: NdFields { lladdr: None, nonce: None, ..f },
