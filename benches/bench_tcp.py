@@ -14,7 +14,15 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   frame per read and write) and once with ``IFF_VNET_HDR`` segmentation and
   checksum offload; the same transfers between two kernel namespaces over a
   veth pair. Each timed by the kernel's side, from connect to the last
-  octet (and, for the upload, the sink's count back).
+  octet (and, for the upload, the sink's count back). Beside the wall
+  clock, the CPU each costs: Gbit per CPU-second and CPU microseconds per
+  64 KiB, of our process (the node, and the kernel's share for the TAP that
+  runs in it: our reads and writes, and the kernel's receive of each frame
+  we write), of the kernel peer's process, and over veth of both kernel
+  ends (there the receiver's softirq work mostly runs in the sender's
+  process, so only the sum compares). This is what "on one core" means on
+  a loaded machine: the wall clock only says what share of a core the
+  load left us.
 - **connection setup**: the kernel opens ``--conns`` connections (64 in
   flight per client process, ``--clients`` of them) to a port where our
   node accepts and closes; connections accepted per second by the node,
@@ -85,6 +93,7 @@ host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 mv = memoryview(bytes(range(256)) * 256)
 s = socket.create_connection((host, port))
 t = time.perf_counter()
+c = time.process_time()
 left = n
 while left > 0:
     left -= s.send(mv[:min(left, len(mv))])
@@ -95,7 +104,7 @@ while True:
     if not d:
         break
     r += d
-print(time.perf_counter() - t, int(r or b"0"))
+print(time.perf_counter() - t, int(r or b"0"), time.process_time() - c)
 """
 
 RECV = r"""
@@ -103,6 +112,7 @@ import socket, sys, time
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = socket.create_connection((host, port))
 t = time.perf_counter()
+c = time.process_time()
 s.sendall(b"%d\n" % n)
 buf = bytearray(1 << 20)
 got = 0
@@ -111,7 +121,7 @@ while True:
     if not k:
         break
     got += k
-print(time.perf_counter() - t, got)
+print(time.perf_counter() - t, got, time.process_time() - c)
 """
 
 CONNECT = r"""
@@ -146,9 +156,10 @@ print(time.perf_counter() - t, done, fails)
 """
 
 SERVE = r"""
-import socket, sys, threading
+import socket, sys, threading, time
 host = sys.argv[1]
 def sink(c):
+    t = time.thread_time()
     n = 0
     buf = bytearray(1 << 20)
     while True:
@@ -158,7 +169,9 @@ def sink(c):
         n += k
     c.sendall(b"%d\n" % n)
     c.close()
+    print("cpu", time.thread_time() - t, flush=True)
 def source(c):
+    t = time.thread_time()
     req = b""
     while b"\n" not in req:
         req += c.recv(64)
@@ -167,6 +180,7 @@ def source(c):
     while left > 0:
         left -= c.send(mv[:min(left, len(mv))])
     c.close()
+    print("cpu", time.thread_time() - t, flush=True)
 def acceptclose(c):
     c.close()
 def serve(port, f):
@@ -254,14 +268,19 @@ def kernel_veth(nbytes: int, conns: int) -> dict[str, float]:
         srv.stdout.readline()
         try:
             up = result(kernel_py(a, SEND, VB, 9000, nbytes))
+            up_srv = float(srv.stdout.readline().split()[1])
             down = result(kernel_py(a, RECV, VB, 9001, nbytes))
+            down_srv = float(srv.stdout.readline().split()[1])
             cps = result(Clients(a, VB, conns)) if conns else [1.0, 0, 0]  # type: ignore[arg-type]
         finally:
             srv.kill()
             srv.wait()
     assert up[1] == nbytes and down[1] == nbytes, (up, down)
+    # CPU: both ends' processes (on veth the receiving stack's softirq work
+    # mostly runs in the sender's process, so only the sum means much)
     return {"up": nbytes * 8 / up[0] / 1e9, "down": nbytes * 8 / down[0] / 1e9,
-            "cps": cps[1] / cps[0]}
+            "cps": cps[1] / cps[0], "up_cpu": up[2] + up_srv, "down_cpu": down[2] + down_srv,
+            "up_peer": up[2], "down_peer": down[2], "up_self": up_srv, "down_self": down_srv}
 
 
 # --- our node on a TAP ----------------------------------------------------------------
@@ -361,12 +380,16 @@ class Bench:
             tap.write_many(f for _, f in node.poll(self.now()))
 
     def drive(self, p: subprocess.Popen[str], prof: cProfile.Profile | None = None) -> list[float]:
+        """Run until ``p`` ends; its printed figures, then our process's
+        CPU seconds (user + system) and the system part of it."""
+        t0 = os.times()
         if prof is not None:
             prof.enable()
         self.run(lambda: p.poll() is not None)
         if prof is not None:
             prof.disable()
-        return result(p)
+        t1 = os.times()
+        return [*result(p), (t1.user + t1.system) - (t0.user + t0.system), t1.system - t0.system]
 
     def close(self) -> None:
         self.tap.close()
@@ -380,8 +403,14 @@ def kame_tap(nbytes: int, conns: int, offload: bool,
             b.run(lambda: b.now() > 0.3)  # ND settles
             up = b.drive(kernel_py(ns, SEND, OURS, 9000, nbytes), prof)
             down = b.drive(kernel_py(ns, RECV, OURS, 9001, nbytes), prof)
+            # CPU: our process (the node, and the kernel's TAP work done in
+            # it: our reads and writes, and the kernel's receive of each
+            # frame we write) and the kernel peer's process (its TCP)
             out: dict[str, float] = {"up": nbytes * 8 / up[0] / 1e9,
-                                     "down": nbytes * 8 / down[0] / 1e9}
+                                     "down": nbytes * 8 / down[0] / 1e9,
+                                     "up_self": up[3], "up_sys": up[4], "up_peer": up[2],
+                                     "down_self": down[3], "down_sys": down[4],
+                                     "down_peer": down[2]}
             assert up[1] == nbytes and down[1] == nbytes, (up, down)
             if conns:
                 b.accepts.clear()
@@ -504,9 +533,17 @@ def node_cps(n: int, par: int = 64) -> float:
     return accepted / (time.perf_counter() - t0)
 
 
+def per_cpu(nbytes: int, up: float, down: float) -> tuple[str, str, str, str]:
+    """Gbit per CPU-second each way, and CPU microseconds per 64 KiB each way."""
+    k = nbytes / 65536
+    return (f"{nbytes * 8 / max(up, 1e-9) / 1e9:.2f}", f"{nbytes * 8 / max(down, 1e-9) / 1e9:.2f}",
+            f"{up / k * 1e6:.0f}", f"{down / k * 1e6:.0f}")
+
+
 def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
               prof: cProfile.Profile | None, k: dict[str, float],
-              rows: list[tuple[str, str, str, str]], notes: list[str], only: set[str]) -> None:
+              rows: list[tuple[str, str, str, str]], notes: list[str], only: set[str],
+              cpu: list[tuple[str, str, str, str, str, str]]) -> None:
     """Our node's rows (TAP plain and offload, the loopback's connection
     setup) with the paths ``Tcp`` is set to (``tag`` names them)."""
     for off in (False, True):
@@ -518,16 +555,24 @@ def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
         r = kame_tap(nbytes // scale, a.conns // scale, off, prof, a.sockbuf)
         label = ("kame on TAP, IFF_VNET_HDR TSO/GSO" if off else "kame on TAP, frame per read") + tag
         rows.append((label, f"{r['up']:.3f}", f"{r['down']:.3f}", f"{r.get('cps', 0):.0f}"))
+        nb = nbytes // scale
+        cpu.append((label + ": our process", *per_cpu(nb, r["up_self"], r["down_self"]),
+                    (f"{r['up_sys'] / max(r['up_self'], 1e-9):.0%} / "
+                     f"{r['down_sys'] / max(r['down_self'], 1e-9):.0%}")))
+        cpu.append(("  the kernel peer's process", *per_cpu(nb, r["up_peer"], r["down_peer"]),
+                    ""))
         if k:
             rows.append(("  ratio to the kernel", f"{r['up'] / k['up']:.3f}",
                          f"{r['down'] / k['down']:.3f}",
                          f"{r.get('cps', 0) / k['cps']:.3f}" if k['cps'] else ""))
-        notes.append(f"{key}{tag}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
-                     f"bad vnet headers {r['ierrors']:.0f}, connections accepted "
-                     f"{r.get('accepted', 0):.0f}, failed {r.get('cps_fail', 0):.0f}, "
-                     f"our CPU per connection {r.get('cpu_us', 0):.0f} us "
-                     f"({r.get('sys_us', 0):.0f} us of it in the kernel) "
-                     f"(= {1e6 / max(r.get('cpu_us', 0), 1e-9):.0f}/s on a core of its own)")
+        note = (f"{key}{tag}: super-segments in {r['rx_gso']:.0f}, out {r['tx_gso']:.0f}, "
+                f"bad vnet headers {r['ierrors']:.0f}")
+        if r.get("accepted"):
+            note += (f", connections accepted {r['accepted']:.0f}, failed "
+                     f"{r.get('cps_fail', 0):.0f}, our CPU per connection "
+                     f"{r.get('cpu_us', 0):.0f} us ({r.get('sys_us', 0):.0f} us of it in the "
+                     f"kernel) (= {1e6 / max(r.get('cpu_us', 0), 1e-9):.0f}/s on a core of its own)")
+        notes.append(note)
     if "nodecps" in only:
         ncps = node_cps(a.conns)
         rows.append(("kame <-> kame, one node's loopback" + tag, "", "", f"{ncps:.0f}"))
@@ -580,15 +625,22 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     notes: list[str] = []
     k: dict[str, float] = {}
+    cpu: list[tuple[str, str, str, str, str, str]] = []
     if "veth" in only:
         k = kernel_veth(nbytes, a.conns)
         rows.append(("kernel <-> kernel, veth", f"{k['up']:.2f}", f"{k['down']:.2f}",
                      f"{k['cps']:.0f}"))
+        cpu.append(("kernel <-> kernel, veth: both ends", *per_cpu(nbytes, k["up_cpu"],
+                                                                  k["down_cpu"]), ""))
+        cpu.append(("  the receiving end's process", *per_cpu(nbytes, k["up_self"],
+                                                             k["down_peer"]), ""))
+        cpu.append(("  the sending end's process", *per_cpu(nbytes, k["up_peer"],
+                                                           k["down_self"]), ""))
     for path in a.paths.split(","):
         Tcp.fast_syncache = Tcp.hdrpred = path != "python"
         Node.tcp_fastpath = path == "core"
         tag = {"core": "", "python": " [python paths]", "nolink": " [no TCP from the link]"}[path]
-        node_rows(a, tag, nbytes, prof, k, rows, notes, only)
+        node_rows(a, tag, nbytes, prof, k, rows, notes, only, cpu)
     Tcp.fast_syncache = Tcp.hdrpred = Node.tcp_fastpath = True
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
@@ -606,6 +658,12 @@ def main() -> None:
     print(f"{'':36} {'Gbit/s':>13} {'Gbit/s':>13}")
     for r0, r1, r2, r3 in rows:
         print(f"{r0:36} {r1:>13} {r2:>13} {r3:>10}")
+    if cpu:
+        print(f"\n{'bulk TCP per CPU-second':48} {'kernel->node':>13} {'node->kernel':>13} "
+              f"{'CPU us per 64 KiB':>19} {'system share':>13}")
+        print(f"{'':48} {'Gbit/CPU-s':>13} {'Gbit/CPU-s':>13} {'in':>9} {'out':>9}")
+        for c0, c1, c2, c3, c4, c5 in cpu:
+            print(f"{c0:48} {c1:>13} {c2:>13} {c3:>9} {c4:>9} {c5:>13}")
     for n in notes:
         print(f"  ({n})")
     if mem is not None:

@@ -393,3 +393,62 @@ def test_tcp_from_the_link_takes_any_buffer() -> None:
              for i, f in enumerate(syns)]
     assert [bytes(f) for _i, f in node.receive_many("eth0", mixed, 1.0)] == want
     assert node.stats["tcps_sc_added"] == 6
+
+
+# --- segments parsed in place, frames that cannot be ND left uncopied -----------------
+
+@given(st.binary(max_size=300), st.integers(0, 400), st.one_of(st.none(), st.integers(0, 400)),
+       st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_tcp_input_parse_in_place_is_the_slice(data: bytes, start: int, end: int | None,
+                                               good: bool) -> None:
+    """``tcp_input_parse(frame, src, dst, verify, start, end)`` (the link's
+    fast path, no slice copied) is ``tcp_input_parse(frame[start:end])``:
+    the same fields or the same error; a range outside the frame is
+    ``ValueError``."""
+    frame = MAC_N + MAC_P + b"\x86\xdd" + (pkt(40000, 1000, 7, TH_ACK, data=data) if good
+                                           else b"") + data
+    stop = len(frame) if end is None else end
+
+    def run(f: Any) -> Any:
+        try:
+            s = f()
+        except Exception as e:  # noqa: BLE001 - the error is the result compared
+            return type(e), getattr(e, "offset", None)
+        return (s.src_port, s.dst_port, s.seq, s.ack, s.flags, s.window, s.header_len,
+                s.mss, s.ts, s.sack, bytes(s.payload))
+
+    got = run(lambda: _core.tcp_input_parse(frame, S.packed, D.packed, True, start, end))
+    if start > stop or stop > len(frame):
+        assert got[0] is ValueError
+    else:
+        assert got == run(lambda: _core.tcp_input_parse(frame[start:stop], S.packed, D.packed))
+
+
+def test_tcp_from_the_link_bad_checksum_counted() -> None:
+    """A segment of a known pair with a bad checksum, parsed in place on the
+    fast path, is still the counted drop (``tcps_rcvbadsum``)."""
+    node, _ls = link_side(True)
+    syn = MAC_N + MAC_P + b"\x86\xdd" + pkt(40000, 1000, 0, TH_SYN)
+    bad = bytearray(MAC_N + MAC_P + b"\x86\xdd" + pkt(40001, 1000, 0, TH_SYN))
+    bad[54 + 16] ^= 0xFF
+    node.receive_many("eth0", [syn, bytes(bad)], 1.0)
+    assert node.stats["tcps_rcvbadsum"] == 1 and node.stats["tcps_sc_added"] == 1
+
+
+def test_nd6_input_many_with_tcp_between() -> None:
+    """``nd6_input_many`` over a batch where TCP super-segments, UDP and
+    ICMPv6 that is not ND sit between Neighbor Solicitations: each frame's
+    answer is ``nd6_input``'s (the frames that cannot be ND are not copied)."""
+    a, b = int(S), int(D)
+    ns = MAC_N + MAC_P + b"\x86\xdd" + _core.nd6_ns_output(a, b, b, MAC_N)
+    tcp = MAC_N + MAC_P + b"\x86\xdd" + pkt(40000, 1, 2, TH_ACK, data=bytes(60000))
+    udp = bytearray(tcp[:200])
+    udp[20] = 17
+    echo = bytearray(ns)
+    echo[54] = 128
+    runt = ns[:21]
+    batch = [ns, tcp, bytes(udp), ns, bytes(echo), runt, b"", tcp, ns]
+    got = _core.nd6_input_many(batch)
+    assert got == [_core.nd6_input(f) for f in batch]
+    assert got[0] is not None and got[1] is None and got[3] == got[0]

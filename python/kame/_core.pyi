@@ -836,7 +836,14 @@ class TcpSegment:
     @property
     def payload(self) -> bytes: ...
 
-def tcp_input_parse(buf: Buffer, src: _AddrAny | Buffer, dst: _AddrAny | Buffer, verify: bool = True) -> TcpSegment: ...
+def tcp_input_parse(
+    buf: Buffer,
+    src: _AddrAny | Buffer,
+    dst: _AddrAny | Buffer,
+    verify: bool = True,
+    start: int = 0,
+    end: int | None = None,
+) -> TcpSegment: ...
 def tcp_options(
     mss: int | None = None,
     wscale: int | None = None,

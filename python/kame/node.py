@@ -470,7 +470,7 @@ class Node(Ip6Input):
                 if v is not None and 20 <= plen <= len(f) - 54 and not ifp.flags.disabled:
                     self.stats.inc("ip6s_total")
                     self.stats.inc("ip6s_delivered")
-                    tcp.tcp6_fast_input(v, f[54:54 + plen], f, now)
+                    tcp.tcp6_fast_input(v, plen, f, now)
                     continue
                 fast.clear()
                 tcp._fastkey, tcp._fast = k, fast

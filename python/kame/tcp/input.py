@@ -133,16 +133,18 @@ class TcpInput(TcpTimer):
     _fastkey: bytes | None = None
     _fast: dict[bytes, Any]
 
-    def tcp6_fast_input(self, v: tuple[Any, Any, bytes, bytes, int], body: bytes,
+    def tcp6_fast_input(self, v: tuple[Any, Any, bytes, bytes, int], plen: int,
                         frame: bytes, now: float) -> None:
-        """``tcp6_input`` for a segment whose addresses ``v`` (source,
-        destination, both packed, scope) the batch has already judged."""
+        """``tcp6_input`` for the segment of ``plen`` octets after the IPv6
+        header of Ethernet ``frame`` (parsed in place, not sliced out),
+        whose addresses ``v`` (source, destination, both packed, scope) the
+        batch has already judged."""
         self.inc("tcps_rcvtotal")
         src, dst, sp, dp, scope = v
         try:
-            seg = _core.tcp_input_parse(body, sp, dp)
+            seg = _core.tcp_input_parse(frame, sp, dp, True, 54, 54 + plen)
         except KameError:
-            self._parse(body, src, dst)  # the counted drop
+            self._parse(frame[54:54 + plen], src, dst)  # the counted drop
             return
         self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
 

@@ -63,18 +63,34 @@ impl TcpSegment {
 }
 
 /// Parse one segment; the checksum is checked against the pseudo-header of
-/// `src`/`dst` (IPv6 or IPv4) when `verify`. Errors: `TruncatedError`,
-/// `MalformedError` (offset 12: Data Offset; 16: checksum; 20+: option).
+/// `src`/`dst` (IPv6 or IPv4) when `verify`. With `start` (and `end`) the
+/// segment is `buf[start:end]`, parsed in place (a frame's TCP segment
+/// without the slice's copy); a range outside `buf` is `ValueError`.
+/// Errors: `TruncatedError`, `MalformedError` (offset 12: Data Offset; 16:
+/// checksum; 20+: option).
 #[pyfunction]
-#[pyo3(signature = (buf, src, dst, verify = true))]
-fn tcp_input_parse(py: Python<'_>, buf: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>, verify: bool) -> PyResult<TcpSegment> {
+#[pyo3(signature = (buf, src, dst, verify = true, start = 0, end = None))]
+#[allow(clippy::too_many_arguments)]
+fn tcp_input_parse(
+    py: Python<'_>,
+    buf: &Bound<'_, PyAny>,
+    src: &Bound<'_, PyAny>,
+    dst: &Bound<'_, PyAny>,
+    verify: bool,
+    #[pyo3(from_py_with = int_arg)] start: usize,
+    #[pyo3(from_py_with = opt_int_arg)] end: Option<usize>,
+) -> PyResult<TcpSegment> {
     let ph = pseudo(src, dst)?;
-    let r = with_bytes(buf, |b| {
-        Segment::parse(b, if verify { Some(&ph) } else { None }).map(|s| {
+    let r = with_bytes(buf, |whole| {
+        let e = end.unwrap_or(whole.len());
+        let Some(b) = whole.get(start..e) else {
+            return Err(PyValueError::new_err(format!("segment range {start}..{e} outside a buffer of {}", whole.len())));
+        };
+        Ok(Segment::parse(b, if verify { Some(&ph) } else { None }).map(|s| {
             let p = PyBytes::new(py, b.get(s.header_len..).unwrap_or(&[])).unbind();
             (s, p)
-        })
-    })?;
+        }))
+    })??;
     let (s, payload) = r?;
     Ok(TcpSegment {
         src_port: s.src_port,
