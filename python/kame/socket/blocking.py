@@ -57,7 +57,7 @@ from kame.link.runner import Runner
 from kame.socket.const import AF_INET, AF_INET6, SO_ERROR, SO_REUSEADDR, SOL_SOCKET
 from kame.socket.stream import SOCK_STREAM, StreamSocket
 
-__all__ = ["BlockingSocket", "RunnerThread", "Stack"]
+__all__ = ["BlockingSocket", "RunnerThread", "SocketFiles", "Stack"]
 
 T = TypeVar("T")
 _DEFAULT = _hostsock._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
@@ -384,7 +384,45 @@ def _timeout(value: Any) -> float | None:
     return v
 
 
-class BlockingSocket:
+class SocketFiles:
+    """What :meth:`socket.socket.makefile` needs of a socket, and the close
+    that waits for its files (``socket.socket``'s ``_io_refs``): a socket
+    closed while a file made from it is open closes for real
+    (:meth:`_real_close`) when the last such file closes."""
+
+    _io_refs: int
+    _closed: bool
+
+    def makefile(self, mode: str = "r", buffering: int | None = None, *,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None) -> Any:
+        """As :meth:`socket.socket.makefile` (the same code: a
+        :class:`socket.SocketIO` over ``recv_into`` and ``send``)."""
+        return _hostsock.socket.makefile(self, mode, buffering,  # type: ignore[call-overload]
+                                         encoding=encoding, errors=errors, newline=newline)
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed:
+            self._real_close()
+
+    def _real_close(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._closed = True
+        if self._io_refs <= 0:
+            self._real_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BlockingSocket(SocketFiles):
     """A kame socket with :class:`socket.socket`'s blocking behaviour."""
 
     def __init__(self, stack: Stack, sock: Any, timeout: float | None) -> None:
@@ -563,20 +601,6 @@ class BlockingSocket:
     def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
         return self._now(lambda: self._sock.getsockopt(level, opt, buflen))
 
-    def makefile(self, mode: str = "r", buffering: int | None = None, *,
-                 encoding: str | None = None, errors: str | None = None,
-                 newline: str | None = None) -> Any:
-        """As :meth:`socket.socket.makefile` (the same code: a
-        :class:`socket.SocketIO` over :meth:`recv_into` and :meth:`send`)."""
-        return _hostsock.socket.makefile(self, mode, buffering,  # type: ignore[call-overload]
-                                         encoding=encoding, errors=errors, newline=newline)
-
-    def _decref_socketios(self) -> None:
-        if self._io_refs > 0:
-            self._io_refs -= 1
-        if self._closed:
-            self._real_close()
-
     def _real_close(self) -> None:
         if self._io_refs > 0:
             return
@@ -589,19 +613,8 @@ class BlockingSocket:
                 self._ready.close()
                 self._ready = None
 
-    def close(self) -> None:
-        self._closed = True
-        if self._io_refs <= 0:
-            self._real_close()
-
     def detach(self) -> int:
         raise OSError(errno.EOPNOTSUPP, "a kame socket has no descriptor to detach")
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __del__(self) -> None:
         try:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import errno
 import socket as _hostsock
 import ssl
-from typing import Any, Self
+from typing import Any
 
-from kame.socket.blocking import BlockingSocket
+from kame.socket.blocking import BlockingSocket, SocketFiles
 
 __all__ = ["SSLSocket", "use"]
 
@@ -42,7 +42,7 @@ def use(context: ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
-class SSLSocket:
+class SSLSocket(SocketFiles):
     """A TLS connection over a :class:`~kame.socket.blocking.BlockingSocket`
     (a listening one: :meth:`accept` gives TLS connections)."""
 
@@ -260,18 +260,6 @@ class SSLSocket:
         self._obj = None
         return self._sock
 
-    def makefile(self, mode: str = "r", buffering: int | None = None, *,
-                 encoding: str | None = None, errors: str | None = None,
-                 newline: str | None = None) -> Any:
-        return _hostsock.socket.makefile(self, mode, buffering,  # type: ignore[call-overload]
-                                         encoding=encoding, errors=errors, newline=newline)
-
-    def _decref_socketios(self) -> None:
-        if self._io_refs > 0:
-            self._io_refs -= 1
-        if self._closed:
-            self._real_close()
-
     def _real_close(self) -> None:
         if self._io_refs > 0:
             return
@@ -286,17 +274,6 @@ class SSLSocket:
             except OSError:
                 pass
         self._sock.close()
-
-    def close(self) -> None:
-        self._closed = True
-        if self._io_refs <= 0:
-            self._real_close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<kame SSLSocket {self.version() or 'no TLS yet'} over {self._sock!r}>"
