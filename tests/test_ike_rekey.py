@@ -212,6 +212,38 @@ def test_child_rekey_while_ike_rekey_is_under_way_gets_temporary_failure() -> No
     assert b.stats.get("ike_child_rekeyed") == 1
 
 
+def test_crossed_rekeys_both_refused_and_the_child_one_retried_before_hard_expiry() -> None:
+    """Our CHILD rekey and the peer's IKE rekey cross (RFC 7296 §2.25.2):
+    each side answers the other TEMPORARY_FAILURE. The CHILD SA, near its
+    hard lifetime (12 s, rekeyed at 9.5 s), is tried again within a third of
+    what it has left, not in the usual 1 to 3 s that would outlive it; the
+    IKE rekey goes through on its own retry and the pending CHILD retry
+    moves to the new IKE SA."""
+    a, b, ea, eb = up(child_life=12)
+    before = check_pair(ea, eb)
+    now = 9.5
+    assert a.rekey_ike(one(a), now) and b.rekey_child(one(b), now)
+    run(a, b, now)
+    assert any("TEMPORARY_FAILURE" in x for x in a.log) and \
+        any("TEMPORARY_FAILURE" in x for x in b.log), (a.log[-3:], b.log[-3:])
+    sb = one(b)
+    assert sb.retry_kind == "child" and sb.retry_at is not None
+    assert now < sb.retry_at <= now + (12 - now) / 3
+    # the IKE rekey's retry is served first here (b was busy): the CHILD
+    # retry moves with the children to the new IKE SA
+    r, sa = sb.retry_at, one(a)
+    assert sa.retry_kind == "ike" and sa.retry_at is not None
+    t = sa.retry_at
+    a.timehandler(t)
+    run(a, b, t)
+    nb = one(b)
+    assert nb is not sb and (nb.retry_kind, nb.retry_at) == ("child", r)
+    b.timehandler(t)
+    run(a, b, t)
+    assert b.stats.get("ike_child_rekeyed") == 1 and not b.stats.get("ike_child_expired")
+    assert not check_pair(ea, eb) & before
+
+
 def test_soft_expire_from_the_key_engine_rekeys_and_hard_expire_deletes() -> None:
     a, b, ea, eb = up(child_life=100)
     before = check_pair(ea, eb)

@@ -6,6 +6,13 @@ by charon, with PFS and without, and not one echo is lost.
 ``ours``: we open the IKE SA; our sainfo ``lifetime`` (12 s, ``pfs_group
 curve25519``) rekeys the CHILD SA from our key engine's soft SADB_EXPIRE,
 charon's ``rekey_time`` (10 s) rekeys the IKE SA.
+The two can collide (our CHILD rekey in flight when charon's IKE rekey
+arrives, or the reverse): each side answers TEMPORARY_FAILURE (RFC 7296
+§2.25.2) and tries again later, charon 5 to 15 s later. Its ``over_time``
+is therefore set well past that (the default, a tenth of ``rekey_time``,
+would end the IKE SA one second after a refused rekey), and a run that saw
+a collision pings on, round after round, until the rekeys it counts have
+happened, all under the ping.
 ``swan``: charon opens it; its CHILD ``rekey_time`` (8 s, no PFS) rekeys the
 CHILD SA, our remote ``lifetime`` (12 s) rekeys the IKE SA."""
 
@@ -39,6 +46,8 @@ SWAN_CONF = """connections {{
     proposals = aes128-sha256-curve25519
     encap = yes
     rekey_time = {ike_rekey}
+    over_time = 60
+    rand_time = 0
     reauth_time = 0
     local {{
       auth = psk
@@ -93,6 +102,15 @@ sainfo address {{ours_in}}/128 any address {{swan_in}}/128 any {{{{
 """
 
 
+def _rekeys_seen(case: str, stats: dict[str, int], log: str) -> bool:
+    """Two rekeys of each kind the case drives, on both sides' records."""
+    if case == "ours":
+        return (stats.get("ike_child_rekeyed", 0) >= 2 and stats.get("ike_ike_rekey_in", 0) >= 2
+                and len(re.findall(r"IKE_SA k\[\d+\] rekeyed between", log)) >= 2)
+    return (stats.get("ike_child_rekey_in", 0) >= 2 and stats.get("ike_ike_rekeyed", 0) >= 1
+            and len(re.findall(r"IKE_SA k\[\d+\] rekeyed between", log)) >= 1)
+
+
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with swan_rig("ikerk", tmp_path) as r:
@@ -112,16 +130,21 @@ def test_rekey_under_ping_with_strongswan(rig: Rig, case: str) -> None:
     rig.until("the IKE and CHILD SAs", up)
     rig.ping_swan_to_us()
     first = rig.cmd("show-sa")
-    # 24 s of echoes, 5 a second, through two or more rekeys of each kind
-    n = 120
-    r = ipns(rig.ns, "ping", "-6", "-i", "0.2", "-c", str(n), "-W", "5", "-I", SWAN_IN,
-             OURS_IN, check=False, timeout=120)
-    st = rig.cmd("show-sa")
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
-    assert m, r.stdout + r.stderr
-    log = (rig.w / "charon.log").read_text()
+    # 24 s of echoes, 5 a second, through two or more rekeys of each kind;
+    # after a collision, rounds more until they have happened (3 at most)
+    n, sent, got = 120, 0, 0
+    for _ in range(3):
+        r = ipns(rig.ns, "ping", "-6", "-i", "0.2", "-c", str(n), "-W", "5", "-I", SWAN_IN,
+                 OURS_IN, check=False, timeout=120)
+        st = rig.cmd("show-sa")
+        m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+        assert m, r.stdout + r.stderr
+        sent, got = sent + int(m.group(1)), got + int(m.group(2))
+        log = (rig.w / "charon.log").read_text()
+        if _rekeys_seen(case, st["stats"], log) or "TEMPORARY_FAILURE" not in log:
+            break
     what = f"{r.stdout[-300:]}\nours: {st['stats']} {st['log'][-12:]}\n{rig.err()[-3000:]}"
-    assert (int(m.group(1)), int(m.group(2))) == (n, n), what
+    assert got == sent and sent % n == 0, what
     stats = st["stats"]
     if case == "ours":
         assert stats.get("ike_child_rekeyed", 0) >= 2, what       # we rekeyed the CHILD SA
@@ -155,4 +178,3 @@ def test_rekey_under_ping_with_strongswan(rig: Rig, case: str) -> None:
     assert len(keys["esp_sa"]) == 2, keys
     sas = rig.swanctl("--list-sas")
     assert sas.count("INSTALLED") == 1 and sas.count("ESTABLISHED") == 1, sas
-    (Path("/tmp/ikerekey") / f"charon-{case}.log").write_text(log)

@@ -340,6 +340,9 @@ class IkeSa(ChildSelectors):
         self.expire_at: float | None = None
         self.retry_at: float | None = None
         self.retry_kind = ""
+        #: when the key engine ends the current CHILD SA pair (its hard
+        #: lifetime): a refused rekey is tried again well before it
+        self.child_hard_at: float | None = None
         #: the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427), empty if it sent none
         self.peer_hashes: list[int] = []
         #: the CHILD SAs' mode: "tunnel", or "transport" once both sides
@@ -500,6 +503,8 @@ class Ike(KeyDaemon):
             return
         p = sa.peer
         life = sa.si.lifetime
+        if spi_in == sa.child_spi_in:
+            sa.child_hard_at = now + life if life else None
         soft = int(life * (REKEY_AT - REKEY_JITTER * _jitter())) if life else 0
 
         def add(typ: int, spi: int, src: Any, dst: Any, keys: tuple[bytes, bytes],
@@ -1247,6 +1252,11 @@ class Ike(KeyDaemon):
             old.child_prop, old.child_spi_in, old.child_spi_out)
         new.use_sainfo(old.sainfo, *old.ts)
         new.installed = old.installed
+        new.child_hard_at = old.child_hard_at
+        if old.retry_kind == "child" and old.retry_at is not None:
+            # a CHILD rekey refused during the peer's IKE rekey: the new IKE SA tries it
+            new.retry_at, new.retry_kind = old.retry_at, "child"
+            old.retry_at = None
         new.old_children += old.old_children
         new.out_later.update(old.out_later)
         old.child_spi_in = old.child_spi_out = 0
@@ -1434,7 +1444,13 @@ class Ike(KeyDaemon):
                     self.rekey_child(sa, now, group=g)
                     return
             if n.type == pl.N_TEMPORARY_FAILURE:
-                sa.retry_at = now + 1.0 + 2.0 * _jitter()
+                # again in 1 to 3 s (RFC 7296 §2.25: the peer's own exchange
+                # should be over by then); a CHILD SA near its hard lifetime
+                # gets a third of what it has left at most
+                wait = 1.0 + 2.0 * _jitter()
+                if ours["kind"] == "child" and sa.child_hard_at is not None:
+                    wait = min(wait, max(0.1, (sa.child_hard_at - now) / 3))
+                sa.retry_at = now + wait
                 sa.retry_kind = ours["kind"]
                 self._say(f"{sa.peer.address}: {what} SA rekey: TEMPORARY_FAILURE, "
                           f"again in a moment")
