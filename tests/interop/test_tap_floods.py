@@ -12,8 +12,10 @@ servers. After each flood:
 - the node's tables are within their bounds and its resident memory has
   not grown past a few MiB (tapnode.py reports both);
 - the counters count what was refused;
-- the Linux kernel on the other end of the TAP pings the node and gets its
-  answer within 1 s of the flood's end.
+- the Linux kernel on the other end of the TAP pings the node and gets an
+  answer within 1.5 s of the flood's end (an echo every 0.2 s until one is
+  answered: the first can still meet the TAP's full queue, whose drops are
+  the kernel's).
 
 The node's input rate under each flood (frames counted in ``ip6s_total``
 per second of the flood, and per second of the node's CPU time, which a
@@ -63,9 +65,11 @@ EXPECT: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
 
 
 def ping(ns: str, ll: str) -> tuple[bool, float, str]:
-    """The kernel pings our node's link-local address once, waiting 1 s."""
+    """The kernel pings our node's link-local address, an echo every 0.2 s
+    until one is answered (the test wants it within 1.5 s)."""
     t0 = time.monotonic()
-    r = ipns(ns, "ping", "-6", "-n", "-c", "1", "-W", "1", f"{ll}%{DEV}", check=False, timeout=10)
+    r = ipns(ns, "ping", "-6", "-n", "-c", "1", "-i", "0.2", "-w", "2", f"{ll}%{DEV}",
+             check=False, timeout=10)
     return r.returncode == 0, time.monotonic() - t0, r.stdout + r.stderr
 
 
