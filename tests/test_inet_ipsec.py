@@ -3,7 +3,9 @@ with the SPD and SAD of ``node.key``) between two nodes on a memory link
 and against scapy's ``SecurityAssociation``: ESP and AH in transport and
 tunnel mode, ESP in UDP (RFC 3948), inbound policy (a clear datagram a
 ``require`` policy wants protected is dropped), forged and replayed
-packets counted."""
+packets counted; a raw socket's ``IP_HDRINCL`` datagrams go through the SPD
+as any other (BSD's ip_output with IP_RAWOUTPUT, Linux's xfrm lookup on the
+raw socket's route)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from kame.key.setkey import run as setkey
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
 from kame.node import Node
-from kame.socket import AF_INET, SOCK_DGRAM, SocketLayer
+from kame.socket import AF_INET, SOCK_DGRAM, SOCK_RAW, SocketLayer
 
 MA, MB = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")
 A, B = "192.0.2.1", "192.0.2.2"
@@ -144,6 +146,29 @@ def test_two_nodes_and_scapy_open_each_others(mode: str, proto: str, encap: bool
     assert (st[fail], st[replay]) == (1, 1), dict(st)
     with pytest.raises(BlockingIOError):
         sb.recvfrom(100)
+
+
+@pytest.mark.parametrize("mode", ["transport", "tunnel"])
+def test_ip_hdrincl_datagrams_are_protected_by_the_policy(mode: str) -> None:
+    """A UDP datagram built whole by the application on a raw socket
+    (IPPROTO_RAW, IP_HDRINCL implied on Linux) meets the SPD's ``udp``
+    policy: it leaves as ESP, scapy opens it, and the peer, whose inbound
+    policy requires ESP, delivers it."""
+    sim, a, b, seen = pair(mode)
+    sb = SocketLayer(b, "linux").socket(AF_INET, SOCK_DGRAM)
+    sb.bind(("0.0.0.0", 5000))
+    r = SocketLayer(a, "linux").socket(AF_INET, SOCK_RAW, 255)
+    data = b"secret raw v4 payload"
+    udp = struct.pack("!HHHH", 1234, 5000, 8 + len(data), 0) + data
+    r.sendto(_core.ip_build(A, B, 17, udp, ttl=64), (B, 0))
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 0.5)
+    wire = [p for p in ip_frames(seen, MA) if p[9] in (17, 50)]
+    assert [p[9] for p in wire] == [50] and data not in wire[0], wire
+    inner = IP(bytes(scapy_sa(0x1000, "esp", mode).decrypt(IP(wire[0]))))
+    assert bytes(inner[UDP].payload) == data
+    assert sb.recvfrom(100) == (data, (A, 1234))
+    assert a.inet.ipsec4stat["out_success"] == 1 and a.stats["ips_rawout"] == 1
 
 
 def test_inbound_policy_drops_clear_datagrams_and_no_sa_is_counted() -> None:

@@ -286,11 +286,8 @@ class Gif:
                     return
                 st["gifs_opackets"] += 1
                 st["ips_localout"] += 1
-                if node.key is not None:  # gif over IPsec, as ip_output's (§4.8.2)
-                    e = inet.ipsec4_output(rt4.ifname, out, rt4.next_hop, now)
-                    if e is not None:
-                        return
-                inet.ether_output(rt4.ifname, rt4.next_hop, out, now)
+                # ip_output's last step: gif over IPsec (§4.8.2), then the link
+                inet.ip_output_if(rt4.ifname, rt4.next_hop, out, now)
         finally:
             self._stack.pop()
 

@@ -169,21 +169,26 @@ class IpOutput(Arp):
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
         self.inc("ips_localout")
+        return self.ip_output_if(ifname, hop, pkt, now, tso_segsz if total > mtu else 0)
+
+    def ip_output_if(self, ifname: str, hop: IPv4Address, pkt: bytes, now: float,
+                     tso_segsz: int = 0) -> int:
+        """The last step of ``ip_output`` for a datagram built and routed
+        (ours, an ``IP_HDRINCL`` one, a gif tunnel's outer packet): the SPD
+        first (``ipsec4_output``: protected, dropped or left as it is), then
+        the interface; 0 or an errno."""
         if self.node.key is not None:
             e = self.ipsec4_output(ifname, pkt, hop, now)  # kame.inet.ipsec4
             if e is not None:
                 return e
-        if tso_segsz and total > mtu:
-            self.ether_output(ifname, hop, pkt, now, tso_segsz)
-        else:
-            self.ether_output(ifname, hop, pkt, now)
+        self.ether_output(ifname, hop, pkt, now, tso_segsz)
         return 0
 
     def ip_output_raw(self, packet: bytes, dst: IPv4Address, now: float, *,
                       ifname: str | None = None) -> int:
         """A datagram whose header the sender built (``IP_HDRINCL``,
-        ``IP_RAWOUTPUT``): routed by ``dst``, fragmented unless DF; 0 or an
-        errno."""
+        ``IP_RAWOUTPUT``): routed by ``dst``, under the SPD as ours are,
+        fragmented unless DF; 0 or an errno."""
         hop = dst
         if self.is_local(dst):
             self.inc("ips_localout")
@@ -209,8 +214,9 @@ class IpOutput(Arp):
             return errno.EMSGSIZE
         self.inc("ips_localout")
         self.inc("ips_rawout")
-        self.ether_output(ifname, hop, packet, now)
-        return 0
+        # the SPD applies as to any datagram of ours (BSD's ip_output with
+        # IP_RAWOUTPUT; Linux's xfrm lookup in the raw socket's route)
+        return self.ip_output_if(ifname, hop, packet, now)
 
     def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float,
                      tso_segsz: int = 0) -> None:
