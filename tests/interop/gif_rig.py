@@ -1,5 +1,5 @@
-"""The gif rig of tests/interop/test_gif_kernel.py and
-test_gif_ipsec_kernel.py: two of our nodes (L, R) on TAP devices, each
+"""The gif rig of tests/interop/test_gif_kernel.py,
+test_gif_ipsec_kernel.py and test_gif_pmtu_kernel.py: two of our nodes (L, R) on TAP devices, each
 with a Linux host behind it (HL, HR) and a Linux router between them.
 
     ns HL (kernel)            ns RT (kernel router)            ns HR (kernel)
@@ -69,10 +69,12 @@ class Rig:
 
 @contextmanager
 def gif_rig(tmp: Path, body: bytes, capture: str = TUNNELED,
-            setkey: dict[str, str] | None = None) -> Iterator[Rig]:
+            setkey: dict[str, str] | None = None, *, gif_mtu: int | None = None,
+            router_mtu: int | None = None) -> Iterator[Rig]:
     """The rig, torn down on exit; ``setkey`` (node name -> setkey
     statements) is loaded through each node's control socket before the
-    tunnels are made."""
+    tunnels are made; ``gif_mtu`` the gif interfaces' MTU, ``router_mtu``
+    the MTU of the router's link towards R (test_gif_pmtu_kernel.py)."""
     with ExitStack() as stack:
         hl, rt, hr = nss = tuple(stack.enter_context(fresh_netns(p))
                                  for p in ("gk-hl", "gk-r", "gk-hr"))
@@ -125,6 +127,8 @@ def gif_rig(tmp: Path, body: bytes, capture: str = TUNNELED,
                            (hr, "2001:db8:20::1", "10.2.0.1")):
             ipns(ns, "ip", "-6", "route", "add", "default", "via", v6)
             ipns(ns, "ip", "route", "add", "default", "via", v4)
+        if router_mtu is not None:
+            ipns(rt, "ip", "link", "set", T_RO, "mtu", str(router_mtu))
         pcap = tmp / "router.pcap"
         for dev in (T_LO, T_RO):
             cap = subprocess.Popen(
@@ -138,15 +142,16 @@ def gif_rig(tmp: Path, body: bytes, capture: str = TUNNELED,
         for lc, text in (setkey or {}).items():
             kame_cli("setkey", "--ctl", str(tmp / f"{lc}.sock"), "-c", stdin=text)
         # the tunnels, through the CLI on the control sockets
+        mtu = ["mtu", str(gif_mtu)] if gif_mtu is not None else []
         for me, peer, lc in (("1", "2", "L"), ("2", "1", "R")):
             ctl = str(tmp / f"{lc}.sock")
             v4 = {"1": "192.0.2.1", "2": "198.51.100.1"}
             kame_cli("ifconfig", "--ctl", ctl, "gif0", "create", "tunnel", v4[me], v4[peer],
-                     "up")
+                     *mtu, "up")
             kame_cli("ifconfig", "--ctl", ctl, "gif1", "create")
             kame_cli("gifconfig", "--ctl", ctl, "gif1", f"2001:db8:{me}::1",
                      f"2001:db8:{peer}::1")
-            kame_cli("ifconfig", "--ctl", ctl, "gif1", "up")
+            kame_cli("ifconfig", "--ctl", ctl, "gif1", *mtu, "up")
         r = Rig(child, tmp, pcap, hl)
         for node, mine, peer in (("L", "1", "2"), ("R", "2", "1")):
             r.cmd({"route6": [node, f"2001:db8:{peer}0::/64", None, "gif0"]})

@@ -5,12 +5,15 @@ Big / ICMPv4 Fragmentation Needed for our outer packet; our node turns it
 into the inner error, and the kernel host behind it lowers its path MTU
 (its route cache shows it) and then gets through.
 
+The rig is tests/interop/gif_rig.py's:
+
     ns hl (kernel HL)        ns r (kernel router)                 ns hr (kernel HR)
     2001:db8:11::2           2001:db8:1::ff | 2001:db8:2::ff       2001:db8:21::2
     10.1.1.2                 192.0.2.254    | 198.51.100.254       10.2.1.2
         tap ── kame L ── tap (1500)          tap (MTU 1400) ── kame R ── tap
                gif0: 192.0.2.1 -> 198.51.100.1, IPv4 in IPv4, mtu 1440
                gif1: 2001:db8:1::1 -> 2001:db8:2::1, IPv6 in IPv6, mtu 1440
+               (for the host prefixes routed this way: 2001:db8:11/21, 10.1.1/10.2.1)
 
 IPv6: a 1440-octet packet from HL becomes a 1480-octet outer packet; the
 router's PTB says 1400; HL hears 1360 (1400 less the outer header).
@@ -20,16 +23,10 @@ Needs-Frag says 1400; HL hears 1380.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -38,98 +35,17 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-from netns_rig import child_env, fresh_netns, ipns, quit_child, until
-
-HERE = Path(__file__).resolve().parent
-
-
-class Rig:
-    def __init__(self, child: subprocess.Popen[str], hl: str, r: str) -> None:
-        self.child, self.hl, self.r = child, hl, r
-
-    def cmd(self, obj: dict[str, Any]) -> Any:
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write(json.dumps(obj) + "\n")
-        self.child.stdin.flush()
-        return json.loads(self.child.stdout.readline() or "{}")
-
-
-def kame_cli(*args: str) -> str:
-    p = subprocess.run([sys.executable, "-m", "kame", *args], capture_output=True, text=True,
-                       timeout=60, env=child_env(), check=False)
-    assert p.returncode == 0, p.stderr
-    return p.stdout
+from gif_rig import Rig, gif_rig
+from netns_rig import ipns, until
 
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    tmp = tmp_path_factory.mktemp("gif-pmtu")
-    # each in its own namespace: the names need not be unique on the host
-    t_li, t_lo, t_ro, t_ri = (f"gp{x}" for x in ("li", "lo", "ro", "ri"))
-    with ExitStack() as stack:
-        hl = stack.enter_context(fresh_netns("gphl"))
-        r = stack.enter_context(fresh_netns("gpr"))
-        hr = stack.enter_context(fresh_netns("gphr"))
-        for ns in (hl, r, hr):
-            ipns(ns, "ip", "link", "set", "lo", "up")
-        for ns, dev in ((hl, t_li), (r, t_lo), (r, t_ro), (hr, t_ri)):
-            ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
-            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
-            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_dad=0")
-        ipns(r, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-        ipns(r, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        kn = {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
-              "net.inet6.ip6.dad_count": 0, "net.link.ether.inet.dad_count": 0}
-        cfg = {"nodes": [
-            {"name": "L", "ctl": str(tmp / "L.sock"), "knobs": kn, "devs": [
-                {"ns": hl, "name": t_li, "mac": "02:00:00:00:3a:01",
-                 "inet6": ["2001:db8:11::1/64"], "inet": ["10.1.1.1/24"]},
-                {"ns": r, "name": t_lo, "mac": "02:00:00:00:3a:02",
-                 "inet6": ["2001:db8:1::1/64"], "inet": ["192.0.2.1/24"]}],
-             "routes6": [["2001:db8:2::/64", "2001:db8:1::ff", t_lo]],
-             "routes4": [["198.51.100.0/24", "192.0.2.254", t_lo]]},
-            {"name": "R", "ctl": str(tmp / "R.sock"), "knobs": kn, "devs": [
-                {"ns": hr, "name": t_ri, "mac": "02:00:00:00:4a:01",
-                 "inet6": ["2001:db8:21::1/64"], "inet": ["10.2.1.1/24"]},
-                {"ns": r, "name": t_ro, "mac": "02:00:00:00:4a:02",
-                 "inet6": ["2001:db8:2::1/64"], "inet": ["198.51.100.1/24"]}],
-             "routes6": [["2001:db8:1::/64", "2001:db8:2::ff", t_ro]],
-             "routes4": [["192.0.2.0/24", "198.51.100.254", t_ro]]},
-        ]}
-        child = subprocess.Popen([sys.executable, str(HERE / "gif_tapnode.py"), json.dumps(cfg)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True, env=child_env())
-
-        stack.callback(quit_child, child, 20)
-        assert child.stdout is not None and child.stdin is not None
-        assert "opened" in json.loads(child.stdout.readline() or "{}")
-        for ns, dev, addrs in ((hl, t_li, ["2001:db8:11::2/64", "10.1.1.2/24"]),
-                               (r, t_lo, ["2001:db8:1::ff/64", "192.0.2.254/24"]),
-                               (r, t_ro, ["2001:db8:2::ff/64", "198.51.100.254/24"]),
-                               (hr, t_ri, ["2001:db8:21::2/64", "10.2.1.2/24"])):
-            for a in addrs:
-                ipns(ns, "ip", "addr", "add", a, "dev", dev, *(["nodad"] if ":" in a else []))
-            ipns(ns, "ip", "link", "set", dev, "up")
-        # The small-MTU link: the router's side towards R.
-        ipns(r, "ip", "link", "set", t_ro, "mtu", "1400")
-        for ns, v6, v4 in ((hl, "2001:db8:11::1", "10.1.1.1"), (hr, "2001:db8:21::1", "10.2.1.1")):
-            ipns(ns, "ip", "-6", "route", "add", "default", "via", v6)
-            ipns(ns, "ip", "route", "add", "default", "via", v4)
-        child.stdin.write("up\n")
-        child.stdin.flush()
-        assert "ready" in json.loads(child.stdout.readline() or "{}")
-        for me, peer, lc in (("1", "2", "L"), ("2", "1", "R")):
-            ctl = str(tmp / f"{lc}.sock")
-            v4 = {"1": "192.0.2.1", "2": "198.51.100.1"}
-            kame_cli("ifconfig", "--ctl", ctl, "gif0", "create", "tunnel", v4[me], v4[peer],
-                     "mtu", "1440", "up")
-            kame_cli("ifconfig", "--ctl", ctl, "gif1", "create", "tunnel", f"2001:db8:{me}::1",
-                     f"2001:db8:{peer}::1", "mtu", "1440", "up")
-        rig = Rig(child, hl, r)
-        for node, peer in (("L", "2"), ("R", "1")):
-            rig.cmd({"route6": [node, f"2001:db8:{peer}1::/64", None, "gif1"]})
-            rig.cmd({"route4": [node, f"10.{peer}.1.0/24", None, "gif0"]})
-        yield rig
+    """tests/interop/gif_rig.py with gif MTUs of 1440 and the router's link
+    towards R at 1400 (its host prefixes 2001:db8:11/21 go through gif1,
+    10.1.1/10.2.1 through gif0, as drawn above)."""
+    with gif_rig(tmp_path_factory.mktemp("gif-pmtu"), b"", gif_mtu=1440, router_mtu=1400) as r:
+        yield r
 
 
 def _route_mtu(ns: str, *get: str) -> int | None:
