@@ -339,10 +339,16 @@ def test_nodecli_nd_flood_is_counted_and_bounded(nodecli_netns: str, tmp_path: P
         res = ipns(ns, sys.executable, "-c", FLOOD, dev, ll, str(n), timeout=300)
         sent = json.loads(res.stdout)
 
+        # what the TAP's queue dropped while the daemon was busy is the
+        # kernel's drop, not ours: the expectations scale with what got through
+        link = json.loads(ipns(ns, "ip", "-s", "-j", "link", "show", "dev", dev).stdout)
+        dropped = int(link[0]["stats64"]["tx"]["dropped"])
+        through = (n - dropped) / n
+
         def settled() -> str | None:
             out = kame(ctl, "netstat", "-s", "-p", "ip6").stdout
             m = re.search(r"^\t(\d+) total packets received", out, re.MULTILINE)
-            return out if m and int(m.group(1)) >= 0.9 * n else None
+            return out if m and int(m.group(1)) >= 0.9 * (n - dropped) else None
         wait_for("the flood to be processed", settled, 60.0)
         icmp = kame(ctl, "netstat", "-s", "-p", "icmp6").stdout
 
@@ -354,13 +360,14 @@ def test_nodecli_nd_flood_is_counted_and_bounded(nodecli_netns: str, tmp_path: P
         cksum = count(icmp, "bad checksums")
         badopt = count(icmp, "(kame) messages with a bad ND option")
         evicted = count(icmp, "(kame) neighbor entries evicted by the cache cap")
-        assert 0.8 * sent["hlim"] <= bad - badopt <= sent["hlim"], icmp
-        assert 0.8 * sent["cksum"] <= cksum <= sent["cksum"], icmp
-        assert 0.8 * sent["zeroopt"] <= badopt <= sent["zeroopt"], icmp
-        assert evicted >= 0.8 * sent["valid"] - 256, icmp
+        assert through > 0.5, (dropped, n)
+        assert 0.8 * through * sent["hlim"] <= bad - badopt <= sent["hlim"], icmp
+        assert 0.8 * through * sent["cksum"] <= cksum <= sent["cksum"], icmp
+        assert 0.8 * through * sent["zeroopt"] <= badopt <= sent["zeroopt"], icmp
+        assert evicted >= 0.8 * through * sent["valid"] - 256, icmp
         rows = kame(ctl, "ndp", "-a").stdout.splitlines()[1:]
         print(f"nodecli flood: sent {sent}; counted badns {bad} checksum {cksum} badopt "
-              f"{badopt} evicted {evicted}; cache {len(rows)} rows; RSS {before} -> {rss_kb()} kB")
+              f"{badopt} evicted {evicted}; TAP queue dropped {dropped}; cache {len(rows)} rows; RSS {before} -> {rss_kb()} kB")
         assert 200 <= len(rows) <= 256 + 1, len(rows)  # the cap (+ our own address)
         assert rss_kb() - before < 30_000, (before, rss_kb())
         # and it still works: the kernel pings us, we ping the kernel
