@@ -236,7 +236,7 @@ class Socket:
                     if len(q) == q.maxlen:
                         st["udps_fullsock"] += 1
                     else:
-                        q.append(Datagram(data, lp[2], self.lport, lp[3], 0, hl, 0))
+                        q.append(Datagram(data, lp[2], self.lport, lp[3], lp[6], hl, 0))
                     return len(data)
             else:
                 sa = None
@@ -327,7 +327,8 @@ class Socket:
                 flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, tuple[Any, ...]]:
         """``(data, ancdata, msg_flags, address)`` as Python's ``recvmsg``;
         ancillary items carry the kernel's own layouts (``in6_pktinfo``, an
-        ``int`` hop limit / traffic class)."""
+        ``int`` hop limit / traffic class; ``in_pktinfo``, an ``int`` TTL,
+        an octet TOS)."""
         self._check_open()
         self._raise_so_error()
         if not self.rcvq:
@@ -345,11 +346,15 @@ class Socket:
             if self.opts.get(IPV6_RECVPKTINFO):
                 anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
                             v4mapped(d.dst).packed + struct.pack("=I", d.ifindex)))
+            if self.ipopts:  # Linux udpv6_recvmsg: then ip_cmsg_recv's items
+                anc += self.layer.ip_recv_items(self, d)
             if self.profile.name != "linux":
                 if self.opts.get(IPV6_RECVHOPLIMIT):
                     anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
                 if self.opts.get(IPV6_RECVTCLASS):
                     anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
+        if self.family == AF_INET and self.ipopts:
+            anc += self.layer.ip_recv_items(self, d)  # kame.socket.inctl
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
