@@ -15,7 +15,8 @@ commands, one JSON object a line, each answered by one JSON line:
   ``{"ok": n}`` or ``{"errno": e}``;
 - ``{"cmd": "recv", "sock": id, "wait": s}``: ``{"data": [[str, addr]...],
   "errno": e}`` (datagrams and the pending socket error; ``"hex": true``:
-  the data in hex);
+  the data in hex; ``"anc": true``: ``recvmsg``, each datagram ``[str,
+  addr, [[level, type, hex]...]]``);
 - ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
   ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
   ``{"errno": e}``;
@@ -142,6 +143,11 @@ def main() -> None:
                     got, err = [], 0
                     while True:
                         try:
+                            if c.get("anc"):  # recvmsg: the control messages in hex too
+                                d, anc, _fl, a = s.recvmsg(65535, 4096)
+                                got.append([d.decode(errors="replace"), list(a),
+                                            [[lv, ty, v.hex()] for lv, ty, v in anc]])
+                                continue
                             d, a = s.recvfrom(65535)
                             got.append([d.hex() if c.get("hex") else d.decode(errors="replace"),
                                         list(a)])

@@ -235,6 +235,10 @@ class InCtloutput(In6Pcb):
                 o.pop(opt, None)
             return
         v = ip_optval(value, linux)
+        if linux and opt in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP) and (
+                s.type == _hostsock.SOCK_STREAM and opt == IP_MULTICAST_TTL or
+                isinstance(value, (bytes, bytearray, memoryview)) and not len(value)):
+            raise _err(errno.EINVAL, "do_ip_setsockopt: no value, or a stream socket")
         if opt == IP_TTL:
             if not linux:
                 o[opt] = v & 0xFF  # ip_ctloutput: inp_ip_ttl = optval (a u_char)
@@ -266,9 +270,7 @@ class InCtloutput(In6Pcb):
             o[opt] = 1 if v else 0
             return
         if opt == IP_MULTICAST_LOOP:
-            if v < 0:
-                raise _err(errno.EINVAL)
-            o[opt] = 1 if v else 0
+            o[opt] = 1 if v else 0  # any other value is "on" (Linux, in_mcast.c: !!loop)
             return
         if opt == IP_HDRINCL:
             if s.type != SOCK_RAW:
