@@ -381,3 +381,65 @@ def test_ancillary_lengths_are_einval_or_sent(item: bytes, typ: int) -> None:
         ok = False
     assert err == (0 if ok else errno.EINVAL)
     assert (r.recv(10) == b"x") if ok else True
+
+
+def test_tcp_segments_to_an_ipv4_peer_carry_ip_ttl_and_tos() -> None:
+    """A stream socket's segments to an IPv4 peer (AF_INET, or mapped on
+    AF_INET6) carry its IP_TTL and IP_TOS (Linux ``inet->uc_ttl``,
+    ``inet->tos`` less the ECN bits); an accepted socket has its
+    listener's."""
+    sim, a, b, la, lb = pair("linux")
+    sent: dict[str, list[bytes]] = {"a": [], "b": []}
+    emit = sim.emit
+
+    def record(node: Any, frames: Any) -> Any:
+        frames = list(frames)
+        sent["a" if node is a else "b"].extend(f for _i, f in frames)
+        return emit(node, frames)
+
+    sim.emit = record  # type: ignore[method-assign]
+    srv = lb.socket(AF_INET, SOCK_STREAM)
+    srv.setsockopt(0, IP_TTL, 99)
+    srv.setsockopt(0, IP_TOS, 0x10)
+    srv.bind(("0.0.0.0", 80))
+    srv.listen(8)
+    cli = la.socket(AF_INET6, SOCK_STREAM)
+    cli.setsockopt(0, IP_TTL, 77)
+    cli.setsockopt(0, IP_TOS, 0x2B)
+    assert cli.getsockopt(0, IP_TOS) == 0x28  # a stream socket's ECN bits are the stack's
+    with pytest.raises(BlockingIOError):
+        cli.connect(("::ffff:192.0.2.2", 80))
+    conn = None
+    for _ in range(100):
+        flush(sim, a, b, t=0.05)
+        try:
+            conn, _ = srv.accept()
+            break
+        except BlockingIOError:
+            continue
+    assert conn is not None and conn.getsockopt(0, IP_TTL) == 99
+    cli.send(b"x" * 3000)
+    conn.send(b"y" * 100)
+    got = b""
+    for _ in range(40):
+        flush(sim, a, b, t=0.05)
+        try:
+            got += conn.recv(10000)
+        except BlockingIOError:
+            pass
+    assert got == b"x" * 3000
+
+    def ip4(frames: list[bytes]) -> list[tuple[int, int, int]]:
+        # (TTL, TOS, TCP flags) of each IPv4 TCP segment
+        return [(f[22], f[15], f[14 + (f[14] & 15) * 4 + 13]) for f in frames
+                if f[12:14] == b"\x08\x00" and f[23] == 6]
+
+    ours, theirs = ip4(sent["a"]), ip4(sent["b"])
+    assert ours and {(t, tos) for t, tos, _f in ours} == {(77, 0x28)}, ours
+    # the listener's after the handshake (the SYN,ACK is the SYN cache's)
+    after = [(t, tos) for t, tos, fl in theirs if fl & 0x12 != 0x12]
+    assert after and set(after) == {(99, 0x10)}, theirs
+    cli.setsockopt(0, IP_TTL, 5)  # on a connected socket: the next segments
+    cli.send(b"z")
+    flush(sim, a, b, t=0.05)
+    assert ip4(sent["a"])[-1][0] == 5

@@ -22,7 +22,8 @@ commands, one JSON object a line, each answered by one JSON line:
   ``{"errno": e}``;
 - ``{"cmd": "knob", "name": N, "value": V}``: set a knob;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
-- ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events;
+- ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events,
+  the TAP's interface index;
 - ``{"cmd": "quit"}``.
 
 Every frame written and read goes to ``pcap`` when given (tshark reads it).
@@ -178,6 +179,7 @@ def main() -> None:
                         "addrs": [[str(a.addr), a.usable, a.duplicated] for a in node.inet.addrs],
                         "arp": node.inet.arp_table(now()),
                         "arp_entries": len(node.inet.arptab),
+                        "ifindex": int(node.ifnets[dev].index),
                         "pmtu": {str(k): v[0] for k, v in node.inet.pmtu.items()},
                         "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),

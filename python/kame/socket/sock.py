@@ -356,13 +356,15 @@ class Socket:
         if self.family == AF_INET and self.ipopts:
             anc += self.layer.ip_recv_items(self, d)  # kame.socket.inctl
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
+            # the kernels' order (ip6_savecontrol; Linux common then specific
+            # ctl): the packet info, the hop limit, the traffic class, headers
+            if self.opts.get(IPV6_RECVPKTINFO):
+                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
+                            d.dst.packed + struct.pack("=I", d.ifindex)))
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
             if self.opts.get(IPV6_RECVTCLASS):
                 anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
-            if self.opts.get(IPV6_RECVPKTINFO):
-                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
-                            d.dst.packed + struct.pack("=I", d.ifindex)))
             if d.ext:
                 anc += recv_items(self.opts, d.ext)
             if self.opts.get(IPV6_2292PKTINFO):  # RFC 2292: under its own types
