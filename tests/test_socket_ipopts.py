@@ -84,14 +84,14 @@ def option_run(make: Any) -> list[Any]:
     for fam, typ, proto in KINDS:
         s = make(fam, typ, proto)
         for opt in OPTS:
-            out.append(["get", fam, typ, opt, _try(lambda o=opt: s.getsockopt(0, o)),
-                        _try(lambda o=opt: s.getsockopt(0, o, 1)),
-                        _try(lambda o=opt: s.getsockopt(0, o, 4))])
+            out.append(["get", fam, typ, opt, _try(lambda s=s, o=opt: s.getsockopt(0, o)),
+                        _try(lambda s=s, o=opt: s.getsockopt(0, o, 1)),
+                        _try(lambda s=s, o=opt: s.getsockopt(0, o, 4))])
         for opt in (IP_TTL, IP_TOS, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_PKTINFO, IP_RECVTOS):
             for v in VALUES:
                 out.append(["set", fam, typ, opt, v.hex() if isinstance(v, bytes) else v,
-                            _try(lambda o=opt, v=v: s.setsockopt(0, o, v)),
-                            _try(lambda o=opt: s.getsockopt(0, o))])
+                            _try(lambda s=s, o=opt, v=v: s.setsockopt(0, o, v)),
+                            _try(lambda s=s, o=opt: s.getsockopt(0, o))])
         s.close()
     return out
 
@@ -283,9 +283,9 @@ def test_ttl_and_tos_from_another_host_reach_the_control_messages(profile: str) 
         s6.sendto(b"mapped", ("::ffff:192.0.2.2", 7300))
         flush(sim, a, b)
         got = [r.recvmsg(100, 1024) for _ in range(2)]
-        assert [dict((t, v) for _lv, t, v in g[1])[IP_TTL] for g in got] == \
+        assert [{t: v for _lv, t, v in g[1]}[IP_TTL] for g in got] == \
             [struct.pack("=i", 5), struct.pack("=i", 44)]
-        assert [dict((t, v) for _lv, t, v in g[1])[IP_TOS] for g in got] == [b"\x10", b"\x48"]
+        assert [{t: v for _lv, t, v in g[1]}[IP_TOS] for g in got] == [b"\x10", b"\x48"]
     else:  # the BSDs' ip6_ctloutput takes no IPPROTO_IP
         s6 = la.socket(AF_INET6, SOCK_DGRAM)
         with pytest.raises(OSError) as e:
