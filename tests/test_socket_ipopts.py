@@ -108,9 +108,7 @@ def datagram_run(make: Any, host: bool) -> list[Any]:
             data, anc, _fl, addr = r.recvmsg(100, 4096)
         except BlockingIOError:
             return "EAGAIN"
-        # the IPv6 items: address only (kame gives ::1 the index 0)
-        return [data.hex(), [[lv, t, (d[:16] if lv == 41 else d).hex()] for lv, t, d in anc],
-                list(addr)]
+        return [data.hex(), [[lv, t, d.hex()] for lv, t, d in anc], list(addr)]
 
     r4 = make(AF_INET, SOCK_DGRAM, 0)
     r4.bind(("127.0.0.1", 7201))

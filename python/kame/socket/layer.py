@@ -186,7 +186,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             self.udpstat["udps_opackets"] += 1
             self.udpstat["udps_ipackets"] += 1
             hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
-            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, scope, hl, 0),
+            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, self._loif(dst), hl, 0),
                                  port, v6=True):
                 self._loop_unreach(me, s.lport, dst, port)
             return len(data)
@@ -338,7 +338,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # such mbufs CSUM_DATA_VALID | CSUM_PSEUDO_HDR)
             self.udpstat["udps_opackets"] += 1
             self.udpstat["udps_ipackets"] += 1
-            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (
+                scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             d = Datagram(bytes(data), src, s.lport, dst, ifidx, hlim, tclass)
             if not self._deliver(d, port, v6=True):
                 self._loop_unreach(src, s.lport, dst, port)
@@ -354,7 +355,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         # Local delivery (looutput): ::1, our own addresses, a group we joined.
         recv_ext = split_exthdrs(ext, first_nh) if ext else ()
         if self._is_local6(first):
-            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (
+                scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
                                   ifidx, recv_ext) and nh == IPPROTO_UDP:
                 self._loop_unreach(src, s.lport, dst, port)
@@ -495,12 +497,10 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                      dst if type(dst) is IPv4Address else IPv4Address(dst), ifindex, ttl, tos)
         return self._deliver(d, dport, v6=False)
 
-    def _loif(self, dst: IPv4Address) -> int:
-        """The interface a datagram to our own ``dst`` comes in on: the
-        loopback (the node's, else index 1 as in a fresh namespace) for
-        ``127/8``, else the interface holding the address (Linux: the
-        loopback too; only the BSDs tell them apart, and no option here
-        reports it)."""
+    def _loif(self, dst: Addr) -> int:
+        """The interface a datagram to our own ``dst`` (``127/8``, ``::1``)
+        comes in on: the loopback, the node's, else index 1 as in a fresh
+        namespace (``lo``, ``lo0``)."""
         node = self.node
         if node is None:
             return 1
@@ -539,7 +539,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         top = self._unicast_target(Datagram(b"", src, s.lport, dst, 0, hl, 0), port, v6)
         if top is None:
             return None
-        return (self.pcbgen, top, src, dst, hl, knob, 0 if v6 else self._loif(dst))  # type: ignore[arg-type]
+        return (self.pcbgen, top, src, dst, hl, knob, self._loif(dst))  # type: ignore[arg-type]
 
     def _matches(self, s: Socket, d: Datagram, dport: int, v6: bool) -> int | None:
         """The match score of a socket for a datagram, ``None`` for none."""

@@ -310,12 +310,14 @@ class Socket:
         return data, addr
 
     def _peer_name(self, d: Datagram) -> tuple[Any, ...]:
-        """The sender's sockaddr tuple, the last one made kept."""
+        """The sender's sockaddr tuple, the last one made kept (``::1`` has
+        no zone: in6_setscope gives the loopback 0, as Linux does)."""
         nl = self.name_last
         if nl is not None and nl[0] is d.src and nl[1] == d.sport and nl[2] == d.ifindex:
             return nl[3]
         scope = d.ifindex if isinstance(d.src, IPv6Address) and \
-            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
+            else 0
         name = self._name(d.src, d.sport, scope)
         self.name_last = (d.src, d.sport, d.ifindex, name)
         return name
@@ -377,7 +379,8 @@ class Socket:
         if len(data) > bufsize:
             data, flg = data[:bufsize], 0x20  # MSG_TRUNC
         scope = d.ifindex if isinstance(d.src, IPv6Address) and \
-            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
+            else 0
         return data, anc, flg, self._name(d.src, d.sport, scope)
 
     def setsockopt(self, level: int, opt: int, value: Any) -> None:

@@ -158,10 +158,10 @@ class StreamSocket(Socket):
             tp.keepintvl = intvl
         if cnt is not None:
             tp.keepcnt = cnt
-        self.tcp_ttl(tp)
+        self._tcp_ttl(tp)
         self.tcp_exthdrs(tp)
 
-    def tcp_ttl(self, tp: Tcpcb) -> None:
+    def _tcp_ttl(self, tp: Tcpcb) -> None:
         """The hop limit and traffic class of the connection's segments: for
         an IPv4 peer (AF_INET, or mapped on AF_INET6) ``IP_TTL`` and
         ``IP_TOS`` (Linux ``inet->uc_ttl``/``tos``), else
@@ -522,7 +522,7 @@ class StreamSocket(Socket):
         if tp is not None and (level == 41 and opt in (_hostsock.IPV6_TCLASS,
                                                        _hostsock.IPV6_UNICAST_HOPS) or
                                level == 0 and opt in (_hostsock.IP_TTL, _hostsock.IP_TOS)):
-            self.tcp_ttl(tp)
+            self._tcp_ttl(tp)
         if tp is not None and level == 41 and (opt in EXTHDR_OPTS or opt == IPV6_2292PKTOPTIONS):
             self.tcp_exthdrs(tp)
 
