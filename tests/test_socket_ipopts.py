@@ -289,6 +289,23 @@ def test_ttl_and_tos_from_another_host_reach_the_control_messages(profile: str) 
         with pytest.raises(OSError) as e:
             s6.setsockopt(0, IP_TTL, 44)
         assert e.value.errno == errno.EINVAL
+        # FreeBSD udp_output: IP_SENDSRCADDR and a one-octet IP_TOS; other
+        # levels unread, another type ENOPROTOOPT
+        to = ("192.0.2.2", 7300)
+        for anc, want in (([(0, IP_TTL, struct.pack("=i", 5))], errno.ENOPROTOOPT),
+                          ([(0, IP_TOS, struct.pack("=i", 5))], errno.EINVAL),
+                          ([(0, BSD_IP_RECVDSTADDR, socket.inet_aton("192.0.2.99"))],
+                           errno.EADDRNOTAVAIL),
+                          ([(0, BSD_IP_RECVDSTADDR, b"\0")], errno.EINVAL)):
+            with pytest.raises(OSError) as e:
+                s.sendmsg([b"no"], anc, 0, to)
+            assert e.value.errno == want, anc
+        s.sendmsg([b"anc"], [(41, 99, b""), (0, IP_TOS, b"\x10"),
+                             (0, BSD_IP_RECVDSTADDR, socket.inet_aton("192.0.2.1"))], 0, to)
+        flush(sim, a, b)
+        data, anc, _fl, addr = r.recvmsg(100, 1024)
+        assert (data, addr[0]) == (b"anc", "192.0.2.1")
+        assert anc[1:] == [(0, BSD_IP_RECVTTL, b"\x21"), (0, BSD_IP_RECVTOS, b"\x10")]
 
 
 def test_raw_sockets_get_the_control_messages_and_send_the_items() -> None:

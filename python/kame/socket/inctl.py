@@ -58,6 +58,7 @@ _IPV6_PKTINFO = _hostsock.IPV6_PKTINFO
 #: FreeBSD's (``<netinet/in.h>``): ``IP_RECVDSTADDR`` (an ``in_addr``),
 #: ``IP_RECVTTL`` and ``IP_RECVTOS`` (a ``u_char`` each, under their own type).
 BSD_IP_RECVDSTADDR = 7
+BSD_IP_SENDSRCADDR = BSD_IP_RECVDSTADDR  # on output (udp_output)
 BSD_IP_RECVTTL = 65
 BSD_IP_RECVTOS = 68
 _RECV_LINUX = (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR)
@@ -389,6 +390,31 @@ class InCtloutput(In6Pcb):
         if src is not None and not self._is_local4(src):
             raise _err(errno.ENETUNREACH, "the source is not ours")  # no output route
         return src, oif, ttl, tos
+
+    def ip_cmsg_send_bsd(self, s: Socket, anc: list[tuple[int, int, bytes]]
+                         ) -> tuple[IPv4Address | None, int, int | None, int | None]:
+        """FreeBSD ``udp_output``'s control data: ``IP_SENDSRCADDR`` (an
+        ``in_addr``, one of ours, else ``EADDRNOTAVAIL``) and ``IP_TOS`` (one
+        octet); another ``IPPROTO_IP`` type ``ENOPROTOOPT``, a bad length
+        ``EINVAL``, other levels pass unread."""
+        src: IPv4Address | None = None
+        tos: int | None = None
+        for level, typ, val in anc:
+            if level != IPPROTO_IP:
+                continue
+            if typ == BSD_IP_SENDSRCADDR:
+                if len(val) != 4:
+                    raise _err(errno.EINVAL, "IP_SENDSRCADDR is an in_addr")
+                src = IPv4Address(bytes(val))
+            elif typ == IP_TOS:
+                if len(val) != 1:
+                    raise _err(errno.EINVAL, "IP_TOS is a u_char")
+                tos = val[0]
+            else:
+                raise _err(errno.ENOPROTOOPT, f"IPPROTO_IP control type {typ}")
+        if src is not None and int(src) and not self._is_local4(src):
+            raise _err(errno.EADDRNOTAVAIL, "IP_SENDSRCADDR is not ours")
+        return (src if src is not None and int(src) else None), 0, None, tos
 
     def ip_recv_items(self, s: Socket, d: Any) -> list[tuple[int, int, bytes]]:
         """The IPv4 control messages a datagram ``d`` carries for ``s``

@@ -213,6 +213,13 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 if any(lv == SOL_SOCKET for lv, _t, _v in anc):
                     raise _err(errno.EINVAL, "SOL_SOCKET ancillary type")
                 anc = [it for it in anc if it[0] == IPPROTO_IPV6]
+        elif anc:
+            if isinstance(dst, IPv4Address):
+                # FreeBSD udp_output (rip_send drops the control data)
+                v4 = None if s.type == SOCK_RAW else self.ip_cmsg_send_bsd(s, anc)
+                anc = []
+            else:  # ip6_setpktopts: items of another level pass unread
+                anc = [it for it in anc if it[0] == IPPROTO_IPV6]
         for level, typ, val in anc:
             if level != IPPROTO_IPV6:
                 raise _err(errno.EINVAL, "ancillary level")
