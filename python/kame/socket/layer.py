@@ -99,6 +99,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         self._seq = 0
         self._nraw6 = 0
         self._nraw4 = 0
+        #: the loopback's index (:meth:`_loif`), kept while the node's
+        #: interface table holds as many entries
+        self._lo_cache: tuple[Any, int, int] | None = None
         self._fastpath_saved = True
         self._loop_fastpath = True
         #: Bumped by every change to a PCB's addresses, ports or presence
@@ -511,8 +514,13 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         node = self.node
         if node is None:
             return 1
-        lo = next((int(i.index) for i in node.ifnets.values() if i.is_loopback), 0)
-        return lo or 1
+        ifnets = node.ifnets
+        c = self._lo_cache
+        if c is not None and c[0] is ifnets and c[1] == len(ifnets):
+            return c[2]
+        lo = next((int(i.index) for i in ifnets.values() if i.is_loopback), 0) or 1
+        self._lo_cache = (ifnets, len(ifnets), lo)
+        return lo
 
     def loop_plan(self, s: Socket, dst: Addr, port: int, scope: int
                   ) -> tuple[int, Socket, Addr, Addr, int, str, int] | None:
