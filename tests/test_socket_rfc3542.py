@@ -238,7 +238,7 @@ def _lo_index() -> int:
 
 def test_ancillary_data_layouts() -> None:
     layer = SocketLayer(None, "linux")
-    out = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False)
+    out = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False, lo=1)
     assert out[:3] == [1, 1, 1]
     assert out[3:8] == [64, 7, 64, 1, 1]
     assert out[8:10] == ["EINVAL", "EINVAL"]
@@ -275,9 +275,9 @@ def test_ancillary_data_equals_the_kernels() -> None:
     finally:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
     layer = SocketLayer(None, "linux")
-    ours = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False)
-    # The loopback's interface index is the kernel's lo there, 0 here (kame's
-    # ::1 has no interface): both print as "/lo".
+    ours = ancillary_run(lambda: layer.socket(AF_INET6, SOCK_DGRAM), host=False, lo=1)
+    # The loopback's interface index: the kernel's lo there, 1 here (a layer
+    # without a node takes the fresh namespace's lo): both print as "/lo".
     assert json.loads(json.dumps(ours)) == kernel
 
 

@@ -15,13 +15,15 @@ commands, one JSON object a line, each answered by one JSON line:
   ``{"ok": n}`` or ``{"errno": e}``;
 - ``{"cmd": "recv", "sock": id, "wait": s}``: ``{"data": [[str, addr]...],
   "errno": e}`` (datagrams and the pending socket error; ``"hex": true``:
-  the data in hex);
+  the data in hex; ``"anc": true``: ``recvmsg``, each datagram ``[str,
+  addr, [[level, type, hex]...]]``);
 - ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
   ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
   ``{"errno": e}``;
 - ``{"cmd": "knob", "name": N, "value": V}``: set a knob;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
-- ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events;
+- ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events,
+  the TAP's interface index;
 - ``{"cmd": "quit"}``.
 
 Every frame written and read goes to ``pcap`` when given (tshark reads it).
@@ -142,6 +144,11 @@ def main() -> None:
                     got, err = [], 0
                     while True:
                         try:
+                            if c.get("anc"):  # recvmsg: the control messages in hex too
+                                d, anc, _fl, a = s.recvmsg(65535, 4096)
+                                got.append([d.decode(errors="replace"), list(a),
+                                            [[lv, ty, v.hex()] for lv, ty, v in anc]])
+                                continue
                             d, a = s.recvfrom(65535)
                             got.append([d.hex() if c.get("hex") else d.decode(errors="replace"),
                                         list(a)])
@@ -172,6 +179,7 @@ def main() -> None:
                         "addrs": [[str(a.addr), a.usable, a.duplicated] for a in node.inet.addrs],
                         "arp": node.inet.arp_table(now()),
                         "arp_entries": len(node.inet.arptab),
+                        "ifindex": int(node.ifnets[dev].index),
                         "pmtu": {str(k): v[0] for k, v in node.inet.pmtu.items()},
                         "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),

@@ -267,7 +267,7 @@ class Ip6Ctloutput(InCtloutput):
 
     def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int = 0) -> Any:
         if level == IPPROTO_IP:
-            return self.ip_ctloutput_get(s, opt)
+            return self.ip_ctloutput_get(s, opt, buflen)
         if level == SOL_SOCKET:
             if opt == SO_REUSEADDR:
                 return int(s.reuseaddr)

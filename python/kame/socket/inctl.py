@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
-from kame.socket.const import AF_INET, AF_INET6, SOCK_RAW, _err, _octets
+from kame.socket.const import AF_INET, AF_INET6, IPPROTO_IPV6, SOCK_RAW, _err, _octets
 from kame.socket.pcb import In6Pcb
 from kame.socket.sock import Socket, _ival
 
@@ -47,6 +47,24 @@ IP_MULTICAST_IF = _hostsock.IP_MULTICAST_IF
 IP_MULTICAST_TTL = _hostsock.IP_MULTICAST_TTL
 IP_MULTICAST_LOOP = _hostsock.IP_MULTICAST_LOOP
 IP_ADD_MEMBERSHIP = _hostsock.IP_ADD_MEMBERSHIP
+#: Linux's IPv4 receive options (``<linux/in.h>``): each names the control
+#: message it turns on (IP_RECVTTL gives ``IP_TTL``, IP_RECVTOS ``IP_TOS``).
+IP_PKTINFO = 8
+IP_RECVTTL = 12
+IP_RECVTOS = 13
+IP_RECVORIGDSTADDR = 20
+IP_ORIGDSTADDR = IP_RECVORIGDSTADDR
+_IPV6_PKTINFO = _hostsock.IPV6_PKTINFO
+#: FreeBSD's (``<netinet/in.h>``): ``IP_RECVDSTADDR`` (an ``in_addr``),
+#: ``IP_RECVTTL`` and ``IP_RECVTOS`` (a ``u_char`` each, under their own type).
+BSD_IP_RECVDSTADDR = 7
+BSD_IP_SENDSRCADDR = BSD_IP_RECVDSTADDR  # on output (udp_output)
+BSD_IP_RECVTTL = 65
+BSD_IP_RECVTOS = 68
+_RECV_LINUX = (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR)
+_RECV_BSD = (BSD_IP_RECVDSTADDR, BSD_IP_RECVTTL, BSD_IP_RECVTOS)
+#: what a Linux AF_INET6 socket takes at IPPROTO_IP here
+_ON_INET6 = (IP_TTL, IP_TOS, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_HDRINCL, *_RECV_LINUX)
 IP_DROP_MEMBERSHIP = _hostsock.IP_DROP_MEMBERSHIP
 #: RFC 3678 §4.1.2 source filters (Linux's numbers, ``<linux/in.h>``).
 IP_UNBLOCK_SOURCE = 37
@@ -80,6 +98,21 @@ _MCAST_BSD = {BSD_MCAST_JOIN_GROUP: "join", BSD_MCAST_LEAVE_GROUP: "leave",
 #: ``struct group_source_req`` (one more ``sockaddr_storage``), LP64.
 GROUP_REQ_LEN, GROUP_SOURCE_REQ_LEN, SS_LEN = 136, 264, 128
 _Addr = IPv4Address | IPv6Address
+
+
+def ip_optval(value: Any, linux: bool) -> int:
+    """An ``IPPROTO_IP`` integer option value as the kernel reads it. Linux
+    ``do_ip_setsockopt``: four octets or more are an int, one to three
+    the first octet, none 0. The BSDs' ``sooptcopyin(sopt, &optval, 4, 4)``:
+    fewer than four octets are ``EINVAL``, more are cut to an int."""
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        return _ival(value)
+    b = bytes(value)
+    if len(b) >= 4:
+        return int(struct.unpack("=i", b[:4])[0])
+    if not linux:
+        raise _err(errno.EINVAL, "an int option value")
+    return b[0] if b else 0
 
 
 def mcast_opts(profile: str) -> dict[int, str]:
@@ -163,10 +196,11 @@ class InCtloutput(In6Pcb):
 
     def ip_ctloutput_set(self, s: Socket, opt: int, value: Any) -> None:
         if s.family != AF_INET:
-            raise _err(errno.ENOPROTOOPT, "IPPROTO_IP options on an AF_INET socket")
-        if self.mcast_ctloutput_set(s, opt, value):
+            self._ip_on_inet6(s, opt)
+        elif self.mcast_ctloutput_set(s, opt, value):
             return
         o = s.ipopts
+        linux = self.profile.name == "linux"
         if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP):
             g, ifname = self._ip_mreq(_octets(value, "ip_mreq"), opt == IP_ADD_MEMBERSHIP)
             if opt == IP_ADD_MEMBERSHIP:
@@ -179,7 +213,6 @@ class InCtloutput(In6Pcb):
             if len(b) != 12:
                 raise _err(errno.EINVAL, "ip_mreq_source is 12 octets")
             # Linux: group, interface, source; the BSDs: group, source, interface
-            linux = self.profile.name == "linux"
             src = IPv4Address(b[8:12] if linux else b[4:8])
             g, ifname = self._ip_mreq(b[:4] + (b[4:8] if linux else b[8:12]),
                                       opt in (IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE))
@@ -202,40 +235,81 @@ class InCtloutput(In6Pcb):
             else:
                 o.pop(opt, None)
             return
-        v = _ival(value) if not isinstance(value, (bytes, bytearray, memoryview)) or \
-            len(value) in (1, 4) else -2
-        if isinstance(value, (bytes, bytearray, memoryview)) and len(value) == 1:
-            v = value[0]
-        if opt in (IP_TTL, IP_MULTICAST_TTL):
+        v = ip_optval(value, linux)
+        if linux and opt in (IP_MULTICAST_TTL, IP_MULTICAST_LOOP) and (
+                s.type == _hostsock.SOCK_STREAM and opt == IP_MULTICAST_TTL or
+                isinstance(value, (bytes, bytearray, memoryview)) and not len(value)):
+            raise _err(errno.EINVAL, "do_ip_setsockopt: no value, or a stream socket")
+        if opt == IP_TTL:
+            if not linux:
+                o[opt] = v & 0xFF  # ip_ctloutput: inp_ip_ttl = optval (a u_char)
+                return
+            if v == -1:
+                o.pop(opt, None)  # the route's hop limit (sysctl_ip_default_ttl)
+                return
+            if not 1 <= v <= 255:
+                raise _err(errno.EINVAL, "TTL")
+            o[opt] = v
+            return
+        if opt == IP_MULTICAST_TTL:
             if v == -1:
                 o.pop(opt, None)
                 return
-            if not (0 if opt == IP_MULTICAST_TTL else 1) <= v <= 255:
+            if not 0 <= v <= 255:
                 raise _err(errno.EINVAL, "TTL")
             o[opt] = v
             return
         if opt == IP_TOS:
-            if not 0 <= v <= 255:
-                raise _err(errno.EINVAL, "TOS")
+            # Linux __ip_sock_set_tos and the BSDs' inp_ip_tos: a u_char,
+            # no range check; a stream socket keeps its ECN bits (Linux)
+            v &= 0xFF
+            if linux and s.type == _hostsock.SOCK_STREAM:
+                v = v & ~0x03 | o.get(opt, 0) & 0x03
             o[opt] = v
             return
-        if opt == IP_MULTICAST_LOOP:
-            if v < 0:
-                raise _err(errno.EINVAL)
+        if opt in (_RECV_LINUX if linux else _RECV_BSD):
             o[opt] = 1 if v else 0
+            return
+        if opt == IP_MULTICAST_LOOP:
+            o[opt] = 1 if v else 0  # any other value is "on" (Linux, in_mcast.c: !!loop)
             return
         if opt == IP_HDRINCL:
             if s.type != SOCK_RAW:
-                raise _err(errno.ENOPROTOOPT if self.profile.name == "linux" else errno.EINVAL,
+                raise _err(errno.ENOPROTOOPT if linux else errno.EINVAL,
                            "IP_HDRINCL on a raw socket")
             o[opt] = 1 if v else 0
             return
         raise _err(errno.ENOPROTOOPT)
 
-    def ip_ctloutput_get(self, s: Socket, opt: int) -> Any:
+    def _ip_on_inet6(self, s: Socket, opt: int) -> None:
+        """``IPPROTO_IP`` on an AF_INET6 socket. Linux (``ipv6_setsockopt``):
+        a UDP or TCP socket hands the level to ``ip_setsockopt``, whose
+        options apply to the IPv4 (mapped) traffic it sends and receives; a
+        raw one refuses it (``ENOPROTOOPT``). The BSDs' ``ip6_ctloutput``
+        takes no level but IPPROTO_IPV6 (``EINVAL``). Here Linux's AF_INET6
+        sockets take the TTL, TOS, multicast TTL and loop, and receive
+        options (the rest of ``ip_setsockopt`` is ``ENOPROTOOPT``)."""
+        if self.profile.name != "linux":
+            raise _err(errno.EINVAL, "ip6_ctloutput: level IPPROTO_IP")
+        if s.type == SOCK_RAW or opt not in _ON_INET6:
+            raise _err(errno.ENOPROTOOPT, "IPPROTO_IP option on an AF_INET6 socket")
+
+    def ip_ctloutput_get(self, s: Socket, opt: int, buflen: int = 0) -> Any:
+        v = self._ip_get(s, opt)
+        if not buflen or not isinstance(v, int):
+            return v
+        # the value as the kernel copies it out: Linux one octet for a small
+        # buffer (not on stream sockets), else at most an int's octets
+        if self.profile.name == "linux" and s.type != _hostsock.SOCK_STREAM and \
+                buflen < 4 and 0 <= v <= 255:
+            return bytes([v])
+        return struct.pack("=i", v)[:min(buflen, 4)]
+
+    def _ip_get(self, s: Socket, opt: int) -> Any:
         if s.family != AF_INET:
-            raise _err(errno.ENOPROTOOPT)
+            self._ip_on_inet6(s, opt)
         o = s.ipopts
+        linux = self.profile.name == "linux"
         if opt == IP_TTL:
             return o.get(opt, int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64)
         if opt == IP_MULTICAST_TTL:
@@ -244,9 +318,13 @@ class InCtloutput(In6Pcb):
             return o.get(opt, 1)
         if opt == IP_TOS:
             return o.get(opt, 0)
+        if opt in (_RECV_LINUX if linux else _RECV_BSD):
+            return o.get(opt, 0)
         if opt == IP_HDRINCL:
             if s.type != SOCK_RAW:
-                raise _err(errno.ENOPROTOOPT if self.profile.name == "linux" else errno.EINVAL)
+                if linux:
+                    return 0  # inet->hdrincl, set on raw sockets only
+                raise _err(errno.EINVAL)
             return o.get(opt, 1 if s.proto == 255 else 0)
         if opt == IP_MULTICAST_IF:
             ifn = o.get(opt)
@@ -255,6 +333,126 @@ class InCtloutput(In6Pcb):
             ifa = next((x for x in self.node.inet.on(ifn) if x.usable), None)
             return (ifa.addr if ifa is not None else IPv4Address(0)).packed
         raise _err(errno.ENOPROTOOPT)
+
+    def ip_cmsg_send(self, s: Socket, anc: list[tuple[int, int, bytes]]
+                     ) -> tuple[IPv4Address | None, int, int | None, int | None]:
+        """Linux's ``ip_cmsg_send`` for a datagram to an IPv4 (or, from an
+        AF_INET6 socket, IPv4-mapped) destination: ``(source, interface
+        index, TTL, TOS)`` from ``IP_PKTINFO`` (an ``in_pktinfo``:
+        ``ipi_ifindex`` and ``ipi_spec_dst``), ``IP_TTL`` (an int, 1-255)
+        and ``IP_TOS`` (an int or one octet); an AF_INET6 socket's
+        ``IPV6_PKTINFO`` must carry a mapped address. Another ``IPPROTO_IP``
+        type, or a bad length, is ``EINVAL``; other levels pass unread
+        (``SOL_SOCKET`` is ``EINVAL``: none of its types is kept here)."""
+        src: IPv4Address | None = None
+        oif = 0
+        ttl: int | None = None
+        tos: int | None = None
+        for level, typ, val in anc:
+            if level == IPPROTO_IPV6 and s.family == AF_INET6 and typ == _IPV6_PKTINFO:
+                if len(val) < 20:
+                    raise _err(errno.EINVAL, "in6_pktinfo is 20 octets")
+                a6 = IPv6Address(bytes(val[:16]))
+                if a6.ipv4_mapped is None:
+                    raise _err(errno.EINVAL, "IPV6_PKTINFO to a mapped destination")
+                i = struct.unpack("=I", val[16:20])[0]
+                oif = i or oif
+                src = a6.ipv4_mapped
+                continue
+            if level == _hostsock.SOL_SOCKET:
+                raise _err(errno.EINVAL, "SOL_SOCKET ancillary type")
+            if level != IPPROTO_IP:
+                continue
+            if typ == IP_PKTINFO:
+                if len(val) != 12:
+                    raise _err(errno.EINVAL, "in_pktinfo is 12 octets")
+                i = struct.unpack("=i", val[:4])[0]
+                oif = i or oif
+                src = IPv4Address(bytes(val[4:8]))
+            elif typ == IP_TTL:
+                if len(val) != 4:
+                    raise _err(errno.EINVAL, "IP_TTL is an int")
+                ttl = struct.unpack("=i", val)[0]
+                if not 1 <= ttl <= 255:
+                    raise _err(errno.EINVAL, "TTL")
+            elif typ == IP_TOS:
+                if len(val) not in (1, 4):
+                    raise _err(errno.EINVAL, "IP_TOS is an int or an octet")
+                tos = val[0] if len(val) == 1 else struct.unpack("=i", val)[0]
+                if not 0 <= tos <= 255:
+                    raise _err(errno.EINVAL, "TOS")
+            else:
+                raise _err(errno.EINVAL, f"IPPROTO_IP ancillary type {typ}")
+        if oif and (self.node is None or oif not in self.node.zones.by_index):
+            raise _err(errno.ENODEV, f"no interface index {oif}")
+        if src is not None and not int(src):
+            src = None
+        if src is not None and not self._is_local4(src):
+            raise _err(errno.ENETUNREACH, "the source is not ours")  # no output route
+        return src, oif, ttl, tos
+
+    def ip_cmsg_send_bsd(self, s: Socket, anc: list[tuple[int, int, bytes]]
+                         ) -> tuple[IPv4Address | None, int, int | None, int | None]:
+        """FreeBSD ``udp_output``'s control data: ``IP_SENDSRCADDR`` (an
+        ``in_addr``, one of ours, else ``EADDRNOTAVAIL``) and ``IP_TOS`` (one
+        octet); another ``IPPROTO_IP`` type ``ENOPROTOOPT``, a bad length
+        ``EINVAL``, other levels pass unread."""
+        src: IPv4Address | None = None
+        tos: int | None = None
+        for level, typ, val in anc:
+            if level != IPPROTO_IP:
+                continue
+            if typ == BSD_IP_SENDSRCADDR:
+                if len(val) != 4:
+                    raise _err(errno.EINVAL, "IP_SENDSRCADDR is an in_addr")
+                src = IPv4Address(bytes(val))
+            elif typ == IP_TOS:
+                if len(val) != 1:
+                    raise _err(errno.EINVAL, "IP_TOS is a u_char")
+                tos = val[0]
+            else:
+                raise _err(errno.ENOPROTOOPT, f"IPPROTO_IP control type {typ}")
+        if src is not None and int(src) and not self._is_local4(src):
+            raise _err(errno.EADDRNOTAVAIL, "IP_SENDSRCADDR is not ours")
+        return (src if src is not None and int(src) else None), 0, None, tos
+
+    def ip_recv_items(self, s: Socket, d: Any) -> list[tuple[int, int, bytes]]:
+        """The IPv4 control messages a datagram ``d`` carries for ``s``
+        (Linux ``ip_cmsg_recv_offset``: ``IP_PKTINFO``, ``IP_TTL``, ``IP_TOS``
+        (one octet), ``IP_ORIGDSTADDR``, in that order; FreeBSD
+        ``ip_savecontrol``: ``IP_RECVDSTADDR``, ``IP_RECVTTL``,
+        ``IP_RECVTOS``)."""
+        o = s.ipopts
+        out: list[tuple[int, int, bytes]] = []
+        if self.profile.name == "linux":
+            if o.get(IP_PKTINFO):
+                # ipi_spec_dst: the local address a reply would come from
+                # (fib_compute_spec_dst): the destination itself when it is
+                # ours, else the receiving interface's address
+                spec = d.dst
+                if not self._is_local4(spec) and self.node is not None and d.ifindex:
+                    ifa = next((x for x in self.node.inet.on(self.ifname(d.ifindex))
+                                if x.usable), None)
+                    spec = ifa.addr if ifa is not None else spec
+                out.append((IPPROTO_IP, IP_PKTINFO, struct.pack("=i", d.ifindex) + spec.packed
+                            + d.dst.packed))
+            if o.get(IP_RECVTTL):
+                out.append((IPPROTO_IP, IP_TTL, struct.pack("=i", d.hlim)))
+            if o.get(IP_RECVTOS):
+                out.append((IPPROTO_IP, IP_TOS, bytes([d.tclass & 0xFF])))
+            if o.get(IP_RECVORIGDSTADDR):
+                port = s.lport if s.type != SOCK_RAW else 0
+                out.append((IPPROTO_IP, IP_ORIGDSTADDR,
+                            struct.pack("=H", 2) + struct.pack("!H", port) + d.dst.packed
+                            + bytes(8)))
+            return out
+        if o.get(BSD_IP_RECVDSTADDR):
+            out.append((IPPROTO_IP, BSD_IP_RECVDSTADDR, d.dst.packed))
+        if o.get(BSD_IP_RECVTTL):
+            out.append((IPPROTO_IP, BSD_IP_RECVTTL, bytes([d.hlim & 0xFF])))
+        if o.get(BSD_IP_RECVTOS):
+            out.append((IPPROTO_IP, BSD_IP_RECVTOS, bytes([d.tclass & 0xFF])))
+        return out
 
     def _ip_mreq(self, b: bytes, join: bool) -> tuple[IPv4Address, str | None]:
         """The group and interface of an ``ip_mreq`` (8 octets) or

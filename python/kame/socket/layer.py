@@ -35,6 +35,7 @@ from kame.socket.const import (
     IPV6_UNICAST_HOPS,
     SOCK_DGRAM,
     SOCK_RAW,
+    SOL_SOCKET,
     _err,
 )
 from kame.socket.ctloutput import Ip6Ctloutput
@@ -98,6 +99,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         self._seq = 0
         self._nraw6 = 0
         self._nraw4 = 0
+        #: the loopback's index (:meth:`_loif`), kept while the node's
+        #: interface table holds as many entries
+        self._lo_cache: tuple[Any, int, int] | None = None
         self._fastpath_saved = True
         self._loop_fastpath = True
         #: Bumped by every change to a PCB's addresses, ports or presence
@@ -185,7 +189,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             self.udpstat["udps_opackets"] += 1
             self.udpstat["udps_ipackets"] += 1
             hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
-            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, scope, hl, 0),
+            if not self._deliver(Datagram(bytes(data), me, s.lport, dst, self._loif(dst), hl, 0),
                                  port, v6=True):
                 self._loop_unreach(me, s.lport, dst, port)
             return len(data)
@@ -201,6 +205,24 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # Linux: extension headers in the ancillary data replace all the
             # sticky ones (KAME and RFC 3542 §6.1: only those of their type)
             po.hbh = po.dest1 = po.rthdr = po.dest2 = b""
+        v4: tuple[IPv4Address | None, int, int | None, int | None] | None = None
+        if anc and not bsd:
+            if isinstance(dst, IPv4Address):
+                # udp_sendmsg/raw_sendmsg: ip_cmsg_send, IPv6 items unread but
+                # a mapped IPV6_PKTINFO (kame.socket.inctl)
+                v4, anc = self.ip_cmsg_send(s, anc), []
+            elif any(lv != IPPROTO_IPV6 for lv, _t, _v in anc):
+                # ip6_datagram_send_ctl: items of another level pass unread
+                if any(lv == SOL_SOCKET for lv, _t, _v in anc):
+                    raise _err(errno.EINVAL, "SOL_SOCKET ancillary type")
+                anc = [it for it in anc if it[0] == IPPROTO_IPV6]
+        elif anc:
+            if isinstance(dst, IPv4Address):
+                # FreeBSD udp_output (rip_send drops the control data)
+                v4 = None if s.type == SOCK_RAW else self.ip_cmsg_send_bsd(s, anc)
+                anc = []
+            else:  # ip6_setpktopts: items of another level pass unread
+                anc = [it for it in anc if it[0] == IPPROTO_IPV6]
         for level, typ, val in anc:
             if level != IPPROTO_IPV6:
                 raise _err(errno.EINVAL, "ancillary level")
@@ -232,44 +254,51 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         if s.type == SOCK_RAW and s.family == AF_INET:
             if not isinstance(dst, IPv4Address):
                 raise _err(errno.EAFNOSUPPORT)
-            return self.rip_output(s, data, dst)  # kame.socket.raw4
+            return self.rip_output(s, data, dst, v4)  # kame.socket.raw4
         if isinstance(dst, IPv4Address):
             if s.family == AF_INET6:
                 self._mapped_ok(s)
             if not int(dst):
                 dst = IPv4Address("127.0.0.1")
             src = self._select_src(s, dst, 0, None)
+            if v4 is not None and v4[0] is not None:
+                src = v4[0]  # IP_PKTINFO's ipi_spec_dst
             if not s.bound or s.lport == 0:
                 s.lport = self._anyport(s, s.laddr)
                 s.bound = True
             self.udpstat["udps_opackets"] += 1
+            o = s.ipopts
+            mc4 = dst.is_multicast
+            ttl = o.get(IP_MULTICAST_TTL, 1) if mc4 else o.get(IP_TTL)
+            tos = o.get(IP_TOS, 0)
+            if v4 is not None:
+                ttl = v4[2] if v4[2] is not None else ttl
+                tos = v4[3] if v4[3] is not None else tos
             if self._is_local4(dst):
                 # looutput: the sender's IP_TTL and IP_TOS reach the receiver
-                ttl = s.ipopts.get(IP_TTL)
                 if ttl is None:
                     ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
                 if not self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
-                                       ttl, s.ipopts.get(IP_TOS, 0)):
+                                       ttl, tos, self._loif(dst)):
                     self._loop_unreach(src, s.lport, dst, port)
                 return len(data)
             if self.node is None:
                 raise _err(errno.ENETUNREACH)
             # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
             # (set when the datagram fits the path MTU); the BSDs leave it clear.
-            o = s.ipopts
-            mc4 = dst.is_multicast
-            ttl = o.get(IP_MULTICAST_TTL, 1) if mc4 else o.get(IP_TTL)
             ifn = o.get(IP_MULTICAST_IF) if mc4 else None
+            if v4 is not None and v4[1]:
+                ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
                                           df="want" if self.profile.name == "linux" else False,
-                                          ttl=ttl, tos=o.get(IP_TOS, 0), ifname=ifn)
+                                          ttl=ttl, tos=tos, ifname=ifn)
             if e:
                 raise _err(e)
             if mc4 and o.get(IP_MULTICAST_LOOP, 1):
                 ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
                 if ifn is not None and self.node.inet.in_member(ifn, dst):
                     self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
-                                    ttl if ttl is not None else 1, o.get(IP_TOS, 0))
+                                    ttl if ttl is not None else 1, tos, self.ifindex(ifn))
             return len(data)
         if pktinfo is not None and int(pktinfo[0]) and not self._is_local6(pktinfo[0]):
             raise _err(errno.EADDRNOTAVAIL, "IPV6_PKTINFO source")
@@ -319,7 +348,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # such mbufs CSUM_DATA_VALID | CSUM_PSEUDO_HDR)
             self.udpstat["udps_opackets"] += 1
             self.udpstat["udps_ipackets"] += 1
-            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (
+                scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             d = Datagram(bytes(data), src, s.lport, dst, ifidx, hlim, tclass)
             if not self._deliver(d, port, v6=True):
                 self._loop_unreach(src, s.lport, dst, port)
@@ -335,7 +365,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         # Local delivery (looutput): ::1, our own addresses, a group we joined.
         recv_ext = split_exthdrs(ext, first_nh) if ext else ()
         if self._is_local6(first):
-            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (scope or self._default_scope(dst))
+            ifidx = pktinfo[1] if pktinfo and pktinfo[1] else (
+                scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
                                   ifidx, recv_ext) and nh == IPPROTO_UDP:
                 self._loop_unreach(src, s.lport, dst, port)
@@ -437,7 +468,10 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         except KameError:
             self.udpstat["udps_badsum"] += 1
             return True
-        if self.udp4_input(src, u.src_port, dst, u.dst_port, bytes(u.payload), ttl, tos):
+        ifindex = int(self.node.ifnets[ifname].index) if self.node is not None and \
+            ifname in getattr(self.node, "ifnets", {}) else 0
+        if self.udp4_input(src, u.src_port, dst, u.dst_port, bytes(u.payload), ttl, tos,
+                           ifindex):
             return True
         if bcast:
             self.udpstat["udps_noportbcast"] += 1
@@ -465,19 +499,35 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 s.so_error = code_errno
 
     def udp4_input(self, src: IPv4Address, sport: int, dst: IPv4Address, dport: int,
-                   data: bytes, ttl: int = 64, tos: int = 0) -> bool:
-        """An IPv4 UDP datagram (from the IPv4 stack or our loopback)."""
+                   data: bytes, ttl: int = 64, tos: int = 0, ifindex: int = 0) -> bool:
+        """An IPv4 UDP datagram (from the IPv4 stack or our loopback) that
+        came in on interface ``ifindex``."""
         self.udpstat["udps_ipackets"] += 1
         d = Datagram(bytes(data), src if type(src) is IPv4Address else IPv4Address(src), sport,
-                     dst if type(dst) is IPv4Address else IPv4Address(dst), 0, ttl, tos)
+                     dst if type(dst) is IPv4Address else IPv4Address(dst), ifindex, ttl, tos)
         return self._deliver(d, dport, v6=False)
 
+    def _loif(self, dst: Addr) -> int:
+        """The interface a datagram to our own ``dst`` (``127/8``, ``::1``)
+        comes in on: the loopback, the node's, else index 1 as in a fresh
+        namespace (``lo``, ``lo0``)."""
+        node = self.node
+        if node is None:
+            return 1
+        ifnets = node.ifnets
+        c = self._lo_cache
+        if c is not None and c[0] is ifnets and c[1] == len(ifnets):
+            return c[2]
+        lo = next((int(i.index) for i in ifnets.values() if i.is_loopback), 0) or 1
+        self._lo_cache = (ifnets, len(ifnets), lo)
+        return lo
+
     def loop_plan(self, s: Socket, dst: Addr, port: int, scope: int
-                  ) -> tuple[int, Socket, Addr, Addr, int, str] | None:
+                  ) -> tuple[int, Socket, Addr, Addr, int, str, int] | None:
         """How a datagram of ``s`` to ``dst``:``port`` goes over the
         loopback, as :meth:`output` would send it with no options: ``(pcbgen,
         receiving socket, source, destination, hop limit or TTL, or 0 for the
-        node's knob, that knob)``; ``None`` where the general path must decide
+        node's knob, that knob, the receiving interface's index)``; ``None`` where the general path must decide
         (not ``::1``, ``127/8`` or ``::ffff:127.x.y.z``, sticky options, a
         zone, no receiver, a mapped destination the profile refuses).
         :class:`~kame.socket.sock.Socket.sendto` hands the next datagrams to
@@ -504,7 +554,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         top = self._unicast_target(Datagram(b"", src, s.lport, dst, 0, hl, 0), port, v6)
         if top is None:
             return None
-        return (self.pcbgen, top, src, dst, hl, knob)
+        return (self.pcbgen, top, src, dst, hl, knob, self._loif(dst))  # type: ignore[arg-type]
 
     def _matches(self, s: Socket, d: Datagram, dport: int, v6: bool) -> int | None:
         """The match score of a socket for a datagram, ``None`` for none."""

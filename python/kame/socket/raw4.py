@@ -81,7 +81,12 @@ class RawIp4(InCtloutput):
             raise _err(errno.EINVAL, "struct icmp_filter is 4 octets")
         s.ipopts[_FILTER_KEY] = struct.unpack("=I", b)[0]
 
-    def rip_output(self, s: Socket, data: bytes, dst: IPv4Address) -> int:
+    def rip_output(self, s: Socket, data: bytes, dst: IPv4Address,
+                   v4: tuple[IPv4Address | None, int, int | None, int | None] | None = None
+                   ) -> int:
+        """``rip_output``; ``v4``: what the ancillary data asked (Linux
+        ``ip_cmsg_send``: source, interface index, TTL, TOS), for a datagram
+        whose header we build."""
         if self.node is None:
             raise _err(errno.ENETUNREACH)
         inet = self.node.inet
@@ -94,9 +99,14 @@ class RawIp4(InCtloutput):
                 raise _err(errno.EMSGSIZE)
             src = s.laddr if isinstance(s.laddr, IPv4Address) and int(s.laddr) else None
             ttl = o.get(IP_MULTICAST_TTL, 1) if mc else o.get(IP_TTL)
+            tos = o.get(IP_TOS, 0)
+            if v4 is not None:
+                src = v4[0] or src
+                ifn = self.ifname(v4[1]) if v4[1] else ifn
+                ttl = v4[2] if v4[2] is not None else ttl
+                tos = v4[3] if v4[3] is not None else tos
             e = inet.ip_output(src, dst, s.proto, bytes(data), self.now, ttl=ttl,
-                               tos=o.get(IP_TOS, 0), df="want" if linux else False,
-                               ifname=ifn)
+                               tos=tos, df="want" if linux else False, ifname=ifn)
             if e:
                 raise _err(e)
             self.udpstat["rips_opackets"] += 1

@@ -236,7 +236,7 @@ class Socket:
                     if len(q) == q.maxlen:
                         st["udps_fullsock"] += 1
                     else:
-                        q.append(Datagram(data, lp[2], self.lport, lp[3], 0, hl, 0))
+                        q.append(Datagram(data, lp[2], self.lport, lp[3], lp[6], hl, 0))
                     return len(data)
             else:
                 sa = None
@@ -310,12 +310,14 @@ class Socket:
         return data, addr
 
     def _peer_name(self, d: Datagram) -> tuple[Any, ...]:
-        """The sender's sockaddr tuple, the last one made kept."""
+        """The sender's sockaddr tuple, the last one made kept (``::1`` has
+        no zone: in6_setscope gives the loopback 0, as Linux does)."""
         nl = self.name_last
         if nl is not None and nl[0] is d.src and nl[1] == d.sport and nl[2] == d.ifindex:
             return nl[3]
         scope = d.ifindex if isinstance(d.src, IPv6Address) and \
-            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
+            else 0
         name = self._name(d.src, d.sport, scope)
         self.name_last = (d.src, d.sport, d.ifindex, name)
         return name
@@ -327,7 +329,8 @@ class Socket:
                 flags: int = 0) -> tuple[bytes, list[tuple[int, int, bytes]], int, tuple[Any, ...]]:
         """``(data, ancdata, msg_flags, address)`` as Python's ``recvmsg``;
         ancillary items carry the kernel's own layouts (``in6_pktinfo``, an
-        ``int`` hop limit / traffic class)."""
+        ``int`` hop limit / traffic class; ``in_pktinfo``, an ``int`` TTL,
+        an octet TOS)."""
         self._check_open()
         self._raise_so_error()
         if not self.rcvq:
@@ -345,19 +348,25 @@ class Socket:
             if self.opts.get(IPV6_RECVPKTINFO):
                 anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
                             v4mapped(d.dst).packed + struct.pack("=I", d.ifindex)))
+            if self.ipopts:  # Linux udpv6_recvmsg: then ip_cmsg_recv's items
+                anc += self.layer.ip_recv_items(self, d)
             if self.profile.name != "linux":
                 if self.opts.get(IPV6_RECVHOPLIMIT):
                     anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
                 if self.opts.get(IPV6_RECVTCLASS):
                     anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
+        if self.family == AF_INET and self.ipopts:
+            anc += self.layer.ip_recv_items(self, d)  # kame.socket.inctl
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
+            # the kernels' order (ip6_savecontrol; Linux common then specific
+            # ctl): the packet info, the hop limit, the traffic class, headers
+            if self.opts.get(IPV6_RECVPKTINFO):
+                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
+                            d.dst.packed + struct.pack("=I", d.ifindex)))
             if self.opts.get(IPV6_RECVHOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
             if self.opts.get(IPV6_RECVTCLASS):
                 anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
-            if self.opts.get(IPV6_RECVPKTINFO):
-                anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
-                            d.dst.packed + struct.pack("=I", d.ifindex)))
             if d.ext:
                 anc += recv_items(self.opts, d.ext)
             if self.opts.get(IPV6_2292PKTINFO):  # RFC 2292: under its own types
@@ -370,7 +379,8 @@ class Socket:
         if len(data) > bufsize:
             data, flg = data[:bufsize], 0x20  # MSG_TRUNC
         scope = d.ifindex if isinstance(d.src, IPv6Address) and \
-            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) else 0
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
+            else 0
         return data, anc, flg, self._name(d.src, d.sport, scope)
 
     def setsockopt(self, level: int, opt: int, value: Any) -> None:

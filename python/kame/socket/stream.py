@@ -158,9 +158,20 @@ class StreamSocket(Socket):
             tp.keepintvl = intvl
         if cnt is not None:
             tp.keepcnt = cnt
+        self._tcp_ttl(tp)
+        self.tcp_exthdrs(tp)
+
+    def _tcp_ttl(self, tp: Tcpcb) -> None:
+        """The hop limit and traffic class of the connection's segments: for
+        an IPv4 peer (AF_INET, or mapped on AF_INET6) ``IP_TTL`` and
+        ``IP_TOS`` (Linux ``inet->uc_ttl``/``tos``), else
+        ``IPV6_UNICAST_HOPS`` and ``IPV6_TCLASS``."""
+        if isinstance(tp.faddr, IPv4Address):
+            tp.hlim = self.ipopts.get(_hostsock.IP_TTL)
+            tp.tclass = int(self.ipopts.get(_hostsock.IP_TOS, 0))
+            return
         tp.hlim = self.tcp_hlim
         tp.tclass = int(self.opts.get(_hostsock.IPV6_TCLASS, 0) or 0)
-        self.tcp_exthdrs(tp)
 
     def tcp_exthdrs(self, tp: Tcpcb) -> None:
         """RFC 3542 §6: the socket's sticky extension headers go on the
@@ -215,6 +226,7 @@ class StreamSocket(Socket):
         child.nodelay, child.keepalive = self.nodelay, self.keepalive
         child.so_linger, child.keep, child.tcp_hlim = self.so_linger, self.keep, self.tcp_hlim
         child.opts = dict(self.opts)
+        child.ipopts = dict(self.ipopts)  # sk_clone: IP_TTL, IP_TOS too
         child.tcp_attach(tp)
         self.acceptq.append(child)
         return child
@@ -506,11 +518,11 @@ class StreamSocket(Socket):
             if not -1 <= v <= 255:
                 raise _err(errno.EINVAL)
             self.tcp_hlim = None if v == -1 else v
-            if tp is not None:
-                tp.hlim = self.tcp_hlim
         self.layer.ctloutput_set(self, level, opt, value)
-        if tp is not None and level == 41 and opt == _hostsock.IPV6_TCLASS:
-            tp.tclass = int(self.opts.get(opt, 0) or 0)
+        if tp is not None and (level == 41 and opt in (_hostsock.IPV6_TCLASS,
+                                                       _hostsock.IPV6_UNICAST_HOPS) or
+                               level == 0 and opt in (_hostsock.IP_TTL, _hostsock.IP_TOS)):
+            self._tcp_ttl(tp)
         if tp is not None and level == 41 and (opt in EXTHDR_OPTS or opt == IPV6_2292PKTOPTIONS):
             self.tcp_exthdrs(tp)
 
