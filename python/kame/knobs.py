@@ -119,6 +119,10 @@ KNOBS: dict[str, KnobSpec] = {
            "sources in one socket's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
         _k("net.inet6.ip6.mcast.maxgrpsrc", 512, 1, 1 << 16,
            "sources in an interface's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
+        _k("net.inet6.ip6.mforwarding", 1, 0, 1,
+           "(kame) forward multicast by MLD listening state when forwarding (kame.ip6.mroute)"),
+        _k("net.inet6.ip6.mfc_max", 1024, 1, 1 << 20,
+           "(kame) multicast forwarding cache entries (mrt6s_mfc_full past it)"),
         # --- net.inet6.mld: the router side (kame.mld6_router, RFC 3810 §7, §9) ---
         _k("net.inet6.mld.querier", 1, 0, 2,
            "(kame) MLD querier on up interfaces: 0 never, 1 when forwarding, 2 always"),

@@ -59,6 +59,7 @@ from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
 from kame.inet import Inet, InIfaddr
 from kame.ip6.icmp6 import EchoReply, Icmp6ErrorInput
 from kame.ip6.input import Ip6Input
+from kame.ip6.mroute import Mf6c, Mif6
 from kame.ip6.output import PMTU_EXPIRE, PathMtuChanged
 from kame.ip6.route import Route, Rtentry
 from kame.ip6.var import Frame
@@ -172,6 +173,10 @@ class Node(Ip6Input):
         #: The MLD router side (querier, listening state per link), on up
         #: interfaces as ``net.inet6.mld.querier`` says (see _mldr_sync).
         self.mldr = Mld6Router(lambda name: int(self.knobs._values[name]), self.stats.inc)
+        #: Multicast forwarding (:mod:`kame.ip6.mroute`): the forwarding
+        #: cache and the per-interface counters.
+        self.mfc: OrderedDict[tuple[IPv6Address, IPv6Address], Mf6c] = OrderedDict()
+        self.mif6: dict[str, Mif6] = {}
         self.events: deque[Any] = deque(maxlen=10000)
         #: The address selection policy table (``ip6addrctl``), RFC 6724's default.
         self.policy = PolicyTable()

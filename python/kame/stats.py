@@ -157,6 +157,13 @@ DESCRIPTIONS: dict[str, str] = {
     "icp6s_mld_groupfull": "(kame) multicast joins refused: mcast_maxgroups",
     "icp6s_mld_srcfull": "(kame) source filter changes refused: net.inet6.ip6.mcast.maxsocksrc/"
                          "maxgrpsrc (and queried sources past maxgrpsrc)",
+    # multicast forwarding (kame.ip6.mroute; struct mrt6stat)
+    "mrt6s_mfc_lookups": "multicast forwarding cache hits",
+    "mrt6s_mfc_misses": "multicast forwarding cache misses",
+    "mrt6s_no_route": "multicast packets with no route to their origin",
+    "mrt6s_wrong_if": "multicast packets arrived on the wrong interface (RPF)",
+    "mrt6s_cache_cleanups": "multicast forwarding cache entries expired",
+    "mrt6s_mfc_full": "(kame) multicast forwarding cache entries evicted: mfc_max",
     # the MLD router side (kame.mld6_router; names after FreeBSD's igps_*/mlds_*)
     "mlds_rcv_gen_queries": "(kame) MLD general queries received",
     "mlds_rcv_group_queries": "(kame) MLD multicast-address-specific queries received",
