@@ -1,0 +1,362 @@
+"""Our node as a multicast router (kame.ip6.mroute by the listening state of
+kame.mld6_router) between two Linux network namespaces, over two TAPs:
+
+    ns kmr-s: kernel sender 2001:db8:a::2, ::3 ── tap kmra ── kame router
+    kame router ── tap kmrb ── ns kmr-l: kernel listeners (their own MLDv2)
+
+The sender is a ``python3`` UDP socket in the kernel (``IPV6_MULTICAST_IF``,
+``IPV6_MULTICAST_HOPS`` 8); the listeners join with the kernel's own MLD
+(``IPV6_JOIN_GROUP`` for ff05::4242, ``MCAST_JOIN_SOURCE_GROUP`` for
+ff3e::77 from ::2 only) and count what arrives with its hop limit
+(``IPV6_RECVHOPLIMIT``):
+
+- before anyone listens nothing crosses;
+- with listeners, every datagram to both groups arrives with hop limit 7;
+  from ::3 to the SSM group (not in its include list) and to the
+  link-scope ff02::4242 (joined too) nothing arrives;
+- after the listeners leave (their kernel's TO_IN({}) / BLOCK, our
+  queries, the Last Listener Query Time) nothing crosses any more;
+- the node writes a pcap of both links: tshark finds nothing malformed,
+  and the UDP copies on the listeners' link are exactly the ones counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+    pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+NS_S, NS_L = "kmr-s", "kmr-l"
+TAP_S, TAP_L = "kmra", "kmrb"
+MAC_S, MAC_L = "02:00:00:00:fe:0a", "02:00:00:00:fe:0b"
+OUR_S, OUR_L = "2001:db8:a::1", "2001:db8:b::1"
+SRC, SRC_OTHER, KERN_L = "2001:db8:a::2", "2001:db8:a::3", "2001:db8:b::2"
+ASM, SSM, LINK = "ff05::4242", "ff3e::77", "ff02::4242"
+PORT = 4242
+
+CHILD = r"""
+import ctypes, json, os, select, sys, time
+from kame.knobs import Knobs
+from kame.link.pcap import PcapWriter
+from kame.link.tap import TapDevice
+from kame.node import Node
+
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+
+def setns(ns):
+    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+    finally:
+        os.close(fd)
+
+node = Node("kame-mr", knobs=Knobs(cfg["knobs"]), seed=23)
+taps, pcaps = {}, {}
+for d in cfg["devs"]:
+    setns(d["ns"])
+    taps[d["name"]] = TapDevice(d["name"])
+    pcaps[d["name"]] = PcapWriter(open(d["pcap"], "wb"))
+    node.add_interface(d["name"], bytes.fromhex(d["mac"].replace(":", "")))
+print(json.dumps({"opened": sorted(taps)}), flush=True)
+sys.stdin.readline()                                   # the links are up
+t0 = time.monotonic()
+now = lambda: time.monotonic() - t0
+
+def send(frames):
+    for ifn, f in frames:
+        pcaps[ifn].write(now(), f)
+        taps[ifn].write(f)
+
+for d in cfg["devs"]:
+    send(node.up(d["name"], now()))
+    node.add_address(d["name"], d["addr"], now())
+send(node.poll(now()))
+byfd = {t.fileno(): n for n, t in taps.items()}
+ready = False
+while True:
+    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4:
+        ready = True
+        print(json.dumps({"ready": [str(a.addr) for a in node.addresses()]}), flush=True)
+    d = node.next_deadline()
+    timeout = 0.05 if d is None else max(0.0, min(0.05, d - now()))
+    r, _, _ = select.select(list(byfd) + [sys.stdin], [], [], timeout)
+    quit = False
+    for fd in r:
+        if fd is sys.stdin:
+            cmd = sys.stdin.readline().strip()
+            if cmd in ("state", "quit", ""):
+                print(json.dumps({"stats": node.stats.nonzero(), "mld": node.mldr.snapshot(now()),
+                                  "mroute": node.mroute_snapshot(now())}), flush=True)
+                quit = cmd != "state"
+            continue
+        name = byfd[fd]
+        while (f := taps[name].read()) is not None:
+            pcaps[name].write(now(), f)
+            send(node.receive(name, f, now()))
+    send(node.poll(now()))
+    if quit:
+        for p in pcaps.values():
+            p.f.close()
+        break
+"""
+
+LISTENER = f"""
+import json, select, socket, struct, sys
+idx = socket.if_nametoindex('{TAP_L}')
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', {PORT}))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+def ss(a):
+    return struct.pack('=H', socket.AF_INET6) + bytes(6) + socket.inet_pton(socket.AF_INET6, a) \\
+        + bytes(4) + bytes(128 - 28)
+mreq = lambda g: socket.inet_pton(socket.AF_INET6, g) + struct.pack('=I', idx)
+gsr = struct.pack('=I', idx) + bytes(4) + ss('{SSM}') + ss('{SRC}')
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{ASM}'))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{LINK}'))
+s.setsockopt(socket.IPPROTO_IPV6, 46, gsr)  # MCAST_JOIN_SOURCE_GROUP
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        hl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IPV6_HOPLIMIT]
+        got.setdefault(data.decode(), []).append(hl[0] if hl else None)
+    if sys.stdin in r:
+        cmd = sys.stdin.readline().strip()
+        if cmd == 'leave':
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq('{ASM}'))
+            s.setsockopt(socket.IPPROTO_IPV6, 47, gsr)  # MCAST_LEAVE_SOURCE_GROUP
+            print('left', flush=True)
+        elif cmd == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+SENDER = """
+import socket, struct, sys, time
+src, dst, tag, n, idx = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex(idx))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 8)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+for i in range(n):
+    s.sendto(tag.encode(), (dst, %d))
+    time.sleep(0.02)
+""" % PORT
+
+
+def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
+         ) -> subprocess.CompletedProcess[str]:
+    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
+
+
+def cleanup() -> None:
+    for ns in (NS_S, NS_L):
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def wait_kernel_ready(ns: str) -> None:
+    for _ in range(100):
+        out = ipns(ns, "ip", "-6", "addr", "show").stdout
+        if "inet6" in out and "tentative" not in out:
+            return
+        time.sleep(0.1)
+    raise AssertionError(out)
+
+
+class Rig:
+    def __init__(self, child: subprocess.Popen[str], pcaps: dict[str, Path]) -> None:
+        self.child = child
+        self.pcaps = pcaps
+
+    def state(self) -> dict[str, Any]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("state\n")
+        self.child.stdin.flush()
+        return json.loads(self.child.stdout.readline() or "{}")
+
+    def groups(self) -> dict[str, Any]:
+        (st,) = [x for x in self.state()["mld"] if x["ifname"] == TAP_L]
+        return {g["group"]: g for g in st["groups"]}
+
+    def until(self, pred: Any, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.2)
+        return bool(pred())
+
+
+def send(src: str, dst: str, tag: str, n: int = 10) -> None:
+    ipns(NS_S, sys.executable, "-c", SENDER, src, dst, tag, str(n), TAP_S, timeout=60)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    cleanup()
+    try:
+        for ns in (NS_S, NS_L):
+            sh("ip", "netns", "add", ns)
+    except subprocess.CalledProcessError as e:
+        cleanup()
+        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
+    child: subprocess.Popen[str] | None = None
+    pcaps = {TAP_S: tmp_path / "s.pcap", TAP_L: tmp_path / "l.pcap"}
+    try:
+        for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
+            ipns(ns, "ip", "link", "set", "lo", "up")
+            ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+            ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+                   + os.environ.get("PYTHONPATH", ""))
+        cfg = {
+            "knobs": {"net.inet6.ip6.forwarding": 1,
+                      "net.inet6.mld.query_interval": 8,
+                      "net.inet6.mld.query_response_interval": 2000,
+                      "net.inet6.mld.last_listener_query_interval": 500},
+            "devs": [
+                {"ns": NS_S, "name": TAP_S, "mac": MAC_S, "addr": OUR_S + "/64",
+                 "pcap": str(pcaps[TAP_S])},
+                {"ns": NS_L, "name": TAP_L, "mac": MAC_L, "addr": OUR_L + "/64",
+                 "pcap": str(pcaps[TAP_L])},
+            ],
+        }
+        child = subprocess.Popen(["ip", "netns", "exec", NS_S, sys.executable, "-c", CHILD,
+                                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline()
+        assert json.loads(line or "{}").get("opened") == sorted([TAP_S, TAP_L]), \
+            child.stderr.read() if child.stderr else line
+        ipns(NS_S, "ip", "link", "set", TAP_S, "up")
+        ipns(NS_S, "ip", "-6", "addr", "add", SRC + "/64", "dev", TAP_S, "nodad")
+        ipns(NS_S, "ip", "-6", "addr", "add", SRC_OTHER + "/64", "dev", TAP_S, "nodad")
+        ipns(NS_L, "ip", "link", "set", TAP_L, "up")
+        ipns(NS_L, "ip", "-6", "addr", "add", KERN_L + "/64", "dev", TAP_L, "nodad")
+        child.stdin.write("up\n")
+        child.stdin.flush()
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert "ready" in ready, ready
+        for ns in (NS_S, NS_L):
+            wait_kernel_ready(ns)
+        yield Rig(child, pcaps)
+    finally:
+        if child is not None:
+            if child.poll() is None and child.stdin is not None:
+                try:
+                    child.stdin.write("quit\n")
+                    child.stdin.flush()
+                    child.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+        cleanup()
+
+
+def udp_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["ipv6.src", "ipv6.dst", "ipv6.hlim", "udp.checksum.status", "data.data",
+              "_ws.malformed", "_ws.expert.severity"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE",
+                          "-Y", f"udp.port == {PORT}", "-T", "fields", "-E", "occurrence=f",
+                          *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def malformed(pcap: Path) -> str:
+    return subprocess.run(["tshark", "-r", str(pcap), "-Y", "_ws.malformed || _ws.expert.severity"
+                           " >= error"], capture_output=True, text=True, timeout=120,
+                          check=True).stdout
+
+
+def test_kernel_listeners_get_what_they_joined_through_us(rig: Rig) -> None:
+    send(SRC, ASM, "before")  # nobody listens yet: nothing crosses
+    st = rig.state()
+    assert st["stats"].get("mrt6s_mfc_misses", 0) >= 1, st["stats"]
+    assert not any(m["pkt_out"] for m in st["mroute"]["mifs"]), st["mroute"]
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        # the kernel's unsolicited Reports (or its answers to our queries)
+        assert rig.until(lambda: ASM in rig.groups() and SSM in rig.groups(), 30), rig.groups()
+        gs = rig.groups()
+        assert gs[ASM]["mode"] == "exclude" and gs[SSM]["mode"] == "include"
+        assert [s["addr"] for s in gs[SSM]["sources"]] == [SRC]
+        send(SRC, ASM, "asm")
+        send(SRC, SSM, "ssm")
+        send(SRC_OTHER, SSM, "ssm-other")  # not in the include list
+        send(SRC, LINK, "link")  # link-local scope: never forwarded
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+        assert got.get("ssm") == [7] * 10, got
+        assert "ssm-other" not in got and "link" not in got and "before" not in got, got
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        # TO_IN({}) and BLOCK({SRC}): our specific queries, then gone after
+        # the Last Listener Query Time (1 s)
+        assert rig.until(lambda: ASM not in rig.groups() and SSM not in rig.groups(), 15), \
+            rig.groups()
+        send(SRC, ASM, "after")
+        send(SRC, SSM, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got2 = json.loads(lis.stdout.readline())
+        assert "after" not in got2, got2
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("mlds_snd_group_queries", 0) >= 1 and s.get("mlds_snd_gsr_queries", 0) >= 1, s
+    assert s.get("mrt6s_mfc_lookups", 0) >= 30 and not s.get("mrt6s_wrong_if"), s
+    mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20 and mifs[TAP_S]["pkt_in"] == 60, mifs
+    # the node closes its pcaps at quit
+    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
+    rig.child.stdin.flush()  # type: ignore[union-attr]
+    rig.child.stdout.readline()  # type: ignore[union-attr]
+    rig.child.wait(timeout=10)
+    on_l = udp_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
+        ["asm"] * 10 + ["ssm"] * 10, on_l
+    assert all(r["ipv6.hlim"] == "7" and r["ipv6.src"] == SRC and r["udp.checksum.status"] == "1"
+               for r in on_l), on_l
+    on_s = udp_on(rig.pcaps[TAP_S])
+    assert len(on_s) == 70 and all(r["ipv6.hlim"] == "8" for r in on_s), len(on_s)
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
