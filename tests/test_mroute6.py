@@ -18,7 +18,6 @@ from kame.mcast import (
     ALLOW_NEW_SOURCES,
     BLOCK_OLD_SOURCES,
     CHANGE_TO_INCLUDE,
-    MCAST_INCLUDE,
     MODE_IS_EXCLUDE,
     MODE_IS_INCLUDE,
 )

@@ -151,7 +151,7 @@ while True:
             break
 """
 
-SENDER = """
+SENDER = f"""
 import socket, struct, sys, time
 src, dst, tag, n, idx = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -160,9 +160,9 @@ s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoinde
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 8)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
 for i in range(n):
-    s.sendto(tag.encode(), (dst, %d))
+    s.sendto(tag.encode(), (dst, {PORT}))
     time.sleep(0.02)
-""" % PORT
+"""
 
 
 def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -292,9 +292,9 @@ def udp_on(pcap: Path) -> list[dict[str, str]]:
 
 
 def malformed(pcap: Path) -> str:
-    return subprocess.run(["tshark", "-r", str(pcap), "-Y", "_ws.malformed || _ws.expert.severity"
-                           " >= error"], capture_output=True, text=True, timeout=120,
-                          check=True).stdout
+    flt = "_ws.malformed || _ws.expert.severity >= error"
+    return subprocess.run(["tshark", "-r", str(pcap), "-Y", flt], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
 
 
 def test_kernel_listeners_get_what_they_joined_through_us(rig: Rig) -> None:

@@ -45,7 +45,7 @@ from kame.scope6 import in6_addrscope
 if TYPE_CHECKING:
     from kame.mld6_router import Mld6Router
 
-__all__ = ["MFC_EXPIRE", "Mf6c", "Mif6", "Ip6Mroute"]
+__all__ = ["MFC_EXPIRE", "Ip6Mroute", "Mf6c", "Mif6"]
 
 #: Seconds a forwarding cache entry's RPF interface is trusted.
 MFC_EXPIRE = 30.0
