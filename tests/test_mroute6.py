@@ -234,3 +234,22 @@ def test_the_cache_stays_bounded(pkts: list[tuple[int, int]], cap: int) -> None:
     evicted = r.stats["mrt6s_mfc_full"]
     distinct = len({s for s, _ in pkts})
     assert evicted >= max(0, distinct - cap)
+
+
+def test_kame_mld_show_prints_the_forwarding_tables() -> None:
+    from kame.cli.tools import format_mld
+
+    r, now = router()
+    listen(r, "b", [(MODE_IS_EXCLUDE, G, [])], now)
+    for _ in range(3):
+        r.receive("a", udp(SRC, G), now)
+    r.receive("c", udp(SRC, G), now)  # RPF: wrong interface
+    d = {"links": r.mldr.snapshot(now), "mroute": r.mroute_snapshot(now),
+         "stats": {k: r.stats[k] for k in r.stats if k.startswith(("mlds_", "mrt6s_"))}}
+    text = format_mld(d, stats=True)
+    lines = text.splitlines()
+    assert "IPv6 Multicast Interface Table" in lines and "IPv6 Multicast Forwarding Cache" in lines
+    row = [ln.split() for ln in lines if ln.startswith(f" {SRC}")]
+    assert row == [[str(SRC), str(G), "3", "a", "b"]], text
+    assert "\t1 multicast packets arrived on the wrong interface (RPF)" in lines, text
+    assert "\t3 multicast forwarding cache hits" in lines, text

@@ -752,8 +752,9 @@ class ControlServer:
         if op == "arp":  # kame arp -an
             return snap_arp(node, now)
         if op == "mld":  # kame mld show: the querier's listening state (kame.mld6_router)
-            return {"links": node.mldr.snapshot(now),
-                    "stats": {k: node.stats[k] for k in node.stats if k.startswith("mlds_")}}
+            return {"links": node.mldr.snapshot(now), "mroute": node.mroute_snapshot(now),
+                    "stats": {k: node.stats[k] for k in node.stats
+                              if k.startswith(("mlds_", "mrt6s_"))}}
         if op in self.ops:  # what the node process hosts (kame iperf3)
             return self.ops[op](c, req, now)
         if op == "ipsec6_stats":  # kame netstat -s -p ipsec6

@@ -594,7 +594,10 @@ def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False
     spirit of ``ifmcstat`` and ``mrouted``'s dumps: the querier, then each
     address with its filter mode, Filter Timer and compatibility mode, its
     sources with their timers (a source without one is EXCLUDE's
-    "Excluded" list: not forwarded); ``stats``: the mlds_* counters."""
+    "Excluded" list: not forwarded); then, on a router that forwarded
+    multicast by that state, the interface table and the forwarding cache
+    as ``netstat -g`` prints them; ``stats``: the mlds_* and mrt6s_*
+    counters."""
     out = []
     for ln in d["links"]:
         if ifname is not None and ln["ifname"] != ifname:
@@ -612,10 +615,26 @@ def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False
             for s in g["sources"]:
                 st = f"timer {sec2str(s['timer'])}" if s["timer"] is not None else "blocked"
                 out.append(f"\t\tsource {s['addr']} {st}")
+    mr = d.get("mroute") or {}
+    if mr.get("mifs") or mr.get("mfc"):  # forwarding by that state (kame.ip6.mroute)
+        out.append("IPv6 Multicast Interface Table")  # as netstat -g prints it
+        out.append(f" {'PhyIF':<10} {'Pkts-In':>10} {'Pkts-Out':>10}")
+        for m in mr["mifs"]:
+            out.append(f" {m['ifname']:<10} {m['pkt_in']:>10} {m['pkt_out']:>10}")
+        out.append("IPv6 Multicast Forwarding Cache")
+        out.append(f" {'Origin':<24} {'Group':<24} {'Packets':>8} {'In-If':<10} Out-Ifs")
+        for e in mr["mfc"]:
+            parent = e["parent"] if e["parent"] is not None else "(no route)"
+            out.append(f" {e['origin']:<24} {e['group']:<24} {e['packets']:>8} {parent:<10} "
+                       + " ".join(e["oifs"]))
     if stats:
         out.append("mld (router side):")
         out += [f"\t{v} {DESCRIPTIONS.get(k, k).removeprefix('(kame) ')}"
-                for k, v in d["stats"].items() if v]
+                for k, v in d["stats"].items() if v and k.startswith("mlds_")]
+        mrs = [(k, v) for k, v in d["stats"].items() if v and k.startswith("mrt6s_")]
+        if mrs:
+            out.append("IPv6 multicast forwarding:")
+            out += [f"\t{v} {DESCRIPTIONS.get(k, k).removeprefix('(kame) ')}" for k, v in mrs]
     return "\n".join(out) + ("\n" if out else "")
 
 
