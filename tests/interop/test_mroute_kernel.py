@@ -217,7 +217,9 @@ def send(src: str, dst: str, tag: str, n: int = 10) -> None:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
+def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    """The two namespaces and the node; ``request.param`` the listeners'
+    MLD version (1: ``force_mld_version``), 2 without."""
     cleanup()
     try:
         for ns in (NS_S, NS_L):
@@ -233,6 +235,8 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
             ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
             ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
+        if getattr(request, "param", 2) == 1:
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv6.conf.{TAP_L}.force_mld_version=1")
         env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
                    + os.environ.get("PYTHONPATH", ""))
         cfg = {
@@ -360,3 +364,72 @@ def test_kernel_listeners_get_what_they_joined_through_us(rig: Rig) -> None:
     assert len(on_s) == 70 and all(r["ipv6.hlim"] == "8" for r in on_s), len(on_s)
     for p in rig.pcaps.values():
         assert not malformed(p), malformed(p)
+
+
+def mld_on(pcap: Path) -> list[dict[str, str]]:
+    """The MLD messages on a link: type, address, who sent them."""
+    fields = ["eth.src", "icmpv6.type", "icmpv6.mld.multicast_address", "ipv6.dst"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", "icmpv6.type in {130, 131, 132, 143}",
+                          "-T", "fields", "-E", "occurrence=f",
+                          *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("rig", [1], indirect=True)
+def test_mldv1_listeners_put_the_group_in_compatibility_mode(rig: Rig) -> None:
+    """RFC 3810 §8.3.2 against a kernel forced to MLDv1: its Reports put
+    each group in MLDv1 compatibility mode (Older Version Host Present):
+    IS_EX({}), so its source-specific join forwards every source (an MLDv1
+    host cannot say which: TO_EX(S) is TO_EX({}); the kernel filters the
+    rest); its Done is TO_IN({}): our Multicast-Address-Specific queries,
+    which the MLDv1 kernel reads as MLDv1 queries, and the state is gone
+    after the Last Listener Query Time."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM in rig.groups() and SSM in rig.groups(), 30), rig.groups()
+        gs = rig.groups()
+        for g in (ASM, SSM):
+            assert gs[g]["compat"] == "mldv1" and gs[g]["mode"] == "exclude", gs
+            assert gs[g]["sources"] == [], gs
+        send(SRC, ASM, "asm")
+        send(SRC_OTHER, SSM, "ssm-other")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+        assert "ssm-other" not in got, got  # forwarded, but the kernel's filter drops it
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM not in rig.groups() and SSM not in rig.groups(), 15), \
+            rig.groups()
+        send(SRC, ASM, "after")
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("mlds_rcv_v1reports", 0) >= 2 and s.get("mlds_rcv_dones", 0) >= 2, s
+    assert s.get("mlds_snd_group_queries", 0) >= 2, s
+    mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20, mifs
+    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
+    rig.child.stdin.flush()  # type: ignore[union-attr]
+    rig.child.stdout.readline()  # type: ignore[union-attr]
+    rig.child.wait(timeout=10)
+    on_l = udp_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
+        ["asm"] * 10 + ["ssm-other"] * 10, on_l
+    msgs = mld_on(rig.pcaps[TAP_L])
+    kern = [m for m in msgs if m["eth.src"] != MAC_L]
+    assert {m["icmpv6.type"] for m in kern} == {"131", "132"}, kern  # Reports and Dones
+    assert {m["icmpv6.mld.multicast_address"] for m in kern if m["icmpv6.type"] == "132"} \
+        >= {ASM, SSM}, kern
+    ours = [m for m in msgs if m["eth.src"] == MAC_L]
+    assert {m["icmpv6.mld.multicast_address"] for m in ours} >= {"::", ASM, SSM}, ours
+    assert not malformed(rig.pcaps[TAP_L])
