@@ -36,13 +36,14 @@ of source-routed datagrams.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 from kame import _core
 from kame.inet.arp import Llinfo
 from kame.inet.icmp import EchoReply4, IcmpErrorInput4
+from kame.inet.igmp_router import IgmpRouter
 from kame.inet.input import IpInput
 from kame.inet.output import PathMtuChanged4
 from kame.inet.var import InIfaddr, InRtentry, Route4
@@ -72,6 +73,10 @@ class Inet(IpInput):
         self.rate = {}
         self.arp_deadline = None
         self.igmp = {}
+        #: The IGMP router side and IPv4 multicast forwarding (kame.inet.mroute).
+        self.igmpr = IgmpRouter(lambda name: int(node.knobs._values[name]), self.inc)
+        self.mfc = OrderedDict()
+        self.mif = {}
         from kame.key.ipsec6 import IPSEC6_STATS
 
         self.ipsec4stat = Counter(dict.fromkeys(IPSEC6_STATS, 0))
@@ -111,6 +116,7 @@ class Inet(IpInput):
         its addresses stay and are probed again on up."""
         self.arp_flush(ifname)
         self.igmp_ifdetach(ifname)
+        self.igmpr.stop(ifname)
         for ifa in self.on(ifname):
             ifa.next_at = None
             ifa.tentative = True
@@ -120,7 +126,8 @@ class Inet(IpInput):
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.arp_deadline, self.reass.next_deadline(),
                           min((e[1] for e in self.pmtu.values()), default=None),
-                          self.igmp_next_deadline(), self.rt_next_expire()) if t is not None]
+                          self.igmp_next_deadline(), self.rt_next_expire(),
+                          self.igmpr_deadline()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
@@ -128,6 +135,7 @@ class Inet(IpInput):
         self.ip_slowtimo(now)
         if self.igmp:
             self.igmp_fasttimo(now)
+        self.igmpr_poll(now)  # the IGMP querier
         if self.routes:
             self.rt_expire(now)  # Redirects' host routes
         if self.pmtu:
