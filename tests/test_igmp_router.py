@@ -201,3 +201,25 @@ def test_v3_report_parser_reads_what_was_built(recs: list[Any]) -> None:
     assert got == [(t, A4(g), [A4(s) for s in ss]) for t, g, ss, _ in recs]
     if data:
         assert parse_v3_report(len(recs), data[:-1]) is None
+
+
+def test_kame_igmp_show_prints_the_state_and_the_forwarding_tables() -> None:
+    from kame.cli.main import main  # noqa: F401 (the parser registers "igmp")
+    from kame.cli.tools import format_mld
+
+    sim, r, (h,) = links()
+    h.inet.in_joingroup("eth0", G, sim.now)
+    sim.emit(h, h._flush())
+    sim.run(until=sim.now + 2.0)
+    r.receive("a", udp4(SRC, G), sim.now)
+    d = {"links": r.inet.igmpr.snapshot(sim.now), "mroute": r.inet.mroute_snapshot(sim.now),
+         "stats": {k: r.stats[k] for k in r.stats if k.startswith(("igps_rtr_", "mrts_"))}}
+    text = format_mld(d, "b", True, "igmp")
+    lines = text.splitlines()
+    assert lines[0].startswith("b: querier 198.51.100.1 (this router), next query in "), text
+    assert any(ln.startswith(f"\tgroup {G} mode exclude timer ") and ln.endswith(" igmpv3")
+               for ln in lines), text
+    assert "IPv4 Multicast Forwarding Cache" in lines and "igmp (router side):" in lines
+    assert [ln.split() for ln in lines if ln.startswith(f" {SRC}")] == \
+        [[str(SRC), str(G), "1", "a", "b"]], text
+    assert "\t1 IPv4 multicast forwarding cache misses" in lines, text

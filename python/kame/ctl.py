@@ -751,6 +751,11 @@ class ControlServer:
             return snap_pcbs(node)
         if op == "arp":  # kame arp -an
             return snap_arp(node, now)
+        if op == "igmp":  # kame igmp show: the IGMP querier (kame.inet.igmp_router)
+            return {"links": node.inet.igmpr.snapshot(now),
+                    "mroute": node.inet.mroute_snapshot(now),
+                    "stats": {k: node.stats[k] for k in node.stats
+                              if k.startswith(("igps_rtr_", "mrts_"))}}
         if op == "mld":  # kame mld show: the querier's listening state (kame.mld6_router)
             return {"links": node.mldr.snapshot(now), "mroute": node.mroute_snapshot(now),
                     "stats": {k: node.stats[k] for k in node.stats
