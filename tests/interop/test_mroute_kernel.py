@@ -47,6 +47,9 @@ OUR_S, OUR_L = "2001:db8:a::1", "2001:db8:b::1"
 SRC, SRC_OTHER, KERN_L = "2001:db8:a::2", "2001:db8:a::3", "2001:db8:b::2"
 ASM, SSM, LINK = "ff05::4242", "ff3e::77", "ff02::4242"
 PORT = 4242
+OUR_S4, OUR_L4 = "192.0.2.1", "198.51.100.1"
+SRC4, SRC4_OTHER, KERN_L4 = "192.0.2.2", "192.0.2.3", "198.51.100.2"
+ASM4, SSM4, LINK4 = "239.1.2.3", "232.1.1.1", "224.0.0.200"
 
 CHILD = r"""
 import ctypes, json, os, select, sys, time
@@ -86,11 +89,13 @@ def send(frames):
 for d in cfg["devs"]:
     send(node.up(d["name"], now()))
     node.add_address(d["name"], d["addr"], now())
+    node.add_address4(d["name"], d["addr4"], now())
 send(node.poll(now()))
 byfd = {t.fileno(): n for n, t in taps.items()}
 ready = False
 while True:
-    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4:
+    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4 \
+            and all(a.usable for a in node.inet.addrs):
         ready = True
         print(json.dumps({"ready": [str(a.addr) for a in node.addresses()]}), flush=True)
     d = node.next_deadline()
@@ -102,7 +107,9 @@ while True:
             cmd = sys.stdin.readline().strip()
             if cmd in ("state", "quit", ""):
                 print(json.dumps({"stats": node.stats.nonzero(), "mld": node.mldr.snapshot(now()),
-                                  "mroute": node.mroute_snapshot(now())}), flush=True)
+                                  "mroute": node.mroute_snapshot(now()),
+                                  "igmp": node.inet.igmpr.snapshot(now()),
+                                  "mroute4": node.inet.mroute_snapshot(now())}), flush=True)
                 quit = cmd != "state"
             continue
         name = byfd[fd]
@@ -199,9 +206,17 @@ class Rig:
         self.child.stdin.flush()
         return json.loads(self.child.stdout.readline() or "{}")
 
-    def groups(self) -> dict[str, Any]:
-        (st,) = [x for x in self.state()["mld"] if x["ifname"] == TAP_L]
+    def groups(self, proto: str = "mld") -> dict[str, Any]:
+        (st,) = [x for x in self.state()[proto] if x["ifname"] == TAP_L]
         return {g["group"]: g for g in st["groups"]}
+
+    def quit(self) -> None:
+        """End the node (it closes its pcaps)."""
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("quit\n")
+        self.child.stdin.flush()
+        self.child.stdout.readline()
+        self.child.wait(timeout=10)
 
     def until(self, pred: Any, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -237,17 +252,27 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
             ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
         if getattr(request, "param", 2) == 1:
             ipns(NS_L, "sysctl", "-qw", f"net.ipv6.conf.{TAP_L}.force_mld_version=1")
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=2")
+        for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
+            for d in ("all", "default", dev):
+                ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{d}.rp_filter=0")
         env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
                    + os.environ.get("PYTHONPATH", ""))
         cfg = {
-            "knobs": {"net.inet6.ip6.forwarding": 1,
+            "knobs": {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
+                      "net.link.ether.inet.dad_count": 0,
+                      "net.inet.igmp.query_interval": 8,
+                      "net.inet.igmp.query_response_interval": 2000,
+                      "net.inet.igmp.last_member_query_interval": 500,
                       "net.inet6.mld.query_interval": 8,
                       "net.inet6.mld.query_response_interval": 2000,
                       "net.inet6.mld.last_listener_query_interval": 500},
             "devs": [
                 {"ns": NS_S, "name": TAP_S, "mac": MAC_S, "addr": OUR_S + "/64",
+                 "addr4": OUR_S4 + "/24",
                  "pcap": str(pcaps[TAP_S])},
                 {"ns": NS_L, "name": TAP_L, "mac": MAC_L, "addr": OUR_L + "/64",
+                 "addr4": OUR_L4 + "/24",
                  "pcap": str(pcaps[TAP_L])},
             ],
         }
@@ -263,12 +288,17 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         ipns(NS_S, "ip", "-6", "addr", "add", SRC_OTHER + "/64", "dev", TAP_S, "nodad")
         ipns(NS_L, "ip", "link", "set", TAP_L, "up")
         ipns(NS_L, "ip", "-6", "addr", "add", KERN_L + "/64", "dev", TAP_L, "nodad")
+        ipns(NS_S, "ip", "addr", "add", SRC4 + "/24", "dev", TAP_S)
+        ipns(NS_S, "ip", "addr", "add", SRC4_OTHER + "/24", "dev", TAP_S)
+        ipns(NS_L, "ip", "addr", "add", KERN_L4 + "/24", "dev", TAP_L)
         child.stdin.write("up\n")
         child.stdin.flush()
         ready = json.loads(child.stdout.readline() or "{}")
         assert "ready" in ready, ready
         for ns in (NS_S, NS_L):
             wait_kernel_ready(ns)
+        ipns(NS_L, "ip", "route", "add", "default", "via", OUR_L4)
+        ipns(NS_S, "ip", "route", "add", "default", "via", OUR_S4)
         yield Rig(child, pcaps)
     finally:
         if child is not None:
@@ -433,3 +463,183 @@ def test_mldv1_listeners_put_the_group_in_compatibility_mode(rig: Rig) -> None:
     ours = [m for m in msgs if m["eth.src"] == MAC_L]
     assert {m["icmpv6.mld.multicast_address"] for m in ours} >= {"::", ASM, SSM}, ours
     assert not malformed(rig.pcaps[TAP_L])
+
+
+LISTENER4 = f"""
+import json, select, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', {PORT}))
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+a = socket.inet_aton
+mreq = lambda g: a(g) + a('{KERN_L4}')
+msrc = a('{SSM4}') + a('{KERN_L4}') + a('{SRC4}')  # struct ip_mreq_source (Linux order)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{ASM4}'))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{LINK4}'))
+s.setsockopt(socket.IPPROTO_IP, 39, msrc)  # IP_ADD_SOURCE_MEMBERSHIP
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
+        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
+    if sys.stdin in r:
+        cmd = sys.stdin.readline().strip()
+        if cmd == 'leave':
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq('{ASM4}'))
+            s.setsockopt(socket.IPPROTO_IP, 40, msrc)  # IP_DROP_SOURCE_MEMBERSHIP
+            print('left', flush=True)
+        elif cmd == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+SENDER4 = f"""
+import socket, sys, time
+src, dst, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+for i in range(n):
+    s.sendto(tag.encode(), (dst, {PORT}))
+    time.sleep(0.02)
+"""
+
+
+def send4(src: str, dst: str, tag: str, n: int = 10) -> None:
+    ipns(NS_S, sys.executable, "-c", SENDER4, src, dst, tag, str(n), timeout=60)
+
+
+def udp4_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["ip.src", "ip.dst", "ip.ttl", "ip.checksum.status", "data.data"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-o", "ip.check_checksum:TRUE",
+                          "-Y", f"ip && udp.port == {PORT}", "-T", "fields",
+                          "-E", "occurrence=f", *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def igmp_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["frame.time_relative", "eth.src", "igmp.type", "igmp.version", "igmp.maddr",
+              "igmp.record_type", "ip.ttl", "ip.opt.ra", "igmp.checksum.status", "igmp.max_resp"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", "igmp", "-T", "fields",
+                          "-E", "aggregator=;", *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def run_igmp_listener(rig: Rig, v2: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kernel listener joins, a kernel sender sends to each group, the
+    listener leaves; what it got while joined and after."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp") and SSM4 in rig.groups("igmp"),
+                         30), rig.groups("igmp")
+        gs = rig.groups("igmp")
+        if v2:
+            for g in (ASM4, SSM4):
+                assert gs[g]["compat"] == "igmpv2" and gs[g]["mode"] == "exclude", gs
+                assert gs[g]["sources"] == [], gs
+        else:
+            assert gs[ASM4]["mode"] == "exclude" and gs[ASM4]["compat"] == "igmpv3", gs
+            assert gs[SSM4]["mode"] == "include", gs
+            assert [x["addr"] for x in gs[SSM4]["sources"]] == [SRC4], gs
+        # our next General Query and the kernel's answer (QRI 2 s)
+        (ln,) = [x for x in rig.state()["igmp"] if x["ifname"] == TAP_L]
+        time.sleep(ln["next_query"] + 2.5)
+        send4(SRC4, ASM4, "asm")
+        send4(SRC4, SSM4, "ssm")
+        send4(SRC4_OTHER, SSM4, "ssm-other")
+        send4(SRC4, LINK4, "link")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 not in rig.groups("igmp") and
+                         SSM4 not in rig.groups("igmp"), 15), rig.groups("igmp")
+        send4(SRC4, ASM4, "after")
+        send4(SRC4, SSM4, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got2 = json.loads(lis.stdout.readline())
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    return got, got2
+
+
+def check_igmp_pcaps(rig: Rig, kinds: set[str], forwarded: list[str]) -> list[dict[str, str]]:
+    on_l = udp4_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == sorted(forwarded), \
+        on_l
+    assert all(r["ip.ttl"] == "7" and r["ip.checksum.status"] == "1" and r["ip.src"] in
+               (SRC4, SRC4_OTHER) for r in on_l), on_l
+    msgs = igmp_on(rig.pcaps[TAP_L])
+    ours = [m for m in msgs if m["eth.src"] == MAC_L]
+    assert ours and all(m["igmp.type"] == "0x11" and m["igmp.version"] == "3" and
+                        m["ip.ttl"] == "1" and m["ip.opt.ra"] == "0" and
+                        m["igmp.checksum.status"] == "1" for m in ours), \
+        ours
+    assert {m["igmp.maddr"] for m in ours} >= {"0.0.0.0", ASM4}, ours
+    kern = {m["igmp.type"] for m in msgs if m["eth.src"] != MAC_L}
+    assert kern >= kinds, msgs
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
+    return msgs
+
+
+def test_igmpv3_kernel_listeners_through_us(rig: Rig) -> None:
+    """IGMPv3 kernel listeners: our querier learns ASM (EXCLUDE) and SSM
+    (INCLUDE of the source) from the kernel's own reports; the kernel
+    answers our General Query with Current-State records; a kernel sender's
+    datagrams cross with TTL 7, except from the excluded source and to
+    224.0.0.0/24; after the leave (TO_IN, BLOCK; our group-specific and
+    group-and-source-specific queries), none."""
+    got, got2 = run_igmp_listener(rig, v2=False)
+    assert got.get("asm") == [7] * 10 and got.get("ssm") == [7] * 10, got
+    assert "ssm-other" not in got and "link" not in got, got
+    assert "after" not in got2, got2
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("igps_rtr_rcv_reports", 0) >= 3, s
+    assert s.get("igps_rtr_snd_group_queries", 0) >= 1, s
+    assert s.get("igps_rtr_snd_gsr_queries", 0) >= 1, s
+    mifs = {m["ifname"]: m for m in st["mroute4"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20 and mifs[TAP_S]["pkt_in"] == 50, mifs
+    rig.quit()
+    msgs = check_igmp_pcaps(rig, {"0x22"}, ["asm"] * 10 + ["ssm"] * 10)
+    # the kernel answered a General Query of ours: MODE_IS_EXCLUDE (2) for ASM
+    gq = [float(m["frame.time_relative"]) for m in msgs
+          if m["eth.src"] == MAC_L and m["igmp.maddr"] == "0.0.0.0"]
+    answers = [float(m["frame.time_relative"]) for m in msgs if m["eth.src"] != MAC_L and
+               ("2", ASM4) in zip(m["igmp.record_type"].split(";"), m["igmp.maddr"].split(";"),
+                                  strict=False)]
+    assert any(0 <= a - q <= 2.2 for a in answers for q in gq), msgs
+
+
+@pytest.mark.parametrize("rig", [1], indirect=True)
+def test_igmpv2_kernel_listener_puts_the_group_in_v2_mode(rig: Rig) -> None:
+    """A kernel forced to IGMPv2 (force_igmp_version=2): v2 Reports (IS_EX({})
+    and the Older Host Present timer: its source-specific join forwards
+    every source), a Leave to 224.0.0.2 (TO_IN({}): our group-specific
+    queries, read by the v2 kernel as its own), then nothing."""
+    got, got2 = run_igmp_listener(rig, v2=True)
+    assert got.get("asm") == [7] * 10, got
+    assert "ssm-other" not in got and "link" not in got, got  # the kernel filters
+    assert "after" not in got2, got2
+    s = rig.state()["stats"]
+    assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 2 and s.get("igps_rtr_rcv_leaves", 0) >= 2, s
+    rig.quit()
+    check_igmp_pcaps(rig, {"0x16", "0x17"}, ["asm"] * 10 + ["ssm"] * 10 + ["ssm-other"] * 10)
