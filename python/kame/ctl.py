@@ -785,6 +785,7 @@ class ControlServer:
                 raise ControlError(f"unknown ND flag {name!r} (one of "
                                    f"{', '.join(sorted(ND_FLAG_NAMES))})")
             setattr(ifl, attr, on)
+        node.ifstate_changed()  # "disabled" moves the MLD querier
         return snap_ndp_i(node, ifname)
 
     def _resolve_dst(self, text: str, ifname: str | None) -> tuple[IPv6Address, str | None]:

@@ -310,10 +310,13 @@ class Knobs(Mapping[str, int]):
     or a value out of range). ``str(knobs)`` prints like ``sysctl -a``.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "gen")
 
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         self._values: dict[str, int] = {n: s.default for n, s in KNOBS.items()}
+        #: Bumped by every write: what derives state from knobs (the
+        #: queriers' per-interface state) recomputes it when this moves.
+        self.gen = 0
         if overrides is not None and not isinstance(overrides, Mapping):
             raise TypeError(f"overrides is a mapping of sysctl names, not {type(overrides).__name__}")
         if overrides:
@@ -331,6 +334,7 @@ class Knobs(Mapping[str, int]):
         if spec is None:
             raise ConfigError(f"unknown sysctl {name!r}", layer="knobs")
         self._values[name] = spec.check(value)
+        self.gen += 1
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -344,6 +348,7 @@ class Knobs(Mapping[str, int]):
         if spec is None:
             raise ConfigError(f"unknown sysctl {name!r}", layer="knobs")
         self._values[name] = spec.default
+        self.gen += 1
 
     def __str__(self) -> str:
         return "\n".join(f"{n}: {v}" for n, v in sorted(self._values.items()))

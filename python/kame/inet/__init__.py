@@ -94,6 +94,7 @@ class Inet(IpInput):
             self.addrs.remove(old)
         ifa = InIfaddr(ifi.ip, ifi.network.prefixlen, ifname, tentative=True)
         self.addrs.append(ifa)
+        self.node.ifstate_changed()
         if self.node.ifnets[ifname].up:
             self.dad_start(ifa, now)
         return ifa
@@ -103,6 +104,7 @@ class Inet(IpInput):
         if ifa is None:
             return False
         self.addrs.remove(ifa)
+        self.node.ifstate_changed()
         return True
 
     def if_up(self, ifname: str, now: float) -> None:

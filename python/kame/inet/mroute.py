@@ -86,7 +86,13 @@ class IpMroute(Igmp):
             return None
         return min((ifa.addr for ifa in self.on(ifname) if ifa.usable), default=None, key=int)
 
+    _igmpr_synced: tuple[int, int, int] | None = None
+
     def igmpr_sync(self, now: float) -> None:
+        key = self.node._mcast_key()
+        if key == self._igmpr_synced:
+            return
+        self._igmpr_synced = key
         for name in self.node.ifnets:
             me = self._igmpr_wanted(name)
             if me is None:
@@ -96,15 +102,12 @@ class IpMroute(Igmp):
                 self.igmpr.start(name, me, now)
 
     def igmpr_deadline(self) -> float | None:
-        t = self.igmpr.next_deadline()
-        kv = self.node.knobs._values
-        q = kv["net.inet.igmp.querier"]
-        if not self.igmpr._if and (q == 0 or (q == 1 and not kv["net.inet.ip.forwarding"])):
-            return t
-        if any(self.igmpr.running(n) != (self._igmpr_wanted(n) is not None)
-               for n in self.node.ifnets):
-            return float(self.node._now)
-        return t
+        if self._igmpr_synced != self.node._mcast_key():
+            kv = self.node.knobs._values
+            q = kv["net.inet.igmp.querier"]
+            if self.igmpr._if or q == 2 or (q == 1 and kv["net.inet.ip.forwarding"]):
+                return float(self.node._now)  # the querier may start or stop: the next poll looks
+        return self.igmpr.next_deadline()
 
     def igmpr_poll(self, now: float) -> None:
         self.igmpr_sync(now)
