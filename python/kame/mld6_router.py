@@ -28,8 +28,10 @@ keep beside KAME's kernel, here in the node.
   forwards too much rather than too little, ``mlds_rtr_srcfull``).
 
 The address-family blind part is :class:`kame.mcast.RouterGroup`; this
-module holds the timers and the querier (the same shape fits IGMPv3's
-RFC 3376 §6). The node turns :class:`SendMldQuery` into packets: hop limit
+module holds the timers and the querier, whose address family is in class
+attributes and hooks: :class:`kame.inet.igmp_router.IgmpRouter` is IGMPv3's
+RFC 3376 §6 on the same code. :mod:`kame.ip6.mroute` forwards by the state
+(:meth:`Mld6Router.forwards`). The node turns :class:`SendMldQuery` into packets: hop limit
 1, Router Alert, from the link-local address, to ff02::1 or the address.
 """
 

@@ -36,7 +36,9 @@ IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
 
 MLD: the listener side is :mod:`kame.mld6`, the router side (querier,
 listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
-interfaces of a router or of any node as ``net.inet6.mld.querier`` says.
+interfaces of a router or of any node as ``net.inet6.mld.querier`` says
+(where it runs is derived on events: see ``_mcast_key``); a router
+forwards multicast by that state (:mod:`kame.ip6.mroute`, ``ip6_mforward``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ them, one step from the name to the file:
   §5.2.7.2);
 - :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
   v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``;
+- :mod:`kame.inet.igmp_router`: the IGMP querier (RFC 3376 §6, §7.3.2);
+  :mod:`kame.inet.mroute`: its wiring and ``ip_mforward`` (multicast
+  forwarding by its listening state);
 - :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
   and ``ipsec4_in_reject`` with the node's SPD and SAD.
 
