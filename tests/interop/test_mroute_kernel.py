@@ -234,7 +234,8 @@ def send(src: str, dst: str, tag: str, n: int = 10) -> None:
 @pytest.fixture
 def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     """The two namespaces and the node; ``request.param`` the listeners'
-    MLD version (1: ``force_mld_version``), 2 without."""
+    versions: 1 MLDv1 and IGMPv2 (``force_mld_version``,
+    ``force_igmp_version``), "igmpv1" IGMPv1, 2 (default) MLDv2 and IGMPv3."""
     cleanup()
     try:
         for ns in (NS_S, NS_L):
@@ -253,6 +254,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
         if getattr(request, "param", 2) == 1:
             ipns(NS_L, "sysctl", "-qw", f"net.ipv6.conf.{TAP_L}.force_mld_version=1")
             ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=2")
+        if getattr(request, "param", 2) == "igmpv1":
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=1")
         for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
             for d in ("all", "default", dev):
                 ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{d}.rp_filter=0")
@@ -643,3 +646,46 @@ def test_igmpv2_kernel_listener_puts_the_group_in_v2_mode(rig: Rig) -> None:
     assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 2 and s.get("igps_rtr_rcv_leaves", 0) >= 2, s
     rig.quit()
     check_igmp_pcaps(rig, {"0x16", "0x17"}, ["asm"] * 10 + ["ssm"] * 10 + ["ssm-other"] * 10)
+
+
+@pytest.mark.parametrize("rig", ["igmpv1"], indirect=True)
+def test_igmpv1_kernel_listener_is_timed_out_not_left(rig: Rig) -> None:
+    """A kernel forced to IGMPv1: v1 Reports put the group in IGMPv1 mode
+    (RFC 3376 §7.3.2); an IGMPv1 host sends no Leave (and one heard while
+    it is present would be ignored: test_igmp_router), so the group stays until
+    the Group Membership Interval (2 x 8 s + 2 s) runs out without a
+    report; then nothing crosses."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
+        assert rig.groups("igmp")[ASM4]["compat"] == "igmpv1"
+        send4(SRC4, ASM4, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        t0 = time.monotonic()
+        time.sleep(3)  # > the Last Member Query Time: a v2 group would be gone
+        assert ASM4 in rig.groups("igmp"), rig.groups("igmp")
+        assert rig.until(lambda: ASM4 not in rig.groups("igmp"), 30), rig.groups("igmp")
+        assert time.monotonic() - t0 > 5  # by its timer, not by a leave
+        send4(SRC4, ASM4, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert "after" not in json.loads(lis.stdout.readline())
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 1 and not s.get("igps_rtr_rcv_leaves"), s
+    rig.quit()
+    kern = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
+    assert kern == {"0x12"}, kern  # IGMPv1 Membership Reports only
+    assert not malformed(rig.pcaps[TAP_L])
