@@ -223,3 +223,22 @@ def test_kame_igmp_show_prints_the_state_and_the_forwarding_tables() -> None:
     assert [ln.split() for ln in lines if ln.startswith(f" {SRC}")] == \
         [[str(SRC), str(G), "1", "a", "b"]], text
     assert "\t1 IPv4 multicast forwarding cache misses" in lines, text
+
+
+def _igmp_frame(src: str, dst: str, t: int, group: A4) -> bytes:
+    msg = _core.icmp_build(t, 0, int(group), b"")
+    pkt = _core.ip_build(src, dst, 2, msg, ttl=1, options=b"\x94\x04\x00\x00")
+    mac = bytes.fromhex("01005e") + (int(A4(dst)) & 0x7FFFFF).to_bytes(3, "big")
+    return mac + b"\x02\0\0\0\0\x99" + b"\x08\x00" + bytes(pkt)
+
+
+def test_bad_reports_are_counted_and_ignored() -> None:
+    sim, r, _ = links(hosts=0)
+    before = r.stats["igps_rcv_badreports"]
+    r.receive("b", _igmp_frame("198.51.100.20", "239.9.9.9", 0x16, G), sim.now)  # not to G
+    r.receive("b", _igmp_frame("203.0.113.5", str(G), 0x16, G), sim.now)  # off-subnet
+    assert r.stats["igps_rcv_badreports"] == before + 2 and groups(r) == {}
+    r.receive("b", _igmp_frame("198.51.100.20", str(G), 0x16, G), sim.now)  # good
+    assert groups(r)[str(G)]["compat"] == "igmpv2"
+    r.receive("b", _igmp_frame("198.51.100.21", str(G), 0x12, G), sim.now)  # an IGMPv1 host
+    assert groups(r)[str(G)]["compat"] == "igmpv1"

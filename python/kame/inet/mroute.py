@@ -146,12 +146,15 @@ class IpMroute(Igmp):
             self.inc("igps_rcv_badreports")  # RFC 3376 §9.2: not from this subnet
             return
         if t in (IGMP_v1_HOST_MEMBERSHIP_REPORT, IGMP_v2_HOST_MEMBERSHIP_REPORT):
-            if group.is_multicast and group == v.dst:
-                self.igmpr.v1v2_report_input(ifname, group,
-                                             t == IGMP_v1_HOST_MEMBERSHIP_REPORT, now)
+            if not group.is_multicast or group != v.dst:
+                self.inc("igps_rcv_badreports")  # RFC 2236 §2.4: to the group it reports
+                return
+            self.igmpr.v1v2_report_input(ifname, group, t == IGMP_v1_HOST_MEMBERSHIP_REPORT, now)
         elif t == IGMP_HOST_LEAVE_MESSAGE:
-            if group.is_multicast:
-                self.igmpr.leave_input(ifname, group, now)
+            if not group.is_multicast:
+                self.inc("igps_rcv_badreports")
+                return
+            self.igmpr.leave_input(ifname, group, now)
         elif t == IGMP_v3_HOST_MEMBERSHIP_REPORT:
             recs = parse_v3_report(rest & 0xFFFF, data)
             if recs is None:
