@@ -242,3 +242,45 @@ def test_bad_reports_are_counted_and_ignored() -> None:
     assert groups(r)[str(G)]["compat"] == "igmpv2"
     r.receive("b", _igmp_frame("198.51.100.21", str(G), 0x12, G), sim.now)  # an IGMPv1 host
     assert groups(r)[str(G)]["compat"] == "igmpv1"
+
+
+def _queries4(frames: list[Any]) -> list[tuple[int, int, A4, bool]]:
+    """(IGMP length, Max Resp Code, group, Router Alert) of the queries sent."""
+    out = []
+    for _ifn, f in frames:
+        if f[12:14] != b"\x08\x00":
+            continue
+        v = _core.ip_validate(f[14:], True)
+        body = f[14 + v.header_len:14 + v.total_len]
+        if v.protocol == 2 and body[0] == 0x11:
+            out.append((len(body), body[1], A4(body[4:8]), v.header_len > 20))
+    return out
+
+
+def test_older_querier_versions() -> None:
+    """net.inet.igmp.version (RFC 3376 §7.3.1): 2 sends IGMPv2 queries (8
+    octets, Max Resp Time in tenths, Router Alert) and group-specific ones
+    on a Leave; 1 sends IGMPv1 queries (code 0, no Router Alert), never a
+    group-specific one: a left group times out. An IGMPv2 query heard by an
+    IGMPv3 querier is counted."""
+    for ver in (2, 1):
+        sim, r, _ = links(hosts=0, **{"net.inet.igmp.version": ver})
+        sent: list[Any] = []
+        r.inet.igmpr.report_input("b", [(MODE_IS_EXCLUDE, G, [])], sim.now)
+        sent += r.poll(sim.now + 8.0)  # the next General Query
+        r.inet.igmpr.leave_input("b", G, sim.now + 8.0)
+        sent += r.poll(sim.now + 8.0) + r.poll(sim.now + 8.5)
+        qs = _queries4(sent)
+        gen = [q for q in qs if not int(q[2])]
+        grp = [q for q in qs if q[2] == G]
+        assert gen and all(q[0] == 8 for q in qs), qs
+        if ver == 2:
+            assert gen[0][1] == 10 and gen[0][3] and grp  # 1 s in tenths; RA
+            r.poll(sim.now + 9.5)
+            assert str(G) not in groups(r)
+        else:
+            assert gen[0][1] == 0 and not gen[0][3] and not grp
+            assert str(G) in groups(r)  # no query: the Group Membership Interval
+    sim, r, _ = links(hosts=0)
+    r.inet.igmpr.query_input("b", A4("198.51.100.250"), A4(0), (), False, False, sim.now)
+    assert r.stats["igps_rtr_rcv_oldqueries"] == 1

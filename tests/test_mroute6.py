@@ -253,3 +253,22 @@ def test_kame_mld_show_prints_the_forwarding_tables() -> None:
     assert row == [[str(SRC), str(G), "3", "a", "b"]], text
     assert "\t1 multicast packets arrived on the wrong interface (RPF)" in lines, text
     assert "\t3 multicast forwarding cache hits" in lines, text
+
+
+def test_mldv1_querier_version() -> None:
+    """net.inet6.mld.version 1 (RFC 3810 §8.3.1): MLDv1 Queries (24 octets,
+    Maximum Response Delay in ms), a Multicast-Address-Specific one on a
+    Done, never a source-specific one."""
+    r, now = router(**{"net.inet6.mld.version": 1})
+    listen(r, "b", [(MODE_IS_EXCLUDE, G, [])], now)
+    sent = list(r.poll(now + 200.0))  # a General Query by then
+    r.mldr.done_input("b", G, now + 200.0)
+    listen(r, "b", [(MODE_IS_INCLUDE, SSM, [SRC]), (BLOCK_OLD_SOURCES, SSM, [SRC])], now + 200.0)
+    sent += r.poll(now + 200.0)
+    qs = []
+    for _ifn, f in sent:
+        if f[12:14] == b"\x86\xdd" and f[20] == 0 and f[54] == 58 and f[62] == 130:
+            qs.append((len(f) - 62, A(f[70:86])))  # ICMPv6 length, address
+    assert qs and all(n == 24 for n, _ in qs), qs
+    assert {a for _, a in qs} == {A("::"), G}, qs  # no query for SSM's source
+    assert r.stats["mlds_snd_gsr_queries"] == 0

@@ -126,6 +126,8 @@ KNOBS: dict[str, KnobSpec] = {
         # --- net.inet6.mld: the router side (kame.mld6_router, RFC 3810 §7, §9) ---
         _k("net.inet6.mld.querier", 1, 0, 2,
            "(kame) MLD querier on up interfaces: 0 never, 1 when forwarding, 2 always"),
+        _k("net.inet6.mld.version", 2, 1, 2,
+           "(kame) the querier's MLD version: 1 when an MLDv1 router is on the link (RFC 3810 §8.3.1)"),
         _k("net.inet6.mld.robustness", 2, 1, 7, "(kame) Robustness Variable (RFC 3810 §9.1)"),
         _k("net.inet6.mld.query_interval", 125, 1, 31744,
            "(kame) Query Interval, seconds (RFC 3810 §9.2)"),
@@ -260,6 +262,8 @@ KNOBS: dict[str, KnobSpec] = {
         # --- net.inet.igmp: the router side (kame.inet.igmp_router, RFC 3376 §6, §8) ---
         _k("net.inet.igmp.querier", 1, 0, 2,
            "(kame) IGMP querier on up interfaces: 0 never, 1 when forwarding, 2 always"),
+        _k("net.inet.igmp.version", 3, 1, 3,
+           "(kame) the querier's IGMP version: the oldest router's on the link (RFC 3376 §7.3.1)"),
         _k("net.inet.igmp.robustness", 2, 1, 7, "(kame) Robustness Variable (RFC 3376 §8.1)"),
         _k("net.inet.igmp.query_interval", 125, 1, 31744,
            "(kame) Query Interval, seconds (RFC 3376 §8.2)"),

@@ -94,6 +94,9 @@ class SendMldQuery:
     max_resp: int
     qrv: int
     qqic: int
+    #: False: an MLDv1 Query (24 octets; ``max_resp`` in ms), as
+    #: ``net.inet6.mld.version`` 1 asks (RFC 3810 §8.3.1).
+    v2: bool = True
 
 
 @dataclass(slots=True)
@@ -134,6 +137,8 @@ class Mld6Router:
     LLQI_KNOB = "last_listener_query_interval"
     #: The general query's group.
     UNSPEC: Any = UNSPECIFIED
+    #: The protocol's current version (the ``version`` knob's highest).
+    CUR_VERSION = 2
 
     def __init__(self, knob: Callable[[str], int], inc: Callable[[str], Any]) -> None:
         self.knob = knob
@@ -164,6 +169,16 @@ class Mld6Router:
     @property
     def qri(self) -> float:
         return self.knob(self.KNOBS + "query_response_interval") / 1000.0
+
+    @property
+    def version(self) -> int:
+        """The version the querier speaks (RFC 3810 §8.3.1, RFC 3376
+        §7.3.1: an older router on the link makes the administrator lower
+        it): older versions have no source-specific queries."""
+        return self.knob(self.KNOBS + "version")
+
+    def _can_ask(self, ask: Ask) -> bool:
+        return self.version >= 2 or ask is None
 
     @property
     def llqi(self) -> float:
@@ -219,6 +234,8 @@ class Mld6Router:
         if st is None or src == st.me:
             return
         srcs = frozenset(sources) if v2 else frozenset()
+        if not v2 and self.version >= self.CUR_VERSION:
+            self.inc("mlds_rcv_oldqueries")  # an older querier: lower the version knob
         self.inc("mlds_rcv_gen_queries" if int(group) == 0 else
                  "mlds_rcv_gsr_queries" if srcs else "mlds_rcv_group_queries")
         if int(src) < int(st.me):  # §7.6.2: the lower address queries
@@ -295,7 +312,11 @@ class Mld6Router:
 
     def _ask(self, st: _RtrIf, group: McAddr, g: RouterGroup, ask: Ask,
              now: float) -> None:
-        """Owe [LLQC] queries for ``ask``, the first now; lower its timers."""
+        """Owe [LLQC] queries for ``ask``, the first now; lower its timers
+        (nothing when the version spoken has no such query: the timers run
+        out instead)."""
+        if not self._can_ask(ask):
+            return
         r = st.rtx.get(group)
         if r is None:
             r = st.rtx[group] = _Rtx(due=now)
@@ -386,9 +407,11 @@ class Mld6Router:
 
     def _query(self, ifname: str, group: McAddr, srcs: tuple[McAddr, ...],
                suppress: bool, resp: float) -> Any:
+        ms = round(resp * 1000)
+        v2 = self.version >= 2
         return SendMldQuery(ifname, IPv6Address(int(group)), tuple(IPv6Address(int(x)) for x in srcs),
-                            suppress, max_resp_code(round(resp * 1000)),
-                            min(self.robustness, 7), qqic(int(self.qi)))
+                            suppress, max_resp_code(ms) if v2 else min(ms, 0xFFFF),
+                            min(self.robustness, 7), qqic(int(self.qi)), v2)
 
     def _compat(self, st: _RtrIf, group: McAddr, g: RouterGroup, now: float) -> str:
         return "mldv1" if g.v1_until > now else "mldv2"

@@ -612,7 +612,7 @@ class Node(Ip6Input):
         if src is None:
             return
         dst = LINKLOCAL_ALL_NODES if int(a.group) == 0 else a.group
-        q = _core.MldQuery(a.max_resp, a.group, True, a.suppress, a.qrv, a.qqic,
+        q = _core.MldQuery(a.max_resp, a.group, a.v2, a.suppress, a.qrv, a.qqic,
                            list(a.sources))
         self._emit_mcast(a.ifname, dst, self._mld_packet(src, dst, q))
 

@@ -57,6 +57,9 @@ class SendIgmpQuery:
     max_resp: int
     qrv: int
     qqic: int
+    #: 1 or 2: an IGMPv1/v2 Query (8 octets), as ``net.inet.igmp.version``
+    #: asks (RFC 3376 §7.3.1).
+    version: int = 3
 
 
 _NAMES = {"mlds_rcv_v1reports": "igps_rtr_rcv_v1v2reports", "mlds_rcv_dones": "igps_rtr_rcv_leaves"}
@@ -68,6 +71,7 @@ class IgmpRouter(Mld6Router):
     KNOBS = "net.inet.igmp."
     LLQI_KNOB = "last_member_query_interval"
     UNSPEC = IPv4Address(0)
+    CUR_VERSION = 3
 
     def __init__(self, knob: Any, inc: Any) -> None:
         super().__init__(knob, inc)
@@ -83,12 +87,20 @@ class IgmpRouter(Mld6Router):
         return isinstance(group, IPv4Address) and group.is_multicast and \
             group != INADDR_ALLHOSTS_GROUP
 
+    def _can_ask(self, ask: Any) -> bool:
+        """IGMPv2 has Group-Specific Queries only, IGMPv1 none (its groups
+        time out)."""
+        v = self.version
+        return v >= 3 or (v == 2 and ask is None)
+
     def _query(self, ifname: str, group: McAddr, srcs: tuple[McAddr, ...],
                suppress: bool, resp: float) -> Any:
+        v = self.version
+        tenths = round(resp * 10)
+        code = igmp_code(tenths) if v == 3 else min(tenths, 255) if v == 2 else 0
         return SendIgmpQuery(ifname, IPv4Address(int(group)),
-                             tuple(IPv4Address(int(x)) for x in srcs), suppress,
-                             igmp_code(round(resp * 10)), min(self.robustness, 7),
-                             qqic(int(self.qi)))
+                             tuple(IPv4Address(int(x)) for x in srcs), suppress, code,
+                             min(self.robustness, 7), qqic(int(self.qi)), v)
 
     def v1v2_report_input(self, ifname: str, group: IPv4Address, v1: bool, now: float) -> None:
         """An IGMPv1 or IGMPv2 Membership Report (§7.3.2)."""

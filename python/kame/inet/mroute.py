@@ -119,11 +119,15 @@ class IpMroute(Igmp):
         if st is None:
             return
         dst = INADDR_ALLHOSTS_GROUP if not int(a.group) else a.group
-        hdr = struct.pack("!BBH", (0x08 if a.suppress else 0) | a.qrv, a.qqic, len(a.sources))
-        msg = _core.icmp_build(IGMP_HOST_MEMBERSHIP_QUERY, a.max_resp, int(a.group),
-                               hdr + b"".join(s.packed for s in a.sources))
+        if a.version < 3:  # IGMPv2/v1 (RFC 2236 §2, RFC 1112: no Router Alert)
+            msg = _core.icmp_build(IGMP_HOST_MEMBERSHIP_QUERY, a.max_resp, int(a.group), b"")
+        else:
+            hdr = struct.pack("!BBH", (0x08 if a.suppress else 0) | a.qrv, a.qqic,
+                              len(a.sources))
+            msg = _core.icmp_build(IGMP_HOST_MEMBERSHIP_QUERY, a.max_resp, int(a.group),
+                                   hdr + b"".join(s.packed for s in a.sources))
         self.ip_output(IPv4Address(int(st.me)), dst, IPPROTO_IGMP, msg, now, ttl=1,
-                       ifname=a.ifname, options=IPOPT_RA)
+                       ifname=a.ifname, options=IPOPT_RA if a.version > 1 else None)
 
     def igmp_router_input(self, ifname: str, v: Any, t: int, code: int, group: IPv4Address,
                           length: int, data: bytes, rest: int, now: float) -> None:
