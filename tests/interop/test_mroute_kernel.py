@@ -235,7 +235,8 @@ def send(src: str, dst: str, tag: str, n: int = 10) -> None:
 def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     """The two namespaces and the node; ``request.param`` the listeners'
     versions: 1 MLDv1 and IGMPv2 (``force_mld_version``,
-    ``force_igmp_version``), "igmpv1" IGMPv1, 2 (default) MLDv2 and IGMPv3."""
+    ``force_igmp_version``), "igmpv1" IGMPv1, 2 (default) MLDv2 and IGMPv3;
+    "oldq": our queriers speak MLDv1 and IGMPv2 (the version knobs)."""
     cleanup()
     try:
         for ns in (NS_S, NS_L):
@@ -267,6 +268,8 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
                       "net.inet.igmp.query_interval": 8,
                       "net.inet.igmp.query_response_interval": 2000,
                       "net.inet.igmp.last_member_query_interval": 500,
+                      **({"net.inet6.mld.version": 1, "net.inet.igmp.version": 2}
+                         if getattr(request, "param", 2) == "oldq" else {}),
                       "net.inet6.mld.query_interval": 8,
                       "net.inet6.mld.query_response_interval": 2000,
                       "net.inet6.mld.last_listener_query_interval": 500},
@@ -689,3 +692,50 @@ def test_igmpv1_kernel_listener_is_timed_out_not_left(rig: Rig) -> None:
     kern = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
     assert kern == {"0x12"}, kern  # IGMPv1 Membership Reports only
     assert not malformed(rig.pcaps[TAP_L])
+
+
+@pytest.mark.parametrize("rig", ["oldq"], indirect=True)
+def test_our_older_version_queries_move_kernel_hosts_to_that_version(rig: Rig) -> None:
+    """With net.inet6.mld.version 1 and net.inet.igmp.version 2 (RFC 3810
+    §8.3.1, RFC 3376 §7.3.1) our queries are MLDv1 and IGMPv2; the kernel
+    hosts, MLDv2/IGMPv3 by default, fall back to the older version
+    (Older Version Querier Present) and report and leave in it, and the
+    forwarding follows their state."""
+    got, got2 = run_igmp_listener(rig, v2=True)
+    assert got.get("asm") == [7] * 10 and "after" not in got2, (got, got2)
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM in rig.groups() and
+                         rig.groups()[ASM]["compat"] == "mldv1", 30), rig.groups()
+        send(SRC, ASM, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM not in rig.groups(), 15), rig.groups()
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert not s.get("mlds_snd_gsr_queries") and not s.get("igps_rtr_snd_gsr_queries"), s
+    rig.quit()
+    msgs = mld_on(rig.pcaps[TAP_L])
+    late = [m["icmpv6.type"] for m in msgs if m["eth.src"] != MAC_L and
+            m["icmpv6.mld.multicast_address"] == ASM]
+    assert "131" in late and "132" in late, msgs  # MLDv1 Report and Done from the kernel
+    res = subprocess.run(["tshark", "-r", str(rig.pcaps[TAP_L]), "-Y",
+                          f"icmpv6.type == 130 && eth.src == {MAC_L}", "-T", "fields",
+                          "-e", "icmpv6.mld.flag.s", "-e", "ipv6.plen"], capture_output=True, text=True, timeout=120,
+                         check=True)
+    # our queries are all MLDv1: Hop-by-Hop 8 + 24 octets
+    assert {ln.split("\t")[1] for ln in res.stdout.splitlines()} == {"32"}, res.stdout
+    q4 = [m for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] == MAC_L]
+    assert q4 and all(m["igmp.version"] == "2" for m in q4), q4
+    kern4 = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
+    assert {"0x16", "0x17"} <= kern4, kern4
