@@ -89,6 +89,69 @@ def kernel_getsourcefilter(s: socket.socket, ifi: int, group: str) -> Any:
     return [fmode, sorted(out)]
 
 
+def _msf_variants(ifi: int, g: str) -> list[bytes]:
+    """getsockopt(MCAST_MSFILTER) requests: room for 0, 1 and 8 sources;
+    interface 0; another family's group; a buffer short of the header."""
+    other = G4 if ":" in g else G6
+    return [_gf(ifi, g, 0, [])[:136] + struct.pack("=II", 0, room) + bytes(128 * room)
+            for room in (0, 1, 8)] + [
+        _gf(0, g, 0, [])[:136] + struct.pack("=II", 0, 8) + bytes(128 * 8),
+        _gf(ifi, other, 0, [])[:136] + struct.pack("=II", 0, 8) + bytes(128 * 8),
+        _gf(ifi, g, 0, [])[:100]]
+
+
+def _msf_decode(raw: bytes, optlen: int, v6: bool) -> list[Any]:
+    """[optlen, fmode, numsrc, the sources written back]."""
+    fmode, num = struct.unpack_from("=II", raw, 136)
+    srcs = [str(IPv6Address(raw[144 + 128 * i + 8:144 + 128 * i + 24]) if v6
+                else IPv4Address(raw[144 + 128 * i + 4:144 + 128 * i + 8]))
+            for i in range((optlen - 144) // 128)]
+    return [optlen, fmode, num, srcs]
+
+
+def kernel_msfilter(s: socket.socket, ifi: int, g: str) -> list[Any]:
+    """getsockopt(MCAST_MSFILTER) through libc on a kernel socket, for each
+    of :func:`_msf_variants`: the optlen and buffer it writes back, or the
+    errno's name."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    lvl = 41 if s.family == socket.AF_INET6 else 0
+    out: list[Any] = []
+    for req in _msf_variants(ifi, g):
+        buf = ctypes.create_string_buffer(req, len(req))
+        n = ctypes.c_uint32(len(req))
+        if libc.getsockopt(s.fileno(), lvl, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
+            out.append(errno.errorcode[ctypes.get_errno()])
+        else:
+            out.append(_msf_decode(buf.raw, n.value, s.family == socket.AF_INET6))
+    return out
+
+
+def our_msfilter(s: Any, ifi: int, g: str) -> list[Any]:
+    """The same on our socket: ``getsockopt(level, MCAST_MSFILTER, request)``."""
+    lvl = 41 if s.family == AF_INET6 else 0
+    out: list[Any] = []
+    for req in _msf_variants(ifi, g):
+        r = _try(lambda req=req: s.getsockopt(lvl, MCAST_MSFILTER, req))
+        out.append(r if isinstance(r, str) else _msf_decode(r.ljust(144, b"\0"), len(r),
+                                                             s.family == AF_INET6))
+    return out
+
+
+def kernel_msfilter_steps(ifi: int) -> list[Any]:
+    def setsf(s: socket.socket, i: int, g: str, mode: int, srcs: list[str]) -> None:
+        s.setsockopt(41 if s.family == socket.AF_INET6 else 0, MCAST_MSFILTER,
+                     _gf(i, g, mode, srcs))
+
+    return steps(lambda f: socket.socket(f, socket.SOCK_DGRAM), ifi, kernel_msfilter, setsf)
+
+
+def our_msfilter_steps(layer: SocketLayer, ifi: int) -> list[Any]:
+    def setsf(s: Any, i: int, g: str, mode: int, srcs: list[str]) -> None:
+        s.setsockopt(41 if s.family == AF_INET6 else 0, MCAST_MSFILTER, _gf(i, g, mode, srcs))
+
+    return steps(lambda f: layer.socket(f, SOCK_DGRAM), ifi, our_msfilter, setsf)
+
+
 def steps(sock: Callable[[int], Any], ifi: int, getsf: Callable[[Any, int, str], Any],
           setsf: Callable[[Any, int, str, int, list[str]], Any]) -> list[Any]:
     """The same calls on either sockets: every answer, errno by name."""
@@ -229,6 +292,43 @@ def test_mcast_api_steps_equal_the_kernels() -> None:
     # every socket closed: no member left, and the node's filters are gone
     assert IPv6Address(G6) not in n.groups["d0"]
     assert n.inet.in_filter("d0", IPv4Address(G4)) is None
+
+
+@pytest.mark.root
+def test_getsockopt_msfilter_equals_the_kernels() -> None:
+    """getsockopt(MCAST_MSFILTER) (Linux's ``struct group_filter`` in and
+    out) at every step of the same sequence: the mode, the number of
+    sources, as many sources as the caller has room for and the optlen,
+    or the errno, as the kernel's sockets answer in a fresh namespace."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root for a network namespace")
+    from tests.interop.netns_rig import fresh_netns
+
+    with fresh_netns("mcmsf") as ns:
+        def ipns(*a: str) -> None:
+            subprocess.run(["ip", "netns", "exec", ns, *a], check=True)
+        ipns("ip", "link", "set", "lo", "up")
+        ipns("ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        ipns("ip", "link", "set", "d1", "up")
+        ipns("ip", "link", "set", "d0", "up")
+        ipns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
+        code = ("import json,socket,sys; sys.path.insert(0, '.');"
+                "from tests.test_socket_mcast_api import kernel_msfilter_steps;"
+                "print(json.dumps(kernel_msfilter_steps(socket.if_nametoindex('d0'))))")
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
+                           capture_output=True, text=True, timeout=60, check=False,
+                           cwd=str(Path(__file__).resolve().parents[1]))
+        assert r.returncode == 0, r.stderr
+        kernel = json.loads(r.stdout)
+    _n, layer = node()
+    ours = json.loads(json.dumps(our_msfilter_steps(layer, layer.ifindex("d0"))))
+    assert ours == kernel, [(i, o, k) for i, (o, k) in enumerate(zip(ours, kernel, strict=True))
+                            if o != k]
+    # the answers hold sources, truncation and errors: the test can tell
+    flat = json.dumps(kernel)
+    assert "EADDRNOTAVAIL" in flat and "EINVAL" in flat
+    assert any(isinstance(x, list) and x[2] > len(x[3]) > 0 for step in kernel
+               if isinstance(step, list) for x in step)
 
 
 def test_freebsd_numbers_and_sockaddrs() -> None:

@@ -751,9 +751,15 @@ class ControlServer:
             return snap_pcbs(node)
         if op == "arp":  # kame arp -an
             return snap_arp(node, now)
+        if op == "igmp":  # kame igmp show: the IGMP querier (kame.inet.igmp_router)
+            return {"links": node.inet.igmpr.snapshot(now),
+                    "mroute": node.inet.mroute_snapshot(now),
+                    "stats": {k: node.stats[k] for k in node.stats
+                              if k.startswith(("igps_rtr_", "mrts_"))}}
         if op == "mld":  # kame mld show: the querier's listening state (kame.mld6_router)
-            return {"links": node.mldr.snapshot(now),
-                    "stats": {k: node.stats[k] for k in node.stats if k.startswith("mlds_")}}
+            return {"links": node.mldr.snapshot(now), "mroute": node.mroute_snapshot(now),
+                    "stats": {k: node.stats[k] for k in node.stats
+                              if k.startswith(("mlds_", "mrt6s_"))}}
         if op in self.ops:  # what the node process hosts (kame iperf3)
             return self.ops[op](c, req, now)
         if op == "ipsec6_stats":  # kame netstat -s -p ipsec6
@@ -779,6 +785,7 @@ class ControlServer:
                 raise ControlError(f"unknown ND flag {name!r} (one of "
                                    f"{', '.join(sorted(ND_FLAG_NAMES))})")
             setattr(ifl, attr, on)
+        node.ifstate_changed()  # "disabled" moves the MLD querier
         return snap_ndp_i(node, ifname)
 
     def _resolve_dst(self, text: str, ifname: str | None) -> tuple[IPv6Address, str | None]:

@@ -144,9 +144,11 @@ class AddrList:
     tests, non-link-local addresses with a prefix length under 128) and by
     the prefix an autoconfigured address was made from (:meth:`from_prefix`)."""
 
-    __slots__ = ("_by_if", "_by_prefix", "_nets")
+    __slots__ = ("_by_if", "_by_prefix", "_nets", "gen")
 
     def __init__(self) -> None:
+        #: Bumped by every add and remove (see ``Node._mcast_key``).
+        self.gen = 0
         # keyed by the address's int: IPv6Address.__hash__ is slow Python code
         self._by_if: dict[str, dict[int, In6Ifaddr]] = {}
         self._nets: PrefixIndex[In6Ifaddr] = PrefixIndex()
@@ -157,6 +159,7 @@ class AddrList:
         return ifa.prefixlen < 128 and (int(ifa.addr) >> 118) != 0x3FA  # not fe80::/10
 
     def add(self, ifa: In6Ifaddr) -> In6Ifaddr:
+        self.gen += 1
         d = self._by_if.setdefault(ifa.ifname, {})
         key = int(ifa.addr)
         old = d.get(key)
@@ -185,6 +188,7 @@ class AddrList:
     def remove(self, ifname: str, addr: IPv6Address) -> In6Ifaddr | None:
         ifa = self._by_if.get(ifname, {}).pop(addr._ip, None)  # type: ignore[attr-defined]
         if ifa is not None:
+            self.gen += 1
             self._unindex(ifa)
         return ifa
 

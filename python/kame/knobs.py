@@ -119,9 +119,15 @@ KNOBS: dict[str, KnobSpec] = {
            "sources in one socket's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
         _k("net.inet6.ip6.mcast.maxgrpsrc", 512, 1, 1 << 16,
            "sources in an interface's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
+        _k("net.inet6.ip6.mforwarding", 1, 0, 1,
+           "(kame) forward multicast by MLD listening state when forwarding (kame.ip6.mroute)"),
+        _k("net.inet6.ip6.mfc_max", 1024, 1, 1 << 20,
+           "(kame) multicast forwarding cache entries (mrt6s_mfc_full past it)"),
         # --- net.inet6.mld: the router side (kame.mld6_router, RFC 3810 §7, §9) ---
         _k("net.inet6.mld.querier", 1, 0, 2,
            "(kame) MLD querier on up interfaces: 0 never, 1 when forwarding, 2 always"),
+        _k("net.inet6.mld.version", 2, 1, 2,
+           "(kame) the querier's MLD version: 1 when an MLDv1 router is on the link (RFC 3810 §8.3.1)"),
         _k("net.inet6.mld.robustness", 2, 1, 7, "(kame) Robustness Variable (RFC 3810 §9.1)"),
         _k("net.inet6.mld.query_interval", 125, 1, 31744,
            "(kame) Query Interval, seconds (RFC 3810 §9.2)"),
@@ -253,6 +259,26 @@ KNOBS: dict[str, KnobSpec] = {
            "sources in one socket's filter for a group (FreeBSD's; igps_srcfull past it)"),
         _k("net.inet.ip.mcast_maxgrpsrc", 512, 1, 1 << 16,
            "sources in an interface's filter for a group (FreeBSD's; igps_srcfull past it)"),
+        # --- net.inet.igmp: the router side (kame.inet.igmp_router, RFC 3376 §6, §8) ---
+        _k("net.inet.igmp.querier", 1, 0, 2,
+           "(kame) IGMP querier on up interfaces: 0 never, 1 when forwarding, 2 always"),
+        _k("net.inet.igmp.version", 3, 1, 3,
+           "(kame) the querier's IGMP version: the oldest router's on the link (RFC 3376 §7.3.1)"),
+        _k("net.inet.igmp.robustness", 2, 1, 7, "(kame) Robustness Variable (RFC 3376 §8.1)"),
+        _k("net.inet.igmp.query_interval", 125, 1, 31744,
+           "(kame) Query Interval, seconds (RFC 3376 §8.2)"),
+        _k("net.inet.igmp.query_response_interval", 10000, 100, 3174400,
+           "(kame) Query Response Interval, ms (RFC 3376 §8.3)"),
+        _k("net.inet.igmp.last_member_query_interval", 1000, 100, 3174400,
+           "(kame) Last Member Query Interval, ms (RFC 3376 §8.8)"),
+        _k("net.inet.igmp.maxgroups", 1024, 1, 1 << 20,
+           "(kame) groups a querier keeps per link (igps_rtr_groupfull past it)"),
+        _k("net.inet.igmp.maxsrc", 512, 1, 1 << 16,
+           "(kame) sources a querier keeps per group (igps_rtr_srcfull past it)"),
+        _k("net.inet.ip.mforwarding", 1, 0, 1,
+           "(kame) forward multicast by IGMP listening state when forwarding (kame.inet.mroute)"),
+        _k("net.inet.ip.mfc_max", 1024, 1, 1 << 20,
+           "(kame) IPv4 multicast forwarding cache entries (mrts_mfc_full past it)"),
         _k("net.inet.igmp.default_version", 3, 1, 3,
            "IGMP version used when no older querier is present"),
         _k("net.inet.ip.redirect", 1, 0, 1, "send ICMP Redirects when forwarding"),
@@ -288,10 +314,13 @@ class Knobs(Mapping[str, int]):
     or a value out of range). ``str(knobs)`` prints like ``sysctl -a``.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "gen")
 
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         self._values: dict[str, int] = {n: s.default for n, s in KNOBS.items()}
+        #: Bumped by every write: what derives state from knobs (the
+        #: queriers' per-interface state) recomputes it when this moves.
+        self.gen = 0
         if overrides is not None and not isinstance(overrides, Mapping):
             raise TypeError(f"overrides is a mapping of sysctl names, not {type(overrides).__name__}")
         if overrides:
@@ -309,6 +338,7 @@ class Knobs(Mapping[str, int]):
         if spec is None:
             raise ConfigError(f"unknown sysctl {name!r}", layer="knobs")
         self._values[name] = spec.check(value)
+        self.gen += 1
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -322,6 +352,7 @@ class Knobs(Mapping[str, int]):
         if spec is None:
             raise ConfigError(f"unknown sysctl {name!r}", layer="knobs")
         self._values[name] = spec.default
+        self.gen += 1
 
     def __str__(self) -> str:
         return "\n".join(f"{n}: {v}" for n, v in sorted(self._values.items()))

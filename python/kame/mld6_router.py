@@ -28,8 +28,10 @@ keep beside KAME's kernel, here in the node.
   forwards too much rather than too little, ``mlds_rtr_srcfull``).
 
 The address-family blind part is :class:`kame.mcast.RouterGroup`; this
-module holds the timers and the querier (the same shape fits IGMPv3's
-RFC 3376 §6). The node turns :class:`SendMldQuery` into packets: hop limit
+module holds the timers and the querier, whose address family is in class
+attributes and hooks: :class:`kame.inet.igmp_router.IgmpRouter` is IGMPv3's
+RFC 3376 §6 on the same code. :mod:`kame.ip6.mroute` forwards by the state
+(:meth:`Mld6Router.forwards`). The node turns :class:`SendMldQuery` into packets: hop limit
 1, Router Alert, from the link-local address, to ff02::1 or the address.
 """
 
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame.mcast import (
@@ -52,6 +54,8 @@ from kame.mld6 import reportable
 __all__ = ["Mld6Router", "SendMldQuery", "max_resp_code", "qqic"]
 
 UNSPECIFIED = IPv6Address("::")
+#: An IPv6 (MLD) or IPv4 (IGMP) address.
+McAddr = IPv6Address | IPv4Address
 
 
 def max_resp_code(ms: int) -> int:
@@ -90,6 +94,9 @@ class SendMldQuery:
     max_resp: int
     qrv: int
     qqic: int
+    #: False: an MLDv1 Query (24 octets; ``max_resp`` in ms), as
+    #: ``net.inet6.mld.version`` 1 asks (RFC 3810 §8.3.1).
+    v2: bool = True
 
 
 @dataclass(slots=True)
@@ -98,47 +105,84 @@ class _Rtx:
 
     due: float = 0.0
     group_left: int = 0
-    src_left: dict[IPv6Address, int] = field(default_factory=dict)
+    src_left: dict[McAddr, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class _RtrIf:
-    me: IPv6Address
+    me: McAddr
     querier: bool = True
     #: Other Querier Present timer (non-querier) and that querier's address.
     oqp_until: float = -1.0
-    querier_addr: IPv6Address | None = None
+    querier_addr: McAddr | None = None
     startup_left: int = 0
     gq_due: float = 0.0
-    groups: dict[IPv6Address, RouterGroup] = field(default_factory=dict)
-    rtx: dict[IPv6Address, _Rtx] = field(default_factory=dict)
+    groups: dict[McAddr, RouterGroup] = field(default_factory=dict)
+    rtx: dict[McAddr, _Rtx] = field(default_factory=dict)
 
 
 class Mld6Router:
     """The router side on every interface it runs on. ``knob`` reads the
-    ``net.inet6.mld.*`` knobs, ``inc`` counts (``mlds_*``)."""
+    ``net.inet6.mld.*`` knobs, ``inc`` counts (``mlds_*``).
+
+    The address family is in the class attributes and the hooks
+    :meth:`_reportable`, :meth:`_query`, :meth:`_stat`: the IGMP router
+    side (:class:`kame.inet.igmp_router.IgmpRouter`) is this class with
+    IPv4's."""
+
+    #: The knob prefix: ``robustness``, ``query_interval`` (s),
+    #: ``query_response_interval`` (ms), :attr:`LLQI_KNOB` (ms),
+    #: ``maxgroups``, ``maxsrc`` follow it.
+    KNOBS = "net.inet6.mld."
+    LLQI_KNOB = "last_listener_query_interval"
+    #: The general query's group.
+    UNSPEC: Any = UNSPECIFIED
+    #: The protocol's current version (the ``version`` knob's highest).
+    CUR_VERSION = 2
 
     def __init__(self, knob: Callable[[str], int], inc: Callable[[str], Any]) -> None:
         self.knob = knob
-        self.inc = inc
+        self._inc = inc
         self._if: dict[str, _RtrIf] = {}
+
+    def inc(self, name: str) -> None:
+        self._inc(self._stat(name))
+
+    @staticmethod
+    def _stat(name: str) -> str:
+        """The counter for ``name`` (the MLD one: ``mlds_*``)."""
+        return name
+
+    @staticmethod
+    def _reportable(group: Any) -> bool:
+        return bool(group.is_multicast) and reportable(group)
 
     # --- the RFC 3810 §9 variables, from the knobs
     @property
     def robustness(self) -> int:
-        return self.knob("net.inet6.mld.robustness")
+        return self.knob(self.KNOBS + "robustness")
 
     @property
     def qi(self) -> float:
-        return float(self.knob("net.inet6.mld.query_interval"))
+        return float(self.knob(self.KNOBS + "query_interval"))
 
     @property
     def qri(self) -> float:
-        return self.knob("net.inet6.mld.query_response_interval") / 1000.0
+        return self.knob(self.KNOBS + "query_response_interval") / 1000.0
+
+    @property
+    def version(self) -> int:
+        """The version the querier speaks (RFC 3810 §8.3.1, RFC 3376
+        §7.3.1: an older router on the link makes the administrator lower
+        it): older versions have no source-specific queries."""
+        return self.knob(self.KNOBS + "version")
+
+    def _can_ask(self, ask: Ask) -> bool:
+        return self.version >= 2 or ask is None
 
     @property
     def llqi(self) -> float:
-        return self.knob("net.inet6.mld.last_listener_query_interval") / 1000.0
+        return self.knob(self.KNOBS + self.LLQI_KNOB) / 1000.0
 
     @property
     def mali(self) -> float:
@@ -158,7 +202,7 @@ class Mld6Router:
     def running(self, ifname: str) -> bool:
         return ifname in self._if
 
-    def start(self, ifname: str, me: IPv6Address, now: float) -> None:
+    def start(self, ifname: str, me: McAddr, now: float) -> None:
         """Run on ``ifname`` with link-local address ``me``: Querier, Startup
         Queries from now."""
         if ifname in self._if:
@@ -175,21 +219,23 @@ class Mld6Router:
     def state(self, ifname: str) -> _RtrIf | None:
         return self._if.get(ifname)
 
-    def forwards(self, ifname: str, group: IPv6Address, src: IPv6Address) -> bool:
+    def forwards(self, ifname: str, group: McAddr, src: McAddr) -> bool:
         """Whether the link has listeners for ``src``'s traffic to ``group``."""
         st = self._if.get(ifname)
         g = st.groups.get(group) if st is not None else None
         return g is not None and g.forwards(src)
 
     # --- input
-    def query_input(self, ifname: str, src: IPv6Address, group: IPv6Address,
-                    sources: Iterable[IPv6Address], suppress: bool, v2: bool,
+    def query_input(self, ifname: str, src: McAddr, group: McAddr,
+                    sources: Iterable[McAddr], suppress: bool, v2: bool,
                     now: float) -> None:
         """A Query heard on the link (valid: link-local source, hop limit 1)."""
         st = self._if.get(ifname)
         if st is None or src == st.me:
             return
         srcs = frozenset(sources) if v2 else frozenset()
+        if not v2 and self.version >= self.CUR_VERSION:
+            self.inc("mlds_rcv_oldqueries")  # an older querier: lower the version knob
         self.inc("mlds_rcv_gen_queries" if int(group) == 0 else
                  "mlds_rcv_gsr_queries" if srcs else "mlds_rcv_group_queries")
         if int(src) < int(st.me):  # §7.6.2: the lower address queries
@@ -205,8 +251,8 @@ class Mld6Router:
         if g is not None:  # §7.6.1: a Non-Querier follows the Querier's queries
             g.lower(srcs or None, now, self.llqt)
 
-    def report_input(self, ifname: str, records: Iterable[tuple[int, IPv6Address,
-                                                                Iterable[IPv6Address]]],
+    def report_input(self, ifname: str, records: Iterable[tuple[int, McAddr,
+                                                                Iterable[McAddr]]],
                      now: float) -> None:
         """An MLDv2 Report's records (type, address, sources)."""
         st = self._if.get(ifname)
@@ -219,7 +265,7 @@ class Mld6Router:
                 continue
             self._record(ifname, st, rtype, group, srcs, now)
 
-    def v1_report_input(self, ifname: str, group: IPv6Address, now: float) -> None:
+    def v1_report_input(self, ifname: str, group: McAddr, now: float) -> None:
         """An MLDv1 Report (§8.3.2: IS_EX({}), Older Version Host Present)."""
         st = self._if.get(ifname)
         if st is None:
@@ -229,7 +275,7 @@ class Mld6Router:
         if g is not None:
             g.v1_until = now + self.mali
 
-    def done_input(self, ifname: str, group: IPv6Address, now: float) -> None:
+    def done_input(self, ifname: str, group: McAddr, now: float) -> None:
         """An MLDv1 Done (§8.3.2: TO_IN({}))."""
         st = self._if.get(ifname)
         if st is None:
@@ -237,9 +283,9 @@ class Mld6Router:
         self.inc("mlds_rcv_dones")
         self._record(ifname, st, CHANGE_TO_INCLUDE, group, (), now)
 
-    def _record(self, ifname: str, st: _RtrIf, rtype: int, group: IPv6Address,
-                srcs: Iterable[IPv6Address], now: float) -> RouterGroup | None:
-        if not group.is_multicast or not reportable(group):
+    def _record(self, ifname: str, st: _RtrIf, rtype: int, group: McAddr,
+                srcs: Iterable[McAddr], now: float) -> RouterGroup | None:
+        if not self._reportable(group):
             self.inc("mlds_rcv_badrecords")
             return None
         g = st.groups.get(group)
@@ -250,11 +296,11 @@ class Mld6Router:
         if fresh:
             if not g.expire(now):
                 return None  # nothing to listen to: no record
-            if len(st.groups) >= self.knob("net.inet6.mld.maxgroups"):
+            if len(st.groups) >= self.knob(self.KNOBS + "maxgroups"):
                 self.inc("mlds_rtr_groupfull")
                 return None
             st.groups[group] = g
-        if len(g.sources) > self.knob("net.inet6.mld.maxsrc"):
+        if len(g.sources) > self.knob(self.KNOBS + "maxsrc"):
             self.inc("mlds_rtr_srcfull")
             g.mode, g.sources = MCAST_EXCLUDE, {}
             g.timer = max(g.timer, now + self.mali)
@@ -264,9 +310,13 @@ class Mld6Router:
                 self._ask(st, group, g, a, now)
         return g
 
-    def _ask(self, st: _RtrIf, group: IPv6Address, g: RouterGroup, ask: Ask,
+    def _ask(self, st: _RtrIf, group: McAddr, g: RouterGroup, ask: Ask,
              now: float) -> None:
-        """Owe [LLQC] queries for ``ask``, the first now; lower its timers."""
+        """Owe [LLQC] queries for ``ask``, the first now; lower its timers
+        (nothing when the version spoken has no such query: the timers run
+        out instead)."""
+        if not self._can_ask(ask):
+            return
         r = st.rtx.get(group)
         if r is None:
             r = st.rtx[group] = _Rtx(due=now)
@@ -291,8 +341,8 @@ class Mld6Router:
                     ts.append(t)
         return min(ts) if ts else None
 
-    def poll(self, now: float) -> list[SendMldQuery]:
-        out: list[SendMldQuery] = []
+    def poll(self, now: float) -> list[Any]:
+        out: list[Any] = []
         for ifname, st in self._if.items():
             if not st.querier and st.oqp_until <= now:
                 st.querier, st.querier_addr = True, None  # §7.6.2: resume
@@ -306,7 +356,7 @@ class Mld6Router:
             if not st.querier:
                 continue
             if st.gq_due <= now:
-                out.append(self._query(ifname, UNSPECIFIED, (), False, self.qri))
+                out.append(self._query(ifname, self.UNSPEC, (), False, self.qri))
                 self.inc("mlds_snd_gen_queries")
                 if st.startup_left > 1:
                     st.startup_left -= 1
@@ -320,13 +370,13 @@ class Mld6Router:
                 out += self._specific(ifname, st, group, r, now)
         return out
 
-    def _specific(self, ifname: str, st: _RtrIf, group: IPv6Address, r: _Rtx,
-                  now: float) -> list[SendMldQuery]:
+    def _specific(self, ifname: str, st: _RtrIf, group: McAddr, r: _Rtx,
+                  now: float) -> list[Any]:
         """This round of the queries owed for ``group`` (§7.6.3.1: S set
         for what listeners refreshed beyond the LLQT since; §7.6.3.2: the
         sources split by that)."""
         g = st.groups.get(group)
-        out: list[SendMldQuery] = []
+        out: list[Any] = []
         llqt = now + self.llqt
         if g is None:
             st.rtx.pop(group, None)
@@ -355,10 +405,16 @@ class Mld6Router:
             del st.rtx[group]
         return out
 
-    def _query(self, ifname: str, group: IPv6Address, srcs: tuple[IPv6Address, ...],
-               suppress: bool, resp: float) -> SendMldQuery:
-        return SendMldQuery(ifname, group, srcs, suppress, max_resp_code(round(resp * 1000)),
-                            min(self.robustness, 7), qqic(int(self.qi)))
+    def _query(self, ifname: str, group: McAddr, srcs: tuple[McAddr, ...],
+               suppress: bool, resp: float) -> Any:
+        ms = round(resp * 1000)
+        v2 = self.version >= 2
+        return SendMldQuery(ifname, IPv6Address(int(group)), tuple(IPv6Address(int(x)) for x in srcs),
+                            suppress, max_resp_code(ms) if v2 else min(ms, 0xFFFF),
+                            min(self.robustness, 7), qqic(int(self.qi)), v2)
+
+    def _compat(self, st: _RtrIf, group: McAddr, g: RouterGroup, now: float) -> str:
+        return "mldv1" if g.v1_until > now else "mldv2"
 
     # --- what `kame mld show` prints
     def snapshot(self, now: float) -> list[dict[str, Any]]:
@@ -371,7 +427,7 @@ class Mld6Router:
                     "mode": "exclude" if g.mode == MCAST_EXCLUDE else "include",
                     "timer": round(max(0.0, g.timer - now), 3)
                     if g.mode == MCAST_EXCLUDE else None,
-                    "compat": "mldv1" if g.v1_until > now else "mldv2",
+                    "compat": self._compat(st, group, g, now),
                     "sources": [{"addr": str(s), "timer": None if t is None
                                  else round(max(0.0, t - now), 3)}
                                 for s, t in sorted(g.sources.items(), key=lambda kv: int(kv[0]))],

@@ -36,7 +36,9 @@ IPsec (seed §4): ``Node.attach_key()`` gives the node an SPD and SAD
 
 MLD: the listener side is :mod:`kame.mld6`, the router side (querier,
 listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
-interfaces of a router or of any node as ``net.inet6.mld.querier`` says.
+interfaces of a router or of any node as ``net.inet6.mld.querier`` says
+(where it runs is derived on events: see ``_mcast_key``); a router
+forwards multicast by that state (:mod:`kame.ip6.mroute`, ``ip6_mforward``).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from kame.in6_var import AddrList, Ifnet, IfType, In6Flags, In6Ifaddr
 from kame.inet import Inet, InIfaddr
 from kame.ip6.icmp6 import EchoReply, Icmp6ErrorInput
 from kame.ip6.input import Ip6Input
+from kame.ip6.mroute import Mf6c, Mif6
 from kame.ip6.output import PMTU_EXPIRE, PathMtuChanged
 from kame.ip6.route import Route, Rtentry
 from kame.ip6.var import Frame
@@ -73,6 +76,7 @@ from kame.nd6.rtr import MAX_RTR_SOLICITATION_DELAY, Nd6Rtr
 from kame.nd6.types import (
     AddressDuplicated,
     AddressExpired,
+    AddressReady,
     DeliverQueued,
     DropQueued,
     Event,
@@ -172,6 +176,16 @@ class Node(Ip6Input):
         #: The MLD router side (querier, listening state per link), on up
         #: interfaces as ``net.inet6.mld.querier`` says (see _mldr_sync).
         self.mldr = Mld6Router(lambda name: int(self.knobs._values[name]), self.stats.inc)
+        #: Bumped by what changes where a querier should run (interfaces
+        #: created, up, down, ND-disabled; addresses ready, duplicated,
+        #: expired); with the knobs' and the address list's generations it
+        #: is the key the queriers' per-interface state is derived at.
+        self._ifgen = 0
+        self._mldr_synced: tuple[int, int, int] | None = None
+        #: Multicast forwarding (:mod:`kame.ip6.mroute`): the forwarding
+        #: cache and the per-interface counters.
+        self.mfc: OrderedDict[tuple[IPv6Address, IPv6Address], Mf6c] = OrderedDict()
+        self.mif6: dict[str, Mif6] = {}
         self.events: deque[Any] = deque(maxlen=10000)
         #: The address selection policy table (``ip6addrctl``), RFC 6724's default.
         self.policy = PolicyTable()
@@ -246,6 +260,7 @@ class Node(Ip6Input):
         self.ifnets[name] = ifp
         self.groups[name] = set()
         self.cache.attach(name, 0.0, addrlen=ifp.addrlen, flags=ifp.flags)
+        self._ifgen += 1
         return ifp
 
     def up(self, name: str, now: float) -> list[Frame]:
@@ -254,6 +269,7 @@ class Node(Ip6Input):
         now = self._time(now)
         self._now = now
         ifp.up = True
+        self._ifgen += 1
         self.cache.info(name).recalc(now, self.rng)
         res = in6_ifattach(ifp, self.ifnets.values(), hostname=self.hostname,
                            router=self.knobs.forwarding,
@@ -530,6 +546,7 @@ class Node(Ip6Input):
         now = self._time(now)
         self._now = now
         ifp.up = False
+        self._ifgen += 1
         for ifa in self.addrs.on(name):
             self.nbr.dad_stop(ifa)
             self.addrs.remove(name, ifa.addr)
@@ -538,9 +555,10 @@ class Node(Ip6Input):
             self.groups[name].discard(g)
             self.mld.leave(name, g, now)  # no report: the link is down
         self.mld._if.pop(name, None)
-        self.mldr.stop(name)
         self.cache.flush(name)
         self.inet.if_down(name)  # its ARP entries; IPv4 addresses are probed again on up
+        self._mldr_sync(now)  # the queriers stop here
+        self.inet.igmpr_sync(now)
         for dr in self.rtr.ifdetach(name):
             self.events.append(Event("router_removed", name, {"addr": dr.addr}))
         return self._flush()
@@ -560,7 +578,20 @@ class Node(Ip6Input):
             return None  # MLD runs on multicast links (no tunnels, loopback)
         return self._linklocal(name)
 
+    def ifstate_changed(self) -> None:
+        """Something the queriers' placement depends on changed outside the
+        node's own paths (an ND flag set by ``ndp -i``, an IPv4 address's
+        RFC 5227 state): they look again at the next poll."""
+        self._ifgen += 1
+
+    def _mcast_key(self) -> tuple[int, int, int]:
+        return (self.knobs.gen, self.addrs.gen, self._ifgen)
+
     def _mldr_sync(self, now: float) -> None:
+        key = self._mcast_key()
+        if key == self._mldr_synced:
+            return
+        self._mldr_synced = key
         for name in self.ifnets:
             me = self._mldr_wanted(name)
             if me is None:
@@ -570,20 +601,18 @@ class Node(Ip6Input):
                 self.mldr.start(name, me, now)
 
     def _mldr_deadline(self) -> float | None:
-        t = self.mldr.next_deadline()
-        q = self.knobs._values["net.inet6.mld.querier"]
-        if not self.mldr._if and (q == 0 or (q == 1 and not self.knobs.forwarding)):
-            return t
-        if any(self.mldr.running(n) != (self._mldr_wanted(n) is not None) for n in self.ifnets):
-            return self._now  # the querier starts or stops at the next poll
-        return t
+        if self._mldr_synced != self._mcast_key():
+            q = self.knobs._values["net.inet6.mld.querier"]
+            if self.mldr._if or q == 2 or (q == 1 and self.knobs.forwarding):
+                return self._now  # the querier may start or stop: the next poll looks
+        return self.mldr.next_deadline()
 
     def _mld_query_output(self, a: SendMldQuery) -> None:
         src = self._linklocal(a.ifname)
         if src is None:
             return
         dst = LINKLOCAL_ALL_NODES if int(a.group) == 0 else a.group
-        q = _core.MldQuery(a.max_resp, a.group, True, a.suppress, a.qrv, a.qqic,
+        q = _core.MldQuery(a.max_resp, a.group, a.v2, a.suppress, a.qrv, a.qqic,
                            list(a.sources))
         self._emit_mcast(a.ifname, dst, self._mld_packet(src, dst, q))
 
@@ -637,16 +666,22 @@ class Node(Ip6Input):
                         continue
                     self.icmp6_error(a.ifname, pkt, src, dst, pkt[6], None, ICMP6_DST_UNREACH,
                                 ICMP6_DST_UNREACH_ADDR, now)
+            elif isinstance(a, AddressReady):
+                self.events.append(a)
+                self._ifgen += 1
             elif isinstance(a, AddressDuplicated):
+                self._ifgen += 1
                 self.events.append(a)
                 ifa = self.addrs.find(a.ifname, a.addr)
                 if ifa is not None:
                     self._handle(self.rtr.on_duplicated(ifa, now), now)
                     self._addr_gone(a.ifname, a.addr, now)
             elif isinstance(a, AddressExpired):
+                self._ifgen += 1
                 self.events.append(a)
                 self._addr_gone(a.ifname, a.addr, now)
             elif isinstance(a, InterfaceDisabled):
+                self._ifgen += 1
                 self.events.append(a)
                 self.cache.flush(a.ifname)
             elif isinstance(a, NeighborUnreachable):

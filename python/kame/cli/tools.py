@@ -10,6 +10,7 @@ and ``ifconfig`` print:
     kame netstat -s [-p tcp|udp|ip|icmp|igmp|arp|ipsec|ip6|icmp6|ipsec6|nat64]
     kame arp -an | ADDR [-i IF]
     kame mld show [-i IF] [-s]        the MLD querier: listening state per link, counters
+    kame igmp show [-i IF] [-s]       the IGMP querier, the same for IPv4
     kame ifconfig [-L] [IF]
 
 Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
@@ -589,12 +590,19 @@ def format_arp(rows: list[dict[str, Any]], now_note: bool = False) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False) -> str:
+def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False,
+               proto: str = "mld") -> str:
     """The MLD querier's state per link (:mod:`kame.mld6_router`), in the
     spirit of ``ifmcstat`` and ``mrouted``'s dumps: the querier, then each
     address with its filter mode, Filter Timer and compatibility mode, its
     sources with their timers (a source without one is EXCLUDE's
-    "Excluded" list: not forwarded); ``stats``: the mlds_* counters."""
+    "Excluded" list: not forwarded); then, on a router that forwarded
+    multicast by that state, the interface table and the forwarding cache
+    as ``netstat -g`` prints them; ``stats``: the mlds_* and mrt6s_*
+    counters. ``proto`` "igmp": the IGMP querier's (:mod:`kame.inet.igmp_router`),
+    with the igps_rtr_* and mrts_* counters."""
+    v4 = proto == "igmp"
+    fam, cpfx, mpfx = ("IPv4", "igps_rtr_", "mrts_") if v4 else ("IPv6", "mlds_", "mrt6s_")
     out = []
     for ln in d["links"]:
         if ifname is not None and ln["ifname"] != ifname:
@@ -612,10 +620,26 @@ def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False
             for s in g["sources"]:
                 st = f"timer {sec2str(s['timer'])}" if s["timer"] is not None else "blocked"
                 out.append(f"\t\tsource {s['addr']} {st}")
+    mr = d.get("mroute") or {}
+    if mr.get("mifs") or mr.get("mfc"):  # forwarding by that state (kame.ip6.mroute)
+        out.append(f"{fam} Multicast Interface Table")  # as netstat -g prints it
+        out.append(f" {'PhyIF':<10} {'Pkts-In':>10} {'Pkts-Out':>10}")
+        for m in mr["mifs"]:
+            out.append(f" {m['ifname']:<10} {m['pkt_in']:>10} {m['pkt_out']:>10}")
+        out.append(f"{fam} Multicast Forwarding Cache")
+        out.append(f" {'Origin':<24} {'Group':<24} {'Packets':>8} {'In-If':<10} Out-Ifs")
+        for e in mr["mfc"]:
+            parent = e["parent"] if e["parent"] is not None else "(no route)"
+            out.append(f" {e['origin']:<24} {e['group']:<24} {e['packets']:>8} {parent:<10} "
+                       + " ".join(e["oifs"]))
     if stats:
-        out.append("mld (router side):")
+        out.append(f"{proto} (router side):")
         out += [f"\t{v} {DESCRIPTIONS.get(k, k).removeprefix('(kame) ')}"
-                for k, v in d["stats"].items() if v]
+                for k, v in d["stats"].items() if v and k.startswith(cpfx)]
+        mrs = [(k, v) for k, v in d["stats"].items() if v and k.startswith(mpfx)]
+        if mrs:
+            out.append(f"{fam} multicast forwarding:")
+            out += [f"\t{v} {DESCRIPTIONS.get(k, k).removeprefix('(kame) ')}" for k, v in mrs]
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -716,8 +740,8 @@ def _arp(args: argparse.Namespace) -> int:
 
 
 def _mld(args: argparse.Namespace) -> int:
-    d = request(find_ctl(args.ctl), "mld")
-    sys.stdout.write(format_mld(d, args.i, args.s))
+    d = request(find_ctl(args.ctl), args.proto)
+    sys.stdout.write(format_mld(d, args.i, args.s, args.proto))
     return 0
 
 
@@ -852,7 +876,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("-i", metavar="IF", help="only this interface")
     p.add_argument("-s", action="store_true", help="the mlds_* counters too")
     _ctl_arg(p)
-    p.set_defaults(func=_mld)
+    p.set_defaults(func=_mld, proto="mld")
+
+    p = sub.add_parser("igmp", help="the node's IGMP querier (RFC 3376 router side): "
+                                     "listening state per link, querier, counters")
+    p.add_argument("what", choices=["show"], help="show the state")
+    p.add_argument("-i", metavar="IF", help="only this interface")
+    p.add_argument("-s", action="store_true", help="the igps_rtr_* and mrts_* counters too")
+    _ctl_arg(p)
+    p.set_defaults(func=_mld, proto="igmp")
 
     from kame.cli import ifconfig
 

@@ -16,6 +16,9 @@ them, one step from the name to the file:
   §5.2.7.2);
 - :mod:`kame.inet.igmp`: ``igmp.c``, the host side of IGMPv3 with the
   v2/v1 compatibility modes; ``in_joingroup``/``in_leavegroup``;
+- :mod:`kame.inet.igmp_router`: the IGMP querier (RFC 3376 §6, §7.3.2);
+  :mod:`kame.inet.mroute`: its wiring and ``ip_mforward`` (multicast
+  forwarding by its listening state);
 - :mod:`kame.inet.ipsec4`: ``ipsec4_output``, ``esp4_input``/``ah4_input``
   and ``ipsec4_in_reject`` with the node's SPD and SAD.
 
@@ -36,13 +39,14 @@ of source-routed datagrams.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 from kame import _core
 from kame.inet.arp import Llinfo
 from kame.inet.icmp import EchoReply4, IcmpErrorInput4
+from kame.inet.igmp_router import IgmpRouter
 from kame.inet.input import IpInput
 from kame.inet.output import PathMtuChanged4
 from kame.inet.var import InIfaddr, InRtentry, Route4
@@ -72,6 +76,10 @@ class Inet(IpInput):
         self.rate = {}
         self.arp_deadline = None
         self.igmp = {}
+        #: The IGMP router side and IPv4 multicast forwarding (kame.inet.mroute).
+        self.igmpr = IgmpRouter(lambda name: int(node.knobs._values[name]), self.inc)
+        self.mfc = OrderedDict()
+        self.mif = {}
         from kame.key.ipsec6 import IPSEC6_STATS
 
         self.ipsec4stat = Counter(dict.fromkeys(IPSEC6_STATS, 0))
@@ -89,6 +97,7 @@ class Inet(IpInput):
             self.addrs.remove(old)
         ifa = InIfaddr(ifi.ip, ifi.network.prefixlen, ifname, tentative=True)
         self.addrs.append(ifa)
+        self.node.ifstate_changed()
         if self.node.ifnets[ifname].up:
             self.dad_start(ifa, now)
         return ifa
@@ -98,6 +107,7 @@ class Inet(IpInput):
         if ifa is None:
             return False
         self.addrs.remove(ifa)
+        self.node.ifstate_changed()
         return True
 
     def if_up(self, ifname: str, now: float) -> None:
@@ -111,6 +121,7 @@ class Inet(IpInput):
         its addresses stay and are probed again on up."""
         self.arp_flush(ifname)
         self.igmp_ifdetach(ifname)
+        self.igmpr.stop(ifname)
         for ifa in self.on(ifname):
             ifa.next_at = None
             ifa.tentative = True
@@ -120,7 +131,8 @@ class Inet(IpInput):
     def next_deadline(self) -> float | None:
         ts = [t for t in (self.arp_deadline, self.reass.next_deadline(),
                           min((e[1] for e in self.pmtu.values()), default=None),
-                          self.igmp_next_deadline(), self.rt_next_expire()) if t is not None]
+                          self.igmp_next_deadline(), self.rt_next_expire(),
+                          self.igmpr_deadline()) if t is not None]
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
@@ -128,6 +140,7 @@ class Inet(IpInput):
         self.ip_slowtimo(now)
         if self.igmp:
             self.igmp_fasttimo(now)
+        self.igmpr_poll(now)  # the IGMP querier
         if self.routes:
             self.rt_expire(now)  # Redirects' host routes
         if self.pmtu:

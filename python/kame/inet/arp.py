@@ -234,6 +234,7 @@ class Arp(InRoute):
     def dad_start(self, ifa: InIfaddr, now: float) -> None:
         n = self._arp_knob("dad_count")
         ifp = self.node.ifnets[ifa.ifname]
+        self.node.ifstate_changed()  # the IGMP querier runs from usable addresses
         if n == 0 or ifp.lladdr is None:
             ifa.tentative = False
             ifa.probes, ifa.announces = 0, (1 if ifp.lladdr is not None else 0)
@@ -259,6 +260,7 @@ class Arp(InRoute):
                                     else ANNOUNCE_WAIT)
                 elif ifa.tentative:
                     ifa.tentative = False
+                    self.node.ifstate_changed()
                     self.node.events.append(Event("inet_address_ready", ifa.ifname,
                                                   {"addr": ifa.addr}))
                 elif ifa.announces > 0:
@@ -273,6 +275,7 @@ class Arp(InRoute):
         self.inc("arps_dupips")
         if ifa.tentative:
             ifa.duplicated = True
+            self.node.ifstate_changed()
             ifa.next_at = None
             self.node.events.append(Event("inet_address_duplicated", ifa.ifname,
                                           {"addr": ifa.addr}))

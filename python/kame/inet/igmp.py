@@ -119,6 +119,11 @@ class IgmpIfinfo:
 
 
 class Igmp(Icmp):
+    igmpr: Any  # the router side (kame.inet.mroute)
+
+    def igmp_router_input(self, ifname: str, v: Any, t: int, code: int, group: IPv4Address,
+                          length: int, data: bytes, rest: int, now: float) -> None:
+        raise NotImplementedError  # kame.inet.mroute.IpMroute
     """IGMP host side over the IPv4 layer."""
 
     igmp: dict[str, IgmpIfinfo]
@@ -421,6 +426,11 @@ class Igmp(Icmp):
                      else "igps_rcv_badsum")
             return
         group = IPv4Address(rest)
+        if ifname in self.igmpr._if:  # the querier (kame.inet.mroute)
+            self.igmp_router_input(ifname, v, t, code, group, len(body), bytes(body[8:]), rest,
+                                   now)
+            if not self.in_member(ifname, v.dst, None):
+                return  # heard as a router only
         if t == IGMP_HOST_MEMBERSHIP_QUERY:
             self._query_input(ifname, v, len(body), code, group, bytes(body[8:]), now)
         elif t in (IGMP_v1_HOST_MEMBERSHIP_REPORT, IGMP_v2_HOST_MEMBERSHIP_REPORT):

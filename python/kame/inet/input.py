@@ -38,13 +38,14 @@ from kame.inet.icmp import (
     ICMP_UNREACH_PROTOCOL,
     ICMP_UNREACH_SRCFAIL,
 )
-from kame.inet.igmp import IPPROTO_IGMP, Igmp
+from kame.inet.igmp import IPPROTO_IGMP
+from kame.inet.mroute import IpMroute
 from kame.inet.output import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from kame.inet.route import in_martian_dst, in_martian_src, in_multicast
 from kame.inet.var import INADDR_BROADCAST
 
 
-class IpInput(Igmp):
+class IpInput(IpMroute):
     """Input paths of the IPv4 layer."""
 
     def ether_input(self, ifname: str, frame: bytes, now: float) -> None:
@@ -86,9 +87,13 @@ class IpInput(Igmp):
             return
         bcast = False
         if in_multicast(dst):
+            if self.igmpr._if:  # a router's links with listening state (kame.inet.mroute)
+                self.ip_mforward(ifname, pkt, v, now)
             # the group, and its source filter but for IGMP (a querier's
-            # group-specific queries come from any source: Linux's ip_check_mc_rcu)
-            if not self.in_member(ifname, dst, None if v.protocol == 2 else src):
+            # group-specific queries come from any source: Linux's ip_check_mc_rcu);
+            # a querier hears every IGMP message (the promiscuity of a router)
+            if not self.in_member(ifname, dst, None if v.protocol == 2 else src) and not (
+                    v.protocol == 2 and ifname in self.igmpr._if):
                 self.inc("ips_notmember")
                 return
             bcast = True

@@ -15,11 +15,11 @@ from kame.icmp6 import (
     ICMP6_PACKET_TOO_BIG,
     ICMP6_TIME_EXCEEDED,
 )
-from kame.ip6.icmp6 import Icmp6
+from kame.ip6.mroute import Ip6Mroute
 from kame.scope6 import in6_addrscope
 
 
-class Ip6Forward(Icmp6):
+class Ip6Forward(Ip6Mroute):
     """Forwarding of packets not for us."""
 
     def ip6_forward(self, ifname: str, packet: bytes, v: Any, ll_mcast: bool,
@@ -35,8 +35,9 @@ class Ip6Forward(Icmp6):
         # the extension headers, as KAME's icmp6_error does.
         upper = chain.upper
         if ll_mcast or is_multicast(dst) or int(src) == 0 or is_linklocal(dst):
-            # No multicast routing; never forward from :: (§1.14) nor to a
-            # link-local destination, which cannot leave its link.
+            # Multicast goes by ip6_mforward (kame.ip6.mroute); never
+            # forward from :: (§1.14) nor to a link-local destination,
+            # which cannot leave its link.
             self.stats.inc("ip6s_cantforward")
             self.log(now, "forward", f"cannot forward from {src} to {dst} nxt {nh} on {ifname}")
             return

@@ -126,6 +126,8 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_badscope")
             return
         if is_multicast(dst):
+            if self.mldr._if:  # a router's links with listening state
+                self.ip6_mforward(ifname, payload[:v.packet_len], v, now)  # kame.ip6.mroute
             if dst not in self.groups.get(ifname, ()) and not (
                     v.chain.upper == 58 and ifname in self.mldr._if and
                     payload[v.chain.upper_offset:v.chain.upper_offset + 1] in _MLD_LISTENER):

@@ -598,7 +598,7 @@ class BlockingSocket(SocketFiles):
     def setsockopt(self, level: int, opt: int, value: Any, optlen: int | None = None) -> None:
         self._now(lambda: self._sock.setsockopt(level, opt, value))
 
-    def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
+    def getsockopt(self, level: int, opt: int, buflen: int | bytes = 0) -> Any:
         return self._now(lambda: self._sock.getsockopt(level, opt, buflen))
 
     def _real_close(self) -> None:

@@ -265,7 +265,12 @@ class Ip6Ctloutput(InCtloutput):
         """``struct icmp6_filter`` bits: Linux's block, the BSDs' pass."""
         return "linux" if self.profile.name == "linux" else "bsd"
 
-    def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int = 0) -> Any:
+    def ctloutput_get(self, s: Socket, level: int, opt: int, buflen: int | bytes = 0) -> Any:
+        msf = self.mcast_msfilter_get(s, level, opt, buflen)  # Linux's MCAST_MSFILTER (inctl)
+        if msf is not None:
+            return msf
+        if not isinstance(buflen, int):
+            raise TypeError("getsockopt takes a buffer in for MCAST_MSFILTER only")
         if level == IPPROTO_IP:
             return self.ip_ctloutput_get(s, opt, buflen)
         if level == SOL_SOCKET:

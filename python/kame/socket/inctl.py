@@ -120,6 +120,27 @@ def mcast_opts(profile: str) -> dict[int, str]:
     return _MCAST_LINUX if profile == "linux" else _MCAST_BSD
 
 
+def _msf_put(s: Socket, key: Any, new: tuple[int, frozenset[Any]],
+             order: list[Any] | None = None) -> None:
+    """Store a membership's filter, and its sources in Linux's order: a
+    full-state filter as given (``order``), else the sources kept in
+    their order and the new ones after them (``ip6_mc_source`` appends)."""
+    srcs = new[1]
+    if order is not None:
+        seq = tuple(dict.fromkeys(a for a in order if a in srcs))
+    else:
+        old = s.msf_order.get(key, ())
+        kept = tuple(a for a in old if a in srcs)
+        seq = kept + tuple(sorted(srcs - set(kept), key=int))
+    s.msf[key] = new
+    s.msf_order[key] = seq
+
+
+def _msf_pop(s: Socket, key: Any) -> tuple[int, frozenset[Any]] | None:
+    s.msf_order.pop(key, None)
+    return s.msf.pop(key, None)
+
+
 def _ss_linux(a: _Addr) -> bytes:
     """A ``sockaddr_in``/``sockaddr_in6`` in a Linux ``sockaddr_storage``."""
     if isinstance(a, IPv6Address):
@@ -553,10 +574,10 @@ class InCtloutput(In6Pcb):
             raise _err(e)
         if new[0] == include and not new[1]:  # the last source dropped: the group left
             s.groups.discard(key)
-            s.msf.pop(key, None)
+            _msf_pop(s, key)
         else:
             s.groups.add(key)
-            s.msf[key] = new
+            _msf_put(s, key, new)
 
     def in_leave(self, s: Socket, g: IPv4Address, ifname: str | None, strict: bool) -> None:
         if ifname is None:
@@ -568,7 +589,7 @@ class InCtloutput(In6Pcb):
                 raise _err(errno.EADDRNOTAVAIL)
             return
         s.groups.discard((g, ifi))
-        filtered = s.msf.pop((g, ifi), None) is not None
+        filtered = _msf_pop(s, (g, ifi)) is not None
         if self.node is not None and ifi in self.node.zones.by_index:
             if filtered:  # a member with a source filter leaves: INCLUDE({})
                 self.node.inet.in_setfilter(self.ifname(ifi), g, s, 1, (), self.now)
@@ -675,10 +696,11 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EADDRNOTAVAIL, "the source is (not) in the list")
         self._mcast_set(s, g, ifi, (mode, srcs | {src} if add else srcs - {src}))
 
-    def _mcast_set(self, s: Socket, g: _Addr, ifi: int, new: tuple[int, frozenset[Any]]) -> None:
+    def _mcast_set(self, s: Socket, g: _Addr, ifi: int, new: tuple[int, frozenset[Any]],
+                   order: list[Any] | None = None) -> None:
         """Give the socket's membership of ``g`` on ``ifi`` the filter
         ``new`` (INCLUDE({}): leave), bounded by ``mcast_maxsocksrc``, and
-        tell the node."""
+        tell the node; ``order``: the sources as a full-state call gave them."""
         key = (g, ifi)
         v6 = isinstance(g, IPv6Address)
         linux = self.profile.name == "linux"
@@ -703,10 +725,10 @@ class InCtloutput(In6Pcb):
             raise _err(e)
         if new[0] == MCAST_INCLUDE and not new[1]:
             s.groups.discard(key)
-            s.msf.pop(key, None)  # type: ignore[call-overload]
+            _msf_pop(s, key)
         else:
             s.groups.add(key)
-            s.msf[key] = new  # type: ignore[index]
+            _msf_put(s, key, new, order)
 
     def _mld_any_left(self, g: _Addr, ifi: int) -> None:
         """A socket's any-source IPv6 membership went: the node's any-source
@@ -746,7 +768,7 @@ class InCtloutput(In6Pcb):
             ifi = next((i for x, i in s.groups if x == g), 0)
         if (g, ifi) not in s.groups:
             raise _err(errno.EINVAL, "not a member of the group")
-        self._mcast_set(s, g, ifi, (modes[fmode], frozenset(sources)))
+        self._mcast_set(s, g, ifi, (modes[fmode], frozenset(sources)), list(sources))
 
     def mcast_getfilter(self, s: Socket, ifi: int, g: _Addr) -> tuple[int, list[_Addr]]:
         """``getsourcefilter``: (fmode in the profile's numbers, sources)."""
@@ -760,6 +782,38 @@ class InCtloutput(In6Pcb):
         if self.profile.name == "linux":
             mode = 0 if mode == MCAST_EXCLUDE else 1
         return mode, sorted(srcs, key=int)
+
+    def mcast_msfilter_get(self, s: Socket, level: int, opt: int,
+                           buf: int | bytes) -> bytes | None:
+        """Linux's ``getsockopt(MCAST_MSFILTER)`` (``ip6_mc_msfget``,
+        ``ip_mc_gsfget``): ``buf`` the ``struct group_filter`` the caller
+        passes in (interface, group, ``gf_numsrc`` the room for sources; an
+        int: that many zero octets). Returns the octets the kernel writes
+        back, as long as the ``optlen`` it returns: the header with the
+        filter mode (0 EXCLUDE, 1 INCLUDE) and the number of sources, then
+        as many of them (in address order) as there is room for. ``None``
+        for another option. A buffer shorter than the header ``EINVAL``; a
+        group of another family ``EADDRNOTAVAIL`` (AF_INET6) or ``EINVAL``
+        (AF_INET); no membership on exactly that interface
+        ``EADDRNOTAVAIL``."""
+        if opt != MCAST_MSFILTER or self.profile.name != "linux" or \
+                level != (41 if s.family == AF_INET6 else IPPROTO_IP):
+            return None
+        b = bytes(buf) if isinstance(buf, int) else _octets(buf, "group_filter")
+        if len(b) < 144:
+            raise _err(errno.EINVAL, "group_filter")
+        ifi = struct.unpack("=I", b[:4])[0]
+        room = struct.unpack("=I", b[140:144])[0]
+        g = self._ss_addr(s, b[8:136], errno.EADDRNOTAVAIL if s.family == AF_INET6
+                          else errno.EINVAL)
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        if (g, ifi) not in s.groups:
+            raise _err(errno.EADDRNOTAVAIL, "not a member of the group on that interface")
+        mode, srcs = s.msf.get((g, ifi), (MCAST_EXCLUDE, frozenset()))  # type: ignore[call-overload]
+        ordered = s.msf_order.get((g, ifi)) or sorted(srcs, key=int)  # type: ignore[call-overload]
+        return (b[:136] + struct.pack("=II", 0 if mode == MCAST_EXCLUDE else 1, len(ordered))
+                + b"".join(_ss_linux(a) for a in ordered[:room]))
 
     def _mcast_msfilter(self, s: Socket, b: bytes) -> None:
         """Linux's ``MCAST_MSFILTER`` (``struct group_filter``)."""

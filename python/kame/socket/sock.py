@@ -91,6 +91,10 @@ class Socket:
     #: any-source.
     msf: dict[tuple[IPv4Address | IPv6Address, int], tuple[int, frozenset[Any]]] = \
         field(default_factory=dict)
+    #: The same sources in the order Linux keeps them (joins appended, a
+    #: full-state filter as given), for getsockopt(MCAST_MSFILTER).
+    msf_order: dict[tuple[IPv4Address | IPv6Address, int], tuple[Any, ...]] = \
+        field(default_factory=dict)
     #: ``IPPROTO_IP`` options (kame.socket.inctl): option -> value.
     ipopts: dict[int, Any] = field(default_factory=dict)
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)
@@ -387,7 +391,9 @@ class Socket:
         self._check_open()
         self.layer.ctloutput_set(self, level, opt, value)
 
-    def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
+    def getsockopt(self, level: int, opt: int, buflen: int | bytes = 0) -> Any:
+        """``buflen``: the buffer length, or for Linux's MCAST_MSFILTER the
+        ``struct group_filter`` passed in (the C call's in-out ``optval``)."""
         self._check_open()
         return self.layer.ctloutput_get(self, level, opt, buflen)
 

@@ -526,7 +526,7 @@ class StreamSocket(Socket):
         if tp is not None and level == 41 and (opt in EXTHDR_OPTS or opt == IPV6_2292PKTOPTIONS):
             self.tcp_exthdrs(tp)
 
-    def getsockopt(self, level: int, opt: int, buflen: int = 0) -> Any:
+    def getsockopt(self, level: int, opt: int, buflen: int | bytes = 0) -> Any:
         self._check_open()
         tp = self.tp
         if level == SOL_SOCKET:

@@ -1,0 +1,179 @@
+"""``ip6_mroute.c``: multicast forwarding by listening state, as a router
+without a multicast routing protocol (static RPF) forwards.
+
+A packet to a multicast address wider than link-local scope, received on
+one interface, goes out of every other interface where the MLD router side
+(:mod:`kame.mld6_router`) has listeners for its address and source (RFC
+3810 §7.2.2: INCLUDE's sources, EXCLUDE's all but the "Excluded" list),
+when ``net.inet6.ip6.forwarding`` and ``net.inet6.ip6.mforwarding`` are on:
+
+- never link-local or interface-local scope, never from ``::`` (KAME's
+  ``ip6_mforward``), never with hop limit 1; the hop limit is decremented
+  once for every copy;
+- never across a zone boundary of the source's or the destination's scope
+  (RFC 4007 §9, KAME's ``ip6_mdq`` check with ``in6_setscope``;
+  ``ip6s_badscope``): a link-local source never leaves its link;
+- the RPF check: the packet must come in on the interface of the unicast
+  route back to its source (``mrt6s_wrong_if``; none: ``mrt6s_no_route``),
+  which keeps two routers on two links from looping a packet;
+- a copy larger than the outgoing link's MTU gets the source a Packet Too
+  Big (RFC 4443 §2.4 (e.2), KAME's ``phyint_send``).
+
+The forwarding cache (``mf6c``): (source, group) -> the RPF interface,
+trusted for :data:`MFC_EXPIRE` seconds (routes change), at most
+``net.inet6.ip6.mfc_max`` entries, least recently used out first
+(``mrt6s_mfc_full``); ``mrt6s_mfc_lookups`` counts hits,
+``mrt6s_mfc_misses`` misses. The outgoing interfaces are read from the
+listening state on each packet, so a listener that leaves stops the
+traffic at once. Per interface (``mif6``) the packets and octets in and
+out, as ``netstat -g`` prints them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+from typing import TYPE_CHECKING, Any
+
+from kame.addr import ether_multicast
+from kame.icmp6 import ICMP6_PACKET_TOO_BIG
+from kame.ip6.icmp6 import Icmp6
+from kame.nd6 import codec
+from kame.scope6 import in6_addrscope
+
+if TYPE_CHECKING:
+    from kame.mld6_router import Mld6Router
+
+__all__ = ["MFC_EXPIRE", "Ip6Mroute", "Mf6c", "Mif6"]
+
+#: Seconds a forwarding cache entry's RPF interface is trusted.
+MFC_EXPIRE = 30.0
+
+
+@dataclass(slots=True)
+class Mf6c:
+    """A forwarding cache entry: ``parent`` the RPF interface (``None``: no
+    route to the source), ``expire``, what it forwarded."""
+
+    parent: str | None
+    expire: float
+    pkt_cnt: int = 0
+    byte_cnt: int = 0
+    wrong_if: int = 0
+
+
+@dataclass(slots=True)
+class Mif6:
+    """A multicast interface's counters (``struct mif6``)."""
+
+    pkt_in: int = 0
+    pkt_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+class Ip6Mroute(Icmp6):
+    """``ip6_mforward`` and its forwarding cache."""
+
+    mldr: Mld6Router
+    mfc: OrderedDict[tuple[IPv6Address, IPv6Address], Mf6c]
+    mif6: dict[str, Mif6]
+
+    def ip6_mforward(self, ifname: str, packet: bytes, v: Any, now: float) -> None:
+        """Forward a multicast packet received on ``ifname`` (validated:
+        ``v`` from ``ip6_validate``; ``packet`` the IPv6 packet) to the
+        links with listeners. The caller delivers it locally as well."""
+        kv = self.knobs._values
+        if not kv["net.inet6.ip6.forwarding"] or not kv["net.inet6.ip6.mforwarding"]:
+            return
+        if (packet[25] & 0x0F) <= 2 or packet[7] <= 1:
+            return  # interface/link-local scope (or reserved 0), hop limit: silently
+        hdr = v.header
+        src, dst = hdr.src, hdr.dst
+        if int(src) == 0:
+            self.stats.inc("ip6s_cantforward")  # KAME: from :: never
+            return
+        key = (src, dst)
+        ent = self.mfc.get(key)
+        if ent is not None and ent.expire > now:
+            self.stats.inc("mrt6s_mfc_lookups")
+            self.mfc.move_to_end(key)
+        else:
+            self.stats.inc("mrt6s_mfc_misses")
+            if ent is not None:
+                del self.mfc[key]
+                self.stats.inc("mrt6s_cache_cleanups")
+            ent = Mf6c(self._rpf_parent(ifname, src, now), now + MFC_EXPIRE)
+            while len(self.mfc) >= kv["net.inet6.ip6.mfc_max"]:
+                self.mfc.popitem(last=False)
+                self.stats.inc("mrt6s_mfc_full")
+            self.mfc[key] = ent
+        if ent.parent is None:
+            self.stats.inc("mrt6s_no_route")
+            return
+        if ent.parent != ifname:
+            ent.wrong_if += 1
+            self.stats.inc("mrt6s_wrong_if")
+            return
+        n = len(packet)
+        mi = self.mif6.setdefault(ifname, Mif6())
+        mi.pkt_in += 1
+        mi.bytes_in += n
+        out: bytes | None = None
+        ss, ds = in6_addrscope(src), in6_addrscope(dst)
+        zones = self.zones
+        for oif in self.mldr.interfaces():
+            if oif == ifname or not self.mldr.forwards(oif, dst, src):
+                continue
+            if zones.zone_of(oif, ss) != zones.zone_of(ifname, ss) or \
+                    zones.zone_of(oif, ds) != zones.zone_of(ifname, ds):
+                self.stats.inc("ip6s_badscope")  # RFC 4007 §9: not beyond the zone
+                continue
+            ifp = self.ifnets[oif]
+            if not ifp.up or ifp.flags.disabled:
+                continue
+            mtu = self._linkmtu(oif)
+            if n > mtu:
+                chain = v.chain
+                itype = packet[chain.upper_offset] if chain.upper == 58 and \
+                    chain.upper_offset < n else None
+                self.icmp6_error(ifname, packet, src, dst, chain.upper, itype,
+                                 ICMP6_PACKET_TOO_BIG, 0, now, pointer=mtu)
+                continue
+            if out is None:
+                b = bytearray(packet)
+                b[7] -= 1
+                out = bytes(b)
+            mo = self.mif6.setdefault(oif, Mif6())
+            mo.pkt_out += 1
+            mo.bytes_out += n
+            ent.pkt_cnt += 1
+            ent.byte_cnt += n
+            self._out.append((oif, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6), out)))
+
+    def _rpf_parent(self, ifname: str, src: IPv6Address, now: float) -> str | None:
+        """The interface of the route back to ``src`` (a link-local source:
+        the link it came on, where the zone check keeps it)."""
+        if in6_addrscope(src) <= 2:
+            return ifname
+        rt = self.rtalloc(src, now)
+        return rt.ifname if rt is not None else None
+
+    def mroute_snapshot(self, now: float) -> dict[str, Any]:
+        """What ``netstat -g`` prints: the multicast interfaces and the
+        forwarding cache, with the outgoing links the listening state gives
+        each entry now."""
+        mfc = []
+        for (src, grp), e in self.mfc.items():
+            if e.expire <= now:
+                continue
+            oifs = [o for o in self.mldr.interfaces()
+                    if o != e.parent and self.mldr.forwards(o, grp, src)]
+            mfc.append({"origin": str(src), "group": str(grp), "parent": e.parent,
+                        "packets": e.pkt_cnt, "bytes": e.byte_cnt, "wrong_if": e.wrong_if,
+                        "oifs": oifs, "expire": round(e.expire - now, 3)})
+        return {"mifs": [{"ifname": n, "pkt_in": m.pkt_in, "pkt_out": m.pkt_out,
+                          "bytes_in": m.bytes_in, "bytes_out": m.bytes_out}
+                         for n, m in self.mif6.items()],
+                "mfc": mfc}

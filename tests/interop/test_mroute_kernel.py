@@ -1,0 +1,741 @@
+"""Our node as a multicast router (kame.ip6.mroute by the listening state of
+kame.mld6_router) between two Linux network namespaces, over two TAPs:
+
+    ns kmr-s: kernel sender 2001:db8:a::2, ::3 ── tap kmra ── kame router
+    kame router ── tap kmrb ── ns kmr-l: kernel listeners (their own MLDv2)
+
+The sender is a ``python3`` UDP socket in the kernel (``IPV6_MULTICAST_IF``,
+``IPV6_MULTICAST_HOPS`` 8); the listeners join with the kernel's own MLD
+(``IPV6_JOIN_GROUP`` for ff05::4242, ``MCAST_JOIN_SOURCE_GROUP`` for
+ff3e::77 from ::2 only) and count what arrives with its hop limit
+(``IPV6_RECVHOPLIMIT``):
+
+- before anyone listens nothing crosses;
+- with listeners, every datagram to both groups arrives with hop limit 7;
+  from ::3 to the SSM group (not in its include list) and to the
+  link-scope ff02::4242 (joined too) nothing arrives;
+- after the listeners leave (their kernel's TO_IN({}) / BLOCK, our
+  queries, the Last Listener Query Time) nothing crosses any more;
+- the node writes a pcap of both links: tshark finds nothing malformed,
+  and the UDP copies on the listeners' link are exactly the ones counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.interop, pytest.mark.root]
+
+if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+    pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+NS_S, NS_L = "kmr-s", "kmr-l"
+TAP_S, TAP_L = "kmra", "kmrb"
+MAC_S, MAC_L = "02:00:00:00:fe:0a", "02:00:00:00:fe:0b"
+OUR_S, OUR_L = "2001:db8:a::1", "2001:db8:b::1"
+SRC, SRC_OTHER, KERN_L = "2001:db8:a::2", "2001:db8:a::3", "2001:db8:b::2"
+ASM, SSM, LINK = "ff05::4242", "ff3e::77", "ff02::4242"
+PORT = 4242
+OUR_S4, OUR_L4 = "192.0.2.1", "198.51.100.1"
+SRC4, SRC4_OTHER, KERN_L4 = "192.0.2.2", "192.0.2.3", "198.51.100.2"
+ASM4, SSM4, LINK4 = "239.1.2.3", "232.1.1.1", "224.0.0.200"
+
+CHILD = r"""
+import ctypes, json, os, select, sys, time
+from kame.knobs import Knobs
+from kame.link.pcap import PcapWriter
+from kame.link.tap import TapDevice
+from kame.node import Node
+
+cfg = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+
+def setns(ns):
+    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+    finally:
+        os.close(fd)
+
+node = Node("kame-mr", knobs=Knobs(cfg["knobs"]), seed=23)
+taps, pcaps = {}, {}
+for d in cfg["devs"]:
+    setns(d["ns"])
+    taps[d["name"]] = TapDevice(d["name"])
+    pcaps[d["name"]] = PcapWriter(open(d["pcap"], "wb"))
+    node.add_interface(d["name"], bytes.fromhex(d["mac"].replace(":", "")))
+print(json.dumps({"opened": sorted(taps)}), flush=True)
+sys.stdin.readline()                                   # the links are up
+t0 = time.monotonic()
+now = lambda: time.monotonic() - t0
+
+def send(frames):
+    for ifn, f in frames:
+        pcaps[ifn].write(now(), f)
+        taps[ifn].write(f)
+
+for d in cfg["devs"]:
+    send(node.up(d["name"], now()))
+    node.add_address(d["name"], d["addr"], now())
+    node.add_address4(d["name"], d["addr4"], now())
+send(node.poll(now()))
+byfd = {t.fileno(): n for n, t in taps.items()}
+ready = False
+while True:
+    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4 \
+            and all(a.usable for a in node.inet.addrs):
+        ready = True
+        print(json.dumps({"ready": [str(a.addr) for a in node.addresses()]}), flush=True)
+    d = node.next_deadline()
+    timeout = 0.05 if d is None else max(0.0, min(0.05, d - now()))
+    r, _, _ = select.select(list(byfd) + [sys.stdin], [], [], timeout)
+    quit = False
+    for fd in r:
+        if fd is sys.stdin:
+            cmd = sys.stdin.readline().strip()
+            if cmd in ("state", "quit", ""):
+                print(json.dumps({"stats": node.stats.nonzero(), "mld": node.mldr.snapshot(now()),
+                                  "mroute": node.mroute_snapshot(now()),
+                                  "igmp": node.inet.igmpr.snapshot(now()),
+                                  "mroute4": node.inet.mroute_snapshot(now())}), flush=True)
+                quit = cmd != "state"
+            continue
+        name = byfd[fd]
+        while (f := taps[name].read()) is not None:
+            pcaps[name].write(now(), f)
+            send(node.receive(name, f, now()))
+    send(node.poll(now()))
+    if quit:
+        for p in pcaps.values():
+            p.f.close()
+        break
+"""
+
+LISTENER = f"""
+import json, select, socket, struct, sys
+idx = socket.if_nametoindex('{TAP_L}')
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('::', {PORT}))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+def ss(a):
+    return struct.pack('=H', socket.AF_INET6) + bytes(6) + socket.inet_pton(socket.AF_INET6, a) \\
+        + bytes(4) + bytes(128 - 28)
+mreq = lambda g: socket.inet_pton(socket.AF_INET6, g) + struct.pack('=I', idx)
+gsr = struct.pack('=I', idx) + bytes(4) + ss('{SSM}') + ss('{SRC}')
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{ASM}'))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{LINK}'))
+s.setsockopt(socket.IPPROTO_IPV6, 46, gsr)  # MCAST_JOIN_SOURCE_GROUP
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        hl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IPV6_HOPLIMIT]
+        got.setdefault(data.decode(), []).append(hl[0] if hl else None)
+    if sys.stdin in r:
+        cmd = sys.stdin.readline().strip()
+        if cmd == 'leave':
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq('{ASM}'))
+            s.setsockopt(socket.IPPROTO_IPV6, 47, gsr)  # MCAST_LEAVE_SOURCE_GROUP
+            print('left', flush=True)
+        elif cmd == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+SENDER = f"""
+import socket, struct, sys, time
+src, dst, tag, n, idx = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex(idx))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 8)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+for i in range(n):
+    s.sendto(tag.encode(), (dst, {PORT}))
+    time.sleep(0.02)
+"""
+
+
+def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
+
+
+def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
+         ) -> subprocess.CompletedProcess[str]:
+    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
+
+
+def cleanup() -> None:
+    for ns in (NS_S, NS_L):
+        sh("ip", "netns", "del", ns, check=False)
+
+
+def wait_kernel_ready(ns: str) -> None:
+    for _ in range(100):
+        out = ipns(ns, "ip", "-6", "addr", "show").stdout
+        if "inet6" in out and "tentative" not in out:
+            return
+        time.sleep(0.1)
+    raise AssertionError(out)
+
+
+class Rig:
+    def __init__(self, child: subprocess.Popen[str], pcaps: dict[str, Path]) -> None:
+        self.child = child
+        self.pcaps = pcaps
+
+    def state(self) -> dict[str, Any]:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("state\n")
+        self.child.stdin.flush()
+        return json.loads(self.child.stdout.readline() or "{}")
+
+    def groups(self, proto: str = "mld") -> dict[str, Any]:
+        (st,) = [x for x in self.state()[proto] if x["ifname"] == TAP_L]
+        return {g["group"]: g for g in st["groups"]}
+
+    def quit(self) -> None:
+        """End the node (it closes its pcaps)."""
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write("quit\n")
+        self.child.stdin.flush()
+        self.child.stdout.readline()
+        self.child.wait(timeout=10)
+
+    def until(self, pred: Any, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if pred():
+                return True
+            time.sleep(0.2)
+        return bool(pred())
+
+
+def send(src: str, dst: str, tag: str, n: int = 10) -> None:
+    ipns(NS_S, sys.executable, "-c", SENDER, src, dst, tag, str(n), TAP_S, timeout=60)
+
+
+@pytest.fixture
+def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    """The two namespaces and the node; ``request.param`` the listeners'
+    versions: 1 MLDv1 and IGMPv2 (``force_mld_version``,
+    ``force_igmp_version``), "igmpv1" IGMPv1, 2 (default) MLDv2 and IGMPv3;
+    "oldq": our queriers speak MLDv1 and IGMPv2 (the version knobs)."""
+    cleanup()
+    try:
+        for ns in (NS_S, NS_L):
+            sh("ip", "netns", "add", ns)
+    except subprocess.CalledProcessError as e:
+        cleanup()
+        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
+    child: subprocess.Popen[str] | None = None
+    pcaps = {TAP_S: tmp_path / "s.pcap", TAP_L: tmp_path / "l.pcap"}
+    try:
+        for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
+            ipns(ns, "ip", "link", "set", "lo", "up")
+            ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+            ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
+            ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
+        if getattr(request, "param", 2) == 1:
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv6.conf.{TAP_L}.force_mld_version=1")
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=2")
+        if getattr(request, "param", 2) == "igmpv1":
+            ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=1")
+        for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
+            for d in ("all", "default", dev):
+                ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{d}.rp_filter=0")
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
+                   + os.environ.get("PYTHONPATH", ""))
+        cfg = {
+            "knobs": {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
+                      "net.link.ether.inet.dad_count": 0,
+                      "net.inet.igmp.query_interval": 8,
+                      "net.inet.igmp.query_response_interval": 2000,
+                      "net.inet.igmp.last_member_query_interval": 500,
+                      **({"net.inet6.mld.version": 1, "net.inet.igmp.version": 2}
+                         if getattr(request, "param", 2) == "oldq" else {}),
+                      "net.inet6.mld.query_interval": 8,
+                      "net.inet6.mld.query_response_interval": 2000,
+                      "net.inet6.mld.last_listener_query_interval": 500},
+            "devs": [
+                {"ns": NS_S, "name": TAP_S, "mac": MAC_S, "addr": OUR_S + "/64",
+                 "addr4": OUR_S4 + "/24",
+                 "pcap": str(pcaps[TAP_S])},
+                {"ns": NS_L, "name": TAP_L, "mac": MAC_L, "addr": OUR_L + "/64",
+                 "addr4": OUR_L4 + "/24",
+                 "pcap": str(pcaps[TAP_L])},
+            ],
+        }
+        child = subprocess.Popen(["ip", "netns", "exec", NS_S, sys.executable, "-c", CHILD,
+                                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        assert child.stdout is not None and child.stdin is not None
+        line = child.stdout.readline()
+        assert json.loads(line or "{}").get("opened") == sorted([TAP_S, TAP_L]), \
+            child.stderr.read() if child.stderr else line
+        ipns(NS_S, "ip", "link", "set", TAP_S, "up")
+        ipns(NS_S, "ip", "-6", "addr", "add", SRC + "/64", "dev", TAP_S, "nodad")
+        ipns(NS_S, "ip", "-6", "addr", "add", SRC_OTHER + "/64", "dev", TAP_S, "nodad")
+        ipns(NS_L, "ip", "link", "set", TAP_L, "up")
+        ipns(NS_L, "ip", "-6", "addr", "add", KERN_L + "/64", "dev", TAP_L, "nodad")
+        ipns(NS_S, "ip", "addr", "add", SRC4 + "/24", "dev", TAP_S)
+        ipns(NS_S, "ip", "addr", "add", SRC4_OTHER + "/24", "dev", TAP_S)
+        ipns(NS_L, "ip", "addr", "add", KERN_L4 + "/24", "dev", TAP_L)
+        child.stdin.write("up\n")
+        child.stdin.flush()
+        ready = json.loads(child.stdout.readline() or "{}")
+        assert "ready" in ready, ready
+        for ns in (NS_S, NS_L):
+            wait_kernel_ready(ns)
+        ipns(NS_L, "ip", "route", "add", "default", "via", OUR_L4)
+        ipns(NS_S, "ip", "route", "add", "default", "via", OUR_S4)
+        yield Rig(child, pcaps)
+    finally:
+        if child is not None:
+            if child.poll() is None and child.stdin is not None:
+                try:
+                    child.stdin.write("quit\n")
+                    child.stdin.flush()
+                    child.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+        cleanup()
+
+
+def udp_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["ipv6.src", "ipv6.dst", "ipv6.hlim", "udp.checksum.status", "data.data",
+              "_ws.malformed", "_ws.expert.severity"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-o", "udp.check_checksum:TRUE",
+                          "-Y", f"udp.port == {PORT}", "-T", "fields", "-E", "occurrence=f",
+                          *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def malformed(pcap: Path) -> str:
+    flt = "_ws.malformed || _ws.expert.severity >= error"
+    return subprocess.run(["tshark", "-r", str(pcap), "-Y", flt], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+
+
+def test_kernel_listeners_get_what_they_joined_through_us(rig: Rig) -> None:
+    send(SRC, ASM, "before")  # nobody listens yet: nothing crosses
+    st = rig.state()
+    assert st["stats"].get("mrt6s_mfc_misses", 0) >= 1, st["stats"]
+    assert not any(m["pkt_out"] for m in st["mroute"]["mifs"]), st["mroute"]
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        # the kernel's unsolicited Reports (or its answers to our queries)
+        assert rig.until(lambda: ASM in rig.groups() and SSM in rig.groups(), 30), rig.groups()
+        gs = rig.groups()
+        assert gs[ASM]["mode"] == "exclude" and gs[SSM]["mode"] == "include"
+        assert [s["addr"] for s in gs[SSM]["sources"]] == [SRC]
+        send(SRC, ASM, "asm")
+        send(SRC, SSM, "ssm")
+        send(SRC_OTHER, SSM, "ssm-other")  # not in the include list
+        send(SRC, LINK, "link")  # link-local scope: never forwarded
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+        assert got.get("ssm") == [7] * 10, got
+        assert "ssm-other" not in got and "link" not in got and "before" not in got, got
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        # TO_IN({}) and BLOCK({SRC}): our specific queries, then gone after
+        # the Last Listener Query Time (1 s)
+        assert rig.until(lambda: ASM not in rig.groups() and SSM not in rig.groups(), 15), \
+            rig.groups()
+        send(SRC, ASM, "after")
+        send(SRC, SSM, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got2 = json.loads(lis.stdout.readline())
+        assert "after" not in got2, got2
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("mlds_snd_group_queries", 0) >= 1 and s.get("mlds_snd_gsr_queries", 0) >= 1, s
+    assert s.get("mrt6s_mfc_lookups", 0) >= 30 and not s.get("mrt6s_wrong_if"), s
+    mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20 and mifs[TAP_S]["pkt_in"] == 60, mifs
+    # the node closes its pcaps at quit
+    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
+    rig.child.stdin.flush()  # type: ignore[union-attr]
+    rig.child.stdout.readline()  # type: ignore[union-attr]
+    rig.child.wait(timeout=10)
+    on_l = udp_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
+        ["asm"] * 10 + ["ssm"] * 10, on_l
+    assert all(r["ipv6.hlim"] == "7" and r["ipv6.src"] == SRC and r["udp.checksum.status"] == "1"
+               for r in on_l), on_l
+    on_s = udp_on(rig.pcaps[TAP_S])
+    assert len(on_s) == 70 and all(r["ipv6.hlim"] == "8" for r in on_s), len(on_s)
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
+
+
+def mld_on(pcap: Path) -> list[dict[str, str]]:
+    """The MLD messages on a link: type, address, who sent them."""
+    fields = ["eth.src", "icmpv6.type", "icmpv6.mld.multicast_address", "ipv6.dst"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", "icmpv6.type in {130, 131, 132, 143}",
+                          "-T", "fields", "-E", "occurrence=f",
+                          *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("rig", [1], indirect=True)
+def test_mldv1_listeners_put_the_group_in_compatibility_mode(rig: Rig) -> None:
+    """RFC 3810 §8.3.2 against a kernel forced to MLDv1: its Reports put
+    each group in MLDv1 compatibility mode (Older Version Host Present):
+    IS_EX({}), so its source-specific join forwards every source (an MLDv1
+    host cannot say which: TO_EX(S) is TO_EX({}); the kernel filters the
+    rest); its Done is TO_IN({}): our Multicast-Address-Specific queries,
+    which the MLDv1 kernel reads as MLDv1 queries, and the state is gone
+    after the Last Listener Query Time."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM in rig.groups() and SSM in rig.groups(), 30), rig.groups()
+        gs = rig.groups()
+        for g in (ASM, SSM):
+            assert gs[g]["compat"] == "mldv1" and gs[g]["mode"] == "exclude", gs
+            assert gs[g]["sources"] == [], gs
+        send(SRC, ASM, "asm")
+        send(SRC_OTHER, SSM, "ssm-other")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+        assert "ssm-other" not in got, got  # forwarded, but the kernel's filter drops it
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM not in rig.groups() and SSM not in rig.groups(), 15), \
+            rig.groups()
+        send(SRC, ASM, "after")
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("mlds_rcv_v1reports", 0) >= 2 and s.get("mlds_rcv_dones", 0) >= 2, s
+    assert s.get("mlds_snd_group_queries", 0) >= 2, s
+    mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20, mifs
+    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
+    rig.child.stdin.flush()  # type: ignore[union-attr]
+    rig.child.stdout.readline()  # type: ignore[union-attr]
+    rig.child.wait(timeout=10)
+    on_l = udp_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
+        ["asm"] * 10 + ["ssm-other"] * 10, on_l
+    msgs = mld_on(rig.pcaps[TAP_L])
+    kern = [m for m in msgs if m["eth.src"] != MAC_L]
+    assert {m["icmpv6.type"] for m in kern} == {"131", "132"}, kern  # Reports and Dones
+    assert {m["icmpv6.mld.multicast_address"] for m in kern if m["icmpv6.type"] == "132"} \
+        >= {ASM, SSM}, kern
+    ours = [m for m in msgs if m["eth.src"] == MAC_L]
+    assert {m["icmpv6.mld.multicast_address"] for m in ours} >= {"::", ASM, SSM}, ours
+    assert not malformed(rig.pcaps[TAP_L])
+
+
+LISTENER4 = f"""
+import json, select, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', {PORT}))
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+a = socket.inet_aton
+mreq = lambda g: a(g) + a('{KERN_L4}')
+msrc = a('{SSM4}') + a('{KERN_L4}') + a('{SRC4}')  # struct ip_mreq_source (Linux order)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{ASM4}'))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{LINK4}'))
+s.setsockopt(socket.IPPROTO_IP, 39, msrc)  # IP_ADD_SOURCE_MEMBERSHIP
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
+        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
+    if sys.stdin in r:
+        cmd = sys.stdin.readline().strip()
+        if cmd == 'leave':
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq('{ASM4}'))
+            s.setsockopt(socket.IPPROTO_IP, 40, msrc)  # IP_DROP_SOURCE_MEMBERSHIP
+            print('left', flush=True)
+        elif cmd == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+SENDER4 = f"""
+import socket, sys, time
+src, dst, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+for i in range(n):
+    s.sendto(tag.encode(), (dst, {PORT}))
+    time.sleep(0.02)
+"""
+
+
+def send4(src: str, dst: str, tag: str, n: int = 10) -> None:
+    ipns(NS_S, sys.executable, "-c", SENDER4, src, dst, tag, str(n), timeout=60)
+
+
+def udp4_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["ip.src", "ip.dst", "ip.ttl", "ip.checksum.status", "data.data"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-o", "ip.check_checksum:TRUE",
+                          "-Y", f"ip && udp.port == {PORT}", "-T", "fields",
+                          "-E", "occurrence=f", *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def igmp_on(pcap: Path) -> list[dict[str, str]]:
+    fields = ["frame.time_relative", "eth.src", "igmp.type", "igmp.version", "igmp.maddr",
+              "igmp.record_type", "ip.ttl", "ip.opt.ra", "igmp.checksum.status", "igmp.max_resp"]
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", "igmp", "-T", "fields",
+                          "-E", "aggregator=;", *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [dict(zip(fields, ln.split("\t"), strict=True)) for ln in res.stdout.splitlines()]
+
+
+def run_igmp_listener(rig: Rig, v2: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kernel listener joins, a kernel sender sends to each group, the
+    listener leaves; what it got while joined and after."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp") and SSM4 in rig.groups("igmp"),
+                         30), rig.groups("igmp")
+        gs = rig.groups("igmp")
+        if v2:
+            for g in (ASM4, SSM4):
+                assert gs[g]["compat"] == "igmpv2" and gs[g]["mode"] == "exclude", gs
+                assert gs[g]["sources"] == [], gs
+        else:
+            assert gs[ASM4]["mode"] == "exclude" and gs[ASM4]["compat"] == "igmpv3", gs
+            assert gs[SSM4]["mode"] == "include", gs
+            assert [x["addr"] for x in gs[SSM4]["sources"]] == [SRC4], gs
+        # our next General Query and the kernel's answer (QRI 2 s)
+        (ln,) = [x for x in rig.state()["igmp"] if x["ifname"] == TAP_L]
+        time.sleep(ln["next_query"] + 2.5)
+        send4(SRC4, ASM4, "asm")
+        send4(SRC4, SSM4, "ssm")
+        send4(SRC4_OTHER, SSM4, "ssm-other")
+        send4(SRC4, LINK4, "link")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 not in rig.groups("igmp") and
+                         SSM4 not in rig.groups("igmp"), 15), rig.groups("igmp")
+        send4(SRC4, ASM4, "after")
+        send4(SRC4, SSM4, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got2 = json.loads(lis.stdout.readline())
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    return got, got2
+
+
+def check_igmp_pcaps(rig: Rig, kinds: set[str], forwarded: list[str]) -> list[dict[str, str]]:
+    on_l = udp4_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == sorted(forwarded), \
+        on_l
+    assert all(r["ip.ttl"] == "7" and r["ip.checksum.status"] == "1" and r["ip.src"] in
+               (SRC4, SRC4_OTHER) for r in on_l), on_l
+    msgs = igmp_on(rig.pcaps[TAP_L])
+    ours = [m for m in msgs if m["eth.src"] == MAC_L]
+    assert ours and all(m["igmp.type"] == "0x11" and m["igmp.version"] == "3" and
+                        m["ip.ttl"] == "1" and m["ip.opt.ra"] == "0" and
+                        m["igmp.checksum.status"] == "1" for m in ours), \
+        ours
+    assert {m["igmp.maddr"] for m in ours} >= {"0.0.0.0", ASM4}, ours
+    kern = {m["igmp.type"] for m in msgs if m["eth.src"] != MAC_L}
+    assert kern >= kinds, msgs
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
+    return msgs
+
+
+def test_igmpv3_kernel_listeners_through_us(rig: Rig) -> None:
+    """IGMPv3 kernel listeners: our querier learns ASM (EXCLUDE) and SSM
+    (INCLUDE of the source) from the kernel's own reports; the kernel
+    answers our General Query with Current-State records; a kernel sender's
+    datagrams cross with TTL 7, except from the excluded source and to
+    224.0.0.0/24; after the leave (TO_IN, BLOCK; our group-specific and
+    group-and-source-specific queries), none."""
+    got, got2 = run_igmp_listener(rig, v2=False)
+    assert got.get("asm") == [7] * 10 and got.get("ssm") == [7] * 10, got
+    assert "ssm-other" not in got and "link" not in got, got
+    assert "after" not in got2, got2
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("igps_rtr_rcv_reports", 0) >= 3, s
+    assert s.get("igps_rtr_snd_group_queries", 0) >= 1, s
+    assert s.get("igps_rtr_snd_gsr_queries", 0) >= 1, s
+    mifs = {m["ifname"]: m for m in st["mroute4"]["mifs"]}
+    assert mifs[TAP_L]["pkt_out"] == 20 and mifs[TAP_S]["pkt_in"] == 50, mifs
+    rig.quit()
+    msgs = check_igmp_pcaps(rig, {"0x22"}, ["asm"] * 10 + ["ssm"] * 10)
+    # the kernel answered a General Query of ours: MODE_IS_EXCLUDE (2) for ASM
+    gq = [float(m["frame.time_relative"]) for m in msgs
+          if m["eth.src"] == MAC_L and m["igmp.maddr"] == "0.0.0.0"]
+    answers = [float(m["frame.time_relative"]) for m in msgs if m["eth.src"] != MAC_L and
+               ("2", ASM4) in zip(m["igmp.record_type"].split(";"), m["igmp.maddr"].split(";"),
+                                  strict=False)]
+    assert any(0 <= a - q <= 2.2 for a in answers for q in gq), msgs
+
+
+@pytest.mark.parametrize("rig", [1], indirect=True)
+def test_igmpv2_kernel_listener_puts_the_group_in_v2_mode(rig: Rig) -> None:
+    """A kernel forced to IGMPv2 (force_igmp_version=2): v2 Reports (IS_EX({})
+    and the Older Host Present timer: its source-specific join forwards
+    every source), a Leave to 224.0.0.2 (TO_IN({}): our group-specific
+    queries, read by the v2 kernel as its own), then nothing."""
+    got, got2 = run_igmp_listener(rig, v2=True)
+    assert got.get("asm") == [7] * 10, got
+    assert "ssm-other" not in got and "link" not in got, got  # the kernel filters
+    assert "after" not in got2, got2
+    s = rig.state()["stats"]
+    assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 2 and s.get("igps_rtr_rcv_leaves", 0) >= 2, s
+    rig.quit()
+    check_igmp_pcaps(rig, {"0x16", "0x17"}, ["asm"] * 10 + ["ssm"] * 10 + ["ssm-other"] * 10)
+
+
+@pytest.mark.parametrize("rig", ["igmpv1"], indirect=True)
+def test_igmpv1_kernel_listener_is_timed_out_not_left(rig: Rig) -> None:
+    """A kernel forced to IGMPv1: v1 Reports put the group in IGMPv1 mode
+    (RFC 3376 §7.3.2); an IGMPv1 host sends no Leave (and one heard while
+    it is present would be ignored: test_igmp_router), so the group stays until
+    the Group Membership Interval (2 x 8 s + 2 s) runs out without a
+    report; then nothing crosses."""
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
+        assert rig.groups("igmp")[ASM4]["compat"] == "igmpv1"
+        send4(SRC4, ASM4, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        t0 = time.monotonic()
+        time.sleep(3)  # > the Last Member Query Time: a v2 group would be gone
+        assert ASM4 in rig.groups("igmp"), rig.groups("igmp")
+        assert rig.until(lambda: ASM4 not in rig.groups("igmp"), 30), rig.groups("igmp")
+        assert time.monotonic() - t0 > 5  # by its timer, not by a leave
+        send4(SRC4, ASM4, "after")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert "after" not in json.loads(lis.stdout.readline())
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 1 and not s.get("igps_rtr_rcv_leaves"), s
+    rig.quit()
+    kern = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
+    assert kern == {"0x12"}, kern  # IGMPv1 Membership Reports only
+    assert not malformed(rig.pcaps[TAP_L])
+
+
+@pytest.mark.parametrize("rig", ["oldq"], indirect=True)
+def test_our_older_version_queries_move_kernel_hosts_to_that_version(rig: Rig) -> None:
+    """With net.inet6.mld.version 1 and net.inet.igmp.version 2 (RFC 3810
+    §8.3.1, RFC 3376 §7.3.1) our queries are MLDv1 and IGMPv2; the kernel
+    hosts, MLDv2/IGMPv3 by default, fall back to the older version
+    (Older Version Querier Present) and report and leave in it, and the
+    forwarding follows their state."""
+    got, got2 = run_igmp_listener(rig, v2=True)
+    assert got.get("asm") == [7] * 10 and "after" not in got2, (got, got2)
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM in rig.groups() and
+                         rig.groups()[ASM]["compat"] == "mldv1", 30), rig.groups()
+        send(SRC, ASM, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
+        lis.stdin.write("leave\n")
+        lis.stdin.flush()
+        assert "left" in lis.stdout.readline()
+        assert rig.until(lambda: ASM not in rig.groups(), 15), rig.groups()
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert not s.get("mlds_snd_gsr_queries") and not s.get("igps_rtr_snd_gsr_queries"), s
+    rig.quit()
+    msgs = mld_on(rig.pcaps[TAP_L])
+    late = [m["icmpv6.type"] for m in msgs if m["eth.src"] != MAC_L and
+            m["icmpv6.mld.multicast_address"] == ASM]
+    assert "131" in late and "132" in late, msgs  # MLDv1 Report and Done from the kernel
+    res = subprocess.run(["tshark", "-r", str(rig.pcaps[TAP_L]), "-Y",
+                          f"icmpv6.type == 130 && eth.src == {MAC_L}", "-T", "fields",
+                          "-e", "icmpv6.mld.flag.s", "-e", "ipv6.plen"], capture_output=True, text=True, timeout=120,
+                         check=True)
+    # our queries are all MLDv1: Hop-by-Hop 8 + 24 octets
+    assert {ln.split("\t")[1] for ln in res.stdout.splitlines()} == {"32"}, res.stdout
+    q4 = [m for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] == MAC_L]
+    assert q4 and all(m["igmp.version"] == "2" for m in q4), q4
+    kern4 = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
+    assert {"0x16", "0x17"} <= kern4, kern4
