@@ -34,7 +34,8 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   only the server node's calls are timed, so the work per connection is
   the same at any load, unlike the TAP row's, whose frames per wakeup
   follow the load (a busy machine still slows the CPU itself: compare
-  builds in one run; the least of ``--repeat`` runs is printed).
+  builds in one run; the least of ``--repeat`` runs is printed); with
+  ``--held N``, once more while the server keeps N connections open.
 - **connection setup, our node as its own client**: ``--conns``
   connections between two sockets of one node (the loopback path, 64 in
   flight, both ends' work counted): the node's rate without the kernel's
@@ -587,17 +588,22 @@ def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
         notes.append(f"our node as a server, a kame client in memory{tag}: CPU per connection "
                      f"{us:.0f} us, the least of {a.repeat} runs (= {1e6 / us:.0f}/s on a core "
                      "of its own)")
+        if a.held:
+            us = node_srv_cpu(a.conns, held=a.held)
+            notes.append(f"  the same with {a.held} established connections held open: "
+                         f"{us:.0f} us per connection")
 
 
 # --- the server's CPU per connection, the peer another node in memory ----------------
 
-def node_srv_cpu(n: int, par: int = 64) -> float:
+def node_srv_cpu(n: int, par: int = 64, held: int = 0) -> float:
     """Our node's CPU microseconds per connection as a server (accept and
     close), the client another of our nodes joined to it in memory (frames
     handed over, no TAP, no system call): the same work whatever the load,
     unlike the TAP row, where how many frames one wakeup reads follows the
     machine's load (and with it the per-wakeup share). Only the server's
-    calls are timed (receive_many, poll, accept, close), in process CPU."""
+    calls are timed (receive_many, poll, accept, close), in process CPU.
+    ``held``: established connections the server keeps open meanwhile."""
     srv, cli = Node("kame-srv", seed=1), Node("kame-cli", seed=2)
     to_s: list[bytes] = []
     to_c: list[bytes] = []
@@ -610,8 +616,9 @@ def node_srv_cpu(n: int, par: int = 64) -> float:
     ls.bind(("::", 80))
     ls.listen(4096)
     clayer = SocketLayer(cli, "linux")
+    kept: list[Any] = []
 
-    def server(now: float) -> int:
+    def server(now: float, keep: bool) -> int:
         out = srv.receive_many("eth0", to_s, now) if to_s else []
         out += srv.poll(now)
         acc = 0
@@ -620,7 +627,10 @@ def node_srv_cpu(n: int, par: int = 64) -> float:
                 s, _ = ls.accept()
             except BlockingIOError:
                 break
-            s.close()
+            if keep:
+                kept.append(s)
+            else:
+                s.close()
             acc += 1
         out += srv.poll(now)
         to_s.clear()
@@ -635,37 +645,47 @@ def node_srv_cpu(n: int, par: int = 64) -> float:
 
     now = 0.5
     for _ in range(20):  # neighbour discovery between the two
-        server(now)
+        server(now, False)
         client(now)
         now += 0.05
-    started = accepted = 0
-    pending: list[Any] = []
-    cpu = 0.0
-    while accepted < n or to_s or to_c:
-        while started < n and len(pending) < par:
-            c = clayer.socket(AF_INET6, SOCK_STREAM)
-            try:
-                c.connect((OURS, 80))
-            except BlockingIOError:
-                pass
-            pending.append(c)
-            started += 1
-        client(now)
-        still = []
-        for c in pending:
-            if c.tp is not None and c.tp.state >= 4:
-                c.close()
-            else:
-                still.append(c)
-        pending = still
-        client(now)
-        t0 = time.process_time()
-        accepted += server(now)
-        cpu += time.process_time() - t0
-        now += 0.0005
-        if now > 600:
-            break
-    return cpu / max(accepted, 1) * 1e6
+
+    def phase(count: int, keep: bool) -> float:
+        nonlocal now
+        started = accepted = 0
+        pending: list[Any] = []
+        cpu = 0.0
+        while accepted < count or to_s or to_c:
+            while started < count and len(pending) < par:
+                c = clayer.socket(AF_INET6, SOCK_STREAM)
+                try:
+                    c.connect((OURS, 80))
+                except BlockingIOError:
+                    pass
+                pending.append(c)
+                started += 1
+            client(now)
+            still = []
+            for c in pending:
+                if c.tp is not None and c.tp.state >= 4:
+                    if keep:
+                        kept.append(c)
+                    else:
+                        c.close()
+                else:
+                    still.append(c)
+            pending = still
+            client(now)
+            t0 = time.process_time()
+            accepted += server(now, keep)
+            cpu += time.process_time() - t0
+            now += 0.0005
+            if now > 600:
+                break
+        return cpu / max(accepted, 1) * 1e6
+
+    if held:
+        phase(held, True)
+    return phase(n, False)
 
 
 # --- main -----------------------------------------------------------------------------
@@ -690,6 +710,8 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=20000)
     ap.add_argument("--idle", type=int, default=1000)
     ap.add_argument("--udp-n", type=int, default=20000)
+    ap.add_argument("--held", type=int, default=0,
+                    help="nodesrv: established connections the server keeps open meanwhile")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
     ap.add_argument("--paths", default="core",
