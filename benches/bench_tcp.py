@@ -29,6 +29,13 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   first to last; the kernel's own rate against a kernel listener over veth
   beside it (there the Python client is the limit: one process reaches
   6,000-10,000 a second on this machine, more with ``--clients 2``).
+- **server CPU per connection** (``nodesrv``): ``--conns`` connections
+  from another of our nodes joined in memory (frames handed over, no TAP);
+  only the server node's calls are timed, so the work per connection is
+  the same at any load, unlike the TAP row's, whose frames per wakeup
+  follow the load (a busy machine still slows the CPU itself: compare
+  builds in one run; the least of ``--repeat`` runs is printed); with
+  ``--held N``, once more while the server keeps N connections open.
 - **connection setup, our node as its own client**: ``--conns``
   connections between two sockets of one node (the loopback path, 64 in
   flight, both ends' work counted): the node's rate without the kernel's
@@ -576,6 +583,109 @@ def node_rows(a: argparse.Namespace, tag: str, nbytes: int,
     if "nodecps" in only:
         ncps = node_cps(a.conns)
         rows.append(("kame <-> kame, one node's loopback" + tag, "", "", f"{ncps:.0f}"))
+    if "nodesrv" in only:
+        us = min(node_srv_cpu(a.conns) for _ in range(a.repeat))
+        notes.append(f"our node as a server, a kame client in memory{tag}: CPU per connection "
+                     f"{us:.0f} us, the least of {a.repeat} runs (= {1e6 / us:.0f}/s on a core "
+                     "of its own)")
+        if a.held:
+            us = node_srv_cpu(a.conns, held=a.held)
+            notes.append(f"  the same with {a.held} established connections held open: "
+                         f"{us:.0f} us per connection")
+
+
+# --- the server's CPU per connection, the peer another node in memory ----------------
+
+def node_srv_cpu(n: int, par: int = 64, held: int = 0) -> float:
+    """Our node's CPU microseconds per connection as a server (accept and
+    close), the client another of our nodes joined to it in memory (frames
+    handed over, no TAP, no system call): the same work whatever the load,
+    unlike the TAP row, where how many frames one wakeup reads follows the
+    machine's load (and with it the per-wakeup share). Only the server's
+    calls are timed (receive_many, poll, accept, close), in process CPU.
+    ``held``: established connections the server keeps open meanwhile."""
+    srv, cli = Node("kame-srv", seed=1), Node("kame-cli", seed=2)
+    to_s: list[bytes] = []
+    to_c: list[bytes] = []
+    for nd, mac, addr in ((srv, MAC, OURS), (cli, b"\x02\x00\x00\x00\x0b\x0b", KERNEL)):
+        nd.knobs["net.inet6.ip6.dad_count"] = 0
+        nd.add_interface("eth0", mac)
+        (to_c if nd is srv else to_s).extend(f for _, f in nd.up("eth0", 0.0))
+        nd.add_address("eth0", f"{addr}/64", 0.0)
+    ls = SocketLayer(srv, "linux").socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", 80))
+    ls.listen(4096)
+    clayer = SocketLayer(cli, "linux")
+    kept: list[Any] = []
+
+    def server(now: float, keep: bool) -> int:
+        out = srv.receive_many("eth0", to_s, now) if to_s else []
+        out += srv.poll(now)
+        acc = 0
+        while True:
+            try:
+                s, _ = ls.accept()
+            except BlockingIOError:
+                break
+            if keep:
+                kept.append(s)
+            else:
+                s.close()
+            acc += 1
+        out += srv.poll(now)
+        to_s.clear()
+        to_c.extend(f for _, f in out)
+        return acc
+
+    def client(now: float) -> None:
+        out = cli.receive_many("eth0", to_c, now) if to_c else []
+        out += cli.poll(now)
+        to_c.clear()
+        to_s.extend(f for _, f in out)
+
+    now = 0.5
+    for _ in range(20):  # neighbour discovery between the two
+        server(now, False)
+        client(now)
+        now += 0.05
+
+    def phase(count: int, keep: bool) -> float:
+        nonlocal now
+        started = accepted = 0
+        pending: list[Any] = []
+        cpu = 0.0
+        while accepted < count or to_s or to_c:
+            while started < count and len(pending) < par:
+                c = clayer.socket(AF_INET6, SOCK_STREAM)
+                try:
+                    c.connect((OURS, 80))
+                except BlockingIOError:
+                    pass
+                pending.append(c)
+                started += 1
+            client(now)
+            still = []
+            for c in pending:
+                if c.tp is not None and c.tp.state >= 4:
+                    if keep:
+                        kept.append(c)
+                    else:
+                        c.close()
+                else:
+                    still.append(c)
+            pending = still
+            client(now)
+            t0 = time.process_time()
+            accepted += server(now, keep)
+            cpu += time.process_time() - t0
+            now += 0.0005
+            if now > 600:
+                break
+        return cpu / max(accepted, 1) * 1e6
+
+    if held:
+        phase(held, True)
+    return phase(n, False)
 
 
 # --- main -----------------------------------------------------------------------------
@@ -600,6 +710,8 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=20000)
     ap.add_argument("--idle", type=int, default=1000)
     ap.add_argument("--udp-n", type=int, default=20000)
+    ap.add_argument("--held", type=int, default=0,
+                    help="nodesrv: established connections the server keeps open meanwhile")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", default="veth,plain,offload,nodecps,idle,udp")
     ap.add_argument("--paths", default="core",

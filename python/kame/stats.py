@@ -272,9 +272,11 @@ class Stats(Mapping[str, int]):
         self.outhist: dict[int, int] = {}
 
     def inc(self, name: str, n: int = 1) -> None:
-        if name not in self._c:
-            raise KeyError(f"unknown counter {name!r}")
-        self._c[name] += n
+        # one lookup: the counter's += fails alone on an unknown name
+        try:
+            self._c[name] += n
+        except KeyError:
+            raise KeyError(f"unknown counter {name!r}") from None
 
     def __getitem__(self, name: str) -> int:
         return self._c[name]

@@ -50,7 +50,7 @@ from kame.socket.pktopts import (
 )
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.raw4 import RawIp4
-from kame.socket.sock import Datagram, Socket, _ival
+from kame.socket.sock import Datagram, PcbTable, Socket, _ival
 from kame.socket.sockaddr import Addr
 from kame.socket.stream import SOCK_STREAM, StreamLayer  # issue 9: stream sockets
 
@@ -84,7 +84,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             raise TypeError("in_ifaddrs is a list of IPv4 addresses")
         self.profile = profile
         self.node = node
-        self.pcbs: list[Socket] = []
+        self.pcbs = PcbTable()
         self.in_ifaddrs: set[IPv4Address] = set()
         for a in in_ifaddrs:
             if not isinstance(a, (str, IPv4Address)) or len(self.in_ifaddrs) >= 4096:

@@ -21,7 +21,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.profiles import PROFILES, Profile
-from kame.socket.sock import Socket
+from kame.socket.sock import PcbTable, Socket
 from kame.socket.sockaddr import Addr, pack_sockaddr_in6
 
 _NO_ZONES = ZoneTable()
@@ -33,7 +33,7 @@ class In6Pcb:
 
     profile: Profile
     node: Any
-    pcbs: list[Socket]
+    pcbs: PcbTable
     in_ifaddrs: set[IPv4Address]
     udpstat: dict[str, int]
     _seq: int

@@ -50,7 +50,7 @@ from kame.socket.const import (
     _octets,
 )
 from kame.socket.pktopts import EXTHDR_OPTS, PktOpts, exthdrs
-from kame.socket.sock import Datagram, Socket, _ival
+from kame.socket.sock import Datagram, PcbTable, Socket, _ival
 from kame.tcp.var import (
     TCPS_CLOSED,
     TCPS_ESTABLISHED,
@@ -414,8 +414,7 @@ class StreamSocket(Socket):
             self.acceptq.clear()
         tp = self.tp
         self.closed = True
-        if self in layer.pcbs:
-            layer.pcbs.remove(self)
+        layer.pcbs.discard(self)
         if tp is not None and not tp.gone and layer.node is not None:
             self._tcp.tcp_disconnect(tp, self._now, rst_unread=self.profile.name == "linux")
         elif tp is not None:
@@ -424,8 +423,7 @@ class StreamSocket(Socket):
     def close_abort(self) -> None:
         tp = self.tp
         self.closed = True
-        if self in self.layer.pcbs:
-            self.layer.pcbs.remove(self)
+        self.layer.pcbs.discard(self)
         if tp is not None and not tp.gone:
             tp.so = None
             self._tcp.tcp_abort(tp, self._now)
@@ -592,7 +590,7 @@ class StreamLayer:
     """What :class:`~kame.socket.layer.SocketLayer` gains for streams."""
 
     node: Any
-    pcbs: list[Socket]
+    pcbs: PcbTable
     profile: Any
     _seq: int
 

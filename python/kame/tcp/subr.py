@@ -48,6 +48,23 @@ _IP6_TCP = struct.Struct("!IHBB")
 _PLEN_NH = struct.Struct("!HB")  # Payload Length, Next Header
 
 
+#: ``rcv_wscale`` answers by buffer size (a node has a few sizes)
+_WSCALE: dict[int, int] = {}
+
+
+def _wscale(rcvbuf: int) -> int:
+    """RFC 7323 §2.3: the smallest shift that lets the window cover the buffer."""
+    try:
+        return _WSCALE[rcvbuf]
+    except KeyError:
+        s = 0
+        while s < 14 and (0xFFFF << s) < rcvbuf:
+            s += 1
+        if len(_WSCALE) < 256:
+            _WSCALE[rcvbuf] = s
+        return s
+
+
 class TcpSubr:
     """The protocol's shared state (``tcbinfo``) and helpers."""
 
@@ -108,18 +125,20 @@ class TcpSubr:
         tp = Tcpcb(laddr, lport, faddr, fport, cc_algo(ccname), snd, rcv, reass, scope=scope)
         tp.so = so
         tp.lpacked, tp.fpacked = laddr.packed, faddr.packed
-        tp.t_rxtcur = self.kms("net.inet.tcp.rexmit_initial")
-        tp.t_rttmin = self.kms("net.inet.tcp.rexmit_min")
+        tp.t_rxtcur = kv["net.inet.tcp.rexmit_initial"] / 1000.0
+        tp.t_rttmin = kv["net.inet.tcp.rexmit_min"] / 1000.0
         tp.t_rcvtime = tp.t_starttime = now
         r = kv["net.inet.tcp.rfc1323"]
-        if r in (1, 2):
+        if r == 1:
+            tp.t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP
+        elif r == 2:
             tp.t_flags |= TF_REQ_SCALE
-        if r in (1, 3):
+        elif r == 3:
             tp.t_flags |= TF_REQ_TSTMP
-        tp.request_r_scale = self.rcv_wscale(rcvbuf)
+        tp.request_r_scale = _wscale(rcvbuf)
         tp.ts_offset = self.node.rng.getrandbits(32) if self.node is not None else 0
-        tp.keepidle = self.kms("net.inet.tcp.keepidle")
-        tp.keepintvl = self.kms("net.inet.tcp.keepintvl")
+        tp.keepidle = kv["net.inet.tcp.keepidle"] / 1000.0
+        tp.keepintvl = kv["net.inet.tcp.keepintvl"] / 1000.0
         tp.keepcnt = kv["net.inet.tcp.keepcnt"]
         mss = kv["net.inet.tcp.v6mssdflt" if isinstance(faddr, IPv6Address) else
                  "net.inet.tcp.mssdflt"]
@@ -132,10 +151,7 @@ class TcpSubr:
     @staticmethod
     def rcv_wscale(rcvbuf: int) -> int:
         """RFC 7323 §2.3: the smallest shift that lets the window cover the buffer."""
-        s = 0
-        while s < 14 and (0xFFFF << s) < rcvbuf:
-            s += 1
-        return s
+        return _wscale(rcvbuf)
 
     # --- MSS and path MTU -----------------------------------------------------
 
@@ -201,8 +217,8 @@ class TcpSubr:
         """``tcp_mss``: the segment size from the peer's offer (``mssdflt``
         when absent; 65535 = path MTU - 60, RFC 2675 §5) and our path MTU,
         less the IPsec headers (seed §4.3) and the Timestamps option."""
-        mtu = self.path_mtu(tp, now)
-        hl = self.hdrlen(tp)
+        mtu = self.path_mtu_to(tp.faddr, tp.scope, now)
+        hl = HDR6 if isinstance(tp.faddr, IPv6Address) else HDR4
         if offer is None or offer == 0:
             offer = self._kv["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
         tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
@@ -214,13 +230,14 @@ class TcpSubr:
             room -= JUMBO_HBH
         if tp.ext6 is not None:
             room -= len(tp.ext6[0])  # the socket's extension headers (RFC 3542 §6)
-        mss = max(min(tp.peer_mss, room) - self.ipsec_hdrsiz(tp), 64)
+        ipsec = self.ipsec_hdrsiz(tp)
+        mss = max(min(tp.peer_mss, room) - ipsec, 64)
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss
-        tp.t_tsomax = self.tcp_tsomax(tp, now)
+        tp.t_tsomax = self.tcp_tsomax(tp, now, ipsec)
 
-    def tcp_tsomax(self, tp: Tcpcb, now: float) -> int:
+    def tcp_tsomax(self, tp: Tcpcb, now: float, ipsec: int | None = None) -> int:
         """FreeBSD ``tcp_maxmtu``'s ``IFCAP_TSO`` answer: the data octets a
         super-segment may carry when the route's interface segments TCP for
         us (``Ifnet.tsomax``), over IPv6 or IPv4 (``CSUM_TSO`` for both
@@ -239,7 +256,8 @@ class TcpSubr:
             ifname = rt4.ifname if rt4 is not None else None
             hl = HDR4
         ifp = node.ifnets.get(ifname) if ifname is not None else None
-        if ifp is None or ifp.tsomax <= 0 or self.ipsec_hdrsiz(tp) or tp.ext6 is not None:
+        if ifp is None or ifp.tsomax <= 0 or tp.ext6 is not None or \
+                (self.ipsec_hdrsiz(tp) if ipsec is None else ipsec):
             return 0
         return max(ifp.tsomax - hl - 60, 0)
 

@@ -69,6 +69,10 @@ _ALGOS: dict[str, type] = {}
 def cc_algo(name: str) -> CcAlgo:
     """The algorithm called ``name`` (``newreno``, ``cubic``); ValueError else."""
     algos = _ALGOS
+    try:
+        return algos[name]()  # type: ignore[no-any-return]
+    except KeyError:
+        pass
     if not algos:
         from kame.tcp.cc.cubic import Cubic
         from kame.tcp.cc.newreno import NewReno

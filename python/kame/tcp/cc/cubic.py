@@ -24,6 +24,7 @@ ALPHA = 3 * (1 - BETA) / (1 + BETA)  # RFC 9438 §4.3
 
 class Cubic:
     name = "cubic"
+    __slots__ = ("cwnd_epoch", "epoch", "iw", "k", "w_est", "w_max")
 
     def __init__(self) -> None:
         self.iw = 10

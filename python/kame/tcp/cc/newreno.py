@@ -17,6 +17,7 @@ ABC_L_VAR = 2
 
 class NewReno:
     name = "newreno"
+    __slots__ = ("iw",)
 
     def __init__(self) -> None:
         self.iw = 10

@@ -1,0 +1,48 @@
+"""The sockets layer's PCB table (``SocketLayer.pcbs``): the list it
+replaces, as a model, under any sequence of opens and closes; a close
+takes its socket out without a scan."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kame.socket import AF_INET6, SocketLayer
+from kame.socket.sock import PcbTable
+from kame.socket.stream import SOCK_STREAM
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=80))
+def test_pcbtable_is_the_list(ops: list[tuple[bool, int]]) -> None:
+    objs = [object() for _ in range(31)]
+    t, model = PcbTable(), []
+    for add, i in ops:
+        o = objs[i]
+        if add and o not in model:
+            t.append(o)  # type: ignore[arg-type]
+            model.append(o)
+        elif not add:
+            if o in model:
+                t.remove(o)  # type: ignore[arg-type]
+                model.remove(o)
+            else:
+                with pytest.raises(ValueError):
+                    t.remove(o)  # type: ignore[arg-type]
+                t.discard(o)  # type: ignore[arg-type]
+        assert list(t) == model and len(t) == len(model) and bool(t) == bool(model)
+        assert all((o in t) == (o in model) for o in objs)
+        if model:
+            assert t[-1] is model[-1] and t[0] is model[0]
+
+
+def test_pcbtable_loop_may_close() -> None:
+    """A loop over the table may close sockets (the list allowed it)."""
+    layer = SocketLayer(None, "linux")
+    socks = [layer.socket(AF_INET6, SOCK_STREAM) for _ in range(5)]
+    assert list(layer.pcbs) == socks
+    for s in layer.pcbs:
+        s.close()
+    assert len(layer.pcbs) == 0 and not layer.pcbs
+    socks[0].close()  # twice: nothing more
+    assert list(layer.pcbs) == []
