@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn spans_equal_one_by_one() {
         use crate::ipsec::Mode;
-        for enc in ["aes-gcm-16", "aes-cbc", "chacha20-poly1305"] {
+        for enc in ["aes-gcm-16", "aes-cbc"] {
             for tunnel in [false, true] {
                 let mk = || {
                     let mut s = esp(enc, false);
@@ -399,18 +399,23 @@ mod tests {
                     }
                     s
                 };
-                let (mut a, mut b) = (mk(), mk());
+                // one SA, its sequence number set back: the CBC IVs come
+                // from a random per-SA key
+                let mut tx = mk();
                 let mut packets: Vec<Vec<u8>> = (0..200).map(|i| udp6(i * 7 % 1500, i as u8)).collect();
                 packets.insert(5, vec![0x60, 0, 0]);
                 let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
                 // a buffer that already holds octets: they stay
                 let (mut buf, mut spans) = (vec![1, 2, 3], Vec::new());
-                output_spans(&mut a, &refs, &mut buf, &mut spans);
+                output_spans(&mut tx, &refs, &mut buf, &mut spans);
                 assert_eq!(&buf[..3], &[1, 2, 3]);
                 let batch = unspan(&buf, spans);
-                let single: Vec<_> = refs.iter().map(|p| b.output(p, None)).collect();
+                let (seq, sent, octets) = (tx.seq, tx.stats.out_packets, tx.stats.out_bytes);
+                tx.seq = 0;
+                let single: Vec<_> = refs.iter().map(|p| tx.output(p, None)).collect();
                 same(&batch, &single);
-                assert_eq!(a.stats, b.stats);
+                assert_eq!((tx.seq, tx.stats.out_packets, tx.stats.out_bytes), (seq, 2 * sent, 2 * octets));
+                assert_eq!(sent, 200);
                 let mut wire: Vec<Vec<u8>> = batch.into_iter().filter_map(|r| r.ok()).collect();
                 wire.swap(3, 9);
                 let dup = wire[7].clone();
