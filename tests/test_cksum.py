@@ -114,6 +114,32 @@ def test_cksum_many(items):
     assert kame.cksum_many([(s, d, nh, [data[:1], data[1:]]) for s, d, nh, data in items]) == want
 
 
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.binary(max_size=300)), max_size=30),
+       st.sampled_from(["bytes", "str", "ipaddress"]))
+def test_cksum_many_shared_addresses(items, form):
+    """Items that share address objects (converted once per batch) and
+    items with equal but distinct objects give the sums of single calls."""
+    pool = [ipaddress.IPv6Address(f"2001:db8::{i + 1}") for i in range(3)]
+    conv = {"bytes": lambda a: a.packed, "str": str, "ipaddress": lambda a: a}[form]
+    shared = [conv(a) for a in pool]
+    same_objs = [(shared[i], shared[j], 17, data) for i, j, data in items]
+    fresh = [(conv(pool[i]), conv(pool[j]), 17, data) for i, j, data in items]
+    want = [ref_in6(pool[i].packed, pool[j].packed, 17, data) for i, j, data in items]
+    assert kame.cksum_many(same_objs) == want
+    assert kame.cksum_many(fresh) == want
+    assert [kame.in6_cksum(*t) for t in same_objs] == want
+
+
+def test_cksum_many_bad_item_names_it_as_before():
+    good = (bytes(16), bytes(16), 17, b"ab")
+    with pytest.raises(ValueError, match="length 4"):
+        kame.cksum_many([good, (bytes(16), bytes(16), 17)])
+    with pytest.raises(ValueError, match="IPv6"):
+        kame.cksum_many([good, ("192.0.2.1", bytes(16), 17, b"")])
+    with pytest.raises(TypeError):
+        kame.cksum_many([good, [bytes(16), bytes(16), 17, b""]])
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError):
         kame.in6_cksum("not-an-address", "::1", 17, b"")

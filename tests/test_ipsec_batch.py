@@ -50,7 +50,20 @@ MODES = {
     "transport": {},
     "tunnel": {"mode": "tunnel", "tunnel_src": "2001:db8::a", "tunnel_dst": "2001:db8::b"},
     "esn": {"esn": True, "replay_window": 128},
+    # an IPv4 outer header (its checksum and ECN) and ESP-in-UDP (its
+    # length and, over IPv6, its checksum): the batch writes every packet
+    # into one buffer at an offset, so these are fixed up there
+    "tunnel4-ecn": {"mode": "tunnel", "tunnel_src": "192.0.2.1", "tunnel_dst": "192.0.2.2", "ecn": 1},
+    "udp-encap": {"udp_encap": True},
+    "udp-encap-tunnel4": {"udp_encap": (4500, 4501), "mode": "tunnel", "tunnel_src": "192.0.2.1",
+                          "tunnel_dst": "192.0.2.2"},
 }
+
+
+def make(kind: str, mode: str):  # type: ignore[no-untyped-def]
+    if kind == "ah" and "udp_encap" in MODES[mode]:
+        pytest.skip("AH is not carried in UDP")
+    return MAKERS[kind](**MODES[mode])
 
 
 def outcome(r: object) -> object:
@@ -83,7 +96,7 @@ BIG = 300
 @settings(max_examples=6, deadline=None)
 @given(data=st.data())
 def test_output_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject) -> None:
-    sa = MAKERS[kind](**MODES[mode])
+    sa = make(kind, mode)
     n = data.draw(st.sampled_from([1, 5, BIG]), label="n")
     sizes = data.draw(st.lists(st.integers(0, 900), min_size=n, max_size=n), label="sizes")
     packets = [udp6(s, i) for i, s in enumerate(sizes)]
@@ -117,8 +130,7 @@ def test_output_many_sequence_space_runs_out_in_the_batch() -> None:
 @settings(max_examples=6, deadline=None)
 @given(data=st.data())
 def test_input_many_equals_one_by_one(kind: str, mode: str, data: st.DataObject) -> None:
-    kw = MODES[mode]
-    tx, rx_batch, rx_single = (MAKERS[kind](**kw) for _ in range(3))
+    tx, rx_batch, rx_single = (make(kind, mode) for _ in range(3))
     start = 0
     if mode == "esn":
         # the high half of the sequence number changes inside the batch

@@ -3,7 +3,9 @@
 //! keys and algorithms, old and new AH, transport and tunnel SAs; half the
 //! runs verify a valid packet built from the input after flipping bytes;
 //! with flag 64 that packet is an IPv6 jumbogram (RFC 2675: the Jumbo
-//! Payload option is immutable and covered by the ICV).
+//! Payload option is immutable and covered by the ICV). Every input also
+//! runs through `input_append` (the batches' path) on a twin SA, which
+//! must agree with `input`.
 use kame_core::ipsec::ah::{zero_mutable, AhConfig, AhSa};
 use kame_core::ipsec::{AuthSpec, Mode};
 use libfuzzer_sys::fuzz_target;
@@ -43,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
     if flags & 8 != 0 {
         cfg.mode = Mode::tunnel(&[0x20; 16], &[0x21; 16]).unwrap();
     }
-    let Ok(mut rx) = AhSa::new(cfg.clone()) else { return };
+    let Ok(rx) = AhSa::new(cfg.clone()) else { return };
+    let Ok(rx2) = AhSa::new(cfg.clone()) else { return };
+    let mut rx = Twin(rx, rx2);
     if flags & 16 != 0 && pkt.len() >= 40 && pkt[0] >> 4 == 6 {
         let Ok(mut tx) = AhSa::new(cfg) else { return };
         let mut p = pkt.to_vec();
@@ -80,3 +84,25 @@ fuzz_target!(|data: &[u8]| {
         let _ = rx.input(pkt);
     }
 });
+
+/// An SA and its twin: `input` on the first, `input_append` on the second.
+struct Twin(AhSa, AhSa);
+
+impl Twin {
+    fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, kame_core::error::Error> {
+        let a = self.0.input(p);
+        let mut buf = vec![0xa5; 7];
+        let b = self.1.input_append(p, &mut buf);
+        match (&a, b) {
+            (Ok(v), Ok(())) => assert_eq!(&buf[7..], v.as_slice()),
+            (Err(e), Err(f)) => {
+                assert_eq!(e, &f);
+                assert_eq!(buf, [0xa5; 7]);
+            }
+            (a, b) => panic!("input {a:?} but input_append {b:?}"),
+        }
+        assert_eq!(self.0.stats, self.1.stats);
+        assert_eq!(self.0.replay.top(), self.1.replay.top());
+        a
+    }
+}

@@ -5,7 +5,10 @@
 //! then flip bytes chosen by the input. With the top bit of the first octet
 //! set the packet is an IPv6 jumbogram (RFC 2675): a built one of 64K+
 //! octets, or the input behind a Jumbo Payload option whose length field
-//! comes from the input. Any panic is a bug.
+//! comes from the input. Every input also runs through `input_append` (the
+//! batches' path: into a buffer that already holds octets) on a twin SA,
+//! which must give the same packet or error, leave the buffer as it was on
+//! an error and keep the same counters. Any panic is a bug.
 use kame_core::ipsec::{AuthSpec, EncAlg, EspConfig, EspSa, Mode};
 use libfuzzer_sys::fuzz_target;
 
@@ -55,7 +58,9 @@ fuzz_target!(|data: &[u8]| {
     }
     cfg.replay_window = [0u32, 32, 64, 1024][usize::from(flags >> 6)];
     cfg.old = flags & 16 != 0 && auth.is_none() && matches!(enc, "rc5-cbc");
-    let Ok(mut rx) = EspSa::new(cfg.clone()) else { return };
+    let Ok(rx) = EspSa::new(cfg.clone()) else { return };
+    let Ok(rx2) = EspSa::new(cfg.clone()) else { return };
+    let mut rx = Twin(rx, rx2);
     if flags & 32 != 0 {
         // build a valid packet around the input, then corrupt it
         let Ok(mut tx) = EspSa::new(cfg) else { return };
@@ -94,6 +99,28 @@ fuzz_target!(|data: &[u8]| {
         let _ = rx.input(pkt);
     }
 });
+
+/// An SA and its twin: `input` on the first, `input_append` on the second.
+struct Twin(EspSa, EspSa);
+
+impl Twin {
+    fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, kame_core::error::Error> {
+        let a = self.0.input(p);
+        let mut buf = vec![0xa5; 7];
+        let b = self.1.input_append(p, &mut buf);
+        match (&a, b) {
+            (Ok(v), Ok(())) => assert_eq!(&buf[7..], v.as_slice()),
+            (Err(e), Err(f)) => {
+                assert_eq!(e, &f);
+                assert_eq!(buf, [0xa5; 7]);
+            }
+            (a, b) => panic!("input {a:?} but input_append {b:?}"),
+        }
+        assert_eq!(self.0.stats, self.1.stats);
+        assert_eq!(self.0.replay.top(), self.1.replay.top());
+        a
+    }
+}
 
 /// An IPv6 jumbogram (Payload Length 0, Hop-by-Hop Jumbo Payload option,
 /// RFC 2675) whose payload repeats `body` past 65535 octets.

@@ -459,3 +459,62 @@ def test_tshark_checks_our_jumbogram_esp_ah_ipcomp(tmp_path):
         if i != 3:  # the last occurrence: the inner jumbogram of the tunnel
             assert plen == "0" and int(jumbo) == (len(packets[i]) if i < 4 else len(p)) - 40, (i, row)
     assert rows[2][4] == "0x00005001" and rows[3][5] == "0x0002"
+
+
+BATCH_CASES = [
+    ("aes-gcm-16", "AES-GCM", 20, (None, "NULL", 0)),
+    ("aes-cbc", "AES-CBC", 16, ("hmac-sha256-128", "SHA2-256-128", 32)),
+    ("chacha20-poly1305", "CHACHA20-POLY1305", 36, (None, "NULL", 0)),
+]
+
+
+def _batch_packets() -> list[bytes]:
+    """IPv6, IPv6 with extension headers and IPv4, of 0 to 1300 octets."""
+    makers = (lambda b: pkt6(payload=b), lambda b: pkt6(with_ext=True, payload=b), pkt4)
+    return [makers[i % 3](bytes((i + j) & 0xFF for j in range(i * 37 % 1300))) for i in range(40)]
+
+
+@pytest.mark.parametrize("mode", ["transport", "tunnel6", "tunnel4"])
+@pytest.mark.parametrize("case", BATCH_CASES, ids=lambda c: f"{c[0]}-{c[3][0]}")
+def test_esp_batches_with_scapy(case, mode):
+    """output_many's packets (one buffer for the batch) open in scapy; scapy's
+    open in input_many, a corrupted one among them refused in its place."""
+    enc, s_enc, kl, auth = case
+    ours, rx, theirs = sa_pair(enc, s_enc, kl, auth, mode)
+    packets = _batch_packets()
+    sent = ours.output_many([*packets[:7], b"\x60\x00", *packets[7:]])
+    assert isinstance(sent[7], kame.KameError)
+    del sent[7]
+    for p, wire in zip(packets, sent, strict=True):
+        outer = IPv6 if wire[0] >> 4 == 6 else IP
+        assert raw(theirs.decrypt(outer(wire))) == p
+    theirs_wire = [raw(theirs.encrypt((IPv6 if p[0] >> 4 == 6 else IP)(p))) for p in packets]
+    bad = bytearray(theirs_wire[11])
+    bad[-1] ^= 1
+    got = rx.input_many([*theirs_wire[:11], bytes(bad), *theirs_wire[11:]])
+    assert isinstance(got[11], kame.IntegrityError)
+    assert got[:11] + got[12:] == packets
+    assert rx.counters["icv_failures"] == 1
+
+
+@pytest.mark.parametrize("mode", ["transport", "tunnel6", "tunnel4"])
+def test_ah_batches_with_scapy(mode):
+    k = key(32, 5)
+    kw, tunnel = {}, None
+    if mode == "tunnel6":
+        kw = {"mode": "tunnel", "tunnel_src": T6[0], "tunnel_dst": T6[1]}
+        tunnel = IPv6(src=T6[0], dst=T6[1], hlim=64)
+    elif mode == "tunnel4":
+        kw = {"mode": "tunnel", "tunnel_src": T4[0], "tunnel_dst": T4[1]}
+        tunnel = IP(src=T4[0], dst=T4[1], ttl=64)
+    ours, rx = AhSa(0x2000, "hmac-sha256-128", k, **kw), AhSa(0x2000, "hmac-sha256-128", k, **kw)
+    theirs = SecurityAssociation(AH, spi=0x2000, auth_algo="SHA2-256-128", auth_key=k, tunnel_header=tunnel)
+    packets = _batch_packets()
+    for wire in ours.output_many(packets):
+        theirs.decrypt((IPv6 if wire[0] >> 4 == 6 else IP)(wire))  # verifies the ICV
+    theirs_wire = [raw(theirs.encrypt((IPv6 if p[0] >> 4 == 6 else IP)(p))) for p in packets]
+    bad = bytearray(theirs_wire[5])
+    bad[-1] ^= 1
+    got = rx.input_many([*theirs_wire[:5], bytes(bad), *theirs_wire[5:]])
+    assert isinstance(got[5], kame.IntegrityError)
+    assert got[:5] + got[6:] == packets

@@ -272,27 +272,50 @@ impl AhSa {
         }
     }
 
+    /// [`AhSa::output`] appended to `buf` after what it holds (nothing is
+    /// appended when the packet is refused): a batch writes all its packets
+    /// into one buffer, with no allocation per packet.
+    pub fn output_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        let base = buf.len();
+        let r = self.output_layout(packet, buf).and_then(|at| self.output_icv(buf.get_mut(base..).unwrap_or(&mut []), at));
+        if r.is_err() {
+            buf.truncate(base);
+        } else {
+            self.stats.out_packets += 1;
+            self.stats.out_bytes += (buf.len() - base) as u64;
+        }
+        r
+    }
+
     /// The sequential half of `ah_output`: headers, sequence number, the
     /// payload; the ICV is left zero for [`AhSa::output_finish`].
     fn output_prepare(&mut self, packet: &[u8]) -> Result<AhOutJob> {
-        let (mut out, off, nh_pos, payload_nh, v6, payload): (Vec<u8>, usize, usize, u8, bool, &[u8]) = match &self.mode {
+        let extra = if matches!(self.mode, Mode::Tunnel(_)) { 112 } else { 64 };
+        let mut out = Vec::with_capacity(packet.len() + extra);
+        let at = self.output_layout(packet, &mut out)?;
+        Ok(AhOutJob { out, at })
+    }
+
+    /// Append the packet with AH (its ICV zero) to `out`; the offsets
+    /// returned are from where it starts.
+    fn output_layout(&mut self, packet: &[u8], out: &mut Vec<u8>) -> Result<AhAt> {
+        let base = out.len();
+        let (off, nh_pos, payload_nh, v6, payload): (usize, usize, u8, bool, &[u8]) = match &self.mode {
             Mode::Transport => {
                 let s = hdr::split_output(packet)?;
-                let mut out = Vec::with_capacity(packet.len() + 64);
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
-                (out, s.off, s.nh_pos, s.nh, s.v6, packet.get(s.off..).unwrap_or(&[]))
+                (s.off, s.nh_pos, s.nh, s.v6, packet.get(s.off..).unwrap_or(&[]))
             }
             Mode::Tunnel(t) => {
                 let v = hdr::version(packet)?;
-                let mut out = Vec::with_capacity(packet.len() + 112);
                 let nh = if v == 6 { proto::IPV6 } else { proto::IPV4 };
                 let v6 = t.src.is_ipv6();
                 let len = (self.ah_len(v6) + packet.len()) as u64;
-                let o = t.write_outer(&mut out, proto::AH, tunnel::tos_of(packet), tunnel::df_of(packet), len).map_err(|mut e| {
+                let o = t.write_outer(out, proto::AH, tunnel::tos_of(packet), tunnel::df_of(packet), len).map_err(|mut e| {
                     e.layer = Layer::Ah;
                     e
                 })?;
-                (out, o.len, o.nh_at, nh, v6, packet)
+                (o.len, o.nh_at, nh, v6, packet)
             }
         };
         let seq = if self.old {
@@ -319,32 +342,42 @@ impl AhSa {
         if !self.old {
             out.extend_from_slice(&(seq as u32).to_be_bytes());
         }
-        let icv_at = out.len();
-        out.resize(off + ah_len, 0);
+        let icv_at = out.len() - base;
+        out.resize(base + off + ah_len, 0);
         out.extend_from_slice(payload);
-        if let Some(b) = out.get_mut(nh_pos) {
+        let pkt = out.get_mut(base..).unwrap_or(&mut []);
+        if let Some(b) = pkt.get_mut(nh_pos) {
             *b = proto::AH;
         }
-        hdr::fix_lengths(&mut out, v6)?;
-        Ok(AhOutJob { out, off, v6, seq, icv_at })
+        hdr::fix_lengths(pkt, v6)?;
+        Ok(AhAt { off, v6, seq, icv_at })
     }
 
     /// The ICV over the packet with its mutable fields zeroed: needs no SA
     /// state but the key, so a batch runs it in parallel.
     fn output_finish(&self, job: AhOutJob) -> Result<Vec<u8>> {
-        let AhOutJob { mut out, off, v6, seq, icv_at } = job;
+        let AhOutJob { mut out, at } = job;
+        self.output_icv(&mut out, at)?;
+        Ok(out)
+    }
+
+    /// Write the ICV of the packet `pkt` laid out by [`AhSa::output_layout`].
+    fn output_icv(&self, pkt: &mut [u8], at: AhAt) -> Result<()> {
+        let AhAt { off, v6, seq, icv_at } = at;
         let icv = {
-            let mut zeroed = out.get(..off).unwrap_or(&[]).to_vec();
-            zero_mutable(&mut zeroed, off, v6)?;
-            let rest = out.get(off..).unwrap_or(&[]);
+            let mut stack = [0u8; HEAD_ON_STACK];
+            let mut heap = Vec::new();
+            let zeroed = head_copy(pkt.get(..off).unwrap_or(&[]), &mut stack, &mut heap);
+            zero_mutable(zeroed, off, v6)?;
+            let rest = pkt.get(off..).unwrap_or(&[]);
             let hi = ((seq >> 32) as u32).to_be_bytes();
-            if self.esn { self.ctx.mac(&[&zeroed, rest, &hi]) } else { self.ctx.mac(&[&zeroed, rest]) }
+            if self.esn { self.ctx.mac(&[zeroed, rest, &hi]) } else { self.ctx.mac(&[zeroed, rest]) }
         };
         let n = self.auth.icv_len;
-        if let (Some(d), Some(s)) = (out.get_mut(icv_at..icv_at + n), icv.as_slice().get(..n)) {
+        if let (Some(d), Some(s)) = (pkt.get_mut(icv_at..icv_at + n), icv.as_slice().get(..n)) {
             d.copy_from_slice(s);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// `ah6_input` / `ah4_input`: verify and strip AH.
@@ -435,16 +468,22 @@ impl AhSa {
         let off = s.off;
         let fixed = self.fixed_len();
         let icv_at = off + fixed;
-        let mut zeroed = packet.to_vec();
-        zero_mutable(&mut zeroed, off, s.v6)?;
+        let icv_end = icv_at + self.auth.icv_len;
+        // only the headers through the ICV are copied (to zero the mutable
+        // fields and the ICV); the payload is hashed where it is
+        let mut stack = [0u8; HEAD_ON_STACK];
+        let mut heap = Vec::new();
+        let zeroed = head_copy(packet.get(..icv_end).unwrap_or(packet), &mut stack, &mut heap);
+        zero_mutable(zeroed, off, s.v6)?;
         // RFC 4302 §3.3.3.2.1: the ICV is zeroed; the padding after it is
         // covered as sent (we send zeros, as scapy and Linux do)
-        if let Some(z) = zeroed.get_mut(icv_at..icv_at + self.auth.icv_len) {
+        if let Some(z) = zeroed.get_mut(icv_at..icv_end) {
             z.fill(0);
         }
+        let rest = packet.get(icv_end..).unwrap_or(&[]);
         let hi = ((seq >> 32) as u32).to_be_bytes();
-        let icv = packet.get(icv_at..icv_at + self.auth.icv_len).unwrap_or(&[]);
-        let ok = if self.esn { self.ctx.verify(&[&zeroed, &hi], icv) } else { self.ctx.verify(&[&zeroed], icv) };
+        let icv = packet.get(icv_at..icv_end).unwrap_or(&[]);
+        let ok = if self.esn { self.ctx.verify(&[zeroed, rest, &hi], icv) } else { self.ctx.verify(&[zeroed, rest], icv) };
         if !ok {
             return Err(Error::new(Layer::Ah, ErrorKind::Integrity, icv_at as u64, "AH ICV mismatch (RFC 4302 §3.4.4)"));
         }
@@ -452,34 +491,93 @@ impl AhSa {
     }
 
     fn input_decap(&self, packet: &[u8], c: &AhInCheck) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(packet.len());
+        self.input_decap_into(packet, c, &mut out)?;
+        Ok(out)
+    }
+
+    /// Append the packet without AH (transport mode) or the inner packet
+    /// (tunnel mode) to `buf`.
+    fn input_decap_into(&self, packet: &[u8], c: &AhInCheck, buf: &mut Vec<u8>) -> Result<()> {
         let AhInCheck { s, nh, ah_len, .. } = *c;
         let off = s.off;
         let b = off as u64;
         let ps = off + ah_len;
+        let base = buf.len();
         if let Mode::Tunnel(t) = self.mode {
             if nh != proto::IPV6 && nh != proto::IPV4 {
                 return Err(Error::malformed(Layer::Ah, b, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
             }
-            let mut inner = packet.get(ps..).unwrap_or(&[]).to_vec();
-            hdr::version(&inner).map_err(|e| e.at(ps as u64))?;
+            buf.extend_from_slice(packet.get(ps..).unwrap_or(&[]));
+            let inner = buf.get_mut(base..).unwrap_or(&mut []);
+            hdr::version(inner).map_err(|e| e.at(ps as u64))?;
             // seed §4.6 egress: the outer ECN onto the inner header
-            tunnel::egress_inner(&mut inner, t.ecn, tunnel::tos_of(packet)).map_err(|e| e.at(ps as u64))?;
-            return Ok(inner);
+            tunnel::egress_inner(inner, t.ecn, tunnel::tos_of(packet)).map_err(|e| e.at(ps as u64))?;
+            return Ok(());
         }
-        let mut out = Vec::with_capacity(packet.len());
-        out.extend_from_slice(packet.get(..off).unwrap_or(&[]));
-        out.extend_from_slice(packet.get(ps..).unwrap_or(&[]));
-        if let Some(x) = out.get_mut(s.nh_pos) {
+        buf.extend_from_slice(packet.get(..off).unwrap_or(&[]));
+        buf.extend_from_slice(packet.get(ps..).unwrap_or(&[]));
+        let pkt = buf.get_mut(base..).unwrap_or(&mut []);
+        if let Some(x) = pkt.get_mut(s.nh_pos) {
             *x = nh;
         }
-        hdr::fix_lengths(&mut out, s.v6)?;
-        Ok(out)
+        hdr::fix_lengths(pkt, s.v6)
+    }
+
+    /// [`AhSa::input`] appended to `buf` after what it holds (nothing is
+    /// appended when the packet is dropped), with the checks, window and
+    /// counters of [`AhSa::input`].
+    pub fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        let base = buf.len();
+        let r = self.input_check(packet).and_then(|c| {
+            let opened = match self.input_verify(packet, &c) {
+                Err(e) => Opened::Refused(e),
+                Ok(()) => Opened::Verified(self.input_decap_into(packet, &c, buf).map(|()| Vec::new())),
+            };
+            self.input_commit(&c, opened).map(drop)
+        });
+        if r.is_err() {
+            buf.truncate(base);
+        }
+        match &r {
+            Ok(()) => {
+                self.stats.in_packets += 1;
+                self.stats.in_bytes += packet.len() as u64;
+            }
+            Err(e) => self.stats.count_in_error(e),
+        }
+        r
+    }
+}
+
+/// Headers up to this many octets are copied to the stack to be zeroed.
+const HEAD_ON_STACK: usize = 256;
+
+/// A copy of `head` to zero the mutable fields in: on the stack when it is
+/// short, else on the heap.
+fn head_copy<'a>(head: &[u8], stack: &'a mut [u8; HEAD_ON_STACK], heap: &'a mut Vec<u8>) -> &'a mut [u8] {
+    match stack.get_mut(..head.len()) {
+        Some(s) => {
+            s.copy_from_slice(head);
+            s
+        }
+        None => {
+            heap.extend_from_slice(head);
+            heap.as_mut_slice()
+        }
     }
 }
 
 /// One packet of `ah_output` between its sequential and parallel halves.
 pub struct AhOutJob {
     out: Vec<u8>,
+    at: AhAt,
+}
+
+/// Where [`AhSa::output_layout`] put a packet's parts (from its start) and
+/// the sequence number it took.
+#[derive(Debug, Clone, Copy)]
+struct AhAt {
     off: usize,
     v6: bool,
     seq: u64,
@@ -529,6 +627,12 @@ impl BatchSa for AhSa {
     }
     fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize) {
         self.count_input(r, len);
+    }
+    fn out_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        self.output_append(packet, buf)
+    }
+    fn in_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        self.input_append(packet, buf)
     }
 }
 

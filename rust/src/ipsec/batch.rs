@@ -61,7 +61,18 @@ pub trait BatchSa: Sync {
     fn in_commit(&mut self, c: &Self::InCheck, o: Opened) -> Result<Vec<u8>>;
     /// Sequential: the counters of one input.
     fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize);
+
+    /// One whole output (sequence number, cryptography, counters), its
+    /// packet appended to `buf`; nothing is appended when it is refused.
+    fn out_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()>;
+    /// One whole input (checks, ICV, decryption, window, counters), the
+    /// packet it gives appended to `buf`; nothing is appended when it is
+    /// dropped.
+    fn in_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()>;
 }
+
+/// Where a packet of a batch is in the batch's buffer, or its error.
+pub type Span = Result<(usize, usize)>;
 
 /// Most threads a batch uses.
 pub const MAX_THREADS: usize = 8;
@@ -208,29 +219,24 @@ pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize)
     outs
 }
 
-/// [`output_many`] on the calling thread, each result handed to `sink` as
-/// soon as it is made, so that its buffer can be freed before the next
-/// packet's is taken (the allocator then hands the same memory back, where
-/// a batch of results outstanding at once misses its fast path).
-pub fn output_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+/// [`output_many`] on the calling thread, every packet written into
+/// `buf` (after what it holds) and its place in it pushed to `spans`: one
+/// buffer for the batch, no allocation or copy per packet (the work a
+/// batch shares that one call per packet cannot: the keys were scheduled
+/// when the SA was made).
+pub fn output_spans<S: BatchSa>(sa: &mut S, packets: &[&[u8]], buf: &mut Vec<u8>, spans: &mut Vec<Span>) {
     for p in packets {
-        let mut job = sa.out_job(p.len());
-        let r = sa.out_prepare(p, &mut job).and_then(|()| sa.out_finish(job));
-        sa.out_count(&r);
-        sink(r);
+        let at = buf.len();
+        spans.push(sa.out_append(p, buf).map(|()| (at, buf.len())));
     }
 }
 
-/// [`input_many`] on the calling thread, each result handed to `sink` as
-/// soon as it is made (see [`output_each`]).
-pub fn input_each<S: BatchSa>(sa: &mut S, packets: &[&[u8]], sink: &mut dyn FnMut(Result<Vec<u8>>)) {
+/// [`input_many`] on the calling thread into one buffer (see
+/// [`output_spans`]).
+pub fn input_spans<S: BatchSa>(sa: &mut S, packets: &[&[u8]], buf: &mut Vec<u8>, spans: &mut Vec<Span>) {
     for p in packets {
-        let r = sa.in_check(p).and_then(|c| {
-            let o = sa.in_crypt(p, &c);
-            sa.in_commit(&c, o)
-        });
-        sa.in_count(&r, p.len());
-        sink(r);
+        let at = buf.len();
+        spans.push(sa.in_append(p, buf).map(|()| (at, buf.len())));
     }
 }
 
@@ -374,6 +380,86 @@ mod tests {
                 assert_eq!(a.stats, b.stats);
             }
         }
+    }
+
+    /// The results of a batch written into one buffer, as separate packets.
+    fn unspan(buf: &[u8], spans: Vec<Span>) -> Vec<Result<Vec<u8>>> {
+        spans.into_iter().map(|s| s.map(|(a, b)| buf[a..b].to_vec())).collect()
+    }
+
+    #[test]
+    fn spans_equal_one_by_one() {
+        use crate::ipsec::Mode;
+        for enc in ["aes-gcm-16", "aes-cbc"] {
+            for tunnel in [false, true] {
+                let mk = || {
+                    let mut s = esp(enc, false);
+                    if tunnel {
+                        s.mode = Mode::tunnel(&[0xaa; 16], &[0xbb; 16]).unwrap();
+                    }
+                    s
+                };
+                // one SA, its sequence number set back: the CBC IVs come
+                // from a random per-SA key
+                let mut tx = mk();
+                let mut packets: Vec<Vec<u8>> = (0..200).map(|i| udp6(i * 7 % 1500, i as u8)).collect();
+                packets.insert(5, vec![0x60, 0, 0]);
+                let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+                // a buffer that already holds octets: they stay
+                let (mut buf, mut spans) = (vec![1, 2, 3], Vec::new());
+                output_spans(&mut tx, &refs, &mut buf, &mut spans);
+                assert_eq!(&buf[..3], &[1, 2, 3]);
+                let batch = unspan(&buf, spans);
+                let (seq, sent, octets) = (tx.seq, tx.stats.out_packets, tx.stats.out_bytes);
+                tx.seq = 0;
+                let single: Vec<_> = refs.iter().map(|p| tx.output(p, None)).collect();
+                same(&batch, &single);
+                assert_eq!((tx.seq, tx.stats.out_packets, tx.stats.out_bytes), (seq, 2 * sent, 2 * octets));
+                assert_eq!(sent, 200);
+                let mut wire: Vec<Vec<u8>> = batch.into_iter().filter_map(|r| r.ok()).collect();
+                wire.swap(3, 9);
+                let dup = wire[7].clone();
+                wire.insert(30, dup);
+                let mut bad = wire[40].clone();
+                let l = bad.len() - 1;
+                bad[l] ^= 1;
+                wire.insert(41, bad);
+                let refs: Vec<&[u8]> = wire.iter().map(|p| p.as_slice()).collect();
+                let (mut a, mut b) = (mk(), mk());
+                let (mut buf, mut spans) = (Vec::new(), Vec::new());
+                input_spans(&mut a, &refs, &mut buf, &mut spans);
+                let batch = unspan(&buf, spans);
+                let single: Vec<_> = refs.iter().map(|p| b.input(p)).collect();
+                same(&batch, &single);
+                assert!(batch[30].is_err() && batch[41].is_err());
+                assert_eq!(a.replay.top(), b.replay.top());
+                assert_eq!(a.stats, b.stats);
+            }
+        }
+        let cfg = AhConfig::new(0x2000, AuthSpec::parse("hmac-sha256", false).unwrap(), &[5; 32]);
+        let (mut a, mut b) = (AhSa::new(cfg.clone()).unwrap(), AhSa::new(cfg.clone()).unwrap());
+        let packets: Vec<Vec<u8>> = (0..100).map(|i| udp6(i * 13, i as u8)).collect();
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        output_spans(&mut a, &refs, &mut buf, &mut spans);
+        let batch = unspan(&buf, spans);
+        let single: Vec<_> = refs.iter().map(|p| b.output(p)).collect();
+        same(&batch, &single);
+        let mut wire: Vec<Vec<u8>> = batch.into_iter().map(|r| r.unwrap()).collect();
+        let mut bad = wire[20].clone();
+        let l = bad.len() - 1;
+        bad[l] ^= 1;
+        wire[20] = bad;
+        wire.push(wire[3].clone());
+        let refs: Vec<&[u8]> = wire.iter().map(|p| p.as_slice()).collect();
+        let (mut a, mut b) = (AhSa::new(cfg.clone()).unwrap(), AhSa::new(cfg).unwrap());
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        input_spans(&mut a, &refs, &mut buf, &mut spans);
+        let batch = unspan(&buf, spans);
+        let single: Vec<_> = refs.iter().map(|p| b.input(p)).collect();
+        same(&batch, &single);
+        assert!(batch[20].is_err() && batch[100].is_err());
+        assert_eq!(a.stats, b.stats);
     }
 
     #[test]

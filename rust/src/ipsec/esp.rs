@@ -543,10 +543,21 @@ impl EspSa {
     /// sender can reuse one allocation.
     pub fn output_into(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
         out.clear();
-        let mut job = EspOutJob { out: std::mem::take(out), at: None, udp_at: 0, v6: false, transport: false };
+        self.output_append(packet, kat, out)
+    }
+
+    /// [`EspSa::output`] appended to `buf` after what it holds (nothing is
+    /// appended when the packet is refused): a batch writes all its packets
+    /// into one buffer, with no allocation and no copy per packet.
+    pub fn output_append(&mut self, packet: &[u8], kat: Option<&Kat>, buf: &mut Vec<u8>) -> Result<()> {
+        let base = buf.len();
+        let mut job = EspOutJob { out: std::mem::take(buf), base, at: None, udp_at: 0, v6: false, transport: false };
         let r = self.output_prepare(packet, kat, &mut job).and_then(|()| self.output_finish(&mut job));
-        *out = job.out;
-        self.count_output(&r, out.len());
+        *buf = job.out;
+        if r.is_err() {
+            buf.truncate(base);
+        }
+        self.count_output(&r, buf.len() - base);
         r
     }
 
@@ -574,7 +585,7 @@ impl EspSa {
                 let payload = packet.get(s.off..).unwrap_or(&[]);
                 let pad = self.choose_pad(payload.len(), kat)?;
                 job.at = Some(self.seal_layout(payload, s.nh, pad, kat, out)?);
-                if let Some(b) = out.get_mut(s.nh_pos) {
+                if let Some(b) = out.get_mut(job.base + s.nh_pos) {
                     *b = carrier;
                 }
                 job.v6 = s.v6;
@@ -609,16 +620,18 @@ impl EspSa {
     fn output_finish(&self, job: &mut EspOutJob) -> Result<()> {
         let at = job.at.ok_or_else(|| config("ESP output finished before it was laid out"))?;
         self.seal_crypt(&mut job.out, at)?;
-        self.finish_udp(&mut job.out, job.v6, job.udp_at)?;
+        let pkt = job.out.get_mut(job.base..).unwrap_or(&mut []);
+        self.finish_udp(pkt, job.v6, job.udp_at - job.base)?;
         if job.transport {
             // a jumbogram's Jumbo Payload Length grows with it (RFC 2675)
-            hdr::fix_lengths(&mut job.out, job.v6)?;
+            hdr::fix_lengths(pkt, job.v6)?;
         }
         Ok(())
     }
 
     /// The UDP header for ESP-in-UDP (RFC 3948 §2.1: checksum zero over
-    /// IPv4; computed over IPv6).
+    /// IPv4; computed over IPv6); `out` is the whole packet, the UDP header
+    /// at `udp_at` in it.
     fn finish_udp(&self, out: &mut [u8], v6: bool, udp_at: usize) -> Result<()> {
         if let Some((sport, dport)) = self.udp_encap {
             let ulen = u16::try_from(out.len() - udp_at).map_err(|_| {
@@ -715,23 +728,63 @@ impl EspSa {
     }
 
     fn decap(&self, mut buf: Vec<u8>, s: Split, nh: u8, ps: usize, pe: usize, layer: Layer) -> Result<Vec<u8>> {
+        self.decap_at(&mut buf, 0, s, nh, ps, pe, layer)?;
+        Ok(buf)
+    }
+
+    /// Decapsulate in place the decrypted packet at `base` in `buf`, its
+    /// payload at `ps..pe` (from `base`): the transport-mode packet without
+    /// ESP, or the tunnel's inner packet, is left at `base`.
+    #[allow(clippy::too_many_arguments)]
+    fn decap_at(&self, buf: &mut Vec<u8>, base: usize, s: Split, nh: u8, ps: usize, pe: usize, layer: Layer) -> Result<()> {
+        let (from, to) = (base + ps, base + pe);
+        if from > to || to > buf.len() || base + s.off > from {
+            return Err(Error::malformed(layer, ps as u64, "ESP payload outside the packet"));
+        }
         if let Mode::Tunnel(t) = self.mode {
             if nh != proto::IPV6 && nh != proto::IPV4 {
                 return Err(Error::malformed(layer, ps as u64, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
             }
-            let mut inner = buf.get(ps..pe).unwrap_or(&[]).to_vec();
-            hdr::version(&inner).map_err(|e| e.at(ps as u64))?;
+            let outer_tos = tunnel::tos_of(buf.get(base..).unwrap_or(&[]));
+            buf.copy_within(from..to, base);
+            buf.truncate(base + (pe - ps));
+            let inner = buf.get_mut(base..).unwrap_or(&mut []);
+            hdr::version(inner).map_err(|e| e.at(ps as u64))?;
             // seed §4.6 egress: the outer ECN onto the inner header
-            tunnel::egress_inner(&mut inner, t.ecn, tunnel::tos_of(&buf)).map_err(|e| e.at(ps as u64))?;
-            return Ok(inner);
+            tunnel::egress_inner(inner, t.ecn, outer_tos).map_err(|e| e.at(ps as u64))?;
+            return Ok(());
         }
-        buf.copy_within(ps..pe, s.off);
-        buf.truncate(s.off + (pe - ps));
-        if let Some(b) = buf.get_mut(s.nh_pos) {
+        buf.copy_within(from..to, base + s.off);
+        buf.truncate(base + s.off + (pe - ps));
+        let pkt = buf.get_mut(base..).unwrap_or(&mut []);
+        if let Some(b) = pkt.get_mut(s.nh_pos) {
             *b = nh;
         }
-        hdr::fix_lengths(&mut buf, s.v6)?;
-        Ok(buf)
+        hdr::fix_lengths(pkt, s.v6)
+    }
+
+    /// [`EspSa::input`] appended to `buf` after what it holds (nothing is
+    /// appended when the packet is dropped): the packet is copied once, into
+    /// `buf`, and verified, decrypted and decapsulated there. The checks,
+    /// the window and the counters are those of [`EspSa::input`].
+    pub fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        let base = buf.len();
+        let r = self.input_check(packet).and_then(|c| {
+            buf.extend_from_slice(packet);
+            let esp = buf.get_mut(base + c.esp_at..).unwrap_or(&mut []);
+            let opened = match self.open_crypt(esp, c.esp_at, c.seq) {
+                Err(e) => Opened::Refused(e),
+                Ok((nh, ps, pe)) => Opened::Verified(
+                    self.decap_at(buf, base, c.s, nh, c.esp_at + ps, c.esp_at + pe, Layer::Esp).map(|()| Vec::new()),
+                ),
+            };
+            self.input_commit(&c, opened).map(drop)
+        });
+        if r.is_err() {
+            buf.truncate(base);
+        }
+        self.count_input(&r, packet.len());
+        r
     }
 }
 
@@ -740,7 +793,7 @@ impl BatchSa for EspSa {
     type InCheck = EspInCheck;
 
     fn out_job(&self, packet_len: usize) -> EspOutJob {
-        EspOutJob { out: Vec::with_capacity(packet_len + self.max_overhead()), at: None, udp_at: 0, v6: false, transport: false }
+        EspOutJob { out: Vec::with_capacity(packet_len + self.max_overhead()), base: 0, at: None, udp_at: 0, v6: false, transport: false }
     }
     fn out_prepare(&mut self, packet: &[u8], job: &mut EspOutJob) -> Result<()> {
         self.output_prepare(packet, None, job)
@@ -766,6 +819,12 @@ impl BatchSa for EspSa {
     }
     fn in_count(&mut self, r: &Result<Vec<u8>>, len: usize) {
         self.count_input(r, len);
+    }
+    fn out_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        self.output_append(packet, None, buf)
+    }
+    fn in_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        self.input_append(packet, buf)
     }
 }
 
@@ -802,7 +861,9 @@ pub struct EspInCheck {
 /// One packet of `esp_output` between its sequential and its parallel
 /// half.
 pub struct EspOutJob {
+    /// the buffer the packet is appended to, at `base`
     out: Vec<u8>,
+    base: usize,
     at: Option<SealAt>,
     udp_at: usize,
     v6: bool,

@@ -10,7 +10,7 @@ use super::util::{ecn_arg, int_arg, ip_addr_arg, owned_vec as owned, with_bytes}
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
 use crate::ipsec::algo::{AuthSpec, EncAlg};
-use crate::ipsec::batch;
+use crate::ipsec::batch::{self, Span};
 use crate::ipsec::esp::{EspConfig, EspSa, NAT_T_PORT};
 use crate::ipsec::{Kat, Mode, SaStats};
 use crate::tunnel::TunnelParams;
@@ -130,24 +130,19 @@ const BATCH_RUN: usize = 512;
 /// and the `bytes` made of them stay in the cache together.
 const BATCH_RUN_ONE: usize = 32;
 
-/// A result of a run on one thread: where its octets are in the run's
-/// buffer, or its error.
-type Span = Result<(usize, usize), Error>;
-
 fn run_batch<'py, S: Send>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
     threads: usize,
     f: impl Fn(&mut S, &[&[u8]], usize) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
-    each: impl Fn(&mut S, &[&[u8]], &mut dyn FnMut(Result<Vec<u8>, Error>)) + Send + Sync,
+    each: impl Fn(&mut S, &[&[u8]], &mut Vec<u8>, &mut Vec<Span>) + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
     let mut out: Vec<Bound<'py, PyAny>> = Vec::with_capacity(items.len());
     let run = if threads <= 1 { BATCH_RUN_ONE } else { BATCH_RUN };
-    // one thread: every result of a run is copied into one buffer as it is
-    // made and its own freed at once (reused by the next packet), and the
-    // buffer is reused from run to run
+    // one thread: every packet of a run is written straight into one
+    // buffer (no allocation or copy per packet), reused from run to run
     let mut buf: Vec<u8> = Vec::new();
     let mut spans: Vec<Span> = Vec::with_capacity(BATCH_RUN_ONE);
     for chunk in items.chunks(run) {
@@ -161,15 +156,7 @@ fn run_batch<'py, S: Send>(
         if threads <= 1 {
             buf.clear();
             spans.clear();
-            py.detach(|| {
-                each(sa, &slices, &mut |r| {
-                    spans.push(r.map(|v| {
-                        let at = buf.len();
-                        buf.extend_from_slice(&v);
-                        (at, buf.len())
-                    }));
-                });
-            });
+            py.detach(|| each(sa, &slices, &mut buf, &mut spans));
             for sp in spans.drain(..) {
                 out.push(match sp {
                     Ok((a, b)) => PyBytes::new(py, buf.get(a..b).unwrap_or(&[])).into_any(),
@@ -273,14 +260,14 @@ impl PyEspSa {
     /// the default, one, is the fastest on a machine whose cores are busy.
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_each)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_spans)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_each)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_spans)
     }
 
     /// Per-SA counters.
@@ -426,12 +413,12 @@ impl PyAhSa {
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_each)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_spans)
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_each)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_spans)
     }
 
     #[getter]
