@@ -180,6 +180,32 @@ def test_simultaneous_open_and_close() -> None:
     assert x.tp.state == TCPS_CLOSED and x.tp.gone  # type: ignore[union-attr]
 
 
+def test_time_wait_table_is_bounded_by_maxtcptw() -> None:
+    """The side that closes first holds TIME_WAIT for 2MSL; past
+    ``net.inet.tcp.maxtcptw`` connections there the oldest ends early
+    (FreeBSD's tcp_twstart reusing the oldest tcptw), counted, so a client
+    closing connections at any rate holds a bounded table."""
+    p = Pair(knobs={"net.inet.tcp.maxtcptw": 3})
+    tcbs = []
+    for i in range(7):
+        _srv, cli, conn = p.connect(port=100 + i)
+        tp = cli.tp
+        cli.close()  # a closes first: FIN_WAIT_2, then TIME_WAIT on b's FIN
+        p.run(0.2)
+        conn.close()
+        p.run(0.5)
+        assert tp.state == TCPS_TIME_WAIT  # type: ignore[union-attr]
+        tcbs.append(tp)
+        assert len(p.a.tcp.timewait) == min(i + 1, 3)
+    assert p.a.stats["tcps_tw_evicted"] == 4
+    assert all(t.state == TCPS_CLOSED and t.gone for t in tcbs[:4])
+    assert all(t.state == TCPS_TIME_WAIT for t in tcbs[4:])
+    assert list(p.a.tcp.timewait.values()) == tcbs[4:]  # oldest first
+    p.run(61)  # 2MSL: the rest end on their timers
+    assert not p.a.tcp.timewait and all(t.gone for t in tcbs)
+    assert p.a.stats["tcps_tw_evicted"] == 4
+
+
 def test_time_wait_ack_keeps_the_offered_window() -> None:
     """TIME_WAIT answers a retransmitted FIN with the window last offered
     (``tcp_twstart`` keeps ``last_win``), not a zero window that the peer,

@@ -240,6 +240,8 @@ KNOBS: dict[str, KnobSpec] = {
         _k("net.inet.tcp.icmp_may_rst", 1, 0, 1,
            "ICMPv6 unreachable port/prohibited aborts a connection in SYN_SENT"),
         _k("net.inet.tcp.nolocaltimewait", 0, 0, 1, "no TIME_WAIT for connections to ourselves"),
+        _k("net.inet.tcp.maxtcptw", 16384, 1, 1 << 24,
+           "connections held in TIME_WAIT; past it the oldest ends early"),
         # --- net.inet / net.link.ether.inet (IPv4 and ARP, kame.inet; issue 9) ---
         _k("net.inet.ip.forwarding", 0, 0, 1, "forward IPv4 datagrams not for us (router)"),
         _k("net.inet.ip.ttl", 64, 1, 255, "default IPv4 Time to Live"),

@@ -76,6 +76,7 @@ TCPSTAT: dict[str, str] = {
     "tcps_challenge_ack_limited": "(kame) challenge ACKs not sent: ack_war limit",
     "tcps_syn_inwin": "(kame) SYNs in the window answered by a challenge ACK",
     "tcps_tw_recycles": "times connection was recycled from TIME_WAIT",
+    "tcps_tw_evicted": "(kame) TIME_WAIT connections ended early by the maxtcptw cap",
     "tcps_softerror": "(kame) ICMPv6 soft errors kept for SO_ERROR (RFC 5461)",
     "tcps_sc_added": "syncache entries added",
     "tcps_sc_retransmitted": "SYN,ACKs retransmitted",

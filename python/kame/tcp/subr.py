@@ -73,6 +73,9 @@ class TcpSubr:
     stats: Any
     #: (laddr, lport, faddr, fport) -> Tcpcb (``tcbinfo``'s hash)
     conns: dict[tuple[Any, int, Any, int], Tcpcb]
+    #: the connections in TIME_WAIT, oldest first (``id`` -> Tcpcb): at most
+    #: ``net.inet.tcp.maxtcptw``, as FreeBSD's tcptw zone
+    timewait: dict[int, Tcpcb]
     _heap: list[tuple[float, int, Tcpcb, str]]
     _hseq: int
     #: segments to ourselves (the loopback): (src, dst, segment, tclass, scope)
@@ -313,6 +316,7 @@ class TcpSubr:
             tp.timers[n] = None
         if self.conns.get(tp.key) is tp:
             del self.conns[tp.key]
+        self.timewait.pop(id(tp), None)
         tp.reass.clear()
         self.inc("tcps_closed")
         if tp.so is not None:

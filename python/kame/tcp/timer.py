@@ -223,6 +223,13 @@ class TcpTimer(TcpOutput):
         if self._kv["net.inet.tcp.nolocaltimewait"] and self.is_local(tp.faddr):
             self.tcp_close(tp)
             return
+        # the TIME_WAIT table is bounded: past ``maxtcptw`` the oldest ends
+        # early (FreeBSD's tcp_twstart reusing tcp_tw_2msl_scan's oldest)
+        tw = self.timewait
+        while len(tw) >= self._kv["net.inet.tcp.maxtcptw"]:
+            self.inc("tcps_tw_evicted")
+            self.tcp_close(next(iter(tw.values())))
+        tw[id(tp)] = tp
         self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
         if tp.so is not None:
             tp.so.tcp_disconnected(tp)

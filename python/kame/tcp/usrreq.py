@@ -52,6 +52,7 @@ class Tcp(TcpInput):
         # the counters' own method: one call per count on the per-segment paths
         self.inc = self.stats.inc  # type: ignore[method-assign]
         self.conns = {}
+        self.timewait = {}
         self._heap = []
         self._hseq = 0
         self._loq = deque()
