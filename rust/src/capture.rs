@@ -23,14 +23,12 @@
 //! arbitrary offset of a pcap, so that a large file can be read as byte
 //! ranges by independent workers.
 
-pub mod block;
 pub mod lean;
 pub mod map;
 pub mod sample;
 
 use std::path::Path;
 
-use block::Buf;
 use crate::wire::capfile::{Reader, Record, MAX_CAPLEN};
 use crate::wire::dissect::{self, LinkType, Net, Settings, Summary, Upper};
 use crate::wire::exthdr::Chain;
@@ -51,7 +49,7 @@ const V_NOTIP: i8 = 4;
 /// it to `len` rows and counts the zeros.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bitmap {
-    pub bits: Buf,
+    pub bits: Vec<u8>,
     pub len: usize,
     /// Bits that are false (the null count of a validity bitmap).
     pub zeros: usize,
@@ -79,20 +77,20 @@ impl Bitmap {
 /// buffer is one of `spare` (given back by a batch done with: its pages
 /// are already mapped, and zeroing it costs less than a page fault per
 /// 4 KB) when one fits, else zeroed by the allocator.
-fn zeroed(v: &mut Buf, len: usize, spare: &mut Vec<Vec<u8>>) {
-    if v.is_empty() && !v.in_block() {
+fn zeroed(v: &mut Vec<u8>, len: usize, spare: &mut Vec<Vec<u8>>) {
+    if v.is_empty() {
         let fits = spare.iter().position(|b| b.capacity() >= len && b.capacity() <= len.saturating_mul(2).saturating_add(4096));
         match fits {
             Some(i) if len != 0 => {
                 let mut b = spare.swap_remove(i);
                 b.clear();
                 b.resize(len, 0);
-                *v = Buf::from(b);
+                *v = b;
             }
-            _ => *v = Buf::from(vec![0; len]),
+            _ => *v = vec![0; len],
         }
     } else {
-        v.resize_zeroed(len);
+        v.resize(len, 0);
     }
 }
 
@@ -103,7 +101,7 @@ pub const SPARE_MAX: usize = 2 * 64;
 /// for the batch's rows, zero-filled, a null left as zeros.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fixed<const W: usize> {
-    pub data: Buf,
+    pub data: Vec<u8>,
     pub valid: Bitmap,
 }
 
@@ -129,7 +127,7 @@ impl<const W: usize> Fixed<W> {
 /// finished rather than a bit per row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Always<const W: usize> {
-    pub data: Buf,
+    pub data: Vec<u8>,
     pub valid: Bitmap,
 }
 
@@ -210,7 +208,7 @@ pub enum Column<'a> {
 #[derive(Debug, Clone)]
 pub enum Owned {
     /// Values and validity.
-    Fixed(Buf, Bitmap),
+    Fixed(Vec<u8>, Bitmap),
     /// Values, offsets and validity.
     Var(Vec<u8>, Vec<u8>, Bitmap),
     /// Values bitmap and validity.
@@ -237,34 +235,12 @@ macro_rules! columns {
                 Columns::with_room_from(rows, &mut Vec::new())
             }
 
-            /// Empty columns with zero-filled room for `rows` rows: from
-            /// `BLOCK_ROWS` rows on, the fixed columns and bitmaps in one
-            /// block of huge pages (see [`block`]); fewer, in buffers of
-            /// `spare` where they fit.
+            /// Empty columns with zero-filled room for `rows` rows, in
+            /// buffers of `spare` where they fit.
             pub fn with_room_from(rows: usize, spare: &mut Vec<Vec<u8>>) -> Columns {
                 let mut c = Columns::default();
-                if rows >= BLOCK_ROWS {
-                    let mut lens = Vec::with_capacity(64);
-                    $(self::AsColumn::lens(&c.$name, rows, &mut lens);)*
-                    if let Some(bufs) = block::Block::cut(&lens) {
-                        let mut bufs = bufs.into_iter();
-                        $(c.$name.place(rows, &mut bufs);)*
-                        c.cap = rows;
-                        return c;
-                    }
-                }
                 c.grow(rows, spare);
                 c
-            }
-
-            /// Every buffer moved out of its block to the heap.
-            fn to_heap(&mut self) {
-                $(self.$name.to_heap();)*
-            }
-
-            /// Whether the fixed buffers lie in a block.
-            fn in_block(&self) -> bool {
-                self.ts.data.in_block()
             }
 
             /// Room for `rows` rows in every fixed buffer and bitmap.
@@ -292,16 +268,10 @@ macro_rules! columns {
                 $(self.$name.touch(r);)*
             }
 
-            /// Cut every buffer to `rows` rows and count the nulls. A
-            /// batch of a block that fills less than a quarter of it
-            /// moves to the heap (the block goes back to the pool rather
-            /// than stay resident for a few rows).
+            /// Cut every buffer to `rows` rows and count the nulls.
             pub fn finish(&mut self) {
                 let rows = self.rows;
                 $(self.$name.finish(rows);)*
-                if self.in_block() && rows.saturating_mul(4) < self.cap {
-                    self.to_heap();
-                }
                 self.cap = rows;
             }
 
@@ -318,17 +288,7 @@ macro_rules! columns {
     };
 }
 
-/// Rows from which a batch's room is one block of huge pages (about 1 MB
-/// of buffers: 142 octets a row).
-pub const BLOCK_ROWS: usize = 8192;
-
 trait AsColumn {
-    /// The octet lengths of its block buffers for `rows` rows, in the
-    /// order `place` takes them.
-    fn lens(&self, rows: usize, out: &mut Vec<usize>);
-    /// Its block buffers, from `bufs`, as `lens` gave their lengths.
-    fn place(&mut self, rows: usize, bufs: &mut impl Iterator<Item = Buf>);
-    fn to_heap(&mut self);
     fn touch(&mut self, row: usize);
     fn column(&self) -> Column<'_>;
     fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>);
@@ -336,17 +296,6 @@ trait AsColumn {
     fn owned(self) -> Owned;
 }
 impl<const W: usize> AsColumn for Fixed<W> {
-    fn lens(&self, rows: usize, out: &mut Vec<usize>) {
-        out.extend([rows * W, rows.div_ceil(8)]);
-    }
-    fn place(&mut self, _rows: usize, bufs: &mut impl Iterator<Item = Buf>) {
-        self.data = bufs.next().unwrap_or_default();
-        self.valid.bits = bufs.next().unwrap_or_default();
-    }
-    fn to_heap(&mut self) {
-        self.data.to_heap();
-        self.valid.bits.to_heap();
-    }
     #[inline(always)]
     fn touch(&mut self, row: usize) {
         self.set(row, [1; W]);
@@ -367,15 +316,6 @@ impl<const W: usize> AsColumn for Fixed<W> {
     }
 }
 impl<const W: usize> AsColumn for Always<W> {
-    fn lens(&self, rows: usize, out: &mut Vec<usize>) {
-        out.push(rows * W);
-    }
-    fn place(&mut self, _rows: usize, bufs: &mut impl Iterator<Item = Buf>) {
-        self.data = bufs.next().unwrap_or_default();
-    }
-    fn to_heap(&mut self) {
-        self.data.to_heap();
-    }
     #[inline(always)]
     fn touch(&mut self, row: usize) {
         self.set(row, [1; W]);
@@ -392,23 +332,13 @@ impl<const W: usize> AsColumn for Always<W> {
         if rows % 8 != 0 {
             bits.push((1u8 << (rows % 8)) - 1);
         }
-        self.valid = Bitmap { bits: Buf::from(bits), len: rows, zeros: 0 };
+        self.valid = Bitmap { bits, len: rows, zeros: 0 };
     }
     fn owned(self) -> Owned {
         Owned::Fixed(self.data, self.valid)
     }
 }
 impl AsColumn for Var {
-    fn lens(&self, rows: usize, out: &mut Vec<usize>) {
-        out.push(rows.div_ceil(8));
-    }
-    fn place(&mut self, rows: usize, bufs: &mut impl Iterator<Item = Buf>) {
-        self.valid.bits = bufs.next().unwrap_or_default();
-        self.offsets.reserve((rows + 1) * 4 - self.offsets.len().min((rows + 1) * 4));
-    }
-    fn to_heap(&mut self) {
-        self.valid.bits.to_heap();
-    }
     #[inline(always)]
     fn touch(&mut self, row: usize) {
         self.end(row, true);
@@ -428,17 +358,6 @@ impl AsColumn for Var {
     }
 }
 impl AsColumn for Bools {
-    fn lens(&self, rows: usize, out: &mut Vec<usize>) {
-        out.extend([rows.div_ceil(8), rows.div_ceil(8)]);
-    }
-    fn place(&mut self, _rows: usize, bufs: &mut impl Iterator<Item = Buf>) {
-        self.values.bits = bufs.next().unwrap_or_default();
-        self.valid.bits = bufs.next().unwrap_or_default();
-    }
-    fn to_heap(&mut self) {
-        self.values.bits.to_heap();
-        self.valid.bits.to_heap();
-    }
     #[inline(always)]
     fn touch(&mut self, row: usize) {
         self.put(row, Some(true));
@@ -509,9 +428,6 @@ pub struct Builder {
     /// Buffers of batches done with, for the room of the next ones (see
     /// [`Builder::give_back`]).
     pub spare: Vec<Vec<u8>>,
-    /// Rows of room made for a batch when its first row comes (0: grow
-    /// as rows come).
-    pub room: usize,
     chain: Chain,
     summary: Summary,
     reason: String,
@@ -519,7 +435,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(settings: Settings) -> Builder {
-        Builder { cols: Columns::default(), settings, lean: true, spare: Vec::new(), room: 0, chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
+        Builder { cols: Columns::default(), settings, lean: true, spare: Vec::new(), chain: Chain::default(), summary: Summary::EMPTY, reason: String::new() }
     }
 
     /// Whether the batch should be cut before another row (its variable
@@ -528,14 +444,11 @@ impl Builder {
         self.cols.rows >= batch_rows || self.cols.reason.data.len() > 1 << 30
     }
 
-    /// The batch built so far, finished; the builder starts a new one,
-    /// with room for as many rows made when its first row comes (none
-    /// made for a batch that never comes).
+    /// The batch built so far, finished; the builder starts a new one
+    /// with room for as many rows.
     pub fn take(&mut self) -> Columns {
-        if self.cols.cap != 0 {
-            self.room = self.cols.rows.max(self.cols.cap.min(1 << 16));
-        }
-        let mut done = core::mem::take(&mut self.cols);
+        let next = Columns::with_room_from(self.cols.rows.max(self.cols.cap.min(1 << 16)), &mut self.spare);
+        let mut done = core::mem::replace(&mut self.cols, next);
         done.finish();
         done
     }
@@ -556,9 +469,6 @@ impl Builder {
 
     /// One row for `rec`.
     pub fn push(&mut self, rec: &Record<'_>) {
-        if self.cols.cap == 0 && self.room != 0 {
-            self.cols = Columns::with_room_from(self.room, &mut self.spare);
-        }
         self.cols.room();
         let c = &mut self.cols;
         let r = c.rows;
@@ -717,8 +627,6 @@ impl Builder {
 impl Columns {
     /// The buffers of these columns that can hold a later batch's fixed
     /// columns and bitmaps (see [`Builder::give_back`]).
-    /// Those in a block are not: dropped, they give the block back when
-    /// the last of them goes.
     pub fn buffers(self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for (_, col) in self.into_each() {
@@ -728,7 +636,7 @@ impl Columns {
                 Owned::Bool(values, valid) => out.extend([values.bits, valid.bits]),
             }
         }
-        out.into_iter().filter_map(Buf::into_heap).collect()
+        out
     }
 }
 
@@ -783,9 +691,7 @@ impl FileColumns {
         let map = map::Mapped::open(path).map_err(OpenError::Io)?;
         let mut reader = Reader::new(max_caplen);
         let mut builder = Builder::new(settings);
-        // Room for the first batch: as many records as the file can hold
-        // (16 octets a record header at least), up to 65536.
-        builder.room = batch_rows.min(1 << 16).min(map.bytes().len() / 16 + 1);
+        builder.cols = Columns::with_room(batch_rows.min(1 << 16));
         let mut fc = FileColumns { map, reader: Reader::new(max_caplen), pos: 0, builder, batch_rows, stop, populated: 0, frames: 0, error: None, done: false };
         if start == 0 && stop.is_none() {
             fc.reader = reader;

@@ -12,7 +12,6 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 
 use super::util::int_arg;
-use crate::capture::block::Buf;
 use crate::capture::{self, Bitmap, Builder, Columns, FileColumns, OpenError, Owned};
 use crate::error::Error;
 use crate::wire::capfile::{self, Reader};
@@ -48,7 +47,7 @@ const PIECE: usize = 1 << 16;
 /// copy and keeps alive for as long as its arrays live.
 #[pyclass(module = "kame._core", name = "ColumnBuffer", frozen)]
 pub struct ColumnBuffer {
-    data: Buf,
+    data: Vec<u8>,
 }
 
 #[pymethods]
@@ -94,13 +93,11 @@ impl ColumnBuffer {
 /// gone), for the room of the next batches of a `CaptureFile`: pages
 /// already mapped cost less to zero than fresh ones cost in page faults
 /// (about a third of a row's cost). At most `capture::SPARE_MAX` kept.
-/// (A buffer of a block gives the block back when the last of its
-/// buffers is dropped: see `capture::block`.)
 static SPARE: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 impl Drop for ColumnBuffer {
     fn drop(&mut self) {
-        let Some(data) = core::mem::take(&mut self.data).into_heap() else { return };
+        let data = core::mem::take(&mut self.data);
         if data.capacity() < 4096 {
             return;
         }
@@ -117,17 +114,15 @@ fn spare() -> Vec<Vec<u8>> {
     SPARE.lock().map(|mut s| core::mem::take(&mut *s)).unwrap_or_default()
 }
 
-fn given(py: Python<'_>, data: impl Into<Buf>) -> PyResult<Bound<'_, PyAny>> {
-    Bound::new(py, ColumnBuffer { data: data.into() }).map(Bound::into_any)
+fn given(py: Python<'_>, data: Vec<u8>) -> PyResult<Bound<'_, PyAny>> {
+    Bound::new(py, ColumnBuffer { data }).map(Bound::into_any)
 }
 
 fn validity(py: Python<'_>, b: Bitmap) -> PyResult<Bound<'_, PyAny>> {
     if b.zeros == 0 {
-        if let Some(bits) = b.bits.into_heap() {
-            if let Ok(mut spare) = SPARE.lock() {
-                if spare.len() < capture::SPARE_MAX {
-                    spare.push(bits);
-                }
+        if let Ok(mut spare) = SPARE.lock() {
+            if spare.len() < capture::SPARE_MAX {
+                spare.push(b.bits);
             }
         }
         return Ok(py.None().into_bound(py));
