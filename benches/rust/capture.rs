@@ -11,6 +11,9 @@
 //! - the capture at `$KAME_CAPTURE_FILE`, when set: read into memory
 //!   first (`file`), and mapped as `kame.capture` reads it (`mapped`).
 //!
+//! The mapped file also gets the floor of its page tables alone (every
+//! page mapped and unmapped, none read).
+//!
 //! Each corpus also gets two floors: the records walked and nothing built
 //! (the pcap reader alone), and a row of every column written once per
 //! record into fresh batches (the least the builder can cost); what a
@@ -195,6 +198,20 @@ fn bench(c: &mut Criterion) {
     }
     if let Some(path) = &file {
         let n = corpora.last().map_or(0, |c| c.2);
+        // The page-table floor of a mapped file: every page of the page
+        // cache mapped (MADV_POPULATE_READ, as `FileColumns` asks) and
+        // unmapped, no octet read; what reading in place costs before a
+        // record is looked at.
+        cpu("capture_mapped/floor: pages mapped, not read".into(), n, &|| {
+            let m = Mapped::open(path.as_ref()).unwrap();
+            let mut done = 0;
+            let mut at = 0;
+            while at < m.bytes().len() {
+                done = m.ahead(at, done);
+                at += kame_core::capture::map::AHEAD / 2;
+            }
+            black_box(done) / 1024
+        });
         cpu("capture_mapped/floor: records walked".into(), n, &|| {
             let m = Mapped::open(path.as_ref()).unwrap();
             m.ahead(0, 0);
