@@ -162,16 +162,19 @@ class StreamSocket(Socket):
         self.tcp_exthdrs(tp)
 
     def _tcp_ttl(self, tp: Tcpcb) -> None:
-        """The hop limit and traffic class of the connection's segments: for
-        an IPv4 peer (AF_INET, or mapped on AF_INET6) ``IP_TTL`` and
-        ``IP_TOS`` (Linux ``inet->uc_ttl``/``tos``), else
-        ``IPV6_UNICAST_HOPS`` and ``IPV6_TCLASS``."""
-        if isinstance(tp.faddr, IPv4Address):
-            tp.hlim = self.ipopts.get(_hostsock.IP_TTL)
-            tp.tclass = int(self.ipopts.get(_hostsock.IP_TOS, 0))
-            return
-        tp.hlim = self.tcp_hlim
-        tp.tclass = int(self.opts.get(_hostsock.IPV6_TCLASS, 0) or 0)
+        """The hop limit and traffic class of the connection's segments
+        (:meth:`tcp_synttl`)."""
+        tp.hlim, tp.tclass = self.tcp_synttl(tp.faddr)
+
+    def tcp_synttl(self, faddr: Any) -> tuple[int | None, int]:
+        """(hop limit or TTL, traffic class or TOS) of segments to
+        ``faddr``, the SYN,ACKs of a listener included: for an IPv4 peer
+        (AF_INET, or mapped on AF_INET6) ``IP_TTL`` and ``IP_TOS`` (Linux
+        ``inet->uc_ttl``/``tos``, as ``ip_build_and_send_pkt`` sends the
+        SYN,ACK), else ``IPV6_UNICAST_HOPS`` and ``IPV6_TCLASS``."""
+        if isinstance(faddr, IPv4Address):
+            return self.ipopts.get(_hostsock.IP_TTL), int(self.ipopts.get(_hostsock.IP_TOS, 0))
+        return self.tcp_hlim, int(self.opts.get(_hostsock.IPV6_TCLASS, 0) or 0)
 
     def tcp_exthdrs(self, tp: Tcpcb) -> None:
         """RFC 3542 §6: the socket's sticky extension headers go on the

@@ -194,9 +194,10 @@ class SynCache:
         flags = TH_SYN | TH_ACK | (TH_ECE if ent.ecn_ok else 0)
         tcp.inc("tcps_sndtotal")
         tcp.inc("tcps_sndctrl")
+        hlim, tclass = synttl(lso, ent.faddr)
         tcp.ip_output(ent.laddr, ent.faddr, ent.lport, ent.fport, ent.iss & M32,
                       (ent.irs + 1) & M32, flags, min(rcvbuf, 0xFFFF), opts, b"", now,
-                      scope=ent.scope, hlim=getattr(lso, "tcp_hlim", None), ext=ext)
+                      scope=ent.scope, hlim=hlim, tclass=tclass, ext=ext)
 
     def timer(self, ent: SynEntry, now: float) -> None:
         if ent.gone:
@@ -330,6 +331,17 @@ def synext(lso: Any, faddr: Any) -> tuple[bytes, int, Any] | None:
     return None if f is None else f(faddr)  # type: ignore[no-any-return]
 
 
+def synttl(lso: Any, faddr: Any) -> tuple[int | None, int]:
+    """The listener's hop limit (TTL) and traffic class (TOS, the ECN bits
+    left out: a SYN,ACK is not ECN-capable, RFC 3168 §6.1.1) for a SYN,ACK
+    to ``faddr``."""
+    f = getattr(lso, "tcp_synttl", None)
+    if f is None:
+        return getattr(lso, "tcp_hlim", None), 0
+    hlim, tclass = f(faddr)
+    return hlim, tclass & 0xFC
+
+
 def _ts_offset(secret: bytes, laddr: Any, lport: int, faddr: Any, fport: int) -> int:
     h = hashlib.sha256(b"ts" + secret + laddr.packed + faddr.packed
                        + lport.to_bytes(2, "big") + fport.to_bytes(2, "big")).digest()
@@ -391,8 +403,9 @@ class FastSynCache:
         if synack is not None:
             inc("tcps_sndtotal")
             inc("tcps_sndctrl")
-            tcp.ip_output_seg(laddr, faddr, synack, now, scope=scope,
-                              hlim=getattr(lso, "tcp_hlim", None), ext=ext)
+            hlim, tclass = synttl(lso, faddr)
+            tcp.ip_output_seg(laddr, faddr, synack, now, scope=scope, hlim=hlim, tclass=tclass,
+                              ext=ext)
 
     def syncache_chkrst(self, laddr: Any, faddr: Any, seg: Any) -> None:
         if self.core.chkrst(laddr.packed, seg.dst_port, faddr.packed, seg.src_port, seg.seq):
@@ -442,5 +455,6 @@ class FastSynCache:
             tcp.inc("tcps_sndtotal")
             tcp.inc("tcps_sndctrl")
             faddr = _addr(fa)
-            tcp.ip_output_seg(_addr(la), faddr, synack, now, scope=scope,
-                              hlim=getattr(lso, "tcp_hlim", None), ext=synext(lso, faddr))
+            hlim, tclass = synttl(lso, faddr)
+            tcp.ip_output_seg(_addr(la), faddr, synack, now, scope=scope, hlim=hlim,
+                              tclass=tclass, ext=synext(lso, faddr))
