@@ -46,3 +46,49 @@ def test_pcbtable_loop_may_close() -> None:
     assert len(layer.pcbs) == 0 and not layer.pcbs
     socks[0].close()  # twice: nothing more
     assert list(layer.pcbs) == []
+
+
+@given(st.lists(st.tuples(st.sampled_from(["udp", "tcp", "bind", "close", "connect"]),
+                          st.integers(0, 9), st.integers(0, 3)), max_size=60))
+def test_port_index_is_the_scan(ops: list[tuple[str, int, int]]) -> None:
+    """Whatever binds, autobinds, connects and closes happen, the port
+    index (``PcbTable.ports``, what a bind's conflict check reads) holds
+    exactly the sockets a scan of the table finds on each port."""
+    from kame.socket import SOCK_DGRAM
+
+    layer = SocketLayer(None, "linux")
+    socks: list = []
+    for op, i, port in ops:
+        try:
+            if op in ("udp", "tcp"):
+                socks.append(layer.socket(AF_INET6, SOCK_DGRAM if op == "udp" else SOCK_STREAM))
+            elif socks:
+                s = socks[i % len(socks)]
+                if op == "bind":
+                    s.bind(("::", 5000 + port))
+                elif op == "close":
+                    s.close()
+                elif s.type == SOCK_DGRAM:
+                    s.connect(("::1", 7000 + port))
+        except OSError:
+            pass
+        scan: dict[int, set] = {}
+        for s in layer.pcbs:
+            if s.lport:
+                scan.setdefault(s.lport, set()).add(s)
+        assert {p: set(on) for p, on in layer.pcbs.ports.items()} == scan
+
+
+def test_bind_conflict_reads_the_port_index() -> None:
+    from kame.socket import SOCK_DGRAM
+
+    layer = SocketLayer(None, "linux")
+    a, b = layer.socket(AF_INET6, SOCK_DGRAM), layer.socket(AF_INET6, SOCK_DGRAM)
+    a.bind(("::", 5000))
+    assert layer.pcbs.ports == {5000: {a: None}}
+    with pytest.raises(OSError):
+        b.bind(("::", 5000))
+    a.close()
+    assert layer.pcbs.ports == {}
+    b.bind(("::", 5000))
+    assert layer.pcbs.on_port(5000) == [b]

@@ -105,8 +105,8 @@ class In6Pcb:
     def _conflict(self, s: Socket, laddr: Addr | None, port: int) -> bool:
         n4, n6 = self._cover(s, laddr, deliver=False)
         linux = self.profile.name == "linux"
-        for e in self.pcbs:
-            if e is s or not e.bound or e.lport != port or e.type != s.type:
+        for e in self.pcbs.on_port(port):
+            if e is s or not e.bound or e.type != s.type:
                 continue
             e4, e6 = self._cover(e, e.laddr, deliver=False)
             for nc, ec in ((n4, e4), (n6, e6)):

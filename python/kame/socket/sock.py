@@ -69,15 +69,30 @@ class PcbTable:
     close takes its PCB out in O(1) rather than by a scan of every socket
     (two scans of a list of 10,000 sockets cost ~0.7 ms a close). Iterates,
     tests membership and counts as the list it replaces; ``pcbs[-1]``
-    copies (for tests and tools, not the per-connection paths)."""
+    copies (for tests and tools, not the per-connection paths). ``ports``
+    indexes the table's sockets by local port (kept by
+    :attr:`Socket.lport`'s setter), so a bind or connect looks at the
+    sockets on its port only (``in_pcblookup_local``'s port hash), not at
+    every socket."""
 
-    __slots__ = ("_d",)
+    __slots__ = ("_d", "ports")
 
     def __init__(self) -> None:
         self._d: dict[Socket, None] = {}
+        self.ports: dict[int, dict[Socket, None]] = {}
 
     def append(self, s: Socket) -> None:
         self._d[s] = None
+        port = getattr(s, "_lport", 0)
+        if port:
+            self.ports.setdefault(port, {})[s] = None
+
+    def _unport(self, s: Socket, port: int) -> None:
+        on = self.ports.get(port)
+        if on is not None:
+            on.pop(s, None)
+            if not on:
+                del self.ports[port]
 
     def remove(self, s: Socket) -> None:
         """ValueError when ``s`` is not in the table, as ``list.remove``."""
@@ -85,9 +100,24 @@ class PcbTable:
             del self._d[s]
         except KeyError:
             raise ValueError("PcbTable.remove(s): s not in the table") from None
+        self._unport(s, getattr(s, "_lport", 0))
 
     def discard(self, s: Socket) -> None:
-        self._d.pop(s, None)
+        if self._d.pop(s, 0) is None:
+            self._unport(s, getattr(s, "_lport", 0))
+
+    def on_port(self, port: int) -> list[Socket]:
+        """The table's sockets whose local port is ``port`` (a copy)."""
+        on = self.ports.get(port)
+        return list(on) if on else []
+
+    def report(self, s: Socket, old: int, new: int) -> None:
+        """``s``'s local port changed from ``old`` to ``new``."""
+        if s in self._d:
+            if old:
+                self._unport(s, old)
+            if new:
+                self.ports.setdefault(new, {})[s] = None
 
     def __contains__(self, s: object) -> bool:
         return s in self._d
@@ -117,7 +147,8 @@ class Socket:
     type: int
     proto: int
     laddr: Addr | None = None
-    lport: int = 0
+    #: the local port (read and set as ``lport``)
+    _lport: int = 0
     lscope: int = 0
     faddr: Addr | None = None
     fport: int = 0
@@ -155,6 +186,21 @@ class Socket:
     name_last: tuple[Any, int, int, tuple[Any, ...]] | None = None
 
     # --- helpers --------------------------------------------------------------
+
+    @property
+    def lport(self) -> int:
+        """The local port; setting it keeps the layer's
+        :attr:`PcbTable.ports` index."""
+        return self._lport
+
+    @lport.setter
+    def lport(self, port: int) -> None:
+        old = self._lport
+        if old != port:
+            self._lport = port
+            pcbs = getattr(self.layer, "pcbs", None)
+            if isinstance(pcbs, PcbTable):
+                pcbs.report(self, old, port)
 
     @property
     def profile(self) -> Profile:
