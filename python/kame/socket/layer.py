@@ -584,16 +584,16 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         top: Socket | None = None
         bsc = bseq = -1
         if v6 or not self.profile.bsd_delivery:
-            for s in self.pcbs:
-                if s.lport != dport or (sc := m(s, d, dport, v6)) is None:
+            for s in self.pcbs.on_port(dport):
+                if (sc := m(s, d, dport, v6)) is None:
                     continue
                 if sc > bsc or (sc == bsc and s.seq > bseq):
                     top, bsc, bseq = s, sc, s.seq
             return top
         # KAME (§1.12.2.1, .3.1, .4.1): the IPv4 table first; an AF_INET6
         # wildcard gets the datagram only if no AF_INET socket matches.
-        cands = [(sc, s) for s in self.pcbs if s.lport == dport and
-                 (sc := m(s, d, dport, v6)) is not None]
+        cands = [(sc, s) for s in self.pcbs.on_port(dport)
+                 if (sc := m(s, d, dport, v6)) is not None]
         cands = [(sc, s) for sc, s in cands if s.family == AF_INET or s.mapped_bound] or cands
         for sc, s in cands:
             if sc > bsc or (sc == bsc and s.seq > bseq):
@@ -614,7 +614,10 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             else:
                 top.rcvq.append(d)
             return True
-        cands = [(sc, s) for s in self.pcbs if (sc := m(s, d, dport, v6)) is not None]
+        # multicast and broadcast: every member on the port, in the order
+        # the sockets were made (the PCB list's)
+        cands = sorted(((sc, s) for s in self.pcbs.on_port(dport)
+                        if (sc := m(s, d, dport, v6)) is not None), key=lambda c: c[1].seq)
         if not cands:
             self.udpstat["udps_noport"] += 1
             return False

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 
-use super::util::int_arg;
+use super::util::{int_arg, opt_int_arg};
 use crate::capture::{self, Bitmap, Builder, Columns, FileColumns, OpenError, Owned};
 use crate::error::Error;
 use crate::wire::capfile::{self, Reader};
@@ -169,7 +169,7 @@ impl CaptureFile {
         verify_cksum: bool,
         #[pyo3(from_py_with = int_arg)] max_caplen: u32,
         #[pyo3(from_py_with = int_arg)] start: u64,
-        stop: Option<u64>,
+        #[pyo3(from_py_with = opt_int_arg)] stop: Option<u64>,
         lean: bool,
     ) -> PyResult<CaptureFile> {
         if batch_rows == 0 || batch_rows > 1 << 24 {
@@ -239,7 +239,7 @@ impl CaptureColumns {
         #[pyo3(from_py_with = int_arg)] hdrnestlimit: u32,
         verify_cksum: bool,
         #[pyo3(from_py_with = int_arg)] max_caplen: u32,
-        stop: Option<u64>,
+        #[pyo3(from_py_with = opt_int_arg)] stop: Option<u64>,
     ) -> PyResult<CaptureColumns> {
         if batch_rows == 0 || batch_rows > 1 << 24 {
             return Err(PyValueError::new_err("batch_rows must be between 1 and 16777216"));
