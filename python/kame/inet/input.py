@@ -87,14 +87,16 @@ class IpInput(IpMroute):
             return
         bcast = False
         if in_multicast(dst):
+            fwd = False
             if self.igmpr._if:  # a router's links with listening state (kame.inet.mroute)
-                self.ip_mforward(ifname, pkt, v, now)
+                fwd = self.ip_mforward(ifname, pkt, v, now)
             # the group, and its source filter but for IGMP (a querier's
             # group-specific queries come from any source: Linux's ip_check_mc_rcu);
             # a querier hears every IGMP message (the promiscuity of a router)
             if not self.in_member(ifname, dst, None if v.protocol == 2 else src) and not (
                     v.protocol == 2 and ifname in self.igmpr._if):
-                self.inc("ips_notmember")
+                if not fwd:  # forwarded is not "not a member": neither ours nor forwarded
+                    self.inc("ips_notmember")
                 return
             bcast = True
         elif self.in_broadcast(dst, ifname):
