@@ -79,8 +79,12 @@ class IpInput(IpMroute):
             return
         src, dst = v.src, v.dst
         pkt = payload[:v.total_len] if len(payload) != v.total_len else payload
+        # 0.0.0.0: a DHCP client's broadcast, and IGMP (only) from a system
+        # without an address yet (RFC 3376 §4.2.13; its querier, §9.2)
         if not loopback and (in_martian_dst(dst) or (in_martian_src(src) and not (
-                int(src) == 0 and dst == INADDR_BROADCAST)) or self.in_broadcast(src, ifname)):
+                int(src) == 0 and (dst == INADDR_BROADCAST or (
+                    v.protocol == IPPROTO_IGMP and in_multicast(dst))))) or
+                self.in_broadcast(src, ifname)):
             self.inc("ips_badaddr")
             return
         if v.source_route is not None and not self._srcroute_ok(v, pkt, now, link_bcast):

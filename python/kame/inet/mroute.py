@@ -17,6 +17,12 @@ by IGMP listening state (:mod:`kame.inet.igmp_router`), as
   §4.3.2.7), else fragmented. The forwarding cache is bounded by
   ``net.inet.ip.mfc_max`` (``mrts_mfc_full``), its RPF answers trusted for
   :data:`kame.ip6.mroute.MFC_EXPIRE` seconds.
+- The node's own datagrams too (``ip_output`` calls ``ip_mforward`` for
+  ``IP_MULTICAST_TTL`` above 1): sent on their RPF interface by
+  definition, the same rules, that mif's output.
+- ``ips_notmember`` counts a datagram neither for a local member nor
+  forwarded; IGMP from 0.0.0.0 (RFC 3376 §4.2.13: a system without an
+  address yet) gets past ``ip_input``'s martian check, nothing else does.
 """
 
 from __future__ import annotations

@@ -17,7 +17,15 @@ when ``net.inet6.ip6.forwarding`` and ``net.inet6.ip6.mforwarding`` are on:
   route back to its source (``mrt6s_wrong_if``; none: ``mrt6s_no_route``),
   which keeps two routers on two links from looping a packet;
 - a copy larger than the outgoing link's MTU gets the source a Packet Too
-  Big (RFC 4443 §2.4 (e.2), KAME's ``phyint_send``).
+  Big (RFC 4443 §2.4 (e.2), KAME's ``phyint_send``);
+- the node's own packets as well (``ip6_output`` calls ``ip6_mforward``):
+  the interface it is sent on is the RPF interface by definition, the same
+  scope and hop limit rules apply (``IPV6_MULTICAST_HOPS`` above 1), it
+  counts as that mif's output (``ip6_mdq``), and a copy too big for a link
+  is fragmented, being ours.
+
+``ip6_input`` counts ``ip6s_notmember`` only for a packet neither for a
+local member nor forwarded (KAME's, with ``ip6_mrouter`` set).
 
 The forwarding cache (``mf6c``): (source, group) -> the RPF interface,
 trusted for :data:`MFC_EXPIRE` seconds (routes change), at most
