@@ -16,6 +16,8 @@ ff3e::77 from ::2 only) and count what arrives with its hop limit
   link-scope ff02::4242 (joined too) nothing arrives;
 - after the listeners leave (their kernel's TO_IN({}) / BLOCK, our
   queries, the Last Listener Query Time) nothing crosses any more;
+- the router's own sockets (hop limit/TTL 8) reach the listeners with 7;
+- a listener without an IPv4 address reports from 0.0.0.0 and is heard;
 - the node writes a pcap of both links: tshark finds nothing malformed,
   and the UDP copies on the listeners' link are exactly the ones counted.
 """
@@ -813,3 +815,61 @@ def test_our_own_multicast_reaches_kernel_listeners(rig: Rig) -> None:
                                    r["ip.checksum.status"] == "1" for r in on_l4), on_l4
     for p in rig.pcaps.values():
         assert not malformed(p), malformed(p)
+
+
+LISTENER4_NOADDR = f"""
+import json, select, socket, struct, sys
+idx = socket.if_nametoindex('{TAP_L}')
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', {PORT}))
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+mreqn = socket.inet_aton('{ASM4}') + bytes(4) + struct.pack('=i', idx)  # struct ip_mreqn
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
+        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
+    if sys.stdin in r:
+        if sys.stdin.readline().strip() == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+
+def test_kernel_listener_without_an_address_reports_from_0_0_0_0(rig: Rig) -> None:
+    """A Linux listener with no IPv4 address sends its IGMPv3 Reports from
+    0.0.0.0 (RFC 3376 §4.2.13): our ip_input lets them in for IGMP, the
+    querier learns the group, and the traffic reaches the listener."""
+    ipns(NS_L, "ip", "route", "del", "default", check=False)
+    ipns(NS_L, "ip", "addr", "del", KERN_L4 + "/24", "dev", TAP_L)
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4_NOADDR],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
+        send4(SRC4, ASM4, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert not s.get("igps_rcv_badreports") and s.get("igps_rtr_rcv_reports", 0) >= 1, s
+    rig.quit()
+    reports = [m for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L]
+    assert reports and all(m["igmp.type"] == "0x22" for m in reports), reports
+    res = subprocess.run(["tshark", "-r", str(rig.pcaps[TAP_L]), "-Y",
+                          "igmp.type == 0x22 && ip.src == 0.0.0.0", "-T", "fields",
+                          "-e", "igmp.maddr"], capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert ASM4 in res.stdout, res.stdout
