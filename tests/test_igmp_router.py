@@ -284,3 +284,87 @@ def test_older_querier_versions() -> None:
     sim, r, _ = links(hosts=0)
     r.inet.igmpr.query_input("b", A4("198.51.100.250"), A4(0), (), False, False, sim.now)
     assert r.stats["igps_rtr_rcv_oldqueries"] == 1
+
+
+def _v3_report_frame(src: str, recs: list[tuple[int, A4, list[A4]]]) -> bytes:
+    data = b"".join(struct.pack("!BBH4s", t, 0, len(ss), g.packed) +
+                    b"".join(x.packed for x in ss) for t, g, ss in recs)
+    msg = _core.icmp_build(0x22, 0, len(recs), data)
+    pkt = _core.ip_build(src, "224.0.0.22", 2, msg, ttl=1, options=b"\x94\x04\x00\x00")
+    return bytes.fromhex("01005e000016") + b"\x02\0\0\0\0\x98" + b"\x08\x00" + bytes(pkt)
+
+
+def test_v3_report_from_the_unspecified_address() -> None:
+    """RFC 3376 §4.2.13: a system without an address yet reports from
+    0.0.0.0; ip_input lets that in for IGMP, and only for IGMP."""
+    sim, r, _ = links(hosts=0)
+    bad, badrep = r.stats["ips_badaddr"], r.stats["igps_rcv_badreports"]
+    r.receive("b", _v3_report_frame("0.0.0.0", [(MODE_IS_EXCLUDE, G, [])]), sim.now)
+    assert groups(r)[str(G)]["mode"] == "exclude"
+    assert r.stats["ips_badaddr"] == bad and r.stats["igps_rcv_badreports"] == badrep
+    r.receive("b", _v3_report_frame("0.0.0.0", [(MODE_IS_INCLUDE, SSM, [SRC])]), sim.now)
+    assert [s["addr"] for s in groups(r)[str(SSM)]["sources"]] == [str(SRC)]
+    # then the traffic flows to b
+    assert list(out4(r.receive("a", udp4(SRC, G), sim.now))) == ["b"]
+    # UDP from 0.0.0.0 to a group: still a martian source
+    f = udp4(A4("0.0.0.0"), G)
+    r.receive("b", f, sim.now)
+    assert r.stats["ips_badaddr"] == bad + 1
+    # another off-link source stays refused by the querier
+    r.receive("b", _v3_report_frame("203.0.113.5", [(MODE_IS_EXCLUDE, A4("239.7.7.7"), [])]),
+              sim.now)
+    assert str(A4("239.7.7.7")) not in groups(r)
+    assert r.stats["igps_rcv_badreports"] == badrep + 1
+
+
+def test_the_routers_own_multicast_is_forwarded() -> None:
+    """ip_output's ip_mforward: a socket on the router with
+    IP_MULTICAST_TTL above 1 reaches the other links' listeners, TTL - 1;
+    224.0.0.0/24 and TTL 1 stay on the sending link."""
+    from kame.socket import AF_INET, SOCK_DGRAM, SocketLayer
+    from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_TTL
+    sim, r, (h,) = links()
+    sl, hl = SocketLayer(r), SocketLayer(h)
+    rx = hl.socket(AF_INET, SOCK_DGRAM)
+    rx.bind(("0.0.0.0", 4242))
+    h.inet.in_joingroup("eth0", G, sim.now)
+    sim.emit(h, h._flush())
+    sim.run(until=sim.now + 2.0)
+    s = sl.socket(AF_INET, SOCK_DGRAM)
+    s.setsockopt(0, IP_MULTICAST_IF, A4("192.0.2.1").packed)
+    s.setsockopt(0, IP_MULTICAST_TTL, 5)
+    sim.emit(r, r._flush())
+    s.sendto(b"own", (str(G), 4242))
+    frames = r._flush()
+    o = out4(frames)
+    assert sorted(o) == ["a", "b"]
+    assert o["a"][0][14 + 8] == 5 and o["b"][0][14 + 8] == 4
+    v = _core.ip_validate(o["b"][0][14:], True)
+    assert v.src == A4("192.0.2.1") and v.dst == G and v.ttl == 4
+    sim.emit(r, frames)
+    sim.run(until=sim.now + 0.1)
+    data, peer = rx.recvfrom(100)
+    assert data == b"own" and peer[0] == "192.0.2.1"
+    snap = r.inet.mroute_snapshot(sim.now)
+    mifs = {m["ifname"]: m for m in snap["mifs"]}
+    assert mifs["a"]["pkt_out"] == 1 and mifs["a"]["pkt_in"] == 0 and mifs["b"]["pkt_out"] == 1
+    assert [e["parent"] for e in snap["mfc"]] == ["a"]
+    s.setsockopt(0, IP_MULTICAST_TTL, 1)
+    s.sendto(b"own", (str(G), 4242))
+    assert sorted(out4(r._flush())) == ["a"]
+    s.setsockopt(0, IP_MULTICAST_TTL, 5)
+    r.inet.igmpr.report_input("b", [(MODE_IS_EXCLUDE, A4("224.0.0.200"), [])], sim.now)
+    s.sendto(b"own", ("224.0.0.200", 4242))
+    assert sorted(out4(r._flush())) == ["a"]
+
+
+def test_forwarded_is_not_counted_not_a_member() -> None:
+    sim, r, _ = links(hosts=0)
+    n = r.stats["ips_notmember"]
+    r.receive("a", udp4(SRC, G), sim.now)
+    assert r.stats["ips_notmember"] == n + 1
+    r.inet.igmpr.report_input("b", [(MODE_IS_EXCLUDE, G, [])], sim.now)
+    assert list(out4(r.receive("a", udp4(SRC, G), sim.now))) == ["b"]
+    assert r.stats["ips_notmember"] == n + 1
+    r.receive("a", udp4(SRC, G, ttl=1), sim.now)
+    assert r.stats["ips_notmember"] == n + 2

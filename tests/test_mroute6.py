@@ -272,3 +272,64 @@ def test_mldv1_querier_version() -> None:
     assert qs and all(n == 24 for n, _ in qs), qs
     assert {a for _, a in qs} == {A("::"), G}, qs  # no query for SSM's source
     assert r.stats["mlds_snd_gsr_queries"] == 0
+
+
+def test_the_routers_own_multicast_is_forwarded() -> None:
+    """ip6_output's ip6_mforward: a socket on the router sending to a group
+    wider than link scope with IPV6_MULTICAST_HOPS above 1 reaches the other
+    links with listeners, one hop less; the sending link is its RPF link."""
+    from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
+    from kame.socket.const import IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF
+    r, now = router()
+    sl = SocketLayer(r)
+    listen(r, "b", [(MODE_IS_EXCLUDE, G, [])], now)
+    listen(r, "c", [(MODE_IS_INCLUDE, G, [SRC])], now)  # not our source
+    s = sl.socket(AF_INET6, SOCK_DGRAM)
+    s.setsockopt(41, IPV6_MULTICAST_IF, r.ifnets["a"].index)
+    s.setsockopt(41, IPV6_MULTICAST_HOPS, 5)
+    r._flush()
+    s.sendto(b"own", (str(G), 4242))
+    o = out(r._flush())
+    assert sorted(o) == ["a", "b"] and len(o["a"]) == len(o["b"]) == 1
+    a, b = o["a"][0], o["b"][0]
+    assert a[14 + 7] == 5 and b[14 + 7] == 4  # one hop less, as forwarded
+    assert b[:6] == b"\x33\x33\x00\x00\x42\x42" and b[6:12] == r.ifnets["b"].lladdr
+    assert a[22:] == b[22:] and A(a[22:38]) == A("2001:db8:a::1")
+    m = {x["ifname"]: x for x in r.mroute_snapshot(now)["mifs"]}
+    assert m["a"]["pkt_out"] == 1 and m["a"]["pkt_in"] == 0 and m["b"]["pkt_out"] == 1
+    (e,) = r.mroute_snapshot(now)["mfc"]
+    assert e["parent"] == "a" and e["packets"] == 1 and r.stats["mrt6s_wrong_if"] == 0
+    # c's listener wants our source: now c too
+    listen(r, "c", [(ALLOW_NEW_SOURCES, G, [A("2001:db8:a::1")])], now)
+    s.sendto(b"own", (str(G), 4242))
+    assert sorted(out(r._flush())) == ["a", "b", "c"]
+    # hop limit 1, or a link-local group: the sending link only
+    s.setsockopt(41, IPV6_MULTICAST_HOPS, 1)
+    s.sendto(b"own", (str(G), 4242))
+    assert sorted(out(r._flush())) == ["a"]
+    s.setsockopt(41, IPV6_MULTICAST_HOPS, 5)
+    listen(r, "b", [(MODE_IS_EXCLUDE, A("ff02::4242"), [])], now)
+    s.sendto(b"own", ("ff02::4242", 4242))
+    assert sorted(out(r._flush())) == ["a"]
+    # sent on b: b is its RPF link then, a has no listener, c wants a's source only
+    s.setsockopt(41, IPV6_MULTICAST_IF, r.ifnets["b"].index)
+    s.sendto(b"own", (str(G), 4242))
+    assert sorted(out(r._flush())) == ["b"]
+    # a host (no listening state kept) sends on its link only
+    r.knobs["net.inet6.ip6.mforwarding"] = 0
+    s.setsockopt(41, IPV6_MULTICAST_IF, r.ifnets["a"].index)
+    s.sendto(b"own", (str(G), 4242))
+    assert sorted(out(r._flush())) == ["a"]
+
+
+def test_forwarded_is_not_counted_not_a_member() -> None:
+    """ip6s_notmember counts a multicast packet neither ours nor forwarded
+    (KAME's ip6_input with ip6_mrouter does not count forwarded ones)."""
+    r, now = router()
+    r.receive("a", udp(SRC, G), now)
+    assert r.stats["ip6s_notmember"] == 1  # no listener, not ours
+    listen(r, "b", [(MODE_IS_EXCLUDE, G, [])], now)
+    assert list(out(r.receive("a", udp(SRC, G), now))) == ["b"]
+    assert r.stats["ip6s_notmember"] == 1
+    r.receive("a", udp(SRC, G, hlim=1), now)  # not forwarded: counted
+    assert r.stats["ip6s_notmember"] == 2

@@ -16,6 +16,8 @@ ff3e::77 from ::2 only) and count what arrives with its hop limit
   link-scope ff02::4242 (joined too) nothing arrives;
 - after the listeners leave (their kernel's TO_IN({}) / BLOCK, our
   queries, the Last Listener Query Time) nothing crosses any more;
+- the router's own sockets (hop limit/TTL 8) reach the listeners with 7;
+- a listener without an IPv4 address reports from 0.0.0.0 and is heard;
 - the node writes a pcap of both links: tshark finds nothing malformed,
   and the UDP copies on the listeners' link are exactly the ones counted.
 """
@@ -105,6 +107,25 @@ while True:
     for fd in r:
         if fd is sys.stdin:
             cmd = sys.stdin.readline().strip()
+            if cmd.startswith("own "):  # our own sockets send: "own TAG N"
+                _, tag, n = cmd.split()
+                from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SocketLayer
+                from kame.socket.const import IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF
+                from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_TTL
+                sl = SocketLayer(node)
+                s6, s4 = sl.socket(AF_INET6, SOCK_DGRAM), sl.socket(AF_INET, SOCK_DGRAM)
+                s6.setsockopt(41, IPV6_MULTICAST_IF, node.ifnets[cfg["devs"][0]["name"]].index)
+                s6.setsockopt(41, IPV6_MULTICAST_HOPS, 8)
+                s4.setsockopt(0, IP_MULTICAST_IF, bytes(map(int, cfg["own4"].split("."))))
+                s4.setsockopt(0, IP_MULTICAST_TTL, 8)
+                for _i in range(int(n)):
+                    s6.sendto((tag + "6").encode(), (cfg["group6"], cfg["port"]))
+                    s4.sendto((tag + "4").encode(), (cfg["group4"], cfg["port"]))
+                    send(node.poll(now()))
+                s6.close()
+                s4.close()
+                print(json.dumps({"sent": int(n)}), flush=True)
+                continue
             if cmd in ("state", "quit", ""):
                 print(json.dumps({"stats": node.stats.nonzero(), "mld": node.mldr.snapshot(now()),
                                   "mroute": node.mroute_snapshot(now()),
@@ -210,6 +231,14 @@ class Rig:
         (st,) = [x for x in self.state()[proto] if x["ifname"] == TAP_L]
         return {g["group"]: g for g in st["groups"]}
 
+    def own(self, tag: str, n: int) -> None:
+        """The node's own UDP sockets send ``n`` datagrams to ASM (``tag``6,
+        hop limit 8) and ASM4 (``tag``4, TTL 8) on TAP_S."""
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(f"own {tag} {n}\n")
+        self.child.stdin.flush()
+        assert json.loads(self.child.stdout.readline() or "{}") == {"sent": n}
+
     def quit(self) -> None:
         """End the node (it closes its pcaps)."""
         assert self.child.stdin is not None and self.child.stdout is not None
@@ -273,6 +302,7 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
                       "net.inet6.mld.query_interval": 8,
                       "net.inet6.mld.query_response_interval": 2000,
                       "net.inet6.mld.last_listener_query_interval": 500},
+            "own4": OUR_S4, "group6": ASM, "group4": ASM4, "port": PORT,
             "devs": [
                 {"ns": NS_S, "name": TAP_S, "mac": MAC_S, "addr": OUR_S + "/64",
                  "addr4": OUR_S4 + "/24",
@@ -739,3 +769,107 @@ def test_our_older_version_queries_move_kernel_hosts_to_that_version(rig: Rig) -
     assert q4 and all(m["igmp.version"] == "2" for m in q4), q4
     kern4 = {m["igmp.type"] for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L}
     assert {"0x16", "0x17"} <= kern4, kern4
+
+
+def test_our_own_multicast_reaches_kernel_listeners(rig: Rig) -> None:
+    """The router's own sockets (IPV6_MULTICAST_HOPS / IP_MULTICAST_TTL 8)
+    send on the sender's link; ip6_output's ip6_mforward and ip_output's
+    ip_mforward copy them to the kernel listeners' link, one hop less."""
+    lis = [subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", sc],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+           for sc in (LISTENER, LISTENER4)]
+    try:
+        for p in lis:
+            assert p.stdout is not None and "joined" in p.stdout.readline()
+        assert rig.until(lambda: ASM in rig.groups() and ASM4 in rig.groups("igmp"), 30), \
+            (rig.groups(), rig.groups("igmp"))
+        rig.own("own", 5)
+        time.sleep(0.5)
+        got = []
+        for p in lis:
+            assert p.stdin is not None and p.stdout is not None
+            p.stdin.write("report\n")
+            p.stdin.flush()
+            got.append(json.loads(p.stdout.readline()))
+        assert got[0].get("own6") == [7] * 5, got
+        assert got[1].get("own4") == [7] * 5, got
+    finally:
+        for p in lis:
+            assert p.stdin is not None
+            p.stdin.close()
+            p.wait(timeout=30)
+    st = rig.state()
+    mifs6 = {m["ifname"]: m for m in st["mroute"]["mifs"]}
+    mifs4 = {m["ifname"]: m for m in st["mroute4"]["mifs"]}
+    for mifs in (mifs6, mifs4):
+        assert mifs[TAP_S]["pkt_out"] == 5 and mifs[TAP_S]["pkt_in"] == 0, mifs
+        assert mifs[TAP_L]["pkt_out"] == 5, mifs
+    rig.quit()
+    on_l6 = [r for r in udp_on(rig.pcaps[TAP_L]) if r["ipv6.dst"]]  # udp_on: IPv4 too
+    assert len(on_l6) == 5 and all(r["ipv6.hlim"] == "7" and r["ipv6.src"] == OUR_S and
+                                   r["udp.checksum.status"] == "1" for r in on_l6), on_l6
+    on_s6 = [r for r in udp_on(rig.pcaps[TAP_S]) if r["ipv6.dst"]]
+    assert len(on_s6) == 5 and all(r["ipv6.hlim"] == "8" for r in on_s6), on_s6
+    on_l4 = udp4_on(rig.pcaps[TAP_L])
+    assert len(on_l4) == 5 and all(r["ip.ttl"] == "7" and r["ip.src"] == OUR_S4 and
+                                   r["ip.checksum.status"] == "1" for r in on_l4), on_l4
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
+
+
+LISTENER4_NOADDR = f"""
+import json, select, socket, struct, sys
+idx = socket.if_nametoindex('{TAP_L}')
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', {PORT}))
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+mreqn = socket.inet_aton('{ASM4}') + bytes(4) + struct.pack('=i', idx)  # struct ip_mreqn
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+print('joined', flush=True)
+got = {{}}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
+        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
+    if sys.stdin in r:
+        if sys.stdin.readline().strip() == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
+
+def test_kernel_listener_without_an_address_reports_from_0_0_0_0(rig: Rig) -> None:
+    """A Linux listener with no IPv4 address sends its IGMPv3 Reports from
+    0.0.0.0 (RFC 3376 §4.2.13): our ip_input lets them in for IGMP, the
+    querier learns the group, and the traffic reaches the listener."""
+    ipns(NS_L, "ip", "route", "del", "default", check=False)
+    ipns(NS_L, "ip", "addr", "del", KERN_L4 + "/24", "dev", TAP_L)
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4_NOADDR],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
+        send4(SRC4, ASM4, "asm")
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+        assert got.get("asm") == [7] * 10, got
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    s = rig.state()["stats"]
+    assert not s.get("igps_rcv_badreports") and s.get("igps_rtr_rcv_reports", 0) >= 1, s
+    rig.quit()
+    reports = [m for m in igmp_on(rig.pcaps[TAP_L]) if m["eth.src"] != MAC_L]
+    assert reports and all(m["igmp.type"] == "0x22" for m in reports), reports
+    res = subprocess.run(["tshark", "-r", str(rig.pcaps[TAP_L]), "-Y",
+                          "igmp.type == 0x22 && ip.src == 0.0.0.0", "-T", "fields",
+                          "-e", "igmp.maddr"], capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert ASM4 in res.stdout, res.stdout

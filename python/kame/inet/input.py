@@ -79,22 +79,28 @@ class IpInput(IpMroute):
             return
         src, dst = v.src, v.dst
         pkt = payload[:v.total_len] if len(payload) != v.total_len else payload
+        # 0.0.0.0: a DHCP client's broadcast, and IGMP (only) from a system
+        # without an address yet (RFC 3376 §4.2.13; its querier, §9.2)
         if not loopback and (in_martian_dst(dst) or (in_martian_src(src) and not (
-                int(src) == 0 and dst == INADDR_BROADCAST)) or self.in_broadcast(src, ifname)):
+                int(src) == 0 and (dst == INADDR_BROADCAST or (
+                    v.protocol == IPPROTO_IGMP and in_multicast(dst))))) or
+                self.in_broadcast(src, ifname)):
             self.inc("ips_badaddr")
             return
         if v.source_route is not None and not self._srcroute_ok(v, pkt, now, link_bcast):
             return
         bcast = False
         if in_multicast(dst):
+            fwd = False
             if self.igmpr._if:  # a router's links with listening state (kame.inet.mroute)
-                self.ip_mforward(ifname, pkt, v, now)
+                fwd = self.ip_mforward(ifname, pkt, v, now)
             # the group, and its source filter but for IGMP (a querier's
             # group-specific queries come from any source: Linux's ip_check_mc_rcu);
             # a querier hears every IGMP message (the promiscuity of a router)
             if not self.in_member(ifname, dst, None if v.protocol == 2 else src) and not (
                     v.protocol == 2 and ifname in self.igmpr._if):
-                self.inc("ips_notmember")
+                if not fwd:  # forwarded is not "not a member": neither ours nor forwarded
+                    self.inc("ips_notmember")
                 return
             bcast = True
         elif self.in_broadcast(dst, ifname):

@@ -17,6 +17,12 @@ by IGMP listening state (:mod:`kame.inet.igmp_router`), as
   §4.3.2.7), else fragmented. The forwarding cache is bounded by
   ``net.inet.ip.mfc_max`` (``mrts_mfc_full``), its RPF answers trusted for
   :data:`kame.ip6.mroute.MFC_EXPIRE` seconds.
+- The node's own datagrams too (``ip_output`` calls ``ip_mforward`` for
+  ``IP_MULTICAST_TTL`` above 1): sent on their RPF interface by
+  definition, the same rules, that mif's output.
+- ``ips_notmember`` counts a datagram neither for a local member nor
+  forwarded; IGMP from 0.0.0.0 (RFC 3376 §4.2.13: a system without an
+  address yet) gets past ``ip_input``'s martian check, nothing else does.
 """
 
 from __future__ import annotations
@@ -168,16 +174,22 @@ class IpMroute(Igmp):
 
     # --- ip_mforward ------------------------------------------------------------
 
-    def ip_mforward(self, ifname: str, pkt: bytes, v: Any, now: float) -> None:
+    def ip_mforward(self, ifname: str, pkt: bytes, v: Any, now: float, *,
+                    local: bool = False) -> bool:
+        """Forward a multicast datagram received on ``ifname`` to the links
+        with listeners; ``local``: our own, sent on ``ifname`` with
+        ``IP_MULTICAST_TTL`` above 1 (``ip_output``), whose RPF interface
+        that is by definition and which counts as the mif's output. True
+        when a copy went out."""
         kv = self.node.knobs._values
         if not kv["net.inet.ip.forwarding"] or not kv["net.inet.ip.mforwarding"]:
-            return
+            return False
         src, dst = v.src, v.dst
         if pkt[16:19] == b"\xe0\x00\x00" or v.ttl <= 1:
-            return  # 224.0.0.0/24 never leaves its link (RFC 5771); TTL: silently
+            return False  # 224.0.0.0/24 never leaves its link (RFC 5771); TTL: silently
         if not int(src) or src.is_multicast:
             self.inc("ips_cantforward")
-            return
+            return False
         key = (src, dst)
         ent = self.mfc.get(key)
         if ent is not None and ent.expire > now:
@@ -188,23 +200,31 @@ class IpMroute(Igmp):
             if ent is not None:
                 del self.mfc[key]
                 self.inc("mrts_cache_cleanups")
-            rt = self.rtalloc(src)
-            ent = Mf6c(rt.ifname if rt is not None else None, now + MFC_EXPIRE)
+            rt = None if local else self.rtalloc(src)
+            ent = Mf6c(ifname if local else rt.ifname if rt is not None else None,
+                       now + MFC_EXPIRE)
             while len(self.mfc) >= kv["net.inet.ip.mfc_max"]:
                 self.mfc.popitem(last=False)
                 self.inc("mrts_mfc_full")
             self.mfc[key] = ent
+        if local:
+            ent.parent = ifname  # the interface it is sent on is its RPF interface
         if ent.parent is None:
             self.inc("mrts_no_route")
-            return
+            return False
         if ent.parent != ifname:
             ent.wrong_if += 1
             self.inc("mrts_wrong_if")
-            return
+            return False
         n = len(pkt)
         mi = self.mif.setdefault(ifname, Mif6())
-        mi.pkt_in += 1
-        mi.bytes_in += n
+        if local:  # ip_mdq: sourced here, the parent mif's output
+            mi.pkt_out += 1
+            mi.bytes_out += n
+        else:
+            mi.pkt_in += 1
+            mi.bytes_in += n
+        sent = False
         out: bytes | None = None
         for oif in self.igmpr.interfaces():
             if oif == ifname or not self.igmpr.forwards(oif, dst, src):
@@ -218,13 +238,15 @@ class IpMroute(Igmp):
                 try:
                     out = bytes(_core.ip_forward_ttl(pkt))
                 except KameError:
-                    return
+                    return sent
             mo = self.mif.setdefault(oif, Mif6())
             mo.pkt_out += 1
             mo.bytes_out += n
             ent.pkt_cnt += 1
             ent.byte_cnt += n
+            sent = True
             self.ether_output(oif, dst, out, now)
+        return sent
 
     def mroute_snapshot(self, now: float) -> dict[str, Any]:
         """``netstat -g`` for IPv4: the interfaces and the forwarding cache."""

@@ -169,7 +169,13 @@ class IpOutput(Arp):
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
         self.inc("ips_localout")
-        return self.ip_output_if(ifname, hop, pkt, now, tso_segsz if total > mtu else 0)
+        e = self.ip_output_if(ifname, hop, pkt, now, tso_segsz if total > mtu else 0)
+        if mcast and ttl > 1 and self.igmpr._if:  # type: ignore[attr-defined]
+            # a router's own multicast to its other links with listeners
+            # (BSD's ip_output calls ip_mforward; kame.inet.mroute)
+            self.ip_mforward(ifname, pkt, _core.ip_validate(pkt, False), now,  # type: ignore[attr-defined]
+                             local=True)
+        return e
 
     def ip_output_if(self, ifname: str, hop: IPv4Address, pkt: bytes, now: float,
                      tso_segsz: int = 0) -> int:

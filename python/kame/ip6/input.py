@@ -126,14 +126,18 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_badscope")
             return
         if is_multicast(dst):
+            fwd = False
             if self.mldr._if:  # a router's links with listening state
-                self.ip6_mforward(ifname, payload[:v.packet_len], v, now)  # kame.ip6.mroute
+                fwd = self.ip6_mforward(ifname, payload[:v.packet_len], v, now)  # kame.ip6.mroute
             if dst not in self.groups.get(ifname, ()) and not (
                     v.chain.upper == 58 and ifname in self.mldr._if and
                     payload[v.chain.upper_offset:v.chain.upper_offset + 1] in _MLD_LISTENER):
                 # a querier hears Reports and Dones to every address (the
-                # multicast promiscuity of a router); icmp6_input takes only MLD
-                self.stats.inc("ip6s_notmember")
+                # multicast promiscuity of a router); icmp6_input takes only MLD.
+                # Forwarded is not "not a member" (KAME's ip6_input counts it
+                # only without ip6_mrouter): neither ours nor forwarded is.
+                if not fwd:
+                    self.stats.inc("ip6s_notmember")
                 return
         else:
             ifa = self.addrs.find(ifname, dst)

@@ -17,7 +17,15 @@ when ``net.inet6.ip6.forwarding`` and ``net.inet6.ip6.mforwarding`` are on:
   route back to its source (``mrt6s_wrong_if``; none: ``mrt6s_no_route``),
   which keeps two routers on two links from looping a packet;
 - a copy larger than the outgoing link's MTU gets the source a Packet Too
-  Big (RFC 4443 §2.4 (e.2), KAME's ``phyint_send``).
+  Big (RFC 4443 §2.4 (e.2), KAME's ``phyint_send``);
+- the node's own packets as well (``ip6_output`` calls ``ip6_mforward``):
+  the interface it is sent on is the RPF interface by definition, the same
+  scope and hop limit rules apply (``IPV6_MULTICAST_HOPS`` above 1), it
+  counts as that mif's output (``ip6_mdq``), and a copy too big for a link
+  is fragmented, being ours.
+
+``ip6_input`` counts ``ip6s_notmember`` only for a packet neither for a
+local member nor forwarded (KAME's, with ``ip6_mrouter`` set).
 
 The forwarding cache (``mf6c``): (source, group) -> the RPF interface,
 trusted for :data:`MFC_EXPIRE` seconds (routes change), at most
@@ -80,20 +88,28 @@ class Ip6Mroute(Icmp6):
     mfc: OrderedDict[tuple[IPv6Address, IPv6Address], Mf6c]
     mif6: dict[str, Mif6]
 
-    def ip6_mforward(self, ifname: str, packet: bytes, v: Any, now: float) -> None:
+    def ip6_mforward(self, ifname: str, packet: bytes, v: Any, now: float, *,
+                     local: bool = False) -> bool:
         """Forward a multicast packet received on ``ifname`` (validated:
         ``v`` from ``ip6_validate``; ``packet`` the IPv6 packet) to the
-        links with listeners. The caller delivers it locally as well."""
+        links with listeners. The caller delivers it locally as well.
+        ``local``: our own packet, sent on ``ifname`` (``ip6_output``;
+        ``v`` unused): that interface is its RPF interface by definition,
+        it counts as the mif's output, and a copy too big for a link is
+        fragmented (ours), not refused. True when a copy went out."""
         kv = self.knobs._values
         if not kv["net.inet6.ip6.forwarding"] or not kv["net.inet6.ip6.mforwarding"]:
-            return
+            return False
         if (packet[25] & 0x0F) <= 2 or packet[7] <= 1:
-            return  # interface/link-local scope (or reserved 0), hop limit: silently
-        hdr = v.header
-        src, dst = hdr.src, hdr.dst
+            return False  # interface/link-local scope (or reserved 0), hop limit: silently
+        if local:
+            src, dst = IPv6Address(packet[8:24]), IPv6Address(packet[24:40])
+        else:
+            hdr = v.header
+            src, dst = hdr.src, hdr.dst
         if int(src) == 0:
             self.stats.inc("ip6s_cantforward")  # KAME: from :: never
-            return
+            return False
         key = (src, dst)
         ent = self.mfc.get(key)
         if ent is not None and ent.expire > now:
@@ -104,22 +120,30 @@ class Ip6Mroute(Icmp6):
             if ent is not None:
                 del self.mfc[key]
                 self.stats.inc("mrt6s_cache_cleanups")
-            ent = Mf6c(self._rpf_parent(ifname, src, now), now + MFC_EXPIRE)
+            ent = Mf6c(ifname if local else self._rpf_parent(ifname, src, now),
+                       now + MFC_EXPIRE)
             while len(self.mfc) >= kv["net.inet6.ip6.mfc_max"]:
                 self.mfc.popitem(last=False)
                 self.stats.inc("mrt6s_mfc_full")
             self.mfc[key] = ent
+        if local:
+            ent.parent = ifname  # the interface it is sent on is its RPF interface
         if ent.parent is None:
             self.stats.inc("mrt6s_no_route")
-            return
+            return False
         if ent.parent != ifname:
             ent.wrong_if += 1
             self.stats.inc("mrt6s_wrong_if")
-            return
+            return False
         n = len(packet)
         mi = self.mif6.setdefault(ifname, Mif6())
-        mi.pkt_in += 1
-        mi.bytes_in += n
+        if local:  # ip6_mdq: "If I sourced this packet, it counts as output"
+            mi.pkt_out += 1
+            mi.bytes_out += n
+        else:
+            mi.pkt_in += 1
+            mi.bytes_in += n
+        sent = False
         out: bytes | None = None
         ss, ds = in6_addrscope(src), in6_addrscope(dst)
         zones = self.zones
@@ -134,7 +158,7 @@ class Ip6Mroute(Icmp6):
             if not ifp.up or ifp.flags.disabled:
                 continue
             mtu = self._linkmtu(oif)
-            if n > mtu:
+            if n > mtu and not local:
                 chain = v.chain
                 itype = packet[chain.upper_offset] if chain.upper == 58 and \
                     chain.upper_offset < n else None
@@ -150,7 +174,14 @@ class Ip6Mroute(Icmp6):
             mo.bytes_out += n
             ent.pkt_cnt += 1
             ent.byte_cnt += n
-            self._out.append((oif, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6), out)))
+            sent = True
+            if local:
+                self.stats.inc("ip6s_localout")
+                self._ether_out(oif, ether_multicast(dst), out)  # ours: fragmented to fit
+            else:
+                self._out.append((oif, codec.ether(ether_multicast(dst), ifp.lladdr or bytes(6),
+                                                   out)))
+        return sent
 
     def _rpf_parent(self, ifname: str, src: IPv6Address, now: float) -> str | None:
         """The interface of the route back to ``src`` (a link-local source:

@@ -78,6 +78,10 @@ class Ip6Output(Route6):
             return
         if packet[24] == 0xFF:  # multicast destination
             self._emit_mcast(ifname, IPv6Address(packet[24:40]), packet)
+            if self.mldr._if:
+                # a router's own multicast to its other links with listeners
+                # (KAME's ip6_output calls ip6_mforward; kame.ip6.mroute)
+                self.ip6_mforward(ifname, packet, None, now, local=True)  # type: ignore[attr-defined]
             return
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
