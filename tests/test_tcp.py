@@ -33,7 +33,7 @@ from kame.socket.stream import (
     TCP_NODELAY,
     StreamSocket,
 )
-from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_RST, TH_SYN
+from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_RST, TH_SYN, Tcptw
 
 # --- the core ---------------------------------------------------------------------
 
@@ -186,23 +186,27 @@ def test_time_wait_table_is_bounded_by_maxtcptw() -> None:
     (FreeBSD's tcp_twstart reusing the oldest tcptw), counted, so a client
     closing connections at any rate holds a bounded table."""
     p = Pair(knobs={"net.inet.tcp.maxtcptw": 3})
-    tcbs = []
+    tws = []
     for i in range(7):
         _srv, cli, conn = p.connect(port=100 + i)
         tp = cli.tp
+        assert tp is not None
         cli.close()  # a closes first: FIN_WAIT_2, then TIME_WAIT on b's FIN
         p.run(0.2)
         conn.close()
         p.run(0.5)
-        assert tp.state == TCPS_TIME_WAIT  # type: ignore[union-attr]
-        tcbs.append(tp)
+        tw = p.a.tcp.conns[tp.key]  # the compact TIME_WAIT state in its place
+        assert isinstance(tw, Tcptw) and tw.state == TCPS_TIME_WAIT
+        tws.append(tw)
         assert len(p.a.tcp.timewait) == min(i + 1, 3)
     assert p.a.stats["tcps_tw_evicted"] == 4
-    assert all(t.state == TCPS_CLOSED and t.gone for t in tcbs[:4])
-    assert all(t.state == TCPS_TIME_WAIT for t in tcbs[4:])
-    assert list(p.a.tcp.timewait.values()) == tcbs[4:]  # oldest first
+    assert all(t.statename == "CLOSED" and t.gone for t in tws[:4])
+    assert not any(p.a.tcp.conns.get(t.key) is t for t in tws[:4])
+    assert all(t.statename == "TIME_WAIT" and not t.gone for t in tws[4:])
+    assert list(p.a.tcp.timewait.values()) == tws[4:]  # oldest first
     p.run(61)  # 2MSL: the rest end on their timers
-    assert not p.a.tcp.timewait and all(t.gone for t in tcbs)
+    assert not p.a.tcp.timewait and all(t.gone for t in tws)
+    assert not any(isinstance(t, Tcptw) for t in p.a.tcp.conns.values())
     assert p.a.stats["tcps_tw_evicted"] == 4
 
 

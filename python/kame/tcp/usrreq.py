@@ -181,6 +181,9 @@ class Tcp(TcpInput):
             self.tcp_close(tp)
         else:
             tp.rcv.clear()
+            tw = tp.t_tw
+            if tw is not None:  # TIME_WAIT goes on without the socket's Tcpcb
+                tp.t_tw = tw.tp = None
             if tp.state not in (TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2) and tp.state != TCPS_LAST_ACK:
                 self.tcp_usrclosed(tp, now)
             elif tp.state == TCPS_FIN_WAIT_2:
