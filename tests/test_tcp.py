@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import random
+import sys
 from ipaddress import IPv6Address
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +35,7 @@ from kame.socket.stream import (
     TCP_NODELAY,
     StreamSocket,
 )
-from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_RST, TH_SYN, Tcptw
+from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_FIN, TH_RST, TH_SYN, Tcptw
 
 # --- the core ---------------------------------------------------------------------
 
@@ -247,6 +249,62 @@ def test_time_wait_ack_keeps_the_offered_window() -> None:
     acks_from_a = [w for mac, fl, w in seen if mac == MA and not fl & TH_RST]
     assert len(acks_from_a) >= 2 and all(w > 0 for w in acks_from_a), seen
     assert p.b.tcp.conns == {} or all(tp.gone for tp in p.b.tcp.conns.values())
+
+
+def test_time_wait_is_a_compact_tcptw_answering_fin_and_syn() -> None:
+    """``tcp_twstart`` leaves a compact :class:`Tcptw` in the table in the
+    Tcpcb's place (no buffers, congestion or timer state, no socket link
+    for an orphan); from it TIME_WAIT still acknowledges a retransmitted
+    FIN with the kept sequence numbers and window (restarting 2MSL),
+    answers an old SYN with that ACK, and lets a SYN with a higher ISN
+    reuse the connection (RFC 6191, ``tcps_tw_recycles``)."""
+    p = Pair()
+    srv, cli, conn = p.connect()
+    assert cli.tp is not None and conn.tp is not None
+    key_b = conn.tp.key  # b closes first: b holds TIME_WAIT
+    a_port = cli.tp.lport
+    conn.close()
+    p.run(0.5)
+    cli.close()
+    p.run(0.5)
+    tw = p.b.tcp.conns[key_b]
+    assert type(tw) is Tcptw and tw.tp is None and tw.so is None and tw.state == TCPS_TIME_WAIT
+    assert not hasattr(tw, "__dict__") and sys.getsizeof(tw) < 200
+    assert list(p.b.tcp.timewait.values()) == [tw] and tw.tw_last_win > 0
+    sent: list[tuple[Any, ...]] = []
+    respond = p.b.tcp.tcp_respond
+    p.b.tcp.tcp_respond = lambda *a, **k: (sent.append((*a, k)), respond(*a, **k))[1]
+
+    def to_b(seq: int, flags: int) -> None:
+        raw = _core.tcp_output_segment(IPv6Address(A).packed, IPv6Address(B).packed, a_port,
+                                       key_b[1], seq & 0xFFFFFFFF, tw.snd_nxt & 0xFFFFFFFF,
+                                       flags, 1000, b"", b"")
+        seg = _core.tcp_input_parse(raw, IPv6Address(A).packed, IPv6Address(B).packed)
+        p.b.tcp.tcp_input(IPv6Address(A), IPv6Address(B), seg, 0, 0, p.sim.now)
+
+    t0 = tw.tw_time
+    p.run(1.0)
+    to_b(tw.rcv_nxt - 1, TH_FIN | TH_ACK)  # a's FIN again: its ACK was lost
+    assert len(sent) == 1 and tw.tw_time > t0  # 2MSL restarted
+    laddr, faddr, lport, fport, seq, ack, flags, _now, kw = sent[0]
+    assert (laddr, lport, faddr, fport) == key_b and flags == TH_ACK
+    assert (seq, ack, kw["win"]) == (tw.snd_nxt, tw.rcv_nxt, tw.tw_last_win)
+    to_b(tw.rcv_nxt - 100, TH_SYN)  # an old SYN: the ACK of what we have, no reuse
+    assert len(sent) == 2 and sent[1][6] == TH_ACK and p.b.tcp.conns[key_b] is tw
+    assert p.b.stats["tcps_tw_recycles"] == 0
+    # a new connection from the same port with a higher ISN reuses it
+    again = p.la.socket(AF_INET6, SOCK_STREAM)
+    again.bind((A, a_port))
+    with pytest.raises(BlockingIOError):
+        again.connect((B, key_b[1]))
+    p.run(0.5)
+    new, _ = srv.accept()
+    assert p.b.stats["tcps_tw_recycles"] == 1 and tw.gone and not p.b.tcp.timewait
+    assert type(p.b.tcp.conns[key_b]) is not Tcptw and new.tp is p.b.tcp.conns[key_b]
+    assert new.tp.statename == "ESTABLISHED"  # type: ignore[union-attr]
+    again.send(b"reused")
+    p.run(0.5)
+    assert new.recv(100) == b"reused"
 
 
 def test_connection_refused_and_errno() -> None:
