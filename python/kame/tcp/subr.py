@@ -317,7 +317,7 @@ class TcpSubr:
         not kept alive by them (amortized O(1) per retirement)."""
         self._hdead += 1
         h = self._heap
-        if self._hdead < 64 or self._hdead * 4 < len(h):
+        if self._hdead < 64 or self._hdead * 8 < len(h):
             return
         self._hdead = 0
         h[:] = [e for e in h if not e[2].gone and e[2].timers.get(e[3]) == e[0]]

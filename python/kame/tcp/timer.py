@@ -15,7 +15,6 @@ clock (``Tcp.next_deadline``/``Tcp.poll``):
 from __future__ import annotations
 
 import errno
-import heapq
 
 from kame import _core
 from kame.tcp.cc import CC_RTO
@@ -203,8 +202,8 @@ class TcpTimer(TcpOutput):
                                                               tp.ts_recent)))
         return b""
 
-    def tcp_timer_2msl(self, tp: Tcpcb | Tcptw, now: float) -> None:
-        if isinstance(tp, Tcptw) or tp.state == TCPS_TIME_WAIT:
+    def tcp_timer_2msl(self, tp: Tcpcb, now: float) -> None:
+        if tp.state == TCPS_TIME_WAIT:
             self.tcp_close(tp)
             return
         if tp.state == TCPS_FIN_WAIT_2 and tp.t_flags & TF_NOSOCKET:
@@ -240,14 +239,29 @@ class TcpTimer(TcpOutput):
             tp.t_tw = t
         tp.reass.clear()
         self.conns[tp.key] = t
-        tw[id(t)] = t
         self.tw_timer(t, now)
         self.heap_retired()
         if so is not None:
             so.tcp_disconnected(tp)
 
     def tw_timer(self, tw: Tcptw, now: float) -> None:
-        """(Re)start TIME_WAIT's 2MSL (``tcp_tw_2msl_reset``)."""
-        tw.tw_time = when = now + 2 * self.kms("net.inet.tcp.msl")
-        self._hseq += 1
-        heapq.heappush(self._heap, (when, self._hseq, tw, TT_2MSL))  # type: ignore[arg-type,misc]
+        """(Re)start TIME_WAIT's 2MSL (``tcp_tw_2msl_reset``): the table is
+        kept in deadline order, so a restart moves the connection to its
+        end and :meth:`tcp_tw_2msl_scan` reads only the front."""
+        tw.tw_time = now + 2 * self.kms("net.inet.tcp.msl")
+        t = self.timewait
+        k = id(tw)
+        if k in t:
+            del t[k]
+        t[k] = tw
+
+    def tcp_tw_2msl_scan(self, now: float) -> None:
+        """``tcp_tw_2msl_scan``: end the TIME_WAIT connections whose 2MSL
+        is over, oldest first (a smaller ``net.inet.tcp.msl`` set meanwhile
+        takes effect as the older ones end)."""
+        t = self.timewait
+        while t:
+            tw = next(iter(t.values()))
+            if tw.tw_time > now:
+                return
+            self.tcp_close(tw)

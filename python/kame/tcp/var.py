@@ -256,7 +256,8 @@ class Tcptw:
     replaces the :class:`Tcpcb` in the table by it): its addresses, the
     sequence numbers to acknowledge a retransmitted FIN with, the window
     last offered, the timestamp state, when 2MSL ends. No buffers, no
-    congestion state, no timers but 2MSL. ``tp`` is the socket's Tcpcb
+    congestion state, no timer but its 2MSL deadline (the table
+    ``Tcp.timewait`` is in deadline order, as FreeBSD's TIME_WAIT list). ``tp`` is the socket's Tcpcb
     while the application still holds the socket (its unread data lives
     there), None for an orphan."""
 
@@ -303,11 +304,6 @@ class Tcptw:
     @property
     def statename(self) -> str:
         return TCPSTATES[TCPS_TIME_WAIT] if not self.gone else TCPSTATES[TCPS_CLOSED]
-
-    @property
-    def timers(self) -> dict[str, float | None]:
-        """The timer queue's view: 2MSL alone (read only)."""
-        return {TT_2MSL: None if self.gone else self.tw_time}
 
     @property
     def so(self) -> Any:
