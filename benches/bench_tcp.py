@@ -44,6 +44,10 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   between two sockets of one node (each end counted), Python heap by
   tracemalloc (the Rust send/receive/reassembly buffers are outside it: the
   issue asks for the connection without its buffers).
+- **memory per TIME_WAIT connection**: ``--idle`` connections on one node,
+  closed by the client first, then by the server, all sockets let go:
+  the Python heap the client's TIME_WAIT state keeps (the compact
+  ``Tcptw``, its table entries, its peer address), by tracemalloc.
 - **UDP round trip** on ``::1`` through ``kame.socket`` against the host
   kernel's sockets (benches/bench_socket.py's loop).
 
@@ -815,6 +819,7 @@ def main() -> None:
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None
+    twm = timewait_memory(a.idle) if "idle" in only else None
     udp = None
     if "udp" in only:
         layer = SocketLayer(None, "linux")
@@ -841,6 +846,11 @@ def main() -> None:
               f"(target < {TARGET_IDLE}; {mem['established']:.0f} connections; Rust buffers "
               "excluded)")
         for where, sz in mem["top"]:  # type: ignore[attr-defined]
+            print(f"    {sz:6d} B  {where}")
+    if twm is not None:
+        print(f"TIME_WAIT connection: {twm['bytes']:.0f} bytes of Python heap each "
+              f"({twm['timewait']:.0f} connections in TIME_WAIT, sockets closed)")
+        for where, sz in twm["top"]:  # type: ignore[attr-defined]
             print(f"    {sz:6d} B  {where}")
     if udp is not None:
         print(f"UDP round trip on ::1: kame.socket {udp[0]:.2f} us, host kernel {udp[1]:.2f} us, "
