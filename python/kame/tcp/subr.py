@@ -311,10 +311,10 @@ class TcpSubr:
     # --- closing --------------------------------------------------------------
 
     def heap_retired(self) -> None:
-        """One more control block retired: when they may be a quarter of the
+        """One more control block retired: when they may be an eighth of the
         timer queue, sweep the queue of the entries no timer owns any more
         (stopped, re-armed, or of a retired block), so a retired Tcpcb is
-        not kept alive by them (amortized O(1) per retirement)."""
+        not kept alive by them (amortized O(8) per retirement)."""
         self._hdead += 1
         h = self._heap
         if self._hdead < 64 or self._hdead * 8 < len(h):
