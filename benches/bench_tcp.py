@@ -44,6 +44,10 @@ side, the ratios, issue 9's targets, and ``uptime`` at start and end.
   between two sockets of one node (each end counted), Python heap by
   tracemalloc (the Rust send/receive/reassembly buffers are outside it: the
   issue asks for the connection without its buffers).
+- **memory per TIME_WAIT connection**: ``--idle`` connections on one node,
+  closed by the client first, then by the server, all sockets let go:
+  the Python heap the client's TIME_WAIT state keeps (the compact
+  ``Tcptw``, its table entries, its peer address), by tracemalloc.
 - **UDP round trip** on ``::1`` through ``kame.socket`` against the host
   kernel's sockets (benches/bench_socket.py's loop).
 
@@ -491,6 +495,64 @@ def idle_memory(n: int) -> dict[str, float]:
             "top": [(str(t.traceback), t.size_diff // max(est, 1)) for t in top]}  # type: ignore[dict-item]
 
 
+def timewait_memory(n: int) -> dict[str, float]:
+    """Python heap per TIME_WAIT connection: ``n`` connections on one
+    node's own address, each closed by the client first, then by the
+    server; measured once every client side is in TIME_WAIT and every
+    socket is closed and let go (what is left is the TIME_WAIT table, and
+    whatever its stale timer entries keep alive)."""
+    node = Node("kame-tw", seed=3)
+    node.knobs["net.inet6.ip6.dad_count"] = 0
+    node.add_interface("eth0", MAC)
+    node.up("eth0", 0.0)
+    node.add_address("eth0", f"{OURS}/64", 0.0)
+    layer = SocketLayer(node, "linux")
+    ls = layer.socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", 7000))
+    ls.listen(n + 16)
+    now = 1.0
+    node.poll(now)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for i in range(0, n, 64):
+        cs = []
+        for _ in range(min(64, n - i)):
+            c = layer.socket(AF_INET6, SOCK_STREAM)
+            try:
+                c.connect((OURS, 7000))
+            except BlockingIOError:
+                pass
+            cs.append(c)
+        now += 0.001
+        node.poll(now)
+        ss = []
+        while True:
+            try:
+                ss.append(ls.accept()[0])
+            except BlockingIOError:
+                break
+        for c in cs:
+            c.close()  # the client closes first: it holds TIME_WAIT
+        now += 0.001
+        node.poll(now)
+        for s in ss:
+            s.close()
+        now += 0.001
+        node.poll(now)
+        del cs, ss
+    now += 1.0
+    node.poll(now)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    tw = len(node.tcp.timewait)
+    diff = sum(d.size_diff for d in after.compare_to(before, "filename"))
+    top = after.compare_to(before, "lineno")[:6]
+    return {"timewait": tw, "bytes": diff / max(tw, 1),
+            "top": [(str(t.traceback), t.size_diff // max(tw, 1)) for t in top]}  # type: ignore[dict-item]
+
+
 # --- connection setup between two sockets of one node ---------------------------------
 
 def node_cps(n: int, par: int = 64) -> float:
@@ -757,6 +819,7 @@ def main() -> None:
     rows.append(("target (issue 9)", f"{TARGET_GBITS:.2f}", f"{TARGET_GBITS:.2f}",
                  f"{TARGET_CPS}"))
     mem = idle_memory(a.idle) if "idle" in only else None
+    twm = timewait_memory(a.idle) if "idle" in only else None
     udp = None
     if "udp" in only:
         layer = SocketLayer(None, "linux")
@@ -783,6 +846,11 @@ def main() -> None:
               f"(target < {TARGET_IDLE}; {mem['established']:.0f} connections; Rust buffers "
               "excluded)")
         for where, sz in mem["top"]:  # type: ignore[attr-defined]
+            print(f"    {sz:6d} B  {where}")
+    if twm is not None:
+        print(f"TIME_WAIT connection: {twm['bytes']:.0f} bytes of Python heap each "
+              f"({twm['timewait']:.0f} connections in TIME_WAIT, sockets closed)")
+        for where, sz in twm["top"]:  # type: ignore[attr-defined]
             print(f"    {sz:6d} B  {where}")
     if udp is not None:
         print(f"UDP round trip on ::1: kame.socket {udp[0]:.2f} us, host kernel {udp[1]:.2f} us, "

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import errno
 import random
+import sys
 from ipaddress import IPv6Address
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +35,7 @@ from kame.socket.stream import (
     TCP_NODELAY,
     StreamSocket,
 )
-from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_RST, TH_SYN
+from kame.tcp.var import TCPS_CLOSED, TCPS_TIME_WAIT, TH_ACK, TH_FIN, TH_RST, TH_SYN, Tcptw
 
 # --- the core ---------------------------------------------------------------------
 
@@ -186,23 +188,27 @@ def test_time_wait_table_is_bounded_by_maxtcptw() -> None:
     (FreeBSD's tcp_twstart reusing the oldest tcptw), counted, so a client
     closing connections at any rate holds a bounded table."""
     p = Pair(knobs={"net.inet.tcp.maxtcptw": 3})
-    tcbs = []
+    tws = []
     for i in range(7):
         _srv, cli, conn = p.connect(port=100 + i)
         tp = cli.tp
+        assert tp is not None
         cli.close()  # a closes first: FIN_WAIT_2, then TIME_WAIT on b's FIN
         p.run(0.2)
         conn.close()
         p.run(0.5)
-        assert tp.state == TCPS_TIME_WAIT  # type: ignore[union-attr]
-        tcbs.append(tp)
+        tw = p.a.tcp.conns[tp.key]  # the compact TIME_WAIT state in its place
+        assert isinstance(tw, Tcptw) and tw.state == TCPS_TIME_WAIT
+        tws.append(tw)
         assert len(p.a.tcp.timewait) == min(i + 1, 3)
     assert p.a.stats["tcps_tw_evicted"] == 4
-    assert all(t.state == TCPS_CLOSED and t.gone for t in tcbs[:4])
-    assert all(t.state == TCPS_TIME_WAIT for t in tcbs[4:])
-    assert list(p.a.tcp.timewait.values()) == tcbs[4:]  # oldest first
+    assert all(t.statename == "CLOSED" and t.gone for t in tws[:4])
+    assert not any(p.a.tcp.conns.get(t.key) is t for t in tws[:4])
+    assert all(t.statename == "TIME_WAIT" and not t.gone for t in tws[4:])
+    assert list(p.a.tcp.timewait.values()) == tws[4:]  # oldest first
     p.run(61)  # 2MSL: the rest end on their timers
-    assert not p.a.tcp.timewait and all(t.gone for t in tcbs)
+    assert not p.a.tcp.timewait and all(t.gone for t in tws)
+    assert not any(isinstance(t, Tcptw) for t in p.a.tcp.conns.values())
     assert p.a.stats["tcps_tw_evicted"] == 4
 
 
@@ -243,6 +249,62 @@ def test_time_wait_ack_keeps_the_offered_window() -> None:
     acks_from_a = [w for mac, fl, w in seen if mac == MA and not fl & TH_RST]
     assert len(acks_from_a) >= 2 and all(w > 0 for w in acks_from_a), seen
     assert p.b.tcp.conns == {} or all(tp.gone for tp in p.b.tcp.conns.values())
+
+
+def test_time_wait_is_a_compact_tcptw_answering_fin_and_syn() -> None:
+    """``tcp_twstart`` leaves a compact :class:`Tcptw` in the table in the
+    Tcpcb's place (no buffers, congestion or timer state, no socket link
+    for an orphan); from it TIME_WAIT still acknowledges a retransmitted
+    FIN with the kept sequence numbers and window (restarting 2MSL),
+    answers an old SYN with that ACK, and lets a SYN with a higher ISN
+    reuse the connection (RFC 6191, ``tcps_tw_recycles``)."""
+    p = Pair()
+    srv, cli, conn = p.connect()
+    assert cli.tp is not None and conn.tp is not None
+    key_b = conn.tp.key  # b closes first: b holds TIME_WAIT
+    a_port = cli.tp.lport
+    conn.close()
+    p.run(0.5)
+    cli.close()
+    p.run(0.5)
+    tw = p.b.tcp.conns[key_b]
+    assert type(tw) is Tcptw and tw.tp is None and tw.so is None and tw.state == TCPS_TIME_WAIT
+    assert not hasattr(tw, "__dict__") and sys.getsizeof(tw) < 200
+    assert list(p.b.tcp.timewait.values()) == [tw] and tw.tw_last_win > 0
+    sent: list[tuple[Any, ...]] = []
+    respond = p.b.tcp.tcp_respond
+    p.b.tcp.tcp_respond = lambda *a, **k: (sent.append((*a, k)), respond(*a, **k))[1]
+
+    def to_b(seq: int, flags: int) -> None:
+        raw = _core.tcp_output_segment(IPv6Address(A).packed, IPv6Address(B).packed, a_port,
+                                       key_b[1], seq & 0xFFFFFFFF, tw.snd_nxt & 0xFFFFFFFF,
+                                       flags, 1000, b"", b"")
+        seg = _core.tcp_input_parse(raw, IPv6Address(A).packed, IPv6Address(B).packed)
+        p.b.tcp.tcp_input(IPv6Address(A), IPv6Address(B), seg, 0, 0, p.sim.now)
+
+    t0 = tw.tw_time
+    p.run(1.0)
+    to_b(tw.rcv_nxt - 1, TH_FIN | TH_ACK)  # a's FIN again: its ACK was lost
+    assert len(sent) == 1 and tw.tw_time > t0  # 2MSL restarted
+    laddr, faddr, lport, fport, seq, ack, flags, _now, kw = sent[0]
+    assert (laddr, lport, faddr, fport) == key_b and flags == TH_ACK
+    assert (seq, ack, kw["win"]) == (tw.snd_nxt, tw.rcv_nxt, tw.tw_last_win)
+    to_b(tw.rcv_nxt - 100, TH_SYN)  # an old SYN: the ACK of what we have, no reuse
+    assert len(sent) == 2 and sent[1][6] == TH_ACK and p.b.tcp.conns[key_b] is tw
+    assert p.b.stats["tcps_tw_recycles"] == 0
+    # a new connection from the same port with a higher ISN reuses it
+    again = p.la.socket(AF_INET6, SOCK_STREAM)
+    again.bind((A, a_port))
+    with pytest.raises(BlockingIOError):
+        again.connect((B, key_b[1]))
+    p.run(0.5)
+    new, _ = srv.accept()
+    assert p.b.stats["tcps_tw_recycles"] == 1 and tw.gone and not p.b.tcp.timewait
+    assert type(p.b.tcp.conns[key_b]) is not Tcptw and new.tp is p.b.tcp.conns[key_b]
+    assert new.tp.statename == "ESTABLISHED"  # type: ignore[union-attr]
+    again.send(b"reused")
+    p.run(0.5)
+    assert new.recv(100) == b"reused"
 
 
 def test_connection_refused_and_errno() -> None:

@@ -42,7 +42,6 @@ from kame.tcp.var import (
     TCPS_LAST_ACK,
     TCPS_SYN_RECEIVED,
     TCPS_SYN_SENT,
-    TCPS_TIME_WAIT,
     TF_ACKNOW,
     TF_CANTRCVMORE,
     TF_CONGRECOVERY,
@@ -73,6 +72,7 @@ from kame.tcp.var import (
     TT_PERSIST,
     TT_REXMT,
     Tcpcb,
+    Tcptw,
     havercvdfin,
     ts_lt,
     unwrap,
@@ -186,7 +186,10 @@ class TcpInput(TcpTimer):
         """Demultiplex a checked segment of either family."""
         tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
         if tp is not None:
-            if tp.state == TCPS_TIME_WAIT and self.tcp_twcheck(tp, seg, now):
+            if isinstance(tp, Tcptw):
+                if not self.tcp_twcheck(tp, seg, now):
+                    self.tcp_timewait_input(tp, seg, now)
+                    return
                 tp = None  # recycled: a new SYN goes on to the listener
             else:
                 self.tcp_do_segment(tp, seg, tclass, now)
@@ -282,7 +285,7 @@ class TcpInput(TcpTimer):
 
     # --- TIME_WAIT (tcp_twcheck) ------------------------------------------------
 
-    def tcp_twcheck(self, tp: Tcpcb, seg: Any, now: float) -> bool:
+    def tcp_twcheck(self, tp: Tcptw, seg: Any, now: float) -> bool:
         """TIME_WAIT: True when a new SYN may reuse the connection (its
         sequence number or timestamp is newer, RFC 6191); RSTs are ignored
         (RFC 1337); a retransmitted FIN is acknowledged and restarts 2MSL."""
@@ -385,9 +388,6 @@ class TcpInput(TcpTimer):
         tp.t_rcvtime = now
         tp.t_keepcnt = 0
         if self.hdrpred and self.tcp_hdrpred(tp, seg, now):
-            return
-        if tp.state == TCPS_TIME_WAIT:
-            self.tcp_timewait_input(tp, seg, now)
             return
         if tp.t_flags & TF_ECN_PERMIT:
             ecn = tclass & 3
@@ -635,12 +635,16 @@ class TcpInput(TcpTimer):
         if tp.so is not None:
             tp.so.tcp_cantrcvmore(tp)
 
-    def tcp_timewait_input(self, tp: Tcpcb, seg: Any, now: float) -> None:
+    def tcp_timewait_input(self, tp: Tcptw, seg: Any, now: float) -> None:
+        """A segment for a TIME_WAIT connection, from its :class:`Tcptw`:
+        RSTs ignored (RFC 1337), a retransmitted FIN restarts 2MSL, a FIN,
+        data or an old SYN gets the ACK of what we have, with the window
+        last offered."""
         f = seg.flags
         if f & TH_RST:
             return  # RFC 1337
         if f & TH_FIN:
-            self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
+            self.tw_timer(tp, now)
         if f & TH_FIN or len(seg.payload) or f & TH_SYN:
             self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, tp.snd_nxt, tp.rcv_nxt,
                              TH_ACK, now, win=tp.tw_last_win, scope=tp.scope,
@@ -865,6 +869,8 @@ class TcpInput(TcpTimer):
                   toobig: bool, e: int | None, now: float) -> None:
         """What both families' errors do to the connection they quote."""
         tp = self.conns.get((src, sport, dst, dport))
+        if isinstance(tp, Tcptw):
+            return  # TIME_WAIT has nothing in flight (FreeBSD: INP_TIMEWAIT)
         if tp is None:
             if unreach and not toobig:
                 self.syncache.syncache_unreach(src, sport, dst, dport, wseq)

@@ -31,6 +31,7 @@ from kame.tcp.var import (
     TH_RST,
     TIMERS,
     Tcpcb,
+    Tcptw,
     haveestablished,
     new_buffers,
 )
@@ -72,12 +73,15 @@ class TcpSubr:
     knobs: Any
     stats: Any
     #: (laddr, lport, faddr, fport) -> Tcpcb (``tcbinfo``'s hash)
-    conns: dict[tuple[Any, int, Any, int], Tcpcb]
-    #: the connections in TIME_WAIT, oldest first (``id`` -> Tcpcb): at most
+    conns: dict[tuple[Any, int, Any, int], Tcpcb | Tcptw]
+    #: the connections in TIME_WAIT, oldest first (``id`` -> Tcptw): at most
     #: ``net.inet.tcp.maxtcptw``, as FreeBSD's tcptw zone
-    timewait: dict[int, Tcpcb]
+    timewait: dict[int, Tcptw]
     _heap: list[tuple[float, int, Tcpcb, str]]
     _hseq: int
+    #: control blocks retired (closed, or replaced by a Tcptw) since the
+    #: timer queue was last swept of their stale entries
+    _hdead: int = 0
     #: segments to ourselves (the loopback): (src, dst, segment, tclass, scope)
     _loq: deque[tuple[Addr, Addr, bytes, int, int]]
     _secret: bytes
@@ -108,7 +112,7 @@ class TcpSubr:
         return (int(now * 250_000) + int.from_bytes(h[:4], "big")) & M32
 
     @staticmethod
-    def tcp_ts(tp: Tcpcb, now: float) -> int:
+    def tcp_ts(tp: Tcpcb | Tcptw, now: float) -> int:
         """Our TSval: a 1 ms clock with a random per-connection offset."""
         return (int(now * 1000) + tp.ts_offset) & M32
 
@@ -306,10 +310,30 @@ class TcpSubr:
 
     # --- closing --------------------------------------------------------------
 
-    def tcp_close(self, tp: Tcpcb) -> None:
+    def heap_retired(self) -> None:
+        """One more control block retired: when they may be an eighth of the
+        timer queue, sweep the queue of the entries no timer owns any more
+        (stopped, re-armed, or of a retired block), so a retired Tcpcb is
+        not kept alive by them (amortized O(8) per retirement)."""
+        self._hdead += 1
+        h = self._heap
+        if self._hdead < 64 or self._hdead * 8 < len(h):
+            return
+        self._hdead = 0
+        h[:] = [e for e in h if not e[2].gone and e[2].timers.get(e[3]) == e[0]]
+        heapq.heapify(h)
+
+    def tcp_close(self, tp: Tcpcb | Tcptw) -> None:
         """``tcp_close``: leave the table, stop the timers, tell the socket."""
         if tp.gone:
             return
+        if isinstance(tp, Tcptw):
+            self.tcp_twclose(tp)
+            return
+        tw = tp.t_tw
+        if tw is not None:  # the socket's Tcpcb of a TIME_WAIT connection
+            tp.t_tw = tw.tp = None
+            self.tcp_twclose(tw)
         tp.gone = True
         tp.state = TCPS_CLOSED
         for n in TIMERS:
@@ -319,8 +343,24 @@ class TcpSubr:
         self.timewait.pop(id(tp), None)
         tp.reass.clear()
         self.inc("tcps_closed")
+        self.heap_retired()
         if tp.so is not None:
             tp.so.tcp_closed(tp)
+
+    def tcp_twclose(self, tw: Tcptw) -> None:
+        """TIME_WAIT's end (``tcp_twclose``): out of the table; the
+        socket's Tcpcb, if it still has one, is closed with it."""
+        tw.gone = True
+        if self.conns.get(tw.key) is tw:
+            del self.conns[tw.key]
+        self.timewait.pop(id(tw), None)
+        tp = tw.tp
+        if tp is not None:
+            tw.tp = tp.t_tw = None
+            if not tp.gone:
+                self.tcp_close(tp)
+                return
+        self.inc("tcps_closed")
 
     def tcp_drop(self, tp: Tcpcb, err: int, now: float) -> None:
         """``tcp_drop``: a RST to the peer if synchronized, ``err`` to the socket."""
@@ -479,7 +519,7 @@ class TcpSubr:
                 # connection's Fragmentation Needed): the next (re)transmission
                 # goes out in segments that fit (FreeBSD tcp_output -> tcp_mtudisc)
                 tp = self.conns.get((laddr, lport, faddr, fport))
-                if tp is not None:
+                if isinstance(tp, Tcpcb):
                     self.tcp_mss(tp, tp.peer_mss or None, now)
             return not e
         node = self.node

@@ -41,12 +41,14 @@ from kame.tcp.var import (
     TF_RCVD_TSTMP,
     TF_REQ_TSTMP,
     TH_ACK,
+    TIMERS,
     TT_2MSL,
     TT_DELACK,
     TT_KEEP,
     TT_PERSIST,
     TT_REXMT,
     Tcpcb,
+    Tcptw,
     haveestablished,
 )
 
@@ -194,7 +196,7 @@ class TcpTimer(TcpOutput):
                          scope=tp.scope, options=self.ts_option(tp, now), ext=tp.ext6)
         self.timer_set(tp, TT_KEEP, now + tp.keepintvl)
 
-    def ts_option(self, tp: Tcpcb, now: float) -> bytes:
+    def ts_option(self, tp: Tcpcb | Tcptw, now: float) -> bytes:
         if tp.t_flags & TF_REQ_TSTMP and tp.t_flags & TF_RCVD_TSTMP:
             return bytes(_core.tcp_options(None, None, False, (self.tcp_ts(tp, now),
                                                               tp.ts_recent)))
@@ -215,10 +217,12 @@ class TcpTimer(TcpOutput):
 
     def tcp_twstart(self, tp: Tcpcb, now: float) -> None:
         """Enter TIME_WAIT for 2MSL (``tcp_twstart``); ``nolocaltimewait``
-        skips it for connections to ourselves."""
+        skips it for connections to ourselves. The table keeps a compact
+        :class:`Tcptw` in the Tcpcb's place (FreeBSD's ``struct tcptw``);
+        the Tcpcb stays with the socket while the application holds it."""
         tp.tw_last_win = min(self.rcv_window(tp) >> tp.rcv_scale, 0xFFFF)
         tp.state = TCPS_TIME_WAIT
-        for n in (TT_REXMT, TT_PERSIST, TT_KEEP, TT_DELACK):
+        for n in TIMERS:
             tp.timers[n] = None
         if self._kv["net.inet.tcp.nolocaltimewait"] and self.is_local(tp.faddr):
             self.tcp_close(tp)
@@ -229,7 +233,35 @@ class TcpTimer(TcpOutput):
         while len(tw) >= self._kv["net.inet.tcp.maxtcptw"]:
             self.inc("tcps_tw_evicted")
             self.tcp_close(next(iter(tw.values())))
-        tw[id(tp)] = tp
-        self.timer_set(tp, TT_2MSL, now + 2 * self.kms("net.inet.tcp.msl"))
-        if tp.so is not None:
-            tp.so.tcp_disconnected(tp)
+        so = tp.so
+        t = Tcptw(tp, so is not None)
+        if so is not None:
+            tp.t_tw = t
+        tp.reass.clear()
+        self.conns[tp.key] = t
+        self.tw_timer(t, now)
+        self.heap_retired()
+        if so is not None:
+            so.tcp_disconnected(tp)
+
+    def tw_timer(self, tw: Tcptw, now: float) -> None:
+        """(Re)start TIME_WAIT's 2MSL (``tcp_tw_2msl_reset``): the table is
+        kept in deadline order, so a restart moves the connection to its
+        end and :meth:`tcp_tw_2msl_scan` reads only the front."""
+        tw.tw_time = now + 2 * self.kms("net.inet.tcp.msl")
+        t = self.timewait
+        k = id(tw)
+        if k in t:
+            del t[k]
+        t[k] = tw
+
+    def tcp_tw_2msl_scan(self, now: float) -> None:
+        """``tcp_tw_2msl_scan``: end the TIME_WAIT connections whose 2MSL
+        is over, oldest first (a smaller ``net.inet.tcp.msl`` set meanwhile
+        takes effect as the older ones end)."""
+        t = self.timewait
+        while t:
+            tw = next(iter(t.values()))
+            if tw.tw_time > now:
+                return
+            self.tcp_close(tw)

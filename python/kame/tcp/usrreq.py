@@ -68,6 +68,9 @@ class Tcp(TcpInput):
         if self._loq:
             return float(getattr(self.node, "_now", 0.0))
         sc = self.syncache.next_deadline()
+        if self.timewait:
+            tw = next(iter(self.timewait.values())).tw_time
+            sc = tw if sc is None else min(sc, tw)
         h = self._heap
         while h:
             t, _, obj, name = h[0]
@@ -88,6 +91,8 @@ class Tcp(TcpInput):
             else:
                 self.tcp_timer(obj, name, now)
         self.syncache.poll(now)
+        if self.timewait:
+            self.tcp_tw_2msl_scan(now)
         self.loopback(now)
 
     def loopback(self, now: float) -> None:
@@ -181,6 +186,9 @@ class Tcp(TcpInput):
             self.tcp_close(tp)
         else:
             tp.rcv.clear()
+            tw = tp.t_tw
+            if tw is not None:  # TIME_WAIT goes on without the socket's Tcpcb
+                tp.t_tw = tw.tp = None
             if tp.state not in (TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2) and tp.state != TCPS_LAST_ACK:
                 self.tcp_usrclosed(tp, now)
             elif tp.state == TCPS_FIN_WAIT_2:

@@ -21,7 +21,7 @@ from kame.tcp.stat import TCPSTAT
 if TYPE_CHECKING:
     from kame.tcp.cc import CcAlgo
 
-__all__ = ["TCPSTAT", "TCPSTATES", "Tcpcb"]
+__all__ = ["TCPSTAT", "TCPSTATES", "Tcpcb", "Tcptw"]
 
 # --- tcp_fsm.h -----------------------------------------------------------------
 TCPS_CLOSED = 0
@@ -228,6 +228,9 @@ class Tcpcb:
     #: segments sent/received (tcp_info), rexmits
     t_sndrexmitpack: int = 0
     delivered: int = 0
+    #: the compact TIME_WAIT state that replaced this one in the table
+    #: (``tcp_twstart``) while the socket still holds it
+    t_tw: Tcptw | None = None
 
     @property
     def key(self) -> tuple[Any, int, Any, int]:
@@ -246,6 +249,74 @@ class Tcpcb:
 
     def sacked_bytes(self) -> int:
         return sum(e - s for s, e in self.sackhint_blocks)
+
+
+class Tcptw:
+    """``struct tcptw``: what a connection keeps in TIME_WAIT (``tcp_twstart``
+    replaces the :class:`Tcpcb` in the table by it): its addresses, the
+    sequence numbers to acknowledge a retransmitted FIN with, the window
+    last offered, the timestamp state, when 2MSL ends. No buffers, no
+    congestion state, no timer but its 2MSL deadline (the table
+    ``Tcp.timewait`` is in deadline order, as FreeBSD's TIME_WAIT list). ``tp`` is the socket's Tcpcb
+    while the application still holds the socket (its unread data lives
+    there), None for an orphan."""
+
+    __slots__ = (
+        "ext6",
+        "faddr",
+        "fport",
+        "gone",
+        "irs",
+        "iss",
+        "laddr",
+        "lport",
+        "rcv_nxt",
+        "scope",
+        "snd_nxt",
+        "t_flags",
+        "tp",
+        "ts_offset",
+        "ts_recent",
+        "tw_last_win",
+        "tw_time",
+    )
+
+    #: a TIME_WAIT connection is in no other state until it ends
+    state = TCPS_TIME_WAIT
+
+    def __init__(self, tp: Tcpcb, keep: bool) -> None:
+        self.laddr, self.lport, self.faddr, self.fport = tp.laddr, tp.lport, tp.faddr, tp.fport
+        self.scope = tp.scope
+        self.t_flags = tp.t_flags & (TF_REQ_TSTMP | TF_RCVD_TSTMP)
+        self.snd_nxt, self.rcv_nxt = tp.snd_nxt, tp.rcv_nxt
+        self.iss, self.irs = tp.iss, tp.irs
+        self.tw_last_win = tp.tw_last_win
+        self.ts_recent, self.ts_offset = tp.ts_recent, tp.ts_offset
+        self.ext6 = tp.ext6
+        self.tw_time = 0.0
+        self.gone = False
+        self.tp: Tcpcb | None = tp if keep else None
+
+    @property
+    def key(self) -> tuple[Any, int, Any, int]:
+        return (self.laddr, self.lport, self.faddr, self.fport)
+
+    @property
+    def statename(self) -> str:
+        return TCPSTATES[TCPS_TIME_WAIT] if not self.gone else TCPSTATES[TCPS_CLOSED]
+
+    @property
+    def so(self) -> Any:
+        return self.tp.so if self.tp is not None else None
+
+    @property
+    def rcv(self) -> Any:
+        """The socket's unread data (netstat's Recv-Q), empty for an orphan."""
+        return self.tp.rcv if self.tp is not None else b""
+
+    @property
+    def snd(self) -> Any:
+        return self.tp.snd if self.tp is not None else b""
 
 
 def new_buffers(sndbuf: int, rcvbuf: int, reass_blocks: int) -> tuple[Any, Any, Any]:
