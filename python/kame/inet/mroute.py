@@ -47,7 +47,7 @@ from kame.inet.igmp import (
     IGMP_v3_HOST_MEMBERSHIP_REPORT,
 )
 from kame.inet.igmp_router import IgmpRouter, SendIgmpQuery
-from kame.ip6.mroute import MFC_EXPIRE, Mf6c, Mif6
+from kame.ip6.mroute import MFC_EXPIRE, Mf6c, Mif6, mroute_snapshot
 
 __all__ = ["IpMroute", "parse_v3_report"]
 
@@ -250,16 +250,4 @@ class IpMroute(Igmp):
 
     def mroute_snapshot(self, now: float) -> dict[str, Any]:
         """``netstat -g`` for IPv4: the interfaces and the forwarding cache."""
-        mfc = []
-        for (src, grp), e in self.mfc.items():
-            if e.expire <= now:
-                continue
-            oifs = [o for o in self.igmpr.interfaces()
-                    if o != e.parent and self.igmpr.forwards(o, grp, src)]
-            mfc.append({"origin": str(src), "group": str(grp), "parent": e.parent,
-                        "packets": e.pkt_cnt, "bytes": e.byte_cnt, "wrong_if": e.wrong_if,
-                        "oifs": oifs, "expire": round(e.expire - now, 3)})
-        return {"mifs": [{"ifname": n, "pkt_in": m.pkt_in, "pkt_out": m.pkt_out,
-                          "bytes_in": m.bytes_in, "bytes_out": m.bytes_out}
-                         for n, m in self.mif.items()],
-                "mfc": mfc}
+        return mroute_snapshot(self.mfc, self.mif, self.igmpr, now)

@@ -59,6 +59,26 @@ __all__ = ["MFC_EXPIRE", "Ip6Mroute", "Mf6c", "Mif6"]
 MFC_EXPIRE = 30.0
 
 
+def mroute_snapshot(mfc: Any, mifs: dict[str, Mif6], router: Any, now: float
+                    ) -> dict[str, Any]:
+    """``netstat -g`` for either family: the multicast interfaces and the
+    forwarding cache, with the outgoing links the querier's listening
+    state (``router``: MLD or IGMP) gives each live entry now."""
+    rows = []
+    for (src, grp), e in mfc.items():
+        if e.expire <= now:
+            continue
+        oifs = [o for o in router.interfaces()
+                if o != e.parent and router.forwards(o, grp, src)]
+        rows.append({"origin": str(src), "group": str(grp), "parent": e.parent,
+                     "packets": e.pkt_cnt, "bytes": e.byte_cnt, "wrong_if": e.wrong_if,
+                     "oifs": oifs, "expire": round(e.expire - now, 3)})
+    return {"mifs": [{"ifname": n, "pkt_in": m.pkt_in, "pkt_out": m.pkt_out,
+                      "bytes_in": m.bytes_in, "bytes_out": m.bytes_out}
+                     for n, m in mifs.items()],
+            "mfc": rows}
+
+
 @dataclass(slots=True)
 class Mf6c:
     """A forwarding cache entry: ``parent`` the RPF interface (``None``: no
@@ -193,18 +213,5 @@ class Ip6Mroute(Icmp6):
 
     def mroute_snapshot(self, now: float) -> dict[str, Any]:
         """What ``netstat -g`` prints: the multicast interfaces and the
-        forwarding cache, with the outgoing links the listening state gives
-        each entry now."""
-        mfc = []
-        for (src, grp), e in self.mfc.items():
-            if e.expire <= now:
-                continue
-            oifs = [o for o in self.mldr.interfaces()
-                    if o != e.parent and self.mldr.forwards(o, grp, src)]
-            mfc.append({"origin": str(src), "group": str(grp), "parent": e.parent,
-                        "packets": e.pkt_cnt, "bytes": e.byte_cnt, "wrong_if": e.wrong_if,
-                        "oifs": oifs, "expire": round(e.expire - now, 3)})
-        return {"mifs": [{"ifname": n, "pkt_in": m.pkt_in, "pkt_out": m.pkt_out,
-                          "bytes_in": m.bytes_in, "bytes_out": m.bytes_out}
-                         for n, m in self.mif6.items()],
-                "mfc": mfc}
+        forwarding cache (:func:`mroute_snapshot`)."""
+        return mroute_snapshot(self.mfc, self.mif6, self.mldr, now)
