@@ -10,9 +10,12 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
-__all__ = ["ArgumentParser", "UsageError", "float_range", "int_range", "one_line"]
+__all__ = [
+    "ArgumentParser", "UsageError", "add_static_args", "configure_static", "float_range", "int_range",
+    "key_value", "one_line",
+]
 
 
 class UsageError(Exception):
@@ -88,3 +91,43 @@ def float_range(lo: float, hi: float, what: str = "", *,
 
     conv.__name__ = "number"
     return conv
+
+
+def key_value(text: str, what: str) -> tuple[str, str]:
+    """``NAME=VALUE`` of an option such as ``--inet6 IF=ADDR/LEN``."""
+    k, sep, v = text.partition("=")
+    if not sep or not k or not v:
+        raise UsageError(f"{what} {text!r}: expected NAME=VALUE")
+    return k, v
+
+
+def add_static_args(p: argparse.ArgumentParser) -> None:
+    """``--inet6 IF=ADDR/LEN``, ``--inet IF=ADDR/LEN``, ``--route6
+    PREFIX=GW%IF`` and ``--route4 PREFIX=GW``: a node's static addresses and
+    routes, each option as often as needed (:func:`configure_static`)."""
+    p.add_argument("--inet6", action="append", metavar="IF=ADDR/LEN")
+    p.add_argument("--inet", action="append", metavar="IF=ADDR/LEN")
+    p.add_argument("--route6", action="append", metavar="PREFIX=GW%IF")
+    p.add_argument("--route4", action="append", metavar="PREFIX=GW")
+
+
+def configure_static(node: object, args: argparse.Namespace, now: float) -> None:
+    """Give ``node`` the addresses and routes of :func:`add_static_args`'s
+    options, in that order; a value the node refuses is a :class:`UsageError`."""
+    n: Any = node
+    try:
+        for item in args.inet6 or []:
+            ifn, a = key_value(item, "--inet6")
+            n.add_address(ifn, a, now)
+        for item in args.inet or []:
+            ifn, a = key_value(item, "--inet")
+            n.add_address4(ifn, a, now)
+        for item in args.route6 or []:
+            pfx, gw = key_value(item, "--route6")
+            g, _, ifn = gw.partition("%")
+            n.route_add(pfx, g, ifn)
+        for item in args.route4 or []:
+            pfx, gw = key_value(item, "--route4")
+            n.inet.route_add(pfx, gw)
+    except (ValueError, KeyError) as e:
+        raise UsageError(str(e)) from None

@@ -22,16 +22,9 @@ import select
 import sys
 from typing import Any
 
-from kame.cli.args import UsageError
+from kame.cli.args import UsageError, add_static_args, configure_static
 
 __all__ = ["add_parser", "run"]
-
-
-def _kv(text: str, what: str) -> tuple[str, str]:
-    k, sep, v = text.partition("=")
-    if not sep or not k or not v:
-        raise UsageError(f"{what} {text!r}: expected IF=VALUE")
-    return k, v
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,19 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         for name in taps:
             send(node.up(name, clock()))
-        for item in args.inet6 or []:
-            ifn, a = _kv(item, "--inet6")
-            node.add_address(ifn, a, clock())
-        for item in args.inet or []:
-            ifn, a = _kv(item, "--inet")
-            node.add_address4(ifn, a, clock())
-        for item in args.route6 or []:
-            pfx, gw = _kv(item, "--route6")
-            g, _, ifn = gw.partition("%")
-            node.route_add(pfx, g, ifn)
-        for item in args.route4 or []:
-            pfx, gw = _kv(item, "--route4")
-            node.inet.route_add(pfx, gw)
+        configure_static(node, args, clock())
         d = Faithd(layer, ports, rules=rules, allow_private=args.p)
         sys.stderr.write(f"kame faithd: relaying {args.prefix} ports "
                          f"{' '.join(map(str, ports))}\n")
@@ -125,10 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prefix", required=True, help="the relay prefix, /96 or shorter")
     p.add_argument("--tap", action="append", metavar="IFNAME", help="TAP device (up to two)")
-    p.add_argument("--inet6", action="append", metavar="IF=ADDR/LEN")
-    p.add_argument("--inet", action="append", metavar="IF=ADDR/LEN")
-    p.add_argument("--route6", action="append", metavar="PREFIX=GW%IF")
-    p.add_argument("--route4", action="append", metavar="PREFIX=GW")
+    add_static_args(p)
     p.add_argument("-f", metavar="FILE", help="faithd.conf(5) access rules")
     p.add_argument("-p", action="store_true",
                    help="permit private IPv4 destinations (RFC 3142 §5 refuses them otherwise)")

@@ -25,16 +25,9 @@ import select
 import sys
 from typing import Any
 
-from kame.cli.args import UsageError
+from kame.cli.args import UsageError, add_static_args, configure_static, key_value
 
 __all__ = ["add_parser", "format_nat64_show", "format_nat64_stats", "run"]
-
-
-def _kv(text: str, what: str) -> tuple[str, str]:
-    k, sep, v = text.partition("=")
-    if not sep or not k or not v:
-        raise UsageError(f"{what} {text!r}: expected NAME=VALUE")
-    return k, v
 
 
 def _nat64_from_args(args: argparse.Namespace) -> Any:
@@ -42,14 +35,14 @@ def _nat64_from_args(args: argparse.Namespace) -> Any:
 
     timeouts: dict[str, float] = {}
     for item in args.timeout or []:
-        k, v = _kv(item, "--timeout")
+        k, v = key_value(item, "--timeout")
         try:
             timeouts[k] = float(v)
         except ValueError:
             raise UsageError(f"--timeout {item!r}: seconds") from None
         if not 0 < timeouts[k] < 1e7:
             raise UsageError(f"--timeout {item!r}: seconds, 0 < T < 10^7")
-    eam = [_kv(e, "--eam") for e in args.eam or []]
+    eam = [key_value(e, "--eam") for e in args.eam or []]
     pool: list[str] | str | None = None
     if args.pool:
         pool = args.pool[0] if len(args.pool) == 1 and "/" in args.pool[0] else list(args.pool)
@@ -114,22 +107,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         for name in taps:
             transmit(host.up(name, clock()))
-        try:
-            for item in args.inet6 or []:
-                ifn, a = _kv(item, "--inet6")
-                node.add_address(ifn, a, clock())
-            for item in args.inet or []:
-                ifn, a = _kv(item, "--inet")
-                node.add_address4(ifn, a, clock())
-            for item in args.route6 or []:
-                pfx, gw = _kv(item, "--route6")
-                g, _, ifn = gw.partition("%")
-                node.route_add(pfx, g, ifn)
-            for item in args.route4 or []:
-                pfx, gw = _kv(item, "--route4")
-                node.inet.route_add(pfx, gw)
-        except (ValueError, KeyError) as e:
-            raise UsageError(str(e)) from None
+        configure_static(node, args, clock())
         sys.stderr.write(f"kame nat64: translating {args.prefix}"
                          f"{' pool ' + ' '.join(args.pool) if args.pool else ' (stateless)'}\n")
         sys.stderr.flush()
@@ -232,9 +210,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="RFC 6791 IPv6 sources for errors from untranslatable IPv4 routers")
     p.add_argument("--mtu6", type=int, default=1500, help="IPv6 side MTU (1500)")
     p.add_argument("--mtu4", type=int, default=1500, help="IPv4 side MTU (1500)")
-    p.add_argument("--inet6", action="append", metavar="IF=ADDR/LEN")
-    p.add_argument("--inet", action="append", metavar="IF=ADDR/LEN")
-    p.add_argument("--route6", action="append", metavar="PREFIX=GW%IF")
-    p.add_argument("--route4", action="append", metavar="PREFIX=GW")
+    add_static_args(p)
     p.add_argument("--ctl", metavar="PATH", help="control socket (default /run/kame/nat64-IF6.sock)")
     p.set_defaults(func=run)
