@@ -87,6 +87,20 @@ class KeyDaemon:
         if len(self._acquires) < self.MAX_QUEUED:
             self._acquires.append(buf)
 
+    def _drain_pfkey(self, now: float) -> None:
+        """Hand the queued key-engine messages to the protocol: SADB_EXPIRE
+        to ``_expire``, the rest (SADB_ACQUIRE) to ``acquire``."""
+        sub: Any = self
+        while self._acquires:
+            buf = self._acquires.pop(0)
+            if len(buf) > 1 and buf[1] == P.SADB_EXPIRE:
+                try:
+                    sub._expire(P.decode(buf), now)
+                except KameError:
+                    self.inc("pfkey_bad")
+            else:
+                sub.acquire(buf, now)
+
     def _engine(self, msg: P.SadbMsg, now: float) -> P.SadbMsg | None:
         """Send one message to the key engine; its answer, None if refused."""
         if self.engine is None:

@@ -1551,15 +1551,7 @@ class Ikev1(KeyDaemon):
                 self._drop_old(sa, (spi_in, spi_out), now, True)
 
     def timehandler(self, now: float) -> None:
-        while self._acquires:
-            buf = self._acquires.pop(0)
-            if len(buf) > 1 and buf[1] == P.SADB_EXPIRE:
-                try:
-                    self._expire(P.decode(buf), now)
-                except KameError:
-                    self.inc("pfkey_bad")
-            else:
-                self.acquire(buf, now)
+        self._drain_pfkey(now)
         for sa in list(self.sas.values()):
             if sa.later:
                 self._run_later(sa, now)

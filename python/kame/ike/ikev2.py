@@ -1768,15 +1768,7 @@ class Ike(KeyDaemon):
         return min(ds) if ds else None
 
     def timehandler(self, now: float) -> None:
-        while self._acquires:
-            buf = self._acquires.pop(0)
-            if len(buf) > 1 and buf[1] == P.SADB_EXPIRE:
-                try:
-                    self._expire(P.decode(buf), now)
-                except KameError:
-                    self.inc("pfkey_bad")
-            else:
-                self.acquire(buf, now)
+        self._drain_pfkey(now)
         for sa in list(self.sas.values()):
             if sa.state != "ESTABLISHED":
                 continue
