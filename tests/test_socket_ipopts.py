@@ -188,16 +188,28 @@ def _ours(run: Any, *args: Any) -> Any:
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p), *args)))
 
 
-def _kernel(run: str, *args: Any) -> Any:
+def _kernel(run: str, *args: Any, veth: bool = False) -> Any:
+    """``run`` on the kernel's sockets in a fresh namespace (``lo`` up; with
+    ``veth``, a veth ``d0`` with 10.9.9.1/24 and 224.0.0.0/4 routed to it,
+    whose index is the first argument)."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root for a network namespace")
     from tests.interop.netns_rig import fresh_netns
 
+    argv = "".join(", " + repr(a) for a in args)
+    if veth:
+        argv = ", socket.if_nametoindex('d0')" + argv
     code = ("import json,socket,sys; sys.path.insert(0, '.');"
             f"from tests.test_socket_ipopts import {run};"
-            f"print(json.dumps({run}(lambda f, t, p: socket.socket(f, t, p){''.join(', ' + repr(a) for a in args)})))")
+            f"print(json.dumps({run}(lambda f, t, p: socket.socket(f, t, p){argv})))")
     with fresh_netns("ipopt") as ns:
         subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        if veth:
+            for cmd in (["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+                        ["ip", "link", "set", "d1", "up"], ["ip", "link", "set", "d0", "up"],
+                        ["ip", "addr", "add", f"{ME4}/24", "dev", "d0"],
+                        ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]):
+                subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
                            capture_output=True, text=True, timeout=60, check=False,
                            cwd=str(Path(__file__).resolve().parents[1]))
@@ -463,3 +475,283 @@ def test_tcp_segments_to_an_ipv4_peer_carry_ip_ttl_and_tos(fast: bool,
     cli.send(b"z")
     flush(sim, a, b, t=0.05)
     assert ip4(sent["a"])[-1][0] == 5
+
+
+# --- the multicast options of IPPROTO_IP on every kind of socket ----------------
+#
+# Linux ``ipv6_setsockopt``/``ipv6_getsockopt`` hand IPPROTO_IP of a UDP or
+# TCP AF_INET6 socket to ``ip_setsockopt``/``ip_getsockopt``: the interface
+# of mapped multicast sends, IPv4 memberships and their source filters,
+# ``IP_MULTICAST_ALL``. The steps run on the kernel's sockets in a namespace
+# with a veth ``d0`` (10.9.9.1/24, 224.0.0.0/4 routed to it) and on ours.
+
+IP_MULTICAST_IF = socket.IP_MULTICAST_IF
+IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP = socket.IP_ADD_MEMBERSHIP, socket.IP_DROP_MEMBERSHIP
+IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP = 39, 40
+IP_BLOCK_SOURCE, IP_UNBLOCK_SOURCE = 38, 37
+IP_MULTICAST_ALL = 49
+MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP, MCAST_JOIN_SOURCE_GROUP = 42, 45, 46
+MCAST_LEAVE_SOURCE_GROUP, MCAST_BLOCK_SOURCE = 47, 43
+ME4 = "10.9.9.1"
+
+
+def _a(x: str) -> bytes:
+    return socket.inet_aton(x)
+
+
+def mreqn(group: str, addr: str = "0.0.0.0", ifindex: int = 0) -> bytes:
+    """A ``struct ip_mreqn``."""
+    return _a(group) + _a(addr) + struct.pack("=i", ifindex)
+
+
+def mreq_source(group: str, iface: str, source: str) -> bytes:
+    """Linux's ``struct ip_mreq_source``: group, interface, source."""
+    return _a(group) + _a(iface) + _a(source)
+
+
+def _gr(ifi: int, group: str, source: str | None = None) -> bytes:
+    from kame.socket.inctl import group_req, group_source_req
+    return group_req(ifi, group) if source is None else group_source_req(ifi, group, source)
+
+
+def mcast_if_values(ifi: int) -> list[Any]:
+    """``IP_MULTICAST_IF`` values: an ``in_addr``, ``ip_mreq`` and
+    ``ip_mreqn`` (and lengths between), ours, the loopback's, not ours, by
+    index (ours, the loopback, none), an index with an address not ours."""
+    me, lo, far = _a(ME4), _a("127.0.0.1"), _a("10.1.1.1")
+    return [b"", me[:3], me, lo, far, me + b"\x01", bytes(4) + me, _a("239.1.1.1") + me,
+            bytes(4) + me + b"\x01", mreqn("0.0.0.0", "0.0.0.0", ifi), mreqn("0.0.0.0", ME4, 0),
+            mreqn("0.0.0.0", "0.0.0.0", 1), mreqn("0.0.0.0", "0.0.0.0", 999),
+            mreqn("0.0.0.0", "10.1.1.1", ifi), mreqn("0.0.0.0", "0.0.0.0", ifi) + b"\xff" * 4,
+            bytes(4), bytes(12), 0, 5, struct.unpack("=i", me)[0]]
+
+
+def membership_values(ifi: int) -> list[Any]:
+    """``ip_mreq``/``ip_mreqn`` requests for a join then a leave: every
+    length Linux reads (fewer than 8 octets are EINVAL, 8 to 11 an
+    ``ip_mreq``, 12 and more an ``ip_mreqn``), by address, by index, by the
+    route; unicast groups, interfaces not ours."""
+    g = "239.1.2.3"
+    return [b"", _a(g), (_a(g) + _a(ME4))[:7], _a(g) + _a(ME4), _a(g) + _a(ME4) + b"\x05",
+            _a(g) + bytes(4), mreqn(g, "0.0.0.0", ifi), mreqn(g, ME4, 999),
+            mreqn(g, "10.1.1.1", 0), _a(g) + _a("10.1.1.1"), mreqn(g, "0.0.0.0", 999),
+            mreqn(g, "10.1.1.1", ifi), mreqn(g) + b"\x01" * 4, mreqn("10.9.9.9"),
+            mreqn("224.0.0.1", ME4), mreqn("255.255.255.255"), 0]
+
+
+def mcast_option_run(make: Any, ifi: int) -> list[Any]:
+    """``IP_MULTICAST_IF``, ``IP_MULTICAST_ALL``, the memberships and the
+    source filters at IPPROTO_IP on each kind of socket: every errno, and
+    what the options read back in one, four and eight octets."""
+    out: list[Any] = []
+
+    def enc(v: Any) -> Any:
+        return v.hex() if isinstance(v, bytes) else v
+
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+
+        def so(opt: int, v: Any, lvl: int = 0, s: Any = s, k: list[int] = k) -> None:
+            out.append([*k, "set", lvl, opt, enc(v), _try(lambda: s.setsockopt(lvl, opt, v))])
+
+        def get(opt: int, s: Any = s, k: list[int] = k) -> None:
+            out.append([*k, "get", opt] + [_try(lambda n=n: s.getsockopt(0, opt, n))
+                                           for n in (1, 4, 8)])
+
+        get(IP_MULTICAST_IF)
+        get(IP_MULTICAST_ALL)
+        for v in mcast_if_values(ifi):
+            so(IP_MULTICAST_IF, v)
+            get(IP_MULTICAST_IF)
+        for v in (0, 1, 2, -1, b"", b"\x01", b"\x02", b"\x00\x00", struct.pack("=i", 1) + b"\x09"):
+            so(IP_MULTICAST_ALL, v)
+            get(IP_MULTICAST_ALL)
+        for v in membership_values(ifi):
+            so(IP_ADD_MEMBERSHIP, v)
+            so(IP_ADD_MEMBERSHIP, v)  # twice
+            so(IP_DROP_MEMBERSHIP, v)
+            so(IP_DROP_MEMBERSHIP, v)  # not a member now
+        # a leave names the membership by address, index or nothing
+        so(IP_ADD_MEMBERSHIP, mreqn("239.1.2.4", ME4))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", "0.0.0.0", ifi))
+        so(IP_ADD_MEMBERSHIP, mreqn("239.1.2.4", "0.0.0.0", ifi))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4"))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", "0.0.0.0", 999))
+        so(IP_ADD_MEMBERSHIP, mreqn("239.1.2.4", "0.0.0.0", ifi))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", ME4))  # the join named no address
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", "127.0.0.1"))
+        so(IP_ADD_MEMBERSHIP, mreqn("239.1.2.4", "127.0.0.1"))  # on lo
+        so(IP_ADD_MEMBERSHIP, mreqn("239.1.2.4", ME4))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4"))  # the first of the two
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", "127.0.0.1"))
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.4", "0.0.0.0", ifi))
+        # source filters (an ip_mreq_source: exactly 12 octets)
+        g, s1, s2 = "239.1.2.5", "10.0.0.1", "10.0.0.2"
+        for v in (mreq_source(g, ME4, s1)[:11], mreq_source(g, ME4, s1) + b"\x00",
+                  mreq_source("10.0.0.9", ME4, s1), mreq_source(g, "10.1.1.1", s1),
+                  mreq_source("239.1.2.15", ME4, "239.0.0.1"),
+                  mreq_source("239.1.2.15", ME4, "0.0.0.0")):
+            so(IP_ADD_SOURCE_MEMBERSHIP, v)
+        so(IP_DROP_MEMBERSHIP, mreqn("239.1.2.15"))
+        so(IP_BLOCK_SOURCE, mreq_source(g, ME4, s1))  # not a member
+        so(IP_DROP_SOURCE_MEMBERSHIP, mreq_source(g, ME4, s1))
+        so(IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, ME4, s1))
+        so(IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, "0.0.0.0", s2))
+        so(IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, ME4, s2))  # twice
+        so(IP_BLOCK_SOURCE, mreq_source(g, ME4, s1))  # an INCLUDE membership
+        so(IP_ADD_MEMBERSHIP, mreqn(g, ME4))  # a member already
+        so(IP_DROP_SOURCE_MEMBERSHIP, mreq_source(g, "0.0.0.0", s1))
+        so(IP_DROP_SOURCE_MEMBERSHIP, mreq_source(g, ME4, s2))  # the last: left
+        so(IP_DROP_MEMBERSHIP, mreqn(g, ME4))
+        so(IP_ADD_MEMBERSHIP, mreqn(g, ME4))
+        so(IP_BLOCK_SOURCE, mreq_source(g, ME4, s1))
+        so(IP_BLOCK_SOURCE, mreq_source(g, "0.0.0.0", s1))  # twice
+        so(IP_UNBLOCK_SOURCE, mreq_source(g, ME4, s2))  # not blocked
+        so(IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, ME4, s2))  # an EXCLUDE membership
+        so(IP_UNBLOCK_SOURCE, mreq_source(g, ME4, s1))
+        so(IP_DROP_MEMBERSHIP, mreqn(g))
+        # RFC 3678's requests at IPPROTO_IP (AF_INET groups) and, with an
+        # AF_INET group, at IPPROTO_IPV6
+        g2 = "239.1.2.6"
+        so(MCAST_JOIN_GROUP, _gr(ifi, g2))
+        so(MCAST_JOIN_GROUP, _gr(ifi, g2))
+        so(MCAST_JOIN_GROUP, _gr(0, "239.1.2.7"))
+        so(MCAST_JOIN_GROUP, _gr(ifi, "ff3e::1"))
+        so(MCAST_JOIN_GROUP, _gr(ifi, g2)[:135])
+        so(MCAST_JOIN_GROUP, _gr(ifi, "239.1.2.8"), 41)
+        so(MCAST_BLOCK_SOURCE, _gr(ifi, g2, s1))
+        so(MCAST_JOIN_SOURCE_GROUP, _gr(ifi, g2, s2))
+        so(MCAST_JOIN_SOURCE_GROUP, _gr(ifi, "239.1.2.9", s2))
+        so(MCAST_JOIN_SOURCE_GROUP, _gr(ifi, "239.1.2.9", "2001:db8::1"))
+        so(MCAST_LEAVE_SOURCE_GROUP, _gr(ifi, "239.1.2.9", s2))
+        so(MCAST_LEAVE_GROUP, _gr(ifi, g2))
+        so(MCAST_LEAVE_GROUP, _gr(0, g2))
+        so(MCAST_LEAVE_GROUP, _gr(0, "239.1.2.7"))
+        so(MCAST_LEAVE_GROUP, _gr(ifi, "239.1.2.7"), 41)
+        # the 21st membership is one too many (igmp_max_memberships)
+        for i in range(21):
+            so(IP_ADD_MEMBERSHIP, mreqn(f"239.2.0.{i}", ME4))
+        so(MCAST_JOIN_GROUP, _gr(ifi, "239.2.1.1"))
+        for i in range(21):
+            so(IP_DROP_MEMBERSHIP, mreqn(f"239.2.0.{i}", ME4))
+        s.close()
+    return out
+
+
+def kame_veth() -> SocketLayer:
+    """The namespace of :func:`_kernel` with ``veth``: ``lo`` (index 1), the
+    peer ``d1`` (2) and ``d0`` (3) with 10.9.9.1/24, 224.0.0.0/4 routed to it."""
+    layer = kame_linux()
+    node = layer.node
+    assert node is not None
+    node.add_interface("d1", bytes.fromhex("020000000b0c"))
+    node.add_interface("d0", bytes.fromhex("020000000b0b"))
+    node.up("d1", 10.0)
+    node.up("d0", 10.0)
+    node.add_address4("d0", f"{ME4}/24", 10.0)
+    node.poll(20.0)
+    node.inet.route_add("224.0.0.0/4", None, "d0")
+    return layer
+
+
+def _ours_veth(run: Any, *args: Any) -> Any:
+    layer = kame_veth()
+    return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p),
+                                     layer.ifindex("d0"), *args)))
+
+
+def _diff(ours: list[Any], kernel: list[Any]) -> list[Any]:
+    return [(o, k) for o, k in zip(ours, kernel, strict=True) if o != k]
+
+
+@pytest.mark.root
+def test_multicast_options_equal_the_kernels() -> None:
+    ours, kernel = _ours_veth(mcast_option_run), _kernel("mcast_option_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+def mcast_datagram_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """Who gets a mapped multicast datagram an AF_INET6 socket sends out of
+    ``d0`` (``IP_MULTICAST_IF`` at IPPROTO_IP) and the stack loops back:
+    an AF_INET socket (``IP_MULTICAST_ALL`` on), AF_INET6 ones that did not
+    join (off), joined with ``IP_ADD_MEMBERSHIP``, with a source join at
+    IPPROTO_IP (the sender's source, another), with ``IP_MULTICAST_ALL``,
+    a V6ONLY one that joined; then after leaves, with the loop off."""
+    out: list[Any] = []
+    g, port = "239.1.2.3", 7400
+
+    def rx(s: Any) -> Any:
+        if host:
+            select.select([s], [], [], 0.2)
+        try:
+            data, anc, _fl, addr = s.recvmsg(100, 256)
+        except BlockingIOError:
+            return "EAGAIN"
+        return [data.decode(), list(addr)[:2], [[lv, t, d.hex()] for lv, t, d in anc]]
+
+    def sock(fam: int, v6only: int = 0) -> Any:
+        s = make(fam, SOCK_DGRAM, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == AF_INET6:
+            s.setsockopt(41, socket.IPV6_V6ONLY, v6only)
+        s.bind(("::" if fam == AF_INET6 else "0.0.0.0", port))
+        if host:
+            s.setblocking(False)
+        return s
+
+    names = ["member4", "plain4", "plain6", "joined6", "ssm6", "ssm6_other", "all6",
+             "v6only"]
+    rs = dict(zip(names, [sock(AF_INET), sock(AF_INET), sock(AF_INET6), sock(AF_INET6),
+                          sock(AF_INET6), sock(AF_INET6), sock(AF_INET6),
+                          sock(AF_INET6, 1)], strict=True))
+    so = rs["member4"].setsockopt
+    out.append(_try(lambda: so(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))))
+    out.append(_try(lambda: rs["joined6"].setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))))
+    out.append(_try(lambda: rs["joined6"].setsockopt(0, IP_PKTINFO, 1)))
+    out.append(_try(lambda: rs["ssm6"].setsockopt(0, MCAST_JOIN_SOURCE_GROUP,
+                                                  _gr(ifi, g, ME4))))
+    out.append(_try(lambda: rs["ssm6_other"].setsockopt(0, MCAST_JOIN_SOURCE_GROUP,
+                                                        _gr(ifi, g, "10.9.9.7"))))
+    out.append(_try(lambda: rs["all6"].setsockopt(0, IP_MULTICAST_ALL, 1)))
+    out.append(_try(lambda: rs["v6only"].setsockopt(0, IP_ADD_MEMBERSHIP,
+                                                    mreqn(g, "0.0.0.0", ifi))))
+    s6 = make(AF_INET6, SOCK_DGRAM, 0)
+    s6.bind(("::", port + 1))
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_IF, _a(ME4))))
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_TTL, 3)))
+
+    def send(tag: str) -> None:
+        out.append([tag, _try(lambda: s6.sendto(tag.encode(), (f"::ffff:{g}", port)))])
+        out.append({n: rx(r) for n, r in rs.items()})
+
+    send("joined")
+    for n, opt, v in (("joined6", IP_DROP_MEMBERSHIP, mreqn(g)),
+                      ("ssm6", MCAST_LEAVE_SOURCE_GROUP, _gr(ifi, g, ME4)),
+                      ("all6", IP_MULTICAST_ALL, 0)):
+        out.append(_try(lambda r=rs[n], o=opt, v=v: r.setsockopt(0, o, v)))
+    send("left")
+    # Linux sk_mc_loop: an AF_INET6 socket loops by IPV6_MULTICAST_LOOP
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_LOOP, 0)))
+    send("IP_MULTICAST_LOOP 0")
+    out.append(_try(lambda: s6.setsockopt(41, socket.IPV6_MULTICAST_LOOP, 0)))
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_LOOP, 1)))
+    send("IPV6_MULTICAST_LOOP 0")
+    out.append(_try(lambda: s6.setsockopt(41, socket.IPV6_MULTICAST_LOOP, 1)))
+    out.append(_try(lambda: rs["plain6"].setsockopt(0, IP_MULTICAST_ALL, 1)))
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_IF, mreqn("0.0.0.0", "0.0.0.0", 1))))
+    send("out of lo")  # the host is no member on lo: nothing loops back
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_IF, mreqn("0.0.0.0", "0.0.0.0", ifi))))
+    send("by index")
+    out.append(_try(lambda: s6.setsockopt(0, IP_MULTICAST_IF, mreqn("0.0.0.0", "10.1.1.1", ifi))))
+    send("a source not ours")
+    for r in (*rs.values(), s6):
+        r.close()
+    return out
+
+
+@pytest.mark.root
+def test_multicast_delivery_equals_the_kernels() -> None:
+    ours = _ours_veth(mcast_datagram_run, False)
+    kernel = _kernel("mcast_datagram_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
