@@ -874,8 +874,8 @@ class InCtloutput(In6Pcb):
             self.mcast_leave(s, g, ifi)
             return True
         assert src is not None
-        if not int(src) or src.is_multicast:
-            raise _err(errno.EINVAL, "the source is a unicast address")
+        if self.profile.name != "linux" and (not int(src) or src.is_multicast):
+            raise _err(errno.EINVAL, "the source is a unicast address")  # (Linux takes any)
         self._mcast_source(s, kind, g, src, ifi)
         return True
 
