@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.test_inet_raw import flush, pair
 
@@ -755,3 +755,115 @@ def test_multicast_delivery_equals_the_kernels() -> None:
     ours = _ours_veth(mcast_datagram_run, False)
     kernel = _kernel("mcast_datagram_run", veth=True)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the request encodings: random ones against the kernel, and a model ----------
+
+_GROUPS = ("239.1.2.3", "224.0.0.1", "10.9.9.9", "0.0.0.0", "255.255.255.255")
+_IFADDRS = ("0.0.0.0", ME4, "127.0.0.1", "10.1.1.1")
+
+
+def _request(rnd: Any, ifi: int) -> bytes:
+    """An ``ip_mreqn``-shaped request: a group, an interface address and
+    index from the interesting ones, cut or padded to a length of 0-20."""
+    b = _a(rnd.choice(_GROUPS)) + _a(rnd.choice(_IFADDRS)) + struct.pack(
+        "=i", rnd.choice((0, 0, 1, ifi, 999)))
+    n = rnd.randrange(0, 21)
+    return (b + bytes(rnd.randrange(256) for _ in range(8)))[:n]
+
+
+def encoding_run(make: Any, ifi: int, seed: int = 9, n: int = 150) -> list[Any]:
+    """``n`` random requests (seeded) for each option that parses one, on
+    an AF_INET6 UDP socket (and the memberships on a TCP one): the errno or
+    what the socket reads back, so that the kernel and we can be compared
+    request by request."""
+    import random
+
+    rnd = random.Random(seed)
+    out: list[Any] = []
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    t = make(AF_INET6, SOCK_STREAM, 0)
+    for _ in range(n):
+        req = _request(rnd, ifi)
+        out.append(["if", req.hex(), _try(lambda r=req: s.setsockopt(0, IP_MULTICAST_IF, r)),
+                    _try(lambda: s.getsockopt(0, IP_MULTICAST_IF, 4))])
+        req = _request(rnd, ifi)
+        for sock in (s, t):
+            out.append(["join", req.hex(),
+                        _try(lambda r=req, k=sock: k.setsockopt(0, IP_ADD_MEMBERSHIP, r)),
+                        _try(lambda r=req, k=sock: k.setsockopt(0, IP_DROP_MEMBERSHIP, r))])
+        src = _a(rnd.choice(("10.0.0.1", "0.0.0.0", "239.0.0.1")))
+        req = (_request(rnd, ifi)[:8].ljust(8, b"\0") + src)[:rnd.choice((11, 12, 12, 12, 13))]
+        opt = rnd.choice((IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE,
+                          IP_UNBLOCK_SOURCE))
+        out.append(["source", opt, req.hex(), _try(lambda o=opt, r=req: s.setsockopt(0, o, r))])
+        g = rnd.choice(_GROUPS + ("ff3e::1",))
+        gr = _gr(rnd.choice((0, ifi, 999)), g)
+        gr = gr[:rnd.choice((135, 136, 136, 200))].ljust(136, b"\0") if len(gr) else gr
+        opt = rnd.choice((MCAST_JOIN_GROUP, MCAST_LEAVE_GROUP))
+        out.append(["group_req", opt, g, len(gr),
+                    _try(lambda o=opt, r=gr: s.setsockopt(0, o, r))])
+    s.close()
+    t.close()
+    return out
+
+
+@pytest.mark.root
+def test_random_encodings_equal_the_kernels() -> None:
+    """600 seeded random requests (``ip_mreqn`` and ``in_addr`` of every
+    length 0-20, ``ip_mreq_source`` of 11-13, ``group_req`` cut short or
+    long) on AF_INET6 UDP and TCP sockets: each errno and read-back value
+    equal to the kernel's."""
+    ours = _ours_veth(encoding_run)
+    kernel = _kernel("encoding_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+    flat = json.dumps(kernel)
+    for e in ("EINVAL", "ENODEV", "EADDRNOTAVAIL", "EPROTO", "EADDRINUSE"):
+        assert e in flat, e  # the run reaches every answer
+    assert flat.count('"ok"') > 50
+
+
+_READ_CLASSES = {  # option: (the shortest Linux takes, [(from, octets read)])
+    IP_MULTICAST_IF: (4, [(4, 4), (8, 8), (12, 12)]),
+    IP_ADD_MEMBERSHIP: (8, [(8, 8), (12, 12)]),
+    IP_DROP_MEMBERSHIP: (8, [(8, 8), (12, 12)]),
+    IP_ADD_SOURCE_MEMBERSHIP: (12, [(12, 12)]),
+    MCAST_JOIN_GROUP: (136, [(136, 136)]),
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(_READ_CLASSES)), st.binary(max_size=24),
+       st.sampled_from(_GROUPS), st.sampled_from((0, 1, 3, 999)), st.binary(max_size=160))
+def test_requests_are_read_as_linux_reads_each_length(opt: int, body: bytes, group: str,
+                                                      ifi: int, noise: bytes) -> None:
+    """Linux ``do_ip_setsockopt``/``ip_mcast_join_leave`` on an AF_INET6
+    socket: shorter than the structure's least ``EINVAL`` (an
+    ``ip_mreq_source`` of any length but 12 too); longer, only the octets
+    of the structure that length names are read (an ``in_addr``,
+    ``ip_mreq`` or ``ip_mreqn``; a ``group_req``), so other octets past
+    them change nothing; never an exception but ``OSError``."""
+    if opt == MCAST_JOIN_GROUP:  # a group_req, cut or with more after it
+        body = (_gr(ifi, group) + noise)[:len(noise) + 100]
+    elif opt != IP_MULTICAST_IF and len(body) >= 4 and noise[:1] != b"\x00":
+        body = _a(group) + body[4:]  # mostly a real group
+    least, classes = _READ_CLASSES[opt]
+    layer = kame_veth()
+
+    def run(b: bytes) -> Any:
+        s = layer.socket(AF_INET6, SOCK_DGRAM)
+        r = [_try(lambda: s.setsockopt(0, opt, b))]
+        if opt == IP_MULTICAST_IF:
+            r.append(_try(lambda: s.getsockopt(0, IP_MULTICAST_IF, 4)))
+        s.close()
+        return r
+
+    got = run(body)
+    n = len(body)
+    if n < least or (opt == IP_ADD_SOURCE_MEMBERSHIP and n != 12):
+        assert got[0] == "EINVAL", (body.hex(), got)
+        return
+    read = max(k for frm, k in classes if n >= frm)
+    other = body[:read] + (noise * (n // max(len(noise), 1) + 1) if noise else bytes(n))[:n - read]
+    assert len(other) == n
+    assert run(other) == got, (body.hex(), other.hex())

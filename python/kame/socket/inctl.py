@@ -104,6 +104,7 @@ _MCAST_BSD = {BSD_MCAST_JOIN_GROUP: "join", BSD_MCAST_LEAVE_GROUP: "leave",
 #: ``struct group_source_req`` (one more ``sockaddr_storage``), LP64.
 GROUP_REQ_LEN, GROUP_SOURCE_REQ_LEN, SS_LEN = 136, 264, 128
 _Addr = IPv4Address | IPv6Address
+_ALLHOSTS = IPv4Address("224.0.0.1")
 
 
 def ip_optval(value: Any, linux: bool) -> int:
@@ -420,6 +421,8 @@ class InCtloutput(In6Pcb):
             return self._lx_dev(a, idx)
         if self.node is None:
             return None
+        if not int(g) or self._is_local4(g):  # type: ignore[attr-defined]
+            return self._loif(g)  # type: ignore[attr-defined, no-any-return]  # a local route
         inet = self.node.inet
         rt = inet.rtalloc(g)
         ifname = rt.ifname if rt is not None else \
@@ -946,6 +949,12 @@ class InCtloutput(In6Pcb):
             drop_any = member and not filtered and not any(
                 key in o.groups and key not in o.msf for o in self.pcbs if o is not s)  # type: ignore[attr-defined]
             e = self.node.setsourcefilter(ifname, g, s, new[0], new[1], self.now, drop_any)
+        elif g == _ALLHOSTS:
+            # the interface always takes 224.0.0.1 and IGMP never reports it:
+            # the filter is the socket's alone (Linux ip_mc_sf_allow)
+            e = 0
+            if member and not filtered:
+                self.node.inet.in_leavegroup(ifname, g, self.now)
         else:
             e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
                                             counted=member and not filtered)
