@@ -13,7 +13,14 @@ errno, option value (as an int and as the octets a short buffer gets) and
 control message (level, type, octets, in order) must be equal. Between two
 nodes on a memory link the TTL and TOS another host sent reach the control
 messages; the encodings of option values are hypothesis properties against
-the kernels' rules."""
+the kernels' rules.
+
+The multicast options at IPPROTO_IP (``IP_MULTICAST_IF``,
+``IP_MULTICAST_ALL``, the memberships, source filters and RFC 3678
+requests), which Linux's AF_INET6 UDP and TCP sockets take as AF_INET ones
+do, run on the kernel's sockets in a namespace with a veth and on ours:
+every errno and read-back value, seeded random requests of every length,
+and who gets a looped-back mapped multicast datagram, equal."""
 
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.test_inet_raw import flush, pair
+from tests.test_inet_raw import drain, flush, pair
 
 from kame.in6_var import IfType
 from kame.node import Node
@@ -867,3 +874,99 @@ def test_requests_are_read_as_linux_reads_each_length(opt: int, body: bytes, gro
     other = body[:read] + (noise * (n // max(len(noise), 1) + 1) if noise else bytes(n))[:n - read]
     assert len(other) == n
     assert run(other) == got, (body.hex(), other.hex())
+
+
+def test_a_stream_socket_s_memberships_go_with_it() -> None:
+    """Linux: ``IP_ADD_MEMBERSHIP`` on a connection socket is ``EPROTO``,
+    ``IP_MULTICAST_IF`` ``EINVAL``, but ``MCAST_JOIN_GROUP`` and source
+    memberships join (as the kernel's differential steps show); closing
+    the socket leaves them."""
+    from ipaddress import IPv4Address
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    ifi = layer.ifindex("d0")
+    t = layer.socket(AF_INET6, SOCK_STREAM)
+    for opt, v, want in ((IP_ADD_MEMBERSHIP, mreqn("239.5.5.5", ME4), errno.EPROTO),
+                         (IP_MULTICAST_IF, _a(ME4), errno.EINVAL)):
+        with pytest.raises(OSError) as e:
+            t.setsockopt(0, opt, v)
+        assert e.value.errno == want
+    t.setsockopt(0, MCAST_JOIN_GROUP, _gr(ifi, "239.5.5.5"))
+    t.setsockopt(0, IP_ADD_SOURCE_MEMBERSHIP, mreq_source("232.5.5.5", ME4, "10.0.0.1"))
+    assert node.inet.in_member("d0", IPv4Address("239.5.5.5"))
+    assert node.inet.in_filter("d0", IPv4Address("232.5.5.5")) is not None
+    t.close()
+    assert not node.inet.in_member("d0", IPv4Address("239.5.5.5"))
+    assert node.inet.in_filter("d0", IPv4Address("232.5.5.5")) is None
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "netbsd", "bsdi4"])
+def test_kame_in6_sockets_refuse_ipproto_ip(profile: str) -> None:
+    """KAME's ``ip6_ctloutput`` takes no level but IPPROTO_IPV6: an
+    AF_INET6 socket's ``IPPROTO_IP`` options, the multicast ones among
+    them, are ``EINVAL`` both ways; an AF_INET socket takes them (and has
+    no ``IP_MULTICAST_ALL``)."""
+    layer = kame_veth()
+    layer = SocketLayer(layer.node, profile)
+    ifi = layer.ifindex("d0")
+    s6 = layer.socket(AF_INET6, SOCK_DGRAM)
+    from kame.socket.inctl import group_req
+    for opt, v in ((IP_MULTICAST_IF, _a(ME4)), (IP_ADD_MEMBERSHIP, _a("239.5.5.5") + _a(ME4)),
+                   (IP_MULTICAST_ALL, 1), (80, group_req(ifi, "239.5.5.5", profile)),
+                   (IP_TTL, 5)):
+        with pytest.raises(OSError) as e:
+            s6.setsockopt(0, opt, v)
+        assert e.value.errno == errno.EINVAL, opt
+    with pytest.raises(OSError) as e:
+        s6.getsockopt(0, IP_MULTICAST_IF)
+    assert e.value.errno == errno.EINVAL
+    s4 = layer.socket(AF_INET, SOCK_DGRAM)
+    s4.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+    assert s4.getsockopt(0, IP_MULTICAST_IF) == _a(ME4)
+    s4.setsockopt(0, IP_ADD_MEMBERSHIP, _a("239.5.5.5") + _a(ME4))
+    with pytest.raises(OSError) as e:
+        s4.setsockopt(0, IP_MULTICAST_ALL, 1)
+    assert e.value.errno == errno.ENOPROTOOPT
+
+
+def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
+    """Between two nodes on a memory link: an AF_INET6 socket that joined
+    239.9.9.9 at IPPROTO_IP gets the other node's datagrams as
+    ``::ffff:192.0.2.1``, one that did not join none (Linux's
+    ``IP_MULTICAST_ALL`` is off on AF_INET6 sockets) until it turns the
+    option on, an AF_INET socket on the port all (on by default); a
+    refused source is ``udps_filtermcast``; after the leave, none."""
+    sim, a, b, la, lb = pair("linux")
+    g = "239.9.9.9"
+
+    def sock(fam: int) -> Any:
+        s = lb.socket(fam, SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::" if fam == AF_INET6 else "0.0.0.0", 7600))
+        return s
+
+    joined, plain, v4, blocked = sock(AF_INET6), sock(AF_INET6), sock(AF_INET), sock(AF_INET6)
+    joined.setsockopt(0, IP_ADD_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
+    blocked.setsockopt(0, IP_ADD_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
+    blocked.setsockopt(0, IP_BLOCK_SOURCE, mreq_source(g, "192.0.2.2", "192.0.2.1"))
+    snd = la.socket(AF_INET6, SOCK_DGRAM)
+    snd.setsockopt(0, IP_MULTICAST_IF, _a("192.0.2.1"))
+
+    def round_(tag: bytes) -> dict[str, list[Any]]:
+        snd.sendto(tag, (f"::ffff:{g}", 7600))
+        flush(sim, a, b)
+        return {n: drain(s) for n, s in (("joined", joined), ("plain", plain), ("v4", v4),
+                                         ("blocked", blocked))}
+
+    got = round_(b"one")
+    assert got["joined"] == [(b"one", ("::ffff:192.0.2.1", snd.getsockname()[1], 0, 0))]
+    assert got["v4"] == [(b"one", ("192.0.2.1", snd.getsockname()[1]))]
+    assert got["plain"] == [] and got["blocked"] == []
+    assert lb.udpstat["udps_filtermcast"] == 1
+    plain.setsockopt(0, IP_MULTICAST_ALL, 1)
+    assert [d for d, _a in round_(b"two")["plain"]] == [b"two"]
+    joined.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
+    blocked.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + bytes(4))  # by the route
+    assert round_(b"three") == {"joined": [], "plain": [], "v4": [], "blocked": []}
+    assert b.stats["ips_notmember"] >= 1
