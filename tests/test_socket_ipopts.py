@@ -947,6 +947,11 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
         return s
 
     joined, plain, v4, blocked = sock(AF_INET6), sock(AF_INET6), sock(AF_INET), sock(AF_INET6)
+    # raw sockets too (Linux raw_v4_input asks ip_mc_sf_allow)
+    raw_all, raw_off, raw_member = (lb.socket(AF_INET, SOCK_RAW, 17) for _ in range(3))
+    raw_off.setsockopt(0, IP_MULTICAST_ALL, 0)
+    raw_member.setsockopt(0, IP_MULTICAST_ALL, 0)
+    raw_member.setsockopt(0, IP_ADD_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
     joined.setsockopt(0, IP_ADD_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
     blocked.setsockopt(0, IP_ADD_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
     blocked.setsockopt(0, IP_BLOCK_SOURCE, mreq_source(g, "192.0.2.2", "192.0.2.1"))
@@ -960,12 +965,15 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
                                          ("blocked", blocked))}
 
     got = round_(b"one")
+    assert [len(drain(r)) for r in (raw_all, raw_off, raw_member)] == [1, 0, 1]
     assert got["joined"] == [(b"one", ("::ffff:192.0.2.1", snd.getsockname()[1], 0, 0))]
     assert got["v4"] == [(b"one", ("192.0.2.1", snd.getsockname()[1]))]
     assert got["plain"] == [] and got["blocked"] == []
     assert lb.udpstat["udps_filtermcast"] == 1
     plain.setsockopt(0, IP_MULTICAST_ALL, 1)
     assert [d for d, _a in round_(b"two")["plain"]] == [b"two"]
+    for r in (raw_all, raw_off, raw_member):
+        r.close()  # raw_member's membership goes with it
     joined.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + _a("192.0.2.2"))
     blocked.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + bytes(4))  # by the route
     assert round_(b"three") == {"joined": [], "plain": [], "v4": [], "blocked": []}

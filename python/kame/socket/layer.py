@@ -646,7 +646,13 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             cands = v4 or cands
         targets = [s for _sc, s in cands]  # multicast and broadcast: every member
         if not v6 and dst.is_multicast and self.profile.name == "linux":
-            targets = [s for s in targets if self._in_mc_allow(s, d)]
+            allowed = []
+            for s in targets:
+                if self.in_mc_allow(s, dst, d.src, d.ifindex):  # type: ignore[arg-type]
+                    allowed.append(s)
+                elif (dst, d.ifindex) in s.msf:
+                    self.udpstat["udps_filtermcast"] += 1  # refused by its source filter
+            targets = allowed
         elif any(s.msf for s in targets):
             targets = [s for s in targets if self._msf_pass(s, d)]
         for s in targets:
@@ -675,21 +681,20 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             raise _err(errno.EADDRNOTAVAIL, "IP_MULTICAST_IF's interface has no address")
         return self._select_src(s, dst, 0, None)  # type: ignore[return-value]
 
-    def _in_mc_allow(self, s: Socket, d: Datagram) -> bool:
-        """Linux ``ip_mc_sf_allow``: a socket's membership of the group on
-        the interface the datagram came in on decides by its filter
-        (refused: ``udps_filtermcast``); with none, ``IP_MULTICAST_ALL``
-        (on by default for AF_INET sockets, off for AF_INET6 ones: a dual
-        socket takes the IPv4 groups it joined at ``IPPROTO_IP``)."""
-        f = s.msf.get((d.dst, d.ifindex))
+    @staticmethod
+    def in_mc_allow(s: Socket, dst: IPv4Address, src: IPv4Address, ifindex: int) -> bool:
+        """Linux ``ip_mc_sf_allow`` (UDP and raw delivery of IPv4
+        multicast): a socket's membership of the group on the interface the
+        datagram came in on decides by its filter (a UDP socket's refusal
+        is ``udps_filtermcast``); with none, ``IP_MULTICAST_ALL`` (on by
+        default for AF_INET sockets, off for AF_INET6 ones: a dual socket
+        takes the IPv4 groups it joined at ``IPPROTO_IP``)."""
+        f = s.msf.get((dst, ifindex))
         if f is None:
-            if (d.dst, d.ifindex) in s.groups:
+            if (dst, ifindex) in s.groups:
                 return True
             return bool(s.ipopts.get(IP_MULTICAST_ALL, 1 if s.family == AF_INET else 0))
-        if (d.src in f[1]) == (f[0] == MCAST_INCLUDE):
-            return True
-        self.udpstat["udps_filtermcast"] += 1
-        return False
+        return (src in f[1]) == (f[0] == MCAST_INCLUDE)
 
     def _msf_pass(self, s: Socket, d: Datagram) -> bool:
         """A socket's source filters for the datagram's group
