@@ -817,7 +817,7 @@ def encoding_run(make: Any, ifi: int, seed: int = 9, n: int = 150) -> list[Any]:
 
 @pytest.mark.root
 def test_random_encodings_equal_the_kernels() -> None:
-    """600 seeded random requests (``ip_mreqn`` and ``in_addr`` of every
+    """750 seeded random requests (``ip_mreqn`` and ``in_addr`` of every
     length 0-20, ``ip_mreq_source`` of 11-13, ``group_req`` cut short or
     long) on AF_INET6 UDP and TCP sockets: each errno and read-back value
     equal to the kernel's."""
