@@ -779,17 +779,18 @@ def _request(rnd: Any, ifi: int) -> bytes:
     return (b + bytes(rnd.randrange(256) for _ in range(8)))[:n]
 
 
-def encoding_run(make: Any, ifi: int, seed: int = 9, n: int = 150) -> list[Any]:
+def encoding_run(make: Any, ifi: int, seed: int = 9, n: int = 150,
+                 fam: int = AF_INET6) -> list[Any]:
     """``n`` random requests (seeded) for each option that parses one, on
-    an AF_INET6 UDP socket (and the memberships on a TCP one): the errno or
-    what the socket reads back, so that the kernel and we can be compared
-    request by request."""
+    a UDP socket of ``fam`` (and the memberships on a TCP one): the errno
+    or what the socket reads back, so that the kernel and we can be
+    compared request by request."""
     import random
 
     rnd = random.Random(seed)
     out: list[Any] = []
-    s = make(AF_INET6, SOCK_DGRAM, 0)
-    t = make(AF_INET6, SOCK_STREAM, 0)
+    s = make(fam, SOCK_DGRAM, 0)
+    t = make(fam, SOCK_STREAM, 0)
     for _ in range(n):
         req = _request(rnd, ifi)
         out.append(["if", req.hex(), _try(lambda r=req: s.setsockopt(0, IP_MULTICAST_IF, r)),
@@ -819,10 +820,11 @@ def encoding_run(make: Any, ifi: int, seed: int = 9, n: int = 150) -> list[Any]:
 def test_random_encodings_equal_the_kernels() -> None:
     """750 seeded random requests (``ip_mreqn`` and ``in_addr`` of every
     length 0-20, ``ip_mreq_source`` of 11-13, ``group_req`` cut short or
-    long) on AF_INET6 UDP and TCP sockets: each errno and read-back value
-    equal to the kernel's."""
-    ours = _ours_veth(encoding_run)
-    kernel = _kernel("encoding_run", veth=True)
+    long) on AF_INET6 UDP and TCP sockets, 750 others on AF_INET ones: each
+    errno and read-back value equal to the kernel's."""
+    ours = _ours_veth(encoding_run) + _ours_veth(encoding_run, 10, 150, int(AF_INET))
+    kernel = _kernel("encoding_run", veth=True) + _kernel("encoding_run", 10, 150, int(AF_INET),
+                                                          veth=True)
     assert ours == kernel, _diff(ours, kernel)
     flat = json.dumps(kernel)
     for e in ("EINVAL", "ENODEV", "EADDRNOTAVAIL", "EPROTO", "EADDRINUSE"):
