@@ -216,7 +216,7 @@ def test_group_table_is_bounded() -> None:
     assert e.value.errno == errno.EINVAL
     with pytest.raises(OSError) as e:  # an interface address that is not ours
         s.setsockopt(IPPROTO_IP, hostsock.IP_ADD_MEMBERSHIP, mreq(G, "10.9.9.9"))
-    assert e.value.errno == errno.EADDRNOTAVAIL
+    assert e.value.errno == errno.ENODEV  # Linux ip_mc_find_dev finds no device
     with pytest.raises(OSError):
         s.setsockopt(IPPROTO_IP, hostsock.IP_ADD_MEMBERSHIP, b"short")
     s.close()

@@ -76,16 +76,15 @@ def kernel_getsourcefilter(s: socket.socket, ifi: int, group: str) -> Any:
     buf = ctypes.create_string_buffer(_gf(ifi, group, 0, [])[:136] + struct.pack("=II", 0, 8)
                                       + bytes(128 * 8))
     n = ctypes.c_uint32(len(buf))
-    lvl = 41 if s.family == socket.AF_INET6 else 0
-    if libc.getsockopt(s.fileno(), lvl, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
+    v6 = ":" in group
+    if libc.getsockopt(s.fileno(), 41 if v6 else 0, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
         return errno.errorcode[ctypes.get_errno()]
     raw = buf.raw
     fmode, num = struct.unpack_from("=II", raw, 136)
     out = []
     for i in range(min(num, 8)):
         ss = raw[144 + 128 * i:144 + 128 * (i + 1)]
-        out.append(str(IPv6Address(ss[8:24]) if s.family == socket.AF_INET6
-                       else IPv4Address(ss[4:8])))
+        out.append(str(IPv6Address(ss[8:24]) if v6 else IPv4Address(ss[4:8])))
     return [fmode, sorted(out)]
 
 
@@ -114,7 +113,7 @@ def kernel_msfilter(s: socket.socket, ifi: int, g: str) -> list[Any]:
     of :func:`_msf_variants`: the optlen and buffer it writes back, or the
     errno's name."""
     libc = ctypes.CDLL(None, use_errno=True)
-    lvl = 41 if s.family == socket.AF_INET6 else 0
+    lvl = 41 if ":" in g else 0
     out: list[Any] = []
     for req in _msf_variants(ifi, g):
         buf = ctypes.create_string_buffer(req, len(req))
@@ -122,32 +121,31 @@ def kernel_msfilter(s: socket.socket, ifi: int, g: str) -> list[Any]:
         if libc.getsockopt(s.fileno(), lvl, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
             out.append(errno.errorcode[ctypes.get_errno()])
         else:
-            out.append(_msf_decode(buf.raw, n.value, s.family == socket.AF_INET6))
+            out.append(_msf_decode(buf.raw, n.value, ":" in g))
     return out
 
 
 def our_msfilter(s: Any, ifi: int, g: str) -> list[Any]:
     """The same on our socket: ``getsockopt(level, MCAST_MSFILTER, request)``."""
-    lvl = 41 if s.family == AF_INET6 else 0
+    lvl = 41 if ":" in g else 0
     out: list[Any] = []
     for req in _msf_variants(ifi, g):
         r = _try(lambda req=req: s.getsockopt(lvl, MCAST_MSFILTER, req))
         out.append(r if isinstance(r, str) else _msf_decode(r.ljust(144, b"\0"), len(r),
-                                                             s.family == AF_INET6))
+                                                             ":" in g))
     return out
 
 
 def kernel_msfilter_steps(ifi: int) -> list[Any]:
     def setsf(s: socket.socket, i: int, g: str, mode: int, srcs: list[str]) -> None:
-        s.setsockopt(41 if s.family == socket.AF_INET6 else 0, MCAST_MSFILTER,
-                     _gf(i, g, mode, srcs))
+        s.setsockopt(41 if ":" in g else 0, MCAST_MSFILTER, _gf(i, g, mode, srcs))
 
     return steps(lambda f: socket.socket(f, socket.SOCK_DGRAM), ifi, kernel_msfilter, setsf)
 
 
 def our_msfilter_steps(layer: SocketLayer, ifi: int) -> list[Any]:
     def setsf(s: Any, i: int, g: str, mode: int, srcs: list[str]) -> None:
-        s.setsockopt(41 if s.family == AF_INET6 else 0, MCAST_MSFILTER, _gf(i, g, mode, srcs))
+        s.setsockopt(41 if ":" in g else 0, MCAST_MSFILTER, _gf(i, g, mode, srcs))
 
     return steps(lambda f: layer.socket(f, SOCK_DGRAM), ifi, our_msfilter, setsf)
 
@@ -156,7 +154,10 @@ def steps(sock: Callable[[int], Any], ifi: int, getsf: Callable[[Any, int, str],
           setsf: Callable[[Any, int, str, int, list[str]], Any]) -> list[Any]:
     """The same calls on either sockets: every answer, errno by name."""
     out: list[Any] = []
-    for fam, g, srcs, lvl in ((AF_INET6, G6, S6, 41), (AF_INET, G4, S4, 0)):
+    # the third: IPv4 groups at IPPROTO_IP on an AF_INET6 socket (Linux's
+    # ipv6_setsockopt hands the level to ip_setsockopt)
+    for fam, g, srcs, lvl in ((AF_INET6, G6, S6, 41), (AF_INET, G4, S4, 0),
+                              (AF_INET6, G4, S4, 0)):
         _family_steps(out, sock(fam), fam, g, srcs, lvl, ifi, getsf, setsf)
     return out
 
@@ -226,6 +227,12 @@ def _family_steps(out: list[Any], s: Any, fam: int, g: str, srcs: list[str], lvl
     out.append(_try(lambda: setsf(s, ifi, g, 1, [])))
     out.append(getsf(s, ifi, g))
     so(MCAST_LEAVE_GROUP, gr())
+    # the unspecified and a multicast address as sources (Linux takes any)
+    zero, mc = ("::", "ff02::1") if ":" in g else ("0.0.0.0", "239.0.0.1")
+    so(MCAST_JOIN_SOURCE_GROUP, gsr(zero))
+    so(MCAST_JOIN_SOURCE_GROUP, gsr(mc))
+    out.append(getsf(s, ifi, g))
+    so(MCAST_LEAVE_GROUP, gr())
     # bad requests
     so(MCAST_JOIN_GROUP, gr()[:100])  # short
     so(MCAST_JOIN_SOURCE_GROUP, gsr(s1)[:200])
@@ -239,8 +246,7 @@ def _family_steps(out: list[Any], s: Any, fam: int, g: str, srcs: list[str], lvl
 
 def kernel_steps(ifi: int) -> list[Any]:
     def setsf(s: socket.socket, i: int, g: str, mode: int, srcs: list[str]) -> None:
-        s.setsockopt(41 if s.family == socket.AF_INET6 else 0, MCAST_MSFILTER,
-                     _gf(i, g, mode, srcs))
+        s.setsockopt(41 if ":" in g else 0, MCAST_MSFILTER, _gf(i, g, mode, srcs))
 
     return steps(lambda f: socket.socket(f, socket.SOCK_DGRAM), ifi, kernel_getsourcefilter,
                  setsf)

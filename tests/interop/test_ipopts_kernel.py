@@ -4,7 +4,12 @@ AF_INET and dual AF_INET6 sockets' control messages (``IP_PKTINFO``,
 ``IP_TTL``, ``IP_TOS``; ``IPV6_PKTINFO`` with the mapped address); the
 ones our AF_INET6 socket sets at ``IPPROTO_IP`` go on its mapped datagrams
 and the kernel's ``IP_RECVTTL``/``IP_RECVTOS`` report them. Our node runs
-in a child process (``inet_tapnode.py``, the rig of test_inet_kernel)."""
+in a child process (``inet_tapnode.py``, the rig of test_inet_kernel).
+Over two TAP links, IPv4 multicast on our AF_INET6 sockets: memberships
+taken at ``IPPROTO_IP`` receive the kernel's datagrams as ``::ffff:``,
+an unjoined socket none, leaving stops them, ``IP_MULTICAST_IF`` picks the
+link our mapped multicast leaves by; tshark reads our IGMPv3 reports
+clean."""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ import socket
 import struct
 import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from netns_rig import ipns
@@ -83,3 +91,206 @@ def test_kernel_ttl_and_tos_in_our_control_messages_and_ours_in_its() -> None:
     assert anc6[1:] == anc4  # then ip_cmsg_recv's items, as on AF_INET
     assert theirs == ["mapped ttl", [[0, socket.IP_TTL, struct.pack("=i", 23).hex()],
                                      [0, socket.IP_TOS, "48"]]]
+
+
+# --- IPv4 multicast on an AF_INET6 socket, two TAP links ------------------------
+#
+#     kernel 10.9.21.1 (and .3) ── TAP A ── our node 10.9.21.2   (224/4 routed to A)
+#     kernel 10.9.22.1          ── TAP B ── our node 10.9.22.2
+#
+# Our AF_INET6 sockets join at IPPROTO_IP (IP_ADD_MEMBERSHIP; MCAST_JOIN_SOURCE_GROUP
+# with an AF_INET group and source) and get the kernel's datagrams as ::ffff:...,
+# an AF_INET6 socket that did not join gets none (Linux's IP_MULTICAST_ALL is off
+# on AF_INET6 sockets), leaving stops them; IP_MULTICAST_IF sends our mapped
+# multicast out of B (by address) then A (by ip_mreqn index). tcpdump captures
+# both links; tshark reads our IGMPv3 reports clean.
+
+A4, A4_OTHER, OURS_A = "10.9.21.1", "10.9.21.3", "10.9.21.2"
+B4, OURS_B = "10.9.22.1", "10.9.22.2"
+ASM, SSM, OUT = "239.1.2.3", "239.1.2.4", "239.1.2.9"
+
+# the kernel's listener on B: joined to OUT there, prints what it gets
+LISTENER = r"""
+import json, select, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7500))
+s.setsockopt(0, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(sys.argv[1]) + socket.inet_aton(sys.argv[2]))
+s.setsockopt(0, 12, 1)  # IP_RECVTTL
+print("ready", flush=True)
+while select.select([s], [], [], 20)[0]:
+    d, anc, _f, a = s.recvmsg(100, 64)
+    print(json.dumps([d.decode(), a[0], [int.from_bytes(v, "little") for _l, _t, v in anc]]), flush=True)
+"""
+
+
+def _kernel_send(ns: str, src: str, group: str, port: int, tag: str) -> None:
+    ipns(ns, sys.executable, "-c",
+         "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
+         f"s.bind(('{src}',0));s.setsockopt(0,socket.IP_MULTICAST_IF,socket.inet_aton('{src}'));"
+         f"s.sendto(b'{tag}',('{group}',{port}))")
+
+
+def _pcap_rows(pcap: Path, flt: str, fields: list[str]) -> list[list[str]]:
+    res = subprocess.run(["tshark", "-r", str(pcap), "-Y", flt, "-o", "ip.check_checksum:TRUE",
+                          "-T", "fields", *[x for f in fields for x in ("-e", f)]],
+                         capture_output=True, text=True, timeout=120, check=True)
+    return [line.split("\t") for line in res.stdout.splitlines()]
+
+
+def test_ipv4_multicast_on_an_af_inet6_socket_with_the_kernel(tmp_path: Path) -> None:
+    if shutil.which("tcpdump") is None or shutil.which("tshark") is None:
+        pytest.skip("needs tcpdump and tshark")
+    from ipaddress import IPv4Address
+
+    from netns_rig import TapPort, fresh_netns
+    from test_exthdr_kernel import pump
+
+    from kame.knobs import Knobs
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
+    from kame.socket.inctl import (
+        IP_ADD_MEMBERSHIP,
+        IP_DROP_MEMBERSHIP,
+        IP_MULTICAST_IF,
+        IP_MULTICAST_TTL,
+        MCAST_JOIN_SOURCE_GROUP,
+        MCAST_LEAVE_SOURCE_GROUP,
+        group_source_req,
+    )
+
+    a4 = socket.inet_aton
+    caps: list[subprocess.Popen[bytes]] = []
+    with fresh_netns("ipo6k") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        pa, pb = TapPort(ns, "ipa"), TapPort(ns, "ipb")
+        try:
+            for port, addrs in ((pa, (A4, A4_OTHER)), (pb, (B4,))):
+                for x in addrs:
+                    ipns(ns, "ip", "addr", "add", f"{x}/24", "dev", port.name)
+                ipns(ns, "ip", "link", "set", port.name, "up")
+                pcap = tmp_path / f"{port.name[:3]}.pcap"
+                caps.append(subprocess.Popen(
+                    ["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U", "-w",
+                     str(pcap), "ip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            node = Node("ipo6", knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=9)
+            node.add_interface(pa.name, bytes.fromhex("02000000150a"))
+            node.add_interface(pb.name, bytes.fromhex("02000000160b"))
+            runner = Runner()
+            for port in (pa, pb):
+                runner.attach_device(node, port.name, port.tap)
+                runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
+            node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
+            node.inet.route_add("224.0.0.0/4", None, pa.name)
+            layer = SocketLayer(node, "linux")
+            ifa, ifb = layer.ifindex(pa.name), layer.ifindex(pb.name)
+            pump(runner, lambda: False, 1.0)  # tcpdump running, addresses usable
+
+            def sock(port: int) -> Any:
+                s = layer.socket(AF_INET6, SOCK_DGRAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("::", port))
+                return s
+
+            joined, plain, ssm = sock(7400), sock(7400), sock(7401)
+            joined.setsockopt(0, IP_ADD_MEMBERSHIP, a4(ASM) + a4(OURS_A))
+            ssm.setsockopt(0, MCAST_JOIN_SOURCE_GROUP, group_source_req(ifa, SSM, A4))
+            assert node.inet.in_member(pa.name, IPv4Address(ASM))
+            pump(runner, lambda: False, 0.5)
+            got: dict[str, list[Any]] = {"joined": [], "plain": [], "ssm": []}
+
+            def drain() -> None:
+                for name, s in (("joined", joined), ("plain", plain), ("ssm", ssm)):
+                    while True:
+                        try:
+                            got[name].append(s.recvfrom(100))
+                        except BlockingIOError:
+                            break
+
+            def heard(tag: str) -> Any:
+                def f() -> bool:
+                    drain()
+                    return any(d == tag.encode() for x in got.values() for d, _a in x)
+                return f
+
+            for i in range(3):
+                _kernel_send(ns, A4, ASM, 7400, f"asm {i}")
+                _kernel_send(ns, A4, SSM, 7401, f"ssm {i}")
+                _kernel_send(ns, A4_OTHER, SSM, 7401, f"other {i}")
+                pump(runner, heard(f"ssm {i}"), 3.0)
+            pump(runner, lambda: False, 0.3)
+            drain()
+            assert [d for d, _a in got["joined"]] == [b"asm 0", b"asm 1", b"asm 2"], got
+            assert {a[0] for _d, a in got["joined"]} == {f"::ffff:{A4}"}
+            assert [d for d, _a in got["ssm"]] == [b"ssm 0", b"ssm 1", b"ssm 2"], got
+            assert got["plain"] == [], got  # IP_MULTICAST_ALL: off on AF_INET6
+            # the other source's: refused by the interface's filter (INCLUDE {A4})
+            assert node.stats["ips_notmember"] >= 3
+            # leaving stops the delivery (the node is no longer a member)
+            joined.setsockopt(0, IP_DROP_MEMBERSHIP, a4(ASM) + a4(OURS_A))
+            ssm.setsockopt(0, MCAST_LEAVE_SOURCE_GROUP, group_source_req(ifa, SSM, A4))
+            pump(runner, lambda: False, 0.5)
+            notmember = node.stats["ips_notmember"]
+            for got_list in got.values():
+                got_list.clear()
+            _kernel_send(ns, A4, ASM, 7400, "after leave")
+            _kernel_send(ns, A4, SSM, 7401, "after leave")
+            pump(runner, lambda: False, 1.0)
+            drain()
+            assert got == {"joined": [], "plain": [], "ssm": []}, got
+            assert node.stats["ips_notmember"] >= notmember + 2
+            # our mapped multicast out of the interface IP_MULTICAST_IF names
+            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER,
+                                    OUT, B4], stdout=subprocess.PIPE, text=True)
+            try:
+                assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
+                snd = layer.socket(AF_INET6, SOCK_DGRAM)
+                snd.bind(("::", 7501))
+                snd.setsockopt(0, IP_MULTICAST_IF, a4(OURS_B))
+                snd.setsockopt(0, IP_MULTICAST_TTL, 5)
+                assert snd.getsockopt(0, IP_MULTICAST_IF, 4) == a4(OURS_B)
+                snd.sendto(b"out of B", (f"::ffff:{OUT}", 7500))
+                pump(runner, lambda: False, 0.5)
+                heard_b = json.loads(lst.stdout.readline())
+                snd.setsockopt(0, IP_MULTICAST_IF, struct.pack("=4s4si", bytes(4), bytes(4), ifa))
+                snd.sendto(b"out of A", (f"::ffff:{OUT}", 7500))
+                pump(runner, lambda: False, 0.5)
+            finally:
+                lst.kill()
+            assert heard_b == ["out of B", OURS_B, [5]], heard_b
+            assert ifb != ifa
+        finally:
+            time.sleep(1.0)
+            for c in caps:
+                c.terminate()
+                c.wait(timeout=10)
+            pa.close()
+            pb.close()
+    cap_a, cap_b = tmp_path / "ipa.pcap", tmp_path / "ipb.pcap"
+    udp = ["ip.src", "ip.dst", "ip.ttl", "udp.srcport"]
+    ours_a = _pcap_rows(cap_a, f"udp && ip.dst == {OUT}", udp)
+    ours_b = _pcap_rows(cap_b, f"udp && ip.dst == {OUT}", udp)
+    assert ours_b == [[OURS_B, OUT, "5", "7501"]], ours_b  # IP_MULTICAST_IF by address
+    assert ours_a == [[OURS_A, OUT, "5", "7501"]], ours_a  # by ip_mreqn index
+    # our IGMPv3 reports on A: the joins and the leaves, nothing malformed
+    rows = _pcap_rows(cap_a, f"igmp && ip.src == {OURS_A}",
+                      ["igmp.version", "igmp.record_type", "igmp.maddr", "igmp.saddr",
+                       "igmp.checksum.status", "ip.checksum.status", "_ws.malformed",
+                       "_ws.expert.severity", "igmp.num_src"])
+    assert rows, "no IGMP report of ours"
+    # checksum status 1 is "good"; no malformed mark, no expert note of warning or worse
+    bad = [r for r in rows if r[0] != "3" or r[4] != "1" or r[5] != "1" or r[6]
+           or (r[7] and int(r[7].split(",")[0]) >= 0x00600000)]
+    assert not bad, rows
+    # records (type, group, sources): the joins (ASM: TO_EX {}, SSM: ALLOW
+    # or TO_IN {A4}) and the leaves (ASM: TO_IN {}, SSM: BLOCK {A4})
+    recs: set[tuple[str, str, str]] = set()
+    for r in rows:
+        srcs = [x for x in r[3].split(",") if x]
+        for typ, grp, n in zip(r[1].split(","), r[2].split(","), r[8].split(","), strict=True):
+            took, srcs = srcs[:int(n)], srcs[int(n):]
+            recs.add((typ, grp, ",".join(took)))
+    assert ("4", ASM, "") in recs and ("3", ASM, "") in recs, recs
+    assert {("5", SSM, A4), ("3", SSM, A4)} & recs and ("6", SSM, A4) in recs, recs

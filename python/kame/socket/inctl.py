@@ -63,9 +63,15 @@ BSD_IP_RECVTTL = 65
 BSD_IP_RECVTOS = 68
 _RECV_LINUX = (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR)
 _RECV_BSD = (BSD_IP_RECVDSTADDR, BSD_IP_RECVTTL, BSD_IP_RECVTOS)
-#: what a Linux AF_INET6 socket takes at IPPROTO_IP here
-_ON_INET6 = (IP_TTL, IP_TOS, IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_HDRINCL, *_RECV_LINUX)
 IP_DROP_MEMBERSHIP = _hostsock.IP_DROP_MEMBERSHIP
+#: Linux's ``inet->mc_all`` (``<linux/in.h>``): an IPv4 multicast datagram
+#: reaches a socket that has no membership of its group on the interface it
+#: came in on (1 on AF_INET sockets, 0 on AF_INET6 ones).
+IP_MULTICAST_ALL = 49
+#: ``s.ipopts`` key of Linux's ``inet->mc_addr``: the address
+#: ``IP_MULTICAST_IF`` named (what it reads back, the source of multicast
+#: sends), next to the interface (under ``IP_MULTICAST_IF``).
+_MC_ADDR = -2
 #: RFC 3678 §4.1.2 source filters (Linux's numbers, ``<linux/in.h>``).
 IP_UNBLOCK_SOURCE = 37
 IP_BLOCK_SOURCE = 38
@@ -98,6 +104,7 @@ _MCAST_BSD = {BSD_MCAST_JOIN_GROUP: "join", BSD_MCAST_LEAVE_GROUP: "leave",
 #: ``struct group_source_req`` (one more ``sockaddr_storage``), LP64.
 GROUP_REQ_LEN, GROUP_SOURCE_REQ_LEN, SS_LEN = 136, 264, 128
 _Addr = IPv4Address | IPv6Address
+_ALLHOSTS = IPv4Address("224.0.0.1")
 
 
 def ip_optval(value: Any, linux: bool) -> int:
@@ -113,6 +120,15 @@ def ip_optval(value: Any, linux: bool) -> int:
     if not linux:
         raise _err(errno.EINVAL, "an int option value")
     return b[0] if b else 0
+
+
+def _optbytes(value: Any, what: str) -> bytes:
+    """A structure option's octets: an int is its four native octets, as
+    ``setsockopt(2)`` gets them from Python's ``socket.setsockopt``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return struct.pack("=i", value) if -(2**31) <= value < 2**31 else \
+            struct.pack("=I", value & 0xFFFFFFFF)
+    return _octets(value, what)
 
 
 def mcast_opts(profile: str) -> dict[int, str]:
@@ -218,10 +234,12 @@ class InCtloutput(In6Pcb):
     def ip_ctloutput_set(self, s: Socket, opt: int, value: Any) -> None:
         if s.family != AF_INET:
             self._ip_on_inet6(s, opt)
-        elif self.mcast_ctloutput_set(s, opt, value):
+        if self.mcast_ctloutput_set(s, opt, value, AF_INET):
             return
         o = s.ipopts
         linux = self.profile.name == "linux"
+        if linux and self._lx_mc_set(s, opt, value):
+            return
         if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP):
             g, ifname = self._ip_mreq(_octets(value, "ip_mreq"), opt == IP_ADD_MEMBERSHIP)
             if opt == IP_ADD_MEMBERSHIP:
@@ -303,20 +321,209 @@ class InCtloutput(In6Pcb):
         raise _err(errno.ENOPROTOOPT)
 
     def _ip_on_inet6(self, s: Socket, opt: int) -> None:
-        """``IPPROTO_IP`` on an AF_INET6 socket. Linux (``ipv6_setsockopt``):
-        a UDP or TCP socket hands the level to ``ip_setsockopt``, whose
-        options apply to the IPv4 (mapped) traffic it sends and receives; a
-        raw one refuses it (``ENOPROTOOPT``). The BSDs' ``ip6_ctloutput``
-        takes no level but IPPROTO_IPV6 (``EINVAL``). Here Linux's AF_INET6
-        sockets take the TTL, TOS, multicast TTL and loop, and receive
-        options (the rest of ``ip_setsockopt`` is ``ENOPROTOOPT``)."""
+        """``IPPROTO_IP`` on an AF_INET6 socket. Linux (``ipv6_setsockopt``,
+        ``ipv6_getsockopt``): a UDP or TCP socket hands the level to
+        ``ip_setsockopt``/``ip_getsockopt``, every option of it, which apply
+        to the IPv4 (mapped) traffic it sends and receives (the interface
+        of its multicast, its IPv4 memberships and their source filters);
+        a raw one refuses the level (``ENOPROTOOPT``). The BSDs'
+        ``ip6_ctloutput`` takes no level but IPPROTO_IPV6 (``EINVAL``)."""
         if self.profile.name != "linux":
             raise _err(errno.EINVAL, "ip6_ctloutput: level IPPROTO_IP")
-        if s.type == SOCK_RAW or opt not in _ON_INET6:
-            raise _err(errno.ENOPROTOOPT, "IPPROTO_IP option on an AF_INET6 socket")
+        if s.type == SOCK_RAW:
+            raise _err(errno.ENOPROTOOPT, "IPPROTO_IP on an AF_INET6 raw socket")
+
+    # --- Linux's IPv4 multicast options (ip_sockglue.c, igmp.c) --------------
+
+    def _lx_mc_set(self, s: Socket, opt: int, value: Any) -> bool:
+        """Linux ``do_ip_setsockopt``'s multicast options, for AF_INET and
+        (handed over by ``ipv6_setsockopt``) AF_INET6 sockets alike: False
+        for another option. ``IP_MULTICAST_IF``: an ``in_addr``, ``ip_mreq``
+        or ``ip_mreqn`` by the length (fewer than 4 octets, or a stream
+        socket, ``EINVAL``; an address or index of no interface
+        ``EADDRNOTAVAIL``); ``IP_MULTICAST_ALL``: 0 or 1; the memberships
+        (``ip_mreq`` from 8 octets, ``ip_mreqn`` from 12; a stream socket
+        ``EPROTO``) and source filters (an ``ip_mreq_source``, exactly 12
+        octets) as ``ip_mc_join_group``, ``ip_mc_leave_group`` and
+        ``ip_mc_source`` give them."""
+        o = s.ipopts
+        if opt == IP_MULTICAST_ALL:
+            if isinstance(value, (bytes, bytearray, memoryview)) and not len(value):
+                raise _err(errno.EINVAL, "IP_MULTICAST_ALL: no value")
+            v = ip_optval(value, True)
+            if v not in (0, 1):
+                raise _err(errno.EINVAL, "IP_MULTICAST_ALL is 0 or 1")
+            o[opt] = v
+            return True
+        if opt == IP_MULTICAST_IF:
+            if s.type == _hostsock.SOCK_STREAM:
+                raise _err(errno.EINVAL, "IP_MULTICAST_IF on a stream socket")
+            b = _optbytes(value, "IP_MULTICAST_IF")
+            if len(b) < 4:
+                raise _err(errno.EINVAL, "an in_addr, ip_mreq or ip_mreqn")
+            a = IPv4Address(b[4:8] if len(b) >= 8 else b[:4])
+            idx = struct.unpack("=i", b[8:12])[0] if len(b) >= 12 else 0
+            if not idx and not int(a):
+                o.pop(opt, None)
+                o.pop(_MC_ADDR, None)
+                return True
+            ifi = self._lx_dev(a, idx)
+            if ifi is None:
+                raise _err(errno.EADDRNOTAVAIL, "IP_MULTICAST_IF: no such interface")
+            o[opt] = self.ifname(ifi)
+            o[_MC_ADDR] = a
+            return True
+        if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP):
+            if s.type == _hostsock.SOCK_STREAM:
+                raise _err(errno.EPROTO, "a membership on a connection socket")
+            b = _optbytes(value, "ip_mreqn")
+            if len(b) < 8:
+                raise _err(errno.EINVAL, "ip_mreq is 8 octets, ip_mreqn 12")
+            g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
+            idx = struct.unpack("=i", b[8:12])[0] if len(b) >= 12 else 0
+            if opt == IP_ADD_MEMBERSHIP:
+                self._lx_join(s, g, a, idx)
+            else:
+                self._lx_leave(s, g, a, idx)
+            return True
+        if opt in _SOURCE_OPTS:
+            b = _optbytes(value, "ip_mreq_source")
+            if len(b) != 12:
+                raise _err(errno.EINVAL, "ip_mreq_source is 12 octets")
+            kind = {IP_ADD_SOURCE_MEMBERSHIP: "join_src", IP_DROP_SOURCE_MEMBERSHIP: "leave_src",
+                    IP_BLOCK_SOURCE: "block", IP_UNBLOCK_SOURCE: "unblock"}[opt]
+            self._lx_source(s, kind, IPv4Address(b[:4]), IPv4Address(b[4:8]), 0,
+                            IPv4Address(b[8:12]))
+            return True
+        return False
+
+    def _lx_dev(self, a: IPv4Address, idx: int) -> int | None:
+        """The interface index an ``ip_mreqn`` names (Linux
+        ``ip_mc_find_dev``'s first steps): by index, else by one of our
+        addresses (``127/8`` is the loopback's); ``None`` for none."""
+        if self.node is None:
+            return None
+        if idx:
+            return idx if idx in self.node.zones.by_index else None
+        if int(a) >> 24 == 127:
+            return self._loif(a)  # type: ignore[attr-defined, no-any-return]
+        ifa = self.node.inet.find(a)
+        return self.ifindex(ifa.ifname) if ifa is not None else None
+
+    def _lx_find_dev(self, g: IPv4Address, a: IPv4Address, idx: int) -> int | None:
+        """``ip_mc_find_dev``: the index, the address's interface, else the
+        interface of the route to the group (none: ``None``). A node with
+        no route to the group takes the interface its multicast goes out
+        of without one (``_default_if``: the first up one with an
+        address), where the kernel, whose hosts have a default route, says
+        ``ENODEV``."""
+        if idx or int(a):
+            return self._lx_dev(a, idx)
+        if self.node is None:
+            return None
+        if not int(g) or self._is_local4(g):  # type: ignore[attr-defined]
+            return self._loif(g)  # type: ignore[attr-defined, no-any-return]  # a local route
+        inet = self.node.inet
+        rt = inet.rtalloc(g)
+        ifname = rt.ifname if rt is not None else \
+            inet._default_if(None) if g.is_multicast else None
+        return self.ifindex(ifname) if ifname is not None else None
+
+    @staticmethod
+    def _lx_in_count(s: Socket) -> None:
+        if sum(isinstance(x, IPv4Address) for x, _i in s.groups) >= 20:
+            raise _err(errno.ENOBUFS, "igmp_max_memberships")
+
+    def _lx_join(self, s: Socket, g: IPv4Address, a: IPv4Address, idx: int) -> int:
+        """``ip_mc_join_group``: a unicast group ``EINVAL``, no interface
+        ``ENODEV``, joined there already ``EADDRINUSE``, the socket's
+        ``igmp_max_memberships`` (20) reached ``ENOBUFS``. The interface index."""
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        ifi = self._lx_find_dev(g, a, idx)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        if (g, ifi) in s.groups:
+            raise _err(errno.EADDRINUSE, "a member already")
+        self._lx_in_count(s)
+        e = self.node.inet.in_joingroup(self.ifname(ifi), g, self.now)
+        if e:
+            raise _err(e)
+        s.groups.add((g, ifi))
+        s.in_mreq[(g, ifi)] = a
+        return ifi
+
+    def _lx_leave(self, s: Socket, g: IPv4Address, a: IPv4Address, idx: int) -> None:
+        """``ip_mc_leave_group``: the membership on the index, else on the
+        address's interface, else on the route's; an address of no
+        interface matches the address the join named; none of these
+        ``ENODEV``; no such membership ``EADDRNOTAVAIL`` (a unicast
+        group too)."""
+        ifi = self._lx_find_dev(g, a, idx)
+        if not idx and not int(a) and ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        key: tuple[IPv4Address, int] | None = None
+        if idx or ifi is not None:
+            k = (g, idx or ifi or 0)
+            key = k if k in s.groups else None
+        else:  # the newest membership whose join named that address
+            key = next((k for k, addr in reversed(s.in_mreq.items())
+                        if k[0] == g and addr == a), None)
+        if key is None:
+            raise _err(errno.EADDRNOTAVAIL, "not a member of the group")
+        self.mcast_leave(s, g, key[1])
+
+    def _lx_source(self, s: Socket, kind: str, g: IPv4Address, a: IPv4Address, idx: int,
+                   src: IPv4Address) -> None:
+        """``ip_mc_source`` (and, for a source join, ``ip_mc_join_group``
+        first): a unicast group ``EINVAL``; no interface ``ENODEV``; no
+        membership ``EINVAL``; a membership whose filter has a source list
+        of the other mode ``EINVAL`` (one that never had a list switches
+        mode); a source already (or not) in the list ``EADDRNOTAVAIL``;
+        the list full (``net.inet.ip.mcast_maxsocksrc``) ``ENOBUFS``; the
+        last source of an INCLUDE list leaves the group. Linux takes any
+        source address."""
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        ifi = self._lx_find_dev(g, a, idx)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        key = (g, ifi)
+        if key not in s.groups:
+            if kind != "join_src":
+                raise _err(errno.EINVAL, "not a member of the group")
+            self._lx_in_count(s)  # ip_mc_join_group_ssm: a source-specific join
+            self._mcast_set(s, g, ifi, (MCAST_INCLUDE, frozenset({src})))
+            s.in_mreq[key] = a
+            return
+        omode = MCAST_INCLUDE if kind in ("join_src", "leave_src") else MCAST_EXCLUDE
+        add = kind in ("join_src", "block")
+        cur = s.msf.get(key)  # type: ignore[call-overload]
+        mode, srcs = cur if cur is not None else (MCAST_EXCLUDE, frozenset())
+        if mode != omode:
+            if cur is not None:
+                raise _err(errno.EINVAL, "the option does not apply to the membership's mode")
+            mode, srcs = omode, frozenset()  # an empty filter changes mode
+        if not add:
+            if src not in srcs:
+                raise _err(errno.EADDRNOTAVAIL, "the source is not in the list")
+            if mode == MCAST_INCLUDE and len(srcs) == 1:
+                self.mcast_leave(s, g, ifi)  # (INCLUDE, {}) is a leave
+                return
+            self._mcast_set(s, g, ifi, (mode, srcs - {src}))
+            return
+        if cur is not None and len(srcs) >= int(
+                self.node.knobs["net.inet.ip.mcast_maxsocksrc"]):
+            self.node.inet.inc("igps_srcfull")
+            raise _err(errno.ENOBUFS, "net.inet.ip.mcast_maxsocksrc")
+        if src in srcs:
+            raise _err(errno.EADDRNOTAVAIL, "the source is in the list already")
+        self._mcast_set(s, g, ifi, (mode, srcs | {src}))
 
     def ip_ctloutput_get(self, s: Socket, opt: int, buflen: int = 0) -> Any:
         v = self._ip_get(s, opt)
+        if isinstance(v, bytes) and buflen and self.profile.name == "linux":
+            return v[:buflen]  # IP_MULTICAST_IF: min(len, sizeof(struct in_addr))
         if not buflen or not isinstance(v, int):
             return v
         # the value as the kernel copies it out: Linux one octet for a small
@@ -348,11 +555,18 @@ class InCtloutput(In6Pcb):
                 raise _err(errno.EINVAL)
             return o.get(opt, 1 if s.proto == 255 else 0)
         if opt == IP_MULTICAST_IF:
+            # Linux: inet->mc_addr, the address the option named (0.0.0.0
+            # for an index); the BSDs: imo_multicast_addr, else the
+            # interface's first address
             ifn = o.get(opt)
             if ifn is None or self.node is None:
                 return IPv4Address(0).packed
+            if linux or int(o.get(_MC_ADDR, 0)):
+                return IPv4Address(o.get(_MC_ADDR, 0)).packed
             ifa = next((x for x in self.node.inet.on(ifn) if x.usable), None)
             return (ifa.addr if ifa is not None else IPv4Address(0)).packed
+        if opt == IP_MULTICAST_ALL and linux:
+            return o.get(opt, 1 if s.family == AF_INET else 0)
         raise _err(errno.ENOPROTOOPT)
 
     def ip_cmsg_send(self, s: Socket, anc: list[tuple[int, int, bytes]]
@@ -498,7 +712,8 @@ class InCtloutput(In6Pcb):
         if not join:
             return g, None
         rt = inet.rtalloc(g)
-        ifname = rt.ifname if rt is not None else inet._default_if(None)
+        ifname = rt.ifname if rt is not None else \
+            inet._default_if(None) if g.is_multicast else None
         if ifname is None:
             raise _err(errno.ENODEV if self.profile.name == "linux" else errno.EADDRNOTAVAIL,
                        "no interface for the group")
@@ -574,6 +789,7 @@ class InCtloutput(In6Pcb):
             raise _err(e)
         if new[0] == include and not new[1]:  # the last source dropped: the group left
             s.groups.discard(key)
+            s.in_mreq.pop(key, None)
             _msf_pop(s, key)
         else:
             s.groups.add(key)
@@ -589,6 +805,7 @@ class InCtloutput(In6Pcb):
                 raise _err(errno.EADDRNOTAVAIL)
             return
         s.groups.discard((g, ifi))
+        s.in_mreq.pop((g, ifi), None)  # type: ignore[call-overload]
         filtered = _msf_pop(s, (g, ifi)) is not None
         if self.node is not None and ifi in self.node.zones.by_index:
             if filtered:  # a member with a source filter leaves: INCLUDE({})
@@ -598,8 +815,9 @@ class InCtloutput(In6Pcb):
 
     # --- RFC 3678's protocol-independent API (both families) -----------------
 
-    def mcast_ctloutput_set(self, s: Socket, opt: int, value: Any) -> bool:
-        """``MCAST_*`` at ``IPPROTO_IP`` (AF_INET) or ``IPPROTO_IPV6``
+    def mcast_ctloutput_set(self, s: Socket, opt: int, value: Any, fam: int = 0) -> bool:
+        """``MCAST_*`` at ``IPPROTO_IP`` (``fam`` AF_INET: AF_INET sockets,
+        and Linux's AF_INET6 ones for IPv4 groups) or ``IPPROTO_IPV6``
         (AF_INET6), the numbers of the profile's kernel: False for another
         option. Errors as Linux gives them (the same for both families but
         where said): a short request ``EINVAL``; a ``sockaddr`` of another
@@ -611,23 +829,35 @@ class InCtloutput(In6Pcb):
         membership has a source list (Linux switches an any-source
         membership that never had one); a source twice, or one not in the
         list, ``EADDRNOTAVAIL``; the last source of an INCLUDE membership
-        leaves the group."""
+        leaves the group. Linux's IPv4 requests go as ``ip_mreqn`` ones do
+        (:meth:`_lx_join`, :meth:`_lx_leave`, :meth:`_lx_source`)."""
         kind = mcast_opts(self.profile.name).get(opt)
         if kind is None:
             return False
+        fam = fam or s.family
         if isinstance(value, int):  # an int's 4 octets: too short for any request
             raise _err(errno.EINVAL, "group_req")
         b = _octets(value, "group_req")
         if kind == "msfilter":
-            self._mcast_msfilter(s, b)
+            self._mcast_msfilter(s, b, fam)
             return True
         with_src = kind not in ("join", "leave")
         if len(b) < (GROUP_SOURCE_REQ_LEN if with_src else GROUP_REQ_LEN):
             raise _err(errno.EINVAL, "group_source_req" if with_src else "group_req")
         ifi = struct.unpack("=I", b[:4])[0]
-        g = self._ss_addr(s, b[8:136], errno.EINVAL if s.family == AF_INET and not with_src
+        g = self._ss_addr(fam, b[8:136], errno.EINVAL if fam == AF_INET and not with_src
                           else errno.EADDRNOTAVAIL)
-        src = self._ss_addr(s, b[136:264], errno.EADDRNOTAVAIL) if with_src else None
+        src = self._ss_addr(fam, b[136:264], errno.EADDRNOTAVAIL) if with_src else None
+        if isinstance(g, IPv4Address) and self.profile.name == "linux":
+            any4 = IPv4Address(0)
+            if kind == "join":
+                self._lx_join(s, g, any4, ifi)
+            elif kind == "leave":
+                self._lx_leave(s, g, any4, ifi)
+            else:
+                assert isinstance(src, IPv4Address)
+                self._lx_source(s, kind, g, any4, ifi, src)
+            return True
         if not g.is_multicast:
             raise _err(errno.EINVAL, "not a multicast group")
         if ifi:
@@ -647,19 +877,20 @@ class InCtloutput(In6Pcb):
             self.mcast_leave(s, g, ifi)
             return True
         assert src is not None
-        if not int(src) or src.is_multicast:
-            raise _err(errno.EINVAL, "the source is a unicast address")
+        if self.profile.name != "linux" and (not int(src) or src.is_multicast):
+            raise _err(errno.EINVAL, "the source is a unicast address")  # (Linux takes any)
         self._mcast_source(s, kind, g, src, ifi)
         return True
 
-    def _ss_addr(self, s: Socket, ss: bytes, wrong: int) -> _Addr:
-        """The address in a ``sockaddr_storage`` of the socket's family."""
+    def _ss_addr(self, want: int, ss: bytes, wrong: int) -> _Addr:
+        """The address in a ``sockaddr_storage`` of family ``want`` (the
+        option level's: AF_INET at IPPROTO_IP, AF_INET6 at IPPROTO_IPV6)."""
         linux = self.profile.name == "linux"
         fam = struct.unpack("=H", ss[:2])[0] if linux else ss[1]
         af6 = 10 if linux else self.profile.af_inet6
-        if s.family == AF_INET6 and fam == af6:
+        if want == AF_INET6 and fam == af6:
             return IPv6Address(ss[8:24])
-        if s.family == AF_INET and fam == 2:
+        if want == AF_INET and fam == 2:
             return IPv4Address(ss[4:8])
         raise _err(wrong if linux else errno.EINVAL, "a sockaddr of another family")
 
@@ -718,6 +949,12 @@ class InCtloutput(In6Pcb):
             drop_any = member and not filtered and not any(
                 key in o.groups and key not in o.msf for o in self.pcbs if o is not s)  # type: ignore[attr-defined]
             e = self.node.setsourcefilter(ifname, g, s, new[0], new[1], self.now, drop_any)
+        elif g == _ALLHOSTS:
+            # the interface always takes 224.0.0.1 and IGMP never reports it:
+            # the filter is the socket's alone (Linux ip_mc_sf_allow)
+            e = 0
+            if member and not filtered:
+                self.node.inet.in_leavegroup(ifname, g, self.now)
         else:
             e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
                                             counted=member and not filtered)
@@ -725,9 +962,12 @@ class InCtloutput(In6Pcb):
             raise _err(e)
         if new[0] == MCAST_INCLUDE and not new[1]:
             s.groups.discard(key)
+            s.in_mreq.pop(key, None)  # type: ignore[arg-type]
             _msf_pop(s, key)
         else:
             s.groups.add(key)
+            if not v6:
+                s.in_mreq.setdefault(key, IPv4Address(0))  # type: ignore[arg-type]
             _msf_put(s, key, new, order)
 
     def _mld_any_left(self, g: _Addr, ifi: int) -> None:
@@ -758,11 +998,23 @@ class InCtloutput(In6Pcb):
         modes = {0: MCAST_EXCLUDE, 1: MCAST_INCLUDE} if linux else \
             {MCAST_INCLUDE: MCAST_INCLUDE, MCAST_EXCLUDE: MCAST_EXCLUDE}
         want = IPv6Address if s.family == AF_INET6 else IPv4Address
+        if linux and s.family == AF_INET6 and s.type != SOCK_RAW:
+            want = type(g)  # an IPv4 group goes at IPPROTO_IP (ip_mc_msfilter)
         if not isinstance(g, want) or any(not isinstance(a, want) for a in sources):
             raise _err(errno.EINVAL, "another family's address")
         if not g.is_multicast or fmode not in modes:
             raise _err(errno.EINVAL, "a multicast group and a filter mode")
-        if ifi:
+        if linux and isinstance(g, IPv4Address):
+            # ip_mc_msfilter: the interface as ip_mc_find_dev finds it;
+            # INCLUDE({}) is a leave, before the membership is looked for
+            found = self._lx_find_dev(g, IPv4Address(0), ifi)
+            if found is None:
+                raise _err(errno.ENODEV, "no interface for the group")
+            if modes[fmode] == MCAST_INCLUDE and not sources:
+                self._lx_leave(s, g, IPv4Address(0), found)
+                return
+            ifi = found
+        elif ifi:
             self.ifname(ifi)
         else:
             ifi = next((i for x, i in s.groups if x == g), 0)
@@ -797,14 +1049,17 @@ class InCtloutput(In6Pcb):
         (AF_INET); no membership on exactly that interface
         ``EADDRNOTAVAIL``."""
         if opt != MCAST_MSFILTER or self.profile.name != "linux" or \
-                level != (41 if s.family == AF_INET6 else IPPROTO_IP):
+                level not in ((41, IPPROTO_IP) if s.family == AF_INET6 else (IPPROTO_IP,)):
             return None
+        fam = AF_INET6 if level == 41 else AF_INET
+        if s.family == AF_INET6 and fam == AF_INET:
+            self._ip_on_inet6(s, opt)
         b = bytes(buf) if isinstance(buf, int) else _octets(buf, "group_filter")
         if len(b) < 144:
             raise _err(errno.EINVAL, "group_filter")
         ifi = struct.unpack("=I", b[:4])[0]
         room = struct.unpack("=I", b[140:144])[0]
-        g = self._ss_addr(s, b[8:136], errno.EADDRNOTAVAIL if s.family == AF_INET6
+        g = self._ss_addr(fam, b[8:136], errno.EADDRNOTAVAIL if fam == AF_INET6
                           else errno.EINVAL)
         if not g.is_multicast:
             raise _err(errno.EINVAL, "not a multicast group")
@@ -815,18 +1070,20 @@ class InCtloutput(In6Pcb):
         return (b[:136] + struct.pack("=II", 0 if mode == MCAST_EXCLUDE else 1, len(ordered))
                 + b"".join(_ss_linux(a) for a in ordered[:room]))
 
-    def _mcast_msfilter(self, s: Socket, b: bytes) -> None:
-        """Linux's ``MCAST_MSFILTER`` (``struct group_filter``)."""
+    def _mcast_msfilter(self, s: Socket, b: bytes, fam: int) -> None:
+        """Linux's ``MCAST_MSFILTER`` (``struct group_filter``), its
+        addresses of family ``fam`` (the option level's)."""
         if len(b) < 144:
             raise _err(errno.EINVAL, "group_filter")
         ifi = struct.unpack("=I", b[:4])[0]
         fmode, n = struct.unpack("=II", b[136:144])
-        if n > int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc" if s.family == AF_INET6
+        if n > int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc" if fam == AF_INET6
                                    else "net.inet.ip.mcast_maxsocksrc"]):
             raise _err(errno.ENOBUFS, "mcast_maxsocksrc")
         if len(b) < 144 + SS_LEN * n:
             raise _err(errno.EINVAL, "group_filter")
-        g = self._ss_addr(s, b[8:136], errno.EADDRNOTAVAIL)
-        srcs = [self._ss_addr(s, b[144 + SS_LEN * i:144 + SS_LEN * (i + 1)], errno.EINVAL)
+        g = self._ss_addr(fam, b[8:136], errno.EADDRNOTAVAIL)
+        srcs = [self._ss_addr(fam, b[144 + SS_LEN * i:144 + SS_LEN * (i + 1)],
+                              errno.EINVAL if fam == AF_INET6 else errno.EADDRNOTAVAIL)
                 for i in range(n)]
         self.mcast_setfilter(s, ifi, g, fmode, srcs)

@@ -39,7 +39,16 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import Ip6Ctloutput
-from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_LOOP, IP_MULTICAST_TTL, IP_TOS, IP_TTL
+from kame.socket.inctl import (
+    _MC_ADDR,
+    IP_MULTICAST_ALL,
+    IP_MULTICAST_IF,
+    IP_MULTICAST_LOOP,
+    IP_MULTICAST_TTL,
+    IP_TOS,
+    IP_TTL,
+    MCAST_INCLUDE,
+)
 from kame.socket.pktopts import (
     EXTHDR_OPTS,
     RFC2292_TYPES,
@@ -260,9 +269,13 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 self._mapped_ok(s)
             if not int(dst):
                 dst = IPv4Address("127.0.0.1")
-            src = self._select_src(s, dst, 0, None)
             if v4 is not None and v4[0] is not None:
-                src = v4[0]  # IP_PKTINFO's ipi_spec_dst
+                src: Any = v4[0]  # IP_PKTINFO's ipi_spec_dst
+            elif dst.is_multicast and IP_MULTICAST_IF in s.ipopts and \
+                    (s.laddr is None or not int(s.laddr)):
+                src = self._mc_src(s, dst)
+            else:
+                src = self._select_src(s, dst, 0, None)
             if not s.bound or s.lport == 0:
                 s.lport = self._anyport(s, s.laddr)
                 s.bound = True
@@ -294,7 +307,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
                 raise _err(e)
-            if mc4 and o.get(IP_MULTICAST_LOOP, 1):
+            # Linux sk_mc_loop: an AF_INET6 socket's IPV6_MULTICAST_LOOP
+            # decides for its mapped multicast too (its IP_MULTICAST_LOOP is
+            # kept, never read)
+            if mc4 and (s.opts.get(IPV6_MULTICAST_LOOP, 1)
+                        if s.family == AF_INET6 and self.profile.name == "linux"
+                        else o.get(IP_MULTICAST_LOOP, 1)):
                 ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
                 if ifn is not None and self.node.inet.in_member(ifn, dst):
                     self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
@@ -627,7 +645,15 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             v4 = [(sc, s) for sc, s in cands if s.family == AF_INET or s.mapped_bound]
             cands = v4 or cands
         targets = [s for _sc, s in cands]  # multicast and broadcast: every member
-        if any(s.msf for s in targets):
+        if not v6 and dst.is_multicast and self.profile.name == "linux":
+            allowed = []
+            for s in targets:
+                if self.in_mc_allow(s, dst, d.src, d.ifindex):  # type: ignore[arg-type]
+                    allowed.append(s)
+                elif (dst, d.ifindex) in s.msf:
+                    self.udpstat["udps_filtermcast"] += 1  # refused by its source filter
+            targets = allowed
+        elif any(s.msf for s in targets):
             targets = [s for s in targets if self._msf_pass(s, d)]
         for s in targets:
             if len(s.rcvq) == s.rcvq.maxlen:
@@ -635,6 +661,40 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 continue
             s.rcvq.append(d)
         return True
+
+    def _mc_src(self, s: Socket, dst: IPv4Address) -> IPv4Address:
+        """The source of a multicast datagram that ``IP_MULTICAST_IF``
+        sends out of an interface: the address the option named (Linux's
+        ``inet->mc_addr``, ``ENETUNREACH`` when it is not ours), else the
+        interface's (BSD ``in_pcbladdr``: ``EADDRNOTAVAIL`` if it has none;
+        Linux picks one as for any route)."""
+        a = s.ipopts.get(_MC_ADDR)
+        if a is not None and int(a):
+            if not self._is_local4(a):
+                raise _err(errno.ENETUNREACH, "IP_MULTICAST_IF names an address not ours")
+            return a  # type: ignore[no-any-return]
+        ifa = next((x for x in self.node.inet.on(s.ipopts[IP_MULTICAST_IF]) if x.usable),
+                   None) if self.node is not None else None
+        if ifa is not None:
+            return ifa.addr  # type: ignore[no-any-return]
+        if self.profile.name != "linux":
+            raise _err(errno.EADDRNOTAVAIL, "IP_MULTICAST_IF's interface has no address")
+        return self._select_src(s, dst, 0, None)  # type: ignore[return-value]
+
+    @staticmethod
+    def in_mc_allow(s: Socket, dst: IPv4Address, src: IPv4Address, ifindex: int) -> bool:
+        """Linux ``ip_mc_sf_allow`` (UDP and raw delivery of IPv4
+        multicast): a socket's membership of the group on the interface the
+        datagram came in on decides by its filter (a UDP socket's refusal
+        is ``udps_filtermcast``); with none, ``IP_MULTICAST_ALL`` (on by
+        default for AF_INET sockets, off for AF_INET6 ones: a dual socket
+        takes the IPv4 groups it joined at ``IPPROTO_IP``)."""
+        f = s.msf.get((dst, ifindex))
+        if f is None:
+            if (dst, ifindex) in s.groups:
+                return True
+            return bool(s.ipopts.get(IP_MULTICAST_ALL, 1 if s.family == AF_INET else 0))
+        return (src in f[1]) == (f[0] == MCAST_INCLUDE)
 
     def _msf_pass(self, s: Socket, d: Datagram) -> bool:
         """A socket's source filters for the datagram's group

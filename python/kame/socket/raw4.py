@@ -147,6 +147,9 @@ class RawIp4(InCtloutput):
         proto = v.protocol
         took = False
         ifindex = 0
+        if self.node is not None and ifname in self.node.ifnets:
+            ifindex = int(self.node.ifnets[ifname].index)
+        mc = linux and v.dst.is_multicast
         data = b""
         for s in self.pcbs:
             if s.type != SOCK_RAW or s.family != AF_INET:
@@ -164,10 +167,10 @@ class RawIp4(InCtloutput):
                 if t < 32 and s.ipopts[_FILTER_KEY] >> t & 1:
                     self.udpstat["rips_filtered"] += 1
                     continue
+            if mc and not self.in_mc_allow(s, v.dst, v.src, ifindex):  # type: ignore[attr-defined]
+                continue  # Linux ip_mc_sf_allow: a source filter, IP_MULTICAST_ALL
             if not took:
                 data = bytes(pkt[:v.total_len])
-                if self.node is not None and ifname in self.node.ifnets:
-                    ifindex = int(self.node.ifnets[ifname].index)
             if len(s.rcvq) == s.rcvq.maxlen:
                 self.udpstat["rips_fullsock"] += 1
                 continue

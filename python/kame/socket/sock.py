@@ -171,6 +171,10 @@ class Socket:
     #: full-state filter as given), for getsockopt(MCAST_MSFILTER).
     msf_order: dict[tuple[IPv4Address | IPv6Address, int], tuple[Any, ...]] = \
         field(default_factory=dict)
+    #: Linux: the interface address each IPv4 membership's join named
+    #: (``ip_mc_socklist.multi.imr_address``), oldest first; a leave by an
+    #: address of no interface finds the membership by it.
+    in_mreq: dict[tuple[IPv4Address, int], IPv4Address] = field(default_factory=dict)
     #: ``IPPROTO_IP`` options (kame.socket.inctl): option -> value.
     ipopts: dict[int, Any] = field(default_factory=dict)
     filter: Icmp6Filter = field(default_factory=Icmp6Filter)

@@ -418,6 +418,7 @@ class StreamSocket(Socket):
         tp = self.tp
         self.closed = True
         layer.pcbs.discard(self)
+        self._leave_groups()
         if tp is not None and not tp.gone and layer.node is not None:
             self._tcp.tcp_disconnect(tp, self._now, rst_unread=self.profile.name == "linux")
         elif tp is not None:
@@ -427,9 +428,16 @@ class StreamSocket(Socket):
         tp = self.tp
         self.closed = True
         self.layer.pcbs.discard(self)
+        self._leave_groups()
         if tp is not None and not tp.gone:
             tp.so = None
             self._tcp.tcp_abort(tp, self._now)
+
+    def _leave_groups(self) -> None:
+        """The memberships a stream socket took (Linux takes source
+        memberships and ``MCAST_JOIN_GROUP`` on any socket) go with it."""
+        for g, ifi in list(self.groups):
+            self.layer.leave_group(self, g, ifi)
 
     # --- options --------------------------------------------------------------------
 
