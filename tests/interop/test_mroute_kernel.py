@@ -52,9 +52,10 @@ PORT = 4242
 OUR_S4, OUR_L4 = "192.0.2.1", "198.51.100.1"
 SRC4, SRC4_OTHER, KERN_L4 = "192.0.2.2", "192.0.2.3", "198.51.100.2"
 ASM4, SSM4, LINK4 = "239.1.2.3", "232.1.1.1", "224.0.0.200"
+LOCAL4 = "239.255.1.2"  # RFC 2365 IPv4 Local Scope
 
 CHILD = r"""
-import ctypes, json, os, select, sys, time
+import ctypes, ipaddress, json, os, select, sys, time
 from kame.knobs import Knobs
 from kame.link.pcap import PcapWriter
 from kame.link.tap import TapDevice
@@ -95,6 +96,8 @@ for d in cfg["devs"]:
 send(node.poll(now()))
 byfd = {t.fileno(): n for n, t in taps.items()}
 ready = False
+sl = None
+ours = []
 while True:
     if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4 \
             and all(a.usable for a in node.inet.addrs):
@@ -107,12 +110,60 @@ while True:
     for fd in r:
         if fd is sys.stdin:
             cmd = sys.stdin.readline().strip()
+            from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW, SocketLayer
+            if sl is None:
+                sl = SocketLayer(node)
+            if cmd == "join":  # our sockets on the listeners' link join ASM and ASM4
+                from kame.socket.const import IPV6_JOIN_GROUP
+                from kame.socket.inctl import IP_ADD_MEMBERSHIP
+                lidx = node.ifnets[cfg["devs"][1]["name"]].index
+                r6, r4 = sl.socket(AF_INET6, SOCK_DGRAM), sl.socket(AF_INET, SOCK_DGRAM)
+                r6.bind(("::", cfg["port"]))
+                r4.bind(("0.0.0.0", cfg["port"]))
+                r6.setsockopt(41, IPV6_JOIN_GROUP, ipaddress.IPv6Address(cfg["group6"]).packed
+                              + lidx.to_bytes(4, sys.byteorder))
+                r4.setsockopt(0, IP_ADD_MEMBERSHIP, bytes(map(int, cfg["group4"].split(".")))
+                              + bytes(map(int, cfg["devs"][1]["addr4"].split("/")[0].split("."))))
+                ours = [r6, r4]
+                send(node.poll(now()))
+                print(json.dumps({"joined": lidx}), flush=True)
+                continue
+            if cmd == "got":  # what our joined sockets hold: tag -> [(hop limit, ifindex)]
+                res = []
+                for so in ours:
+                    g = {}
+                    for d in so.rcvq:
+                        g.setdefault(d.data.decode(), []).append([d.hlim, d.ifindex])
+                    so.rcvq.clear()
+                    res.append(g)
+                print(json.dumps({"got6": res[0], "got4": res[1]}), flush=True)
+                continue
+            if cmd.startswith("boundary "):  # "boundary IF PREFIX" (RFC 2365)
+                _, ifn, pfx = cmd.split()
+                node.inet.mroute_boundary_add(ifn, pfx)
+                print(json.dumps({"boundaries": node.inet.mroute_boundaries()}), flush=True)
+                continue
+            if cmd.startswith("hdrincl "):  # a raw IP_HDRINCL socket sends "hdrincl TAG N"
+                _, tag, n = cmd.split()
+                from kame import _core
+                from kame.socket.inctl import IP_HDRINCL, IP_MULTICAST_IF
+                src4 = cfg["own4"]
+                raw = sl.socket(AF_INET, SOCK_RAW, 255)
+                raw.setsockopt(0, IP_HDRINCL, 1)
+                raw.setsockopt(0, IP_MULTICAST_IF, bytes(map(int, src4.split("."))))
+                body = bytes(_core.UdpHeader(40000, cfg["port"], tag.encode()).to_bytes(
+                    ipaddress.IPv4Address(src4), ipaddress.IPv4Address(cfg["group4"])))
+                dgram = bytes(_core.ip_build(src4, cfg["group4"], 17, body, ttl=8))
+                for _i in range(int(n)):
+                    raw.sendto(dgram, (cfg["group4"], 0))
+                    send(node.poll(now()))
+                raw.close()
+                print(json.dumps({"sent": int(n)}), flush=True)
+                continue
             if cmd.startswith("own "):  # our own sockets send: "own TAG N"
                 _, tag, n = cmd.split()
-                from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SocketLayer
                 from kame.socket.const import IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF
                 from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_TTL
-                sl = SocketLayer(node)
                 s6, s4 = sl.socket(AF_INET6, SOCK_DGRAM), sl.socket(AF_INET, SOCK_DGRAM)
                 s6.setsockopt(41, IPV6_MULTICAST_IF, node.ifnets[cfg["devs"][0]["name"]].index)
                 s6.setsockopt(41, IPV6_MULTICAST_HOPS, 8)
@@ -238,6 +289,14 @@ class Rig:
         self.child.stdin.write(f"own {tag} {n}\n")
         self.child.stdin.flush()
         assert json.loads(self.child.stdout.readline() or "{}") == {"sent": n}
+
+    def cmd(self, line: str) -> dict[str, Any]:
+        """A command to the node (``join``, ``got``, ``boundary IF PREFIX``,
+        ``hdrincl TAG N``); its JSON answer."""
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(line + "\n")
+        self.child.stdin.flush()
+        return json.loads(self.child.stdout.readline() or "{}")  # type: ignore[no-any-return]
 
     def quit(self) -> None:
         """End the node (it closes its pcaps)."""
@@ -513,6 +572,8 @@ msrc = a('{SSM4}') + a('{KERN_L4}') + a('{SRC4}')  # struct ip_mreq_source (Linu
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{ASM4}'))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{LINK4}'))
 s.setsockopt(socket.IPPROTO_IP, 39, msrc)  # IP_ADD_SOURCE_MEMBERSHIP
+for g in sys.argv[1:]:  # more groups to join
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq(g))
 print('joined', flush=True)
 got = {{}}
 while True:
@@ -873,3 +934,88 @@ def test_kernel_listener_without_an_address_reports_from_0_0_0_0(rig: Rig) -> No
                           "-e", "igmp.maddr"], capture_output=True, text=True, timeout=120,
                          check=True)
     assert ASM4 in res.stdout, res.stdout
+
+
+def test_our_sockets_on_the_listeners_link_get_what_crosses(rig: Rig) -> None:
+    """Our own sockets joined to ASM and ASM4 on the listeners' link, no
+    Linux listener there: what a Linux sender on the other link sends and
+    what our own sockets send there cross (our membership is a listener,
+    as a BSD router's daemon hears its kernel's looped Reports), and our
+    sockets get a copy, hop limit/TTL 7, received on the listeners' link
+    (phyint_send -> ip6_mloopback, send_packet -> ip_mloopback), once."""
+    lidx = rig.cmd("join")["joined"]
+    send(SRC, ASM, "k6")
+    send4(SRC4, ASM4, "k4")
+    rig.own("own", 5)
+    time.sleep(0.3)
+    got = rig.cmd("got")
+    assert got["got6"] == {"k6": [[7, lidx]] * 10, "own6": [[7, lidx]] * 5}, got
+    assert got["got4"] == {"k4": [[7, lidx]] * 10, "own4": [[7, lidx]] * 5}, got
+    st = rig.state()
+    s = st["stats"]
+    assert s.get("mrt6s_mloopback") == 15 and s.get("mrts_mloopback") == 15, s
+    assert not s.get("mrt6s_wrong_if") and not s.get("mrts_wrong_if"), s
+    (e6,) = [e for e in st["mroute"]["mfc"] if e["origin"] == SRC]
+    assert e6["oifs"] == [TAP_L], e6
+    rig.quit()
+    on_l = udp_on(rig.pcaps[TAP_L])
+    on_l6 = [r for r in on_l if r["ipv6.dst"]]
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l6) == \
+        ["k6"] * 10 + ["own6"] * 5, on_l6
+    assert all(r["ipv6.hlim"] == "7" and r["udp.checksum.status"] == "1" for r in on_l6), on_l6
+    on_l4 = udp4_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l4) == \
+        ["k4"] * 10 + ["own4"] * 5, on_l4
+    assert all(r["ip.ttl"] == "7" and r["ip.checksum.status"] == "1" for r in on_l4), on_l4
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
+
+
+def test_boundary_and_hdrincl(rig: Rig) -> None:
+    """An RFC 2365 boundary for 239.255.0.0/16 on the listeners' link: a
+    Linux listener joined to 239.1.2.3 and 239.255.1.2 gets the first from
+    a Linux sender across our router, never the second (``mrts_boundary``
+    counts each), and ``kame igmp show`` prints the boundary; then our own
+    raw ``IP_HDRINCL`` socket's datagrams to 239.1.2.3 with TTL 8 reach it
+    with TTL 7 (ip_mforward, as our other multicast)."""
+    from kame.cli.tools import format_mld
+
+    assert rig.cmd(f"boundary {TAP_L} 239.255.0.0/16") == \
+        {"boundaries": {TAP_L: ["239.255.0.0/16"]}}
+    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4,
+                            LOCAL4], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert lis.stdin is not None and lis.stdout is not None
+    try:
+        assert "joined" in lis.stdout.readline()
+        assert rig.until(lambda: ASM4 in rig.groups("igmp") and LOCAL4 in rig.groups("igmp"),
+                         30), rig.groups("igmp")
+        send4(SRC4, ASM4, "asm")
+        send4(SRC4, LOCAL4, "local")
+        assert rig.cmd("hdrincl hinc 5") == {"sent": 5}
+        time.sleep(0.5)
+        lis.stdin.write("report\n")
+        lis.stdin.flush()
+        got = json.loads(lis.stdout.readline())
+    finally:
+        lis.stdin.close()
+        lis.wait(timeout=30)
+    assert got.get("asm") == [7] * 10 and got.get("hinc") == [7] * 5, got
+    assert "local" not in got, got
+    st = rig.state()
+    assert st["stats"].get("mrts_boundary") == 10, st["stats"]
+    text = format_mld({"links": st["igmp"], "mroute": st["mroute4"], "stats": st["stats"]},
+                      TAP_L, True, "igmp")
+    assert "\tboundary 239.255.0.0/16" in text.splitlines(), text
+    assert any("stopped at an administrative-scope boundary" in ln
+               for ln in text.splitlines()), text
+    mifs = {m["ifname"]: m for m in st["mroute4"]["mifs"]}
+    assert mifs[TAP_S]["pkt_out"] == 5 and mifs[TAP_L]["pkt_out"] == 15, mifs
+    rig.quit()
+    on_l4 = udp4_on(rig.pcaps[TAP_L])
+    assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l4) == \
+        ["asm"] * 10 + ["hinc"] * 5, on_l4
+    assert all(r["ip.ttl"] == "7" and r["ip.checksum.status"] == "1" for r in on_l4), on_l4
+    on_s4 = [r for r in udp4_on(rig.pcaps[TAP_S]) if r["ip.src"] == OUR_S4]
+    assert len(on_s4) == 5 and all(r["ip.ttl"] == "8" for r in on_s4), on_s4
+    for p in rig.pcaps.values():
+        assert not malformed(p), malformed(p)
