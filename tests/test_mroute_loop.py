@@ -362,3 +362,31 @@ def test_older_mld_querier_is_logged(caplog: Any) -> None:
     assert r.stats["mlds_rcv_oldqueries"] == 2
     (rec,) = [x for x in caplog.records if x.name == "kame.mroute"]
     assert "MLDv1 querier fe80::99" in rec.getMessage() and "RFC 3810" in rec.getMessage()
+
+
+# --- IPsec on forwarded multicast ----------------------------------------------------
+
+def test_forwarded_ipv4_multicast_meets_the_spd_ipv6_does_not() -> None:
+    """FreeBSD's send_packet hands each IPv4 copy to ip_output, whose
+    sendit step looks the SPD up (as for forwarded unicast): a discard
+    policy for (SRC4, G4) stops the copy, counted; KAME's phyint_send gives
+    a forwarded IPv6 copy to if_output, past the SPD: the same policy for
+    IPv6 changes nothing."""
+    from kame.key.setkey import run as setkey
+
+    sim, r, _ = links(hosts=0)
+    r.attach_key()
+    r.inet.igmpr.report_input("b", [(MODE_IS_EXCLUDE, G4, [])], sim.now)
+    assert list(out4(r.receive("a", udp4(SRC4, G4), sim.now))) == ["b"]
+    setkey(f"spdadd {SRC4} {G4} any -P out discard;\n", r.key.engine, sim.now)
+    assert out4(r.receive("a", udp4(SRC4, G4), sim.now)) == {}
+    assert r.inet.ipsec4stat["out_polvio"] == 1
+    other = A4("192.0.2.6")
+    assert list(out4(r.receive("a", udp4(other, G4), sim.now))) == ["b"]
+
+    r6, now = router()
+    r6.attach_key()
+    r6.mldr.report_input("b", [(MODE_IS_EXCLUDE, G, [])], now)
+    setkey(f"spdadd {SRC} {G} any -P out discard;\n", r6.key.engine, now)
+    assert list(out(r6.receive("a", udp(SRC, G), now))) == ["b"]
+    assert not r6.key.stats["out_polvio"]

@@ -20,6 +20,21 @@ by IGMP listening state (:mod:`kame.inet.igmp_router`), as
 - The node's own datagrams too (``ip_output`` calls ``ip_mforward`` for
   ``IP_MULTICAST_TTL`` above 1): sent on their RPF interface by
   definition, the same rules, that mif's output.
+- ``IP_HDRINCL`` datagrams of our raw sockets too, by the TTL of their
+  header (``ip_output_raw``; BSD's ``rip_output`` -> ``ip_output``).
+- Our own membership on a link counts as a listener there, and a copy for
+  such a link is looped to our own sockets on it (``send_packet`` ->
+  ``ip_output`` with ``imo_multicast_loop = in_mcast_loop`` ->
+  ``ip_mloopback``; ``net.inet.ip.mcast.loop``; ``mrts_mloopback``), as
+  :mod:`kame.ip6.mroute` does, whatever the sender's ``IP_MULTICAST_LOOP``.
+- RFC 2365 administrative-scope boundaries, per interface, for prefixes
+  inside 239.0.0.0/8 (mrouted's ``phyint IF boundary PREFIX``; ``kame
+  igmp boundary add|delete IF PREFIX``): a datagram to such a group is not
+  forwarded into or out of that interface (``mrts_boundary``), looped
+  copies included.
+- IPsec: each copy meets the SPD (``ipsec4_output``) as forwarded unicast
+  does: FreeBSD's ``send_packet`` hands it to ``ip_output``, whose
+  ``sendit`` step looks the policy up.
 - ``ips_notmember`` counts a datagram neither for a local member nor
   forwarded; IGMP from 0.0.0.0 (RFC 3376 §4.2.13: a system without an
   address yet) gets past ``ip_input``'s martian check, nothing else does.
@@ -266,7 +281,10 @@ class IpMroute(Igmp):
             ent.pkt_cnt += 1
             ent.byte_cnt += n
             sent = True
-            self.ether_output(oif, dst, out, now)
+            # send_packet -> ip_output: the SPD at its sendit step, as for
+            # forwarded unicast (ip_forward -> ip_output)
+            if self.node.key is None or self.ipsec4_output(oif, out, dst, now) is None:
+                self.ether_output(oif, dst, out, now)
         return sent
 
     def _rpf_parent(self, src: IPv4Address) -> str | None:

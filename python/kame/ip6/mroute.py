@@ -24,6 +24,22 @@ when ``net.inet6.ip6.forwarding`` and ``net.inet6.ip6.mforwarding`` are on:
   counts as that mif's output (``ip6_mdq``), and a copy too big for a link
   is fragmented, being ours.
 
+- our own membership on a link counts as a listener there (a BSD router's
+  daemon hears its kernel's Reports, looped to it while a multicast router
+  runs: ``mld6_sendpkt``'s ``im6o_multicast_loop = ip6_mrouter != NULL``),
+  and a copy for such a link is looped to our own sockets there, as
+  received on it, hop limit decremented, the interface's source filter
+  applied (``phyint_send`` -> ``ip6_mloopback``, before the MTU check;
+  ``net.inet6.ip6.mcast.loop``, FreeBSD's ``in6_mcast_loop``, default 1;
+  ``mrt6s_mloopback``). The looped copy is not forwarded again (BSD's
+  goes back through ``ip6_input`` and fails the RPF check). For our own
+  packets the sending link's copy is the socket's ``IPV6_MULTICAST_LOOP``
+  (``ip6_output``), the other links' are looped whatever that option says
+  (``phyint_send`` calls ``ip6_output`` with ``im6o_multicast_loop = 1``).
+- IPsec: a forwarded copy goes to the interface past the SPD (KAME's
+  ``phyint_send`` calls ``if_output``; only our own copies go through
+  ``ip6_output``, and ours met the SPD there before being copied).
+
 ``ip6_input`` counts ``ip6s_notmember`` only for a packet neither for a
 local member nor forwarded (KAME's, with ``ip6_mrouter`` set).
 
