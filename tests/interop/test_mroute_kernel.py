@@ -18,8 +18,14 @@ ff3e::77 from ::2 only) and count what arrives with its hop limit
   queries, the Last Listener Query Time) nothing crosses any more;
 - the router's own sockets (hop limit/TTL 8) reach the listeners with 7;
 - a listener without an IPv4 address reports from 0.0.0.0 and is heard;
+- our own sockets joined on the listeners' link get what crosses, once;
+- an RFC 2365 boundary stops 239.255.0.0/16 and lets 239.1.2.3 through;
+  our raw ``IP_HDRINCL`` multicast is forwarded as our other multicast;
 - the node writes a pcap of both links: tshark finds nothing malformed,
   and the UDP copies on the listeners' link are exactly the ones counted.
+
+The node is router_node.py under router_rig.py (test_tap_forward.py's
+rig too).
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netns_rig import ipns
+from router_rig import RouterRig, namespaces, router, wait_kernel_ready
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 NS_S, NS_L = "kmr-s", "kmr-l"
 TAP_S, TAP_L = "kmra", "kmrb"
 MAC_S, MAC_L = "02:00:00:00:fe:0a", "02:00:00:00:fe:0b"
@@ -53,147 +60,6 @@ OUR_S4, OUR_L4 = "192.0.2.1", "198.51.100.1"
 SRC4, SRC4_OTHER, KERN_L4 = "192.0.2.2", "192.0.2.3", "198.51.100.2"
 ASM4, SSM4, LINK4 = "239.1.2.3", "232.1.1.1", "224.0.0.200"
 LOCAL4 = "239.255.1.2"  # RFC 2365 IPv4 Local Scope
-
-CHILD = r"""
-import ctypes, ipaddress, json, os, select, sys, time
-from kame.knobs import Knobs
-from kame.link.pcap import PcapWriter
-from kame.link.tap import TapDevice
-from kame.node import Node
-
-cfg = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-
-def setns(ns):
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), "setns " + ns)
-    finally:
-        os.close(fd)
-
-node = Node("kame-mr", knobs=Knobs(cfg["knobs"]), seed=23)
-taps, pcaps = {}, {}
-for d in cfg["devs"]:
-    setns(d["ns"])
-    taps[d["name"]] = TapDevice(d["name"])
-    pcaps[d["name"]] = PcapWriter(open(d["pcap"], "wb"))
-    node.add_interface(d["name"], bytes.fromhex(d["mac"].replace(":", "")))
-print(json.dumps({"opened": sorted(taps)}), flush=True)
-sys.stdin.readline()                                   # the links are up
-t0 = time.monotonic()
-now = lambda: time.monotonic() - t0
-
-def send(frames):
-    for ifn, f in frames:
-        pcaps[ifn].write(now(), f)
-        taps[ifn].write(f)
-
-for d in cfg["devs"]:
-    send(node.up(d["name"], now()))
-    node.add_address(d["name"], d["addr"], now())
-    node.add_address4(d["name"], d["addr4"], now())
-send(node.poll(now()))
-byfd = {t.fileno(): n for n, t in taps.items()}
-ready = False
-sl = None
-ours = []
-while True:
-    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4 \
-            and all(a.usable for a in node.inet.addrs):
-        ready = True
-        print(json.dumps({"ready": [str(a.addr) for a in node.addresses()]}), flush=True)
-    d = node.next_deadline()
-    timeout = 0.05 if d is None else max(0.0, min(0.05, d - now()))
-    r, _, _ = select.select(list(byfd) + [sys.stdin], [], [], timeout)
-    quit = False
-    for fd in r:
-        if fd is sys.stdin:
-            cmd = sys.stdin.readline().strip()
-            from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW, SocketLayer
-            if sl is None:
-                sl = SocketLayer(node)
-            if cmd == "join":  # our sockets on the listeners' link join ASM and ASM4
-                from kame.socket.const import IPV6_JOIN_GROUP
-                from kame.socket.inctl import IP_ADD_MEMBERSHIP
-                lidx = node.ifnets[cfg["devs"][1]["name"]].index
-                r6, r4 = sl.socket(AF_INET6, SOCK_DGRAM), sl.socket(AF_INET, SOCK_DGRAM)
-                r6.bind(("::", cfg["port"]))
-                r4.bind(("0.0.0.0", cfg["port"]))
-                r6.setsockopt(41, IPV6_JOIN_GROUP, ipaddress.IPv6Address(cfg["group6"]).packed
-                              + lidx.to_bytes(4, sys.byteorder))
-                r4.setsockopt(0, IP_ADD_MEMBERSHIP, bytes(map(int, cfg["group4"].split(".")))
-                              + bytes(map(int, cfg["devs"][1]["addr4"].split("/")[0].split("."))))
-                ours = [r6, r4]
-                send(node.poll(now()))
-                print(json.dumps({"joined": lidx}), flush=True)
-                continue
-            if cmd == "got":  # what our joined sockets hold: tag -> [(hop limit, ifindex)]
-                res = []
-                for so in ours:
-                    g = {}
-                    for d in so.rcvq:
-                        g.setdefault(d.data.decode(), []).append([d.hlim, d.ifindex])
-                    so.rcvq.clear()
-                    res.append(g)
-                print(json.dumps({"got6": res[0], "got4": res[1]}), flush=True)
-                continue
-            if cmd.startswith("boundary "):  # "boundary IF PREFIX" (RFC 2365)
-                _, ifn, pfx = cmd.split()
-                node.inet.mroute_boundary_add(ifn, pfx)
-                print(json.dumps({"boundaries": node.inet.mroute_boundaries()}), flush=True)
-                continue
-            if cmd.startswith("hdrincl "):  # a raw IP_HDRINCL socket sends "hdrincl TAG N"
-                _, tag, n = cmd.split()
-                from kame import _core
-                from kame.socket.inctl import IP_HDRINCL, IP_MULTICAST_IF
-                src4 = cfg["own4"]
-                raw = sl.socket(AF_INET, SOCK_RAW, 255)
-                raw.setsockopt(0, IP_HDRINCL, 1)
-                raw.setsockopt(0, IP_MULTICAST_IF, bytes(map(int, src4.split("."))))
-                body = bytes(_core.UdpHeader(40000, cfg["port"], tag.encode()).to_bytes(
-                    ipaddress.IPv4Address(src4), ipaddress.IPv4Address(cfg["group4"])))
-                dgram = bytes(_core.ip_build(src4, cfg["group4"], 17, body, ttl=8))
-                for _i in range(int(n)):
-                    raw.sendto(dgram, (cfg["group4"], 0))
-                    send(node.poll(now()))
-                raw.close()
-                print(json.dumps({"sent": int(n)}), flush=True)
-                continue
-            if cmd.startswith("own "):  # our own sockets send: "own TAG N"
-                _, tag, n = cmd.split()
-                from kame.socket.const import IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF
-                from kame.socket.inctl import IP_MULTICAST_IF, IP_MULTICAST_TTL
-                s6, s4 = sl.socket(AF_INET6, SOCK_DGRAM), sl.socket(AF_INET, SOCK_DGRAM)
-                s6.setsockopt(41, IPV6_MULTICAST_IF, node.ifnets[cfg["devs"][0]["name"]].index)
-                s6.setsockopt(41, IPV6_MULTICAST_HOPS, 8)
-                s4.setsockopt(0, IP_MULTICAST_IF, bytes(map(int, cfg["own4"].split("."))))
-                s4.setsockopt(0, IP_MULTICAST_TTL, 8)
-                for _i in range(int(n)):
-                    s6.sendto((tag + "6").encode(), (cfg["group6"], cfg["port"]))
-                    s4.sendto((tag + "4").encode(), (cfg["group4"], cfg["port"]))
-                    send(node.poll(now()))
-                s6.close()
-                s4.close()
-                print(json.dumps({"sent": int(n)}), flush=True)
-                continue
-            if cmd in ("state", "quit", ""):
-                print(json.dumps({"stats": node.stats.nonzero(), "mld": node.mldr.snapshot(now()),
-                                  "mroute": node.mroute_snapshot(now()),
-                                  "igmp": node.inet.igmpr.snapshot(now()),
-                                  "mroute4": node.inet.mroute_snapshot(now())}), flush=True)
-                quit = cmd != "state"
-            continue
-        name = byfd[fd]
-        while (f := taps[name].read()) is not None:
-            pcaps[name].write(now(), f)
-            send(node.receive(name, f, now()))
-    send(node.poll(now()))
-    if quit:
-        for p in pcaps.values():
-            p.f.close()
-        break
-"""
 
 LISTENER = f"""
 import json, select, socket, struct, sys
@@ -244,40 +110,7 @@ for i in range(n):
 """
 
 
-def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
-         ) -> subprocess.CompletedProcess[str]:
-    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
-
-
-def cleanup() -> None:
-    for ns in (NS_S, NS_L):
-        sh("ip", "netns", "del", ns, check=False)
-
-
-def wait_kernel_ready(ns: str) -> None:
-    for _ in range(100):
-        out = ipns(ns, "ip", "-6", "addr", "show").stdout
-        if "inet6" in out and "tentative" not in out:
-            return
-        time.sleep(0.1)
-    raise AssertionError(out)
-
-
-class Rig:
-    def __init__(self, child: subprocess.Popen[str], pcaps: dict[str, Path]) -> None:
-        self.child = child
-        self.pcaps = pcaps
-
-    def state(self) -> dict[str, Any]:
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write("state\n")
-        self.child.stdin.flush()
-        return json.loads(self.child.stdout.readline() or "{}")
-
+class Rig(RouterRig):
     def groups(self, proto: str = "mld") -> dict[str, Any]:
         (st,) = [x for x in self.state()[proto] if x["ifname"] == TAP_L]
         return {g["group"]: g for g in st["groups"]}
@@ -285,38 +118,22 @@ class Rig:
     def own(self, tag: str, n: int) -> None:
         """The node's own UDP sockets send ``n`` datagrams to ASM (``tag``6,
         hop limit 8) and ASM4 (``tag``4, TTL 8) on TAP_S."""
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write(f"own {tag} {n}\n")
-        self.child.stdin.flush()
-        assert json.loads(self.child.stdout.readline() or "{}") == {"sent": n}
-
-    def cmd(self, line: str) -> dict[str, Any]:
-        """A command to the node (``join``, ``got``, ``boundary IF PREFIX``,
-        ``hdrincl TAG N``); its JSON answer."""
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write(line + "\n")
-        self.child.stdin.flush()
-        return json.loads(self.child.stdout.readline() or "{}")  # type: ignore[no-any-return]
-
-    def quit(self) -> None:
-        """End the node (it closes its pcaps)."""
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write("quit\n")
-        self.child.stdin.flush()
-        self.child.stdout.readline()
-        self.child.wait(timeout=10)
-
-    def until(self, pred: Any, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return True
-            time.sleep(0.2)
-        return bool(pred())
+        assert self.cmd(f"own {tag} {n}") == {"sent": n}
 
 
 def send(src: str, dst: str, tag: str, n: int = 10) -> None:
     ipns(NS_S, sys.executable, "-c", SENDER, src, dst, tag, str(n), TAP_S, timeout=60)
+
+
+def links_up() -> None:
+    ipns(NS_S, "ip", "link", "set", TAP_S, "up")
+    ipns(NS_S, "ip", "-6", "addr", "add", SRC + "/64", "dev", TAP_S, "nodad")
+    ipns(NS_S, "ip", "-6", "addr", "add", SRC_OTHER + "/64", "dev", TAP_S, "nodad")
+    ipns(NS_L, "ip", "link", "set", TAP_L, "up")
+    ipns(NS_L, "ip", "-6", "addr", "add", KERN_L + "/64", "dev", TAP_L, "nodad")
+    ipns(NS_S, "ip", "addr", "add", SRC4 + "/24", "dev", TAP_S)
+    ipns(NS_S, "ip", "addr", "add", SRC4_OTHER + "/24", "dev", TAP_S)
+    ipns(NS_L, "ip", "addr", "add", KERN_L4 + "/24", "dev", TAP_L)
 
 
 @pytest.fixture
@@ -325,89 +142,45 @@ def rig(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     versions: 1 MLDv1 and IGMPv2 (``force_mld_version``,
     ``force_igmp_version``), "igmpv1" IGMPv1, 2 (default) MLDv2 and IGMPv3;
     "oldq": our queriers speak MLDv1 and IGMPv2 (the version knobs)."""
-    cleanup()
-    try:
-        for ns in (NS_S, NS_L):
-            sh("ip", "netns", "add", ns)
-    except subprocess.CalledProcessError as e:
-        cleanup()
-        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
-    child: subprocess.Popen[str] | None = None
-    pcaps = {TAP_S: tmp_path / "s.pcap", TAP_L: tmp_path / "l.pcap"}
-    try:
+    param = getattr(request, "param", 2)
+    with namespaces(NS_S, NS_L):
         for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
-            ipns(ns, "ip", "link", "set", "lo", "up")
-            ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
             ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
             ipns(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.accept_ra=0")
-        if getattr(request, "param", 2) == 1:
+        if param == 1:
             ipns(NS_L, "sysctl", "-qw", f"net.ipv6.conf.{TAP_L}.force_mld_version=1")
             ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=2")
-        if getattr(request, "param", 2) == "igmpv1":
+        if param == "igmpv1":
             ipns(NS_L, "sysctl", "-qw", f"net.ipv4.conf.{TAP_L}.force_igmp_version=1")
         for ns, dev in ((NS_S, TAP_S), (NS_L, TAP_L)):
             for d in ("all", "default", dev):
                 ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{d}.rp_filter=0")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
         cfg = {
+            "name": "kame-mr", "seed": 23,
             "knobs": {"net.inet6.ip6.forwarding": 1, "net.inet.ip.forwarding": 1,
                       "net.link.ether.inet.dad_count": 0,
                       "net.inet.igmp.query_interval": 8,
                       "net.inet.igmp.query_response_interval": 2000,
                       "net.inet.igmp.last_member_query_interval": 500,
                       **({"net.inet6.mld.version": 1, "net.inet.igmp.version": 2}
-                         if getattr(request, "param", 2) == "oldq" else {}),
+                         if param == "oldq" else {}),
                       "net.inet6.mld.query_interval": 8,
                       "net.inet6.mld.query_response_interval": 2000,
                       "net.inet6.mld.last_listener_query_interval": 500},
             "own4": OUR_S4, "group6": ASM, "group4": ASM4, "port": PORT,
             "devs": [
                 {"ns": NS_S, "name": TAP_S, "mac": MAC_S, "addr": OUR_S + "/64",
-                 "addr4": OUR_S4 + "/24",
-                 "pcap": str(pcaps[TAP_S])},
+                 "addr4": OUR_S4 + "/24", "pcap": str(tmp_path / "s.pcap")},
                 {"ns": NS_L, "name": TAP_L, "mac": MAC_L, "addr": OUR_L + "/64",
-                 "addr4": OUR_L4 + "/24",
-                 "pcap": str(pcaps[TAP_L])},
+                 "addr4": OUR_L4 + "/24", "pcap": str(tmp_path / "l.pcap")},
             ],
         }
-        child = subprocess.Popen(["ip", "netns", "exec", NS_S, sys.executable, "-c", CHILD,
-                                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=env)
-        assert child.stdout is not None and child.stdin is not None
-        line = child.stdout.readline()
-        assert json.loads(line or "{}").get("opened") == sorted([TAP_S, TAP_L]), \
-            child.stderr.read() if child.stderr else line
-        ipns(NS_S, "ip", "link", "set", TAP_S, "up")
-        ipns(NS_S, "ip", "-6", "addr", "add", SRC + "/64", "dev", TAP_S, "nodad")
-        ipns(NS_S, "ip", "-6", "addr", "add", SRC_OTHER + "/64", "dev", TAP_S, "nodad")
-        ipns(NS_L, "ip", "link", "set", TAP_L, "up")
-        ipns(NS_L, "ip", "-6", "addr", "add", KERN_L + "/64", "dev", TAP_L, "nodad")
-        ipns(NS_S, "ip", "addr", "add", SRC4 + "/24", "dev", TAP_S)
-        ipns(NS_S, "ip", "addr", "add", SRC4_OTHER + "/24", "dev", TAP_S)
-        ipns(NS_L, "ip", "addr", "add", KERN_L4 + "/24", "dev", TAP_L)
-        child.stdin.write("up\n")
-        child.stdin.flush()
-        ready = json.loads(child.stdout.readline() or "{}")
-        assert "ready" in ready, ready
-        for ns in (NS_S, NS_L):
-            wait_kernel_ready(ns)
-        ipns(NS_L, "ip", "route", "add", "default", "via", OUR_L4)
-        ipns(NS_S, "ip", "route", "add", "default", "via", OUR_S4)
-        yield Rig(child, pcaps)
-    finally:
-        if child is not None:
-            if child.poll() is None and child.stdin is not None:
-                try:
-                    child.stdin.write("quit\n")
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-            if child.poll() is None:
-                child.kill()
-                child.wait(timeout=10)
-        cleanup()
+        with router(cfg, links_up) as r:
+            for ns in (NS_S, NS_L):
+                wait_kernel_ready(ns)
+            ipns(NS_L, "ip", "route", "add", "default", "via", OUR_L4)
+            ipns(NS_S, "ip", "route", "add", "default", "via", OUR_S4)
+            yield Rig(r.child, r.pcaps)
 
 
 def udp_on(pcap: Path) -> list[dict[str, str]]:
@@ -475,11 +248,7 @@ def test_kernel_listeners_get_what_they_joined_through_us(rig: Rig) -> None:
     assert s.get("mrt6s_mfc_lookups", 0) >= 30 and not s.get("mrt6s_wrong_if"), s
     mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
     assert mifs[TAP_L]["pkt_out"] == 20 and mifs[TAP_S]["pkt_in"] == 60, mifs
-    # the node closes its pcaps at quit
-    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
-    rig.child.stdin.flush()  # type: ignore[union-attr]
-    rig.child.stdout.readline()  # type: ignore[union-attr]
-    rig.child.wait(timeout=10)
+    rig.quit()  # the node closes its pcaps
     on_l = udp_on(rig.pcaps[TAP_L])
     assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
         ["asm"] * 10 + ["ssm"] * 10, on_l
@@ -543,10 +312,7 @@ def test_mldv1_listeners_put_the_group_in_compatibility_mode(rig: Rig) -> None:
     assert s.get("mlds_snd_group_queries", 0) >= 2, s
     mifs = {m["ifname"]: m for m in st["mroute"]["mifs"]}
     assert mifs[TAP_L]["pkt_out"] == 20, mifs
-    rig.child.stdin.write("quit\n")  # type: ignore[union-attr]
-    rig.child.stdin.flush()  # type: ignore[union-attr]
-    rig.child.stdout.readline()  # type: ignore[union-attr]
-    rig.child.wait(timeout=10)
+    rig.quit()
     on_l = udp_on(rig.pcaps[TAP_L])
     assert sorted(bytes.fromhex(r["data.data"]).decode() for r in on_l) == \
         ["asm"] * 10 + ["ssm-other"] * 10, on_l
