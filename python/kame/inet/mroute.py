@@ -67,7 +67,7 @@ from kame.ip6.mroute import Mf6c, Mif6, mfc_rpf, mif_count, mroute_snapshot
 __all__ = ["ADMIN_SCOPE", "MAX_BOUNDARIES", "IpMroute", "in_boundary", "parse_boundary",
            "parse_v3_report"]
 
-#: RFC 2365 §6: the IPv4 Administratively Scoped Multicast space.
+#: RFC 2365: the IPv4 Administratively Scoped Multicast space.
 ADMIN_SCOPE = IPv4Network("239.0.0.0/8")
 #: Boundaries configured on one interface at most.
 MAX_BOUNDARIES = 64
@@ -236,7 +236,7 @@ class IpMroute(Igmp):
             return False
         bounds = self.mbound
         if bounds and in_boundary(bounds.get(ifname), dst):
-            self.inc("mrts_boundary")  # RFC 2365 §7: not in across a boundary
+            self.inc("mrts_boundary")  # RFC 2365: not in across a boundary
             return False
         ent = mfc_rpf(self.mfc, (src, dst), ifname, now, kv["net.inet.ip.mfc_max"], self.inc,
                       "mrts_", None if local else lambda: self._rpf_parent(src))
@@ -257,7 +257,7 @@ class IpMroute(Igmp):
             if not mine and not self.igmpr.forwards(oif, dst, src):
                 continue
             if bounds and in_boundary(bounds.get(oif), dst):
-                self.inc("mrts_boundary")  # RFC 2365 §7: not out across a boundary
+                self.inc("mrts_boundary")  # RFC 2365: not out across a boundary
                 continue
             if not self.node.ifnets[oif].up:
                 continue
@@ -296,7 +296,7 @@ class IpMroute(Igmp):
     def mroute_boundary_add(self, ifname: str, prefix: str | IPv4Network) -> IPv4Network:
         """A boundary for ``prefix`` (inside 239.0.0.0/8, as mrouted's
         ``phyint IF boundary PREFIX``) on ``ifname``: datagrams to those
-        groups are not forwarded into or out of it (RFC 2365 §7),
+        groups are not forwarded into or out of it (RFC 2365),
         ``mrts_boundary``. ``ValueError`` for a prefix outside 239/8, with
         host bits, or past :data:`MAX_BOUNDARIES` on the interface."""
         if ifname not in self.node.ifnets:
