@@ -470,3 +470,25 @@ def test_ndp_a_columns_widen() -> None:
     assert head.index("Linklayer") == line.index("02:00")
     assert head.index("Netif") + len("Netif") == line.rindex("longifname0") + len("longifname0")
     assert head.index("Expire") == line.index("30s")
+
+
+def test_igmp_boundary(rig: Rig, capsys) -> None:  # type: ignore[no-untyped-def]
+    """kame igmp boundary add|delete IF PREFIX (RFC 2365) and its line in
+    kame igmp show."""
+    rc, out, _ = kame(capsys, "igmp", "boundary", "add", "eth0", "239.255.0.0/16", "--ctl",
+                      rig.server.path)
+    assert rc == 0 and out == "eth0: boundary 239.255.0.0/16\n"
+    assert rig.h.inet.mroute_boundaries() == {"eth0": ["239.255.0.0/16"]}
+    rc, _, err = kame(capsys, "igmp", "boundary", "add", "eth0", "224.0.0.0/4", "--ctl",
+                      rig.server.path)
+    assert rc == 1 and "inside 239.0.0.0/8" in err
+    rc, _, err = kame(capsys, "igmp", "boundary", "add", "eth0", "--ctl", rig.server.path)
+    assert rc != 0 and "add|delete IF PREFIX" in err
+    rc, out, _ = kame(capsys, "igmp", "show", "--ctl", rig.server.path)
+    assert rc == 0 and "eth0: boundary 239.255.0.0/16" in out.splitlines(), out
+    rc, out, _ = kame(capsys, "igmp", "boundary", "delete", "eth0", "239.255.0.0/16", "--ctl",
+                      rig.server.path)
+    assert rc == 0 and out == "" and rig.h.inet.mroute_boundaries() == {}
+    rc, _, err = kame(capsys, "igmp", "boundary", "delete", "eth0", "239.255.0.0/16", "--ctl",
+                      rig.server.path)
+    assert rc == 1 and "no boundary" in err

@@ -756,6 +756,17 @@ class ControlServer:
                     "mroute": node.inet.mroute_snapshot(now),
                     "stats": {k: node.stats[k] for k in node.stats
                               if k.startswith(("igps_rtr_", "mrts_"))}}
+        if op == "igmp_boundary":  # kame igmp boundary add|delete IF PREFIX (RFC 2365)
+            ifname, prefix = str(req["ifname"]), str(req["prefix"])
+            try:
+                if req.get("delete"):
+                    if not node.inet.mroute_boundary_delete(ifname, prefix):
+                        raise ControlError(f"{ifname}: no boundary {prefix}")
+                else:
+                    node.inet.mroute_boundary_add(ifname, prefix)
+            except ValueError as e:
+                raise ControlError(str(e)) from None
+            return node.inet.mroute_boundaries()
         if op == "mld":  # kame mld show: the querier's listening state (kame.mld6_router)
             return {"links": node.mldr.snapshot(now), "mroute": node.mroute_snapshot(now),
                     "stats": {k: node.stats[k] for k in node.stats

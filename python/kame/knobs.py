@@ -123,6 +123,9 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) forward multicast by MLD listening state when forwarding (kame.ip6.mroute)"),
         _k("net.inet6.ip6.mfc_max", 1024, 1, 1 << 20,
            "(kame) multicast forwarding cache entries (mrt6s_mfc_full past it)"),
+        _k("net.inet6.ip6.mcast.loop", 1, 0, 1,
+           "loop forwarded multicast back to our own members on the outgoing link "
+           "(FreeBSD's in6_mcast_loop: phyint_send -> ip6_mloopback)"),
         # --- net.inet6.mld: the router side (kame.mld6_router, RFC 3810 §7, §9) ---
         _k("net.inet6.mld.querier", 1, 0, 2,
            "(kame) MLD querier on up interfaces: 0 never, 1 when forwarding, 2 always"),
@@ -281,6 +284,9 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) forward multicast by IGMP listening state when forwarding (kame.inet.mroute)"),
         _k("net.inet.ip.mfc_max", 1024, 1, 1 << 20,
            "(kame) IPv4 multicast forwarding cache entries (mrts_mfc_full past it)"),
+        _k("net.inet.ip.mcast.loop", 1, 0, 1,
+           "loop forwarded multicast back to our own members on the outgoing link "
+           "(FreeBSD's in_mcast_loop: send_packet -> ip_mloopback)"),
         _k("net.inet.igmp.default_version", 3, 1, 3,
            "IGMP version used when no older querier is present"),
         _k("net.inet.ip.redirect", 1, 0, 1, "send ICMP Redirects when forwarding"),

@@ -37,6 +37,7 @@ RFC 3376 §6 on the same code. :mod:`kame.ip6.mroute` forwards by the state
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
@@ -108,9 +109,21 @@ class _Rtx:
     src_left: dict[McAddr, int] = field(default_factory=dict)
 
 
+_log = logging.getLogger("kame.mroute")
+
+#: Seconds between two warnings about an older-version querier on one link.
+OLDQ_LOG_INTERVAL = 3600.0
+
+
 @dataclass(slots=True)
 class _RtrIf:
     me: McAddr
+    #: An older-version querier heard (RFC 3810 §8.3.1, RFC 3376 §7.3.1):
+    #: its address, its version, how many of its queries, when last warned.
+    oldq_addr: McAddr | None = None
+    oldq_version: int = 0
+    oldq_count: int = 0
+    oldq_logged: float = -OLDQ_LOG_INTERVAL
     querier: bool = True
     #: Other Querier Present timer (non-querier) and that querier's address.
     oqp_until: float = -1.0
@@ -228,14 +241,18 @@ class Mld6Router:
     # --- input
     def query_input(self, ifname: str, src: McAddr, group: McAddr,
                     sources: Iterable[McAddr], suppress: bool, v2: bool,
-                    now: float) -> None:
-        """A Query heard on the link (valid: link-local source, hop limit 1)."""
+                    now: float, heard: int | None = None) -> None:
+        """A Query heard on the link (valid: link-local source, hop limit 1);
+        ``heard``: its version (default: the current one when ``v2``, else
+        the one before)."""
         st = self._if.get(ifname)
         if st is None or src == st.me:
             return
         srcs = frozenset(sources) if v2 else frozenset()
-        if not v2 and self.version >= self.CUR_VERSION:
-            self.inc("mlds_rcv_oldqueries")  # an older querier: lower the version knob
+        if heard is None:
+            heard = self.CUR_VERSION if v2 else self.CUR_VERSION - 1
+        if heard < self.version:
+            self._older_querier(ifname, st, src, heard, now)
         self.inc("mlds_rcv_gen_queries" if int(group) == 0 else
                  "mlds_rcv_gsr_queries" if srcs else "mlds_rcv_group_queries")
         if int(src) < int(st.me):  # §7.6.2: the lower address queries
@@ -250,6 +267,32 @@ class Mld6Router:
         g = st.groups.get(group)
         if g is not None:  # §7.6.1: a Non-Querier follows the Querier's queries
             g.lower(srcs or None, now, self.llqt)
+
+    def _older_querier(self, ifname: str, st: _RtrIf, src: McAddr, heard: int,
+                       now: float) -> None:
+        """RFC 3810 §8.3.1, RFC 3376 §7.3.1: an older-version querier on the
+        link. The router is to be set to the older version by hand (the
+        ``version`` knob) and SHOULD log a warning: counted, kept per
+        interface, logged once per :data:`OLDQ_LOG_INTERVAL` per interface.
+        No router falls back by itself (FreeBSD has no querier in the
+        kernel; mrouted and pimd warn; Linux's bridge querier speaks the
+        version it is set to)."""
+        self.inc("mlds_rcv_oldqueries")
+        st.oldq_addr, st.oldq_version = src, heard
+        st.oldq_count += 1
+        if now - st.oldq_logged >= OLDQ_LOG_INTERVAL:
+            st.oldq_logged = now
+            name = self._proto_name(heard)
+            _log.warning("%s: %s querier %s on the link, this router speaks %s: set %s to %d "
+                         "(%s)", ifname, name, src, self._proto_name(self.version),
+                         self.KNOBS + "version", heard, self.OLDQ_RFC)
+
+    #: The section that asks for the warning.
+    OLDQ_RFC = "RFC 3810 §8.3.1"
+
+    @staticmethod
+    def _proto_name(version: int) -> str:
+        return f"MLDv{version}"
 
     def report_input(self, ifname: str, records: Iterable[tuple[int, McAddr,
                                                                 Iterable[McAddr]]],
@@ -439,6 +482,9 @@ class Mld6Router:
                 "is_querier": st.querier,
                 "other_querier_timer": None if st.querier else round(max(0.0, st.oqp_until - now), 3),
                 "next_query": round(max(0.0, st.gq_due - now), 3) if st.querier else None,
+                "older_querier": None if st.oldq_addr is None else {
+                    "addr": str(st.oldq_addr), "version": st.oldq_version,
+                    "queries": st.oldq_count},
                 "groups": groups,
             })
         return out

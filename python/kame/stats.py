@@ -181,6 +181,8 @@ DESCRIPTIONS: dict[str, str] = {
     "mrts_wrong_if": "IPv4 multicast datagrams arrived on the wrong interface (RPF)",
     "mrts_cache_cleanups": "IPv4 multicast forwarding cache entries expired",
     "mrts_mfc_full": "(kame) IPv4 multicast forwarding cache entries evicted: mfc_max",
+    "mrts_mloopback": "(kame) IPv4 multicast copies looped to our own members on an outgoing link",
+    "mrts_boundary": "(kame) IPv4 multicast datagrams stopped at an administrative-scope boundary",
     # multicast forwarding (kame.ip6.mroute; struct mrt6stat)
     "mrt6s_mfc_lookups": "multicast forwarding cache hits",
     "mrt6s_mfc_misses": "multicast forwarding cache misses",
@@ -188,6 +190,7 @@ DESCRIPTIONS: dict[str, str] = {
     "mrt6s_wrong_if": "multicast packets arrived on the wrong interface (RPF)",
     "mrt6s_cache_cleanups": "multicast forwarding cache entries expired",
     "mrt6s_mfc_full": "(kame) multicast forwarding cache entries evicted: mfc_max",
+    "mrt6s_mloopback": "(kame) multicast copies looped to our own members on an outgoing link",
     # the MLD router side (kame.mld6_router; names after FreeBSD's igps_*/mlds_*)
     "mlds_rcv_gen_queries": "(kame) MLD general queries received",
     "mlds_rcv_group_queries": "(kame) MLD multicast-address-specific queries received",

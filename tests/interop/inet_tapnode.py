@@ -184,6 +184,7 @@ def main() -> None:
                         "routes": node.inet.routes_table(),
                         "stats": node.stats.nonzero(),
                         "mld": node.mldr.snapshot(now()),
+                        "igmp": node.inet.igmpr.snapshot(now()),
                         "udpstat": {k: v for k, v in layer.udpstat.items() if v},
                         "events": sorted({type(e).__name__ + ":" + str(getattr(e, "kind", ""))
                                           for e in events}),

@@ -185,3 +185,52 @@ def test_the_bridge_with_the_lower_address_is_querier(tmp_path: Path) -> None:
     last_bridge = max(general(every, False))
     ours = general(every, True)
     assert len(ours) <= 1 and all(t < last_bridge for t in ours), every
+
+
+def test_an_older_version_bridge_querier_is_kept_counted_and_not_followed(tmp_path: Path
+                                                                          ) -> None:
+    """RFC 3810 §8.3.1, RFC 3376 §7.3.1: a Linux bridge querying in MLDv1
+    and IGMPv2 (``mcast_mld_version 1``, ``mcast_igmp_version 2``) from
+    lower addresses on the link of our MLDv2 and IGMPv3 queriers. Its
+    queries are counted (``mlds_rcv_oldqueries``,
+    ``igps_rtr_rcv_oldqueries``) and kept with the link's state (``kame mld
+    show``/``kame igmp show`` print the older querier and the knob to set);
+    we change no version by ourselves (as no router does): what we sent
+    stayed MLDv2."""
+    from kame.cli.tools import format_mld
+
+    pcap = tmp_path / "mldq3.pcap"
+    with snoop_rig("kame-mldq3", "kmq3", pcap, OURS, [f"{KERNEL6}/64", "10.9.7.1/24"],
+                   mld_version=1, igmp_version=2) as (ns, child):
+        set_bridge_mac(ns, "02:00:00:00:00:01")  # fe80::ff:fe00:1: lower than ours
+        child.cmd(cmd="wait", s=3)
+        for k, v in {**KNOBS, "net.inet.igmp.query_interval": 8,
+                     "net.inet.igmp.query_response_interval": 2000,
+                     "net.inet.igmp.querier": 2}.items():
+            child.cmd(cmd="knob", name=k, value=v)
+
+        def older() -> tuple[Any, Any]:
+            st = child.cmd(cmd="state")
+            (m,) = st["mld"]
+            (i,) = st["igmp"] or [{}]
+            return m.get("older_querier"), i.get("older_querier")
+
+        assert until(lambda: all(o and o["queries"] >= 2 for o in older()), 60, child), older()
+        st = child.cmd(cmd="state")
+        o6, o4 = older()
+        assert o6["addr"] == "fe80::ff:fe00:1" and o6["version"] == 1, o6
+        assert o4["addr"] == "10.9.7.1" and o4["version"] == 2, o4
+        s = st["stats"]
+        assert s["mlds_rcv_oldqueries"] >= o6["queries"] >= 2, s
+        assert s["igps_rtr_rcv_oldqueries"] >= o4["queries"] >= 2, s
+        text6 = format_mld({"links": st["mld"], "mroute": {}, "stats": {}}, None, False, "mld")
+        assert "\tolder querier fe80::ff:fe00:1 (MLDv1, " in text6, text6
+        assert "set net.inet6.mld.version to 1" in text6, text6
+        text4 = format_mld({"links": st["igmp"], "mroute": {}, "stats": {}}, None, False, "igmp")
+        assert "set net.inet.igmp.version to 2" in text4, text4
+    every = queries(pcap)
+    bridge = [r for r in every if r["eth.src"] != OUR_MAC]
+    ours = [r for r in every if r["eth.src"] == OUR_MAC]
+    # MLDv1 queries carry no Number of Sources; ours (MLDv2) do
+    assert bridge and all(r["icmpv6.mld.nb_sources"] == "" for r in bridge), bridge
+    assert all(r["icmpv6.mld.nb_sources"] != "" for r in ours), ours

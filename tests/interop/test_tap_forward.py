@@ -26,21 +26,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from netns_rig import ipns
+from router_rig import RouterRig, namespaces, router, wait_kernel_ready
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
 if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 NS_A, NS_B, NS_C = "nodefwd-a", "nodefwd-b", "nodefwd-c"
 TAP_A, TAP_B, BR, VETH_A, VETH_C = "nodefwda", "nodefwdb", "nodefwdbr", "nodefwdva", "nodefwdvc"
 MAC_A, MAC_B = "02:00:00:00:fd:0a", "02:00:00:00:fd:0b"
@@ -49,121 +47,27 @@ OUR_A, OUR_B = "2001:db8:a::1", "2001:db8:b::1"
 KERN_A, KERN_B, KERN_C = "2001:db8:a::2", "2001:db8:b::2", "2001:db8:c::1"
 MTU_B = 1280
 
-CHILD = r"""
-import ctypes, json, os, select, sys, time
-from kame.knobs import Knobs
-from kame.link.tap import TapDevice
-from kame.node import Node
 
-cfg = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-
-def setns(ns):
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), "setns " + ns)
-    finally:
-        os.close(fd)
-
-node = Node("kame-fwd", knobs=Knobs(cfg["knobs"]), seed=17)
-taps = {}
-for d in cfg["devs"]:
-    setns(d["ns"])
-    taps[d["name"]] = TapDevice(d["name"])
-    node.add_interface(d["name"], bytes.fromhex(d["mac"].replace(":", "")), mtu=d["mtu"])
-print(json.dumps({"opened": sorted(taps)}), flush=True)
-sys.stdin.readline()                                   # the links are up
-t0 = time.monotonic()
-now = lambda: time.monotonic() - t0
-
-def send(frames):
-    for ifn, f in frames:
-        taps[ifn].write(f)
-
-for d in cfg["devs"]:
-    send(node.up(d["name"], now()))
-    node.add_address(d["name"], d["addr"], now())
-for prefix, gw, ifn in cfg["routes"]:
-    node.route_add(prefix, gw, ifn)
-send(node.poll(now()))
-byfd = {t.fileno(): n for n, t in taps.items()}
-ready = False
-while True:
-    if not ready and all(a.usable for a in node.addresses()) and len(node.addresses()) == 4:
-        ready = True
-        print(json.dumps({"ready": [str(a.addr) for a in node.addresses()]}), flush=True)
-    d = node.next_deadline()
-    timeout = 0.05 if d is None else max(0.0, min(0.05, d - now()))
-    r, _, _ = select.select(list(byfd) + [sys.stdin], [], [], timeout)
-    quit = False
-    for fd in r:
-        if fd is sys.stdin:
-            cmd = sys.stdin.readline().strip()
-            if cmd in ("stats", "quit", ""):
-                print(json.dumps({"stats": node.stats.nonzero(),
-                                  "outhist": node.stats.outhist,
-                                  "events": sorted({type(e).__name__ for e in node.drain_events()})}),
-                      flush=True)
-                quit = cmd != "stats"
-            continue
-        name = byfd[fd]
-        while (f := taps[name].read()) is not None:
-            send(node.receive(name, f, now()))
-    send(node.poll(now()))
-    if quit:
-        break
-"""
-
-
-def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check)
-
-
-def ipns(ns: str, *args: str, check: bool = True, timeout: float = 30
-         ) -> subprocess.CompletedProcess[str]:
-    return sh("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
-
-
-def cleanup() -> None:
-    for ns in (NS_A, NS_B, NS_C):
-        sh("ip", "netns", "del", ns, check=False)
-
-
-def wait_kernel_ready(ns: str) -> None:
-    for _ in range(100):
-        out = ipns(ns, "ip", "-6", "addr", "show").stdout
-        if "inet6" in out and "tentative" not in out:
-            return
-        time.sleep(0.1)
-    raise AssertionError(out)
-
-
-class Rig:
-    def __init__(self, child: subprocess.Popen[str]) -> None:
-        self.child = child
-
+class Rig(RouterRig):
     def stats(self) -> dict[str, Any]:
-        assert self.child.stdin is not None and self.child.stdout is not None
-        self.child.stdin.write("stats\n")
-        self.child.stdin.flush()
-        return json.loads(self.child.stdout.readline() or "{}")
+        return self.state()
+
+
+def links_up() -> None:
+    for dev in (TAP_A, VETH_A, BR):
+        ipns(NS_A, "ip", "link", "set", dev, "up")
+    ipns(NS_A, "ip", "-6", "addr", "add", KERN_A + "/64", "dev", BR, "nodad")
+    ipns(NS_B, "ip", "link", "set", TAP_B, "up")
+    ipns(NS_B, "ip", "-6", "addr", "add", KERN_B + "/64", "dev", TAP_B, "nodad")
+    ipns(NS_C, "ip", "link", "set", VETH_C, "up")
+    ipns(NS_C, "ip", "-6", "addr", "add", "fe80::c/64", "dev", VETH_C, "nodad")
+    ipns(NS_C, "ip", "-6", "addr", "add", "2001:db8:a::3/64", "dev", VETH_C, "nodad")
+    ipns(NS_C, "ip", "-6", "addr", "add", KERN_C + "/128", "dev", "lo")
 
 
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
-    cleanup()
-    try:
-        for ns in (NS_A, NS_B, NS_C):
-            sh("ip", "netns", "add", ns)
-    except subprocess.CalledProcessError as e:
-        cleanup()
-        pytest.skip(f"cannot create network namespaces: {e.stderr.strip()}")
-    child: subprocess.Popen[str] | None = None
-    try:
-        for ns in (NS_A, NS_B, NS_C):
-            ipns(ns, "ip", "link", "set", "lo", "up")
-            ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+    with namespaces(NS_A, NS_B, NS_C):
         # link A: a bridge joining our TAP, kernel A and (over a veth) kernel C
         ipns(NS_A, "ip", "tuntap", "add", "dev", TAP_A, "mode", "tap")
         ipns(NS_A, "ip", "link", "add", BR, "type", "bridge", "stp_state", "0",
@@ -176,9 +80,8 @@ def rig() -> Iterator[Rig]:
         ipns(NS_B, "ip", "tuntap", "add", "dev", TAP_B, "mode", "tap")
         ipns(NS_B, "ip", "link", "set", TAP_B, "mtu", str(MTU_B))
         ipns(NS_B, "sysctl", "-qw", f"net.ipv6.conf.{TAP_B}.accept_ra=0")
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python") + os.pathsep
-                   + os.environ.get("PYTHONPATH", ""))
         cfg = {
+            "name": "kame-fwd", "seed": 17,
             "knobs": {"net.inet6.ip6.forwarding": 1, "net.inet6.icmp6.nd6_maxqueuelen": 4},
             "devs": [
                 {"ns": NS_A, "name": TAP_A, "mac": MAC_A, "mtu": 1500, "addr": OUR_A + "/64"},
@@ -186,44 +89,12 @@ def rig() -> Iterator[Rig]:
             ],
             "routes": [["2001:db8:c::/64", "fe80::c", TAP_A]],
         }
-        child = subprocess.Popen(["ip", "netns", "exec", NS_A, sys.executable, "-c", CHILD,
-                                  json.dumps(cfg)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=env)
-        assert child.stdout is not None and child.stdin is not None
-        line = child.stdout.readline()
-        assert json.loads(line or "{}").get("opened") == sorted([TAP_A, TAP_B]), \
-            child.stderr.read() if child.stderr else line
-        for dev in (TAP_A, VETH_A, BR):
-            ipns(NS_A, "ip", "link", "set", dev, "up")
-        ipns(NS_A, "ip", "-6", "addr", "add", KERN_A + "/64", "dev", BR, "nodad")
-        ipns(NS_B, "ip", "link", "set", TAP_B, "up")
-        ipns(NS_B, "ip", "-6", "addr", "add", KERN_B + "/64", "dev", TAP_B, "nodad")
-        ipns(NS_C, "ip", "link", "set", VETH_C, "up")
-        ipns(NS_C, "ip", "-6", "addr", "add", "fe80::c/64", "dev", VETH_C, "nodad")
-        ipns(NS_C, "ip", "-6", "addr", "add", "2001:db8:a::3/64", "dev", VETH_C, "nodad")
-        ipns(NS_C, "ip", "-6", "addr", "add", KERN_C + "/128", "dev", "lo")
-        child.stdin.write("up\n")
-        child.stdin.flush()
-        ready = json.loads(child.stdout.readline() or "{}")
-        assert "ready" in ready, ready
-        ipns(NS_A, "ip", "-6", "route", "add", "default", "via", LL_A, "dev", BR)
-        ipns(NS_B, "ip", "-6", "route", "add", "default", "via", LL_B, "dev", TAP_B)
-        for ns in (NS_A, NS_B, NS_C):
-            wait_kernel_ready(ns)
-        yield Rig(child)
-    finally:
-        if child is not None:
-            if child.poll() is None and child.stdin is not None:
-                try:
-                    child.stdin.write("quit\n")
-                    child.stdin.flush()
-                    child.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-            if child.poll() is None:
-                child.kill()
-                child.wait(timeout=10)
-        cleanup()
+        with router(cfg, links_up) as r:
+            ipns(NS_A, "ip", "-6", "route", "add", "default", "via", LL_A, "dev", BR)
+            ipns(NS_B, "ip", "-6", "route", "add", "default", "via", LL_B, "dev", TAP_B)
+            for ns in (NS_A, NS_B, NS_C):
+                wait_kernel_ready(ns)
+            yield Rig(r.child, r.pcaps)
 
 
 def test_kernel_pings_kernel_through_our_router(rig: Rig) -> None:

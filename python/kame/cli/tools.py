@@ -11,6 +11,7 @@ and ``ifconfig`` print:
     kame arp -an | ADDR [-i IF]
     kame mld show [-i IF] [-s]        the MLD querier: listening state per link, counters
     kame igmp show [-i IF] [-s]       the IGMP querier, the same for IPv4
+    kame igmp boundary add|delete IF PREFIX   an RFC 2365 boundary (239/8) on IF
     kame ifconfig [-L] [IF]
 
 Every tool takes ``--ctl PATH`` (default: the only socket in /run/kame, or
@@ -614,6 +615,14 @@ def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False
             who = f"querier {ln['querier']}, other querier present " \
                   f"{sec2str(ln['other_querier_timer'])}"
         out.append(f"{ln['ifname']}: {who}")
+        oq = ln.get("older_querier")
+        if oq:  # RFC 3810 §8.3.1, RFC 3376 §7.3.1: lower the version knob by hand
+            knob = "net.inet.igmp.version" if v4 else "net.inet6.mld.version"
+            out.append(f"\tolder querier {oq['addr']} ({'IGMP' if v4 else 'MLD'}v{oq['version']}, "
+                       f"{oq['queries']} quer{'y' if oq['queries'] == 1 else 'ies'}): "
+                       f"set {knob} to {oq['version']}")
+        for b in (d.get("mroute") or {}).get("boundaries", {}).get(ln["ifname"], ()):
+            out.append(f"\tboundary {b}")  # RFC 2365: not forwarded in or out
         for g in ln["groups"]:
             t = f" timer {sec2str(g['timer'])}" if g["timer"] is not None else ""
             out.append(f"\tgroup {g['group']} mode {g['mode']}{t} {g['compat']}")
@@ -621,6 +630,10 @@ def format_mld(d: dict[str, Any], ifname: str | None = None, stats: bool = False
                 st = f"timer {sec2str(s['timer'])}" if s["timer"] is not None else "blocked"
                 out.append(f"\t\tsource {s['addr']} {st}")
     mr = d.get("mroute") or {}
+    shown = {ln["ifname"] for ln in d["links"]}
+    for ifn, nets in sorted(mr.get("boundaries", {}).items()):
+        if ifn not in shown and (ifname is None or ifn == ifname):  # no querier there
+            out += [f"{ifn}: boundary {b}" for b in nets]
     if mr.get("mifs") or mr.get("mfc"):  # forwarding by that state (kame.ip6.mroute)
         out.append(f"{fam} Multicast Interface Table")  # as netstat -g prints it
         out.append(f" {'PhyIF':<10} {'Pkts-In':>10} {'Pkts-Out':>10}")
@@ -740,6 +753,17 @@ def _arp(args: argparse.Namespace) -> int:
 
 
 def _mld(args: argparse.Namespace) -> int:
+    if args.what == "boundary":  # kame igmp boundary add|delete IF PREFIX
+        rest = list(args.args)
+        if len(rest) != 3 or rest[0] not in ("add", "delete"):
+            raise UsageError("boundary add|delete IF PREFIX (a prefix inside 239.0.0.0/8)")
+        bounds = request(find_ctl(args.ctl), "igmp_boundary", ifname=rest[1], prefix=rest[2],
+                         delete=rest[0] == "delete")
+        for ifn, nets in sorted(bounds.items()):
+            sys.stdout.write(f"{ifn}: boundary {' '.join(nets)}\n")
+        return 0
+    if args.args:
+        raise UsageError(f"show takes no arguments: {' '.join(args.args)}")
     d = request(find_ctl(args.ctl), args.proto)
     sys.stdout.write(format_mld(d, args.i, args.s, args.proto))
     return 0
@@ -873,6 +897,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("mld", help="the node's MLD querier (RFC 3810 router side): listening "
                                     "state per link, querier, counters")
     p.add_argument("what", choices=["show"], help="show the state")
+    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("-i", metavar="IF", help="only this interface")
     p.add_argument("-s", action="store_true", help="the mlds_* counters too")
     _ctl_arg(p)
@@ -880,7 +905,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     p = sub.add_parser("igmp", help="the node's IGMP querier (RFC 3376 router side): "
                                      "listening state per link, querier, counters")
-    p.add_argument("what", choices=["show"], help="show the state")
+    p.add_argument("what", choices=["show", "boundary"],
+                   help="show the state; boundary add|delete IF PREFIX: an RFC 2365 "
+                        "administrative-scope boundary (inside 239.0.0.0/8) on IF")
+    p.add_argument("args", nargs="*", metavar="ARG", help="boundary: add|delete IF PREFIX")
     p.add_argument("-i", metavar="IF", help="only this interface")
     p.add_argument("-s", action="store_true", help="the igps_rtr_* and mrts_* counters too")
     _ctl_arg(p)

@@ -80,6 +80,7 @@ class Inet(IpInput):
         self.igmpr = IgmpRouter(lambda name: int(node.knobs._values[name]), self.inc)
         self.mfc = OrderedDict()
         self.mif = {}
+        self.mbound = {}
         from kame.key.ipsec6 import IPSEC6_STATS
 
         self.ipsec4stat = Counter(dict.fromkeys(IPSEC6_STATS, 0))

@@ -20,8 +20,10 @@ state per group is :class:`kame.mcast.RouterGroup`).
 
 Queries are IGMPv3 (12 octets and the sources), which IGMPv2 and IGMPv1
 hosts read as their own (§7.2.1: the Max Resp Code of an IGMPv1 host is
-ignored). Not yet: falling back to an older version querier heard on the
-link (§7.3.1's Older Version Querier Present).
+ignored). An older-version querier heard on the link (§7.3.1) is counted
+(``igps_rtr_rcv_oldqueries``), shown by ``kame igmp show`` and logged once
+an hour per interface; the ``version`` knob is lowered by hand, as the RFC
+asks (no router does it by itself).
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class IgmpRouter(Mld6Router):
         super().__init__(knob, inc)
         #: (ifname, group) -> IGMPv1 Host Present timer's expiry.
         self._v1hosts: dict[tuple[str, McAddr], float] = {}
+
+    OLDQ_RFC = "RFC 3376 §7.3.1"
+
+    @staticmethod
+    def _proto_name(version: int) -> str:
+        return f"IGMPv{version}"
 
     @staticmethod
     def _stat(name: str) -> str:

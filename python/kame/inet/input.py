@@ -69,8 +69,11 @@ class IpInput(IpMroute):
 
     def ip_input(self, ifname: str, payload: bytes, now: float, *,
                  link_bcast: bool = False, loopback: bool = False,
-                 ipsec_again: bool = False) -> None:
-        """``ip_input`` for one datagram (the bytes after the link header)."""
+                 ipsec_again: bool = False, mloop: bool = False) -> None:
+        """``ip_input`` for one datagram (the bytes after the link header).
+        ``mloop``: a multicast copy the router looped to its own members on
+        ``ifname`` (``ip_mloopback``, :mod:`kame.inet.mroute`): not
+        forwarded again."""
         self.inc("ips_total")
         try:
             v = _core.ip_validate(payload, not loopback)
@@ -92,7 +95,7 @@ class IpInput(IpMroute):
         bcast = False
         if in_multicast(dst):
             fwd = False
-            if self.igmpr._if:  # a router's links with listening state (kame.inet.mroute)
+            if self.igmpr._if and not mloop:  # a router's links with listening state (kame.inet.mroute)
                 fwd = self.ip_mforward(ifname, pkt, v, now)
             # the group, and its source filter but for IGMP (a querier's
             # group-specific queries come from any source: Linux's ip_check_mc_rcu);

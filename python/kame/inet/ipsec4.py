@@ -168,5 +168,5 @@ class Ipsec4(IpOutput):
 
     def ip_input(self, ifname: str, payload: bytes, now: float, *,
                  link_bcast: bool = False, loopback: bool = False,
-                 ipsec_again: bool = False) -> None:
+                 ipsec_again: bool = False, mloop: bool = False) -> None:
         """Overridden by the input layer."""

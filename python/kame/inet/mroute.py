@@ -20,6 +20,21 @@ by IGMP listening state (:mod:`kame.inet.igmp_router`), as
 - The node's own datagrams too (``ip_output`` calls ``ip_mforward`` for
   ``IP_MULTICAST_TTL`` above 1): sent on their RPF interface by
   definition, the same rules, that mif's output.
+- ``IP_HDRINCL`` datagrams of our raw sockets too, by the TTL of their
+  header (``ip_output_raw``; BSD's ``rip_output`` -> ``ip_output``).
+- Our own membership on a link counts as a listener there, and a copy for
+  such a link is looped to our own sockets on it (``send_packet`` ->
+  ``ip_output`` with ``imo_multicast_loop = in_mcast_loop`` ->
+  ``ip_mloopback``; ``net.inet.ip.mcast.loop``; ``mrts_mloopback``), as
+  :mod:`kame.ip6.mroute` does, whatever the sender's ``IP_MULTICAST_LOOP``.
+- RFC 2365 administrative-scope boundaries, per interface, for prefixes
+  inside 239.0.0.0/8 (mrouted's ``phyint IF boundary PREFIX``; ``kame
+  igmp boundary add|delete IF PREFIX``): a datagram to such a group is not
+  forwarded into or out of that interface (``mrts_boundary``), looped
+  copies included.
+- IPsec: each copy meets the SPD (``ipsec4_output``) as forwarded unicast
+  does: FreeBSD's ``send_packet`` hands it to ``ip_output``, whose
+  ``sendit`` step looks the policy up.
 - ``ips_notmember`` counts a datagram neither for a local member nor
   forwarded; IGMP from 0.0.0.0 (RFC 3376 §4.2.13: a system without an
   address yet) gets past ``ip_input``'s martian check, nothing else does.
@@ -29,7 +44,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from kame import _core
@@ -47,9 +62,35 @@ from kame.inet.igmp import (
     IGMP_v3_HOST_MEMBERSHIP_REPORT,
 )
 from kame.inet.igmp_router import IgmpRouter, SendIgmpQuery
-from kame.ip6.mroute import MFC_EXPIRE, Mf6c, Mif6, mroute_snapshot
+from kame.ip6.mroute import Mf6c, Mif6, mfc_rpf, mif_count, mroute_snapshot
 
-__all__ = ["IpMroute", "parse_v3_report"]
+__all__ = ["ADMIN_SCOPE", "MAX_BOUNDARIES", "IpMroute", "in_boundary", "parse_boundary",
+           "parse_v3_report"]
+
+#: RFC 2365: the IPv4 Administratively Scoped Multicast space.
+ADMIN_SCOPE = IPv4Network("239.0.0.0/8")
+#: Boundaries configured on one interface at most.
+MAX_BOUNDARIES = 64
+
+
+def parse_boundary(prefix: str | IPv4Network) -> IPv4Network:
+    """An administrative-scope boundary's prefix: an IPv4 prefix inside
+    239.0.0.0/8 without host bits (mrouted: "Boundaries must be
+    239.x.x.x"); ``ValueError`` otherwise."""
+    if isinstance(prefix, IPv4Network):
+        net = prefix
+    elif isinstance(prefix, str):
+        net = IPv4Network(prefix, strict=True)  # ValueError (AddressValueError, NetmaskValueError)
+    else:
+        raise TypeError(f"a boundary is a prefix string, not {type(prefix).__name__}")
+    if not net.subnet_of(ADMIN_SCOPE):
+        raise ValueError(f"{net}: a boundary is inside 239.0.0.0/8 (RFC 2365)")
+    return net
+
+
+def in_boundary(bounds: list[IPv4Network] | None, group: IPv4Address) -> bool:
+    """Whether ``group`` falls in one of an interface's boundaries."""
+    return bounds is not None and any(group in b for b in bounds)
 
 
 def parse_v3_report(nrec: int, data: bytes
@@ -79,6 +120,8 @@ class IpMroute(Igmp):
     igmpr: IgmpRouter
     mfc: OrderedDict[tuple[IPv4Address, IPv4Address], Mf6c]
     mif: dict[str, Mif6]
+    #: ifname -> its administrative-scope boundaries (RFC 2365)
+    mbound: dict[str, list[IPv4Network]]
 
     # --- the querier ----------------------------------------------------------
 
@@ -149,8 +192,9 @@ class IpMroute(Igmp):
                 srcs = [IPv4Address(data[4 + 4 * i:8 + 4 * i]) for i in range(n)]
                 self.igmpr.query_input(ifname, src, group, srcs, bool(data[0] & 0x08), True,
                                        now)
-            elif length == 8:
-                self.igmpr.query_input(ifname, src, group, (), False, False, now)
+            elif length == 8:  # RFC 3376 §7.1: Max Resp Code 0 is IGMPv1's
+                self.igmpr.query_input(ifname, src, group, (), False, False, now,
+                                       heard=2 if code else 1)
             return
         if int(src) and not any(src in ifa.network for ifa in self.on(ifname)):
             self.inc("igps_rcv_badreports")  # RFC 3376 §9.2: not from this subnet
@@ -190,64 +234,98 @@ class IpMroute(Igmp):
         if not int(src) or src.is_multicast:
             self.inc("ips_cantforward")
             return False
-        key = (src, dst)
-        ent = self.mfc.get(key)
-        if ent is not None and ent.expire > now:
-            self.inc("mrts_mfc_lookups")
-            self.mfc.move_to_end(key)
-        else:
-            self.inc("mrts_mfc_misses")
-            if ent is not None:
-                del self.mfc[key]
-                self.inc("mrts_cache_cleanups")
-            rt = None if local else self.rtalloc(src)
-            ent = Mf6c(ifname if local else rt.ifname if rt is not None else None,
-                       now + MFC_EXPIRE)
-            while len(self.mfc) >= kv["net.inet.ip.mfc_max"]:
-                self.mfc.popitem(last=False)
-                self.inc("mrts_mfc_full")
-            self.mfc[key] = ent
-        if local:
-            ent.parent = ifname  # the interface it is sent on is its RPF interface
-        if ent.parent is None:
-            self.inc("mrts_no_route")
+        bounds = self.mbound
+        if bounds and in_boundary(bounds.get(ifname), dst):
+            self.inc("mrts_boundary")  # RFC 2365: not in across a boundary
             return False
-        if ent.parent != ifname:
-            ent.wrong_if += 1
-            self.inc("mrts_wrong_if")
+        ent = mfc_rpf(self.mfc, (src, dst), ifname, now, kv["net.inet.ip.mfc_max"], self.inc,
+                      "mrts_", None if local else lambda: self._rpf_parent(src))
+        if ent is None:
             return False
         n = len(pkt)
-        mi = self.mif.setdefault(ifname, Mif6())
-        if local:  # ip_mdq: sourced here, the parent mif's output
-            mi.pkt_out += 1
-            mi.bytes_out += n
-        else:
-            mi.pkt_in += 1
-            mi.bytes_in += n
+        mif_count(self.mif, ifname, n, local)
         sent = False
         out: bytes | None = None
+        mloop = kv["net.inet.ip.mcast.loop"]
         for oif in self.igmpr.interfaces():
-            if oif == ifname or not self.igmpr.forwards(oif, dst, src):
+            if oif == ifname:
+                continue
+            # our own membership there is a listener, as a BSD router's
+            # daemon hears its kernel's looped Reports (igmp_sendpkt:
+            # imo_multicast_loop = ip_mrouter != NULL)
+            mine = self.in_member(oif, dst, src)
+            if not mine and not self.igmpr.forwards(oif, dst, src):
+                continue
+            if bounds and in_boundary(bounds.get(oif), dst):
+                self.inc("mrts_boundary")  # RFC 2365: not out across a boundary
                 continue
             if not self.node.ifnets[oif].up:
-                continue
-            if n > self.linkmtu(oif) and v.df:
-                self.inc("ips_cantfrag")  # no ICMP about multicast (RFC 1812 §4.3.2.7)
                 continue
             if out is None:
                 try:
                     out = bytes(_core.ip_forward_ttl(pkt))
                 except KameError:
                     return sent
+            if mine and mloop:
+                # send_packet -> ip_output(imo_multicast_loop = in_mcast_loop)
+                # -> ip_mloopback: a copy to our own sockets on that link,
+                # before the fragmentation and DF checks
+                self.inc("mrts_mloopback")
+                self.ip_input(oif, out, now, mloop=True)
+            if n > self.linkmtu(oif) and v.df:
+                self.inc("ips_cantfrag")  # no ICMP about multicast (RFC 1812 §4.3.2.7)
+                continue
             mo = self.mif.setdefault(oif, Mif6())
             mo.pkt_out += 1
             mo.bytes_out += n
             ent.pkt_cnt += 1
             ent.byte_cnt += n
             sent = True
-            self.ether_output(oif, dst, out, now)
+            # send_packet -> ip_output: the SPD at its sendit step, as for
+            # forwarded unicast (ip_forward -> ip_output)
+            if self.node.key is None or self.ipsec4_output(oif, out, dst, now) is None:
+                self.ether_output(oif, dst, out, now)
         return sent
+
+    def _rpf_parent(self, src: IPv4Address) -> str | None:
+        rt = self.rtalloc(src)
+        return rt.ifname if rt is not None else None
+
+    # --- administrative-scope boundaries (RFC 2365) -------------------------------
+
+    def mroute_boundary_add(self, ifname: str, prefix: str | IPv4Network) -> IPv4Network:
+        """A boundary for ``prefix`` (inside 239.0.0.0/8, as mrouted's
+        ``phyint IF boundary PREFIX``) on ``ifname``: datagrams to those
+        groups are not forwarded into or out of it (RFC 2365),
+        ``mrts_boundary``. ``ValueError`` for a prefix outside 239/8, with
+        host bits, or past :data:`MAX_BOUNDARIES` on the interface."""
+        if ifname not in self.node.ifnets:
+            raise ValueError(f"no interface {ifname!r}")
+        net = parse_boundary(prefix)
+        lst = self.mbound.setdefault(ifname, [])
+        if net not in lst:
+            if len(lst) >= MAX_BOUNDARIES:
+                raise ValueError(f"{ifname}: at most {MAX_BOUNDARIES} boundaries")
+            lst.append(net)
+            lst.sort(key=lambda x: (int(x.network_address), x.prefixlen))
+        return net
+
+    def mroute_boundary_delete(self, ifname: str, prefix: str | IPv4Network) -> bool:
+        """Remove a boundary; False when there was none."""
+        net = parse_boundary(prefix)
+        lst = self.mbound.get(ifname)
+        if not lst or net not in lst:
+            return False
+        lst.remove(net)
+        if not lst:
+            del self.mbound[ifname]
+        return True
+
+    def mroute_boundaries(self) -> dict[str, list[str]]:
+        return {k: [str(n) for n in v] for k, v in self.mbound.items()}
 
     def mroute_snapshot(self, now: float) -> dict[str, Any]:
         """``netstat -g`` for IPv4: the interfaces and the forwarding cache."""
-        return mroute_snapshot(self.mfc, self.mif, self.igmpr, now)
+        d = mroute_snapshot(self.mfc, self.mif, self.igmpr, now, self.in_member)
+        d["boundaries"] = self.mroute_boundaries()
+        return d

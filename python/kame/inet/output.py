@@ -222,7 +222,18 @@ class IpOutput(Arp):
         self.inc("ips_rawout")
         # the SPD applies as to any datagram of ours (BSD's ip_output with
         # IP_RAWOUTPUT; Linux's xfrm lookup in the raw socket's route)
-        return self.ip_output_if(ifname, hop, packet, now)
+        e = self.ip_output_if(ifname, hop, packet, now)
+        if packet[8] > 1 and in_multicast(dst) and self.igmpr._if:  # type: ignore[attr-defined]
+            # to a group with the header's TTL above 1: to the other links
+            # with listeners as our other multicast (BSD's ip_output with
+            # IP_RAWOUTPUT goes on to ip_mforward the same way)
+            try:
+                v = _core.ip_validate(packet, False)
+            except KameError:
+                return e
+            if v.dst == dst:
+                self.ip_mforward(ifname, packet, v, now, local=True)  # type: ignore[attr-defined]
+        return e
 
     def ether_output(self, ifname: str, hop: IPv4Address, packet: bytes, now: float,
                      tso_segsz: int = 0) -> None:

@@ -79,10 +79,13 @@ class Ip6Input(Ip6Forward):
     """Input paths of the node."""
 
     def ip6_input(self, ifname: str, frame: bytes, now: float, fast: bool = True, *,
-               again: bool = False) -> None:
+               again: bool = False, mloop: bool = False) -> None:
         """``ip6_input``. ``again``: the payload of a transport-mode ESP/AH/
         IPComp packet already counted in ``ip6s_total`` (seed §4.3; a
-        tunnel-mode inner packet is a new packet, counted again as in KAME)."""
+        tunnel-mode inner packet is a new packet, counted again as in KAME).
+        ``mloop``: a multicast copy the router looped to its own members on
+        ``ifname`` (``ip6_mloopback``, :mod:`kame.ip6.mroute`): our own
+        frame, and not forwarded again."""
         ifp = self.ifnets.get(ifname)
         if ifp is None or not ifp.up:
             return
@@ -100,7 +103,7 @@ class Ip6Input(Ip6Forward):
         _dmac, smac, etype, payload = eth
         if etype != codec.ETHERTYPE_IPV6:
             return
-        if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr:
+        if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr and not mloop:
             return
         if not again:
             self.stats.inc("ip6s_total")
@@ -127,7 +130,7 @@ class Ip6Input(Ip6Forward):
             return
         if is_multicast(dst):
             fwd = False
-            if self.mldr._if:  # a router's links with listening state
+            if self.mldr._if and not mloop:  # a router's links with listening state
                 fwd = self.ip6_mforward(ifname, payload[:v.packet_len], v, now)  # kame.ip6.mroute
             if dst not in self.groups.get(ifname, ()) and not (
                     v.chain.upper == 58 and ifname in self.mldr._if and
