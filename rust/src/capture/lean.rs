@@ -3,15 +3,25 @@
 //! batch, for the kinds that fill almost every real capture: an untagged
 //! Ethernet, Linux cooked (v1, v2) or raw frame carrying
 //!
-//! - IPv6 with no extension header, to UDP, TCP, ICMPv6 or ESP;
-//! - IPv4 without options, not a fragment, to UDP, TCP, ICMP or ESP;
+//! - IPv6 with no extension header or a chain `ip6_input` passes without
+//!   a word (see `walk`): Hop-by-Hop first, Destination Options whose
+//!   options are padding, a 2-octet Router Alert or unrecognized with
+//!   action 00, Routing headers with Segments Left 0 (an SRH included),
+//!   AH, one Fragment header (a first fragment's upper header read but not
+//!   verified, a later one's data not read, an atomic one judged whole);
+//! - IPv4, with options or without, a fragment or not;
 //!
-//! and, on untagged Ethernet, a well-formed ARP packet or any payload
-//! that is neither IP nor ARP (both without dissection columns),
+//! to UDP, TCP, ICMPv6 (ICMP over IPv4), ESP, or a protocol the
+//! dissection does not read (No Next Header, IGMP, PIM, GRE...: no upper
+//! column); and, on untagged Ethernet, a well-formed ARP packet or any
+//! payload that is neither IP nor ARP (both without dissection columns),
 //!
 //! with a checksum that verifies (or none asked). Anything else, and any
 //! doubt (a refusal to come, a bad checksum whose reason must be spelled
-//! out, a jumbogram, an address `ip6_input` refuses...), is answered
+//! out, a jumbogram, a Home Address option, an option whose action is not
+//! "skip", Segments Left > 0, a nested Fragment header, a header after a
+//! first fragment's Fragment header, an address `ip6_input` refuses...),
+//! is answered
 //! `false` before a column is touched, and the general dissection
 //! (`dissect::dissect_to`) builds the row instead. Both paths give the
 //! same columns for every input: the `capture_lean` fuzz target and the
