@@ -8,6 +8,12 @@
 //!   (the bulk of the kernel capture of `benches/bench_capture.py`);
 //! - `small`: UDP, TCP and ICMPv6 over IPv6 and UDP over IPv4, 60-90
 //!   octets a frame;
+//! - `ext`: the extension-header kinds, 60-110 octets a frame: Hop-by-Hop
+//!   and Destination Options before an echo, an MLDv2 Report behind a
+//!   Router Alert, UDP after an SRH (Segments Left 0), a first and a later
+//!   fragment, TCP after AH, IGMP over IPv4 with a Router Alert option,
+//!   a later IPv4 fragment (before the lean path read them, every one
+//!   took the general dissection: its `general` rows are that "before");
 //! - the capture at `$KAME_CAPTURE_FILE`, when set: read into memory
 //!   first (`file`), and mapped as `kame.capture` reads it (`mapped`).
 //!
@@ -24,7 +30,7 @@
 //! CPU second: on a shared machine the wall clock measures the load.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kame_core::capture::sample::{echo, framed, pcap, tcp, udp, v4, v6};
+use kame_core::capture::sample::{ah, echo, frag, framed, opts_hdr, pcap, routing, tcp, udp, v4, v4_with, v6, v6_ext, D6, S6};
 use kame_core::capture::{map::Mapped, Builder, Columns, FileColumns};
 use kame_core::wire::capfile::{Reader, MAX_CAPLEN};
 use kame_core::wire::dissect::Settings;
@@ -163,7 +169,24 @@ fn cpu_now() -> f64 {
 fn bench(c: &mut Criterion) {
     let ping = pcap(1, &eth(&[v6(58, echo(128, 1000), Some(2)), v4(1, echo(8, 1000), Some(2))]), 20_000);
     let small = pcap(1, &eth(&[v6(17, udp(12), Some(6)), v6(6, tcp(), Some(16)), v6(58, echo(128, 8), Some(2)), v4(17, udp(30), Some(6))]), 100_000);
-    let mut corpora = vec![("ping", ping, 20_000u64), ("small", small, 100_000)];
+    let mut mld = vec![143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0xff, 2];
+    mld.extend_from_slice(&[0; 13]);
+    mld.push(0xfb);
+    let ext = pcap(
+        1,
+        &eth(&[
+            v6_ext(0, &[opts_hdr(60, &[]), opts_hdr(58, &[])], 58, echo(128, 8), Some(2)),
+            v6_ext(0, &[opts_hdr(58, &[5, 2, 0, 0])], 58, mld, Some(2)),
+            v6_ext(43, &[routing(17, 4, 0, &[D6, S6])], 17, udp(12), Some(6)),
+            v6_ext(44, &[frag(17, 0, true, 7)], 17, udp(40)[..32].to_vec(), None),
+            v6_ext(44, &[frag(17, 4, true, 7)], 17, vec![0x61; 32], None),
+            v6_ext(51, &[ah(6)], 6, tcp(), Some(16)),
+            v4_with(2, &[0x94, 4, 0, 0], 0, vec![0x16, 0, 0xfa, 0x04, 239, 255, 255, 250], None),
+            v4_with(17, &[], 0x2004, vec![0x62; 32], None),
+        ]),
+        100_000,
+    );
+    let mut corpora = vec![("ping", ping, 20_000u64), ("small", small, 100_000), ("ext", ext, 100_000)];
     let file = std::env::var("KAME_CAPTURE_FILE").ok();
     if let Some(path) = &file {
         let f = std::fs::read(path).unwrap();

@@ -8,6 +8,7 @@
 //! must agree with `input`.
 use kame_core::ipsec::ah::{zero_mutable, AhConfig, AhSa};
 use kame_core::ipsec::{AuthSpec, Mode};
+use kame_fuzz::Twin;
 use libfuzzer_sys::fuzz_target;
 
 const ALGS: &[(&str, usize)] = &[
@@ -84,25 +85,3 @@ fuzz_target!(|data: &[u8]| {
         let _ = rx.input(pkt);
     }
 });
-
-/// An SA and its twin: `input` on the first, `input_append` on the second.
-struct Twin(AhSa, AhSa);
-
-impl Twin {
-    fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, kame_core::error::Error> {
-        let a = self.0.input(p);
-        let mut buf = vec![0xa5; 7];
-        let b = self.1.input_append(p, &mut buf);
-        match (&a, b) {
-            (Ok(v), Ok(())) => assert_eq!(&buf[7..], v.as_slice()),
-            (Err(e), Err(f)) => {
-                assert_eq!(e, &f);
-                assert_eq!(buf, [0xa5; 7]);
-            }
-            (a, b) => panic!("input {a:?} but input_append {b:?}"),
-        }
-        assert_eq!(self.0.stats, self.1.stats);
-        assert_eq!(self.0.replay.top(), self.1.replay.top());
-        a
-    }
-}

@@ -10,6 +10,7 @@
 //! which must give the same packet or error, leave the buffer as it was on
 //! an error and keep the same counters. Any panic is a bug.
 use kame_core::ipsec::{AuthSpec, EncAlg, EspConfig, EspSa, Mode};
+use kame_fuzz::Twin;
 use libfuzzer_sys::fuzz_target;
 
 const ALGS: &[(&str, usize, Option<(&str, usize)>)] = &[
@@ -99,28 +100,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = rx.input(pkt);
     }
 });
-
-/// An SA and its twin: `input` on the first, `input_append` on the second.
-struct Twin(EspSa, EspSa);
-
-impl Twin {
-    fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, kame_core::error::Error> {
-        let a = self.0.input(p);
-        let mut buf = vec![0xa5; 7];
-        let b = self.1.input_append(p, &mut buf);
-        match (&a, b) {
-            (Ok(v), Ok(())) => assert_eq!(&buf[7..], v.as_slice()),
-            (Err(e), Err(f)) => {
-                assert_eq!(e, &f);
-                assert_eq!(buf, [0xa5; 7]);
-            }
-            (a, b) => panic!("input {a:?} but input_append {b:?}"),
-        }
-        assert_eq!(self.0.stats, self.1.stats);
-        assert_eq!(self.0.replay.top(), self.1.replay.top());
-        a
-    }
-}
 
 /// An IPv6 jumbogram (Payload Length 0, Hop-by-Hop Jumbo Payload option,
 /// RFC 2675) whose payload repeats `body` past 65535 octets.

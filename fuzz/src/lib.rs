@@ -22,6 +22,10 @@
 
 use std::sync::OnceLock;
 
+use kame_core::error::Error;
+use kame_core::ipsec::ah::AhSa;
+use kame_core::ipsec::{EspSa, SaStats};
+
 const HBH: u8 = 0;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -620,5 +624,63 @@ fn pad8(raw: &mut Vec<u8>) {
             raw.push((n - 2) as u8);
             raw.resize(raw.len() + n - 2, 0);
         }
+    }
+}
+
+/// An inbound SA as the IPsec targets drive it: `input` (a fresh buffer)
+/// and `input_append` (the batches' path, appending to the caller's).
+pub trait Inbound {
+    fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>, Error>;
+    fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error>;
+    /// The counters and the replay window's top, which both paths must
+    /// leave alike.
+    fn state(&self) -> (SaStats, u64);
+}
+
+impl Inbound for EspSa {
+    fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>, Error> {
+        EspSa::input(self, packet)
+    }
+    fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
+        EspSa::input_append(self, packet, buf)
+    }
+    fn state(&self) -> (SaStats, u64) {
+        (self.stats.clone(), self.replay.top())
+    }
+}
+
+impl Inbound for AhSa {
+    fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>, Error> {
+        AhSa::input(self, packet)
+    }
+    fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
+        AhSa::input_append(self, packet, buf)
+    }
+    fn state(&self) -> (SaStats, u64) {
+        (self.stats.clone(), self.replay.top())
+    }
+}
+
+/// An SA and its twin: `input` on the first, `input_append` on the second
+/// (after 7 octets already in the buffer), which must give the same
+/// packet or the same error (leaving the buffer as it was), the same
+/// counters and the same replay window.
+pub struct Twin<S: Inbound>(pub S, pub S);
+
+impl<S: Inbound> Twin<S> {
+    pub fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, Error> {
+        let a = self.0.input(p);
+        let mut buf = vec![0xa5; 7];
+        let b = self.1.input_append(p, &mut buf);
+        match (&a, b) {
+            (Ok(v), Ok(())) => assert_eq!(&buf[7..], v.as_slice()),
+            (Err(e), Err(f)) => {
+                assert_eq!(e, &f);
+                assert_eq!(buf, [0xa5; 7]);
+            }
+            (a, b) => panic!("input {a:?} but input_append {b:?}"),
+        }
+        assert_eq!(self.0.state(), self.1.state());
+        a
     }
 }

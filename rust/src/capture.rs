@@ -481,7 +481,7 @@ impl Builder {
         c.linktype.set(r, rec.linktype.to_ne_bytes());
         c.offset.set(r, rec.offset.to_ne_bytes());
         let frame = rec.frame;
-        if self.lean && lean::row(c, r, frame, rec.linktype, self.settings.verify_cksum) {
+        if self.lean && lean::row(c, r, frame, rec.linktype, self.settings) {
             return;
         }
         let Some(lt) = LinkType::from_linktype(rec.linktype) else {

@@ -3,15 +3,25 @@
 //! batch, for the kinds that fill almost every real capture: an untagged
 //! Ethernet, Linux cooked (v1, v2) or raw frame carrying
 //!
-//! - IPv6 with no extension header, to UDP, TCP, ICMPv6 or ESP;
-//! - IPv4 without options, not a fragment, to UDP, TCP, ICMP or ESP;
+//! - IPv6 with no extension header or a chain `ip6_input` passes without
+//!   a word (see `walk`): Hop-by-Hop first, Destination Options whose
+//!   options are padding, a 2-octet Router Alert or unrecognized with
+//!   action 00, Routing headers with Segments Left 0 (an SRH included),
+//!   AH, one Fragment header (a first fragment's upper header read but not
+//!   verified, a later one's data not read, an atomic one judged whole);
+//! - IPv4, with options or without, a fragment or not;
 //!
-//! and, on untagged Ethernet, a well-formed ARP packet or any payload
-//! that is neither IP nor ARP (both without dissection columns),
+//! to UDP, TCP, ICMPv6 (ICMP over IPv4), ESP, or a protocol the
+//! dissection does not read (No Next Header, IGMP, PIM, GRE...: no upper
+//! column); and, on untagged Ethernet, a well-formed ARP packet or any
+//! payload that is neither IP nor ARP (both without dissection columns),
 //!
 //! with a checksum that verifies (or none asked). Anything else, and any
 //! doubt (a refusal to come, a bad checksum whose reason must be spelled
-//! out, a jumbogram, an address `ip6_input` refuses...), is answered
+//! out, a jumbogram, a Home Address option, an option whose action is not
+//! "skip", Segments Left > 0, a nested Fragment header, a header after a
+//! first fragment's Fragment header, an address `ip6_input` refuses...),
+//! is answered
 //! `false` before a column is touched, and the general dissection
 //! (`dissect::dissect_to`) builds the row instead. Both paths give the
 //! same columns for every input: the `capture_lean` fuzz target and the
@@ -21,6 +31,9 @@ use core::net::Ipv6Addr;
 
 use super::{Columns, V_NOTIP, V_OK};
 use crate::cksum::{self, Pseudo};
+use crate::wire::dissect::Settings;
+use crate::wire::exthdr::is_chain_member;
+use crate::wire::opts::opt_type;
 use crate::wire::{arp, proto};
 
 /// What the link header of a frame carries, as far as the lean path
@@ -75,6 +88,10 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 /// What the upper layer gives the columns.
 #[derive(Clone, Copy)]
 enum Up {
+    /// No upper-layer column: No Next Header, a protocol the dissection
+    /// does not read (IGMP, GRE, PIM, IPv4 or IPv6 in IP...), or the data
+    /// of a non-first fragment.
+    None,
     Ports { sport: u16, dport: u16 },
     Tcp { sport: u16, dport: u16, flags: u16, seq: u32, ack: u32 },
     Icmp { icmp_type: u8, code: u8, target: Option<[u8; 16]> },
@@ -101,19 +118,21 @@ fn fold(mut s: u64) -> u16 {
 
 /// The UDP or TCP header at `body` (which runs to the end of the IP
 /// packet), when the general path would accept it and its checksum (if
-/// `verify`) verifies under `ok`. `at` is where `body` starts in `frame`.
+/// `verify`) verifies under `ok`. In a first fragment (`fragment`) the
+/// header is read but the datagram is not whole: UDP's Length may cover
+/// more than the fragment holds, and no checksum is verified.
 #[inline(always)]
-fn transport(nh: u8, body: &[u8], verify: bool, ok: impl Fn(u8, &[u8]) -> bool) -> Option<Up> {
+fn transport(nh: u8, body: &[u8], verify: bool, fragment: bool, ok: impl Fn(u8, &[u8]) -> bool) -> Option<Up> {
     match nh {
         proto::UDP => {
             let h = body.first_chunk::<8>()?;
             let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
             // Length 0 (a jumbogram's) and lengths the header refuses go
             // to the general path, which says why.
-            if len < 8 || len > body.len() {
+            if len < 8 || (len > body.len() && !fragment) {
                 return None;
             }
-            if verify && (u16::from_be_bytes([h[6], h[7]]) == 0 || !ok(nh, body.get(..len)?)) {
+            if verify && !fragment && (u16::from_be_bytes([h[6], h[7]]) == 0 || !ok(nh, body.get(..len)?)) {
                 return None;
             }
             Some(Up::Ports { sport: u16::from_be_bytes([h[0], h[1]]), dport: u16::from_be_bytes([h[2], h[3]]) })
@@ -121,7 +140,7 @@ fn transport(nh: u8, body: &[u8], verify: bool, ok: impl Fn(u8, &[u8]) -> bool) 
         proto::TCP => {
             let h = body.first_chunk::<20>()?;
             let hl = usize::from(h[12] >> 4) * 4;
-            if hl < 20 || hl > body.len() || (verify && !ok(nh, body)) {
+            if hl < 20 || hl > body.len() || (verify && !fragment && !ok(nh, body)) {
                 return None;
             }
             Some(Up::Tcp {
@@ -139,7 +158,7 @@ fn transport(nh: u8, body: &[u8], verify: bool, ok: impl Fn(u8, &[u8]) -> bool) 
 /// Row `r` for `frame`, if the lean path reads it (see the module doc);
 /// false, with no column touched, otherwise.
 #[inline]
-pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, verify: bool) -> bool {
+pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, settings: Settings) -> bool {
     let at = match carried(frame, linktype) {
         Some(Carried::Ip(at)) => at,
         // A well-formed ARP packet is "ok", one refused the general
@@ -155,8 +174,8 @@ pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, verify
     };
     let Some(packet) = frame.get(at..) else { return false };
     match packet.first().map(|b| b >> 4) {
-        Some(6) => ip6(c, r, packet, verify),
-        Some(4) => ip4(c, r, packet, verify),
+        Some(6) => ip6(c, r, packet, settings),
+        Some(4) => ip4(c, r, packet, settings.verify_cksum),
         _ => false,
     }
 }
@@ -170,39 +189,176 @@ fn not_ip(c: &mut Columns, r: usize, verdict: i8) -> bool {
     true
 }
 
+/// Extension headers the lean path reads in one chain at most.
+const LEAN_CHAIN: usize = 8;
+
+/// The Fragment header's (byte offset of the data, M flag,
+/// identification).
+type Frag = (u32, bool, u32);
+
+/// The extension-header chain of an IPv6 packet, as far as the lean path
+/// reads it.
+struct Walked {
+    /// The protocols of the chain, `n` of them.
+    protos: [u8; LEAN_CHAIN],
+    n: usize,
+    /// The protocol that ends the chain (44 for a non-first fragment's
+    /// data) and where it starts in the packet.
+    upper: u8,
+    off: usize,
+    frag: Option<Frag>,
+}
+
+/// Whether the options of the Hop-by-Hop (`hbh`) or Destination Options
+/// header `hdr` are all ones `ip6_input` passes without a word: Pad1,
+/// PadN, a Router Alert of 2 octets (Hop-by-Hop), and unrecognized types
+/// whose action is 00 "skip" (RFC 8200 §4.2). A Jumbo Payload, a Home
+/// Address (which changes the pseudo-header), any other action and an
+/// option overrunning the header are the general path's.
+#[inline]
+fn options_pass(hdr: &[u8], hbh: bool) -> bool {
+    let mut i = 2;
+    while let Some(&t) = hdr.get(i) {
+        if t == opt_type::PAD1 {
+            i += 1;
+            continue;
+        }
+        let Some(&len) = hdr.get(i + 1) else { return false };
+        let end = i + 2 + usize::from(len);
+        if end > hdr.len() {
+            return false;
+        }
+        match t {
+            opt_type::PADN => {}
+            opt_type::ROUTER_ALERT if hbh && len != 2 => return false,
+            t if t >> 6 == 0 => {}
+            _ => return false,
+        }
+        i = end;
+    }
+    true
+}
+
+/// The chain of the IPv6 packet `body` (bounded by its Payload Length)
+/// whose first header is `nh`, when `exthdr::walk_into` and
+/// `ipv6::validate` would accept it as the lean path reads it: a
+/// Hop-by-Hop header first only, options that pass (`options_pass`),
+/// Routing headers of any type with Segments Left 0 (RFC 8200 §4.4, RFC
+/// 5095: the node is their destination, nothing to judge; and the
+/// pseudo-header keeps the Destination Address), AH, one Fragment header;
+/// after the Fragment header of a first fragment only the upper layer (the
+/// headers there are judged after reassembly), after a non-first one
+/// nothing (fragment data). At most `LEAN_CHAIN` headers, and `hdrnestlimit`
+/// counted as `ip6_input` counts (seed §1.8). None for anything else.
+#[inline(never)]
+fn walk(body: &[u8], mut nh: u8, hdrnestlimit: u32) -> Option<Walked> {
+    let mut w = Walked { protos: [0; LEAN_CHAIN], n: 0, upper: nh, off: 40, frag: None };
+    let mut nest = 0u32;
+    // Past a first fragment's Fragment header.
+    let mut first_fragment = false;
+    loop {
+        if !(w.n == 0 && nh == proto::HOPOPTS) {
+            nest += 1;
+            if hdrnestlimit != 0 && nest > hdrnestlimit {
+                return None;
+            }
+        }
+        if !is_chain_member(nh) {
+            break;
+        }
+        if first_fragment || w.n == LEAN_CHAIN {
+            return None;
+        }
+        let rest = body.get(w.off..)?;
+        let len = match nh {
+            proto::FRAGMENT => 8,
+            proto::AH => (usize::from(*rest.get(1)?) + 2) * 4,
+            _ => (usize::from(*rest.get(1)?) + 1) * 8,
+        };
+        let hdr = rest.get(..len)?;
+        // Every one of them is 8 octets at least.
+        let h = hdr.first_chunk::<8>()?;
+        match nh {
+            proto::HOPOPTS if w.n != 0 => return None,
+            proto::HOPOPTS | proto::DSTOPTS if !options_pass(hdr, nh == proto::HOPOPTS) => return None,
+            proto::ROUTING if h[3] != 0 => return None,
+            proto::FRAGMENT => {
+                if w.frag.is_some() {
+                    return None;
+                }
+                let om = u16::from_be_bytes([h[2], h[3]]);
+                let (offset, more) = (om >> 3, om & 1 != 0);
+                w.frag = Some((u32::from(offset) * 8, more, u32::from_be_bytes([h[4], h[5], h[6], h[7]])));
+                if offset != 0 {
+                    // Fragment data, not a header (RFC 8200 §4.5).
+                    *w.protos.get_mut(w.n)? = nh;
+                    w.n += 1;
+                    w.off += len;
+                    w.upper = proto::FRAGMENT;
+                    return Some(w);
+                }
+                first_fragment = more;
+            }
+            _ => {}
+        }
+        *w.protos.get_mut(w.n)? = nh;
+        w.n += 1;
+        w.off += len;
+        nh = h[0];
+    }
+    w.upper = nh;
+    Some(w)
+}
+
 #[inline(always)]
-fn ip6(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
+fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
+    let verify = settings.verify_cksum;
     let Some(h) = packet.first_chunk::<40>() else { return false };
     let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
     let nh = h[6];
     let (Ok(src), Ok(dst)) = (<[u8; 16]>::try_from(&h[8..24]), <[u8; 16]>::try_from(&h[24..40])) else { return false };
     // What `ipv6::check_addresses` refuses, and a Payload Length of 0
-    // (a jumbogram, or a refusal), are the general path's to tell.
+    // with a Hop-by-Hop header (a jumbogram, or a refusal), are the
+    // general path's to tell.
     let (s, d) = (u128::from_be_bytes(src), u128::from_be_bytes(dst));
-    if plen == 0 || s >> 32 == 0xffff || d >> 32 == 0xffff || src[0] == 0xff || d == 0 {
+    if (plen == 0 && nh == proto::HOPOPTS) || s >> 32 == 0xffff || d >> 32 == 0xffff || src[0] == 0xff || d == 0 {
         return false;
     }
-    let Some(body) = packet.get(40..40 + plen) else { return false };
+    let Some(body) = packet.get(..40 + plen) else { return false };
+    let w = if is_chain_member(nh) {
+        match walk(body, nh, settings.hdrnestlimit) {
+            Some(w) => w,
+            None => return false,
+        }
+    } else {
+        Walked { protos: [0; LEAN_CHAIN], n: 0, upper: nh, off: 40, frag: None }
+    };
+    let (upper, off) = (w.upper, w.off);
+    // A fragment (not an atomic one): its upper layer is read, not
+    // verified; past a non-first one's Fragment header is data.
+    let fragment = w.frag.is_some_and(|(o, m, _)| o != 0 || m);
+    let data = body.get(off..).unwrap_or(&[]);
     let ok = |nh: u8, data: &[u8]| Pseudo::V6 { src: Ipv6Addr::from(src), dst: Ipv6Addr::from(dst) }.verify(nh, data);
-    let up = match nh {
-        proto::UDP | proto::TCP => transport(nh, body, verify, ok),
+    let up = match upper {
+        _ if w.frag.is_some_and(|(o, _, _)| o != 0) => Some(Up::None),
+        proto::UDP | proto::TCP => transport(upper, data, verify, fragment, ok),
         proto::ICMPV6 => {
-            let Some(&[icmp_type, code]) = body.first_chunk::<2>() else { return false };
-            if body.len() < 4 || (verify && !ok(nh, body)) {
+            let Some(&[icmp_type, code]) = data.first_chunk::<2>() else { return false };
+            if data.len() < 4 || (verify && !fragment && !ok(upper, data)) {
                 return false;
             }
             // NS, NA and Redirect carry their target after 4 reserved
             // octets (RFC 4861 §4.3-4.5), read from the frame as the
             // general path does.
             let target = if (135..=137).contains(&icmp_type) {
-                packet.get(48..64).and_then(|t| <[u8; 16]>::try_from(t).ok())
+                packet.get(off + 8..off + 24).and_then(|t| <[u8; 16]>::try_from(t).ok())
             } else {
                 None
             };
             Some(Up::Icmp { icmp_type, code, target })
         }
-        proto::ESP => Some(Up::Esp(be32(packet, 40).zip(be32(packet, 44)))),
-        _ => None,
+        proto::ESP => Some(Up::Esp(be32(packet, off).zip(be32(packet, off + 4)))),
+        _ => Some(Up::None),
     };
     let Some(up) = up else { return false };
     c.ip_version.set(r, [6]);
@@ -212,40 +368,55 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
     c.traffic_class.set(r, [(h[0] << 4) | (h[1] >> 4)]);
     c.flow_label.set(r, (u32::from_be_bytes([0, h[1], h[2], h[3]]) & 0x000f_ffff).to_ne_bytes());
     c.next_header.set(r, [nh]);
+    c.chain.data.extend_from_slice(w.protos.get(..w.n).unwrap_or(&[]));
     c.chain.end(r, true);
-    c.upper_proto.set(r, [nh]);
+    c.upper_proto.set(r, [upper]);
     c.packet_len.set(r, (40 + plen as u64).to_ne_bytes());
-    finish(c, r, up, verify && nh != proto::ESP);
+    let checked = verify && !fragment && matches!(upper, proto::UDP | proto::TCP | proto::ICMPV6);
+    finish(c, r, up, checked, w.frag);
     true
 }
 
 #[inline(always)]
 fn ip4(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
     let Some(h) = packet.first_chunk::<20>() else { return false };
+    let hl = usize::from(h[0] & 0x0f) * 4;
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    // Options, a fragment, a lying Total Length or header checksum: the
-    // general path's.
-    if h[0] != 0x45 || total < 20 || total > packet.len() || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 || cksum::ip_cksum(h) != 0 {
+    // A lying IHL, Total Length or header checksum: the general path's.
+    // Options are not read (nor by the general dissection), only
+    // checksummed with the header.
+    if h[0] >> 4 != 4 || hl < 20 || total < hl || total > packet.len() {
+        return false;
+    }
+    let Some(header) = packet.get(..hl) else { return false };
+    if cksum::ip_cksum(header) != 0 {
         return false;
     }
     let protocol = h[9];
     let src = [h[12], h[13], h[14], h[15]];
     let dst = [h[16], h[17], h[18], h[19]];
-    let Some(body) = packet.get(20..total) else { return false };
+    let Some(body) = packet.get(hl..total) else { return false };
+    let fo = u16::from_be_bytes([h[6], h[7]]);
+    let (offset, more) = (fo & 0x1fff, fo & 0x2000 != 0);
+    let frag = (more || offset != 0).then_some((u32::from(offset) * 8, more, u32::from(u16::from_be_bytes([h[4], h[5]]))));
+    let fragment = frag.is_some();
     let ok = |p: u8, data: &[u8]| v4_verify(src, dst, p, data);
     let up = match protocol {
+        _ if offset != 0 => Some(Up::None),
         // A zero UDP checksum over IPv4 is "none" and passes (RFC 768).
-        proto::UDP if be16(body, 6) == Some(0) => transport(protocol, body, false, ok),
-        proto::UDP | proto::TCP => transport(protocol, body, verify, ok),
+        proto::UDP if be16(body, 6) == Some(0) => transport(protocol, body, false, fragment, ok),
+        proto::UDP | proto::TCP => transport(protocol, body, verify, fragment, ok),
         proto::ICMP => {
             let Some(&[icmp_type, code]) = body.first_chunk::<2>() else { return false };
-            if body.len() < 4 || (verify && cksum::ip_cksum(body) != 0) {
+            if body.len() < 4 || (verify && !fragment && cksum::ip_cksum(body) != 0) {
                 return false;
             }
             Some(Up::Icmp { icmp_type, code, target: None })
         }
-        proto::ESP => Some(Up::Esp(be32(packet, 20).zip(be32(packet, 24)))),
-        _ => None,
+        proto::ESP => Some(Up::Esp(be32(packet, hl).zip(be32(packet, hl + 4)))),
+        // ICMPv6 over IPv4 is read as ICMPv6 and never verified: rare.
+        proto::ICMPV6 => None,
+        _ => Some(Up::None),
     };
     let Some(up) = up else { return false };
     c.ip_version.set(r, [4]);
@@ -255,17 +426,24 @@ fn ip4(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
     c.traffic_class.set(r, [h[1]]);
     c.next_header.set(r, [protocol]);
     c.chain.end(r, true);
-    c.upper_proto.set(r, [protocol]);
+    c.upper_proto.set(r, [if offset != 0 { proto::FRAGMENT } else { protocol }]);
     c.packet_len.set(r, (total as u64).to_ne_bytes());
-    finish(c, r, up, verify && protocol != proto::ESP);
+    let checked = verify && !fragment && matches!(protocol, proto::UDP | proto::TCP | proto::ICMP);
+    finish(c, r, up, checked, frag);
     true
 }
 
-/// The upper-layer columns, the checksum (verified good when `checked`)
-/// and the verdict `ok`.
+/// The upper-layer and fragment columns, the checksum (verified good
+/// when `checked`) and the verdict `ok`.
 #[inline(always)]
-fn finish(c: &mut Columns, r: usize, up: Up, checked: bool) {
+fn finish(c: &mut Columns, r: usize, up: Up, checked: bool, frag: Option<Frag>) {
+    if let Some((off, more, id)) = frag {
+        c.frag_offset.set(r, off.to_ne_bytes());
+        c.frag_more.put(r, Some(more));
+        c.frag_id.set(r, id.to_ne_bytes());
+    }
     match up {
+        Up::None => {}
         Up::Ports { sport, dport } => {
             c.sport.set(r, sport.to_ne_bytes());
             c.dport.set(r, dport.to_ne_bytes());
@@ -297,30 +475,82 @@ fn finish(c: &mut Columns, r: usize, up: Up, checked: bool) {
 #[cfg(test)]
 mod tests {
     use super::super::{Builder, Columns};
-    use super::super::sample::{echo, esp, framed, link_frames, ns, tcp, udp, v4, v6};
+    use super::super::sample::{ah, echo, esp, frag, framed, link_frames, ns, opts_hdr, routing, tcp, udp, v4, v4_with, v6, v6_ext, D6, S6};
     use crate::wire::capfile::{pcap_header, Reader};
     use crate::wire::dissect::Settings;
 
-    /// IP packets of every kind the lean path reads, and a few it leaves.
-    fn packets() -> Vec<Vec<u8>> {
+    /// IP packets of every kind the lean path reads, and a few it leaves,
+    /// with whether it reads them (with checksums verified).
+    fn kinds() -> Vec<(Vec<u8>, bool)> {
         let (tcp, ns, echo, esp) = (tcp(), ns(), echo(128, 5), esp());
+        // A UDP header whose Length (48) covers more than the first
+        // fragment holds.
+        let udp_head = udp(40)[..24].to_vec();
+        let mut mld = vec![143, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0xff, 2];
+        mld.extend_from_slice(&[0; 13]);
+        mld.push(0xfb);
+        let igmp = vec![0x16, 0, 0xfa, 0x04, 239, 255, 255, 250];
         vec![
-            v6(17, udp(5), Some(6)),
-            v6(17, udp(0), None),
-            v6(6, tcp.clone(), Some(16)),
-            v6(58, ns, Some(2)),
-            v6(58, echo.clone(), Some(2)),
-            v6(50, esp.clone(), None),
-            v6(59, vec![], None),
-            v4(17, udp(3), Some(6)),
-            v4(17, udp(3), None),
-            v4(6, tcp, Some(16)),
-            v4(1, echo, Some(2)),
-            v4(50, esp, None),
+            (v6(17, udp(5), Some(6)), true),
+            // A zero UDP checksum over IPv6 is bad (RFC 8200 §8.1).
+            (v6(17, udp(0), None), false),
+            (v6(6, tcp.clone(), Some(16)), true),
+            (v6(58, ns, Some(2)), true),
+            (v6(58, echo.clone(), Some(2)), true),
+            (v6(50, esp.clone(), None), true),
+            (v6(59, vec![], None), true),
+            (v4(17, udp(3), Some(6)), true),
+            (v4(17, udp(3), None), true),
+            (v4(6, tcp.clone(), Some(16)), true),
+            (v4(1, echo.clone(), Some(2)), true),
+            (v4(50, esp.clone(), None), true),
+            // Hop-by-Hop (PadN) and Destination Options (PadN).
+            (v6_ext(0, &[opts_hdr(60, &[]), opts_hdr(58, &[])], 58, echo.clone(), Some(2)), true),
+            // An MLDv2 Report behind a Router Alert (RFC 3810 §5).
+            (v6_ext(0, &[opts_hdr(58, &[5, 2, 0, 0])], 58, mld, Some(2)), true),
+            // An unrecognized option: action 00 skips, 10 discards.
+            (v6_ext(60, &[opts_hdr(17, &[0x1e, 2, 0xaa, 0xbb])], 17, udp(4), Some(6)), true),
+            (v6_ext(60, &[opts_hdr(17, &[0x9e, 2, 0xaa, 0xbb])], 17, udp(4), Some(6)), false),
+            // Routing: type 0 and an SRH with Segments Left 0 are the
+            // destination's; an SRH with Segments Left 1 is refused.
+            (v6_ext(43, &[routing(6, 0, 0, &[S6])], 6, tcp.clone(), Some(16)), true),
+            (v6_ext(43, &[routing(17, 4, 0, &[D6, S6])], 17, udp(4), Some(6)), true),
+            (v6_ext(43, &[routing(17, 4, 1, &[D6, S6])], 17, udp(4), Some(6)), false),
+            // Fragments: first, later, last, atomic (RFC 6946).
+            (v6_ext(44, &[frag(17, 0, true, 7)], 17, udp_head.clone(), None), true),
+            (v6_ext(44, &[frag(17, 3, true, 7)], 17, vec![0x61; 16], None), true),
+            (v6_ext(44, &[frag(17, 5, false, 7)], 17, vec![0x61; 12], None), true),
+            (v6_ext(44, &[frag(17, 0, false, 9)], 17, udp(3), Some(6)), true),
+            (v6_ext(0, &[opts_hdr(44, &[]), frag(58, 0, true, 11)], 58, echo.clone(), None), true),
+            // Headers after a first fragment's Fragment header; a nested
+            // Fragment header.
+            (v6_ext(44, &[frag(60, 0, true, 1), opts_hdr(17, &[])], 17, udp(4), None), false),
+            (v6_ext(44, &[frag(44, 0, false, 1), frag(17, 0, false, 2)], 17, udp(4), Some(6)), false),
+            // AH (RFC 4302) before TCP and before ESP.
+            (v6_ext(51, &[ah(6)], 6, tcp.clone(), Some(16)), true),
+            (v6_ext(51, &[ah(50)], 50, esp.clone(), None), true),
+            // Hop-by-Hop not first (RFC 8200 §4.1).
+            (v6_ext(60, &[opts_hdr(0, &[]), opts_hdr(17, &[])], 17, udp(4), Some(6)), false),
+            // IPv4 with a Router Alert option (RFC 2113) to IGMP; TCP
+            // after NOPs; fragments: first, later, last.
+            (v4_with(2, &[0x94, 4, 0, 0], 0, igmp, None), true),
+            (v4_with(6, &[1, 1, 1, 0], 0x4000, tcp, Some(16)), true),
+            (v4_with(17, &[], 0x2000, udp_head, None), true),
+            (v4_with(17, &[], 0x2003, vec![0x62; 16], None), true),
+            (v4_with(6, &[], 6, vec![0x62; 12], None), true),
+            (v4_with(1, &[], 0x2000, echo, None), true),
         ]
     }
 
+    fn packets() -> Vec<Vec<u8>> {
+        kinds().into_iter().map(|(p, _)| p).collect()
+    }
+
     fn columns(linktype: u32, frames: &[Vec<u8>], lean: bool, verify: bool) -> Columns {
+        columns_limit(linktype, frames, lean, verify, 50)
+    }
+
+    fn columns_limit(linktype: u32, frames: &[Vec<u8>], lean: bool, verify: bool, hdrnestlimit: u32) -> Columns {
         let mut file = pcap_header(linktype, false).to_vec();
         for f in frames {
             file.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
@@ -329,7 +559,7 @@ mod tests {
             file.extend_from_slice(f);
         }
         let mut r = Reader::default();
-        let mut b = Builder::new(Settings { hdrnestlimit: 50, verify_cksum: verify });
+        let mut b = Builder::new(Settings { hdrnestlimit, verify_cksum: verify });
         b.lean = lean;
         let mut pos = 0;
         while let Some(rec) = r.next(&file, &mut pos, true).unwrap() {
@@ -384,13 +614,30 @@ mod tests {
     #[test]
     fn common_kinds_take_the_lean_path() {
         let mut c = Columns::with_room(4);
-        for (i, p) in packets().iter().enumerate() {
-            let lean = super::row(&mut c, 0, &framed(1, p), 1, true);
-            assert_eq!(lean, ![1, 6].contains(&i), "packet {i}");
+        let settings = Settings { hdrnestlimit: 50, verify_cksum: true };
+        for (i, (p, lean)) in kinds().iter().enumerate() {
+            assert_eq!(super::row(&mut c, 0, &framed(1, p), 1, settings), *lean, "packet {i}");
         }
         for (i, f) in link_frames().iter().enumerate() {
             // All but the tagged frame.
-            assert_eq!(super::row(&mut c, 0, f, 1, true), i != 4, "link frame {i}");
+            assert_eq!(super::row(&mut c, 0, f, 1, settings), i != 4, "link frame {i}");
         }
+    }
+
+    /// `hdrnestlimit` (seed §1.8) counted as `ip6_input` counts: every
+    /// limit from none to past the longest chain gives the same columns
+    /// both ways, whether the limit refuses a packet or not.
+    #[test]
+    fn hdrnestlimit_as_the_general_dissection() {
+        let frames: Vec<Vec<u8>> = packets().iter().map(|p| framed(101, p)).collect();
+        let mut refused = 0;
+        for limit in 0..6 {
+            for verify in [true, false] {
+                let lean = columns_limit(101, &frames, true, verify, limit);
+                assert_eq!(lean, columns_limit(101, &frames, false, verify, limit), "limit {limit}");
+                refused += lean.verdict.data.iter().filter(|&&v| v == super::super::V_DROP as u8).count();
+            }
+        }
+        assert!(refused > 0);
     }
 }

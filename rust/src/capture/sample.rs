@@ -69,6 +69,92 @@ pub fn v4(protocol: u8, mut upper: Vec<u8>, ck: Option<usize>) -> Vec<u8> {
     p
 }
 
+/// An IPv4 packet like [`v4`] with `options` (a multiple of 4 octets)
+/// after its header and `flags_frag` as its flags and fragment offset
+/// (0x4000: DF; 0x2000 | n: MF at n units of 8 octets), identification
+/// 0x0102; the upper-layer checksum at `ck` (if any) over `upper` as given.
+pub fn v4_with(protocol: u8, options: &[u8], flags_frag: u16, mut upper: Vec<u8>, ck: Option<usize>) -> Vec<u8> {
+    let (s, d) = (Ipv4Addr::from(S4), Ipv4Addr::from(D4));
+    if let Some(at) = ck {
+        let c = if protocol == 1 { cksum::ip_cksum(&upper) } else { cksum::in4_cksum(&s, &d, protocol, upper.len() as u64, [&upper[..]]).unwrap_or(0) };
+        put16(&mut upper, at, c);
+    }
+    let hl = 20 + options.len();
+    let mut p = vec![0x40 | (hl / 4) as u8, 0];
+    p.extend_from_slice(&((hl + upper.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[1, 2]);
+    p.extend_from_slice(&flags_frag.to_be_bytes());
+    p.extend_from_slice(&[64, protocol, 0, 0]);
+    p.extend_from_slice(&S4);
+    p.extend_from_slice(&D4);
+    p.extend_from_slice(options);
+    let c = cksum::ip_cksum(&p);
+    put16(&mut p, 10, c);
+    p.extend_from_slice(&upper);
+    p
+}
+
+/// A Hop-by-Hop or Destination Options header naming `nh` and holding
+/// `options`, padded to a multiple of 8 octets (Pad1 or PadN).
+pub fn opts_hdr(nh: u8, options: &[u8]) -> Vec<u8> {
+    let mut h = vec![nh, 0];
+    h.extend_from_slice(options);
+    match (8 - h.len() % 8) % 8 {
+        0 => {}
+        1 => h.push(0),
+        n => {
+            h.extend_from_slice(&[1, (n - 2) as u8]);
+            h.extend(core::iter::repeat_n(0, n - 2));
+        }
+    }
+    let units = (h.len() / 8 - 1) as u8;
+    if let Some(l) = h.get_mut(1) {
+        *l = units;
+    }
+    h
+}
+
+/// A Routing header of type `rtype` naming `nh`, `segleft` Segments Left,
+/// carrying `addrs` after 4 octets (reserved, or an SRH's Last Entry,
+/// Flags and Tag: Last Entry set to the last index).
+pub fn routing(nh: u8, rtype: u8, segleft: u8, addrs: &[[u8; 16]]) -> Vec<u8> {
+    let last = addrs.len().saturating_sub(1) as u8;
+    let mut h = vec![nh, (addrs.len() * 2) as u8, rtype, segleft];
+    h.extend_from_slice(&if rtype == 4 { [last, 0, 0, 0] } else { [0; 4] });
+    for a in addrs {
+        h.extend_from_slice(a);
+    }
+    h
+}
+
+/// A Fragment header naming `nh`, at `offset` units of 8 octets, M flag
+/// `more`, identification `ident`.
+pub fn frag(nh: u8, offset: u16, more: bool, ident: u32) -> Vec<u8> {
+    let om = (offset << 3) | u16::from(more);
+    let mut h = vec![nh, 0];
+    h.extend_from_slice(&om.to_be_bytes());
+    h.extend_from_slice(&ident.to_be_bytes());
+    h
+}
+
+/// An AH header (RFC 4302) naming `nh`: SPI 0x2345, sequence 6, a
+/// 12-octet ICV (HMAC-SHA1-96); 24 octets.
+pub fn ah(nh: u8) -> Vec<u8> {
+    let mut h = vec![nh, 4, 0, 0, 0, 0, 0x23, 0x45, 0, 0, 0, 6];
+    h.extend_from_slice(&[0xa5; 12]);
+    h
+}
+
+/// An IPv6 packet whose chain is `headers` (each naming the next: build
+/// them with the right Next Header) then `upper` of protocol `nh0` first
+/// named, the upper-layer checksum at `ck` (if any) over `upper` alone.
+pub fn v6_ext(nh0: u8, headers: &[Vec<u8>], upper_proto: u8, upper: Vec<u8>, ck: Option<usize>) -> Vec<u8> {
+    let skip: usize = headers.iter().map(Vec::len).sum();
+    let mut payload: Vec<u8> = headers.concat();
+    payload.extend_from_slice(&upper);
+    v6_chain(nh0, payload, ck.map(|at| (upper_proto, skip, at)))
+}
+
 /// A UDP header (5353 to 53) and `n` octets of data, checksum 0 (at 6).
 pub fn udp(n: usize) -> Vec<u8> {
     let mut u = vec![0x14, 0xe9, 0, 53];

@@ -246,7 +246,7 @@ impl Dissector {
             let mut w = Vec::with_capacity(if self.write { OUT_PIECE + capfile::MAX_CAPLEN as usize + 65536 } else { 0 });
             let mut text = String::with_capacity(if self.write { 0 } else { OUT_PIECE + 65536 });
             while !self.done {
-                populated = map.ahead(pos, populated);
+                populated = map.ahead_by(pos, populated, Mapped::ramp(pos));
                 let at = pos;
                 self.records(bytes, &mut pos, &mut text, &mut w, true, OUT_PIECE);
                 out.write_all(&w)?;
