@@ -132,6 +132,18 @@ class TcpInput(TcpTimer):
     #: source and destination) and its table (``Node._receive_many``)
     _fastkey: bytes | None = None
     _fast: dict[bytes, Any]
+    #: the last fast-path segment's addresses (source, destination, both
+    #: packed, scope): ``packed_of`` answers from it for those very objects
+    _pkv: tuple[Any, Any, bytes, bytes, int] = (None, None, b"", b"", 0)
+
+    def packed_of(self, laddr: Any, faddr: Any) -> tuple[bytes, bytes]:
+        """``(laddr.packed, faddr.packed)`` of the segment being processed
+        (destination, source), without packing them again when they are
+        the fast path's objects."""
+        v = self._pkv
+        if laddr is v[1] and faddr is v[0]:
+            return v[3], v[2]
+        return laddr.packed, faddr.packed
 
     def tcp6_fast_input(self, v: tuple[Any, Any, bytes, bytes, int], plen: int,
                         frame: bytes, now: float) -> None:
@@ -139,13 +151,14 @@ class TcpInput(TcpTimer):
         header of Ethernet ``frame`` (parsed in place, not sliced out),
         whose addresses ``v`` (source, destination, both packed, scope) the
         batch has already judged."""
-        self.inc("tcps_rcvtotal")
+        self._sc["tcps_rcvtotal"] += 1
         src, dst, sp, dp, scope = v
         try:
             seg = _core.tcp_input_parse(frame, sp, dp, True, 54, 54 + plen)
         except KameError:
             self._parse(frame[54:54 + plen], src, dst)  # the counted drop
             return
+        self._pkv = v  # the packed addresses, for the SYN queue's core calls
         self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
 
     def _parse(self, body: bytes, src: Any, dst: Any) -> Any:

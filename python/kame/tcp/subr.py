@@ -91,6 +91,9 @@ class TcpSubr:
     #: errno (:meth:`in_tcp_output`, over ``node.inet``, unless replaced)
     ip4_output: Any
 
+    #: ``stats``' counters (``Stats._c``)
+    _sc: dict[str, int]
+
     def inc(self, name: str, n: int = 1) -> None:
         self.stats.inc(name, n)
 
@@ -119,10 +122,12 @@ class TcpSubr:
     # --- control blocks -------------------------------------------------------
 
     def newtcpcb(self, laddr: Addr, lport: int, faddr: Addr, fport: int, now: float, *,
-                 so: Any = None, scope: int = 0, template: Any = None) -> Tcpcb:
+                 so: Any = None, scope: int = 0, template: Any = None,
+                 packed: tuple[bytes, bytes] | None = None) -> Tcpcb:
         """``tcp_newtcpcb``: buffers from the socket's ``SO_SNDBUF``/``SO_RCVBUF``
         (or the ``sendspace``/``recvspace`` knobs), the algorithm of
-        ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s."""
+        ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s.
+        ``packed``: the two addresses packed, when the caller has them."""
         kv = self._kv
         t = so if so is not None else template  # a listener passes its settings on
         sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
@@ -131,7 +136,7 @@ class TcpSubr:
         snd, rcv, reass = new_buffers(sndbuf, rcvbuf, kv["net.inet.tcp.reass.maxqueuelen"])
         tp = Tcpcb(laddr, lport, faddr, fport, cc_algo(ccname), snd, rcv, reass, scope=scope)
         tp.so = so
-        tp.lpacked, tp.fpacked = laddr.packed, faddr.packed
+        tp.lpacked, tp.fpacked = packed if packed is not None else (laddr.packed, faddr.packed)
         tp.t_rxtcur = kv["net.inet.tcp.rexmit_initial"] / 1000.0
         tp.t_rttmin = kv["net.inet.tcp.rexmit_min"] / 1000.0
         tp.t_rcvtime = tp.t_starttime = now
@@ -462,10 +467,12 @@ class TcpSubr:
 
     def ip_output_seg(self, laddr: Addr, faddr: Addr, seg: bytes, now: float, *, scope: int = 0,
                       tclass: int = 0, hlim: int | None = None,
-                      ext: tuple[bytes, int, IPv6Address] | None = None) -> bool:
+                      ext: tuple[bytes, int, IPv6Address] | None = None,
+                      packed: tuple[bytes, bytes] | None = None) -> bool:
         """Hand IP a segment already built and checksummed (the core's
         SYN,ACKs): :meth:`ip_output` without the build; ``ext``: the
-        listener's extension headers (``StreamSocket.tcp_synext``)."""
+        listener's extension headers (``StreamSocket.tcp_synext``);
+        ``packed``: the two addresses packed, when the caller has them."""
         if self.is_local(faddr):
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
@@ -489,8 +496,9 @@ class TcpSubr:
                                               len(seg) + len(e), nh, hlim)
                         + laddr.packed + first.packed + e + seg, now, hop)
             return True
-        node.output(ifname, _IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg), 6, hlim)
-                    + laddr.packed + faddr.packed + seg, now, hop)
+        lp, fp = packed if packed is not None else (laddr.packed, faddr.packed)
+        node.output(ifname, b"".join((_IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg),
+                                                    6, hlim), lp, fp, seg)), now, hop)
         return True
 
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
