@@ -199,7 +199,7 @@ class TcpInput(TcpTimer):
         """Demultiplex a checked segment of either family."""
         tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
         if tp is not None:
-            if isinstance(tp, Tcptw):
+            if type(tp) is Tcptw:
                 if not self.tcp_twcheck(tp, seg, now):
                     self.tcp_timewait_input(tp, seg, now)
                     return
@@ -367,7 +367,8 @@ class TcpInput(TcpTimer):
         elif ack != tp.snd_una or tlen > self.rcv_window(tp):
             return False
         seq = tp.rcv_nxt
-        self.keep_arm(tp, now)
+        if tf & TF_KEEPALIVE:
+            self.keep_arm(tp, now)
         if ts is not None and seq <= tp.last_ack_sent <= seq + tlen:
             tp.ts_recent_age = now
             tp.ts_recent = ts[0]
@@ -416,10 +417,12 @@ class TcpInput(TcpTimer):
         if tp.state == TCPS_SYN_SENT:
             self.tcp_syn_sent(tp, seg, now)
             return
-        self.keep_arm(tp, now)
+        if tp.t_flags & TF_KEEPALIVE:
+            self.keep_arm(tp, now)
         tlen = len(data)
         tiwin = seg.window << tp.snd_scale
-        seq = unwrap(tp.rcv_nxt, seg.seq)
+        rcv_nxt = tp.rcv_nxt
+        seq = rcv_nxt + ((seg.seq - rcv_nxt + 0x80000000) & M32) - 0x80000000  # unwrap
         ts = seg.ts if tp.t_flags & TF_RCVD_TSTMP else None
         # PAWS (RFC 7323 §5.3)
         if ts is not None and not f & TH_RST and tp.ts_recent and ts_lt(ts[0], tp.ts_recent):
@@ -506,7 +509,8 @@ class TcpInput(TcpTimer):
             if tp.t_flags & TF_ACKNOW:
                 self.tcp_output(tp, now)
             return
-        ack = unwrap(tp.snd_una, seg.ack)
+        una = tp.snd_una
+        ack = una + ((seg.ack - una + 0x80000000) & M32) - 0x80000000  # unwrap
         if tp.state == TCPS_SYN_RECEIVED:
             if not tp.snd_una < ack <= tp.snd_max:
                 self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
@@ -731,8 +735,9 @@ class TcpInput(TcpTimer):
                 tp.sack_bytes_rexmit = 0
         else:
             tp.t_dupacks = 0
-        self.inc("tcps_rcvackpack")
-        self.inc("tcps_rcvackbyte", acked)
+        sc = self._sc
+        sc["tcps_rcvackpack"] += 1
+        sc["tcps_rcvackbyte"] += acked
         # RTT (RFC 7323 §4.1 with timestamps, else Karn's timed segment)
         if ts is not None and ts[1]:
             rtt = ((self.tcp_ts(tp, now) - ts[1]) & M32) / 1000.0
@@ -741,15 +746,18 @@ class TcpInput(TcpTimer):
         elif tp.t_rtttime and ack > tp.t_rtseq:
             self.tcp_xmit_timer(tp, now - tp.t_rtttime)
         if ack == tp.snd_max:
-            self.timer_stop(tp, TT_REXMT)
-        elif not self.timer_active(tp, TT_PERSIST):
+            tp.timers[TT_REXMT] = None  # timer_stop
+        elif tp.timers[TT_PERSIST] is None:
             self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
         if not tp.t_flags & TF_FASTRECOVERY:
             tp.cc.ack_received(tp, CC_ACK, acked, now)
         fin_acked = self._ack_drop(tp, ack)
         tp.snd_una = ack
         tp.snd_nxt = max(tp.snd_nxt, tp.snd_una)
-        sack_clean(tp)
+        if tp.sackhint_blocks:
+            sack_clean(tp)
+        elif tp.sack_rxmit_next < ack:
+            tp.sack_rxmit_next = ack  # sack_clean of an empty scoreboard
         if tp.t_rxtshift:
             tp.t_rxtshift = 0
             tp.t_rxtcur = self.rexmtval(tp)

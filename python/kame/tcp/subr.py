@@ -287,7 +287,7 @@ class TcpSubr:
 
     def tcp_xmit_timer(self, tp: Tcpcb, rtt: float) -> None:
         """RFC 6298 §2.2-2.3: a new RTT sample."""
-        self.inc("tcps_rttupdated")
+        self._sc["tcps_rttupdated"] += 1
         rtt = max(rtt, 0.0001)
         if tp.t_srtt == 0:
             tp.t_srtt, tp.t_rttvar = rtt, rtt / 2

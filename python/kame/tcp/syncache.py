@@ -31,6 +31,7 @@ from kame.tcp.var import (
     M32,
     TCPS_ESTABLISHED,
     TF_ECN_PERMIT,
+    TF_KEEPALIVE,
     TF_RCVD_SCALE,
     TF_RCVD_TSTMP,
     TF_REQ_SCALE,
@@ -322,7 +323,8 @@ def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now
     sc["tcps_connects"] += 1
     tp.timers[TT_KEEP] = None
     lso.sonewconn(tp)
-    tcp.keep_arm(tp, now)
+    if tp.t_flags & TF_KEEPALIVE:
+        tcp.keep_arm(tp, now)
     return tp
 
 
