@@ -121,7 +121,16 @@ class TcpInput(TcpTimer):
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
             # ip6_input and ours, the next segments between them may skip them
-            self._fast[self._fastkey] = (src, dst, src.packed, dst.packed, scope)
+            sp, dp = src.packed, dst.packed
+            if src.scope_id is None and dst.scope_id is None:
+                # one object per address for every batch (the connection
+                # table's keys): its lookups then compare them by identity
+                ain = self._ain
+                if len(ain) >= 4096:
+                    ain.clear()
+                src = ain.setdefault(sp, src)
+                dst = ain.setdefault(dp, dst)
+            self._fast[self._fastkey] = (src, dst, sp, dp, scope)
             self._fastkey = None
         seg = self._parse(body, src, dst)
         if seg is None:
@@ -135,6 +144,8 @@ class TcpInput(TcpTimer):
     #: the last fast-path segment's addresses (source, destination, both
     #: packed, scope): ``packed_of`` answers from it for those very objects
     _pkv: tuple[Any, Any, bytes, bytes, int] = (None, None, b"", b"", 0)
+    #: the fast path's addresses by their packed form (bounded; no zone)
+    _ain: dict[bytes, IPv6Address]
 
     def packed_of(self, laddr: Any, faddr: Any) -> tuple[bytes, bytes]:
         """``(laddr.packed, faddr.packed)`` of the segment being processed

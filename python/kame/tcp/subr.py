@@ -440,14 +440,16 @@ class TcpSubr:
     #: the frames of one wakeup (``receive_many``) share one ``now``, so a
     #: burst of segments to one peer looks its route up once (as the route
     #: a BSD pcb caches in ``inp_route``), and a later instant asks again
-    _rt6: tuple[float, dict[tuple[Any, int], Any]] = (-1.0, {})
+    _rt6: tuple[float, dict[tuple[int, Any, int], Any]] = (-1.0, {})
 
     def route6(self, faddr: IPv6Address, scope: int, now: float) -> tuple[str, IPv6Address] | None:
         t, c = self._rt6
         if t != now:
             c = {}
             self._rt6 = (now, c)
-        k = (faddr, scope)
+        # keyed by the address's integer and zone (the IPv6Address' own
+        # fields): hashed without a Python call each
+        k = (faddr._ip, faddr._scope_id, scope)  # type: ignore[attr-defined]
         try:
             return c[k]  # type: ignore[no-any-return]
         except KeyError:
@@ -481,7 +483,8 @@ class TcpSubr:
             return hook is not None and not hook(laddr, faddr, seg, tclass, hlim, now)
         node = self.node
         first = faddr if ext is None else ext[2]
-        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
+        r = self.route6(first, scope if ext is None or first == faddr else 0,  # type: ignore[arg-type]
+                        now)
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False
@@ -538,7 +541,8 @@ class TcpSubr:
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
         first = faddr if ext is None else ext[2]
-        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
+        r = self.route6(first, scope if ext is None or first == faddr else 0,  # type: ignore[arg-type]
+                        now)
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False

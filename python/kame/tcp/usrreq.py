@@ -56,6 +56,7 @@ class Tcp(TcpInput):
         # still fails, as ``Stats.inc``)
         self._sc = self.stats._c
         self.conns = {}
+        self._ain = {}
         self.timewait = {}
         self._heap = []
         self._hseq = 0
