@@ -91,9 +91,85 @@ class TcpOutput(TcpSubr):
         if tp.snd_max == tp.snd_una and now - tp.t_rcvtime >= tp.t_rxtcur and \
                 tp.state == TCPS_ESTABLISHED:
             tp.cc.after_idle(tp, now)  # RFC 5681 §4.1
+        if self.hdrpred and tp.state >= TCPS_ESTABLISHED and not len(tp.snd) and \
+                tp.snd_wnd and tp.snd_buf_seq <= tp.snd_nxt and not len(tp.reass) and \
+                not tp.t_flags & (TF_FASTRECOVERY | TF_FORCEDATA | TF_ECN_PERMIT):
+            self._output_ctl(tp, now)
+            return
         for _ in range(64):  # sendalot, bounded per call
             if not self._output_one(tp, now):
                 return
+
+    def _output_ctl(self, tp: Tcpcb, now: float) -> None:
+        """:meth:`_output_one` for a synchronized connection with no data
+        queued, nothing to retransmit or SACK, no recovery, no ECN and no
+        forced send, whose peer's window is open: only an ACK, a window
+        update or the FIN can go (the short connection's every segment
+        after the handshake). The steps :meth:`_output_one` takes for it,
+        without the branches that cannot fire; ``Tcp.hdrpred`` False keeps
+        the general path (the reference the tests compare with)."""
+        flags = TCP_OUTFLAGS[tp.state]
+        tf = tp.t_flags
+        timers = tp.timers
+        if tf & TF_REQ_TSTMP and tf & TF_RCVD_TSTMP:
+            opts = _core.tcp_options(None, None, False,
+                                     ((int(now * 1000) + tp.ts_offset) & M32, tp.ts_recent), [])
+        else:
+            opts = b""
+        seq = tp.snd_nxt
+        if flags & TH_FIN and seq != tp.snd_buf_seq:
+            flags &= ~TH_FIN  # sent and not pulled back for a retransmission
+        rcv = tp.rcv
+        winup = False
+        adv = min(rcv.space, 0xFFFF << tp.rcv_scale) - (tp.rcv_adv - tp.rcv_nxt)
+        if tp.state != TCPS_TIME_WAIT and (adv >= 2 * tp.t_maxseg or 2 * adv >= rcv.cap) and \
+                not tf & 0x200000:  # TF_CANTRCVMORE
+            winup = True
+        elif not (tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or
+                                                         seq < tp.snd_max)):
+            return
+        win = rcv.space
+        if win < rcv.cap // 4 and win < tp.t_maxseg:
+            win = 0
+        win = max(min(win, 0xFFFF << tp.rcv_scale), tp.rcv_adv - tp.rcv_nxt, 0)
+        self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32,
+                       tp.rcv_nxt & M32 if flags & TH_ACK else 0, flags,
+                       min(win >> tp.rcv_scale, 0xFFFF), opts, b"", now, scope=tp.scope,
+                       tclass=tp.tclass & ~0x03, hlim=tp.hlim,
+                       packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None, ext=tp.ext6)
+        sc = self._sc
+        sc["tcps_sndtotal"] += 1
+        nxt = seq
+        if flags & TH_FIN:
+            sc["tcps_sndctrl"] += 1
+            tp.t_flags |= TF_SENTFIN
+            nxt += 1
+            if nxt > tp.snd_nxt:
+                tp.snd_nxt = nxt
+        if tp.snd_nxt > tp.snd_max:
+            if tp.t_rtttime == 0:
+                tp.t_rtttime = now
+                tp.t_rtseq = seq
+                sc["tcps_segstimed"] += 1
+            tp.snd_max = tp.snd_nxt
+        if flags & TH_FIN:
+            if timers[TT_REXMT] is None and tp.snd_nxt != tp.snd_una:
+                if timers[TT_PERSIST] is not None:
+                    timers[TT_PERSIST] = None
+                    tp.t_rxtshift = 0
+                self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
+        elif winup:
+            sc["tcps_sndwinup"] += 1
+        else:
+            sc["tcps_sndacks"] += 1
+            if tf & TF_DELACK and not tf & TF_ACKNOW:
+                sc["tcps_delack"] += 1
+        if win > 0 and tp.rcv_nxt + win > tp.rcv_adv:
+            tp.rcv_adv = tp.rcv_nxt + win
+        if flags & TH_ACK:
+            tp.last_ack_sent = tp.rcv_nxt
+        tp.t_flags &= ~(TF_ACKNOW | TF_DELACK | TF_FORCEDATA)
+        timers[TT_DELACK] = None
 
     def _output_one(self, tp: Tcpcb, now: float) -> bool:
         """One segment, or nothing; True asks for another (``sendalot``)."""
