@@ -229,8 +229,23 @@ class TcpSubr:
         """``tcp_mss``: the segment size from the peer's offer (``mssdflt``
         when absent; 65535 = path MTU - 60, RFC 2675 §5) and our path MTU,
         less the IPsec headers (seed §4.3) and the Timestamps option."""
-        mtu = self.path_mtu_to(tp.faddr, tp.scope, now)
-        hl = HDR6 if isinstance(tp.faddr, IPv6Address) else HDR4
+        faddr = tp.faddr
+        node = self.node
+        r: tuple[str, IPv6Address] | None = None
+        routed = False
+        if type(faddr) is IPv6Address and node is not None and not self.is_local(faddr):
+            # path_mtu_to, with the route kept for tcp_tsomax below
+            routed = True
+            r = self.route6(faddr, tp.scope, now)
+            if r is None:
+                mtu = 1280
+            elif not self._kv["net.inet.tcp.path_mtu_discovery"]:
+                mtu = int(node._linkmtu(r[0]))
+            else:
+                mtu = int(node.path_mtu(r[0], faddr, now))
+        else:
+            mtu = self.path_mtu_to(faddr, tp.scope, now)
+        hl = HDR6 if isinstance(faddr, IPv6Address) else HDR4
         if offer is None or offer == 0:
             offer = self._kv["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
         tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
@@ -247,7 +262,12 @@ class TcpSubr:
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss
-        tp.t_tsomax = self.tcp_tsomax(tp, now, ipsec)
+        if routed:  # tcp_tsomax for the route found above
+            ifp = node.ifnets.get(r[0]) if r is not None else None
+            tp.t_tsomax = 0 if ifp is None or ifp.tsomax <= 0 or tp.ext6 is not None or ipsec \
+                else max(ifp.tsomax - HDR6 - 60, 0)
+        else:
+            tp.t_tsomax = self.tcp_tsomax(tp, now, ipsec)
 
     def tcp_tsomax(self, tp: Tcpcb, now: float, ipsec: int | None = None) -> int:
         """FreeBSD ``tcp_maxmtu``'s ``IFCAP_TSO`` answer: the data octets a
@@ -490,7 +510,8 @@ class TcpSubr:
             return False
         ifname, hop = r
         if hlim is None:
-            hlim = node.cache.info(ifname).chlim
+            info = node.cache.ifinfo.get(ifname)  # cache.info without its call
+            hlim = (info if info is not None else node.cache.info(ifname)).chlim
         if ext is not None:
             # the segment's checksum already covers the final destination
             # (RFC 8200 §8.1); the headers go between, the first hop in front
@@ -548,7 +569,8 @@ class TcpSubr:
             return False
         ifname, hop = r
         if hlim is None:
-            hlim = node.cache.info(ifname).chlim
+            info = node.cache.ifinfo.get(ifname)  # cache.info without its call
+            hlim = (info if info is not None else node.cache.info(ifname)).chlim
         pkt = _core.tcp6_output(lp, fp, hlim, tclass, lport, fport, seq, ack, flags, win, options,
                                 payload)
         if ext is not None:
