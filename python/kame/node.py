@@ -514,8 +514,10 @@ class Node(Ip6Input):
         for _ifn, f in out:
             n = len(f)
             if n >= 54 and f[12] == 0x86 and f[13] == 0xDD:
-                if ((f[24] or f[25]) and _embeddable_at(f, 22)) or \
-                        ((f[40] or f[41]) and _embeddable_at(f, 38)):
+                # (the first octet screens out every address but fe80::/10
+                # and ff00::/8 before the call)
+                if ((f[24] or f[25]) and f[22] >= 0xFE and _embeddable_at(f, 22)) or \
+                        ((f[40] or f[41]) and f[38] >= 0xFE and _embeddable_at(f, 38)):
                     dropped += 1
                     continue
                 if n == 54:
