@@ -92,7 +92,11 @@ class Ip6Output(Route6):
             self._handle(actions, now)
         if ll is not None:
             self.stats._c["ip6s_localout"] += 1
-            self._ether_out(ifname, ll, packet, tso_segsz)
+            if len(packet) <= IPV6_MMTU and ifp.up:  # _ether_out's common case inline
+                self._out.append((ifname, b"".join((ll, ifp.lladdr or bytes(6), b"\x86\xdd",
+                                                    packet))))
+            else:
+                self._ether_out(ifname, ll, packet, tso_segsz)
 
     def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes, tso_segsz: int = 0) -> None:
         """Frame one resolved packet; our own packets larger than the path
