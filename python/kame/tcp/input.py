@@ -210,7 +210,7 @@ class TcpInput(TcpTimer):
         """Demultiplex a checked segment of either family."""
         tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
         if tp is not None:
-            if type(tp) is Tcptw:
+            if isinstance(tp, Tcptw):
                 if not self.tcp_twcheck(tp, seg, now):
                     self.tcp_timewait_input(tp, seg, now)
                     return

@@ -65,6 +65,9 @@ ECT0 = 0x02
 class TcpOutput(TcpSubr):
     """``tcp_output`` and the helpers it shares with input and timers."""
 
+    #: header prediction and its output side (``TcpInput.hdrpred``)
+    hdrpred: bool = True
+
     def rcv_window(self, tp: Tcpcb) -> int:
         """The window to advertise (octets): the receive buffer's room, no
         silly window (RFC 9293 §3.8.6.2.2), never shrinking what was offered."""
@@ -144,8 +147,7 @@ class TcpOutput(TcpSubr):
             sc["tcps_sndctrl"] += 1
             tp.t_flags |= TF_SENTFIN
             nxt += 1
-            if nxt > tp.snd_nxt:
-                tp.snd_nxt = nxt
+            tp.snd_nxt = max(tp.snd_nxt, nxt)
         if tp.snd_nxt > tp.snd_max:
             if tp.t_rtttime == 0:
                 tp.t_rtttime = now
