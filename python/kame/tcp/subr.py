@@ -129,36 +129,58 @@ class TcpSubr:
         ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s.
         ``packed``: the two addresses packed, when the caller has them."""
         kv = self._kv
+        gen = getattr(self.knobs, "gen", None)
+        nk = self._nk
+        if gen is None or nk[0] != gen:
+            nk = self._newtcpcb_knobs(gen)
+        (_, sendspace, recvspace, ccdefault, reassq, rxtinit, rxtmin, req, keepidle,
+         keepintvl, keepcnt, mss6, mss4) = nk
         t = so if so is not None else template  # a listener passes its settings on
-        sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
-        rcvbuf = getattr(t, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
-        ccname = getattr(t, "ccname", None) or CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
-        snd, rcv, reass = new_buffers(sndbuf, rcvbuf, kv["net.inet.tcp.reass.maxqueuelen"])
+        sndbuf = getattr(t, "sndbuf", 0) or sendspace
+        rcvbuf = getattr(t, "rcvbuf", 0) or recvspace
+        ccname = getattr(t, "ccname", None) or ccdefault or \
+            CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
+        snd, rcv, reass = new_buffers(sndbuf, rcvbuf, reassq)
         tp = Tcpcb(laddr, lport, faddr, fport, cc_algo(ccname), snd, rcv, reass, scope=scope)
         tp.so = so
         tp.lpacked, tp.fpacked = packed if packed is not None else (laddr.packed, faddr.packed)
-        tp.t_rxtcur = kv["net.inet.tcp.rexmit_initial"] / 1000.0
-        tp.t_rttmin = kv["net.inet.tcp.rexmit_min"] / 1000.0
+        tp.t_rxtcur = rxtinit
+        tp.t_rttmin = rxtmin
         tp.t_rcvtime = tp.t_starttime = now
-        r = kv["net.inet.tcp.rfc1323"]
-        if r == 1:
-            tp.t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP
-        elif r == 2:
-            tp.t_flags |= TF_REQ_SCALE
-        elif r == 3:
-            tp.t_flags |= TF_REQ_TSTMP
+        tp.t_flags |= req
         tp.request_r_scale = _wscale(rcvbuf)
         tp.ts_offset = self.node.rng.getrandbits(32) if self.node is not None else 0
-        tp.keepidle = kv["net.inet.tcp.keepidle"] / 1000.0
-        tp.keepintvl = kv["net.inet.tcp.keepintvl"] / 1000.0
-        tp.keepcnt = kv["net.inet.tcp.keepcnt"]
-        mss = kv["net.inet.tcp.v6mssdflt" if isinstance(faddr, IPv6Address) else
-                 "net.inet.tcp.mssdflt"]
-        tp.t_maxopd = tp.t_maxseg = mss
+        tp.keepidle = keepidle
+        tp.keepintvl = keepintvl
+        tp.keepcnt = keepcnt
+        tp.t_maxopd = tp.t_maxseg = mss6 if isinstance(faddr, IPv6Address) else mss4
         tp.t_plpmtu = TF2_PLPMTU_PMTUD
         if so is not None:
             so.tcp_attach(tp)
         return tp
+
+    #: the knobs ``newtcpcb`` reads, as it uses them, and the knobs' generation
+    #: they were read at (``Knobs.gen``): read again after any change
+    _nk: tuple[Any, ...] = (None,)
+
+    def _newtcpcb_knobs(self, gen: int | None) -> tuple[Any, ...]:
+        kv = self._kv
+        r = kv["net.inet.tcp.rfc1323"]
+        try:
+            cc: str | None = CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
+        except (IndexError, TypeError):
+            cc = None  # newtcpcb raises as it did, when it needs the name
+        req = TF_REQ_SCALE | TF_REQ_TSTMP if r == 1 else TF_REQ_SCALE if r == 2 else \
+            TF_REQ_TSTMP if r == 3 else 0
+        nk = (gen, kv["net.inet.tcp.sendspace"], kv["net.inet.tcp.recvspace"],
+              cc, kv["net.inet.tcp.reass.maxqueuelen"],
+              kv["net.inet.tcp.rexmit_initial"] / 1000.0, kv["net.inet.tcp.rexmit_min"] / 1000.0,
+              req, kv["net.inet.tcp.keepidle"] / 1000.0, kv["net.inet.tcp.keepintvl"] / 1000.0,
+              kv["net.inet.tcp.keepcnt"], kv["net.inet.tcp.v6mssdflt"],
+              kv["net.inet.tcp.mssdflt"])
+        if gen is not None:
+            self._nk = nk
+        return nk
 
     @staticmethod
     def rcv_wscale(rcvbuf: int) -> int:

@@ -369,6 +369,8 @@ class FastSynCache:
     def __init__(self, tcp: Tcp) -> None:
         self.tcp = tcp
         self.core = _core.TcpSynCache(tcp._secret)
+        #: the policy tuple of ``core.add`` and the knobs' generation it was read at
+        self._pol: tuple[int | None, Any] = (None, None)
 
     def __len__(self) -> int:
         return len(self.core)
@@ -386,11 +388,17 @@ class FastSynCache:
         ext = synext(lso, faddr)
         if ext is not None:
             mss -= len(ext[0])  # room for the listener's extension headers
-        pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
-               bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
-               bool(kv["net.inet.tcp.syncookies_only"]),
-               max(int(kv["net.inet.tcp.syncache.cachelimit"]), 0),
-               float(kv["net.inet.tcp.rexmit_initial"]) / 1000.0)
+        gen = getattr(tcp.knobs, "gen", None)
+        pc = self._pol
+        if gen is not None and pc[0] == gen:
+            pol = pc[1]  # the knobs have not changed since the last SYN
+        else:
+            pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
+                   bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
+                   bool(kv["net.inet.tcp.syncookies_only"]),
+                   max(int(kv["net.inet.tcp.syncache.cachelimit"]), 0),
+                   float(kv["net.inet.tcp.rexmit_initial"]) / 1000.0)
+            self._pol = (gen, pol)
         lp, fp = tcp.packed_of(laddr, faddr)
         code, synack = self.core.add(lp, fp, seg, scope, mss, rcvbuf, lso, pol, now)
         sc = tcp._sc
