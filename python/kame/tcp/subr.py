@@ -49,6 +49,9 @@ _IP6_TCP = struct.Struct("!IHBB")
 _PLEN_NH = struct.Struct("!HB")  # Payload Length, Next Header
 
 
+#: every timer off (``tcp_close``)
+_NO_TIMERS = dict.fromkeys(TIMERS)
+
 #: ``rcv_wscale`` answers by buffer size (a node has a few sizes)
 _WSCALE: dict[int, int] = {}
 
@@ -320,12 +323,13 @@ class TcpSubr:
     def rexmtval(self, tp: Tcpcb) -> float:
         """RTO = SRTT + max(G, 4 RTTVAR), within [rexmit_min, rexmit_max],
         times the backoff of the current retransmission."""
+        kv = self._kv  # (kms inline: the knobs in milliseconds)
         if tp.t_srtt > 0:
             rto = tp.t_srtt + max(0.001, 4 * tp.t_rttvar)
         else:
-            rto = self.kms("net.inet.tcp.rexmit_initial")
+            rto = kv["net.inet.tcp.rexmit_initial"] / 1000.0
         rto *= TCP_BACKOFF[min(tp.t_rxtshift, len(TCP_BACKOFF) - 1)]
-        return min(max(rto, tp.t_rttmin), self.kms("net.inet.tcp.rexmit_max"))
+        return min(max(rto, tp.t_rttmin), kv["net.inet.tcp.rexmit_max"] / 1000.0)
 
     def tcp_xmit_timer(self, tp: Tcpcb, rtt: float) -> None:
         """RFC 6298 §2.2-2.3: a new RTT sample."""
@@ -383,10 +387,10 @@ class TcpSubr:
             self.tcp_twclose(tw)
         tp.gone = True
         tp.state = TCPS_CLOSED
-        for n in TIMERS:
-            tp.timers[n] = None
-        if self.conns.get(tp.key) is tp:
-            del self.conns[tp.key]
+        tp.timers.update(_NO_TIMERS)  # every timer stopped
+        k = (tp.laddr, tp.lport, tp.faddr, tp.fport)
+        if self.conns.get(k) is tp:
+            del self.conns[k]
         self.timewait.pop(id(tp), None)
         tp.reass.clear()
         self.inc("tcps_closed")
