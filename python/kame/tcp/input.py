@@ -42,6 +42,7 @@ from kame.tcp.var import (
     TCPS_LAST_ACK,
     TCPS_SYN_RECEIVED,
     TCPS_SYN_SENT,
+    TCPS_TIME_WAIT,
     TF_ACKNOW,
     TF_CANTRCVMORE,
     TF_CONGRECOVERY,
@@ -73,7 +74,6 @@ from kame.tcp.var import (
     TT_REXMT,
     Tcpcb,
     Tcptw,
-    havercvdfin,
     ts_lt,
     unwrap,
 )
@@ -96,6 +96,8 @@ _ICMP_SOFT = {
 
 
 IPPROTO_TCP = 6
+#: ``havercvdfin``'s states
+_HAVERCVDFIN = frozenset((TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_TIME_WAIT))
 
 
 class TcpInput(TcpTimer):
@@ -412,7 +414,8 @@ class TcpInput(TcpTimer):
         data = seg.payload
         tp.t_rcvtime = now
         tp.t_keepcnt = 0
-        if self.hdrpred and self.tcp_hdrpred(tp, seg, now):
+        if self.hdrpred and tp.state == TCPS_ESTABLISHED and f & ~TH_PUSH == TH_ACK and \
+                self.tcp_hdrpred(tp, seg, now):  # (its first test, before the call)
             return
         if tp.t_flags & TF_ECN_PERMIT:
             ecn = tclass & 3
@@ -436,7 +439,8 @@ class TcpInput(TcpTimer):
         seq = rcv_nxt + ((seg.seq - rcv_nxt + 0x80000000) & M32) - 0x80000000  # unwrap
         ts = seg.ts if tp.t_flags & TF_RCVD_TSTMP else None
         # PAWS (RFC 7323 §5.3)
-        if ts is not None and not f & TH_RST and tp.ts_recent and ts_lt(ts[0], tp.ts_recent):
+        if ts is not None and not f & TH_RST and tp.ts_recent and \
+                ((ts[0] - tp.ts_recent) & M32) >= 0x80000000:  # ts_lt(ts[0], ts_recent)
             if now - tp.ts_recent_age > TCP_PAWS_IDLE:
                 tp.ts_recent = 0
             else:
@@ -578,7 +582,7 @@ class TcpInput(TcpTimer):
                 tp.t_rxtshift = 0
             needoutput = True
         # segment text (seventh check) and FIN (eighth)
-        if not havercvdfin(tp.state) and (tlen or f & TH_FIN or tp.rcv_fin_seq >= 0):
+        if tp.state not in _HAVERCVDFIN and (tlen or f & TH_FIN or tp.rcv_fin_seq >= 0):
             self.tcp_text(tp, seq, data, f, now)
         elif f & TH_FIN:
             tp.t_flags |= TF_ACKNOW  # a retransmitted FIN

@@ -7,6 +7,8 @@ window updates, ACKs (immediate or delayed), persist probes, ECN marks
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
+
 from kame import _core
 from kame.tcp.sack import sack_nextseg, sack_pipe
 from kame.tcp.subr import TcpSubr
@@ -135,11 +137,30 @@ class TcpOutput(TcpSubr):
         if win < rcv.cap // 4 and win < tp.t_maxseg:
             win = 0
         win = max(min(win, 0xFFFF << tp.rcv_scale), tp.rcv_adv - tp.rcv_nxt, 0)
-        self.ip_output(tp.laddr, tp.faddr, tp.lport, tp.fport, seq & M32,
-                       tp.rcv_nxt & M32 if flags & TH_ACK else 0, flags,
-                       min(win >> tp.rcv_scale, 0xFFFF), opts, b"", now, scope=tp.scope,
-                       tclass=tp.tclass & ~0x03, hlim=tp.hlim,
-                       packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None, ext=tp.ext6)
+        ack = tp.rcv_nxt & M32 if flags & TH_ACK else 0
+        wfield = min(win >> tp.rcv_scale, 0xFFFF)
+        faddr = tp.faddr
+        node = self.node
+        r = self.route6(faddr, tp.scope, now) if type(faddr) is IPv6Address and \
+            tp.ext6 is None and tp.lpacked and node is not None and \
+            not self.is_local(faddr) else None
+        if r is not None:
+            # ip_output's IPv6 path for a connection without extension
+            # headers, routed: the segment built and handed to ip6_output
+            ifname, hop = r
+            hlim = tp.hlim
+            if hlim is None:
+                info = node.cache.ifinfo.get(ifname)
+                hlim = (info if info is not None else node.cache.info(ifname)).chlim
+            node.output(ifname, _core.tcp6_output(tp.lpacked, tp.fpacked, hlim,
+                                                  tp.tclass & ~0x03, tp.lport, tp.fport,
+                                                  seq & M32, ack, flags, wfield, opts, b""),
+                        now, hop)
+        else:
+            self.ip_output(tp.laddr, faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
+                           opts, b"", now, scope=tp.scope, tclass=tp.tclass & ~0x03,
+                           hlim=tp.hlim, packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None,
+                           ext=tp.ext6)
         sc = self._sc
         sc["tcps_sndtotal"] += 1
         nxt = seq
