@@ -442,6 +442,11 @@ class TcpSubr:
         self.ip_output(laddr, faddr, lport, fport, seq & M32, ack & M32, flags, win, options,
                        b"", now, scope=scope, ext=ext)
 
+    #: ``is_local``'s last answer for an IPv6 address: (address, the node's
+    #: address table, its generation, answer); the fast path interns the
+    #: peers' addresses, so a connection's segments ask with one object
+    _locm: tuple[Any, Any, int, bool] = (None, None, -1, False)
+
     def is_local(self, a: Addr) -> bool:
         if type(a) is IPv6Address:
             # ``find_any`` on the integer, without its call (several per segment)
@@ -451,10 +456,17 @@ class TcpSubr:
             node = self.node
             if node is None:
                 return False
-            for d in node.addrs._by_if.values():
+            addrs = node.addrs
+            m = self._locm
+            if m[0] is a and m[1] is addrs and m[2] == addrs.gen:
+                return m[3]  # the same address object, no address added or removed since
+            r = False
+            for d in addrs._by_if.values():
                 if ip in d:
-                    return True
-            return False
+                    r = True
+                    break
+            self._locm = (a, addrs, addrs.gen, r)
+            return r
         if isinstance(a, IPv6Address):
             return int(a) == 1 or (self.node is not None
                                    and self.node.addrs.find_any(a) is not None)
