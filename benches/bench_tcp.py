@@ -555,6 +555,45 @@ def timewait_memory(n: int) -> dict[str, float]:
 
 # --- connection setup between two sockets of one node ---------------------------------
 
+def churn(n: int, par: int, layer: Any, addr: tuple[str, int], before: Callable[[], int],
+          after: Callable[[], int], *, kept: list[Any] | None = None,
+          busy: Callable[[], bool] = lambda: False,
+          give_up: Callable[[], bool] = lambda: False) -> int:
+    """The connection loop of the connection-setup rows (``nodecps``,
+    ``nodesrv``): ``n`` connects from ``layer`` to ``addr``, ``par`` in
+    flight; each round runs ``before`` (the nodes' turn), then closes the
+    clients that reached ESTABLISHED (or keeps them in ``kept``), then runs
+    ``after``; both return how many connections the server accepted
+    meanwhile. Ends when ``n`` are accepted and nothing is ``busy``, or when
+    ``give_up`` says so; returns how many were accepted."""
+    started = accepted = 0
+    pending: list[Any] = []
+    while accepted < n or busy():
+        while started < n and len(pending) < par:
+            c = layer.socket(AF_INET6, SOCK_STREAM)
+            try:
+                c.connect(addr)
+            except BlockingIOError:
+                pass
+            pending.append(c)
+            started += 1
+        accepted += before()
+        still = []
+        for c in pending:
+            if c.tp is not None and c.tp.state >= 4:
+                if kept is not None:
+                    kept.append(c)
+                else:
+                    c.close()
+            else:
+                still.append(c)
+        pending = still
+        accepted += after()
+        if give_up():
+            break
+    return accepted
+
+
 def node_cps(n: int, par: int = 64) -> float:
     """Connections accepted per second when our node is its own client (the
     loopback path: both ends' work counted, no kernel, no system call):
@@ -571,34 +610,20 @@ def node_cps(n: int, par: int = 64) -> float:
     ls.listen(4096)
     t0 = time.perf_counter()
     node.poll(1.0)
-    started = accepted = 0
-    pending: list[Any] = []
-    while accepted < n:
-        while started < n and len(pending) < par:
-            c = layer.socket(AF_INET6, SOCK_STREAM)
-            try:
-                c.connect((OURS, 7001))
-            except BlockingIOError:
-                pass
-            pending.append(c)
-            started += 1
+
+    def turn() -> int:
         node.poll(1.0 + time.perf_counter() - t0)
+        k = 0
         while True:
             try:
                 s, _ = ls.accept()
             except BlockingIOError:
-                break
+                return k
             s.close()
-            accepted += 1
-        still = []
-        for c in pending:
-            if c.tp is not None and c.tp.state >= 4:
-                c.close()
-            else:
-                still.append(c)
-        pending = still
-        if time.perf_counter() - t0 > 120:
-            break
+            k += 1
+
+    accepted = churn(n, par, layer, (OURS, 7001), turn, lambda: 0,
+                     give_up=lambda: time.perf_counter() - t0 > 120)
     return accepted / (time.perf_counter() - t0)
 
 
@@ -712,37 +737,24 @@ def node_srv_cpu(n: int, par: int = 64, held: int = 0) -> float:
         now += 0.05
 
     def phase(count: int, keep: bool) -> float:
-        nonlocal now
-        started = accepted = 0
-        pending: list[Any] = []
         cpu = 0.0
-        while accepted < count or to_s or to_c:
-            while started < count and len(pending) < par:
-                c = clayer.socket(AF_INET6, SOCK_STREAM)
-                try:
-                    c.connect((OURS, 80))
-                except BlockingIOError:
-                    pass
-                pending.append(c)
-                started += 1
-            client(now)
-            still = []
-            for c in pending:
-                if c.tp is not None and c.tp.state >= 4:
-                    if keep:
-                        kept.append(c)
-                    else:
-                        c.close()
-                else:
-                    still.append(c)
-            pending = still
+
+        def after() -> int:
+            nonlocal now, cpu
             client(now)
             t0 = time.process_time()
-            accepted += server(now, keep)
+            k = server(now, keep)
             cpu += time.process_time() - t0
             now += 0.0005
-            if now > 600:
-                break
+            return k
+
+        def turn() -> int:
+            client(now)
+            return 0
+
+        accepted = churn(count, par, clayer, (OURS, 80), turn, after,
+                         kept=kept if keep else None, busy=lambda: bool(to_s or to_c),
+                         give_up=lambda: now > 600)
         return cpu / max(accepted, 1) * 1e6
 
     if held:

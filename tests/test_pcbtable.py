@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kame.socket import AF_INET6, SocketLayer
+from kame.socket import AF_INET6, SO_REUSEADDR, SOL_SOCKET, SocketLayer
 from kame.socket.sock import PcbTable
 from kame.socket.stream import SOCK_STREAM
 
@@ -91,4 +91,24 @@ def test_bind_conflict_reads_the_port_index() -> None:
     a.close()
     assert layer.pcbs.ports == {}
     b.bind(("::", 5000))
-    assert layer.pcbs.on_port(5000) == [b]
+    assert list(layer.pcbs.on_port(5000)) == [b]
+    assert list(layer.pcbs.on_port(5001)) == []
+
+
+def test_on_port_is_a_view_not_a_copy() -> None:
+    """A datagram's delivery reads the port's index in place: the view
+    follows the table, and a change under a loop over it is caught."""
+    from kame.socket import SOCK_DGRAM
+
+    layer = SocketLayer(None, "linux")
+    a = layer.socket(AF_INET6, SOCK_DGRAM)
+    a.bind(("::", 5000))
+    view = layer.pcbs.on_port(5000)
+    b = layer.socket(AF_INET6, SOCK_DGRAM)
+    b.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    a.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    b.bind(("::", 5000))
+    assert list(view) == [a, b]
+    with pytest.raises(RuntimeError):
+        for s in layer.pcbs.on_port(5000):
+            s.close()

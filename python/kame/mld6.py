@@ -144,7 +144,10 @@ class Mld6:
         return m if isinstance(m, int) else m()
 
     def _st(self, ifname: str) -> _IfMld:
-        return self._if.setdefault(ifname, _IfMld())
+        st = self._if.get(ifname)
+        if st is None:  # not setdefault: no state made and thrown away per call
+            st = self._if[ifname] = _IfMld()
+        return st
 
     def version(self, ifname: str, now: float) -> int:
         return 1 if self._st(ifname).v1_until > now else 2

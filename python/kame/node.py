@@ -472,6 +472,8 @@ class Node(Ip6Input):
         # engine (the SPD may look at ports) or a replaced tcp6_input
         fast: dict[bytes, Any] | None = {} if self.tcp_fastpath and self.key is None and \
             "tcp6_input" not in self.__dict__ else None
+        sc = self.stats._c  # the counters' table: two counts per segment
+        fast_input = tcp.tcp6_fast_input
         for f, nd in zip(frames, nds):
             if fast is not None and nd is None and type(f) is bytes and \
                     f[12:14] == b"\x86\xdd" and len(f) >= 74 and f[20] == 6 and f[14] >> 4 == 6:
@@ -484,9 +486,9 @@ class Node(Ip6Input):
                 v = fast.get(k)
                 plen = (f[18] << 8) | f[19]
                 if v is not None and 20 <= plen <= len(f) - 54 and not ifp.flags.disabled:
-                    self.stats.inc("ip6s_total")
-                    self.stats.inc("ip6s_delivered")
-                    tcp.tcp6_fast_input(v, plen, f, now)
+                    sc["ip6s_total"] += 1
+                    sc["ip6s_delivered"] += 1
+                    fast_input(v, plen, f, now)
                     continue
                 fast.clear()
                 tcp._fastkey, tcp._fast = k, fast
@@ -512,8 +514,10 @@ class Node(Ip6Input):
         for _ifn, f in out:
             n = len(f)
             if n >= 54 and f[12] == 0x86 and f[13] == 0xDD:
-                if ((f[24] or f[25]) and _embeddable_at(f, 22)) or \
-                        ((f[40] or f[41]) and _embeddable_at(f, 38)):
+                # (the first octet screens out every address but fe80::/10
+                # and ff00::/8 before the call)
+                if ((f[24] or f[25]) and f[22] >= 0xFE and _embeddable_at(f, 22)) or \
+                        ((f[40] or f[41]) and f[38] >= 0xFE and _embeddable_at(f, 38)):
                     dropped += 1
                     continue
                 if n == 54:

@@ -91,8 +91,12 @@ class Ip6Output(Route6):
         if actions:
             self._handle(actions, now)
         if ll is not None:
-            self.stats.inc("ip6s_localout")
-            self._ether_out(ifname, ll, packet, tso_segsz)
+            self.stats._c["ip6s_localout"] += 1
+            if len(packet) <= IPV6_MMTU and ifp.up:  # _ether_out's common case inline
+                self._out.append((ifname, b"".join((ll, ifp.lladdr or bytes(6), b"\x86\xdd",
+                                                    packet))))
+            else:
+                self._ether_out(ifname, ll, packet, tso_segsz)
 
     def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes, tso_segsz: int = 0) -> None:
         """Frame one resolved packet; our own packets larger than the path
@@ -121,7 +125,7 @@ class Ip6Output(Route6):
                 for f in frags:
                     self._out.append((ifname, codec.ether(lladdr, me, f)))
                 return
-        self._out.append((ifname, codec.ether(lladdr, me, packet)))
+        self._out.append((ifname, b"".join((lladdr, me, b"\x86\xdd", packet))))  # codec.ether
 
     def ip6_fragment(self, packet: bytes, mtu: int) -> list[bytes]:
         """Our own ``packet`` cut into fragments that fit ``mtu`` (RFC 8200

@@ -8,7 +8,7 @@ import operator
 import socket as _hostsocket
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, KeysView
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,10 @@ class Datagram:
 
 # --- the PCB table --------------------------------------------------------------
 
+#: the port index of a port without sockets (never written)
+_NO_SOCKETS: dict[Any, None] = {}
+
+
 class PcbTable:
     """A layer's sockets in the order they were made (the ``in6pcb`` list):
     a dict keyed by the socket itself (sockets compare by identity), so a
@@ -106,10 +110,14 @@ class PcbTable:
         if self._d.pop(s, 0) is None:
             self._unport(s, getattr(s, "_lport", 0))
 
-    def on_port(self, port: int) -> list[Socket]:
-        """The table's sockets whose local port is ``port`` (a copy)."""
+    def on_port(self, port: int) -> KeysView[Socket]:
+        """The table's sockets whose local port is ``port``, in the order
+        they were made: a live view of the port's index, not a copy (one
+        per datagram delivered). Its callers only read it; a loop over it
+        must not bind, connect or close a socket meanwhile (the view
+        raises RuntimeError if the port's sockets change under it)."""
         on = self.ports.get(port)
-        return list(on) if on else []
+        return on.keys() if on else _NO_SOCKETS.keys()
 
     def report(self, s: Socket, old: int, new: int) -> None:
         """``s``'s local port changed from ``old`` to ``new``."""

@@ -42,6 +42,7 @@ from kame.tcp.var import (
     TCPS_LAST_ACK,
     TCPS_SYN_RECEIVED,
     TCPS_SYN_SENT,
+    TCPS_TIME_WAIT,
     TF_ACKNOW,
     TF_CANTRCVMORE,
     TF_CONGRECOVERY,
@@ -73,7 +74,6 @@ from kame.tcp.var import (
     TT_REXMT,
     Tcpcb,
     Tcptw,
-    havercvdfin,
     ts_lt,
     unwrap,
 )
@@ -96,6 +96,8 @@ _ICMP_SOFT = {
 
 
 IPPROTO_TCP = 6
+#: ``havercvdfin``'s states
+_HAVERCVDFIN = frozenset((TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_TIME_WAIT))
 
 
 class TcpInput(TcpTimer):
@@ -121,7 +123,16 @@ class TcpInput(TcpTimer):
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
             # ip6_input and ours, the next segments between them may skip them
-            self._fast[self._fastkey] = (src, dst, src.packed, dst.packed, scope)
+            sp, dp = src.packed, dst.packed
+            if src.scope_id is None and dst.scope_id is None:
+                # one object per address for every batch (the connection
+                # table's keys): its lookups then compare them by identity
+                ain = self._ain
+                if len(ain) >= 4096:
+                    ain.clear()
+                src = ain.setdefault(sp, src)
+                dst = ain.setdefault(dp, dst)
+            self._fast[self._fastkey] = (src, dst, sp, dp, scope)
             self._fastkey = None
         seg = self._parse(body, src, dst)
         if seg is None:
@@ -132,6 +143,20 @@ class TcpInput(TcpTimer):
     #: source and destination) and its table (``Node._receive_many``)
     _fastkey: bytes | None = None
     _fast: dict[bytes, Any]
+    #: the last fast-path segment's addresses (source, destination, both
+    #: packed, scope): ``packed_of`` answers from it for those very objects
+    _pkv: tuple[Any, Any, bytes, bytes, int] = (None, None, b"", b"", 0)
+    #: the fast path's addresses by their packed form (bounded; no zone)
+    _ain: dict[bytes, IPv6Address]
+
+    def packed_of(self, laddr: Any, faddr: Any) -> tuple[bytes, bytes]:
+        """``(laddr.packed, faddr.packed)`` of the segment being processed
+        (destination, source), without packing them again when they are
+        the fast path's objects."""
+        v = self._pkv
+        if laddr is v[1] and faddr is v[0]:
+            return v[3], v[2]
+        return laddr.packed, faddr.packed
 
     def tcp6_fast_input(self, v: tuple[Any, Any, bytes, bytes, int], plen: int,
                         frame: bytes, now: float) -> None:
@@ -139,13 +164,14 @@ class TcpInput(TcpTimer):
         header of Ethernet ``frame`` (parsed in place, not sliced out),
         whose addresses ``v`` (source, destination, both packed, scope) the
         batch has already judged."""
-        self.inc("tcps_rcvtotal")
+        self._sc["tcps_rcvtotal"] += 1
         src, dst, sp, dp, scope = v
         try:
             seg = _core.tcp_input_parse(frame, sp, dp, True, 54, 54 + plen)
         except KameError:
             self._parse(frame[54:54 + plen], src, dst)  # the counted drop
             return
+        self._pkv = v  # the packed addresses, for the SYN queue's core calls
         self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
 
     def _parse(self, body: bytes, src: Any, dst: Any) -> Any:
@@ -354,7 +380,8 @@ class TcpInput(TcpTimer):
         elif ack != tp.snd_una or tlen > self.rcv_window(tp):
             return False
         seq = tp.rcv_nxt
-        self.keep_arm(tp, now)
+        if tf & TF_KEEPALIVE:
+            self.keep_arm(tp, now)
         if ts is not None and seq <= tp.last_ack_sent <= seq + tlen:
             tp.ts_recent_age = now
             tp.ts_recent = ts[0]
@@ -387,7 +414,8 @@ class TcpInput(TcpTimer):
         data = seg.payload
         tp.t_rcvtime = now
         tp.t_keepcnt = 0
-        if self.hdrpred and self.tcp_hdrpred(tp, seg, now):
+        if self.hdrpred and tp.state == TCPS_ESTABLISHED and f & ~TH_PUSH == TH_ACK and \
+                self.tcp_hdrpred(tp, seg, now):  # (its first test, before the call)
             return
         if tp.t_flags & TF_ECN_PERMIT:
             ecn = tclass & 3
@@ -403,13 +431,16 @@ class TcpInput(TcpTimer):
         if tp.state == TCPS_SYN_SENT:
             self.tcp_syn_sent(tp, seg, now)
             return
-        self.keep_arm(tp, now)
+        if tp.t_flags & TF_KEEPALIVE:
+            self.keep_arm(tp, now)
         tlen = len(data)
         tiwin = seg.window << tp.snd_scale
-        seq = unwrap(tp.rcv_nxt, seg.seq)
+        rcv_nxt = tp.rcv_nxt
+        seq = rcv_nxt + ((seg.seq - rcv_nxt + 0x80000000) & M32) - 0x80000000  # unwrap
         ts = seg.ts if tp.t_flags & TF_RCVD_TSTMP else None
         # PAWS (RFC 7323 §5.3)
-        if ts is not None and not f & TH_RST and tp.ts_recent and ts_lt(ts[0], tp.ts_recent):
+        if ts is not None and not f & TH_RST and tp.ts_recent and \
+                ((ts[0] - tp.ts_recent) & M32) >= 0x80000000:  # ts_lt(ts[0], ts_recent)
             if now - tp.ts_recent_age > TCP_PAWS_IDLE:
                 tp.ts_recent = 0
             else:
@@ -493,7 +524,8 @@ class TcpInput(TcpTimer):
             if tp.t_flags & TF_ACKNOW:
                 self.tcp_output(tp, now)
             return
-        ack = unwrap(tp.snd_una, seg.ack)
+        una = tp.snd_una
+        ack = una + ((seg.ack - una + 0x80000000) & M32) - 0x80000000  # unwrap
         if tp.state == TCPS_SYN_RECEIVED:
             if not tp.snd_una < ack <= tp.snd_max:
                 self.tcp_respond(tp.laddr, tp.faddr, tp.lport, tp.fport, ack, 0, TH_RST, now,
@@ -550,7 +582,7 @@ class TcpInput(TcpTimer):
                 tp.t_rxtshift = 0
             needoutput = True
         # segment text (seventh check) and FIN (eighth)
-        if not havercvdfin(tp.state) and (tlen or f & TH_FIN or tp.rcv_fin_seq >= 0):
+        if tp.state not in _HAVERCVDFIN and (tlen or f & TH_FIN or tp.rcv_fin_seq >= 0):
             self.tcp_text(tp, seq, data, f, now)
         elif f & TH_FIN:
             tp.t_flags |= TF_ACKNOW  # a retransmitted FIN
@@ -718,8 +750,9 @@ class TcpInput(TcpTimer):
                 tp.sack_bytes_rexmit = 0
         else:
             tp.t_dupacks = 0
-        self.inc("tcps_rcvackpack")
-        self.inc("tcps_rcvackbyte", acked)
+        sc = self._sc
+        sc["tcps_rcvackpack"] += 1
+        sc["tcps_rcvackbyte"] += acked
         # RTT (RFC 7323 §4.1 with timestamps, else Karn's timed segment)
         if ts is not None and ts[1]:
             rtt = ((self.tcp_ts(tp, now) - ts[1]) & M32) / 1000.0
@@ -728,15 +761,18 @@ class TcpInput(TcpTimer):
         elif tp.t_rtttime and ack > tp.t_rtseq:
             self.tcp_xmit_timer(tp, now - tp.t_rtttime)
         if ack == tp.snd_max:
-            self.timer_stop(tp, TT_REXMT)
-        elif not self.timer_active(tp, TT_PERSIST):
+            tp.timers[TT_REXMT] = None  # timer_stop
+        elif tp.timers[TT_PERSIST] is None:
             self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
         if not tp.t_flags & TF_FASTRECOVERY:
             tp.cc.ack_received(tp, CC_ACK, acked, now)
         fin_acked = self._ack_drop(tp, ack)
         tp.snd_una = ack
         tp.snd_nxt = max(tp.snd_nxt, tp.snd_una)
-        sack_clean(tp)
+        if tp.sackhint_blocks:
+            sack_clean(tp)
+        elif tp.sack_rxmit_next < ack:
+            tp.sack_rxmit_next = ack  # sack_clean of an empty scoreboard
         if tp.t_rxtshift:
             tp.t_rxtshift = 0
             tp.t_rxtcur = self.rexmtval(tp)

@@ -7,6 +7,8 @@ window updates, ACKs (immediate or delayed), persist probes, ECN marks
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
+
 from kame import _core
 from kame.tcp.sack import sack_nextseg, sack_pipe
 from kame.tcp.subr import TcpSubr
@@ -65,6 +67,9 @@ ECT0 = 0x02
 class TcpOutput(TcpSubr):
     """``tcp_output`` and the helpers it shares with input and timers."""
 
+    #: header prediction and its output side (``TcpInput.hdrpred``)
+    hdrpred: bool = True
+
     def rcv_window(self, tp: Tcpcb) -> int:
         """The window to advertise (octets): the receive buffer's room, no
         silly window (RFC 9293 §3.8.6.2.2), never shrinking what was offered."""
@@ -91,16 +96,111 @@ class TcpOutput(TcpSubr):
         if tp.snd_max == tp.snd_una and now - tp.t_rcvtime >= tp.t_rxtcur and \
                 tp.state == TCPS_ESTABLISHED:
             tp.cc.after_idle(tp, now)  # RFC 5681 §4.1
+        if self.hdrpred and tp.state >= TCPS_ESTABLISHED and not len(tp.snd) and \
+                tp.snd_wnd and tp.snd_buf_seq <= tp.snd_nxt and not len(tp.reass) and \
+                not tp.t_flags & (TF_FASTRECOVERY | TF_FORCEDATA | TF_ECN_PERMIT):
+            self._output_ctl(tp, now)
+            return
         for _ in range(64):  # sendalot, bounded per call
             if not self._output_one(tp, now):
                 return
+
+    def _output_ctl(self, tp: Tcpcb, now: float) -> None:
+        """:meth:`_output_one` for a synchronized connection with no data
+        queued, nothing to retransmit or SACK, no recovery, no ECN and no
+        forced send, whose peer's window is open: only an ACK, a window
+        update or the FIN can go (the short connection's every segment
+        after the handshake). The steps :meth:`_output_one` takes for it,
+        without the branches that cannot fire; ``Tcp.hdrpred`` False keeps
+        the general path (the reference the tests compare with)."""
+        flags = TCP_OUTFLAGS[tp.state]
+        tf = tp.t_flags
+        timers = tp.timers
+        if tf & TF_REQ_TSTMP and tf & TF_RCVD_TSTMP:
+            opts = _core.tcp_options(None, None, False,
+                                     ((int(now * 1000) + tp.ts_offset) & M32, tp.ts_recent), [])
+        else:
+            opts = b""
+        seq = tp.snd_nxt
+        if flags & TH_FIN and seq != tp.snd_buf_seq:
+            flags &= ~TH_FIN  # sent and not pulled back for a retransmission
+        rcv = tp.rcv
+        winup = False
+        adv = min(rcv.space, 0xFFFF << tp.rcv_scale) - (tp.rcv_adv - tp.rcv_nxt)
+        if tp.state != TCPS_TIME_WAIT and (adv >= 2 * tp.t_maxseg or 2 * adv >= rcv.cap) and \
+                not tf & 0x200000:  # TF_CANTRCVMORE
+            winup = True
+        elif not (tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or
+                                                         seq < tp.snd_max)):
+            return
+        win = rcv.space
+        if win < rcv.cap // 4 and win < tp.t_maxseg:
+            win = 0
+        win = max(min(win, 0xFFFF << tp.rcv_scale), tp.rcv_adv - tp.rcv_nxt, 0)
+        ack = tp.rcv_nxt & M32 if flags & TH_ACK else 0
+        wfield = min(win >> tp.rcv_scale, 0xFFFF)
+        faddr = tp.faddr
+        node = self.node
+        r = self.route6(faddr, tp.scope, now) if type(faddr) is IPv6Address and \
+            tp.ext6 is None and tp.lpacked and node is not None and \
+            not self.is_local(faddr) else None
+        if r is not None:
+            # ip_output's IPv6 path for a connection without extension
+            # headers, routed: the segment built and handed to ip6_output
+            ifname, hop = r
+            hlim = tp.hlim
+            if hlim is None:
+                info = node.cache.ifinfo.get(ifname)
+                hlim = (info if info is not None else node.cache.info(ifname)).chlim
+            node.output(ifname, _core.tcp6_output(tp.lpacked, tp.fpacked, hlim,
+                                                  tp.tclass & ~0x03, tp.lport, tp.fport,
+                                                  seq & M32, ack, flags, wfield, opts, b""),
+                        now, hop)
+        else:
+            self.ip_output(tp.laddr, faddr, tp.lport, tp.fport, seq & M32, ack, flags, wfield,
+                           opts, b"", now, scope=tp.scope, tclass=tp.tclass & ~0x03,
+                           hlim=tp.hlim, packed=(tp.lpacked, tp.fpacked) if tp.lpacked else None,
+                           ext=tp.ext6)
+        sc = self._sc
+        sc["tcps_sndtotal"] += 1
+        nxt = seq
+        if flags & TH_FIN:
+            sc["tcps_sndctrl"] += 1
+            tp.t_flags |= TF_SENTFIN
+            nxt += 1
+            tp.snd_nxt = max(tp.snd_nxt, nxt)
+        if tp.snd_nxt > tp.snd_max:
+            if tp.t_rtttime == 0:
+                tp.t_rtttime = now
+                tp.t_rtseq = seq
+                sc["tcps_segstimed"] += 1
+            tp.snd_max = tp.snd_nxt
+        if flags & TH_FIN:
+            if timers[TT_REXMT] is None and tp.snd_nxt != tp.snd_una:
+                if timers[TT_PERSIST] is not None:
+                    timers[TT_PERSIST] = None
+                    tp.t_rxtshift = 0
+                self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
+        elif winup:
+            sc["tcps_sndwinup"] += 1
+        else:
+            sc["tcps_sndacks"] += 1
+            if tf & TF_DELACK and not tf & TF_ACKNOW:
+                sc["tcps_delack"] += 1
+        if win > 0 and tp.rcv_nxt + win > tp.rcv_adv:
+            tp.rcv_adv = tp.rcv_nxt + win
+        if flags & TH_ACK:
+            tp.last_ack_sent = tp.rcv_nxt
+        tp.t_flags &= ~(TF_ACKNOW | TF_DELACK | TF_FORCEDATA)
+        timers[TT_DELACK] = None
 
     def _output_one(self, tp: Tcpcb, now: float) -> bool:
         """One segment, or nothing; True asks for another (``sendalot``)."""
         flags = TCP_OUTFLAGS[tp.state]
         force = bool(tp.t_flags & TF_FORCEDATA)
         tf = tp.t_flags
-        data_end = tp.snd_end()
+        data_end = tp.snd_buf_seq + len(tp.snd)  # tp.snd_end()
+        timers = tp.timers
         off = tp.snd_nxt - tp.snd_una
         # --- options (before the length: they take room from the data) ---
         syn = bool(flags & TH_SYN) and tp.snd_nxt == tp.iss
@@ -123,8 +223,9 @@ class TcpOutput(TcpSubr):
             elif sent_synack and tf & TF_ECN_PERMIT:
                 flags |= TH_ECE
         else:
-            ts = (self.tcp_ts(tp, now), tp.ts_recent) if tf & TF_REQ_TSTMP and tf & TF_RCVD_TSTMP \
-                else None
+            # (tcp_ts inline: the 1 ms clock with the connection's offset)
+            ts = ((int(now * 1000) + tp.ts_offset) & M32, tp.ts_recent) \
+                if tf & TF_REQ_TSTMP and tf & TF_RCVD_TSTMP else None
             blocks = [(a & M32, b & M32) for a, b in tp.reass.sack_blocks(4)] if sack_now else []
             opts = _core.tcp_options(None, None, False, ts, blocks) if ts or blocks else b""
             if blocks:
@@ -200,8 +301,8 @@ class TcpOutput(TcpSubr):
             elif tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or tp.snd_nxt < tp.snd_max):
                 send = True
         if not send:
-            if data_end > tp.snd_nxt and not self.timer_active(tp, TT_REXMT) and \
-                    not self.timer_active(tp, TT_PERSIST) and tp.snd_wnd == 0:
+            if data_end > tp.snd_nxt and timers[TT_REXMT] is None and \
+                    timers[TT_PERSIST] is None and tp.snd_wnd == 0:
                 tp.t_rxtshift = 0
                 self.tcp_setpersist(tp, now)
             return False
@@ -217,7 +318,13 @@ class TcpOutput(TcpSubr):
                 flags |= TH_ECE
         if length and seq + length == data_end:
             flags |= TH_PUSH
-        win = self.rcv_window(tp)
+        # rcv_window inline: the receive buffer's room, no silly window,
+        # never shrinking what was offered
+        rcv = tp.rcv
+        win = rcv.space
+        if win < rcv.cap // 4 and win < tp.t_maxseg:
+            win = 0
+        win = max(min(win, 0xFFFF << tp.rcv_scale), tp.rcv_adv - tp.rcv_nxt, 0)
         wfield = min(win, 0xFFFF) if syn else min(win >> tp.rcv_scale, 0xFFFF)
         payload = tp.snd.peek(seq - tp.snd_buf_seq, length) if length else b""
         ack = tp.rcv_nxt & M32 if flags & TH_ACK else 0
@@ -237,30 +344,31 @@ class TcpOutput(TcpSubr):
                 tp.t_plpmtu |= TF2_PLPMTU_MAXSEGSNT
             else:
                 tp.t_plpmtu &= ~TF2_PLPMTU_MAXSEGSNT
-        self.inc("tcps_sndtotal")
-        persist = force and self.timer_active(tp, TT_PERSIST)
+        sc = self._sc
+        sc["tcps_sndtotal"] += 1
+        persist = force and timers[TT_PERSIST] is not None
         if length and persist:
-            self.inc("tcps_sndprobe")
+            sc["tcps_sndprobe"] += 1
         elif length:
             if sack_rxmit or seq < tp.snd_max:
-                self.inc("tcps_sndrexmitpack")
-                self.inc("tcps_sndrexmitbyte", length)
+                sc["tcps_sndrexmitpack"] += 1
+                sc["tcps_sndrexmitbyte"] += length
                 tp.t_sndrexmitpack += 1
                 if sack_rxmit:
-                    self.inc("tcps_sack_rexmits")
-                    self.inc("tcps_sack_rexmit_bytes", length)
+                    sc["tcps_sack_rexmits"] += 1
+                    sc["tcps_sack_rexmit_bytes"] += length
             else:
-                self.inc("tcps_sndprobe" if force else "tcps_sndpack")
+                sc["tcps_sndprobe" if force else "tcps_sndpack"] += 1
                 if not force:
-                    self.inc("tcps_sndbyte", length)
+                    sc["tcps_sndbyte"] += length
         elif flags & (TH_SYN | TH_FIN):
-            self.inc("tcps_sndctrl")
+            sc["tcps_sndctrl"] += 1
         elif winup:
-            self.inc("tcps_sndwinup")
+            sc["tcps_sndwinup"] += 1
         else:
-            self.inc("tcps_sndacks")
+            sc["tcps_sndacks"] += 1
             if tf & TF_DELACK and not tf & TF_ACKNOW:
-                self.inc("tcps_delack")
+                sc["tcps_delack"] += 1
         if sack_rxmit:
             tp.sack_rxmit_next = seq + length
             tp.sack_bytes_rexmit += length
@@ -278,19 +386,19 @@ class TcpOutput(TcpSubr):
                 if tp.t_rtttime == 0 and not force:
                     tp.t_rtttime = now
                     tp.t_rtseq = seq
-                    self.inc("tcps_segstimed")
+                    sc["tcps_segstimed"] += 1
                 tp.snd_max = tp.snd_nxt
-        if not self.timer_active(tp, TT_REXMT) and (tp.snd_nxt != tp.snd_una or sack_rxmit) \
+        if timers[TT_REXMT] is None and (tp.snd_nxt != tp.snd_una or sack_rxmit) \
                 and (length or syn or flags & TH_FIN):
-            if self.timer_active(tp, TT_PERSIST) and not force:
-                self.timer_stop(tp, TT_PERSIST)
+            if timers[TT_PERSIST] is not None and not force:
+                timers[TT_PERSIST] = None  # timer_stop
                 tp.t_rxtshift = 0
-            if not self.timer_active(tp, TT_PERSIST):
+            if timers[TT_PERSIST] is None:
                 self.timer_set(tp, TT_REXMT, now + tp.t_rxtcur)
         if win > 0 and tp.rcv_nxt + win > tp.rcv_adv:
             tp.rcv_adv = tp.rcv_nxt + win
         if flags & TH_ACK:
             tp.last_ack_sent = tp.rcv_nxt
         tp.t_flags &= ~(TF_ACKNOW | TF_DELACK | TF_FORCEDATA)
-        self.timer_stop(tp, TT_DELACK)
+        timers[TT_DELACK] = None  # timer_stop
         return sendalot or (sack_rxmit and length > 0)

@@ -49,6 +49,9 @@ _IP6_TCP = struct.Struct("!IHBB")
 _PLEN_NH = struct.Struct("!HB")  # Payload Length, Next Header
 
 
+#: every timer off (``tcp_close``)
+_NO_TIMERS = dict.fromkeys(TIMERS)
+
 #: ``rcv_wscale`` answers by buffer size (a node has a few sizes)
 _WSCALE: dict[int, int] = {}
 
@@ -91,6 +94,9 @@ class TcpSubr:
     #: errno (:meth:`in_tcp_output`, over ``node.inet``, unless replaced)
     ip4_output: Any
 
+    #: ``stats``' counters (``Stats._c``)
+    _sc: dict[str, int]
+
     def inc(self, name: str, n: int = 1) -> None:
         self.stats.inc(name, n)
 
@@ -119,41 +125,65 @@ class TcpSubr:
     # --- control blocks -------------------------------------------------------
 
     def newtcpcb(self, laddr: Addr, lport: int, faddr: Addr, fport: int, now: float, *,
-                 so: Any = None, scope: int = 0, template: Any = None) -> Tcpcb:
+                 so: Any = None, scope: int = 0, template: Any = None,
+                 packed: tuple[bytes, bytes] | None = None) -> Tcpcb:
         """``tcp_newtcpcb``: buffers from the socket's ``SO_SNDBUF``/``SO_RCVBUF``
         (or the ``sendspace``/``recvspace`` knobs), the algorithm of
-        ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s."""
+        ``TCP_CONGESTION`` (or ``net.inet.tcp.cc.algorithm``), RTO 1 s.
+        ``packed``: the two addresses packed, when the caller has them."""
         kv = self._kv
+        gen = getattr(self.knobs, "gen", None)
+        nk = self._nk
+        if gen is None or nk[0] != gen:
+            nk = self._newtcpcb_knobs(gen)
+        (_, sendspace, recvspace, ccdefault, reassq, rxtinit, rxtmin, req, keepidle,
+         keepintvl, keepcnt, mss6, mss4) = nk
         t = so if so is not None else template  # a listener passes its settings on
-        sndbuf = getattr(t, "sndbuf", 0) or kv["net.inet.tcp.sendspace"]
-        rcvbuf = getattr(t, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
-        ccname = getattr(t, "ccname", None) or CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
-        snd, rcv, reass = new_buffers(sndbuf, rcvbuf, kv["net.inet.tcp.reass.maxqueuelen"])
+        sndbuf = getattr(t, "sndbuf", 0) or sendspace
+        rcvbuf = getattr(t, "rcvbuf", 0) or recvspace
+        ccname = getattr(t, "ccname", None) or ccdefault or \
+            CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
+        snd, rcv, reass = new_buffers(sndbuf, rcvbuf, reassq)
         tp = Tcpcb(laddr, lport, faddr, fport, cc_algo(ccname), snd, rcv, reass, scope=scope)
         tp.so = so
-        tp.lpacked, tp.fpacked = laddr.packed, faddr.packed
-        tp.t_rxtcur = kv["net.inet.tcp.rexmit_initial"] / 1000.0
-        tp.t_rttmin = kv["net.inet.tcp.rexmit_min"] / 1000.0
+        tp.lpacked, tp.fpacked = packed if packed is not None else (laddr.packed, faddr.packed)
+        tp.t_rxtcur = rxtinit
+        tp.t_rttmin = rxtmin
         tp.t_rcvtime = tp.t_starttime = now
-        r = kv["net.inet.tcp.rfc1323"]
-        if r == 1:
-            tp.t_flags |= TF_REQ_SCALE | TF_REQ_TSTMP
-        elif r == 2:
-            tp.t_flags |= TF_REQ_SCALE
-        elif r == 3:
-            tp.t_flags |= TF_REQ_TSTMP
+        tp.t_flags |= req
         tp.request_r_scale = _wscale(rcvbuf)
         tp.ts_offset = self.node.rng.getrandbits(32) if self.node is not None else 0
-        tp.keepidle = kv["net.inet.tcp.keepidle"] / 1000.0
-        tp.keepintvl = kv["net.inet.tcp.keepintvl"] / 1000.0
-        tp.keepcnt = kv["net.inet.tcp.keepcnt"]
-        mss = kv["net.inet.tcp.v6mssdflt" if isinstance(faddr, IPv6Address) else
-                 "net.inet.tcp.mssdflt"]
-        tp.t_maxopd = tp.t_maxseg = mss
+        tp.keepidle = keepidle
+        tp.keepintvl = keepintvl
+        tp.keepcnt = keepcnt
+        tp.t_maxopd = tp.t_maxseg = mss6 if isinstance(faddr, IPv6Address) else mss4
         tp.t_plpmtu = TF2_PLPMTU_PMTUD
         if so is not None:
             so.tcp_attach(tp)
         return tp
+
+    #: the knobs ``newtcpcb`` reads, as it uses them, and the knobs' generation
+    #: they were read at (``Knobs.gen``): read again after any change
+    _nk: tuple[Any, ...] = (None,)
+
+    def _newtcpcb_knobs(self, gen: int | None) -> tuple[Any, ...]:
+        kv = self._kv
+        r = kv["net.inet.tcp.rfc1323"]
+        try:
+            cc: str | None = CC_NAMES[kv["net.inet.tcp.cc.algorithm"]]
+        except (IndexError, TypeError):
+            cc = None  # newtcpcb raises as it did, when it needs the name
+        req = TF_REQ_SCALE | TF_REQ_TSTMP if r == 1 else TF_REQ_SCALE if r == 2 else \
+            TF_REQ_TSTMP if r == 3 else 0
+        nk = (gen, kv["net.inet.tcp.sendspace"], kv["net.inet.tcp.recvspace"],
+              cc, kv["net.inet.tcp.reass.maxqueuelen"],
+              kv["net.inet.tcp.rexmit_initial"] / 1000.0, kv["net.inet.tcp.rexmit_min"] / 1000.0,
+              req, kv["net.inet.tcp.keepidle"] / 1000.0, kv["net.inet.tcp.keepintvl"] / 1000.0,
+              kv["net.inet.tcp.keepcnt"], kv["net.inet.tcp.v6mssdflt"],
+              kv["net.inet.tcp.mssdflt"])
+        if gen is not None:
+            self._nk = nk
+        return nk
 
     @staticmethod
     def rcv_wscale(rcvbuf: int) -> int:
@@ -224,8 +254,23 @@ class TcpSubr:
         """``tcp_mss``: the segment size from the peer's offer (``mssdflt``
         when absent; 65535 = path MTU - 60, RFC 2675 §5) and our path MTU,
         less the IPsec headers (seed §4.3) and the Timestamps option."""
-        mtu = self.path_mtu_to(tp.faddr, tp.scope, now)
-        hl = HDR6 if isinstance(tp.faddr, IPv6Address) else HDR4
+        faddr = tp.faddr
+        node = self.node
+        r: tuple[str, IPv6Address] | None = None
+        routed = False
+        if type(faddr) is IPv6Address and node is not None and not self.is_local(faddr):
+            # path_mtu_to, with the route kept for tcp_tsomax below
+            routed = True
+            r = self.route6(faddr, tp.scope, now)
+            if r is None:
+                mtu = 1280
+            elif not self._kv["net.inet.tcp.path_mtu_discovery"]:
+                mtu = int(node._linkmtu(r[0]))
+            else:
+                mtu = int(node.path_mtu(r[0], faddr, now))
+        else:
+            mtu = self.path_mtu_to(faddr, tp.scope, now)
+        hl = HDR6 if isinstance(faddr, IPv6Address) else HDR4
         if offer is None or offer == 0:
             offer = self._kv["net.inet.tcp.v6mssdflt" if hl == HDR6 else "net.inet.tcp.mssdflt"]
         tp.peer_mss = int(_core.tcp_effective_mss(offer, mtu))
@@ -242,7 +287,12 @@ class TcpSubr:
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss
-        tp.t_tsomax = self.tcp_tsomax(tp, now, ipsec)
+        if routed:  # tcp_tsomax for the route found above
+            ifp = node.ifnets.get(r[0]) if r is not None else None
+            tp.t_tsomax = 0 if ifp is None or ifp.tsomax <= 0 or tp.ext6 is not None or ipsec \
+                else max(ifp.tsomax - HDR6 - 60, 0)
+        else:
+            tp.t_tsomax = self.tcp_tsomax(tp, now, ipsec)
 
     def tcp_tsomax(self, tp: Tcpcb, now: float, ipsec: int | None = None) -> int:
         """FreeBSD ``tcp_maxmtu``'s ``IFCAP_TSO`` answer: the data octets a
@@ -273,16 +323,17 @@ class TcpSubr:
     def rexmtval(self, tp: Tcpcb) -> float:
         """RTO = SRTT + max(G, 4 RTTVAR), within [rexmit_min, rexmit_max],
         times the backoff of the current retransmission."""
+        kv = self._kv  # (kms inline: the knobs in milliseconds)
         if tp.t_srtt > 0:
             rto = tp.t_srtt + max(0.001, 4 * tp.t_rttvar)
         else:
-            rto = self.kms("net.inet.tcp.rexmit_initial")
+            rto = kv["net.inet.tcp.rexmit_initial"] / 1000.0
         rto *= TCP_BACKOFF[min(tp.t_rxtshift, len(TCP_BACKOFF) - 1)]
-        return min(max(rto, tp.t_rttmin), self.kms("net.inet.tcp.rexmit_max"))
+        return min(max(rto, tp.t_rttmin), kv["net.inet.tcp.rexmit_max"] / 1000.0)
 
     def tcp_xmit_timer(self, tp: Tcpcb, rtt: float) -> None:
         """RFC 6298 §2.2-2.3: a new RTT sample."""
-        self.inc("tcps_rttupdated")
+        self._sc["tcps_rttupdated"] += 1
         rtt = max(rtt, 0.0001)
         if tp.t_srtt == 0:
             tp.t_srtt, tp.t_rttvar = rtt, rtt / 2
@@ -336,10 +387,10 @@ class TcpSubr:
             self.tcp_twclose(tw)
         tp.gone = True
         tp.state = TCPS_CLOSED
-        for n in TIMERS:
-            tp.timers[n] = None
-        if self.conns.get(tp.key) is tp:
-            del self.conns[tp.key]
+        tp.timers.update(_NO_TIMERS)  # every timer stopped
+        k = (tp.laddr, tp.lport, tp.faddr, tp.fport)
+        if self.conns.get(k) is tp:
+            del self.conns[k]
         self.timewait.pop(id(tp), None)
         tp.reass.clear()
         self.inc("tcps_closed")
@@ -391,6 +442,11 @@ class TcpSubr:
         self.ip_output(laddr, faddr, lport, fport, seq & M32, ack & M32, flags, win, options,
                        b"", now, scope=scope, ext=ext)
 
+    #: ``is_local``'s last answer for an IPv6 address: (address, the node's
+    #: address table, its generation, answer); the fast path interns the
+    #: peers' addresses, so a connection's segments ask with one object
+    _locm: tuple[Any, Any, int, bool] = (None, None, -1, False)
+
     def is_local(self, a: Addr) -> bool:
         if type(a) is IPv6Address:
             # ``find_any`` on the integer, without its call (several per segment)
@@ -400,10 +456,17 @@ class TcpSubr:
             node = self.node
             if node is None:
                 return False
-            for d in node.addrs._by_if.values():
+            addrs = node.addrs
+            m = self._locm
+            if m[0] is a and m[1] is addrs and m[2] == addrs.gen:
+                return m[3]  # the same address object, no address added or removed since
+            r = False
+            for d in addrs._by_if.values():
                 if ip in d:
-                    return True
-            return False
+                    r = True
+                    break
+            self._locm = (a, addrs, addrs.gen, r)
+            return r
         if isinstance(a, IPv6Address):
             return int(a) == 1 or (self.node is not None
                                    and self.node.addrs.find_any(a) is not None)
@@ -435,14 +498,16 @@ class TcpSubr:
     #: the frames of one wakeup (``receive_many``) share one ``now``, so a
     #: burst of segments to one peer looks its route up once (as the route
     #: a BSD pcb caches in ``inp_route``), and a later instant asks again
-    _rt6: tuple[float, dict[tuple[Any, int], Any]] = (-1.0, {})
+    _rt6: tuple[float, dict[tuple[int, Any, int], Any]] = (-1.0, {})
 
     def route6(self, faddr: IPv6Address, scope: int, now: float) -> tuple[str, IPv6Address] | None:
         t, c = self._rt6
         if t != now:
             c = {}
             self._rt6 = (now, c)
-        k = (faddr, scope)
+        # keyed by the address's integer and zone (the IPv6Address' own
+        # fields): hashed without a Python call each
+        k = (faddr._ip, faddr._scope_id, scope)  # type: ignore[attr-defined]
         try:
             return c[k]  # type: ignore[no-any-return]
         except KeyError:
@@ -462,10 +527,12 @@ class TcpSubr:
 
     def ip_output_seg(self, laddr: Addr, faddr: Addr, seg: bytes, now: float, *, scope: int = 0,
                       tclass: int = 0, hlim: int | None = None,
-                      ext: tuple[bytes, int, IPv6Address] | None = None) -> bool:
+                      ext: tuple[bytes, int, IPv6Address] | None = None,
+                      packed: tuple[bytes, bytes] | None = None) -> bool:
         """Hand IP a segment already built and checksummed (the core's
         SYN,ACKs): :meth:`ip_output` without the build; ``ext``: the
-        listener's extension headers (``StreamSocket.tcp_synext``)."""
+        listener's extension headers (``StreamSocket.tcp_synext``);
+        ``packed``: the two addresses packed, when the caller has them."""
         if self.is_local(faddr):
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
@@ -474,13 +541,15 @@ class TcpSubr:
             return hook is not None and not hook(laddr, faddr, seg, tclass, hlim, now)
         node = self.node
         first = faddr if ext is None else ext[2]
-        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
+        r = self.route6(first, scope if ext is None or first == faddr else 0,  # type: ignore[arg-type]
+                        now)
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False
         ifname, hop = r
         if hlim is None:
-            hlim = node.cache.info(ifname).chlim
+            info = node.cache.ifinfo.get(ifname)  # cache.info without its call
+            hlim = (info if info is not None else node.cache.info(ifname)).chlim
         if ext is not None:
             # the segment's checksum already covers the final destination
             # (RFC 8200 §8.1); the headers go between, the first hop in front
@@ -489,8 +558,9 @@ class TcpSubr:
                                               len(seg) + len(e), nh, hlim)
                         + laddr.packed + first.packed + e + seg, now, hop)
             return True
-        node.output(ifname, _IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg), 6, hlim)
-                    + laddr.packed + faddr.packed + seg, now, hop)
+        lp, fp = packed if packed is not None else (laddr.packed, faddr.packed)
+        node.output(ifname, b"".join((_IP6_TCP.pack(0x60000000 | (tclass & 0xFF) << 20, len(seg),
+                                                    6, hlim), lp, fp, seg)), now, hop)
         return True
 
     def ip_output(self, laddr: Addr, faddr: Addr, lport: int, fport: int, seq: int, ack: int,
@@ -530,13 +600,15 @@ class TcpSubr:
             self._loq.append((laddr, faddr, seg, tclass, scope))
             return True
         first = faddr if ext is None else ext[2]
-        r = self.route6(first, scope if first == faddr else 0, now)  # type: ignore[arg-type]
+        r = self.route6(first, scope if ext is None or first == faddr else 0,  # type: ignore[arg-type]
+                        now)
         if r is None:
             node.stats.inc("ip6s_noroute")
             return False
         ifname, hop = r
         if hlim is None:
-            hlim = node.cache.info(ifname).chlim
+            info = node.cache.ifinfo.get(ifname)  # cache.info without its call
+            hlim = (info if info is not None else node.cache.info(ifname)).chlim
         pkt = _core.tcp6_output(lp, fp, hlim, tclass, lport, fport, seq, ack, flags, win, options,
                                 payload)
         if ext is not None:

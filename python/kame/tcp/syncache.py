@@ -31,6 +31,7 @@ from kame.tcp.var import (
     M32,
     TCPS_ESTABLISHED,
     TF_ECN_PERMIT,
+    TF_KEEPALIVE,
     TF_RCVD_SCALE,
     TF_RCVD_TSTMP,
     TF_REQ_SCALE,
@@ -280,11 +281,13 @@ class SynCache:
 def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now: float,
                        iss: int, irs: int, mss: int | None, ws: int | None, sack: bool,
                        ts: int | None, ecn: bool, scope: int, rtt_from: float | None,
-                       ts_off: int | None) -> Tcpcb:
+                       ts_off: int | None, packed: tuple[bytes, bytes] | None = None) -> Tcpcb:
     """The second half of ``syncache_expand``: the ESTABLISHED connection
     a completed handshake makes, on the listener's accept queue (both SYN
-    queues, the Python one and the core's, end here)."""
-    tp = tcp.newtcpcb(laddr, seg.dst_port, faddr, seg.src_port, now, template=lso, scope=scope)
+    queues, the Python one and the core's, end here). ``packed``: the two
+    addresses packed, when the caller has them."""
+    tp = tcp.newtcpcb(laddr, seg.dst_port, faddr, seg.src_port, now, template=lso, scope=scope,
+                      packed=packed)
     tp.iss = iss
     tp.snd_una = tp.snd_nxt = tp.snd_max = iss + 1
     tp.snd_buf_seq = iss + 1
@@ -313,13 +316,15 @@ def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now
     if rtt_from is not None:
         tcp.tcp_xmit_timer(tp, now - rtt_from)
     tp.state = TCPS_ESTABLISHED
-    tcp.conns[tp.key] = tp
-    tcp.inc("tcps_sc_completed")
-    tcp.inc("tcps_accepts")
-    tcp.inc("tcps_connects")
+    tcp.conns[(laddr, tp.lport, faddr, tp.fport)] = tp
+    sc = tcp._sc
+    sc["tcps_sc_completed"] += 1
+    sc["tcps_accepts"] += 1
+    sc["tcps_connects"] += 1
     tp.timers[TT_KEEP] = None
     lso.sonewconn(tp)
-    tcp.keep_arm(tp, now)
+    if tp.t_flags & TF_KEEPALIVE:
+        tcp.keep_arm(tp, now)
     return tp
 
 
@@ -364,6 +369,8 @@ class FastSynCache:
     def __init__(self, tcp: Tcp) -> None:
         self.tcp = tcp
         self.core = _core.TcpSynCache(tcp._secret)
+        #: the policy tuple of ``core.add`` and the knobs' generation it was read at
+        self._pol: tuple[int | None, Any] = (None, None)
 
     def __len__(self) -> int:
         return len(self.core)
@@ -381,31 +388,37 @@ class FastSynCache:
         ext = synext(lso, faddr)
         if ext is not None:
             mss -= len(ext[0])  # room for the listener's extension headers
-        pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
-               bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
-               bool(kv["net.inet.tcp.syncookies_only"]),
-               max(int(kv["net.inet.tcp.syncache.cachelimit"]), 0),
-               float(kv["net.inet.tcp.rexmit_initial"]) / 1000.0)
-        code, synack = self.core.add(laddr.packed, faddr.packed, seg, scope, mss, rcvbuf, lso,
-                                     pol, now)
-        inc = tcp.inc
+        gen = getattr(tcp.knobs, "gen", None)
+        pc = self._pol
+        if gen is not None and pc[0] == gen:
+            pol = pc[1]  # the knobs have not changed since the last SYN
+        else:
+            pol = (kv["net.inet.tcp.rfc1323"], bool(kv["net.inet.tcp.sack.enable"]),
+                   bool(kv["net.inet.tcp.ecn.enable"]), bool(kv["net.inet.tcp.syncookies"]),
+                   bool(kv["net.inet.tcp.syncookies_only"]),
+                   max(int(kv["net.inet.tcp.syncache.cachelimit"]), 0),
+                   float(kv["net.inet.tcp.rexmit_initial"]) / 1000.0)
+            self._pol = (gen, pol)
+        lp, fp = tcp.packed_of(laddr, faddr)
+        code, synack = self.core.add(lp, fp, seg, scope, mss, rcvbuf, lso, pol, now)
+        sc = tcp._sc
         what = code & 3
         if code & 4 or what == 2:
-            inc("tcps_sc_dupsyn")
+            sc["tcps_sc_dupsyn"] += 1
         if code & 8:
-            inc("tcps_sc_cacheoverflow")
+            sc["tcps_sc_cacheoverflow"] += 1
         if what == 0:
-            inc("tcps_sc_dropped")
+            sc["tcps_sc_dropped"] += 1
         elif what == 1:
-            inc("tcps_sc_added")
+            sc["tcps_sc_added"] += 1
         elif what == 3:
-            inc("tcps_sc_sendcookie")
+            sc["tcps_sc_sendcookie"] += 1
         if synack is not None:
-            inc("tcps_sndtotal")
-            inc("tcps_sndctrl")
+            sc["tcps_sndtotal"] += 1
+            sc["tcps_sndctrl"] += 1
             hlim, tclass = synttl(lso, faddr)
             tcp.ip_output_seg(laddr, faddr, synack, now, scope=scope, hlim=hlim, tclass=tclass,
-                              ext=ext)
+                              ext=ext, packed=(lp, fp))
 
     def syncache_chkrst(self, laddr: Any, faddr: Any, seg: Any) -> None:
         if self.core.chkrst(laddr.packed, seg.dst_port, faddr.packed, seg.src_port, seg.seq):
@@ -421,14 +434,14 @@ class FastSynCache:
         kv = self._kv()
         rcvbuf = getattr(lso, "rcvbuf", 0) or kv["net.inet.tcp.recvspace"]
         cookies = bool(kv["net.inet.tcp.syncookies"] or kv["net.inet.tcp.syncookies_only"])
-        code, d = self.core.expand(laddr.packed, faddr.packed, seg, rcvbuf,
-                                   bool(lso.tcp_can_accept()), cookies, now)
+        lp, fp = tcp.packed_of(laddr, faddr)
+        code, d = self.core.expand(lp, fp, seg, rcvbuf, bool(lso.tcp_can_accept()), cookies, now)
         if code == 4 and d is not None:
             iss, irs, mss, ws, sack, ts, ecn, scope, rtt_from, ts_off, cookie, _ = d
             if cookie:
                 tcp.inc("tcps_sc_recvcookie")
             return syncache_establish(tcp, lso, laddr, faddr, seg, now, iss, irs, mss, ws, sack,
-                                      ts, ecn, scope, rtt_from, ts_off)
+                                      ts, ecn, scope, rtt_from, ts_off, (lp, fp))
         if code == 1:
             tcp.inc("tcps_sc_badack")
         elif code >= 2:

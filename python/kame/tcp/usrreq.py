@@ -51,7 +51,12 @@ class Tcp(TcpInput):
         self._kv = getattr(self.knobs, "_values", self.knobs)
         # the counters' own method: one call per count on the per-segment paths
         self.inc = self.stats.inc  # type: ignore[method-assign]
+        # and the counters' table itself, for the per-connection paths that
+        # count several at once (``sc["tcps_x"] += 1``: an unknown name
+        # still fails, as ``Stats.inc``)
+        self._sc = self.stats._c
         self.conns = {}
+        self._ain = {}
         self.timewait = {}
         self._heap = []
         self._hseq = 0
