@@ -23,7 +23,6 @@ from kame.mld6 import SendMldReport
 from kame.nd6 import codec
 from kame.scope6 import Scope, in6_addrscope, is_embedded_form
 
-
 #: ``in6_selectsrc``'s ``next_hop`` left out: look the route up (rule 5.5)
 _ROUTE: Any = object()
 
@@ -250,14 +249,17 @@ class Ip6Output(Route6):
 
     def _advertised_by(self, ifa: In6Ifaddr, router: IPv6Address) -> bool:
         """Whether ``router`` advertised the prefix of ``ifa`` on its link:
-        the prefix entry an autoconfigured address came from, else any
-        on-link prefix entry holding the address (a DHCPv6 or manual one)."""
-        prefixes = self.rtr.prefixes
+        the prefix entry an autoconfigured address came from, else the
+        on-link prefix entries holding the address (a DHCPv6 or manual
+        one). A link-local address's prefix is never advertised."""
         if ifa.prefix is not None:
-            pr = prefixes.get((ifa.ifname, ifa.prefix))
-            if pr is not None and router in pr.advrtrs:
-                return True
-        for _plen, prs in self.rtr._onlink.match(int(ifa.addr)):
+            pr = self.rtr.prefixes.get((ifa.ifname, ifa.prefix))
+            if pr is not None:
+                return router in pr.advrtrs
+        a = int(ifa.addr)
+        if a >> 118 == 0x3FA:  # fe80::/10
+            return False
+        for _plen, prs in self.rtr._onlink.match(a):
             for pr in prs:
                 if pr.ifname == ifa.ifname and router in pr.advrtrs:
                     return True
