@@ -22,7 +22,7 @@ from kame.in6_var import In6Flags
 from kame.knobs import Knobs
 from kame.link.memory import MemoryLink, Simulation
 from kame.nd6.rtr import RaConfig
-from kame.nd6.types import PrefixInfo
+from kame.nd6.types import PrefixInfo, RouteInfo
 from kame.node import Node
 from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
 
@@ -139,7 +139,8 @@ PFX_A = IPv6Network("2001:db8:a::/64")
 PFX_B = IPv6Network("2001:db8:b::/64")
 
 
-def two_routers(host_knobs: dict[str, int] | None = None
+def two_routers(host_knobs: dict[str, int] | None = None,
+                routes_b: tuple[RouteInfo, ...] = ()
                 ) -> tuple[Simulation, Node, Node, Node, list[bytes]]:
     link = MemoryLink(delay=0.001)
     frames: list[bytes] = []
@@ -152,10 +153,10 @@ def two_routers(host_knobs: dict[str, int] | None = None
         n.add_interface("eth0", mac)
         sim.connect(n, "eth0", link, mac)
         sim.emit(n, n.up("eth0", 0.0))
-    for r, pfx in ((ra, PFX_A), (rb, PFX_B)):
+    for r, pfx, rts in ((ra, PFX_A, ()), (rb, PFX_B, routes_b)):
         r.rtr.advertise("eth0", RaConfig(max_interval=10, prefixes=(
             PrefixInfo(pfx.network_address, 64, valid_lifetime=3600,
-                       preferred_lifetime=1800),)), 2.0)
+                       preferred_lifetime=1800),), routes=rts), 2.0)
     sim.run(until=25.0)
     return sim, ra, rb, h, frames
 
@@ -246,3 +247,19 @@ def test_dhcpv6_or_manual_address_in_an_advertised_prefix_qualifies() -> None:
     assert h.in6_selectsrc(dst_b, "eth0", next_hop=("eth1", LL_A)) == A("2001:db8:b::100")
     with pytest.raises(TypeError):
         h.in6_selectsrc(dst_b, "eth0", next_hop=LL_A)
+
+
+def test_next_hop_from_an_rfc4191_route() -> None:
+    # router B announces a more specific route (RFC 4191) than the default
+    _sim, _ra, _rb, h, _ = two_routers(routes_b=(
+        RouteInfo(A("2001:db8:a:f00::"), 56, 0, 1800),))
+    hb = next(x.addr for x in h.addresses() if x.addr in PFX_B)
+    ha = next(x.addr for x in h.addresses() if x.addr in PFX_A)
+    dst = A("2001:db8:a:f00::1")  # 52 bits in common with A's /64, 47 with B's
+    rt = h.rtalloc(dst, h._now)
+    assert rt is not None and rt.next_hop == LL_B
+    assert h.in6_selectsrc(dst) == hb
+    assert h.in6_selectsrc(dst, "eth0", next_hop=None) == ha   # rule 8
+    h.knobs["net.inet6.ip6.prefer_nexthop_prefix"] = 0
+    assert h.in6_selectsrc(dst) == ha
+    assert h.in6_selectsrc(dst, "eth0", next_hop=("eth0", LL_B)) == ha  # the knob wins
