@@ -23,6 +23,10 @@ from kame.mld6 import SendMldReport
 from kame.nd6 import codec
 from kame.scope6 import Scope, in6_addrscope, is_embedded_form
 
+#: plain ints: ``int & IntFlag`` goes through the enum machinery per candidate
+_DEPRECATED = In6Flags.DEPRECATED._value_
+_TEMPORARY = In6Flags.TEMPORARY._value_
+
 #: ``in6_selectsrc``'s ``next_hop`` left out: look the route up (rule 5.5)
 _ROUTE: Any = object()
 
@@ -294,8 +298,8 @@ class Ip6Output(Route6):
             if router is not None and ifa.ifname == nh_if and self._advertised_by(ifa, router):
                 adv = (router,)
             cands.append(SourceCandidate(
-                ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & In6Flags.DEPRECATED),
-                bool(fl & In6Flags.TEMPORARY), False, False,
+                ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & _DEPRECATED),
+                bool(fl & _TEMPORARY), False, False,
                 ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source, adv))
         c = rfc6724_select(dst, cands, outif=ifname, policy=self.policy,
                            use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
