@@ -7,14 +7,30 @@
   :meth:`~PolicyTable.install_default` (the "default policy installed at
   bootstrap" of §1.6.1). An address that no entry matches gets precedence 0
   and no label, as KAME's ``defaultaddrpolicy`` (rule 6 then never matches).
-- :func:`in6_selectsrc` — RFC 6724 §5, all eight rules in order (rule 5.5 is
-  optional and left out), with KAME's two extra rules ahead of rule 8
-  (prefer addresses on interfaces that are up, then on "preferred"
+- :func:`in6_selectsrc` — RFC 6724 §5, all eight rules in order and the
+  optional rule 5.5 between rules 5 and 6 (below), with KAME's two extra
+  rules ahead of rule 8 (prefer addresses on interfaces that are up, then on "preferred"
   interfaces, ``ndp -i IF prefer_source``), ``net.inet6.ip6.use_deprecated``
   (0: a deprecated address is never chosen) and
   ``net.inet6.ip6.prefer_tempaddr`` (rule 7: 0 prefers public addresses, as
   KAME's default; 1 prefers temporary ones, as RFC 6724's). The caller
   filters out candidates that break the destination's scope zone.
+- Rule 5.5, "prefer addresses in a prefix advertised by the next-hop": the
+  caller gives the router the route to D goes through (``next_hop``: the
+  default router chosen for D, an RFC 4191 route's router, a Redirect's
+  target or a static route's gateway; ``None`` when D is on-link, the
+  route is not known, or ``net.inet6.ip6.prefer_nexthop_prefix`` is 0) and,
+  per candidate, the routers that advertised its prefix on its link
+  (:attr:`SourceCandidate.advrtrs`, from the ND prefix list's
+  ``ndpr_advrtrs``). A candidate whose prefix that router advertised wins
+  over one whose prefix it did not; with no next hop, or when both or
+  neither qualify, the rule does not decide. A candidate whose prefix no
+  router advertised (a manual address outside every advertised prefix)
+  counts as not advertised by the next hop: the RFC's literal pairwise
+  wording (prefer SA only when SB's prefix came from a *different* router)
+  is not transitive once such a candidate is among them (A beats B, both
+  tie with C, and rules 6-8 may rank B over C over A), and the choice must
+  be a maximum that does not depend on the candidates' order.
 - :func:`order_destinations` — RFC 6724 §6, rules 1-10, stable; what
   ``getaddrinfo`` sorts its answers with (§1.6.2).
 
@@ -223,6 +239,10 @@ class SourceCandidate:
     care_of: bool = False
     if_up: bool = True
     if_preferred: bool = False
+    #: rule 5.5: routers known to have advertised the prefix of ``addr`` on
+    #: the link of ``ifname`` (``ndpr_advrtrs``; the node fills in only the
+    #: next hop, when it is one of them)
+    advrtrs: tuple[Address, ...] = ()
 
 
 def _home_rank(c: SourceCandidate) -> int:
@@ -242,6 +262,7 @@ def _rule2(scope_s: int, scope_d: int) -> tuple[int, int]:
 
 def source_key(c: SourceCandidate, dst: Address, *, outif: str | None,
                policy: PolicyTable, prefer_tempaddr: bool,
+               next_hop: Address | None = None,
                _dst_info: tuple[int, int] | None = None) -> tuple[object, ...]:
     """The tuple ``in6_selectsrc`` maximises, rule by rule (RFC 6724 §5)."""
     scope_d, dlabel = _dst_info if _dst_info is not None else (
@@ -253,6 +274,8 @@ def source_key(c: SourceCandidate, dst: Address, *, outif: str | None,
         not c.deprecated,                                # rule 3
         _home_rank(c),                                   # rule 4
         outif is None or c.ifname == outif,              # rule 5
+        next_hop is not None and next_hop in c.advrtrs   # rule 5.5
+        and (outif is None or c.ifname == outif),
         slabel != LABEL_NOTAPP and slabel == dlabel,     # rule 6
         c.temporary if prefer_tempaddr else not c.temporary,  # rule 7
         c.if_up,                                         # KAME: alive interface
@@ -264,15 +287,22 @@ def source_key(c: SourceCandidate, dst: Address, *, outif: str | None,
 def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
                   outif: str | None = None, policy: PolicyTable | None = None,
                   use_deprecated: bool = True,
-                  prefer_tempaddr: bool = False) -> SourceCandidate | None:
+                  prefer_tempaddr: bool = False,
+                  next_hop: Address | None = None) -> SourceCandidate | None:
     """Choose a source for ``dst`` among ``candidates`` (RFC 6724 §5).
 
+    ``next_hop`` is the router the route to ``dst`` uses (rule 5.5; ``None``:
+    not known, the rule does not decide); a candidate qualifies when that
+    router is in its :attr:`~SourceCandidate.advrtrs` (and the candidate
+    is on ``outif``, the next hop's link, when ``outif`` is given).
     ``None`` when no candidate is left (the caller returns EADDRNOTAVAIL).
     Ties after rule 8 keep the first candidate in the given order.
     """
     pol = _policy(policy)
     if not isinstance(dst, (IPv4Address, IPv6Address)):
         raise TypeError(f"dst is an ipaddress address, not {type(dst).__name__}")
+    if next_hop is not None and not isinstance(next_hop, (IPv4Address, IPv6Address)):
+        raise TypeError(f"next_hop is an ipaddress address, not {type(next_hop).__name__}")
     best: SourceCandidate | None = None
     best_key: tuple[object, ...] | None = None
     dst4 = isinstance(dst, IPv4Address)
@@ -290,7 +320,7 @@ def in6_selectsrc(dst: Address, candidates: Sequence[SourceCandidate], *,
     info = (scope_of(dst), pol.lookup(dst).label)
     for c in left:
         k = source_key(c, dst, outif=outif, policy=pol, prefer_tempaddr=prefer_tempaddr,
-                       _dst_info=info)
+                       next_hop=next_hop, _dst_info=info)
         if best_key is None or k > best_key:  # type: ignore[operator]
             best, best_key = c, k
     return best

@@ -85,6 +85,9 @@ KNOBS: dict[str, KnobSpec] = {
            "TEMP_VALID_LIFETIME in seconds (1 week)"),
         _k("net.inet6.ip6.prefer_tempaddr", 0, 0, 1,
            "prefer temporary addresses in source selection (§1.6.1)"),
+        _k("net.inet6.ip6.prefer_nexthop_prefix", 1, 0, 1,
+           "(kame) RFC 6724 §5 rule 5.5: prefer a source in a prefix the "
+           "next-hop router advertised"),
         _k("net.inet6.ip6.use_defzone", 0, 0, 1,
            "use the default zone for an address typed without %zone (§1.3.1)"),
         _k("net.inet6.ip6.v6only", 1, 0, 1,

@@ -497,7 +497,11 @@ def _order(addrs: list[tuple[Addr, int]], node: Any, sources: SourceOf | None,
             if rt is None:
                 return None
             ifname = rt.ifname
-        s = node.in6_selectsrc(a, ifname)
+            # RFC 6724 rule 5.5: the router this route goes through
+            s = node.in6_selectsrc(a, ifname, next_hop=(rt.ifname, rt.next_hop)
+                                   if rt.gateway else None)
+        else:
+            s = node.in6_selectsrc(a, ifname)
         ifa = node.addrs.find_any(s) if s is not None else None
         if ifa is None:
             return None

@@ -139,7 +139,7 @@ class Icmp6(Ip6Output):
             return
         outif, hop = self._reflect_route(ifname, src, now)
         me = dst if not is_multicast(dst) and self.addrs.find_any(dst) else \
-            self._source_for(outif, src)
+            self._source_for(outif, src, (outif, hop) if hop != src else None)
         if me is None:
             return
         err = _core.Icmpv6Error(etype, ecode, pointer, error_payload(invoking))

@@ -16,12 +16,19 @@ from kame.errors import KameError, RangeError
 from kame.icmp6 import IPV6_MMTU
 from kame.in6_src import Destination, SourceCandidate, order_destinations
 from kame.in6_src import in6_selectsrc as rfc6724_select
-from kame.in6_var import In6Flags, TsoFrame
+from kame.in6_var import In6Flags, In6Ifaddr, TsoFrame
 from kame.ip6.route import Route6
 from kame.ip6.var import Frame
 from kame.mld6 import SendMldReport
 from kame.nd6 import codec
 from kame.scope6 import Scope, in6_addrscope, is_embedded_form
+
+#: plain ints: ``int & IntFlag`` goes through the enum machinery per candidate
+_DEPRECATED = In6Flags.DEPRECATED._value_
+_TEMPORARY = In6Flags.TEMPORARY._value_
+
+#: ``in6_selectsrc``'s ``next_hop`` left out: look the route up (rule 5.5)
+_ROUTE: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +177,10 @@ class Ip6Output(Route6):
                 self.stats.inc("ip6s_noroute")
                 return False
             ifname, hop = rt.ifname, rt.next_hop
+            nh = (ifname, hop) if rt.gateway else None
         else:
-            hop = dst
-        src = self._source_for(ifname, dst)
+            hop, nh = dst, None
+        src = self._source_for(ifname, dst, nh)
         if src is None:
             self.stats.inc("ip6s_sources_none")
             return False
@@ -199,15 +207,15 @@ class Ip6Output(Route6):
         nh = (ifname, dst) if ifname else (rt[:2] if rt is not None else None)
         if nh is not None:
             ifn = nh[0]
-            src = self._source_for(ifn, dst)
+            src = self._source_for(ifn, dst, nh if rt is not None and rt.gateway else None)
             if src is not None:
                 msg = _core.Icmpv6Echo(128, ident, seq, data)
                 self.output(ifn, codec.build_icmp6_packet(src, dst, msg,
                                                           self.cache.info(ifn).chlim), now, nh[1])
         return self._flush()
 
-    def in6_selectsrc(self, dst: IPv6Address | str,
-                      ifname: str | None = None) -> IPv6Address | None:
+    def in6_selectsrc(self, dst: IPv6Address | str, ifname: str | None = None, *,
+                      next_hop: Any = _ROUTE) -> IPv6Address | None:
         """RFC 6724 §5 over the node's addresses (§1.6.1 step 3); ``dst`` as
         :meth:`ping` takes it (a zone gives the outgoing interface).
 
@@ -215,14 +223,58 @@ class Ip6Output(Route6):
         anycast; an address whose zone does not contain the outgoing
         interface ``ifname`` is never chosen (§1.6.1: "addresses that break
         the scope zone of the destination"). ``None`` is EADDRNOTAVAIL.
+
+        Rule 5.5 needs the router the route to ``dst`` goes through:
+        ``next_hop`` as ``(ifname, router)``, ``None`` for none (on-link,
+        no route), or left out to look the route up (:meth:`rtalloc`; a
+        route leaving by another interface than ``ifname`` gives none).
         """
         if type(dst) is not IPv6Address or dst.scope_id is not None or is_embedded_form(dst):
             dst, ifname = self._user_addr(dst, ifname, what="destination")
         elif ifname is not None and ifname not in self.ifnets:
             self._ifnet(ifname)
-        return self._in6_selectsrc(dst, ifname)
+        if next_hop is _ROUTE:
+            next_hop = self._rule55_hop(dst, ifname)
+        elif next_hop is not None and not (
+                isinstance(next_hop, tuple) and len(next_hop) == 2
+                and isinstance(next_hop[0], str) and isinstance(next_hop[1], IPv6Address)):
+            raise TypeError("next_hop is (ifname, IPv6Address) or None")
+        return self._in6_selectsrc(dst, ifname, next_hop)
 
-    def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None) -> IPv6Address | None:
+    def _rule55_hop(self, dst: IPv6Address, ifname: str | None
+                    ) -> tuple[str, IPv6Address] | None:
+        """The router the route to ``dst`` uses (rule 5.5's next hop), when
+        ``net.inet6.ip6.prefer_nexthop_prefix`` is on and the route goes
+        through a gateway (a default router, an RFC 4191 route's router, a
+        Redirect's target, a static route's gateway) on ``ifname``."""
+        if not self.knobs._values["net.inet6.ip6.prefer_nexthop_prefix"] or \
+                is_linklocal(dst) or is_multicast(dst):
+            return None
+        rt = self.rtalloc(dst, self._now)
+        if rt is None or not rt.gateway or (ifname is not None and rt.ifname != ifname):
+            return None
+        return rt.ifname, rt.next_hop
+
+    def _advertised_by(self, ifa: In6Ifaddr, router: IPv6Address) -> bool:
+        """Whether ``router`` advertised the prefix of ``ifa`` on its link:
+        the prefix entry an autoconfigured address came from, else the
+        on-link prefix entries holding the address (a DHCPv6 or manual
+        one). A link-local address's prefix is never advertised."""
+        if ifa.prefix is not None:
+            pr = self.rtr.prefixes.get((ifa.ifname, ifa.prefix))
+            if pr is not None:
+                return router in pr.advrtrs
+        a = int(ifa.addr)
+        if a >> 118 == 0x3FA:  # fe80::/10
+            return False
+        for _plen, prs in self.rtr._onlink.match(a):
+            for pr in prs:
+                if pr.ifname == ifa.ifname and router in pr.advrtrs:
+                    return True
+        return False
+
+    def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None,
+                       nh: tuple[str, IPv6Address] | None = None) -> IPv6Address | None:
         if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):  # type: ignore[attr-defined]
             # Link scope: rule 2 leaves the link-locals of the outgoing
             # interface (its zone); with one usable, preferred one, it wins.
@@ -232,6 +284,9 @@ class Ip6Output(Route6):
                 return lls[0].addr
         zones = self.zones
         cands: list[SourceCandidate] = []
+        if nh is not None and not self.knobs._values["net.inet6.ip6.prefer_nexthop_prefix"]:
+            nh = None
+        nh_if, router = nh if nh is not None else (None, None)
         for ifa in self.addrs.all():
             fl = ifa.flags._value_
             if fl & 0x0F:  # ANYCAST | TENTATIVE | DUPLICATED | DETACHED
@@ -243,13 +298,17 @@ class Ip6Output(Route6):
                                            != zones.zone_of(ifname, sc)):
                     continue
             ifp = self.ifnets.get(ifa.ifname)
+            adv: tuple[IPv6Address, ...] = ()
+            if router is not None and ifa.ifname == nh_if and self._advertised_by(ifa, router):
+                adv = (router,)
             cands.append(SourceCandidate(
-                ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & In6Flags.DEPRECATED),
-                bool(fl & In6Flags.TEMPORARY), False, False,
-                ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source))
+                ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & _DEPRECATED),
+                bool(fl & _TEMPORARY), False, False,
+                ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source, adv))
         c = rfc6724_select(dst, cands, outif=ifname, policy=self.policy,
                            use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
-                           prefer_tempaddr=bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]))
+                           prefer_tempaddr=bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]),
+                           next_hop=router)
         return c.addr if c is not None else None  # type: ignore[return-value]
 
     def sort_destinations(self, dsts: Iterable[IPv6Address | IPv4Address | tuple[IPv6Address, str]],
@@ -274,8 +333,11 @@ class Ip6Output(Route6):
                 if ifname is None and not is_linklocal(addr) and not is_multicast(addr):
                     rt = self.rtalloc(addr, now)
                     ifname = rt.ifname if rt is not None else None
+                    nh = (rt.ifname, rt.next_hop) if rt is not None and rt.gateway else None
+                else:
+                    nh = None
                 if ifname is not None and ifname in self.ifnets:
-                    s = self._in6_selectsrc(addr, ifname)
+                    s = self._in6_selectsrc(addr, ifname, nh)
                     ifa = self.addrs.find_any(s) if s is not None else None
                     if ifa is not None:
                         src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
@@ -297,8 +359,13 @@ class Ip6Output(Route6):
                 return ifa.addr
         return None
 
-    def _source_for(self, ifname: str, dst: IPv6Address) -> IPv6Address | None:
-        return self._in6_selectsrc(dst, ifname)
+    def _source_for(self, ifname: str, dst: IPv6Address,
+                    nh: Any = _ROUTE) -> IPv6Address | None:
+        """The source for ``dst`` out of ``ifname``; ``nh`` the route's
+        ``(ifname, router)`` when the caller has it (rule 5.5), else looked up."""
+        if nh is _ROUTE:
+            nh = self._rule55_hop(dst, ifname)
+        return self._in6_selectsrc(dst, ifname, nh)
 
     def _linkmtu(self, ifname: str) -> int:
         """``IN6_LINKMTU``: the RA-advertised MTU when set, else the interface's."""

@@ -196,7 +196,8 @@ class NdPrefix:
     expire: float
     autonomous: bool = False
     #: routers of the default router list that advertised it (KAME's
-    #: ``ndpr_advrtrs`` of ``struct nd_pfxrouter``): bounded by that list
+    #: ``ndpr_advrtrs`` of ``struct nd_pfxrouter``): bounded by that list;
+    #: RFC 6724 source selection rule 5.5 reads it (``kame.in6_src``)
     advrtrs: list[IPv6Address] = field(default_factory=list)
 
 

@@ -273,28 +273,37 @@ class In6Pcb:
             return dst
         if self.node is None:
             raise _err(errno.EADDRNOTAVAIL)
-        ifname = self._outif(s, dst, scope, pktinfo)
-        src = self.node.in6_selectsrc(dst, ifname)
+        ifname, nh = self._outif_nh(s, dst, scope, pktinfo)
+        src = self.node.in6_selectsrc(dst, ifname, next_hop=nh)
         if src is None:
             raise _err(errno.EADDRNOTAVAIL)
         return src  # type: ignore[no-any-return]
 
     def _outif(self, s: Socket, dst: IPv6Address, scope: int,
                pktinfo: tuple[Any, int] | None) -> str | None:
+        return self._outif_nh(s, dst, scope, pktinfo)[0]
+
+    def _outif_nh(self, s: Socket, dst: IPv6Address, scope: int,
+                  pktinfo: tuple[Any, int] | None
+                  ) -> tuple[str | None, tuple[str, IPv6Address] | None]:
+        """The outgoing interface and, when the route goes through a router,
+        ``(ifname, router)`` (RFC 6724 rule 5.5's next hop); an interface
+        the application chose (IPV6_PKTINFO, a zone, a multicast interface)
+        gives no next hop."""
         if pktinfo is not None and pktinfo[1]:
-            return self.ifname(pktinfo[1])
+            return self.ifname(pktinfo[1]), None
         if is_multicast(dst) and s.opts.get(IPV6_MULTICAST_IF):
-            return self.ifname(s.opts[IPV6_MULTICAST_IF])
+            return self.ifname(s.opts[IPV6_MULTICAST_IF]), None
         if scope:
-            return self.ifname(scope)
+            return self.ifname(scope), None
         if is_multicast(dst):
-            return self.ifname(self._group_if(dst, 0))
+            return self.ifname(self._group_if(dst, 0)), None
         if is_linklocal(dst):
             raise _err(errno.EHOSTUNREACH, "link-local destination needs sin6_scope_id")
         rt = self.node.rtalloc(dst, self.now) if self.node is not None else None
         if rt is None:
             raise _err(errno.ENETUNREACH)
-        return str(rt.ifname)
+        return str(rt.ifname), ((rt.ifname, rt.next_hop) if rt.gateway else None)
 
     def ip6_mtuinfo(self, a: IPv6Address, scope: int, mtu: int) -> bytes:
         """``struct ip6_mtuinfo``: a ``sockaddr_in6`` in this platform's
