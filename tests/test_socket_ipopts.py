@@ -20,7 +20,12 @@ The multicast options at IPPROTO_IP (``IP_MULTICAST_IF``,
 requests), which Linux's AF_INET6 UDP and TCP sockets take as AF_INET ones
 do, run on the kernel's sockets in a namespace with a veth and on ours:
 every errno and read-back value, seeded random requests of every length,
-and who gets a looped-back mapped multicast datagram, equal."""
+and who gets a looped-back mapped multicast datagram, equal.
+
+Path MTU discovery (``IP_MTU_DISCOVER``'s six modes, ``IP_MTU``) runs the
+same way with a route of MTU 1200: every errno, value, and datagram the
+sockets put on the wire (length, DF, MF, offset) equal to the kernel's;
+FreeBSD's ``IP_DONTFRAG`` between two nodes on a memory link."""
 
 from __future__ import annotations
 
@@ -195,7 +200,7 @@ def _ours(run: Any, *args: Any) -> Any:
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p), *args)))
 
 
-def _kernel(run: str, *args: Any, veth: bool = False) -> Any:
+def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = ()) -> Any:
     """``run`` on the kernel's sockets in a fresh namespace (``lo`` up; with
     ``veth``, a veth ``d0`` with 10.9.9.1/24 and 224.0.0.0/4 routed to it,
     whose index is the first argument)."""
@@ -217,6 +222,8 @@ def _kernel(run: str, *args: Any, veth: bool = False) -> Any:
                         ["ip", "addr", "add", f"{ME4}/24", "dev", "d0"],
                         ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]):
                 subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        for line in extra:
+            subprocess.run(["ip", "netns", "exec", ns, *line.split()], check=True)
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
                            capture_output=True, text=True, timeout=60, check=False,
                            cwd=str(Path(__file__).resolve().parents[1]))
@@ -980,3 +987,230 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
     blocked.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + bytes(4))  # by the route
     assert round_(b"three") == {"joined": [], "plain": [], "v4": [], "blocked": []}
     assert b.stats["ips_notmember"] >= 1
+
+
+# --- path MTU discovery: IP_MTU_DISCOVER, IP_MTU, DF and EMSGSIZE ---------------
+#
+# Linux's ``inet->pmtudisc`` (``IP_PMTUDISC_DONT`` .. ``_OMIT``) decides DF on
+# a datagram (``__ip_make_skb``: DO and PROBE always, WANT when it fits the
+# path MTU) and the largest one sent whole or refused with EMSGSIZE
+# (``__ip_append_data``: DO the path MTU, PROBE and INTERFACE the device's,
+# DONT, WANT and OMIT none, fragmented to the path MTU or, OMIT, the
+# device's). The steps run on the kernel's sockets in the veth namespace
+# with a route of MTU 1200 to the neighbor ``PMTU_DST`` (ours: a path MTU
+# learnt for it), its link-layer address known, and what leaves ``d0`` is
+# read off the wire: every IPv4 datagram's length, DF, MF and fragment
+# offset.
+
+IP_MTU_DISCOVER, IP_MTU = 10, 14
+PMTU_DST, PEER_MAC = "10.9.9.7", "02:00:00:00:0b:0c"
+PMTU_SETUP = (f"ip route add {PMTU_DST}/32 dev d0 mtu 1200",
+              f"ip neigh add {PMTU_DST} lladdr {PEER_MAC} dev d0 nud permanent")
+# IPv4 lengths around the path MTU (1200) and the device's (1500), and above both
+PMTU_SIZES = (1200, 1201, 1500, 1501, 2400)
+
+
+def _wire_host() -> Any:
+    """The kernel's datagrams leaving ``d0``, read on its peer ``d1``."""
+    p = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    p.bind(("d1", 0x0800))
+    p.setblocking(False)
+
+    def read() -> list[bytes]:
+        got: list[bytes] = []
+        while select.select([p], [], [], 0.05)[0]:
+            got.append(p.recv(70000))
+        return got
+    return read
+
+
+def _frag(pkt: bytes) -> list[int]:
+    """(length, DF, MF, fragment offset) of an IPv4 datagram."""
+    off = struct.unpack("!H", pkt[6:8])[0]
+    return [struct.unpack("!H", pkt[2:4])[0], off >> 14 & 1, off >> 13 & 1, off & 0x1FFF]
+
+
+def pmtu_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """``IP_MTU_DISCOVER``'s values and encodings and ``IP_MTU`` on each kind
+    of socket (unconnected, connected to the loopback, to ``::1``, to a
+    group by way of ``d0`` and to ``PMTU_DST``); then datagrams of each
+    mode, size and socket kind (AF_INET and AF_INET6 UDP, AF_INET raw) to
+    ``PMTU_DST``: the errno, and the datagrams on the wire."""
+    out: list[Any] = []
+    wire = wire or _wire_host()
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER, 1)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER, 4)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU)),
+                        _try(lambda s=s: s.setsockopt(0, IP_MTU, 1400))])
+        for v in (-1, 0, 1, 2, 3, 4, 5, 6, 256 + 2, b"", b"\x03", b"\x04\x00\x00",
+                  struct.pack("=ii", 5, 9), b"\x07"):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(0, IP_MTU_DISCOVER, v)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER))])
+        s.close()
+        if typ == SOCK_STREAM:
+            continue
+        to = [("127.0.0.1", 9), ("239.1.1.1", 9), (PMTU_DST, 9)]
+        if fam == AF_INET6:
+            to = [("::ffff:" + a, p) for a, p in to] + [("::1", 9)]
+        for dst in to:
+            s = make(fam, typ, proto)
+            out.append(k + ["mtu", dst[0], _try(lambda s=s, d=dst: s.connect(d)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU, 2))])
+            s.close()
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        hdr = 28 if typ == SOCK_DGRAM else 20
+        to = ("::ffff:" + PMTU_DST if fam == AF_INET6 else PMTU_DST, 9 if hdr == 28 else 0)
+        for mode in range(6):
+            s = make(fam, typ, proto)
+            s.setsockopt(0, IP_MTU_DISCOVER, mode)
+            for n in PMTU_SIZES:
+                err = _try(lambda s=s, n=n, h=hdr, d=to: s.sendto(bytes(n - h), d))
+                out.append([fam, typ, "send", mode, n, err, [_frag(p) for p in wire()]])
+            s.close()
+    return out
+
+
+def kame_pmtu() -> tuple[SocketLayer, Any]:
+    """:func:`kame_veth` with a path MTU of 1200 to ``PMTU_DST`` and its
+    link-layer address, and the reader of what leaves ``d0``."""
+    from ipaddress import IPv4Address
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    dst = IPv4Address(PMTU_DST)
+    assert node.inet.pmtu_update(dst, 1200, 20.0)
+    inet = node.inet
+    inet._arp_update(inet._new_entry("d0", dst, 20.0), bytes.fromhex(PEER_MAC.replace(":", "")),
+                     20.0)
+
+    def read() -> list[bytes]:
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and
+               bytes(f)[12:14] == b"\x08\x00" and bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def test_path_mtu_discovery_on_the_linux_profile() -> None:
+    layer, read = kame_pmtu()
+    out = json.loads(json.dumps(pmtu_run(lambda f, t, p: layer.socket(f, t, p),
+                                         layer.ifindex("d0"), read)))
+    get = {(r[0], r[1]): r[3:] for r in out if r[2] == "get"}
+    assert get[(AF_INET, SOCK_DGRAM)] == [1, "01", "01000000", "ENOTCONN", "ENOPROTOOPT"]
+    assert get[(AF_INET6, SOCK_RAW)][0] == "ENOPROTOOPT"
+    mtu = {(r[0], r[1], r[3]): r[5] for r in out if r[2] == "mtu"}
+    assert mtu[(AF_INET, SOCK_DGRAM, "127.0.0.1")] == 65535  # IP_MAX_MTU
+    assert mtu[(AF_INET6, SOCK_DGRAM, "::1")] == 65536
+    assert mtu[(AF_INET6, SOCK_DGRAM, "::ffff:" + PMTU_DST)] == 1200
+    assert mtu[(AF_INET, SOCK_RAW, "239.1.1.1")] == 1500
+    sent = {(r[0], r[1], r[3], r[4]): r[5:] for r in out if r[2] == "send"}
+    u = (AF_INET, SOCK_DGRAM)
+    assert sent[(*u, 1, 1200)] == [1172, [[1200, 1, 0, 0]]]  # WANT: DF when it fits
+    assert sent[(*u, 1, 1201)] == [1173, [[1196, 0, 1, 0], [25, 0, 0, 147]]]
+    assert sent[(*u, 0, 1200)] == [1172, [[1200, 0, 0, 0]]]  # DONT: never
+    assert sent[(*u, 2, 1201)] == ["EMSGSIZE", []]  # DO: the path MTU
+    assert sent[(*u, 3, 1500)] == [1472, [[1500, 1, 0, 0]]]  # PROBE: the device's
+    assert sent[(*u, 3, 1501)] == ["EMSGSIZE", []]
+    assert sent[(*u, 4, 1500)] == [1472, [[1500, 0, 0, 0]]]  # INTERFACE: no DF
+    assert sent[(*u, 5, 1501)][1] == [[1500, 0, 1, 0], [21, 0, 0, 185]]  # OMIT: device's
+
+
+@pytest.mark.root
+def test_path_mtu_discovery_equals_the_kernels() -> None:
+    layer, read = kame_pmtu()
+    ours = json.loads(json.dumps(pmtu_run(lambda f, t, p: layer.socket(f, t, p),
+                                          layer.ifindex("d0"), read)))
+    kernel = _kernel("pmtu_run", veth=True, extra=PMTU_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+BSD_IP_DONTFRAG = 67
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "freebsd3x", "netbsd", "openbsd"])
+def test_freebsd_ip_dontfrag_sets_df_and_refuses_what_does_not_fit(profile: str) -> None:
+    """FreeBSD's ``IP_DONTFRAG`` (``ip_ctloutput``: an int, ``sooptcopyin``
+    of exactly 4 octets; ``INP_DONTFRAG``): DF on the socket's UDP and raw
+    datagrams (``udp_output``, ``rip_output``), ``EMSGSIZE`` and
+    ``ips_cantfrag`` from ``ip_output`` for one above the path MTU; off,
+    the datagram is fragmented without DF. NetBSD and OpenBSD have no such
+    option (``ENOPROTOOPT``); no BSD's AF_INET6 socket takes IPPROTO_IP."""
+    sim, a, b, la, lb = pair(profile)
+    s = la.socket(AF_INET, SOCK_DGRAM)
+    if not profile.startswith("freebsd"):
+        for fn in (lambda: s.setsockopt(0, BSD_IP_DONTFRAG, 1),
+                   lambda: s.getsockopt(0, BSD_IP_DONTFRAG)):
+            with pytest.raises(OSError) as e:
+                fn()
+            assert e.value.errno == errno.ENOPROTOOPT
+        return
+    sent: list[bytes] = []
+    emit = sim.emit
+
+    def record(node: Any, frames: Any) -> Any:
+        frames = list(frames)
+        if node is a:
+            sent.extend(bytes(f)[14:] for _i, f in frames if bytes(f)[12:14] == b"\x08\x00")
+        return emit(node, frames)
+
+    sim.emit = record  # type: ignore[method-assign]
+    r = lb.socket(AF_INET, SOCK_DGRAM)
+    r.bind(("0.0.0.0", 7800))
+    rr = lb.socket(AF_INET, SOCK_RAW, EXP)
+    assert s.getsockopt(0, BSD_IP_DONTFRAG) == 0
+    for short in (b"", b"\x01", b"\x01\x00\x00"):
+        with pytest.raises(OSError) as e:
+            s.setsockopt(0, BSD_IP_DONTFRAG, short)
+        assert e.value.errno == errno.EINVAL
+    s.setsockopt(0, BSD_IP_DONTFRAG, 7)
+    assert s.getsockopt(0, BSD_IP_DONTFRAG) == 1
+    to = ("192.0.2.2", 7800)
+    s.sendto(bytes(1472), to)  # 1500 octets: DF
+    flush(sim, a, b)  # (ARP holds one datagram)
+    with pytest.raises(OSError) as e:
+        s.sendto(bytes(1473), to)
+    assert e.value.errno == errno.EMSGSIZE and a.stats["ips_cantfrag"] == 1
+    raw = la.socket(AF_INET, SOCK_RAW, EXP)
+    raw.setsockopt(0, BSD_IP_DONTFRAG, struct.pack("=i", 1))
+    raw.sendto(b"raw", ("192.0.2.2", 0))
+    flush(sim, a, b)
+    with pytest.raises(OSError) as e:
+        raw.sendto(bytes(1481), ("192.0.2.2", 0))
+    assert e.value.errno == errno.EMSGSIZE
+    s.setsockopt(0, BSD_IP_DONTFRAG, 0)
+    s.sendto(bytes(1473), to)  # fragmented, no DF
+    flush(sim, a, b)
+    ours = [_frag(p) for p in sent if p[9] in (17, EXP)]
+    assert ours == [[1500, 1, 0, 0], [23, 1, 0, 0], [1500, 0, 1, 0], [21, 0, 0, 185]], ours
+    assert [len(d) for d, _a in drain(r)] == [1472, 1473]
+    assert len(drain(rr)) == 1
+    s6 = la.socket(AF_INET6, SOCK_DGRAM)
+    with pytest.raises(OSError) as e:
+        s6.setsockopt(0, BSD_IP_DONTFRAG, 1)
+    assert e.value.errno == errno.EINVAL
+
+
+@given(st.one_of(st.binary(max_size=12), st.integers(-(2**31), 2**31 - 1)),
+       st.sampled_from([AF_INET, AF_INET6]), st.sampled_from([SOCK_DGRAM, SOCK_STREAM]))
+def test_ip_mtu_discover_encodings_follow_linux(value: Any, fam: int, typ: int) -> None:
+    """Linux ``do_ip_setsockopt``: the value as every int option is read
+    (four octets or more an int, one to three the first octet, none 0), then
+    ``IP_PMTUDISC_DONT`` (0) to ``_OMIT`` (5) or ``EINVAL`` and the mode kept."""
+    layer = SocketLayer(None, "linux")
+    s = layer.socket(fam, typ)
+    v = _linux_read(value)
+    try:
+        s.setsockopt(0, IP_MTU_DISCOVER, value)
+        err = 0
+    except OSError as e:
+        err = e.errno or 0
+    assert err == (0 if 0 <= v <= 5 else errno.EINVAL)
+    assert s.getsockopt(0, IP_MTU_DISCOVER) == (v if not err else 1)

@@ -20,6 +20,8 @@ commands, one JSON object a line, each answered by one JSON line:
 - ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
   ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
   ``{"errno": e}``;
+- ``{"cmd": "getsockopt", "sock": id, "level": L, "opt": O}``: ``{"value": v}``
+  (an int) or ``{"errno": e}``;
 - ``{"cmd": "knob", "name": N, "value": V}``: set a knob;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
 - ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events,
@@ -167,6 +169,11 @@ def main() -> None:
                     except OSError as e:
                         res = {"errno": e.errno}
                     out(node.poll(now()))
+                elif c["cmd"] == "getsockopt":
+                    try:
+                        res = {"value": socks[c["sock"]].getsockopt(c["level"], c["opt"])}
+                    except OSError as e:
+                        res = {"errno": e.errno}
                 elif c["cmd"] == "knob":
                     node.knobs[c["name"]] = c["value"]
                     res = {"ok": True}

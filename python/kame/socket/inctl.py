@@ -15,7 +15,12 @@ kernel: Linux's 42-47, FreeBSD's 80-85) and the full-state API
 ``MCAST_MSFILTER``), IPv6 memberships going to the node's MLD
 (:meth:`kame.node.Node.setsourcefilter`);
 ``IP_MULTICAST_IF``/``_TTL``/``_LOOP``, ``IP_TTL``, ``IP_TOS`` and, on
-raw sockets, ``IP_HDRINCL``.
+raw sockets, ``IP_HDRINCL``. Path MTU discovery: Linux's
+``IP_MTU_DISCOVER`` (``IP_PMTUDISC_DONT`` to ``_OMIT``: DF on the
+socket's UDP and raw datagrams and the MTU above which they are
+``EMSGSIZE`` or fragmented, as ``ip_dont_fragment``, ``ip_sk_ignore_df``
+and ``ip_sk_use_pmtu`` decide) and ``IP_MTU`` (a connected socket's route
+MTU, else ``ENOTCONN``); FreeBSD's ``IP_DONTFRAG``.
 
 Errors as the kernels give them: a group that is not multicast is
 ``EINVAL``; an interface address not ours ``EADDRNOTAVAIL``; no
@@ -68,6 +73,24 @@ IP_DROP_MEMBERSHIP = _hostsock.IP_DROP_MEMBERSHIP
 #: reaches a socket that has no membership of its group on the interface it
 #: came in on (1 on AF_INET sockets, 0 on AF_INET6 ones).
 IP_MULTICAST_ALL = 49
+#: Linux's path MTU discovery (``<linux/in.h>``): ``IP_MTU_DISCOVER`` sets
+#: ``inet->pmtudisc`` to one of ``IP_PMTUDISC_*`` (WANT by default,
+#: ``net.ipv4.ip_no_pmtu_disc`` 0); ``IP_MTU`` reads a connected socket's
+#: route MTU.
+IP_MTU_DISCOVER = 10
+IP_MTU = 14
+IP_PMTUDISC_DONT, IP_PMTUDISC_WANT, IP_PMTUDISC_DO = 0, 1, 2
+IP_PMTUDISC_PROBE, IP_PMTUDISC_INTERFACE, IP_PMTUDISC_OMIT = 3, 4, 5
+#: what each mode asks of ``ip_output`` (kame.inet.output): DF, and the
+#: MTU that bounds a datagram (``ip_dont_fragment``, ``ip_sk_ignore_df``,
+#: ``ip_sk_use_pmtu``)
+PMTUDISC_DF: dict[int, bool | str] = {
+    IP_PMTUDISC_DONT: False, IP_PMTUDISC_WANT: "want", IP_PMTUDISC_DO: True,
+    IP_PMTUDISC_PROBE: "probe", IP_PMTUDISC_INTERFACE: "interface", IP_PMTUDISC_OMIT: "omit"}
+#: FreeBSD's ``IP_DONTFRAG`` (``<netinet/in.h>``): ``INP_DONTFRAG``, DF on
+#: the socket's UDP and raw datagrams (``udp_output``, ``rip_output``),
+#: ``EMSGSIZE`` from ``ip_output`` for one above the path MTU.
+BSD_IP_DONTFRAG = 67
 #: ``s.ipopts`` key of Linux's ``inet->mc_addr``: the address
 #: ``IP_MULTICAST_IF`` named (what it reads back, the source of multicast
 #: sends), next to the interface (under ``IP_MULTICAST_IF``).
@@ -308,6 +331,14 @@ class InCtloutput(In6Pcb):
             return
         if opt in (_RECV_LINUX if linux else _RECV_BSD):
             o[opt] = 1 if v else 0
+            return
+        if linux and opt == IP_MTU_DISCOVER:
+            if v not in PMTUDISC_DF:
+                raise _err(errno.EINVAL, "IP_MTU_DISCOVER: IP_PMTUDISC_DONT to _OMIT")
+            o[opt] = v
+            return
+        if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
+            o[opt] = 1 if v else 0  # OPTSET(INP_DONTFRAG)
             return
         if opt == IP_MULTICAST_LOOP:
             o[opt] = 1 if v else 0  # any other value is "on" (Linux, in_mcast.c: !!loop)
@@ -567,7 +598,53 @@ class InCtloutput(In6Pcb):
             return (ifa.addr if ifa is not None else IPv4Address(0)).packed
         if opt == IP_MULTICAST_ALL and linux:
             return o.get(opt, 1 if s.family == AF_INET else 0)
+        if linux and opt == IP_MTU_DISCOVER:
+            return o.get(opt, IP_PMTUDISC_WANT)
+        if linux and opt == IP_MTU:
+            return self.ip_mtu(s)
+        if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
+            return o.get(opt, 0)
         raise _err(errno.ENOPROTOOPT)
+
+    def ip_df(self, s: Socket) -> bool | str:
+        """The ``df`` a datagram of the socket asks ``ip_output`` for: Linux's
+        ``IP_MTU_DISCOVER`` mode (:data:`PMTUDISC_DF`), FreeBSD's
+        ``IP_DONTFRAG``; the other BSDs never set DF."""
+        if self.profile.name == "linux":
+            return PMTUDISC_DF[s.ipopts.get(IP_MTU_DISCOVER, IP_PMTUDISC_WANT)]
+        return bool(s.ipopts.get(BSD_IP_DONTFRAG, 0))
+
+    def ip_mtu(self, s: Socket) -> int:
+        """Linux ``IP_MTU``: the MTU of a connected socket's route
+        (``dst_mtu(sk_dst_get(sk))``: the path MTU, the loopback's for a
+        local address); ``ENOTCONN`` without one. An AF_INET6 socket
+        connected to an IPv6 address has an IPv6 route."""
+        dst = getattr(s, "faddr", None)
+        if dst is None or self.node is None:
+            raise _err(errno.ENOTCONN, "IP_MTU: no route cached")
+        now = self.now
+        if isinstance(dst, IPv6Address) and dst.ipv4_mapped is not None:
+            dst = dst.ipv4_mapped
+        if isinstance(dst, IPv4Address):
+            # ipv4_mtu: at most IP_MAX_MTU (65535), the loopback's 65536 too
+            if not int(dst) or self._is_local4(dst):  # type: ignore[attr-defined]
+                return min(int(self.node.ifnets[self.ifname(self._loif(dst))].mtu), 0xFFFF)  # type: ignore[attr-defined]
+            inet = self.node.inet
+            rt = inet.rtalloc(dst)
+            ifname = rt.ifname if rt is not None else \
+                inet._default_if(None) if dst.is_multicast or int(dst) == 0xFFFFFFFF else None
+            if ifname is None:
+                raise _err(errno.ENOTCONN, "IP_MTU: no route")
+            return min(int(inet.path_mtu(ifname, dst, now)), 0xFFFF)
+        if int(dst) == 1 or self._is_local6(dst):  # type: ignore[attr-defined]
+            return int(self.node.ifnets[self.ifname(self._loif(dst))].mtu)  # type: ignore[attr-defined]
+        try:
+            ifname = self._outif(s, dst, getattr(s, "fscope", 0), None)  # type: ignore[attr-defined]
+        except OSError:
+            ifname = None
+        if ifname is None:
+            raise _err(errno.ENOTCONN, "IP_MTU: no route")
+        return int(self.node.path_mtu(ifname, dst))
 
     def ip_cmsg_send(self, s: Socket, anc: list[tuple[int, int, bytes]]
                      ) -> tuple[IPv4Address | None, int, int | None, int | None]:

@@ -41,6 +41,7 @@ from kame.socket.const import (
 from kame.socket.ctloutput import Ip6Ctloutput
 from kame.socket.inctl import (
     _MC_ADDR,
+    IP_MTU_DISCOVER,
     IP_MULTICAST_ALL,
     IP_MULTICAST_IF,
     IP_MULTICAST_LOOP,
@@ -287,6 +288,14 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             if v4 is not None:
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
+            df = self.ip_df(s)
+            # Linux: a datagram too big for its mode fails for that first,
+            # then the pending error (kame.socket.sock.sendmsg)
+            if s.so_error and self.node is not None and self.node.inet.ip_emsgsize(
+                    src, dst, 28 + len(data), df,  # type: ignore[arg-type]
+                    o.get(IP_MULTICAST_IF) if mc4 else None, self.now):
+                raise _err(errno.EMSGSIZE)
+            s._raise_so_error()
             if self._is_local4(dst):
                 # looutput: the sender's IP_TTL and IP_TOS reach the receiver
                 if ttl is None:
@@ -297,13 +306,14 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 return len(data)
             if self.node is None:
                 raise _err(errno.ENETUNREACH)
-            # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
-            # (set when the datagram fits the path MTU); the BSDs leave it clear.
+            # udp_output -> ip_output (kame.inet). DF: Linux's IP_MTU_DISCOVER
+            # (IP_PMTUDISC_WANT: set when the datagram fits the path MTU),
+            # FreeBSD's IP_DONTFRAG; the other BSDs leave it clear.
             ifn = o.get(IP_MULTICAST_IF) if mc4 else None
             if v4 is not None and v4[1]:
                 ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
-                                          df="want" if self.profile.name == "linux" else False,
+                                          df=df,
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
                 raise _err(e)
@@ -501,7 +511,15 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
         socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
         as ``so_error`` (``inetctlerrmap``); Fragmentation Needed only
-        lowers the path MTU."""
+        lowers the path MTU, but on Linux (``__udp4_lib_err``) it is
+        ``EMSGSIZE`` to a connected socket whose ``IP_MTU_DISCOVER`` is
+        not ``IP_PMTUDISC_DONT``."""
+        if icmp_type == 3 and code == 4 and self.profile.name == "linux":
+            for s in self.pcbs:
+                if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
+                        s.lport == sport and s.ipopts.get(IP_MTU_DISCOVER, 1) != 0:
+                    s.so_error = errno.EMSGSIZE
+            return
         if icmp_type == 3:
             code_errno = {2: errno.ECONNREFUSED, 3: errno.ECONNREFUSED, 4: 0}.get(
                 code, errno.EHOSTUNREACH)

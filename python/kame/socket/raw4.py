@@ -106,7 +106,7 @@ class RawIp4(InCtloutput):
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
             e = inet.ip_output(src, dst, s.proto, bytes(data), self.now, ttl=ttl,
-                               tos=tos, df="want" if linux else False, ifname=ifn)
+                               tos=tos, df=self.ip_df(s), ifname=ifn)
             if e:
                 raise _err(e)
             self.udpstat["rips_opackets"] += 1
