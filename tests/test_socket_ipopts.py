@@ -1010,10 +1010,10 @@ PMTU_SETUP = (f"ip route add {PMTU_DST}/32 dev d0 mtu 1200",
 PMTU_SIZES = (1200, 1201, 1500, 1501, 2400)
 
 
-def _wire_host() -> Any:
+def _wire_host(peer: str = "d1") -> Any:
     """The kernel's datagrams leaving ``d0``, read on its peer ``d1``."""
     p = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-    p.bind(("d1", 0x0800))
+    p.bind((peer, 0x0800))
     p.setblocking(False)
 
     def read() -> list[bytes]:
@@ -1214,3 +1214,126 @@ def test_ip_mtu_discover_encodings_follow_linux(value: Any, fam: int, typ: int) 
         err = e.errno or 0
     assert err == (0 if 0 <= v <= 5 else errno.EINVAL)
     assert s.getsockopt(0, IP_MTU_DISCOVER) == (v if not err else 1)
+
+
+# --- IP_UNICAST_IF: the interface a unicast datagram leaves by ------------------
+#
+# Linux's ``inet->uc_index`` (an index in network byte order): a datagram
+# that is not multicast and names no interface routes through it only, and
+# with no route there its destination is taken as on that link. The
+# namespace of ``pmtu_run`` with a second veth ``e0`` (10.9.8.1/24; its
+# peer ``e1``), a default route by way of 10.9.9.2 on ``d0``, and the
+# link-layer addresses of the neighbors known; what leaves is read on
+# ``d1`` and ``e1``.
+
+IP_UNICAST_IF = 50
+UCIF_SETUP = ("ip link add e0 type veth peer name e1", "ip link set e1 up",
+              "ip link set e0 up", "ip addr add 10.9.8.1/24 dev e0",
+              "ip route add default via 10.9.9.2 dev d0",
+              f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev d0 nud permanent",
+              f"ip neigh add 10.9.8.2 lladdr {PEER_MAC} dev d0 nud permanent",
+              f"ip neigh add 10.9.7.5 lladdr {PEER_MAC} dev e0 nud permanent",
+              f"ip neigh add 10.9.8.2 lladdr {PEER_MAC} dev e0 nud permanent")
+
+
+def _wires_host() -> Any:
+    reads = {n: _wire_host(n) for n in ("d1", "e1")}
+    return lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]
+
+
+def _route(pkt: bytes) -> list[Any]:
+    """(source, destination, protocol) of an IPv4 datagram."""
+    return [socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20]), pkt[9]]
+
+
+def unicast_if_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """``IP_UNICAST_IF``'s values on each kind of socket, then datagrams
+    (AF_INET and AF_INET6 UDP, AF_INET raw) with it unset, naming ``e0``
+    and naming ``d0``, to a host behind the default route, one on ``e0``'s
+    subnet and one on ``d0``'s: the errno and where each datagram went."""
+    out: list[Any] = []
+    e0 = socket.if_nametoindex("e0") if wire is None else ifi + 2
+    wire = wire or _wires_host()
+    net = [struct.unpack("=i", struct.pack("!I", i))[0] for i in (ifi, e0, 1)]
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF)),
+                        _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF, 1))])
+        for v in (*net, 0, ifi, 999, b"", struct.pack("!I", ifi)[:3],
+                  struct.pack("!I", ifi) + bytes(4), struct.pack("!I", e0)):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(0, IP_UNICAST_IF, v)),
+                            _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF))])
+        s.close()
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        for uc in (0, e0, ifi):
+            s = make(fam, typ, proto)
+            if uc:
+                s.setsockopt(0, IP_UNICAST_IF, struct.pack("!I", uc))
+            for dst in ("10.9.7.5", "10.9.8.2", "10.9.9.2"):
+                to = ("::ffff:" + dst if fam == AF_INET6 else dst, 9 if typ == SOCK_DGRAM else 0)
+                err = _try(lambda s=s, d=to: s.sendto(b"uc", d))
+                out.append([fam, typ, "send", uc == e0, uc == ifi, dst, err, wire()])
+            s.close()
+    return out
+
+
+def kame_unicast_if() -> tuple[SocketLayer, Any]:
+    """:func:`kame_veth` with ``e1`` (4), ``e0`` (5) and the routes and
+    neighbors of :data:`UCIF_SETUP`; the reader of what leaves."""
+    from ipaddress import IPv4Address
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    node.add_interface("e1", bytes.fromhex("020000000e01"))
+    node.add_interface("e0", bytes.fromhex("020000000e00"))
+    node.up("e1", 20.0)
+    node.up("e0", 20.0)
+    node.add_address4("e0", "10.9.8.1/24", 20.0)
+    node.poll(30.0)
+    inet = node.inet
+    inet.route_add("default", "10.9.9.2", "d0")
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    for ifn, a in (("d0", "10.9.9.2"), ("d0", "10.9.8.2"), ("e0", "10.9.7.5"),
+                   ("e0", "10.9.8.2")):
+        inet._arp_update(inet._new_entry(ifn, IPv4Address(a), 30.0), mac, 30.0)
+    node._out.clear()
+
+    def read() -> list[Any]:
+        got = [[{"d0": "d1", "e0": "e1"}[ifn], *_route(bytes(f)[14:])] for ifn, f in node._out
+               if ifn in ("d0", "e0") and bytes(f)[12:14] == b"\x08\x00" and
+               bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def _ours_ucif() -> Any:
+    layer, read = kame_unicast_if()
+    return json.loads(json.dumps(unicast_if_run(lambda f, t, p: layer.socket(f, t, p),
+                                                layer.ifindex("d0"), read)))
+
+
+def test_unicast_if_on_the_linux_profile() -> None:
+    out = _ours_ucif()
+    get = {(r[0], r[1]): r[3:] for r in out if r[2] == "get"}
+    assert get[(AF_INET, SOCK_DGRAM)] == [0, "00"]
+    assert get[(AF_INET6, SOCK_RAW)][0] == "ENOPROTOOPT"
+    put = {(r[0], r[1], r[3]): r[4:] for r in out if r[2] == "set"}
+    assert put[(AF_INET, SOCK_DGRAM, 3)] == ["EADDRNOTAVAIL", 0]  # host order: no such index
+    assert put[(AF_INET, SOCK_DGRAM, "")] == ["EINVAL", 0]
+    sent = {(r[0], r[1], r[3], r[4], r[5]): r[6:] for r in out if r[2] == "send"}
+    u = (AF_INET, SOCK_DGRAM)
+    assert sent[(*u, False, False, "10.9.7.5")] == [2, [["d1", ME4, "10.9.7.5", 17]]]
+    assert sent[(*u, True, False, "10.9.7.5")] == [2, [["e1", "10.9.8.1", "10.9.7.5", 17]]]
+    assert sent[(*u, False, True, "10.9.8.2")] == [2, [["d1", ME4, "10.9.8.2", 17]]]
+
+
+@pytest.mark.root
+def test_unicast_if_equals_the_kernels() -> None:
+    ours = _ours_ucif()
+    kernel = _kernel("unicast_if_run", veth=True, extra=UCIF_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

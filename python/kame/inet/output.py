@@ -126,13 +126,24 @@ class IpOutput(Arp):
     def ip_output(self, src: IPv4Address | None, dst: IPv4Address, proto: int, payload: bytes,
                   now: float, *, ttl: int | None = None, tos: int = 0, df: bool | str = False,
                   ifname: str | None = None, options: bytes | None = None,
-                  tso_segsz: int = 0) -> int:
+                  tso_segsz: int = 0, oif: str | None = None) -> int:
         """Send one datagram of ours; 0 or an errno (see the module docs).
         ``tso_segsz``: a TCP super-segment (up to the interface's
         ``tsomax``) that the interface cuts into segments of that many data
-        octets (``CSUM_TSO``), never fragmented here."""
+        octets (``CSUM_TSO``), never fragmented here. ``oif``: a unicast
+        or broadcast destination routed through that interface only
+        (Linux's ``IP_UNICAST_IF``; :meth:`rtalloc`)."""
         hop = dst
         mcast = in_multicast(dst)
+        if oif is not None and ifname is None and not mcast and not self.is_local(dst):
+            if dst == INADDR_BROADCAST:
+                ifname = oif
+            else:
+                rt = self.rtalloc(dst, oif)
+                if rt is None:
+                    self.inc("ips_noroute")
+                    return errno.ENETUNREACH
+                ifname, hop = rt.ifname, rt.next_hop
         if ifname is None:
             if dst == INADDR_BROADCAST or mcast:
                 ifname = self._default_if(src)
@@ -340,11 +351,13 @@ class IpOutput(Arp):
 
     def udp_output(self, src: IPv4Address | None, sport: int, dst: IPv4Address, dport: int,
                    data: bytes, now: float, *, ttl: int | None = None, tos: int = 0,
-                   df: bool | str = False, ifname: str | None = None) -> int:
-        """``udp_output`` over ``ip_output``: 0 or an errno."""
+                   df: bool | str = False, ifname: str | None = None,
+                   oif: str | None = None) -> int:
+        """``udp_output`` over ``ip_output``: 0 or an errno (``oif``: see
+        :meth:`ip_output`)."""
         if src is None or not int(src):
             if ifname is None and not (dst == INADDR_BROADCAST or in_multicast(dst)):
-                rt = self.rtalloc(dst)
+                rt = self.rtalloc(dst, oif)
                 if rt is None:
                     self.inc("ips_noroute")
                     return errno.ENETUNREACH
@@ -361,7 +374,7 @@ class IpOutput(Arp):
         except KameError:
             return errno.EMSGSIZE
         return self.ip_output(src, dst, IPPROTO_UDP, body, now, ttl=ttl, tos=tos, df=df,
-                              ifname=ifname)
+                              ifname=ifname, oif=oif)
 
     def ping(self, dst: IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
              data: bytes = b"kame", df: bool = False, ttl: int | None = None,

@@ -87,6 +87,10 @@ IP_PMTUDISC_PROBE, IP_PMTUDISC_INTERFACE, IP_PMTUDISC_OMIT = 3, 4, 5
 PMTUDISC_DF: dict[int, bool | str] = {
     IP_PMTUDISC_DONT: False, IP_PMTUDISC_WANT: "want", IP_PMTUDISC_DO: True,
     IP_PMTUDISC_PROBE: "probe", IP_PMTUDISC_INTERFACE: "interface", IP_PMTUDISC_OMIT: "omit"}
+#: Linux's ``IP_UNICAST_IF`` (``inet->uc_index``): the interface (its index
+#: in network byte order, an int of exactly 4 octets) a datagram that is
+#: not multicast leaves by, routed through it only.
+IP_UNICAST_IF = 50
 #: FreeBSD's ``IP_DONTFRAG`` (``<netinet/in.h>``): ``INP_DONTFRAG``, DF on
 #: the socket's UDP and raw datagrams (``udp_output``, ``rip_output``),
 #: ``EMSGSIZE`` from ``ip_output`` for one above the path MTU.
@@ -331,6 +335,9 @@ class InCtloutput(In6Pcb):
             return
         if opt in (_RECV_LINUX if linux else _RECV_BSD):
             o[opt] = 1 if v else 0
+            return
+        if linux and opt == IP_UNICAST_IF:
+            self._unicast_if(s, value)
             return
         if linux and opt == IP_MTU_DISCOVER:
             if v not in PMTUDISC_DF:
@@ -602,9 +609,26 @@ class InCtloutput(In6Pcb):
             return o.get(opt, IP_PMTUDISC_WANT)
         if linux and opt == IP_MTU:
             return self.ip_mtu(s)
+        if linux and opt == IP_UNICAST_IF:  # htonl(inet->uc_index)
+            return struct.unpack("=i", struct.pack("!I", o.get(opt, 0)))[0]
         if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
             return o.get(opt, 0)
         raise _err(errno.ENOPROTOOPT)
+
+    def _unicast_if(self, s: Socket, value: Any) -> None:
+        """Linux ``IP_UNICAST_IF``: exactly an int (``EINVAL``), the index in
+        network byte order; 0 clears it, an index of no interface is
+        ``EADDRNOTAVAIL``."""
+        b = _optbytes(value, "IP_UNICAST_IF")
+        if len(b) != 4:
+            raise _err(errno.EINVAL, "IP_UNICAST_IF is an int")
+        idx = struct.unpack("!I", b)[0]
+        if not idx:
+            s.ipopts.pop(IP_UNICAST_IF, None)
+            return
+        if self.node is None or idx not in self.node.zones.by_index:
+            raise _err(errno.EADDRNOTAVAIL, "IP_UNICAST_IF: no such interface")
+        s.ipopts[IP_UNICAST_IF] = idx
 
     def ip_df(self, s: Socket) -> bool | str:
         """The ``df`` a datagram of the socket asks ``ip_output`` for: Linux's

@@ -48,6 +48,7 @@ from kame.socket.inctl import (
     IP_MULTICAST_TTL,
     IP_TOS,
     IP_TTL,
+    IP_UNICAST_IF,
     MCAST_INCLUDE,
 )
 from kame.socket.pktopts import (
@@ -276,6 +277,17 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     (s.laddr is None or not int(s.laddr)):
                 src = self._mc_src(s, dst)
             else:
+                src = None
+            # Linux udp_sendmsg: IP_UNICAST_IF is the output interface of a
+            # datagram that is not multicast and names none (IP_PKTINFO)
+            oif = self.ifname(s.ipopts[IP_UNICAST_IF]) if IP_UNICAST_IF in s.ipopts and \
+                not dst.is_multicast and (v4 is None or not v4[1]) else None  # gone: ENODEV
+            if src is None and oif is not None and not self._is_local4(dst) and \
+                    not (isinstance(s.laddr, IPv4Address) and int(s.laddr)):
+                src = self.node.inet.in_selectsrc(dst, oif, oif=True)
+                if src is None:
+                    raise _err(errno.EADDRNOTAVAIL)
+            elif src is None:
                 src = self._select_src(s, dst, 0, None)
             if not s.bound or s.lport == 0:
                 s.lport = self._anyport(s, s.laddr)
@@ -313,7 +325,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             if v4 is not None and v4[1]:
                 ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
-                                          df=df,
+                                          df=df, oif=oif,
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
                 raise _err(e)

@@ -41,6 +41,7 @@ from kame.socket.inctl import (
     IP_MULTICAST_TTL,
     IP_TOS,
     IP_TTL,
+    IP_UNICAST_IF,
     InCtloutput,
 )
 from kame.socket.sock import Datagram, Socket
@@ -105,8 +106,11 @@ class RawIp4(InCtloutput):
                 ifn = self.ifname(v4[1]) if v4[1] else ifn
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
+            # Linux raw_sendmsg: IP_UNICAST_IF as udp_sendmsg reads it
+            uc = o.get(IP_UNICAST_IF) if linux and not mc and not (v4 and v4[1]) else None
             e = inet.ip_output(src, dst, s.proto, bytes(data), self.now, ttl=ttl,
-                               tos=tos, df=self.ip_df(s), ifname=ifn)
+                               tos=tos, df=self.ip_df(s), ifname=ifn,
+                               oif=self.ifname(uc) if uc else None)
             if e:
                 raise _err(e)
             self.udpstat["rips_opackets"] += 1
