@@ -1337,3 +1337,176 @@ def test_unicast_if_equals_the_kernels() -> None:
     ours = _ours_ucif()
     kernel = _kernel("unicast_if_run", veth=True, extra=UCIF_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IPV6_MULTICAST_ALL and IPV6_UNICAST_IF (Linux, IPPROTO_IPV6) ---------------
+
+IPV6_MULTICAST_ALL, IPV6_UNICAST_IF = 29, 76
+G6, ME6 = "ff1e::7", "2001:db8:9::1"
+V6_SETUP = (f"ip -6 addr add {ME6}/64 dev d0 nodad",)
+
+
+def _ours_v6(run: Any, *args: Any) -> Any:
+    """:func:`kame_veth` with :data:`ME6` on ``d0``."""
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 20.0)
+    node.poll(40.0)
+    return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p),
+                                     layer.ifindex("d0"), *args)))
+
+
+def ipv6_opts_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """``IPV6_MULTICAST_ALL`` and ``IPV6_UNICAST_IF``'s values on each kind
+    of socket, then who gets an IPv6 multicast datagram the node loops
+    back out of ``d0``: sockets joined and not, with ``IPV6_MULTICAST_ALL``
+    on (the default) and off."""
+    out: list[Any] = []
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        for opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+            out.append(k + ["get", opt, _try(lambda s=s, o=opt: s.getsockopt(41, o)),
+                            _try(lambda s=s, o=opt: s.getsockopt(41, o, 1))])
+            for v in (0, 1, 2, -1, struct.unpack("=i", struct.pack("!I", ifi))[0], ifi, 999,
+                      b"", b"\x01", b"\x01\x00\x00", struct.pack("!I", 1) + bytes(4)):
+                out.append(k + ["set", opt, v.hex() if isinstance(v, bytes) else v,
+                                _try(lambda s=s, o=opt, v=v: s.setsockopt(41, o, v)),
+                                _try(lambda s=s, o=opt: s.getsockopt(41, o))])
+        s.close()
+    port = 7520
+
+    def sock() -> Any:
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+        if host:
+            s.setblocking(False)
+        return s
+
+    def rx(s: Any) -> Any:
+        if host:
+            select.select([s], [], [], 0.2)
+        try:
+            return s.recv(100).decode()
+        except BlockingIOError:
+            return "EAGAIN"
+
+    names = ["joined", "plain", "off", "joined_off", "off_on"]
+    rs = {n: sock() for n in names}
+    mreq6 = socket.inet_pton(socket.AF_INET6, G6) + struct.pack("=I", ifi)
+    for n in ("joined", "joined_off"):
+        out.append(_try(lambda n=n: rs[n].setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)))
+    for n in ("off", "joined_off", "off_on"):
+        out.append(_try(lambda n=n: rs[n].setsockopt(41, IPV6_MULTICAST_ALL, 0)))
+    out.append(_try(lambda: rs["off_on"].setsockopt(41, IPV6_MULTICAST_ALL, 7)))
+    s6 = make(AF_INET6, SOCK_DGRAM, 0)
+    s6.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    for tag in ("one", "two"):
+        out.append(_try(lambda t=tag: s6.sendto(t.encode(), (G6, port))))
+        out.append({n: rx(r) for n, r in rs.items()})
+        out.append(_try(lambda: rs["joined"].setsockopt(41, socket.IPV6_LEAVE_GROUP, mreq6)))
+    for r in (*rs.values(), s6):
+        r.close()
+    return out
+
+
+def test_ipv6_multicast_all_on_the_linux_profile() -> None:
+    out = _ours_v6(ipv6_opts_run, False)
+    got = [r for r in out if isinstance(r, dict)]
+    assert got[0] == {"joined": "one", "plain": "one", "off": "EAGAIN", "joined_off": "one",
+                      "off_on": "one"}
+    # "joined" left, but IPV6_MULTICAST_ALL is on: the node is still a
+    # member (joined_off), the datagram loops back to it as to "plain"
+    assert got[1] == {"joined": "two", "plain": "two", "off": "EAGAIN", "joined_off": "two",
+                      "off_on": "two"}
+    get = {(r[0], r[1], r[3]): r[4:] for r in out if isinstance(r, list) and r[2:3] == ["get"]}
+    assert get[(AF_INET6, SOCK_DGRAM, IPV6_MULTICAST_ALL)] == [1, "01"]
+    assert get[(AF_INET, SOCK_DGRAM, IPV6_UNICAST_IF)] == ["ENOTSUP", "ENOTSUP"]
+
+
+@pytest.mark.root
+def test_ipv6_multicast_all_and_unicast_if_equal_the_kernels() -> None:
+    ours = _ours_v6(ipv6_opts_run, False)
+    kernel = _kernel("ipv6_opts_run", veth=True, extra=V6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+UCIF6_SETUP = ("ip link add e0 type veth peer name e1", "ip link set e1 up",
+               "ip link set e0 up", f"ip -6 addr add {ME6}/64 dev d0 nodad",
+               "ip -6 addr add 2001:db8:8::1/64 dev e0 nodad",
+               "ip -6 route add default via 2001:db8:9::2 dev d0")
+
+
+def _ns_host() -> Any:
+    """The Neighbor Solicitations the kernel sends out of ``d0`` and ``e0``
+    (read on ``d1``, ``e1``): the link and the address solicited."""
+    ps = {}
+    for n in ("d1", "e1"):
+        p = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+        p.bind((n, 0x86DD))
+        p.setblocking(False)
+        ps[n] = p
+
+    def read() -> list[Any]:
+        got: list[Any] = []
+        for n, p in ps.items():
+            while select.select([p], [], [], 0.05)[0]:
+                got.extend(_ns_target(n, p.recv(70000)))
+        return got
+    return read
+
+
+def _ns_target(link: str, pkt: bytes) -> list[Any]:
+    if len(pkt) >= 64 and pkt[6] == 58 and pkt[40] == 135 and any(pkt[8:24]):
+        return [[link, socket.inet_ntop(socket.AF_INET6, pkt[48:64])]]
+    return []
+
+
+def unicast_if6_run(make: Any, ifi: int, read: Any = None) -> list[Any]:
+    """Datagrams of AF_INET6 UDP sockets with ``IPV6_UNICAST_IF`` unset,
+    naming ``e0`` and naming ``d0`` to a host behind the default route, one
+    on ``e0``'s prefix and one on ``d0``'s: the errno and which link the
+    Neighbor Solicitation for the next hop goes out of (none known)."""
+    out: list[Any] = []
+    e0 = socket.if_nametoindex("e0") if read is None else ifi + 2
+    read = read or _ns_host()
+    read()
+    for uc, dst in (("d0", "2001:db8:8::2"), ("e0", "2001:db8:7::5"),
+                    ("", "2001:db8:7::6"), ("", "2001:db8:8::3"), ("e0", "2001:db8:9::7"),
+                    ("d0", "2001:db8:9::8")):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        idx = {"d0": ifi, "e0": e0, "": 0}[uc]
+        out.append(_try(lambda s=s, i=idx: s.setsockopt(41, IPV6_UNICAST_IF,
+                                                         struct.pack("!I", i))))
+        out.append([uc, dst, _try(lambda s=s, d=dst: s.sendto(b"uc6", (d, 9))), read()])
+        s.close()
+    return out
+
+
+def _ours_ucif6() -> Any:
+    layer, _read4 = kame_unicast_if()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 30.0)
+    node.add_address("e0", "2001:db8:8::1/64", 30.0)
+    node.poll(60.0)
+    node.route_add("::/0", "2001:db8:9::2", "d0")
+    node._out.clear()
+
+    def read() -> list[Any]:
+        got = [x for ifn, f in node._out if ifn in ("d0", "e0") and
+               bytes(f)[12:14] == b"\x86\xdd"
+               for x in _ns_target({"d0": "d1", "e0": "e1"}[ifn], bytes(f)[14:])]
+        node._out.clear()
+        return got
+    return json.loads(json.dumps(unicast_if6_run(lambda f, t, p: layer.socket(f, t, p),
+                                                 layer.ifindex("d0"), read)))
+
+
+@pytest.mark.root
+def test_ipv6_unicast_if_equals_the_kernels() -> None:
+    ours = _ours_ucif6()
+    kernel = _kernel("unicast_if6_run", veth=True, extra=UCIF6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

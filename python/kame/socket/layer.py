@@ -38,7 +38,7 @@ from kame.socket.const import (
     SOL_SOCKET,
     _err,
 )
-from kame.socket.ctloutput import Ip6Ctloutput
+from kame.socket.ctloutput import IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, Ip6Ctloutput
 from kame.socket.inctl import (
     _MC_ADDR,
     IP_MTU_DISCOVER,
@@ -350,6 +350,18 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # fails the route lookup (ENETUNREACH); KAME checked it at setsockopt
             raise _err(self.profile.nozone_errno if sticky else self.profile.nodev_errno,
                        "IPV6_PKTINFO interface")
+        uc6 = s.opts.get(IPV6_UNICAST_IF) if s.opts else None
+        uc_rt = None
+        if uc6 and not is_multicast(dst) and not scope and (pktinfo is None or not pktinfo[1]) \
+                and self.node is not None and not self._is_local6(dst):
+            # Linux udpv6_sendmsg: np->ucast_oif, the output interface of a
+            # unicast datagram that names none (IPV6_PKTINFO, a zone), routed
+            # through it only (none there: ENETUNREACH)
+            if not is_linklocal(dst):
+                uc_rt = self.node.rtalloc(dst, self.now, oif=self.ifname(uc6))
+                if uc_rt is None:
+                    raise _err(errno.ENETUNREACH, "IPV6_UNICAST_IF: no route through it")
+            pktinfo = (pktinfo[0] if pktinfo else IPv6Address(0), uc6)
         nh_if: str | None = None
         if po.nexthop is not None and not is_multicast(dst) and self.node is not None:
             # RFC 3542 §6.1 IPV6_NEXTHOP: the neighbor's interface, for the
@@ -441,7 +453,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             for p in pkts:
                 self.node.output(ifname, p, self.now)
             return len(data)
-        if nxt is None and not is_linklocal(first):
+        if uc_rt is not None and first == dst:
+            nxt = uc_rt.next_hop
+        elif nxt is None and not is_linklocal(first):
             rt = self.node.rtalloc(first, self.now)
             if rt is not None and rt.ifname == ifname:
                 nxt = rt.next_hop
@@ -685,6 +699,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             targets = allowed
         elif any(s.msf for s in targets):
             targets = [s for s in targets if self._msf_pass(s, d)]
+        if v6 and self.profile.name == "linux":
+            # inet6_mc_check: a socket with no membership of the group gets
+            # it only with IPV6_MULTICAST_ALL (on by default)
+            targets = [s for s in targets if s.opts.get(IPV6_MULTICAST_ALL, 1) or
+                       any(g == dst for g, _i in s.groups)]
         for s in targets:
             if len(s.rcvq) == s.rcvq.maxlen:
                 self.udpstat["udps_fullsock"] += 1
