@@ -1510,3 +1510,151 @@ def test_ipv6_unicast_if_equals_the_kernels() -> None:
     ours = _ours_ucif6()
     kernel = _kernel("unicast_if6_run", veth=True, extra=UCIF6_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_MSFILTER: RFC 3678 §4.1.2's full-state API, struct ip_msfilter ----------
+
+IP_MSFILTER = 41
+G4 = "239.1.2.5"
+
+
+def ip_msfilter(group: str, iface: str, fmode: int, sources: list[str],
+                numsrc: int | None = None) -> bytes:
+    """A ``struct ip_msfilter`` (``numsrc``: another count than the list's)."""
+    return (_a(group) + _a(iface) + struct.pack("=II", fmode, len(sources)
+                                                if numsrc is None else numsrc)
+            + b"".join(_a(x) for x in sources))
+
+
+def _msfget_host(s: Any, req: bytes) -> Any:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(req, len(req))
+    n = ctypes.c_uint32(len(req))
+    if libc.getsockopt(s.fileno(), 0, IP_MSFILTER, buf, ctypes.byref(n)) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    return buf.raw[:n.value].hex()
+
+
+def msfilter_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """``IP_MSFILTER`` set and get on each kind of socket: requests of every
+    shape (short, counts beyond the octets and the bound, unicast groups,
+    bad modes, interfaces not ours), the membership's filter read back in
+    buffers of each room, the INCLUDE({}) leave, then the filter in effect
+    on a multicast datagram the node loops back."""
+    out: list[Any] = []
+
+    def get(s: Any, group: str, iface: str, room: int) -> Any:
+        req = ip_msfilter(group, iface, 0, [], room) + bytes(4 * room)
+        return _msfget_host(s, req) if host else _try(lambda: s.getsockopt(0, IP_MSFILTER, req))
+
+    srcs = ["10.9.9.7", "10.9.9.5", ME4]
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + [_try(lambda s=s: s.getsockopt(0, IP_MSFILTER)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MSFILTER, 24)),
+                        get(s, G4, ME4, 2)])
+        for req in (b"", ip_msfilter(G4, ME4, 1, [])[:15], ip_msfilter(G4, ME4, 1, srcs[:1]),
+                    ip_msfilter(G4, ME4, 0, srcs, 4), ip_msfilter(G4, ME4, 1, [], 11),
+                    ip_msfilter(G4, ME4, 1, [], 0x3FFFFFFC), ip_msfilter("10.9.9.9", ME4, 1, []),
+                    ip_msfilter(G4, ME4, 2, srcs), ip_msfilter(G4, "10.1.1.1", 1, srcs)):
+            out.append(k + [req.hex(), _try(lambda s=s, r=req: s.setsockopt(0, IP_MSFILTER, r))])
+        out.append(k + [_try(lambda s=s: s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4)))])
+        out.append(k + [get(s, G4, ME4, 2), get(s, G4, "0.0.0.0", 0)])
+        for mode, lst in ((1, srcs), (0, srcs[1:]), (1, srcs[::-1] + ["10.9.9.4"]),
+                          (1, srcs[:1] * 2 + srcs[1:2]), (0, []), (1, [])):
+            req = ip_msfilter(G4, ME4, mode, lst)
+            out.append(k + [mode, lst, _try(lambda s=s, r=req: s.setsockopt(0, IP_MSFILTER, r)),
+                            get(s, G4, ME4, 0), get(s, G4, ME4, 1), get(s, G4, ME4, 9)])
+        out.append(k + [get(s, G4, ME4, 2), get(s, "10.9.9.9", ME4, 2),
+                        get(s, G4, "10.1.1.1", 2), get(s, G4, "0.0.0.0", 2)[:4]])
+        s.close()
+    # the filter in effect: a loopback datagram from ME4
+    port = 7540
+    r = make(AF_INET, SOCK_DGRAM, 0)
+    r.bind(("0.0.0.0", port))
+    if host:
+        r.setblocking(False)
+    r.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+    snd = make(AF_INET, SOCK_DGRAM, 0)
+    snd.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+    for mode, lst in ((1, ["10.9.9.7"]), (1, [ME4]), (0, [ME4]), (0, ["10.9.9.7"])):
+        out.append(_try(lambda m=mode, v=lst: r.setsockopt(0, IP_MSFILTER,
+                                                         ip_msfilter(G4, ME4, m, v))))
+        snd.sendto(f"{mode}{lst}".encode(), (G4, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        out.append(_try(lambda: r.recv(100).decode()))
+    r.close()
+    snd.close()
+    return out
+
+
+def _ours_msf() -> Any:
+    """:func:`msfilter_run` on ours, the source bound set to the kernel's
+    (``net.ipv4.igmp_max_msf``, 10)."""
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
+    return json.loads(json.dumps(msfilter_run(lambda f, t, p: layer.socket(f, t, p),
+                                              layer.ifindex("d0"), False)))
+
+
+def test_ip_msfilter_on_the_linux_profile() -> None:
+    out = _ours_msf()
+    assert out[-8:] == ["ok", "EAGAIN", "ok", f"1['{ME4}']", "ok", "EAGAIN", "ok",
+                        "0['10.9.9.7']"]
+
+
+@pytest.mark.root
+def test_ip_msfilter_equals_the_kernels() -> None:
+    ours = _ours_msf()
+    kernel = _kernel("msfilter_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=40),
+                 st.builds(lambda g, a, m, n, tail: g + a + struct.pack("=II", m, n) + tail,
+                           st.sampled_from([_a(G4), _a("10.9.9.9"), bytes(4)]),
+                           st.sampled_from([_a(ME4), bytes(4), _a("10.1.1.1")]),
+                           st.integers(0, 3), st.integers(0, 14),
+                           st.binary(max_size=60))))
+def test_ip_msfilter_requests_are_read_as_linux_reads_them(req: bytes) -> None:
+    """``do_ip_setsockopt(IP_MSFILTER)`` then ``ip_mc_msfilter``: shorter
+    than 16 octets EINVAL; more sources than ``igmp_max_msf`` ENOBUFS; fewer
+    octets than counted EINVAL; a group not multicast or a mode not 0 or 1
+    EINVAL; an interface address not ours ENODEV; INCLUDE({}) a leave (of
+    no membership: EADDRNOTAVAIL); no membership EINVAL; else the filter,
+    read back as set."""
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
+    s = layer.socket(AF_INET, SOCK_DGRAM)
+    member = len(req) % 2 == 0
+    if member:
+        s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+    err = _try(lambda: s.setsockopt(0, IP_MSFILTER, req))
+    if len(req) < 16:
+        assert err == "EINVAL"
+        return
+    g, a, (mode, n) = req[:4], req[4:8], struct.unpack("=II", req[8:16])
+    if n > 10:
+        assert err == "ENOBUFS"
+    elif 16 + 4 * n > len(req) or g[0] >> 4 != 14 or mode > 1:
+        assert err == "EINVAL"
+    elif a not in (_a(ME4), bytes(4)):
+        assert err == "ENODEV"
+    elif mode == 1 and n == 0:
+        assert err == ("ok" if member else "EADDRNOTAVAIL")
+    elif not member:
+        assert err == "EINVAL"
+    else:
+        srcs = [socket.inet_ntoa(req[16 + 4 * i:20 + 4 * i]) for i in range(n)]
+        assert err == "ok"
+        got = bytes.fromhex(_try(lambda: s.getsockopt(
+            0, IP_MSFILTER, ip_msfilter(G4, ME4, 0, [], 16) + bytes(64))))
+        # the list as given, a source twice kept twice (the kernel's copy)
+        assert struct.unpack("=II", got[8:16]) == (mode, n)
+        assert [socket.inet_ntoa(got[16 + 4 * i:20 + 4 * i]) for i in range(n)] == srcs

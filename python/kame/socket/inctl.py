@@ -91,6 +91,11 @@ PMTUDISC_DF: dict[int, bool | str] = {
 #: in network byte order, an int of exactly 4 octets) a datagram that is
 #: not multicast leaves by, routed through it only.
 IP_UNICAST_IF = 50
+#: RFC 3678 §4.1.2's full-state IPv4 API (Linux's number): a ``struct
+#: ip_msfilter`` (group, interface address, mode, number of sources, the
+#: sources) to set, and the same to get with the room for sources.
+IP_MSFILTER = 41
+IP_MSFILTER_HDR = 16
 #: FreeBSD's ``IP_DONTFRAG`` (``<netinet/in.h>``): ``INP_DONTFRAG``, DF on
 #: the socket's UDP and raw datagrams (``udp_output``, ``rip_output``),
 #: ``EMSGSIZE`` from ``ip_output`` for one above the path MTU.
@@ -166,11 +171,13 @@ def mcast_opts(profile: str) -> dict[int, str]:
 def _msf_put(s: Socket, key: Any, new: tuple[int, frozenset[Any]],
              order: list[Any] | None = None) -> None:
     """Store a membership's filter, and its sources in Linux's order: a
-    full-state filter as given (``order``), else the sources kept in
-    their order and the new ones after them (``ip6_mc_source`` appends)."""
+    full-state filter as given (``order``, a source given twice kept
+    twice, as ``ip_mc_msfilter`` and ``ip6_mc_msfilter`` copy the list),
+    else the sources kept in their order and the new ones after them
+    (``ip6_mc_source`` appends)."""
     srcs = new[1]
     if order is not None:
-        seq = tuple(dict.fromkeys(a for a in order if a in srcs))
+        seq = tuple(a for a in order if a in srcs)
     else:
         old = s.msf_order.get(key, ())
         kept = tuple(a for a in old if a in srcs)
@@ -424,6 +431,9 @@ class InCtloutput(In6Pcb):
             else:
                 self._lx_leave(s, g, a, idx)
             return True
+        if opt == IP_MSFILTER:
+            self._lx_msfilter(s, _optbytes(value, "ip_msfilter"))
+            return True
         if opt in _SOURCE_OPTS:
             b = _optbytes(value, "ip_mreq_source")
             if len(b) != 12:
@@ -434,6 +444,53 @@ class InCtloutput(In6Pcb):
                             IPv4Address(b[8:12]))
             return True
         return False
+
+    def _lx_msfilter(self, s: Socket, b: bytes) -> None:
+        """``setsockopt(IP_MSFILTER)`` (``do_ip_setsockopt``,
+        ``ip_mc_msfilter``): shorter than the header ``EINVAL``; more
+        sources than a socket may have ``ENOBUFS``; fewer octets than the
+        sources counted ``EINVAL``; then as ``MCAST_MSFILTER`` with the
+        interface an ``ip_mreq`` names (none: ``ENODEV``)."""
+        if len(b) < IP_MSFILTER_HDR:
+            raise _err(errno.EINVAL, "ip_msfilter")
+        g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
+        fmode, n = struct.unpack("=II", b[8:16])
+        if n >= 0x3FFFFFFC or n > int(self.node.knobs["net.inet.ip.mcast_maxsocksrc"]
+                                      if self.node is not None else 0):
+            raise _err(errno.ENOBUFS, "imsf_numsrc")
+        if IP_MSFILTER_HDR + 4 * n > len(b):
+            raise _err(errno.EINVAL, "ip_msfilter: fewer sources than imsf_numsrc")
+        if not g.is_multicast or fmode not in (0, 1):
+            raise _err(errno.EINVAL, "a multicast group and a filter mode")
+        ifi = self._lx_find_dev(g, a, 0)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        srcs: list[Any] = [IPv4Address(b[16 + 4 * i:20 + 4 * i]) for i in range(n)]
+        self.mcast_setfilter(s, ifi, g, fmode, srcs)
+
+    def _lx_msfget(self, s: Socket, b: bytes) -> bytes:
+        """``getsockopt(IP_MSFILTER)`` (``ip_mc_msfget``): ``b`` the
+        ``ip_msfilter`` passed in (group, interface address, the room for
+        sources in ``imsf_numsrc``); the header back with the mode (0
+        EXCLUDE, 1 INCLUDE) and the number of sources, then as many as fit.
+        Shorter than the header ``EINVAL``, a group not multicast
+        ``EINVAL``, no interface ``ENODEV``, no membership ``EADDRNOTAVAIL``."""
+        if len(b) < IP_MSFILTER_HDR:
+            raise _err(errno.EINVAL, "ip_msfilter")
+        g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
+        room = struct.unpack("=I", b[12:16])[0]
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        ifi = self._lx_find_dev(g, a, 0)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        key = (g, ifi)
+        if key not in s.groups:
+            raise _err(errno.EADDRNOTAVAIL, "not a member of the group there")
+        mode, srcs = s.msf.get(key, (MCAST_EXCLUDE, frozenset()))  # type: ignore[call-overload]
+        ordered = s.msf_order.get(key) or sorted(srcs, key=int)  # type: ignore[call-overload]
+        return (b[:8] + struct.pack("=II", 0 if mode == MCAST_EXCLUDE else 1, len(ordered))
+                + b"".join(x.packed for x in ordered[:room]))
 
     def _lx_dev(self, a: IPv4Address, idx: int) -> int | None:
         """The interface index an ``ip_mreqn`` names (Linux
@@ -559,6 +616,10 @@ class InCtloutput(In6Pcb):
         self._mcast_set(s, g, ifi, (mode, srcs | {src}))
 
     def ip_ctloutput_get(self, s: Socket, opt: int, buflen: int = 0) -> Any:
+        if opt == IP_MSFILTER and self.profile.name == "linux":
+            if s.family != AF_INET:
+                self._ip_on_inet6(s, opt)
+            return self._lx_msfget(s, bytes(buflen))  # zeros: EINVAL
         v = self._ip_get(s, opt)
         if isinstance(v, bytes) and buflen and self.profile.name == "linux":
             return v[:buflen]  # IP_MULTICAST_IF: min(len, sizeof(struct in_addr))
@@ -1149,6 +1210,11 @@ class InCtloutput(In6Pcb):
         group of another family ``EADDRNOTAVAIL`` (AF_INET6) or ``EINVAL``
         (AF_INET); no membership on exactly that interface
         ``EADDRNOTAVAIL``."""
+        if opt == IP_MSFILTER and level == IPPROTO_IP and self.profile.name == "linux" and \
+                not isinstance(buf, int):
+            if s.family == AF_INET6:
+                self._ip_on_inet6(s, opt)
+            return self._lx_msfget(s, _octets(buf, "ip_msfilter"))
         if opt != MCAST_MSFILTER or self.profile.name != "linux" or \
                 level not in ((41, IPPROTO_IP) if s.family == AF_INET6 else (IPPROTO_IP,)):
             return None
