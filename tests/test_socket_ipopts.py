@@ -1658,3 +1658,152 @@ def test_ip_msfilter_requests_are_read_as_linux_reads_them(req: bytes) -> None:
         # the list as given, a source twice kept twice (the kernel's copy)
         assert struct.unpack("=II", got[8:16]) == (mode, n)
         assert [socket.inet_ntoa(got[16 + 4 * i:20 + 4 * i]) for i in range(n)] == srcs
+
+
+# --- multicast looped back to the sending node reaches its raw sockets ----------
+
+def _hdr(pkt: bytes) -> list[Any]:
+    """What a raw socket got: length, TOS, DF, TTL, protocol, source,
+    destination, the payload (the identification and checksum aside; and a
+    UDP checksum, which the kernel's looped copy carries as its offload
+    left it, the pseudo-header's partial sum)."""
+    hl = (pkt[0] & 15) * 4
+    body = pkt[hl:]
+    if pkt[9] == 17 and len(body) >= 8:
+        body = body[:6] + b"\0\0" + body[8:]
+    return [len(pkt), pkt[1], pkt[6] >> 6 & 1, pkt[8], pkt[9], *_route(pkt)[:2], body.hex()]
+
+
+def mloop_raw_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """A UDP socket joined to a group on ``d0``; raw sockets of IPPROTO_UDP
+    and of an experimental protocol (one joined, one with
+    ``IP_MULTICAST_ALL`` off); then a UDP, a raw and an ``IP_HDRINCL``
+    sender's multicast out of ``d0``, with the loop on and off: what each
+    socket gets."""
+    out: list[Any] = []
+    g, port = "239.1.2.6", 7560
+
+    def rx(s: Any, raw: bool) -> Any:
+        got = []
+        while True:
+            if host and not select.select([s], [], [], 0.1)[0]:
+                break
+            try:
+                d = s.recv(2000)
+            except BlockingIOError:
+                break
+            got.append(_hdr(d) if raw else d.hex())
+        return got
+
+    def sock(typ: int, proto: int) -> Any:
+        s = make(AF_INET, typ, proto)
+        if host:
+            s.setblocking(False)
+        return s
+
+    u = sock(SOCK_DGRAM, 0)
+    u.bind(("0.0.0.0", port))
+    u.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))
+    raws = {"udp": sock(SOCK_RAW, 17), "exp": sock(SOCK_RAW, EXP),
+            "exp_joined": sock(SOCK_RAW, EXP), "exp_off": sock(SOCK_RAW, EXP)}
+    raws["exp_joined"].setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))
+    raws["exp_off"].setsockopt(0, IP_MULTICAST_ALL, 0)
+    su = sock(SOCK_DGRAM, 0)
+    su.bind(("0.0.0.0", port + 1))
+    sr = sock(SOCK_RAW, EXP)
+    sh = sock(SOCK_RAW, 255)
+    for s in (su, sr, sh):
+        s.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+        s.setsockopt(0, IP_MULTICAST_TTL, 2)
+        s.setsockopt(0, IP_TOS, 0x20)
+    hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0x08, 0, 0x1234, 0, 3, EXP, 0,
+                                _a(ME4), _a(g)))
+    for loop in (1, 0):
+        for s in (su, sr, sh):
+            s.setsockopt(0, IP_MULTICAST_LOOP, loop)
+        out.append(["udp", loop, _try(lambda: su.sendto(b"from udp", (g, port)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+        out.append(["raw", loop, _try(lambda: sr.sendto(b"from raw", (g, 0)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+        out.append(["hdrincl", loop, _try(lambda: sh.sendto(bytes(hdr) + b"hdrincl", (g, 0)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+    for s in (u, su, sr, sh, *raws.values()):
+        s.close()
+    return out
+
+
+def test_multicast_loopback_reaches_raw_sockets_on_the_linux_profile() -> None:
+    out = _ours_veth(mloop_raw_run, False)
+    udp_on, raw_on = out[1], out[3]
+    assert udp_on[0] == [b"from udp".hex()]
+    assert [len(udp_on[1]["udp"]), len(udp_on[1]["exp"])] == [1, 0]
+    assert udp_on[1]["udp"][0][3:6] == [2, 17, ME4]  # TTL, protocol, source
+    assert [len(raw_on[1][n]) for n in ("udp", "exp", "exp_joined", "exp_off")] == [0, 1, 1, 0]
+    assert raw_on[2] and raw_on[2][0][-1] == b"from raw".hex()  # the sender's own copy
+    assert all(not any(v.values()) for v in (out[7][1], out[9][1], out[11][1]))  # loop off
+
+
+@pytest.mark.root
+def test_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
+    ours = _ours_veth(mloop_raw_run, False)
+    kernel = _kernel("mloop_raw_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+def mloop_raw6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """IPv6: a UDP socket joined to a group on ``d0``; raw sockets of an
+    experimental protocol (joined, not, ``IPV6_MULTICAST_ALL`` off) and of
+    IPPROTO_UDP; a raw and a UDP sender's multicast out of ``d0``, the loop
+    on and off: what each gets."""
+    out: list[Any] = []
+    g, port = "ff1e::8", 7570
+    mreq6 = socket.inet_pton(socket.AF_INET6, g) + struct.pack("=I", ifi)
+
+    def rx(s: Any) -> Any:
+        got = []
+        while True:
+            if host and not select.select([s], [], [], 0.1)[0]:
+                break
+            try:
+                d = s.recv(2000)
+            except BlockingIOError:
+                break
+            # a UDP checksum aside (the kernel's copy: its offload's partial sum)
+            got.append((d[:6] + b"\0\0" + d[8:] if d[4:6] == b"\0\x10" else d).hex())
+        return got
+
+    def sock(typ: int, proto: int) -> Any:
+        s = make(AF_INET6, typ, proto)
+        if host:
+            s.setblocking(False)
+        return s
+
+    u = sock(SOCK_DGRAM, 0)
+    u.bind(("::", port))
+    u.setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)
+    raws = {"exp": sock(SOCK_RAW, EXP), "exp_joined": sock(SOCK_RAW, EXP),
+            "exp_off": sock(SOCK_RAW, EXP), "udp": sock(SOCK_RAW, 17)}
+    raws["exp_joined"].setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)
+    raws["exp_off"].setsockopt(41, IPV6_MULTICAST_ALL, 0)
+    sr = sock(SOCK_RAW, EXP)
+    su = sock(SOCK_DGRAM, 0)
+    su.bind(("::", port + 1))
+    for s in (sr, su):
+        s.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    for loop in (1, 0):
+        for s in (sr, su):
+            s.setsockopt(41, socket.IPV6_MULTICAST_LOOP, loop)
+        out.append(["raw", loop, _try(lambda: sr.sendto(b"from raw", (g, 0)))])
+        out.append([rx(u), {n: rx(r) for n, r in raws.items()}, rx(sr)])
+        out.append(["udp", loop, _try(lambda: su.sendto(b"from udp", (g, port)))])
+        out.append([rx(u), {n: rx(r) for n, r in raws.items()}, rx(sr)])
+    for s in (u, sr, su, *raws.values()):
+        s.close()
+    return out
+
+
+@pytest.mark.root
+def test_ipv6_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
+    ours = _ours_v6(mloop_raw6_run, False)
+    kernel = _kernel("mloop_raw6_run", veth=True, extra=V6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

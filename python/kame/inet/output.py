@@ -63,6 +63,10 @@ IF_MTU_MODES = ("probe", "interface", "omit")
 class IpOutput(Arp):
     """Output paths of the IPv4 layer."""
 
+    #: The last multicast datagram :meth:`ip_output` built: the copy a
+    #: socket layer loops back to the sending node (``ip_mloopback``).
+    mc_sent: bytes = b""
+
     def linkmtu(self, ifname: str) -> int:
         ifp = self.node.ifnets[ifname]
         if ifp.type == 55:  # IFT_GIF: what the outer path leaves (kame.gif)
@@ -205,6 +209,8 @@ class IpOutput(Arp):
                              df=bool(df), options=options)
         if ifmtu:
             pkt = IfMtu(pkt)
+        if mcast:
+            self.mc_sent = pkt  # for the sender's loopback (ip_mloopback, ip_mc_output)
         self.inc("ips_localout")
         e = self.ip_output_if(ifname, hop, pkt, now, tso_segsz if total > mtu else 0)
         if mcast and ttl > 1 and self.igmpr._if:  # type: ignore[attr-defined]

@@ -337,6 +337,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                         else o.get(IP_MULTICAST_LOOP, 1)):
                 ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
                 if ifn is not None and self.node.inet.in_member(ifn, dst):
+                    if self._nraw4 and self.profile.name == "linux":
+                        # ip_mc_output's copy goes up as one received: Linux's
+                        # raw sockets of IPPROTO_UDP first (raw_local_deliver)
+                        pkt = self.node.inet.mc_sent
+                        self.rip_input(ifn, _core.ip_validate(pkt, False), pkt)
                     self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
                                     ttl if ttl is not None else 1, tos, self.ifindex(ifn))
             return len(data)
@@ -479,6 +484,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                   tclass: int, ifindex: int, ext: Ext = ()) -> bool:
         """A packet we sent to ourselves (``looutput`` -> ``ip6_input``)."""
         if nh == IPPROTO_UDP:
+            if is_multicast(dst) and self.profile.name == "linux" and \
+                    any(r.type == SOCK_RAW and r.proto == nh for r in self.pcbs):
+                # a multicast copy looped back (ip6_mc_output) goes up as one
+                # received: Linux's raw sockets of IPPROTO_UDP too
+                # (raw6_local_deliver)
+                self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
             return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex, ext=ext)
         return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
 
