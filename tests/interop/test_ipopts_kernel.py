@@ -451,3 +451,98 @@ def test_path_mtu_discovery_modes_through_a_kernel_router(tmp_path: Path) -> Non
                                             "want-big", "mapped-want"], got
     assert ["1428", "1", "0"] in mine and ["1500", "0", "0"] in mine  # PROBE; INTERFACE
     assert ["1276", "0", "1"] in mine  # DONT, WANT: fragments of the path MTU
+
+
+# --- IP_UNICAST_IF over two TAP links --------------------------------------------
+#
+#     kernel 10.9.21.1 ── TAP A ── our node 10.9.21.2  (our default route: by way of 10.9.21.1)
+#     kernel 10.9.22.1 ── TAP B ── our node 10.9.22.2
+#
+# Our datagrams to the kernel's 10.9.22.1: without IP_UNICAST_IF they leave
+# by B (the connected route); naming A (an AF_INET socket, an AF_INET6 one
+# at IPPROTO_IP, a raw one) they go through A only (the default route
+# there) with A's source; naming B again, by B. The kernel's socket says
+# which interface each came in on (IP_PKTINFO).
+
+UC_LISTENER = r"""
+import json, select, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7610)); s.setsockopt(0, 8, 1)
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); r.setsockopt(0, 8, 1)
+print("ready", flush=True)
+got = []
+while True:
+    ready = select.select([s, r], [], [], 3)[0]
+    if not ready:
+        break
+    for x in ready:
+        d, anc, _f, a = x.recvmsg(200, 256)
+        if x is r:
+            d = d[(d[0] & 15) * 4:]
+        ifi = struct.unpack("=i", anc[0][2][:4])[0]
+        got.append([d.decode(), a[0], socket.if_indextoname(ifi)[:3]])
+print(json.dumps(got), flush=True)
+"""
+
+
+def test_unicast_if_picks_the_link_with_the_kernel() -> None:
+    from netns_rig import TapPort, fresh_netns
+    from test_exthdr_kernel import pump
+
+    from kame.knobs import Knobs
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW, SocketLayer
+
+    IP_UNICAST_IF = 50
+    with fresh_netns("ipouc") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        for k in ("all", "default"):
+            ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{k}.rp_filter=0")
+        pa, pb = TapPort(ns, "ipa"), TapPort(ns, "ipb")
+        lst = None
+        try:
+            for port, addr in ((pa, A4), (pb, B4)):
+                ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{port.name}.rp_filter=0")
+                ipns(ns, "ip", "addr", "add", f"{addr}/24", "dev", port.name)
+                ipns(ns, "ip", "link", "set", port.name, "up")
+            node = Node("ipouc", knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=11)
+            node.add_interface(pa.name, bytes.fromhex("02000000170a"))
+            node.add_interface(pb.name, bytes.fromhex("02000000180b"))
+            runner = Runner()
+            for port in (pa, pb):
+                runner.attach_device(node, port.name, port.tap)
+                runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
+            node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
+            node.inet.route_add("default", A4, pa.name)
+            layer = SocketLayer(node, "linux")
+            ifa, ifb = layer.ifindex(pa.name), layer.ifindex(pb.name)
+            pump(runner, lambda: False, 1.0)
+            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", UC_LISTENER],
+                                   stdout=subprocess.PIPE, text=True)
+            assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
+            to = (B4, 7610)
+            for fam, typ, proto, dst in ((AF_INET, SOCK_DGRAM, 0, to),
+                                         (AF_INET6, SOCK_DGRAM, 0, (f"::ffff:{B4}", 7610)),
+                                         (AF_INET, SOCK_RAW, 253, (B4, 0))):
+                s = layer.socket(fam, typ, proto)
+                for tag, idx in (("plain", 0), ("A", ifa), ("B", ifb)):
+                    if idx:
+                        s.setsockopt(0, IP_UNICAST_IF, struct.pack("!I", idx))
+                    assert s.getsockopt(0, IP_UNICAST_IF) == \
+                        struct.unpack("=i", struct.pack("!I", idx))[0]
+                    s.sendto(f"{fam}/{typ} {tag}".encode(), dst)
+                    pump(runner, lambda: False, 0.4)
+                s.close()
+            got = json.loads(lst.stdout.readline())
+        finally:
+            if lst is not None:
+                lst.kill()
+            pa.close()
+            pb.close()
+    want = []
+    for k in ("2/2", "10/2", "2/3"):
+        want += [[f"{k} plain", OURS_B, "ipb"], [f"{k} A", OURS_A, "ipa"],
+                 [f"{k} B", OURS_B, "ipb"]]
+    assert got == want, got
