@@ -947,6 +947,8 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
     option on, an AF_INET socket on the port all (on by default); a
     refused source is ``udps_filtermcast``; after the leave, none."""
     sim, a, b, la, lb = pair("linux")
+    for n in (a, b):  # the route a join without an interface takes (Linux: else ENODEV)
+        n.inet.route_add("224.0.0.0/4", None, "eth0")
     g = "239.9.9.9"
 
     def sock(fam: int) -> Any:
@@ -1807,3 +1809,36 @@ def test_ipv6_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
     ours = _ours_v6(mloop_raw6_run, False)
     kernel = _kernel("mloop_raw6_run", veth=True, extra=V6_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+def noroute_run(make: Any) -> list[Any]:
+    """A node whose only interface is ``lo`` and no route to a group: the
+    requests that name no interface (``ip_mreqn``, RFC 3678, the source
+    filters, ``IP_MSFILTER``) and those that name ``lo``."""
+    out: list[Any] = []
+    g = "239.1.2.8"
+    for fam in (AF_INET, AF_INET6):
+        s = make(fam, SOCK_DGRAM, 0)
+        for opt, val in ((IP_ADD_MEMBERSHIP, mreqn(g)), (IP_DROP_MEMBERSHIP, mreqn(g)),
+                         (MCAST_JOIN_GROUP, _gr(0, g)), (MCAST_JOIN_SOURCE_GROUP,
+                                                         _gr(0, g, "10.9.9.7")),
+                         (IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, "0.0.0.0", "10.9.9.7")),
+                         (IP_MSFILTER, ip_msfilter(g, "0.0.0.0", 0, [])),
+                         (IP_ADD_MEMBERSHIP, mreqn(g, "0.0.0.0", 1)),
+                         (IP_ADD_MEMBERSHIP, mreqn(g, "127.0.0.1")),
+                         (IP_DROP_MEMBERSHIP, mreqn(g, "0.0.0.0", 1)),
+                         (MCAST_JOIN_GROUP, _gr(1, g))):
+            out.append([fam, opt, _try(lambda s=s, o=opt, v=val: s.setsockopt(0, o, v))])
+        s.close()
+    return out
+
+
+def test_a_join_without_a_route_is_enodev_on_the_linux_profile() -> None:
+    out = _ours(noroute_run)
+    assert [r[2] for r in out[:6]] == ["ENODEV"] * 6
+    assert [r[2] for r in out[6:10]] == ["ok", "EADDRINUSE", "ok", "ok"]
+
+
+@pytest.mark.root
+def test_a_join_without_a_route_equals_the_kernels() -> None:
+    assert _ours(noroute_run) == _kernel("noroute_run")

@@ -507,11 +507,9 @@ class InCtloutput(In6Pcb):
 
     def _lx_find_dev(self, g: IPv4Address, a: IPv4Address, idx: int) -> int | None:
         """``ip_mc_find_dev``: the index, the address's interface, else the
-        interface of the route to the group (none: ``None``). A node with
-        no route to the group takes the interface its multicast goes out
-        of without one (``_default_if``: the first up one with an
-        address), where the kernel, whose hosts have a default route, says
-        ``ENODEV``."""
+        interface of the route to the group; none of these ``None`` (the
+        caller's ``ENODEV``: a node with no route to the group, neither a
+        default one nor 224.0.0.0/4, joins nothing without an interface)."""
         if idx or int(a):
             return self._lx_dev(a, idx)
         if self.node is None:
@@ -520,9 +518,7 @@ class InCtloutput(In6Pcb):
             return self._loif(g)  # type: ignore[attr-defined, no-any-return]  # a local route
         inet = self.node.inet
         rt = inet.rtalloc(g)
-        ifname = rt.ifname if rt is not None else \
-            inet._default_if(None) if g.is_multicast else None
-        return self.ifindex(ifname) if ifname is not None else None
+        return self.ifindex(rt.ifname) if rt is not None else None
 
     @staticmethod
     def _lx_in_count(s: Socket) -> None:
