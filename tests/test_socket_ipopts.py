@@ -25,7 +25,11 @@ and who gets a looped-back mapped multicast datagram, equal.
 Path MTU discovery (``IP_MTU_DISCOVER``'s six modes, ``IP_MTU``) runs the
 same way with a route of MTU 1200: every errno, value, and datagram the
 sockets put on the wire (length, DF, MF, offset) equal to the kernel's;
-FreeBSD's ``IP_DONTFRAG`` between two nodes on a memory link."""
+FreeBSD's ``IP_DONTFRAG`` between two nodes on a memory link. So do
+``IP_UNICAST_IF`` and ``IPV6_UNICAST_IF`` (which link each datagram leaves
+by, read off the veths), ``IP_MSFILTER`` (requests of every shape, the
+read-backs, the filter in effect), ``IPV6_MULTICAST_ALL``, multicast looped
+back to the node's raw sockets, and joins without a route (``ENODEV``)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,10 @@ raw sockets, ``IP_HDRINCL``. Path MTU discovery: Linux's
 socket's UDP and raw datagrams and the MTU above which they are
 ``EMSGSIZE`` or fragmented, as ``ip_dont_fragment``, ``ip_sk_ignore_df``
 and ``ip_sk_use_pmtu`` decide) and ``IP_MTU`` (a connected socket's route
-MTU, else ``ENOTCONN``); FreeBSD's ``IP_DONTFRAG``.
+MTU, else ``ENOTCONN``); FreeBSD's ``IP_DONTFRAG``. Linux's
+``IP_UNICAST_IF`` (the interface, by its index in network byte order, a
+unicast datagram is routed through) and ``IP_MSFILTER`` (RFC 3678
+§4.1.2's full-state API, a ``struct ip_msfilter`` to set and to get).
 
 Errors as the kernels give them: a group that is not multicast is
 ``EINVAL``; an interface address not ours ``EADDRNOTAVAIL``; no
