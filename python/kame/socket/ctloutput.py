@@ -67,6 +67,9 @@ from kame.socket.sockaddr import SIN6_LEN
 #: multicast datagram reaches a socket with no membership of its group)
 #: and ``np->ucast_oif`` (the interface a unicast datagram leaves by that
 #: names none; its index in network byte order, as ``IP_UNICAST_IF``).
+#: (29 is KAME's ``IPV6_FAITH`` too: on the Linux profile the option is
+#: Linux's, kept under the same key, so setting it sets the FAITH flag a
+#: stream listener reads alike; only the default read back differs.)
 IPV6_MULTICAST_ALL = 29
 IPV6_UNICAST_IF = 76
 
