@@ -62,6 +62,7 @@ def rig(**kn: int) -> tuple[Simulation, list[Node], list[tuple[float, bytes]]]:
         sim.connect(n, "eth0", link, mac)
         sim.emit(n, n.up("eth0", 0.0))
         n.add_address4("eth0", f"{addr}/24", 0.0)
+        n.inet.route_add("224.0.0.0/4", None, "eth0")  # the route a join without an interface takes (Linux: else ENODEV)
         nodes.append(n)
     sim.run(until=0.1)
     seen.clear()

@@ -20,7 +20,16 @@ The multicast options at IPPROTO_IP (``IP_MULTICAST_IF``,
 requests), which Linux's AF_INET6 UDP and TCP sockets take as AF_INET ones
 do, run on the kernel's sockets in a namespace with a veth and on ours:
 every errno and read-back value, seeded random requests of every length,
-and who gets a looped-back mapped multicast datagram, equal."""
+and who gets a looped-back mapped multicast datagram, equal.
+
+Path MTU discovery (``IP_MTU_DISCOVER``'s six modes, ``IP_MTU``) runs the
+same way with a route of MTU 1200: every errno, value, and datagram the
+sockets put on the wire (length, DF, MF, offset) equal to the kernel's;
+FreeBSD's ``IP_DONTFRAG`` between two nodes on a memory link. So do
+``IP_UNICAST_IF`` and ``IPV6_UNICAST_IF`` (which link each datagram leaves
+by, read off the veths), ``IP_MSFILTER`` (requests of every shape, the
+read-backs, the filter in effect), ``IPV6_MULTICAST_ALL``, multicast looped
+back to the node's raw sockets, and joins without a route (``ENODEV``)."""
 
 from __future__ import annotations
 
@@ -195,7 +204,7 @@ def _ours(run: Any, *args: Any) -> Any:
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p), *args)))
 
 
-def _kernel(run: str, *args: Any, veth: bool = False) -> Any:
+def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = ()) -> Any:
     """``run`` on the kernel's sockets in a fresh namespace (``lo`` up; with
     ``veth``, a veth ``d0`` with 10.9.9.1/24 and 224.0.0.0/4 routed to it,
     whose index is the first argument)."""
@@ -217,6 +226,8 @@ def _kernel(run: str, *args: Any, veth: bool = False) -> Any:
                         ["ip", "addr", "add", f"{ME4}/24", "dev", "d0"],
                         ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]):
                 subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        for line in extra:
+            subprocess.run(["ip", "netns", "exec", ns, *line.split()], check=True)
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
                            capture_output=True, text=True, timeout=60, check=False,
                            cwd=str(Path(__file__).resolve().parents[1]))
@@ -940,6 +951,8 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
     option on, an AF_INET socket on the port all (on by default); a
     refused source is ``udps_filtermcast``; after the leave, none."""
     sim, a, b, la, lb = pair("linux")
+    for n in (a, b):  # the route a join without an interface takes (Linux: else ENODEV)
+        n.inet.route_add("224.0.0.0/4", None, "eth0")
     g = "239.9.9.9"
 
     def sock(fam: int) -> Any:
@@ -980,3 +993,856 @@ def test_af_inet6_sockets_take_the_ipv4_groups_they_join() -> None:
     blocked.setsockopt(0, IP_DROP_MEMBERSHIP, _a(g) + bytes(4))  # by the route
     assert round_(b"three") == {"joined": [], "plain": [], "v4": [], "blocked": []}
     assert b.stats["ips_notmember"] >= 1
+
+
+# --- path MTU discovery: IP_MTU_DISCOVER, IP_MTU, DF and EMSGSIZE ---------------
+#
+# Linux's ``inet->pmtudisc`` (``IP_PMTUDISC_DONT`` .. ``_OMIT``) decides DF on
+# a datagram (``__ip_make_skb``: DO and PROBE always, WANT when it fits the
+# path MTU) and the largest one sent whole or refused with EMSGSIZE
+# (``__ip_append_data``: DO the path MTU, PROBE and INTERFACE the device's,
+# DONT, WANT and OMIT none, fragmented to the path MTU or, OMIT, the
+# device's). The steps run on the kernel's sockets in the veth namespace
+# with a route of MTU 1200 to the neighbor ``PMTU_DST`` (ours: a path MTU
+# learnt for it), its link-layer address known, and what leaves ``d0`` is
+# read off the wire: every IPv4 datagram's length, DF, MF and fragment
+# offset.
+
+IP_MTU_DISCOVER, IP_MTU = 10, 14
+PMTU_DST, PEER_MAC = "10.9.9.7", "02:00:00:00:0b:0c"
+PMTU_SETUP = (f"ip route add {PMTU_DST}/32 dev d0 mtu 1200",
+              f"ip neigh add {PMTU_DST} lladdr {PEER_MAC} dev d0 nud permanent")
+# IPv4 lengths around the path MTU (1200) and the device's (1500), and above both
+PMTU_SIZES = (1200, 1201, 1500, 1501, 2400)
+
+
+def _wire_host(peer: str = "d1") -> Any:
+    """The kernel's datagrams leaving ``d0``, read on its peer ``d1``."""
+    p = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    p.bind((peer, 0x0800))
+    p.setblocking(False)
+
+    def read() -> list[bytes]:
+        got: list[bytes] = []
+        while select.select([p], [], [], 0.05)[0]:
+            got.append(p.recv(70000))
+        return got
+    return read
+
+
+def _frag(pkt: bytes) -> list[int]:
+    """(length, DF, MF, fragment offset) of an IPv4 datagram."""
+    off = struct.unpack("!H", pkt[6:8])[0]
+    return [struct.unpack("!H", pkt[2:4])[0], off >> 14 & 1, off >> 13 & 1, off & 0x1FFF]
+
+
+def pmtu_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """``IP_MTU_DISCOVER``'s values and encodings and ``IP_MTU`` on each kind
+    of socket (unconnected, connected to the loopback, to ``::1``, to a
+    group by way of ``d0`` and to ``PMTU_DST``); then datagrams of each
+    mode, size and socket kind (AF_INET and AF_INET6 UDP, AF_INET raw) to
+    ``PMTU_DST``: the errno, and the datagrams on the wire."""
+    out: list[Any] = []
+    wire = wire or _wire_host()
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER, 1)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER, 4)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MTU)),
+                        _try(lambda s=s: s.setsockopt(0, IP_MTU, 1400))])
+        for v in (-1, 0, 1, 2, 3, 4, 5, 6, 256 + 2, b"", b"\x03", b"\x04\x00\x00",
+                  struct.pack("=ii", 5, 9), b"\x07"):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(0, IP_MTU_DISCOVER, v)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU_DISCOVER))])
+        s.close()
+        if typ == SOCK_STREAM:
+            continue
+        to = [("127.0.0.1", 9), ("239.1.1.1", 9), (PMTU_DST, 9)]
+        if fam == AF_INET6:
+            to = [("::ffff:" + a, p) for a, p in to] + [("::1", 9)]
+        for dst in to:
+            s = make(fam, typ, proto)
+            out.append(k + ["mtu", dst[0], _try(lambda s=s, d=dst: s.connect(d)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU)),
+                            _try(lambda s=s: s.getsockopt(0, IP_MTU, 2))])
+            s.close()
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        hdr = 28 if typ == SOCK_DGRAM else 20
+        to = ("::ffff:" + PMTU_DST if fam == AF_INET6 else PMTU_DST, 9 if hdr == 28 else 0)
+        for mode in range(6):
+            s = make(fam, typ, proto)
+            s.setsockopt(0, IP_MTU_DISCOVER, mode)
+            for n in PMTU_SIZES:
+                err = _try(lambda s=s, n=n, h=hdr, d=to: s.sendto(bytes(n - h), d))
+                out.append([fam, typ, "send", mode, n, err, [_frag(p) for p in wire()]])
+            s.close()
+    return out
+
+
+def kame_pmtu() -> tuple[SocketLayer, Any]:
+    """:func:`kame_veth` with a path MTU of 1200 to ``PMTU_DST`` and its
+    link-layer address, and the reader of what leaves ``d0``."""
+    from ipaddress import IPv4Address
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    dst = IPv4Address(PMTU_DST)
+    assert node.inet.pmtu_update(dst, 1200, 20.0)
+    inet = node.inet
+    inet._arp_update(inet._new_entry("d0", dst, 20.0), bytes.fromhex(PEER_MAC.replace(":", "")),
+                     20.0)
+
+    def read() -> list[bytes]:
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and
+               bytes(f)[12:14] == b"\x08\x00" and bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def test_path_mtu_discovery_on_the_linux_profile() -> None:
+    layer, read = kame_pmtu()
+    out = json.loads(json.dumps(pmtu_run(lambda f, t, p: layer.socket(f, t, p),
+                                         layer.ifindex("d0"), read)))
+    get = {(r[0], r[1]): r[3:] for r in out if r[2] == "get"}
+    assert get[(AF_INET, SOCK_DGRAM)] == [1, "01", "01000000", "ENOTCONN", "ENOPROTOOPT"]
+    assert get[(AF_INET6, SOCK_RAW)][0] == "ENOPROTOOPT"
+    mtu = {(r[0], r[1], r[3]): r[5] for r in out if r[2] == "mtu"}
+    assert mtu[(AF_INET, SOCK_DGRAM, "127.0.0.1")] == 65535  # IP_MAX_MTU
+    assert mtu[(AF_INET6, SOCK_DGRAM, "::1")] == 65536
+    assert mtu[(AF_INET6, SOCK_DGRAM, "::ffff:" + PMTU_DST)] == 1200
+    assert mtu[(AF_INET, SOCK_RAW, "239.1.1.1")] == 1500
+    sent = {(r[0], r[1], r[3], r[4]): r[5:] for r in out if r[2] == "send"}
+    u = (AF_INET, SOCK_DGRAM)
+    assert sent[(*u, 1, 1200)] == [1172, [[1200, 1, 0, 0]]]  # WANT: DF when it fits
+    assert sent[(*u, 1, 1201)] == [1173, [[1196, 0, 1, 0], [25, 0, 0, 147]]]
+    assert sent[(*u, 0, 1200)] == [1172, [[1200, 0, 0, 0]]]  # DONT: never
+    assert sent[(*u, 2, 1201)] == ["EMSGSIZE", []]  # DO: the path MTU
+    assert sent[(*u, 3, 1500)] == [1472, [[1500, 1, 0, 0]]]  # PROBE: the device's
+    assert sent[(*u, 3, 1501)] == ["EMSGSIZE", []]
+    assert sent[(*u, 4, 1500)] == [1472, [[1500, 0, 0, 0]]]  # INTERFACE: no DF
+    assert sent[(*u, 5, 1501)][1] == [[1500, 0, 1, 0], [21, 0, 0, 185]]  # OMIT: device's
+
+
+@pytest.mark.root
+def test_path_mtu_discovery_equals_the_kernels() -> None:
+    layer, read = kame_pmtu()
+    ours = json.loads(json.dumps(pmtu_run(lambda f, t, p: layer.socket(f, t, p),
+                                          layer.ifindex("d0"), read)))
+    kernel = _kernel("pmtu_run", veth=True, extra=PMTU_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+BSD_IP_DONTFRAG = 67
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "freebsd3x", "netbsd", "openbsd"])
+def test_freebsd_ip_dontfrag_sets_df_and_refuses_what_does_not_fit(profile: str) -> None:
+    """FreeBSD's ``IP_DONTFRAG`` (``ip_ctloutput``: an int, ``sooptcopyin``
+    of exactly 4 octets; ``INP_DONTFRAG``): DF on the socket's UDP and raw
+    datagrams (``udp_output``, ``rip_output``), ``EMSGSIZE`` and
+    ``ips_cantfrag`` from ``ip_output`` for one above the path MTU; off,
+    the datagram is fragmented without DF. NetBSD and OpenBSD have no such
+    option (``ENOPROTOOPT``); no BSD's AF_INET6 socket takes IPPROTO_IP."""
+    sim, a, b, la, lb = pair(profile)
+    s = la.socket(AF_INET, SOCK_DGRAM)
+    if not profile.startswith("freebsd"):
+        for fn in (lambda: s.setsockopt(0, BSD_IP_DONTFRAG, 1),
+                   lambda: s.getsockopt(0, BSD_IP_DONTFRAG)):
+            with pytest.raises(OSError) as e:
+                fn()
+            assert e.value.errno == errno.ENOPROTOOPT
+        return
+    sent: list[bytes] = []
+    emit = sim.emit
+
+    def record(node: Any, frames: Any) -> Any:
+        frames = list(frames)
+        if node is a:
+            sent.extend(bytes(f)[14:] for _i, f in frames if bytes(f)[12:14] == b"\x08\x00")
+        return emit(node, frames)
+
+    sim.emit = record  # type: ignore[method-assign]
+    r = lb.socket(AF_INET, SOCK_DGRAM)
+    r.bind(("0.0.0.0", 7800))
+    rr = lb.socket(AF_INET, SOCK_RAW, EXP)
+    assert s.getsockopt(0, BSD_IP_DONTFRAG) == 0
+    for short in (b"", b"\x01", b"\x01\x00\x00"):
+        with pytest.raises(OSError) as e:
+            s.setsockopt(0, BSD_IP_DONTFRAG, short)
+        assert e.value.errno == errno.EINVAL
+    s.setsockopt(0, BSD_IP_DONTFRAG, 7)
+    assert s.getsockopt(0, BSD_IP_DONTFRAG) == 1
+    to = ("192.0.2.2", 7800)
+    s.sendto(bytes(1472), to)  # 1500 octets: DF
+    flush(sim, a, b)  # (ARP holds one datagram)
+    with pytest.raises(OSError) as e:
+        s.sendto(bytes(1473), to)
+    assert e.value.errno == errno.EMSGSIZE and a.stats["ips_cantfrag"] == 1
+    raw = la.socket(AF_INET, SOCK_RAW, EXP)
+    raw.setsockopt(0, BSD_IP_DONTFRAG, struct.pack("=i", 1))
+    raw.sendto(b"raw", ("192.0.2.2", 0))
+    flush(sim, a, b)
+    with pytest.raises(OSError) as e:
+        raw.sendto(bytes(1481), ("192.0.2.2", 0))
+    assert e.value.errno == errno.EMSGSIZE
+    s.setsockopt(0, BSD_IP_DONTFRAG, 0)
+    s.sendto(bytes(1473), to)  # fragmented, no DF
+    flush(sim, a, b)
+    ours = [_frag(p) for p in sent if p[9] in (17, EXP)]
+    assert ours == [[1500, 1, 0, 0], [23, 1, 0, 0], [1500, 0, 1, 0], [21, 0, 0, 185]], ours
+    assert [len(d) for d, _a in drain(r)] == [1472, 1473]
+    assert len(drain(rr)) == 1
+    s6 = la.socket(AF_INET6, SOCK_DGRAM)
+    with pytest.raises(OSError) as e:
+        s6.setsockopt(0, BSD_IP_DONTFRAG, 1)
+    assert e.value.errno == errno.EINVAL
+
+
+@given(st.one_of(st.binary(max_size=12), st.integers(-(2**31), 2**31 - 1)),
+       st.sampled_from([AF_INET, AF_INET6]), st.sampled_from([SOCK_DGRAM, SOCK_STREAM]))
+def test_ip_mtu_discover_encodings_follow_linux(value: Any, fam: int, typ: int) -> None:
+    """Linux ``do_ip_setsockopt``: the value as every int option is read
+    (four octets or more an int, one to three the first octet, none 0), then
+    ``IP_PMTUDISC_DONT`` (0) to ``_OMIT`` (5) or ``EINVAL`` and the mode kept."""
+    layer = SocketLayer(None, "linux")
+    s = layer.socket(fam, typ)
+    v = _linux_read(value)
+    try:
+        s.setsockopt(0, IP_MTU_DISCOVER, value)
+        err = 0
+    except OSError as e:
+        err = e.errno or 0
+    assert err == (0 if 0 <= v <= 5 else errno.EINVAL)
+    assert s.getsockopt(0, IP_MTU_DISCOVER) == (v if not err else 1)
+
+
+# --- IP_UNICAST_IF: the interface a unicast datagram leaves by ------------------
+#
+# Linux's ``inet->uc_index`` (an index in network byte order): a datagram
+# that is not multicast and names no interface routes through it only, and
+# with no route there its destination is taken as on that link. The
+# namespace of ``pmtu_run`` with a second veth ``e0`` (10.9.8.1/24; its
+# peer ``e1``), a default route by way of 10.9.9.2 on ``d0``, and the
+# link-layer addresses of the neighbors known; what leaves is read on
+# ``d1`` and ``e1``.
+
+IP_UNICAST_IF = 50
+UCIF_SETUP = ("ip link add e0 type veth peer name e1", "ip link set e1 up",
+              "ip link set e0 up", "ip addr add 10.9.8.1/24 dev e0",
+              "ip route add default via 10.9.9.2 dev d0",
+              f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev d0 nud permanent",
+              f"ip neigh add 10.9.8.2 lladdr {PEER_MAC} dev d0 nud permanent",
+              f"ip neigh add 10.9.7.5 lladdr {PEER_MAC} dev e0 nud permanent",
+              f"ip neigh add 10.9.8.2 lladdr {PEER_MAC} dev e0 nud permanent")
+
+
+def _wires_host() -> Any:
+    reads = {n: _wire_host(n) for n in ("d1", "e1")}
+    return lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]
+
+
+def _route(pkt: bytes) -> list[Any]:
+    """(source, destination, protocol) of an IPv4 datagram."""
+    return [socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20]), pkt[9]]
+
+
+def unicast_if_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """``IP_UNICAST_IF``'s values on each kind of socket, then datagrams
+    (AF_INET and AF_INET6 UDP, AF_INET raw) with it unset, naming ``e0``
+    and naming ``d0``, to a host behind the default route, one on ``e0``'s
+    subnet and one on ``d0``'s: the errno and where each datagram went."""
+    out: list[Any] = []
+    e0 = socket.if_nametoindex("e0") if wire is None else ifi + 2
+    wire = wire or _wires_host()
+    net = [struct.unpack("=i", struct.pack("!I", i))[0] for i in (ifi, e0, 1)]
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF)),
+                        _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF, 1))])
+        for v in (*net, 0, ifi, 999, b"", struct.pack("!I", ifi)[:3],
+                  struct.pack("!I", ifi) + bytes(4), struct.pack("!I", e0)):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(0, IP_UNICAST_IF, v)),
+                            _try(lambda s=s: s.getsockopt(0, IP_UNICAST_IF))])
+        s.close()
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        for uc in (0, e0, ifi):
+            s = make(fam, typ, proto)
+            if uc:
+                s.setsockopt(0, IP_UNICAST_IF, struct.pack("!I", uc))
+            for dst in ("10.9.7.5", "10.9.8.2", "10.9.9.2"):
+                to = ("::ffff:" + dst if fam == AF_INET6 else dst, 9 if typ == SOCK_DGRAM else 0)
+                err = _try(lambda s=s, d=to: s.sendto(b"uc", d))
+                out.append([fam, typ, "send", uc == e0, uc == ifi, dst, err, wire()])
+            s.close()
+    return out
+
+
+def kame_unicast_if() -> tuple[SocketLayer, Any]:
+    """:func:`kame_veth` with ``e1`` (4), ``e0`` (5) and the routes and
+    neighbors of :data:`UCIF_SETUP`; the reader of what leaves."""
+    from ipaddress import IPv4Address
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    node.add_interface("e1", bytes.fromhex("020000000e01"))
+    node.add_interface("e0", bytes.fromhex("020000000e00"))
+    node.up("e1", 20.0)
+    node.up("e0", 20.0)
+    node.add_address4("e0", "10.9.8.1/24", 20.0)
+    node.poll(30.0)
+    inet = node.inet
+    inet.route_add("default", "10.9.9.2", "d0")
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    for ifn, a in (("d0", "10.9.9.2"), ("d0", "10.9.8.2"), ("e0", "10.9.7.5"),
+                   ("e0", "10.9.8.2")):
+        inet._arp_update(inet._new_entry(ifn, IPv4Address(a), 30.0), mac, 30.0)
+    node._out.clear()
+
+    def read() -> list[Any]:
+        got = [[{"d0": "d1", "e0": "e1"}[ifn], *_route(bytes(f)[14:])] for ifn, f in node._out
+               if ifn in ("d0", "e0") and bytes(f)[12:14] == b"\x08\x00" and
+               bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def _ours_ucif() -> Any:
+    layer, read = kame_unicast_if()
+    return json.loads(json.dumps(unicast_if_run(lambda f, t, p: layer.socket(f, t, p),
+                                                layer.ifindex("d0"), read)))
+
+
+def test_unicast_if_on_the_linux_profile() -> None:
+    out = _ours_ucif()
+    get = {(r[0], r[1]): r[3:] for r in out if r[2] == "get"}
+    assert get[(AF_INET, SOCK_DGRAM)] == [0, "00"]
+    assert get[(AF_INET6, SOCK_RAW)][0] == "ENOPROTOOPT"
+    put = {(r[0], r[1], r[3]): r[4:] for r in out if r[2] == "set"}
+    assert put[(AF_INET, SOCK_DGRAM, 3)] == ["EADDRNOTAVAIL", 0]  # host order: no such index
+    assert put[(AF_INET, SOCK_DGRAM, "")] == ["EINVAL", 0]
+    sent = {(r[0], r[1], r[3], r[4], r[5]): r[6:] for r in out if r[2] == "send"}
+    u = (AF_INET, SOCK_DGRAM)
+    assert sent[(*u, False, False, "10.9.7.5")] == [2, [["d1", ME4, "10.9.7.5", 17]]]
+    assert sent[(*u, True, False, "10.9.7.5")] == [2, [["e1", "10.9.8.1", "10.9.7.5", 17]]]
+    assert sent[(*u, False, True, "10.9.8.2")] == [2, [["d1", ME4, "10.9.8.2", 17]]]
+
+
+@pytest.mark.root
+def test_unicast_if_equals_the_kernels() -> None:
+    ours = _ours_ucif()
+    kernel = _kernel("unicast_if_run", veth=True, extra=UCIF_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IPV6_MULTICAST_ALL and IPV6_UNICAST_IF (Linux, IPPROTO_IPV6) ---------------
+
+IPV6_MULTICAST_ALL, IPV6_UNICAST_IF = 29, 76
+G6, ME6 = "ff1e::7", "2001:db8:9::1"
+V6_SETUP = (f"ip -6 addr add {ME6}/64 dev d0 nodad",)
+
+
+def _ours_v6(run: Any, *args: Any) -> Any:
+    """:func:`kame_veth` with :data:`ME6` on ``d0``."""
+    layer = kame_veth()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 20.0)
+    node.poll(40.0)
+    return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p),
+                                     layer.ifindex("d0"), *args)))
+
+
+def ipv6_opts_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """``IPV6_MULTICAST_ALL`` and ``IPV6_UNICAST_IF``'s values on each kind
+    of socket, then who gets an IPv6 multicast datagram the node loops
+    back out of ``d0``: sockets joined and not, with ``IPV6_MULTICAST_ALL``
+    on (the default) and off."""
+    out: list[Any] = []
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        for opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+            out.append(k + ["get", opt, _try(lambda s=s, o=opt: s.getsockopt(41, o)),
+                            _try(lambda s=s, o=opt: s.getsockopt(41, o, 1))])
+            for v in (0, 1, 2, -1, struct.unpack("=i", struct.pack("!I", ifi))[0], ifi, 999,
+                      b"", b"\x01", b"\x01\x00\x00", struct.pack("!I", 1) + bytes(4)):
+                out.append(k + ["set", opt, v.hex() if isinstance(v, bytes) else v,
+                                _try(lambda s=s, o=opt, v=v: s.setsockopt(41, o, v)),
+                                _try(lambda s=s, o=opt: s.getsockopt(41, o))])
+        s.close()
+    port = 7520
+
+    def sock() -> Any:
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+        if host:
+            s.setblocking(False)
+        return s
+
+    def rx(s: Any) -> Any:
+        if host:
+            select.select([s], [], [], 0.2)
+        try:
+            return s.recv(100).decode()
+        except BlockingIOError:
+            return "EAGAIN"
+
+    names = ["joined", "plain", "off", "joined_off", "off_on"]
+    rs = {n: sock() for n in names}
+    mreq6 = socket.inet_pton(socket.AF_INET6, G6) + struct.pack("=I", ifi)
+    for n in ("joined", "joined_off"):
+        out.append(_try(lambda n=n: rs[n].setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)))
+    for n in ("off", "joined_off", "off_on"):
+        out.append(_try(lambda n=n: rs[n].setsockopt(41, IPV6_MULTICAST_ALL, 0)))
+    out.append(_try(lambda: rs["off_on"].setsockopt(41, IPV6_MULTICAST_ALL, 7)))
+    s6 = make(AF_INET6, SOCK_DGRAM, 0)
+    s6.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    for tag in ("one", "two"):
+        out.append(_try(lambda t=tag: s6.sendto(t.encode(), (G6, port))))
+        out.append({n: rx(r) for n, r in rs.items()})
+        out.append(_try(lambda: rs["joined"].setsockopt(41, socket.IPV6_LEAVE_GROUP, mreq6)))
+    for r in (*rs.values(), s6):
+        r.close()
+    return out
+
+
+def test_ipv6_multicast_all_on_the_linux_profile() -> None:
+    out = _ours_v6(ipv6_opts_run, False)
+    got = [r for r in out if isinstance(r, dict)]
+    assert got[0] == {"joined": "one", "plain": "one", "off": "EAGAIN", "joined_off": "one",
+                      "off_on": "one"}
+    # "joined" left, but IPV6_MULTICAST_ALL is on: the node is still a
+    # member (joined_off), the datagram loops back to it as to "plain"
+    assert got[1] == {"joined": "two", "plain": "two", "off": "EAGAIN", "joined_off": "two",
+                      "off_on": "two"}
+    get = {(r[0], r[1], r[3]): r[4:] for r in out if isinstance(r, list) and r[2:3] == ["get"]}
+    assert get[(AF_INET6, SOCK_DGRAM, IPV6_MULTICAST_ALL)] == [1, "01"]
+    assert get[(AF_INET, SOCK_DGRAM, IPV6_UNICAST_IF)] == ["ENOTSUP", "ENOTSUP"]
+
+
+@pytest.mark.root
+def test_ipv6_multicast_all_and_unicast_if_equal_the_kernels() -> None:
+    ours = _ours_v6(ipv6_opts_run, False)
+    kernel = _kernel("ipv6_opts_run", veth=True, extra=V6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+UCIF6_SETUP = ("ip link add e0 type veth peer name e1", "ip link set e1 up",
+               "ip link set e0 up", f"ip -6 addr add {ME6}/64 dev d0 nodad",
+               "ip -6 addr add 2001:db8:8::1/64 dev e0 nodad",
+               "ip -6 route add default via 2001:db8:9::2 dev d0")
+
+
+def _ns_host() -> Any:
+    """The Neighbor Solicitations the kernel sends out of ``d0`` and ``e0``
+    (read on ``d1``, ``e1``): the link and the address solicited."""
+    ps = {}
+    for n in ("d1", "e1"):
+        p = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+        p.bind((n, 0x86DD))
+        p.setblocking(False)
+        ps[n] = p
+
+    def read() -> list[Any]:
+        got: list[Any] = []
+        for n, p in ps.items():
+            while select.select([p], [], [], 0.05)[0]:
+                got.extend(_ns_target(n, p.recv(70000)))
+        return got
+    return read
+
+
+def _ns_target(link: str, pkt: bytes) -> list[Any]:
+    if len(pkt) >= 64 and pkt[6] == 58 and pkt[40] == 135 and any(pkt[8:24]):
+        return [[link, socket.inet_ntop(socket.AF_INET6, pkt[48:64])]]
+    return []
+
+
+def unicast_if6_run(make: Any, ifi: int, read: Any = None) -> list[Any]:
+    """Datagrams of AF_INET6 UDP sockets with ``IPV6_UNICAST_IF`` unset,
+    naming ``e0`` and naming ``d0`` to a host behind the default route, one
+    on ``e0``'s prefix and one on ``d0``'s: the errno and which link the
+    Neighbor Solicitation for the next hop goes out of (none known)."""
+    out: list[Any] = []
+    e0 = socket.if_nametoindex("e0") if read is None else ifi + 2
+    read = read or _ns_host()
+    read()
+    for uc, dst in (("d0", "2001:db8:8::2"), ("e0", "2001:db8:7::5"),
+                    ("", "2001:db8:7::6"), ("", "2001:db8:8::3"), ("e0", "2001:db8:9::7"),
+                    ("d0", "2001:db8:9::8")):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        idx = {"d0": ifi, "e0": e0, "": 0}[uc]
+        out.append(_try(lambda s=s, i=idx: s.setsockopt(41, IPV6_UNICAST_IF,
+                                                         struct.pack("!I", i))))
+        out.append([uc, dst, _try(lambda s=s, d=dst: s.sendto(b"uc6", (d, 9))), read()])
+        s.close()
+    return out
+
+
+def _ours_ucif6() -> Any:
+    layer, _read4 = kame_unicast_if()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 30.0)
+    node.add_address("e0", "2001:db8:8::1/64", 30.0)
+    node.poll(60.0)
+    node.route_add("::/0", "2001:db8:9::2", "d0")
+    node._out.clear()
+
+    def read() -> list[Any]:
+        got = [x for ifn, f in node._out if ifn in ("d0", "e0") and
+               bytes(f)[12:14] == b"\x86\xdd"
+               for x in _ns_target({"d0": "d1", "e0": "e1"}[ifn], bytes(f)[14:])]
+        node._out.clear()
+        return got
+    return json.loads(json.dumps(unicast_if6_run(lambda f, t, p: layer.socket(f, t, p),
+                                                 layer.ifindex("d0"), read)))
+
+
+@pytest.mark.root
+def test_ipv6_unicast_if_equals_the_kernels() -> None:
+    ours = _ours_ucif6()
+    kernel = _kernel("unicast_if6_run", veth=True, extra=UCIF6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_MSFILTER: RFC 3678 §4.1.2's full-state API, struct ip_msfilter ----------
+
+IP_MSFILTER = 41
+G4 = "239.1.2.5"
+
+
+def ip_msfilter(group: str, iface: str, fmode: int, sources: list[str],
+                numsrc: int | None = None) -> bytes:
+    """A ``struct ip_msfilter`` (``numsrc``: another count than the list's)."""
+    return (_a(group) + _a(iface) + struct.pack("=II", fmode, len(sources)
+                                                if numsrc is None else numsrc)
+            + b"".join(_a(x) for x in sources))
+
+
+def _msfget_host(s: Any, req: bytes) -> Any:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(req, len(req))
+    n = ctypes.c_uint32(len(req))
+    if libc.getsockopt(s.fileno(), 0, IP_MSFILTER, buf, ctypes.byref(n)) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    return buf.raw[:n.value].hex()
+
+
+def msfilter_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """``IP_MSFILTER`` set and get on each kind of socket: requests of every
+    shape (short, counts beyond the octets and the bound, unicast groups,
+    bad modes, interfaces not ours), the membership's filter read back in
+    buffers of each room, the INCLUDE({}) leave, then the filter in effect
+    on a multicast datagram the node loops back."""
+    out: list[Any] = []
+
+    def get(s: Any, group: str, iface: str, room: int) -> Any:
+        req = ip_msfilter(group, iface, 0, [], room) + bytes(4 * room)
+        return _msfget_host(s, req) if host else _try(lambda: s.getsockopt(0, IP_MSFILTER, req))
+
+    srcs = ["10.9.9.7", "10.9.9.5", ME4]
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + [_try(lambda s=s: s.getsockopt(0, IP_MSFILTER)),
+                        _try(lambda s=s: s.getsockopt(0, IP_MSFILTER, 24)),
+                        get(s, G4, ME4, 2)])
+        for req in (b"", ip_msfilter(G4, ME4, 1, [])[:15], ip_msfilter(G4, ME4, 1, srcs[:1]),
+                    ip_msfilter(G4, ME4, 0, srcs, 4), ip_msfilter(G4, ME4, 1, [], 11),
+                    ip_msfilter(G4, ME4, 1, [], 0x3FFFFFFC), ip_msfilter("10.9.9.9", ME4, 1, []),
+                    ip_msfilter(G4, ME4, 2, srcs), ip_msfilter(G4, "10.1.1.1", 1, srcs)):
+            out.append(k + [req.hex(), _try(lambda s=s, r=req: s.setsockopt(0, IP_MSFILTER, r))])
+        out.append(k + [_try(lambda s=s: s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4)))])
+        out.append(k + [get(s, G4, ME4, 2), get(s, G4, "0.0.0.0", 0)])
+        for mode, lst in ((1, srcs), (0, srcs[1:]), (1, srcs[::-1] + ["10.9.9.4"]),
+                          (1, srcs[:1] * 2 + srcs[1:2]), (0, []), (1, [])):
+            req = ip_msfilter(G4, ME4, mode, lst)
+            out.append(k + [mode, lst, _try(lambda s=s, r=req: s.setsockopt(0, IP_MSFILTER, r)),
+                            get(s, G4, ME4, 0), get(s, G4, ME4, 1), get(s, G4, ME4, 9)])
+        out.append(k + [get(s, G4, ME4, 2), get(s, "10.9.9.9", ME4, 2),
+                        get(s, G4, "10.1.1.1", 2), get(s, G4, "0.0.0.0", 2)[:4]])
+        s.close()
+    # the filter in effect: a loopback datagram from ME4
+    port = 7540
+    r = make(AF_INET, SOCK_DGRAM, 0)
+    r.bind(("0.0.0.0", port))
+    if host:
+        r.setblocking(False)
+    r.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+    snd = make(AF_INET, SOCK_DGRAM, 0)
+    snd.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+    for mode, lst in ((1, ["10.9.9.7"]), (1, [ME4]), (0, [ME4]), (0, ["10.9.9.7"])):
+        out.append(_try(lambda m=mode, v=lst: r.setsockopt(0, IP_MSFILTER,
+                                                         ip_msfilter(G4, ME4, m, v))))
+        snd.sendto(f"{mode}{lst}".encode(), (G4, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        out.append(_try(lambda: r.recv(100).decode()))
+    r.close()
+    snd.close()
+    return out
+
+
+def _ours_msf() -> Any:
+    """:func:`msfilter_run` on ours, the source bound set to the kernel's
+    (``net.ipv4.igmp_max_msf``, 10)."""
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
+    return json.loads(json.dumps(msfilter_run(lambda f, t, p: layer.socket(f, t, p),
+                                              layer.ifindex("d0"), False)))
+
+
+def test_ip_msfilter_on_the_linux_profile() -> None:
+    out = _ours_msf()
+    assert out[-8:] == ["ok", "EAGAIN", "ok", f"1['{ME4}']", "ok", "EAGAIN", "ok",
+                        "0['10.9.9.7']"]
+
+
+@pytest.mark.root
+def test_ip_msfilter_equals_the_kernels() -> None:
+    ours = _ours_msf()
+    kernel = _kernel("msfilter_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.binary(max_size=40),
+                 st.builds(lambda g, a, m, n, tail: g + a + struct.pack("=II", m, n) + tail,
+                           st.sampled_from([_a(G4), _a("10.9.9.9"), bytes(4)]),
+                           st.sampled_from([_a(ME4), bytes(4), _a("10.1.1.1")]),
+                           st.integers(0, 3), st.integers(0, 14),
+                           st.binary(max_size=60))))
+def test_ip_msfilter_requests_are_read_as_linux_reads_them(req: bytes) -> None:
+    """``do_ip_setsockopt(IP_MSFILTER)`` then ``ip_mc_msfilter``: shorter
+    than 16 octets EINVAL; more sources than ``igmp_max_msf`` ENOBUFS; fewer
+    octets than counted EINVAL; a group not multicast or a mode not 0 or 1
+    EINVAL; an interface address not ours ENODEV; INCLUDE({}) a leave (of
+    no membership: EADDRNOTAVAIL); no membership EINVAL; else the filter,
+    read back as set."""
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
+    s = layer.socket(AF_INET, SOCK_DGRAM)
+    member = len(req) % 2 == 0
+    if member:
+        s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+    err = _try(lambda: s.setsockopt(0, IP_MSFILTER, req))
+    if len(req) < 16:
+        assert err == "EINVAL"
+        return
+    g, a, (mode, n) = req[:4], req[4:8], struct.unpack("=II", req[8:16])
+    if n > 10:
+        assert err == "ENOBUFS"
+    elif 16 + 4 * n > len(req) or g[0] >> 4 != 14 or mode > 1:
+        assert err == "EINVAL"
+    elif a not in (_a(ME4), bytes(4)):
+        assert err == "ENODEV"
+    elif mode == 1 and n == 0:
+        assert err == ("ok" if member else "EADDRNOTAVAIL")
+    elif not member:
+        assert err == "EINVAL"
+    else:
+        srcs = [socket.inet_ntoa(req[16 + 4 * i:20 + 4 * i]) for i in range(n)]
+        assert err == "ok"
+        got = bytes.fromhex(_try(lambda: s.getsockopt(
+            0, IP_MSFILTER, ip_msfilter(G4, ME4, 0, [], 16) + bytes(64))))
+        # the list as given, a source twice kept twice (the kernel's copy)
+        assert struct.unpack("=II", got[8:16]) == (mode, n)
+        assert [socket.inet_ntoa(got[16 + 4 * i:20 + 4 * i]) for i in range(n)] == srcs
+
+
+# --- multicast looped back to the sending node reaches its raw sockets ----------
+
+def _hdr(pkt: bytes) -> list[Any]:
+    """What a raw socket got: length, TOS, DF, TTL, protocol, source,
+    destination, the payload (the identification and checksum aside; and a
+    UDP checksum, which the kernel's looped copy carries as its offload
+    left it, the pseudo-header's partial sum)."""
+    hl = (pkt[0] & 15) * 4
+    body = pkt[hl:]
+    if pkt[9] == 17 and len(body) >= 8:
+        body = body[:6] + b"\0\0" + body[8:]
+    return [len(pkt), pkt[1], pkt[6] >> 6 & 1, pkt[8], pkt[9], *_route(pkt)[:2], body.hex()]
+
+
+def mloop_raw_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """A UDP socket joined to a group on ``d0``; raw sockets of IPPROTO_UDP
+    and of an experimental protocol (one joined, one with
+    ``IP_MULTICAST_ALL`` off); then a UDP, a raw and an ``IP_HDRINCL``
+    sender's multicast out of ``d0``, with the loop on and off: what each
+    socket gets."""
+    out: list[Any] = []
+    g, port = "239.1.2.6", 7560
+
+    def rx(s: Any, raw: bool) -> Any:
+        got = []
+        while True:
+            if host and not select.select([s], [], [], 0.1)[0]:
+                break
+            try:
+                d = s.recv(2000)
+            except BlockingIOError:
+                break
+            got.append(_hdr(d) if raw else d.hex())
+        return got
+
+    def sock(typ: int, proto: int) -> Any:
+        s = make(AF_INET, typ, proto)
+        if host:
+            s.setblocking(False)
+        return s
+
+    u = sock(SOCK_DGRAM, 0)
+    u.bind(("0.0.0.0", port))
+    u.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))
+    raws = {"udp": sock(SOCK_RAW, 17), "exp": sock(SOCK_RAW, EXP),
+            "exp_joined": sock(SOCK_RAW, EXP), "exp_off": sock(SOCK_RAW, EXP)}
+    raws["exp_joined"].setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(g, ME4))
+    raws["exp_off"].setsockopt(0, IP_MULTICAST_ALL, 0)
+    su = sock(SOCK_DGRAM, 0)
+    su.bind(("0.0.0.0", port + 1))
+    sr = sock(SOCK_RAW, EXP)
+    sh = sock(SOCK_RAW, 255)
+    for s in (su, sr, sh):
+        s.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+        s.setsockopt(0, IP_MULTICAST_TTL, 2)
+        s.setsockopt(0, IP_TOS, 0x20)
+    hdr = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0x08, 0, 0x1234, 0, 3, EXP, 0,
+                                _a(ME4), _a(g)))
+    for loop in (1, 0):
+        for s in (su, sr, sh):
+            s.setsockopt(0, IP_MULTICAST_LOOP, loop)
+        out.append(["udp", loop, _try(lambda: su.sendto(b"from udp", (g, port)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+        out.append(["raw", loop, _try(lambda: sr.sendto(b"from raw", (g, 0)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+        out.append(["hdrincl", loop, _try(lambda: sh.sendto(bytes(hdr) + b"hdrincl", (g, 0)))])
+        out.append([rx(u, False), {n: rx(r, True) for n, r in raws.items()}, rx(sr, True)])
+    for s in (u, su, sr, sh, *raws.values()):
+        s.close()
+    return out
+
+
+def test_multicast_loopback_reaches_raw_sockets_on_the_linux_profile() -> None:
+    out = _ours_veth(mloop_raw_run, False)
+    udp_on, raw_on = out[1], out[3]
+    assert udp_on[0] == [b"from udp".hex()]
+    assert [len(udp_on[1]["udp"]), len(udp_on[1]["exp"])] == [1, 0]
+    assert udp_on[1]["udp"][0][3:6] == [2, 17, ME4]  # TTL, protocol, source
+    assert [len(raw_on[1][n]) for n in ("udp", "exp", "exp_joined", "exp_off")] == [0, 1, 1, 0]
+    assert raw_on[2] and raw_on[2][0][-1] == b"from raw".hex()  # the sender's own copy
+    assert all(not any(v.values()) for v in (out[7][1], out[9][1], out[11][1]))  # loop off
+
+
+@pytest.mark.root
+def test_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
+    ours = _ours_veth(mloop_raw_run, False)
+    kernel = _kernel("mloop_raw_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+def mloop_raw6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """IPv6: a UDP socket joined to a group on ``d0``; raw sockets of an
+    experimental protocol (joined, not, ``IPV6_MULTICAST_ALL`` off) and of
+    IPPROTO_UDP; a raw and a UDP sender's multicast out of ``d0``, the loop
+    on and off: what each gets."""
+    out: list[Any] = []
+    g, port = "ff1e::8", 7570
+    mreq6 = socket.inet_pton(socket.AF_INET6, g) + struct.pack("=I", ifi)
+
+    def rx(s: Any) -> Any:
+        got = []
+        while True:
+            if host and not select.select([s], [], [], 0.1)[0]:
+                break
+            try:
+                d = s.recv(2000)
+            except BlockingIOError:
+                break
+            # a UDP checksum aside (the kernel's copy: its offload's partial sum)
+            got.append((d[:6] + b"\0\0" + d[8:] if d[4:6] == b"\0\x10" else d).hex())
+        return got
+
+    def sock(typ: int, proto: int) -> Any:
+        s = make(AF_INET6, typ, proto)
+        if host:
+            s.setblocking(False)
+        return s
+
+    u = sock(SOCK_DGRAM, 0)
+    u.bind(("::", port))
+    u.setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)
+    raws = {"exp": sock(SOCK_RAW, EXP), "exp_joined": sock(SOCK_RAW, EXP),
+            "exp_off": sock(SOCK_RAW, EXP), "udp": sock(SOCK_RAW, 17)}
+    raws["exp_joined"].setsockopt(41, socket.IPV6_JOIN_GROUP, mreq6)
+    raws["exp_off"].setsockopt(41, IPV6_MULTICAST_ALL, 0)
+    sr = sock(SOCK_RAW, EXP)
+    su = sock(SOCK_DGRAM, 0)
+    su.bind(("::", port + 1))
+    for s in (sr, su):
+        s.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    for loop in (1, 0):
+        for s in (sr, su):
+            s.setsockopt(41, socket.IPV6_MULTICAST_LOOP, loop)
+        out.append(["raw", loop, _try(lambda: sr.sendto(b"from raw", (g, 0)))])
+        out.append([rx(u), {n: rx(r) for n, r in raws.items()}, rx(sr)])
+        out.append(["udp", loop, _try(lambda: su.sendto(b"from udp", (g, port)))])
+        out.append([rx(u), {n: rx(r) for n, r in raws.items()}, rx(sr)])
+    for s in (u, sr, su, *raws.values()):
+        s.close()
+    return out
+
+
+@pytest.mark.root
+def test_ipv6_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
+    ours = _ours_v6(mloop_raw6_run, False)
+    kernel = _kernel("mloop_raw6_run", veth=True, extra=V6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+def noroute_run(make: Any) -> list[Any]:
+    """A node whose only interface is ``lo`` and no route to a group: the
+    requests that name no interface (``ip_mreqn``, RFC 3678, the source
+    filters, ``IP_MSFILTER``) and those that name ``lo``."""
+    out: list[Any] = []
+    g = "239.1.2.8"
+    for fam in (AF_INET, AF_INET6):
+        s = make(fam, SOCK_DGRAM, 0)
+        for opt, val in ((IP_ADD_MEMBERSHIP, mreqn(g)), (IP_DROP_MEMBERSHIP, mreqn(g)),
+                         (MCAST_JOIN_GROUP, _gr(0, g)), (MCAST_JOIN_SOURCE_GROUP,
+                                                         _gr(0, g, "10.9.9.7")),
+                         (IP_ADD_SOURCE_MEMBERSHIP, mreq_source(g, "0.0.0.0", "10.9.9.7")),
+                         (IP_MSFILTER, ip_msfilter(g, "0.0.0.0", 0, [])),
+                         (IP_ADD_MEMBERSHIP, mreqn(g, "0.0.0.0", 1)),
+                         (IP_ADD_MEMBERSHIP, mreqn(g, "127.0.0.1")),
+                         (IP_DROP_MEMBERSHIP, mreqn(g, "0.0.0.0", 1)),
+                         (MCAST_JOIN_GROUP, _gr(1, g))):
+            out.append([fam, opt, _try(lambda s=s, o=opt, v=val: s.setsockopt(0, o, v))])
+        s.close()
+    return out
+
+
+def test_a_join_without_a_route_is_enodev_on_the_linux_profile() -> None:
+    out = _ours(noroute_run)
+    assert [r[2] for r in out[:6]] == ["ENODEV"] * 6
+    assert [r[2] for r in out[6:10]] == ["ok", "EADDRINUSE", "ok", "ok"]
+
+
+@pytest.mark.root
+def test_a_join_without_a_route_equals_the_kernels() -> None:
+    assert _ours(noroute_run) == _kernel("noroute_run")

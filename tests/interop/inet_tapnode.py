@@ -2,7 +2,8 @@
 stdin (for the IPv4 interop tests).
 
     python inet_tapnode.py DEV MAC '{"addr": "10.9.0.2/24", "gw": "10.9.0.1",
-                                     "profile": "linux", "knobs": {...}, "pcap": PATH}'
+                                     "profile": "linux", "knobs": {...}, "pcap": PATH,
+                                     "mroute": true}'
 
 Prints ``{"opened": DEV}``, waits for one line (the link is up), then for
 commands, one JSON object a line, each answered by one JSON line:
@@ -20,6 +21,8 @@ commands, one JSON object a line, each answered by one JSON line:
 - ``{"cmd": "sockopt", "sock": id, "level": L, "opt": O, "hex": H}``:
   ``setsockopt`` with the bytes H (or ``"int": N``), ``{"ok": true}`` or
   ``{"errno": e}``;
+- ``{"cmd": "getsockopt", "sock": id, "level": L, "opt": O}``: ``{"value": v}``
+  (an int) or ``{"errno": e}``;
 - ``{"cmd": "knob", "name": N, "value": V}``: set a knob;
 - ``{"cmd": "wait", "s": S}``: keep running S seconds;
 - ``{"cmd": "state"}``: addresses, ARP table, path MTUs, counters, events,
@@ -90,6 +93,8 @@ def main() -> None:
         node.add_address4(dev, cfg["addr"], now())
         if cfg.get("gw"):
             node.inet.route_add("default", cfg["gw"])
+        if cfg.get("mroute"):  # 224.0.0.0/4 on the TAP: the route a join without
+            node.inet.route_add("224.0.0.0/4", None, dev)  # an interface takes
         pump(now() + cfg.get("settle", 0.3))
         print(json.dumps({"ready": [str(a.addr) for a in node.inet.addrs if a.usable]}),
               flush=True)
@@ -167,6 +172,11 @@ def main() -> None:
                     except OSError as e:
                         res = {"errno": e.errno}
                     out(node.poll(now()))
+                elif c["cmd"] == "getsockopt":
+                    try:
+                        res = {"value": socks[c["sock"]].getsockopt(c["level"], c["opt"])}
+                    except OSError as e:
+                        res = {"errno": e.errno}
                 elif c["cmd"] == "knob":
                     node.knobs[c["name"]] = c["value"]
                     res = {"ok": True}

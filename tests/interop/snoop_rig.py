@@ -41,7 +41,7 @@ def snoop_rig(prefix: str, dev: str, pcap: Path, ours4: str, kernel_addrs: list[
         ipns(ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
         ipns(ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
         ipns(ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
-        child = Child(ns, dev, {"addr": f"{ours4}/24", "pcap": str(pcap),
+        child = Child(ns, dev, {"addr": f"{ours4}/24", "pcap": str(pcap), "mroute": True,
                                 "knobs": {"net.link.ether.inet.dad_count": 0,
                                           "net.inet6.ip6.dad_count": 0}})
         try:

@@ -9,10 +9,14 @@ Over two TAP links, IPv4 multicast on our AF_INET6 sockets: memberships
 taken at ``IPPROTO_IP`` receive the kernel's datagrams as ``::ffff:``,
 an unjoined socket none, leaving stops them, ``IP_MULTICAST_IF`` picks the
 link our mapped multicast leaves by; tshark reads our IGMPv3 reports
-clean."""
+clean. Through a kernel router with a 1280-octet link, each
+``IP_MTU_DISCOVER`` mode on our connected sockets and on a kernel host's:
+``IP_MTU``, the errnos, what the far host gets and every datagram on the
+wire equal."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -294,3 +298,251 @@ def test_ipv4_multicast_on_an_af_inet6_socket_with_the_kernel(tmp_path: Path) ->
             recs.add((typ, grp, ",".join(took)))
     assert ("4", ASM, "") in recs and ("3", ASM, "") in recs, recs
     assert {("5", SSM, A4), ("3", SSM, A4)} & recs and ("6", SSM, A4) in recs, recs
+
+
+# --- path MTU discovery modes through a kernel router ---------------------------
+#
+#     our node 10.9.0.2 ── TAP ──┐
+#                                kernel router (ip_forward) ── 1280-octet veth ── far 10.9.1.2
+#     kernel host 10.9.2.2 ─ veth┘
+#
+# The same steps on our connected UDP sockets and on the kernel host's:
+# IP_MTU before and after the router's Fragmentation Needed, each
+# IP_MTU_DISCOVER mode's errno (the EMSGSIZE the ICMP leaves on a connected
+# socket, the path MTU's and the interface MTU's), what the far host gets,
+# and every datagram each sender put on its link (length, DF, MF).
+
+IP_MTU_DISCOVER, IP_MTU = 10, 14
+FAR, NEAR, NEAR_GW = "10.9.1.2", "10.9.2.2", "10.9.2.1"
+PMTU_STEPS: list[list[Any]] = [
+    ["udp", 2], ["mtu"], ["mode", 2], ["send", 1400, "do-fits-the-link"], ["wait"], ["mtu"],
+    ["send", 1400, "do-after-the-icmp"], ["send", 1400, "do-too-big"],
+    ["send", 1252, "do-fits"], ["mode", 3], ["send", 1400, "probe"], ["wait"],
+    ["send", 100, "probe-after-the-icmp"], ["send", 1473, "probe-too-big"],
+    ["mode", 4], ["send", 1472, "interface"], ["send", 1473, "interface-too-big"],
+    ["mode", 5], ["send", 1600, "omit"], ["mode", 0], ["send", 1400, "dont"],
+    ["mode", 1], ["send", 1000, "want-small"], ["send", 1400, "want-big"],
+    ["udp", 10], ["mtu"], ["mode", 2], ["send", 1400, "mapped-do"], ["mode", 1],
+    ["send", 1400, "mapped-want"]]
+
+# the kernel host's run of PMTU_STEPS (argv: the steps, the port)
+NEAR_RUN = r"""
+import json, socket, sys, time
+steps, port = json.loads(sys.argv[1]), int(sys.argv[2])
+out, s = [], None
+for st in steps:
+    try:
+        if st[0] == "udp":
+            s = socket.socket(st[1], socket.SOCK_DGRAM)
+            s.connect(("%s" if st[1] == 2 else "::ffff:%s", port))
+            r = "ok"
+        elif st[0] == "mtu":
+            r = s.getsockopt(0, 14)
+        elif st[0] == "mode":
+            s.setsockopt(0, 10, st[1]); r = "ok"
+        elif st[0] == "send":
+            r = s.send(st[2].encode().ljust(st[1], b"."))
+        else:
+            time.sleep(0.5); r = "ok"
+    except OSError as e:
+        r = e.errno
+    out.append(r)
+print(json.dumps(out))
+""".replace("%s", FAR)
+
+FAR_LISTEN = r"""
+import json, select, socket
+socks = []
+for port in (7700, 7701):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port)); socks.append(s)
+print("ready", flush=True)
+got = {7700: [], 7701: []}
+while True:
+    r = select.select(socks, [], [], 3)[0]
+    if not r:
+        break
+    for s in r:
+        d = s.recv(70000)
+        got[s.getsockname()[1]].append([d.split(b".")[0].decode(), len(d)])
+print(json.dumps(got), flush=True)
+"""
+
+
+def _ours_steps(child: Any, steps: list[list[Any]], port: int) -> list[Any]:
+    out: list[Any] = []
+    s = None
+    for st in steps:
+        if st[0] == "udp":
+            s = child.cmd(cmd="udp", family=st[1],
+                          connect=[FAR if st[1] == 2 else f"::ffff:{FAR}", port])["sock"]
+            r: Any = {"ok": True}
+        elif st[0] == "mtu":
+            r = child.cmd(cmd="getsockopt", sock=s, level=0, opt=IP_MTU)
+        elif st[0] == "mode":
+            r = child.cmd(cmd="sockopt", sock=s, level=0, opt=IP_MTU_DISCOVER, int=st[1])
+        elif st[0] == "send":
+            r = child.cmd(cmd="sendto", sock=s, hex=st[2].encode().ljust(st[1], b".").hex(),
+                          to=None)
+        else:
+            r = child.cmd(cmd="wait", s=0.5)
+        out.append(r.get("errno", r.get("value", r.get("ok"))))
+        out[-1] = "ok" if out[-1] is True else out[-1]
+    return out
+
+
+def test_path_mtu_discovery_modes_through_a_kernel_router(tmp_path: Path) -> None:
+    if shutil.which("tcpdump") is None or shutil.which("tshark") is None:
+        pytest.skip("needs tcpdump and tshark")
+    from netns_rig import fresh_netns
+
+    with fresh_netns("kame-pmtu-far") as far, fresh_netns("kame-pmtu-near") as near, \
+            rig({"knobs": FAST, "gw": KERNEL}) as (ns, child):
+        for a, b, other, mine, theirs, mtu in (("kv0", "kv1", far, "10.9.1.1", FAR, "1280"),
+                                               ("kn0", "kn1", near, NEAR_GW, NEAR, "1500")):
+            ipns(ns, "ip", "link", "add", a, "type", "veth", "peer", "name", b)
+            ipns(ns, "ip", "link", "set", b, "netns", other)
+            ipns(ns, "ip", "link", "set", a, "mtu", mtu, "up")
+            ipns(ns, "ip", "addr", "add", f"{mine}/24", "dev", a)
+            ipns(other, "ip", "link", "set", "lo", "up")
+            ipns(other, "ip", "link", "set", b, "mtu", mtu, "up")
+            ipns(other, "ip", "addr", "add", f"{theirs}/24", "dev", b)
+            ipns(other, "ip", "route", "add", "default", "via", mine)
+        ipns(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        ipns(ns, "sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+        pcaps = {d: tmp_path / f"{d}.pcap" for d in ("kin0", "kn0")}
+        dumps = [subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", d, "-U", "-w",
+                                   str(p), "udp or (ip[6:2] & 0x1fff != 0)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for d, p in pcaps.items()]
+        listener = subprocess.Popen(["ip", "netns", "exec", far, sys.executable, "-c",
+                                     FAR_LISTEN], stdout=subprocess.PIPE, text=True)
+        try:
+            assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+            time.sleep(1.0)  # tcpdump running
+            ours = _ours_steps(child, PMTU_STEPS, 7700)
+            r = ipns(near, sys.executable, "-c", NEAR_RUN, json.dumps(PMTU_STEPS), "7701")
+            theirs = json.loads(r.stdout)
+            got = json.loads(listener.stdout.readline())
+            st = child.cmd(cmd="state")
+            time.sleep(1.0)
+        finally:
+            listener.kill()
+            for d in dumps:
+                d.terminate()
+                d.wait(10)
+
+    def wire(pcap: Path, src: str) -> list[list[str]]:
+        return _pcap_rows(pcap, f"ip.src == {src} && ip.dst == {FAR}",
+                          ["ip.len", "ip.flags.df", "ip.flags.mf"])
+
+    mine, kernel = wire(pcaps["kin0"], OURS), wire(pcaps["kn0"], NEAR)
+    assert ours == theirs, json.dumps([ours, theirs])
+    assert got["7700"] == got["7701"], got
+    assert mine == kernel, (mine, kernel)
+    # what the modes mean, on both: the path MTU learnt; a DO datagram above
+    # it EMSGSIZE before the Fragmentation Needed's pending EMSGSIZE, which
+    # the next one that fits gets; PROBE and INTERFACE bounded by the link
+    E = errno.EMSGSIZE
+    assert ours[:6] == ["ok", 1500, "ok", 1400, "ok", 1280] and st["pmtu"] == {FAR: 1280}
+    assert ours[6:9] == [E, E, E] and ours[10:14] == [1400, "ok", E, E]
+    assert ours[15:17] == [1472, E] and ours[25:28] == [1280, "ok", E]
+    assert [t for t, _n in got["7700"]] == ["interface", "omit", "dont", "want-small",
+                                            "want-big", "mapped-want"], got
+    assert ["1428", "1", "0"] in mine and ["1500", "0", "0"] in mine  # PROBE; INTERFACE
+    assert ["1276", "0", "1"] in mine  # DONT, WANT: fragments of the path MTU
+
+
+# --- IP_UNICAST_IF over two TAP links --------------------------------------------
+#
+#     kernel 10.9.21.1 ── TAP A ── our node 10.9.21.2  (our default route: by way of 10.9.21.1)
+#     kernel 10.9.22.1 ── TAP B ── our node 10.9.22.2
+#
+# Our datagrams to the kernel's 10.9.22.1: without IP_UNICAST_IF they leave
+# by B (the connected route); naming A (an AF_INET socket, an AF_INET6 one
+# at IPPROTO_IP, a raw one) they go through A only (the default route
+# there) with A's source; naming B again, by B. The kernel's socket says
+# which interface each came in on (IP_PKTINFO).
+
+UC_LISTENER = r"""
+import json, select, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7610)); s.setsockopt(0, 8, 1)
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); r.setsockopt(0, 8, 1)
+print("ready", flush=True)
+got = []
+while True:
+    ready = select.select([s, r], [], [], 3)[0]
+    if not ready:
+        break
+    for x in ready:
+        d, anc, _f, a = x.recvmsg(200, 256)
+        if x is r:
+            d = d[(d[0] & 15) * 4:]
+        ifi = struct.unpack("=i", anc[0][2][:4])[0]
+        got.append([d.decode(), a[0], socket.if_indextoname(ifi)[:3]])
+print(json.dumps(got), flush=True)
+"""
+
+
+def test_unicast_if_picks_the_link_with_the_kernel() -> None:
+    from netns_rig import TapPort, fresh_netns
+    from test_exthdr_kernel import pump
+
+    from kame.knobs import Knobs
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW, SocketLayer
+
+    IP_UNICAST_IF = 50
+    with fresh_netns("ipouc") as ns:
+        ipns(ns, "ip", "link", "set", "lo", "up")
+        for k in ("all", "default"):
+            ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{k}.rp_filter=0")
+        pa, pb = TapPort(ns, "ipa"), TapPort(ns, "ipb")
+        lst = None
+        try:
+            for port, addr in ((pa, A4), (pb, B4)):
+                ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{port.name}.rp_filter=0")
+                ipns(ns, "ip", "addr", "add", f"{addr}/24", "dev", port.name)
+                ipns(ns, "ip", "link", "set", port.name, "up")
+            node = Node("ipouc", knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=11)
+            node.add_interface(pa.name, bytes.fromhex("02000000170a"))
+            node.add_interface(pb.name, bytes.fromhex("02000000180b"))
+            runner = Runner()
+            for port in (pa, pb):
+                runner.attach_device(node, port.name, port.tap)
+                runner.transmit(node, node.up(port.name, runner.clock()))
+            node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
+            node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
+            node.inet.route_add("default", A4, pa.name)
+            layer = SocketLayer(node, "linux")
+            ifa, ifb = layer.ifindex(pa.name), layer.ifindex(pb.name)
+            pump(runner, lambda: False, 1.0)
+            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", UC_LISTENER],
+                                   stdout=subprocess.PIPE, text=True)
+            assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
+            to = (B4, 7610)
+            for fam, typ, proto, dst in ((AF_INET, SOCK_DGRAM, 0, to),
+                                         (AF_INET6, SOCK_DGRAM, 0, (f"::ffff:{B4}", 7610)),
+                                         (AF_INET, SOCK_RAW, 253, (B4, 0))):
+                s = layer.socket(fam, typ, proto)
+                for tag, idx in (("plain", 0), ("A", ifa), ("B", ifb)):
+                    if idx:
+                        s.setsockopt(0, IP_UNICAST_IF, struct.pack("!I", idx))
+                    assert s.getsockopt(0, IP_UNICAST_IF) == \
+                        struct.unpack("=i", struct.pack("!I", idx))[0]
+                    s.sendto(f"{fam}/{typ} {tag}".encode(), dst)
+                    pump(runner, lambda: False, 0.4)
+                s.close()
+            got = json.loads(lst.stdout.readline())
+        finally:
+            if lst is not None:
+                lst.kill()
+            pa.close()
+            pb.close()
+    want = []
+    for k in ("2/2", "10/2", "2/3"):
+        want += [[f"{k} plain", OURS_B, "ipb"], [f"{k} A", OURS_A, "ipa"],
+                 [f"{k} B", OURS_B, "ipb"]]
+    assert got == want, got

@@ -6,7 +6,11 @@ raw sockets call it the same way): it returns 0 or the errno the sending
 socket sees — ``ENETUNREACH`` (no route), ``EADDRNOTAVAIL`` (no source),
 ``EMSGSIZE`` (DF set and larger than the path MTU, as BSD). ``df`` is
 ``False``, ``True`` or ``"want"`` (Linux's ``IP_PMTUDISC_WANT``: DF when
-the datagram fits the path MTU, fragmented without DF otherwise).
+the datagram fits the path MTU, fragmented without DF otherwise), or one
+of Linux's modes that ignore the path MTU for the interface's
+(``ip_sk_use_pmtu``, ``IP_MTU_DISCOVER``): ``"probe"`` (DF, ``EMSGSIZE``
+above the interface MTU), ``"interface"`` (no DF, ``EMSGSIZE`` above it),
+``"omit"`` (no DF, fragmented to it).
 
 A datagram waits for ARP whole and is fragmented once its next hop is
 resolved, so the hold queue of 1 holds a datagram, not its last fragment.
@@ -44,8 +48,24 @@ class PathMtuChanged4:
     expired: bool = False
 
 
+class IfMtu(bytes):
+    """A datagram of ours fragmented to its interface's MTU, not the path
+    MTU (Linux's ``IP_PMTUDISC_PROBE``, ``_INTERFACE``, ``_OMIT``:
+    ``cork->fragsize`` is the device's), through the ARP hold queue too."""
+
+    __slots__ = ()
+
+
+#: ``ip_output``'s ``df`` values that size by the interface MTU.
+IF_MTU_MODES = ("probe", "interface", "omit")
+
+
 class IpOutput(Arp):
     """Output paths of the IPv4 layer."""
+
+    #: The last multicast datagram :meth:`ip_output` built: the copy a
+    #: socket layer loops back to the sending node (``ip_mloopback``).
+    mc_sent: bytes = b""
 
     def linkmtu(self, ifname: str) -> int:
         ifp = self.node.ifnets[ifname]
@@ -110,13 +130,24 @@ class IpOutput(Arp):
     def ip_output(self, src: IPv4Address | None, dst: IPv4Address, proto: int, payload: bytes,
                   now: float, *, ttl: int | None = None, tos: int = 0, df: bool | str = False,
                   ifname: str | None = None, options: bytes | None = None,
-                  tso_segsz: int = 0) -> int:
+                  tso_segsz: int = 0, oif: str | None = None) -> int:
         """Send one datagram of ours; 0 or an errno (see the module docs).
         ``tso_segsz``: a TCP super-segment (up to the interface's
         ``tsomax``) that the interface cuts into segments of that many data
-        octets (``CSUM_TSO``), never fragmented here."""
+        octets (``CSUM_TSO``), never fragmented here. ``oif``: a unicast
+        or broadcast destination routed through that interface only
+        (Linux's ``IP_UNICAST_IF``; :meth:`rtalloc`)."""
         hop = dst
         mcast = in_multicast(dst)
+        if oif is not None and ifname is None and not mcast and not self.is_local(dst):
+            if dst == INADDR_BROADCAST:
+                ifname = oif
+            else:
+                rt = self.rtalloc(dst, oif)
+                if rt is None:
+                    self.inc("ips_noroute")
+                    return errno.ENETUNREACH
+                ifname, hop = rt.ifname, rt.next_hop
         if ifname is None:
             if dst == INADDR_BROADCAST or mcast:
                 ifname = self._default_if(src)
@@ -147,9 +178,17 @@ class IpOutput(Arp):
         if ifp is None or not ifp.up:
             self.inc("ips_odropped")
             return errno.ENETDOWN
-        mtu = self.path_mtu(ifname, dst, now)
+        ifmtu = df in IF_MTU_MODES
+        mtu = self.linkmtu(ifname) if ifmtu else self.path_mtu(ifname, dst, now)
         total = 20 + len(options or b"") + len(payload)
-        if df and self.pmtud_off and dst in self.pmtud_off:
+        if ifmtu:
+            # Linux __ip_append_data: maxnonfragsize the device MTU unless
+            # ip_sk_ignore_df (OMIT); DF for PROBE only
+            if df != "omit" and total > mtu:
+                self.inc("ips_cantfrag")
+                return errno.EMSGSIZE
+            df = df == "probe"
+        if df and not ifmtu and self.pmtud_off and dst in self.pmtud_off:
             if self.pmtud_off[dst] > now:
                 df = False  # a black hole found there: no DF (pmtud_blackhole)
             else:
@@ -168,6 +207,10 @@ class IpOutput(Arp):
             return errno.EMSGSIZE
         pkt = _core.ip_build(src, dst, proto, payload, ttl=ttl, tos=tos, ident=self.ip_id,
                              df=bool(df), options=options)
+        if ifmtu:
+            pkt = IfMtu(pkt)
+        if mcast:
+            self.mc_sent = pkt  # for the sender's loopback (ip_mloopback, ip_mc_output)
         self.inc("ips_localout")
         e = self.ip_output_if(ifname, hop, pkt, now, tso_segsz if total > mtu else 0)
         if mcast and ttl > 1 and self.igmpr._if:  # type: ignore[attr-defined]
@@ -176,6 +219,29 @@ class IpOutput(Arp):
             self.ip_mforward(ifname, pkt, _core.ip_validate(pkt, False), now,  # type: ignore[attr-defined]
                              local=True)
         return e
+
+    def ip_emsgsize(self, src: IPv4Address | None, dst: IPv4Address, total: int,
+                    df: bool | str, ifname: str | None, now: float) -> bool:
+        """Whether :meth:`ip_output` refuses a datagram of ``total`` octets
+        for its size alone (``EMSGSIZE``): asked before the datagram is
+        built, as Linux's ``__ip_append_data`` does before
+        ``sock_alloc_send_skb`` reports a socket's pending error."""
+        if total > 65535:
+            return True
+        if df is False or df in ("want", "omit") or self.is_local(dst):
+            return False
+        if ifname is None:
+            if dst == INADDR_BROADCAST or in_multicast(dst):
+                ifname = self._default_if(src)
+            else:
+                rt = self.rtalloc(dst)
+                ifname = rt.ifname if rt is not None else None
+        if ifname is None or ifname not in self.node.ifnets:
+            return False
+        if df in IF_MTU_MODES:
+            return total > self.linkmtu(ifname)
+        off = self.pmtud_off.get(dst)
+        return (off is None or off <= now) and total > self.path_mtu(ifname, dst, now)
 
     def ip_output_if(self, ifname: str, hop: IPv4Address, pkt: bytes, now: float,
                      tso_segsz: int = 0) -> int:
@@ -262,7 +328,7 @@ class IpOutput(Arp):
             self.node._out.append((ifname, tf))
             return
         mtu = ifp.mtu
-        if len(packet) > 576:
+        if len(packet) > 576 and type(packet) is not IfMtu:
             dst = IPv4Address(packet[16:20])
             if self.find(IPv4Address(packet[12:16])) is not None:
                 mtu = self.path_mtu(ifname, dst, self.node._now)
@@ -302,11 +368,13 @@ class IpOutput(Arp):
 
     def udp_output(self, src: IPv4Address | None, sport: int, dst: IPv4Address, dport: int,
                    data: bytes, now: float, *, ttl: int | None = None, tos: int = 0,
-                   df: bool | str = False, ifname: str | None = None) -> int:
-        """``udp_output`` over ``ip_output``: 0 or an errno."""
+                   df: bool | str = False, ifname: str | None = None,
+                   oif: str | None = None) -> int:
+        """``udp_output`` over ``ip_output``: 0 or an errno (``oif``: see
+        :meth:`ip_output`)."""
         if src is None or not int(src):
             if ifname is None and not (dst == INADDR_BROADCAST or in_multicast(dst)):
-                rt = self.rtalloc(dst)
+                rt = self.rtalloc(dst, oif)
                 if rt is None:
                     self.inc("ips_noroute")
                     return errno.ENETUNREACH
@@ -323,7 +391,7 @@ class IpOutput(Arp):
         except KameError:
             return errno.EMSGSIZE
         return self.ip_output(src, dst, IPPROTO_UDP, body, now, ttl=ttl, tos=tos, df=df,
-                              ifname=ifname)
+                              ifname=ifname, oif=oif)
 
     def ping(self, dst: IPv4Address, now: float, *, ident: int = 0x4B4D, seq: int = 0,
              data: bytes = b"kame", df: bool = False, ttl: int | None = None,

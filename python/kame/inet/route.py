@@ -97,16 +97,23 @@ class InRoute(InVars):
             out.append((ifa.network, ifa.ifname))
         return out
 
-    def rtalloc(self, dst: IPv4Address) -> Route4 | None:
+    def rtalloc(self, dst: IPv4Address, oif: str | None = None) -> Route4 | None:
         """The longest match among static and connected routes on an up
-        interface; ``None`` is ENETUNREACH."""
+        interface; ``None`` is ENETUNREACH. ``oif``: routes through that
+        interface only, and none there the destination taken as on its
+        link (Linux's ``ip_route_output_key_hash_rcu`` with a
+        ``flowi4_oif``: "routing tables are wrong, assume on link")."""
+        if oif is not None:
+            ifp = self.node.ifnets.get(oif)
+            if ifp is None or not ifp.up:
+                return None
         d = int(dst)
         ifnets = self.node.ifnets
         best: InRtentry | InIfaddr | None = None
         plen = -1
         now = self.node._now
         for rt in self.routes.values():
-            if d & rt.mask != rt.net or rt.plen <= plen:
+            if d & rt.mask != rt.net or rt.plen <= plen or oif is not None and rt.ifname != oif:
                 continue
             if rt.expire is not None and rt.expire <= now:
                 continue  # a Redirect's host route that timed out
@@ -114,13 +121,14 @@ class InRoute(InVars):
             if ifp is not None and ifp.up:
                 best, plen = rt, rt.plen
         for ifa in self.addrs:  # the connected routes (_connected)
-            if ifa.prefixlen <= plen or ifa.duplicated or not ifa.holds(d):
+            if ifa.prefixlen <= plen or ifa.duplicated or not ifa.holds(d) or \
+                    oif is not None and ifa.ifname != oif:
                 continue
             ifp = ifnets.get(ifa.ifname)
             if ifp is not None and ifp.up:
                 best, plen = ifa, ifa.prefixlen
         if best is None:
-            return None
+            return Route4(oif, dst, False) if oif is not None else None
         if isinstance(best, InIfaddr):
             return Route4(best.ifname, dst, False)
         gw = best.gateway
@@ -174,15 +182,18 @@ class InRoute(InVars):
                   r.ifname) for r in self.routes.values()]
         return rows
 
-    def in_selectsrc(self, dst: IPv4Address, ifname: str | None = None) -> IPv4Address | None:
+    def in_selectsrc(self, dst: IPv4Address, ifname: str | None = None,
+                     oif: bool = False) -> IPv4Address | None:
         """``in_pcbladdr``: the address of the outgoing interface, one whose
         subnet holds the destination (or the next hop) first; ``None`` is
-        EADDRNOTAVAIL. Our own destination is its own source."""
+        EADDRNOTAVAIL. Our own destination is its own source. ``oif``:
+        ``ifname`` bounds the route (:meth:`rtalloc`) rather than naming
+        the link the destination is on."""
         if self.is_local(dst):
             return dst
         hop = dst
-        if ifname is None:
-            rt = self.rtalloc(dst)
+        if ifname is None or oif:
+            rt = self.rtalloc(dst, ifname)
             if rt is None:
                 return None
             ifname, hop = rt.ifname, rt.next_hop

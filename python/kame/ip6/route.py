@@ -105,13 +105,17 @@ class Route6(NodeVars):
                     return plen, pr.ifname
         return best
 
-    def rtalloc(self, dst: IPv6Address, now: float) -> Route | None:
+    def rtalloc(self, dst: IPv6Address, now: float, oif: str | None = None) -> Route | None:
         """The route to a global or site destination: a Redirect's host
         route, then the longest match among static and connected routes,
-        then what ND learnt (RFC 4191 routes, the default router)."""
+        then what ND learnt (RFC 4191 routes, the default router).
+        ``oif``: the routes through that interface only (Linux's
+        ``RT6_LOOKUP_F_IFACE``, ``IPV6_UNICAST_IF``)."""
         dst = self._in6(dst, "destination")
         if type(now) is not float:
             now = self._time(now)
+        if oif is not None:
+            return self._rtalloc_oif(dst, now, oif)
         rd = self.rtr.redirects.get(dst)
         if rd is not None and rd.expire > now:
             return Route(rd.ifname, rd.target, rd.target != dst, True)
@@ -129,6 +133,28 @@ class Route6(NodeVars):
             return best[1]
         nh = self.rtr.next_hop(dst, now)
         if nh is None or not self.ifnets[nh[0]].up:
+            return None
+        return Route(nh[0], nh[1], nh[1] != dst, False)
+
+    def _rtalloc_oif(self, dst: IPv6Address, now: float, oif: str) -> Route | None:
+        ifp = self.ifnets.get(oif)
+        if ifp is None or not ifp.up:
+            return None
+        rd = self.rtr.redirects.get(dst)
+        if rd is not None and rd.expire > now and rd.ifname == oif:
+            return Route(rd.ifname, rd.target, rd.target != dst, True)
+        best: tuple[int, Route] | None = None
+        for net, rt in self.static_routes.items():
+            if rt.ifname == oif and dst in net and (best is None or net.prefixlen > best[0]):
+                hop = rt.gateway if rt.gateway is not None else dst
+                best = (net.prefixlen, Route(oif, hop, rt.gateway is not None, False))
+        for net, ifn in self._connected(now):
+            if ifn == oif and dst in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, Route(oif, dst, False, False))
+        if best is not None:
+            return best[1]
+        nh = self.rtr.next_hop(dst, now)
+        if nh is None or nh[0] != oif:
             return None
         return Route(nh[0], nh[1], nh[1] != dst, False)
 

@@ -63,12 +63,44 @@ from kame.socket.rfc3542 import Icmp6Filter
 from kame.socket.sock import Socket, _ival
 from kame.socket.sockaddr import SIN6_LEN
 
+#: Linux's (``<linux/in6.h>``): ``np->mc_all`` (1 by default: an IPv6
+#: multicast datagram reaches a socket with no membership of its group)
+#: and ``np->ucast_oif`` (the interface a unicast datagram leaves by that
+#: names none; its index in network byte order, as ``IP_UNICAST_IF``).
+#: (29 is KAME's ``IPV6_FAITH`` too: on the Linux profile the option is
+#: Linux's, kept under the same key, so setting it sets the FAITH flag a
+#: stream listener reads alike; only the default read back differs.)
+IPV6_MULTICAST_ALL = 29
+IPV6_UNICAST_IF = 76
+
 
 class Ip6Ctloutput(InCtloutput):
     """Socket options for a :class:`~kame.socket.layer.SocketLayer`."""
 
     def raw4_setopt(self, s: Socket, opt: int, value: Any) -> None:
         raise _err(errno.ENOPROTOOPT)  # kame.socket.raw4
+
+    def _lx_ipv6_opt(self, s: Socket, opt: int, value: Any) -> None:
+        """Linux ``do_ipv6_setsockopt``'s ``IPV6_MULTICAST_ALL`` (an int or
+        more, fewer octets ``EINVAL``; any non-zero value is 1) and
+        ``IPV6_UNICAST_IF`` (exactly an int, the index in network byte
+        order; 0 clears it, no such interface ``EADDRNOTAVAIL``)."""
+        b = struct.pack("=i", _ival(value)) if not isinstance(
+            value, (bytes, bytearray, memoryview)) else bytes(value)
+        if opt == IPV6_MULTICAST_ALL:
+            if len(b) < 4:
+                raise _err(errno.EINVAL, "IPV6_MULTICAST_ALL is an int")
+            s.opts[opt] = 1 if struct.unpack("=i", b[:4])[0] else 0
+            return
+        if len(b) != 4:
+            raise _err(errno.EINVAL, "IPV6_UNICAST_IF is an int")
+        idx = struct.unpack("!I", b)[0]
+        if not idx:
+            s.opts.pop(opt, None)
+            return
+        if self.node is None or idx not in self.node.zones.by_index:
+            raise _err(errno.EADDRNOTAVAIL, "IPV6_UNICAST_IF: no such interface")
+        s.opts[opt] = idx
 
     def ctloutput_set(self, s: Socket, level: int, opt: int, value: Any) -> None:
         if level == IPPROTO_IP:
@@ -94,6 +126,9 @@ class Ip6Ctloutput(InCtloutput):
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
+        if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+            self._lx_ipv6_opt(s, opt, value)
+            return
         if opt == IPV6_FAITH:
             # KAME's IN6P_FAITH: only a socket with the flag takes
             # connections to the FAITH prefixes (tcp_listen_lookup).
@@ -287,8 +322,17 @@ class Ip6Ctloutput(InCtloutput):
         if level == IPPROTO_ICMPV6 and opt == ICMP6_FILTER:
             # with a buffer length, the bytes as the platform lays them out
             return s.filter.to_bytes(self.filter_layout) if buflen else s.filter
+        linux = self.profile.name == "linux"
+        if level == IPPROTO_IPV6 and s.family == AF_INET and linux:
+            # udp/tcp/raw_getsockopt hand another level to ip_getsockopt
+            raise _err(errno.EOPNOTSUPP, "do_ip_getsockopt: level IPPROTO_IPV6")
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
+        if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+            v = s.opts.get(opt, 1) if opt == IPV6_MULTICAST_ALL else \
+                struct.unpack("=i", struct.pack("!I", s.opts.get(opt, 0)))[0]  # htonl
+            # ipv6_getsockopt: min(len, sizeof(int)) octets of the int
+            return struct.pack("=i", v)[:buflen] if 0 < buflen < 4 else v
         if opt == IPV6_FAITH:
             return int(s.opts.get(opt, 0))
         if opt == IPV6_V6ONLY:

@@ -15,7 +15,15 @@ kernel: Linux's 42-47, FreeBSD's 80-85) and the full-state API
 ``MCAST_MSFILTER``), IPv6 memberships going to the node's MLD
 (:meth:`kame.node.Node.setsourcefilter`);
 ``IP_MULTICAST_IF``/``_TTL``/``_LOOP``, ``IP_TTL``, ``IP_TOS`` and, on
-raw sockets, ``IP_HDRINCL``.
+raw sockets, ``IP_HDRINCL``. Path MTU discovery: Linux's
+``IP_MTU_DISCOVER`` (``IP_PMTUDISC_DONT`` to ``_OMIT``: DF on the
+socket's UDP and raw datagrams and the MTU above which they are
+``EMSGSIZE`` or fragmented, as ``ip_dont_fragment``, ``ip_sk_ignore_df``
+and ``ip_sk_use_pmtu`` decide) and ``IP_MTU`` (a connected socket's route
+MTU, else ``ENOTCONN``); FreeBSD's ``IP_DONTFRAG``. Linux's
+``IP_UNICAST_IF`` (the interface, by its index in network byte order, a
+unicast datagram is routed through) and ``IP_MSFILTER`` (RFC 3678
+§4.1.2's full-state API, a ``struct ip_msfilter`` to set and to get).
 
 Errors as the kernels give them: a group that is not multicast is
 ``EINVAL``; an interface address not ours ``EADDRNOTAVAIL``; no
@@ -68,6 +76,33 @@ IP_DROP_MEMBERSHIP = _hostsock.IP_DROP_MEMBERSHIP
 #: reaches a socket that has no membership of its group on the interface it
 #: came in on (1 on AF_INET sockets, 0 on AF_INET6 ones).
 IP_MULTICAST_ALL = 49
+#: Linux's path MTU discovery (``<linux/in.h>``): ``IP_MTU_DISCOVER`` sets
+#: ``inet->pmtudisc`` to one of ``IP_PMTUDISC_*`` (WANT by default,
+#: ``net.ipv4.ip_no_pmtu_disc`` 0); ``IP_MTU`` reads a connected socket's
+#: route MTU.
+IP_MTU_DISCOVER = 10
+IP_MTU = 14
+IP_PMTUDISC_DONT, IP_PMTUDISC_WANT, IP_PMTUDISC_DO = 0, 1, 2
+IP_PMTUDISC_PROBE, IP_PMTUDISC_INTERFACE, IP_PMTUDISC_OMIT = 3, 4, 5
+#: what each mode asks of ``ip_output`` (kame.inet.output): DF, and the
+#: MTU that bounds a datagram (``ip_dont_fragment``, ``ip_sk_ignore_df``,
+#: ``ip_sk_use_pmtu``)
+PMTUDISC_DF: dict[int, bool | str] = {
+    IP_PMTUDISC_DONT: False, IP_PMTUDISC_WANT: "want", IP_PMTUDISC_DO: True,
+    IP_PMTUDISC_PROBE: "probe", IP_PMTUDISC_INTERFACE: "interface", IP_PMTUDISC_OMIT: "omit"}
+#: Linux's ``IP_UNICAST_IF`` (``inet->uc_index``): the interface (its index
+#: in network byte order, an int of exactly 4 octets) a datagram that is
+#: not multicast leaves by, routed through it only.
+IP_UNICAST_IF = 50
+#: RFC 3678 §4.1.2's full-state IPv4 API (Linux's number): a ``struct
+#: ip_msfilter`` (group, interface address, mode, number of sources, the
+#: sources) to set, and the same to get with the room for sources.
+IP_MSFILTER = 41
+IP_MSFILTER_HDR = 16
+#: FreeBSD's ``IP_DONTFRAG`` (``<netinet/in.h>``): ``INP_DONTFRAG``, DF on
+#: the socket's UDP and raw datagrams (``udp_output``, ``rip_output``),
+#: ``EMSGSIZE`` from ``ip_output`` for one above the path MTU.
+BSD_IP_DONTFRAG = 67
 #: ``s.ipopts`` key of Linux's ``inet->mc_addr``: the address
 #: ``IP_MULTICAST_IF`` named (what it reads back, the source of multicast
 #: sends), next to the interface (under ``IP_MULTICAST_IF``).
@@ -139,11 +174,13 @@ def mcast_opts(profile: str) -> dict[int, str]:
 def _msf_put(s: Socket, key: Any, new: tuple[int, frozenset[Any]],
              order: list[Any] | None = None) -> None:
     """Store a membership's filter, and its sources in Linux's order: a
-    full-state filter as given (``order``), else the sources kept in
-    their order and the new ones after them (``ip6_mc_source`` appends)."""
+    full-state filter as given (``order``, a source given twice kept
+    twice, as ``ip_mc_msfilter`` and ``ip6_mc_msfilter`` copy the list),
+    else the sources kept in their order and the new ones after them
+    (``ip6_mc_source`` appends)."""
     srcs = new[1]
     if order is not None:
-        seq = tuple(dict.fromkeys(a for a in order if a in srcs))
+        seq = tuple(a for a in order if a in srcs)
     else:
         old = s.msf_order.get(key, ())
         kept = tuple(a for a in old if a in srcs)
@@ -309,6 +346,17 @@ class InCtloutput(In6Pcb):
         if opt in (_RECV_LINUX if linux else _RECV_BSD):
             o[opt] = 1 if v else 0
             return
+        if linux and opt == IP_UNICAST_IF:
+            self._unicast_if(s, value)
+            return
+        if linux and opt == IP_MTU_DISCOVER:
+            if v not in PMTUDISC_DF:
+                raise _err(errno.EINVAL, "IP_MTU_DISCOVER: IP_PMTUDISC_DONT to _OMIT")
+            o[opt] = v
+            return
+        if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
+            o[opt] = 1 if v else 0  # OPTSET(INP_DONTFRAG)
+            return
         if opt == IP_MULTICAST_LOOP:
             o[opt] = 1 if v else 0  # any other value is "on" (Linux, in_mcast.c: !!loop)
             return
@@ -386,6 +434,9 @@ class InCtloutput(In6Pcb):
             else:
                 self._lx_leave(s, g, a, idx)
             return True
+        if opt == IP_MSFILTER:
+            self._lx_msfilter(s, _optbytes(value, "ip_msfilter"))
+            return True
         if opt in _SOURCE_OPTS:
             b = _optbytes(value, "ip_mreq_source")
             if len(b) != 12:
@@ -396,6 +447,53 @@ class InCtloutput(In6Pcb):
                             IPv4Address(b[8:12]))
             return True
         return False
+
+    def _lx_msfilter(self, s: Socket, b: bytes) -> None:
+        """``setsockopt(IP_MSFILTER)`` (``do_ip_setsockopt``,
+        ``ip_mc_msfilter``): shorter than the header ``EINVAL``; more
+        sources than a socket may have ``ENOBUFS``; fewer octets than the
+        sources counted ``EINVAL``; then as ``MCAST_MSFILTER`` with the
+        interface an ``ip_mreq`` names (none: ``ENODEV``)."""
+        if len(b) < IP_MSFILTER_HDR:
+            raise _err(errno.EINVAL, "ip_msfilter")
+        g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
+        fmode, n = struct.unpack("=II", b[8:16])
+        if n >= 0x3FFFFFFC or n > int(self.node.knobs["net.inet.ip.mcast_maxsocksrc"]
+                                      if self.node is not None else 0):
+            raise _err(errno.ENOBUFS, "imsf_numsrc")
+        if IP_MSFILTER_HDR + 4 * n > len(b):
+            raise _err(errno.EINVAL, "ip_msfilter: fewer sources than imsf_numsrc")
+        if not g.is_multicast or fmode not in (0, 1):
+            raise _err(errno.EINVAL, "a multicast group and a filter mode")
+        ifi = self._lx_find_dev(g, a, 0)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        srcs: list[Any] = [IPv4Address(b[16 + 4 * i:20 + 4 * i]) for i in range(n)]
+        self.mcast_setfilter(s, ifi, g, fmode, srcs)
+
+    def _lx_msfget(self, s: Socket, b: bytes) -> bytes:
+        """``getsockopt(IP_MSFILTER)`` (``ip_mc_msfget``): ``b`` the
+        ``ip_msfilter`` passed in (group, interface address, the room for
+        sources in ``imsf_numsrc``); the header back with the mode (0
+        EXCLUDE, 1 INCLUDE) and the number of sources, then as many as fit.
+        Shorter than the header ``EINVAL``, a group not multicast
+        ``EINVAL``, no interface ``ENODEV``, no membership ``EADDRNOTAVAIL``."""
+        if len(b) < IP_MSFILTER_HDR:
+            raise _err(errno.EINVAL, "ip_msfilter")
+        g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
+        room = struct.unpack("=I", b[12:16])[0]
+        if not g.is_multicast:
+            raise _err(errno.EINVAL, "not a multicast group")
+        ifi = self._lx_find_dev(g, a, 0)
+        if ifi is None:
+            raise _err(errno.ENODEV, "no interface for the group")
+        key = (g, ifi)
+        if key not in s.groups:
+            raise _err(errno.EADDRNOTAVAIL, "not a member of the group there")
+        mode, srcs = s.msf.get(key, (MCAST_EXCLUDE, frozenset()))  # type: ignore[call-overload]
+        ordered = s.msf_order.get(key) or sorted(srcs, key=int)  # type: ignore[call-overload]
+        return (b[:8] + struct.pack("=II", 0 if mode == MCAST_EXCLUDE else 1, len(ordered))
+                + b"".join(x.packed for x in ordered[:room]))
 
     def _lx_dev(self, a: IPv4Address, idx: int) -> int | None:
         """The interface index an ``ip_mreqn`` names (Linux
@@ -412,11 +510,9 @@ class InCtloutput(In6Pcb):
 
     def _lx_find_dev(self, g: IPv4Address, a: IPv4Address, idx: int) -> int | None:
         """``ip_mc_find_dev``: the index, the address's interface, else the
-        interface of the route to the group (none: ``None``). A node with
-        no route to the group takes the interface its multicast goes out
-        of without one (``_default_if``: the first up one with an
-        address), where the kernel, whose hosts have a default route, says
-        ``ENODEV``."""
+        interface of the route to the group; none of these ``None`` (the
+        caller's ``ENODEV``: a node with no route to the group, neither a
+        default one nor 224.0.0.0/4, joins nothing without an interface)."""
         if idx or int(a):
             return self._lx_dev(a, idx)
         if self.node is None:
@@ -425,9 +521,7 @@ class InCtloutput(In6Pcb):
             return self._loif(g)  # type: ignore[attr-defined, no-any-return]  # a local route
         inet = self.node.inet
         rt = inet.rtalloc(g)
-        ifname = rt.ifname if rt is not None else \
-            inet._default_if(None) if g.is_multicast else None
-        return self.ifindex(ifname) if ifname is not None else None
+        return self.ifindex(rt.ifname) if rt is not None else None
 
     @staticmethod
     def _lx_in_count(s: Socket) -> None:
@@ -521,6 +615,10 @@ class InCtloutput(In6Pcb):
         self._mcast_set(s, g, ifi, (mode, srcs | {src}))
 
     def ip_ctloutput_get(self, s: Socket, opt: int, buflen: int = 0) -> Any:
+        if opt == IP_MSFILTER and self.profile.name == "linux":
+            if s.family != AF_INET:
+                self._ip_on_inet6(s, opt)
+            return self._lx_msfget(s, bytes(buflen))  # zeros: EINVAL
         v = self._ip_get(s, opt)
         if isinstance(v, bytes) and buflen and self.profile.name == "linux":
             return v[:buflen]  # IP_MULTICAST_IF: min(len, sizeof(struct in_addr))
@@ -567,7 +665,70 @@ class InCtloutput(In6Pcb):
             return (ifa.addr if ifa is not None else IPv4Address(0)).packed
         if opt == IP_MULTICAST_ALL and linux:
             return o.get(opt, 1 if s.family == AF_INET else 0)
+        if linux and opt == IP_MTU_DISCOVER:
+            return o.get(opt, IP_PMTUDISC_WANT)
+        if linux and opt == IP_MTU:
+            return self.ip_mtu(s)
+        if linux and opt == IP_UNICAST_IF:  # htonl(inet->uc_index)
+            return struct.unpack("=i", struct.pack("!I", o.get(opt, 0)))[0]
+        if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
+            return o.get(opt, 0)
         raise _err(errno.ENOPROTOOPT)
+
+    def _unicast_if(self, s: Socket, value: Any) -> None:
+        """Linux ``IP_UNICAST_IF``: exactly an int (``EINVAL``), the index in
+        network byte order; 0 clears it, an index of no interface is
+        ``EADDRNOTAVAIL``."""
+        b = _optbytes(value, "IP_UNICAST_IF")
+        if len(b) != 4:
+            raise _err(errno.EINVAL, "IP_UNICAST_IF is an int")
+        idx = struct.unpack("!I", b)[0]
+        if not idx:
+            s.ipopts.pop(IP_UNICAST_IF, None)
+            return
+        if self.node is None or idx not in self.node.zones.by_index:
+            raise _err(errno.EADDRNOTAVAIL, "IP_UNICAST_IF: no such interface")
+        s.ipopts[IP_UNICAST_IF] = idx
+
+    def ip_df(self, s: Socket) -> bool | str:
+        """The ``df`` a datagram of the socket asks ``ip_output`` for: Linux's
+        ``IP_MTU_DISCOVER`` mode (:data:`PMTUDISC_DF`), FreeBSD's
+        ``IP_DONTFRAG``; the other BSDs never set DF."""
+        if self.profile.name == "linux":
+            return PMTUDISC_DF[s.ipopts.get(IP_MTU_DISCOVER, IP_PMTUDISC_WANT)]
+        return bool(s.ipopts.get(BSD_IP_DONTFRAG, 0))
+
+    def ip_mtu(self, s: Socket) -> int:
+        """Linux ``IP_MTU``: the MTU of a connected socket's route
+        (``dst_mtu(sk_dst_get(sk))``: the path MTU, the loopback's for a
+        local address); ``ENOTCONN`` without one. An AF_INET6 socket
+        connected to an IPv6 address has an IPv6 route."""
+        dst = getattr(s, "faddr", None)
+        if dst is None or self.node is None:
+            raise _err(errno.ENOTCONN, "IP_MTU: no route cached")
+        now = self.now
+        if isinstance(dst, IPv6Address) and dst.ipv4_mapped is not None:
+            dst = dst.ipv4_mapped
+        if isinstance(dst, IPv4Address):
+            # ipv4_mtu: at most IP_MAX_MTU (65535), the loopback's 65536 too
+            if not int(dst) or self._is_local4(dst):  # type: ignore[attr-defined]
+                return min(int(self.node.ifnets[self.ifname(self._loif(dst))].mtu), 0xFFFF)  # type: ignore[attr-defined]
+            inet = self.node.inet
+            rt = inet.rtalloc(dst)
+            ifname = rt.ifname if rt is not None else \
+                inet._default_if(None) if dst.is_multicast or int(dst) == 0xFFFFFFFF else None
+            if ifname is None:
+                raise _err(errno.ENOTCONN, "IP_MTU: no route")
+            return min(int(inet.path_mtu(ifname, dst, now)), 0xFFFF)
+        if int(dst) == 1 or self._is_local6(dst):  # type: ignore[attr-defined]
+            return int(self.node.ifnets[self.ifname(self._loif(dst))].mtu)  # type: ignore[attr-defined]
+        try:
+            ifname = self._outif(s, dst, getattr(s, "fscope", 0), None)  # type: ignore[attr-defined]
+        except OSError:
+            ifname = None
+        if ifname is None:
+            raise _err(errno.ENOTCONN, "IP_MTU: no route")
+        return int(self.node.path_mtu(ifname, dst))
 
     def ip_cmsg_send(self, s: Socket, anc: list[tuple[int, int, bytes]]
                      ) -> tuple[IPv4Address | None, int, int | None, int | None]:
@@ -1048,6 +1209,11 @@ class InCtloutput(In6Pcb):
         group of another family ``EADDRNOTAVAIL`` (AF_INET6) or ``EINVAL``
         (AF_INET); no membership on exactly that interface
         ``EADDRNOTAVAIL``."""
+        if opt == IP_MSFILTER and level == IPPROTO_IP and self.profile.name == "linux" and \
+                not isinstance(buf, int):
+            if s.family == AF_INET6:
+                self._ip_on_inet6(s, opt)
+            return self._lx_msfget(s, _octets(buf, "ip_msfilter"))
         if opt != MCAST_MSFILTER or self.profile.name != "linux" or \
                 level not in ((41, IPPROTO_IP) if s.family == AF_INET6 else (IPPROTO_IP,)):
             return None

@@ -38,15 +38,17 @@ from kame.socket.const import (
     SOL_SOCKET,
     _err,
 )
-from kame.socket.ctloutput import Ip6Ctloutput
+from kame.socket.ctloutput import IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, Ip6Ctloutput
 from kame.socket.inctl import (
     _MC_ADDR,
+    IP_MTU_DISCOVER,
     IP_MULTICAST_ALL,
     IP_MULTICAST_IF,
     IP_MULTICAST_LOOP,
     IP_MULTICAST_TTL,
     IP_TOS,
     IP_TTL,
+    IP_UNICAST_IF,
     MCAST_INCLUDE,
 )
 from kame.socket.pktopts import (
@@ -275,6 +277,17 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     (s.laddr is None or not int(s.laddr)):
                 src = self._mc_src(s, dst)
             else:
+                src = None
+            # Linux udp_sendmsg: IP_UNICAST_IF is the output interface of a
+            # datagram that is not multicast and names none (IP_PKTINFO)
+            oif = self.ifname(s.ipopts[IP_UNICAST_IF]) if IP_UNICAST_IF in s.ipopts and \
+                not dst.is_multicast and (v4 is None or not v4[1]) else None  # gone: ENODEV
+            if src is None and oif is not None and not self._is_local4(dst) and \
+                    not (isinstance(s.laddr, IPv4Address) and int(s.laddr)):
+                src = self.node.inet.in_selectsrc(dst, oif, oif=True)
+                if src is None:
+                    raise _err(errno.EADDRNOTAVAIL)
+            elif src is None:
                 src = self._select_src(s, dst, 0, None)
             if not s.bound or s.lport == 0:
                 s.lport = self._anyport(s, s.laddr)
@@ -287,6 +300,14 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             if v4 is not None:
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
+            df = self.ip_df(s)
+            # Linux: a datagram too big for its mode fails for that first,
+            # then the pending error (kame.socket.sock.sendmsg)
+            if s.so_error and self.node is not None and self.node.inet.ip_emsgsize(
+                    src, dst, 28 + len(data), df,  # type: ignore[arg-type]
+                    o.get(IP_MULTICAST_IF) if mc4 else None, self.now):
+                raise _err(errno.EMSGSIZE)
+            s._raise_so_error()
             if self._is_local4(dst):
                 # looutput: the sender's IP_TTL and IP_TOS reach the receiver
                 if ttl is None:
@@ -297,13 +318,14 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 return len(data)
             if self.node is None:
                 raise _err(errno.ENETUNREACH)
-            # udp_output -> ip_output (kame.inet). DF: Linux's IP_PMTUDISC_WANT
-            # (set when the datagram fits the path MTU); the BSDs leave it clear.
+            # udp_output -> ip_output (kame.inet). DF: Linux's IP_MTU_DISCOVER
+            # (IP_PMTUDISC_WANT: set when the datagram fits the path MTU),
+            # FreeBSD's IP_DONTFRAG; the other BSDs leave it clear.
             ifn = o.get(IP_MULTICAST_IF) if mc4 else None
             if v4 is not None and v4[1]:
                 ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
-                                          df="want" if self.profile.name == "linux" else False,
+                                          df=df, oif=oif,
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
                 raise _err(e)
@@ -315,6 +337,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                         else o.get(IP_MULTICAST_LOOP, 1)):
                 ifn = ifn or self.node.inet._default_if(src)  # type: ignore[arg-type]
                 if ifn is not None and self.node.inet.in_member(ifn, dst):
+                    if self._nraw4 and self.profile.name == "linux":
+                        # ip_mc_output's copy goes up as one received: Linux's
+                        # raw sockets of IPPROTO_UDP first (raw_local_deliver)
+                        pkt = self.node.inet.mc_sent
+                        self.rip_input(ifn, _core.ip_validate(pkt, False), pkt)
                     self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
                                     ttl if ttl is not None else 1, tos, self.ifindex(ifn))
             return len(data)
@@ -328,6 +355,18 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # fails the route lookup (ENETUNREACH); KAME checked it at setsockopt
             raise _err(self.profile.nozone_errno if sticky else self.profile.nodev_errno,
                        "IPV6_PKTINFO interface")
+        uc6 = s.opts.get(IPV6_UNICAST_IF) if s.opts else None
+        uc_rt = None
+        if uc6 and not is_multicast(dst) and not scope and (pktinfo is None or not pktinfo[1]) \
+                and self.node is not None and not self._is_local6(dst):
+            # Linux udpv6_sendmsg: np->ucast_oif, the output interface of a
+            # unicast datagram that names none (IPV6_PKTINFO, a zone), routed
+            # through it only (none there: ENETUNREACH)
+            if not is_linklocal(dst):
+                uc_rt = self.node.rtalloc(dst, self.now, oif=self.ifname(uc6))
+                if uc_rt is None:
+                    raise _err(errno.ENETUNREACH, "IPV6_UNICAST_IF: no route through it")
+            pktinfo = (pktinfo[0] if pktinfo else IPv6Address(0), uc6)
         nh_if: str | None = None
         if po.nexthop is not None and not is_multicast(dst) and self.node is not None:
             # RFC 3542 §6.1 IPV6_NEXTHOP: the neighbor's interface, for the
@@ -419,7 +458,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             for p in pkts:
                 self.node.output(ifname, p, self.now)
             return len(data)
-        if nxt is None and not is_linklocal(first):
+        if uc_rt is not None and first == dst:
+            nxt = uc_rt.next_hop
+        elif nxt is None and not is_linklocal(first):
             rt = self.node.rtalloc(first, self.now)
             if rt is not None and rt.ifname == ifname:
                 nxt = rt.next_hop
@@ -443,6 +484,12 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                   tclass: int, ifindex: int, ext: Ext = ()) -> bool:
         """A packet we sent to ourselves (``looutput`` -> ``ip6_input``)."""
         if nh == IPPROTO_UDP:
+            if is_multicast(dst) and self.profile.name == "linux" and \
+                    any(r.type == SOCK_RAW and r.proto == nh for r in self.pcbs):
+                # a multicast copy looped back (ip6_mc_output) goes up as one
+                # received: Linux's raw sockets of IPPROTO_UDP too
+                # (raw6_local_deliver)
+                self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
             return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex, ext=ext)
         return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
 
@@ -501,7 +548,15 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
         socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
         as ``so_error`` (``inetctlerrmap``); Fragmentation Needed only
-        lowers the path MTU."""
+        lowers the path MTU, but on Linux (``__udp4_lib_err``) it is
+        ``EMSGSIZE`` to a connected socket whose ``IP_MTU_DISCOVER`` is
+        not ``IP_PMTUDISC_DONT``."""
+        if icmp_type == 3 and code == 4 and self.profile.name == "linux":
+            for s in self.pcbs:
+                if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
+                        s.lport == sport and s.ipopts.get(IP_MTU_DISCOVER, 1) != 0:
+                    s.so_error = errno.EMSGSIZE
+            return
         if icmp_type == 3:
             code_errno = {2: errno.ECONNREFUSED, 3: errno.ECONNREFUSED, 4: 0}.get(
                 code, errno.EHOSTUNREACH)
@@ -655,6 +710,11 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             targets = allowed
         elif any(s.msf for s in targets):
             targets = [s for s in targets if self._msf_pass(s, d)]
+        if v6 and self.profile.name == "linux":
+            # inet6_mc_check: a socket with no membership of the group gets
+            # it only with IPV6_MULTICAST_ALL (on by default)
+            targets = [s for s in targets if s.opts.get(IPV6_MULTICAST_ALL, 1) or
+                       any(g == dst for g, _i in s.groups)]
         for s in targets:
             if len(s.rcvq) == s.rcvq.maxlen:
                 self.udpstat["udps_fullsock"] += 1

@@ -38,9 +38,11 @@ from kame.socket.const import AF_INET, SOCK_RAW, _err
 from kame.socket.inctl import (
     IP_HDRINCL,
     IP_MULTICAST_IF,
+    IP_MULTICAST_LOOP,
     IP_MULTICAST_TTL,
     IP_TOS,
     IP_TTL,
+    IP_UNICAST_IF,
     InCtloutput,
 )
 from kame.socket.sock import Datagram, Socket
@@ -105,11 +107,16 @@ class RawIp4(InCtloutput):
                 ifn = self.ifname(v4[1]) if v4[1] else ifn
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
+            # Linux raw_sendmsg: IP_UNICAST_IF as udp_sendmsg reads it
+            uc = o.get(IP_UNICAST_IF) if linux and not mc and not (v4 and v4[1]) else None
             e = inet.ip_output(src, dst, s.proto, bytes(data), self.now, ttl=ttl,
-                               tos=tos, df="want" if linux else False, ifname=ifn)
+                               tos=tos, df=self.ip_df(s), ifname=ifn,
+                               oif=self.ifname(uc) if uc else None)
             if e:
                 raise _err(e)
             self.udpstat["rips_opackets"] += 1
+            if mc:
+                self._rip_mloop(s, inet.mc_sent, ifn)
             return len(data)
         n = len(data)
         if n < 20:
@@ -138,7 +145,22 @@ class RawIp4(InCtloutput):
         if e:
             raise _err(e)
         self.udpstat["rips_opackets"] += 1
+        if mc:
+            self._rip_mloop(s, bytes(b), ifn)
         return n
+
+    def _rip_mloop(self, s: Socket, pkt: bytes, ifn: str | None) -> None:
+        """A raw socket's multicast datagram looped back to the sending node
+        (``IP_MULTICAST_LOOP``, a membership of the group on the interface
+        it left by: ``ip_mloopback``, Linux's ``ip_mc_output``): the raw
+        sockets that match get it as one received, the sender too."""
+        if not s.ipopts.get(IP_MULTICAST_LOOP, 1) or self.node is None or not pkt:
+            return
+        inet = self.node.inet
+        v = _core.ip_validate(pkt, False)
+        ifn = ifn or inet._default_if(v.src)
+        if ifn is not None and inet.in_member(ifn, v.dst):
+            self.rip_input(ifn, v, pkt)
 
     def rip_input(self, ifname: str, v: Any, pkt: bytes) -> bool:
         """Copies of ``pkt`` to the raw sockets that match (see the module

@@ -385,16 +385,28 @@ class Socket:
                 flags: int = 0, address: Any = None) -> int:
         self._check_open()
         data = b"".join(_octets(b, "buffer") for b in buffers)
-        self._raise_so_error()
+        # Linux's udp_sendmsg reads a pending error last (sock_alloc_send_skb,
+        # after the size check of __ip_append_data): kame.socket.layer
+        # raises it there for an IPv4 destination; the BSDs' sosend first
+        late = self.type == SOCK_DGRAM and self.profile.name == "linux"
+        if not late:
+            self._raise_so_error()
         if address is None:
             if self.faddr is None:
+                self._raise_so_error()
                 raise _err(errno.EDESTADDRREQ)
             dst, port, scope = self.faddr, self.fport, self.fscope
         else:
             if self.faddr is not None and self.type == SOCK_DGRAM and \
                     self.profile.name != "linux":
                 raise _err(errno.EISCONN)  # BSD udp6_output; Linux sends to the address
-            dst, port, scope = self._sockaddr_in(address, "send")
+            try:
+                dst, port, scope = self._sockaddr_in(address, "send")
+            except OSError:
+                self._raise_so_error()
+                raise
+        if late and not isinstance(dst, IPv4Address):
+            self._raise_so_error()
         self.layer.autobind_first(self)
         return self.layer.output(self, data, dst, port, scope, _ancillary(ancdata))
 
