@@ -545,7 +545,8 @@ class TcpInput(TcpTimer):
             self.inc("tcps_rcvacktoomuch")
             self.challenge_ack(tp, now)
             return
-        if ack < tp.snd_una - max(tp.max_sndwnd, 1):
+        msw = tp.max_sndwnd
+        if ack < tp.snd_una - (msw if msw > 1 else 1):  # max(max_sndwnd, 1)
             self.challenge_ack(tp, now)
             return
         needoutput = False
@@ -576,7 +577,8 @@ class TcpInput(TcpTimer):
                 self.inc("tcps_rcvwinupd")
             tp.snd_wnd = tiwin
             tp.snd_wl1, tp.snd_wl2 = seq, ack
-            tp.max_sndwnd = max(tp.max_sndwnd, tiwin)
+            if tiwin > tp.max_sndwnd:  # max(max_sndwnd, tiwin)
+                tp.max_sndwnd = tiwin
             if tiwin and self.timer_active(tp, TT_PERSIST):
                 self.timer_stop(tp, TT_PERSIST)
                 tp.t_rxtshift = 0
@@ -768,7 +770,8 @@ class TcpInput(TcpTimer):
             tp.cc.ack_received(tp, CC_ACK, acked, now)
         fin_acked = self._ack_drop(tp, ack)
         tp.snd_una = ack
-        tp.snd_nxt = max(tp.snd_nxt, tp.snd_una)
+        if ack > tp.snd_nxt:  # max(snd_nxt, snd_una)
+            tp.snd_nxt = ack
         if tp.sackhint_blocks:
             sack_clean(tp)
         elif tp.sack_rxmit_next < ack:
@@ -795,8 +798,8 @@ class TcpInput(TcpTimer):
     def _ack_drop(tp: Tcpcb, ack: int) -> bool:
         """Drop the octets ``ack`` covers from so_snd; True when it covers
         our FIN."""
-        end = tp.snd_end()
-        n = min(ack, end) - tp.snd_buf_seq
+        end = tp.snd_buf_seq + len(tp.snd)  # tp.snd_end()
+        n = (end if end < ack else ack) - tp.snd_buf_seq  # min(ack, end)
         if n > 0:
             tp.snd.drop_front(n)
             tp.snd_buf_seq += n
