@@ -377,7 +377,9 @@ class Ip6Input(Ip6Forward):
     def frag6_slowtimo(self, now: float) -> None:
         """Expire fragment queues: Time Exceeded code 1 when the first
         fragment had arrived (RFC 8200 §4.5); apply the reassembly knobs."""
-        cfg = self._reass_knobs()
+        kv = self.knobs._values  # (_reass_knobs inline: every poll asks)
+        cfg = (kv["net.inet6.ip6.maxfragpackets"], kv["net.inet6.ip6.maxfragsperpacket"],
+               kv["net.inet6.ip6.maxfragbytes"])
         if cfg != self._reass_cfg:
             self._reass_cfg = cfg
             self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg
