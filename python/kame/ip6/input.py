@@ -106,7 +106,7 @@ class Ip6Input(Ip6Forward):
         if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr and not mloop:
             return
         if not again:
-            self.stats.inc("ip6s_total")
+            self.stats._c["ip6s_total"] += 1
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
@@ -185,7 +185,7 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_delivered")
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, 51, ah[0], ah[1], chain, now)
             return
-        self.stats.inc("ip6s_delivered")
+        self.stats._c["ip6s_delivered"] += 1
         upper = chain.upper
         body = payload[chain.upper_offset:v.packet_len]
         if upper == 58:

@@ -112,7 +112,7 @@ class TcpInput(TcpTimer):
 
     def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
         """A TCP segment for one of our addresses (from ``ip6_input``)."""
-        self.inc("tcps_rcvtotal")
+        self._sc["tcps_rcvtotal"] += 1
         src, dst = hdr.src, hdr.dst
         if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
             self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
@@ -300,7 +300,7 @@ class TcpInput(TcpTimer):
                     and not tp.t_flags & (TF_ECN_PERMIT | TF_KEEPALIVE):
                 # the handshake's bare ACK: syncache_expand took all it says
                 # (the full path would find nothing to do, header prediction's view)
-                self.inc("tcps_predack")
+                self._sc["tcps_predack"] += 1
                 return
             self.tcp_do_segment(tp, seg, tclass, now)
             return
@@ -386,7 +386,7 @@ class TcpInput(TcpTimer):
             tp.ts_recent_age = now
             tp.ts_recent = ts[0]
         if tlen == 0:
-            self.inc("tcps_predack")
+            self._sc["tcps_predack"] += 1
             if not self.tcp_newack(tp, ack, seg, ts, now):
                 return True
         else:

@@ -404,7 +404,7 @@ class TcpSubr:
             del self.conns[k]
         self.timewait.pop(id(tp), None)
         tp.reass.clear()
-        self.inc("tcps_closed")
+        self._sc["tcps_closed"] += 1
         self.heap_retired()
         if tp.so is not None:
             tp.so.tcp_closed(tp)
@@ -422,7 +422,7 @@ class TcpSubr:
             if not tp.gone:
                 self.tcp_close(tp)
                 return
-        self.inc("tcps_closed")
+        self._sc["tcps_closed"] += 1
 
     def tcp_drop(self, tp: Tcpcb, err: int, now: float) -> None:
         """``tcp_drop``: a RST to the peer if synchronized, ``err`` to the socket."""
