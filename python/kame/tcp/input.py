@@ -25,7 +25,6 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame import _core
-from kame.addr import is_linklocal
 from kame.errors import KameError, MalformedError, TruncatedError
 from kame.tcp.cc import CC_ACK, CC_ECN, CC_NDUPACK
 from kame.tcp.sack import sack_clean, sack_islost, sack_update
@@ -114,11 +113,14 @@ class TcpInput(TcpTimer):
         """A TCP segment for one of our addresses (from ``ip6_input``)."""
         self._sc["tcps_rcvtotal"] += 1
         src, dst = hdr.src, hdr.dst
-        if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
+        # is_multicast (ff00::/8), the unspecified source, ipv4_mapped
+        # (::ffff:0:0/96) on the integers, without their properties' calls
+        si = src._ip
+        if dst._ip >> 120 == 0xFF or si >> 120 == 0xFF or not si or si >> 32 == 0xFFFF:
             self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
             return
         scope = 0
-        if is_linklocal(src) and self.node is not None and ifname in self.node.ifnets:
+        if si >> 118 == 0x3FA and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
