@@ -471,6 +471,36 @@ def test_rst_for_no_connection_is_rate_limited_and_never_for_rst() -> None:
     assert p.b.stats["tcps_sndrst"] == 10
 
 
+def test_multicast_unspecified_and_mapped_addresses_are_dropped() -> None:
+    """RFC 9293 §3.9.2.1: ``tcp6_input`` drops a segment to or from a
+    multicast address, from the unspecified address or from an IPv4-mapped
+    one (``tcps_rcvmcast``), without a RST; from a unicast address the same
+    SYN gets its SYN,ACK from the listener."""
+    from types import SimpleNamespace
+
+    p = Pair()
+    ls = p.lb.socket(AF_INET6, SOCK_STREAM)
+    ls.bind(("::", 80))
+    ls.listen(8)
+    tcp = p.b.tcp
+    cases = [(A, "ff02::1"), (A, "ff0e::1:2"), ("ff02::1", B), ("ff05::2", B), ("::", B),
+             ("::ffff:192.0.2.1", B), (A, B)]
+    for i, (src, dst) in enumerate(cases):
+        sa, da = IPv6Address(src), IPv6Address(dst)
+        seg = _core.tcp_output_segment(sa.packed, da.packed, 3000 + i, 80, 1, 0, TH_SYN, 1000,
+                                       b"", b"")
+        before = (p.b.stats["tcps_rcvmcast"], p.b.stats["tcps_sndtotal"],
+                  p.b.stats["tcps_sndrst"])
+        tcp.tcp6_input("eth0", SimpleNamespace(src=sa, dst=da, traffic_class=0), seg,
+                       p.sim.now)
+        after = (p.b.stats["tcps_rcvmcast"], p.b.stats["tcps_sndtotal"],
+                 p.b.stats["tcps_sndrst"])
+        if (src, dst) == (A, B):
+            assert after == (before[0], before[1] + 1, before[2])  # the SYN,ACK
+        else:
+            assert after == (before[0] + 1, before[1], before[2]), (src, dst)
+
+
 def test_bad_segments_are_counted_drops() -> None:
     p = Pair()
     good = _core.tcp_output_segment(IPv6Address(A), IPv6Address(B), 1, 2, 3, 4, TH_ACK, 5, b"",

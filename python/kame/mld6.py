@@ -315,6 +315,8 @@ class Mld6:
     def poll(self, now: float) -> list[SendMldReport]:
         out: list[SendMldReport] = []
         for ifname, st in self._if.items():
+            if not st.pending and not st.changes:
+                continue  # nothing owed on this interface (most polls)
             v1 = self.version(ifname, now) == 1
             answer: list[IPv6Address] = []
             for key, (due, rtype, left) in list(st.pending.items()):

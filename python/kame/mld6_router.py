@@ -386,6 +386,8 @@ class Mld6Router:
 
     def poll(self, now: float) -> list[Any]:
         out: list[Any] = []
+        if not self._if:
+            return out  # the querier runs nowhere (most polls of a host)
         for ifname, st in self._if.items():
             if not st.querier and st.oqp_until <= now:
                 st.querier, st.querier_addr = True, None  # §7.6.2: resume

@@ -409,12 +409,21 @@ class Node(Ip6Input):
         if type(now) is not float:
             now = self._time(now)
         self._now = now
-        self._handle(self.nbr.poll(now), now)
-        self._handle(self.cache.poll(now), now)
-        self._handle(self.rtr.poll(now), now)
-        self._handle(self.mld.poll(now), now)
-        self._mldr_sync(now)
-        self._handle(self.mldr.poll(now), now)
+        # (each timer's actions handled when there are any: most polls find none)
+        handle = self._handle
+        a: list[Any]
+        if a := self.nbr.poll(now):
+            handle(a, now)
+        if a := self.cache.poll(now):
+            handle(a, now)
+        if a := self.rtr.poll(now):
+            handle(a, now)
+        if a := self.mld.poll(now):
+            handle(a, now)
+        if (self.knobs.gen, self.addrs.gen, self._ifgen) != self._mldr_synced:  # _mcast_key
+            self._mldr_sync(now)
+        if a := self.mldr.poll(now):
+            handle(a, now)
         self.frag6_slowtimo(now)
         self._pmtu_expire(now)
         self.inet.poll(now)  # ARP, RFC 5227, IPv4 reassembly and path MTU timers

@@ -131,6 +131,8 @@ class IgmpRouter(Mld6Router):
             del self._v1hosts[k]
 
     def poll(self, now: float) -> list[Any]:
+        if not self._if and not self._v1hosts:
+            return []  # not querying anywhere, no IGMPv1 host to forget (most polls)
         out = super().poll(now)
         for k, t in list(self._v1hosts.items()):
             st = self._if.get(k[0])

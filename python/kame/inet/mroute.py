@@ -159,7 +159,9 @@ class IpMroute(Igmp):
         return self.igmpr.next_deadline()
 
     def igmpr_poll(self, now: float) -> None:
-        self.igmpr_sync(now)
+        node = self.node
+        if (node.knobs.gen, node.addrs.gen, node._ifgen) != self._igmpr_synced:  # _mcast_key
+            self.igmpr_sync(now)
         for a in self.igmpr.poll(now):
             self._igmp_query_output(a, now)
 

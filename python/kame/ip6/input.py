@@ -106,7 +106,7 @@ class Ip6Input(Ip6Forward):
         if self.drop_own_frames and ifp.lladdr is not None and smac == ifp.lladdr and not mloop:
             return
         if not again:
-            self.stats.inc("ip6s_total")
+            self.stats._c["ip6s_total"] += 1
         if ifp.flags.disabled:
             self.stats.inc("ip6s_ifdisabled")
             return
@@ -185,7 +185,7 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_delivered")
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, 51, ah[0], ah[1], chain, now)
             return
-        self.stats.inc("ip6s_delivered")
+        self.stats._c["ip6s_delivered"] += 1
         upper = chain.upper
         body = payload[chain.upper_offset:v.packet_len]
         if upper == 58:
@@ -377,7 +377,9 @@ class Ip6Input(Ip6Forward):
     def frag6_slowtimo(self, now: float) -> None:
         """Expire fragment queues: Time Exceeded code 1 when the first
         fragment had arrived (RFC 8200 §4.5); apply the reassembly knobs."""
-        cfg = self._reass_knobs()
+        kv = self.knobs._values  # (_reass_knobs inline: every poll asks)
+        cfg = (kv["net.inet6.ip6.maxfragpackets"], kv["net.inet6.ip6.maxfragsperpacket"],
+               kv["net.inet6.ip6.maxfragbytes"])
         if cfg != self._reass_cfg:
             self._reass_cfg = cfg
             self.reass.max_queues, self.reass.max_frags_per_queue, self.reass.max_bytes = cfg

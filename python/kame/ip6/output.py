@@ -71,7 +71,7 @@ class Ip6Output(Route6):
         ifp = self.ifnets.get(ifname)  # type: ignore[arg-type]
         if ifp is None:
             ifp = self._ifnet(ifname)
-        if not isinstance(packet, (bytes, bytearray, memoryview)):
+        if type(packet) is not bytes and not isinstance(packet, (bytes, bytearray, memoryview)):
             raise TypeError(f"a packet is bytes, not {type(packet).__name__}")
         if next_hop is not None and type(next_hop) is not IPv6Address:
             next_hop = self._in6(next_hop, "next_hop")

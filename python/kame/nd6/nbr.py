@@ -349,6 +349,8 @@ class Nd6Nbr:
     def poll(self, now: float) -> Output:
         """Send due DAD probes; finish DADs whose last wait has passed."""
         out: Output = []
+        if not self.dad:
+            return out  # no DAD under way (most polls)
         for key, dp in list(self.dad.items()):
             if dp.next_time > now:
                 continue

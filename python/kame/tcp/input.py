@@ -25,7 +25,6 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame import _core
-from kame.addr import is_linklocal
 from kame.errors import KameError, MalformedError, TruncatedError
 from kame.tcp.cc import CC_ACK, CC_ECN, CC_NDUPACK
 from kame.tcp.sack import sack_clean, sack_islost, sack_update
@@ -112,13 +111,16 @@ class TcpInput(TcpTimer):
 
     def tcp6_input(self, ifname: str, hdr: Any, body: bytes, now: float) -> None:
         """A TCP segment for one of our addresses (from ``ip6_input``)."""
-        self.inc("tcps_rcvtotal")
+        self._sc["tcps_rcvtotal"] += 1
         src, dst = hdr.src, hdr.dst
-        if dst.is_multicast or src.is_multicast or not int(src) or src.ipv4_mapped is not None:
+        # is_multicast (ff00::/8), the unspecified source, ipv4_mapped
+        # (::ffff:0:0/96) on the integers, without their properties' calls
+        si = src._ip
+        if dst._ip >> 120 == 0xFF or si >> 120 == 0xFF or not si or si >> 32 == 0xFFFF:
             self.inc("tcps_rcvmcast")  # RFC 9293 §3.9.2.1: never to a broadcast/multicast
             return
         scope = 0
-        if is_linklocal(src) and self.node is not None and ifname in self.node.ifnets:
+        if si >> 118 == 0x3FA and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
@@ -300,7 +302,7 @@ class TcpInput(TcpTimer):
                     and not tp.t_flags & (TF_ECN_PERMIT | TF_KEEPALIVE):
                 # the handshake's bare ACK: syncache_expand took all it says
                 # (the full path would find nothing to do, header prediction's view)
-                self.inc("tcps_predack")
+                self._sc["tcps_predack"] += 1
                 return
             self.tcp_do_segment(tp, seg, tclass, now)
             return
@@ -386,7 +388,7 @@ class TcpInput(TcpTimer):
             tp.ts_recent_age = now
             tp.ts_recent = ts[0]
         if tlen == 0:
-            self.inc("tcps_predack")
+            self._sc["tcps_predack"] += 1
             if not self.tcp_newack(tp, ack, seg, ts, now):
                 return True
         else:
@@ -545,7 +547,8 @@ class TcpInput(TcpTimer):
             self.inc("tcps_rcvacktoomuch")
             self.challenge_ack(tp, now)
             return
-        if ack < tp.snd_una - max(tp.max_sndwnd, 1):
+        msw = tp.max_sndwnd
+        if ack < tp.snd_una - (msw if msw > 1 else 1):  # max(max_sndwnd, 1)
             self.challenge_ack(tp, now)
             return
         needoutput = False
@@ -576,7 +579,8 @@ class TcpInput(TcpTimer):
                 self.inc("tcps_rcvwinupd")
             tp.snd_wnd = tiwin
             tp.snd_wl1, tp.snd_wl2 = seq, ack
-            tp.max_sndwnd = max(tp.max_sndwnd, tiwin)
+            if tiwin > tp.max_sndwnd:  # max(max_sndwnd, tiwin)
+                tp.max_sndwnd = tiwin
             if tiwin and self.timer_active(tp, TT_PERSIST):
                 self.timer_stop(tp, TT_PERSIST)
                 tp.t_rxtshift = 0
@@ -768,7 +772,8 @@ class TcpInput(TcpTimer):
             tp.cc.ack_received(tp, CC_ACK, acked, now)
         fin_acked = self._ack_drop(tp, ack)
         tp.snd_una = ack
-        tp.snd_nxt = max(tp.snd_nxt, tp.snd_una)
+        if ack > tp.snd_nxt:  # max(snd_nxt, snd_una)
+            tp.snd_nxt = ack
         if tp.sackhint_blocks:
             sack_clean(tp)
         elif tp.sack_rxmit_next < ack:
@@ -795,8 +800,8 @@ class TcpInput(TcpTimer):
     def _ack_drop(tp: Tcpcb, ack: int) -> bool:
         """Drop the octets ``ack`` covers from so_snd; True when it covers
         our FIN."""
-        end = tp.snd_end()
-        n = min(ack, end) - tp.snd_buf_seq
+        end = tp.snd_buf_seq + len(tp.snd)  # tp.snd_end()
+        n = (end if end < ack else ack) - tp.snd_buf_seq  # min(ack, end)
         if n > 0:
             tp.snd.drop_front(n)
             tp.snd_buf_seq += n

@@ -73,11 +73,19 @@ class TcpOutput(TcpSubr):
     def rcv_window(self, tp: Tcpcb) -> int:
         """The window to advertise (octets): the receive buffer's room, no
         silly window (RFC 9293 §3.8.6.2.2), never shrinking what was offered."""
-        space = tp.rcv.space
-        if space < tp.rcv.cap // 4 and space < tp.t_maxseg:
+        # (min and max written out: the builtins' calls cost more than the
+        # comparisons on this per-segment path; the same ties kept)
+        rcv = tp.rcv
+        space = rcv.space
+        if space < rcv.cap // 4 and space < tp.t_maxseg:
             space = 0
-        space = min(space, 0xFFFF << tp.rcv_scale)
-        return max(space, tp.rcv_adv - tp.rcv_nxt, 0)
+        cap = 0xFFFF << tp.rcv_scale
+        if cap < space:
+            space = cap
+        offered = tp.rcv_adv - tp.rcv_nxt
+        if offered > space:
+            space = offered
+        return space if space > 0 else 0
 
     def tcp_setpersist(self, tp: Tcpcb, now: float) -> None:
         """``tcp_setpersist``: the next zero-window probe, backed off within
@@ -126,19 +134,29 @@ class TcpOutput(TcpSubr):
             flags &= ~TH_FIN  # sent and not pulled back for a retransmission
         rcv = tp.rcv
         winup = False
-        adv = min(rcv.space, 0xFFFF << tp.rcv_scale) - (tp.rcv_adv - tp.rcv_nxt)
+        space = rcv.space
+        cap = 0xFFFF << tp.rcv_scale  # (min and max written out below, the same ties)
+        offered = tp.rcv_adv - tp.rcv_nxt
+        adv = (cap if cap < space else space) - offered
         if tp.state != TCPS_TIME_WAIT and (adv >= 2 * tp.t_maxseg or 2 * adv >= rcv.cap) and \
                 not tf & 0x200000:  # TF_CANTRCVMORE
             winup = True
         elif not (tf & TF_ACKNOW or flags & TH_FIN and (not tf & TF_SENTFIN or
                                                          seq < tp.snd_max)):
             return
-        win = rcv.space
+        win = space
         if win < rcv.cap // 4 and win < tp.t_maxseg:
             win = 0
-        win = max(min(win, 0xFFFF << tp.rcv_scale), tp.rcv_adv - tp.rcv_nxt, 0)
+        if cap < win:
+            win = cap
+        if offered > win:
+            win = offered
+        if win < 0:
+            win = 0
         ack = tp.rcv_nxt & M32 if flags & TH_ACK else 0
-        wfield = min(win >> tp.rcv_scale, 0xFFFF)
+        wfield = win >> tp.rcv_scale
+        if wfield > 0xFFFF:
+            wfield = 0xFFFF
         faddr = tp.faddr
         node = self.node
         r = self.route6(faddr, tp.scope, now) if type(faddr) is IPv6Address and \
@@ -168,7 +186,8 @@ class TcpOutput(TcpSubr):
             sc["tcps_sndctrl"] += 1
             tp.t_flags |= TF_SENTFIN
             nxt += 1
-            tp.snd_nxt = max(tp.snd_nxt, nxt)
+            if nxt > tp.snd_nxt:
+                tp.snd_nxt = nxt
         if tp.snd_nxt > tp.snd_max:
             if tp.t_rtttime == 0:
                 tp.t_rtttime = now

@@ -283,7 +283,10 @@ class TcpSubr:
         if tp.ext6 is not None:
             room -= len(tp.ext6[0])  # the socket's extension headers (RFC 3542 §6)
         ipsec = self.ipsec_hdrsiz(tp)
-        mss = max(min(tp.peer_mss, room) - ipsec, 64)
+        pm = tp.peer_mss
+        mss = (room if room < pm else pm) - ipsec  # max(min(peer_mss, room) - ipsec, 64)
+        if 64 > mss:
+            mss = 64
         tp.t_maxopd = mss
         tp.t_maxseg = mss - TCPOLEN_TSTAMP_APPA if tp.t_flags & TF_RCVD_TSTMP and \
             tp.t_flags & TF_REQ_TSTMP else mss
@@ -324,17 +327,25 @@ class TcpSubr:
         """RTO = SRTT + max(G, 4 RTTVAR), within [rexmit_min, rexmit_max],
         times the backoff of the current retransmission."""
         kv = self._kv  # (kms inline: the knobs in milliseconds)
+        # (min and max written out, the builtins' ties kept: a per-segment path)
         if tp.t_srtt > 0:
-            rto = tp.t_srtt + max(0.001, 4 * tp.t_rttvar)
+            v4 = 4 * tp.t_rttvar
+            rto = tp.t_srtt + (v4 if v4 > 0.001 else 0.001)
         else:
             rto = kv["net.inet.tcp.rexmit_initial"] / 1000.0
-        rto *= TCP_BACKOFF[min(tp.t_rxtshift, len(TCP_BACKOFF) - 1)]
-        return min(max(rto, tp.t_rttmin), kv["net.inet.tcp.rexmit_max"] / 1000.0)
+        shift = tp.t_rxtshift
+        rto *= TCP_BACKOFF[shift if shift < 12 else 12]  # len(TCP_BACKOFF) - 1
+        lo = tp.t_rttmin
+        if lo > rto:
+            rto = lo
+        hi = kv["net.inet.tcp.rexmit_max"] / 1000.0
+        return hi if hi < rto else rto
 
     def tcp_xmit_timer(self, tp: Tcpcb, rtt: float) -> None:
         """RFC 6298 §2.2-2.3: a new RTT sample."""
         self._sc["tcps_rttupdated"] += 1
-        rtt = max(rtt, 0.0001)
+        if 0.0001 > rtt:  # max(rtt, 0.0001)
+            rtt = 0.0001
         if tp.t_srtt == 0:
             tp.t_srtt, tp.t_rttvar = rtt, rtt / 2
         else:
@@ -393,7 +404,7 @@ class TcpSubr:
             del self.conns[k]
         self.timewait.pop(id(tp), None)
         tp.reass.clear()
-        self.inc("tcps_closed")
+        self._sc["tcps_closed"] += 1
         self.heap_retired()
         if tp.so is not None:
             tp.so.tcp_closed(tp)
@@ -411,7 +422,7 @@ class TcpSubr:
             if not tp.gone:
                 self.tcp_close(tp)
                 return
-        self.inc("tcps_closed")
+        self._sc["tcps_closed"] += 1
 
     def tcp_drop(self, tp: Tcpcb, err: int, now: float) -> None:
         """``tcp_drop``: a RST to the peer if synchronized, ``err`` to the socket."""

@@ -295,7 +295,7 @@ def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now
     tp.rcv_nxt = tp.rcv_adv = tp.last_ack_sent = irs + 1
     if ws is not None and tp.t_flags & TF_REQ_SCALE:
         tp.t_flags |= TF_RCVD_SCALE
-        tp.snd_scale = min(ws, 14)
+        tp.snd_scale = 14 if 14 < ws else ws  # min(ws, 14)
         tp.rcv_scale = tp.request_r_scale
     if ts is not None and tp.t_flags & TF_REQ_TSTMP:
         tp.t_flags |= TF_RCVD_TSTMP

@@ -102,6 +102,8 @@ class Tcp(TcpInput):
 
     def loopback(self, now: float) -> None:
         """``looutput``: our segments to our own addresses, in order."""
+        if not self._loq:
+            return  # (every poll asks: nothing queued is the common answer)
         for _ in range(10000):
             if not self._loq:
                 return

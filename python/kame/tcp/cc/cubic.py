@@ -46,7 +46,10 @@ class Cubic:
             return
         mss = tp.t_maxseg
         if tp.snd_cwnd <= tp.snd_ssthresh:
-            tp.snd_cwnd = min(tp.snd_cwnd + min(acked, 2 * mss), cwnd_cap(tp))
+            inc = 2 * mss  # min(snd_cwnd + min(acked, 2 * mss), cwnd_cap(tp)), written out
+            cw = tp.snd_cwnd + (inc if inc < acked else acked)
+            cap = cwnd_cap(tp)
+            tp.snd_cwnd = cap if cap < cw else cw
             return
         cwnd = tp.snd_cwnd / mss
         if self.epoch is None:  # §4.2: a new congestion-avoidance epoch
