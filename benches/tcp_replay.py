@@ -1,6 +1,6 @@
 """Connection setup counted, not timed: record the frames a kame client sends
-a kame server (``bench_tcp.py``'s ``nodesrv`` loop: connect, accept, close,
-64 at a time), then replay them into a fresh server node, check its output
+a kame server (``bench_tcp.py``'s ``nodesrv`` loop, its ``churn``: connect,
+accept, close, 64 at a time), then replay them into a fresh server node, check its output
 octet for octet against the recording and count the instructions its steps
 take per accepted connection under callgrind. On a shared machine timings
 swing ±25 % with the load; instruction counts do not, so a cut of a few
@@ -32,13 +32,15 @@ import sys
 import tempfile
 from typing import Any
 
+from bench_tcp import KERNEL as PEER
+from bench_tcp import MAC, OURS, churn
+
 from kame.node import Node
 from kame.socket import AF_INET6, SocketLayer
 from kame.socket.stream import SOCK_STREAM
 from kame.tcp.usrreq import Tcp
 
-OURS, PEER = "2001:db8:98::2", "2001:db8:98::1"
-MAC, PEER_MAC = bytes.fromhex("020000000902"), bytes.fromhex("020000000b0b")
+PEER_MAC = bytes.fromhex("020000000b0b")
 Step = tuple[float, list[bytes], str]
 
 
@@ -100,34 +102,25 @@ def record(n: int, path: str, par: int = 64) -> None:
         to_cli.clear()
         to_srv.extend(f for _, f in out)
 
-    now = 0.5
+    clock = [0.5]
     for _ in range(20):  # ND and MLD settle before the first connection
-        srv_turn(now)
-        cli_turn(now)
-        now += 0.05
+        srv_turn(clock[0])
+        cli_turn(clock[0])
+        clock[0] += 0.05
     warmup = len(steps)
-    started = accepted = 0
-    pending: list[Any] = []
-    while accepted < n or to_srv or to_cli:
-        while started < n and len(pending) < par:
-            c = clayer.socket(AF_INET6, SOCK_STREAM)
-            try:
-                c.connect((OURS, 80))
-            except BlockingIOError:
-                pass
-            pending.append(c)
-            started += 1
-        cli_turn(now)
-        still = []
-        for c in pending:
-            if c.tp is not None and c.tp.state >= 4:  # ESTABLISHED or later
-                c.close()
-            else:
-                still.append(c)
-        pending = still
-        cli_turn(now)
-        accepted += srv_turn(now)
-        now += 0.0005
+
+    def before() -> int:
+        cli_turn(clock[0])
+        return 0
+
+    def after() -> int:
+        cli_turn(clock[0])
+        acc = srv_turn(clock[0])
+        clock[0] += 0.0005
+        return acc
+
+    accepted = churn(n, par, clayer, (OURS, 80), before, after,
+                     busy=lambda: bool(to_srv or to_cli))
     with open(path, "wb") as fh:
         pickle.dump({"warmup": warmup, "n": n, "steps": steps}, fh)
     print(f"recorded {accepted} connections in {len(steps)} server steps, "
