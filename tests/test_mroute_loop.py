@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 from ipaddress import IPv4Address as A4
 from ipaddress import IPv4Network
 from ipaddress import IPv6Address as A
@@ -71,6 +72,32 @@ def _got(s: Any) -> list[tuple[bytes, int, int]]:
     return out_
 
 
+def _own_multicast_once_per_link(r: Any, rx: Callable[[str], Any], tx: Callable[[], Any],
+                                 dst: tuple[str, int], loop: tuple[int, int],
+                                 outs: Callable[[Any], dict[str, Any]]) -> None:
+    """``tx()``, a socket sending on link a with hop limit/TTL 8, sends to
+    ``dst``: with ``rx("b")`` a member on b, one copy, 7, received on b;
+    with ``rx("a")`` too, each gets one copy per link (b's 7, a's 8); with
+    the ``loop`` option (level, name) 0, b's only."""
+    ia, ib = r.ifnets["a"].index, r.ifnets["b"].index
+    rb = rx("b")
+    s_tx = tx()
+    r._flush()
+    s_tx.sendto(b"own", dst)
+    assert sorted(outs(r._flush())) == ["a", "b"]
+    assert _got(rb) == [(b"own", 7, ib)]
+    ra = rx("a")
+    s_tx.sendto(b"own", dst)
+    r._flush()
+    for s in (ra, rb):
+        assert sorted(_got(s)) == [(b"own", 7, ib), (b"own", 8, ia)]
+    s_tx.setsockopt(*loop, 0)
+    s_tx.sendto(b"own", dst)
+    r._flush()
+    for s in (ra, rb):
+        assert _got(s) == [(b"own", 7, ib)]
+
+
 # --- IPv6: ip6_mloopback -------------------------------------------------------
 
 def test_forwarded_ipv6_reaches_our_member_on_the_outgoing_link() -> None:
@@ -124,25 +151,15 @@ def test_our_own_ipv6_multicast_once_per_link() -> None:
     1 on the other links)."""
     r, _now = router()
     sl = SocketLayer(r, "linux")
-    ia, ib = r.ifnets["a"].index, r.ifnets["b"].index
-    rb = _rx6(sl, r, "b")
-    tx = sl.socket(AF_INET6, SOCK_DGRAM)
-    tx.setsockopt(41, IPV6_MULTICAST_IF, ia)
-    tx.setsockopt(41, IPV6_MULTICAST_HOPS, 8)
-    r._flush()
-    tx.sendto(b"own", (str(G), 12345))
-    assert sorted(out(r._flush())) == ["a", "b"]
-    assert _got(rb) == [(b"own", 7, ib)]
-    ra = _rx6(sl, r, "a")
-    tx.sendto(b"own", (str(G), 12345))
-    r._flush()
-    for s in (ra, rb):
-        assert sorted(_got(s)) == [(b"own", 7, ib), (b"own", 8, ia)]
-    tx.setsockopt(41, IPV6_MULTICAST_LOOP, 0)
-    tx.sendto(b"own", (str(G), 12345))
-    r._flush()
-    for s in (ra, rb):
-        assert _got(s) == [(b"own", 7, ib)]
+
+    def tx() -> Any:
+        s = sl.socket(AF_INET6, SOCK_DGRAM)
+        s.setsockopt(41, IPV6_MULTICAST_IF, r.ifnets["a"].index)
+        s.setsockopt(41, IPV6_MULTICAST_HOPS, 8)
+        return s
+
+    _own_multicast_once_per_link(r, lambda ifn: _rx6(sl, r, ifn), tx,
+                                 (str(G), 12345), (41, IPV6_MULTICAST_LOOP), out)
 
 
 # --- IPv4: ip_mloopback --------------------------------------------------------
@@ -172,25 +189,16 @@ def test_forwarded_ipv4_reaches_our_member_on_the_outgoing_link() -> None:
 def test_our_own_ipv4_multicast_once_per_link() -> None:
     _sim, r, _ = links(hosts=0)
     sl = SocketLayer(r, "linux")
-    ia, ib = r.ifnets["a"].index, r.ifnets["b"].index
-    rb = _rx4(sl, "198.51.100.1")
-    tx = sl.socket(AF_INET, SOCK_DGRAM)
-    tx.setsockopt(0, IP_MULTICAST_IF, A4("192.0.2.1").packed)
-    tx.setsockopt(0, IP_MULTICAST_TTL, 8)
-    r._flush()
-    tx.sendto(b"own", (str(G4), 4242))
-    assert sorted(out4(r._flush())) == ["a", "b"]
-    assert _got(rb) == [(b"own", 7, ib)]
-    ra = _rx4(sl, "192.0.2.1")
-    tx.sendto(b"own", (str(G4), 4242))
-    r._flush()
-    for s in (ra, rb):
-        assert sorted(_got(s)) == [(b"own", 7, ib), (b"own", 8, ia)]
-    tx.setsockopt(0, IP_MULTICAST_LOOP, 0)
-    tx.sendto(b"own", (str(G4), 4242))
-    r._flush()
-    for s in (ra, rb):
-        assert _got(s) == [(b"own", 7, ib)]
+    ifaddr = {"a": "192.0.2.1", "b": "198.51.100.1"}
+
+    def tx() -> Any:
+        s = sl.socket(AF_INET, SOCK_DGRAM)
+        s.setsockopt(0, IP_MULTICAST_IF, A4(ifaddr["a"]).packed)
+        s.setsockopt(0, IP_MULTICAST_TTL, 8)
+        return s
+
+    _own_multicast_once_per_link(r, lambda ifn: _rx4(sl, ifaddr[ifn]), tx,
+                                 (str(G4), 4242), (0, IP_MULTICAST_LOOP), out4)
 
 
 # --- IP_HDRINCL multicast --------------------------------------------------------

@@ -42,6 +42,7 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -1680,6 +1681,33 @@ def _hdr(pkt: bytes) -> list[Any]:
     return [len(pkt), pkt[1], pkt[6] >> 6 & 1, pkt[8], pkt[9], *_route(pkt)[:2], body.hex()]
 
 
+def _mloop_drain(s: Any, host: bool, view: Callable[[bytes], Any]) -> list[Any]:
+    """Every datagram ``s`` holds, as ``view`` shows it (a host socket is
+    waited on up to 0.1 s for each; ours hold theirs already)."""
+    got = []
+    while True:
+        if host and not select.select([s], [], [], 0.1)[0]:
+            break
+        try:
+            d = s.recv(2000)
+        except BlockingIOError:
+            break
+        got.append(view(d))
+    return got
+
+
+def _mloop_socket(make: Any, host: bool, fam: int, typ: int, proto: int) -> Any:
+    """A socket of ``make``'s, non-blocking on the host."""
+    s = make(fam, typ, proto)
+    if host:
+        s.setblocking(False)
+    return s
+
+
+def _hex(d: bytes) -> str:
+    return d.hex()
+
+
 def mloop_raw_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
     """A UDP socket joined to a group on ``d0``; raw sockets of IPPROTO_UDP
     and of an experimental protocol (one joined, one with
@@ -1690,22 +1718,10 @@ def mloop_raw_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
     g, port = "239.1.2.6", 7560
 
     def rx(s: Any, raw: bool) -> Any:
-        got = []
-        while True:
-            if host and not select.select([s], [], [], 0.1)[0]:
-                break
-            try:
-                d = s.recv(2000)
-            except BlockingIOError:
-                break
-            got.append(_hdr(d) if raw else d.hex())
-        return got
+        return _mloop_drain(s, host, _hdr if raw else _hex)
 
     def sock(typ: int, proto: int) -> Any:
-        s = make(AF_INET, typ, proto)
-        if host:
-            s.setblocking(False)
-        return s
+        return _mloop_socket(make, host, AF_INET, typ, proto)
 
     u = sock(SOCK_DGRAM, 0)
     u.bind(("0.0.0.0", port))
@@ -1756,6 +1772,12 @@ def test_multicast_loopback_to_raw_sockets_equals_the_kernels() -> None:
     assert ours == kernel, _diff(ours, kernel)
 
 
+def _udp6_view(d: bytes) -> str:
+    """A datagram in hex, a UDP checksum aside (the kernel's looped copy
+    carries its offload's partial sum)."""
+    return (d[:6] + b"\0\0" + d[8:] if d[4:6] == b"\0\x10" else d).hex()
+
+
 def mloop_raw6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
     """IPv6: a UDP socket joined to a group on ``d0``; raw sockets of an
     experimental protocol (joined, not, ``IPV6_MULTICAST_ALL`` off) and of
@@ -1766,23 +1788,10 @@ def mloop_raw6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
     mreq6 = socket.inet_pton(socket.AF_INET6, g) + struct.pack("=I", ifi)
 
     def rx(s: Any) -> Any:
-        got = []
-        while True:
-            if host and not select.select([s], [], [], 0.1)[0]:
-                break
-            try:
-                d = s.recv(2000)
-            except BlockingIOError:
-                break
-            # a UDP checksum aside (the kernel's copy: its offload's partial sum)
-            got.append((d[:6] + b"\0\0" + d[8:] if d[4:6] == b"\0\x10" else d).hex())
-        return got
+        return _mloop_drain(s, host, _udp6_view)
 
     def sock(typ: int, proto: int) -> Any:
-        s = make(AF_INET6, typ, proto)
-        if host:
-            s.setblocking(False)
-        return s
+        return _mloop_socket(make, host, AF_INET6, typ, proto)
 
     u = sock(SOCK_DGRAM, 0)
     u.bind(("::", port))

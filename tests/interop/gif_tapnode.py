@@ -17,7 +17,6 @@ ifname]}``, ``{"route4": [...]}``, ``{"stats": node}`` (non-zero counters),
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -25,21 +24,12 @@ import sys
 import time
 from typing import Any
 
+from netns_enter import setns
+
 from kame.ctl import ControlServer, NodeHost
 from kame.knobs import Knobs
 from kame.link.tap import TapDevice
 from kame.node import Node
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def setns(ns: str) -> None:
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), "setns " + ns)
-    finally:
-        os.close(fd)
 
 
 def main() -> None:

@@ -29,14 +29,14 @@ a line, each answered with a JSON line:
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import json
-import os
 import select
 import sys
 import time
 from typing import Any
+
+from netns_enter import setns
 
 from kame import _core
 from kame.knobs import Knobs
@@ -53,16 +53,6 @@ from kame.socket.inctl import (
 )
 
 cfg = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def setns(ns: str) -> None:
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), "setns " + ns)
-    finally:
-        os.close(fd)
 
 
 def v4(a: str) -> bytes:

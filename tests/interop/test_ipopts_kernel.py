@@ -142,6 +142,34 @@ def _pcap_rows(pcap: Path, flt: str, fields: list[str]) -> list[list[str]]:
     return [line.split("\t") for line in res.stdout.splitlines()]
 
 
+def _node_on_a_and_b(pa: Any, pb: Any, name: str, seed: int, macs: tuple[str, str],
+                     route: tuple[str, str | None]) -> tuple[Any, Any, Any]:
+    """Our node on TAP A (``pa``, OURS_A) and B (``pb``, OURS_B), DAD off,
+    an IPv4 ``route`` (prefix, gateway) by way of A, served by a Runner
+    for a second (the addresses usable): the node, the runner and a
+    linux-profile SocketLayer."""
+    from test_exthdr_kernel import pump
+
+    from kame.knobs import Knobs
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import SocketLayer
+
+    node = Node(name, knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=seed)
+    node.add_interface(pa.name, bytes.fromhex(macs[0]))
+    node.add_interface(pb.name, bytes.fromhex(macs[1]))
+    runner = Runner()
+    for port in (pa, pb):
+        runner.attach_device(node, port.name, port.tap)
+        runner.transmit(node, node.up(port.name, runner.clock()))
+    node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
+    node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
+    node.inet.route_add(route[0], route[1], pa.name)
+    layer = SocketLayer(node, "linux")
+    pump(runner, lambda: False, 1.0)
+    return node, runner, layer
+
+
 def test_ipv4_multicast_on_an_af_inet6_socket_with_the_kernel(tmp_path: Path) -> None:
     if shutil.which("tcpdump") is None or shutil.which("tshark") is None:
         pytest.skip("needs tcpdump and tshark")
@@ -150,10 +178,7 @@ def test_ipv4_multicast_on_an_af_inet6_socket_with_the_kernel(tmp_path: Path) ->
     from netns_rig import TapPort, fresh_netns
     from test_exthdr_kernel import pump
 
-    from kame.knobs import Knobs
-    from kame.link.runner import Runner
-    from kame.node import Node
-    from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
+    from kame.socket import AF_INET6, SOCK_DGRAM
     from kame.socket.inctl import (
         IP_ADD_MEMBERSHIP,
         IP_DROP_MEMBERSHIP,
@@ -178,19 +203,9 @@ def test_ipv4_multicast_on_an_af_inet6_socket_with_the_kernel(tmp_path: Path) ->
                 caps.append(subprocess.Popen(
                     ["ip", "netns", "exec", ns, "tcpdump", "-i", port.name, "-U", "-w",
                      str(pcap), "ip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            node = Node("ipo6", knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=9)
-            node.add_interface(pa.name, bytes.fromhex("02000000150a"))
-            node.add_interface(pb.name, bytes.fromhex("02000000160b"))
-            runner = Runner()
-            for port in (pa, pb):
-                runner.attach_device(node, port.name, port.tap)
-                runner.transmit(node, node.up(port.name, runner.clock()))
-            node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
-            node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
-            node.inet.route_add("224.0.0.0/4", None, pa.name)
-            layer = SocketLayer(node, "linux")
+            node, runner, layer = _node_on_a_and_b(  # tcpdump running, addresses usable
+                pa, pb, "ipo6", 9, ("02000000150a", "02000000160b"), ("224.0.0.0/4", None))
             ifa, ifb = layer.ifindex(pa.name), layer.ifindex(pb.name)
-            pump(runner, lambda: False, 1.0)  # tcpdump running, addresses usable
 
             def sock(port: int) -> Any:
                 s = layer.socket(AF_INET6, SOCK_DGRAM)
@@ -489,10 +504,7 @@ def test_unicast_if_picks_the_link_with_the_kernel() -> None:
     from netns_rig import TapPort, fresh_netns
     from test_exthdr_kernel import pump
 
-    from kame.knobs import Knobs
-    from kame.link.runner import Runner
-    from kame.node import Node
-    from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW, SocketLayer
+    from kame.socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW
 
     IP_UNICAST_IF = 50
     with fresh_netns("ipouc") as ns:
@@ -506,19 +518,9 @@ def test_unicast_if_picks_the_link_with_the_kernel() -> None:
                 ipns(ns, "sysctl", "-qw", f"net.ipv4.conf.{port.name}.rp_filter=0")
                 ipns(ns, "ip", "addr", "add", f"{addr}/24", "dev", port.name)
                 ipns(ns, "ip", "link", "set", port.name, "up")
-            node = Node("ipouc", knobs=Knobs({"net.link.ether.inet.dad_count": 0}), seed=11)
-            node.add_interface(pa.name, bytes.fromhex("02000000170a"))
-            node.add_interface(pb.name, bytes.fromhex("02000000180b"))
-            runner = Runner()
-            for port in (pa, pb):
-                runner.attach_device(node, port.name, port.tap)
-                runner.transmit(node, node.up(port.name, runner.clock()))
-            node.add_address4(pa.name, f"{OURS_A}/24", runner.clock())
-            node.add_address4(pb.name, f"{OURS_B}/24", runner.clock())
-            node.inet.route_add("default", A4, pa.name)
-            layer = SocketLayer(node, "linux")
+            _node, runner, layer = _node_on_a_and_b(
+                pa, pb, "ipouc", 11, ("02000000170a", "02000000180b"), ("default", A4))
             ifa, ifb = layer.ifindex(pa.name), layer.ifindex(pb.name)
-            pump(runner, lambda: False, 1.0)
             lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", UC_LISTENER],
                                    stdout=subprocess.PIPE, text=True)
             assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -362,6 +363,43 @@ OLDER = {False: ("mldv1", {"131", "132"}), True: ("igmpv2", {"0x16", "0x17"})}
 CURRENT = {False: ("mldv2", {"143"}), True: ("igmpv3", {"0x22"})}
 
 
+class Listener:
+    """A kernel listener script (LISTENER, LISTENER4, LISTENER4_NOADDR) run
+    in NS_L: ``report()`` what it got, ``leave()`` its groups."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        p = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", script, *args],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert p.stdin is not None and p.stdout is not None
+        self.p, self.stdin, self.stdout = p, p.stdin, p.stdout
+
+    def report(self) -> dict[str, Any]:
+        self.stdin.write("report\n")
+        self.stdin.flush()
+        got: dict[str, Any] = json.loads(self.stdout.readline())
+        return got
+
+    def leave(self) -> None:
+        self.stdin.write("leave\n")
+        self.stdin.flush()
+        assert "left" in self.stdout.readline()
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.p.wait(timeout=30)
+
+
+@contextmanager
+def listening(script: str, *args: str) -> Iterator[Listener]:
+    """A Listener that has joined its groups, ended afterwards."""
+    lis = Listener(script, *args)
+    try:
+        assert "joined" in lis.stdout.readline()
+        yield lis
+    finally:
+        lis.close()
+
+
 def run_listener(rig: Rig, fam: Fam, older: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """Before anyone listens a datagram crosses nowhere; then the kernel
     listener joins ASM and SSM (from ``src`` only) and our querier learns
@@ -375,11 +413,7 @@ def run_listener(rig: Rig, fam: Fam, older: bool) -> tuple[dict[str, Any], dict[
     st = rig.state()
     assert st["stats"].get(fam.mpfx + "mfc_misses", 0) >= 1, st["stats"]
     assert not any(m["pkt_out"] for m in st[fam.mroute]["mifs"]), st[fam.mroute]
-    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", fam.listener],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert lis.stdin is not None and lis.stdout is not None
-    try:
-        assert "joined" in lis.stdout.readline()
+    with listening(fam.listener) as lis:
         assert rig.until(lambda: fam.asm in rig.groups(fam.proto) and
                          fam.ssm in rig.groups(fam.proto), 30), rig.groups(fam.proto)
         gs = rig.groups(fam.proto)
@@ -400,12 +434,8 @@ def run_listener(rig: Rig, fam: Fam, older: bool) -> tuple[dict[str, Any], dict[
         fam.send(fam.src_other, fam.ssm, "ssm-other")
         fam.send(fam.src, fam.link, "link")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        got = json.loads(lis.stdout.readline())
-        lis.stdin.write("leave\n")
-        lis.stdin.flush()
-        assert "left" in lis.stdout.readline()
+        got = lis.report()
+        lis.leave()
         # TO_IN({}) and BLOCK, or a Done/Leave: our specific queries, then
         # gone after the Last Listener/Member Query Time (1 s)
         assert rig.until(lambda: fam.asm not in rig.groups(fam.proto) and
@@ -413,12 +443,7 @@ def run_listener(rig: Rig, fam: Fam, older: bool) -> tuple[dict[str, Any], dict[
         fam.send(fam.src, fam.asm, "after")
         fam.send(fam.src, fam.ssm, "after")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        got2 = json.loads(lis.stdout.readline())
-    finally:
-        lis.stdin.close()
-        lis.wait(timeout=30)
+        got2 = lis.report()
     return got, got2
 
 
@@ -516,21 +541,13 @@ def test_igmpv1_kernel_listener_is_timed_out_not_left(rig: Rig) -> None:
     it is present would be ignored: test_igmp_router), so the group stays until
     the Group Membership Interval (2 x 8 s + 2 s) runs out without a
     report; then nothing crosses."""
-    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert lis.stdin is not None and lis.stdout is not None
-    try:
-        assert "joined" in lis.stdout.readline()
+    with listening(LISTENER4) as lis:
         assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
         assert rig.groups("igmp")[ASM4]["compat"] == "igmpv1"
         send4(SRC4, ASM4, "asm")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
-        lis.stdin.write("leave\n")
-        lis.stdin.flush()
-        assert "left" in lis.stdout.readline()
+        assert lis.report().get("asm") == [7] * 10
+        lis.leave()
         t0 = time.monotonic()
         time.sleep(3)  # > the Last Member Query Time: a v2 group would be gone
         assert ASM4 in rig.groups("igmp"), rig.groups("igmp")
@@ -538,12 +555,7 @@ def test_igmpv1_kernel_listener_is_timed_out_not_left(rig: Rig) -> None:
         assert time.monotonic() - t0 > 5  # by its timer, not by a leave
         send4(SRC4, ASM4, "after")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        assert "after" not in json.loads(lis.stdout.readline())
-    finally:
-        lis.stdin.close()
-        lis.wait(timeout=30)
+        assert "after" not in lis.report()
     s = rig.state()["stats"]
     assert s.get("igps_rtr_rcv_v1v2reports", 0) >= 1 and not s.get("igps_rtr_rcv_leaves"), s
     rig.quit()
@@ -561,25 +573,14 @@ def test_our_older_version_queries_move_kernel_hosts_to_that_version(rig: Rig) -
     forwarding follows their state."""
     got, got2 = run_listener(rig, V4, older=True)
     assert got.get("asm") == [7] * 10 and "after" not in got2, (got, got2)
-    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert lis.stdin is not None and lis.stdout is not None
-    try:
-        assert "joined" in lis.stdout.readline()
+    with listening(LISTENER) as lis:
         assert rig.until(lambda: ASM in rig.groups() and
                          rig.groups()[ASM]["compat"] == "mldv1", 30), rig.groups()
         send(SRC, ASM, "asm")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        assert json.loads(lis.stdout.readline()).get("asm") == [7] * 10
-        lis.stdin.write("leave\n")
-        lis.stdin.flush()
-        assert "left" in lis.stdout.readline()
+        assert lis.report().get("asm") == [7] * 10
+        lis.leave()
         assert rig.until(lambda: ASM not in rig.groups(), 15), rig.groups()
-    finally:
-        lis.stdin.close()
-        lis.wait(timeout=30)
     s = rig.state()["stats"]
     assert not s.get("mlds_snd_gsr_queries") and not s.get("igps_rtr_snd_gsr_queries"), s
     rig.quit()
@@ -603,29 +604,14 @@ def test_our_own_multicast_reaches_kernel_listeners(rig: Rig) -> None:
     """The router's own sockets (IPV6_MULTICAST_HOPS / IP_MULTICAST_TTL 8)
     send on the sender's link; ip6_output's ip6_mforward and ip_output's
     ip_mforward copy them to the kernel listeners' link, one hop less."""
-    lis = [subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", sc],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-           for sc in (LISTENER, LISTENER4)]
-    try:
-        for p in lis:
-            assert p.stdout is not None and "joined" in p.stdout.readline()
+    with listening(LISTENER) as lis6, listening(LISTENER4) as lis4:
         assert rig.until(lambda: ASM in rig.groups() and ASM4 in rig.groups("igmp"), 30), \
             (rig.groups(), rig.groups("igmp"))
         rig.own("own", 5)
         time.sleep(0.5)
-        got = []
-        for p in lis:
-            assert p.stdin is not None and p.stdout is not None
-            p.stdin.write("report\n")
-            p.stdin.flush()
-            got.append(json.loads(p.stdout.readline()))
+        got = [lis6.report(), lis4.report()]
         assert got[0].get("own6") == [7] * 5, got
         assert got[1].get("own4") == [7] * 5, got
-    finally:
-        for p in lis:
-            assert p.stdin is not None
-            p.stdin.close()
-            p.wait(timeout=30)
     st = rig.state()
     mifs6 = {m["ifname"]: m for m in st["mroute"]["mifs"]}
     mifs4 = {m["ifname"]: m for m in st["mroute4"]["mifs"]}
@@ -676,21 +662,12 @@ def test_kernel_listener_without_an_address_reports_from_0_0_0_0(rig: Rig) -> No
     querier learns the group, and the traffic reaches the listener."""
     ipns(NS_L, "ip", "route", "del", "default", check=False)
     ipns(NS_L, "ip", "addr", "del", KERN_L4 + "/24", "dev", TAP_L)
-    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4_NOADDR],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert lis.stdin is not None and lis.stdout is not None
-    try:
-        assert "joined" in lis.stdout.readline()
+    with listening(LISTENER4_NOADDR) as lis:
         assert rig.until(lambda: ASM4 in rig.groups("igmp"), 30), rig.groups("igmp")
         send4(SRC4, ASM4, "asm")
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        got = json.loads(lis.stdout.readline())
+        got = lis.report()
         assert got.get("asm") == [7] * 10, got
-    finally:
-        lis.stdin.close()
-        lis.wait(timeout=30)
     s = rig.state()["stats"]
     assert not s.get("igps_rcv_badreports") and s.get("igps_rtr_rcv_reports", 0) >= 1, s
     rig.quit()
@@ -749,23 +726,14 @@ def test_boundary_and_hdrincl(rig: Rig) -> None:
 
     assert rig.cmd(f"boundary {TAP_L} 239.255.0.0/16") == \
         {"boundaries": {TAP_L: ["239.255.0.0/16"]}}
-    lis = subprocess.Popen(["ip", "netns", "exec", NS_L, sys.executable, "-c", LISTENER4,
-                            LOCAL4], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert lis.stdin is not None and lis.stdout is not None
-    try:
-        assert "joined" in lis.stdout.readline()
+    with listening(LISTENER4, LOCAL4) as lis:
         assert rig.until(lambda: ASM4 in rig.groups("igmp") and LOCAL4 in rig.groups("igmp"),
                          30), rig.groups("igmp")
         send4(SRC4, ASM4, "asm")
         send4(SRC4, LOCAL4, "local")
         assert rig.cmd("hdrincl hinc 5") == {"sent": 5}
         time.sleep(0.5)
-        lis.stdin.write("report\n")
-        lis.stdin.flush()
-        got = json.loads(lis.stdout.readline())
-    finally:
-        lis.stdin.close()
-        lis.wait(timeout=30)
+        got = lis.report()
     assert got.get("asm") == [7] * 10 and got.get("hinc") == [7] * 5, got
     assert "local" not in got, got
     st = rig.state()
