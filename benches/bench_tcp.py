@@ -449,10 +449,10 @@ def kame_tap(nbytes: int, conns: int, offload: bool,
 
 # --- memory per idle connection -------------------------------------------------------
 
-def idle_memory(n: int) -> dict[str, float]:
-    """Python heap per established connection, both ends of ``n`` pairs on
-    one node's own address (the loopback path)."""
-    node = Node("kame-idle", seed=3)
+def _listening_on_own_address(name: str, n: int) -> tuple[Node, SocketLayer, Any]:
+    """A node with OURS on eth0 (no DAD) and a stream socket listening on
+    port 7000 for ``n`` connections, polled at 1 s."""
+    node = Node(name, seed=3)
     node.knobs["net.inet6.ip6.dad_count"] = 0
     node.add_interface("eth0", MAC)
     node.up("eth0", 0.0)
@@ -461,8 +461,15 @@ def idle_memory(n: int) -> dict[str, float]:
     ls = layer.socket(AF_INET6, SOCK_STREAM)
     ls.bind(("::", 7000))
     ls.listen(n + 16)
+    node.poll(1.0)
+    return node, layer, ls
+
+
+def idle_memory(n: int) -> dict[str, float]:
+    """Python heap per established connection, both ends of ``n`` pairs on
+    one node's own address (the loopback path)."""
+    node, layer, ls = _listening_on_own_address("kame-idle", n)
     now = 1.0
-    node.poll(now)
     held: list[Any] = []
     gc.collect()
     tracemalloc.start()
@@ -501,17 +508,8 @@ def timewait_memory(n: int) -> dict[str, float]:
     server; measured once every client side is in TIME_WAIT and every
     socket is closed and let go (what is left is the TIME_WAIT table, and
     whatever its stale timer entries keep alive)."""
-    node = Node("kame-tw", seed=3)
-    node.knobs["net.inet6.ip6.dad_count"] = 0
-    node.add_interface("eth0", MAC)
-    node.up("eth0", 0.0)
-    node.add_address("eth0", f"{OURS}/64", 0.0)
-    layer = SocketLayer(node, "linux")
-    ls = layer.socket(AF_INET6, SOCK_STREAM)
-    ls.bind(("::", 7000))
-    ls.listen(n + 16)
+    node, layer, ls = _listening_on_own_address("kame-tw", n)
     now = 1.0
-    node.poll(now)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()

@@ -285,20 +285,27 @@ COMPILE_EXPRS = ["ip6 and tcp port 80", "ip", "arp", "ether host 02:00:00:00:00:
 COMPILE_LINKTYPES = [0, 1, 101, 108, 113, 228, 229, 276, 147, 2**31 - 1]
 
 
+def _core_and_ctypes_compile(expr: str, lt: int) -> tuple[Any, Any]:
+    """The program (or the refusal's text) of ``expr`` on link type ``lt``
+    from the core, then from libpcap through ctypes."""
+    try:
+        want: Any = compile_filter(expr, lt)
+    except FilterError as e:
+        want = str(e)
+    try:
+        got: Any = kame._core.pcap_compile(expr, lt)
+    except ValueError as e:
+        got = str(e)
+    return got, want
+
+
 @pytest.mark.parametrize("expr", COMPILE_EXPRS)
 def test_core_compiles_as_libpcap_through_ctypes(expr):
     """kame dissect compiles in the core (libpcap loaded by soname, no
     ctypes): the same programs, and the same refusals, as libpcap called
     through ctypes."""
     for lt in COMPILE_LINKTYPES:
-        try:
-            want: Any = compile_filter(expr, lt)
-        except FilterError as e:
-            want = str(e)
-        try:
-            got: Any = kame._core.pcap_compile(expr, lt)
-        except ValueError as e:
-            got = str(e)
+        got, want = _core_and_ctypes_compile(expr, lt)
         assert got == want, (expr, lt)
 
 
@@ -314,12 +321,5 @@ def test_core_compile_refuses_what_it_cannot_pass():
 @given(st.text(max_size=40), st.sampled_from(COMPILE_LINKTYPES))
 @settings(max_examples=150)
 def test_core_compile_answers_any_text_as_ctypes_does(expr, lt):
-    try:
-        want: Any = compile_filter(expr, lt)
-    except FilterError as e:
-        want = str(e)
-    try:
-        got: Any = kame._core.pcap_compile(expr, lt)
-    except ValueError as e:
-        got = str(e)
+    got, want = _core_and_ctypes_compile(expr, lt)
     assert got == want

@@ -82,9 +82,9 @@ def test_resolution_failure_gives_unreachable() -> None:
     assert a.stats["icp6s_nd_unreach"] == 1
 
 
-def test_duplicate_mac_disables_interface() -> None:
-    """Two nodes with the same MAC: the EUI-64 link-local is duplicated and
-    rfc2462bis disables IPv6 on the interface (§1.2)."""
+def _same_mac_a_up() -> tuple[Simulation, Node, Node]:
+    """Nodes ``a`` and ``b`` with the same MAC on one link, ``a``'s
+    interface brought up at 0 s, ``b``'s still down."""
     link = MemoryLink(delay=0.001)
     sim = Simulation()
     a, b = Node("a", seed=1), Node("b", seed=2)
@@ -94,6 +94,13 @@ def test_duplicate_mac_disables_interface() -> None:
     sim.connect(b, "eth0", link, MA)
     a.drop_own_frames = b.drop_own_frames = False  # same MAC: don't filter
     sim.emit(a, a.up("eth0", 0.0))
+    return sim, a, b
+
+
+def test_duplicate_mac_disables_interface() -> None:
+    """Two nodes with the same MAC: the EUI-64 link-local is duplicated and
+    rfc2462bis disables IPv6 on the interface (§1.2)."""
+    sim, a, b = _same_mac_a_up()
     sim.run(until=0.5)  # a's DAD under way
     sim.emit(b, b.up("eth0", sim.now))
     sim.run(until=5.0)
@@ -220,15 +227,7 @@ def test_duplicate_mac_detected_by_the_defenders_na() -> None:
     is not our own NA looped back (we never answer for a tentative
     address), so the newcomer marks the address duplicated (RFC 4862
     §5.4.4) and disables IPv6 on the interface (rfc2462bis, §1.2)."""
-    link = MemoryLink(delay=0.001)
-    sim = Simulation()
-    a, b = Node("a", seed=1), Node("b", seed=2)
-    a.add_interface("eth0", MA)
-    b.add_interface("eth0", MA)
-    sim.connect(a, "eth0", link, MA)
-    sim.connect(b, "eth0", link, MA)
-    a.drop_own_frames = b.drop_own_frames = False
-    sim.emit(a, a.up("eth0", 0.0))
+    sim, a, b = _same_mac_a_up()
     sim.run(until=3.0)  # a's link-local is ready: it will defend
     assert not any(ifa.tentative for ifa in a.addresses("eth0"))
     sim.emit(b, b.up("eth0", sim.now))

@@ -299,11 +299,14 @@ def test_interface_down_detaches_everything() -> None:
     assert n.r.stats["ip6s_total"] == total
 
 
-def test_interface_down_forgets_routers_and_prefixes_and_comes_back() -> None:
+def _host_after_ra(**host_knobs: int) -> tuple[Simulation, MemoryLink, Node]:
+    """A router ``r`` and a host ``h`` (accept_rtadv, ``host_knobs``) on one
+    link; from 2 s ``r`` advertises 2001:db8:5::/64 every 4 s at most; the
+    simulation at 20 s, the link and the host."""
     sim = Simulation()
     link = MemoryLink(delay=0.001)
     r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=5)
-    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1}), seed=6)
+    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1, **host_knobs}), seed=6)
     r.add_interface("eth0", MR0)
     h.add_interface("eth0", MA)
     sim.connect(r, "eth0", link, MR0)
@@ -314,6 +317,11 @@ def test_interface_down_forgets_routers_and_prefixes_and_comes_back() -> None:
     r.rtr.advertise("eth0", RaConfig(max_interval=4, prefixes=(PrefixInfo(A("2001:db8:5::"), 64),)),
                     sim.now)
     sim.run(until=20.0)
+    return sim, link, h
+
+
+def test_interface_down_forgets_routers_and_prefixes_and_comes_back() -> None:
+    sim, _link, h = _host_after_ra()
     assert h.rtr.routers and h.rtr.prefixes and len(h.addresses("eth0")) == 2
     h.down("eth0", sim.now)
     assert not h.rtr.routers and h.rtr.installed is None and not h.rtr.prefixes
@@ -501,21 +509,7 @@ def test_node_sorts_destinations_with_its_own_sources() -> None:
 
 
 def test_temporary_addresses_and_prefer_tempaddr_in_the_node() -> None:
-    sim = Simulation()
-    link = MemoryLink(delay=0.001)
-    r = Node("r", knobs=Knobs({"net.inet6.ip6.forwarding": 1}), seed=5)
-    h = Node("h", knobs=Knobs({"net.inet6.ip6.accept_rtadv": 1,
-                               "net.inet6.ip6.use_tempaddr": 1}), seed=6)
-    r.add_interface("eth0", MR0)
-    h.add_interface("eth0", MA)
-    sim.connect(r, "eth0", link, MR0)
-    sim.connect(h, "eth0", link, MA)
-    sim.emit(r, r.up("eth0", 0.0))
-    sim.emit(h, h.up("eth0", 0.0))
-    sim.run(until=2.0)
-    r.rtr.advertise("eth0", RaConfig(max_interval=4, prefixes=(PrefixInfo(A("2001:db8:5::"), 64),)),
-                    sim.now)
-    sim.run(until=20.0)
+    sim, link, h = _host_after_ra(**{"net.inet6.ip6.use_tempaddr": 1})
     temp = [x.addr for x in h.addresses("eth0") if x.flags & In6Flags.TEMPORARY]
     public = [x.addr for x in h.addresses("eth0")
               if x.flags & In6Flags.AUTOCONF and not x.flags & In6Flags.TEMPORARY]

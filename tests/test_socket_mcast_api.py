@@ -269,13 +269,15 @@ def node() -> tuple[Node, SocketLayer]:
     return n, SocketLayer(n, "linux")
 
 
-@pytest.mark.root
-def test_mcast_api_steps_equal_the_kernels() -> None:
+def _kernel_run(prefix: str, run: str) -> Any:
+    """``run`` (a function of this module's, given d0's index) on the
+    kernel's sockets in a fresh namespace: ``lo`` up and a veth ``d0`` with
+    10.9.9.1/24."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root for a network namespace")
     from tests.interop.netns_rig import fresh_netns
 
-    with fresh_netns("mcapi") as ns:
+    with fresh_netns(prefix) as ns:
         def ipns(*a: str) -> None:
             subprocess.run(["ip", "netns", "exec", ns, *a], check=True)
         ipns("ip", "link", "set", "lo", "up")
@@ -284,13 +286,18 @@ def test_mcast_api_steps_equal_the_kernels() -> None:
         ipns("ip", "link", "set", "d0", "up")
         ipns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
         code = ("import json,socket,sys; sys.path.insert(0, '.');"
-                "from tests.test_socket_mcast_api import kernel_steps;"
-                "print(json.dumps(kernel_steps(socket.if_nametoindex('d0'))))")
+                f"from tests.test_socket_mcast_api import {run};"
+                f"print(json.dumps({run}(socket.if_nametoindex('d0'))))")
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
                            capture_output=True, text=True, timeout=60, check=False,
                            cwd=str(Path(__file__).resolve().parents[1]))
         assert r.returncode == 0, r.stderr
-        kernel = json.loads(r.stdout)
+        return json.loads(r.stdout)
+
+
+@pytest.mark.root
+def test_mcast_api_steps_equal_the_kernels() -> None:
+    kernel = _kernel_run("mcapi", "kernel_steps")
     n, layer = node()
     ours = json.loads(json.dumps(our_steps(layer, layer.ifindex("d0"))))
     assert ours == kernel, [(i, o, k) for i, (o, k) in enumerate(zip(ours, kernel, strict=True))
@@ -306,26 +313,7 @@ def test_getsockopt_msfilter_equals_the_kernels() -> None:
     out) at every step of the same sequence: the mode, the number of
     sources, as many sources as the caller has room for and the optlen,
     or the errno, as the kernel's sockets answer in a fresh namespace."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root for a network namespace")
-    from tests.interop.netns_rig import fresh_netns
-
-    with fresh_netns("mcmsf") as ns:
-        def ipns(*a: str) -> None:
-            subprocess.run(["ip", "netns", "exec", ns, *a], check=True)
-        ipns("ip", "link", "set", "lo", "up")
-        ipns("ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-        ipns("ip", "link", "set", "d1", "up")
-        ipns("ip", "link", "set", "d0", "up")
-        ipns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
-        code = ("import json,socket,sys; sys.path.insert(0, '.');"
-                "from tests.test_socket_mcast_api import kernel_msfilter_steps;"
-                "print(json.dumps(kernel_msfilter_steps(socket.if_nametoindex('d0'))))")
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                           capture_output=True, text=True, timeout=60, check=False,
-                           cwd=str(Path(__file__).resolve().parents[1]))
-        assert r.returncode == 0, r.stderr
-        kernel = json.loads(r.stdout)
+    kernel = _kernel_run("mcmsf", "kernel_msfilter_steps")
     _n, layer = node()
     ours = json.loads(json.dumps(our_msfilter_steps(layer, layer.ifindex("d0"))))
     assert ours == kernel, [(i, o, k) for i, (o, k) in enumerate(zip(ours, kernel, strict=True))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import netns_rig
 import pytest
-from netns_rig import fresh_netns
+from netns_rig import fresh_netns, read_json, stop
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -66,19 +66,6 @@ def start_node(ns: str, dev: str, mac: str, duration: float, cfg: dict
     p.stdin.write("up\n")
     p.stdin.flush()
     return p
-
-
-def read_state(p: subprocess.Popen[str]) -> dict:
-    assert p.stdout is not None
-    line = p.stdout.readline()
-    assert line, p.stderr.read() if p.stderr else ""
-    return json.loads(line)
-
-
-def stop(p: subprocess.Popen[str]) -> None:
-    if p.poll() is None:
-        p.kill()
-    p.wait(timeout=10)
 
 
 def kernel_ll(ns: str, dev: str) -> str:
@@ -121,7 +108,7 @@ def test_kernel_loses_dad_to_our_node(netns: str) -> None:
                                              "report_after": 2.5})
     try:
         kernel_ll(netns, dev)
-        mid = read_state(node)  # our DAD is over: both addresses are ours
+        mid = read_json(node)  # our DAD is over: both addresses are ours
         flags = {a: f for a, f in mid["addresses"]}
         assert flags.get(ours_gl, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
         assert flags.get(ours_ll, TENTATIVE) & (TENTATIVE | DUPLICATED) == 0, mid
@@ -133,7 +120,7 @@ def test_kernel_loses_dad_to_our_node(netns: str) -> None:
             if all("dadfailed" in v for v in lines.values()):
                 break
             time.sleep(0.1)
-        state = read_state(node)
+        state = read_json(node)
     finally:
         stop(node)
     assert all("dadfailed" in v and "tentative" in v for v in lines.values()), lines
@@ -175,7 +162,7 @@ def test_kernel_nud_of_our_node(netns: str) -> None:
 
     try:
         kernel_ll(netns, dev)
-        mid = read_state(node)
+        mid = read_json(node)
         assert [ours, 0] in mid["addresses"], mid
         ping = ipns(netns, "ping", "-6", "-c", "1", "-W", "2", f"{ours}%{dev}", check=False)
         assert ping.returncode == 0, ping.stdout + ping.stderr
@@ -240,14 +227,14 @@ def test_radvd_slaac_temporary_and_kernel_pings_both(netns: str, tmp_path: Path)
         kll = kernel_ll(netns, dev)
         ipns(netns, "ip", "-6", "addr", "add", "2001:db8:43::1/64", "dev", dev, "nodad")
         radvd = start_radvd(netns, conf)
-        mid = read_state(node)
+        mid = read_json(node)
         temps = [a for a, f in mid["addresses"]
                  if f & TEMPORARY and not f & (TENTATIVE | DUPLICATED)]
         assert len(temps) == 1, mid
         temp = temps[0]
         pings = {a: ipns(netns, "ping", "-6", "-c", "2", "-i", "0.3", "-W", "2", a,
                          check=False) for a in (slaac, temp)}
-        state = read_state(node)
+        state = read_json(node)
     finally:
         stop_radvd(radvd)
         stop(node)
@@ -292,7 +279,7 @@ def test_radvd_twenty_prefixes_yield_first_ten(netns: str, tmp_path: Path) -> No
     try:
         kernel_ll(netns, dev)
         radvd = start_radvd(netns, conf)
-        state = read_state(node)
+        state = read_json(node)
     finally:
         stop_radvd(radvd)
         stop(node)
