@@ -63,6 +63,30 @@ SRC4, SRC4_OTHER, KERN_L4 = "192.0.2.2", "192.0.2.3", "198.51.100.2"
 ASM4, SSM4, LINK4 = "239.1.2.3", "232.1.1.1", "224.0.0.200"
 LOCAL4 = "239.255.1.2"  # RFC 2365 IPv4 Local Scope
 
+# how each listener script below ends: once joined it counts what arrives
+# by its hop limit or TTL (the ancillary item of type HOPS) and answers on
+# stdin "report" (what it got) and "leave" (its leave(), then "left");
+# anything else ends it
+LISTEN_LOOP = r"""
+print('joined', flush=True)
+got = {}
+while True:
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if s in r:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+        hl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == HOPS]
+        got.setdefault(data.decode(), []).append(hl[0] if hl else None)
+    if sys.stdin in r:
+        cmd = sys.stdin.readline().strip()
+        if cmd == 'leave':
+            leave()
+            print('left', flush=True)
+        elif cmd == 'report':
+            print(json.dumps(got), flush=True)
+        else:
+            break
+"""
+
 LISTENER = f"""
 import json, select, socket, struct, sys
 idx = socket.if_nametoindex('{TAP_L}')
@@ -78,25 +102,11 @@ gsr = struct.pack('=I', idx) + bytes(4) + ss('{SSM}') + ss('{SRC}')
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{ASM}'))
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq('{LINK}'))
 s.setsockopt(socket.IPPROTO_IPV6, 46, gsr)  # MCAST_JOIN_SOURCE_GROUP
-print('joined', flush=True)
-got = {{}}
-while True:
-    r, _, _ = select.select([s, sys.stdin], [], [])
-    if s in r:
-        data, anc, _, _ = s.recvmsg(2048, 64)
-        hl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IPV6_HOPLIMIT]
-        got.setdefault(data.decode(), []).append(hl[0] if hl else None)
-    if sys.stdin in r:
-        cmd = sys.stdin.readline().strip()
-        if cmd == 'leave':
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq('{ASM}'))
-            s.setsockopt(socket.IPPROTO_IPV6, 47, gsr)  # MCAST_LEAVE_SOURCE_GROUP
-            print('left', flush=True)
-        elif cmd == 'report':
-            print(json.dumps(got), flush=True)
-        else:
-            break
-"""
+HOPS = socket.IPV6_HOPLIMIT
+def leave():
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_LEAVE_GROUP, mreq('{ASM}'))
+    s.setsockopt(socket.IPPROTO_IPV6, 47, gsr)  # MCAST_LEAVE_SOURCE_GROUP
+""" + LISTEN_LOOP
 
 SENDER = f"""
 import socket, struct, sys, time
@@ -227,25 +237,11 @@ s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq('{LINK4}'))
 s.setsockopt(socket.IPPROTO_IP, 39, msrc)  # IP_ADD_SOURCE_MEMBERSHIP
 for g in sys.argv[1:]:  # more groups to join
     s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq(g))
-print('joined', flush=True)
-got = {{}}
-while True:
-    r, _, _ = select.select([s, sys.stdin], [], [])
-    if s in r:
-        data, anc, _, _ = s.recvmsg(2048, 64)
-        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
-        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
-    if sys.stdin in r:
-        cmd = sys.stdin.readline().strip()
-        if cmd == 'leave':
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq('{ASM4}'))
-            s.setsockopt(socket.IPPROTO_IP, 40, msrc)  # IP_DROP_SOURCE_MEMBERSHIP
-            print('left', flush=True)
-        elif cmd == 'report':
-            print(json.dumps(got), flush=True)
-        else:
-            break
-"""
+HOPS = socket.IP_TTL
+def leave():
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreq('{ASM4}'))
+    s.setsockopt(socket.IPPROTO_IP, 40, msrc)  # IP_DROP_SOURCE_MEMBERSHIP
+""" + LISTEN_LOOP
 
 SENDER4 = f"""
 import socket, sys, time
@@ -640,20 +636,10 @@ s.bind(('0.0.0.0', {PORT}))
 s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
 mreqn = socket.inet_aton('{ASM4}') + bytes(4) + struct.pack('=i', idx)  # struct ip_mreqn
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-print('joined', flush=True)
-got = {{}}
-while True:
-    r, _, _ = select.select([s, sys.stdin], [], [])
-    if s in r:
-        data, anc, _, _ = s.recvmsg(2048, 64)
-        ttl = [struct.unpack('=i', d)[0] for lv, ty, d in anc if ty == socket.IP_TTL]
-        got.setdefault(data.decode(), []).append(ttl[0] if ttl else None)
-    if sys.stdin in r:
-        if sys.stdin.readline().strip() == 'report':
-            print(json.dumps(got), flush=True)
-        else:
-            break
-"""
+HOPS = socket.IP_TTL
+def leave():
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreqn)
+""" + LISTEN_LOOP
 
 
 def test_kernel_listener_without_an_address_reports_from_0_0_0_0(rig: Rig) -> None:
