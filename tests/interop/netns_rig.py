@@ -78,6 +78,29 @@ class TapPort:
 
     def close(self) -> None:
         self.tap.close()
+def node_on_port(port: TapPort, name: str, seed: int, mac: str, ours6: str, ours4: str
+                 ) -> tuple[Any, Any, Any]:
+    """Our node ``name`` on ``port`` (MAC ``mac``, ``ours6``/64 and
+    ``ours4``/24, DAD off in both families), up, its Runner served once:
+    the node, the Runner and a linux-profile SocketLayer."""
+    from kame.knobs import Knobs
+    from kame.link.runner import Runner
+    from kame.node import Node
+    from kame.socket import SocketLayer
+
+    node = Node(name, knobs=Knobs({"net.inet6.ip6.dad_count": 0,
+                                   "net.link.ether.inet.dad_count": 0}), seed=seed)
+    node.add_interface(port.name, bytes.fromhex(mac.replace(":", "")))
+    runner = Runner()
+    runner.attach_device(node, port.name, port.tap)
+    now = runner.clock()
+    runner.transmit(node, node.up(port.name, now))
+    node.add_address(port.name, f"{ours6}/64", now)
+    node.add_address4(port.name, f"{ours4}/24", now)
+    runner.service()
+    return node, runner, SocketLayer(node, "linux")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 TAPNODE = Path(__file__).with_name("tapnode.py")
 

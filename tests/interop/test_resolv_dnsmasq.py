@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns_rig import TapPort, fresh_netns, glibc_getaddrinfo, ipns
+from netns_rig import TapPort, fresh_netns, glibc_getaddrinfo, ipns, node_on_port
 
 pytestmark = [pytest.mark.interop, pytest.mark.root]
 
@@ -28,11 +28,7 @@ if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/n
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
 from kame import dns, netdb
-from kame.knobs import Knobs
-from kame.link.runner import Runner
-from kame.node import Node
 from kame.resolv import Client, ResolvConf, Server, Status
-from kame.socket import SocketLayer
 from kame.socket.blocking import Stack
 
 K6, O6, K4, O4, MAC = "2001:db8:98::1", "2001:db8:98::2", "192.0.2.1", "192.0.2.2", \
@@ -79,17 +75,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
              f"--interface={dev}", "--log-queries",
              "--log-facility=-", "--local-ttl=300", "--neg-ttl=60"],
             stdout=log, stderr=subprocess.STDOUT)  # a file: a full pipe would stop dnsmasq
-        node = Node("kdn", knobs=Knobs({"net.inet6.ip6.dad_count": 0,
-                                        "net.link.ether.inet.dad_count": 0}), seed=11)
-        node.add_interface(dev, bytes.fromhex(MAC.replace(":", "")))
-        runner = Runner()
-        runner.attach_device(node, dev, port.tap)
-        now = runner.clock()
-        runner.transmit(node, node.up(dev, now))
-        node.add_address(dev, f"{O6}/64", now)
-        node.add_address4(dev, f"{O4}/24", now)
-        runner.service()
-        layer = SocketLayer(node, "linux")
+        _node, runner, layer = node_on_port(port, "kdn", 11, MAC, O6, O4)
         try:
             end = time.monotonic() + 10
             while not ipns(ns, "ss", "-Hlun", "sport = :53", check=False).stdout.strip():
