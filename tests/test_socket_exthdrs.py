@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import shutil
 import socket
 import struct
 import subprocess
-import sys
 from ipaddress import IPv6Address as A
 from pathlib import Path
 from typing import Any
@@ -186,17 +184,9 @@ def test_exthdr_steps_on_the_linux_profile() -> None:
 
 
 def _kernel(code: str) -> Any:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root for a network namespace")
-    from tests.interop.netns_rig import fresh_netns
+    from tests.interop.netns_rig import kernel_json
 
-    with fresh_netns("exth") as ns:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                           capture_output=True, text=True, timeout=60, check=False,
-                           cwd=str(Path(__file__).resolve().parents[1]))
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
+    return kernel_json("exth", code)
 
 
 @pytest.mark.root

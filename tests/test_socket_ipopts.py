@@ -35,15 +35,10 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import select
-import shutil
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,31 +204,17 @@ def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = (
     """``run`` on the kernel's sockets in a fresh namespace (``lo`` up; with
     ``veth``, a veth ``d0`` with 10.9.9.1/24 and 224.0.0.0/4 routed to it,
     whose index is the first argument)."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root for a network namespace")
-    from tests.interop.netns_rig import fresh_netns
+    from tests.interop.netns_rig import kernel_json, veth_d0
 
     argv = "".join(", " + repr(a) for a in args)
+    setup: list[list[str]] = []
     if veth:
         argv = ", socket.if_nametoindex('d0')" + argv
+        setup = [*veth_d0(f"{ME4}/24"), ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]]
     code = ("import json,socket,sys; sys.path.insert(0, '.');"
             f"from tests.test_socket_ipopts import {run};"
             f"print(json.dumps({run}(lambda f, t, p: socket.socket(f, t, p){argv})))")
-    with fresh_netns("ipopt") as ns:
-        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-        if veth:
-            for cmd in (["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
-                        ["ip", "link", "set", "d1", "up"], ["ip", "link", "set", "d0", "up"],
-                        ["ip", "addr", "add", f"{ME4}/24", "dev", "d0"],
-                        ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]):
-                subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
-        for line in extra:
-            subprocess.run(["ip", "netns", "exec", ns, *line.split()], check=True)
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                           capture_output=True, text=True, timeout=60, check=False,
-                           cwd=str(Path(__file__).resolve().parents[1]))
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
+    return kernel_json("ipopt", code, [*setup, *(line.split() for line in extra)])
 
 
 def test_option_values_on_the_linux_profile() -> None:

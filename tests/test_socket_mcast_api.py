@@ -14,15 +14,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
-import os
-import shutil
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,26 +268,12 @@ def _kernel_run(prefix: str, run: str) -> Any:
     """``run`` (a function of this module's, given d0's index) on the
     kernel's sockets in a fresh namespace: ``lo`` up and a veth ``d0`` with
     10.9.9.1/24."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root for a network namespace")
-    from tests.interop.netns_rig import fresh_netns
+    from tests.interop.netns_rig import kernel_json, veth_d0
 
-    with fresh_netns(prefix) as ns:
-        def ipns(*a: str) -> None:
-            subprocess.run(["ip", "netns", "exec", ns, *a], check=True)
-        ipns("ip", "link", "set", "lo", "up")
-        ipns("ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-        ipns("ip", "link", "set", "d1", "up")
-        ipns("ip", "link", "set", "d0", "up")
-        ipns("ip", "addr", "add", "10.9.9.1/24", "dev", "d0")
-        code = ("import json,socket,sys; sys.path.insert(0, '.');"
-                f"from tests.test_socket_mcast_api import {run};"
-                f"print(json.dumps({run}(socket.if_nametoindex('d0'))))")
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                           capture_output=True, text=True, timeout=60, check=False,
-                           cwd=str(Path(__file__).resolve().parents[1]))
-        assert r.returncode == 0, r.stderr
-        return json.loads(r.stdout)
+    code = ("import json,socket,sys; sys.path.insert(0, '.');"
+            f"from tests.test_socket_mcast_api import {run};"
+            f"print(json.dumps({run}(socket.if_nametoindex('d0'))))")
+    return kernel_json(prefix, code, veth_d0("10.9.9.1/24"))
 
 
 @pytest.mark.root

@@ -9,11 +9,12 @@ import functools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,31 @@ def node_on_port(port: TapPort, name: str, seed: int, mac: str, ours6: str, ours
 
 ROOT = Path(__file__).resolve().parents[2]
 TAPNODE = Path(__file__).with_name("tapnode.py")
+
+
+def veth_d0(addr4: str) -> list[list[str]]:
+    """The commands that make a veth ``d0`` (its peer ``d1``), both up,
+    ``addr4`` on ``d0``: a link for kernel_json's ``setup``."""
+    return [["ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+            ["ip", "link", "set", "d1", "up"], ["ip", "link", "set", "d0", "up"],
+            ["ip", "addr", "add", addr4, "dev", "d0"]]
+
+
+def kernel_json(prefix: str, code: str, setup: Iterable[Sequence[str]] = ()) -> Any:
+    """What ``code`` (Python that prints one JSON value) prints, run from
+    the repository's root in a fresh namespace ``prefix-...`` with ``lo``
+    up and the ``setup`` commands run there first: the kernel's answers to
+    a test's socket steps. Skipped without root."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root for a network namespace")
+    with fresh_netns(prefix) as ns:
+        for cmd in (["ip", "link", "set", "lo", "up"], *setup):
+            subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code],
+                           capture_output=True, text=True, timeout=60, check=False,
+                           cwd=str(ROOT))
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
 
 
 def child_env() -> dict[str, str]:
