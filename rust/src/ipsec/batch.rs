@@ -110,7 +110,7 @@ fn internal() -> Error {
 /// a thread creation (tens of microseconds each on a loaded machine, which
 /// ate the gain of the `std::thread::scope` threads made per run). None if
 /// the system refused the threads: batches then stay on the calling thread.
-fn pool() -> Option<&'static rayon::ThreadPool> {
+pub(crate) fn pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -122,53 +122,134 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// `f` over `items`, results in order, on `threads` threads: the calling
-/// one and `threads - 1` of the pool's workers, each given one contiguous
-/// chunk of the batch (one task per thread, not per packet: no lock or
-/// shared counter is touched per packet, and each thread walks its own
-/// stretch of memory). The calling thread takes the first chunk and starts
-/// at once.
-fn par_map<T: Send, R: Send>(items: Vec<T>, threads: usize, f: impl Fn(T) -> Result<R> + Sync + Send) -> Vec<Result<R>> {
-    let n = items.len();
-    let pool = if threads <= 1 || n < 2 { None } else { pool() };
-    let Some(pool) = pool else {
-        return items.into_iter().map(f).collect();
-    };
-    let parts = threads.min(pool.current_num_threads() + 1).min(n).max(1);
-    let per = n.div_ceil(parts);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(parts);
-    let mut rest = items.into_iter();
-    for _ in 0..parts {
-        chunks.push(rest.by_ref().take(per).collect());
-    }
-    let mut outs: Vec<Vec<Result<R>>> = (0..chunks.len()).map(|_| Vec::new()).collect();
-    let f = &f;
-    // a worker that panicked loses its packets: they fail below with an
-    // error rather than take the process down (the cryptography does not
-    // panic)
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        pool.in_place_scope(|s| {
-            let mut pairs = chunks.into_iter().zip(outs.iter_mut());
-            let first = pairs.next();
-            for (chunk, out) in pairs {
-                s.spawn(move |_| *out = chunk.into_iter().map(f).collect());
-            }
-            if let Some((chunk, out)) = first {
-                *out = chunk.into_iter().map(f).collect();
-            }
-        })
-    }));
-    let mut done: Vec<Result<R>> = Vec::with_capacity(n);
-    if ran.is_ok() {
-        for o in outs {
-            done.extend(o);
+/// Packets a thread claims at a time in a run (one atomic increment and
+/// one uncontended lock per claim, not per packet).
+const CHUNK: usize = 16;
+/// Work (packet octets plus `PACKET_COST` per packet) in one run of a
+/// threaded batch: the runs are short enough that the results of one run
+/// are turned into objects while the next run's cryptography goes on, long
+/// enough that the workers' wake-up (one per run) is paid on hundreds of
+/// packets.
+const RUN_WORK: usize = 128 * 1024;
+
+/// The runs of a threaded batch: consecutive ranges of about `RUN_WORK`.
+fn runs(packets: &[&[u8]]) -> Vec<std::ops::Range<usize>> {
+    let mut v = Vec::new();
+    let (mut start, mut work) = (0, 0usize);
+    for (i, p) in packets.iter().enumerate() {
+        work = work.saturating_add(p.len() + PACKET_COST);
+        if work >= RUN_WORK {
+            v.push(start..i + 1);
+            (start, work) = (i + 1, 0);
         }
     }
-    while done.len() < n {
-        done.push(Err(internal()));
+    if start < packets.len() {
+        v.push(start..packets.len());
     }
-    done.truncate(n);
-    done
+    v
+}
+
+/// One claim of a run: the jobs of `CHUNK` packets, then what the
+/// cryptography made of them.
+struct Claim<J, M> {
+    jobs: Vec<J>,
+    done: Vec<M>,
+}
+
+/// A batch in three stages, on the calling thread and up to `threads - 1`
+/// of the pool's workers, run after run:
+///
+/// * `prepare` (calling thread, in order, the SA mutable): what takes SA
+///   state, e.g. the sequence number;
+/// * `crypt` (every thread, the SA shared): the cryptography; the threads
+///   claim `CHUNK` packets at a time from a shared counter, so a late or
+///   descheduled worker leaves its share to the others rather than hold
+///   the run up;
+/// * `settle` (calling thread, in order, the SA mutable): the window and
+///   counters, giving each packet's result (`None`: its cryptography was
+///   lost to a panicking worker).
+///
+/// `emit` gets each run's results in order, on the calling thread, while
+/// the next run's cryptography runs on the workers (the caller turns them
+/// into objects there: that work overlaps the cryptography instead of
+/// following it).
+#[allow(clippy::too_many_arguments)]
+pub fn pipelined<S: Sync, J: Send, M: Send>(
+    sa: &mut S,
+    packets: &[&[u8]],
+    threads: usize,
+    mut prepare: impl FnMut(&mut S, &[u8]) -> J,
+    crypt: impl Fn(&S, &[u8], J) -> M + Sync,
+    mut settle: impl FnMut(&mut S, &[u8], Option<M>) -> Result<Vec<u8>>,
+    emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>),
+) {
+    let pool = if threads <= 1 || packets.len() < 2 { None } else { pool() };
+    let mut pending: Option<Vec<Result<Vec<u8>>>> = None;
+    for run in runs(packets) {
+        let here = packets.get(run.clone()).unwrap_or(&[]);
+        let mut claims: Vec<std::sync::Mutex<Claim<J, M>>> = Vec::with_capacity(here.len().div_ceil(CHUNK));
+        for part in here.chunks(CHUNK) {
+            let jobs = part.iter().map(|p| prepare(sa, p)).collect();
+            claims.push(std::sync::Mutex::new(Claim { jobs, done: Vec::new() }));
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let shared: &S = sa;
+        let work = || loop {
+            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(claim) = claims.get(c) else { break };
+            let mut g = claim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let jobs = std::mem::take(&mut g.jobs);
+            let at = c * CHUNK;
+            g.done = jobs
+                .into_iter()
+                .enumerate()
+                .map(|(k, j)| crypt(shared, here.get(at + k).copied().unwrap_or(&[]), j))
+                .collect();
+        };
+        let parts = pool.map_or(1, |p| threads.min(p.current_num_threads() + 1).min(claims.len()));
+        match pool {
+            Some(pool) if parts > 1 => {
+                let work = &work;
+                let pending = &mut pending;
+                let emit = &mut *emit;
+                // a worker that panicked loses the packets it claimed:
+                // they fail in `settle` rather than take the process down
+                // (the cryptography does not panic)
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    pool.in_place_scope(|s| {
+                        for _ in 1..parts {
+                            s.spawn(move |_| work());
+                        }
+                        if let Some(p) = pending.take() {
+                            emit(p);
+                        }
+                        work();
+                    })
+                }));
+            }
+            _ => {
+                if let Some(p) = pending.take() {
+                    emit(p);
+                }
+                work();
+            }
+        }
+        let mut results = Vec::with_capacity(here.len());
+        let mut ps = here.iter();
+        for claim in claims {
+            let Claim { jobs, done } = claim.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            drop(jobs);
+            let mut done = done.into_iter();
+            for _ in 0..CHUNK {
+                let Some(p) = ps.next() else { break };
+                results.push(settle(sa, p, done.next()));
+            }
+        }
+        pending = Some(results);
+    }
+    if let Some(p) = pending.take() {
+        emit(p);
+    }
 }
 
 /// `output` over a batch: the same packets, sequence numbers and counters
@@ -181,7 +262,7 @@ pub fn output_many<S: BatchSa>(sa: &mut S, packets: &[&[u8]], max_threads: usize
 
 /// The threads a batch gets: one when `max_threads` is 1 (the lengths are
 /// not even summed), else what its work pays for, at most `max_threads`.
-fn threads_up_to(packets: &[&[u8]], max_threads: usize) -> usize {
+pub fn threads_up_to(packets: &[&[u8]], max_threads: usize) -> usize {
     if max_threads <= 1 {
         return 1;
     }
@@ -204,19 +285,30 @@ pub fn output_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize)
             })
             .collect();
     }
-    let jobs: Vec<Result<S::OutJob>> = packets
-        .iter()
-        .map(|p| {
+    let mut all = Vec::with_capacity(packets.len());
+    output_pipelined(sa, packets, threads, &mut |r| all.extend(r));
+    all
+}
+
+/// [`output_many`] on `threads` threads through [`pipelined`]: `emit`
+/// gets the results run after run.
+pub fn output_pipelined<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize, emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>)) {
+    pipelined(
+        sa,
+        packets,
+        threads,
+        |sa, p| {
             let mut job = sa.out_job(p.len());
             sa.out_prepare(p, &mut job).map(|()| job)
-        })
-        .collect();
-    let shared: &S = sa;
-    let outs = par_map(jobs, threads, |j| j.and_then(|j| shared.out_finish(j)));
-    for r in &outs {
-        sa.out_count(r);
-    }
-    outs
+        },
+        |sa, _, j| j.and_then(|j| sa.out_finish(j)),
+        |sa, _, r| {
+            let r = r.unwrap_or_else(|| Err(internal()));
+            sa.out_count(&r);
+            r
+        },
+        emit,
+    );
 }
 
 /// [`output_many`] on the calling thread, every packet written into
@@ -263,38 +355,39 @@ pub fn input_many_on<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize) 
             })
             .collect();
     }
-    let shared: &S = sa;
-    // checks against the window before the batch: a packet refused now is
-    // refused later too (the window only moves right and marks more)
-    let early: Vec<(usize, S::InCheck)> =
-        packets.iter().enumerate().filter_map(|(i, p)| shared.in_check(p).ok().map(|c| (i, c))).collect();
-    let crypted: Vec<Result<(usize, u64, Opened)>> = par_map(early, threads, |(i, c)| {
-        let p = packets.get(i).copied().unwrap_or(&[]);
-        Ok((i, S::in_seq(&c), shared.in_crypt(p, &c)))
-    });
-    let mut pre: Vec<Option<(u64, Opened)>> = (0..packets.len()).map(|_| None).collect();
-    for (i, seq, o) in crypted.into_iter().flatten() {
-        if let Some(slot) = pre.get_mut(i) {
-            *slot = Some((seq, o));
-        }
-    }
-    packets
-        .iter()
-        .zip(pre)
-        .map(|(p, done)| {
+    let mut all = Vec::with_capacity(packets.len());
+    input_pipelined(sa, packets, threads, &mut |r| all.extend(r));
+    all
+}
+
+/// [`input_many`] on `threads` threads through [`pipelined`]: the checks
+/// run against the window as it stands when a run is prepared (a packet
+/// refused then is refused later too: the window only moves right and
+/// marks more), the ICV checks and decryption of the packets that passed
+/// in parallel, then each packet is checked again, in order, against the
+/// window as the packets before it left it; one whose extended sequence
+/// number changed meanwhile, or that was not checked, is verified again
+/// under the new one.
+pub fn input_pipelined<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize, emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>)) {
+    pipelined(
+        sa,
+        packets,
+        threads,
+        |sa, p| sa.in_check(p).ok(),
+        |sa, p, c| c.map(|c| (S::in_seq(&c), sa.in_crypt(p, &c))),
+        |sa, p, done| {
             let r = sa.in_check(p).and_then(|c| {
-                let o = match done {
+                let o = match done.flatten() {
                     Some((seq, o)) if seq == S::in_seq(&c) => o,
-                    // not checked before the batch, or its extended
-                    // sequence number changed with the window
                     _ => sa.in_crypt(p, &c),
                 };
                 sa.in_commit(&c, o)
             });
             sa.in_count(&r, p.len());
             r
-        })
-        .collect()
+        },
+        emit,
+    );
 }
 
 #[cfg(test)]
@@ -464,22 +557,42 @@ mod tests {
 
     #[test]
     fn work_is_spread_over_threads_in_order() {
-        // 100 items of 1 ms: the other threads start well before the end
-        let items: Vec<usize> = (0..100).collect();
-        let out = par_map(items, 4, |i| {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            Ok((i, std::thread::current().id()))
-        });
-        let out: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
-        assert!(out.iter().enumerate().all(|(k, (i, _))| k == *i));
-        let ids: std::collections::HashSet<_> = out.iter().map(|(_, t)| *t).collect();
+        // 100 packets of 1 ms each: the other threads start well before
+        // the end
+        let packets: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 2000]).collect();
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        let mut order = 0usize;
+        let mut emitted = Vec::new();
+        let mut threads = Vec::new();
+        pipelined(
+            &mut order,
+            &refs,
+            4,
+            |n, p| {
+                // prepare runs in order on the calling thread
+                *n += 1;
+                (*n, p[0])
+            },
+            |_, p, (n, tag)| {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                (n, tag, p[0], std::thread::current().id())
+            },
+            |_, _, m| {
+                let (n, tag, first, id) = m.ok_or_else(internal)?;
+                threads.push(id);
+                Ok(vec![n as u8, tag, first])
+            },
+            &mut |r| emitted.push(r),
+        );
+        // runs of RUN_WORK, in order, every packet once
+        assert!(emitted.len() > 1);
+        let all: Vec<Vec<u8>> = emitted.into_iter().flatten().map(|r| r.unwrap()).collect();
+        assert_eq!(all.len(), 100);
+        assert!(all.iter().enumerate().all(|(i, v)| v == &vec![i as u8 + 1, i as u8, i as u8]));
+        let ids: std::collections::HashSet<_> = threads.iter().collect();
         // the calling thread and at least one worker (which ones take how
         // much depends on the scheduler)
         assert!(ids.len() >= 2 || std::thread::available_parallelism().map_or(1, |c| c.get()) == 1);
-        // one contiguous chunk per thread: the thread changes only where a
-        // chunk ends
-        let changes = out.windows(2).filter(|w| w[0].1 != w[1].1).count();
-        assert_eq!(changes, ids.len() - 1);
         assert_eq!(threads_for(3, 1500), 1);
         assert!(threads_for(10_000, 5_000_000) <= MAX_THREADS);
     }
