@@ -306,6 +306,9 @@ pub struct IpcompStats {
     pub errors: u64,
 }
 
+/// The results of a run of packets, in order.
+type Outputs = Vec<Result<Vec<u8>>>;
+
 impl IpcompStats {
     /// Add another association's counters (the workers of a batch).
     pub fn absorb(&mut self, o: &IpcompStats) {
@@ -448,7 +451,7 @@ impl IpcompSa {
         let counted = std::sync::Mutex::new(IpcompStats::default());
         let cfg = self.cfg;
         // one claim after another, each compressed by `each`
-        let work = |each: &mut dyn FnMut(&[&[u8]]) -> Vec<Result<Vec<u8>>>| loop {
+        let work = |each: &mut dyn FnMut(&[&[u8]]) -> Outputs| loop {
             let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (Some(slot), Some(part)) = (slots.get(c), packets.chunks(OUT_CLAIM).nth(c)) else { break };
             let r = each(part);
@@ -469,7 +472,7 @@ impl IpcompSa {
                                     let made = sa.insert(made);
                                     part.iter().map(|p| made.output(p)).collect()
                                 }
-                                Err(e) => part.iter().map(|_| Err(e.clone())).collect(),
+                                Err(e) => part.iter().map(|_| Err(e)).collect(),
                             },
                         });
                         if let Some(sa) = sa {

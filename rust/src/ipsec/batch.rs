@@ -6,8 +6,9 @@
 //! and the keys, runs in parallel:
 //!
 //! * output: sequence numbers, padding and IVs are assigned in order
-//!   (`prepare`), then encryption and ICVs run on a persistent pool of
-//!   worker threads (`finish`), then the counters are added in order;
+//!   (`prepare`), then encryption and ICVs run on the calling thread and
+//!   a persistent pool of worker threads (`finish`), then the counters
+//!   are added in order;
 //! * input: the header walk, SPI and the replay pre-check run against the
 //!   window as it stands before the batch (`check`), the ICV checks and
 //!   decryption of the packets that passed run in parallel (`crypt`), then,
@@ -17,6 +18,12 @@
 //!   batch is refused as a replay, exactly as one call after another would
 //!   refuse it; a packet whose extended sequence number the earlier packets
 //!   changed is verified again under the new one.
+//!
+//! On more than one thread a batch goes in runs of about `RUN_WORK`
+//! (see [`pipelined`]): the calling thread prepares a run in order, every
+//! thread takes 16 packets at a time of its cryptography, then the calling
+//! thread settles it in order; the caller turns a run's results into
+//! objects while the next run's cryptography goes on.
 //!
 //! Batches run on the calling thread unless the caller asks for more
 //! threads: on a loaded machine (every core busy) the workers are not
