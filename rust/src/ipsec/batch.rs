@@ -33,6 +33,9 @@
 //! whatever is asked: waking a worker costs more than a few dozen packets'
 //! cryptography.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+
 use crate::error::{Error, ErrorKind, Layer, Result};
 
 /// The outcome of the cryptographic half of input.
@@ -45,7 +48,7 @@ pub enum Opened {
 
 /// An SA whose output and input split into a sequential and a parallel
 /// half.
-pub trait BatchSa: Sync {
+pub trait BatchSa: Send + Sync {
     type OutJob: Send;
     type InCheck: Send + Sync;
 
@@ -163,6 +166,92 @@ struct Claim<J, M> {
     done: Vec<M>,
 }
 
+/// One run of a threaded batch as the threads see it.
+struct Run<'p, J, M> {
+    /// the run's packets
+    here: &'p [&'p [u8]],
+    claims: Vec<Mutex<Claim<J, M>>>,
+    /// the next claim to take, and how many are done
+    next: AtomicUsize,
+    finished: AtomicUsize,
+}
+
+/// What the board holds: (run number, the run, batch over).
+type Post<'p, J, M> = (u64, Option<Arc<Run<'p, J, M>>>, bool);
+
+/// Where the calling thread posts each run for the workers.
+struct Board<'p, J, M> {
+    post: Mutex<Post<'p, J, M>>,
+    wake: Condvar,
+}
+
+/// Times a worker with nothing to do yields its core before it sleeps:
+/// the calling thread settles one run and prepares the next in a few tens
+/// of microseconds, less than a sleeping worker takes to wake.
+const SPIN_YIELDS: usize = 32;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Take the claims of `run` one after another until none is left, the
+/// cryptography done with the SA read-locked (the calling thread locks it
+/// for writing only between runs, when no claim is in hand).
+fn take_claims<S, J, M>(run: &Run<'_, J, M>, sa: &RwLock<&mut S>, crypt: &(impl Fn(&S, &[u8], J) -> M + Sync)) {
+    loop {
+        let c = run.next.fetch_add(1, Ordering::Relaxed);
+        let Some(claim) = run.claims.get(c) else { break };
+        // a panic loses this claim's packets (they fail when settled),
+        // not the batch: the claim still counts as done
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let sa = sa.read().unwrap_or_else(PoisonError::into_inner);
+            let shared: &S = &sa;
+            let mut g = lock(claim);
+            let jobs = std::mem::take(&mut g.jobs);
+            let at = c * CHUNK;
+            g.done = jobs
+                .into_iter()
+                .enumerate()
+                .map(|(k, j)| crypt(shared, run.here.get(at + k).copied().unwrap_or(&[]), j))
+                .collect();
+        }));
+        run.finished.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A pool worker's part of a batch: every run posted until the batch is
+/// over.
+fn worker<S, J, M>(board: &Board<'_, J, M>, sa: &RwLock<&mut S>, crypt: &(impl Fn(&S, &[u8], J) -> M + Sync)) {
+    let mut seen = 0u64;
+    let mut idle = 0usize;
+    loop {
+        let run = {
+            let mut post = lock(&board.post);
+            loop {
+                if post.2 {
+                    return;
+                }
+                if post.0 != seen {
+                    seen = post.0;
+                    break post.1.clone();
+                }
+                if idle < SPIN_YIELDS {
+                    idle += 1;
+                    drop(post);
+                    std::thread::yield_now();
+                    post = lock(&board.post);
+                } else {
+                    post = board.wake.wait(post).unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        };
+        idle = 0;
+        if let Some(run) = run {
+            take_claims(&run, sa, crypt);
+        }
+    }
+}
+
 /// A batch in three stages, on the calling thread and up to `threads - 1`
 /// of the pool's workers, run after run:
 ///
@@ -176,12 +265,13 @@ struct Claim<J, M> {
 ///   counters, giving each packet's result (`None`: its cryptography was
 ///   lost to a panicking worker).
 ///
-/// `emit` gets each run's results in order, on the calling thread, while
-/// the next run's cryptography runs on the workers (the caller turns them
-/// into objects there: that work overlaps the cryptography instead of
-/// following it).
+/// The workers are woken once for the whole batch (not once per run) and
+/// wait between runs yielding their core, then asleep. `emit` gets each
+/// run's results in order, on the calling thread, while the next run's
+/// cryptography runs on the workers (the caller turns them into objects
+/// there: that work overlaps the cryptography instead of following it).
 #[allow(clippy::too_many_arguments)]
-pub fn pipelined<S: Sync, J: Send, M: Send>(
+pub fn pipelined<S: Send + Sync, J: Send, M: Send>(
     sa: &mut S,
     packets: &[&[u8]],
     threads: usize,
@@ -190,72 +280,64 @@ pub fn pipelined<S: Sync, J: Send, M: Send>(
     mut settle: impl FnMut(&mut S, &[u8], Option<M>) -> Result<Vec<u8>>,
     emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>),
 ) {
-    let pool = if threads <= 1 || packets.len() < 2 { None } else { pool() };
-    let mut pending: Option<Vec<Result<Vec<u8>>>> = None;
-    for run in runs(packets) {
-        let here = packets.get(run.clone()).unwrap_or(&[]);
-        let mut claims: Vec<std::sync::Mutex<Claim<J, M>>> = Vec::with_capacity(here.len().div_ceil(CHUNK));
-        for part in here.chunks(CHUNK) {
-            let jobs = part.iter().map(|p| prepare(sa, p)).collect();
-            claims.push(std::sync::Mutex::new(Claim { jobs, done: Vec::new() }));
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let shared: &S = sa;
-        let work = || loop {
-            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(claim) = claims.get(c) else { break };
-            let mut g = claim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let jobs = std::mem::take(&mut g.jobs);
-            let at = c * CHUNK;
-            g.done = jobs
-                .into_iter()
-                .enumerate()
-                .map(|(k, j)| crypt(shared, here.get(at + k).copied().unwrap_or(&[]), j))
-                .collect();
-        };
-        let parts = pool.map_or(1, |p| threads.min(p.current_num_threads() + 1).min(claims.len()));
-        match pool {
-            Some(pool) if parts > 1 => {
-                let work = &work;
-                let pending = &mut pending;
-                let emit = &mut *emit;
-                // a worker that panicked loses the packets it claimed:
-                // they fail in `settle` rather than take the process down
-                // (the cryptography does not panic)
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    pool.in_place_scope(|s| {
-                        for _ in 1..parts {
-                            s.spawn(move |_| work());
-                        }
-                        if let Some(p) = pending.take() {
-                            emit(p);
-                        }
-                        work();
-                    })
-                }));
+    let pool = if threads <= 1 || packets.len() < 2 * CHUNK { None } else { pool() };
+    let parts = pool.map_or(1, |p| threads.min(p.current_num_threads() + 1));
+    let sa = RwLock::new(sa);
+    let board: Board<'_, J, M> = Board { post: Mutex::new((0, None, false)), wake: Condvar::new() };
+    let (sa, board, crypt) = (&sa, &board, &crypt);
+    let mut calling = |emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>)| {
+        let mut pending: Option<Vec<Result<Vec<u8>>>> = None;
+        for (k, range) in runs(packets).into_iter().enumerate() {
+            let here = packets.get(range).unwrap_or(&[]);
+            let claims = {
+                let mut sa = sa.write().unwrap_or_else(PoisonError::into_inner);
+                here.chunks(CHUNK)
+                    .map(|part| Mutex::new(Claim { jobs: part.iter().map(|p| prepare(&mut sa, p)).collect(), done: Vec::new() }))
+                    .collect()
+            };
+            let run = Arc::new(Run { here, claims, next: AtomicUsize::new(0), finished: AtomicUsize::new(0) });
+            if parts > 1 {
+                let mut post = lock(&board.post);
+                *post = (k as u64 + 1, Some(run.clone()), false);
+                board.wake.notify_all();
             }
-            _ => {
-                if let Some(p) = pending.take() {
-                    emit(p);
+            if let Some(p) = pending.take() {
+                emit(p);
+            }
+            take_claims(&run, sa, crypt);
+            // the claims the workers hold: a few packets' cryptography
+            while run.finished.load(Ordering::Acquire) < run.claims.len() {
+                std::hint::spin_loop();
+                std::thread::yield_now();
+            }
+            let mut sa = sa.write().unwrap_or_else(PoisonError::into_inner);
+            let mut results = Vec::with_capacity(here.len());
+            let mut ps = here.iter();
+            for claim in &run.claims {
+                let mut done = std::mem::take(&mut lock(claim).done).into_iter();
+                for _ in 0..CHUNK {
+                    let Some(p) = ps.next() else { break };
+                    results.push(settle(&mut sa, p, done.next()));
                 }
-                work();
             }
+            pending = Some(results);
         }
-        let mut results = Vec::with_capacity(here.len());
-        let mut ps = here.iter();
-        for claim in claims {
-            let Claim { jobs, done } = claim.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-            drop(jobs);
-            let mut done = done.into_iter();
-            for _ in 0..CHUNK {
-                let Some(p) = ps.next() else { break };
-                results.push(settle(sa, p, done.next()));
+        let mut post = lock(&board.post);
+        *post = (post.0, None, true);
+        board.wake.notify_all();
+        drop(post);
+        if let Some(p) = pending.take() {
+            emit(p);
+        }
+    };
+    match pool {
+        Some(pool) if parts > 1 => pool.in_place_scope(|s| {
+            for _ in 1..parts {
+                s.spawn(move |_| worker(board, sa, crypt));
             }
-        }
-        pending = Some(results);
-    }
-    if let Some(p) = pending.take() {
-        emit(p);
+            calling(emit);
+        }),
+        _ => calling(emit),
     }
 }
 
