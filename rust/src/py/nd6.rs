@@ -62,7 +62,8 @@ fn nd6_input<'py>(
 /// `bytes` frames are read in place and classified as they are read, with
 /// the GIL held (copying every frame into one buffer to release the GIL
 /// for a classification of a few hundred nanoseconds made the batch slower
-/// than single calls).
+/// than single calls). A field equal to the previous frame's gives the
+/// previous frame's object again (ints and bytes are immutable).
 #[pyfunction]
 #[pyo3(signature = (frames, hdrnestlimit = 50, maxndopt = 10, own_lladdr = None))]
 fn nd6_input_many<'py>(
