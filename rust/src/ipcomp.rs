@@ -306,6 +306,27 @@ pub struct IpcompStats {
     pub errors: u64,
 }
 
+/// The results of a run of packets, in order.
+type Outputs = Vec<Result<Vec<u8>>>;
+
+impl IpcompStats {
+    /// Add another association's counters (the workers of a batch).
+    pub fn absorb(&mut self, o: &IpcompStats) {
+        self.output_packets += o.output_packets;
+        self.input_packets += o.input_packets;
+        self.output_bytes_in += o.output_bytes_in;
+        self.output_bytes_out += o.output_bytes_out;
+        self.input_bytes_in += o.input_bytes_in;
+        self.input_bytes_out += o.input_bytes_out;
+        self.output_threshold += o.output_threshold;
+        self.output_uncompressed += o.output_uncompressed;
+        self.input_uncompressed += o.input_uncompressed;
+        self.inflate_errors += o.inflate_errors;
+        self.inflate_limit += o.inflate_limit;
+        self.errors += o.errors;
+    }
+}
+
 /// Settings of an IPComp association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpcompConfig {
@@ -407,6 +428,73 @@ impl IpcompSa {
                 Err(e)
             }
         }
+    }
+
+    /// [`IpcompSa::output`] over a batch on up to `threads` threads (the
+    /// calling one and workers of the IPsec batch pool): each packet is
+    /// compressed on its own (the deflate state is reset per packet, RFC
+    /// 3173 §2.2), so the results are those of one call per packet in
+    /// order whichever thread compressed it. The threads claim
+    /// `OUT_CLAIM` packets at a time, each worker with its own compressor
+    /// (made when it first claims), and their counters are added to this
+    /// SA's.
+    pub fn output_many(&mut self, packets: &[&[u8]], threads: usize) -> Vec<Result<Vec<u8>>> {
+        const OUT_CLAIM: usize = 4;
+        let claims = packets.len().div_ceil(OUT_CLAIM);
+        let pool = if threads > 1 && claims > 1 { crate::ipsec::batch::pool() } else { None };
+        let Some(pool) = pool else {
+            return packets.iter().map(|p| self.output(p)).collect();
+        };
+        let parts = threads.min(pool.current_num_threads() + 1).min(claims);
+        let slots: Vec<std::sync::Mutex<Vec<Result<Vec<u8>>>>> = (0..claims).map(|_| Default::default()).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let counted = std::sync::Mutex::new(IpcompStats::default());
+        let cfg = self.cfg;
+        // one claim after another, each compressed by `each`
+        let work = |each: &mut dyn FnMut(&[&[u8]]) -> Outputs| loop {
+            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (Some(slot), Some(part)) = (slots.get(c), packets.chunks(OUT_CLAIM).nth(c)) else { break };
+            let r = each(part);
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = r;
+        };
+        let work = &work;
+        let mine = &mut *self;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.in_place_scope(|s| {
+                for _ in 1..parts {
+                    let counted = &counted;
+                    s.spawn(move |_| {
+                        let mut sa: Option<IpcompSa> = None;
+                        work(&mut |part| match &mut sa {
+                            Some(sa) => part.iter().map(|p| sa.output(p)).collect(),
+                            None => match IpcompSa::new(cfg) {
+                                Ok(made) => {
+                                    let made = sa.insert(made);
+                                    part.iter().map(|p| made.output(p)).collect()
+                                }
+                                Err(e) => part.iter().map(|_| Err(e)).collect(),
+                            },
+                        });
+                        if let Some(sa) = sa {
+                            counted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).absorb(&sa.stats);
+                        }
+                    });
+                }
+                work(&mut |part| part.iter().map(|p| mine.output(p)).collect());
+            })
+        }));
+        self.stats.absorb(&counted.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut out = Vec::with_capacity(packets.len());
+        for (slot, part) in slots.into_iter().zip(packets.chunks(OUT_CLAIM)) {
+            let r = slot.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // a claim lost to a panicking thread fails whole
+            if r.len() == part.len() {
+                out.extend(r);
+            } else {
+                out.extend(part.iter().map(|_| Err(config("IPComp batch worker thread failed"))));
+            }
+        }
+        out
     }
 
     /// Compress `payload` into `out` after a fresh IPComp header naming

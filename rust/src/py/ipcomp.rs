@@ -141,15 +141,23 @@ impl PyIpcompSa {
     }
 
     /// `output` over many packets with the GIL released; each item is
-    /// `bytes` or the exception object for that packet.
+    /// `bytes` or the exception object for that packet. With ``threads``
+    /// > 1 the packets (each compressed on its own) are spread over up to
+    /// that many threads, the calling one and workers of a persistent
+    /// pool; results and counters are those of one call per packet.
+    #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(
         &mut self,
         py: Python<'py>,
         packets: super::util::List<Bound<'py, PyAny>, { 1 << 20 }>,
+        #[pyo3(from_py_with = int_arg)] threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         let inputs = packets.iter().map(owned).collect::<PyResult<Vec<_>>>()?;
         let sa = &mut self.sa;
-        let results = py.detach(move || inputs.iter().map(|p| sa.output(p)).collect::<Vec<_>>());
+        let results = py.detach(move || {
+            let slices: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+            sa.output_many(&slices, threads)
+        });
         batch_result(py, results)
     }
 

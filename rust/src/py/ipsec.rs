@@ -121,57 +121,67 @@ fn batch_items<'py>(packets: &Bound<'py, PyAny>) -> PyResult<Vec<Item<'py>>> {
     Ok(v)
 }
 
-/// Run a batch with the GIL released, in runs of `BATCH_RUN` packets (the
-/// working set stays bounded while each run is spread over the cores by
-/// `ipsec::batch`), turning each run's results into Python objects.
-const BATCH_RUN: usize = 512;
+/// A batch result as a Python object: `bytes`, or the exception object
+/// (not raised) of a packet that failed.
+fn result_object(py: Python<'_>, r: Result<&[u8], Error>) -> Py<PyAny> {
+    match r {
+        Ok(b) => PyBytes::new(py, b).into_any().unbind(),
+        Err(e) => PyErr::from(e).into_value(py).into_any(),
+    }
+}
 
 /// The run on one thread: short, so that a run's packets, their results
 /// and the `bytes` made of them stay in the cache together.
 const BATCH_RUN_ONE: usize = 32;
 
+/// One batch stage run after run (see `ipsec::batch::pipelined`), its
+/// results handed over in order.
+type Pipelined<S> = fn(&mut S, &[&[u8]], usize, &mut dyn FnMut(Vec<Result<Vec<u8>, Error>>));
+
+/// Run a batch with the GIL released. On one thread, in runs of
+/// `BATCH_RUN_ONE` packets written into one buffer, turned into objects
+/// between runs; on more, through `ipsec::batch::pipelined`, each run's
+/// objects made (the GIL taken for that alone) while the workers do the
+/// next run's cryptography.
 fn run_batch<'py, S: Send>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
     threads: usize,
-    f: impl Fn(&mut S, &[&[u8]], usize) -> Vec<Result<Vec<u8>, Error>> + Send + Sync,
+    many: Pipelined<S>,
     each: impl Fn(&mut S, &[&[u8]], &mut Vec<u8>, &mut Vec<Span>) + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
-    let mut out: Vec<Bound<'py, PyAny>> = Vec::with_capacity(items.len());
-    let run = if threads <= 1 { BATCH_RUN_ONE } else { BATCH_RUN };
+    let slices: Vec<&[u8]> = items
+        .iter()
+        .map(|i| match i {
+            Item::Borrowed(b) => b.as_bytes(),
+            Item::Owned(v) => v.as_slice(),
+        })
+        .collect();
+    let threads = batch::threads_up_to(&slices, threads);
+    if threads > 1 {
+        let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
+        py.detach(|| {
+            many(sa, &slices, threads, &mut |rs| {
+                Python::attach(|py| out.extend(rs.into_iter().map(|r| match r {
+                    Ok(v) => result_object(py, Ok(&v)),
+                    Err(e) => result_object(py, Err(e)),
+                })))
+            })
+        });
+        return PyList::new(py, out);
+    }
+    let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
     // one thread: every packet of a run is written straight into one
     // buffer (no allocation or copy per packet), reused from run to run
     let mut buf: Vec<u8> = Vec::new();
     let mut spans: Vec<Span> = Vec::with_capacity(BATCH_RUN_ONE);
-    for chunk in items.chunks(run) {
-        let slices: Vec<&[u8]> = chunk
-            .iter()
-            .map(|i| match i {
-                Item::Borrowed(b) => b.as_bytes(),
-                Item::Owned(v) => v.as_slice(),
-            })
-            .collect();
-        if threads <= 1 {
-            buf.clear();
-            spans.clear();
-            py.detach(|| each(sa, &slices, &mut buf, &mut spans));
-            for sp in spans.drain(..) {
-                out.push(match sp {
-                    Ok((a, b)) => PyBytes::new(py, buf.get(a..b).unwrap_or(&[])).into_any(),
-                    Err(e) => PyErr::from(e).into_value(py).into_bound(py).into_any(),
-                });
-            }
-            continue;
-        }
-        let outs: Vec<Result<Vec<u8>, Error>> = py.detach(|| f(sa, &slices, threads));
-        for o in outs {
-            out.push(match o {
-                Ok(b) => PyBytes::new(py, &b).into_any(),
-                Err(e) => PyErr::from(e).into_value(py).into_bound(py).into_any(),
-            });
-        }
+    for chunk in slices.chunks(BATCH_RUN_ONE) {
+        buf.clear();
+        spans.clear();
+        py.detach(|| each(sa, chunk, &mut buf, &mut spans));
+        out.extend(spans.drain(..).map(|sp| result_object(py, sp.map(|(a, b)| buf.get(a..b).unwrap_or(&[])))));
     }
     PyList::new(py, out)
 }
@@ -260,14 +270,14 @@ impl PyEspSa {
     /// the default, one, is the fastest on a machine whose cores are busy.
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
     }
 
     /// Per-SA counters.
@@ -413,12 +423,12 @@ impl PyAhSa {
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_many, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_many, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
     }
 
     #[getter]

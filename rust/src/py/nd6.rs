@@ -62,7 +62,8 @@ fn nd6_input<'py>(
 /// `bytes` frames are read in place and classified as they are read, with
 /// the GIL held (copying every frame into one buffer to release the GIL
 /// for a classification of a few hundred nanoseconds made the batch slower
-/// than single calls).
+/// than single calls). A field equal to the previous frame's gives the
+/// previous frame's object again (ints and bytes are immutable).
 #[pyfunction]
 #[pyo3(signature = (frames, hdrnestlimit = 50, maxndopt = 10, own_lladdr = None))]
 fn nd6_input_many<'py>(
@@ -74,9 +75,10 @@ fn nd6_input_many<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let own = own_vec(own_lladdr)?;
     let out = PyList::empty(py);
+    let mut memo = Memo::default();
     for item in frames.try_iter()? {
         let r = with_bytes(&item?, |b| {
-            nd6::nd6_classify(b, hdrnestlimit, maxndopt, own.as_deref()).map(|f| fields_to_py(py, &f)).transpose()
+            nd6::nd6_classify(b, hdrnestlimit, maxndopt, own.as_deref()).map(|f| memo.fields(py, &f)).transpose()
         })??;
         match r {
             Some(t) => out.append(t)?,
@@ -84,6 +86,59 @@ fn nd6_input_many<'py>(
         }
     }
     Ok(out)
+}
+
+/// The objects of the previous frame's fields in a batch: a field equal
+/// to the previous frame's gives the same (immutable) `int` or `bytes`
+/// object again instead of a new one. A run of NDP from one neighbour
+/// (its address resolution, DAD probes, a scan of one prefix) repeats
+/// most fields; making a 128-bit `int` is most of a result's cost.
+#[derive(Default)]
+struct Memo {
+    src: Option<(u128, Py<PyAny>)>,
+    dst: Option<(u128, Py<PyAny>)>,
+    target: Option<(u128, Py<PyAny>)>,
+    lladdr: Option<(Vec<u8>, Py<PyAny>)>,
+}
+
+fn memo_int(py: Python<'_>, slot: &mut Option<(u128, Py<PyAny>)>, v: u128) -> PyResult<Py<PyAny>> {
+    if let Some((k, o)) = slot {
+        if *k == v {
+            return Ok(o.clone_ref(py));
+        }
+    }
+    let o = v.into_py_any(py)?;
+    *slot = Some((v, o.clone_ref(py)));
+    Ok(o)
+}
+
+impl Memo {
+    fn fields<'py>(&mut self, py: Python<'py>, f: &NdFields<'_>) -> PyResult<Bound<'py, PyTuple>> {
+        let lladdr = match f.lladdr {
+            None => py.None(),
+            Some(b) => match &self.lladdr {
+                Some((k, o)) if k.as_slice() == b => o.clone_ref(py),
+                _ => {
+                    let o = PyBytes::new(py, b).into_any().unbind();
+                    self.lladdr = Some((b.to_vec(), o.clone_ref(py)));
+                    o
+                }
+            },
+        };
+        let items: [Py<PyAny>; 9] = [
+            f.msg_type.into_py_any(py)?,
+            memo_int(py, &mut self.src, u128::from_be_bytes(f.src))?,
+            memo_int(py, &mut self.dst, u128::from_be_bytes(f.dst))?,
+            f.hop_limit.into_py_any(py)?,
+            memo_int(py, &mut self.target, u128::from_be_bytes(f.target))?,
+            f.flags.into_py_any(py)?,
+            lladdr,
+            // a nonce is random per probe: never the previous one
+            f.nonce.map(|b| PyBytes::new(py, b)).into_py_any(py)?,
+            f.toomanyopt.into_py_any(py)?,
+        ];
+        PyTuple::new(py, items)
+    }
 }
 
 fn opt_bytes(o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
