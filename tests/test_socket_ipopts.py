@@ -1598,11 +1598,10 @@ def msfilter_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
 
 
 def _ours_msf() -> Any:
-    """:func:`msfilter_run` on ours, the source bound set to the kernel's
-    (``net.ipv4.igmp_max_msf``, 10)."""
+    """:func:`msfilter_run` on ours (the source bound the Linux profile's
+    ``net.inet.ip.igmp_max_msf``, 10 as the kernel's)."""
     layer = kame_veth()
     assert layer.node is not None
-    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
     return json.loads(json.dumps(msfilter_run(lambda f, t, p: layer.socket(f, t, p),
                                               layer.ifindex("d0"), False)))
 
@@ -1636,7 +1635,6 @@ def test_ip_msfilter_requests_are_read_as_linux_reads_them(req: bytes) -> None:
     read back as set."""
     layer = kame_veth()
     assert layer.node is not None
-    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
     s = layer.socket(AF_INET, SOCK_DGRAM)
     member = len(req) % 2 == 0
     if member:
@@ -1846,3 +1844,111 @@ def test_a_join_without_a_route_is_enodev_on_the_linux_profile() -> None:
 @pytest.mark.root
 def test_a_join_without_a_route_equals_the_kernels() -> None:
     assert _ours(noroute_run) == _kernel("noroute_run")
+
+
+# --- a socket's IPv4 source list: its bound and Linux's mode switches -----------
+#
+# Linux bounds a socket's IPv4 source list by ``net.ipv4.igmp_max_msf`` (10;
+# ``ip_mc_source``, ``ip_mc_msfilter``): the Linux profile by
+# ``net.inet.ip.igmp_max_msf``, the BSD ones by ``net.inet.ip.mcast_maxsocksrc``.
+# A membership with no source list (``pmc->sflist`` NULL: any-source, or a
+# full-state filter of no sources) switches mode on a source call of the other
+# mode, and stays switched when the call then fails: a source leave of a source
+# never added leaves an any-source membership INCLUDE({}), which takes nothing.
+
+
+def source_switch_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """Source calls of each kind up to and past the bound, then failed source
+    calls on memberships with no list and what each then reads back and
+    receives (a multicast datagram looped back from ``ME4``)."""
+    out: list[Any] = []
+
+    def get(s: Any) -> Any:
+        req = ip_msfilter(G4, ME4, 0, [], 12) + bytes(4 * 12)
+        return _msfget_host(s, req) if host else _try(lambda: s.getsockopt(0, IP_MSFILTER, req))
+
+    many = [f"10.9.7.{i}" for i in range(1, 13)]
+    for opt in (IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        if opt == IP_BLOCK_SOURCE:
+            s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+        out.append([opt, [_try(lambda s=s, x=x: s.setsockopt(0, opt, mreq_source(G4, ME4, x)))
+                          for x in many], get(s)])
+        s.close()
+    s = make(AF_INET, SOCK_DGRAM, 0)
+    out.append([_try(lambda: s.setsockopt(0, MCAST_JOIN_SOURCE_GROUP, _gr(ifi, G4, x)))
+                for x in many] + [get(s)])
+    s.close()
+    port = 7541
+    snd = make(AF_INET, SOCK_DGRAM, 0)
+    snd.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+    r = make(AF_INET, SOCK_DGRAM, 0)
+    r.bind(("0.0.0.0", port))
+    if host:
+        r.setblocking(False)
+    n = [0]
+
+    def recv() -> Any:
+        n[0] += 1
+        snd.sendto(b"%d" % n[0], (G4, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        return _try(lambda: r.recv(100).decode())
+
+    def step(opt: int, x: str = "10.9.9.7") -> None:
+        req = _gr(ifi, G4, x) if opt == MCAST_LEAVE_SOURCE_GROUP else \
+            mreqn(G4, ME4) if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP) else \
+            ip_msfilter(G4, ME4, 0, []) if opt == IP_MSFILTER else mreq_source(G4, ME4, x)
+        out.append([opt, x, _try(lambda: r.setsockopt(0, opt, req)), get(r), recv()])
+
+    for opts in ((IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_MEMBERSHIP,
+                  IP_BLOCK_SOURCE, IP_DROP_SOURCE_MEMBERSHIP, IP_UNBLOCK_SOURCE,
+                  IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_UNBLOCK_SOURCE,
+                  MCAST_LEAVE_SOURCE_GROUP, IP_DROP_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_MSFILTER, IP_DROP_SOURCE_MEMBERSHIP,
+                  IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP,
+                  IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_MEMBERSHIP)):
+        for opt in opts:
+            step(opt, ME4 if opt == IP_ADD_SOURCE_MEMBERSHIP else "10.9.9.7")
+    r.close()
+    snd.close()
+    return out
+
+
+def test_source_lists_and_mode_switches_on_the_linux_profile() -> None:
+    out = _ours_veth(source_switch_run, False)
+    assert out[0][1] == ["ok"] * 10 + ["ENOBUFS"] * 2  # igmp_max_msf
+    assert out[1][1] == ["ok"] * 10 + ["ENOBUFS"] * 2
+    # a failed source leave: EADDRNOTAVAIL, the membership INCLUDE({}), deaf
+    assert out[4][2:] == ["EADDRNOTAVAIL", f"{_a(G4).hex()}{_a(ME4).hex()}0100000000000000",
+                          "EAGAIN"]
+    assert out[5][2] == "EADDRINUSE"  # still a member
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.igmp_max_msf"] = 3
+    s = layer.socket(AF_INET, SOCK_DGRAM)
+    got = [_try(lambda x=x: s.setsockopt(0, IP_ADD_SOURCE_MEMBERSHIP, mreq_source(G4, ME4, x)))
+           for x in ("10.9.7.1", "10.9.7.2", "10.9.7.3", "10.9.7.4")]
+    assert got == ["ok", "ok", "ok", "ENOBUFS"]
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "netbsd"])
+def test_bsd_source_lists_keep_mcast_maxsocksrc(profile: str) -> None:
+    layer = kame_veth()
+    bsd = SocketLayer(layer.node, profile)
+    s = bsd.socket(AF_INET, SOCK_DGRAM)
+    s.setsockopt(0, IP_ADD_MEMBERSHIP, _a(G4) + _a(ME4))
+    # the BSDs' ip_mreq_source: group, source, interface
+    got = [_try(lambda i=i: s.setsockopt(0, IP_BLOCK_SOURCE, _a(G4) + _a(f"10.9.7.{i + 1}") +
+                                        _a(ME4)))
+           for i in range(129)]
+    assert got[:128] == ["ok"] * 128 and got[128] in ("ENOSPC", "ENOBUFS")
+
+
+@pytest.mark.root
+def test_source_lists_and_mode_switches_equal_the_kernels() -> None:
+    ours = _ours_veth(source_switch_run, False)
+    kernel = _kernel("source_switch_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
