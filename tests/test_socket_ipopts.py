@@ -1952,3 +1952,111 @@ def test_source_lists_and_mode_switches_equal_the_kernels() -> None:
     ours = _ours_veth(source_switch_run, False)
     kernel = _kernel("source_switch_run", veth=True)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_PKTINFO's interface routes; an interface with no address borrows one ----
+#
+# Linux's ``ip_cmsg_send`` makes ``ipi_ifindex`` the flow's output interface
+# (``ipc.oif``): the route is looked up through that interface only, and with
+# none there the destination is taken as on its link, as ``IP_UNICAST_IF``'s
+# is. An output interface with no address of its own gives the source
+# ``inet_select_addr`` finds on the other interfaces (the first of global
+# scope, in the interfaces' order). The namespace of ``unicast_if_run`` with
+# a third veth ``f0`` (no address; its peer ``f1``) whose neighbors are known.
+
+NOADDR_SETUP = UCIF_SETUP + (
+    "ip link add f0 type veth peer name f1", "ip link set f1 up", "ip link set f0 up",
+    f"ip neigh add 10.9.7.5 lladdr {PEER_MAC} dev f0 nud permanent",
+    f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev f0 nud permanent")
+
+
+def pktinfo_route_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """Datagrams (AF_INET and AF_INET6 UDP, AF_INET raw) whose ``IP_PKTINFO``
+    names no interface, ``e0``, ``d0``, ``f0`` or one that is not there,
+    with and without a source, to a host behind the default route and to
+    neighbors of ``d0`` and ``e0``; then ``IP_UNICAST_IF`` naming ``f0``: the
+    errno and where each datagram went, from which source."""
+    out: list[Any] = []
+    if wire is None:
+        e0, f0 = socket.if_nametoindex("e0"), socket.if_nametoindex("f0")
+        reads = {n: _wire_host(n) for n in ("d1", "e1", "f1")}
+        wire = lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]  # noqa: E731
+    else:
+        e0, f0 = ifi + 2, ifi + 4
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        for idx in (0, e0, ifi, f0, 99):
+            for spec in ("0.0.0.0", ME4):
+                s = make(fam, typ, proto)
+                for dst in ("10.9.7.5", "10.9.8.2", "10.9.9.2"):
+                    to = ("::ffff:" + dst if fam == AF_INET6 else dst,
+                          9 if typ == SOCK_DGRAM else 0)
+                    anc = [(0, IP_PKTINFO, pktinfo(idx, spec))]
+                    err = _try(lambda s=s, d=to, a=anc: s.sendmsg([b"pi"], a, 0, d))
+                    out.append([fam, typ, "pktinfo", idx == e0, idx == ifi, idx == f0, idx, spec,
+                                dst, err, wire()])
+                s.close()
+        s = make(fam, typ, proto)
+        out.append([fam, typ, "ucif", _try(lambda s=s: s.setsockopt(
+            0, IP_UNICAST_IF, struct.pack("!I", f0)))])
+        for dst in ("10.9.7.5", "10.9.9.2"):
+            to = ("::ffff:" + dst if fam == AF_INET6 else dst, 9 if typ == SOCK_DGRAM else 0)
+            out.append([fam, typ, "ucif", dst, _try(lambda s=s, d=to: s.sendto(b"uc", d)),
+                        wire()])
+        s.close()
+    return out
+
+
+def kame_noaddr() -> tuple[SocketLayer, Any]:
+    """:func:`kame_unicast_if` with ``f1`` (6), ``f0`` (7) and the neighbors
+    of :data:`NOADDR_SETUP`; the reader of what leaves ``d0``, ``e0``, ``f0``."""
+    from ipaddress import IPv4Address
+    layer, _read = kame_unicast_if()
+    node = layer.node
+    assert node is not None
+    node.add_interface("f1", bytes.fromhex("020000000f01"))
+    node.add_interface("f0", bytes.fromhex("020000000f00"))
+    node.up("f1", 30.0)
+    node.up("f0", 30.0)
+    node.poll(40.0)
+    inet = node.inet
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    for a in ("10.9.7.5", "10.9.9.2"):
+        inet._arp_update(inet._new_entry("f0", IPv4Address(a), 40.0), mac, 40.0)
+    node._out.clear()
+    peer = {"d0": "d1", "e0": "e1", "f0": "f1"}
+
+    def read() -> list[Any]:
+        got = [[peer[ifn], *_route(bytes(f)[14:])] for ifn, f in node._out
+               if ifn in peer and bytes(f)[12:14] == b"\x08\x00" and
+               bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def _ours_noaddr() -> Any:
+    layer, read = kame_noaddr()
+    return json.loads(json.dumps(pktinfo_route_run(lambda f, t, p: layer.socket(f, t, p),
+                                                   layer.ifindex("d0"), read)))
+
+
+def test_pktinfo_routes_and_a_bare_interface_borrows_on_the_linux_profile() -> None:
+    out = _ours_noaddr()
+    sent = {(r[0], r[1], r[6], r[7], r[8]): r[9:] for r in out if r[2] == "pktinfo"}
+    u = (AF_INET, SOCK_DGRAM)
+    # d0 routes 10.9.7.5 by way of its gateway; e0 takes it as on its link
+    assert sent[(*u, 3, "0.0.0.0", "10.9.7.5")] == [2, [["d1", ME4, "10.9.7.5", 17]]]
+    assert sent[(*u, 5, "0.0.0.0", "10.9.7.5")] == [2, [["e1", "10.9.8.1", "10.9.7.5", 17]]]
+    # f0 has no address: the first one of the others
+    assert sent[(*u, 7, "0.0.0.0", "10.9.7.5")] == [2, [["f1", ME4, "10.9.7.5", 17]]]
+    uc = {(r[0], r[1], r[3]): r[4:] for r in out if r[2] == "ucif" and len(r) > 4}
+    assert uc[(*u, "10.9.9.2")] == [2, [["f1", ME4, "10.9.9.2", 17]]]
+
+
+@pytest.mark.root
+def test_pktinfo_routes_and_a_bare_interface_equal_the_kernels() -> None:
+    ours = _ours_noaddr()
+    kernel = _kernel("pktinfo_route_run", veth=True, extra=NOADDR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

@@ -278,10 +278,17 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 src = self._mc_src(s, dst)
             else:
                 src = None
-            # Linux udp_sendmsg: IP_UNICAST_IF is the output interface of a
-            # datagram that is not multicast and names none (IP_PKTINFO)
-            oif = self.ifname(s.ipopts[IP_UNICAST_IF]) if IP_UNICAST_IF in s.ipopts and \
-                not dst.is_multicast and (v4 is None or not v4[1]) else None  # gone: ENODEV
+            # Linux udp_sendmsg: the output interface of a datagram that is
+            # not multicast (ipc.oif), IP_PKTINFO's ipi_ifindex, else
+            # IP_UNICAST_IF: the route goes through it (gone: ENODEV)
+            if dst.is_multicast:
+                oif = None
+            elif v4 is not None and v4[1]:
+                oif = self.ifname(v4[1])
+            elif IP_UNICAST_IF in s.ipopts:
+                oif = self.ifname(s.ipopts[IP_UNICAST_IF])
+            else:
+                oif = None
             if src is None and oif is not None and not self._is_local4(dst) and \
                     not (isinstance(s.laddr, IPv4Address) and int(s.laddr)):
                 src = self.node.inet.in_selectsrc(dst, oif, oif=True)
@@ -322,7 +329,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # (IP_PMTUDISC_WANT: set when the datagram fits the path MTU),
             # FreeBSD's IP_DONTFRAG; the other BSDs leave it clear.
             ifn = o.get(IP_MULTICAST_IF) if mc4 else None
-            if v4 is not None and v4[1]:
+            if mc4 and v4 is not None and v4[1]:
                 ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
                                           df=df, oif=oif,
