@@ -2060,3 +2060,232 @@ def test_pktinfo_routes_and_a_bare_interface_equal_the_kernels() -> None:
     ours = _ours_noaddr()
     kernel = _kernel("pktinfo_route_run", veth=True, extra=NOADDR_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_RECVERR / IPV6_RECVERR: the ICMP error queue (Linux) ---------------------
+#
+# With ``IP_RECVERR`` (``IPV6_RECVERR``) on, an ICMP (ICMPv6) error about a
+# datagram of the socket is queued on it (``ip_icmp_error``,
+# ``ipv6_icmp_error``) as well as made its pending error, even unconnected;
+# ``recvmsg(MSG_ERRQUEUE)`` gives the quoted payload, the destination it was
+# sent to, ``MSG_ERRQUEUE`` and an ``IP_RECVERR`` item: a ``struct
+# sock_extended_err`` (errno, origin, type, code, info: the MTU) and the
+# offender (the ICMP message's source). The errors come from the loopback
+# (the node's own Port Unreachable) and from the wire: ICMP messages written
+# on the veth's peer quoting a datagram read off it.
+
+IP_RECVERR, IPV6_RECVERR, MSG_ERRQUEUE = 11, 25, 0x2000
+ERR_SETUP = PMTU_SETUP + V6_SETUP + (
+    f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev d0 nud permanent",
+    f"ip -6 neigh add 2001:db8:9::7 lladdr {PEER_MAC} dev d0 nud permanent")
+PEER6, ROUTER6 = "2001:db8:9::7", "2001:db8:9::2"
+
+
+def _errq(s: Any) -> Any:
+    try:
+        data, anc, fl, addr = s.recvmsg(2048, 1024, MSG_ERRQUEUE)
+    except OSError as e:
+        return errno.errorcode[e.errno or 0]
+    return [data.hex(), [[lv, t, d.hex()] for lv, t, d in anc], fl, list(addr)]
+
+
+def _icmp4(src: str, t: int, code: int, rest: int, quoted: bytes) -> bytes:
+    from kame import _core
+    return _core.ip_build(src, ME4, 1, _core.icmp_build(t, code, rest, quoted), ttl=64)
+
+
+def _icmp6(src: str, t: int, code: int, rest: int, quoted: bytes) -> bytes:
+    from ipaddress import IPv6Address
+
+    from kame import _core
+    body = bytearray(struct.pack("!BBHI", t, code, 0, rest) + quoted)
+    body[2:4] = struct.pack("!H", _core.in6_cksum(IPv6Address(src), IPv6Address(ME6), 58,
+                                                  bytes(body)))
+    return struct.pack("!IHBB", 0x60000000, len(body), 58, 64) + \
+        socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, ME6) + \
+        bytes(body)
+
+
+def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """``IP_RECVERR``'s and ``IPV6_RECVERR``'s values; then errors from the
+    loopback and the wire on UDP and raw sockets, connected or not, with the
+    option on and off: what ``recvmsg(MSG_ERRQUEUE)``, ``SO_ERROR`` and a
+    plain receive give."""
+    out: list[Any] = []
+    if inject is None:
+        mac = bytes.fromhex(Path("/sys/class/net/d0/address").read_text().strip()
+                            .replace(":", ""))
+        p4 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+        reads = {0x0800: _wire_host(), 0x86DD: None}
+        p6 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+        p6.bind(("d1", 0x86DD))
+        p6.setblocking(False)
+
+        def read6() -> list[bytes]:
+            got: list[bytes] = []
+            while select.select([p6], [], [], 0.05)[0]:
+                got.append(p6.recv(70000))
+            return got
+        reads[0x86DD] = read6
+
+        def inject(pkt: bytes) -> None:
+            et = 0x86DD if pkt[0] >> 4 == 6 else 0x0800
+            p4.sendto(pkt, ("d1", et, 0, 0, mac))
+            select.select([], [], [], 0.1)
+        wire = lambda et=0x0800: reads[et]()  # noqa: E731
+    so_error = socket.SO_ERROR
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        lv, opt = (41, IPV6_RECVERR) if fam == AF_INET6 else (0, IP_RECVERR)
+        out.append([fam, typ, _try(lambda s=s: s.getsockopt(lv, opt)),
+                    *[[_try(lambda s=s, v=v: s.setsockopt(lv, opt, v)),
+                       _try(lambda s=s: s.getsockopt(lv, opt))] for v in (1, 0, 5, b"\x01", b"")],
+                    _errq(s)])
+        s.close()
+
+    def after(s: Any, n: int = 2) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(n):
+            got += [_errq(s), _try(lambda: s.getsockopt(1, so_error))]
+        return got + [_try(lambda: s.recv(100, socket.MSG_DONTWAIT))]
+
+    # the loopback: unconnected, with the option on and off, two errors queued
+    for on in (1, 0):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, on)
+        s.bind(("127.0.0.1", 7550))
+        sent = [_try(lambda i=i: s.sendto(b"to nobody %d" % i, ("127.0.0.1", 7551 + i)))
+                for i in range(3)]
+        out.append(["lo", on, sent, *after(s, 3)])
+        s.close()
+    # the queue's bound: the receive buffer against each error's truesize
+    for n in (11, 500):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, 1)
+        s.bind(("127.0.0.1", 7555))
+        sent = [_try(lambda n=n: s.sendto(b"z" * n, ("127.0.0.1", 7556))) for _ in range(600)]
+        got = 0
+        while isinstance(_errq(s), list):
+            got += 1
+        out.append(["bound", n, sent.count(n), got])
+        s.close()
+    s = make(AF_INET, SOCK_DGRAM, 0)
+    s.setsockopt(0, IP_RECVERR, 1)
+    s.connect(("127.0.0.1", 7553))
+    out.append(["lo connected", _try(lambda: s.send(b"x" * 600)), _try(lambda: s.send(b"y")),
+                *after(s, 3)])
+    s.close()
+    # the wire: Port Unreachable from the host, Fragmentation Needed and Time
+    # Exceeded from a router, Host Unreachable to a raw socket
+    wire()
+    for on, conn in ((1, False), (1, True), (0, True)):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, on)
+        s.bind((ME4, 7560 + on + 2 * conn))
+        if conn:
+            s.connect((PMTU_DST, 9))
+        _try(lambda s=s: s.sendto(b"a datagram to be refused", (PMTU_DST, 9)))
+        (pkt,) = wire()
+        pkt = pkt[:8] + b"\x40" + pkt[9:]  # the TTL as the peer saw it is not ours to keep
+        inject(_icmp4(PMTU_DST, 3, 3, 0, pkt))
+        inject(_icmp4("10.9.9.2", 3, 4, 1100, pkt[:36]))
+        inject(_icmp4("10.9.9.2", 11, 0, 0, pkt[:28]))
+        inject(_icmp4("10.9.9.2", 12, 0, 0x14000000, pkt[:30]))
+        out.append(["wire", on, conn, *after(s, 5)])
+        s.close()
+    r = make(AF_INET, SOCK_RAW, EXP)
+    r.setsockopt(0, IP_RECVERR, 1)
+    r.sendto(b"raw datagram", (PMTU_DST, 0))
+    (pkt,) = wire()
+    inject(_icmp4("10.9.9.2", 3, 1, 0, pkt))
+    inject(_icmp4("10.9.9.2", 3, 4, 1000, pkt[:24]))
+    out.append(["raw", *after(r, 3)])
+    r.close()
+    # IPv6: Port Unreachable from the host, Packet Too Big from a router
+    wire(0x86DD)
+    for on, conn in ((1, False), (0, True)):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_RECVERR, on)
+        s.bind((ME6, 7570 + on))
+        if conn:
+            s.connect((PEER6, 9))
+        _try(lambda s=s: s.sendto(b"a datagram to be refused", (PEER6, 9)))
+        pkts = [p for p in wire(0x86DD) if p[6] == 17]
+        out.append(len(pkts))
+        if pkts:
+            pkt = pkts[0]
+            pkt = pkt[:7] + b"\x40" + pkt[8:]
+            inject(_icmp6(PEER6, 1, 4, 0, pkt))
+            inject(_icmp6(ROUTER6, 2, 0, 1280, pkt[:52]))
+            inject(_icmp6(ROUTER6, 3, 0, 0, pkt[:48]))
+        out.append(["wire6", on, conn, *after(s, 4)])
+        s.close()
+    return out
+
+
+def kame_recverr() -> tuple[SocketLayer, Any, Any]:
+    """:func:`kame_pmtu` with :data:`ME6` and the neighbors of
+    :data:`ERR_SETUP`; the reader of what leaves ``d0`` (IPv4 or IPv6) and
+    the writer of what ``d1`` sends it."""
+    from ipaddress import IPv4Address, IPv6Address
+    layer, _read = kame_pmtu()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 20.0)
+    while (d := node.next_deadline()) is not None and d < 40.0:
+        node.poll(d)  # DAD done
+    node.poll(40.0)
+    inet = node.inet
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    inet._arp_update(inet._new_entry("d0", IPv4Address("10.9.9.2"), 40.0), mac, 40.0)
+    node.cache.set_permanent("d0", IPv6Address(PEER6), mac)
+    node._out.clear()
+
+    def read(et: int = 0x0800) -> list[bytes]:
+        want = et.to_bytes(2, "big")
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and bytes(f)[12:14] == want
+               and (bytes(f)[14 + 9] in (17, EXP) if et == 0x0800 else True)]
+        node._out.clear()
+        return got
+
+    def inject(pkt: bytes) -> None:
+        et = b"\x86\xdd" if pkt[0] >> 4 == 6 else b"\x08\x00"
+        lladdr = node.ifnets["d0"].lladdr
+        node.receive("d0", lladdr + mac + et + pkt, node._now)
+    return layer, read, inject
+
+
+def _ours_recverr() -> Any:
+    layer, read, inject = kame_recverr()
+    return json.loads(json.dumps(recverr_run(lambda f, t, p: layer.socket(f, t, p),
+                                             layer.ifindex("d0"), read, inject)))
+
+
+def test_icmp_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_recverr()
+    lo = next(r for r in out if isinstance(r, list) and r[:2] == ["lo", 1])
+    # the first Port Unreachable makes the second send fail; two are queued
+    assert lo[2] == [11, "ECONNREFUSED", 11]
+    data, anc, flags, addr = lo[3]
+    assert bytes.fromhex(data) == b"to nobody 0" and flags == MSG_ERRQUEUE
+    assert addr == ["127.0.0.1", 7551]
+    # sock_extended_err: ECONNREFUSED, SO_EE_ORIGIN_ICMP, type 3 code 3; the offender
+    assert anc == [[0, IP_RECVERR, (struct.pack("=IBBBBII", errno.ECONNREFUSED, 2, 3, 3, 0, 0, 0)
+                                    + struct.pack("=HH4s8x", 2, 0, _a("127.0.0.1"))).hex()]]
+    assert lo[4] == errno.ECONNREFUSED and lo[6] == 0  # the next error's, then none
+    wire = next(r for r in out if isinstance(r, list) and r[:3] == ["wire", 1, False])
+    ee = bytes.fromhex(wire[5][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 2, 3, 4, 0, 1100, 0)
+    assert ee[20:24] == _a("10.9.9.2")
+    six = next(r for r in out if isinstance(r, list) and r[:2] == ["wire6", 1])
+    ee6 = bytes.fromhex(six[5][1][0][2])
+    assert struct.unpack("=IBBBBII", ee6[:16]) == (errno.EMSGSIZE, 3, 2, 0, 0, 1280, 0)
+    assert [r[1:] for r in out if isinstance(r, list) and r[0] == "bound"] == \
+        [[11, 300, 255], [500, 300, 166]]
+
+
+@pytest.mark.root
+def test_icmp_error_queue_equals_the_kernels() -> None:
+    ours = _ours_recverr()
+    kernel = _kernel("recverr_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

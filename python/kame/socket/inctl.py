@@ -94,6 +94,10 @@ PMTUDISC_DF: dict[int, bool | str] = {
 #: in network byte order, an int of exactly 4 octets) a datagram that is
 #: not multicast leaves by, routed through it only.
 IP_UNICAST_IF = 50
+#: Linux's ``IP_RECVERR`` (``inet->recverr``): ICMP errors queued on the
+#: socket for ``recvmsg(MSG_ERRQUEUE)`` (kame.socket.errqueue); off, the
+#: queue is purged.
+IP_RECVERR = 11
 #: RFC 3678 §4.1.2's full-state IPv4 API (Linux's number): a ``struct
 #: ip_msfilter`` (group, interface address, mode, number of sources, the
 #: sources) to set, and the same to get with the room for sources.
@@ -362,6 +366,11 @@ class InCtloutput(In6Pcb):
             return
         if linux and opt == IP_UNICAST_IF:
             self._unicast_if(s, value)
+            return
+        if linux and opt == IP_RECVERR:
+            o[opt] = 1 if v else 0
+            if not v:
+                s.errq = None  # skb_errqueue_purge
             return
         if linux and opt == IP_MTU_DISCOVER:
             if v not in PMTUDISC_DF:
@@ -715,6 +724,8 @@ class InCtloutput(In6Pcb):
             return o.get(opt, IP_PMTUDISC_WANT)
         if linux and opt == IP_MTU:
             return self.ip_mtu(s)
+        if linux and opt == IP_RECVERR:
+            return o.get(opt, 0)
         if linux and opt == IP_UNICAST_IF:  # htonl(inet->uc_index)
             return struct.unpack("=i", struct.pack("!I", o.get(opt, 0)))[0]
         if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
