@@ -1872,11 +1872,11 @@ def source_switch_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
         s = make(AF_INET, SOCK_DGRAM, 0)
         if opt == IP_BLOCK_SOURCE:
             s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
-        out.append([opt, [_try(lambda s=s, x=x: s.setsockopt(0, opt, mreq_source(G4, ME4, x)))
+        out.append([opt, [_try(lambda s=s, o=opt, x=x: s.setsockopt(0, o, mreq_source(G4, ME4, x)))
                           for x in many], get(s)])
         s.close()
     s = make(AF_INET, SOCK_DGRAM, 0)
-    out.append([_try(lambda: s.setsockopt(0, MCAST_JOIN_SOURCE_GROUP, _gr(ifi, G4, x)))
+    out.append([_try(lambda x=x: s.setsockopt(0, MCAST_JOIN_SOURCE_GROUP, _gr(ifi, G4, x)))
                 for x in many] + [get(s)])
     s.close()
     port = 7541
@@ -1980,7 +1980,7 @@ def pktinfo_route_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
     if wire is None:
         e0, f0 = socket.if_nametoindex("e0"), socket.if_nametoindex("f0")
         reads = {n: _wire_host(n) for n in ("d1", "e1", "f1")}
-        wire = lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]  # noqa: E731
+        wire = lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]
     else:
         e0, f0 = ifi + 2, ifi + 4
     wire()
@@ -2132,14 +2132,15 @@ def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> li
             et = 0x86DD if pkt[0] >> 4 == 6 else 0x0800
             p4.sendto(pkt, ("d1", et, 0, 0, mac))
             select.select([], [], [], 0.1)
-        wire = lambda et=0x0800: reads[et]()  # noqa: E731
+        wire = lambda et=0x0800: reads[et]()
     so_error = socket.SO_ERROR
     for fam, typ, proto in KINDS:
         s = make(fam, typ, proto)
         lv, opt = (41, IPV6_RECVERR) if fam == AF_INET6 else (0, IP_RECVERR)
-        out.append([fam, typ, _try(lambda s=s: s.getsockopt(lv, opt)),
-                    *[[_try(lambda s=s, v=v: s.setsockopt(lv, opt, v)),
-                       _try(lambda s=s: s.getsockopt(lv, opt))] for v in (1, 0, 5, b"\x01", b"")],
+        out.append([fam, typ, _try(lambda s=s, lv=lv, o=opt: s.getsockopt(lv, o)),
+                    *[[_try(lambda s=s, lv=lv, o=opt, v=v: s.setsockopt(lv, o, v)),
+                       _try(lambda s=s, lv=lv, o=opt: s.getsockopt(lv, o))]
+                      for v in (1, 0, 5, b"\x01", b"")],
                     _errq(s)])
         s.close()
 
@@ -2154,7 +2155,7 @@ def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> li
         s = make(AF_INET, SOCK_DGRAM, 0)
         s.setsockopt(0, IP_RECVERR, on)
         s.bind(("127.0.0.1", 7550))
-        sent = [_try(lambda i=i: s.sendto(b"to nobody %d" % i, ("127.0.0.1", 7551 + i)))
+        sent = [_try(lambda s=s, i=i: s.sendto(b"to nobody %d" % i, ("127.0.0.1", 7551 + i)))
                 for i in range(3)]
         out.append(["lo", on, sent, *after(s, 3)])
         s.close()
@@ -2163,7 +2164,8 @@ def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> li
         s = make(AF_INET, SOCK_DGRAM, 0)
         s.setsockopt(0, IP_RECVERR, 1)
         s.bind(("127.0.0.1", 7555))
-        sent = [_try(lambda n=n: s.sendto(b"z" * n, ("127.0.0.1", 7556))) for _ in range(600)]
+        sent = [_try(lambda s=s, n=n: s.sendto(b"z" * n, ("127.0.0.1", 7556)))
+                for _ in range(600)]
         got = 0
         while isinstance(_errq(s), list):
             got += 1

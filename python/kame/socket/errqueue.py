@@ -106,10 +106,11 @@ class ErrQueue:
                        dport: int) -> Socket | None:
         """``__udp4_lib_lookup`` of the datagram an error quotes, as if it
         came back: the socket connected that way first, else one bound
-        to the port (and the address or the wildcard)."""
+        to the port (and the address or the wildcard); AF_INET6 ones too,
+        for what they sent to mapped addresses."""
         best: Socket | None = None
         for s in self.pcbs:  # type: ignore[attr-defined]
-            if s.type != SOCK_DGRAM or s.family != AF_INET or s.lport != sport:
+            if s.type != SOCK_DGRAM or s.lport != sport:
                 continue
             if s.laddr is not None and int(s.laddr) and s.laddr != src:
                 continue
@@ -152,9 +153,10 @@ class ErrQueue:
     def icmp_error4(self, s: Socket, t: int, code: int, reporter: IPv4Address,
                     dst: IPv4Address, dport: int, payload: bytes, size: int,
                     found: tuple[int, bool, int]) -> None:
-        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error."""
+        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error
+        (an AF_INET6 socket's mapped traffic: the pending error alone)."""
         err, hard, info = found
-        if s.ipopts.get(IP_RECVERR):
+        if s.family == AF_INET and s.ipopts.get(IP_RECVERR):
             ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP, t, code, 0, info, 0) + \
                 struct.pack("=HH4s8x", AF_INET, 0, reporter.packed)
             self.errq_put(s, payload, s._name(dst, dport, 0), IPPROTO_IP, IP_RECVERR, ee,

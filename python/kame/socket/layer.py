@@ -39,6 +39,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, Ip6Ctloutput
+from kame.socket.errqueue import ErrQueue, icmp6_err, icmp_err
 from kame.socket.inctl import (
     _MC_ADDR,
     IP_MTU_DISCOVER,
@@ -59,7 +60,6 @@ from kame.socket.pktopts import (
     exthdrs,
     split_exthdrs,
 )
-from kame.socket.errqueue import ErrQueue, icmp6_err, icmp_err
 from kame.socket.profiles import PROFILES, Profile
 from kame.socket.raw4 import RawIp4
 from kame.socket.sock import Datagram, PcbTable, Socket, _ival
