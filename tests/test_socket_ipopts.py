@@ -2222,6 +2222,19 @@ def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> li
             inject(_icmp6(ROUTER6, 3, 0, 0, pkt[:48]))
         out.append(["wire6", on, conn, *after(s, 4)])
         s.close()
+    # a raw IPv6 socket: Address Unreachable and Packet Too Big from a router
+    r = make(AF_INET6, SOCK_RAW, EXP)
+    r.setsockopt(41, IPV6_RECVERR, 1)
+    _try(lambda: r.sendto(b"raw6 datagram", (PEER6, 0)))
+    pkts = [p for p in wire(0x86DD) if p[6] == EXP]
+    out.append(len(pkts))
+    if pkts:
+        pkt = pkts[0][:7] + b"\x40" + pkts[0][8:]
+        inject(_icmp6(ROUTER6, 1, 3, 0, pkt))
+        inject(_icmp6(ROUTER6, 2, 0, 1300, pkt[:44]))  # short of 8 octets: not delivered
+        inject(_icmp6(ROUTER6, 2, 0, 1300, pkt[:50]))
+    out.append(["raw6", *after(r, 3)])
+    r.close()
     return out
 
 

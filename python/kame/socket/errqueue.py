@@ -210,6 +210,33 @@ class ErrQueue:
             payload = inv if s.ipopts.get(IP_HDRINCL) else inv[hl:]
             self.icmp_error4(s, t, code, reporter, odst, 0, payload, size, found)
 
+    def rip6_ctlinput(self, err: Any, inv: bytes) -> None:
+        """``raw6_icmp_error``/``rawv6_err``: an ICMPv6 error about a packet
+        of next header ``inv[6]`` reaches the raw sockets of that protocol
+        (bound to its source, connected to its destination, if they are):
+        queued with ``IPV6_RECVERR``, the payload past the quoted header;
+        the pending error with the option or for a hard one on a connected
+        socket (a Packet Too Big is not: ``IPV6_PMTUDISC_DO`` is no option
+        here)."""
+        if self.profile.name != "linux" or len(inv) < 48:  # type: ignore[attr-defined]
+            return  # icmpv6_notify: 8 octets past the quoted header
+        node = self.node  # type: ignore[attr-defined]
+        ifp = node.ifnets.get(err.ifname) if node is not None else None
+        ifindex = int(ifp.index) if ifp is not None else 0
+        for s in self.pcbs:  # type: ignore[attr-defined]
+            if s.type != SOCK_RAW or s.family != AF_INET6 or s.proto != inv[6]:
+                continue
+            if s.laddr is not None and int(s.laddr) and s.laddr != err.src or \
+                    s.faddr is not None and s.faddr != err.dst:
+                continue
+            if not s.opts.get(IPV6_RECVERR) and s.faddr is None:
+                continue
+            e, hard, info = icmp6_err(err.type, err.code, int(err.param), 1)
+            if err.type == 2:
+                hard = False
+            self.icmp_error6(s, err.type, err.code, err.reporter, ifindex, err.dst, 0,
+                             inv[40:], 48 + len(inv), (e, hard, info))
+
     def pmtudisc(self, s: Socket) -> int:
         """``inet->pmtudisc`` (``IP_PMTUDISC_WANT`` by default)."""
         return int(s.ipopts.get(IP_MTU_DISCOVER, 1))

@@ -827,6 +827,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         datagram we sent (``inv``, the invoking packet) reaches the connected
         socket it came from as ``so_error``."""
         code = _ICMP6_ERRNO.get((err.type, err.code))
+        self.rip6_ctlinput(err, inv)  # kame.socket.errqueue
         if err.next_header != IPPROTO_UDP or len(inv) < 48:
             return
         sport, dport = struct.unpack("!HH", inv[40:44])
