@@ -237,7 +237,7 @@ def test_only_the_joined_source_is_delivered() -> None:
 
 
 def test_errors_and_bounds() -> None:
-    _sim, (a, _b, _c), _seen = rig(**{"net.inet.ip.mcast_maxsocksrc": 2})
+    _sim, (a, _b, _c), _seen = rig(**{"net.inet.ip.igmp_max_msf": 2})  # the Linux profile's bound
     la = SocketLayer(a, "linux")
     s = la.socket(AF_INET, SOCK_DGRAM)
 

@@ -1580,11 +1580,10 @@ def msfilter_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
 
 
 def _ours_msf() -> Any:
-    """:func:`msfilter_run` on ours, the source bound set to the kernel's
-    (``net.ipv4.igmp_max_msf``, 10)."""
+    """:func:`msfilter_run` on ours (the source bound the Linux profile's
+    ``net.inet.ip.igmp_max_msf``, 10 as the kernel's)."""
     layer = kame_veth()
     assert layer.node is not None
-    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
     return json.loads(json.dumps(msfilter_run(lambda f, t, p: layer.socket(f, t, p),
                                               layer.ifindex("d0"), False)))
 
@@ -1618,7 +1617,6 @@ def test_ip_msfilter_requests_are_read_as_linux_reads_them(req: bytes) -> None:
     read back as set."""
     layer = kame_veth()
     assert layer.node is not None
-    layer.node.knobs["net.inet.ip.mcast_maxsocksrc"] = 10
     s = layer.socket(AF_INET, SOCK_DGRAM)
     member = len(req) % 2 == 0
     if member:
@@ -1836,3 +1834,463 @@ def test_a_join_without_a_route_is_enodev_on_the_linux_profile() -> None:
 @pytest.mark.root
 def test_a_join_without_a_route_equals_the_kernels() -> None:
     assert _ours(noroute_run) == _kernel("noroute_run")
+
+
+# --- a socket's IPv4 source list: its bound and Linux's mode switches -----------
+#
+# Linux bounds a socket's IPv4 source list by ``net.ipv4.igmp_max_msf`` (10;
+# ``ip_mc_source``, ``ip_mc_msfilter``): the Linux profile by
+# ``net.inet.ip.igmp_max_msf``, the BSD ones by ``net.inet.ip.mcast_maxsocksrc``.
+# A membership with no source list (``pmc->sflist`` NULL: any-source, or a
+# full-state filter of no sources) switches mode on a source call of the other
+# mode, and stays switched when the call then fails: a source leave of a source
+# never added leaves an any-source membership INCLUDE({}), which takes nothing.
+
+
+def source_switch_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """Source calls of each kind up to and past the bound, then failed source
+    calls on memberships with no list and what each then reads back and
+    receives (a multicast datagram looped back from ``ME4``)."""
+    out: list[Any] = []
+
+    def get(s: Any) -> Any:
+        req = ip_msfilter(G4, ME4, 0, [], 12) + bytes(4 * 12)
+        return _msfget_host(s, req) if host else _try(lambda: s.getsockopt(0, IP_MSFILTER, req))
+
+    many = [f"10.9.7.{i}" for i in range(1, 13)]
+    for opt in (IP_ADD_SOURCE_MEMBERSHIP, IP_BLOCK_SOURCE):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        if opt == IP_BLOCK_SOURCE:
+            s.setsockopt(0, IP_ADD_MEMBERSHIP, mreqn(G4, ME4))
+        out.append([opt, [_try(lambda s=s, o=opt, x=x: s.setsockopt(0, o, mreq_source(G4, ME4, x)))
+                          for x in many], get(s)])
+        s.close()
+    s = make(AF_INET, SOCK_DGRAM, 0)
+    out.append([_try(lambda x=x: s.setsockopt(0, MCAST_JOIN_SOURCE_GROUP, _gr(ifi, G4, x)))
+                for x in many] + [get(s)])
+    s.close()
+    port = 7541
+    snd = make(AF_INET, SOCK_DGRAM, 0)
+    snd.setsockopt(0, IP_MULTICAST_IF, _a(ME4))
+    r = make(AF_INET, SOCK_DGRAM, 0)
+    r.bind(("0.0.0.0", port))
+    if host:
+        r.setblocking(False)
+    n = [0]
+
+    def recv() -> Any:
+        n[0] += 1
+        snd.sendto(b"%d" % n[0], (G4, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        return _try(lambda: r.recv(100).decode())
+
+    def step(opt: int, x: str = "10.9.9.7") -> None:
+        req = _gr(ifi, G4, x) if opt == MCAST_LEAVE_SOURCE_GROUP else \
+            mreqn(G4, ME4) if opt in (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP) else \
+            ip_msfilter(G4, ME4, 0, []) if opt == IP_MSFILTER else mreq_source(G4, ME4, x)
+        out.append([opt, x, _try(lambda: r.setsockopt(0, opt, req)), get(r), recv()])
+
+    for opts in ((IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_MEMBERSHIP,
+                  IP_BLOCK_SOURCE, IP_DROP_SOURCE_MEMBERSHIP, IP_UNBLOCK_SOURCE,
+                  IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_UNBLOCK_SOURCE,
+                  MCAST_LEAVE_SOURCE_GROUP, IP_DROP_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_MSFILTER, IP_DROP_SOURCE_MEMBERSHIP,
+                  IP_ADD_SOURCE_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_DROP_MEMBERSHIP),
+                 (IP_ADD_MEMBERSHIP, IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_SOURCE_MEMBERSHIP,
+                  IP_DROP_SOURCE_MEMBERSHIP, IP_ADD_MEMBERSHIP)):
+        for opt in opts:
+            step(opt, ME4 if opt == IP_ADD_SOURCE_MEMBERSHIP else "10.9.9.7")
+    r.close()
+    snd.close()
+    return out
+
+
+def test_source_lists_and_mode_switches_on_the_linux_profile() -> None:
+    out = _ours_veth(source_switch_run, False)
+    assert out[0][1] == ["ok"] * 10 + ["ENOBUFS"] * 2  # igmp_max_msf
+    assert out[1][1] == ["ok"] * 10 + ["ENOBUFS"] * 2
+    # a failed source leave: EADDRNOTAVAIL, the membership INCLUDE({}), deaf
+    assert out[4][2:] == ["EADDRNOTAVAIL", f"{_a(G4).hex()}{_a(ME4).hex()}0100000000000000",
+                          "EAGAIN"]
+    assert out[5][2] == "EADDRINUSE"  # still a member
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet.ip.igmp_max_msf"] = 3
+    s = layer.socket(AF_INET, SOCK_DGRAM)
+    got = [_try(lambda x=x: s.setsockopt(0, IP_ADD_SOURCE_MEMBERSHIP, mreq_source(G4, ME4, x)))
+           for x in ("10.9.7.1", "10.9.7.2", "10.9.7.3", "10.9.7.4")]
+    assert got == ["ok", "ok", "ok", "ENOBUFS"]
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "netbsd"])
+def test_bsd_source_lists_keep_mcast_maxsocksrc(profile: str) -> None:
+    layer = kame_veth()
+    bsd = SocketLayer(layer.node, profile)
+    s = bsd.socket(AF_INET, SOCK_DGRAM)
+    s.setsockopt(0, IP_ADD_MEMBERSHIP, _a(G4) + _a(ME4))
+    # the BSDs' ip_mreq_source: group, source, interface
+    got = [_try(lambda i=i: s.setsockopt(0, IP_BLOCK_SOURCE, _a(G4) + _a(f"10.9.7.{i + 1}") +
+                                        _a(ME4)))
+           for i in range(129)]
+    assert got[:128] == ["ok"] * 128 and got[128] in ("ENOSPC", "ENOBUFS")
+
+
+@pytest.mark.root
+def test_source_lists_and_mode_switches_equal_the_kernels() -> None:
+    ours = _ours_veth(source_switch_run, False)
+    kernel = _kernel("source_switch_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_PKTINFO's interface routes; an interface with no address borrows one ----
+#
+# Linux's ``ip_cmsg_send`` makes ``ipi_ifindex`` the flow's output interface
+# (``ipc.oif``): the route is looked up through that interface only, and with
+# none there the destination is taken as on its link, as ``IP_UNICAST_IF``'s
+# is. An output interface with no address of its own gives the source
+# ``inet_select_addr`` finds on the other interfaces (the first of global
+# scope, in the interfaces' order). The namespace of ``unicast_if_run`` with
+# a third veth ``f0`` (no address; its peer ``f1``) whose neighbors are known.
+
+NOADDR_SETUP = UCIF_SETUP + (
+    "ip link add f0 type veth peer name f1", "ip link set f1 up", "ip link set f0 up",
+    f"ip neigh add 10.9.7.5 lladdr {PEER_MAC} dev f0 nud permanent",
+    f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev f0 nud permanent")
+
+
+def pktinfo_route_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """Datagrams (AF_INET and AF_INET6 UDP, AF_INET raw) whose ``IP_PKTINFO``
+    names no interface, ``e0``, ``d0``, ``f0`` or one that is not there,
+    with and without a source, to a host behind the default route and to
+    neighbors of ``d0`` and ``e0``; then ``IP_UNICAST_IF`` naming ``f0``: the
+    errno and where each datagram went, from which source."""
+    out: list[Any] = []
+    if wire is None:
+        e0, f0 = socket.if_nametoindex("e0"), socket.if_nametoindex("f0")
+        reads = {n: _wire_host(n) for n in ("d1", "e1", "f1")}
+        wire = lambda: [[n, *_route(p)] for n, r in reads.items() for p in r()]
+    else:
+        e0, f0 = ifi + 2, ifi + 4
+    wire()
+    for fam, typ, proto in ((AF_INET, SOCK_DGRAM, 0), (AF_INET6, SOCK_DGRAM, 0),
+                            (AF_INET, SOCK_RAW, EXP)):
+        for idx in (0, e0, ifi, f0, 99):
+            for spec in ("0.0.0.0", ME4):
+                s = make(fam, typ, proto)
+                for dst in ("10.9.7.5", "10.9.8.2", "10.9.9.2"):
+                    to = ("::ffff:" + dst if fam == AF_INET6 else dst,
+                          9 if typ == SOCK_DGRAM else 0)
+                    anc = [(0, IP_PKTINFO, pktinfo(idx, spec))]
+                    err = _try(lambda s=s, d=to, a=anc: s.sendmsg([b"pi"], a, 0, d))
+                    out.append([fam, typ, "pktinfo", idx == e0, idx == ifi, idx == f0, idx, spec,
+                                dst, err, wire()])
+                s.close()
+        s = make(fam, typ, proto)
+        out.append([fam, typ, "ucif", _try(lambda s=s: s.setsockopt(
+            0, IP_UNICAST_IF, struct.pack("!I", f0)))])
+        for dst in ("10.9.7.5", "10.9.9.2"):
+            to = ("::ffff:" + dst if fam == AF_INET6 else dst, 9 if typ == SOCK_DGRAM else 0)
+            out.append([fam, typ, "ucif", dst, _try(lambda s=s, d=to: s.sendto(b"uc", d)),
+                        wire()])
+        s.close()
+    return out
+
+
+def kame_noaddr() -> tuple[SocketLayer, Any]:
+    """:func:`kame_unicast_if` with ``f1`` (6), ``f0`` (7) and the neighbors
+    of :data:`NOADDR_SETUP`; the reader of what leaves ``d0``, ``e0``, ``f0``."""
+    from ipaddress import IPv4Address
+    layer, _read = kame_unicast_if()
+    node = layer.node
+    assert node is not None
+    node.add_interface("f1", bytes.fromhex("020000000f01"))
+    node.add_interface("f0", bytes.fromhex("020000000f00"))
+    node.up("f1", 30.0)
+    node.up("f0", 30.0)
+    node.poll(40.0)
+    inet = node.inet
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    for a in ("10.9.7.5", "10.9.9.2"):
+        inet._arp_update(inet._new_entry("f0", IPv4Address(a), 40.0), mac, 40.0)
+    node._out.clear()
+    peer = {"d0": "d1", "e0": "e1", "f0": "f1"}
+
+    def read() -> list[Any]:
+        got = [[peer[ifn], *_route(bytes(f)[14:])] for ifn, f in node._out
+               if ifn in peer and bytes(f)[12:14] == b"\x08\x00" and
+               bytes(f)[14 + 9] in (17, EXP)]
+        node._out.clear()
+        return got
+    return layer, read
+
+
+def _ours_noaddr() -> Any:
+    layer, read = kame_noaddr()
+    return json.loads(json.dumps(pktinfo_route_run(lambda f, t, p: layer.socket(f, t, p),
+                                                   layer.ifindex("d0"), read)))
+
+
+def test_pktinfo_routes_and_a_bare_interface_borrows_on_the_linux_profile() -> None:
+    out = _ours_noaddr()
+    sent = {(r[0], r[1], r[6], r[7], r[8]): r[9:] for r in out if r[2] == "pktinfo"}
+    u = (AF_INET, SOCK_DGRAM)
+    # d0 routes 10.9.7.5 by way of its gateway; e0 takes it as on its link
+    assert sent[(*u, 3, "0.0.0.0", "10.9.7.5")] == [2, [["d1", ME4, "10.9.7.5", 17]]]
+    assert sent[(*u, 5, "0.0.0.0", "10.9.7.5")] == [2, [["e1", "10.9.8.1", "10.9.7.5", 17]]]
+    # f0 has no address: the first one of the others
+    assert sent[(*u, 7, "0.0.0.0", "10.9.7.5")] == [2, [["f1", ME4, "10.9.7.5", 17]]]
+    uc = {(r[0], r[1], r[3]): r[4:] for r in out if r[2] == "ucif" and len(r) > 4}
+    assert uc[(*u, "10.9.9.2")] == [2, [["f1", ME4, "10.9.9.2", 17]]]
+
+
+@pytest.mark.root
+def test_pktinfo_routes_and_a_bare_interface_equal_the_kernels() -> None:
+    ours = _ours_noaddr()
+    kernel = _kernel("pktinfo_route_run", veth=True, extra=NOADDR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IP_RECVERR / IPV6_RECVERR: the ICMP error queue (Linux) ---------------------
+#
+# With ``IP_RECVERR`` (``IPV6_RECVERR``) on, an ICMP (ICMPv6) error about a
+# datagram of the socket is queued on it (``ip_icmp_error``,
+# ``ipv6_icmp_error``) as well as made its pending error, even unconnected;
+# ``recvmsg(MSG_ERRQUEUE)`` gives the quoted payload, the destination it was
+# sent to, ``MSG_ERRQUEUE`` and an ``IP_RECVERR`` item: a ``struct
+# sock_extended_err`` (errno, origin, type, code, info: the MTU) and the
+# offender (the ICMP message's source). The errors come from the loopback
+# (the node's own Port Unreachable) and from the wire: ICMP messages written
+# on the veth's peer quoting a datagram read off it.
+
+IP_RECVERR, IPV6_RECVERR, MSG_ERRQUEUE = 11, 25, 0x2000
+ERR_SETUP = PMTU_SETUP + V6_SETUP + (
+    f"ip neigh add 10.9.9.2 lladdr {PEER_MAC} dev d0 nud permanent",
+    f"ip -6 neigh add 2001:db8:9::7 lladdr {PEER_MAC} dev d0 nud permanent")
+PEER6, ROUTER6 = "2001:db8:9::7", "2001:db8:9::2"
+
+
+def _errq(s: Any) -> Any:
+    try:
+        data, anc, fl, addr = s.recvmsg(2048, 1024, MSG_ERRQUEUE)
+    except OSError as e:
+        return errno.errorcode[e.errno or 0]
+    return [data.hex(), [[lv, t, d.hex()] for lv, t, d in anc], fl, list(addr)]
+
+
+def _icmp4(src: str, t: int, code: int, rest: int, quoted: bytes) -> bytes:
+    from kame import _core
+    return _core.ip_build(src, ME4, 1, _core.icmp_build(t, code, rest, quoted), ttl=64)
+
+
+def _icmp6(src: str, t: int, code: int, rest: int, quoted: bytes) -> bytes:
+    from ipaddress import IPv6Address
+
+    from kame import _core
+    body = bytearray(struct.pack("!BBHI", t, code, 0, rest) + quoted)
+    body[2:4] = struct.pack("!H", _core.in6_cksum(IPv6Address(src), IPv6Address(ME6), 58,
+                                                  bytes(body)))
+    return struct.pack("!IHBB", 0x60000000, len(body), 58, 64) + \
+        socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, ME6) + \
+        bytes(body)
+
+
+def recverr_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """``IP_RECVERR``'s and ``IPV6_RECVERR``'s values; then errors from the
+    loopback and the wire on UDP and raw sockets, connected or not, with the
+    option on and off: what ``recvmsg(MSG_ERRQUEUE)``, ``SO_ERROR`` and a
+    plain receive give."""
+    out: list[Any] = []
+    if inject is None:
+        mac = bytes.fromhex(Path("/sys/class/net/d0/address").read_text().strip()
+                            .replace(":", ""))
+        p4 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+        reads = {0x0800: _wire_host(), 0x86DD: None}
+        p6 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+        p6.bind(("d1", 0x86DD))
+        p6.setblocking(False)
+
+        def read6() -> list[bytes]:
+            got: list[bytes] = []
+            while select.select([p6], [], [], 0.05)[0]:
+                got.append(p6.recv(70000))
+            return got
+        reads[0x86DD] = read6
+
+        def inject(pkt: bytes) -> None:
+            et = 0x86DD if pkt[0] >> 4 == 6 else 0x0800
+            p4.sendto(pkt, ("d1", et, 0, 0, mac))
+            select.select([], [], [], 0.1)
+        wire = lambda et=0x0800: reads[et]()
+    so_error = socket.SO_ERROR
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        lv, opt = (41, IPV6_RECVERR) if fam == AF_INET6 else (0, IP_RECVERR)
+        out.append([fam, typ, _try(lambda s=s, lv=lv, o=opt: s.getsockopt(lv, o)),
+                    *[[_try(lambda s=s, lv=lv, o=opt, v=v: s.setsockopt(lv, o, v)),
+                       _try(lambda s=s, lv=lv, o=opt: s.getsockopt(lv, o))]
+                      for v in (1, 0, 5, b"\x01", b"")],
+                    _errq(s)])
+        s.close()
+
+    def after(s: Any, n: int = 2) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(n):
+            got += [_errq(s), _try(lambda: s.getsockopt(1, so_error))]
+        return got + [_try(lambda: s.recv(100, socket.MSG_DONTWAIT))]
+
+    # the loopback: unconnected, with the option on and off, two errors queued
+    for on in (1, 0):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, on)
+        s.bind(("127.0.0.1", 7550))
+        sent = [_try(lambda s=s, i=i: s.sendto(b"to nobody %d" % i, ("127.0.0.1", 7551 + i)))
+                for i in range(3)]
+        out.append(["lo", on, sent, *after(s, 3)])
+        s.close()
+    # the queue's bound: the receive buffer against each error's truesize
+    for n in (11, 500):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, 1)
+        s.bind(("127.0.0.1", 7555))
+        sent = [_try(lambda s=s, n=n: s.sendto(b"z" * n, ("127.0.0.1", 7556)))
+                for _ in range(600)]
+        got = 0
+        while isinstance(_errq(s), list):
+            got += 1
+        out.append(["bound", n, sent.count(n), got])
+        s.close()
+    s = make(AF_INET, SOCK_DGRAM, 0)
+    s.setsockopt(0, IP_RECVERR, 1)
+    s.connect(("127.0.0.1", 7553))
+    out.append(["lo connected", _try(lambda: s.send(b"x" * 600)), _try(lambda: s.send(b"y")),
+                *after(s, 3)])
+    s.close()
+    # the wire: Port Unreachable from the host, Fragmentation Needed and Time
+    # Exceeded from a router, Host Unreachable to a raw socket
+    wire()
+    for on, conn in ((1, False), (1, True), (0, True)):
+        s = make(AF_INET, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, on)
+        s.bind((ME4, 7560 + on + 2 * conn))
+        if conn:
+            s.connect((PMTU_DST, 9))
+        _try(lambda s=s: s.sendto(b"a datagram to be refused", (PMTU_DST, 9)))
+        (pkt,) = wire()
+        pkt = pkt[:8] + b"\x40" + pkt[9:]  # the TTL as the peer saw it is not ours to keep
+        inject(_icmp4(PMTU_DST, 3, 3, 0, pkt))
+        inject(_icmp4("10.9.9.2", 3, 4, 1100, pkt[:36]))
+        inject(_icmp4("10.9.9.2", 11, 0, 0, pkt[:28]))
+        inject(_icmp4("10.9.9.2", 12, 0, 0x14000000, pkt[:30]))
+        out.append(["wire", on, conn, *after(s, 5)])
+        s.close()
+    r = make(AF_INET, SOCK_RAW, EXP)
+    r.setsockopt(0, IP_RECVERR, 1)
+    r.sendto(b"raw datagram", (PMTU_DST, 0))
+    (pkt,) = wire()
+    inject(_icmp4("10.9.9.2", 3, 1, 0, pkt))
+    inject(_icmp4("10.9.9.2", 3, 4, 1000, pkt[:24]))
+    out.append(["raw", *after(r, 3)])
+    r.close()
+    # IPv6: Port Unreachable from the host, Packet Too Big from a router
+    wire(0x86DD)
+    for on, conn in ((1, False), (0, True)):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_RECVERR, on)
+        s.bind((ME6, 7570 + on))
+        if conn:
+            s.connect((PEER6, 9))
+        _try(lambda s=s: s.sendto(b"a datagram to be refused", (PEER6, 9)))
+        pkts = [p for p in wire(0x86DD) if p[6] == 17]
+        out.append(len(pkts))
+        if pkts:
+            pkt = pkts[0]
+            pkt = pkt[:7] + b"\x40" + pkt[8:]
+            inject(_icmp6(PEER6, 1, 4, 0, pkt))
+            inject(_icmp6(ROUTER6, 2, 0, 1280, pkt[:52]))
+            inject(_icmp6(ROUTER6, 3, 0, 0, pkt[:48]))
+        out.append(["wire6", on, conn, *after(s, 4)])
+        s.close()
+    # a raw IPv6 socket: Address Unreachable and Packet Too Big from a router
+    r = make(AF_INET6, SOCK_RAW, EXP)
+    r.setsockopt(41, IPV6_RECVERR, 1)
+    _try(lambda: r.sendto(b"raw6 datagram", (PEER6, 0)))
+    pkts = [p for p in wire(0x86DD) if p[6] == EXP]
+    out.append(len(pkts))
+    if pkts:
+        pkt = pkts[0][:7] + b"\x40" + pkts[0][8:]
+        inject(_icmp6(ROUTER6, 1, 3, 0, pkt))
+        inject(_icmp6(ROUTER6, 2, 0, 1300, pkt[:44]))  # short of 8 octets: not delivered
+        inject(_icmp6(ROUTER6, 2, 0, 1300, pkt[:50]))
+    out.append(["raw6", *after(r, 3)])
+    r.close()
+    return out
+
+
+def kame_recverr() -> tuple[SocketLayer, Any, Any]:
+    """:func:`kame_pmtu` with :data:`ME6` and the neighbors of
+    :data:`ERR_SETUP`; the reader of what leaves ``d0`` (IPv4 or IPv6) and
+    the writer of what ``d1`` sends it."""
+    from ipaddress import IPv4Address, IPv6Address
+    layer, _read = kame_pmtu()
+    node = layer.node
+    assert node is not None
+    node.add_address("d0", f"{ME6}/64", 20.0)
+    while (d := node.next_deadline()) is not None and d < 40.0:
+        node.poll(d)  # DAD done
+    node.poll(40.0)
+    inet = node.inet
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+    inet._arp_update(inet._new_entry("d0", IPv4Address("10.9.9.2"), 40.0), mac, 40.0)
+    node.cache.set_permanent("d0", IPv6Address(PEER6), mac)
+    node._out.clear()
+
+    def read(et: int = 0x0800) -> list[bytes]:
+        want = et.to_bytes(2, "big")
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and bytes(f)[12:14] == want
+               and (bytes(f)[14 + 9] in (17, EXP) if et == 0x0800 else True)]
+        node._out.clear()
+        return got
+
+    def inject(pkt: bytes) -> None:
+        et = b"\x86\xdd" if pkt[0] >> 4 == 6 else b"\x08\x00"
+        lladdr = node.ifnets["d0"].lladdr
+        node.receive("d0", lladdr + mac + et + pkt, node._now)
+    return layer, read, inject
+
+
+def _ours_recverr() -> Any:
+    layer, read, inject = kame_recverr()
+    return json.loads(json.dumps(recverr_run(lambda f, t, p: layer.socket(f, t, p),
+                                             layer.ifindex("d0"), read, inject)))
+
+
+def test_icmp_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_recverr()
+    lo = next(r for r in out if isinstance(r, list) and r[:2] == ["lo", 1])
+    # the first Port Unreachable makes the second send fail; two are queued
+    assert lo[2] == [11, "ECONNREFUSED", 11]
+    data, anc, flags, addr = lo[3]
+    assert bytes.fromhex(data) == b"to nobody 0" and flags == MSG_ERRQUEUE
+    assert addr == ["127.0.0.1", 7551]
+    # sock_extended_err: ECONNREFUSED, SO_EE_ORIGIN_ICMP, type 3 code 3; the offender
+    assert anc == [[0, IP_RECVERR, (struct.pack("=IBBBBII", errno.ECONNREFUSED, 2, 3, 3, 0, 0, 0)
+                                    + struct.pack("=HH4s8x", 2, 0, _a("127.0.0.1"))).hex()]]
+    assert lo[4] == errno.ECONNREFUSED and lo[6] == 0  # the next error's, then none
+    wire = next(r for r in out if isinstance(r, list) and r[:3] == ["wire", 1, False])
+    ee = bytes.fromhex(wire[5][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 2, 3, 4, 0, 1100, 0)
+    assert ee[20:24] == _a("10.9.9.2")
+    six = next(r for r in out if isinstance(r, list) and r[:2] == ["wire6", 1])
+    ee6 = bytes.fromhex(six[5][1][0][2])
+    assert struct.unpack("=IBBBBII", ee6[:16]) == (errno.EMSGSIZE, 3, 2, 0, 0, 1280, 0)
+    assert [r[1:] for r in out if isinstance(r, list) and r[0] == "bound"] == \
+        [[11, 300, 255], [500, 300, 166]]
+
+
+@pytest.mark.root
+def test_icmp_error_queue_equals_the_kernels() -> None:
+    ours = _ours_recverr()
+    kernel = _kernel("recverr_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

@@ -265,6 +265,9 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) IPv4 multicast groups joined per interface (igps_groupfull past it)"),
         _k("net.inet.ip.mcast_maxsocksrc", 128, 1, 1 << 16,
            "sources in one socket's filter for a group (FreeBSD's; igps_srcfull past it)"),
+        _k("net.inet.ip.igmp_max_msf", 10, 1, 1 << 16,
+           "(kame) sources in one socket's IPv4 filter for a group on the Linux profile "
+           "(Linux net.ipv4.igmp_max_msf; ENOBUFS past it)"),
         _k("net.inet.ip.mcast_maxgrpsrc", 512, 1, 1 << 16,
            "sources in an interface's filter for a group (FreeBSD's; igps_srcfull past it)"),
         # --- net.inet.igmp: the router side (kame.inet.igmp_router, RFC 3376 §6, §8) ---

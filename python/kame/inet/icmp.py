@@ -191,9 +191,16 @@ class Icmp(Ipsec4):
         self.node.events.append(IcmpErrorInput4(ifname, reporter, t, code, rest, osrc, odst,
                                                 proto, now))
         so = getattr(self.node, "sockets", None)
+        # the error's source, word, quoted payload (Linux's
+        # icmp_socket_deliver wants 8 octets past the quoted header) and size
+        full = len(inv) >= hl + 8
+        size = 28 + len(inv)
+        if so is not None and full and hasattr(so, "rip_ctlinput"):
+            so.rip_ctlinput(t, code, rest, reporter, inv, size)
         if so is not None and proto == IPPROTO_UDP and len(inv) >= hl + 4:
             sport = int.from_bytes(inv[hl:hl + 2], "big")
             dport = int.from_bytes(inv[hl + 2:hl + 4], "big")
-            so.udp_ctlinput(t, code, osrc, odst, sport, dport)
+            so.udp_ctlinput(t, code, osrc, odst, sport, dport, reporter=reporter, rest=rest,
+                            payload=inv[hl + 8:] if full else None, size=size)
         elif proto == IPPROTO_TCP and getattr(self.node, "tcp", None) is not None:
             self.node.tcp.tcp_ctlinput(t, code, rest, inv, now)  # kame.tcp

@@ -136,7 +136,9 @@ class IpOutput(Arp):
         ``tsomax``) that the interface cuts into segments of that many data
         octets (``CSUM_TSO``), never fragmented here. ``oif``: a unicast
         or broadcast destination routed through that interface only
-        (Linux's ``IP_UNICAST_IF``; :meth:`rtalloc`)."""
+        (Linux's ``IP_UNICAST_IF`` and ``IP_PKTINFO``'s ``ipi_ifindex``;
+        :meth:`rtalloc`), its source borrowed from another interface when
+        it has none (:meth:`in_selectsrc`)."""
         hop = dst
         mcast = in_multicast(dst)
         if oif is not None and ifname is None and not mcast and not self.is_local(dst):
@@ -161,7 +163,8 @@ class IpOutput(Arp):
                     return errno.ENETUNREACH
                 ifname, hop = rt.ifname, rt.next_hop
         if src is None or not int(src):
-            src = self.in_selectsrc(dst, ifname)
+            src = self.in_selectsrc(dst, oif, oif=True) if oif is not None and not mcast \
+                and not self.is_local(dst) else self.in_selectsrc(dst, ifname)
             if src is None:
                 return errno.EADDRNOTAVAIL
         if ttl is None:

@@ -188,7 +188,9 @@ class InRoute(InVars):
         subnet holds the destination (or the next hop) first; ``None`` is
         EADDRNOTAVAIL. Our own destination is its own source. ``oif``:
         ``ifname`` bounds the route (:meth:`rtalloc`) rather than naming
-        the link the destination is on."""
+        the link the destination is on, as Linux's output interface does
+        (``IP_UNICAST_IF``, ``IP_PKTINFO``'s): an interface with no address
+        then borrows one (:meth:`inet_select_addr`)."""
         if self.is_local(dst):
             return dst
         hop = dst
@@ -202,4 +204,17 @@ class InRoute(InVars):
         for ifa in cands:
             if ifa.holds(h) or ifa.holds(d):
                 return ifa.addr
-        return cands[0].addr if cands else None
+        if cands:
+            return cands[0].addr  # type: ignore[no-any-return]
+        return self.inet_select_addr() if oif else None
+
+    def inet_select_addr(self) -> IPv4Address | None:
+        """Linux's ``inet_select_addr`` for an interface with no address:
+        the first usable address of the other interfaces, in their order
+        (the loopback first, whose 127/8 addresses are of host scope and
+        not taken), whether they are up or not."""
+        for ifp in sorted(self.node.ifnets.values(), key=lambda i: int(i.index)):
+            for ifa in self.addrs:
+                if ifa.ifname == ifp.name and ifa.usable and not ifa.addr.is_loopback:
+                    return ifa.addr  # type: ignore[no-any-return]
+        return None

@@ -71,6 +71,9 @@ from kame.socket.sockaddr import SIN6_LEN
 #: Linux's, kept under the same key, so setting it sets the FAITH flag a
 #: stream listener reads alike; only the default read back differs.)
 IPV6_MULTICAST_ALL = 29
+#: Linux's ``IPV6_RECVERR`` (``<linux/in6.h>``): ICMPv6 errors queued on the
+#: socket for ``recvmsg(MSG_ERRQUEUE)`` (kame.socket.errqueue).
+IPV6_RECVERR = 25
 IPV6_UNICAST_IF = 76
 
 
@@ -87,10 +90,12 @@ class Ip6Ctloutput(InCtloutput):
         order; 0 clears it, no such interface ``EADDRNOTAVAIL``)."""
         b = struct.pack("=i", _ival(value)) if not isinstance(
             value, (bytes, bytearray, memoryview)) else bytes(value)
-        if opt == IPV6_MULTICAST_ALL:
+        if opt in (IPV6_MULTICAST_ALL, IPV6_RECVERR):
             if len(b) < 4:
-                raise _err(errno.EINVAL, "IPV6_MULTICAST_ALL is an int")
+                raise _err(errno.EINVAL, "an int")
             s.opts[opt] = 1 if struct.unpack("=i", b[:4])[0] else 0
+            if opt == IPV6_RECVERR and not s.opts[opt]:
+                s.errq = None  # the queue purged (skb_errqueue_purge)
             return
         if len(b) != 4:
             raise _err(errno.EINVAL, "IPV6_UNICAST_IF is an int")
@@ -126,7 +131,7 @@ class Ip6Ctloutput(InCtloutput):
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
-        if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+        if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR):
             self._lx_ipv6_opt(s, opt, value)
             return
         if opt == IPV6_FAITH:
@@ -328,8 +333,9 @@ class Ip6Ctloutput(InCtloutput):
             raise _err(errno.EOPNOTSUPP, "do_ip_getsockopt: level IPPROTO_IPV6")
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
-        if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF):
+        if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR):
             v = s.opts.get(opt, 1) if opt == IPV6_MULTICAST_ALL else \
+                s.opts.get(opt, 0) if opt == IPV6_RECVERR else \
                 struct.unpack("=i", struct.pack("!I", s.opts.get(opt, 0)))[0]  # htonl
             # ipv6_getsockopt: min(len, sizeof(int)) octets of the int
             return struct.pack("=i", v)[:buflen] if 0 < buflen < 4 else v

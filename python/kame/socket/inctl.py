@@ -94,6 +94,10 @@ PMTUDISC_DF: dict[int, bool | str] = {
 #: in network byte order, an int of exactly 4 octets) a datagram that is
 #: not multicast leaves by, routed through it only.
 IP_UNICAST_IF = 50
+#: Linux's ``IP_RECVERR`` (``inet->recverr``): ICMP errors queued on the
+#: socket for ``recvmsg(MSG_ERRQUEUE)`` (kame.socket.errqueue); off, the
+#: queue is purged.
+IP_RECVERR = 11
 #: RFC 3678 §4.1.2's full-state IPv4 API (Linux's number): a ``struct
 #: ip_msfilter`` (group, interface address, mode, number of sources, the
 #: sources) to set, and the same to get with the room for sources.
@@ -171,6 +175,18 @@ def mcast_opts(profile: str) -> dict[int, str]:
     return _MCAST_LINUX if profile == "linux" else _MCAST_BSD
 
 
+class _NoList(tuple):  # type: ignore[type-arg]
+    """The order of a filter that has a mode and no source list (Linux's
+    ``pmc->sflist`` NULL): an IPv4 membership whose mode a source call
+    switched, or one a full-state call gave no sources; its mode switches
+    again as an any-source membership's does (``ip_mc_source``)."""
+
+    __slots__ = ()
+
+
+_NOLIST = _NoList()
+
+
 def _msf_put(s: Socket, key: Any, new: tuple[int, frozenset[Any]],
              order: list[Any] | None = None) -> None:
     """Store a membership's filter, and its sources in Linux's order: a
@@ -179,7 +195,9 @@ def _msf_put(s: Socket, key: Any, new: tuple[int, frozenset[Any]],
     else the sources kept in their order and the new ones after them
     (``ip6_mc_source`` appends)."""
     srcs = new[1]
-    if order is not None:
+    if order is not None and not srcs:
+        seq: tuple[Any, ...] = _NOLIST  # ip_mc_msfilter: no sources, no list
+    elif order is not None:
         seq = tuple(a for a in order if a in srcs)
     else:
         old = s.msf_order.get(key, ())
@@ -349,6 +367,11 @@ class InCtloutput(In6Pcb):
         if linux and opt == IP_UNICAST_IF:
             self._unicast_if(s, value)
             return
+        if linux and opt == IP_RECVERR:
+            o[opt] = 1 if v else 0
+            if not v:
+                s.errq = None  # skb_errqueue_purge
+            return
         if linux and opt == IP_MTU_DISCOVER:
             if v not in PMTUDISC_DF:
                 raise _err(errno.EINVAL, "IP_MTU_DISCOVER: IP_PMTUDISC_DONT to _OMIT")
@@ -458,8 +481,7 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EINVAL, "ip_msfilter")
         g, a = IPv4Address(b[:4]), IPv4Address(b[4:8])
         fmode, n = struct.unpack("=II", b[8:16])
-        if n >= 0x3FFFFFFC or n > int(self.node.knobs["net.inet.ip.mcast_maxsocksrc"]
-                                      if self.node is not None else 0):
+        if n >= 0x3FFFFFFC or n > (self.maxsocksrc4() if self.node is not None else 0):
             raise _err(errno.ENOBUFS, "imsf_numsrc")
         if IP_MSFILTER_HDR + 4 * n > len(b):
             raise _err(errno.EINVAL, "ip_msfilter: fewer sources than imsf_numsrc")
@@ -567,14 +589,24 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EADDRNOTAVAIL, "not a member of the group")
         self.mcast_leave(s, g, key[1])
 
+    def maxsocksrc4(self) -> int:
+        """The sources one socket's IPv4 filter of a group may hold: Linux's
+        ``net.ipv4.igmp_max_msf`` (``net.inet.ip.igmp_max_msf``, 10) on the
+        Linux profile, FreeBSD's ``net.inet.ip.mcast_maxsocksrc`` (128) on
+        the others."""
+        knobs = self.node.knobs
+        return int(knobs["net.inet.ip.igmp_max_msf" if self.profile.name == "linux"
+                         else "net.inet.ip.mcast_maxsocksrc"])
+
     def _lx_source(self, s: Socket, kind: str, g: IPv4Address, a: IPv4Address, idx: int,
                    src: IPv4Address) -> None:
         """``ip_mc_source`` (and, for a source join, ``ip_mc_join_group``
         first): a unicast group ``EINVAL``; no interface ``ENODEV``; no
         membership ``EINVAL``; a membership whose filter has a source list
         of the other mode ``EINVAL`` (one that never had a list switches
-        mode); a source already (or not) in the list ``EADDRNOTAVAIL``;
-        the list full (``net.inet.ip.mcast_maxsocksrc``) ``ENOBUFS``; the
+        mode, and stays switched when the call then fails: a failed source
+        leave of an any-source membership leaves it INCLUDE({})); a source already (or not) in the list ``EADDRNOTAVAIL``;
+        the list full (``igmp_max_msf``, :meth:`maxsocksrc4`) ``ENOBUFS``; the
         last source of an INCLUDE list leaves the group. Linux takes any
         source address."""
         if not g.is_multicast:
@@ -595,9 +627,12 @@ class InCtloutput(In6Pcb):
         cur = s.msf.get(key)  # type: ignore[call-overload]
         mode, srcs = cur if cur is not None else (MCAST_EXCLUDE, frozenset())
         if mode != omode:
-            if cur is not None:
+            if cur is not None and type(s.msf_order.get(key)) is not _NoList:  # type: ignore[call-overload]
                 raise _err(errno.EINVAL, "the option does not apply to the membership's mode")
-            mode, srcs = omode, frozenset()  # an empty filter changes mode
+            # "allow mode switches for empty-set filters": the switch stays
+            # when the call then fails (a source never added)
+            self._lx_switch(s, g, ifi, omode)
+            mode, srcs = omode, frozenset()
         if not add:
             if src not in srcs:
                 raise _err(errno.EADDRNOTAVAIL, "the source is not in the list")
@@ -606,13 +641,33 @@ class InCtloutput(In6Pcb):
                 return
             self._mcast_set(s, g, ifi, (mode, srcs - {src}))
             return
-        if cur is not None and len(srcs) >= int(
-                self.node.knobs["net.inet.ip.mcast_maxsocksrc"]):
+        if cur is not None and len(srcs) >= self.maxsocksrc4():
             self.node.inet.inc("igps_srcfull")
-            raise _err(errno.ENOBUFS, "net.inet.ip.mcast_maxsocksrc")
+            raise _err(errno.ENOBUFS, "net.inet.ip.igmp_max_msf")
         if src in srcs:
             raise _err(errno.EADDRNOTAVAIL, "the source is in the list already")
         self._mcast_set(s, g, ifi, (mode, srcs | {src}))
+
+    def _lx_switch(self, s: Socket, g: IPv4Address, ifi: int, mode: int) -> None:
+        """``ip_mc_source`` on a membership with no source list: its filter
+        becomes ``mode`` with no sources (``ip_mc_add_src``,
+        ``ip_mc_del_src`` of the old mode); INCLUDE({}) takes nothing, the
+        membership stays (a drop leaves it, a join is ``EADDRINUSE``)."""
+        key = (g, ifi)
+        filtered = key in s.msf
+        ifname = self.ifname(ifi)
+        inet = self.node.inet
+        if g == _ALLHOSTS:  # the interface's own: the filter is the socket's alone
+            if not filtered:
+                inet.in_leavegroup(ifname, g, self.now)
+        elif mode == MCAST_INCLUDE:
+            inet.in_setfilter(ifname, g, s, MCAST_INCLUDE, (), self.now, counted=not filtered)
+        else:
+            e = inet.in_setfilter(ifname, g, s, MCAST_EXCLUDE, (), self.now)
+            if e:
+                raise _err(e)
+        s.msf[key] = (mode, frozenset())
+        s.msf_order[key] = _NOLIST
 
     def ip_ctloutput_get(self, s: Socket, opt: int, buflen: int = 0) -> Any:
         if opt == IP_MSFILTER and self.profile.name == "linux":
@@ -669,6 +724,8 @@ class InCtloutput(In6Pcb):
             return o.get(opt, IP_PMTUDISC_WANT)
         if linux and opt == IP_MTU:
             return self.ip_mtu(s)
+        if linux and opt == IP_RECVERR:
+            return o.get(opt, 0)
         if linux and opt == IP_UNICAST_IF:  # htonl(inet->uc_index)
             return struct.unpack("=i", struct.pack("!I", o.get(opt, 0)))[0]
         if opt == BSD_IP_DONTFRAG and self.profile.name.startswith("freebsd"):
@@ -900,8 +957,8 @@ class InCtloutput(In6Pcb):
         ``IP_BLOCK_SOURCE``/``IP_UNBLOCK_SOURCE`` (an any-source membership's
         EXCLUDE list), as ``in_mcast.c``'s ``inp_block_unblock_source`` and
         ``inp_join_group``: a source list is bounded by
-        ``net.inet.ip.mcast_maxsocksrc`` (``igps_srcfull``; ``ENOBUFS`` on
-        Linux, ``ENOSPC`` on the BSDs); a mode the option does not apply to
+        :meth:`maxsocksrc4` (``igps_srcfull``; ``ENOBUFS`` on Linux,
+        ``ENOSPC`` on the BSDs); a mode the option does not apply to
         is ``EINVAL``; a source already (or not) in the list
         ``EADDRNOTAVAIL``."""
         linux = self.profile.name == "linux"
@@ -940,10 +997,9 @@ class InCtloutput(In6Pcb):
             new = (mode, srcs | {src})
         else:
             new = (mode, srcs - {src})
-        if len(new[1]) > int(self.node.knobs["net.inet.ip.mcast_maxsocksrc"]):
+        if len(new[1]) > self.maxsocksrc4():
             self.node.inet.inc("igps_srcfull")
-            raise _err(errno.ENOBUFS if linux else errno.ENOSPC,
-                       "net.inet.ip.mcast_maxsocksrc")
+            raise _err(errno.ENOBUFS if linux else errno.ENOSPC, "mcast_maxsocksrc")
         e = self.node.inet.in_setfilter(ifname, g, s, new[0], new[1], self.now,
                                         counted=member and key not in s.msf)
         if e:
@@ -1097,8 +1153,8 @@ class InCtloutput(In6Pcb):
         v6 = isinstance(g, IPv6Address)
         linux = self.profile.name == "linux"
         knobs = self.node.knobs
-        most = knobs["net.inet6.ip6.mcast.maxsocksrc" if v6 else "net.inet.ip.mcast_maxsocksrc"]
-        if len(new[1]) > int(most):
+        most = int(knobs["net.inet6.ip6.mcast.maxsocksrc"]) if v6 else self.maxsocksrc4()
+        if len(new[1]) > most:
             self.node.stats.inc("icp6s_mld_srcfull") if v6 else self.node.inet.inc("igps_srcfull")
             raise _err(errno.ENOBUFS if linux else errno.ENOSPC, "mcast_maxsocksrc")
         ifname = self.ifname(ifi)
@@ -1243,8 +1299,8 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EINVAL, "group_filter")
         ifi = struct.unpack("=I", b[:4])[0]
         fmode, n = struct.unpack("=II", b[136:144])
-        if n > int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc" if fam == AF_INET6
-                                   else "net.inet.ip.mcast_maxsocksrc"]):
+        if n > (int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc"]) if fam == AF_INET6
+                else self.maxsocksrc4()):
             raise _err(errno.ENOBUFS, "mcast_maxsocksrc")
         if len(b) < 144 + SS_LEN * n:
             raise _err(errno.EINVAL, "group_filter")

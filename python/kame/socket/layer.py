@@ -39,6 +39,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, Ip6Ctloutput
+from kame.socket.errqueue import ErrQueue, icmp6_err, icmp_err
 from kame.socket.inctl import (
     _MC_ADDR,
     IP_MTU_DISCOVER,
@@ -78,7 +79,7 @@ _ICMP6_ERRNO = {
 }
 
 
-class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
+class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
     """The PCB tables and socket calls of one node under one profile."""
 
     def __init__(self, node: Any = None, profile: str | Profile = "netbsd", *,
@@ -278,10 +279,17 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                 src = self._mc_src(s, dst)
             else:
                 src = None
-            # Linux udp_sendmsg: IP_UNICAST_IF is the output interface of a
-            # datagram that is not multicast and names none (IP_PKTINFO)
-            oif = self.ifname(s.ipopts[IP_UNICAST_IF]) if IP_UNICAST_IF in s.ipopts and \
-                not dst.is_multicast and (v4 is None or not v4[1]) else None  # gone: ENODEV
+            # Linux udp_sendmsg: the output interface of a datagram that is
+            # not multicast (ipc.oif), IP_PKTINFO's ipi_ifindex, else
+            # IP_UNICAST_IF: the route goes through it (gone: ENODEV)
+            if dst.is_multicast:
+                oif = None
+            elif v4 is not None and v4[1]:
+                oif = self.ifname(v4[1])
+            elif IP_UNICAST_IF in s.ipopts:
+                oif = self.ifname(s.ipopts[IP_UNICAST_IF])
+            else:
+                oif = None
             if src is None and oif is not None and not self._is_local4(dst) and \
                     not (isinstance(s.laddr, IPv4Address) and int(s.laddr)):
                 src = self.node.inet.in_selectsrc(dst, oif, oif=True)
@@ -314,7 +322,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
                     ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
                 if not self.udp4_input(src, s.lport, dst, port, data,  # type: ignore[arg-type]
                                        ttl, tos, self._loif(dst)):
-                    self._loop_unreach(src, s.lport, dst, port)
+                    self._loop_unreach(src, s.lport, dst, port, data)
                 return len(data)
             if self.node is None:
                 raise _err(errno.ENETUNREACH)
@@ -322,7 +330,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             # (IP_PMTUDISC_WANT: set when the datagram fits the path MTU),
             # FreeBSD's IP_DONTFRAG; the other BSDs leave it clear.
             ifn = o.get(IP_MULTICAST_IF) if mc4 else None
-            if v4 is not None and v4[1]:
+            if mc4 and v4 is not None and v4[1]:
                 ifn = self.ifname(v4[1])  # IP_PKTINFO's ipi_ifindex
             e = self.node.inet.udp_output(src, s.lport, dst, port, data, self.now,  # type: ignore[arg-type]
                                           df=df, oif=oif,
@@ -493,10 +501,19 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             return self.udp6_deliver(src, dst, body, hlim, tclass, ifindex, ext=ext)
         return self.rip6_input(src, dst, nh, body, hlim, tclass, ifindex, ext)
 
-    def _loop_unreach(self, src: Addr, sport: int, dst: Addr, dport: int) -> None:
+    def _loop_unreach(self, src: Addr, sport: int, dst: Addr, dport: int,
+                      data: bytes | None = None) -> None:
         """No socket for a datagram we sent ourselves: the Port Unreachable
-        the loopback would carry back reaches the connected sender."""
+        the loopback would carry back reaches the connected sender (on
+        Linux, an IPv4 one as :meth:`udp_ctlinput` takes it from
+        ``dst``, quoting the first 520 octets of ``data``: 576 less the
+        headers)."""
         if is_multicast(dst) if isinstance(dst, IPv6Address) else dst.is_multicast:
+            return
+        if data is not None and self.profile.name == "linux" and isinstance(dst, IPv4Address):
+            q = data[:520]
+            self.udp_ctlinput(3, 3, src, dst, sport, dport,  # type: ignore[arg-type]
+                              reporter=dst, payload=q, size=20 + 8 + 28 + len(q))
             return
         for s in self.pcbs:
             if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
@@ -543,14 +560,29 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         return False
 
     def udp_ctlinput(self, icmp_type: int, code: int, src: IPv4Address, dst: IPv4Address,
-                     sport: int, dport: int) -> None:
+                     sport: int, dport: int, *, reporter: IPv4Address | None = None,
+                     rest: int = 0, payload: bytes | None = None, size: int = 0) -> None:
         """``udp_ctlinput``/``in_pcbnotify``: an ICMP error about a datagram
         we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
         socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
         as ``so_error`` (``inetctlerrmap``); Fragmentation Needed only
         lowers the path MTU, but on Linux (``__udp4_lib_err``) it is
         ``EMSGSIZE`` to a connected socket whose ``IP_MTU_DISCOVER`` is
-        not ``IP_PMTUDISC_DONT``."""
+        not ``IP_PMTUDISC_DONT``. Linux's with the error's source
+        (``reporter``), its ICMP word (``rest``), the quoted payload past
+        the UDP header and the ICMP message's octets (``size``): the socket
+        the quoted datagram came from takes it as ``__udp4_lib_err`` does
+        (:mod:`kame.socket.errqueue`)."""
+        if reporter is not None and self.profile.name == "linux":
+            if payload is None:
+                return  # icmp_socket_deliver: less than 8 octets past the header
+            s = self._udp4_err_sock(src, sport, dst, dport)
+            if s is not None:
+                found = icmp_err(icmp_type, code, rest, self.pmtudisc(s))
+                if found is not None:
+                    self.icmp_error4(s, icmp_type, code, reporter, dst, dport, payload, size,
+                                     found)
+            return
         if icmp_type == 3 and code == 4 and self.profile.name == "linux":
             for s in self.pcbs:
                 if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
@@ -795,9 +827,14 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
         datagram we sent (``inv``, the invoking packet) reaches the connected
         socket it came from as ``so_error``."""
         code = _ICMP6_ERRNO.get((err.type, err.code))
+        self.rip6_ctlinput(err, inv)  # kame.socket.errqueue
         if err.next_header != IPPROTO_UDP or len(inv) < 48:
             return
         sport, dport = struct.unpack("!HH", inv[40:44])
+        if self.profile.name == "linux":
+            self._udp6_err(err, inv, sport, dport)
+            if err.type != 2:
+                return
         if err.type == 2:  # Packet Too Big: IPV6_RECVPATHMTU (RFC 3542 §11.3)
             self._notify_pmtu(err.dst, sport, dport, max(int(err.param), 1280))
             return
@@ -807,6 +844,30 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer):
             if s.type == SOCK_DGRAM and s.family == AF_INET6 and s.faddr == err.dst and \
                     s.fport == dport and s.lport == sport:
                 s.so_error = code
+
+    def _udp6_err(self, err: Any, inv: bytes, sport: int, dport: int) -> None:
+        """``__udp6_lib_err``: the socket the quoted datagram came from
+        (connected that way, else bound to its port) takes the error
+        (:mod:`kame.socket.errqueue`)."""
+        best = None
+        for s in self.pcbs:
+            if s.type != SOCK_DGRAM or s.family != AF_INET6 or s.lport != sport:
+                continue
+            if s.laddr is not None and int(s.laddr) and s.laddr != err.src:
+                continue
+            if s.faddr is not None:
+                if s.faddr == err.dst and s.fport == dport:
+                    best = s
+                    break
+                continue
+            best = best or s
+        if best is None:
+            return
+        # IPV6_MTU_DISCOVER is not an option here: IPV6_PMTUDISC_WANT
+        found = icmp6_err(err.type, err.code, int(err.param), 1)
+        ifindex = self.ifindex(err.ifname) if err.ifname in self.node.ifnets else 0
+        self.icmp_error6(best, err.type, err.code, err.reporter, ifindex, err.dst, dport,
+                         inv[48:], 40 + 8 + len(inv), found)
 
     def _notify_pmtu(self, dst: IPv6Address, sport: int, dport: int, mtu: int) -> None:
         """``ip6_notify_pmtu``: every UDP socket of that local port with

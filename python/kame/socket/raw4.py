@@ -102,16 +102,20 @@ class RawIp4(InCtloutput):
             src = s.laddr if isinstance(s.laddr, IPv4Address) and int(s.laddr) else None
             ttl = o.get(IP_MULTICAST_TTL, 1) if mc else o.get(IP_TTL)
             tos = o.get(IP_TOS, 0)
+            uc = None
             if v4 is not None:
                 src = v4[0] or src
-                ifn = self.ifname(v4[1]) if v4[1] else ifn
+                if v4[1] and mc:
+                    ifn = self.ifname(v4[1])
+                uc = v4[1] or None  # IP_PKTINFO's ipi_ifindex: the route's interface
                 ttl = v4[2] if v4[2] is not None else ttl
                 tos = v4[3] if v4[3] is not None else tos
             # Linux raw_sendmsg: IP_UNICAST_IF as udp_sendmsg reads it
-            uc = o.get(IP_UNICAST_IF) if linux and not mc and not (v4 and v4[1]) else None
+            if uc is None and linux:
+                uc = o.get(IP_UNICAST_IF)
             e = inet.ip_output(src, dst, s.proto, bytes(data), self.now, ttl=ttl,
                                tos=tos, df=self.ip_df(s), ifname=ifn,
-                               oif=self.ifname(uc) if uc else None)
+                               oif=self.ifname(uc) if uc and not mc else None)
             if e:
                 raise _err(e)
             self.udpstat["rips_opackets"] += 1

@@ -40,6 +40,10 @@ from kame.socket.profiles import Profile
 from kame.socket.rfc3542 import Icmp6Filter
 from kame.socket.sockaddr import Addr, ntop6, unmap, v4mapped
 
+#: ``recvmsg``'s flag for the error queue (Linux ``<linux/socket.h>``),
+#: also set in the ``msg_flags`` of what it gives.
+MSG_ERRQUEUE = 0x2000
+
 if TYPE_CHECKING:
     from kame.socket.layer import SocketLayer
 
@@ -168,6 +172,9 @@ class Socket:
     closed: bool = False
     bound: bool = False
     rcvq: deque[Datagram] = field(default_factory=lambda: deque(maxlen=256))
+    #: Linux's ``sk_error_queue`` (``IP_RECVERR``, ``IPV6_RECVERR``): the
+    #: ICMP errors :mod:`kame.socket.errqueue` queued, none until the first
+    errq: deque[Any] | None = None
     opts: dict[int, Any] = field(default_factory=dict)
     groups: set[tuple[IPv6Address | IPv4Address, int]] = field(default_factory=set)
     #: Source filters of memberships (``ip_msource``, ``ip6_msource``): (group, ifindex) ->
@@ -451,6 +458,8 @@ class Socket:
         ``int`` hop limit / traffic class; ``in_pktinfo``, an ``int`` TTL,
         an octet TOS)."""
         self._check_open()
+        if flags & MSG_ERRQUEUE:
+            return self.layer.recv_error(self, bufsize)  # kame.socket.errqueue
         self._raise_so_error()
         if not self.rcvq:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")

@@ -50,7 +50,7 @@ from kame.socket.const import (
     _octets,
 )
 from kame.socket.pktopts import EXTHDR_OPTS, PktOpts, exthdrs
-from kame.socket.sock import Datagram, PcbTable, Socket, _ival
+from kame.socket.sock import MSG_ERRQUEUE, Datagram, PcbTable, Socket, _ival
 from kame.tcp.var import (
     TCPS_CLOSED,
     TCPS_ESTABLISHED,
@@ -366,6 +366,9 @@ class StreamSocket(Socket):
         self._check_open()
         if bufsize < 0:
             raise ValueError("negative buffersize in recv")
+        if flags & MSG_ERRQUEUE and self.layer.profile.name == "linux":
+            # inet_recv_error: TCP queues no ICMP error (tcp_v4_err)
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
         tp = self.tp
         if tp is None:
             raise _err(errno.ENOTCONN)
