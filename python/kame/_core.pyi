@@ -1885,6 +1885,8 @@ def xlat_drop_names() -> list[str]: ...
 
 # --- mh (RFC 6275 Mobility Header) ---
 
+__all__ += ["MobilityHeader", "mh_build", "mh_parse", "mh_verify_auth", "mip6_kbm", "mip6_keygen_token"]
+
 @final
 class MobilityHeader:
     """A parsed Mobility Header (RFC 6275 §6.1); fields a type lacks are None."""
