@@ -236,19 +236,21 @@ impl<'a> Repr<'a> {
             return Err(Error::truncated(Layer::Mobility, 0, len as u64, n as u64, "Mobility Header shorter than its Header Len (RFC 6275 §6.1.1)"));
         }
         let b = data.get(..len).unwrap_or(&[]);
-        let payload_proto = b.first().copied().unwrap_or(0);
-        if payload_proto != proto::NONE {
-            return Err(malformed(0, "Payload Proto is not 59 (RFC 6275 §6.1.1, §9.2)"));
-        }
-        let t = b.get(2).copied().unwrap_or(0);
-        if let Some(fl) = fixed_len(t) {
-            if len < fl {
-                return Err(malformed(1, "Header Len shorter than the MH type's message (RFC 6275 §9.2)"));
-            }
-        }
+        // §9.2 in its order: the checksum, a known MH type (an unknown one
+        // is returned whole for a Binding Error), Payload Proto, Header Len.
         if let Some((src, dst)) = pseudo {
             if checksum(src, dst, b)? != 0 {
                 return Err(malformed(4, "bad Mobility Header checksum (RFC 6275 §6.1.1)"));
+            }
+        }
+        let payload_proto = b.first().copied().unwrap_or(0);
+        let t = b.get(2).copied().unwrap_or(0);
+        if let Some(fl) = fixed_len(t) {
+            if payload_proto != proto::NONE {
+                return Err(malformed(0, "Payload Proto is not 59 (RFC 6275 §6.1.1, §9.2)"));
+            }
+            if len < fl {
+                return Err(malformed(1, "Header Len shorter than the MH type's message (RFC 6275 §9.2)"));
             }
         }
         let message = match t {
