@@ -186,7 +186,7 @@ class Ip6Input(Ip6Forward):
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, 51, ah[0], ah[1], chain, now)
             return
         coa = None
-        if v.home_address is not None and self.knobs._values["net.inet6.mip6.correspondent"]:
+        if v.home_address is not None:
             # RFC 6275 §9.3.1 (kame.mip6): a binding, or a Binding Update;
             # then the home address is the source for the upper layers
             mip = self.mip6.hao_input(ifname, payload[:v.packet_len], v, chain, now)

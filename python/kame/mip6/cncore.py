@@ -201,9 +201,22 @@ class Mip6Cn:
         Binding Update, the packet with source and option swapped, its
         header and the care-of address; else None (dropped, Binding Error
         status 1 sent)."""
-        st = self.node.stats
-        st.inc("mip6s_hao")
+        node = self.node
+        st = node.stats
         hdr = v.header
+        if not node.knobs._values["net.inet6.mip6.correspondent"]:
+            # a node without Mobile IPv6: option type 201 is unknown, its
+            # action bits 11 say Parameter Problem code 2 unless the
+            # destination is multicast (RFC 8200 §4.2), as Linux without
+            # CONFIG_IPV6_MIP6 answers
+            st.inc("ip6s_badoptions")
+            if not hdr.dst.is_multicast:
+                uo = chain.upper_offset
+                itype = packet[uo] if chain.upper == 58 and uo < len(packet) else None
+                node.icmp6_error(ifname, packet, hdr.src, hdr.dst, chain.upper, itype,
+                                 ICMP6_PARAM_PROB, 2, now, pointer=v.home_address_offset)
+            return None
+        st.inc("mip6s_hao")
         coa, home, dst = hdr.src, v.home_address, hdr.dst
         b = self.bc.entries.get(home)
         if b is None or b.coa != coa:
