@@ -251,6 +251,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "FragmentHeader": lambda: _core.FragmentHeader(0, False, 7),
     "Ip6Chain": lambda: _core.walk(_PKT),
     "Ip6Validated": lambda: _core.ip6_validate(_PKT),
+    "MobilityHeader": lambda: _core.mh_parse(_core.mh_build(5, seq=1, nonce_indices=(1, 2))),
     "Packet": lambda: _core.parse(_PKT),
     "PacketBatch": lambda: _core.parse_many([_PKT, b"\x60"]),
     "PacketBatchIter": lambda: iter(_core.parse_many([_PKT, b"\x60"])),

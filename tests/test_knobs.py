@@ -62,7 +62,7 @@ def test_overrides_and_listing() -> None:
     lines = str(k).splitlines()
     assert "net.inet6.icmp6.nd6_debug: 1" in lines and len(lines) == len(KNOBS) == len(k)
     assert all(n.startswith(("net.inet6.ip6.", "net.inet6.icmp6.", "net.inet6.ipsec6.",
-                             "net.inet6.mld.",
+                             "net.inet6.mld.", "net.inet6.mip6.",
                              "net.inet.tcp.", "net.inet.ip.", "net.inet.icmp.", "net.inet.igmp.",
                              "net.link.ether.inet.", "net.link.gif."))
                for n in KNOBS)  # kame.tcp, kame.inet and gif(4) keep BSD's names too

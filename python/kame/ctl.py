@@ -411,6 +411,7 @@ def snap_stats(host: NodeHost) -> dict[str, Any]:
     outhist = host.icmp6_out
     return {"ip6": {k: st[k] for k in st if k.startswith("ip6s_")},
             "icmp6": {k: st[k] for k in st if k.startswith("icp6s_")},
+            "mip6": {k: st[k] for k in st if k.startswith("mip6s_")},
             "ip6_inhist": {str(k): v for k, v in sorted(host.ip6_in.items())},
             "icmp6_inhist": {str(k): v for k, v in sorted(host.icmp6_in.items())},
             "icmp6_outhist": {str(k): v for k, v in sorted(outhist.items())}}

@@ -192,6 +192,18 @@ KNOBS: dict[str, KnobSpec] = {
         _k("net.inet.ip.gifttl", 30, 1, 255, "TTL of gif's outer IPv4 header (GIF_TTL)"),
         _k("net.inet6.ip6.keepfaith", 0, 0, 1,
            "accept TCP to the FAITH prefixes for faithd (RFC 3142, seed §3.1)"),
+        # Mobile IPv6, correspondent node (seed §6.1, RFC 6275 §9; kame.mip6)
+        _k("net.inet6.mip6.correspondent", 1, 0, 1,
+           "correspondent node: Home Address option, Return Routability, binding cache, "
+           "route optimization (seed §6.1: on as KAME); 0 = a node without Mobile IPv6"),
+        _k("net.inet6.mip6.bc_max", 1024, 1, 1 << 20,
+           "(kame) binding cache entries; past it a Binding Update gets status 130"),
+        _k("net.inet6.mip6.nonce_interval", 30, 1, 240,
+           "(kame) seconds between fresh Return Routability nonces (RFC 6275 §5.2.7)"),
+        _k("net.inet6.mip6.rr_lifetime_max", 420, 4, 262140,
+           "longest binding granted under Return Routability, s (MAX_RR_BINDING_LIFETIME)"),
+        _k("net.inet6.mip6.be_ppslimit", 10, 0, 10000,
+           "(kame) Binding Errors sent per second (RFC 6275 §9.3.3: rate limited); 0 none"),
         _k("net.inet6.ipsec6.ecn", 0, -1, 2,
            "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
         # --- net.inet.tcp (issue 9: kame.tcp; FreeBSD's names, times in ms) ---

@@ -66,6 +66,7 @@ from kame.ip6.output import PMTU_EXPIRE, PathMtuChanged
 from kame.ip6.route import Route, Rtentry
 from kame.ip6.var import Frame
 from kame.knobs import Knobs
+from kame.mip6 import Mip6Cn
 from kame.mld6 import Mld6, SendMldReport
 from kame.mld6_router import Mld6Router, SendMldQuery
 from kame.nd6 import codec
@@ -222,6 +223,11 @@ class Node(Ip6Input):
         self.gif = Gif(self)
         #: FAITH relay prefixes (:mod:`kame.faith`; ``net.inet6.ip6.keepfaith``).
         self.faith_prefixes: list[IPv6Network] = []
+        #: Mobile IPv6 correspondent node (:mod:`kame.mip6`,
+        #: ``net.inet6.mip6.correspondent``); ``_mip6_bc`` its binding cache,
+        #: which ``output`` tests per packet for route optimization.
+        self.mip6 = Mip6Cn(self)
+        self._mip6_bc = self.mip6.bc.entries
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:
@@ -401,6 +407,8 @@ class Node(Ip6Input):
             ts.append(kt)  # SA lifetimes (key_timehandler)
         if (tt := self.tcp.next_deadline()) is not None:
             ts.append(tt)  # TCP timers (tcp_timer.c)
+        if self._mip6_bc and (mt := self.mip6.next_deadline()) is not None:
+            ts.append(mt)  # binding lifetimes (kame.mip6)
         if self._out:
             ts.append(self._now)  # frames a socket call queued wait for poll()
         return min(ts) if ts else None
@@ -430,6 +438,7 @@ class Node(Ip6Input):
         if self.key is not None:
             self.key.timehandler(self, now)
         self.tcp.poll(now)
+        self.mip6.poll(now)
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:

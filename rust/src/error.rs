@@ -47,6 +47,8 @@ pub enum Layer {
     Loopback,
     /// DNS messages (RFC 1035 §4): wire/dns.rs.
     Dns,
+    /// The Mobility Header (RFC 6275 §6.1): wire/mh.rs.
+    Mobility,
 }
 
 impl Layer {
@@ -77,6 +79,7 @@ impl Layer {
             Layer::Sll => "sll",
             Layer::Loopback => "null",
             Layer::Dns => "dns",
+            Layer::Mobility => "mobility",
         }
     }
 }

@@ -6,7 +6,7 @@
     kame ndp -a|-p|-r|-i IF      the node's neighbor cache, prefixes, routers, ND parameters
     kame ping6 [-c N] DST        echo requests from the node
     kame netstat -an             the node's TCP and UDP sockets, with TCP states
-    kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp igmp arp ipsec ip6 icmp6 ipsec6 nat64)
+    kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp igmp arp ipsec ip6 icmp6 ipsec6 mip6 nat64)
     kame arp -an                 the node's ARP cache
     kame iperf3 -s | -c HOST     iperf3 server or client on a running node
     kame ifconfig [IF [WORD...]] the node's interfaces; create and configure gif/stf

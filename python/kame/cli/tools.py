@@ -7,7 +7,7 @@ and ``ifconfig`` print:
     kame ping6 [-c N] [-i WAIT] [-s SIZE] [-I IF] DST
     kame netstat -an [-W] [-f inet|inet6] [-p tcp|udp]
                                        TCP and UDP PCBs, with TCP states
-    kame netstat -s [-p tcp|udp|ip|icmp|igmp|arp|ipsec|ip6|icmp6|ipsec6|nat64]
+    kame netstat -s [-p tcp|udp|ip|icmp|igmp|arp|ipsec|ip6|icmp6|ipsec6|mip6|nat64]
     kame arp -an | ADDR [-i IF]
     kame mld show [-i IF] [-s]        the MLD querier: listening state per link, counters
     kame igmp show [-i IF] [-s]       the IGMP querier, the same for IPv4
@@ -233,6 +233,8 @@ def _counter_lines(values: dict[str, int]) -> list[str]:
 
 
 def format_netstat(stats: dict[str, Any], proto: str) -> str:
+    if proto == "mip6":  # the correspondent node's mip6stat (kame.mip6)
+        return "\n".join(["mip6:", *_counter_lines(stats.get("mip6", {}))]) + "\n"
     if proto == "ip6":
         lines = ["ip6:", *_counter_lines(stats["ip6"])]
         hist = stats["ip6_inhist"]
@@ -875,7 +877,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                                         "(netstat -s -p PROTO), like FreeBSD's netstat")
     p.add_argument("-s", action="store_true", help="statistics (every protocol without -p)")
     p.add_argument("-p", choices=["tcp", "udp", "ip", "icmp", "igmp", "arp", "ipsec", "ip6",
-                                  "icmp6", "ipsec6", "nat64"],
+                                  "icmp6", "ipsec6", "mip6", "nat64"],
                    help="protocol")
     p.add_argument("-a", action="store_true",
                    help="with the table: listeners and wildcard-bound sockets too")

@@ -185,6 +185,15 @@ class Ip6Input(Ip6Forward):
             self.stats.inc("ip6s_delivered")
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, 51, ah[0], ah[1], chain, now)
             return
+        coa = None
+        if v.home_address is not None:
+            # RFC 6275 §9.3.1 (kame.mip6): a binding, or a Binding Update;
+            # then the home address is the source for the upper layers
+            mip = self.mip6.hao_input(ifname, payload[:v.packet_len], v, chain, now)
+            if mip is None:
+                return
+            payload, hdr, coa = mip
+            src = hdr.src
         self.stats._c["ip6s_delivered"] += 1
         upper = chain.upper
         body = payload[chain.upper_offset:v.packet_len]
@@ -201,6 +210,9 @@ class Ip6Input(Ip6Forward):
         elif upper in (4, 41) and not is_multicast(dst) and self.gif.encap6_input(
                 ifname, payload[:v.packet_len], src, dst, now):
             pass  # a gif tunnel took it (kame.gif)
+        elif upper == 135 and self.knobs._values["net.inet6.mip6.correspondent"]:
+            self.mip6.mh_input(ifname, hdr, body, chain.upper_offset, coa,
+                               payload[:v.packet_len], now)  # kame.mip6
         elif upper not in (6, 17, 59):
             self.ip6_noproto(ifname, payload[:v.packet_len], hdr, upper, chain.upper_offset,
                              chain.upper_nh_offset, chain, now)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kame.ip6.icmp6 import Icmp6ErrorInput
     from kame.ip6.route import Rtentry
     from kame.knobs import Knobs
+    from kame.mip6 import Mip6Cn
     from kame.mld6 import Mld6
     from kame.mld6_router import Mld6Router
     from kame.nd6.cache import NdLog, NeighborCache
@@ -81,6 +82,8 @@ class NodeVars:
     tcp: Any  # kame.tcp.usrreq.Tcp
     gif: Any  # kame.gif.Gif: gif tunnels and the 6to4 interface
     faith_prefixes: list[IPv6Network]  # kame.faith: net.inet6.ip6.keepfaith's prefixes
+    mip6: Mip6Cn  # kame.mip6: the Mobile IPv6 correspondent node
+    _mip6_bc: dict[IPv6Address, Any]  # its binding cache (kame.mip6.bcache)
     #: The sockets layer (``kame.socket.SocketLayer`` sets it); absent without one.
     sockets: Any
 

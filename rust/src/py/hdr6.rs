@@ -912,6 +912,12 @@ impl Ip6Validated {
     fn home_address<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.v.home_address.map(|h| addr_to_py(py, &h.addr)).transpose()
     }
+    /// The offset of the Home Address option (its Option Type octet; the
+    /// address follows 2 octets on), or None.
+    #[getter]
+    fn home_address_offset(&self) -> Option<u64> {
+        self.v.home_address.map(|h| h.offset)
+    }
     /// The pseudo-header source (RFC 8200 §8.1): the Home Address option's
     /// address if present (RFC 6275 §6.3), else the IPv6 source.
     #[getter]

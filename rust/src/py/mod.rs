@@ -16,6 +16,7 @@ mod inet; // IPv4 and ARP (issue 9)
 mod ipcomp;
 mod ipsec;
 mod link;
+mod mh; // the Mobility Header (RFC 6275)
 mod nd6;
 mod reass;
 mod tcp; // TCP byte paths (issue 9)
@@ -47,5 +48,6 @@ fn kame_core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ike::register(m)?;
     ikev1::register(m)?;
     xlat::register(m)?;
+    mh::register(m)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub mod esp;
 pub mod ipcomp;
 pub mod vnet;
 pub mod dns;
+pub mod mh;
 
 /// IP protocol numbers (IANA "Assigned Internet Protocol Numbers") that the
 /// stack cares about. Unknown numbers are carried as plain `u8`.
