@@ -396,6 +396,7 @@ class Ip6Output(Route6):
             pmtu.popitem(last=False)
             self.stats.inc("icp6s_pmtufull")
         pmtu[dst] = (mtu, now + PMTU_EXPIRE)
+        self.gate.arm(now + PMTU_EXPIRE)
         self.stats.inc("icp6s_pmtuchg")
         self.events.append(PathMtuChanged(dst, mtu))
         return True
