@@ -276,9 +276,7 @@ class NeighborCache:
         if expire != math.inf:
             t = self._timers
             heapq.heappush(t, (expire, self._seq, ln))
-            g = self.gate
-            if expire < g.due:
-                g.due = expire
+            self.gate.arm(expire)
             if len(t) > 2 * len(self._entries) + 64:
                 self._compact_timers()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from kame import _core
 from kame.addr import is_linklocal
+from kame.gate import Gate
 from kame.tcp.cc import CC_NAMES, cc_algo
 from kame.tcp.var import (
     M32,
@@ -87,6 +88,8 @@ class TcpSubr:
     _hdead: int = 0
     #: segments to ourselves (the loopback): (src, dst, segment, tclass, scope)
     _loq: deque[tuple[Addr, Addr, bytes, int, int]]
+    #: the node's next-deadline gate (:mod:`kame.gate`)
+    gate: Gate
     _secret: bytes
     _rst_sec: int
     _rst_cnt: int
