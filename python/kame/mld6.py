@@ -39,6 +39,7 @@ from typing import Any
 
 from kame import mcast
 from kame.addr import LINKLOCAL_ALL_NODES, mc_scope
+from kame.gate import Gate
 from kame.mcast import (
     ALLOW_NEW_SOURCES,
     ANY,
@@ -137,6 +138,8 @@ class Mld6:
         self._maxgrpsrc = maxgrpsrc
         self.inc = inc if inc is not None else (lambda _name: None)
         self._if: dict[str, _IfMld] = {}
+        #: the node's next-deadline gate (:mod:`kame.gate`): every report owed lowers it
+        self.gate = Gate()
 
     @property
     def maxgrpsrc(self) -> int:
@@ -245,6 +248,7 @@ class Mld6:
             if old == NONE:
                 st.pending[group] = (now + self.rng.uniform(0, UNSOLICITED_REPORT_INTERVAL),
                                      131, ROBUSTNESS - 1)
+                self.gate.arm(st.pending[group][0])
                 return [SendMldReport(ifname, 1, ((131, group, ()),))]
             if new == NONE:
                 st.pending.pop(group, None)
@@ -266,6 +270,7 @@ class Mld6:
             recs += [(t, g, srcs) for t, srcs in rt.records(self._merged(st, g))]
             if rt.pending:
                 rt.due = now + self.rng.uniform(0, UNSOLICITED_REPORT_INTERVAL)
+                self.gate.arm(rt.due)
             else:
                 del st.changes[g]
         return [SendMldReport(ifname, 2, tuple(recs))] if recs else []
@@ -284,6 +289,7 @@ class Mld6:
             old = st.pending.get(None)
             if old is None or old[0] > due:
                 st.pending[None] = (due, MODE_IS_EXCLUDE, 1)
+                self.gate.arm(due)
             return
         if not reportable(group) or (group not in st.groups and group not in st.sf):
             return
@@ -306,6 +312,7 @@ class Mld6:
             st.asked.pop(group, None)
         if old is None or old[0] > due:
             st.pending[group] = (due, MODE_IS_EXCLUDE, 1)
+            self.gate.arm(due)
 
     def next_deadline(self) -> float | None:
         ts = [t for st in self._if.values() for t, _, _ in st.pending.values()]
@@ -325,6 +332,7 @@ class Mld6:
                 if left > 1:
                     st.pending[key] = (now + self.rng.uniform(
                         0, UNSOLICITED_REPORT_INTERVAL), rtype, left - 1)
+                    self.gate.arm(st.pending[key][0])
                 else:
                     del st.pending[key]
                 if key is None:

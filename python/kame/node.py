@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import math
 import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable
@@ -166,6 +167,11 @@ class Node(Ip6Input):
         self.groups: dict[str, set[IPv6Address]] = {}
         self.ifids: dict[str, bytes] = {}
         self.cache = NeighborCache(self.knobs, rng=self.rng, stats=self.stats, log=self.log)
+        #: The next-deadline gate (:mod:`kame.gate`): no timer of the node
+        #: fires before ``gate.due``; every owner's timers lower it, so an
+        #: idle :meth:`poll` returns at once. (The neighbor cache's, handed
+        #: to every other owner.)
+        self.gate = self.cache.gate
         self.nbr = Nd6Nbr(self.knobs, self.cache, self.addrs, self.ifnets, rng=self.rng,
                           stats=self.stats, log=self.log)
         self.rtr = Nd6Rtr(self.knobs, self.cache, self.nbr, self.addrs, self.ifnets, self.ifids,
@@ -174,6 +180,7 @@ class Node(Ip6Input):
         self.mld = Mld6(self.rng,
                         lambda: int(self.knobs._values["net.inet6.ip6.mcast.maxgrpsrc"]),
                         self.stats.inc)
+        self.mld.gate = self.gate
         #: The MLD router side (querier, listening state per link), on up
         #: interfaces as ``net.inet6.mld.querier`` says (see _mldr_sync).
         self.mldr = Mld6Router(lambda name: int(self.knobs._values[name]), self.stats.inc)
@@ -398,6 +405,13 @@ class Node(Ip6Input):
     # --- sans-I/O surface ---------------------------------------------------
 
     def next_deadline(self) -> float | None:
+        t = self._timers_deadline()
+        if self._out:  # frames a socket call queued wait for poll()
+            return self._now if t is None else min(t, self._now)
+        return t
+
+    def _timers_deadline(self) -> float | None:
+        """The earliest of the timer owners' deadlines."""
         ts = [t for t in (self.cache.next_deadline(), self.nbr.next_deadline(),
                           self.rtr.next_deadline(), self.mld.next_deadline(),
                           self._mldr_deadline(),
@@ -409,14 +423,26 @@ class Node(Ip6Input):
             ts.append(tt)  # TCP timers (tcp_timer.c)
         if self._mip6_bc and (mt := self.mip6.next_deadline()) is not None:
             ts.append(mt)  # binding lifetimes (kame.mip6)
-        if self._out:
-            ts.append(self._now)  # frames a socket call queued wait for poll()
         return min(ts) if ts else None
+
+    def _gate_due(self) -> float:
+        """The gate after a full poll: the earliest deadline, exact; the
+        queriers' and the SA lifetimes' timers are not gated (armed by
+        Reports and key management): while any runs every poll looks."""
+        if self.mldr._if or self.inet.igmpr._if or self.key is not None:
+            return -math.inf
+        t = self._timers_deadline()
+        return math.inf if t is None else t
 
     def poll(self, now: float) -> list[Frame]:
         if type(now) is not float:
             now = self._time(now)
         self._now = now
+        if now < self.gate.due and \
+                (self.knobs.gen, self.addrs.gen, self._ifgen) == self._mldr_synced:
+            # no timer is due (the gate) and where the queriers run is
+            # unchanged (_mcast_key): only frames queued meanwhile
+            return self._flush() if self._out else []
         # (each timer's actions handled when there are any: most polls find none)
         handle = self._handle
         a: list[Any]
@@ -439,6 +465,7 @@ class Node(Ip6Input):
             self.key.timehandler(self, now)
         self.tcp.poll(now)
         self.mip6.poll(now)
+        self.gate.due = self._gate_due()
         return self._flush()
 
     def receive(self, ifname: str, frame: bytes, now: float) -> list[Frame]:
@@ -748,6 +775,7 @@ class Node(Ip6Input):
         if self.key is None:
             from kame.key.ipsec6 import Ipsec6
             self.key = Ipsec6(self.knobs)
+            self.gate.open()  # the SA lifetimes are polled every time (_gate_due)
         return self.key
 
     # --- views ----------------------------------------------------------------

@@ -92,6 +92,7 @@ class Arp(InRoute):
     def _touch_deadline(self, t: float | None) -> None:
         if t is not None and (self.arp_deadline is None or t < self.arp_deadline):
             self.arp_deadline = t
+            self.node.gate.arm(t)
 
     # --- output side ---------------------------------------------------------
 

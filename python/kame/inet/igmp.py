@@ -287,6 +287,7 @@ class Igmp(Icmp):
                 if left:
                     igi.pending[group] = (now + self._uri(ifname, now),
                                           CHANGE_TO_EXCLUDE_MODE, left)
+                    self.node.gate.arm(igi.pending[group][0])
                 self.igmp_send(ifname, CHANGE_TO_EXCLUDE_MODE, [group], now)
             elif new == _NONE:  # a leave
                 igi.pending.pop(group, None)
@@ -310,6 +311,7 @@ class Igmp(Icmp):
             recs += [(t, g, srcs) for t, srcs in rt.records(self._st(igi, g))]
             if rt.pending:
                 rt.due = now + self._uri(ifname, now)
+                self.node.gate.arm(rt.due)
             else:
                 del igi.changes[g]
         self.igmp_send_records(ifname, recs, now)
@@ -509,6 +511,7 @@ class Igmp(Icmp):
             old = igi.pending.get(k)
             if old is None or old[0] > due:
                 igi.pending[k] = (due, MODE_IS_EXCLUDE, 1)
+                self.node.gate.arm(due)
 
     # --- timers -----------------------------------------------------------------
 
@@ -530,6 +533,7 @@ class Igmp(Icmp):
                 else:
                     if left > 1:
                         igi.pending[key] = (now + self._uri(ifname, now), rtype, left - 1)
+                        self.node.gate.arm(igi.pending[key][0])
                     else:
                         del igi.pending[key]
                     groups = [key]

@@ -128,6 +128,7 @@ class IpInput(IpMroute):
         if v.is_fragment:
             self._reass_sync()
             kind, whole, _reason = self.reass.input(pkt, now, self.node.ifnets[ifname].index)
+            self.node.gate.arm(self.reass.next_deadline())
             self._reass_stats()
             if kind != "reassembled":
                 return

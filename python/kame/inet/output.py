@@ -91,6 +91,7 @@ class IpOutput(Arp):
         if len(self.pmtu) >= 4096 and dst not in self.pmtu:
             del self.pmtu[min(self.pmtu, key=lambda k: self.pmtu[k][1])]
         self.pmtu[dst] = (mtu, now + PMTU_EXPIRE4)
+        self.node.gate.arm(now + PMTU_EXPIRE4)
         self.inc("icps_pmtuchg")
         self.node.events.append(PathMtuChanged4(dst, mtu))
         return True

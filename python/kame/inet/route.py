@@ -161,6 +161,7 @@ class InRoute(InVars):
             del self.routes[oldest]
         self.routes[host] = InRtentry(host, gateway, gw_if,
                                       expire=now + float(kv["net.inet.icmp.redirtimeout"]))
+        self.node.gate.arm(self.routes[host].expire)
         self.inc("rts_dynamic")
         return True
 

@@ -363,6 +363,7 @@ class Ip6Input(Ip6Forward):
         changes of those knobs."""
         zone = self.ifnets[ifname].index
         o = self.reass.input_packet(packet, now, zone)
+        self.gate.arm(self.reass.next_deadline())
         self._sync_reass()
         kind = o.kind
         if kind == "not_fragment":

@@ -13,6 +13,7 @@ from typing import Any
 from kame import _core
 from kame.addr import UNSPECIFIED, ether_multicast, is_linklocal, is_multicast
 from kame.errors import KameError, RangeError
+from kame.gate import Gate
 from kame.icmp6 import IPV6_MMTU
 from kame.in6_src import Destination, SourceCandidate, order_destinations
 from kame.in6_src import in6_selectsrc as rfc6724_select
@@ -61,6 +62,9 @@ def _octets(v: object, name: str) -> bytes:
 
 class Ip6Output(Route6):
     """Output paths of the node."""
+
+    #: the node's next-deadline gate (:mod:`kame.gate`)
+    gate: Gate
 
     def output(self, ifname: str, packet: bytes, now: float,
                next_hop: IPv6Address | None = None, *, tso_segsz: int = 0) -> None:
@@ -398,6 +402,7 @@ class Ip6Output(Route6):
             pmtu.popitem(last=False)
             self.stats.inc("icp6s_pmtufull")
         pmtu[dst] = (mtu, now + PMTU_EXPIRE)
+        self.gate.arm(now + PMTU_EXPIRE)
         self.stats.inc("icp6s_pmtuchg")
         self.events.append(PathMtuChanged(dst, mtu))
         return True

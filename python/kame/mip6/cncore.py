@@ -346,6 +346,7 @@ class Mip6Cn:
             st.inc("mip6s_bcfull")
             ack(130, seq, 0, kbm)  # sent without the A bit too (§9.5.4)
             return
+        self.node.gate.arm(r[0].expire)  # its lifetime ends in poll (kame.gate)
         st.inc("mip6s_bcadd" if r[1] else "mip6s_bcupdate")
         if flags & BU_ACK:
             ack(0, seq, granted // 4, kbm)

@@ -64,6 +64,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from kame.addr import solicited_node
+from kame.gate import Gate
 from kame.knobs import IfFlags, Knobs
 from kame.nd6.types import (
     Action,
@@ -226,6 +227,8 @@ class NeighborCache:
         # entry has -1); compacted by _compact_timers
         self._timers: list[tuple[float, int, Neighbor]] = []
         self._seq = 0
+        #: the node's next-deadline gate (:mod:`kame.gate`): lowered by every timer set
+        self.gate = Gate()
         #: Called with (ifname, addr) when an entry's IsRouter goes True -> False.
         self.on_router_lost: Callable[[str, IPv6Address], None] | None = None
 
@@ -237,6 +240,7 @@ class NeighborCache:
         info = NdIfinfo(flags=flags if flags is not None else IfFlags(), addrlen=addrlen)
         info.recalc(now, self.rng)
         self.ifinfo[ifname] = info
+        self.gate.arm(info.recalc_at)
         return info
 
     def info(self, ifname: str) -> NdIfinfo:
@@ -246,6 +250,7 @@ class NeighborCache:
             info.reachable = compute_reachable(info.base_reachable, self.rng)
             info.recalc_at = ND_RECALC_REACHTM_INTERVAL
             self.ifinfo[ifname] = info
+            self.gate.arm(info.recalc_at)
         return info
 
     # --- table --------------------------------------------------------------
@@ -271,6 +276,7 @@ class NeighborCache:
         if expire != math.inf:
             t = self._timers
             heapq.heappush(t, (expire, self._seq, ln))
+            self.gate.arm(expire)
             if len(t) > 2 * len(self._entries) + 64:
                 self._compact_timers()
 

@@ -313,6 +313,7 @@ class Nd6Nbr:
         ifa.flags |= In6Flags.TENTATIVE
         ifa.flags &= ~In6Flags.DUPLICATED
         self.dad[(ifa.ifname, ifa.addr)] = DadState(ifa, count, now + max(0.0, delay))
+        self.cache.gate.arm(now + max(0.0, delay))  # (the node's gate)
         return []
 
     def dad_stop(self, ifa: In6Ifaddr) -> None:

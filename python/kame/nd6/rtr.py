@@ -386,6 +386,7 @@ class Nd6Rtr:
 
     def _arm(self, t: float) -> None:
         self._due = min(self._due, t)
+        self.cache.gate.arm(t)
 
     def _count(self, table: str, ifname: str, d: int) -> None:
         k = (table, ifname)
@@ -443,6 +444,7 @@ class Nd6Rtr:
         self._rs.pop(ifname, None)
         self._ra.pop(ifname, None)
         self._due = self._compute_deadline()
+        self.cache.gate.arm(self._due)
         return gone
 
     def _reachable(self, dr: DefRouter) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kame import _core
 from kame.addr import is_linklocal
+from kame.gate import Gate
 from kame.tcp.cc import CC_NAMES, cc_algo
 from kame.tcp.var import (
     M32,
@@ -87,6 +88,8 @@ class TcpSubr:
     _hdead: int = 0
     #: segments to ourselves (the loopback): (src, dst, segment, tclass, scope)
     _loq: deque[tuple[Addr, Addr, bytes, int, int]]
+    #: the node's next-deadline gate (:mod:`kame.gate`)
+    gate: Gate
     _secret: bytes
     _rst_sec: int
     _rst_cnt: int
@@ -361,6 +364,9 @@ class TcpSubr:
         tp.timers[name] = when
         self._hseq += 1
         heapq.heappush(self._heap, (when, self._hseq, tp, name))
+        g = self.gate
+        if when < g.due:
+            g.due = when
 
     @staticmethod
     def timer_stop(tp: Tcpcb, name: str) -> None:
@@ -546,6 +552,7 @@ class TcpSubr:
         ``packed``: the two addresses packed, when the caller has them."""
         if self.is_local(faddr):
             self._loq.append((laddr, faddr, seg, tclass, scope))
+            self.gate.open()  # delivered by the next poll
             return True
         if isinstance(faddr, IPv4Address):
             hook = getattr(self, "ip4_output", None)
@@ -589,6 +596,7 @@ class TcpSubr:
                                            flags, win, options, payload)
             if self.is_local(faddr):
                 self._loq.append((laddr, faddr, seg, tclass, scope))
+                self.gate.open()  # delivered by the next poll
                 return True
             hook = getattr(self, "ip4_output", None)
             if hook is None:
@@ -609,6 +617,7 @@ class TcpSubr:
             seg = _core.tcp_output_segment(lp, fp, lport, fport, seq, ack, flags, win, options,
                                            payload)
             self._loq.append((laddr, faddr, seg, tclass, scope))
+            self.gate.open()  # delivered by the next poll
             return True
         first = faddr if ext is None else ext[2]
         r = self.route6(first, scope if ext is None or first == faddr else 0,  # type: ignore[arg-type]

@@ -168,6 +168,7 @@ class SynCache:
         tcp = self.tcp
         tcp._hseq += 1
         heapq.heappush(tcp._heap, (when, tcp._hseq, ent, "synack"))  # type: ignore[arg-type,misc]
+        tcp.gate.arm(when)
 
     def _remove(self, ent: SynEntry) -> None:
         ent.gone = True
@@ -403,6 +404,8 @@ class FastSynCache:
         code, synack = self.core.add(lp, fp, seg, scope, mss, rcvbuf, lso, pol, now)
         sc = tcp._sc
         what = code & 3
+        if what:  # queued (or a cookie sent): a SYN,ACK may be due again
+            tcp.gate.arm(self.core.next_deadline())
         if code & 4 or what == 2:
             sc["tcps_sc_dupsyn"] += 1
         if code & 8:

@@ -249,6 +249,7 @@ class TcpTimer(TcpOutput):
         kept in deadline order, so a restart moves the connection to its
         end and :meth:`tcp_tw_2msl_scan` reads only the front."""
         tw.tw_time = now + 2 * self.kms("net.inet.tcp.msl")
+        self.gate.arm(tw.tw_time)
         t = self.timewait
         k = id(tw)
         if k in t:

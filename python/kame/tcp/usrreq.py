@@ -12,6 +12,7 @@ from typing import Any
 
 from kame import _core
 from kame.errors import KameError
+from kame.gate import Gate
 from kame.stats import Stats
 from kame.tcp.input import TcpInput
 from kame.tcp.syncache import FastSynCache, SynCache, SynEntry
@@ -58,6 +59,8 @@ class Tcp(TcpInput):
         self.conns = {}
         self._ain = {}
         self.timewait = {}
+        #: the node's next-deadline gate (:mod:`kame.gate`): every timer set lowers it
+        self.gate: Gate = getattr(node, "gate", None) or Gate()
         self._heap = []
         self._hseq = 0
         self._loq = deque()
