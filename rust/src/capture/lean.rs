@@ -231,29 +231,55 @@ fn not_ip(c: &mut Columns, r: usize, verdict: i8) -> bool {
     true
 }
 
-/// `n` in decimal at the end of `out`.
-#[inline]
-fn put_dec(out: &mut Vec<u8>, mut n: u64) {
-    let mut d = [0u8; 20];
-    let mut i = d.len();
-    loop {
-        i -= 1;
-        if let Some(x) = d.get_mut(i) {
-            *x = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(d.get(i..).unwrap_or(&[]));
+/// A reason written on the stack, then into the column at once.
+struct Words {
+    b: [u8; 160],
+    n: usize,
 }
 
-/// `v` as four lowercase hexadecimal digits at the end of `out`.
-#[inline]
-fn put_hex4(out: &mut Vec<u8>, v: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(&[3u32, 2, 1, 0].map(|k| HEX[usize::from((v >> (4 * k)) as u8 & 0xf)]));
+impl Words {
+    fn new() -> Words {
+        Words { b: [0; 160], n: 0 }
+    }
+
+    #[inline]
+    fn put(&mut self, s: &[u8]) -> &mut Words {
+        let end = self.n + s.len();
+        if let Some(d) = self.b.get_mut(self.n..end) {
+            d.copy_from_slice(s);
+            self.n = end;
+        }
+        self
+    }
+
+    /// `n` in decimal.
+    #[inline]
+    fn dec(&mut self, mut n: u64) -> &mut Words {
+        let mut d = [0u8; 20];
+        let mut i = d.len();
+        while i > 0 {
+            i -= 1;
+            if let Some(x) = d.get_mut(i) {
+                *x = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(d.get(i..).unwrap_or(&[]))
+    }
+
+    /// `v` as four lowercase hexadecimal digits.
+    #[inline]
+    fn hex4(&mut self, v: u16) -> &mut Words {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.put(&[3u32, 2, 1, 0].map(|k| HEX[usize::from((v >> (4 * k)) as u8 & 0xf)]))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.b.get(..self.n).unwrap_or(&[])
+    }
 }
 
 /// A row refused by the IPv6 layer at `at` in the frame (where the IP
@@ -265,19 +291,12 @@ fn put_hex4(out: &mut Vec<u8>, v: u16) {
 fn refused(c: &mut Columns, r: usize, at: usize, why: &str, truncated: Option<(u64, u64)>) -> bool {
     c.chain.end(r, false);
     c.verdict.set(r, V_DROP.to_ne_bytes());
-    let out = &mut c.reason.data;
-    out.extend_from_slice(b"ipv6 at offset ");
-    put_dec(out, at as u64);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(why.as_bytes());
+    let mut w = Words::new();
+    w.put(b"ipv6 at offset ").dec(at as u64).put(b": ").put(why.as_bytes());
     if let Some((needed, available)) = truncated {
-        out.extend_from_slice(b" (needs ");
-        put_dec(out, needed);
-        out.extend_from_slice(b" bytes, ");
-        put_dec(out, available);
-        out.extend_from_slice(b" available)");
+        w.put(b" (needs ").dec(needed).put(b" bytes, ").dec(available).put(b" available)");
     }
-    c.reason.end(r, true);
+    c.reason.some(r, w.as_bytes());
     true
 }
 
@@ -471,7 +490,9 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], at: usize, outgoing: bool, sett
     c.traffic_class.set(r, [(h[0] << 4) | (h[1] >> 4)]);
     c.flow_label.set(r, (u32::from_be_bytes([0, h[1], h[2], h[3]]) & 0x000f_ffff).to_ne_bytes());
     c.next_header.set(r, [nh]);
-    c.chain.data.extend_from_slice(w.protos.get(..w.n).unwrap_or(&[]));
+    for &p in w.protos.get(..w.n).unwrap_or(&[]) {
+        c.chain.data.push(p);
+    }
     c.chain.end(r, true);
     c.upper_proto.set(r, [upper]);
     c.packet_len.set(r, (40 + plen as u64).to_ne_bytes());
@@ -591,15 +612,12 @@ fn cksum_bad(c: &mut Columns, r: usize, b: Option<BadCksum>, outgoing: bool) {
     c.cksum_ok.put(r, Some(false));
     let offload = b.is_some_and(|b| b.offload || (b.stored == 0 && outgoing));
     c.verdict.set(r, (if offload { V_OFFLOAD } else { V_CKSUM }).to_ne_bytes());
-    let out = &mut c.reason.data;
-    out.extend_from_slice(b"cksum BAD");
+    let mut w = Words::new();
+    w.put(b"cksum BAD");
     if let Some(b) = b {
-        out.extend_from_slice(b" 0x");
-        put_hex4(out, b.stored);
-        out.extend_from_slice(b", should be 0x");
-        put_hex4(out, b.expected);
+        w.put(b" 0x").hex4(b.stored).put(b", should be 0x").hex4(b.expected);
     }
-    c.reason.end(r, true);
+    c.reason.some(r, w.as_bytes());
 }
 
 #[cfg(test)]
