@@ -744,7 +744,11 @@ impl FileColumns {
         let mut populate = pos;
         let mut fetched = pos;
         while !self.builder.full(self.batch_rows) {
-            match self.reader.next(bytes, &mut pos, true) {
+            let next = match self.reader.next_pcap(bytes, &mut pos) {
+                Some(rec) => Ok(Some(rec)),
+                None => self.reader.next(bytes, &mut pos, true),
+            };
+            match next {
                 Ok(Some(rec)) => {
                     if self.stop.is_some_and(|s| rec.offset >= s) {
                         self.done = true;

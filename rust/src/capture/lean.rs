@@ -274,7 +274,7 @@ impl Words {
     #[inline]
     fn hex4(&mut self, v: u16) -> &mut Words {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.put(&[3u32, 2, 1, 0].map(|k| HEX[usize::from((v >> (4 * k)) as u8 & 0xf)]))
+        self.put(&[12u32, 8, 4, 0].map(|k| HEX.get(usize::from((v >> k) as u8 & 0xf)).copied().unwrap_or(b'0')))
     }
 
     fn as_bytes(&self) -> &[u8] {
