@@ -14,6 +14,11 @@
 //!   fragment, TCP after AH, IGMP over IPv4 with a Router Alert option,
 //!   a later IPv4 fragment (before the lean path read them, every one
 //!   took the general dissection: its `general` rows are that "before");
+//! - `drop`: what the small mix of `benches/bench_capture.py` has beside
+//!   the common kinds: a bad UDP checksum and refusals of the IPv6 layer
+//!   (a TCP segment and an NS whose Payload Length runs past the frame,
+//!   a header cut short, version 7), among good UDP and TCP (before the
+//!   lean path spelled them out, they took the general dissection);
 //! - the capture at `$KAME_CAPTURE_FILE`, when set: read into memory
 //!   first (`file`), and mapped as `kame.capture` reads it (`mapped`).
 //!
@@ -30,7 +35,7 @@
 //! CPU second: on a shared machine the wall clock measures the load.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kame_core::capture::sample::{ah, echo, frag, framed, opts_hdr, pcap, routing, tcp, udp, v4, v4_with, v6, v6_ext, D6, S6};
+use kame_core::capture::sample::{ah, echo, frag, framed, ns, opts_hdr, pcap, routing, tcp, udp, v4, v4_with, v6, v6_ext, D6, S6};
 use kame_core::capture::{map::Mapped, Builder, Columns, FileColumns};
 use kame_core::wire::capfile::{Reader, MAX_CAPLEN};
 use kame_core::wire::dissect::Settings;
@@ -186,7 +191,24 @@ fn bench(c: &mut Criterion) {
         ]),
         100_000,
     );
-    let mut corpora = vec![("ping", ping, 20_000u64), ("small", small, 100_000), ("ext", ext, 100_000)];
+    let mut bad_udp = v6(17, udp(12), Some(6));
+    *bad_udp.last_mut().unwrap() ^= 0x5a;
+    let mut v7 = v6(17, udp(12), Some(6));
+    v7[0] = 0x70;
+    let drop = pcap(
+        1,
+        &eth(&[
+            v6(17, udp(12), Some(6)),
+            bad_udp,
+            v6(6, tcp(), Some(16))[..46].to_vec(),
+            v6(58, ns(), Some(2))[..50].to_vec(),
+            v6(17, udp(12), Some(6))[..6].to_vec(),
+            v6(6, tcp(), Some(16)),
+            v7,
+        ]),
+        100_000,
+    );
+    let mut corpora = vec![("ping", ping, 20_000u64), ("small", small, 100_000), ("ext", ext, 100_000), ("drop", drop, 100_000)];
     let file = std::env::var("KAME_CAPTURE_FILE").ok();
     if let Some(path) = &file {
         let f = std::fs::read(path).unwrap();

@@ -9,7 +9,10 @@
 //! (seeds `seed-arp`, `seed-lldp`, `seed-8023`, `seed-rarp-cut`). The
 //! extension-header kinds the lean path reads (Hop-by-Hop, Destination
 //! Options, Routing, Fragment, AH; IPv4 options and fragments) have seeds
-//! too (`seed-hbh-dstopts`, `seed-srh`, `seed-frag-first`...), and an
+//! too (`seed-hbh-dstopts`, `seed-srh`, `seed-frag-first`...), and so do
+//! the bad checksums and IPv6 refusals it spells out (`seed-cksum-bad`,
+//! `seed-sll-offload`, `seed-v6-data-short`, `seed-v6-header-short`,
+//! `seed-v6-lying-length`, `seed-version-7`); an
 //! Ethernet frame's IPv6 packet is mutated as a stack sees it
 //! (`kame_fuzz::ip6_mutate`: chains, options, fragments, lengths and
 //! checksums made right), so that mutants pass the checks the lean path

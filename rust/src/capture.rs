@@ -68,8 +68,10 @@ impl Bitmap {
     fn finish(&mut self, rows: usize) {
         self.bits.truncate(rows.div_ceil(8));
         self.len = rows;
-        let ones: usize = self.bits.iter().map(|b| b.count_ones() as usize).sum();
-        self.zeros = rows.saturating_sub(ones);
+        let words = self.bits.chunks_exact(8);
+        let tail: usize = words.remainder().iter().map(|b| b.count_ones() as usize).sum();
+        let ones: usize = words.map(|w| u64::from_ne_bytes(w.try_into().unwrap_or([0; 8])).count_ones() as usize).sum();
+        self.zeros = rows.saturating_sub(ones + tail);
     }
 }
 
@@ -142,18 +144,14 @@ impl<const W: usize> Always<W> {
 }
 
 /// A variable-length column (binary, utf8, or a list's child values):
-/// 32-bit offsets, `offsets` starting with 0, one pushed per row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// 32-bit offsets, `offsets` starting with 0: zero-filled room for the
+/// batch's rows, where row `r` writes its end at `r + 1` (every row is
+/// ended once, in order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Var {
     pub data: Vec<u8>,
     pub offsets: Vec<u8>,
     pub valid: Bitmap,
-}
-
-impl Default for Var {
-    fn default() -> Self {
-        Var { data: Vec::new(), offsets: 0i32.to_ne_bytes().to_vec(), valid: Bitmap::default() }
-    }
 }
 
 impl Var {
@@ -162,7 +160,10 @@ impl Var {
     fn end(&mut self, row: usize, valid: bool) {
         // A batch is cut long before 2 GiB of values (see `Builder::full`).
         let end = i32::try_from(self.data.len()).unwrap_or(i32::MAX);
-        self.offsets.extend_from_slice(&end.to_ne_bytes());
+        let at = (row + 1) * 4;
+        if let Some(d) = self.offsets.get_mut(at..at + 4) {
+            d.copy_from_slice(&end.to_ne_bytes());
+        }
         if valid {
             self.valid.set(row);
         }
@@ -347,10 +348,12 @@ impl AsColumn for Var {
         Column::Var(&self.data, &self.offsets, &self.valid)
     }
     fn grow(&mut self, rows: usize, spare: &mut Vec<Vec<u8>>) {
-        self.offsets.reserve((rows + 1) * 4 - self.offsets.len().min((rows + 1) * 4));
+        zeroed(&mut self.offsets, (rows + 1) * 4, spare);
         self.valid.grow(rows, spare);
     }
     fn finish(&mut self, rows: usize) {
+        // `rows + 1` offsets (the first 0, also for no row at all).
+        self.offsets.resize((rows + 1) * 4, 0);
         self.valid.finish(rows);
     }
     fn owned(self) -> Owned {
@@ -447,7 +450,10 @@ impl Builder {
     /// The batch built so far, finished; the builder starts a new one
     /// with room for as many rows.
     pub fn take(&mut self) -> Columns {
-        let next = Columns::with_room_from(self.cols.rows.max(self.cols.cap.min(1 << 16)), &mut self.spare);
+        let mut next = Columns::with_room_from(self.cols.rows.max(self.cols.cap.min(1 << 16)), &mut self.spare);
+        // Room for as many values as this batch had (no copy as they grow).
+        next.chain.data.reserve(self.cols.chain.data.len());
+        next.reason.data.reserve(self.cols.reason.data.len());
         let mut done = core::mem::replace(&mut self.cols, next);
         done.finish();
         done
@@ -632,7 +638,7 @@ impl Columns {
         for (_, col) in self.into_each() {
             match col {
                 Owned::Fixed(data, valid) => out.extend([data, valid.bits]),
-                Owned::Var(_, _, valid) => out.push(valid.bits),
+                Owned::Var(_, offsets, valid) => out.extend([offsets, valid.bits]),
                 Owned::Bool(values, valid) => out.extend([values.bits, valid.bits]),
             }
         }
@@ -738,7 +744,11 @@ impl FileColumns {
         let mut populate = pos;
         let mut fetched = pos;
         while !self.builder.full(self.batch_rows) {
-            match self.reader.next(bytes, &mut pos, true) {
+            let next = match self.reader.next_pcap(bytes, &mut pos) {
+                Some(rec) => Ok(Some(rec)),
+                None => self.reader.next(bytes, &mut pos, true),
+            };
+            match next {
                 Ok(Some(rec)) => {
                     if self.stop.is_some_and(|s| rec.offset >= s) {
                         self.done = true;

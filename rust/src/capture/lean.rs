@@ -16,22 +16,26 @@
 //! column); and, on untagged Ethernet, a well-formed ARP packet or any
 //! payload that is neither IP nor ARP (both without dissection columns),
 //!
-//! with a checksum that verifies (or none asked). Anything else, and any
-//! doubt (a refusal to come, a bad checksum whose reason must be spelled
-//! out, a jumbogram, a Home Address option, an option whose action is not
+//! with its checksum verified (or none asked): a bad one gets the general
+//! path's verdict ("cksum bad"; "offload" for a zero one the capturing
+//! host sent, or the pseudo-header sum offload leaves) and reason, the
+//! value it should have been spelled out (`dissect::bad_cksum`). The IPv6
+//! layer's first refusals are spelled out too, in the words of its
+//! `Error`: a version neither 6 nor 4, a header cut short, a Payload
+//! Length past the frame. Anything else, and any doubt (other refusals, a
+//! jumbogram, a Home Address option, an option whose action is not
 //! "skip", Segments Left > 0, a nested Fragment header, a header after a
 //! first fragment's Fragment header, an address `ip6_input` refuses...),
-//! is answered
-//! `false` before a column is touched, and the general dissection
-//! (`dissect::dissect_to`) builds the row instead. Both paths give the
+//! is answered `false` before a column is touched, and the general
+//! dissection (`dissect::dissect_to`) builds the row instead. Both paths give the
 //! same columns for every input: the `capture_lean` fuzz target and the
 //! tests below build each record both ways and compare.
 
 use core::net::Ipv6Addr;
 
-use super::{Columns, V_NOTIP, V_OK};
+use super::{Columns, V_CKSUM, V_DROP, V_NOTIP, V_OFFLOAD, V_OK};
 use crate::cksum::{self, Pseudo};
-use crate::wire::dissect::Settings;
+use crate::wire::dissect::{self, BadCksum, Settings};
 use crate::wire::exthdr::is_chain_member;
 use crate::wire::opts::opt_type;
 use crate::wire::{arp, proto};
@@ -39,8 +43,10 @@ use crate::wire::{arp, proto};
 /// What the link header of a frame carries, as far as the lean path
 /// reads it.
 enum Carried {
-    /// An IPv6 or IPv4 packet at this offset.
-    Ip(usize),
+    /// An IPv6 or IPv4 packet at this offset, and whether the capturing
+    /// host sent it (a Linux cooked header's packet type 4, OUTGOING:
+    /// where a zero checksum is offload's to finish).
+    Ip(usize, bool),
     /// ARP or RARP at this offset (an untagged Ethernet header).
     Arp(usize),
     /// Neither IP nor ARP, nor an 802.1Q tag (an untagged Ethernet header).
@@ -53,26 +59,28 @@ enum Carried {
 fn carried(frame: &[u8], linktype: u32) -> Option<Carried> {
     const IPV6: [u8; 2] = [0x86, 0xdd];
     const IPV4: [u8; 2] = [0x08, 0x00];
-    let (field, at) = match linktype {
-        101 | 228 | 229 => return Some(Carried::Ip(0)),
+    let (field, at, outgoing) = match linktype {
+        101 | 228 | 229 => return Some(Carried::Ip(0, false)),
         // Ethernet II: the EtherType at 12. 802.1Q and 802.1ad tags
         // (0x8100, 0x88a8) are the general path's.
         1 => {
             let et = *frame.get(12..)?.first_chunk::<2>()?;
             return match et {
-                IPV6 | IPV4 => Some(Carried::Ip(14)),
+                IPV6 | IPV4 => Some(Carried::Ip(14, false)),
                 [0x08, 0x06] | [0x80, 0x35] => Some(Carried::Arp(14)),
                 [0x81, 0x00] | [0x88, 0xa8] => None,
                 _ => Some(Carried::Other),
             };
         }
         // LINKTYPE_LINUX_SLL: the protocol at 14, 16 octets.
-        113 => (frame.get(14..16)?, 16),
-        // LINKTYPE_LINUX_SLL2: the protocol first, 20 octets.
-        276 => (frame.get(..20)?.get(..2)?, 20),
+        // The packet type at 0 (16 bits).
+        113 => (frame.get(14..16)?, 16, frame.get(..2)? == [0, 4]),
+        // LINKTYPE_LINUX_SLL2: the protocol first, 20 octets; the packet
+        // type at 10 (8 bits).
+        276 => (frame.get(..20)?.get(..2)?, 20, frame.get(10) == Some(&4)),
         _ => return None,
     };
-    (field == IPV6 || field == IPV4).then_some(Carried::Ip(at))
+    (field == IPV6 || field == IPV4).then_some(Carried::Ip(at, outgoing))
 }
 
 #[inline(always)]
@@ -116,13 +124,33 @@ fn fold(mut s: u64) -> u16 {
     s as u16
 }
 
-/// The UDP or TCP header at `body` (which runs to the end of the IP
-/// packet), when the general path would accept it and its checksum (if
-/// `verify`) verifies under `ok`. In a first fragment (`fragment`) the
-/// header is read but the datagram is not whole: UDP's Length may cover
-/// more than the fragment holds, and no checksum is verified.
+/// How an upper-layer checksum came out.
+#[derive(Clone, Copy)]
+enum Verified {
+    /// Good, or not verified (none asked, a fragment, no checksum).
+    Good,
+    /// Bad: what it should have been for UDP and TCP
+    /// (`dissect::bad_cksum`), nothing more for ICMP(v6).
+    Bad(Option<BadCksum>),
+}
+
+/// Whether `data` under the pseudo-header `p` verifies.
 #[inline(always)]
-fn transport(nh: u8, body: &[u8], verify: bool, fragment: bool, ok: impl Fn(u8, &[u8]) -> bool) -> Option<Up> {
+fn verifies(p: &Pseudo, nh: u8, data: &[u8]) -> bool {
+    match p {
+        Pseudo::V6 { .. } => p.verify(nh, data),
+        Pseudo::V4 { src, dst } => v4_verify(src.octets(), dst.octets(), nh, data),
+    }
+}
+
+/// The UDP or TCP header at `body` (which runs to the end of the IP
+/// packet), when the general path would accept it, and its checksum
+/// verified (if `verify`) under `pseudo`. In a first fragment
+/// (`fragment`) the header is read but the datagram is not whole: UDP's
+/// Length may cover more than the fragment holds, and no checksum is
+/// verified.
+#[inline(always)]
+fn transport(nh: u8, body: &[u8], verify: bool, fragment: bool, pseudo: &Pseudo) -> Option<(Up, Verified)> {
     match nh {
         proto::UDP => {
             let h = body.first_chunk::<8>()?;
@@ -132,24 +160,36 @@ fn transport(nh: u8, body: &[u8], verify: bool, fragment: bool, ok: impl Fn(u8, 
             if len < 8 || (len > body.len() && !fragment) {
                 return None;
             }
-            if verify && !fragment && (u16::from_be_bytes([h[6], h[7]]) == 0 || !ok(nh, body.get(..len)?)) {
-                return None;
+            let mut v = Verified::Good;
+            if verify && !fragment {
+                let stored = u16::from_be_bytes([h[6], h[7]]);
+                let datagram = body.get(..len)?;
+                // A zero checksum over IPv6 is bad (RFC 8200 §8.1); over
+                // IPv4 the caller does not ask (RFC 768).
+                if stored == 0 || !verifies(pseudo, nh, datagram) {
+                    v = Verified::Bad(dissect::bad_cksum(pseudo, nh, datagram, stored));
+                }
             }
-            Some(Up::Ports { sport: u16::from_be_bytes([h[0], h[1]]), dport: u16::from_be_bytes([h[2], h[3]]) })
+            Some((Up::Ports { sport: u16::from_be_bytes([h[0], h[1]]), dport: u16::from_be_bytes([h[2], h[3]]) }, v))
         }
         proto::TCP => {
             let h = body.first_chunk::<20>()?;
             let hl = usize::from(h[12] >> 4) * 4;
-            if hl < 20 || hl > body.len() || (verify && !fragment && !ok(nh, body)) {
+            if hl < 20 || hl > body.len() {
                 return None;
             }
-            Some(Up::Tcp {
+            let mut v = Verified::Good;
+            if verify && !fragment && !verifies(pseudo, nh, body) {
+                v = Verified::Bad(dissect::bad_cksum(pseudo, nh, body, u16::from_be_bytes([h[16], h[17]])));
+            }
+            let up = Up::Tcp {
                 sport: u16::from_be_bytes([h[0], h[1]]),
                 dport: u16::from_be_bytes([h[2], h[3]]),
                 seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
                 ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
                 flags: u16::from_be_bytes([h[12], h[13]]) & 0x0fff,
-            })
+            };
+            Some((up, v))
         }
         _ => None,
     }
@@ -159,8 +199,8 @@ fn transport(nh: u8, body: &[u8], verify: bool, fragment: bool, ok: impl Fn(u8, 
 /// false, with no column touched, otherwise.
 #[inline]
 pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, settings: Settings) -> bool {
-    let at = match carried(frame, linktype) {
-        Some(Carried::Ip(at)) => at,
+    let (at, outgoing) = match carried(frame, linktype) {
+        Some(Carried::Ip(at, outgoing)) => (at, outgoing),
         // A well-formed ARP packet is "ok", one refused the general
         // path's (it tells why); any other payload is "not ip".
         Some(Carried::Arp(at)) => {
@@ -174,9 +214,11 @@ pub(super) fn row(c: &mut Columns, r: usize, frame: &[u8], linktype: u32, settin
     };
     let Some(packet) = frame.get(at..) else { return false };
     match packet.first().map(|b| b >> 4) {
-        Some(6) => ip6(c, r, packet, settings),
-        Some(4) => ip4(c, r, packet, settings.verify_cksum),
-        _ => false,
+        Some(6) => ip6(c, r, packet, at, outgoing, settings),
+        Some(4) => ip4(c, r, packet, outgoing, settings.verify_cksum),
+        // What `dissect::dissect_to` answers before any IP parser.
+        Some(_) => refused(c, r, at, "IP version is neither 6 nor 4", None),
+        None => refused(c, r, at, "IPv6 header (RFC 8200 §3)", Some((40, 0))),
     }
 }
 
@@ -186,6 +228,75 @@ fn not_ip(c: &mut Columns, r: usize, verdict: i8) -> bool {
     c.chain.end(r, false);
     c.verdict.set(r, verdict.to_ne_bytes());
     c.reason.end(r, false);
+    true
+}
+
+/// A reason written on the stack, then into the column at once.
+struct Words {
+    b: [u8; 160],
+    n: usize,
+}
+
+impl Words {
+    fn new() -> Words {
+        Words { b: [0; 160], n: 0 }
+    }
+
+    #[inline]
+    fn put(&mut self, s: &[u8]) -> &mut Words {
+        let end = self.n + s.len();
+        if let Some(d) = self.b.get_mut(self.n..end) {
+            d.copy_from_slice(s);
+            self.n = end;
+        }
+        self
+    }
+
+    /// `n` in decimal.
+    #[inline]
+    fn dec(&mut self, mut n: u64) -> &mut Words {
+        let mut d = [0u8; 20];
+        let mut i = d.len();
+        while i > 0 {
+            i -= 1;
+            if let Some(x) = d.get_mut(i) {
+                *x = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(d.get(i..).unwrap_or(&[]))
+    }
+
+    /// `v` as four lowercase hexadecimal digits.
+    #[inline]
+    fn hex4(&mut self, v: u16) -> &mut Words {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.put(&[12u32, 8, 4, 0].map(|k| HEX.get(usize::from((v >> k) as u8 & 0xf)).copied().unwrap_or(b'0')))
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.b.get(..self.n).unwrap_or(&[])
+    }
+}
+
+/// A row refused by the IPv6 layer at `at` in the frame (where the IP
+/// packet starts) for `why`, with the octets needed and available when it
+/// is a truncation: the words of the general path's `Error` (its
+/// `Display`: "ipv6 at offset N: why (needs N bytes, M available)").
+#[cold]
+#[inline(never)]
+fn refused(c: &mut Columns, r: usize, at: usize, why: &str, truncated: Option<(u64, u64)>) -> bool {
+    c.chain.end(r, false);
+    c.verdict.set(r, V_DROP.to_ne_bytes());
+    let mut w = Words::new();
+    w.put(b"ipv6 at offset ").dec(at as u64).put(b": ").put(why.as_bytes());
+    if let Some((needed, available)) = truncated {
+        w.put(b" (needs ").dec(needed).put(b" bytes, ").dec(available).put(b" available)");
+    }
+    c.reason.some(r, w.as_bytes());
     true
 }
 
@@ -311,9 +422,12 @@ fn walk(body: &[u8], mut nh: u8, hdrnestlimit: u32) -> Option<Walked> {
 }
 
 #[inline(always)]
-fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
+fn ip6(c: &mut Columns, r: usize, packet: &[u8], at: usize, outgoing: bool, settings: Settings) -> bool {
     let verify = settings.verify_cksum;
-    let Some(h) = packet.first_chunk::<40>() else { return false };
+    let Some(h) = packet.first_chunk::<40>() else {
+        let why = "with size smaller than minimum: IPv6 header is 40 octets (RFC 8200 §3)";
+        return refused(c, r, at, why, Some((40, packet.len() as u64)));
+    };
     let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
     let nh = h[6];
     let (Ok(src), Ok(dst)) = (<[u8; 16]>::try_from(&h[8..24]), <[u8; 16]>::try_from(&h[24..40])) else { return false };
@@ -324,7 +438,14 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
     if (plen == 0 && nh == proto::HOPOPTS) || s >> 32 == 0xffff || d >> 32 == 0xffff || src[0] == 0xff || d == 0 {
         return false;
     }
-    let Some(body) = packet.get(..40 + plen) else { return false };
+    let Some(body) = packet.get(..40 + plen) else {
+        // A Hop-by-Hop header is read first (a Jumbo Payload changes the
+        // length): the general path's.
+        if nh == proto::HOPOPTS {
+            return false;
+        }
+        return refused(c, r, at, "with data size < data length", Some((40 + plen as u64, packet.len() as u64)));
+    };
     let w = if is_chain_member(nh) {
         match walk(body, nh, settings.hdrnestlimit) {
             Some(w) => w,
@@ -338,15 +459,16 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
     // verified; past a non-first one's Fragment header is data.
     let fragment = w.frag.is_some_and(|(o, m, _)| o != 0 || m);
     let data = body.get(off..).unwrap_or(&[]);
-    let ok = |nh: u8, data: &[u8]| Pseudo::V6 { src: Ipv6Addr::from(src), dst: Ipv6Addr::from(dst) }.verify(nh, data);
+    let pseudo = Pseudo::V6 { src: Ipv6Addr::from(src), dst: Ipv6Addr::from(dst) };
     let up = match upper {
-        _ if w.frag.is_some_and(|(o, _, _)| o != 0) => Some(Up::None),
-        proto::UDP | proto::TCP => transport(upper, data, verify, fragment, ok),
+        _ if w.frag.is_some_and(|(o, _, _)| o != 0) => Some((Up::None, Verified::Good)),
+        proto::UDP | proto::TCP => transport(upper, data, verify, fragment, &pseudo),
         proto::ICMPV6 => {
             let Some(&[icmp_type, code]) = data.first_chunk::<2>() else { return false };
-            if data.len() < 4 || (verify && !fragment && !ok(upper, data)) {
+            if data.len() < 4 {
                 return false;
             }
+            let v = if verify && !fragment && !pseudo.verify(upper, data) { Verified::Bad(None) } else { Verified::Good };
             // NS, NA and Redirect carry their target after 4 reserved
             // octets (RFC 4861 §4.3-4.5), read from the frame as the
             // general path does.
@@ -355,12 +477,12 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
             } else {
                 None
             };
-            Some(Up::Icmp { icmp_type, code, target })
+            Some((Up::Icmp { icmp_type, code, target }, v))
         }
-        proto::ESP => Some(Up::Esp(be32(packet, off).zip(be32(packet, off + 4)))),
-        _ => Some(Up::None),
+        proto::ESP => Some((Up::Esp(be32(packet, off).zip(be32(packet, off + 4))), Verified::Good)),
+        _ => Some((Up::None, Verified::Good)),
     };
-    let Some(up) = up else { return false };
+    let Some((up, v)) = up else { return false };
     c.ip_version.set(r, [6]);
     c.src.set(r, src);
     c.dst.set(r, dst);
@@ -368,17 +490,19 @@ fn ip6(c: &mut Columns, r: usize, packet: &[u8], settings: Settings) -> bool {
     c.traffic_class.set(r, [(h[0] << 4) | (h[1] >> 4)]);
     c.flow_label.set(r, (u32::from_be_bytes([0, h[1], h[2], h[3]]) & 0x000f_ffff).to_ne_bytes());
     c.next_header.set(r, [nh]);
-    c.chain.data.extend_from_slice(w.protos.get(..w.n).unwrap_or(&[]));
+    for &p in w.protos.get(..w.n).unwrap_or(&[]) {
+        c.chain.data.push(p);
+    }
     c.chain.end(r, true);
     c.upper_proto.set(r, [upper]);
     c.packet_len.set(r, (40 + plen as u64).to_ne_bytes());
     let checked = verify && !fragment && matches!(upper, proto::UDP | proto::TCP | proto::ICMPV6);
-    finish(c, r, up, checked, w.frag);
+    finish(c, r, up, checked, w.frag, v, outgoing);
     true
 }
 
 #[inline(always)]
-fn ip4(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
+fn ip4(c: &mut Columns, r: usize, packet: &[u8], outgoing: bool, verify: bool) -> bool {
     let Some(h) = packet.first_chunk::<20>() else { return false };
     let hl = usize::from(h[0] & 0x0f) * 4;
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
@@ -400,25 +524,26 @@ fn ip4(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
     let (offset, more) = (fo & 0x1fff, fo & 0x2000 != 0);
     let frag = (more || offset != 0).then_some((u32::from(offset) * 8, more, u32::from(u16::from_be_bytes([h[4], h[5]]))));
     let fragment = frag.is_some();
-    let ok = |p: u8, data: &[u8]| v4_verify(src, dst, p, data);
+    let pseudo = Pseudo::V4 { src: src.into(), dst: dst.into() };
     let up = match protocol {
-        _ if offset != 0 => Some(Up::None),
+        _ if offset != 0 => Some((Up::None, Verified::Good)),
         // A zero UDP checksum over IPv4 is "none" and passes (RFC 768).
-        proto::UDP if be16(body, 6) == Some(0) => transport(protocol, body, false, fragment, ok),
-        proto::UDP | proto::TCP => transport(protocol, body, verify, fragment, ok),
+        proto::UDP if be16(body, 6) == Some(0) => transport(protocol, body, false, fragment, &pseudo),
+        proto::UDP | proto::TCP => transport(protocol, body, verify, fragment, &pseudo),
         proto::ICMP => {
             let Some(&[icmp_type, code]) = body.first_chunk::<2>() else { return false };
-            if body.len() < 4 || (verify && !fragment && cksum::ip_cksum(body) != 0) {
+            if body.len() < 4 {
                 return false;
             }
-            Some(Up::Icmp { icmp_type, code, target: None })
+            let v = if verify && !fragment && cksum::ip_cksum(body) != 0 { Verified::Bad(None) } else { Verified::Good };
+            Some((Up::Icmp { icmp_type, code, target: None }, v))
         }
-        proto::ESP => Some(Up::Esp(be32(packet, hl).zip(be32(packet, hl + 4)))),
+        proto::ESP => Some((Up::Esp(be32(packet, hl).zip(be32(packet, hl + 4))), Verified::Good)),
         // ICMPv6 over IPv4 is read as ICMPv6 and never verified: rare.
         proto::ICMPV6 => None,
-        _ => Some(Up::None),
+        _ => Some((Up::None, Verified::Good)),
     };
-    let Some(up) = up else { return false };
+    let Some((up, v)) = up else { return false };
     c.ip_version.set(r, [4]);
     c.src.set(r, super::v4_mapped(&src));
     c.dst.set(r, super::v4_mapped(&dst));
@@ -429,14 +554,16 @@ fn ip4(c: &mut Columns, r: usize, packet: &[u8], verify: bool) -> bool {
     c.upper_proto.set(r, [if offset != 0 { proto::FRAGMENT } else { protocol }]);
     c.packet_len.set(r, (total as u64).to_ne_bytes());
     let checked = verify && !fragment && matches!(protocol, proto::UDP | proto::TCP | proto::ICMP);
-    finish(c, r, up, checked, frag);
+    finish(c, r, up, checked, frag, v, outgoing);
     true
 }
 
-/// The upper-layer and fragment columns, the checksum (verified good
-/// when `checked`) and the verdict `ok`.
+/// The upper-layer and fragment columns, the checksum (verified when
+/// `checked`, as `v` says) and the verdict: `ok`, or for a bad checksum
+/// "cksum bad" ("offload" when a packet the host sent carries zero, or
+/// the pseudo-header sum offload leaves) with its reason.
 #[inline(always)]
-fn finish(c: &mut Columns, r: usize, up: Up, checked: bool, frag: Option<Frag>) {
+fn finish(c: &mut Columns, r: usize, up: Up, checked: bool, frag: Option<Frag>, v: Verified, outgoing: bool) {
     if let Some((off, more, id)) = frag {
         c.frag_offset.set(r, off.to_ne_bytes());
         c.frag_more.put(r, Some(more));
@@ -467,9 +594,30 @@ fn finish(c: &mut Columns, r: usize, up: Up, checked: bool, frag: Option<Frag>) 
             }
         }
     }
-    c.cksum_ok.put(r, checked.then_some(true));
-    c.verdict.set(r, V_OK.to_ne_bytes());
-    c.reason.end(r, false);
+    match v {
+        Verified::Good => {
+            c.cksum_ok.put(r, checked.then_some(true));
+            c.verdict.set(r, V_OK.to_ne_bytes());
+            c.reason.end(r, false);
+        }
+        Verified::Bad(b) => cksum_bad(c, r, b, outgoing),
+    }
+}
+
+/// The checksum columns of a row whose checksum is bad, in the words of
+/// the general path (`Builder::ip_row`).
+#[cold]
+#[inline(never)]
+fn cksum_bad(c: &mut Columns, r: usize, b: Option<BadCksum>, outgoing: bool) {
+    c.cksum_ok.put(r, Some(false));
+    let offload = b.is_some_and(|b| b.offload || (b.stored == 0 && outgoing));
+    c.verdict.set(r, (if offload { V_OFFLOAD } else { V_CKSUM }).to_ne_bytes());
+    let mut w = Words::new();
+    w.put(b"cksum BAD");
+    if let Some(b) = b {
+        w.put(b" 0x").hex4(b.stored).put(b", should be 0x").hex4(b.expected);
+    }
+    c.reason.some(r, w.as_bytes());
 }
 
 #[cfg(test)]
@@ -490,10 +638,37 @@ mod tests {
         mld.extend_from_slice(&[0; 13]);
         mld.push(0xfb);
         let igmp = vec![0x16, 0, 0xfa, 0x04, 239, 255, 255, 250];
+        // Bad checksums: a changed octet, zero (the general path tells
+        // "offload" from "cksum bad" by the link header), and the
+        // pseudo-header sum checksum offload leaves in a TCP segment.
+        let flip = |mut p: Vec<u8>| {
+            let last = p.len() - 1;
+            p[last] ^= 0x5a;
+            p
+        };
+        let mut offload = tcp.clone();
+        let partial = crate::cksum::in6_pseudo(&S6.into(), &D6.into(), 6, offload.len() as u64).unwrap().fold();
+        offload[16..18].copy_from_slice(&partial.to_be_bytes());
+        // Refusals of the IPv6 layer: a header cut short, a Payload Length
+        // past the frame, version 7.
+        let mut lying = v6(17, udp(5), Some(6));
+        lying[4..6].copy_from_slice(&500u16.to_be_bytes());
+        let mut v7 = v6(17, udp(5), Some(6));
+        v7[0] = 0x70;
         vec![
             (v6(17, udp(5), Some(6)), true),
             // A zero UDP checksum over IPv6 is bad (RFC 8200 §8.1).
-            (v6(17, udp(0), None), false),
+            (v6(17, udp(0), None), true),
+            (flip(v6(17, udp(5), Some(6))), true),
+            (v6(6, tcp.clone(), None), true),
+            (v6(6, offload, None), true),
+            (flip(v6(58, echo.clone(), Some(2))), true),
+            (flip(v4(17, udp(3), Some(6))), true),
+            (v4(6, tcp.clone(), None), true),
+            (flip(v4(1, echo.clone(), Some(2))), true),
+            (v6(17, udp(5), Some(6))[..20].to_vec(), true),
+            (lying, true),
+            (v7, true),
             (v6(6, tcp.clone(), Some(16)), true),
             (v6(58, ns, Some(2)), true),
             (v6(58, echo.clone(), Some(2)), true),

@@ -141,6 +141,37 @@ impl Reader {
         Error::truncated(Layer::Pcap, self.base + at as u64, needed as u64, available as u64, what)
     }
 
+    /// The next record of `buf[*pos..]` when it is a whole, well-formed
+    /// pcap record (what [`Reader::next`] would return for it, without its
+    /// dispatch and `Result`: the loop of a mapped file); None for
+    /// anything else (not a pcap, the end, a record cut short or refused),
+    /// which `next` then reads and tells.
+    #[inline(always)]
+    pub fn next_pcap<'a>(&self, buf: &'a [u8], pos: &mut usize) -> Option<Record<'a>> {
+        let Format::Pcap { big, nano, linktype } = self.format else { return None };
+        let at = *pos;
+        let rest = buf.get(at..)?;
+        let h = rest.first_chunk::<16>()?;
+        let f = |i: usize| u32_at(h, 4 * i, big).unwrap_or(0);
+        let (sec, frac, caplen, orig_len) = (f(0), f(1), f(2), f(3));
+        let div = if nano { 1_000_000_000 } else { 1_000_000 };
+        if caplen > self.max_caplen || frac >= div {
+            return None;
+        }
+        let end = 16 + caplen as usize;
+        let raw = rest.get(..end)?;
+        *pos = at + end;
+        Some(Record {
+            ts_ns: i128::from(sec) * 1_000_000_000 + i128::from(frac) * if nano { 1 } else { 1000 },
+            frame: raw.get(16..).unwrap_or(&[]),
+            orig_len,
+            linktype,
+            interface: 0,
+            offset: self.base + at as u64,
+            raw,
+        })
+    }
+
     /// The next record of `buf[*pos..]` (see the module doc).
     pub fn next<'a>(&mut self, buf: &'a [u8], pos: &mut usize, eof: bool) -> Result<Option<Record<'a>>> {
         loop {
@@ -435,6 +466,55 @@ mod tests {
         assert!(e.is_truncated());
         assert_eq!(all(b"", 5).unwrap_err().kind, ErrorKind::Truncated { needed: 24, available: 0 });
         assert_eq!(all(b"hello world, this is no pcap file", 5).unwrap_err().kind, ErrorKind::Malformed);
+    }
+
+    /// The fast record path gives what `next` gives, and leaves to it
+    /// what it does not read: the file header, a record cut short, a
+    /// caplen over the limit, a sub-second field out of range; in both
+    /// byte orders and resolutions.
+    #[test]
+    fn next_pcap_as_next() {
+        let mut files = Vec::new();
+        for (big, nano) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut d = pcap_header(1, nano).to_vec();
+            if big {
+                d[..4].copy_from_slice(&(if nano { MAGIC_NS } else { MAGIC_US }).to_be_bytes());
+                d[4..6].copy_from_slice(&2u16.to_be_bytes());
+            }
+            let w = |d: &mut Vec<u8>, v: u32| d.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+            for (i, f) in [&b"abc"[..], b"", b"0123456789"].iter().enumerate() {
+                w(&mut d, 1_700_000_000 + i as u32);
+                w(&mut d, 999_999);
+                w(&mut d, f.len() as u32);
+                w(&mut d, 60);
+                d.extend_from_slice(f);
+            }
+            files.push(d.clone());
+            files.push(d[..d.len() - 1].to_vec());
+            let mut bad = d.clone();
+            let at = 24 + 16 + 3 + 4;
+            bad[at..at + 4].copy_from_slice(&if big { 1_000_000_000u32.to_be_bytes() } else { 1_000_000_000u32.to_le_bytes() });
+            files.push(bad);
+            let mut long = d.clone();
+            long[24 + 8..24 + 12].copy_from_slice(&if big { (MAX_CAPLEN + 1).to_be_bytes() } else { (MAX_CAPLEN + 1).to_le_bytes() });
+            files.push(long);
+        }
+        for d in files {
+            let (mut a, mut b) = (Reader::default(), Reader::default());
+            let (mut pa, mut pb) = (0, 0);
+            loop {
+                let x = a.next(&d, &mut pa, true);
+                let y = match b.next_pcap(&d, &mut pb) {
+                    Some(r) => Ok(Some(r)),
+                    None => b.next(&d, &mut pb, true),
+                };
+                assert_eq!(x, y);
+                assert_eq!(pa, pb);
+                if !matches!(x, Ok(Some(_))) {
+                    break;
+                }
+            }
+        }
     }
 
     #[test]

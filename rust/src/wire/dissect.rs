@@ -473,7 +473,7 @@ fn dissect4(packet: &[u8], settings: Settings, s: &mut Summary) -> Result<()> {
 /// What a bad UDP/TCP checksum should have been, and whether the stored
 /// value is the pseudo-header sum that offload leaves (see [`BadCksum`]).
 /// `data` is the whole segment or datagram, its checksum field included.
-fn bad_cksum(pseudo: &Pseudo, nh: u8, data: &[u8], stored: u16) -> Option<BadCksum> {
+pub(crate) fn bad_cksum(pseudo: &Pseudo, nh: u8, data: &[u8], stored: u16) -> Option<BadCksum> {
     let len = data.len() as u64;
     let partial = pseudo.start(nh, len).ok()?.fold();
     // The sum with the stored value taken back out (added as its
