@@ -262,8 +262,17 @@ def test_unknown_mh_type_gets_binding_error_2() -> None:
     node = make_node()
     (p,) = rx(node, IPv6(src=str(HOA), dst=str(CN)) / MIP6MH_Generic(mhtype=42, msg=b"\0" * 10))
     be = IPv6(p)[MIP6MH_BE]
-    assert be.status == 2 and be.ha == str(HOA)
+    # no Home Address option: the Binding Error's Home Address is unspecified
+    assert be.status == 2 and be.ha == "::" and IPv6(p).dst == str(HOA)
     assert node.stats["mip6s_unknowntype"] == 1
+    # bound, from the care-of address with a Home Address option: the
+    # error names the home address and goes to the care-of address
+    bind(node)
+    (p,) = rx(node, IPv6(src=str(COA), dst=str(CN)) / IPv6ExtHdrDestOpt(options=[HAO(hoa=str(HOA))])
+              / MIP6MH_Generic(mhtype=42, msg=b"\0" * 10), 2.0)
+    be = IPv6(p)[MIP6MH_BE]
+    assert be.status == 2 and be.ha == str(HOA) and IPv6(p).dst == str(COA)
+    assert node.stats["mip6s_unknowntype"] == 2
 
 
 def test_sequence_window_and_deregistration() -> None:

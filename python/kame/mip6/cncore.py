@@ -93,6 +93,7 @@ BA_STATUS = {
 
 #: Binding Error status codes (§6.1.9)
 BE_NO_BINDING, BE_UNKNOWN_MH = 1, 2
+_UNSPEC = IPv6Address("::")
 
 #: §12: nonces are accepted this long after they were made.
 MAX_NONCE_LIFETIME = 240.0
@@ -265,8 +266,11 @@ class Mip6Cn:
         else:
             st.inc("mip6s_unknowntype")
             if not hdr.dst.is_multicast:
+                # the Home Address field: the home address when the packet
+                # carried one (its source after the swap), else unspecified
+                # (§6.1.9; UMIP's mh_recv reads it the same way)
                 self.be_output(ifname, hdr.dst, coa if coa is not None else hdr.src,
-                               BE_UNKNOWN_MH, hdr.src, now)
+                               BE_UNKNOWN_MH, hdr.src if coa is not None else _UNSPEC, now)
 
     def _test_init(self, ifname: str, hdr: Any, mh: Any, coa: IPv6Address | None,
                    now: float) -> None:
