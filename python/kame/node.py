@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from kame import _core
 from kame.addr import LINKLOCAL_ALL_NODES, solicited_node
-from kame.errors import ConfigError, RangeError
+from kame.errors import AltqConfError, ConfigError, RangeError
 from kame.gif import Gif
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
@@ -92,6 +92,7 @@ from kame.stats import Stats
 from kame.tcp.usrreq import Tcp
 
 if TYPE_CHECKING:
+    from kame.altq import Altq, AltqConf
     from kame.key.ipsec6 import Ipsec6
 
 __all__ = ["PMTU_EXPIRE", "EchoReply", "Frame", "Icmp6ErrorInput", "Node", "PathMtuChanged",
@@ -222,6 +223,9 @@ class Node(Ip6Input):
         self.gif = Gif(self)
         #: FAITH relay prefixes (:mod:`kame.faith`; ``net.inet6.ip6.keepfaith``).
         self.faith_prefixes: list[IPv6Network] = []
+        #: ALTQ (seed §5, :mod:`kame.altq`): the output queues of the interfaces
+        #: under it (``altq_config``); ``None``, every frame leaves at once.
+        self.altq: Altq | None = None
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:
@@ -403,6 +407,8 @@ class Node(Ip6Input):
             ts.append(tt)  # TCP timers (tcp_timer.c)
         if self._out:
             ts.append(self._now)  # frames a socket call queued wait for poll()
+        if self.altq is not None and (at := self.altq.next_deadline(self._now)) is not None:
+            ts.append(at)  # queued frames the token bucket lets out then
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
@@ -547,7 +553,39 @@ class Node(Ip6Input):
                 len(f) >= 54 and f[12] == 0x86 and f[13] == 0xDD and (
                     ((f[24] or f[25]) and _embeddable_at(f, 22))
                     or ((f[40] or f[41]) and _embeddable_at(f, 38))))]
+        if self.altq is not None:  # if_output's IFQ_ENQUEUE: the queues of kame.altq
+            return self.altq.output(out, self._now)
         return out
+
+    # --- ALTQ (seed §5) -------------------------------------------------------
+
+    def altq_config(self, text: str) -> AltqConf:
+        """Put the interfaces altq.conf(5) ``text`` names under ALTQ
+        (:mod:`kame.altq.conf`; :class:`~kame.errors.AltqConfError` with the
+        line for a line that cannot be taken or names no interface here).
+        Interfaces already under ALTQ and not in ``text`` keep their queues."""
+        from kame.altq import Altq, parse_altq_conf
+
+        mtu = max((i.mtu for i in self.ifnets.values()), default=1500) + 14
+        conf = parse_altq_conf(text, mtu=mtu, rng=self.rng)
+        for ifn, line in conf.lines.items():
+            if ifn not in self.ifnets:
+                raise AltqConfError(f"no interface {ifn}", line=line)
+        if self.altq is None:
+            self.altq = Altq()
+        for q in conf.ifs.values():
+            self.altq.attach(q)
+        return conf
+
+    def altq_disable(self, ifname: str) -> int:
+        """``altq_disable``: ``ifname`` leaves ALTQ; its queued frames are
+        purged (counted); the number purged."""
+        if self.altq is None:
+            return 0
+        n = self.altq.detach(ifname)
+        if not self.altq.ifs:
+            self.altq = None
+        return n
 
     # --- ifconfig down --------------------------------------------------------
 
@@ -559,6 +597,8 @@ class Node(Ip6Input):
         now = self._time(now)
         self._now = now
         ifp.up = False
+        if self.altq is not None:
+            self.altq.purge(name)  # if_down's IFQ_PURGE
         self._ifgen += 1
         for ifa in self.addrs.on(name):
             self.nbr.dad_stop(ifa)
