@@ -24,8 +24,24 @@ class Filter:
     are ``(address as int, prefix length)``; ``tos``/``tosmask`` the TOS
     octet (IPv4) or the traffic class (IPv6) under a mask (mask 0: any)."""
 
-    __slots__ = ("family", "cls", "dst", "dplen", "src", "splen", "dport", "sport", "proto",
-                 "tos", "tosmask", "flowlabel", "gpi", "_dmask", "_smask", "hits")
+    __slots__ = (
+        "_dmask",
+        "_smask",
+        "cls",
+        "dplen",
+        "dport",
+        "dst",
+        "family",
+        "flowlabel",
+        "gpi",
+        "hits",
+        "proto",
+        "splen",
+        "sport",
+        "src",
+        "tos",
+        "tosmask",
+    )
 
     def __init__(self, family: int, cls: AltqClass, *, dst: int = 0, dplen: int = 0,
                  src: int = 0, splen: int = 0, dport: int = 0, sport: int = 0, proto: int = 0,

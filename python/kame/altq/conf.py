@@ -86,7 +86,7 @@ class _Words:
         self.i += 1
         return t
 
-    def int(self, what: str, low: int, high: int) -> int:
+    def num(self, what: str, low: int, high: int) -> int:
         t = self.next(what)
         try:
             v = int(t, 0)
@@ -218,7 +218,7 @@ def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> 
             ecn = True
         elif kind and t not in opts and t in _IF_OPTS.get(kind, {}):
             lo, hi = _IF_OPTS[kind][t]
-            opts[t] = w.int(t, lo, hi)
+            opts[t] = w.num(t, lo, hi)
         else:
             raise w.err(f"unexpected {t!r}" + (f" for {kind}" if kind else ""))
     if tbrsize and not bandwidth:
@@ -297,9 +297,9 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
             raise w.err(f"{t} given twice")
         seen.add(t)
         if t == "priority" and kind == "priq":
-            priority = w.int("priority", 0, 15)
+            priority = w.num("priority", 0, 15)
         elif t == "qlimit":
-            qlimit = w.int("qlimit", 1, MAX_QLIMIT)
+            qlimit = w.num("qlimit", 1, MAX_QLIMIT)
         elif t == "default":
             default = True
         elif t in ("red", "rio") and not red:
@@ -310,11 +310,11 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
             cleardscp = True
         elif kind == "hfsc" and t in ("sc", "rt", "ls", "ul"):
             m1 = w.rate(f"{t} m1", 0)
-            d = w.int(f"{t} d (ms)", 0, 3_600_000)
+            d = w.num(f"{t} d (ms)", 0, 3_600_000)
             m2 = w.rate(f"{t} m2", 0)
             curves[t] = (m1, d / 1000.0, m2)
         elif kind == "hfsc" and t == "pshare":
-            pshare = w.int("pshare", 0, 100)
+            pshare = w.num("pshare", 0, 100)
         elif kind == "hfsc" and t == "grate":
             grate = w.rate("grate", 0)
         elif kind == "hfsc" and t == "admission":
@@ -391,7 +391,7 @@ def _addr(w: _Words, family: int) -> tuple[int, int]:
             mv = int(IPv4Address(m))
         except (AddressValueError, ValueError):
             raise w.err(f"netmask {m!r} is not an address") from None
-        plen = bin(mv).count("1")
+        plen = mv.bit_count()
         if mv != ((1 << plen) - 1) << (32 - plen):
             raise w.err(f"netmask {m} is not contiguous")
     if v & ~(((1 << plen) - 1) << (bits - plen)) & ((1 << bits) - 1):
@@ -424,9 +424,9 @@ def _filter(w: _Words, ifs: dict[str, _If], family: int) -> None:
     if s.kind == "hfsc" and name == "root" or getattr(cls, "children", None):
         raise w.err(f"class {name} is not a leaf")
     dst, dplen = _addr(w, family)
-    dport = w.int("destination port", 0, 65535)
+    dport = w.num("destination port", 0, 65535)
     src, splen = _addr(w, family)
-    sport = w.int("source port", 0, 65535)
+    sport = w.num("source port", 0, 65535)
     proto = _proto(w)
     tos = tosmask = flowlabel = gpi = 0
     tk, mk = ("tos", "tosmask") if family == 4 else ("tclass", "tclassmask")
@@ -437,14 +437,14 @@ def _filter(w: _Words, ifs: dict[str, _If], family: int) -> None:
             raise w.err(f"{t} given twice")
         seen.add(t)
         if t == tk:
-            tos = w.int(t, 0, 255)
+            tos = w.num(t, 0, 255)
             tosmask = 0xFF
         elif t == mk and tk in seen:
-            tosmask = w.int(t, 0, 255)
+            tosmask = w.num(t, 0, 255)
         elif t == "flowlabel" and family == 6:
-            flowlabel = w.int("flowlabel", 0, 0xFFFFF)
+            flowlabel = w.num("flowlabel", 0, 0xFFFFF)
         elif t == "gpi":
-            gpi = w.int("gpi", 0, 0xFFFFFFFF)
+            gpi = w.num("gpi", 0, 0xFFFFFFFF)
         else:
             raise w.err(f"unexpected {t!r} in {'filter' if family == 4 else 'filter6'}")
     try:

@@ -28,7 +28,7 @@ INF = float("inf")
 class ServiceCurve:
     """``struct internal_sc`` from altq.conf's ``m1 d m2`` (bit/s, s, bit/s)."""
 
-    __slots__ = ("sm1", "dx", "dy", "sm2")
+    __slots__ = ("dx", "dy", "sm1", "sm2")
 
     def __init__(self, m1: int, d: float, m2: int) -> None:
         self.sm1 = m1 / 8.0
@@ -40,7 +40,7 @@ class ServiceCurve:
 class RuntimeSc:
     """``struct runtime_sc``: a service curve placed at ``(x, y)``."""
 
-    __slots__ = ("x", "y", "sm1", "dx", "dy", "sm2")
+    __slots__ = ("dx", "dy", "sm1", "sm2", "x", "y")
 
     def __init__(self, sc: ServiceCurve, x: float = 0.0, y: float = 0.0) -> None:
         self.x, self.y = x, y
@@ -232,7 +232,7 @@ class Hfsc(Discipline):
                     c.ulimit.min_with(c.usc, now, c.total)
                     c.myf = c.ulimit.y2x(c.total)
                     c.myfadj = 0.0
-            f = c.myf if c.myf > c.cfmin else c.cfmin
+            f = max(c.cfmin, c.myf)
             if f != c.f:
                 c.f = f
                 self._update_cfmin(p)
@@ -262,8 +262,7 @@ class Hfsc(Discipline):
                     break
             if pick is None:
                 return None
-            if cl.cvtmin < pick.vt:
-                cl.cvtmin = pick.vt
+            cl.cvtmin = max(cl.cvtmin, pick.vt)
             cl = pick
         return (cl, False) if cl.q else None
 
@@ -316,8 +315,7 @@ class Hfsc(Discipline):
                 c.nactive -= 1
                 go_passive = c.nactive == 0
             if go_passive:
-                if c.vt > p.cvtmax:
-                    p.cvtmax = c.vt
+                p.cvtmax = max(p.cvtmax, c.vt)
                 p.actc.remove(c)
                 self._update_cfmin(p)
                 c = p
@@ -332,7 +330,7 @@ class Hfsc(Discipline):
                     delta = now - c.myf
                     c.myfadj += delta
                     c.myf += delta
-            f = c.myf if c.myf > c.cfmin else c.cfmin
+            f = max(c.cfmin, c.myf)
             if f != c.f:
                 c.f = f
                 self._update_cfmin(p)

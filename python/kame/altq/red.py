@@ -49,8 +49,21 @@ def mark_ecn(frame: bytes, flow: Flow) -> bytes | None:
 class _RedState:
     """One average and its drop state (``struct red`` / a RIO precedence)."""
 
-    __slots__ = ("th_min", "th_max", "inv_pmax", "avg", "count", "old", "qlen",
-                 "idle", "idle_since", "xmit", "drop_forced", "drop_unforced", "marked")
+    __slots__ = (
+        "avg",
+        "count",
+        "drop_forced",
+        "drop_unforced",
+        "idle",
+        "idle_since",
+        "inv_pmax",
+        "marked",
+        "old",
+        "qlen",
+        "th_max",
+        "th_min",
+        "xmit",
+    )
 
     def __init__(self, th_min: int, th_max: int, inv_pmax: int) -> None:
         if not 0 <= th_min < th_max:

@@ -39,8 +39,18 @@ class Flow:
     addresses as integers; ``tos`` the IPv4 TOS octet or the IPv6 traffic
     class; ``gpi`` the SPI of ESP/AH (0 otherwise); ports 0 when absent."""
 
-    __slots__ = ("family", "off", "src", "dst", "proto", "sport", "dport", "tos", "flowlabel",
-                 "gpi")
+    __slots__ = (
+        "dport",
+        "dst",
+        "family",
+        "flowlabel",
+        "gpi",
+        "off",
+        "proto",
+        "sport",
+        "src",
+        "tos",
+    )
 
     def __init__(self, family: int = 0, off: int = 0, src: int = 0, dst: int = 0,
                  proto: int = 0, sport: int = 0, dport: int = 0, tos: int = 0,
@@ -73,9 +83,8 @@ def _transport(f: bytes, off: int, proto: int, flow: Flow) -> None:
     elif proto == 50:  # ESP
         if off + 4 <= n:
             flow.gpi = int.from_bytes(f[off:off + 4], "big")
-    elif proto == 51:  # AH
-        if off + 8 <= n:
-            flow.gpi = int.from_bytes(f[off + 4:off + 8], "big")
+    elif proto == 51 and off + 8 <= n:  # AH
+        flow.gpi = int.from_bytes(f[off + 4:off + 8], "big")
 
 
 def extract_flow(f: bytes) -> Flow:
@@ -158,7 +167,7 @@ class Tbr:
     frame, a TCP super-segment, waits for a full bucket and leaves it in
     debt)."""
 
-    __slots__ = ("rate", "depth", "token", "last", "_ready_at", "_ready_need")
+    __slots__ = ("_ready_at", "_ready_need", "depth", "last", "rate", "token")
 
     def __init__(self, rate: int, depth: int) -> None:
         if rate <= 0 or depth <= 0:
@@ -181,7 +190,7 @@ class Tbr:
     def conform(self, n: int, now: float) -> bool:
         """Whether a frame of ``n`` octets may leave at ``now``."""
         self._refill(now)
-        need = n if n < self.depth else self.depth
+        need = min(self.depth, n)
         if self.token >= need:
             return True
         # the deadline this bucket gave for this much has come: what float
@@ -197,7 +206,7 @@ class Tbr:
 
     def wait(self, n: int) -> float:
         """When a frame of ``n`` octets may leave (after :meth:`conform` said no)."""
-        need = float(n if n < self.depth else self.depth)
+        need = float(min(self.depth, n))
         last = self.last if self.last is not None else 0.0
         t = last + (need - self.token) * 8.0 / self.rate
         self._ready_at, self._ready_need = t, need
@@ -208,8 +217,13 @@ class ClassStats:
     """Counters of one class (``struct pktcntr`` pairs): frames and octets
     sent, dropped for a full queue, dropped by RED/RIO, marked CE, purged."""
 
-    __slots__ = ("xmit_packets", "xmit_bytes", "drop_packets", "drop_bytes",
-                 "purged_packets")
+    __slots__ = (
+        "drop_bytes",
+        "drop_packets",
+        "purged_packets",
+        "xmit_bytes",
+        "xmit_packets",
+    )
 
     def __init__(self) -> None:
         self.xmit_packets = 0
@@ -373,7 +387,7 @@ class AltqIf:
         if self.tbr is None:
             return now
         t = self.tbr.wait(len(f))
-        return t if t > now else now
+        return max(now, t)
 
     def purge(self) -> int:
         return self.disc.purge()
