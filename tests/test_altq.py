@@ -637,3 +637,20 @@ def test_altqstat_format() -> None:
     assert "[low] pri:1 default" in text
     assert "RED th:5/15" in text and "ecn" in text
     assert format_altq(a.snapshot(), "eth9") == "eth9: not under ALTQ\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(head=st.sampled_from([b"\x86\xdd\x60", b"\x08\x00\x45", b"\x08\x00\x4f", b"\x86\xdd\x6f",
+                             b"\x08\x06\x00"]),
+       body=st.binary(max_size=120))
+def test_hostile_frames_are_classified_or_defaulted(head: bytes, body: bytes) -> None:
+    """Any frame (truncated, lying lengths, odd headers) is classified or goes
+    to the default class; nothing raises and every frame is accounted for."""
+    q = parse_altq_conf(PRIQ_CONF + "filter eth0 high 0 0 0 53 udp tos 0x10\n"
+                        + "filter6 eth0 high 0 0 0 53 0 flowlabel 5 gpi 7\n").ifs["eth0"]
+    f = b"\xff" * 6 + MAC + head + body
+    fl = extract_flow(f)
+    assert fl.family in (0, 4, 6)
+    q.enqueue(f, 0.0)
+    out = drain(q, 0.0)
+    assert out == [f]
