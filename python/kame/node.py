@@ -407,8 +407,6 @@ class Node(Ip6Input):
             ts.append(tt)  # TCP timers (tcp_timer.c)
         if self._out:
             ts.append(self._now)  # frames a socket call queued wait for poll()
-        if self.altq is not None and (at := self.altq.next_deadline(self._now)) is not None:
-            ts.append(at)  # queued frames the token bucket lets out then
         return min(ts) if ts else None
 
     def poll(self, now: float) -> list[Frame]:
@@ -553,8 +551,6 @@ class Node(Ip6Input):
                 len(f) >= 54 and f[12] == 0x86 and f[13] == 0xDD and (
                     ((f[24] or f[25]) and _embeddable_at(f, 22))
                     or ((f[40] or f[41]) and _embeddable_at(f, 38))))]
-        if self.altq is not None:  # if_output's IFQ_ENQUEUE: the queues of kame.altq
-            return self.altq.output(out, self._now)
         return out
 
     # --- ALTQ (seed §5) -------------------------------------------------------
@@ -573,9 +569,27 @@ class Node(Ip6Input):
                 raise AltqConfError(f"no interface {ifn}", line=line)
         if self.altq is None:
             self.altq = Altq()
+            # the node's own paths stay as they are while no interface is
+            # under ALTQ: these instance attributes put the queues in them
+            self._flush = self._altq_flush  # type: ignore[method-assign]
+            self.next_deadline = self._altq_next_deadline  # type: ignore[method-assign]
         for q in conf.ifs.values():
             self.altq.attach(q)
         return conf
+
+    def _altq_flush(self) -> list[Frame]:
+        """``_flush``, then if_output's ``IFQ_ENQUEUE``: the frames of the
+        interfaces under ALTQ go to their queues, and what the queues let
+        out by now leaves."""
+        out = type(self)._flush(self)
+        return self.altq.output(out, self._now) if self.altq is not None else out
+
+    def _altq_next_deadline(self) -> float | None:
+        """``next_deadline`` with the time the queues let their next frame out."""
+        t = type(self).next_deadline(self)
+        if self.altq is not None and (at := self.altq.next_deadline(self._now)) is not None:
+            return at if t is None or at < t else t
+        return t
 
     def altq_disable(self, ifname: str) -> int:
         """``altq_disable``: ``ifname`` leaves ALTQ; its queued frames are
@@ -585,6 +599,7 @@ class Node(Ip6Input):
         n = self.altq.detach(ifname)
         if not self.altq.ifs:
             self.altq = None
+            del self._flush, self.next_deadline  # the class's paths again
         return n
 
     # --- ifconfig down --------------------------------------------------------
