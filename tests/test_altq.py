@@ -525,6 +525,22 @@ def test_conf_rejects_malformed_line_with_its_number(bad: str) -> None:
         assert str(e.value).startswith(f"altq.conf line {pos + 1}: ")
 
 
+def test_conf_hfsc_tree_errors() -> None:
+    base = "interface eth0 bandwidth 10M hfsc\nclass hfsc eth0 a root pshare 50 default\n"
+    for bad, line in (("class hfsc eth0 b a pshare 10\n", 3),  # under the default leaf
+                      ("class hfsc eth0 b root\n", 3),  # neither rt nor ls
+                      ("class hfsc eth0 b root rt 0 0 1M\nclass hfsc eth0 c b pshare 5\n", 4),
+                      (("class hfsc eth0 b root pshare 10\nfilter6 eth0 b 0 0 0 0 0\n"
+                       "class hfsc eth0 c b pshare 5\n"), 5),
+                      (("class hfsc eth0 b root pshare 10\nclass hfsc eth0 c b pshare 5\n"
+                       "filter6 eth0 b 0 0 0 0 0\n"), 5),
+                      ("class hfsc eth0 b root sc 0 0 1M rt 0 0 1M\n", 3),
+                      ("class hfsc eth0 b root ul 0 0 1M\n", 3)):
+        with pytest.raises(AltqConfError) as e:
+            parse_altq_conf(base + bad)
+        assert e.value.line == line, (bad, e.value)
+
+
 def test_conf_missing_default_names_interface_line() -> None:
     with pytest.raises(AltqConfError) as e:
         parse_altq_conf("# x\n\ninterface eth0 priq\nclass priq eth0 a NULL priority 1\n")

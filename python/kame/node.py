@@ -39,6 +39,12 @@ listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
 interfaces of a router or of any node as ``net.inet6.mld.querier`` says
 (where it runs is derived on events: see ``_mcast_key``); a router
 forwards multicast by that state (:mod:`kame.ip6.mroute`, ``ip6_mforward``).
+
+ALTQ (seed §5, :mod:`kame.altq`): ``Node.altq_config(text)`` puts the
+interfaces an altq.conf names under output queues (classifier, FIFOQ, PRIQ,
+RED/RIO, HFSC, a token bucket regulator); from then on ``_flush`` hands
+their frames to the queues and ``next_deadline`` says when the regulator
+lets the next one out. With no interface under ALTQ neither path changes.
 """
 
 from __future__ import annotations

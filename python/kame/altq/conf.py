@@ -345,6 +345,8 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
         else:
             if parent not in s.classes:
                 raise w.err(f"parent class {parent} not defined on {ifname}")
+            if any(f.cls is s.classes[parent] for f in s.classifier.filters):
+                raise w.err(f"parent class {parent} is a filter's class (a leaf)")
             if "sc" in curves and ({"rt", "ls"} & curves.keys()):
                 raise w.err("sc with rt or ls")
             if "sc" in curves:
