@@ -670,3 +670,14 @@ def test_hostile_frames_are_classified_or_defaulted(head: bytes, body: bytes) ->
     q.enqueue(f, 0.0)
     out = drain(q, 0.0)
     assert out == [f]
+
+
+def test_cleardscp_keeps_ecn_and_checksum() -> None:
+    q = parse_altq_conf("interface eth0 priq\n"
+                        "class priq eth0 a NULL priority 1 default cleardscp\n").ifs["eth0"]
+    q.enqueue(frame4(200, tos=0xB9), 0.0)
+    q.enqueue(frame6(200, tclass=0xBA, flow=0xABCDE), 0.0)
+    f4, f6 = drain(q, 0.0)
+    assert f4[15] == 0x01 and ip4_cksum(f4[14:34]) == 0
+    fl = extract_flow(f6)
+    assert (fl.tos, fl.flowlabel) == (0x02, 0xABCDE)
