@@ -774,6 +774,17 @@ class ControlServer:
                               if k.startswith(("mlds_", "mrt6s_"))}}
         if op in self.ops:  # what the node process hosts (kame iperf3)
             return self.ops[op](c, req, now)
+        if op == "altq":  # kame altqstat (kame.altq)
+            return node.altq.snapshot() if node.altq is not None else []
+        if op == "altq_conf":  # kame altq load FILE
+            from kame.errors import AltqConfError
+
+            try:
+                return sorted(node.altq_config(str(req["text"])).ifs)
+            except AltqConfError as e:
+                raise ControlError(str(e)) from None
+        if op == "altq_disable":  # kame altq disable IF
+            return node.altq_disable(str(req["ifname"]))
         if op == "ipsec6_stats":  # kame netstat -s -p ipsec6
             return dict(node.key.stats) if node.key is not None else {}
         if op == "pfkey":  # kame setkey: PF_KEY v2 messages (hex) to the node's key engine

@@ -162,6 +162,17 @@ class RangeError(ConfigError):
         super().add_note(note)
 
 
+class AltqConfError(ConfigError):
+    """A line of altq.conf(5) that cannot be taken (:mod:`kame.altq.conf`):
+    ``line`` its number (from 1), ``reason`` what is wrong with it."""
+
+    def __init__(self, message: str = "", *, line: int = 0, **kw: object) -> None:
+        kw.setdefault("layer", "altq")
+        super().__init__(f"altq.conf line {line}: {message}", **kw)  # type: ignore[arg-type]
+        self.line = line
+        self.reason = message
+
+
 class ScopeError(ConfigError):
     """A scope zone that cannot be resolved, or an embedded form out of place
     (seed §1.3). ``errno`` names the error KAME's scope6 helpers return:

@@ -39,6 +39,12 @@ listening state per link) :mod:`kame.mld6_router`, run on the up Ethernet
 interfaces of a router or of any node as ``net.inet6.mld.querier`` says
 (where it runs is derived on events: see ``_mcast_key``); a router
 forwards multicast by that state (:mod:`kame.ip6.mroute`, ``ip6_mforward``).
+
+ALTQ (seed §5, :mod:`kame.altq`): ``Node.altq_config(text)`` puts the
+interfaces an altq.conf names under output queues (classifier, FIFOQ, PRIQ,
+RED/RIO, HFSC, a token bucket regulator); from then on ``_flush`` hands
+their frames to the queues and ``next_deadline`` says when the regulator
+lets the next one out. With no interface under ALTQ neither path changes.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from kame import _core
 from kame.addr import LINKLOCAL_ALL_NODES, solicited_node
-from kame.errors import ConfigError, RangeError
+from kame.errors import AltqConfError, ConfigError, RangeError
 from kame.gif import Gif
 from kame.icmp6 import ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_ADDR, ErrorRateLimiter
 from kame.in6_src import PolicyTable
@@ -94,6 +100,7 @@ from kame.stats import Stats
 from kame.tcp.usrreq import Tcp
 
 if TYPE_CHECKING:
+    from kame.altq import Altq, AltqConf
     from kame.key.ipsec6 import Ipsec6
 
 __all__ = ["PMTU_EXPIRE", "EchoReply", "Frame", "Icmp6ErrorInput", "Node", "PathMtuChanged",
@@ -235,6 +242,9 @@ class Node(Ip6Input):
         #: which ``output`` tests per packet for route optimization.
         self.mip6 = Mip6Cn(self)
         self._mip6_bc = self.mip6.bc.entries
+        #: ALTQ (seed §5, :mod:`kame.altq`): the output queues of the interfaces
+        #: under it (``altq_config``); ``None``, every frame leaves at once.
+        self.altq: Altq | None = None
 
     def add_interface(self, name: str, mac: bytes | None = None, *,
                       type: IfType = IfType.ETHER, mtu: int = 1500) -> Ifnet:
@@ -441,8 +451,9 @@ class Node(Ip6Input):
         if now < self.gate.due and \
                 (self.knobs.gen, self.addrs.gen, self._ifgen) == self._mldr_synced:
             # no timer is due (the gate) and where the queriers run is
-            # unchanged (_mcast_key): only frames queued meanwhile
-            return self._flush() if self._out else []
+            # unchanged (_mcast_key): only frames queued meanwhile, and
+            # those ALTQ's queues let out by now
+            return self._flush() if self._out or self.altq is not None else []
         # (each timer's actions handled when there are any: most polls find none)
         handle = self._handle
         a: list[Any]
@@ -585,6 +596,55 @@ class Node(Ip6Input):
                     or ((f[40] or f[41]) and _embeddable_at(f, 38))))]
         return out
 
+    # --- ALTQ (seed §5) -------------------------------------------------------
+
+    def altq_config(self, text: str) -> AltqConf:
+        """Put the interfaces altq.conf(5) ``text`` names under ALTQ
+        (:mod:`kame.altq.conf`; :class:`~kame.errors.AltqConfError` with the
+        line for a line that cannot be taken or names no interface here).
+        Interfaces already under ALTQ and not in ``text`` keep their queues."""
+        from kame.altq import Altq, parse_altq_conf
+
+        mtu = max((i.mtu for i in self.ifnets.values()), default=1500) + 14
+        conf = parse_altq_conf(text, mtu=mtu, rng=self.rng)
+        for ifn, line in conf.lines.items():
+            if ifn not in self.ifnets:
+                raise AltqConfError(f"no interface {ifn}", line=line)
+        if self.altq is None:
+            self.altq = Altq()
+            # the node's own paths stay as they are while no interface is
+            # under ALTQ: these instance attributes put the queues in them
+            self._flush = self._altq_flush  # type: ignore[method-assign]
+            self.next_deadline = self._altq_next_deadline  # type: ignore[method-assign]
+        for q in conf.ifs.values():
+            self.altq.attach(q)
+        return conf
+
+    def _altq_flush(self) -> list[Frame]:
+        """``_flush``, then if_output's ``IFQ_ENQUEUE``: the frames of the
+        interfaces under ALTQ go to their queues, and what the queues let
+        out by now leaves."""
+        out = type(self)._flush(self)
+        return self.altq.output(out, self._now) if self.altq is not None else out
+
+    def _altq_next_deadline(self) -> float | None:
+        """``next_deadline`` with the time the queues let their next frame out."""
+        t = type(self).next_deadline(self)
+        if self.altq is not None and (at := self.altq.next_deadline(self._now)) is not None:
+            return at if t is None or at < t else t
+        return t
+
+    def altq_disable(self, ifname: str) -> int:
+        """``altq_disable``: ``ifname`` leaves ALTQ; its queued frames are
+        purged (counted); the number purged."""
+        if self.altq is None:
+            return 0
+        n = self.altq.detach(ifname)
+        if not self.altq.ifs:
+            self.altq = None
+            del self._flush, self.next_deadline  # the class's paths again
+        return n
+
     # --- ifconfig down --------------------------------------------------------
 
     def down(self, name: str, now: float) -> list[Frame]:
@@ -595,6 +655,8 @@ class Node(Ip6Input):
         now = self._time(now)
         self._now = now
         ifp.up = False
+        if self.altq is not None:
+            self.altq.purge(name)  # if_down's IFQ_PURGE
         self._ifgen += 1
         for ifa in self.addrs.on(name):
             self.nbr.dad_stop(ifa)

@@ -20,6 +20,8 @@
     kame dhcp6s -c CONF --tap IF  DHCPv6 server (WIDE dhcp6s.conf) on a node on a TAP device
     kame dhcp6ctl -s SOCK reconfigure DUID   send a client a Reconfigure through a running dhcp6s
     kame racoon -f CONF --tap IF  IKEv2 key management (racoon.conf) on a node on a TAP device
+    kame altqstat [-i IF] [-c N]  ALTQ per-class counters of a running node (altqstat(1))
+    kame altq load FILE | disable IF  altq.conf(5) onto a running node (as altqd)
 
 Exit status: 0 done; 1 the command failed (one line on standard error says
 why); 2 a usage error (likewise), or `ping6` heard no reply.
@@ -85,7 +87,7 @@ def _main(argv: list[str] | None) -> int:
         # other commands would cost more than a small capture's dissection.
         dissect.add_parser(sub)
     else:
-        from kame.cli import demo, dhcp6c, dhcp6s, faithd, iperf3, nat64, node, tools
+        from kame.cli import altq, demo, dhcp6c, dhcp6s, faithd, iperf3, nat64, node, tools
         from kame.cli import difftest as difftest_cli
         from kame.cli import racoon as racoon_cli
         from kame.cli import setkey as setkey_cli
@@ -95,6 +97,7 @@ def _main(argv: list[str] | None) -> int:
         dissect.add_parser(sub)
         node.add_parser(sub)
         tools.add_parsers(sub)
+        altq.add_parsers(sub)
         iperf3.add_parser(sub)
         setkey_cli.add_parser(sub)
         tcp_cli.add_parser(sub)

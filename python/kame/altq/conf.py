@@ -1,0 +1,457 @@
+"""altq.conf(5), KAME's ALTQ configuration, parsed strictly: every line
+that cannot be taken raises :class:`~kame.errors.AltqConfError` with its
+number. ``#`` starts a comment. The lines::
+
+    interface IF [bandwidth BPS] [tbrsize OCTETS] [fifoq|priq|red|rio|hfsc] [OPTIONS]
+      fifoq: [qlimit N]
+      red:   [thmin N] [thmax N] [invpmax N] [weight N] [qlimit N] [ecn]
+      rio:   [lo_thmin N] [lo_thmax N] [lo_invpmax N] [med_...] [hi_...] [weight N]
+             [qlimit N] [ecn]
+    class priq IF NAME NULL priority 0..15 [qlimit N] [default] [red|rio] [ecn] [cleardscp]
+    class hfsc IF NAME PARENT [pshare PERCENT] [grate BPS] [sc M1 D M2] | [rt M1 D M2]
+             [ls M1 D M2] [ul M1 D M2] [qlimit N] [default] [red|rio] [ecn] [cleardscp]
+    filter IF CLASS DST [netmask M] DPORT SRC [netmask M] SPORT PROTO
+             [tos V [tosmask V]] [gpi V]
+    filter6 IF CLASS DST[/LEN] DPORT SRC[/LEN] SPORT PROTO [flowlabel V]
+             [tclass V [tclassmask V]] [gpi V]
+
+Rates take K, M or G (10M = 10 000 000 bits a second), sizes K or M (octets),
+``D`` milliseconds; 0 is a wildcard in a filter. ``bandwidth`` sets the
+token bucket regulator's rate; without ``tbrsize`` its depth is pfctl's
+choice (1, 4, 8, 24 or 128 frames of the MTU by rate). An interface with no
+discipline keyword gets a FIFO of 50 frames. PRIQ and HFSC need exactly one
+``default`` class. ``cbq``, ``wfq``, ``blue``, ``cdnr``, ``jobs`` and
+``conditioner`` lines are refused as not supported.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from ipaddress import AddressValueError, IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
+
+from kame.altq.classifier import Classifier, Filter
+from kame.altq.fifoq import Fifoq
+from kame.altq.priq import Priq
+from kame.altq.red import INV_P_MAX, RIO_DEFAULTS, TH_MAX, TH_MIN, W_WEIGHT, Red, Rio
+from kame.altq.subr import DEFAULT_QLIMIT, MAX_QLIMIT, AltqClass, AltqIf, Discipline, Tbr
+from kame.errors import AltqConfError
+
+if TYPE_CHECKING:
+    from kame.altq.hfsc import Hfsc
+
+#: Limits of the numbers a line may carry.
+MAX_BANDWIDTH = 10**12
+MAX_TBRSIZE = 1 << 24
+MAX_LINES = 100_000
+MAX_LINE = 4096
+RED_LIMIT = 60
+
+_IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}")
+_CLNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
+_RATE = re.compile(r"(\d+(?:\.\d+)?)([KkMmGg]?)(?:bps)?")
+_SIZE = re.compile(r"(\d+)([KkMm]?)")
+_PROTOS = {"ip": 0, "any": 0, "icmp": 1, "igmp": 2, "ipip": 4, "ipv4": 4, "tcp": 6, "udp": 17,
+           "ipv6": 41, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58,
+           "ipv6-icmp": 58, "pim": 103, "sctp": 132}
+_UNSUPPORTED = ("cbq", "wfq", "blue", "cdnr", "jobs", "conditioner", "localq", "codel")
+
+
+class AltqConf:
+    """A parsed altq.conf: the queue of each interface (``ifs``) and the
+    line that declared it (``lines``)."""
+
+    def __init__(self) -> None:
+        self.ifs: dict[str, AltqIf] = {}
+        self.lines: dict[str, int] = {}
+
+
+class _Words:
+    def __init__(self, words: list[str], line: int) -> None:
+        self.w = words
+        self.i = 0
+        self.line = line
+
+    def err(self, msg: str) -> AltqConfError:
+        return AltqConfError(msg, line=self.line)
+
+    def more(self) -> bool:
+        return self.i < len(self.w)
+
+    def next(self, what: str) -> str:
+        if self.i >= len(self.w):
+            raise self.err(f"{what} expected at the end of the line")
+        t = self.w[self.i]
+        self.i += 1
+        return t
+
+    def num(self, what: str, low: int, high: int) -> int:
+        t = self.next(what)
+        try:
+            v = int(t, 0)
+        except ValueError:
+            raise self.err(f"{what}: {t!r} is not a number") from None
+        if not low <= v <= high:
+            raise self.err(f"{what}: {v} outside {low}..{high}")
+        return v
+
+    def rate(self, what: str, low: int = 1) -> int:
+        t = self.next(what)
+        m = _RATE.fullmatch(t)
+        if m is None:
+            raise self.err(f"{what}: {t!r} is not a rate (like 10M)")
+        v = int(float(m.group(1)) * {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[
+            m.group(2).lower()])
+        if not low <= v <= MAX_BANDWIDTH:
+            raise self.err(f"{what}: {v} bit/s outside {low}..{MAX_BANDWIDTH}")
+        return v
+
+    def size(self, what: str, high: int) -> int:
+        t = self.next(what)
+        m = _SIZE.fullmatch(t)
+        if m is None:
+            raise self.err(f"{what}: {t!r} is not a size in octets")
+        v = int(m.group(1)) * {"": 1, "k": 1024, "m": 1 << 20}[m.group(2).lower()]
+        if not 1 <= v <= high:
+            raise self.err(f"{what}: {v} outside 1..{high}")
+        return v
+
+    def name(self, what: str, pat: re.Pattern[str]) -> str:
+        t = self.next(what)
+        if pat.fullmatch(t) is None:
+            raise self.err(f"{what}: {t!r} is not a valid name")
+        return t
+
+
+def auto_tbrsize(bandwidth: int, mtu: int) -> int:
+    """pfctl's ``tbrsize`` when none is given: a few frames of the MTU by rate."""
+    for limit, n in ((10**6, 1), (10 * 10**6, 4), (200 * 10**6, 8), (2500 * 10**6, 24)):
+        if bandwidth <= limit:
+            return n * mtu
+    return 128 * mtu
+
+
+class _If:
+    def __init__(self, line: int, ifname: str, kind: str, bandwidth: int) -> None:
+        self.line = line
+        self.ifname = ifname
+        self.kind = kind
+        self.bandwidth = bandwidth
+        self.tbrsize = 0
+        self.disc: Discipline | None = None
+        self.classes: dict[str, AltqClass] = {}
+        self.classifier = Classifier()
+
+
+def parse_altq_conf(text: str, *, mtu: int = 1514, rng: random.Random | None = None) -> AltqConf:
+    """Parse ``text`` (altq.conf) into queues ready for :meth:`kame.altq.Altq.attach`;
+    ``mtu`` the largest frame (for the automatic ``tbrsize``), ``rng`` RED's
+    random source (seeded 0 if none)."""
+    rng = rng if rng is not None else random.Random(0)
+    ifs: dict[str, _If] = {}
+    lines = text.split("\n")
+    if len(lines) > MAX_LINES:
+        raise AltqConfError(f"more than {MAX_LINES} lines", line=MAX_LINES + 1)
+    for n, raw in enumerate(lines, 1):
+        if len(raw) > MAX_LINE:
+            raise AltqConfError(f"line longer than {MAX_LINE} characters", line=n)
+        body = raw.split("#", 1)[0]
+        words = body.split()
+        if not words:
+            continue
+        w = _Words(words, n)
+        head = w.next("keyword")
+        if head == "interface":
+            _interface(w, ifs, mtu, rng)
+        elif head == "class":
+            _class(w, ifs, rng)
+        elif head in ("filter", "filter6"):
+            _filter(w, ifs, 4 if head == "filter" else 6)
+        elif head in _UNSUPPORTED:
+            raise w.err(f"{head}: not supported")
+        else:
+            raise w.err(f"unknown keyword {head!r}")
+    conf = AltqConf()
+    for s in ifs.values():
+        if s.kind in ("priq", "hfsc"):
+            if not s.classes:
+                raise AltqConfError(f"{s.ifname}: {s.kind} without classes", line=s.line)
+            if not any(c.default for c in s.classes.values()):
+                raise AltqConfError(f"{s.ifname}: no default class", line=s.line)
+        assert s.disc is not None
+        if s.kind == "hfsc":
+            s.disc.finish()  # type: ignore[attr-defined]
+        tbr = None
+        if s.bandwidth:
+            tbr = Tbr(s.bandwidth, s.tbrsize or auto_tbrsize(s.bandwidth, mtu))
+        conf.ifs[s.ifname] = AltqIf(s.ifname, s.disc, tbr=tbr,
+                                    classifier=s.classifier if s.classifier.filters else None,
+                                    bandwidth=s.bandwidth)
+        conf.lines[s.ifname] = s.line
+    return conf
+
+
+def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> None:
+    ifname = w.name("interface name", _IFNAME)
+    if ifname in ifs:
+        raise w.err(f"interface {ifname} already configured (line {ifs[ifname].line})")
+    bandwidth = tbrsize = 0
+    kind = ""
+    opts: dict[str, int] = {}
+    ecn = False
+    while w.more():
+        t = w.next("option")
+        if t == "bandwidth" and not kind:
+            if bandwidth:
+                raise w.err("bandwidth given twice")
+            bandwidth = w.rate("bandwidth")
+        elif t == "tbrsize" and not kind:
+            if tbrsize:
+                raise w.err("tbrsize given twice")
+            tbrsize = w.size("tbrsize", MAX_TBRSIZE)
+        elif t in ("fifoq", "priq", "red", "rio", "hfsc") and not kind:
+            kind = t
+        elif t in _UNSUPPORTED and not kind:
+            raise w.err(f"{t}: not supported")
+        elif t == "ecn" and kind in ("red", "rio") and not ecn:
+            ecn = True
+        elif kind and t not in opts and t in _IF_OPTS.get(kind, {}):
+            lo, hi = _IF_OPTS[kind][t]
+            opts[t] = w.num(t, lo, hi)
+        else:
+            raise w.err(f"unexpected {t!r}" + (f" for {kind}" if kind else ""))
+    if tbrsize and not bandwidth:
+        raise w.err("tbrsize needs bandwidth")
+    if kind == "hfsc" and not bandwidth:
+        raise w.err("hfsc needs bandwidth")
+    kind = kind or "fifoq"
+    s = _If(w.line, ifname, kind, bandwidth)
+    s.tbrsize = tbrsize
+    try:
+        if kind == "fifoq":
+            s.disc = Fifoq(AltqClass(kind, qlimit=opts.get("qlimit", DEFAULT_QLIMIT)))
+        elif kind == "red":
+            red = Red(opts.get("thmin", TH_MIN), opts.get("thmax", TH_MAX),
+                      opts.get("invpmax", INV_P_MAX), weight=opts.get("weight", W_WEIGHT),
+                      ecn=ecn, bandwidth=bandwidth, rng=rng)
+            s.disc = Fifoq(AltqClass(kind, qlimit=opts.get("qlimit", RED_LIMIT), red=red), "red")
+        elif kind == "rio":
+            params = tuple(
+                (opts.get(p + "_thmin", d[0]), opts.get(p + "_thmax", d[1]),
+                 opts.get(p + "_invpmax", d[2]))
+                for p, d in zip(("lo", "med", "hi"), RIO_DEFAULTS))
+            rio = Rio(params, weight=opts.get("weight", W_WEIGHT), ecn=ecn,
+                      bandwidth=bandwidth, rng=rng)
+            s.disc = Fifoq(AltqClass(kind, qlimit=opts.get("qlimit", RED_LIMIT * 2), red=rio),
+                           "rio")
+        elif kind == "priq":
+            s.disc = Priq()
+        else:
+            from kame.altq.hfsc import Hfsc
+
+            s.disc = Hfsc(bandwidth)
+            s.classes["root"] = s.disc.root  # type: ignore[attr-defined]
+    except ValueError as e:
+        raise w.err(str(e)) from None
+    ifs[ifname] = s
+
+
+_RED_OPTS = {"thmin": (0, MAX_QLIMIT), "thmax": (1, MAX_QLIMIT), "invpmax": (1, 1 << 16),
+             "weight": (1, 1 << 16), "qlimit": (1, MAX_QLIMIT)}
+_IF_OPTS: dict[str, dict[str, tuple[int, int]]] = {
+    "fifoq": {"qlimit": (1, MAX_QLIMIT)},
+    "red": _RED_OPTS,
+    "rio": {**{f"{p}_{k}": v for p in ("lo", "med", "hi")
+               for k, v in _RED_OPTS.items() if k in ("thmin", "thmax", "invpmax")},
+            "weight": (1, 1 << 16), "qlimit": (1, MAX_QLIMIT)},
+}
+
+
+def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
+    kind = w.next("class type")
+    if kind in _UNSUPPORTED:
+        raise w.err(f"class {kind}: not supported")
+    if kind not in ("priq", "hfsc"):
+        raise w.err(f"class type {kind!r}: priq or hfsc")
+    ifname = w.name("interface name", _IFNAME)
+    s = ifs.get(ifname)
+    if s is None:
+        raise w.err(f"interface {ifname} not declared before its classes")
+    if s.kind != kind:
+        raise w.err(f"class {kind} on interface {ifname}, which runs {s.kind}")
+    name = w.name("class name", _CLNAME)
+    if name in s.classes or name == "NULL":
+        raise w.err(f"class {name} already defined on {ifname}")
+    parent = w.name("parent class", _CLNAME)
+    qlimit = DEFAULT_QLIMIT
+    default = ecn = cleardscp = False
+    red = ""
+    priority = -1
+    curves: dict[str, tuple[int, float, int]] = {}
+    pshare = grate = -1
+    seen: set[str] = set()
+    while w.more():
+        t = w.next("option")
+        if t in seen:
+            raise w.err(f"{t} given twice")
+        seen.add(t)
+        if t == "priority" and kind == "priq":
+            priority = w.num("priority", 0, 15)
+        elif t == "qlimit":
+            qlimit = w.num("qlimit", 1, MAX_QLIMIT)
+        elif t == "default":
+            default = True
+        elif t in ("red", "rio") and not red:
+            red = t
+        elif t == "ecn":
+            ecn = True
+        elif t == "cleardscp":
+            cleardscp = True
+        elif kind == "hfsc" and t in ("sc", "rt", "ls", "ul"):
+            m1 = w.rate(f"{t} m1", 0)
+            d = w.num(f"{t} d (ms)", 0, 3_600_000)
+            m2 = w.rate(f"{t} m2", 0)
+            curves[t] = (m1, d / 1000.0, m2)
+        elif kind == "hfsc" and t == "pshare":
+            pshare = w.num("pshare", 0, 100)
+        elif kind == "hfsc" and t == "grate":
+            grate = w.rate("grate", 0)
+        elif kind == "hfsc" and t == "admission":
+            v = w.next("admission")
+            if v not in ("cntlload", "none"):
+                raise w.err(f"admission {v!r}: cntlload or none")
+        else:
+            raise w.err(f"unexpected {t!r} in class {kind}")
+    if ecn and not red:
+        raise w.err("ecn needs red or rio")
+    if red == "red":
+        rq: Red | Rio | None = Red(max(qlimit * 10 // 100, 0), max(qlimit * 30 // 100, 1),
+                                   ecn=ecn, bandwidth=s.bandwidth, rng=rng)
+    elif red == "rio":
+        rq = Rio(ecn=ecn, bandwidth=s.bandwidth, rng=rng)
+    else:
+        rq = None
+    if default and any(c.default for c in s.classes.values()):
+        raise w.err(f"a second default class on {ifname}")
+    try:
+        if kind == "priq":
+            if parent != "NULL":
+                raise w.err("a priq class's parent is NULL")
+            if priority < 0:
+                raise w.err("priq class without priority")
+            cls = AltqClass(name, qlimit=qlimit, default=default, red=rq)
+            s.disc.add_class(cls, priority)  # type: ignore[union-attr]
+        else:
+            if parent not in s.classes:
+                raise w.err(f"parent class {parent} not defined on {ifname}")
+            if any(f.cls is s.classes[parent] for f in s.classifier.filters):
+                raise w.err(f"parent class {parent} is a filter's class (a leaf)")
+            if "sc" in curves and ({"rt", "ls"} & curves.keys()):
+                raise w.err("sc with rt or ls")
+            if "sc" in curves:
+                curves["rt"] = curves["ls"] = curves.pop("sc")
+            if pshare >= 0:
+                if "ls" in curves:
+                    raise w.err("pshare with ls")
+                curves["ls"] = (0, 0.0, s.bandwidth * pshare // 100)
+            if grate >= 0:
+                if "rt" in curves:
+                    raise w.err("grate with rt")
+                curves["rt"] = (0, 0.0, grate)
+            hd: Hfsc = s.disc  # type: ignore[assignment]
+            cls = hd.add_class(name, s.classes[parent], rt=curves.get("rt"),
+                               ls=curves.get("ls"), ul=curves.get("ul"), qlimit=qlimit,
+                               default=default, red=rq)
+    except ValueError as e:
+        raise w.err(str(e)) from None
+    cls.cleardscp = cleardscp
+    s.classes[name] = cls
+
+
+def _addr(w: _Words, family: int) -> tuple[int, int]:
+    t = w.next("address")
+    bits = 32 if family == 4 else 128
+    if t == "0":
+        return 0, 0
+    a, sep, plen_s = t.partition("/")
+    try:
+        v = int(IPv4Address(a) if family == 4 else IPv6Address(a))
+    except (AddressValueError, ValueError):
+        raise w.err(f"{t!r} is not an IPv{family} address") from None
+    plen = bits
+    if sep:
+        if not plen_s.isdigit() or not 0 <= int(plen_s) <= bits:
+            raise w.err(f"{t!r}: prefix length 0..{bits}")
+        plen = int(plen_s)
+    if family == 4 and w.more() and w.w[w.i] == "netmask":
+        w.next("netmask")
+        if sep:
+            raise w.err("both a prefix length and a netmask")
+        m = w.next("netmask value")
+        try:
+            mv = int(IPv4Address(m))
+        except (AddressValueError, ValueError):
+            raise w.err(f"netmask {m!r} is not an address") from None
+        plen = mv.bit_count()
+        if mv != ((1 << plen) - 1) << (32 - plen):
+            raise w.err(f"netmask {m} is not contiguous")
+    if v & ~(((1 << plen) - 1) << (bits - plen)) & ((1 << bits) - 1):
+        raise w.err(f"{t}: host bits set beyond the prefix")
+    return v, plen
+
+
+def _proto(w: _Words) -> int:
+    t = w.next("protocol")
+    if t in _PROTOS:
+        return _PROTOS[t]
+    try:
+        v = int(t, 0)
+    except ValueError:
+        raise w.err(f"protocol {t!r}: a number 0..255 or a name") from None
+    if not 0 <= v <= 255:
+        raise w.err(f"protocol {v} outside 0..255")
+    return v
+
+
+def _filter(w: _Words, ifs: dict[str, _If], family: int) -> None:
+    ifname = w.name("interface name", _IFNAME)
+    s = ifs.get(ifname)
+    if s is None:
+        raise w.err(f"interface {ifname} not declared before its filters")
+    name = w.name("class name", _CLNAME)
+    cls = s.classes.get(name)
+    if cls is None or s.kind not in ("priq", "hfsc"):
+        raise w.err(f"no class {name} on {ifname}")
+    if s.kind == "hfsc" and name == "root" or getattr(cls, "children", None):
+        raise w.err(f"class {name} is not a leaf")
+    dst, dplen = _addr(w, family)
+    dport = w.num("destination port", 0, 65535)
+    src, splen = _addr(w, family)
+    sport = w.num("source port", 0, 65535)
+    proto = _proto(w)
+    tos = tosmask = flowlabel = gpi = 0
+    tk, mk = ("tos", "tosmask") if family == 4 else ("tclass", "tclassmask")
+    seen: set[str] = set()
+    while w.more():
+        t = w.next("option")
+        if t in seen:
+            raise w.err(f"{t} given twice")
+        seen.add(t)
+        if t == tk:
+            tos = w.num(t, 0, 255)
+            tosmask = 0xFF
+        elif t == mk and tk in seen:
+            tosmask = w.num(t, 0, 255)
+        elif t == "flowlabel" and family == 6:
+            flowlabel = w.num("flowlabel", 0, 0xFFFFF)
+        elif t == "gpi":
+            gpi = w.num("gpi", 0, 0xFFFFFFFF)
+        else:
+            raise w.err(f"unexpected {t!r} in {'filter' if family == 4 else 'filter6'}")
+    try:
+        s.classifier.add(Filter(family, cls, dst=dst, dplen=dplen, src=src, splen=splen,
+                                dport=dport, sport=sport, proto=proto, tos=tos,
+                                tosmask=tosmask, flowlabel=flowlabel, gpi=gpi))
+    except ValueError as e:
+        raise w.err(str(e)) from None
