@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from ipaddress import AddressValueError, IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,18 @@ class _Words:
         t = self.w[self.i]
         self.i += 1
         return t
+
+    def options(self, seen: set[str] | None = None) -> Iterator[str]:
+        """The rest of the line's option words, each at most once (``seen``:
+        those read so far, for a caller that asks)."""
+        if seen is None:
+            seen = set()
+        while self.more():
+            t = self.next("option")
+            if t in seen:
+                raise self.err(f"{t} given twice")
+            seen.add(t)
+            yield t
 
     def num(self, what: str, low: int, high: int) -> int:
         t = self.next(what)
@@ -290,12 +303,7 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
     priority = -1
     curves: dict[str, tuple[int, float, int]] = {}
     pshare = grate = -1
-    seen: set[str] = set()
-    while w.more():
-        t = w.next("option")
-        if t in seen:
-            raise w.err(f"{t} given twice")
-        seen.add(t)
+    for t in w.options():
         if t == "priority" and kind == "priq":
             priority = w.num("priority", 0, 15)
         elif t == "qlimit":
@@ -433,11 +441,7 @@ def _filter(w: _Words, ifs: dict[str, _If], family: int) -> None:
     tos = tosmask = flowlabel = gpi = 0
     tk, mk = ("tos", "tosmask") if family == 4 else ("tclass", "tclassmask")
     seen: set[str] = set()
-    while w.more():
-        t = w.next("option")
-        if t in seen:
-            raise w.err(f"{t} given twice")
-        seen.add(t)
+    for t in w.options(seen):
         if t == tk:
             tos = w.num(t, 0, 255)
             tosmask = 0xFF

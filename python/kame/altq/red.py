@@ -130,6 +130,31 @@ def _decide(st: _RedState, avg: float, qlen: int, rng: random.Random) -> int:
     return 0
 
 
+def _settle(st: _RedState, verdict: int, frame: bytes, flow: Flow, ecn: bool,
+            full: bool) -> bytes | None:
+    """A verdict of :func:`_decide` carried out and counted on ``st``: an
+    early drop of an ECT packet becomes a CE mark with ``ecn`` on, a full
+    queue forces a drop; the frame to queue, or ``None``."""
+    if verdict == 1 and ecn:
+        marked = mark_ecn(frame, flow)
+        if marked is not None:
+            st.count = 0
+            st.marked += 1
+            frame = marked
+            verdict = 0
+    if verdict == 0 and full:
+        verdict = 2
+    if verdict:
+        st.count = 0
+        if verdict == 2:
+            st.drop_forced += 1
+        else:
+            st.drop_unforced += 1
+        return None
+    st.xmit += 1
+    return frame
+
+
 class Red:
     """RED on one class queue (``red_addq``/``red_getq``)."""
 
@@ -154,24 +179,7 @@ class Red:
         qlen = len(cls.q)
         avg = st.average(qlen, now, self.weight, self.pkttime)
         verdict = _decide(st, avg, qlen, self.rng)
-        if verdict == 1:
-            marked = mark_ecn(frame, flow) if self.ecn else None
-            if marked is not None:
-                st.count = 0
-                st.marked += 1
-                frame = marked
-                verdict = 0
-        if verdict == 0 and qlen >= cls.qlimit:
-            verdict = 2
-        if verdict:
-            st.count = 0
-            if verdict == 2:
-                st.drop_forced += 1
-            else:
-                st.drop_unforced += 1
-            return None
-        st.xmit += 1
-        return frame
+        return _settle(st, verdict, frame, flow, self.ecn, qlen >= cls.qlimit)
 
     def getq(self, cls: AltqClass, now: float) -> None:
         if not cls.q:
@@ -221,27 +229,13 @@ class Rio:
             p.average(p.qlen, now, self.weight, self.pkttime)
         st = self.prec[dp]
         verdict = _decide(st, st.avg, st.qlen, self.rng)
-        if verdict == 1:
-            marked = mark_ecn(frame, flow) if self.ecn else None
-            if marked is not None:
-                st.count = 0
-                st.marked += 1
-                frame = marked
-                verdict = 0
-        if verdict == 0 and len(cls.q) >= cls.qlimit:
-            verdict = 2
-        if verdict:
-            st.count = 0
-            if verdict == 2:
-                st.drop_forced += 1
-            else:
-                st.drop_unforced += 1
+        out = _settle(st, verdict, frame, flow, self.ecn, len(cls.q) >= cls.qlimit)
+        if out is None:
             return None
-        st.xmit += 1
         for i in range(dp, RIO_NDROPPREC):
             self.prec[i].qlen += 1
         self._dps.append(dp)
-        return frame
+        return out
 
     def getq(self, cls: AltqClass, now: float) -> None:
         dp = self._dps[self._head]
