@@ -17,10 +17,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("KAME_HYPOTHESIS", "fast"))
 
 
-if os.environ.get("KAME_GATE_CHECK"):
-    # KAME_GATE_CHECK=1: every poll the node's next-deadline gate lets
-    # return at once is checked against each timer owner's own deadline
-    # (a timer armed without lowering the gate fails the test that armed it)
+if os.environ.get("KAME_GATE_CHECK", "1") != "0":
+    # on unless KAME_GATE_CHECK=0: every poll the node's next-deadline gate
+    # lets return at once is checked against each timer owner's own
+    # deadline (a timer armed without lowering the gate fails the test
+    # that armed it)
     from kame.node import Node
 
     _poll = Node.poll
@@ -38,6 +39,7 @@ if os.environ.get("KAME_GATE_CHECK"):
                 "ip pmtu": min((e[1] for e in inet.pmtu.values()), default=None),
                 "igmp": inet.igmp_next_deadline(), "ip redirects": inet.rt_next_expire(),
                 "tcp": self.tcp.next_deadline(),
+                "mip6": self.mip6.next_deadline() if self._mip6_bc else None,
             }
             late = {k: v for k, v in owners.items() if v is not None and v <= t}
             assert not late, f"poll({t}) gated until {self.gate.due}, but due: {late}"
