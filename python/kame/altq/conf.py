@@ -161,6 +161,8 @@ def parse_altq_conf(text: str, *, mtu: int = 1514, rng: random.Random | None = N
     """Parse ``text`` (altq.conf) into queues ready for :meth:`kame.altq.Altq.attach`;
     ``mtu`` the largest frame (for the automatic ``tbrsize``), ``rng`` RED's
     random source (seeded 0 if none)."""
+    if not isinstance(text, str):
+        raise TypeError(f"altq.conf text must be str, not {type(text).__name__}")
     rng = rng if rng is not None else random.Random(0)
     ifs: dict[str, _If] = {}
     lines = text.split("\n")
