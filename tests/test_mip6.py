@@ -575,3 +575,11 @@ def test_netstat_mip6() -> None:
     assert text.startswith("mip6:\n")
     assert "\t1 binding update messages received\n" in text
     assert "\t1 binding acknowledgement messages sent\n" in text
+
+
+def test_pseudo_header_addresses_go_together() -> None:
+    for f in (lambda: _core.mh_parse(b"\0" * 8, src=str(HOA)),
+              lambda: _core.mh_parse(b"\0" * 8, dst=str(CN)),
+              lambda: _core.mh_build(1, src=str(HOA))):
+        with pytest.raises(ValueError, match="src and dst go together"):
+            f()

@@ -21,6 +21,16 @@ fn opt_addr(ob: Option<&Bound<'_, PyAny>>) -> PyResult<Option<[u8; 16]>> {
     }
 }
 
+/// The pseudo-header's source and destination: both given or neither.
+#[allow(clippy::type_complexity)]
+fn pseudo_addrs(src: Option<&Bound<'_, PyAny>>, dst: Option<&Bound<'_, PyAny>>) -> PyResult<(Option<[u8; 16]>, Option<[u8; 16]>)> {
+    let (s, d) = (opt_addr(src)?, opt_addr(dst)?);
+    if s.is_some() != d.is_some() {
+        return Err(PyValueError::new_err("src and dst go together"));
+    }
+    Ok((s, d))
+}
+
 fn octets<const N: usize>(ob: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<[u8; N]> {
     match ob {
         Some(o) if !o.is_none() => {
@@ -75,13 +85,8 @@ impl MobilityHeader {
 #[pyfunction]
 #[pyo3(signature = (buf, src=None, dst=None))]
 fn mh_parse(py: Python<'_>, buf: &Bound<'_, PyAny>, src: Option<&Bound<'_, PyAny>>, dst: Option<&Bound<'_, PyAny>>) -> PyResult<MobilityHeader> {
-    let s = opt_addr(src)?;
-    let d = opt_addr(dst)?;
-    let pseudo = match (&s, &d) {
-        (Some(a), Some(b)) => Some((a, b)),
-        (None, None) => None,
-        _ => return Err(PyValueError::new_err("src and dst go together")),
-    };
+    let (s, d) = pseudo_addrs(src, dst)?;
+    let pseudo = s.as_ref().zip(d.as_ref());
     with_bytes(buf, |b| -> PyResult<MobilityHeader> {
         let r = mh::Repr::parse(b, pseudo)?;
         let bytes = |v: &[u8]| PyBytes::new(py, v).unbind();
@@ -181,13 +186,8 @@ fn mh_build<'py>(
     options: Option<Vec<(u8, Vec<u8>)>>,
     auth: Option<(Vec<u8>, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let s = opt_addr(src)?;
-    let d = opt_addr(dst)?;
-    let pseudo = match (&s, &d) {
-        (Some(a), Some(b)) => Some((a, b)),
-        (None, None) => None,
-        _ => return Err(PyValueError::new_err("src and dst go together")),
-    };
+    let (s, d) = pseudo_addrs(src, dst)?;
+    let pseudo = s.as_ref().zip(d.as_ref());
     let cookie: [u8; 8] = octets(cookie, "cookie")?;
     let token: [u8; 8] = octets(token, "token")?;
     let data_v = match data {
