@@ -9,6 +9,13 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked -q
 fi
 cargo fuzz build -O
+# The ClusterFuzzLite / OSS-Fuzz build script, then their bad-build criteria
+# on what it put in $OUT (fuzz/oss_fuzz_check.sh; their image is not here).
+cflite_out=$(mktemp -d)
+OUT="$cflite_out" ../.clusterfuzzlite/build.sh >/tmp/fuzz-cflite-build.log 2>&1 \
+    || { echo "ClusterFuzzLite build.sh failed:"; tail -n 40 /tmp/fuzz-cflite-build.log; exit 1; }
+./oss_fuzz_check.sh "$cflite_out" || exit 1
+rm -rf "$cflite_out"
 ran=0
 for t in $(cargo fuzz list); do
     mkdir -p "corpus/$t"
