@@ -40,6 +40,8 @@ if os.environ.get("KAME_GATE_CHECK", "1") != "0":
                 "igmp": inet.igmp_next_deadline(), "ip redirects": inet.rt_next_expire(),
                 "tcp": self.tcp.next_deadline(),
                 "mip6": self.mip6.next_deadline() if self._mip6_bc else None,
+                "mld querier": self.mldr.next_deadline(), "igmp querier": inet.igmpr.next_deadline(),
+                "sa lifetimes": self.key.next_deadline() if self.key is not None else None,
             }
             late = {k: v for k, v in owners.items() if v is not None and v <= t}
             assert not late, f"poll({t}) gated until {self.gate.due}, but due: {late}"

@@ -400,3 +400,52 @@ def test_tunnel_sas_take_the_ecn_knob_when_added() -> None:
     after = ka.sad.get(GD, "esp", 0x4001)
     assert after is not None and after.ecn == 1 and after.transform("tunnel").ecn == 1
     assert before.transform("tunnel").ecn == 0
+
+
+# --- SA lifetimes and the node's next-deadline gate (kame.gate) --------------------
+
+def settled_pair() -> tuple[Simulation, Node, Node]:
+    """A pair whose gates are closed well ahead: nothing else of the nodes
+    is due for a while, so an SA timer that did not lower the gate would
+    be missed, not caught by some other timer's poll."""
+    sim, a, b = pair()
+    a.attach_key()
+    b.attach_key()
+    sim.run(until=sim.now + 120.0)
+    for n in (a, b):
+        sim.emit(n, n.poll(sim.now))  # a full poll: the gate exact
+    assert a.gate.due > sim.now + 3.0
+    return sim, a, b
+
+
+def test_sa_added_between_polls_expires_on_time() -> None:
+    sim, a, _b = settled_pair()
+    ka = a.key
+    assert ka is not None
+    t0 = sim.now
+    run(f"add {HA} {HB} esp 0x7001 -E null -ls 1 -lh 2;", ka.engine, t0)
+    assert a.gate.due <= t0 + 1
+    sim.run(until=t0 + 2.5)
+    evs = [e for e in a.drain_events() if isinstance(e, Expire)]
+    assert [(e.kind, e.now) for e in evs] == [("soft", t0 + 1), ("hard", t0 + 2)]
+
+
+def test_byte_expiration_between_polls_is_passed_on_at_once() -> None:
+    """An outbound packet that crosses an SA's soft byte limit queues the
+    expiration; the next poll passes it on though no timer is due (and no
+    answer comes back to drain it: b has no keys and drops the ESP)."""
+    sim, a, _b = settled_pair()
+    ka = a.key
+    assert ka is not None
+    t0 = sim.now
+    assert not run(f"add {HA} {HB} esp 0x1000 -m transport -E rijndael-cbc {EK_AB} -A hmac-sha1 {AK_AB}"
+                   f" -bs 40;spdadd {HA} {HB} any -P out ipsec esp/transport//require;",
+                   ka.engine, t0).errors
+    heard: list[bytes] = []
+    ka.engine.listeners.append(heard.append)
+    sim.emit(a, a.ping(HB, sim.now, seq=1))
+    sim.run(until=sim.now + 0.5)
+    assert a.gate.due > sim.now  # no timer's poll would have passed it on
+    evs = [e for e in a.drain_events() if isinstance(e, Expire)]
+    assert [(e.kind, e.sa.spi) for e in evs] == [("soft", 0x1000)]
+    assert [P.decode(h).type for h in heard] == [P.SADB_EXPIRE]

@@ -1,6 +1,6 @@
 """The node's next-deadline gate: no timer of any of its owners (neighbor
-cache, DAD, router lists, MLD, reassembly, path MTU, ARP, IGMP, TCP,
-Mobile IPv6 bindings) fires
+cache, DAD, router lists, MLD, the MLD and IGMP queriers, reassembly,
+path MTU, ARP, IGMP, TCP, SA lifetimes, Mobile IPv6 bindings) fires
 before :attr:`Gate.due`.
 
 ``due`` is a lower bound: every place that arms a timer lowers it

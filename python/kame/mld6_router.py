@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+from kame.gate import Gate
 from kame.mcast import (
     CHANGE_TO_INCLUDE,
     MCAST_EXCLUDE,
@@ -157,6 +158,9 @@ class Mld6Router:
         self.knob = knob
         self._inc = inc
         self._if: dict[str, _RtrIf] = {}
+        #: The node's next-deadline gate (:mod:`kame.gate`), lowered by
+        #: every timer an input or a start arms (the node hands its own).
+        self.gate = Gate()
 
     def inc(self, name: str) -> None:
         self._inc(self._stat(name))
@@ -222,6 +226,7 @@ class Mld6Router:
             self._if[ifname].me = me
             return
         self._if[ifname] = _RtrIf(me, startup_left=self.robustness, gq_due=now)
+        self.gate.arm(now)
 
     def stop(self, ifname: str) -> None:
         self._if.pop(ifname, None)
@@ -262,11 +267,13 @@ class Mld6Router:
             st.querier_addr = src
             st.oqp_until = now + self.oqpt
             st.rtx.clear()
+            self.gate.arm(st.oqp_until)
         if st.querier or suppress or int(group) == 0:
             return
         g = st.groups.get(group)
         if g is not None:  # §7.6.1: a Non-Querier follows the Querier's queries
             g.lower(srcs or None, now, self.llqt)
+            self.gate.arm(g.next_deadline(now))
 
     def _older_querier(self, ifname: str, st: _RtrIf, src: McAddr, heard: int,
                        now: float) -> None:
@@ -316,7 +323,7 @@ class Mld6Router:
         self.inc("mlds_rcv_v1reports")
         g = self._record(ifname, st, MODE_IS_EXCLUDE, group, (), now)
         if g is not None:
-            g.v1_until = now + self.mali
+            g.v1_until = now + self.mali  # read when records come, not a timer
 
     def done_input(self, ifname: str, group: McAddr, now: float) -> None:
         """An MLDv1 Done (§8.3.2: TO_IN({}))."""
@@ -351,6 +358,10 @@ class Mld6Router:
         if st.querier:
             for a in asks:
                 self._ask(st, group, g, a, now)
+            r = st.rtx.get(group)
+            if r is not None:
+                self.gate.arm(r.due)
+        self.gate.arm(g.next_deadline(now))
         return g
 
     def _ask(self, st: _RtrIf, group: McAddr, g: RouterGroup, ask: Ask,

@@ -191,6 +191,7 @@ class Node(Ip6Input):
         #: The MLD router side (querier, listening state per link), on up
         #: interfaces as ``net.inet6.mld.querier`` says (see _mldr_sync).
         self.mldr = Mld6Router(lambda name: int(self.knobs._values[name]), self.stats.inc)
+        self.mldr.gate = self.gate
         #: Bumped by what changes where a querier should run (interfaces
         #: created, up, down, ND-disabled; addresses ready, duplicated,
         #: expired); with the knobs' and the address list's generations it
@@ -436,11 +437,7 @@ class Node(Ip6Input):
         return min(ts) if ts else None
 
     def _gate_due(self) -> float:
-        """The gate after a full poll: the earliest deadline, exact; the
-        queriers' and the SA lifetimes' timers are not gated (armed by
-        Reports and key management): while any runs every poll looks."""
-        if self.mldr._if or self.inet.igmpr._if or self.key is not None:
-            return -math.inf
+        """The gate after a full poll: the earliest deadline, exact."""
         t = self._timers_deadline()
         return math.inf if t is None else t
 
@@ -837,7 +834,8 @@ class Node(Ip6Input):
         if self.key is None:
             from kame.key.ipsec6 import Ipsec6
             self.key = Ipsec6(self.knobs)
-            self.gate.open()  # the SA lifetimes are polled every time (_gate_due)
+            self.key.sad.gate = self.gate  # SA lifetimes and events lower it
+            self.gate.open()
         return self.key
 
     # --- views ----------------------------------------------------------------

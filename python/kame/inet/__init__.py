@@ -78,6 +78,7 @@ class Inet(IpInput):
         self.igmp = {}
         #: The IGMP router side and IPv4 multicast forwarding (kame.inet.mroute).
         self.igmpr = IgmpRouter(lambda name: int(node.knobs._values[name]), self.inc)
+        self.igmpr.gate = node.gate  # the node's next-deadline gate (kame.gate)
         self.mfc = OrderedDict()
         self.mif = {}
         self.mbound = {}

@@ -26,6 +26,7 @@ The transforms themselves are the core's :class:`kame.ipsec.EspSa`,
 from __future__ import annotations
 
 import errno
+import math
 import random
 from collections import deque
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
 from kame.errors import KameError
+from kame.gate import Gate
 
 #: SPIs are drawn from the system's random source (KAME: arc4random).
 _spi_random = random.SystemRandom()
@@ -236,6 +238,10 @@ class Sad:
         #: ``net.key.preferred_oldsa``: on output, use the oldest usable SA.
         self.preferred_oldsa = preferred_oldsa
         self.events: deque[Expire | Acquire] = deque(maxlen=10000)
+        #: The node's next-deadline gate (:mod:`kame.gate`): every SA
+        #: lifetime armed lowers it, every event queued opens it (the node
+        #: hands its own).
+        self.gate = Gate()
         # in order of time (oldest first): expiry and the cap cost O(1)
         self._acq: dict[tuple[Addr, Addr, str, str, int], float] = {}
         self._acq_seq = 0
@@ -257,6 +263,7 @@ class Sad:
         sa.state = SaState.MATURE
         self._sas[sa.key] = sa
         self._acq.pop((sa.src, sa.dst, sa.proto, sa.mode, sa.reqid), None)
+        self.gate.arm(self._sa_deadline(sa))
         return sa
 
     def getspi(self, proto: str, src: Addr, dst: Addr, now: float, *,
@@ -282,6 +289,7 @@ class Sad:
                 sa = SecAsVar(proto, src, dst_a, spi, mode=mode, reqid=reqid,
                               state=SaState.LARVAL, created=now, seq=seq)
                 self._sas[sa.key] = sa
+                self.gate.arm(now + self.larval_lifetime)
                 return sa
         raise KeyEngineError("no free SPI in range", errno.EEXIST)
 
@@ -296,6 +304,7 @@ class Sad:
         sa.created = old.created
         sa.state = SaState.MATURE
         self._sas[sa.key] = sa
+        self.gate.arm(self._sa_deadline(sa))
         return sa
 
     def get(self, dst: Addr | str, proto: str, spi: int) -> SecAsVar | None:
@@ -372,6 +381,7 @@ class Sad:
         self._acq_seq += 1
         ev = Acquire(src, dst, proto, mode, reqid, self._acq_seq, now, spid)
         self.events.append(ev)
+        self.gate.open()  # the next poll passes it on (and ages the acquires)
         return ev
 
     def use(self, sa: SecAsVar, nbytes: int, now: float) -> bool:
@@ -379,9 +389,12 @@ class Sad:
         hard limit (the SA is gone and the packet must be dropped)."""
         if sa.first_use is None:
             sa.first_use = now
+            self.gate.arm(self._sa_deadline(sa))  # the use-time lifetimes start
         sa.cur_bytes += nbytes
         sa.cur_allocs += 1
         self._check(sa, now)
+        if self.events:
+            self.gate.open()  # an expiration by bytes or allocations: the next poll tells
         return sa.state != SaState.DEAD
 
     # --- timers -------------------------------------------------------------------
@@ -423,15 +436,25 @@ class Sad:
                 break
             del acq[k]
 
-    def next_deadline(self) -> float | None:
+    def _sa_deadline(self, sa: SecAsVar) -> float | None:
+        """When ``sa``'s next time-driven change is due (LARVAL expiry,
+        soft or hard add/use time), or None."""
+        if sa.state == SaState.LARVAL:
+            return sa.created + self.larval_lifetime
         ts: list[float] = []
-        for sa in self._sas.values():
-            if sa.state == SaState.LARVAL:
-                ts.append(sa.created + self.larval_lifetime)
-                continue
-            for lt in ((sa.soft, sa.hard) if sa.state == SaState.MATURE else (sa.hard,)):
-                if lt.addtime:
-                    ts.append(sa.created + lt.addtime)
-                if lt.usetime and sa.first_use is not None:
-                    ts.append(sa.first_use + lt.usetime)
+        for lt in ((sa.soft, sa.hard) if sa.state == SaState.MATURE else (sa.hard,)):
+            if lt.addtime:
+                ts.append(sa.created + lt.addtime)
+            if lt.usetime and sa.first_use is not None:
+                ts.append(sa.first_use + lt.usetime)
+        return min(ts) if ts else None
+
+    def next_deadline(self) -> float | None:
+        """The earliest SA lifetime or acquire to age out; -inf while
+        events wait to be passed on."""
+        if self.events:
+            return -math.inf
+        ts = [t for t in map(self._sa_deadline, self._sas.values()) if t is not None]
+        if self._acq:
+            ts.append(next(iter(self._acq.values())) + self.blockacq_lifetime)
         return min(ts) if ts else None
