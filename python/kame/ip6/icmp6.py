@@ -89,6 +89,8 @@ class Icmp6(Ip6Output):
             self.mld6_router_input(ifname, hdr, msg, now)
         elif isinstance(msg, _core.Icmpv6Error):
             self.icmp6_notify(ifname, hdr, msg, now)
+        elif isinstance(msg, _core.Icmpv6Unknown) and 144 <= msg.type <= 147:
+            self.mip6.icmp6_input(ifname, hdr, msg, now)  # RFC 6275 §6.5-§6.8 (kame.mip6)
         elif isinstance(msg, _core.Icmpv6Echo):
             if msg.type == 128:
                 self._echo_reply(ifname, hdr, msg, now)

@@ -92,7 +92,11 @@ def _selector_fields(packet: bytes, v: Any) -> tuple[IPv6Address, IPv6Address, i
         dport = int.from_bytes(packet[off + 2:off + 4], "big")
     elif ul == 58 and off + 2 <= len(packet):
         sport, dport = packet[off], packet[off + 1]  # KAME: icmp6 type/code as ports
-    return hdr.src, hdr.dst, ul, sport, dport
+    # a Home Address option: the home address is the source, as KAME's
+    # dest6_input swaps it in before ipsec6_in_reject and the mobile node's
+    # policies name it (RFC 3776 §4.1, RFC 6275 §11.3.1)
+    home = v.home_address
+    return home if home is not None else hdr.src, hdr.dst, ul, sport, dport
 
 
 class Ipsec6:

@@ -351,6 +351,10 @@ class Nd6Rtr:
         #: the M and O flags (RFC 4861 §4.2) reach the DHCPv6 client
         #: (:class:`kame.dhcp6.agent.ClientAgent`) through here.
         self.ra_flag_hooks: list[Callable[[str, bool, bool, float], None]] = []
+        #: Called with ``(ifname, ra, now)`` for each accepted RA after it
+        #: was processed: the Mobile IPv6 mobile node's movement detection
+        #: (:mod:`kame.mip6.mobilenode`, RFC 6275 §11.5.1).
+        self.ra_hooks: list[Callable[[str, RaInput, float], None]] = []
 
     # --- helpers ------------------------------------------------------------
 
@@ -523,6 +527,8 @@ class Nd6Rtr:
             self.select_default_router()
         for hook in self.ra_flag_hooks:
             hook(ifname, ra.managed, ra.other, now)
+        for rhook in self.ra_hooks:
+            rhook(ifname, ra, now)
         return out
 
     def _defrtr_update(self, ifname: str, ra: RaInput, now: float) -> bool:
