@@ -255,3 +255,239 @@ def test_esp_required_for_home_registration() -> None:
     assert r.mobile.bul[HA_H].state == "bound"
     assert esp, "the update and the acknowledgement went in ESP"
     assert kha.stats["in_espauthsucc"] >= 1 and kmn.stats["in_espauthsucc"] >= 1
+
+
+# --- scapy as the mobile node, our home agent alone ------------------------------------------
+
+scapy = pytest.importorskip("scapy.layers.inet6")
+from scapy.layers.inet6 import (  # noqa: E402
+    HAO,
+    MIP6MH_BA,
+    MIP6MH_BU,
+    ICMPv6EchoRequest,
+    ICMPv6HAADReply,
+    ICMPv6HAADRequest,
+    ICMPv6MPAdv,
+    ICMPv6MPSol,
+    ICMPv6ND_NA,
+    ICMPv6NDOptPrefixInfo,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrRouting,
+)
+
+COA = IPv6Address("2001:db8:bb::99")
+MAC_PEER = bytes.fromhex("0200000000d1")
+
+
+def ha_node(**knobs: int) -> Node:
+    k = {"net.inet6.ip6.dad_count": 1, "net.inet6.icmp6.errppslimit": -1,
+         "net.inet6.ip6.forwarding": 1, **knobs}
+    n = Node("ha", knobs=Knobs(k), seed=7)
+    for i, (ifn, addr) in enumerate((("h0", HA_H), ("f0", HA_F), ("c0", HA_C))):
+        n.add_interface(ifn, MAC_HA[i])
+        n.up(ifn, 0.0)
+        n.add_address(ifn, f"{addr}/64", 0.0)
+    n.poll(5.0)
+    HomeAgent.attach(n, "h0", 5.0)
+    n.poll(7.0)
+    n.cache.set_permanent("f0", COA, MAC_PEER)
+    n.cache.set_permanent("c0", CN, MAC_PEER)
+    return n
+
+
+def _ipv6(frames: list[tuple[str, bytes]], want_nd: bool = False) -> list[tuple[str, bytes]]:
+    out = []
+    for ifn, f in frames:
+        p = f[14:]
+        if f[12:14] != b"\x86\xdd":
+            continue
+        nd = p[6] == 0 or (p[6] == 58 and p[40] in range(130, 144))
+        if nd != want_nd:
+            continue
+        out.append((ifn, p))
+    SENT.extend(p for _i, p in out)
+    return out
+
+
+def hrx(node: Node, ifname: str, pkt: Any, now: float) -> list[tuple[str, bytes]]:
+    i = ["h0", "f0", "c0"].index(ifname)
+    return _ipv6(list(node.receive(ifname, codec.ether(MAC_HA[i], MAC_PEER, bytes(pkt)), now)))
+
+
+def bu_pkt(seq: int, *, hoa: IPv6Address = HOA, coa: IPv6Address = COA, ha: IPv6Address = HA_H,
+           lifetime: int = 100, flags: str = "AH") -> IPv6:
+    if coa == hoa:
+        return IPv6(src=str(coa), dst=str(ha)) / MIP6MH_BU(seq=seq, flags=flags, mhtime=lifetime)
+    return (IPv6(src=str(coa), dst=str(ha)) / IPv6ExtHdrDestOpt(options=[HAO(hoa=str(hoa))])
+            / MIP6MH_BU(seq=seq, flags=flags, mhtime=lifetime))
+
+
+def ba_of(out: list[tuple[str, bytes]]) -> MIP6MH_BA:
+    (ifn, p), = [(i, p) for i, p in out if MIP6MH_BA in IPv6(p)]
+    q = IPv6(p)
+    assert ifn == "f0" and q.src == str(HA_H) and q.dst == str(COA)
+    rh = q[IPv6ExtHdrRouting]
+    assert rh.type == 2 and rh.segleft == 1 and rh.addresses == [str(HOA)]
+    # scapy's checksum over the pseudo-header with the home address (the
+    # final destination, RFC 6275 §6.1.1) is ours
+    want = q[MIP6MH_BA].cksum
+    del q[MIP6MH_BA].cksum
+    assert IPv6(bytes(q))[MIP6MH_BA].cksum == want
+    return IPv6(p)[MIP6MH_BA]
+
+
+def register(n: Node, seq: int = 10, now: float = 10.0, flags: str = "AH") -> MIP6MH_BA:
+    assert hrx(n, "f0", bu_pkt(seq, flags=flags), now) == []  # DAD first
+    return ba_of(_ipv6(n.poll(now + 1.1)))
+
+
+def test_scapy_home_registration_and_statuses() -> None:
+    n = ha_node()
+    ba = register(n)
+    assert ba.status == 0 and ba.seq == 10 and ba.mhtime == 100
+    assert n.nbr.proxy.lookup("h0", HOA)[0] and not n.nbr.proxy.lookup(
+        "h0", IPv6Address("fe80::10"))[0]
+    # an old sequence number: 135 with the last accepted one
+    assert ba_of(hrx(n, "f0", bu_pkt(9), 13.0)).status == 135
+    assert ba_of(hrx(n, "f0", bu_pkt(10), 13.0)).seq == 10
+    # a refresh is no new DAD
+    r = ba_of(hrx(n, "f0", bu_pkt(11, lifetime=2000), 14.0))
+    assert r.status == 0 and r.mhtime * 4 == 3600  # ha_lifetime_max
+    # not the home subnet, one of ours, a correspondent registration for it
+    out = hrx(n, "f0", IPv6(src=str(COA), dst=str(HA_H)) / IPv6ExtHdrDestOpt(
+        options=[HAO(hoa="2001:db8:ee::10")]) / MIP6MH_BU(seq=1, flags="AH", mhtime=10), 15.0)
+    assert IPv6(out[0][1])[MIP6MH_BA].status == 132
+    out = hrx(n, "f0", IPv6(src=str(COA), dst=str(HA_H)) / IPv6ExtHdrDestOpt(
+        options=[HAO(hoa=str(HA_H))]) / MIP6MH_BU(seq=1, flags="AH", mhtime=10), 15.0)
+    assert IPv6(out[0][1])[MIP6MH_BA].status == 129
+    out = hrx(n, "f0", bu_pkt(12, flags="A"), 15.0)  # no H for a home registration
+    assert IPv6(out[0][1])[MIP6MH_BA].status == 139
+    assert n.stats["mip6s_hanothome"] == 1 and n.stats["mip6s_haprohibited"] == 1
+    assert n.stats["mip6s_hatypechange"] == 1
+    # deregistration: from the care-of address with lifetime 0
+    r = ba_of(hrx(n, "f0", bu_pkt(13, lifetime=0), 16.0))
+    assert r.status == 0 and r.mhtime == 0
+    assert n.mip6.bc.lookup(HOA) is None and not n.nbr.proxy.lookup("h0", HOA)[0]
+    # a deregistration with nothing registered: 133
+    assert ba_of(hrx(n, "f0", bu_pkt(14, lifetime=0), 17.0)).status == 133
+
+
+def test_scapy_served_list_and_home_registration_not_supported() -> None:
+    n = ha_node()
+    n.mip6.ha.served = {IPv6Address("2001:db8:aa::20")}
+    assert ba_of(hrx(n, "f0", bu_pkt(1), 10.0)).status == 133
+    # a node that is no home agent: 131 (the correspondent's answer)
+    c = ha_node()
+    c.mip6.ha = None
+    assert ba_of(hrx(c, "f0", bu_pkt(1), 10.0)).status == 131
+
+
+def test_scapy_dad_finds_the_home_address_in_use() -> None:
+    """Another node answers the home agent's DAD probe: status 134, no proxy."""
+    n = ha_node()
+    assert hrx(n, "f0", bu_pkt(5), 10.0) == []
+    i = 0
+    na = (IPv6(src="fe80::99", dst="ff02::1", hlim=255)
+          / ICMPv6ND_NA(tgt=str(HOA), R=0, S=0, O=1))
+    n.receive("h0", codec.ether(MAC_HA[i], MAC_PEER, bytes(na)), 10.5)
+    ba = ba_of(_ipv6(n.poll(11.2)))
+    assert ba.status == 134 and n.stats["mip6s_hadaddup"] == 1
+    assert n.mip6.bc.lookup(HOA) is None and not n.nbr.proxy.lookup("h0", HOA)[0]
+
+
+def test_scapy_link_local_flag_proxies_both() -> None:
+    n = ha_node()
+    assert register(n, flags="AHL").status == 0
+    assert n.nbr.proxy.lookup("h0", HOA)[0]
+    assert n.nbr.proxy.lookup("h0", IPv6Address("fe80::10"))[0]
+    # the home agent answers a Neighbor Solicitation for the home address
+    from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
+    ns = (IPv6(src="2001:db8:aa::77", dst="ff02::1:ff00:10", hlim=255)
+          / ICMPv6ND_NS(tgt=str(HOA)) / ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:00:d1"))
+    out = _ipv6(list(n.receive("h0", codec.ether(bytes.fromhex("3333ff000010"), MAC_PEER,
+                                                 bytes(ns)), 12.0)), want_nd=True)
+    nas = [IPv6(p) for _i, p in out if ICMPv6ND_NA in IPv6(p)]
+    assert nas and nas[0][ICMPv6ND_NA].tgt == str(HOA) and nas[0][ICMPv6ND_NA].O == 0
+
+
+def test_scapy_tunnel_both_ways_and_forged_inner_source() -> None:
+    n = ha_node()
+    register(n)
+    # the correspondent's packet for the home address is intercepted and
+    # tunnelled to the care-of address, hop limit one less inside
+    ping = IPv6(src=str(CN), dst=str(HOA), hlim=30) / ICMPv6EchoRequest(id=7, seq=1)
+    out = hrx(n, "c0", ping, 12.0)
+    (ifn, p), = out
+    q = IPv6(p)
+    assert ifn == "f0" and q.src == str(HA_H) and q.dst == str(COA) and q.nh == 41
+    inner = q.payload
+    assert isinstance(inner, IPv6) and inner.dst == str(HOA) and inner.hlim == 29
+    assert inner[ICMPv6EchoRequest].id == 7
+    assert n.stats["mip6s_tunnelout"] == 1
+    # the mobile node's reverse-tunnelled packet goes on to the correspondent
+    rev = IPv6(src=str(COA), dst=str(HA_H)) / IPv6(src=str(HOA), dst=str(CN), hlim=64) / \
+        ICMPv6EchoRequest(id=8)
+    (ifn, p), = hrx(n, "f0", rev, 12.5)
+    assert ifn == "c0" and IPv6(p).src == str(HOA) and IPv6(p).hlim == 63
+    assert n.stats["mip6s_revtunnel"] == 1
+    # an inner source that is not the home address bound to that care-of
+    # address, or a care-of address with no binding: dropped, counted
+    forged = IPv6(src=str(COA), dst=str(HA_H)) / IPv6(src="2001:db8:aa::66", dst=str(CN)) / \
+        ICMPv6EchoRequest()
+    assert hrx(n, "f0", forged, 13.0) == []
+    assert n.stats["mip6s_revtunnel_bad"] == 1
+    stranger = IPv6(src="2001:db8:bb::55", dst=str(HA_H)) / IPv6(src=str(HOA), dst=str(CN)) / \
+        ICMPv6EchoRequest()
+    out = hrx(n, "f0", stranger, 13.5)
+    assert all(IPv6(p).dst != str(CN) for _i, p in out)  # no gif, no binding: not forwarded
+
+
+def test_scapy_dhaad_and_mobile_prefix() -> None:
+    n = ha_node()
+    anycast = ha_anycast(__import__("ipaddress").IPv6Network("2001:db8:aa::/64"))
+    assert str(anycast) == "2001:db8:aa:0:fdff:ffff:ffff:fffe"
+    (ifn, p), = hrx(n, "f0", IPv6(src=str(COA), dst=str(anycast)) / ICMPv6HAADRequest(id=0x1234),
+                    10.0)
+    rep = IPv6(p)
+    assert ifn == "f0" and rep.dst == str(COA) and rep.src == str(HA_H)
+    assert rep[ICMPv6HAADReply].id == 0x1234 and rep[ICMPv6HAADReply].addresses == [str(HA_H)]
+    # a Mobile Prefix Solicitation from a mobile node not registered: nothing
+    mps = IPv6(src=str(COA), dst=str(HA_H)) / IPv6ExtHdrDestOpt(options=[HAO(hoa=str(HOA))]) / \
+        ICMPv6MPSol(id=0x55)
+    assert not [x for x in hrx(n, "f0", mps, 10.5) if ICMPv6MPAdv in IPv6(x[1])]
+    register(n, now=11.0)
+    (ifn, p), = hrx(n, "f0", mps, 13.0)
+    adv = IPv6(p)
+    assert ifn == "f0" and adv.dst == str(COA) and adv[IPv6ExtHdrRouting].addresses == [str(HOA)]
+    assert adv[ICMPv6MPAdv].id == 0x55
+    assert adv[ICMPv6NDOptPrefixInfo].prefix == "2001:db8:aa::"
+    assert n.stats["mip6s_odhaad"] == 1 and n.stats["mip6s_omps"] == 1
+
+
+def test_hostile_floods_are_bounded() -> None:
+    """5,000 Binding Updates for 5,000 home addresses: no more DAD runs than
+    ``ha_dad_max`` at once, no more bindings than ``bc_max``; the rest
+    answered 130 and counted. Forged sequence numbers get 135 only."""
+    n = ha_node(**{"net.inet6.mip6.bc_max": 32, "net.inet6.mip6.ha_dad_max": 8})
+    t = 10.0
+    for i in range(5000):
+        hoa = IPv6Address(int(HOA) + 0x100 + i)
+        hrx(n, "f0", bu_pkt(1, hoa=hoa), t)
+        assert len(n.mip6.ha.pending) <= 8
+        if i % 12 == 11:
+            t += 1.1
+            n.poll(t)
+        assert len(n.mip6.bc) <= 32
+    assert n.stats["mip6s_hadadfull"] > 0 and n.stats["mip6s_bcfull"] > 0
+    assert len(n.mip6.bc) == 32 and len(n.nbr.proxy) == 32
+    # a forged update of a binding with a stale sequence number: 135, unchanged
+    home, b = next(iter(n.mip6.bc.entries.items()))
+    n.cache.set_permanent("f0", IPv6Address("2001:db8:bb::66"), MAC_PEER)
+    out = hrx(n, "f0", IPv6(src="2001:db8:bb::66", dst=str(HA_H)) / IPv6ExtHdrDestOpt(
+        options=[HAO(hoa=str(home))]) / MIP6MH_BU(seq=1, flags="AH", mhtime=10), t)
+    assert IPv6(out[0][1])[MIP6MH_BA].status == 135 and b.coa == COA
+    # bindings run out with their lifetime: proxies withdrawn, table empty
+    n.poll(t + 500.0)
+    assert len(n.mip6.bc) == 0 and len(n.nbr.proxy) == 0
+    assert n.stats["mip6s_hawithdraw"] == 32

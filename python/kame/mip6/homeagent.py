@@ -452,10 +452,8 @@ class HomeAgent:
                 return
             opts = b"".join(
                 _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
-                                      max(0, min(int(self.prefix_lifetime(b.ifname, net, ifa, now)),
-                                                 0xFFFFFFFF)),
-                                      max(0, min(int(ifa.pltime_expire - now), 0xFFFFFFFF))
-                                      if ifa.pltime_expire != math.inf else 0xFFFFFFFF).to_bytes()
+                                      _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
+                                      _lt32(ifa.pltime_expire - now)).to_bytes()
                 for net, ifa in self.prefixes(b.ifname))
             adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
             self._icmp6_out(hdr.dst, b.coa, adv, b.home, now)
@@ -486,6 +484,11 @@ class HomeAgent:
         for p in [p for p in self.pending.values() if p.deadline <= now]:
             del self.pending[p.home]
             self._dad_done(p, now)
+
+
+def _lt32(t: float) -> int:
+    """A lifetime in seconds as an option carries it (infinity all ones)."""
+    return 0xFFFFFFFF if t == math.inf else max(0, min(int(t), 0xFFFFFFFE))
 
 
 def seq_newer(a: int, b: int) -> bool:
