@@ -492,4 +492,4 @@ def test_hostile_floods_are_bounded() -> None:
     assert not n.mip6.ha.pending and len(n.mip6.bc) == 32
     n.poll(t + 500.0)
     assert len(n.mip6.bc) == 0 and len(n.nbr.proxy) == 0
-    assert n.stats["mip6s_hawithdraw"] == 32
+    assert n.stats["mip6s_hawithdraw"] == n.stats["mip6s_haproxy"] >= 32
