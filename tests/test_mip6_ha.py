@@ -212,6 +212,23 @@ def test_binding_update_list_is_bounded() -> None:
     assert st(r.mn, "mip6s_bulfull") == 1 and len(m.bul) == 2
 
 
+
+def test_correspondent_without_mobile_ipv6_ends_route_optimization() -> None:
+    """A correspondent without Mobile IPv6 (``net.inet6.mip6.correspondent=0``,
+    as Linux without CONFIG_IPV6_MIP6) answers the Test Inits with Parameter
+    Problem code 1: the mobile node gives up route optimization with it
+    (RFC 6275 §11.3.5) and keeps using the tunnel."""
+    r = Rig()
+    r.cn.knobs["net.inet6.mip6.correspondent"] = 0
+    r.move(r.foreign)
+    r.run(10.0)
+    assert r.mobile.route_optimize(CN, r.sim.now)
+    r.run(5.0)
+    assert CN not in r.mobile.bul and CN in r.mobile.no_ro
+    assert st(r.mn, "mip6s_rrnotsupported") == 1 and st(r.cn, "ip6s_noproto") >= 1
+    assert not r.mobile.route_optimize(CN, r.sim.now)
+    assert r.ping(seq=31)
+
 def test_esp_required_for_home_registration() -> None:
     """RFC 3776 / 4877: with ``spdadd HOA HA 135 -P in ipsec
     esp/transport//require`` at the home agent an unprotected Binding

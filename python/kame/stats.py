@@ -339,6 +339,7 @@ DESCRIPTIONS: dict[str, str] = {
     "mip6s_tunnelbad": "(kame) tunnelled packets from the home agent dropped",
     "mip6s_rh2": "(kame) packets with a type 2 routing header taken in",
     "mip6s_rh2bad": "(kame) packets with a bad type 2 routing header dropped",
+    "mip6s_rrnotsupported": "(kame) correspondents without Mobile IPv6 (parameter problem code 1)",
     "faith_accepted": "(kame) FAITH: relayed connections",
     "faith_denied": "(kame) FAITH: connections refused by faithd.conf or RFC 3142 §5",
 }

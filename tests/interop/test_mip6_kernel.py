@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from ipaddress import IPv6Address
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from netns_rig import TapPort, fresh_netns, ipns  # noqa: E402
 from test_mip6_ha import HA_H, HOA, Rig  # noqa: E402
 
 KERNEL = "2001:db8:cc::3"
+KERNEL_A = IPv6Address(KERNEL)
 
 
 def test_kernel_pings_the_mobile_node_away() -> None:
@@ -69,5 +71,19 @@ def test_kernel_pings_the_mobile_node_away() -> None:
             assert "4 received" in out, out
             assert r.ha.stats["mip6s_tunnelout"] >= 4 and r.ha.stats["mip6s_revtunnel"] >= 4
             assert r.mn.stats["mip6s_tunnelin"] >= 4 and r.mn.stats["mip6s_revtunnelout"] >= 4
+            # route optimization with it: its Parameter Problem code 1 about
+            # our Home/Care-of Test Init (next header 135 unknown) ends it
+            assert r.mobile.route_optimize(KERNEL, r.sim.now)
+            t1 = time.monotonic()
+            while time.monotonic() - t1 < 3 and KERNEL_A in r.mobile.bul:
+                now = base + time.monotonic() - t0
+                for f in port.read_all():
+                    r.sim.now = max(r.sim.now, now)
+                    r.sim.emit(r.ha, r.ha.receive("c0", f, r.sim.now))
+                r.sim.run(now)
+                select.select([port], [], [], 0.01)
+            assert KERNEL_A not in r.mobile.bul and KERNEL_A in r.mobile.no_ro
+            assert r.mn.stats["mip6s_rrnotsupported"] == 1
+            assert not r.mobile.route_optimize(KERNEL, r.sim.now)
         finally:
             port.close()

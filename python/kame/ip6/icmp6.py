@@ -186,6 +186,8 @@ class Icmp6(Ip6Output):
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
                               osrc, odst, inv[6], now)
         self.events.append(err)
+        if inv[6] == 135 and self.mip6.mn is not None:
+            self.mip6.mn.ctlinput(err)  # a correspondent without Mobile IPv6 (kame.mip6)
         if inv[6] == 6:
             self.tcp6_ctlinput(err, inv, now)  # kame.tcp (issue 9)
         self.udp6_ctlinput(err, inv)

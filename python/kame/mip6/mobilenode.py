@@ -126,6 +126,10 @@ class MobileNode:
         self.router: IPv6Address | None = None
         self.foreign: list[IPv6Network] = []
         self.bul: dict[IPv6Address, BulEntry] = {}
+        #: correspondents that answered a Mobility Header with Parameter
+        #: Problem code 1 (§11.3.5): no route optimization with them;
+        #: bounded like the update list, the oldest forgotten first
+        self.no_ro: dict[IPv6Address, None] = {}
         self._seq = int.from_bytes(os.urandom(2), "big")
 
     @classmethod
@@ -291,7 +295,7 @@ class MobileNode:
         False when the home registration is not in place or the list is full."""
         cn = IPv6Address(cn)
         h = self.bul.get(self.ha)
-        if not self.away or h is None or h.state != "bound":
+        if not self.away or h is None or h.state != "bound" or cn in self.no_ro:
             return False
         e = self._entry(cn, False, MAX_RR_BINDING_LIFETIME)
         if e is None:
@@ -375,6 +379,23 @@ class MobileNode:
                     self._rr_start(e, now)
         else:
             st.inc("mip6s_othertype")
+
+    def ctlinput(self, err: Any) -> None:
+        """An ICMPv6 error about one of our Mobility Headers (§11.3.5):
+        Parameter Problem code 1 (the next header 135 unknown) says the
+        correspondent does not do Mobile IPv6: its entry goes, and route
+        optimization is not tried with it again."""
+        if err.type != 4 or err.code != 1:
+            return
+        peer = err.dst
+        e = self.bul.get(peer)
+        if e is None or e.home_reg:
+            return
+        del self.bul[peer]
+        self.node.stats.inc("mip6s_rrnotsupported")
+        self.no_ro[peer] = None
+        if len(self.no_ro) > self.node.knobs._values["net.inet6.mip6.bul_max"]:
+            del self.no_ro[next(iter(self.no_ro))]
 
     def _ba_input(self, hdr: Any, mh: Any, raw: bytes, now: float) -> None:
         st = self.node.stats
