@@ -78,7 +78,9 @@ class Rig:
         vls = {"h0": home_vl, "f0": 2592000, "c0": 2592000}
         for ifn, pfx in (("h0", "2001:db8:aa::"), ("f0", "2001:db8:bb::"), ("c0", "2001:db8:cc::")):
             self.ha.rtr.advertise(ifn, RaConfig(max_interval=4.0, min_interval=3.0,
-                                                prefixes=(_pi(pfx, vls[ifn]),)), 2.0)
+                                                prefixes=(_pi(pfx, vls[ifn]),),
+                                                home_agent=(10, 1800) if ifn == "h0" else None),
+                                  2.0)
         self.cn.add_address("eth0", f"{CN}/64", 2.0)
         self.hagent = HomeAgent.attach(self.ha, "h0", 2.0)
         self.mobile = MobileNode.attach(self.mn, "eth0", f"{HOA}/64", mn_ha, 2.0)
@@ -159,6 +161,27 @@ def test_move_register_tunnel_ro_and_home(rig: Rig) -> None:
     assert r.ping(seq=4), "at home again"
     assert st(r.ha, "mip6s_tunnelout") == t2 and st(r.mn, "mip6s_revtunnelout") == rv2
 
+
+
+def test_home_agent_router_advertisements() -> None:
+    """The home agent's RAs on the home link carry the H flag and a Home
+    Agent Information option (RFC 6275 §7.1, §7.4), as scapy reads them;
+    those on other links do not."""
+    from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptHAInfo
+
+    r = Rig()
+    ras: dict[str, list[Any]] = {"h": [], "f": []}
+    r.home.add_tap(lambda t, f: ras["h"].append(IPv6(f[14:])) if f[6:12] == MAC_HA[0] else None)
+    r.foreign.add_tap(lambda t, f: ras["f"].append(IPv6(f[14:])) if f[6:12] == MAC_HA[1]
+                      else None)
+    r.run(10.0)
+    h = [q for q in ras["h"] if ICMPv6ND_RA in q]
+    f = [q for q in ras["f"] if ICMPv6ND_RA in q]
+    assert h and f
+    for q in h:
+        assert q[ICMPv6ND_RA].H == 1
+        assert q[ICMPv6NDOptHAInfo].pref == 10 and q[ICMPv6NDOptHAInfo].lifetime == 1800
+    assert all(q[ICMPv6ND_RA].H == 0 and ICMPv6NDOptHAInfo not in q for q in f)
 
 def test_retransmission_backoff_1_to_32_s() -> None:
     """A home agent that never answers (the address configured is nobody's):

@@ -43,9 +43,9 @@ its home link.
   selector's source is the home address, as in KAME, where the Home
   Address option is swapped before ``ipsec6_in_reject``.
 
-The Home Agent Information option and the H bit of our Router
-Advertisements are not sent: the router advertisement builder has no
-place for them.
+The H flag and the Home Agent Information option of the home link's
+Router Advertisements (§7.1, §7.4) are rtadvd's:
+``RaConfig(home_agent=(preference, lifetime))`` (:mod:`kame.nd6.rtr`).
 """
 
 from __future__ import annotations
