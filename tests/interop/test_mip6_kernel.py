@@ -31,8 +31,8 @@ if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/n
     pytest.skip("needs root, iproute2 and /dev/net/tun", allow_module_level=True)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from netns_rig import TapPort, fresh_netns, ipns  # noqa: E402
-from test_mip6_ha import HA_H, HOA, Rig  # noqa: E402
+from netns_rig import TapPort, fresh_netns, ipns
+from test_mip6_ha import HA_H, HOA, Rig
 
 KERNEL = "2001:db8:cc::3"
 KERNEL_A = IPv6Address(KERNEL)
