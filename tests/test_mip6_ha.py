@@ -205,6 +205,11 @@ def test_retransmission_backoff_1_to_32_s() -> None:
     seqs = [s for _t, s in sends]
     assert all((b - a) & 0xFFFF == 1 for a, b in pairwise(seqs))
     assert st(r.mn, "mip6s_buretrans") == len(sends) - 1
+    # no home address as a source while nothing is registered (§11.3.1)
+    echo = bytes(IPv6(src=str(HOA), dst=str(CN)) / ICMPv6EchoRequest())
+    before = st(r.mn, "ip6s_localout")
+    r.mn.output("eth0", echo, r.sim.now)
+    assert st(r.mn, "mip6s_nohomereg") == 1 and st(r.mn, "ip6s_localout") == before
 
 
 def test_lifetime_bounded_by_home_prefix_and_refreshed() -> None:
@@ -473,6 +478,11 @@ def test_scapy_tunnel_both_ways_and_forged_inner_source() -> None:
         ICMPv6EchoRequest()
     out = hrx(n, "f0", stranger, 13.5)
     assert all(IPv6(p).dst != str(CN) for _i, p in out)  # no gif, no binding: not forwarded
+    # deregistered: the care-of address is no tunnel end any more
+    assert ba_of(hrx(n, "f0", bu_pkt(11, lifetime=0), 14.0)).status == 0
+    assert n.mip6.ha.coas == {}
+    out = hrx(n, "f0", rev, 14.5)
+    assert all(IPv6(p).dst != str(CN) for _i, p in out) and n.stats["mip6s_revtunnel"] == 1
 
 
 def test_scapy_dhaad_and_mobile_prefix() -> None:

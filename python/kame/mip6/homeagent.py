@@ -133,6 +133,9 @@ class HomeAgent:
         #: home addresses this home agent serves (None: any in the home prefixes)
         self.served: set[IPv6Address] | None = None
         self.pending: dict[IPv6Address, _Pending] = {}
+        #: care-of address -> home registrations bound to it: which outer
+        #: sources may reverse-tunnel to us, looked up in O(1) per packet
+        self.coas: dict[IPv6Address, int] = {}
 
     @classmethod
     def attach(cls, node: Node, ifname: str, now: float, *,
@@ -276,6 +279,8 @@ class HomeAgent:
                 seq: int, flags: int, granted: int, ha_addr: IPv6Address, now: float) -> None:
         node = self.node
         st = node.stats
+        old = node.mip6.bc.lookup(home)
+        old_coa = old.coa if old is not None else None
         r = node.mip6.bc.update(home, coa, seq, granted, now, home_reg=True)
         if r is None:
             st.inc("mip6s_bcfull")
@@ -283,6 +288,10 @@ class HomeAgent:
             return
         b, created = r
         b.ha_addr, b.ifname = ha_addr, hifname
+        if old_coa != coa:
+            if old_coa is not None:
+                self._coa_ref(old_coa, -1)
+            self._coa_ref(coa, 1)
         node.gate.arm(b.expire)
         if created:
             ll = _linklocal_of(home) if flags & BU_LINK else None
@@ -295,6 +304,7 @@ class HomeAgent:
                 st.inc("mip6s_haproxyfull")
                 proxy_remove(node, hifname, home, now)
                 node.mip6.bc.remove(home)
+                self._coa_ref(coa, -1)
                 self.ba_output(hifname, ha_addr, src, home, 130, seq, 0, now)
                 return
             # §10.4.1: take the address over on the home link at once
@@ -305,8 +315,17 @@ class HomeAgent:
         st.inc("mip6s_bcadd" if created else "mip6s_bcupdate")
         self.ba_output(hifname, ha_addr, src, home, 0, seq, granted // 4, now)
 
+    def _coa_ref(self, coa: IPv6Address, n: int) -> None:
+        c = self.coas.get(coa, 0) + n
+        if c > 0:
+            self.coas[coa] = c
+        else:
+            self.coas.pop(coa, None)
+
     def withdraw(self, b: Binding, now: float) -> None:
-        """Stop defending the home address: proxy entries out (§10.3.2)."""
+        """Stop defending the home address: proxy entries out, the care-of
+        address no longer a tunnel end (§10.3.2)."""
+        self._coa_ref(b.coa, -1)
         if b.ifname is not None:
             proxy_remove(self.node, b.ifname, b.home, now)
             if b.link_local is not None:
@@ -383,8 +402,6 @@ class HomeAgent:
         b = self.node.mip6.bc.entries.get(dst)
         if b is None or not b.home_reg:
             return False
-        if packet[6] == IPPROTO_MH and packet[40 + 2:40 + 3] == b"\x06":
-            pass  # a Binding Acknowledgement of another home agent: tunnelled too
         p = bytearray(packet)
         p[7] -= 1
         r = self.tunnel_to(b, bytes(p), now)
@@ -400,7 +417,7 @@ class HomeAgent:
         node = self.node
         st = node.stats
         bc = node.mip6.bc.entries
-        if not any(b.home_reg and b.coa == src for b in bc.values()):
+        if src not in self.coas:
             return False
         try:
             inner, _l, _a = _core.decapsulate_ex(packet, 1)

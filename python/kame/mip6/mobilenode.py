@@ -470,7 +470,8 @@ class MobileNode:
     def output(self, packet: bytes, now: float) -> tuple[str, bytes, IPv6Address] | None:
         """Our ``packet`` from the home address while away: with a Home
         Address option from the care-of address to a correspondent with a
-        binding, else reverse tunnelled to the home agent; None otherwise."""
+        binding, else reverse tunnelled to the home agent; None otherwise
+        (send it as it is), or an empty packet (drop it)."""
         if not self.away or self.coa is None or packet[8:24] != self.home.packed:
             return None
         node = self.node
@@ -489,9 +490,11 @@ class MobileNode:
                 node.stats.inc("mip6s_ohao")
                 return rt.ifname, bytes(p) + ext + packet[40:], rt.next_hop
         h = self.bul.get(self.ha)
-        if h is None or h.state == "failed":
+        if h is None or h.expire <= now:
+            # §11.3.1: no home address as a source before the home agent
+            # accepted the registration (nor after it ran out): dropped
             node.stats.inc("mip6s_nohomereg")
-            return None
+            return "", b"", dst
         rt = node.rtalloc(self.ha, now)
         if rt is None:
             return None
