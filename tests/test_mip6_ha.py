@@ -33,9 +33,10 @@ from kame.node import Node
 HA_H = IPv6Address("2001:db8:aa::1")
 HA_F = IPv6Address("2001:db8:bb::1")
 HA_C = IPv6Address("2001:db8:cc::1")
+HA_G = IPv6Address("2001:db8:dd::1")
 CN = IPv6Address("2001:db8:cc::2")
 HOA = IPv6Address("2001:db8:aa::10")
-MAC_HA = [bytes.fromhex(f"0200000000a{i}") for i in range(3)]
+MAC_HA = [bytes.fromhex(f"0200000000a{i}") for i in range(4)]
 MAC_MN = bytes.fromhex("0200000000b1")
 MAC_CN = bytes.fromhex("0200000000c1")
 
@@ -62,8 +63,11 @@ class Rig:
         self.mn = Node("mn", knobs=Knobs(host), seed=2)
         self.cn = Node("cn", knobs=Knobs(host), seed=3)
         now = 0.0
+        self.foreign2 = MemoryLink()
+        self.foreign2.add_tap(self._tap)
         for i, (ifn, link, addr) in enumerate((("h0", self.home, HA_H), ("f0", self.foreign, HA_F),
-                                              ("c0", self.clink, HA_C))):
+                                              ("c0", self.clink, HA_C),
+                                              ("g0", self.foreign2, HA_G))):
             self.ha.add_interface(ifn, MAC_HA[i])
             self.sim.connect(self.ha, ifn, link, MAC_HA[i])
             self.sim.emit(self.ha, self.ha.up(ifn, now))
@@ -75,8 +79,9 @@ class Rig:
         self.sim.connect(self.cn, "eth0", self.clink, MAC_CN)
         self.sim.emit(self.cn, self.cn.up("eth0", now))
         self.sim.run(2.0)
-        vls = {"h0": home_vl, "f0": 2592000, "c0": 2592000}
-        for ifn, pfx in (("h0", "2001:db8:aa::"), ("f0", "2001:db8:bb::"), ("c0", "2001:db8:cc::")):
+        vls = {"h0": home_vl, "f0": 2592000, "c0": 2592000, "g0": 2592000}
+        for ifn, pfx in (("h0", "2001:db8:aa::"), ("f0", "2001:db8:bb::"), ("c0", "2001:db8:cc::"),
+                         ("g0", "2001:db8:dd::")):
             self.ha.rtr.advertise(ifn, RaConfig(max_interval=4.0, min_interval=3.0,
                                                 prefixes=(_pi(pfx, vls[ifn]),),
                                                 home_agent=(10, 1800) if ifn == "h0" else None),
@@ -162,6 +167,29 @@ def test_move_register_tunnel_ro_and_home(rig: Rig) -> None:
     assert st(r.ha, "mip6s_tunnelout") == t2 and st(r.mn, "mip6s_revtunnelout") == rv2
 
 
+
+
+def test_move_between_foreign_links_with_route_optimization() -> None:
+    """From one foreign link to another: a new care-of address, the home
+    agent's binding follows it (same entry, proxy kept), and the
+    correspondent's binding is renewed through a fresh return routability."""
+    r = Rig()
+    m = r.mobile
+    r.move(r.foreign)
+    r.run(10.0)
+    assert m.route_optimize(CN, r.sim.now)
+    r.run(5.0)
+    coa1 = m.coa
+    assert m.bul[CN].state == "bound"
+    r.move(r.foreign2)
+    r.run(12.0)
+    assert m.coa is not None and m.coa != coa1 and m.coa in IPv6Network("2001:db8:dd::/64")
+    b = r.ha.mip6.bc.lookup(HOA)
+    assert b is not None and b.coa == m.coa and r.ha.mip6.ha.coas == {m.coa: 1}
+    assert st(r.ha, "mip6s_hadad") == 1  # a refresh of the registration: no DAD again
+    cb = r.cn.mip6.bc.lookup(HOA)
+    assert cb is not None and cb.coa == m.coa and m.bul[CN].state == "bound"
+    assert r.ping(seq=41)
 
 def test_home_agent_router_advertisements() -> None:
     """The home agent's RAs on the home link carry the H flag and a Home
