@@ -211,11 +211,9 @@ def test_home_agent_router_advertisements() -> None:
         assert q[ICMPv6NDOptHAInfo].pref == 10 and q[ICMPv6NDOptHAInfo].lifetime == 1800
     assert all(q[ICMPv6ND_RA].H == 0 and ICMPv6NDOptHAInfo not in q for q in f)
 
-def test_retransmission_backoff_1_to_32_s() -> None:
-    """A home agent that never answers (the address configured is nobody's):
-    the Binding Update goes again after 1, 2, 4, 8, 16, 32, 32 s (RFC 6275
-    §11.8), each with a greater sequence number (§11.7.1)."""
-    r = Rig(mn_ha=IPv6Address("2001:db8:aa::99"))
+def _bu_times(link: MemoryLink) -> list[tuple[float, int]]:
+    """(time, sequence number) of each Binding Update the mobile node sends
+    on ``link`` (with a Home Address option, right after the IPv6 header)."""
     sends: list[tuple[float, int]] = []
 
     def tap(t: float, f: bytes) -> None:
@@ -224,12 +222,23 @@ def test_retransmission_backoff_1_to_32_s() -> None:
             mh = p[40 + 24:]
             if p[40] == 135 and mh[2] == 5:
                 sends.append((t, int.from_bytes(mh[6:8], "big")))
-    r.foreign.add_tap(tap)
+    link.add_tap(tap)
+    return sends
+
+
+def test_retransmission_backoff_first_registration() -> None:
+    """A home agent that never answers (the address configured is nobody's):
+    the first Binding Update goes again after 1.5 s (InitialBindackTimeout
+    FirstReg), then 3, 6, 12, 24, 32, 32 s (RFC 6275 §11.8: doubled up to
+    MAX_BINDACK_TIMEOUT, then at that rate), each with a greater sequence
+    number (§11.7.1)."""
+    r = Rig(mn_ha=IPv6Address("2001:db8:aa::99"))
+    sends = _bu_times(r.foreign)
     r.move(r.foreign)
     r.run(130.0)
     assert len(sends) >= 8
     gaps = [round(b[0] - a[0], 1) for a, b in pairwise(sends)]
-    assert gaps[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 32.0], gaps
+    assert gaps[:7] == [1.5, 3.0, 6.0, 12.0, 24.0, 32.0, 32.0], gaps
     seqs = [s for _t, s in sends]
     assert all((b - a) & 0xFFFF == 1 for a, b in pairwise(seqs))
     assert st(r.mn, "mip6s_buretrans") == len(sends) - 1
@@ -239,6 +248,34 @@ def test_retransmission_backoff_1_to_32_s() -> None:
     r.mn.output("eth0", echo, r.sim.now)
     assert st(r.mn, "mip6s_nohomereg") == 1 and st(r.mn, "ip6s_localout") == before
 
+
+
+def test_retransmission_backoff_reregistration() -> None:
+    """With a binding at the home agent, an unanswered Binding Update (its
+    acknowledgements lost on the foreign link) goes again after
+    INITIAL_BINDACK_TIMEOUT, 1 s, then 2, 4, 8, 16, 32, 32 s; the first
+    acknowledgement that gets through ends it."""
+    r = Rig()
+    r.move(r.foreign)
+    r.run(10.0)
+    m = r.mobile
+    assert m.bul[HA_H].state == "bound"
+    lose = [True]
+
+    def drop_ba(f: bytes) -> bytes | None:
+        if lose[0] and f[6:12] == MAC_HA[1] and f[12:14] == b"\x86\xdd" and f[20] == 43:
+            return None  # the home agent's acknowledgements (type 2 routing header)
+        return f
+    r.foreign.filters.append(drop_ba)
+    sends = _bu_times(r.foreign)
+    m.home_register(r.sim.now)
+    r.run(100.0)
+    gaps = [round(b[0] - a[0], 1) for a, b in pairwise(sends)]
+    assert gaps[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 32.0], gaps
+    lose[0] = False
+    r.run(40.0)
+    assert m.bul[HA_H].state == "bound" and m.bul[HA_H].retrans_at is None
+    assert r.ping(seq=51)
 
 def test_lifetime_bounded_by_home_prefix_and_refreshed() -> None:
     """The home prefix advertised with a valid lifetime of 300 s: the home

@@ -217,6 +217,9 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) mobile node: binding update list entries (home agent and correspondents)"),
         _k("net.inet6.mip6.mn_lifetime", 600, 4, 262140,
            "(kame) mobile node: home registration lifetime asked for, s"),
+        _k("net.inet6.mip6.first_reg_timeout_ms", 1500, 100, 32000,
+           "mobile node: first retransmission timeout of a home registration with no "
+           "binding at the home agent, ms (InitialBindackTimeoutFirstReg, RFC 6275 §11.8)"),
         _k("net.inet6.ipsec6.ecn", 0, -1, 2,
            "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
         # --- net.inet.tcp (issue 9: kame.tcp; FreeBSD's names, times in ms) ---

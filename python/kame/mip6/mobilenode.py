@@ -17,8 +17,10 @@ agent on one interface.
 - Home registration (§11.7.1): a Binding Update with the A and H flags
   from the care-of address with a Home Address option, every one with a
   sequence number greater than the last; retransmitted without an answer
-  after INITIAL_BINDACK_TIMEOUT (1 s), doubling up to MAX_BINDACK_TIMEOUT
-  (32 s) and then every 32 s (§11.8); refreshed when 80 % of the granted
+  after INITIAL_BINDACK_TIMEOUT (1 s; InitialBindackTimeoutFirstReg,
+  ``net.inet6.mip6.first_reg_timeout_ms`` 1.5 s, when the home agent has
+  no binding yet: its DAD takes a second), doubling up to
+  MAX_BINDACK_TIMEOUT (32 s) and then every 32 s (§11.8); refreshed when 80 % of the granted
   lifetime has passed (or at the Binding Refresh Advice); status 135
   resynchronizes the sequence number (§11.7.3); another refusal stops it
   (``mip6s_barefused``).
@@ -237,10 +239,16 @@ class MobileNode:
 
     def home_register(self, now: float) -> None:
         """A Binding Update with A and H to the home agent (§11.7.1)."""
-        e = self._entry(self.ha, True, self.node.knobs._values["net.inet6.mip6.mn_lifetime"])
+        kv = self.node.knobs._values
+        e = self._entry(self.ha, True, kv["net.inet6.mip6.mn_lifetime"])
         if e is None:
             return
-        e.state, e.timeout, e.coa = "wait", INITIAL_BINDACK_TIMEOUT, self.coa
+        # §11.8: with no binding at the home agent yet, InitialBindackTimeoutFirstReg
+        # (1.5 s: room for the home agent's DAD), else INITIAL_BINDACK_TIMEOUT
+        first = e.expire <= now
+        e.state, e.coa = "wait", self.coa
+        e.timeout = kv["net.inet6.mip6.first_reg_timeout_ms"] / 1000 if first \
+            else INITIAL_BINDACK_TIMEOUT
         self._bu_send(e, now)
 
     def _bu_send(self, e: BulEntry, now: float) -> None:
