@@ -191,6 +191,29 @@ def test_move_between_foreign_links_with_route_optimization() -> None:
     assert cb is not None and cb.coa == m.coa and m.bul[CN].state == "bound"
     assert r.ping(seq=41)
 
+
+def test_kame_mip6_cli_shows_bindings() -> None:
+    """``kame mip6``: the control socket's snapshot and its text, for the
+    home agent (a home registration) and the mobile node (its list)."""
+    from kame.cli.tools import format_mip6
+    from kame.ctl import snap_mip6
+
+    r = Rig()
+    r.move(r.foreign)
+    r.run(10.0)
+    ha = snap_mip6(r.ha, r.sim.now)
+    assert ha["roles"] == ["correspondent", "home_agent"] and ha["ha_links"] == ["h0"]
+    (b,) = ha["bc"]
+    assert b["home"] == str(HOA) and b["coa"] == str(r.mobile.coa) and b["home_reg"]
+    text = format_mip6(ha)
+    assert f"  {HOA} -> {r.mobile.coa} seq {b['seq']} lifetime 600s" in text
+    assert f"(home registration via {HA_H})" in text
+    mn = snap_mip6(r.mn, r.sim.now)
+    assert "mobile_node" in mn["roles"] and mn["mn"]["away"]
+    text = format_mip6(mn, cache=False)
+    assert f"mobile node: home {HOA} (2001:db8:aa::/64), home agent {HA_H}, away" in text
+    assert f"  {HA_H} (home agent) bound seq" in text and "binding cache:" not in text
+
 def test_home_agent_router_advertisements() -> None:
     """The home agent's RAs on the home link carry the H flag and a Home
     Agent Information option (RFC 6275 §7.1, §7.4), as scapy reads them;
