@@ -680,3 +680,48 @@ def test_tshark_dissects_what_we_send(tmp_path: Path) -> None:
     assert any("41" in row[6].split(",") for row in rows)  # IPv6-in-IPv6
     icmp = {t for row in rows for t in row[5].split(",") if t}
     assert {"145", "147", "128", "129"} <= icmp, icmp
+
+
+def test_hostile_input_to_the_mobile_node() -> None:
+    """Forged messages at the mobile node away: an acknowledgement with the
+    wrong sequence number or from a stranger, a type 2 routing header naming
+    another home address, a tunnelled packet for another address or from a
+    node that is not the home agent, a Home Test with the wrong cookie: each
+    dropped and counted, the registration unchanged."""
+    from scapy.layers.inet6 import MIP6MH_HoT
+
+    r = Rig()
+    r.move(r.foreign)
+    r.run(10.0)
+    m = r.mobile
+    coa = m.coa
+    assert coa is not None
+    e = m.bul[HA_H]
+    seq, expire = e.seq, e.expire
+
+    def inject(pkt: Any) -> None:
+        r.sim.emit(r.mn, r.mn.receive("eth0", codec.ether(MAC_MN, MAC_HA[1], bytes(pkt)),
+                                      r.sim.now))
+
+    def via_rh2(src: IPv6Address, home: IPv6Address, payload: Any) -> IPv6:
+        return IPv6(src=str(src), dst=str(coa)) / IPv6ExtHdrRouting(
+            type=2, segleft=1, addresses=[str(home)]) / payload
+
+    inject(via_rh2(HA_H, HOA, MIP6MH_BA(status=0, seq=(seq + 7) & 0xFFFF, mhtime=100)))
+    assert st(r.mn, "mip6s_baunexpected") == 1
+    inject(via_rh2(IPv6Address("2001:db8:cc::9"), HOA, MIP6MH_BA(status=0, seq=seq, mhtime=1)))
+    assert st(r.mn, "mip6s_baunexpected") == 2
+    inject(via_rh2(HA_H, IPv6Address("2001:db8:aa::11"), MIP6MH_BA(status=0, seq=seq)))
+    assert st(r.mn, "mip6s_rh2bad") == 1
+    inject(IPv6(src=str(HA_H), dst=str(coa)) / IPv6(src=str(CN), dst="2001:db8:aa::11") /
+           ICMPv6EchoRequest())
+    assert st(r.mn, "mip6s_tunnelbad") == 1
+    t0 = st(r.mn, "mip6s_tunnelin")
+    inject(IPv6(src="2001:db8:cc::9", dst=str(coa)) / IPv6(src=str(CN), dst=str(HOA)) /
+           ICMPv6EchoRequest())
+    assert st(r.mn, "mip6s_tunnelin") == t0  # not from the home agent: not ours
+    inject(IPv6(src=str(HA_H), dst=str(coa)) / IPv6(src=str(CN), dst=str(HOA)) /
+           MIP6MH_HoT(cookie=b"notmine!", index=1, token=b"\0" * 8))
+    assert st(r.mn, "mip6s_rrunexpected") == 1
+    assert e.state == "bound" and e.seq == seq and e.expire == expire
+    assert r.ping(seq=61)

@@ -143,6 +143,8 @@ class MobileNode:
         if node.knobs.forwarding:
             raise ConfigError("a mobile node is a host: net.inet6.ip6.forwarding=0")
         node._ifnet(ifname)
+        if not isinstance(home, str) or "/" not in home:
+            raise TypeError("the home address is a str ADDR/PREFIXLEN")
         net = IPv6Network(home, strict=False)
         addr = IPv6Address(home.split("/")[0])
         ha_a = IPv6Address(ha)
