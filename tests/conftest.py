@@ -39,7 +39,8 @@ if os.environ.get("KAME_GATE_CHECK", "1") != "0":
                 "ip pmtu": min((e[1] for e in inet.pmtu.values()), default=None),
                 "igmp": inet.igmp_next_deadline(), "ip redirects": inet.rt_next_expire(),
                 "tcp": self.tcp.next_deadline(),
-                "mip6": self.mip6.next_deadline() if self._mip6_bc else None,
+                "mip6": self.mip6.next_deadline()
+                if self._mip6_bc or self.mip6.ha or self.mip6.mn else None,
             }
             late = {k: v for k, v in owners.items() if v is not None and v <= t}
             assert not late, f"poll({t}) gated until {self.gate.due}, but due: {late}"
