@@ -51,7 +51,7 @@ class Rig:
     """HA + MN + CN on three links under one clock."""
 
     def __init__(self, *, ha_knobs: dict[str, int] | None = None, home_vl: int = 2592000,
-                 mn_ha: IPv6Address = HA_H) -> None:
+                 mn_ha: IPv6Address | None = HA_H) -> None:
         base = {"net.inet6.ip6.dad_count": 1, "net.inet6.icmp6.errppslimit": -1}
         self.sim = Simulation()
         self.home, self.foreign, self.clink = MemoryLink(), MemoryLink(), MemoryLink()
@@ -213,6 +213,36 @@ def test_kame_mip6_cli_shows_bindings() -> None:
     text = format_mip6(mn, cache=False)
     assert f"mobile node: home {HOA} (2001:db8:aa::/64), home agent {HA_H}, away" in text
     assert f"  {HA_H} (home agent) bound seq" in text and "binding cache:" not in text
+
+
+def test_dynamic_home_agent_address_discovery() -> None:
+    """A mobile node that does not know its home agent asks the home
+    prefix's Home-Agents anycast address from its first care-of address
+    (RFC 6275 §11.4.1), takes the address of the reply, registers."""
+    r = Rig(mn_ha=None)
+    r.move(r.foreign)
+    r.run(10.0)
+    m = r.mobile
+    assert m.ha == HA_H and m.bul[HA_H].state == "bound"
+    assert st(r.mn, "mip6s_odhaadreq") == 1 and st(r.mn, "mip6s_dhaadreply") == 1
+    assert st(r.ha, "mip6s_odhaad") == 1
+    assert r.ping(seq=71)
+
+
+def test_dhaad_retries_then_gives_up() -> None:
+    """No home agent answers: the request goes again after 3, 6, 12, 24 s
+    (INITIAL_DHAAD_TIMEOUT doubled), five in all (DHAAD_RETRIES 4), then
+    the discovery is given up; nothing from the home address leaves."""
+    r = Rig(mn_ha=None)
+    r.ha.mip6.ha = None  # the router is no home agent any more
+    times: list[float] = []
+    r.foreign.add_tap(lambda t, f: times.append(t) if f[6:12] == MAC_MN and f[20] == 58
+                      and f[54] == 144 else None)
+    r.move(r.foreign)
+    r.run(120.0)
+    assert [round(b - a, 1) for a, b in pairwise(times)] == [3.0, 6.0, 12.0, 24.0]
+    assert st(r.mn, "mip6s_odhaadreq") == 5 and st(r.mn, "mip6s_dhaadfail") == 1
+    assert r.mobile.ha is None and not r.mobile.bul
 
 def test_home_agent_router_advertisements() -> None:
     """The home agent's RAs on the home link carry the H flag and a Home

@@ -529,7 +529,8 @@ def snap_mip6(node: Node, now: float) -> dict[str, Any]:
     mn = m.mn
     if mn is not None:
         roles.append("mobile_node")
-        out["mn"] = {"home": str(mn.home), "prefix": str(mn.prefix), "ha": str(mn.ha),
+        out["mn"] = {"home": str(mn.home), "prefix": str(mn.prefix),
+                     "ha": None if mn.ha is None else str(mn.ha),
                      "away": mn.away, "coa": None if mn.coa is None else str(mn.coa)}
         out["bul"] = [{"peer": str(e.peer), "home_reg": e.home_reg, "seq": e.seq,
                        "state": e.state, "coa": None if e.coa is None else str(e.coa),

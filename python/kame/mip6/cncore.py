@@ -454,9 +454,11 @@ class Mip6Cn:
             self.mn.poll(now)
 
     def icmp6_input(self, ifname: str, hdr: Any, msg: Any, now: float) -> None:
-        """ICMPv6 144-147 (§6.5-§6.8): the home agent answers 144 and 146;
-        anything else is counted."""
+        """ICMPv6 144-147 (§6.5-§6.8): the home agent answers 144 and 146,
+        the mobile node takes 145; anything else is counted."""
         if self.ha is not None and msg.type in (144, 146):
             self.ha.icmp6_input(ifname, hdr, msg, now)
+        elif self.mn is not None and msg.type == 145:
+            self.mn.icmp6_input(hdr, msg, now)
         else:
             self.node.stats.inc("mip6s_icmpother")

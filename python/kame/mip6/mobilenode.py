@@ -46,9 +46,11 @@ agent on one interface.
 
 The binding update list is bounded by ``net.inet6.mip6.bul_max``
 (``mip6s_bulfull`` past it); Binding Errors (§11.3.6) end the route
-optimization they are about. The home agent's address is configured
-(Dynamic Home Agent Address Discovery is answered by the home agent but
-not sent from here).
+optimization they are about. The home agent's address is configured,
+or found by Dynamic Home Agent Address Discovery (§11.4.1: ICMPv6 144 from
+the first care-of address to the home prefix's Home-Agents anycast
+address, INITIAL_DHAAD_TIMEOUT 3 s doubled, DHAAD_RETRIES 4; the first
+address of the reply).
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ BU_ACK, BU_HOME = 0x8000, 0x4000
 IPPROTO_MH = 135
 
 #: RFC 6275 §12
+DHAAD_RETRIES = 4
+INITIAL_DHAAD_TIMEOUT = 3.0
 INITIAL_BINDACK_TIMEOUT = 1.0
 MAX_BINDACK_TIMEOUT = 32.0
 MAX_RR_BINDING_LIFETIME = 420
@@ -114,12 +118,15 @@ class MobileNode:
     """The mobile node role of one :class:`~kame.node.Node`."""
 
     def __init__(self, node: Node, ifname: str, home: IPv6Address, prefix: IPv6Network,
-                 ha: IPv6Address, hif: str) -> None:
+                 ha: IPv6Address | None, hif: str) -> None:
         self.node = node
         self.ifname = ifname
         self.home = home
         self.prefix = prefix
+        #: the home agent: configured, or found by Dynamic Home Agent
+        #: Address Discovery from the first care-of address (§11.4.1)
         self.ha = ha
+        self._dhaad: tuple[int, float, float, int] | None = None  # id, timeout, at, sent
         self.hif = hif
         #: at home (no tunnel, no Home Address option) or away
         self.away = False
@@ -135,9 +142,10 @@ class MobileNode:
         self._seq = int.from_bytes(os.urandom(2), "big")
 
     @classmethod
-    def attach(cls, node: Node, ifname: str, home: str, ha: IPv6Address | str, now: float, *,
-               hif: str = "hif0") -> MobileNode:
-        """``home`` as ``ADDR/PREFIXLEN``; ``ha`` the home agent's address."""
+    def attach(cls, node: Node, ifname: str, home: str, ha: IPv6Address | str | None, now: float,
+               *, hif: str = "hif0") -> MobileNode:
+        """``home`` as ``ADDR/PREFIXLEN``; ``ha`` the home agent's address
+        (None: discovered, §11.4.1)."""
         if node.mip6.mn is not None:
             raise ConfigError("already a mobile node")
         if node.knobs.forwarding:
@@ -147,8 +155,8 @@ class MobileNode:
             raise TypeError("the home address is a str ADDR/PREFIXLEN")
         net = IPv6Network(home, strict=False)
         addr = IPv6Address(home.split("/")[0])
-        ha_a = IPv6Address(ha)
-        if ha_a not in net:
+        ha_a = IPv6Address(ha) if ha is not None else None
+        if ha_a is not None and ha_a not in net:
             raise ConfigError(f"home agent {ha_a} not in the home prefix {net}")
         node.add_interface(hif, None, type=IfType.LOOPBACK)
         node.up(hif, now)
@@ -221,7 +229,10 @@ class MobileNode:
             if ifa.usable and any(ifa.addr in n for n in self.foreign):
                 self.coa = ifa.addr
                 self.node.stats.inc("mip6s_coachange")
-                self.home_register(now)
+                if self.ha is None:
+                    self._dhaad_send(now, first=True)
+                else:
+                    self.home_register(now)
                 return
 
     # --- Binding Updates ----------------------------------------------------------------
@@ -239,8 +250,70 @@ class MobileNode:
         e.seq = (e.seq + 1) & 0xFFFF
         return e.seq
 
+    # --- Dynamic Home Agent Address Discovery (§11.4.1) ------------------------------
+
+    def _dhaad_send(self, now: float, first: bool = False) -> None:
+        """A Home Agent Address Discovery Request from the care-of address
+        to the Home-Agents anycast address of the home prefix, again after
+        INITIAL_DHAAD_TIMEOUT (3 s) doubled, DHAAD_RETRIES (4) times."""
+        from kame.mip6.homeagent import ha_anycast
+
+        node = self.node
+        if self.coa is None:
+            return
+        if first or self._dhaad is None:
+            ident = int.from_bytes(os.urandom(2), "big")
+            timeout, sent = INITIAL_DHAAD_TIMEOUT, 0
+        else:
+            ident, timeout, _at, sent = self._dhaad
+            if sent > DHAAD_RETRIES:
+                node.stats.inc("mip6s_dhaadfail")
+                self._dhaad = None
+                return
+            timeout *= 2
+        msg = _core.Icmpv6Unknown(144, 0, ident.to_bytes(2, "big") + b"\0\0")
+        dst = ha_anycast(self.prefix)
+        self._send_from_coa_icmp(self.coa, dst, msg, now)
+        node.stats.inc("mip6s_odhaadreq")
+        self._dhaad = (ident, timeout, now + timeout, sent + 1)
+        node.gate.arm(now + timeout)
+
+    def _send_from_coa_icmp(self, coa: IPv6Address, dst: IPv6Address, msg: Any,
+                            now: float) -> None:
+        node = self.node
+        rt = node.rtalloc(dst, now)
+        if rt is None:
+            node.stats.inc("ip6s_noroute")
+            return
+        body = msg.to_bytes(coa, dst)
+        hdr = _core.Ipv6Header(coa, dst, next_header=58,
+                               hop_limit=node.cache.info(rt.ifname).chlim, payload_len=len(body))
+        node.output(rt.ifname, hdr.to_bytes() + body, now, rt.next_hop)
+
+    def icmp6_input(self, hdr: Any, msg: Any, now: float) -> None:
+        """A Home Agent Address Discovery Reply (§11.4.1): the first address
+        in it, in the home prefix, is our home agent."""
+        st = self.node.stats
+        body = bytes(msg.body)
+        d = self._dhaad
+        if msg.type != 145 or msg.code != 0 or d is None or hdr.dst != self.coa \
+                or len(body) < 4 or int.from_bytes(body[:2], "big") != d[0]:
+            st.inc("mip6s_icmpbad")
+            return
+        has = [IPv6Address(body[i:i + 16]) for i in range(4, len(body) - 15, 16)]
+        has = [a for a in has if a in self.prefix and a != self.home]
+        if not has:
+            st.inc("mip6s_icmpbad")
+            return
+        st.inc("mip6s_dhaadreply")
+        self._dhaad = None
+        self.ha = has[0]
+        self.home_register(now)
+
     def home_register(self, now: float) -> None:
         """A Binding Update with A and H to the home agent (§11.7.1)."""
+        if self.ha is None:
+            return
         kv = self.node.knobs._values
         e = self._entry(self.ha, True, kv["net.inet6.mip6.mn_lifetime"])
         if e is None:
@@ -304,7 +377,7 @@ class MobileNode:
         """Start route optimization with correspondent ``cn`` (§11.7.2):
         False when the home registration is not in place or the list is full."""
         cn = IPv6Address(cn)
-        h = self.bul.get(self.ha)
+        h = self.bul.get(self.ha) if self.ha is not None else None
         if not self.away or h is None or h.state != "bound" or cn in self.no_ro:
             return False
         e = self._entry(cn, False, MAX_RR_BINDING_LIFETIME)
@@ -499,17 +572,18 @@ class MobileNode:
                 p[8:24] = self.coa.packed
                 node.stats.inc("mip6s_ohao")
                 return rt.ifname, bytes(p) + ext + packet[40:], rt.next_hop
-        h = self.bul.get(self.ha)
-        if h is None or h.expire <= now:
+        ha = self.ha
+        h = self.bul.get(ha) if ha is not None else None
+        if ha is None or h is None or h.expire <= now:
             # §11.3.1: no home address as a source before the home agent
             # accepted the registration (nor after it ran out): dropped
             node.stats.inc("mip6s_nohomereg")
             return "", b"", dst
-        rt = node.rtalloc(self.ha, now)
+        rt = node.rtalloc(ha, now)
         if rt is None:
             return None
         try:
-            out = _core.encapsulate(packet, self.coa, self.ha, 1,
+            out = _core.encapsulate(packet, self.coa, ha, 1,
                                     hop_limit=node.cache.info(rt.ifname).chlim)
         except KameError:
             node.stats.inc("mip6s_tunnelerr")
@@ -564,11 +638,18 @@ class MobileNode:
 
     def next_deadline(self) -> float | None:
         ts = [t for e in self.bul.values() for t in (e.retrans_at, e.refresh_at) if t is not None]
+        if self._dhaad is not None:
+            ts.append(self._dhaad[2])
         return min(ts) if ts else None
 
     def poll(self, now: float) -> None:
         st = self.node.stats
         self._try_coa(now)
+        if self._dhaad is not None and self._dhaad[2] <= now:
+            if self.away:
+                self._dhaad_send(now)
+            else:
+                self._dhaad = None
         for e in list(self.bul.values()):
             if e.retrans_at is not None and e.retrans_at <= now:
                 e.timeout = min(e.timeout * 2, MAX_BINDACK_TIMEOUT)
