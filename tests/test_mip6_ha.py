@@ -526,6 +526,10 @@ def test_scapy_home_registration_and_statuses() -> None:
     assert n.mip6.bc.lookup(HOA) is None and not n.nbr.proxy.lookup("h0", HOA)[0]
     # a deregistration with nothing registered: 133
     assert ba_of(hrx(n, "f0", bu_pkt(14, lifetime=0), 17.0)).status == 133
+    # without the A flag an acceptance is not answered, a refusal is
+    assert hrx(n, "f0", bu_pkt(20, flags="H"), 18.0) == []
+    assert _ipv6(n.poll(19.2)) == [] and n.mip6.bc.lookup(HOA) is not None
+    assert ba_of(hrx(n, "f0", bu_pkt(19, flags="H"), 20.0)).status == 135
 
 
 def test_scapy_served_list_and_home_registration_not_supported() -> None:

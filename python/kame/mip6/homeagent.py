@@ -210,7 +210,7 @@ class HomeAgent:
             self.ba_output(ifname, ha_addr, src, home, status, seq, lifetime, now)
 
         if not flags & BU_ACK:
-            st.inc("mip6s_hanoack")  # §9.5.1 of the HA: A must be set; answer anyway
+            st.inc("mip6s_hanoack")  # the mobile node sets A (§11.7.1); accepted, unanswered
         if ha_addr.is_multicast or node.addrs.find_any(ha_addr) is None \
                 or ha_addr in self._anycasts():
             st.inc("mip6s_hanotours")
@@ -250,7 +250,8 @@ class HomeAgent:
             self.withdraw(b, now)
             cn.bc.remove(home)
             st.inc("mip6s_hadereg")
-            ack(0, seq, 0)
+            if flags & BU_ACK:
+                ack(0, seq, 0)
             return
         granted = min(mh.lifetime * 4, kv["net.inet6.mip6.ha_lifetime_max"],
                       self.prefix_lifetime(hifname, net, ifa, now))
@@ -313,7 +314,8 @@ class HomeAgent:
             node._handle(acts, now)
             st.inc("mip6s_haproxy")
         st.inc("mip6s_bcadd" if created else "mip6s_bcupdate")
-        self.ba_output(hifname, ha_addr, src, home, 0, seq, granted // 4, now)
+        if flags & BU_ACK:  # an acceptance only when asked for; refusals always (§10.3.1)
+            self.ba_output(hifname, ha_addr, src, home, 0, seq, granted // 4, now)
 
     def _coa_ref(self, coa: IPv6Address, n: int) -> None:
         c = self.coas.get(coa, 0) + n

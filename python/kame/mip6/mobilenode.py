@@ -183,9 +183,8 @@ class MobileNode:
                 self._forget_others(ra.src, nets)
                 self.returned_home(now)
             return
-        if self.away and ra.src == self.router and self.coa is not None \
-                and any(self.coa in n for n in nets):
-            return  # the router we know, our care-of address still on-link
+        if self.away and self.coa is not None and any(self.coa in n for n in nets):
+            return  # our care-of address still on-link: the same link (maybe another router)
         if ra.src == self.router and self.foreign == nets:
             return
         st.inc("mip6s_movement")
@@ -201,7 +200,8 @@ class MobileNode:
     def _forget_others(self, router: IPv6Address, nets: list[IPv6Network]) -> None:
         """The routers and prefixes of the link we left are out of reach."""
         rtr = self.node.rtr
-        for dr in [d for d in rtr.routers if d.ifname == self.ifname and d.addr != router]:
+        gone = [d for d in rtr.routers if d.ifname == self.ifname and d.addr != router]
+        for dr in gone:
             rtr._router_remove(dr)
         for key in [k for k in rtr.prefixes if k[0] == self.ifname and k[1] not in nets]:
             rtr._prefix_del(key)
@@ -217,8 +217,10 @@ class MobileNode:
             else:
                 ifa.flags |= In6Flags.DETACHED
         cache = self.node.cache
-        for ln in [ln for ln in cache if ln.ifname == self.ifname and ln.addr != router
-                   and not any(ln.addr in n for n in nets)]:
+        old_routers = {d.addr for d in gone}
+        for ln in [ln for ln in cache if ln.ifname == self.ifname and (
+                ln.addr in old_routers or not ln.addr.is_link_local
+                and not any(ln.addr in n for n in nets))]:
             cache.delete(ln.ifname, ln.addr)
 
     def _try_coa(self, now: float) -> None:
