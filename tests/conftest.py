@@ -39,7 +39,8 @@ if os.environ.get("KAME_GATE_CHECK", "1") != "0":
                 "ip pmtu": min((e[1] for e in inet.pmtu.values()), default=None),
                 "igmp": inet.igmp_next_deadline(), "ip redirects": inet.rt_next_expire(),
                 "tcp": self.tcp.next_deadline(),
-                "mip6": self.mip6.next_deadline() if self._mip6_bc else None,
+                "mip6": self.mip6.next_deadline()
+                if self._mip6_bc or self.mip6.ha or self.mip6.mn else None,
                 "mld querier": self.mldr.next_deadline(), "igmp querier": inet.igmpr.next_deadline(),
                 "sa lifetimes": self.key.next_deadline() if self.key is not None else None,
             }

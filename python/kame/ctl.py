@@ -513,6 +513,32 @@ def snap_pcbs(node: Node) -> list[dict[str, Any]]:
     return rows
 
 
+def snap_mip6(node: Node, now: float) -> dict[str, Any]:
+    """Mobile IPv6 (kame.mip6): the roles, the binding cache (correspondent
+    and home registrations) and the mobile node's binding update list."""
+    m = node.mip6
+    roles = ["correspondent"] if node.knobs["net.inet6.mip6.correspondent"] else []
+    bc = [{"home": str(b.home), "coa": str(b.coa), "seq": b.seq, "lifetime": b.lifetime,
+           "expire": _remaining(b.expire, now), "home_reg": b.home_reg,
+           "ha": None if b.ha_addr is None else str(b.ha_addr)}
+          for b in sorted(m.bc.entries.values(), key=lambda b: int(b.home))]
+    out: dict[str, Any] = {"roles": roles, "bc": bc, "bul": [], "mn": None}
+    if m.ha is not None:
+        roles.append("home_agent")
+        out["ha_links"] = list(m.ha.ifnames)
+    mn = m.mn
+    if mn is not None:
+        roles.append("mobile_node")
+        out["mn"] = {"home": str(mn.home), "prefix": str(mn.prefix),
+                     "ha": None if mn.ha is None else str(mn.ha),
+                     "away": mn.away, "coa": None if mn.coa is None else str(mn.coa)}
+        out["bul"] = [{"peer": str(e.peer), "home_reg": e.home_reg, "seq": e.seq,
+                       "state": e.state, "coa": None if e.coa is None else str(e.coa),
+                       "expire": _remaining(e.expire, now) if e.state == "bound" else None}
+                      for e in mn.bul.values()]
+    return out
+
+
 def snap_arp(node: Node, now: float) -> list[dict[str, Any]]:
     """``arp -an``: the ARP cache, and our own IPv4 addresses as permanent
     entries (BSD keeps them in the table)."""
@@ -752,6 +778,8 @@ class ControlServer:
             return snap_pcbs(node)
         if op == "arp":  # kame arp -an
             return snap_arp(node, now)
+        if op == "mip6":  # kame mip6: binding cache, binding update list (kame.mip6)
+            return snap_mip6(node, now)
         if op == "igmp":  # kame igmp show: the IGMP querier (kame.inet.igmp_router)
             return {"links": node.inet.igmpr.snapshot(now),
                     "mroute": node.inet.mroute_snapshot(now),

@@ -204,6 +204,22 @@ KNOBS: dict[str, KnobSpec] = {
            "longest binding granted under Return Routability, s (MAX_RR_BINDING_LIFETIME)"),
         _k("net.inet6.mip6.be_ppslimit", 10, 0, 10000,
            "(kame) Binding Errors sent per second (RFC 6275 §9.3.3: rate limited); 0 none"),
+        # Mobile IPv6, home agent and mobile node (seed §6.2, RFC 6275 §10, §11)
+        _k("net.inet6.mip6.ha_lifetime_max", 3600, 4, 262140,
+           "(kame) longest home registration a home agent grants, s (also bounded by the "
+           "home prefix's valid lifetime)"),
+        _k("net.inet6.mip6.ha_dad", 1, 0, 1,
+           "home agent: Duplicate Address Detection of a home address before a new "
+           "registration is accepted (RFC 6275 §10.3.1)"),
+        _k("net.inet6.mip6.ha_dad_max", 64, 1, 65536,
+           "(kame) home registrations waiting for DAD at once; past it status 130"),
+        _k("net.inet6.mip6.bul_max", 64, 1, 65536,
+           "(kame) mobile node: binding update list entries (home agent and correspondents)"),
+        _k("net.inet6.mip6.mn_lifetime", 600, 4, 262140,
+           "(kame) mobile node: home registration lifetime asked for, s"),
+        _k("net.inet6.mip6.first_reg_timeout_ms", 1500, 100, 32000,
+           "mobile node: first retransmission timeout of a home registration with no "
+           "binding at the home agent, ms (InitialBindackTimeoutFirstReg, RFC 6275 §11.8)"),
         _k("net.inet6.ipsec6.ecn", 0, -1, 2,
            "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
         # --- net.inet.tcp (issue 9: kame.tcp; FreeBSD's names, times in ms) ---

@@ -432,7 +432,8 @@ class Node(Ip6Input):
             ts.append(kt)  # SA lifetimes (key_timehandler)
         if (tt := self.tcp.next_deadline()) is not None:
             ts.append(tt)  # TCP timers (tcp_timer.c)
-        if self._mip6_bc and (mt := self.mip6.next_deadline()) is not None:
+        if (self._mip6_bc or self.mip6.ha or self.mip6.mn) and \
+                (mt := self.mip6.next_deadline()) is not None:
             ts.append(mt)  # binding lifetimes (kame.mip6)
         return min(ts) if ts else None
 

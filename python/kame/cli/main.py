@@ -8,6 +8,7 @@
     kame netstat -an             the node's TCP and UDP sockets, with TCP states
     kame netstat -s [-p PROTO]   the node's counters (tcp udp ip icmp igmp arp ipsec ip6 icmp6 ipsec6 mip6 nat64)
     kame arp -an                 the node's ARP cache
+    kame mip6 [-c|-u]            Mobile IPv6 roles, binding cache, binding update list
     kame iperf3 -s | -c HOST     iperf3 server or client on a running node
     kame ifconfig [IF [WORD...]] the node's interfaces; create and configure gif/stf
     kame gifconfig IF SRC DST    a gif tunnel's outer addresses (like KAME's gifconfig)

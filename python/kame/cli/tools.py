@@ -42,6 +42,7 @@ __all__ = [
     "IP6_NH_NAMES",
     "find_ctl",
     "format_ifconfig",
+    "format_mip6",
     "format_ndp_a",
     "format_ndp_i",
     "format_ndp_p",
@@ -734,6 +735,39 @@ def _netstat(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_mip6(snap: dict[str, Any], cache: bool = True, bul: bool = True) -> str:
+    """``kame mip6``: the roles, the binding cache and the binding update
+    list, one entry a line (as SHISA's ``mipctl`` shows them)."""
+    lines = [f"roles: {' '.join(snap['roles']) or 'none'}"]
+    mn = snap.get("mn")
+    if mn is not None:
+        where = f"away, care-of {mn['coa']}" if mn["away"] else "at home"
+        lines.append(f"mobile node: home {mn['home']} ({mn['prefix']}), home agent {mn['ha']}, "
+                     f"{where}")
+    if cache:
+        lines.append("binding cache:")
+        for b in snap["bc"]:
+            kind = f"home registration via {b['ha']}" if b["home_reg"] else "correspondent"
+            left = "-" if b["expire"] is None else f"{max(0, int(b['expire']))}s"
+            lines.append(f"  {b['home']} -> {b['coa']} seq {b['seq']} lifetime "
+                         f"{b['lifetime']}s left {left} ({kind})")
+    if bul and mn is not None:
+        lines.append("binding update list:")
+        for e in snap["bul"]:
+            kind = "home agent" if e["home_reg"] else "correspondent"
+            left = "" if e["expire"] is None else f" left {max(0, int(e['expire']))}s"
+            lines.append(f"  {e['peer']} ({kind}) {e['state']} seq {e['seq']} care-of "
+                         f"{e['coa']}{left}")
+    return "\n".join(lines) + "\n"
+
+
+def _mip6(args: argparse.Namespace) -> int:
+    snap = request(find_ctl(args.ctl), "mip6")
+    both = not args.c and not args.u
+    sys.stdout.write(format_mip6(snap, cache=both or args.c, bul=both or args.u))
+    return 0
+
+
 def _arp(args: argparse.Namespace) -> int:
     if args.a == (args.hostname is not None):
         raise UsageError("give -a (all entries) or one address")
@@ -887,6 +921,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("-f", choices=["inet", "inet6"], help="address family of the table")
     _ctl_arg(p)
     p.set_defaults(func=_netstat)
+
+    p = sub.add_parser("mip6", help="Mobile IPv6: roles, binding cache, binding update list "
+                                     "(counters: netstat -s -p mip6)")
+    p.add_argument("-c", action="store_true", help="the binding cache only")
+    p.add_argument("-u", action="store_true", help="the binding update list only")
+    _ctl_arg(p)
+    p.set_defaults(func=_mip6)
 
     p = sub.add_parser("arp", help="the node's ARP cache (like FreeBSD's arp -an)")
     p.add_argument("-a", action="store_true", help="every entry")

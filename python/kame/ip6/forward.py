@@ -50,6 +50,8 @@ class Ip6Forward(Ip6Mroute):
         if hdr.hop_limit <= 1:
             self.icmp6_error(ifname, packet, src, dst, upper, itype, ICMP6_TIME_EXCEEDED, 0, now)
             return
+        if self.mip6.ha is not None and self.mip6.ha.forward(ifname, packet, dst, now):
+            return  # intercepted for a mobile node away (RFC 6275 §10.4.2, kame.mip6)
         rt = self.rtalloc(dst, now)
         if rt is None:
             self.stats.inc("ip6s_noroute")

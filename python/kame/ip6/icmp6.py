@@ -89,6 +89,8 @@ class Icmp6(Ip6Output):
             self.mld6_router_input(ifname, hdr, msg, now)
         elif isinstance(msg, _core.Icmpv6Error):
             self.icmp6_notify(ifname, hdr, msg, now)
+        elif isinstance(msg, _core.Icmpv6Unknown) and 144 <= msg.type <= 147:
+            self.mip6.icmp6_input(ifname, hdr, msg, now)  # RFC 6275 §6.5-§6.8 (kame.mip6)
         elif isinstance(msg, _core.Icmpv6Echo):
             if msg.type == 128:
                 self._echo_reply(ifname, hdr, msg, now)
@@ -184,6 +186,8 @@ class Icmp6(Ip6Output):
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
                               osrc, odst, inv[6], now)
         self.events.append(err)
+        if inv[6] == 135 and self.mip6.mn is not None:
+            self.mip6.mn.ctlinput(err)  # a correspondent without Mobile IPv6 (kame.mip6)
         if inv[6] == 6:
             self.tcp6_ctlinput(err, inv, now)  # kame.tcp (issue 9)
         self.udp6_ctlinput(err, inv)

@@ -207,9 +207,10 @@ class Ip6Input(Ip6Forward):
         elif upper == 17 and not is_multicast(dst):
             self.icmp6_error(ifname, payload[:v.packet_len], src, dst, 17, None,
                         ICMP6_DST_UNREACH, ICMP6_DST_UNREACH_NOPORT, now)
-        elif upper in (4, 41) and not is_multicast(dst) and self.gif.encap6_input(
-                ifname, payload[:v.packet_len], src, dst, now):
-            pass  # a gif tunnel took it (kame.gif)
+        elif upper in (4, 41) and not is_multicast(dst) and (self.gif.encap6_input(
+                ifname, payload[:v.packet_len], src, dst, now) or upper == 41 and
+                self.mip6.tunnel_input(ifname, payload[:v.packet_len], src, dst, now)):
+            pass  # a gif tunnel took it (kame.gif), or a Mobile IPv6 one (kame.mip6)
         elif upper == 135 and self.knobs._values["net.inet6.mip6.correspondent"]:
             self.mip6.mh_input(ifname, hdr, body, chain.upper_offset, coa,
                                payload[:v.packet_len], now)  # kame.mip6
@@ -303,6 +304,9 @@ class Ip6Input(Ip6Forward):
         engine: opened, or dropped for want of an SA; without one: an
         unknown protocol, see :meth:`ip6_noproto`)."""
         off = e.offset if e.offset is not None else -1
+        if self.mip6.mn is not None and off > 40 and \
+                self.mip6.mn.rh2_input(ifname, payload, off, smac, now):
+            return  # a type 2 routing header for the mobile node (RFC 6275 §11.3.3)
         if off > 40 and len(payload) >= 40 and (ah := ah_before(payload, off)) is not None:
             dst = IPv6Address(payload[24:40])
             if (dst in self.groups.get(ifname, ()) if is_multicast(dst)

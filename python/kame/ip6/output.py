@@ -72,8 +72,11 @@ class Ip6Output(Route6):
         (an IPv6 packet, its header first; ``ValueError`` otherwise).
         ``tso_segsz``: a TCP super-segment the interface is to cut into
         segments of that many data octets (``Ifnet.tsomax``)."""
-        if self._mip6_bc and len(packet) >= 40 and (ro := self.mip6.ro_output(packet, now)):
-            ifname, packet, next_hop = ro  # route optimization (RFC 6275 §9.3.2, kame.mip6)
+        if (self._mip6_bc or self.mip6.mn) and len(packet) >= 40 and \
+                (ro := self.mip6.output(packet, now)):
+            ifname, packet, next_hop = ro  # RFC 6275 §9.3.2, §10.4.2, §11.3.1 (kame.mip6)
+            if not packet:
+                return  # a mobile node's home address with no binding: dropped, counted
         ifp = self.ifnets.get(ifname)  # type: ignore[arg-type]
         if ifp is None:
             ifp = self._ifnet(ifname)

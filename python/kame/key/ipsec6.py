@@ -92,7 +92,18 @@ def _selector_fields(packet: bytes, v: Any) -> tuple[IPv6Address, IPv6Address, i
         dport = int.from_bytes(packet[off + 2:off + 4], "big")
     elif ul == 58 and off + 2 <= len(packet):
         sport, dport = packet[off], packet[off + 1]  # KAME: icmp6 type/code as ports
-    return hdr.src, hdr.dst, ul, sport, dport
+    # a Home Address option: the home address is the source, as KAME's
+    # dest6_input swaps it in before ipsec6_in_reject and the mobile node's
+    # policies name it (RFC 3776 §4.1, RFC 6275 §11.3.1)
+    home = v.home_address
+    dst = hdr.dst
+    if ch.headers and ch.headers[0][0] == 43:
+        # a type 2 routing header (to a mobile node, RFC 6275 §6.4): the
+        # home address in it is the destination the policies name
+        at = ch.headers[0][1]
+        if packet[at + 2:at + 4] == b"\x02\x01" and at + 24 <= len(packet):
+            dst = IPv6Address(packet[at + 8:at + 24])
+    return home if home is not None else hdr.src, dst, ul, sport, dport
 
 
 class Ipsec6:
@@ -169,7 +180,12 @@ class Ipsec6:
         try:
             v = _core.ip6_validate(packet, 0)
         except KameError:
-            return False
+            if packet[6] != 43:
+                return False
+            try:  # a type 2 routing header of ours (RFC 6275 §6.4) is not judged here
+                v = _core.ip6_validate(packet, 0, transit=True)
+            except KameError:
+                return False
         src, dst, ul, sport, dport = _selector_fields(packet, v)
         if self._bypass(ul, sport):
             return False

@@ -25,6 +25,15 @@ class Binding:
     #: the lifetime granted, in seconds
     lifetime: int
     expire: float
+    #: a home registration (the H flag, RFC 6275 §10.3.1): this node is the
+    #: mobile node's home agent, proxies its home address on ``ifname`` and
+    #: tunnels to the care-of address from ``ha_addr``
+    home_reg: bool = False
+    ha_addr: IPv6Address | None = None
+    ifname: str | None = None
+    #: the L flag: the link-local address with the home address's
+    #: interface identifier is proxied too
+    link_local: IPv6Address | None = None
 
 
 class BindingCache:
@@ -46,7 +55,7 @@ class BindingCache:
         return self.entries.get(home)
 
     def update(self, home: IPv6Address, coa: IPv6Address, seq: int, lifetime: int,
-               now: float) -> tuple[Binding, bool] | None:
+               now: float, *, home_reg: bool = False) -> tuple[Binding, bool] | None:
         """Add or refresh the binding of ``home``: ``(entry, created)``, or
         None when a new entry would pass ``bc_max``."""
         b = self.entries.get(home)
@@ -54,7 +63,7 @@ class BindingCache:
         if b is None:
             if len(self.entries) >= self.bc_max():
                 return None
-            b = self.entries[home] = Binding(home, coa, seq, lifetime, now + lifetime)
+            b = self.entries[home] = Binding(home, coa, seq, lifetime, now + lifetime, home_reg)
         else:
             b.coa, b.seq, b.lifetime, b.expire = coa, seq, lifetime, now + lifetime
         heapq.heappush(self._heap, (b.expire, home))

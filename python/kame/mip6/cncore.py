@@ -32,10 +32,12 @@
   binding leave for the care-of address with a type 2 routing header
   carrying the home address (:meth:`Mip6Cn.ro_output`).
 
-Status 139 (registration type change disallowed) is never sent: a
-correspondent node keeps no home registrations to change. IPsec between
-the mobile node and its home agent, the home agent and mobile node roles
-(seed §6.2) are not here.
+Status 139 (registration type change disallowed) answers a Binding Update
+without the H flag for a home address this node is the home agent of.
+The home agent and mobile node roles (seed §6.2) are
+:mod:`kame.mip6.homeagent` and :mod:`kame.mip6.mobilenode`; this module
+hands them their messages (:meth:`Mip6Cn.output`,
+:meth:`Mip6Cn.tunnel_input`, :meth:`Mip6Cn.icmp6_input`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from kame.icmp6 import ICMP6_PARAM_PROB
 from kame.mip6.bcache import BindingCache
 
 if TYPE_CHECKING:
+    from kame.mip6.homeagent import HomeAgent
+    from kame.mip6.mobilenode import MobileNode
     from kame.node import Node
 
 __all__ = [
@@ -125,6 +129,10 @@ class Mip6Cn:
         self.bc = BindingCache(lambda: int(kv["net.inet6.mip6.bc_max"]))
         self._be_tokens = 0.0
         self._be_last: float | None = None
+        #: the home agent and mobile node roles (seed §6.2), when started
+        #: (:meth:`kame.mip6.HomeAgent.attach`, :meth:`kame.mip6.MobileNode.attach`)
+        self.ha: HomeAgent | None = None
+        self.mn: MobileNode | None = None
 
     # --- nonces (§5.2.7) ----------------------------------------------------
 
@@ -261,6 +269,8 @@ class Mip6Cn:
             self._test_init(ifname, hdr, mh, coa, now)
         elif t == MH_BU:
             self._bu_input(ifname, hdr, mh, body[:mh.length], coa, now)
+        elif t <= MH_BE and self.mn is not None:
+            self.mn.mh_input(ifname, hdr, mh, body[:mh.length], now)
         elif t <= MH_BE:
             st.inc("mip6s_othertype")
         else:
@@ -311,9 +321,17 @@ class Mip6Cn:
             self._send(ifname, cn, src, MH_BA, now, rh2, status=status, seq=seq,
                        lifetime=lifetime, auth=(kbm, coa, cn) if kbm is not None else None)
 
+        b = self.bc.lookup(home)
         if flags & BU_HOME:
+            if self.ha is not None:
+                self.ha.bu_input(ifname, hdr, mh, src, coa, now)
+                return
             st.inc("mip6s_homereg")
             ack(131, seq)
+            return
+        if b is not None and b.home_reg:
+            st.inc("mip6s_hatypechange")  # §9.5.1: a home registration stays one
+            ack(139, seq)
             return
         if mh.nonce_indices is None or mh.auth_data is None or not mh.auth_last:
             st.inc("mip6s_unprotected")
@@ -357,6 +375,24 @@ class Mip6Cn:
 
     # --- output (§9.3.2) --------------------------------------------------------
 
+    def output(self, packet: bytes, now: float) -> tuple[str, bytes, IPv6Address] | None:
+        """``ip6_output``'s Mobile IPv6 step: the mobile node's tunnel or
+        Home Address option (:meth:`MobileNode.output`), the home agent's
+        tunnel to a registered home address, route optimization."""
+        mn = self.mn
+        if mn is not None and (r := mn.output(packet, now)) is not None:
+            return r
+        return self.ro_output(packet, now) if self.bc.entries else None
+
+    def tunnel_input(self, ifname: str, packet: bytes, src: IPv6Address, dst: IPv6Address,
+                     now: float) -> bool:
+        """IPv6-in-IPv6 no gif took: a home agent's reverse tunnel or a
+        mobile node's tunnel from its home agent."""
+        if self.ha is None and self.mn is None:
+            return False
+        return bool(self.ha is not None and self.ha.tunnel_input(ifname, packet, src, dst, now)
+                    or self.mn is not None and self.mn.tunnel_input(ifname, packet, src, dst, now))
+
     def ro_output(self, packet: bytes, now: float) -> tuple[str, bytes, IPv6Address] | None:
         """Route optimization: our ``packet`` to a home address with a
         binding, rewritten for the care-of address with a type 2 routing
@@ -368,6 +404,8 @@ class Mip6Cn:
         if not node.knobs._values["net.inet6.mip6.correspondent"]:
             return None
         b = self.bc.entries.get(IPv6Address(packet[24:40]))
+        if b is not None and b.home_reg and self.ha is not None:
+            return self.ha.tunnel_to(b, packet, now)  # a packet of ours to a mobile node away
         nh = packet[6]
         if b is None or nh in (43, IPPROTO_MH) or packet[4:6] == b"\0\0":
             return None
@@ -398,10 +436,29 @@ class Mip6Cn:
     # --- timers -------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        return self.bc.next_deadline()
+        ts = [self.bc.next_deadline(), self.ha.next_deadline() if self.ha else None,
+              self.mn.next_deadline() if self.mn else None]
+        return min((t for t in ts if t is not None), default=None)
 
     def poll(self, now: float) -> None:
-        """Expire bindings (§9.5.2) and nonces (§5.2.7)."""
-        for _b in self.bc.expire(now):
+        """Expire bindings (§9.5.2, §10.3.2) and nonces (§5.2.7); the home
+        agent's DAD and the mobile node's timers."""
+        for b in self.bc.expire(now):
             self.node.stats.inc("mip6s_bcexpire")
+            if b.home_reg and self.ha is not None:
+                self.ha.withdraw(b, now)
         self._nonce_purge(now)
+        if self.ha is not None:
+            self.ha.poll(now)
+        if self.mn is not None:
+            self.mn.poll(now)
+
+    def icmp6_input(self, ifname: str, hdr: Any, msg: Any, now: float) -> None:
+        """ICMPv6 144-147 (§6.5-§6.8): the home agent answers 144 and 146,
+        the mobile node takes 145; anything else is counted."""
+        if self.ha is not None and msg.type in (144, 146):
+            self.ha.icmp6_input(ifname, hdr, msg, now)
+        elif self.mn is not None and msg.type == 145:
+            self.mn.icmp6_input(hdr, msg, now)
+        else:
+            self.node.stats.inc("mip6s_icmpother")

@@ -182,6 +182,13 @@ def build_ra(a: SendRA, src: IPv6Address, own_lladdr: bytes | None) -> bytes:
         opts.append(_core.NdOptRouteInfo(r.prefix, r.prefixlen, r.preference, r.lifetime))
     for d in a.rdnss:
         opts.append(_core.NdOptRdnss(list(d.servers), d.lifetime))
+    flags = None
+    if a.home_agent is not None:  # RFC 6275 §7.1 (H), §7.4 (Home Agent Information)
+        pref, life = a.home_agent
+        opts.append(_core.NdOptUnknown(8, b"\0\0" + (pref & 0xFFFF).to_bytes(2, "big")
+                                       + life.to_bytes(2, "big")))
+        flags = (0x80 * a.managed) | (0x40 * a.other) | 0x20 | ((a.preference & 3) << 3)
     msg = _core.RouterAdvertisement(a.cur_hop_limit, a.managed, a.other, a.preference,
-                                    a.router_lifetime, a.reachable_time, a.retrans_timer, opts)
+                                    a.router_lifetime, a.reachable_time, a.retrans_timer, opts,
+                                    flags=flags)
     return build_icmp6_packet(src, a.dst, msg)

@@ -156,6 +156,10 @@ class Nd6Nbr:
         self.log = log if log is not None else cache.log
         self.proxy = ProxyTable(knobs["net.inet6.icmp6.nd6_maxproxy"])
         self.dad: dict[tuple[str, IPv6Address], DadState] = {}
+        #: (ifname, target) -> Neighbor Advertisements and DAD probes seen for
+        #: an address not ours: a home agent's DAD for a mobile node's home
+        #: address (:mod:`kame.mip6.homeagent`, RFC 6275 §10.3.1)
+        self.watch: dict[tuple[str, IPv6Address], int] = {}
 
     # --- helpers ------------------------------------------------------------
 
@@ -218,6 +222,8 @@ class Nd6Nbr:
         ifa = self.addrs.find(ifname, target)
         proxy, proxy_ll = False, None
         if ifa is None:
+            if unspec and self.watch and (ifname, target) in self.watch:
+                self.watch[(ifname, target)] += 1  # another node's DAD for it
             proxy, proxy_ll = self.proxy.lookup(ifname, target)
             if not proxy:
                 return []  # not for us: silently ignored (§7.2.3)
@@ -269,6 +275,8 @@ class Nd6Nbr:
         if not self._lladdr_ok(ifname, tlla):
             return self._bad("icp6s_badna", now, "NA lladdr length mismatch")
         ifa = self.addrs.find(ifname, target)
+        if ifa is None and self.watch and (ifname, target) in self.watch:
+            self.watch[(ifname, target)] += 1
         if ifa is not None:
             if ifa.tentative:
                 # RFC 4862 §5.4.4: any NA for a tentative address is a

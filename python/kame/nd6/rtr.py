@@ -237,6 +237,11 @@ class RaConfig:
     prefixes: tuple[PrefixInfo, ...] = ()
     routes: tuple[RouteInfo, ...] = ()
     rdnss: tuple[RdnssInfo, ...] = ()
+    #: a Mobile IPv6 home agent on this link (RFC 6275 §7.1, §7.4): the H
+    #: flag and a Home Agent Information option (preference -32768..32767,
+    #: lifetime 1..65535 s); the RAs of a home agent go out at least every
+    #: 1.5 s in the RFC's advice (MinRtrAdvInterval 0.03 s), not enforced
+    home_agent: tuple[int, int] | None = None
 
     def resolved(self) -> RaConfig:
         """Defaults filled in and ranges checked (§6.2.1)."""
@@ -252,9 +257,13 @@ class RaConfig:
             raise ConfigError(f"AdvDefaultLifetime {lt} not 0 or in [{mx}, 9000]")
         if self.preference & 0b11 == 0b10:
             raise ConfigError("router preference 10 is reserved (RFC 4191)")
+        if self.home_agent is not None and not (
+                -32768 <= self.home_agent[0] <= 32767 and 1 <= self.home_agent[1] <= 65535):
+            raise ConfigError(f"home agent preference/lifetime {self.home_agent} out of range")
         return RaConfig(mx, mn, lt, self.cur_hop_limit, self.managed, self.other,
                         self.preference if lt else 0, self.reachable_time,
-                        self.retrans_timer, self.mtu, self.prefixes, self.routes, self.rdnss)
+                        self.retrans_timer, self.mtu, self.prefixes, self.routes, self.rdnss,
+                        self.home_agent)
 
 
 @dataclass(slots=True)
@@ -351,6 +360,10 @@ class Nd6Rtr:
         #: the M and O flags (RFC 4861 §4.2) reach the DHCPv6 client
         #: (:class:`kame.dhcp6.agent.ClientAgent`) through here.
         self.ra_flag_hooks: list[Callable[[str, bool, bool, float], None]] = []
+        #: Called with ``(ifname, ra, now)`` for each accepted RA after it
+        #: was processed: the Mobile IPv6 mobile node's movement detection
+        #: (:mod:`kame.mip6.mobilenode`, RFC 6275 §11.5.1).
+        self.ra_hooks: list[Callable[[str, RaInput, float], None]] = []
 
     # --- helpers ------------------------------------------------------------
 
@@ -523,6 +536,8 @@ class Nd6Rtr:
             self.select_default_router()
         for hook in self.ra_flag_hooks:
             hook(ifname, ra.managed, ra.other, now)
+        for rhook in self.ra_hooks:
+            rhook(ifname, ra, now)
         return out
 
     def _defrtr_update(self, ifname: str, ra: RaInput, now: float) -> bool:
@@ -923,7 +938,8 @@ class Nd6Rtr:
         c = st.config
         return SendRA(st.ifname, LINKLOCAL_ALL_NODES, c.cur_hop_limit, c.managed, c.other,
                       0 if final else c.preference, 0 if final else int(c.router_lifetime or 0),
-                      c.reachable_time, c.retrans_timer, c.mtu, c.prefixes, c.routes, c.rdnss)
+                      c.reachable_time, c.retrans_timer, c.mtu, c.prefixes, c.routes, c.rdnss,
+                      home_agent=c.home_agent)
 
     # --- timers -------------------------------------------------------------
 

@@ -235,6 +235,9 @@ class SendRA(Action):
     routes: tuple[RouteInfo, ...]
     rdnss: tuple[RdnssInfo, ...]
     include_slla: bool = True
+    #: a Mobile IPv6 home agent's RA (RFC 6275 §7.1, §7.4): the H flag and
+    #: a Home Agent Information option with (preference, lifetime)
+    home_agent: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
