@@ -98,28 +98,56 @@ class Mark(Action):
         return {**super().snapshot(), "codepoint": self.codepoint}
 
 
-class Bucket:
-    """A token bucket of ``depth`` octets filling at ``rate`` bit/s."""
+#: A bucket's tokens are integers of this many to the octet (8 bits times
+#: 10**9 ns), so that with the clock read in whole nanoseconds the meters do
+#: RFC 2697/2698's arithmetic exactly: a packet that just fits, fits.
+UNIT = 8 * 10**9
 
-    __slots__ = ("depth", "last", "rate", "tokens")
+
+class Bucket:
+    """A token bucket of ``depth`` octets filling at ``rate`` bit/s; tokens
+    in :data:`UNIT` per octet (a nanosecond at ``rate`` adds ``rate``)."""
+
+    __slots__ = ("cap", "depth", "last", "rate", "units")
 
     def __init__(self, rate: int, depth: int) -> None:
         if rate < 0 or depth <= 0:
             raise ValueError("token bucket: rate >= 0 and depth > 0")
         self.rate, self.depth = rate, depth
-        self.tokens = float(depth)
-        self.last: float | None = None
+        self.cap = depth * UNIT
+        self.units = self.cap
+        self.last: int | None = None
 
-    def fill(self, now: float) -> float:
-        """The bucket filled to ``now``; the octets that overflowed."""
-        if self.last is None or now <= self.last:
-            self.last = now if self.last is None else self.last
-            return 0.0
-        t = self.tokens + (now - self.last) * self.rate / 8.0
-        self.last = now
-        over = t - self.depth
-        self.tokens = min(t, float(self.depth))
-        return over if over > 0 else 0.0
+    @property
+    def tokens(self) -> float:
+        """The tokens in octets."""
+        return self.units / UNIT
+
+    def fill(self, now: float) -> int:
+        """The bucket filled to ``now``; the units that overflowed."""
+        ns = round(now * 1e9)
+        last = self.last
+        self.last = ns if last is None or ns > last else last
+        if last is None or ns <= last:
+            return 0
+        u = self.units + (ns - last) * self.rate
+        over = u - self.cap
+        if over > 0:
+            self.units = self.cap
+            return over
+        self.units = u
+        return 0
+
+    def take(self, n: int) -> bool:
+        """Take ``n`` octets if the bucket holds them."""
+        need = n * UNIT
+        if self.units >= need:
+            self.units -= need
+            return True
+        return False
+
+    def holds(self, n: int) -> bool:
+        return self.units >= n * UNIT
 
 
 def _colour_of(flow: Flow, actions: tuple[Action, Action, Action]) -> int:
@@ -146,9 +174,7 @@ class TbMeter(Action):
     def _apply(self, frame: bytes, flow: Flow, now: float) -> bytes | None:
         tb = self.tb
         tb.fill(now)
-        n = len(frame)
-        if tb.tokens >= n:
-            tb.tokens -= n
+        if tb.take(len(frame)):
             return self.in_action.apply(frame, flow, now)
         return self.out_action.apply(frame, flow, now)
 
@@ -202,13 +228,13 @@ class TrTcm(_ThreeColour):
         c, p = self.c, self.p
         c.fill(now)
         p.fill(now)
-        if pre == RED or p.tokens < n:
+        if pre == RED or not p.holds(n):
             return RED
-        if pre == YELLOW or c.tokens < n:
-            p.tokens -= n
+        if pre == YELLOW or not c.holds(n):
+            p.take(n)
             return YELLOW
-        p.tokens -= n
-        c.tokens -= n
+        p.take(n)
+        c.take(n)
         return GREEN
 
     def snapshot(self) -> dict[str, Any]:
@@ -231,13 +257,10 @@ class SrTcm(_ThreeColour):
 
     def colour(self, n: int, pre: int, now: float) -> int:
         c, e = self.c, self.e
-        over = c.fill(now)
-        e.tokens = min(float(e.depth), e.tokens + over)
-        if pre == GREEN and c.tokens >= n:
-            c.tokens -= n
+        e.units = min(e.cap, e.units + c.fill(now))
+        if pre == GREEN and c.take(n):
             return GREEN
-        if pre != RED and e.tokens >= n:
-            e.tokens -= n
+        if pre != RED and e.take(n):
             return YELLOW
         return RED
 
