@@ -89,7 +89,7 @@ class CbqClass(AltqClass):
         self.share = share
         self.control = control
         self.allot = link_bps * share / 8.0  # octets a second
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.maxburst, self.minburst = maxburst, minburst
         self.maxidle, self.minidle, self.offtime = cbq_params(
             share, link_bps, pktsize, maxpktsize, maxburst, minburst)
@@ -295,7 +295,7 @@ class Cbq(Discipline):
         """``rmc_update_class_util``: the estimators of the class and its
         ancestors after it sent ``n`` octets at ``now``."""
         link_time = n * 8.0 / self.bandwidth
-        self.ifnow = (self.ifnow if self.ifnow > now else now) + link_time
+        self.ifnow = max(now, self.ifnow) + link_time
         c: CbqClass | None = cl
         borrowing = lender
         while c is not None:
@@ -308,8 +308,7 @@ class Cbq(Discipline):
             idle -= pkt_ns
             avg = c.avg_scaled + idle - (c.avg_scaled >> RM_FILTER_GAIN)
             if avg <= 0:
-                if avg < c.minidle_scaled:
-                    avg = c.minidle_scaled
+                avg = max(avg, c.minidle_scaled)
                 c.avg_scaled = avg
                 tidle = pkt_ns + (((1 - RM_POWER) * avg) >> RM_FILTER_GAIN)
                 c.undertime = now + tidle / 1e9

@@ -2,26 +2,45 @@
 that cannot be taken raises :class:`~kame.errors.AltqConfError` with its
 number. ``#`` starts a comment. The lines::
 
-    interface IF [bandwidth BPS] [tbrsize OCTETS] [fifoq|priq|red|rio|hfsc] [OPTIONS]
+    interface IF [bandwidth BPS] [tbrsize OCTETS] [DISCIPLINE] [OPTIONS]
       fifoq: [qlimit N]
-      red:   [thmin N] [thmax N] [invpmax N] [weight N] [qlimit N] [ecn]
+      red:   [thmin N] [thmax N] [invpmax N] [weight N] [qlimit N] [ecn] [flowvalve]
       rio:   [lo_thmin N] [lo_thmax N] [lo_invpmax N] [med_...] [hi_...] [weight N]
              [qlimit N] [ecn]
+      blue:  [qlimit N] [maxpmark N] [holdtime MS] [packetsize N] [ecn]
+      wfq:   [nqueues N] [qsize OCTETS] [hash dstaddr|srcaddr|srcport|full]
+      cbq:   [efficient]                  (needs bandwidth)
+      hfsc                                (needs bandwidth)
     class priq IF NAME NULL priority 0..15 [qlimit N] [default] [red|rio] [ecn] [cleardscp]
     class hfsc IF NAME PARENT [pshare PERCENT] [grate BPS] [sc M1 D M2] | [rt M1 D M2]
-             [ls M1 D M2] [ul M1 D M2] [qlimit N] [default] [red|rio] [ecn] [cleardscp]
-    filter IF CLASS DST [netmask M] DPORT SRC [netmask M] SPORT PROTO
+             [ls M1 D M2] [ul M1 D M2] [admission cntlload|none] [qlimit N] [default]
+             [red|rio] [ecn] [flowvalve] [cleardscp]
+    class cbq IF NAME PARENT|NULL pbandwidth PERCENT | bandwidth BPS [priority 0..7]
+             [borrow] [default] [control] [maxburst N] [minburst N] [packetsize N]
+             [maxpacketsize N] [qlimit N] [red|rio] [ecn] [flowvalve] [cleardscp]
+    conditioner IF NAME <ACTION>
+      ACTION: <pass> | <drop> | <mark CODEPOINT> | <tbmeter RATE DEPTH <in> <out>>
+             | <trtcm CIR CBS PIR PBS <green> <yellow> <red> [coloraware|colorblind]>
+             | <srtcm CIR CBS EBS <green> <yellow> <red> [coloraware|colorblind]>
+             | <tswtcm CTR PTR WINDOW_MS <green> <yellow> <red>>
+    filter IF CLASS|CONDITIONER DST [netmask M] DPORT SRC [netmask M] SPORT PROTO
              [tos V [tosmask V]] [gpi V]
-    filter6 IF CLASS DST[/LEN] DPORT SRC[/LEN] SPORT PROTO [flowlabel V]
+    filter6 IF CLASS|CONDITIONER DST[/LEN] DPORT SRC[/LEN] SPORT PROTO [flowlabel V]
              [tclass V [tclassmask V]] [gpi V]
 
 Rates take K, M or G (10M = 10 000 000 bits a second), sizes K or M (octets),
 ``D`` milliseconds; 0 is a wildcard in a filter. ``bandwidth`` sets the
 token bucket regulator's rate; without ``tbrsize`` its depth is pfctl's
 choice (1, 4, 8, 24 or 128 frames of the MTU by rate). An interface with no
-discipline keyword gets a FIFO of 50 frames. PRIQ and HFSC need exactly one
-``default`` class. ``cbq``, ``wfq``, ``blue``, ``cdnr``, ``jobs`` and
-``conditioner`` lines are refused as not supported.
+discipline keyword gets a FIFO of 50 frames. PRIQ, HFSC and CBQ need
+exactly one ``default`` class; CBQ one root class (parent ``NULL``), and a
+class's children may not take more than its own share. HFSC refuses a class
+whose real-time curve takes the sum of all the real-time curves over the
+link at any time (admission control; ``admission none`` skips it). A
+conditioner's filters lead to it: a frame they take is metered and marked
+or dropped before the interface's classifier sees it. ``jobs``, ``cdnr``
+(ALTQ's word for the conditioner module), ``localq`` and ``codel`` lines
+are refused as not supported.
 """
 
 from __future__ import annotations
