@@ -233,7 +233,7 @@ def test_conditioner_conf_polices_marks_and_steers_classes() -> None:
     ("conditioner eth9 x <pass>", "not declared"),
     ("conditioner eth0 x " + "<tbmeter 1M 1K " * 10 + "<pass><drop>" + ">" * 10, "deeper"),
     ("cdnr eth0 x <pass>", "not supported"),
-    ("jobs eth0", "not supported"),
+    ("localq eth0", "not supported"),
 ])
 def test_conditioner_errors_name_their_line(line: str, what: str) -> None:
     with pytest.raises(AltqConfError) as e:

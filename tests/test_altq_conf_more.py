@@ -99,7 +99,8 @@ def test_new_disciplines_need_what_they_need() -> None:
                       ("interface eth0 red flowvalve flowvalve", "unexpected"),
                       ("interface eth0 blue maxpmark 4", "outside"),
                       ("interface eth0 blue holdtime 0", "outside"),
-                      ("interface eth0 jobs", "not supported"),
+                      ("interface eth0 jobs", "bandwidth"),
+                      ("interface eth0 codel", "not supported"),
                       ("class wfq eth0 a NULL", "priq, hfsc or cbq")):
         with pytest.raises(AltqConfError) as e:
             parse_altq_conf("interface eth9\n" + bad + "\n")
@@ -107,14 +108,14 @@ def test_new_disciplines_need_what_they_need() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "interface eth0 bandwidth 1M cbq\nclass cbq eth0 r NULL pbandwidth 100\n"
-    "class cbq eth0 a r borrow pbandwidth 100 qlimit 40 default\n",
+    ("interface eth0 bandwidth 1M cbq\nclass cbq eth0 r NULL pbandwidth 100\n"
+    "class cbq eth0 a r borrow pbandwidth 100 qlimit 40 default\n"),
     "interface eth0 bandwidth 1M wfq qsize 60000 nqueues 4\n",
     "interface eth0 bandwidth 1M blue qlimit 40\n",
     "interface eth0 bandwidth 1M red qlimit 40 flowvalve\n",
-    "interface eth0 bandwidth 1M fifoq qlimit 40\n"
+    ("interface eth0 bandwidth 1M fifoq qlimit 40\n"
     "conditioner eth0 c <trtcm 500K 3K 800K 3K <pass><mark 0x30><pass>>\n"
-    "filter6 eth0 c 0 0 0 0 0\n",
+    "filter6 eth0 c 0 0 0 0 0\n"),
 ])
 def test_new_queues_bounded_under_flood(text: str) -> None:
     """50,000 frames in a second into a 1 Mb/s link: the queue stays within

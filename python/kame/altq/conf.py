@@ -10,6 +10,7 @@ number. ``#`` starts a comment. The lines::
       blue:  [qlimit N] [maxpmark N] [holdtime MS] [packetsize N] [ecn]
       wfq:   [nqueues N] [qsize OCTETS] [hash dstaddr|srcaddr|srcport|full]
       cbq:   [efficient]                  (needs bandwidth)
+      jobs:  [qlimit N] [separate]        (needs bandwidth)
       hfsc                                (needs bandwidth)
     class priq IF NAME NULL priority 0..15 [qlimit N] [default] [red|rio] [ecn] [cleardscp]
     class hfsc IF NAME PARENT [pshare PERCENT] [grate BPS] [sc M1 D M2] | [rt M1 D M2]
@@ -18,6 +19,8 @@ number. ``#`` starts a comment. The lines::
     class cbq IF NAME PARENT|NULL pbandwidth PERCENT | bandwidth BPS [priority 0..7]
              [borrow] [default] [control] [maxburst N] [minburst N] [packetsize N]
              [maxpacketsize N] [qlimit N] [red|rio] [ecn] [flowvalve] [cleardscp]
+    class jobs IF NAME NULL priority 0..15 [default] [adc MICROSECONDS] [alc LOSSRATE]
+             [arc BPS] [rdc FACTOR] [rlc FACTOR]
     conditioner IF NAME <ACTION>
       ACTION: <pass> | <drop> | <mark CODEPOINT> | <tbmeter RATE DEPTH <in> <out>>
              | <trtcm CIR CBS PIR PBS <green> <yellow> <red> [coloraware|colorblind]>
@@ -38,7 +41,7 @@ class's children may not take more than its own share. HFSC refuses a class
 whose real-time curve takes the sum of all the real-time curves over the
 link at any time (admission control; ``admission none`` skips it). A
 conditioner's filters lead to it: a frame they take is metered and marked
-or dropped before the interface's classifier sees it. ``jobs``, ``cdnr``
+or dropped before the interface's classifier sees it. ``cdnr``
 (ALTQ's word for the conditioner module), ``localq`` and ``codel`` lines
 are refused as not supported.
 """
@@ -69,6 +72,7 @@ from kame.altq.cdnr import (
 from kame.altq.classifier import Classifier, Filter
 from kame.altq.fifoq import Fifoq
 from kame.altq.hfsc import rt_admission
+from kame.altq.jobs import JOBS_QLIMIT, Jobs, JobsClass
 from kame.altq.priq import Priq
 from kame.altq.red import INV_P_MAX, RIO_DEFAULTS, TH_MAX, TH_MIN, W_WEIGHT, FlowValve, Red, Rio
 from kame.altq.subr import DEFAULT_QLIMIT, MAX_QLIMIT, AltqClass, AltqIf, Discipline, Tbr
@@ -93,9 +97,9 @@ _SIZE = re.compile(r"(\d+)([KkMm]?)")
 _PROTOS = {"ip": 0, "any": 0, "icmp": 1, "igmp": 2, "ipip": 4, "ipv4": 4, "tcp": 6, "udp": 17,
            "ipv6": 41, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51, "icmp6": 58,
            "ipv6-icmp": 58, "pim": 103, "sctp": 132}
-_UNSUPPORTED = ("jobs", "localq", "codel", "cdnr")
-_DISCIPLINES = ("fifoq", "priq", "red", "rio", "hfsc", "cbq", "wfq", "blue")
-_CLASSFUL = ("priq", "hfsc", "cbq")
+_UNSUPPORTED = ("localq", "codel", "cdnr")
+_DISCIPLINES = ("fifoq", "priq", "red", "rio", "hfsc", "cbq", "wfq", "blue", "jobs")
+_CLASSFUL = ("priq", "hfsc", "cbq", "jobs")
 _CONDITIONER_TOKEN = re.compile(r"<|>|[^\s<>]+")
 
 
@@ -158,6 +162,16 @@ class _Words:
             m.group(2).lower()])
         if not low <= v <= MAX_BANDWIDTH:
             raise self.err(f"{what}: {v} bit/s outside {low}..{MAX_BANDWIDTH}")
+        return v
+
+    def real(self, what: str, low: float, high: float) -> float:
+        t = self.next(what)
+        try:
+            v = float(t)
+        except ValueError:
+            raise self.err(f"{what}: {t!r} is not a number") from None
+        if not low <= v <= high:  # NaN fails here too
+            raise self.err(f"{what}: {v} outside {low:g}..{high:g}")
         return v
 
     def size(self, what: str, high: int) -> int:
@@ -269,7 +283,7 @@ def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> 
     bandwidth = tbrsize = 0
     kind = ""
     opts: dict[str, int] = {}
-    ecn = flowvalve = efficient = False
+    ecn = flowvalve = efficient = separate = False
     hash_policy = ""
     while w.more():
         t = w.next("option")
@@ -291,6 +305,8 @@ def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> 
             flowvalve = True
         elif t == "efficient" and kind == "cbq" and not efficient:
             efficient = True
+        elif t == "separate" and kind == "jobs" and not separate:
+            separate = True
         elif t == "hash" and kind == "wfq" and not hash_policy:
             hash_policy = w.next("hash policy")
             if hash_policy not in HASH_POLICIES:
@@ -304,7 +320,7 @@ def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> 
             raise w.err(f"unexpected {t!r}" + (f" for {kind}" if kind else ""))
     if tbrsize and not bandwidth:
         raise w.err("tbrsize needs bandwidth")
-    if kind in ("hfsc", "cbq") and not bandwidth:
+    if kind in ("hfsc", "cbq", "jobs") and not bandwidth:
         raise w.err(f"{kind} needs bandwidth")
     kind = kind or "fifoq"
     s = _If(w.line, ifname, kind, bandwidth)
@@ -332,6 +348,8 @@ def _interface(w: _Words, ifs: dict[str, _If], mtu: int, rng: random.Random) -> 
             s.disc = Priq()
         elif kind == "cbq":
             s.disc = Cbq(bandwidth, efficient=efficient, pktsize=mtu - 14)
+        elif kind == "jobs":
+            s.disc = Jobs(bandwidth, qlimit=opts.get("qlimit", JOBS_QLIMIT), separate=separate)
         elif kind == "wfq":
             s.disc = Wfq(nqueues=opts.get("nqueues", DEFAULT_NQUEUES),
                          qsize=opts.get("qsize", DEFAULT_QSIZE),
@@ -360,6 +378,7 @@ _IF_OPTS: dict[str, dict[str, tuple[int, int]]] = {
                for k, v in _RED_OPTS.items() if k in ("thmin", "thmax", "invpmax")},
             "weight": (1, 1 << 16), "qlimit": (1, MAX_QLIMIT)},
     "wfq": {"nqueues": (1, MAX_NQUEUES)},
+    "jobs": {"qlimit": (1, MAX_QLIMIT)},
     "blue": {"qlimit": (1, MAX_QLIMIT), "maxpmark": (8, 1 << 16), "holdtime": (1, 60_000),
              "packetsize": (64, 65535)},
 }
@@ -389,9 +408,19 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
     pshare = grate = -1
     admission = "cntlload"
     cbq: dict[str, int] = {}
+    jobs: dict[str, float] = {}
     for t in w.options():
-        if t == "priority" and kind in ("priq", "cbq"):
-            priority = w.num("priority", 0, 15 if kind == "priq" else CBQ_MAXPRI - 1)
+        if t == "priority" and kind in ("priq", "cbq", "jobs"):
+            priority = w.num("priority", 0, CBQ_MAXPRI - 1 if kind == "cbq" else 15)
+        elif kind == "jobs" and t in ("adc", "alc", "arc", "rdc", "rlc"):
+            if t == "adc":
+                jobs[t] = w.num("adc (us)", 1, 60_000_000) / 1e6
+            elif t == "arc":
+                jobs[t] = float(w.rate("arc"))
+            elif t == "alc":
+                jobs[t] = w.real("alc", 0.0, 1.0)
+            else:
+                jobs[t] = w.real(t, 1e-3, 1e3)
         elif t == "qlimit":
             qlimit = w.num("qlimit", 1, MAX_QLIMIT)
         elif t == "default":
@@ -457,6 +486,16 @@ def _class(w: _Words, ifs: dict[str, _If], rng: random.Random) -> None:
                 raise w.err("priq class without priority")
             cls = AltqClass(name, qlimit=qlimit, default=default, red=rq)
             s.disc.add_class(cls, priority)  # type: ignore[union-attr]
+        elif kind == "jobs":
+            if parent != "NULL":
+                raise w.err("a jobs class's parent is NULL")
+            if priority < 0:
+                raise w.err("jobs class without priority")
+            if red:
+                raise w.err("jobs manages its own buffer: no red or rio")
+            jd: Jobs = s.disc  # type: ignore[assignment]
+            cls = JobsClass(name, priority, qlimit=jd.qlimit, default=default, **jobs)
+            jd.add_class(cls)
         elif kind == "cbq":
             cls = _cbq_class(w, s, name, parent, cbq, priority, borrow, control, qlimit,
                              default, rq)

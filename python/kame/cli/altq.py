@@ -45,6 +45,12 @@ def _more_lines(c: dict[str, Any]) -> list[str]:
         out.append(f"  avgidle:{c['avgidle'] * 1e6:.0f}us maxidle:{c['maxidle'] * 1e6:.0f}us "
                    f"minidle:{c['minidle'] * 1e6:.0f}us offtime:{c['offtime'] * 1e6:.0f}us "
                    f"overs:{c['over']} borrows:{c['borrows']} delays:{c['delays']}")
+    if c.get("jobs") is not None:
+        j = c["jobs"]
+        cons = " ".join(f"{k}:{v:g}" for k, v in j.items() if v is not None)
+        out.append(f"  JoBS rate:{rate2str(c['service_rate'])} "
+                   f"avgdelay:{c['avg_delay'] * 1000:.2f}ms loss:{c['loss']:.4f} "
+                   f"adc_violations:{c['adc_violations']}" + (f"  {cons}" if cons else ""))
     if c.get("blue"):
         b = c["blue"]
         out.append(f"  BLUE pmark:{b['pmark']}/{b['max_pmark']} hold:{b['hold_time'] * 1000:g}ms "
