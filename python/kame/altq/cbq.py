@@ -17,7 +17,9 @@ allotting octets in proportion to the class's share. ``maxburst`` and
 ``minburst`` set ``maxidle`` (how much idle credit a class may bank) and
 ``offtime`` by the formulas of altqd's ``qop_cbq.c``; ``efficient``
 (``interface ... cbq efficient``) lets the first over-limit borrowing
-class send when no class may, keeping the link busy.
+class send when no class may, keeping the link busy. ``control`` marks a
+class as the interface's control class (altqstat shows it); filters lead
+traffic to it as to any class.
 
 Times are seconds on the node's clock; ``avgidle`` is kept as ALTQ keeps
 it, an integer times 32 (``RM_FILTER_GAIN``), in nanoseconds (ALTQ:
@@ -102,6 +104,7 @@ class CbqClass(AltqClass):
         self.undertime = 0.0  # 0: under limit
         self.sleeping = False
         self.w_allotment = 0.0
+        self.rr_index = 0  # its place in its priority's round robin
         self.bytes_alloc = 0.0
         #: ``struct rm_class`` statistics beyond the queue's counters.
         self.over = self.borrows = self.delays = self.overactions = 0
@@ -158,6 +161,8 @@ class Cbq(Discipline):
         self._classes: list[CbqClass] = []
         self.ifnow = 0.0  # when the link finishes what it was given
         self._rr = [0] * CBQ_MAXPRI
+        self._leaves: list[CbqClass] = []
+        self._by_pri: list[list[CbqClass]] = [[] for _ in range(CBQ_MAXPRI)]
         self._poll: tuple[float, CbqClass, CbqClass | None] | None = None
 
     def add_class(self, name: str, parent: CbqClass | None, *, share: float,
@@ -200,11 +205,14 @@ class Cbq(Discipline):
     def _set_weights(self) -> None:
         """``rmc_wrr_set_weights``: a round allots each class of a priority
         ``allot * n * maxpkt / sum(allot)`` octets."""
-        for pri in range(CBQ_MAXPRI):
-            cs = [c for c in self.leaf_classes() if c.priority == pri]
+        leaves = [c for c in self._classes if not c.children and c.parent is not None]
+        self._leaves = leaves
+        self._by_pri = [[c for c in leaves if c.priority == pri] for pri in range(CBQ_MAXPRI)]
+        for cs in self._by_pri:
             tot = sum(c.allot for c in cs)
-            for c in cs:
+            for i, c in enumerate(cs):
                 c.w_allotment = c.allot * len(cs) * self.pktsize / tot
+                c.rr_index = i
 
     def finish(self) -> None:
         if self.root is None:
@@ -217,7 +225,7 @@ class Cbq(Discipline):
         return [c for c in self._classes if c is not self.root or not c.children]
 
     def leaf_classes(self) -> list[CbqClass]:
-        return [c for c in self._classes if not c.children and c.parent is not None]
+        return list(self._leaves)
 
     def enqueue(self, cls: AltqClass, frame: bytes, flow: Flow, now: float) -> bool:
         # the polled class keeps its head (arrivals join tails): the poll stands
@@ -227,12 +235,10 @@ class Cbq(Discipline):
 
     def _select(self, now: float) -> tuple[CbqClass, CbqClass | None] | None:
         first: CbqClass | None = None
-        by_pri: list[list[CbqClass]] = [[] for _ in range(CBQ_MAXPRI)]
-        for c in self.leaf_classes():
-            by_pri[c.priority].append(c)
+        by_pri = self._by_pri
         for pri in range(CBQ_MAXPRI - 1, -1, -1):
             cs = by_pri[pri]
-            if not any(c.q for c in cs):
+            if not cs or not any(c.q for c in cs):
                 continue
             n = len(cs)
             start = self._rr[pri] % n
@@ -285,8 +291,7 @@ class Cbq(Discipline):
         m = cl.getq(now)
         n = len(m)
         cl.bytes_alloc -= n
-        cs = [c for c in self.leaf_classes() if c.priority == cl.priority]
-        i = cs.index(cl)
+        i = cl.rr_index
         self._rr[cl.priority] = i + 1 if cl.bytes_alloc <= 0 else i
         self._update_util(cl, n, now, lender)
         return m
