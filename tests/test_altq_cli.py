@@ -60,9 +60,9 @@ def test_altq_cbq_and_conditioner_through_the_control_socket(  # type: ignore[no
     for text, head in ((MORE, "eth0: cbq"),
                        ("interface eth0 bandwidth 1M wfq hash full\n", "eth0: wfq"),
                        ("interface eth0 bandwidth 1M blue ecn\n", "eth0: blue"),
-                       ("interface eth0 bandwidth 1M jobs\n"
+                       (("interface eth0 bandwidth 1M jobs\n"
                         "class jobs eth0 a NULL priority 0 rdc 2 rlc 2 default\n"
-                        "class jobs eth0 b NULL priority 1 adc 20000\n", "eth0: jobs")):
+                        "class jobs eth0 b NULL priority 1 adc 20000\n"), "eth0: jobs")):
         conf.write_text(text)
         rc, out, err = kame(capsys, "altq", "load", str(conf), "--ctl", path)
         assert (rc, out) == (0, "eth0: ALTQ enabled\n"), err
