@@ -252,3 +252,29 @@ def test_flowvalve_fraction_threshold_is_floyd_fall() -> None:
     with pytest.raises(AltqConfError) as e:
         parse_altq_conf("interface eth0 rio flowvalve\n")
     assert e.value.line == 1
+
+
+class _NaiveWfq(Wfq):
+    """The longest bucket by a scan (ties to the lowest index), as a reference."""
+
+    def _maxqueue(self):  # type: ignore[no-untyped-def]
+        return max(self.active, key=lambda b: (b.bytes, -b.index))
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.integers(0, 40), st.integers(60, 1514)),
+                    min_size=1, max_size=400),
+       qsize=st.integers(1514, 12_000))
+def test_wfq_longest_bucket_heap_matches_a_scan(ops: list[tuple[bool, int, int]],
+                                                qsize: int) -> None:
+    a = Wfq(nqueues=16, qsize=qsize, hash_policy="srcport")
+    b = _NaiveWfq(nqueues=16, qsize=qsize, hash_policy="srcport")
+    for add, sport, size in ops:
+        for d in (a, b):
+            if add:
+                f = frame6(max(size, 62), sport=sport)
+                d.enqueue(d.cls, f, q_if_flow(sport), 0.0)
+            else:
+                d.dequeue(0.0)
+        assert [list(x.q) for x in a.buckets] == [list(x.q) for x in b.buckets]
+    assert a.cls.stats.drop_packets == b.cls.stats.drop_packets

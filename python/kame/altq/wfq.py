@@ -11,6 +11,7 @@ octets), as ALTQ's ``wfq_maxqueue``, so the heaviest flow loses first.
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections import deque
 from typing import Any
@@ -60,6 +61,26 @@ class Wfq(Discipline):
         self.active: deque[_Bucket] = deque()  # buckets with packets, in service order
         self.bytes = 0
         self.frames = 0
+        #: (-octets, bucket) for finding the longest bucket in log time; an
+        #: entry whose octets are no longer the bucket's is stale and skipped
+        self._longest: list[tuple[int, int]] = []
+
+    def _note(self, b: _Bucket) -> None:
+        if b.bytes:
+            heapq.heappush(self._longest, (-b.bytes, b.index))
+        if len(self._longest) > 4 * self.nqueues + 64:
+            self._longest = [(-x.bytes, x.index) for x in self.active]
+            heapq.heapify(self._longest)
+
+    def _maxqueue(self) -> _Bucket:
+        """``wfq_maxqueue``: the bucket holding the most octets."""
+        h = self._longest
+        while True:
+            neg, i = h[0]
+            b = self.buckets[i]
+            if b.bytes == -neg:
+                return b
+            heapq.heappop(h)
 
     def classes(self) -> list[AltqClass]:
         return [self.cls]
@@ -96,9 +117,10 @@ class Wfq(Discipline):
         b.bytes += len(frame)
         self.bytes += len(frame)
         self.frames += 1
+        self._note(b)
         dropped_new = False
         while self.bytes > self.qsize or self.frames > MAX_FRAMES:
-            worst = max(self.active, key=lambda x: x.bytes)  # wfq_maxqueue
+            worst = self._maxqueue()
             victim = worst.q.pop()
             dropped_new = dropped_new or victim is frame
             worst.bytes -= len(victim)
@@ -106,6 +128,7 @@ class Wfq(Discipline):
             self.frames -= 1
             if not worst.q:
                 self.active.remove(worst)
+            self._note(worst)
             self.cls.drop(victim)
         return not dropped_new
 
@@ -136,6 +159,7 @@ class Wfq(Discipline):
         b.bytes -= n
         self.bytes -= n
         self.frames -= 1
+        self._note(b)
         if not b.q:
             b.deficit = 0
             self.active.popleft()
@@ -155,6 +179,7 @@ class Wfq(Discipline):
             b.q.clear()
             b.bytes = b.deficit = 0
         self.active.clear()
+        self._longest.clear()
         self.bytes = self.frames = 0
         self.cls.stats.purged_packets += n
         return n
