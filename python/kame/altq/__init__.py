@@ -9,8 +9,11 @@ IP output and the link, as KAME's ``sys/altq``.
   rules mapping a packet to a class;
 - :mod:`kame.altq.red` (``altq_red.c``, ``altq_rio.c``): RED with ECN
   marking, and RIO's three drop precedences;
-- :mod:`kame.altq.fifoq`, :mod:`kame.altq.priq`, :mod:`kame.altq.hfsc`:
-  the disciplines;
+- :mod:`kame.altq.fifoq`, :mod:`kame.altq.priq`, :mod:`kame.altq.hfsc`,
+  :mod:`kame.altq.cbq`, :mod:`kame.altq.wfq`, :mod:`kame.altq.blue`: the
+  disciplines (RED's flowvalve in :mod:`kame.altq.red`);
+- :mod:`kame.altq.cdnr`: the diffserv traffic conditioner (token bucket
+  meter, srTCM, trTCM, TSWTCM; pass, drop, mark);
 - :mod:`kame.altq.conf`: ``altq.conf(5)``, parsed strictly
   (:class:`~kame.errors.AltqConfError` names the line).
 

@@ -360,10 +360,33 @@ class Hfsc(Discipline):
         for c in self.classes():
             assert isinstance(c, HfscClass)
             d = c.snapshot()
-            d.update(parent=c.parent.name if c.parent else None, total=c.total,
+            d.update(parent=c.parent.name if c.parent is not None else None, total=c.total,
                      cumul=c.cumul, vt=c.vt,
                      rt=None if c.rsc is None else [c.rsc.sm1 * 8, c.rsc.dx, c.rsc.sm2 * 8],
                      ls=None if c.fsc is None else [c.fsc.sm1 * 8, c.fsc.dx, c.fsc.sm2 * 8],
                      ul=None if c.usc is None else [c.usc.sm1 * 8, c.usc.dx, c.usc.sm2 * 8])
             out.append(d)
         return out
+
+
+def rt_admission(curves: list[tuple[str, tuple[int, float, int]]], bandwidth: int) -> str | None:
+    """HFSC's admission control (altqd's ``cntlload``): the real-time
+    curves ``(name, (m1, d, m2))`` (bit/s, s, bit/s) summed must stay under
+    the link's ``bandwidth * t`` at every ``t``. The sum is piecewise linear
+    with corners at the ``d``s, so the corners and the final slope decide.
+    ``None`` when they fit; otherwise what does not."""
+
+    def y(c: tuple[int, float, int], t: float) -> float:
+        m1, d, m2 = c
+        return m1 * t if t <= d else m1 * d + m2 * (t - d)
+
+    eps = 1e-9 * bandwidth
+    for t in sorted({c[1] for _, c in curves if c[1] > 0}):
+        tot = sum(y(c, t) for _, c in curves)
+        if tot > bandwidth * t + eps * max(t, 1.0):
+            return (f"the real-time curves take {tot / t:.0f} bit/s over the first "
+                    f"{t * 1000:g} ms, more than the link's {bandwidth}")
+    m2s = sum(c[2] for _, c in curves)
+    if m2s > bandwidth + eps:
+        return f"the real-time rates sum to {m2s} bit/s, more than the link's {bandwidth}"
+    return None

@@ -171,15 +171,24 @@ class Red:
         # the time of one 1000-octet packet at the link's rate (10 Mb/s unknown)
         self.pkttime = 8000.0 / (bandwidth or 10_000_000)
         self.rng = rng if rng is not None else random.Random(0)
+        #: ``flowvalve``: unresponsive flows dropped before RED (None: off).
+        self.fv: FlowValve | None = None
 
     def addq(self, cls: AltqClass, frame: bytes, flow: Flow, now: float) -> bytes | None:
         """The frame to queue (CE-marked perhaps), or ``None``: dropped (counted
         here; the class counts it too)."""
         st = self.st
+        fv = self.fv
+        if fv is not None and fv.checkflow(flow, now):
+            return None
         qlen = len(cls.q)
         avg = st.average(qlen, now, self.weight, self.pkttime)
         verdict = _decide(st, avg, qlen, self.rng)
-        return _settle(st, verdict, frame, flow, self.ecn, qlen >= cls.qlimit)
+        marks = st.marked
+        out = _settle(st, verdict, frame, flow, self.ecn, qlen >= cls.qlimit)
+        if fv is not None and (out is None or st.marked != marks):
+            fv.dropbyred(flow, now)
+        return out
 
     def getq(self, cls: AltqClass, now: float) -> None:
         if not cls.q:
@@ -190,7 +199,10 @@ class Red:
         self.st.idle = True
 
     def snapshot(self) -> dict[str, Any]:
-        return {"kind": "red", "weight": self.weight, "ecn": self.ecn, **self.st.snapshot()}
+        d = {"kind": "red", "weight": self.weight, "ecn": self.ecn, **self.st.snapshot()}
+        if self.fv is not None:
+            d["flowvalve"] = self.fv.snapshot()
+        return d
 
 
 def dscp_index(tos: int) -> int:
@@ -260,3 +272,115 @@ class Rio:
     def snapshot(self) -> dict[str, Any]:
         return {"kind": "rio", "weight": self.weight, "ecn": self.ecn,
                 "precedences": [p.snapshot() for p in self.prec]}
+
+
+# --- flowvalve (``ALTQ_FLOWVALVE`` in altq_red.c) -------------------------------
+
+#: flowvalve's constants: the drop-rate weight 2**-7, the fraction's weight
+#: 2**-5 updated every 10 packets of a flow, entries forgotten 3 s after
+#: their last drop, a blocked flow let out after 1 s without a drop, at most
+#: 64 flows followed, and ``alpha`` of the fraction threshold.
+FV_WP = 1.0 / 128
+FV_WF = 1.0 / 32
+FV_N = 10
+FV_TTHRESH = 3.0
+FV_BACKOFFTHRESH = 1.0
+FV_FLOWLISTSIZE = 64
+FV_ALPHA = 5
+
+
+def brtt(p: float) -> float:
+    """The TCP-friendly send rate, in packets a round trip, at drop rate
+    ``p`` (Floyd and Fall's formula flowvalve's ``brtt_tab`` tabulates):
+    ``1 / (sqrt(4p/3) + min(1, 3 sqrt(6p/8)) p (1 + 32 p^2))``."""
+    if p <= 0:
+        return float("inf")
+    return 1.0 / ((4 * p / 3) ** 0.5 + min(1.0, 3 * (6 * p / 8) ** 0.5) * p * (1 + 32 * p * p))
+
+
+class _Fve:
+    """``struct fve``: a flow (source and destination addresses) RED dropped from."""
+
+    __slots__ = ("count", "f", "ifseq", "lastdrop", "p", "red")
+
+    def __init__(self, ifseq: int, now: float) -> None:
+        self.red = False  # in the penalty box
+        self.p = 0.0  # the flow's drop rate (EWMA)
+        self.f = 0.0  # the flow's fraction of arrivals (EWMA)
+        self.ifseq = ifseq - 1
+        self.count = 0
+        self.lastdrop = now
+
+
+class FlowValve:
+    """RED's flowvalve: flows RED drops from are followed; one whose share
+    of the arrivals exceeds what a TCP would take at its drop rate
+    (:func:`brtt` over ``th_max + alpha`` packets queued) is "red" and its
+    packets are dropped before RED sees them until it has gone a second
+    without a drop (so a flow that backs off escapes)."""
+
+    def __init__(self, th_max: int, inv_pmax: int) -> None:
+        self.th_max = th_max
+        self.pthresh = 1.0 / inv_pmax
+        self.ifseq = 0
+        self.flows: dict[tuple[int, int, int], _Fve] = {}  # LRU order: oldest first
+        self.predrop = self.passed = self.escape = self.alloc = 0
+
+    def _lookup(self, key: tuple[int, int, int], now: float) -> _Fve | None:
+        for k in [k for k, e in self.flows.items() if now - e.lastdrop > FV_TTHRESH]:
+            del self.flows[k]
+        return self.flows.get(key)
+
+    def checkflow(self, flow: Flow, now: float) -> bool:
+        """``fv_checkflow``: whether this arrival is dropped before RED."""
+        self.ifseq += 1
+        if not flow.family:
+            return False
+        fve = self._lookup((flow.family, flow.src, flow.dst), now)
+        if fve is None:
+            return False
+        fve.count += 1
+        if fve.count == FV_N:
+            fve.f = FV_WF * FV_N / (self.ifseq - fve.ifseq) + (1 - FV_WF) * fve.f
+            fve.ifseq = self.ifseq
+            fve.count = 0
+        if not fve.red and fve.p > self.pthresh \
+                and fve.f > brtt(fve.p) / (self.th_max + FV_ALPHA):
+            fve.red = True
+        if fve.red:
+            if now - fve.lastdrop > FV_BACKOFFTHRESH:
+                fve.p = 0.0
+                fve.red = False
+                self.escape += 1
+            else:
+                fve.lastdrop = now
+                self._to_head((flow.family, flow.src, flow.dst), fve)
+                self.predrop += 1
+                return True
+        fve.p *= 1 - FV_WP
+        self.passed += 1
+        return False
+
+    def _to_head(self, key: tuple[int, int, int], fve: _Fve) -> None:
+        self.flows.pop(key, None)
+        self.flows[key] = fve
+
+    def dropbyred(self, flow: Flow, now: float) -> None:
+        """``fv_dropbyred``: RED dropped (or marked) a packet of ``flow``."""
+        if not flow.family:
+            return
+        key = (flow.family, flow.src, flow.dst)
+        fve = self._lookup(key, now)
+        if fve is None:
+            if len(self.flows) >= FV_FLOWLISTSIZE:
+                del self.flows[next(iter(self.flows))]  # reclaim the least recent
+            fve = _Fve(self.ifseq, now)
+            self.alloc += 1
+        self._to_head(key, fve)
+        fve.p += FV_WP  # with checkflow's decay: p = Wp + (1 - Wp) p
+        fve.lastdrop = now
+
+    def snapshot(self) -> dict[str, int]:
+        return {"flows": len(self.flows), "predrop": self.predrop, "pass": self.passed,
+                "escape": self.escape, "alloc": self.alloc,
+                "blocked": sum(1 for e in self.flows.values() if e.red)}

@@ -20,6 +20,7 @@ from kame.in6_var import TsoFrame
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from kame.altq.cdnr import Cdnr
     from kame.altq.classifier import Classifier
     from kame.altq.red import Red, Rio
 
@@ -357,9 +358,17 @@ class AltqIf:
         self.classifier = classifier
         self.bandwidth = bandwidth
         self._default = disc.default_class()
+        #: the interface's conditioners (``conditioner`` lines), run before
+        #: the classifier; ``None``: none
+        self.cdnr: Cdnr | None = None
 
     def enqueue(self, frame: bytes, now: float) -> bool:
         flow = extract_flow(frame)
+        if self.cdnr is not None:
+            conditioned = self.cdnr.condition(frame, flow, now)
+            if conditioned is None:
+                return False
+            frame = conditioned
         cls = None
         if self.classifier is not None:
             cls = self.classifier.classify(flow)
@@ -398,7 +407,8 @@ class AltqIf:
                 "bandwidth": self.bandwidth,
                 "tbr": None if t is None else {"rate": t.rate, "depth": t.depth,
                                                "token": t.token},
-                "qlen": len(self.disc), "classes": self.disc.snapshot()}
+                "qlen": len(self.disc), "classes": self.disc.snapshot(),
+                "conditioners": [] if self.cdnr is None else self.cdnr.snapshot()}
 
 
 class Altq:

@@ -38,6 +38,57 @@ def _red_lines(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _more_lines(c: dict[str, Any]) -> list[str]:
+    """CBQ's estimator, BLUE's pmark, WFQ's buckets, flowvalve's counters."""
+    out = []
+    if "avgidle" in c:
+        out.append(f"  avgidle:{c['avgidle'] * 1e6:.0f}us maxidle:{c['maxidle'] * 1e6:.0f}us "
+                   f"minidle:{c['minidle'] * 1e6:.0f}us offtime:{c['offtime'] * 1e6:.0f}us "
+                   f"overs:{c['over']} borrows:{c['borrows']} delays:{c['delays']}")
+    if c.get("jobs") is not None:
+        j = c["jobs"]
+        cons = " ".join(f"{k}:{v:g}" for k, v in j.items() if v is not None)
+        out.append(f"  JoBS rate:{rate2str(c['service_rate'])} "
+                   f"avgdelay:{c['avg_delay'] * 1000:.2f}ms loss:{c['loss']:.4f} "
+                   f"adc_violations:{c['adc_violations']}" + (f"  {cons}" if cons else ""))
+    if c.get("blue"):
+        b = c["blue"]
+        out.append(f"  BLUE pmark:{b['pmark']}/{b['max_pmark']} hold:{b['hold_time'] * 1000:g}ms "
+                   f"drop_forced:{b['drop_forced']} drop_unforced:{b['drop_unforced']} "
+                   f"marked:{b['marked']}" + (" ecn" if b["ecn"] else ""))
+    if c.get("wfq"):
+        wq = c["wfq"]
+        out.append(f"  WFQ hash:{wq['hash']} nqueues:{wq['nqueues']} active:{wq['active']} "
+                   f"bytes:{wq['bytes']}/{wq['qsize']}")
+        out.extend(f"    [{b['index']}] qlen:{b['qlen']} bytes:{b['bytes']} weight:{b['weight']}"
+                   for b in wq["queues"])
+    fv = (c.get("red") or {}).get("flowvalve")
+    if fv:
+        out.append(f"  flowvalve flows:{fv['flows']} blocked:{fv['blocked']} "
+                   f"predrop:{fv['predrop']} pass:{fv['pass']} escape:{fv['escape']}")
+    return out
+
+
+def _cdnr_lines(cd: dict[str, Any]) -> list[str]:
+    """A conditioner's elements, as altqstat prints ``cdnr``."""
+    out = [f"conditioner {cd['name']}: dropped:{cd['dropped']}"]
+
+    def walk(a: dict[str, Any], depth: int) -> None:
+        extra = ""
+        if a["kind"] == "mark":
+            extra = f" {a['codepoint']:#04x}"
+        elif a["kind"] in ("trtcm", "srtcm", "tswtcm"):
+            extra = f" green:{a['green']} yellow:{a['yellow']} red:{a['red']}"
+        elif a["kind"] == "tbmeter":
+            extra = f" rate:{rate2str(a['rate'])} depth:{a['depth']}"
+        out.append(f"{'  ' * depth}{a['kind']}{extra}  {a['packets']} pkts ({a['bytes']} bytes)")
+        for ch in a["children"]:
+            walk(ch, depth + 1)
+
+    walk(cd["action"], 1)
+    return out
+
+
 def format_altq(snap: list[dict[str, Any]], ifname: str | None = None,
                 prev: list[dict[str, Any]] | None = None, interval: float = 0.0) -> str:
     """The node's ALTQ state (``Altq.snapshot``) as altqstat(1) prints it;
@@ -66,6 +117,12 @@ def format_altq(snap: list[dict[str, Any]], ifname: str | None = None,
                 if c.get(k):
                     m1, d, m2 = c[k]
                     tags.append(f"{k}:[{rate2str(m1)} {d * 1000:g}ms {rate2str(m2)}]")
+            if "pbandwidth" in c:
+                tags.append(f"pbandwidth:{c['pbandwidth']:g}%")
+                if c["borrow"]:
+                    tags.append("borrow")
+                if c["control"]:
+                    tags.append("control")
             if c["default"]:
                 tags.append("default")
             lines.append(f"[{c['name']}] " + " ".join(tags))
@@ -78,6 +135,9 @@ def format_altq(snap: list[dict[str, Any]], ifname: str | None = None,
                          f"({c['drop_bytes']} bytes){meas}")
             if c.get("red"):
                 lines.extend(_red_lines(c["red"]))
+            lines.extend(_more_lines(c))
+        for cd in q.get("conditioners", []):
+            lines.extend(_cdnr_lines(cd))
     if not lines:
         return "no interface under ALTQ\n" if ifname is None else f"{ifname}: not under ALTQ\n"
     return "\n".join(lines) + "\n"

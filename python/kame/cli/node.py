@@ -335,6 +335,8 @@ def run_node(args: argparse.Namespace) -> int:
     ifname = args.tap
     mac = args.mac or _derived_mac(ifname, hostname)
     node.add_interface(ifname, mac, mtu=args.mtu)
+    if args.altq_text is not None:  # --altq: as altqd -f FILE at start-up (seed §5)
+        node.altq_config(args.altq_text)
     host = NodeHost(node)
     clock, stop = _clock_and_signals()
     tap: TapDevice | None = None
@@ -631,6 +633,14 @@ def _run(args: argparse.Namespace) -> int:
     args.knobs = _sysctls(args.sysctl or [])
     need("--router", args.router and args.knobs.get("net.inet6.ip6.forwarding", 1) == 0,
          "and --sysctl net.inet6.ip6.forwarding=0 contradict each other")
+    need("--altq", args.sim and args.altq is not None, "is for --tap")
+    args.altq_text = None
+    if args.altq is not None:
+        from kame.altq import parse_altq_conf
+
+        with open(args.altq, encoding="utf-8") as fh:
+            args.altq_text = fh.read()
+        parse_altq_conf(args.altq_text)  # a bad line stops us before any TAP is made
     if args.sim:
         return run_sim(args)
     return run_node(args)
@@ -705,4 +715,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "both ways (the kernel hands us and takes from us TCP super-segments of "
                         "up to 64 KiB)")
     p.add_argument("-w", "--write", metavar="FILE", help="capture both directions to a pcapng")
+    p.add_argument("--altq", metavar="FILE",
+                   help="put the TAP interface under ALTQ from altq.conf(5) FILE at start-up "
+                        "(as altqd -f FILE; later: kame altq load)")
     p.set_defaults(func=_run)
