@@ -62,8 +62,29 @@ def _tshark_errors(pkts: list[ks.GenPacket], tmp_path: Path) -> list[tuple[str, 
     for line in out.stdout.splitlines():
         num, _, msg = line.partition("\t")
         p, fr = frames[int(num) - 1]
+        if msg.split(",")[-1] == "Malformed Packet (Exception occurred)" and _ends_in_pad1(fr):
+            continue
         bad.append((p.label, fr.hex(), msg))
     return bad
+
+
+def _ends_in_pad1(frame: bytes) -> bool:
+    """tshark 4.0's dissector throws on a last options header (Next Header 59) whose
+    last option is a Pad1: it reads an octet past the packet. RFC 8200 allows it."""
+    if frame[12:14] != b"\x86\xdd":
+        return False
+    try:
+        pk = kame.parse(frame[14:])
+    except kame.errors.ParseError:
+        return False
+    if not pk.chain or pk.upper_proto != 59 or pk.chain[-1][0] not in (0, 60):
+        return False
+    _, off, length = pk.chain[-1]
+    opts, i, last = frame[14 + off + 2:14 + off + length], 0, -1
+    while i < len(opts):
+        last = opts[i]
+        i += 1 if last == 0 else 2 + opts[i + 1]
+    return last == 0 and 14 + off + length == len(frame)
 
 
 # --- valid packets: our core ---------------------------------------------------
@@ -138,6 +159,20 @@ def test_tshark_dissects_every_valid_packet(tmp_path: Path) -> None:
                  "report", "done", "query2", "report2", "request", "reply", "none", "esp"):
         assert want in labels, want
     assert _tshark_errors(pkts, tmp_path) == []
+
+
+def test_tshark_pad1_quirk_is_only_that(tmp_path: Path) -> None:
+    """The one tshark bug the check forgives: a final Pad1 before No Next Header."""
+    def frame(nh: int, opts: bytes, tail: bytes = b"") -> bytes:
+        pl = bytes([nh, 0]) + opts + tail
+        return (b"\x02\0^\x10\0\x02\x02\0^\x10\0\x01\x86\xdd"
+                + struct.pack("!IHBB", 0x60000000, len(pl), 60, 64)
+                + bytes.fromhex("fe80" + "0" * 27 + "1" + "fe80" + "0" * 27 + "2") + pl)
+    udp = struct.pack("!HHHH", 1, 2, 8, 0)
+    assert _ends_in_pad1(frame(59, bytes([1, 3, 0, 0, 0, 0])))
+    assert not _ends_in_pad1(frame(59, bytes([1, 4, 0, 0, 0, 0])))
+    assert not _ends_in_pad1(frame(17, bytes([1, 3, 0, 0, 0, 0]), udp))
+    assert not _ends_in_pad1(frame(59, bytes([0x1E, 3, 0, 0, 0, 0]), b"\0"))
 
 
 def test_tshark_check_can_fail(tmp_path: Path) -> None:
