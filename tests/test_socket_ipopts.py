@@ -1341,6 +1341,8 @@ def _ours_v6(run: Any, *args: Any) -> Any:
     node = layer.node
     assert node is not None
     node.add_address("d0", f"{ME6}/64", 20.0)
+    while (t := node.next_deadline()) is not None and t < 40.0:  # DAD (the kernel's: nodad)
+        node.poll(t)
     node.poll(40.0)
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p),
                                      layer.ifindex("d0"), *args)))
@@ -1942,6 +1944,149 @@ def test_bsd_source_lists_keep_mcast_maxsocksrc(profile: str) -> None:
 def test_source_lists_and_mode_switches_equal_the_kernels() -> None:
     ours = _ours_veth(source_switch_run, False)
     kernel = _kernel("source_switch_run", veth=True)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- a socket's IPv6 source list: its bound and Linux's mode switches -----------
+#
+# Linux bounds a socket's IPv6 source list by ``net.ipv6.mld_max_msf`` (64;
+# ``ip6_mc_source``, ``ipv6_set_mcast_msfilter``): the Linux profile by
+# ``net.inet6.ip6.mld_max_msf``, the BSD ones by ``net.inet6.ip6.mcast.maxsocksrc``.
+# As for IPv4, a membership with no source list switches mode on a source
+# call of the other mode and stays switched when the call then fails.
+
+MCAST_UNBLOCK_SOURCE, MCAST_MSFILTER = 44, 48
+IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = socket.IPV6_JOIN_GROUP, socket.IPV6_LEAVE_GROUP
+
+
+def _gf6(ifi: int, fmode: int, sources: list[str], room: int | None = None) -> bytes:
+    """Linux's ``struct group_filter`` for :data:`G6` (``room``: the count
+    a get request gives, with as many empty ``sockaddr_storage``)."""
+    from ipaddress import ip_address
+
+    from kame.socket.inctl import _ss_linux
+    n = len(sources) if room is None else room
+    return (struct.pack("=I4x", ifi) + _ss_linux(ip_address(G6)) + struct.pack("=II", fmode, n)
+            + b"".join(_ss_linux(ip_address(a)) for a in sources)
+            + (bytes(128 * room) if room is not None else b""))
+
+
+def _gf6_decode(raw: bytes, optlen: int) -> list[Any]:
+    """[optlen, fmode, numsrc, the sources written back]."""
+    import ipaddress
+    fmode, num = struct.unpack_from("=II", raw, 136)
+    return [optlen, fmode, num,
+            [str(ipaddress.IPv6Address(raw[144 + 128 * i + 8:144 + 128 * i + 24]))
+             for i in range((optlen - 144) // 128)]]
+
+
+def source_switch6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """:func:`source_switch_run` for IPv6 groups at ``IPPROTO_IPV6``: source
+    calls of each kind up to and past the bound, full-state filters at and
+    past it, then failed source calls on memberships with no list and what
+    each then reads back (``MCAST_MSFILTER``) and receives (a multicast
+    datagram from ``ME6`` looped back)."""
+    out: list[Any] = []
+
+    def get(s: Any) -> Any:
+        req = _gf6(ifi, 0, [], 70)
+        if not host:
+            r = _try(lambda: s.getsockopt(41, MCAST_MSFILTER, req))
+            return r if r[:1].isupper() else _gf6_decode(bytes.fromhex(r).ljust(144, b"\0"),
+                                                         len(r) // 2)
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(req, len(req))
+        n = ctypes.c_uint32(len(req))
+        if libc.getsockopt(s.fileno(), 41, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
+            return errno.errorcode[ctypes.get_errno()]
+        return _gf6_decode(buf.raw, n.value)
+
+    many = [f"2001:db8:7::{i:x}" for i in range(1, 71)]
+    mreq6 = socket.inet_pton(socket.AF_INET6, G6) + struct.pack("=I", ifi)
+    for opt in (MCAST_JOIN_SOURCE_GROUP, MCAST_BLOCK_SOURCE):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        if opt == MCAST_BLOCK_SOURCE:
+            s.setsockopt(41, IPV6_JOIN_GROUP, mreq6)
+        out.append([opt, [_try(lambda s=s, x=x: s.setsockopt(41, opt, _gr(ifi, G6, x)))
+                          for x in many], get(s)])
+        s.close()
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    s.setsockopt(41, IPV6_JOIN_GROUP, mreq6)
+    for mode, n in ((0, 64), (1, 65), (0, 65), (1, 64), (1, 63)):
+        out.append([mode, n, _try(lambda m=mode, n=n: s.setsockopt(
+            41, MCAST_MSFILTER, _gf6(ifi, m, many[:n]))), get(s)[1:3]])
+    s.close()
+    port = 7542
+    snd = make(AF_INET6, SOCK_DGRAM, 0)
+    snd.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    r = make(AF_INET6, SOCK_DGRAM, 0)
+    r.bind(("::", port))
+    if host:
+        r.setblocking(False)
+    k = [0]
+
+    def recv() -> Any:
+        k[0] += 1
+        snd.sendto(b"%d" % k[0], (G6, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        return _try(lambda: r.recv(100).decode())
+
+    def step(opt: int, x: str = "2001:db8:7::77") -> None:
+        req = mreq6 if opt in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP) else \
+            _gf6(ifi, 0, []) if opt == MCAST_MSFILTER else _gr(ifi, G6, x)
+        out.append([opt, x, _try(lambda: r.setsockopt(41, opt, req)), get(r), recv()])
+
+    J, L, JS, LS = IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, MCAST_JOIN_SOURCE_GROUP, \
+        MCAST_LEAVE_SOURCE_GROUP
+    B, U = MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE
+    for opts in ((J, LS, J, B, LS, U, LS, JS, L),
+                 (J, LS, U, LS, L, L),
+                 (J, MCAST_MSFILTER, LS, JS, LS, L),
+                 (J, LS, JS, LS, J),
+                 (J, U, B, JS, U, LS, L)):
+        for opt in opts:
+            step(opt, ME6 if opt == JS else "2001:db8:7::77")
+    r.close()
+    snd.close()
+    return out
+
+
+def test_ipv6_source_lists_and_mode_switches_on_the_linux_profile() -> None:
+    out = _ours_v6(source_switch6_run, False)
+    assert out[0][1] == ["ok"] * 64 + ["ENOBUFS"] * 6  # mld_max_msf
+    assert out[1][1] == ["ok"] * 64 + ["ENOBUFS"] * 6
+    assert [x[2] for x in out[2:7]] == ["ok", "ENOBUFS", "ENOBUFS", "ok", "ok"]
+    # a failed source leave: EADDRNOTAVAIL, the membership INCLUDE({}), deaf
+    assert out[8][2:] == ["EADDRNOTAVAIL", [144, 1, 0, []], "EAGAIN"]
+    assert out[9][2] == "EADDRINUSE"  # still a member
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet6.ip6.mld_max_msf"] = 3
+    s = layer.socket(AF_INET6, SOCK_DGRAM)
+    got = [_try(lambda x=x: s.setsockopt(41, MCAST_JOIN_SOURCE_GROUP, _gr(1, G6, x)))
+           for x in ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4")]
+    assert got == ["ok", "ok", "ok", "ENOBUFS"]
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "netbsd"])
+def test_bsd_ipv6_source_lists_keep_mcast_maxsocksrc(profile: str) -> None:
+    from kame.socket.inctl import group_req, group_source_req
+    layer = kame_veth()
+    bsd = SocketLayer(layer.node, profile)
+    s = bsd.socket(AF_INET6, SOCK_DGRAM)
+    ifi = bsd.ifindex("d0")
+    s.setsockopt(41, 80, group_req(ifi, G6, profile))  # FreeBSD's MCAST_JOIN_GROUP
+    got = [_try(lambda i=i: s.setsockopt(41, 84, group_source_req(  # MCAST_BLOCK_SOURCE
+        ifi, G6, f"2001:db8:7::{i + 1:x}", profile))) for i in range(129)]
+    assert got[:128] == ["ok"] * 128 and got[128] in ("ENOSPC", "ENOBUFS")
+
+
+@pytest.mark.root
+def test_ipv6_source_lists_and_mode_switches_equal_the_kernels() -> None:
+    ours = _ours_v6(source_switch6_run, False)
+    kernel = _kernel("source_switch6_run", veth=True, extra=V6_SETUP)
     assert ours == kernel, _diff(ours, kernel)
 
 
