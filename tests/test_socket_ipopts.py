@@ -2440,3 +2440,125 @@ def test_icmp_error_queue_equals_the_kernels() -> None:
     ours = _ours_recverr()
     kernel = _kernel("recverr_run", veth=True, extra=ERR_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the error queue of an AF_INET6 socket's IPv4-mapped traffic ---------------
+#
+# ``__udp4_lib_err`` finds the AF_INET6 socket that sent a datagram to a
+# ``::ffff:`` address and queues the ICMP error when ``inet->recverr`` is on
+# (``IP_RECVERR`` at ``IPPROTO_IP``; ``IPV6_RECVERR`` does not count);
+# ``recvmsg(MSG_ERRQUEUE)`` is ``ipv6_recv_error``: a ``sockaddr_in6`` of the
+# mapped destination, ``IPV6_RECVERR`` at ``IPPROTO_IPV6`` carrying the ICMP
+# origin, type and code, the offender a mapped ``sockaddr_in6``.
+
+
+def _err_io() -> tuple[Any, Any]:
+    """The kernel's side of :func:`recverr_run`: the reader of the IPv4 and
+    IPv6 packets leaving ``d0`` and the writer of what ``d1`` sends it."""
+    mac = bytes.fromhex(Path("/sys/class/net/d0/address").read_text().strip()
+                        .replace(":", ""))
+    p4 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+    read4 = _wire_host()
+
+    def inject(pkt: bytes) -> None:
+        et = 0x86DD if pkt[0] >> 4 == 6 else 0x0800
+        p4.sendto(pkt, ("d1", et, 0, 0, mac))
+        select.select([], [], [], 0.1)
+    return (lambda et=0x0800: read4()), inject
+
+
+def recverr_mapped_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """An AF_INET6 UDP socket's datagrams to ``::ffff:`` addresses with
+    ``IP_RECVERR`` and ``IPV6_RECVERR`` each on and off, connected or not:
+    Port Unreachable from the loopback and from the wire, Fragmentation
+    Needed, Time Exceeded and Parameter Problem from a router; what
+    ``recvmsg(MSG_ERRQUEUE)``, ``SO_ERROR`` and a plain receive give."""
+    if inject is None:
+        wire, inject = _err_io()
+    out: list[Any] = []
+    so_error = socket.SO_ERROR
+
+    def after(s: Any, n: int) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(n):
+            got += [_errq(s), _try(lambda: s.getsockopt(1, so_error))]
+        return got + [_try(lambda: s.recv(100, socket.MSG_DONTWAIT))]
+
+    combos = ((1, 0), (0, 1), (1, 1), (0, 0))
+    port = 7580
+    for ip, ip6 in combos:
+        for conn in (False, True):
+            port += 1
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(0, IP_RECVERR, ip)
+            s.setsockopt(41, IPV6_RECVERR, ip6)
+            s.bind(("::ffff:127.0.0.1", port))
+            if conn:
+                s.connect(("::ffff:127.0.0.1", 7599))
+            sent = [_try(lambda s=s, i=i: s.sendto(b"mapped %d" % i, ("::ffff:127.0.0.1", 7599)))
+                    for i in range(2)]
+            out.append(["lo", ip, ip6, conn, sent, *after(s, 3)])
+            s.close()
+    wire()
+    for ip, ip6 in combos:
+        for conn in (False, True):
+            port += 1
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(0, IP_RECVERR, ip)
+            s.setsockopt(41, IPV6_RECVERR, ip6)
+            s.bind(("::ffff:" + ME4, port))
+            if conn:
+                s.connect(("::ffff:" + PMTU_DST, 9))
+            _try(lambda s=s: s.sendto(b"a mapped datagram to be refused", ("::ffff:" + PMTU_DST, 9)))
+            pkts = wire()
+            out.append(len(pkts))
+            if pkts:
+                pkt = pkts[0][:8] + b"\x40" + pkts[0][9:]
+                inject(_icmp4(PMTU_DST, 3, 3, 0, pkt))
+                inject(_icmp4("10.9.9.2", 3, 4, 1100, pkt[:36]))
+                inject(_icmp4("10.9.9.2", 11, 0, 0, pkt[:28]))
+                inject(_icmp4("10.9.9.2", 12, 0, 0x14000000, pkt[:30]))
+            out.append(["wire", ip, ip6, conn, *after(s, 5)])
+            s.close()
+    # IPV6_RECVERR alone, then IP_RECVERR turned off: the queue empties
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    s.setsockopt(0, IP_RECVERR, 1)
+    s.bind(("::ffff:127.0.0.1", 7598))
+    sent = [_try(lambda s=s, i=i: s.sendto(b"x%d" % i, ("::ffff:127.0.0.1", 7599)))
+            for i in range(3)]
+    out.append(["off", sent, _try(lambda: s.setsockopt(41, IPV6_RECVERR, 0)), _errq(s),
+                _try(lambda: s.setsockopt(0, IP_RECVERR, 0)), *after(s, 1)])
+    s.close()
+    return out
+
+
+def _ours_recverr_mapped() -> Any:
+    layer, read, inject = kame_recverr()
+    return json.loads(json.dumps(recverr_mapped_run(lambda f, t, p: layer.socket(f, t, p),
+                                                    layer.ifindex("d0"), read, inject)))
+
+
+def test_mapped_icmp_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_recverr_mapped()
+    wire = next(r for r in out if isinstance(r, list) and r[:4] == ["wire", 1, 0, False])
+    data, anc, flags, addr = wire[4]
+    assert bytes.fromhex(data) == b"a mapped datagram to be refused" and flags == MSG_ERRQUEUE
+    assert addr[:2] == ["::ffff:" + PMTU_DST, 9]
+    # ipv6_recv_error: IPV6_RECVERR at IPPROTO_IPV6, the ICMP origin, type
+    # and code; the offender a mapped sockaddr_in6
+    assert anc == [[41, IPV6_RECVERR, (
+        struct.pack("=IBBBBII", errno.ECONNREFUSED, 2, 3, 3, 0, 0, 0)
+        + struct.pack("=HHI16sI", 10, 0, 0, socket.inet_pton(
+            socket.AF_INET6, "::ffff:" + PMTU_DST), 0)).hex()]]
+    ee = bytes.fromhex(wire[6][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 2, 3, 4, 0, 1100, 0)
+    # IPV6_RECVERR alone queues nothing: the hard error of a connected socket
+    six = next(r for r in out if isinstance(r, list) and r[:4] == ["wire", 0, 1, True])
+    assert six[4] == "EAGAIN" and six[5] == errno.ECONNREFUSED
+
+
+@pytest.mark.root
+def test_mapped_icmp_error_queue_equals_the_kernels() -> None:
+    ours = _ours_recverr_mapped()
+    kernel = _kernel("recverr_mapped_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

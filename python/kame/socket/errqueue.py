@@ -153,14 +153,23 @@ class ErrQueue:
     def icmp_error4(self, s: Socket, t: int, code: int, reporter: IPv4Address,
                     dst: IPv4Address, dport: int, payload: bytes, size: int,
                     found: tuple[int, bool, int]) -> None:
-        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error
-        (an AF_INET6 socket's mapped traffic: the pending error alone)."""
+        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error.
+        An AF_INET6 socket's IPv4-mapped traffic queues by ``IP_RECVERR`` too
+        (``inet->recverr``; ``IPV6_RECVERR`` does not count) and reads as
+        ``ipv6_recv_error`` gives it: ``IPV6_RECVERR`` at ``IPPROTO_IPV6``
+        with the ICMP origin, type and code, the offender and the
+        destination mapped ``sockaddr_in6``s."""
         err, hard, info = found
-        if s.family == AF_INET and s.ipopts.get(IP_RECVERR):
-            ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP, t, code, 0, info, 0) + \
-                struct.pack("=HH4s8x", AF_INET, 0, reporter.packed)
-            self.errq_put(s, payload, s._name(dst, dport, 0), IPPROTO_IP, IP_RECVERR, ee,
-                          err, size)
+        if s.ipopts.get(IP_RECVERR):
+            ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP, t, code, 0, info, 0)
+            if s.family == AF_INET:
+                ee += struct.pack("=HH4s8x", AF_INET, 0, reporter.packed)
+                level, typ = IPPROTO_IP, IP_RECVERR
+            else:
+                ee += struct.pack("=HHI16sI", AF_INET6, 0, 0,
+                                  b"\0" * 10 + b"\xff\xff" + reporter.packed, 0)
+                level, typ = IPPROTO_IPV6, IPV6_RECVERR
+            self.errq_put(s, payload, s._name(dst, dport, 0), level, typ, ee, err, size)
         elif not hard or s.faddr is None:
             return
         s.so_error = err
