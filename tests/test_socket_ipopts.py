@@ -2008,7 +2008,7 @@ def source_switch6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
         s = make(AF_INET6, SOCK_DGRAM, 0)
         if opt == MCAST_BLOCK_SOURCE:
             s.setsockopt(41, IPV6_JOIN_GROUP, mreq6)
-        out.append([opt, [_try(lambda s=s, x=x: s.setsockopt(41, opt, _gr(ifi, G6, x)))
+        out.append([opt, [_try(lambda s=s, x=x, o=opt: s.setsockopt(41, o, _gr(ifi, G6, x)))
                           for x in many], get(s)])
         s.close()
     s = make(AF_INET6, SOCK_DGRAM, 0)
@@ -2561,4 +2561,168 @@ def test_mapped_icmp_errors_queue_on_the_linux_profile() -> None:
 def test_mapped_icmp_error_queue_equals_the_kernels() -> None:
     ours = _ours_recverr_mapped()
     kernel = _kernel("recverr_mapped_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IPV6_MTU_DISCOVER, and IP_MTU_DISCOVER's DF on TCP segments ----------------
+#
+# Linux's ``np->pmtudisc``: DONT and WANT fragment at the path MTU, DO
+# refuses past it, PROBE and INTERFACE send up to the interface's MTU
+# unfragmented, OMIT fragments at the interface's MTU; with IPV6_RECVERR an
+# EMSGSIZE queues a local error; INTERFACE and OMIT ignore Packet Too Big.
+# A TCP segment carries DF when ``ip_dont_fragment`` says (WANT and DO).
+
+IPV6_MTU_DISCOVER = 23
+PMTU6_SETUP = ERR_SETUP + (f"ip -6 route add {PEER6}/128 dev d0 mtu 1300",)
+PMTU6_SIZES = (1300, 1301, 1500, 1501, 3000)
+
+
+def _frag6(p: bytes) -> list[int]:
+    """(length, a Fragment header, M, fragment offset) of an IPv6 packet."""
+    plen = struct.unpack("!H", p[4:6])[0]
+    if p[6] == 44:
+        off = struct.unpack("!H", p[42:44])[0]
+        return [40 + plen, 1, off & 1, off >> 3]
+    return [40 + plen, 0, 0, 0]
+
+
+def _wire6_host() -> Any:
+    p6 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+    p6.bind(("d1", 0x86DD))
+    p6.setblocking(False)
+
+    def read6() -> list[bytes]:
+        got: list[bytes] = []
+        while select.select([p6], [], [], 0.05)[0]:
+            got.append(p6.recv(70000))
+        return got
+    return read6
+
+
+def pmtu6_run(make: Any, ifi: int, wire: Any = None, inject: Any = None,
+              tcpwire: Any = None) -> list[Any]:
+    """``IPV6_MTU_DISCOVER``'s values on each kind of socket; datagrams of
+    each mode and size (UDP and raw) to a peer 1300 octets away on a
+    1500-octet link: the errno and the packets on the wire; the local error
+    ``IPV6_RECVERR`` queues; a Packet Too Big to a socket of each mode; then
+    the DF bit of the SYN of TCP sockets of each ``IP_MTU_DISCOVER`` mode."""
+    if inject is None:
+        _w4, inject = _err_io()
+        read6, read4 = _wire6_host(), _wire_host()
+        wire = lambda et=0x86DD: read6() if et == 0x86DD else read4()
+    me6 = socket.inet_pton(socket.AF_INET6, ME6)
+
+    def sent6() -> list[Any]:
+        return [_frag6(p) for p in wire(0x86DD) if p[8:24] == me6 and p[6] in (17, 44, EXP)]
+
+    out: list[Any] = []
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER)),
+                        _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER, 1)),
+                        _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER, 4))])
+        for v in (-1, 0, 1, 2, 3, 4, 5, 6, 256 + 2, b"", b"\x03", b"\x04\x00\x00",
+                  struct.pack("=ii", 5, 9)):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(41, IPV6_MTU_DISCOVER, v)),
+                            _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER))])
+        s.close()
+    wire(0x86DD)
+    for typ, proto in ((SOCK_DGRAM, 0), (SOCK_RAW, EXP)):
+        hdr = 48 if typ == SOCK_DGRAM else 40
+        for mode in range(6):
+            s = make(AF_INET6, typ, proto)
+            s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+            for n in PMTU6_SIZES:
+                err = _try(lambda s=s, n=n, h=hdr: s.sendto(bytes(n - h), (PEER6, 9 if h == 48
+                                                                           else 0)))
+                out.append([typ, "send", mode, n, err, sent6()])
+            s.close()
+    # the local error: EMSGSIZE with IPV6_RECVERR, IPV6_DONTFRAG too
+    for mode, dontfrag in ((2, 0), (1, 1), (4, 0)):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+        s.setsockopt(41, IPV6_RECVERR, 1)
+        s.setsockopt(41, socket.IPV6_DONTFRAG, dontfrag)
+        s.bind((ME6, 7590 + mode))
+        got = [_try(lambda s=s, n=n: s.sendto(bytes(n - 48), (PEER6, 9))) for n in (1400, 1600)]
+        sent6()
+        out.append(["local", mode, dontfrag, got, _errq(s),
+                    _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR)), _errq(s), _errq(s)])
+        s.close()
+    # Packet Too Big to a connected socket of each mode, IPV6_RECVERR off and on
+    for mode in range(6):
+        for on in (0, 1):
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+            s.setsockopt(41, IPV6_RECVERR, on)
+            s.bind((ME6, 7600 + 2 * mode + on))
+            s.connect((PEER6, 9))
+            s.send(b"to be too big")
+            pkts = [p for p in wire(0x86DD) if p[6] == 17]
+            if pkts:
+                inject(_icmp6(ROUTER6, 2, 0, 1280, pkts[0][:7] + b"\x40" + pkts[0][8:]))
+            out.append(["ptb", mode, on, len(pkts), _errq(s),
+                        _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR))])
+            s.close()
+    # TCP: DF on the SYN by IP_MTU_DISCOVER (AF_INET and a mapped AF_INET6 socket)
+    wire(0x0800)
+    for fam in (AF_INET, AF_INET6):
+        for mode in (None, 0, 1, 2, 3, 4, 5):
+            t = make(fam, SOCK_STREAM, 0)
+            if mode is not None:
+                t.setsockopt(0, IP_MTU_DISCOVER, mode)
+            if hasattr(t, "setblocking"):  # ours never blocks
+                t.setblocking(False)
+            dst = PMTU_DST if fam == AF_INET else "::ffff:" + PMTU_DST
+            got = _try(lambda t=t, d=dst: t.connect_ex((d, 9)))
+            syns = [p for p in wire(0x0800) if p[9] == 6]
+            out.append(["tcp", fam, mode, got, _try(lambda t=t: t.getsockopt(0, IP_MTU_DISCOVER)),
+                        [(p[6] >> 6) & 1 for p in syns[:1]]])
+            t.close()
+    return out
+
+
+def _ours_pmtu6() -> Any:
+    from ipaddress import IPv6Address
+    layer, _read, inject = kame_recverr()
+    node = layer.node
+    assert node is not None
+    assert node.pmtu_update(IPv6Address(PEER6), 1300, node._now)
+
+    def wire(et: int = 0x86DD) -> list[bytes]:
+        want = et.to_bytes(2, "big")
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and bytes(f)[12:14] == want]
+        node._out.clear()
+        return got
+    return json.loads(json.dumps(pmtu6_run(lambda f, t, p: layer.socket(f, t, p),
+                                           layer.ifindex("d0"), wire, inject)))
+
+
+def test_ipv6_mtu_discover_on_the_linux_profile() -> None:
+    out = _ours_pmtu6()
+    get = {(r[0], r[1]): r[3:] for r in out if r[2:3] == ["get"]}
+    assert get[(AF_INET6, SOCK_DGRAM)] == [1, "01", "01000000"]  # WANT
+    send = {(r[0], r[2], r[3]): r[4:] for r in out if r[1:2] == ["send"]}
+    # WANT: fragments at the path MTU (1300); DO: EMSGSIZE past it; PROBE:
+    # unfragmented up to the link's 1500; OMIT: fragments at 1500
+    assert send[(SOCK_DGRAM, 1, 1301)] == [1253, [[1296, 1, 1, 0], [61, 1, 0, 156]]]
+    assert send[(SOCK_DGRAM, 2, 1301)] == ["EMSGSIZE", []]
+    assert send[(SOCK_DGRAM, 3, 1500)] == [1452, [[1500, 0, 0, 0]]]
+    assert send[(SOCK_DGRAM, 3, 1501)] == ["EMSGSIZE", []]
+    assert send[(SOCK_DGRAM, 5, 3000)][1][0] == [1496, 1, 1, 0]
+    local = next(r for r in out if r[:3] == ["local", 2, 0])
+    assert local[3] == ["EMSGSIZE", "EMSGSIZE"]
+    ee = bytes.fromhex(local[4][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 1, 0, 0, 0, 1300, 0)
+    tcp = {(r[1], r[2]): r[5] for r in out if r[:1] == ["tcp"]}
+    assert tcp[(AF_INET, None)] == [1] and tcp[(AF_INET, 0)] == [0] and tcp[(AF_INET, 3)] == [0]
+    assert tcp[(AF_INET6, 2)] == [1]
+
+
+@pytest.mark.root
+def test_ipv6_mtu_discover_equals_the_kernels() -> None:
+    ours = _ours_pmtu6()
+    kernel = _kernel("pmtu6_run", veth=True, extra=PMTU6_SETUP)
     assert ours == kernel, _diff(ours, kernel)

@@ -1184,7 +1184,6 @@ class InCtloutput(In6Pcb):
         key = (g, ifi)
         v6 = isinstance(g, IPv6Address)
         linux = self.profile.name == "linux"
-        knobs = self.node.knobs
         most = self.maxsocksrc6() if v6 else self.maxsocksrc4()
         if len(new[1]) > most:
             self.node.stats.inc("icp6s_mld_srcfull") if v6 else self.node.inet.inc("igps_srcfull")
