@@ -287,7 +287,7 @@ def test_time_wait_is_a_compact_tcptw_answering_fin_and_syn() -> None:
     to_b(tw.rcv_nxt - 1, TH_FIN | TH_ACK)  # a's FIN again: its ACK was lost
     assert len(sent) == 1 and tw.tw_time > t0  # 2MSL restarted
     laddr, faddr, lport, fport, seq, ack, flags, _now, kw = sent[0]
-    assert (laddr, lport, faddr, fport) == key_b and flags == TH_ACK
+    assert (laddr.packed, lport, faddr.packed, fport, 0) == key_b and flags == TH_ACK
     assert (seq, ack, kw["win"]) == (tw.snd_nxt, tw.rcv_nxt, tw.tw_last_win)
     to_b(tw.rcv_nxt - 100, TH_SYN)  # an old SYN: the ACK of what we have, no reuse
     assert len(sent) == 2 and sent[1][6] == TH_ACK and p.b.tcp.conns[key_b] is tw

@@ -122,10 +122,10 @@ class TcpInput(TcpTimer):
         scope = 0
         if si >> 118 == 0x3FA and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
+        sp, dp = src.packed, dst.packed
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
             # ip6_input and ours, the next segments between them may skip them
-            sp, dp = src.packed, dst.packed
             if src.scope_id is None and dst.scope_id is None:
                 # one object per address for every batch (the connection
                 # table's keys): its lookups then compare them by identity
@@ -136,10 +136,10 @@ class TcpInput(TcpTimer):
                 dst = ain.setdefault(dp, dst)
             self._fast[self._fastkey] = (src, dst, sp, dp, scope)
             self._fastkey = None
-        seg = self._parse(body, src, dst)
+        seg = self._parse(body, sp, dp)
         if seg is None:
             return
-        self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now)
+        self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now, sp, dp)
 
     #: the fast path's key of the frame in ip6_input (ethernet header,
     #: source and destination) and its table (``Node._receive_many``)
@@ -171,16 +171,17 @@ class TcpInput(TcpTimer):
         try:
             seg = _core.tcp_input_parse(frame, sp, dp, True, 54, 54 + plen)
         except KameError:
-            self._parse(frame[54:54 + plen], src, dst)  # the counted drop
+            self._parse(frame[54:54 + plen], sp, dp)  # the counted drop
             return
         self._pkv = v  # the packed addresses, for the SYN queue's core calls
-        self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
+        self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now,
+                       sp, dp)
 
-    def _parse(self, body: bytes, src: Any, dst: Any) -> Any:
-        """The segment checked under the pseudo-header of its family, or a
-        counted drop (``None``)."""
+    def _parse(self, body: bytes, sp: bytes, dp: bytes) -> Any:
+        """The segment checked under the pseudo-header of its family (the
+        addresses packed), or a counted drop (``None``)."""
         try:
-            return _core.tcp_input_parse(body, src.packed, dst.packed)
+            return _core.tcp_input_parse(body, sp, dp)
         except TruncatedError:
             self.inc("tcps_rcvshort")
         except MalformedError as e:
@@ -204,15 +205,19 @@ class TcpInput(TcpTimer):
                                           or inet.in_broadcast(src, ifname))):
             self.inc("tcps_rcvmcast")
             return
-        seg = self._parse(pkt[v.header_len:v.total_len], src, dst)
+        sp, dp = pkt[12:16], pkt[16:20]
+        seg = self._parse(pkt[v.header_len:v.total_len], sp, dp)
         if seg is None:
             return
-        self.tcp_input(src, dst, seg, v.tos, 0, now)
+        self.tcp_input(src, dst, seg, v.tos, 0, now, sp, dp)
 
     def tcp_input(self, src: Any, dst: Any, seg: Any, tclass: int, scope: int,
-                  now: float) -> None:
-        """Demultiplex a checked segment of either family."""
-        tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
+                  now: float, sp: bytes | None = None, dp: bytes | None = None) -> None:
+        """Demultiplex a checked segment of either family (``sp``, ``dp``:
+        its addresses packed, when the caller has them)."""
+        if sp is None or dp is None:
+            sp, dp = src.packed, dst.packed
+        tp = self.conns.get((dp, seg.dst_port, sp, seg.src_port, scope))
         if tp is not None:
             if isinstance(tp, Tcptw):
                 if not self.tcp_twcheck(tp, seg, now):
@@ -887,8 +892,13 @@ class TcpInput(TcpTimer):
         dport = int.from_bytes(inv[42:44], "big")
         wseq = int.from_bytes(inv[44:48], "big")
         src, dst = IPv6Address(inv[8:24]), IPv6Address(inv[24:40])
+        scope = 0
+        node = self.node
+        if inv[24] == 0xFE and inv[25] & 0xC0 == 0x80 and node is not None:
+            ifp = node.ifnets.get(getattr(err, "ifname", None))  # a link-local peer's zone
+            scope = int(ifp.index) if ifp is not None else 0
         self._ctlinput(src, sport, dst, dport, wseq, err.type == 1, err.type == 2,
-                       _ICMP6_SOFT.get((err.type, err.code)), now)
+                       _ICMP6_SOFT.get((err.type, err.code)), now, inv[8:24], inv[24:40], scope)
 
     def tcp_ctlinput(self, icmp_type: int, code: int, rest: int, inv: bytes, now: float) -> None:
         """``tcp_ctlinput``: an ICMPv4 error quoting one of our segments
@@ -904,12 +914,15 @@ class TcpInput(TcpTimer):
         wseq = int.from_bytes(inv[hl + 4:hl + 8], "big")
         src, dst = IPv4Address(inv[12:16]), IPv4Address(inv[16:20])
         self._ctlinput(src, sport, dst, dport, wseq, icmp_type == 3,
-                       icmp_type == 3 and code == 4, _ICMP_SOFT.get((icmp_type, code)), now)
+                       icmp_type == 3 and code == 4, _ICMP_SOFT.get((icmp_type, code)), now,
+                       inv[12:16], inv[16:20], 0)
 
     def _ctlinput(self, src: Any, sport: int, dst: Any, dport: int, wseq: int, unreach: bool,
-                  toobig: bool, e: int | None, now: float) -> None:
-        """What both families' errors do to the connection they quote."""
-        tp = self.conns.get((src, sport, dst, dport))
+                  toobig: bool, e: int | None, now: float, sp: bytes, dp: bytes,
+                  scope: int) -> None:
+        """What both families' errors do to the connection they quote (its
+        addresses packed and its zone: the table's key)."""
+        tp = self.conns.get((sp, sport, dp, dport, scope))
         if isinstance(tp, Tcptw):
             return  # TIME_WAIT has nothing in flight (FreeBSD: INP_TIMEWAIT)
         if tp is None:

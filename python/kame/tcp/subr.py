@@ -31,6 +31,7 @@ from kame.tcp.var import (
     TH_ACK,
     TH_RST,
     TIMERS,
+    ConnKey,
     Tcpcb,
     Tcptw,
     haveestablished,
@@ -82,7 +83,7 @@ class TcpSubr:
     knobs: Any
     stats: Any
     #: (laddr, lport, faddr, fport) -> Tcpcb (``tcbinfo``'s hash)
-    conns: dict[tuple[Any, int, Any, int], Tcpcb | Tcptw]
+    conns: dict[ConnKey, Tcpcb | Tcptw]
     #: the connections in TIME_WAIT, oldest first (``id`` -> Tcptw): at most
     #: ``net.inet.tcp.maxtcptw``, as FreeBSD's tcptw zone
     timewait: dict[int, Tcptw]
@@ -410,7 +411,7 @@ class TcpSubr:
         tp.gone = True
         tp.state = TCPS_CLOSED
         tp.timers.update(_NO_TIMERS)  # every timer stopped
-        k = (tp.laddr, tp.lport, tp.faddr, tp.fport)
+        k = tp.key
         if self.conns.get(k) is tp:
             del self.conns[k]
         self.timewait.pop(id(tp), None)
@@ -614,7 +615,7 @@ class TcpSubr:
                 # DF and larger than a path MTU learnt meanwhile (another
                 # connection's Fragmentation Needed): the next (re)transmission
                 # goes out in segments that fit (FreeBSD tcp_output -> tcp_mtudisc)
-                tp = self.conns.get((laddr, lport, faddr, fport))
+                tp = self.conns.get((laddr.packed, lport, faddr.packed, fport, scope))
                 if isinstance(tp, Tcpcb):
                     self.tcp_mss(tp, tp.peer_mss or None, now)
             return not e
