@@ -417,7 +417,7 @@ class Ip6Output(Route6):
             self._ifnet(ifname)
         t = self._now if now is None else self._time(now)
         link = self._linkmtu(ifname)
-        e = self.pmtu.get(dst)
+        e = self.pmtu.get(dst) if self.pmtu else None  # empty: no IPv6Address hash
         return min(link, e[0]) if e is not None and e[1] > t else link
 
     # The destination cache is kept in order of update, which is the order of

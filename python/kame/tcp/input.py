@@ -227,7 +227,7 @@ class TcpInput(TcpTimer):
             else:
                 self.tcp_do_segment(tp, seg, tclass, now)
                 return
-        lso = self.listen_lookup(dst, seg.dst_port, scope)
+        lso = self.listen_lookup(dst, seg.dst_port, scope, dp)
         if lso is not None:
             self.tcp_input_listen(lso, src, dst, seg, tclass, scope, now)
             return
@@ -235,14 +235,16 @@ class TcpInput(TcpTimer):
 
     #: the listeners found in the current batch (``batch_begin``): no
     #: application runs inside a batch, so none listens or closes meanwhile
-    _lmemo: dict[tuple[Any, int, int], Any] | None = None
+    _lmemo: dict[tuple[bytes, int, int], Any] | None = None
 
-    def listen_lookup(self, laddr: Any, lport: int, scope: int) -> Any:
+    def listen_lookup(self, laddr: Any, lport: int, scope: int,
+                      lpacked: bytes | None = None) -> Any:
         """The listening socket for a SYN (``in_pcblookup`` with
-        ``INPLOOKUP_WILDCARD``): asked of the sockets layer."""
+        ``INPLOOKUP_WILDCARD``): asked of the sockets layer (remembered for
+        the batch by the packed address, as the connection table)."""
         memo = self._lmemo
         if memo is not None:
-            k = (laddr, lport, scope)
+            k = (lpacked if lpacked is not None else laddr.packed, lport, scope)
             try:
                 return memo[k]
             except KeyError:
