@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import random
+import socket
 import sys
 from ipaddress import IPv6Address
 from typing import Any
@@ -695,3 +696,47 @@ class TcpMachine(RuleBasedStateMachine):
 
 TestTcpMachine = TcpMachine.TestCase
 TestTcpMachine.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)
+
+
+def _held_time_wait(p: Pair, unread: int = 1000, n: int = 200_000) -> Any:
+    """A connection whose accepted side ``b`` received ``n`` octets (reading
+    all but ``unread``), sent ``n`` and closed first while its application
+    still holds the socket: b's socket in TIME_WAIT."""
+    _srv, cli, conn = p.connect()
+    data = random.Random(5).randbytes(n)
+    sent, got = 0, 0
+    while got < n - unread:
+        while sent < n:
+            try:
+                sent += cli.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                break
+        p.run(0.05)
+        try:
+            got += len(conn.recv(min(65536, n - unread - got)))
+        except BlockingIOError:
+            pass
+    assert pump(p, conn, cli, data) == data  # b sends n and its FIN first
+    cli.close()
+    p.run(1.0)
+    return conn, data[n - unread:]
+
+
+def test_a_held_time_wait_socket_keeps_only_its_unread_data() -> None:
+    """A socket the application still holds in TIME_WAIT: the table has the
+    compact Tcptw; the socket's Tcpcb keeps its unread data in a buffer of
+    its own size, an empty send buffer, no out-of-order queue or SACK
+    scoreboard; SO_SNDBUF/SO_RCVBUF read back as before; recv gives the
+    unread octets, then EOF."""
+    p = Pair()
+    conn, rest = _held_time_wait(p)
+    tp = conn.tp
+    assert tp is not None and tp.state == TCPS_TIME_WAIT and tp.t_tw is not None
+    assert p.b.tcp.conns[tp.key] is tp.t_tw and isinstance(tp.t_tw, Tcptw)
+    assert len(tp.snd) == 0 and len(tp.rcv) == len(rest) and not tp.sackhint_blocks
+    # the room the buffers had at their fullest is given back
+    assert tp.snd.allocated == 0 and len(rest) <= tp.rcv.allocated < 2 * len(rest)
+    assert tp.snd.cap == conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert tp.rcv.cap == conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    assert conn.recv(100_000) == rest
+    assert conn.recv(100) == b""
