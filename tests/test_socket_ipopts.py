@@ -2726,3 +2726,59 @@ def test_ipv6_mtu_discover_equals_the_kernels() -> None:
     ours = _ours_pmtu6()
     kernel = _kernel("pmtu6_run", veth=True, extra=PMTU6_SETUP)
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the local error of an IPv4 datagram past the MTU (ip_local_error) ----------
+
+
+def local4_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """Datagrams past the path MTU (1200 to ``PMTU_DST``) and the device's
+    from AF_INET and mapped AF_INET6 UDP sockets of each ``IP_MTU_DISCOVER``
+    mode, with ``IP_RECVERR`` (and ``IPV6_RECVERR``) on and off: the errno,
+    what ``recvmsg(MSG_ERRQUEUE)`` and ``SO_ERROR`` give."""
+    wire = wire or _wire_host()
+    out: list[Any] = []
+    for fam in (AF_INET, AF_INET6):
+        dst = PMTU_DST if fam == AF_INET else "::ffff:" + PMTU_DST
+        for mode in (1, 2, 3):
+            for ip, ip6 in ((1, 0), (0, 0), (0, 1), (1, 1)):
+                if fam == AF_INET and ip6:
+                    continue
+                s = make(fam, SOCK_DGRAM, 0)
+                s.setsockopt(0, IP_MTU_DISCOVER, mode)
+                s.setsockopt(0, IP_RECVERR, ip)
+                if fam == AF_INET6:
+                    s.setsockopt(41, IPV6_RECVERR, ip6)
+                got = [_try(lambda s=s, n=n, d=dst: s.sendto(bytes(n - 28), (d, 9)))
+                       for n in (1300, 1600)]
+                wire()
+                out.append([fam, mode, ip, ip6, got, _errq(s),
+                            _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR)), _errq(s),
+                            _errq(s)])
+                s.close()
+    return out
+
+
+def _ours_local4() -> Any:
+    layer, read, _inject = kame_recverr()
+    return json.loads(json.dumps(local4_run(lambda f, t, p: layer.socket(f, t, p),
+                                            layer.ifindex("d0"), read)))
+
+
+def test_ipv4_local_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_local4()
+    do = next(r for r in out if r[:4] == [AF_INET, 2, 1, 0])
+    assert do[4] == ["EMSGSIZE", "EMSGSIZE"]
+    assert do[5][1] == [[0, IP_RECVERR, (struct.pack("=IBBBBII", errno.EMSGSIZE, 1, 0, 0, 0,
+                                                     1200, 0) + bytes(16)).hex()]]
+    probe = next(r for r in out if r[:4] == [AF_INET6, 3, 1, 0])
+    assert probe[4] == [1272, "EMSGSIZE"] and probe[5][1][0][:2] == [41, IPV6_RECVERR]
+    assert struct.unpack_from("=I", bytes.fromhex(probe[5][1][0][2]), 8) == (1500,)
+    assert next(r for r in out if r[:4] == [AF_INET6, 2, 0, 1])[5] == "EAGAIN"
+
+
+@pytest.mark.root
+def test_ipv4_local_errors_equal_the_kernels() -> None:
+    ours = _ours_local4()
+    kernel = _kernel("local4_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)

@@ -180,6 +180,23 @@ class ErrQueue:
             return
         s.so_error = err
 
+    def ip_local_error(self, s: Socket, err: int, dst: IPv4Address, dport: int,
+                       info: int) -> None:
+        """``ip_local_error``: an error of our own sending to an IPv4
+        destination (``EMSGSIZE`` past the MTU, ``info`` the MTU) queued with
+        ``IP_RECVERR``: ``SO_EE_ORIGIN_LOCAL``, no offender, no payload, the
+        connected port (0 unconnected); an AF_INET6 socket's mapped traffic
+        reads as ``ipv6_recv_error`` gives it (``IPV6_RECVERR``, mapped
+        ``sockaddr_in6``s)."""
+        if not s.ipopts.get(IP_RECVERR):
+            return
+        ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_LOCAL, 0, 0, 0, info, 0)
+        if s.family == AF_INET:
+            ee, level, typ = ee + bytes(16), IPPROTO_IP, IP_RECVERR
+        else:
+            ee, level, typ = ee + bytes(28), IPPROTO_IPV6, IPV6_RECVERR
+        self.errq_put(s, b"", s._name(dst, dport, 0), level, typ, ee, err, 40)
+
     def ipv6_local_error(self, s: Socket, err: int, dst: IPv6Address, dport: int,
                          info: int) -> None:
         """``ipv6_local_error``: an error of our own sending (``EMSGSIZE``

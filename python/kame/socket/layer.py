@@ -53,6 +53,7 @@ from kame.socket.inctl import (
     IP_MULTICAST_IF,
     IP_MULTICAST_LOOP,
     IP_MULTICAST_TTL,
+    IP_RECVERR,
     IP_TOS,
     IP_TTL,
     IP_UNICAST_IF,
@@ -320,6 +321,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             if s.so_error and self.node is not None and self.node.inet.ip_emsgsize(
                     src, dst, 28 + len(data), df,  # type: ignore[arg-type]
                     o.get(IP_MULTICAST_IF) if mc4 else None, self.now):
+                self._ip_local_emsgsize(s, dst, oif)  # type: ignore[arg-type]
                 raise _err(errno.EMSGSIZE)
             s._raise_so_error()
             if self._is_local4(dst):
@@ -342,6 +344,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                                           df=df, oif=oif,
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
+                if e == errno.EMSGSIZE:
+                    self._ip_local_emsgsize(s, dst, ifn or oif)  # type: ignore[arg-type]
                 raise _err(e)
             # Linux sk_mc_loop: an AF_INET6 socket's IPV6_MULTICAST_LOOP
             # decides for its mapped multicast too (its IP_MULTICAST_LOOP is
@@ -495,6 +499,23 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         for p in pkts:
             self.node.output(ifname, p, self.now, nxt)
         return len(data)
+
+    def _ip_local_emsgsize(self, s: Socket, dst: IPv4Address, ifname: str | None) -> None:
+        """Linux ``__ip_append_data``'s ``ip_local_error`` for a datagram past
+        its MTU: the path's (``ip_sk_use_pmtu``: DONT, WANT, DO) or the
+        interface's (PROBE, INTERFACE, OMIT)."""
+        if self.profile.name != "linux" or not s.ipopts.get(IP_RECVERR) or self.node is None:
+            return
+        inet = self.node.inet
+        if ifname is None:
+            rt = inet.rtalloc(dst)
+            ifname = rt.ifname if rt is not None else None
+        if ifname is None:
+            return
+        mode = s.ipopts.get(IP_MTU_DISCOVER, 1)
+        mtu = inet.path_mtu(ifname, dst, self.now) if mode < 3 else inet.linkmtu(ifname)
+        self.ip_local_error(s, errno.EMSGSIZE, dst,
+                            s.fport if s.faddr is not None else 0, int(mtu))
 
     def _raw_checksum(self, s: Socket, src: IPv6Address, dst: IPv6Address, data: bytes) -> bytes:
         off = s.checksum
