@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import random
 import socket
+import struct
 import sys
 from ipaddress import IPv6Address
 from typing import Any
@@ -740,3 +741,28 @@ def test_a_held_time_wait_socket_keeps_only_its_unread_data() -> None:
     assert tp.rcv.cap == conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     assert conn.recv(100_000) == rest
     assert conn.recv(100) == b""
+
+
+@pytest.mark.parametrize(("level", "opt", "mode", "taken"), [
+    (41, 23, 1, True), (41, 23, 2, True), (41, 23, 4, False), (41, 23, 5, False),
+    (0, 10, 0, True)])  # IP_MTU_DISCOVER is for IPv4 peers: an IPv6 one takes the PTB
+def test_a_packet_too_big_shrinks_segments_unless_the_socket_says_not(
+        level: int, opt: int, mode: int, taken: bool) -> None:
+    """Linux's ``tcp_v6_err``: a socket of ``IPV6_PMTUDISC_INTERFACE`` or
+    ``_OMIT`` ignores Packet Too Big (``ip6_sk_accept_pmtu``); the others
+    send smaller segments."""
+    import types
+    p = Pair()
+    _srv, cli, _conn = p.connect()
+    cli.setsockopt(level, opt, mode)
+    tp = cli.tp
+    assert tp is not None
+    cli.send(bytes(20_000))
+    before = tp.t_maxseg
+    now = p.a._now
+    p.a.pmtu_update(IPv6Address(B), 1280, now)
+    inv = (struct.pack("!IHBB", 0x60000000, 1400, 6, 64) + IPv6Address(A).packed
+           + IPv6Address(B).packed + struct.pack("!HHI", tp.lport, tp.fport,
+                                                 tp.snd_una & 0xFFFFFFFF))
+    p.a.tcp.tcp6_ctlinput(types.SimpleNamespace(type=2, code=0, ifname="eth0"), inv, now)
+    assert (tp.t_maxseg < before) == taken, (before, tp.t_maxseg)

@@ -99,6 +99,10 @@ IPPROTO_TCP = 6
 _HAVERCVDFIN = frozenset((TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_TIME_WAIT))
 
 
+#: Linux's ``IPV6_MTU_DISCOVER`` and ``IP_MTU_DISCOVER`` (kame.socket)
+IPV6_MTU_DISCOVER, IP_MTU_DISCOVER = 23, 10
+
+
 class TcpInput(TcpTimer):
     """Segments in."""
 
@@ -935,6 +939,8 @@ class TcpInput(TcpTimer):
         if not tp.snd_una <= seq < max(tp.snd_max, tp.snd_una + 1):
             return  # RFC 5927 §4.1: not a segment in flight
         if toobig:
+            if not self._pmtu_taken(tp):
+                return
             self.tcp_mtudisc(tp, now)
             return
         if e is None:
@@ -947,6 +953,22 @@ class TcpInput(TcpTimer):
         tp.t_softerror = e
         if tp.state < TCPS_ESTABLISHED and tp.t_rxtshift > 3:
             self.tcp_drop(tp, e, now)
+
+    @staticmethod
+    def _pmtu_taken(tp: Tcpcb) -> bool:
+        """Whether a Packet Too Big / Fragmentation Needed shrinks the
+        connection's segments: Linux's ``tcp_v6_err`` ignores it for a
+        socket of ``IPV6_PMTUDISC_INTERFACE`` or ``_OMIT``
+        (``ip6_sk_accept_pmtu``), ``tcp_v4_mtu_reduced`` for one of
+        ``IP_PMTUDISC_DONT`` (its segments carry no DF: a router fragments
+        them); the option is the Linux profile's only."""
+        so = tp.so
+        prof = getattr(so, "profile", None)
+        if prof is None or prof.name != "linux":
+            return True
+        if isinstance(tp.faddr, IPv6Address):
+            return so.opts.get(IPV6_MTU_DISCOVER, 1) not in (4, 5)
+        return so.ipopts.get(IP_MTU_DISCOVER, 1) != 0
 
     def tcp_mtudisc(self, tp: Tcpcb, now: float) -> None:
         """RFC 8201 §5.2: the node learnt a smaller path MTU; resend what is
