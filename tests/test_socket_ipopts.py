@@ -1341,6 +1341,8 @@ def _ours_v6(run: Any, *args: Any) -> Any:
     node = layer.node
     assert node is not None
     node.add_address("d0", f"{ME6}/64", 20.0)
+    while (t := node.next_deadline()) is not None and t < 40.0:  # DAD (the kernel's: nodad)
+        node.poll(t)
     node.poll(40.0)
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p),
                                      layer.ifindex("d0"), *args)))
@@ -1945,6 +1947,149 @@ def test_source_lists_and_mode_switches_equal_the_kernels() -> None:
     assert ours == kernel, _diff(ours, kernel)
 
 
+# --- a socket's IPv6 source list: its bound and Linux's mode switches -----------
+#
+# Linux bounds a socket's IPv6 source list by ``net.ipv6.mld_max_msf`` (64;
+# ``ip6_mc_source``, ``ipv6_set_mcast_msfilter``): the Linux profile by
+# ``net.inet6.ip6.mld_max_msf``, the BSD ones by ``net.inet6.ip6.mcast.maxsocksrc``.
+# As for IPv4, a membership with no source list switches mode on a source
+# call of the other mode and stays switched when the call then fails.
+
+MCAST_UNBLOCK_SOURCE, MCAST_MSFILTER = 44, 48
+IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP = socket.IPV6_JOIN_GROUP, socket.IPV6_LEAVE_GROUP
+
+
+def _gf6(ifi: int, fmode: int, sources: list[str], room: int | None = None) -> bytes:
+    """Linux's ``struct group_filter`` for :data:`G6` (``room``: the count
+    a get request gives, with as many empty ``sockaddr_storage``)."""
+    from ipaddress import ip_address
+
+    from kame.socket.inctl import _ss_linux
+    n = len(sources) if room is None else room
+    return (struct.pack("=I4x", ifi) + _ss_linux(ip_address(G6)) + struct.pack("=II", fmode, n)
+            + b"".join(_ss_linux(ip_address(a)) for a in sources)
+            + (bytes(128 * room) if room is not None else b""))
+
+
+def _gf6_decode(raw: bytes, optlen: int) -> list[Any]:
+    """[optlen, fmode, numsrc, the sources written back]."""
+    import ipaddress
+    fmode, num = struct.unpack_from("=II", raw, 136)
+    return [optlen, fmode, num,
+            [str(ipaddress.IPv6Address(raw[144 + 128 * i + 8:144 + 128 * i + 24]))
+             for i in range((optlen - 144) // 128)]]
+
+
+def source_switch6_run(make: Any, ifi: int, host: bool = True) -> list[Any]:
+    """:func:`source_switch_run` for IPv6 groups at ``IPPROTO_IPV6``: source
+    calls of each kind up to and past the bound, full-state filters at and
+    past it, then failed source calls on memberships with no list and what
+    each then reads back (``MCAST_MSFILTER``) and receives (a multicast
+    datagram from ``ME6`` looped back)."""
+    out: list[Any] = []
+
+    def get(s: Any) -> Any:
+        req = _gf6(ifi, 0, [], 70)
+        if not host:
+            r = _try(lambda: s.getsockopt(41, MCAST_MSFILTER, req))
+            return r if r[:1].isupper() else _gf6_decode(bytes.fromhex(r).ljust(144, b"\0"),
+                                                         len(r) // 2)
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(req, len(req))
+        n = ctypes.c_uint32(len(req))
+        if libc.getsockopt(s.fileno(), 41, MCAST_MSFILTER, buf, ctypes.byref(n)) != 0:
+            return errno.errorcode[ctypes.get_errno()]
+        return _gf6_decode(buf.raw, n.value)
+
+    many = [f"2001:db8:7::{i:x}" for i in range(1, 71)]
+    mreq6 = socket.inet_pton(socket.AF_INET6, G6) + struct.pack("=I", ifi)
+    for opt in (MCAST_JOIN_SOURCE_GROUP, MCAST_BLOCK_SOURCE):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        if opt == MCAST_BLOCK_SOURCE:
+            s.setsockopt(41, IPV6_JOIN_GROUP, mreq6)
+        out.append([opt, [_try(lambda s=s, x=x, o=opt: s.setsockopt(41, o, _gr(ifi, G6, x)))
+                          for x in many], get(s)])
+        s.close()
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    s.setsockopt(41, IPV6_JOIN_GROUP, mreq6)
+    for mode, n in ((0, 64), (1, 65), (0, 65), (1, 64), (1, 63)):
+        out.append([mode, n, _try(lambda m=mode, n=n: s.setsockopt(
+            41, MCAST_MSFILTER, _gf6(ifi, m, many[:n]))), get(s)[1:3]])
+    s.close()
+    port = 7542
+    snd = make(AF_INET6, SOCK_DGRAM, 0)
+    snd.setsockopt(41, socket.IPV6_MULTICAST_IF, ifi)
+    r = make(AF_INET6, SOCK_DGRAM, 0)
+    r.bind(("::", port))
+    if host:
+        r.setblocking(False)
+    k = [0]
+
+    def recv() -> Any:
+        k[0] += 1
+        snd.sendto(b"%d" % k[0], (G6, port))
+        if host:
+            select.select([r], [], [], 0.2)
+        return _try(lambda: r.recv(100).decode())
+
+    def step(opt: int, x: str = "2001:db8:7::77") -> None:
+        req = mreq6 if opt in (IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP) else \
+            _gf6(ifi, 0, []) if opt == MCAST_MSFILTER else _gr(ifi, G6, x)
+        out.append([opt, x, _try(lambda: r.setsockopt(41, opt, req)), get(r), recv()])
+
+    J, L, JS, LS = IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, MCAST_JOIN_SOURCE_GROUP, \
+        MCAST_LEAVE_SOURCE_GROUP
+    B, U = MCAST_BLOCK_SOURCE, MCAST_UNBLOCK_SOURCE
+    for opts in ((J, LS, J, B, LS, U, LS, JS, L),
+                 (J, LS, U, LS, L, L),
+                 (J, MCAST_MSFILTER, LS, JS, LS, L),
+                 (J, LS, JS, LS, J),
+                 (J, U, B, JS, U, LS, L)):
+        for opt in opts:
+            step(opt, ME6 if opt == JS else "2001:db8:7::77")
+    r.close()
+    snd.close()
+    return out
+
+
+def test_ipv6_source_lists_and_mode_switches_on_the_linux_profile() -> None:
+    out = _ours_v6(source_switch6_run, False)
+    assert out[0][1] == ["ok"] * 64 + ["ENOBUFS"] * 6  # mld_max_msf
+    assert out[1][1] == ["ok"] * 64 + ["ENOBUFS"] * 6
+    assert [x[2] for x in out[2:7]] == ["ok", "ENOBUFS", "ENOBUFS", "ok", "ok"]
+    # a failed source leave: EADDRNOTAVAIL, the membership INCLUDE({}), deaf
+    assert out[8][2:] == ["EADDRNOTAVAIL", [144, 1, 0, []], "EAGAIN"]
+    assert out[9][2] == "EADDRINUSE"  # still a member
+    layer = kame_veth()
+    assert layer.node is not None
+    layer.node.knobs["net.inet6.ip6.mld_max_msf"] = 3
+    s = layer.socket(AF_INET6, SOCK_DGRAM)
+    got = [_try(lambda x=x: s.setsockopt(41, MCAST_JOIN_SOURCE_GROUP, _gr(1, G6, x)))
+           for x in ("2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4")]
+    assert got == ["ok", "ok", "ok", "ENOBUFS"]
+
+
+@pytest.mark.parametrize("profile", ["freebsd4x", "netbsd"])
+def test_bsd_ipv6_source_lists_keep_mcast_maxsocksrc(profile: str) -> None:
+    from kame.socket.inctl import group_req, group_source_req
+    layer = kame_veth()
+    bsd = SocketLayer(layer.node, profile)
+    s = bsd.socket(AF_INET6, SOCK_DGRAM)
+    ifi = bsd.ifindex("d0")
+    s.setsockopt(41, 80, group_req(ifi, G6, profile))  # FreeBSD's MCAST_JOIN_GROUP
+    got = [_try(lambda i=i: s.setsockopt(41, 84, group_source_req(  # MCAST_BLOCK_SOURCE
+        ifi, G6, f"2001:db8:7::{i + 1:x}", profile))) for i in range(129)]
+    assert got[:128] == ["ok"] * 128 and got[128] in ("ENOSPC", "ENOBUFS")
+
+
+@pytest.mark.root
+def test_ipv6_source_lists_and_mode_switches_equal_the_kernels() -> None:
+    ours = _ours_v6(source_switch6_run, False)
+    kernel = _kernel("source_switch6_run", veth=True, extra=V6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
 # --- IP_PKTINFO's interface routes; an interface with no address borrows one ----
 #
 # Linux's ``ip_cmsg_send`` makes ``ipi_ifindex`` the flow's output interface
@@ -2294,4 +2439,346 @@ def test_icmp_errors_queue_on_the_linux_profile() -> None:
 def test_icmp_error_queue_equals_the_kernels() -> None:
     ours = _ours_recverr()
     kernel = _kernel("recverr_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the error queue of an AF_INET6 socket's IPv4-mapped traffic ---------------
+#
+# ``__udp4_lib_err`` finds the AF_INET6 socket that sent a datagram to a
+# ``::ffff:`` address and queues the ICMP error when ``inet->recverr`` is on
+# (``IP_RECVERR`` at ``IPPROTO_IP``; ``IPV6_RECVERR`` does not count);
+# ``recvmsg(MSG_ERRQUEUE)`` is ``ipv6_recv_error``: a ``sockaddr_in6`` of the
+# mapped destination, ``IPV6_RECVERR`` at ``IPPROTO_IPV6`` carrying the ICMP
+# origin, type and code, the offender a mapped ``sockaddr_in6``.
+
+
+def _err_io() -> tuple[Any, Any]:
+    """The kernel's side of :func:`recverr_run`: the reader of the IPv4 and
+    IPv6 packets leaving ``d0`` and the writer of what ``d1`` sends it."""
+    mac = bytes.fromhex(Path("/sys/class/net/d0/address").read_text().strip()
+                        .replace(":", ""))
+    p4 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+    read4 = _wire_host()
+
+    def inject(pkt: bytes) -> None:
+        et = 0x86DD if pkt[0] >> 4 == 6 else 0x0800
+        p4.sendto(pkt, ("d1", et, 0, 0, mac))
+        select.select([], [], [], 0.1)
+    return (lambda et=0x0800: read4()), inject
+
+
+def recverr_mapped_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """An AF_INET6 UDP socket's datagrams to ``::ffff:`` addresses with
+    ``IP_RECVERR`` and ``IPV6_RECVERR`` each on and off, connected or not:
+    Port Unreachable from the loopback and from the wire, Fragmentation
+    Needed, Time Exceeded and Parameter Problem from a router; what
+    ``recvmsg(MSG_ERRQUEUE)``, ``SO_ERROR`` and a plain receive give."""
+    if inject is None:
+        wire, inject = _err_io()
+    out: list[Any] = []
+    so_error = socket.SO_ERROR
+
+    def after(s: Any, n: int) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(n):
+            got += [_errq(s), _try(lambda: s.getsockopt(1, so_error))]
+        return got + [_try(lambda: s.recv(100, socket.MSG_DONTWAIT))]
+
+    combos = ((1, 0), (0, 1), (1, 1), (0, 0))
+    port = 7580
+    for ip, ip6 in combos:
+        for conn in (False, True):
+            port += 1
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(0, IP_RECVERR, ip)
+            s.setsockopt(41, IPV6_RECVERR, ip6)
+            s.bind(("::ffff:127.0.0.1", port))
+            if conn:
+                s.connect(("::ffff:127.0.0.1", 7599))
+            sent = [_try(lambda s=s, i=i: s.sendto(b"mapped %d" % i, ("::ffff:127.0.0.1", 7599)))
+                    for i in range(2)]
+            out.append(["lo", ip, ip6, conn, sent, *after(s, 3)])
+            s.close()
+    wire()
+    for ip, ip6 in combos:
+        for conn in (False, True):
+            port += 1
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(0, IP_RECVERR, ip)
+            s.setsockopt(41, IPV6_RECVERR, ip6)
+            s.bind(("::ffff:" + ME4, port))
+            if conn:
+                s.connect(("::ffff:" + PMTU_DST, 9))
+            _try(lambda s=s: s.sendto(b"a mapped datagram to be refused", ("::ffff:" + PMTU_DST, 9)))
+            pkts = wire()
+            out.append(len(pkts))
+            if pkts:
+                pkt = pkts[0][:8] + b"\x40" + pkts[0][9:]
+                inject(_icmp4(PMTU_DST, 3, 3, 0, pkt))
+                inject(_icmp4("10.9.9.2", 3, 4, 1100, pkt[:36]))
+                inject(_icmp4("10.9.9.2", 11, 0, 0, pkt[:28]))
+                inject(_icmp4("10.9.9.2", 12, 0, 0x14000000, pkt[:30]))
+            out.append(["wire", ip, ip6, conn, *after(s, 5)])
+            s.close()
+    # IPV6_RECVERR alone, then IP_RECVERR turned off: the queue empties
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    s.setsockopt(0, IP_RECVERR, 1)
+    s.bind(("::ffff:127.0.0.1", 7598))
+    sent = [_try(lambda s=s, i=i: s.sendto(b"x%d" % i, ("::ffff:127.0.0.1", 7599)))
+            for i in range(3)]
+    out.append(["off", sent, _try(lambda: s.setsockopt(41, IPV6_RECVERR, 0)), _errq(s),
+                _try(lambda: s.setsockopt(0, IP_RECVERR, 0)), *after(s, 1)])
+    s.close()
+    return out
+
+
+def _ours_recverr_mapped() -> Any:
+    layer, read, inject = kame_recverr()
+    return json.loads(json.dumps(recverr_mapped_run(lambda f, t, p: layer.socket(f, t, p),
+                                                    layer.ifindex("d0"), read, inject)))
+
+
+def test_mapped_icmp_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_recverr_mapped()
+    wire = next(r for r in out if isinstance(r, list) and r[:4] == ["wire", 1, 0, False])
+    data, anc, flags, addr = wire[4]
+    assert bytes.fromhex(data) == b"a mapped datagram to be refused" and flags == MSG_ERRQUEUE
+    assert addr[:2] == ["::ffff:" + PMTU_DST, 9]
+    # ipv6_recv_error: IPV6_RECVERR at IPPROTO_IPV6, the ICMP origin, type
+    # and code; the offender a mapped sockaddr_in6
+    assert anc == [[41, IPV6_RECVERR, (
+        struct.pack("=IBBBBII", errno.ECONNREFUSED, 2, 3, 3, 0, 0, 0)
+        + struct.pack("=HHI16sI", 10, 0, 0, socket.inet_pton(
+            socket.AF_INET6, "::ffff:" + PMTU_DST), 0)).hex()]]
+    ee = bytes.fromhex(wire[6][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 2, 3, 4, 0, 1100, 0)
+    # IPV6_RECVERR alone queues nothing: the hard error of a connected socket
+    six = next(r for r in out if isinstance(r, list) and r[:4] == ["wire", 0, 1, True])
+    assert six[4] == "EAGAIN" and six[5] == errno.EPROTO  # the last hard one
+
+
+@pytest.mark.root
+def test_mapped_icmp_error_queue_equals_the_kernels() -> None:
+    ours = _ours_recverr_mapped()
+    kernel = _kernel("recverr_mapped_run", veth=True, extra=ERR_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IPV6_MTU_DISCOVER, and IP_MTU_DISCOVER's DF on TCP segments ----------------
+#
+# Linux's ``np->pmtudisc``: DONT and WANT fragment at the path MTU, DO
+# refuses past it, PROBE and INTERFACE send up to the interface's MTU
+# unfragmented, OMIT fragments at the interface's MTU; with IPV6_RECVERR an
+# EMSGSIZE queues a local error; INTERFACE and OMIT ignore Packet Too Big.
+# A TCP segment carries DF when ``ip_dont_fragment`` says (WANT and DO).
+
+IPV6_MTU_DISCOVER = 23
+PMTU6_SETUP = ERR_SETUP + (f"ip -6 route add {PEER6}/128 dev d0 mtu 1300",)
+PMTU6_SIZES = (1300, 1301, 1500, 1501, 3000)
+
+
+def _frag6(p: bytes) -> list[int]:
+    """(length, a Fragment header, M, fragment offset) of an IPv6 packet."""
+    plen = struct.unpack("!H", p[4:6])[0]
+    if p[6] == 44:
+        off = struct.unpack("!H", p[42:44])[0]
+        return [40 + plen, 1, off & 1, off >> 3]
+    return [40 + plen, 0, 0, 0]
+
+
+def _wire6_host() -> Any:
+    p6 = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD))
+    p6.bind(("d1", 0x86DD))
+    p6.setblocking(False)
+
+    def read6() -> list[bytes]:
+        got: list[bytes] = []
+        while select.select([p6], [], [], 0.05)[0]:
+            got.append(p6.recv(70000))
+        return got
+    return read6
+
+
+def pmtu6_run(make: Any, ifi: int, wire: Any = None, inject: Any = None,
+              tcpwire: Any = None) -> list[Any]:
+    """``IPV6_MTU_DISCOVER``'s values on each kind of socket; datagrams of
+    each mode and size (UDP and raw) to a peer 1300 octets away on a
+    1500-octet link: the errno and the packets on the wire; the local error
+    ``IPV6_RECVERR`` queues; a Packet Too Big to a socket of each mode; then
+    the DF bit of the SYN of TCP sockets of each ``IP_MTU_DISCOVER`` mode."""
+    if inject is None:
+        _w4, inject = _err_io()
+        read6, read4 = _wire6_host(), _wire_host()
+        wire = lambda et=0x86DD: read6() if et == 0x86DD else read4()
+    me6 = socket.inet_pton(socket.AF_INET6, ME6)
+
+    def sent6() -> list[Any]:
+        return [_frag6(p) for p in wire(0x86DD) if p[8:24] == me6 and p[6] in (17, 44, EXP)]
+
+    out: list[Any] = []
+    for fam, typ, proto in KINDS:
+        s = make(fam, typ, proto)
+        k = [fam, typ]
+        out.append(k + ["get", _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER)),
+                        _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER, 1)),
+                        _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER, 4))])
+        for v in (-1, 0, 1, 2, 3, 4, 5, 6, 256 + 2, b"", b"\x03", b"\x04\x00\x00",
+                  struct.pack("=ii", 5, 9)):
+            out.append(k + ["set", v.hex() if isinstance(v, bytes) else v,
+                            _try(lambda s=s, v=v: s.setsockopt(41, IPV6_MTU_DISCOVER, v)),
+                            _try(lambda s=s: s.getsockopt(41, IPV6_MTU_DISCOVER))])
+        s.close()
+    wire(0x86DD)
+    for typ, proto in ((SOCK_DGRAM, 0), (SOCK_RAW, EXP)):
+        hdr = 48 if typ == SOCK_DGRAM else 40
+        for mode in range(6):
+            s = make(AF_INET6, typ, proto)
+            s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+            for n in PMTU6_SIZES:
+                err = _try(lambda s=s, n=n, h=hdr: s.sendto(bytes(n - h), (PEER6, 9 if h == 48
+                                                                           else 0)))
+                out.append([typ, "send", mode, n, err, sent6()])
+            s.close()
+    # the local error: EMSGSIZE with IPV6_RECVERR, IPV6_DONTFRAG too
+    for mode, dontfrag in ((2, 0), (1, 1), (4, 0)):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+        s.setsockopt(41, IPV6_RECVERR, 1)
+        s.setsockopt(41, socket.IPV6_DONTFRAG, dontfrag)
+        s.bind((ME6, 7590 + mode))
+        got = [_try(lambda s=s, n=n: s.sendto(bytes(n - 48), (PEER6, 9))) for n in (1400, 1600)]
+        sent6()
+        out.append(["local", mode, dontfrag, got, _errq(s),
+                    _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR)), _errq(s), _errq(s)])
+        s.close()
+    # Packet Too Big to a connected socket of each mode, IPV6_RECVERR off and on
+    for mode in range(6):
+        for on in (0, 1):
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+            s.setsockopt(41, IPV6_RECVERR, on)
+            s.bind((ME6, 7600 + 2 * mode + on))
+            s.connect((PEER6, 9))
+            s.send(b"to be too big")
+            pkts = [p for p in wire(0x86DD) if p[6] == 17]
+            if pkts:
+                inject(_icmp6(ROUTER6, 2, 0, 1280, pkts[0][:7] + b"\x40" + pkts[0][8:]))
+            out.append(["ptb", mode, on, len(pkts), _errq(s),
+                        _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR))])
+            s.close()
+    # TCP: DF on the SYN by IP_MTU_DISCOVER (AF_INET and a mapped AF_INET6 socket)
+    wire(0x0800)
+    for fam in (AF_INET, AF_INET6):
+        for mode in (None, 0, 1, 2, 3, 4, 5):
+            t = make(fam, SOCK_STREAM, 0)
+            if mode is not None:
+                t.setsockopt(0, IP_MTU_DISCOVER, mode)
+            if hasattr(t, "setblocking"):  # ours never blocks
+                t.setblocking(False)
+            dst = PMTU_DST if fam == AF_INET else "::ffff:" + PMTU_DST
+            got = _try(lambda t=t, d=dst: t.connect_ex((d, 9)))
+            syns = [p for p in wire(0x0800) if p[9] == 6]
+            out.append(["tcp", fam, mode, got, _try(lambda t=t: t.getsockopt(0, IP_MTU_DISCOVER)),
+                        [(p[6] >> 6) & 1 for p in syns[:1]]])
+            t.close()
+    return out
+
+
+def _ours_pmtu6() -> Any:
+    from ipaddress import IPv6Address
+    layer, _read, inject = kame_recverr()
+    node = layer.node
+    assert node is not None
+    assert node.pmtu_update(IPv6Address(PEER6), 1300, node._now)
+
+    def wire(et: int = 0x86DD) -> list[bytes]:
+        want = et.to_bytes(2, "big")
+        got = [bytes(f)[14:] for ifn, f in node._out if ifn == "d0" and bytes(f)[12:14] == want]
+        node._out.clear()
+        return got
+    return json.loads(json.dumps(pmtu6_run(lambda f, t, p: layer.socket(f, t, p),
+                                           layer.ifindex("d0"), wire, inject)))
+
+
+def test_ipv6_mtu_discover_on_the_linux_profile() -> None:
+    out = _ours_pmtu6()
+    get = {(r[0], r[1]): r[3:] for r in out if r[2:3] == ["get"]}
+    assert get[(AF_INET6, SOCK_DGRAM)] == [1, "01", "01000000"]  # WANT
+    send = {(r[0], r[2], r[3]): r[4:] for r in out if r[1:2] == ["send"]}
+    # WANT: fragments at the path MTU (1300); DO: EMSGSIZE past it; PROBE:
+    # unfragmented up to the link's 1500; OMIT: fragments at 1500
+    assert send[(SOCK_DGRAM, 1, 1301)] == [1253, [[1296, 1, 1, 0], [61, 1, 0, 156]]]
+    assert send[(SOCK_DGRAM, 2, 1301)] == ["EMSGSIZE", []]
+    assert send[(SOCK_DGRAM, 3, 1500)] == [1452, [[1500, 0, 0, 0]]]
+    assert send[(SOCK_DGRAM, 3, 1501)] == ["EMSGSIZE", []]
+    assert send[(SOCK_DGRAM, 5, 3000)][1][0] == [1496, 1, 1, 0]
+    local = next(r for r in out if r[:3] == ["local", 2, 0])
+    assert local[3] == ["EMSGSIZE", "EMSGSIZE"]
+    ee = bytes.fromhex(local[4][1][0][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.EMSGSIZE, 1, 0, 0, 0, 1300, 0)
+    tcp = {(r[1], r[2]): r[5] for r in out if r[:1] == ["tcp"]}
+    assert tcp[(AF_INET, None)] == [1] and tcp[(AF_INET, 0)] == [0] and tcp[(AF_INET, 3)] == [0]
+    assert tcp[(AF_INET6, 2)] == [1]
+
+
+@pytest.mark.root
+def test_ipv6_mtu_discover_equals_the_kernels() -> None:
+    ours = _ours_pmtu6()
+    kernel = _kernel("pmtu6_run", veth=True, extra=PMTU6_SETUP)
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the local error of an IPv4 datagram past the MTU (ip_local_error) ----------
+
+
+def local4_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
+    """Datagrams past the path MTU (1200 to ``PMTU_DST``) and the device's
+    from AF_INET and mapped AF_INET6 UDP sockets of each ``IP_MTU_DISCOVER``
+    mode, with ``IP_RECVERR`` (and ``IPV6_RECVERR``) on and off: the errno,
+    what ``recvmsg(MSG_ERRQUEUE)`` and ``SO_ERROR`` give."""
+    wire = wire or _wire_host()
+    out: list[Any] = []
+    for fam in (AF_INET, AF_INET6):
+        dst = PMTU_DST if fam == AF_INET else "::ffff:" + PMTU_DST
+        for mode in (1, 2, 3):
+            for ip, ip6 in ((1, 0), (0, 0), (0, 1), (1, 1)):
+                if fam == AF_INET and ip6:
+                    continue
+                s = make(fam, SOCK_DGRAM, 0)
+                s.setsockopt(0, IP_MTU_DISCOVER, mode)
+                s.setsockopt(0, IP_RECVERR, ip)
+                if fam == AF_INET6:
+                    s.setsockopt(41, IPV6_RECVERR, ip6)
+                got = [_try(lambda s=s, n=n, d=dst: s.sendto(bytes(n - 28), (d, 9)))
+                       for n in (1300, 1600)]
+                wire()
+                out.append([fam, mode, ip, ip6, got, _errq(s),
+                            _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR)), _errq(s),
+                            _errq(s)])
+                s.close()
+    return out
+
+
+def _ours_local4() -> Any:
+    layer, read, _inject = kame_recverr()
+    return json.loads(json.dumps(local4_run(lambda f, t, p: layer.socket(f, t, p),
+                                            layer.ifindex("d0"), read)))
+
+
+def test_ipv4_local_errors_queue_on_the_linux_profile() -> None:
+    out = _ours_local4()
+    do = next(r for r in out if r[:4] == [AF_INET, 2, 1, 0])
+    assert do[4] == ["EMSGSIZE", "EMSGSIZE"]
+    assert do[5][1] == [[0, IP_RECVERR, (struct.pack("=IBBBBII", errno.EMSGSIZE, 1, 0, 0, 0,
+                                                     1200, 0) + bytes(16)).hex()]]
+    probe = next(r for r in out if r[:4] == [AF_INET6, 3, 1, 0])
+    assert probe[4] == [1272, "EMSGSIZE"] and probe[5][1][0][:2] == [41, IPV6_RECVERR]
+    assert struct.unpack_from("=I", bytes.fromhex(probe[5][1][0][2]), 8) == (1500,)
+    assert next(r for r in out if r[:4] == [AF_INET6, 2, 0, 1])[5] == "EAGAIN"
+
+
+@pytest.mark.root
+def test_ipv4_local_errors_equal_the_kernels() -> None:
+    ours = _ours_local4()
+    kernel = _kernel("local4_run", veth=True, extra=ERR_SETUP)
     assert ours == kernel, _diff(ours, kernel)

@@ -364,12 +364,12 @@ def test_an_ipv6_source_filter_reaches_mld_and_the_receiver() -> None:
 
 
 def test_source_lists_are_bounded_and_long_reports_split_to_the_mtu() -> None:
-    """``net.inet6.ip6.mcast.maxsocksrc`` bounds a socket's list (ENOBUFS on
-    Linux, ``icp6s_mld_srcfull``), ``maxgrpsrc`` the interface's; a filter
+    """``net.inet6.ip6.mld_max_msf`` bounds a Linux socket's list (ENOBUFS,
+    ``icp6s_mld_srcfull``), ``maxgrpsrc`` the interface's; a filter
     of 200 sources is reported in as many MLDv2 reports as a 1280-octet
     link needs, each parsed back by our core and none over the MTU."""
     from kame.knobs import Knobs
-    n = Node("b", knobs=Knobs({"net.inet6.ip6.mcast.maxsocksrc": 300,
+    n = Node("b", knobs=Knobs({"net.inet6.ip6.mld_max_msf": 300,
                                "net.inet6.ip6.mcast.maxgrpsrc": 250}), seed=3)
     n.add_interface("d0", MAC, mtu=1280)
     n.up("d0", 0.0)
@@ -404,7 +404,7 @@ def test_source_lists_are_bounded_and_long_reports_split_to_the_mtu() -> None:
     with pytest.raises(OSError) as e:  # the interface's INCLUDE list: 251 > maxgrpsrc
         setsourcefilter(u, ifi, g2, 1, [f"2001:db8:6::{i:x}" for i in range(1, 51)])
     assert e.value.errno == errno.ENOBUFS
-    n.knobs["net.inet6.ip6.mcast.maxsocksrc"] = 100
+    n.knobs["net.inet6.ip6.mld_max_msf"] = 100
     with pytest.raises(OSError) as e:
         s.setsockopt(41, MCAST_BLOCK_SOURCE, group_source_req(ifi, G6, many[200]))
     assert e.value.errno == errno.ENOBUFS

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import random
+import socket
+import struct
 import sys
 from ipaddress import IPv6Address
 from typing import Any
@@ -287,7 +289,7 @@ def test_time_wait_is_a_compact_tcptw_answering_fin_and_syn() -> None:
     to_b(tw.rcv_nxt - 1, TH_FIN | TH_ACK)  # a's FIN again: its ACK was lost
     assert len(sent) == 1 and tw.tw_time > t0  # 2MSL restarted
     laddr, faddr, lport, fport, seq, ack, flags, _now, kw = sent[0]
-    assert (laddr, lport, faddr, fport) == key_b and flags == TH_ACK
+    assert (laddr.packed, lport, faddr.packed, fport, 0) == key_b and flags == TH_ACK
     assert (seq, ack, kw["win"]) == (tw.snd_nxt, tw.rcv_nxt, tw.tw_last_win)
     to_b(tw.rcv_nxt - 100, TH_SYN)  # an old SYN: the ACK of what we have, no reuse
     assert len(sent) == 2 and sent[1][6] == TH_ACK and p.b.tcp.conns[key_b] is tw
@@ -695,3 +697,72 @@ class TcpMachine(RuleBasedStateMachine):
 
 TestTcpMachine = TcpMachine.TestCase
 TestTcpMachine.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)
+
+
+def _held_time_wait(p: Pair, unread: int = 1000, n: int = 200_000) -> Any:
+    """A connection whose accepted side ``b`` received ``n`` octets (reading
+    all but ``unread``), sent ``n`` and closed first while its application
+    still holds the socket: b's socket in TIME_WAIT."""
+    _srv, cli, conn = p.connect()
+    data = random.Random(5).randbytes(n)
+    sent, got = 0, 0
+    while got < n - unread:
+        while sent < n:
+            try:
+                sent += cli.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                break
+        p.run(0.05)
+        try:
+            got += len(conn.recv(min(65536, n - unread - got)))
+        except BlockingIOError:
+            pass
+    assert pump(p, conn, cli, data) == data  # b sends n and its FIN first
+    cli.close()
+    p.run(1.0)
+    return conn, data[n - unread:]
+
+
+def test_a_held_time_wait_socket_keeps_only_its_unread_data() -> None:
+    """A socket the application still holds in TIME_WAIT: the table has the
+    compact Tcptw; the socket's Tcpcb keeps its unread data in a buffer of
+    its own size, an empty send buffer, no out-of-order queue or SACK
+    scoreboard; SO_SNDBUF/SO_RCVBUF read back as before; recv gives the
+    unread octets, then EOF."""
+    p = Pair()
+    conn, rest = _held_time_wait(p)
+    tp = conn.tp
+    assert tp is not None and tp.state == TCPS_TIME_WAIT and tp.t_tw is not None
+    assert p.b.tcp.conns[tp.key] is tp.t_tw and isinstance(tp.t_tw, Tcptw)
+    assert len(tp.snd) == 0 and len(tp.rcv) == len(rest) and not tp.sackhint_blocks
+    # the room the buffers had at their fullest is given back
+    assert tp.snd.allocated == 0 and len(rest) <= tp.rcv.allocated < 2 * len(rest)
+    assert tp.snd.cap == conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    assert tp.rcv.cap == conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    assert conn.recv(100_000) == rest
+    assert conn.recv(100) == b""
+
+
+@pytest.mark.parametrize(("level", "opt", "mode", "taken"), [
+    (41, 23, 1, True), (41, 23, 2, True), (41, 23, 4, False), (41, 23, 5, False),
+    (0, 10, 0, True)])  # IP_MTU_DISCOVER is for IPv4 peers: an IPv6 one takes the PTB
+def test_a_packet_too_big_shrinks_segments_unless_the_socket_says_not(
+        level: int, opt: int, mode: int, taken: bool) -> None:
+    """Linux's ``tcp_v6_err``: a socket of ``IPV6_PMTUDISC_INTERFACE`` or
+    ``_OMIT`` ignores Packet Too Big (``ip6_sk_accept_pmtu``); the others
+    send smaller segments."""
+    import types
+    p = Pair()
+    _srv, cli, _conn = p.connect()
+    cli.setsockopt(level, opt, mode)
+    tp = cli.tp
+    assert tp is not None
+    cli.send(bytes(20_000))
+    before = tp.t_maxseg
+    now = p.a._now
+    p.a.pmtu_update(IPv6Address(B), 1280, now)
+    inv = (struct.pack("!IHBB", 0x60000000, 1400, 6, 64) + IPv6Address(A).packed
+           + IPv6Address(B).packed + struct.pack("!HHI", tp.lport, tp.fport,
+                                                 tp.snd_una & 0xFFFFFFFF))
+    p.a.tcp.tcp6_ctlinput(types.SimpleNamespace(type=2, code=0, ifname="eth0"), inv, now)
+    assert (tp.t_maxseg < before) == taken, (before, tp.t_maxseg)

@@ -311,3 +311,30 @@ def test_ipv4_tos_ecn_and_ack_flags() -> None:
         segs.append(_core.tcp_input_parse(ip[v.header_len:], v.src.packed, v.dst.packed))
     assert segs[0].flags & (TH_SYN | TH_ACK) == TH_SYN and segs[0].mss == 1460
     assert segs[1].flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK and segs[1].mss == 1460
+
+
+@pytest.mark.parametrize(("mode", "df", "taken"), [(None, 1, True), (0, 0, False), (1, 1, True),
+                                                   (2, 1, True), (3, 0, True)])
+def test_ip_mtu_discover_sets_df_and_takes_fragmentation_needed(
+        mode: int | None, df: int, taken: bool) -> None:
+    """Linux: a TCP segment carries DF as ``ip_dont_fragment`` says for the
+    socket's ``IP_MTU_DISCOVER`` (WANT and DO; unset: WANT), and a
+    Fragmentation Needed shrinks the segments unless the mode is DONT
+    (``tcp_v4_mtu_reduced``)."""
+    p = Pair4()
+    _srv, cli, _conn, _peer = p.connect(AF_INET, AF_INET, B)
+    if mode is not None:
+        cli.setsockopt(0, 10, mode)
+    tp = cli.tp
+    assert tp is not None
+    p.frames.clear()
+    cli.send(bytes(20_000))
+    p.run(0.01)
+    mine = [ip for ip in p.tcp_frames() if ip[12:16] == IPv4Address(A).packed]
+    assert mine and all(_core.ip_validate(ip, False).df == df for ip in mine)
+    before = tp.t_maxseg
+    now = p.a._now
+    p.a.inet.pmtu_update(IPv4Address(B), 1000, now)
+    inv = mine[0][:20] + mine[0][20:24] + (tp.snd_una & 0xFFFFFFFF).to_bytes(4, "big")
+    p.a.tcp.tcp_ctlinput(3, 4, 1000, inv, now)
+    assert (tp.t_maxseg < before) == taken, (before, tp.t_maxseg)

@@ -120,6 +120,9 @@ KNOBS: dict[str, KnobSpec] = {
            "(kame) multicast groups joined per interface"),
         _k("net.inet6.ip6.mcast.maxsocksrc", 128, 1, 1 << 16,
            "sources in one socket's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
+        _k("net.inet6.ip6.mld_max_msf", 64, 1, 1 << 16,
+           "(kame) sources in one socket's IPv6 filter for a group on the Linux profile "
+           "(Linux net.ipv6.mld_max_msf; ENOBUFS past it)"),
         _k("net.inet6.ip6.mcast.maxgrpsrc", 512, 1, 1 << 16,
            "sources in an interface's filter for a group (FreeBSD's; icp6s_mld_srcfull past it)"),
         _k("net.inet6.ip6.mforwarding", 1, 0, 1,

@@ -215,7 +215,7 @@ class Mld6:
         srcs = frozenset(sources)
         trial = dict(st.sf.get(group, {}))
         if mode == MCAST_INCLUDE and not srcs:
-            if trial.pop(owner, None) is None:
+            if trial.pop(owner, None) is None and not drop_any:
                 return 0, []
         else:
             trial[owner] = (mode, srcs)

@@ -67,11 +67,14 @@ class Ip6Output(Route6):
     gate: Gate
 
     def output(self, ifname: str, packet: bytes, now: float,
-               next_hop: IPv6Address | None = None, *, tso_segsz: int = 0) -> None:
+               next_hop: IPv6Address | None = None, *, tso_segsz: int = 0,
+               linkmtu: bool = False) -> None:
         """``ip6_output`` + ``nd6_output`` for one packet on ``ifname``
         (an IPv6 packet, its header first; ``ValueError`` otherwise).
         ``tso_segsz``: a TCP super-segment the interface is to cut into
-        segments of that many data octets (``Ifnet.tsomax``)."""
+        segments of that many data octets (``Ifnet.tsomax``); ``linkmtu``:
+        our own packet is sized by the interface's MTU, not the path's
+        (Linux's ``IPV6_PMTUDISC_PROBE``, ``_INTERFACE``, ``_OMIT``)."""
         if (self._mip6_bc or self.mip6.mn) and len(packet) >= 40 and \
                 (ro := self.mip6.output(packet, now)):
             ifname, packet, next_hop = ro  # RFC 6275 §9.3.2, §10.4.2, §11.3.1 (kame.mip6)
@@ -112,9 +115,10 @@ class Ip6Output(Route6):
                 self._out.append((ifname, b"".join((ll, ifp.lladdr or bytes(6), b"\x86\xdd",
                                                     packet))))
             else:
-                self._ether_out(ifname, ll, packet, tso_segsz)
+                self._ether_out(ifname, ll, packet, tso_segsz, linkmtu)
 
-    def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes, tso_segsz: int = 0) -> None:
+    def _ether_out(self, ifname: str, lladdr: bytes, packet: bytes, tso_segsz: int = 0,
+                   linkmtu: bool = False) -> None:
         """Frame one resolved packet; our own packets larger than the path
         MTU are fragmented first (RFC 8200 §4.5), others must fit the link,
         except a TCP super-segment the interface segments (``tso_segsz``)."""
@@ -125,8 +129,8 @@ class Ip6Output(Route6):
         me = ifp.lladdr or bytes(6)
         if len(packet) > IPV6_MMTU:
             ours = self.addrs.find_any(IPv6Address(packet[8:24])) is not None
-            mtu = self.path_mtu(ifname, IPv6Address(packet[24:40])) if ours else \
-                self._linkmtu(ifname)
+            mtu = self.path_mtu(ifname, IPv6Address(packet[24:40])) if ours and not linkmtu \
+                else self._linkmtu(ifname)
             if len(packet) > mtu:
                 if tso_segsz and ours and len(packet) <= ifp.tsomax + 40 and packet[6] == 6 \
                         and 40 + 20 + tso_segsz <= mtu:
@@ -416,7 +420,7 @@ class Ip6Output(Route6):
             self._ifnet(ifname)
         t = self._now if now is None else self._time(now)
         link = self._linkmtu(ifname)
-        e = self.pmtu.get(dst)
+        e = self.pmtu.get(dst) if self.pmtu else None  # empty: no IPv6Address hash
         return min(link, e[0]) if e is not None and e[1] > t else link
 
     # The destination cache is kept in order of update, which is the order of

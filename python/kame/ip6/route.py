@@ -116,7 +116,8 @@ class Route6(NodeVars):
             now = self._time(now)
         if oif is not None:
             return self._rtalloc_oif(dst, now, oif)
-        rd = self.rtr.redirects.get(dst)
+        # (an empty table asked without hashing an IPv6Address, a Python call)
+        rd = self.rtr.redirects.get(dst) if self.rtr.redirects else None
         if rd is not None and rd.expire > now:
             return Route(rd.ifname, rd.target, rd.target != dst, True)
         best: tuple[int, Route] | None = None

@@ -75,6 +75,13 @@ IPV6_MULTICAST_ALL = 29
 #: socket for ``recvmsg(MSG_ERRQUEUE)`` (kame.socket.errqueue).
 IPV6_RECVERR = 25
 IPV6_UNICAST_IF = 76
+#: Linux's ``IPV6_MTU_DISCOVER`` (``np->pmtudisc``, ``IPV6_PMTUDISC_*``: 0
+#: DONT, 1 WANT, the default, 2 DO, 3 PROBE, 4 INTERFACE, 5 OMIT; the same
+#: numbers as ``IP_PMTUDISC_*``): DONT and WANT fragment at the path MTU,
+#: DO refuses a packet past it (``EMSGSIZE``), PROBE and INTERFACE send up
+#: to the interface's MTU unfragmented, OMIT fragments at the interface's
+#: MTU; INTERFACE and OMIT ignore Packet Too Big (``ip6_sk_accept_pmtu``).
+IPV6_MTU_DISCOVER = 23
 
 
 class Ip6Ctloutput(InCtloutput):
@@ -90,6 +97,12 @@ class Ip6Ctloutput(InCtloutput):
         order; 0 clears it, no such interface ``EADDRNOTAVAIL``)."""
         b = struct.pack("=i", _ival(value)) if not isinstance(
             value, (bytes, bytearray, memoryview)) else bytes(value)
+        if opt == IPV6_MTU_DISCOVER:
+            v = struct.unpack("=i", b[:4])[0] if len(b) >= 4 else -1
+            if not 0 <= v <= 5:
+                raise _err(errno.EINVAL, "IPV6_MTU_DISCOVER: IPV6_PMTUDISC_DONT to _OMIT")
+            s.opts[opt] = v
+            return
         if opt in (IPV6_MULTICAST_ALL, IPV6_RECVERR):
             if len(b) < 4:
                 raise _err(errno.EINVAL, "an int")
@@ -131,7 +144,8 @@ class Ip6Ctloutput(InCtloutput):
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
-        if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR):
+        if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
+                                         IPV6_MTU_DISCOVER):
             self._lx_ipv6_opt(s, opt, value)
             return
         if opt == IPV6_FAITH:
@@ -333,12 +347,13 @@ class Ip6Ctloutput(InCtloutput):
             raise _err(errno.EOPNOTSUPP, "do_ip_getsockopt: level IPPROTO_IPV6")
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
-        if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR):
-            v = s.opts.get(opt, 1) if opt == IPV6_MULTICAST_ALL else \
+        if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
+                             IPV6_MTU_DISCOVER):
+            v = s.opts.get(opt, 1) if opt in (IPV6_MULTICAST_ALL, IPV6_MTU_DISCOVER) else \
                 s.opts.get(opt, 0) if opt == IPV6_RECVERR else \
                 struct.unpack("=i", struct.pack("!I", s.opts.get(opt, 0)))[0]  # htonl
             # ipv6_getsockopt: min(len, sizeof(int)) octets of the int
-            return struct.pack("=i", v)[:buflen] if 0 < buflen < 4 else v
+            return struct.pack("=i", v)[:buflen] if buflen > 0 else v
         if opt == IPV6_FAITH:
             return int(s.opts.get(opt, 0))
         if opt == IPV6_V6ONLY:

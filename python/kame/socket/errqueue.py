@@ -34,7 +34,8 @@ from kame.socket.sock import MSG_ERRQUEUE, Socket
 
 IPPROTO_IP, IPPROTO_IPV6 = 0, 41
 IP_HDRINCL, IP_MTU_DISCOVER, IP_RECVERR, IPV6_RECVERR = 3, 10, 11, 25
-SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 2, 3
+IPV6_MTU_DISCOVER = 23
+SO_EE_ORIGIN_LOCAL, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 1, 2, 3
 MSG_TRUNC = 0x20
 #: ``net.core.rmem_default``: a socket's ``sk_rcvbuf``
 RMEM_DEFAULT = 212992
@@ -144,7 +145,12 @@ class ErrQueue:
         if not q:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
         data, name, level, typ, ee, _charge, _err = q.popleft()
-        s.so_error = q[0][6] if q else 0
+        # sock_dequeue_err_skb: the next ICMP error's errno; an ICMP error
+        # with no ICMP error after it clears it; a local error leaves it
+        if q and q[0][4][4] != SO_EE_ORIGIN_LOCAL:
+            s.so_error = q[0][6]
+        elif ee[4] != SO_EE_ORIGIN_LOCAL:
+            s.so_error = 0
         flags = MSG_ERRQUEUE
         if len(data) > bufsize:
             data, flags = data[:bufsize], flags | MSG_TRUNC
@@ -153,17 +159,52 @@ class ErrQueue:
     def icmp_error4(self, s: Socket, t: int, code: int, reporter: IPv4Address,
                     dst: IPv4Address, dport: int, payload: bytes, size: int,
                     found: tuple[int, bool, int]) -> None:
-        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error
-        (an AF_INET6 socket's mapped traffic: the pending error alone)."""
+        """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error.
+        An AF_INET6 socket's IPv4-mapped traffic queues by ``IP_RECVERR`` too
+        (``inet->recverr``; ``IPV6_RECVERR`` does not count) and reads as
+        ``ipv6_recv_error`` gives it: ``IPV6_RECVERR`` at ``IPPROTO_IPV6``
+        with the ICMP origin, type and code, the offender and the
+        destination mapped ``sockaddr_in6``s."""
         err, hard, info = found
-        if s.family == AF_INET and s.ipopts.get(IP_RECVERR):
-            ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP, t, code, 0, info, 0) + \
-                struct.pack("=HH4s8x", AF_INET, 0, reporter.packed)
-            self.errq_put(s, payload, s._name(dst, dport, 0), IPPROTO_IP, IP_RECVERR, ee,
-                          err, size)
+        if s.ipopts.get(IP_RECVERR):
+            ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP, t, code, 0, info, 0)
+            if s.family == AF_INET:
+                ee += struct.pack("=HH4s8x", AF_INET, 0, reporter.packed)
+                level, typ = IPPROTO_IP, IP_RECVERR
+            else:
+                ee += struct.pack("=HHI16sI", AF_INET6, 0, 0,
+                                  b"\0" * 10 + b"\xff\xff" + reporter.packed, 0)
+                level, typ = IPPROTO_IPV6, IPV6_RECVERR
+            self.errq_put(s, payload, s._name(dst, dport, 0), level, typ, ee, err, size)
         elif not hard or s.faddr is None:
             return
         s.so_error = err
+
+    def ip_local_error(self, s: Socket, err: int, dst: IPv4Address, dport: int,
+                       info: int) -> None:
+        """``ip_local_error``: an error of our own sending to an IPv4
+        destination (``EMSGSIZE`` past the MTU, ``info`` the MTU) queued with
+        ``IP_RECVERR``: ``SO_EE_ORIGIN_LOCAL``, no offender, no payload, the
+        connected port (0 unconnected); an AF_INET6 socket's mapped traffic
+        reads as ``ipv6_recv_error`` gives it (``IPV6_RECVERR``, mapped
+        ``sockaddr_in6``s)."""
+        if not s.ipopts.get(IP_RECVERR):
+            return
+        ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_LOCAL, 0, 0, 0, info, 0)
+        if s.family == AF_INET:
+            ee, level, typ = ee + bytes(16), IPPROTO_IP, IP_RECVERR
+        else:
+            ee, level, typ = ee + bytes(28), IPPROTO_IPV6, IPV6_RECVERR
+        self.errq_put(s, b"", s._name(dst, dport, 0), level, typ, ee, err, 40)
+
+    def ipv6_local_error(self, s: Socket, err: int, dst: IPv6Address, dport: int,
+                         info: int) -> None:
+        """``ipv6_local_error``: an error of our own sending (``EMSGSIZE``
+        past the MTU, ``info`` the MTU) queued with ``IPV6_RECVERR``:
+        ``SO_EE_ORIGIN_LOCAL``, no offender, no payload; the pending error
+        stays as it was."""
+        ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_LOCAL, 0, 0, 0, info, 0) + bytes(28)
+        self.errq_put(s, b"", s._name(dst, dport, 0), IPPROTO_IPV6, IPV6_RECVERR, ee, err, 40)
 
     def icmp_error6(self, s: Socket, t: int, code: int, reporter: IPv6Address, ifindex: int,
                     dst: IPv6Address, dport: int, payload: bytes, size: int,
@@ -216,8 +257,7 @@ class ErrQueue:
         (bound to its source, connected to its destination, if they are):
         queued with ``IPV6_RECVERR``, the payload past the quoted header;
         the pending error with the option or for a hard one on a connected
-        socket (a Packet Too Big is not: ``IPV6_PMTUDISC_DO`` is no option
-        here)."""
+        socket (a Packet Too Big only with ``IPV6_PMTUDISC_DO``)."""
         if self.profile.name != "linux" or len(inv) < 48:  # type: ignore[attr-defined]
             return  # icmpv6_notify: 8 octets past the quoted header
         node = self.node  # type: ignore[attr-defined]
@@ -231,9 +271,10 @@ class ErrQueue:
                 continue
             if not s.opts.get(IPV6_RECVERR) and s.faddr is None:
                 continue
-            e, hard, info = icmp6_err(err.type, err.code, int(err.param), 1)
+            pmd = s.opts.get(IPV6_MTU_DISCOVER, 1)
+            e, hard, info = icmp6_err(err.type, err.code, int(err.param), pmd)
             if err.type == 2:
-                hard = False
+                hard = pmd == 2  # rawv6_err: hard only with IPV6_PMTUDISC_DO
             self.icmp_error6(s, err.type, err.code, err.reporter, ifindex, err.dst, 0,
                              inv[40:], 48 + len(inv), (e, hard, info))
 

@@ -239,8 +239,12 @@ def _addr(a: object, what: str) -> _Addr:
 
 
 def _ss(a: str | _Addr, profile: str) -> bytes:
+    from kame.socket.profiles import PROFILES
     addr = _addr(a, "address")
-    return _ss_linux(addr) if profile == "linux" else _ss_bsd(addr)
+    if profile == "linux":
+        return _ss_linux(addr)
+    p = PROFILES.get(profile)  # the platform's AF_INET6 (NetBSD's 24)
+    return _ss_bsd(addr, p.af_inet6 if p is not None else 28)
 
 
 def group_req(interface: int, group: str | _Addr, profile: str = "linux") -> bytes:
@@ -597,6 +601,15 @@ class InCtloutput(In6Pcb):
         knobs = self.node.knobs
         return int(knobs["net.inet.ip.igmp_max_msf" if self.profile.name == "linux"
                          else "net.inet.ip.mcast_maxsocksrc"])
+
+    def maxsocksrc6(self) -> int:
+        """The sources one socket's IPv6 filter of a group may hold: Linux's
+        ``net.ipv6.mld_max_msf`` (``net.inet6.ip6.mld_max_msf``, 64) on the
+        Linux profile, FreeBSD's ``net.inet6.ip6.mcast.maxsocksrc`` (128) on
+        the others."""
+        knobs = self.node.knobs
+        return int(knobs["net.inet6.ip6.mld_max_msf" if self.profile.name == "linux"
+                         else "net.inet6.ip6.mcast.maxsocksrc"])
 
     def _lx_source(self, s: Socket, kind: str, g: IPv4Address, a: IPv4Address, idx: int,
                    src: IPv4Address) -> None:
@@ -1137,12 +1150,31 @@ class InCtloutput(In6Pcb):
         cur = s.msf.get(key)  # type: ignore[call-overload]
         mode, srcs = cur if cur is not None else (MCAST_EXCLUDE, frozenset())
         if mode != omode:
-            if cur is not None or not linux:
+            if not linux or (cur is not None and
+                             type(s.msf_order.get(key)) is not _NoList):  # type: ignore[call-overload]
                 raise _err(errno.EINVAL, "the option does not apply to the membership's mode")
-            mode, srcs = omode, frozenset()  # Linux: an empty filter changes mode
+            # Linux (ip6_mc_source): "allow mode switches for empty-set
+            # filters", and the switch stays when the call then fails
+            self._lx_switch6(s, g, ifi, omode)
+            mode, srcs = omode, frozenset()
         if (src in srcs) == add:
             raise _err(errno.EADDRNOTAVAIL, "the source is (not) in the list")
         self._mcast_set(s, g, ifi, (mode, srcs | {src} if add else srcs - {src}))
+
+    def _lx_switch6(self, s: Socket, g: _Addr, ifi: int, mode: int) -> None:
+        """``ip6_mc_source`` on a membership with no source list: its filter
+        becomes ``mode`` with no sources (``ip6_mc_add_src``,
+        ``ip6_mc_del_src`` of the old mode); INCLUDE({}) takes nothing, the
+        membership stays (a leave drops it, a join is ``EADDRINUSE``)."""
+        key = (g, ifi)
+        filtered = key in s.msf
+        drop_any = not filtered and not any(
+            key in o.groups and key not in o.msf for o in self.pcbs if o is not s)  # type: ignore[attr-defined]
+        e = self.node.setsourcefilter(self.ifname(ifi), g, s, mode, (), self.now, drop_any)
+        if e:
+            raise _err(e)
+        s.msf[key] = (mode, frozenset())  # type: ignore[index]
+        s.msf_order[key] = _NOLIST  # type: ignore[index]
 
     def _mcast_set(self, s: Socket, g: _Addr, ifi: int, new: tuple[int, frozenset[Any]],
                    order: list[Any] | None = None) -> None:
@@ -1152,8 +1184,7 @@ class InCtloutput(In6Pcb):
         key = (g, ifi)
         v6 = isinstance(g, IPv6Address)
         linux = self.profile.name == "linux"
-        knobs = self.node.knobs
-        most = int(knobs["net.inet6.ip6.mcast.maxsocksrc"]) if v6 else self.maxsocksrc4()
+        most = self.maxsocksrc6() if v6 else self.maxsocksrc4()
         if len(new[1]) > most:
             self.node.stats.inc("icp6s_mld_srcfull") if v6 else self.node.inet.inc("igps_srcfull")
             raise _err(errno.ENOBUFS if linux else errno.ENOSPC, "mcast_maxsocksrc")
@@ -1299,8 +1330,7 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EINVAL, "group_filter")
         ifi = struct.unpack("=I", b[:4])[0]
         fmode, n = struct.unpack("=II", b[136:144])
-        if n > (int(self.node.knobs["net.inet6.ip6.mcast.maxsocksrc"]) if fam == AF_INET6
-                else self.maxsocksrc4()):
+        if n > (self.maxsocksrc6() if fam == AF_INET6 else self.maxsocksrc4()):
             raise _err(errno.ENOBUFS, "mcast_maxsocksrc")
         if len(b) < 144 + SS_LEN * n:
             raise _err(errno.EINVAL, "group_filter")

@@ -38,7 +38,13 @@ from kame.socket.const import (
     SOL_SOCKET,
     _err,
 )
-from kame.socket.ctloutput import IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, Ip6Ctloutput
+from kame.socket.ctloutput import (
+    IPV6_MTU_DISCOVER,
+    IPV6_MULTICAST_ALL,
+    IPV6_RECVERR,
+    IPV6_UNICAST_IF,
+    Ip6Ctloutput,
+)
 from kame.socket.errqueue import ErrQueue, icmp6_err, icmp_err
 from kame.socket.inctl import (
     _MC_ADDR,
@@ -47,6 +53,7 @@ from kame.socket.inctl import (
     IP_MULTICAST_IF,
     IP_MULTICAST_LOOP,
     IP_MULTICAST_TTL,
+    IP_RECVERR,
     IP_TOS,
     IP_TTL,
     IP_UNICAST_IF,
@@ -314,6 +321,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             if s.so_error and self.node is not None and self.node.inet.ip_emsgsize(
                     src, dst, 28 + len(data), df,  # type: ignore[arg-type]
                     o.get(IP_MULTICAST_IF) if mc4 else None, self.now):
+                self._ip_local_emsgsize(s, dst, oif)  # type: ignore[arg-type]
                 raise _err(errno.EMSGSIZE)
             s._raise_so_error()
             if self._is_local4(dst):
@@ -336,6 +344,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                                           df=df, oif=oif,
                                           ttl=ttl, tos=tos, ifname=ifn)
             if e:
+                if e == errno.EMSGSIZE:
+                    self._ip_local_emsgsize(s, dst, ifn or oif)  # type: ignore[arg-type]
                 raise _err(e)
             # Linux sk_mc_loop: an AF_INET6 socket's IPV6_MULTICAST_LOOP
             # decides for its mapped multicast too (its IP_MULTICAST_LOOP is
@@ -449,12 +459,22 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         hdr = _core.Ipv6Header(src, first, next_header=first_nh if ext else nh, hop_limit=hlim,
                                traffic_class=tclass, payload_len=len(ext) + len(body))
         pkt = hdr.to_bytes() + ext + body
-        mtu = self.node.path_mtu(ifname, first) if len(pkt) > 1280 else 1280
-        if len(pkt) > mtu and po.dontfrag:
+        # Linux's IPV6_MTU_DISCOVER (np->pmtudisc; WANT on the other profiles):
+        # PROBE, INTERFACE and OMIT size by the interface's MTU
+        pmd = s.opts.get(IPV6_MTU_DISCOVER, 1) if self.profile.name == "linux" else 1
+        if pmd >= 3:
+            mtu = self.node._linkmtu(ifname)
+        else:
+            mtu = self.node.path_mtu(ifname, first) if len(pkt) > 1280 else 1280
+        if len(pkt) > mtu and (po.dontfrag or 2 <= pmd <= 4):
             # RFC 3542 §11.2: not fragmented; the application learns the MTU
-            if s.opts.get(IPV6_RECVPATHMTU):
+            # (IPV6_RECVPATHMTU; Linux's IPV6_RECVERR a local error too);
+            # DO, PROBE and INTERFACE never fragment (ip6_sk_ignore_df)
+            if po.dontfrag and s.opts.get(IPV6_RECVPATHMTU):
                 self._notify_pmtu(dst, s.lport, port, mtu)
-            raise _err(errno.EMSGSIZE, f"IPV6_DONTFRAG: {len(pkt)} octets, path MTU {mtu}")
+            if s.opts.get(IPV6_RECVERR):
+                self.ipv6_local_error(s, errno.EMSGSIZE, dst, port, mtu - len(ext))
+            raise _err(errno.EMSGSIZE, f"{len(pkt)} octets, path MTU {mtu}")
         pkts = [pkt]
         if len(pkt) > 1280 and (po.minmtu == 1 or (po.minmtu == -1 and mc)) and \
                 not po.dontfrag:
@@ -472,9 +492,30 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             rt = self.node.rtalloc(first, self.now)
             if rt is not None and rt.ifname == ifname:
                 nxt = rt.next_hop
+        if pmd >= 3:  # the interface's MTU, not the path's (ip6_skb_dst_mtu)
+            for p in pkts:
+                self.node.output(ifname, p, self.now, nxt, linkmtu=True)
+            return len(data)
         for p in pkts:
             self.node.output(ifname, p, self.now, nxt)
         return len(data)
+
+    def _ip_local_emsgsize(self, s: Socket, dst: IPv4Address, ifname: str | None) -> None:
+        """Linux ``__ip_append_data``'s ``ip_local_error`` for a datagram past
+        its MTU: the path's (``ip_sk_use_pmtu``: DONT, WANT, DO) or the
+        interface's (PROBE, INTERFACE, OMIT)."""
+        if self.profile.name != "linux" or not s.ipopts.get(IP_RECVERR) or self.node is None:
+            return
+        inet = self.node.inet
+        if ifname is None:
+            rt = inet.rtalloc(dst)
+            ifname = rt.ifname if rt is not None else None
+        if ifname is None:
+            return
+        mode = s.ipopts.get(IP_MTU_DISCOVER, 1)
+        mtu = inet.path_mtu(ifname, dst, self.now) if mode < 3 else inet.linkmtu(ifname)
+        self.ip_local_error(s, errno.EMSGSIZE, dst,
+                            s.fport if s.faddr is not None else 0, int(mtu))
 
     def _raw_checksum(self, s: Socket, src: IPv6Address, dst: IPv6Address, data: bytes) -> bytes:
         off = s.checksum
@@ -863,8 +904,10 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             best = best or s
         if best is None:
             return
-        # IPV6_MTU_DISCOVER is not an option here: IPV6_PMTUDISC_WANT
-        found = icmp6_err(err.type, err.code, int(err.param), 1)
+        pmd = best.opts.get(IPV6_MTU_DISCOVER, 1)
+        if err.type == 2 and pmd in (4, 5):
+            return  # INTERFACE, OMIT: Packet Too Big is not taken (ip6_sk_accept_pmtu)
+        found = icmp6_err(err.type, err.code, int(err.param), pmd)
         ifindex = self.ifindex(err.ifname) if err.ifname in self.node.ifnets else 0
         self.icmp_error6(best, err.type, err.code, err.reporter, ifindex, err.dst, dport,
                          inv[48:], 40 + 8 + len(inv), found)

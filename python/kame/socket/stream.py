@@ -49,8 +49,10 @@ from kame.socket.const import (
     _err,
     _octets,
 )
+from kame.socket.inctl import IP_MTU_DISCOVER
 from kame.socket.pktopts import EXTHDR_OPTS, PktOpts, exthdrs
 from kame.socket.sock import MSG_ERRQUEUE, Datagram, PcbTable, Socket, _ival
+from kame.tcp.subr import TOS_DF, TOS_PMTUDISC
 from kame.tcp.var import (
     TCPS_CLOSED,
     TCPS_ESTABLISHED,
@@ -173,7 +175,12 @@ class StreamSocket(Socket):
         ``inet->uc_ttl``/``tos``, as ``ip_build_and_send_pkt`` sends the
         SYN,ACK), else ``IPV6_UNICAST_HOPS`` and ``IPV6_TCLASS``."""
         if isinstance(faddr, IPv4Address):
-            return self.ipopts.get(_hostsock.IP_TTL), int(self.ipopts.get(_hostsock.IP_TOS, 0))
+            tos = int(self.ipopts.get(_hostsock.IP_TOS, 0))
+            pmd = self.ipopts.get(IP_MTU_DISCOVER)
+            if pmd is not None and self.profile.name == "linux":
+                # ip_dont_fragment: DF with WANT and DO only (__ip_queue_xmit)
+                tos |= TOS_PMTUDISC | (TOS_DF if pmd in (1, 2) else 0)
+            return self.ipopts.get(_hostsock.IP_TTL), tos
         return self.tcp_hlim, int(self.opts.get(_hostsock.IPV6_TCLASS, 0) or 0)
 
     def tcp_exthdrs(self, tp: Tcpcb) -> None:
@@ -533,7 +540,8 @@ class StreamSocket(Socket):
         self.layer.ctloutput_set(self, level, opt, value)
         if tp is not None and (level == 41 and opt in (_hostsock.IPV6_TCLASS,
                                                        _hostsock.IPV6_UNICAST_HOPS) or
-                               level == 0 and opt in (_hostsock.IP_TTL, _hostsock.IP_TOS)):
+                               level == 0 and opt in (_hostsock.IP_TTL, _hostsock.IP_TOS,
+                                                      IP_MTU_DISCOVER)):
             self._tcp_ttl(tp)
         if tp is not None and level == 41 and (opt in EXTHDR_OPTS or opt == IPV6_2292PKTOPTIONS):
             self.tcp_exthdrs(tp)

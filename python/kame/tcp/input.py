@@ -99,6 +99,10 @@ IPPROTO_TCP = 6
 _HAVERCVDFIN = frozenset((TCPS_CLOSE_WAIT, TCPS_CLOSING, TCPS_LAST_ACK, TCPS_TIME_WAIT))
 
 
+#: Linux's ``IPV6_MTU_DISCOVER`` and ``IP_MTU_DISCOVER`` (kame.socket)
+IPV6_MTU_DISCOVER, IP_MTU_DISCOVER = 23, 10
+
+
 class TcpInput(TcpTimer):
     """Segments in."""
 
@@ -122,10 +126,10 @@ class TcpInput(TcpTimer):
         scope = 0
         if si >> 118 == 0x3FA and self.node is not None and ifname in self.node.ifnets:
             scope = self.node.ifnets[ifname].index
+        sp, dp = src.packed, dst.packed
         if self._fastkey is not None:
             # the node's batch asked: these addresses passed every check of
             # ip6_input and ours, the next segments between them may skip them
-            sp, dp = src.packed, dst.packed
             if src.scope_id is None and dst.scope_id is None:
                 # one object per address for every batch (the connection
                 # table's keys): its lookups then compare them by identity
@@ -136,10 +140,10 @@ class TcpInput(TcpTimer):
                 dst = ain.setdefault(dp, dst)
             self._fast[self._fastkey] = (src, dst, sp, dp, scope)
             self._fastkey = None
-        seg = self._parse(body, src, dst)
+        seg = self._parse(body, sp, dp)
         if seg is None:
             return
-        self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now)
+        self.tcp_input(src, dst, seg, hdr.traffic_class, scope, now, sp, dp)
 
     #: the fast path's key of the frame in ip6_input (ethernet header,
     #: source and destination) and its table (``Node._receive_many``)
@@ -171,16 +175,17 @@ class TcpInput(TcpTimer):
         try:
             seg = _core.tcp_input_parse(frame, sp, dp, True, 54, 54 + plen)
         except KameError:
-            self._parse(frame[54:54 + plen], src, dst)  # the counted drop
+            self._parse(frame[54:54 + plen], sp, dp)  # the counted drop
             return
         self._pkv = v  # the packed addresses, for the SYN queue's core calls
-        self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now)
+        self.tcp_input(src, dst, seg, ((frame[14] & 0x0F) << 4) | (frame[15] >> 4), scope, now,
+                       sp, dp)
 
-    def _parse(self, body: bytes, src: Any, dst: Any) -> Any:
-        """The segment checked under the pseudo-header of its family, or a
-        counted drop (``None``)."""
+    def _parse(self, body: bytes, sp: bytes, dp: bytes) -> Any:
+        """The segment checked under the pseudo-header of its family (the
+        addresses packed), or a counted drop (``None``)."""
         try:
-            return _core.tcp_input_parse(body, src.packed, dst.packed)
+            return _core.tcp_input_parse(body, sp, dp)
         except TruncatedError:
             self.inc("tcps_rcvshort")
         except MalformedError as e:
@@ -204,15 +209,19 @@ class TcpInput(TcpTimer):
                                           or inet.in_broadcast(src, ifname))):
             self.inc("tcps_rcvmcast")
             return
-        seg = self._parse(pkt[v.header_len:v.total_len], src, dst)
+        sp, dp = pkt[12:16], pkt[16:20]
+        seg = self._parse(pkt[v.header_len:v.total_len], sp, dp)
         if seg is None:
             return
-        self.tcp_input(src, dst, seg, v.tos, 0, now)
+        self.tcp_input(src, dst, seg, v.tos, 0, now, sp, dp)
 
     def tcp_input(self, src: Any, dst: Any, seg: Any, tclass: int, scope: int,
-                  now: float) -> None:
-        """Demultiplex a checked segment of either family."""
-        tp = self.conns.get((dst, seg.dst_port, src, seg.src_port))
+                  now: float, sp: bytes | None = None, dp: bytes | None = None) -> None:
+        """Demultiplex a checked segment of either family (``sp``, ``dp``:
+        its addresses packed, when the caller has them)."""
+        if sp is None or dp is None:
+            sp, dp = src.packed, dst.packed
+        tp = self.conns.get((dp, seg.dst_port, sp, seg.src_port, scope))
         if tp is not None:
             if isinstance(tp, Tcptw):
                 if not self.tcp_twcheck(tp, seg, now):
@@ -222,7 +231,7 @@ class TcpInput(TcpTimer):
             else:
                 self.tcp_do_segment(tp, seg, tclass, now)
                 return
-        lso = self.listen_lookup(dst, seg.dst_port, scope)
+        lso = self.listen_lookup(dst, seg.dst_port, scope, dp)
         if lso is not None:
             self.tcp_input_listen(lso, src, dst, seg, tclass, scope, now)
             return
@@ -230,14 +239,16 @@ class TcpInput(TcpTimer):
 
     #: the listeners found in the current batch (``batch_begin``): no
     #: application runs inside a batch, so none listens or closes meanwhile
-    _lmemo: dict[tuple[Any, int, int], Any] | None = None
+    _lmemo: dict[tuple[bytes, int, int], Any] | None = None
 
-    def listen_lookup(self, laddr: Any, lport: int, scope: int) -> Any:
+    def listen_lookup(self, laddr: Any, lport: int, scope: int,
+                      lpacked: bytes | None = None) -> Any:
         """The listening socket for a SYN (``in_pcblookup`` with
-        ``INPLOOKUP_WILDCARD``): asked of the sockets layer."""
+        ``INPLOOKUP_WILDCARD``): asked of the sockets layer (remembered for
+        the batch by the packed address, as the connection table)."""
         memo = self._lmemo
         if memo is not None:
-            k = (laddr, lport, scope)
+            k = (lpacked if lpacked is not None else laddr.packed, lport, scope)
             try:
                 return memo[k]
             except KeyError:
@@ -887,8 +898,13 @@ class TcpInput(TcpTimer):
         dport = int.from_bytes(inv[42:44], "big")
         wseq = int.from_bytes(inv[44:48], "big")
         src, dst = IPv6Address(inv[8:24]), IPv6Address(inv[24:40])
+        scope = 0
+        node = self.node
+        if inv[24] == 0xFE and inv[25] & 0xC0 == 0x80 and node is not None:
+            ifp = node.ifnets.get(getattr(err, "ifname", None))  # a link-local peer's zone
+            scope = int(ifp.index) if ifp is not None else 0
         self._ctlinput(src, sport, dst, dport, wseq, err.type == 1, err.type == 2,
-                       _ICMP6_SOFT.get((err.type, err.code)), now)
+                       _ICMP6_SOFT.get((err.type, err.code)), now, inv[8:24], inv[24:40], scope)
 
     def tcp_ctlinput(self, icmp_type: int, code: int, rest: int, inv: bytes, now: float) -> None:
         """``tcp_ctlinput``: an ICMPv4 error quoting one of our segments
@@ -904,12 +920,15 @@ class TcpInput(TcpTimer):
         wseq = int.from_bytes(inv[hl + 4:hl + 8], "big")
         src, dst = IPv4Address(inv[12:16]), IPv4Address(inv[16:20])
         self._ctlinput(src, sport, dst, dport, wseq, icmp_type == 3,
-                       icmp_type == 3 and code == 4, _ICMP_SOFT.get((icmp_type, code)), now)
+                       icmp_type == 3 and code == 4, _ICMP_SOFT.get((icmp_type, code)), now,
+                       inv[12:16], inv[16:20], 0)
 
     def _ctlinput(self, src: Any, sport: int, dst: Any, dport: int, wseq: int, unreach: bool,
-                  toobig: bool, e: int | None, now: float) -> None:
-        """What both families' errors do to the connection they quote."""
-        tp = self.conns.get((src, sport, dst, dport))
+                  toobig: bool, e: int | None, now: float, sp: bytes, dp: bytes,
+                  scope: int) -> None:
+        """What both families' errors do to the connection they quote (its
+        addresses packed and its zone: the table's key)."""
+        tp = self.conns.get((sp, sport, dp, dport, scope))
         if isinstance(tp, Tcptw):
             return  # TIME_WAIT has nothing in flight (FreeBSD: INP_TIMEWAIT)
         if tp is None:
@@ -920,6 +939,8 @@ class TcpInput(TcpTimer):
         if not tp.snd_una <= seq < max(tp.snd_max, tp.snd_una + 1):
             return  # RFC 5927 §4.1: not a segment in flight
         if toobig:
+            if not self._pmtu_taken(tp):
+                return
             self.tcp_mtudisc(tp, now)
             return
         if e is None:
@@ -932,6 +953,22 @@ class TcpInput(TcpTimer):
         tp.t_softerror = e
         if tp.state < TCPS_ESTABLISHED and tp.t_rxtshift > 3:
             self.tcp_drop(tp, e, now)
+
+    @staticmethod
+    def _pmtu_taken(tp: Tcpcb) -> bool:
+        """Whether a Packet Too Big / Fragmentation Needed shrinks the
+        connection's segments: Linux's ``tcp_v6_err`` ignores it for a
+        socket of ``IPV6_PMTUDISC_INTERFACE`` or ``_OMIT``
+        (``ip6_sk_accept_pmtu``), ``tcp_v4_mtu_reduced`` for one of
+        ``IP_PMTUDISC_DONT`` (its segments carry no DF: a router fragments
+        them); the option is the Linux profile's only."""
+        so = tp.so
+        prof = getattr(so, "profile", None)
+        if prof is None or prof.name != "linux":
+            return True
+        if isinstance(tp.faddr, IPv6Address):
+            return so.opts.get(IPV6_MTU_DISCOVER, 1) not in (4, 5)
+        return so.ipopts.get(IP_MTU_DISCOVER, 1) != 0
 
     def tcp_mtudisc(self, tp: Tcpcb, now: float) -> None:
         """RFC 8201 §5.2: the node learnt a smaller path MTU; resend what is

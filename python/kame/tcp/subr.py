@@ -31,6 +31,7 @@ from kame.tcp.var import (
     TH_ACK,
     TH_RST,
     TIMERS,
+    ConnKey,
     Tcpcb,
     Tcptw,
     haveestablished,
@@ -45,6 +46,11 @@ HDR4 = 40
 #: the Hop-by-Hop header carrying a Jumbo Payload option (RFC 2675 §2)
 JUMBO_HBH = 8
 IPPROTO_TCP = 6
+#: (kame) bits above the TOS octet an IPv4 segment's ``tos`` carries to
+#: :meth:`Tcp.in_tcp_output`: the socket chose its DF (Linux's
+#: ``IP_MTU_DISCOVER``), and DF is to be set (``ip_dont_fragment``: WANT
+#: and DO); without the first, ``net.inet.tcp.path_mtu_discovery`` decides
+TOS_PMTUDISC, TOS_DF = 0x100, 0x200
 #: the first 8 octets of an IPv6 header before a TCP segment
 _IP6_TCP = struct.Struct("!IHBB")
 _PLEN_NH = struct.Struct("!HB")  # Payload Length, Next Header
@@ -77,7 +83,7 @@ class TcpSubr:
     knobs: Any
     stats: Any
     #: (laddr, lport, faddr, fport) -> Tcpcb (``tcbinfo``'s hash)
-    conns: dict[tuple[Any, int, Any, int], Tcpcb | Tcptw]
+    conns: dict[ConnKey, Tcpcb | Tcptw]
     #: the connections in TIME_WAIT, oldest first (``id`` -> Tcptw): at most
     #: ``net.inet.tcp.maxtcptw``, as FreeBSD's tcptw zone
     timewait: dict[int, Tcptw]
@@ -405,7 +411,7 @@ class TcpSubr:
         tp.gone = True
         tp.state = TCPS_CLOSED
         tp.timers.update(_NO_TIMERS)  # every timer stopped
-        k = (tp.laddr, tp.lport, tp.faddr, tp.fport)
+        k = tp.key
         if self.conns.get(k) is tp:
             del self.conns[k]
         self.timewait.pop(id(tp), None)
@@ -496,12 +502,14 @@ class TcpSubr:
                       ttl: int | None, now: float, tso_segsz: int = 0) -> int:
         """The IPv4 output of a segment (the default :attr:`ip4_output`):
         ``ip_output`` of ``node.inet`` with DF set while path MTU discovery
-        is on (RFC 1191); 0 or an errno. ``tso_segsz``: a super-segment the
-        interface cuts into segments of that many data octets."""
+        is on (RFC 1191), or as the socket's :data:`TOS_PMTUDISC` and
+        :data:`TOS_DF` say; 0 or an errno. ``tso_segsz``: a super-segment
+        the interface cuts into segments of that many data octets."""
         inet = getattr(self.node, "inet", None)
         if inet is None:
             return errno.ENETUNREACH
-        df = bool(self._kv["net.inet.tcp.path_mtu_discovery"])
+        df = bool(tos & TOS_DF) if tos & TOS_PMTUDISC else \
+            bool(self._kv["net.inet.tcp.path_mtu_discovery"])
         if tso_segsz:
             return int(inet.ip_output(src, dst, IPPROTO_TCP, seg, now, ttl=ttl,
                                       tos=tos & 0xFF, df=df, tso_segsz=tso_segsz))
@@ -607,7 +615,7 @@ class TcpSubr:
                 # DF and larger than a path MTU learnt meanwhile (another
                 # connection's Fragmentation Needed): the next (re)transmission
                 # goes out in segments that fit (FreeBSD tcp_output -> tcp_mtudisc)
-                tp = self.conns.get((laddr, lport, faddr, fport))
+                tp = self.conns.get((laddr.packed, lport, faddr.packed, fport, scope))
                 if isinstance(tp, Tcpcb):
                     self.tcp_mss(tp, tp.peer_mss or None, now)
             return not e

@@ -317,7 +317,7 @@ def syncache_establish(tcp: Tcp, lso: Any, laddr: Any, faddr: Any, seg: Any, now
     if rtt_from is not None:
         tcp.tcp_xmit_timer(tp, now - rtt_from)
     tp.state = TCPS_ESTABLISHED
-    tcp.conns[(laddr, tp.lport, faddr, tp.fport)] = tp
+    tcp.conns[tp.key] = tp
     sc = tcp._sc
     sc["tcps_sc_completed"] += 1
     sc["tcps_accepts"] += 1

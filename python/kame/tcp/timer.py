@@ -237,7 +237,9 @@ class TcpTimer(TcpOutput):
         t = Tcptw(tp, so is not None)
         if so is not None:
             tp.t_tw = t
-        tp.reass.clear()
+            tcp_twshrink(tp)
+        else:
+            tp.reass.clear()
         self.conns[tp.key] = t
         self.tw_timer(t, now)
         self.heap_retired()
@@ -266,3 +268,19 @@ class TcpTimer(TcpOutput):
             if tw.tw_time > now:
                 return
             self.tcp_close(tw)
+
+
+def tcp_twshrink(tp: Tcpcb) -> None:
+    """What the Tcpcb of a socket the application still holds keeps in
+    TIME_WAIT (the table has the compact :class:`Tcptw`): the unread data
+    in a receive buffer of its own size (a ``VecDeque`` keeps the room of
+    its fullest moment), a send buffer with nothing in it (every octet was
+    acknowledged: our FIN was), no out-of-order queue, SACK scoreboard or
+    congestion state; the high-water marks (``SO_SNDBUF``, ``SO_RCVBUF``)
+    read back as they were."""
+    tp.rcv.shrink()
+    tp.snd.clear()
+    tp.snd.shrink()
+    tp.reass.clear()
+    tp.sackhint_blocks = []
+    tp.ccv = {}

@@ -112,19 +112,20 @@ class Tcp(TcpInput):
                 return
             src, dst, seg, tclass, scope = self._loq.popleft()
             self.inc("tcps_rcvtotal")
+            sp, dp = src.packed, dst.packed
             try:
-                s = _core.tcp_input_parse(seg, src.packed, dst.packed)
+                s = _core.tcp_input_parse(seg, sp, dp)
             except KameError:
                 self.inc("tcps_rcvbadsum")
                 continue
-            self.tcp_input(src, dst, s, tclass, scope, now)
+            self.tcp_input(src, dst, s, tclass, scope, now, sp, dp)
 
     # --- user requests ---------------------------------------------------------------
 
     def tcp_connect(self, so: Any, laddr: Addr, lport: int, faddr: Addr, fport: int, scope: int,
                     now: float) -> Tcpcb:
         """``tcp_usr_connect``: a SYN_SENT connection and its SYN."""
-        key = (laddr, lport, faddr, fport)
+        key = (laddr.packed, lport, faddr.packed, fport, scope)
         old = self.conns.get(key)
         if old is not None:
             raise OSError(errno.EADDRINUSE, "EADDRINUSE: that connection exists")

@@ -21,7 +21,7 @@ from kame.tcp.stat import TCPSTAT
 if TYPE_CHECKING:
     from kame.tcp.cc import CcAlgo
 
-__all__ = ["TCPSTAT", "TCPSTATES", "Tcpcb", "Tcptw"]
+__all__ = ["TCPSTAT", "TCPSTATES", "ConnKey", "Tcpcb", "Tcptw"]
 
 # --- tcp_fsm.h -----------------------------------------------------------------
 TCPS_CLOSED = 0
@@ -117,6 +117,14 @@ TCP_BACKOFF = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512)
 TCP_MAXRXTSHIFT = 12
 #: SYN retransmissions before giving up (Linux ``tcp_syn_retries`` 6).
 TCP_SYN_MAXRXTSHIFT = 6
+
+#: the connection table's key (``Tcp.conns``): the local address packed,
+#: the local port, the foreign address packed, the foreign port, the zone
+#: (the interface index of a link-local peer, else 0). Packed addresses
+#: keep the families apart (4 octets or 16) and hash and compare in C (an
+#: ``IPv6Address`` hashes and compares in Python); bytes cache their hash.
+ConnKey = tuple[bytes, int, bytes, int, int]
+
 
 @dataclass(eq=False, slots=True)
 class Tcpcb:
@@ -233,8 +241,9 @@ class Tcpcb:
     t_tw: Tcptw | None = None
 
     @property
-    def key(self) -> tuple[Any, int, Any, int]:
-        return (self.laddr, self.lport, self.faddr, self.fport)
+    def key(self) -> ConnKey:
+        """The connection table's key (:data:`ConnKey`)."""
+        return (self.lpacked, self.lport, self.fpacked, self.fport, self.scope)
 
     @property
     def statename(self) -> str:
@@ -264,11 +273,13 @@ class Tcptw:
     __slots__ = (
         "ext6",
         "faddr",
+        "fpacked",
         "fport",
         "gone",
         "irs",
         "iss",
         "laddr",
+        "lpacked",
         "lport",
         "rcv_nxt",
         "scope",
@@ -286,6 +297,7 @@ class Tcptw:
 
     def __init__(self, tp: Tcpcb, keep: bool) -> None:
         self.laddr, self.lport, self.faddr, self.fport = tp.laddr, tp.lport, tp.faddr, tp.fport
+        self.lpacked, self.fpacked = tp.lpacked, tp.fpacked
         self.scope = tp.scope
         self.t_flags = tp.t_flags & (TF_REQ_TSTMP | TF_RCVD_TSTMP)
         self.snd_nxt, self.rcv_nxt = tp.snd_nxt, tp.rcv_nxt
@@ -298,8 +310,9 @@ class Tcptw:
         self.tp: Tcpcb | None = tp if keep else None
 
     @property
-    def key(self) -> tuple[Any, int, Any, int]:
-        return (self.laddr, self.lport, self.faddr, self.fport)
+    def key(self) -> ConnKey:
+        """The connection table's key (:data:`ConnKey`)."""
+        return (self.lpacked, self.lport, self.fpacked, self.fport, self.scope)
 
     @property
     def statename(self) -> str:

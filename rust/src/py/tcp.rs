@@ -284,6 +284,17 @@ impl TcpSendBuffer {
         self.b.clear();
     }
 
+    /// Give back the room beyond what the buffer holds.
+    fn shrink(&mut self) {
+        self.b.shrink();
+    }
+
+    /// Octets of room allocated (the most it ever held, until `shrink`).
+    #[getter]
+    fn allocated(&self) -> usize {
+        self.b.allocated()
+    }
+
     #[getter]
     fn space(&self) -> usize {
         self.b.space()
@@ -339,6 +350,17 @@ impl TcpRecvBuffer {
 
     fn clear(&mut self) {
         self.b.clear();
+    }
+
+    /// Give back the room beyond what the buffer holds.
+    fn shrink(&mut self) {
+        self.b.shrink();
+    }
+
+    /// Octets of room allocated (the most it ever held, until `shrink`).
+    #[getter]
+    fn allocated(&self) -> usize {
+        self.b.allocated()
     }
 
     #[getter]

@@ -74,6 +74,17 @@ impl SendBuf {
         k
     }
 
+    /// Octets of room the queue holds allocated (it keeps that of its
+    /// fullest moment until [`SendBuf::shrink`]).
+    pub fn allocated(&self) -> usize {
+        self.q.capacity()
+    }
+
+    /// Give back the room beyond what is queued.
+    pub fn shrink(&mut self) {
+        self.q.shrink_to_fit();
+    }
+
     /// Forget the first `n` octets (acknowledged).
     pub fn drop_front(&mut self, n: usize) {
         let n = n.min(self.q.len());
@@ -107,6 +118,16 @@ impl RecvBuf {
 
     pub fn space(&self) -> usize {
         self.cap.saturating_sub(self.q.len())
+    }
+
+    /// Octets of room the queue holds allocated.
+    pub fn allocated(&self) -> usize {
+        self.q.capacity()
+    }
+
+    /// Give back the room beyond the unread octets.
+    pub fn shrink(&mut self) {
+        self.q.shrink_to_fit();
     }
 
     /// Append `data` whole: the window the peer was given allows it even
@@ -184,5 +205,22 @@ mod tests {
         assert_eq!(r.read(4), b"abcd");
         assert_eq!(r.read(4), b"ef");
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn shrink_gives_back_the_room_of_the_fullest_moment() {
+        let mut s = SendBuf::new(1 << 16);
+        s.write(&[7u8; 50_000]);
+        s.drop_front(50_000);
+        assert!(s.allocated() >= 50_000);
+        s.shrink();
+        assert_eq!(s.allocated(), 0);
+        let mut r = RecvBuf::new(1 << 16);
+        r.write(&[1u8; 40_000]);
+        r.read(39_000);
+        assert!(r.allocated() >= 40_000);
+        r.shrink();
+        assert!(r.allocated() >= 1000 && r.allocated() < 2000);
+        assert_eq!(r.read(5000), vec![1u8; 1000]);
     }
 }
