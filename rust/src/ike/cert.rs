@@ -389,7 +389,7 @@ pub fn verify_chain_crl(
         if path.len() >= MAX_DEPTH {
             return Err(CertError::TooDeep);
         }
-        let cur = path[path.len() - 1];
+        let Some(&cur) = path.last() else { return Err(CertError::TooDeep) };
         // a configured CA that names and signs the current certificate ends the path
         let mut last = None;
         for a in anchors.iter().filter(|a| a.subject().as_raw() == cur.issuer().as_raw()) {
@@ -421,8 +421,8 @@ pub fn verify_chain_crl(
         }
     }
     check_path(&path)?;
-    for w in path.windows(2) {
-        check_revocation(w[0], w[1], &crls, now)?;
+    for (c, issuer) in path.iter().zip(path.iter().skip(1)) {
+        check_revocation(c, issuer, &crls, now)?;
     }
     Ok(path.len())
 }
@@ -434,7 +434,7 @@ fn self_issued(c: &X509Certificate<'_>) -> bool {
 /// keyUsage, extendedKeyUsage, pathLenConstraint and nameConstraints over
 /// a built path (leaf first, anchor last).
 fn check_path(path: &[&X509Certificate<'_>]) -> Result<()> {
-    let leaf = path[0];
+    let Some(&leaf) = path.first() else { return Ok(()) };
     let malformed = |what: &str, e: x509_parser::error::X509Error| CertError::Malformed(format!("{what}: {e}"));
     // RFC 4945 §5.1.3.2: digitalSignature or nonRepudiation (as strongSwan)
     if let Some(ku) = leaf.key_usage().map_err(|e| malformed("keyUsage", e))? {
@@ -444,7 +444,7 @@ fn check_path(path: &[&X509Certificate<'_>]) -> Result<()> {
     }
     if let Some(eku) = leaf.extended_key_usage().map_err(|e| malformed("extendedKeyUsage", e))? {
         let e = eku.value;
-        if !(e.any || e.server_auth || e.client_auth || e.other.iter().any(|o| *o == OID_KP_IPSEC_IKE)) {
+        if !(e.any || e.server_auth || e.client_auth || e.other.contains(&OID_KP_IPSEC_IKE)) {
             return Err(CertError::ExtKeyUsage { subject: leaf.subject().to_string(), purposes: eku_text(e) });
         }
     }
@@ -457,7 +457,7 @@ fn check_path(path: &[&X509Certificate<'_>]) -> Result<()> {
         if let Ok(Some(bc)) = ca.basic_constraints() {
             if let Some(n) = bc.value.path_len_constraint {
                 // RFC 5280 §6.1.4 (l)/(m): self-issued CAs below do not count
-                let below = path[1..k].iter().filter(|c| !self_issued(c)).count() as u32;
+                let below = path.iter().take(k).skip(1).filter(|c| !self_issued(c)).count() as u32;
                 if below > n {
                     return Err(CertError::PathLen { ca: ca.subject().to_string(), path_len: n, below });
                 }
@@ -475,7 +475,7 @@ fn check_path(path: &[&X509Certificate<'_>]) -> Result<()> {
                     }
                 }
             }
-            for (j, c_below) in path[..k].iter().enumerate() {
+            for (j, c_below) in path.iter().take(k).enumerate() {
                 // RFC 5280 §6.1.3 (b): a self-issued CA below is not checked
                 if j > 0 && self_issued(c_below) {
                     continue;
@@ -593,11 +593,11 @@ fn dns_within(n: &str, base: &str) -> bool {
 
 fn mail_within(n: &str, base: &str) -> bool {
     let Some((local, host)) = n.rsplit_once('@') else { return false };
-    let b = base.to_ascii_lowercase();
-    if let Some((bl, bh)) = b.rsplit_once('@') {
+    if let Some((bl, bh)) = base.rsplit_once('@') {
         // a mailbox: the local part exact, the host case-insensitive
-        return local == &base[..bl.len()] && host.eq_ignore_ascii_case(bh);
+        return local == bl && host.eq_ignore_ascii_case(bh);
     }
+    let b = base.to_ascii_lowercase();
     let host = host.to_ascii_lowercase();
     if let Some(dom) = b.strip_prefix('.') {
         return host.ends_with(&format!(".{dom}"));
@@ -1056,5 +1056,83 @@ mod tests {
             let (r, _) = AlgorithmIdentifier::from_der(b).expect("blob");
             assert!(r.is_empty());
         }
+    }
+
+    // fixtures from testdata/gen.py (P-256, valid 2020-2099)
+    const ROOT: &[u8] = include_bytes!("testdata/root.der");
+    const MID: &[u8] = include_bytes!("testdata/mid.der");
+    const UNDER: &[u8] = include_bytes!("testdata/under.der");
+    const T2030: i64 = 1_893_456_000;
+
+    fn chain(leaf: &[u8], inter: &[&[u8]], crls: &[&[u8]], now: i64) -> Result<usize> {
+        let inter: Vec<Vec<u8>> = inter.iter().map(|d| d.to_vec()).collect();
+        let crls: Vec<Vec<u8>> = crls.iter().map(|d| d.to_vec()).collect();
+        verify_chain_crl(leaf, &inter, &[ROOT.to_vec()], &crls, now)
+    }
+
+    fn code(r: Result<usize>) -> &'static str {
+        r.map_or_else(|e| e.code(), |_| "ok")
+    }
+
+    #[test]
+    fn key_usage_and_eku() {
+        assert_eq!(chain(include_bytes!("testdata/leaf_good.der"), &[], &[], T2030), Ok(2));
+        assert_eq!(code(chain(include_bytes!("testdata/leaf_ku.der"), &[], &[], T2030)), "key_usage");
+        let e = chain(include_bytes!("testdata/leaf_eku.der"), &[], &[], T2030).unwrap_err();
+        assert_eq!(e.code(), "ext_key_usage");
+        assert!(e.to_string().contains("codeSigning"), "{e}");
+    }
+
+    #[test]
+    fn name_constraints_and_path_len() {
+        assert_eq!(chain(include_bytes!("testdata/leaf_nc_in.der"), &[MID], &[], T2030), Ok(3));
+        let e = chain(include_bytes!("testdata/leaf_nc_out.der"), &[MID], &[], T2030).unwrap_err();
+        assert_eq!(e.code(), "name_constraints");
+        assert!(e.to_string().contains("dNSName \"gw.example.org\" is outside"), "{e}");
+        // mid has pathLenConstraint 0: a CA below it is refused
+        let e = chain(include_bytes!("testdata/leaf_deep.der"), &[MID, UNDER], &[], T2030).unwrap_err();
+        assert_eq!(e, CertError::PathLen { ca: "O=kame, CN=Sub CA".into(), path_len: 0, below: 1 });
+    }
+
+    #[test]
+    fn crls() {
+        let good: &[u8] = include_bytes!("testdata/leaf_good.der");
+        let revoked: &[u8] = include_bytes!("testdata/leaf_revoked.der");
+        let crl: &[u8] = include_bytes!("testdata/root.crl");
+        assert_eq!(chain(good, &[], &[crl], T2030), Ok(2));
+        assert_eq!(chain(revoked, &[], &[], T2030), Ok(2));
+        let e = chain(revoked, &[], &[crl], T2030).unwrap_err();
+        assert_eq!(e.code(), "revoked");
+        assert!(e.to_string().contains("(serial 0b)"), "{e}");
+        assert_eq!(code(chain(good, &[], &[include_bytes!("testdata/wrongkey.crl")], T2030)), "crl_bad_signature");
+        let stale: &[u8] = include_bytes!("testdata/stale.crl");
+        assert_eq!(chain(good, &[], &[stale], T2030), Ok(2));
+        assert_eq!(code(chain(good, &[], &[stale], T2030 + 366 * 86400)), "crl_expired");
+        assert_eq!(code(chain(good, &[], &[crl], 1_500_000_000)), "not_yet_valid");
+        assert_eq!(crl_info(crl).map(|i| (i.0, i.3)), Ok(("O=kame, CN=Root CA".into(), 2)));
+        assert_eq!(load_crls(crl), Ok(vec![crl.to_vec()]));
+        // truncated, trailing octets, garbage: Malformed
+        for bad in [&crl[..crl.len() - 1], &[crl, &[0u8][..]].concat()[..], &[0x30, 0][..], b"junk"] {
+            assert!(matches!(load_crls(bad), Err(CertError::Malformed(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn name_forms() {
+        assert!(dns_within("gw.example.com", "example.com"));
+        assert!(dns_within("EXAMPLE.com.", "example.com"));
+        assert!(!dns_within("badexample.com", "example.com"));
+        assert!(!dns_within("example.com", ".example.com"));
+        assert!(dns_within("anything", ""));
+        assert!(mail_within("a@example.com", "example.com"));
+        assert!(!mail_within("a@sub.example.com", "example.com"));
+        assert!(mail_within("a@sub.example.com", ".example.com"));
+        assert!(mail_within("ike@EXAMPLE.com", "ike@example.com"));
+        assert!(!mail_within("IKE@example.com", "ike@example.com"));
+        assert!(!mail_within("no-at-sign", "example.com"));
+        assert!(ip_within(&[192, 0, 2, 9], &[192, 0, 2, 0, 255, 255, 255, 0]));
+        assert!(!ip_within(&[192, 0, 3, 9], &[192, 0, 2, 0, 255, 255, 255, 0]));
+        assert!(!ip_within(&[192, 0, 2, 9], &[192, 0, 2, 0]));
+        assert!(!ip_within(&[0; 16], &[0; 8]));
     }
 }
