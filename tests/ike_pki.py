@@ -91,7 +91,8 @@ def ca(cn: str = "kame Root CA", kind: str = "rsa", n: int = 0) -> Issued:
 
 def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[str, ...] = (),
          email: tuple[str, ...] = (), ips: tuple[str, ...] = (), days: tuple[int, int] = (-1, 30),
-         is_ca: bool = False, critical_oid: str = "") -> Issued:
+         is_ca: bool = False, critical_oid: str = "", key_usage: x509.KeyUsage | None = None,
+         eku: list[x509.ObjectIdentifier] | None = None) -> Issued:
     k = key(kind, n)
     b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.cert.subject)
          .public_key(k.public_key()).serial_number(x509.random_serial_number())
@@ -107,4 +108,8 @@ def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[s
                                                        b"\x05\x00"), critical=True)
     if is_ca:
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    if key_usage is not None:
+        b = b.add_extension(key_usage, critical=True)
+    if eku is not None:
+        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     return Issued(b.sign(issuer.key, _hash(issuer.key)), k)

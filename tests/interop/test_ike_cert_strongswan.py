@@ -15,6 +15,8 @@ from typing import Any
 
 import ike_pki as pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
@@ -147,6 +149,9 @@ FAILURES = [
      "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"),
     ("swan-id-mismatch", "responder", "is not the configured peers_identifier",
      "received AUTHENTICATION_FAILED notify error"),
+    # keyUsage / extendedKeyUsage (RFC 4945 §5.1.3.2, §5.1.3.12): the reason code in our log
+    ("swan-cert-bad-eku", "responder", "(ext_key_usage)", "received AUTHENTICATION_FAILED notify error"),
+    ("swan-cert-bad-ku", "responder", "(key_usage)", "received AUTHENTICATION_FAILED notify error"),
 ]
 
 
@@ -172,6 +177,11 @@ def test_ikev2_bad_certificates_fail_on_both_sides(rig: Rig, root: pki.Issued,
         swan = pki.leaf(other_root, "swan", "p384", n=23)
     elif case == "swan-id-mismatch":
         kw = {"peer_id": 'asn1dn "C=JP, O=kame, CN=moon"'}
+    elif case == "swan-cert-bad-eku":
+        swan = pki.leaf(root, "swan", "p384", n=23, eku=[ExtendedKeyUsageOID.CODE_SIGNING])
+    elif case == "swan-cert-bad-ku":
+        swan = pki.leaf(root, "swan", "p384", n=23, key_usage=x509.KeyUsage(
+            False, False, False, False, True, False, False, False, False))
     _start(rig, swan, ours, root, **kw)
     if role == "initiator":
         rig.cmd(f"establish-sa {SWAN}")
