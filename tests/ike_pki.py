@@ -113,3 +113,15 @@ def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[s
     if eku is not None:
         b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     return Issued(b.sign(issuer.key, _hash(issuer.key)), k)
+
+
+def crl(issuer: Issued, revoked: list[Issued], days: tuple[int, int] = (-1, 7)) -> bytes:
+    """A DER CRL of ``issuer`` listing the serials of ``revoked``."""
+    b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
+         .last_update(NOW + dt.timedelta(days=days[0]))
+         .next_update(NOW + dt.timedelta(days=days[1])))
+    for c in revoked:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(c.cert.serial_number)
+            .revocation_date(NOW - dt.timedelta(hours=1)).build())
+    return b.sign(issuer.key, _hash(issuer.key)).public_bytes(serialization.Encoding.DER)
