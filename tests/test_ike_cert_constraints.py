@@ -356,10 +356,10 @@ def test_crl_parser_only_raises_typed_errors(data: bytes) -> None:
 
 
 @given(st.integers(0, 400), st.integers(0, 255))
-def test_flipped_crl_octet_is_typed(root_crl: int, value: int) -> None:
+def test_flipped_crl_octet_is_typed(pos: int, value: int) -> None:
     # one octet of a real CRL changed: parses, or a typed refusal; never anything else
     data = bytearray(_REAL_CRL)
-    data[root_crl % len(data)] = value
+    data[pos % len(data)] = value
     try:
         _core.ike_cert_verify(_REAL_LEAF, [], [_REAL_ROOT], NOW, [bytes(data)])
     except CertificateError:

@@ -2,7 +2,10 @@
 
 racoon's ``certificate_type x509 "cert" "key"``, ``ca_type x509 "ca"``,
 ``my_identifier asn1dn`` and ``verify_cert`` become one :class:`CertAuth`
-on a :class:`kame.ike.ikev2.Peer`. Parsing, chain verification, the
+on a :class:`kame.ike.ikev2.Peer`, with the CRLs of racoon.conf's ``crl
+"FILE"`` and of the hash-named files in ``path certificate``. Parsing,
+chain verification (keyUsage, extendedKeyUsage, pathLenConstraint,
+nameConstraints, revocation), the
 identity check and every signature are in the Rust core
 (``kame._core.ike_cert_*``, ``ike_auth_verify``, ``IkeKey``); this module
 holds the configuration and the IKE-side glue: CERT and CERTREQ payload

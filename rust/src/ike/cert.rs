@@ -10,6 +10,32 @@
 //! the certificate: its subject DN (ID_DER_ASN1_DN) or one of its
 //! subjectAltNames (FQDN, RFC822, IPv4/IPv6 address).
 //!
+//! On the built path ([`verify_chain_crl`]):
+//! - keyUsage (RFC 5280 §4.2.1.3): every CA with the extension must have
+//!   keyCertSign; the end-entity's, when present, digitalSignature or
+//!   nonRepudiation (RFC 4945 §5.1.3.2, as strongSwan).
+//! - extendedKeyUsage (RFC 4945 §5.1.3.12): absent, or holding
+//!   id-kp-ipsecIKE or anyExtendedKeyUsage, as the RFC's logic says; we
+//!   also take id-kp-serverAuth and id-kp-clientAuth, which Windows and
+//!   strongSwan (`pki --flag serverAuth`) CAs put in IKE certificates.
+//!   Criticality does not change the test.
+//! - pathLenConstraint (RFC 5280 §6.1.4): non-self-issued CAs below a CA,
+//!   the anchor's own constraint included.
+//! - nameConstraints (RFC 5280 §4.2.1.10) of every CA (anchor included)
+//!   over every certificate below it (self-issued intermediates skipped,
+//!   §6.1.3 b): directoryName (RDN prefix; string values compared
+//!   case-insensitively, trimmed), dNSName, rfc822Name (mailbox, host,
+//!   .domain; the subject's emailAddress too), iPAddress (v4 and v6 one
+//!   form: IPv6 subtrees alone leave no IPv4 address permitted). Any other
+//!   form in a critical extension refuses the path.
+//! - CRLs (RFC 5280 §5): every configured CRL whose issuer is a
+//!   certificate's issuer must verify with that issuer's key (which must
+//!   allow cRLSign when it has keyUsage) and be inside thisUpdate/nextUpdate;
+//!   a listed serial is revoked. No CRL for an issuer: no revocation check.
+//!   Delta CRLs and CRLs with an issuingDistributionPoint are refused at
+//!   load (we do not scope partial CRLs). OCSP is not done (no network
+//!   peer in the daemon for it).
+//!
 //! Every failure is a [`CertError`] that names the cause.
 
 use core::fmt;
