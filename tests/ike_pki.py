@@ -91,7 +91,8 @@ def ca(cn: str = "kame Root CA", kind: str = "rsa", n: int = 0) -> Issued:
 
 def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[str, ...] = (),
          email: tuple[str, ...] = (), ips: tuple[str, ...] = (), days: tuple[int, int] = (-1, 30),
-         is_ca: bool = False, critical_oid: str = "") -> Issued:
+         is_ca: bool = False, critical_oid: str = "", key_usage: x509.KeyUsage | None = None,
+         eku: list[x509.ObjectIdentifier] | None = None) -> Issued:
     k = key(kind, n)
     b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.cert.subject)
          .public_key(k.public_key()).serial_number(x509.random_serial_number())
@@ -107,4 +108,20 @@ def leaf(issuer: Issued, cn: str, kind: str = "rsa", *, n: int = 0, dns: tuple[s
                                                        b"\x05\x00"), critical=True)
     if is_ca:
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    if key_usage is not None:
+        b = b.add_extension(key_usage, critical=True)
+    if eku is not None:
+        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     return Issued(b.sign(issuer.key, _hash(issuer.key)), k)
+
+
+def crl(issuer: Issued, revoked: list[Issued], days: tuple[int, int] = (-1, 7)) -> bytes:
+    """A DER CRL of ``issuer`` listing the serials of ``revoked``."""
+    b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
+         .last_update(NOW + dt.timedelta(days=days[0]))
+         .next_update(NOW + dt.timedelta(days=days[1])))
+    for c in revoked:
+        b = b.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(c.cert.serial_number)
+            .revocation_date(NOW - dt.timedelta(hours=1)).build())
+    return b.sign(issuer.key, _hash(issuer.key)).public_bytes(serialization.Encoding.DER)

@@ -197,7 +197,10 @@ class CertificateError(KameError, ValueError):
     """An X.509 certificate, chain, identity or signature AUTH refused (IKE).
     ``reason`` is a code: malformed, unsupported, not_yet_valid, expired,
     unknown_issuer, not_ca, too_deep, bad_cert_signature, id_mismatch,
-    bad_auth_signature, bad_key; the message names the certificate."""
+    bad_auth_signature, bad_key, ca_key_usage, key_usage, ext_key_usage,
+    path_len, name_constraints, name_constraint_unsupported, revoked,
+    crl_bad_signature, crl_expired, crl_not_yet_valid, no_certificate; the
+    message names the certificate."""
 
 
 class LimitError(KameError):

@@ -15,6 +15,8 @@ from typing import Any
 
 import ike_pki as pki  # tests/ike_pki.py (tests/ is on the path: its conftest)
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from swan_rig import OURS, OURS_IN, SWAN, SWAN_IN, Rig, swan_rig, up
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for namespaces")
@@ -97,8 +99,11 @@ def other_root() -> pki.Issued:
 
 def _start(rig: Rig, swan: pki.Issued, ours: pki.Issued, root: pki.Issued, *,
            swan_ca: pki.Issued | None = None, swan_remote_id: str = "",
-           my_id: str = "asn1dn", peer_id: str = "asn1dn") -> None:
+           my_id: str = "asn1dn", peer_id: str = "asn1dn", revoke: pki.Issued | None = None) -> None:
     rig.pki(swan, ours, swan_ca or root, root)
+    if revoke is not None:
+        # racoon's hash-named CRL in the certificate directory (c_rehash's HHHHHHHH.r0)
+        (rig.w / "certs" / "0a1b2c3d.r0").write_bytes(pki.crl(root, [revoke]))
     rig.start_charon(swan_conf(swan.subject, swan_remote_id))
     rig.start_racoon(RACOON, my_id=my_id, peer_id=peer_id)
 
@@ -147,6 +152,11 @@ FAILURES = [
      "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"),
     ("swan-id-mismatch", "responder", "is not the configured peers_identifier",
      "received AUTHENTICATION_FAILED notify error"),
+    # keyUsage / extendedKeyUsage (RFC 4945 §5.1.3.2, §5.1.3.12): the reason code in our log
+    ("swan-cert-bad-eku", "responder", "(ext_key_usage)", "received AUTHENTICATION_FAILED notify error"),
+    ("swan-cert-bad-ku", "responder", "(key_usage)", "received AUTHENTICATION_FAILED notify error"),
+    # strongSwan's certificate is on its CA's CRL in our certificate directory
+    ("swan-cert-revoked", "responder", "(revoked)", "received AUTHENTICATION_FAILED notify error"),
 ]
 
 
@@ -172,6 +182,13 @@ def test_ikev2_bad_certificates_fail_on_both_sides(rig: Rig, root: pki.Issued,
         swan = pki.leaf(other_root, "swan", "p384", n=23)
     elif case == "swan-id-mismatch":
         kw = {"peer_id": 'asn1dn "C=JP, O=kame, CN=moon"'}
+    elif case == "swan-cert-bad-eku":
+        swan = pki.leaf(root, "swan", "p384", n=23, eku=[ExtendedKeyUsageOID.CODE_SIGNING])
+    elif case == "swan-cert-bad-ku":
+        swan = pki.leaf(root, "swan", "p384", n=23, key_usage=x509.KeyUsage(
+            False, False, False, False, True, False, False, False, False))
+    elif case == "swan-cert-revoked":
+        kw = {"revoke": swan}
     _start(rig, swan, ours, root, **kw)
     if role == "initiator":
         rig.cmd(f"establish-sa {SWAN}")
@@ -181,3 +198,14 @@ def test_ikev2_bad_certificates_fail_on_both_sides(rig: Rig, root: pki.Issued,
     rig.wait_log(swan_says)
     assert not st["sad"], st
     rig.wait_swan_down()
+
+
+def test_ikev2_crl_of_another_certificate_lets_strongswan_in(rig: Rig, root: pki.Issued) -> None:
+    # the CRL in our certificate directory revokes someone else: the tunnel comes up
+    ours = pki.leaf(root, "ours", "rsa", n=22, dns=(OURS_FQDN,))
+    swan = pki.leaf(root, "swan", "p384", n=23, dns=(SWAN_FQDN,))
+    _start(rig, swan, ours, root, swan_remote_id="C=JP, O=kame, CN=ours",
+           revoke=pki.leaf(root, "someone else", "p256", n=24))
+    rig.swan_initiate()
+    rig.until("the IKE and CHILD SAs", up)
+    rig.ping_swan_to_us()

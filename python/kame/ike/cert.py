@@ -2,7 +2,10 @@
 
 racoon's ``certificate_type x509 "cert" "key"``, ``ca_type x509 "ca"``,
 ``my_identifier asn1dn`` and ``verify_cert`` become one :class:`CertAuth`
-on a :class:`kame.ike.ikev2.Peer`. Parsing, chain verification, the
+on a :class:`kame.ike.ikev2.Peer`, with the CRLs of racoon.conf's ``crl
+"FILE"`` and of the hash-named files in ``path certificate``. Parsing,
+chain verification (keyUsage, extendedKeyUsage, pathLenConstraint,
+nameConstraints, revocation), the
 identity check and every signature are in the Rust core
 (``kame._core.ike_cert_*``, ``ike_auth_verify``, ``IkeKey``); this module
 holds the configuration and the IKE-side glue: CERT and CERTREQ payload
@@ -59,6 +62,8 @@ class CertAuth:
     my_id_kind: str = "asn1dn"
     peer_id_kind: str = "asn1dn"
     peer_id: str = ""
+    #: DER CRLs (racoon.conf ``crl "FILE"``; hash-named ``*.r0`` files in ``path certificate``)
+    crls: list[bytes] = field(default_factory=list)
     #: the classic AUTH method (1, 9, 10) when the peer sends no SIGNATURE_HASH_ALGORITHMS
     classic: int = field(init=False, default=0)
 
@@ -72,15 +77,23 @@ class CertAuth:
         self.classic = {"p256": 9, "p384": 10}.get(info[7], 1)
 
     @classmethod
-    def load(cls, cert: Path, key: Path, cas: list[Path], **kw: object) -> CertAuth:
-        """Read PEM or DER files (``cert`` may hold the chain, leaf first)."""
+    def load(cls, cert: Path, key: Path, cas: list[Path], crls: list[Path] | None = None,
+             **kw: object) -> CertAuth:
+        """Read PEM or DER files (``cert`` may hold the chain, leaf first;
+        a CRL file may hold several X509 CRL blocks)."""
         try:
             chain = list(_core.ike_cert_load(_read(cert, "certificate")))
             k = _core.IkeKey(_read(key, "private key"))
             anchors = [c for p in cas for c in _core.ike_cert_load(_read(p, "CA certificate"))]
         except CertificateError as e:
             raise ConfigError(f"certificate_type x509: {e}", layer="ike") from None
-        return cls(chain, k, anchors, **kw)  # type: ignore[arg-type]
+        lists = []
+        for p in crls or []:
+            try:
+                lists += _core.ike_crl_load(_read(p, "CRL"))
+            except CertificateError as e:
+                raise ConfigError(f"crl {p}: {e}", layer="ike") from None
+        return cls(chain, k, anchors, crls=lists, **kw)  # type: ignore[arg-type]
 
     @property
     def subject(self) -> str:
@@ -99,15 +112,16 @@ class CertAuth:
     def check_peer(self, certs: list[bytes], id_type: int, id_data: bytes,
                    now: float | None = None) -> bytes:
         """The peer's certificate (the first of ``certs``) once its chain
-        reaches one of our CAs, it is in its dates, and the ID payload names
-        it; else :class:`kame.errors.CertificateError`."""
+        reaches one of our CAs (keyUsage, extendedKeyUsage, pathLenConstraint,
+        nameConstraints and our CRLs holding), it is in its dates, and the ID
+        payload names it; else :class:`kame.errors.CertificateError`."""
         if not certs:
             raise CertificateError("the peer sent no certificate (CERT payload)", layer="ike",
                                    reason="no_certificate")
         leaf = certs[0]
         if self.verify:
-            _core.ike_cert_verify(leaf, certs[1:], self.cas, int(time.time() if now is None
-                                                                 else now))
+            _core.ike_cert_verify(leaf, certs[1:], self.cas,
+                                  int(time.time() if now is None else now), self.crls)
         _core.ike_cert_id_match(leaf, id_type, id_data)
         if self.peer_id_kind == "asn1dn" and self.peer_id:
             got = _core.ike_dn_text(id_data) if id_type == ID_DER_ASN1_DN else ""

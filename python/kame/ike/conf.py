@@ -3,7 +3,9 @@
 Taken::
 
     path pre_shared_key "psk.txt";          # "ID KEY" lines, 0x... for hex
-    path certificate "certs";                # where certificate files are
+    path certificate "certs";                # where certificate files are; hash-named
+                                             # CRLs there (c_rehash's HHHHHHHH.rN) are read
+    crl "all.crl";                           # CRLs for every remote (also in a remote)
     listen { isakmp ADDR [500]; isakmp_natt ADDR [4500]; }  # IPv6 and IPv4
     remote ADDR { ... }                      # our end: the listen ADDR of its family
     padding { ... }                          # accepted; IKEv2 pads itself
@@ -19,6 +21,7 @@ Taken::
         my_identifier asn1dn;                # the certificate's subject DN
         peers_identifier asn1dn ["C=CH, O=strongSwan, CN=moon"];
         verify_cert on | off;                # off: no chain check (ID and AUTH still)
+        crl "ca.crl";                        # CRLs (PEM or DER) of the CAs; also global
         nat_traversal on | off | force;
         lifetime time 1 hour;                # the IKE SA's (rekeyed at 75-85 %)
         proposal {
@@ -73,6 +76,8 @@ class RacoonConf:
     listen: list[tuple[Any, int]] = field(default_factory=list)
     psk_path: str | None = None
     cert_path: str | None = None
+    #: global ``crl "FILE"`` statements
+    crl_files: list[str] = field(default_factory=list)
 
 
 class _Toks:
@@ -237,6 +242,11 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                 conf.psk_path = w[1]
             elif w[0] == "certificate":
                 conf.cert_path = w[1]
+        elif t == "crl":
+            w = tk.words()
+            if len(w) != 1:
+                raise tk.err('crl takes "FILE" (PEM or DER CRLs)', ln)
+            conf.crl_files.append(w[0])
         elif t in ("padding", "log", "timer"):
             if t == "log":
                 tk.words()
@@ -292,6 +302,10 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
                     if len(w) != 2 or w[0] != "x509":
                         raise tk.err('ca_type takes x509 "CAFILE"')
                     kw.setdefault("ca", []).append(w[1])
+                elif k == "crl":
+                    if len(w) != 1:
+                        raise tk.err('crl takes "FILE" (PEM or DER CRLs)')
+                    kw.setdefault("crl", []).append(w[0])
                 elif k == "verify_cert":
                     kw["verify_cert"] = _onoff(tk, k, w)
                 elif k in ("verify_identifier", "send_cert", "send_cr"):
@@ -422,11 +436,15 @@ def parse(text: str, *, base: Path | None = None, psk: dict[str, bytes] | None =
     return conf
 
 
+_HASHED_CRL = re.compile(r"[0-9a-f]{8}\.r[0-9]+")
+
+
 def _certauth(conf: RacoonConf, base: Path | None, kw: dict[str, Any],
               ln: int) -> CertAuth | None:
     """The remote's certificate settings (popped from ``kw``) as a CertAuth."""
     cert = kw.pop("certificate", None)
     cas = kw.pop("ca", [])
+    crls = kw.pop("crl", [])
     verify = kw.pop("verify_cert", True)
     my_kind = kw.pop("my_id_kind", "asn1dn")
     peer_kind = kw.pop("peer_id_kind", "asn1dn")
@@ -441,7 +459,12 @@ def _certauth(conf: RacoonConf, base: Path | None, kw: dict[str, Any],
     d = Path(conf.cert_path) if conf.cert_path else Path()
     if base is not None and not d.is_absolute():
         d = base / d
-    auth = CertAuth.load(d / cert[0], d / cert[1], [d / c for c in cas], verify=verify,
+    # racoon looks CRLs up in the certificate directory by hash name (c_rehash's HHHHHHHH.rN)
+    hashed = sorted(p for p in d.glob("*.r[0-9]*") if _HASHED_CRL.fullmatch(p.name)) \
+        if conf.cert_path else []
+    crl_paths = [d / c for c in conf.crl_files + crls] + hashed
+    auth = CertAuth.load(d / cert[0], d / cert[1], [d / c for c in cas], crls=crl_paths,
+                         verify=verify,
                          my_id_kind=my_kind, peer_id_kind=peer_kind,
                          peer_id=kw.get("peer_id", "") if peer_kind == "asn1dn" else "")
     if my_kind == "asn1dn":

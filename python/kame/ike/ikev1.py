@@ -731,7 +731,8 @@ class Ikev1(KeyDaemon):
             sa.p1_iv = sa.iv
             self._info(sa, [(PT_N, notify_body(N_AUTHENTICATION_FAILED,
                                                spi=sa.cky_i + sa.cky_r))])
-            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s certificate: {e}", now)
+            self._fail(sa, f"AUTHENTICATION-FAILED: {sa.peer.address}'s certificate ({e.reason}): {e}",
+                       now)
             return False
         return True
 

@@ -1055,7 +1055,7 @@ class Ike(KeyDaemon):
             _core.ike_auth_verify(leaf, method, data,
                                   self._octets(sa, idbody, initiator=initiator))
         except KameError as e:
-            return f"bad certificate: {e}"
+            return f"bad certificate ({getattr(e, 'reason', '') or 'error'}): {e}"
         return ""
 
     def _check_auth(self, sa: IkeSa, idbody: bytes, authbody: bytes, now: float,

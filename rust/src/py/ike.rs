@@ -401,13 +401,40 @@ fn ike_cert_info<'py>(py: Python<'py>, der: &Bound<'py, PyAny>) -> PyResult<Boun
 }
 
 /// Verify `leaf` up to one of `cas` through `intermediates` at Unix time
-/// `now`; the path length, or `kame.errors.CertificateError`.
+/// `now` (dates, CA flags, keyUsage/extendedKeyUsage, pathLenConstraint,
+/// nameConstraints, and revocation by any of `crls` (DER) that its
+/// issuers signed); the path length, or `kame.errors.CertificateError`.
 #[pyfunction]
-fn ike_cert_verify<'py>(py: Python<'py>, leaf: &Bound<'py, PyAny>, intermediates: &Bound<'py, PyAny>, cas: &Bound<'py, PyAny>, now: i64) -> PyResult<usize> {
+#[pyo3(signature = (leaf, intermediates, cas, now, crls = None))]
+fn ike_cert_verify<'py>(py: Python<'py>, leaf: &Bound<'py, PyAny>, intermediates: &Bound<'py, PyAny>, cas: &Bound<'py, PyAny>, now: i64, crls: Option<&Bound<'py, PyAny>>) -> PyResult<usize> {
     let leaf = buf_vec(leaf)?;
     let inter = bounded_items(intermediates, cert::MAX_DEPTH * 2, "intermediates")?.iter().map(buf_vec).collect::<PyResult<Vec<_>>>()?;
     let cas = bounded_items(cas, 1024, "cas")?.iter().map(buf_vec).collect::<PyResult<Vec<_>>>()?;
-    cert::verify_chain(&leaf, &inter, &cas, now).map_err(|e| cert_err(py, e))
+    let crls = match crls {
+        Some(c) => bounded_items(c, 1024, "crls")?.iter().map(buf_vec).collect::<PyResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    cert::verify_chain_crl(&leaf, &inter, &cas, &crls, now).map_err(|e| cert_err(py, e))
+}
+
+/// DER CRLs from PEM text (every X509 CRL block) or one DER CRL; each is
+/// checked to parse (a delta CRL or an unknown critical extension is refused).
+#[pyfunction]
+fn ike_crl_load<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let data = buf_vec(data)?;
+    let ders = cert::load_crls(&data).map_err(|e| cert_err(py, e))?;
+    let out = PyList::empty(py);
+    for d in ders {
+        out.append(bytes(py, &d))?;
+    }
+    Ok(out)
+}
+
+/// (issuer text, thisUpdate, nextUpdate or None (Unix seconds), number of revoked serials).
+#[pyfunction]
+fn ike_crl_info(py: Python<'_>, der: &Bound<'_, PyAny>) -> PyResult<(String, i64, Option<i64>, usize)> {
+    let der = buf_vec(der)?;
+    cert::crl_info(&der).map_err(|e| cert_err(py, e))
 }
 
 /// Whether the ID payload (type, data) names the certificate: None, or
@@ -497,6 +524,8 @@ pub fn register_cert(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ike_cert_load, m)?)?;
     m.add_function(wrap_pyfunction!(ike_cert_info, m)?)?;
     m.add_function(wrap_pyfunction!(ike_cert_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_crl_load, m)?)?;
+    m.add_function(wrap_pyfunction!(ike_crl_info, m)?)?;
     m.add_function(wrap_pyfunction!(ike_cert_id_match, m)?)?;
     m.add_function(wrap_pyfunction!(ike_dn_text, m)?)?;
     m.add_function(wrap_pyfunction!(ike_auth_verify, m)?)?;
