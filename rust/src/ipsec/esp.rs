@@ -16,7 +16,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::algo::{AuthAlg, AuthCtx, AuthSpec, CipherCtx, EncAlg};
 use super::hdr::{self, Split};
-use super::batch::{BatchSa, Opened};
+use super::batch::{ArenaSa, BatchSa, Opened, OpenedAt, Span};
 use super::replay::ReplayWindow;
 use super::{Kat, Mode, SaStats};
 use crate::error::{Error, ErrorKind, Layer, Result};
@@ -771,6 +771,47 @@ impl EspSa {
         hdr::fix_lengths(pkt, s.v6)
     }
 
+    /// The cryptographic half of input in place in `pkt`, a copy of a
+    /// packet [`EspSa::input_check`] let through: where in `pkt` the packet
+    /// it gives lies.
+    fn input_open(&self, pkt: &mut [u8], c: &EspInCheck) -> OpenedAt {
+        let esp = pkt.get_mut(c.esp_at..).unwrap_or(&mut []);
+        match self.open_crypt(esp, c.esp_at, c.seq) {
+            Err(e) => OpenedAt::Refused(e),
+            Ok((nh, ps, pe)) => OpenedAt::Verified(self.decap_span(pkt, c.s, nh, c.esp_at + ps, c.esp_at + pe)),
+        }
+    }
+
+    /// [`EspSa::decap_at`] without moving the payload at `from..to` in
+    /// `pkt`: the tunnel's inner packet is where it is; in transport mode
+    /// the headers before ESP are moved up to end where the payload
+    /// starts. The same octets and errors; returns where they lie.
+    fn decap_span(&self, pkt: &mut [u8], s: Split, nh: u8, from: usize, to: usize) -> Result<(usize, usize)> {
+        let layer = Layer::Esp;
+        if from > to || to > pkt.len() || s.off > from {
+            return Err(Error::malformed(layer, from as u64, "ESP payload outside the packet"));
+        }
+        if let Mode::Tunnel(t) = self.mode {
+            if nh != proto::IPV6 && nh != proto::IPV4 {
+                return Err(Error::malformed(layer, from as u64, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
+            }
+            let outer_tos = tunnel::tos_of(pkt);
+            let inner = pkt.get_mut(from..to).unwrap_or(&mut []);
+            hdr::version(inner).map_err(|e| e.at(from as u64))?;
+            // seed §4.6 egress: the outer ECN onto the inner header
+            tunnel::egress_inner(inner, t.ecn, outer_tos).map_err(|e| e.at(from as u64))?;
+            return Ok((from, to));
+        }
+        let start = from - s.off;
+        pkt.copy_within(..s.off, start);
+        let out = pkt.get_mut(start..to).unwrap_or(&mut []);
+        if let Some(b) = out.get_mut(s.nh_pos) {
+            *b = nh;
+        }
+        hdr::fix_lengths(out, s.v6)?;
+        Ok((start, to))
+    }
+
     /// [`EspSa::input`] appended to `buf` after what it holds (nothing is
     /// appended when the packet is dropped): the packet is copied once, into
     /// `buf`, and verified, decrypted and decapsulated there. The checks,
@@ -862,6 +903,35 @@ impl Pad<'_> {
 }
 
 /// What `esp_input`'s checks found: where ESP is and its sequence number.
+impl ArenaSa for EspSa {
+    type Plan = EspPlan;
+
+    fn out_growth(&self) -> usize {
+        self.max_overhead()
+    }
+    fn out_layout(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<EspPlan> {
+        self.output_prepare(packet, None, buf)
+    }
+    fn out_seal(&self, pkt: &mut [u8], plan: &EspPlan) -> Result<()> {
+        self.output_finish(pkt, plan)
+    }
+    fn out_counted(&mut self, r: &Span) {
+        let len = r.as_ref().map_or(0, |(a, b)| b - a);
+        self.count_output(r, len);
+    }
+    fn in_open(&self, pkt: &mut [u8], c: &EspInCheck) -> OpenedAt {
+        self.input_open(pkt, c)
+    }
+    fn in_accept(&mut self, c: &EspInCheck) {
+        if self.has_integrity() {
+            self.replay.update(c.seq);
+        }
+    }
+    fn in_counted(&mut self, r: &Span, len: usize) {
+        self.count_input(r, len);
+    }
+}
+
 pub struct EspInCheck {
     s: Split,
     esp_at: usize,
