@@ -2,15 +2,19 @@
 //! built from setkey algorithm names and keys, with `output` / `input` on
 //! whole IP packets, GIL-free batch forms, counters and known-answer hooks.
 
+use std::ffi::{c_int, c_void};
+
+use pyo3::exceptions::{PyBufferError, PyIndexError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice};
 
 use super::util::{ecn_arg, int_arg, ip_addr_arg, owned_vec as owned, with_bytes};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
 use crate::ipsec::algo::{AuthSpec, EncAlg};
-use crate::ipsec::batch::{self, Span};
+use crate::ipsec::batch::{self, ArenaSa, Span};
 use crate::ipsec::esp::{EspConfig, EspSa, NAT_T_PORT};
 use crate::ipsec::{Kat, Mode, SaStats};
 use crate::tunnel::TunnelParams;
@@ -186,6 +190,212 @@ fn run_batch<'py, S: Send>(
     PyList::new(py, out)
 }
 
+/// The packets of one batch in one buffer (an arena) that the core owns:
+/// ``len()``, ``batch[i]`` (a read-only memoryview of packet ``i``, or the
+/// exception object, not raised, of a packet that failed), iteration,
+/// ``spans`` (start and end of each packet in the buffer; 0, 0 for a
+/// failure), ``errors`` and the buffer protocol over the whole arena.
+/// No Python object is made per packet until one is asked for. The
+/// arena is never written again while the batch or any view of it lives;
+/// when the last goes, it is kept for a later batch (its pages already
+/// mapped: no page fault, no allocation).
+#[pyclass(name = "PacketBatch", module = "kame._core", frozen, sequence)]
+pub struct PacketBatch {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+/// Arenas of batches that Python is done with, for the next batches.
+static SPARE_ARENAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Arenas kept at most (a producer and a consumer a batch or two apart).
+const SPARE_ARENAS_MAX: usize = 4;
+
+impl Drop for PacketBatch {
+    fn drop(&mut self) {
+        let mut data = std::mem::take(&mut self.data);
+        if data.capacity() < 4096 {
+            return;
+        }
+        data.clear();
+        if let Ok(mut spare) = SPARE_ARENAS.lock() {
+            if spare.len() < SPARE_ARENAS_MAX {
+                spare.push(data);
+            }
+        }
+    }
+}
+
+/// A spare arena (the one with the most room), or a new one.
+fn spare_arena() -> Vec<u8> {
+    let mut spare = SPARE_ARENAS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let best = spare.iter().enumerate().max_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+    best.map(|i| spare.swap_remove(i)).unwrap_or_default()
+}
+
+impl PacketBatch {
+    fn index(&self, i: isize) -> PyResult<usize> {
+        let n = self.spans.len() as isize;
+        let j = if i < 0 { i + n } else { i };
+        if j < 0 || j >= n {
+            return Err(PyIndexError::new_err("packet index out of range"));
+        }
+        Ok(j as usize)
+    }
+
+    fn item(slf: &Bound<'_, Self>, i: usize) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match slf.get().spans.get(i) {
+            Some(Ok((a, b))) => {
+                let whole = PyMemoryView::from(slf.as_any())?;
+                let s = PySlice::new(py, *a as isize, *b as isize, 1);
+                Ok(whole.get_item(s)?.unbind())
+            }
+            Some(Err(e)) => Ok(PyErr::from(e.clone()).into_value(py).into_any()),
+            None => Err(PyIndexError::new_err("packet index out of range")),
+        }
+    }
+}
+
+#[pymethods]
+impl PacketBatch {
+    fn __len__(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn __getitem__(slf: &Bound<'_, Self>, index: isize) -> PyResult<Py<PyAny>> {
+        let i = slf.get().index(index)?;
+        Self::item(slf, i)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> PacketBatchIter {
+        PacketBatchIter { batch: slf.unbind(), next: 0 }
+    }
+
+    /// How many packets came out (the others failed).
+    #[getter]
+    fn ok(&self) -> usize {
+        self.spans.iter().filter(|s| s.is_ok()).count()
+    }
+
+    /// Octets of the packets that came out, in all.
+    #[getter]
+    fn octets(&self) -> usize {
+        self.spans.iter().map(|s| s.as_ref().map_or(0, |(a, b)| b - a)).sum()
+    }
+
+    /// ``[(index, exception), ...]`` of the packets that failed.
+    #[getter]
+    fn errors(&self, py: Python<'_>) -> Vec<(usize, Py<PyAny>)> {
+        self.spans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().err().map(|e| (i, PyErr::from(e.clone()).into_value(py).into_any())))
+            .collect()
+    }
+
+    /// Start and end of each packet in the buffer, two native unsigned
+    /// 64-bit integers a packet (0, 0 for one that failed), as a
+    /// memoryview of format ``Q``.
+    #[getter]
+    fn spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut raw = Vec::with_capacity(self.spans.len() * 16);
+        for s in &self.spans {
+            let (a, b) = s.as_ref().map_or((0, 0), |&(a, b)| (a as u64, b as u64));
+            raw.extend_from_slice(&a.to_ne_bytes());
+            raw.extend_from_slice(&b.to_ne_bytes());
+        }
+        PyMemoryView::from(PyBytes::new(py, &raw).as_any())?.call_method1("cast", ("Q",))
+    }
+
+    /// The packets as ``output_many`` gives them: a list of ``bytes`` (the
+    /// exception object in place of a packet that failed).
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let d = &self.data;
+        PyList::new(py, self.spans.iter().map(|s| result_object(py, s.clone().map(|(a, b)| d.get(a..b).unwrap_or(&[])))))
+    }
+
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("null view"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a packet batch is read-only"));
+        }
+        let (ptr, len) = {
+            let d = &slf.get().data;
+            (d.as_ptr(), d.len())
+        };
+        // SAFETY: `view` is the caller's Py_buffer to fill; the values
+        // point into `data`, which is never changed (the class is frozen)
+        // nor freed (nor reused) while `obj` holds a reference to its owner.
+        unsafe {
+            (*view).obj = slf.into_any().into_ptr();
+            (*view).buf = ptr as *mut c_void;
+            (*view).len = isize::try_from(len).unwrap_or(isize::MAX);
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT { c"B".as_ptr().cast_mut() } else { core::ptr::null_mut() };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND { &raw mut (*view).len } else { core::ptr::null_mut() };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES { &raw mut (*view).itemsize } else { core::ptr::null_mut() };
+            (*view).suboffsets = core::ptr::null_mut();
+            (*view).internal = core::ptr::null_mut();
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+
+    fn __repr__(&self) -> String {
+        format!("PacketBatch({} packets, {} failed, {} octets)", self.spans.len(), self.spans.len() - self.ok(), self.octets())
+    }
+}
+
+/// Iterating a [`PacketBatch`]: its items in order.
+#[pyclass(name = "PacketBatchIter", module = "kame._core")]
+pub struct PacketBatchIter {
+    batch: Py<PacketBatch>,
+    next: usize,
+}
+
+#[pymethods]
+impl PacketBatchIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let b = self.batch.bind(py);
+        if self.next >= b.get().spans.len() {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        PacketBatch::item(b, i).map(Some)
+    }
+}
+
+/// What an arena batch runs: `batch::output_arena` or `batch::input_arena`.
+type ArenaRun<S> = fn(&mut S, &[&[u8]], usize, &mut Vec<u8>, &mut Vec<Span>);
+
+/// Run a batch into an arena (a spare one when there is), the GIL released
+/// for all of it.
+fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny>, threads: usize, run: ArenaRun<S>) -> PyResult<PacketBatch> {
+    let items = batch_items(packets)?;
+    let slices: Vec<&[u8]> = items
+        .iter()
+        .map(|i| match i {
+            Item::Borrowed(b) => b.as_bytes(),
+            Item::Owned(v) => v.as_slice(),
+        })
+        .collect();
+    let threads = batch::threads_up_to(&slices, threads);
+    let mut data = spare_arena();
+    let mut spans = Vec::with_capacity(slices.len());
+    py.detach(|| run(sa, &slices, threads, &mut data, &mut spans));
+    Ok(PacketBatch { data, spans })
+}
+
 /// An ESP security association (RFC 4303; old ESP RFC 1827/1829 with
 /// ``old=True``).
 #[pyclass(name = "EspSa", module = "kame._core")]
@@ -278,6 +488,22 @@ impl PyEspSa {
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
         run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
+    }
+
+    /// ``output`` over a batch into one buffer the core owns (a
+    /// ``PacketBatch``): each packet copied into it once and encrypted
+    /// there, no object per packet; the GIL released for all of it.
+    /// ``threads`` as ``output_many``.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
+    }
+
+    /// ``input`` over a batch into one buffer (see ``output_batch``); a
+    /// dropped packet's item is its exception object.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
     }
 
     /// Per-SA counters.
@@ -431,6 +657,18 @@ impl PyAhSa {
         run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
     }
 
+    /// ``output`` over a batch into one buffer (see ``EspSa.output_batch``).
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
+    }
+
+    /// ``input`` over a batch into one buffer (see ``EspSa.output_batch``).
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
+    }
+
     #[getter]
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         stats_dict(py, &self.inner.stats)
@@ -509,5 +747,7 @@ impl PyAhSa {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEspSa>()?;
     m.add_class::<PyAhSa>()?;
+    m.add_class::<PacketBatch>()?;
+    m.add_class::<PacketBatchIter>()?;
     Ok(())
 }
