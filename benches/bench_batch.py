@@ -227,7 +227,8 @@ def main() -> None:
                 k = "out" if d == "output" else "in"
                 a, a2, s1, as_ = r[k + "A"], r[k + "A2"], r[k + "1s"], r[k + "As"]
                 for label, v, ref in (("batch", a, s), ("batch t=2", a2, s), ("1 drop", s1, s1), ("batch drop", as_, s1)):
-                    print(f"{'':27} {size:5} {("out " if d == "output" else "in ") + label:9} {v[0]:11.0f} "
+                    row = ("out " if d == "output" else "in ") + label
+                    print(f"{'':27} {size:5} {row:9} {v[0]:11.0f} "
                           f"{v[1]:11.0f} {v[2]:12.0f} {ref[0] / v[0]:6.2f}x")
                 # kame's batch first: publish's ratios are to the first entry
                 groups[f"{name} {d}, {size} B (wall ns per packet)"] = {

@@ -557,6 +557,47 @@ impl ArenaAt {
     }
 }
 
+/// One whole `output` (sequence number, cryptography, counters), the
+/// packet appended to `buf` (nothing left of it when it is refused): what
+/// a batch on one thread does per packet, and a single call into a buffer
+/// the SA keeps (no allocation).
+pub fn output_one<S: ArenaSa>(sa: &mut S, packet: &[u8], buf: &mut Vec<u8>) -> Span {
+    let at = buf.len();
+    let r = sa.out_layout(packet, buf).and_then(|plan| sa.out_seal(buf.get_mut(at..).unwrap_or(&mut []), &plan));
+    let r = match r {
+        Ok(()) => Ok((at, buf.len())),
+        Err(e) => {
+            buf.truncate(at);
+            Err(e)
+        }
+    };
+    sa.out_counted(&r);
+    r
+}
+
+/// One whole `input` (checks, ICV, decryption, window, counters): the
+/// packet copied to the end of `buf` and opened there (nothing left of it
+/// when it is dropped); its span is where the packet it gives lies.
+pub fn input_one<S: ArenaSa>(sa: &mut S, packet: &[u8], buf: &mut Vec<u8>) -> Span {
+    let at = buf.len();
+    let r = sa.in_check(packet).and_then(|c| {
+        buf.extend_from_slice(packet);
+        let o = sa.in_open(buf.get_mut(at..).unwrap_or(&mut []), &c);
+        match o {
+            OpenedAt::Refused(e) => Err(e),
+            OpenedAt::Verified(r) => {
+                sa.in_accept(&c);
+                r.map(|(a, b)| (at + a, at + b))
+            }
+        }
+    });
+    if r.is_err() {
+        buf.truncate(at);
+    }
+    sa.in_counted(&r, packet.len());
+    r
+}
+
 /// `output` over a batch into the arena `buf`: every packet appended
 /// to it (after what it holds) and its place pushed to `spans` (its error
 /// when refused: nothing of it is left in `buf` then, or, refused by a
@@ -569,19 +610,7 @@ pub fn output_arena<S: ArenaSa>(sa: &mut S, packets: &[&[u8]], threads: usize, b
     buf.reserve(output_room(sa, packets));
     spans.reserve(packets.len());
     if threads <= 1 {
-        for p in packets {
-            let at = buf.len();
-            let r = sa.out_layout(p, buf).and_then(|plan| sa.out_seal(buf.get_mut(at..).unwrap_or(&mut []), &plan));
-            let r = match r {
-                Ok(()) => Ok((at, buf.len())),
-                Err(e) => {
-                    buf.truncate(at);
-                    Err(e)
-                }
-            };
-            sa.out_counted(&r);
-            spans.push(r);
-        }
+        spans.extend(packets.iter().map(|p| output_one(sa, p, buf)));
         return;
     }
     let arena = ArenaAt::new(buf);
@@ -647,18 +676,7 @@ pub fn input_arena<S: ArenaSa>(sa: &mut S, packets: &[&[u8]], threads: usize, bu
         }
     }
     if threads <= 1 {
-        for p in packets {
-            let at = buf.len();
-            let r = sa.in_check(p).and_then(|c| {
-                let o = open_at(sa, p, &c, buf, at);
-                commit(sa, &c, o, at)
-            });
-            if r.is_err() {
-                buf.truncate(at);
-            }
-            sa.in_counted(&r, p.len());
-            spans.push(r);
-        }
+        spans.extend(packets.iter().map(|p| input_one(sa, p, buf)));
         return;
     }
     let arena = ArenaAt::new(buf);

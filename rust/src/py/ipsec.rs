@@ -396,11 +396,37 @@ fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny
     Ok(PacketBatch { data, spans })
 }
 
+/// The buffer an SA's single calls write into (kept from call to call,
+/// given back to the allocator past `SCRATCH_KEPT` octets, after a
+/// jumbogram).
+#[derive(Default)]
+struct Scratch(Vec<u8>);
+
+const SCRATCH_KEPT: usize = 1 << 17;
+
+impl Scratch {
+    /// Run `one` (a single output or input into the buffer) on the
+    /// packet's octets and give its packet as `bytes`.
+    fn give<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>, one: impl FnOnce(&[u8], &mut Vec<u8>) -> Span) -> PyResult<Bound<'py, PyBytes>> {
+        let buf = &mut self.0;
+        buf.clear();
+        let span = with_bytes(packet, |p| one(p, buf))?;
+        let r = span.map(|(a, b)| PyBytes::new(py, buf.get(a..b).unwrap_or(&[])));
+        if buf.capacity() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        Ok(r?)
+    }
+}
+
 /// An ESP security association (RFC 4303; old ESP RFC 1827/1829 with
 /// ``old=True``).
 #[pyclass(name = "EspSa", module = "kame._core")]
 pub struct PyEspSa {
     inner: EspSa,
+    /// where single calls write their packet before it is copied into
+    /// its `bytes` (no allocation per call)
+    scratch: Scratch,
 }
 
 #[pymethods]
@@ -445,7 +471,7 @@ impl PyEspSa {
         cfg.udp_encap = parse_udp(udp_encap)?;
         cfg.randpad = randpad;
         cfg.old = old;
-        Ok(PyEspSa { inner: EspSa::new(cfg)? })
+        Ok(PyEspSa { inner: EspSa::new(cfg)?, scratch: Scratch::default() })
     }
 
     /// Protect a whole IPv6 or IPv4 packet. ``iv`` and ``pad`` are
@@ -463,14 +489,18 @@ impl PyEspSa {
         } else {
             None
         };
-        let out = with_bytes(packet, |p| self.inner.output(p, kat.as_ref()))??;
-        Ok(PyBytes::new(py, &out))
+        if kat.is_some() {
+            let out = with_bytes(packet, |p| self.inner.output(p, kat.as_ref()))??;
+            return Ok(PyBytes::new(py, &out));
+        }
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::output_one(sa, p, buf))
     }
 
     /// Verify, decrypt and strip ESP from a whole packet.
     fn input<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.input(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::input_one(sa, p, buf))
     }
 
     /// ``output`` over a list; the GIL is released while the batch runs. A
@@ -607,6 +637,7 @@ impl PyEspSa {
 #[pyclass(name = "AhSa", module = "kame._core")]
 pub struct PyAhSa {
     inner: AhSa,
+    scratch: Scratch,
 }
 
 #[pymethods]
@@ -634,17 +665,17 @@ impl PyAhSa {
         cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst, ecn)?;
         cfg.replay_window = replay_window;
         cfg.esn = esn;
-        Ok(PyAhSa { inner: AhSa::new(cfg)? })
+        Ok(PyAhSa { inner: AhSa::new(cfg)?, scratch: Scratch::default() })
     }
 
     fn output<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.output(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::output_one(sa, p, buf))
     }
 
     fn input<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.input(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::input_one(sa, p, buf))
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
