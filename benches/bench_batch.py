@@ -131,7 +131,7 @@ def ipsec(size: int) -> dict[str, dict[str, Clock]]:
             runs["inN"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire)))
             rx = make()
             runs["inT"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire, threads=2)))
-            # into one buffer the core owns (a PacketBatch, kept as the
+            # into one buffer the core owns (a PacketRun, kept as the
             # lists above are kept), on one thread and on two
             sa = make()
             runs["outA"].append(clocked(lambda sa=sa: sa.output_batch(packets)))

@@ -1,5 +1,5 @@
 """Batches into one buffer (issue 12 item 5): EspSa/AhSa ``output_batch``
-and ``input_batch`` give a ``PacketBatch`` whose packets are octet for
+and ``input_batch`` give a ``PacketRun`` whose packets are octet for
 octet those of one call per packet in order, leaving the SA in the same
 state (sequence number, replay window, counters), for every ESP and AH
 algorithm, on one thread and two; a failed packet's item is the typed
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kame.ipsec import AhSa, EspSa, PacketBatch
+from kame.ipsec import AhSa, EspSa, PacketRun
 
 SRC6 = bytes.fromhex("20010db8000000000000000000000001")
 DST6 = bytes.fromhex("20010db8000000000000000000000002")
@@ -162,6 +162,7 @@ def test_a_view_held_is_never_overwritten() -> None:
 def test_batch_items_and_iteration() -> None:
     tx = AhSa(0x2001, "hmac-sha256", bytes(32))
     batch = tx.output_batch([udp6(10, 1), b"\x60", udp6(20, 2)])
+    assert isinstance(batch, PacketRun)
     items = list(batch)
     assert len(items) == 3 and isinstance(items[1], Exception)
     assert bytes(batch[-1]) == bytes(items[2]) and bytes(batch[0]) == bytes(items[0])
@@ -169,4 +170,4 @@ def test_batch_items_and_iteration() -> None:
     with pytest.raises(IndexError):
         batch[3]
     assert batch.octets == len(batch[0]) + len(batch[2])
-    assert "3 packets" in repr(batch)
+    assert repr(batch).startswith("PacketRun(3 packets")

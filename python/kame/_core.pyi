@@ -1050,14 +1050,12 @@ else:
 _IpsecAddr: TypeAlias = str | bytes | IPv4Address | IPv6Address
 
 @final
-class PacketBatch:
+class PacketRun:
     """The packets of one batch in one buffer the core owns."""
 
     def __len__(self) -> int: ...
     def __getitem__(self, index: int, /) -> memoryview | Exception: ...
-    def __iter__(self) -> PacketBatchIter: ...
-    def __buffer__(self, flags: int, /) -> memoryview: ...
-    def __release_buffer__(self, view: memoryview, /) -> None: ...
+    def __iter__(self) -> PacketRunIter: ...
     @property
     def ok(self) -> int: ...
     @property
@@ -1069,8 +1067,8 @@ class PacketBatch:
     def tolist(self) -> list[bytes | Exception]: ...
 
 @final
-class PacketBatchIter:
-    def __iter__(self) -> PacketBatchIter: ...
+class PacketRunIter:
+    def __iter__(self) -> PacketRunIter: ...
     def __next__(self) -> memoryview | Exception: ...
 
 @final
@@ -1579,9 +1577,9 @@ __all__ += [
 __all__ += [
     "AhSa",
     "EspSa",
-    "PacketBatch",
-    "PacketBatchIter",
     "IpcompSa",
+    "PacketRun",
+    "PacketRunIter",
     "decapsulate",
     "decapsulate_ex",
     "deflate",

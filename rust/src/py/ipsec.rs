@@ -199,8 +199,8 @@ fn run_batch<'py, S: Send>(
 /// arena is never written again while the batch or any view of it lives;
 /// when the last goes, it is kept for a later batch (its pages already
 /// mapped: no page fault, no allocation).
-#[pyclass(name = "PacketBatch", module = "kame._core", frozen, sequence)]
-pub struct PacketBatch {
+#[pyclass(name = "PacketRun", module = "kame._core", frozen, sequence)]
+pub struct PacketRun {
     data: Vec<u8>,
     spans: Vec<Span>,
 }
@@ -210,7 +210,7 @@ static SPARE_ARENAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec:
 /// Arenas kept at most (a producer and a consumer a batch or two apart).
 const SPARE_ARENAS_MAX: usize = 4;
 
-impl Drop for PacketBatch {
+impl Drop for PacketRun {
     fn drop(&mut self) {
         let mut data = std::mem::take(&mut self.data);
         if data.capacity() < 4096 {
@@ -232,7 +232,7 @@ fn spare_arena() -> Vec<u8> {
     best.map(|i| spare.swap_remove(i)).unwrap_or_default()
 }
 
-impl PacketBatch {
+impl PacketRun {
     fn index(&self, i: isize) -> PyResult<usize> {
         let n = self.spans.len() as isize;
         let j = if i < 0 { i + n } else { i };
@@ -257,7 +257,7 @@ impl PacketBatch {
 }
 
 #[pymethods]
-impl PacketBatch {
+impl PacketRun {
     fn __len__(&self) -> usize {
         self.spans.len()
     }
@@ -267,8 +267,8 @@ impl PacketBatch {
         Self::item(slf, i)
     }
 
-    fn __iter__(slf: Bound<'_, Self>) -> PacketBatchIter {
-        PacketBatchIter { batch: slf.unbind(), next: 0 }
+    fn __iter__(slf: Bound<'_, Self>) -> PacketRunIter {
+        PacketRunIter { batch: slf.unbind(), next: 0 }
     }
 
     /// How many packets came out (the others failed).
@@ -347,19 +347,19 @@ impl PacketBatch {
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
 
     fn __repr__(&self) -> String {
-        format!("PacketBatch({} packets, {} failed, {} octets)", self.spans.len(), self.spans.len() - self.ok(), self.octets())
+        format!("PacketRun({} packets, {} failed, {} octets)", self.spans.len(), self.spans.len() - self.ok(), self.octets())
     }
 }
 
-/// Iterating a [`PacketBatch`]: its items in order.
-#[pyclass(name = "PacketBatchIter", module = "kame._core")]
-pub struct PacketBatchIter {
-    batch: Py<PacketBatch>,
+/// Iterating a [`PacketRun`]: its items in order.
+#[pyclass(name = "PacketRunIter", module = "kame._core")]
+pub struct PacketRunIter {
+    batch: Py<PacketRun>,
     next: usize,
 }
 
 #[pymethods]
-impl PacketBatchIter {
+impl PacketRunIter {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
@@ -371,7 +371,7 @@ impl PacketBatchIter {
         }
         let i = self.next;
         self.next += 1;
-        PacketBatch::item(b, i).map(Some)
+        PacketRun::item(b, i).map(Some)
     }
 }
 
@@ -380,7 +380,7 @@ type ArenaRun<S> = fn(&mut S, &[&[u8]], usize, &mut Vec<u8>, &mut Vec<Span>);
 
 /// Run a batch into an arena (a spare one when there is), the GIL released
 /// for all of it.
-fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny>, threads: usize, run: ArenaRun<S>) -> PyResult<PacketBatch> {
+fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny>, threads: usize, run: ArenaRun<S>) -> PyResult<PacketRun> {
     let items = batch_items(packets)?;
     let slices: Vec<&[u8]> = items
         .iter()
@@ -393,7 +393,7 @@ fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny
     let mut data = spare_arena();
     let mut spans = Vec::with_capacity(slices.len());
     py.detach(|| run(sa, &slices, threads, &mut data, &mut spans));
-    Ok(PacketBatch { data, spans })
+    Ok(PacketRun { data, spans })
 }
 
 /// The buffer an SA's single calls write into (kept from call to call,
@@ -521,18 +521,18 @@ impl PyEspSa {
     }
 
     /// ``output`` over a batch into one buffer the core owns (a
-    /// ``PacketBatch``): each packet copied into it once and encrypted
+    /// ``PacketRun``): each packet copied into it once and encrypted
     /// there, no object per packet; the GIL released for all of it.
     /// ``threads`` as ``output_many``.
     #[pyo3(signature = (packets, *, threads=1))]
-    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
         arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
     }
 
     /// ``input`` over a batch into one buffer (see ``output_batch``); a
     /// dropped packet's item is its exception object.
     #[pyo3(signature = (packets, *, threads=1))]
-    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
         arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
     }
 
@@ -690,13 +690,13 @@ impl PyAhSa {
 
     /// ``output`` over a batch into one buffer (see ``EspSa.output_batch``).
     #[pyo3(signature = (packets, *, threads=1))]
-    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
         arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
     }
 
     /// ``input`` over a batch into one buffer (see ``EspSa.output_batch``).
     #[pyo3(signature = (packets, *, threads=1))]
-    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketBatch> {
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
         arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
     }
 
@@ -778,7 +778,7 @@ impl PyAhSa {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEspSa>()?;
     m.add_class::<PyAhSa>()?;
-    m.add_class::<PacketBatch>()?;
-    m.add_class::<PacketBatchIter>()?;
+    m.add_class::<PacketRun>()?;
+    m.add_class::<PacketRunIter>()?;
     Ok(())
 }
