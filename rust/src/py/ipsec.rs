@@ -250,7 +250,7 @@ impl PacketRun {
                 let s = PySlice::new(py, *a as isize, *b as isize, 1);
                 Ok(whole.get_item(s)?.unbind())
             }
-            Some(Err(e)) => Ok(PyErr::from(e.clone()).into_value(py).into_any()),
+            Some(Err(e)) => Ok(PyErr::from(*e).into_value(py).into_any()),
             None => Err(PyIndexError::new_err("packet index out of range")),
         }
     }
@@ -289,7 +289,7 @@ impl PacketRun {
         self.spans
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.as_ref().err().map(|e| (i, PyErr::from(e.clone()).into_value(py).into_any())))
+            .filter_map(|(i, s)| s.as_ref().err().map(|e| (i, PyErr::from(*e).into_value(py).into_any())))
             .collect()
     }
 
@@ -311,7 +311,7 @@ impl PacketRun {
     /// exception object in place of a packet that failed).
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let d = &self.data;
-        PyList::new(py, self.spans.iter().map(|s| result_object(py, s.clone().map(|(a, b)| d.get(a..b).unwrap_or(&[])))))
+        PyList::new(py, self.spans.iter().map(|s| result_object(py, (*s).map(|(a, b)| d.get(a..b).unwrap_or(&[])))))
     }
 
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
