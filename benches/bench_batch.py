@@ -2,6 +2,7 @@
 
     EspSa/AhSa.output(p) for each p   |   output_many(packets[, threads=2])
     EspSa/AhSa.input(p)  for each p   |   input_many(packets[, threads=2])
+                                      |   output_batch / input_batch(packets[, threads=2])
 
 for ESP AES-GCM-128, ESP AES-CBC + HMAC-SHA-256-128 and AH
 HMAC-SHA-256-128 on IPv6/UDP packets of 64, 256 and 1400 octets, batches
@@ -29,6 +30,14 @@ made while the next run's cryptography goes on). The threads' gain can
 only be in wall-clock time, and only when a core is free; the CPU spent
 per packet stays what it was or grows. The load average and the CPUs the
 process may run on are printed with the figures: the machine is shared.
+``output_batch``/``input_batch`` (the ``batch`` rows) write every packet
+into one buffer the core owns (a ``PacketRun``: one copy of each packet,
+encrypted or decrypted there, no object per packet; a buffer Python has
+let go is reused, so no fresh page is touched): the rows that keep
+results keep the ``PacketRun`` as the others keep their list. The
+``drop`` rows stream as a link does: one call per packet whose result is
+dropped at once, against batches of ``STREAM`` packets each dropped once
+made (its buffer is the next batch's); their gain is to ``1 drop``.
 Best of the rounds (by wall clock), single and batch taking turns in each
 round. The tables go to benches/results/batch.json and batch.png.
 
