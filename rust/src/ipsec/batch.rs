@@ -987,6 +987,25 @@ mod tests {
     }
 
     #[test]
+    fn the_arena_is_not_moved_in_a_batch() {
+        use crate::ipsec::Mode;
+        // the most padding, a tunnel's outer header, a 32-octet ICV
+        let mut tx = esp("aes-cbc", false);
+        tx.mode = Mode::tunnel(&[0xaa; 16], &[0xbb; 16]).unwrap();
+        tx.randpad = 1 << 16;
+        let packets: Vec<Vec<u8>> = (0..300).map(|i| udp6(i % 5, i as u8)).collect();
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        for threads in [1, 2] {
+            let mut buf = Vec::with_capacity(output_room(&tx, &refs));
+            let at = buf.as_ptr();
+            let mut spans = Vec::new();
+            output_arena(&mut tx, &refs, threads, &mut buf, &mut spans);
+            assert_eq!(buf.as_ptr(), at);
+            assert!(spans.iter().all(|s| s.is_ok()));
+        }
+    }
+
+    #[test]
     fn work_is_spread_over_threads_in_order() {
         // 100 packets of 1 ms each: the other threads start well before
         // the end

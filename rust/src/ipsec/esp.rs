@@ -543,10 +543,11 @@ impl EspSa {
         Ok(out)
     }
 
-    /// The most octets output can add (outer header, UDP, ESP header, IV,
-    /// maximal padding, trailer, ICV).
+    /// The most octets output can add (outer header with a Jumbo Payload
+    /// option, UDP, ESP header, IV, maximal padding, trailer, ICV): what an
+    /// arena batch reserves per packet, so that it is not moved mid-batch.
     pub fn max_overhead(&self) -> usize {
-        40 + 8 + 8 + 16 + 255 + 2 + 32
+        48 + 8 + 8 + 16 + 255 + 2 + 32
     }
 
     /// [`EspSa::output`] into a caller's buffer (cleared first), so a
