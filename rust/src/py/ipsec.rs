@@ -138,21 +138,17 @@ fn result_object(py: Python<'_>, r: Result<&[u8], Error>) -> Py<PyAny> {
 /// and the `bytes` made of them stay in the cache together.
 const BATCH_RUN_ONE: usize = 32;
 
-/// One batch stage run after run (see `ipsec::batch::pipelined`), its
-/// results handed over in order.
-type Pipelined<S> = fn(&mut S, &[&[u8]], usize, &mut dyn FnMut(Vec<Result<Vec<u8>, Error>>));
-
 /// Run a batch with the GIL released. On one thread, in runs of
 /// `BATCH_RUN_ONE` packets written into one buffer, turned into objects
-/// between runs; on more, through `ipsec::batch::pipelined`, each run's
-/// objects made (the GIL taken for that alone) while the workers do the
-/// next run's cryptography.
-fn run_batch<'py, S: Send>(
+/// between runs; on more, into an arena (see `arena_batch`: a spare
+/// buffer, no fresh page, no allocation per packet on the workers), the
+/// objects made once it is done.
+fn run_batch<'py, S: ArenaSa>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
     threads: usize,
-    many: Pipelined<S>,
+    arena: ArenaRun<S>,
     each: impl Fn(&mut S, &[&[u8]], &mut Vec<u8>, &mut Vec<Span>) + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
@@ -165,16 +161,11 @@ fn run_batch<'py, S: Send>(
         .collect();
     let threads = batch::threads_up_to(&slices, threads);
     if threads > 1 {
-        let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
-        py.detach(|| {
-            many(sa, &slices, threads, &mut |rs| {
-                Python::attach(|py| out.extend(rs.into_iter().map(|r| match r {
-                    Ok(v) => result_object(py, Ok(&v)),
-                    Err(e) => result_object(py, Err(e)),
-                })))
-            })
-        });
-        return PyList::new(py, out);
+        let mut data = spare_arena();
+        let mut spans = Vec::with_capacity(slices.len());
+        py.detach(|| arena(sa, &slices, threads, &mut data, &mut spans));
+        let run = PacketRun { data, spans };
+        return run.tolist(py);
     }
     let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
     // one thread: every packet of a run is written straight into one
@@ -510,14 +501,14 @@ impl PyEspSa {
     /// the default, one, is the fastest on a machine whose cores are busy.
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_arena, batch::output_spans)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_arena, batch::input_spans)
     }
 
     /// ``output`` over a batch into one buffer the core owns (a
@@ -680,12 +671,12 @@ impl PyAhSa {
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_arena, batch::output_spans)
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_arena, batch::input_spans)
     }
 
     /// ``output`` over a batch into one buffer (see ``EspSa.output_batch``).
