@@ -200,11 +200,13 @@ pub struct PacketRun {
 static SPARE_ARENAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 /// Arenas kept at most (a producer and a consumer a batch or two apart).
 const SPARE_ARENAS_MAX: usize = 4;
+/// The largest arena kept (a larger one goes back to the allocator).
+const SPARE_ARENA_MOST: usize = 64 << 20;
 
 impl Drop for PacketRun {
     fn drop(&mut self) {
         let mut data = std::mem::take(&mut self.data);
-        if data.capacity() < 4096 {
+        if data.capacity() < 4096 || data.capacity() > SPARE_ARENA_MOST {
             return;
         }
         data.clear();
