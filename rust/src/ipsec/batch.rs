@@ -25,6 +25,12 @@
 //! thread settles it in order; the caller turns a run's results into
 //! objects while the next run's cryptography goes on.
 //!
+//! Batches into one arena ([`output_arena`], [`input_arena`]) copy each
+//! packet into one buffer once and seal or open it there in place; on
+//! more than one thread the workers touch only the slots of the run in
+//! hand ([`ArenaSa`]), so a batch allocates nothing per packet and, when
+//! the arena is a buffer a previous batch used, touches no fresh page.
+//!
 //! Batches run on the calling thread unless the caller asks for more
 //! threads: on a loaded machine (every core busy) the workers are not
 //! scheduled in time, and the calling thread, which then does the work
