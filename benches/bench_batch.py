@@ -2,6 +2,7 @@
 
     EspSa/AhSa.output(p) for each p   |   output_many(packets[, threads=2])
     EspSa/AhSa.input(p)  for each p   |   input_many(packets[, threads=2])
+                                      |   output_batch / input_batch(packets[, threads=2])
 
 for ESP AES-GCM-128, ESP AES-CBC + HMAC-SHA-256-128 and AH
 HMAC-SHA-256-128 on IPv6/UDP packets of 64, 256 and 1400 octets, batches
@@ -29,6 +30,14 @@ made while the next run's cryptography goes on). The threads' gain can
 only be in wall-clock time, and only when a core is free; the CPU spent
 per packet stays what it was or grows. The load average and the CPUs the
 process may run on are printed with the figures: the machine is shared.
+``output_batch``/``input_batch`` (the ``batch`` rows) write every packet
+into one buffer the core owns (a ``PacketRun``: one copy of each packet,
+encrypted or decrypted there, no object per packet; a buffer Python has
+let go is reused, so no fresh page is touched): the rows that keep
+results keep the ``PacketRun`` as the others keep their list. The
+``drop`` rows stream as a link does: one call per packet whose result is
+dropped at once, against batches of ``STREAM`` packets each dropped once
+made (its buffer is the next batch's); their gain is to ``1 drop``.
 Best of the rounds (by wall clock), single and batch taking turns in each
 round. The tables go to benches/results/batch.json and batch.png.
 
@@ -84,6 +93,9 @@ CASES: dict[str, Callable[[], EspSa | AhSa]] = {
 }
 
 Clock = tuple[float, float, float]
+KEYS = ("out1", "outN", "outT", "outA", "outA2", "out1s", "outAs", "in1", "inN", "inT", "inA", "inA2", "in1s", "inAs")
+# packets a batch of the streaming rows
+STREAM = 256
 
 
 def clocked(f: Callable[[], object]) -> Clock:
@@ -112,7 +124,9 @@ def ipsec(size: int) -> dict[str, dict[str, Clock]]:
     for name, make in CASES.items():
         tx = make()
         wire = [tx.output(p) for p in packets]
-        runs: dict[str, list[Clock]] = {k: [] for k in ("out1", "outN", "outT", "in1", "inN", "inT")}
+        runs: dict[str, list[Clock]] = {k: [] for k in KEYS}
+        chunks = [packets[i:i + STREAM] for i in range(0, N, STREAM)]
+        wchunks = [wire[i:i + STREAM] for i in range(0, N, STREAM)]
         for _ in range(ROUNDS):
             sa = make()
             runs["out1"].append(clocked(lambda sa=sa: [sa.output(p) for p in packets]))
@@ -126,6 +140,26 @@ def ipsec(size: int) -> dict[str, dict[str, Clock]]:
             runs["inN"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire)))
             rx = make()
             runs["inT"].append(clocked(lambda rx=rx, wire=wire: rx.input_many(wire, threads=2)))
+            # into one buffer the core owns (a PacketRun, kept as the
+            # lists above are kept), on one thread and on two
+            sa = make()
+            runs["outA"].append(clocked(lambda sa=sa: sa.output_batch(packets)))
+            sa = make()
+            runs["outA2"].append(clocked(lambda sa=sa: sa.output_batch(packets, threads=2)))
+            rx = make()
+            runs["inA"].append(clocked(lambda rx=rx, wire=wire: rx.input_batch(wire)))
+            rx = make()
+            runs["inA2"].append(clocked(lambda rx=rx, wire=wire: rx.input_batch(wire, threads=2)))
+            # streaming, as a link consumer: every result dropped once
+            # handed on (one call per packet; batches of STREAM)
+            sa = make()
+            runs["out1s"].append(clocked(lambda sa=sa: [sa.output(p) and None for p in packets]))
+            sa = make()
+            runs["outAs"].append(clocked(lambda sa=sa, c=chunks: [sa.output_batch(k) and None for k in c]))
+            rx = make()
+            runs["in1s"].append(clocked(lambda rx=rx, wire=wire: [rx.input(p) and None for p in wire]))
+            rx = make()
+            runs["inAs"].append(clocked(lambda rx=rx, c=wchunks: [rx.input_batch(k) and None for k in c]))
         out[name] = {k: best(v, N) for k, v in runs.items()}
     return out
 
@@ -199,11 +233,21 @@ def main() -> None:
                       f"{bound:5.2f}x")
                 print(f"{'':27} {size:5} {d + ' N t=2':9} {t[0]:11.0f} {t[1]:11.0f} {t[2]:12.0f} "
                       f"{s[0] / t[0]:6.2f}x")
+                k = "out" if d == "output" else "in"
+                a, a2, s1, as_ = r[k + "A"], r[k + "A2"], r[k + "1s"], r[k + "As"]
+                for label, v, ref in (("batch", a, s), ("batch t=2", a2, s), ("1 drop", s1, s1), ("batch drop", as_, s1)):
+                    row = ("out " if d == "output" else "in ") + label
+                    print(f"{'':27} {size:5} {row:9} {v[0]:11.0f} "
+                          f"{v[1]:11.0f} {v[2]:12.0f} {ref[0] / v[0]:6.2f}x")
                 # kame's batch first: publish's ratios are to the first entry
                 groups[f"{name} {d}, {size} B (wall ns per packet)"] = {
                     "output_many" if d == "output" else "input_many": b[0],
                     f"{d}() per packet": s[0],
                     f"{d}_many threads=2": t[0],
+                    f"{d}_batch": r[k + "A"][0],
+                    f"{d}_batch threads=2": r[k + "A2"][0],
+                    f"{d}() per packet, results dropped": r[k + "1s"][0],
+                    f"{d}_batch of {STREAM}, dropped": r[k + "As"][0],
                 }
     print()
     for name, r in more.items():

@@ -4,7 +4,8 @@
 //! runs verify a valid packet built from the input after flipping bytes;
 //! with flag 64 that packet is an IPv6 jumbogram (RFC 2675: the Jumbo
 //! Payload option is immutable and covered by the ICV). Every input also
-//! runs through `input_append` (the batches' path) on a twin SA, which
+//! runs through `input_append` (the batches' path) on a twin SA and
+//! `input_arena` (the arena batches', in place) on a third, which
 //! must agree with `input`.
 use kame_core::ipsec::ah::{zero_mutable, AhConfig, AhSa};
 use kame_core::ipsec::{AuthSpec, Mode};
@@ -48,7 +49,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(rx) = AhSa::new(cfg.clone()) else { return };
     let Ok(rx2) = AhSa::new(cfg.clone()) else { return };
-    let mut rx = Twin(rx, rx2);
+    let Ok(rx3) = AhSa::new(cfg.clone()) else { return };
+    let mut rx = Twin(rx, rx2, rx3);
     if flags & 16 != 0 && pkt.len() >= 40 && pkt[0] >> 4 == 6 {
         let Ok(mut tx) = AhSa::new(cfg) else { return };
         let mut p = pkt.to_vec();

@@ -7,7 +7,8 @@
 //! octets, or the input behind a Jumbo Payload option whose length field
 //! comes from the input. Every input also runs through `input_append` (the
 //! batches' path: into a buffer that already holds octets) on a twin SA,
-//! which must give the same packet or error, leave the buffer as it was on
+//! which must give the same packet or error (and through
+//! `input_arena`, the arena batches' path, in place, on a third), leave the buffer as it was on
 //! an error and keep the same counters. Any panic is a bug.
 use kame_core::ipsec::{AuthSpec, EncAlg, EspConfig, EspSa, Mode};
 use kame_fuzz::Twin;
@@ -61,7 +62,8 @@ fuzz_target!(|data: &[u8]| {
     cfg.old = flags & 16 != 0 && auth.is_none() && matches!(enc, "rc5-cbc");
     let Ok(rx) = EspSa::new(cfg.clone()) else { return };
     let Ok(rx2) = EspSa::new(cfg.clone()) else { return };
-    let mut rx = Twin(rx, rx2);
+    let Ok(rx3) = EspSa::new(cfg.clone()) else { return };
+    let mut rx = Twin(rx, rx2, rx3);
     if flags & 32 != 0 {
         // build a valid packet around the input, then corrupt it
         let Ok(mut tx) = EspSa::new(cfg) else { return };

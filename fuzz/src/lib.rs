@@ -632,6 +632,9 @@ fn pad8(raw: &mut Vec<u8>) {
 pub trait Inbound {
     fn input(&mut self, packet: &[u8]) -> Result<Vec<u8>, Error>;
     fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error>;
+    /// The arena batches' path (`ipsec::batch::input_arena`): the packet
+    /// copied into `buf` once, opened in place, its span given.
+    fn input_arena(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(usize, usize), Error>;
     /// The counters and the replay window's top, which both paths must
     /// leave alike.
     fn state(&self) -> (SaStats, u64);
@@ -643,6 +646,11 @@ impl Inbound for EspSa {
     }
     fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
         EspSa::input_append(self, packet, buf)
+    }
+    fn input_arena(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(usize, usize), Error> {
+        let mut spans = Vec::new();
+        kame_core::ipsec::batch::input_arena(self, &[packet], 1, buf, &mut spans);
+        spans.pop().unwrap_or(Err(Error::new(kame_core::error::Layer::Ipsec, kame_core::error::ErrorKind::Config, 0, "no span")))
     }
     fn state(&self) -> (SaStats, u64) {
         (self.stats.clone(), self.replay.top())
@@ -656,6 +664,11 @@ impl Inbound for AhSa {
     fn input_append(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(), Error> {
         AhSa::input_append(self, packet, buf)
     }
+    fn input_arena(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<(usize, usize), Error> {
+        let mut spans = Vec::new();
+        kame_core::ipsec::batch::input_arena(self, &[packet], 1, buf, &mut spans);
+        spans.pop().unwrap_or(Err(Error::new(kame_core::error::Layer::Ipsec, kame_core::error::ErrorKind::Config, 0, "no span")))
+    }
     fn state(&self) -> (SaStats, u64) {
         (self.stats.clone(), self.replay.top())
     }
@@ -664,8 +677,9 @@ impl Inbound for AhSa {
 /// An SA and its twin: `input` on the first, `input_append` on the second
 /// (after 7 octets already in the buffer), which must give the same
 /// packet or the same error (leaving the buffer as it was), the same
-/// counters and the same replay window.
-pub struct Twin<S: Inbound>(pub S, pub S);
+/// counters and the same replay window; and `input_arena` on the third
+/// (in place in a buffer that already holds octets), the same again.
+pub struct Twin<S: Inbound>(pub S, pub S, pub S);
 
 impl<S: Inbound> Twin<S> {
     pub fn input(&mut self, p: &[u8]) -> Result<Vec<u8>, Error> {
@@ -681,6 +695,17 @@ impl<S: Inbound> Twin<S> {
             (a, b) => panic!("input {a:?} but input_append {b:?}"),
         }
         assert_eq!(self.0.state(), self.1.state());
+        let mut arena = vec![0x5a; 5];
+        let c = self.2.input_arena(p, &mut arena);
+        match (&a, c) {
+            (Ok(v), Ok((s, e))) => assert_eq!(&arena[s..e], v.as_slice()),
+            (Err(e), Err(f)) => {
+                assert_eq!(e, &f);
+                assert_eq!(arena, [0x5a; 5]);
+            }
+            (a, c) => panic!("input {a:?} but input_arena {c:?}"),
+        }
+        assert_eq!(self.0.state(), self.2.state());
         a
     }
 }

@@ -41,6 +41,11 @@ esn=False, udp_encap=None, randpad=-1, old=False)``
   (KAME ``SADB_X_EXT_DERIV``: IV = seq ‖ ~seq).
 - ``output(packet, *, iv=None, pad=None)``: ``iv``/``pad`` are
   known-answer-test hooks only (a fixed IV is insecure).
+- ``output_batch(packets)`` / ``input_batch(packets)``: the same into one
+  buffer the core owns (a ``PacketRun``: ``len``, ``batch[i]`` a
+  read-only memoryview or the failed packet's exception, iteration,
+  ``spans``, ``errors``, the buffer protocol); no object per packet, and
+  the buffer of a batch Python has let go is reused by the next.
 - ``output_many(packets)`` / ``input_many(packets)``: batches that release
   the GIL; a refused packet gives its exception object in its place.
 - ``counters``: dict of ``out_packets``, ``out_bytes``, ``in_packets``,
@@ -56,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from kame._core import AhSa, EspSa
+from kame._core import AhSa, EspSa, PacketRun
 from kame.errors import ConfigError, RangeError
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "ENC_ALGORITHMS",
     "AhSa",
     "EspSa",
+    "PacketRun",
     "SaBundle",
     "Transform",
     "ah_input_chain",

@@ -518,3 +518,43 @@ def test_ah_batches_with_scapy(mode):
     got = rx.input_many([*theirs_wire[:5], bytes(bad), *theirs_wire[5:]])
     assert isinstance(got[5], kame.IntegrityError)
     assert got[:5] + got[6:] == packets
+
+
+# --- batches into one buffer (output_batch / input_batch) --------------------
+
+@pytest.mark.parametrize("mode", ["transport", "tunnel6", "tunnel4"])
+@pytest.mark.parametrize("case", list(cases()), ids=lambda c: f"{c[0]}-{c[2]}-{c[3][0]}")
+def test_esp_batch_both_ways_with_scapy(case, mode):
+    """scapy decrypts every packet of an ``output_batch`` (read straight
+    from the batch's buffer), on one thread and on two, and ``input_batch``
+    opens scapy's packets."""
+    enc, s_enc, kl, auth = case
+    ours, rx, theirs = sa_pair(enc, s_enc, kl, auth, mode)
+    big = [pkt6(payload=bytes([i]) * 1000) for i in range(70)]
+    plain = [pkt6(), pkt6(with_ext=True), pkt4()] * 4
+    for packets, threads in ((plain, 1), (big, 2)):
+        batch = ours.output_batch(packets, threads=threads)
+        assert batch.ok == len(packets)
+        for p, wire in zip(packets, batch):
+            outer = IPv6 if wire[0] >> 4 == 6 else IP
+            assert raw(theirs.decrypt(outer(bytes(wire)))) == p
+        theirs_wire = [raw(theirs.encrypt((IPv6 if p[0] >> 4 == 6 else IP)(p))) for p in packets]
+        assert [bytes(b) for b in rx.input_batch(theirs_wire, threads=threads)] == packets
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_tshark_checks_the_esp_of_a_batch(tmp_path):
+    """tshark decrypts every packet of a two-thread ``output_batch`` and
+    finds each ICV good."""
+    packets, uats, n = [], [], 0
+    body = b"kame batch " * 90
+    for i, (enc, ek, auth, ak) in enumerate((("aes-gcm-16", key(20, 3), None, b""),
+                                             ("aes-cbc", key(16, 4), "hmac-sha256-128", key(32, 5)))):
+        sa = EspSa(0x5000 + i, enc, ek, auth, ak or None)
+        batch = sa.output_batch([pkt6(payload=body) for _ in range(120)], threads=2)
+        packets += [bytes(w) for w in batch]
+        uats += esp_uat("IPv6", 0x5000 + i, enc, ek, auth, ak)
+        n += len(batch)
+    rows = tshark_esp(tmp_path, packets, uats, ["esp.icv_good", "data.data"])
+    assert len(rows) == n
+    assert all(good == "1" and data.replace(":", "") == body.hex() for good, data in rows)

@@ -21,7 +21,7 @@
 //! walker.
 
 use super::algo::{AuthAlg, AuthCtx, AuthSpec};
-use super::batch::{BatchSa, Opened};
+use super::batch::{ArenaSa, BatchSa, Opened, OpenedAt, Span};
 use super::hdr::{self, HDRNESTLIMIT};
 use super::replay::ReplayWindow;
 use super::{Mode, SaStats};
@@ -524,6 +524,42 @@ impl AhSa {
         hdr::fix_lengths(pkt, s.v6)
     }
 
+    /// The ICV check and decapsulation in place in `pkt`, a copy of a
+    /// packet [`AhSa::input_check`] let through: where in `pkt` the packet
+    /// it gives lies (the payload is not moved; in transport mode the
+    /// headers before AH are moved up to it).
+    fn input_open(&self, pkt: &mut [u8], c: &AhInCheck) -> OpenedAt {
+        if let Err(e) = self.input_verify(pkt, c) {
+            return OpenedAt::Refused(e);
+        }
+        let AhInCheck { s, nh, ah_len, .. } = *c;
+        let off = s.off;
+        let ps = off + ah_len;
+        OpenedAt::Verified((|| {
+            if ps > pkt.len() {
+                return Err(Error::malformed(Layer::Ah, off as u64, "AH past the end of the packet"));
+            }
+            if let Mode::Tunnel(t) = self.mode {
+                if nh != proto::IPV6 && nh != proto::IPV4 {
+                    return Err(Error::malformed(Layer::Ah, off as u64, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
+                }
+                let outer_tos = tunnel::tos_of(pkt);
+                let inner = pkt.get_mut(ps..).unwrap_or(&mut []);
+                hdr::version(inner).map_err(|e| e.at(ps as u64))?;
+                // seed §4.6 egress: the outer ECN onto the inner header
+                tunnel::egress_inner(inner, t.ecn, outer_tos).map_err(|e| e.at(ps as u64))?;
+                return Ok((ps, pkt.len()));
+            }
+            pkt.copy_within(..off, ah_len);
+            let out = pkt.get_mut(ah_len..).unwrap_or(&mut []);
+            if let Some(x) = out.get_mut(s.nh_pos) {
+                *x = nh;
+            }
+            hdr::fix_lengths(out, s.v6)?;
+            Ok((ah_len, pkt.len()))
+        })())
+    }
+
     /// [`AhSa::input`] appended to `buf` after what it holds (nothing is
     /// appended when the packet is dropped), with the checks, window and
     /// counters of [`AhSa::input`].
@@ -577,7 +613,7 @@ pub struct AhOutJob {
 /// Where [`AhSa::output_layout`] put a packet's parts (from its start) and
 /// the sequence number it took.
 #[derive(Debug, Clone, Copy)]
-struct AhAt {
+pub struct AhAt {
     off: usize,
     v6: bool,
     seq: u64,
@@ -591,6 +627,44 @@ pub struct AhInCheck {
     nh: u8,
     ah_len: usize,
     seq: u64,
+}
+
+impl ArenaSa for AhSa {
+    type Plan = AhAt;
+
+    fn out_growth(&self) -> usize {
+        // an outer header with a Jumbo Payload option, AH with its ICV
+        48 + self.ah_len(true)
+    }
+    fn out_layout(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<AhAt> {
+        self.output_layout(packet, buf)
+    }
+    fn out_seal(&self, pkt: &mut [u8], plan: &AhAt) -> Result<()> {
+        self.output_icv(pkt, *plan)
+    }
+    fn out_counted(&mut self, r: &Span) {
+        if let Ok((a, b)) = r {
+            self.stats.out_packets += 1;
+            self.stats.out_bytes += (b - a) as u64;
+        }
+    }
+    fn in_open(&self, pkt: &mut [u8], c: &AhInCheck) -> OpenedAt {
+        self.input_open(pkt, c)
+    }
+    fn in_accept(&mut self, c: &AhInCheck) {
+        if self.has_integrity() {
+            self.replay.update(c.seq);
+        }
+    }
+    fn in_counted(&mut self, r: &Span, len: usize) {
+        match r {
+            Ok(_) => {
+                self.stats.in_packets += 1;
+                self.stats.in_bytes += len as u64;
+            }
+            Err(e) => self.stats.count_in_error(e),
+        }
+    }
 }
 
 impl BatchSa for AhSa {

@@ -25,6 +25,12 @@
 //! thread settles it in order; the caller turns a run's results into
 //! objects while the next run's cryptography goes on.
 //!
+//! Batches into one arena ([`output_arena`], [`input_arena`]) copy each
+//! packet into one buffer once and seal or open it there in place; on
+//! more than one thread the workers touch only the slots of the run in
+//! hand ([`ArenaSa`]), so a batch allocates nothing per packet and, when
+//! the arena is a buffer a previous batch used, touches no fresh page.
+//!
 //! Batches run on the calling thread unless the caller asks for more
 //! threads: on a loaded machine (every core busy) the workers are not
 //! scheduled in time, and the calling thread, which then does the work
@@ -271,22 +277,22 @@ fn worker<S, J, M>(board: &Board<'_, J, M>, sa: &RwLock<&mut S>, crypt: &(impl F
 /// cryptography runs on the workers (the caller turns them into objects
 /// there: that work overlaps the cryptography instead of following it).
 #[allow(clippy::too_many_arguments)]
-pub fn pipelined<S: Send + Sync, J: Send, M: Send>(
+pub fn pipelined<S: Send + Sync, J: Send, M: Send, R>(
     sa: &mut S,
     packets: &[&[u8]],
     threads: usize,
     mut prepare: impl FnMut(&mut S, &[u8]) -> J,
     crypt: impl Fn(&S, &[u8], J) -> M + Sync,
-    mut settle: impl FnMut(&mut S, &[u8], Option<M>) -> Result<Vec<u8>>,
-    emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>),
+    mut settle: impl FnMut(&mut S, &[u8], Option<M>) -> R,
+    emit: &mut dyn FnMut(Vec<R>),
 ) {
     let pool = if threads <= 1 || packets.len() < 2 * CHUNK { None } else { pool() };
     let parts = pool.map_or(1, |p| threads.min(p.current_num_threads() + 1));
     let sa = RwLock::new(sa);
     let board: Board<'_, J, M> = Board { post: Mutex::new((0, None, false)), wake: Condvar::new() };
     let (sa, board, crypt) = (&sa, &board, &crypt);
-    let mut calling = |emit: &mut dyn FnMut(Vec<Result<Vec<u8>>>)| {
-        let mut pending: Option<Vec<Result<Vec<u8>>>> = None;
+    let mut calling = |emit: &mut dyn FnMut(Vec<R>)| {
+        let mut pending: Option<Vec<R>> = None;
         for (k, range) in runs(packets).into_iter().enumerate() {
             let here = packets.get(range).unwrap_or(&[]);
             let claims = {
@@ -479,6 +485,253 @@ pub fn input_pipelined<S: BatchSa>(sa: &mut S, packets: &[&[u8]], threads: usize
     );
 }
 
+/// The outcome of the cryptographic half of input done in place on a copy
+/// of the packet: where in that copy the packet it gives now lies.
+pub enum OpenedAt {
+    /// refused before the ICV verified (the window does not move)
+    Refused(Error),
+    /// the ICV verified (the window moves), then decapsulation gave this
+    Verified(Result<(usize, usize)>),
+}
+
+/// An SA whose batches write their packets into one buffer (an arena),
+/// each packet copied into it once and transformed there in place: the
+/// cryptography of each packet touches only its own octets of the arena,
+/// so it runs on several threads with no allocation per packet.
+pub trait ArenaSa: BatchSa {
+    /// What the cryptography of output needs of a packet laid out.
+    type Plan: Send;
+
+    /// The most octets output adds to a packet.
+    fn out_growth(&self) -> usize;
+    /// Sequential: append the packet as output lays it out (sequence
+    /// number, IV, padding, plaintext, room for the ICV) to `buf`; the
+    /// caller truncates `buf` when it fails.
+    fn out_layout(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<Self::Plan>;
+    /// Parallel: encryption and ICV in place in the packet `pkt` laid out.
+    fn out_seal(&self, pkt: &mut [u8], plan: &Self::Plan) -> Result<()>;
+    /// Sequential: the counters of one output (its octets in the arena).
+    fn out_counted(&mut self, r: &Span);
+
+    /// Parallel: ICV, decryption, decapsulation in place in `pkt`, a copy
+    /// of the packet `in_check` let through; no SA state changes.
+    fn in_open(&self, pkt: &mut [u8], c: &Self::InCheck) -> OpenedAt;
+    /// Sequential: the window update after a verified ICV.
+    fn in_accept(&mut self, c: &Self::InCheck);
+    /// Sequential: the counters of one input of `len` octets.
+    fn in_counted(&mut self, r: &Span, len: usize);
+}
+
+/// Octets an output batch into an arena may take: reserved before the
+/// batch, so the arena is not moved while it runs (and, when it is a
+/// buffer a previous batch used, no fresh page is touched).
+pub fn output_room<S: ArenaSa>(sa: &S, packets: &[&[u8]]) -> usize {
+    let grow = sa.out_growth();
+    packets.iter().fold(0usize, |a, p| a.saturating_add(p.len()).saturating_add(grow))
+}
+
+/// The arena's address, for the threads that seal or open its packets.
+///
+/// SAFETY (the invariant its users keep): the calling thread stores the
+/// address after every append to the arena, in `prepare` or `settle` of
+/// [`pipelined`]; the workers use it only in `crypt`, on the octets of
+/// the packets of the run in hand, which were appended before the run was
+/// posted (the post is under a mutex: it orders the store before the
+/// load) and which no other thread touches: the runs' packets are
+/// disjoint, and the calling thread appends to the arena again only after
+/// every claim of the run is finished ([`pipelined`] waits for them
+/// before `settle` and the next `prepare`).
+struct ArenaAt(std::sync::atomic::AtomicPtr<u8>);
+
+impl ArenaAt {
+    fn new(buf: &mut Vec<u8>) -> ArenaAt {
+        ArenaAt(std::sync::atomic::AtomicPtr::new(buf.as_mut_ptr()))
+    }
+    fn moved(&self, buf: &mut Vec<u8>) {
+        self.0.store(buf.as_mut_ptr(), Ordering::Release);
+    }
+    /// The octets `at..at + len` of the arena.
+    ///
+    /// # Safety
+    /// `at + len` is within the arena's length when it was last stored,
+    /// and no other reference to those octets exists until the slice is
+    /// dropped (see the type's invariant).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slot(&self, at: usize, len: usize) -> &mut [u8] {
+        // SAFETY: the caller's contract above.
+        unsafe { std::slice::from_raw_parts_mut(self.0.load(Ordering::Acquire).add(at), len) }
+    }
+}
+
+/// One whole `output` (sequence number, cryptography, counters), the
+/// packet appended to `buf` (nothing left of it when it is refused): what
+/// a batch on one thread does per packet, and a single call into a buffer
+/// the SA keeps (no allocation).
+pub fn output_one<S: ArenaSa>(sa: &mut S, packet: &[u8], buf: &mut Vec<u8>) -> Span {
+    let at = buf.len();
+    let r = sa.out_layout(packet, buf).and_then(|plan| sa.out_seal(buf.get_mut(at..).unwrap_or(&mut []), &plan));
+    let r = match r {
+        Ok(()) => Ok((at, buf.len())),
+        Err(e) => {
+            buf.truncate(at);
+            Err(e)
+        }
+    };
+    sa.out_counted(&r);
+    r
+}
+
+/// One whole `input` (checks, ICV, decryption, window, counters): the
+/// packet copied to the end of `buf` and opened there (nothing left of it
+/// when it is dropped); its span is where the packet it gives lies.
+pub fn input_one<S: ArenaSa>(sa: &mut S, packet: &[u8], buf: &mut Vec<u8>) -> Span {
+    let at = buf.len();
+    let r = sa.in_check(packet).and_then(|c| {
+        buf.extend_from_slice(packet);
+        let o = sa.in_open(buf.get_mut(at..).unwrap_or(&mut []), &c);
+        match o {
+            OpenedAt::Refused(e) => Err(e),
+            OpenedAt::Verified(r) => {
+                sa.in_accept(&c);
+                r.map(|(a, b)| (at + a, at + b))
+            }
+        }
+    });
+    if r.is_err() {
+        buf.truncate(at);
+    }
+    sa.in_counted(&r, packet.len());
+    r
+}
+
+/// `output` over a batch into the arena `buf`: every packet appended
+/// to it (after what it holds) and its place pushed to `spans` (its error
+/// when refused: nothing of it is left in `buf` then, or, refused by a
+/// worker, octets no span points at). The same packets, sequence
+/// numbers and counters as one call per packet in order; on `threads` > 1
+/// the sealing runs on the pool's workers too (see [`pipelined`]): the
+/// calling thread lays the packets out in order (the one copy of each),
+/// every thread seals them in place.
+pub fn output_arena<S: ArenaSa>(sa: &mut S, packets: &[&[u8]], threads: usize, buf: &mut Vec<u8>, spans: &mut Vec<Span>) {
+    buf.reserve(output_room(sa, packets));
+    spans.reserve(packets.len());
+    if threads <= 1 {
+        spans.extend(packets.iter().map(|p| output_one(sa, p, buf)));
+        return;
+    }
+    let arena = ArenaAt::new(buf);
+    let arena = &arena;
+    pipelined(
+        sa,
+        packets,
+        threads,
+        |sa, p| {
+            let at = buf.len();
+            let r = match sa.out_layout(p, buf) {
+                Ok(plan) => Ok((at, buf.len(), plan)),
+                Err(e) => {
+                    buf.truncate(at);
+                    Err(e)
+                }
+            };
+            arena.moved(buf);
+            r
+        },
+        |sa, _, j| {
+            let (at, end, plan) = j?;
+            // SAFETY: `prepare` appended `at..end` in this run (ArenaAt)
+            let pkt = unsafe { arena.slot(at, end - at) };
+            sa.out_seal(pkt, &plan).map(|()| (at, end))
+        },
+        |sa, _, done| {
+            let r = done.unwrap_or_else(|| Err(internal()));
+            sa.out_counted(&r);
+            r
+        },
+        &mut |r| spans.extend(r),
+    );
+}
+
+/// `input` over a batch into the arena `buf` (see [`output_arena`]):
+/// each packet that passes the checks is copied into the arena once and
+/// verified, decrypted and decapsulated there; its span is where the
+/// packet it gives lies (the payload is not moved: in transport mode the
+/// headers before ESP or AH are moved up to it). The same results, window
+/// and counters as one call per packet in order, on `threads` > 1 as
+/// [`input_pipelined`] gives them.
+pub fn input_arena<S: ArenaSa>(sa: &mut S, packets: &[&[u8]], threads: usize, buf: &mut Vec<u8>, spans: &mut Vec<Span>) {
+    buf.reserve(packets.iter().fold(0usize, |a, p| a.saturating_add(p.len())));
+    spans.reserve(packets.len());
+    /// Copy `p` to `buf[at..]` (appended when `at` is the end) and open it.
+    fn open_at<S: ArenaSa>(sa: &S, p: &[u8], c: &S::InCheck, buf: &mut Vec<u8>, at: usize) -> OpenedAt {
+        if at == buf.len() {
+            buf.extend_from_slice(p);
+        } else if let Some(d) = buf.get_mut(at..at + p.len()) {
+            d.copy_from_slice(p);
+        }
+        sa.in_open(buf.get_mut(at..at + p.len()).unwrap_or(&mut []), c)
+    }
+    /// The window and the result of an opened packet at `at`.
+    fn commit<S: ArenaSa>(sa: &mut S, c: &S::InCheck, o: OpenedAt, at: usize) -> Span {
+        match o {
+            OpenedAt::Refused(e) => Err(e),
+            OpenedAt::Verified(r) => {
+                sa.in_accept(c);
+                r.map(|(a, b)| (at + a, at + b))
+            }
+        }
+    }
+    if threads <= 1 {
+        spans.extend(packets.iter().map(|p| input_one(sa, p, buf)));
+        return;
+    }
+    let arena = ArenaAt::new(buf);
+    let arena = &arena;
+    let buf = std::cell::RefCell::new(buf);
+    let buf = &buf;
+    pipelined(
+        sa,
+        packets,
+        threads,
+        |sa, p| {
+            // a packet refused against the window as it stands is refused
+            // again when settled (the window only moves right)
+            let c = sa.in_check(p).ok()?;
+            let mut b = buf.borrow_mut();
+            let at = b.len();
+            b.extend_from_slice(p);
+            arena.moved(&mut b);
+            Some((at, c))
+        },
+        |sa, p, j| {
+            let (at, c) = j?;
+            // SAFETY: `prepare` appended `at..at + p.len()` in this run
+            let pkt = unsafe { arena.slot(at, p.len()) };
+            Some((at, S::in_seq(&c), sa.in_open(pkt, &c)))
+        },
+        |sa, p, done| {
+            let mut b = buf.borrow_mut();
+            let r = sa.in_check(p).and_then(|c| {
+                let (at, o) = match done.flatten() {
+                    Some((at, seq, o)) if seq == S::in_seq(&c) => (at, o),
+                    // opened under another sequence number (the packets
+                    // before it moved the window): again from the packet
+                    Some((at, _, _)) => (at, open_at(sa, p, &c, &mut b, at)),
+                    None => {
+                        let at = b.len();
+                        (at, open_at(sa, p, &c, &mut b, at))
+                    }
+                };
+                commit(sa, &c, o, at)
+            });
+            arena.moved(&mut b);
+            sa.in_counted(&r, p.len());
+            r
+        },
+        &mut |r| spans.extend(r),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,6 +897,120 @@ mod tests {
         assert_eq!(a.stats, b.stats);
     }
 
+    /// Output and input into an arena, on one thread and on several, give
+    /// the packets, errors, sequence numbers, windows and counters of one
+    /// call per packet.
+    struct Calls<S> {
+        output: fn(&mut S, &[u8]) -> Result<Vec<u8>>,
+        input: fn(&mut S, &[u8]) -> Result<Vec<u8>>,
+        /// the sequence number set back to 0
+        rewind: fn(&mut S),
+        /// (out_packets, out_bytes, in_packets, in_bytes, replay_drops, icv_failures, other_errors)
+        stats: fn(&S) -> [u64; 7],
+    }
+
+    fn arena_equals_one_by_one<S: ArenaSa>(mk: &dyn Fn() -> S, c: Calls<S>) {
+        let mut packets: Vec<Vec<u8>> = (0..300).map(|i| udp6(i * 11 % 1500, i as u8)).collect();
+        packets.insert(5, vec![0x60, 0, 0]);
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        for threads in [1, 3] {
+            // one SA, its sequence number set back (the CBC IVs come from
+            // a random per-SA key)
+            let mut tx = mk();
+            let single: Vec<_> = refs.iter().map(|p| (c.output)(&mut tx, p)).collect();
+            let [op, ob, ..] = (c.stats)(&tx);
+            (c.rewind)(&mut tx);
+            let (mut buf, mut spans) = (vec![9; 5], Vec::new());
+            output_arena(&mut tx, &refs, threads, &mut buf, &mut spans);
+            assert_eq!(&buf[..5], &[9; 5]);
+            let [op2, ob2, ..] = (c.stats)(&tx);
+            assert_eq!((op2, ob2), (2 * op, 2 * ob));
+            let batch = unspan(&buf, spans);
+            same(&batch, &single);
+            assert!(batch[5].is_err());
+            let mut wire: Vec<Vec<u8>> = batch.into_iter().filter_map(|r| r.ok()).collect();
+            wire.swap(3, 9);
+            let dup = wire[7].clone();
+            wire.insert(30, dup);
+            let mut bad = wire[40].clone();
+            let l = bad.len() - 1;
+            bad[l] ^= 1;
+            wire.insert(41, bad);
+            wire.insert(60, vec![0x60, 0, 0, 0, 0, 8, 50, 64]);
+            let refs_in: Vec<&[u8]> = wire.iter().map(|p| p.as_slice()).collect();
+            let (mut a, mut b) = (mk(), mk());
+            let (mut buf, mut spans) = (Vec::new(), Vec::new());
+            input_arena(&mut a, &refs_in, threads, &mut buf, &mut spans);
+            let got = unspan(&buf, spans);
+            let want: Vec<_> = refs_in.iter().map(|p| (c.input)(&mut b, p)).collect();
+            same(&got, &want);
+            assert!(got[30].is_err() && got[41].is_err() && got[60].is_err());
+            assert_eq!((c.stats)(&a), (c.stats)(&b));
+            // the packets given back are the packets sent
+            let mut sent: Vec<&[u8]> = refs.iter().copied().filter(|p| p.len() > 3).collect();
+            sent.swap(3, 9);
+            let back: Vec<Vec<u8>> = got.into_iter().filter_map(|r| r.ok()).collect();
+            assert_eq!(back.len(), sent.len());
+            assert!(back.iter().zip(&sent).all(|(x, y)| x.as_slice() == *y));
+        }
+    }
+
+    fn stats7(s: &crate::ipsec::SaStats) -> [u64; 7] {
+        [s.out_packets, s.out_bytes, s.in_packets, s.in_bytes, s.replay_drops, s.icv_failures, s.other_errors]
+    }
+
+    #[test]
+    fn arenas_equal_one_by_one() {
+        use crate::ipsec::Mode;
+        for enc in ["aes-gcm-16", "aes-cbc", "null"] {
+            for tunnel in [false, true] {
+                let mk = move || {
+                    let mut s = esp(enc, false);
+                    if tunnel {
+                        s.mode = Mode::tunnel(&[0xaa; 16], &[0xbb; 16]).unwrap();
+                    }
+                    s
+                };
+                arena_equals_one_by_one(
+                    &mk,
+                    Calls { output: |s, p| s.output(p, None), input: |s, p| s.input(p), rewind: |s| s.seq = 0, stats: |s| stats7(&s.stats) },
+                );
+            }
+        }
+        for tunnel in [false, true] {
+            let mk = move || {
+                let mut cfg = AhConfig::new(0x2000, AuthSpec::parse("hmac-sha256", false).unwrap(), &[5; 32]);
+                if tunnel {
+                    cfg.mode = Mode::tunnel(&[0xaa; 16], &[0xbb; 16]).unwrap();
+                }
+                AhSa::new(cfg).unwrap()
+            };
+            arena_equals_one_by_one(
+                &mk,
+                Calls { output: |s, p| s.output(p), input: |s, p| s.input(p), rewind: |s| s.seq = 0, stats: |s| stats7(&s.stats) },
+            );
+        }
+    }
+
+    #[test]
+    fn the_arena_is_not_moved_in_a_batch() {
+        use crate::ipsec::Mode;
+        // the most padding, a tunnel's outer header, a 32-octet ICV
+        let mut tx = esp("aes-cbc", false);
+        tx.mode = Mode::tunnel(&[0xaa; 16], &[0xbb; 16]).unwrap();
+        tx.randpad = 1 << 16;
+        let packets: Vec<Vec<u8>> = (0..300).map(|i| udp6(i % 5, i as u8)).collect();
+        let refs: Vec<&[u8]> = packets.iter().map(|p| p.as_slice()).collect();
+        for threads in [1, 2] {
+            let mut buf = Vec::with_capacity(output_room(&tx, &refs));
+            let at = buf.as_ptr();
+            let mut spans = Vec::new();
+            output_arena(&mut tx, &refs, threads, &mut buf, &mut spans);
+            assert_eq!(buf.as_ptr(), at);
+            assert!(spans.iter().all(|s| s.is_ok()));
+        }
+    }
+
     #[test]
     fn work_is_spread_over_threads_in_order() {
         // 100 packets of 1 ms each: the other threads start well before
@@ -675,7 +1042,7 @@ mod tests {
         );
         // runs of RUN_WORK, in order, every packet once
         assert!(emitted.len() > 1);
-        let all: Vec<Vec<u8>> = emitted.into_iter().flatten().map(|r| r.unwrap()).collect();
+        let all: Vec<Vec<u8>> = emitted.into_iter().flatten().map(|r: Result<Vec<u8>>| r.unwrap()).collect();
         assert_eq!(all.len(), 100);
         assert!(all.iter().enumerate().all(|(i, v)| v == &vec![i as u8 + 1, i as u8, i as u8]));
         let ids: std::collections::HashSet<_> = threads.iter().collect();

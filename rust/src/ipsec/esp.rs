@@ -16,7 +16,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::algo::{AuthAlg, AuthCtx, AuthSpec, CipherCtx, EncAlg};
 use super::hdr::{self, Split};
-use super::batch::{BatchSa, Opened};
+use super::batch::{ArenaSa, BatchSa, Opened, OpenedAt, Span};
 use super::replay::ReplayWindow;
 use super::{Kat, Mode, SaStats};
 use crate::error::{Error, ErrorKind, Layer, Result};
@@ -264,13 +264,18 @@ impl EspSa {
     }
 
     fn seal_padded(&mut self, payload: &[u8], nh: u8, pad: Pad<'_>, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<()> {
+        let base = out.len();
         let at = self.seal_layout(payload, nh, pad, kat, out)?;
-        self.seal_crypt(out, at)
+        let r = self.seal_crypt(out.get_mut(base..).unwrap_or(&mut []), at.from(base));
+        if r.is_err() {
+            out.truncate(base);
+        }
+        r
     }
 
     /// The sequential half of [`EspSa::seal`]: take the sequence number,
     /// write SPI, sequence number, IV and the plaintext with its padding and
-    /// trailer. What is left ([`EspSa::seal_crypt`]) depends on nothing but
+    /// trailer, and leave room (zeros) for the ICV. What is left ([`EspSa::seal_crypt`]) depends on nothing but
     /// these octets and the keys, so a batch runs it in parallel.
     fn seal_layout(&mut self, payload: &[u8], nh: u8, pad: Pad<'_>, kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<SealAt> {
         let seq = if self.old { 0 } else { self.next_seq()? };
@@ -318,17 +323,22 @@ impl EspSa {
             }
         }
         out.push(nh);
-        Ok(SealAt { start, iv_at, body_at, body_end: out.len(), seq })
+        let body_end = out.len();
+        out.resize(body_end + self.icv_len(), 0);
+        Ok(SealAt { start, iv_at, body_at, body_end, seq })
     }
 
-    /// Encrypt the plaintext [`EspSa::seal_layout`] wrote and append the ICV.
-    fn seal_crypt(&self, out: &mut Vec<u8>, at: SealAt) -> Result<()> {
+    /// Encrypt in place the plaintext [`EspSa::seal_layout`] wrote and write
+    /// the ICV in the room left for it; `out` is the packet, `at` from its
+    /// start. Touches nothing outside `out`, so the packets of a batch are
+    /// sealed on several threads at once.
+    fn seal_crypt(&self, out: &mut [u8], at: SealAt) -> Result<()> {
         let SealAt { start, iv_at, body_at, body_end, seq } = at;
-        if out.len() != body_end {
+        let icv_len = self.icv_len();
+        if out.len() < body_end + icv_len || start > iv_at || iv_at > body_at || body_at > body_end {
             return Err(config("ESP output buffer changed between layout and encryption"));
         }
         // encrypt
-        let icv_len = self.icv_len();
         let esn_hi = ((seq >> 32) as u32).to_be_bytes();
         match self.enc {
             EncAlg::AesGmac => {
@@ -341,7 +351,7 @@ impl EspSa {
                 let iv = iv8(out.get(iv_at..body_at))?;
                 let mut tag = [0u8; 16];
                 self.cipher.seal(&iv, &aad, &mut [], &mut tag)?;
-                out.extend_from_slice(tag.get(..icv_len).unwrap_or(&[]));
+                put_icv(out, body_end, tag.get(..icv_len).unwrap_or(&[]));
             }
             e if e.is_aead() => {
                 let aad = self.aead_aad(seq);
@@ -349,7 +359,7 @@ impl EspSa {
                 let mut tag = [0u8; 16];
                 let body = out.get_mut(body_at..body_end).unwrap_or(&mut []);
                 self.cipher.seal(&iv, aad.as_slice(), body, &mut tag)?;
-                out.extend_from_slice(tag.get(..icv_len).unwrap_or(&[]));
+                put_icv(out, body_end, tag.get(..icv_len).unwrap_or(&[]));
             }
             _ => {
                 let ivbuf = self.cipher_iv(out.get(iv_at..body_at).unwrap_or(&[]), seq);
@@ -361,7 +371,7 @@ impl EspSa {
                     let body = back.get_mut(..body_end - body_at).unwrap_or(&mut []);
                     if let Some(tag) = self.cipher.encrypt_then_mac(&self.auth_ctx, ivbuf.as_slice(), head, body, tail) {
                         let tag = tag?;
-                        out.extend_from_slice(tag.as_slice().get(..icv_len).unwrap_or(&[]));
+                        put_icv(out, body_end, tag.as_slice().get(..icv_len).unwrap_or(&[]));
                         return Ok(());
                     }
                 }
@@ -378,7 +388,7 @@ impl EspSa {
                             self.auth_ctx.sign_into(&[covered], icv);
                         }
                     }
-                    out.extend_from_slice(icv);
+                    put_icv(out, body_end, icv);
                 }
             }
         }
@@ -533,10 +543,11 @@ impl EspSa {
         Ok(out)
     }
 
-    /// The most octets output can add (outer header, UDP, ESP header, IV,
-    /// maximal padding, trailer, ICV).
+    /// The most octets output can add (outer header with a Jumbo Payload
+    /// option, UDP, ESP header, IV, maximal padding, trailer, ICV): what an
+    /// arena batch reserves per packet, so that it is not moved mid-batch.
     pub fn max_overhead(&self) -> usize {
-        40 + 8 + 8 + 16 + 255 + 2 + 32
+        48 + 8 + 8 + 16 + 255 + 2 + 32
     }
 
     /// [`EspSa::output`] into a caller's buffer (cleared first), so a
@@ -551,9 +562,9 @@ impl EspSa {
     /// into one buffer, with no allocation and no copy per packet.
     pub fn output_append(&mut self, packet: &[u8], kat: Option<&Kat>, buf: &mut Vec<u8>) -> Result<()> {
         let base = buf.len();
-        let mut job = EspOutJob { out: std::mem::take(buf), base, at: None, udp_at: 0, v6: false, transport: false };
-        let r = self.output_prepare(packet, kat, &mut job).and_then(|()| self.output_finish(&mut job));
-        *buf = job.out;
+        let r = self
+            .output_prepare(packet, kat, buf)
+            .and_then(|plan| self.output_finish(buf.get_mut(base..).unwrap_or(&mut []), &plan));
         if r.is_err() {
             buf.truncate(base);
         }
@@ -569,27 +580,28 @@ impl EspSa {
     }
 
     /// The sequential half of `esp_output`: headers, sequence number, IV,
-    /// padding and the plaintext laid out in `job.out`.
-    fn output_prepare(&mut self, packet: &[u8], kat: Option<&Kat>, job: &mut EspOutJob) -> Result<()> {
+    /// padding and the plaintext appended to `out`, room left for the ICV;
+    /// the plan it returns is from where the packet starts. Something may
+    /// have been appended when it fails (the caller truncates).
+    fn output_prepare(&mut self, packet: &[u8], kat: Option<&Kat>, out: &mut Vec<u8>) -> Result<EspPlan> {
         let udp = self.udp_encap.is_some();
         let carrier = if udp { proto::UDP } else { proto::ESP };
-        let out = &mut job.out;
+        let base = out.len();
         match self.mode {
             Mode::Transport => {
                 let s = hdr::split_output(packet)?;
                 out.extend_from_slice(packet.get(..s.off).unwrap_or(&[]));
-                job.udp_at = out.len();
+                let udp_at = out.len() - base;
                 if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
                 let payload = packet.get(s.off..).unwrap_or(&[]);
                 let pad = self.choose_pad(payload.len(), kat)?;
-                job.at = Some(self.seal_layout(payload, s.nh, pad, kat, out)?);
-                if let Some(b) = out.get_mut(job.base + s.nh_pos) {
+                let at = self.seal_layout(payload, s.nh, pad, kat, out)?.from(base);
+                if let Some(b) = out.get_mut(base + s.nh_pos) {
                     *b = carrier;
                 }
-                job.v6 = s.v6;
-                job.transport = true;
+                Ok(EspPlan { at, udp_at, v6: s.v6, transport: true })
             }
             Mode::Tunnel(t) => {
                 let v = hdr::version(packet)?;
@@ -603,28 +615,25 @@ impl EspSa {
                         e.layer = Layer::Esp;
                         e
                     })?;
-                job.udp_at = out.len();
+                let udp_at = out.len() - base;
                 if udp {
                     out.extend_from_slice(&[0; 8]);
                 }
-                job.at = Some(self.seal_layout(packet, inner_nh, pad, kat, out)?);
-                job.v6 = t.src.is_ipv6();
-                job.transport = false;
+                let at = self.seal_layout(packet, inner_nh, pad, kat, out)?.from(base);
+                Ok(EspPlan { at, udp_at, v6: t.src.is_ipv6(), transport: false })
             }
         }
-        Ok(())
     }
 
     /// The half of `esp_output` that needs no SA state but the keys:
-    /// encryption, ICV, the ESP-in-UDP header and the lengths.
-    fn output_finish(&self, job: &mut EspOutJob) -> Result<()> {
-        let at = job.at.ok_or_else(|| config("ESP output finished before it was laid out"))?;
-        self.seal_crypt(&mut job.out, at)?;
-        let pkt = job.out.get_mut(job.base..).unwrap_or(&mut []);
-        self.finish_udp(pkt, job.v6, job.udp_at - job.base)?;
-        if job.transport {
+    /// encryption, ICV, the ESP-in-UDP header and the lengths, in place in
+    /// `pkt`, the packet [`EspSa::output_prepare`] laid out.
+    fn output_finish(&self, pkt: &mut [u8], plan: &EspPlan) -> Result<()> {
+        self.seal_crypt(pkt, plan.at)?;
+        self.finish_udp(pkt, plan.v6, plan.udp_at)?;
+        if plan.transport {
             // a jumbogram's Jumbo Payload Length grows with it (RFC 2675)
-            hdr::fix_lengths(pkt, job.v6)?;
+            hdr::fix_lengths(pkt, plan.v6)?;
         }
         Ok(())
     }
@@ -763,6 +772,47 @@ impl EspSa {
         hdr::fix_lengths(pkt, s.v6)
     }
 
+    /// The cryptographic half of input in place in `pkt`, a copy of a
+    /// packet [`EspSa::input_check`] let through: where in `pkt` the packet
+    /// it gives lies.
+    fn input_open(&self, pkt: &mut [u8], c: &EspInCheck) -> OpenedAt {
+        let esp = pkt.get_mut(c.esp_at..).unwrap_or(&mut []);
+        match self.open_crypt(esp, c.esp_at, c.seq) {
+            Err(e) => OpenedAt::Refused(e),
+            Ok((nh, ps, pe)) => OpenedAt::Verified(self.decap_span(pkt, c.s, nh, c.esp_at + ps, c.esp_at + pe)),
+        }
+    }
+
+    /// [`EspSa::decap_at`] without moving the payload at `from..to` in
+    /// `pkt`: the tunnel's inner packet is where it is; in transport mode
+    /// the headers before ESP are moved up to end where the payload
+    /// starts. The same octets and errors; returns where they lie.
+    fn decap_span(&self, pkt: &mut [u8], s: Split, nh: u8, from: usize, to: usize) -> Result<(usize, usize)> {
+        let layer = Layer::Esp;
+        if from > to || to > pkt.len() || s.off > from {
+            return Err(Error::malformed(layer, from as u64, "ESP payload outside the packet"));
+        }
+        if let Mode::Tunnel(t) = self.mode {
+            if nh != proto::IPV6 && nh != proto::IPV4 {
+                return Err(Error::malformed(layer, from as u64, "tunnel-mode SA but the payload is not an IP packet (RFC 4301 §5.2)"));
+            }
+            let outer_tos = tunnel::tos_of(pkt);
+            let inner = pkt.get_mut(from..to).unwrap_or(&mut []);
+            hdr::version(inner).map_err(|e| e.at(from as u64))?;
+            // seed §4.6 egress: the outer ECN onto the inner header
+            tunnel::egress_inner(inner, t.ecn, outer_tos).map_err(|e| e.at(from as u64))?;
+            return Ok((from, to));
+        }
+        let start = from - s.off;
+        pkt.copy_within(..s.off, start);
+        let out = pkt.get_mut(start..to).unwrap_or(&mut []);
+        if let Some(b) = out.get_mut(s.nh_pos) {
+            *b = nh;
+        }
+        hdr::fix_lengths(out, s.v6)?;
+        Ok((start, to))
+    }
+
     /// [`EspSa::input`] appended to `buf` after what it holds (nothing is
     /// appended when the packet is dropped): the packet is copied once, into
     /// `buf`, and verified, decrypted and decapsulated there. The checks,
@@ -793,13 +843,15 @@ impl BatchSa for EspSa {
     type InCheck = EspInCheck;
 
     fn out_job(&self, packet_len: usize) -> EspOutJob {
-        EspOutJob { out: Vec::with_capacity(packet_len + self.max_overhead()), base: 0, at: None, udp_at: 0, v6: false, transport: false }
+        EspOutJob { out: Vec::with_capacity(packet_len + self.max_overhead()), plan: None }
     }
     fn out_prepare(&mut self, packet: &[u8], job: &mut EspOutJob) -> Result<()> {
-        self.output_prepare(packet, None, job)
+        job.plan = Some(self.output_prepare(packet, None, &mut job.out)?);
+        Ok(())
     }
     fn out_finish(&self, mut job: EspOutJob) -> Result<Vec<u8>> {
-        self.output_finish(&mut job).map(|()| job.out)
+        let plan = job.plan.ok_or_else(|| config("ESP output finished before it was laid out"))?;
+        self.output_finish(&mut job.out, &plan).map(|()| job.out)
     }
     fn out_count(&mut self, r: &Result<Vec<u8>>) {
         let len = r.as_ref().map_or(0, |v| v.len());
@@ -852,6 +904,35 @@ impl Pad<'_> {
 }
 
 /// What `esp_input`'s checks found: where ESP is and its sequence number.
+impl ArenaSa for EspSa {
+    type Plan = EspPlan;
+
+    fn out_growth(&self) -> usize {
+        self.max_overhead()
+    }
+    fn out_layout(&mut self, packet: &[u8], buf: &mut Vec<u8>) -> Result<EspPlan> {
+        self.output_prepare(packet, None, buf)
+    }
+    fn out_seal(&self, pkt: &mut [u8], plan: &EspPlan) -> Result<()> {
+        self.output_finish(pkt, plan)
+    }
+    fn out_counted(&mut self, r: &Span) {
+        let len = r.as_ref().map_or(0, |(a, b)| b - a);
+        self.count_output(r, len);
+    }
+    fn in_open(&self, pkt: &mut [u8], c: &EspInCheck) -> OpenedAt {
+        self.input_open(pkt, c)
+    }
+    fn in_accept(&mut self, c: &EspInCheck) {
+        if self.has_integrity() {
+            self.replay.update(c.seq);
+        }
+    }
+    fn in_counted(&mut self, r: &Span, len: usize) {
+        self.count_input(r, len);
+    }
+}
+
 pub struct EspInCheck {
     s: Split,
     esp_at: usize,
@@ -861,10 +942,15 @@ pub struct EspInCheck {
 /// One packet of `esp_output` between its sequential and its parallel
 /// half.
 pub struct EspOutJob {
-    /// the buffer the packet is appended to, at `base`
     out: Vec<u8>,
-    base: usize,
-    at: Option<SealAt>,
+    plan: Option<EspPlan>,
+}
+
+/// What the cryptographic half of `esp_output` needs to know of a packet
+/// laid out by the sequential half (the offsets from its start).
+#[derive(Debug, Clone, Copy)]
+pub struct EspPlan {
+    at: SealAt,
     udp_at: usize,
     v6: bool,
     transport: bool,
@@ -879,6 +965,26 @@ struct SealAt {
     body_at: usize,
     body_end: usize,
     seq: u64,
+}
+
+impl SealAt {
+    /// The same places counted from `base`.
+    fn from(self, base: usize) -> SealAt {
+        SealAt {
+            start: self.start - base,
+            iv_at: self.iv_at - base,
+            body_at: self.body_at - base,
+            body_end: self.body_end - base,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Write the ICV into the room [`EspSa::seal_layout`] left for it.
+fn put_icv(out: &mut [u8], at: usize, icv: &[u8]) {
+    if let Some(d) = out.get_mut(at..at + icv.len()) {
+        d.copy_from_slice(icv);
+    }
 }
 
 struct IvBuf {

@@ -2,15 +2,19 @@
 //! built from setkey algorithm names and keys, with `output` / `input` on
 //! whole IP packets, GIL-free batch forms, counters and known-answer hooks.
 
+use std::ffi::{c_int, c_void};
+
+use pyo3::exceptions::{PyBufferError, PyIndexError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyMemoryView, PySlice};
 
 use super::util::{ecn_arg, int_arg, ip_addr_arg, owned_vec as owned, with_bytes};
 
 use crate::error::{Error, ErrorKind, Layer};
 use crate::ipsec::ah::{AhConfig, AhSa};
 use crate::ipsec::algo::{AuthSpec, EncAlg};
-use crate::ipsec::batch::{self, Span};
+use crate::ipsec::batch::{self, ArenaSa, Span};
 use crate::ipsec::esp::{EspConfig, EspSa, NAT_T_PORT};
 use crate::ipsec::{Kat, Mode, SaStats};
 use crate::tunnel::TunnelParams;
@@ -134,21 +138,17 @@ fn result_object(py: Python<'_>, r: Result<&[u8], Error>) -> Py<PyAny> {
 /// and the `bytes` made of them stay in the cache together.
 const BATCH_RUN_ONE: usize = 32;
 
-/// One batch stage run after run (see `ipsec::batch::pipelined`), its
-/// results handed over in order.
-type Pipelined<S> = fn(&mut S, &[&[u8]], usize, &mut dyn FnMut(Vec<Result<Vec<u8>, Error>>));
-
 /// Run a batch with the GIL released. On one thread, in runs of
 /// `BATCH_RUN_ONE` packets written into one buffer, turned into objects
-/// between runs; on more, through `ipsec::batch::pipelined`, each run's
-/// objects made (the GIL taken for that alone) while the workers do the
-/// next run's cryptography.
-fn run_batch<'py, S: Send>(
+/// between runs; on more, into an arena (see `arena_batch`: a spare
+/// buffer, no fresh page, no allocation per packet on the workers), the
+/// objects made once it is done.
+fn run_batch<'py, S: ArenaSa>(
     py: Python<'py>,
     sa: &mut S,
     packets: &Bound<'py, PyAny>,
     threads: usize,
-    many: Pipelined<S>,
+    arena: ArenaRun<S>,
     each: impl Fn(&mut S, &[&[u8]], &mut Vec<u8>, &mut Vec<Span>) + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let items = batch_items(packets)?;
@@ -161,16 +161,11 @@ fn run_batch<'py, S: Send>(
         .collect();
     let threads = batch::threads_up_to(&slices, threads);
     if threads > 1 {
-        let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
-        py.detach(|| {
-            many(sa, &slices, threads, &mut |rs| {
-                Python::attach(|py| out.extend(rs.into_iter().map(|r| match r {
-                    Ok(v) => result_object(py, Ok(&v)),
-                    Err(e) => result_object(py, Err(e)),
-                })))
-            })
-        });
-        return PyList::new(py, out);
+        let mut data = spare_arena();
+        let mut spans = Vec::with_capacity(slices.len());
+        py.detach(|| arena(sa, &slices, threads, &mut data, &mut spans));
+        let run = PacketRun { data, spans };
+        return run.tolist(py);
     }
     let mut out: Vec<Py<PyAny>> = Vec::with_capacity(slices.len());
     // one thread: every packet of a run is written straight into one
@@ -186,11 +181,245 @@ fn run_batch<'py, S: Send>(
     PyList::new(py, out)
 }
 
+/// The packets of one batch in one buffer (an arena) that the core owns:
+/// ``len()``, ``batch[i]`` (a read-only memoryview of packet ``i``, or the
+/// exception object, not raised, of a packet that failed), iteration,
+/// ``spans`` (start and end of each packet in the buffer; 0, 0 for a
+/// failure), ``errors`` and the buffer protocol over the whole arena.
+/// No Python object is made per packet until one is asked for. The
+/// arena is never written again while the batch or any view of it lives;
+/// when the last goes, it is kept for a later batch (its pages already
+/// mapped: no page fault, no allocation).
+#[pyclass(name = "PacketRun", module = "kame._core", frozen, sequence)]
+pub struct PacketRun {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+/// Arenas of batches that Python is done with, for the next batches.
+static SPARE_ARENAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Arenas kept at most (a producer and a consumer a batch or two apart).
+const SPARE_ARENAS_MAX: usize = 4;
+/// The largest arena kept (a larger one goes back to the allocator).
+const SPARE_ARENA_MOST: usize = 64 << 20;
+
+impl Drop for PacketRun {
+    fn drop(&mut self) {
+        let mut data = std::mem::take(&mut self.data);
+        if data.capacity() < 4096 || data.capacity() > SPARE_ARENA_MOST {
+            return;
+        }
+        data.clear();
+        if let Ok(mut spare) = SPARE_ARENAS.lock() {
+            if spare.len() < SPARE_ARENAS_MAX {
+                spare.push(data);
+            }
+        }
+    }
+}
+
+/// A spare arena (the one with the most room), or a new one.
+fn spare_arena() -> Vec<u8> {
+    let mut spare = SPARE_ARENAS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let best = spare.iter().enumerate().max_by_key(|(_, v)| v.capacity()).map(|(i, _)| i);
+    best.map(|i| spare.swap_remove(i)).unwrap_or_default()
+}
+
+impl PacketRun {
+    fn index(&self, i: isize) -> PyResult<usize> {
+        let n = self.spans.len() as isize;
+        let j = if i < 0 { i + n } else { i };
+        if j < 0 || j >= n {
+            return Err(PyIndexError::new_err("packet index out of range"));
+        }
+        Ok(j as usize)
+    }
+
+    fn item(slf: &Bound<'_, Self>, i: usize) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match slf.get().spans.get(i) {
+            Some(Ok((a, b))) => {
+                let whole = PyMemoryView::from(slf.as_any())?;
+                let s = PySlice::new(py, *a as isize, *b as isize, 1);
+                Ok(whole.get_item(s)?.unbind())
+            }
+            Some(Err(e)) => Ok(PyErr::from(*e).into_value(py).into_any()),
+            None => Err(PyIndexError::new_err("packet index out of range")),
+        }
+    }
+}
+
+#[pymethods]
+impl PacketRun {
+    fn __len__(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn __getitem__(slf: &Bound<'_, Self>, index: isize) -> PyResult<Py<PyAny>> {
+        let i = slf.get().index(index)?;
+        Self::item(slf, i)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> PacketRunIter {
+        PacketRunIter { batch: slf.unbind(), next: 0 }
+    }
+
+    /// How many packets came out (the others failed).
+    #[getter]
+    fn ok(&self) -> usize {
+        self.spans.iter().filter(|s| s.is_ok()).count()
+    }
+
+    /// Octets of the packets that came out, in all.
+    #[getter]
+    fn octets(&self) -> usize {
+        self.spans.iter().map(|s| s.as_ref().map_or(0, |(a, b)| b - a)).sum()
+    }
+
+    /// ``[(index, exception), ...]`` of the packets that failed.
+    #[getter]
+    fn errors(&self, py: Python<'_>) -> Vec<(usize, Py<PyAny>)> {
+        self.spans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().err().map(|e| (i, PyErr::from(*e).into_value(py).into_any())))
+            .collect()
+    }
+
+    /// Start and end of each packet in the buffer, two native unsigned
+    /// 64-bit integers a packet (0, 0 for one that failed), as a
+    /// memoryview of format ``Q``.
+    #[getter]
+    fn spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut raw = Vec::with_capacity(self.spans.len() * 16);
+        for s in &self.spans {
+            let (a, b) = s.as_ref().map_or((0, 0), |&(a, b)| (a as u64, b as u64));
+            raw.extend_from_slice(&a.to_ne_bytes());
+            raw.extend_from_slice(&b.to_ne_bytes());
+        }
+        PyMemoryView::from(PyBytes::new(py, &raw).as_any())?.call_method1("cast", ("Q",))
+    }
+
+    /// The packets as ``output_many`` gives them: a list of ``bytes`` (the
+    /// exception object in place of a packet that failed).
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let d = &self.data;
+        PyList::new(py, self.spans.iter().map(|s| result_object(py, (*s).map(|(a, b)| d.get(a..b).unwrap_or(&[])))))
+    }
+
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("null view"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a packet batch is read-only"));
+        }
+        let (ptr, len) = {
+            let d = &slf.get().data;
+            (d.as_ptr(), d.len())
+        };
+        // SAFETY: `view` is the caller's Py_buffer to fill; the values
+        // point into `data`, which is never changed (the class is frozen)
+        // nor freed (nor reused) while `obj` holds a reference to its owner.
+        unsafe {
+            (*view).obj = slf.into_any().into_ptr();
+            (*view).buf = ptr as *mut c_void;
+            (*view).len = isize::try_from(len).unwrap_or(isize::MAX);
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT { c"B".as_ptr().cast_mut() } else { core::ptr::null_mut() };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND { &raw mut (*view).len } else { core::ptr::null_mut() };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES { &raw mut (*view).itemsize } else { core::ptr::null_mut() };
+            (*view).suboffsets = core::ptr::null_mut();
+            (*view).internal = core::ptr::null_mut();
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+
+    fn __repr__(&self) -> String {
+        format!("PacketRun({} packets, {} failed, {} octets)", self.spans.len(), self.spans.len() - self.ok(), self.octets())
+    }
+}
+
+/// Iterating a [`PacketRun`]: its items in order.
+#[pyclass(name = "PacketRunIter", module = "kame._core")]
+pub struct PacketRunIter {
+    batch: Py<PacketRun>,
+    next: usize,
+}
+
+#[pymethods]
+impl PacketRunIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let b = self.batch.bind(py);
+        if self.next >= b.get().spans.len() {
+            return Ok(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        PacketRun::item(b, i).map(Some)
+    }
+}
+
+/// What an arena batch runs: `batch::output_arena` or `batch::input_arena`.
+type ArenaRun<S> = fn(&mut S, &[&[u8]], usize, &mut Vec<u8>, &mut Vec<Span>);
+
+/// Run a batch into an arena (a spare one when there is), the GIL released
+/// for all of it.
+fn arena_batch<S: ArenaSa>(py: Python<'_>, sa: &mut S, packets: &Bound<'_, PyAny>, threads: usize, run: ArenaRun<S>) -> PyResult<PacketRun> {
+    let items = batch_items(packets)?;
+    let slices: Vec<&[u8]> = items
+        .iter()
+        .map(|i| match i {
+            Item::Borrowed(b) => b.as_bytes(),
+            Item::Owned(v) => v.as_slice(),
+        })
+        .collect();
+    let threads = batch::threads_up_to(&slices, threads);
+    let mut data = spare_arena();
+    let mut spans = Vec::with_capacity(slices.len());
+    py.detach(|| run(sa, &slices, threads, &mut data, &mut spans));
+    Ok(PacketRun { data, spans })
+}
+
+/// The buffer an SA's single calls write into (kept from call to call,
+/// given back to the allocator past `SCRATCH_KEPT` octets, after a
+/// jumbogram).
+#[derive(Default)]
+struct Scratch(Vec<u8>);
+
+const SCRATCH_KEPT: usize = 1 << 17;
+
+impl Scratch {
+    /// Run `one` (a single output or input into the buffer) on the
+    /// packet's octets and give its packet as `bytes`.
+    fn give<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>, one: impl FnOnce(&[u8], &mut Vec<u8>) -> Span) -> PyResult<Bound<'py, PyBytes>> {
+        let buf = &mut self.0;
+        buf.clear();
+        let span = with_bytes(packet, |p| one(p, buf))?;
+        let r = span.map(|(a, b)| PyBytes::new(py, buf.get(a..b).unwrap_or(&[])));
+        if buf.capacity() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+        Ok(r?)
+    }
+}
+
 /// An ESP security association (RFC 4303; old ESP RFC 1827/1829 with
 /// ``old=True``).
 #[pyclass(name = "EspSa", module = "kame._core")]
 pub struct PyEspSa {
     inner: EspSa,
+    /// where single calls write their packet before it is copied into
+    /// its `bytes` (no allocation per call)
+    scratch: Scratch,
 }
 
 #[pymethods]
@@ -235,7 +464,7 @@ impl PyEspSa {
         cfg.udp_encap = parse_udp(udp_encap)?;
         cfg.randpad = randpad;
         cfg.old = old;
-        Ok(PyEspSa { inner: EspSa::new(cfg)? })
+        Ok(PyEspSa { inner: EspSa::new(cfg)?, scratch: Scratch::default() })
     }
 
     /// Protect a whole IPv6 or IPv4 packet. ``iv`` and ``pad`` are
@@ -253,14 +482,18 @@ impl PyEspSa {
         } else {
             None
         };
-        let out = with_bytes(packet, |p| self.inner.output(p, kat.as_ref()))??;
-        Ok(PyBytes::new(py, &out))
+        if kat.is_some() {
+            let out = with_bytes(packet, |p| self.inner.output(p, kat.as_ref()))??;
+            return Ok(PyBytes::new(py, &out));
+        }
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::output_one(sa, p, buf))
     }
 
     /// Verify, decrypt and strip ESP from a whole packet.
     fn input<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.input(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::input_one(sa, p, buf))
     }
 
     /// ``output`` over a list; the GIL is released while the batch runs. A
@@ -270,14 +503,30 @@ impl PyEspSa {
     /// the default, one, is the fastest on a machine whose cores are busy.
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_arena, batch::output_spans)
     }
 
     /// ``input`` over a list, GIL released; a dropped packet gives its
     /// exception (IntegrityError, ReplayError, ...) in its place.
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_arena, batch::input_spans)
+    }
+
+    /// ``output`` over a batch into one buffer the core owns (a
+    /// ``PacketRun``): each packet copied into it once and encrypted
+    /// there, no object per packet; the GIL released for all of it.
+    /// ``threads`` as ``output_many``.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
+    }
+
+    /// ``input`` over a batch into one buffer (see ``output_batch``); a
+    /// dropped packet's item is its exception object.
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
     }
 
     /// Per-SA counters.
@@ -381,6 +630,7 @@ impl PyEspSa {
 #[pyclass(name = "AhSa", module = "kame._core")]
 pub struct PyAhSa {
     inner: AhSa,
+    scratch: Scratch,
 }
 
 #[pymethods]
@@ -408,27 +658,39 @@ impl PyAhSa {
         cfg.mode = parse_mode(mode, tunnel_src, tunnel_dst, ecn)?;
         cfg.replay_window = replay_window;
         cfg.esn = esn;
-        Ok(PyAhSa { inner: AhSa::new(cfg)? })
+        Ok(PyAhSa { inner: AhSa::new(cfg)?, scratch: Scratch::default() })
     }
 
     fn output<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.output(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::output_one(sa, p, buf))
     }
 
     fn input<'py>(&mut self, py: Python<'py>, packet: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = with_bytes(packet, |p| self.inner.input(p))??;
-        Ok(PyBytes::new(py, &out))
+        let (sa, scratch) = (&mut self.inner, &mut self.scratch);
+        scratch.give(py, packet, |p, buf| batch::input_one(sa, p, buf))
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn output_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::output_pipelined, batch::output_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::output_arena, batch::output_spans)
     }
 
     #[pyo3(signature = (packets, *, threads=1))]
     fn input_many<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<Bound<'py, PyList>> {
-        run_batch(py, &mut self.inner, packets, threads, batch::input_pipelined, batch::input_spans)
+        run_batch(py, &mut self.inner, packets, threads, batch::input_arena, batch::input_spans)
+    }
+
+    /// ``output`` over a batch into one buffer (see ``EspSa.output_batch``).
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn output_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::output_arena)
+    }
+
+    /// ``input`` over a batch into one buffer (see ``EspSa.output_batch``).
+    #[pyo3(signature = (packets, *, threads=1))]
+    fn input_batch(&mut self, py: Python<'_>, packets: &Bound<'_, PyAny>, #[pyo3(from_py_with = int_arg)] threads: usize) -> PyResult<PacketRun> {
+        arena_batch(py, &mut self.inner, packets, threads, batch::input_arena)
     }
 
     #[getter]
@@ -509,5 +771,7 @@ impl PyAhSa {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEspSa>()?;
     m.add_class::<PyAhSa>()?;
+    m.add_class::<PacketRun>()?;
+    m.add_class::<PacketRunIter>()?;
     Ok(())
 }
