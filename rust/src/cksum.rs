@@ -144,8 +144,11 @@ fn sum_block_avx2(data: &[u8]) -> u64 {
 /// into signed 32-bit lanes, the bias added back) on 64-octet vectors,
 /// four at a time, the tail (under 64 octets) one masked load whose
 /// missing octets read as zeros: the zero-padded last word of the
-/// portable sum, so every length takes the same path.
-#[cfg(target_arch = "x86_64")]
+/// portable sum, so every length takes the same path. Built with Rust
+/// 1.89 and later (`cfg(kame_avx512)`, see `build.rs`), where these
+/// intrinsics are stable.
+#[cfg(all(target_arch = "x86_64", kame_avx512))]
+#[allow(clippy::incompatible_msrv)]
 #[target_feature(enable = "avx512f,avx512bw")]
 fn sum_block_avx512(data: &[u8]) -> u64 {
     use std::arch::x86_64::*;
@@ -228,11 +231,11 @@ pub enum Path {
 /// run time; the standard library caches the answer).
 #[inline(always)]
 fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", kame_avx512))]
     {
         std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512f")
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", kame_avx512)))]
     {
         false
     }
@@ -259,7 +262,7 @@ pub fn sum16_with(data: &[u8], p: Path) -> u16 {
     let mut acc: u64 = 0;
     for block in data.chunks(BLOCK) {
         let s = match p {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", kame_avx512))]
             Path::Avx512 if has_avx512() => {
                 // SAFETY: AVX-512 F and BW were detected at run time just above.
                 unsafe { sum_block_avx512(block) }
@@ -319,6 +322,7 @@ pub fn sum16(data: &[u8]) -> u16 {
     }
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(kame_avx512)]
         if has_avx512() {
             // SAFETY: AVX-512 F and BW were detected at run time just
             // above; the sum sub-blocks internally, so any length is fine.
