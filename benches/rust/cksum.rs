@@ -31,6 +31,7 @@ fn bench_cksum(c: &mut Criterion) {
     });
     g.bench_function("sum16_portable", |b| b.iter(|| cksum::sum16_with(black_box(&data), Path::Portable)));
     g.bench_function("sum16_avx2", |b| b.iter(|| cksum::sum16_with(black_box(&data), Path::Avx2)));
+    g.bench_function("sum16_avx512", |b| b.iter(|| cksum::sum16_with(black_box(&data), Path::Avx512)));
     g.bench_function("reference_rfc1071", |b| b.iter(|| cksum::reference::cksum(black_box(&data))));
     g.finish();
 }

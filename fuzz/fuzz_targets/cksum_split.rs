@@ -1,6 +1,6 @@
 #![no_main]
 //! The chunked checksum equals the contiguous one for any split points
-//! (odd ones included), the AVX2 and portable paths agree, and both match
+//! (odd ones included), the AVX-512, AVX2 and portable paths agree, and both match
 //! the RFC 1071 reference.
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -30,6 +30,8 @@ fuzz_target!(|input: &[u8]| {
     let whole = cksum::reference::cksum(data);
     assert_eq!(!cksum::sum16_with(data, Path::Portable), whole);
     assert_eq!(!cksum::sum16_with(data, Path::Avx2), whole);
+    assert_eq!(!cksum::sum16_with(data, Path::Avx512), whole);
+    assert_eq!(!cksum::sum16(data), whole);
     let mut s = Sum::new();
     for c in &chunks {
         s.add(c);

@@ -152,10 +152,11 @@ impl<'py> Same<'py> {
 }
 
 /// cksum_path() -> str: which word-summing path this machine uses
-/// ("avx2" or "portable").
+/// ("avx512", "avx2" or "portable").
 #[pyfunction]
 fn cksum_path() -> &'static str {
     match cksum::path() {
+        cksum::Path::Avx512 => "avx512",
         cksum::Path::Avx2 => "avx2",
         cksum::Path::Portable => "portable",
     }
