@@ -257,6 +257,10 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "PacketBatchIter": lambda: iter(_core.parse_many([_PKT, b"\x60"])),
     "Icmpv6Echo": _echo,
     "EspSa": lambda: _core.EspSa(0x1000, "aes-gcm-16", bytes(20)),
+    "PacketRun": lambda: _core.EspSa(0x1000, "aes-gcm-16", bytes(20)).output_batch(
+        [b"\x60" + bytes(39) + b"data"] * 3),
+    "PacketRunIter": lambda: iter(_core.EspSa(0x1000, "aes-gcm-16", bytes(20)).output_batch(
+        [b"\x60" + bytes(39) + b"data"] * 3)),
     "AhSa": lambda: _core.AhSa(0x1000, "hmac-sha1", bytes(20)),
     "IpcompSa": lambda: _core.IpcompSa(),
     "Reassembler": lambda: _core.Reassembler(),
