@@ -39,6 +39,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import (
+    IPV6_MTU,
     IPV6_MTU_DISCOVER,
     IPV6_MULTICAST_ALL,
     IPV6_RECVERR,
@@ -466,16 +467,22 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             mtu = self.node._linkmtu(ifname)
         else:
             mtu = self.node.path_mtu(ifname, first) if len(pkt) > 1280 else 1280
-        if len(pkt) > mtu and (po.dontfrag or 2 <= pmd <= 4):
+        # Linux's IPV6_MTU (np->frag_size): refused past the smaller size
+        # (ip6_setup_cork), fragmented to it when past the route's MTU
+        # (ip6_fragment)
+        fragsize = min(mtu, s.opts.get(IPV6_MTU) or mtu) if len(pkt) > 1280 else mtu
+        if len(pkt) > fragsize and (po.dontfrag or 2 <= pmd <= 4):
             # RFC 3542 §11.2: not fragmented; the application learns the MTU
             # (IPV6_RECVPATHMTU; Linux's IPV6_RECVERR a local error too);
             # DO, PROBE and INTERFACE never fragment (ip6_sk_ignore_df)
             if po.dontfrag and s.opts.get(IPV6_RECVPATHMTU):
-                self._notify_pmtu(dst, s.lport, port, mtu)
+                self._notify_pmtu(dst, s.lport, port, fragsize)
             if s.opts.get(IPV6_RECVERR):
-                self.ipv6_local_error(s, errno.EMSGSIZE, dst, port, mtu - len(ext))
-            raise _err(errno.EMSGSIZE, f"{len(pkt)} octets, path MTU {mtu}")
+                self.ipv6_local_error(s, errno.EMSGSIZE, dst, port, fragsize - len(ext))
+            raise _err(errno.EMSGSIZE, f"{len(pkt)} octets, path MTU {fragsize}")
         pkts = [pkt]
+        if fragsize < mtu < len(pkt):
+            pkts = self.node.ip6_fragment(pkt, fragsize)
         if len(pkt) > 1280 and (po.minmtu == 1 or (po.minmtu == -1 and mc)) and \
                 not po.dontfrag:
             pkts = self.node.ip6_fragment(pkt, 1280)  # RFC 3542 §11.1 IPV6_USE_MIN_MTU
