@@ -16,17 +16,24 @@ from typing import Any
 
 import pytest
 from tests.test_socket_ipopts import (
+    ERR_SETUP,
     EXP,
+    IP_RECVERR,
     IPV6_RECVERR,
     KINDS,
+    ME4,
     ME6,
     PEER6,
     PEER_MAC,
     PMTU6_SETUP,
+    PMTU_DST,
+    ROUTER6,
     SOCK_STREAM,
     _diff,
     _errq,
     _frag6,
+    _icmp4,
+    _icmp6,
     _kernel,
     _try,
     _wire6_host,
@@ -171,3 +178,157 @@ def test_ipv6_mtu_equals_the_kernels() -> None:
 
 
 __all__ = ["AF_INET", "SOCK_STREAM"]
+
+
+# --- the ICMP error queue: ::1's Port Unreachable, the ICMP message's items ---
+#
+# ``ip_recv_error``/``ipv6_recv_error`` give, before the extended error, the
+# receive items the socket asked for about the ICMP message itself
+# (``ipv4_datagram_support_cmsg``: ICMP origins only; ``ip_cmsg_recv``,
+# ``ip6_datagram_recv_common_ctl``/``_specific_ctl``).
+
+IP_PKTINFO, IP_RECVTTL, IP_RECVTOS = 8, 12, 13
+#: IPV6_RECVPKTINFO, _RECVHOPLIMIT, _RECVTCLASS, RFC 2292's PKTINFO and
+#: HOPLIMIT, IPV6_RECVRTHDR (no routing header: no item)
+V6_RX = tuple((41, o) for o in (socket.IPV6_RECVPKTINFO, socket.IPV6_RECVHOPLIMIT,
+                                socket.IPV6_RECVTCLASS, 2, 8, socket.IPV6_RECVRTHDR))
+V4_RX = tuple((0, o) for o in (IP_PKTINFO, IP_RECVTTL, IP_RECVTOS))
+ERRQ_SETUP = ERR_SETUP + ("ip route add 10.9.8.0/24 via 10.9.9.2 dev d0",)
+
+
+def _tos(pkt: bytes, tos: int, ttl: int) -> bytes:
+    """An IPv4 packet with another TOS and TTL (its checksum redone)."""
+    b = bytearray(pkt)
+    b[1], b[8], b[10:12] = tos, ttl, b"\0\0"
+    hl = (b[0] & 15) * 4
+    c = sum(struct.unpack(f"!{hl // 2}H", bytes(b[:hl])))
+    while c >> 16:
+        c = (c & 0xFFFF) + (c >> 16)
+    b[10:12] = struct.pack("!H", ~c & 0xFFFF)
+    return bytes(b)
+
+
+def _tclass(pkt: bytes, tclass: int, hlim: int) -> bytes:
+    b = bytearray(pkt)
+    b[0:4] = struct.pack("!I", 0x60000000 | tclass << 20 | 0x12345)
+    b[7] = hlim
+    return bytes(b)
+
+
+def errq_ctl_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """Port Unreachable from ``::1``, ``127.0.0.1`` and the wire to UDP
+    and raw sockets with ``IPV6_RECVERR``/``IP_RECVERR`` and each set of
+    receive options on: what ``recvmsg(MSG_ERRQUEUE)`` and ``SO_ERROR``
+    give."""
+    if inject is None:
+        from tests.test_socket_ipopts import _err_io
+        w4, inject = _err_io()
+        w6 = _wire6_host()
+        wire = lambda et=0x86DD: w6() if et == 0x86DD else w4()
+    so_error = socket.SO_ERROR
+    out: list[Any] = []
+    sets6: tuple[tuple[tuple[int, int], ...], ...] = ((), (V6_RX[0],), (V6_RX[1],), (V6_RX[2],),
+                                          (V6_RX[3], V6_RX[4]), (V6_RX[5],), V6_RX)
+    # the loopback: ::1, unconnected and connected
+    for i, opts in enumerate(sets6):
+        for conn in (False, True):
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(41, IPV6_RECVERR, 1)
+            for lv, o in opts:
+                s.setsockopt(lv, o, 1)
+            to = ME6 if i == 1 else "::1"
+            s.bind((to, 7620 + 2 * i + conn))
+            if conn:
+                s.connect((to, 7690))
+            sent = [_try(lambda s=s, n=n, t=to: s.sendto(b"to nobody %d" % n, (t, 7690)))
+                    for n in range(2)]
+            out.append(["lo6", opts, conn, sent, _errq(s), _try(lambda s=s: s.getsockopt(
+                1, so_error)), _errq(s), _errq(s)])
+            s.close()
+    # ::1 with IPV6_RECVERR off: the pending error of a connected socket only
+    for conn in (False, True):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.bind(("::1", 7640 + conn))
+        if conn:
+            s.connect(("::1", 7690))
+        out.append(["lo6 off", conn, _try(lambda s=s: s.sendto(b"x", ("::1", 7690))),
+                    _try(lambda s=s: s.getsockopt(1, so_error)), _errq(s)])
+        s.close()
+    # a long datagram to ::1: how much of it comes back
+    s = make(AF_INET6, SOCK_DGRAM, 0)
+    s.setsockopt(41, IPV6_RECVERR, 1)
+    s.bind(("::1", 7645))
+    s.sendto(bytes(range(256)) * 8, ("::1", 7690))
+    q = _errq(s)
+    out.append(["lo6 long", q if isinstance(q, str) else [len(q[0]) // 2, q[1:]]])
+    s.close()
+    # IPv4 (and mapped) from 127.0.0.1
+    for fam, opts in ((AF_INET, ()), (AF_INET, V4_RX), (AF_INET, V4_RX[:1]),
+                      (AF_INET6, V4_RX), (AF_INET6, V6_RX[:2]), (AF_INET, V4_RX[1:]),
+                      (AF_INET6, V4_RX[1:] + V6_RX)):
+        s = make(fam, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, 1)
+        for lv, o in opts:
+            s.setsockopt(lv, o, 1)
+        dst = ("127.0.0.1" if len(opts) != 2 else ME4) if fam == AF_INET else \
+            "::ffff:127.0.0.1"
+        _try(lambda s=s, d=dst: s.sendto(b"to nobody", (d, 7690)))
+        out.append(["lo4", fam, opts, _errq(s)])
+        s.close()
+    # the wire: a Port Unreachable with a TOS or traffic class, a TTL or hop
+    # limit of its own
+    wire(0x0800)
+    for fam, opts in ((AF_INET, ()), (AF_INET, V4_RX), (AF_INET6, V4_RX),
+                      (AF_INET6, (V6_RX[0], V6_RX[1], V6_RX[2]))):
+        s = make(fam, SOCK_DGRAM, 0)
+        s.setsockopt(0, IP_RECVERR, 1)
+        for lv, o in opts:
+            s.setsockopt(lv, o, 1)
+        dst = PMTU_DST if fam == AF_INET else "::ffff:" + PMTU_DST
+        _try(lambda s=s, d=dst: s.sendto(b"a datagram to be refused", (d, 9)))
+        pkts = [p for p in wire(0x0800) if p[9] == 17]
+        if pkts:
+            pkt = pkts[0][:8] + b"\x40" + pkts[0][9:]
+            inject(_tos(_icmp4(PMTU_DST, 3, 3, 0, pkt), 0x28, 17))
+        out.append(["wire4", fam, opts, len(pkts), _errq(s)])
+        s.close()
+    wire(0x86DD)
+    for typ, proto, opts in ((SOCK_DGRAM, 0, sets6[0]), (SOCK_DGRAM, 0, V6_RX),
+                             (SOCK_DGRAM, 0, (V6_RX[0],)), (SOCK_RAW, EXP, V6_RX)):
+        s = make(AF_INET6, typ, proto)
+        s.setsockopt(41, IPV6_RECVERR, 1)
+        for lv, o in opts:
+            s.setsockopt(lv, o, 1)
+        _try(lambda s=s, t=typ: s.sendto(b"a datagram to be refused",
+                                         (PEER6, 9 if t == SOCK_DGRAM else 0)))
+        pkts = [p for p in wire(0x86DD) if p[6] in (17, EXP)]
+        if pkts:
+            pkt = pkts[0][:7] + b"\x40" + pkts[0][8:]
+            inject(_tclass(_icmp6(ROUTER6, 1, 3 if typ == SOCK_RAW else 4, 0, pkt), 0x28, 17))
+        out.append(["wire6", typ, opts, len(pkts), _errq(s)])
+        s.close()
+    r = make(AF_INET, SOCK_RAW, EXP)
+    r.setsockopt(0, IP_RECVERR, 1)
+    for lv, o in V4_RX:
+        r.setsockopt(lv, o, 1)
+    r.sendto(b"raw datagram", (PMTU_DST, 0))
+    pkts = [p for p in wire(0x0800) if p[9] == EXP]
+    if pkts:
+        inject(_tos(_icmp4("10.9.9.2", 3, 1, 0, pkts[0][:8] + b"\x40" + pkts[0][9:]), 0x10, 9))
+    out.append(["raw4", len(pkts), _errq(r)])
+    r.close()
+    return out
+
+
+def _ours_errq_ctl() -> Any:
+    layer, wire, inject = _ours_mtu()
+    return json.loads(json.dumps(errq_ctl_run(lambda f, t, p: layer.socket(f, t, p),
+                                              layer.ifindex("d0"), wire, inject)))
+
+
+@pytest.mark.root
+def test_error_queue_items_equal_the_kernels() -> None:
+    ours = _ours_errq_ctl()
+    kernel = _kernel("errq_ctl_run", veth=True, extra=ERRQ_SETUP,
+                     module="tests.test_socket_ipv6mtu")
+    assert ours == kernel, _diff(ours, kernel)

@@ -44,6 +44,11 @@ class Icmp6ErrorInput:
     dst: IPv6Address
     next_header: int
     time: float
+    #: the ICMPv6 message's own hop limit, traffic class and destination
+    #: (Linux's error queue gives them as receive items)
+    hlim: int = 0
+    tclass: int = 0
+    to: IPv6Address | None = None
 
 
 _ICMP_BAD = {133: "icp6s_badrs", 134: "icp6s_badra", 135: "icp6s_badns",
@@ -184,7 +189,7 @@ class Icmp6(Ip6Output):
             if inv[6] in (4, 41):  # about a gif's outer packet (RFC 2473 §7)
                 self.gif.ctlinput(osrc, odst, msg.mtu, inv, 40, now)
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
-                              osrc, odst, inv[6], now)
+                              osrc, odst, inv[6], now, hdr.hop_limit, hdr.traffic_class, hdr.dst)
         self.events.append(err)
         if inv[6] == 135 and self.mip6.mn is not None:
             self.mip6.mn.ctlinput(err)  # a correspondent without Mobile IPv6 (kame.mip6)

@@ -17,6 +17,7 @@ from typing import Any
 from kame import _core
 from kame.addr import is_linklocal, is_multicast
 from kame.errors import KameError
+from kame.ip6.icmp6 import Icmp6ErrorInput
 from kame.ip6.var import NodeVars
 from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
@@ -211,7 +212,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
             if not self._deliver(Datagram(bytes(data), me, s.lport, dst, self._loif(dst), hl, 0),
                                  port, v6=True):
-                self._loop_unreach(me, s.lport, dst, port)
+                self._loop_unreach(me, s.lport, dst, port, data)
             return len(data)
         hlim: int | None = None
         tclass: int | None = None
@@ -428,7 +429,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             d = Datagram(bytes(data), src, s.lport, dst, ifidx, hlim, tclass)
             if not self._deliver(d, port, v6=True):
-                self._loop_unreach(src, s.lport, dst, port)
+                self._loop_unreach(src, s.lport, dst, port, data)
             return len(data)
         if s.type == SOCK_DGRAM:
             body = _core.UdpHeader(s.lport, port, data).to_bytes(src, dst)
@@ -445,7 +446,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
                                   ifidx, recv_ext) and nh == IPPROTO_UDP:
-                self._loop_unreach(src, s.lport, dst, port)
+                self._loop_unreach(src, s.lport, dst, port, data)
             return len(data)
         if self.node is None:
             raise _err(errno.ENETUNREACH)
@@ -555,13 +556,31 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         the loopback would carry back reaches the connected sender (on
         Linux, an IPv4 one as :meth:`udp_ctlinput` takes it from
         ``dst``, quoting the first 520 octets of ``data``: 576 less the
-        headers)."""
+        headers; an IPv6 one as ``__udp6_lib_err`` takes it, quoting 1184
+        octets: 1280 less two IPv6 and UDP/ICMPv6 headers. Either comes in
+        on the loopback from ``dst`` with the default hop limit, TOS 0xc0
+        for ICMP (``icmp_reply``'s precedence))."""
         if is_multicast(dst) if isinstance(dst, IPv6Address) else dst.is_multicast:
             return
         if data is not None and self.profile.name == "linux" and isinstance(dst, IPv4Address):
             q = data[:520]
+            ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
             self.udp_ctlinput(3, 3, src, dst, sport, dport,  # type: ignore[arg-type]
-                              reporter=dst, payload=q, size=20 + 8 + 28 + len(q))
+                              reporter=dst, payload=q, size=20 + 8 + 28 + len(q),
+                              rx=Datagram(b"", dst, 0, src, self._loif(src), ttl, 0xC0))
+            return
+        if data is not None and self.profile.name == "linux" and self.node is not None and \
+                isinstance(dst, IPv6Address) and isinstance(src, IPv6Address):
+            n = 8 + len(data)
+            inv = struct.pack("!IHBB", 0x60000000, n, IPPROTO_UDP, 64) + src.packed + \
+                dst.packed + struct.pack("!HHHH", sport, dport, n & 0xFFFF, 0) + data[:1184]
+            hl = int(self.node.knobs["net.inet6.ip6.hlim"])
+            # IP6CB(skb)->iif: the interface of the local route, the one
+            # holding the address (the loopback for ::1)
+            ifa = self.node.addrs.find_any(src) if int(src) != 1 else None
+            err = Icmp6ErrorInput(ifa.ifname if ifa is not None else self.ifname(self._loif(src)),
+                                  dst, 1, 4, 0, src, dst, IPPROTO_UDP, self.now, hl, 0, src)
+            self._udp6_err(err, inv, sport, dport)
             return
         for s in self.pcbs:
             if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
@@ -609,7 +628,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
 
     def udp_ctlinput(self, icmp_type: int, code: int, src: IPv4Address, dst: IPv4Address,
                      sport: int, dport: int, *, reporter: IPv4Address | None = None,
-                     rest: int = 0, payload: bytes | None = None, size: int = 0) -> None:
+                     rest: int = 0, payload: bytes | None = None, size: int = 0,
+                     rx: Datagram | None = None) -> None:
         """``udp_ctlinput``/``in_pcbnotify``: an ICMP error about a datagram
         we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
         socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
@@ -629,7 +649,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 found = icmp_err(icmp_type, code, rest, self.pmtudisc(s))
                 if found is not None:
                     self.icmp_error4(s, icmp_type, code, reporter, dst, dport, payload, size,
-                                     found)
+                                     found, rx)
             return
         if icmp_type == 3 and code == 4 and self.profile.name == "linux":
             for s in self.pcbs:
@@ -917,7 +937,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         found = icmp6_err(err.type, err.code, int(err.param), pmd)
         ifindex = self.ifindex(err.ifname) if err.ifname in self.node.ifnets else 0
         self.icmp_error6(best, err.type, err.code, err.reporter, ifindex, err.dst, dport,
-                         inv[48:], 40 + 8 + len(inv), found)
+                         inv[48:], 40 + 8 + len(inv), found, self.icmp6_rx(err))
 
     def _notify_pmtu(self, dst: IPv6Address, sport: int, dport: int, mtu: int) -> None:
         """``ip6_notify_pmtu``: every UDP socket of that local port with
