@@ -149,10 +149,18 @@ def _syn_mss(p: bytes) -> int:
 
 def _ours_mtu() -> tuple[Any, Any, Any]:
     from ipaddress import IPv6Address
-    layer, _read, inject = kame_recverr()
+    layer, _read, _inject = kame_recverr()
     node = layer.node
     assert node is not None
     assert node.pmtu_update(IPv6Address(PEER6), 1300, node._now)
+    mac = bytes.fromhex(PEER_MAC.replace(":", ""))
+
+    def inject(pkt: bytes) -> None:
+        """What ``d1`` sends ``d0``; what the node sends back stays on the wire."""
+        et = b"\x86\xdd" if pkt[0] >> 4 == 6 else b"\x08\x00"
+        lladdr = node.ifnets["d0"].lladdr
+        frames = node.receive("d0", lladdr + mac + et + pkt, node._now)  # swaps node._out
+        node._out.extend(frames)
     node.cache.set_permanent("d0", IPv6Address(PEER8), bytes.fromhex(PEER_MAC.replace(":", "")))
 
     def wire(et: int = 0x86DD) -> list[bytes]:
@@ -331,4 +339,75 @@ def test_error_queue_items_equal_the_kernels() -> None:
     ours = _ours_errq_ctl()
     kernel = _kernel("errq_ctl_run", veth=True, extra=ERRQ_SETUP,
                      module="tests.test_socket_ipv6mtu")
+    assert ours == kernel, _diff(ours, kernel)
+
+
+# --- IPV6_MTU_DISCOVER's interface-MTU sizing across neighbor discovery -------
+#
+# A datagram to a neighbor not yet resolved waits for the Neighbor
+# Advertisement; what then leaves is sized as it would have been at once:
+# PROBE (and INTERFACE, OMIT) by the link's 1500, DONT/WANT by the route's
+# 1300, IPV6_MTU's smaller size kept.
+
+HOLD_PEERS = ("2001:db8:9::11", "2001:db8:9::12", "2001:db8:9::13", "2001:db8:9::14",
+              "2001:db8:9::15")
+HOLD_SETUP = MTU_SETUP + tuple(f"ip -6 route add {a}/128 dev d0 mtu 1300" for a in HOLD_PEERS)
+
+
+def _na(target: str) -> bytes:
+    """A solicited Neighbor Advertisement from ``target`` to ``ME6`` with
+    :data:`PEER_MAC` as its link-layer address."""
+    tgt = socket.inet_pton(socket.AF_INET6, target)
+    opt = b"\x02\x01" + bytes.fromhex(PEER_MAC.replace(":", ""))
+    p = bytearray(_icmp6(target, 136, 0, 0x60000000, tgt + opt))
+    p[7] = 255
+    return bytes(p)
+
+
+def hold_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """UDP datagrams of each ``IPV6_MTU_DISCOVER`` mode (and one with
+    ``IPV6_MTU``) to a neighbor being resolved, 1300 octets away on the
+    1500-octet link: the errno at once, the Neighbor Solicitation, and
+    the packets that leave once the advertisement comes."""
+    if inject is None:
+        from tests.test_socket_ipopts import _err_io
+        _w4, inject = _err_io()
+        wire = _wire6_host()
+    me6 = socket.inet_pton(socket.AF_INET6, ME6)
+    out: list[Any] = []
+    wire()
+    for peer, (mode, frag) in zip(HOLD_PEERS, ((1, 0), (3, 0), (5, 0), (4, 0), (3, 1280)),
+                                  strict=True):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+        s.setsockopt(41, IPV6_MTU, frag)
+        got = [_try(lambda s=s, n=n, p=peer: s.sendto(bytes(n - 48), (p, 9)))
+               for n in (1400, 3000)]
+        first = wire()
+        ns = [p[40] for p in first if p[6] == 58]
+        inject(_na(peer))
+        sent = [_frag6(p) for p in first + wire() if p[8:24] == me6 and p[6] in (17, 44)]
+        out.append(["hold", mode, frag, got, ns[:1], sent])
+        s.close()
+    return out
+
+
+def _ours_hold() -> Any:
+    from ipaddress import IPv6Address
+    layer, wire, inject = _ours_mtu()
+    node = layer.node
+    assert node is not None
+    for a in HOLD_PEERS:
+        assert node.pmtu_update(IPv6Address(a), 1300, node._now)
+    # the hold queue is the node's: KAME keeps one packet, Linux's
+    # neigh.default.unres_qlen 101
+    node.knobs["net.inet6.icmp6.nd6_maxqueuelen"] = 101
+    return json.loads(json.dumps(hold_run(lambda f, t, p: layer.socket(f, t, p),
+                                          layer.ifindex("d0"), wire, inject)))
+
+
+@pytest.mark.root
+def test_held_datagrams_are_sized_as_the_kernels() -> None:
+    ours = _ours_hold()
+    kernel = _kernel("hold_run", veth=True, extra=HOLD_SETUP, module="tests.test_socket_ipv6mtu")
     assert ours == kernel, _diff(ours, kernel)
