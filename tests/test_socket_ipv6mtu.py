@@ -411,3 +411,74 @@ def test_held_datagrams_are_sized_as_the_kernels() -> None:
     ours = _ours_hold()
     kernel = _kernel("hold_run", veth=True, extra=HOLD_SETUP, module="tests.test_socket_ipv6mtu")
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- memory links: IPV6_MTU and the interface-MTU sizing between two nodes ----
+
+
+def _udp6_frames(frames: list[bytes], since: int, mac: bytes) -> list[list[int]]:
+    """(length, a Fragment header, M, offset) of the IPv6 frames ``mac`` sent."""
+    return [_frag6(f[14:]) for f in frames[since:] if f[6:12] == mac and
+            f[12:14] == b"\x86\xdd" and f[20] in (17, 44, 50)]
+
+
+def test_ipv6_mtu_fragments_between_two_nodes() -> None:
+    from tests.test_key_node import HB, MA, pair
+
+    from kame.socket import SocketLayer
+    frames: list[bytes] = []
+    sim, a, b = pair(frames)
+    la, lb = SocketLayer(a, "linux"), SocketLayer(b, "linux")
+    srv = lb.socket(AF_INET6, SOCK_DGRAM, 0)
+    srv.bind(("::", 9))
+    cli = la.socket(AF_INET6, SOCK_DGRAM, 0)
+    assert _try(lambda: cli.getsockopt(41, IPV6_MTU)) == "ENOTCONN"
+    assert _try(lambda: cli.setsockopt(41, IPV6_MTU, 1279)) == "EINVAL"
+    cli.setsockopt(41, IPV6_MTU, 1280)
+    cli.connect((str(HB), 9))
+    assert cli.getsockopt(41, IPV6_MTU) == 1500  # the route's, not frag_size
+    got = []
+    for n in (1400, 3000):
+        since = len(frames)
+        data = (bytes(range(256)) * 12)[:n - 48]
+        assert cli.send(data) == n - 48
+        sim.emit(a, a.poll(sim.now))
+        sim.run(until=sim.now + 1.0)
+        got.append(_udp6_frames(frames, since, MA))
+        assert srv.recv(4000) == data  # reassembled
+    # within the link's MTU whole (frag_size does not cut it), past it in
+    # fragments of 1280 (ip6_fragment)
+    assert got[0] == [[1400, 0, 0, 0]]
+    assert got[1] == [[1280, 1, 1, 0], [1280, 1, 1, 154], [544, 1, 0, 308]]
+
+
+@pytest.mark.parametrize("mode", [1, 3, 5])
+def test_interface_mtu_sizing_survives_neighbor_discovery_and_esp(mode: int) -> None:
+    """A datagram held for neighbor discovery and sent through ESP transport
+    mode is sized as it would have been at once: PROBE (3) and OMIT (5) by
+    the link's 1500, WANT (1) by the 1300-octet path MTU."""
+    from ipaddress import IPv6Address
+
+    from tests.test_key_node import HB, MA, transport_pair
+
+    from kame.socket import SocketLayer
+    frames: list[bytes] = []
+    sim, a, b = transport_pair(frames)
+    assert not any(ln.addr == HB for ln in a.cache)  # to be resolved
+    assert a.pmtu_update(IPv6Address(HB), 1300, sim.now)
+    la, lb = SocketLayer(a, "linux"), SocketLayer(b, "linux")
+    srv = lb.socket(AF_INET6, SOCK_DGRAM, 0)
+    srv.bind(("::", 9))
+    cli = la.socket(AF_INET6, SOCK_DGRAM, 0)
+    cli.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+    since = len(frames)
+    assert cli.sendto(b"k" * 1352, (str(HB), 9)) == 1352  # 1400 octets before ESP
+    sim.emit(a, a.poll(sim.now))
+    sim.run(until=sim.now + 2.0)
+    sent = _udp6_frames(frames, since, MA)
+    assert a.key.stats["out_success"] == 1
+    if mode == 1:
+        assert len(sent) == 2 and sent[0][:2] == [1296, 1]  # ESP, fragmented at 1300
+    else:
+        assert len(sent) == 1 and 1400 < sent[0][0] <= 1500 and sent[0][1] == 0
+    assert srv.recv(2000) == b"k" * 1352
