@@ -482,3 +482,129 @@ def test_interface_mtu_sizing_survives_neighbor_discovery_and_esp(mode: int) -> 
     else:
         assert len(sent) == 1 and 1400 < sent[0][0] <= 1500 and sent[0][1] == 0
     assert srv.recv(2000) == b"k" * 1352
+
+
+# --- TCP and Packet Too Big by IPV6_MTU_DISCOVER -------------------------------
+#
+# A connection to a peer on the 1500-octet link, the peer written on the
+# veth: its SYN,ACK offers an MSS of 1440; four kilobytes go out; a Packet
+# Too Big of 1280 quotes the first segment. DONT/WANT/DO/PROBE take it
+# (``tcp_v6_mtu_reduced``: the segment size falls to 1220 and what is
+# unacknowledged goes again), INTERFACE and OMIT do not
+# (``ip6_sk_accept_pmtu``).
+
+
+#: a peer for each mode (a Packet Too Big lowers the path MTU the next
+#: connection to the same peer would start from)
+TCP_PEERS = tuple(f"2001:db8:9::2{i}" for i in range(7))
+UDP_PEERS = tuple(f"2001:db8:9::3{i}" for i in range(4))
+TCP_SETUP = MTU_SETUP + ("ip link set d0 gso_max_segs 1",) + tuple(
+    f"ip -6 neigh add {a} lladdr {PEER_MAC} dev d0 nud permanent"
+    for a in TCP_PEERS + UDP_PEERS)
+
+
+def _tcp6(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
+          opts: bytes = b"", data: bytes = b"") -> bytes:
+    from ipaddress import IPv6Address
+
+    from kame import _core
+    hdr = bytearray(struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (20 + len(opts)) // 4 << 4,
+                                flags, 65535, 0, 0) + opts + data)
+    hdr[16:18] = struct.pack("!H", _core.in6_cksum(IPv6Address(src), IPv6Address(dst), 6,
+                                                   bytes(hdr)))
+    return struct.pack("!IHBB", 0x60000000, len(hdr), 6, 64) + \
+        socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) + \
+        bytes(hdr)
+
+
+def _segs(pkts: list[bytes], sport: int) -> list[int]:
+    """The payload lengths of the TCP segments ``ME6`` sent from ``sport``
+    (another connection's retransmissions left out)."""
+    me6 = socket.inet_pton(socket.AF_INET6, ME6)
+    return [len(p) - 40 - (p[52] >> 4) * 4 for p in pkts if p[6] == 6 and p[8:24] == me6
+            and p[40:42] == struct.pack("!H", sport)]
+
+
+def tcp_ptb_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """For each ``IPV6_MTU_DISCOVER`` mode, a connection to a peer of its
+    own: the segments of two full ones' worth; after a Packet Too Big of
+    1280 about the first, what goes again (its largest segment and its
+    octets: Linux cuts each queued segment, the BSD stack resends the
+    stream); once the peer has acknowledged it all, the first two segments
+    of as much again; ``IPV6_MTU``; and how a UDP datagram of 1400 octets to
+    that peer leaves afterwards (whether the path MTU fell)."""
+    if inject is None:
+        from tests.test_socket_ipopts import _err_io
+        _w4, inject = _err_io()
+        wire = _wire6_host()
+    me6 = socket.inet_pton(socket.AF_INET6, ME6)
+    out: list[Any] = []
+    wire()
+    for peer, mode in zip(TCP_PEERS, (None, 0, 1, 2, 3, 4, 5), strict=True):
+        t = make(AF_INET6, SOCK_STREAM, 0)
+        if mode is not None:
+            t.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+        if hasattr(t, "setblocking"):  # ours never blocks
+            t.setblocking(False)
+        port = 9100
+        t.connect_ex((peer, port))
+        syn = [p for p in wire() if p[6] == 6 and p[8:24] == me6]
+        if not syn:
+            out.append(["tcp ptb", mode, "no SYN"])
+            continue
+        sport, iss = struct.unpack("!HI", syn[0][40:42] + syn[0][44:48])
+        inject(_tcp6(peer, ME6, port, sport, 5000, iss + 1, 0x12, b"\x02\x04\x05\xa0"))
+        wire()  # the ACK
+        sent = _try(lambda t=t: t.send(bytes(2880)))
+        first = [p for p in wire() if p[6] == 6 and len(p) > 40 + 20 and
+                 p[40:42] == struct.pack("!H", sport)]
+        if first:
+            inject(_icmp6(ROUTER6, 2, 0, 1280, (first[0][:7] + b"\x40" + first[0][8:])[:1232]))
+        again = _segs(wire(), sport)
+        inject(_tcp6(peer, ME6, port, sport, 5001, iss + 1 + 2880, 0x10))
+        more = _try(lambda t=t: t.send(bytes(2880)))
+        segs = _segs(wire(), sport)[:2]  # the third: cwnd (BSD's tcp_mtudisc: one segment)
+        mtu = _try(lambda t=t: t.getsockopt(41, IPV6_MTU))
+        u = make(AF_INET6, SOCK_DGRAM, 0)
+        u.sendto(bytes(1352), (peer, 9))
+        udp = [_frag6(p) for p in wire() if p[6] in (17, 44)]
+        u.close()
+        out.append(["tcp ptb", mode, sent, _segs(first, sport),
+                    [max(again, default=0), sum(again)], more, segs, mtu, udp])
+        t.close()
+        wire()
+    # UDP: a connected socket of each mode gets the Packet Too Big; then
+    # its IPV6_MTU and another socket's datagram to the same peer
+    for peer, mode in zip(UDP_PEERS, (1, 3, 4, 5), strict=True):
+        s = make(AF_INET6, SOCK_DGRAM, 0)
+        s.setsockopt(41, IPV6_MTU_DISCOVER, mode)
+        s.connect((peer, 9))
+        s.send(bytes(1352))
+        pkts = [p for p in wire() if p[6] == 17]
+        if pkts:
+            inject(_icmp6(ROUTER6, 2, 0, 1280, (pkts[0][:7] + b"\x40" + pkts[0][8:])[:1232]))
+        u = make(AF_INET6, SOCK_DGRAM, 0)
+        u.sendto(bytes(1352), (peer, 9))
+        out.append(["udp ptb", mode, len(pkts), _try(lambda s=s: s.getsockopt(41, IPV6_MTU)),
+                    [_frag6(p) for p in wire() if p[6] in (17, 44)]])
+        u.close()
+        s.close()
+    return out
+
+
+def _ours_tcp_ptb() -> Any:
+    from ipaddress import IPv6Address
+    layer, wire, inject = _ours_mtu()
+    node = layer.node
+    assert node is not None
+    for a in TCP_PEERS + UDP_PEERS:
+        node.cache.set_permanent("d0", IPv6Address(a), bytes.fromhex(PEER_MAC.replace(":", "")))
+    return json.loads(json.dumps(tcp_ptb_run(lambda f, t, p: layer.socket(f, t, p),
+                                             layer.ifindex("d0"), wire, inject)))
+
+
+@pytest.mark.root
+def test_tcp_and_packet_too_big_by_mode_equal_the_kernels() -> None:
+    ours = _ours_tcp_ptb()
+    kernel = _kernel("tcp_ptb_run", veth=True, extra=TCP_SETUP, module="tests.test_socket_ipv6mtu")
+    assert ours == kernel, _diff(ours, kernel)

@@ -913,22 +913,38 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                     s.fport == dport and s.lport == sport:
                 s.so_error = code
 
-    def _udp6_err(self, err: Any, inv: bytes, sport: int, dport: int) -> None:
-        """``__udp6_lib_err``: the socket the quoted datagram came from
-        (connected that way, else bound to its port) takes the error
-        (:mod:`kame.socket.errqueue`)."""
+    def _udp6_err_sock(self, src: IPv6Address, sport: int, dst: IPv6Address, dport: int
+                       ) -> Socket | None:
+        """``__udp6_lib_lookup`` of the datagram an error quotes: the socket
+        connected that way, else one bound to its port."""
         best = None
         for s in self.pcbs:
             if s.type != SOCK_DGRAM or s.family != AF_INET6 or s.lport != sport:
                 continue
-            if s.laddr is not None and int(s.laddr) and s.laddr != err.src:
+            if s.laddr is not None and int(s.laddr) and s.laddr != src:
                 continue
             if s.faddr is not None:
-                if s.faddr == err.dst and s.fport == dport:
-                    best = s
-                    break
+                if s.faddr == dst and s.fport == dport:
+                    return s
                 continue
             best = best or s
+        return best
+
+    def udp6_pmtu_ignored(self, inv: bytes) -> bool:
+        """Whether the socket a Packet Too Big's quoted datagram came from
+        ignores it (Linux, ``IPV6_PMTUDISC_INTERFACE``/``_OMIT``:
+        ``ip6_sk_accept_pmtu``), leaving the path MTU as it was."""
+        if self.profile.name != "linux" or len(inv) < 44:
+            return False
+        sport, dport = struct.unpack("!HH", inv[40:44])
+        s = self._udp6_err_sock(IPv6Address(inv[8:24]), sport, IPv6Address(inv[24:40]), dport)
+        return s is not None and s.opts.get(IPV6_MTU_DISCOVER, 1) in (4, 5)
+
+    def _udp6_err(self, err: Any, inv: bytes, sport: int, dport: int) -> None:
+        """``__udp6_lib_err``: the socket the quoted datagram came from
+        (connected that way, else bound to its port) takes the error
+        (:mod:`kame.socket.errqueue`)."""
+        best = self._udp6_err_sock(err.src, sport, err.dst, dport)
         if best is None:
             return
         pmd = best.opts.get(IPV6_MTU_DISCOVER, 1)
