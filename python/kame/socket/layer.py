@@ -571,9 +571,9 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             return
         if data is not None and self.profile.name == "linux" and self.node is not None and \
                 isinstance(dst, IPv6Address) and isinstance(src, IPv6Address):
-            n = 8 + len(data)
+            n = 8 + len(data) if len(data) <= 0xFFF7 else 0  # a jumbogram's: 0 (RFC 2675)
             inv = struct.pack("!IHBB", 0x60000000, n, IPPROTO_UDP, 64) + src.packed + \
-                dst.packed + struct.pack("!HHHH", sport, dport, n & 0xFFFF, 0) + data[:1184]
+                dst.packed + struct.pack("!HHHH", sport, dport, n, 0) + data[:1184]
             hl = int(self.node.knobs["net.inet6.ip6.hlim"])
             # IP6CB(skb)->iif: the interface of the local route, the one
             # holding the address (the loopback for ::1)
