@@ -1,14 +1,28 @@
 """Linux's ``IPV6_MTU`` and the rest of the path MTU and error-queue rows
 of the Linux profile, against the kernel's own sockets in a namespace with
-a veth (the harness of :mod:`tests.test_socket_ipopts`).
+a veth (the harness of :mod:`tests.test_socket_ipopts`: every errno,
+value, control message and what leaves on the veth equal).
 
 ``IPV6_MTU`` (``np->frag_size``): ``setsockopt`` takes 0 or at least 1280
-(``EINVAL`` below); a datagram is then sized by the smaller of that and the
-MTU it would otherwise go by (``ip6_setup_cork``); ``getsockopt`` gives the
-MTU of the socket's cached route (``ENOTCONN`` without one)."""
+(``EINVAL`` below; fewer octets than an int ``EINVAL``) on AF_INET6 UDP,
+TCP and raw sockets; a datagram is refused past the smaller of it and the
+MTU it goes by under DO/PROBE/INTERFACE (``ip6_setup_cork``) and, past
+that MTU, cut into fragments of it (``ip6_fragment``); ``getsockopt`` gives
+the MTU of the socket's route (``ENOTCONN`` without one). TCP neither
+offers nor sends by it.
+
+The error queue: ``::1``'s Port Unreachable is queued as the kernel's
+loopback queues it, and ``recvmsg(MSG_ERRQUEUE)`` gives the receive items
+the socket asked for about the ICMP message before the extended error.
+
+``IPV6_MTU_DISCOVER``'s interface-MTU sizing holds for a datagram waiting
+for neighbor discovery (kernel rows) and one sent through ESP (two nodes);
+a Packet Too Big that a socket of INTERFACE or OMIT ignores lowers no path
+MTU, so its TCP segments stay full and others' datagrams whole."""
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import struct
@@ -608,3 +622,74 @@ def test_tcp_and_packet_too_big_by_mode_equal_the_kernels() -> None:
     ours = _ours_tcp_ptb()
     kernel = _kernel("tcp_ptb_run", veth=True, extra=TCP_SETUP, module="tests.test_socket_ipv6mtu")
     assert ours == kernel, _diff(ours, kernel)
+
+
+# --- the same runs on the Linux profile alone (no namespace needed) -----------
+
+
+def test_ipv6_mtu_on_the_linux_profile() -> None:
+    out = _ours_ipv6_mtu()
+    get = {(r[0], r[1]): r[3:] for r in out if r[2:3] == ["get"]}
+    assert get[(AF_INET6, SOCK_DGRAM)] == ["ENOTCONN", "ENOTCONN"]
+    assert get[(AF_INET, SOCK_DGRAM)] == ["ENOTSUP", "ENOTSUP"]  # do_ip_getsockopt
+    put = {(r[0], r[1], r[3]): r[4] for r in out if r[2:3] == ["set"]}
+    assert put[(AF_INET6, SOCK_RAW, 1279)] == "EINVAL" and put[(AF_INET6, SOCK_STREAM, 0)] == "ok"
+    assert put[(AF_INET6, SOCK_DGRAM, "000500")] == "EINVAL"  # fewer octets than an int
+    assert put[(AF_INET, SOCK_DGRAM, 1280)] == "ENOPROTOOPT"
+    conn = {(r[0], r[2]): r[4:] for r in out if r[1:2] == ["conn"]}
+    assert conn[(SOCK_DGRAM, PEER6)] == [1300, "14"] and conn[(SOCK_RAW, "::1")][0] == 65536
+    assert conn[(SOCK_DGRAM, "::ffff:127.0.0.1")][0] == 65535  # the IPv4 route's
+    send = {(r[0], r[2], r[3], r[4], r[5]): r[6:] for r in out if r[1:2] == ["send"]}
+    # WANT, 1280: whole up to the path MTU, past it in fragments of 1280
+    assert send[(SOCK_DGRAM, 1, 1280, PEER6, 1281)][1] == [[1281, 0, 0, 0]]
+    assert send[(SOCK_DGRAM, 1, 1280, PEER6, 1400)][1] == [[1280, 1, 1, 0], [176, 1, 0, 154]]
+    # DO and PROBE refuse past it, the local error's MTU the smaller size
+    for mode in (2, 3):
+        err, wire, items = send[(SOCK_DGRAM, mode, 1280, PEER8, 1281)]
+        assert err == "EMSGSIZE" and wire == []
+        assert struct.unpack_from("=I", bytes.fromhex(items[0][2]), 8) == (1280,)
+    tcp = [r for r in out if r[:1] == ["tcp"]]
+    assert all(r[6] == [1240 if r[3] == PEER6 else 1440] for r in tcp)  # the SYN's MSS
+
+
+def test_error_queue_items_on_the_linux_profile() -> None:
+    out = _ours_errq_ctl()
+    lo = next(r for r in out if r[0] == "lo6" and r[1] == [] and r[2] is False)
+    data, anc, flags, name = lo[4]
+    assert flags == 0x2000  # MSG_ERRQUEUE
+    assert bytes.fromhex(data) == b"to nobody 0" and name == ["::1", 7690, 0, 0]
+    assert lo[3] == [11, "ECONNREFUSED"] and lo[5] == 0  # the next error's, then none
+    ee = bytes.fromhex(anc[-1][2])
+    assert struct.unpack("=IBBBBII", ee[:16]) == (errno.ECONNREFUSED, 3, 1, 4, 0, 0, 0)
+    assert ee[24:40] == socket.inet_pton(socket.AF_INET6, "::1") and ee[40:44] == bytes(4)
+    mine = next(r for r in out if r[0] == "lo6" and r[1] == [list(V6_RX[0])])
+    # the ICMPv6 message came in on the interface holding the address
+    assert mine[4][1][0] == [41, socket.IPV6_PKTINFO,
+                             (socket.inet_pton(socket.AF_INET6, ME6) +
+                              struct.pack("=I", 3)).hex()]
+    assert next(r for r in out if r[:2] == ["lo6 off", True])[3] == errno.ECONNREFUSED
+    assert next(r for r in out if r[0] == "lo6 long")[1][0] == 1184
+    w4 = next(r for r in out if r[:3] == ["wire4", AF_INET, [list(x) for x in V4_RX]])
+    # IP_PKTINFO (no ipi_spec_dst), the ICMP message's TTL 17 and TOS 0x28
+    assert [a[:2] for a in w4[4][1]] == [[0, IP_PKTINFO], [0, 2], [0, 1], [0, IP_RECVERR]]
+    assert w4[4][1][1][2] == "11000000" and w4[4][1][2][2] == "28"
+    w6 = next(r for r in out if r[0] == "wire6" and r[1] == SOCK_RAW)
+    assert [a[1] for a in w6[4][1]] == [50, 52, 67, 2, 8, IPV6_RECVERR]
+
+
+def test_held_datagrams_on_the_linux_profile() -> None:
+    rows = {(r[1], r[2]): r[3:] for r in _ours_hold()}
+    assert rows[(3, 0)] == [[1352, "EMSGSIZE"], [135], [[1400, 0, 0, 0]]]
+    assert rows[(1, 0)][2][:2] == [[1296, 1, 1, 0], [160, 1, 0, 156]]
+
+
+def test_tcp_and_udp_ignore_packet_too_big_by_mode_on_the_linux_profile() -> None:
+    out = _ours_tcp_ptb()
+    tcp = {r[1]: r[2:] for r in out if r[0] == "tcp ptb"}
+    assert tcp[1][2:] == [[1220, 2880], 2880, [1220, 1220], 1280,
+                          [[1280, 1, 1, 0], [176, 1, 0, 154]]]
+    for mode in (4, 5):  # ignored: no resend, full segments, the path MTU kept
+        assert tcp[mode][2:] == [[0, 0], 2880, [1440, 1440], 1500, [[1400, 0, 0, 0]]]
+    udp = {r[1]: r[3:] for r in out if r[0] == "udp ptb"}
+    assert udp[3] == [1280, [[1280, 1, 1, 0], [176, 1, 0, 154]]]
+    assert udp[4] == udp[5] == [1500, [[1400, 0, 0, 0]]]
