@@ -287,7 +287,8 @@ def errq_ctl_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> l
     # IPv4 (and mapped) from 127.0.0.1
     for fam, opts in ((AF_INET, ()), (AF_INET, V4_RX), (AF_INET, V4_RX[:1]),
                       (AF_INET6, V4_RX), (AF_INET6, V6_RX[:2]), (AF_INET, V4_RX[1:]),
-                      (AF_INET6, V4_RX[1:] + V6_RX)):
+                      (AF_INET6, V4_RX[1:] + V6_RX), (AF_INET, ((0, 20),)),
+                      (AF_INET6, ((0, 20),))):
         s = make(fam, SOCK_DGRAM, 0)
         s.setsockopt(0, IP_RECVERR, 1)
         for lv, o in opts:
@@ -300,7 +301,7 @@ def errq_ctl_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> l
     # the wire: a Port Unreachable with a TOS or traffic class, a TTL or hop
     # limit of its own
     wire(0x0800)
-    for fam, opts in ((AF_INET, ()), (AF_INET, V4_RX), (AF_INET6, V4_RX),
+    for fam, opts in ((AF_INET, ()), (AF_INET, V4_RX), (AF_INET6, V4_RX), (AF_INET, ((0, 20),)),
                       (AF_INET6, (V6_RX[0], V6_RX[1], V6_RX[2]))):
         s = make(fam, SOCK_DGRAM, 0)
         s.setsockopt(0, IP_RECVERR, 1)

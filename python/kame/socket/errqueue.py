@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import struct
 from collections import deque
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -157,6 +158,8 @@ class ErrQueue:
         charge = truesize(size)
         if sum(e[5] for e in q) + charge >= RMEM_DEFAULT:
             return False
+        if rx is not None:  # what the ICMP message's transport header points at
+            rx = replace(rx, data=data)
         q.append((data, name, level, typ, ee, charge, err, rx))
         return True
 

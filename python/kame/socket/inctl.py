@@ -911,6 +911,12 @@ class InCtloutput(In6Pcb):
                 out.append((IPPROTO_IP, IP_TOS, bytes([d.tclass & 0xFF])))
             if o.get(IP_RECVORIGDSTADDR):
                 port = s.lport if s.type != SOCK_RAW else 0
+                if errq:
+                    # ip_cmsg_recv_dstaddr reads the "ports" where the
+                    # error's transport header is: the quoted payload
+                    if len(d.data) < 4:
+                        return out
+                    port = int.from_bytes(d.data[2:4], "big")
                 out.append((IPPROTO_IP, IP_ORIGDSTADDR,
                             struct.pack("=H", 2) + struct.pack("!H", port) + d.dst.packed
                             + bytes(8)))
