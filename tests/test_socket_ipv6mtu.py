@@ -116,6 +116,23 @@ def ipv6_mtu_run(make: Any, ifi: int, wire: Any = None) -> list[Any]:
                         out.append([typ, "send", mode, frag, dst, n, err, sent6(),
                                     q if isinstance(q, str) else q[1]])
                 s.close()
+    # IPV6_DONTFRAG: refused past the smaller size, IPV6_RECVPATHMTU's
+    # notice carrying it (ipv6_local_rxpmtu)
+    for frag in (0, 1280, 1400):
+        for dst in (PEER6, PEER8):
+            s = make(AF_INET6, SOCK_DGRAM, 0)
+            s.setsockopt(41, socket.IPV6_DONTFRAG, 1)
+            s.setsockopt(41, socket.IPV6_RECVPATHMTU, 1)
+            s.setsockopt(41, IPV6_MTU, frag)
+            s.bind((ME6, 0))
+            err = _try(lambda s=s, d=dst: s.sendto(bytes(1400 - 48), (d, 9)))
+            try:
+                data, anc, _fl, addr = s.recvmsg(100, 256, socket.MSG_DONTWAIT)
+                got: Any = [data.hex(), [[lv, t, d.hex()] for lv, t, d in anc], list(addr)]
+            except OSError as e:
+                got = errno.errorcode[e.errno or 0]
+            out.append(["dontfrag", frag, dst, err, sent6(), got])
+            s.close()
     # TCP: the route's MTU, and the MSS a SYN offers, by IPV6_MTU_DISCOVER
     # and IPV6_MTU
     lst = make(AF_INET6, SOCK_STREAM, 0)
