@@ -182,7 +182,7 @@ class ErrQueue:
         if len(data) > bufsize:
             data, flags = data[:bufsize], flags | MSG_TRUNC
         # ip_recv_error/ipv6_recv_error: the ICMP message's own items first
-        anc = s.rx_items(rx, errq=True) if rx is not None else []
+        anc = s._rx_items(rx, errq=True) if rx is not None else []
         anc.append((level, typ, ee))
         return data, anc, flags, name
 

@@ -468,7 +468,7 @@ class Socket:
             a, sc, mtu = d.mtuinfo
             return b"", [(IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu))], 0, \
                 self._name(a, 0, sc)
-        anc = self.rx_items(d)
+        anc = self._rx_items(d)
         flg = 0
         data = d.data
         if len(data) > bufsize:
@@ -478,7 +478,7 @@ class Socket:
             else 0
         return data, anc, flg, self._name(d.src, d.sport, scope)
 
-    def rx_items(self, d: Datagram, errq: bool = False) -> list[tuple[int, int, bytes]]:
+    def _rx_items(self, d: Datagram, errq: bool = False) -> list[tuple[int, int, bytes]]:
         """The receive items of a datagram (or, ``errq``, of the ICMP
         message an error queue entry came in: Linux's ``ip_recv_error``
         and ``ipv6_recv_error`` give them before the extended error)."""
