@@ -18,7 +18,9 @@ the socket asked for about the ICMP message before the extended error.
 ``IPV6_MTU_DISCOVER``'s interface-MTU sizing holds for a datagram waiting
 for neighbor discovery (kernel rows) and one sent through ESP (two nodes);
 a Packet Too Big that a socket of INTERFACE or OMIT ignores lowers no path
-MTU, so its TCP segments stay full and others' datagrams whole."""
+MTU, so its TCP segments stay full and others' datagrams whole; so does an
+IPv4 Fragmentation Needed to a UDP socket of those ``IP_MTU_DISCOVER``
+modes (``ipv4_sk_update_pmtu``)."""
 
 from __future__ import annotations
 
@@ -711,3 +713,69 @@ def test_tcp_and_udp_ignore_packet_too_big_by_mode_on_the_linux_profile() -> Non
     udp = {r[1]: r[3:] for r in out if r[0] == "udp ptb"}
     assert udp[3] == [1280, [[1280, 1, 1, 0], [176, 1, 0, 154]]]
     assert udp[4] == udp[5] == [1500, [[1400, 0, 0, 0]]]
+
+
+# --- IPv4: Fragmentation Needed to a socket of each IP_MTU_DISCOVER mode --------
+
+UDP4_PEERS = tuple(f"10.9.9.4{i}" for i in range(4))
+FN_SETUP = ERR_SETUP + tuple(f"ip neigh add {a} lladdr {PEER_MAC} dev d0 nud permanent"
+                             for a in UDP4_PEERS)
+
+
+def frag_needed_run(make: Any, ifi: int, wire: Any = None, inject: Any = None) -> list[Any]:
+    """A connected AF_INET (and a mapped AF_INET6) UDP socket of each mode
+    gets a Fragmentation Needed of 1100 about its datagram; then its
+    ``IP_MTU`` and how another socket's datagram of 1400 octets leaves
+    (``ip_sk_accept_pmtu``: INTERFACE and OMIT leave the route alone)."""
+    if inject is None:
+        from tests.test_socket_ipopts import _err_io
+        wire, inject = _err_io()
+    out: list[Any] = []
+    wire(0x0800)
+    for peer, mode, fam in zip(UDP4_PEERS, (1, 3, 4, 5), (AF_INET, AF_INET6, AF_INET, AF_INET6),
+                               strict=True):
+        s = make(fam, SOCK_DGRAM, 0)
+        s.setsockopt(0, 10, mode)  # IP_MTU_DISCOVER
+        dst = peer if fam == AF_INET else "::ffff:" + peer
+        s.connect((dst, 9))
+        s.send(bytes(1000))
+        pkts = [p for p in wire(0x0800) if p[9] == 17]
+        if pkts:
+            inject(_icmp4("10.9.9.2", 3, 4, 1100, pkts[0][:8] + b"\x40" + pkts[0][9:36]))
+        u = make(AF_INET, SOCK_DGRAM, 0)
+        u.sendto(bytes(1400 - 28), (peer, 9))
+        from tests.test_socket_ipopts import _frag
+        out.append(["frag needed", mode, fam, len(pkts), _try(lambda s=s: s.getsockopt(0, 14)),
+                    _try(lambda s=s: s.getsockopt(1, socket.SO_ERROR)),
+                    [_frag(p) for p in wire(0x0800) if p[9] == 17]])
+        u.close()
+        s.close()
+    return out
+
+
+def _ours_frag_needed() -> Any:
+    from ipaddress import IPv4Address
+    layer, wire, inject = _ours_mtu()
+    node = layer.node
+    assert node is not None
+    inet = node.inet
+    for a in UDP4_PEERS:
+        inet._arp_update(inet._new_entry("d0", IPv4Address(a), node._now),
+                         bytes.fromhex(PEER_MAC.replace(":", "")), node._now)
+    return json.loads(json.dumps(frag_needed_run(lambda f, t, p: layer.socket(f, t, p),
+                                                 layer.ifindex("d0"),
+                                                 lambda et=0x0800: wire(et), inject)))
+
+
+@pytest.mark.root
+def test_fragmentation_needed_by_mode_equals_the_kernels() -> None:
+    ours = _ours_frag_needed()
+    kernel = _kernel("frag_needed_run", veth=True, extra=FN_SETUP,
+                     module="tests.test_socket_ipv6mtu")
+    assert ours == kernel, _diff(ours, kernel)
+
+
+def test_fragmentation_needed_by_mode_on_the_linux_profile() -> None:
+    rows = {r[1]: r[3:] for r in _ours_frag_needed()}
+    assert rows[1] == [1, 1100, errno.EMSGSIZE, [[1100, 0, 1, 0], [320, 0, 0, 135]]]
+    assert rows[4] == rows[5] == [1, 1500, errno.EMSGSIZE, [[1400, 1, 0, 0]]]

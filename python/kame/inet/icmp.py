@@ -186,7 +186,13 @@ class Icmp(Ipsec4):
             mtu = rest & 0xFFFF
             if mtu < 68:
                 mtu = _core.icmp_next_plateau(int.from_bytes(inv[2:4], "big"))
-            self.pmtu_update(odst, mtu, now)
+            so = getattr(self.node, "sockets", None)
+            # Linux's ipv4_sk_update_pmtu: a UDP socket of IP_PMTUDISC_INTERFACE
+            # or _OMIT leaves the route's MTU alone (ip_sk_accept_pmtu)
+            if proto != IPPROTO_UDP or len(inv) < hl + 4 or so is None or \
+                    not so.udp4_pmtu_ignored(osrc, int.from_bytes(inv[hl:hl + 2], "big"), odst,
+                                             int.from_bytes(inv[hl + 2:hl + 4], "big")):
+                self.pmtu_update(odst, mtu, now)
             if proto in (4, 41):  # about a gif's outer datagram (RFC 4213 §3.2)
                 self.node.gif.ctlinput(osrc, odst, mtu, inv, hl, now)
         self.node.events.append(IcmpErrorInput4(ifname, reporter, t, code, rest, osrc, odst,

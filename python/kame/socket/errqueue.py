@@ -147,6 +147,17 @@ class ErrQueue:
         return Datagram(b"", err.reporter, 0, err.to, int(ifp.index) if ifp else 0, err.hlim,
                         err.tclass)
 
+    def udp4_pmtu_ignored(self, src: IPv4Address, sport: int, dst: IPv4Address,
+                          dport: int) -> bool:
+        """Whether the socket a Fragmentation Needed's quoted datagram came
+        from ignores it (Linux, ``IP_PMTUDISC_INTERFACE``/``_OMIT``:
+        ``ipv4_sk_update_pmtu`` checks ``ip_sk_accept_pmtu``), leaving the
+        path MTU as it was."""
+        if self.profile.name != "linux":  # type: ignore[attr-defined]
+            return False
+        s = self._udp4_err_sock(src, sport, dst, dport)
+        return s is not None and int(s.ipopts.get(IP_MTU_DISCOVER, 1)) in (4, 5)
+
     def errq_put(self, s: Socket, data: bytes, name: tuple[Any, ...], level: int, typ: int,
                  ee: bytes, err: int, size: int, rx: Datagram | None = None) -> bool:
         """Queue an error (``sock_queue_err_skb``): refused once the queue's
