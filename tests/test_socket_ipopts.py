@@ -201,10 +201,12 @@ def _ours(run: Any, *args: Any) -> Any:
     return json.loads(json.dumps(run(lambda f, t, p: layer.socket(f, t, p), *args)))
 
 
-def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = ()) -> Any:
+def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = (),
+            module: str = "tests.test_socket_ipopts") -> Any:
     """``run`` on the kernel's sockets in a fresh namespace (``lo`` up; with
     ``veth``, a veth ``d0`` with 10.9.9.1/24 and 224.0.0.0/4 routed to it,
-    whose index is the first argument)."""
+    whose index is the first argument); ``run`` is a function of
+    ``module``)."""
     from tests.interop.netns_rig import kernel_json, veth_d0
 
     argv = "".join(", " + repr(a) for a in args)
@@ -213,7 +215,7 @@ def _kernel(run: str, *args: Any, veth: bool = False, extra: tuple[str, ...] = (
         argv = ", socket.if_nametoindex('d0')" + argv
         setup = [*veth_d0(f"{ME4}/24"), ["ip", "route", "add", "224.0.0.0/4", "dev", "d0"]]
     code = ("import json,socket,sys; sys.path.insert(0, '.');"
-            f"from tests.test_socket_ipopts import {run};"
+            f"from {module} import {run};"
             f"print(json.dumps({run}(lambda f, t, p: socket.socket(f, t, p){argv})))")
     return kernel_json("ipopt", code, [*setup, *(line.split() for line in extra)])
 

@@ -764,11 +764,13 @@ class Node(Ip6Input):
                     self._emit_mcast(a.ifname, a.dst,
                                      codec.build_ra(a, src, self.ifnets[a.ifname].lladdr))
             elif isinstance(a, DeliverQueued):
-                for _ifn, pkt in a.packets:
+                # (ifname, packet[, linkmtu]): Ip6Output.output's hold
+                for held in a.packets:
                     self.stats.inc("ip6s_localout")
-                    self._ether_out(a.ifname, a.lladdr, pkt)
+                    self._ether_out(a.ifname, a.lladdr, held[1], linkmtu=len(held) > 2)
             elif isinstance(a, DropQueued):
-                for _ifn, pkt in a.packets:
+                for held in a.packets:
+                    pkt = held[1]
                     src, dst = IPv6Address(pkt[8:24]), IPv6Address(pkt[24:40])
                     if self.addrs.find_any(src) is not None:
                         self.events.append(Event("unreachable", a.ifname, {"dst": dst}))

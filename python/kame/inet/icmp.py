@@ -159,7 +159,7 @@ class Icmp(Ipsec4):
         elif t == ICMP_REDIRECT:
             self.icmp_redirect_input(v, code, rest, bytes(data), now)
         elif t in (ICMP_UNREACH, ICMP_TIMXCEED, ICMP_PARAMPROB, 4):
-            self._notify(ifname, v.src, t, code, rest, bytes(data), now)
+            self._notify(ifname, v.src, t, code, rest, bytes(data), now, (v.ttl, v.tos, v.dst))
 
     def icmp_redirect_input(self, v: Any, code: int, rest: int, inv: bytes, now: float) -> None:
         """A Redirect (``icmp_input`` -> ``rtredirect``): every code is taken
@@ -174,9 +174,10 @@ class Icmp(Ipsec4):
         self.rtredirect(IPv4Address(inv[16:20]), IPv4Address(rest), v.src, now)
 
     def _notify(self, ifname: str, reporter: IPv4Address, t: int, code: int, rest: int,
-                inv: bytes, now: float) -> None:
+                inv: bytes, now: float, rx: tuple[int, int, IPv4Address] | None = None) -> None:
         """An error about a datagram of ours (``inv``, its header and first
-        octets) reaches the upper layer."""
+        octets) reaches the upper layer (``rx``: the ICMP message's TTL,
+        TOS and destination)."""
         hl = (inv[0] & 0x0F) * 4
         osrc, odst, proto = IPv4Address(inv[12:16]), IPv4Address(inv[16:20]), inv[9]
         if self.find(osrc) is None:
@@ -185,7 +186,13 @@ class Icmp(Ipsec4):
             mtu = rest & 0xFFFF
             if mtu < 68:
                 mtu = _core.icmp_next_plateau(int.from_bytes(inv[2:4], "big"))
-            self.pmtu_update(odst, mtu, now)
+            so = getattr(self.node, "sockets", None)
+            # Linux's ipv4_sk_update_pmtu: a UDP socket of IP_PMTUDISC_INTERFACE
+            # or _OMIT leaves the route's MTU alone (ip_sk_accept_pmtu)
+            if proto != IPPROTO_UDP or len(inv) < hl + 4 or so is None or \
+                    not so.udp4_pmtu_ignored(osrc, int.from_bytes(inv[hl:hl + 2], "big"), odst,
+                                             int.from_bytes(inv[hl + 2:hl + 4], "big")):
+                self.pmtu_update(odst, mtu, now)
             if proto in (4, 41):  # about a gif's outer datagram (RFC 4213 §3.2)
                 self.node.gif.ctlinput(osrc, odst, mtu, inv, hl, now)
         self.node.events.append(IcmpErrorInput4(ifname, reporter, t, code, rest, osrc, odst,
@@ -196,11 +203,12 @@ class Icmp(Ipsec4):
         full = len(inv) >= hl + 8
         size = 28 + len(inv)
         if so is not None and full and hasattr(so, "rip_ctlinput"):
-            so.rip_ctlinput(t, code, rest, reporter, inv, size)
+            so.rip_ctlinput(t, code, rest, reporter, inv, size, so.icmp_rx(ifname, rx))
         if so is not None and proto == IPPROTO_UDP and len(inv) >= hl + 4:
             sport = int.from_bytes(inv[hl:hl + 2], "big")
             dport = int.from_bytes(inv[hl + 2:hl + 4], "big")
             so.udp_ctlinput(t, code, osrc, odst, sport, dport, reporter=reporter, rest=rest,
-                            payload=inv[hl + 8:] if full else None, size=size)
+                            payload=inv[hl + 8:] if full else None, size=size,
+                            rx=so.icmp_rx(ifname, rx))
         elif proto == IPPROTO_TCP and getattr(self.node, "tcp", None) is not None:
             self.node.tcp.tcp_ctlinput(t, code, rest, inv, now)  # kame.tcp

@@ -44,6 +44,11 @@ class Icmp6ErrorInput:
     dst: IPv6Address
     next_header: int
     time: float
+    #: the ICMPv6 message's own hop limit, traffic class and destination
+    #: (Linux's error queue gives them as receive items)
+    hlim: int = 0
+    tclass: int = 0
+    to: IPv6Address | None = None
 
 
 _ICMP_BAD = {133: "icp6s_badrs", 134: "icp6s_badra", 135: "icp6s_badns",
@@ -180,17 +185,31 @@ class Icmp6(Ip6Output):
         if self.addrs.find_any(osrc) is None:
             return  # not about a packet of ours
         if msg.type == ICMP6_PACKET_TOO_BIG:
-            self.pmtu_update(odst, msg.mtu, now)
+            if not self._pmtu_refused(ifname, inv):
+                self.pmtu_update(odst, msg.mtu, now)
             if inv[6] in (4, 41):  # about a gif's outer packet (RFC 2473 §7)
                 self.gif.ctlinput(osrc, odst, msg.mtu, inv, 40, now)
         err = Icmp6ErrorInput(ifname, hdr.src, msg.type, msg.code, msg.param,
-                              osrc, odst, inv[6], now)
+                              osrc, odst, inv[6], now, hdr.hop_limit, hdr.traffic_class, hdr.dst)
         self.events.append(err)
         if inv[6] == 135 and self.mip6.mn is not None:
             self.mip6.mn.ctlinput(err)  # a correspondent without Mobile IPv6 (kame.mip6)
         if inv[6] == 6:
             self.tcp6_ctlinput(err, inv, now)  # kame.tcp (issue 9)
         self.udp6_ctlinput(err, inv)
+
+    def _pmtu_refused(self, ifname: str, inv: bytes) -> bool:
+        """Linux's ``ip6_sk_accept_pmtu``: a Packet Too Big about a segment
+        or datagram of a socket of ``IPV6_PMTUDISC_INTERFACE`` or ``_OMIT``
+        (the Linux profile) lowers no path MTU: ``tcp_v6_err`` and
+        ``__udp6_lib_err`` leave the route as it was."""
+        if inv[6] == 6:
+            tcp = getattr(self, "tcp", None)
+            return tcp is not None and bool(tcp.tcp6_pmtu_ignored(inv, ifname))
+        if inv[6] == 17:
+            so = getattr(self, "sockets", None)
+            return so is not None and bool(so.udp6_pmtu_ignored(inv))
+        return False
 
     def icmp6_redirect_output(self, ifname: str, invoking: bytes, rt: Route,
                               now: float) -> bool:

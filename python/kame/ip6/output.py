@@ -89,7 +89,8 @@ class Ip6Output(Route6):
             next_hop = self._in6(next_hop, "next_hop")
         if len(packet) < 40 or packet[0] >> 4 != 6:
             raise ValueError("ip6_output: not an IPv6 packet (40-octet header, version 6)")
-        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop):
+        if self.key is not None and self.key.output(self, ifname, packet, now, next_hop,
+                                                     linkmtu=linkmtu):
             return
         if ifp.type == 55 or ifp.type == 215:  # IFT_GIF, IFT_STF: kame.gif, kame.stf
             self.stats.inc("ip6s_localout")
@@ -106,7 +107,9 @@ class Ip6Output(Route6):
             self.stats.inc("ip6s_ifdisabled")
             return
         hop = next_hop if next_hop is not None else IPv6Address(packet[24:40])
-        ll, actions = self.cache.resolve(ifname, hop, (ifname, packet), now)
+        # a packet held for resolution keeps its sizing (DeliverQueued)
+        ll, actions = self.cache.resolve(ifname, hop, (ifname, packet, True) if linkmtu
+                                         else (ifname, packet), now)
         if actions:
             self._handle(actions, now)
         if ll is not None:

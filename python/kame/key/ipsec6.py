@@ -173,8 +173,11 @@ class Ipsec6:
     # --- ipsec6_output --------------------------------------------------------
 
     def output(self, node: Any, ifname: str, packet: bytes, now: float,
-               next_hop: IPv6Address | None) -> bool:
-        """True when the packet was consumed (transformed and sent, or dropped)."""
+               next_hop: IPv6Address | None, *, linkmtu: bool = False) -> bool:
+        """True when the packet was consumed (transformed and sent, or dropped).
+        ``linkmtu``: the packet is sized by the interface's MTU, not the
+        path's (Linux's ``IPV6_PMTUDISC_PROBE``/``_INTERFACE``/``_OMIT``;
+        ``ip6_skb_dst_mtu``), and so is what the transforms make of it."""
         if self._busy:
             return False
         try:
@@ -220,7 +223,7 @@ class Ipsec6:
             ifname, hop = rt.ifname, rt.next_hop
         self._busy += 1
         try:
-            node.output(ifname, pkt, now, hop)
+            node.output(ifname, pkt, now, hop, linkmtu=linkmtu)
         finally:
             self._busy -= 1
         return True

@@ -82,6 +82,12 @@ IPV6_UNICAST_IF = 76
 #: to the interface's MTU unfragmented, OMIT fragments at the interface's
 #: MTU; INTERFACE and OMIT ignore Packet Too Big (``ip6_sk_accept_pmtu``).
 IPV6_MTU_DISCOVER = 23
+#: Linux's ``IPV6_MTU`` (``np->frag_size``): 0 (none) or at least 1280; a
+#: datagram is sized by the smaller of it and the MTU it goes by otherwise
+#: (``ip6_setup_cork``: refused past it under DO/PROBE/INTERFACE, cut into
+#: fragments that size when it is past that MTU). ``getsockopt`` reads the
+#: MTU of the connected socket's route instead (``ENOTCONN`` without one).
+IPV6_MTU = 24
 
 
 class Ip6Ctloutput(InCtloutput):
@@ -97,6 +103,12 @@ class Ip6Ctloutput(InCtloutput):
         order; 0 clears it, no such interface ``EADDRNOTAVAIL``)."""
         b = struct.pack("=i", _ival(value)) if not isinstance(
             value, (bytes, bytearray, memoryview)) else bytes(value)
+        if opt == IPV6_MTU:
+            v = struct.unpack("=i", b[:4])[0] if len(b) >= 4 else -1
+            if v and not 1280 <= v:
+                raise _err(errno.EINVAL, "IPV6_MTU: 0 or at least 1280")
+            s.opts[opt] = v
+            return
         if opt == IPV6_MTU_DISCOVER:
             v = struct.unpack("=i", b[:4])[0] if len(b) >= 4 else -1
             if not 0 <= v <= 5:
@@ -145,7 +157,7 @@ class Ip6Ctloutput(InCtloutput):
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
         if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
-                                         IPV6_MTU_DISCOVER):
+                                         IPV6_MTU_DISCOVER, IPV6_MTU):
             self._lx_ipv6_opt(s, opt, value)
             return
         if opt == IPV6_FAITH:
@@ -348,8 +360,9 @@ class Ip6Ctloutput(InCtloutput):
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
         if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
-                             IPV6_MTU_DISCOVER):
-            v = s.opts.get(opt, 1) if opt in (IPV6_MULTICAST_ALL, IPV6_MTU_DISCOVER) else \
+                             IPV6_MTU_DISCOVER, IPV6_MTU):
+            v = self.ip_mtu(s) if opt == IPV6_MTU else \
+                s.opts.get(opt, 1) if opt in (IPV6_MULTICAST_ALL, IPV6_MTU_DISCOVER) else \
                 s.opts.get(opt, 0) if opt == IPV6_RECVERR else \
                 struct.unpack("=i", struct.pack("!I", s.opts.get(opt, 0)))[0]  # htonl
             # ipv6_getsockopt: min(len, sizeof(int)) octets of the int

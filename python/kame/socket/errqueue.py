@@ -17,7 +17,11 @@ Problem) and the offender, the ICMP message's source, at
 ``SO_EE_OFFENDER``. The pending error after it is the next queued error's
 (``sock_dequeue_err_skb``), 0 when none is left. The queue is bounded as
 ``sock_queue_err_skb`` bounds it, by the receive buffer
-(``net.core.rmem_default``) against each error's ``truesize``.
+(``net.core.rmem_default``) against each error's ``truesize``. Before
+the extended error come the receive items the socket asked for
+(``IP_PKTINFO``, ``IP_TTL``, ``IP_TOS``; ``IPV6_PKTINFO``,
+``IPV6_HOPLIMIT``, ``IPV6_TCLASS`` and RFC 2292's) about the ICMP message
+itself (``ipv4_datagram_support_cmsg``: ICMP origins, not local errors).
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from __future__ import annotations
 import errno
 import struct
 from collections import deque
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_RAW
-from kame.socket.sock import MSG_ERRQUEUE, Socket
+from kame.socket.sock import MSG_ERRQUEUE, Datagram, Socket
 
 IPPROTO_IP, IPPROTO_IPV6 = 0, 41
 IP_HDRINCL, IP_MTU_DISCOVER, IP_RECVERR, IPV6_RECVERR = 3, 10, 11, 25
@@ -122,18 +127,51 @@ class ErrQueue:
             best = best or s
         return best
 
+    def icmp_rx(self, ifname: str, rx: tuple[int, int, IPv4Address] | None
+                ) -> Datagram | None:
+        """The ICMP message an IPv4 error came in (its TTL, TOS and
+        destination, the interface) as the error queue keeps it."""
+        if rx is None:
+            return None
+        node = self.node  # type: ignore[attr-defined]
+        ifp = node.ifnets.get(ifname) if node is not None else None
+        return Datagram(b"", IPv4Address(0), 0, rx[2], int(ifp.index) if ifp else 0,
+                        rx[0], rx[1])
+
+    def icmp6_rx(self, err: Any) -> Datagram | None:
+        """The ICMPv6 message an error came in (``Icmp6ErrorInput``)."""
+        if err.to is None:
+            return None
+        node = self.node  # type: ignore[attr-defined]
+        ifp = node.ifnets.get(err.ifname) if node is not None else None
+        return Datagram(b"", err.reporter, 0, err.to, int(ifp.index) if ifp else 0, err.hlim,
+                        err.tclass)
+
+    def udp4_pmtu_ignored(self, src: IPv4Address, sport: int, dst: IPv4Address,
+                          dport: int) -> bool:
+        """Whether the socket a Fragmentation Needed's quoted datagram came
+        from ignores it (Linux, ``IP_PMTUDISC_INTERFACE``/``_OMIT``:
+        ``ipv4_sk_update_pmtu`` checks ``ip_sk_accept_pmtu``), leaving the
+        path MTU as it was."""
+        if self.profile.name != "linux":  # type: ignore[attr-defined]
+            return False
+        s = self._udp4_err_sock(src, sport, dst, dport)
+        return s is not None and int(s.ipopts.get(IP_MTU_DISCOVER, 1)) in (4, 5)
+
     def errq_put(self, s: Socket, data: bytes, name: tuple[Any, ...], level: int, typ: int,
-                 ee: bytes, err: int, size: int) -> bool:
+                 ee: bytes, err: int, size: int, rx: Datagram | None = None) -> bool:
         """Queue an error (``sock_queue_err_skb``): refused once the queue's
         ``truesize`` would reach the receive buffer. ``size``: the ICMP
-        message's octets."""
+        message's octets; ``rx``: the ICMP message's header fields."""
         q = s.errq
         if q is None:
             q = s.errq = deque()
         charge = truesize(size)
         if sum(e[5] for e in q) + charge >= RMEM_DEFAULT:
             return False
-        q.append((data, name, level, typ, ee, charge, err))
+        if rx is not None:  # what the ICMP message's transport header points at
+            rx = replace(rx, data=data)
+        q.append((data, name, level, typ, ee, charge, err, rx))
         return True
 
     def recv_error(self, s: Socket, bufsize: int
@@ -144,7 +182,7 @@ class ErrQueue:
         q = s.errq
         if not q:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-        data, name, level, typ, ee, _charge, _err = q.popleft()
+        data, name, level, typ, ee, _charge, _err, rx = q.popleft()
         # sock_dequeue_err_skb: the next ICMP error's errno; an ICMP error
         # with no ICMP error after it clears it; a local error leaves it
         if q and q[0][4][4] != SO_EE_ORIGIN_LOCAL:
@@ -154,11 +192,14 @@ class ErrQueue:
         flags = MSG_ERRQUEUE
         if len(data) > bufsize:
             data, flags = data[:bufsize], flags | MSG_TRUNC
-        return data, [(level, typ, ee)], flags, name
+        # ip_recv_error/ipv6_recv_error: the ICMP message's own items first
+        anc = s._rx_items(rx, errq=True) if rx is not None else []
+        anc.append((level, typ, ee))
+        return data, anc, flags, name
 
     def icmp_error4(self, s: Socket, t: int, code: int, reporter: IPv4Address,
                     dst: IPv4Address, dport: int, payload: bytes, size: int,
-                    found: tuple[int, bool, int]) -> None:
+                    found: tuple[int, bool, int], rx: Datagram | None = None) -> None:
         """``ip_icmp_error`` when ``IP_RECVERR`` is on, and the pending error.
         An AF_INET6 socket's IPv4-mapped traffic queues by ``IP_RECVERR`` too
         (``inet->recverr``; ``IPV6_RECVERR`` does not count) and reads as
@@ -175,7 +216,7 @@ class ErrQueue:
                 ee += struct.pack("=HHI16sI", AF_INET6, 0, 0,
                                   b"\0" * 10 + b"\xff\xff" + reporter.packed, 0)
                 level, typ = IPPROTO_IPV6, IPV6_RECVERR
-            self.errq_put(s, payload, s._name(dst, dport, 0), level, typ, ee, err, size)
+            self.errq_put(s, payload, s._name(dst, dport, 0), level, typ, ee, err, size, rx)
         elif not hard or s.faddr is None:
             return
         s.so_error = err
@@ -208,24 +249,25 @@ class ErrQueue:
 
     def icmp_error6(self, s: Socket, t: int, code: int, reporter: IPv6Address, ifindex: int,
                     dst: IPv6Address, dport: int, payload: bytes, size: int,
-                    found: tuple[int, bool, int]) -> None:
+                    found: tuple[int, bool, int], rx: Datagram | None = None) -> None:
         """``ipv6_icmp_error`` when ``IPV6_RECVERR`` is on, and the pending
         error (``__udp6_lib_err``)."""
         err, hard, info = found
         if s.opts.get(IPV6_RECVERR):
-            link = in6_addrscope(reporter) <= Scope.LINKLOCAL
+            # ipv6_iface_scope_id: link-local addresses only (not ::1)
+            link = in6_addrscope(reporter) <= Scope.LINKLOCAL and int(reporter) != 1
             ee = struct.pack("=IBBBBII", err, SO_EE_ORIGIN_ICMP6, t, code, 0, info, 0) + \
                 struct.pack("=HHI16sI", AF_INET6, 0, 0, reporter.packed,
                             ifindex if link else 0)
-            sc = ifindex if in6_addrscope(dst) <= Scope.LINKLOCAL else 0
+            sc = ifindex if in6_addrscope(dst) <= Scope.LINKLOCAL and int(dst) != 1 else 0
             self.errq_put(s, payload, s._name(dst, dport, sc), IPPROTO_IPV6, IPV6_RECVERR, ee,
-                          err, size)
+                          err, size, rx)
         elif not hard or s.faddr is None:
             return
         s.so_error = err
 
     def rip_ctlinput(self, t: int, code: int, rest: int, reporter: IPv4Address,
-                     inv: bytes, size: int) -> None:
+                     inv: bytes, size: int, rx: Datagram | None = None) -> None:
         """``raw_icmp_error``/``raw_err``: an ICMP error about a datagram of
         protocol ``inv[9]`` reaches the raw sockets of that protocol (bound
         to its source, connected to its destination, if they are): queued
@@ -249,7 +291,7 @@ class ErrQueue:
             if found is None:
                 continue
             payload = inv if s.ipopts.get(IP_HDRINCL) else inv[hl:]
-            self.icmp_error4(s, t, code, reporter, odst, 0, payload, size, found)
+            self.icmp_error4(s, t, code, reporter, odst, 0, payload, size, found, rx)
 
     def rip6_ctlinput(self, err: Any, inv: bytes) -> None:
         """``raw6_icmp_error``/``rawv6_err``: an ICMPv6 error about a packet
@@ -276,7 +318,7 @@ class ErrQueue:
             if err.type == 2:
                 hard = pmd == 2  # rawv6_err: hard only with IPV6_PMTUDISC_DO
             self.icmp_error6(s, err.type, err.code, err.reporter, ifindex, err.dst, 0,
-                             inv[40:], 48 + len(inv), (e, hard, info))
+                             inv[40:], 48 + len(inv), (e, hard, info), self.icmp6_rx(err))
 
     def pmtudisc(self, s: Socket) -> int:
         """``inet->pmtudisc`` (``IP_PMTUDISC_WANT`` by default)."""

@@ -882,12 +882,15 @@ class InCtloutput(In6Pcb):
             raise _err(errno.EADDRNOTAVAIL, "IP_SENDSRCADDR is not ours")
         return (src if src is not None and int(src) else None), 0, None, tos
 
-    def ip_recv_items(self, s: Socket, d: Any) -> list[tuple[int, int, bytes]]:
+    def ip_recv_items(self, s: Socket, d: Any, errq: bool = False
+                      ) -> list[tuple[int, int, bytes]]:
         """The IPv4 control messages a datagram ``d`` carries for ``s``
         (Linux ``ip_cmsg_recv_offset``: ``IP_PKTINFO``, ``IP_TTL``, ``IP_TOS``
         (one octet), ``IP_ORIGDSTADDR``, in that order; FreeBSD
         ``ip_savecontrol``: ``IP_RECVDSTADDR``, ``IP_RECVTTL``,
-        ``IP_RECVTOS``)."""
+        ``IP_RECVTOS``). ``errq``: ``d`` is the ICMP message of an error
+        queue entry (``ip_recv_error``): no ``ipi_spec_dst`` was computed
+        for it (``ipv4_pktinfo_prepare`` never ran)."""
         o = s.ipopts
         out: list[tuple[int, int, bytes]] = []
         if self.profile.name == "linux":
@@ -895,8 +898,8 @@ class InCtloutput(In6Pcb):
                 # ipi_spec_dst: the local address a reply would come from
                 # (fib_compute_spec_dst): the destination itself when it is
                 # ours, else the receiving interface's address
-                spec = d.dst
-                if not self._is_local4(spec) and self.node is not None and d.ifindex:
+                spec = d.dst if not errq else IPv4Address(0)
+                if not errq and not self._is_local4(spec) and self.node is not None and d.ifindex:
                     ifa = next((x for x in self.node.inet.on(self.ifname(d.ifindex))
                                 if x.usable), None)
                     spec = ifa.addr if ifa is not None else spec
@@ -908,6 +911,12 @@ class InCtloutput(In6Pcb):
                 out.append((IPPROTO_IP, IP_TOS, bytes([d.tclass & 0xFF])))
             if o.get(IP_RECVORIGDSTADDR):
                 port = s.lport if s.type != SOCK_RAW else 0
+                if errq:
+                    # ip_cmsg_recv_dstaddr reads the "ports" where the
+                    # error's transport header is: the quoted payload
+                    if len(d.data) < 4:
+                        return out
+                    port = int.from_bytes(d.data[2:4], "big")
                 out.append((IPPROTO_IP, IP_ORIGDSTADDR,
                             struct.pack("=H", 2) + struct.pack("!H", port) + d.dst.packed
                             + bytes(8)))

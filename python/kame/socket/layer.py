@@ -17,6 +17,7 @@ from typing import Any
 from kame import _core
 from kame.addr import is_linklocal, is_multicast
 from kame.errors import KameError
+from kame.ip6.icmp6 import Icmp6ErrorInput
 from kame.ip6.var import NodeVars
 from kame.scope6 import Scope, in6_addrscope
 from kame.socket.const import (
@@ -39,6 +40,7 @@ from kame.socket.const import (
     _err,
 )
 from kame.socket.ctloutput import (
+    IPV6_MTU,
     IPV6_MTU_DISCOVER,
     IPV6_MULTICAST_ALL,
     IPV6_RECVERR,
@@ -210,7 +212,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             hl = int(self.node.knobs["net.inet6.ip6.hlim"]) if self.node else 64
             if not self._deliver(Datagram(bytes(data), me, s.lport, dst, self._loif(dst), hl, 0),
                                  port, v6=True):
-                self._loop_unreach(me, s.lport, dst, port)
+                self._loop_unreach(me, s.lport, dst, port, data)
             return len(data)
         hlim: int | None = None
         tclass: int | None = None
@@ -427,7 +429,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             d = Datagram(bytes(data), src, s.lport, dst, ifidx, hlim, tclass)
             if not self._deliver(d, port, v6=True):
-                self._loop_unreach(src, s.lport, dst, port)
+                self._loop_unreach(src, s.lport, dst, port, data)
             return len(data)
         if s.type == SOCK_DGRAM:
             body = _core.UdpHeader(s.lport, port, data).to_bytes(src, dst)
@@ -444,7 +446,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 scope or (self._loif(dst) if int(dst) == 1 else self._default_scope(dst)))
             if not self.ip6_local(src, dst, nh, body, hlim, tclass,  # type: ignore[arg-type]
                                   ifidx, recv_ext) and nh == IPPROTO_UDP:
-                self._loop_unreach(src, s.lport, dst, port)
+                self._loop_unreach(src, s.lport, dst, port, data)
             return len(data)
         if self.node is None:
             raise _err(errno.ENETUNREACH)
@@ -466,16 +468,22 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
             mtu = self.node._linkmtu(ifname)
         else:
             mtu = self.node.path_mtu(ifname, first) if len(pkt) > 1280 else 1280
-        if len(pkt) > mtu and (po.dontfrag or 2 <= pmd <= 4):
+        # Linux's IPV6_MTU (np->frag_size): refused past the smaller size
+        # (ip6_setup_cork), fragmented to it when past the route's MTU
+        # (ip6_fragment)
+        fragsize = min(mtu, s.opts.get(IPV6_MTU) or mtu) if len(pkt) > 1280 else mtu
+        if len(pkt) > fragsize and (po.dontfrag or 2 <= pmd <= 4):
             # RFC 3542 §11.2: not fragmented; the application learns the MTU
             # (IPV6_RECVPATHMTU; Linux's IPV6_RECVERR a local error too);
             # DO, PROBE and INTERFACE never fragment (ip6_sk_ignore_df)
             if po.dontfrag and s.opts.get(IPV6_RECVPATHMTU):
-                self._notify_pmtu(dst, s.lport, port, mtu)
+                self._notify_pmtu(dst, s.lport, port, fragsize)
             if s.opts.get(IPV6_RECVERR):
-                self.ipv6_local_error(s, errno.EMSGSIZE, dst, port, mtu - len(ext))
-            raise _err(errno.EMSGSIZE, f"{len(pkt)} octets, path MTU {mtu}")
+                self.ipv6_local_error(s, errno.EMSGSIZE, dst, port, fragsize - len(ext))
+            raise _err(errno.EMSGSIZE, f"{len(pkt)} octets, path MTU {fragsize}")
         pkts = [pkt]
+        if fragsize < mtu < len(pkt):
+            pkts = self.node.ip6_fragment(pkt, fragsize)
         if len(pkt) > 1280 and (po.minmtu == 1 or (po.minmtu == -1 and mc)) and \
                 not po.dontfrag:
             pkts = self.node.ip6_fragment(pkt, 1280)  # RFC 3542 §11.1 IPV6_USE_MIN_MTU
@@ -548,13 +556,31 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         the loopback would carry back reaches the connected sender (on
         Linux, an IPv4 one as :meth:`udp_ctlinput` takes it from
         ``dst``, quoting the first 520 octets of ``data``: 576 less the
-        headers)."""
+        headers; an IPv6 one as ``__udp6_lib_err`` takes it, quoting 1184
+        octets: 1280 less two IPv6 and UDP/ICMPv6 headers. Either comes in
+        on the loopback from ``dst`` with the default hop limit, TOS 0xc0
+        for ICMP (``icmp_reply``'s precedence))."""
         if is_multicast(dst) if isinstance(dst, IPv6Address) else dst.is_multicast:
             return
         if data is not None and self.profile.name == "linux" and isinstance(dst, IPv4Address):
             q = data[:520]
+            ttl = int(self.node.knobs["net.inet.ip.ttl"]) if self.node else 64
             self.udp_ctlinput(3, 3, src, dst, sport, dport,  # type: ignore[arg-type]
-                              reporter=dst, payload=q, size=20 + 8 + 28 + len(q))
+                              reporter=dst, payload=q, size=20 + 8 + 28 + len(q),
+                              rx=Datagram(b"", dst, 0, src, self._loif(src), ttl, 0xC0))
+            return
+        if data is not None and self.profile.name == "linux" and self.node is not None and \
+                isinstance(dst, IPv6Address) and isinstance(src, IPv6Address):
+            n = 8 + len(data) if len(data) <= 0xFFF7 else 0  # a jumbogram's: 0 (RFC 2675)
+            inv = struct.pack("!IHBB", 0x60000000, n, IPPROTO_UDP, 64) + src.packed + \
+                dst.packed + struct.pack("!HHHH", sport, dport, n, 0) + data[:1184]
+            hl = int(self.node.knobs["net.inet6.ip6.hlim"])
+            # IP6CB(skb)->iif: the interface of the local route, the one
+            # holding the address (the loopback for ::1)
+            ifa = self.node.addrs.find_any(src) if int(src) != 1 else None
+            err = Icmp6ErrorInput(ifa.ifname if ifa is not None else self.ifname(self._loif(src)),
+                                  dst, 1, 4, 0, src, dst, IPPROTO_UDP, self.now, hl, 0, src)
+            self._udp6_err(err, inv, sport, dport)
             return
         for s in self.pcbs:
             if s.type == SOCK_DGRAM and s.faddr == dst and s.fport == dport and \
@@ -602,7 +628,8 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
 
     def udp_ctlinput(self, icmp_type: int, code: int, src: IPv4Address, dst: IPv4Address,
                      sport: int, dport: int, *, reporter: IPv4Address | None = None,
-                     rest: int = 0, payload: bytes | None = None, size: int = 0) -> None:
+                     rest: int = 0, payload: bytes | None = None, size: int = 0,
+                     rx: Datagram | None = None) -> None:
         """``udp_ctlinput``/``in_pcbnotify``: an ICMP error about a datagram
         we sent from ``src``:``sport`` to ``dst``:``dport`` reaches the
         socket connected that way (AF_INET, or AF_INET6 to ``::ffff:dst``)
@@ -622,7 +649,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                 found = icmp_err(icmp_type, code, rest, self.pmtudisc(s))
                 if found is not None:
                     self.icmp_error4(s, icmp_type, code, reporter, dst, dport, payload, size,
-                                     found)
+                                     found, rx)
             return
         if icmp_type == 3 and code == 4 and self.profile.name == "linux":
             for s in self.pcbs:
@@ -886,22 +913,38 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
                     s.fport == dport and s.lport == sport:
                 s.so_error = code
 
-    def _udp6_err(self, err: Any, inv: bytes, sport: int, dport: int) -> None:
-        """``__udp6_lib_err``: the socket the quoted datagram came from
-        (connected that way, else bound to its port) takes the error
-        (:mod:`kame.socket.errqueue`)."""
+    def _udp6_err_sock(self, src: IPv6Address, sport: int, dst: IPv6Address, dport: int
+                       ) -> Socket | None:
+        """``__udp6_lib_lookup`` of the datagram an error quotes: the socket
+        connected that way, else one bound to its port."""
         best = None
         for s in self.pcbs:
             if s.type != SOCK_DGRAM or s.family != AF_INET6 or s.lport != sport:
                 continue
-            if s.laddr is not None and int(s.laddr) and s.laddr != err.src:
+            if s.laddr is not None and int(s.laddr) and s.laddr != src:
                 continue
             if s.faddr is not None:
-                if s.faddr == err.dst and s.fport == dport:
-                    best = s
-                    break
+                if s.faddr == dst and s.fport == dport:
+                    return s
                 continue
             best = best or s
+        return best
+
+    def udp6_pmtu_ignored(self, inv: bytes) -> bool:
+        """Whether the socket a Packet Too Big's quoted datagram came from
+        ignores it (Linux, ``IPV6_PMTUDISC_INTERFACE``/``_OMIT``:
+        ``ip6_sk_accept_pmtu``), leaving the path MTU as it was."""
+        if self.profile.name != "linux" or len(inv) < 44:
+            return False
+        sport, dport = struct.unpack("!HH", inv[40:44])
+        s = self._udp6_err_sock(IPv6Address(inv[8:24]), sport, IPv6Address(inv[24:40]), dport)
+        return s is not None and s.opts.get(IPV6_MTU_DISCOVER, 1) in (4, 5)
+
+    def _udp6_err(self, err: Any, inv: bytes, sport: int, dport: int) -> None:
+        """``__udp6_lib_err``: the socket the quoted datagram came from
+        (connected that way, else bound to its port) takes the error
+        (:mod:`kame.socket.errqueue`)."""
+        best = self._udp6_err_sock(err.src, sport, err.dst, dport)
         if best is None:
             return
         pmd = best.opts.get(IPV6_MTU_DISCOVER, 1)
@@ -910,7 +953,7 @@ class SocketLayer(RawIp4, Ip6Ctloutput, StreamLayer, ErrQueue):
         found = icmp6_err(err.type, err.code, int(err.param), pmd)
         ifindex = self.ifindex(err.ifname) if err.ifname in self.node.ifnets else 0
         self.icmp_error6(best, err.type, err.code, err.reporter, ifindex, err.dst, dport,
-                         inv[48:], 40 + 8 + len(inv), found)
+                         inv[48:], 40 + 8 + len(inv), found, self.icmp6_rx(err))
 
     def _notify_pmtu(self, dst: IPv6Address, sport: int, dport: int, mtu: int) -> None:
         """``ip6_notify_pmtu``: every UDP socket of that local port with

@@ -464,11 +464,25 @@ class Socket:
         if not self.rcvq:
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
         d = self.rcvq.popleft()
-        anc: list[tuple[int, int, bytes]] = []
         if d.mtuinfo is not None:
             a, sc, mtu = d.mtuinfo
-            anc.append((IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu)))
-            return b"", anc, 0, self._name(a, 0, sc)
+            return b"", [(IPPROTO_IPV6, IPV6_PATHMTU, self.layer.ip6_mtuinfo(a, sc, mtu))], 0, \
+                self._name(a, 0, sc)
+        anc = self._rx_items(d)
+        flg = 0
+        data = d.data
+        if len(data) > bufsize:
+            data, flg = data[:bufsize], 0x20  # MSG_TRUNC
+        scope = d.ifindex if isinstance(d.src, IPv6Address) and \
+            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
+            else 0
+        return data, anc, flg, self._name(d.src, d.sport, scope)
+
+    def _rx_items(self, d: Datagram, errq: bool = False) -> list[tuple[int, int, bytes]]:
+        """The receive items of a datagram (or, ``errq``, of the ICMP
+        message an error queue entry came in: Linux's ``ip_recv_error``
+        and ``ipv6_recv_error`` give them before the extended error)."""
+        anc: list[tuple[int, int, bytes]] = []
         if self.family == AF_INET6 and isinstance(d.dst, IPv4Address):
             # an IPv4 datagram: its destination mapped in IPV6_PKTINFO (Linux
             # ip6_datagram_recv_common_ctl: that alone); the BSDs' fake IPv6
@@ -477,14 +491,14 @@ class Socket:
                 anc.append((IPPROTO_IPV6, IPV6_PKTINFO,
                             v4mapped(d.dst).packed + struct.pack("=I", d.ifindex)))
             if self.ipopts:  # Linux udpv6_recvmsg: then ip_cmsg_recv's items
-                anc += self.layer.ip_recv_items(self, d)
+                anc += self.layer.ip_recv_items(self, d, errq)
             if self.profile.name != "linux":
                 if self.opts.get(IPV6_RECVHOPLIMIT):
                     anc.append((IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("=i", d.hlim)))
                 if self.opts.get(IPV6_RECVTCLASS):
                     anc.append((IPPROTO_IPV6, IPV6_TCLASS, struct.pack("=i", d.tclass)))
         if self.family == AF_INET and self.ipopts:
-            anc += self.layer.ip_recv_items(self, d)  # kame.socket.inctl
+            anc += self.layer.ip_recv_items(self, d, errq)  # kame.socket.inctl
         if self.family == AF_INET6 and isinstance(d.dst, IPv6Address):
             # the kernels' order (ip6_savecontrol; Linux common then specific
             # ctl): the packet info, the hop limit, the traffic class, headers
@@ -502,14 +516,7 @@ class Socket:
                             d.dst.packed + struct.pack("=I", d.ifindex)))
             if self.opts.get(IPV6_2292HOPLIMIT):
                 anc.append((IPPROTO_IPV6, IPV6_2292HOPLIMIT, struct.pack("=i", d.hlim)))
-        flg = 0
-        data = d.data
-        if len(data) > bufsize:
-            data, flg = data[:bufsize], 0x20  # MSG_TRUNC
-        scope = d.ifindex if isinstance(d.src, IPv6Address) and \
-            in6_addrscope(d.src) in (Scope.LINKLOCAL, Scope.INTFACELOCAL) and int(d.src) != 1 \
-            else 0
-        return data, anc, flg, self._name(d.src, d.sport, scope)
+        return anc
 
     def setsockopt(self, level: int, opt: int, value: Any) -> None:
         self._check_open()

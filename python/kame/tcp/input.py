@@ -906,6 +906,21 @@ class TcpInput(TcpTimer):
         self._ctlinput(src, sport, dst, dport, wseq, err.type == 1, err.type == 2,
                        _ICMP6_SOFT.get((err.type, err.code)), now, inv[8:24], inv[24:40], scope)
 
+    def tcp6_pmtu_ignored(self, inv: bytes, ifname: str) -> bool:
+        """Whether the connection a Packet Too Big quotes (``inv``) ignores
+        it (:meth:`_pmtu_taken`): Linux's ``tcp_v6_err`` then leaves the
+        route's MTU as it was, so the node's path MTU is not lowered."""
+        if len(inv) < 48 or inv[6] != 6:
+            return False
+        scope = 0
+        node = self.node
+        if inv[24] == 0xFE and inv[25] & 0xC0 == 0x80 and node is not None:
+            ifp = node.ifnets.get(ifname)
+            scope = int(ifp.index) if ifp is not None else 0
+        tp = self.conns.get((inv[8:24], int.from_bytes(inv[40:42], "big"), inv[24:40],
+                             int.from_bytes(inv[42:44], "big"), scope))
+        return isinstance(tp, Tcpcb) and not self._pmtu_taken(tp)
+
     def tcp_ctlinput(self, icmp_type: int, code: int, rest: int, inv: bytes, now: float) -> None:
         """``tcp_ctlinput``: an ICMPv4 error quoting one of our segments
         (``inv``: the IPv4 header and at least 8 octets of TCP). ``node.inet``
