@@ -130,15 +130,23 @@ def test_each_child_sa_gets_its_own_sainfo(version: int) -> None:
         # the responder chose the same sainfo from the peer's selectors
         theirs_sas = [s for s in eb.sad if (s.enc, len(s.enc_key), s.auth) == want[:3]]
         assert len(theirs_sas) == 2 and all(s.hard.addtime == want[3] for s in theirs_sas)
-        sa = next(x for x in a.sas.values() if x.reqid == reqid)
+        sa = next(x for s in a.sas.values() for x in s.all_children() if x.reqid == reqid)
         assert (str(sa.ts[0]), str(sa.ts[1])) == (mine, theirs)
     if version == 2:
+        # one IKE SA each side, carrying both CHILD SAs (RFC 7296 §1.3.1)
+        (ia,), (ib,) = a.sas.values(), b.sas.values()
+        assert ia.child_count() == ib.child_count() == 2
+        # the responder's SAs carry the reqid of its own policy (none: 0)
+        assert all(s.reqid == 0 for s in eb.sad)
         # PFS with the first sainfo's group on its rekey, none on the second's
-        (s1,) = [x for x in a.sas.values() if x.reqid == 1]
-        (s2,) = [x for x in a.sas.values() if x.reqid == 2]
+        (s1,) = [x for x in ia.all_children() if x.reqid == 1]
+        (s2,) = [x for x in ia.all_children() if x.reqid == 2]
         assert s1.si.pfs_group == 19 and s2.si.pfs_group == 0
-        assert a.rekey_child(s1, 5.0) and a.rekey_child(s2, 5.0)
+        assert a.rekey_child(ia, 5.0, ch=s1)
+        assert not a.rekey_child(ia, 5.0, ch=s2)  # one exchange at a time
         shuttle(a, b, 5.0)
+        assert a.rekey_child(ia, 6.0, ch=s2)
+        shuttle(a, b, 6.0)
         assert any("rekeyed" in x and "(PFS" in x for x in a.log)
         assert any("rekeyed" in x and "PFS" not in x for x in a.log)
         assert len(eb.sad) >= 4 and all(
