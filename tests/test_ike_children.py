@@ -1,4 +1,5 @@
-"""Several CHILD SAs on one IKE SA (RFC 7296 §1.3.1): two of our IKEv2
+"""Several CHILD SAs on one IKE SA (RFC 7296 §1.3.1), and several IPsec SA
+pairs on one ISAKMP SA (IKEv1, racoon's way): two of our IKEv2
 daemons in memory, three selector pairs (three ``unique:N`` policies, each
 side's own), two specific sainfos and ``sainfo anonymous``. The ACQUIREs
 for the three pairs make one IKE SA and three CHILD SAs, each under its
@@ -7,16 +8,22 @@ deleted on its own; an IKE SA rekey moves them all; lost requests and
 answers are retransmitted without a CHILD SA twice; the responder's
 refusals (TS_UNACCEPTABLE, NO_PROPOSAL_CHOSEN) and bound (NO_ADDITIONAL_SAS,
 :attr:`Ike.MAX_CHILDREN`, counted) leave the IKE SA and its CHILD SAs up,
-also against a peer that asks for a hundred."""
+also against a peer that asks for a hundred. IKEv1 the same way: the
+quick modes of the three pairs go out at once, each its message ID; each
+pair rekeys and is deleted on its own; lost quick mode messages are
+retransmitted; a peer's hundred new pairs and fifty rekeys it never
+deletes are bounded."""
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from typing import Any
 
 from test_ike_sainfo import A1, A2, B1, B2, REMOTE, SAINFOS, A, B
 
 from kame.ike import Ike
 from kame.ike.conf import parse
+from kame.ike.ikev1 import Ikev1
 from kame.ike.ikev2 import IkeSa
 from kame.key.engine import KeyEngine
 from kame.key.setkey import run as setkey
@@ -266,3 +273,160 @@ def test_a_peer_asking_for_many_child_sas_is_bounded() -> None:
     assert b.stats.get("ike_child_new_refused") == 100 - (n - 1)
     assert one(a).state == one(b).state == "ESTABLISHED"
     check(ea, eb, a, b, n)
+
+
+# --- IKEv1: several quick modes on one ISAKMP SA ------------------------------------------
+
+
+def v1_daemons() -> tuple[Ikev1, Ikev1, KeyEngine, KeyEngine]:
+    ca = parse(REMOTE.format(peer=B, me=A, version=1)
+               + SAINFOS.format(l1=A1, r1=B1, l2=A2, r2=B2) + ANON,
+               psk={B: b"children-psk"}, local=A)
+    cb = parse(REMOTE.format(peer=A, me=B, version=1)
+               + SAINFOS.format(l1=B1, r1=A1, l2=B2, r2=A2) + ANON,
+               psk={A: b"children-psk"}, local=B)
+    ea, eb = KeyEngine(), KeyEngine()
+    setkey(policies(A, B, [(A1, B1), (A2, B2), (A3, B3)]), ea, 0.0)
+    setkey(policies(B, A, [(B3, A3), (B1, A1), (B2, A2)]), eb, 0.0)
+    return Ikev1(ca.peers, ea), Ikev1(cb.peers, eb), ea, eb
+
+
+def v1_run(a: Any, b: Any, now: float, *, drop: Any = None,
+           seen: list[tuple[str, int, int]] | None = None) -> None:
+    """Both daemons' timers, then their datagrams both ways until quiet;
+    ``seen`` gets (sender, exchange, message ID) of each, ``drop(n, data)``
+    True loses the n-th."""
+    n = 0
+    for _ in range(60):
+        moved = False
+        for x, y, me, name in ((a, b, A, "a"), (b, a, B, "b")):
+            x.timehandler(now)
+            out, x.out = x.out, []
+            for data, dst, dport, sport in out:
+                moved = True
+                n += 1
+                if seen is not None:
+                    seen.append((name, data[18], int.from_bytes(data[20:24], "big")))
+                if drop is not None and drop(n, data):
+                    continue
+                y.input(data, me, sport, str(dst), dport, now)
+        if not moved:
+            break
+
+
+def v1_check(ea: KeyEngine, eb: KeyEngine, a: Ikev1, b: Ikev1, n: int) -> None:
+    (ia,), (ib,) = a.sas.values(), b.sas.values()
+    assert ia.child_count() == ib.child_count() == n, (a.log[-6:], b.log[-6:])
+    sa_a = {(str(s.src), s.spi): s for s in ea.sad}
+    sa_b = {(str(s.src), s.spi): s for s in eb.sad}
+    assert sa_a.keys() == sa_b.keys() and len(sa_a) == 2 * n, (sa_a.keys(), sa_b.keys())
+    for k, s in sa_a.items():
+        assert (s.enc_key, s.auth_key) == (sa_b[k].enc_key, sa_b[k].auth_key)
+    for x, eng in ((ia, ea), (ib, eb)):
+        for c in x.all_children():
+            sp = next(p for p in eng.spd if p.selector.src == c.ts[0]
+                      and p.selector.dst == c.ts[1])
+            assert {s.reqid for s in eng.sad if s.spi in (c.child_spi_in, c.child_spi_out)} \
+                == {sp.requests[0].reqid}
+
+
+QUICK = 32
+
+
+def test_ikev1_three_pairs_by_concurrent_quick_modes() -> None:
+    """The three ACQUIREs during phase 1: once it is up, three quick modes
+    go out at once, each its message ID; one ISAKMP SA, three pairs, each
+    under its sainfo and its policy's reqid; the first with PFS."""
+    a, b, ea, eb = v1_daemons()
+    for net in (B2, B1, B3):
+        acquire(ea, net, 0.0)
+    seen: list[tuple[str, int, int]] = []
+    v1_run(a, b, 0.0, seen=seen)
+    v1_check(ea, eb, a, b, 3)
+    quick = [(who, mid) for who, ex, mid in seen if ex == QUICK]
+    # a's three message 1s before b's first message 2, three message IDs
+    assert [w for w, _ in quick[:4]] == ["a", "a", "a", "b"], quick
+    assert len({mid for _, mid in quick}) == 3 and len(quick) == 9
+    assert sum("with PFS" in x for x in a.log) == 1
+    assert a.stats.get("ipsec_established") == b.stats.get("ipsec_established") == 3
+
+
+def test_ikev1_each_pair_rekeys_and_is_deleted_on_its_own() -> None:
+    a, b, ea, eb = v1_daemons()
+    for net in (B1, B2):
+        acquire(ea, net, 0.0)
+    v1_run(a, b, 0.0)
+    v1_check(ea, eb, a, b, 2)
+    (ia,) = a.sas.values()
+    before = {str(c.ts[1]): c.child_spi_in for c in ia.all_children()}
+    # the soft lifetime of the first sainfo's pair (20 min) only: a quick
+    # mode for it, the old pair deleted OLD_GRACE later
+    ea.sad.timehandler(1150.0)
+    ea.event_messages(1150.0)
+    for t in (1150.0, 1152.0, 1200.0):
+        v1_run(a, b, t)
+    after = {str(c.ts[1]): c.child_spi_in for c in ia.all_children()}
+    assert after[B1] != before[B1] and after[B2] == before[B2]
+    v1_check(ea, eb, a, b, 2)
+    # we delete the second pair: the first stays
+    (c2,) = [c for c in ia.all_children() if str(c.ts[1]) == B2]
+    a.delete_pair(ia, c2, 1300.0)
+    v1_run(a, b, 1300.0)
+    v1_check(ea, eb, a, b, 1)
+    assert [str(c.ts[1]) for c in ia.all_children() if c.installed] == [B1]
+
+
+def test_ikev1_lost_quick_mode_messages() -> None:
+    """Quick mode message 1 of the second pair lost, then message 2 of the
+    third: retransmitted; three pairs, each once."""
+    a, b, ea, eb = v1_daemons()
+    acquire(ea, B1, 0.0)
+    v1_run(a, b, 0.0)
+    v1_check(ea, eb, a, b, 1)
+    acquire(ea, B2, 1.0)
+    acquire(ea, B3, 1.0)
+    quick: list[int] = []
+
+    def drop(_n: int, data: bytes) -> bool:
+        if data[18] != QUICK:
+            return False
+        quick.append(1)
+        return len(quick) in (1, 4)  # the first message 1, then a message 2
+
+    for t in (1.0, 2.5, 5.0, 9.0):
+        v1_run(a, b, t, drop=drop)
+    v1_check(ea, eb, a, b, 3)
+    assert a.stats.get("ike_retransmit", 0) + b.stats.get("ike_retransmit", 0) >= 2
+    assert b.stats.get("ipsec_established") == 3
+
+
+def test_ikev1_a_peer_asking_for_many_pairs_is_bounded() -> None:
+    """A peer (its own bound lifted) runs a hundred quick modes for pairs of
+    their own (and fifty for one pair's selectors again): MAX_CHILDREN pairs
+    made, the rest refused and counted; old pairs bounded too."""
+    a, b, ea, eb = v1_daemons()
+    acquire(eb, A1, 0.0)
+    v1_run(a, b, 0.0)
+    (ia,), (ib,) = a.sas.values(), b.sas.values()
+    b.MAX_CHILDREN = 1000
+    anon = next(s for s in b.peers[0].sainfos if s.anonymous)
+    for i in range(100):
+        mine = ip_network(f"2001:db8:f{i:x}::/64")
+        theirs = ip_network(f"2001:db8:e{i:x}::/64")
+        b.new_pair(ib, (anon, mine, theirs), 0, float(i))
+        v1_run(a, b, float(i))
+    n = a.MAX_CHILDREN
+    assert ia.child_count() == n and len(ea.sad) == 2 * n
+    assert a.stats.get("ipsec_toomany") == 100 - (n - 1)
+    assert ia.state == "ESTABLISHED"
+    # the same selectors again and again (each a rekey of that pair at a):
+    # the rekeyed pairs a keeps for the peer's delete stop at 2 * MAX_CHILDREN
+    (first,) = [c for c in ib.all_children() if str(c.ts[0]) == B1]
+    for i in range(50):
+        first.quick = None
+        b._quick_start(ib, 200.0 + i, first)
+        ib.later = []  # and never deletes the old pairs
+        v1_run(a, b, 200.0 + i)
+    assert len(ia.old_pairs) == 2 * n and ia.state == "ESTABLISHED"
+    assert a.stats["ipsec_toomany"] == 100 - (n - 1) + 50 - 2 * n
+    assert len(ea.sad) <= 2 * (n + 2 * n)

@@ -12,7 +12,6 @@ IKE version's remotes."""
 
 from __future__ import annotations
 
-import struct
 from ipaddress import ip_address, ip_network
 from typing import Any
 

@@ -1393,6 +1393,12 @@ class Ikev1(KeyDaemon):
                 self.inc("ipsec_rekey_collision")
                 sa.quicks.pop(mine_q.msg_id, None)
                 self._delete_sa(mine_q.spi_in, p.address, p.local_address, now)
+            if ch is not None and ch.installed and len(sa.old_pairs) >= 2 * self.MAX_CHILDREN:
+                self.inc("ipsec_toomany")
+                self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
+                                   f"quick mode: {len(sa.old_pairs)} rekeyed IPsec SA pairs "
+                                   f"not deleted yet", now)
+                return
             if ch is None:
                 if sa.child_count() >= self.MAX_CHILDREN:
                     self.inc("ipsec_toomany")
