@@ -186,6 +186,14 @@ class Rig:
             time.sleep(0.2)
         return log
 
+    def until_swan(self, cond: Callable[[str], Any], timeout: float = 20) -> str:
+        """``swanctl --list-sas`` once ``cond`` holds of it."""
+        end = time.monotonic() + timeout
+        while not cond(sas := self.swanctl("--list-sas")):
+            assert time.monotonic() < end, sas
+            time.sleep(0.3)
+        return sas
+
     def wait_swan_down(self, timeout: float = 20) -> None:
         """Until charon holds no ESTABLISHED IKE SA."""
         end = time.monotonic() + timeout

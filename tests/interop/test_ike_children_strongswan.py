@@ -1,16 +1,19 @@
-"""Several CHILD SAs on one IKE SA against strongSwan (RFC 7296 §1.3.1):
+"""Several CHILD SAs on one IKE SA against strongSwan (RFC 7296 §1.3.1),
+and several IPsec SA pairs on one ISAKMP SA (IKEv1, quick modes at once):
 three selector pairs (our inner address to three of charon's) to one
 charon, each under its own sainfo and its own ``unique:N`` policy.
 
-``initiator``: our pings make the ACQUIREs; the first opens the IKE SA,
-the other two CREATE_CHILD_SA on it (no REKEY_SA, their own TSi/TSr, the
-third with PFS from its sainfo's ``pfs_group``). Our third sainfo's 10 s
+``initiator``: three pings at once make the ACQUIREs; the first opens the
+IKE SA, the other two wait for it, then CREATE_CHILD_SA on it (no
+REKEY_SA, their own TSi/TSr, the third with PFS from its sainfo's
+``pfs_group``); in IKEv1 the three quick modes go out together once main
+mode is up, each its message ID. Our third sainfo's 10 s
 lifetime rekeys that CHILD SA (soft SADB_EXPIRE) while 15 s of echoes go
 through the first, not one lost; we delete the second, and the first and
 third stay up. ``responder``: charon opens the three; its ``c2`` rekeys
 every 8 s under the same ping through ``c1``, and it deletes ``c2`` the
 same way. ``swanctl --list-sas`` shows one IKE SA with the CHILD SAs
-each time."""
+each time (IKEv1: one ISAKMP SA and the pairs)."""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ SWAN_CHILD = """      c{n} {{
 
 SWAN_CONF = """connections {{
   k {{
-    version = 2
+    version = {version}
     local_addrs = {swan}
     remote_addrs = {ours}
     proposals = aes128-sha256-curve25519
@@ -51,11 +54,11 @@ SWAN_CONF = """connections {{
     rekey_time = 0
     local {{
       auth = psk
-      id = swan.kame.example
+      id = {swan_id}
     }}
     remote {{
       auth = psk
-      id = ours.kame.example
+      id = {ours_id}
     }}
     children {{
 {children}    }}
@@ -63,8 +66,8 @@ SWAN_CONF = """connections {{
 }}
 secrets {{
   ike-1 {{
-    id-1 = swan.kame.example
-    id-2 = ours.kame.example
+    id-1 = {swan_id}
+    id-2 = {ours_id}
     secret = {psk}
   }}
 }}
@@ -73,8 +76,10 @@ secrets {{
 RACOON = """path pre_shared_key "psk.txt";
 listen {{ isakmp {ours} [500]; isakmp_natt {ours} [4500]; }}
 remote {swan} {{
-    my_identifier fqdn "ours.kame.example";
-    peers_identifier fqdn "swan.kame.example";
+    ike_version {version};
+    exchange_mode main;
+    my_identifier {my_id};
+    peers_identifier {peer_id};
     nat_traversal force;
     lifetime time 1 hour;
     proposal {{
@@ -137,19 +142,30 @@ def ping_until(rig: Rig, src: str) -> None:
     raise AssertionError(f"no echo through the CHILD SA of {src}: {rig.err()[-2000:]}")
 
 
+def ids(version: int) -> dict[str, str]:
+    """The identities: FQDNs in IKEv2, the addresses in IKEv1 main mode
+    (charon finds a main mode PSK by address)."""
+    if version == 2:
+        return {"swan_id": "swan.kame.example", "ours_id": "ours.kame.example",
+                "my_id": 'fqdn "ours.kame.example"', "peer_id": 'fqdn "swan.kame.example"'}
+    return {"swan_id": SWAN, "ours_id": OURS, "my_id": f"address {OURS}",
+            "peer_id": f"address {SWAN}"}
+
+
+@pytest.mark.parametrize("version", [2, 1])
 @pytest.mark.parametrize("role", ["initiator", "responder"])
-def test_three_child_sas_on_one_ike_sa_with_strongswan(rig: Rig, role: str) -> None:
+def test_three_child_sas_on_one_ike_sa_with_strongswan(rig: Rig, role: str, version: int
+                                                       ) -> None:
     kids = "".join(SWAN_CHILD.format(
         n=n, swan_in=s, ours_in=OURS_IN, esp=ESP[n],
         rekey=8 if role == "responder" and n == 2 else 0,
         life=20 if role == "responder" and n == 2 else 3600) for n, s in enumerate(SWAN_INS, 1))
-    rig.start_charon(SWAN_CONF.format(swan=SWAN, ours=OURS, children=kids, psk=PSK))
-    rig.start_racoon(RACOON, PSK, setkey=SETKEY, swan_more=SWAN_INS[1:],
-                     life3="10 sec" if role == "initiator" else "1 hour")
+    rig.start_charon(SWAN_CONF.format(swan=SWAN, ours=OURS, children=kids, psk=PSK,
+                                      version=version, **ids(version)))
+    rig.start_racoon(RACOON, PSK, setkey=SETKEY, swan_more=SWAN_INS[1:], version=version,
+                     life3="10 sec" if role == "initiator" else "1 hour", **ids(version))
     if role == "initiator":
-        rig.cmd(f"ping6 {SWAN_INS[0]}")
-        rig.until("the IKE SA", lambda s: any(x["state"] == "ESTABLISHED" for x in s["ike"]))
-        for s in SWAN_INS[1:]:
+        for s in SWAN_INS:
             rig.cmd(f"ping6 {s}")
     else:
         rig.swan_initiate("c1")
@@ -163,9 +179,22 @@ def test_three_child_sas_on_one_ike_sa_with_strongswan(rig: Rig, role: str) -> N
     assert len(st["sad"]) == 6, what
     # each CHILD SA has the selectors of its pair and its own SPIs
     assert sorted(c["remote"] for c in children(st)) == [f"{s}/128" for s in SWAN_INS], what
-    if role == "initiator":
+    log = rig.charon_log()
+    if version == 1:
+        assert st["stats"].get("v1.ipsec_established") == 3, what
+        assert st["stats"].get("v1.isakmp_established") == 1, what
+        # three quick modes, three message IDs
+        mids = re.findall(r"(?:parsed|generating) QUICK_MODE request (\d+)", log)
+        assert len(set(mids)) >= 3, log[-3000:]
+        if role == "initiator":
+            # ours went out at once: charon had all three before it finished one
+            m = re.search(r"CHILD_SA c\d\{\d+\} established", log)
+            assert m, log[-3000:]
+            first_done = m.start()
+            assert len(set(re.findall(r"parsed QUICK_MODE request (\d+)",
+                                      log[:first_done]))) >= 2, log[-4000:]
+    elif role == "initiator":
         assert st["stats"].get("ike_child_new") == 2, what
-        log = rig.charon_log()
         # CREATE_CHILD_SA without REKEY_SA; the third with a KE (PFS)
         assert len(re.findall(r"parsed CREATE_CHILD_SA request \d+ \[ SA No TSi TSr \]",
                               log)) == 1, log[-3000:]
@@ -184,9 +213,10 @@ def test_three_child_sas_on_one_ike_sa_with_strongswan(rig: Rig, role: str) -> N
     st = rig.cmd("show-sa")
     what = f"{st['stats']}\n{st['log'][-12:]}\n{rig.err()[-3000:]}"
     assert sent == got == 75, what
-    key = "ike_child_rekeyed" if role == "initiator" else "ike_child_rekey_in"
+    key = {2: "ike_child_rekeyed" if role == "initiator" else "ike_child_rekey_in",
+           1: "v1.ipsec_rekeyed"}[version]
     assert st["stats"].get(key, 0) > before.get(key, 0), what
-    if role == "initiator":
+    if role == "initiator" and version == 2:
         assert any("(PFS" in x and "rekeyed" in x for x in st["log"]), what
     assert len(children(st)) == 3, what
     ping_until(rig, SWAN_INS[2] if role == "initiator" else SWAN_INS[1])
@@ -200,9 +230,8 @@ def test_three_child_sas_on_one_ike_sa_with_strongswan(rig: Rig, role: str) -> N
     what = f"{st['stats']}\n{st['log'][-12:]}\n{rig.err()[-3000:]}"
     assert sorted(c["remote"] for c in children(st)) == [f"{SWAN_INS[0]}/128",
                                                          f"{SWAN_INS[2]}/128"], what
-    sas = rig.swanctl("--list-sas")
-    assert sas.count("ESTABLISHED") == 1 and sas.count("INSTALLED") == 2, sas
-    assert f"{SWAN_INS[1]}/128" not in sas, sas
+    sas = rig.until_swan(lambda t: t.count("INSTALLED") == 2)
+    assert sas.count("ESTABLISHED") == 1 and f"{SWAN_INS[1]}/128" not in sas, sas
     ping_until(rig, SWAN_INS[0])
     ping_until(rig, SWAN_INS[2])
     assert ping_from(rig, SWAN_INS[1], count=2, interval=0.3)[1] == 0  # no SA: dropped
