@@ -430,3 +430,22 @@ def test_ikev1_a_peer_asking_for_many_pairs_is_bounded() -> None:
     assert len(ia.old_pairs) == 2 * n and ia.state == "ESTABLISHED"
     assert a.stats["ipsec_toomany"] == 100 - (n - 1) + 50 - 2 * n
     assert len(ea.sad) <= 2 * (n + 2 * n)
+
+
+def test_acquire_waiting_for_the_window_goes_on_the_rekeyed_ike_sa() -> None:
+    """An ACQUIRE while our IKE SA rekey is under way waits; once the IKE
+    SA is replaced, its CHILD SA is made on the new one."""
+    a, b, ea, eb = daemons()
+    acquire(ea, B1, 0.0)
+    a.timehandler(0.0)
+    shuttle(a, b, 0.0)
+    old = one(a)
+    assert a.rekey_ike(old, 5.0)
+    acquire(ea, B2, 5.0)
+    a.timehandler(5.0)
+    assert old.wanted  # the window is the IKE rekey's
+    shuttle(a, b, 5.0)
+    new = one(a)
+    assert new is not old and not new.wanted
+    check(ea, eb, a, b, 2)
+    assert set(pairs_of(a)) == {B1, B2}

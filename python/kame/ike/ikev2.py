@@ -1663,6 +1663,8 @@ class Ike(KeyDaemon):
         self.inc("ike_ike_rekey_in")
         self._say(f"{sa.peer.address} rekeyed the IKE SA: {new.spi_i.hex()}:"
                   f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
+        if sa.rekey is None:
+            self._start_wanted(new, now)  # ACQUIREs that waited: on the new IKE SA
 
     def _ccsa_response(self, sa: IkeSa, inner: list[Any], now: float) -> None:
         """Our CREATE_CHILD_SA answered."""
@@ -1871,6 +1873,7 @@ class Ike(KeyDaemon):
         self._say(f"IKE SA with {sa.peer.address} rekeyed: {new.spi_i.hex()}:"
                   f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
         self.delete(sa, now)
+        self._start_wanted(new, now)  # ACQUIREs that waited: on the new IKE SA
 
     def _expire(self, m: P.SadbMsg, now: float) -> None:
         """SADB_EXPIRE from the key engine: a soft one rekeys the CHILD SA
