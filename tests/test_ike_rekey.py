@@ -227,17 +227,17 @@ def test_crossed_rekeys_both_refused_and_the_child_one_retried_before_hard_expir
     assert any("TEMPORARY_FAILURE" in x for x in a.log) and \
         any("TEMPORARY_FAILURE" in x for x in b.log), (a.log[-3:], b.log[-3:])
     sb = one(b)
-    assert sb.retry_kind == "child" and sb.retry_at is not None
-    assert now < sb.retry_at <= now + (12 - now) / 3
+    assert sb.child_retry_at is not None
+    assert now < sb.child_retry_at <= now + (12 - now) / 3
     # the IKE rekey's retry is served first here (b was busy): the CHILD
     # retry moves with the children to the new IKE SA
-    r, sa = sb.retry_at, one(a)
+    r, sa = sb.child_retry_at, one(a)
     assert sa.retry_kind == "ike" and sa.retry_at is not None
     t = sa.retry_at
     a.timehandler(t)
     run(a, b, t)
     nb = one(b)
-    assert nb is not sb and (nb.retry_kind, nb.retry_at) == ("child", r)
+    assert nb is not sb and nb.child_retry_at == r
     b.timehandler(t)
     run(a, b, t)
     assert b.stats.get("ike_child_rekeyed") == 1 and not b.stats.get("ike_child_expired")
@@ -303,12 +303,13 @@ def test_bad_create_child_sa_requests_are_answered_with_errors() -> None:
     for pays, want in (
             ([], "INVALID_SYNTAX"),
             ([(pl_.PT_SA, False, _core.ike_build_sa([(1, 3, b"\0\0\0\1", [(1, 12, 128)])])),
-              (pl_.PT_NONCE, False, bytes(32))], "NO_ADDITIONAL_SAS"),
+              (pl_.PT_NONCE, False, bytes(32))], "TS_UNACCEPTABLE"),  # a new one, no TS
             ([(pl_.PT_N, False, pl_.Notify(pl_.N_REKEY_SA, 3, b"\0\0\0\1").pack()),
               (pl_.PT_SA, False, _core.ike_build_sa([(1, 3, b"\0\0\0\1", [(1, 12, 128)])])),
               (pl_.PT_NONCE, False, bytes(32))], "CHILD_SA_NOT_FOUND")):
         a._req(sa, pl_.CREATE_CHILD_SA, pays, 1.0)
-        sa.rekey = {"kind": "child", "ni": b"", "dh": None, "spi_in": 0, "old": (0, 0)}
+        sa.rekey = {"kind": "child", "ni": b"", "dh": None, "spi_in": 0, "old": (0, 0),
+                    "child": sa}
         run(a, b, 1.0)
         assert any(want in x for x in b.log[-2:]), (want, b.log[-3:])
     assert one(b).state == "ESTABLISHED"

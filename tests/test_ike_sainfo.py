@@ -12,7 +12,6 @@ IKE version's remotes."""
 
 from __future__ import annotations
 
-import struct
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -112,13 +111,11 @@ def test_each_child_sa_gets_its_own_sainfo(version: int) -> None:
     a, b, ea, eb = daemons(version)
     acquire(ea, "2001:db8:a2::5", "2001:db8:b2::7", 0.0)
     shuttle(a, b, 0.0)
-    if version == 2:
-        # a second pair of selectors: a CHILD SA of its own, under its own sainfo
-        acquire(ea, "2001:db8:a1::5", "2001:db8:b1::7", 1.0)
-        shuttle(a, b, 1.0)
-        pairs = {2: (A2, B2), 1: (A1, B1)}
-    else:
-        pairs = {2: (A2, B2)}
+    # a second pair of selectors: a CHILD SA (IKEv1: a quick mode) of its
+    # own on the same IKE (ISAKMP) SA, under its own sainfo
+    acquire(ea, "2001:db8:a1::5", "2001:db8:b1::7", 1.0)
+    shuttle(a, b, 1.0)
+    pairs = {2: (A2, B2), 1: (A1, B1)}
     for reqid, (mine, theirs) in pairs.items():
         out = [s for s in sas_for(ea, reqid) if str(s.src) == A]
         inn = [s for s in sas_for(ea, reqid) if str(s.src) == B]
@@ -130,40 +127,43 @@ def test_each_child_sa_gets_its_own_sainfo(version: int) -> None:
         # the responder chose the same sainfo from the peer's selectors
         theirs_sas = [s for s in eb.sad if (s.enc, len(s.enc_key), s.auth) == want[:3]]
         assert len(theirs_sas) == 2 and all(s.hard.addtime == want[3] for s in theirs_sas)
-        sa = next(x for x in a.sas.values() if x.reqid == reqid)
+        sa = next(x for s in a.sas.values() for x in s.all_children() if x.reqid == reqid)
         assert (str(sa.ts[0]), str(sa.ts[1])) == (mine, theirs)
     if version == 2:
+        # one IKE SA each side, carrying both CHILD SAs (RFC 7296 §1.3.1)
+        (ia,), (ib,) = a.sas.values(), b.sas.values()
+        assert ia.child_count() == ib.child_count() == 2
+        # the responder's SAs carry the reqid of its own policy (none: 0)
+        assert all(s.reqid == 0 for s in eb.sad)
         # PFS with the first sainfo's group on its rekey, none on the second's
-        (s1,) = [x for x in a.sas.values() if x.reqid == 1]
-        (s2,) = [x for x in a.sas.values() if x.reqid == 2]
+        (s1,) = [x for x in ia.all_children() if x.reqid == 1]
+        (s2,) = [x for x in ia.all_children() if x.reqid == 2]
         assert s1.si.pfs_group == 19 and s2.si.pfs_group == 0
-        assert a.rekey_child(s1, 5.0) and a.rekey_child(s2, 5.0)
+        assert a.rekey_child(ia, 5.0, ch=s1)
+        assert not a.rekey_child(ia, 5.0, ch=s2)  # one exchange at a time
         shuttle(a, b, 5.0)
+        assert a.rekey_child(ia, 6.0, ch=s2)
+        shuttle(a, b, 6.0)
         assert any("rekeyed" in x and "(PFS" in x for x in a.log)
         assert any("rekeyed" in x and "PFS" not in x for x in a.log)
         assert len(eb.sad) >= 4 and all(
             s.hard.addtime in (1200, 2400) for s in eb.sad)
     else:
-        assert not any("with PFS" in x for x in a.log)  # the second sainfo: no PFS
-        # IKEv1 here carries one IPsec SA pair per ISAKMP SA: the other pair's
-        # ACQUIRE waits, said so
-        acquire(ea, "2001:db8:a1::5", "2001:db8:b1::7", 1.0)
-        a.timehandler(1.0)
-        assert not a.out and "one pair per ISAKMP SA" in a.log[-1]
-        # the peer deletes the pair; the ISAKMP SA stays, and the other
-        # pair's ACQUIRE makes a quick mode under the first sainfo (PFS group 19)
-        (sb,) = b.sas.values()
-        b._info(sb, [(12, struct.pack(">IBBH", 1, 3, 4, 1) + struct.pack(">I", sb.child_spi_in))])
-        b._uninstall(sb, 2.0)
+        # one ISAKMP SA each side with both pairs; PFS on the first sainfo's only
+        (ia,), (ib,) = a.sas.values(), b.sas.values()
+        assert ia.child_count() == ib.child_count() == 2
+        assert sum("with PFS" in x for x in a.log) == 1, a.log
+        # the peer deletes the second pair; the ISAKMP SA and the first stay,
+        # and the second's ACQUIRE makes it again on the same ISAKMP SA
+        (ch,) = [c for c in ib.all_children() if str(c.ts[0]) == B2]
+        b.delete_pair(ib, ch, 2.0)
         shuttle(a, b, 2.0)
-        (sa,) = a.sas.values()
-        assert not sa.installed, a.log
-        acquire(ea, "2001:db8:a1::5", "2001:db8:b1::7", 60.0)  # past blockacq_lifetime
+        assert ia.child_count() == 1 and [str(c.ts[1]) for c in ia.all_children()
+                                          if c.installed] == [B1], a.log
+        acquire(ea, "2001:db8:a2::5", "2001:db8:b2::7", 60.0)  # past blockacq_lifetime
         shuttle(a, b, 60.0)
-        out = [s for s in sas_for(ea, 1) if str(s.src) == A]
-        assert len(out) == 1 and (out[0].enc, len(out[0].enc_key), out[0].auth,
-                                  out[0].hard.addtime) == ("aes-cbc", 32, "hmac-sha512-256", 1200)
-        assert any("with PFS" in x for x in a.log), a.log
+        assert len(a.sas) == 1 and ia.child_count() == ib.child_count() == 2
+        assert len(ea.sad) == len(eb.sad) == 4
 
 
 @pytest.mark.parametrize("version", [2, 1])

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kame.ike.ikev1 import Ikev1, V1Peer
+from kame.ike.ikev1 import Ikev1, Quick, V1Peer
 from kame.ike.ikev2 import ChildProposal, IkeProposal
 from kame.key.engine import KeyEngine
 
@@ -129,10 +129,10 @@ def test_hard_lifetime_deletes_the_pair_and_tells_the_peer() -> None:
     w = Wire(a, b)
     now = w.run(1.0)
     (sa,) = a.sas.values()
-    assert sa.quick is not None
-    sa.quick.state = "QM1"  # a quick mode of ours "under way": the soft expiry waits
-    sa.pending = (b"", "x")
-    sa.deadline = 1e9
+    assert sa.quick is None and not sa.quicks
+    # a quick mode of ours for the pair "under way" (never sent): the soft
+    # expiry waits for it
+    sa.quick = Quick(1, True, b"")
     now = w.run(13.0, now)
     assert not a.engine.sad and not sa.installed
     assert any("hard lifetime over" in x for x in a.log)

@@ -113,15 +113,17 @@ class Rig:
         ours.write(self.w / "certs", "ours")
         (self.w / "certs" / "ca.pem").write_bytes(our_ca.pem)
 
-    def start_racoon(self, template: str, psk: str | None = None, **fields: Any) -> None:
+    def start_racoon(self, template: str, psk: str | None = None, *, setkey: str = SETKEY,
+                     swan_more: tuple[str, ...] = (), **fields: Any) -> None:
         """Our racoon with racoon.conf ``template`` (formatted with the
         rig's addresses and ``fields``), the pre-shared key ``psk`` for the
-        peer if given, and the setkey.conf of a tunnel between the inner
-        addresses; then the namespace's side of the TAP."""
+        peer if given, and the setkey.conf ``setkey`` (by default a tunnel
+        between the inner addresses); then the namespace's side of the TAP,
+        with ``swan_more`` inner addresses beside ``swan_in``."""
         (self.w / "racoon.conf").write_text(template.format(**self.addrs(), **fields))
         if psk is not None:
             (self.w / "psk.txt").write_text(f"{self.swan} {psk}\n")
-        (self.w / "setkey.conf").write_text(SETKEY.format(**self.addrs()))
+        (self.w / "setkey.conf").write_text(setkey.format(**self.addrs()))
         dev = f"ik{uuid.uuid4().hex[:8]}"
         ipns(self.ns, "ip", "tuntap", "add", "dev", dev, "mode", "tap")
         err = open(self.w / "racoon.err", "w")  # noqa: SIM115 (the child's, closed in close())
@@ -135,14 +137,15 @@ class Rig:
         ipns(self.ns, "ip", "link", "set", dev, "up")
         ipns(self.ns, "ip", "addr", "add", f"{self.swan}/{self.plen}", "dev", dev,
              *(("nodad",) if self.family == 6 else ()))
-        ipns(self.ns, "ip", "addr", "add", f"{self.swan_in}/{self.host}", "dev", "lo")
+        for a in (self.swan_in, *swan_more):
+            ipns(self.ns, "ip", "addr", "add", f"{a}/{self.host}", "dev", "lo")
         ipns(self.ns, "ip", "link", "set", "lo", "up")
         assert self.read(30).get("ready"), self.err()
 
-    def swan_initiate(self) -> None:
-        """charon opens the CHILD SA ``c`` (in the background)."""
+    def swan_initiate(self, child: str = "c") -> None:
+        """charon opens the CHILD SA ``child`` (in the background)."""
         subprocess.Popen(["ip", "netns", "exec", self.ns, "swanctl", "--initiate", "--child",
-                          "c", "--uri", self.vici, "--timeout", "30"],
+                          child, "--uri", self.vici, "--timeout", "30"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def err(self) -> str:
@@ -182,6 +185,14 @@ class Rig:
             assert time.monotonic() < end, f"charon never said {needles!r}:\n{log[-4000:]}"
             time.sleep(0.2)
         return log
+
+    def until_swan(self, cond: Callable[[str], Any], timeout: float = 20) -> str:
+        """``swanctl --list-sas`` once ``cond`` holds of it."""
+        end = time.monotonic() + timeout
+        while not cond(sas := self.swanctl("--list-sas")):
+            assert time.monotonic() < end, sas
+            time.sleep(0.3)
+        return sas
 
     def wait_swan_down(self, timeout: float = 20) -> None:
         """Until charon holds no ESTABLISHED IKE SA."""

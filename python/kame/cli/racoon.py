@@ -12,7 +12,9 @@ ACQUIREs racoon answers). IKE goes through the node's UDP sockets on
 ports 500 and 4500. Standard input takes racoonctl-like commands, one per
 line, each answered with one JSON line on standard output:
 ``show-sa`` (the IKE SAs, the SAD and the counters), ``establish-sa ADDR``
-(initiate to a remote), ``delete-sa ADDR``, ``keys`` (the IKE and CHILD
+(initiate to a remote), ``delete-sa ADDR``, ``delete-child SPI`` (one
+CHILD SA or IKEv1 IPsec SA pair, named by its inbound SPI, its IKE SA and
+the others kept), ``keys`` (the IKE and CHILD
 SA keys as Wireshark's ``ikev2_decryption_table`` and ``esp_sa`` rows, a
 key log for tshark), ``ping DST [SRC]`` (one Echo
 Request from the node; ``ping6 DST`` is the same), ``quit`` (delete every SA, wait up to 5 s for the
@@ -161,6 +163,10 @@ def _run(args: argparse.Namespace) -> int:
                              "spi_i": s.spi_i.hex(), "spi_r": s.spi_r.hex(),
                              "child_in": s.child_spi_in, "child_out": s.child_spi_out,
                              "nat": s.nat, "error": s.error,
+                             "children": [{"in": c.child_spi_in, "out": c.child_spi_out,
+                                           "local": str(c.ts[0]), "remote": str(c.ts[1])}
+                                          for c in s.all_children()
+                                          if c.installed],
                              "version": 1 if d is ikev1 else 2}
                             for d in daemons for s in d.sas.values()],
                     "sad": [{"src": str(x.src), "dst": str(x.dst), "spi": x.spi,
@@ -214,6 +220,15 @@ def _run(args: argparse.Namespace) -> int:
                         for d in daemons:
                             for isa in [x for x in d.sas.values() if x.peer.address == gone]:
                                 d.delete(isa, now)
+                        answer({"ok": True})
+                    elif w[0] == "delete-child" and len(w) == 2:
+                        spi = int(w[1], 0)
+                        for isa2 in list(ike.sas.values()):
+                            if (ch2 := isa2.child_by(spi_in=spi)) is not None:
+                                ike.delete_child(isa2, ch2, now)
+                        for isa1 in list(ikev1.sas.values()):
+                            if (ch1 := isa1.child_by(spi_in=spi)) is not None:
+                                ikev1.delete_pair(isa1, ch1, now)
                         answer({"ok": True})
                     elif w[0] == "keys":
                         answer({"ikev2_decryption_table": [

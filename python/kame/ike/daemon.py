@@ -152,6 +152,18 @@ class KeyDaemon:
             return None
         return (si if peer.sainfos else None, *sel)
 
+    def _policy_reqid(self, local: Network, remote: Network) -> int:
+        """The reqid of our outbound policy for ``local`` -> ``remote``
+        (setkey's ``unique:N``), else 0: the SAs of a CHILD SA a peer
+        opens carry it, so that each selector pair's policy takes its own."""
+        if self.engine is None:
+            return 0
+        sp = self.engine.spd.lookup("out", local.network_address, remote.network_address, 255)
+        for r in sp.requests if sp is not None and sp.action == "ipsec" else ():
+            if r.proto == "esp" and r.level == "unique":
+                return int(r.reqid)
+        return 0
+
     def _pfkey_getspi(self, peer: Peer, mode: str, reqid: int, now: float) -> int:
         """SADB_GETSPI for an inbound SA from ``peer`` (a larval SA in the
         key engine); without an engine, a random SPI."""

@@ -30,8 +30,12 @@ aggressive mode at 85 % (its initiator) or 90 % (its responder); the
 IPsec SAs move to the new ISAKMP SA and the old one is deleted.
 Each quick mode is made under the ``sainfo`` of its selectors (the
 ACQUIRE's policy as initiator, the IDci/IDcr as responder,
-INVALID-ID-INFORMATION when none takes them); an ISAKMP SA carries one
-IPsec SA pair at a time. Requests are retransmitted with exponential backoff. Every refused
+INVALID-ID-INFORMATION when none takes them); an ISAKMP SA carries
+several pairs (:class:`V1Child`), as racoon's do: an ACQUIRE for other
+selectors starts a quick mode of its own on it, the quick modes run at
+once, each by its message ID with its own retransmission, and each pair
+rekeys, expires and is deleted on its own (up to
+:attr:`Ikev1.MAX_CHILDREN`, counted past it). Requests are retransmitted with exponential backoff. Every refused
 message is counted in :attr:`Ikev1.stats` and every failure is logged in
 :attr:`Ikev1.log` in words that name the cause.
 """
@@ -318,11 +322,43 @@ def delete_parse(b: bytes) -> tuple[int, list[bytes]]:
     return proto, [bytes(b[8 + i * size:8 + (i + 1) * size]) for i in range(n)]
 
 
+class V1Child(ChildSelectors):
+    """One IPsec SA pair an ISAKMP SA carries (its selectors, sainfo,
+    policy reqid, SPIs) and the quick mode making or rekeying it. The
+    ISAKMP SA is its own first pair; the others are in
+    :attr:`V1Sa.children`."""
+
+    def __init__(self, peer: V1Peer) -> None:
+        self.peer = peer
+        self.child_spi_in = 0
+        self.child_spi_out = 0
+        self.installed = False
+        self.reqid = 0
+        self.sainfo: Sainfo | None = None
+        self.local_ts: Network | None = None
+        self.remote_ts: Network | None = None
+        #: the quick mode under way for this pair (ours or the peer's)
+        self.quick: Quick | None = None
+
+    @property
+    def live(self) -> bool:
+        """Up, or being made (an inbound SPI held or a quick mode under way)."""
+        return self.installed or bool(self.child_spi_in) or (
+            self.quick is not None and self.quick.state != "DONE")
+
+
 class Quick:
-    """One quick mode (phase 2) exchange."""
+    """One quick mode (phase 2) exchange, with its own retransmission (the
+    quick modes of an ISAKMP SA run at once, each by its message ID)."""
 
     def __init__(self, msg_id: int, initiator: bool, iv: bytes) -> None:
         self.msg_id = msg_id
+        #: the pair it makes or rekeys
+        self.pair: V1Child | None = None
+        #: our message waiting for its answer (data, what), its tries and deadline
+        self.pending: tuple[bytes, str] | None = None
+        self.tries = 0
+        self.deadline: float | None = None
         self.initiator = initiator
         self.iv = iv
         self.ni = self.nr = b""
@@ -340,14 +376,23 @@ class Quick:
         self.rekey = False
 
 
-class V1Sa(ChildSelectors):
-    """One ISAKMP SA (phase 1) and the ESP SA pair of its quick mode."""
+class V1Sa(V1Child):
+    """One ISAKMP SA (phase 1), its first IPsec SA pair (its own fields)
+    and the others (:attr:`children`)."""
 
     peer: V1Peer
 
     def __init__(self, peer: V1Peer, initiator: bool, cky_i: bytes, mode: str, now: float
                  ) -> None:
-        self.peer = peer
+        super().__init__(peer)
+        #: the IPsec SA pairs besides the first
+        self.children: list[V1Child] = []
+        #: the quick modes under way, by message ID
+        self.quicks: dict[int, Quick] = {}
+        #: ACQUIREs waiting for phase 1: sainfo, selectors, reqid
+        self.wanted: list[tuple[Sainfo | None, Network, Network, int]] = []
+        #: outbound SAs of our rekeys waiting OUT_DELAY, by the new inbound SPI
+        self.pending_outs: dict[int, Callable[[], None]] = {}
         self.initiator = initiator
         self.cky_i = cky_i
         self.cky_r = bytes(8)
@@ -380,17 +425,11 @@ class V1Sa(ChildSelectors):
         #: aggressive mode's message 3 until the responder is heard from again:
         #: resent with quick mode's retransmissions, as nothing answers it
         self.p1_final = b""
-        self.quick: Quick | None = None
-        self.child_spi_in = 0
-        self.child_spi_out = 0
-        self.installed = False
         #: rekeyed pairs (in, out) still in the key engine: deleted after
         #: OLD_GRACE by the rekey's initiator, or when the peer deletes them
         self.old_pairs: list[tuple[int, int]] = []
         #: deferred work: (when, what, spi in, spi out)
         self.later: list[tuple[float, str, int, int]] = []
-        self.pending_out: Callable[[], None] | None = None
-        self.reqid = 0
         self.error = ""
         self.want_child = initiator
         self.dpd_seq = int.from_bytes(_core.ike_random(2), "big")
@@ -403,13 +442,25 @@ class V1Sa(ChildSelectors):
         self.expire_at: float | None = None
         #: the phase 1 that replaces this one is under way or up
         self.replaced = False
-        self.sainfo: Sainfo | None = None
-        self.local_ts: Network | None = None
-        self.remote_ts: Network | None = None
 
     @property
     def spi_i(self) -> bytes:
         return self.cky_i
+
+    def all_children(self) -> list[V1Child]:
+        """Its IPsec SA pairs: the first (itself), then the others."""
+        return [self, *self.children]
+
+    def child_by(self, *, spi_in: int = 0, spi_out: int = 0) -> V1Child | None:
+        """The pair with inbound ``spi_in`` or outbound ``spi_out``."""
+        for ch in self.all_children():
+            if (spi_in and ch.child_spi_in == spi_in) or (spi_out and ch.child_spi_out == spi_out):
+                return ch
+        return None
+
+    def child_count(self) -> int:
+        """How many pairs it carries (up or being made)."""
+        return sum(1 for ch in self.all_children() if ch.live)
 
     @property
     def spi_r(self) -> bytes:
@@ -438,6 +489,9 @@ class Ikev1(KeyDaemon):
     P1_LINGER = 3.0
     MAX_SAS = 10000
     DEFERS_UNKNOWN = True
+    #: IPsec SA pairs per ISAKMP SA (up or being made): past this a peer's
+    #: next new pair is refused (NO-PROPOSAL-CHOSEN, counted)
+    MAX_CHILDREN = 16
 
     def __init__(self, peers: list[V1Peer], engine: Any = None, *,
                  log: Callable[[str], None] | None = None,
@@ -451,8 +505,10 @@ class Ikev1(KeyDaemon):
     # --- PF_KEY -----------------------------------------------------------------------
 
     def acquire(self, buf: bytes, now: float) -> V1Sa | None:
-        """An SADB_ACQUIRE for one of our remotes: phase 1, then quick mode
-        under the sainfo of the policy's selectors."""
+        """An SADB_ACQUIRE for one of our remotes: a quick mode under the
+        sainfo of the policy's selectors, on the ISAKMP SA we have with the
+        remote (racoon's way: several pairs on one, each its own quick
+        mode), else after a new phase 1."""
         acq = self._acquire_of(buf)
         if acq is None:
             return None
@@ -461,36 +517,52 @@ class Ikev1(KeyDaemon):
         got = self._acquire_sainfo(m, peer)
         if got is None:
             return None
+        reqid = sa2.reqid if sa2 else 0
         mine = [s for s in self.sas.values() if s.peer is peer and s.state != "DEAD"]
         old = max(mine, key=lambda s: (s.state == "ESTABLISHED" and not s.replaced, s.created),
                   default=None)
         if old is not None:
-            # phase 1 up but its IPsec SAs gone (deleted by the peer): a new quick mode
-            if (old.state == "ESTABLISHED" and not old.installed and old.pending is None
-                    and (old.quick is None or old.quick.state == "DONE")):
-                old.reqid = sa2.reqid if sa2 else old.reqid
-                old.use_sainfo(*got)
-                self._quick_start(old, now)
-            elif old.installed and old.ts != got[1:]:
-                # one IPsec SA pair per ISAKMP SA here
-                self.inc("ipsec_acquire_busy")
-                self._say(f"ACQUIRE for {got[1]} <-> {got[2]}: the ISAKMP SA with "
-                          f"{peer.address} carries the IPsec SAs of {old.ts[0]} <-> "
-                          f"{old.ts[1]} (one pair per ISAKMP SA)")
+            if any(c.live and c.ts == got[1:] for c in old.all_children()) or \
+                    any(w[1:3] == got[1:] for w in old.wanted):
+                return None  # up, or being made
+            if old.state != "ESTABLISHED":
+                if old.initiator and len(old.wanted) < self.MAX_CHILDREN:
+                    old.wanted.append((*got, reqid))
+                return None
+            self.new_pair(old, got, reqid, now)
             return None
         sa = self.initiate(peer, now)
         sa.use_sainfo(*got)
-        sa.reqid = sa2.reqid if sa2 else 0
+        sa.reqid = reqid
         return sa
 
-    def _getspi(self, sa: V1Sa, now: float) -> int:
-        return self._pfkey_getspi(sa.peer, "tunnel", sa.reqid, now)
+    def new_pair(self, sa: V1Sa, got: tuple[Sainfo | None, Network, Network], reqid: int,
+                 now: float) -> V1Child | None:
+        """A quick mode on the established ISAKMP SA for a pair of its own
+        (the first pair's place when it is empty); None past
+        :attr:`MAX_CHILDREN` (counted)."""
+        if sa.child_count() >= self.MAX_CHILDREN:
+            self.inc("ipsec_toomany")
+            self._say(f"quick mode for {got[1]} <-> {got[2]} with {sa.peer.address}: "
+                      f"{self.MAX_CHILDREN} IPsec SA pairs on the ISAKMP SA already")
+            return None
+        ch: V1Child = sa if not sa.live else V1Child(sa.peer)
+        if ch is not sa:
+            sa.children.append(ch)
+        ch.use_sainfo(*got)
+        ch.reqid = reqid
+        self._quick_start(sa, now, ch)
+        return ch
+
+    def _getspi(self, sa: V1Sa, now: float, ch: V1Child | None = None) -> int:
+        return self._pfkey_getspi(sa.peer, "tunnel", (ch or sa).reqid, now)
 
     def _install(self, sa: V1Sa, q: Quick, now: float) -> None:
         """Install the pair quick mode ``q`` made. A rekey keeps the pair that
         was up in ``sa.old_pairs``; when we started it, our new outbound SA
         waits OUT_DELAY and the old pair is deleted OLD_GRACE later."""
         assert sa.prop is not None and q.child is not None
+        ch = q.pair or sa
         cp = q.child
         ek, ak = cp.keylens()
 
@@ -503,22 +575,25 @@ class Ikev1(KeyDaemon):
             return out
 
         kin, kout = keymat(q.spi_in), keymat(q.spi_out)
-        rekey = sa.installed and (sa.child_spi_in, sa.child_spi_out) != (q.spi_in, q.spi_out)
+        rekey = ch.installed and (ch.child_spi_in, ch.child_spi_out) != (q.spi_in, q.spi_out)
         if rekey:
-            sa.old_pairs.append((sa.child_spi_in, sa.child_spi_out))
+            sa.old_pairs.append((ch.child_spi_in, ch.child_spi_out))
             if q.initiator:
-                sa.later.append((now + OLD_GRACE, "delete", sa.child_spi_in, sa.child_spi_out))
+                sa.later.append((now + OLD_GRACE, "delete", ch.child_spi_in, ch.child_spi_out))
             self.inc("ipsec_rekeyed")
-        sa.child_spi_in, sa.child_spi_out = q.spi_in, q.spi_out
-        sa.installed = True
+        ch.child_spi_in, ch.child_spi_out = q.spi_in, q.spi_out
+        ch.installed = True
         sa.nat = sa.nat or q.encap != ENCAP_TUNNEL
         sa.keys[f"child_in_{q.spi_in:08x}"] = kin[:ek + ak]
         sa.keys[f"child_out_{q.spi_out:08x}"] = kout[:ek + ak]
-        for k in [k for k in sa.keys if k.startswith("child_") and int(k[-8:], 16) not in (
-                {q.spi_in, q.spi_out} | {x for pr in sa.old_pairs for x in pr})]:
+        keep = {x for pr in sa.old_pairs for x in pr} | {
+            x for c in sa.all_children() for x in (c.child_spi_in, c.child_spi_out)}
+        for k in [k for k in sa.keys if k.startswith("child_") and k.count("_") == 2
+                  and int(k[-8:], 16) not in keep]:
             del sa.keys[k]
         if self.engine is None:
-            sa.keys["child_in"], sa.keys["child_out"] = kin[:ek + ak], kout[:ek + ak]
+            if ch is sa:
+                sa.keys["child_in"], sa.keys["child_out"] = kin[:ek + ak], kout[:ek + ak]
             return
         p = sa.peer
         life = q.life
@@ -526,14 +601,14 @@ class Ikev1(KeyDaemon):
 
         def add(typ: int, spi: int, src: Any, dst: Any, km: bytes) -> None:
             self._add_sa(typ, spi, src, dst, cp, (km[:ek], km[ek:ek + ak]), mode="tunnel",
-                         reqid=sa.reqid, life=life, soft=soft,
+                         reqid=ch.reqid, life=life, soft=soft,
                          natt_dport=sa.remote_port if q.encap != ENCAP_TUNNEL else None,
                          now=now)
 
         add(P.SADB_UPDATE, q.spi_in, p.address, p.local_address, kin)
         if rekey and q.initiator:
-            sa.pending_out = lambda: add(P.SADB_ADD, q.spi_out, p.local_address, p.address,
-                                         kout)
+            sa.pending_outs[q.spi_in] = lambda: add(P.SADB_ADD, q.spi_out, p.local_address,
+                                                    p.address, kout)
             sa.later.append((now + OUT_DELAY, "out", q.spi_in, q.spi_out))
         else:
             add(P.SADB_ADD, q.spi_out, p.local_address, p.address, kout)
@@ -553,20 +628,36 @@ class Ikev1(KeyDaemon):
                   f"0x{pair[1]:08x}")
 
     def _uninstall(self, sa: V1Sa, now: float) -> None:
-        p = sa.peer
+        """Every pair of the ISAKMP SA out of the key engine, the rekeyed
+        ones too, and its quick modes forgotten."""
         for pair in list(sa.old_pairs):
             self._drop_old(sa, pair, now, False)
         sa.later = []
-        sa.pending_out = None
+        sa.pending_outs = {}
+        for q in list(sa.quicks.values()):
+            if q.spi_in and (q.pair is None or q.spi_in != q.pair.child_spi_in):
+                self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+        sa.quicks = {}
+        for ch in sa.all_children():
+            self._drop_child(sa, ch, now)
+
+    def _drop_child(self, sa: V1Sa, ch: V1Child, now: float) -> None:
+        """One pair out of the key engine and forgotten (the first pair's
+        fields emptied: it is the ISAKMP SA itself)."""
+        p = sa.peer
         todo = []
-        if sa.child_spi_in:
-            todo.append((sa.child_spi_in, p.address, p.local_address))
-        if sa.installed:
-            todo.append((sa.child_spi_out, p.local_address, p.address))
-        sa.installed = False
-        sa.child_spi_in = 0
+        if ch.child_spi_in:
+            todo.append((ch.child_spi_in, p.address, p.local_address))
+        if ch.installed:
+            todo.append((ch.child_spi_out, p.local_address, p.address))
+        sa.pending_outs.pop(ch.child_spi_in, None)
+        ch.installed = False
+        ch.child_spi_in = ch.child_spi_out = 0
+        ch.quick = None
         for spi, src, dst in todo:
             self._delete_sa(spi, src, dst, now)
+        if ch is not sa and ch in sa.children:
+            sa.children.remove(ch)
 
     # --- message building --------------------------------------------------------------
 
@@ -620,7 +711,7 @@ class Ikev1(KeyDaemon):
 
     def _remember(self, sa: V1Sa, data: bytes) -> None:
         sa.answers[sa.last_in] = data
-        while len(sa.answers) > 4:
+        while len(sa.answers) > 4 + 2 * len(sa.quicks):
             del sa.answers[next(iter(sa.answers))]
 
     def _reply(self, sa: V1Sa, data: bytes, now: float) -> None:
@@ -812,6 +903,11 @@ class Ikev1(KeyDaemon):
         self._adopt(sa, now)
         if sa.want_child and not sa.installed:
             self._quick_start(sa, now)
+        # the other pairs asked for meanwhile: their quick modes at once
+        wanted, sa.wanted = sa.wanted, []
+        for si, lts, rts, reqid in wanted:
+            if not any(c.live and c.ts == (lts, rts) for c in sa.all_children()):
+                self.new_pair(sa, (si, lts, rts), reqid, now)
 
     def rekey_phase1(self, sa: V1Sa, now: float) -> V1Sa:
         """A new main or aggressive mode with the peer of ``sa``: when it is up
@@ -834,21 +930,36 @@ class Ikev1(KeyDaemon):
                     and s.state == "ESTABLISHED"]:
             old.replaced = True
             old.rekey_at = None
-            q = old.quick
-            redo = (q is not None and q.state != "DONE" and q.initiator and q.rekey
-                    and sa.initiator and not sa.want_child)
-            if redo and q is not None:  # our quick mode on the old one: again on the new
-                old.pending, old.deadline, old.quick = None, None, None
-                self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+            redo: list[V1Child] = []
+            if sa.initiator and not sa.want_child:
+                # our quick modes (rekeys) on the old one: again on the new
+                for q in list(old.quicks.values()):
+                    if q.initiator and q.rekey and q.state != "DONE" and q.pair is not None:
+                        redo.append(q.pair)
+                        del old.quicks[q.msg_id]
+                        q.pair.quick = None
+                        self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
+            moved = 0
             if old.installed and not sa.installed:
                 sa.child_spi_in, sa.child_spi_out = old.child_spi_in, old.child_spi_out
-                sa.installed, sa.old_pairs, sa.later = True, old.old_pairs, old.later
-                sa.pending_out, sa.reqid, sa.nat = old.pending_out, old.reqid, old.nat or sa.nat
+                sa.installed, sa.reqid, sa.nat = True, old.reqid, old.nat or sa.nat
                 sa.use_sainfo(old.sainfo, *old.ts)
-                sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
                 old.installed, old.child_spi_in, old.child_spi_out = False, 0, 0
-                old.old_pairs, old.later, old.pending_out = [], [], None
-                self._say(f"IPsec SAs with {sa.peer.address} moved to ISAKMP SA "
+                moved += 1
+            for ch in list(old.children):
+                if ch.installed and not any(c.installed and c.ts == ch.ts
+                                            for c in sa.all_children()):
+                    old.children.remove(ch)
+                    ch.quick = None
+                    sa.children.append(ch)
+                    moved += 1
+            if moved:
+                sa.old_pairs += old.old_pairs
+                sa.later += old.later
+                sa.pending_outs.update(old.pending_outs)
+                sa.keys.update({k: v for k, v in old.keys.items() if k.startswith("child_")})
+                old.old_pairs, old.later, old.pending_outs = [], [], {}
+                self._say(f"{moved} IPsec SA pair(s) with {sa.peer.address} moved to ISAKMP SA "
                           f"{sa.cky_i.hex()}:{sa.cky_r.hex()}")
             if sa.initiator and not sa.want_child:  # our phase-1 rekey
                 # the old one lingers before its delete, as racoon lets it:
@@ -858,8 +969,10 @@ class Ikev1(KeyDaemon):
                 # the next quick mode)
                 old.expire_at = now + self.P1_LINGER if old.expire_at is None else \
                     min(old.expire_at, now + self.P1_LINGER)
-            if redo and sa.installed:
-                self._quick_start(sa, now)
+            for ch in redo:
+                target = sa if ch is old else ch
+                if target.installed and target in sa.all_children():
+                    self._quick_start(sa, now, target)
 
     def _fail(self, sa: V1Sa, why: str, now: float, notify: int = 0) -> None:
         self.inc("ike_failed")
@@ -1109,28 +1222,36 @@ class Ikev1(KeyDaemon):
 
     # --- quick mode ------------------------------------------------------------------------
 
-    def _quick_start(self, sa: V1Sa, now: float) -> None:
+    def _quick_start(self, sa: V1Sa, now: float, ch: V1Child | None = None) -> None:
+        """Our quick mode for pair ``ch`` (by default the first): a new pair,
+        or its rekey when it is up. It runs beside the others under way,
+        by its own message ID."""
+        ch = ch or sa
         p = sa.peer
         mid = int.from_bytes(_core.ike_random(4), "big") | 1
+        while mid in sa.quicks:
+            mid = int.from_bytes(_core.ike_random(4), "big") | 1
         q = Quick(mid, True, self._p2_iv(sa, mid))
-        sa.quick = q
+        q.pair = ch
         q.ni = _core.ike_random(32)
         q.encap = ENCAP_UDP_TUNNEL if sa.nat else ENCAP_TUNNEL
-        q.rekey = sa.installed
-        si = sa.si
+        q.rekey = ch.installed
+        si = ch.si
         q.life = si.lifetime
         try:
-            q.spi_in = self._getspi(sa, now)
+            q.spi_in = self._getspi(sa, now, ch)
         except KameError as e:
-            self._fail(sa, str(e), now)
+            self._quick_fail(sa, q, str(e), now)
             return
         if not q.rekey:
-            sa.child_spi_in = q.spi_in
+            ch.child_spi_in = q.spi_in
+        ch.quick = q
+        sa.quicks[mid] = q
         trs = [p2_transform(i + 1, c, si.lifetime, q.encap, si.pfs_group)
                for i, c in enumerate(si.child)]
         sab = bytes(_core.ikev1_build_sa(DOI_IPSEC, SIT_IDENTITY_ONLY,
                                          [(1, PROTO_ESP, struct.pack(">I", q.spi_in), trs)]))
-        q.idci, q.idcr = id_net(sa.ts[0]), id_net(sa.ts[1])
+        q.idci, q.idcr = id_net(ch.ts[0]), id_net(ch.ts[1])
         rest = [(PT_SA, sab), (PT_NONCE, q.ni)]
         if si.pfs_group:
             q.dh = _core.IkeDh(si.pfs_group)
@@ -1139,27 +1260,41 @@ class Ikev1(KeyDaemon):
         h1 = self._prf(sa, sa.keys["skeyid_a"], struct.pack(">I", mid)
                        + bytes(_core.ikev1_build_chain(rest)))
         data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h1), *rest], q.iv)
-        self._say((f"rekeying IPsec SA esp in 0x{sa.child_spi_in:08x}: " if q.rekey else "")
-                  + f"initiate quick mode with {p.address} for {sa.ts[0]} <-> {sa.ts[1]}"
+        self._say((f"rekeying IPsec SA esp in 0x{ch.child_spi_in:08x}: " if q.rekey else "")
+                  + f"initiate quick mode with {p.address} for {ch.ts[0]} <-> {ch.ts[1]}"
                   + (f" (PFS group {si.pfs_group})" if si.pfs_group else ""))
-        self._request(sa, data, "quick mode message 1", now)
+        self._q_request(sa, q, data, "quick mode message 1", now)
+
+    def _q_request(self, sa: V1Sa, q: Quick, data: bytes, what: str, now: float) -> None:
+        """Send a quick mode message that waits for its answer (retransmitted)."""
+        q.pending = (data, what)
+        q.tries = 0
+        q.deadline = now + self.RETRANS_BASE
+        sa.last_out = data
+        self._send(sa, data)
+
+    def _quick_fail(self, sa: V1Sa, q: Quick, why: str, now: float) -> None:
+        """One quick mode failed: it ends, with the pair it was making (a
+        rekey's pair stays up); the ISAKMP SA and its other pairs stay."""
+        self.inc("ipsec_failed")
+        sa.error = why
+        self._say(f"{sa.peer.address}: {why}")
+        sa.quicks.pop(q.msg_id, None)
+        ch = q.pair
+        if ch is not None and ch.quick is q:
+            ch.quick = None
+        if ch is not None and not ch.installed:
+            self._drop_child(sa, ch, now)
+        elif q.spi_in:
+            self._delete_sa(q.spi_in, sa.peer.address, sa.peer.local_address, now)
 
     def _quick(self, sa: V1Sa, hdr: tuple[Any, ...], enc: bytes, now: float) -> None:
         mid = hdr[6]
-        q = sa.quick
-        if q is None or q.msg_id != mid:
-            if q is not None and q.state != "DONE" and q.initiator:
-                if sa.initiator or not q.rekey:
-                    self.inc("ike_unexpected")
-                    return
-                # both rekey at once: the ISAKMP SA's initiator's quick mode goes
-                # on, ours (its responder's) gives way
-                self._say(f"{sa.peer.address} rekeys the IPsec SA too: ours gives way")
-                self.inc("ipsec_rekey_collision")
-                sa.pending = None
-                sa.deadline = None
-                p = sa.peer
-                self._delete_sa(q.spi_in, p.address, p.local_address, now)
+        q = sa.quicks.get(mid)
+        if q is None:
+            if len(sa.quicks) >= self.MAX_CHILDREN:
+                self.inc("ipsec_toomany")  # that many quick modes under way: not one more
+                return
             q = Quick(mid, False, self._p2_iv(sa, mid))
         try:
             pls, pt, nxt = self._open(sa, hdr[2], enc, q.iv)
@@ -1190,11 +1325,12 @@ class Ikev1(KeyDaemon):
             q.iv = nxt
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
             esp = [pr for pr in props if pr[1] == PROTO_ESP and len(pr[2]) == 4]
-            pfs = sa.si.pfs_group or None
-            m = p2_match(sa.si.child, esp[0][3], pfs) if len(esp) == 1 else None
+            si = (q.pair or sa).si
+            pfs = si.pfs_group or None
+            m = p2_match(si.child, esp[0][3], pfs) if len(esp) == 1 else None
             if m is None or PT_NONCE not in by:
-                self._fail(sa, "quick mode message 2 chose an ESP proposal we did not offer",
-                           now)
+                self._quick_fail(sa, q, "quick mode message 2 chose an ESP proposal we did "
+                                        "not offer", now)
                 return
             q.child = m[0]
             q.spi_out = int.from_bytes(esp[0][2], "big")
@@ -1208,13 +1344,13 @@ class Ikev1(KeyDaemon):
             q.nr = by[PT_NONCE]
             if q.dh is not None:
                 if PT_KE not in by:
-                    self._fail(sa, "quick mode message 2 lacks the KE PFS needs", now)
+                    self._quick_fail(sa, q, "quick mode message 2 lacks the KE PFS needs", now)
                     return
                 q.gxy = bytes(q.dh.shared(by[PT_KE]))
             h3 = self._prf(sa, ska, b"\x00" + midb + q.ni + q.nr)
             data, q.iv = self._sealed(sa, QUICK, mid, [(PT_HASH, h3)], q.iv)
-            sa.pending = None
-            sa.deadline = None
+            q.pending = None
+            q.deadline = None
             sa.last_out = data
             self._remember(sa, data)
             self._send(sa, data)
@@ -1227,7 +1363,6 @@ class Ikev1(KeyDaemon):
                 self._say(f"quick mode message 1 from {sa.peer.address}: HASH(1) does not match")
                 return
             q.iv = nxt
-            sa.quick = q
             p = sa.peer
             q.ni = by.get(PT_NONCE, b"")
             _doi, _sit, props = _core.ikev1_parse_sa(by.get(PT_SA, b""))
@@ -1243,7 +1378,36 @@ class Ikev1(KeyDaemon):
                                    f"{id_text(q.idcr) if q.idcr else p.local_address} <-> "
                                    f"{id_text(q.idci) if q.idci else p.address}", now)
                 return
-            sa.use_sainfo(*sel)
+            # a rekey of the pair with these selectors, or a pair of its own
+            ch = next((c for c in sa.all_children() if c.installed and c.ts == sel[1:]),
+                      None) or next((c for c in sa.all_children()
+                                     if c.live and c.ts == sel[1:]), None)
+            mine_q = ch.quick if ch is not None else None
+            if mine_q is not None and mine_q.initiator and mine_q.state != "DONE":
+                if sa.initiator or not mine_q.rekey:
+                    self.inc("ike_unexpected")
+                    return
+                # both rekey the pair at once: the ISAKMP SA's initiator's quick
+                # mode goes on, ours (its responder's) gives way
+                self._say(f"{sa.peer.address} rekeys the IPsec SA too: ours gives way")
+                self.inc("ipsec_rekey_collision")
+                sa.quicks.pop(mine_q.msg_id, None)
+                self._delete_sa(mine_q.spi_in, p.address, p.local_address, now)
+            if ch is not None and ch.installed and len(sa.old_pairs) >= 2 * self.MAX_CHILDREN:
+                self.inc("ipsec_toomany")
+                self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
+                                   f"quick mode: {len(sa.old_pairs)} rekeyed IPsec SA pairs "
+                                   f"not deleted yet", now)
+                return
+            if ch is None:
+                if sa.child_count() >= self.MAX_CHILDREN:
+                    self.inc("ipsec_toomany")
+                    self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN,
+                                       f"quick mode: {self.MAX_CHILDREN} IPsec SA pairs on "
+                                       f"the ISAKMP SA already", now)
+                    return
+                ch = sa if not sa.live else V1Child(p)
+                ch.reqid = self._policy_reqid(sel[1], sel[2]) or (sa.reqid if ch is sa else 0)
             si = sel[0] if sel[0] is not None else p.own_sainfo()
             pfs = si.pfs_group if si.pfs_group else (None if PT_KE in by else 0)
             m = next((x for pr in esp if (x := p2_match(si.child, pr[3], pfs))), None)
@@ -1260,14 +1424,20 @@ class Ikev1(KeyDaemon):
             enc_attr = {k: v for k, v in chosen[2] if isinstance(v, int)}.get(Q_ENCAP, 1)
             q.encap = enc_attr
             q.nr = _core.ike_random(32)
-            q.rekey = sa.installed
+            q.rekey = ch.installed
+            ch.use_sainfo(*sel)
             try:
-                q.spi_in = self._getspi(sa, now)
+                q.spi_in = self._getspi(sa, now, ch)
             except KameError as e:
-                self._fail(sa, str(e), now)
+                self._quick_refuse(sa, q, N_NO_PROPOSAL_CHOSEN, f"quick mode: {e}", now)
                 return
+            q.pair = ch
+            if ch is not sa and ch not in sa.children:
+                sa.children.append(ch)
             if not q.rekey:
-                sa.child_spi_in = q.spi_in
+                ch.child_spi_in = q.spi_in
+            ch.quick = q
+            sa.quicks[mid] = q
             # RFC 2407 §4.5: the smaller of the peer's lifetime and ours
             theirs, ours = p2_life(chosen[2]), si.lifetime
             q.life = min(x for x in (theirs, ours) if x) if theirs or ours else 0
@@ -1294,7 +1464,7 @@ class Ikev1(KeyDaemon):
             q.state = "QM3"
             self._remember(sa, data)
             # retransmitted until message 3 comes (RFC 2409 §5.5 leaves it to the responder)
-            self._request(sa, data, "quick mode message 2", now)
+            self._q_request(sa, q, data, "quick mode message 2", now)
         elif not q.initiator and q.state == "QM3":
             want = self._prf(sa, ska, b"\x00" + midb + q.ni + q.nr)
             if not hmac.compare_digest(got, want):
@@ -1303,8 +1473,8 @@ class Ikev1(KeyDaemon):
                 return
             q.iv = nxt
             q.state = "DONE"
-            sa.pending = None
-            sa.deadline = None
+            q.pending = None
+            q.deadline = None
             self._quick_done(sa, q, now)
         else:
             self.inc("ike_unexpected")
@@ -1335,9 +1505,13 @@ class Ikev1(KeyDaemon):
         self._info(sa, [(PT_N, notify_body(note, PROTO_ESP))])
 
     def _quick_done(self, sa: V1Sa, q: Quick, now: float) -> None:
+        sa.quicks.pop(q.msg_id, None)
+        ch = q.pair or sa
+        if ch.quick is q:
+            ch.quick = None
         self._install(sa, q, now)
         self.inc("ipsec_established")
-        self._say(f"IPsec SA with {sa.peer.address} established"
+        self._say(f"IPsec SA {ch.ts[0]} <-> {ch.ts[1]} with {sa.peer.address} established"
                   + (" (rekey)" if q.rekey else "") + f": esp in 0x{q.spi_in:08x} out "
                   f"0x{q.spi_out:08x}" + (" (UDP-encapsulated)" if q.encap != ENCAP_TUNNEL
                                           else "")
@@ -1360,11 +1534,23 @@ class Ikev1(KeyDaemon):
             return
         for spi_in, _out in sa.old_pairs:
             self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", spi_in)]))])
-        if sa.installed:
-            self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", sa.child_spi_in)]))])
+        for ch in sa.all_children():
+            if ch.installed:
+                self._info(sa, [(PT_D, delete_body(PROTO_ESP,
+                                                   [struct.pack(">I", ch.child_spi_in)]))])
         self._info(sa, [(PT_D, delete_body(PROTO_ISAKMP, [sa.cky_i + sa.cky_r]))])
         self._say(f"deleting ISAKMP SA with {sa.peer.address}")
         self._kill(sa, now)
+
+    def delete_pair(self, sa: V1Sa, ch: V1Child, now: float) -> None:
+        """Delete one IPsec SA pair (INFORMATIONAL with D for its inbound
+        SPI); the ISAKMP SA and its other pairs stay."""
+        if not ch.installed:
+            return
+        if sa.state == "ESTABLISHED":
+            self._info(sa, [(PT_D, delete_body(PROTO_ESP, [struct.pack(">I", ch.child_spi_in)]))])
+        self._say(f"deleting IPsec SA {ch.ts[0]} <-> {ch.ts[1]} with {sa.peer.address}")
+        self._drop_child(sa, ch, now)
 
     def shutdown(self, now: float) -> None:
         for sa in list(self.sas.values()):
@@ -1426,9 +1612,12 @@ class Ikev1(KeyDaemon):
                     self._say(f"{sa.peer.address} deleted the rekeyed IPsec SA")
                     self._drop_old(sa, pr, now, False)
                     sa.later = [x for x in sa.later if x[2:] != pr]
-                if proto == PROTO_ESP and struct.pack(">I", sa.child_spi_out) in spis:
-                    self._say(f"{sa.peer.address} deleted the IPsec SA")
-                    self._uninstall(sa, now)
+                for ch in [c for c in sa.all_children() if proto == PROTO_ESP and c.installed
+                           and struct.pack(">I", c.child_spi_out) in spis]:
+                    self.inc("ipsec_deleted_in")
+                    self._say(f"{sa.peer.address} deleted the IPsec SA {ch.ts[0]} <-> "
+                              f"{ch.ts[1]}")
+                    self._drop_child(sa, ch, now)
             elif t == PT_N:
                 _proto, nt, spi, data = notify_parse(b)
                 if nt == N_R_U_THERE:
@@ -1445,10 +1634,15 @@ class Ikev1(KeyDaemon):
                         self._fail(sa, f"{sa.mode} mode refused by {sa.peer.address}: "
                                        f"{notify_name(nt)}", now)
                         return
-                    if sa.quick is not None and sa.quick.state != "DONE":
-                        self._fail(sa, f"quick mode refused by {sa.peer.address}: "
-                                       f"{notify_name(nt)}", now)
-                        return
+                    # the quick mode of ours it answers: the one whose SPI it
+                    # names, else the oldest waiting for its message 2
+                    waiting = [q for q in sa.quicks.values() if q.initiator and q.state == "QM1"]
+                    q = next((q for q in waiting if len(spi) == 4
+                              and int.from_bytes(spi, "big") == q.spi_in),
+                             waiting[0] if waiting else None)
+                    if q is not None:
+                        self._quick_fail(sa, q, f"quick mode refused by {sa.peer.address}: "
+                                                f"{notify_name(nt)}", now)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -1499,6 +1693,8 @@ class Ikev1(KeyDaemon):
 
     def next_deadline(self) -> float | None:
         ds = [d for s in self.sas.values() for d in (s.deadline, s.dpd_at) if d is not None]
+        ds += [q.deadline for s in self.sas.values() for q in s.quicks.values()
+               if q.deadline is not None]
         ds += [x[0] for s in self.sas.values() for x in s.later]
         ds += [d for s in self.sas.values() for d in (s.rekey_at, s.expire_at) if d is not None]
         return min(ds) if ds else None
@@ -1521,22 +1717,22 @@ class Ikev1(KeyDaemon):
                     sa.later = [x for x in sa.later if x[2:] != old]
                     self._drop_old(sa, old, now, True)
                 return
-            if not sa.installed or spi not in (sa.child_spi_in, sa.child_spi_out):
+            ch = next((c for c in sa.all_children()
+                       if c.installed and spi in (c.child_spi_in, c.child_spi_out)), None)
+            if ch is None:
                 continue
             if hard:
                 self.inc("ipsec_expired")
                 self._say(f"IPsec SA esp 0x{spi:08x} with {sa.peer.address}: hard lifetime "
                           f"over, deleting the pair")
                 self._info(sa, [(PT_D, delete_body(PROTO_ESP,
-                                                   [struct.pack(">I", sa.child_spi_in)]))])
-                cur = (sa.child_spi_in, sa.child_spi_out)
-                olds, sa.old_pairs = sa.old_pairs, []
+                                                   [struct.pack(">I", ch.child_spi_in)]))])
+                cur = (ch.child_spi_in, ch.child_spi_out)
                 sa.later = [x for x in sa.later if x[2:] != cur]
-                self._uninstall(sa, now)
-                sa.old_pairs = olds
-            elif (sa.pending is None and (sa.quick is None or sa.quick.state == "DONE")):
+                self._drop_child(sa, ch, now)
+            elif ch.quick is None:
                 self.inc("ipsec_soft_expired")
-                self._quick_start(sa, now)
+                self._quick_start(sa, now, ch)
             return
 
     def _run_later(self, sa: V1Sa, now: float) -> None:
@@ -1545,9 +1741,8 @@ class Ikev1(KeyDaemon):
             return
         sa.later = [x for x in sa.later if x[0] > now]
         for _when, what, spi_in, spi_out in due:
-            if what == "out" and sa.pending_out is not None and spi_in == sa.child_spi_in:
-                fn, sa.pending_out = sa.pending_out, None
-                fn()
+            if what == "out" and spi_in in sa.pending_outs:
+                sa.pending_outs.pop(spi_in)()
             elif what == "delete" and (spi_in, spi_out) in sa.old_pairs:
                 self._drop_old(sa, (spi_in, spi_out), now, True)
 
@@ -1582,6 +1777,19 @@ class Ikev1(KeyDaemon):
                                                    sa.cky_i + sa.cky_r,
                                                    struct.pack(">I", sa.dpd_seq)))])
                 sa.dpd_at = now + (sa.peer.dpd_delay if sa.dpd_wait <= 1 else 5.0)
+            for q in list(sa.quicks.values()):
+                if q.deadline is None or now < q.deadline or q.pending is None:
+                    continue
+                q.tries += 1
+                if q.tries >= self.RETRANS_TRIES:
+                    self._quick_fail(sa, q, f"no answer to {q.pending[1]} from {sa.peer.address} "
+                                            f"after {q.tries} tries", now)
+                    continue
+                self.inc("ike_retransmit")
+                q.deadline = now + self.RETRANS_BASE * (2 ** q.tries)
+                if sa.p1_final:
+                    self._send(sa, sa.p1_final)
+                self._send(sa, q.pending[0])
             if sa.deadline is None or now < sa.deadline:
                 continue
             if sa.pending is not None:

@@ -14,14 +14,17 @@ INVALID_KE_PAYLOAD and retry with the group asked for), IKE_AUTH with
 pre-shared keys and one CHILD SA (ESP, tunnel mode), NAT detection and
 the float to port 4500 with RFC 3948 UDP encapsulation of the ESP SAs,
 INFORMATIONAL (delete of the IKE SA or of CHILD SAs, liveness checks),
-CREATE_CHILD_SA (rekey of the CHILD SA, with PFS when ``pfs_group`` is set,
-and of the IKE SA; simultaneous rekeys settled as RFC 7296 §2.8.1 says),
-rekeys started by the key engine's soft SADB_EXPIRE and the racoon.conf
-lifetimes, and retransmission with exponential backoff. Each CHILD SA is
-made under the ``sainfo`` of its selectors (:class:`Sainfo`; the
+CREATE_CHILD_SA (new CHILD SAs on an IKE SA, RFC 7296 §1.3.1: an ACQUIRE
+for a second selector pair to a remote we have an IKE SA with opens one
+there, and a peer's are taken, up to :attr:`Ike.MAX_CHILDREN` per IKE SA;
+rekey of each CHILD SA on its own, with PFS when its sainfo's
+``pfs_group`` is set, and of the IKE SA with all its CHILD SAs;
+simultaneous rekeys settled as RFC 7296 §2.8.1 says), rekeys started by
+the key engine's soft SADB_EXPIRE and the racoon.conf lifetimes, and
+retransmission with exponential backoff. Each CHILD SA (:class:`Child`)
+is made under the ``sainfo`` of its selectors (:class:`Sainfo`; the
 ACQUIRE's policy as initiator, TSi/TSr as responder, TS_UNACCEPTABLE when
-none takes them); a second selector pair to the same remote gets an IKE
-SA of its own. The keys can be
+none takes them) and deleted on its own. The keys can be
 exported for a dissector (:meth:`IkeSa.ikev2_decryption_row`,
 :meth:`Ike.esp_sa_rows`). Every refused message is
 counted (:attr:`Ike.stats`) and every failure is logged in :attr:`Ike.log`
@@ -47,7 +50,7 @@ from kame.ike.daemon import IKE_PORT, NATT_PORT, KeyDaemon
 from kame.ike.payloads import Delete, Notify
 from kame.key import pfkey as P
 
-__all__ = ["ChildProposal", "Ike", "IkeProposal", "Peer", "Sainfo"]
+__all__ = ["Child", "ChildProposal", "Ike", "IkeProposal", "Peer", "Sainfo"]
 
 Network = IPv4Network | IPv6Network
 
@@ -294,11 +297,50 @@ class ChildSelectors:
         self.sainfo, self.local_ts, self.remote_ts = si, local, remote
 
 
-class IkeSa(ChildSelectors):
-    """One IKE SA (and its one CHILD SA) on either side."""
+class Child(ChildSelectors):
+    """One CHILD SA (a pair of ESP SAs) of an IKE SA: its proposal, SPIs,
+    sainfo and selectors, the policy's reqid and mode, and when the key
+    engine ends it. The IKE SA is its own first CHILD SA (the one of
+    IKE_AUTH); the others, made with CREATE_CHILD_SA (RFC 7296 §1.3.1), are
+    in :attr:`IkeSa.children`."""
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.child_prop: ChildProposal | None = None
+        self.child_spi_in = 0
+        self.child_spi_out = 0
+        self.installed = False
+        self.reqid = 0
+        #: the CHILD SA's mode: "tunnel", or "transport" once both sides
+        #: agreed with USE_TRANSPORT_MODE (RFC 7296 §1.3.1, §3.10.1)
+        self.mode = "tunnel"
+        #: when the key engine ends the current pair (its hard lifetime): a
+        #: refused rekey is tried again well before it
+        self.child_hard_at: float | None = None
+        #: when a rekey of this CHILD SA is tried again (refused, or the
+        #: IKE SA's window was busy)
+        self.child_retry_at: float | None = None
+        self.sainfo: Sainfo | None = None
+        self.local_ts: Network | None = None
+        self.remote_ts: Network | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the CHILD SA is up or being made (an inbound SPI held)."""
+        return bool(self.child_spi_in) or self.installed
+
+
+class IkeSa(Child):
+    """One IKE SA on either side, with its first CHILD SA (its own fields)
+    and the others (:attr:`children`)."""
 
     def __init__(self, peer: Peer, initiator: bool, spi_i: bytes, now: float) -> None:
-        self.peer = peer
+        super().__init__(peer)
+        #: the CHILD SAs made with CREATE_CHILD_SA besides the first
+        self.children: list[Child] = []
+        #: ACQUIREs for other selectors waiting for this IKE SA to be up
+        #: (or its window free): sainfo, selectors, reqid, mode
+        self.wanted: list[tuple[Sainfo | None, Network, Network, int, str]] = []
         self.initiator = initiator
         self.spi_i = spi_i
         self.spi_r = bytes(8)
@@ -308,7 +350,6 @@ class IkeSa(ChildSelectors):
         self.local_port = IKE_PORT
         self.nat = peer.nat_traversal == "force"
         self.prop: IkeProposal | None = None
-        self.child_prop: ChildProposal | None = None
         self.dh: Any = None
         self.ni = self.nr = b""
         self.keys: dict[str, bytes] = {}
@@ -321,10 +362,6 @@ class IkeSa(ChildSelectors):
         self.pending: tuple[int, bytes, int] | None = None  # (msg_id, data, exchange)
         self.tries = 0
         self.deadline: float | None = None
-        self.child_spi_in = 0
-        self.child_spi_out = 0
-        self.installed = False
-        self.reqid = 0
         self.error = ""
         # CREATE_CHILD_SA (RFC 7296 §1.3): our rekey under way, the one of the
         # peer we answered meanwhile (a collision, §2.8.1), CHILD SA pairs
@@ -334,27 +371,38 @@ class IkeSa(ChildSelectors):
         self.peer_rekey: dict[str, Any] | None = None
         self.old_children: list[tuple[int, int]] = []
         self.out_later: dict[int, Callable[[float], None]] = {}
+        #: the inbound SPI of the pair that replaced a rekeyed one (by the
+        #: old pair's inbound SPI): its outbound SA goes in once the old is gone
+        self.successor: dict[int, int] = {}
+        #: when the ACQUIREs in ``wanted`` are tried again (a TEMPORARY_FAILURE)
+        self.wanted_at: float | None = None
         self.queue: list[tuple[int, list[tuple[int, bool, bytes]], dict[str, Any]]] = []
         self.pending_ctx: dict[str, Any] = {}
         self.rekey_at: float | None = None
         self.expire_at: float | None = None
         self.retry_at: float | None = None
         self.retry_kind = ""
-        #: when the key engine ends the current CHILD SA pair (its hard
-        #: lifetime): a refused rekey is tried again well before it
-        self.child_hard_at: float | None = None
         #: the peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427), empty if it sent none
         self.peer_hashes: list[int] = []
-        #: the CHILD SAs' mode: "tunnel", or "transport" once both sides
-        #: agreed with USE_TRANSPORT_MODE (RFC 7296 §1.3.1, §3.10.1)
-        self.mode = "tunnel"
-        self.sainfo: Sainfo | None = None
-        self.local_ts: Network | None = None
-        self.remote_ts: Network | None = None
 
     @property
     def spi_local(self) -> bytes:
         return self.spi_i if self.initiator else self.spi_r
+
+    def all_children(self) -> list[Child]:
+        """Its CHILD SAs: the first (itself), then those of CREATE_CHILD_SA."""
+        return [self, *self.children]
+
+    def child_by(self, *, spi_in: int = 0, spi_out: int = 0) -> Child | None:
+        """The CHILD SA whose current pair has inbound ``spi_in`` or outbound ``spi_out``."""
+        for ch in self.all_children():
+            if (spi_in and ch.child_spi_in == spi_in) or (spi_out and ch.child_spi_out == spi_out):
+                return ch
+        return None
+
+    def child_count(self) -> int:
+        """How many CHILD SAs it carries (up or being made)."""
+        return sum(1 for ch in self.all_children() if ch.live)
 
     # keys for what we send and what we receive
     def _k(self, out: bool) -> tuple[bytes, bytes]:
@@ -406,6 +454,9 @@ class Ike(KeyDaemon):
     #: rekeyed CHILD SA pairs waiting for their delete, per IKE SA: past
     #: this a peer's next rekey gets TEMPORARY_FAILURE (memory stays bounded)
     MAX_OLD_CHILDREN = 8
+    #: CHILD SAs per IKE SA (the first, those of CREATE_CHILD_SA, those being
+    #: made): past this a peer's new one gets NO_ADDITIONAL_SAS
+    MAX_CHILDREN = 16
 
     def __init__(self, peers: list[Peer], engine: Any = None, *,
                  cookie_threshold: int = 32, log: Callable[[str], None] | None = None,
@@ -425,9 +476,9 @@ class Ike(KeyDaemon):
         """Wireshark's ``esp_sa`` rows for the CHILD SAs in place (the keys
         in the key engine, or those negotiated when there is none)."""
         out = []
-        for sa in self.sas.values():
-            cp = sa.child_prop
-            if cp is None or not sa.installed:
+        for sa, ch in ((s, c) for s in self.sas.values() for c in s.all_children()):
+            cp = ch.child_prop
+            if cp is None or not ch.installed:
                 continue
             p = sa.peer
             fam = "IPv6" if p.address.version == 6 else "IPv4"
@@ -435,8 +486,8 @@ class Ike(KeyDaemon):
                 encr, integ = "AES-GCM with 16 octet ICV [RFC4106]", "NULL"
             else:
                 encr, integ = "AES-CBC [RFC3602]", ESP_INTEG_WS.get(cp.integ, "NULL")
-            for spi, src, dst, name in ((sa.child_spi_in, p.address, p.local_address, "in"),
-                                        (sa.child_spi_out, p.local_address, p.address, "out")):
+            for spi, src, dst, name in ((ch.child_spi_in, p.address, p.local_address, "in"),
+                                        (ch.child_spi_out, p.local_address, p.address, "out")):
                 ek, ak = cp.keylens()
                 k = sa.keys.get(f"child_{name}_{spi:08x}")
                 if k is None and self.engine is not None:
@@ -452,8 +503,10 @@ class Ike(KeyDaemon):
     # --- PF_KEY -----------------------------------------------------------------------
 
     def acquire(self, buf: bytes, now: float) -> IkeSa | None:
-        """An SADB_ACQUIRE: start an exchange with the remote it names, for
-        a CHILD SA under the sainfo of the policy's selectors."""
+        """An SADB_ACQUIRE: a CHILD SA under the sainfo of the policy's
+        selectors with the remote it names: on the IKE SA we have with it
+        (CREATE_CHILD_SA, RFC 7296 §1.3.1; once it is up if it is being
+        made), else on a new one (IKE_SA_INIT)."""
         got = self._acquire_of(buf)
         if got is None:
             return None
@@ -461,55 +514,71 @@ class Ike(KeyDaemon):
         si = self._acquire_sainfo(m, peer)
         if si is None:
             return None
-        if any(s.peer is peer and s.state != "DEAD" and s.ts == si[1:]
-               for s in self.sas.values()):
-            return None  # already negotiating (or up) for these selectors
+        sels = si[1:]
+        for s in self.sas.values():
+            if s.peer is not peer or s.state in ("DEAD", "DELETING"):
+                continue
+            if (any(c.ts == sels and (c.live or c is s and s.state != "ESTABLISHED")
+                    for c in s.all_children()) or any(w[1:3] == sels for w in s.wanted)):
+                return None  # already negotiating (or up) for these selectors
         sa2 = m.get(P.SADB_X_EXT_SA2)
-        sa = self.initiate(peer, now, sainfo=si)
-        sa.reqid = sa2.reqid if sa2 else 0
+        reqid = sa2.reqid if sa2 else 0
         modes = {v: k for k, v in P.MODES.items()}
         asked = modes.get(sa2.mode, "any") if sa2 else "any"
-        sa.mode = asked if asked != "any" else self._policy_mode(peer)
+        mode = asked if asked != "any" else self._policy_mode(peer)
+        have = [s for s in self.sas.values() if s.peer is peer and (
+            s.state == "ESTABLISHED" or s.initiator and s.state in ("INIT", "AUTH"))]
+        if have:
+            sa = max(have, key=lambda s: (s.state == "ESTABLISHED", s.created))
+            self.create_child(sa, si, now, reqid=reqid, mode=mode)
+            return sa
+        sa = self.initiate(peer, now, sainfo=si)
+        sa.reqid = reqid
+        sa.mode = mode
         return sa
 
-    def _getspi(self, sa: IkeSa, now: float) -> int:
-        return self._pfkey_getspi(sa.peer, sa.mode, sa.reqid, now)
+    def _getspi(self, sa: IkeSa, now: float, ch: Child | None = None) -> int:
+        ch = ch or sa
+        return self._pfkey_getspi(sa.peer, ch.mode, ch.reqid, now)
 
     def _install(self, sa: IkeSa, keymat: bytes, now: float, *, spi_in: int | None = None,
                  spi_out: int | None = None, cp: ChildProposal | None = None,
-                 initiator: bool | None = None, delay_out: bool = False) -> None:
+                 initiator: bool | None = None, delay_out: bool = False,
+                 ch: Child | None = None) -> None:
         """Install a CHILD SA pair from KEYMAT (RFC 7296 §2.17: the first keys
         for the direction from the exchange's initiator). By default the IKE
         SA's current pair from IKE_AUTH; a CREATE_CHILD_SA names its own.
         ``delay_out``: the outbound SA waits in ``sa.out_later`` (the responder
         of a rekey keeps sending on the old pair until the initiator deletes
-        it, so nothing is sent before the peer has the new inbound SA)."""
-        cp = cp or sa.child_prop
+        it, so nothing is sent before the peer has the new inbound SA).
+        ``ch``: the CHILD SA (by default the IKE SA's first)."""
+        ch = ch or sa
+        cp = cp or ch.child_prop
         assert cp is not None
-        spi_in = sa.child_spi_in if spi_in is None else spi_in
-        spi_out = sa.child_spi_out if spi_out is None else spi_out
+        spi_in = ch.child_spi_in if spi_in is None else spi_in
+        spi_out = ch.child_spi_out if spi_out is None else spi_out
         initiator = sa.initiator if initiator is None else initiator
         ek, ak = cp.keylens()
         i2r = (keymat[:ek], keymat[ek:ek + ak])
         r2i = (keymat[ek + ak:2 * ek + ak], keymat[2 * ek + ak:2 * (ek + ak)])
         kin, kout = (r2i, i2r) if initiator else (i2r, r2i)
-        if spi_in == sa.child_spi_in:
-            sa.installed = True
+        if spi_in == ch.child_spi_in:
+            ch.installed = True
         if self.engine is None:
             sa.keys[f"child_in_{spi_in:08x}"] = kin[0] + kin[1]
             sa.keys[f"child_out_{spi_out:08x}"] = kout[0] + kout[1]
-            if spi_in == sa.child_spi_in:
+            if spi_in == ch.child_spi_in and ch is sa:
                 sa.keys["child_in"], sa.keys["child_out"] = kin[0] + kin[1], kout[0] + kout[1]
             return
         p = sa.peer
-        life = sa.si.lifetime
-        if spi_in == sa.child_spi_in:
-            sa.child_hard_at = now + life if life else None
+        life = ch.si.lifetime
+        if spi_in == ch.child_spi_in:
+            ch.child_hard_at = now + life if life else None
         soft = int(life * (REKEY_AT - REKEY_JITTER * _jitter())) if life else 0
 
         def add(typ: int, spi: int, src: Any, dst: Any, keys: tuple[bytes, bytes],
                 when: float) -> None:
-            self._add_sa(typ, spi, src, dst, cp, keys, mode=sa.mode, reqid=sa.reqid, life=life,
+            self._add_sa(typ, spi, src, dst, cp, keys, mode=ch.mode, reqid=ch.reqid, life=life,
                          soft=soft, natt_dport=sa.remote_port if sa.nat else None, now=when)
 
         add(P.SADB_UPDATE, spi_in, p.address, p.local_address, kin, now)
@@ -523,12 +592,15 @@ class Ike(KeyDaemon):
         """SADB_DELETE the CHILD SA pair (or the larval inbound SA GETSPI made),
         and the pairs that wait for their delete."""
         todo = []
-        if sa.child_spi_in:
-            todo.append((sa.child_spi_in, sa.child_spi_out if sa.installed else 0))
+        for ch in sa.all_children():
+            if ch.child_spi_in:
+                todo.append((ch.child_spi_in, ch.child_spi_out if ch.installed else 0))
+            ch.installed = False
+            ch.child_spi_in = 0
         todo += sa.old_children
         sa.old_children = []
-        sa.installed = False
-        sa.child_spi_in = 0
+        sa.children = []
+        sa.successor = {}
         for spi_in, spi_out in todo:
             self._delete_pair(sa, spi_in, spi_out, now)
 
@@ -873,6 +945,7 @@ class Ike(KeyDaemon):
                       f"policy for {ours}: {sa.mode} mode (RFC 7296 §1.3.1)")
         sa.child_prop = cp
         sa.child_spi_out = int.from_bytes(peer_spi, "big")
+        sa.reqid = self._policy_reqid(lts, rts)
         sa.child_spi_in = self._getspi(sa, now)
         idb = self._my_idb(p)
         try:
@@ -1111,6 +1184,7 @@ class Ike(KeyDaemon):
         self._say(f"IKE SA {sa.spi_i.hex()}:{sa.spi_r.hex()} with {sa.peer.address} "
                   f"established; CHILD SA esp in 0x{sa.child_spi_in:08x} out "
                   f"0x{sa.child_spi_out:08x}" + (" (UDP-encapsulated)" if sa.nat else ""))
+        self._start_wanted(sa, now)
 
     def _fail(self, sa: IkeSa, why: str, now: float) -> None:
         self.inc("ike_failed")
@@ -1150,48 +1224,131 @@ class Ike(KeyDaemon):
             exchange, payloads, ctx = sa.queue.pop(0)
             self._req(sa, exchange, payloads, now, ctx)
 
-    def _child_props(self, sa: IkeSa, spi: int, group: int) -> list[Any]:
+    def _child_props(self, ch: Child, spi: int, group: int) -> list[Any]:
         out = []
-        for i, c in enumerate(sa.si.child):
+        for i, c in enumerate(ch.si.child):
             t = c.transforms()
             if group:
                 t.insert(len(t) - 1, (pl.T_DH, group, None))
             out.append((i + 1, pl.PROTO_ESP, struct.pack(">I", spi), t))
         return out
 
-    def rekey_child(self, sa: IkeSa, now: float, group: int | None = None) -> bool:
-        """Rekey the IKE SA's CHILD SA: CREATE_CHILD_SA with REKEY_SA, a new
-        SPI, a nonce and (``pfs_group``) a new KE; the old pair is deleted
-        once the new one is in. False when there is nothing to rekey now."""
-        if (sa.state != "ESTABLISHED" or sa.rekey is not None or not sa.installed
-                or sa.child_prop is None):
+    def rekey_child(self, sa: IkeSa, now: float, group: int | None = None,
+                    ch: Child | None = None) -> bool:
+        """Rekey a CHILD SA of the IKE SA (``ch``, by default its first):
+        CREATE_CHILD_SA with REKEY_SA, a new SPI, a nonce and (``pfs_group``)
+        a new KE; the old pair is deleted once the new one is in. False when
+        there is nothing to rekey now."""
+        ch = ch or sa
+        if (sa.state != "ESTABLISHED" or sa.rekey is not None or not ch.installed
+                or ch.child_prop is None):
             return False
         p = sa.peer
-        group = sa.si.pfs_group if group is None else group
+        group = ch.si.pfs_group if group is None else group
         try:
-            spi = self._getspi(sa, now)
+            spi = self._getspi(sa, now, ch)
         except KameError as e:
             self._say(f"CHILD SA rekey with {p.address}: {e}")
             return False
         ni = _core.ike_random(32)
         dh = _core.IkeDh(group) if group else None
-        sa.rekey = {"kind": "child", "ni": ni, "dh": dh, "spi_in": spi,
-                    "old": (sa.child_spi_in, sa.child_spi_out)}
-        lts, rts = sa.ts
+        sa.rekey = {"kind": "child", "ni": ni, "dh": dh, "spi_in": spi, "child": ch,
+                    "old": (ch.child_spi_in, ch.child_spi_out)}
+        lts, rts = ch.ts
         pls = [(pl.PT_N, False, Notify(pl.N_REKEY_SA, pl.PROTO_ESP,
-                                       struct.pack(">I", sa.child_spi_in)).pack()),
-               *_transport_n(sa),
-               (pl.PT_SA, False, _core.ike_build_sa(self._child_props(sa, spi, group))),
+                                       struct.pack(">I", ch.child_spi_in)).pack()),
+               *_transport_n(ch),
+               (pl.PT_SA, False, _core.ike_build_sa(self._child_props(ch, spi, group))),
                (pl.PT_NONCE, False, ni)]
         if dh is not None:
             pls.append((pl.PT_KE, False, pl.ke_body(group, dh.public)))
         pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(lts)])),
                 (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(rts)]))]
-        self._say(f"rekeying CHILD SA esp in 0x{sa.child_spi_in:08x} with {p.address}"
-                  + (f" (PFS, DH group {group})" if group else ""))
+        self._say(f"rekeying CHILD SA esp in 0x{ch.child_spi_in:08x} ({lts} <-> {rts}) with "
+                  f"{p.address}" + (f" (PFS, DH group {group})" if group else ""))
         self.inc("ike_child_rekey_out")
         self._req(sa, pl.CREATE_CHILD_SA, pls, now)
         return True
+
+    def create_child(self, sa: IkeSa, sainfo: tuple[Sainfo | None, Network, Network],
+                     now: float, *, reqid: int = 0, mode: str | None = None,
+                     group: int | None = None) -> bool:
+        """A new CHILD SA on the IKE SA for ``sainfo``'s selectors (ours
+        first): CREATE_CHILD_SA without REKEY_SA (RFC 7296 §1.3.1), with its
+        own TSi/TSr, a nonce and, with the sainfo's ``pfs_group``, a KE.
+        While the IKE SA is being made or its window is taken, the request
+        waits in ``sa.wanted``. False when it is neither sent nor kept."""
+        mode = mode or self._policy_mode(sa.peer)
+        if sa.state != "ESTABLISHED" or sa.rekey is not None or (
+                sa.wanted_at is not None and now < sa.wanted_at):
+            if len(sa.wanted) >= self.MAX_CHILDREN or sa.state not in (
+                    "INIT", "AUTH", "ESTABLISHED"):
+                return False
+            sa.wanted.append((*sainfo, reqid, mode))
+            return True
+        if sa.child_count() >= self.MAX_CHILDREN:
+            self.inc("ike_child_toomany")
+            self._say(f"new CHILD SA with {sa.peer.address}: {self.MAX_CHILDREN} CHILD SAs on "
+                      f"the IKE SA already")
+            return False
+        ch = Child(sa.peer)
+        ch.use_sainfo(*sainfo)
+        ch.reqid, ch.mode = reqid, mode
+        group = ch.si.pfs_group if group is None else group
+        try:
+            ch.child_spi_in = self._getspi(sa, now, ch)
+        except KameError as e:
+            self._say(f"new CHILD SA with {sa.peer.address}: {e}")
+            return False
+        sa.children.append(ch)
+        ni = _core.ike_random(32)
+        dh = _core.IkeDh(group) if group else None
+        sa.rekey = {"kind": "new", "ni": ni, "dh": dh, "spi_in": ch.child_spi_in, "child": ch}
+        lts, rts = ch.ts
+        pls = [*_transport_n(ch),
+               (pl.PT_SA, False, _core.ike_build_sa(self._child_props(ch, ch.child_spi_in,
+                                                                      group))),
+               (pl.PT_NONCE, False, ni)]
+        if dh is not None:
+            pls.append((pl.PT_KE, False, pl.ke_body(group, dh.public)))
+        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(lts)])),
+                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(rts)]))]
+        self._say(f"new CHILD SA {lts} <-> {rts} with {sa.peer.address} under "
+                  f"{ch.si.name()}" + (f" (PFS, DH group {group})" if group else ""))
+        self.inc("ike_child_new_out")
+        self._req(sa, pl.CREATE_CHILD_SA, pls, now)
+        return True
+
+    def _start_wanted(self, sa: IkeSa, now: float) -> None:
+        """The next ACQUIRE that waited for the IKE SA, now that it can go."""
+        if (sa.state != "ESTABLISHED" or sa.rekey is not None or not sa.wanted
+                or (sa.wanted_at is not None and now < sa.wanted_at)):
+            return
+        sa.wanted_at = None
+        si, lts, rts, reqid, mode = sa.wanted.pop(0)
+        self.create_child(sa, (si, lts, rts), now, reqid=reqid, mode=mode)
+
+    def delete_child(self, sa: IkeSa, ch: Child, now: float) -> None:
+        """Delete one CHILD SA of the IKE SA (INFORMATIONAL with D for its
+        inbound SPI); the IKE SA and its other CHILD SAs stay."""
+        if not ch.live:
+            return
+        spi_in = ch.child_spi_in
+        self._say(f"deleting CHILD SA esp in 0x{spi_in:08x} ({ch.ts[0]} <-> {ch.ts[1]}) with "
+                  f"{sa.peer.address}")
+        self._drop_child(sa, ch, now)
+        if sa.state == "ESTABLISHED":
+            self._delete_child_request(sa, spi_in, now)
+
+    def _drop_child(self, sa: IkeSa, ch: Child, now: float) -> None:
+        """SADB_DELETE a CHILD SA's pair and forget it (the first one's
+        fields are emptied: it is the IKE SA itself)."""
+        self._delete_pair(sa, ch.child_spi_in, ch.child_spi_out if ch.installed else 0, now)
+        ch.child_spi_in = ch.child_spi_out = 0
+        ch.installed = False
+        ch.child_retry_at = None
+        if ch is not sa and ch in sa.children:
+            sa.children.remove(ch)
 
     def rekey_ike(self, sa: IkeSa, now: float) -> bool:
         """Rekey the IKE SA (RFC 7296 §1.3.2): CREATE_CHILD_SA with a new SPI,
@@ -1248,20 +1405,24 @@ class Ike(KeyDaemon):
 
     @staticmethod
     def _move_children(old: IkeSa, new: IkeSa) -> None:
+        """All the CHILD SAs of ``old`` to ``new`` (an IKE SA rekey)."""
         new.child_prop, new.child_spi_in, new.child_spi_out = (
             old.child_prop, old.child_spi_in, old.child_spi_out)
         new.use_sainfo(old.sainfo, *old.ts)
         new.installed = old.installed
         new.child_hard_at = old.child_hard_at
-        if old.retry_kind == "child" and old.retry_at is not None:
-            # a CHILD rekey refused during the peer's IKE rekey: the new IKE SA tries it
-            new.retry_at, new.retry_kind = old.retry_at, "child"
-            old.retry_at = None
+        new.reqid, new.mode = old.reqid, old.mode
+        # a CHILD rekey refused during the peer's IKE rekey: the new IKE SA tries it
+        new.child_retry_at, old.child_retry_at = old.child_retry_at, None
+        new.children += old.children
+        new.wanted += old.wanted
         new.old_children += old.old_children
         new.out_later.update(old.out_later)
+        new.successor.update(old.successor)
         old.child_spi_in = old.child_spi_out = 0
         old.installed = False
-        old.old_children, old.out_later = [], {}
+        old.old_children, old.out_later, old.successor = [], {}, {}
+        old.children, old.wanted = [], []
 
     def _ccsa_refuse(self, sa: IkeSa, msg_id: int, note: int, why: str,
                      data: bytes = b"") -> None:
@@ -1272,8 +1433,9 @@ class Ike(KeyDaemon):
             (pl.PT_N, False, Notify(note, data=data).pack())]))
 
     def _ccsa_request(self, sa: IkeSa, inner: list[Any], msg_id: int, now: float) -> None:
-        """The responder's side of CREATE_CHILD_SA: rekey of the CHILD SA (a
-        REKEY_SA notify) or of the IKE SA (an SA payload for protocol IKE)."""
+        """The responder's side of CREATE_CHILD_SA: rekey of a CHILD SA (a
+        REKEY_SA notify), of the IKE SA (an SA payload for protocol IKE), or
+        a new CHILD SA (neither)."""
         by = {t: b for t, _c, b in inner}
         notes = [Notify.unpack(b) for t, _c, b in inner if t == pl.PT_N]
         if pl.PT_SA not in by or pl.PT_NONCE not in by:
@@ -1288,37 +1450,77 @@ class Ike(KeyDaemon):
         if props and props[0][1] == pl.PROTO_IKE:
             if ours is not None and ours["kind"] != "ike" or sa.state != "ESTABLISHED":
                 self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
-                                  "a CHILD SA rekey of ours is under way")
+                                  "a CHILD SA exchange of ours is under way")
                 return
             self._ike_rekey_request(sa, by, props, ni, msg_id, now)
-            return
-        rekey = next((n for n in notes if n.type == pl.N_REKEY_SA), None)
-        if rekey is None:
-            self._ccsa_refuse(sa, msg_id, pl.N_NO_ADDITIONAL_SAS,
-                              "a new CHILD SA besides the one we have")
             return
         if ours is not None and ours["kind"] == "ike":
             self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
                               "an IKE SA rekey of ours is under way")
             return
+        rekey = next((n for n in notes if n.type == pl.N_REKEY_SA), None)
+        if rekey is None:
+            self._new_child_request(sa, by, props, ni, _carries(inner, pl.N_USE_TRANSPORT_MODE),
+                                    msg_id, now)
+            return
         if len(sa.old_children) >= self.MAX_OLD_CHILDREN:
             self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE,
                               f"{len(sa.old_children)} rekeyed CHILD SA pairs not deleted yet")
             return
-        old_out = int.from_bytes(rekey.spi, "big") if len(rekey.spi) == 4 else -1
-        if old_out != sa.child_spi_out or not sa.installed:
+        old_out = int.from_bytes(rekey.spi, "big") if len(rekey.spi) == 4 else 0
+        ch = sa.child_by(spi_out=old_out)
+        if ch is None or not ch.installed:
             self._ccsa_refuse(sa, msg_id, pl.N_CHILD_SA_NOT_FOUND,
-                              f"no CHILD SA with outbound SPI 0x{max(old_out, 0):08x}")
+                              f"no CHILD SA with outbound SPI 0x{old_out:08x}")
             return
         p = sa.peer
-        si = sa.si
+        si = ch.si
+        got = self._ccsa_choose(sa, by, props, si, msg_id)
+        if got is None:
+            return
+        cp, chosen, dh, gir = got
+        lts, rts = ch.ts
+        tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
+        tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
+        if not (_ts_covers(tsi, rts) and _ts_covers(tsr, lts)):
+            self._ccsa_refuse(sa, msg_id, pl.N_TS_UNACCEPTABLE,
+                              f"the selectors do not hold {rts} <-> {lts}")
+            return
+        nr = _core.ike_random(32)
+        spi_in = self._getspi(sa, now, ch)
+        spi_out = int.from_bytes(chosen[2], "big")
+        keymat = self._ccsa_keymat(sa, cp, ni, nr, gir)
+        old = (ch.child_spi_in, ch.child_spi_out)
+        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True,
+                                               self._ccsa_answer(ch, cp, chosen, spi_in, nr,
+                                                                 dh, lts, rts)))
+        self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
+                      initiator=False, delay_out=True, ch=ch)
+        sa.old_children.append(old)
+        sa.successor[old[0]] = spi_in
+        ch.child_prop, ch.child_spi_in, ch.child_spi_out = cp, spi_in, spi_out
+        ch.installed = True
+        if ours is not None and ours["kind"] == "child" and ours["old"] == old:
+            sa.peer_rekey = {"kind": "child", "nonces": (ni, nr), "pair": (spi_in, spi_out)}
+        self.inc("ike_child_rekey_in")
+        self._say(f"{p.address} rekeyed the CHILD SA {lts} <-> {rts}: esp in "
+                  f"0x{spi_in:08x} out 0x{spi_out:08x}"
+                  + (f" (PFS, DH group {dh.group})" if dh else "")
+                  + f", replacing in 0x{old[0]:08x}")
+
+    def _ccsa_choose(self, sa: IkeSa, by: dict[int, bytes], props: list[Any], si: Sainfo,
+                     msg_id: int) -> tuple[ChildProposal, Any, Any, bytes | None] | None:
+        """The ESP proposal of a CREATE_CHILD_SA request for a CHILD SA under
+        ``si``, and its DH exchange (PFS: the peer's KE against ``si``'s
+        ``pfs_group``): (ours, the peer's proposal, our DH, g^ir), or None
+        once refused."""
         cp = self._match_child(props, si.child)
         chosen = next((pr for pr in props if self._match_child([pr], [cp]) == cp), None) \
             if cp is not None else None
         if cp is None or chosen is None:
             self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
-                              "none of the peer's ESP proposals is acceptable")
-            return
+                              f"none of the peer's ESP proposals is in {si.name()}")
+            return None
         groups = [t[1] for t in chosen[3] if t[0] == pl.T_DH and t[1]]
         gir = None
         dh = None
@@ -1333,55 +1535,94 @@ class Ike(KeyDaemon):
                 else:
                     self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
                                       f"KE of DH group {group} not in its proposal")
-                return
+                return None
             try:
                 dh = _core.IkeDh(group)
                 gir = bytes(dh.shared(kex))
             except (KameError, ValueError) as e:
                 self._ccsa_refuse(sa, msg_id, pl.N_INVALID_SYNTAX, f"bad KE ({e})")
-                return
+                return None
         elif si.pfs_group:
             self._ccsa_refuse(sa, msg_id, pl.N_NO_PROPOSAL_CHOSEN,
-                              f"no KE, and we rekey with PFS (DH group {si.pfs_group})")
-            return
-        lts, rts = sa.ts
-        tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
-        tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
-        if not (_ts_covers(tsi, rts) and _ts_covers(tsr, lts)):
-            self._ccsa_refuse(sa, msg_id, pl.N_TS_UNACCEPTABLE,
-                              f"the selectors do not hold {rts} <-> {lts}")
-            return
+                              f"no KE, and {si.name()} wants PFS (DH group {si.pfs_group})")
+            return None
+        return cp, chosen, dh, gir
+
+    @staticmethod
+    def _ccsa_keymat(sa: IkeSa, cp: ChildProposal, ni: bytes, nr: bytes,
+                     gir: bytes | None) -> bytes:
+        """KEYMAT of a CHILD SA made by CREATE_CHILD_SA (RFC 7296 §2.17)."""
         assert sa.prop is not None
-        nr = _core.ike_random(32)
-        spi_in = self._getspi(sa, now)
-        spi_out = int.from_bytes(chosen[2], "big")
-        km_len = 2 * sum(cp.keylens())
-        keymat = bytes(_core.ike_child_keymat(sa.prop.prf, sa.keys["sk_d"], ni, nr, km_len,
-                                              gir))
-        old = (sa.child_spi_in, sa.child_spi_out)
+        return bytes(_core.ike_child_keymat(sa.prop.prf, sa.keys["sk_d"], ni, nr,
+                                            2 * sum(cp.keylens()), gir))
+
+    @staticmethod
+    def _ccsa_answer(ch: Child, cp: ChildProposal, chosen: Any, spi_in: int, nr: bytes,
+                     dh: Any, lts: Network, rts: Network) -> list[tuple[int, bool, bytes]]:
+        """The payloads of our CREATE_CHILD_SA answer for a CHILD SA."""
         trs = cp.transforms()
         if dh is not None:
             trs.insert(len(trs) - 1, (pl.T_DH, dh.group, None))
-        pls = [*_transport_n(sa),
+        pls = [*_transport_n(ch),
                (pl.PT_SA, False, _core.ike_build_sa(
                    [(chosen[0], pl.PROTO_ESP, struct.pack(">I", spi_in), trs)])),
                (pl.PT_NONCE, False, nr)]
         if dh is not None:
             pls.append((pl.PT_KE, False, pl.ke_body(dh.group, dh.public)))
-        pls += [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(rts)])),
-                (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(lts)]))]
-        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True, pls))
-        self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
-                      initiator=False, delay_out=True)
-        sa.old_children.append(old)
-        sa.child_prop, sa.child_spi_in, sa.child_spi_out = cp, spi_in, spi_out
-        sa.installed = True
-        if ours is not None and ours["old"] == old:
-            sa.peer_rekey = {"kind": "child", "nonces": (ni, nr), "pair": (spi_in, spi_out)}
-        self.inc("ike_child_rekey_in")
-        self._say(f"{p.address} rekeyed the CHILD SA: esp in 0x{spi_in:08x} out "
-                  f"0x{spi_out:08x}" + (f" (PFS, DH group {dh.group})" if dh else "")
-                  + f", replacing in 0x{old[0]:08x}")
+        return pls + [(pl.PT_TSI, False, _core.ike_build_ts([_ts_tuple(rts)])),
+                      (pl.PT_TSR, False, _core.ike_build_ts([_ts_tuple(lts)]))]
+
+    def _new_child_request(self, sa: IkeSa, by: dict[int, bytes], props: list[Any], ni: bytes,
+                           transport: bool, msg_id: int, now: float) -> None:
+        """A new CHILD SA the peer opens on the IKE SA (RFC 7296 §1.3.1): the
+        sainfo for its TSi/TSr (narrowed as in IKE_AUTH), its proposals and
+        PFS; refused with NO_ADDITIONAL_SAS past :attr:`MAX_CHILDREN`, else
+        TS_UNACCEPTABLE or NO_PROPOSAL_CHOSEN; the IKE SA and its other
+        CHILD SAs stay either way."""
+        p = sa.peer
+        if sa.child_count() >= self.MAX_CHILDREN:
+            self.inc("ike_child_toomany")
+            self._ccsa_refuse(sa, msg_id, pl.N_NO_ADDITIONAL_SAS,
+                              f"{self.MAX_CHILDREN} CHILD SAs on the IKE SA already")
+            return
+        tsi = _core.ike_parse_ts(by[pl.PT_TSI]) if pl.PT_TSI in by else []
+        tsr = _core.ike_parse_ts(by[pl.PT_TSR]) if pl.PT_TSR in by else []
+        got = self._sainfo_for_ts(p, tsi, tsr)
+        if got is None:
+            self.inc("ike_nosainfo")
+            self._ccsa_refuse(sa, msg_id, pl.N_TS_UNACCEPTABLE,
+                              f"new CHILD SA: no sainfo for the peer's selectors "
+                              f"{_ts_text(tsr)} <-> {_ts_text(tsi)}")
+            return
+        ch = Child(p)
+        ch.use_sainfo(*got)
+        chose = self._ccsa_choose(sa, by, props, ch.si, msg_id)
+        if chose is None:
+            return
+        cp, chosen, dh, gir = chose
+        lts, rts = ch.ts
+        ours = self._policy_mode(p)
+        ch.mode = "transport" if transport and ours == "transport" else "tunnel"
+        ch.reqid = self._policy_reqid(lts, rts)
+        nr = _core.ike_random(32)
+        try:
+            ch.child_spi_in = self._getspi(sa, now, ch)
+        except KameError as e:
+            self._ccsa_refuse(sa, msg_id, pl.N_TEMPORARY_FAILURE, f"new CHILD SA: {e}")
+            return
+        ch.child_spi_out = int.from_bytes(chosen[2], "big")
+        ch.child_prop = cp
+        keymat = self._ccsa_keymat(sa, cp, ni, nr, gir)
+        self._respond(sa, msg_id, self._sealed(sa, pl.CREATE_CHILD_SA, msg_id, True,
+                                               self._ccsa_answer(ch, cp, chosen,
+                                                                 ch.child_spi_in, nr, dh,
+                                                                 lts, rts)))
+        sa.children.append(ch)
+        self._install(sa, keymat, now, initiator=False, ch=ch)
+        self.inc("ike_child_new_in")
+        self._say(f"{p.address} opened a CHILD SA {lts} <-> {rts} under {ch.si.name()}: esp "
+                  f"in 0x{ch.child_spi_in:08x} out 0x{ch.child_spi_out:08x}"
+                  + (f" (PFS, DH group {dh.group})" if dh else ""))
 
     def _ike_rekey_request(self, sa: IkeSa, by: dict[int, bytes], props: list[Any],
                            ni: bytes, msg_id: int, now: float) -> None:
@@ -1422,6 +1663,8 @@ class Ike(KeyDaemon):
         self.inc("ike_ike_rekey_in")
         self._say(f"{sa.peer.address} rekeyed the IKE SA: {new.spi_i.hex()}:"
                   f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
+        if sa.rekey is None:
+            self._start_wanted(new, now)  # ACQUIREs that waited: on the new IKE SA
 
     def _ccsa_response(self, sa: IkeSa, inner: list[Any], now: float) -> None:
         """Our CREATE_CHILD_SA answered."""
@@ -1429,45 +1672,115 @@ class Ike(KeyDaemon):
         if ours is None:
             return
         by = {t: b for t, _c, b in inner}
+        ch: Child | None = ours.get("child")
         for n in (Notify.unpack(b) for t, _c, b in inner if t == pl.PT_N):
             if n.type >= 16384:
                 continue
             if ours["kind"] == "child":
                 self._delete_pair(sa, ours["spi_in"], 0, now)
+            elif ours["kind"] == "new" and ch is not None:
+                self._drop_child(sa, ch, now)
             sa.peer_rekey = None
-            what = "CHILD" if ours["kind"] == "child" else "IKE"
-            if n.type == pl.N_INVALID_KE_PAYLOAD and ours["kind"] == "child" and \
-                    len(n.data) >= 2:
+            what = {"child": "CHILD SA rekey", "ike": "IKE SA rekey"}.get(
+                ours["kind"], "new CHILD SA")
+            if n.type == pl.N_INVALID_KE_PAYLOAD and ch is not None and len(n.data) >= 2:
                 g = struct.unpack(">H", n.data[:2])[0]
                 if ours["dh"] is not None and g != ours["dh"].group:
-                    self._say(f"{sa.peer.address} asks for DH group {g} in the CHILD rekey")
-                    self.rekey_child(sa, now, group=g)
+                    self._say(f"{sa.peer.address} asks for DH group {g} in the {what}")
+                    if ours["kind"] == "child":
+                        self.rekey_child(sa, now, group=g, ch=ch)
+                    else:
+                        self.create_child(sa, (ch.sainfo, *ch.ts), now, reqid=ch.reqid,
+                                          mode=ch.mode, group=g)
                     return
             if n.type == pl.N_TEMPORARY_FAILURE:
                 # again in 1 to 3 s (RFC 7296 §2.25: the peer's own exchange
                 # should be over by then); a CHILD SA near its hard lifetime
                 # gets a third of what it has left at most
                 wait = 1.0 + 2.0 * _jitter()
-                if ours["kind"] == "child" and sa.child_hard_at is not None:
-                    wait = min(wait, max(0.1, (sa.child_hard_at - now) / 3))
-                sa.retry_at = now + wait
-                sa.retry_kind = ours["kind"]
-                self._say(f"{sa.peer.address}: {what} SA rekey: TEMPORARY_FAILURE, "
-                          f"again in a moment")
+                if ours["kind"] == "child" and ch is not None:
+                    if ch.child_hard_at is not None:
+                        wait = min(wait, max(0.1, (ch.child_hard_at - now) / 3))
+                    ch.child_retry_at = now + wait
+                elif ours["kind"] == "new" and ch is not None:
+                    sa.wanted.insert(0, (ch.sainfo, *ch.ts, ch.reqid, ch.mode))
+                    sa.wanted_at = now + wait
+                else:
+                    sa.retry_at, sa.retry_kind = now + wait, "ike"
+                self._say(f"{sa.peer.address}: {what}: TEMPORARY_FAILURE, again in a moment")
                 return
-            self._say(f"{what} SA rekey refused by {sa.peer.address}: "
-                      f"{pl.notify_name(n.type)}")
+            if ours["kind"] == "new":
+                self.inc("ike_child_new_refused")
+            self._say(f"{what} refused by {sa.peer.address}: {pl.notify_name(n.type)}")
+            self._start_wanted(sa, now)
             return
         if ours["kind"] == "ike":
             self._ike_rekey_response(sa, ours, by, now)
+            return
+        if ours["kind"] == "new":
+            self._new_child_response(sa, ours, inner, by, now)
         else:
             self._child_rekey_response(sa, ours, by, now)
+        self._start_wanted(sa, now)
+
+    def _new_child_response(self, sa: IkeSa, ours: dict[str, Any], inner: list[Any],
+                            by: dict[int, bytes], now: float) -> None:
+        """The answer to our new CHILD SA: its proposal, nonce, KE (PFS) and
+        selectors (the peer may narrow ours, RFC 7296 §2.9); the pair goes
+        in, or it is deleted at the peer when we cannot take it."""
+        ch: Child = ours["child"]
+        props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
+        cp = self._match_child(props[:1], ch.si.child) if len(props) == 1 else None
+        nr = by.get(pl.PT_NONCE, b"")
+        lts, rts = ch.ts
+        if cp is None or len(props[0][2]) != 4 or not 16 <= len(nr) <= 256:
+            self._drop_child(sa, ch, now)
+            self.inc("ike_child_new_refused")
+            self._say(f"new CHILD SA: {sa.peer.address} answered with no acceptable SA or "
+                      f"nonce")
+            return
+        spi_out = int.from_bytes(props[0][2], "big")
+        gir = None
+        why = ""
+        if ours["dh"] is not None:
+            group, kex = pl.ke_parse(by.get(pl.PT_KE, b"\0\0\0\0"))
+            if group != ours["dh"].group or pl.PT_KE not in by:
+                why = f"its KE is not of group {ours['dh'].group}"
+            else:
+                gir = bytes(ours["dh"].shared(kex))
+        tsi = _ts_nets(_core.ike_parse_ts(by[pl.PT_TSI])) if pl.PT_TSI in by else []
+        tsr = _ts_nets(_core.ike_parse_ts(by[pl.PT_TSR])) if pl.PT_TSR in by else []
+        if not why and not (tsi and tsr and tsi[0].version == lts.version
+                            and tsr[0].version == rts.version
+                            and tsi[0].subnet_of(lts) and tsr[0].subnet_of(rts)):  # type: ignore[arg-type]
+            why = (f"its selectors {', '.join(str(n) for n in tsi + tsr) or 'none'} are not "
+                   f"within {lts} <-> {rts}")
+        if not why and ch.mode == "transport" and not _carries(inner, pl.N_USE_TRANSPORT_MODE):
+            why = "no USE_TRANSPORT_MODE (our policy asks for transport)"
+        if why:
+            # the peer has the pair: delete it there (its outbound is our SPI)
+            self.inc("ike_child_new_refused")
+            self._say(f"new CHILD SA {lts} <-> {rts}: {sa.peer.address}'s answer: {why}; "
+                      f"deleting it")
+            spi_in = ch.child_spi_in
+            self._drop_child(sa, ch, now)
+            self._delete_child_request(sa, spi_in, now)
+            return
+        ch.use_sainfo(ch.sainfo, tsi[0], tsr[0])
+        ch.child_prop, ch.child_spi_out = cp, spi_out
+        self._install(sa, self._ccsa_keymat(sa, cp, ours["ni"], nr, gir), now, initiator=True,
+                      ch=ch)
+        self.inc("ike_child_new")
+        self._say(f"CHILD SA {tsi[0]} <-> {tsr[0]} with {sa.peer.address} established: esp in "
+                  f"0x{ch.child_spi_in:08x} out 0x{spi_out:08x}" + (" (PFS)" if gir else "")
+                  + f"; {sa.child_count()} on the IKE SA")
 
     def _child_rekey_response(self, sa: IkeSa, ours: dict[str, Any], by: dict[int, bytes],
                               now: float) -> None:
         assert sa.prop is not None
+        ch: Child = ours["child"]
         props = _core.ike_parse_sa(by[pl.PT_SA]) if pl.PT_SA in by else []
-        cp = self._match_child(props[:1], sa.si.child) if len(props) == 1 else None
+        cp = self._match_child(props[:1], ch.si.child) if len(props) == 1 else None
         nr = by.get(pl.PT_NONCE, b"")
         if cp is None or len(props[0][2]) != 4 or not 16 <= len(nr) <= 256:
             self._delete_pair(sa, ours["spi_in"], 0, now)
@@ -1484,11 +1797,14 @@ class Ike(KeyDaemon):
                 return
             gir = bytes(ours["dh"].shared(kex))
         spi_in, spi_out = ours["spi_in"], int.from_bytes(props[0][2], "big")
-        km_len = 2 * sum(cp.keylens())
-        keymat = bytes(_core.ike_child_keymat(sa.prop.prf, sa.keys["sk_d"], ours["ni"], nr,
-                                              km_len, gir))
+        if not ch.installed:
+            # the CHILD SA was deleted while its rekey was under way: so is the new pair
+            self._delete_pair(sa, spi_in, 0, now)
+            self._delete_child_request(sa, spi_in, now)
+            return
+        keymat = self._ccsa_keymat(sa, cp, ours["ni"], nr, gir)
         self._install(sa, keymat, now, spi_in=spi_in, spi_out=spi_out, cp=cp,
-                      initiator=True)
+                      initiator=True, ch=ch)
         old = ours["old"]
         theirs, sa.peer_rekey = sa.peer_rekey, None
         self.inc("ike_child_rekeyed")
@@ -1506,12 +1822,12 @@ class Ike(KeyDaemon):
             self.inc("ike_rekey_collision_won")
             self._say(f"CHILD SA rekey collision with {sa.peer.address}: ours won")
             sa.old_children.append(theirs["pair"])  # the peer deletes it
-        elif (sa.child_spi_in, sa.child_spi_out) == old:
+        elif (ch.child_spi_in, ch.child_spi_out) == old:
             sa.old_children.append(old)
-        sa.child_prop, sa.child_spi_in, sa.child_spi_out = cp, spi_in, spi_out
-        sa.installed = True
-        self._say(f"CHILD SA with {sa.peer.address} rekeyed: esp in 0x{spi_in:08x} out "
-                  f"0x{spi_out:08x}" + (" (PFS)" if gir else "")
+        ch.child_prop, ch.child_spi_in, ch.child_spi_out = cp, spi_in, spi_out
+        ch.installed = True
+        self._say(f"CHILD SA {ch.ts[0]} <-> {ch.ts[1]} with {sa.peer.address} rekeyed: esp in "
+                  f"0x{spi_in:08x} out 0x{spi_out:08x}" + (" (PFS)" if gir else "")
                   + f"; deleting in 0x{old[0]:08x}")
         self._delete_child_request(sa, old[0], now)
 
@@ -1557,10 +1873,12 @@ class Ike(KeyDaemon):
         self._say(f"IKE SA with {sa.peer.address} rekeyed: {new.spi_i.hex()}:"
                   f"{new.spi_r.hex()} replaces {sa.spi_i.hex()}:{sa.spi_r.hex()}")
         self.delete(sa, now)
+        self._start_wanted(new, now)  # ACQUIREs that waited: on the new IKE SA
 
     def _expire(self, m: P.SadbMsg, now: float) -> None:
-        """SADB_EXPIRE from the key engine: a soft one rekeys the CHILD SA, a
-        hard one deletes it (the key engine has removed it already)."""
+        """SADB_EXPIRE from the key engine: a soft one rekeys the CHILD SA
+        whose SA it is, a hard one deletes it (the key engine has removed it
+        already); the IKE SA's other CHILD SAs are not touched."""
         s = m.get(P.SADB_EXT_SA)
         if s is None:
             return
@@ -1573,28 +1891,38 @@ class Ike(KeyDaemon):
             if old is not None and hard:
                 # an old pair whose delete never came: gone now, and the new
                 # outbound SA that waited for it goes in
-                sa.old_children.remove(old)
-                self._delete_pair(sa, *old, now)
-                later = sa.out_later.pop(sa.child_spi_in, None)
-                if later is not None:
-                    later(now)
+                self._old_pair_gone(sa, old, now)
                 return
-            if spi in (sa.child_spi_in, sa.child_spi_out) and sa.installed:
-                if hard:
-                    self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: hard "
-                              f"lifetime over, deleting it")
-                    self.inc("ike_child_expired")
-                    spi_in, spi_out = sa.child_spi_in, sa.child_spi_out
-                    sa.child_spi_in = sa.child_spi_out = 0
-                    sa.installed = False
-                    self._delete_pair(sa, spi_in, spi_out, now)
-                    self._delete_child_request(sa, spi_in, now)
-                elif sa.rekey is None and sa.peer_rekey is None:
-                    self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: soft "
-                              f"lifetime over")
-                    if not self.rekey_child(sa, now):
-                        sa.retry_at, sa.retry_kind = now + 1.0, "child"
-                return
+            ch = next((c for c in sa.all_children()
+                       if spi in (c.child_spi_in, c.child_spi_out) and c.installed), None)
+            if ch is None:
+                continue
+            if hard:
+                self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: hard "
+                          f"lifetime over, deleting it")
+                self.inc("ike_child_expired")
+                spi_in = ch.child_spi_in
+                self._drop_child(sa, ch, now)
+                self._delete_child_request(sa, spi_in, now)
+            elif sa.rekey is None and sa.peer_rekey is None:
+                self._say(f"CHILD SA esp 0x{spi:08x} with {sa.peer.address}: soft "
+                          f"lifetime over")
+                if not self.rekey_child(sa, now, ch=ch):
+                    ch.child_retry_at = now + 1.0
+            else:
+                ch.child_retry_at = now + 1.0  # the window is busy: in a moment
+            return
+
+    def _old_pair_gone(self, sa: IkeSa, old: tuple[int, int], now: float) -> None:
+        """A rekeyed pair is deleted (by the peer, by us, or by its hard
+        lifetime); the outbound SA of the pair that replaced it goes in."""
+        if old in sa.old_children:
+            sa.old_children.remove(old)
+        self._delete_pair(sa, *old, now)
+        new_in = sa.successor.pop(old[0], None)
+        later = sa.out_later.pop(new_in, None) if new_in is not None else None
+        if later is not None:
+            later(now)
 
     # --- INFORMATIONAL --------------------------------------------------------------------
 
@@ -1635,24 +1963,21 @@ class Ike(KeyDaemon):
             for spi_b in d.spis:
                 spi = int.from_bytes(spi_b, "big")
                 old = next((x for x in sa.old_children if x[1] == spi), None)
+                ch = sa.child_by(spi_out=spi) if spi else None
                 if old is not None:
                     # the old pair of a rekey: gone, and the new outbound SA
                     # that waited for that goes in
-                    sa.old_children.remove(old)
-                    self._delete_pair(sa, *old, now)
-                    later = sa.out_later.pop(sa.child_spi_in, None)
-                    if later is not None:
-                        later(now)
+                    self._old_pair_gone(sa, old, now)
                     reply.append((pl.PT_D, False,
                                   Delete(pl.PROTO_ESP, (struct.pack(">I", old[0]),)).pack()))
-                elif spi == sa.child_spi_out and sa.child_spi_in:
+                elif ch is not None and ch.child_spi_in:
                     reply.append((pl.PT_D, False, Delete(
-                        pl.PROTO_ESP, (struct.pack(">I", sa.child_spi_in),)).pack()))
-                    self._delete_pair(sa, sa.child_spi_in,
-                                      sa.child_spi_out if sa.installed else 0, now)
-                    sa.child_spi_in = sa.child_spi_out = 0
-                    sa.installed = False
-                    self._say(f"{sa.peer.address} deleted the CHILD SA")
+                        pl.PROTO_ESP, (struct.pack(">I", ch.child_spi_in),)).pack()))
+                    lts, rts = ch.ts
+                    self._drop_child(sa, ch, now)
+                    self.inc("ike_child_deleted_in")
+                    self._say(f"{sa.peer.address} deleted the CHILD SA {lts} <-> {rts}; "
+                              f"{sa.child_count()} left on the IKE SA")
         self._respond(sa, msg_id, self._sealed(sa, pl.INFORMATIONAL, msg_id, True, reply))
         if gone:
             self._say(f"{sa.peer.address} deleted the IKE SA")
@@ -1764,7 +2089,9 @@ class Ike(KeyDaemon):
 
     def next_deadline(self) -> float | None:
         ds = [t for s in self.sas.values()
-              for t in (s.deadline, s.rekey_at, s.expire_at, s.retry_at) if t is not None]
+              for t in (s.deadline, s.rekey_at, s.expire_at, s.retry_at,
+                        s.wanted_at if s.wanted else None,
+                        *(c.child_retry_at for c in s.all_children())) if t is not None]
         return min(ds) if ds else None
 
     def timehandler(self, now: float) -> None:
@@ -1781,10 +2108,15 @@ class Ike(KeyDaemon):
                 sa.rekey_at = None if ok else now + 1.0
             elif sa.retry_at is not None and now >= sa.retry_at and sa.rekey is None:
                 sa.retry_at = None
-                if sa.retry_kind == "ike":
-                    self.rekey_ike(sa, now)
-                else:
-                    self.rekey_child(sa, now)
+                self.rekey_ike(sa, now)
+            if sa.state != "ESTABLISHED":
+                continue
+            for ch in sa.all_children():
+                if (ch.child_retry_at is not None and now >= ch.child_retry_at
+                        and sa.rekey is None):
+                    ch.child_retry_at = None
+                    self.rekey_child(sa, now, ch=ch)
+            self._start_wanted(sa, now)
         for sa in list(self.sas.values()):
             if sa.deadline is None or now < sa.deadline:
                 continue
@@ -1827,7 +2159,7 @@ def _carries(inner: list[Any], note: int) -> bool:
     return any(t == pl.PT_N and Notify.unpack(b).type == note for t, _c, b in inner)
 
 
-def _transport_n(sa: IkeSa) -> list[tuple[int, bool, bytes]]:
+def _transport_n(sa: Child) -> list[tuple[int, bool, bytes]]:
     """The USE_TRANSPORT_MODE notify an exchange creating a CHILD SA of a
     transport-mode IKE SA carries (RFC 7296 §1.3.1), else nothing."""
     if sa.mode != "transport":
