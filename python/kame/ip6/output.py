@@ -287,7 +287,8 @@ class Ip6Output(Route6):
         return False
 
     def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None,
-                       nh: tuple[str, IPv6Address] | None = None) -> IPv6Address | None:
+                       nh: tuple[str, IPv6Address] | None = None,
+                       nd: bool = False) -> IPv6Address | None:
         if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):  # type: ignore[attr-defined]
             # Link scope: rule 2 leaves the link-locals of the outgoing
             # interface (its zone); with one usable, preferred one, it wins.
@@ -300,6 +301,13 @@ class Ip6Output(Route6):
         if nh is not None and not self.knobs._values["net.inet6.ip6.prefer_nexthop_prefix"]:
             nh = None
         nh_if, router = nh if nh is not None else (None, None)
+        # rule 4 (RFC 6724 §5): a mobile node's home address and, away,
+        # its care-of address (RFC 6275 §11.3.1: the home address preferred)
+        # (not for Neighbor Discovery: its source is an address of the
+        # interface, RFC 4861 §7.2.2, never the home address of hif0)
+        mn = self.mip6.mn if not nd else None
+        home = mn.home if mn is not None else None
+        coa = mn.coa if mn is not None and mn.away else None
         for ifa in self.addrs.all():
             fl = ifa.flags._value_
             if fl & 0x0F:  # ANYCAST | TENTATIVE | DUPLICATED | DETACHED
@@ -316,7 +324,7 @@ class Ip6Output(Route6):
                 adv = (router,)
             cands.append(SourceCandidate(
                 ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & _DEPRECATED),
-                bool(fl & _TEMPORARY), False, False,
+                bool(fl & _TEMPORARY), ifa.addr == home, ifa.addr == coa,
                 ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source, adv))
         c = rfc6724_select(dst, cands, outif=ifname, policy=self.policy,
                            use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
@@ -373,12 +381,13 @@ class Ip6Output(Route6):
         return None
 
     def _source_for(self, ifname: str, dst: IPv6Address,
-                    nh: Any = _ROUTE) -> IPv6Address | None:
+                    nh: Any = _ROUTE, nd: bool = False) -> IPv6Address | None:
         """The source for ``dst`` out of ``ifname``; ``nh`` the route's
-        ``(ifname, router)`` when the caller has it (rule 5.5), else looked up."""
+        ``(ifname, router)`` when the caller has it (rule 5.5), else looked
+        up; ``nd`` for a Neighbor Discovery message (no home address)."""
         if nh is _ROUTE:
             nh = self._rule55_hop(dst, ifname)
-        return self._in6_selectsrc(dst, ifname, nh)
+        return self._in6_selectsrc(dst, ifname, nh, nd)
 
     def _linkmtu(self, ifname: str) -> int:
         """``IN6_LINKMTU``: the RA-advertised MTU when set, else the interface's."""

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
@@ -59,15 +60,20 @@ from kame import _core
 from kame.addr import solicited_node
 from kame.errors import ConfigError, KameError
 from kame.mip6.bcache import Binding
-from kame.nd6.types import SendNA, SendNS
+from kame.nd6.types import RaInput, SendNA, SendNS
 
 if TYPE_CHECKING:
     from kame.node import Node
 
-__all__ = ["BU_LINK", "HomeAgent", "ha_anycast", "proxy_add", "proxy_remove"]
+__all__ = ["BU_LINK", "HaListEntry", "HomeAgent", "ha_anycast", "proxy_add", "proxy_remove"]
 
 BU_ACK, BU_HOME, BU_LINK = 0x8000, 0x4000, 0x2000
-MH_BA = 6
+MH_BRR, MH_BA = 0, 6
+#: RFC 6275 §12
+PREFIX_ADV_TIMEOUT = 3.0
+PREFIX_ADV_RETRIES = 3
+#: the largest DHAAD reply: 1280 - 40 (IPv6) - 8 (ICMPv6 header and reserved)
+DHAAD_MAX_ADDRS = (1280 - 48) // 16
 IPPROTO_MH = 135
 ICMP6_HADISCOV_REQUEST, ICMP6_HADISCOV_REPLY = 144, 145
 ICMP6_MOBILEPREFIX_SOLICIT, ICMP6_MOBILEPREFIX_ADVERT = 146, 147
@@ -109,6 +115,30 @@ def _linklocal_of(home: IPv6Address) -> IPv6Address:
     return IPv6Address((0xFE80 << 112) | (int(home) & ((1 << 64) - 1)))
 
 
+@dataclass(slots=True)
+class HaListEntry:
+    """One home agents list entry (RFC 6275 §10.1, §10.5.1): another home
+    agent on a home link, known by the link-local source of its Router
+    Advertisements, with the global addresses it gave in Prefix Information
+    options with the R flag (§7.2)."""
+
+    ifname: str
+    lladdr: IPv6Address
+    addrs: tuple[IPv6Address, ...]
+    preference: int
+    expire: float
+
+
+class _MpaState:
+    """The unsolicited Mobile Prefix Advertisements due to one mobile node
+    (§10.6.2, §10.6.3): when the next goes, its identifier, how many went."""
+
+    __slots__ = ("at", "ident", "sent")
+
+    def __init__(self, at: float, ident: int) -> None:
+        self.at, self.ident, self.sent = at, ident, 0
+
+
 class _Pending:
     """A registration waiting for DAD (§10.3.1)."""
 
@@ -136,6 +166,15 @@ class HomeAgent:
         #: care-of address -> home registrations bound to it: which outer
         #: sources may reverse-tunnel to us, looked up in O(1) per packet
         self.coas: dict[IPv6Address, int] = {}
+        #: (home link, link-local address) -> the other home agents there
+        self.halist: dict[tuple[str, IPv6Address], HaListEntry] = {}
+        #: home address -> when its Binding Refresh Request is due (§6.1.2)
+        self.brr: dict[IPv6Address, float] = {}
+        #: home address -> unsolicited Mobile Prefix Advertisements due (§10.6.2)
+        self.mpa: dict[IPv6Address, _MpaState] = {}
+        #: home link -> what its Mobile Prefix Advertisements would carry
+        #: (prefix, valid and preferred expiry), to see it change (§10.6.2)
+        self._pfx_seen: dict[str, tuple[tuple[IPv6Network, float, float], ...]] = {}
 
     @classmethod
     def attach(cls, node: Node, ifname: str, now: float, *,
@@ -157,7 +196,65 @@ class HomeAgent:
             any_ = ha_anycast(net)
             if node.addrs.find(ifname, any_) is None:
                 node.add_address(ifname, f"{any_}/{net.prefixlen}", now, anycast=True)
+        if ha.ra_input not in node.rtr.ra_seen_hooks:
+            node.rtr.ra_seen_hooks.append(ha.ra_input)
+        ha._pfx_seen[ifname] = ha._pfx_state(ifname)
         return ha
+
+    # --- the home agents list (§10.5.1) ------------------------------------------------
+
+    def ra_input(self, ifname: str, ra: RaInput, now: float) -> None:
+        """A Router Advertisement from another router on a home link: with
+        the H flag its sender is a home agent (preference and lifetime from
+        the Home Agent Information option, else 0 and the Router Lifetime);
+        without it, or with lifetime 0, its entry goes."""
+        if ifname not in self.ifnames:
+            return
+        st = self.node.stats
+        key = (ifname, ra.src)
+        pref, life = ra.ha_info if ra.ha_info is not None else (0, ra.router_lifetime)
+        if not ra.home_agent or life == 0:
+            if self.halist.pop(key, None) is not None:
+                st.inc("mip6s_halistdel")
+            return
+        addrs = tuple(IPv6Address(p.prefix) for p in ra.prefixes if p.router_addr
+                      and not IPv6Address(p.prefix).is_link_local)[:8]
+        e = self.halist.get(key)
+        if e is None:
+            if not addrs:
+                st.inc("mip6s_halistnoaddr")
+                return
+            if len(self.halist) >= self.node.knobs._values["net.inet6.mip6.halist_max"]:
+                st.inc("mip6s_halistfull")
+                return
+            e = self.halist[key] = HaListEntry(ifname, ra.src, addrs, pref, now + life)
+        else:
+            e.preference, e.expire = pref, now + life
+            if addrs:
+                e.addrs = addrs
+        st.inc("mip6s_halist")
+        self.node.gate.arm(e.expire)
+
+    def own_preference(self, ifname: str) -> int:
+        """Our Home Agent Preference on ``ifname`` (the one we advertise;
+        0 without a Home Agent Information option, §7.4)."""
+        st = getattr(self.node.rtr, "_ra", {}).get(ifname)
+        ha = st.config.home_agent if st is not None else None
+        return ha[0] if ha is not None else 0
+
+    def home_agents(self, ifname: str, net: IPv6Network, own: IPv6Address
+                    ) -> list[IPv6Address]:
+        """The home agents of ``net`` for a DHAAD reply (§10.5): by
+        preference, highest first; equal preferences in a random order
+        each time (load sharing); at most what fits the minimum MTU."""
+        rng = self.node.rng
+        rows = [(-self.own_preference(ifname), rng.random(), own)]
+        for e in self.halist.values():
+            if e.ifname == ifname:
+                rows.extend((-e.preference, rng.random(), a) for a in e.addrs
+                            if a in net and a != own)
+        rows.sort()
+        return [a for _p, _r, a in rows[:DHAAD_MAX_ADDRS]]
 
     # --- the home link ----------------------------------------------------------
 
@@ -294,6 +391,13 @@ class HomeAgent:
                 self._coa_ref(old_coa, -1)
             self._coa_ref(coa, 1)
         node.gate.arm(b.expire)
+        if node.knobs._values["net.inet6.mip6.ha_brr"] and granted >= 8:
+            self.brr[home] = now + granted * 0.9
+            node.gate.arm(self.brr[home])
+        if self.mpa.pop(home, None) is not None:
+            st.inc("mip6s_mpaacked")  # a Binding Update acknowledges it (§10.6.3)
+        if hifname not in self._pfx_seen:
+            self._pfx_seen[hifname] = self._pfx_state(hifname)
         if created:
             ll = _linklocal_of(home) if flags & BU_LINK else None
             try:
@@ -328,6 +432,8 @@ class HomeAgent:
         """Stop defending the home address: proxy entries out, the care-of
         address no longer a tunnel end (§10.3.2)."""
         self._coa_ref(b.coa, -1)
+        self.brr.pop(b.home, None)
+        self.mpa.pop(b.home, None)
         if b.ifname is not None:
             proxy_remove(self.node, b.ifname, b.home, now)
             if b.link_local is not None:
@@ -455,8 +561,9 @@ class HomeAgent:
             for i in self.ifnames:
                 for net, ifa in self.prefixes(i):
                     if hdr.dst == ha_anycast(net):
-                        reply = _core.Icmpv6Unknown(ICMP6_HADISCOV_REPLY, 0,
-                                                    ident + b"\0\0" + ifa.addr.packed)
+                        has = self.home_agents(i, net, ifa.addr)
+                        reply = _core.Icmpv6Unknown(ICMP6_HADISCOV_REPLY, 0, ident + b"\0\0"
+                                                    + b"".join(a.packed for a in has))
                         self._icmp6_out(ifa.addr, hdr.src, reply, None, now)
                         st.inc("mip6s_odhaad")
                         return
@@ -469,14 +576,106 @@ class HomeAgent:
             if b is None or not b.home_reg or b.ifname is None:
                 st.inc("mip6s_icmpbad")
                 return
-            opts = b"".join(
-                _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
-                                      _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
-                                      _lt32(ifa.pltime_expire - now)).to_bytes()
-                for net, ifa in self.prefixes(b.ifname))
-            adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
-            self._icmp6_out(hdr.dst, b.coa, adv, b.home, now)
+            if self.mpa.pop(b.home, None) is not None:
+                st.inc("mip6s_mpaacked")
+            self.mpa_output(b, ident, now)
             st.inc("mip6s_omps")
+
+    def mpa_output(self, b: Binding, ident: bytes, now: float) -> None:
+        """A Mobile Prefix Advertisement to the mobile node of ``b`` (§6.8,
+        §10.6): the prefixes of its home link, each with its remaining
+        lifetimes, to the care-of address through a type 2 routing header."""
+        assert b.ifname is not None
+        opts = b"".join(
+            _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
+                                  _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
+                                  _lt32(min(ifa.pltime_expire - now,
+                                            self.prefix_lifetime(b.ifname, net, ifa, now))
+                                        )).to_bytes()
+            for net, ifa in self.prefixes(b.ifname))
+        adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
+        src = b.ha_addr if b.ha_addr is not None else self.home_link(b.home)[2].addr  # type: ignore[index]
+        self._icmp6_out(src, b.coa, adv, b.home, now)
+
+    # --- unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3) ----------------------
+
+    def _pfx_state(self, ifname: str) -> tuple[tuple[IPv6Network, float, float], ...]:
+        """The prefixes of ``ifname`` with their absolute expiries: changes
+        other than the passing of time change it."""
+        out = []
+        st = getattr(self.node.rtr, "_ra", {}).get(ifname)
+        adv = {IPv6Network(f"{p.prefix}/{p.prefixlen}", strict=False):
+               (p.valid_lifetime, p.preferred_lifetime)
+               for p in (st.config.prefixes if st is not None else ())}
+        for net, ifa in self.prefixes(ifname):
+            out.append((net, float(ifa.vltime_expire), float(ifa.pltime_expire)))
+            if net in adv:
+                out.append((net, float(adv[net][0]), float(adv[net][1])))
+        return tuple(sorted(out, key=lambda t: (int(t[0].network_address), t[0].prefixlen,
+                                                t[1], t[2])))
+
+    def _check_prefixes(self, now: float) -> None:
+        """A home link whose prefixes changed: every mobile node registered
+        there gets an unsolicited advertisement after a random delay of
+        MinMobPfxAdvInterval to MIN(MaxMobPfxAdvInterval, the preferred
+        lifetime) (§10.6.2); sooner if the prefix runs out before."""
+        kv = self.node.knobs._values
+        for ifname in self.ifnames:
+            cur = self._pfx_state(ifname)
+            prev = self._pfx_seen.get(ifname)
+            self._pfx_seen[ifname] = cur
+            if prev is None or prev == cur:
+                continue
+            lo = kv["net.inet6.mip6.mpa_min_interval"]
+            for b in self.node.mip6.bc.entries.values():
+                if not b.home_reg or b.ifname != ifname:
+                    continue
+                link = self.home_link(b.home)
+                if link is None:
+                    continue
+                _i, net, ifa = link
+                pl = min(ifa.pltime_expire - now, self.prefix_lifetime(ifname, net, ifa, now))
+                hi = min(kv["net.inet6.mip6.mpa_max_interval"], pl)
+                delay = lo + self.node.rng.random() * abs(hi - lo)
+                delay = max(0.0, min(delay, pl / 2))
+                m = self.mpa.get(b.home)
+                at = now + delay
+                if m is None or at < m.at:
+                    self.mpa[b.home] = _MpaState(at, int.from_bytes(os.urandom(2), "big"))
+                    self.node.gate.arm(at)
+
+    def _mpa_due(self, now: float) -> None:
+        st = self.node.stats
+        for home, m in list(self.mpa.items()):
+            if m.at > now:
+                continue
+            b = self.node.mip6.bc.lookup(home)
+            if b is None or not b.home_reg or b.ifname is None:
+                del self.mpa[home]
+                continue
+            if m.sent > PREFIX_ADV_RETRIES:
+                st.inc("mip6s_mpagiveup")
+                del self.mpa[home]
+                continue
+            self.mpa_output(b, m.ident.to_bytes(2, "big"), now)
+            st.inc("mip6s_ompa_unsol")
+            st.inc("mip6s_omps")
+            m.sent += 1
+            m.at = now + PREFIX_ADV_TIMEOUT
+            self.node.gate.arm(m.at)
+
+    # --- Binding Refresh Request (§6.1.2) ----------------------------------------------
+
+    def _brr_due(self, now: float) -> None:
+        for home, t in list(self.brr.items()):
+            if t > now:
+                continue
+            del self.brr[home]
+            b = self.node.mip6.bc.lookup(home)
+            if b is None or not b.home_reg or b.ha_addr is None or b.ifname is None:
+                continue
+            self.node.stats.inc("mip6s_obrr")
+            self.node.mip6._send(b.ifname, b.ha_addr, b.coa, MH_BRR, now, b.home)
 
     def _icmp6_out(self, src: IPv6Address, dst: IPv6Address, msg: Any, home: IPv6Address | None,
                    now: float) -> None:
@@ -497,12 +696,27 @@ class HomeAgent:
     # --- timers --------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        return min((p.deadline for p in self.pending.values()), default=None)
+        ts = [p.deadline for p in self.pending.values()]
+        ts.extend(self.brr.values())
+        ts.extend(m.at for m in self.mpa.values())
+        ts.extend(e.expire for e in self.halist.values())
+        return min(ts, default=None)
 
     def poll(self, now: float) -> None:
         for p in [p for p in self.pending.values() if p.deadline <= now]:
             del self.pending[p.home]
             self._dad_done(p, now)
+        for k in [k for k, e in self.halist.items() if e.expire <= now]:
+            del self.halist[k]
+            self.node.stats.inc("mip6s_halistdel")
+        if self.node.mip6.bc.entries:
+            self._check_prefixes(now)
+        else:
+            self._pfx_seen.clear()
+        if self.brr:
+            self._brr_due(now)
+        if self.mpa:
+            self._mpa_due(now)
 
 
 def _lt32(t: float) -> int:

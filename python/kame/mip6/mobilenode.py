@@ -55,6 +55,7 @@ address of the reply).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
@@ -79,6 +80,7 @@ IPPROTO_MH = 135
 #: RFC 6275 §12
 DHAAD_RETRIES = 4
 INITIAL_DHAAD_TIMEOUT = 3.0
+INITIAL_SOLICIT_TIMER = 3.0
 INITIAL_BINDACK_TIMEOUT = 1.0
 MAX_BINDACK_TIMEOUT = 32.0
 MAX_RR_BINDING_LIFETIME = 420
@@ -140,6 +142,14 @@ class MobileNode:
         #: bounded like the update list, the oldest forgotten first
         self.no_ro: dict[IPv6Address, None] = {}
         self._seq = int.from_bytes(os.urandom(2), "big")
+        #: the home prefix's lifetimes as last heard (RAs at home, Mobile
+        #: Prefix Advertisements away): absolute expiries and the valid
+        #: lifetime they were heard with
+        self.home_valid_until = math.inf
+        self.home_pref_until = math.inf
+        self.home_lifetime = math.inf
+        #: an outstanding Mobile Prefix Solicitation: identifier, timeout, when next
+        self._mps: tuple[int, float, float] | None = None
 
     @classmethod
     def attach(cls, node: Node, ifname: str, home: str, ha: IPv6Address | str | None, now: float,
@@ -177,6 +187,9 @@ class MobileNode:
             return
         st = self.node.stats
         if self.prefix in nets:
+            for p in ra.prefixes:
+                if IPv6Network(f"{p.prefix}/{p.prefixlen}", strict=False) == self.prefix:
+                    self._home_lifetimes(p.valid_lifetime, p.preferred_lifetime, now)
             self.router = ra.src
             if self.away:
                 st.inc("mip6s_movement")
@@ -196,6 +209,129 @@ class MobileNode:
         self.away = True
         self.coa = None
         self._try_coa(now)
+
+    # --- attachment and the old router's reachability (§11.5.1) ---------------------------
+
+    def link_attached(self, now: float) -> None:
+        """The interface came up on a link, maybe a new one (a link-layer
+        event): a Router Solicitation at once rather than waiting for the
+        next periodic advertisement, and the current default router's
+        reachability probed by NUD; if it does not answer, it is gone
+        (:meth:`router_unreachable`)."""
+        node = self.node
+        node.stats.inc("mip6s_attach")
+        node._handle(node.rtr.start_rs(self.ifname, now, immediate=True), now)
+        if self.router is not None:
+            out = node.cache.probe(self.ifname, self.router, now)
+            if out:
+                node.stats.inc("mip6s_nudprobe")
+                node._handle(out, now)
+
+    def router_unreachable(self, ifname: str, addr: IPv6Address, now: float) -> None:
+        """NUD found a neighbor unreachable; our default router: we may
+        have moved. It leaves the default router list and we solicit."""
+        if ifname != self.ifname or addr != self.router:
+            return
+        node = self.node
+        node.stats.inc("mip6s_routerlost")
+        self.router = None
+        for dr in [d for d in node.rtr.routers if d.ifname == ifname and d.addr == addr]:
+            node.rtr._router_remove(dr)
+        node.rtr.select_default_router()
+        node._handle(node.rtr.start_rs(ifname, now, immediate=True), now)
+
+    # --- the home prefix's lifetimes and Mobile Prefix Discovery (§11.4.2, §11.4.3) ------
+
+    def _home_lifetimes(self, valid: int, preferred: int, now: float) -> None:
+        """The home address's lifetimes from the home prefix's (seconds,
+        all ones infinite)."""
+        v = math.inf if valid == 0xFFFFFFFF else float(valid)
+        p = math.inf if preferred == 0xFFFFFFFF else float(min(preferred, valid))
+        self.home_lifetime = v
+        self.home_valid_until, self.home_pref_until = now + v, now + p
+        ifa = self.node.addrs.find(self.hif, self.home)
+        if ifa is not None:
+            ifa.vltime_expire, ifa.pltime_expire = now + v, now + p
+            if p > 0:
+                ifa.flags &= ~In6Flags.DEPRECATED
+            else:
+                ifa.flags |= In6Flags.DEPRECATED
+        self.node.stats.inc("mip6s_homelifetime")
+        if self._mps is not None and self._mps_due_at() > now:
+            self._mps = None
+
+    def _mps_due_at(self) -> float:
+        """When a solicitation is due: 80 % of the home prefix's valid
+        lifetime as last heard gone (our choice; RFC 6275 §11.4.2 says
+        "about to become invalid")."""
+        if self.home_lifetime == math.inf:
+            return math.inf
+        return self.home_valid_until - 0.2 * self.home_lifetime
+
+    def _mps_send(self, now: float) -> None:
+        """A Mobile Prefix Solicitation to the home agent from the care-of
+        address with our home address in a Home Address option and a random
+        identifier (§6.7, §11.4.2); retransmitted after INITIAL_SOLICIT_TIMER
+        (3 s) doubling, until an advertisement comes or the home prefix's
+        valid lifetime runs out."""
+        node = self.node
+        ha, coa = self.ha, self.coa
+        if ha is None or coa is None or not self.away:
+            return
+        if self._mps is None:
+            ident, timeout = int.from_bytes(os.urandom(2), "big"), INITIAL_SOLICIT_TIMER
+        else:
+            ident, timeout, _at = self._mps
+            timeout *= 2
+        msg = _core.Icmpv6Unknown(146, 0, ident.to_bytes(2, "big") + b"\0\0")
+        self._send_from(coa, ha, 58, msg.to_bytes(self.home, ha), now)
+        node.stats.inc("mip6s_ompsol")
+        self._mps = (ident, timeout, now + timeout)
+        node.gate.arm(now + timeout)
+
+    def mpa_input(self, hdr: Any, msg: Any, now: float) -> None:
+        """A Mobile Prefix Advertisement (§11.4.3): taken only from our home
+        agent to our home address (after the type 2 routing header) while
+        away; its Prefix Information for the home prefix sets the home
+        address's lifetimes; an unsolicited one (no matching solicitation)
+        is acknowledged with a Binding Update to the home agent (§10.6.3)."""
+        st = self.node.stats
+        st.inc("mip6s_mpa")
+        body = bytes(msg.body)
+        if msg.code != 0 or len(body) < 4 or hdr.src != self.ha or hdr.dst != self.home \
+                or not self.away:
+            st.inc("mip6s_mpabad")
+            return
+        maxopt = self.node.knobs._values["net.inet6.icmp6.nd6_maxndopt"]
+        try:
+            opts, counts = _core.parse_nd_options(body[4:], maxopt)
+        except KameError:
+            st.inc("mip6s_mpabad")
+            return
+        if counts.get("toomanyopt"):
+            st.inc("mip6s_mpaopts", counts["toomanyopt"])
+        ident = int.from_bytes(body[:2], "big")
+        solicited = self._mps is not None and self._mps[0] == ident
+        if solicited:
+            self._mps = None
+        else:
+            st.inc("mip6s_mpaunsol")
+        for o in opts:
+            if not isinstance(o, _core.NdOptPrefixInfo):
+                continue
+            try:
+                net = IPv6Network(f"{o.prefix}/{o.prefix_len}", strict=False)
+            except ValueError:
+                st.inc("mip6s_mpabad")
+                continue
+            if net == self.prefix:
+                self._home_lifetimes(o.valid_lifetime, o.preferred_lifetime, now)
+            else:
+                st.inc("mip6s_mpaother")
+        if not solicited:
+            h = self.bul.get(self.ha) if self.ha is not None else None
+            if h is not None and h.state == "bound":
+                self.home_register(now)
 
     def _forget_others(self, router: IPv6Address, nets: list[IPv6Network]) -> None:
         """The routers and prefixes of the link we left are out of reach."""
@@ -295,6 +431,9 @@ class MobileNode:
     def icmp6_input(self, hdr: Any, msg: Any, now: float) -> None:
         """A Home Agent Address Discovery Reply (§11.4.1): the first address
         in it, in the home prefix, is our home agent."""
+        if msg.type == 147:
+            self.mpa_input(hdr, msg, now)
+            return
         st = self.node.stats
         body = bytes(msg.body)
         d = self._dhaad
@@ -456,7 +595,9 @@ class MobileNode:
         elif t == MH_BRR:
             st.inc("mip6s_brr")
             e = self.bul.get(hdr.src)
-            if e is not None and e.state == "bound":
+            if e is None or e.state != "bound":
+                st.inc("mip6s_brrunexpected")
+            else:
                 if e.home_reg:
                     self.home_register(now)
                 else:
@@ -642,11 +783,43 @@ class MobileNode:
         ts = [t for e in self.bul.values() for t in (e.retrans_at, e.refresh_at) if t is not None]
         if self._dhaad is not None:
             ts.append(self._dhaad[2])
+        if self.away:
+            if self._mps is not None:
+                ts.append(self._mps[2])
+            elif (t := self._mps_due_at()) != math.inf:
+                ts.append(t)
         return min(ts) if ts else None
+
+    def _poll_home_prefix(self, now: float) -> None:
+        st = self.node.stats
+        if self.home_valid_until <= now:
+            if self._mps is not None:
+                st.inc("mip6s_mpsfail")
+                self._mps = None
+            ifa = self.node.addrs.find(self.hif, self.home)
+            if ifa is not None:
+                ifa.flags |= In6Flags.DEPRECATED
+            return
+        if self.home_pref_until <= now:
+            ifa = self.node.addrs.find(self.hif, self.home)
+            if ifa is not None:
+                ifa.flags |= In6Flags.DEPRECATED
+        if not self.away:
+            self._mps = None
+            return
+        h = self.bul.get(self.ha) if self.ha is not None else None
+        if h is None or h.state not in ("bound", "wait"):
+            return
+        if self._mps is not None:
+            if self._mps[2] <= now:
+                self._mps_send(now)
+        elif self._mps_due_at() <= now:
+            self._mps_send(now)
 
     def poll(self, now: float) -> None:
         st = self.node.stats
         self._try_coa(now)
+        self._poll_home_prefix(now)
         if self._dhaad is not None and self._dhaad[2] <= now:
             if self.away:
                 self._dhaad_send(now)
