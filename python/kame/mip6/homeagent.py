@@ -585,7 +585,8 @@ class HomeAgent:
         """A Mobile Prefix Advertisement to the mobile node of ``b`` (§6.8,
         §10.6): the prefixes of its home link, each with its remaining
         lifetimes, to the care-of address through a type 2 routing header."""
-        assert b.ifname is not None
+        if b.ifname is None or b.ha_addr is None:
+            return
         opts = b"".join(
             _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
                                   _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
@@ -594,8 +595,7 @@ class HomeAgent:
                                         )).to_bytes()
             for net, ifa in self.prefixes(b.ifname))
         adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
-        src = b.ha_addr if b.ha_addr is not None else self.home_link(b.home)[2].addr  # type: ignore[index]
-        self._icmp6_out(src, b.coa, adv, b.home, now)
+        self._icmp6_out(b.ha_addr, b.coa, adv, b.home, now)
 
     # --- unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3) ----------------------
 

@@ -150,6 +150,10 @@ class MobileNode:
         self.home_lifetime = math.inf
         #: an outstanding Mobile Prefix Solicitation: identifier, timeout, when next
         self._mps: tuple[int, float, float] | None = None
+        #: when the next solicitation is due (inf: none), and whether the
+        #: home address's preferred and valid ends were dealt with
+        self._mps_at = math.inf
+        self._pref_done = self._valid_done = True
 
     @classmethod
     def attach(cls, node: Node, ifname: str, home: str, ha: IPv6Address | str | None, now: float,
@@ -249,6 +253,8 @@ class MobileNode:
         p = math.inf if preferred == 0xFFFFFFFF else float(min(preferred, valid))
         self.home_lifetime = v
         self.home_valid_until, self.home_pref_until = now + v, now + p
+        self._mps_at = math.inf if v == math.inf else now + 0.8 * v
+        self._pref_done, self._valid_done = p == math.inf, v == math.inf
         ifa = self.node.addrs.find(self.hif, self.home)
         if ifa is not None:
             ifa.vltime_expire, ifa.pltime_expire = now + v, now + p
@@ -257,16 +263,12 @@ class MobileNode:
             else:
                 ifa.flags |= In6Flags.DEPRECATED
         self.node.stats.inc("mip6s_homelifetime")
-        if self._mps is not None and self._mps_due_at() > now:
+        if self._mps is not None and self._mps_at > now:
             self._mps = None
 
-    def _mps_due_at(self) -> float:
-        """When a solicitation is due: 80 % of the home prefix's valid
-        lifetime as last heard gone (our choice; RFC 6275 §11.4.2 says
-        "about to become invalid")."""
-        if self.home_lifetime == math.inf:
-            return math.inf
-        return self.home_valid_until - 0.2 * self.home_lifetime
+    def _registered(self) -> bool:
+        h = self.bul.get(self.ha) if self.ha is not None else None
+        return h is not None and h.state in ("bound", "wait")
 
     def _mps_send(self, now: float) -> None:
         """A Mobile Prefix Solicitation to the home agent from the care-of
@@ -783,16 +785,30 @@ class MobileNode:
         ts = [t for e in self.bul.values() for t in (e.retrans_at, e.refresh_at) if t is not None]
         if self._dhaad is not None:
             ts.append(self._dhaad[2])
-        if self.away:
+        if not self._pref_done:
+            ts.append(self.home_pref_until)
+        if not self._valid_done:
+            ts.append(self.home_valid_until)
+        if self.away and self._registered():
+            # when a solicitation is due: 80 % of the home prefix's valid
+            # lifetime as last heard gone (our choice; RFC 6275 §11.4.2:
+            # "about to become invalid"), then its retransmissions
             if self._mps is not None:
                 ts.append(self._mps[2])
-            elif (t := self._mps_due_at()) != math.inf:
-                ts.append(t)
+            elif self._mps_at != math.inf:
+                ts.append(self._mps_at)
         return min(ts) if ts else None
 
     def _poll_home_prefix(self, now: float) -> None:
         st = self.node.stats
-        if self.home_valid_until <= now:
+        if not self._pref_done and self.home_pref_until <= now:
+            self._pref_done = True
+            ifa = self.node.addrs.find(self.hif, self.home)
+            if ifa is not None:
+                ifa.flags |= In6Flags.DEPRECATED
+        if not self._valid_done and self.home_valid_until <= now:
+            # the home prefix ran out with no word from the home agent
+            self._valid_done, self._mps_at = True, math.inf
             if self._mps is not None:
                 st.inc("mip6s_mpsfail")
                 self._mps = None
@@ -800,20 +816,16 @@ class MobileNode:
             if ifa is not None:
                 ifa.flags |= In6Flags.DEPRECATED
             return
-        if self.home_pref_until <= now:
-            ifa = self.node.addrs.find(self.hif, self.home)
-            if ifa is not None:
-                ifa.flags |= In6Flags.DEPRECATED
         if not self.away:
             self._mps = None
             return
-        h = self.bul.get(self.ha) if self.ha is not None else None
-        if h is None or h.state not in ("bound", "wait"):
+        if not self._registered():
             return
         if self._mps is not None:
             if self._mps[2] <= now:
                 self._mps_send(now)
-        elif self._mps_due_at() <= now:
+        elif self._mps_at <= now:
+            self._mps_at = math.inf
             self._mps_send(now)
 
     def poll(self, now: float) -> None:
