@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from ipaddress import IPv6Address, IPv6Network
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,6 @@ from test_mip6_ha import (
     HOA,
     MAC_HA,
     MAC_MN,
-    MAC_PEER,
     Rig,
     _ipv6,
     _pi,
@@ -48,7 +48,7 @@ from kame.nd6.rtr import RaConfig
 from kame.node import Node
 
 scapy = pytest.importorskip("scapy.layers.inet6")
-from scapy.layers.inet6 import (  # noqa: E402
+from scapy.layers.inet6 import (
     HAO,
     MIP6MH_BRR,
     ICMPv6HAADReply,
@@ -60,7 +60,6 @@ from scapy.layers.inet6 import (  # noqa: E402
     ICMPv6ND_RS,
     ICMPv6NDOptHAInfo,
     ICMPv6NDOptPrefixInfo,
-    ICMPv6NDOptSrcLLAddr,
     IPv6,
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrRouting,
@@ -289,7 +288,7 @@ def test_mobile_prefix_solicitation_backoff_until_the_prefix_ends() -> None:
     r.run(10.0)
     end = r.mobile.home_valid_until
     r.run(end - r.sim.now + 5.0)
-    gaps = [round(b - a, 1) for a, b in zip(times, times[1:], strict=False)]
+    gaps = [round(b - a, 1) for a, b in pairwise(times)]
     assert gaps[:3] == [3.0, 6.0, 12.0], (times, gaps)
     assert times[-1] < end and st(r.mn, "mip6s_mpsfail") == 1
     ifa = r.mn.addrs.find("hif0", HOA)
@@ -323,6 +322,8 @@ def test_unsolicited_advertisement_retransmitted_to_a_silent_node() -> None:
     goes again every PREFIX_ADV_TIMEOUT (3 s), PREFIX_ADV_RETRIES (3) more
     times, same identifier, then given up; a new home prefix is in it."""
     n = ha_node(**{"net.inet6.mip6.mpa_min_interval": 1, "net.inet6.mip6.mpa_max_interval": 2})
+    n.rtr.advertise("h0", RaConfig(max_interval=600.0, min_interval=200.0, managed=True,
+                                   prefixes=(_pi("2001:db8:aa::"),)), 8.0)
     register(n, now=10.0)
     n.poll(12.0)
     n.add_address("h0", "2001:db8:a1::1/64", 12.0)
@@ -332,12 +333,13 @@ def test_unsolicited_advertisement_retransmitted_to_a_silent_node() -> None:
         t += 0.25
         sent.extend((t, p) for _i, p in _keep(_ipv6(n.poll(t))) if ICMPv6MPAdv in IPv6(p))
     assert len(sent) == 4, [x[0] for x in sent]
-    gaps = [round(b[0] - a[0], 2) for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [round(b[0] - a[0], 2) for a, b in pairwise(sent)]
     assert gaps == [3.0, 3.0, 3.0]
     ids = {IPv6(p)[ICMPv6MPAdv].id for _t, p in sent}
     assert len(ids) == 1 and n.stats["mip6s_mpagiveup"] == 1
     q = IPv6(sent[0][1])
     assert q.dst == str(COA) and q[IPv6ExtHdrRouting].addresses == [str(HOA)]
+    assert q[ICMPv6MPAdv].flags == 2  # M as the home link's RAs (§6.8), O clear
     pfx = set()
     o = q[ICMPv6NDOptPrefixInfo]
     while isinstance(o, ICMPv6NDOptPrefixInfo):
@@ -539,11 +541,14 @@ def test_old_router_lost_by_nud() -> None:
     r.mobile.link_attached(r.sim.now)
     r.run(6.0)
     assert r.mobile.away and r.mobile.bul[HA_H].state == "bound"
-    # back home: the router answers its probe, nothing is lost
+    # back home, the interface brought up again (``ifconfig eth0 up``):
+    # the router answers its probe, nothing is lost
     r.move(r.home)
-    r.mobile.link_attached(r.sim.now)
+    r.sim.emit(r.mn, r.mn.up("eth0", r.sim.now))
     r.run(8.0)
     assert not r.mobile.away and st(r.mn, "mip6s_routerlost") == 1
+    # (no probe on the foreign link: no router was left to probe)
+    assert st(r.mn, "mip6s_attach") == 3 and st(r.mn, "mip6s_nudprobe") == 2
 
 
 # --- tshark ----------------------------------------------------------------------------------

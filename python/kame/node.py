@@ -308,6 +308,9 @@ class Node(Ip6Input):
             delay = self.rng.uniform(0.0, MAX_RTR_SOLICITATION_DELAY)
             self._handle(self.nbr.dad_start(ifa, now, delay), now)
         self._handle(self.rtr.start_rs(name, now), now)
+        mn = self.mip6.mn
+        if mn is not None and name == mn.ifname:
+            mn.link_attached(now)  # RFC 6275 §11.5.1: RS at once, NUD of the old router
         self.inet.if_up(name, now)  # RFC 5227 probes of its IPv4 addresses
         return self._flush()
 

@@ -361,9 +361,13 @@ class Ip6Output(Route6):
                     s = self._in6_selectsrc(addr, ifname, nh)
                     ifa = self.addrs.find_any(s) if s is not None else None
                     if ifa is not None:
+                        mn = self.mip6.mn  # §6 rule 4: a home address as the source
                         src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
                                               bool(ifa.flags & In6Flags.DEPRECATED),
-                                              bool(ifa.flags & In6Flags.TEMPORARY))
+                                              bool(ifa.flags & In6Flags.TEMPORARY),
+                                              mn is not None and ifa.addr == mn.home,
+                                              mn is not None and mn.away
+                                              and ifa.addr == mn.coa)
             ds.append(Destination(addr, src))
         return order_destinations(ds, policy=self.policy)
 

@@ -594,7 +594,11 @@ class HomeAgent:
                                             self.prefix_lifetime(b.ifname, net, ifa, now))
                                         )).to_bytes()
             for net, ifa in self.prefixes(b.ifname))
-        adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
+        # §6.8: the M and O flags as the home link's Router Advertisements have them
+        rs = getattr(self.node.rtr, "_ra", {}).get(b.ifname)
+        mo = (0x80 * rs.config.managed | 0x40 * rs.config.other) if rs is not None else 0
+        adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0,
+                                  ident + bytes([mo, 0]) + opts)
         self._icmp6_out(b.ha_addr, b.coa, adv, b.home, now)
 
     # --- unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3) ----------------------
