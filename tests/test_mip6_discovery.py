@@ -612,3 +612,77 @@ def test_home_agent_without_registrations_stays_quiet() -> None:
     for k in range(40):
         out += _ipv6(n.poll(8.0 + k))
     assert not [p for _i, p in out if ICMPv6MPAdv in IPv6(p) or MIP6MH_BRR in IPv6(p)]
+
+
+# --- RFC 5014 source preferences (Linux IPV6_ADDR_PREFERENCES) ------------------------------
+
+_PREF_VALUES = [0, 1, 2, 3, 0x100, 0x101, 0x102, 4, 0x400, 0x404, 8, 0x800, 0x808, 0x405,
+                0x106, 0x4, 0x1, 0x102, 0x100, -1, 0x7FFFFFFF, 0x10000, 0x204, 0x802]
+
+
+def _pref_steps(sock: Any) -> list[tuple[int, str, Any]]:
+    import errno as _errno
+
+    out: list[tuple[int, str, Any]] = []
+    for v in _PREF_VALUES:
+        try:
+            sock.setsockopt(41, 72, v)
+            r = "ok"
+        except OSError as e:
+            r = _errno.errorcode[e.errno]
+        out.append((v, r, sock.getsockopt(41, 72)))
+    try:
+        sock.setsockopt(41, 72, b"\x01\x00")
+        out.append((-2, "ok", None))
+    except OSError as e:
+        out.append((-2, _errno.errorcode[e.errno], None))
+    out.append((-3, "get2", sock.getsockopt(41, 72, 2)))
+    return out
+
+
+def test_addr_preferences_sockopt_against_the_kernel() -> None:
+    """The same IPV6_ADDR_PREFERENCES steps on the host kernel's UDP socket
+    and on ours under the Linux profile: every errno and value read back equal."""
+    import socket as hostsock
+
+    from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
+
+    k = hostsock.socket(hostsock.AF_INET6, hostsock.SOCK_DGRAM)
+    try:
+        want = _pref_steps(k)
+    finally:
+        k.close()
+    ours = SocketLayer(ha_node(), "linux").socket(AF_INET6, SOCK_DGRAM)
+    assert _pref_steps(ours) == want
+    bsd = SocketLayer(ha_node(), "freebsd4x").socket(AF_INET6, SOCK_DGRAM)
+    with pytest.raises(OSError) as ei:
+        bsd.setsockopt(41, 72, 4)
+    import errno as _errno
+
+    assert ei.value.errno == _errno.ENOPROTOOPT
+
+
+def test_prefer_src_coa_picks_the_care_of_address() -> None:
+    """Away from home a Linux-profile UDP socket sends from the home address
+    (through the reverse tunnel); with IPV6_PREFER_SRC_COA from the care-of
+    address, straight to the correspondent; with IPV6_PREFER_SRC_HOME again
+    from the home address."""
+    from kame.socket import AF_INET6, SOCK_DGRAM, SocketLayer
+
+    r = Rig()
+    r.move(r.foreign)
+    r.run(10.0)
+    coa = r.mobile.coa
+    assert coa is not None
+    got: list[IPv6] = []
+    r.clink.add_tap(lambda _t, f: got.append(IPv6(f[14:])) if f[12:14] == b"\x86\xdd"
+                    and IPv6(f[14:]).nh == 17 else None)
+    s = SocketLayer(r.mn, "linux").socket(AF_INET6, SOCK_DGRAM)
+    for prefs, want in ((None, HOA), (0x4, coa), (0x400, HOA)):
+        if prefs is not None:
+            s.setsockopt(41, 72, prefs)
+        got.clear()
+        s.sendto(b"x", (str(CN), 9))
+        r.sim.emit(r.mn, r.mn._flush())
+        r.run(1.0)
+        assert [q.src for q in got] == [str(want)], (prefs, [q.src for q in got])
