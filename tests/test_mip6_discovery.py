@@ -128,6 +128,12 @@ def test_home_agents_list_orders_dhaad_replies() -> None:
         assert got[2:] == [str(HA_H), "2001:db8:aa::22"]
         seen.add(tuple(got[:2]))
     assert len(seen) == 2, "equal preferences in a random order (load sharing)"
+    from kame.cli.tools import format_mip6
+    from kame.ctl import snap_mip6
+
+    text = format_mip6(snap_mip6(n, 9.0))  # ``kame mip6``
+    assert "home agents list:\n  h0 fe80::21 (2001:db8:aa::21) preference 20 left 1799s" in text
+    assert "  h0 fe80::22 (2001:db8:aa::22) preference 3 left 1799s" in text
     # without a Home Agent Information option: preference 0, the Router Lifetime
     hrx(n, "h0", ha_ra("fe80::24", pref=None, router_lifetime=30, addr="2001:db8:aa::24"), 9.5)
     assert dhaad(n, 1, 10.0)[-2:] == ["2001:db8:aa::22", "2001:db8:aa::24"]

@@ -32,9 +32,35 @@ its home link.
   address whose inner source is the home address registered with it is
   decapsulated and handed to input (forwarded from there), any other is
   dropped (``mip6s_revtunnel_bad``).
-- Home Agent Address Discovery (§10.5, ICMPv6 144 -> 145) and Mobile
-  Prefix Solicitation (§10.6, 146 -> 147, only from a registered mobile
-  node, answered through a type 2 routing header to its care-of address).
+- The home agents list (§10.1, §10.5.1): Router Advertisements with the
+  H flag from other routers on a home link (seen through the router
+  code's ``ra_seen_hooks``, a router's RAs being otherwise unused) list
+  their senders with the preference and lifetime of the Home Agent
+  Information option (§7.4; without one preference 0 and the Router
+  Lifetime) and the global addresses of their Prefix Information options
+  with the R flag (§7.2); the H flag cleared or a lifetime 0 removes an
+  entry, expiry too; at most ``net.inet6.mip6.halist_max`` entries
+  (``mip6s_halistfull``).
+- Home Agent Address Discovery (§10.5, ICMPv6 144 -> 145): the reply to a
+  request to the Home-Agents anycast address lists the home agents of
+  that prefix, ourselves with the preference we advertise, highest
+  preference first, equal preferences in a fresh random order each time,
+  no more than fit in 1280 octets (77 addresses).
+- Mobile Prefix Solicitation (§10.6, 146 -> 147, only from a registered
+  mobile node, answered through a type 2 routing header to its care-of
+  address, with the M and O flags of the home link's RAs).
+- Unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3): when the
+  prefixes of a home link change other than by the passing of time (a
+  prefix added or removed, lifetimes reconfigured), every mobile node
+  registered there gets one after a random delay between
+  MinMobPfxAdvInterval and MIN(MaxMobPfxAdvInterval, the preferred
+  lifetime) (``net.inet6.mip6.mpa_min_interval``/``mpa_max_interval``),
+  sent again every PREFIX_ADV_TIMEOUT (3 s) up to PREFIX_ADV_RETRIES (3)
+  times until a Mobile Prefix Solicitation or Binding Update from it.
+- Binding Refresh Request (§6.1.2): when 90 % of a home registration's
+  lifetime has passed with no refresh, one request to the care-of address
+  through a type 2 routing header (``net.inet6.mip6.ha_brr``; our choice
+  of the moment).
 - IPsec (RFC 3776, RFC 4877): Binding Updates and Acknowledgements
   between mobile node and home agent are meant to go in ESP transport
   mode; an SPD entry (``setkey``: ``spdadd HOA HA 135 -P in ipsec

@@ -7,7 +7,12 @@ agent on one interface.
   a /128, so it stays ours wherever the physical interface is; at home the
   node answers Neighbor Solicitations for it on the home link (a proxy
   entry for itself, §11.5.5).
-- Movement detection (§11.5.1): every Router Advertisement accepted on the
+- Movement detection (§11.5.1): on attachment to a link (the interface
+  brought up, or :meth:`MobileNode.link_attached` from a link-layer
+  event) a Router Solicitation at once and the current default router
+  probed by NUD; found unreachable (:meth:`router_unreachable`), it
+  leaves the default router list and we solicit again. Every Router
+  Advertisement accepted on the
   interface is looked at (the router code's ``ra_hooks``). One advertising
   the home prefix means home; one from a new router advertising only
   other prefixes means a foreign link: the routers and prefixes learnt on
@@ -43,6 +48,24 @@ agent on one interface.
   once the home agent acknowledges it, an unsolicited Neighbor
   Advertisement claims the home address back and the tunnel is no longer
   used.
+
+- Mobile Prefix Discovery (§11.4.2, §11.4.3): the home address takes the
+  home prefix's lifetimes (from RAs at home, from Mobile Prefix
+  Advertisements away; the address is deprecated when the preferred
+  lifetime ends); when 80 % of the valid lifetime last heard is gone (our
+  choice) a Mobile Prefix Solicitation goes from the care-of address with
+  a Home Address option to the home agent, again after
+  INITIAL_SOLICIT_TIMER (3 s) doubling until an advertisement comes or
+  the lifetime ends (``mip6s_mpsfail``). An advertisement is taken only
+  from our home agent to our home address while away, its options cut at
+  ``nd6_maxndopt``; an unsolicited one is acknowledged with a Binding
+  Update. Where the SPD asks for ESP on them (``spdadd HA HOA icmp6 -P
+  in ipsec esp/transport//require``), unprotected ones never get here.
+- Source address selection (RFC 6724 rule 4, RFC 6275 §11.3.1): the home
+  address is preferred over the care-of address (never for Neighbor
+  Discovery, whose source is an address of the interface); a Linux
+  socket's ``IPV6_ADDR_PREFERENCES`` with ``IPV6_PREFER_SRC_COA``
+  (RFC 5014) reverses it.
 
 The binding update list is bounded by ``net.inet6.mip6.bul_max``
 (``mip6s_bulfull`` past it); Binding Errors (§11.3.6) end the route
