@@ -692,3 +692,30 @@ def test_prefer_src_coa_picks_the_care_of_address() -> None:
         r.sim.emit(r.mn, r.mn._flush())
         r.run(1.0)
         assert [q.src for q in got] == [str(want)], (prefs, [q.src for q in got])
+
+
+@settings(max_examples=100, deadline=None)
+@given(hs.lists(hs.tuples(hs.integers(1, 0xFFFF), hs.booleans(), hs.integers(-32768, 32767),
+                          hs.integers(0, 0xFFFF), hs.integers(0, 0xFFFF), hs.booleans()),
+                max_size=40))
+def test_hypothesis_home_agents_list_bounded_and_ordered(ras: list[tuple[int, bool, int, int,
+                                                                        int, bool]]) -> None:
+    """Any sequence of home agent advertisements: the list never passes
+    ``halist_max``, each entry holds the last word of its sender, and DHAAD
+    replies are ordered by preference."""
+    n = ha_node(**{"net.inet6.mip6.halist_max": 8})
+    last: dict[str, tuple[bool, int, int, int]] = {}
+    for ll_id, h, pref, life, rl, with_hai in ras:
+        ll = f"fe80::{ll_id:x}"
+        hrx(n, "h0", ha_ra(ll, h=h, pref=(pref & 0xFFFF) if with_hai else None, life=life,
+                           router_lifetime=rl, addr=f"2001:db8:aa::{ll_id:x}"), 8.0)
+        assert len(n.mip6.ha.halist) <= 8
+        last[ll] = (h, pref if with_hai else 0, life if with_hai else rl, ll_id)
+    for (_i, lla), e in n.mip6.ha.halist.items():
+        h, pref, life, _ = last[str(lla)]
+        assert h and life > 0 and e.preference == pref and e.expire == 8.0 + life
+    got = dhaad(n, 1, 8.0)
+    prefs = {str(a): e.preference for e in n.mip6.ha.halist.values() for a in e.addrs}
+    prefs[str(HA_H)] = 0
+    assert [prefs[a] for a in got] == sorted((prefs[a] for a in got), reverse=True)
+    assert set(got) == set(prefs)

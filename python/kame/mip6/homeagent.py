@@ -273,14 +273,22 @@ class HomeAgent:
         """The home agents of ``net`` for a DHAAD reply (§10.5): by
         preference, highest first; equal preferences in a random order
         each time (load sharing); at most what fits the minimum MTU."""
-        rng = self.node.rng
-        rows = [(-self.own_preference(ifname), rng.random(), own)]
+        return [IPv6Address(x) for x in self._home_agent_ints(ifname, net, own)]
+
+    def _home_agent_ints(self, ifname: str, net: IPv6Network, own: IPv6Address) -> list[int]:
+        rnd = self.node.rng.random
+        base, shift, own_i = int(net.network_address), 128 - net.prefixlen, int(own)
+        rows = [(-self.own_preference(ifname), rnd(), own_i)]
         for e in self.halist.values():
-            if e.ifname == ifname:
-                rows.extend((-e.preference, rng.random(), a) for a in e.addrs
-                            if a in net and a != own)
+            if e.ifname != ifname:
+                continue
+            p = -e.preference
+            for a in e.addrs:
+                x = int(a)
+                if (x ^ base) >> shift == 0 and x != own_i:
+                    rows.append((p, rnd(), x))
         rows.sort()
-        return [a for _p, _r, a in rows[:DHAAD_MAX_ADDRS]]
+        return [x for _p, _r, x in rows[:DHAAD_MAX_ADDRS]]
 
     # --- the home link ----------------------------------------------------------
 
@@ -587,9 +595,10 @@ class HomeAgent:
             for i in self.ifnames:
                 for net, ifa in self.prefixes(i):
                     if hdr.dst == ha_anycast(net):
-                        has = self.home_agents(i, net, ifa.addr)
+                        has = self._home_agent_ints(i, net, ifa.addr)
                         reply = _core.Icmpv6Unknown(ICMP6_HADISCOV_REPLY, 0, ident + b"\0\0"
-                                                    + b"".join(a.packed for a in has))
+                                                    + b"".join(x.to_bytes(16, "big")
+                                                               for x in has))
                         self._icmp6_out(ifa.addr, hdr.src, reply, None, now)
                         st.inc("mip6s_odhaad")
                         return
