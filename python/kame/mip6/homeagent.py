@@ -55,8 +55,10 @@ its home link.
   registered there gets one after a random delay between
   MinMobPfxAdvInterval and MIN(MaxMobPfxAdvInterval, the preferred
   lifetime) (``net.inet6.mip6.mpa_min_interval``/``mpa_max_interval``),
-  sent again every PREFIX_ADV_TIMEOUT (3 s) up to PREFIX_ADV_RETRIES (3)
-  times until a Mobile Prefix Solicitation or Binding Update from it.
+  sent again after PREFIX_ADV_TIMEOUT (3 s) doubled, PREFIX_ADV_RETRIES
+  (3) times, until a Mobile Prefix Solicitation (or a Binding Update) from
+  it; each with a fresh identifier (UMIP's ``mpd_resend_unsol_mpa`` does
+  the same doubling).
 - Binding Refresh Request (§6.1.2): when 90 % of a home registration's
   lifetime has passed with no refresh, one request to the care-of address
   through a type 2 routing header (``net.inet6.mip6.ha_brr``; our choice
@@ -696,11 +698,13 @@ class HomeAgent:
                 st.inc("mip6s_mpagiveup")
                 del self.mpa[home]
                 continue
+            # a fresh identifier each time (as UMIP's mpa_id++)
+            m.ident = int.from_bytes(os.urandom(2), "big")
             self.mpa_output(b, m.ident.to_bytes(2, "big"), now)
             st.inc("mip6s_ompa_unsol")
             st.inc("mip6s_omps")
             m.sent += 1
-            m.at = now + PREFIX_ADV_TIMEOUT
+            m.at = now + PREFIX_ADV_TIMEOUT * (1 << (m.sent - 1))
             self.node.gate.arm(m.at)
 
     # --- Binding Refresh Request (§6.1.2) ----------------------------------------------

@@ -58,8 +58,8 @@ agent on one interface.
   INITIAL_SOLICIT_TIMER (3 s) doubling until an advertisement comes or
   the lifetime ends (``mip6s_mpsfail``). An advertisement is taken only
   from our home agent to our home address while away, its options cut at
-  ``nd6_maxndopt``; an unsolicited one is acknowledged with a Binding
-  Update. Where the SPD asks for ESP on them (``spdadd HA HOA icmp6 -P
+  ``nd6_maxndopt``; an unsolicited one is acknowledged with a
+  solicitation, whose answer is taken. Where the SPD asks for ESP on them (``spdadd HA HOA icmp6 -P
   in ipsec esp/transport//require``), unprotected ones never get here.
 - Source address selection (RFC 6724 rule 4, RFC 6275 §11.3.1): the home
   address is preferred over the care-of address (never for Neighbor
@@ -297,8 +297,8 @@ class MobileNode:
         """A Mobile Prefix Solicitation to the home agent from the care-of
         address with our home address in a Home Address option and a random
         identifier (§6.7, §11.4.2); retransmitted after INITIAL_SOLICIT_TIMER
-        (3 s) doubling, until an advertisement comes or the home prefix's
-        valid lifetime runs out."""
+        (3 s) doubling up to MAX_BINDACK_TIMEOUT (32 s, as UMIP), until an
+        advertisement comes or the home prefix's valid lifetime runs out."""
         node = self.node
         ha, coa = self.ha, self.coa
         if ha is None or coa is None or not self.away:
@@ -307,7 +307,7 @@ class MobileNode:
             ident, timeout = int.from_bytes(os.urandom(2), "big"), INITIAL_SOLICIT_TIMER
         else:
             ident, timeout, _at = self._mps
-            timeout *= 2
+            timeout = min(timeout * 2, MAX_BINDACK_TIMEOUT)
         msg = _core.Icmpv6Unknown(146, 0, ident.to_bytes(2, "big") + b"\0\0")
         self._send_from(coa, ha, 58, msg.to_bytes(self.home, ha), now)
         node.stats.inc("mip6s_ompsol")
@@ -317,9 +317,12 @@ class MobileNode:
     def mpa_input(self, hdr: Any, msg: Any, now: float) -> None:
         """A Mobile Prefix Advertisement (§11.4.3): taken only from our home
         agent to our home address (after the type 2 routing header) while
-        away; its Prefix Information for the home prefix sets the home
-        address's lifetimes; an unsolicited one (no matching solicitation)
-        is acknowledged with a Binding Update to the home agent (§10.6.3)."""
+        away. The answer to our solicitation (its identifier) sets the home
+        address's lifetimes from its Prefix Information for the home prefix
+        (an option whose preferred lifetime passes its valid one is
+        skipped); an unsolicited one is acknowledged with a solicitation of
+        our own (when none is outstanding), whose answer is taken (as
+        UMIP's ``mpd_recv_mpa``)."""
         st = self.node.stats
         st.inc("mip6s_mpa")
         body = bytes(msg.body)
@@ -336,11 +339,13 @@ class MobileNode:
         if counts.get("toomanyopt"):
             st.inc("mip6s_mpaopts", counts["toomanyopt"])
         ident = int.from_bytes(body[:2], "big")
-        solicited = self._mps is not None and self._mps[0] == ident
-        if solicited:
-            self._mps = None
-        else:
+        if self._mps is None or self._mps[0] != ident:
             st.inc("mip6s_mpaunsol")
+            if self._mps is None and self._registered():
+                self._mps_at = math.inf
+                self._mps_send(now)
+            return
+        self._mps = None
         for o in opts:
             if not isinstance(o, _core.NdOptPrefixInfo):
                 continue
@@ -349,14 +354,12 @@ class MobileNode:
             except ValueError:
                 st.inc("mip6s_mpabad")
                 continue
-            if net == self.prefix:
-                self._home_lifetimes(o.valid_lifetime, o.preferred_lifetime, now)
-            else:
+            if net != self.prefix:
                 st.inc("mip6s_mpaother")
-        if not solicited:
-            h = self.bul.get(self.ha) if self.ha is not None else None
-            if h is not None and h.state == "bound":
-                self.home_register(now)
+            elif o.preferred_lifetime > o.valid_lifetime:
+                st.inc("mip6s_mpabad")
+            else:
+                self._home_lifetimes(o.valid_lifetime, o.preferred_lifetime, now)
 
     def _forget_others(self, router: IPv6Address, nets: list[IPv6Network]) -> None:
         """The routers and prefixes of the link we left are out of reach."""
