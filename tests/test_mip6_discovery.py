@@ -30,6 +30,7 @@ from test_mip6_ha import (
     HOA,
     MAC_HA,
     MAC_MN,
+    MAC_PEER,
     Rig,
     _ipv6,
     _pi,
@@ -38,6 +39,8 @@ from test_mip6_ha import (
     register,
     st,
 )
+from test_mip6_ha import ba_of as _ba
+from test_mip6_ha import bu_pkt as bu_pkt_
 
 from kame.in6_var import In6Flags
 from kame.ip6.icmp6 import EchoReply
@@ -64,6 +67,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrRouting,
 )
+from scapy.packet import Raw
 
 HOME = IPv6Network("2001:db8:aa::/64")
 EMITTED: list[bytes] = []  # what our nodes sent here, for tshark
@@ -724,3 +728,38 @@ def test_hypothesis_home_agents_list_bounded_and_ordered(ras: list[tuple[int, bo
     prefs[str(HA_H)] = 0
     assert [prefs[a] for a in got] == sorted((prefs[a] for a in got), reverse=True)
     assert set(got) == set(prefs)
+
+
+def test_home_agent_dad_ignores_its_own_looped_probe() -> None:
+    """The home agent's DAD probe for a home address comes back (a link
+    that reflects): its RFC 7527 nonce is ours, so it is no other node's
+    probe, the registration is accepted; another node's probe (another
+    nonce) still makes it 134; a deregistration during DAD ends the watch."""
+
+    n = ha_node()
+    out = hrx(n, "f0", bu_pkt_(5), 10.0)
+    assert out == []
+    (nonce,) = [v for k, v in n.nbr.watch_nonces.items() if k == ("h0", HOA)]
+    looped = IPv6(src="::", dst="ff02::1:ff00:10", hlim=255) / ICMPv6ND_NS(tgt=str(HOA)) / \
+        Raw(bytes([14, 1]) + nonce)
+    n.receive("h0", codec.ether(bytes.fromhex("3333ff000010"), MAC_PEER, bytes(looped)), 10.5)
+    assert n.stats["icp6s_nd_looped"] == 1
+    ba = _ba(_ipv6(n.poll(11.2)))
+    assert ba.status == 0 and n.stats["mip6s_hadaddup"] == 0
+    m = ha_node()
+    hrx(m, "f0", bu_pkt_(5), 10.0)
+    other = IPv6(src="::", dst="ff02::1:ff00:10", hlim=255) / ICMPv6ND_NS(tgt=str(HOA)) / \
+        Raw(bytes([14, 1]) + bytes(6))
+    m.receive("h0", codec.ether(bytes.fromhex("3333ff000010"), MAC_PEER, bytes(other)), 10.5)
+    assert _ba(_ipv6(m.poll(11.2))).status == 134
+    from kame.addr import solicited_node
+
+    g = solicited_node(HOA)
+    assert g in n.groups["h0"], "joined for the proxy entry"
+    assert g not in m.groups["h0"], "left after the refusal"
+    k = ha_node()
+    hrx(k, "f0", bu_pkt_(5), 10.0)
+    assert k.nbr.watch and k.nbr.watch_nonces
+    hrx(k, "f0", bu_pkt_(6, lifetime=0), 10.2)
+    assert not k.nbr.watch and not k.nbr.watch_nonces and not k.mip6.ha.pending
+    assert g not in k.groups["h0"]

@@ -18,7 +18,9 @@ its home link.
   ha_dad``): a DAD Neighbor Solicitation from ``::`` for the home address
   (and the link-local one under the L flag) on the home link; an answer
   (a Neighbor Advertisement, or another node's DAD probe, seen through the
-  neighbor code's ``watch`` table) within RetransTimer makes it 134. At
+  neighbor code's ``watch`` table) within RetransTimer makes it 134; our
+  own probe looped back (its RFC 7527 nonce ours) does not
+  (``icp6s_nd_looped``). At
   most ``net.inet6.mip6.ha_dad_max`` run at once (past it: status 130).
 - Proxy Neighbor Discovery (§10.4.1): the home address (and with the L
   flag the link-local address of its interface identifier) enters the
@@ -132,9 +134,16 @@ def proxy_remove(node: Node, ifname: str, addr: IPv6Address, now: float) -> None
     entry on ``ifname`` still needs it."""
     if not node.nbr.proxy.remove(ifname, addr):
         return
+    _leave_unless_needed(node, ifname, addr, now)
+
+
+def _leave_unless_needed(node: Node, ifname: str, addr: IPv6Address, now: float) -> None:
+    """Leave the solicited-node group of ``addr`` unless an address, a
+    proxy entry or a DAD watch on ``ifname`` still needs it."""
     g = solicited_node(addr)
     if any(solicited_node(a.addr) == g for a in node.addrs.on(ifname)) or any(
-            i == ifname and solicited_node(t) == g for i, t in node.nbr.proxy._t):
+            i == ifname and solicited_node(t) == g for i, t in node.nbr.proxy._t) or any(
+            i == ifname and solicited_node(t) == g for i, t in node.nbr.watch):
         return
     node.leave(ifname, g, now)
 
@@ -376,6 +385,7 @@ class HomeAgent:
         if mh.lifetime == 0 or coa == home:  # deregistration (§10.3.2)
             if pend is not None:
                 del self.pending[home]
+                self._dad_unwatch(pend.ifname, home, now)  # the DAD watch ends with it
             if b is None:
                 st.inc("mip6s_hanotha")
                 ack(133)
@@ -501,21 +511,41 @@ class HomeAgent:
         targets = [p.home] + ([_linklocal_of(p.home)] if p.flags & BU_LINK else [])
         for t in targets:
             node.nbr.watch[(p.ifname, t)] = 0
-            node._handle([SendNS(p.ifname, t, solicited_node(t), _UNSPEC, False,
-                                 os.urandom(6))], now)
+            nonce = os.urandom(6)
+            node.nbr.watch_nonces[(p.ifname, t)] = nonce
+            # its solicited-node group joined, as for DAD of our own
+            # addresses, so that another node's probe for it reaches us
+            node.join(p.ifname, solicited_node(t), now)
+            node._handle([SendNS(p.ifname, t, solicited_node(t), _UNSPEC, False, nonce)], now)
         node.stats.inc("mip6s_hadad")
         node.gate.arm(p.deadline)
 
-    def _dad_done(self, p: _Pending, now: float) -> None:
+    def _dad_unwatch(self, ifname: str, home: IPv6Address, now: float, leave: bool = True
+                     ) -> int:
+        """The DAD watch of ``home`` (and its link-local address) ends:
+        what it saw; with ``leave`` the groups left unless needed."""
         node = self.node
         seen = 0
-        for t in [p.home, _linklocal_of(p.home)]:
-            seen += node.nbr.watch.pop((p.ifname, t), 0)
+        for t in (home, _linklocal_of(home)):
+            if (ifname, t) in node.nbr.watch:
+                seen += node.nbr.watch.pop((ifname, t))
+                node.nbr.watch_nonces.pop((ifname, t), None)
+                if leave:
+                    _leave_unless_needed(node, ifname, t, now)
+        return seen
+
+    def _dad_done(self, p: _Pending, now: float) -> None:
+        node = self.node
+        seen = self._dad_unwatch(p.ifname, p.home, now, leave=False)
         if seen:
             node.stats.inc("mip6s_hadaddup")
             self.ba_output(p.ifname, p.ha_addr, p.src, p.home, 134, p.seq, 0, now)
-            return
-        self._accept(p.ifname, p.home, p.coa, p.src, p.seq, p.flags, p.granted, p.ha_addr, now)
+        else:
+            self._accept(p.ifname, p.home, p.coa, p.src, p.seq, p.flags, p.granted, p.ha_addr,
+                         now)
+        for t in (p.home, _linklocal_of(p.home)):  # the groups a proxy entry does not keep
+            if not node.nbr.proxy.lookup(p.ifname, t)[0]:
+                _leave_unless_needed(node, p.ifname, t, now)
 
     # --- the tunnel (§10.4.2, §10.4.5) ---------------------------------------------------
 
