@@ -526,6 +526,11 @@ def snap_mip6(node: Node, now: float) -> dict[str, Any]:
     if m.ha is not None:
         roles.append("home_agent")
         out["ha_links"] = list(m.ha.ifnames)
+        out["halist"] = [{"ifname": e.ifname, "lladdr": str(e.lladdr),
+                          "addrs": [str(a) for a in e.addrs], "preference": e.preference,
+                          "expire": _remaining(e.expire, now)}
+                         for e in sorted(m.ha.halist.values(),
+                                         key=lambda e: (e.ifname, -e.preference, int(e.lladdr)))]
     mn = m.mn
     if mn is not None:
         roles.append("mobile_node")

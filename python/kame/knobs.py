@@ -223,6 +223,16 @@ KNOBS: dict[str, KnobSpec] = {
         _k("net.inet6.mip6.first_reg_timeout_ms", 1500, 100, 32000,
            "mobile node: first retransmission timeout of a home registration with no "
            "binding at the home agent, ms (InitialBindackTimeoutFirstReg, RFC 6275 §11.8)"),
+        _k("net.inet6.mip6.halist_max", 32, 1, 65536,
+           "(kame) home agent: other home agents listed from Router Advertisements with the H "
+           "flag (RFC 6275 §10.5.1); past it not listed, counted mip6s_halistfull"),
+        _k("net.inet6.mip6.ha_brr", 1, 0, 1,
+           "home agent: a Binding Refresh Request when 90 % of a home registration's lifetime "
+           "has passed without a refresh (RFC 6275 §6.1.2)"),
+        _k("net.inet6.mip6.mpa_min_interval", 600, 1, 86400,
+           "home agent: MinMobPfxAdvInterval, s (RFC 6275 §10.6.2, §13)"),
+        _k("net.inet6.mip6.mpa_max_interval", 86400, 1, 86400,
+           "home agent: MaxMobPfxAdvInterval, s (RFC 6275 §10.6.2, §13)"),
         _k("net.inet6.ipsec6.ecn", 0, -1, 2,
            "ECN on IPsec tunnels (§4.6): -1 RFC 2401, 0 forbidden, 1 allowed; 2 RFC 6040"),
         # --- net.inet.tcp (issue 9: kame.tcp; FreeBSD's names, times in ms) ---

@@ -308,6 +308,9 @@ class Node(Ip6Input):
             delay = self.rng.uniform(0.0, MAX_RTR_SOLICITATION_DELAY)
             self._handle(self.nbr.dad_start(ifa, now, delay), now)
         self._handle(self.rtr.start_rs(name, now), now)
+        mn = self.mip6.mn
+        if mn is not None and name == mn.ifname:
+            mn.link_attached(now)  # RFC 6275 §11.5.1: RS at once, NUD of the old router
         self.inet.if_up(name, now)  # RFC 5227 probes of its IPv4 addresses
         return self._flush()
 
@@ -730,7 +733,7 @@ class Node(Ip6Input):
     def _handle(self, actions: Iterable[Any], now: float) -> None:
         for a in actions:
             if type(a) is SendNA:  # the answer to every NS comes first
-                src = a.src if a.src is not None else self._source_for(a.ifname, a.dst)
+                src = a.src if a.src is not None else self._source_for(a.ifname, a.dst, nd=True)
                 if src is not None:
                     self.output(a.ifname, codec.build_na(a, src, self.ifnets[a.ifname].lladdr),
                                 now, a.dst)
@@ -751,7 +754,7 @@ class Node(Ip6Input):
                 else:
                     self._emit_mcast(a.ifname, a.dst, pkt)
             elif isinstance(a, SendNA):
-                src = a.src if a.src is not None else self._source_for(a.ifname, a.dst)
+                src = a.src if a.src is not None else self._source_for(a.ifname, a.dst, nd=True)
                 if src is None:
                     continue
                 self.output(a.ifname, codec.build_na(a, src, self.ifnets[a.ifname].lladdr), now)
@@ -799,6 +802,8 @@ class Node(Ip6Input):
                 self.events.append(a)
                 if a.is_router:
                     self.rtr.select_default_router()
+                    if self.mip6.mn is not None:
+                        self.mip6.mn.router_unreachable(a.ifname, a.addr, now)
             elif isinstance(a, Event) and a.kind == "address_added":
                 self.events.append(a)
                 self.join(a.ifname, solicited_node(a.data["addr"]), now)
@@ -817,7 +822,7 @@ class Node(Ip6Input):
                 ifa = self.addrs.find(ifname, IPv6Address(pkt[8:24]))
                 if ifa is not None and ifa.usable:
                     return ifa.addr
-        return self._source_for(ifname, target)
+        return self._source_for(ifname, target, nd=True)
 
     def _addr_gone(self, ifname: str, addr: IPv6Address, now: float) -> None:
         """An address left ``ifname``: leave its solicited-node group unless

@@ -744,6 +744,12 @@ def format_mip6(snap: dict[str, Any], cache: bool = True, bul: bool = True) -> s
         where = f"away, care-of {mn['coa']}" if mn["away"] else "at home"
         lines.append(f"mobile node: home {mn['home']} ({mn['prefix']}), home agent {mn['ha']}, "
                      f"{where}")
+    if snap.get("halist"):
+        lines.append("home agents list:")
+        for h in snap["halist"]:
+            left = "-" if h["expire"] is None else f"{max(0, int(h['expire']))}s"
+            lines.append(f"  {h['ifname']} {h['lladdr']} ({' '.join(h['addrs'])}) preference "
+                         f"{h['preference']} left {left}")
     if cache:
         lines.append("binding cache:")
         for b in snap["bc"]:

@@ -231,7 +231,7 @@ class Ip6Output(Route6):
         return self._flush()
 
     def in6_selectsrc(self, dst: IPv6Address | str, ifname: str | None = None, *,
-                      next_hop: Any = _ROUTE) -> IPv6Address | None:
+                      next_hop: Any = _ROUTE, prefs: int = 0) -> IPv6Address | None:
         """RFC 6724 §5 over the node's addresses (§1.6.1 step 3); ``dst`` as
         :meth:`ping` takes it (a zone gives the outgoing interface).
 
@@ -244,6 +244,10 @@ class Ip6Output(Route6):
         ``next_hop`` as ``(ifname, router)``, ``None`` for none (on-link,
         no route), or left out to look the route up (:meth:`rtalloc`; a
         route leaving by another interface than ``ifname`` gives none).
+
+        ``prefs``: a socket's RFC 5014 preferences (Linux's ``srcprefs``:
+        0x1 temporary, 0x2 public, for rule 7; 0x4 a care-of address over
+        the home address, rule 4 reversed as Linux's ``!HOMEADDRESS``).
         """
         if type(dst) is not IPv6Address or dst.scope_id is not None or is_embedded_form(dst):
             dst, ifname = self._user_addr(dst, ifname, what="destination")
@@ -255,7 +259,7 @@ class Ip6Output(Route6):
                 isinstance(next_hop, tuple) and len(next_hop) == 2
                 and isinstance(next_hop[0], str) and isinstance(next_hop[1], IPv6Address)):
             raise TypeError("next_hop is (ifname, IPv6Address) or None")
-        return self._in6_selectsrc(dst, ifname, next_hop)
+        return self._in6_selectsrc(dst, ifname, next_hop, prefs=prefs)
 
     def _rule55_hop(self, dst: IPv6Address, ifname: str | None
                     ) -> tuple[str, IPv6Address] | None:
@@ -290,7 +294,8 @@ class Ip6Output(Route6):
         return False
 
     def _in6_selectsrc(self, dst: IPv6Address, ifname: str | None,
-                       nh: tuple[str, IPv6Address] | None = None) -> IPv6Address | None:
+                       nh: tuple[str, IPv6Address] | None = None,
+                       nd: bool = False, prefs: int = 0) -> IPv6Address | None:
         if ifname is not None and (is_linklocal(dst) or (dst._ip >> 112) & 0xFF0F == 0xFF02):  # type: ignore[attr-defined]
             # Link scope: rule 2 leaves the link-locals of the outgoing
             # interface (its zone); with one usable, preferred one, it wins.
@@ -303,6 +308,14 @@ class Ip6Output(Route6):
         if nh is not None and not self.knobs._values["net.inet6.ip6.prefer_nexthop_prefix"]:
             nh = None
         nh_if, router = nh if nh is not None else (None, None)
+        # rule 4 (RFC 6724 §5): a mobile node's home address and, away,
+        # its care-of address (RFC 6275 §11.3.1: the home address preferred)
+        # (not for Neighbor Discovery: its source is an address of the
+        # interface, RFC 4861 §7.2.2, never the home address of hif0)
+        mn = self.mip6.mn if not nd else None
+        home = mn.home if mn is not None else None
+        coa = mn.coa if mn is not None and mn.away else None
+        not_home = mn is not None and prefs & 0x4  # IPV6_PREFER_SRC_COA
         for ifa in self.addrs.all():
             fl = ifa.flags._value_
             if fl & 0x0F:  # ANYCAST | TENTATIVE | DUPLICATED | DETACHED
@@ -319,11 +332,13 @@ class Ip6Output(Route6):
                 adv = (router,)
             cands.append(SourceCandidate(
                 ifa.addr, ifa.ifname, ifa.prefixlen, bool(fl & _DEPRECATED),
-                bool(fl & _TEMPORARY), False, False,
+                bool(fl & _TEMPORARY), (ifa.addr != home) if not_home else ifa.addr == home,
+                ifa.addr == coa and not not_home,
                 ifp is not None and ifp.up, ifp is not None and ifp.flags.prefer_source, adv))
         c = rfc6724_select(dst, cands, outif=ifname, policy=self.policy,
                            use_deprecated=bool(self.knobs["net.inet6.ip6.use_deprecated"]),
-                           prefer_tempaddr=bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]),
+                           prefer_tempaddr=bool(prefs & 0x1) if prefs & 0x3
+                           else bool(self.knobs["net.inet6.ip6.prefer_tempaddr"]),
                            next_hop=router)
         return c.addr if c is not None else None  # type: ignore[return-value]
 
@@ -356,9 +371,13 @@ class Ip6Output(Route6):
                     s = self._in6_selectsrc(addr, ifname, nh)
                     ifa = self.addrs.find_any(s) if s is not None else None
                     if ifa is not None:
+                        mn = self.mip6.mn  # §6 rule 4: a home address as the source
                         src = SourceCandidate(ifa.addr, ifa.ifname, ifa.prefixlen,
                                               bool(ifa.flags & In6Flags.DEPRECATED),
-                                              bool(ifa.flags & In6Flags.TEMPORARY))
+                                              bool(ifa.flags & In6Flags.TEMPORARY),
+                                              mn is not None and ifa.addr == mn.home,
+                                              mn is not None and mn.away
+                                              and ifa.addr == mn.coa)
             ds.append(Destination(addr, src))
         return order_destinations(ds, policy=self.policy)
 
@@ -376,12 +395,13 @@ class Ip6Output(Route6):
         return None
 
     def _source_for(self, ifname: str, dst: IPv6Address,
-                    nh: Any = _ROUTE) -> IPv6Address | None:
+                    nh: Any = _ROUTE, nd: bool = False) -> IPv6Address | None:
         """The source for ``dst`` out of ``ifname``; ``nh`` the route's
-        ``(ifname, router)`` when the caller has it (rule 5.5), else looked up."""
+        ``(ifname, router)`` when the caller has it (rule 5.5), else looked
+        up; ``nd`` for a Neighbor Discovery message (no home address)."""
         if nh is _ROUTE:
             nh = self._rule55_hop(dst, ifname)
-        return self._in6_selectsrc(dst, ifname, nh)
+        return self._in6_selectsrc(dst, ifname, nh, nd)
 
     def _linkmtu(self, ifname: str) -> int:
         """``IN6_LINKMTU``: the RA-advertised MTU when set, else the interface's."""

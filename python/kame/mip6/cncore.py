@@ -458,7 +458,7 @@ class Mip6Cn:
         the mobile node takes 145; anything else is counted."""
         if self.ha is not None and msg.type in (144, 146):
             self.ha.icmp6_input(ifname, hdr, msg, now)
-        elif self.mn is not None and msg.type == 145:
+        elif self.mn is not None and msg.type in (145, 147):
             self.mn.icmp6_input(hdr, msg, now)
         else:
             self.node.stats.inc("mip6s_icmpother")

@@ -18,7 +18,9 @@ its home link.
   ha_dad``): a DAD Neighbor Solicitation from ``::`` for the home address
   (and the link-local one under the L flag) on the home link; an answer
   (a Neighbor Advertisement, or another node's DAD probe, seen through the
-  neighbor code's ``watch`` table) within RetransTimer makes it 134. At
+  neighbor code's ``watch`` table) within RetransTimer makes it 134; our
+  own probe looped back (its RFC 7527 nonce ours) does not
+  (``icp6s_nd_looped``). At
   most ``net.inet6.mip6.ha_dad_max`` run at once (past it: status 130).
 - Proxy Neighbor Discovery (§10.4.1): the home address (and with the L
   flag the link-local address of its interface identifier) enters the
@@ -32,9 +34,37 @@ its home link.
   address whose inner source is the home address registered with it is
   decapsulated and handed to input (forwarded from there), any other is
   dropped (``mip6s_revtunnel_bad``).
-- Home Agent Address Discovery (§10.5, ICMPv6 144 -> 145) and Mobile
-  Prefix Solicitation (§10.6, 146 -> 147, only from a registered mobile
-  node, answered through a type 2 routing header to its care-of address).
+- The home agents list (§10.1, §10.5.1): Router Advertisements with the
+  H flag from other routers on a home link (seen through the router
+  code's ``ra_seen_hooks``, a router's RAs being otherwise unused) list
+  their senders with the preference and lifetime of the Home Agent
+  Information option (§7.4; without one preference 0 and the Router
+  Lifetime) and the global addresses of their Prefix Information options
+  with the R flag (§7.2); the H flag cleared or a lifetime 0 removes an
+  entry, expiry too; at most ``net.inet6.mip6.halist_max`` entries
+  (``mip6s_halistfull``).
+- Home Agent Address Discovery (§10.5, ICMPv6 144 -> 145): the reply to a
+  request to the Home-Agents anycast address lists the home agents of
+  that prefix, ourselves with the preference we advertise, highest
+  preference first, equal preferences in a fresh random order each time,
+  no more than fit in 1280 octets (77 addresses).
+- Mobile Prefix Solicitation (§10.6, 146 -> 147, only from a registered
+  mobile node, answered through a type 2 routing header to its care-of
+  address, with the M and O flags of the home link's RAs).
+- Unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3): when the
+  prefixes of a home link change other than by the passing of time (a
+  prefix added or removed, lifetimes reconfigured), every mobile node
+  registered there gets one after a random delay between
+  MinMobPfxAdvInterval and MIN(MaxMobPfxAdvInterval, the preferred
+  lifetime) (``net.inet6.mip6.mpa_min_interval``/``mpa_max_interval``),
+  sent again after PREFIX_ADV_TIMEOUT (3 s) doubled, PREFIX_ADV_RETRIES
+  (3) times, until a Mobile Prefix Solicitation (or a Binding Update) from
+  it; each with a fresh identifier (UMIP's ``mpd_resend_unsol_mpa`` does
+  the same doubling).
+- Binding Refresh Request (§6.1.2): when 90 % of a home registration's
+  lifetime has passed with no refresh, one request to the care-of address
+  through a type 2 routing header (``net.inet6.mip6.ha_brr``; our choice
+  of the moment).
 - IPsec (RFC 3776, RFC 4877): Binding Updates and Acknowledgements
   between mobile node and home agent are meant to go in ESP transport
   mode; an SPD entry (``setkey``: ``spdadd HOA HA 135 -P in ipsec
@@ -52,6 +82,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
@@ -59,15 +90,20 @@ from kame import _core
 from kame.addr import solicited_node
 from kame.errors import ConfigError, KameError
 from kame.mip6.bcache import Binding
-from kame.nd6.types import SendNA, SendNS
+from kame.nd6.types import RaInput, SendNA, SendNS
 
 if TYPE_CHECKING:
     from kame.node import Node
 
-__all__ = ["BU_LINK", "HomeAgent", "ha_anycast", "proxy_add", "proxy_remove"]
+__all__ = ["BU_LINK", "HaListEntry", "HomeAgent", "ha_anycast", "proxy_add", "proxy_remove"]
 
 BU_ACK, BU_HOME, BU_LINK = 0x8000, 0x4000, 0x2000
-MH_BA = 6
+MH_BRR, MH_BA = 0, 6
+#: RFC 6275 §12
+PREFIX_ADV_TIMEOUT = 3.0
+PREFIX_ADV_RETRIES = 3
+#: the largest DHAAD reply: 1280 - 40 (IPv6) - 8 (ICMPv6 header and reserved)
+DHAAD_MAX_ADDRS = (1280 - 48) // 16
 IPPROTO_MH = 135
 ICMP6_HADISCOV_REQUEST, ICMP6_HADISCOV_REPLY = 144, 145
 ICMP6_MOBILEPREFIX_SOLICIT, ICMP6_MOBILEPREFIX_ADVERT = 146, 147
@@ -98,15 +134,46 @@ def proxy_remove(node: Node, ifname: str, addr: IPv6Address, now: float) -> None
     entry on ``ifname`` still needs it."""
     if not node.nbr.proxy.remove(ifname, addr):
         return
+    _leave_unless_needed(node, ifname, addr, now)
+
+
+def _leave_unless_needed(node: Node, ifname: str, addr: IPv6Address, now: float) -> None:
+    """Leave the solicited-node group of ``addr`` unless an address, a
+    proxy entry or a DAD watch on ``ifname`` still needs it."""
     g = solicited_node(addr)
     if any(solicited_node(a.addr) == g for a in node.addrs.on(ifname)) or any(
-            i == ifname and solicited_node(t) == g for i, t in node.nbr.proxy._t):
+            i == ifname and solicited_node(t) == g for i, t in node.nbr.proxy._t) or any(
+            i == ifname and solicited_node(t) == g for i, t in node.nbr.watch):
         return
     node.leave(ifname, g, now)
 
 
 def _linklocal_of(home: IPv6Address) -> IPv6Address:
     return IPv6Address((0xFE80 << 112) | (int(home) & ((1 << 64) - 1)))
+
+
+@dataclass(slots=True)
+class HaListEntry:
+    """One home agents list entry (RFC 6275 §10.1, §10.5.1): another home
+    agent on a home link, known by the link-local source of its Router
+    Advertisements, with the global addresses it gave in Prefix Information
+    options with the R flag (§7.2)."""
+
+    ifname: str
+    lladdr: IPv6Address
+    addrs: tuple[IPv6Address, ...]
+    preference: int
+    expire: float
+
+
+class _MpaState:
+    """The unsolicited Mobile Prefix Advertisements due to one mobile node
+    (§10.6.2, §10.6.3): when the next goes, its identifier, how many went."""
+
+    __slots__ = ("at", "ident", "sent")
+
+    def __init__(self, at: float, ident: int) -> None:
+        self.at, self.ident, self.sent = at, ident, 0
 
 
 class _Pending:
@@ -136,6 +203,15 @@ class HomeAgent:
         #: care-of address -> home registrations bound to it: which outer
         #: sources may reverse-tunnel to us, looked up in O(1) per packet
         self.coas: dict[IPv6Address, int] = {}
+        #: (home link, link-local address) -> the other home agents there
+        self.halist: dict[tuple[str, IPv6Address], HaListEntry] = {}
+        #: home address -> when its Binding Refresh Request is due (§6.1.2)
+        self.brr: dict[IPv6Address, float] = {}
+        #: home address -> unsolicited Mobile Prefix Advertisements due (§10.6.2)
+        self.mpa: dict[IPv6Address, _MpaState] = {}
+        #: home link -> what its Mobile Prefix Advertisements would carry
+        #: (prefix, valid and preferred expiry), to see it change (§10.6.2)
+        self._pfx_seen: dict[str, tuple[tuple[IPv6Network, float, float], ...]] = {}
 
     @classmethod
     def attach(cls, node: Node, ifname: str, now: float, *,
@@ -157,7 +233,73 @@ class HomeAgent:
             any_ = ha_anycast(net)
             if node.addrs.find(ifname, any_) is None:
                 node.add_address(ifname, f"{any_}/{net.prefixlen}", now, anycast=True)
+        if ha.ra_input not in node.rtr.ra_seen_hooks:
+            node.rtr.ra_seen_hooks.append(ha.ra_input)
+        ha._pfx_seen[ifname] = ha._pfx_state(ifname)
         return ha
+
+    # --- the home agents list (§10.5.1) ------------------------------------------------
+
+    def ra_input(self, ifname: str, ra: RaInput, now: float) -> None:
+        """A Router Advertisement from another router on a home link: with
+        the H flag its sender is a home agent (preference and lifetime from
+        the Home Agent Information option, else 0 and the Router Lifetime);
+        without it, or with lifetime 0, its entry goes."""
+        if ifname not in self.ifnames:
+            return
+        st = self.node.stats
+        key = (ifname, ra.src)
+        pref, life = ra.ha_info if ra.ha_info is not None else (0, ra.router_lifetime)
+        if not ra.home_agent or life == 0:
+            if self.halist.pop(key, None) is not None:
+                st.inc("mip6s_halistdel")
+            return
+        addrs = tuple(IPv6Address(p.prefix) for p in ra.prefixes if p.router_addr
+                      and not IPv6Address(p.prefix).is_link_local)[:8]
+        e = self.halist.get(key)
+        if e is None:
+            if not addrs:
+                st.inc("mip6s_halistnoaddr")
+                return
+            if len(self.halist) >= self.node.knobs._values["net.inet6.mip6.halist_max"]:
+                st.inc("mip6s_halistfull")
+                return
+            e = self.halist[key] = HaListEntry(ifname, ra.src, addrs, pref, now + life)
+        else:
+            e.preference, e.expire = pref, now + life
+            if addrs:
+                e.addrs = addrs
+        st.inc("mip6s_halist")
+        self.node.gate.arm(e.expire)
+
+    def own_preference(self, ifname: str) -> int:
+        """Our Home Agent Preference on ``ifname`` (the one we advertise;
+        0 without a Home Agent Information option, §7.4)."""
+        st = getattr(self.node.rtr, "_ra", {}).get(ifname)
+        ha = st.config.home_agent if st is not None else None
+        return ha[0] if ha is not None else 0
+
+    def home_agents(self, ifname: str, net: IPv6Network, own: IPv6Address
+                    ) -> list[IPv6Address]:
+        """The home agents of ``net`` for a DHAAD reply (§10.5): by
+        preference, highest first; equal preferences in a random order
+        each time (load sharing); at most what fits the minimum MTU."""
+        return [IPv6Address(x) for x in self._home_agent_ints(ifname, net, own)]
+
+    def _home_agent_ints(self, ifname: str, net: IPv6Network, own: IPv6Address) -> list[int]:
+        rnd = self.node.rng.random
+        base, shift, own_i = int(net.network_address), 128 - net.prefixlen, int(own)
+        rows = [(-self.own_preference(ifname), rnd(), own_i)]
+        for e in self.halist.values():
+            if e.ifname != ifname:
+                continue
+            p = -e.preference
+            for a in e.addrs:
+                x = int(a)
+                if (x ^ base) >> shift == 0 and x != own_i:
+                    rows.append((p, rnd(), x))
+        rows.sort()
+        return [x for _p, _r, x in rows[:DHAAD_MAX_ADDRS]]
 
     # --- the home link ----------------------------------------------------------
 
@@ -243,6 +385,7 @@ class HomeAgent:
         if mh.lifetime == 0 or coa == home:  # deregistration (§10.3.2)
             if pend is not None:
                 del self.pending[home]
+                self._dad_unwatch(pend.ifname, home, now)  # the DAD watch ends with it
             if b is None:
                 st.inc("mip6s_hanotha")
                 ack(133)
@@ -294,6 +437,13 @@ class HomeAgent:
                 self._coa_ref(old_coa, -1)
             self._coa_ref(coa, 1)
         node.gate.arm(b.expire)
+        if node.knobs._values["net.inet6.mip6.ha_brr"] and granted >= 8:
+            self.brr[home] = now + granted * 0.9
+            node.gate.arm(self.brr[home])
+        if self.mpa.pop(home, None) is not None:
+            st.inc("mip6s_mpaacked")  # a Binding Update acknowledges it (§10.6.3)
+        if hifname not in self._pfx_seen:
+            self._pfx_seen[hifname] = self._pfx_state(hifname)
         if created:
             ll = _linklocal_of(home) if flags & BU_LINK else None
             try:
@@ -328,6 +478,8 @@ class HomeAgent:
         """Stop defending the home address: proxy entries out, the care-of
         address no longer a tunnel end (§10.3.2)."""
         self._coa_ref(b.coa, -1)
+        self.brr.pop(b.home, None)
+        self.mpa.pop(b.home, None)
         if b.ifname is not None:
             proxy_remove(self.node, b.ifname, b.home, now)
             if b.link_local is not None:
@@ -359,21 +511,41 @@ class HomeAgent:
         targets = [p.home] + ([_linklocal_of(p.home)] if p.flags & BU_LINK else [])
         for t in targets:
             node.nbr.watch[(p.ifname, t)] = 0
-            node._handle([SendNS(p.ifname, t, solicited_node(t), _UNSPEC, False,
-                                 os.urandom(6))], now)
+            nonce = os.urandom(6)
+            node.nbr.watch_nonces[(p.ifname, t)] = nonce
+            # its solicited-node group joined, as for DAD of our own
+            # addresses, so that another node's probe for it reaches us
+            node.join(p.ifname, solicited_node(t), now)
+            node._handle([SendNS(p.ifname, t, solicited_node(t), _UNSPEC, False, nonce)], now)
         node.stats.inc("mip6s_hadad")
         node.gate.arm(p.deadline)
 
-    def _dad_done(self, p: _Pending, now: float) -> None:
+    def _dad_unwatch(self, ifname: str, home: IPv6Address, now: float, leave: bool = True
+                     ) -> int:
+        """The DAD watch of ``home`` (and its link-local address) ends:
+        what it saw; with ``leave`` the groups left unless needed."""
         node = self.node
         seen = 0
-        for t in [p.home, _linklocal_of(p.home)]:
-            seen += node.nbr.watch.pop((p.ifname, t), 0)
+        for t in (home, _linklocal_of(home)):
+            if (ifname, t) in node.nbr.watch:
+                seen += node.nbr.watch.pop((ifname, t))
+                node.nbr.watch_nonces.pop((ifname, t), None)
+                if leave:
+                    _leave_unless_needed(node, ifname, t, now)
+        return seen
+
+    def _dad_done(self, p: _Pending, now: float) -> None:
+        node = self.node
+        seen = self._dad_unwatch(p.ifname, p.home, now, leave=False)
         if seen:
             node.stats.inc("mip6s_hadaddup")
             self.ba_output(p.ifname, p.ha_addr, p.src, p.home, 134, p.seq, 0, now)
-            return
-        self._accept(p.ifname, p.home, p.coa, p.src, p.seq, p.flags, p.granted, p.ha_addr, now)
+        else:
+            self._accept(p.ifname, p.home, p.coa, p.src, p.seq, p.flags, p.granted, p.ha_addr,
+                         now)
+        for t in (p.home, _linklocal_of(p.home)):  # the groups a proxy entry does not keep
+            if not node.nbr.proxy.lookup(p.ifname, t)[0]:
+                _leave_unless_needed(node, p.ifname, t, now)
 
     # --- the tunnel (§10.4.2, §10.4.5) ---------------------------------------------------
 
@@ -455,8 +627,10 @@ class HomeAgent:
             for i in self.ifnames:
                 for net, ifa in self.prefixes(i):
                     if hdr.dst == ha_anycast(net):
-                        reply = _core.Icmpv6Unknown(ICMP6_HADISCOV_REPLY, 0,
-                                                    ident + b"\0\0" + ifa.addr.packed)
+                        has = self._home_agent_ints(i, net, ifa.addr)
+                        reply = _core.Icmpv6Unknown(ICMP6_HADISCOV_REPLY, 0, ident + b"\0\0"
+                                                    + b"".join(x.to_bytes(16, "big")
+                                                               for x in has))
                         self._icmp6_out(ifa.addr, hdr.src, reply, None, now)
                         st.inc("mip6s_odhaad")
                         return
@@ -469,14 +643,112 @@ class HomeAgent:
             if b is None or not b.home_reg or b.ifname is None:
                 st.inc("mip6s_icmpbad")
                 return
-            opts = b"".join(
-                _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
-                                      _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
-                                      _lt32(ifa.pltime_expire - now)).to_bytes()
-                for net, ifa in self.prefixes(b.ifname))
-            adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0, ident + b"\0\0" + opts)
-            self._icmp6_out(hdr.dst, b.coa, adv, b.home, now)
+            if self.mpa.pop(b.home, None) is not None:
+                st.inc("mip6s_mpaacked")
+            self.mpa_output(b, ident, now)
             st.inc("mip6s_omps")
+
+    def mpa_output(self, b: Binding, ident: bytes, now: float) -> None:
+        """A Mobile Prefix Advertisement to the mobile node of ``b`` (§6.8,
+        §10.6): the prefixes of its home link, each with its remaining
+        lifetimes, to the care-of address through a type 2 routing header."""
+        if b.ifname is None or b.ha_addr is None:
+            return
+        opts = b"".join(
+            _core.NdOptPrefixInfo(net.network_address, net.prefixlen, True, True,
+                                  _lt32(self.prefix_lifetime(b.ifname, net, ifa, now)),
+                                  _lt32(min(ifa.pltime_expire - now,
+                                            self.prefix_lifetime(b.ifname, net, ifa, now))
+                                        )).to_bytes()
+            for net, ifa in self.prefixes(b.ifname))
+        # §6.8: the M and O flags as the home link's Router Advertisements have them
+        rs = getattr(self.node.rtr, "_ra", {}).get(b.ifname)
+        mo = (0x80 * rs.config.managed | 0x40 * rs.config.other) if rs is not None else 0
+        adv = _core.Icmpv6Unknown(ICMP6_MOBILEPREFIX_ADVERT, 0,
+                                  ident + bytes([mo, 0]) + opts)
+        self._icmp6_out(b.ha_addr, b.coa, adv, b.home, now)
+
+    # --- unsolicited Mobile Prefix Advertisements (§10.6.2, §10.6.3) ----------------------
+
+    def _pfx_state(self, ifname: str) -> tuple[tuple[IPv6Network, float, float], ...]:
+        """The prefixes of ``ifname`` with their absolute expiries: changes
+        other than the passing of time change it."""
+        out = []
+        st = getattr(self.node.rtr, "_ra", {}).get(ifname)
+        adv = {IPv6Network(f"{p.prefix}/{p.prefixlen}", strict=False):
+               (p.valid_lifetime, p.preferred_lifetime)
+               for p in (st.config.prefixes if st is not None else ())}
+        for net, ifa in self.prefixes(ifname):
+            out.append((net, float(ifa.vltime_expire), float(ifa.pltime_expire)))
+            if net in adv:
+                out.append((net, float(adv[net][0]), float(adv[net][1])))
+        return tuple(sorted(out, key=lambda t: (int(t[0].network_address), t[0].prefixlen,
+                                                t[1], t[2])))
+
+    def _check_prefixes(self, now: float) -> None:
+        """A home link whose prefixes changed: every mobile node registered
+        there gets an unsolicited advertisement after a random delay of
+        MinMobPfxAdvInterval to MIN(MaxMobPfxAdvInterval, the preferred
+        lifetime) (§10.6.2); sooner if the prefix runs out before."""
+        kv = self.node.knobs._values
+        for ifname in self.ifnames:
+            cur = self._pfx_state(ifname)
+            prev = self._pfx_seen.get(ifname)
+            self._pfx_seen[ifname] = cur
+            if prev is None or prev == cur:
+                continue
+            lo = kv["net.inet6.mip6.mpa_min_interval"]
+            for b in self.node.mip6.bc.entries.values():
+                if not b.home_reg or b.ifname != ifname:
+                    continue
+                link = self.home_link(b.home)
+                if link is None:
+                    continue
+                _i, net, ifa = link
+                pl = min(ifa.pltime_expire - now, self.prefix_lifetime(ifname, net, ifa, now))
+                hi = min(kv["net.inet6.mip6.mpa_max_interval"], pl)
+                delay = lo + self.node.rng.random() * abs(hi - lo)
+                delay = max(0.0, min(delay, pl / 2))
+                m = self.mpa.get(b.home)
+                at = now + delay
+                if m is None or at < m.at:
+                    self.mpa[b.home] = _MpaState(at, int.from_bytes(os.urandom(2), "big"))
+                    self.node.gate.arm(at)
+
+    def _mpa_due(self, now: float) -> None:
+        st = self.node.stats
+        for home, m in list(self.mpa.items()):
+            if m.at > now:
+                continue
+            b = self.node.mip6.bc.lookup(home)
+            if b is None or not b.home_reg or b.ifname is None:
+                del self.mpa[home]
+                continue
+            if m.sent > PREFIX_ADV_RETRIES:
+                st.inc("mip6s_mpagiveup")
+                del self.mpa[home]
+                continue
+            # a fresh identifier each time (as UMIP's mpa_id++)
+            m.ident = int.from_bytes(os.urandom(2), "big")
+            self.mpa_output(b, m.ident.to_bytes(2, "big"), now)
+            st.inc("mip6s_ompa_unsol")
+            st.inc("mip6s_omps")
+            m.sent += 1
+            m.at = now + PREFIX_ADV_TIMEOUT * (1 << (m.sent - 1))
+            self.node.gate.arm(m.at)
+
+    # --- Binding Refresh Request (§6.1.2) ----------------------------------------------
+
+    def _brr_due(self, now: float) -> None:
+        for home, t in list(self.brr.items()):
+            if t > now:
+                continue
+            del self.brr[home]
+            b = self.node.mip6.bc.lookup(home)
+            if b is None or not b.home_reg or b.ha_addr is None or b.ifname is None:
+                continue
+            self.node.stats.inc("mip6s_obrr")
+            self.node.mip6._send(b.ifname, b.ha_addr, b.coa, MH_BRR, now, b.home)
 
     def _icmp6_out(self, src: IPv6Address, dst: IPv6Address, msg: Any, home: IPv6Address | None,
                    now: float) -> None:
@@ -497,12 +769,27 @@ class HomeAgent:
     # --- timers --------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        return min((p.deadline for p in self.pending.values()), default=None)
+        ts = [p.deadline for p in self.pending.values()]
+        ts.extend(self.brr.values())
+        ts.extend(m.at for m in self.mpa.values())
+        ts.extend(e.expire for e in self.halist.values())
+        return min(ts, default=None)
 
     def poll(self, now: float) -> None:
         for p in [p for p in self.pending.values() if p.deadline <= now]:
             del self.pending[p.home]
             self._dad_done(p, now)
+        for k in [k for k, e in self.halist.items() if e.expire <= now]:
+            del self.halist[k]
+            self.node.stats.inc("mip6s_halistdel")
+        if self.node.mip6.bc.entries:
+            self._check_prefixes(now)
+        else:
+            self._pfx_seen.clear()
+        if self.brr:
+            self._brr_due(now)
+        if self.mpa:
+            self._mpa_due(now)
 
 
 def _lt32(t: float) -> int:

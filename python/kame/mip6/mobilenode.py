@@ -7,7 +7,12 @@ agent on one interface.
   a /128, so it stays ours wherever the physical interface is; at home the
   node answers Neighbor Solicitations for it on the home link (a proxy
   entry for itself, §11.5.5).
-- Movement detection (§11.5.1): every Router Advertisement accepted on the
+- Movement detection (§11.5.1): on attachment to a link (the interface
+  brought up, or :meth:`MobileNode.link_attached` from a link-layer
+  event) a Router Solicitation at once and the current default router
+  probed by NUD; found unreachable (:meth:`router_unreachable`), it
+  leaves the default router list and we solicit again. Every Router
+  Advertisement accepted on the
   interface is looked at (the router code's ``ra_hooks``). One advertising
   the home prefix means home; one from a new router advertising only
   other prefixes means a foreign link: the routers and prefixes learnt on
@@ -44,6 +49,24 @@ agent on one interface.
   Advertisement claims the home address back and the tunnel is no longer
   used.
 
+- Mobile Prefix Discovery (§11.4.2, §11.4.3): the home address takes the
+  home prefix's lifetimes (from RAs at home, from Mobile Prefix
+  Advertisements away; the address is deprecated when the preferred
+  lifetime ends); when 80 % of the valid lifetime last heard is gone (our
+  choice) a Mobile Prefix Solicitation goes from the care-of address with
+  a Home Address option to the home agent, again after
+  INITIAL_SOLICIT_TIMER (3 s) doubling until an advertisement comes or
+  the lifetime ends (``mip6s_mpsfail``). An advertisement is taken only
+  from our home agent to our home address while away, its options cut at
+  ``nd6_maxndopt``; an unsolicited one is acknowledged with a
+  solicitation, whose answer is taken. Where the SPD asks for ESP on them (``spdadd HA HOA icmp6 -P
+  in ipsec esp/transport//require``), unprotected ones never get here.
+- Source address selection (RFC 6724 rule 4, RFC 6275 §11.3.1): the home
+  address is preferred over the care-of address (never for Neighbor
+  Discovery, whose source is an address of the interface); a Linux
+  socket's ``IPV6_ADDR_PREFERENCES`` with ``IPV6_PREFER_SRC_COA``
+  (RFC 5014) reverses it.
+
 The binding update list is bounded by ``net.inet6.mip6.bul_max``
 (``mip6s_bulfull`` past it); Binding Errors (§11.3.6) end the route
 optimization they are about. The home agent's address is configured,
@@ -55,6 +78,7 @@ address of the reply).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
@@ -79,6 +103,7 @@ IPPROTO_MH = 135
 #: RFC 6275 §12
 DHAAD_RETRIES = 4
 INITIAL_DHAAD_TIMEOUT = 3.0
+INITIAL_SOLICIT_TIMER = 3.0
 INITIAL_BINDACK_TIMEOUT = 1.0
 MAX_BINDACK_TIMEOUT = 32.0
 MAX_RR_BINDING_LIFETIME = 420
@@ -140,6 +165,18 @@ class MobileNode:
         #: bounded like the update list, the oldest forgotten first
         self.no_ro: dict[IPv6Address, None] = {}
         self._seq = int.from_bytes(os.urandom(2), "big")
+        #: the home prefix's lifetimes as last heard (RAs at home, Mobile
+        #: Prefix Advertisements away): absolute expiries and the valid
+        #: lifetime they were heard with
+        self.home_valid_until = math.inf
+        self.home_pref_until = math.inf
+        self.home_lifetime = math.inf
+        #: an outstanding Mobile Prefix Solicitation: identifier, timeout, when next
+        self._mps: tuple[int, float, float] | None = None
+        #: when the next solicitation is due (inf: none), and whether the
+        #: home address's preferred and valid ends were dealt with
+        self._mps_at = math.inf
+        self._pref_done = self._valid_done = True
 
     @classmethod
     def attach(cls, node: Node, ifname: str, home: str, ha: IPv6Address | str | None, now: float,
@@ -177,6 +214,9 @@ class MobileNode:
             return
         st = self.node.stats
         if self.prefix in nets:
+            for p in ra.prefixes:
+                if IPv6Network(f"{p.prefix}/{p.prefixlen}", strict=False) == self.prefix:
+                    self._home_lifetimes(p.valid_lifetime, p.preferred_lifetime, now)
             self.router = ra.src
             if self.away:
                 st.inc("mip6s_movement")
@@ -196,6 +236,130 @@ class MobileNode:
         self.away = True
         self.coa = None
         self._try_coa(now)
+
+    # --- attachment and the old router's reachability (§11.5.1) ---------------------------
+
+    def link_attached(self, now: float) -> None:
+        """The interface came up on a link, maybe a new one (a link-layer
+        event): a Router Solicitation at once rather than waiting for the
+        next periodic advertisement, and the current default router's
+        reachability probed by NUD; if it does not answer, it is gone
+        (:meth:`router_unreachable`)."""
+        node = self.node
+        node.stats.inc("mip6s_attach")
+        node._handle(node.rtr.start_rs(self.ifname, now, immediate=True), now)
+        if self.router is not None:
+            out = node.cache.probe(self.ifname, self.router, now)
+            if out:
+                node.stats.inc("mip6s_nudprobe")
+                node._handle(out, now)
+
+    def router_unreachable(self, ifname: str, addr: IPv6Address, now: float) -> None:
+        """NUD found a neighbor unreachable; our default router: we may
+        have moved. It leaves the default router list and we solicit."""
+        if ifname != self.ifname or addr != self.router:
+            return
+        node = self.node
+        node.stats.inc("mip6s_routerlost")
+        self.router = None
+        for dr in [d for d in node.rtr.routers if d.ifname == ifname and d.addr == addr]:
+            node.rtr._router_remove(dr)
+        node.rtr.select_default_router()
+        node._handle(node.rtr.start_rs(ifname, now, immediate=True), now)
+
+    # --- the home prefix's lifetimes and Mobile Prefix Discovery (§11.4.2, §11.4.3) ------
+
+    def _home_lifetimes(self, valid: int, preferred: int, now: float) -> None:
+        """The home address's lifetimes from the home prefix's (seconds,
+        all ones infinite)."""
+        v = math.inf if valid == 0xFFFFFFFF else float(valid)
+        p = math.inf if preferred == 0xFFFFFFFF else float(min(preferred, valid))
+        self.home_lifetime = v
+        self.home_valid_until, self.home_pref_until = now + v, now + p
+        self._mps_at = math.inf if v == math.inf else now + 0.8 * v
+        self._pref_done, self._valid_done = p == math.inf, v == math.inf
+        ifa = self.node.addrs.find(self.hif, self.home)
+        if ifa is not None:
+            ifa.vltime_expire, ifa.pltime_expire = now + v, now + p
+            if p > 0:
+                ifa.flags &= ~In6Flags.DEPRECATED
+            else:
+                ifa.flags |= In6Flags.DEPRECATED
+        self.node.stats.inc("mip6s_homelifetime")
+        if self._mps is not None and self._mps_at > now:
+            self._mps = None
+
+    def _registered(self) -> bool:
+        h = self.bul.get(self.ha) if self.ha is not None else None
+        return h is not None and h.state in ("bound", "wait")
+
+    def _mps_send(self, now: float) -> None:
+        """A Mobile Prefix Solicitation to the home agent from the care-of
+        address with our home address in a Home Address option and a random
+        identifier (§6.7, §11.4.2); retransmitted after INITIAL_SOLICIT_TIMER
+        (3 s) doubling up to MAX_BINDACK_TIMEOUT (32 s, as UMIP), until an
+        advertisement comes or the home prefix's valid lifetime runs out."""
+        node = self.node
+        ha, coa = self.ha, self.coa
+        if ha is None or coa is None or not self.away:
+            return
+        if self._mps is None:
+            ident, timeout = int.from_bytes(os.urandom(2), "big"), INITIAL_SOLICIT_TIMER
+        else:
+            ident, timeout, _at = self._mps
+            timeout = min(timeout * 2, MAX_BINDACK_TIMEOUT)
+        msg = _core.Icmpv6Unknown(146, 0, ident.to_bytes(2, "big") + b"\0\0")
+        self._send_from(coa, ha, 58, msg.to_bytes(self.home, ha), now)
+        node.stats.inc("mip6s_ompsol")
+        self._mps = (ident, timeout, now + timeout)
+        node.gate.arm(now + timeout)
+
+    def mpa_input(self, hdr: Any, msg: Any, now: float) -> None:
+        """A Mobile Prefix Advertisement (§11.4.3): taken only from our home
+        agent to our home address (after the type 2 routing header) while
+        away. The answer to our solicitation (its identifier) sets the home
+        address's lifetimes from its Prefix Information for the home prefix
+        (an option whose preferred lifetime passes its valid one is
+        skipped); an unsolicited one is acknowledged with a solicitation of
+        our own (when none is outstanding), whose answer is taken (as
+        UMIP's ``mpd_recv_mpa``)."""
+        st = self.node.stats
+        st.inc("mip6s_mpa")
+        body = bytes(msg.body)
+        if msg.code != 0 or len(body) < 4 or hdr.src != self.ha or hdr.dst != self.home \
+                or not self.away:
+            st.inc("mip6s_mpabad")
+            return
+        maxopt = self.node.knobs._values["net.inet6.icmp6.nd6_maxndopt"]
+        try:
+            opts, counts = _core.parse_nd_options(body[4:], maxopt)
+        except KameError:
+            st.inc("mip6s_mpabad")
+            return
+        if counts.get("toomanyopt"):
+            st.inc("mip6s_mpaopts", counts["toomanyopt"])
+        ident = int.from_bytes(body[:2], "big")
+        if self._mps is None or self._mps[0] != ident:
+            st.inc("mip6s_mpaunsol")
+            if self._mps is None and self._registered():
+                self._mps_at = math.inf
+                self._mps_send(now)
+            return
+        self._mps = None
+        for o in opts:
+            if not isinstance(o, _core.NdOptPrefixInfo):
+                continue
+            try:
+                net = IPv6Network(f"{o.prefix}/{o.prefix_len}", strict=False)
+            except ValueError:
+                st.inc("mip6s_mpabad")
+                continue
+            if net != self.prefix:
+                st.inc("mip6s_mpaother")
+            elif o.preferred_lifetime > o.valid_lifetime:
+                st.inc("mip6s_mpabad")
+            else:
+                self._home_lifetimes(o.valid_lifetime, o.preferred_lifetime, now)
 
     def _forget_others(self, router: IPv6Address, nets: list[IPv6Network]) -> None:
         """The routers and prefixes of the link we left are out of reach."""
@@ -295,6 +459,9 @@ class MobileNode:
     def icmp6_input(self, hdr: Any, msg: Any, now: float) -> None:
         """A Home Agent Address Discovery Reply (§11.4.1): the first address
         in it, in the home prefix, is our home agent."""
+        if msg.type == 147:
+            self.mpa_input(hdr, msg, now)
+            return
         st = self.node.stats
         body = bytes(msg.body)
         d = self._dhaad
@@ -456,7 +623,9 @@ class MobileNode:
         elif t == MH_BRR:
             st.inc("mip6s_brr")
             e = self.bul.get(hdr.src)
-            if e is not None and e.state == "bound":
+            if e is None or e.state != "bound":
+                st.inc("mip6s_brrunexpected")
+            else:
                 if e.home_reg:
                     self.home_register(now)
                 else:
@@ -642,11 +811,53 @@ class MobileNode:
         ts = [t for e in self.bul.values() for t in (e.retrans_at, e.refresh_at) if t is not None]
         if self._dhaad is not None:
             ts.append(self._dhaad[2])
+        if not self._pref_done:
+            ts.append(self.home_pref_until)
+        if not self._valid_done:
+            ts.append(self.home_valid_until)
+        if self.away and self._registered():
+            # when a solicitation is due: 80 % of the home prefix's valid
+            # lifetime as last heard gone (our choice; RFC 6275 §11.4.2:
+            # "about to become invalid"), then its retransmissions
+            if self._mps is not None:
+                ts.append(self._mps[2])
+            elif self._mps_at != math.inf:
+                ts.append(self._mps_at)
         return min(ts) if ts else None
+
+    def _poll_home_prefix(self, now: float) -> None:
+        st = self.node.stats
+        if not self._pref_done and self.home_pref_until <= now:
+            self._pref_done = True
+            ifa = self.node.addrs.find(self.hif, self.home)
+            if ifa is not None:
+                ifa.flags |= In6Flags.DEPRECATED
+        if not self._valid_done and self.home_valid_until <= now:
+            # the home prefix ran out with no word from the home agent
+            self._valid_done, self._mps_at = True, math.inf
+            if self._mps is not None:
+                st.inc("mip6s_mpsfail")
+                self._mps = None
+            ifa = self.node.addrs.find(self.hif, self.home)
+            if ifa is not None:
+                ifa.flags |= In6Flags.DEPRECATED
+            return
+        if not self.away:
+            self._mps = None
+            return
+        if not self._registered():
+            return
+        if self._mps is not None:
+            if self._mps[2] <= now:
+                self._mps_send(now)
+        elif self._mps_at <= now:
+            self._mps_at = math.inf
+            self._mps_send(now)
 
     def poll(self, now: float) -> None:
         st = self.node.stats
         self._try_coa(now)
+        self._poll_home_prefix(now)
         if self._dhaad is not None and self._dhaad[2] <= now:
             if self.away:
                 self._dhaad_send(now)

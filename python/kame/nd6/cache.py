@@ -558,6 +558,20 @@ class NeighborCache:
         self._set_timer(ln, now + self.info(ifname).reachable)
         return True
 
+    def probe(self, ifname: str, addr: IPv6Address, now: float) -> Output:
+        """Probe ``addr`` now (PROBE: a unicast NS every RetransTimer, at
+        most ``nd6_umaxtries``, then unreachable): a mobile node's check
+        that its default router is still there after a link change
+        (RFC 6275 §11.5.1). Nothing for an unknown, incomplete or
+        permanent entry."""
+        ln = self.lookup(ifname, addr)
+        if ln is None or ln.state < NdState.REACHABLE or ln.permanent or ln.lladdr is None:
+            return []
+        ln.state = NdState.PROBE
+        ln.asked = 1
+        self._set_timer(ln, now + self.info(ifname).retrans)
+        return [self._ns_unicast(ln)]
+
     # --- timers -------------------------------------------------------------
 
     def next_deadline(self) -> float | None:

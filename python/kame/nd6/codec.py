@@ -107,6 +107,21 @@ def _opt(msg: Any, cls: type) -> Any:
     return None
 
 
+def ha_info(options: Any) -> tuple[int, int] | None:
+    """The first Home Agent Information option (RFC 6275 §7.4: type 8,
+    length 1, reserved, a signed preference, a lifetime in seconds) among
+    ``options`` as (preference, lifetime); None when there is none or it is
+    not 8 octets long (an invalid option, ignored as RFC 4861 §4.6 says)."""
+    for o in options:
+        if isinstance(o, _core.NdOptUnknown) and o.type == 8:
+            d = o.data
+            if len(d) != 6:
+                return None
+            pref = int.from_bytes(d[2:4], "big", signed=True)
+            return pref, int.from_bytes(d[4:6], "big")
+    return None
+
+
 def to_input(src: IPv6Address, dst: IPv6Address, hop_limit: int, msg: Any) -> Any:
     """The typed input for an ND message object, or ``None`` for other types."""
     if isinstance(msg, _core.NeighborSolicitation):
@@ -132,6 +147,7 @@ def to_input(src: IPv6Address, dst: IPv6Address, hop_limit: int, msg: Any) -> An
                          for r in msg.routes),
             rdnss=tuple(RdnssInfo(r.lifetime, tuple(r.servers)) for r in msg.rdnss),
             code=0, options_ignored=msg.nd_toomanyopt,
+            home_agent=bool(msg.flags & 0x20), ha_info=ha_info(msg.options),
         )
     if isinstance(msg, _core.Redirect):
         tlla = _opt(msg, _core.NdOptTargetLinkAddr)

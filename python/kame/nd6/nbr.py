@@ -160,6 +160,9 @@ class Nd6Nbr:
         #: an address not ours: a home agent's DAD for a mobile node's home
         #: address (:mod:`kame.mip6.homeagent`, RFC 6275 §10.3.1)
         self.watch: dict[tuple[str, IPv6Address], int] = {}
+        #: the nonces of those DAD probes of ours (RFC 7527): one coming
+        #: back is our own probe looped back, not another node's
+        self.watch_nonces: dict[tuple[str, IPv6Address], bytes] = {}
 
     # --- helpers ------------------------------------------------------------
 
@@ -223,7 +226,10 @@ class Nd6Nbr:
         proxy, proxy_ll = False, None
         if ifa is None:
             if unspec and self.watch and (ifname, target) in self.watch:
-                self.watch[(ifname, target)] += 1  # another node's DAD for it
+                if nonce is not None and self.watch_nonces.get((ifname, target)) == nonce:
+                    self.stats.inc("icp6s_nd_looped")  # our own probe back (RFC 7527)
+                else:
+                    self.watch[(ifname, target)] += 1  # another node's DAD for it
             proxy, proxy_ll = self.proxy.lookup(ifname, target)
             if not proxy:
                 return []  # not for us: silently ignored (§7.2.3)

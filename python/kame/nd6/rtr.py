@@ -364,6 +364,9 @@ class Nd6Rtr:
         #: was processed: the Mobile IPv6 mobile node's movement detection
         #: (:mod:`kame.mip6.mobilenode`, RFC 6275 §11.5.1).
         self.ra_hooks: list[Callable[[str, RaInput, float], None]] = []
+        #: every valid RA from another node, accepted or not (a router's too):
+        #: a home agent's home agents list (RFC 6275 §10.5.1)
+        self.ra_seen_hooks: list[Callable[[str, RaInput, float], None]] = []
 
     # --- helpers ------------------------------------------------------------
 
@@ -487,6 +490,10 @@ class Nd6Rtr:
 
     def ra_input(self, ifname: str, ra: RaInput, now: float) -> Output:
         """A received RA on ``ifname``."""
+        if self.ra_seen_hooks and ra.code == 0 and ra.hop_limit == ND_HOPLIMIT \
+                and is_linklocal(ra.src) and self.addrs.find(ifname, ra.src) is None:
+            for shook in self.ra_seen_hooks:
+                shook(ifname, ra, now)
         if not ra_accepted(self.knobs, self._ifflags(ifname)):
             return []
         count_options(self.stats, ra.options_ignored)

@@ -156,6 +156,10 @@ class RaInput:
     rdnss: tuple[RdnssInfo, ...] = ()
     code: int = 0
     options_ignored: int = 0
+    #: RFC 6275 §7.1: the Home Agent (H) flag
+    home_agent: bool = False
+    #: RFC 6275 §7.4: the first Home Agent Information option, (preference, lifetime)
+    ha_info: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

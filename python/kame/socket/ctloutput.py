@@ -88,6 +88,35 @@ IPV6_MTU_DISCOVER = 23
 #: fragments that size when it is past that MTU). ``getsockopt`` reads the
 #: MTU of the connected socket's route instead (``ENOTCONN`` without one).
 IPV6_MTU = 24
+#: Linux's ``IPV6_ADDR_PREFERENCES`` (RFC 5014, ``<linux/in6.h>``): the
+#: source preferences of a socket (``np->srcprefs``), as
+#: ``__ip6_sock_set_addr_preferences`` keeps them: TMP/PUBLIC (rule 7 of
+#: RFC 6724 for this socket), COA (rule 4 reversed: a care-of address over
+#: the home address); HOME, PUBTMP_DEFAULT, CGA and NONCGA are accepted,
+#: not stored; each set replaces the last; two of one group EINVAL.
+IPV6_ADDR_PREFERENCES = 72
+PREFER_SRC_TMP, PREFER_SRC_PUBLIC, PREFER_SRC_COA, PREFER_SRC_CGA = 0x1, 0x2, 0x4, 0x8
+PREFER_SRC_PUBTMP_DEFAULT, PREFER_SRC_HOME, PREFER_SRC_NONCGA = 0x100, 0x400, 0x800
+
+
+def addr_preferences(val: int) -> int:
+    """``__ip6_sock_set_addr_preferences``: the new ``srcprefs`` from the
+    value set (its mask starts with every preference bit cleared, so each
+    set replaces the last); EINVAL for two choices of one group."""
+    pref = 0
+    g = val & (PREFER_SRC_PUBLIC | PREFER_SRC_TMP | PREFER_SRC_PUBTMP_DEFAULT)
+    if g in (PREFER_SRC_PUBLIC, PREFER_SRC_TMP):
+        pref |= g
+    elif g not in (0, PREFER_SRC_PUBTMP_DEFAULT):
+        raise _err(errno.EINVAL, "IPV6_ADDR_PREFERENCES: one of TMP, PUBLIC, PUBTMP_DEFAULT")
+    g = val & (PREFER_SRC_HOME | PREFER_SRC_COA)
+    if g == PREFER_SRC_COA:
+        pref |= PREFER_SRC_COA
+    elif g not in (0, PREFER_SRC_HOME):
+        raise _err(errno.EINVAL, "IPV6_ADDR_PREFERENCES: one of HOME, COA")
+    if val & (PREFER_SRC_CGA | PREFER_SRC_NONCGA) == PREFER_SRC_CGA | PREFER_SRC_NONCGA:
+        raise _err(errno.EINVAL, "IPV6_ADDR_PREFERENCES: one of CGA, NONCGA")
+    return pref
 
 
 class Ip6Ctloutput(InCtloutput):
@@ -114,6 +143,11 @@ class Ip6Ctloutput(InCtloutput):
             if not 0 <= v <= 5:
                 raise _err(errno.EINVAL, "IPV6_MTU_DISCOVER: IPV6_PMTUDISC_DONT to _OMIT")
             s.opts[opt] = v
+            return
+        if opt == IPV6_ADDR_PREFERENCES:
+            if len(b) < 4:
+                raise _err(errno.EINVAL, "an int")
+            s.opts[opt] = addr_preferences(struct.unpack("=i", b[:4])[0])
             return
         if opt in (IPV6_MULTICAST_ALL, IPV6_RECVERR):
             if len(b) < 4:
@@ -157,7 +191,7 @@ class Ip6Ctloutput(InCtloutput):
             raise _err(errno.ENOPROTOOPT)
         p = self.profile
         if p.name == "linux" and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
-                                         IPV6_MTU_DISCOVER, IPV6_MTU):
+                                         IPV6_MTU_DISCOVER, IPV6_MTU, IPV6_ADDR_PREFERENCES):
             self._lx_ipv6_opt(s, opt, value)
             return
         if opt == IPV6_FAITH:
@@ -359,6 +393,12 @@ class Ip6Ctloutput(InCtloutput):
             raise _err(errno.EOPNOTSUPP, "do_ip_getsockopt: level IPPROTO_IPV6")
         if level != IPPROTO_IPV6 or s.family != AF_INET6:
             raise _err(errno.ENOPROTOOPT)
+        if linux and opt == IPV6_ADDR_PREFERENCES:
+            sp = s.opts.get(opt, 0)  # ipv6_getsockopt: the stored choices or the defaults
+            pv = (PREFER_SRC_TMP if sp & PREFER_SRC_TMP else PREFER_SRC_PUBLIC
+                 if sp & PREFER_SRC_PUBLIC else PREFER_SRC_PUBTMP_DEFAULT) | (
+                PREFER_SRC_COA if sp & PREFER_SRC_COA else PREFER_SRC_HOME)
+            return struct.pack("=i", pv)[:buflen] if buflen > 0 else pv
         if linux and opt in (IPV6_MULTICAST_ALL, IPV6_UNICAST_IF, IPV6_RECVERR,
                              IPV6_MTU_DISCOVER, IPV6_MTU):
             v = self.ip_mtu(s) if opt == IPV6_MTU else \

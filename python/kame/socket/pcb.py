@@ -274,7 +274,8 @@ class In6Pcb:
         if self.node is None:
             raise _err(errno.EADDRNOTAVAIL)
         ifname, nh = self._outif_nh(s, dst, scope, pktinfo)
-        src = self.node.in6_selectsrc(dst, ifname, next_hop=nh)
+        src = self.node.in6_selectsrc(dst, ifname, next_hop=nh,
+                                      prefs=s.opts.get(72, 0))  # RFC 5014 (Linux)
         if src is None:
             raise _err(errno.EADDRNOTAVAIL)
         return src  # type: ignore[no-any-return]
